@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * concwatch event ABI: the records every source (BPF programs, the kernel module,
+ * a recording being replayed) hands to the analysis engine.
+ *
+ * One header for bpf/, kmod/ and tools/. Rules (Documentation/abi.rst explains them):
+ *  - fixed-width fields only; addresses are __u64 in the traced process's address space;
+ *  - every record starts with struct cw_hdr and its size is a multiple of 8 bytes;
+ *  - variable-length records put their payload last and say its length in a field;
+ *  - times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns() == ktime_get_ns());
+ *  - a change that moves or resizes a field bumps CW_ABI_VERSION; new record types and
+ *    new flag bits do not (consumers skip records whose type they do not know).
+ */
+#ifndef __CONCWATCH_EVENTS_H
+#define __CONCWATCH_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define CW_ABI_VERSION 1
+
+/* Longest record any source may emit (cw_hdr.size is a __u16). */
+#define CW_RECORD_MAX 65528
+#define CW_COMM_LEN 16
+#define CW_PATH_MAX 256
+#define CW_STACK_MAX_DEPTH 127
+
+/* cw_hdr.type */
+enum cw_record_type {
+	CW_EV_NONE = 0,
+
+	/* user-space lock operations (struct cw_ev_lock) */
+	CW_EV_LOCK_BEGIN = 1,	/* an acquire was called and may block */
+	CW_EV_LOCK_ACQUIRED = 2, /* the acquire returned; result says whether it succeeded */
+	CW_EV_LOCK_RELEASED = 3,
+	CW_EV_LOCK_INIT = 4,
+	CW_EV_LOCK_DESTROY = 5,
+
+	/* futex(2) and futex_waitv(2), every op (struct cw_ev_futex) */
+	CW_EV_FUTEX_BEGIN = 6,
+	CW_EV_FUTEX_END = 7,
+
+	/* scheduler */
+	CW_EV_SCHED_SWITCH = 8,	 /* struct cw_ev_switch */
+	CW_EV_SCHED_WAKEUP = 9,	 /* struct cw_ev_wakeup */
+	CW_EV_PRIO_CHANGE = 10,	 /* struct cw_ev_prio */
+
+	/* kernel lock contention, lock:contention_begin/end (struct cw_ev_klock) */
+	CW_EV_KLOCK_BEGIN = 11,
+	CW_EV_KLOCK_END = 12,
+
+	/* task life cycle */
+	CW_EV_FORK = 13,	/* struct cw_ev_fork: new thread or process */
+	CW_EV_EXEC = 14,	/* struct cw_ev_exec */
+	CW_EV_EXIT = 15,	/* struct cw_ev_exit: a thread exited */
+	CW_EV_COMM = 16,	/* struct cw_ev_comm: a thread's name, at attach or when it changes */
+	CW_EV_MMAP = 17,	/* struct cw_ev_mmap: an executable mapping appeared */
+
+	/* records a source that aggregates in the kernel sends instead of raw ones */
+	CW_EV_LOCK_EDGE = 18,	/* struct cw_ev_edge: a new lock-order dependency */
+	CW_EV_LOCK_STATS = 19,	/* struct cw_ev_lock_stats: per (lock, call site) counters */
+	CW_EV_STACK = 20,	/* struct cw_ev_stack: the frames behind a stack id */
+	CW_EV_USTACK_RAW = 21,	/* struct cw_ev_ustack_raw: registers + copy of a user stack */
+
+	/* stream bookkeeping, emitted by every source */
+	CW_EV_TICK = 22,	/* struct cw_ev_tick: the clock advanced */
+	CW_EV_LOST = 23,	/* struct cw_ev_lost: records were dropped */
+
+	CW_EV_TYPE_MAX		/* first unused value */
+};
+
+/* cw_hdr.flags */
+#define CW_F_AGGREGATED (1U << 0)	/* produced by in-kernel aggregation, not one operation */
+#define CW_F_SYNTHETIC (1U << 1)	/* made up by userspace (e.g. state read at attach time) */
+
+struct cw_hdr {
+	__u16 type;	/* enum cw_record_type */
+	__u16 size;	/* whole record in bytes, header included, multiple of 8 */
+	__u16 cpu;	/* CPU the record was produced on; 0xffff when not known */
+	__u16 flags;	/* CW_F_* */
+	__u64 ts_ns;	/* CLOCK_MONOTONIC, ns */
+	__u32 pid;	/* process (thread group) id of the task concerned */
+	__u32 tid;	/* thread id of the task concerned */
+};
+
+/* cw_ev_lock.kind: what sort of lock */
+#define CW_LOCK_MUTEX 1
+#define CW_LOCK_RWLOCK 2
+#define CW_LOCK_SPIN 3
+#define CW_LOCK_COND 4		/* a condition variable's mutex, released/re-taken inside cond_wait */
+
+/* cw_ev_lock.op: which operation */
+#define CW_OP_LOCK 1		/* blocking acquire (mutex lock, spin lock) */
+#define CW_OP_TRYLOCK 2		/* non-blocking acquire */
+#define CW_OP_TIMEDLOCK 3	/* acquire with a timeout (timed*, clock*) */
+#define CW_OP_RDLOCK 4		/* rwlock read acquire, blocking */
+#define CW_OP_TRYRDLOCK 5
+#define CW_OP_TIMEDRDLOCK 6
+#define CW_OP_WRLOCK 7		/* rwlock write acquire, blocking */
+#define CW_OP_TRYWRLOCK 8
+#define CW_OP_TIMEDWRLOCK 9
+#define CW_OP_UNLOCK 10
+#define CW_OP_INIT 11
+#define CW_OP_DESTROY 12
+#define CW_OP_COND_WAIT 13	/* cond_wait released the mutex (RELEASED) or re-took it (ACQUIRED) */
+
+/* cw_ev_lock.attr: the lock's attributes when known (init, or read from the lock word) */
+#define CW_ATTR_RECURSIVE (1U << 0)
+#define CW_ATTR_ERRORCHECK (1U << 1)
+#define CW_ATTR_PI (1U << 2)		/* PTHREAD_PRIO_INHERIT */
+#define CW_ATTR_PROTECT (1U << 3)	/* PTHREAD_PRIO_PROTECT */
+#define CW_ATTR_ROBUST (1U << 4)
+#define CW_ATTR_PSHARED (1U << 5)
+#define CW_ATTR_WRITER_PREF (1U << 6)	/* rwlock prefers writers: read-read cycles can deadlock */
+#define CW_ATTR_KNOWN (1U << 15)	/* the attribute bits above were actually read */
+
+struct cw_ev_lock {
+	struct cw_hdr hdr;
+	__u64 addr;	/* the lock's address */
+	__u64 ip;	/* caller: return address of the lock function */
+	__u64 stack_id; /* cheap stack id of the call (CW_EV_STACK), 0 = none */
+	__u64 wait_ns;	/* ACQUIRED: ns from BEGIN to return; RELEASED: ns held; else 0 */
+	__s32 result;	/* ACQUIRED: 0 or the positive errno returned (EBUSY, ETIMEDOUT...) */
+	__u16 attr;	/* CW_ATTR_* */
+	__u8 kind;	/* CW_LOCK_* */
+	__u8 op;	/* CW_OP_* */
+	__u64 addr2;	/* COND_WAIT: the condition variable; else 0 */
+};
+
+/* cw_ev_futex.op for futex_waitv(2), which has no op word of its own */
+#define CW_FUTEX_OP_WAITV 0xffffffffU
+
+struct cw_ev_futex {
+	struct cw_hdr hdr;
+	__u64 uaddr;	/* futex word; futex_waitv: address of the first waiter entry */
+	__u64 uaddr2;	/* second futex (requeue, wake_op, PI requeue), else 0 */
+	__u64 timeout_ns; /* BEGIN: relative timeout asked for, 0 = none; END: 0 */
+	__u64 wait_ns;	/* END: ns spent in the syscall */
+	__u32 op;	/* full op word, FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME included */
+	__u32 val;	/* val argument (expected value, or count to wake) */
+	__u32 val3;	/* val3 argument (bitset, compare value) */
+	__s32 result;	/* END: syscall return value, -errno on failure */
+};
+
+struct cw_ev_switch {
+	struct cw_hdr hdr;	/* pid/tid: the task switched out */
+	__u64 prev_state;	/* prev task's __state (TASK_RUNNING = 0 means preempted) */
+	__u32 next_pid;
+	__u32 next_tid;
+	__s32 prev_prio;	/* kernel prio (0..139, lower is more important) */
+	__s32 next_prio;
+};
+
+struct cw_ev_wakeup {
+	struct cw_hdr hdr;	/* pid/tid: the task woken */
+	__u32 waker_pid;	/* task that did the wakeup, 0 from interrupt context */
+	__u32 waker_tid;
+	__s32 prio;		/* woken task's kernel prio */
+	__s32 target_cpu;	/* CPU it will run on */
+};
+
+/* cw_ev_prio.reason */
+#define CW_PRIO_SETSCHED 1	/* sched_setscheduler/setattr/nice */
+#define CW_PRIO_PI_BOOST 2	/* rt_mutex priority inheritance raised it */
+#define CW_PRIO_PI_UNBOOST 3	/* ... and took it back */
+
+struct cw_ev_prio {
+	struct cw_hdr hdr;	/* pid/tid: the task whose priority changed */
+	__s32 old_prio;		/* kernel prio before */
+	__s32 new_prio;		/* kernel prio after */
+	__u32 policy;		/* SCHED_* after the change */
+	__u32 reason;		/* CW_PRIO_* */
+	__u32 donor_tid;	/* PI_BOOST: the waiter whose priority was lent, else 0 */
+	__u32 pad;
+};
+
+struct cw_ev_klock {
+	struct cw_hdr hdr;
+	__u64 addr;		/* kernel lock address */
+	__u64 kstack_id;	/* CW_EV_STACK with kernel frames, 0 = none */
+	__u64 wait_ns;		/* END: ns since the matching BEGIN, 0 when not seen */
+	__u32 lock_flags;	/* LCB_F_* from lock:contention_begin */
+	__s32 result;		/* END: ret of lock:contention_end */
+};
+
+/* cw_ev_fork.flags */
+#define CW_FORK_THREAD (1U << 0)	/* child shares the parent's address space (a thread) */
+
+struct cw_ev_fork {
+	struct cw_hdr hdr;	/* pid/tid: the parent */
+	__u32 child_pid;
+	__u32 child_tid;
+	__u32 flags;		/* CW_FORK_* */
+	__u32 pad;
+};
+
+struct cw_ev_exec {
+	struct cw_hdr hdr;	/* pid/tid: the task after exec */
+	__u32 old_tid;		/* tid before exec (differs when a non-leader thread execs) */
+	__u16 filename_len;	/* bytes in filename, the terminating NUL included */
+	__u16 pad;
+	char filename[];	/* padded with NULs to a multiple of 8 */
+};
+
+struct cw_ev_exit {
+	struct cw_hdr hdr;	/* pid/tid: the thread that exited */
+	__s32 exit_code;	/* wait(2) status word of the task */
+	__u32 group_dead;	/* 1 when this was the last thread of its process */
+};
+
+struct cw_ev_comm {
+	struct cw_hdr hdr;	/* pid/tid: the thread named */
+	char comm[CW_COMM_LEN];
+};
+
+struct cw_ev_mmap {
+	struct cw_hdr hdr;
+	__u64 start;		/* mapping start address */
+	__u64 len;		/* bytes */
+	__u64 pgoff;		/* file offset of start, in bytes */
+	__u64 inode;
+	__u32 dev;		/* st_dev of the file, new_encode_dev() form */
+	__u32 prot;		/* PROT_* */
+	__u16 filename_len;	/* bytes in filename, NUL included */
+	__u16 pad[3];
+	char filename[];	/* padded with NULs to a multiple of 8 */
+};
+
+/* cw_ev_edge.flags */
+#define CW_EDGE_READ_FROM (1U << 0)	/* the held lock is held for reading */
+#define CW_EDGE_READ_TO (1U << 1)	/* the new lock is taken for reading */
+#define CW_EDGE_TRY (1U << 2)		/* the new lock was taken with a trylock */
+
+struct cw_ev_edge {
+	struct cw_hdr hdr;	/* pid/tid: the thread that made the dependency */
+	__u64 from_addr;	/* lock already held */
+	__u64 to_addr;		/* lock being acquired while from_addr is held */
+	__u64 from_ip;		/* where from_addr was acquired */
+	__u64 to_ip;		/* where to_addr is being acquired */
+	__u64 from_stack_id;	/* stack of the held acquisition, 0 = none */
+	__u64 to_stack_id;	/* stack of this acquisition, 0 = none */
+	__u64 gate_addr;	/* a lock held across both, outermost first; 0 = none */
+	__u8 from_kind;		/* CW_LOCK_* */
+	__u8 to_kind;
+	__u16 from_attr;	/* CW_ATTR_* */
+	__u16 to_attr;
+	__u16 flags;		/* CW_EDGE_* */
+};
+
+struct cw_ev_lock_stats {
+	struct cw_hdr hdr;	/* ts_ns: end of the interval; pid: process; tid: 0 */
+	__u64 addr;		/* the lock */
+	__u64 ip;		/* call site these figures are for, 0 = all sites */
+	__u64 interval_ns;	/* length of the interval the counts cover */
+	__u64 acquisitions;
+	__u64 contentions;	/* acquisitions that had to wait */
+	__u64 wait_ns_total;
+	__u64 wait_ns_max;
+	__u64 hold_ns_total;
+	__u64 hold_ns_max;
+	__u64 stack_id;		/* stack of the longest wait, 0 = none */
+	__u8 kind;		/* CW_LOCK_* */
+	__u8 pad[7];
+};
+
+/* cw_ev_stack.space */
+#define CW_STACK_USER 1
+#define CW_STACK_KERNEL 2
+
+/* cw_ev_stack.flags and cw_ev_ustack_raw.flags */
+#define CW_STACK_TRUNCATED (1U << 0)	/* the walk or copy hit its limit */
+#define CW_STACK_FAULTED (1U << 1)	/* reading memory failed part way */
+
+struct cw_ev_stack {
+	struct cw_hdr hdr;	/* pid/tid: the thread whose stack this is */
+	__u64 stack_id;		/* the id events refer to; unique per (pid, space) */
+	__u16 space;		/* CW_STACK_* */
+	__u16 nr;		/* entries in ips */
+	__u16 flags;		/* CW_STACK_TRUNCATED, CW_STACK_FAULTED */
+	__u16 pad;
+	__u64 ips[];		/* innermost first; return addresses except ips[0] */
+};
+
+struct cw_ev_ustack_raw {
+	struct cw_hdr hdr;	/* pid/tid: the thread whose stack this is */
+	__u64 stack_id;		/* id of the event this stack belongs to */
+	__u64 ip;		/* user registers at the probe */
+	__u64 sp;
+	__u64 bp;
+	__u32 len;		/* bytes copied from sp upwards */
+	__u16 flags;		/* CW_STACK_TRUNCATED, CW_STACK_FAULTED */
+	__u16 pad;
+	__u8 data[];		/* padded with zeroes to a multiple of 8 */
+};
+
+struct cw_ev_tick {
+	struct cw_hdr hdr;	/* pid/tid: 0 */
+	__u64 seq;		/* increments by one per tick of this source */
+	__u64 interval_ns;	/* nominal time between ticks */
+};
+
+/* cw_ev_lost.what */
+#define CW_LOST_RINGBUF 1	/* ring buffer full: records not reserved */
+#define CW_LOST_MAP_FULL 2	/* a tracking map had no room: state for some operations missing */
+#define CW_LOST_HELD_OVERFLOW 3 /* a thread held more locks than the held set holds */
+#define CW_LOST_READER_BEHIND 4 /* kmod: the reader fell behind and records were overwritten */
+#define CW_LOST_STACK 5		/* a stack could not be captured or stored */
+#define CW_LOST_MAX 6
+
+struct cw_ev_lost {
+	struct cw_hdr hdr;	/* ts_ns: when the loss was noticed; pid/tid: 0 */
+	__u64 count;		/* records (or operations) lost since the previous CW_EV_LOST of this kind */
+	__u32 what;		/* CW_LOST_* */
+	__u16 lost_type;	/* record type lost when known, else CW_EV_NONE */
+	__u16 pad;
+};
+
+#define CW_SIZE_ASSERT(type, bytes)                                                     \
+	_Static_assert(sizeof(struct type) == (bytes), #type " size changed: bump the ABI"); \
+	_Static_assert(sizeof(struct type) % 8 == 0, #type " is not a multiple of 8 bytes")
+
+CW_SIZE_ASSERT(cw_hdr, 24);
+CW_SIZE_ASSERT(cw_ev_lock, 72);
+CW_SIZE_ASSERT(cw_ev_futex, 72);
+CW_SIZE_ASSERT(cw_ev_switch, 48);
+CW_SIZE_ASSERT(cw_ev_wakeup, 40);
+CW_SIZE_ASSERT(cw_ev_prio, 48);
+CW_SIZE_ASSERT(cw_ev_klock, 56);
+CW_SIZE_ASSERT(cw_ev_fork, 40);
+CW_SIZE_ASSERT(cw_ev_exec, 32);
+CW_SIZE_ASSERT(cw_ev_exit, 32);
+CW_SIZE_ASSERT(cw_ev_comm, 40);
+CW_SIZE_ASSERT(cw_ev_mmap, 72);
+CW_SIZE_ASSERT(cw_ev_edge, 88);
+CW_SIZE_ASSERT(cw_ev_lock_stats, 112);
+CW_SIZE_ASSERT(cw_ev_stack, 40);
+CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
+CW_SIZE_ASSERT(cw_ev_tick, 40);
+CW_SIZE_ASSERT(cw_ev_lost, 40);
+
+/* Round a variable record's size up to the ABI's 8-byte multiple. */
+#define CW_RECORD_ALIGN(n) (((n) + 7) & ~7U)
+
+#endif /* __CONCWATCH_EVENTS_H */
