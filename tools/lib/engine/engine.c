@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/index.h"
+
+/* A growable array of pointers: entries never move once created, so callers may keep them. */
+struct ptr_vec {
+	void **v;
+	size_t nr, cap;
+};
+
+struct cw_engine {
+	__u64 now_ns;
+	__u64 first_ts;
+	struct cw_engine_counts counts;
+	struct ptr_vec locks;
+	struct cw_index lock_ix;	/* (pid, addr) -> slot in locks */
+	struct ptr_vec threads;
+	struct cw_index thread_ix;	/* (pid, tid) -> slot in threads */
+};
+
+static int ptr_vec__push(struct ptr_vec *pv, void *p)
+{
+	if (pv->nr == pv->cap) {
+		size_t cap = pv->cap ? pv->cap * 2 : 64;
+		void **v = realloc(pv->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		pv->v = v;
+		pv->cap = cap;
+	}
+	pv->v[pv->nr++] = p;
+	return 0;
+}
+
+/*
+ * Find the entry for key (a, b) or make a zeroed one of size bytes. NULL when memory
+ * ran out. *created says which.
+ */
+static void *lookup_or_add(struct ptr_vec *pv, struct cw_index *ix, __u64 a, __u64 b, size_t size,
+			   int *created)
+{
+	__u32 slot;
+	void *p;
+
+	*created = 0;
+	if (!cw_index__get(ix, a, b, &slot))
+		return pv->v[slot];
+	if (pv->nr >= UINT32_MAX)
+		return NULL;
+	p = calloc(1, size);
+	if (!p)
+		return NULL;
+	if (ptr_vec__push(pv, p)) {
+		free(p);
+		return NULL;
+	}
+	if (cw_index__put(ix, a, b, pv->nr - 1)) {
+		pv->nr--;
+		free(p);
+		return NULL;
+	}
+	*created = 1;
+	return p;
+}
+
+static void *find_entry(const struct ptr_vec *pv, const struct cw_index *ix, __u64 a, __u64 b)
+{
+	__u32 slot;
+
+	return cw_index__get(ix, a, b, &slot) ? NULL : pv->v[slot];
+}
+
+struct cw_engine *cw_engine__new(void)
+{
+	return calloc(1, sizeof(struct cw_engine));
+}
+
+void cw_engine__free(struct cw_engine *eng)
+{
+	if (!eng)
+		return;
+	for (size_t i = 0; i < eng->locks.nr; i++) {
+		struct cw_lock *l = eng->locks.v[i];
+
+		free(l->users);
+		free(l);
+	}
+	for (size_t i = 0; i < eng->threads.nr; i++)
+		free(eng->threads.v[i]);
+	free(eng->locks.v);
+	free(eng->threads.v);
+	cw_index__fini(&eng->lock_ix);
+	cw_index__fini(&eng->thread_ix);
+	free(eng);
+}
+
+static struct cw_thread *get_thread(struct cw_engine *eng, __u32 pid, __u32 tid, __u64 ts)
+{
+	struct cw_thread *t;
+	int created;
+
+	t = lookup_or_add(&eng->threads, &eng->thread_ix, pid, tid, sizeof(*t), &created);
+	if (!t)
+		return NULL;
+	if (created) {
+		t->pid = pid;
+		t->tid = tid;
+		t->first_ts = ts;
+	}
+	t->last_ts = ts;
+	return t;
+}
+
+static struct cw_lock_user *get_user(struct cw_lock *l, __u32 tid)
+{
+	struct cw_lock_user *u = (struct cw_lock_user *)cw_lock__user(l, tid);
+
+	if (u)
+		return u;
+	if (l->nr_users == l->cap_users) {
+		size_t cap = l->cap_users ? l->cap_users * 2 : 4;
+
+		u = realloc(l->users, cap * sizeof(*u));
+		if (!u)
+			return NULL;
+		l->users = u;
+		l->cap_users = cap;
+	}
+	u = &l->users[l->nr_users++];
+	memset(u, 0, sizeof(*u));
+	u->tid = tid;
+	return u;
+}
+
+static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
+{
+	const struct cw_hdr *h = &e->hdr;
+	struct cw_lock_user *u;
+	struct cw_thread *t;
+	struct cw_lock *l;
+	int created;
+
+	t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+	l = lookup_or_add(&eng->locks, &eng->lock_ix, h->pid, e->addr, sizeof(*l), &created);
+	if (!t || !l)
+		return -ENOMEM;
+	if (created) {
+		l->pid = h->pid;
+		l->addr = e->addr;
+		l->kind = e->kind;
+		l->first_ts = h->ts_ns;
+	}
+	l->last_ts = h->ts_ns;
+	if (e->attr & CW_ATTR_KNOWN)
+		l->attr = e->attr;
+	u = get_user(l, h->tid);
+	if (!u)
+		return -ENOMEM;
+
+	switch (h->type) {
+	case CW_EV_LOCK_BEGIN:
+		l->begins++;
+		u->begins++;
+		break;
+	case CW_EV_LOCK_ACQUIRED:
+		if (e->result) {
+			l->failures++;
+			u->failures++;
+			break;
+		}
+		l->acquisitions++;
+		u->acquisitions++;
+		l->wait_ns_total += e->wait_ns;
+		if (e->wait_ns > l->wait_ns_max)
+			l->wait_ns_max = e->wait_ns;
+		t->lock_acquisitions++;
+		t->lock_wait_ns += e->wait_ns;
+		break;
+	case CW_EV_LOCK_RELEASED:
+		l->releases++;
+		u->releases++;
+		break;
+	}
+	return 0;
+}
+
+int cw_engine__feed(void *ctx, const struct cw_hdr *h)
+{
+	struct cw_engine *eng = ctx;
+	struct cw_engine_counts *c = &eng->counts;
+	struct cw_thread *t;
+	int err;
+
+	err = cw_record__check(h, h->size);
+	if (err == -ENOENT) {
+		c->unknown++;
+		return 0;
+	}
+	if (err) {
+		c->malformed++;
+		return -EINVAL;
+	}
+
+	if (!c->records)
+		eng->first_ts = h->ts_ns;
+	c->records++;
+	c->by_type[h->type]++;
+	if (h->ts_ns < eng->now_ns)
+		c->out_of_order++;
+	else
+		eng->now_ns = h->ts_ns;
+
+	switch (h->type) {
+	case CW_EV_LOCK_BEGIN:
+	case CW_EV_LOCK_ACQUIRED:
+	case CW_EV_LOCK_RELEASED:
+	case CW_EV_LOCK_INIT:
+	case CW_EV_LOCK_DESTROY:
+		err = feed_lock(eng, (const struct cw_ev_lock *)h);
+		break;
+	case CW_EV_COMM:
+		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+		if (!t)
+			err = -ENOMEM;
+		else
+			memcpy(t->comm, ((const struct cw_ev_comm *)h)->comm, CW_COMM_LEN - 1);
+		break;
+	case CW_EV_EXIT:
+		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+		if (!t)
+			err = -ENOMEM;
+		else
+			t->exited = 1;
+		break;
+	case CW_EV_TICK:
+		c->ticks++;
+		break;
+	case CW_EV_LOST: {
+		const struct cw_ev_lost *l = (const void *)h;
+
+		c->lost[l->what] += l->count;
+		c->lost_total += l->count;
+		break;
+	}
+	}
+	if (err == -ENOMEM) {
+		/* the model could not take it: as good as a dropped record, so say so */
+		c->lost[CW_LOST_MAP_FULL]++;
+		c->lost_total++;
+	}
+	return err;
+}
+
+__u64 cw_engine__now(const struct cw_engine *eng)
+{
+	return eng->now_ns;
+}
+
+__u64 cw_engine__first_ts(const struct cw_engine *eng)
+{
+	return eng->first_ts;
+}
+
+const struct cw_engine_counts *cw_engine__counts(const struct cw_engine *eng)
+{
+	return &eng->counts;
+}
+
+size_t cw_engine__nr_locks(const struct cw_engine *eng)
+{
+	return eng->locks.nr;
+}
+
+const struct cw_lock *cw_engine__lock(const struct cw_engine *eng, size_t i)
+{
+	return i < eng->locks.nr ? eng->locks.v[i] : NULL;
+}
+
+const struct cw_lock *cw_engine__find_lock(const struct cw_engine *eng, __u32 pid, __u64 addr)
+{
+	return find_entry(&eng->locks, &eng->lock_ix, pid, addr);
+}
+
+const struct cw_lock_user *cw_lock__user(const struct cw_lock *l, __u32 tid)
+{
+	for (size_t i = 0; i < l->nr_users; i++)
+		if (l->users[i].tid == tid)
+			return &l->users[i];
+	return NULL;
+}
+
+size_t cw_engine__nr_threads(const struct cw_engine *eng)
+{
+	return eng->threads.nr;
+}
+
+const struct cw_thread *cw_engine__thread(const struct cw_engine *eng, size_t i)
+{
+	return i < eng->threads.nr ? eng->threads.v[i] : NULL;
+}
+
+const struct cw_thread *cw_engine__find_thread(const struct cw_engine *eng, __u32 pid, __u32 tid)
+{
+	return find_entry(&eng->threads, &eng->thread_ix, pid, tid);
+}

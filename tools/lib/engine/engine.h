@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The analysis engine: consumes event records in time order and keeps the model that
+ * reports, the dashboard and exports read. Pure C: no libbpf, no curses, no system
+ * calls; its clock is the newest record's ts_ns, so feeding the same stream always
+ * yields the same model.
+ */
+#ifndef __CW_ENGINE_H
+#define __CW_ENGINE_H
+
+#include "engine/record.h"
+
+/* One thread's use of one lock. */
+struct cw_lock_user {
+	__u32 tid;
+	__u64 begins;		/* acquire calls that could block */
+	__u64 acquisitions;	/* acquires that returned success */
+	__u64 failures;		/* acquires that returned an error (busy trylock, timeout) */
+	__u64 releases;
+};
+
+struct cw_lock {
+	__u32 pid;
+	__u8 kind;		/* CW_LOCK_* of the first record seen */
+	__u16 attr;		/* CW_ATTR_* when known */
+	__u64 addr;
+	__u64 begins;
+	__u64 acquisitions;
+	__u64 failures;
+	__u64 releases;
+	__u64 wait_ns_total;	/* over successful acquisitions */
+	__u64 wait_ns_max;
+	__u64 first_ts, last_ts;
+	struct cw_lock_user *users; /* in order of first use */
+	size_t nr_users;
+	size_t cap_users;
+};
+
+struct cw_thread {
+	__u32 pid;
+	__u32 tid;
+	char comm[CW_COMM_LEN];	/* "" until a comm record names it */
+	__u64 first_ts, last_ts;
+	__u64 lock_acquisitions;
+	__u64 lock_wait_ns;
+	__u32 exited;
+};
+
+struct cw_engine_counts {
+	__u64 records;			/* records fed, all types */
+	__u64 by_type[CW_EV_TYPE_MAX];
+	__u64 unknown;			/* well-framed records of types this engine does not know */
+	__u64 malformed;		/* records rejected by cw_record__check() */
+	__u64 out_of_order;		/* records older than the engine's clock */
+	__u64 lost[CW_LOST_MAX];	/* what sources reported dropping, by CW_LOST_* */
+	__u64 lost_total;
+	__u64 ticks;
+};
+
+struct cw_engine;
+
+struct cw_engine *cw_engine__new(void);
+void cw_engine__free(struct cw_engine *eng);
+
+/*
+ * Feed one record. Returns 0; -EINVAL for a malformed record (counted, ignored);
+ * -ENOMEM when the model could not grow (the record is lost and counted as such).
+ * Usable directly as a cw_record_fn.
+ */
+int cw_engine__feed(void *eng, const struct cw_hdr *rec);
+
+/* Newest ts_ns seen, and the first: their difference is how long the stream covers. */
+__u64 cw_engine__now(const struct cw_engine *eng);
+__u64 cw_engine__first_ts(const struct cw_engine *eng);
+const struct cw_engine_counts *cw_engine__counts(const struct cw_engine *eng);
+
+/* Locks and threads in the order they first appeared. */
+size_t cw_engine__nr_locks(const struct cw_engine *eng);
+const struct cw_lock *cw_engine__lock(const struct cw_engine *eng, size_t i);
+const struct cw_lock *cw_engine__find_lock(const struct cw_engine *eng, __u32 pid, __u64 addr);
+const struct cw_lock_user *cw_lock__user(const struct cw_lock *lock, __u32 tid);
+
+size_t cw_engine__nr_threads(const struct cw_engine *eng);
+const struct cw_thread *cw_engine__thread(const struct cw_engine *eng, size_t i);
+const struct cw_thread *cw_engine__find_thread(const struct cw_engine *eng, __u32 pid, __u32 tid);
+
+#endif /* __CW_ENGINE_H */
