@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF source: loads concwatch.bpf.o, attaches its uprobes to the target's libc
+ * (found through /proc/PID/maps and reached through /proc/PID/root, so processes in
+ * containers work), and streams the ring buffer's records.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "concwatch.skel.h"
+#include "engine/index.h"
+#include "source/source.h"
+#include "source/target.h"
+
+#define DEFAULT_RINGBUF_BYTES (4UL << 20)
+#define DEFAULT_TICK_NS 100000000ULL
+#define DEFAULT_MAX_THREADS 16384
+
+/* Functions probed, and the program for each; a function may carry an entry and a return probe. */
+static const struct probe {
+	const char *func;
+	const char *prog;
+	int retprobe;
+} probes[] = {
+	{ "pthread_mutex_lock", "uprobe_pthread_mutex_lock", 0 },
+	{ "pthread_mutex_lock", "uretprobe_pthread_mutex_lock", 1 },
+	{ "pthread_mutex_unlock", "uprobe_pthread_mutex_unlock", 0 },
+};
+
+#define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
+
+struct bpf_source {
+	struct cw_source base;
+	struct cw_bpf_opts opts;
+	struct concwatch_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[NR_PROBES];
+
+	/* the drain in progress */
+	cw_record_fn fn;
+	void *ctx;
+	int cb_err;
+	int delivered;
+
+	struct cw_index named;		/* (pid, tid) of threads already named */
+	struct cw_ev_comm *startup;	/* names of the threads alive at attach, for the first drain */
+	size_t nr_startup;
+	size_t startup_sent;
+	__u64 tick_seq;
+	__u64 next_tick_ns;
+	__u64 lost_reported[CW_LOST_MAX];
+	struct cw_source_stats st;
+};
+
+static int verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* without -v our own one-line error says what failed; libbpf's detail is noise */
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC is bpf_ktime_get_ns()'s clock */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void set_err(struct bpf_source *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->base.err, sizeof(s->base.err), fmt, ap);
+	va_end(ap);
+}
+
+static int deliver(struct bpf_source *s, const struct cw_hdr *rec)
+{
+	int err = s->fn(s->ctx, rec);
+
+	if (err)
+		return err;
+	s->st.records++;
+	s->st.bytes += rec->size;
+	s->delivered++;
+	return 0;
+}
+
+/*
+ * A COMM record for a thread, from /proc. Marks it named either way: a thread that is
+ * gone already stays unnamed rather than being looked up again and again.
+ * 1 when *c was filled, 0 when not, -ENOMEM.
+ */
+static int read_comm(struct bpf_source *s, __u32 pid, __u32 tid, __u64 ts, struct cw_ev_comm *c)
+{
+	if (cw_index__put(&s->named, pid, tid, 1))
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	if (cw_target__comm(pid, tid, c->comm, sizeof(c->comm)))
+		return 0;
+	c->hdr = (struct cw_hdr){
+		.type = CW_EV_COMM,
+		.size = sizeof(*c),
+		.cpu = 0xffff,
+		.flags = CW_F_SYNTHETIC,
+		.ts_ns = ts,
+		.pid = pid,
+		.tid = tid,
+	};
+	return 1;
+}
+
+/*
+ * Name a thread that started after attach the first time it appears, while /proc still
+ * has it. FIXME(thread names): a thread that exits before the next drain stays unnamed
+ * until fork and task_rename tracepoints name threads as they appear.
+ */
+static int name_thread(struct bpf_source *s, const struct cw_hdr *h)
+{
+	struct cw_ev_comm c;
+	__u32 dummy;
+	int ret;
+
+	if (!h->tid || !cw_index__get(&s->named, h->pid, h->tid, &dummy))
+		return 0;
+	ret = read_comm(s, h->pid, h->tid, h->ts_ns, &c);
+	return ret > 0 ? deliver(s, &c.hdr) : ret;
+}
+
+/* Name every thread alive at attach, before tracing starts. */
+static int snapshot_threads(struct bpf_source *s)
+{
+	__u64 ts = now_ns();
+	size_t nr = 0;
+	int *tids, ret;
+
+	ret = cw_target__threads(s->opts.pid, &tids, &nr);
+	if (ret)
+		return ret == -ESRCH ? 0 : ret;
+	s->startup = calloc(nr ? nr : 1, sizeof(*s->startup));
+	if (!s->startup) {
+		free(tids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		ret = read_comm(s, s->opts.pid, tids[i], ts, &s->startup[s->nr_startup]);
+		if (ret < 0)
+			break;
+		s->nr_startup += ret;
+	}
+	free(tids);
+	return ret < 0 ? ret : 0;
+}
+
+static int ringbuf_record(void *ctx, void *data, size_t size)
+{
+	const struct cw_hdr *h = data;
+	struct bpf_source *s = ctx;
+	int err;
+
+	err = cw_record__check(h, size);
+	if (err && err != -ENOENT) {
+		/* our own programs wrote it: a malformed record is a bug, but never fatal */
+		s->st.lost[CW_LOST_RINGBUF]++;
+		return 0;
+	}
+	err = name_thread(s, h);
+	if (!err)
+		err = deliver(s, h);
+	if (err) {
+		s->cb_err = err;
+		return -1; /* stops ring_buffer__consume() */
+	}
+	return 0;
+}
+
+static int emit_lost(struct bpf_source *s, __u32 what, __u64 total, __u64 ts)
+{
+	struct cw_ev_lost l = {};
+
+	if (total <= s->lost_reported[what])
+		return 0;
+	l.hdr = (struct cw_hdr){ .type = CW_EV_LOST, .size = sizeof(l), .cpu = 0xffff, .ts_ns = ts };
+	l.count = total - s->lost_reported[what];
+	l.what = what;
+	s->lost_reported[what] = total;
+	s->st.lost[what] += l.count;
+	return deliver(s, &l.hdr);
+}
+
+static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	__u64 now;
+	int err;
+
+	s->fn = fn;
+	s->ctx = ctx;
+	s->cb_err = 0;
+	s->delivered = 0;
+	for (; s->startup_sent < s->nr_startup; s->startup_sent++) {
+		err = deliver(s, &s->startup[s->startup_sent].hdr);
+		if (err)
+			return err;
+	}
+	err = ring_buffer__consume(s->rb);
+	if (s->cb_err)
+		return s->cb_err;
+	if (err < 0) {
+		set_err(s, "failed to read the ring buffer: %s", strerror(-err));
+		return err;
+	}
+
+	now = now_ns();
+	err = emit_lost(s, CW_LOST_RINGBUF, s->skel->bss->lost_ringbuf, now);
+	if (!err)
+		err = emit_lost(s, CW_LOST_MAP_FULL, s->skel->bss->lost_map_full, now);
+	if (err)
+		return err;
+
+	if (now >= s->next_tick_ns) {
+		struct cw_ev_tick t = {};
+
+		t.hdr = (struct cw_hdr){ .type = CW_EV_TICK, .size = sizeof(t), .cpu = 0xffff, .ts_ns = now };
+		t.seq = s->tick_seq++;
+		t.interval_ns = s->opts.tick_ns;
+		err = deliver(s, &t.hdr);
+		if (err)
+			return err;
+		s->st.ticks++;
+		s->next_tick_ns = now + s->opts.tick_ns;
+	}
+	return s->delivered;
+}
+
+/* Which mapped object defines func: the executable (static builds), libpthread (glibc < 2.34), libc. */
+static int object_rank(const struct cw_object *o)
+{
+	const char *base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
+
+	if (o->is_main)
+		return 0;
+	if (!strncmp(base, "libpthread", 10))
+		return 1;
+	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))
+		return 2;
+	return -1;
+}
+
+static int resolve(struct bpf_source *s, const struct cw_object *objs, size_t nr, const char *func,
+		   const struct cw_object **where, __u64 *offset)
+{
+	for (int rank = 0; rank <= 2; rank++) {
+		for (size_t i = 0; i < nr; i++) {
+			struct cw_elf *elf;
+			int err;
+
+			if (object_rank(&objs[i]) != rank)
+				continue;
+			err = cw_elf__open(objs[i].host_path, &elf);
+			if (err) {
+				set_err(s, "failed to read %s: %s", objs[i].host_path, strerror(-err));
+				return err;
+			}
+			err = cw_elf__func_offset(elf, func, offset);
+			cw_elf__close(elf);
+			if (!err) {
+				*where = &objs[i];
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
+static int attach(struct bpf_source *s)
+{
+	struct cw_object *objs = NULL;
+	size_t nr = 0;
+	int err;
+
+	err = cw_target__objects(s->opts.pid, &objs, &nr);
+	if (err == -ESRCH) {
+		set_err(s, "no such process: %d", s->opts.pid);
+		return err;
+	}
+	if (err) {
+		set_err(s, "failed to read the maps of %d: %s", s->opts.pid, strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < NR_PROBES; i++) {
+		const struct probe *p = &probes[i];
+		const struct cw_object *obj;
+		struct bpf_program *prog;
+		__u64 off;
+
+		err = resolve(s, objs, nr, p->func, &obj, &off);
+		if (err == -ENOENT) {
+			set_err(s, "process %d maps no libc, libpthread or executable defining %s",
+				s->opts.pid, p->func);
+			goto cleanup;
+		}
+		if (err)
+			goto cleanup;
+		prog = bpf_object__find_program_by_name(s->skel->obj, p->prog);
+		s->links[i] = bpf_program__attach_uprobe(prog, p->retprobe, s->opts.pid,
+							 obj->host_path, off);
+		if (!s->links[i]) {
+			err = -errno;
+			set_err(s, "failed to attach %s to %s:%s: %s",
+				p->retprobe ? "uretprobe" : "uprobe", obj->path, p->func, strerror(-err));
+			goto cleanup;
+		}
+	}
+cleanup:
+	free(objs);
+	return err;
+}
+
+static int bpf_source_start(struct cw_source *src)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	__u32 tgid = s->opts.pid;
+	__u8 one = 1;
+	int err;
+
+	err = cw_target__check(s->opts.pid);
+	if (err) {
+		set_err(s, "no such process: %d", s->opts.pid);
+		return err;
+	}
+
+	s->skel = concwatch_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		set_err(s, "failed to open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	s->skel->rodata->wakeup_bytes = s->opts.ringbuf_bytes / 4;
+	bpf_map__set_max_entries(s->skel->maps.events, s->opts.ringbuf_bytes);
+	bpf_map__set_max_entries(s->skel->maps.pending_locks, s->opts.max_threads);
+
+	err = concwatch_bpf__load(s->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			set_err(s, "not permitted to load BPF programs: run as root "
+				   "(or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)");
+		else
+			set_err(s, "failed to load the BPF programs: %s (-v shows libbpf's log)",
+				strerror(-err));
+		return err;
+	}
+	err = attach(s);
+	if (!err)
+		err = snapshot_threads(s);
+	if (err) {
+		if (!s->base.err[0])
+			set_err(s, "failed to read the threads of %d: %s", s->opts.pid, strerror(-err));
+		return err;
+	}
+	/*
+	 * Attaching takes a while per probe. Tracing starts only now, for every probe at
+	 * once, so no operation is seen by its entry probe but not its return probe.
+	 */
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.targets), &tgid, &one, BPF_ANY)) {
+		err = -errno;
+		set_err(s, "failed to add %d to the targets map: %s", s->opts.pid, strerror(-err));
+		return err;
+	}
+
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), ringbuf_record, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		set_err(s, "failed to open the ring buffer: %s", strerror(-err));
+		return err;
+	}
+	s->next_tick_ns = now_ns();
+	return 0;
+}
+
+static int bpf_source_fd(struct cw_source *src)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	return s->rb ? ring_buffer__epoll_fd(s->rb) : -1;
+}
+
+static int bpf_source_stop(struct cw_source *src)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	__u32 tgid = s->opts.pid;
+
+	/*
+	 * Stop every probe at once before detaching: each detach waits for a grace period
+	 * (~0.1 s here), and probes still attached would record halves of operations.
+	 */
+	if (s->skel)
+		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
+	for (size_t i = 0; i < NR_PROBES; i++) {
+		bpf_link__destroy(s->links[i]);
+		s->links[i] = NULL;
+	}
+	return 0;
+}
+
+static void bpf_source_stats(struct cw_source *src, struct cw_source_stats *st)
+{
+	*st = ((struct bpf_source *)src)->st;
+}
+
+static void bpf_source_free(struct cw_source *src)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	bpf_source_stop(src);
+	ring_buffer__free(s->rb);
+	concwatch_bpf__destroy(s->skel);
+	cw_index__fini(&s->named);
+	free(s->startup);
+	free(s);
+}
+
+static const struct cw_source_ops bpf_source_ops = {
+	.name = "bpf",
+	.start = bpf_source_start,
+	.fd = bpf_source_fd,
+	.drain = bpf_source_drain,
+	.stop = bpf_source_stop,
+	.stats = bpf_source_stats,
+	.free = bpf_source_free,
+};
+
+int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
+{
+	struct bpf_source *s;
+	size_t rb;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = &bpf_source_ops;
+	s->opts = *opts;
+	rb = opts->ringbuf_bytes ? opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
+	if (rb < (size_t)getpagesize() || (rb & (rb - 1))) {
+		free(s);
+		return -EINVAL;
+	}
+	s->opts.ringbuf_bytes = rb;
+	if (!s->opts.tick_ns)
+		s->opts.tick_ns = DEFAULT_TICK_NS;
+	if (!s->opts.max_threads)
+		s->opts.max_threads = DEFAULT_MAX_THREADS;
+	verbose = opts->verbose;
+	libbpf_set_print(libbpf_print);
+	*out = &s->base;
+	return 0;
+}

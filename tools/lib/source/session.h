@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A live tracing session: one source, the reorder window, and a sink (the engine, a
+ * recorder) that receives records in time order. It owns the poll loop every live
+ * command shares.
+ */
+#ifndef __CW_SESSION_H
+#define __CW_SESSION_H
+
+#include <signal.h>
+#include "engine/merge.h"
+#include "source/source.h"
+
+struct cw_session_opts {
+	struct cw_bpf_opts bpf;		/* bpf.pid is the target */
+	__u64 window_ns;		/* reorder window; 0 = default (10 ms) */
+};
+
+enum cw_session_end {
+	CW_SESSION_DEADLINE = 1,	/* the time asked for has passed */
+	CW_SESSION_STOPPED,		/* *stop was set (a signal) */
+	CW_SESSION_TARGET_EXITED,	/* the traced process is gone */
+};
+
+struct cw_session;
+
+/* Start tracing. On failure err holds one line for the user and -errno is returned. */
+int cw_session__open(const struct cw_session_opts *opts, cw_record_fn sink, void *sink_ctx,
+		     struct cw_session **out, char *err, size_t errlen);
+
+/*
+ * Move records from the source to the sink until CLOCK_MONOTONIC reaches until_ns
+ * (0: no limit), *stop becomes non-zero, or the target exits. Returns an
+ * enum cw_session_end, or -errno (err says why).
+ */
+int cw_session__run(struct cw_session *s, __u64 until_ns, volatile sig_atomic_t *stop);
+
+/* Detach, drain what is left and flush the reorder window into the sink. */
+int cw_session__finish(struct cw_session *s);
+
+const char *cw_session__error(const struct cw_session *s);
+void cw_session__stats(const struct cw_session *s, struct cw_source_stats *src,
+		       struct cw_merge_stats *merge);
+void cw_session__free(struct cw_session *s);
+
+/* CLOCK_MONOTONIC in ns: the clock of every record's ts_ns. */
+__u64 cw_now_ns(void);
+
+#endif /* __CW_SESSION_H */

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "source/target.h"
+
+int cw_target__check(int pid)
+{
+	char path[64];
+	struct stat st;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (stat(path, &st))
+		return errno == ENOENT ? -ESRCH : -errno;
+	return 0;
+}
+
+static int read_exe(int pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int cw_target__objects(int pid, struct cw_object **objs, size_t *nr)
+{
+	char path[64], line[PATH_MAX + 128], exe[PATH_MAX] = "";
+	struct cw_object *v = NULL, *o;
+	size_t n = 0, cap = 0;
+	int err = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	read_exe(pid, exe, sizeof(exe));
+
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, pgoff, inode;
+		char perms[8], file[PATH_MAX];
+		size_t i, len;
+		int pos = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end, perms, &pgoff,
+			   &inode, &pos) < 5 || !pos)
+			continue;
+		if (perms[2] != 'x' || line[pos] != '/')
+			continue;
+		len = strcspn(line + pos, "\n");
+		if (len >= sizeof(file))
+			continue;
+		memcpy(file, line + pos, len);
+		file[len] = '\0';
+		if (len > 10 && !strcmp(file + len - 10, " (deleted)"))
+			continue;
+
+		for (i = 0; i < n; i++)
+			if (v[i].inode == inode && !strcmp(v[i].path, file))
+				break;
+		if (i < n)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			o = realloc(v, cap * sizeof(*v));
+			if (!o) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			v = o;
+		}
+		o = &v[n++];
+		memset(o, 0, sizeof(*o));
+		memcpy(o->path, file, len + 1);
+		snprintf(o->host_path, sizeof(o->host_path), "/proc/%d/root%s", pid, file);
+		o->start = start;
+		o->inode = inode;
+		o->is_main = !strcmp(file, exe);
+	}
+cleanup:
+	fclose(f);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*objs = v;
+	*nr = n;
+	return 0;
+}
+
+int cw_target__threads(int pid, int **tids, size_t *nr)
+{
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	char path[64];
+	int *v = NULL;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		int tid = atoi(de->d_name);
+
+		if (tid <= 0)
+			continue;
+		if (n == cap) {
+			int *p;
+
+			cap = cap ? cap * 2 : 16;
+			p = realloc(v, cap * sizeof(*v));
+			if (!p) {
+				closedir(d);
+				free(v);
+				return -ENOMEM;
+			}
+			v = p;
+		}
+		v[n++] = tid;
+	}
+	closedir(d);
+	*tids = v;
+	*nr = n;
+	return 0;
+}
+
+int cw_target__comm(int pid, int tid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+struct cw_elf {
+	int fd;
+	Elf *elf;
+};
+
+int cw_elf__open(const char *path, struct cw_elf **out)
+{
+	struct cw_elf *e;
+	int err;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (e->fd < 0) {
+		err = -errno;
+		free(e);
+		return err;
+	}
+	e->elf = elf_begin(e->fd, ELF_C_READ_MMAP, NULL);
+	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF) {
+		cw_elf__close(e);
+		return -ENOEXEC;
+	}
+	*out = e;
+	return 0;
+}
+
+void cw_elf__close(struct cw_elf *e)
+{
+	if (!e)
+		return;
+	if (e->elf)
+		elf_end(e->elf);
+	if (e->fd >= 0)
+		close(e->fd);
+	free(e);
+}
+
+/* Translate a symbol's virtual address to the file offset the kernel's uprobe wants. */
+static int vaddr_to_offset(Elf *elf, __u64 vaddr, __u64 *offset)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_memsz) {
+			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int name_matches(const char *sym, const char *name)
+{
+	size_t len = strlen(name);
+
+	return !strncmp(sym, name, len) && (sym[len] == '\0' || sym[len] == '@');
+}
+
+static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, __u64 *offset)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *sname;
+			GElf_Sym sym;
+
+			/* not STT_GNU_IFUNC: its address is the resolver's, not the function's */
+			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+				continue;
+			sname = elf_strptr(e->elf, sh.sh_link, sym.st_name);
+			if (sname && name_matches(sname, name))
+				return vaddr_to_offset(e->elf, sym.st_value, offset);
+		}
+	}
+	return -ENOENT;
+}
+
+int cw_elf__func_offset(struct cw_elf *e, const char *name, __u64 *offset)
+{
+	int err = find_in(e, SHT_SYMTAB, name, offset);
+
+	return err == -ENOENT ? find_in(e, SHT_DYNSYM, name, offset) : err;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The traced process as /proc shows it, and the ELF files it maps. */
+#ifndef __CW_TARGET_H
+#define __CW_TARGET_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+/* A file the process maps executable, in the order /proc/PID/maps lists it. */
+struct cw_object {
+	char path[PATH_MAX];	/* as the process sees it (inside its mount namespace) */
+	char host_path[PATH_MAX + 32]; /* reachable from here: /proc/PID/root + path */
+	__u64 start;		/* lowest address of its executable mapping */
+	__u64 inode;
+	int is_main;		/* the process's executable */
+};
+
+/* 0 if pid names a live process, -ESRCH if not, -errno when /proc says otherwise. */
+int cw_target__check(int pid);
+
+/*
+ * Read the executable file mappings of pid. *objs is malloc'ed (free it); 0 or -errno.
+ * Deleted files (" (deleted)") are left out: uprobes cannot reach them by path.
+ */
+int cw_target__objects(int pid, struct cw_object **objs, size_t *nr);
+
+/* Thread ids of pid; *tids is malloc'ed. 0 or -errno. */
+int cw_target__threads(int pid, int **tids, size_t *nr);
+
+/* Name of thread tid of pid, from /proc; 0 or -errno. */
+int cw_target__comm(int pid, int tid, char *buf, size_t len);
+
+/* An ELF file opened to look symbols up. */
+struct cw_elf;
+
+int cw_elf__open(const char *path, struct cw_elf **out);
+void cw_elf__close(struct cw_elf *elf);
+
+/*
+ * File offset of function name (what a uprobe attaches to), looked up in .symtab then
+ * .dynsym; versioned names (name@@GLIBC_2.2.5) match name. 0, -ENOENT, or -errno.
+ */
+int cw_elf__func_offset(struct cw_elf *elf, const char *name, __u64 *offset);
+
+#endif /* __CW_TARGET_H */
