@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * concwatch: see how the threads of a live process coordinate, and where that goes wrong.
+ * Command line entry: parses the subcommands of ../shared/INTERFACE.md and dispatches.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "report/report.h"
+#include "source/session.h"
+#include "source/target.h"
+
+/* Exit codes of the contract (INTERFACE.md). */
+#define EXIT_USAGE 2
+#define EXIT_ENV 3
+
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+
+enum command { CMD_LIVE, CMD_RUN, CMD_RECORD, CMD_REPORT, CMD_DEADLOCK, CMD_EXPORT };
+
+static struct env {
+	enum command cmd;
+	const char *prog;	/* "concwatch" or "concwatch run" ...: prefix of messages */
+	int pid;
+	int batch;
+	long iterations;	/* 0: until interrupted */
+	long interval_ms;
+	double duration_s;	/* 0: until interrupted or the target exits */
+	int json;
+	const char *file;
+	const char *output;
+	const char *format;
+	const char *fail_on;
+	int exit_code;
+	const char *backend;
+	int verbose;
+	size_t ringbuf_bytes;
+	char **cmd_argv;	/* run/record: the command to start */
+} env = {
+	.interval_ms = 1000,
+	.exit_code = 66,
+};
+
+const char *argp_program_version = "concwatch " CW_VERSION;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+static void __attribute__((format(printf, 1, 2), noreturn)) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", env.prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s --help)\n", env.prog);
+	exit(EXIT_USAGE);
+}
+
+static int __attribute__((format(printf, 2, 3))) fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", env.prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static long parse_long(const char *what, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		usage_error("invalid %s '%s': expected a whole number from %ld to %ld", what, s, min,
+			    max);
+	return v;
+}
+
+static double parse_seconds(const char *what, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 31 * 24 * 3600)
+		usage_error("invalid %s '%s': expected seconds, more than 0", what, s);
+	return v;
+}
+
+/* Options every command takes. */
+enum {
+	OPT_BACKEND = 0x100,
+	OPT_BATCH,
+	OPT_ITERATIONS,
+	OPT_INTERVAL,
+	OPT_DURATION,
+	OPT_JSON,
+	OPT_FAIL_ON,
+	OPT_EXIT_CODE,
+	OPT_FORMAT,
+	OPT_RINGBUF,
+};
+
+static const struct argp_option common_options[] = {
+	{ "backend", OPT_BACKEND, "bpf|kmod", 0,
+	  "Event source (default: bpf; kmod when BPF is unavailable and /dev/concwatch exists)" },
+	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
+	  "BPF ring buffer size, a power of two (default 4194304)" },
+	{ "verbose", 'v', NULL, 0, "Say what is happening on stderr; twice: libbpf's debug output too" },
+	{},
+};
+
+static const char *const finding_kinds[] = {
+	"lock_order_inversion", "deadlock", "priority_inversion", "contention_hotspot",
+	"event_loop_stall", "blocking_in_event_loop", "all",
+};
+
+static void check_fail_on(const char *list)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+
+	if (!copy)
+		usage_error("out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(finding_kinds) / sizeof(finding_kinds[0]); i++)
+			if (!strcmp(tok, finding_kinds[i]))
+				break;
+		if (i == sizeof(finding_kinds) / sizeof(finding_kinds[0]))
+			usage_error("unknown finding kind '%s' in --fail-on", tok);
+	}
+	free(copy);
+}
+
+static FILE *argp_errors;
+
+static error_t parse_common(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case ARGP_KEY_INIT:
+		/*
+		 * getopt prints "unrecognized option" on stderr itself; argp then adds a
+		 * "Try --help" line on err_stream. The contract wants one line: drop argp's.
+		 */
+		if (!argp_errors)
+			argp_errors = fopen("/dev/null", "we");
+		if (argp_errors)
+			state->err_stream = argp_errors;
+		return 0;
+	case OPT_BACKEND:
+		if (strcmp(arg, "bpf") && strcmp(arg, "kmod"))
+			usage_error("invalid --backend '%s': expected bpf or kmod", arg);
+		env.backend = arg;
+		return 0;
+	case OPT_RINGBUF: {
+		long v = parse_long("--ringbuf-size", arg, 4096, 1L << 30);
+
+		if (v & (v - 1))
+			usage_error("invalid --ringbuf-size '%s': expected a power of two", arg);
+		env.ringbuf_bytes = v;
+		return 0;
+	}
+	case 'v':
+		env.verbose++;
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+static const struct argp common_argp = { common_options, parse_common };
+static const struct argp_child common_children[] = { { &common_argp, 0, "Common options:", 1 }, {} };
+
+/* Options of the commands, one parser for all: each command lists the ones it takes. */
+static error_t parse_command(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'p':
+		env.pid = parse_long("PID", arg, 1, INT_MAX);
+		return 0;
+	case OPT_BATCH:
+		env.batch = 1;
+		return 0;
+	case OPT_ITERATIONS:
+		env.iterations = parse_long("--iterations", arg, 1, LONG_MAX);
+		return 0;
+	case OPT_INTERVAL:
+		env.interval_ms = parse_long("--interval", arg, 10, 3600 * 1000);
+		return 0;
+	case OPT_DURATION:
+		env.duration_s = parse_seconds("--duration", arg);
+		return 0;
+	case OPT_JSON:
+		env.json = 1;
+		return 0;
+	case 'o':
+		env.output = arg;
+		return 0;
+	case OPT_FORMAT:
+		if (strcmp(arg, "perfetto") && strcmp(arg, "folded") && strcmp(arg, "dot") &&
+		    strcmp(arg, "json"))
+			usage_error("invalid --format '%s': expected perfetto, folded, dot or json",
+				    arg);
+		env.format = arg;
+		return 0;
+	case OPT_FAIL_ON:
+		check_fail_on(arg);
+		env.fail_on = arg;
+		return 0;
+	case OPT_EXIT_CODE:
+		env.exit_code = parse_long("--exit-code", arg, 1, 255);
+		return 0;
+	case ARGP_KEY_ARG:
+		if (env.cmd == CMD_RUN || env.cmd == CMD_RECORD) {
+			/* the command and its own arguments: nothing after it is ours */
+			env.cmd_argv = &state->argv[state->next - 1];
+			state->next = state->argc;
+			return 0;
+		}
+		if ((env.cmd == CMD_REPORT || env.cmd == CMD_EXPORT) && !env.file) {
+			env.file = arg;
+			return 0;
+		}
+		usage_error("unexpected argument '%s'", arg);
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+static const struct argp_option live_options[] = {
+	{ "pid", 'p', "PID", 0, "Process to watch (all its threads)" },
+	{ "batch", OPT_BATCH, NULL, 0, "Plain text snapshots instead of the dashboard (like top -b)" },
+	{ "iterations", OPT_ITERATIONS, "N", 0, "With --batch: stop after N snapshots" },
+	{ "interval", OPT_INTERVAL, "MS", 0, "With --batch: milliseconds between snapshots (1000)" },
+	{},
+};
+
+static const struct argp_option run_options[] = {
+	{ "fail-on", OPT_FAIL_ON, "KINDS", 0,
+	  "Exit with --exit-code when findings of these kinds (comma separated, or all) appear" },
+	{ "exit-code", OPT_EXIT_CODE, "N", 0, "Exit status for --fail-on matches (66)" },
+	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON" },
+	{},
+};
+
+static const struct argp_option record_options[] = {
+	{ "pid", 'p', "PID", 0, "Process to record" },
+	{ "output", 'o', "FILE", 0, "Recording to write (required)" },
+	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds" },
+	{},
+};
+
+static const struct argp_option report_options[] = {
+	{ "pid", 'p', "PID", 0, "Trace this live process instead of reading FILE" },
+	{ "duration", OPT_DURATION, "SEC", 0,
+	  "With -p: trace for SEC seconds (default: until Ctrl-C or the process exits)" },
+	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON" },
+	{},
+};
+
+static const struct argp_option deadlock_options[] = {
+	{ "pid", 'p', "PID", 0, "Process to examine" },
+	{ "json", OPT_JSON, NULL, 0, "Print the result as JSON" },
+	{},
+};
+
+static const struct argp_option export_options[] = {
+	{ "format", OPT_FORMAT, "FMT", 0, "perfetto, folded, dot or json" },
+	{ "output", 'o', "OUT", 0, "File to write (required)" },
+	{},
+};
+
+static const struct command_def {
+	const char *name;
+	enum command cmd;
+	struct argp argp;
+	int flags;
+} commands[] = {
+	{ NULL, CMD_LIVE, { live_options, parse_command, NULL,
+		"Watch how the threads of a live process coordinate, and where that goes wrong.\v"
+		"Commands:\n"
+		"  concwatch -p PID               live dashboard of one process\n"
+		"  concwatch -p PID --batch       the same data as text snapshots\n"
+		"  concwatch run -- CMD [ARGS]    trace CMD from its start, report when it exits\n"
+		"  concwatch record               save the event stream to a file\n"
+		"  concwatch report               findings and contention summary\n"
+		"  concwatch deadlock -p PID      is this process deadlocked right now?\n"
+		"  concwatch export               perfetto, folded stacks, dot or json\n"
+		"Run 'concwatch COMMAND --help' for a command's options.\n\n"
+		"Examples:\n"
+		"  concwatch -p $(pidof myserver) --batch --iterations 5\n"
+		"  concwatch report -p 1234 --duration 10 --json\n\n"
+		"Exit status: 0 ok, 2 usage error, 3 environment error (not permitted, no BTF,\n"
+		"no such process).", common_children }, 0 },
+	{ "run", CMD_RUN, { run_options, parse_command, "[--] CMD [ARGS...]",
+		"Start CMD under tracing, follow its threads and children, report when it exits.\v"
+		"Exit status: CMD's own (128+N when killed by signal N), or --exit-code when\n"
+		"findings matched --fail-on.\n\n"
+		"Example:\n  concwatch run --fail-on lock_order_inversion -- ./server --selftest",
+		common_children }, ARGP_IN_ORDER },
+	{ "record", CMD_RECORD, { record_options, parse_command, "(-p PID | -- CMD [ARGS...]) -o FILE",
+		"Save the event stream of a process or command to FILE.\v"
+		"Example:\n  concwatch record -p 1234 --duration 30 -o trace.cw",
+		common_children }, ARGP_IN_ORDER },
+	{ "report", CMD_REPORT, { report_options, parse_command, "FILE | -p PID [--duration SEC]",
+		"Findings and contention summary of a recording or a live process.\v"
+		"Examples:\n  concwatch report -p 1234 --duration 5\n"
+		"  concwatch report trace.cw --json", common_children }, 0 },
+	{ "deadlock", CMD_DEADLOCK, { deadlock_options, parse_command, NULL,
+		"Is this process deadlocked right now? Works on a process that hung before\n"
+		"concwatch started.\vExit status: 1 when a deadlock exists, 0 when not.\n\n"
+		"Example:\n  concwatch deadlock -p $(pidof stuck)", common_children }, 0 },
+	{ "export", CMD_EXPORT, { export_options, parse_command, "FILE",
+		"Convert a recording to another format.\v"
+		"Example:\n  concwatch export trace.cw --format perfetto -o trace.json",
+		common_children }, 0 },
+};
+
+/* 0 when the effective capabilities allow BPF tracing (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN). */
+static int privileged(void)
+{
+	unsigned long long caps = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+#define CAP(n) (1ULL << (n))
+	/* CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
+	return (caps & CAP(21)) || ((caps & CAP(38)) && (caps & CAP(39)));
+#undef CAP
+}
+
+/* The environment checks every tracing command makes, with the contract's exit code. */
+static int check_tracing_env(int pid)
+{
+	int err;
+
+	if (pid) {
+		err = cw_target__check(pid);
+		if (err == -ESRCH)
+			return fail(EXIT_ENV, "no such process: %d", pid);
+		if (err)
+			return fail(EXIT_ENV, "cannot inspect process %d: %s", pid, strerror(-err));
+	}
+	if (!privileged())
+		return fail(EXIT_ENV, "not permitted: tracing needs root, or CAP_BPF and CAP_PERFMON");
+	if (env.backend && !strcmp(env.backend, "kmod"))
+		return fail(EXIT_ENV, "the kmod backend is not available yet: /dev/concwatch has "
+				      "no event source in this build (use --backend bpf)");
+	if (access(BTF_PATH, R_OK))
+		return fail(EXIT_ENV, "this kernel has no BTF (%s: %s): concwatch's BPF programs "
+				      "need CONFIG_DEBUG_INFO_BTF=y", BTF_PATH, strerror(errno));
+	return 0;
+}
+
+static void read_target(int pid, struct cw_report_target *t)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	cw_target__comm(pid, pid, t->comm, sizeof(t->comm));
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, t->cmdline, sizeof(t->cmdline) - 1);
+	close(fd);
+	for (ssize_t i = 0; i < n - 1; i++)
+		if (!t->cmdline[i])
+			t->cmdline[i] = ' ';
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* no SA_RESTART: the signal must interrupt poll() so we stop promptly */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+struct live {
+	struct cw_engine *eng;
+	struct cw_session *sess;
+	struct cw_report_target target;
+};
+
+static int live_open(struct live *lv)
+{
+	struct cw_session_opts opts = {
+		.bpf = {
+			.pid = env.pid,
+			.ringbuf_bytes = env.ringbuf_bytes,
+			.verbose = env.verbose >= 2,
+		},
+	};
+	char err[256];
+	int ret;
+
+	ret = check_tracing_env(env.pid);
+	if (ret)
+		return ret;
+	read_target(env.pid, &lv->target);
+	lv->eng = cw_engine__new();
+	if (!lv->eng)
+		return fail(EXIT_ENV, "out of memory");
+	ret = cw_session__open(&opts, cw_engine__feed, lv->eng, &lv->sess, err, sizeof(err));
+	if (ret)
+		return fail(EXIT_ENV, "%s", err);
+	install_signals();
+	if (env.verbose)
+		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid, lv->target.comm);
+	return 0;
+}
+
+static void live_close(struct live *lv)
+{
+	cw_session__free(lv->sess);
+	cw_engine__free(lv->eng);
+}
+
+static int live_finish(struct live *lv)
+{
+	if (cw_session__finish(lv->sess) < 0)
+		return fail(EXIT_ENV, "%s", cw_session__error(lv->sess));
+	return 0;
+}
+
+static int cmd_report_live(void)
+{
+	struct live lv = {};
+	__u64 until = 0;
+	int ret;
+
+	ret = live_open(&lv);
+	if (ret)
+		goto cleanup;
+	if (env.duration_s)
+		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
+	ret = cw_session__run(lv.sess, until, &stop_requested);
+	if (ret < 0) {
+		ret = fail(EXIT_ENV, "%s", cw_session__error(lv.sess));
+		goto cleanup;
+	}
+	ret = live_finish(&lv);
+	if (ret)
+		goto cleanup;
+	if (env.json)
+		ret = cw_report__json(stdout, lv.eng, &lv.target);
+	else
+		ret = cw_report__text(stdout, lv.eng, &lv.target);
+	if (ret || fflush(stdout))
+		ret = fail(EXIT_ENV, "failed to write the report: %s", strerror(errno));
+cleanup:
+	live_close(&lv);
+	return ret;
+}
+
+static int cmd_batch(void)
+{
+	struct live lv = {};
+	int ret;
+
+	ret = live_open(&lv);
+	if (ret)
+		goto cleanup;
+	for (long i = 0; !env.iterations || i < env.iterations; i++) {
+		const struct cw_engine_counts *c;
+		char stamp[16];
+		time_t now;
+		int end;
+
+		end = cw_session__run(lv.sess, cw_now_ns() + env.interval_ms * 1000000ULL,
+				      &stop_requested);
+		if (end < 0) {
+			ret = fail(EXIT_ENV, "%s", cw_session__error(lv.sess));
+			goto cleanup;
+		}
+		if (end != CW_SESSION_DEADLINE) {
+			ret = live_finish(&lv);
+			if (ret)
+				goto cleanup;
+		}
+		now = time(NULL);
+		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&now));
+		c = cw_engine__counts(lv.eng);
+		printf("concwatch - %s  process %d (%s)  events %llu  lost %llu%s\n", stamp,
+		       env.pid, lv.target.comm,
+		       (unsigned long long)(c->records - c->ticks - c->by_type[CW_EV_LOST]),
+		       (unsigned long long)c->lost_total,
+		       end == CW_SESSION_TARGET_EXITED ? "  (process exited)" : "");
+		cw_report__tables(stdout, lv.eng);
+		printf("\n");
+		fflush(stdout);
+		if (end != CW_SESSION_DEADLINE)
+			break;
+	}
+cleanup:
+	live_close(&lv);
+	return ret;
+}
+
+static int not_implemented(const char *what)
+{
+	return fail(EXIT_USAGE, "%s: not implemented yet", what);
+}
+
+static int dispatch(void)
+{
+	switch (env.cmd) {
+	case CMD_LIVE:
+		if (!env.pid)
+			usage_error("no process given: use -p PID, or a command such as 'run'");
+		if (!env.batch)
+			return check_tracing_env(env.pid) ?:
+				not_implemented("the live dashboard (use --batch for text snapshots)");
+		return cmd_batch();
+	case CMD_REPORT:
+		if (env.file && env.pid)
+			usage_error("give either FILE or -p PID, not both");
+		if (!env.file && !env.pid)
+			usage_error("give a recording FILE or -p PID");
+		if (env.file)
+			return not_implemented("reading recordings");
+		return cmd_report_live();
+	case CMD_RUN:
+		if (!env.cmd_argv)
+			usage_error("no command given: concwatch run [options] -- CMD [ARGS...]");
+		return not_implemented("run");
+	case CMD_RECORD:
+		if (!env.output)
+			usage_error("no output file: use -o FILE");
+		if (!env.pid == !env.cmd_argv)
+			usage_error("give either -p PID or -- CMD, exactly one");
+		return not_implemented("record");
+	case CMD_DEADLOCK:
+		if (!env.pid)
+			usage_error("no process given: use -p PID");
+		return check_tracing_env(env.pid) ?: not_implemented("deadlock");
+	case CMD_EXPORT:
+		if (!env.file || !env.format || !env.output)
+			usage_error("export needs FILE, --format and -o OUT");
+		return not_implemented("export");
+	}
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command_def *def = &commands[0];
+	char prog[64] = "concwatch";
+	int err;
+
+	argp_err_exit_status = EXIT_USAGE;
+	if (argc > 1 && argv[1][0] != '-') {
+		size_t i;
+
+		for (i = 1; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[1], commands[i].name))
+				break;
+		env.prog = prog;
+		if (i == sizeof(commands) / sizeof(commands[0]))
+			usage_error("unknown command '%s'", argv[1]);
+		def = &commands[i];
+		snprintf(prog, sizeof(prog), "concwatch %s", def->name);
+		/* argv[0] names the command in argp's messages and usage lines */
+		argv[1] = prog;
+		argv++;
+		argc--;
+	}
+	env.prog = prog;
+	argv[0] = prog;
+	env.cmd = def->cmd;
+	err = argp_parse(&def->argp, argc, argv, def->flags, NULL, NULL);
+	if (err)
+		return EXIT_USAGE;
+	return dispatch();
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The JSON report of ../shared/INTERFACE.md. A number the run did not measure is null,
+ * never 0: a script must be able to tell "none" from "not traced".
+ */
+#include <errno.h>
+
+#include "report/report.h"
+
+static void json_string(FILE *out, const char *s, size_t max)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < max && s[i]; i++) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void json_lock(FILE *out, const struct cw_lock *l)
+{
+	fprintf(out, "{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": \"0x%llx\", \"type\": ",
+		(unsigned long long)l->addr, l->pid, (unsigned long long)l->addr);
+	json_string(out, cw_lock_kind__name(l->kind), 16);
+	fprintf(out, ", \"acquisitions\": %llu, \"releases\": %llu, \"failures\": %llu, "
+		     "\"contentions\": null, \"wait_ns_total\": %llu, \"wait_ns_max\": %llu, "
+		     "\"hold_ns_total\": null, \"hold_ns_max\": null, "
+		     "\"top_waiter_stack\": [], \"top_holder_stack\": [], \"users\": [",
+		(unsigned long long)l->acquisitions, (unsigned long long)l->releases,
+		(unsigned long long)l->failures, (unsigned long long)l->wait_ns_total,
+		(unsigned long long)l->wait_ns_max);
+	for (size_t i = 0; i < l->nr_users; i++) {
+		const struct cw_lock_user *u = &l->users[i];
+
+		fprintf(out, "%s{\"tid\": %u, \"begins\": %llu, \"acquisitions\": %llu, "
+			     "\"failures\": %llu, \"releases\": %llu}",
+			i ? ", " : "", u->tid, (unsigned long long)u->begins,
+			(unsigned long long)u->acquisitions, (unsigned long long)u->failures,
+			(unsigned long long)u->releases);
+	}
+	fprintf(out, "]}");
+}
+
+static void json_thread(FILE *out, const struct cw_thread *t)
+{
+	fprintf(out, "{\"tid\": %u, \"pid\": %u, \"comm\": ", t->tid, t->pid);
+	json_string(out, t->comm, sizeof(t->comm));
+	fprintf(out, ", \"policy\": null, \"prio\": null, \"oncpu_ns\": null, \"offcpu_ns\": null, "
+		     "\"lock_acquisitions\": %llu, \"lock_wait_ns\": %llu, \"futex_wait_ns\": null}",
+		(unsigned long long)t->lock_acquisitions, (unsigned long long)t->lock_wait_ns);
+}
+
+int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(eng);
+
+	fprintf(out, "{\n  \"concwatch_version\": \"%s\",\n  \"target\": {\"pid\": %d, \"comm\": ",
+		CW_VERSION, t->pid);
+	json_string(out, t->comm, sizeof(t->comm));
+	fprintf(out, ", \"cmdline\": ");
+	json_string(out, t->cmdline, sizeof(t->cmdline));
+	fprintf(out, "},\n  \"duration_ns\": %llu,\n  \"lost_events\": %llu,\n  \"lost\": {",
+		(unsigned long long)(cw_engine__now(eng) - cw_engine__first_ts(eng)),
+		(unsigned long long)c->lost_total);
+	for (unsigned int w = 1, n = 0; w < CW_LOST_MAX; w++) {
+		if (!c->lost[w])
+			continue;
+		fprintf(out, "%s", n++ ? ", " : "");
+		json_string(out, cw_lost__name(w), 64);
+		fprintf(out, ": %llu", (unsigned long long)c->lost[w]);
+	}
+	fprintf(out, "},\n  \"findings\": [],\n  \"locks\": [");
+	for (size_t i = 0; i < cw_engine__nr_locks(eng); i++) {
+		fprintf(out, "%s\n    ", i ? "," : "");
+		json_lock(out, cw_engine__lock(eng, i));
+	}
+	fprintf(out, "%s],\n  \"threads\": [", cw_engine__nr_locks(eng) ? "\n  " : "");
+	for (size_t i = 0; i < cw_engine__nr_threads(eng); i++) {
+		fprintf(out, "%s\n    ", i ? "," : "");
+		json_thread(out, cw_engine__thread(eng, i));
+	}
+	fprintf(out, "%s]\n}\n", cw_engine__nr_threads(eng) ? "\n  " : "");
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Reports drawn from the engine's model: plain text for people, JSON for scripts. */
+#ifndef __CW_REPORT_H
+#define __CW_REPORT_H
+
+#include <stdio.h>
+#include "engine/engine.h"
+
+/* What the report says about the traced process (read by the caller at attach time). */
+struct cw_report_target {
+	int pid;
+	char comm[CW_COMM_LEN];
+	char cmdline[512];
+};
+
+/* Full text report: header, losses, locks, threads, findings. 0 or -errno. */
+int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+
+/* The lock and thread tables only (batch snapshots). */
+void cw_report__tables(FILE *out, const struct cw_engine *eng);
+
+/* The JSON report of ../shared/INTERFACE.md. 0 or -errno. */
+int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+
+#endif /* __CW_REPORT_H */

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+
+#include "report/report.h"
+
+/* "12.3 ms"-style durations: three significant figures are what a reader compares. */
+static const char *fmt_ns(char *buf, size_t len, __u64 ns)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.1f us", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", ns / 1e9);
+	return buf;
+}
+
+static int by_acquisitions(const void *a, const void *b)
+{
+	const struct cw_lock *x = *(const struct cw_lock *const *)a;
+	const struct cw_lock *y = *(const struct cw_lock *const *)b;
+
+	if (x->acquisitions != y->acquisitions)
+		return x->acquisitions < y->acquisitions ? 1 : -1;
+	return x->first_ts < y->first_ts ? -1 : x->first_ts > y->first_ts;
+}
+
+static void lock_table(FILE *out, const struct cw_engine *eng)
+{
+	size_t nr = cw_engine__nr_locks(eng);
+	const struct cw_lock **v;
+
+	if (!nr) {
+		fprintf(out, "No lock operations seen.\n");
+		return;
+	}
+	v = malloc(nr * sizeof(*v));
+	if (!v) {
+		fprintf(out, "(lock table: out of memory)\n");
+		return;
+	}
+	for (size_t i = 0; i < nr; i++)
+		v[i] = cw_engine__lock(eng, i);
+	qsort(v, nr, sizeof(*v), by_acquisitions);
+
+	fprintf(out, "%-18s %8s %7s %10s %10s %8s %10s %10s %7s\n", "LOCK", "PID", "TYPE",
+		"ACQUIRED", "RELEASED", "FAILED", "WAIT-TOTAL", "WAIT-MAX", "THREADS");
+	for (size_t i = 0; i < nr; i++) {
+		char total[32], max[32];
+
+		fprintf(out, "0x%016llx %8u %7s %10llu %10llu %8llu %10s %10s %7zu\n",
+			(unsigned long long)v[i]->addr, v[i]->pid, cw_lock_kind__name(v[i]->kind),
+			(unsigned long long)v[i]->acquisitions, (unsigned long long)v[i]->releases,
+			(unsigned long long)v[i]->failures,
+			fmt_ns(total, sizeof(total), v[i]->wait_ns_total),
+			fmt_ns(max, sizeof(max), v[i]->wait_ns_max), v[i]->nr_users);
+	}
+	free(v);
+}
+
+static void thread_table(FILE *out, const struct cw_engine *eng)
+{
+	size_t nr = cw_engine__nr_threads(eng);
+
+	if (!nr)
+		return;
+	fprintf(out, "\n%-16s %8s %8s %10s %10s\n", "THREAD", "PID", "TID", "ACQUIRED", "LOCK-WAIT");
+	for (size_t i = 0; i < nr; i++) {
+		const struct cw_thread *t = cw_engine__thread(eng, i);
+		char wait[32];
+
+		fprintf(out, "%-16s %8u %8u %10llu %10s%s\n", t->comm[0] ? t->comm : "?", t->pid,
+			t->tid, (unsigned long long)t->lock_acquisitions,
+			fmt_ns(wait, sizeof(wait), t->lock_wait_ns), t->exited ? "  (exited)" : "");
+	}
+}
+
+void cw_report__tables(FILE *out, const struct cw_engine *eng)
+{
+	lock_table(out, eng);
+	thread_table(out, eng);
+}
+
+static void losses(FILE *out, const struct cw_engine *eng)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(eng);
+	int first = 1;
+
+	fprintf(out, "Lost events: %llu", (unsigned long long)c->lost_total);
+	for (unsigned int w = 1; w < CW_LOST_MAX; w++) {
+		if (!c->lost[w])
+			continue;
+		fprintf(out, "%s%llu %s", first ? " (" : ", ", (unsigned long long)c->lost[w],
+			cw_lost__name(w));
+		first = 0;
+	}
+	fprintf(out, "%s\n", first ? "" : ")");
+	if (c->malformed || c->unknown)
+		fprintf(out, "Records ignored: %llu malformed, %llu of unknown type\n",
+			(unsigned long long)c->malformed, (unsigned long long)c->unknown);
+}
+
+int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(eng);
+	char dur[32];
+
+	fprintf(out, "concwatch %s: process %d (%s), %s traced, %llu events\n", CW_VERSION, t->pid,
+		t->comm[0] ? t->comm : "?",
+		fmt_ns(dur, sizeof(dur), cw_engine__now(eng) - cw_engine__first_ts(eng)),
+		(unsigned long long)(c->records - c->ticks - c->by_type[CW_EV_LOST]));
+	if (t->cmdline[0])
+		fprintf(out, "Command: %s\n", t->cmdline);
+	losses(out, eng);
+	fprintf(out, "\n");
+	cw_report__tables(out, eng);
+	fprintf(out, "\nFindings: none\n");
+	return ferror(out) ? -EIO : 0;
+}
