@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cwtest.h"
+
+static const char *exe_dir(void)
+{
+	static char dir[PATH_MAX];
+	ssize_t n;
+
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n < 0)
+		return ".";
+	dir[n] = '\0';
+	*strrchr(dir, '/') = '\0';
+	return dir;
+}
+
+const char *cw_bin_path(void)
+{
+	static char path[PATH_MAX + 32];
+	const char *e = getenv("CW_BIN");
+
+	if (e)
+		return e;
+	/* tests live in $(O)/selftests/<kind>/, the tool in $(O)/ */
+	snprintf(path, sizeof(path), "%s/../../concwatch", exe_dir());
+	return path;
+}
+
+const char *cw_workload_path(const char *name, char *buf, size_t len)
+{
+	const char *e = getenv("CW_WORKLOADS");
+
+	if (e)
+		snprintf(buf, len, "%s/%s", e, name);
+	else
+		snprintf(buf, len, "%s/../workloads/%s", exe_dir(), name);
+	return buf;
+}
+
+long cw_scale(long n)
+{
+	const char *e = getenv("CW_TEST_SCALE");
+	long s = e ? atol(e) : 1;
+
+	if (s > 1)
+		n /= s;
+	return n > 0 ? n : 1;
+}
+
+const char *cw_live_skip_reason(void)
+{
+	if (geteuid() != 0)
+		return "live tracing needs root";
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return "kernel has no BTF (/sys/kernel/btf/vmlinux)";
+	return NULL;
+}
+
+long long cw_field(const char *line, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = line; (p = strstr(p, key)); p += klen) {
+		if ((p == line || p[-1] == ' ') && p[klen] == '=')
+			return strtoull(p + klen + 1, NULL, 0);
+	}
+	return -1;
+}
+
+static int read_line(FILE *f, char *buf, size_t len, const char *want)
+{
+	if (!fgets(buf, len, f))
+		return -EPIPE;
+	buf[strcspn(buf, "\n")] = '\0';
+	return strncmp(buf, want, strlen(want)) ? -EPROTO : 0;
+}
+
+int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[])
+{
+	char path[PATH_MAX + 64];
+	const char *argv[16];
+	int in[2], out[2], n = 0;
+
+	memset(wl, 0, sizeof(*wl));
+	argv[n++] = cw_workload_path(name, path, sizeof(path));
+	for (; args && *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -errno;
+	wl->pid = fork();
+	if (wl->pid < 0)
+		return -errno;
+	if (!wl->pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	wl->in_fd = in[1];
+	wl->out = fdopen(out[0], "r");
+	if (!wl->out)
+		return -errno;
+	return read_line(wl->out, wl->ready, sizeof(wl->ready), "ready");
+}
+
+int cw_wl__go(struct cw_wl *wl)
+{
+	if (write(wl->in_fd, "go\n", 3) != 3)
+		return -errno;
+	return read_line(wl->out, wl->done, sizeof(wl->done), "done");
+}
+
+int cw_wl__stop(struct cw_wl *wl)
+{
+	int status;
+
+	if (wl->in_fd > 0)
+		close(wl->in_fd);
+	wl->in_fd = -1;
+	if (wl->out)
+		fclose(wl->out);
+	wl->out = NULL;
+	if (wl->pid <= 0)
+		return -ECHILD;
+	if (waitpid(wl->pid, &status, 0) < 0)
+		return -errno;
+	wl->pid = 0;
+	return status;
+}
+
+struct sink {
+	char *buf;
+	size_t len, cap;
+};
+
+/* Append what fd has now; 0 at EOF, 1 when more may come. */
+static int sink_read(struct sink *sk, int fd)
+{
+	ssize_t n;
+
+	if (sk->cap - sk->len < 4096) {
+		size_t cap = sk->cap ? sk->cap * 2 : 8192;
+		char *p = realloc(sk->buf, cap);
+
+		if (!p)
+			return 0;
+		sk->buf = p;
+		sk->cap = cap;
+	}
+	n = read(fd, sk->buf + sk->len, sk->cap - sk->len - 1);
+	if (n <= 0)
+		return n < 0 && errno == EINTR;
+	sk->len += n;
+	return 1;
+}
+
+int cw_run_capture(const char *const argv[], char **out, char **err)
+{
+	struct sink sinks[2] = {};
+	struct pollfd pfd[2];
+	int o[2], e[2], status;
+	pid_t pid;
+
+	if (pipe2(o, O_CLOEXEC) || pipe2(e, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	/* read both pipes as they fill: the child must never block on a full one */
+	pfd[0] = (struct pollfd){ .fd = o[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = e[0], .events = POLLIN };
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			if (!sink_read(&sinks[i], pfd[i].fd)) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+			}
+		}
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		status = -errno;
+	for (int i = 0; i < 2; i++) {
+		char **dst = i ? err : out;
+
+		if (sinks[i].buf)
+			sinks[i].buf[sinks[i].len] = '\0';
+		else
+			sinks[i].buf = strdup("");
+		if (dst)
+			*dst = sinks[i].buf;
+		else
+			free(sinks[i].buf);
+	}
+	return status;
+}
+
+pid_t cw_spawn(const char *const argv[], int *out, int *err)
+{
+	int o[2], e[2];
+	pid_t pid;
+
+	if (pipe2(o, O_CLOEXEC) || pipe2(e, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	*out = o[0];
+	*err = e[0];
+	return pid;
+}
+
+int cw_count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		if (*s == '\n' || !s[1])
+			n++;
+	return n;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers for concwatch's selftests: locating binaries, driving workloads, skip reasons. */
+#ifndef __CWTEST_H
+#define __CWTEST_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+/* A workload started with the handshake of selftests/workloads/wl.h. */
+struct cw_wl {
+	pid_t pid;
+	FILE *out;		/* its stdout */
+	int in_fd;		/* its stdin */
+	char ready[512];	/* its "ready ..." line */
+	char done[512];		/* its "done ..." line, after cw_wl__go() */
+};
+
+/* Start workload name (from the workloads directory) with args (NULL-terminated, may be NULL)
+ * and wait for its ready line. 0 or -errno. */
+int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[]);
+/* Send "go" and wait for the done line. 0 or -errno. */
+int cw_wl__go(struct cw_wl *wl);
+/* Close its stdin and reap it: its exit status as waitpid reports it, or -errno. */
+int cw_wl__stop(struct cw_wl *wl);
+
+/* The number after "key=" in line (any base strtoull takes), or -1 when absent. */
+long long cw_field(const char *line, const char *key);
+
+/* Path of a built binary: $CW_BIN for "concwatch", $CW_WORKLOADS/name for workloads;
+ * by default found next to the running test in the build tree. */
+const char *cw_bin_path(void);
+const char *cw_workload_path(const char *name, char *buf, size_t len);
+
+/* Iteration counts shrink by $CW_TEST_SCALE under emulation (QEMU TCG); never below 1. */
+long cw_scale(long n);
+
+/* Why live tracing tests cannot run here (not root, no BTF), or NULL when they can. */
+const char *cw_live_skip_reason(void);
+
+/* Run argv to completion, capturing stdout and stderr (malloc'ed, NUL-terminated).
+ * Returns the waitpid status, or -errno. */
+int cw_run_capture(const char *const argv[], char **out, char **err);
+
+/* Start argv with stdout and stderr on pipes (*out, *err: read ends). Returns the pid or -errno. */
+pid_t cw_spawn(const char *const argv[], int *out, int *err);
+
+/* Count the lines of s (a final line without newline counts). */
+int cw_count_lines(const char *s);
+
+#endif /* __CWTEST_H */

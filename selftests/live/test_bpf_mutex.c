@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF source on a real process: wl_mutex takes and releases its global mutex
+ * exactly N times on one worker thread. Every call must arrive as exactly one
+ * lock_begin, one successful lock_acquired and one lock_released record, for that
+ * mutex, from that thread, with nothing lost.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "cwtest.h"
+#include "engine/engine.h"
+#include "source/session.h"
+
+FIXTURE(mutex)
+{
+	struct cw_wl wl;
+	struct cw_engine *eng;
+	struct cw_session *sess;
+	pthread_t runner;
+	volatile sig_atomic_t stop;
+	long n;
+	long pid, tid;
+	unsigned long long lock;
+};
+
+FIXTURE_SETUP(mutex)
+{
+	const char *why = cw_live_skip_reason();
+	char arg[32];
+	const char *args[] = { arg, NULL };
+
+	memset(self, 0, sizeof(*self));
+	if (why)
+		SKIP(return, "%s", why);
+	self->n = cw_scale(20000);
+	snprintf(arg, sizeof(arg), "%ld", self->n);
+	ASSERT_EQ(0, cw_wl__start(&self->wl, "wl_mutex", args));
+	self->pid = cw_field(self->wl.ready, "pid");
+	self->tid = cw_field(self->wl.ready, "tid");
+	self->lock = cw_field(self->wl.ready, "lock");
+	ASSERT_EQ(self->wl.pid, self->pid);
+	ASSERT_NE(self->pid, self->tid);
+	self->eng = cw_engine__new();
+	ASSERT_NE(NULL, self->eng);
+}
+
+FIXTURE_TEARDOWN(mutex)
+{
+	cw_session__free(self->sess);
+	cw_engine__free(self->eng);
+	if (self->wl.pid > 0)
+		cw_wl__stop(&self->wl);
+}
+
+static int open_session(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *self)
+{
+	struct cw_session_opts opts = { .bpf = { .pid = self->pid } };
+	char err[256] = "";
+	int ret;
+
+	ret = cw_session__open(&opts, cw_engine__feed, self->eng, &self->sess, err, sizeof(err));
+	EXPECT_EQ(0, ret) TH_LOG("session: %s", err);
+	return ret;
+}
+
+/* Drain while the workload runs, as the tool does: the ring buffer is smaller than N records. */
+static void *run_session(void *arg)
+{
+	FIXTURE_DATA(mutex) *self = arg;
+
+	return (void *)(long)cw_session__run(self->sess, 0, &self->stop);
+}
+
+static void work_while_draining(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *self)
+{
+	void *end;
+
+	ASSERT_EQ(0, pthread_create(&self->runner, NULL, run_session, self));
+	ASSERT_EQ(0, cw_wl__go(&self->wl));
+	self->stop = 1;
+	ASSERT_EQ(0, pthread_join(self->runner, &end));
+	ASSERT_EQ(CW_SESSION_STOPPED, (long)end);
+}
+
+TEST_F(mutex, exact_counts_and_tid)
+{
+	const struct cw_engine_counts *c;
+	const struct cw_lock_user *u;
+	const struct cw_thread *t;
+	const struct cw_lock *l;
+
+	ASSERT_EQ(0, open_session(_metadata, self));
+	work_while_draining(_metadata, self);
+	ASSERT_EQ(self->n, cw_field(self->wl.done, "counter"));
+	/* the probes ran in the worker before it printed "done": all its records exist */
+	ASSERT_EQ(0, cw_session__finish(self->sess));
+
+	c = cw_engine__counts(self->eng);
+	ASSERT_EQ(0, c->lost_total);
+	ASSERT_EQ(0, c->malformed);
+	l = cw_engine__find_lock(self->eng, self->pid, self->lock);
+	ASSERT_NE(NULL, l) TH_LOG("no records for wl_lock at 0x%llx", self->lock);
+	EXPECT_EQ(CW_LOCK_MUTEX, l->kind);
+	EXPECT_EQ(self->n, l->begins);
+	EXPECT_EQ(self->n, l->acquisitions);
+	EXPECT_EQ(self->n, l->releases);
+	EXPECT_EQ(0, l->failures);
+	ASSERT_EQ(1, l->nr_users);
+	u = cw_lock__user(l, self->tid);
+	ASSERT_NE(NULL, u) TH_LOG("wl_lock used by tid %u, not the worker %ld", l->users[0].tid,
+				  self->tid);
+	EXPECT_EQ(self->n, u->acquisitions);
+	EXPECT_EQ(self->n, u->releases);
+
+	t = cw_engine__find_thread(self->eng, self->pid, self->tid);
+	ASSERT_NE(NULL, t);
+	EXPECT_STREQ("wl-worker", t->comm);
+	EXPECT_EQ(self->n, t->lock_acquisitions);
+}
+
+/* Nothing is traced before "go": attaching alone produces no lock records for wl_lock. */
+TEST_F(mutex, quiet_until_work)
+{
+	ASSERT_EQ(0, open_session(_metadata, self));
+	ASSERT_EQ(0, cw_session__finish(self->sess));
+	ASSERT_EQ(NULL, cw_engine__find_lock(self->eng, self->pid, self->lock));
+	ASSERT_EQ(0, cw_wl__go(&self->wl));
+}
+
+/* The session notices the target's exit and still delivers everything it did. */
+TEST_F(mutex, target_exit_ends_session)
+{
+	const struct cw_lock *l;
+	int status;
+
+	ASSERT_EQ(0, open_session(_metadata, self));
+	work_while_draining(_metadata, self);
+	status = cw_wl__stop(&self->wl);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(CW_SESSION_TARGET_EXITED, cw_session__run(self->sess, 0, NULL));
+	ASSERT_EQ(0, cw_session__finish(self->sess));
+	l = cw_engine__find_lock(self->eng, self->pid, self->lock);
+	ASSERT_NE(NULL, l);
+	EXPECT_EQ(self->n, l->acquisitions);
+	EXPECT_EQ(self->n, l->releases);
+}
+
+TEST(no_such_process)
+{
+	struct cw_session_opts opts = { .bpf = { .pid = 0x3fffffff } };
+	struct cw_session *s = NULL;
+	char err[256] = "";
+
+	if (cw_live_skip_reason())
+		SKIP(return, "%s", cw_live_skip_reason());
+	ASSERT_EQ(-ESRCH, cw_session__open(&opts, cw_engine__feed, NULL, &s, err, sizeof(err)));
+	ASSERT_STREQ("no such process: 1073741823", err);
+	ASSERT_EQ(NULL, s);
+}
+
+TEST_HARNESS_MAIN

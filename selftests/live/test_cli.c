@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The concwatch command line against the contract (../shared/INTERFACE.md): exit codes,
+ * one-line errors, and a real report of a live process.
+ */
+#include <errno.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "cwtest.h"
+
+struct result {
+	int status;
+	char *out;
+	char *err;
+};
+
+static struct result run(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	const char *argv[] = { cw_bin_path(), a1, a2, a3, a4, NULL };
+	struct result r;
+
+	r.status = cw_run_capture(argv, &r.out, &r.err);
+	return r;
+}
+
+static void result_free(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+#define ASSERT_EXIT(code, r)                                                     \
+	do {                                                                     \
+		ASSERT_TRUE(WIFEXITED((r).status)) TH_LOG("status 0x%x", (r).status); \
+		ASSERT_EQ(code, WEXITSTATUS((r).status)) TH_LOG("stderr: %s", (r).err); \
+	} while (0)
+
+TEST(version)
+{
+	struct result r = run("--version", NULL, NULL, NULL);
+
+	ASSERT_EXIT(0, r);
+	ASSERT_STREQ("concwatch " CW_VERSION "\n", r.out);
+	result_free(&r);
+}
+
+TEST(unknown_option_exits_2_with_one_line)
+{
+	struct result r = run("--bogus", NULL, NULL, NULL);
+
+	ASSERT_EXIT(2, r);
+	ASSERT_EQ(1, cw_count_lines(r.err)) TH_LOG("stderr: %s", r.err);
+	ASSERT_NE(NULL, strstr(r.err, "unrecognized option '--bogus'"));
+	result_free(&r);
+}
+
+TEST(unknown_option_of_a_command)
+{
+	struct result r = run("report", "--bogus", NULL, NULL);
+
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch report: unrecognized option '--bogus'\n", r.err);
+	result_free(&r);
+}
+
+TEST(missing_option_value)
+{
+	struct result r = run("-p", NULL, NULL, NULL);
+
+	ASSERT_EXIT(2, r);
+	ASSERT_EQ(1, cw_count_lines(r.err)) TH_LOG("stderr: %s", r.err);
+	result_free(&r);
+}
+
+TEST(bad_pid_exits_2)
+{
+	struct result r = run("-p", "12abc", NULL, NULL);
+
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch: invalid PID '12abc': expected a whole number from 1 to 2147483647 "
+		     "(see concwatch --help)\n", r.err);
+	result_free(&r);
+}
+
+TEST(unknown_command_exits_2)
+{
+	struct result r = run("frobnicate", NULL, NULL, NULL);
+
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch: unknown command 'frobnicate' (see concwatch --help)\n", r.err);
+	result_free(&r);
+}
+
+TEST(bad_fail_on_kind)
+{
+	struct result r = run("run", "--fail-on", "deadlock,bogus", "/bin/true");
+
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch run: unknown finding kind 'bogus' in --fail-on "
+		     "(see concwatch run --help)\n", r.err);
+	result_free(&r);
+}
+
+/* The contract's own example: a pid that does not exist is an environment error. */
+TEST(no_such_pid_exits_3)
+{
+	struct result r;
+
+	if (geteuid())
+		SKIP(return, "the privilege check comes first when not root");
+	r = run("-p", "999999", NULL, NULL);
+	ASSERT_EXIT(3, r);
+	ASSERT_STREQ("concwatch: no such process: 999999\n", r.err);
+	result_free(&r);
+	r = run("report", "-p", "999999", "--json");
+	ASSERT_EXIT(3, r);
+	ASSERT_STREQ("concwatch report: no such process: 999999\n", r.err);
+	ASSERT_STREQ("", r.out);
+	result_free(&r);
+}
+
+TEST(unimplemented_commands_exit_2)
+{
+	struct result r = run("run", "--", "/bin/true", NULL);
+
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch run: run: not implemented yet\n", r.err);
+	result_free(&r);
+	r = run("export", "x.cw", "--format=dot", "-o/dev/null");
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch export: export: not implemented yet\n", r.err);
+	result_free(&r);
+	r = run("record", "-p", "1", NULL);
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch record: no output file: use -o FILE (see concwatch record --help)\n",
+		     r.err);
+	result_free(&r);
+}
+
+/*
+ * A real report: concwatch says on stderr (with -v) once it is tracing; only then does
+ * the workload start its N lock/unlock pairs. When the workload exits, concwatch
+ * notices, and prints the JSON report: the lock at the workload's address has exactly
+ * N acquisitions and releases, by the worker thread, and nothing was lost.
+ */
+TEST(report_live_json)
+{
+	const char *why = cw_live_skip_reason();
+	char arg[32], pid[32], line[512], filter[512], cmd[1200];
+	const char *wl_args[] = { arg, NULL };
+	const char *argv[] = { cw_bin_path(), "report", "-v", "--json", "-p", pid, NULL };
+	struct cw_wl wl;
+	int out, err, status;
+	long n = cw_scale(5000);
+	FILE *ef, *of, *jq;
+	pid_t cw;
+
+	if (why)
+		SKIP(return, "%s", why);
+	snprintf(arg, sizeof(arg), "%ld", n);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_mutex", wl_args));
+	snprintf(pid, sizeof(pid), "%d", wl.pid);
+	cw = cw_spawn(argv, &out, &err);
+	ASSERT_LT(0, cw);
+	ef = fdopen(err, "r");
+	ASSERT_NE(NULL, fgets(line, sizeof(line), ef)) TH_LOG("concwatch printed nothing");
+	ASSERT_NE(NULL, strstr(line, "tracing process")) TH_LOG("stderr: %s", line);
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+
+	/* the JSON goes through jq: the contract is JSON, not our formatting */
+	snprintf(filter, sizeof(filter),
+		 ".target.pid == %s and .lost_events == 0 and .findings == [] and "
+		 "(.locks[] | select(.addr == \"0x%llx\") | .acquisitions == %ld and "
+		 ".releases == %ld and .failures == 0 and (.users | length) == 1 and "
+		 ".users[0].tid == %lld) and "
+		 "(.threads[] | select(.tid == %lld) | .comm == \"wl-worker\")",
+		 pid, cw_field(wl.ready, "lock"), n, n, cw_field(wl.ready, "tid"),
+		 cw_field(wl.ready, "tid"));
+	snprintf(cmd, sizeof(cmd), "jq -e '%s' >/dev/null", filter);
+	of = fdopen(out, "r");
+	jq = popen(cmd, "w");
+	ASSERT_NE(NULL, jq);
+	while (fgets(line, sizeof(line), of))
+		fputs(line, jq);
+	status = pclose(jq);
+	EXPECT_EQ(0, status) TH_LOG("jq -e '%s' failed on the report", filter);
+	ASSERT_EQ(cw, waitpid(cw, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	fclose(of);
+	fclose(ef);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The event ABI: sizes and field offsets are a contract with recordings and with the
+ * kernel module; a change here must be a deliberate CW_ABI_VERSION bump.
+ */
+#include <stddef.h>
+
+#include "kselftest_harness.h"
+#include "engine/record.h"
+
+TEST(version)
+{
+	ASSERT_EQ(1, CW_ABI_VERSION);
+}
+
+TEST(header_layout)
+{
+	ASSERT_EQ(24, sizeof(struct cw_hdr));
+	ASSERT_EQ(0, offsetof(struct cw_hdr, type));
+	ASSERT_EQ(2, offsetof(struct cw_hdr, size));
+	ASSERT_EQ(4, offsetof(struct cw_hdr, cpu));
+	ASSERT_EQ(6, offsetof(struct cw_hdr, flags));
+	ASSERT_EQ(8, offsetof(struct cw_hdr, ts_ns));
+	ASSERT_EQ(16, offsetof(struct cw_hdr, pid));
+	ASSERT_EQ(20, offsetof(struct cw_hdr, tid));
+}
+
+TEST(lock_record_layout)
+{
+	ASSERT_EQ(72, sizeof(struct cw_ev_lock));
+	ASSERT_EQ(24, offsetof(struct cw_ev_lock, addr));
+	ASSERT_EQ(32, offsetof(struct cw_ev_lock, ip));
+	ASSERT_EQ(40, offsetof(struct cw_ev_lock, stack_id));
+	ASSERT_EQ(48, offsetof(struct cw_ev_lock, wait_ns));
+	ASSERT_EQ(56, offsetof(struct cw_ev_lock, result));
+	ASSERT_EQ(60, offsetof(struct cw_ev_lock, attr));
+	ASSERT_EQ(62, offsetof(struct cw_ev_lock, kind));
+	ASSERT_EQ(63, offsetof(struct cw_ev_lock, op));
+	ASSERT_EQ(64, offsetof(struct cw_ev_lock, addr2));
+}
+
+TEST(variable_records_payload_last)
+{
+	ASSERT_EQ(sizeof(struct cw_ev_exec), offsetof(struct cw_ev_exec, filename));
+	ASSERT_EQ(sizeof(struct cw_ev_mmap), offsetof(struct cw_ev_mmap, filename));
+	ASSERT_EQ(sizeof(struct cw_ev_stack), offsetof(struct cw_ev_stack, ips));
+	ASSERT_EQ(sizeof(struct cw_ev_ustack_raw), offsetof(struct cw_ev_ustack_raw, data));
+}
+
+/* Every type has a name and a fixed size that is a multiple of 8 and fits the header's size field. */
+TEST(every_type_known)
+{
+	for (unsigned int t = 1; t < CW_EV_TYPE_MAX; t++) {
+		size_t sz = cw_record__min_size(t);
+
+		EXPECT_STRNE("unknown", cw_record__type_name(t)) TH_LOG("type %u", t);
+		EXPECT_NE(0, sz) TH_LOG("type %u", t);
+		EXPECT_EQ(0, sz % 8) TH_LOG("type %u", t);
+		EXPECT_LE(sz, CW_RECORD_MAX);
+	}
+	ASSERT_EQ(0, cw_record__min_size(CW_EV_TYPE_MAX));
+	ASSERT_EQ(0, cw_record__min_size(CW_EV_NONE));
+	ASSERT_EQ(0, CW_RECORD_MAX % 8);
+}
+
+TEST(record_align)
+{
+	ASSERT_EQ(0, CW_RECORD_ALIGN(0));
+	ASSERT_EQ(8, CW_RECORD_ALIGN(1));
+	ASSERT_EQ(8, CW_RECORD_ALIGN(8));
+	ASSERT_EQ(40, CW_RECORD_ALIGN(33));
+}
+
+TEST_HARNESS_MAIN

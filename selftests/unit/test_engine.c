@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The engine on synthetic streams: exact counts per lock, per thread; losses; clock. */
+#include <errno.h>
+
+#include "kselftest_harness.h"
+#include "engine/engine.h"
+#include "cw_synth.h"
+
+FIXTURE(engine)
+{
+	struct cw_engine *eng;
+};
+
+FIXTURE_SETUP(engine)
+{
+	self->eng = cw_engine__new();
+	ASSERT_NE(NULL, self->eng);
+}
+
+FIXTURE_TEARDOWN(engine)
+{
+	cw_engine__free(self->eng);
+}
+
+static void feed_lock(struct cw_engine *eng, __u16 type, __u64 ts, __u32 pid, __u32 tid,
+		      __u64 addr, __u64 wait, __s32 result)
+{
+	struct cw_ev_lock e = synth_lock(type, ts, pid, tid, addr, wait, result);
+
+	cw_engine__feed(eng, &e.hdr);
+}
+
+/* Two threads on one mutex, one on another; a failed trylock; exact per-thread counts. */
+TEST_F(engine, counts_per_lock_and_thread)
+{
+	const struct cw_lock *a, *b;
+	const struct cw_lock_user *u;
+	const struct cw_thread *t;
+	__u64 ts = 1000;
+
+	for (int i = 0; i < 3; i++) {
+		feed_lock(self->eng, CW_EV_LOCK_BEGIN, ts++, 100, 101, 0xa0, 0, 0);
+		feed_lock(self->eng, CW_EV_LOCK_ACQUIRED, ts++, 100, 101, 0xa0, 10 + i, 0);
+		feed_lock(self->eng, CW_EV_LOCK_RELEASED, ts++, 100, 101, 0xa0, 0, 0);
+	}
+	feed_lock(self->eng, CW_EV_LOCK_BEGIN, ts++, 100, 102, 0xa0, 0, 0);
+	feed_lock(self->eng, CW_EV_LOCK_ACQUIRED, ts++, 100, 102, 0xa0, 500, 0);
+	feed_lock(self->eng, CW_EV_LOCK_RELEASED, ts++, 100, 102, 0xa0, 0, 0);
+	feed_lock(self->eng, CW_EV_LOCK_ACQUIRED, ts++, 100, 102, 0xb0, 0, EBUSY);
+
+	ASSERT_EQ(2, cw_engine__nr_locks(self->eng));
+	a = cw_engine__find_lock(self->eng, 100, 0xa0);
+	ASSERT_NE(NULL, a);
+	ASSERT_EQ(4, a->begins);
+	ASSERT_EQ(4, a->acquisitions);
+	ASSERT_EQ(4, a->releases);
+	ASSERT_EQ(0, a->failures);
+	ASSERT_EQ(10 + 11 + 12 + 500, a->wait_ns_total);
+	ASSERT_EQ(500, a->wait_ns_max);
+	ASSERT_EQ(2, a->nr_users);
+	u = cw_lock__user(a, 101);
+	ASSERT_NE(NULL, u);
+	ASSERT_EQ(3, u->acquisitions);
+	ASSERT_EQ(3, u->releases);
+	u = cw_lock__user(a, 102);
+	ASSERT_NE(NULL, u);
+	ASSERT_EQ(1, u->acquisitions);
+
+	b = cw_engine__find_lock(self->eng, 100, 0xb0);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, b->acquisitions);
+	ASSERT_EQ(1, b->failures);
+
+	/* same address in another process is another lock */
+	ASSERT_EQ(NULL, cw_engine__find_lock(self->eng, 200, 0xa0));
+
+	t = cw_engine__find_thread(self->eng, 100, 102);
+	ASSERT_NE(NULL, t);
+	ASSERT_EQ(1, t->lock_acquisitions);
+	ASSERT_EQ(500, t->lock_wait_ns);
+	ASSERT_EQ(2, cw_engine__nr_threads(self->eng));
+}
+
+TEST_F(engine, thread_names_and_exit)
+{
+	struct cw_ev_comm c = synth_comm(10, 7, 8, "worker-1");
+	struct cw_ev_exit x = {};
+	const struct cw_thread *t;
+
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
+	x.hdr = synth_hdr(CW_EV_EXIT, sizeof(x), 20, 7, 8);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &x.hdr));
+	t = cw_engine__find_thread(self->eng, 7, 8);
+	ASSERT_NE(NULL, t);
+	ASSERT_STREQ("worker-1", t->comm);
+	ASSERT_EQ(1, t->exited);
+}
+
+/* Time comes from records only: ticks move the clock when nothing else happens. */
+TEST_F(engine, clock_from_events_and_ticks)
+{
+	struct cw_ev_tick t1 = synth_tick(5000, 0), t2 = synth_tick(9000, 1);
+	const struct cw_engine_counts *c;
+
+	feed_lock(self->eng, CW_EV_LOCK_BEGIN, 4000, 1, 1, 0x10, 0, 0);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &t1.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &t2.hdr));
+	ASSERT_EQ(4000, cw_engine__first_ts(self->eng));
+	ASSERT_EQ(9000, cw_engine__now(self->eng));
+	/* an older record does not move the clock back, and is counted */
+	feed_lock(self->eng, CW_EV_LOCK_RELEASED, 8000, 1, 1, 0x10, 0, 0);
+	ASSERT_EQ(9000, cw_engine__now(self->eng));
+	c = cw_engine__counts(self->eng);
+	ASSERT_EQ(2, c->ticks);
+	ASSERT_EQ(1, c->out_of_order);
+	ASSERT_EQ(4, c->records);
+}
+
+TEST_F(engine, losses_totalled_by_kind)
+{
+	struct cw_ev_lost a = synth_lost(10, CW_LOST_RINGBUF, 5);
+	struct cw_ev_lost b = synth_lost(20, CW_LOST_MAP_FULL, 2);
+	struct cw_ev_lost c = synth_lost(30, CW_LOST_RINGBUF, 1);
+	const struct cw_engine_counts *n;
+
+	cw_engine__feed(self->eng, &a.hdr);
+	cw_engine__feed(self->eng, &b.hdr);
+	cw_engine__feed(self->eng, &c.hdr);
+	n = cw_engine__counts(self->eng);
+	ASSERT_EQ(6, n->lost[CW_LOST_RINGBUF]);
+	ASSERT_EQ(2, n->lost[CW_LOST_MAP_FULL]);
+	ASSERT_EQ(8, n->lost_total);
+}
+
+TEST_F(engine, malformed_and_unknown_records)
+{
+	struct cw_ev_lock e = synth_lock(CW_EV_LOCK_BEGIN, 1, 1, 1, 0x10, 0, 0);
+	struct cw_ev_tick t = synth_tick(2, 0);
+	const struct cw_engine_counts *c;
+
+	e.hdr.size = 48; /* too short for a lock record */
+	ASSERT_EQ(-EINVAL, cw_engine__feed(self->eng, &e.hdr));
+	t.hdr.type = 4000;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &t.hdr));
+	c = cw_engine__counts(self->eng);
+	ASSERT_EQ(1, c->malformed);
+	ASSERT_EQ(1, c->unknown);
+	ASSERT_EQ(0, c->records);
+	ASSERT_EQ(0, cw_engine__nr_locks(self->eng));
+}
+
+/* Many locks and threads: the index grows and every entry stays findable. */
+TEST_F(engine, grows)
+{
+	for (__u32 i = 0; i < 5000; i++)
+		feed_lock(self->eng, CW_EV_LOCK_ACQUIRED, i + 1, 1, 1000 + i % 97, 0x1000 + i * 64,
+			  0, 0);
+	ASSERT_EQ(5000, cw_engine__nr_locks(self->eng));
+	ASSERT_EQ(97, cw_engine__nr_threads(self->eng));
+	for (__u32 i = 0; i < 5000; i++) {
+		const struct cw_lock *l = cw_engine__find_lock(self->eng, 1, 0x1000 + i * 64);
+
+		ASSERT_NE(NULL, l);
+		ASSERT_EQ(1, l->acquisitions);
+		ASSERT_EQ(l, cw_engine__lock(self->eng, i)); /* first-seen order */
+	}
+}
+
+TEST_HARNESS_MAIN
