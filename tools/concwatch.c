@@ -531,9 +531,10 @@ cleanup:
 	return ret;
 }
 
+/* what: NULL for the whole command (env.prog names it), else the part missing. */
 static int not_implemented(const char *what)
 {
-	return fail(EXIT_USAGE, "%s: not implemented yet", what);
+	return fail(EXIT_USAGE, "%s%snot implemented yet", what ?: "", what ? " is " : "");
 }
 
 static int dispatch(void)
@@ -557,21 +558,21 @@ static int dispatch(void)
 	case CMD_RUN:
 		if (!env.cmd_argv)
 			usage_error("no command given: concwatch run [options] -- CMD [ARGS...]");
-		return not_implemented("run");
+		return not_implemented(NULL);
 	case CMD_RECORD:
 		if (!env.output)
 			usage_error("no output file: use -o FILE");
 		if (!env.pid == !env.cmd_argv)
 			usage_error("give either -p PID or -- CMD, exactly one");
-		return not_implemented("record");
+		return not_implemented(NULL);
 	case CMD_DEADLOCK:
 		if (!env.pid)
 			usage_error("no process given: use -p PID");
-		return check_tracing_env(env.pid) ?: not_implemented("deadlock");
+		return check_tracing_env(env.pid) ?: not_implemented(NULL);
 	case CMD_EXPORT:
 		if (!env.file || !env.format || !env.output)
 			usage_error("export needs FILE, --format and -o OUT");
-		return not_implemented("export");
+		return not_implemented(NULL);
 	}
 	return EXIT_USAGE;
 }

@@ -125,11 +125,15 @@ TEST(unimplemented_commands_exit_2)
 	struct result r = run("run", "--", "/bin/true", NULL);
 
 	ASSERT_EXIT(2, r);
-	ASSERT_STREQ("concwatch run: run: not implemented yet\n", r.err);
+	ASSERT_STREQ("concwatch run: not implemented yet\n", r.err);
 	result_free(&r);
 	r = run("export", "x.cw", "--format=dot", "-o/dev/null");
 	ASSERT_EXIT(2, r);
-	ASSERT_STREQ("concwatch export: export: not implemented yet\n", r.err);
+	ASSERT_STREQ("concwatch export: not implemented yet\n", r.err);
+	result_free(&r);
+	r = run("report", "trace.cw", NULL, NULL);
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch report: reading recordings is not implemented yet\n", r.err);
 	result_free(&r);
 	r = run("record", "-p", "1", NULL);
 	ASSERT_EXIT(2, r);
