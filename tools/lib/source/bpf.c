@@ -56,6 +56,8 @@ struct bpf_source {
 	size_t startup_sent;
 	__u64 tick_seq;
 	__u64 next_tick_ns;
+	__u64 stopped_ns;		/* when recording stopped; the stream ends there */
+	int final_tick_sent;
 	__u64 lost_reported[CW_LOST_MAX];
 	struct cw_source_stats st;
 };
@@ -225,14 +227,15 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 		return err;
 	}
 
-	now = now_ns();
+	/* after stop, nothing newer than the stop can have been recorded */
+	now = s->stopped_ns ? s->stopped_ns : now_ns();
 	err = emit_lost(s, CW_LOST_RINGBUF, s->skel->bss->lost_ringbuf, now);
 	if (!err)
 		err = emit_lost(s, CW_LOST_MAP_FULL, s->skel->bss->lost_map_full, now);
 	if (err)
 		return err;
 
-	if (now >= s->next_tick_ns) {
+	if (now >= s->next_tick_ns || (s->stopped_ns && !s->final_tick_sent)) {
 		struct cw_ev_tick t = {};
 
 		t.hdr = (struct cw_hdr){ .type = CW_EV_TICK, .size = sizeof(t), .cpu = 0xffff, .ts_ns = now };
@@ -243,6 +246,7 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 			return err;
 		s->st.ticks++;
 		s->next_tick_ns = now + s->opts.tick_ns;
+		s->final_tick_sent = s->stopped_ns != 0;
 	}
 	return s->delivered;
 }
@@ -408,8 +412,10 @@ static int bpf_source_stop(struct cw_source *src)
 	 * Stop every probe at once before detaching: each detach waits for a grace period
 	 * (~0.1 s here), and probes still attached would record halves of operations.
 	 */
-	if (s->skel)
+	if (s->skel && !s->stopped_ns) {
 		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
+		s->stopped_ns = now_ns();
+	}
 	for (size_t i = 0; i < NR_PROBES; i++) {
 		bpf_link__destroy(s->links[i]);
 		s->links[i] = NULL;
