@@ -173,25 +173,15 @@ int cw_run_capture(const char *const argv[], char **out, char **err)
 {
 	struct sink sinks[2] = {};
 	struct pollfd pfd[2];
-	int o[2], e[2], status;
+	int o, e, status;
 	pid_t pid;
 
-	if (pipe2(o, O_CLOEXEC) || pipe2(e, O_CLOEXEC))
-		return -errno;
-	pid = fork();
+	pid = cw_spawn(argv, &o, &e);
 	if (pid < 0)
-		return -errno;
-	if (!pid) {
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(o[1]);
-	close(e[1]);
+		return pid;
 	/* read both pipes as they fill: the child must never block on a full one */
-	pfd[0] = (struct pollfd){ .fd = o[0], .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = e[0], .events = POLLIN };
+	pfd[0] = (struct pollfd){ .fd = o, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = e, .events = POLLIN };
 	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
