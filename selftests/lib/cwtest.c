@@ -169,14 +169,14 @@ static int sink_read(struct sink *sk, int fd)
 	return 1;
 }
 
-int cw_run_capture(const char *const argv[], char **out, char **err)
+int cw_run_capture(const char *const argv[], cw_prep_fn prep, char **out, char **err)
 {
 	struct sink sinks[2] = {};
 	struct pollfd pfd[2];
 	int o, e, status;
 	pid_t pid;
 
-	pid = cw_spawn(argv, &o, &e);
+	pid = cw_spawn(argv, prep, &o, &e);
 	if (pid < 0)
 		return pid;
 	/* read both pipes as they fill: the child must never block on a full one */
@@ -211,7 +211,7 @@ int cw_run_capture(const char *const argv[], char **out, char **err)
 	return status;
 }
 
-pid_t cw_spawn(const char *const argv[], int *out, int *err)
+pid_t cw_spawn(const char *const argv[], cw_prep_fn prep, int *out, int *err)
 {
 	int o[2], e[2];
 	pid_t pid;
@@ -224,6 +224,10 @@ pid_t cw_spawn(const char *const argv[], int *out, int *err)
 	if (!pid) {
 		dup2(o[1], 1);
 		dup2(e[1], 2);
+		if (prep && prep()) {
+			fprintf(stderr, "test: preparing the child failed: %s\n", strerror(errno));
+			_exit(126);
+		}
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

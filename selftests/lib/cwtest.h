@@ -37,12 +37,17 @@ long cw_scale(long n);
 /* Why live tracing tests cannot run here (not root, no BTF), or NULL when they can. */
 const char *cw_live_skip_reason(void);
 
-/* Run argv to completion, capturing stdout and stderr (malloc'ed, NUL-terminated).
- * Returns the waitpid status, or -errno. */
-int cw_run_capture(const char *const argv[], char **out, char **err);
+/* Called in the child between fork and exec (drop privileges, enter a namespace...);
+ * a non-zero return makes the child exit 126 with the reason on stderr. */
+typedef int (*cw_prep_fn)(void);
 
-/* Start argv with stdout and stderr on pipes (*out, *err: read ends). Returns the pid or -errno. */
-pid_t cw_spawn(const char *const argv[], int *out, int *err);
+/* Run argv to completion, capturing stdout and stderr (malloc'ed, NUL-terminated).
+ * prep may be NULL. Returns the waitpid status, or -errno. */
+int cw_run_capture(const char *const argv[], cw_prep_fn prep, char **out, char **err);
+
+/* Start argv with stdout and stderr on pipes (*out, *err: read ends); prep may be NULL.
+ * Returns the pid or -errno. */
+pid_t cw_spawn(const char *const argv[], cw_prep_fn prep, int *out, int *err);
 
 /* Count the lines of s (a final line without newline counts). */
 int cw_count_lines(const char *s);

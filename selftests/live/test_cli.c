@@ -4,6 +4,9 @@
  * one-line errors, and a real report of a live process.
  */
 #include <errno.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -15,13 +18,19 @@ struct result {
 	char *err;
 };
 
-static struct result run(const char *a1, const char *a2, const char *a3, const char *a4)
+static struct result run_prep(cw_prep_fn prep, const char *a1, const char *a2, const char *a3,
+			      const char *a4)
 {
 	const char *argv[] = { cw_bin_path(), a1, a2, a3, a4, NULL };
 	struct result r;
 
-	r.status = cw_run_capture(argv, &r.out, &r.err);
+	r.status = cw_run_capture(argv, prep, &r.out, &r.err);
 	return r;
+}
+
+static struct result run(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	return run_prep(NULL, a1, a2, a3, a4);
 }
 
 static void result_free(struct result *r)
@@ -120,6 +129,50 @@ TEST(no_such_pid_exits_3)
 	result_free(&r);
 }
 
+/* Become "nobody" with no capabilities at all. */
+static int drop_privileges(void)
+{
+	return setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	       setresuid(65534, 65534, 65534);
+}
+
+/* In a mount namespace of its own, hide the kernel's BTF under an empty tmpfs. */
+static int hide_btf(void)
+{
+	return unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	       mount("none", "/sys/kernel/btf", "tmpfs", 0, NULL);
+}
+
+TEST(not_permitted_exits_3)
+{
+	char pid[32];
+	struct result r;
+
+	if (geteuid())
+		SKIP(return, "needs root to drop privileges from");
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	r = run_prep(drop_privileges, "report", "-p", pid, NULL);
+	ASSERT_EXIT(3, r);
+	ASSERT_STREQ("concwatch report: not permitted: tracing needs root, or CAP_BPF and "
+		     "CAP_PERFMON\n", r.err);
+	result_free(&r);
+}
+
+TEST(no_btf_exits_3)
+{
+	char pid[32];
+	struct result r;
+
+	if (geteuid())
+		SKIP(return, "needs root for a mount namespace");
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	r = run_prep(hide_btf, "-p", pid, "--batch", NULL);
+	ASSERT_EXIT(3, r);
+	ASSERT_STREQ("concwatch: this kernel has no BTF (/sys/kernel/btf/vmlinux: No such file or "
+		     "directory): concwatch's BPF programs need CONFIG_DEBUG_INFO_BTF=y\n", r.err);
+	result_free(&r);
+}
+
 TEST(unimplemented_commands_exit_2)
 {
 	struct result r = run("run", "--", "/bin/true", NULL);
@@ -165,7 +218,7 @@ TEST(report_live_json)
 	snprintf(arg, sizeof(arg), "%ld", n);
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_mutex", wl_args));
 	snprintf(pid, sizeof(pid), "%d", wl.pid);
-	cw = cw_spawn(argv, &out, &err);
+	cw = cw_spawn(argv, NULL, &out, &err);
 	ASSERT_LT(0, cw);
 	ef = fdopen(err, "r");
 	ASSERT_NE(NULL, fgets(line, sizeof(line), ef)) TH_LOG("concwatch printed nothing");
