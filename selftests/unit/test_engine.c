@@ -149,6 +149,55 @@ TEST_F(engine, malformed_and_unknown_records)
 	ASSERT_EQ(0, cw_engine__nr_locks(self->eng));
 }
 
+static struct cw_ev_lock_stats synth_stats(__u64 ts, __u32 pid, __u64 addr, __u64 acq,
+					   __u64 cont, __u64 wait, __u64 wait_max, __u64 hold,
+					   __u64 hold_max)
+{
+	struct cw_ev_lock_stats s;
+
+	memset(&s, 0, sizeof(s));
+	s.hdr = synth_hdr(CW_EV_LOCK_STATS, sizeof(s), ts, pid, 0);
+	s.hdr.flags = CW_F_AGGREGATED;
+	s.addr = addr;
+	s.kind = CW_LOCK_MUTEX;
+	s.interval_ns = 1000;
+	s.acquisitions = acq;
+	s.contentions = cont;
+	s.wait_ns_total = wait;
+	s.wait_ns_max = wait_max;
+	s.hold_ns_total = hold;
+	s.hold_ns_max = hold_max;
+	return s;
+}
+
+/*
+ * An aggregating source's interval counts add up with each other and with raw records
+ * of the same lock; figures only they carry (contentions, hold times) become known.
+ */
+TEST_F(engine, aggregated_stats_accumulate)
+{
+	struct cw_ev_lock_stats a = synth_stats(1000, 5, 0xc0, 10, 3, 900, 400, 5000, 800);
+	struct cw_ev_lock_stats b = synth_stats(2000, 5, 0xc0, 4, 1, 100, 600, 700, 300);
+	const struct cw_lock *l;
+
+	feed_lock(self->eng, CW_EV_LOCK_ACQUIRED, 500, 5, 6, 0xc0, 50, 0);
+	l = cw_engine__find_lock(self->eng, 5, 0xc0);
+	ASSERT_NE(NULL, l);
+	ASSERT_EQ(0, l->known);	/* raw records alone: no contention or hold figures */
+
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &a.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &b.hdr));
+	ASSERT_EQ(CW_LOCK_KNOWN_CONTENTIONS | CW_LOCK_KNOWN_HOLD, l->known);
+	ASSERT_EQ(1 + 10 + 4, l->acquisitions);
+	ASSERT_EQ(3 + 1, l->contentions);
+	ASSERT_EQ(50 + 900 + 100, l->wait_ns_total);
+	ASSERT_EQ(600, l->wait_ns_max);
+	ASSERT_EQ(5000 + 700, l->hold_ns_total);
+	ASSERT_EQ(800, l->hold_ns_max);
+	ASSERT_EQ(1, cw_engine__nr_locks(self->eng));
+	ASSERT_EQ(2, cw_engine__counts(self->eng)->by_type[CW_EV_LOCK_STATS]);
+}
+
 /* Many locks and threads: the index grows and every entry stays findable. */
 TEST_F(engine, grows)
 {

@@ -27,18 +27,29 @@ static void json_string(FILE *out, const char *s, size_t max)
 	fputc('"', out);
 }
 
+/* A figure the stream may not carry: its value, or null. */
+static void json_known(FILE *out, const char *name, int known, __u64 v)
+{
+	if (known)
+		fprintf(out, "\"%s\": %llu, ", name, (unsigned long long)v);
+	else
+		fprintf(out, "\"%s\": null, ", name);
+}
+
 static void json_lock(FILE *out, const struct cw_lock *l)
 {
 	fprintf(out, "{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": \"0x%llx\", \"type\": ",
 		(unsigned long long)l->addr, l->pid, (unsigned long long)l->addr);
 	json_string(out, cw_lock_kind__name(l->kind), 16);
-	fprintf(out, ", \"acquisitions\": %llu, \"releases\": %llu, \"failures\": %llu, "
-		     "\"contentions\": null, \"wait_ns_total\": %llu, \"wait_ns_max\": %llu, "
-		     "\"hold_ns_total\": null, \"hold_ns_max\": null, "
-		     "\"top_waiter_stack\": [], \"top_holder_stack\": [], \"users\": [",
+	fprintf(out, ", \"acquisitions\": %llu, \"releases\": %llu, \"failures\": %llu, ",
 		(unsigned long long)l->acquisitions, (unsigned long long)l->releases,
-		(unsigned long long)l->failures, (unsigned long long)l->wait_ns_total,
-		(unsigned long long)l->wait_ns_max);
+		(unsigned long long)l->failures);
+	json_known(out, "contentions", l->known & CW_LOCK_KNOWN_CONTENTIONS, l->contentions);
+	fprintf(out, "\"wait_ns_total\": %llu, \"wait_ns_max\": %llu, ",
+		(unsigned long long)l->wait_ns_total, (unsigned long long)l->wait_ns_max);
+	json_known(out, "hold_ns_total", l->known & CW_LOCK_KNOWN_HOLD, l->hold_ns_total);
+	json_known(out, "hold_ns_max", l->known & CW_LOCK_KNOWN_HOLD, l->hold_ns_max);
+	fprintf(out, "\"top_waiter_stack\": [], \"top_holder_stack\": [], \"users\": [");
 	for (size_t i = 0; i < l->nr_users; i++) {
 		const struct cw_lock_user *u = &l->users[i];
 

@@ -138,25 +138,59 @@ static struct cw_lock_user *get_user(struct cw_lock *l, __u32 tid)
 	return u;
 }
 
+static struct cw_lock *get_lock(struct cw_engine *eng, __u32 pid, __u64 addr, __u8 kind, __u64 ts)
+{
+	struct cw_lock *l;
+	int created;
+
+	l = lookup_or_add(&eng->locks, &eng->lock_ix, pid, addr, sizeof(*l), &created);
+	if (!l)
+		return NULL;
+	if (created) {
+		l->pid = pid;
+		l->addr = addr;
+		l->kind = kind;
+		l->first_ts = ts;
+	}
+	l->last_ts = ts;
+	return l;
+}
+
+static void add_wait(struct cw_lock *l, __u64 total, __u64 max)
+{
+	l->wait_ns_total += total;
+	if (max > l->wait_ns_max)
+		l->wait_ns_max = max;
+}
+
+/* What an aggregating source sends instead of raw records: counts for an interval. */
+static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
+{
+	struct cw_lock *l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
+
+	if (!l)
+		return -ENOMEM;
+	l->acquisitions += s->acquisitions;
+	l->contentions += s->contentions;
+	add_wait(l, s->wait_ns_total, s->wait_ns_max);
+	l->hold_ns_total += s->hold_ns_total;
+	if (s->hold_ns_max > l->hold_ns_max)
+		l->hold_ns_max = s->hold_ns_max;
+	l->known |= CW_LOCK_KNOWN_CONTENTIONS | CW_LOCK_KNOWN_HOLD;
+	return 0;
+}
+
 static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 {
 	const struct cw_hdr *h = &e->hdr;
 	struct cw_lock_user *u;
 	struct cw_thread *t;
 	struct cw_lock *l;
-	int created;
 
 	t = get_thread(eng, h->pid, h->tid, h->ts_ns);
-	l = lookup_or_add(&eng->locks, &eng->lock_ix, h->pid, e->addr, sizeof(*l), &created);
+	l = get_lock(eng, h->pid, e->addr, e->kind, h->ts_ns);
 	if (!t || !l)
 		return -ENOMEM;
-	if (created) {
-		l->pid = h->pid;
-		l->addr = e->addr;
-		l->kind = e->kind;
-		l->first_ts = h->ts_ns;
-	}
-	l->last_ts = h->ts_ns;
 	if (e->attr & CW_ATTR_KNOWN)
 		l->attr = e->attr;
 	u = get_user(l, h->tid);
@@ -176,9 +210,7 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		}
 		l->acquisitions++;
 		u->acquisitions++;
-		l->wait_ns_total += e->wait_ns;
-		if (e->wait_ns > l->wait_ns_max)
-			l->wait_ns_max = e->wait_ns;
+		add_wait(l, e->wait_ns, e->wait_ns);
 		t->lock_acquisitions++;
 		t->lock_wait_ns += e->wait_ns;
 		break;
@@ -223,6 +255,9 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	case CW_EV_LOCK_INIT:
 	case CW_EV_LOCK_DESTROY:
 		err = feed_lock(eng, (const struct cw_ev_lock *)h);
+		break;
+	case CW_EV_LOCK_STATS:
+		err = feed_stats(eng, (const struct cw_ev_lock_stats *)h);
 		break;
 	case CW_EV_COMM:
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);

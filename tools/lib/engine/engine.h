@@ -19,9 +19,14 @@ struct cw_lock_user {
 	__u64 releases;
 };
 
+/* cw_lock.known: figures only some streams carry */
+#define CW_LOCK_KNOWN_CONTENTIONS (1U << 0)
+#define CW_LOCK_KNOWN_HOLD (1U << 1)
+
 struct cw_lock {
 	__u32 pid;
 	__u8 kind;		/* CW_LOCK_* of the first record seen */
+	__u8 known;		/* CW_LOCK_KNOWN_*: which optional figures are real */
 	__u16 attr;		/* CW_ATTR_* when known */
 	__u64 addr;
 	__u64 begins;
@@ -30,6 +35,9 @@ struct cw_lock {
 	__u64 releases;
 	__u64 wait_ns_total;	/* over successful acquisitions */
 	__u64 wait_ns_max;
+	__u64 contentions;	/* acquisitions that waited: CW_LOCK_KNOWN_CONTENTIONS */
+	__u64 hold_ns_total;	/* CW_LOCK_KNOWN_HOLD */
+	__u64 hold_ns_max;
 	__u64 first_ts, last_ts;
 	struct cw_lock_user *users; /* in order of first use */
 	size_t nr_users;
