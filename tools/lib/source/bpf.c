@@ -321,6 +321,11 @@ static int attach(struct bpf_source *s)
 		if (err)
 			goto cleanup;
 		prog = bpf_object__find_program_by_name(s->skel->obj, p->prog);
+		if (!prog) {
+			err = -ENOENT;
+			set_err(s, "BPF object has no program %s (build mismatch)", p->prog);
+			goto cleanup;
+		}
 		s->links[i] = bpf_program__attach_uprobe(prog, p->retprobe, s->opts.pid,
 							 obj->host_path, off);
 		if (!s->links[i]) {
