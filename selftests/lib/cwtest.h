@@ -34,6 +34,16 @@ const char *cw_workload_path(const char *name, char *buf, size_t len);
 /* Iteration counts shrink by $CW_TEST_SCALE under emulation (QEMU TCG); never below 1. */
 long cw_scale(long n);
 
+/*
+ * The 6.1 kselftest harness runs a TEST_F's body even when its FIXTURE_SETUP called
+ * SKIP(): bodies whose setup may skip start with this.
+ */
+#define CW_SKIPPED_IN_SETUP()            \
+	do {                             \
+		if (_metadata->skip)     \
+			return;          \
+	} while (0)
+
 /* Why live tracing tests cannot run here (not root, no BTF), or NULL when they can. */
 const char *cw_live_skip_reason(void);
 

@@ -152,7 +152,7 @@ TEST(callback_error_stops_pop)
 		push_lock(m, i, 1);
 	ASSERT_EQ(-42, cw_merge__pop(m, 1, stop_after_two, &n));
 	ASSERT_EQ(3, cw_merge__pending(m));
-	cw_merge__free(m); /* frees what is still held: ASan checks */
+	cw_merge__free(m); /* must free what is still held: LeakSanitizer checks */
 }
 
 TEST_HARNESS_MAIN
