@@ -3,13 +3,15 @@
  * concwatch event ABI: the records every source (BPF programs, the kernel module,
  * a recording being replayed) hands to the analysis engine.
  *
- * One header for bpf/, kmod/ and tools/. Rules (Documentation/abi.rst explains them):
+ * One header for bpf/, kmod/ and tools/. Rules (Documentation/abi.md explains them):
  *  - fixed-width fields only; addresses are __u64 in the traced process's address space;
  *  - every record starts with struct cw_hdr and its size is a multiple of 8 bytes;
  *  - variable-length records put their payload last and say its length in a field;
  *  - times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns() == ktime_get_ns());
- *  - a change that moves or resizes a field bumps CW_ABI_VERSION; new record types and
- *    new flag bits do not (consumers skip records whose type they do not know).
+ *  - a change that moves or resizes a field bumps CW_ABI_VERSION; new record types, new
+ *    flag bits, new CW_LOST_* kinds and stack spaces do not (consumers skip records of
+ *    types they do not know, count losses of kinds they do not know, and skip stacks of
+ *    spaces they do not know).
  */
 #ifndef __CONCWATCH_EVENTS_H
 #define __CONCWATCH_EVENTS_H
@@ -120,7 +122,8 @@ struct cw_ev_lock {
 	__u64 addr;	/* the lock's address */
 	__u64 ip;	/* caller: return address of the lock function */
 	__u64 stack_id; /* cheap stack id of the call (CW_EV_STACK), 0 = none */
-	__u64 wait_ns;	/* ACQUIRED: ns from BEGIN to return; RELEASED: ns held; else 0 */
+	__u64 wait_ns;	/* ACQUIRED: ns from BEGIN to return; RELEASED: ns held, 0 when the
+			 * source does not measure it; else 0 */
 	__s32 result;	/* ACQUIRED: 0 or the positive errno returned (EBUSY, ETIMEDOUT...) */
 	__u16 attr;	/* CW_ATTR_* */
 	__u8 kind;	/* CW_LOCK_* */
@@ -306,7 +309,8 @@ struct cw_ev_tick {
 #define CW_LOST_HELD_OVERFLOW 3 /* a thread held more locks than the held set holds */
 #define CW_LOST_READER_BEHIND 4 /* kmod: the reader fell behind and records were overwritten */
 #define CW_LOST_STACK 5		/* a stack could not be captured or stored */
-#define CW_LOST_MAX 6
+#define CW_LOST_MALFORMED 6	/* a record failed its checks and was dropped */
+#define CW_LOST_MAX 7		/* first unused value; consumers count unknown kinds as losses too */
 
 struct cw_ev_lost {
 	struct cw_hdr hdr;	/* ts_ns: when the loss was noticed; pid/tid: 0 */

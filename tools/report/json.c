@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The JSON report of ../shared/INTERFACE.md. A number the run did not measure is null,
+ * The JSON report (Documentation/usage.md). A number the run did not measure is null,
  * never 0: a script must be able to tell "none" from "not traced".
  */
 #include <errno.h>
@@ -83,12 +83,14 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 	fprintf(out, "},\n  \"duration_ns\": %llu,\n  \"lost_events\": %llu,\n  \"lost\": {",
 		(unsigned long long)(cw_engine__now(eng) - cw_engine__first_ts(eng)),
 		(unsigned long long)c->lost_total);
-	for (unsigned int w = 1, n = 0; w < CW_LOST_MAX; w++) {
-		if (!c->lost[w])
+	for (unsigned int w = 1, n = 0; w <= CW_LOST_MAX; w++) {
+		__u64 v = w < CW_LOST_MAX ? c->lost[w] : c->lost_unknown_kind;
+
+		if (!v)
 			continue;
 		fprintf(out, "%s", n++ ? ", " : "");
-		json_string(out, cw_lost__name(w), 64);
-		fprintf(out, ": %llu", (unsigned long long)c->lost[w]);
+		json_string(out, w < CW_LOST_MAX ? cw_lost__name(w) : "unknown kinds", 64);
+		fprintf(out, ": %llu", (unsigned long long)v);
 	}
 	fprintf(out, "},\n  \"findings\": [],\n  \"locks\": [");
 	for (size_t i = 0; i < cw_engine__nr_locks(eng); i++) {

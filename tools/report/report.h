@@ -19,7 +19,7 @@ int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_repo
 /* The lock and thread tables only (batch snapshots). */
 void cw_report__tables(FILE *out, const struct cw_engine *eng);
 
-/* The JSON report of ../shared/INTERFACE.md. 0 or -errno. */
+/* The JSON report (Documentation/usage.md). 0 or -errno. */
 int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
 
 #endif /* __CW_REPORT_H */

@@ -97,21 +97,26 @@ static void losses(FILE *out, const struct cw_engine *eng)
 			cw_lost__name(w));
 		first = 0;
 	}
-	fprintf(out, "%s\n", first ? "" : ")");
+	if (c->lost_unknown_kind)
+		fprintf(out, "%s%llu of kinds this version does not know", first ? " (" : ", ",
+			(unsigned long long)c->lost_unknown_kind);
+	fprintf(out, "%s\n", first && !c->lost_unknown_kind ? "" : ")");
 	if (c->malformed || c->unknown)
 		fprintf(out, "Records ignored: %llu malformed, %llu of unknown type\n",
 			(unsigned long long)c->malformed, (unsigned long long)c->unknown);
+	if (c->out_of_order)
+		fprintf(out, "Records out of time order: %llu (later than the reorder window)\n",
+			(unsigned long long)c->out_of_order);
 }
 
 int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
 {
-	const struct cw_engine_counts *c = cw_engine__counts(eng);
 	char dur[32];
 
 	fprintf(out, "concwatch %s: process %d (%s), %s traced, %llu events\n", CW_VERSION, t->pid,
 		t->comm[0] ? t->comm : "?",
 		fmt_ns(dur, sizeof(dur), cw_engine__now(eng) - cw_engine__first_ts(eng)),
-		(unsigned long long)(c->records - c->ticks - c->by_type[CW_EV_LOST]));
+		(unsigned long long)cw_engine__events(eng));
 	if (t->cmdline[0])
 		fprintf(out, "Command: %s\n", t->cmdline);
 	losses(out, eng);

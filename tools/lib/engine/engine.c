@@ -203,7 +203,8 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		u->begins++;
 		break;
 	case CW_EV_LOCK_ACQUIRED:
-		if (e->result) {
+		/* EOWNERDEAD: a robust mutex whose owner died, acquired all the same */
+		if (e->result && e->result != EOWNERDEAD) {
 			l->failures++;
 			u->failures++;
 			break;
@@ -236,13 +237,15 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	}
 	if (err) {
 		c->malformed++;
-		return -EINVAL;
+		return 0;
 	}
 
 	if (!c->records)
 		eng->first_ts = h->ts_ns;
 	c->records++;
 	c->by_type[h->type]++;
+	if (h->flags & CW_F_SYNTHETIC)
+		c->synthetic++;
 	if (h->ts_ns < eng->now_ns)
 		c->out_of_order++;
 	else
@@ -279,17 +282,27 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *l = (const void *)h;
 
-		c->lost[l->what] += l->count;
+		if (l->what < CW_LOST_MAX)
+			c->lost[l->what] += l->count;
+		else
+			c->lost_unknown_kind += l->count;
 		c->lost_total += l->count;
 		break;
 	}
 	}
-	if (err == -ENOMEM) {
+	if (err) {
 		/* the model could not take it: as good as a dropped record, so say so */
 		c->lost[CW_LOST_MAP_FULL]++;
 		c->lost_total++;
 	}
-	return err;
+	return 0;
+}
+
+__u64 cw_engine__events(const struct cw_engine *eng)
+{
+	const struct cw_engine_counts *c = &eng->counts;
+
+	return c->records - c->ticks - c->by_type[CW_EV_LOST] - c->synthetic;
 }
 
 __u64 cw_engine__now(const struct cw_engine *eng)

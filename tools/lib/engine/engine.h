@@ -57,10 +57,12 @@ struct cw_thread {
 struct cw_engine_counts {
 	__u64 records;			/* records fed, all types */
 	__u64 by_type[CW_EV_TYPE_MAX];
+	__u64 synthetic;		/* records userspace made up (CW_F_SYNTHETIC), e.g. names at attach */
 	__u64 unknown;			/* well-framed records of types this engine does not know */
 	__u64 malformed;		/* records rejected by cw_record__check() */
 	__u64 out_of_order;		/* records older than the engine's clock */
 	__u64 lost[CW_LOST_MAX];	/* what sources reported dropping, by CW_LOST_* */
+	__u64 lost_unknown_kind;	/* ... of CW_LOST_* kinds newer than this build */
 	__u64 lost_total;
 	__u64 ticks;
 };
@@ -71,11 +73,14 @@ struct cw_engine *cw_engine__new(void);
 void cw_engine__free(struct cw_engine *eng);
 
 /*
- * Feed one record. Returns 0; -EINVAL for a malformed record (counted, ignored);
- * -ENOMEM when the model could not grow (the record is lost and counted as such).
- * Usable directly as a cw_record_fn.
+ * Feed one record. Always 0: a malformed record is counted (counts.malformed) and
+ * ignored, one the model had no memory for is counted as lost. A stream never ends
+ * because of one bad record. Usable directly as a cw_record_fn.
  */
 int cw_engine__feed(void *eng, const struct cw_hdr *rec);
+
+/* Operations the user saw happen: records, less ticks, losses and synthetic ones. */
+__u64 cw_engine__events(const struct cw_engine *eng);
 
 /* Newest ts_ns seen, and the first: their difference is how long the stream covers. */
 __u64 cw_engine__now(const struct cw_engine *eng);

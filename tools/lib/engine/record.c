@@ -42,6 +42,7 @@ static const char *const lost_names[CW_LOST_MAX] = {
 	[CW_LOST_HELD_OVERFLOW] = "held-lock set overflow",
 	[CW_LOST_READER_BEHIND] = "reader fell behind",
 	[CW_LOST_STACK] = "stack not captured",
+	[CW_LOST_MALFORMED] = "malformed record",
 };
 
 static const char *const kind_names[] = {
@@ -120,20 +121,15 @@ int cw_record__check(const void *buf, size_t len)
 		return check_string(h, min, ((const struct cw_ev_exec *)h)->filename_len);
 	case CW_EV_MMAP:
 		return check_string(h, min, ((const struct cw_ev_mmap *)h)->filename_len);
-	case CW_EV_STACK: {
-		const struct cw_ev_stack *s = buf;
-
-		if (s->space != CW_STACK_USER && s->space != CW_STACK_KERNEL)
-			return -EINVAL;
-		return min + (size_t)s->nr * sizeof(__u64) <= h->size ? 0 : -EINVAL;
-	}
+	case CW_EV_STACK:
+		/* an unknown space is a newer source's: well framed, the consumer skips it */
+		return min + (size_t)((const struct cw_ev_stack *)h)->nr * sizeof(__u64) <= h->size ?
+			       0 : -EINVAL;
 	case CW_EV_USTACK_RAW:
 		return min + ((const struct cw_ev_ustack_raw *)h)->len <= h->size ? 0 : -EINVAL;
-	case CW_EV_LOST: {
-		const struct cw_ev_lost *l = buf;
-
-		return l->what && l->what < CW_LOST_MAX ? 0 : -EINVAL;
-	}
+	case CW_EV_LOST:
+		/* a loss of a kind this build does not know is still a loss: keep it */
+		return ((const struct cw_ev_lost *)h)->what ? 0 : -EINVAL;
 	}
 	return 0;
 }

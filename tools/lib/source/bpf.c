@@ -59,6 +59,7 @@ struct bpf_source {
 	__u64 stopped_ns;		/* when recording stopped; the stream ends there */
 	int final_tick_sent;
 	__u64 lost_reported[CW_LOST_MAX];
+	__u64 malformed;		/* ring buffer records that failed their checks */
 	struct cw_source_stats st;
 };
 
@@ -176,8 +177,8 @@ static int ringbuf_record(void *ctx, void *data, size_t size)
 
 	err = cw_record__check(h, size);
 	if (err && err != -ENOENT) {
-		/* our own programs wrote it: a malformed record is a bug, but never fatal */
-		s->st.lost[CW_LOST_RINGBUF]++;
+		/* our own programs wrote it: a bug, but never fatal, and never silent */
+		s->malformed++;
 		return 0;
 	}
 	err = name_thread(s, h);
@@ -232,6 +233,8 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	err = emit_lost(s, CW_LOST_RINGBUF, s->skel->bss->lost_ringbuf, now);
 	if (!err)
 		err = emit_lost(s, CW_LOST_MAP_FULL, s->skel->bss->lost_map_full, now);
+	if (!err)
+		err = emit_lost(s, CW_LOST_MALFORMED, s->malformed, now);
 	if (err)
 		return err;
 
@@ -366,8 +369,7 @@ static int bpf_source_start(struct cw_source *src)
 	err = concwatch_bpf__load(s->skel);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
-			set_err(s, "not permitted to load BPF programs: run as root "
-				   "(or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)");
+			set_err(s, "not permitted to load BPF programs: run as root");
 		else
 			set_err(s, "failed to load the BPF programs: %s (-v shows libbpf's log)",
 				strerror(-err));
