@@ -8,7 +8,7 @@
 /*
  * Wake the consumer only once this many bytes wait in the ring buffer; below that the
  * consumer's periodic poll picks records up. A wakeup costs ~0.7 us here against ~0.1 us
- * for the program body (PERF-NOTES.md), so waking per record would dominate.
+ * for the program body, measured on the test machines, so waking per record would dominate.
  * Set from userspace before load.
  */
 const volatile __u64 wakeup_bytes = 1;

@@ -11,7 +11,7 @@ set -u
 O=${1:-build}
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "make demo: tracing needs root (or CAP_BPF and CAP_PERFMON): run it as root" >&2
+	echo "make demo: tracing needs root (CAP_SYS_ADMIN and CAP_SYS_PTRACE): run it as root" >&2
 	exit 3
 fi
 

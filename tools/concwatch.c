@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * concwatch: see how the threads of a live process coordinate, and where that goes wrong.
- * Command line entry: parses the subcommands of ../shared/INTERFACE.md and dispatches.
+ * Command line entry: parses the subcommands (Documentation/usage.md) and dispatches.
  */
 #include <argp.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include "source/session.h"
 #include "source/target.h"
 
-/* Exit codes of the contract (INTERFACE.md). */
+/* Exit codes of the contract (Documentation/usage.md). */
 #define EXIT_USAGE 2
 #define EXIT_ENV 3
 
@@ -124,11 +124,17 @@ enum {
 	OPT_RINGBUF,
 };
 
-static const struct argp_option common_options[] = {
+/* Options of every command that traces. */
+static const struct argp_option trace_options[] = {
 	{ "backend", OPT_BACKEND, "bpf|kmod", 0,
-	  "Event source (default: bpf; kmod when BPF is unavailable and /dev/concwatch exists)" },
+	  "Event source: bpf (the default); kmod is not available yet" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
+	{},
+};
+
+/* Options of every command. */
+static const struct argp_option verbose_options[] = {
 	{ "verbose", 'v', NULL, 0, "Say what is happening on stderr; twice: libbpf's debug output too" },
 	{},
 };
@@ -191,8 +197,12 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	return ARGP_ERR_UNKNOWN;
 }
 
-static const struct argp common_argp = { common_options, parse_common };
-static const struct argp_child common_children[] = { { &common_argp, 0, "Common options:", 1 }, {} };
+static const struct argp verbose_argp = { verbose_options, parse_common };
+static const struct argp_child verbose_child[] = { { &verbose_argp }, {} };
+static const struct argp trace_argp = { trace_options, parse_common, NULL, NULL, verbose_child };
+/* Tracing commands take all the common options; export, which traces nothing, only -v. */
+static const struct argp_child common_children[] = { { &trace_argp, 0, "Common options:", 1 }, {} };
+static const struct argp_child verbose_children[] = { { &verbose_argp, 0, "Common options:", 1 }, {} };
 
 /* Options of the commands, one parser for all: each command lists the ones it takes. */
 static error_t parse_command(int key, char *arg, struct argp_state *state)
@@ -301,19 +311,19 @@ static const struct command_def {
 	{ NULL, CMD_LIVE, { live_options, parse_command, NULL,
 		"Watch how the threads of a live process coordinate, and where that goes wrong.\v"
 		"Commands:\n"
-		"  concwatch -p PID               live dashboard of one process\n"
-		"  concwatch -p PID --batch       the same data as text snapshots\n"
-		"  concwatch run -- CMD [ARGS]    trace CMD from its start, report when it exits\n"
-		"  concwatch record               save the event stream to a file\n"
-		"  concwatch report               findings and contention summary\n"
-		"  concwatch deadlock -p PID      is this process deadlocked right now?\n"
-		"  concwatch export               perfetto, folded stacks, dot or json\n"
+		"  concwatch -p PID             live dashboard of one process\n"
+		"  concwatch -p PID --batch     the same data as text snapshots\n"
+		"  concwatch run -- CMD [ARGS]  trace CMD from its start, report at its exit\n"
+		"  concwatch record             save the event stream to a file\n"
+		"  concwatch report             findings and contention summary\n"
+		"  concwatch deadlock -p PID    is this process deadlocked right now?\n"
+		"  concwatch export             perfetto, folded stacks, dot or json\n"
 		"Run 'concwatch COMMAND --help' for a command's options.\n\n"
 		"Examples:\n"
 		"  concwatch -p $(pidof myserver) --batch --iterations 5\n"
 		"  concwatch report -p 1234 --duration 10 --json\n\n"
-		"Exit status: 0 ok, 2 usage error, 3 environment error (not permitted, no BTF,\n"
-		"no such process).", common_children }, 0 },
+		"Exit status: 0 ok, 2 usage error, 3 environment error (not\n"
+		"permitted, no BTF, no such process).", common_children }, 0 },
 	{ "run", CMD_RUN, { run_options, parse_command, "[--] CMD [ARGS...]",
 		"Start CMD under tracing, follow its threads and children, report when it exits.\v"
 		"Exit status: CMD's own (128+N when killed by signal N), or --exit-code when\n"
@@ -335,10 +345,14 @@ static const struct command_def {
 	{ "export", CMD_EXPORT, { export_options, parse_command, "FILE",
 		"Convert a recording to another format.\v"
 		"Example:\n  concwatch export trace.cw --format perfetto -o trace.json",
-		common_children }, 0 },
+		verbose_children }, 0 },
 };
 
-/* 0 when the effective capabilities allow BPF tracing (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN). */
+/*
+ * Whether the effective capabilities allow tracing: the kernel's uprobe PMU wants
+ * CAP_SYS_ADMIN (CAP_BPF and CAP_PERFMON are not enough to attach), and reading another
+ * user's process through /proc/PID/root wants CAP_SYS_PTRACE.
+ */
 static int privileged(void)
 {
 	unsigned long long caps = 0;
@@ -353,8 +367,8 @@ static int privileged(void)
 			break;
 	fclose(f);
 #define CAP(n) (1ULL << (n))
-	/* CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
-	return (caps & CAP(21)) || ((caps & CAP(38)) && (caps & CAP(39)));
+	/* CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21 */
+	return (caps & CAP(19)) && (caps & CAP(21));
 #undef CAP
 }
 
@@ -369,9 +383,14 @@ static int check_tracing_env(int pid)
 			return fail(EXIT_ENV, "no such process: %d", pid);
 		if (err)
 			return fail(EXIT_ENV, "cannot inspect process %d: %s", pid, strerror(-err));
+		err = cw_target__tgid(pid);
+		if (err > 0 && err != pid)
+			return fail(EXIT_USAGE, "%d is a thread of process %d: give the process "
+						"(-p %d)", pid, err, err);
 	}
 	if (!privileged())
-		return fail(EXIT_ENV, "not permitted: tracing needs root, or CAP_BPF and CAP_PERFMON");
+		return fail(EXIT_ENV, "not permitted: tracing needs root (CAP_SYS_ADMIN and "
+				      "CAP_SYS_PTRACE)");
 	if (env.backend && !strcmp(env.backend, "kmod"))
 		return fail(EXIT_ENV, "the kmod backend is not available yet: /dev/concwatch has "
 				      "no event source in this build (use --backend bpf)");
@@ -516,8 +535,7 @@ static int cmd_batch(void)
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&now));
 		c = cw_engine__counts(lv.eng);
 		printf("concwatch - %s  process %d (%s)  events %llu  lost %llu%s\n", stamp,
-		       env.pid, lv.target.comm,
-		       (unsigned long long)(c->records - c->ticks - c->by_type[CW_EV_LOST]),
+		       env.pid, lv.target.comm, (unsigned long long)cw_engine__events(lv.eng),
 		       (unsigned long long)c->lost_total,
 		       end == CW_SESSION_TARGET_EXITED ? "  (process exited)" : "");
 		cw_report__tables(stdout, lv.eng);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# The kernel module's sources pass the kernel's checkpatch.pl (STYLE.md). TAP, one test.
+# The kernel module's sources pass the kernel's checkpatch.pl, as the house style asks. TAP, one test.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 echo "TAP version 13"
 echo "1..1"

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The concwatch command line against the contract (../shared/INTERFACE.md): exit codes,
+ * The concwatch command line against its contract (Documentation/usage.md): exit codes,
  * one-line errors, and a real report of a live process.
  */
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -153,8 +154,8 @@ TEST(not_permitted_exits_3)
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	r = run_prep(drop_privileges, "report", "-p", pid, NULL);
 	ASSERT_EXIT(3, r);
-	ASSERT_STREQ("concwatch report: not permitted: tracing needs root, or CAP_BPF and "
-		     "CAP_PERFMON\n", r.err);
+	ASSERT_STREQ("concwatch report: not permitted: tracing needs root (CAP_SYS_ADMIN and "
+		     "CAP_SYS_PTRACE)\n", r.err);
 	result_free(&r);
 }
 
@@ -170,6 +171,39 @@ TEST(no_btf_exits_3)
 	ASSERT_EXIT(3, r);
 	ASSERT_STREQ("concwatch: this kernel has no BTF (/sys/kernel/btf/vmlinux: No such file or "
 		     "directory): concwatch's BPF programs need CONFIG_DEBUG_INFO_BTF=y\n", r.err);
+	result_free(&r);
+}
+
+static int gate[2];
+static pid_t thread_tid;
+
+static void *parked_thread(void *arg)
+{
+	char c;
+
+	thread_tid = gettid();
+	return read(gate[0], &c, 1) == 1 ? NULL : (void *)1;
+}
+
+/* A thread id is not a process: say which process it belongs to. */
+TEST(thread_id_is_not_a_process)
+{
+	char tid[32], want[160];
+	struct result r;
+	pthread_t t;
+
+	ASSERT_EQ(0, pipe(gate));
+	ASSERT_EQ(0, pthread_create(&t, NULL, parked_thread, NULL));
+	while (!__atomic_load_n(&thread_tid, __ATOMIC_ACQUIRE))
+		sched_yield(); /* the tid is set first thing, before the thread parks */
+	snprintf(tid, sizeof(tid), "%d", thread_tid);
+	r = run("report", "-p", tid, NULL);
+	ASSERT_EQ(1, write(gate[1], "x", 1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EXIT(2, r);
+	snprintf(want, sizeof(want), "concwatch report: %d is a thread of process %d: give the "
+		 "process (-p %d)\n", thread_tid, getpid(), getpid());
+	ASSERT_STREQ(want, r.err);
 	result_free(&r);
 }
 

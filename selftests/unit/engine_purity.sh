@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The engine must stay pure (STYLE.md): no libbpf, no curses, no system calls, no
+# The engine must stay pure (Documentation/design.md): no libbpf, no curses, no system calls, no
 # clocks. Check what its archive links against: only memory and string helpers.
 # TAP, one test.
 

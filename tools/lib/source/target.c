@@ -104,6 +104,23 @@ cleanup:
 	return 0;
 }
 
+int cw_target__tgid(int tid)
+{
+	char path[64], line[128];
+	int tgid = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
 int cw_target__threads(int pid, int **tids, size_t *nr)
 {
 	size_t n = 0, cap = 0;

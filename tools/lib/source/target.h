@@ -25,6 +25,9 @@ int cw_target__check(int pid);
  */
 int cw_target__objects(int pid, struct cw_object **objs, size_t *nr);
 
+/* The process (thread group) a task id belongs to, or -errno. */
+int cw_target__tgid(int tid);
+
 /* Thread ids of pid; *tids is malloc'ed. 0 or -errno. */
 int cw_target__threads(int pid, int **tids, size_t *nr);
 
