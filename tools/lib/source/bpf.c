@@ -254,50 +254,54 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	return s->delivered;
 }
 
-/* Which mapped object defines func: the executable (static builds), libpthread (glibc < 2.34), libc. */
+/* Which mapped objects may define the probed functions, in the dynamic linker's lookup order. */
 static int object_rank(const struct cw_object *o)
 {
 	const char *base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
 
 	if (o->is_main)
-		return 0;
+		return 0; /* a static build */
 	if (!strncmp(base, "libpthread", 10))
-		return 1;
+		return 1; /* glibc < 2.34 */
 	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))
 		return 2;
 	return -1;
 }
 
-static int resolve(struct bpf_source *s, const struct cw_object *objs, size_t nr, const char *func,
-		   const struct cw_object **where, __u64 *offset)
+#define MAX_CANDIDATES 3
+
+struct candidate {
+	const struct cw_object *obj;
+	struct cw_elf *elf;
+};
+
+/* Open the candidate objects once, best first; *nr of them. */
+static int open_candidates(struct bpf_source *s, const struct cw_object *objs, size_t nr,
+			   struct candidate *c, size_t *nc)
 {
+	*nc = 0;
 	for (int rank = 0; rank <= 2; rank++) {
-		for (size_t i = 0; i < nr; i++) {
-			struct cw_elf *elf;
+		for (size_t i = 0; i < nr && *nc < MAX_CANDIDATES; i++) {
 			int err;
 
 			if (object_rank(&objs[i]) != rank)
 				continue;
-			err = cw_elf__open(objs[i].host_path, &elf);
+			err = cw_elf__open(objs[i].host_path, &c[*nc].elf);
 			if (err) {
 				set_err(s, "failed to read %s: %s", objs[i].host_path, strerror(-err));
 				return err;
 			}
-			err = cw_elf__func_offset(elf, func, offset);
-			cw_elf__close(elf);
-			if (!err) {
-				*where = &objs[i];
-				return 0;
-			}
+			c[(*nc)++].obj = &objs[i];
 		}
 	}
-	return -ENOENT;
+	return 0;
 }
 
 static int attach(struct bpf_source *s)
 {
+	struct candidate cands[MAX_CANDIDATES];
 	struct cw_object *objs = NULL;
-	size_t nr = 0;
+	size_t nr = 0, nc = 0;
 	int err;
 
 	err = cw_target__objects(s->opts.pid, &objs, &nr);
@@ -309,25 +313,27 @@ static int attach(struct bpf_source *s)
 		set_err(s, "failed to read the maps of %d: %s", s->opts.pid, strerror(-err));
 		return err;
 	}
-	for (size_t i = 0; i < NR_PROBES; i++) {
+	err = open_candidates(s, objs, nr, cands, &nc);
+	for (size_t i = 0; !err && i < NR_PROBES; i++) {
 		const struct probe *p = &probes[i];
-		const struct cw_object *obj;
+		const struct cw_object *obj = NULL;
 		struct bpf_program *prog;
 		__u64 off;
 
-		err = resolve(s, objs, nr, p->func, &obj, &off);
-		if (err == -ENOENT) {
+		for (size_t k = 0; k < nc && !obj; k++)
+			if (!cw_elf__func_offset(cands[k].elf, p->func, &off))
+				obj = cands[k].obj;
+		if (!obj) {
+			err = -ENOENT;
 			set_err(s, "process %d maps no libc, libpthread or executable defining %s",
 				s->opts.pid, p->func);
-			goto cleanup;
+			break;
 		}
-		if (err)
-			goto cleanup;
 		prog = bpf_object__find_program_by_name(s->skel->obj, p->prog);
 		if (!prog) {
 			err = -ENOENT;
 			set_err(s, "BPF object has no program %s (build mismatch)", p->prog);
-			goto cleanup;
+			break;
 		}
 		s->links[i] = bpf_program__attach_uprobe(prog, p->retprobe, s->opts.pid,
 							 obj->host_path, off);
@@ -335,10 +341,10 @@ static int attach(struct bpf_source *s)
 			err = -errno;
 			set_err(s, "failed to attach %s to %s:%s: %s",
 				p->retprobe ? "uretprobe" : "uprobe", obj->path, p->func, strerror(-err));
-			goto cleanup;
 		}
 	}
-cleanup:
+	for (size_t k = 0; k < nc; k++)
+		cw_elf__close(cands[k].elf);
 	free(objs);
 	return err;
 }
