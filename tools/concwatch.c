@@ -26,6 +26,7 @@
 #define EXIT_ENV 3
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum command { CMD_LIVE, CMD_RUN, CMD_RECORD, CMD_REPORT, CMD_DEADLOCK, CMD_EXPORT };
 
@@ -153,10 +154,10 @@ static void check_fail_on(const char *list)
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		size_t i;
 
-		for (i = 0; i < sizeof(finding_kinds) / sizeof(finding_kinds[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(finding_kinds); i++)
 			if (!strcmp(tok, finding_kinds[i]))
 				break;
-		if (i == sizeof(finding_kinds) / sizeof(finding_kinds[0]))
+		if (i == ARRAY_SIZE(finding_kinds))
 			usage_error("unknown finding kind '%s' in --fail-on", tok);
 	}
 	free(copy);
@@ -605,11 +606,11 @@ int main(int argc, char **argv)
 	if (argc > 1 && argv[1][0] != '-') {
 		size_t i;
 
-		for (i = 1; i < sizeof(commands) / sizeof(commands[0]); i++)
+		for (i = 1; i < ARRAY_SIZE(commands); i++)
 			if (!strcmp(argv[1], commands[i].name))
 				break;
 		env.prog = prog;
-		if (i == sizeof(commands) / sizeof(commands[0]))
+		if (i == ARRAY_SIZE(commands))
 			usage_error("unknown command '%s'", argv[1]);
 		def = &commands[i];
 		snprintf(prog, sizeof(prog), "concwatch %s", def->name);
