@@ -207,6 +207,58 @@ TEST(thread_id_is_not_a_process)
 	result_free(&r);
 }
 
+/*
+ * A static program without pthread mutexes (busybox-static): nothing to attach to,
+ * and concwatch says which function it looked for.
+ */
+TEST(no_lock_functions_exits_3)
+{
+	const char *why = cw_live_skip_reason();
+	char pid[32], exe[256], want[200];
+	int gate_in[2], status;
+	struct result r;
+	pid_t child;
+	ssize_t n;
+
+	if (why)
+		SKIP(return, "%s", why);
+	if (access("/bin/busybox", X_OK))
+		SKIP(return, "no /bin/busybox (Debian package busybox-static)");
+	ASSERT_EQ(0, pipe(gate_in));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		/* "cat" blocks reading the pipe until the test closes it */
+		dup2(gate_in[0], 0);
+		close(gate_in[1]);
+		execl("/bin/busybox", "busybox", "cat", NULL);
+		_exit(127);
+	}
+	close(gate_in[0]);
+	/* wait until the child really is busybox: exec has replaced the test's image */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", child);
+	do {
+		char link[256];
+
+		n = readlink(exe, link, sizeof(link) - 1);
+		ASSERT_LT(0, n);
+		link[n] = '\0';
+		if (!strcmp(link, "/usr/bin/busybox") || !strcmp(link, "/bin/busybox"))
+			break;
+		sched_yield();
+	} while (1);
+
+	snprintf(pid, sizeof(pid), "%d", child);
+	r = run("report", "-p", pid, NULL);
+	close(gate_in[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_EXIT(3, r);
+	snprintf(want, sizeof(want), "concwatch report: process %d maps no libc, libpthread or "
+		 "executable defining pthread_mutex_lock\n", child);
+	ASSERT_STREQ(want, r.err);
+	result_free(&r);
+}
+
 TEST(unimplemented_commands_exit_2)
 {
 	struct result r = run("run", "--", "/bin/true", NULL);
