@@ -89,6 +89,12 @@ static int read_line(FILE *f, char *buf, size_t len, const char *want)
 
 int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[])
 {
+	return cw_wl__start_prep(wl, name, args, NULL);
+}
+
+int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args[],
+		      cw_prep_fn prep)
+{
 	char path[PATH_MAX + 64];
 	const char *argv[16];
 	int in[2], out[2], n = 0;
@@ -106,6 +112,10 @@ int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[])
 	if (!wl->pid) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		if (prep && prep()) {
+			fprintf(stderr, "test: preparing the workload failed: %s\n", strerror(errno));
+			_exit(126);
+		}
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

@@ -15,9 +15,16 @@ struct cw_wl {
 	char done[512];		/* its "done ..." line, after cw_wl__go() */
 };
 
+/* Called in the child between fork and exec (drop privileges, enter a namespace...);
+ * a non-zero return makes the child exit 126 with the reason on stderr. */
+typedef int (*cw_prep_fn)(void);
+
 /* Start workload name (from the workloads directory) with args (NULL-terminated, may be NULL)
  * and wait for its ready line. 0 or -errno. */
 int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[]);
+/* The same, with prep run in the child before exec. */
+int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args[],
+		      cw_prep_fn prep);
 /* Send "go" and wait for the done line. 0 or -errno. */
 int cw_wl__go(struct cw_wl *wl);
 /* Close its stdin and reap it: its exit status as waitpid reports it, or -errno. */
@@ -46,10 +53,6 @@ long cw_scale(long n);
 
 /* Why live tracing tests cannot run here (not root, no BTF), or NULL when they can. */
 const char *cw_live_skip_reason(void);
-
-/* Called in the child between fork and exec (drop privileges, enter a namespace...);
- * a non-zero return makes the child exit 126 with the reason on stderr. */
-typedef int (*cw_prep_fn)(void);
 
 /* Run argv to completion, capturing stdout and stderr (malloc'ed, NUL-terminated).
  * prep may be NULL. Returns the waitpid status, or -errno. */

@@ -56,7 +56,7 @@ int cw_target__objects(int pid, struct cw_object **objs, size_t *nr)
 		unsigned long long start, end, pgoff, inode;
 		char perms[8], file[PATH_MAX];
 		size_t i, len;
-		int pos = 0;
+		int pos = 0, deleted;
 
 		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end, perms, &pgoff,
 			   &inode, &pos) < 5 || !pos)
@@ -68,8 +68,9 @@ int cw_target__objects(int pid, struct cw_object **objs, size_t *nr)
 			continue;
 		memcpy(file, line + pos, len);
 		file[len] = '\0';
-		if (len > 10 && !strcmp(file + len - 10, " (deleted)"))
-			continue;
+		deleted = len > 10 && !strcmp(file + len - 10, " (deleted)");
+		if (deleted)
+			file[len -= 10] = '\0';
 
 		for (i = 0; i < n; i++)
 			if (v[i].inode == inode && !strcmp(v[i].path, file))
@@ -88,7 +89,12 @@ int cw_target__objects(int pid, struct cw_object **objs, size_t *nr)
 		o = &v[n++];
 		memset(o, 0, sizeof(*o));
 		memcpy(o->path, file, len + 1);
-		snprintf(o->host_path, sizeof(o->host_path), "/proc/%d/root%s", pid, file);
+		if (deleted)
+			snprintf(o->host_path, sizeof(o->host_path), "/proc/%d/map_files/%llx-%llx",
+				 pid, start, end);
+		else
+			snprintf(o->host_path, sizeof(o->host_path), "/proc/%d/root%s", pid, file);
+		o->deleted = deleted;
 		o->start = start;
 		o->inode = inode;
 		o->is_main = !strcmp(file, exe);

@@ -10,10 +10,12 @@
 /* A file the process maps executable, in the order /proc/PID/maps lists it. */
 struct cw_object {
 	char path[PATH_MAX];	/* as the process sees it (inside its mount namespace) */
-	char host_path[PATH_MAX + 32]; /* reachable from here: /proc/PID/root + path */
+	char host_path[PATH_MAX + 32]; /* reachable from here: /proc/PID/root + path, or
+					 * /proc/PID/map_files/START-END for a deleted file */
 	__u64 start;		/* lowest address of its executable mapping */
 	__u64 inode;
 	int is_main;		/* the process's executable */
+	int deleted;		/* replaced or removed since it was mapped (an upgraded libc) */
 };
 
 /* 0 if pid names a live process, -ESRCH if not, -errno when /proc says otherwise. */
@@ -21,7 +23,8 @@ int cw_target__check(int pid);
 
 /*
  * Read the executable file mappings of pid. *objs is malloc'ed (free it); 0 or -errno.
- * Deleted files (" (deleted)") are left out: uprobes cannot reach them by path.
+ * A file deleted since it was mapped (an in-place upgrade) is reached through
+ * /proc/PID/map_files, which leads to the mapped inode itself.
  */
 int cw_target__objects(int pid, struct cw_object **objs, size_t *nr);
 
