@@ -87,6 +87,30 @@ static int read_line(FILE *f, char *buf, size_t len, const char *want)
 	return strncmp(buf, want, strlen(want)) ? -EPROTO : 0;
 }
 
+/*
+ * Fork and exec argv with stdin, stdout, stderr taken from in, out, err where they are
+ * not -1, after prep. The child's reasons for failing go to its stderr.
+ */
+static pid_t fork_exec(const char *const argv[], cw_prep_fn prep, int in, int out, int err)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid)
+		return pid;
+	if ((in >= 0 && dup2(in, 0) < 0) || (out >= 0 && dup2(out, 1) < 0) ||
+	    (err >= 0 && dup2(err, 2) < 0))
+		_exit(126);
+	if (prep && prep()) {
+		fprintf(stderr, "test: preparing %s failed: %s\n", argv[0], strerror(errno));
+		_exit(126);
+	}
+	execv(argv[0], (char *const *)argv);
+	fprintf(stderr, "test: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
 int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[])
 {
 	return cw_wl__start_prep(wl, name, args, NULL);
@@ -106,19 +130,9 @@ int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args
 	argv[n] = NULL;
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		return -errno;
-	wl->pid = fork();
+	wl->pid = fork_exec(argv, prep, in[0], out[1], -1);
 	if (wl->pid < 0)
-		return -errno;
-	if (!wl->pid) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		if (prep && prep()) {
-			fprintf(stderr, "test: preparing the workload failed: %s\n", strerror(errno));
-			_exit(126);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+		return wl->pid;
 	close(in[0]);
 	close(out[1]);
 	wl->in_fd = in[1];
@@ -228,19 +242,9 @@ pid_t cw_spawn(const char *const argv[], cw_prep_fn prep, int *out, int *err)
 
 	if (pipe2(o, O_CLOEXEC) || pipe2(e, O_CLOEXEC))
 		return -errno;
-	pid = fork();
+	pid = fork_exec(argv, prep, -1, o[1], e[1]);
 	if (pid < 0)
-		return -errno;
-	if (!pid) {
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		if (prep && prep()) {
-			fprintf(stderr, "test: preparing the child failed: %s\n", strerror(errno));
-			_exit(126);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+		return pid;
 	close(o[1]);
 	close(e[1]);
 	*out = o[0];
