@@ -36,6 +36,8 @@ SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+# Unwinding and symbolization: elfutils' libdw/libdwfl, libiberty's C++ demangler.
+STACK_LIBS := $(shell $(PKG_CONFIG) --libs libdw 2>/dev/null || echo -ldw -lelf) -liberty
 
 # The kselftest harness header comes from Debian's linux-source-6.1 tarball, extracted
 # once into the build directory (never committed).

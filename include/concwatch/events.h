@@ -69,6 +69,8 @@ enum cw_record_type {
 	CW_EV_TICK = 22,	/* struct cw_ev_tick: the clock advanced */
 	CW_EV_LOST = 23,	/* struct cw_ev_lost: records were dropped */
 
+	CW_EV_MODULE = 24,	/* struct cw_ev_module: a mapped file, with what resolves its addresses */
+
 	CW_EV_TYPE_MAX		/* first unused value */
 };
 
@@ -230,6 +232,31 @@ struct cw_ev_mmap {
 	char filename[];	/* padded with NULs to a multiple of 8 */
 };
 
+/* cw_ev_module.flags */
+#define CW_MODULE_DELETED (1U << 0)	/* the file was deleted or replaced after it was mapped */
+
+/*
+ * A file the process maps executable, as userspace read it from /proc/PID/maps at
+ * attach and again when a stack refers to an address no module covers yet (mmap,
+ * dlopen, exec). With the build-id a report can unwind and name addresses later, from
+ * a recording, on this machine or another: the same file is found by path and checked
+ * by build-id, or the report says that it is missing.
+ */
+struct cw_ev_module {
+	struct cw_hdr hdr;	/* pid: the process; tid: 0; flags: CW_F_SYNTHETIC */
+	__u64 start;		/* first address of the executable mapping */
+	__u64 end;		/* one past its last address */
+	__u64 pgoff;		/* file offset mapped at start, in bytes */
+	__u64 inode;
+	__u32 dev;		/* st_dev of the file, major << 20 | minor */
+	__u8 build_id_len;	/* bytes of build_id used; 0 when the file has none */
+	__u8 flags;		/* CW_MODULE_* */
+	__u16 path_len;		/* bytes in path, the terminating NUL included */
+	__u8 build_id[20];	/* the GNU build-id note's bytes */
+	__u32 pad;
+	char path[];		/* as the process sees it; padded with NULs to a multiple of 8 */
+};
+
 /* cw_ev_edge.flags */
 #define CW_EDGE_READ_FROM (1U << 0)	/* the held lock is held for reading */
 #define CW_EDGE_READ_TO (1U << 1)	/* the new lock is taken for reading */
@@ -342,6 +369,7 @@ CW_SIZE_ASSERT(cw_ev_stack, 40);
 CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
 CW_SIZE_ASSERT(cw_ev_tick, 40);
 CW_SIZE_ASSERT(cw_ev_lost, 40);
+CW_SIZE_ASSERT(cw_ev_module, 88);
 
 /* Round a variable record's size up to the ABI's 8-byte multiple. */
 #define CW_RECORD_ALIGN(n) (((n) + 7) & ~7U)

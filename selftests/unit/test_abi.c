@@ -45,6 +45,8 @@ TEST(variable_records_payload_last)
 	ASSERT_EQ(sizeof(struct cw_ev_mmap), offsetof(struct cw_ev_mmap, filename));
 	ASSERT_EQ(sizeof(struct cw_ev_stack), offsetof(struct cw_ev_stack, ips));
 	ASSERT_EQ(sizeof(struct cw_ev_ustack_raw), offsetof(struct cw_ev_ustack_raw, data));
+	ASSERT_EQ(sizeof(struct cw_ev_module), offsetof(struct cw_ev_module, path));
+	ASSERT_EQ(64, offsetof(struct cw_ev_module, build_id));
 }
 
 /* Every type has a name and a fixed size that is a multiple of 8 and fits the header's size field. */

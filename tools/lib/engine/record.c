@@ -34,6 +34,7 @@ static const struct {
 	[CW_EV_USTACK_RAW] = { "ustack_raw", sizeof(struct cw_ev_ustack_raw) },
 	[CW_EV_TICK] = { "tick", sizeof(struct cw_ev_tick) },
 	[CW_EV_LOST] = { "lost", sizeof(struct cw_ev_lost) },
+	[CW_EV_MODULE] = { "module", sizeof(struct cw_ev_module) },
 };
 
 static const char *const lost_names[CW_LOST_MAX] = {
@@ -121,6 +122,13 @@ int cw_record__check(const void *buf, size_t len)
 		return check_string(h, min, ((const struct cw_ev_exec *)h)->filename_len);
 	case CW_EV_MMAP:
 		return check_string(h, min, ((const struct cw_ev_mmap *)h)->filename_len);
+	case CW_EV_MODULE: {
+		const struct cw_ev_module *m = buf;
+
+		if (m->build_id_len > sizeof(m->build_id) || m->end <= m->start)
+			return -EINVAL;
+		return check_string(h, min, m->path_len);
+	}
 	case CW_EV_STACK:
 		/* an unknown space is a newer source's: well framed, the consumer skips it */
 		return min + (size_t)((const struct cw_ev_stack *)h)->nr * sizeof(__u64) <= h->size ?
