@@ -20,7 +20,7 @@
 #include <linux/types.h>
 #endif
 
-#define CW_ABI_VERSION 1
+#define CW_ABI_VERSION 2
 
 /* Longest record any source may emit (cw_hdr.size is a __u16). */
 #define CW_RECORD_MAX 65528
@@ -138,10 +138,12 @@ struct cw_ev_lock {
 
 struct cw_ev_futex {
 	struct cw_hdr hdr;
-	__u64 uaddr;	/* futex word; futex_waitv: address of the first waiter entry */
+	__u64 uaddr;	/* futex word; futex_waitv: address of the waiter array */
 	__u64 uaddr2;	/* second futex (requeue, wake_op, PI requeue), else 0 */
-	__u64 timeout_ns; /* BEGIN: relative timeout asked for, 0 = none; END: 0 */
+	__u64 timeout_ns; /* BEGIN: the timeout argument in ns, 0 = none: relative for
+			   * FUTEX_WAIT, an absolute clock time for the others; END: 0 */
 	__u64 wait_ns;	/* END: ns spent in the syscall */
+	__u64 stack_id;	/* user stack of the call (CW_EV_STACK, CW_EV_USTACK_RAW), 0 = none */
 	__u32 op;	/* full op word, FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME included */
 	__u32 val;	/* val argument (expected value, or count to wake) */
 	__u32 val3;	/* val3 argument (bitset, compare value) */
@@ -314,7 +316,7 @@ struct cw_ev_stack {
 
 struct cw_ev_ustack_raw {
 	struct cw_hdr hdr;	/* pid/tid: the thread whose stack this is */
-	__u64 stack_id;		/* id of the event this stack belongs to */
+	__u64 stack_id;		/* the stack id of the events it belongs to (as CW_EV_STACK's) */
 	__u64 ip;		/* user registers at the probe */
 	__u64 sp;
 	__u64 bp;
@@ -353,7 +355,7 @@ struct cw_ev_lost {
 
 CW_SIZE_ASSERT(cw_hdr, 24);
 CW_SIZE_ASSERT(cw_ev_lock, 72);
-CW_SIZE_ASSERT(cw_ev_futex, 72);
+CW_SIZE_ASSERT(cw_ev_futex, 80);
 CW_SIZE_ASSERT(cw_ev_switch, 48);
 CW_SIZE_ASSERT(cw_ev_wakeup, 40);
 CW_SIZE_ASSERT(cw_ev_prio, 48);

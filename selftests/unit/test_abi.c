@@ -10,7 +10,7 @@
 
 TEST(version)
 {
-	ASSERT_EQ(1, CW_ABI_VERSION);
+	ASSERT_EQ(2, CW_ABI_VERSION);
 }
 
 TEST(header_layout)

@@ -228,6 +228,147 @@ TEST_F(engine, aggregated_stats_accumulate)
 	ASSERT_EQ(2, cw_engine__counts(self->eng)->by_type[CW_EV_LOCK_STATS]);
 }
 
+/* Acquisitions are counted per call path too: by the stack id of each acquisition. */
+TEST_F(engine, lock_sites_by_stack)
+{
+	struct cw_ev_lock e;
+	const struct cw_lock_site *a, *b;
+	const struct cw_lock *l;
+
+	for (int i = 0; i < 3; i++) {
+		e = synth_lock(CW_EV_LOCK_BEGIN, 10 + i, 1, 2, 0x80, 0, 0);
+		e.stack_id = 0xaaa;
+		cw_engine__feed(self->eng, &e.hdr);
+		e = synth_lock(CW_EV_LOCK_ACQUIRED, 10 + i, 1, 2, 0x80, 100 * (i + 1), 0);
+		e.stack_id = 0xaaa;
+		cw_engine__feed(self->eng, &e.hdr);
+	}
+	e = synth_lock(CW_EV_LOCK_ACQUIRED, 20, 1, 3, 0x80, 7, 0);
+	e.stack_id = 0xbbb;
+	cw_engine__feed(self->eng, &e.hdr);
+
+	l = cw_engine__find_lock(self->eng, 1, 0x80);
+	ASSERT_NE(NULL, l);
+	ASSERT_EQ(2, l->nr_sites);
+	a = cw_lock__site(l, 0xaaa);
+	b = cw_lock__site(l, 0xbbb);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(3, a->begins);
+	ASSERT_EQ(3, a->acquisitions);
+	ASSERT_EQ(600, a->wait_ns_total);
+	ASSERT_EQ(300, a->wait_ns_max);
+	ASSERT_EQ(0, b->begins);
+	ASSERT_EQ(1, b->acquisitions);
+	ASSERT_EQ(NULL, cw_lock__site(l, 0xccc));
+}
+
+/* A stack's frames and its raw copy arrive separately, under one id; repeats change nothing. */
+TEST_F(engine, stacks_frames_and_raw)
+{
+	struct {
+		struct cw_ev_stack s;
+		__u64 ips[2];
+	} st;
+	struct {
+		struct cw_ev_ustack_raw r;
+		__u8 data[16];
+	} raw;
+	const struct cw_stack *s;
+
+	memset(&st, 0, sizeof(st));
+	st.s.hdr = synth_hdr(CW_EV_STACK, sizeof(st), 100, 5, 6);
+	st.s.stack_id = 0x77;
+	st.s.space = CW_STACK_USER;
+	st.s.nr = 2;
+	st.ips[0] = 0x401000;
+	st.ips[1] = 0x401234;
+	memset(&raw, 0, sizeof(raw));
+	raw.r.hdr = synth_hdr(CW_EV_USTACK_RAW, sizeof(raw), 101, 5, 6);
+	raw.r.stack_id = 0x77;
+	raw.r.ip = 0x401000;
+	raw.r.sp = 0x7ffd0000;
+	raw.r.len = 16;
+	memset(raw.data, 0xab, sizeof(raw.data));
+
+	cw_engine__feed(self->eng, &st.s.hdr);
+	cw_engine__feed(self->eng, &raw.r.hdr);
+	st.ips[1] = 0xdead; /* a repeat with other frames must not replace the first */
+	cw_engine__feed(self->eng, &st.s.hdr);
+
+	ASSERT_EQ(1, cw_engine__nr_stacks(self->eng));
+	s = cw_engine__find_stack(self->eng, 5, CW_STACK_USER, 0x77);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(2, s->nr);
+	ASSERT_EQ(0x401234, s->ips[1]);
+	ASSERT_TRUE(s->has_raw);
+	ASSERT_EQ(0x7ffd0000, s->sp);
+	ASSERT_EQ(16, s->raw_len);
+	ASSERT_EQ(0xab, s->raw[15]);
+	ASSERT_EQ(6, s->tid);
+	/* the same id in the kernel space, or another process, is another stack */
+	ASSERT_EQ(NULL, cw_engine__find_stack(self->eng, 5, CW_STACK_KERNEL, 0x77));
+	ASSERT_EQ(NULL, cw_engine__find_stack(self->eng, 9, CW_STACK_USER, 0x77));
+}
+
+TEST_F(engine, modules_by_start)
+{
+	struct {
+		struct cw_ev_module m;
+		char path[16];
+	} r;
+	const struct cw_module *m;
+
+	memset(&r, 0, sizeof(r));
+	r.m.hdr = synth_hdr(CW_EV_MODULE, sizeof(r), 1, 5, 0);
+	r.m.start = 0x7f0000001000;
+	r.m.end = 0x7f0000100000;
+	r.m.inode = 42;
+	r.m.build_id_len = 2;
+	r.m.build_id[0] = 0xbe;
+	r.m.build_id[1] = 0xef;
+	strcpy(r.path, "/lib/libc.so.6");
+	r.m.path_len = strlen(r.path) + 1;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &r.m.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &r.m.hdr)); /* sent again */
+	ASSERT_EQ(1, cw_engine__nr_modules(self->eng));
+	m = cw_engine__module(self->eng, 0);
+	ASSERT_STREQ("/lib/libc.so.6", m->path);
+	ASSERT_EQ(0x7f0000100000, m->end);
+	ASSERT_EQ(2, m->build_id_len);
+	ASSERT_EQ(0xef, m->build_id[1]);
+	/* the same range mapped anew (dlclose, dlopen): the newer file wins */
+	strcpy(r.path, "/lib/libx.so");
+	r.m.path_len = strlen(r.path) + 1;
+	r.m.inode = 43;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &r.m.hdr));
+	ASSERT_EQ(1, cw_engine__nr_modules(self->eng));
+	ASSERT_STREQ("/lib/libx.so", cw_engine__module(self->eng, 0)->path);
+}
+
+/* Time in futex waits per thread: blocking ops only, from their end records. */
+TEST_F(engine, futex_wait_time)
+{
+	struct cw_ev_futex f;
+	const struct cw_thread *t;
+
+	memset(&f, 0, sizeof(f));
+	f.hdr = synth_hdr(CW_EV_FUTEX_END, sizeof(f), 10, 1, 2);
+	f.op = 0x80 | 9; /* FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG */
+	f.wait_ns = 1000;
+	cw_engine__feed(self->eng, &f.hdr);
+	f.op = 0x80 | 1; /* FUTEX_WAKE: not a wait */
+	f.wait_ns = 50;
+	cw_engine__feed(self->eng, &f.hdr);
+	f.op = CW_FUTEX_OP_WAITV;
+	f.wait_ns = 500;
+	cw_engine__feed(self->eng, &f.hdr);
+	t = cw_engine__find_thread(self->eng, 1, 2);
+	ASSERT_NE(NULL, t);
+	ASSERT_EQ(2, t->futex_waits);
+	ASSERT_EQ(1500, t->futex_wait_ns);
+}
+
 /* Many locks and threads: the index grows and every entry stays findable. */
 TEST_F(engine, grows)
 {

@@ -21,6 +21,10 @@ struct cw_engine {
 	struct cw_index lock_ix;	/* (pid, addr) -> slot in locks */
 	struct ptr_vec threads;
 	struct cw_index thread_ix;	/* (pid, tid) -> slot in threads */
+	struct ptr_vec stacks;
+	struct cw_index stack_ix;	/* (pid << 16 | space, id) -> slot in stacks */
+	struct ptr_vec modules;
+	struct cw_index module_ix;	/* (pid, start) -> slot in modules */
 };
 
 static int ptr_vec__push(struct ptr_vec *pv, void *p)
@@ -89,14 +93,32 @@ void cw_engine__free(struct cw_engine *eng)
 		struct cw_lock *l = eng->locks.v[i];
 
 		free(l->users);
+		free(l->sites);
 		free(l);
 	}
 	for (size_t i = 0; i < eng->threads.nr; i++)
 		free(eng->threads.v[i]);
+	for (size_t i = 0; i < eng->stacks.nr; i++) {
+		struct cw_stack *s = eng->stacks.v[i];
+
+		free(s->ips);
+		free(s->raw);
+		free(s);
+	}
+	for (size_t i = 0; i < eng->modules.nr; i++) {
+		struct cw_module *m = eng->modules.v[i];
+
+		free(m->path);
+		free(m);
+	}
 	free(eng->locks.v);
 	free(eng->threads.v);
+	free(eng->stacks.v);
+	free(eng->modules.v);
 	cw_index__fini(&eng->lock_ix);
 	cw_index__fini(&eng->thread_ix);
+	cw_index__fini(&eng->stack_ix);
+	cw_index__fini(&eng->module_ix);
 	free(eng);
 }
 
@@ -117,24 +139,17 @@ static struct cw_thread *get_thread(struct cw_engine *eng, __u32 pid, __u32 tid,
 	return t;
 }
 
+static void *grow_array(void **v, size_t *nr, size_t *cap, size_t size);
+
 static struct cw_lock_user *get_user(struct cw_lock *l, __u32 tid)
 {
 	struct cw_lock_user *u = (struct cw_lock_user *)cw_lock__user(l, tid);
 
 	if (u)
 		return u;
-	if (l->nr_users == l->cap_users) {
-		size_t cap = l->cap_users ? l->cap_users * 2 : 4;
-
-		u = realloc(l->users, cap * sizeof(*u));
-		if (!u)
-			return NULL;
-		l->users = u;
-		l->cap_users = cap;
-	}
-	u = &l->users[l->nr_users++];
-	memset(u, 0, sizeof(*u));
-	u->tid = tid;
+	u = grow_array((void **)&l->users, &l->nr_users, &l->cap_users, sizeof(*u));
+	if (u)
+		u->tid = tid;
 	return u;
 }
 
@@ -180,9 +195,141 @@ static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 	return 0;
 }
 
+/* Append a zeroed element to a growable array of elements of size bytes. */
+static void *grow_array(void **v, size_t *nr, size_t *cap, size_t size)
+{
+	unsigned char *p;
+
+	if (*nr == *cap) {
+		size_t n = *cap ? *cap * 2 : 4;
+
+		p = realloc(*v, n * size);
+		if (!p)
+			return NULL;
+		*v = p;
+		*cap = n;
+	}
+	p = (unsigned char *)*v + (*nr)++ * size;
+	memset(p, 0, size);
+	return p;
+}
+
+static struct cw_lock_site *get_site(struct cw_lock *l, __u64 stack_id)
+{
+	struct cw_lock_site *s = (struct cw_lock_site *)cw_lock__site(l, stack_id);
+
+	if (s)
+		return s;
+	s = grow_array((void **)&l->sites, &l->nr_sites, &l->cap_sites, sizeof(*s));
+	if (s)
+		s->stack_id = stack_id;
+	return s;
+}
+
+static struct cw_stack *get_stack(struct cw_engine *eng, const struct cw_hdr *h, __u16 space,
+				  __u64 id)
+{
+	struct cw_stack *s;
+	int created;
+
+	s = lookup_or_add(&eng->stacks, &eng->stack_ix, (__u64)h->pid << 16 | space, id, sizeof(*s),
+			  &created);
+	if (s && created) {
+		s->pid = h->pid;
+		s->tid = h->tid;
+		s->space = space;
+		s->id = id;
+		s->first_ts = h->ts_ns;
+	}
+	return s;
+}
+
+static int feed_stack(struct cw_engine *eng, const struct cw_ev_stack *e)
+{
+	struct cw_stack *s = get_stack(eng, &e->hdr, e->space, e->stack_id);
+
+	if (!s)
+		return -ENOMEM;
+	if (s->ips)
+		return 0; /* sent again after the source forgot it: nothing new */
+	s->ips = malloc((e->nr ? e->nr : 1) * sizeof(__u64));
+	if (!s->ips)
+		return -ENOMEM;
+	memcpy(s->ips, e->ips, e->nr * sizeof(__u64));
+	s->nr = e->nr;
+	s->flags = e->flags;
+	return 0;
+}
+
+static int feed_raw(struct cw_engine *eng, const struct cw_ev_ustack_raw *e)
+{
+	struct cw_stack *s = get_stack(eng, &e->hdr, CW_STACK_USER, e->stack_id);
+
+	if (!s)
+		return -ENOMEM;
+	if (s->has_raw)
+		return 0;
+	s->raw = malloc(e->len ? e->len : 1);
+	if (!s->raw)
+		return -ENOMEM;
+	memcpy(s->raw, e->data, e->len);
+	s->raw_len = e->len;
+	s->raw_flags = e->flags;
+	s->ip = e->ip;
+	s->sp = e->sp;
+	s->bp = e->bp;
+	s->has_raw = 1;
+	return 0;
+}
+
+static int feed_module(struct cw_engine *eng, const struct cw_ev_module *e)
+{
+	struct cw_module *m;
+	int created;
+
+	m = lookup_or_add(&eng->modules, &eng->module_ix, e->hdr.pid, e->start, sizeof(*m), &created);
+	if (!m)
+		return -ENOMEM;
+	if (!created && m->end == e->end && m->inode == e->inode && m->pgoff == e->pgoff)
+		return 0; /* sent again: the same mapping */
+	free(m->path);
+	m->path = malloc(e->path_len);
+	if (!m->path)
+		return -ENOMEM;
+	memcpy(m->path, e->path, e->path_len);
+	m->pid = e->hdr.pid;
+	m->start = e->start;
+	m->end = e->end;
+	m->pgoff = e->pgoff;
+	m->inode = e->inode;
+	m->dev = e->dev;
+	m->flags = e->flags;
+	m->build_id_len = e->build_id_len;
+	memcpy(m->build_id, e->build_id, sizeof(m->build_id));
+	return 0;
+}
+
+static int feed_futex(struct cw_engine *eng, const struct cw_ev_futex *e)
+{
+	struct cw_thread *t = get_thread(eng, e->hdr.pid, e->hdr.tid, e->hdr.ts_ns);
+	__u32 cmd = e->op & 0x7f;
+
+	if (!t)
+		return -ENOMEM;
+	/* FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2, and futex_waitv */
+	if (e->hdr.type == CW_EV_FUTEX_END &&
+	    (e->op == CW_FUTEX_OP_WAITV || cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 ||
+	     cmd == 13)) {
+		t->futex_waits++;
+		t->futex_wait_ns += e->wait_ns;
+	}
+	return 0;
+}
+
 static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 {
 	const struct cw_hdr *h = &e->hdr;
+	struct cw_lock_site *site = NULL;
 	struct cw_lock_user *u;
 	struct cw_thread *t;
 	struct cw_lock *l;
@@ -196,11 +343,17 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 	u = get_user(l, h->tid);
 	if (!u)
 		return -ENOMEM;
+	if (h->type == CW_EV_LOCK_BEGIN || h->type == CW_EV_LOCK_ACQUIRED) {
+		site = get_site(l, e->stack_id);
+		if (!site)
+			return -ENOMEM;
+	}
 
 	switch (h->type) {
 	case CW_EV_LOCK_BEGIN:
 		l->begins++;
 		u->begins++;
+		site->begins++;
 		break;
 	case CW_EV_LOCK_ACQUIRED:
 		/* EOWNERDEAD: a robust mutex whose owner died, acquired all the same */
@@ -212,6 +365,10 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		l->acquisitions++;
 		u->acquisitions++;
 		add_wait(l, e->wait_ns, e->wait_ns);
+		site->acquisitions++;
+		site->wait_ns_total += e->wait_ns;
+		if (e->wait_ns > site->wait_ns_max)
+			site->wait_ns_max = e->wait_ns;
 		t->lock_acquisitions++;
 		t->lock_wait_ns += e->wait_ns;
 		break;
@@ -261,6 +418,19 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		break;
 	case CW_EV_LOCK_STATS:
 		err = feed_stats(eng, (const struct cw_ev_lock_stats *)h);
+		break;
+	case CW_EV_STACK:
+		err = feed_stack(eng, (const struct cw_ev_stack *)h);
+		break;
+	case CW_EV_USTACK_RAW:
+		err = feed_raw(eng, (const struct cw_ev_ustack_raw *)h);
+		break;
+	case CW_EV_MODULE:
+		err = feed_module(eng, (const struct cw_ev_module *)h);
+		break;
+	case CW_EV_FUTEX_BEGIN:
+	case CW_EV_FUTEX_END:
+		err = feed_futex(eng, (const struct cw_ev_futex *)h);
 		break;
 	case CW_EV_COMM:
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
@@ -333,6 +503,40 @@ const struct cw_lock *cw_engine__lock(const struct cw_engine *eng, size_t i)
 const struct cw_lock *cw_engine__find_lock(const struct cw_engine *eng, __u32 pid, __u64 addr)
 {
 	return find_entry(&eng->locks, &eng->lock_ix, pid, addr);
+}
+
+const struct cw_lock_site *cw_lock__site(const struct cw_lock *l, __u64 stack_id)
+{
+	for (size_t i = 0; i < l->nr_sites; i++)
+		if (l->sites[i].stack_id == stack_id)
+			return &l->sites[i];
+	return NULL;
+}
+
+const struct cw_stack *cw_engine__find_stack(const struct cw_engine *eng, __u32 pid, __u16 space,
+					     __u64 id)
+{
+	return find_entry(&eng->stacks, &eng->stack_ix, (__u64)pid << 16 | space, id);
+}
+
+size_t cw_engine__nr_stacks(const struct cw_engine *eng)
+{
+	return eng->stacks.nr;
+}
+
+const struct cw_stack *cw_engine__stack(const struct cw_engine *eng, size_t i)
+{
+	return i < eng->stacks.nr ? eng->stacks.v[i] : NULL;
+}
+
+size_t cw_engine__nr_modules(const struct cw_engine *eng)
+{
+	return eng->modules.nr;
+}
+
+const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i)
+{
+	return i < eng->modules.nr ? eng->modules.v[i] : NULL;
 }
 
 const struct cw_lock_user *cw_lock__user(const struct cw_lock *l, __u32 tid)

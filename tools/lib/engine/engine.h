@@ -19,6 +19,15 @@ struct cw_lock_user {
 	__u64 releases;
 };
 
+/* One call path's use of one lock: by the stack id of its acquisitions. */
+struct cw_lock_site {
+	__u64 stack_id;
+	__u64 begins;
+	__u64 acquisitions;
+	__u64 wait_ns_total;
+	__u64 wait_ns_max;
+};
+
 /* cw_lock.known: figures only some streams carry */
 #define CW_LOCK_KNOWN_CONTENTIONS (1U << 0)
 #define CW_LOCK_KNOWN_HOLD (1U << 1)
@@ -42,6 +51,40 @@ struct cw_lock {
 	struct cw_lock_user *users; /* in order of first use */
 	size_t nr_users;
 	size_t cap_users;
+	struct cw_lock_site *sites; /* in order of first use; stack_id 0 = stack unknown */
+	size_t nr_sites;
+	size_t cap_sites;
+};
+
+/*
+ * A stack the stream sent: frames (CW_EV_STACK: a frame-pointer walk, or a kernel
+ * stack) and/or a raw copy for DWARF unwinding (CW_EV_USTACK_RAW), under one id.
+ */
+struct cw_stack {
+	__u32 pid;
+	__u32 tid;		/* the thread it was first seen in */
+	__u16 space;		/* CW_STACK_USER or CW_STACK_KERNEL */
+	__u16 flags;		/* CW_STACK_* of the frames */
+	__u32 nr;
+	__u64 id;
+	__u64 *ips;		/* nr frames, innermost first; NULL when only a raw copy came */
+	__u64 first_ts;
+	int has_raw;
+	__u64 ip, sp, bp;	/* the raw copy's registers */
+	__u32 raw_len;
+	__u16 raw_flags;	/* CW_STACK_* of the copy */
+	__u8 *raw;		/* raw_len bytes from sp upwards */
+};
+
+/* A file a process maps executable (CW_EV_MODULE). */
+struct cw_module {
+	__u32 pid;
+	__u8 build_id_len;
+	__u8 flags;		/* CW_MODULE_* */
+	__u32 dev;
+	__u64 start, end, pgoff, inode;
+	__u8 build_id[20];
+	char *path;
 };
 
 struct cw_thread {
@@ -51,6 +94,8 @@ struct cw_thread {
 	__u64 first_ts, last_ts;
 	__u64 lock_acquisitions;
 	__u64 lock_wait_ns;
+	__u64 futex_waits;	/* futex calls that could block (waits, PI locks) */
+	__u64 futex_wait_ns;	/* time spent in them */
 	__u32 exited;
 };
 
@@ -92,6 +137,15 @@ size_t cw_engine__nr_locks(const struct cw_engine *eng);
 const struct cw_lock *cw_engine__lock(const struct cw_engine *eng, size_t i);
 const struct cw_lock *cw_engine__find_lock(const struct cw_engine *eng, __u32 pid, __u64 addr);
 const struct cw_lock_user *cw_lock__user(const struct cw_lock *lock, __u32 tid);
+const struct cw_lock_site *cw_lock__site(const struct cw_lock *lock, __u64 stack_id);
+
+/* Stacks by (pid, space, id); modules in the order they appeared. */
+const struct cw_stack *cw_engine__find_stack(const struct cw_engine *eng, __u32 pid, __u16 space,
+					     __u64 id);
+size_t cw_engine__nr_stacks(const struct cw_engine *eng);
+const struct cw_stack *cw_engine__stack(const struct cw_engine *eng, size_t i);
+size_t cw_engine__nr_modules(const struct cw_engine *eng);
+const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i);
 
 size_t cw_engine__nr_threads(const struct cw_engine *eng);
 const struct cw_thread *cw_engine__thread(const struct cw_engine *eng, size_t i);

@@ -5,10 +5,12 @@
  * containers work), and streams the ring buffer's records.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,8 @@
 #define DEFAULT_RINGBUF_BYTES (4UL << 20)
 #define DEFAULT_TICK_NS 100000000ULL
 #define DEFAULT_MAX_THREADS 16384
+#define DEFAULT_STACK_BYTES 16384
+#define MAX_STACK_BYTES (24 * 1024)	/* CW_RAW_MAX of cw_stack.bpf.h */
 
 /* Functions probed, and the program for each; a function may carry an entry and a return probe. */
 static const struct probe {
@@ -37,12 +41,25 @@ static const struct probe {
 
 #define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
 
+/* Tracepoint programs: futex(2) of the target, kernel lock contention of its threads. */
+static const char *const tracepoint_progs[] = {
+	"tracepoint__syscalls__sys_enter_futex",
+	"tracepoint__syscalls__sys_exit_futex",
+	"tracepoint__syscalls__sys_enter_futex_waitv",
+	"tracepoint__syscalls__sys_exit_futex_waitv",
+	"tp_btf__contention_begin",
+	"tp_btf__contention_end",
+};
+
+#define NR_TRACEPOINTS (sizeof(tracepoint_progs) / sizeof(tracepoint_progs[0]))
+
 struct bpf_source {
 	struct cw_source base;
 	struct cw_bpf_opts opts;
 	struct concwatch_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *links[NR_PROBES];
+	struct bpf_link *tp_links[NR_TRACEPOINTS];
 
 	/* the drain in progress */
 	cw_record_fn fn;
@@ -51,9 +68,11 @@ struct bpf_source {
 	int delivered;
 
 	struct cw_index named;		/* (pid, tid) of threads already named */
-	struct cw_ev_comm *startup;	/* names of the threads alive at attach, for the first drain */
-	size_t nr_startup;
-	size_t startup_sent;
+	/* records made up here (thread names at attach), delivered at the next drain */
+	struct {
+		unsigned char *buf;
+		size_t len, cap;
+	} synth;
 	__u64 tick_seq;
 	__u64 next_tick_ns;
 	__u64 stopped_ns;		/* when recording stopped; the stream ends there */
@@ -103,6 +122,42 @@ static int deliver(struct bpf_source *s, const struct cw_hdr *rec)
 	return 0;
 }
 
+/* Queue a record made up here, to be delivered before anything else at the next drain. */
+static int queue_synth(struct bpf_source *s, const struct cw_hdr *rec)
+{
+	if (s->synth.len + rec->size > s->synth.cap) {
+		size_t cap = (s->synth.cap ? s->synth.cap * 2 : 4096) + rec->size;
+		unsigned char *p = realloc(s->synth.buf, cap);
+
+		if (!p)
+			return -ENOMEM;
+		s->synth.buf = p;
+		s->synth.cap = cap;
+	}
+	memcpy(s->synth.buf + s->synth.len, rec, rec->size);
+	s->synth.len += rec->size;
+	return 0;
+}
+
+static int deliver_synth(struct bpf_source *s)
+{
+	size_t off = 0;
+	int err = 0;
+
+	while (off < s->synth.len) {
+		const struct cw_hdr *h = (const void *)(s->synth.buf + off);
+
+		err = deliver(s, h);
+		if (err)
+			break;
+		off += h->size;
+	}
+	/* what was not delivered stays for the next drain */
+	memmove(s->synth.buf, s->synth.buf + off, s->synth.len - off);
+	s->synth.len -= off;
+	return err;
+}
+
 /*
  * A COMM record for a thread, from /proc. Marks it named either way: a thread that is
  * gone already stays unnamed rather than being looked up again and again.
@@ -149,21 +204,17 @@ static int snapshot_threads(struct bpf_source *s)
 {
 	__u64 ts = now_ns();
 	size_t nr = 0;
-	int *tids, ret;
+	int *tids, ret = 0;
 
 	ret = cw_target__threads(s->opts.pid, &tids, &nr);
 	if (ret)
 		return ret == -ESRCH ? 0 : ret;
-	s->startup = calloc(nr ? nr : 1, sizeof(*s->startup));
-	if (!s->startup) {
-		free(tids);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		ret = read_comm(s, s->opts.pid, tids[i], ts, &s->startup[s->nr_startup]);
-		if (ret < 0)
-			break;
-		s->nr_startup += ret;
+	for (size_t i = 0; i < nr && ret >= 0; i++) {
+		struct cw_ev_comm c;
+
+		ret = read_comm(s, s->opts.pid, tids[i], ts, &c);
+		if (ret > 0)
+			ret = queue_synth(s, &c.hdr);
 	}
 	free(tids);
 	return ret < 0 ? ret : 0;
@@ -215,11 +266,9 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	s->ctx = ctx;
 	s->cb_err = 0;
 	s->delivered = 0;
-	for (; s->startup_sent < s->nr_startup; s->startup_sent++) {
-		err = deliver(s, &s->startup[s->startup_sent].hdr);
-		if (err)
-			return err;
-	}
+	err = deliver_synth(s);
+	if (err)
+		return err;
 	err = ring_buffer__consume(s->rb);
 	if (s->cb_err)
 		return s->cb_err;
@@ -233,6 +282,8 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	err = emit_lost(s, CW_LOST_RINGBUF, s->skel->bss->lost_ringbuf, now);
 	if (!err)
 		err = emit_lost(s, CW_LOST_MAP_FULL, s->skel->bss->lost_map_full, now);
+	if (!err)
+		err = emit_lost(s, CW_LOST_STACK, s->skel->bss->lost_stack, now);
 	if (!err)
 		err = emit_lost(s, CW_LOST_MALFORMED, s->malformed, now);
 	if (err)
@@ -346,7 +397,45 @@ static int attach(struct bpf_source *s)
 	for (size_t k = 0; k < nc; k++)
 		cw_elf__close(cands[k].elf);
 	free(objs);
+	for (size_t i = 0; !err && i < NR_TRACEPOINTS; i++) {
+		struct bpf_program *prog;
+
+		prog = bpf_object__find_program_by_name(s->skel->obj, tracepoint_progs[i]);
+		if (!prog) {
+			err = -ENOENT;
+			set_err(s, "BPF object has no program %s (build mismatch)", tracepoint_progs[i]);
+			break;
+		}
+		s->tp_links[i] = bpf_program__attach(prog);
+		if (!s->tp_links[i]) {
+			err = -errno;
+			set_err(s, "failed to attach %s: %s", bpf_program__section_name(prog),
+				strerror(-err));
+		}
+	}
 	return err;
+}
+
+/*
+ * libbpf attaches syscall tracepoints through tracefs. A fresh system may have it
+ * unmounted: then mount it in a mount namespace of our own, changing nothing for
+ * anyone else. (A process with threads cannot unshare its mount namespace: concwatch
+ * opens its source before it starts any.)
+ */
+static int ensure_tracefs(struct bpf_source *s)
+{
+	if (!access("/sys/kernel/tracing/events/syscalls", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events/syscalls", F_OK))
+		return 0;
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		int err = -errno;
+
+		set_err(s, "tracefs is not mounted at /sys/kernel/tracing and mounting it failed: %s",
+			strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 static int bpf_source_start(struct cw_source *src)
@@ -361,6 +450,9 @@ static int bpf_source_start(struct cw_source *src)
 		set_err(s, "no such process: %d", s->opts.pid);
 		return err;
 	}
+	err = ensure_tracefs(s);
+	if (err)
+		return err;
 
 	s->skel = concwatch_bpf__open();
 	if (!s->skel) {
@@ -369,15 +461,19 @@ static int bpf_source_start(struct cw_source *src)
 		return err;
 	}
 	s->skel->rodata->wakeup_bytes = s->opts.ringbuf_bytes / 4;
+	s->skel->rodata->stack_bytes = s->opts.stack_bytes;
 	bpf_map__set_max_entries(s->skel->maps.events, s->opts.ringbuf_bytes);
 	bpf_map__set_max_entries(s->skel->maps.pending_locks, s->opts.max_threads);
+	bpf_map__set_max_entries(s->skel->maps.pending_futexes, s->opts.max_threads);
+	bpf_map__set_max_entries(s->skel->maps.pending_klocks, s->opts.max_threads);
 
 	err = concwatch_bpf__load(s->skel);
 	if (err) {
-		if (err == -EPERM || err == -EACCES)
+		/* the verifier's rejections come back as EACCES too: only EPERM is privilege */
+		if (err == -EPERM)
 			set_err(s, "not permitted to load BPF programs: run as root");
 		else
-			set_err(s, "failed to load the BPF programs: %s (-v shows libbpf's log)",
+			set_err(s, "failed to load the BPF programs: %s (-vv shows libbpf's log)",
 				strerror(-err));
 		return err;
 	}
@@ -433,6 +529,10 @@ static int bpf_source_stop(struct cw_source *src)
 		bpf_link__destroy(s->links[i]);
 		s->links[i] = NULL;
 	}
+	for (size_t i = 0; i < NR_TRACEPOINTS; i++) {
+		bpf_link__destroy(s->tp_links[i]);
+		s->tp_links[i] = NULL;
+	}
 	return 0;
 }
 
@@ -449,7 +549,7 @@ static void bpf_source_free(struct cw_source *src)
 	ring_buffer__free(s->rb);
 	concwatch_bpf__destroy(s->skel);
 	cw_index__fini(&s->named);
-	free(s->startup);
+	free(s->synth.buf);
 	free(s);
 }
 
@@ -483,6 +583,12 @@ int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
 		s->opts.tick_ns = DEFAULT_TICK_NS;
 	if (!s->opts.max_threads)
 		s->opts.max_threads = DEFAULT_MAX_THREADS;
+	if (!s->opts.stack_bytes)
+		s->opts.stack_bytes = DEFAULT_STACK_BYTES;
+	if (s->opts.stack_bytes > MAX_STACK_BYTES || s->opts.stack_bytes % 8) {
+		free(s);
+		return -EINVAL;
+	}
 	verbose = opts->verbose;
 	libbpf_set_print(libbpf_print);
 	*out = &s->base;

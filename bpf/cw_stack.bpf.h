@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stacks, captured two ways:
+ *  - every event gets a cheap stack id: the pc, the return address at [sp] (valid at a
+ *    probe on a function's first instruction, before the function moves %rsp: so the
+ *    immediate caller is never missing, which a plain frame-pointer walk from there
+ *    would skip), then a frame-pointer walk checked to stay on the stack. Each new id
+ *    is sent once as a CW_EV_STACK record;
+ *  - the first time an id is seen, the user registers and a copy of the top of the user
+ *    stack go out as CW_EV_USTACK_RAW, for DWARF unwinding in userspace: glibc and most
+ *    distribution code have no frame pointers, and their stacks only unwind with CFI.
+ * Kernel stacks (kernel lock contention) come from bpf_get_stack().
+ */
+#ifndef __CW_STACK_BPF_H
+#define __CW_STACK_BPF_H
+
+#include "cw_common.bpf.h"
+
+#define CW_FP_MAX 32			/* frames of a cheap user stack, pc and [sp] included */
+#define CW_KSTACK_MAX 64		/* frames of a kernel stack */
+#define CW_RAW_MAX (24 * 1024)		/* largest user stack copy (--stack-bytes) */
+#define CW_RAW_CHUNK 4096		/* copied a page at a time: see capture_raw() */
+#define CW_RAW_OFF_MASK (32 * 1024 - 1)	/* power of two above CW_RAW_MAX: bounds the offset */
+#define CW_STACK_WINDOW (8 << 20)	/* a frame pointer more than this above %rsp is garbage */
+
+/* Set from userspace before load. */
+const volatile __u32 stack_bytes = 16384;	/* user stack bytes to copy, multiple of 8 */
+const volatile __u32 fp_depth = 16;		/* frame-pointer frames to walk */
+
+__u64 lost_stack;
+
+struct stack_key {
+	__u32 tgid;
+	__u32 space;
+	__u64 id;
+};
+
+/* Ids already sent; LRU, so a long run re-sends an evicted stack rather than failing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct stack_key);
+	__type(value, __u8);
+} stacks_seen SEC(".maps");
+
+/*
+ * Records are built in their own ring buffer reservations, never in per-CPU scratch
+ * buffers: uprobe programs run preemptibly (migrate_disable() only), so two threads on
+ * one CPU may be inside the same program at once.
+ */
+struct kstack_rec {
+	struct cw_ev_stack hdr;
+	__u64 ips[CW_KSTACK_MAX];
+};
+
+/*
+ * The copy area covers every offset the mask allows plus one chunk, so the verifier of
+ * every kernel (6.1's tracks less than 6.12's) sees each chunk's bound at once.
+ */
+struct raw_rec {
+	struct cw_ev_ustack_raw hdr;
+	__u8 data[CW_RAW_OFF_MASK + 1 + CW_RAW_CHUNK];
+};
+
+static __always_inline __u64 hash_ips(const __u64 *ips, __u32 nr, __u64 seed)
+{
+	__u64 h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (__u32 i = 0; i < CW_KSTACK_MAX; i++) {
+		if (i >= nr)
+			break;
+		h ^= ips[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h | 1; /* 0 means "no stack" */
+}
+
+static __always_inline void fill_hdr(struct cw_hdr *h, __u16 type, __u16 size)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->size = size;
+	h->cpu = bpf_get_smp_processor_id();
+	h->flags = 0;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+}
+
+static __always_inline __u64 ringbuf_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP :
+									       BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void stack_hdr(struct cw_ev_stack *s, __u64 id, __u16 space, __u32 nr,
+				      __u16 flags)
+{
+	fill_hdr(&s->hdr, CW_EV_STACK, sizeof(*s) + nr * sizeof(__u64));
+	s->stack_id = id;
+	s->space = space;
+	s->nr = nr;
+	s->flags = flags;
+	s->pad = 0;
+}
+
+/* Send nr user ips as a CW_EV_STACK record. */
+static __always_inline void emit_user_ips(const __u64 *ips, __u32 nr, __u64 id)
+{
+	struct {
+		struct cw_ev_stack hdr;
+		__u64 ips[CW_FP_MAX];
+	} *r;
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&lost_ringbuf, 1);
+		return;
+	}
+	for (int i = 0; i < CW_FP_MAX; i++)
+		r->ips[i] = i < nr ? ips[i] : 0;
+	stack_hdr(&r->hdr, id, CW_STACK_USER, nr > CW_FP_MAX ? CW_FP_MAX : nr, 0);
+	bpf_ringbuf_submit(r, ringbuf_flags());
+}
+
+/* 1 when (tgid, space, id) had not been seen: the caller sends it. */
+static __always_inline int first_sight(__u32 tgid, __u32 space, __u64 id)
+{
+	struct stack_key key = { .tgid = tgid, .space = space, .id = id };
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&stacks_seen, &key))
+		return 0;
+	if (bpf_map_update_elem(&stacks_seen, &key, &one, BPF_NOEXIST))
+		return 0; /* another CPU got there first, or no room: either way, not ours */
+	return 1;
+}
+
+/*
+ * Copy the top of the user stack a page at a time: a read that faults copies nothing,
+ * so one big read near the top of the stack (a short stack) would lose all of it.
+ * The first chunk runs to the page boundary, then whole pages.
+ */
+static __always_inline void capture_raw(__u64 id, __u64 ip, __u64 sp, __u64 bp)
+{
+	__u32 len = 0, want = stack_bytes;
+	__u16 flags = CW_STACK_TRUNCATED;
+	struct raw_rec *r;
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&lost_stack, 1);
+		return;
+	}
+	if (want > CW_RAW_MAX)
+		want = CW_RAW_MAX;
+	for (int i = 0; i < CW_RAW_MAX / CW_RAW_CHUNK + 1; i++) {
+		__u32 off = len & CW_RAW_OFF_MASK, chunk;
+
+		if (off >= want)
+			break;
+		chunk = CW_RAW_CHUNK - ((sp + off) & (CW_RAW_CHUNK - 1));
+		if (chunk > want - off)
+			chunk = want - off;
+		/* holds already; clang would drop the mask as redundant without the barrier */
+		asm volatile("" : "+r"(chunk));
+		chunk &= 2 * CW_RAW_CHUNK - 1;
+		if (!chunk || chunk > CW_RAW_CHUNK)
+			break;
+		if (bpf_probe_read_user(&r->data[off], chunk, (void *)(sp + off))) {
+			/* the end of the stack mapping: what was copied is the whole stack */
+			flags = off ? 0 : CW_STACK_FAULTED;
+			break;
+		}
+		len = off + chunk;
+	}
+	len &= ~7U;
+	fill_hdr(&r->hdr.hdr, CW_EV_USTACK_RAW, sizeof(r->hdr) + len);
+	r->hdr.stack_id = id;
+	r->hdr.ip = ip;
+	r->hdr.sp = sp;
+	r->hdr.bp = bp;
+	r->hdr.len = len;
+	r->hdr.flags = len < want ? flags : CW_STACK_TRUNCATED;
+	r->hdr.pad = 0;
+	bpf_ringbuf_submit(r, ringbuf_flags());
+}
+
+/*
+ * The cheap id of the user stack with registers ip/sp/bp. at_entry: the probe sits on a
+ * function's first instruction, so [sp] holds the return address. seed mixes in what
+ * else should tell stacks apart (a futex word). New ids are sent, with a raw copy when
+ * raw is set. Returns the id, 0 when nothing could be read.
+ */
+static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_entry, __u64 seed,
+					   int raw)
+{
+	__u32 nr = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 ips[CW_FP_MAX], lo = sp, fp = bp, id;
+
+	ips[nr++] = ip;
+	if (at_entry && !bpf_probe_read_user(&ips[1], sizeof(__u64), (void *)sp))
+		nr++;
+	for (int i = 0; i < CW_FP_MAX - 2; i++) {
+		__u64 frame[2];
+
+		if (i >= fp_depth || fp < lo || fp >= sp + CW_STACK_WINDOW || (fp & 7))
+			break;
+		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
+			break;
+		if (nr >= CW_FP_MAX)
+			break;
+		ips[nr++] = frame[1];
+		lo = fp + sizeof(frame);
+		fp = frame[0];
+	}
+	id = hash_ips(ips, nr, seed);
+	if (first_sight(tgid, CW_STACK_USER, id)) {
+		emit_user_ips(ips, nr, id);
+		if (raw)
+			capture_raw(id, ip, sp, bp);
+	}
+	return id;
+}
+
+/* The kernel stack of the current task, as an id; sent the first time it is seen. */
+static __always_inline __u64 kernel_stack_id(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct kstack_rec *r;
+	__u64 id;
+	long n;
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&lost_ringbuf, 1);
+		return 0;
+	}
+	n = bpf_get_stack(ctx, r->ips, sizeof(r->ips), 0);
+	if (n <= 0) {
+		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+		__sync_fetch_and_add(&lost_stack, 1);
+		return 0;
+	}
+	n /= sizeof(__u64);
+	id = hash_ips(r->ips, n, 0);
+	if (!first_sight(tgid, CW_STACK_KERNEL, id)) {
+		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+		return id;
+	}
+	stack_hdr(&r->hdr, id, CW_STACK_KERNEL, n, n == CW_KSTACK_MAX ? CW_STACK_TRUNCATED : 0);
+	bpf_ringbuf_submit(r, ringbuf_flags());
+	return id;
+}
+
+#endif /* __CW_STACK_BPF_H */
