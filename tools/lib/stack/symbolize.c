@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Names for the pcs of a walk: the function from the symbol table, the source line and
+ * the functions inlined at the pc from DWARF. Each lookup address is resolved once per
+ * unwinder and kept: a process's stacks repeat the same few return addresses.
+ */
+#include <dwarf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <elfutils/libdw.h>
+#include <libiberty/demangle.h>
+
+#include "internal.h"
+
+#define CACHE_MIN 256
+
+/*
+ * A copy of a symbol's name for display: without the @VERSION of versioned symbols, and
+ * demangled when it is a C++ name. NULL for NULL.
+ */
+static char *display_name(const char *name)
+{
+	char *plain, *d;
+
+	if (!name)
+		return NULL;
+	plain = strndup(name, strcspn(name, "@"));
+	if (!plain || plain[0] != '_' || plain[1] != 'Z')
+		return plain;
+	d = cplus_demangle(plain, DMGL_PARAMS | DMGL_ANSI);
+	if (!d)
+		return plain;
+	free(plain);
+	return d;
+}
+
+/*
+ * The name of a function's DIE, following abstract origins: a C++ linkage name demangled
+ * (the qualified signature), else the plain name. A C linkage name is an assembler alias
+ * (glibc's __GI_ names): the plain name is the one in the source.
+ */
+static char *die_func_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name;
+
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr)) {
+		name = dwarf_formstring(&attr);
+		if (name && name[0] == '_' && name[1] == 'Z')
+			return display_name(name);
+	}
+	name = dwarf_attr_integrate(die, DW_AT_name, &attr) ? dwarf_formstring(&attr) : NULL;
+	return name ? strdup(name) : NULL;
+}
+
+/* --- symbol tables ----------------------------------------------------------------------- */
+
+static int leading_underscores(const char *s)
+{
+	int n = 0;
+
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+/*
+ * Of two symbols for one address, the name a reader expects: a global before a weak before
+ * a local one, then the one with fewer leading underscores, then the shorter one:
+ * pthread_mutex_lock, not __pthread_mutex_lock or ___pthread_mutex_lock; __lll_lock_wait,
+ * not __GI___lll_lock_wait. Ties go to the name sorting first, so the choice is stable.
+ */
+static bool better_alias(const struct cw_sym *a, const struct cw_sym *b)
+{
+	size_t la = strcspn(a->name, "@"), lb = strcspn(b->name, "@");
+	int ua = leading_underscores(a->name), ub = leading_underscores(b->name);
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank;
+	if (ua != ub)
+		return ua < ub;
+	if (la != lb)
+		return la < lb;
+	return strcmp(a->name, b->name) < 0;
+}
+
+static int cmp_sym(const void *a, const void *b)
+{
+	const struct cw_sym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int bind_rank(int bind)
+{
+	switch (bind) {
+	case STB_GLOBAL:
+		return 0;
+	case STB_WEAK:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+/* The function symbols of dm, sorted once: libdwfl searches its table linearly. */
+static int symidx_build(Dwfl_Module *dm, struct cw_symidx *x)
+{
+	int n = dwfl_module_getsymtab(dm);
+	size_t cap = 0;
+
+	x->dm = dm;
+	for (int i = 1; i < n; i++) {
+		GElf_Word shndx;
+		const char *name;
+		GElf_Addr addr;
+		GElf_Sym sym;
+		int type;
+
+		name = dwfl_module_getsym_info(dm, i, &sym, &addr, &shndx, NULL, NULL);
+		type = GELF_ST_TYPE(sym.st_info);
+		if (!name || !name[0] || shndx == SHN_UNDEF || !sym.st_size ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC))
+			continue;
+		if (x->nr == cap) {
+			struct cw_sym *p;
+
+			cap = cap ? cap * 2 : 256;
+			p = realloc(x->syms, cap * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			x->syms = p;
+		}
+		x->syms[x->nr++] = (struct cw_sym){ addr, sym.st_size, name,
+						    bind_rank(GELF_ST_BIND(sym.st_info)) };
+	}
+	qsort(x->syms, x->nr, sizeof(*x->syms), cmp_sym);
+	return 0;
+}
+
+static int symidx_get(struct cw_unwinder *u, Dwfl_Module *dm, struct cw_symidx **out)
+{
+	struct cw_symidx *p;
+	int err;
+
+	for (size_t i = 0; i < u->nr_idx; i++) {
+		if (u->idx[i].dm == dm) {
+			*out = &u->idx[i];
+			return 0;
+		}
+	}
+	if (u->nr_idx == u->cap_idx) {
+		size_t cap = u->cap_idx ? u->cap_idx * 2 : 8;
+
+		p = realloc(u->idx, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		u->idx = p;
+		u->cap_idx = cap;
+	}
+	p = &u->idx[u->nr_idx];
+	memset(p, 0, sizeof(*p));
+	err = symidx_build(dm, p);
+	if (err) {
+		free(p->syms);
+		return err;
+	}
+	u->nr_idx++;
+	*out = p;
+	return 0;
+}
+
+/* Forget the indexes of modules libdwfl no longer has (their names died with them). */
+void cw_symidx__drop_stale(struct cw_unwinder *u)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < u->nr_idx; i++) {
+		bool live = false;
+
+		for (size_t j = 0; j < u->nr_mods && !live; j++)
+			live = u->mods[j].dm == u->idx[i].dm;
+		if (live)
+			u->idx[k++] = u->idx[i];
+		else
+			free(u->idx[i].syms);
+	}
+	u->nr_idx = k;
+}
+
+/*
+ * The function containing key: its best-named alias from the index, else what libdwfl
+ * finds (symbols without size, functions nested in others). *name is libdwfl's string.
+ */
+static int find_function(struct cw_unwinder *u, Dwfl_Module *dm, __u64 key, const char **name,
+			 __u64 *start)
+{
+	const struct cw_sym *best = NULL;
+	struct cw_symidx *x;
+	size_t lo = 0, hi;
+	GElf_Off off;
+	GElf_Sym sym;
+	int err;
+
+	err = symidx_get(u, dm, &x);
+	if (err)
+		return err;
+	hi = x->nr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->syms[mid].addr <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0 && x->syms[i].addr == x->syms[lo - 1].addr;) {
+		const struct cw_sym *s = &x->syms[i];
+
+		if (key - s->addr < s->size && (!best || better_alias(s, best)))
+			best = s;
+	}
+	if (best) {
+		*name = best->name;
+		*start = best->addr;
+		return 0;
+	}
+	*name = dwfl_module_addrinfo(dm, key, &off, &sym, NULL, NULL, NULL);
+	*start = key - off;
+	return 0;
+}
+
+static void free_lines(struct cw_symline *lines, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(lines[i].func);
+		free(lines[i].file);
+	}
+	free(lines);
+}
+
+static int add_line(struct cw_syment *e, size_t *cap, char *func, __u64 func_start,
+		    const char *file, int line, int inlined)
+{
+	struct cw_symline *l;
+
+	if (e->nr == *cap) {
+		size_t n = *cap ? *cap * 2 : 2;
+
+		l = realloc(e->lines, n * sizeof(*l));
+		if (!l)
+			goto nomem;
+		e->lines = l;
+		*cap = n;
+	}
+	l = &e->lines[e->nr];
+	l->func = func;
+	l->func_start = func_start;
+	l->file = file ? strdup(file) : NULL;
+	l->line = line;
+	l->inlined = inlined;
+	if (file && !l->file)
+		goto nomem;
+	e->nr++;
+	return 0;
+nomem:
+	free(func);
+	return -ENOMEM;
+}
+
+/*
+ * The functions inlined at lookup, innermost first, each with the source position in it;
+ * on return *file and *line are the position in the function they were inlined into.
+ * Nested DIEs of the concrete tree give the chain: inlined_subroutine inside (lexical
+ * blocks inside) ... the subprogram. *subprogram gets that subprogram's name and
+ * *sub_start its entry (DWARF addresses).
+ */
+static int add_inlined(struct cw_syment *e, size_t *cap, Dwarf_Die *cu, Dwarf_Addr addr,
+		       const char **file, int *line, char **subprogram, __u64 *sub_start)
+{
+	Dwarf_Die *scopes = NULL, *chain = NULL;
+	Dwarf_Files *files = NULL;
+	int n, m, err = 0;
+	size_t nfiles = 0;
+
+	n = dwarf_getscopes(cu, addr, &scopes);
+	if (n <= 0)
+		goto cleanup;
+	m = dwarf_getscopes_die(&scopes[0], &chain);
+	for (int i = 0; i < m; i++) {
+		Dwarf_Attribute attr;
+		Dwarf_Word v;
+
+		if (dwarf_tag(&chain[i]) == DW_TAG_subprogram) {
+			Dwarf_Addr entry;
+
+			*subprogram = die_func_name(&chain[i]);
+			if (!dwarf_entrypc(&chain[i], &entry))
+				*sub_start = entry;
+			break;
+		}
+		if (dwarf_tag(&chain[i]) != DW_TAG_inlined_subroutine)
+			continue;
+		err = add_line(e, cap, die_func_name(&chain[i]), 0, *file, *line, 1);
+		if (err)
+			goto cleanup;
+		/* where it was inlined: a position in the caller */
+		*file = NULL;
+		*line = 0;
+		if (!files)
+			dwarf_getsrcfiles(cu, &files, &nfiles);
+		if (files && !dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_file, &attr), &v) &&
+		    v < nfiles)
+			*file = dwarf_filesrc(files, v, NULL, NULL);
+		if (!dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_line, &attr), &v))
+			*line = v;
+	}
+cleanup:
+	free(chain);
+	free(scopes);
+	return err;
+}
+
+/* Resolve one lookup address (a pc, or a return address - 1) into e. */
+static int resolve(struct cw_unwinder *u, __u64 key, struct cw_syment *e)
+{
+	struct cw_umod *um = cw_unwinder__find(u, key);
+	char *func = NULL, *subprogram = NULL;
+	const char *name = NULL, *file = NULL;
+	__u64 func_start = 0, sub_start = 0;
+	Dwarf_Addr bias;
+	size_t cap = 0;
+	Dwarf_Die *cu;
+	int line = 0, err;
+
+	e->key = key;
+	e->module = um ? um->path : NULL;
+	if (!um || !um->dm)
+		return add_line(e, &cap, NULL, 0, NULL, 0, 0);
+	err = find_function(u, um->dm, key, &name, &func_start);
+	if (err)
+		return err;
+	if (name) {
+		func = display_name(name);
+		if (!func)
+			return -ENOMEM;
+	}
+	cu = dwfl_module_addrdie(um->dm, key, &bias);
+	if (cu) {
+		Dwarf_Line *l = dwarf_getsrc_die(cu, key - bias);
+
+		if (l) {
+			file = dwarf_linesrc(l, NULL, NULL);
+			dwarf_lineno(l, &line);
+		}
+		err = add_inlined(e, &cap, cu, key - bias, &file, &line, &subprogram, &sub_start);
+		if (err) {
+			free(func);
+			free(subprogram);
+			return err;
+		}
+	}
+	/* a function the symbol tables lack (stripped of .symtab, static): DWARF's name */
+	if (!func && subprogram) {
+		func = subprogram;
+		func_start = sub_start ? sub_start + bias : key;
+		subprogram = NULL;
+	}
+	free(subprogram);
+	return add_line(e, &cap, func, func_start, file, line, 0);
+}
+
+static size_t slot_of(__u64 key, size_t cap)
+{
+	return (key * 0x9e3779b97f4a7c15ULL) >> 7 & (cap - 1);
+}
+
+void cw_symcache__clear(struct cw_unwinder *u)
+{
+	if (!u->cache_used)
+		return;
+	for (size_t i = 0; i < u->cache_cap; i++) {
+		if (u->cache[i].nr)
+			free_lines(u->cache[i].lines, u->cache[i].nr);
+		memset(&u->cache[i], 0, sizeof(u->cache[i]));
+	}
+	u->cache_used = 0;
+}
+
+static int cache_grow(struct cw_unwinder *u)
+{
+	size_t cap = u->cache_cap ? u->cache_cap * 2 : CACHE_MIN;
+	struct cw_syment *c = calloc(cap, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	for (size_t i = 0; i < u->cache_cap; i++) {
+		size_t s;
+
+		if (!u->cache[i].nr)
+			continue;
+		for (s = slot_of(u->cache[i].key, cap); c[s].nr; s = (s + 1) & (cap - 1))
+			;
+		c[s] = u->cache[i];
+	}
+	free(u->cache);
+	u->cache = c;
+	u->cache_cap = cap;
+	return 0;
+}
+
+/*
+ * The entry for key, resolved now if it was not before. Pointers last until the next
+ * lookup that resolves something.
+ */
+static int cache_get(struct cw_unwinder *u, __u64 key, struct cw_syment **out)
+{
+	size_t s, mask = u->cache_cap - 1;
+	int err;
+
+	if (u->cache_cap) {
+		for (s = slot_of(key, u->cache_cap); u->cache[s].nr; s = (s + 1) & mask) {
+			if (u->cache[s].key == key) {
+				*out = &u->cache[s];
+				return 0;
+			}
+		}
+	}
+	/* at most half full: probes stay short */
+	if ((u->cache_used + 1) * 2 > u->cache_cap) {
+		err = cache_grow(u);
+		if (err)
+			return err;
+	}
+	for (s = slot_of(key, u->cache_cap); u->cache[s].nr; s = (s + 1) & (u->cache_cap - 1))
+		;
+	err = resolve(u, key, &u->cache[s]);
+	if (err) {
+		free_lines(u->cache[s].lines, u->cache[s].nr);
+		memset(&u->cache[s], 0, sizeof(u->cache[s]));
+		return err;
+	}
+	u->cache_used++;
+	*out = &u->cache[s];
+	return 0;
+}
+
+static __u64 lookup_addr(const struct cw_walkpc *p)
+{
+	/* a return address is past the call: pc - 1 is still in the caller's call */
+	return p->activation ? p->pc : p->pc - 1;
+}
+
+static const char *label(const struct cw_ustack *s, size_t i, char *buf, size_t len)
+{
+	if (i < s->nr && s->frames[i].func)
+		return s->frames[i].func;
+	snprintf(buf, len, "0x%llx", i < s->nr ? (unsigned long long)s->frames[i].addr : 0ULL);
+	return buf;
+}
+
+/* One line for out->why, naming the frames involved. */
+static void explain(struct cw_unwinder *u, struct cw_ustack *out)
+{
+	size_t last = out->nr ? out->nr - 1 : 0;
+	unsigned long long addr = u->reason_addr;
+	const char *missing, *func;
+	char a[24];
+
+	switch (u->reason) {
+	case CW_WALK_OUTERMOST:
+		out->end = CW_STACK_END_COMPLETE;
+		return;
+	case CW_WALK_MAX_FRAMES:
+		out->end = CW_STACK_END_TRUNCATED;
+		snprintf(out->why, sizeof(out->why),
+			 "stopped at %d frames (max_frames): %s has a caller", u->max_frames,
+			 label(out, last, a, sizeof(a)));
+		return;
+	case CW_WALK_COPY_ENDS:
+		out->end = CW_STACK_END_TRUNCATED;
+		snprintf(out->why, sizeof(out->why),
+			 "the stack copy (%zu bytes) ends before the return address of %s", u->len,
+			 label(out, last, a, sizeof(a)));
+		return;
+	default:
+		break;
+	}
+	out->end = CW_STACK_END_LOST;
+	switch (u->reason) {
+	case CW_WALK_UNMAPPED:
+		snprintf(out->why, sizeof(out->why), "0x%llx is in no executable mapping%s%s", addr,
+			 last ? ", caller of " : "",
+			 last ? label(out, last - 1, a, sizeof(a)) : "");
+		break;
+	case CW_WALK_MISSING:
+		missing = cw_unwinder__missing(u, last ? addr - 1 : addr);
+		snprintf(out->why, sizeof(out->why), "no CFI for 0x%llx: %s", addr,
+			 missing ? missing : "module missing");
+		break;
+	case CW_WALK_NO_CFI:
+		func = out->nr ? out->frames[last].func : NULL;
+		snprintf(out->why, sizeof(out->why), "no CFI for %s%s0x%llx: its caller is unknown",
+			 func ? func : "", func ? " at " : "", addr);
+		break;
+	case CW_WALK_BAD_READ:
+		snprintf(out->why, sizeof(out->why), "CFI of %s reads 0x%llx, below the stack",
+			 label(out, last, a, sizeof(a)), addr);
+		break;
+	case CW_WALK_NO_CALLER:
+		if (u->reason_msg[0])
+			snprintf(out->why, sizeof(out->why), "the %s stops at %s", u->reason_msg,
+				 label(out, last, a, sizeof(a)));
+		else
+			snprintf(out->why, sizeof(out->why),
+				 "no return address for %s, and CFI does not end the stack there",
+				 label(out, last, a, sizeof(a)));
+		break;
+	case CW_WALK_ERROR:
+		snprintf(out->why, sizeof(out->why), "unwinding %s failed: %s",
+			 label(out, last, a, sizeof(a)), u->reason_msg);
+		break;
+	default:
+		snprintf(out->why, sizeof(out->why), "no frame: %s",
+			 u->reason_msg[0] ? u->reason_msg : "unknown error");
+		break;
+	}
+}
+
+int cw_symbolize__walk(struct cw_unwinder *u, struct cw_ustack *out)
+{
+	struct cw_syment *e;
+	size_t total = 0, k = 0;
+	int err;
+
+	/* resolve first: entries move while the cache grows */
+	for (size_t i = 0; i < u->nr_pcs; i++) {
+		err = cache_get(u, lookup_addr(&u->pcs[i]), &e);
+		if (err)
+			return err;
+		total += e->nr;
+	}
+	out->frames = total ? calloc(total, sizeof(*out->frames)) : NULL;
+	if (total && !out->frames)
+		return -ENOMEM;
+	for (size_t i = 0; i < u->nr_pcs; i++) {
+		__u64 pc = u->pcs[i].pc;
+
+		err = cache_get(u, lookup_addr(&u->pcs[i]), &e);
+		if (err || k + e->nr > total) {
+			cw_ustack__fini(out);
+			return err ? err : -EAGAIN;
+		}
+		for (size_t j = 0; j < e->nr; j++, k++) {
+			struct cw_frame *f = &out->frames[k];
+			const struct cw_symline *l = &e->lines[j];
+
+			f->addr = pc;
+			f->module = e->module;
+			f->line = l->line;
+			f->inlined = l->inlined;
+			if (l->func && !l->inlined)
+				f->func_offset = pc - l->func_start;
+			f->func = l->func ? strdup(l->func) : NULL;
+			f->file = l->file ? strdup(l->file) : NULL;
+			out->nr = k + 1;
+			if ((l->func && !f->func) || (l->file && !f->file)) {
+				cw_ustack__fini(out);
+				return -ENOMEM;
+			}
+		}
+	}
+	explain(u, out);
+	return 0;
+}
+
+void cw_ustack__fini(struct cw_ustack *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nr; i++) {
+		free(s->frames[i].func);
+		free(s->frames[i].file);
+	}
+	free(s->frames);
+	memset(s, 0, sizeof(*s));
+}
+
+/* snprintf at *n; -ENOSPC once it no longer fits. */
+static int append(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(buf + *n, len - *n, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= len - *n)
+		return -ENOSPC;
+	*n += r;
+	return 0;
+}
+
+int cw_frame__format(const struct cw_frame *f, char *buf, size_t len)
+{
+	const char *file;
+	size_t n = 0;
+	int err;
+
+	if (!f || !buf || !len)
+		return -EINVAL;
+	if (f->func && f->inlined)
+		err = append(buf, len, &n, "%s inlined", f->func);
+	else if (f->func)
+		err = append(buf, len, &n, "%s+0x%llx", f->func,
+			     (unsigned long long)f->func_offset);
+	else
+		err = append(buf, len, &n, "0x%llx", (unsigned long long)f->addr);
+	if (!err && f->file) {
+		file = strrchr(f->file, '/');
+		file = file ? file + 1 : f->file;
+		if (f->line)
+			err = append(buf, len, &n, " (%s:%d)", file, f->line);
+		else
+			err = append(buf, len, &n, " (%s)", file);
+	}
+	if (!err)
+		err = append(buf, len, &n, " [%s]", f->module ? f->module : "?");
+	return err;
+}
