@@ -47,6 +47,8 @@ static struct env {
 	const char *backend;
 	int verbose;
 	size_t ringbuf_bytes;
+	long stack_bytes;	/* 0: default; -1: copy none */
+	const char *debuginfo_path;
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
 	.interval_ms = 1000,
@@ -123,6 +125,8 @@ enum {
 	OPT_EXIT_CODE,
 	OPT_FORMAT,
 	OPT_RINGBUF,
+	OPT_STACK_BYTES,
+	OPT_DEBUGINFO,
 };
 
 /* Options of every command that traces. */
@@ -131,6 +135,12 @@ static const struct argp_option trace_options[] = {
 	  "Event source: bpf (the default); kmod is not available yet" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
+	{ "stack-bytes", OPT_STACK_BYTES, "BYTES", 0,
+	  "User stack copied for DWARF unwinding, per new call path: a multiple of 8 up to "
+	  "24576 (default 16384); 0 copies none" },
+	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
+	  "Where to look for separate debug files, colon separated (default "
+	  "\":.debug:/usr/lib/debug\")" },
 	{},
 };
 
@@ -191,6 +201,17 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		env.ringbuf_bytes = v;
 		return 0;
 	}
+	case OPT_STACK_BYTES: {
+		long v = parse_long("--stack-bytes", arg, 0, 24576);
+
+		if (v % 8)
+			usage_error("invalid --stack-bytes '%s': expected a multiple of 8", arg);
+		env.stack_bytes = v ? v : -1;
+		return 0;
+	}
+	case OPT_DEBUGINFO:
+		env.debuginfo_path = arg;
+		return 0;
 	case 'v':
 		env.verbose++;
 		return 0;
@@ -442,6 +463,7 @@ static int live_open(struct live *lv)
 		.bpf = {
 			.pid = env.pid,
 			.ringbuf_bytes = env.ringbuf_bytes,
+			.stack_bytes = env.stack_bytes,
 			.verbose = env.verbose >= 2,
 		},
 	};
@@ -496,6 +518,8 @@ static int cmd_report_live(void)
 	ret = live_finish(&lv);
 	if (ret)
 		goto cleanup;
+	lv.target.alive = !cw_target__check(env.pid);
+	lv.target.debuginfo_path = env.debuginfo_path;
 	if (env.json)
 		ret = cw_report__json(stdout, lv.eng, &lv.target);
 	else

@@ -21,6 +21,7 @@
 #include "engine/index.h"
 #include "source/source.h"
 #include "source/target.h"
+#include "stack/stack.h"
 
 #define DEFAULT_RINGBUF_BYTES (4UL << 20)
 #define DEFAULT_TICK_NS 100000000ULL
@@ -68,6 +69,14 @@ struct bpf_source {
 	int delivered;
 
 	struct cw_index named;		/* (pid, tid) of threads already named */
+	/* executable mappings sent as CW_EV_MODULE: (start, end) -> 1, and their ranges */
+	struct cw_index modules_sent;
+	struct range {
+		__u64 start, end;
+	} *ranges;
+	size_t nr_ranges, cap_ranges;
+	__u64 maps_read_ns;		/* when /proc/PID/maps was last read */
+
 	/* records made up here (thread names at attach), delivered at the next drain */
 	struct {
 		unsigned char *buf;
@@ -199,6 +208,104 @@ static int name_thread(struct bpf_source *s, const struct cw_hdr *h)
 	return ret > 0 ? deliver(s, &c.hdr) : ret;
 }
 
+/*
+ * Send every executable mapping of the process not sent yet, as CW_EV_MODULE records:
+ * queued (at attach) or delivered at once (ahead of a stack that needs them).
+ */
+static int send_modules(struct bpf_source *s, __u64 ts, int queue)
+{
+	struct cw_module_info *mods = NULL;
+	size_t nr = 0;
+	int err;
+
+	s->maps_read_ns = now_ns();
+	err = cw_modules__read(s->opts.pid, &mods, &nr);
+	if (err)
+		return err == -ESRCH ? 0 : err; /* gone: its stacks stay as they are */
+	for (size_t i = 0; i < nr && !err; i++) {
+		const struct cw_module_info *m = &mods[i];
+		size_t plen = strlen(m->path) + 1;
+		struct cw_ev_module *e;
+		struct range *r;
+		__u32 dummy;
+
+		if (!cw_index__get(&s->modules_sent, m->start, m->end ^ m->inode, &dummy))
+			continue;
+		if (cw_index__put(&s->modules_sent, m->start, m->end ^ m->inode, 1)) {
+			err = -ENOMEM;
+			break;
+		}
+		if (s->nr_ranges == s->cap_ranges) {
+			size_t cap = s->cap_ranges ? s->cap_ranges * 2 : 64;
+
+			r = realloc(s->ranges, cap * sizeof(*r));
+			if (!r) {
+				err = -ENOMEM;
+				break;
+			}
+			s->ranges = r;
+			s->cap_ranges = cap;
+		}
+		s->ranges[s->nr_ranges++] = (struct range){ m->start, m->end };
+
+		e = calloc(1, sizeof(*e) + CW_RECORD_ALIGN(plen));
+		if (!e) {
+			err = -ENOMEM;
+			break;
+		}
+		e->hdr = (struct cw_hdr){
+			.type = CW_EV_MODULE,
+			.size = sizeof(*e) + CW_RECORD_ALIGN(plen),
+			.cpu = 0xffff,
+			.flags = CW_F_SYNTHETIC,
+			.ts_ns = ts,
+			.pid = s->opts.pid,
+		};
+		e->start = m->start;
+		e->end = m->end;
+		e->pgoff = m->pgoff;
+		e->inode = m->inode;
+		e->dev = m->dev;
+		e->build_id_len = m->build_id_len;
+		memcpy(e->build_id, m->build_id, sizeof(e->build_id));
+		e->flags = m->deleted ? CW_MODULE_DELETED : 0;
+		e->path_len = plen;
+		memcpy(e->path, m->path, plen);
+		err = queue ? queue_synth(s, &e->hdr) : deliver(s, &e->hdr);
+		free(e);
+	}
+	free(mods);
+	return err;
+}
+
+static int covered(const struct bpf_source *s, __u64 addr)
+{
+	for (size_t i = 0; i < s->nr_ranges; i++)
+		if (addr >= s->ranges[i].start && addr < s->ranges[i].end)
+			return 1;
+	return 0;
+}
+
+/*
+ * A user stack names an address no module sent covers: the process mapped code since
+ * (dlopen, exec). Read its maps again, at most once a tick (an address in anonymous
+ * memory, JIT code say, stays uncovered however often we look).
+ */
+static int modules_for_stack(struct bpf_source *s, const struct cw_hdr *h)
+{
+	const struct cw_ev_stack *st = (const void *)h;
+	int missing = 0;
+
+	if (h->type == CW_EV_USTACK_RAW)
+		missing = !covered(s, ((const struct cw_ev_ustack_raw *)h)->ip);
+	else if (h->type == CW_EV_STACK && st->space == CW_STACK_USER)
+		for (__u32 i = 0; i < st->nr && !missing; i++)
+			missing = !covered(s, st->ips[i]);
+	if (!missing || now_ns() - s->maps_read_ns < s->opts.tick_ns)
+		return 0;
+	return send_modules(s, h->ts_ns, 0);
+}
+
 /* Name every thread alive at attach, before tracing starts. */
 static int snapshot_threads(struct bpf_source *s)
 {
@@ -233,6 +340,8 @@ static int ringbuf_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	err = name_thread(s, h);
+	if (!err)
+		err = modules_for_stack(s, h);
 	if (!err)
 		err = deliver(s, h);
 	if (err) {
@@ -480,9 +589,12 @@ static int bpf_source_start(struct cw_source *src)
 	err = attach(s);
 	if (!err)
 		err = snapshot_threads(s);
+	if (!err)
+		err = send_modules(s, now_ns(), 1);
 	if (err) {
 		if (!s->base.err[0])
-			set_err(s, "failed to read the threads of %d: %s", s->opts.pid, strerror(-err));
+			set_err(s, "failed to read the threads and maps of %d: %s", s->opts.pid,
+				strerror(-err));
 		return err;
 	}
 	/*
@@ -550,6 +662,8 @@ static void bpf_source_free(struct cw_source *src)
 	concwatch_bpf__destroy(s->skel);
 	cw_index__fini(&s->named);
 	free(s->synth.buf);
+	free(s->ranges);
+	cw_index__fini(&s->modules_sent);
 	free(s);
 }
 
@@ -585,6 +699,8 @@ int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
 		s->opts.max_threads = DEFAULT_MAX_THREADS;
 	if (!s->opts.stack_bytes)
 		s->opts.stack_bytes = DEFAULT_STACK_BYTES;
+	if (s->opts.stack_bytes < 0)
+		s->opts.stack_bytes = 0; /* no raw copies: the frame-pointer stacks only */
 	if (s->opts.stack_bytes > MAX_STACK_BYTES || s->opts.stack_bytes % 8) {
 		free(s);
 		return -EINVAL;

@@ -84,8 +84,8 @@ struct cw_bpf_opts {
 	size_t ringbuf_bytes;		/* ring buffer size, power of two; 0 = default (4 MiB) */
 	__u64 tick_ns;			/* tick period; 0 = default (100 ms) */
 	__u32 max_threads;		/* threads tracked at once; 0 = default (16384) */
-	__u32 stack_bytes;		/* user stack copied for DWARF unwinding, multiple of 8,
-					 * at most 24576; 0 = default (16384) */
+	__s32 stack_bytes;		/* user stack copied for DWARF unwinding, multiple of 8,
+					 * at most 24576; 0 = default (16384), -1 = none */
 	int verbose;			/* print libbpf's debug output */
 };
 
