@@ -4,8 +4,10 @@
  * never 0: a script must be able to tell "none" from "not traced".
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "report/report.h"
+#include "report/symbols.h"
 
 static void json_string(FILE *out, const char *s, size_t max)
 {
@@ -36,7 +38,32 @@ static void json_known(FILE *out, const char *name, int known, __u64 v)
 		fprintf(out, "\"%s\": null, ", name);
 }
 
-static void json_lock(FILE *out, const struct cw_lock *l)
+/* The call path that waited longest on l: its stack, and how that stack ended. */
+static void json_top_waiter(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+			    const struct cw_lock *l)
+{
+	struct cw_lock_site *sites;
+	const struct cw_stack *st = NULL;
+	struct cw_ustack s = {};
+	size_t n;
+
+	sites = cw_report__sites_by_wait(l, &n);
+	if (sites && n)
+		st = cw_engine__find_stack(eng, l->pid, CW_STACK_USER, sites[0].stack_id);
+	free(sites);
+	if (!st || !sym || cw_symbols__resolve(sym, st, &s)) {
+		fputs("\"top_waiter_stack\": [], \"top_waiter_stack_end\": null, ", out);
+		cw_ustack__fini(&s);
+		return;
+	}
+	fputs("\"top_waiter_stack\": ", out);
+	cw_report__json_frames(out, &s);
+	fprintf(out, ", \"top_waiter_stack_end\": \"%s\", ", cw_report__stack_end(s.end));
+	cw_ustack__fini(&s);
+}
+
+static void json_lock(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		      const struct cw_lock *l)
 {
 	fprintf(out, "{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": \"0x%llx\", \"type\": ",
 		(unsigned long long)l->addr, l->pid, (unsigned long long)l->addr);
@@ -49,7 +76,8 @@ static void json_lock(FILE *out, const struct cw_lock *l)
 		(unsigned long long)l->wait_ns_total, (unsigned long long)l->wait_ns_max);
 	json_known(out, "hold_ns_total", l->known & CW_LOCK_KNOWN_HOLD, l->hold_ns_total);
 	json_known(out, "hold_ns_max", l->known & CW_LOCK_KNOWN_HOLD, l->hold_ns_max);
-	fprintf(out, "\"top_waiter_stack\": [], \"top_holder_stack\": [], \"users\": [");
+	json_top_waiter(out, eng, sym, l);
+	fprintf(out, "\"top_holder_stack\": [], \"users\": [");
 	for (size_t i = 0; i < l->nr_users; i++) {
 		const struct cw_lock_user *u = &l->users[i];
 
@@ -67,13 +95,18 @@ static void json_thread(FILE *out, const struct cw_thread *t)
 	fprintf(out, "{\"tid\": %u, \"pid\": %u, \"comm\": ", t->tid, t->pid);
 	json_string(out, t->comm, sizeof(t->comm));
 	fprintf(out, ", \"policy\": null, \"prio\": null, \"oncpu_ns\": null, \"offcpu_ns\": null, "
-		     "\"lock_acquisitions\": %llu, \"lock_wait_ns\": %llu, \"futex_wait_ns\": null}",
-		(unsigned long long)t->lock_acquisitions, (unsigned long long)t->lock_wait_ns);
+		     "\"lock_acquisitions\": %llu, \"lock_wait_ns\": %llu, \"futex_waits\": %llu, "
+		     "\"futex_wait_ns\": %llu}",
+		(unsigned long long)t->lock_acquisitions, (unsigned long long)t->lock_wait_ns,
+		(unsigned long long)t->futex_waits, (unsigned long long)t->futex_wait_ns);
 }
 
 int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
 {
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
 	const struct cw_engine_counts *c = cw_engine__counts(eng);
+	struct cw_symbols *sym = NULL;
 
 	fprintf(out, "{\n  \"concwatch_version\": \"%s\",\n  \"target\": {\"pid\": %d, \"comm\": ",
 		CW_VERSION, t->pid);
@@ -92,10 +125,11 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 		json_string(out, w < CW_LOST_MAX ? cw_lost__name(w) : "unknown kinds", 64);
 		fprintf(out, ": %llu", (unsigned long long)v);
 	}
+	cw_symbols__new(eng, &so, &sym); /* without it, stacks come out empty */
 	fprintf(out, "},\n  \"findings\": [],\n  \"locks\": [");
 	for (size_t i = 0; i < cw_engine__nr_locks(eng); i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
-		json_lock(out, cw_engine__lock(eng, i));
+		json_lock(out, eng, sym, cw_engine__lock(eng, i));
 	}
 	fprintf(out, "%s],\n  \"threads\": [", cw_engine__nr_locks(eng) ? "\n  " : "");
 	for (size_t i = 0; i < cw_engine__nr_threads(eng); i++) {
@@ -103,5 +137,6 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 		json_thread(out, cw_engine__thread(eng, i));
 	}
 	fprintf(out, "%s]\n}\n", cw_engine__nr_threads(eng) ? "\n  " : "");
+	cw_symbols__free(sym);
 	return ferror(out) ? -EIO : 0;
 }

@@ -3,6 +3,10 @@
 #include <stdlib.h>
 
 #include "report/report.h"
+#include "report/symbols.h"
+
+#define PATHS_LOCKS 5		/* locks whose call paths the text report shows */
+#define PATHS_PER_LOCK 2
 
 /* "12.3 ms"-style durations: three significant figures are what a reader compares. */
 static const char *fmt_ns(char *buf, size_t len, __u64 ns)
@@ -16,6 +20,77 @@ static const char *fmt_ns(char *buf, size_t len, __u64 ns)
 	else
 		snprintf(buf, len, "%.2f s", ns / 1e9);
 	return buf;
+}
+
+static int by_wait_total(const void *a, const void *b)
+{
+	const struct cw_lock *x = *(const struct cw_lock *const *)a;
+	const struct cw_lock *y = *(const struct cw_lock *const *)b;
+
+	if (x->wait_ns_total != y->wait_ns_total)
+		return x->wait_ns_total < y->wait_ns_total ? 1 : -1;
+	return x->first_ts < y->first_ts ? -1 : x->first_ts > y->first_ts;
+}
+
+/* The call paths that waited longest on the locks waited on longest, with their stacks. */
+static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+{
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
+	size_t nr = cw_engine__nr_locks(eng), shown = 0;
+	struct cw_symbols *sym = NULL;
+	const struct cw_lock **v;
+
+	if (!nr)
+		return;
+	v = malloc(nr * sizeof(*v));
+	if (!v || cw_symbols__new(eng, &so, &sym)) {
+		fprintf(out, "\n(call paths: out of memory)\n");
+		free(v);
+		return;
+	}
+	for (size_t i = 0; i < nr; i++)
+		v[i] = cw_engine__lock(eng, i);
+	qsort(v, nr, sizeof(*v), by_wait_total);
+	for (size_t i = 0; i < nr && shown < PATHS_LOCKS; i++) {
+		struct cw_lock_site *sites;
+		size_t nsites;
+		char w[32], m[32];
+
+		sites = cw_report__sites_by_wait(v[i], &nsites);
+		if (!sites || !nsites) {
+			free(sites);
+			continue;
+		}
+		if (!shown++)
+			fprintf(out, "\nCall paths of the locks waited on longest:\n");
+		fprintf(out, "\n%s 0x%llx: %llu acquisitions, %s waited, from %zu call path%s\n",
+			cw_lock_kind__name(v[i]->kind), (unsigned long long)v[i]->addr,
+			(unsigned long long)v[i]->acquisitions,
+			fmt_ns(w, sizeof(w), v[i]->wait_ns_total), nsites, nsites == 1 ? "" : "s");
+		for (size_t k = 0; k < nsites && k < PATHS_PER_LOCK; k++) {
+			const struct cw_stack *st;
+			struct cw_ustack s;
+
+			fprintf(out, "  %llu acquisitions, %s waited (at most %s), from:\n",
+				(unsigned long long)sites[k].acquisitions,
+				fmt_ns(w, sizeof(w), sites[k].wait_ns_total),
+				fmt_ns(m, sizeof(m), sites[k].wait_ns_max));
+			st = cw_engine__find_stack(eng, v[i]->pid, CW_STACK_USER, sites[k].stack_id);
+			if (!st) {
+				fprintf(out, "    (stack not received: see lost events)\n");
+				continue;
+			}
+			if (cw_symbols__resolve(sym, st, &s))
+				fprintf(out, "    (stack could not be resolved)\n");
+			else
+				cw_report__text_stack(out, &s, "    ");
+			cw_ustack__fini(&s);
+		}
+		free(sites);
+	}
+	cw_symbols__free(sym);
+	free(v);
 }
 
 static int by_acquisitions(const void *a, const void *b)
@@ -122,6 +197,7 @@ int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_repo
 	losses(out, eng);
 	fprintf(out, "\n");
 	cw_report__tables(out, eng);
+	call_paths(out, eng, t);
 	fprintf(out, "\nFindings: none\n");
 	return ferror(out) ? -EIO : 0;
 }

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Stacks in reports: the call paths that used the busiest locks, as text and as JSON. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+#include "report/symbols.h"
+
+static const char *const end_names[] = {
+	[CW_STACK_END_COMPLETE] = "complete",
+	[CW_STACK_END_TRUNCATED] = "truncated",
+	[CW_STACK_END_LOST] = "lost",
+};
+
+const char *cw_report__stack_end(int end)
+{
+	return end >= 0 && end <= CW_STACK_END_LOST ? end_names[end] : "lost";
+}
+
+static int by_wait(const void *a, const void *b)
+{
+	const struct cw_lock_site *x = a, *y = b;
+
+	if (x->wait_ns_total != y->wait_ns_total)
+		return x->wait_ns_total < y->wait_ns_total ? 1 : -1;
+	return x->acquisitions < y->acquisitions ? 1 : x->acquisitions > y->acquisitions ? -1 : 0;
+}
+
+/* The lock's call paths, busiest (most waited) first; malloc'ed, *nr of them. */
+struct cw_lock_site *cw_report__sites_by_wait(const struct cw_lock *l, size_t *nr)
+{
+	struct cw_lock_site *v = malloc((l->nr_sites ? l->nr_sites : 1) * sizeof(*v));
+
+	*nr = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < l->nr_sites; i++)
+		if (l->sites[i].stack_id && l->sites[i].acquisitions)
+			v[(*nr)++] = l->sites[i];
+	qsort(v, *nr, sizeof(*v), by_wait);
+	return v;
+}
+
+void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *indent)
+{
+	char line[1024];
+
+	for (size_t i = 0; i < s->nr; i++) {
+		cw_frame__format(&s->frames[i], line, sizeof(line));
+		fprintf(out, "%s#%-2zu %s\n", indent, i, line);
+	}
+	fprintf(out, "%s(%s%s%s)\n", indent, cw_report__stack_end(s->end), s->why[0] ? ": " : "",
+		s->why);
+}
+
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; s && *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+/* A stack as the contract's FRAME array. */
+void cw_report__json_frames(FILE *out, const struct cw_ustack *s)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < s->nr; i++) {
+		const struct cw_frame *f = &s->frames[i];
+
+		fprintf(out, "%s{\"addr\": \"0x%llx\", \"func\": ", i ? ", " : "",
+			(unsigned long long)f->addr);
+		if (f->func)
+			json_str(out, f->func);
+		else
+			fputs("null", out);
+		fprintf(out, ", \"offset\": %llu, \"module\": ", (unsigned long long)f->func_offset);
+		if (f->module)
+			json_str(out, f->module);
+		else
+			fputs("null", out);
+		fputs(", \"file\": ", out);
+		if (f->file)
+			json_str(out, f->file);
+		else
+			fputs("null", out);
+		if (f->line)
+			fprintf(out, ", \"line\": %d", f->line);
+		else
+			fputs(", \"line\": null", out);
+		if (f->inlined)
+			fputs(", \"inlined\": true", out);
+		fputc('}', out);
+	}
+	fputc(']', out);
+}

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report/symbols.h"
+
+struct proc_unwinder {
+	__u32 pid;
+	struct cw_unwinder *u;
+};
+
+struct cw_symbols {
+	const struct cw_engine *eng;
+	struct cw_symbols_opts opts;
+	struct proc_unwinder *procs;	/* one unwinder per process, made on first use */
+	size_t nr_procs;
+	struct cw_ksyms *ksyms;
+	int ksyms_failed;
+};
+
+int cw_symbols__new(const struct cw_engine *eng, const struct cw_symbols_opts *opts,
+		    struct cw_symbols **out)
+{
+	struct cw_symbols *sym = calloc(1, sizeof(*sym));
+
+	if (!sym)
+		return -ENOMEM;
+	sym->eng = eng;
+	if (opts)
+		sym->opts = *opts;
+	*out = sym;
+	return 0;
+}
+
+void cw_symbols__free(struct cw_symbols *sym)
+{
+	if (!sym)
+		return;
+	for (size_t i = 0; i < sym->nr_procs; i++)
+		cw_unwinder__free(sym->procs[i].u);
+	free(sym->procs);
+	cw_ksyms__free(sym->ksyms);
+	free(sym);
+}
+
+/* The unwinder of pid, fed with the modules the stream sent for it. */
+static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder **out)
+{
+	struct cw_unwinder_opts uo = { .debuginfo_path = sym->opts.debuginfo_path };
+	struct proc_unwinder *p;
+	struct cw_module_info *mi;
+	int err;
+
+	for (size_t i = 0; i < sym->nr_procs; i++) {
+		if (sym->procs[i].pid == pid) {
+			*out = sym->procs[i].u;
+			return 0;
+		}
+	}
+	p = realloc(sym->procs, (sym->nr_procs + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	sym->procs = p;
+	p = &sym->procs[sym->nr_procs];
+	err = cw_unwinder__new(&uo, &p->u);
+	if (err)
+		return err;
+	p->pid = pid;
+	sym->nr_procs++;
+
+	mi = malloc(sizeof(*mi));
+	if (!mi)
+		return -ENOMEM;
+	for (size_t i = 0; i < cw_engine__nr_modules(sym->eng); i++) {
+		const struct cw_module *m = cw_engine__module(sym->eng, i);
+
+		if (m->pid != pid)
+			continue;
+		memset(mi, 0, sizeof(*mi));
+		mi->start = m->start;
+		mi->end = m->end;
+		mi->pgoff = m->pgoff;
+		mi->inode = m->inode;
+		mi->dev = m->dev;
+		mi->build_id_len = m->build_id_len;
+		memcpy(mi->build_id, m->build_id, sizeof(mi->build_id));
+		mi->deleted = !!(m->flags & CW_MODULE_DELETED);
+		snprintf(mi->path, sizeof(mi->path), "%s", m->path);
+		mi->open_path[0] = '\0';
+		if (sym->opts.live_pid == (int)pid && mi->deleted)
+			snprintf(mi->open_path, sizeof(mi->open_path), "/proc/%u/map_files/%llx-%llx",
+				 pid, (unsigned long long)m->start, (unsigned long long)m->end);
+		else if (sym->opts.live_pid == (int)pid)
+			snprintf(mi->open_path, sizeof(mi->open_path), "/proc/%u/root%s", pid, m->path);
+		if (!mi->open_path[0] || access(mi->open_path, R_OK))
+			snprintf(mi->open_path, sizeof(mi->open_path), "%s", m->path);
+		err = cw_unwinder__add_module(p->u, mi);
+		if (err)
+			break;
+	}
+	free(mi);
+	*out = p->u;
+	return err;
+}
+
+/* Frames of the tracing machinery itself, at the top of a kernel stack. */
+static int tracing_frame(const char *name)
+{
+	return !strncmp(name, "bpf_", 4) || !strncmp(name, "__bpf_", 6) ||
+	       !strncmp(name, "bpf_trace_run", 13) || !strncmp(name, "trace_contention", 16) ||
+	       strstr(name, "[bpf]");
+}
+
+static int resolve_kernel(struct cw_symbols *sym, const struct cw_stack *st, struct cw_ustack *out)
+{
+	size_t skip = 0;
+	int err;
+
+	if (!sym->ksyms && !sym->ksyms_failed) {
+		err = cw_ksyms__load(&sym->ksyms);
+		if (err)
+			sym->ksyms_failed = 1;
+	}
+	out->frames = calloc(st->nr ? st->nr : 1, sizeof(*out->frames));
+	if (!out->frames)
+		return -ENOMEM;
+	for (__u32 i = 0; i < st->nr; i++) {
+		struct cw_frame *f = &out->frames[out->nr];
+		const char *name = NULL, *mod = NULL;
+		__u64 off = 0;
+
+		if (sym->ksyms)
+			cw_ksyms__resolve_module(sym->ksyms, st->ips[i], &name, &off, &mod);
+		/* the first frames are the tracing code's own: the BPF program, its trampoline */
+		if (out->nr == 0 && skip == i &&
+		    (!name || tracing_frame(name) || (mod && !strcmp(mod, "bpf")))) {
+			skip++;
+			continue;
+		}
+		f->addr = st->ips[i];
+		f->module = mod ? mod : "[kernel]";
+		if (name) {
+			f->func = strdup(name);
+			if (!f->func)
+				return -ENOMEM;
+			f->func_offset = off;
+		}
+		out->nr++;
+	}
+	out->end = st->flags & CW_STACK_TRUNCATED ? CW_STACK_END_TRUNCATED : CW_STACK_END_COMPLETE;
+	if (sym->ksyms_failed)
+		snprintf(out->why, sizeof(out->why), "kernel symbols unreadable (/proc/kallsyms)");
+	return 0;
+}
+
+int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *st, struct cw_ustack *out)
+{
+	struct cw_unwinder *u;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (st->space == CW_STACK_KERNEL)
+		return resolve_kernel(sym, st, out);
+	err = proc_unwinder(sym, st->pid, &u);
+	if (err)
+		return err;
+	if (st->has_raw) {
+		struct cw_regs regs = { .ip = st->ip, .sp = st->sp, .bp = st->bp };
+
+		return cw_unwinder__unwind(u, &regs, st->raw, st->raw_len, out);
+	}
+	err = cw_unwinder__symbolize(u, st->ips, st->nr, out);
+	if (!err && (st->flags & CW_STACK_TRUNCATED)) {
+		/* the probe's frame-pointer walk hit its depth: there is more than it saw */
+		out->end = CW_STACK_END_TRUNCATED;
+		snprintf(out->why, sizeof(out->why), "frame-pointer walk stopped at its depth limit");
+	}
+	return err;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stacks for presentation: the engine keeps what the stream sent (frames, raw copies,
+ * the module map); this turns them into named frames with tools/lib/stack.
+ */
+#ifndef __CW_SYMBOLS_H
+#define __CW_SYMBOLS_H
+
+#include "engine/engine.h"
+#include "stack/stack.h"
+
+struct cw_symbols;
+
+struct cw_symbols_opts {
+	const char *debuginfo_path;	/* NULL: elfutils' default */
+	/* A process still alive whose files are reached through /proc/PID/root (its mount
+	 * namespace) and /proc/PID/map_files (deleted files); 0, or where that fails, the
+	 * paths the stream recorded are opened as they are. */
+	int live_pid;
+};
+
+int cw_symbols__new(const struct cw_engine *eng, const struct cw_symbols_opts *opts,
+		    struct cw_symbols **out);
+void cw_symbols__free(struct cw_symbols *sym);
+
+/*
+ * Named frames of stack: DWARF-unwound from its raw copy when it has one, else its
+ * frames symbolized. Kernel stacks lose their leading frames inside the tracing code
+ * (the BPF program and its trampoline). 0 or -errno; out is cw_ustack__fini'ed by the
+ * caller either way.
+ */
+int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *stack,
+			struct cw_ustack *out);
+
+#endif /* __CW_SYMBOLS_H */
