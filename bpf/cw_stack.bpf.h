@@ -107,7 +107,7 @@ static __always_inline void stack_hdr(struct cw_ev_stack *s, __u64 id, __u16 spa
 }
 
 /* Send nr user ips as a CW_EV_STACK record. */
-static __always_inline void emit_user_ips(const __u64 *ips, __u32 nr, __u64 id)
+static __always_inline void emit_user_ips(const __u64 *ips, __u32 nr, __u64 id, __u16 flags)
 {
 	struct {
 		struct cw_ev_stack hdr;
@@ -121,7 +121,7 @@ static __always_inline void emit_user_ips(const __u64 *ips, __u32 nr, __u64 id)
 	}
 	for (int i = 0; i < CW_FP_MAX; i++)
 		r->ips[i] = i < nr ? ips[i] : 0;
-	stack_hdr(&r->hdr, id, CW_STACK_USER, nr > CW_FP_MAX ? CW_FP_MAX : nr, 0);
+	stack_hdr(&r->hdr, id, CW_STACK_USER, nr > CW_FP_MAX ? CW_FP_MAX : nr, flags);
 	bpf_ringbuf_submit(r, ringbuf_flags());
 }
 
@@ -199,6 +199,7 @@ static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_
 {
 	__u32 nr = 0, tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 ips[CW_FP_MAX], lo = sp, fp = bp, id;
+	__u16 flags = 0;
 
 	ips[nr++] = ip;
 	if (at_entry && !bpf_probe_read_user(&ips[1], sizeof(__u64), (void *)sp))
@@ -206,11 +207,13 @@ static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_
 	for (int i = 0; i < CW_FP_MAX - 2; i++) {
 		__u64 frame[2];
 
-		if (i >= fp_depth || fp < lo || fp >= sp + CW_STACK_WINDOW || (fp & 7))
+		if (i >= fp_depth || nr >= CW_FP_MAX) {
+			flags = CW_STACK_TRUNCATED; /* the chain may go on: we stopped looking */
+			break;
+		}
+		if (fp < lo || fp >= sp + CW_STACK_WINDOW || (fp & 7))
 			break;
 		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
-			break;
-		if (nr >= CW_FP_MAX)
 			break;
 		ips[nr++] = frame[1];
 		lo = fp + sizeof(frame);
@@ -218,8 +221,8 @@ static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_
 	}
 	id = hash_ips(ips, nr, seed);
 	if (first_sight(tgid, CW_STACK_USER, id)) {
-		emit_user_ips(ips, nr, id);
-		if (raw)
+		emit_user_ips(ips, nr, id, flags);
+		if (raw && stack_bytes)
 			capture_raw(id, ip, sp, bp);
 	}
 	return id;

@@ -21,6 +21,7 @@ MAKEFLAGS += --no-print-directory -s
 endif
 
 CC ?= gcc
+CXX ?= g++
 CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool

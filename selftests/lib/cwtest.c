@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,11 +143,60 @@ int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args
 	return read_line(wl->out, wl->ready, sizeof(wl->ready), "ready");
 }
 
+int cw_wl__send(struct cw_wl *wl, const char *line)
+{
+	size_t len = strlen(line);
+
+	if (write(wl->in_fd, line, len) != (ssize_t)len || write(wl->in_fd, "\n", 1) != 1)
+		return -errno;
+	return 0;
+}
+
+int cw_wl__expect(struct cw_wl *wl, const char *prefix, char *buf, size_t len)
+{
+	return read_line(wl->out, buf, len, prefix);
+}
+
 int cw_wl__go(struct cw_wl *wl)
 {
-	if (write(wl->in_fd, "go\n", 3) != 3)
-		return -errno;
-	return read_line(wl->out, wl->done, sizeof(wl->done), "done");
+	int err = cw_wl__send(wl, "go");
+
+	return err ?: cw_wl__expect(wl, "done", wl->done, sizeof(wl->done));
+}
+
+int cw_wait_futex_blocked(int pid, int tid)
+{
+	char path[64], buf[256];
+
+	for (;;) {
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -ESRCH;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		/* "202 0x..." while in futex(2); "running" while on a CPU */
+		if (n > 4 && !strncmp(buf, "202 ", 4)) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return -ESRCH;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n > 0) {
+				char *state;
+
+				buf[n] = '\0';
+				state = strrchr(buf, ')');
+				if (state && state[1] == ' ' && state[2] == 'S')
+					return 0;
+			}
+		}
+		sched_yield();
+	}
 }
 
 int cw_wl__stop(struct cw_wl *wl)

@@ -27,6 +27,16 @@ int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args
 		      cw_prep_fn prep);
 /* Send "go" and wait for the done line. 0 or -errno. */
 int cw_wl__go(struct cw_wl *wl);
+/* Steps of longer handshakes: send one line; read one that must start with prefix. */
+int cw_wl__send(struct cw_wl *wl, const char *line);
+int cw_wl__expect(struct cw_wl *wl, const char *prefix, char *buf, size_t len);
+
+/*
+ * Wait until thread tid of pid is really blocked in the futex system call: asleep, and
+ * /proc says its current syscall is futex (202 on x86-64). Polls /proc, yielding the
+ * CPU between looks; 0, or -ESRCH when the thread went away.
+ */
+int cw_wait_futex_blocked(int pid, int tid);
 /* Close its stdin and reap it: its exit status as waitpid reports it, or -errno. */
 int cw_wl__stop(struct cw_wl *wl);
 
