@@ -44,6 +44,24 @@ struct {
 } stacks_seen SEC(".maps");
 
 /*
+ * In front of stacks_seen, a direct-mapped cache per CPU of ids sent recently: the hot
+ * path is one array lookup instead of a hash map's. A slot overwritten, or two threads
+ * racing on it (programs are preemptible), costs at most a duplicate check of the map.
+ */
+#define CW_SEEN_CACHE 1024
+
+struct seen_cache {
+	__u64 ids[CW_SEEN_CACHE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct seen_cache);
+} seen_cache SEC(".maps");
+
+/*
  * Records are built in their own ring buffer reservations, never in per-CPU scratch
  * buffers: uprobe programs run preemptibly (migrate_disable() only), so two threads on
  * one CPU may be inside the same program at once.
@@ -129,8 +147,16 @@ static __always_inline void emit_user_ips(const __u64 *ips, __u32 nr, __u64 id, 
 static __always_inline int first_sight(__u32 tgid, __u32 space, __u64 id)
 {
 	struct stack_key key = { .tgid = tgid, .space = space, .id = id };
+	__u64 tagged = id ^ ((__u64)tgid << 32) ^ space;
+	struct seen_cache *c;
+	__u32 zero = 0;
 	__u8 one = 1;
 
+	c = bpf_map_lookup_elem(&seen_cache, &zero);
+	if (c && c->ids[tagged & (CW_SEEN_CACHE - 1)] == tagged)
+		return 0;
+	if (c)
+		c->ids[tagged & (CW_SEEN_CACHE - 1)] = tagged;
 	if (bpf_map_lookup_elem(&stacks_seen, &key))
 		return 0;
 	if (bpf_map_update_elem(&stacks_seen, &key, &one, BPF_NOEXIST))
