@@ -345,6 +345,77 @@ TEST(cxx_names_and_inlined_frames)
 	ASSERT_EQ(0, cw_wl__stop(&wl));
 }
 
+/*
+ * Code mapped after attach (dlopen): its stacks name addresses the first module map
+ * does not cover, so the source reads the maps again and sends the new module; the
+ * plugin's frames resolve like any other.
+ */
+TEST(module_map_refreshed_after_dlopen)
+{
+	const char *const want[] = { "pthread_mutex_lock", "plugin_work", "main", NULL };
+	struct cw_session_opts opts = {};
+	struct cw_symbols *sym = NULL;
+	const struct cw_stack *st;
+	const struct cw_lock *l;
+	struct cw_session *sess;
+	struct cw_engine *eng;
+	struct cw_ustack s;
+	char err[256] = "";
+	struct cw_wl wl;
+	int plugin = 0, at, lines[4] = {};
+
+	if (cw_live_skip_reason())
+		SKIP(return, "%s", cw_live_skip_reason());
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_dlopen", NULL));
+	eng = cw_engine__new();
+	opts.bpf.pid = wl.pid;
+	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+		TH_LOG("%s", err);
+	/* the first module map, before the plugin exists */
+	ASSERT_EQ(CW_SESSION_DEADLINE, cw_session__run(sess, cw_now_ns() + 1000000ULL, NULL));
+	for (size_t i = 0; i < cw_engine__nr_modules(eng); i++)
+		ASSERT_EQ(NULL, strstr(cw_engine__module(eng, i)->path, "libwl_plugin.so"));
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	ASSERT_EQ(0, cw_session__finish(sess));
+
+	for (size_t i = 0; i < cw_engine__nr_modules(eng); i++)
+		if (strstr(cw_engine__module(eng, i)->path, "libwl_plugin.so"))
+			plugin = 1;
+	ASSERT_TRUE(plugin) TH_LOG("the plugin's mapping was never sent");
+	l = cw_engine__find_lock(eng, wl.pid, cw_field(wl.done, "lock"));
+	ASSERT_NE(NULL, l);
+	ASSERT_EQ(1, l->nr_sites);
+	st = cw_engine__find_stack(eng, wl.pid, CW_STACK_USER, l->sites[0].stack_id);
+	ASSERT_NE(NULL, st);
+	ASSERT_EQ(0, cw_symbols__new(eng, NULL, &sym));
+	ASSERT_EQ(0, cw_symbols__resolve(sym, st, &s));
+	at = find_frame(&s, 0, "plugin_work");
+	ASSERT_LE(0, at) {
+		dump(_metadata, "plugin", &s);
+	}
+	ASSERT_NE(NULL, strstr(s.frames[at].module, "libwl_plugin.so"));
+	ASSERT_NE(NULL, s.frames[at].file);
+	ASSERT_NE(NULL, strstr(s.frames[at].file, "wl_plugin.c"));
+	ASSERT_EQ(cw_field(wl.done, "line"), s.frames[at].line);
+	lines[2] = cw_field(wl.done, "call");
+	/* main's caller is libc's start code: the same runtime frames as a thread's start */
+	at = find_frame(&s, 0, want[0]);
+	ASSERT_LE(0, at);
+	ASSERT_STREQ(want[1], s.frames[at + 1].func);
+	ASSERT_STREQ(want[2], s.frames[at + 2].func) {
+		dump(_metadata, "plugin", &s);
+	}
+	ASSERT_EQ(lines[2], s.frames[at + 2].line);
+	ASSERT_EQ(CW_STACK_END_COMPLETE, s.end) {
+		dump(_metadata, "plugin", &s);
+	}
+	cw_ustack__fini(&s);
+	cw_symbols__free(sym);
+	cw_session__free(sess);
+	cw_engine__free(eng);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
 /* The frame of the system call or fault that took the mmap_lock, or -1. */
 static int mmap_path_frame(const struct cw_ustack *s)
 {
