@@ -290,7 +290,7 @@ TEST(unimplemented_commands_exit_2)
 TEST(report_live_json)
 {
 	const char *why = cw_live_skip_reason();
-	char arg[32], pid[32], line[512], filter[512], cmd[1200];
+	char arg[32], pid[32], line[512], filter[1024], cmd[1600];
 	const char *wl_args[] = { arg, NULL };
 	const char *argv[] = { cw_bin_path(), "report", "-v", "--json", "-p", pid, NULL };
 	struct cw_wl wl;
@@ -317,7 +317,10 @@ TEST(report_live_json)
 		 ".target.pid == %s and .lost_events == 0 and .findings == [] and "
 		 "(.locks[] | select(.addr == \"0x%llx\") | .acquisitions == %ld and "
 		 ".releases == %ld and .failures == 0 and (.users | length) == 1 and "
-		 ".users[0].tid == %lld) and "
+		 ".users[0].tid == %lld and .top_waiter_stack[0].func == \"pthread_mutex_lock\" "
+		 "and .top_waiter_stack[1].func == \"worker\" and "
+		 "(.top_waiter_stack[1].file | endswith(\"wl_mutex.c\")) and "
+		 ".top_waiter_stack_end == \"complete\") and "
 		 "(.threads[] | select(.tid == %lld) | .comm == \"wl-worker\")",
 		 pid, cw_field(wl.ready, "lock"), n, n, cw_field(wl.ready, "tid"),
 		 cw_field(wl.ready, "tid"));
