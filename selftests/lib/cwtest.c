@@ -11,6 +11,31 @@
 #include <unistd.h>
 
 #include "cwtest.h"
+#include "source/session.h"
+
+static void *drain_thread(void *arg)
+{
+	struct cw_drain *d = arg;
+
+	d->end = cw_session__run(d->sess, 0, &d->stop);
+	return NULL;
+}
+
+int cw_drain__start(struct cw_drain *d, struct cw_session *sess)
+{
+	d->sess = sess;
+	d->stop = 0;
+	d->end = 0;
+	return -pthread_create(&d->thread, NULL, drain_thread, d);
+}
+
+long cw_drain__stop(struct cw_drain *d)
+{
+	d->stop = 1;
+	if (pthread_join(d->thread, NULL))
+		return -ESRCH;
+	return d->end;
+}
 
 static const char *exe_dir(void)
 {

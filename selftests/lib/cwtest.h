@@ -3,8 +3,12 @@
 #ifndef __CWTEST_H
 #define __CWTEST_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+struct cw_session;
 
 /* A workload started with the handshake of selftests/workloads/wl.h. */
 struct cw_wl {
@@ -39,6 +43,21 @@ int cw_wl__expect(struct cw_wl *wl, const char *prefix, char *buf, size_t len);
 int cw_wait_futex_blocked(int pid, int tid);
 /* Close its stdin and reap it: its exit status as waitpid reports it, or -errno. */
 int cw_wl__stop(struct cw_wl *wl);
+
+/*
+ * Drain a session in a thread of its own while the test drives the workload: records
+ * are read as they come, as concwatch does, so none is lost to a full ring buffer.
+ */
+struct cw_drain {
+	struct cw_session *sess;
+	pthread_t thread;
+	volatile sig_atomic_t stop;
+	long end;		/* what cw_session__run returned */
+};
+
+int cw_drain__start(struct cw_drain *d, struct cw_session *sess);
+/* Stop draining, join the thread: what cw_session__run returned (CW_SESSION_STOPPED). */
+long cw_drain__stop(struct cw_drain *d);
 
 /* The number after "key=" in line (any base strtoull takes), or -1 when absent. */
 long long cw_field(const char *line, const char *key);

@@ -57,39 +57,26 @@ static int enter_container(void)
 	       mount(copy_path, libc_path, NULL, MS_BIND, NULL);
 }
 
-/* Drain while the workload runs: its records outnumber the ring buffer. */
-struct runner {
-	struct cw_session *sess;
-	volatile sig_atomic_t stop;
-};
-
-static void *run_session(void *arg)
-{
-	struct runner *r = arg;
-
-	return (void *)(long)cw_session__run(r->sess, 0, &r->stop);
-}
-
 /* Trace the started workload through its N pairs; check every one arrived. */
 static void trace_workload(struct __test_metadata *_metadata, struct cw_wl *wl, long n)
 {
 	struct cw_session_opts opts = {};
-	struct runner runner = {};
+	struct cw_session *sess = NULL;
 	const struct cw_lock *l;
 	struct cw_engine *eng;
+	struct cw_drain d;
 	char err[256] = "";
-	pthread_t t;
 
 	eng = cw_engine__new();
 	ASSERT_NE(NULL, eng);
 	opts.bpf.pid = wl->pid;
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &runner.sess, err, sizeof(err)))
+	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
 		TH_LOG("%s", err);
-	ASSERT_EQ(0, pthread_create(&t, NULL, run_session, &runner));
+	/* drain while the workload runs: its records outnumber the ring buffer */
+	ASSERT_EQ(0, cw_drain__start(&d, sess));
 	ASSERT_EQ(0, cw_wl__go(wl));
-	runner.stop = 1;
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	ASSERT_EQ(0, cw_session__finish(runner.sess));
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
+	ASSERT_EQ(0, cw_session__finish(sess));
 
 	l = cw_engine__find_lock(eng, wl->pid, cw_field(wl->ready, "lock"));
 	ASSERT_NE(NULL, l) TH_LOG("no records: the probes went to another libc");
@@ -97,7 +84,7 @@ static void trace_workload(struct __test_metadata *_metadata, struct cw_wl *wl, 
 	EXPECT_EQ(n, l->releases);
 	EXPECT_NE(NULL, cw_lock__user(l, cw_field(wl->ready, "tid")));
 	EXPECT_EQ(0, cw_engine__counts(eng)->lost_total);
-	cw_session__free(runner.sess);
+	cw_session__free(sess);
 	cw_engine__free(eng);
 }
 

@@ -19,8 +19,6 @@ FIXTURE(mutex)
 	struct cw_wl wl;
 	struct cw_engine *eng;
 	struct cw_session *sess;
-	pthread_t runner;
-	volatile sig_atomic_t stop;
 	long n;
 	long pid, tid;
 	unsigned long long lock;
@@ -67,22 +65,13 @@ static int open_session(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *
 }
 
 /* Drain while the workload runs, as the tool does: the ring buffer is smaller than N records. */
-static void *run_session(void *arg)
-{
-	FIXTURE_DATA(mutex) *self = arg;
-
-	return (void *)(long)cw_session__run(self->sess, 0, &self->stop);
-}
-
 static void work_while_draining(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *self)
 {
-	void *end;
+	struct cw_drain d;
 
-	ASSERT_EQ(0, pthread_create(&self->runner, NULL, run_session, self));
+	ASSERT_EQ(0, cw_drain__start(&d, self->sess));
 	ASSERT_EQ(0, cw_wl__go(&self->wl));
-	self->stop = 1;
-	ASSERT_EQ(0, pthread_join(self->runner, &end));
-	ASSERT_EQ(CW_SESSION_STOPPED, (long)end);
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
 }
 
 TEST_F(mutex, exact_counts_and_tid)

@@ -16,16 +16,26 @@
 #include "report/symbols.h"
 #include "source/session.h"
 
-struct runner {
-	struct cw_session *sess;
-	volatile sig_atomic_t stop;
-};
-
-static void *run_session(void *arg)
+/*
+ * Start tracing the workload wl started; *eng receives the records. The records are
+ * drained in a thread of their own until cw_drain__stop(d).
+ */
+static int trace(struct __test_metadata *_metadata, const struct cw_wl *wl, struct cw_engine **eng,
+		 struct cw_session **sess, struct cw_drain *d)
 {
-	struct runner *r = arg;
+	struct cw_session_opts opts = { .bpf = { .pid = wl->pid } };
+	char err[256] = "";
+	int ret;
 
-	return (void *)(long)cw_session__run(r->sess, 0, &r->stop);
+	*eng = cw_engine__new();
+	if (!*eng)
+		return -ENOMEM;
+	ret = cw_session__open(&opts, cw_engine__feed, *eng, sess, err, sizeof(err));
+	if (ret) {
+		TH_LOG("%s", err);
+		return ret;
+	}
+	return d ? cw_drain__start(d, *sess) : 0;
 }
 
 /* Index of the first frame at or after from named exactly name, or -1. */
@@ -114,7 +124,7 @@ FIXTURE(stacks)
 {
 	struct cw_wl wl;
 	struct cw_engine *eng;
-	struct runner runner;
+	struct cw_session *sess;
 	struct cw_symbols *sym;
 	int pid, tid;
 	unsigned long long lock;
@@ -144,9 +154,7 @@ FIXTURE_VARIANT_ADD(stacks, stripped_with_debug_file)
 
 FIXTURE_SETUP(stacks)
 {
-	struct cw_session_opts opts = {};
-	char err[256] = "";
-	pthread_t t;
+	struct cw_drain d;
 	char line[64];
 
 	memset(self, 0, sizeof(*self));
@@ -156,21 +164,15 @@ FIXTURE_SETUP(stacks)
 	self->pid = cw_field(self->wl.ready, "pid");
 	self->tid = cw_field(self->wl.ready, "tid");
 	self->lock = cw_field(self->wl.ready, "lock");
-	self->eng = cw_engine__new();
-	ASSERT_NE(NULL, self->eng);
-	opts.bpf.pid = self->pid;
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, self->eng, &self->runner.sess, err,
-				      sizeof(err))) TH_LOG("%s", err);
-	ASSERT_EQ(0, pthread_create(&t, NULL, run_session, &self->runner));
+	ASSERT_EQ(0, trace(_metadata, &self->wl, &self->eng, &self->sess, &d));
 	ASSERT_EQ(0, cw_wl__send(&self->wl, "go"));
 	ASSERT_EQ(0, cw_wl__expect(&self->wl, "blocked", line, sizeof(line)));
 	/* the worker printed "blocked" just before waiting: wait until it really waits */
 	ASSERT_EQ(0, cw_wait_futex_blocked(self->pid, self->tid));
 	ASSERT_EQ(0, cw_wl__send(&self->wl, "signal"));
 	ASSERT_EQ(0, cw_wl__expect(&self->wl, "done", self->wl.done, sizeof(self->wl.done)));
-	self->runner.stop = 1;
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	ASSERT_EQ(0, cw_session__finish(self->runner.sess));
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
+	ASSERT_EQ(0, cw_session__finish(self->sess));
 	ASSERT_EQ(0, cw_engine__counts(self->eng)->lost_total);
 	ASSERT_EQ(0, cw_symbols__new(self->eng, NULL, &self->sym));
 }
@@ -178,7 +180,7 @@ FIXTURE_SETUP(stacks)
 FIXTURE_TEARDOWN(stacks)
 {
 	cw_symbols__free(self->sym);
-	cw_session__free(self->runner.sess);
+	cw_session__free(self->sess);
 	cw_engine__free(self->eng);
 	if (self->wl.pid > 0)
 		cw_wl__stop(&self->wl);
@@ -301,30 +303,23 @@ TEST(cxx_names_and_inlined_frames)
 				     "std::lock_guard<std::mutex>::lock_guard(std::mutex&)",
 				     "bank::Account::deposit(int)",
 				     "bank::Teller::serve(bank::Account&)", "worker_main()", NULL };
-	struct cw_session_opts opts = {};
-	struct runner runner = {};
 	struct cw_symbols *sym = NULL;
+	struct cw_session *sess = NULL;
+	struct cw_engine *eng = NULL;
 	const struct cw_stack *st;
 	const struct cw_lock *l;
-	struct cw_engine *eng;
 	struct cw_ustack s;
-	char err[256] = "";
+	struct cw_drain d;
 	struct cw_wl wl;
-	pthread_t t;
 	int lines[8] = {};
 
 	if (cw_live_skip_reason())
 		SKIP(return, "%s", cw_live_skip_reason());
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_stack_cxx", NULL));
-	eng = cw_engine__new();
-	opts.bpf.pid = wl.pid;
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &runner.sess, err, sizeof(err)))
-		TH_LOG("%s", err);
-	ASSERT_EQ(0, pthread_create(&t, NULL, run_session, &runner));
+	ASSERT_EQ(0, trace(_metadata, &wl, &eng, &sess, &d));
 	ASSERT_EQ(0, cw_wl__go(&wl));
-	runner.stop = 1;
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	ASSERT_EQ(0, cw_session__finish(runner.sess));
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
+	ASSERT_EQ(0, cw_session__finish(sess));
 
 	l = cw_engine__find_lock(eng, wl.pid, cw_field(wl.ready, "lock"));
 	ASSERT_NE(NULL, l);
@@ -342,7 +337,7 @@ TEST(cxx_names_and_inlined_frames)
 	ASSERT_FALSE(s.frames[find_frame(&s, 0, "bank::Account::deposit(int)")].inlined);
 	cw_ustack__fini(&s);
 	cw_symbols__free(sym);
-	cw_session__free(runner.sess);
+	cw_session__free(sess);
 	cw_engine__free(eng);
 	ASSERT_EQ(0, cw_wl__stop(&wl));
 }
@@ -355,24 +350,19 @@ TEST(cxx_names_and_inlined_frames)
 TEST(module_map_refreshed_after_dlopen)
 {
 	const char *const want[] = { "pthread_mutex_lock", "plugin_work", "main", NULL };
-	struct cw_session_opts opts = {};
 	struct cw_symbols *sym = NULL;
+	struct cw_session *sess = NULL;
+	struct cw_engine *eng = NULL;
 	const struct cw_stack *st;
 	const struct cw_lock *l;
-	struct cw_session *sess;
-	struct cw_engine *eng;
 	struct cw_ustack s;
-	char err[256] = "";
 	struct cw_wl wl;
 	int plugin = 0, at, lines[4] = {};
 
 	if (cw_live_skip_reason())
 		SKIP(return, "%s", cw_live_skip_reason());
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_dlopen", NULL));
-	eng = cw_engine__new();
-	opts.bpf.pid = wl.pid;
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
-		TH_LOG("%s", err);
+	ASSERT_EQ(0, trace(_metadata, &wl, &eng, &sess, NULL));
 	/* the first module map, before the plugin exists */
 	ASSERT_EQ(CW_SESSION_DEADLINE, cw_session__run(sess, cw_now_ns() + 1000000ULL, NULL));
 	for (size_t i = 0; i < cw_engine__nr_modules(eng); i++)
@@ -440,23 +430,18 @@ static int mmap_path_frame(const struct cw_ustack *s)
  */
 TEST(kernel_stack_of_kernel_lock_contention)
 {
-	struct cw_session_opts opts = {};
-	struct cw_symbols *sym = NULL;
-	struct cw_session *sess;
-	struct cw_ustack s = {};
-	struct cw_engine *eng;
 	size_t seen = 0, kernel_stacks = 0;
-	char err[256] = "";
+	struct cw_symbols *sym = NULL;
+	struct cw_session *sess = NULL;
+	struct cw_engine *eng = NULL;
+	struct cw_ustack s = {};
 	struct cw_wl wl;
 	int found = 0;
 
 	if (cw_live_skip_reason())
 		SKIP(return, "%s", cw_live_skip_reason());
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_klock", NULL));
-	eng = cw_engine__new();
-	opts.bpf.pid = wl.pid;
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
-		TH_LOG("%s", err);
+	ASSERT_EQ(0, trace(_metadata, &wl, &eng, &sess, NULL));
 	ASSERT_EQ(0, cw_symbols__new(eng, NULL, &sym));
 	ASSERT_EQ(0, cw_wl__go(&wl));
 	for (int tries = 0; !found && tries < 600; tries++) {
