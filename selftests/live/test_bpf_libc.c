@@ -24,7 +24,7 @@
 #include "source/session.h"
 
 static char libc_path[PATH_MAX];
-static char copy_path[] = "/tmp/cw-test-libc.XXXXXX";
+static char copy_path[] = "/tmp/cw-test-libc." CW_TMP_X;
 
 static int find_libc(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -138,7 +138,7 @@ TEST(libc_of_another_mount_namespace)
 	unlink(copy_path);
 }
 
-static char lib_dir[] = "/tmp/cw-test-libdir.XXXXXX";
+static char lib_dir[] = "/tmp/cw-test-libdir." CW_TMP_X;
 
 /* The workload loads its libc from lib_dir first. */
 static int use_lib_dir(void)
