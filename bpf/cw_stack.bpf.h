@@ -20,11 +20,11 @@
 #define CW_KSTACK_MAX 64		/* frames of a kernel stack */
 #define CW_RAW_MAX (24 * 1024)		/* largest user stack copy (--stack-bytes) */
 #define CW_RAW_CHUNK 4096		/* copied a page at a time: see capture_raw() */
-#define CW_RAW_OFF_MASK (32 * 1024 - 1)	/* power of two above CW_RAW_MAX: bounds the offset */
 #define CW_STACK_WINDOW (8 << 20)	/* a frame pointer more than this above %rsp is garbage */
 
 /* Set from userspace before load. */
 const volatile __u32 stack_bytes = 16384;	/* user stack bytes to copy, multiple of 8 */
+const volatile __u32 raw_class = 2;		/* copy buffer: 4 KiB << raw_class, >= stack_bytes */
 const volatile __u32 fp_depth = 16;		/* frame-pointer frames to walk */
 
 __u64 lost_stack;
@@ -71,15 +71,6 @@ struct kstack_rec {
 	__u64 ips[CW_KSTACK_MAX];
 };
 
-/*
- * The copy area covers every offset the mask allows plus one chunk, so the verifier of
- * every kernel (6.1's tracks less than 6.12's) sees each chunk's bound at once.
- */
-struct raw_rec {
-	struct cw_ev_ustack_raw hdr;
-	__u8 data[CW_RAW_OFF_MASK + 1 + CW_RAW_CHUNK];
-};
-
 static __always_inline __u64 hash_ips(const __u64 *ips, __u32 nr, __u64 seed)
 {
 	__u64 h = 0xcbf29ce484222325ULL ^ seed;
@@ -124,8 +115,8 @@ static __always_inline void stack_hdr(struct cw_ev_stack *s, __u64 id, __u16 spa
 	s->pad = 0;
 }
 
-/* Send nr user ips as a CW_EV_STACK record. */
-static __always_inline void emit_user_ips(const __u64 *ips, __u32 nr, __u64 id, __u16 flags)
+/* Send nr user ips as a CW_EV_STACK record. 0, or -1 when there was no room. */
+static __always_inline int emit_user_ips(const __u64 *ips, __u32 nr, __u64 id, __u16 flags)
 {
 	struct {
 		struct cw_ev_stack hdr;
@@ -134,84 +125,135 @@ static __always_inline void emit_user_ips(const __u64 *ips, __u32 nr, __u64 id, 
 
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
-		__sync_fetch_and_add(&lost_ringbuf, 1);
-		return;
+		__sync_fetch_and_add(&lost_stack, 1);
+		return -1;
 	}
 	for (int i = 0; i < CW_FP_MAX; i++)
 		r->ips[i] = i < nr ? ips[i] : 0;
 	stack_hdr(&r->hdr, id, CW_STACK_USER, nr > CW_FP_MAX ? CW_FP_MAX : nr, flags);
 	bpf_ringbuf_submit(r, ringbuf_flags());
+	return 0;
 }
 
-/* 1 when (tgid, space, id) had not been seen: the caller sends it. */
+static __always_inline __u64 *cache_slot(__u32 tgid, __u32 space, __u64 id, __u64 *tagged)
+{
+	struct seen_cache *c;
+	__u32 zero = 0;
+
+	*tagged = id ^ ((__u64)tgid << 32) ^ space;
+	c = bpf_map_lookup_elem(&seen_cache, &zero);
+	return c ? &c->ids[*tagged & (CW_SEEN_CACHE - 1)] : NULL;
+}
+
+/* 1 when (tgid, space, id) had not been seen, and is marked seen: the caller sends it. */
 static __always_inline int first_sight(__u32 tgid, __u32 space, __u64 id)
 {
 	struct stack_key key = { .tgid = tgid, .space = space, .id = id };
-	__u64 tagged = id ^ ((__u64)tgid << 32) ^ space;
-	struct seen_cache *c;
-	__u32 zero = 0;
+	__u64 tagged, *slot = cache_slot(tgid, space, id, &tagged);
 	__u8 one = 1;
 
-	c = bpf_map_lookup_elem(&seen_cache, &zero);
-	if (c && c->ids[tagged & (CW_SEEN_CACHE - 1)] == tagged)
+	if (slot && *slot == tagged)
 		return 0;
-	if (c)
-		c->ids[tagged & (CW_SEEN_CACHE - 1)] = tagged;
-	if (bpf_map_lookup_elem(&stacks_seen, &key))
-		return 0;
-	if (bpf_map_update_elem(&stacks_seen, &key, &one, BPF_NOEXIST))
-		return 0; /* another CPU got there first, or no room: either way, not ours */
-	return 1;
+	if (!bpf_map_lookup_elem(&stacks_seen, &key) &&
+	    !bpf_map_update_elem(&stacks_seen, &key, &one, BPF_NOEXIST)) {
+		if (slot)
+			*slot = tagged;
+		return 1;
+	}
+	/* seen before, or another CPU got there first: either way, not ours */
+	if (slot)
+		*slot = tagged;
+	return 0;
+}
+
+/* Its records could not be sent: unmark the stack so its next sighting sends it. */
+static __always_inline void forget(__u32 tgid, __u32 space, __u64 id)
+{
+	struct stack_key key = { .tgid = tgid, .space = space, .id = id };
+	__u64 tagged, *slot = cache_slot(tgid, space, id, &tagged);
+
+	if (slot && *slot == tagged)
+		*slot = 0;
+	bpf_map_delete_elem(&stacks_seen, &key);
 }
 
 /*
  * Copy the top of the user stack a page at a time: a read that faults copies nothing,
  * so one big read near the top of the stack (a short stack) would lose all of it.
  * The first chunk runs to the page boundary, then whole pages.
+ *
+ * A ring buffer reservation has a size fixed when the program is verified, so copies
+ * come in four buffer sizes, the one used picked by --stack-bytes at load (raw_class).
+ * Each buffer has a chunk of slack beyond its power-of-two offset range, so every
+ * kernel's verifier (6.1's tracks less than 6.12's) sees each chunk's bound at once.
+ * 0, or -1 when there was no room.
  */
-static __always_inline void capture_raw(__u64 id, __u64 ip, __u64 sp, __u64 bp)
+#define DEFINE_CAPTURE(SIZE)                                                                  \
+	struct raw_rec_##SIZE {                                                               \
+		struct cw_ev_ustack_raw hdr;                                                  \
+		__u8 data[SIZE + CW_RAW_CHUNK];                                               \
+	};                                                                                    \
+	static __always_inline int capture_raw_##SIZE(__u64 id, __u64 ip, __u64 sp, __u64 bp) \
+	{                                                                                     \
+		__u32 len = 0, want = stack_bytes < SIZE ? stack_bytes : SIZE;                \
+		__u16 flags = CW_STACK_TRUNCATED;                                             \
+		struct raw_rec_##SIZE *r;                                                     \
+                                                                                              \
+		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);                              \
+		if (!r) {                                                                     \
+			__sync_fetch_and_add(&lost_stack, 1);                                 \
+			return -1;                                                            \
+		}                                                                             \
+		for (int i = 0; i < SIZE / CW_RAW_CHUNK + 1; i++) {                           \
+			__u32 off = len & (SIZE - 1), chunk;                                  \
+                                                                                              \
+			if (off >= want)                                                      \
+				break;                                                        \
+			chunk = CW_RAW_CHUNK - ((sp + off) & (CW_RAW_CHUNK - 1));             \
+			if (chunk > want - off)                                               \
+				chunk = want - off;                                           \
+			/* holds already; without the barrier clang drops the mask */         \
+			asm volatile("" : "+r"(chunk));                                       \
+			chunk &= 2 * CW_RAW_CHUNK - 1;                                        \
+			if (!chunk || chunk > CW_RAW_CHUNK)                                   \
+				break;                                                        \
+			if (bpf_probe_read_user(&r->data[off], chunk, (void *)(sp + off))) {  \
+				/* the end of the stack mapping: the copy is the whole stack */ \
+				flags = off ? 0 : CW_STACK_FAULTED;                           \
+				break;                                                        \
+			}                                                                     \
+			len = off + chunk;                                                    \
+		}                                                                             \
+		len &= ~7U;                                                                   \
+		fill_hdr(&r->hdr.hdr, CW_EV_USTACK_RAW, sizeof(r->hdr) + len);                \
+		r->hdr.stack_id = id;                                                         \
+		r->hdr.ip = ip;                                                               \
+		r->hdr.sp = sp;                                                               \
+		r->hdr.bp = bp;                                                               \
+		r->hdr.len = len;                                                             \
+		r->hdr.flags = len < want ? flags : CW_STACK_TRUNCATED;                       \
+		r->hdr.pad = 0;                                                               \
+		bpf_ringbuf_submit(r, ringbuf_flags());                                       \
+		return 0;                                                                     \
+	}
+
+DEFINE_CAPTURE(4096)
+DEFINE_CAPTURE(8192)
+DEFINE_CAPTURE(16384)
+DEFINE_CAPTURE(32768)
+
+static __always_inline int capture_raw(__u64 id, __u64 ip, __u64 sp, __u64 bp)
 {
-	__u32 len = 0, want = stack_bytes;
-	__u16 flags = CW_STACK_TRUNCATED;
-	struct raw_rec *r;
-
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		__sync_fetch_and_add(&lost_stack, 1);
-		return;
+	switch (raw_class) { /* a constant at load: the verifier keeps one branch */
+	case 0:
+		return capture_raw_4096(id, ip, sp, bp);
+	case 1:
+		return capture_raw_8192(id, ip, sp, bp);
+	case 2:
+		return capture_raw_16384(id, ip, sp, bp);
+	default:
+		return capture_raw_32768(id, ip, sp, bp);
 	}
-	if (want > CW_RAW_MAX)
-		want = CW_RAW_MAX;
-	for (int i = 0; i < CW_RAW_MAX / CW_RAW_CHUNK + 1; i++) {
-		__u32 off = len & CW_RAW_OFF_MASK, chunk;
-
-		if (off >= want)
-			break;
-		chunk = CW_RAW_CHUNK - ((sp + off) & (CW_RAW_CHUNK - 1));
-		if (chunk > want - off)
-			chunk = want - off;
-		/* holds already; clang would drop the mask as redundant without the barrier */
-		asm volatile("" : "+r"(chunk));
-		chunk &= 2 * CW_RAW_CHUNK - 1;
-		if (!chunk || chunk > CW_RAW_CHUNK)
-			break;
-		if (bpf_probe_read_user(&r->data[off], chunk, (void *)(sp + off))) {
-			/* the end of the stack mapping: what was copied is the whole stack */
-			flags = off ? 0 : CW_STACK_FAULTED;
-			break;
-		}
-		len = off + chunk;
-	}
-	len &= ~7U;
-	fill_hdr(&r->hdr.hdr, CW_EV_USTACK_RAW, sizeof(r->hdr) + len);
-	r->hdr.stack_id = id;
-	r->hdr.ip = ip;
-	r->hdr.sp = sp;
-	r->hdr.bp = bp;
-	r->hdr.len = len;
-	r->hdr.flags = len < want ? flags : CW_STACK_TRUNCATED;
-	r->hdr.pad = 0;
-	bpf_ringbuf_submit(r, ringbuf_flags());
 }
 
 /*
@@ -246,11 +288,9 @@ static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_
 		fp = frame[0];
 	}
 	id = hash_ips(ips, nr, seed);
-	if (first_sight(tgid, CW_STACK_USER, id)) {
-		emit_user_ips(ips, nr, id, flags);
-		if (raw && stack_bytes)
-			capture_raw(id, ip, sp, bp);
-	}
+	if (first_sight(tgid, CW_STACK_USER, id) &&
+	    (emit_user_ips(ips, nr, id, flags) || (raw && stack_bytes && capture_raw(id, ip, sp, bp))))
+		forget(tgid, CW_STACK_USER, id); /* no room: send it again next time */
 	return id;
 }
 
@@ -264,7 +304,7 @@ static __always_inline __u64 kernel_stack_id(void *ctx)
 
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
-		__sync_fetch_and_add(&lost_ringbuf, 1);
+		__sync_fetch_and_add(&lost_stack, 1);
 		return 0;
 	}
 	n = bpf_get_stack(ctx, r->ips, sizeof(r->ips), 0);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "concwatch.skel.h"
@@ -54,6 +55,10 @@ static const char *const tracepoint_progs[] = {
 
 #define NR_TRACEPOINTS (sizeof(tracepoint_progs) / sizeof(tracepoint_progs[0]))
 
+/* The stack copy buffers of cw_stack.bpf.h: 4 KiB << class, plus a page of slack. */
+#define RAW_CLASSES 4
+#define RAW_RECORD_BYTES(class) (sizeof(struct cw_ev_ustack_raw) + (4096U << (class)) + 4096)
+
 struct bpf_source {
 	struct cw_source base;
 	struct cw_bpf_opts opts;
@@ -61,6 +66,8 @@ struct bpf_source {
 	struct ring_buffer *rb;
 	struct bpf_link *links[NR_PROBES];
 	struct bpf_link *tp_links[NR_TRACEPOINTS];
+	int no_klock;			/* the kernel has no lock:contention_* tracepoints */
+	int raw_class;			/* stack copy buffer: 4 KiB << raw_class */
 
 	/* the drain in progress */
 	cw_record_fn fn;
@@ -515,6 +522,8 @@ static int attach(struct bpf_source *s)
 			set_err(s, "BPF object has no program %s (build mismatch)", tracepoint_progs[i]);
 			break;
 		}
+		if (!bpf_program__autoload(prog))
+			continue; /* left out at load: see klock_available() */
 		s->tp_links[i] = bpf_program__attach(prog);
 		if (!s->tp_links[i]) {
 			err = -errno;
@@ -523,6 +532,22 @@ static int attach(struct bpf_source *s)
 		}
 	}
 	return err;
+}
+
+/*
+ * lock:contention_begin/end arrived in Linux 5.19. Without them concwatch still traces
+ * everything else: their programs are left out rather than failing the load.
+ */
+static int klock_available(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int found;
+
+	if (!btf)
+		return 1; /* cannot tell: let the load say */
+	found = btf__find_by_name_kind(btf, "btf_trace_contention_begin", BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return found;
 }
 
 /*
@@ -571,6 +596,12 @@ static int bpf_source_start(struct cw_source *src)
 	}
 	s->skel->rodata->wakeup_bytes = s->opts.ringbuf_bytes / 4;
 	s->skel->rodata->stack_bytes = s->opts.stack_bytes;
+	s->skel->rodata->raw_class = s->raw_class;
+	if (!klock_available()) {
+		s->no_klock = 1;
+		bpf_program__set_autoload(s->skel->progs.tp_btf__contention_begin, false);
+		bpf_program__set_autoload(s->skel->progs.tp_btf__contention_end, false);
+	}
 	bpf_map__set_max_entries(s->skel->maps.events, s->opts.ringbuf_bytes);
 	bpf_map__set_max_entries(s->skel->maps.pending_locks, s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_futexes, s->opts.max_threads);
@@ -704,6 +735,13 @@ int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
 	if (s->opts.stack_bytes > MAX_STACK_BYTES || s->opts.stack_bytes % 8) {
 		free(s);
 		return -EINVAL;
+	}
+	while (s->raw_class < RAW_CLASSES - 1 && (4096 << s->raw_class) < s->opts.stack_bytes)
+		s->raw_class++;
+	/* room for a few stack copies at once, or every first sighting would be lost */
+	if (s->opts.stack_bytes && rb < 8 * RAW_RECORD_BYTES(s->raw_class)) {
+		free(s);
+		return -ENOSPC;
 	}
 	verbose = opts->verbose;
 	libbpf_set_print(libbpf_print);

@@ -56,6 +56,11 @@ int cw_session__open(const struct cw_session_opts *opts, cw_record_fn sink, void
 		goto cleanup;
 	}
 	ret = cw_bpf_source__new(&opts->bpf, &s->src);
+	if (ret == -ENOSPC) {
+		snprintf(err, errlen, "the ring buffer is too small for stack copies: give a larger "
+			 "--ringbuf-size or a smaller --stack-bytes");
+		goto cleanup;
+	}
 	if (ret) {
 		snprintf(err, errlen, "bad BPF source options: %s", strerror(-ret));
 		goto cleanup;
