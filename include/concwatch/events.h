@@ -93,6 +93,7 @@ struct cw_hdr {
 #define CW_LOCK_RWLOCK 2
 #define CW_LOCK_SPIN 3
 #define CW_LOCK_COND 4		/* a condition variable's mutex, released/re-taken inside cond_wait */
+#define CW_LOCK_KERNEL 5	/* a kernel lock (lock:contention_*): for consumers, not in records */
 
 /* cw_ev_lock.op: which operation */
 #define CW_OP_LOCK 1		/* blocking acquire (mutex lock, spin lock) */
@@ -227,7 +228,7 @@ struct cw_ev_mmap {
 	__u64 len;		/* bytes */
 	__u64 pgoff;		/* file offset of start, in bytes */
 	__u64 inode;
-	__u32 dev;		/* st_dev of the file, new_encode_dev() form */
+	__u32 dev;		/* st_dev of the file, major << 20 | minor */
 	__u32 prot;		/* PROT_* */
 	__u16 filename_len;	/* bytes in filename, NUL included */
 	__u16 pad[3];

@@ -39,6 +39,21 @@ TEST(lock_record_layout)
 	ASSERT_EQ(64, offsetof(struct cw_ev_lock, addr2));
 }
 
+/* Version 2 gave the futex record its stack_id: pin the layout it has since. */
+TEST(futex_record_layout)
+{
+	ASSERT_EQ(80, sizeof(struct cw_ev_futex));
+	ASSERT_EQ(24, offsetof(struct cw_ev_futex, uaddr));
+	ASSERT_EQ(32, offsetof(struct cw_ev_futex, uaddr2));
+	ASSERT_EQ(40, offsetof(struct cw_ev_futex, timeout_ns));
+	ASSERT_EQ(48, offsetof(struct cw_ev_futex, wait_ns));
+	ASSERT_EQ(56, offsetof(struct cw_ev_futex, stack_id));
+	ASSERT_EQ(64, offsetof(struct cw_ev_futex, op));
+	ASSERT_EQ(68, offsetof(struct cw_ev_futex, val));
+	ASSERT_EQ(72, offsetof(struct cw_ev_futex, val3));
+	ASSERT_EQ(76, offsetof(struct cw_ev_futex, result));
+}
+
 TEST(variable_records_payload_last)
 {
 	ASSERT_EQ(sizeof(struct cw_ev_exec), offsetof(struct cw_ev_exec, filename));

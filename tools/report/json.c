@@ -49,16 +49,24 @@ static void json_top_waiter(FILE *out, const struct cw_engine *eng, struct cw_sy
 
 	sites = cw_report__sites_by_wait(l, &n);
 	if (sites && n)
-		st = cw_engine__find_stack(eng, l->pid, CW_STACK_USER, sites[0].stack_id);
+		st = cw_engine__find_stack(eng, l->pid, cw_report__lock_stack_space(l),
+					   sites[0].stack_id);
 	free(sites);
 	if (!st || !sym || cw_symbols__resolve(sym, st, &s)) {
-		fputs("\"top_waiter_stack\": [], \"top_waiter_stack_end\": null, ", out);
+		fputs("\"top_waiter_stack\": [], \"top_waiter_stack_end\": null, "
+		      "\"top_waiter_stack_why\": null, ", out);
 		cw_ustack__fini(&s);
 		return;
 	}
 	fputs("\"top_waiter_stack\": ", out);
 	cw_report__json_frames(out, &s);
-	fprintf(out, ", \"top_waiter_stack_end\": \"%s\", ", cw_report__stack_end(s.end));
+	fprintf(out, ", \"top_waiter_stack_end\": \"%s\", \"top_waiter_stack_why\": ",
+		cw_report__stack_end(s.end));
+	if (s.why[0])
+		json_string(out, s.why, sizeof(s.why));
+	else
+		fputs("null", out);
+	fputs(", ", out);
 	cw_ustack__fini(&s);
 }
 

@@ -27,6 +27,11 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 
 /* Stacks in reports (stacks.c). */
 const char *cw_report__stack_end(int end);
+/* Where a lock's call paths live: user stacks, or kernel stacks for kernel locks. */
+static inline __u16 cw_report__lock_stack_space(const struct cw_lock *l)
+{
+	return l->kind == CW_LOCK_KERNEL ? CW_STACK_KERNEL : CW_STACK_USER;
+}
 struct cw_lock_site *cw_report__sites_by_wait(const struct cw_lock *l, size_t *nr);
 void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *indent);
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s);

@@ -141,7 +141,7 @@ static int resolve_kernel(struct cw_symbols *sym, const struct cw_stack *st, str
 			continue;
 		}
 		f->addr = st->ips[i];
-		f->module = mod ? mod : "[kernel]";
+		f->module = mod ? mod : "kernel";
 		if (name) {
 			f->func = strdup(name);
 			if (!f->func)
@@ -177,6 +177,15 @@ int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *st, struc
 		/* the probe's frame-pointer walk hit its depth: there is more than it saw */
 		out->end = CW_STACK_END_TRUNCATED;
 		snprintf(out->why, sizeof(out->why), "frame-pointer walk stopped at its depth limit");
+	}
+	if (!err && out->end != CW_STACK_END_COMPLETE) {
+		static const char only[] = "frame-pointer stack only, no stack copy arrived: ";
+		size_t len = strnlen(out->why, sizeof(out->why) - sizeof(only));
+
+		/* say why there was nothing better than a frame-pointer walk */
+		memmove(out->why + sizeof(only) - 1, out->why, len);
+		memcpy(out->why, only, sizeof(only) - 1);
+		out->why[sizeof(only) - 1 + len] = '\0';
 	}
 	return err;
 }

@@ -76,7 +76,8 @@ static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_r
 				(unsigned long long)sites[k].acquisitions,
 				fmt_ns(w, sizeof(w), sites[k].wait_ns_total),
 				fmt_ns(m, sizeof(m), sites[k].wait_ns_max));
-			st = cw_engine__find_stack(eng, v[i]->pid, CW_STACK_USER, sites[k].stack_id);
+			st = cw_engine__find_stack(eng, v[i]->pid, cw_report__lock_stack_space(v[i]),
+						   sites[k].stack_id);
 			if (!st) {
 				fprintf(out, "    (stack not received: see lost events)\n");
 				continue;

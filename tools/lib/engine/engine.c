@@ -141,6 +141,11 @@ static struct cw_thread *get_thread(struct cw_engine *eng, __u32 pid, __u32 tid,
 
 static void *grow_array(void **v, size_t *nr, size_t *cap, size_t size);
 
+static struct cw_lock_user *cw_lock__user_mut(struct cw_lock *l, __u32 tid)
+{
+	return (struct cw_lock_user *)cw_lock__user(l, tid);
+}
+
 static struct cw_lock_user *get_user(struct cw_lock *l, __u32 tid)
 {
 	struct cw_lock_user *u = (struct cw_lock_user *)cw_lock__user(l, tid);
@@ -326,6 +331,44 @@ static int feed_futex(struct cw_engine *eng, const struct cw_ev_futex *e)
 	return 0;
 }
 
+/* Kernel lock contention: the threads waited; their kernel stacks are the call paths. */
+static int feed_klock(struct cw_engine *eng, const struct cw_ev_klock *e)
+{
+	const struct cw_hdr *h = &e->hdr;
+	struct cw_lock_site *site;
+	struct cw_thread *t;
+	struct cw_lock *l;
+
+	t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+	l = get_lock(eng, h->pid, e->addr, CW_LOCK_KERNEL, h->ts_ns);
+	if (!t || !l)
+		return -ENOMEM;
+	l->known |= CW_LOCK_KNOWN_CONTENTIONS;
+	site = get_site(l, e->kstack_id);
+	if (!site || !get_user(l, h->tid))
+		return -ENOMEM;
+	if (h->type == CW_EV_KLOCK_BEGIN) {
+		l->begins++;
+		l->contentions++;
+		cw_lock__user_mut(l, h->tid)->begins++;
+		site->begins++;
+		return 0;
+	}
+	if (e->result) {
+		l->failures++; /* interrupted, or timed out: the lock was not taken */
+		cw_lock__user_mut(l, h->tid)->failures++;
+		return 0;
+	}
+	l->acquisitions++;
+	cw_lock__user_mut(l, h->tid)->acquisitions++;
+	add_wait(l, e->wait_ns, e->wait_ns);
+	site->acquisitions++;
+	site->wait_ns_total += e->wait_ns;
+	if (e->wait_ns > site->wait_ns_max)
+		site->wait_ns_max = e->wait_ns;
+	return 0;
+}
+
 static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 {
 	const struct cw_hdr *h = &e->hdr;
@@ -432,6 +475,10 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	case CW_EV_FUTEX_END:
 		err = feed_futex(eng, (const struct cw_ev_futex *)h);
 		break;
+	case CW_EV_KLOCK_BEGIN:
+	case CW_EV_KLOCK_END:
+		err = feed_klock(eng, (const struct cw_ev_klock *)h);
+		break;
 	case CW_EV_COMM:
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
 		if (!t)
@@ -472,7 +519,9 @@ __u64 cw_engine__events(const struct cw_engine *eng)
 {
 	const struct cw_engine_counts *c = &eng->counts;
 
-	return c->records - c->ticks - c->by_type[CW_EV_LOST] - c->synthetic;
+	/* stacks and the module map describe operations; they are none themselves */
+	return c->records - c->ticks - c->by_type[CW_EV_LOST] - c->synthetic -
+	       c->by_type[CW_EV_STACK] - c->by_type[CW_EV_USTACK_RAW];
 }
 
 __u64 cw_engine__now(const struct cw_engine *eng)

@@ -19,7 +19,10 @@ struct cw_lock_user {
 	__u64 releases;
 };
 
-/* One call path's use of one lock: by the stack id of its acquisitions. */
+/*
+ * One call path's use of one lock: by the stack id of its acquisitions (user space),
+ * or of its contentions (kernel locks: kernel stacks).
+ */
 struct cw_lock_site {
 	__u64 stack_id;
 	__u64 begins;
@@ -32,6 +35,12 @@ struct cw_lock_site {
 #define CW_LOCK_KNOWN_CONTENTIONS (1U << 0)
 #define CW_LOCK_KNOWN_HOLD (1U << 1)
 
+/*
+ * A lock of a process: a user-space lock by its address, or a kernel lock its threads
+ * contended for (kind CW_LOCK_KERNEL, by its kernel address; only contended
+ * acquisitions are seen: begins count contentions, acquisitions the ones that ended
+ * with the lock taken).
+ */
 struct cw_lock {
 	__u32 pid;
 	__u8 kind;		/* CW_LOCK_* of the first record seen */
@@ -124,7 +133,7 @@ void cw_engine__free(struct cw_engine *eng);
  */
 int cw_engine__feed(void *eng, const struct cw_hdr *rec);
 
-/* Operations the user saw happen: records, less ticks, losses and synthetic ones. */
+/* Operations the target did: records, less ticks, losses, stacks and synthetic ones. */
 __u64 cw_engine__events(const struct cw_engine *eng);
 
 /* Newest ts_ns seen, and the first: their difference is how long the stream covers. */

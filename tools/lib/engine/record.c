@@ -51,6 +51,7 @@ static const char *const kind_names[] = {
 	[CW_LOCK_RWLOCK] = "rwlock",
 	[CW_LOCK_SPIN] = "spin",
 	[CW_LOCK_COND] = "cond",
+	[CW_LOCK_KERNEL] = "kernel",
 };
 
 static const char *const op_names[] = {
