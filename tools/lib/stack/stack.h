@@ -75,7 +75,7 @@ struct cw_ustack {
 	struct cw_frame *frames;	/* innermost first; inlined frames before their caller */
 	size_t nr;
 	enum cw_stack_end end;
-	char why[128];		/* for TRUNCATED/LOST: one line saying where and why */
+	char why[512];		/* for TRUNCATED/LOST: one line saying where and why */
 };
 
 /* Free what a stack owns and empty it. Accepts NULL and an emptied stack. */

@@ -501,8 +501,8 @@ static void explain(struct cw_unwinder *u, struct cw_ustack *out)
 		break;
 	case CW_WALK_MISSING:
 		missing = cw_unwinder__missing(u, last ? addr - 1 : addr);
-		snprintf(out->why, sizeof(out->why), "no CFI for 0x%llx: %s", addr,
-			 missing ? missing : "module missing");
+		snprintf(out->why, sizeof(out->why), "cannot unwind through 0x%llx: %s", addr,
+			 missing ? missing : "its file is missing");
 		break;
 	case CW_WALK_NO_CFI:
 		func = out->nr ? out->frames[last].func : NULL;

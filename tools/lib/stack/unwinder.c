@@ -195,7 +195,7 @@ static int mapping_bias(Elf *elf, const struct cw_module_info *m, __u64 *bias)
  */
 static int load_module(struct cw_unwinder *u, struct cw_umod *um, const struct cw_module_info *m)
 {
-	char why[PATH_MAX + 160];
+	char why[2 * PATH_MAX + 160], file[PATH_MAX + 80];
 	const void *id;
 	GElf_Ehdr ehdr;
 	Elf *elf = NULL;
@@ -203,32 +203,36 @@ static int load_module(struct cw_unwinder *u, struct cw_umod *um, const struct c
 	int fd;
 
 	why[0] = '\0';
+	/* the file as the process knew it, and where it was looked for when elsewhere */
+	if (strcmp(um->path, um->open_path))
+		snprintf(file, sizeof(file), "%s (as %s)", um->path, um->open_path);
+	else
+		snprintf(file, sizeof(file), "%s", um->path);
 	fd = open(um->open_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(why, sizeof(why), "%s: cannot open %s: %s", um->path, um->open_path,
-			 strerror(errno));
+		snprintf(why, sizeof(why), "%s is missing: %s", file, strerror(errno));
 		goto cleanup;
 	}
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr)) {
-		snprintf(why, sizeof(why), "%s: %s is no ELF file", um->path, um->open_path);
+		snprintf(why, sizeof(why), "%s is no ELF file", file);
 		goto cleanup;
 	}
 	idlen = dwelf_elf_gnu_build_id(elf, &id);
 	if (m->build_id_len &&
 	    (idlen != m->build_id_len || memcmp(id, m->build_id, m->build_id_len))) {
-		snprintf(why, sizeof(why), "%s: %s has another build-id (the file changed)",
-			 um->path, um->open_path);
+		snprintf(why, sizeof(why), "%s has another build-id: not the file that was mapped",
+			 file);
 		goto cleanup;
 	}
 	if (mapping_bias(elf, m, &um->bias)) {
-		snprintf(why, sizeof(why), "%s: no segment of %s maps file offset 0x%llx",
-			 um->path, um->open_path, (unsigned long long)m->pgoff);
+		snprintf(why, sizeof(why), "no segment of %s maps file offset 0x%llx", file,
+			 (unsigned long long)m->pgoff);
 		goto cleanup;
 	}
 	if (ehdr.e_type == ET_EXEC && um->bias) {
-		snprintf(why, sizeof(why), "%s: executable %s is mapped 0x%llx from its address",
-			 um->path, um->open_path, (unsigned long long)um->bias);
+		snprintf(why, sizeof(why), "executable %s is mapped 0x%llx from its address", file,
+			 (unsigned long long)um->bias);
 		goto cleanup;
 	}
 	elf_end(elf);
