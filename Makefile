@@ -8,6 +8,7 @@
 #   make vmtest     run the live selftests inside QEMU on Debian's 6.1 and 6.12 kernels
 #   make kmod       build the kernel module against KDIR
 #   make install    install concwatch under $(DESTDIR)$(PREFIX)
+#   make bench      build and run the benchmarks (bench/)
 #   make clean      remove $(O)
 #
 # O=dir puts every output under dir (default build/); V=1 shows the commands.
@@ -55,7 +56,7 @@ install: tools
 
 bench:
 	$(Q)if [ ! -f bench/Makefile ]; then \
-		echo "make bench: bench/ has no benchmarks yet (the lock-order issue adds them)" >&2; \
+		echo "make bench: bench/Makefile is missing" >&2; \
 		exit 2; fi
 	$(Q)$(SUBMAKE) -C bench
 

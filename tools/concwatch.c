@@ -138,9 +138,6 @@ static const struct argp_option trace_options[] = {
 	{ "stack-bytes", OPT_STACK_BYTES, "BYTES", 0,
 	  "User stack copied for DWARF unwinding, per new call path: a multiple of 8 up to "
 	  "24576 (default 16384); 0 copies none" },
-	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
-	  "Where to look for separate debug files, colon separated (default "
-	  "\":.debug:/usr/lib/debug\")" },
 	{},
 };
 
@@ -209,9 +206,6 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		env.stack_bytes = v ? v : -1;
 		return 0;
 	}
-	case OPT_DEBUGINFO:
-		env.debuginfo_path = arg;
-		return 0;
 	case 'v':
 		env.verbose++;
 		return 0;
@@ -257,6 +251,9 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 			usage_error("invalid --format '%s': expected perfetto, folded, dot or json",
 				    arg);
 		env.format = arg;
+		return 0;
+	case OPT_DEBUGINFO:
+		env.debuginfo_path = arg;
 		return 0;
 	case OPT_FAIL_ON:
 		check_fail_on(arg);
@@ -309,6 +306,9 @@ static const struct argp_option report_options[] = {
 	{ "duration", OPT_DURATION, "SEC", 0,
 	  "With -p: trace for SEC seconds (default: until Ctrl-C or the process exits)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON" },
+	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
+	  "Where to look for separate debug files, colon separated (default "
+	  "\":.debug:/usr/lib/debug\")" },
 	{},
 };
 
