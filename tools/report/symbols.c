@@ -89,12 +89,18 @@ static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder *
 		memcpy(mi->build_id, m->build_id, sizeof(mi->build_id));
 		mi->deleted = !!(m->flags & CW_MODULE_DELETED);
 		snprintf(mi->path, sizeof(mi->path), "%s", m->path);
+		/*
+		 * While the process lives, map_files leads to the very file it mapped, even one
+		 * deleted or replaced since; else its mount namespace's path; else the path.
+		 */
 		mi->open_path[0] = '\0';
-		if (sym->opts.live_pid == (int)pid && mi->deleted)
+		if (sym->opts.live_pid == (int)pid) {
 			snprintf(mi->open_path, sizeof(mi->open_path), "/proc/%u/map_files/%llx-%llx",
 				 pid, (unsigned long long)m->start, (unsigned long long)m->end);
-		else if (sym->opts.live_pid == (int)pid)
-			snprintf(mi->open_path, sizeof(mi->open_path), "/proc/%u/root%s", pid, m->path);
+			if (access(mi->open_path, R_OK))
+				snprintf(mi->open_path, sizeof(mi->open_path), "/proc/%u/root%s", pid,
+					 m->path);
+		}
 		if (!mi->open_path[0] || access(mi->open_path, R_OK))
 			snprintf(mi->open_path, sizeof(mi->open_path), "%s", m->path);
 		err = cw_unwinder__add_module(p->u, mi);
@@ -134,8 +140,11 @@ static int resolve_kernel(struct cw_symbols *sym, const struct cw_stack *st, str
 
 		if (sym->ksyms)
 			cw_ksyms__resolve_module(sym->ksyms, st->ips[i], &name, &off, &mod);
-		/* the first frames are the tracing code's own: the BPF program, its trampoline */
-		if (out->nr == 0 && skip == i &&
+		/*
+		 * The first frames are the tracing code's own: the BPF program (no name, or
+		 * module "bpf"), its trampoline. Without kallsyms nothing is named: keep all.
+		 */
+		if (sym->ksyms && out->nr == 0 && skip == i &&
 		    (!name || tracing_frame(name) || (mod && !strcmp(mod, "bpf")))) {
 			skip++;
 			continue;
@@ -179,7 +188,7 @@ int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *st, struc
 		snprintf(out->why, sizeof(out->why), "frame-pointer walk stopped at its depth limit");
 	}
 	if (!err && out->end != CW_STACK_END_COMPLETE) {
-		static const char only[] = "frame-pointer stack only, no stack copy arrived: ";
+		static const char only[] = "frame-pointer stack only (no stack copy): ";
 		size_t len = strnlen(out->why, sizeof(out->why) - sizeof(only));
 
 		/* say why there was nothing better than a frame-pointer walk */
