@@ -25,6 +25,7 @@ struct cw_engine {
 	struct cw_index stack_ix;	/* (pid << 16 | space, id) -> slot in stacks */
 	struct ptr_vec modules;
 	struct cw_index module_ix;	/* (pid, start) -> slot in modules */
+	struct cw_lg *lg;
 };
 
 static int ptr_vec__push(struct ptr_vec *pv, void *p)
@@ -82,7 +83,15 @@ static void *find_entry(const struct ptr_vec *pv, const struct cw_index *ix, __u
 
 struct cw_engine *cw_engine__new(void)
 {
-	return calloc(1, sizeof(struct cw_engine));
+	struct cw_engine *eng = calloc(1, sizeof(*eng));
+
+	if (eng)
+		eng->lg = cw_lg__new();
+	if (eng && !eng->lg) {
+		free(eng);
+		return NULL;
+	}
+	return eng;
 }
 
 void cw_engine__free(struct cw_engine *eng)
@@ -119,6 +128,7 @@ void cw_engine__free(struct cw_engine *eng)
 	cw_index__fini(&eng->thread_ix);
 	cw_index__fini(&eng->stack_ix);
 	cw_index__fini(&eng->module_ix);
+	cw_lg__free(eng->lg);
 	free(eng);
 }
 
@@ -419,6 +429,10 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		l->releases++;
 		u->releases++;
 		break;
+	case CW_EV_LOCK_INIT:
+	case CW_EV_LOCK_DESTROY:
+		/* a new lifetime: what the address did before says nothing of the lock now */
+		return cw_lg__lock_reset(eng->lg, h->pid, e->addr);
 	}
 	return 0;
 }
@@ -478,6 +492,9 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	case CW_EV_KLOCK_BEGIN:
 	case CW_EV_KLOCK_END:
 		err = feed_klock(eng, (const struct cw_ev_klock *)h);
+		break;
+	case CW_EV_LOCK_EDGE:
+		err = cw_lg__add_edge(eng->lg, (const struct cw_ev_edge *)h);
 		break;
 	case CW_EV_COMM:
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
@@ -576,6 +593,11 @@ size_t cw_engine__nr_stacks(const struct cw_engine *eng)
 const struct cw_stack *cw_engine__stack(const struct cw_engine *eng, size_t i)
 {
 	return i < eng->stacks.nr ? eng->stacks.v[i] : NULL;
+}
+
+const struct cw_lg *cw_engine__lockgraph(const struct cw_engine *eng)
+{
+	return eng->lg;
 }
 
 size_t cw_engine__nr_modules(const struct cw_engine *eng)

@@ -8,6 +8,7 @@
 #ifndef __CW_ENGINE_H
 #define __CW_ENGINE_H
 
+#include "engine/lockgraph.h"
 #include "engine/record.h"
 
 /* One thread's use of one lock. */
@@ -153,6 +154,9 @@ const struct cw_stack *cw_engine__find_stack(const struct cw_engine *eng, __u32 
 					     __u64 id);
 size_t cw_engine__nr_stacks(const struct cw_engine *eng);
 const struct cw_stack *cw_engine__stack(const struct cw_engine *eng, size_t i);
+/* The lock-order graph of every traced process (CW_EV_LOCK_EDGE, init/destroy). */
+const struct cw_lg *cw_engine__lockgraph(const struct cw_engine *eng);
+
 size_t cw_engine__nr_modules(const struct cw_engine *eng);
 const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i);
 
