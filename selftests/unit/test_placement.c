@@ -1,0 +1,1042 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Uprobe placement (tools/lib/source/placement.c): crafted byte sequences for every rule,
+ * with exact offsets and reasons; then this machine's glibc, whose lock functions must
+ * get a placement that is provably the entry's equal (checked here independently, with
+ * capstone), and the exact offsets verified by hand for Debian 12's glibc 2.36 build.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <capstone/capstone.h>
+
+#include "kselftest_harness.h"
+#include "source/placement.h"
+
+#define BYTES(...) \
+	.code = (const __u8[]){ __VA_ARGS__ }, .len = sizeof((const __u8[]){ __VA_ARGS__ })
+
+/* ------------------------------------------------------------------------------------ */
+/* Crafted functions at address 0x1000: exact offset, emulated, refused and reason.      */
+
+FIXTURE(crafted)
+{
+	int unused;
+};
+
+FIXTURE_VARIANT(crafted)
+{
+	const __u8 *code;
+	size_t len;
+	__u32 regs;
+	int stack_top;
+	int push;		/* kernel_push_emulated */
+	int nopl;		/* kernel_nopl_emulated */
+	__u64 offset;
+	int emulated;
+	int refused;
+	const char *why;
+};
+
+FIXTURE_SETUP(crafted)
+{
+}
+
+FIXTURE_TEARDOWN(crafted)
+{
+}
+
+/* pthread_mutex_lock's shape: loads and masks that leave %rdi alone, then jne forward */
+#define MUTEX_LOCK_LIKE \
+	0x8b, 0x47, 0x10,			/* 0x0 mov 0x10(%rdi),%eax */ \
+	0x89, 0xc2,				/* 0x3 mov %eax,%edx */ \
+	0x81, 0xe2, 0x7f, 0x01, 0x00, 0x00,	/* 0x5 and $0x17f,%edx */ \
+	0x83, 0xe0, 0x7c,			/* 0xb and $0x7c,%eax */ \
+	0x75, 0x01,				/* 0xe jne 0x11 */ \
+	0xc3,					/* 0x10 ret */ \
+	0x31, 0xc0				/* 0x11 xor %eax,%eax */
+
+FIXTURE_VARIANT_ADD(crafted, jcc_after_movs)
+{
+	BYTES(MUTEX_LOCK_LIKE, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 0xe, .emulated = 1, .why = "emulated jne at +0xe",
+};
+
+/* %rsi is written (mov $1,%esi): fine while the program reads %rdi only */
+FIXTURE_VARIANT_ADD(crafted, jmp_after_unrelated_write)
+{
+	BYTES(0xbe, 0x01, 0x00, 0x00, 0x00,	/* mov $1,%esi */
+	      0xe9, 0x00, 0x01, 0x00, 0x00),	/* jmp (out of the function) */
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 5, .emulated = 1, .why = "emulated jmp at +0x5",
+};
+
+FIXTURE_VARIANT_ADD(crafted, jmp_after_write_of_read_register)
+{
+	BYTES(0xbe, 0x01, 0x00, 0x00, 0x00,	/* mov $1,%esi */
+	      0xe9, 0x00, 0x01, 0x00, 0x00),
+	.regs = CW_REG_RDI | CW_REG_RSI, .stack_top = 1, .push = 1,
+	.offset = 0, .why = "entry: mov at +0 writes %esi, which the program reads",
+};
+
+FIXTURE_VARIANT_ADD(crafted, mov_to_rdi_before_jcc)
+{
+	BYTES(0x48, 0x89, 0xf7,			/* mov %rsi,%rdi */
+	      0x85, 0xc0,			/* test %eax,%eax */
+	      0x75, 0x00,			/* jne */
+	      0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 0, .why = "entry: mov at +0 writes %rdi, which the program reads",
+};
+
+/* a byte register is part of its register */
+FIXTURE_VARIANT_ADD(crafted, mov_to_dil_before_jcc)
+{
+	BYTES(0x40, 0x88, 0xc7,			/* mov %al,%dil */
+	      0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: mov at +0 writes %dil, which the program reads",
+};
+
+FIXTURE_VARIANT_ADD(crafted, flags_read)
+{
+	BYTES(0x85, 0xc0, 0x75, 0x00, 0xc3),	/* test; jne */
+	.regs = CW_REG_RDI | CW_REG_FLAGS,
+	.offset = 0, .why = "entry: test at +0 writes %rflags, which the program reads",
+};
+
+#define PUSH_THEN_JNE \
+	0x53,					/* 0x0 push %rbx */ \
+	0x85, 0xff,				/* 0x1 test %edi,%edi */ \
+	0x75, 0x01,				/* 0x3 jne 0x6 */ \
+	0x5b,					/* 0x5 pop %rbx */ \
+	0xc3					/* 0x6 ret */
+
+FIXTURE_VARIANT_ADD(crafted, push_before_jne_stack_top)
+{
+	BYTES(PUSH_THEN_JNE),
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 0,
+	.offset = 0, .why = "entry: push at +0 moves %rsp",
+};
+
+FIXTURE_VARIANT_ADD(crafted, push_before_jne_rsp_read)
+{
+	BYTES(PUSH_THEN_JNE),
+	.regs = CW_REG_RDI | CW_REG_RSP, .stack_top = 0, .push = 0,
+	.offset = 0, .why = "entry: push at +0 moves %rsp",
+};
+
+FIXTURE_VARIANT_ADD(crafted, push_before_jne_no_stack_top)
+{
+	BYTES(PUSH_THEN_JNE),
+	.regs = CW_REG_RDI, .stack_top = 0, .push = 0,
+	.offset = 3, .emulated = 1, .why = "emulated jne at +0x3",
+};
+
+FIXTURE_VARIANT_ADD(crafted, push_at_entry_emulated)
+{
+	BYTES(0x41, 0x56,			/* push %r14 */
+	      0x53, 0x48, 0x89, 0xfb, 0x85, 0xf6, 0x74, 0x00, 0x5b, 0x41, 0x5e, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 0, .emulated = 1, .why = "emulated push at the entry",
+};
+
+FIXTURE_VARIANT_ADD(crafted, push_at_entry_not_emulated)
+{
+	BYTES(0x41, 0x56, 0x53, 0x48, 0x89, 0xfb, 0x85, 0xf6, 0x74, 0x00, 0x5b, 0x41, 0x5e, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 0,
+	.offset = 0, .why = "entry: push at +0 moves %rsp",
+};
+
+/* without stack_top the pushes and the copy of %rdi to %rbx stay out of the way */
+FIXTURE_VARIANT_ADD(crafted, pushes_then_je_no_stack_top)
+{
+	BYTES(0x41, 0x56,			/* 0x0 push %r14 */
+	      0x53,				/* 0x2 push %rbx */
+	      0x48, 0x89, 0xfb,			/* 0x3 mov %rdi,%rbx */
+	      0x85, 0xf6,			/* 0x6 test %esi,%esi */
+	      0x74, 0x00,			/* 0x8 je */
+	      0x5b, 0x41, 0x5e, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 0, .push = 0,
+	.offset = 8, .emulated = 1, .why = "emulated je at +0x8",
+};
+
+/* only 50+r and 41 50+r are emulated: REX.W push is single-stepped */
+FIXTURE_VARIANT_ADD(crafted, rex_w_push_not_emulated)
+{
+	BYTES(0x48, 0x53,			/* rex.W push %rbx */
+	      0x75, 0x00, 0x5b, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 0, .push = 1,
+	.offset = 2, .emulated = 1, .why = "emulated jne at +0x2",
+};
+
+/* a later jmp back to +2 would run the jne at +4 twice in one call */
+FIXTURE_VARIANT_ADD(crafted, backward_branch_into_prefix)
+{
+	BYTES(0x8b, 0x07,			/* 0x0 mov (%rdi),%eax */
+	      0x85, 0xc0,			/* 0x2 test %eax,%eax */
+	      0x75, 0x03,			/* 0x4 jne 0x9 */
+	      0x31, 0xc0,			/* 0x6 xor %eax,%eax */
+	      0xc3,				/* 0x8 ret */
+	      0xf3, 0x90,			/* 0x9 pause */
+	      0xeb, 0xf5),			/* 0xb jmp 0x2 */
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 0, .why = "entry: jmp at +0xb jumps to +0x2, at or before jne at +0x4",
+};
+
+FIXTURE_VARIANT_ADD(crafted, backward_branch_onto_the_jcc)
+{
+	BYTES(0x8b, 0x07, 0x85, 0xc0,
+	      0x75, 0x03,			/* 0x4 jne 0x9 */
+	      0x31, 0xc0, 0xc3,
+	      0xf3, 0x90,			/* 0x9 pause */
+	      0x7f, 0xf7),			/* 0xb jg 0x4 */
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 0, .why = "entry: jg at +0xb jumps to +0x4, at or before jne at +0x4",
+};
+
+/* pthread_spin_lock's retry loop jumps back to the entry: the span runs once per retry */
+FIXTURE_VARIANT_ADD(crafted, backward_branch_to_entry)
+{
+	BYTES(0x8b, 0x07,			/* 0x0 mov (%rdi),%eax */
+	      0x85, 0xc0,			/* 0x2 test */
+	      0x75, 0x01,			/* 0x4 jne 0x7 */
+	      0xc3,				/* 0x6 ret */
+	      0xf3, 0x90,			/* 0x7 pause */
+	      0xeb, 0xf5),			/* 0x9 jmp 0x0 */
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 0, .why = "entry: jmp at +0x9 jumps to +0, at or before jne at +0x4",
+};
+
+/* a branch into the middle of the candidate's bytes counts as one into the span */
+FIXTURE_VARIANT_ADD(crafted, branch_into_the_jcc_bytes)
+{
+	BYTES(0x8b, 0x07,
+	      0x0f, 0x85, 0x01, 0x00, 0x00, 0x00, /* 0x2 jne 0x9 */
+	      0xc3,				/* 0x8 ret */
+	      0xeb, 0xf9),			/* 0x9 jmp 0x4 */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: jmp at +0x9 jumps to +0x4, at or before jne at +0x2",
+};
+
+/* a recursive call of the entry is another call: it does not count */
+FIXTURE_VARIANT_ADD(crafted, recursive_call_of_entry)
+{
+	BYTES(0x85, 0xff,			/* 0x0 test %edi,%edi */
+	      0x74, 0x06,			/* 0x2 je 0xa */
+	      0xff, 0xcf,			/* 0x4 dec %edi */
+	      0xe8, 0xf5, 0xff, 0xff, 0xff,	/* 0x6 call 0x0 */
+	      0xc3),				/* 0xb ret */
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 2, .emulated = 1, .why = "emulated je at +0x2",
+};
+
+FIXTURE_VARIANT_ADD(crafted, indirect_jmp_anywhere)
+{
+	BYTES(MUTEX_LOCK_LIKE, 0xff, 0xe0),	/* 0x13 jmp *%rax */
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 0, .why = "entry: indirect jmp at +0x13",
+};
+
+FIXTURE_VARIANT_ADD(crafted, notrack_indirect_jmp_anywhere)
+{
+	BYTES(MUTEX_LOCK_LIKE, 0x3e, 0xff, 0xe0), /* 0x13 notrack jmp *%rax */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: indirect jmp at +0x13",
+};
+
+FIXTURE_VARIANT_ADD(crafted, indirect_call_anywhere)
+{
+	BYTES(MUTEX_LOCK_LIKE, 0xff, 0xd0, 0xc3), /* 0x13 call *%rax */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: indirect call at +0x13",
+};
+
+FIXTURE_VARIANT_ADD(crafted, indirect_call_before)
+{
+	BYTES(0xff, 0x15, 0x00, 0x00, 0x00, 0x00, /* call *0x0(%rip) */
+	      0x85, 0xc0, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: indirect call at +0",
+};
+
+/* a call rel32 is emulated itself: the probe fires before it, once */
+FIXTURE_VARIANT_ADD(crafted, call_rel32_first)
+{
+	BYTES(0x48, 0x89, 0xfb,			/* mov %rdi,%rbx */
+	      0xe8, 0x00, 0x01, 0x00, 0x00,	/* call (elsewhere) */
+	      0x85, 0xc0, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1,
+	.offset = 3, .emulated = 1, .why = "emulated call at +0x3",
+};
+
+FIXTURE_VARIANT_ADD(crafted, syscall_before)
+{
+	BYTES(0x31, 0xc0, 0x0f, 0x05, 0x85, 0xc0, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: syscall at +0x2 comes before any emulated instruction",
+};
+
+FIXTURE_VARIANT_ADD(crafted, ret_before)
+{
+	BYTES(0x31, 0xc0, 0xc3, 0x75, 0x00),	/* pthread_rwlock_destroy, then dead code */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: ret at +0x2 comes before any emulated instruction",
+};
+
+FIXTURE_VARIANT_ADD(crafted, store_before)
+{
+	BYTES(0xc7, 0x07, 0x01, 0x00, 0x00, 0x00, /* movl $1,(%rdi) */
+	      0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: mov at +0 writes memory",
+};
+
+/* pthread_spin_lock: lock decl at the entry, which no kernel lets a uprobe sit on */
+FIXTURE_VARIANT_ADD(crafted, lock_prefix_at_entry)
+{
+	BYTES(0xf0, 0xff, 0x0f,			/* 0x0 lock decl (%rdi) */
+	      0x75, 0x0b,			/* 0x3 jne 0x10 */
+	      0x31, 0xc0, 0xc3,
+	      0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00,
+	      0xf3, 0x90,			/* 0x10 pause */
+	      0x83, 0x3f, 0x00,			/* 0x12 cmpl $0,(%rdi) */
+	      0x7f, 0xe9,			/* 0x15 jg 0x0 */
+	      0xeb, 0xf7),			/* 0x17 jmp 0x10 */
+	.regs = CW_REG_RDI, .stack_top = 1, .push = 1, .nopl = 1,
+	.offset = 0, .refused = 1, .why = "entry: lock dec at +0 writes memory",
+};
+
+FIXTURE_VARIANT_ADD(crafted, nop_after_load)
+{
+	BYTES(0x8b, 0x47, 0x10, 0x90, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1,
+	.offset = 3, .emulated = 1, .why = "emulated nop at +0x3",
+};
+
+FIXTURE_VARIANT_ADD(crafted, nop_at_entry)
+{
+	BYTES(0x66, 0x90, 0x8b, 0x47, 0x10, 0xc3),	/* xchg %ax,%ax */
+	.regs = CW_REG_RDI, .stack_top = 1,
+	.offset = 0, .emulated = 1, .why = "emulated nop at the entry",
+};
+
+FIXTURE_VARIANT_ADD(crafted, pause_is_a_nop)
+{
+	BYTES(0x8b, 0x47, 0x10, 0xf3, 0x90, 0xc3),
+	.regs = CW_REG_RDI,
+	.offset = 3, .emulated = 1, .why = "emulated pause at +0x3",
+};
+
+/* 41 90 is xchg %eax,%r8d, though the kernel emulates it as a nop: never chosen */
+FIXTURE_VARIANT_ADD(crafted, rex_b_90_is_no_nop)
+{
+	BYTES(0x41, 0x90, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI,
+	.offset = 2, .emulated = 1, .why = "emulated jne at +0x2",
+};
+
+FIXTURE_VARIANT_ADD(crafted, nopl_emulated_6_16)
+{
+	BYTES(0x8b, 0x47, 0x10,
+	      0x0f, 0x1f, 0x44, 0x00, 0x00,	/* 0x3 nopl 0x0(%rax,%rax,1) */
+	      0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .nopl = 1,
+	.offset = 3, .emulated = 1, .why = "emulated nop at +0x3",
+};
+
+FIXTURE_VARIANT_ADD(crafted, nopw_emulated_6_16)
+{
+	BYTES(0x8b, 0x47, 0x10,
+	      0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00, /* 0x3 nopw 0x0(%rax,%rax,1) */
+	      0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .nopl = 1,
+	.offset = 3, .emulated = 1, .why = "emulated nop at +0x3",
+};
+
+FIXTURE_VARIANT_ADD(crafted, nopl_single_stepped_before_6_16)
+{
+	BYTES(0x8b, 0x47, 0x10, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .nopl = 0,
+	.offset = 8, .emulated = 1, .why = "emulated jne at +0x8",
+};
+
+/* same length as x86_nops[4], other bytes: 6.16-6.18 compare bytes, not meaning */
+FIXTURE_VARIANT_ADD(crafted, nopl_other_form_single_stepped)
+{
+	BYTES(0x8b, 0x47, 0x10, 0x0f, 0x1f, 0x04, 0x00, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .nopl = 1,
+	.offset = 7, .emulated = 1, .why = "emulated jne at +0x7",
+};
+
+/* cs-prefixed nops (x86_nops[9..11] among them) are refused by every kernel */
+FIXTURE_VARIANT_ADD(crafted, cs_nopw_refused)
+{
+	BYTES(0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI, .stack_top = 1, .nopl = 1,
+	.offset = 0xa, .emulated = 1, .why = "emulated jne at +0xa",
+};
+
+FIXTURE_VARIANT_ADD(crafted, bnd_jmp)
+{
+	BYTES(0xbe, 0x01, 0x00, 0x00, 0x00,
+	      0xf2, 0xe9, 0x00, 0x01, 0x00, 0x00), /* bnd jmp */
+	.regs = CW_REG_RDI,
+	.offset = 5, .emulated = 1, .why = "emulated bnd jmp at +0x5",
+};
+
+/* a ds (branch hint) prefix makes the kernel refuse the jcc */
+FIXTURE_VARIANT_ADD(crafted, hinted_jcc_refused)
+{
+	BYTES(0x8b, 0x07, 0x3e, 0x75, 0x00, 0xc3),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: jne at +0x2 comes before any emulated instruction",
+};
+
+/* Intel and AMD disagree on 66 jmp: its length and target are not known */
+FIXTURE_VARIANT_ADD(crafted, jmp16_anywhere)
+{
+	BYTES(0x8b, 0x07, 0x75, 0x00, 0x66, 0xe9, 0x00, 0x00),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: 66-prefixed jmp at +0x4",
+};
+
+FIXTURE_VARIANT_ADD(crafted, jmp16_at_entry_refused)
+{
+	BYTES(0x66, 0xe9, 0x00, 0x00),
+	.regs = CW_REG_RDI,
+	.offset = 0, .refused = 1, .why = "entry: 66-prefixed jmp at +0",
+};
+
+FIXTURE_VARIANT_ADD(crafted, jcc_at_entry)
+{
+	BYTES(0x75, 0x02, 0xeb, 0xfc, 0xc3),	/* jne; a later jmp back to it */
+	.regs = CW_REG_RDI, .stack_top = 1,
+	.offset = 0, .emulated = 1, .why = "emulated jne at the entry",
+};
+
+FIXTURE_VARIANT_ADD(crafted, undecodable_byte_before)
+{
+	BYTES(0x8b, 0x47, 0x10, 0x06, 0x75, 0x00, 0xc3),	/* 06: push %es, gone in 64-bit */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: cannot decode the bytes at +0x3",
+};
+
+FIXTURE_VARIANT_ADD(crafted, undecodable_byte_after)
+{
+	BYTES(0x8b, 0x47, 0x10, 0x75, 0x00, 0xc3, 0x06),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: cannot decode the bytes at +0x6",
+};
+
+FIXTURE_VARIANT_ADD(crafted, cannot_analyse)
+{
+	BYTES(0x0f, 0xa2, 0x75, 0x00, 0xc3),	/* cpuid */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: cannot analyse cpuid at +0",
+};
+
+FIXTURE_VARIANT_ADD(crafted, one_operand_imul_cannot_be_analysed)
+{
+	BYTES(0xf7, 0xe9, 0x75, 0x00, 0xc3),	/* imul %ecx: writes %edx:%eax */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: cannot analyse imul at +0",
+};
+
+FIXTURE_VARIANT_ADD(crafted, shorter_than_an_instruction)
+{
+	BYTES(0x8b, 0x47),			/* the first two bytes of mov 0x10(%rdi),%eax */
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: cannot decode the bytes at +0",
+};
+
+FIXTURE_VARIANT_ADD(crafted, truncated_jcc)
+{
+	BYTES(0x75),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: cannot decode the bytes at +0",
+};
+
+FIXTURE_VARIANT_ADD(crafted, no_emulated_instruction)
+{
+	BYTES(0x8b, 0x47, 0x10, 0x89, 0xc2),
+	.regs = CW_REG_RDI,
+	.offset = 0, .why = "entry: no emulated instruction in the function",
+};
+
+TEST_F(crafted, place)
+{
+	struct cw_placement_req req = {
+		.code = variant->code,
+		.len = variant->len,
+		.addr = 0x1000,
+		.regs_read = variant->regs,
+		.stack_top = variant->stack_top,
+		.kernel_push_emulated = variant->push,
+		.kernel_nopl_emulated = variant->nopl,
+	};
+	struct cw_placement out;
+
+	ASSERT_EQ(0, cw_placement__find(&req, &out));
+	EXPECT_STREQ(variant->why, out.why);
+	EXPECT_EQ(variant->offset, out.offset);
+	EXPECT_EQ(variant->emulated, out.emulated);
+	EXPECT_EQ(variant->refused, out.refused);
+}
+
+/* The address only moves branch targets: the same bytes anywhere place the same. */
+TEST(crafted_address_independent)
+{
+	const __u8 code[] = { MUTEX_LOCK_LIKE, 0xc3 };
+	struct cw_placement_req req = {
+		.code = code, .len = sizeof(code), .regs_read = CW_REG_RDI, .stack_top = 1,
+	};
+	const __u64 addrs[] = { 0, 0x8c370, 0x7fffffffe000ULL, 0xffffffffffffff00ULL };
+	struct cw_placement out;
+
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		req.addr = addrs[i];
+		ASSERT_EQ(0, cw_placement__find(&req, &out));
+		EXPECT_EQ(0xe, out.offset);
+	}
+}
+
+TEST(empty_and_invalid)
+{
+	const __u8 code[] = { 0xc3 };
+	struct cw_placement_req req = { .code = NULL, .len = 0 };
+	struct cw_placement out;
+
+	ASSERT_EQ(0, cw_placement__find(&req, &out));
+	EXPECT_EQ(0, out.offset);
+	EXPECT_EQ(0, out.emulated);
+	EXPECT_STREQ("entry: the function is empty", out.why);
+
+	req.len = 4;
+	EXPECT_EQ(-EINVAL, cw_placement__find(&req, &out));
+	req.code = code;
+	req.len = sizeof(code);
+	EXPECT_EQ(-EINVAL, cw_placement__find(NULL, &out));
+	EXPECT_EQ(-EINVAL, cw_placement__find(&req, NULL));
+}
+
+TEST(release_emulates)
+{
+	EXPECT_EQ(0, cw_placement__release_emulates("4.15.0-213-generic"));
+	EXPECT_EQ(CW_EMU_PUSH, cw_placement__release_emulates("4.16.0"));
+	EXPECT_EQ(CW_EMU_PUSH, cw_placement__release_emulates("5.15.0-105-generic"));
+	EXPECT_EQ(CW_EMU_PUSH, cw_placement__release_emulates("6.1.0-56-amd64"));
+	EXPECT_EQ(CW_EMU_PUSH, cw_placement__release_emulates("6.12.117+deb12-amd64"));
+	EXPECT_EQ(CW_EMU_PUSH, cw_placement__release_emulates("6.15.11"));
+	EXPECT_EQ(CW_EMU_PUSH | CW_EMU_NOPL, cw_placement__release_emulates("6.16.0-rc1"));
+	EXPECT_EQ(CW_EMU_PUSH | CW_EMU_NOPL, cw_placement__release_emulates("6.18.44-fc-v669"));
+	EXPECT_EQ(CW_EMU_PUSH | CW_EMU_NOPL, cw_placement__release_emulates("7.0.0"));
+	EXPECT_EQ(-EINVAL, cw_placement__release_emulates("linux"));
+	EXPECT_EQ(-EINVAL, cw_placement__release_emulates("6"));
+	EXPECT_EQ(-EINVAL, cw_placement__release_emulates(NULL));
+	/* every kernel concwatch supports (6.1 and later) emulates push */
+	EXPECT_EQ(1, cw_placement__kernel_emulates_push());
+	EXPECT_LE(0, cw_placement__kernel_emulates_nopl());
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* This machine's glibc.                                                                 */
+
+#define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"
+/* Debian 12, libc6 2.36-9+deb12u14: the build whose bytes were checked by hand */
+#define LIBC_BUILD_ID "93ac61ec5a8eb1396f9fbd350e3169a558528a40"
+
+struct libc_func {
+	const char *name;
+	__u64 offset;		/* expected, for LIBC_BUILD_ID, with probe_req() */
+	int emulated;
+	int refused;
+	const char *why;
+	__u64 rsi_offset;	/* the same, the program reading %rsi too */
+};
+
+/*
+ * With the live program's needs (%rdi, the return address at [%rsp], push emulated, as on
+ * every kernel since 4.16; none of these functions has a 0f 1f nop before its first
+ * emulated instruction, so the 6.16 nops change nothing).
+ */
+static const struct libc_func libc_funcs[] = {
+	{ "pthread_mutex_lock", 0xe, 1, 0, "emulated jne at +0xe", 0xe },
+	{ "pthread_mutex_unlock", 0x5, 1, 0, "emulated jmp at +0x5", 0 },
+	{ "pthread_mutex_trylock", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_mutex_timedlock", 0x5, 1, 0, "emulated jmp at +0x5", 0 },
+	{ "pthread_mutex_clocklock", 0x3, 1, 0, "emulated ja at +0x3", 0x3 },
+	{ "pthread_rwlock_rdlock", 0xd, 1, 0, "emulated je at +0xd", 0xd },
+	{ "pthread_rwlock_wrlock", 0xd, 1, 0, "emulated je at +0xd", 0xd },
+	/* the trylocks' cmpxchg retry loops jump back into the prefix: the jne runs per try */
+	{ "pthread_rwlock_tryrdlock", 0, 0, 0,
+	  "entry: jne at +0x32 jumps to +0x2, at or before jne at +0x9", 0 },
+	{ "pthread_rwlock_trywrlock", 0, 0, 0,
+	  "entry: jne at +0x19 jumps to +0x5, at or before jne at +0x7", 0 },
+	{ "pthread_rwlock_timedrdlock", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_rwlock_timedwrlock", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_rwlock_clockrdlock", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_rwlock_clockwrlock", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_rwlock_unlock", 0, 1, 0, "emulated push at the entry", 0 },
+	/* lock decl: every kernel refuses a uprobe on it, so even the entry cannot be probed */
+	{ "pthread_spin_lock", 0, 0, 1, "entry: lock dec at +0 writes memory", 0 },
+	{ "pthread_spin_trylock", 0, 0, 0, "entry: cannot analyse lock cmpxchg at +0x7", 0 },
+	{ "pthread_spin_unlock", 0, 0, 0, "entry: mov at +0 writes memory", 0 },
+	{ "pthread_cond_wait", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_cond_timedwait", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_cond_clockwait", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_mutex_init", 0, 1, 0, "emulated push at the entry", 0 },
+	{ "pthread_mutex_destroy", 0x5, 1, 0, "emulated jne at +0x5", 0x5 },
+	{ "pthread_rwlock_destroy", 0, 0, 0,
+	  "entry: ret at +0x2 comes before any emulated instruction", 0 },
+};
+
+#define NR_LIBC_FUNCS (sizeof(libc_funcs) / sizeof(libc_funcs[0]))
+
+struct elf_file {
+	int fd;
+	Elf *elf;
+};
+
+static int elf_file_open(const char *path, struct elf_file *f)
+{
+	elf_version(EV_CURRENT);
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return -errno;
+	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
+	if (!f->elf) {
+		close(f->fd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void elf_file_close(struct elf_file *f)
+{
+	elf_end(f->elf);
+	close(f->fd);
+}
+
+/* The bytes at vaddr, len of them, from the executable section holding them; NULL if none. */
+static const __u8 *elf_code(Elf *elf, __u64 vaddr, size_t len)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		if (vaddr < sh.sh_addr || vaddr + len > sh.sh_addr + sh.sh_size)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size < sh.sh_size)
+			return NULL;
+		return (const __u8 *)d->d_buf + (vaddr - sh.sh_addr);
+	}
+	return NULL;
+}
+
+/* The default version (name@@VER) of a defined function in .dynsym. 0 or -ENOENT. */
+static int dynsym_func(Elf *elf, const char *name, __u64 *value, __u64 *size)
+{
+	Elf_Data *syms = NULL, *versym = NULL;
+	Elf_Scn *scn = NULL;
+	size_t strndx = 0;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_DYNSYM) {
+			syms = elf_getdata(scn, NULL);
+			strndx = sh.sh_link;
+		} else if (sh.sh_type == SHT_GNU_versym) {
+			versym = elf_getdata(scn, NULL);
+		}
+	}
+	if (!syms)
+		return -ENOENT;
+	for (int i = 0;; i++) {
+		GElf_Versym ver = 0;
+		const char *n;
+		GElf_Sym sym;
+
+		if (!gelf_getsym(syms, i, &sym))
+			break;
+		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF)
+			continue;
+		n = elf_strptr(elf, strndx, sym.st_name);
+		if (!n || strcmp(n, name))
+			continue;
+		if (versym && gelf_getversym(versym, i, &ver) && (ver & 0x8000))
+			continue; /* hidden: a compat version (pthread_cond_wait@GLIBC_2.2.5) */
+		*value = sym.st_value;
+		*size = sym.st_size;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void build_id(Elf *elf, char *hex, size_t len)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	snprintf(hex, len, "(none)");
+	while ((scn = elf_nextscn(elf, scn))) {
+		size_t off = 0, name_off, desc_off;
+		Elf_Data *d;
+		GElf_Nhdr nh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+			const __u8 *desc = (const __u8 *)d->d_buf + desc_off;
+
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((const char *)d->d_buf + name_off, "GNU", 4))
+				continue;
+			for (size_t i = 0; i < nh.n_descsz && 2 * i + 2 < len; i++)
+				snprintf(hex + 2 * i, 3, "%02x", desc[i]);
+			return;
+		}
+	}
+}
+
+static struct cw_placement_req probe_req(void)
+{
+	struct cw_placement_req req = {
+		.regs_read = CW_REG_RDI,
+		.stack_top = 1,
+		.kernel_push_emulated = 1,
+		.kernel_nopl_emulated = 1,
+	};
+
+	return req;
+}
+
+/* Whether reg is family (X86_REG_RDI, _RSI or _RSP) or one of its parts. */
+static int reg_in_family(unsigned int reg, unsigned int family)
+{
+	static const unsigned int rdi[] = { X86_REG_RDI, X86_REG_EDI, X86_REG_DI, X86_REG_DIL };
+	static const unsigned int rsi[] = { X86_REG_RSI, X86_REG_ESI, X86_REG_SI, X86_REG_SIL };
+	static const unsigned int rsp[] = { X86_REG_RSP, X86_REG_ESP, X86_REG_SP, X86_REG_SPL };
+	const unsigned int *set = family == X86_REG_RDI ? rdi : family == X86_REG_RSI ? rsi : rsp;
+
+	for (int i = 0; i < 4; i++)
+		if (reg == set[i])
+			return 1;
+	return 0;
+}
+
+static int has_target(csh cs, const cs_insn *in)
+{
+	return cs_insn_group(cs, in, X86_GRP_JUMP) || cs_insn_group(cs, in, X86_GRP_CALL) ||
+	       cs_insn_group(cs, in, X86_GRP_BRANCH_RELATIVE);
+}
+
+static int cs_writes(csh cs, const cs_insn *in, unsigned int reg_family)
+{
+	cs_regs rd, wr;
+	uint8_t nrd, nwr;
+
+	if (cs_regs_access(cs, in, rd, &nrd, wr, &nwr) != CS_ERR_OK)
+		return 1;
+	for (int i = 0; i < nwr; i++)
+		if (reg_in_family(wr[i], reg_family))
+			return 1;
+	return 0;
+}
+
+/*
+ * The properties the placement must have, checked with capstone independently of
+ * placement.c: what it returns is the entry or an instruction the kernel emulates (by
+ * its bytes); nothing before it is a control-flow instruction, writes what the program
+ * reads, moves %rsp (stack_top) or stores; no branch of the function lands on or before
+ * it. Returns NULL or what failed.
+ */
+static const char *check_properties(const __u8 *code, size_t len, __u64 addr,
+				    const struct cw_placement_req *req,
+				    const struct cw_placement *out, char *msg, size_t msglen)
+{
+	const __u8 *p = code;
+	uint64_t a = addr;
+	size_t n = len;
+	cs_insn *in;
+	csh cs;
+	const char *bad = NULL;
+
+	if (out->offset >= len)
+		return "offset past the function";
+	if (out->offset == 0)
+		return NULL;
+	if (!out->emulated)
+		return "moved from the entry to an instruction that is not emulated";
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return "capstone";
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	in = cs_malloc(cs);
+	while (n && !bad) {
+		__u64 off = a - addr;
+		const cs_x86 *x86;
+		int branch;
+
+		if (!cs_disasm_iter(cs, &p, &n, &a, in)) {
+			bad = "undecodable";
+			break;
+		}
+		x86 = &in->detail->x86;
+		branch = has_target(cs, in);
+		if (branch) {
+			__u64 t;
+
+			if (x86->op_count != 1 || x86->operands[0].type != X86_OP_IMM) {
+				bad = "indirect branch in the function";
+				break;
+			}
+			t = x86->operands[0].imm - addr;
+			if (t <= out->offset && !(t == 0 && cs_insn_group(cs, in, X86_GRP_CALL))) {
+				snprintf(msg, msglen, "%s at +%#llx lands at +%#llx",
+					 in->mnemonic, (unsigned long long)off,
+					 (unsigned long long)t);
+				bad = msg;
+			}
+		}
+		if (off == out->offset) {
+			size_t k = 0;
+			__u8 op, op2;
+
+			/* f2, f3, 66 and REX prefixes */
+			while (k + 1 < in->size && (in->bytes[k] == 0xf2 || in->bytes[k] == 0xf3 ||
+						    in->bytes[k] == 0x66 ||
+						    (in->bytes[k] & 0xf0) == 0x40))
+				k++;
+			op = in->bytes[k];
+			op2 = k + 1 < in->size ? in->bytes[k + 1] : 0;
+			if (!(op == 0x90 || op == 0xeb || op == 0xe9 || op == 0xe8 ||
+			      (op >= 0x70 && op <= 0x7f) || (op >= 0x50 && op <= 0x57) ||
+			      (op == 0x0f && ((op2 & 0xf0) == 0x80 || op2 == 0x1f))))
+				bad = "the chosen instruction is not one the kernel emulates";
+		}
+		if (off >= out->offset)
+			continue;
+		if (branch || cs_insn_group(cs, in, X86_GRP_RET) ||
+		    cs_insn_group(cs, in, X86_GRP_INT))
+			bad = "control flow before the probe";
+		else if ((req->regs_read & CW_REG_RDI) && cs_writes(cs, in, X86_REG_RDI))
+			bad = "writes %rdi before the probe";
+		else if ((req->regs_read & CW_REG_RSI) && cs_writes(cs, in, X86_REG_RSI))
+			bad = "writes %rsi before the probe";
+		else if (req->stack_top && cs_writes(cs, in, X86_REG_RSP))
+			bad = "moves %rsp before the probe";
+		for (int i = 0; i < x86->op_count && !bad; i++)
+			if (x86->operands[i].type == X86_OP_MEM &&
+			    (x86->operands[i].access & CS_AC_WRITE))
+				bad = "stores before the probe";
+	}
+	cs_free(in, 1);
+	cs_close(&cs);
+	return bad;
+}
+
+/*
+ * Every function, with the live program's request and with a stricter one (%rsi read too,
+ * no stack_top, no push emulation), has the properties; and the same on every kernel
+ * flavour (push and nopl emulation on and off).
+ */
+TEST(libc_properties)
+{
+	struct elf_file f;
+	char msg[128];
+
+	if (elf_file_open(LIBC_PATH, &f))
+		SKIP(return, "no %s", LIBC_PATH);
+	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
+		__u64 value, size;
+		const __u8 *code;
+
+		ASSERT_EQ(0, dynsym_func(f.elf, libc_funcs[i].name, &value, &size))
+			TH_LOG("%s not in %s", libc_funcs[i].name, LIBC_PATH);
+		code = elf_code(f.elf, value, size);
+		ASSERT_NE(NULL, code);
+		for (int flavour = 0; flavour < 8; flavour++) {
+			struct cw_placement_req req = probe_req();
+			struct cw_placement out;
+			const char *bad;
+
+			req.code = code;
+			req.len = size;
+			req.addr = value;
+			req.kernel_push_emulated = flavour & 1;
+			req.kernel_nopl_emulated = !!(flavour & 2);
+			if (flavour & 4) {
+				req.regs_read = CW_REG_RDI | CW_REG_RSI;
+				req.stack_top = 0;
+			}
+			ASSERT_EQ(0, cw_placement__find(&req, &out));
+			bad = check_properties(code, size, value, &req, &out, msg, sizeof(msg));
+			EXPECT_EQ(NULL, bad)
+				TH_LOG("%s (flavour %d): +%#llx (%s): %s", libc_funcs[i].name,
+				       flavour, (unsigned long long)out.offset, out.why, bad);
+		}
+	}
+	elf_file_close(&f);
+}
+
+/* The offsets checked by hand against objdump -d of this very build. */
+TEST(libc_exact_offsets)
+{
+	char id[64];
+	struct elf_file f;
+
+	if (elf_file_open(LIBC_PATH, &f))
+		SKIP(return, "no %s", LIBC_PATH);
+	build_id(f.elf, id, sizeof(id));
+	if (strcmp(id, LIBC_BUILD_ID)) {
+		elf_file_close(&f);
+		SKIP(return, "glibc build %s: the offsets were checked for %s (Debian 12's 2.36)",
+		     id, LIBC_BUILD_ID);
+	}
+	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
+		struct cw_placement_req req = probe_req();
+		const struct libc_func *lf = &libc_funcs[i];
+		struct cw_placement out;
+		__u64 value, size;
+
+		ASSERT_EQ(0, dynsym_func(f.elf, lf->name, &value, &size));
+		req.code = elf_code(f.elf, value, size);
+		req.len = size;
+		req.addr = value;
+		ASSERT_EQ(0, cw_placement__find(&req, &out));
+		EXPECT_EQ(lf->offset, out.offset) TH_LOG("%s: %s", lf->name, out.why);
+		EXPECT_EQ(lf->emulated, out.emulated) TH_LOG("%s: %s", lf->name, out.why);
+		EXPECT_EQ(lf->refused, out.refused) TH_LOG("%s: %s", lf->name, out.why);
+		EXPECT_STREQ(lf->why, out.why);
+
+		/* the 6.1 and 6.12 flavour (no 0f 1f nops) places the same */
+		req.kernel_nopl_emulated = 0;
+		ASSERT_EQ(0, cw_placement__find(&req, &out));
+		EXPECT_EQ(lf->offset, out.offset) TH_LOG("%s without nopl: %s", lf->name, out.why);
+
+		/* %rsi read too: mov $1,%esi (unlock), xor %esi,%esi (timedlock) come first */
+		req.regs_read = CW_REG_RDI | CW_REG_RSI;
+		ASSERT_EQ(0, cw_placement__find(&req, &out));
+		EXPECT_EQ(lf->rsi_offset, out.offset)
+			TH_LOG("%s reading %%rsi: %s", lf->name, out.why);
+	}
+	elf_file_close(&f);
+}
+
+/*
+ * placement.c sees one function's bytes: no other function of libc may jump into a
+ * chosen span (the entry up to the probe) either. Every function named in the debug
+ * file's .symtab is decoded and its direct branches checked.
+ */
+TEST(libc_no_branch_from_elsewhere)
+{
+	struct { __u64 start, end, size; } spans[NR_LIBC_FUNCS];
+	char id[64], path[256];
+	struct elf_file f, dbg;
+	Elf_Data *syms = NULL;
+	size_t nspans = 0, nfuncs = 0;
+	Elf_Scn *scn = NULL;
+	cs_insn *in;
+	GElf_Shdr sh;
+	csh cs;
+
+	if (elf_file_open(LIBC_PATH, &f))
+		SKIP(return, "no %s", LIBC_PATH);
+	build_id(f.elf, id, sizeof(id));
+	snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
+	if (elf_file_open(path, &dbg)) {
+		elf_file_close(&f);
+		SKIP(return, "no %s (libc6-dbg): libc's local functions are unknown", path);
+	}
+	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
+		struct cw_placement_req req = probe_req();
+		struct cw_placement out;
+		__u64 value, size;
+
+		ASSERT_EQ(0, dynsym_func(f.elf, libc_funcs[i].name, &value, &size));
+		req.code = elf_code(f.elf, value, size);
+		req.len = size;
+		req.addr = value;
+		ASSERT_EQ(0, cw_placement__find(&req, &out));
+		if (!out.offset)
+			continue;
+		spans[nspans].start = value;
+		spans[nspans].end = value + out.offset;
+		spans[nspans].size = size;
+		nspans++;
+	}
+	ASSERT_LT(0, nspans);
+
+	while ((scn = elf_nextscn(dbg.elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
+			syms = elf_getdata(scn, NULL);
+	if (!syms) {
+		elf_file_close(&dbg);
+		elf_file_close(&f);
+		SKIP(return, "%s has no .symtab", path);
+	}
+	ASSERT_EQ(CS_ERR_OK, cs_open(CS_ARCH_X86, CS_MODE_64, &cs));
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	in = cs_malloc(cs);
+	for (int i = 0;; i++) {
+		const __u8 *code;
+		uint64_t a;
+		size_t n;
+		GElf_Sym sym;
+
+		if (!gelf_getsym(syms, i, &sym))
+			break;
+		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_size || !sym.st_value)
+			continue;
+		code = elf_code(f.elf, sym.st_value, sym.st_size);
+		if (!code)
+			continue;
+		nfuncs++;
+		a = sym.st_value;
+		n = sym.st_size;
+		while (n && cs_disasm_iter(cs, &code, &n, &a, in)) {
+			const cs_x86 *x86 = &in->detail->x86;
+			__u64 t;
+
+			if (!has_target(cs, in) || x86->op_count != 1 ||
+			    x86->operands[0].type != X86_OP_IMM)
+				continue;
+			t = x86->operands[0].imm;
+			for (size_t k = 0; k < nspans; k++) {
+				__u64 from = in->address;
+
+				/* the function itself was checked by placement.c */
+				if (from - spans[k].start < spans[k].size)
+					continue;
+				/* calls and tail calls (jmp) of the entry are new calls */
+				EXPECT_FALSE(t > spans[k].start && t <= spans[k].end)
+					TH_LOG("%s at %#llx jumps to %#llx, in %#llx-%#llx",
+					       in->mnemonic, (unsigned long long)from,
+					       (unsigned long long)t,
+					       (unsigned long long)spans[k].start,
+					       (unsigned long long)spans[k].end);
+			}
+		}
+	}
+	cs_free(in, 1);
+	cs_close(&cs);
+	EXPECT_LT(1000, nfuncs);
+	elf_file_close(&dbg);
+	elf_file_close(&f);
+}
+
+TEST_HARNESS_MAIN
