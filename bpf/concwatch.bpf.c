@@ -1,142 +1,94 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * concwatch BPF programs: user-space lock operations through uprobes on the target's
- * libc, futex(2) calls and kernel lock contention through tracepoints. Each operation
- * becomes a raw record in the ring buffer, with the id of its stack (cw_stack.bpf.h).
+ * libc (cw_locks.bpf.h), futex(2) calls and kernel lock contention through
+ * tracepoints, and the life of the target's threads. Every record carries the id of
+ * its stack (cw_stack.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "cw_common.bpf.h"
+#include "cw_locks.bpf.h"
 #include "cw_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* An acquire in progress on a thread, from the entry probe to the return probe. */
-struct pending_lock {
-	__u64 addr;
-	__u64 ip;
-	__u64 ts_ns;
-	__u64 stack_id;
-	__u8 kind;
-	__u8 op;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384); /* threads; resized from userspace before load */
-	__type(key, __u32);
-	__type(value, struct pending_lock);
-} pending_locks SEC(".maps");
-
-/* At a probe on a function's first instruction the return address is at [sp]. */
-static __always_inline __u64 caller_ip(struct pt_regs *ctx)
-{
-	__u64 ip = 0;
-
-	bpf_probe_read_user(&ip, sizeof(ip), (void *)PT_REGS_SP(ctx));
-	return ip;
-}
-
-static __always_inline struct cw_ev_lock *lock_record(__u16 type, __u64 addr, __u8 kind, __u8 op)
-{
-	struct cw_ev_lock *e;
-
-	e = cw_reserve(sizeof(*e), type);
-	if (!e)
-		return NULL;
-	e->addr = addr;
-	e->ip = 0;
-	e->stack_id = 0;
-	e->wait_ns = 0;
-	e->result = 0;
-	e->attr = 0;
-	e->kind = kind;
-	e->op = op;
-	e->addr2 = 0;
-	return e;
-}
-
-static __always_inline int acquire_begin(struct pt_regs *ctx, __u64 addr, __u8 kind, __u8 op)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_lock p = {};
-	struct cw_ev_lock *e;
-	__u32 tid = id;
-
-	if (!cw_traced(id >> 32))
-		return 0;
-	p.addr = addr;
-	p.ip = caller_ip(ctx);
-	p.kind = kind;
-	p.op = op;
-	p.stack_id = user_stack_id(PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), 1, 0, 1);
-	p.ts_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&pending_locks, &tid, &p, BPF_ANY))
-		__sync_fetch_and_add(&lost_map_full, 1);
-
-	e = lock_record(CW_EV_LOCK_BEGIN, addr, kind, op);
-	if (!e)
-		return 0;
-	e->ip = p.ip;
-	e->stack_id = p.stack_id;
-	e->hdr.ts_ns = p.ts_ns;
-	cw_submit(e);
-	return 0;
-}
-
-static __always_inline int acquire_end(struct pt_regs *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_lock *p;
-	struct cw_ev_lock *e;
-	__u32 tid = id;
-
-	if (!cw_traced(id >> 32))
-		return 0;
-	p = bpf_map_lookup_elem(&pending_locks, &tid);
-	if (!p)
-		return 0; /* the entry was not seen (attached mid-call) or its map update failed */
-	e = lock_record(CW_EV_LOCK_ACQUIRED, p->addr, p->kind, p->op);
-	if (e) {
-		e->ip = p->ip;
-		e->stack_id = p->stack_id;
-		e->wait_ns = e->hdr.ts_ns - p->ts_ns;
-		e->result = (__s32)PT_REGS_RC(ctx);
-		cw_submit(e);
+/*
+ * One wrapper per glibc function; the logic lives in cw_locks.bpf.h. Entry programs
+ * read the arguments (and [sp]): userspace places them where those registers and %rsp
+ * are still as at the call (tools/lib/source/placement.c).
+ */
+#define ACQUIRE(func, kind, op)                                        \
+	SEC("uprobe")                                                  \
+	int BPF_KPROBE(uprobe_##func, void *lock)                      \
+	{                                                              \
+		return acquire_enter(ctx, (__u64)lock, 0, kind, op);   \
+	}                                                              \
+	SEC("uretprobe")                                               \
+	int BPF_KRETPROBE(uretprobe_##func)                            \
+	{                                                              \
+		return acquire_exit(ctx, -1);                          \
 	}
-	bpf_map_delete_elem(&pending_locks, &tid);
-	return 0;
-}
 
-SEC("uprobe")
-int BPF_KPROBE(uprobe_pthread_mutex_lock, void *mutex)
-{
-	return acquire_begin(ctx, (__u64)mutex, CW_LOCK_MUTEX, CW_OP_LOCK);
-}
+#define RELEASE(func, kind)                                                  \
+	SEC("uprobe")                                                        \
+	int BPF_KPROBE(uprobe_##func, void *lock)                            \
+	{                                                                    \
+		return release(ctx, (__u64)lock, 0, kind, CW_OP_UNLOCK);     \
+	}
 
-SEC("uretprobe")
-int BPF_KRETPROBE(uretprobe_pthread_mutex_lock)
-{
-	return acquire_end(ctx);
-}
+#define RESET(func, kind, op)                                    \
+	SEC("uprobe")                                            \
+	int BPF_KPROBE(uprobe_##func, void *lock)                \
+	{                                                        \
+		return lock_reset(ctx, (__u64)lock, kind, op);   \
+	}
 
-SEC("uprobe")
-int BPF_KPROBE(uprobe_pthread_mutex_unlock, void *mutex)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct cw_ev_lock *e;
+/* glibc releases the mutex inside cond_wait and takes it again before returning. */
+#define COND_WAIT(func)                                                                 \
+	SEC("uprobe")                                                                   \
+	int BPF_KPROBE(uprobe_##func, void *cond, void *mutex)                          \
+	{                                                                               \
+		release(ctx, (__u64)mutex, (__u64)cond, CW_LOCK_MUTEX, CW_OP_COND_WAIT);   \
+		return acquire_enter(ctx, (__u64)mutex, (__u64)cond, CW_LOCK_MUTEX,     \
+				     CW_OP_COND_WAIT);                                  \
+	}                                                                               \
+	SEC("uretprobe")                                                                \
+	int BPF_KRETPROBE(uretprobe_##func, int ret)                                    \
+	{                                                                               \
+		/* a timed-out wait takes the mutex again too */                        \
+		return acquire_exit(ctx, ret == 0 || ret == 110 /* ETIMEDOUT */);      \
+	}
 
-	if (!cw_traced(id >> 32))
-		return 0;
-	e = lock_record(CW_EV_LOCK_RELEASED, (__u64)mutex, CW_LOCK_MUTEX, CW_OP_UNLOCK);
-	if (!e)
-		return 0;
-	e->ip = caller_ip(ctx);
-	cw_submit(e);
-	return 0;
-}
+ACQUIRE(pthread_mutex_lock, CW_LOCK_MUTEX, CW_OP_LOCK)
+ACQUIRE(pthread_mutex_trylock, CW_LOCK_MUTEX, CW_OP_TRYLOCK)
+ACQUIRE(pthread_mutex_timedlock, CW_LOCK_MUTEX, CW_OP_TIMEDLOCK)
+ACQUIRE(pthread_mutex_clocklock, CW_LOCK_MUTEX, CW_OP_TIMEDLOCK)
+RELEASE(pthread_mutex_unlock, CW_LOCK_MUTEX)
+RESET(pthread_mutex_init, CW_LOCK_MUTEX, CW_OP_INIT)
+RESET(pthread_mutex_destroy, CW_LOCK_MUTEX, CW_OP_DESTROY)
+
+ACQUIRE(pthread_rwlock_rdlock, CW_LOCK_RWLOCK, CW_OP_RDLOCK)
+ACQUIRE(pthread_rwlock_tryrdlock, CW_LOCK_RWLOCK, CW_OP_TRYRDLOCK)
+ACQUIRE(pthread_rwlock_timedrdlock, CW_LOCK_RWLOCK, CW_OP_TIMEDRDLOCK)
+ACQUIRE(pthread_rwlock_clockrdlock, CW_LOCK_RWLOCK, CW_OP_TIMEDRDLOCK)
+ACQUIRE(pthread_rwlock_wrlock, CW_LOCK_RWLOCK, CW_OP_WRLOCK)
+ACQUIRE(pthread_rwlock_trywrlock, CW_LOCK_RWLOCK, CW_OP_TRYWRLOCK)
+ACQUIRE(pthread_rwlock_timedwrlock, CW_LOCK_RWLOCK, CW_OP_TIMEDWRLOCK)
+ACQUIRE(pthread_rwlock_clockwrlock, CW_LOCK_RWLOCK, CW_OP_TIMEDWRLOCK)
+RELEASE(pthread_rwlock_unlock, CW_LOCK_RWLOCK)
+RESET(pthread_rwlock_init, CW_LOCK_RWLOCK, CW_OP_INIT)
+RESET(pthread_rwlock_destroy, CW_LOCK_RWLOCK, CW_OP_DESTROY)
+
+ACQUIRE(pthread_spin_lock, CW_LOCK_SPIN, CW_OP_LOCK)
+ACQUIRE(pthread_spin_trylock, CW_LOCK_SPIN, CW_OP_TRYLOCK)
+RELEASE(pthread_spin_unlock, CW_LOCK_SPIN)
+
+COND_WAIT(pthread_cond_wait)
+COND_WAIT(pthread_cond_timedwait)
+COND_WAIT(pthread_cond_clockwait)
 
 /* futex(2): every op, with the user stack of the call; waits also get a raw copy. */
 
@@ -186,6 +138,7 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending_futex p = {};
+	struct pending_lock *lk;
 	struct task_struct *task;
 	struct cw_ev_futex *e;
 	struct pt_regs *regs;
@@ -201,12 +154,20 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 	p.op = op;
 	p.val = val;
 	p.val3 = val3;
-	/* glibc's futex wrappers share one call site: tell the waits apart by their word */
+	/*
+	 * glibc's futex wrappers share one call site: tell the waits apart by their word.
+	 * Inside a probed acquire (a contended mutex, cond_wait) its return address is the
+	 * uretprobe trampoline now: the copy gets the real one back.
+	 */
+	lk = bpf_map_lookup_elem(&pending_locks, &tid);
 	p.stack_id = user_stack_id(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-				   BPF_CORE_READ(regs, bp), 0, uaddr, blocks);
+				   BPF_CORE_READ(regs, bp), 0, uaddr, blocks, lk ? lk->ret_slot : 0,
+				   lk ? lk->ip : 0);
 	p.ts_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&pending_futexes, &tid, &p, BPF_ANY))
 		__sync_fetch_and_add(&lost_map_full, 1);
+	if (blocks)
+		mark_contended(tid); /* a lock acquire in progress had to wait */
 
 	e = cw_reserve(sizeof(*e), CW_EV_FUTEX_BEGIN);
 	if (!e)
@@ -349,5 +310,81 @@ int BPF_PROG(tp_btf__contention_end, void *lock, int ret)
 	}
 	if (p && p->addr == (__u64)lock)
 		bpf_map_delete_elem(&pending_klocks, &tid);
+	return 0;
+}
+
+/* The life of the target's threads: new ones named at once, exits cleaned up. */
+
+#define CLONE_THREAD 0x00010000	/* uapi/linux/sched.h: macros are not in BTF */
+
+static __always_inline void emit_comm(struct task_struct *task)
+{
+	struct cw_ev_comm *c = cw_reserve(sizeof(*c), CW_EV_COMM);
+
+	if (!c)
+		return;
+	c->hdr.pid = BPF_CORE_READ(task, tgid);
+	c->hdr.tid = BPF_CORE_READ(task, pid);
+	bpf_probe_read_kernel_str(c->comm, sizeof(c->comm), task->comm);
+	cw_submit(c);
+}
+
+SEC("tp_btf/task_newtask")
+int BPF_PROG(tp_btf__task_newtask, struct task_struct *task, u64 clone_flags)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct cw_ev_fork *f;
+
+	if (!cw_traced(tgid))
+		return 0;
+	f = cw_reserve(sizeof(*f), CW_EV_FORK);
+	if (f) {
+		f->child_pid = tgid;
+		f->child_tid = BPF_CORE_READ(task, pid);
+		f->flags = (clone_flags & CLONE_THREAD) ? CW_FORK_THREAD : 0;
+		f->pad = 0;
+		cw_submit(f);
+	}
+	emit_comm(task);
+	return 0;
+}
+
+SEC("tp_btf/task_rename")
+int BPF_PROG(tp_btf__task_rename, struct task_struct *task, const char *comm)
+{
+	struct cw_ev_comm *c;
+
+	if (!cw_traced(BPF_CORE_READ(task, tgid)))
+		return 0;
+	c = cw_reserve(sizeof(*c), CW_EV_COMM);
+	if (!c)
+		return 0;
+	c->hdr.pid = BPF_CORE_READ(task, tgid);
+	c->hdr.tid = BPF_CORE_READ(task, pid);
+	bpf_probe_read_kernel_str(c->comm, sizeof(c->comm), comm);
+	cw_submit(c);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct cw_ev_exit *x;
+	__u32 tid = id;
+
+	if (!cw_traced(id >> 32))
+		return 0;
+	/* a thread that exits holding locks leaves them held: drop its state */
+	bpf_map_delete_elem(&held_sets, &tid);
+	bpf_map_delete_elem(&pending_locks, &tid);
+	bpf_map_delete_elem(&pending_futexes, &tid);
+	bpf_map_delete_elem(&pending_klocks, &tid);
+	x = cw_reserve(sizeof(*x), CW_EV_EXIT);
+	if (!x)
+		return 0;
+	x->exit_code = BPF_CORE_READ(task, exit_code);
+	x->group_dead = BPF_CORE_READ(task, signal, live.counter) <= 1;
+	cw_submit(x);
 	return 0;
 }

@@ -193,7 +193,8 @@ static __always_inline void forget(__u32 tgid, __u32 space, __u64 id)
 		struct cw_ev_ustack_raw hdr;                                                  \
 		__u8 data[SIZE + CW_RAW_CHUNK];                                               \
 	};                                                                                    \
-	static __always_inline int capture_raw_##SIZE(__u64 id, __u64 ip, __u64 sp, __u64 bp) \
+	static __always_inline int capture_raw_##SIZE(__u64 id, __u64 ip, __u64 sp, __u64 bp,  \
+						      __u64 fix_slot, __u64 fix_val)          \
 	{                                                                                     \
 		__u32 len = 0, want = stack_bytes < SIZE ? stack_bytes : SIZE;                \
 		__u16 flags = CW_STACK_TRUNCATED;                                             \
@@ -225,6 +226,9 @@ static __always_inline void forget(__u32 tgid, __u32 space, __u64 id)
 			len = off + chunk;                                                    \
 		}                                                                             \
 		len &= ~7U;                                                                   \
+		/* a return address the kernel swapped for its uretprobe trampoline */       \
+		if (fix_slot >= sp && fix_slot + 8 <= sp + len)                                \
+			*(__u64 *)&r->data[(fix_slot - sp) & (SIZE - 1)] = fix_val;            \
 		fill_hdr(&r->hdr.hdr, CW_EV_USTACK_RAW, sizeof(r->hdr) + len);                \
 		r->hdr.stack_id = id;                                                         \
 		r->hdr.ip = ip;                                                               \
@@ -242,17 +246,23 @@ DEFINE_CAPTURE(8192)
 DEFINE_CAPTURE(16384)
 DEFINE_CAPTURE(32768)
 
-static __always_inline int capture_raw(__u64 id, __u64 ip, __u64 sp, __u64 bp)
+/*
+ * fix_slot, fix_val: the stack slot of a return address the kernel replaced with its
+ * uretprobe trampoline (a probed function still running below the capture), and the
+ * address it held: written back into the copy, so the unwinder finds the caller.
+ */
+static __always_inline int capture_raw(__u64 id, __u64 ip, __u64 sp, __u64 bp, __u64 fix_slot,
+				       __u64 fix_val)
 {
 	switch (raw_class) { /* a constant at load: the verifier keeps one branch */
 	case 0:
-		return capture_raw_4096(id, ip, sp, bp);
+		return capture_raw_4096(id, ip, sp, bp, fix_slot, fix_val);
 	case 1:
-		return capture_raw_8192(id, ip, sp, bp);
+		return capture_raw_8192(id, ip, sp, bp, fix_slot, fix_val);
 	case 2:
-		return capture_raw_16384(id, ip, sp, bp);
+		return capture_raw_16384(id, ip, sp, bp, fix_slot, fix_val);
 	default:
-		return capture_raw_32768(id, ip, sp, bp);
+		return capture_raw_32768(id, ip, sp, bp, fix_slot, fix_val);
 	}
 }
 
@@ -263,7 +273,7 @@ static __always_inline int capture_raw(__u64 id, __u64 ip, __u64 sp, __u64 bp)
  * raw is set. Returns the id, 0 when nothing could be read.
  */
 static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_entry, __u64 seed,
-					   int raw)
+					   int raw, __u64 fix_slot, __u64 fix_val)
 {
 	__u32 nr = 0, tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 ips[CW_FP_MAX], lo = sp, fp = bp, id;
@@ -289,7 +299,8 @@ static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_
 	}
 	id = hash_ips(ips, nr, seed);
 	if (first_sight(tgid, CW_STACK_USER, id) &&
-	    (emit_user_ips(ips, nr, id, flags) || (raw && stack_bytes && capture_raw(id, ip, sp, bp))))
+	    (emit_user_ips(ips, nr, id, flags) ||
+	     (raw && stack_bytes && capture_raw(id, ip, sp, bp, fix_slot, fix_val))))
 		forget(tgid, CW_STACK_USER, id); /* no room: send it again next time */
 	return id;
 }

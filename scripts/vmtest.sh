@@ -375,7 +375,7 @@ for k in "${kernels[@]}"; do
 	t_begin=""
 	# --foreground: Ctrl-C reaches QEMU too, instead of leaving it running alone.
 	timeout --foreground -k 10 "$TIMEOUT" \
-		"$QEMU" -accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot -nic none \
+		"$QEMU" -accel tcg,thread=single -cpu max -smp 2 -m 1024 -nographic -no-reboot -nic none \
 		-kernel "$k" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 quiet ${CW_VM_APPEND:-}" \
 		</dev/null 2>&1 | tee "$log" | parse_console "$rel"

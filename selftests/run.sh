@@ -30,8 +30,10 @@ for suite in "$@"; do
 	name=${suite##*/}
 	out=$(mktemp "${TMPDIR:-/tmp}/cw-suite.XXXXXX")
 	echo "# suite: $name"
+	started=$(date +%s)
 	"$suite" >"$out" 2>&1
 	rc=$?
+	took=$(($(date +%s) - started))
 	sed 's/^/  /' "$out"
 	p=$(grep -E '^ok [0-9]+' "$out" | grep -vc '# SKIP')
 	s=$(grep -E '^ok [0-9]+' "$out" | grep -c '# SKIP')
@@ -52,6 +54,7 @@ for suite in "$@"; do
 	pass=$((pass + p))
 	fail=$((fail + f))
 	skip=$((skip + s))
+	echo "  # $name took ${took} s"
 	if [ "$f" -gt 0 ]; then
 		echo "not ok $n $name"
 	elif [ "$p" -eq 0 ] && [ "$s" -gt 0 ]; then

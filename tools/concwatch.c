@@ -481,6 +481,8 @@ static int live_open(struct live *lv)
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
 	install_signals();
+	if (env.verbose && cw_session__notes(lv->sess)[0])
+		fprintf(stderr, "%s: %s\n", env.prog, cw_session__notes(lv->sess));
 	if (env.verbose)
 		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid, lv->target.comm);
 	return 0;

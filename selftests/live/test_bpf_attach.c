@@ -50,6 +50,7 @@ TEST(attach_and_detach_mid_flight)
 	eng = cw_engine__new();
 	ASSERT_NE(NULL, eng);
 	opts.bpf.pid = pid;
+	opts.bpf.raw_events = 1; /* a record per operation: checked one by one */
 	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
 		TH_LOG("%s", err);
 

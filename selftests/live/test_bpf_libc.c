@@ -70,6 +70,7 @@ static void trace_workload(struct __test_metadata *_metadata, struct cw_wl *wl, 
 	eng = cw_engine__new();
 	ASSERT_NE(NULL, eng);
 	opts.bpf.pid = wl->pid;
+	opts.bpf.raw_events = 1; /* a record per operation: releases are counted */
 	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
 		TH_LOG("%s", err);
 	/* drain while the workload runs: its records outnumber the ring buffer */

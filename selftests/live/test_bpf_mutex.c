@@ -53,15 +53,22 @@ FIXTURE_TEARDOWN(mutex)
 		cw_wl__stop(&self->wl);
 }
 
-static int open_session(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *self)
+static int open_session_mode(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *self,
+			     int raw)
 {
-	struct cw_session_opts opts = { .bpf = { .pid = self->pid } };
+	struct cw_session_opts opts = { .bpf = { .pid = self->pid, .raw_events = raw } };
 	char err[256] = "";
 	int ret;
 
 	ret = cw_session__open(&opts, cw_engine__feed, self->eng, &self->sess, err, sizeof(err));
 	EXPECT_EQ(0, ret) TH_LOG("session: %s", err);
 	return ret;
+}
+
+/* A record per operation: the tests that check every one. */
+static int open_session(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *self)
+{
+	return open_session_mode(_metadata, self, 1);
 }
 
 /* Drain while the workload runs, as the tool does: the ring buffer is smaller than N records. */
@@ -109,6 +116,33 @@ TEST_F(mutex, exact_counts_and_tid)
 	ASSERT_NE(NULL, t);
 	EXPECT_STREQ("wl-worker", t->comm);
 	EXPECT_EQ(self->n, t->lock_acquisitions);
+}
+
+/*
+ * The default: the programs count per (lock, call path) in the kernel and send the
+ * counts each tick, not a record per operation. The same N acquisitions, uncontended
+ * (one thread), held for a measured time, from the one call path of the worker.
+ */
+TEST_F(mutex, aggregated_counts)
+{
+	const struct cw_lock *l;
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, open_session_mode(_metadata, self, 0));
+	work_while_draining(_metadata, self);
+	ASSERT_EQ(0, cw_session__finish(self->sess));
+	ASSERT_EQ(0, cw_engine__counts(self->eng)->lost_total);
+	ASSERT_EQ(0, cw_engine__counts(self->eng)->by_type[CW_EV_LOCK_BEGIN]);
+	ASSERT_EQ(0, cw_engine__counts(self->eng)->by_type[CW_EV_LOCK_ACQUIRED]);
+	l = cw_engine__find_lock(self->eng, self->pid, self->lock);
+	ASSERT_NE(NULL, l);
+	EXPECT_EQ(self->n, l->acquisitions);
+	EXPECT_EQ(0, l->contentions);
+	EXPECT_EQ(CW_LOCK_KNOWN_CONTENTIONS | CW_LOCK_KNOWN_HOLD, l->known);
+	EXPECT_LT(0, l->hold_ns_total);
+	ASSERT_EQ(1, l->nr_sites);
+	EXPECT_EQ(self->n, l->sites[0].acquisitions);
+	EXPECT_NE(0, l->sites[0].stack_id);
 }
 
 /* Nothing is traced before "go": attaching alone produces no lock records for wl_lock. */

@@ -285,7 +285,8 @@ TEST(unimplemented_commands_exit_2)
  * A real report: concwatch says on stderr (with -v) once it is tracing; only then does
  * the workload start its N lock/unlock pairs. When the workload exits, concwatch
  * notices, and prints the JSON report: the lock at the workload's address has exactly
- * N acquisitions and releases, by the worker thread, and nothing was lost.
+ * N acquisitions, none contended, held for a measured time, with the worker's stack;
+ * per-operation figures it does not measure are null, and nothing was lost.
  */
 TEST(report_live_json)
 {
@@ -307,8 +308,10 @@ TEST(report_live_json)
 	cw = cw_spawn(argv, NULL, &out, &err);
 	ASSERT_LT(0, cw);
 	ef = fdopen(err, "r");
-	ASSERT_NE(NULL, fgets(line, sizeof(line), ef)) TH_LOG("concwatch printed nothing");
-	ASSERT_NE(NULL, strstr(line, "tracing process")) TH_LOG("stderr: %s", line);
+	/* -v may say first which functions were not probed; then that it is tracing */
+	do {
+		ASSERT_NE(NULL, fgets(line, sizeof(line), ef)) TH_LOG("concwatch never said it traces");
+	} while (!strstr(line, "tracing process"));
 	ASSERT_EQ(0, cw_wl__go(&wl));
 	ASSERT_EQ(0, cw_wl__stop(&wl));
 
@@ -316,14 +319,13 @@ TEST(report_live_json)
 	snprintf(filter, sizeof(filter),
 		 ".target.pid == %s and .lost_events == 0 and .findings == [] and "
 		 "(.locks[] | select(.addr == \"0x%llx\") | .acquisitions == %ld and "
-		 ".releases == %ld and .failures == 0 and (.users | length) == 1 and "
-		 ".users[0].tid == %lld and .top_waiter_stack[0].func == \"pthread_mutex_lock\" "
+		 ".contentions == 0 and .hold_ns_total > 0 and .releases == null and "
+		 ".users == [] and .top_waiter_stack[0].func == \"pthread_mutex_lock\" "
 		 "and .top_waiter_stack[1].func == \"worker\" and "
 		 "(.top_waiter_stack[1].file | endswith(\"wl_mutex.c\")) and "
 		 ".top_waiter_stack_end == \"complete\") and "
 		 "(.threads[] | select(.tid == %lld) | .comm == \"wl-worker\")",
-		 pid, cw_field(wl.ready, "lock"), n, n, cw_field(wl.ready, "tid"),
-		 cw_field(wl.ready, "tid"));
+		 pid, cw_field(wl.ready, "lock"), n, cw_field(wl.ready, "tid"));
 	snprintf(cmd, sizeof(cmd), "jq -e '%s' >/dev/null", filter);
 	of = fdopen(out, "r");
 	jq = popen(cmd, "w");

@@ -213,11 +213,12 @@ TEST_F(engine, aggregated_stats_accumulate)
 	feed_lock(self->eng, CW_EV_LOCK_ACQUIRED, 500, 5, 6, 0xc0, 50, 0);
 	l = cw_engine__find_lock(self->eng, 5, 0xc0);
 	ASSERT_NE(NULL, l);
-	ASSERT_EQ(0, l->known);	/* raw records alone: no contention or hold figures */
+	/* raw records alone: the operations, no contention or hold figures */
+	ASSERT_EQ(CW_LOCK_KNOWN_OPS, l->known);
 
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &a.hdr));
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &b.hdr));
-	ASSERT_EQ(CW_LOCK_KNOWN_CONTENTIONS | CW_LOCK_KNOWN_HOLD, l->known);
+	ASSERT_EQ(CW_LOCK_KNOWN_OPS | CW_LOCK_KNOWN_CONTENTIONS | CW_LOCK_KNOWN_HOLD, l->known);
 	ASSERT_EQ(1 + 10 + 4, l->acquisitions);
 	ASSERT_EQ(3 + 1, l->contentions);
 	ASSERT_EQ(50 + 900 + 100, l->wait_ns_total);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Kernel lock contention on demand: THREADS threads (argv[1], default 4) map and unmap
- * memory in a loop, so they contend for the process's mmap_lock (an rwsem, taken for
- * writing by both calls). Runs from "go" until stdin closes.
+ * Kernel lock contention on demand: THREADS threads (argv[1], default 4) map, fault in
+ * and unmap memory in a loop, so they contend for the process's mmap_lock (an rwsem:
+ * page faults take it for reading, mmap and munmap for writing). Runs from "go" until
+ * stdin closes.
  *
  * Handshake (wl.h): "ready pid=" / go / "done running=1" / stdin EOF.
  */
@@ -12,6 +13,12 @@
 
 #include "wl.h"
 
+/*
+ * Big enough that the write side holds the lock long: contention then happens even on
+ * a machine whose CPUs take turns (QEMU's single-threaded TCG), not only in parallel.
+ */
+#define REGION (4UL << 20)
+
 static volatile int stop;
 static pthread_barrier_t go;
 
@@ -19,13 +26,15 @@ static void *churn(void *arg)
 {
 	pthread_barrier_wait(&go);
 	while (!stop) {
-		void *p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		char *p = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       -1, 0);
 
 		if (p == MAP_FAILED)
 			continue;
-		*(volatile char *)p = 1; /* fault it in: the page fault takes the lock too */
-		munmap(p, 1 << 16);
+		/* fault every page in: each fault takes the lock for reading */
+		for (size_t off = 0; off < REGION; off += 4096)
+			p[off] = 1;
+		munmap(p, REGION); /* for writing, long: it frees every page */
 	}
 	return NULL;
 }

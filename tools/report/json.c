@@ -76,9 +76,9 @@ static void json_lock(FILE *out, const struct cw_engine *eng, struct cw_symbols 
 	fprintf(out, "{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": \"0x%llx\", \"type\": ",
 		(unsigned long long)l->addr, l->pid, (unsigned long long)l->addr);
 	json_string(out, cw_lock_kind__name(l->kind), 16);
-	fprintf(out, ", \"acquisitions\": %llu, \"releases\": %llu, \"failures\": %llu, ",
-		(unsigned long long)l->acquisitions, (unsigned long long)l->releases,
-		(unsigned long long)l->failures);
+	fprintf(out, ", \"acquisitions\": %llu, ", (unsigned long long)l->acquisitions);
+	json_known(out, "releases", l->known & CW_LOCK_KNOWN_OPS, l->releases);
+	json_known(out, "failures", l->known & CW_LOCK_KNOWN_OPS, l->failures);
 	json_known(out, "contentions", l->known & CW_LOCK_KNOWN_CONTENTIONS, l->contentions);
 	fprintf(out, "\"wait_ns_total\": %llu, \"wait_ns_max\": %llu, ",
 		(unsigned long long)l->wait_ns_total, (unsigned long long)l->wait_ns_max);

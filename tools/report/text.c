@@ -122,17 +122,27 @@ static void lock_table(FILE *out, const struct cw_engine *eng)
 		v[i] = cw_engine__lock(eng, i);
 	qsort(v, nr, sizeof(*v), by_acquisitions);
 
-	fprintf(out, "%-18s %8s %7s %10s %10s %8s %10s %10s %7s\n", "LOCK", "PID", "TYPE",
-		"ACQUIRED", "RELEASED", "FAILED", "WAIT-TOTAL", "WAIT-MAX", "THREADS");
+	fprintf(out, "%-18s %8s %7s %10s %10s %10s %10s %10s %10s %7s\n", "LOCK", "PID", "TYPE",
+		"ACQUIRED", "CONTENDED", "WAIT-TOTAL", "WAIT-MAX", "HOLD-TOTAL", "HOLD-MAX",
+		"THREADS");
 	for (size_t i = 0; i < nr; i++) {
-		char total[32], max[32];
+		const struct cw_lock *l = v[i];
+		char total[32], max[32], htotal[32] = "-", hmax[32] = "-", cont[32] = "-",
+		     users[24] = "-";
 
-		fprintf(out, "0x%016llx %8u %7s %10llu %10llu %8llu %10s %10s %7zu\n",
-			(unsigned long long)v[i]->addr, v[i]->pid, cw_lock_kind__name(v[i]->kind),
-			(unsigned long long)v[i]->acquisitions, (unsigned long long)v[i]->releases,
-			(unsigned long long)v[i]->failures,
-			fmt_ns(total, sizeof(total), v[i]->wait_ns_total),
-			fmt_ns(max, sizeof(max), v[i]->wait_ns_max), v[i]->nr_users);
+		if (l->known & CW_LOCK_KNOWN_CONTENTIONS)
+			snprintf(cont, sizeof(cont), "%llu", (unsigned long long)l->contentions);
+		if (l->known & CW_LOCK_KNOWN_HOLD) {
+			fmt_ns(htotal, sizeof(htotal), l->hold_ns_total);
+			fmt_ns(hmax, sizeof(hmax), l->hold_ns_max);
+		}
+		if (l->known & (CW_LOCK_KNOWN_OPS | CW_LOCK_KNOWN_CONTENTIONS) && l->nr_users)
+			snprintf(users, sizeof(users), "%zu", l->nr_users);
+		fprintf(out, "0x%016llx %8u %7s %10llu %10s %10s %10s %10s %10s %7s\n",
+			(unsigned long long)l->addr, l->pid, cw_lock_kind__name(l->kind),
+			(unsigned long long)l->acquisitions, cont,
+			fmt_ns(total, sizeof(total), l->wait_ns_total),
+			fmt_ns(max, sizeof(max), l->wait_ns_max), htotal, hmax, users);
 	}
 	free(v);
 }

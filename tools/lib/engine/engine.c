@@ -193,13 +193,26 @@ static void add_wait(struct cw_lock *l, __u64 total, __u64 max)
 		l->wait_ns_max = max;
 }
 
-/* What an aggregating source sends instead of raw records: counts for an interval. */
+static struct cw_lock_site *get_site(struct cw_lock *l, __u64 stack_id);
+
+/*
+ * What an aggregating source sends instead of raw records: counts for an interval, per
+ * (lock, call path) when stack_id is set.
+ */
 static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 {
 	struct cw_lock *l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
+	struct cw_lock_site *site;
 
 	if (!l)
 		return -ENOMEM;
+	site = get_site(l, s->stack_id);
+	if (!site)
+		return -ENOMEM;
+	site->acquisitions += s->acquisitions;
+	site->wait_ns_total += s->wait_ns_total;
+	if (s->wait_ns_max > site->wait_ns_max)
+		site->wait_ns_max = s->wait_ns_max;
 	l->acquisitions += s->acquisitions;
 	l->contentions += s->contentions;
 	add_wait(l, s->wait_ns_total, s->wait_ns_max);
@@ -396,6 +409,7 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 	u = get_user(l, h->tid);
 	if (!u)
 		return -ENOMEM;
+	l->known |= CW_LOCK_KNOWN_OPS;
 	if (h->type == CW_EV_LOCK_BEGIN || h->type == CW_EV_LOCK_ACQUIRED) {
 		site = get_site(l, e->stack_id);
 		if (!site)

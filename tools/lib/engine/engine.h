@@ -35,6 +35,7 @@ struct cw_lock_site {
 /* cw_lock.known: figures only some streams carry */
 #define CW_LOCK_KNOWN_CONTENTIONS (1U << 0)
 #define CW_LOCK_KNOWN_HOLD (1U << 1)
+#define CW_LOCK_KNOWN_OPS (1U << 2)	/* a record per operation: releases, failures, users */
 
 /*
  * A lock of a process: a user-space lock by its address, or a kernel lock its threads

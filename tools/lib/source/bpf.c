@@ -19,7 +19,10 @@
 #include <bpf/libbpf.h>
 
 #include "concwatch.skel.h"
+#include "cw_maps.h"
 #include "engine/index.h"
+#include "source/links.h"
+#include "source/placement.h"
 #include "source/source.h"
 #include "source/target.h"
 #include "stack/stack.h"
@@ -31,14 +34,41 @@
 #define MAX_STACK_BYTES (24 * 1024)	/* CW_RAW_MAX of cw_stack.bpf.h */
 
 /* Functions probed, and the program for each; a function may carry an entry and a return probe. */
+/*
+ * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return
+ * program (uretprobe_FUNC). Functions a libc lacks (older glibc has no clocklock) are
+ * left out and said so; those marked required must be there.
+ */
 static const struct probe {
 	const char *func;
-	const char *prog;
-	int retprobe;
+	int ret;		/* has a return probe */
+	int required;
+	__u32 regs;		/* registers its entry program reads besides %rdi, %rbp, [%rsp] */
 } probes[] = {
-	{ "pthread_mutex_lock", "uprobe_pthread_mutex_lock", 0 },
-	{ "pthread_mutex_lock", "uretprobe_pthread_mutex_lock", 1 },
-	{ "pthread_mutex_unlock", "uprobe_pthread_mutex_unlock", 0 },
+	{ "pthread_mutex_lock", 1, 1 },
+	{ "pthread_mutex_trylock", 1, 0 },
+	{ "pthread_mutex_timedlock", 1, 0 },
+	{ "pthread_mutex_clocklock", 1, 0 },
+	{ "pthread_mutex_unlock", 0, 1 },
+	{ "pthread_mutex_init", 0, 0 },
+	{ "pthread_mutex_destroy", 0, 0 },
+	{ "pthread_rwlock_rdlock", 1, 0 },
+	{ "pthread_rwlock_tryrdlock", 1, 0 },
+	{ "pthread_rwlock_timedrdlock", 1, 0 },
+	{ "pthread_rwlock_clockrdlock", 1, 0 },
+	{ "pthread_rwlock_wrlock", 1, 0 },
+	{ "pthread_rwlock_trywrlock", 1, 0 },
+	{ "pthread_rwlock_timedwrlock", 1, 0 },
+	{ "pthread_rwlock_clockwrlock", 1, 0 },
+	{ "pthread_rwlock_unlock", 0, 0 },
+	{ "pthread_rwlock_init", 0, 0 },
+	{ "pthread_rwlock_destroy", 0, 0 },
+	{ "pthread_spin_lock", 1, 0 },
+	{ "pthread_spin_trylock", 1, 0 },
+	{ "pthread_spin_unlock", 0, 0 },
+	{ "pthread_cond_wait", 1, 0, CW_REG_RSI },
+	{ "pthread_cond_timedwait", 1, 0, CW_REG_RSI },
+	{ "pthread_cond_clockwait", 1, 0, CW_REG_RSI },
 };
 
 #define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
@@ -51,6 +81,9 @@ static const char *const tracepoint_progs[] = {
 	"tracepoint__syscalls__sys_exit_futex_waitv",
 	"tp_btf__contention_begin",
 	"tp_btf__contention_end",
+	"tp_btf__task_newtask",
+	"tp_btf__task_rename",
+	"tp_btf__sched_process_exit",
 };
 
 #define NR_TRACEPOINTS (sizeof(tracepoint_progs) / sizeof(tracepoint_progs[0]))
@@ -64,9 +97,13 @@ struct bpf_source {
 	struct cw_bpf_opts opts;
 	struct concwatch_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *links[NR_PROBES];
+	struct bpf_link *links[2 * NR_PROBES];	/* entry, return */
+	int mlinks[2 * NR_PROBES];		/* the same as uprobe-multi link fds, or -1 */
+	int umulti_type;			/* BPF_TRACE_UPROBE_MULTI, or -1: see links.h */
 	struct bpf_link *tp_links[NR_TRACEPOINTS];
 	int no_klock;			/* the kernel has no lock:contention_* tracepoints */
+	int emulates_push;		/* this kernel emulates push for uprobes */
+	int emulates_nopl;		/* ... and multi-byte nops */
 	int raw_class;			/* stack copy buffer: 4 KiB << raw_class */
 
 	/* the drain in progress */
@@ -95,6 +132,15 @@ struct bpf_source {
 	int final_tick_sent;
 	__u64 lost_reported[CW_LOST_MAX];
 	__u64 malformed;		/* ring buffer records that failed their checks */
+
+	/* lock_sites as last sent, to send the growth each tick */
+	struct site_prev {
+		struct cw_site_key key;
+		struct cw_site_stats v;
+	} *sites;
+	size_t nr_sites, cap_sites;
+	struct cw_index site_ix;	/* (addr, stack_id) -> slot in sites */
+	__u64 stats_sent_ns;
 	struct cw_source_stats st;
 };
 
@@ -124,6 +170,40 @@ static void set_err(struct bpf_source *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->base.err, sizeof(s->base.err), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Where in the function to probe: on an instruction the kernel emulates, when one runs
+ * exactly once per call before anything changes what the programs read (%rdi and the
+ * other arguments, %rbp for the frame-pointer walk, %rsp: [%rsp] is the return address
+ * both the entry program and the return probe need); else the entry, single-stepped at
+ * ten times the cost (PERF-NOTES).
+ */
+static __u64 place(struct bpf_source *s, const struct probe *p, const struct cw_elf_func *f)
+{
+	struct cw_placement_req req = {
+		.code = f->code,
+		.len = f->code ? f->len : 0,
+		.addr = f->addr,
+		.regs_read = CW_REG_RDI | CW_REG_RBP | p->regs,
+		.stack_top = 1,
+		.kernel_push_emulated = s->emulates_push,
+		.kernel_nopl_emulated = s->emulates_nopl,
+	};
+	struct cw_placement pl;
+
+	if (!f->code || cw_placement__find(&req, &pl))
+		return 0;
+	return pl.offset;
+}
+
+/* A function not probed, for the user's -v: the libc of the target lacks it. */
+static void note(struct bpf_source *s, const char *func)
+{
+	size_t len = strlen(s->base.notes);
+
+	snprintf(s->base.notes + len, sizeof(s->base.notes) - len, "%s%s",
+		 len ? ", " : "not probed: ", func);
 }
 
 static int deliver(struct bpf_source *s, const struct cw_hdr *rec)
@@ -372,6 +452,75 @@ static int emit_lost(struct bpf_source *s, __u32 what, __u64 total, __u64 ts)
 	return deliver(s, &l.hdr);
 }
 
+static struct site_prev *site_prev(struct bpf_source *s, const struct cw_site_key *k)
+{
+	struct site_prev *p;
+	__u32 slot;
+
+	if (!cw_index__get(&s->site_ix, k->addr, k->stack_id, &slot) &&
+	    s->sites[slot].key.tgid == k->tgid)
+		return &s->sites[slot];
+	if (s->nr_sites == s->cap_sites) {
+		size_t cap = s->cap_sites ? s->cap_sites * 2 : 256;
+
+		p = realloc(s->sites, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		s->sites = p;
+		s->cap_sites = cap;
+	}
+	p = &s->sites[s->nr_sites];
+	memset(p, 0, sizeof(*p));
+	p->key = *k;
+	if (cw_index__put(&s->site_ix, k->addr, k->stack_id, s->nr_sites))
+		return NULL;
+	s->nr_sites++;
+	return p;
+}
+
+/*
+ * The statistics the programs aggregate per (lock, call path), as CW_EV_LOCK_STATS
+ * records of what grew since the last ones: the hot path sent nothing for them.
+ */
+static int send_lock_stats(struct bpf_source *s, __u64 now)
+{
+	int fd = bpf_map__fd(s->skel->maps.lock_sites), have = 0, err = 0;
+	struct cw_site_key key, next;
+	struct cw_site_stats v;
+
+	while (!err && !bpf_map_get_next_key(fd, have ? &key : NULL, &next)) {
+		struct cw_ev_lock_stats e = {};
+		struct site_prev *p;
+
+		key = next;
+		have = 1;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue; /* deleted meanwhile */
+		p = site_prev(s, &key);
+		if (!p)
+			return -ENOMEM;
+		if (v.acquisitions == p->v.acquisitions && v.hold_ns_total == p->v.hold_ns_total)
+			continue;
+		e.hdr = (struct cw_hdr){ .type = CW_EV_LOCK_STATS, .size = sizeof(e), .cpu = 0xffff,
+					 .flags = CW_F_AGGREGATED, .ts_ns = now, .pid = key.tgid };
+		e.addr = key.addr;
+		e.ip = v.ip;
+		e.interval_ns = now - (s->stats_sent_ns ? s->stats_sent_ns : now);
+		e.acquisitions = v.acquisitions - p->v.acquisitions;
+		e.contentions = v.contentions - p->v.contentions;
+		e.wait_ns_total = v.wait_ns_total - p->v.wait_ns_total;
+		e.wait_ns_max = v.wait_ns_max;
+		e.hold_ns_total = v.hold_ns_total - p->v.hold_ns_total;
+		e.hold_ns_max = v.hold_ns_max;
+		e.stack_id = key.stack_id;
+		e.kind = v.kind;
+		p->v = v;
+		err = deliver(s, &e.hdr);
+	}
+	s->stats_sent_ns = now;
+	return err;
+}
+
 static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
@@ -400,6 +549,10 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 		err = emit_lost(s, CW_LOST_MAP_FULL, s->skel->bss->lost_map_full, now);
 	if (!err)
 		err = emit_lost(s, CW_LOST_STACK, s->skel->bss->lost_stack, now);
+	if (!err)
+		err = emit_lost(s, CW_LOST_HELD_OVERFLOW, s->skel->bss->lost_held_overflow, now);
+	if (!err)
+		err = send_lock_stats(s, now);
 	if (!err)
 		err = emit_lost(s, CW_LOST_MALFORMED, s->malformed, now);
 	if (err)
@@ -464,6 +617,15 @@ static int open_candidates(struct bpf_source *s, const struct cw_object *objs, s
 	return 0;
 }
 
+/* Why a uprobe could not be attached, in the user's words. */
+static const char *probe_error(int err)
+{
+	/* ENOTSUPP, which strerror() does not know: the kernel refused the instruction */
+	if (err == 524)
+		return "the kernel cannot place a uprobe on its instruction";
+	return strerror(err);
+}
+
 static int attach(struct bpf_source *s)
 {
 	struct candidate cands[MAX_CANDIDATES];
@@ -471,6 +633,8 @@ static int attach(struct bpf_source *s)
 	size_t nr = 0, nc = 0;
 	int err;
 
+	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
+	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
 	err = cw_target__objects(s->opts.pid, &objs, &nr);
 	if (err == -ESRCH) {
 		set_err(s, "no such process: %d", s->opts.pid);
@@ -484,30 +648,66 @@ static int attach(struct bpf_source *s)
 	for (size_t i = 0; !err && i < NR_PROBES; i++) {
 		const struct probe *p = &probes[i];
 		const struct cw_object *obj = NULL;
-		struct bpf_program *prog;
+		struct cw_elf_func f;
 		__u64 off;
 
 		for (size_t k = 0; k < nc && !obj; k++)
-			if (!cw_elf__func_offset(cands[k].elf, p->func, &off))
+			if (!cw_elf__func(cands[k].elf, p->func, &f))
 				obj = cands[k].obj;
-		if (!obj) {
+		if (!obj && p->required) {
 			err = -ENOENT;
 			set_err(s, "process %d maps no libc, libpthread or executable defining %s",
 				s->opts.pid, p->func);
 			break;
 		}
-		prog = bpf_object__find_program_by_name(s->skel->obj, p->prog);
-		if (!prog) {
-			err = -ENOENT;
-			set_err(s, "BPF object has no program %s (build mismatch)", p->prog);
-			break;
+		if (!obj) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "%s (not in the target's libc)", p->func);
+			note(s, why);
+			continue;
 		}
-		s->links[i] = bpf_program__attach_uprobe(prog, p->retprobe, s->opts.pid,
-							 obj->host_path, off);
-		if (!s->links[i]) {
-			err = -errno;
-			set_err(s, "failed to attach %s to %s:%s: %s",
-				p->retprobe ? "uretprobe" : "uprobe", obj->path, p->func, strerror(-err));
+		off = f.offset + place(s, p, &f);
+		for (int ret = 0; ret <= p->ret && !err; ret++) {
+			char name[64];
+			struct bpf_program *prog;
+			struct bpf_link **link = &s->links[2 * i + ret];
+			int ok;
+
+			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe", p->func);
+			prog = bpf_object__find_program_by_name(s->skel->obj, name);
+			if (!prog) {
+				err = -ENOENT;
+				set_err(s, "BPF object has no program %s (build mismatch)", name);
+				break;
+			}
+			if (s->umulti_type >= 0) {
+				int fd = cw_uprobe_multi_attach(bpf_program__fd(prog), s->umulti_type,
+								obj->host_path, off, ret, s->opts.pid);
+
+				s->mlinks[2 * i + ret] = fd;
+				ok = fd >= 0;
+				errno = -fd;
+			} else {
+				*link = bpf_program__attach_uprobe(prog, ret, s->opts.pid,
+								   obj->host_path, off);
+				ok = *link != NULL;
+			}
+			if (!ok && !p->required) {
+				/* e.g. a lock-prefixed first instruction: uprobes refuse those */
+				char why[128];
+
+				snprintf(why, sizeof(why), "%s (cannot probe it: %s)", p->func,
+					 probe_error(errno));
+				note(s, why);
+				cw_links_destroy(&s->links[2 * i], 1, &s->mlinks[2 * i], 1);
+				break;
+			}
+			if (!ok) {
+				err = -errno;
+				set_err(s, "failed to attach %s to %s:%s: %s",
+					ret ? "uretprobe" : "uprobe", obj->path, p->func, strerror(-err));
+			}
 		}
 	}
 	for (size_t k = 0; k < nc; k++)
@@ -572,6 +772,23 @@ static int ensure_tracefs(struct bpf_source *s)
 	return 0;
 }
 
+/* Load every uprobe program for uprobe-multi links: see links.h. */
+static void set_umulti(struct bpf_source *s)
+{
+	for (size_t i = 0; i < NR_PROBES; i++) {
+		for (int ret = 0; ret <= probes[i].ret; ret++) {
+			char name[64];
+			struct bpf_program *prog;
+
+			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe",
+				 probes[i].func);
+			prog = bpf_object__find_program_by_name(s->skel->obj, name);
+			if (prog)
+				bpf_program__set_expected_attach_type(prog, s->umulti_type);
+		}
+	}
+}
+
 static int bpf_source_start(struct cw_source *src)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
@@ -597,6 +814,8 @@ static int bpf_source_start(struct cw_source *src)
 	s->skel->rodata->wakeup_bytes = s->opts.ringbuf_bytes / 4;
 	s->skel->rodata->stack_bytes = s->opts.stack_bytes;
 	s->skel->rodata->raw_class = s->raw_class;
+	s->skel->rodata->raw_events = s->opts.raw_events;
+	bpf_map__set_max_entries(s->skel->maps.held_sets, s->opts.max_threads);
 	if (!klock_available()) {
 		s->no_klock = 1;
 		bpf_program__set_autoload(s->skel->progs.tp_btf__contention_begin, false);
@@ -607,6 +826,9 @@ static int bpf_source_start(struct cw_source *src)
 	bpf_map__set_max_entries(s->skel->maps.pending_futexes, s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_klocks, s->opts.max_threads);
 
+	s->umulti_type = cw_uprobe_multi_type();
+	if (s->umulti_type >= 0)
+		set_umulti(s);
 	err = concwatch_bpf__load(s->skel);
 	if (err) {
 		/* the verifier's rejections come back as EACCES too: only EPERM is privilege */
@@ -668,14 +890,8 @@ static int bpf_source_stop(struct cw_source *src)
 		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
 		s->stopped_ns = now_ns();
 	}
-	for (size_t i = 0; i < NR_PROBES; i++) {
-		bpf_link__destroy(s->links[i]);
-		s->links[i] = NULL;
-	}
-	for (size_t i = 0; i < NR_TRACEPOINTS; i++) {
-		bpf_link__destroy(s->tp_links[i]);
-		s->tp_links[i] = NULL;
-	}
+	cw_links_destroy(s->links, 2 * NR_PROBES, s->mlinks, 2 * NR_PROBES);
+	cw_links_destroy(s->tp_links, NR_TRACEPOINTS, NULL, 0);
 	return 0;
 }
 
@@ -695,6 +911,8 @@ static void bpf_source_free(struct cw_source *src)
 	free(s->synth.buf);
 	free(s->ranges);
 	cw_index__fini(&s->modules_sent);
+	free(s->sites);
+	cw_index__fini(&s->site_ix);
 	free(s);
 }
 
@@ -718,6 +936,9 @@ int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
 		return -ENOMEM;
 	s->base.ops = &bpf_source_ops;
 	s->opts = *opts;
+	s->umulti_type = -1;
+	for (size_t i = 0; i < 2 * NR_PROBES; i++)
+		s->mlinks[i] = -1;
 	rb = opts->ringbuf_bytes ? opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	if (rb < (size_t)getpagesize() || (rb & (rb - 1))) {
 		free(s);

@@ -147,6 +147,11 @@ const char *cw_session__error(const struct cw_session *s)
 	return s->err;
 }
 
+const char *cw_session__notes(const struct cw_session *s)
+{
+	return s->src->notes;
+}
+
 void cw_session__stats(const struct cw_session *s, struct cw_source_stats *src,
 		       struct cw_merge_stats *merge)
 {

@@ -39,6 +39,8 @@ int cw_session__run(struct cw_session *s, __u64 until_ns, volatile sig_atomic_t 
 int cw_session__finish(struct cw_session *s);
 
 const char *cw_session__error(const struct cw_session *s);
+/* What the user may want to know with -v: functions not probed, and why. */
+const char *cw_session__notes(const struct cw_session *s);
 void cw_session__stats(const struct cw_session *s, struct cw_source_stats *src,
 		       struct cw_merge_stats *merge);
 void cw_session__free(struct cw_session *s);

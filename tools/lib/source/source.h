@@ -39,6 +39,7 @@ struct cw_source_ops {
 struct cw_source {
 	const struct cw_source_ops *ops;
 	char err[256];		/* why the last call failed, one line for the user */
+	char notes[512];	/* what the user may want to know with -v (functions not probed) */
 };
 
 static inline int cw_source__start(struct cw_source *src)
@@ -87,6 +88,7 @@ struct cw_bpf_opts {
 	__s32 stack_bytes;		/* user stack copied for DWARF unwinding, multiple of 8,
 					 * at most 24576; 0 = default (16384), -1 = none */
 	int verbose;			/* print libbpf's debug output */
+	int raw_events;			/* a record per lock operation, not statistics (tests) */
 };
 
 int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out);

@@ -251,7 +251,28 @@ static int name_matches(const char *sym, const char *name)
 	return !strncmp(sym, name, len) && (sym[len] == '\0' || sym[len] == '@');
 }
 
-static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, __u64 *offset)
+/* The bytes at virtual address vaddr, len of them, from the section holding them. */
+static const __u8 *code_at(Elf *elf, __u64 vaddr, size_t len)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR) || vaddr < sh.sh_addr ||
+		    vaddr + len > sh.sh_addr + sh.sh_size)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf || vaddr - sh.sh_addr + len > data->d_size)
+			return NULL;
+		return (const __u8 *)data->d_buf + (vaddr - sh.sh_addr);
+	}
+	return NULL;
+}
+
+static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, struct cw_elf_func *f)
 {
 	Elf_Scn *scn = NULL;
 
@@ -273,16 +294,32 @@ static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, __u64 *o
 			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 				continue;
 			sname = elf_strptr(e->elf, sh.sh_link, sym.st_name);
-			if (sname && name_matches(sname, name))
-				return vaddr_to_offset(e->elf, sym.st_value, offset);
+			if (!sname || !name_matches(sname, name))
+				continue;
+			f->addr = sym.st_value;
+			f->len = sym.st_size;
+			f->code = sym.st_size ? code_at(e->elf, sym.st_value, sym.st_size) : NULL;
+			return vaddr_to_offset(e->elf, sym.st_value, &f->offset);
 		}
 	}
 	return -ENOENT;
 }
 
+int cw_elf__func(struct cw_elf *e, const char *name, struct cw_elf_func *f)
+{
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	err = find_in(e, SHT_SYMTAB, name, f);
+	return err == -ENOENT ? find_in(e, SHT_DYNSYM, name, f) : err;
+}
+
 int cw_elf__func_offset(struct cw_elf *e, const char *name, __u64 *offset)
 {
-	int err = find_in(e, SHT_SYMTAB, name, offset);
+	struct cw_elf_func f;
+	int err = cw_elf__func(e, name, &f);
 
-	return err == -ENOENT ? find_in(e, SHT_DYNSYM, name, offset) : err;
+	if (!err)
+		*offset = f.offset;
+	return err;
 }

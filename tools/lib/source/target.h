@@ -49,4 +49,15 @@ void cw_elf__close(struct cw_elf *elf);
  */
 int cw_elf__func_offset(struct cw_elf *elf, const char *name, __u64 *offset);
 
+/* A function's code, as the file holds it: what probe placement decodes. */
+struct cw_elf_func {
+	__u64 offset;		/* file offset of its first byte (what a uprobe takes) */
+	__u64 addr;		/* its address in the file (st_value) */
+	const __u8 *code;	/* its bytes, valid while the cw_elf is open */
+	size_t len;		/* st_size */
+};
+
+/* Like cw_elf__func_offset(), with the function's bytes. 0, -ENOENT, or -errno. */
+int cw_elf__func(struct cw_elf *elf, const char *name, struct cw_elf_func *f);
+
 #endif /* __CW_TARGET_H */
