@@ -522,6 +522,7 @@ static int cmd_report_live(void)
 		goto cleanup;
 	lv.target.alive = !cw_target__check(env.pid);
 	lv.target.debuginfo_path = env.debuginfo_path;
+	lv.target.verbose = env.verbose;
 	if (env.json)
 		ret = cw_report__json(stdout, lv.eng, &lv.target);
 	else

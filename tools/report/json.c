@@ -9,26 +9,6 @@
 #include "report/report.h"
 #include "report/symbols.h"
 
-static void json_string(FILE *out, const char *s, size_t max)
-{
-	fputc('"', out);
-	for (size_t i = 0; i < max && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '\t')
-			fputs("\\t", out);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 /* A figure the stream may not carry: its value, or null. */
 static void json_known(FILE *out, const char *name, int known, __u64 v)
 {
@@ -63,7 +43,7 @@ static void json_top_waiter(FILE *out, const struct cw_engine *eng, struct cw_sy
 	fprintf(out, ", \"top_waiter_stack_end\": \"%s\", \"top_waiter_stack_why\": ",
 		cw_report__stack_end(s.end));
 	if (s.why[0])
-		json_string(out, s.why, sizeof(s.why));
+		cw_report__json_string(out, s.why, sizeof(s.why));
 	else
 		fputs("null", out);
 	fputs(", ", out);
@@ -73,9 +53,17 @@ static void json_top_waiter(FILE *out, const struct cw_engine *eng, struct cw_sy
 static void json_lock(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 		      const struct cw_lock *l)
 {
-	fprintf(out, "{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": \"0x%llx\", \"type\": ",
-		(unsigned long long)l->addr, l->pid, (unsigned long long)l->addr);
-	json_string(out, cw_lock_kind__name(l->kind), 16);
+	char name[256];
+
+	if (sym)
+		cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "lock 0x%llx", (unsigned long long)l->addr);
+	fprintf(out, "{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": ",
+		(unsigned long long)l->addr, l->pid);
+	cw_report__json_string(out, name, sizeof(name));
+	fputs(", \"type\": ", out);
+	cw_report__json_string(out, cw_lock_kind__name(l->kind), 16);
 	fprintf(out, ", \"acquisitions\": %llu, ", (unsigned long long)l->acquisitions);
 	json_known(out, "releases", l->known & CW_LOCK_KNOWN_OPS, l->releases);
 	json_known(out, "failures", l->known & CW_LOCK_KNOWN_OPS, l->failures);
@@ -101,7 +89,7 @@ static void json_lock(FILE *out, const struct cw_engine *eng, struct cw_symbols 
 static void json_thread(FILE *out, const struct cw_thread *t)
 {
 	fprintf(out, "{\"tid\": %u, \"pid\": %u, \"comm\": ", t->tid, t->pid);
-	json_string(out, t->comm, sizeof(t->comm));
+	cw_report__json_string(out, t->comm, sizeof(t->comm));
 	fprintf(out, ", \"policy\": null, \"prio\": null, \"oncpu_ns\": null, \"offcpu_ns\": null, "
 		     "\"lock_acquisitions\": %llu, \"lock_wait_ns\": %llu, \"futex_waits\": %llu, "
 		     "\"futex_wait_ns\": %llu}",
@@ -115,12 +103,13 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 				      .live_pid = t->alive ? t->pid : 0 };
 	const struct cw_engine_counts *c = cw_engine__counts(eng);
 	struct cw_symbols *sym = NULL;
+	struct cw_lock_cycles lc;
 
 	fprintf(out, "{\n  \"concwatch_version\": \"%s\",\n  \"target\": {\"pid\": %d, \"comm\": ",
 		CW_VERSION, t->pid);
-	json_string(out, t->comm, sizeof(t->comm));
+	cw_report__json_string(out, t->comm, sizeof(t->comm));
 	fprintf(out, ", \"cmdline\": ");
-	json_string(out, t->cmdline, sizeof(t->cmdline));
+	cw_report__json_string(out, t->cmdline, sizeof(t->cmdline));
 	fprintf(out, "},\n  \"duration_ns\": %llu,\n  \"lost_events\": %llu,\n  \"lost\": {",
 		(unsigned long long)(cw_engine__now(eng) - cw_engine__first_ts(eng)),
 		(unsigned long long)c->lost_total);
@@ -130,11 +119,19 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 		if (!v)
 			continue;
 		fprintf(out, "%s", n++ ? ", " : "");
-		json_string(out, w < CW_LOST_MAX ? cw_lost__name(w) : "unknown kinds", 64);
+		cw_report__json_string(out, w < CW_LOST_MAX ? cw_lost__name(w) : "unknown kinds", 64);
 		fprintf(out, ": %llu", (unsigned long long)v);
 	}
 	cw_symbols__new(eng, &so, &sym); /* without it, stacks come out empty */
-	fprintf(out, "},\n  \"findings\": [],\n  \"locks\": [");
+	if (cw_report__lock_cycles(eng, &lc))
+		return -ENOMEM;
+	fprintf(out, "},\n  \"findings\": [");
+	cw_report__lock_order_json(out, eng, sym, &lc, 0);
+	fprintf(out, "],\n  \"suppressed\": [");
+	cw_report__lock_order_json(out, eng, sym, &lc, 1);
+	fprintf(out, "],\n  \"cycle_search_truncated\": %s,\n  \"locks\": [",
+		lc.truncated ? "true" : "false");
+	cw_report__lock_cycles_fini(&lc);
 	for (size_t i = 0; i < cw_engine__nr_locks(eng); i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
 		json_lock(out, eng, sym, cw_engine__lock(eng, i));

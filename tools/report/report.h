@@ -14,7 +14,29 @@ struct cw_report_target {
 	char cmdline[512];
 	int alive;			/* still running: its files are reached through /proc */
 	const char *debuginfo_path;	/* NULL: elfutils' default */
+	int verbose;			/* -v: list what is not a finding too */
 };
+
+struct cw_symbols;
+struct cw_cycle;
+
+/* The lock-order cycles of a run: findings (cw_cycle__is_finding) and the others. */
+struct cw_lock_cycles {
+	struct cw_cycle *cycles;
+	size_t nr;
+	size_t findings;
+	int truncated;		/* the search stopped at its limits */
+};
+
+/* 0 or -ENOMEM. */
+int cw_report__lock_cycles(const struct cw_engine *eng, struct cw_lock_cycles *lc);
+void cw_report__lock_cycles_fini(struct cw_lock_cycles *lc);
+/* The lockdep-style text of every finding; with verbose, the cycles suppressed too. */
+void cw_report__lock_order_text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+				const struct cw_lock_cycles *lc, int verbose);
+/* The JSON objects (comma separated) of the findings, or of the suppressed cycles. */
+void cw_report__lock_order_json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+				const struct cw_lock_cycles *lc, int suppressed);
 
 /* Full text report: header, losses, locks, threads, findings. 0 or -errno. */
 int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
@@ -35,5 +57,7 @@ static inline __u16 cw_report__lock_stack_space(const struct cw_lock *l)
 struct cw_lock_site *cw_report__sites_by_wait(const struct cw_lock *l, size_t *nr);
 void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *indent);
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s);
+/* A JSON string of at most max bytes of s (NULL: null). */
+void cw_report__json_string(FILE *out, const char *s, size_t max);
 
 #endif /* __CW_REPORT_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Stacks in reports: the call paths that used the busiest locks, as text and as JSON. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,14 +55,23 @@ void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *ind
 		s->why);
 }
 
-static void json_str(FILE *out, const char *s)
+/* A JSON string of at most max bytes of s; NULL is null. */
+void cw_report__json_string(FILE *out, const char *s, size_t max)
 {
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
 	fputc('"', out);
-	for (; s && *s; s++) {
-		unsigned char c = *s;
+	for (size_t i = 0; i < max && s[i]; i++) {
+		unsigned char c = s[i];
 
 		if (c == '"' || c == '\\')
 			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
 		else if (c < 0x20 || c == 0x7f)
 			fprintf(out, "\\u%04x", c);
 		else
@@ -80,17 +90,17 @@ void cw_report__json_frames(FILE *out, const struct cw_ustack *s)
 		fprintf(out, "%s{\"addr\": \"0x%llx\", \"func\": ", i ? ", " : "",
 			(unsigned long long)f->addr);
 		if (f->func)
-			json_str(out, f->func);
+			cw_report__json_string(out, f->func, SIZE_MAX);
 		else
 			fputs("null", out);
 		fprintf(out, ", \"offset\": %llu, \"module\": ", (unsigned long long)f->func_offset);
 		if (f->module)
-			json_str(out, f->module);
+			cw_report__json_string(out, f->module, SIZE_MAX);
 		else
 			fputs("null", out);
 		fputs(", \"file\": ", out);
 		if (f->file)
-			json_str(out, f->file);
+			cw_report__json_string(out, f->file, SIZE_MAX);
 		else
 			fputs("null", out);
 		if (f->line)

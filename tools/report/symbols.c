@@ -198,3 +198,86 @@ int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *st, struc
 	}
 	return err;
 }
+
+int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len)
+{
+	struct cw_ustack s = {};
+	struct cw_unwinder *u;
+	__u64 pc = ip - 1;	/* a return address: the call is the instruction before */
+	int err;
+
+	buf[0] = '\0';
+	err = proc_unwinder(sym, pid, &u);
+	if (!err)
+		err = cw_unwinder__symbolize(u, &pc, 1, &s);
+	if (err || !s.nr) {
+		cw_ustack__fini(&s);
+		snprintf(buf, len, "0x%llx", (unsigned long long)ip);
+		return err;
+	}
+	/* the outermost of the frames at pc: the function the call is written in */
+	for (size_t i = 0; i < s.nr; i++) {
+		const struct cw_frame *f = &s.frames[i];
+
+		if (f->inlined)
+			continue;
+		if (f->func && f->file)
+			snprintf(buf, len, "%s (%s:%d)", f->func,
+				 strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 : f->file, f->line);
+		else if (f->func)
+			snprintf(buf, len, "%s+0x%llx", f->func, (unsigned long long)f->func_offset);
+		else
+			snprintf(buf, len, "0x%llx [%s]", (unsigned long long)ip,
+				 f->module ? f->module : "?");
+		break;
+	}
+	/* the innermost inlined function names the line when the code was inlined */
+	if (s.frames[0].inlined && s.frames[0].func && s.frames[0].file)
+		snprintf(buf, len, "%s (%s:%d)", s.frames[0].func,
+			 strrchr(s.frames[0].file, '/') ? strrchr(s.frames[0].file, '/') + 1 :
+							  s.frames[0].file,
+			 s.frames[0].line);
+	cw_ustack__fini(&s);
+	return 0;
+}
+
+int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
+			  char *buf, size_t len)
+{
+	const struct cw_lock *l = cw_engine__find_lock(sym->eng, pid, addr);
+	struct cw_unwinder *u;
+	char where[256];
+	int err;
+
+	if (l && l->kind == CW_LOCK_KERNEL) {
+		const char *name;
+		__u64 off;
+
+		if (!sym->ksyms && !sym->ksyms_failed && cw_ksyms__load(&sym->ksyms))
+			sym->ksyms_failed = 1;
+		/* a static kernel lock (cgroup_mutex) has a symbol; one in a structure not */
+		if (sym->ksyms && !cw_ksyms__resolve(sym->ksyms, addr, &name, &off) && !off) {
+			snprintf(buf, len, "%s", name);
+			return CW_LOCK_NAMED_SYMBOL;
+		}
+		snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)addr);
+		return CW_LOCK_NAMED_ADDR;
+	}
+	err = proc_unwinder(sym, pid, &u);
+	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len))
+		return CW_LOCK_NAMED_SYMBOL;
+	if (l && l->init_ip) {
+		cw_symbols__site(sym, pid, l->init_ip, where, sizeof(where));
+		snprintf(buf, len, "heap lock initialised at %s", where);
+		return CW_LOCK_NAMED_INIT;
+	}
+	if (l && l->first_ip)
+		site_ip = l->first_ip;
+	if (site_ip) {
+		cw_symbols__site(sym, pid, site_ip, where, sizeof(where));
+		snprintf(buf, len, "lock first acquired at %s", where);
+		return CW_LOCK_NAMED_SITE;
+	}
+	snprintf(buf, len, "lock 0x%llx", (unsigned long long)addr);
+	return CW_LOCK_NAMED_ADDR;
+}

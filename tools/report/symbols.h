@@ -32,4 +32,27 @@ void cw_symbols__free(struct cw_symbols *sym);
 int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *stack,
 			struct cw_ustack *out);
 
+/*
+ * Where a call was made from, for people: "func (file.c:12)", else "func+0x1c", else
+ * "0xADDR [module]". ip is a return address (the call is the instruction before it).
+ * buf always holds something; 0 or -errno when nothing could be resolved.
+ */
+int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len);
+
+/* How a lock got its name (cw_symbols__lock_name's return). */
+enum {
+	CW_LOCK_NAMED_SYMBOL = 1,	/* a global or static variable (or inside one) */
+	CW_LOCK_NAMED_INIT,		/* no variable: where it was initialised */
+	CW_LOCK_NAMED_SITE,		/* ... where it was first acquired */
+	CW_LOCK_NAMED_ADDR,		/* nothing known but its address */
+};
+
+/*
+ * A lock's name: the variable it is when a mapped object's symbol tables have it, else
+ * "heap lock initialised at SITE", else "lock first acquired at SITE" (the engine's
+ * first acquisition, or site_ip when the engine saw none). Returns CW_LOCK_NAMED_*.
+ */
+int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
+			  char *buf, size_t len);
+
 #endif /* __CW_SYMBOLS_H */

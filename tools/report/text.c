@@ -195,6 +195,27 @@ static void losses(FILE *out, const struct cw_engine *eng)
 			(unsigned long long)c->out_of_order);
 }
 
+static void findings(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+{
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
+	struct cw_lock_cycles lc;
+	struct cw_symbols *sym = NULL;
+
+	if (cw_report__lock_cycles(eng, &lc) || cw_symbols__new(eng, &so, &sym)) {
+		fprintf(out, "\nFindings: (out of memory)\n");
+		cw_report__lock_cycles_fini(&lc);
+		return;
+	}
+	if (lc.findings)
+		fprintf(out, "\nFindings: %zu\n", lc.findings);
+	else
+		fprintf(out, "\nFindings: none\n");
+	cw_report__lock_order_text(out, eng, sym, &lc, t->verbose);
+	cw_symbols__free(sym);
+	cw_report__lock_cycles_fini(&lc);
+}
+
 int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
 {
 	char dur[32];
@@ -209,6 +230,6 @@ int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_repo
 	fprintf(out, "\n");
 	cw_report__tables(out, eng);
 	call_paths(out, eng, t);
-	fprintf(out, "\nFindings: none\n");
+	findings(out, eng, t);
 	return ferror(out) ? -EIO : 0;
 }

@@ -209,6 +209,8 @@ static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 	site = get_site(l, s->stack_id);
 	if (!site)
 		return -ENOMEM;
+	if (!l->first_ip && s->acquisitions)
+		l->first_ip = s->ip;
 	site->acquisitions += s->acquisitions;
 	site->wait_ns_total += s->wait_ns_total;
 	if (s->wait_ns_max > site->wait_ns_max)
@@ -429,6 +431,8 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 			u->failures++;
 			break;
 		}
+		if (!l->first_ip)
+			l->first_ip = e->ip;
 		l->acquisitions++;
 		u->acquisitions++;
 		add_wait(l, e->wait_ns, e->wait_ns);
@@ -444,6 +448,8 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		u->releases++;
 		break;
 	case CW_EV_LOCK_INIT:
+		l->init_ip = e->ip;
+		/* fall through */
 	case CW_EV_LOCK_DESTROY:
 		/* a new lifetime: what the address did before says nothing of the lock now */
 		return cw_lg__lock_reset(eng->lg, h->pid, e->addr);

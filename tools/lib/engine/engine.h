@@ -59,6 +59,8 @@ struct cw_lock {
 	__u64 hold_ns_total;	/* CW_LOCK_KNOWN_HOLD */
 	__u64 hold_ns_max;
 	__u64 first_ts, last_ts;
+	__u64 init_ip;		/* where pthread_*_init was last called on it, 0 = not seen */
+	__u64 first_ip;		/* where it was first acquired, 0 = not seen */
 	struct cw_lock_user *users; /* in order of first use */
 	size_t nr_users;
 	size_t cap_users;

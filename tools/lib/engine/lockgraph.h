@@ -60,6 +60,12 @@ struct cw_cycle {
 	const struct cw_lg_inst **insts; /* for findings: the instance chosen per edge */
 };
 
+/* Lock-order inversions are the cycles that can deadlock. */
+static inline int cw_cycle__is_finding(const struct cw_cycle *c)
+{
+	return c->verdict == CW_CYCLE_DEADLOCK || c->verdict == CW_CYCLE_SINGLE_THREAD;
+}
+
 struct cw_lg;
 
 struct cw_lg *cw_lg__new(void);

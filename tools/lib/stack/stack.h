@@ -126,6 +126,13 @@ int cw_unwinder__unwind(struct cw_unwinder *u, const struct cw_regs *regs, const
 int cw_unwinder__symbolize(struct cw_unwinder *u, const __u64 *ips, size_t nr,
 			   struct cw_ustack *out);
 
+/*
+ * The variable of a module that covers addr, from its symbol tables: "name", or
+ * "name+0xOFF" inside an array or a structure; C++ names demangled. 0, -ENOENT when no
+ * variable covers it (heap, stack, or no symbols), -ENOMEM.
+ */
+int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_t len);
+
 /* Accepts NULL. Stacks it produced keep their strings but lose their module paths. */
 void cw_unwinder__free(struct cw_unwinder *u);
 

@@ -634,3 +634,36 @@ int cw_frame__format(const struct cw_frame *f, char *buf, size_t len)
 		err = append(buf, len, &n, " [%s]", f->module ? f->module : "?");
 	return err;
 }
+
+int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_t len)
+{
+	Dwfl_Module *dm;
+	const char *name;
+	GElf_Off off;
+	GElf_Sym sym;
+	char *shown;
+	int err;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	err = cw_unwinder__sync(u);
+	if (err)
+		return err;
+	dm = dwfl_addrmodule(u->dwfl, addr);
+	name = dm ? dwfl_module_addrinfo(dm, addr, &off, &sym, NULL, NULL, NULL) : NULL;
+	/* a variable (not code, not a section) that really covers addr */
+	if (!name || (GELF_ST_TYPE(sym.st_info) != STT_OBJECT &&
+		      GELF_ST_TYPE(sym.st_info) != STT_COMMON) ||
+	    (sym.st_size ? off >= sym.st_size : off != 0))
+		return -ENOENT;
+	shown = display_name(name);
+	if (!shown)
+		return -ENOMEM;
+	if (off)
+		snprintf(buf, len, "%s+0x%llx", shown, (unsigned long long)off);
+	else
+		snprintf(buf, len, "%s", shown);
+	free(shown);
+	return 0;
+}
