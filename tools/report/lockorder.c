@@ -45,6 +45,16 @@ struct named_lock {
 	int maybe_reused;	/* memory not known to stay one lock: no variable, no init seen */
 };
 
+/*
+ * The instance the judgement chose for edge i; a cycle closed by read after read had
+ * no choice that blocks: then the first instance seen.
+ */
+static const struct cw_lg_inst *inst_of(const struct cw_lg *lg, const struct cw_cycle *c,
+					size_t i)
+{
+	return c->insts[i] ?: &cw_lg__edge(lg, c->edges[i])->insts[0];
+}
+
 static void name_locks(const struct cw_engine *eng, struct cw_symbols *sym,
 		       const struct cw_cycle *c, struct named_lock *nl)
 {
@@ -54,7 +64,7 @@ static void name_locks(const struct cw_engine *eng, struct cw_symbols *sym,
 		const struct cw_lg_node *n = cw_lg__node(lg, c->nodes[i]);
 		const struct cw_lock *l = cw_engine__find_lock(eng, n->pid, n->addr);
 		/* where the cycle saw it acquired: the edge into it */
-		__u64 ip = c->insts[(i + c->len - 1) % c->len]->to_ip;
+		__u64 ip = inst_of(lg, c, (i + c->len - 1) % c->len)->to_ip;
 
 		nl[i].n = n;
 		nl[i].how = cw_symbols__lock_name(sym, n->pid, n->addr, ip, nl[i].name,
@@ -65,6 +75,16 @@ static void name_locks(const struct cw_engine *eng, struct cw_symbols *sym,
 			snprintf(nl[i].label, sizeof(nl[i].label), "L%zu", i + 1);
 		nl[i].maybe_reused = nl[i].how != CW_LOCK_NAMED_SYMBOL && !(l && l->init_ip);
 	}
+}
+
+/* How many locks of the cycle may be memory reused for another lock. */
+static size_t reused(const struct named_lock *nl, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += nl[i].maybe_reused;
+	return n;
 }
 
 static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid)
@@ -235,12 +255,16 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 	if (c->verdict == CW_CYCLE_SINGLE_THREAD)
 		fprintf(out, "\nEvery dependency of this cycle was made by one thread: it deadlocks "
 			     "when two threads\nrun these paths at the same time.\n");
-	for (size_t i = 0; i < c->len; i++)
-		if (nl[i].maybe_reused)
-			fprintf(out, "\nNote: %s may not have been one lock all along: no variable "
-				     "holds it and concwatch\nsaw no pthread_*_init of it, so its "
-				     "memory may have been freed and reused\n(--track-free follows "
-				     "free and delete).\n", nl[i].label);
+	for (size_t i = 0, n = 0; i < c->len; i++) {
+		if (!nl[i].maybe_reused)
+			continue;
+		fprintf(out, "%s%s", n++ ? ", " : "\nMemory may have been reused: ", nl[i].label);
+	}
+	if (reused(nl, c->len))
+		fprintf(out, ".\nNo variable holds %s and no pthread_*_init of %s was seen: "
+			     "the memory may have\nbeen freed and used for another lock in "
+			     "between.\n",
+			reused(nl, c->len) == 1 ? "it" : "them", reused(nl, c->len) == 1 ? "it" : "them");
 
 	fprintf(out, "\nThe dependency chain, the newest link first:\n\n");
 	for (size_t k = 0; k < c->len; k++)

@@ -23,6 +23,7 @@
 #include "engine/index.h"
 #include "source/links.h"
 #include "source/placement.h"
+#include "source/probes.h"
 #include "source/source.h"
 #include "source/target.h"
 #include "stack/stack.h"
@@ -92,13 +93,29 @@ static const char *const tracepoint_progs[] = {
 #define RAW_CLASSES 4
 #define RAW_RECORD_BYTES(class) (sizeof(struct cw_ev_ustack_raw) + (4096U << (class)) + 4096)
 
+static const struct cw_source_ops bpf_source_ops;
+
+/* A traced process: its probes, and the module map sent for it. */
+struct proc {
+	int pid;
+	struct bpf_link *links[2 * NR_PROBES];	/* entry, return */
+	int mlinks[2 * NR_PROBES];		/* the same as uprobe-multi link fds, or -1 */
+	/* executable mappings sent as CW_EV_MODULE: (start, end ^ inode) -> 1, and their ranges */
+	struct cw_index modules_sent;
+	struct range {
+		__u64 start, end;
+	} *ranges;
+	size_t nr_ranges, cap_ranges;
+	__u64 maps_read_ns;		/* when /proc/PID/maps was last read */
+};
+
 struct bpf_source {
 	struct cw_source base;
 	struct cw_bpf_opts opts;
 	struct concwatch_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *links[2 * NR_PROBES];	/* entry, return */
-	int mlinks[2 * NR_PROBES];		/* the same as uprobe-multi link fds, or -1 */
+	struct proc **procs;		/* opts.pid first, then those added */
+	size_t nr_procs, cap_procs;
 	int umulti_type;			/* BPF_TRACE_UPROBE_MULTI, or -1: see links.h */
 	struct bpf_link *tp_links[NR_TRACEPOINTS];
 	int no_klock;			/* the kernel has no lock:contention_* tracepoints */
@@ -113,13 +130,6 @@ struct bpf_source {
 	int delivered;
 
 	struct cw_index named;		/* (pid, tid) of threads already named */
-	/* executable mappings sent as CW_EV_MODULE: (start, end) -> 1, and their ranges */
-	struct cw_index modules_sent;
-	struct range {
-		__u64 start, end;
-	} *ranges;
-	size_t nr_ranges, cap_ranges;
-	__u64 maps_read_ns;		/* when /proc/PID/maps was last read */
 
 	/* records made up here (thread names at attach), delivered at the next drain */
 	struct {
@@ -197,11 +207,35 @@ static __u64 place(struct bpf_source *s, const struct probe *p, const struct cw_
 	return pl.offset;
 }
 
+/* probes.h: the table and place() above, for programs that must probe the same places. */
+size_t cw_bpf_probes__nr(void)
+{
+	return NR_PROBES;
+}
+
+int cw_bpf_probes__get(size_t i, struct cw_probe_info *out)
+{
+	if (i >= NR_PROBES)
+		return -ENOENT;
+	*out = (struct cw_probe_info){ probes[i].func, probes[i].ret, probes[i].required };
+	return 0;
+}
+
+__u64 cw_bpf_probes__offset(size_t i, const struct cw_elf_func *f, int emulates_push,
+			    int emulates_nopl)
+{
+	struct bpf_source s = { .emulates_push = emulates_push, .emulates_nopl = emulates_nopl };
+
+	return i < NR_PROBES ? place(&s, &probes[i], f) : 0;
+}
+
 /* A function not probed, for the user's -v: the libc of the target lacks it. */
 static void note(struct bpf_source *s, const char *func)
 {
 	size_t len = strlen(s->base.notes);
 
+	if (strstr(s->base.notes, func))
+		return; /* another process of the same libc said it already */
 	snprintf(s->base.notes + len, sizeof(s->base.notes) - len, "%s%s",
 		 len ? ", " : "not probed: ", func);
 }
@@ -299,14 +333,14 @@ static int name_thread(struct bpf_source *s, const struct cw_hdr *h)
  * Send every executable mapping of the process not sent yet, as CW_EV_MODULE records:
  * queued (at attach) or delivered at once (ahead of a stack that needs them).
  */
-static int send_modules(struct bpf_source *s, __u64 ts, int queue)
+static int send_modules(struct bpf_source *s, struct proc *p, __u64 ts, int queue)
 {
 	struct cw_module_info *mods = NULL;
 	size_t nr = 0;
 	int err;
 
-	s->maps_read_ns = now_ns();
-	err = cw_modules__read(s->opts.pid, &mods, &nr);
+	p->maps_read_ns = now_ns();
+	err = cw_modules__read(p->pid, &mods, &nr);
 	if (err)
 		return err == -ESRCH ? 0 : err; /* gone: its stacks stay as they are */
 	for (size_t i = 0; i < nr && !err; i++) {
@@ -316,24 +350,24 @@ static int send_modules(struct bpf_source *s, __u64 ts, int queue)
 		struct range *r;
 		__u32 dummy;
 
-		if (!cw_index__get(&s->modules_sent, m->start, m->end ^ m->inode, &dummy))
+		if (!cw_index__get(&p->modules_sent, m->start, m->end ^ m->inode, &dummy))
 			continue;
-		if (cw_index__put(&s->modules_sent, m->start, m->end ^ m->inode, 1)) {
+		if (cw_index__put(&p->modules_sent, m->start, m->end ^ m->inode, 1)) {
 			err = -ENOMEM;
 			break;
 		}
-		if (s->nr_ranges == s->cap_ranges) {
-			size_t cap = s->cap_ranges ? s->cap_ranges * 2 : 64;
+		if (p->nr_ranges == p->cap_ranges) {
+			size_t cap = p->cap_ranges ? p->cap_ranges * 2 : 64;
 
-			r = realloc(s->ranges, cap * sizeof(*r));
+			r = realloc(p->ranges, cap * sizeof(*r));
 			if (!r) {
 				err = -ENOMEM;
 				break;
 			}
-			s->ranges = r;
-			s->cap_ranges = cap;
+			p->ranges = r;
+			p->cap_ranges = cap;
 		}
-		s->ranges[s->nr_ranges++] = (struct range){ m->start, m->end };
+		p->ranges[p->nr_ranges++] = (struct range){ m->start, m->end };
 
 		e = calloc(1, sizeof(*e) + CW_RECORD_ALIGN(plen));
 		if (!e) {
@@ -346,7 +380,7 @@ static int send_modules(struct bpf_source *s, __u64 ts, int queue)
 			.cpu = 0xffff,
 			.flags = CW_F_SYNTHETIC,
 			.ts_ns = ts,
-			.pid = s->opts.pid,
+			.pid = p->pid,
 		};
 		e->start = m->start;
 		e->end = m->end;
@@ -365,12 +399,20 @@ static int send_modules(struct bpf_source *s, __u64 ts, int queue)
 	return err;
 }
 
-static int covered(const struct bpf_source *s, __u64 addr)
+static int covered(const struct proc *p, __u64 addr)
 {
-	for (size_t i = 0; i < s->nr_ranges; i++)
-		if (addr >= s->ranges[i].start && addr < s->ranges[i].end)
+	for (size_t i = 0; i < p->nr_ranges; i++)
+		if (addr >= p->ranges[i].start && addr < p->ranges[i].end)
 			return 1;
 	return 0;
+}
+
+static struct proc *find_proc(const struct bpf_source *s, int pid)
+{
+	for (size_t i = 0; i < s->nr_procs; i++)
+		if (s->procs[i]->pid == pid)
+			return s->procs[i];
+	return NULL;
 }
 
 /*
@@ -381,32 +423,38 @@ static int covered(const struct bpf_source *s, __u64 addr)
 static int modules_for_stack(struct bpf_source *s, const struct cw_hdr *h)
 {
 	const struct cw_ev_stack *st = (const void *)h;
+	struct proc *p;
 	int missing = 0;
 
-	if (h->type == CW_EV_USTACK_RAW)
-		missing = !covered(s, ((const struct cw_ev_ustack_raw *)h)->ip);
-	else if (h->type == CW_EV_STACK && st->space == CW_STACK_USER)
-		for (__u32 i = 0; i < st->nr && !missing; i++)
-			missing = !covered(s, st->ips[i]);
-	if (!missing || now_ns() - s->maps_read_ns < s->opts.tick_ns)
+	if (h->type != CW_EV_USTACK_RAW && h->type != CW_EV_STACK)
 		return 0;
-	return send_modules(s, h->ts_ns, 0);
+	p = find_proc(s, h->pid);
+	if (!p)
+		return 0; /* no longer traced: its map is what was sent */
+	if (h->type == CW_EV_USTACK_RAW)
+		missing = !covered(p, ((const struct cw_ev_ustack_raw *)h)->ip);
+	else if (st->space == CW_STACK_USER)
+		for (__u32 i = 0; i < st->nr && !missing; i++)
+			missing = !covered(p, st->ips[i]);
+	if (!missing || now_ns() - p->maps_read_ns < s->opts.tick_ns)
+		return 0;
+	return send_modules(s, p, h->ts_ns, 0);
 }
 
 /* Name every thread alive at attach, before tracing starts. */
-static int snapshot_threads(struct bpf_source *s)
+static int snapshot_threads(struct bpf_source *s, int pid)
 {
 	__u64 ts = now_ns();
 	size_t nr = 0;
 	int *tids, ret = 0;
 
-	ret = cw_target__threads(s->opts.pid, &tids, &nr);
+	ret = cw_target__threads(pid, &tids, &nr);
 	if (ret)
 		return ret == -ESRCH ? 0 : ret;
 	for (size_t i = 0; i < nr && ret >= 0; i++) {
 		struct cw_ev_comm c;
 
-		ret = read_comm(s, s->opts.pid, tids[i], ts, &c);
+		ret = read_comm(s, pid, tids[i], ts, &c);
 		if (ret > 0)
 			ret = queue_synth(s, &c.hdr);
 	}
@@ -626,55 +674,54 @@ static const char *probe_error(int err)
 	return strerror(err);
 }
 
-static int attach(struct bpf_source *s)
+/* Attach every probe to process p, at the places its own libc (or executable) has them. */
+static int attach(struct bpf_source *s, struct proc *p)
 {
 	struct candidate cands[MAX_CANDIDATES];
 	struct cw_object *objs = NULL;
 	size_t nr = 0, nc = 0;
 	int err;
 
-	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
-	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
-	err = cw_target__objects(s->opts.pid, &objs, &nr);
+	err = cw_target__objects(p->pid, &objs, &nr);
 	if (err == -ESRCH) {
-		set_err(s, "no such process: %d", s->opts.pid);
+		set_err(s, "no such process: %d", p->pid);
 		return err;
 	}
 	if (err) {
-		set_err(s, "failed to read the maps of %d: %s", s->opts.pid, strerror(-err));
+		set_err(s, "failed to read the maps of %d: %s", p->pid, strerror(-err));
 		return err;
 	}
 	err = open_candidates(s, objs, nr, cands, &nc);
 	for (size_t i = 0; !err && i < NR_PROBES; i++) {
-		const struct probe *p = &probes[i];
+		const struct probe *pr = &probes[i];
 		const struct cw_object *obj = NULL;
 		struct cw_elf_func f;
 		__u64 off;
 
 		for (size_t k = 0; k < nc && !obj; k++)
-			if (!cw_elf__func(cands[k].elf, p->func, &f))
+			if (!cw_elf__func(cands[k].elf, pr->func, &f))
 				obj = cands[k].obj;
-		if (!obj && p->required) {
+		if (!obj && pr->required) {
 			err = -ENOENT;
 			set_err(s, "process %d maps no libc, libpthread or executable defining %s",
-				s->opts.pid, p->func);
+				p->pid, pr->func);
 			break;
 		}
 		if (!obj) {
 			char why[128];
 
-			snprintf(why, sizeof(why), "%s (not in the target's libc)", p->func);
+			snprintf(why, sizeof(why), "%s (not in the target's libc)", pr->func);
 			note(s, why);
 			continue;
 		}
-		off = f.offset + place(s, p, &f);
-		for (int ret = 0; ret <= p->ret && !err; ret++) {
+		off = f.offset + place(s, pr, &f);
+		for (int ret = 0; ret <= pr->ret && !err; ret++) {
 			char name[64];
 			struct bpf_program *prog;
-			struct bpf_link **link = &s->links[2 * i + ret];
+			struct bpf_link **link = &p->links[2 * i + ret];
 			int ok;
 
-			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe", p->func);
+			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe", pr->func);
 			prog = bpf_object__find_program_by_name(s->skel->obj, name);
 			if (!prog) {
 				err = -ENOENT;
@@ -683,36 +730,44 @@ static int attach(struct bpf_source *s)
 			}
 			if (s->umulti_type >= 0) {
 				int fd = cw_uprobe_multi_attach(bpf_program__fd(prog), s->umulti_type,
-								obj->host_path, off, ret, s->opts.pid);
+								obj->host_path, off, ret, p->pid);
 
-				s->mlinks[2 * i + ret] = fd;
+				p->mlinks[2 * i + ret] = fd;
 				ok = fd >= 0;
 				errno = -fd;
 			} else {
-				*link = bpf_program__attach_uprobe(prog, ret, s->opts.pid,
+				*link = bpf_program__attach_uprobe(prog, ret, p->pid,
 								   obj->host_path, off);
 				ok = *link != NULL;
 			}
-			if (!ok && !p->required) {
+			if (!ok && !pr->required) {
 				/* e.g. a lock-prefixed first instruction: uprobes refuse those */
 				char why[128];
 
-				snprintf(why, sizeof(why), "%s (cannot probe it: %s)", p->func,
+				snprintf(why, sizeof(why), "%s (cannot probe it: %s)", pr->func,
 					 probe_error(errno));
 				note(s, why);
-				cw_links_destroy(&s->links[2 * i], 1, &s->mlinks[2 * i], 1);
+				cw_links_destroy(&p->links[2 * i], 1, &p->mlinks[2 * i], 1);
 				break;
 			}
 			if (!ok) {
 				err = -errno;
 				set_err(s, "failed to attach %s to %s:%s: %s",
-					ret ? "uretprobe" : "uprobe", obj->path, p->func, strerror(-err));
+					ret ? "uretprobe" : "uprobe", obj->path, pr->func, strerror(-err));
 			}
 		}
 	}
 	for (size_t k = 0; k < nc; k++)
 		cw_elf__close(cands[k].elf);
 	free(objs);
+	return err;
+}
+
+/* The tracepoints: system-wide, attached once; their programs look for targets. */
+static int attach_tracepoints(struct bpf_source *s)
+{
+	int err = 0;
+
 	for (size_t i = 0; !err && i < NR_TRACEPOINTS; i++) {
 		struct bpf_program *prog;
 
@@ -789,11 +844,99 @@ static void set_umulti(struct bpf_source *s)
 	}
 }
 
+static void proc_free(struct proc *p)
+{
+	if (!p)
+		return;
+	cw_links_destroy(p->links, 2 * NR_PROBES, p->mlinks, 2 * NR_PROBES);
+	cw_index__fini(&p->modules_sent);
+	free(p->ranges);
+	free(p);
+}
+
+/* Trace one more process: probes, thread names, module map, then the targets map. */
+static int add_process(struct bpf_source *s, int pid)
+{
+	__u32 tgid = pid;
+	__u8 one = 1;
+	struct proc *p, **v;
+	int err;
+
+	if (find_proc(s, pid))
+		return 0;
+	if (s->nr_procs == s->cap_procs) {
+		size_t cap = s->cap_procs ? s->cap_procs * 2 : 4;
+
+		v = realloc(s->procs, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->procs = v;
+		s->cap_procs = cap;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = pid;
+	for (size_t i = 0; i < 2 * NR_PROBES; i++)
+		p->mlinks[i] = -1;
+	err = attach(s, p);
+	if (!err)
+		err = snapshot_threads(s, pid);
+	if (!err)
+		err = send_modules(s, p, now_ns(), 1);
+	if (err) {
+		if (!s->base.err[0])
+			set_err(s, "failed to read the threads and maps of %d: %s", pid,
+				strerror(-err));
+		proc_free(p);
+		return err;
+	}
+	/*
+	 * Attaching takes a while per probe. Tracing starts only now, for every probe at
+	 * once, so no operation is seen by its entry probe but not its return probe.
+	 */
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.targets), &tgid, &one, BPF_ANY)) {
+		err = -errno;
+		set_err(s, "failed to add %d to the targets map: %s", pid, strerror(-err));
+		proc_free(p);
+		return err;
+	}
+	s->procs[s->nr_procs++] = p;
+	return 0;
+}
+
+int cw_bpf_source__add_process(struct cw_source *src, int pid)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	if (src->ops != &bpf_source_ops || !s->skel || s->stopped_ns)
+		return -EINVAL;
+	s->base.err[0] = '\0';
+	return add_process(s, pid);
+}
+
+int cw_bpf_source__remove_process(struct cw_source *src, int pid)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	__u32 tgid = pid;
+
+	if (src->ops != &bpf_source_ops)
+		return -EINVAL;
+	for (size_t i = 0; i < s->nr_procs; i++) {
+		if (s->procs[i]->pid != pid)
+			continue;
+		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
+		proc_free(s->procs[i]);
+		memmove(&s->procs[i], &s->procs[i + 1], (s->nr_procs - i - 1) * sizeof(*s->procs));
+		s->nr_procs--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static int bpf_source_start(struct cw_source *src)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
-	__u32 tgid = s->opts.pid;
-	__u8 one = 1;
 	int err;
 
 	err = cw_target__check(s->opts.pid);
@@ -839,26 +982,13 @@ static int bpf_source_start(struct cw_source *src)
 				strerror(-err));
 		return err;
 	}
-	err = attach(s);
+	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
+	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
+	err = attach_tracepoints(s);
 	if (!err)
-		err = snapshot_threads(s);
-	if (!err)
-		err = send_modules(s, now_ns(), 1);
-	if (err) {
-		if (!s->base.err[0])
-			set_err(s, "failed to read the threads and maps of %d: %s", s->opts.pid,
-				strerror(-err));
+		err = add_process(s, s->opts.pid);
+	if (err)
 		return err;
-	}
-	/*
-	 * Attaching takes a while per probe. Tracing starts only now, for every probe at
-	 * once, so no operation is seen by its entry probe but not its return probe.
-	 */
-	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.targets), &tgid, &one, BPF_ANY)) {
-		err = -errno;
-		set_err(s, "failed to add %d to the targets map: %s", s->opts.pid, strerror(-err));
-		return err;
-	}
 
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), ringbuf_record, s, NULL);
 	if (!s->rb) {
@@ -880,17 +1010,42 @@ static int bpf_source_fd(struct cw_source *src)
 static int bpf_source_stop(struct cw_source *src)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
-	__u32 tgid = s->opts.pid;
+	size_t n = s->nr_procs * 2 * NR_PROBES;
+	struct bpf_link **links;
+	int *fds;
 
 	/*
 	 * Stop every probe at once before detaching: each detach waits for a grace period
 	 * (~0.1 s here), and probes still attached would record halves of operations.
 	 */
 	if (s->skel && !s->stopped_ns) {
-		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
+		for (size_t i = 0; i < s->nr_procs; i++) {
+			__u32 tgid = s->procs[i]->pid;
+
+			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
+		}
 		s->stopped_ns = now_ns();
 	}
-	cw_links_destroy(s->links, 2 * NR_PROBES, s->mlinks, 2 * NR_PROBES);
+	/* every process's links in one go, so their waits overlap */
+	links = calloc(n ? n : 1, sizeof(*links));
+	fds = calloc(n ? n : 1, sizeof(*fds));
+	if (links && fds) {
+		for (size_t i = 0; i < s->nr_procs; i++) {
+			memcpy(&links[i * 2 * NR_PROBES], s->procs[i]->links,
+			       sizeof(s->procs[i]->links));
+			memcpy(&fds[i * 2 * NR_PROBES], s->procs[i]->mlinks,
+			       sizeof(s->procs[i]->mlinks));
+			memset(s->procs[i]->links, 0, sizeof(s->procs[i]->links));
+			memset(s->procs[i]->mlinks, -1, sizeof(s->procs[i]->mlinks));
+		}
+		cw_links_destroy(links, n, fds, n);
+	}
+	free(links);
+	free(fds);
+	/* out of memory above: one process after another */
+	for (size_t i = 0; i < s->nr_procs; i++)
+		cw_links_destroy(s->procs[i]->links, 2 * NR_PROBES, s->procs[i]->mlinks,
+				 2 * NR_PROBES);
 	cw_links_destroy(s->tp_links, NR_TRACEPOINTS, NULL, 0);
 	return 0;
 }
@@ -909,8 +1064,9 @@ static void bpf_source_free(struct cw_source *src)
 	concwatch_bpf__destroy(s->skel);
 	cw_index__fini(&s->named);
 	free(s->synth.buf);
-	free(s->ranges);
-	cw_index__fini(&s->modules_sent);
+	for (size_t i = 0; i < s->nr_procs; i++)
+		proc_free(s->procs[i]);
+	free(s->procs);
 	free(s->sites);
 	cw_index__fini(&s->site_ix);
 	free(s);
@@ -937,8 +1093,6 @@ int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
 	s->base.ops = &bpf_source_ops;
 	s->opts = *opts;
 	s->umulti_type = -1;
-	for (size_t i = 0; i < 2 * NR_PROBES; i++)
-		s->mlinks[i] = -1;
 	rb = opts->ringbuf_bytes ? opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	if (rb < (size_t)getpagesize() || (rb & (rb - 1))) {
 		free(s);

@@ -18,6 +18,7 @@ struct cw_session {
 	cw_record_fn sink;
 	void *sink_ctx;
 	int pidfd;		/* readable once the target exits */
+	int watch_fd;		/* cw_session__watch_fd(), or -1 */
 	int finished;
 	char err[256];
 };
@@ -49,6 +50,7 @@ int cw_session__open(const struct cw_session_opts *opts, cw_record_fn sink, void
 	s->sink = sink;
 	s->sink_ctx = sink_ctx;
 	s->pidfd = -1;
+	s->watch_fd = -1;
 	s->merge = cw_merge__new(opts->window_ns ? opts->window_ns : DEFAULT_WINDOW_NS);
 	if (!s->merge) {
 		ret = -ENOMEM;
@@ -67,7 +69,10 @@ int cw_session__open(const struct cw_session_opts *opts, cw_record_fn sink, void
 	}
 	/* Open the pidfd first: if the pid is reused later, we still watch the right process. */
 	s->pidfd = syscall(SYS_pidfd_open, opts->bpf.pid, 0);
-	if (s->pidfd < 0 && errno == ESRCH) {
+	if (s->pidfd >= 0 && opts->follow) {
+		close(s->pidfd);
+		s->pidfd = -1;
+	} else if (s->pidfd < 0 && errno == ESRCH) {
 		ret = -ESRCH;
 		snprintf(err, errlen, "no such process: %d", opts->bpf.pid);
 		goto cleanup;
@@ -103,9 +108,10 @@ static int pump(struct cw_session *s, int flush)
 
 int cw_session__run(struct cw_session *s, __u64 until_ns, volatile sig_atomic_t *stop)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = cw_source__fd(s->src), .events = POLLIN },
-		{ .fd = s->pidfd, .events = POLLIN },
+		{ .fd = s->pidfd, .events = POLLIN },	/* poll() skips a negative fd */
+		{ .fd = s->watch_fd, .events = POLLIN },
 	};
 
 	for (;;) {
@@ -119,7 +125,7 @@ int cw_session__run(struct cw_session *s, __u64 until_ns, volatile sig_atomic_t 
 		if (until_ns && (until_ns - now) / 1000000 < (__u64)timeout)
 			timeout = (until_ns - now) / 1000000 + 1;
 
-		ret = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, timeout);
+		ret = poll(pfd, 3, timeout);
 		if (ret < 0 && errno != EINTR) {
 			ret = -errno;
 			snprintf(s->err, sizeof(s->err), "poll failed: %s", strerror(errno));
@@ -130,7 +136,29 @@ int cw_session__run(struct cw_session *s, __u64 until_ns, volatile sig_atomic_t 
 			return ret;
 		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
 			return CW_SESSION_TARGET_EXITED;
+		if (pfd[2].fd >= 0 && (pfd[2].revents & POLLIN))
+			return CW_SESSION_FD_READY;
 	}
+}
+
+void cw_session__watch_fd(struct cw_session *s, int fd)
+{
+	s->watch_fd = fd;
+}
+
+int cw_session__add_process(struct cw_session *s, int pid)
+{
+	int err = cw_bpf_source__add_process(s->src, pid);
+
+	if (err)
+		snprintf(s->err, sizeof(s->err), "%s", cw_source__error(s->src)[0] ?
+			 cw_source__error(s->src) : strerror(-err));
+	return err;
+}
+
+int cw_session__remove_process(struct cw_session *s, int pid)
+{
+	return cw_bpf_source__remove_process(s->src, pid);
 }
 
 int cw_session__finish(struct cw_session *s)

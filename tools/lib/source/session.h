@@ -14,12 +14,15 @@
 struct cw_session_opts {
 	struct cw_bpf_opts bpf;		/* bpf.pid is the target */
 	__u64 window_ns;		/* reorder window; 0 = default (10 ms) */
+	int follow;			/* processes come and go (run): the end of bpf.pid
+					 * does not end the session; see watch_fd */
 };
 
 enum cw_session_end {
 	CW_SESSION_DEADLINE = 1,	/* the time asked for has passed */
 	CW_SESSION_STOPPED,		/* *stop was set (a signal) */
 	CW_SESSION_TARGET_EXITED,	/* the traced process is gone */
+	CW_SESSION_FD_READY,		/* the fd given to cw_session__watch_fd() is readable */
 };
 
 struct cw_session;
@@ -34,6 +37,13 @@ int cw_session__open(const struct cw_session_opts *opts, cw_record_fn sink, void
  * enum cw_session_end, or -errno (err says why).
  */
 int cw_session__run(struct cw_session *s, __u64 until_ns, volatile sig_atomic_t *stop);
+
+/* Also wake cw_session__run() when fd becomes readable (a launcher's); -1: none. */
+void cw_session__watch_fd(struct cw_session *s, int fd);
+
+/* Trace one more process, or stop tracing one (see cw_bpf_source__add_process). */
+int cw_session__add_process(struct cw_session *s, int pid);
+int cw_session__remove_process(struct cw_session *s, int pid);
 
 /* Detach, drain what is left and flush the reorder window into the sink. */
 int cw_session__finish(struct cw_session *s);

@@ -93,4 +93,12 @@ struct cw_bpf_opts {
 
 int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out);
 
+/*
+ * After start: trace one more process (a child of a traced command, or the new image
+ * after an exec: remove it first), or stop tracing one (exited, or about to be
+ * attached again). 0 or -errno; add says why in the source's error.
+ */
+int cw_bpf_source__add_process(struct cw_source *src, int pid);
+int cw_bpf_source__remove_process(struct cw_source *src, int pid);
+
 #endif /* __CW_SOURCE_H */

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The lock-order report on synthetic streams, against golden text (unit/data/report_*.txt):
+ * an ABBA between two threads, three threads, a cycle seen in one thread, and the cycles that are no finding (gate lock, read after read), listed with -v.
+ * No module map is sent, so locks are named by address of their first acquisition and
+ * stacks say they were not received: the text is the same on every machine.
+ *
+ * To see what changed: the test prints the text it made when it differs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kselftest_harness.h"
+#include "engine/engine.h"
+#include "report/report.h"
+#include "report/symbols.h"
+#include "cw_synth.h"
+
+#define PID 4000
+
+struct edge {
+	__u32 tid;
+	__u64 from, to;
+	__u16 flags;
+	__u64 gate;
+	__u8 kind;
+	__u16 attr;
+};
+
+static void feed_edge(struct __test_metadata *_metadata, struct cw_engine *eng, __u64 ts,
+		      struct edge s)
+{
+	struct cw_ev_edge e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_LOCK_EDGE, sizeof(e), ts, PID, s.tid);
+	e.from_addr = s.from;
+	e.to_addr = s.to;
+	e.from_ip = 0x401000 + (s.from & 0xfff);
+	e.to_ip = 0x402000 + (s.to & 0xfff);
+	e.from_stack_id = 0x100 + s.from;
+	e.to_stack_id = 0x200 + s.to;
+	e.flags = s.flags;
+	e.gate_addr = s.gate;
+	e.from_kind = e.to_kind = s.kind ? s.kind : CW_LOCK_MUTEX;
+	e.from_attr = e.to_attr = s.attr;
+	ASSERT_EQ(0, cw_engine__feed(eng, &e.hdr));
+}
+
+static void feed_comm(struct __test_metadata *_metadata, struct cw_engine *eng, __u32 tid,
+		      const char *name)
+{
+	struct cw_ev_comm c = synth_comm(1, PID, tid, name);
+
+	ASSERT_EQ(0, cw_engine__feed(eng, &c.hdr));
+}
+
+/* The findings text of eng (with -v when verbose) in a malloc'ed string. */
+static char *render(struct cw_engine *eng, int verbose, size_t *nr_findings)
+{
+	struct cw_lock_cycles lc;
+	struct cw_symbols *sym;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (cw_report__lock_cycles(eng, &lc))
+		return NULL;
+	*nr_findings = lc.findings;
+	f = open_memstream(&buf, &len);
+	if (!f || cw_symbols__new(eng, NULL, &sym)) {
+		cw_report__lock_cycles_fini(&lc);
+		return NULL;
+	}
+	cw_report__lock_order_text(f, eng, sym, &lc, verbose);
+	fclose(f);
+	cw_symbols__free(sym);
+	cw_report__lock_cycles_fini(&lc);
+	return buf;
+}
+
+static char *golden(const char *name)
+{
+	char path[256];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f, *m;
+	int c;
+
+	/* beside the test's source, where the binary was built from */
+	snprintf(path, sizeof(path), "%s/unit/data/%s", CW_SELFTESTS_DIR, name);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	m = open_memstream(&buf, &len);
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	fclose(m);
+	fclose(f);
+	return buf;
+}
+
+static void expect_golden(struct __test_metadata *_metadata, const char *text,
+			  const char *name)
+{
+	char *want = golden(name);
+
+	ASSERT_NE(NULL, want) TH_LOG("cannot read unit/data/%s", name);
+	if (strcmp(want, text))
+		TH_LOG("report differs from unit/data/%s; it is:\n%s", name, text);
+	EXPECT_STREQ(want, text);
+	free(want);
+}
+
+FIXTURE(report) {
+	struct cw_engine *eng;
+};
+
+FIXTURE_SETUP(report)
+{
+	self->eng = cw_engine__new();
+	ASSERT_NE(NULL, self->eng);
+	feed_comm(_metadata, self->eng, 4001, "worker-1");
+	feed_comm(_metadata, self->eng, 4002, "worker-2");
+	feed_comm(_metadata, self->eng, 4003, "worker-3");
+}
+
+FIXTURE_TEARDOWN(report)
+{
+	cw_engine__free(self->eng);
+}
+
+/* A then B in one thread, B then A in another: one finding, the chain, the scenario. */
+TEST_F(report, abba_two_threads)
+{
+	size_t n;
+	char *text;
+
+	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x5000a0, 0x5000b0 });
+	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x5000b0, 0x5000a0 });
+	text = render(self->eng, 0, &n);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(1, n);
+	expect_golden(_metadata, text, "report_abba.txt");
+	free(text);
+}
+
+/* Three locks, three threads, and the same cycle only in one thread: two findings. */
+TEST_F(report, three_threads_and_one_thread)
+{
+	size_t n;
+	char *text;
+
+	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x5000a0, 0x5000b0 });
+	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x5000b0, 0x5000c0 });
+	feed_edge(_metadata, self->eng, 30, (struct edge){ 4003, 0x5000c0, 0x5000a0 });
+	feed_edge(_metadata, self->eng, 40, (struct edge){ 4001, 0x5000d0, 0x5000e0 });
+	feed_edge(_metadata, self->eng, 50, (struct edge){ 4001, 0x5000e0, 0x5000d0 });
+	text = render(self->eng, 0, &n);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(2, n);
+	expect_golden(_metadata, text, "report_three_and_single.txt");
+	free(text);
+}
+
+/* Cycles that cannot deadlock: counted without -v, explained with it. */
+TEST_F(report, suppressed_listed_with_verbose)
+{
+	size_t n;
+	char *text;
+
+	/* A <-> B, always holding G */
+	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x500090, 0x5000a0 });
+	feed_edge(_metadata, self->eng, 11, (struct edge){ 4001, 0x5000a0, 0x5000b0,
+		  .gate = 0x500090 });
+	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x500090, 0x5000b0 });
+	feed_edge(_metadata, self->eng, 21, (struct edge){ 4002, 0x5000b0, 0x5000a0,
+		  .gate = 0x500090 });
+	/* C <-> D, read after read on reader-preferring rwlocks */
+	feed_edge(_metadata, self->eng, 30, (struct edge){ 4001, 0x5000c0, 0x5000d0,
+		  CW_EDGE_READ_FROM | CW_EDGE_READ_TO, .kind = CW_LOCK_RWLOCK,
+		  .attr = CW_ATTR_KNOWN });
+	feed_edge(_metadata, self->eng, 40, (struct edge){ 4002, 0x5000d0, 0x5000c0,
+		  CW_EDGE_READ_FROM | CW_EDGE_READ_TO, .kind = CW_LOCK_RWLOCK,
+		  .attr = CW_ATTR_KNOWN });
+
+	text = render(self->eng, 0, &n);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, n);
+	expect_golden(_metadata, text, "report_suppressed.txt");
+	free(text);
+	text = render(self->eng, 1, &n);
+	ASSERT_NE(NULL, text);
+	expect_golden(_metadata, text, "report_suppressed_verbose.txt");
+	free(text);
+}
+
+TEST_HARNESS_MAIN
