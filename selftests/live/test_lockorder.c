@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Lock-order inversions on real processes: each workload of selftests/workloads takes
+ * its locks in known orders (never deadlocking: barriers put the halves one after the
+ * other). The BPF source traces it in its default, aggregated mode; the lock graph must
+ * hold exactly the cycles the workload makes, judged as they must be, between the locks
+ * and threads its ready line names, with names and stacks a developer can act on.
+ * After each test no probe of concwatch is left attached.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cwtest.h"
+#include "engine/engine.h"
+#include "engine/lockgraph.h"
+#include "report/report.h"
+#include "report/symbols.h"
+#include "source/session.h"
+
+struct traced {
+	struct cw_wl wl;
+	struct cw_engine *eng;
+	struct cw_session *sess;
+	struct cw_symbols *sym;
+	struct cw_lock_cycles lc;
+	int findings;			/* cycles that are findings */
+};
+
+/* Links and perf events among our own fds: what a detach that forgot one would leave. */
+static int probe_fds(void)
+{
+	char path[PATH_MAX], target[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		n += !strcmp(target, "anon_inode:bpf_link") ||
+		     !strcmp(target, "anon_inode:[perf_event]");
+	}
+	closedir(d);
+	return n;
+}
+
+/* Start workload name with the handshake, trace its work, and find its cycles. */
+static void trace(struct __test_metadata *_metadata, struct traced *t, const char *name,
+		  const char *mode)
+{
+	const char *args[] = { "-w", mode, NULL };
+	struct cw_session_opts opts = {};
+	struct cw_drain d;
+	char err[256] = "";
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	ASSERT_EQ(0, cw_wl__start(&t->wl, name, args));
+	t->eng = cw_engine__new();
+	ASSERT_NE(NULL, t->eng);
+	opts.bpf.pid = t->wl.pid;
+	ret = cw_session__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
+	ASSERT_EQ(0, ret) TH_LOG("session: %s", err);
+	ASSERT_EQ(0, cw_drain__start(&d, t->sess));
+	ASSERT_EQ(0, cw_wl__go(&t->wl));
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
+	ASSERT_EQ(0, cw_session__finish(t->sess));
+	EXPECT_EQ(0, cw_engine__counts(t->eng)->lost_total);
+	ASSERT_EQ(0, cw_report__lock_cycles(t->eng, &t->lc));
+	EXPECT_EQ(0, t->lc.truncated);
+	t->findings = t->lc.findings;
+	/* symbols while the process lives: its files through /proc/PID/map_files */
+	ASSERT_EQ(0, cw_symbols__new(t->eng, &(struct cw_symbols_opts){ .live_pid = t->wl.pid },
+				     &t->sym));
+}
+
+static void untrace(struct __test_metadata *_metadata, struct traced *t)
+{
+	cw_symbols__free(t->sym);
+	cw_report__lock_cycles_fini(&t->lc);
+	cw_session__free(t->sess);
+	cw_engine__free(t->eng);
+	if (t->wl.pid > 0)
+		EXPECT_EQ(0, cw_wl__stop(&t->wl));
+	EXPECT_EQ(0, probe_fds());
+}
+
+static __u64 node_addr(struct traced *t, const struct cw_cycle *c, size_t i)
+{
+	return cw_lg__node(cw_engine__lockgraph(t->eng), c->nodes[i])->addr;
+}
+
+/* The one cycle of the run that is a finding, or NULL. */
+static const struct cw_cycle *the_finding(struct traced *t)
+{
+	for (size_t i = 0; i < t->lc.nr; i++)
+		if (cw_cycle__is_finding(&t->lc.cycles[i]))
+			return &t->lc.cycles[i];
+	return NULL;
+}
+
+/*
+ * Cycle c goes through the locks at addrs[0..len) in that order (from any start), and
+ * the link out of addrs[k] was made by tids[k].
+ */
+static void expect_cycle(struct __test_metadata *_metadata, struct traced *t,
+			 const struct cw_cycle *c, const __u64 *addrs, const __u32 *tids,
+			 size_t len)
+{
+	size_t start = len;
+
+	ASSERT_EQ(len, c->len);
+	for (size_t k = 0; k < len; k++)
+		if (node_addr(t, c, 0) == addrs[k])
+			start = k;
+	ASSERT_NE(len, start) TH_LOG("cycle starts at 0x%llx, not a lock of the workload",
+				      (unsigned long long)node_addr(t, c, 0));
+	for (size_t i = 0; i < len; i++) {
+		size_t k = (start + i) % len;
+
+		EXPECT_EQ(addrs[k], node_addr(t, c, i)) TH_LOG("lock %zu of the cycle", i);
+		EXPECT_EQ(tids[k], c->insts[i]->tid) TH_LOG("thread of link %zu", i);
+	}
+}
+
+static void expect_name(struct __test_metadata *_metadata, struct traced *t, __u64 addr,
+			const char *want)
+{
+	char name[256];
+
+	EXPECT_EQ(CW_LOCK_NAMED_SYMBOL, cw_symbols__lock_name(t->sym, t->wl.pid, addr, 0, name,
+							       sizeof(name)));
+	EXPECT_STREQ(want, name);
+}
+
+/* Stack stack_id of the traced process names function func (at line, when not 0). */
+static void expect_frame(struct __test_metadata *_metadata, struct traced *t, __u64 stack_id,
+			 const char *func, int line)
+{
+	const struct cw_stack *st = cw_engine__find_stack(t->eng, t->wl.pid, CW_STACK_USER,
+							  stack_id);
+	struct cw_ustack s;
+	int found = 0;
+
+	ASSERT_NE(NULL, st) TH_LOG("stack 0x%llx never arrived", (unsigned long long)stack_id);
+	ASSERT_EQ(0, cw_symbols__resolve(t->sym, st, &s));
+	for (size_t i = 0; i < s.nr && !found; i++)
+		found = s.frames[i].func && !strcmp(s.frames[i].func, func) &&
+			(!line || s.frames[i].line == line);
+	EXPECT_TRUE(found) TH_LOG("no frame %s (line %d) in the stack of 0x%llx (%zu frames)",
+				  func, line, (unsigned long long)stack_id, s.nr);
+	cw_ustack__fini(&s);
+}
+
+FIXTURE(lo) {
+	struct traced t;
+};
+
+FIXTURE_SETUP(lo)
+{
+	const char *why = cw_live_skip_reason();
+
+	memset(self, 0, sizeof(*self));
+	if (why)
+		SKIP(return, "%s", why);
+}
+
+FIXTURE_TEARDOWN(lo)
+{
+	if (self->t.eng)
+		untrace(_metadata, &self->t);
+}
+
+static void abba(struct __test_metadata *_metadata, struct traced *t, const char *wl)
+{
+	const struct cw_cycle *c;
+	__u64 a, b;
+	__u32 tid1, tid2;
+
+	trace(_metadata, t, wl, NULL);
+	a = cw_field(t->wl.ready, "a");
+	b = cw_field(t->wl.ready, "b");
+	tid1 = cw_field(t->wl.ready, "tid1");
+	tid2 = cw_field(t->wl.ready, "tid2");
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	c = the_finding(t);
+	EXPECT_EQ(CW_CYCLE_DEADLOCK, c->verdict);
+	expect_cycle(_metadata, t, c, (__u64[]){ a, b }, (__u32[]){ tid1, tid2 }, 2);
+	expect_name(_metadata, t, a, "lock_a");
+	expect_name(_metadata, t, b, "lock_b");
+	/* the link a -> b: b taken in t1_take_a_then_b at its line, a held from there */
+	for (size_t i = 0; i < c->len; i++) {
+		const struct cw_lg_inst *in = c->insts[i];
+		int t1 = in->tid == tid1;
+
+		expect_frame(_metadata, t, in->to_stack_id,
+			     t1 ? "t1_take_a_then_b" : "t2_take_b_then_a",
+			     cw_field(t->wl.done, t1 ? "line_t1_b" : "line_t2_a"));
+		expect_frame(_metadata, t, in->from_stack_id,
+			     t1 ? "t1_take_a_then_b" : "t2_take_b_then_a", 0);
+	}
+}
+
+/* ABBA between two threads: one inversion, lock_a and lock_b, wl-t1 and wl-t2. */
+TEST_F(lo, abba)
+{
+	CW_SKIPPED_IN_SETUP();
+	abba(_metadata, &self->t, "wl_abba");
+}
+
+/* The same, statically linked: the lock functions are probed in the executable. */
+TEST_F(lo, abba_static)
+{
+	CW_SKIPPED_IN_SETUP();
+	abba(_metadata, &self->t, "wl_abba_static");
+}
+
+/* a -> b, b -> c, c -> a across three threads: one cycle of three. */
+TEST_F(lo, three_locks_three_threads)
+{
+	struct traced *t = &self->t;
+	const struct cw_cycle *c;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_cycle3", NULL);
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	c = the_finding(t);
+	EXPECT_EQ(CW_CYCLE_DEADLOCK, c->verdict);
+	expect_cycle(_metadata, t, c,
+		     (__u64[]){ cw_field(t->wl.ready, "a"), cw_field(t->wl.ready, "b"),
+				cw_field(t->wl.ready, "c") },
+		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2"),
+				cw_field(t->wl.ready, "tid3") }, 3);
+	expect_name(_metadata, t, cw_field(t->wl.ready, "c"), "lock_c");
+}
+
+/* Five philosophers, each taking fork i then fork i+1: one cycle through all five. */
+TEST_F(lo, dining_philosophers)
+{
+	struct traced *t = &self->t;
+	__u64 forks[5];
+	__u32 tids[5];
+	char key[16];
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_philo", NULL);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "fork%d", i);
+		forks[i] = cw_field(t->wl.ready, key);
+		snprintf(key, sizeof(key), "tid%d", i);
+		tids[i] = cw_field(t->wl.ready, key);
+	}
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	expect_cycle(_metadata, t, the_finding(t), forks, tids, 5);
+	expect_name(_metadata, t, forks[0], "forks");
+	expect_name(_metadata, t, forks[3], "forks+0x78");
+}
+
+/* Write-locked rwlock then a mutex, and the mutex then the rwlock for reading: a finding. */
+TEST_F(lo, rwlock_write_then_read)
+{
+	struct traced *t = &self->t;
+	const struct cw_cycle *c;
+	__u64 rw, m;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_rwlock", "wr");
+	rw = cw_field(t->wl.ready, "rw");
+	m = cw_field(t->wl.ready, "m");
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	c = the_finding(t);
+	expect_cycle(_metadata, t, c, (__u64[]){ rw, m },
+		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2") }, 2);
+	for (size_t i = 0; i < 2; i++) {
+		/* rw -> m holds rw for writing; m -> rw takes it for reading */
+		__u16 want = node_addr(t, c, i) == rw ? 0 : CW_EDGE_READ_TO;
+
+		EXPECT_EQ(want, c->insts[i]->flags & (CW_EDGE_READ_FROM | CW_EDGE_READ_TO));
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const struct cw_lg_node *n = cw_lg__node(cw_engine__lockgraph(t->eng), c->nodes[i]);
+
+		EXPECT_EQ(n->addr == rw ? CW_LOCK_RWLOCK : CW_LOCK_MUTEX, n->kind);
+	}
+}
+
+/* Read after read on two default (reader-preferring) rwlocks: a cycle, not a finding. */
+TEST_F(lo, rwlock_read_read_is_no_finding)
+{
+	struct traced *t = &self->t;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_rwlock", "rr");
+	ASSERT_EQ(1, t->lc.nr);
+	EXPECT_EQ(0, t->findings);
+	EXPECT_EQ(CW_CYCLE_READ_READ, t->lc.cycles[0].verdict);
+}
+
+/* The same on writer-preferring rwlocks: a waiting writer blocks new readers. A finding. */
+TEST_F(lo, rwlock_read_read_writer_preferring)
+{
+	struct traced *t = &self->t;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_rwlock", "rr-writer");
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	EXPECT_EQ(CW_CYCLE_DEADLOCK, t->lc.cycles[0].verdict);
+}
+
+/* The inversion closes only through a trylock, which cannot block: no edge, no cycle. */
+TEST_F(lo, trylock_only)
+{
+	struct traced *t = &self->t;
+	const struct cw_lg *lg;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_trylock", NULL);
+	EXPECT_EQ(0, t->lc.nr);
+	lg = cw_engine__lockgraph(t->eng);
+	ASSERT_EQ(1, cw_lg__nr_edges(lg));
+	EXPECT_EQ(cw_field(t->wl.ready, "a"), cw_lg__node(lg, cw_lg__edge(lg, 0)->from)->addr);
+}
+
+/* ABBA, but always under one gate mutex: a cycle that cannot deadlock, suppressed. */
+TEST_F(lo, gate_lock_suppresses)
+{
+	struct traced *t = &self->t;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_gate", NULL);
+	ASSERT_EQ(1, t->lc.nr);
+	EXPECT_EQ(0, t->findings);
+	EXPECT_EQ(CW_CYCLE_GATED, t->lc.cycles[0].verdict);
+	EXPECT_EQ(cw_field(t->wl.ready, "gate"), t->lc.cycles[0].gate);
+}
+
+/* A recursive mutex taken twice, then another lock: depth, not an edge to itself. */
+TEST_F(lo, recursive_mutex_no_self_edge)
+{
+	struct traced *t = &self->t;
+	const struct cw_lg *lg;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_recursive", NULL);
+	EXPECT_EQ(0, t->lc.nr);
+	lg = cw_engine__lockgraph(t->eng);
+	ASSERT_EQ(1, cw_lg__nr_edges(lg));
+	EXPECT_EQ(cw_field(t->wl.ready, "rec"), cw_lg__node(lg, cw_lg__edge(lg, 0)->from)->addr);
+	EXPECT_EQ(cw_field(t->wl.ready, "other"), cw_lg__node(lg, cw_lg__edge(lg, 0)->to)->addr);
+}
+
+/* A mutex destroyed and initialised again at the same address, used in the other order. */
+TEST_F(lo, destroyed_and_reused_address)
+{
+	struct traced *t = &self->t;
+	const struct cw_lg *lg;
+	__u64 reused;
+	size_t lifetimes = 0;
+	char name[256];
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_reuse", NULL);
+	EXPECT_EQ(0, t->lc.nr);
+	lg = cw_engine__lockgraph(t->eng);
+	reused = cw_field(t->wl.ready, "reused");
+	for (size_t i = 0; i < cw_lg__nr_nodes(lg); i++)
+		lifetimes += cw_lg__node(lg, i)->addr == reused;
+	EXPECT_EQ(2, lifetimes);
+	/* a heap lock: named by where it was last initialised, wl-t1 after its turn */
+	EXPECT_EQ(CW_LOCK_NAMED_INIT, cw_symbols__lock_name(t->sym, t->wl.pid, reused, 0, name,
+							     sizeof(name)));
+	EXPECT_EQ(0, strncmp(name, "heap lock initialised at worker_main (wl_reuse.c:", 49))
+		TH_LOG("name: %s", name);
+}
+
+/*
+ * pthread_cond_wait gives the mutex up and takes it back inside glibc: taken back while
+ * outer is held, that is the edge outer -> cv_mutex too. With wl-t2's cv_mutex -> outer,
+ * an inversion.
+ */
+TEST_F(lo, cond_wait_reacquire_makes_edge)
+{
+	struct traced *t = &self->t;
+	const struct cw_lg *lg;
+	const struct cw_lg_edge *e = NULL;
+	__u64 outer, cv_mutex;
+	__u32 waiter;
+	int in_wait = 0;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_condwait", NULL);
+	outer = cw_field(t->wl.ready, "outer");
+	cv_mutex = cw_field(t->wl.ready, "cv_mutex");
+	waiter = cw_field(t->wl.ready, "tid_waiter");
+	ASSERT_EQ(1, t->findings);
+	lg = cw_engine__lockgraph(t->eng);
+	for (size_t i = 0; i < cw_lg__nr_edges(lg); i++) {
+		const struct cw_lg_edge *x = cw_lg__edge(lg, i);
+
+		if (cw_lg__node(lg, x->from)->addr == outer &&
+		    cw_lg__node(lg, x->to)->addr == cv_mutex)
+			e = x;
+	}
+	ASSERT_NE(NULL, e);
+	/* one instance from the waiter's own lock call, one from inside the wait */
+	for (size_t i = 0; i < e->nr_insts; i++) {
+		const struct cw_stack *st = cw_engine__find_stack(t->eng, t->wl.pid, CW_STACK_USER,
+								  e->insts[i].to_stack_id);
+		struct cw_ustack s;
+
+		EXPECT_EQ(waiter, e->insts[i].tid);
+		if (!st || cw_symbols__resolve(t->sym, st, &s))
+			continue;
+		for (size_t k = 0; k < s.nr; k++)
+			in_wait |= s.frames[k].func &&
+				   !strncmp(s.frames[k].func, "pthread_cond_wait", 17);
+		cw_ustack__fini(&s);
+	}
+	EXPECT_TRUE(in_wait) TH_LOG("no outer -> cv_mutex link made inside pthread_cond_wait");
+}
+
+/* Heavy nesting, always in ascending order: many edges, all ascending, no cycle. */
+TEST_F(lo, clean_nesting_no_finding)
+{
+	struct traced *t = &self->t;
+	const struct cw_lg *lg;
+	__u64 level[6];
+	char key[16];
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_nesting", NULL);
+	EXPECT_EQ(0, t->lc.nr);
+	for (int i = 0; i < 6; i++) {
+		snprintf(key, sizeof(key), "level%d", i);
+		level[i] = cw_field(t->wl.ready, key);
+	}
+	lg = cw_engine__lockgraph(t->eng);
+	EXPECT_LT(5, cw_lg__nr_edges(lg));
+	for (size_t i = 0; i < cw_lg__nr_edges(lg); i++) {
+		__u64 from = cw_lg__node(lg, cw_lg__edge(lg, i)->from)->addr;
+		__u64 to = cw_lg__node(lg, cw_lg__edge(lg, i)->to)->addr;
+		int f = -1, k = -1;
+
+		for (int j = 0; j < 6; j++) {
+			if (level[j] == from)
+				f = j;
+			if (level[j] == to)
+				k = j;
+		}
+		EXPECT_LT(f, k) TH_LOG("edge 0x%llx -> 0x%llx", (unsigned long long)from,
+				       (unsigned long long)to);
+		EXPECT_LE(0, f);
+	}
+}
+
+/* std::mutex under lock_guard in opposite orders: names and frames demangled. */
+TEST_F(lo, cxx_std_mutex)
+{
+	struct traced *t = &self->t;
+	const struct cw_cycle *c;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_cxx_abba", NULL);
+	ASSERT_EQ(1, t->findings);
+	c = the_finding(t);
+	expect_cycle(_metadata, t, c,
+		     (__u64[]){ cw_field(t->wl.ready, "accounts"), cw_field(t->wl.ready, "audit") },
+		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2") }, 2);
+	expect_name(_metadata, t, cw_field(t->wl.ready, "accounts"), "bank::accounts_mutex");
+	expect_name(_metadata, t, cw_field(t->wl.ready, "audit"), "bank::audit_mutex");
+	for (size_t i = 0; i < 2; i++)
+		expect_frame(_metadata, t, c->insts[i]->to_stack_id,
+			     c->insts[i]->tid == cw_field(t->wl.ready, "tid1") ?
+			     "bank::Ledger::transfer(long)" : "bank::Ledger::audit()", 0);
+}
+
+TEST_HARNESS_MAIN
