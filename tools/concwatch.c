@@ -18,12 +18,20 @@
 
 #include "engine/engine.h"
 #include "report/report.h"
+#include "report/symbols.h"
+#include "source/launch.h"
+#include "source/recording.h"
 #include "source/session.h"
 #include "source/target.h"
 
 /* Exit codes of the contract (Documentation/usage.md). */
 #define EXIT_USAGE 2
 #define EXIT_ENV 3
+/* run and record -- CMD: the shell's codes for a command that could not start */
+#define EXIT_CMD_CANNOT_RUN 126
+#define EXIT_CMD_NOT_FOUND 127
+/* ... and for one still running when concwatch was interrupted: 128 + SIGINT */
+#define EXIT_INTERRUPTED 130
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -454,19 +462,37 @@ static void install_signals(void)
 struct live {
 	struct cw_engine *eng;
 	struct cw_session *sess;
+	struct cw_launch *launch;	/* run, record -- CMD: the command and its children */
 	struct cw_report_target target;
+	cw_record_fn sink;		/* the engine's feed, or a recorder's write */
+	void *sink_ctx;
+	int untraced;			/* processes of the command that could not be traced */
 };
 
-static int live_open(struct live *lv)
+/* The session's options from the command line, for process pid. */
+static struct cw_session_opts session_opts(int pid, int follow)
 {
-	struct cw_session_opts opts = {
+	return (struct cw_session_opts){
 		.bpf = {
-			.pid = env.pid,
+			.pid = pid,
 			.ringbuf_bytes = env.ringbuf_bytes,
 			.stack_bytes = env.stack_bytes,
 			.verbose = env.verbose >= 2,
 		},
+		.follow = follow,
 	};
+}
+
+static void say_notes(struct live *lv)
+{
+	if (env.verbose && cw_session__notes(lv->sess)[0])
+		fprintf(stderr, "%s: %s\n", env.prog, cw_session__notes(lv->sess));
+}
+
+/* Trace the running process env.pid. */
+static int live_open(struct live *lv)
+{
+	struct cw_session_opts opts = session_opts(env.pid, 0);
 	char err[256];
 	int ret;
 
@@ -474,30 +500,149 @@ static int live_open(struct live *lv)
 	if (ret)
 		return ret;
 	read_target(env.pid, &lv->target);
-	lv->eng = cw_engine__new();
-	if (!lv->eng)
-		return fail(EXIT_ENV, "out of memory");
-	ret = cw_session__open(&opts, cw_engine__feed, lv->eng, &lv->sess, err, sizeof(err));
+	if (!lv->sink) {
+		lv->eng = cw_engine__new();
+		if (!lv->eng)
+			return fail(EXIT_ENV, "out of memory");
+		lv->sink = cw_engine__feed;
+		lv->sink_ctx = lv->eng;
+	}
+	ret = cw_session__open(&opts, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
 	install_signals();
-	if (env.verbose && cw_session__notes(lv->sess)[0])
-		fprintf(stderr, "%s: %s\n", env.prog, cw_session__notes(lv->sess));
+	say_notes(lv);
 	if (env.verbose)
 		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid, lv->target.comm);
 	return 0;
 }
 
+/*
+ * Start env.cmd_argv under the launcher and trace it from its first instruction. The
+ * command's exit status becomes ours (EXIT_CMD_* when it could not start).
+ */
+static int live_launch(struct live *lv)
+{
+	struct cw_session_opts opts;
+	struct cw_launch_event ev;
+	char err[256];
+	int ret, pid;
+
+	ret = check_tracing_env(0);
+	if (ret)
+		return ret;
+	if (!lv->sink) {
+		lv->eng = cw_engine__new();
+		if (!lv->eng)
+			return fail(EXIT_ENV, "out of memory");
+		lv->sink = cw_engine__feed;
+		lv->sink_ctx = lv->eng;
+	}
+	ret = cw_launch__start(env.cmd_argv, &lv->launch, err, sizeof(err));
+	if (ret)
+		return fail(ret == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_CANNOT_RUN, "%s", err);
+	pid = cw_launch__pid(lv->launch);
+	/* the command's own exec comes first: it waits there for its probes */
+	ret = cw_launch__next(lv->launch, &ev, -1);
+	if (ret != 1 || ev.kind != CW_LAUNCH_EXEC || ev.pid != pid)
+		return fail(EXIT_ENV, "the command did not start as traced (%s)",
+			    ret < 0 ? strerror(-ret) : "unexpected event");
+	read_target(pid, &lv->target);
+	opts = session_opts(pid, 1);
+	ret = cw_session__open(&opts, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
+	if (ret)
+		return fail(EXIT_ENV, "%s", err);
+	cw_session__watch_fd(lv->sess, cw_launch__fd(lv->launch));
+	install_signals();
+	say_notes(lv);
+	if (env.verbose)
+		fprintf(stderr, "%s: tracing %d (%s) from its first instruction\n", env.prog, pid,
+			lv->target.comm);
+	if (cw_launch__resume(lv->launch, pid))
+		return fail(EXIT_ENV, "the command vanished before it started");
+	return 0;
+}
+
+/* A process of the command appeared or exec'ed: trace it before it runs, then let it go. */
+static void follow_process(struct live *lv, const struct cw_launch_event *ev)
+{
+	char comm[CW_COMM_LEN] = "";
+
+	/* after an exec, the probes of the old image are gone with it */
+	if (ev->kind == CW_LAUNCH_EXEC)
+		cw_session__remove_process(lv->sess, ev->pid);
+	if (cw_session__add_process(lv->sess, ev->pid)) {
+		lv->untraced++;
+		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
+		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, ev->pid, comm,
+			cw_session__error(lv->sess));
+	} else if (env.verbose) {
+		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
+		fprintf(stderr, "%s: tracing %d (%s), %s, child of %d\n", env.prog, ev->pid, comm,
+			ev->kind == CW_LAUNCH_EXEC ? "a new program" : "a new process", ev->ppid);
+	}
+	cw_launch__resume(lv->launch, ev->pid);
+}
+
+/*
+ * Trace until until_ns (0: no limit), a signal, or the end of the target (env.pid) or of
+ * the command and every process it started. Returns an enum cw_session_end, or < 0 after
+ * saying why.
+ */
+static int live_run(struct live *lv, __u64 until_ns)
+{
+	for (;;) {
+		struct cw_launch_event ev;
+		int end, n;
+
+		end = cw_session__run(lv->sess, until_ns, &stop_requested);
+		if (end < 0)
+			return fail(EXIT_ENV, "%s", cw_session__error(lv->sess)), -1;
+		if (end != CW_SESSION_FD_READY)
+			return end;
+		while ((n = cw_launch__next(lv->launch, &ev, 0)) == 1) {
+			if (ev.kind == CW_LAUNCH_EXIT)
+				cw_session__remove_process(lv->sess, ev.pid);
+			else
+				follow_process(lv, &ev);
+		}
+		if (n == -ECHILD)
+			return CW_SESSION_TARGET_EXITED;
+		if (n < 0 && n != -EINTR)
+			return fail(EXIT_ENV, "following the command: %s", strerror(-n)), -1;
+	}
+}
+
 static void live_close(struct live *lv)
 {
 	cw_session__free(lv->sess);
+	cw_launch__free(lv->launch);
 	cw_engine__free(lv->eng);
 }
 
 static int live_finish(struct live *lv)
 {
+	/* interrupted: let the command go on untraced, as if concwatch had never been there */
+	if (lv->launch && cw_launch__status(lv->launch) < 0)
+		cw_launch__detach_all(lv->launch);
 	if (cw_session__finish(lv->sess) < 0)
 		return fail(EXIT_ENV, "%s", cw_session__error(lv->sess));
+	return 0;
+}
+
+/* The report of what the engine holds, text or JSON, on stdout. */
+static int print_report(struct live *lv)
+{
+	int ret;
+
+	lv->target.debuginfo_path = env.debuginfo_path;
+	lv->target.verbose = env.verbose;
+	if (env.json)
+		ret = cw_report__json(stdout, lv->eng, &lv->target);
+	else
+		ret = cw_report__text(stdout, lv->eng, &lv->target);
+	if (ret || fflush(stdout))
+		return fail(EXIT_ENV, "failed to write the report: %s", strerror(errno));
 	return 0;
 }
 
@@ -512,25 +657,226 @@ static int cmd_report_live(void)
 		goto cleanup;
 	if (env.duration_s)
 		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
-	ret = cw_session__run(lv.sess, until, &stop_requested);
-	if (ret < 0) {
-		ret = fail(EXIT_ENV, "%s", cw_session__error(lv.sess));
+	if (live_run(&lv, until) < 0) {
+		ret = EXIT_ENV;
 		goto cleanup;
 	}
 	ret = live_finish(&lv);
 	if (ret)
 		goto cleanup;
 	lv.target.alive = !cw_target__check(env.pid);
-	lv.target.debuginfo_path = env.debuginfo_path;
-	lv.target.verbose = env.verbose;
-	if (env.json)
-		ret = cw_report__json(stdout, lv.eng, &lv.target);
-	else
-		ret = cw_report__text(stdout, lv.eng, &lv.target);
-	if (ret || fflush(stdout))
-		ret = fail(EXIT_ENV, "failed to write the report: %s", strerror(errno));
+	ret = print_report(&lv);
 cleanup:
 	live_close(&lv);
+	return ret;
+}
+
+/* Whether findings the engine holds match --fail-on. */
+static int fail_on_matches(const struct cw_engine *eng)
+{
+	struct cw_lock_cycles lc;
+	char *copy, *save = NULL, *tok;
+	int match = 0;
+
+	if (!env.fail_on || cw_report__lock_cycles(eng, &lc))
+		return 0;
+	copy = strdup(env.fail_on);
+	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save))
+		if (!strcmp(tok, "all") || !strcmp(tok, "lock_order_inversion"))
+			match |= lc.findings > 0;
+	free(copy);
+	cw_report__lock_cycles_fini(&lc);
+	return match;
+}
+
+static int cmd_run(void)
+{
+	struct live lv = {};
+	int ret, status;
+
+	ret = live_launch(&lv);
+	if (ret)
+		goto cleanup;
+	if (live_run(&lv, 0) < 0) {
+		ret = EXIT_ENV;
+		goto cleanup;
+	}
+	ret = live_finish(&lv);
+	if (ret)
+		goto cleanup;
+	status = cw_launch__status(lv.launch);
+	ret = print_report(&lv);
+	if (ret)
+		goto cleanup;
+	if (status < 0)
+		fprintf(stderr, "%s: interrupted before the command ended: it runs on untraced\n",
+			env.prog);
+	if (fail_on_matches(lv.eng)) {
+		fprintf(stderr, "%s: findings matched --fail-on %s: exit status %d\n", env.prog,
+			env.fail_on, env.exit_code);
+		ret = env.exit_code;
+	} else {
+		ret = status < 0 ? EXIT_INTERRUPTED : status;
+	}
+cleanup:
+	live_close(&lv);
+	return ret;
+}
+
+/* Take a recording's totals from the session when the recording ends. */
+static void record_totals(struct live *lv, struct cw_rec_totals *t)
+{
+	struct cw_source_stats st;
+	struct cw_merge_stats ms;
+
+	memset(t, 0, sizeof(*t));
+	cw_session__stats(lv->sess, &st, &ms);
+	memcpy(t->lost, st.lost, sizeof(t->lost));
+	t->late = ms.late;
+}
+
+static int cmd_record(void)
+{
+	struct cw_rec_meta meta = {};
+	struct cw_rec_totals totals;
+	struct cw_recorder *rec = NULL;
+	struct live lv = {};
+	__u64 until = 0, records, bytes, lost = 0;
+	int ret, err, status = 0;
+
+	/* the recorder is opened before tracing starts: its header names the target */
+	ret = check_tracing_env(env.pid);
+	if (ret)
+		return ret;
+	err = cw_recorder__open(env.output, &meta, &rec);
+	if (err)
+		return fail(EXIT_ENV, "cannot write %s: %s", env.output, strerror(-err));
+	lv.sink = cw_recorder__write;
+	lv.sink_ctx = rec;
+	ret = env.pid ? live_open(&lv) : live_launch(&lv);
+	if (ret)
+		goto cleanup;
+	if (env.duration_s)
+		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
+	if (live_run(&lv, until) < 0) {
+		ret = EXIT_ENV;
+		goto cleanup;
+	}
+	ret = live_finish(&lv);
+	if (ret)
+		goto cleanup;
+	if (lv.launch)
+		status = cw_launch__status(lv.launch);
+	record_totals(&lv, &totals);
+	for (int i = 0; i < CW_LOST_MAX; i++)
+		lost += totals.lost[i];
+	cw_recorder__count(rec, &records, &bytes);
+	err = cw_recorder__close(rec, &totals);
+	rec = NULL;
+	if (err) {
+		ret = fail(EXIT_ENV, "failed to write %s: %s", env.output, strerror(-err));
+		goto cleanup;
+	}
+	fprintf(stderr, "%s: %llu records (%llu bytes) written to %s; lost events: %llu\n",
+		env.prog, (unsigned long long)records, (unsigned long long)bytes, env.output,
+		(unsigned long long)lost);
+	ret = lv.launch ? (status < 0 ? EXIT_INTERRUPTED : status) : 0;
+cleanup:
+	cw_recorder__close(rec, NULL);
+	live_close(&lv);
+	return ret;
+}
+
+/* Feed a recording to a new engine; the target as its header says. */
+static int load_recording(const char *path, struct cw_engine **out, struct cw_report_target *t)
+{
+	const struct cw_rec_meta *meta;
+	struct cw_replay_status st;
+	struct cw_source *src;
+	struct cw_engine *eng;
+	char err[256];
+	int n;
+
+	n = cw_replay__open(path, &src, err, sizeof(err));
+	if (n)
+		return fail(EXIT_ENV, "%s: %s", path, err);
+	eng = cw_engine__new();
+	if (!eng) {
+		cw_source__free(src);
+		return fail(EXIT_ENV, "out of memory");
+	}
+	while ((n = cw_source__drain(src, cw_engine__feed, eng)) > 0)
+		;
+	if (n < 0) {
+		cw_source__free(src);
+		cw_engine__free(eng);
+		return fail(EXIT_ENV, "%s: %s", path, strerror(-n));
+	}
+	meta = cw_replay__meta(src);
+	memset(t, 0, sizeof(*t));
+	t->pid = meta->pid;
+	snprintf(t->comm, sizeof(t->comm), "%s", meta->comm);
+	memcpy(t->cmdline, meta->cmdline, meta->cmdline_len < sizeof(t->cmdline) ?
+					  meta->cmdline_len : sizeof(t->cmdline) - 1);
+	for (size_t i = 0; meta->cmdline_len && i < sizeof(t->cmdline) - 1 &&
+			   i + 1 < meta->cmdline_len; i++)
+		if (!t->cmdline[i])
+			t->cmdline[i] = ' ';
+	cw_replay__status(src, &st);
+	if (!st.complete && st.problem[0])
+		fprintf(stderr, "%s: %s: %s\n", env.prog, path, st.problem);
+	cw_source__free(src);
+	*out = eng;
+	return 0;
+}
+
+static int cmd_report_file(void)
+{
+	struct live lv = {};
+	int ret;
+
+	ret = load_recording(env.file, &lv.eng, &lv.target);
+	if (!ret)
+		ret = print_report(&lv);
+	cw_engine__free(lv.eng);
+	return ret;
+}
+
+static int cmd_export(void)
+{
+	struct cw_report_target t;
+	struct cw_symbols *sym = NULL;
+	struct cw_engine *eng;
+	FILE *out;
+	int ret, err;
+
+	if (strcmp(env.format, "dot") && strcmp(env.format, "json"))
+		return fail(EXIT_USAGE, "--format %s is not available yet: dot and json are",
+			    env.format);
+	ret = load_recording(env.file, &eng, &t);
+	if (ret)
+		return ret;
+	out = strcmp(env.output, "-") ? fopen(env.output, "we") : stdout;
+	if (!out) {
+		ret = fail(EXIT_ENV, "cannot write %s: %s", env.output, strerror(errno));
+		goto cleanup;
+	}
+	if (!strcmp(env.format, "dot")) {
+		err = cw_symbols__new(eng, NULL, &sym);
+		if (!err)
+			err = cw_export__dot(out, eng, sym);
+	} else {
+		t.lock_graph = 1;
+		t.verbose = env.verbose;
+		err = cw_report__json(out, eng, &t);
+	}
+	if ((out == stdout ? fflush(out) : fclose(out)) && !err)
+		err = -errno;
+	if (err)
+		ret = fail(EXIT_ENV, "failed to write %s: %s", env.output, strerror(-err));
+cleanup:
+	cw_symbols__free(sym);
+	cw_engine__free(eng);
 	return ret;
 }
 
@@ -599,18 +945,18 @@ static int dispatch(void)
 		if (!env.file && !env.pid)
 			usage_error("give a recording FILE or -p PID");
 		if (env.file)
-			return not_implemented("reading recordings");
+			return cmd_report_file();
 		return cmd_report_live();
 	case CMD_RUN:
 		if (!env.cmd_argv)
 			usage_error("no command given: concwatch run [options] -- CMD [ARGS...]");
-		return not_implemented(NULL);
+		return cmd_run();
 	case CMD_RECORD:
 		if (!env.output)
 			usage_error("no output file: use -o FILE");
 		if (!env.pid == !env.cmd_argv)
 			usage_error("give either -p PID or -- CMD, exactly one");
-		return not_implemented(NULL);
+		return cmd_record();
 	case CMD_DEADLOCK:
 		if (!env.pid)
 			usage_error("no process given: use -p PID");
@@ -618,7 +964,7 @@ static int dispatch(void)
 	case CMD_EXPORT:
 		if (!env.file || !env.format || !env.output)
 			usage_error("export needs FILE, --format and -o OUT");
-		return not_implemented(NULL);
+		return cmd_export();
 	}
 	return EXIT_USAGE;
 }

@@ -141,7 +141,12 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 		fprintf(out, "%s\n    ", i ? "," : "");
 		json_thread(out, cw_engine__thread(eng, i));
 	}
-	fprintf(out, "%s]\n}\n", cw_engine__nr_threads(eng) ? "\n  " : "");
+	fprintf(out, "%s]", cw_engine__nr_threads(eng) ? "\n  " : "");
+	if (t->lock_graph && sym) {
+		fputs(",\n  \"lock_graph\": ", out);
+		cw_export__json_graph(out, eng, sym);
+	}
+	fputs("\n}\n", out);
 	cw_symbols__free(sym);
 	return ferror(out) ? -EIO : 0;
 }

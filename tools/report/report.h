@@ -15,6 +15,7 @@ struct cw_report_target {
 	int alive;			/* still running: its files are reached through /proc */
 	const char *debuginfo_path;	/* NULL: elfutils' default */
 	int verbose;			/* -v: list what is not a finding too */
+	int lock_graph;			/* JSON: add the whole lock graph (export) */
 };
 
 struct cw_symbols;
@@ -59,5 +60,9 @@ void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *ind
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s);
 /* A JSON string of at most max bytes of s (NULL: null). */
 void cw_report__json_string(FILE *out, const char *s, size_t max);
+
+/* Exports (export.c): the lock graph in Graphviz dot, and as a JSON object. */
+int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym);
+void cw_export__json_graph(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym);
 
 #endif /* __CW_REPORT_H */

@@ -107,6 +107,8 @@ struct proc {
 	} *ranges;
 	size_t nr_ranges, cap_ranges;
 	__u64 maps_read_ns;		/* when /proc/PID/maps was last read */
+	int maps_read_at_attach;	/* ... and that was at attach: libraries may have come
+					 * since (a process attached at its exec maps none) */
 };
 
 struct bpf_source {
@@ -436,8 +438,9 @@ static int modules_for_stack(struct bpf_source *s, const struct cw_hdr *h)
 	else if (st->space == CW_STACK_USER)
 		for (__u32 i = 0; i < st->nr && !missing; i++)
 			missing = !covered(p, st->ips[i]);
-	if (!missing || now_ns() - p->maps_read_ns < s->opts.tick_ns)
+	if (!missing || (!p->maps_read_at_attach && now_ns() - p->maps_read_ns < s->opts.tick_ns))
 		return 0;
+	p->maps_read_at_attach = 0;
 	return send_modules(s, p, h->ts_ns, 0);
 }
 
@@ -687,7 +690,10 @@ static int attach(struct bpf_source *s, struct proc *p)
 		set_err(s, "no such process: %d", p->pid);
 		return err;
 	}
+	if (!err)
+		err = cw_target__libs_to_come(p->pid, &objs, &nr);
 	if (err) {
+		free(objs);
 		set_err(s, "failed to read the maps of %d: %s", p->pid, strerror(-err));
 		return err;
 	}
@@ -884,6 +890,7 @@ static int add_process(struct bpf_source *s, int pid)
 		err = snapshot_threads(s, pid);
 	if (!err)
 		err = send_modules(s, p, now_ns(), 1);
+	p->maps_read_at_attach = 1;
 	if (err) {
 		if (!s->base.err[0])
 			set_err(s, "failed to read the threads and maps of %d: %s", pid,

@@ -323,3 +323,89 @@ int cw_elf__func_offset(struct cw_elf *e, const char *name, __u64 *offset)
 		*offset = f.offset;
 	return err;
 }
+
+/* The directories of LD_LIBRARY_PATH in pid's environment, colon separated, or "". */
+static void ld_library_path(int pid, char *buf, size_t len)
+{
+	char path[64], *env = NULL;
+	size_t size = 0;
+	ssize_t n;
+	FILE *f, *m;
+	int c;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	m = open_memstream(&env, &size);
+	if (m) {
+		while ((c = fgetc(f)) != EOF)
+			fputc(c, m);
+		fclose(m);
+	}
+	fclose(f);
+	for (n = 0; env && (size_t)n < size; n += strlen(env + n) + 1)
+		if (!strncmp(env + n, "LD_LIBRARY_PATH=", 16))
+			snprintf(buf, len, "%s", env + n + 16);
+	free(env);
+}
+
+static int has_base(const struct cw_object *objs, size_t nr, const char *prefix)
+{
+	for (size_t i = 0; i < nr; i++) {
+		const char *base = strrchr(objs[i].path, '/');
+
+		if (!strncmp(base ? base + 1 : objs[i].path, prefix, strlen(prefix)))
+			return 1;
+	}
+	return 0;
+}
+
+int cw_target__libs_to_come(int pid, struct cw_object **objs, size_t *nr)
+{
+	static const char *const libs[] = { "libc.so.6", "libpthread.so.0" };
+	static const char *const dirs[] = {
+		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+		"/lib", "/usr/lib",
+	};
+	char llp[PATH_MAX], host[sizeof(((struct cw_object *)0)->host_path)];
+
+	/* only a process the dynamic linker is loading: ld.so mapped, libc not yet */
+	if (!has_base(*objs, *nr, "ld-linux") || has_base(*objs, *nr, "libc.so") ||
+	    has_base(*objs, *nr, "libc-"))
+		return 0;
+	ld_library_path(pid, llp, sizeof(llp));
+	for (size_t k = 0; k < sizeof(libs) / sizeof(libs[0]); k++) {
+		char *save = NULL, *dir, search[PATH_MAX * 2];
+		struct stat st;
+
+		/* LD_LIBRARY_PATH first, then the default directories, as ld.so looks */
+		snprintf(search, sizeof(search), "%s", llp);
+		for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+			size_t len = strlen(search);
+
+			snprintf(search + len, sizeof(search) - len, "%s%s", len ? ":" : "", dirs[d]);
+		}
+		for (dir = strtok_r(search, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+			struct cw_object *o, *v;
+
+			if (dir[0] != '/')
+				continue;
+			snprintf(host, sizeof(host), "/proc/%d/root%s/%s", pid, dir, libs[k]);
+			if (stat(host, &st) || !S_ISREG(st.st_mode))
+				continue;
+			v = realloc(*objs, (*nr + 1) * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			*objs = v;
+			o = &v[(*nr)++];
+			memset(o, 0, sizeof(*o));
+			snprintf(o->path, sizeof(o->path), "%s/%s", dir, libs[k]);
+			snprintf(o->host_path, sizeof(o->host_path), "%s", host);
+			o->inode = st.st_ino;
+			break;
+		}
+	}
+	return 0;
+}

@@ -28,6 +28,16 @@ int cw_target__check(int pid);
  */
 int cw_target__objects(int pid, struct cw_object **objs, size_t *nr);
 
+/*
+ * A process stopped at its exec maps the executable and ld.so only: the libraries come
+ * later. Append to *objs the libc (and libpthread, older glibc) the dynamic linker will
+ * load, found as it finds them (LD_LIBRARY_PATH, then the default directories, inside
+ * the process's root), so probes can wait on those files: the kernel arms a uprobe when
+ * its file is mapped. Nothing is added when libc is mapped already or the executable is
+ * static. 0 or -ENOMEM.
+ */
+int cw_target__libs_to_come(int pid, struct cw_object **objs, size_t *nr);
+
 /* The process (thread group) a task id belongs to, or -errno. */
 int cw_target__tgid(int tid);
 

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The process launcher of `concwatch run -- CMD`: start CMD under ptrace and follow every
+ * process it and its descendants create or exec, each one stopped where the caller can
+ * attach per-process uprobes before it runs a single instruction of its own.
+ *
+ * Typical use, from a poll loop that also polls the BPF ring buffer:
+ *
+ *	cw_launch__start(argv, &l, err, sizeof(err));
+ *	for (;;) {
+ *		while ((n = cw_launch__next(l, &ev, 0)) == 1) {
+ *			if (ev.kind != CW_LAUNCH_EXIT) {
+ *				attach probes to ev.pid;
+ *				cw_launch__resume(l, ev.pid);
+ *			} else {
+ *				drop ev.pid's probes;
+ *			}
+ *		}
+ *		if (n == -ECHILD)
+ *			break;			   every process is gone
+ *		poll cw_launch__fd(l) and the ring buffer;
+ *	}
+ *	exit(cw_launch__status(l));
+ *
+ * Ask for events before the first poll: the command's EXEC is waiting already.
+ *
+ * At the EXEC of a dynamically linked program only the executable and ld.so are mapped:
+ * probes on libc must name its file (the kernel arms a uprobe when the file is mapped),
+ * not an address read from /proc/PID/maps.
+ *
+ * Every call must come from the thread that called cw_launch__start(): ptrace requests
+ * are only accepted from the tracing thread. That thread reaps its own children
+ * (waitpid(-1, __WNOTHREAD)): it should start no other child it means to wait for.
+ * SIGCHLD must stay blocked in every thread of the caller for the descriptor to work:
+ * cw_launch__start() blocks it in the calling thread; threads created afterwards inherit
+ * that; threads created before must block it themselves.
+ */
+#ifndef __CW_LAUNCH_H
+#define __CW_LAUNCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum cw_launch_event_kind {
+	/*
+	 * pid replaced its image (execve). It is stopped before the first instruction of
+	 * the new image (ld.so's entry, or the entry of a static binary) until
+	 * cw_launch__resume(). The command itself is first reported this way.
+	 */
+	CW_LAUNCH_EXEC = 1,
+	/*
+	 * pid is a new process (fork, vfork, or clone without CLONE_THREAD). It is stopped
+	 * before its first instruction until cw_launch__resume(); it runs its parent's
+	 * image in a new address space that the parent's per-process probes do not cover.
+	 * Its parent has been resumed already.
+	 */
+	CW_LAUNCH_FORK,
+	/* pid is gone, all its threads with it. */
+	CW_LAUNCH_EXIT,
+};
+
+struct cw_launch_event {
+	enum cw_launch_event_kind kind;
+	pid_t pid;	/* the process concerned: its thread group id */
+	pid_t ppid;	/* its parent when it was created (for the command: the caller's pid) */
+	int status;	/* CW_LAUNCH_EXIT: exit code, or 128+N when killed by signal N; -1 when
+			 * unknown (someone else reaped it); 0 for the other kinds */
+};
+
+struct cw_launch;
+
+/*
+ * Start argv (argv[0] looked up in PATH) in a new child that stays in the caller's
+ * process group and session, traced from before its execve. Returns once the command is
+ * stopped at the first instruction of its new image; its CW_LAUNCH_EXEC event is the
+ * first cw_launch__next() returns. On failure err holds one line for the user and -errno
+ * is returned (-ENOENT, -EACCES... when argv[0] cannot be executed).
+ */
+int cw_launch__start(char *const argv[], struct cw_launch **out, char *err, size_t errlen);
+
+/* The command's pid. */
+pid_t cw_launch__pid(const struct cw_launch *l);
+
+/*
+ * A descriptor that polls readable when cw_launch__next() may have something to say.
+ * After it does, call cw_launch__next(l, &ev, 0) until it returns 0 or -ECHILD: it only
+ * becomes readable again for what happens afterwards.
+ */
+int cw_launch__fd(const struct cw_launch *l);
+
+/*
+ * The next event, waiting up to timeout_ms for it (0: do not wait; -1: no limit).
+ * Returns 1 with *ev filled, 0 when none came in time, -ECHILD once every traced process
+ * has exited and its events have been returned, -EINTR when a signal handler ran while
+ * waiting, or -errno. Processes reported by EXEC and FORK stay stopped until
+ * cw_launch__resume(); waiting without a limit while the last ones are held never ends.
+ */
+int cw_launch__next(struct cw_launch *l, struct cw_launch_event *ev, int timeout_ms);
+
+/* Let a process held at its EXEC or FORK event run. 0, or -ESRCH when pid is not held. */
+int cw_launch__resume(struct cw_launch *l, pid_t pid);
+
+/* The command's exit status in shell form (code, or 128+N for signal N); -1 until known. */
+int cw_launch__status(const struct cw_launch *l);
+
+/*
+ * Stop tracing: every traced thread is stopped and detached, with the signal it was
+ * about to receive; a process in a group-stop (SIGSTOP, ^Z) stays stopped, held ones
+ * start running. Blocks until all have been detached; their exits are not seen
+ * afterwards, so cw_launch__status() stays -1 if the command had not exited.
+ * 0 or -errno.
+ */
+int cw_launch__detach_all(struct cw_launch *l);
+
+/* Detach what is still traced, restore the caller's SIGCHLD mask and action; NULL is fine. */
+void cw_launch__free(struct cw_launch *l);
+
+#endif /* __CW_LAUNCH_H */
