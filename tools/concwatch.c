@@ -735,24 +735,53 @@ static void record_totals(struct live *lv, struct cw_rec_totals *t)
 	t->late = ms.late;
 }
 
-static int cmd_record(void)
+/*
+ * The recording's sink. The file is created at the first record: by then the target is
+ * known (a command's pid and name only exist once it has started), and the header says it.
+ */
+struct rec_sink {
+	struct live *lv;
+	struct cw_recorder *rec;
+	int err;
+};
+
+static int rec_open(struct rec_sink *rs)
 {
 	struct cw_rec_meta meta = {};
+	const struct cw_report_target *t = &rs->lv->target;
+
+	meta.pid = t->pid;
+	snprintf(meta.comm, sizeof(meta.comm), "%s", t->comm);
+	meta.cmdline_len = strlen(t->cmdline) + 1;
+	memcpy(meta.cmdline, t->cmdline, meta.cmdline_len);
+	rs->err = cw_recorder__open(env.output, &meta, &rs->rec);
+	return rs->err;
+}
+
+static int rec_write(void *ctx, const struct cw_hdr *h)
+{
+	struct rec_sink *rs = ctx;
+
+	if (!rs->rec && rec_open(rs))
+		return rs->err;
+	return cw_recorder__write(rs->rec, h);
+}
+
+static int cmd_record(void)
+{
 	struct cw_rec_totals totals;
-	struct cw_recorder *rec = NULL;
 	struct live lv = {};
-	__u64 until = 0, records, bytes, lost = 0;
+	struct rec_sink rs = { .lv = &lv };
+	__u64 until = 0, records = 0, bytes = 0, lost = 0;
 	int ret, err, status = 0;
 
-	/* the recorder is opened before tracing starts: its header names the target */
-	ret = check_tracing_env(env.pid);
-	if (ret)
-		return ret;
-	err = cw_recorder__open(env.output, &meta, &rec);
-	if (err)
-		return fail(EXIT_ENV, "cannot write %s: %s", env.output, strerror(-err));
-	lv.sink = cw_recorder__write;
-	lv.sink_ctx = rec;
+	/* a file that cannot be written is said before anything runs */
+	err = open(env.output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (err < 0)
+		return fail(EXIT_ENV, "cannot write %s: %s", env.output, strerror(errno));
+	close(err);
+	lv.sink = rec_write;
+	lv.sink_ctx = &rs;
 	ret = env.pid ? live_open(&lv) : live_launch(&lv);
 	if (ret)
 		goto cleanup;
@@ -770,9 +799,12 @@ static int cmd_record(void)
 	record_totals(&lv, &totals);
 	for (int i = 0; i < CW_LOST_MAX; i++)
 		lost += totals.lost[i];
-	cw_recorder__count(rec, &records, &bytes);
-	err = cw_recorder__close(rec, &totals);
-	rec = NULL;
+	if (!rs.rec)
+		rec_open(&rs);
+	if (rs.rec)
+		cw_recorder__count(rs.rec, &records, &bytes);
+	err = rs.rec ? cw_recorder__close(rs.rec, &totals) : rs.err;
+	rs.rec = NULL;
 	if (err) {
 		ret = fail(EXIT_ENV, "failed to write %s: %s", env.output, strerror(-err));
 		goto cleanup;
@@ -782,7 +814,7 @@ static int cmd_record(void)
 		(unsigned long long)lost);
 	ret = lv.launch ? (status < 0 ? EXIT_INTERRUPTED : status) : 0;
 cleanup:
-	cw_recorder__close(rec, NULL);
+	cw_recorder__close(rs.rec, NULL);
 	live_close(&lv);
 	return ret;
 }
