@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -259,26 +260,160 @@ TEST(no_lock_functions_exits_3)
 	result_free(&r);
 }
 
-TEST(unimplemented_commands_exit_2)
+TEST(record_needs_output)
 {
-	struct result r = run("run", "--", "/bin/true", NULL);
+	struct result r = run("record", "-p", "1", NULL);
 
-	ASSERT_EXIT(2, r);
-	ASSERT_STREQ("concwatch run: not implemented yet\n", r.err);
-	result_free(&r);
-	r = run("export", "x.cw", "--format=dot", "-o/dev/null");
-	ASSERT_EXIT(2, r);
-	ASSERT_STREQ("concwatch export: not implemented yet\n", r.err);
-	result_free(&r);
-	r = run("report", "trace.cw", NULL, NULL);
-	ASSERT_EXIT(2, r);
-	ASSERT_STREQ("concwatch report: reading recordings is not implemented yet\n", r.err);
-	result_free(&r);
-	r = run("record", "-p", "1", NULL);
 	ASSERT_EXIT(2, r);
 	ASSERT_STREQ("concwatch record: no output file: use -o FILE (see concwatch record --help)\n",
 		     r.err);
 	result_free(&r);
+}
+
+/* concwatch with up to 9 arguments (NULL-terminated). */
+static struct result run_args(const char *const args[])
+{
+	const char *argv[11] = { cw_bin_path() };
+	struct result r;
+
+	for (int i = 0; args[i] && i < 9; i++)
+		argv[i + 1] = args[i];
+	r.status = cw_run_capture(argv, NULL, &r.out, &r.err);
+	return r;
+}
+
+static int count_str(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, what)); s++)
+		n++;
+	return n;
+}
+
+#define LIVE_OR_SKIP()                                 \
+	do {                                           \
+		const char *why = cw_live_skip_reason(); \
+		if (why)                               \
+			SKIP(return, "%s", why);       \
+	} while (0)
+
+/* run -- CMD: CMD's own exit status, 128+N for signal N, 127 when it cannot start. */
+TEST(run_exit_status_is_the_commands)
+{
+	struct result r;
+
+	LIVE_OR_SKIP();
+	r = run_args((const char *[]){ "run", "--", "/bin/sh", "-c", "exit 7", NULL });
+	ASSERT_EXIT(7, r);
+	result_free(&r);
+	r = run_args((const char *[]){ "run", "--", "/bin/sh", "-c", "kill -9 $$", NULL });
+	ASSERT_EXIT(128 + 9, r);
+	result_free(&r);
+	r = run_args((const char *[]){ "run", "--", "/nonexistent/cmd", NULL });
+	ASSERT_EXIT(127, r);
+	ASSERT_STREQ("concwatch run: failed to execute /nonexistent/cmd: No such file or "
+		     "directory\n", r.err);
+	result_free(&r);
+}
+
+/*
+ * The inversion of wl_abba, started by a shell that forks and execs it: found in the
+ * grandchild, whose threads and locks the JSON names.
+ */
+TEST(run_finds_inversion_in_grandchild)
+{
+	char path[PATH_MAX + 64], script[PATH_MAX + 80];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	snprintf(script, sizeof(script), "%s; exit 0",
+		 cw_workload_path("wl_abba", path, sizeof(path)));
+	r = run_args((const char *[]){ "run", "--json", "--", "/bin/sh", "-c", script, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\"findings\": [\n    {\"kind\": \"lock_order_inversion\", "
+				      "\"locks\": [{\"addr\": "));
+	EXPECT_NE(NULL, strstr(r.out, "\"name\": \"lock_a\", \"type\": \"mutex\""));
+	EXPECT_NE(NULL, strstr(r.out, "\"name\": \"lock_b\", \"type\": \"mutex\""));
+	EXPECT_NE(NULL, strstr(r.out, "\"comm\": \"wl-t1\"}, {\"tid\": "));
+	EXPECT_NE(NULL, strstr(r.out, "\"func\": \"t2_take_b_then_a\""));
+	/* one finding only */
+	EXPECT_EQ(NULL, strstr(strstr(r.out, "lock_order_inversion") + 1, "lock_order_inversion"));
+	result_free(&r);
+}
+
+/* --fail-on: 66 (or --exit-code) when findings match, the command's status when not. */
+TEST(run_fail_on)
+{
+	char abba[PATH_MAX + 64], nesting[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_abba", abba, sizeof(abba));
+	cw_workload_path("wl_nesting", nesting, sizeof(nesting));
+	r = run_args((const char *[]){ "run", "--fail-on", "lock_order_inversion", "--", abba,
+				       NULL });
+	ASSERT_EXIT(66, r);
+	EXPECT_STREQ("concwatch run: findings matched --fail-on lock_order_inversion: exit "
+		     "status 66\n", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "WARNING: possible circular locking dependency detected\n"));
+	result_free(&r);
+	r = run_args((const char *[]){ "run", "--fail-on", "all", "--exit-code", "9", "--", abba,
+				       NULL });
+	ASSERT_EXIT(9, r);
+	result_free(&r);
+	/* findings, but not of a kind asked for: the command's status */
+	r = run_args((const char *[]){ "run", "--fail-on", "deadlock", "--", abba, NULL });
+	ASSERT_EXIT(0, r);
+	result_free(&r);
+	/* heavy, correct nesting: nothing to fail on */
+	r = run_args((const char *[]){ "run", "--fail-on", "all", "--", nesting, "200", NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));
+	result_free(&r);
+}
+
+/* record -- CMD, then report FILE and export FILE: the inversion, read back. */
+TEST(record_report_export)
+{
+	char abba[PATH_MAX + 64], file[] = "/tmp/cw-rec." CW_TMP_X;
+	struct result r;
+	int fd;
+
+	LIVE_OR_SKIP();
+	fd = mkstemp(file);
+	ASSERT_LE(0, fd);
+	close(fd);
+	cw_workload_path("wl_abba", abba, sizeof(abba));
+	r = run_args((const char *[]){ "record", "-o", file, "--", abba, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.err, " written to ")) TH_LOG("stderr: %s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "; lost events: 0\n"));
+	result_free(&r);
+
+	r = run_args((const char *[]){ "report", file, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_EQ(0, strncmp(r.out, "concwatch ", 10));
+	EXPECT_NE(NULL, strstr(r.out, " (wl_abba), "));
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
+	EXPECT_NE(NULL, strstr(r.out, "  lock_a (mutex 0x"));
+	EXPECT_NE(NULL, strstr(r.out, "t1_take_a_then_b+0x"));
+	result_free(&r);
+
+	r = run_args((const char *[]){ "export", file, "--format", "dot", "-o", "-", NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_EQ(0, strncmp(r.out, "digraph lock_order {\n", 21));
+	EXPECT_NE(NULL, strstr(r.out, " [label=\"lock_a\\nmutex 0x"));
+	EXPECT_EQ(2, count_str(r.out, ", color=red")); /* both edges of the cycle */
+	EXPECT_EQ(2, count_str(r.out, " -> n"));
+	result_free(&r);
+
+	r = run_args((const char *[]){ "report", "/nonexistent.cw", NULL });
+	ASSERT_EXIT(3, r);
+	EXPECT_STREQ("concwatch report: /nonexistent.cw: failed to open: No such file or "
+		     "directory\n", r.err);
+	result_free(&r);
+	unlink(file);
 }
 
 /*
