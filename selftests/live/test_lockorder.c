@@ -19,6 +19,7 @@
 #include "engine/lockgraph.h"
 #include "report/report.h"
 #include "report/symbols.h"
+#include "source/recording.h"
 #include "source/session.h"
 
 struct traced {
@@ -489,6 +490,94 @@ TEST_F(lo, cxx_std_mutex)
 		expect_frame(_metadata, t, c->insts[i]->to_stack_id,
 			     c->insts[i]->tid == cw_field(t->wl.ready, "tid1") ?
 			     "bank::Ledger::transfer(long)" : "bank::Ledger::audit()", 0);
+}
+
+struct tee {
+	struct cw_engine *eng;
+	struct cw_recorder *rec;
+};
+
+static int tee_feed(void *ctx, const struct cw_hdr *h)
+{
+	struct tee *t = ctx;
+
+	return cw_engine__feed(t->eng, h) ?: cw_recorder__write(t->rec, h);
+}
+
+static char *text_report(struct cw_engine *eng, const struct cw_report_target *target)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	cw_report__text(f, eng, target);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * What a live run reports and what the recording of the same run reports, read back
+ * through the replay source, are the same text, to the byte.
+ */
+TEST(record_then_report_equals_live)
+{
+	const char *why = cw_live_skip_reason();
+	const char *args[] = { "-w", NULL };
+	struct cw_report_target target = { .verbose = 1 };
+	struct cw_session_opts opts = {};
+	char file[] = "/tmp/cw-lo." CW_TMP_X, err[256] = "";
+	struct cw_engine *replayed;
+	struct cw_session *sess;
+	struct cw_source *src;
+	struct tee tee = {};
+	struct cw_drain d;
+	struct cw_wl wl;
+	char *live, *again;
+	int fd, n;
+
+	if (why)
+		SKIP(return, "%s", why);
+	fd = mkstemp(file);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_abba", args));
+	tee.eng = cw_engine__new();
+	ASSERT_NE(NULL, tee.eng);
+	ASSERT_EQ(0, cw_recorder__open(file, &(struct cw_rec_meta){ .pid = wl.pid }, &tee.rec));
+	opts.bpf.pid = wl.pid;
+	ASSERT_EQ(0, cw_session__open(&opts, tee_feed, &tee, &sess, err, sizeof(err)))
+		TH_LOG("session: %s", err);
+	ASSERT_EQ(0, cw_drain__start(&d, sess));
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
+	ASSERT_EQ(0, cw_recorder__close(tee.rec, NULL));
+
+	ASSERT_EQ(0, cw_replay__open(file, &src, err, sizeof(err))) TH_LOG("replay: %s", err);
+	replayed = cw_engine__new();
+	ASSERT_NE(NULL, replayed);
+	while ((n = cw_source__drain(src, cw_engine__feed, replayed)) > 0)
+		;
+	ASSERT_EQ(0, n);
+	cw_source__free(src);
+
+	target.pid = wl.pid;
+	live = text_report(tee.eng, &target);
+	again = text_report(replayed, &target);
+	ASSERT_NE(NULL, live);
+	ASSERT_NE(NULL, again);
+	EXPECT_NE(NULL, strstr(live, "\nFindings: 1\n"));
+	EXPECT_NE(NULL, strstr(live, "t2_take_b_then_a+0x"));
+	EXPECT_STREQ(live, again);
+	free(live);
+	free(again);
+	cw_engine__free(replayed);
+	cw_engine__free(tee.eng);
+	EXPECT_EQ(0, cw_wl__stop(&wl));
+	unlink(file);
 }
 
 TEST_HARNESS_MAIN
