@@ -538,7 +538,8 @@ static int live_launch(struct live *lv)
 		lv->sink = cw_engine__feed;
 		lv->sink_ctx = lv->eng;
 	}
-	ret = cw_launch__start(env.cmd_argv, &lv->launch, err, sizeof(err));
+	ret = cw_launch__start_flags(env.cmd_argv, CW_LAUNCH_F_EXITING, &lv->launch, err,
+				     sizeof(err));
 	if (ret)
 		return fail(ret == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_CANNOT_RUN, "%s", err);
 	pid = cw_launch__pid(lv->launch);
@@ -601,10 +602,15 @@ static int live_run(struct live *lv, __u64 until_ns)
 		if (end != CW_SESSION_FD_READY)
 			return end;
 		while ((n = cw_launch__next(lv->launch, &ev, 0)) == 1) {
-			if (ev.kind == CW_LAUNCH_EXIT)
+			if (ev.kind == CW_LAUNCH_EXIT) {
 				cw_session__remove_process(lv->sess, ev.pid);
-			else
+			} else if (ev.kind == CW_LAUNCH_EXITING) {
+				/* its stacks are read later: keep what its maps say now */
+				cw_session__refresh_modules(lv->sess, ev.pid);
+				cw_launch__resume(lv->launch, ev.pid);
+			} else {
 				follow_process(lv, &ev);
+			}
 		}
 		if (n == -ECHILD)
 			return CW_SESSION_TARGET_EXITED;

@@ -357,6 +357,9 @@ TEST(run_fail_on)
 	EXPECT_STREQ("concwatch run: findings matched --fail-on lock_order_inversion: exit "
 		     "status 66\n", r.err);
 	EXPECT_NE(NULL, strstr(r.out, "WARNING: possible circular locking dependency detected\n"));
+	/* a run of a few milliseconds: its stacks still resolve, its maps read at its exit */
+	EXPECT_NE(NULL, strstr(r.out, " t1_take_a_then_b+0x"));
+	EXPECT_EQ(NULL, strstr(r.out, "in no executable mapping"));
 	result_free(&r);
 	r = run_args((const char *[]){ "run", "--fail-on", "all", "--exit-code", "9", "--", abba,
 				       NULL });

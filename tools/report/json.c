@@ -86,14 +86,14 @@ static void json_lock(FILE *out, const struct cw_engine *eng, struct cw_symbols 
 	fprintf(out, "]}");
 }
 
-static void json_thread(FILE *out, const struct cw_thread *t)
+static void json_thread(FILE *out, const struct cw_thread *t, int locks_known)
 {
 	fprintf(out, "{\"tid\": %u, \"pid\": %u, \"comm\": ", t->tid, t->pid);
 	cw_report__json_string(out, t->comm, sizeof(t->comm));
-	fprintf(out, ", \"policy\": null, \"prio\": null, \"oncpu_ns\": null, \"offcpu_ns\": null, "
-		     "\"lock_acquisitions\": %llu, \"lock_wait_ns\": %llu, \"futex_waits\": %llu, "
-		     "\"futex_wait_ns\": %llu}",
-		(unsigned long long)t->lock_acquisitions, (unsigned long long)t->lock_wait_ns,
+	fprintf(out, ", \"policy\": null, \"prio\": null, \"oncpu_ns\": null, \"offcpu_ns\": null, ");
+	json_known(out, "lock_acquisitions", locks_known, t->lock_acquisitions);
+	json_known(out, "lock_wait_ns", locks_known, t->lock_wait_ns);
+	fprintf(out, "\"futex_waits\": %llu, \"futex_wait_ns\": %llu}",
 		(unsigned long long)t->futex_waits, (unsigned long long)t->futex_wait_ns);
 }
 
@@ -139,7 +139,7 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 	fprintf(out, "%s],\n  \"threads\": [", cw_engine__nr_locks(eng) ? "\n  " : "");
 	for (size_t i = 0; i < cw_engine__nr_threads(eng); i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
-		json_thread(out, cw_engine__thread(eng, i));
+		json_thread(out, cw_engine__thread(eng, i), cw_report__thread_locks_known(eng));
 	}
 	fprintf(out, "%s]", cw_engine__nr_threads(eng) ? "\n  " : "");
 	if (t->lock_graph && sym) {

@@ -48,6 +48,17 @@ void cw_report__tables(FILE *out, const struct cw_engine *eng);
 /* The JSON report (Documentation/usage.md). 0 or -errno. */
 int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
 
+/*
+ * Whether threads' lock figures were measured: the kernel's aggregation counts per lock
+ * and call path, not per thread; a record per operation (tests) counts both.
+ */
+static inline int cw_report__thread_locks_known(const struct cw_engine *eng)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(eng);
+
+	return c->by_type[CW_EV_LOCK_ACQUIRED] || !c->by_type[CW_EV_LOCK_STATS];
+}
+
 /* Stacks in reports (stacks.c). */
 const char *cw_report__stack_end(int end);
 /* Where a lock's call paths live: user stacks, or kernel stacks for kernel locks. */

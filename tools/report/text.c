@@ -156,11 +156,14 @@ static void thread_table(FILE *out, const struct cw_engine *eng)
 	fprintf(out, "\n%-16s %8s %8s %10s %10s\n", "THREAD", "PID", "TID", "ACQUIRED", "LOCK-WAIT");
 	for (size_t i = 0; i < nr; i++) {
 		const struct cw_thread *t = cw_engine__thread(eng, i);
-		char wait[32];
+		char wait[32] = "-", acq[24] = "-";
 
-		fprintf(out, "%-16s %8u %8u %10llu %10s%s\n", t->comm[0] ? t->comm : "?", t->pid,
-			t->tid, (unsigned long long)t->lock_acquisitions,
-			fmt_ns(wait, sizeof(wait), t->lock_wait_ns), t->exited ? "  (exited)" : "");
+		if (cw_report__thread_locks_known(eng)) {
+			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)t->lock_acquisitions);
+			fmt_ns(wait, sizeof(wait), t->lock_wait_ns);
+		}
+		fprintf(out, "%-16s %8u %8u %10s %10s%s\n", t->comm[0] ? t->comm : "?", t->pid,
+			t->tid, acq, wait, t->exited ? "  (exited)" : "");
 	}
 }
 

@@ -922,6 +922,17 @@ int cw_bpf_source__add_process(struct cw_source *src, int pid)
 	return add_process(s, pid);
 }
 
+int cw_bpf_source__refresh_modules(struct cw_source *src, int pid)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	struct proc *p;
+
+	if (src->ops != &bpf_source_ops)
+		return -EINVAL;
+	p = find_proc(s, pid);
+	return p ? send_modules(s, p, now_ns(), 1) : -ENOENT;
+}
+
 int cw_bpf_source__remove_process(struct cw_source *src, int pid)
 {
 	struct bpf_source *s = (struct bpf_source *)src;

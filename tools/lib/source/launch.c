@@ -20,16 +20,17 @@
  *   event right away: nothing waits for the caller except the new process itself.
  * - PTRACE_O_EXITKILL: if concwatch dies without detaching (SIGKILL, crash), the traced
  *   tree is killed rather than left running untraced after `run` promised tracing from
- *   the first instruction, and no tracee stays held in a stop nobody will end. A
- *   deliberate stop (SIGINT, --duration) calls cw_launch__detach_all(), which detaches
- *   every tracee and so lifts EXITKILL.
+ *   the first instruction. A deliberate stop (SIGINT, --duration) calls
+ *   cw_launch__detach_all(), which detaches every tracee and so lifts EXITKILL.
  * - Signals are never swallowed: a signal-delivery-stop is restarted with its signal; a
  *   group-stop with PTRACE_LISTEN. The command stays in the caller's process group, so
  *   terminal signals reach both.
  * - Poll-driven: SIGCHLD is blocked and read from a signalfd; waitpid(WNOHANG) collects
  *   the stops. The signalfd is drained before each waitpid sweep, so a stop that comes
  *   after the sweep always leaves it readable. __WNOTHREAD keeps children of the caller's
- *   other threads out of it.
+ *   other threads out of it. A SIGCHLD action that would hide stops or exits (SIG_IGN,
+ *   SA_NOCLDSTOP, SA_NOCLDWAIT) is replaced while the launcher lives; the command starts
+ *   with the caller's signal mask and SIGCHLD action.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +58,7 @@ enum task_state {
 	T_EXPECTED,	/* named by its creator's event; its first stop is still to come */
 	T_ORPHAN,	/* stopped at its first stop; /proc could not say what it is, its
 			 * creator's event will */
-	T_HELD,		/* stopped at a reported EXEC or FORK until cw_launch__resume() */
+	T_HELD,		/* stopped at a reported EXEC, FORK or EXITING until cw_launch__resume() */
 };
 
 /* One traced thread. */
@@ -86,6 +87,7 @@ struct cw_launch {
 	int status;			/* its shell-form status, -1 until known */
 	int sfd;			/* signalfd for SIGCHLD */
 	int detaching;
+	int flags;			/* CW_LAUNCH_F_* */
 	int unblock_sigchld;		/* SIGCHLD was not blocked before start */
 	int restore_action;		/* we replaced the caller's SIGCHLD action */
 	struct sigaction old_action;
@@ -434,6 +436,14 @@ static int handle(struct cw_launch *l, pid_t tid, int status)
 		break;
 	case PTRACE_EVENT_EXEC:
 		return exec_stop(l, tid, status);
+	case PTRACE_EVENT_EXIT:
+		/* a reported process's leader on its way out, its memory still there */
+		if (t->tid == t->tgid && t->reported && !l->detaching) {
+			t->state = T_HELD;
+			t->stop = status;
+			return queue_push(l, CW_LAUNCH_EXITING, tid, t->ppid, 0);
+		}
+		break;
 	}
 	if (l->detaching)
 		return detach(l, tid, status);
@@ -652,6 +662,12 @@ child_exec(struct cw_launch *l, char *const argv[], const int go[2], const int r
 
 int cw_launch__start(char *const argv[], struct cw_launch **out, char *err, size_t errlen)
 {
+	return cw_launch__start_flags(argv, 0, out, err, errlen);
+}
+
+int cw_launch__start_flags(char *const argv[], int flags, struct cw_launch **out, char *err,
+			   size_t errlen)
+{
 	int go[2] = { -1, -1 }, report[2] = { -1, -1 }, ret, e = 0;
 	struct cw_launch *l;
 	sigset_t chld;
@@ -669,6 +685,7 @@ int cw_launch__start(char *const argv[], struct cw_launch **out, char *err, size
 	}
 	l->status = -1;
 	l->sfd = -1;
+	l->flags = flags;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -703,7 +720,9 @@ int cw_launch__start(char *const argv[], struct cw_launch **out, char *err, size
 	close(report[1]);
 	go[0] = report[1] = -1;
 
-	if (ptrace(PTRACE_SEIZE, l->pid, NULL, (void *)(long)TRACE_OPTIONS) < 0) {
+	if (ptrace(PTRACE_SEIZE, l->pid, NULL,
+		   (void *)(long)(TRACE_OPTIONS |
+				  (flags & CW_LAUNCH_F_EXITING ? PTRACE_O_TRACEEXIT : 0))) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "failed to trace %s: ptrace: %s", argv[0], strerror(errno));
 		close(go[1]);	/* the child exits */

@@ -57,7 +57,16 @@ enum cw_launch_event_kind {
 	CW_LAUNCH_FORK,
 	/* pid is gone, all its threads with it. */
 	CW_LAUNCH_EXIT,
+	/*
+	 * With CW_LAUNCH_F_EXITING only: the leader of pid is exiting (exit_group, or it
+	 * alone), stopped before it lets go of its memory: /proc/PID/maps still reads.
+	 * Held until cw_launch__resume().
+	 */
+	CW_LAUNCH_EXITING,
 };
+
+/* cw_launch__start_flags() */
+#define CW_LAUNCH_F_EXITING (1 << 0)	/* report CW_LAUNCH_EXITING */
 
 struct cw_launch_event {
 	enum cw_launch_event_kind kind;
@@ -77,6 +86,9 @@ struct cw_launch;
  * is returned (-ENOENT, -EACCES... when argv[0] cannot be executed).
  */
 int cw_launch__start(char *const argv[], struct cw_launch **out, char *err, size_t errlen);
+/* The same, with CW_LAUNCH_F_* flags. */
+int cw_launch__start_flags(char *const argv[], int flags, struct cw_launch **out, char *err,
+			   size_t errlen);
 
 /* The command's pid. */
 pid_t cw_launch__pid(const struct cw_launch *l);
@@ -92,12 +104,12 @@ int cw_launch__fd(const struct cw_launch *l);
  * The next event, waiting up to timeout_ms for it (0: do not wait; -1: no limit).
  * Returns 1 with *ev filled, 0 when none came in time, -ECHILD once every traced process
  * has exited and its events have been returned, -EINTR when a signal handler ran while
- * waiting, or -errno. Processes reported by EXEC and FORK stay stopped until
+ * waiting, or -errno. Processes reported by EXEC, FORK and EXITING stay stopped until
  * cw_launch__resume(); waiting without a limit while the last ones are held never ends.
  */
 int cw_launch__next(struct cw_launch *l, struct cw_launch_event *ev, int timeout_ms);
 
-/* Let a process held at its EXEC or FORK event run. 0, or -ESRCH when pid is not held. */
+/* Let a process held at its EXEC, FORK or EXITING event run. 0, or -ESRCH when not held. */
 int cw_launch__resume(struct cw_launch *l, pid_t pid);
 
 /* The command's exit status in shell form (code, or 128+N for signal N); -1 until known. */

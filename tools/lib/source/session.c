@@ -161,6 +161,11 @@ int cw_session__remove_process(struct cw_session *s, int pid)
 	return cw_bpf_source__remove_process(s->src, pid);
 }
 
+int cw_session__refresh_modules(struct cw_session *s, int pid)
+{
+	return cw_bpf_source__refresh_modules(s->src, pid);
+}
+
 int cw_session__finish(struct cw_session *s)
 {
 	if (s->finished)

@@ -44,6 +44,8 @@ void cw_session__watch_fd(struct cw_session *s, int fd);
 /* Trace one more process, or stop tracing one (see cw_bpf_source__add_process). */
 int cw_session__add_process(struct cw_session *s, int pid);
 int cw_session__remove_process(struct cw_session *s, int pid);
+/* Send the module map of pid again, for what it mapped since (cw_bpf_source__refresh_modules). */
+int cw_session__refresh_modules(struct cw_session *s, int pid);
 
 /* Detach, drain what is left and flush the reorder window into the sink. */
 int cw_session__finish(struct cw_session *s);

@@ -100,5 +100,10 @@ int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out);
  */
 int cw_bpf_source__add_process(struct cw_source *src, int pid);
 int cw_bpf_source__remove_process(struct cw_source *src, int pid);
+/*
+ * Send what pid maps now that was not sent yet (a process about to exit: its stacks may
+ * only be read once it is gone). 0 or -errno.
+ */
+int cw_bpf_source__refresh_modules(struct cw_source *src, int pid);
 
 #endif /* __CW_SOURCE_H */
