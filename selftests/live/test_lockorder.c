@@ -107,7 +107,7 @@ static __u64 node_addr(struct traced *t, const struct cw_cycle *c, size_t i)
 static const struct cw_cycle *the_finding(struct traced *t)
 {
 	for (size_t i = 0; i < t->lc.nr; i++)
-		if (cw_cycle__is_finding(&t->lc.cycles[i]))
+		if (t->lc.shown[i])
 			return &t->lc.cycles[i];
 	return NULL;
 }

@@ -164,6 +164,39 @@ TEST_F(report, three_threads_and_one_thread)
 	free(text);
 }
 
+/*
+ * A dense graph: a -> b -> c and a -> c in one thread, then c -> a in another closes two
+ * cycles (a c a, a b c a). One dependency, one finding: the shortest, the other counted.
+ */
+TEST_F(report, one_finding_per_closing_dependency)
+{
+	struct cw_lock_cycles lc;
+	size_t shown = 0;
+
+	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x5000a0, 0x5000b0 });
+	feed_edge(_metadata, self->eng, 11, (struct edge){ 4001, 0x5000b0, 0x5000c0 });
+	feed_edge(_metadata, self->eng, 12, (struct edge){ 4001, 0x5000a0, 0x5000c0 });
+	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x5000c0, 0x5000a0 });
+	ASSERT_EQ(0, cw_report__lock_cycles(self->eng, &lc));
+	ASSERT_EQ(2, lc.nr);
+	EXPECT_EQ(1, lc.findings);
+	for (size_t i = 0; i < lc.nr; i++) {
+		if (!lc.shown[i])
+			continue;
+		shown++;
+		EXPECT_EQ(2, lc.cycles[i].len);
+		EXPECT_EQ(1, lc.also[i]);
+	}
+	EXPECT_EQ(1, shown);
+	cw_report__lock_cycles_fini(&lc);
+
+	/* a second bad dependency, b -> a later: a finding of its own */
+	feed_edge(_metadata, self->eng, 30, (struct edge){ 4003, 0x5000b0, 0x5000a0 });
+	ASSERT_EQ(0, cw_report__lock_cycles(self->eng, &lc));
+	EXPECT_EQ(2, lc.findings);
+	cw_report__lock_cycles_fini(&lc);
+}
+
 /* Cycles that cannot deadlock: counted without -v, explained with it. */
 TEST_F(report, suppressed_listed_with_verbose)
 {

@@ -18,21 +18,63 @@
 #define MAX_CYCLE_LEN 16
 #define NAME_LEN 256
 
+/* The edge of the cycle made last: lockdep's "trying to acquire" moment. */
+static size_t closing_edge(const struct cw_cycle *c)
+{
+	size_t last = 0;
+
+	for (size_t i = 1; i < c->len; i++)
+		if (c->insts[i]->ts > c->insts[last]->ts)
+			last = i;
+	return last;
+}
+
+/*
+ * One finding per dependency that closed cycles, as lockdep reports the one new
+ * dependency: in a dense graph one bad acquisition closes many cycles (through every
+ * path back), and only the shortest of them is shown; the others are counted with it.
+ */
 int cw_report__lock_cycles(const struct cw_engine *eng, struct cw_lock_cycles *lc)
 {
 	memset(lc, 0, sizeof(*lc));
 	if (cw_lg__cycles(cw_engine__lockgraph(eng), MAX_CYCLES, MAX_CYCLE_LEN, &lc->cycles,
 			  &lc->nr, &lc->truncated))
 		return -ENOMEM;
+	lc->shown = calloc(lc->nr + 1, sizeof(*lc->shown));
+	lc->also = calloc(lc->nr + 1, sizeof(*lc->also));
+	if (!lc->shown || !lc->also) {
+		cw_report__lock_cycles_fini(lc);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < lc->nr; i++) {
+		const struct cw_cycle *c = &lc->cycles[i];
+		size_t best = i, edge;
+
+		if (!cw_cycle__is_finding(c))
+			continue;
+		edge = c->edges[closing_edge(c)];
+		for (size_t k = 0; k < lc->nr; k++) {
+			const struct cw_cycle *o = &lc->cycles[k];
+
+			if (k == i || !cw_cycle__is_finding(o) || o->edges[closing_edge(o)] != edge)
+				continue;
+			if (o->len < lc->cycles[best].len || (o->len == lc->cycles[best].len && k < best))
+				best = k;
+		}
+		if (best == i)
+			lc->shown[i] = 1;
+		lc->also[best] += best != i;
+	}
 	for (size_t i = 0; i < lc->nr; i++)
-		if (cw_cycle__is_finding(&lc->cycles[i]))
-			lc->findings++;
+		lc->findings += lc->shown[i];
 	return 0;
 }
 
 void cw_report__lock_cycles_fini(struct cw_lock_cycles *lc)
 {
 	cw_lg__cycles_free(lc->cycles, lc->nr);
+	free(lc->shown);
+	free(lc->also);
 	memset(lc, 0, sizeof(*lc));
 }
 
@@ -123,17 +165,6 @@ static const char *verb(int read)
 	return read ? "read-acquired" : "acquired";
 }
 
-/* The edge of the cycle made last: lockdep's "trying to acquire" moment. */
-static size_t closing_edge(const struct cw_cycle *c)
-{
-	size_t last = 0;
-
-	for (size_t i = 1; i < c->len; i++)
-		if (c->insts[i]->ts > c->insts[last]->ts)
-			last = i;
-	return last;
-}
-
 static void text_link(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 		      const struct cw_cycle *c, const struct named_lock *nl, size_t i)
 {
@@ -207,7 +238,7 @@ static void text_scenario(FILE *out, const struct cw_engine *eng, const struct c
 }
 
 static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			 const struct cw_cycle *c, size_t number)
+			 const struct cw_cycle *c, size_t number, size_t also)
 {
 	struct named_lock *nl = calloc(c->len, sizeof(*nl));
 	size_t last;
@@ -255,6 +286,10 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 	if (c->verdict == CW_CYCLE_SINGLE_THREAD)
 		fprintf(out, "\nEvery dependency of this cycle was made by one thread: it deadlocks "
 			     "when two threads\nrun these paths at the same time.\n");
+	if (also)
+		fprintf(out, "\nThe same dependency %s -> %s closes %zu longer cycle%s too (-v lists "
+			     "%s).\n", from->label, to->label, also, also == 1 ? "" : "s",
+			also == 1 ? "it" : "them");
 	for (size_t i = 0, n = 0; i < c->len; i++) {
 		if (!nl[i].maybe_reused)
 			continue;
@@ -270,6 +305,22 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 	for (size_t k = 0; k < c->len; k++)
 		text_link(out, eng, sym, c, nl, (last + c->len - k) % c->len);
 	text_scenario(out, eng, c, nl);
+	free(nl);
+}
+
+/* A cycle on one line: its locks, in order. */
+static void text_cycle_line(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+			    const struct cw_cycle *c)
+{
+	struct named_lock *nl = calloc(c->len, sizeof(*nl));
+
+	if (!nl)
+		return;
+	name_locks(eng, sym, c, nl);
+	fprintf(out, "  ");
+	for (size_t i = 0; i <= c->len; i++)
+		fprintf(out, "%s%s", i ? " -> " : "", nl[i % c->len].name);
+	fputc('\n', out);
 	free(nl);
 }
 
@@ -308,11 +359,20 @@ static void text_suppressed(FILE *out, const struct cw_engine *eng, struct cw_sy
 void cw_report__lock_order_text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 				const struct cw_lock_cycles *lc, int verbose)
 {
-	size_t number = 0, suppressed = lc->nr - lc->findings;
+	size_t number = 0, suppressed = 0;
 
 	for (size_t i = 0; i < lc->nr; i++)
-		if (cw_cycle__is_finding(&lc->cycles[i]))
-			text_finding(out, eng, sym, &lc->cycles[i], ++number);
+		suppressed += !cw_cycle__is_finding(&lc->cycles[i]);
+
+	for (size_t i = 0; i < lc->nr; i++)
+		if (lc->shown[i])
+			text_finding(out, eng, sym, &lc->cycles[i], ++number, lc->also[i]);
+	if (verbose && lc->nr > lc->findings + suppressed) {
+		fprintf(out, "\nLonger cycles closed by the dependencies above:\n");
+		for (size_t i = 0; i < lc->nr; i++)
+			if (cw_cycle__is_finding(&lc->cycles[i]) && !lc->shown[i])
+				text_cycle_line(out, eng, sym, &lc->cycles[i]);
+	}
 	if (lc->truncated)
 		fprintf(out, "\nThe search for cycles stopped after %zu (at most %d locks each): "
 			     "there may be more.\n", lc->nr, MAX_CYCLE_LEN);
@@ -360,7 +420,7 @@ static void json_locks(FILE *out, const struct cw_cycle *c, const struct named_l
 }
 
 static void json_cycle(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		       const struct cw_cycle *c)
+		       const struct cw_cycle *c, size_t also)
 {
 	struct named_lock *nl = calloc(c->len, sizeof(*nl));
 	__u32 pid;
@@ -402,8 +462,8 @@ static void json_cycle(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		json_stack(out, eng, sym, pid, in->to_stack_id);
 		fputc('}', out);
 	}
-	fprintf(out, "], \"single_thread\": %s, \"summary\": ",
-		c->verdict == CW_CYCLE_SINGLE_THREAD ? "true" : "false");
+	fprintf(out, "], \"single_thread\": %s, \"longer_cycles\": %zu, \"summary\": ",
+		c->verdict == CW_CYCLE_SINGLE_THREAD ? "true" : "false", also);
 	{
 		char summary[2 * NAME_LEN + 256];
 		const struct cw_lg_inst *in = c->insts[last];
@@ -456,12 +516,12 @@ void cw_report__lock_order_json(FILE *out, const struct cw_engine *eng, struct c
 	for (size_t i = 0; i < lc->nr; i++) {
 		const struct cw_cycle *c = &lc->cycles[i];
 
-		if (cw_cycle__is_finding(c) == !suppressed) {
+		if (suppressed ? !cw_cycle__is_finding(c) : lc->shown[i]) {
 			fprintf(out, "%s\n    ", n++ ? "," : "");
 			if (suppressed)
 				json_suppressed(out, eng, sym, c);
 			else
-				json_cycle(out, eng, sym, c);
+				json_cycle(out, eng, sym, c, lc->also[i]);
 		}
 	}
 	if (n)

@@ -25,7 +25,9 @@ struct cw_cycle;
 struct cw_lock_cycles {
 	struct cw_cycle *cycles;
 	size_t nr;
-	size_t findings;
+	size_t findings;	/* cycles shown as findings: one per closing dependency */
+	unsigned char *shown;	/* per cycle: a finding shown */
+	size_t *also;		/* per shown cycle: the longer cycles the same dependency closes */
 	int truncated;		/* the search stopped at its limits */
 };
 
