@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# make demo: start the bundled example workload (selftests/workloads/wl_bank.c: three
-# tellers move money between eight accounts, each behind its own mutex, while an
-# auditor locks them all to check the total) and let concwatch report on it live.
+# make demo: trace the bundled example workload (selftests/workloads/wl_bank.c: three
+# tellers move money between eight accounts, each behind its own mutex, an auditor
+# locks them all, and a fee collector locks two of them in the wrong order) from its
+# start with `concwatch run`, which reports the lock-order inversion at its exit.
 #
 # Usage: scripts/demo.sh BUILD_DIR
 
@@ -15,12 +16,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 3
 fi
 
-"$O/selftests/workloads/wl_bank" 4 &
-pid=$!
-echo "Started the example workload wl_bank (pid $pid): 3 tellers, an auditor, 8 accounts."
+echo "The example workload wl_bank: 3 tellers, an auditor and a fee collector, 8 accounts."
 echo
-echo "\$ concwatch report -p $pid --duration 2"
-"$O/concwatch" report -p "$pid" --duration 2
+echo "\$ concwatch run -- wl_bank 2"
+"$O/concwatch" run -- "$O/selftests/workloads/wl_bank" 2
 rc=$?
-wait "$pid"
+echo
+echo "concwatch run exited with $rc: the workload's own status. With --fail-on"
+echo "lock_order_inversion it would be 66, so a CI job fails on the finding."
 exit "$rc"

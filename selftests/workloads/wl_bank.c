@@ -4,6 +4,13 @@
  * guarded by its own mutex, and an auditor sums all balances under a global lock.
  * Runs for argv[1] seconds (default 3), or until stdin closes when started with "-".
  *
+ * It has a bug concwatch finds: after the fifth audit a fee collector charges the
+ * premium account (the last one) and credits the bank's own account (the first one),
+ * locking them in the order it names them. Everyone else locks accounts in address
+ * order, the bank's first. It does not hang here (the collector runs once, while
+ * tellers happen not to hold both), but it can: a teller holding the bank's account
+ * and waiting for the premium one, while the collector holds that and waits.
+ *
  *   wl_bank [SECONDS] [TELLERS]
  */
 #define _GNU_SOURCE
@@ -39,6 +46,32 @@ static void transfer(struct account *from, struct account *to, long amount)
 	pthread_mutex_unlock(&first->lock);
 }
 
+static pthread_mutex_t fee_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fee_due = PTHREAD_COND_INITIALIZER;
+static int audits;
+
+/* The bug: from, then to, whatever their addresses. */
+static void charge_fee(struct account *from, struct account *to, long fee)
+{
+	pthread_mutex_lock(&from->lock);
+	pthread_mutex_lock(&to->lock);
+	from->balance -= fee;
+	to->balance += fee;
+	pthread_mutex_unlock(&to->lock);
+	pthread_mutex_unlock(&from->lock);
+}
+
+static void *fee_collector(void *arg)
+{
+	pthread_mutex_lock(&fee_mutex);
+	while (audits < 5 && !stop)
+		pthread_cond_wait(&fee_due, &fee_mutex);
+	pthread_mutex_unlock(&fee_mutex);
+	if (!stop)
+		charge_fee(&accounts[ACCOUNTS - 1], &accounts[0], 5);
+	return NULL;
+}
+
 static void *teller(void *arg)
 {
 	unsigned int seed = (uintptr_t)arg;
@@ -69,6 +102,10 @@ static void *auditor(void *arg)
 		pthread_mutex_unlock(&audit_lock);
 		if (sum != ACCOUNTS * 1000)
 			fprintf(stderr, "wl_bank: audit found %ld\n", sum);
+		pthread_mutex_lock(&fee_mutex);
+		if (++audits == 5)
+			pthread_cond_signal(&fee_due);
+		pthread_mutex_unlock(&fee_mutex);
 		nanosleep(&pause, NULL);
 	}
 	return NULL;
@@ -77,7 +114,7 @@ static void *auditor(void *arg)
 int main(int argc, char **argv)
 {
 	long seconds = wl_arg(argc, argv, 1, 3), tellers = wl_arg(argc, argv, 2, 3);
-	pthread_t t[16], a;
+	pthread_t t[16], a, f;
 	char name[16];
 
 	if (tellers < 1 || tellers > 16)
@@ -93,6 +130,8 @@ int main(int argc, char **argv)
 	}
 	pthread_create(&a, NULL, auditor, NULL);
 	pthread_setname_np(a, "auditor");
+	pthread_create(&f, NULL, fee_collector, NULL);
+	pthread_setname_np(f, "fees");
 	if (argc > 1 && !strcmp(argv[1], "-")) {
 		wl_wait_eof();
 	} else {
@@ -101,8 +140,12 @@ int main(int argc, char **argv)
 		nanosleep(&d, NULL);
 	}
 	stop = 1;
+	pthread_mutex_lock(&fee_mutex);
+	pthread_cond_signal(&fee_due);
+	pthread_mutex_unlock(&fee_mutex);
 	for (long i = 0; i < tellers; i++)
 		pthread_join(t[i], NULL);
 	pthread_join(a, NULL);
+	pthread_join(f, NULL);
 	return 0;
 }

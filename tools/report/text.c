@@ -55,7 +55,7 @@ static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_r
 	for (size_t i = 0; i < nr && shown < PATHS_LOCKS; i++) {
 		struct cw_lock_site *sites;
 		size_t nsites;
-		char w[32], m[32];
+		char w[32], m[32], name[256];
 
 		sites = cw_report__sites_by_wait(v[i], &nsites);
 		if (!sites || !nsites) {
@@ -64,8 +64,9 @@ static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_r
 		}
 		if (!shown++)
 			fprintf(out, "\nCall paths of the locks waited on longest:\n");
-		fprintf(out, "\n%s 0x%llx: %llu acquisitions, %s waited, from %zu call path%s\n",
-			cw_lock_kind__name(v[i]->kind), (unsigned long long)v[i]->addr,
+		cw_symbols__lock_name(sym, v[i]->pid, v[i]->addr, 0, name, sizeof(name));
+		fprintf(out, "\n%s, %s 0x%llx: %llu acquisitions, %s waited, from %zu call path%s\n",
+			name, cw_lock_kind__name(v[i]->kind), (unsigned long long)v[i]->addr,
 			(unsigned long long)v[i]->acquisitions,
 			fmt_ns(w, sizeof(w), v[i]->wait_ns_total), nsites, nsites == 1 ? "" : "s");
 		for (size_t k = 0; k < nsites && k < PATHS_PER_LOCK; k++) {
@@ -104,7 +105,8 @@ static int by_acquisitions(const void *a, const void *b)
 	return x->first_ts < y->first_ts ? -1 : x->first_ts > y->first_ts;
 }
 
-static void lock_table(FILE *out, const struct cw_engine *eng)
+/* The lock table; with sym, a NAME column too. */
+static void lock_table(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym)
 {
 	size_t nr = cw_engine__nr_locks(eng);
 	const struct cw_lock **v;
@@ -122,6 +124,8 @@ static void lock_table(FILE *out, const struct cw_engine *eng)
 		v[i] = cw_engine__lock(eng, i);
 	qsort(v, nr, sizeof(*v), by_acquisitions);
 
+	if (sym)
+		fprintf(out, "%-24s ", "NAME");
 	fprintf(out, "%-18s %8s %7s %10s %10s %10s %10s %10s %10s %7s\n", "LOCK", "PID", "TYPE",
 		"ACQUIRED", "CONTENDED", "WAIT-TOTAL", "WAIT-MAX", "HOLD-TOTAL", "HOLD-MAX",
 		"THREADS");
@@ -138,6 +142,13 @@ static void lock_table(FILE *out, const struct cw_engine *eng)
 		}
 		if (l->known & (CW_LOCK_KNOWN_OPS | CW_LOCK_KNOWN_CONTENTIONS) && l->nr_users)
 			snprintf(users, sizeof(users), "%zu", l->nr_users);
+		if (sym) {
+			char name[256];
+
+			cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name));
+			/* a long name (a site) keeps its start: the table stays a table */
+			fprintf(out, "%-24.24s ", name);
+		}
 		fprintf(out, "0x%016llx %8u %7s %10llu %10s %10s %10s %10s %10s %7s\n",
 			(unsigned long long)l->addr, l->pid, cw_lock_kind__name(l->kind),
 			(unsigned long long)l->acquisitions, cont,
@@ -169,7 +180,7 @@ static void thread_table(FILE *out, const struct cw_engine *eng)
 
 void cw_report__tables(FILE *out, const struct cw_engine *eng)
 {
-	lock_table(out, eng);
+	lock_table(out, eng, NULL);
 	thread_table(out, eng);
 }
 
@@ -231,7 +242,16 @@ int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_repo
 		fprintf(out, "Command: %s\n", t->cmdline);
 	losses(out, eng);
 	fprintf(out, "\n");
-	cw_report__tables(out, eng);
+	{
+		struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+					      .live_pid = t->alive ? t->pid : 0 };
+		struct cw_symbols *sym = NULL;
+
+		cw_symbols__new(eng, &so, &sym);
+		lock_table(out, eng, sym);
+		cw_symbols__free(sym);
+	}
+	thread_table(out, eng);
 	call_paths(out, eng, t);
 	findings(out, eng, t);
 	return ferror(out) ? -EIO : 0;
