@@ -145,7 +145,9 @@ static void lock_table(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		if (sym) {
 			char name[256];
 
-			cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name));
+			if (cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name)) ==
+			    CW_LOCK_NAMED_ADDR)
+				snprintf(name, sizeof(name), "-"); /* the address is the next column */
 			/* a long name (a site) keeps its start: the table stays a table */
 			fprintf(out, "%-24.24s ", name);
 		}

@@ -408,6 +408,12 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		return -ENOMEM;
 	if (e->attr & CW_ATTR_KNOWN)
 		l->attr = e->attr;
+	if (h->type == CW_EV_LOCK_INIT || h->type == CW_EV_LOCK_DESTROY) {
+		/* a new lifetime: what the address did before says nothing of the lock now */
+		if (h->type == CW_EV_LOCK_INIT)
+			l->init_ip = e->ip;
+		return cw_lg__lock_reset(eng->lg, h->pid, e->addr);
+	}
 	u = get_user(l, h->tid);
 	if (!u)
 		return -ENOMEM;
@@ -447,12 +453,6 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		l->releases++;
 		u->releases++;
 		break;
-	case CW_EV_LOCK_INIT:
-		l->init_ip = e->ip;
-		/* fall through */
-	case CW_EV_LOCK_DESTROY:
-		/* a new lifetime: what the address did before says nothing of the lock now */
-		return cw_lg__lock_reset(eng->lg, h->pid, e->addr);
 	}
 	return 0;
 }
