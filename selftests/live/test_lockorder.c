@@ -229,6 +229,28 @@ TEST_F(lo, abba_static)
 	abba(_metadata, &self->t, "wl_abba_static");
 }
 
+/* ABBA with spin locks, whose lock function the kernel cannot probe at its entry. */
+TEST_F(lo, spin_locks)
+{
+	struct traced *t = &self->t;
+	const struct cw_cycle *c;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_spin", NULL);
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	c = the_finding(t);
+	expect_cycle(_metadata, t, c,
+		     (__u64[]){ cw_field(t->wl.ready, "a"), cw_field(t->wl.ready, "b") },
+		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2") }, 2);
+	EXPECT_EQ(CW_LOCK_SPIN, cw_lg__node(cw_engine__lockgraph(t->eng), c->nodes[0])->kind);
+	expect_name(_metadata, t, cw_field(t->wl.ready, "a"), "spin_a");
+	for (size_t i = 0; i < 2; i++)
+		expect_frame(_metadata, t, c->insts[i]->to_stack_id,
+			     c->insts[i]->tid == cw_field(t->wl.ready, "tid1") ?
+			     "t1_take_a_then_b" : "t2_take_b_then_a", 0);
+}
+
 /* a -> b, b -> c, c -> a across three threads: one cycle of three. */
 TEST_F(lo, three_locks_three_threads)
 {

@@ -489,6 +489,27 @@ TEST_F(crafted, place)
 	EXPECT_EQ(variant->refused, out.refused);
 }
 
+/*
+ * Where a function refused at its entry has taken its lock: the fall-through of its
+ * first conditional branch (pthread_spin_lock: lock decl; jne spin; here).
+ */
+TEST(after_first_conditional_branch)
+{
+	static const __u8 spin[] = { 0xf0, 0xff, 0x0f, 0x75, 0x0b, 0x31, 0xc0, 0xc3 };
+	static const __u8 jmp_only[] = { 0xeb, 0x00, 0x31, 0xc0, 0xc3 };
+	struct cw_placement_req req = { .code = spin, .len = sizeof(spin), .addr = 0x1000,
+					 .regs_read = CW_REG_RDI, .stack_top = 1 };
+	struct cw_placement out;
+
+	ASSERT_EQ(0, cw_placement__find(&req, &out));
+	EXPECT_EQ(1, out.refused);
+	EXPECT_EQ(5, out.after_jcc);
+	req.code = jmp_only;
+	req.len = sizeof(jmp_only);
+	ASSERT_EQ(0, cw_placement__find(&req, &out));
+	EXPECT_EQ(0, out.after_jcc);	/* an unconditional jump is no such branch */
+}
+
 /* The address only moves branch targets: the same bytes anywhere place the same. */
 TEST(crafted_address_independent)
 {

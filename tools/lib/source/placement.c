@@ -378,6 +378,9 @@ int cw_placement__find(const struct cw_placement_req *req, struct cw_placement *
 				goto cleanup;
 			}
 		}
+		/* the way on past the first conditional branch, for cw_placement.after_jcc */
+		if (!out->after_jcc && in->id != X86_INS_JMP && has_group(in, X86_GRP_JUMP))
+			out->after_jcc = off + in->size;
 		if (is_branch(in)) {
 			const cs_x86 *x86 = &in->detail->x86;
 			struct raw r;

@@ -63,6 +63,8 @@ struct cw_placement {
 	int refused;		/* the kernel refuses any uprobe on the instruction there (a lock
 				 * or segment prefix, a 66-prefixed branch...): attaching fails;
 				 * only ever set at the entry */
+	__u64 after_jcc;	/* offset of the instruction after the first conditional
+				 * branch, its fall-through (0: none decoded) */
 	char why[128];		/* one line: why there ("emulated jne at +0xe") or why the entry */
 };
 
