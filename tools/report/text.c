@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "report/report.h"
 #include "report/symbols.h"
@@ -145,10 +146,23 @@ static void lock_table(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		if (sym) {
 			char name[256];
 
-			if (cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name)) ==
-			    CW_LOCK_NAMED_ADDR)
+			int how = cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name));
+
+			if (how == CW_LOCK_NAMED_INIT || how == CW_LOCK_NAMED_SITE) {
+				/* "heap lock initialised at f (x.c:1)": the function says enough here */
+				char *at = strstr(name, " at "), *paren;
+
+				if (at) {
+					memmove(name + 6, at + 4, strlen(at + 4) + 1);
+					memcpy(name, how == CW_LOCK_NAMED_INIT ? "init: " : "used: ", 6);
+				}
+				paren = strstr(name, " (");
+				if (paren)
+					*paren = '\0';
+			} else if (how == CW_LOCK_NAMED_ADDR) {
 				snprintf(name, sizeof(name), "-"); /* the address is the next column */
-			/* a long name (a site) keeps its start: the table stays a table */
+			}
+			/* a long name keeps its start: the table stays a table */
 			fprintf(out, "%-24.24s ", name);
 		}
 		fprintf(out, "0x%016llx %8u %7s %10llu %10s %10s %10s %10s %10s %7s\n",
