@@ -70,6 +70,13 @@ RELEASE(pthread_mutex_unlock, CW_LOCK_MUTEX)
 RESET(pthread_mutex_init, CW_LOCK_MUTEX, CW_OP_INIT)
 RESET(pthread_mutex_destroy, CW_LOCK_MUTEX, CW_OP_DESTROY)
 
+/* --track-free: free() (operator delete calls it) ends the history of locks inside. */
+SEC("uprobe")
+int BPF_KPROBE(uprobe_free, void *ptr)
+{
+	return lock_memory_freed(ctx, (__u64)ptr);
+}
+
 ACQUIRE(pthread_rwlock_rdlock, CW_LOCK_RWLOCK, CW_OP_RDLOCK)
 ACQUIRE(pthread_rwlock_tryrdlock, CW_LOCK_RWLOCK, CW_OP_TRYRDLOCK)
 ACQUIRE(pthread_rwlock_timedrdlock, CW_LOCK_RWLOCK, CW_OP_TIMEDRDLOCK)

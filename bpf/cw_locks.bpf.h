@@ -30,6 +30,7 @@
 #define GLIBC_RWLOCK_WRITER_NONRECURSIVE 2	/* the only kind that makes readers wait for writers */
 
 const volatile bool raw_events = false;
+const volatile bool track_free = false;	/* --track-free: free() ends the history of locks */
 
 __u64 lost_held_overflow;
 
@@ -128,6 +129,30 @@ struct {
 	__type(key, struct edge_key);
 	__type(value, __u8);
 } edges_seen SEC(".maps");
+
+/*
+ * --track-free: the locks a process took, and the pages they are on, so that free()
+ * finds the locks inside a block without looking at every word of it.
+ */
+struct page_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 page;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct lock_key);
+	__type(value, __u8);
+} lock_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct page_key);
+	__type(value, __u8);
+} lock_pages SEC(".maps");
 
 /* Per (lock, call path) statistics, read by userspace (CW_EV_LOCK_STATS). Cumulative. */
 struct {
@@ -391,6 +416,88 @@ static long edge_from_slot(__u32 i, void *arg)
 	return 0;
 }
 
+/* --track-free: a lock taken; known ones cost a lookup each. */
+static __always_inline void remember_lock(__u32 tgid, __u64 addr)
+{
+	struct lock_key k = { .tgid = tgid, .addr = addr };
+	struct page_key pk = { .tgid = tgid, .page = addr >> 12 };
+	__u8 one = 1;
+
+	if (!bpf_map_lookup_elem(&lock_addrs, &k))
+		bpf_map_update_elem(&lock_addrs, &k, &one, BPF_ANY);
+	if (!bpf_map_lookup_elem(&lock_pages, &pk))
+		bpf_map_update_elem(&lock_pages, &pk, &one, BPF_ANY);
+}
+
+#define CW_FREE_PAGES_MAX 256		/* a freed block's pages looked at: 1 MiB */
+
+struct free_walk {
+	__u32 tgid;
+	__u64 start, end;		/* the freed block */
+	__u64 page;			/* the page being looked at (bpf_loop over words) */
+	__u64 ip;
+};
+
+/* One word of a page with locks on it: a lock there loses its history. */
+static long free_word(__u32 i, void *arg)
+{
+	struct free_walk *w = arg;
+	__u64 addr = (w->page << 12) + (__u64)i * 8;
+	struct lock_key k = { .tgid = w->tgid, .addr = addr };
+	__u32 gen;
+
+	if (addr < w->start || addr >= w->end)
+		return 0;
+	if (!bpf_map_lookup_elem(&lock_addrs, &k))
+		return 0;
+	bpf_map_delete_elem(&lock_addrs, &k);
+	gen = lock_gen(w->tgid, addr) + 1;
+	if (bpf_map_update_elem(&lock_gens, &k, &gen, BPF_ANY))
+		__sync_fetch_and_add(&lost_map_full, 1);
+	/* addr2: the freed block, which says this end of a lifetime was free() */
+	emit_lock(CW_EV_LOCK_DESTROY, addr, w->start, 0, CW_OP_DESTROY, 0, w->ip, 0, 0, 0, 0);
+	return 0;
+}
+
+static long free_page(__u32 i, void *arg)
+{
+	struct free_walk *w = arg;
+	struct page_key pk = { .tgid = w->tgid, .page = (w->start >> 12) + i };
+
+	if ((pk.page << 12) >= w->end)
+		return 1;
+	if (!bpf_map_lookup_elem(&lock_pages, &pk))
+		return 0;
+	w->page = pk.page;
+	bpf_loop(4096 / 8, free_word, w, 0);
+	return 0;
+}
+
+/*
+ * free(ptr) with --track-free: the locks inside the block end their lifetime, as if
+ * destroyed (std::mutex and locks in structures are freed without pthread_*_destroy).
+ * The block's size is glibc's chunk header, the word before ptr.
+ */
+static __always_inline int lock_memory_freed(struct pt_regs *ctx, __u64 ptr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct free_walk w = { .tgid = tgid, .start = ptr };
+	__u64 chunk = 0;
+
+	if (!track_free || !ptr || !cw_traced(tgid))
+		return 0;
+	if (bpf_probe_read_user(&chunk, sizeof(chunk), (void *)(ptr - 8)))
+		return 0;
+	/* size with the flag bits off; the header's 8 bytes are not the user's */
+	chunk &= ~7ULL;
+	if (chunk < 16)
+		return 0;
+	w.end = ptr + chunk - 8;
+	w.ip = caller_ip(ctx);
+	bpf_loop(CW_FREE_PAGES_MAX, free_page, &w, 0);
+	return 0;
+}
+
 /*
  * The acquire returned. On success the lock is held: a dependency from every lock the
  * thread holds (unless the acquire could not block: a trylock), then into the set.
@@ -422,6 +529,8 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 	if (!raw_events)
 		count_site(tgid, p->addr, p->stack_id, p->ip, p->kind, now - p->ts_ns, p->contended,
 			   0, 1);
+	if (track_free)
+		remember_lock(tgid, p->addr);
 
 	hs = held_set_of(tid, 1);
 	if (!hs)

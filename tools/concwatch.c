@@ -54,6 +54,7 @@ static struct env {
 	int exit_code;
 	const char *backend;
 	int verbose;
+	int track_free;
 	size_t ringbuf_bytes;
 	long stack_bytes;	/* 0: default; -1: copy none */
 	const char *debuginfo_path;
@@ -135,6 +136,7 @@ enum {
 	OPT_RINGBUF,
 	OPT_STACK_BYTES,
 	OPT_DEBUGINFO,
+	OPT_TRACK_FREE,
 };
 
 /* Options of every command that traces. */
@@ -143,6 +145,9 @@ static const struct argp_option trace_options[] = {
 	  "Event source: bpf (the default); kmod is not available yet" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
+	{ "track-free", OPT_TRACK_FREE, NULL, 0,
+	  "Follow free() and delete: a lock in freed memory starts a new history (costly: a "
+	  "probe on every free)" },
 	{ "stack-bytes", OPT_STACK_BYTES, "BYTES", 0,
 	  "User stack copied for DWARF unwinding, per new call path: a multiple of 8 up to "
 	  "24576 (default 16384); 0 copies none" },
@@ -214,6 +219,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		env.stack_bytes = v ? v : -1;
 		return 0;
 	}
+	case OPT_TRACK_FREE:
+		env.track_free = 1;
+		return 0;
 	case 'v':
 		env.verbose++;
 		return 0;
@@ -478,6 +486,7 @@ static struct cw_session_opts session_opts(int pid, int follow)
 			.ringbuf_bytes = env.ringbuf_bytes,
 			.stack_bytes = env.stack_bytes,
 			.verbose = env.verbose >= 2,
+			.track_free = env.track_free,
 		},
 		.follow = follow,
 	};
@@ -643,6 +652,7 @@ static int print_report(struct live *lv)
 
 	lv->target.debuginfo_path = env.debuginfo_path;
 	lv->target.verbose = env.verbose;
+	lv->target.track_free = env.track_free;
 	if (env.json)
 		ret = cw_report__json(stdout, lv->eng, &lv->target);
 	else

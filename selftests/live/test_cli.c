@@ -376,6 +376,25 @@ TEST(run_fail_on)
 	result_free(&r);
 }
 
+/* A mutex freed and its memory reused: marked without --track-free, no finding with it. */
+TEST(run_track_free)
+{
+	char wl[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_free", wl, sizeof(wl));
+	r = run_args((const char *[]){ "run", "--", wl, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\nMemory may have been reused: L1.\n"));
+	result_free(&r);
+	r = run_args((const char *[]){ "run", "--track-free", "--", wl, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));
+	result_free(&r);
+}
+
 /* record -- CMD, then report FILE and export FILE: the inversion, read back. */
 TEST(record_report_export)
 {

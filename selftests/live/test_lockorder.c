@@ -58,8 +58,8 @@ static int probe_fds(void)
 }
 
 /* Start workload name with the handshake, trace its work, and find its cycles. */
-static void trace(struct __test_metadata *_metadata, struct traced *t, const char *name,
-		  const char *mode)
+static void trace_free(struct __test_metadata *_metadata, struct traced *t, const char *name,
+		       const char *mode, int track_free)
 {
 	const char *args[] = { "-w", mode, NULL };
 	struct cw_session_opts opts = {};
@@ -72,6 +72,7 @@ static void trace(struct __test_metadata *_metadata, struct traced *t, const cha
 	t->eng = cw_engine__new();
 	ASSERT_NE(NULL, t->eng);
 	opts.bpf.pid = t->wl.pid;
+	opts.bpf.track_free = track_free;
 	ret = cw_session__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
 	ASSERT_EQ(0, ret) TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, t->sess));
@@ -85,6 +86,12 @@ static void trace(struct __test_metadata *_metadata, struct traced *t, const cha
 	/* symbols while the process lives: its files through /proc/PID/map_files */
 	ASSERT_EQ(0, cw_symbols__new(t->eng, &(struct cw_symbols_opts){ .live_pid = t->wl.pid },
 				     &t->sym));
+}
+
+static void trace(struct __test_metadata *_metadata, struct traced *t, const char *name,
+		  const char *mode)
+{
+	trace_free(_metadata, t, name, mode, 0);
 }
 
 static void untrace(struct __test_metadata *_metadata, struct traced *t)
@@ -411,6 +418,46 @@ TEST_F(lo, destroyed_and_reused_address)
 							     sizeof(name)));
 	EXPECT_EQ(0, strncmp(name, "heap lock initialised at worker_main (wl_reuse.c:", 49))
 		TH_LOG("name: %s", name);
+}
+
+/*
+ * A heap mutex freed and its block reused for another, never initialised nor destroyed
+ * through pthread calls (std::mutex does this). Without --track-free the two are one
+ * address with one history: an inversion, whose locks the report marks as possibly
+ * reused. With it, free() ends the first one's history: no cycle, two lifetimes.
+ */
+TEST_F(lo, freed_memory_without_track_free)
+{
+	struct traced *t = &self->t;
+	const struct cw_lock *l;
+	__u64 obj;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_free", NULL);
+	obj = cw_field(t->wl.done, "first");
+	ASSERT_EQ(obj, cw_field(t->wl.done, "second")) TH_LOG("the block was not reused");
+	ASSERT_EQ(1, t->findings);
+	l = cw_engine__find_lock(t->eng, t->wl.pid, obj);
+	ASSERT_NE(NULL, l);
+	EXPECT_EQ(0, l->init_ip);	/* nothing says it was a new lock: hence the mark */
+}
+
+TEST_F(lo, freed_memory_with_track_free)
+{
+	struct traced *t = &self->t;
+	const struct cw_lg *lg;
+	size_t lifetimes = 0;
+	__u64 obj;
+
+	CW_SKIPPED_IN_SETUP();
+	trace_free(_metadata, t, "wl_free", NULL, 1);
+	obj = cw_field(t->wl.done, "first");
+	ASSERT_EQ(obj, cw_field(t->wl.done, "second")) TH_LOG("the block was not reused");
+	EXPECT_EQ(0, t->lc.nr);
+	lg = cw_engine__lockgraph(t->eng);
+	for (size_t i = 0; i < cw_lg__nr_nodes(lg); i++)
+		lifetimes += cw_lg__node(lg, i)->addr == obj;
+	EXPECT_EQ(2, lifetimes);
 }
 
 /*

@@ -125,6 +125,7 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 	cw_symbols__new(eng, &so, &sym); /* without it, stacks come out empty */
 	if (cw_report__lock_cycles(eng, &lc))
 		return -ENOMEM;
+	lc.track_free = t->track_free;
 	fprintf(out, "},\n  \"findings\": [");
 	cw_report__lock_order_json(out, eng, sym, &lc, 0);
 	fprintf(out, "],\n  \"suppressed\": [");

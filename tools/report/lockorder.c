@@ -98,7 +98,7 @@ static const struct cw_lg_inst *inst_of(const struct cw_lg *lg, const struct cw_
 }
 
 static void name_locks(const struct cw_engine *eng, struct cw_symbols *sym,
-		       const struct cw_cycle *c, struct named_lock *nl)
+		       const struct cw_cycle *c, struct named_lock *nl, int track_free)
 {
 	const struct cw_lg *lg = cw_engine__lockgraph(eng);
 
@@ -115,7 +115,9 @@ static void name_locks(const struct cw_engine *eng, struct cw_symbols *sym,
 			snprintf(nl[i].label, sizeof(nl[i].label), "%s", nl[i].name);
 		else
 			snprintf(nl[i].label, sizeof(nl[i].label), "L%zu", i + 1);
-		nl[i].maybe_reused = nl[i].how != CW_LOCK_NAMED_SYMBOL && !(l && l->init_ip);
+		/* with --track-free, a free() of its memory would have ended its history */
+		nl[i].maybe_reused = nl[i].how != CW_LOCK_NAMED_SYMBOL && !(l && l->init_ip) &&
+				     !track_free;
 	}
 }
 
@@ -238,7 +240,7 @@ static void text_scenario(FILE *out, const struct cw_engine *eng, const struct c
 }
 
 static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			 const struct cw_cycle *c, size_t number, size_t also)
+			 const struct cw_cycle *c, size_t number, size_t also, int track_free)
 {
 	struct named_lock *nl = calloc(c->len, sizeof(*nl));
 	size_t last;
@@ -250,7 +252,7 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 		fprintf(out, "(finding %zu: out of memory)\n", number);
 		return;
 	}
-	name_locks(eng, sym, c, nl);
+	name_locks(eng, sym, c, nl, track_free);
 	last = closing_edge(c);
 	in = c->insts[last];
 	from = &nl[last];
@@ -298,7 +300,7 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 	if (reused(nl, c->len))
 		fprintf(out, ".\nNo variable holds %s and no pthread_*_init of %s was seen: "
 			     "the memory may have\nbeen freed and used for another lock in "
-			     "between.\n",
+			     "between (--track-free follows free and delete).\n",
 			reused(nl, c->len) == 1 ? "it" : "them", reused(nl, c->len) == 1 ? "it" : "them");
 
 	fprintf(out, "\nThe dependency chain, the newest link first:\n\n");
@@ -316,7 +318,7 @@ static void text_cycle_line(FILE *out, const struct cw_engine *eng, struct cw_sy
 
 	if (!nl)
 		return;
-	name_locks(eng, sym, c, nl);
+	name_locks(eng, sym, c, nl, 0);
 	fprintf(out, "  ");
 	for (size_t i = 0; i <= c->len; i++)
 		fprintf(out, "%s%s", i ? " -> " : "", nl[i % c->len].name);
@@ -333,7 +335,7 @@ static void text_suppressed(FILE *out, const struct cw_engine *eng, struct cw_sy
 
 	if (!nl)
 		return;
-	name_locks(eng, sym, c, nl);
+	name_locks(eng, sym, c, nl, 0);
 	fprintf(out, "  ");
 	for (size_t i = 0; i <= c->len; i++)
 		fprintf(out, "%s%s", i ? " -> " : "", nl[i % c->len].label);
@@ -366,7 +368,8 @@ void cw_report__lock_order_text(FILE *out, const struct cw_engine *eng, struct c
 
 	for (size_t i = 0; i < lc->nr; i++)
 		if (lc->shown[i])
-			text_finding(out, eng, sym, &lc->cycles[i], ++number, lc->also[i]);
+			text_finding(out, eng, sym, &lc->cycles[i], ++number, lc->also[i],
+				     lc->track_free);
 	if (verbose && lc->nr > lc->findings + suppressed) {
 		fprintf(out, "\nLonger cycles closed by the dependencies above:\n");
 		for (size_t i = 0; i < lc->nr; i++)
@@ -420,7 +423,7 @@ static void json_locks(FILE *out, const struct cw_cycle *c, const struct named_l
 }
 
 static void json_cycle(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		       const struct cw_cycle *c, size_t also)
+		       const struct cw_cycle *c, size_t also, int track_free)
 {
 	struct named_lock *nl = calloc(c->len, sizeof(*nl));
 	__u32 pid;
@@ -430,7 +433,7 @@ static void json_cycle(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		fputs("{\"kind\": \"lock_order_inversion\", \"error\": \"out of memory\"}", out);
 		return;
 	}
-	name_locks(eng, sym, c, nl);
+	name_locks(eng, sym, c, nl, track_free);
 	pid = nl[0].n->pid;
 	last = closing_edge(c);
 	fputs("{\"kind\": \"lock_order_inversion\", ", out);
@@ -490,7 +493,7 @@ static void json_suppressed(FILE *out, const struct cw_engine *eng, struct cw_sy
 		fputs("{\"error\": \"out of memory\"}", out);
 		return;
 	}
-	name_locks(eng, sym, c, nl);
+	name_locks(eng, sym, c, nl, 0);
 	fprintf(out, "{\"reason\": \"%s\", ", c->verdict == CW_CYCLE_GATED ? "gate_lock" :
 					      "read_read");
 	json_locks(out, c, nl);
@@ -521,7 +524,7 @@ void cw_report__lock_order_json(FILE *out, const struct cw_engine *eng, struct c
 			if (suppressed)
 				json_suppressed(out, eng, sym, c);
 			else
-				json_cycle(out, eng, sym, c, lc->also[i]);
+				json_cycle(out, eng, sym, c, lc->also[i], lc->track_free);
 		}
 	}
 	if (n)

@@ -16,6 +16,7 @@ struct cw_report_target {
 	const char *debuginfo_path;	/* NULL: elfutils' default */
 	int verbose;			/* -v: list what is not a finding too */
 	int lock_graph;			/* JSON: add the whole lock graph (export) */
+	int track_free;			/* traced with --track-free */
 };
 
 struct cw_symbols;
@@ -29,6 +30,7 @@ struct cw_lock_cycles {
 	unsigned char *shown;	/* per cycle: a finding shown */
 	size_t *also;		/* per shown cycle: the longer cycles the same dependency closes */
 	int truncated;		/* the search stopped at its limits */
+	int track_free;		/* set by the caller: frees ended lock histories (--track-free) */
 };
 
 /* 0 or -ENOMEM. */

@@ -237,6 +237,7 @@ static void findings(FILE *out, const struct cw_engine *eng, const struct cw_rep
 		cw_report__lock_cycles_fini(&lc);
 		return;
 	}
+	lc.track_free = t->track_free;
 	if (lc.findings)
 		fprintf(out, "\nFindings: %zu\n", lc.findings);
 	else

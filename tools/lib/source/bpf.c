@@ -46,6 +46,7 @@ static const struct probe {
 	int required;
 	__u32 regs;		/* registers its entry program reads besides %rdi, %rbp, [%rsp] */
 	int at_success;		/* when the entry is refused, probe where it succeeded */
+	int track_free;		/* only with --track-free (cw_bpf_opts.track_free) */
 } probes[] = {
 	{ "pthread_mutex_lock", 1, 1 },
 	{ "pthread_mutex_trylock", 1, 0 },
@@ -71,6 +72,8 @@ static const struct probe {
 	{ "pthread_cond_wait", 1, 0, CW_REG_RSI },
 	{ "pthread_cond_timedwait", 1, 0, CW_REG_RSI },
 	{ "pthread_cond_clockwait", 1, 0, CW_REG_RSI },
+	/* last: the probes of bench/floor.c are those before it (cw_bpf_probes__nr) */
+	{ "free", 0, 0, .track_free = 1 },
 };
 
 #define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
@@ -221,7 +224,7 @@ static __u64 place(struct bpf_source *s, const struct probe *p, const struct cw_
 /* probes.h: the table and place() above, for programs that must probe the same places. */
 size_t cw_bpf_probes__nr(void)
 {
-	return NR_PROBES;
+	return NR_PROBES - 1; /* without free: --track-free is no part of the lock probes */
 }
 
 int cw_bpf_probes__get(size_t i, struct cw_probe_info *out)
@@ -713,6 +716,8 @@ static int attach(struct bpf_source *s, struct proc *p)
 		struct cw_elf_func f;
 		__u64 off;
 
+		if (pr->track_free && !s->opts.track_free)
+			continue;
 		for (size_t k = 0; k < nc && !obj; k++)
 			if (!cw_elf__func(cands[k].elf, pr->func, &f))
 				obj = cands[k].obj;
@@ -985,6 +990,10 @@ static int bpf_source_start(struct cw_source *src)
 	s->skel->rodata->stack_bytes = s->opts.stack_bytes;
 	s->skel->rodata->raw_class = s->raw_class;
 	s->skel->rodata->raw_events = s->opts.raw_events;
+	s->skel->rodata->track_free = s->opts.track_free;
+	/* loaded only when asked for: nothing of it to verify otherwise */
+	if (!s->opts.track_free)
+		bpf_program__set_autoload(s->skel->progs.uprobe_free, false);
 	bpf_map__set_max_entries(s->skel->maps.held_sets, s->opts.max_threads);
 	if (!klock_available()) {
 		s->no_klock = 1;

@@ -89,6 +89,7 @@ struct cw_bpf_opts {
 					 * at most 24576; 0 = default (16384), -1 = none */
 	int verbose;			/* print libbpf's debug output */
 	int raw_events;			/* a record per lock operation, not statistics (tests) */
+	int track_free;			/* free() ends the history of the locks inside the block */
 };
 
 int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out);
