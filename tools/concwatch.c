@@ -487,6 +487,7 @@ static struct cw_session_opts session_opts(int pid, int follow)
 			.stack_bytes = env.stack_bytes,
 			.verbose = env.verbose >= 2,
 			.track_free = env.track_free,
+			.defer_pid = follow,
 		},
 		.follow = follow,
 	};
@@ -564,10 +565,16 @@ static int live_launch(struct live *lv)
 		return fail(EXIT_ENV, "%s", err);
 	cw_session__watch_fd(lv->sess, cw_launch__fd(lv->launch));
 	install_signals();
-	say_notes(lv);
-	if (env.verbose)
+	/* the command itself, as every process it starts: one not traceable is said */
+	if (cw_session__add_process(lv->sess, pid)) {
+		lv->untraced++;
+		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, pid,
+			lv->target.comm, cw_session__error(lv->sess));
+	} else if (env.verbose) {
 		fprintf(stderr, "%s: tracing %d (%s) from its first instruction\n", env.prog, pid,
 			lv->target.comm);
+	}
+	say_notes(lv);
 	if (cw_launch__resume(lv->launch, pid))
 		return fail(EXIT_ENV, "the command vanished before it started");
 	return 0;

@@ -317,6 +317,23 @@ TEST(run_exit_status_is_the_commands)
 	result_free(&r);
 }
 
+/* A command with no pthread locks to probe (static busybox) runs all the same, said so. */
+TEST(run_untraceable_command)
+{
+	struct result r;
+
+	LIVE_OR_SKIP();
+	if (access("/bin/busybox", X_OK))
+		SKIP(return, "no /bin/busybox (busybox-static)");
+	r = run_args((const char *[]){ "run", "--", "/bin/busybox", "sh", "-c", "exit 7", NULL });
+	ASSERT_EXIT(7, r);
+	EXPECT_NE(NULL, strstr(r.err, " (busybox) is not traced: process "));
+	EXPECT_NE(NULL, strstr(r.err, " maps no libc, libpthread or executable defining "
+				      "pthread_mutex_lock\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));
+	result_free(&r);
+}
+
 /*
  * The inversion of wl_abba, started by a shell that forks and execs it: found in the
  * grandchild, whose threads and locks the JSON names.
@@ -342,15 +359,14 @@ TEST(run_finds_inversion_in_grandchild)
 	result_free(&r);
 }
 
-/* --fail-on: 66 (or --exit-code) when findings match, the command's status when not. */
-TEST(run_fail_on)
+/* --fail-on: 66 when findings match; the report is printed all the same. */
+TEST(run_fail_on_exits_66)
 {
-	char abba[PATH_MAX + 64], nesting[PATH_MAX + 64];
+	char abba[PATH_MAX + 64];
 	struct result r;
 
 	LIVE_OR_SKIP();
 	cw_workload_path("wl_abba", abba, sizeof(abba));
-	cw_workload_path("wl_nesting", nesting, sizeof(nesting));
 	r = run_args((const char *[]){ "run", "--fail-on", "lock_order_inversion", "--", abba,
 				       NULL });
 	ASSERT_EXIT(66, r);
@@ -361,23 +377,52 @@ TEST(run_fail_on)
 	EXPECT_NE(NULL, strstr(r.out, " t1_take_a_then_b+0x"));
 	EXPECT_EQ(NULL, strstr(r.out, "in no executable mapping"));
 	result_free(&r);
+}
+
+/* --exit-code N replaces 66; "all" matches every kind. */
+TEST(run_fail_on_exit_code)
+{
+	char abba[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_abba", abba, sizeof(abba));
 	r = run_args((const char *[]){ "run", "--fail-on", "all", "--exit-code", "9", "--", abba,
 				       NULL });
 	ASSERT_EXIT(9, r);
 	result_free(&r);
-	/* findings, but not of a kind asked for: the command's status */
+}
+
+/* Findings, but not of a kind asked for: the command's own status. */
+TEST(run_fail_on_other_kind)
+{
+	char abba[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_abba", abba, sizeof(abba));
 	r = run_args((const char *[]){ "run", "--fail-on", "deadlock", "--", abba, NULL });
 	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
 	result_free(&r);
-	/* heavy, correct nesting: nothing to fail on */
+}
+
+/* Heavy, correct nesting: nothing to fail on. */
+TEST(run_fail_on_clean_program)
+{
+	char nesting[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_nesting", nesting, sizeof(nesting));
 	r = run_args((const char *[]){ "run", "--fail-on", "all", "--", nesting, "200", NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));
 	result_free(&r);
 }
 
-/* A mutex freed and its memory reused: marked without --track-free, no finding with it. */
-TEST(run_track_free)
+/* A mutex freed and its memory reused: marked without --track-free ... */
+TEST(run_freed_memory_marked)
 {
 	char wl[PATH_MAX + 64];
 	struct result r;
@@ -389,6 +434,16 @@ TEST(run_track_free)
 	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
 	EXPECT_NE(NULL, strstr(r.out, "\nMemory may have been reused: L1.\n"));
 	result_free(&r);
+}
+
+/* ... and no finding with it. */
+TEST(run_track_free)
+{
+	char wl[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_free", wl, sizeof(wl));
 	r = run_args((const char *[]){ "run", "--track-free", "--", wl, NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));

@@ -1021,7 +1021,7 @@ static int bpf_source_start(struct cw_source *src)
 	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
 	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
 	err = attach_tracepoints(s);
-	if (!err)
+	if (!err && !s->opts.defer_pid)
 		err = add_process(s, s->opts.pid);
 	if (err)
 		return err;

@@ -90,6 +90,8 @@ struct cw_bpf_opts {
 	int verbose;			/* print libbpf's debug output */
 	int raw_events;			/* a record per lock operation, not statistics (tests) */
 	int track_free;			/* free() ends the history of the locks inside the block */
+	int defer_pid;			/* start() does not trace pid: the caller adds it
+					 * (cw_bpf_source__add_process), and may fail to */
 };
 
 int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out);
