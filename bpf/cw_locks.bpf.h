@@ -56,6 +56,8 @@ struct held_lock {
 struct held_set {
 	__u32 nr;		/* slots in use */
 	__u32 seq;		/* next acquisition's number */
+	__u32 hi;		/* no slot from hi on is in use: loops stop there */
+	__u32 pad;
 	struct held_lock locks[CW_HELD_MAX];
 };
 
@@ -542,7 +544,8 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 	w.read = op_is_read(p->op);
 	w.free_slot = -1;
 	w.outer_seq = ~0U;
-	bpf_loop(CW_HELD_MAX, scan_slot, &w, 0);
+	/* the slots in use, and the one after them: a free one for the new lock */
+	bpf_loop(hs->hi < CW_HELD_MAX ? hs->hi + 1 : CW_HELD_MAX, scan_slot, &w, 0);
 	if (w.again) {
 		hs->locks[(w.again - 1) & (CW_HELD_MAX - 1)].depth++; /* recursive: no edge */
 		goto out;
@@ -552,7 +555,7 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 	 * lock, it serializes them. (The edge from that lock itself carries no gate.)
 	 */
 	if (!op_is_try(p->op))
-		bpf_loop(CW_HELD_MAX, edge_from_slot, &w, 0);
+		bpf_loop(hs->hi < CW_HELD_MAX ? hs->hi : CW_HELD_MAX, edge_from_slot, &w, 0);
 	free_slot = w.free_slot;
 	if (free_slot < 0) {
 		__sync_fetch_and_add(&lost_held_overflow, 1);
@@ -571,6 +574,8 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 		.read = w.read,
 	};
 	hs->nr++;
+	if ((__u32)free_slot >= hs->hi)
+		hs->hi = free_slot + 1;
 out:
 	bpf_map_delete_elem(&pending_locks, &tid);
 	return 0;
@@ -586,7 +591,7 @@ static __always_inline int release(struct pt_regs *ctx, __u64 addr, __u64 addr2,
 	if (!cw_traced(tgid))
 		return 0;
 	hs = held_set_of(tid, 0);
-	for (__u32 i = 0; hs && i < CW_HELD_MAX; i++) {
+	for (__u32 i = 0; hs && i < CW_HELD_MAX && i < hs->hi; i++) {
 		struct held_lock *h = &hs->locks[i];
 
 		if (h->addr != addr)
@@ -600,6 +605,11 @@ static __always_inline int release(struct pt_regs *ctx, __u64 addr, __u64 addr2,
 			count_site(tgid, addr, h->stack_id, h->ip, h->kind, 0, 0, hold, 0);
 		h->addr = 0;
 		hs->nr--;
+		/* locks are mostly released in the reverse order: the bound follows them down */
+		if (!hs->nr)
+			hs->hi = 0;
+		else if (i + 1 == hs->hi)
+			hs->hi = i;
 		break;
 	}
 	if (raw_events)
