@@ -115,6 +115,7 @@ struct pending_futex {
 	__u64 uaddr;
 	__u64 uaddr2;
 	__u64 ts_ns;
+	__u64 timeout_ns;
 	__u64 stack_id;
 	__u32 op;
 	__u32 val;
@@ -181,18 +182,25 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 				   BPF_CORE_READ(regs, bp), 0, uaddr, blocks, lk ? lk->ret_slot : 0,
 				   lk ? lk->ip : 0);
 	p.ts_ns = bpf_ktime_get_ns();
+	p.timeout_ns = blocks ? timespec_ns(utime) : 0;
 	if (bpf_map_update_elem(&pending_futexes, &tid, &p, BPF_ANY))
 		__sync_fetch_and_add(&lost_map_full, 1);
 	if (blocks)
 		mark_contended(tid); /* a lock acquire in progress had to wait */
 
+	/*
+	 * futex_end says all of the call: a contended program makes hundreds of thousands
+	 * a second, and the begin records would double what crosses the ring buffer.
+	 */
+	if (!raw_events)
+		return 0;
 	e = cw_reserve(sizeof(*e), CW_EV_FUTEX_BEGIN);
 	if (!e)
 		return 0;
 	e->hdr.ts_ns = p.ts_ns;
 	e->uaddr = uaddr;
 	e->uaddr2 = uaddr2;
-	e->timeout_ns = blocks ? timespec_ns(utime) : 0;
+	e->timeout_ns = p.timeout_ns;
 	e->wait_ns = 0;
 	e->stack_id = p.stack_id;
 	e->op = op;
@@ -219,7 +227,7 @@ static __always_inline int futex_exit(long ret)
 	if (e) {
 		e->uaddr = p->uaddr;
 		e->uaddr2 = p->uaddr2;
-		e->timeout_ns = 0;
+		e->timeout_ns = p->timeout_ns;
 		e->wait_ns = e->hdr.ts_ns - p->ts_ns;
 		e->stack_id = p->stack_id;
 		e->op = p->op;
