@@ -669,27 +669,31 @@ static int print_report(struct live *lv)
 	return 0;
 }
 
+/* Trace env.pid, or start env.cmd_argv, until the end or --duration; then detach. */
+static int live_trace(struct live *lv)
+{
+	__u64 until = 0;
+	int ret = env.pid ? live_open(lv) : live_launch(lv);
+
+	if (ret)
+		return ret;
+	if (env.duration_s)
+		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
+	if (live_run(lv, until) < 0)
+		return EXIT_ENV;
+	return live_finish(lv);
+}
+
 static int cmd_report_live(void)
 {
 	struct live lv = {};
-	__u64 until = 0;
 	int ret;
 
-	ret = live_open(&lv);
-	if (ret)
-		goto cleanup;
-	if (env.duration_s)
-		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
-	if (live_run(&lv, until) < 0) {
-		ret = EXIT_ENV;
-		goto cleanup;
+	ret = live_trace(&lv);
+	if (!ret) {
+		lv.target.alive = !cw_target__check(env.pid);
+		ret = print_report(&lv);
 	}
-	ret = live_finish(&lv);
-	if (ret)
-		goto cleanup;
-	lv.target.alive = !cw_target__check(env.pid);
-	ret = print_report(&lv);
-cleanup:
 	live_close(&lv);
 	return ret;
 }
@@ -717,14 +721,7 @@ static int cmd_run(void)
 	struct live lv = {};
 	int ret, status;
 
-	ret = live_launch(&lv);
-	if (ret)
-		goto cleanup;
-	if (live_run(&lv, 0) < 0) {
-		ret = EXIT_ENV;
-		goto cleanup;
-	}
-	ret = live_finish(&lv);
+	ret = live_trace(&lv);
 	if (ret)
 		goto cleanup;
 	status = cw_launch__status(lv.launch);
@@ -795,7 +792,7 @@ static int cmd_record(void)
 	struct cw_rec_totals totals;
 	struct live lv = {};
 	struct rec_sink rs = { .lv = &lv };
-	__u64 until = 0, records = 0, bytes = 0, lost = 0;
+	__u64 records = 0, bytes = 0, lost = 0;
 	int ret, err, status = 0;
 
 	/* a file that cannot be written is said before anything runs */
@@ -805,16 +802,7 @@ static int cmd_record(void)
 	close(err);
 	lv.sink = rec_write;
 	lv.sink_ctx = &rs;
-	ret = env.pid ? live_open(&lv) : live_launch(&lv);
-	if (ret)
-		goto cleanup;
-	if (env.duration_s)
-		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
-	if (live_run(&lv, until) < 0) {
-		ret = EXIT_ENV;
-		goto cleanup;
-	}
-	ret = live_finish(&lv);
+	ret = live_trace(&lv);
 	if (ret)
 		goto cleanup;
 	if (lv.launch)
