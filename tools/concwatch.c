@@ -499,6 +499,19 @@ static void say_notes(struct live *lv)
 		fprintf(stderr, "%s: %s\n", env.prog, cw_session__notes(lv->sess));
 }
 
+/* Records go to the engine, unless the command set another sink (record). */
+static int default_sink(struct live *lv)
+{
+	if (lv->sink)
+		return 0;
+	lv->eng = cw_engine__new();
+	if (!lv->eng)
+		return fail(EXIT_ENV, "out of memory");
+	lv->sink = cw_engine__feed;
+	lv->sink_ctx = lv->eng;
+	return 0;
+}
+
 /* Trace the running process env.pid. */
 static int live_open(struct live *lv)
 {
@@ -510,13 +523,9 @@ static int live_open(struct live *lv)
 	if (ret)
 		return ret;
 	read_target(env.pid, &lv->target);
-	if (!lv->sink) {
-		lv->eng = cw_engine__new();
-		if (!lv->eng)
-			return fail(EXIT_ENV, "out of memory");
-		lv->sink = cw_engine__feed;
-		lv->sink_ctx = lv->eng;
-	}
+	ret = default_sink(lv);
+	if (ret)
+		return ret;
 	ret = cw_session__open(&opts, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
@@ -541,13 +550,9 @@ static int live_launch(struct live *lv)
 	ret = check_tracing_env(0);
 	if (ret)
 		return ret;
-	if (!lv->sink) {
-		lv->eng = cw_engine__new();
-		if (!lv->eng)
-			return fail(EXIT_ENV, "out of memory");
-		lv->sink = cw_engine__feed;
-		lv->sink_ctx = lv->eng;
-	}
+	ret = default_sink(lv);
+	if (ret)
+		return ret;
 	ret = cw_launch__start_flags(env.cmd_argv, CW_LAUNCH_F_EXITING, &lv->launch, err,
 				     sizeof(err));
 	if (ret)
