@@ -413,10 +413,10 @@ TEST_F(lo, destroyed_and_reused_address)
 	for (size_t i = 0; i < cw_lg__nr_nodes(lg); i++)
 		lifetimes += cw_lg__node(lg, i)->addr == reused;
 	EXPECT_EQ(2, lifetimes);
-	/* a heap lock: named by where it was last initialised, wl-t1 after its turn */
+	/* a heap lock: named by where it was last initialised, by wl-t1 in its turn */
 	EXPECT_EQ(CW_LOCK_NAMED_INIT, cw_symbols__lock_name(t->sym, t->wl.pid, reused, 0, name,
 							     sizeof(name)));
-	EXPECT_EQ(0, strncmp(name, "heap lock initialised at worker_main (wl_reuse.c:", 49))
+	EXPECT_EQ(0, strncmp(name, "heap lock initialised at t1_reinit_m (wl_reuse.c:", 49))
 		TH_LOG("name: %s", name);
 }
 

@@ -77,33 +77,41 @@ static inline int wl_handshake(int *argc, char **argv)
 	return *wl_handshake_mode();
 }
 
+/* Print head and fmt as one line, which line-buffered stdout writes at once. */
+__attribute__((format(printf, 2, 0))) static inline void wl_vline(const char *head,
+								   const char *fmt, va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	printf("%s%s\n", head, line);
+}
+
 /* In handshake mode only: print "ready pid=<pid> " and fmt, then wait for "go". */
 __attribute__((format(printf, 1, 2))) static inline void wl_ready(const char *fmt, ...)
 {
-	char line[512];
+	char head[32];
 	va_list ap;
 
 	if (!*wl_handshake_mode())
 		return;
+	snprintf(head, sizeof(head), "ready pid=%d ", getpid());
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	wl_vline(head, fmt, ap);
 	va_end(ap);
-	printf("ready pid=%d %s\n", getpid(), line);
 	wl_wait_go();
 }
 
 /* In handshake mode only: print "done " and fmt, then wait until stdin closes. */
 __attribute__((format(printf, 1, 2))) static inline void wl_done(const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
 
 	if (!*wl_handshake_mode())
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	wl_vline("done ", fmt, ap);
 	va_end(ap);
-	printf("done %s\n", line);
 	wl_wait_eof();
 }
 
@@ -112,6 +120,114 @@ static inline pid_t wl_thread_init(const char *name)
 {
 	pthread_setname_np(pthread_self(), name);
 	return syscall(SYS_gettid);
+}
+
+#define WL_ARRAY_SIZE(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/*
+ * Workers taking turns, so that orders which could deadlock if they overlapped never do.
+ * wl_turns_start() starts a thread for each entry of a table, named as the entry says;
+ * the threads wait until wl_turns_go_and_join() (after wl_ready(): after "go" with -w),
+ * then go through the rounds. Every round has a turn for each turn number of the table,
+ * from 0 up, and a barrier after every turn, which all workers pass. A worker does its
+ * work in its own turn (workers with the same turn work at once), then waits out the
+ * others' turns.
+ *
+ *	static struct wl_worker workers[] = {
+ *		{ .name = "wl-t1", .work = t1_take_a_then_b, .turn = 0 },
+ *		{ .name = "wl-t2", .work = t2_take_b_then_a, .turn = 1 },
+ *	};
+ *	static struct wl_turns turns;
+ *
+ *	if (wl_turns_start(&turns, workers, WL_ARRAY_SIZE(workers), 1))
+ *		return 1;
+ *	wl_ready("tid1=%d tid2=%d", workers[0].tid, workers[1].tid);
+ *	wl_turns_go_and_join(&turns);
+ *	wl_done(...);
+ *
+ * The work functions are called from wl_turns_worker(), the threads' start routine. A
+ * work function whose last act is a call into libc may compile to a tail call: a probe
+ * there then sees wl_turns_worker (wl.h) as its caller, not the work function.
+ */
+struct wl_turns;
+
+struct wl_worker {
+	const char *name;		/* the thread's name, as tests see it in comm */
+	void (*work)(void);		/* what it does in its turn, */
+	void (*work_self)(int self);	/* or this, given its index in the table */
+	int turn;			/* its turn in every round, from 0 */
+	pid_t tid;			/* set when wl_turns_start() returns */
+	pthread_t thread;
+	struct wl_turns *turns;
+};
+
+/* Filled in by wl_turns_start(). */
+struct wl_turns {
+	struct wl_worker *workers;
+	int nr;				/* workers */
+	int nr_turns;			/* turns a round: the highest turn of a worker, + 1 */
+	long rounds;
+	pthread_barrier_t start;	/* passed twice: all tids known, then go */
+	pthread_barrier_t turn;		/* after every turn */
+};
+
+static inline void *wl_turns_worker(void *arg)
+{
+	struct wl_worker *w = (struct wl_worker *)arg;
+	struct wl_turns *t = w->turns;
+
+	w->tid = wl_thread_init(w->name);
+	pthread_barrier_wait(&t->start);	/* all tids known */
+	pthread_barrier_wait(&t->start);	/* go */
+	for (long r = 0; r < t->rounds; r++) {
+		for (int i = 0; i < t->nr_turns; i++) {
+			if (w->turn == i) {
+				if (w->work_self)
+					w->work_self(w - t->workers);
+				else
+					w->work();
+			}
+			pthread_barrier_wait(&t->turn);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Start a thread for each of the nr workers, to go through rounds rounds of turns, and
+ * return once all are named and their tids known: 0, or -errno when a thread could not
+ * be created.
+ */
+static inline int wl_turns_start(struct wl_turns *t, struct wl_worker *workers, int nr,
+				 long rounds)
+{
+	t->workers = workers;
+	t->nr = nr;
+	t->nr_turns = 0;
+	t->rounds = rounds;
+	for (int i = 0; i < nr; i++) {
+		workers[i].turns = t;
+		if (workers[i].turn >= t->nr_turns)
+			t->nr_turns = workers[i].turn + 1;
+	}
+	pthread_barrier_init(&t->start, NULL, nr + 1);
+	pthread_barrier_init(&t->turn, NULL, nr);
+	for (int i = 0; i < nr; i++) {
+		int err = pthread_create(&workers[i].thread, NULL, wl_turns_worker, &workers[i]);
+
+		if (err)
+			return -err;
+	}
+	pthread_barrier_wait(&t->start);
+	return 0;
+}
+
+/* Let the workers take their turns, and wait until all threads have ended. */
+static inline void wl_turns_go_and_join(struct wl_turns *t)
+{
+	pthread_barrier_wait(&t->start);
+	for (int i = 0; i < t->nr; i++)
+		pthread_join(t->workers[i].thread, NULL);
 }
 
 #endif /* __WL_H */

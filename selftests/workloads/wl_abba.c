@@ -20,9 +20,7 @@
 
 pthread_mutex_t lock_a = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t lock_b = PTHREAD_MUTEX_INITIALIZER;
-static pthread_barrier_t start, turn;
-static long rounds;
-static pid_t tid1, tid2;
+static struct wl_turns turns;
 static int line_t1_b, line_t2_a;
 
 WL_FRAME void t1_take_a_then_b(void)
@@ -43,35 +41,14 @@ WL_FRAME void t2_take_b_then_a(void)
 	pthread_mutex_unlock(&lock_b);
 }
 
-static void *t1_main(void *arg)
-{
-	tid1 = wl_thread_init("wl-t1");
-	pthread_barrier_wait(&start);	/* both tids known */
-	pthread_barrier_wait(&start);	/* go */
-	for (long r = 0; r < rounds; r++) {
-		t1_take_a_then_b();
-		pthread_barrier_wait(&turn);	/* t2's turn */
-		pthread_barrier_wait(&turn);	/* t2 is done */
-	}
-	return NULL;
-}
-
-static void *t2_main(void *arg)
-{
-	tid2 = wl_thread_init("wl-t2");
-	pthread_barrier_wait(&start);
-	pthread_barrier_wait(&start);
-	for (long r = 0; r < rounds; r++) {
-		pthread_barrier_wait(&turn);
-		t2_take_b_then_a();
-		pthread_barrier_wait(&turn);
-	}
-	return NULL;
-}
+static struct wl_worker workers[] = {
+	{ .name = "wl-t1", .work = t1_take_a_then_b, .turn = 0 },
+	{ .name = "wl-t2", .work = t2_take_b_then_a, .turn = 1 },
+};
 
 int main(int argc, char **argv)
 {
-	pthread_t t1, t2;
+	long rounds;
 
 	wl_handshake(&argc, argv);
 	rounds = wl_arg(argc, argv, 1, 1);
@@ -79,16 +56,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: wl_abba [-w] [ROUNDS]\n");
 		return 2;
 	}
-	pthread_barrier_init(&start, NULL, 3);
-	pthread_barrier_init(&turn, NULL, 2);
-	if (pthread_create(&t1, NULL, t1_main, NULL) || pthread_create(&t2, NULL, t2_main, NULL))
+	if (wl_turns_start(&turns, workers, WL_ARRAY_SIZE(workers), rounds))
 		return 1;
-	pthread_barrier_wait(&start);
-	wl_ready("tid1=%d tid2=%d a=%p b=%p rounds=%ld", tid1, tid2, (void *)&lock_a,
-		 (void *)&lock_b, rounds);
-	pthread_barrier_wait(&start);
-	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
+	wl_ready("tid1=%d tid2=%d a=%p b=%p rounds=%ld", workers[0].tid, workers[1].tid,
+		 (void *)&lock_a, (void *)&lock_b, rounds);
+	wl_turns_go_and_join(&turns);
 	wl_done("rounds=%ld line_t1_b=%d line_t2_a=%d", rounds, line_t1_b, line_t2_a);
 	return 0;
 }

@@ -20,14 +20,12 @@
 
 #include "wl.h"
 
-#define THREADS 3
-
 pthread_mutex_t cv_mutex = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t outer = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t waiting_cv = PTHREAD_COND_INITIALIZER;
 static int waiting, woken, waits;	/* under cv_mutex */
-static pthread_barrier_t start, turn;
+static struct wl_turns turns;
 
 WL_FRAME void waiter_wait_under_outer(void)
 {
@@ -62,49 +60,21 @@ WL_FRAME void t2_take_cv_mutex_then_outer(void)
 }
 
 /* The waiter and the signaller share the first turn, wl-t2 has the second. */
-static struct worker {
-	const char *name;
-	void (*work)(void);
-	int turn;
-	pthread_t thread;
-	pid_t tid;
-} workers[THREADS] = {
+static struct wl_worker workers[] = {
 	{ .name = "wl-waiter", .work = waiter_wait_under_outer, .turn = 0 },
 	{ .name = "wl-signaller", .work = signaller_wake_waiter, .turn = 0 },
 	{ .name = "wl-t2", .work = t2_take_cv_mutex_then_outer, .turn = 1 },
 };
 
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-
-	w->tid = wl_thread_init(w->name);
-	pthread_barrier_wait(&start);	/* all tids known */
-	pthread_barrier_wait(&start);	/* go */
-	for (int i = 0; i < 2; i++) {
-		if (w->turn == i)
-			w->work();
-		pthread_barrier_wait(&turn);
-	}
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	wl_handshake(&argc, argv);
-	pthread_barrier_init(&start, NULL, THREADS + 1);
-	pthread_barrier_init(&turn, NULL, THREADS);
-	for (int i = 0; i < THREADS; i++) {
-		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]))
-			return 1;
-	}
-	pthread_barrier_wait(&start);
+	if (wl_turns_start(&turns, workers, WL_ARRAY_SIZE(workers), 1))
+		return 1;
 	wl_ready("tid_waiter=%d tid_signaller=%d tid2=%d cv_mutex=%p outer=%p cv=%p",
 		 workers[0].tid, workers[1].tid, workers[2].tid, (void *)&cv_mutex,
 		 (void *)&outer, (void *)&cv);
-	pthread_barrier_wait(&start);
-	for (int i = 0; i < THREADS; i++)
-		pthread_join(workers[i].thread, NULL);
+	wl_turns_go_and_join(&turns);
 	wl_done("waits=%d", waits);
 	return 0;
 }

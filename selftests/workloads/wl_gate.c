@@ -13,12 +13,10 @@
 
 #include "wl.h"
 
-#define THREADS 2
-
 pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t lock_a = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t lock_b = PTHREAD_MUTEX_INITIALIZER;
-static pthread_barrier_t start, turn;
+static struct wl_turns turns;
 
 WL_FRAME void t1_gate_then_a_then_b(void)
 {
@@ -40,47 +38,19 @@ WL_FRAME void t2_gate_then_b_then_a(void)
 	pthread_mutex_unlock(&gate);
 }
 
-static struct worker {
-	const char *name;
-	void (*work)(void);
-	pthread_t thread;
-	pid_t tid;
-} workers[THREADS] = {
-	{ .name = "wl-t1", .work = t1_gate_then_a_then_b },
-	{ .name = "wl-t2", .work = t2_gate_then_b_then_a },
+static struct wl_worker workers[] = {
+	{ .name = "wl-t1", .work = t1_gate_then_a_then_b, .turn = 0 },
+	{ .name = "wl-t2", .work = t2_gate_then_b_then_a, .turn = 1 },
 };
-
-/* Turn i belongs to workers[i]; everyone passes the barrier after every turn. */
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-
-	w->tid = wl_thread_init(w->name);
-	pthread_barrier_wait(&start);	/* all tids known */
-	pthread_barrier_wait(&start);	/* go */
-	for (int i = 0; i < THREADS; i++) {
-		if (&workers[i] == w)
-			w->work();
-		pthread_barrier_wait(&turn);
-	}
-	return NULL;
-}
 
 int main(int argc, char **argv)
 {
 	wl_handshake(&argc, argv);
-	pthread_barrier_init(&start, NULL, THREADS + 1);
-	pthread_barrier_init(&turn, NULL, THREADS);
-	for (int i = 0; i < THREADS; i++) {
-		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]))
-			return 1;
-	}
-	pthread_barrier_wait(&start);
+	if (wl_turns_start(&turns, workers, WL_ARRAY_SIZE(workers), 1))
+		return 1;
 	wl_ready("tid1=%d tid2=%d gate=%p a=%p b=%p", workers[0].tid, workers[1].tid,
 		 (void *)&gate, (void *)&lock_a, (void *)&lock_b);
-	pthread_barrier_wait(&start);
-	for (int i = 0; i < THREADS; i++)
-		pthread_join(workers[i].thread, NULL);
-	wl_done("turns=%d", THREADS);
+	wl_turns_go_and_join(&turns);
+	wl_done("turns=%d", turns.nr_turns);
 	return 0;
 }

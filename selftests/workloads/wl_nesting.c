@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <stdint.h>
 
 #include "wl.h"
 
@@ -28,9 +27,7 @@ pthread_mutex_t level5 = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t *const levels[LEVELS] = {
 	&level0, &level1, &level2, &level3, &level4, &level5,
 };
-static pthread_barrier_t start;
-static pthread_t threads[THREADS];
-static pid_t tids[THREADS];
+static struct wl_turns turns;
 static long iterations, acquisitions[THREADS];
 
 /* Take the levels in mask in ascending order, release them in descending order. */
@@ -51,20 +48,21 @@ WL_FRAME int take_levels(unsigned int mask)
 	return taken;
 }
 
-static void *worker_main(void *arg)
+static void take_random_levels(int self)
 {
-	int self = (intptr_t)arg;
 	unsigned int seed = self + 1;
-	char name[16];
 
-	snprintf(name, sizeof(name), "wl-t%d", self + 1);
-	tids[self] = wl_thread_init(name);
-	pthread_barrier_wait(&start);	/* all tids known */
-	pthread_barrier_wait(&start);	/* go */
 	for (long n = 0; n < iterations; n++)
 		acquisitions[self] += take_levels(1 + rand_r(&seed) % ((1U << LEVELS) - 1));
-	return NULL;
 }
+
+/* One turn, which all of them share: they run at once. */
+static struct wl_worker workers[THREADS] = {
+	{ .name = "wl-t1", .work_self = take_random_levels, .turn = 0 },
+	{ .name = "wl-t2", .work_self = take_random_levels, .turn = 0 },
+	{ .name = "wl-t3", .work_self = take_random_levels, .turn = 0 },
+	{ .name = "wl-t4", .work_self = take_random_levels, .turn = 0 },
+};
 
 int main(int argc, char **argv)
 {
@@ -76,21 +74,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: wl_nesting [-w] [ITERATIONS]\n");
 		return 2;
 	}
-	pthread_barrier_init(&start, NULL, THREADS + 1);
-	for (intptr_t i = 0; i < THREADS; i++) {
-		if (pthread_create(&threads[i], NULL, worker_main, (void *)i))
-			return 1;
-	}
-	pthread_barrier_wait(&start);
+	if (wl_turns_start(&turns, workers, THREADS, 1))
+		return 1;
 	wl_ready("tid1=%d tid2=%d tid3=%d tid4=%d level0=%p level1=%p level2=%p level3=%p "
 		 "level4=%p level5=%p iterations=%ld",
-		 tids[0], tids[1], tids[2], tids[3], (void *)&level0, (void *)&level1,
-		 (void *)&level2, (void *)&level3, (void *)&level4, (void *)&level5, iterations);
-	pthread_barrier_wait(&start);
-	for (int i = 0; i < THREADS; i++) {
-		pthread_join(threads[i], NULL);
+		 workers[0].tid, workers[1].tid, workers[2].tid, workers[3].tid, (void *)&level0,
+		 (void *)&level1, (void *)&level2, (void *)&level3, (void *)&level4,
+		 (void *)&level5, iterations);
+	wl_turns_go_and_join(&turns);
+	for (int i = 0; i < THREADS; i++)
 		total += acquisitions[i];
-	}
 	wl_done("acquisitions=%ld", total);
 	return 0;
 }

@@ -12,16 +12,13 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <stdint.h>
 
 #include "wl.h"
 
 #define PHILOSOPHERS 5
 
 pthread_mutex_t forks[PHILOSOPHERS] = { [0 ... PHILOSOPHERS - 1] = PTHREAD_MUTEX_INITIALIZER };
-static pthread_barrier_t start, turn;
-static pthread_t threads[PHILOSOPHERS];
-static pid_t tids[PHILOSOPHERS];
+static struct wl_turns turns;
 static int meals;
 
 WL_FRAME void philosopher_eat(int i)
@@ -33,40 +30,26 @@ WL_FRAME void philosopher_eat(int i)
 	pthread_mutex_unlock(&forks[i]);
 }
 
-static void *philosopher_main(void *arg)
-{
-	int self = (intptr_t)arg;
-	char name[16];
-
-	snprintf(name, sizeof(name), "wl-phil%d", self);
-	tids[self] = wl_thread_init(name);
-	pthread_barrier_wait(&start);	/* all tids known */
-	pthread_barrier_wait(&start);	/* go */
-	for (int i = 0; i < PHILOSOPHERS; i++) {
-		if (i == self)
-			philosopher_eat(self);
-		pthread_barrier_wait(&turn);
-	}
-	return NULL;
-}
+/* Philosopher i eats in turn i; philosopher_eat() is given i, the index in the table. */
+static struct wl_worker philosophers[PHILOSOPHERS] = {
+	{ .name = "wl-phil0", .work_self = philosopher_eat, .turn = 0 },
+	{ .name = "wl-phil1", .work_self = philosopher_eat, .turn = 1 },
+	{ .name = "wl-phil2", .work_self = philosopher_eat, .turn = 2 },
+	{ .name = "wl-phil3", .work_self = philosopher_eat, .turn = 3 },
+	{ .name = "wl-phil4", .work_self = philosopher_eat, .turn = 4 },
+};
 
 int main(int argc, char **argv)
 {
 	wl_handshake(&argc, argv);
-	pthread_barrier_init(&start, NULL, PHILOSOPHERS + 1);
-	pthread_barrier_init(&turn, NULL, PHILOSOPHERS);
-	for (intptr_t i = 0; i < PHILOSOPHERS; i++) {
-		if (pthread_create(&threads[i], NULL, philosopher_main, (void *)i))
-			return 1;
-	}
-	pthread_barrier_wait(&start);
+	if (wl_turns_start(&turns, philosophers, PHILOSOPHERS, 1))
+		return 1;
 	wl_ready("tid0=%d tid1=%d tid2=%d tid3=%d tid4=%d forks=%p fork0=%p fork1=%p fork2=%p "
 		 "fork3=%p fork4=%p",
-		 tids[0], tids[1], tids[2], tids[3], tids[4], (void *)forks, (void *)&forks[0],
-		 (void *)&forks[1], (void *)&forks[2], (void *)&forks[3], (void *)&forks[4]);
-	pthread_barrier_wait(&start);
-	for (int i = 0; i < PHILOSOPHERS; i++)
-		pthread_join(threads[i], NULL);
+		 philosophers[0].tid, philosophers[1].tid, philosophers[2].tid, philosophers[3].tid,
+		 philosophers[4].tid, (void *)forks, (void *)&forks[0], (void *)&forks[1],
+		 (void *)&forks[2], (void *)&forks[3], (void *)&forks[4]);
+	wl_turns_go_and_join(&turns);
 	wl_done("meals=%d", meals);
 	return 0;
 }

@@ -14,8 +14,7 @@
 
 pthread_mutex_t rec;		/* PTHREAD_MUTEX_RECURSIVE, initialised in main() */
 pthread_mutex_t other = PTHREAD_MUTEX_INITIALIZER;
-static pthread_barrier_t start;
-static pid_t tid1;
+static struct wl_turns turns;
 static int depth;
 
 WL_FRAME void t1_rec_twice_then_other(void)
@@ -29,14 +28,9 @@ WL_FRAME void t1_rec_twice_then_other(void)
 	pthread_mutex_unlock(&rec);
 }
 
-static void *t1_main(void *arg)
-{
-	tid1 = wl_thread_init("wl-t1");
-	pthread_barrier_wait(&start);	/* tid known */
-	pthread_barrier_wait(&start);	/* go */
-	t1_rec_twice_then_other();
-	return NULL;
-}
+static struct wl_worker workers[] = {
+	{ .name = "wl-t1", .work = t1_rec_twice_then_other, .turn = 0 },
+};
 
 static int init_rec(void)
 {
@@ -52,18 +46,13 @@ static int init_rec(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t t1;
-
 	wl_handshake(&argc, argv);
 	if (init_rec())
 		return 1;
-	pthread_barrier_init(&start, NULL, 2);
-	if (pthread_create(&t1, NULL, t1_main, NULL))
+	if (wl_turns_start(&turns, workers, WL_ARRAY_SIZE(workers), 1))
 		return 1;
-	pthread_barrier_wait(&start);
-	wl_ready("tid1=%d rec=%p other=%p", tid1, (void *)&rec, (void *)&other);
-	pthread_barrier_wait(&start);
-	pthread_join(t1, NULL);
+	wl_ready("tid1=%d rec=%p other=%p", workers[0].tid, (void *)&rec, (void *)&other);
+	wl_turns_go_and_join(&turns);
 	wl_done("depth=%d", depth);
 	return 0;
 }

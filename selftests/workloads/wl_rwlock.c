@@ -21,13 +21,11 @@
 
 #include "wl.h"
 
-#define THREADS 2
-
 pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 pthread_rwlock_t rw_a = PTHREAD_RWLOCK_INITIALIZER;
 pthread_rwlock_t rw_b = PTHREAD_RWLOCK_INITIALIZER;
-static pthread_barrier_t start, turn;
+static struct wl_turns turns;
 
 WL_FRAME void t1_write_rw_then_m(void)
 {
@@ -61,31 +59,10 @@ WL_FRAME void t2_read_b_then_a(void)
 	pthread_rwlock_unlock(&rw_b);
 }
 
-static struct worker {
-	const char *name;
-	void (*work)(void);
-	pthread_t thread;
-	pid_t tid;
-} workers[THREADS] = {
-	{ .name = "wl-t1" },
-	{ .name = "wl-t2" },
+static struct wl_worker workers[] = {
+	{ .name = "wl-t1", .turn = 0 },
+	{ .name = "wl-t2", .turn = 1 },
 };
-
-/* Turn i belongs to workers[i]; everyone passes the barrier after every turn. */
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-
-	w->tid = wl_thread_init(w->name);
-	pthread_barrier_wait(&start);	/* all tids known */
-	pthread_barrier_wait(&start);	/* go */
-	for (int i = 0; i < THREADS; i++) {
-		if (&workers[i] == w)
-			w->work();
-		pthread_barrier_wait(&turn);
-	}
-	return NULL;
-}
 
 static int prefer_writers(void)
 {
@@ -117,22 +94,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: wl_rwlock [-w] [wr|rr|rr-writer]\n");
 		return 2;
 	}
-	pthread_barrier_init(&start, NULL, THREADS + 1);
-	pthread_barrier_init(&turn, NULL, THREADS);
-	for (int i = 0; i < THREADS; i++) {
-		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]))
-			return 1;
-	}
-	pthread_barrier_wait(&start);
+	if (wl_turns_start(&turns, workers, WL_ARRAY_SIZE(workers), 1))
+		return 1;
 	if (!strcmp(mode, "wr"))
 		wl_ready("mode=%s tid1=%d tid2=%d rw=%p m=%p", mode, workers[0].tid, workers[1].tid,
 			 (void *)&rw, (void *)&m);
 	else
 		wl_ready("mode=%s tid1=%d tid2=%d rw_a=%p rw_b=%p", mode, workers[0].tid,
 			 workers[1].tid, (void *)&rw_a, (void *)&rw_b);
-	pthread_barrier_wait(&start);
-	for (int i = 0; i < THREADS; i++)
-		pthread_join(workers[i].thread, NULL);
+	wl_turns_go_and_join(&turns);
 	wl_done("mode=%s", mode);
 	return 0;
 }
