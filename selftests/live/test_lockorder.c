@@ -297,8 +297,8 @@ TEST_F(lo, dining_philosophers)
 	ASSERT_EQ(1, t->lc.nr);
 	ASSERT_EQ(1, t->findings);
 	expect_cycle(_metadata, t, the_finding(t), forks, tids, 5);
-	expect_name(_metadata, t, forks[0], "forks");
-	expect_name(_metadata, t, forks[3], "forks+0x78");
+	expect_name(_metadata, t, forks[0], "forks[0]");
+	expect_name(_metadata, t, forks[3], "forks[3]");
 }
 
 /* Write-locked rwlock then a mutex, and the mutex then the rwlock for reading: a finding. */
@@ -394,6 +394,9 @@ TEST_F(lo, recursive_mutex_no_self_edge)
 	ASSERT_EQ(1, cw_lg__nr_edges(lg));
 	EXPECT_EQ(cw_field(t->wl.ready, "rec"), cw_lg__node(lg, cw_lg__edge(lg, 0)->from)->addr);
 	EXPECT_EQ(cw_field(t->wl.ready, "other"), cw_lg__node(lg, cw_lg__edge(lg, 0)->to)->addr);
+	/* a lock inside a global structure is named by its path, from DWARF */
+	expect_name(_metadata, t, cw_field(t->wl.ready, "other"), "stats.lock");
+	expect_name(_metadata, t, cw_field(t->wl.ready, "rec"), "rec");
 }
 
 /* A mutex destroyed and initialised again at the same address, used in the other order. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Recursion on a recursive mutex is not a self-deadlock: "wl-t1" takes rec, rec again
- * (nested), then other, and releases all three. Nothing is inconsistent.
+ * (nested), then other (the lock in the global structure stats), and releases all
+ * three. Nothing is inconsistent.
  *
  *   wl_recursive [-w]
  *   ready pid=P tid1=T rec=0x.. other=0x..
@@ -13,7 +14,12 @@
 #include "wl.h"
 
 pthread_mutex_t rec;		/* PTHREAD_MUTEX_RECURSIVE, initialised in main() */
-pthread_mutex_t other = PTHREAD_MUTEX_INITIALIZER;
+/* other is inside a structure: its name is the path to it, stats.lock */
+struct stats {
+	long count;
+	pthread_mutex_t lock;
+} stats = { .lock = PTHREAD_MUTEX_INITIALIZER };
+#define other (stats.lock)
 static struct wl_turns turns;
 static int depth;
 

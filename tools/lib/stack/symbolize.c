@@ -635,6 +635,176 @@ int cw_frame__format(const struct cw_frame *f, char *buf, size_t len)
 	return err;
 }
 
+/* --- names of variables and of what is inside them ----------------------------------- */
+
+/* Whether die is a variable (a definition) whose location is the file address addr. */
+static bool variable_at(Dwarf_Die *die, Dwarf_Addr addr)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Op *ops;
+	size_t nops;
+
+	if (dwarf_tag(die) != DW_TAG_variable || !dwarf_attr(die, DW_AT_location, &attr) ||
+	    dwarf_getlocation(&attr, &ops, &nops) || nops != 1)
+		return false;
+	return (ops[0].atom == DW_OP_addr || ops[0].atom == DW_OP_addrx) &&
+	       ops[0].number == addr;
+}
+
+/* The variable at file address addr among die's children, namespaces included. */
+static bool find_variable(Dwarf_Die *parent, Dwarf_Addr addr, Dwarf_Die *out, int depth)
+{
+	Dwarf_Die child;
+
+	if (depth > 8 || dwarf_child(parent, &child))
+		return false;
+	do {
+		int tag = dwarf_tag(&child);
+
+		if (variable_at(&child, addr)) {
+			*out = child;
+			return true;
+		}
+		if ((tag == DW_TAG_namespace || tag == DW_TAG_module) &&
+		    find_variable(&child, addr, out, depth + 1))
+			return true;
+	} while (!dwarf_siblingof(&child, &child));
+	return false;
+}
+
+/* die's type, through typedefs and qualifiers; *named: the first name met on the way. */
+static bool type_of(Dwarf_Die *die, Dwarf_Die *type, const char **named)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Die cur = *die;
+
+	for (int i = 0; i < 16; i++) {
+		int tag;
+
+		if (!dwarf_attr_integrate(&cur, DW_AT_type, &attr) || !dwarf_formref_die(&attr, type))
+			return false;
+		tag = dwarf_tag(type);
+		if (!*named && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type)
+			*named = dwarf_diename(type);
+		if (tag != DW_TAG_typedef && tag != DW_TAG_const_type &&
+		    tag != DW_TAG_volatile_type && tag != DW_TAG_atomic_type)
+			return true;
+		cur = *type;
+	}
+	return false;
+}
+
+/* A lock type: where naming stops going inside (pthread's unions, C++'s classes). */
+static bool lock_type_name(const char *name)
+{
+	return name && (strstr(name, "mutex") || strstr(name, "rwlock") ||
+			strstr(name, "spinlock") || strstr(name, "_lock"));
+}
+
+/*
+ * Append to buf (of len, *n used) the path from a variable of type of `die` down to
+ * offset off inside it: [3].lock, .accounts[2]; what is left over as +0x...
+ */
+static void member_path(Dwarf_Die *die, Dwarf_Word off, char *buf, size_t len, size_t *n)
+{
+	Dwarf_Die cur = *die;
+
+	for (int depth = 0; depth < 8; depth++) {
+		const char *named = NULL;
+		Dwarf_Die type, child;
+		Dwarf_Word size;
+		bool found = false;
+
+		if (!type_of(&cur, &type, &named))
+			break;
+		if (off == 0 && lock_type_name(named))
+			break;
+		if (dwarf_tag(&type) == DW_TAG_array_type) {
+			Dwarf_Die elem;
+			const char *elem_named = NULL;
+
+			if (!type_of(&type, &elem, &elem_named) || dwarf_aggregate_size(&elem, &size) ||
+			    !size)
+				break;
+			*n += snprintf(buf + *n, *n < len ? len - *n : 0, "[%llu]",
+				       (unsigned long long)(off / size));
+			off %= size;
+			/* the element, as a pseudo-DIE: its type is elem */
+			cur = type;
+			if (off == 0 && lock_type_name(elem_named))
+				return;
+			/* go on inside the element: a member lookup on its struct */
+			type = elem;
+			if (dwarf_tag(&type) != DW_TAG_structure_type &&
+			    dwarf_tag(&type) != DW_TAG_class_type && dwarf_tag(&type) != DW_TAG_union_type)
+				break;
+		} else if (dwarf_tag(&type) != DW_TAG_structure_type &&
+			   dwarf_tag(&type) != DW_TAG_class_type &&
+			   dwarf_tag(&type) != DW_TAG_union_type) {
+			break;
+		}
+		if (dwarf_child(&type, &child))
+			break;
+		do {
+			Dwarf_Attribute attr;
+			Dwarf_Word at = 0, msize;
+			Dwarf_Die mtype;
+			const char *ignored = NULL;
+
+			if (dwarf_tag(&child) != DW_TAG_member || !dwarf_diename(&child))
+				continue;
+			if (dwarf_attr(&child, DW_AT_data_member_location, &attr) &&
+			    dwarf_formudata(&attr, &at))
+				continue;
+			if (!type_of(&child, &mtype, &ignored) || dwarf_aggregate_size(&mtype, &msize))
+				continue;
+			if (off >= at && off < at + msize) {
+				*n += snprintf(buf + *n, *n < len ? len - *n : 0, ".%s",
+					       dwarf_diename(&child));
+				off -= at;
+				cur = child;
+				found = true;
+				break;
+			}
+		} while (!dwarf_siblingof(&child, &child));
+		if (!found)
+			break;
+		if (off == 0) {
+			const char *mname = NULL;
+			Dwarf_Die t;
+
+			if (type_of(&cur, &t, &mname) && lock_type_name(mname))
+				return;
+		}
+	}
+	if (off)
+		*n += snprintf(buf + *n, *n < len ? len - *n : 0, "+0x%llx", (unsigned long long)off);
+}
+
+/*
+ * "name[3].lock" for what is at off inside the variable that starts at start (a process
+ * address) in module dm, from its DWARF; false when the module has none for it.
+ */
+static bool dwarf_member_name(Dwfl_Module *dm, Dwarf_Addr start, const char *shown,
+			      GElf_Off off, char *buf, size_t len)
+{
+	Dwarf_Die *cu = NULL, var;
+	Dwarf_Addr bias;
+	size_t n = 0;
+
+	/* the variable's address as the module's DWARF knows it */
+	if (!dwfl_module_getdwarf(dm, &bias))
+		return false;
+	while ((cu = dwfl_module_nextcu(dm, cu, &bias)))
+		if (find_variable(cu, start - bias, &var, 0))
+			break;
+	if (!cu)
+		return false;
+	n = snprintf(buf, len, "%s", shown);
+	member_path(&var, off, buf, len, &n);
+	return n < len;
+}
+
 int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_t len)
 {
 	Dwfl_Module *dm;
@@ -660,10 +830,13 @@ int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_
 	shown = display_name(name);
 	if (!shown)
 		return -ENOMEM;
-	if (off)
-		snprintf(buf, len, "%s+0x%llx", shown, (unsigned long long)off);
-	else
-		snprintf(buf, len, "%s", shown);
+	/* inside an array or a structure: its path, when the module has DWARF for it */
+	if (!dwarf_member_name(dm, addr - off, shown, off, buf, len)) {
+		if (off)
+			snprintf(buf, len, "%s+0x%llx", shown, (unsigned long long)off);
+		else
+			snprintf(buf, len, "%s", shown);
+	}
 	free(shown);
 	return 0;
 }
