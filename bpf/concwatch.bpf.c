@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
 #include "cw_common.bpf.h"
 #include "cw_locks.bpf.h"
 #include "cw_stack.bpf.h"
@@ -69,6 +70,57 @@ ACQUIRE(pthread_mutex_clocklock, CW_LOCK_MUTEX, CW_OP_TIMEDLOCK)
 RELEASE(pthread_mutex_unlock, CW_LOCK_MUTEX)
 RESET(pthread_mutex_init, CW_LOCK_MUTEX, CW_OP_INIT)
 RESET(pthread_mutex_destroy, CW_LOCK_MUTEX, CW_OP_DESTROY)
+
+/*
+ * glibc built with --enable-systemtap (Fedora's) marks its lock operations with SDT
+ * notes, provider "libc": userspace attaches these to them instead of uprobes on the
+ * functions. A note sits inside the function: no return address at [sp] (its cookie
+ * says where it is: tools/lib/source/sdt.c), no return probe; the "acquired" note is
+ * the successful return.
+ */
+#define SDT_ENTER(note, kind, op)                                                  \
+	SEC("usdt")                                                                \
+	int BPF_USDT(usdt_##note, void *lock)                                      \
+	{                                                                          \
+		return acquire_enter_at(ctx, (__u64)lock, 0, kind, op, 0,          \
+					bpf_usdt_cookie(ctx));                     \
+	}
+
+#define SDT_ACQUIRED(note)                               \
+	SEC("usdt")                                      \
+	int BPF_USDT(usdt_##note, void *lock)            \
+	{                                                \
+		return acquire_exit(ctx, 1);             \
+	}
+
+#define SDT_RELEASE(note, kind)                                                 \
+	SEC("usdt")                                                             \
+	int BPF_USDT(usdt_##note, void *lock)                                   \
+	{                                                                       \
+		return release(ctx, (__u64)lock, 0, kind, CW_OP_UNLOCK);        \
+	}
+
+#define SDT_RESET(note, kind, op)                                               \
+	SEC("usdt")                                                             \
+	int BPF_USDT(usdt_##note, void *lock)                                   \
+	{                                                                       \
+		return lock_reset_at(ctx, (__u64)lock, kind, op, 0,             \
+				     bpf_usdt_cookie(ctx));                     \
+	}
+
+SDT_ENTER(mutex_entry, CW_LOCK_MUTEX, CW_OP_LOCK)
+SDT_ACQUIRED(mutex_acquired)
+SDT_ENTER(mutex_timedlock_entry, CW_LOCK_MUTEX, CW_OP_TIMEDLOCK)
+SDT_ACQUIRED(mutex_timedlock_acquired)
+SDT_RELEASE(mutex_release, CW_LOCK_MUTEX)
+SDT_RESET(mutex_init, CW_LOCK_MUTEX, CW_OP_INIT)
+SDT_RESET(mutex_destroy, CW_LOCK_MUTEX, CW_OP_DESTROY)
+SDT_ENTER(rdlock_entry, CW_LOCK_RWLOCK, CW_OP_RDLOCK)
+SDT_ACQUIRED(rdlock_acquire_read)
+SDT_ENTER(wrlock_entry, CW_LOCK_RWLOCK, CW_OP_WRLOCK)
+SDT_ACQUIRED(wrlock_acquire_write)
+SDT_RELEASE(rwlock_unlock, CW_LOCK_RWLOCK)
+SDT_RESET(rwlock_destroy, CW_LOCK_RWLOCK, CW_OP_DESTROY)
 
 /* --track-free: free() (operator delete calls it) ends the history of locks inside. */
 SEC("uprobe")

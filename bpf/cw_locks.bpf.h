@@ -243,9 +243,30 @@ static __always_inline void emit_lock(__u16 type, __u64 addr, __u64 addr2, __u8 
 	cw_submit(e);
 }
 
-/* Entry of an acquire (or of cond_wait's re-acquire, then addr2 is the condvar). */
-static __always_inline int acquire_enter(struct pt_regs *ctx, __u64 addr, __u64 addr2, __u8 kind,
-					 __u8 op)
+/*
+ * The caller of the probed function: at [sp] at an entry (at_entry), else where
+ * userspace found it from the call frame information (ra_off1: its offset above sp,
+ * plus one; 0 when not known).
+ */
+static __always_inline __u64 caller_at(struct pt_regs *ctx, int at_entry, __u64 ra_off1)
+{
+	__u64 ip = 0;
+
+	if (at_entry)
+		return caller_ip(ctx);
+	if (ra_off1)
+		bpf_probe_read_user(&ip, sizeof(ip), (void *)(PT_REGS_SP(ctx) + ra_off1 - 1));
+	return ip;
+}
+
+/*
+ * Entry of an acquire (or of cond_wait's re-acquire, then addr2 is the condvar).
+ * at_entry: the probe sits where the return address is at [sp] (a uprobe placed by
+ * placement.c); a USDT note inside the function has no such thing (ra_off1 says where
+ * it is), and no return probe.
+ */
+static __always_inline int acquire_enter_at(struct pt_regs *ctx, __u64 addr, __u64 addr2,
+					    __u8 kind, __u8 op, int at_entry, __u64 ra_off1)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending_lock p = {}, *old;
@@ -264,10 +285,12 @@ static __always_inline int acquire_enter(struct pt_regs *ctx, __u64 addr, __u64 
 	p.addr2 = addr2;
 	p.kind = kind;
 	p.op = op;
-	p.ip = caller_ip(ctx);
-	p.ret_slot = PT_REGS_SP(ctx);
+	p.ip = caller_at(ctx, at_entry, ra_off1);
+	p.ret_slot = at_entry ? PT_REGS_SP(ctx) : 0;
 	p.attr = read_attr(addr, kind);
-	p.stack_id = user_stack_id(PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), 1, 0, 1, 0, 0);
+	/* inside a function, the caller tells call paths apart where [sp] would */
+	p.stack_id = user_stack_id(PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), at_entry,
+				   at_entry ? 0 : p.ip, 1, 0, 0);
 	p.ts_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&pending_locks, &tid, &p, BPF_ANY))
 		__sync_fetch_and_add(&lost_map_full, 1);
@@ -275,6 +298,12 @@ static __always_inline int acquire_enter(struct pt_regs *ctx, __u64 addr, __u64 
 		emit_lock(CW_EV_LOCK_BEGIN, addr, addr2, kind, op, p.attr, p.ip, p.stack_id, 0, 0,
 			  p.ts_ns);
 	return 0;
+}
+
+static __always_inline int acquire_enter(struct pt_regs *ctx, __u64 addr, __u64 addr2, __u8 kind,
+					 __u8 op)
+{
+	return acquire_enter_at(ctx, addr, addr2, kind, op, 1, 0);
 }
 
 static __always_inline void atomic_max(__u64 *v, __u64 x)
@@ -618,7 +647,8 @@ static __always_inline int release(struct pt_regs *ctx, __u64 addr, __u64 addr2,
 }
 
 /* pthread_*_init/destroy: the address starts a new lifetime. Rare: always sent. */
-static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind, __u8 op)
+static __always_inline int lock_reset_at(struct pt_regs *ctx, __u64 addr, __u8 kind, __u8 op,
+					 int at_entry, __u64 ra_off1)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct lock_key k = { .tgid = id >> 32, .addr = addr };
@@ -630,8 +660,14 @@ static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind
 	if (bpf_map_update_elem(&lock_gens, &k, &gen, BPF_ANY))
 		__sync_fetch_and_add(&lost_map_full, 1);
 	emit_lock(op == CW_OP_INIT ? CW_EV_LOCK_INIT : CW_EV_LOCK_DESTROY, addr, 0, kind, op,
-		  op == CW_OP_INIT ? 0 : read_attr(addr, kind), caller_ip(ctx), 0, 0, 0, 0);
+		  op == CW_OP_INIT ? 0 : read_attr(addr, kind), caller_at(ctx, at_entry, ra_off1), 0,
+		  0, 0, 0);
 	return 0;
+}
+
+static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind, __u8 op)
+{
+	return lock_reset_at(ctx, addr, kind, op, 1, 0);
 }
 
 /* A blocking futex call during an acquire: the acquire is contended. */

@@ -421,6 +421,25 @@ TEST(run_fail_on_clean_program)
 	result_free(&r);
 }
 
+/*
+ * run finds a library the executable's RUNPATH names before it is loaded: here a libc
+ * stand-in with SDT notes, whose notes are attached (said with -v).
+ */
+TEST(run_sdt_notes_through_runpath)
+{
+	char wl[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_sdt", wl, sizeof(wl));
+	r = run_args((const char *[]){ "run", "-v", "--", wl, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.err, "/sdt/libpthread.so.0: libc:{mutex_entry, "
+				      "mutex_acquired, mutex_release}\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
+	result_free(&r);
+}
+
 /* A mutex freed and its memory reused: marked without --track-free ... */
 TEST(run_freed_memory_marked)
 {

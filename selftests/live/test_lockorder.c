@@ -258,6 +258,47 @@ TEST_F(lo, spin_locks)
 			     "t1_take_a_then_b" : "t2_take_b_then_a", 0);
 }
 
+/*
+ * A libc with SDT notes for its locks (a stand-in: sdt/libpthread.so.0, whose mutex
+ * functions only the notes can see): the notes are attached instead of uprobes, and
+ * the same ABBA comes out, with the callers (read where the call frame information
+ * says) and the stacks, unwound from inside the library.
+ */
+TEST_F(lo, sdt_notes_of_the_libc)
+{
+	struct traced *t = &self->t;
+	const struct cw_cycle *c;
+
+	CW_SKIPPED_IN_SETUP();
+	trace(_metadata, t, "wl_sdt", NULL);
+	EXPECT_NE(NULL, strstr(cw_session__notes(t->sess), "at the SDT notes of "))
+		TH_LOG("notes: %s", cw_session__notes(t->sess));
+	EXPECT_NE(NULL, strstr(cw_session__notes(t->sess),
+			       "/sdt/libpthread.so.0: libc:{mutex_entry, mutex_acquired, "
+			       "mutex_release}"));
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	c = the_finding(t);
+	expect_cycle(_metadata, t, c,
+		     (__u64[]){ cw_field(t->wl.ready, "a"), cw_field(t->wl.ready, "b") },
+		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2") }, 2);
+	for (size_t i = 0; i < 2; i++) {
+		int t1 = c->insts[i]->tid == cw_field(t->wl.ready, "tid1");
+		char site[256], want[64];
+
+		/* the caller, found through the library's call frame information */
+		cw_symbols__site(t->sym, t->wl.pid, c->insts[i]->to_ip, site, sizeof(site));
+		snprintf(want, sizeof(want), "%s (wl_abba.c:%lld)",
+			 t1 ? "t1_take_a_then_b" : "t2_take_b_then_a",
+			 cw_field(t->wl.done, t1 ? "line_t1_b" : "line_t2_a"));
+		EXPECT_STREQ(want, site);
+		expect_frame(_metadata, t, c->insts[i]->to_stack_id,
+			     t1 ? "t1_take_a_then_b" : "t2_take_b_then_a",
+			     cw_field(t->wl.done, t1 ? "line_t1_b" : "line_t2_a"));
+	}
+	expect_name(_metadata, t, cw_field(t->wl.ready, "a"), "lock_a");
+}
+
 /* a -> b, b -> c, c -> a across three threads: one cycle of three. */
 TEST_F(lo, three_locks_three_threads)
 {

@@ -213,6 +213,11 @@ int cw_elf__open(const char *path, struct cw_elf **out)
 	return 0;
 }
 
+Elf *cw_elf__elf(struct cw_elf *e)
+{
+	return e->elf;
+}
+
 void cw_elf__close(struct cw_elf *e)
 {
 	if (!e)
@@ -362,6 +367,53 @@ static int has_base(const struct cw_object *objs, size_t nr, const char *prefix)
 	return 0;
 }
 
+/*
+ * The executable's DT_RUNPATH (or DT_RPATH), $ORIGIN made its directory as the process
+ * sees it: where ld.so looks for its libraries before the default directories.
+ */
+static void exe_runpath(const struct cw_object *exe, char *buf, size_t len)
+{
+	struct cw_elf *e;
+	Elf_Scn *scn = NULL;
+	char dir[PATH_MAX];
+
+	buf[0] = '\0';
+	snprintf(dir, sizeof(dir), "%s", exe->path);
+	if (strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	if (cw_elf__open(exe->host_path, &e))
+		return;
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && gelf_getdyn(d, i, &dyn); i++) {
+			const char *rp, *o;
+			size_t n = 0;
+
+			if (dyn.d_tag != DT_RUNPATH && dyn.d_tag != DT_RPATH)
+				continue;
+			rp = elf_strptr(e->elf, sh.sh_link, dyn.d_un.d_val);
+			for (; rp && *rp && n + 1 < len; rp++) {
+				o = !strncmp(rp, "$ORIGIN", 7) ? "$ORIGIN" :
+				    !strncmp(rp, "${ORIGIN}", 9) ? "${ORIGIN}" : NULL;
+				if (o) {
+					n += snprintf(buf + n, len - n, "%s", dir);
+					rp += strlen(o) - 1;
+				} else {
+					buf[n++] = *rp;
+				}
+			}
+			buf[n < len ? n : len - 1] = '\0';
+		}
+	}
+	cw_elf__close(e);
+}
+
 int cw_target__libs_to_come(int pid, struct cw_object **objs, size_t *nr)
 {
 	static const char *const libs[] = { "libc.so.6", "libpthread.so.0" };
@@ -369,19 +421,23 @@ int cw_target__libs_to_come(int pid, struct cw_object **objs, size_t *nr)
 		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
 		"/lib", "/usr/lib",
 	};
-	char llp[PATH_MAX], host[sizeof(((struct cw_object *)0)->host_path)];
+	char llp[PATH_MAX], runpath[PATH_MAX], host[sizeof(((struct cw_object *)0)->host_path)];
 
 	/* only a process the dynamic linker is loading: ld.so mapped, libc not yet */
 	if (!has_base(*objs, *nr, "ld-linux") || has_base(*objs, *nr, "libc.so") ||
 	    has_base(*objs, *nr, "libc-"))
 		return 0;
 	ld_library_path(pid, llp, sizeof(llp));
+	for (size_t i = 0; i < *nr; i++)
+		if ((*objs)[i].is_main)
+			exe_runpath(&(*objs)[i], runpath, sizeof(runpath));
 	for (size_t k = 0; k < sizeof(libs) / sizeof(libs[0]); k++) {
-		char *save = NULL, *dir, search[PATH_MAX * 2];
+		char *save = NULL, *dir, search[PATH_MAX * 3];
 		struct stat st;
 
-		/* LD_LIBRARY_PATH first, then the default directories, as ld.so looks */
-		snprintf(search, sizeof(search), "%s", llp);
+		/* LD_LIBRARY_PATH, the executable's RUNPATH, the default directories: ld.so's order */
+		snprintf(search, sizeof(search), "%s%s%s", llp, llp[0] && runpath[0] ? ":" : "",
+			 runpath);
 		for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
 			size_t len = strlen(search);
 
@@ -405,6 +461,46 @@ int cw_target__libs_to_come(int pid, struct cw_object **objs, size_t *nr)
 			snprintf(o->host_path, sizeof(o->host_path), "%s", host);
 			o->inode = st.st_ino;
 			break;
+		}
+	}
+	return 0;
+}
+
+int cw_elf__has_sdt(struct cw_elf *e, const char *provider, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(e->elf, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		size_t off = 0, name_off, desc_off;
+		GElf_Shdr sh;
+		GElf_Nhdr nh;
+		Elf_Data *d;
+		const char *sname;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		sname = elf_strptr(e->elf, shstrndx, sh.sh_name);
+		if (!sname || strcmp(sname, ".note.stapsdt"))
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+			/* desc: pc, base, semaphore (three addresses), provider, name, args */
+			const char *desc = (const char *)d->d_buf + desc_off;
+			size_t addrs = 3 * (gelf_getclass(e->elf) == ELFCLASS64 ? 8 : 4), plen;
+
+			if (nh.n_type != 3 || nh.n_namesz != 8 ||
+			    memcmp((const char *)d->d_buf + name_off, "stapsdt", 8) ||
+			    nh.n_descsz <= addrs)
+				continue;
+			plen = strnlen(desc + addrs, nh.n_descsz - addrs);
+			if (addrs + plen + 1 >= nh.n_descsz)
+				continue;
+			if (!strcmp(desc + addrs, provider) &&
+			    !strncmp(desc + addrs + plen + 1, name, nh.n_descsz - addrs - plen - 1))
+				return 1;
 		}
 	}
 	return 0;

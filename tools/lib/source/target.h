@@ -67,6 +67,20 @@ struct cw_elf_func {
 	size_t len;		/* st_size */
 };
 
+/* Whether the file carries a SystemTap SDT note provider:name (.note.stapsdt). */
+int cw_elf__has_sdt(struct cw_elf *elf, const char *provider, const char *name);
+
+/* The libelf handle of an open file. */
+struct Elf;
+struct Elf *cw_elf__elf(struct cw_elf *elf);
+
+/*
+ * sdt.c: how far above %rsp the return address is at every location of the SDT note
+ * provider:name of the file at path, from its call frame information; -ENOENT when
+ * that is not known, or not the same at all of them.
+ */
+int cw_sdt__return_offset(const char *path, const char *provider, const char *name);
+
 /* Like cw_elf__func_offset(), with the function's bytes. 0, -ENOENT, or -errno. */
 int cw_elf__func(struct cw_elf *elf, const char *name, struct cw_elf_func *f);
 
