@@ -7,9 +7,10 @@
  * It has a bug concwatch finds: after the fifth audit a fee collector charges the
  * premium account (the last one) and credits the bank's own account (the first one),
  * locking them in the order it names them. Everyone else locks accounts in address
- * order, the bank's first. It does not hang here (the collector runs once, while
- * tellers happen not to hold both), but it can: a teller holding the bank's account
- * and waiting for the premium one, while the collector holds that and waits.
+ * order, the bank's first: a teller holding the bank's account and waiting for the
+ * premium one, while the collector holds that and waits, would hang. Here it never
+ * does: the collector runs once, while the others wait at the desk (a counter under a
+ * mutex that no one holds while taking an account), so the inversion is only possible.
  *
  *   wl_bank [SECONDS] [TELLERS]
  */
@@ -31,11 +32,37 @@ static struct account accounts[ACCOUNTS];
 pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int stop;
 
+/*
+ * The desk: tellers and the auditor check in for each piece of work, and wait while
+ * the fee collector works alone. Its mutex is never held with an account's.
+ */
+static pthread_mutex_t desk = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t desk_cv = PTHREAD_COND_INITIALIZER;
+static int audits, paused, busy;
+
+static void desk_enter(void)
+{
+	pthread_mutex_lock(&desk);
+	while (paused && !stop)
+		pthread_cond_wait(&desk_cv, &desk);
+	busy++;
+	pthread_mutex_unlock(&desk);
+}
+
+static void desk_leave(void)
+{
+	pthread_mutex_lock(&desk);
+	if (!--busy)
+		pthread_cond_broadcast(&desk_cv);
+	pthread_mutex_unlock(&desk);
+}
+
 static void transfer(struct account *from, struct account *to, long amount)
 {
 	/* lock in address order: tellers never wait on each other in a cycle */
 	struct account *first = from < to ? from : to, *second = from < to ? to : from;
 
+	desk_enter();
 	pthread_mutex_lock(&audit_lock);
 	pthread_mutex_unlock(&audit_lock);
 	pthread_mutex_lock(&first->lock);
@@ -44,11 +71,8 @@ static void transfer(struct account *from, struct account *to, long amount)
 	to->balance += amount;
 	pthread_mutex_unlock(&second->lock);
 	pthread_mutex_unlock(&first->lock);
+	desk_leave();
 }
-
-static pthread_mutex_t fee_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t fee_due = PTHREAD_COND_INITIALIZER;
-static int audits;
 
 /* The bug: from, then to, whatever their addresses. */
 static void charge_fee(struct account *from, struct account *to, long fee)
@@ -63,12 +87,20 @@ static void charge_fee(struct account *from, struct account *to, long fee)
 
 static void *fee_collector(void *arg)
 {
-	pthread_mutex_lock(&fee_mutex);
+	pthread_mutex_lock(&desk);
 	while (audits < 5 && !stop)
-		pthread_cond_wait(&fee_due, &fee_mutex);
-	pthread_mutex_unlock(&fee_mutex);
+		pthread_cond_wait(&desk_cv, &desk);
+	/* alone: everyone else waits at the desk */
+	paused = 1;
+	while (busy && !stop)
+		pthread_cond_wait(&desk_cv, &desk);
+	pthread_mutex_unlock(&desk);
 	if (!stop)
 		charge_fee(&accounts[ACCOUNTS - 1], &accounts[0], 5);
+	pthread_mutex_lock(&desk);
+	paused = 0;
+	pthread_cond_broadcast(&desk_cv);
+	pthread_mutex_unlock(&desk);
 	return NULL;
 }
 
@@ -92,6 +124,7 @@ static void *auditor(void *arg)
 	while (!stop) {
 		long sum = 0;
 
+		desk_enter();
 		pthread_mutex_lock(&audit_lock);
 		for (int i = 0; i < ACCOUNTS; i++)
 			pthread_mutex_lock(&accounts[i].lock);
@@ -102,10 +135,11 @@ static void *auditor(void *arg)
 		pthread_mutex_unlock(&audit_lock);
 		if (sum != ACCOUNTS * 1000)
 			fprintf(stderr, "wl_bank: audit found %ld\n", sum);
-		pthread_mutex_lock(&fee_mutex);
+		pthread_mutex_lock(&desk);
 		if (++audits == 5)
-			pthread_cond_signal(&fee_due);
-		pthread_mutex_unlock(&fee_mutex);
+			pthread_cond_broadcast(&desk_cv);
+		pthread_mutex_unlock(&desk);
+		desk_leave();
 		nanosleep(&pause, NULL);
 	}
 	return NULL;
@@ -139,10 +173,10 @@ int main(int argc, char **argv)
 
 		nanosleep(&d, NULL);
 	}
+	pthread_mutex_lock(&desk);
 	stop = 1;
-	pthread_mutex_lock(&fee_mutex);
-	pthread_cond_signal(&fee_due);
-	pthread_mutex_unlock(&fee_mutex);
+	pthread_cond_broadcast(&desk_cv);
+	pthread_mutex_unlock(&desk);
 	for (long i = 0; i < tellers; i++)
 		pthread_join(t[i], NULL);
 	pthread_join(a, NULL);
