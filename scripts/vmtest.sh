@@ -23,7 +23,7 @@
 # Environment:
 #   CW_VM_KERNELS   vmlinuz files to boot (default /boot/vmlinuz-6.1.*-amd64 and
 #                   /boot/vmlinuz-6.12.*-amd64)
-#   CW_VM_TIMEOUT   seconds one guest may run, boot included (default 600)
+#   CW_VM_TIMEOUT   seconds one guest may run, boot included (default 1800)
 #   CW_VM_APPEND    extra kernel command line
 #   CW_TEST_SCALE   divisor for the live tests' iteration counts (default 20)
 #   QEMU            the QEMU binary (default qemu-system-x86_64)
@@ -34,7 +34,7 @@ shopt -s nullglob lastpipe extglob
 KSFT_SKIP=4
 TOPDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QEMU=${QEMU:-qemu-system-x86_64}
-TIMEOUT=${CW_VM_TIMEOUT:-600}
+TIMEOUT=${CW_VM_TIMEOUT:-1800}
 BUSYBOX=/bin/busybox
 
 if [ $# -gt 1 ]; then
