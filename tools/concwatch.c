@@ -157,6 +157,8 @@ static const struct argp_option trace_options[] = {
 /* Options of every command. */
 static const struct argp_option verbose_options[] = {
 	{ "verbose", 'v', NULL, 0, "Say what is happening on stderr; twice: libbpf's debug output too" },
+	/* the contract's -h, beside argp's own -? and --help */
+	{ NULL, 'h', NULL, OPTION_HIDDEN, NULL },
 	{},
 };
 
@@ -224,6 +226,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		return 0;
 	case 'v':
 		env.verbose++;
+		return 0;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		return 0;
 	}
 	return ARGP_ERR_UNKNOWN;
@@ -364,8 +369,9 @@ static const struct command_def {
 		"permitted, no BTF, no such process).", common_children }, 0 },
 	{ "run", CMD_RUN, { run_options, parse_command, "[--] CMD [ARGS...]",
 		"Start CMD under tracing, follow its threads and children, report when it exits.\v"
-		"Exit status: CMD's own (128+N when killed by signal N), or --exit-code when\n"
-		"findings matched --fail-on.\n\n"
+		"Exit status: CMD's own (128+N when killed by signal N), or --exit-code (66)\n"
+		"when findings matched --fail-on; 127 when CMD is not found, 126 when it cannot\n"
+		"be run, 130 when concwatch was interrupted before CMD ended.\n\n"
 		"Example:\n  concwatch run --fail-on lock_order_inversion -- ./server --selftest",
 		common_children }, ARGP_IN_ORDER },
 	{ "record", CMD_RECORD, { record_options, parse_command, "(-p PID | -- CMD [ARGS...]) -o FILE",
@@ -382,7 +388,7 @@ static const struct command_def {
 		"Example:\n  concwatch deadlock -p $(pidof stuck)", common_children }, 0 },
 	{ "export", CMD_EXPORT, { export_options, parse_command, "FILE",
 		"Convert a recording to another format.\v"
-		"Example:\n  concwatch export trace.cw --format perfetto -o trace.json",
+		"Example:\n  concwatch export trace.cw --format dot -o graph.dot",
 		verbose_children }, 0 },
 };
 

@@ -56,6 +56,20 @@ TEST(version)
 	result_free(&r);
 }
 
+/* The contract's -h is --help: usage on stdout, exit 0. */
+TEST(short_help)
+{
+	struct result r = run("-h", NULL, NULL, NULL);
+
+	ASSERT_EXIT(0, r);
+	EXPECT_EQ(0, strncmp(r.out, "Usage: concwatch [OPTION...]\n", 29));
+	result_free(&r);
+	r = run("run", "-h", NULL, NULL);
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "127 when CMD is not found"));
+	result_free(&r);
+}
+
 TEST(unknown_option_exits_2_with_one_line)
 {
 	struct result r = run("--bogus", NULL, NULL, NULL);

@@ -65,9 +65,13 @@ static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_r
 		}
 		if (!shown++)
 			fprintf(out, "\nCall paths of the locks waited on longest:\n");
-		cw_symbols__lock_name(sym, v[i]->pid, v[i]->addr, 0, name, sizeof(name));
-		fprintf(out, "\n%s, %s 0x%llx: %llu acquisitions, %s waited, from %zu call path%s\n",
-			name, cw_lock_kind__name(v[i]->kind), (unsigned long long)v[i]->addr,
+		/* a lock known by its address only is not named twice */
+		if (cw_symbols__lock_name(sym, v[i]->pid, v[i]->addr, 0, name, sizeof(name)) ==
+		    CW_LOCK_NAMED_ADDR)
+			name[0] = '\0';
+		fprintf(out, "\n%s%s%s 0x%llx: %llu acquisitions, %s waited, from %zu call path%s\n",
+			name, name[0] ? ", " : "", cw_lock_kind__name(v[i]->kind),
+			(unsigned long long)v[i]->addr,
 			(unsigned long long)v[i]->acquisitions,
 			fmt_ns(w, sizeof(w), v[i]->wait_ns_total), nsites, nsites == 1 ? "" : "s");
 		for (size_t k = 0; k < nsites && k < PATHS_PER_LOCK; k++) {
