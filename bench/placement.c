@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "source/placement.h"
+#include "source/target.h"
 
 /* The kernel's ENOTSUPP, which userspace headers do not name: uprobe_init_insn() refused. */
 #define ENOTSUPP_KERNEL 524
@@ -122,75 +123,19 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The default version (name@@VER) of a function in .dynsym, its bytes and file offset. */
-static int lookup(Elf *elf, const char *name, struct func *f)
+/* A function of the libc, as concwatch finds it (target.c): its bytes and file offset. */
+static int lookup(struct cw_elf *elf, const char *name, struct func *f)
 {
-	Elf_Data *syms = NULL, *versym = NULL;
-	Elf_Scn *scn = NULL;
-	size_t strndx = 0, nphdr;
-	GElf_Shdr sh;
+	struct cw_elf_func ef;
+	int err = cw_elf__func(elf, name, &ef);
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_DYNSYM) {
-			syms = elf_getdata(scn, NULL);
-			strndx = sh.sh_link;
-		} else if (sh.sh_type == SHT_GNU_versym) {
-			versym = elf_getdata(scn, NULL);
-		}
-	}
-	if (!syms)
-		return -ENOENT;
-	f->value = 0;
-	for (int i = 0;; i++) {
-		GElf_Versym ver = 0;
-		const char *n;
-		GElf_Sym sym;
-
-		if (!gelf_getsym(syms, i, &sym))
-			break;
-		n = elf_strptr(elf, strndx, sym.st_name);
-		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || !n ||
-		    strcmp(n, name))
-			continue;
-		if (versym && gelf_getversym(versym, i, &ver) && (ver & 0x8000))
-			continue;
-		f->value = sym.st_value;
-		f->size = sym.st_size;
-		break;
-	}
-	if (!f->value)
-		return -ENOENT;
-
-	scn = NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
-		    !(sh.sh_flags & SHF_EXECINSTR) || f->value < sh.sh_addr ||
-		    f->value + f->size > sh.sh_addr + sh.sh_size)
-			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf)
-			return -EIO;
-		f->code = (const __u8 *)d->d_buf + (f->value - sh.sh_addr);
-	}
-	if (!f->code)
-		return -ENOENT;
-
-	if (elf_getphdrnum(elf, &nphdr))
-		return -EIO;
-	for (size_t i = 0; i < nphdr; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && f->value >= ph.p_vaddr &&
-		    f->value < ph.p_vaddr + ph.p_memsz) {
-			f->file_off = f->value - ph.p_vaddr + ph.p_offset;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	if (err)
+		return err;
+	f->value = ef.addr;
+	f->size = ef.len;
+	f->file_off = ef.offset;
+	f->code = ef.code;
+	return f->code ? 0 : -ENOENT;
 }
 
 /* A perf uprobe (no program) on path at off, for this process; fd or -errno. */
@@ -365,7 +310,7 @@ int main(int argc, char **argv)
 	long n = 100000;
 	struct utsname u;
 	Dl_info info;
-	Elf *elf;
+	struct cw_elf *elf = NULL;
 
 	if (argc > 1) {
 		char *end;
@@ -387,16 +332,10 @@ int main(int argc, char **argv)
 	printf("libc %s, kernel %s: push %semulated, 0f 1f nops %semulated\n", info.dli_fname,
 	       u.release, push ? "" : "not ", nopl ? "" : "not ");
 
-	elf_version(EV_CURRENT);
-	fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "placement: cannot open %s: %s\n", info.dli_fname, strerror(errno));
+	fd = cw_elf__open(info.dli_fname, &elf);
+	if (fd) {
+		fprintf(stderr, "placement: cannot read %s: %s\n", info.dli_fname, strerror(-fd));
 		return 1;
-	}
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf) {
-		fprintf(stderr, "placement: %s: %s\n", info.dli_fname, elf_errmsg(-1));
-		goto cleanup;
 	}
 
 	printf("\n%-28s %9s %5s %7s  %s\n", "function", "address", "size", "probe", "why");
@@ -477,7 +416,6 @@ int main(int argc, char **argv)
 		err = 1;
 	}
 cleanup:
-	elf_end(elf);
-	close(fd);
+	cw_elf__close(elf);
 	return err;
 }
