@@ -16,6 +16,7 @@
 
 #include "kselftest_harness.h"
 #include "source/placement.h"
+#include "source/target.h"
 
 #define BYTES(...) \
 	.code = (const __u8[]){ __VA_ARGS__ }, .len = sizeof((const __u8[]){ __VA_ARGS__ })
@@ -619,31 +620,6 @@ static const struct libc_func libc_funcs[] = {
 
 #define NR_LIBC_FUNCS (sizeof(libc_funcs) / sizeof(libc_funcs[0]))
 
-struct elf_file {
-	int fd;
-	Elf *elf;
-};
-
-static int elf_file_open(const char *path, struct elf_file *f)
-{
-	elf_version(EV_CURRENT);
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -errno;
-	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
-	if (!f->elf) {
-		close(f->fd);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void elf_file_close(struct elf_file *f)
-{
-	elf_end(f->elf);
-	close(f->fd);
-}
-
 /* The bytes at vaddr, len of them, from the executable section holding them; NULL if none. */
 static const __u8 *elf_code(Elf *elf, __u64 vaddr, size_t len)
 {
@@ -666,45 +642,17 @@ static const __u8 *elf_code(Elf *elf, __u64 vaddr, size_t len)
 	return NULL;
 }
 
-/* The default version (name@@VER) of a defined function in .dynsym. 0 or -ENOENT. */
-static int dynsym_func(Elf *elf, const char *name, __u64 *value, __u64 *size)
+/* A function of libc as concwatch finds it (target.c): its address and size. */
+static int libc_func(struct cw_elf *f, const char *name, __u64 *value, __u64 *size)
 {
-	Elf_Data *syms = NULL, *versym = NULL;
-	Elf_Scn *scn = NULL;
-	size_t strndx = 0;
-	GElf_Shdr sh;
+	struct cw_elf_func ef;
+	int err = cw_elf__func(f, name, &ef);
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_DYNSYM) {
-			syms = elf_getdata(scn, NULL);
-			strndx = sh.sh_link;
-		} else if (sh.sh_type == SHT_GNU_versym) {
-			versym = elf_getdata(scn, NULL);
-		}
+	if (!err) {
+		*value = ef.addr;
+		*size = ef.len;
 	}
-	if (!syms)
-		return -ENOENT;
-	for (int i = 0;; i++) {
-		GElf_Versym ver = 0;
-		const char *n;
-		GElf_Sym sym;
-
-		if (!gelf_getsym(syms, i, &sym))
-			break;
-		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF)
-			continue;
-		n = elf_strptr(elf, strndx, sym.st_name);
-		if (!n || strcmp(n, name))
-			continue;
-		if (versym && gelf_getversym(versym, i, &ver) && (ver & 0x8000))
-			continue; /* hidden: a compat version (pthread_cond_wait@GLIBC_2.2.5) */
-		*value = sym.st_value;
-		*size = sym.st_size;
-		return 0;
-	}
-	return -ENOENT;
+	return err;
 }
 
 static void build_id(Elf *elf, char *hex, size_t len)
@@ -877,18 +825,18 @@ static const char *check_properties(const __u8 *code, size_t len, __u64 addr,
  */
 TEST(libc_properties)
 {
-	struct elf_file f;
+	struct cw_elf *f = NULL;
 	char msg[128];
 
-	if (elf_file_open(LIBC_PATH, &f))
+	if (cw_elf__open(LIBC_PATH, &f))
 		SKIP(return, "no %s", LIBC_PATH);
 	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
 		__u64 value, size;
 		const __u8 *code;
 
-		ASSERT_EQ(0, dynsym_func(f.elf, libc_funcs[i].name, &value, &size))
+		ASSERT_EQ(0, libc_func(f, libc_funcs[i].name, &value, &size))
 			TH_LOG("%s not in %s", libc_funcs[i].name, LIBC_PATH);
-		code = elf_code(f.elf, value, size);
+		code = elf_code(cw_elf__elf(f), value, size);
 		ASSERT_NE(NULL, code);
 		for (int flavour = 0; flavour < 8; flavour++) {
 			struct cw_placement_req req = probe_req();
@@ -911,20 +859,20 @@ TEST(libc_properties)
 				       flavour, (unsigned long long)out.offset, out.why, bad);
 		}
 	}
-	elf_file_close(&f);
+	cw_elf__close(f);
 }
 
 /* The offsets checked by hand against objdump -d of this very build. */
 TEST(libc_exact_offsets)
 {
 	char id[64];
-	struct elf_file f;
+	struct cw_elf *f = NULL;
 
-	if (elf_file_open(LIBC_PATH, &f))
+	if (cw_elf__open(LIBC_PATH, &f))
 		SKIP(return, "no %s", LIBC_PATH);
-	build_id(f.elf, id, sizeof(id));
+	build_id(cw_elf__elf(f), id, sizeof(id));
 	if (strcmp(id, LIBC_BUILD_ID)) {
-		elf_file_close(&f);
+		cw_elf__close(f);
 		SKIP(return, "glibc build %s: the offsets were checked for %s (Debian 12's 2.36)",
 		     id, LIBC_BUILD_ID);
 	}
@@ -934,8 +882,8 @@ TEST(libc_exact_offsets)
 		struct cw_placement out;
 		__u64 value, size;
 
-		ASSERT_EQ(0, dynsym_func(f.elf, lf->name, &value, &size));
-		req.code = elf_code(f.elf, value, size);
+		ASSERT_EQ(0, libc_func(f, lf->name, &value, &size));
+		req.code = elf_code(cw_elf__elf(f), value, size);
 		req.len = size;
 		req.addr = value;
 		ASSERT_EQ(0, cw_placement__find(&req, &out));
@@ -955,7 +903,7 @@ TEST(libc_exact_offsets)
 		EXPECT_EQ(lf->rsi_offset, out.offset)
 			TH_LOG("%s reading %%rsi: %s", lf->name, out.why);
 	}
-	elf_file_close(&f);
+	cw_elf__close(f);
 }
 
 /*
@@ -967,7 +915,7 @@ TEST(libc_no_branch_from_elsewhere)
 {
 	struct { __u64 start, end, size; } spans[NR_LIBC_FUNCS];
 	char id[64], path[256];
-	struct elf_file f, dbg;
+	struct cw_elf *f = NULL, *dbg = NULL;
 	Elf_Data *syms = NULL;
 	size_t nspans = 0, nfuncs = 0;
 	Elf_Scn *scn = NULL;
@@ -975,12 +923,12 @@ TEST(libc_no_branch_from_elsewhere)
 	GElf_Shdr sh;
 	csh cs;
 
-	if (elf_file_open(LIBC_PATH, &f))
+	if (cw_elf__open(LIBC_PATH, &f))
 		SKIP(return, "no %s", LIBC_PATH);
-	build_id(f.elf, id, sizeof(id));
+	build_id(cw_elf__elf(f), id, sizeof(id));
 	snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
-	if (elf_file_open(path, &dbg)) {
-		elf_file_close(&f);
+	if (cw_elf__open(path, &dbg)) {
+		cw_elf__close(f);
 		SKIP(return, "no %s (libc6-dbg): libc's local functions are unknown", path);
 	}
 	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
@@ -988,8 +936,8 @@ TEST(libc_no_branch_from_elsewhere)
 		struct cw_placement out;
 		__u64 value, size;
 
-		ASSERT_EQ(0, dynsym_func(f.elf, libc_funcs[i].name, &value, &size));
-		req.code = elf_code(f.elf, value, size);
+		ASSERT_EQ(0, libc_func(f, libc_funcs[i].name, &value, &size));
+		req.code = elf_code(cw_elf__elf(f), value, size);
 		req.len = size;
 		req.addr = value;
 		ASSERT_EQ(0, cw_placement__find(&req, &out));
@@ -1002,12 +950,12 @@ TEST(libc_no_branch_from_elsewhere)
 	}
 	ASSERT_LT(0, nspans);
 
-	while ((scn = elf_nextscn(dbg.elf, scn)))
+	while ((scn = elf_nextscn(cw_elf__elf(dbg), scn)))
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
 			syms = elf_getdata(scn, NULL);
 	if (!syms) {
-		elf_file_close(&dbg);
-		elf_file_close(&f);
+		cw_elf__close(dbg);
+		cw_elf__close(f);
 		SKIP(return, "%s has no .symtab", path);
 	}
 	ASSERT_EQ(CS_ERR_OK, cs_open(CS_ARCH_X86, CS_MODE_64, &cs));
@@ -1023,7 +971,7 @@ TEST(libc_no_branch_from_elsewhere)
 			break;
 		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_size || !sym.st_value)
 			continue;
-		code = elf_code(f.elf, sym.st_value, sym.st_size);
+		code = elf_code(cw_elf__elf(f), sym.st_value, sym.st_size);
 		if (!code)
 			continue;
 		nfuncs++;
@@ -1056,8 +1004,8 @@ TEST(libc_no_branch_from_elsewhere)
 	cs_free(in, 1);
 	cs_close(&cs);
 	EXPECT_LT(1000, nfuncs);
-	elf_file_close(&dbg);
-	elf_file_close(&f);
+	cw_elf__close(dbg);
+	cw_elf__close(f);
 }
 
 TEST_HARNESS_MAIN
