@@ -131,6 +131,15 @@ static size_t reused(const struct named_lock *nl, size_t len)
 	return n;
 }
 
+/* Whether link i is the first of the cycle made by its thread: threads listed once. */
+static int first_of_thread(const struct cw_cycle *c, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (c->insts[k]->tid == c->insts[i]->tid)
+			return 0;
+	return 1;
+}
+
 static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid)
 {
 	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
@@ -276,15 +285,10 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 			(unsigned long long)nl[i].n->addr);
 	}
 	fprintf(out, "Threads:\n");
-	for (size_t i = 0; i < c->len; i++) {
-		int seen = 0;
-
-		for (size_t k = 0; k < i; k++)
-			seen |= c->insts[k]->tid == c->insts[i]->tid;
-		if (!seen)
+	for (size_t i = 0; i < c->len; i++)
+		if (first_of_thread(c, i))
 			fprintf(out, "  %s/%u\n", thread_comm(eng, pid, c->insts[i]->tid),
 				c->insts[i]->tid);
-	}
 	if (c->verdict == CW_CYCLE_SINGLE_THREAD)
 		fprintf(out, "\nEvery dependency of this cycle was made by one thread: it deadlocks "
 			     "when two threads\nrun these paths at the same time.\n");
@@ -440,11 +444,7 @@ static void json_cycle(FILE *out, const struct cw_engine *eng, struct cw_symbols
 	json_locks(out, c, nl);
 	fputs(", \"threads\": [", out);
 	for (size_t i = 0, n = 0; i < c->len; i++) {
-		int seen = 0;
-
-		for (size_t k = 0; k < i; k++)
-			seen |= c->insts[k]->tid == c->insts[i]->tid;
-		if (seen)
+		if (!first_of_thread(c, i))
 			continue;
 		fprintf(out, "%s{\"tid\": %u, \"comm\": ", n++ ? ", " : "", c->insts[i]->tid);
 		cw_report__json_string(out, thread_comm(eng, pid, c->insts[i]->tid), CW_COMM_LEN);

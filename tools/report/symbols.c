@@ -202,6 +202,7 @@ int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *st, struc
 int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len)
 {
 	struct cw_ustack s = {};
+	const struct cw_frame *f;
 	struct cw_unwinder *u;
 	__u64 pc = ip - 1;	/* a return address: the call is the instruction before */
 	int err;
@@ -215,28 +216,21 @@ int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, siz
 		snprintf(buf, len, "0x%llx", (unsigned long long)ip);
 		return err;
 	}
-	/* the outermost of the frames at pc: the function the call is written in */
-	for (size_t i = 0; i < s.nr; i++) {
-		const struct cw_frame *f = &s.frames[i];
-
-		if (f->inlined)
-			continue;
-		if (f->func && f->file)
-			snprintf(buf, len, "%s (%s:%d)", f->func,
-				 strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 : f->file, f->line);
-		else if (f->func)
-			snprintf(buf, len, "%s+0x%llx", f->func, (unsigned long long)f->func_offset);
-		else
-			snprintf(buf, len, "0x%llx [%s]", (unsigned long long)ip,
-				 f->module ? f->module : "?");
-		break;
-	}
-	/* the innermost inlined function names the line when the code was inlined */
-	if (s.frames[0].inlined && s.frames[0].func && s.frames[0].file)
-		snprintf(buf, len, "%s (%s:%d)", s.frames[0].func,
-			 strrchr(s.frames[0].file, '/') ? strrchr(s.frames[0].file, '/') + 1 :
-							  s.frames[0].file,
-			 s.frames[0].line);
+	/*
+	 * The innermost inlined function when it has a line (the code was inlined there),
+	 * else the outermost frame at pc: the function the call is written in.
+	 */
+	f = &s.frames[0];
+	if (!(f->inlined && f->func && f->file))
+		for (size_t i = 0; i < s.nr && f->inlined; i++)
+			f = &s.frames[i];
+	if (f->func && f->file)
+		snprintf(buf, len, "%s (%s:%d)", f->func,
+			 strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 : f->file, f->line);
+	else if (f->func)
+		snprintf(buf, len, "%s+0x%llx", f->func, (unsigned long long)f->func_offset);
+	else
+		snprintf(buf, len, "0x%llx [%s]", (unsigned long long)ip, f->module ? f->module : "?");
 	cw_ustack__fini(&s);
 	return 0;
 }
