@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -153,9 +152,10 @@ static int write_output(const char *path, FILE *dflt, const char *buf, size_t le
 {
 	int fd, err = 0;
 
+	/* what stdio holds comes first */
+	fflush(stdout);
+	fflush(stderr);
 	if (!path || !strcmp(path, "-")) {
-		if (!path)
-			fflush(dflt);
 		fd = path ? STDOUT_FILENO : fileno(dflt);
 	} else {
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -194,11 +194,12 @@ static size_t decimal_len(const char *s, int frac)
 /* Numbers are plain decimal: no sign, space, base prefix or exponent that strtol takes. */
 static long parse_long(const char *what, const char *s, long min, long max)
 {
-	long v;
+	long v = 0;
 
 	errno = 0;
-	v = decimal_len(s, 0) == strlen(s) ? strtol(s, NULL, 10) : min - 1;
-	if (errno || v < min || v > max)
+	if (decimal_len(s, 0) == strlen(s))
+		v = strtol(s, NULL, 10);
+	if (!*s || decimal_len(s, 0) != strlen(s) || errno || v < min || v > max)
 		usage_error("invalid %s '%s': expected a whole number from %ld to %ld", what, s, min,
 			    max);
 	return v;
