@@ -601,6 +601,17 @@ static int check_tracing_env(int pid)
 	return check_trace_options();
 }
 
+/*
+ * A process's name for a message on stderr: the process chose it, escape sequences
+ * included (cw_report__text_safe). One buffer: one name per message.
+ */
+static const char *safe_comm(const char *comm)
+{
+	static char buf[CW_SAFE_COMM_LEN];
+
+	return cw_report__text_safe(comm, CW_COMM_LEN, buf, sizeof(buf));
+}
+
 static void read_target(int pid, struct cw_report_target *t)
 {
 	char path[64];
@@ -705,7 +716,8 @@ static int live_open(struct live *lv)
 		return fail(EXIT_ENV, "%s", err);
 	say_notes(lv);
 	if (env.verbose)
-		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid, lv->target.comm);
+		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid,
+			safe_comm(lv->target.comm));
 	return 0;
 }
 
@@ -756,10 +768,10 @@ static int live_launch(struct live *lv)
 	if (cw_session__add_process(lv->sess, pid)) {
 		lv->untraced++;
 		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, pid,
-			lv->target.comm, cw_session__error(lv->sess));
+			safe_comm(lv->target.comm), cw_session__error(lv->sess));
 	} else if (env.verbose) {
 		fprintf(stderr, "%s: tracing %d (%s) from its first instruction\n", env.prog, pid,
-			lv->target.comm);
+			safe_comm(lv->target.comm));
 	}
 	say_notes(lv);
 	if (cw_launch__resume(lv->launch, pid))
@@ -778,11 +790,12 @@ static void follow_process(struct live *lv, const struct cw_launch_event *ev)
 	if (cw_session__add_process(lv->sess, ev->pid)) {
 		lv->untraced++;
 		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
-		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, ev->pid, comm,
-			cw_session__error(lv->sess));
+		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, ev->pid,
+			safe_comm(comm), cw_session__error(lv->sess));
 	} else if (env.verbose) {
 		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
-		fprintf(stderr, "%s: tracing %d (%s), %s, child of %d\n", env.prog, ev->pid, comm,
+		fprintf(stderr, "%s: tracing %d (%s), %s, child of %d\n", env.prog, ev->pid,
+			safe_comm(comm),
 			ev->kind == CW_LAUNCH_EXEC ? "a new program" : "a new process", ev->ppid);
 	}
 	cw_launch__resume(lv->launch, ev->pid);
@@ -1198,7 +1211,8 @@ static int cmd_batch(void)
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&now));
 		c = cw_engine__counts(lv.eng);
 		printf("concwatch - %s  process %d (%s)  events %llu  lost %llu%s\n", stamp,
-		       env.pid, lv.target.comm, (unsigned long long)cw_engine__events(lv.eng),
+		       env.pid, safe_comm(lv.target.comm),
+		       (unsigned long long)cw_engine__events(lv.eng),
 		       (unsigned long long)c->lost_total,
 		       end == CW_SESSION_TARGET_EXITED ? "  (process exited)" : "");
 		lv.target.alive = end != CW_SESSION_TARGET_EXITED;
@@ -1208,7 +1222,8 @@ static int cmd_batch(void)
 		}
 		printf("\n");
 		if (fflush(stdout)) {
-			ret = fail(EXIT_ENV, "failed to write standard output: %s", strerror(errno));
+			ret = fail(EXIT_ENV, "failed to write standard output: %s",
+				   strerror(errno));
 			goto cleanup;
 		}
 		if (end != CW_SESSION_DEADLINE)

@@ -953,10 +953,11 @@ TEST(names_escaped_in_every_output)
 	ASSERT_NE(NULL, buf);
 	EXPECT_EQ(-1, bad_byte(buf, len, 0));
 	free(buf);
-	EXPECT_TRUE(jq_holds(json, "([.threads[].comm] | index(\"m\\n\\u001b[2J\\ufffd1\") != null) and "
-				   "(.target.cmdline | endswith(\" x\\u001b]0;title\\u0007\\n\\ufffd\")) "
-				   "and ([.threads[].comm] | index(\"t\\n\\u001b[2J\\ufffd2\") != null) "
-				   "and (.findings[0].threads | length == 2)"));
+	EXPECT_TRUE(jq_holds(json,
+			     "([.threads[].comm] | index(\"m\\n\\u001b[2J\\ufffd1\") != null) and "
+			     "(.target.cmdline | endswith(\" x\\u001b]0;title\\u0007\\n\\ufffd\")) "
+			     "and ([.threads[].comm] | index(\"t\\n\\u001b[2J\\ufffd2\") != null) "
+			     "and (.findings[0].threads | length == 2)"));
 
 	r = run_args((const char *[]){ "record", "-o", rec, "--", wl, arg, NULL });
 	ASSERT_EXIT(0, r);
@@ -1066,9 +1067,9 @@ TEST(batch_interval_units)
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", NULL));
 	snprintf(pid, sizeof(pid), "%d", wl.pid);
 	for (int i = 0; i < 2; i++) {
-		struct result r = run_args((const char *[]){ "-p", pid, "--batch", i ? "--interval" : "-d",
-							     i ? "500ms" : "1", "--iterations", "2",
-							     NULL });
+		const char *opt = i ? "--interval" : "-d", *val = i ? "500ms" : "1";
+		struct result r = run_args((const char *[]){ "-p", pid, "--batch", opt, val,
+							     "--iterations", "2", NULL });
 
 		ASSERT_EXIT(0, r);
 		EXPECT_EQ(2, count_str(r.out, "concwatch - "));

@@ -81,8 +81,8 @@ int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sy
 				seen |= e->insts[j].tid == e->insts[k].tid;
 			if (seen)
 				continue;
-			cw_report__dot_safe(thread_comm(eng, from->pid, e->insts[k].tid), CW_COMM_LEN,
-					    comm, sizeof(comm));
+			cw_report__dot_safe(thread_comm(eng, from->pid, e->insts[k].tid),
+					    CW_COMM_LEN, comm, sizeof(comm));
 			n = snprintf(one, sizeof(one), "%s%s/%u", len ? ", " : "", comm,
 				     e->insts[k].tid);
 			/* whole names only: a cut escape could end the quoted string */

@@ -334,7 +334,8 @@ static void snap_lock_table(FILE *out, struct snap_row *rows, size_t n, size_t i
 		char wait[32], hold[32] = "-", cont[32] = "-";
 
 		if (l->known & CW_LOCK_KNOWN_CONTENTIONS)
-			snprintf(cont, sizeof(cont), "%llu", (unsigned long long)rows[i].contentions);
+			snprintf(cont, sizeof(cont), "%llu",
+				 (unsigned long long)rows[i].contentions);
 		if (l->known & CW_LOCK_KNOWN_HOLD)
 			fmt_ns(hold, sizeof(hold), rows[i].hold_ns);
 		fprintf(out, "%-24.24s 0x%016llx %8u %7s %10llu %10s %10s %10s\n", rows[i].name,
