@@ -33,7 +33,6 @@
 /* ... and for one still running when concwatch was interrupted: 128 + SIGINT */
 #define EXIT_INTERRUPTED 130
 
-#define BTF_PATH "/sys/kernel/btf/vmlinux"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum command { CMD_LIVE, CMD_RUN, CMD_RECORD, CMD_REPORT, CMD_DEADLOCK, CMD_EXPORT };
@@ -435,13 +434,39 @@ static int check_tracing_env(int pid)
 	if (!privileged())
 		return fail(EXIT_ENV, "not permitted: tracing needs root (CAP_SYS_ADMIN and "
 				      "CAP_SYS_PTRACE)");
-	if (env.backend && !strcmp(env.backend, "kmod"))
-		return fail(EXIT_ENV, "the kmod backend is not available yet: /dev/concwatch has "
-				      "no event source in this build (use --backend bpf)");
-	if (access(BTF_PATH, R_OK))
-		return fail(EXIT_ENV, "this kernel has no BTF (%s: %s): concwatch's BPF programs "
-				      "need CONFIG_DEBUG_INFO_BTF=y", BTF_PATH, strerror(errno));
 	return 0;
+}
+
+/*
+ * The source --backend names, for process pid (0: the processes are added as they
+ * come), not started: the backend checks its options and the system now, before
+ * anything runs.
+ */
+static int open_source(int pid, struct cw_source **out)
+{
+	struct cw_source_opts opts = {
+		.backend = env.backend,
+		.pid = pid,
+		.ringbuf_bytes = env.ringbuf_bytes,
+		.stack_bytes = env.stack_bytes,
+		.verbose = env.verbose >= 2,
+		.track_free = env.track_free,
+	};
+	char err[256];
+
+	if (cw_source__open(&opts, out, err, sizeof(err)))
+		return fail(EXIT_ENV, "%s", err);
+	return 0;
+}
+
+/* The checks of a tracing command that traces nothing yet (the dashboard to come). */
+static int check_source(int pid)
+{
+	struct cw_source *src = NULL;
+	int ret = check_tracing_env(pid) ?: open_source(pid, &src);
+
+	cw_source__free(src);
+	return ret;
 }
 
 static void read_target(int pid, struct cw_report_target *t)
@@ -483,22 +508,6 @@ struct live {
 	int untraced;			/* processes of the command that could not be traced */
 };
 
-/* The session's options from the command line, for process pid. */
-static struct cw_session_opts session_opts(int pid, int follow)
-{
-	return (struct cw_session_opts){
-		.bpf = {
-			.pid = pid,
-			.ringbuf_bytes = env.ringbuf_bytes,
-			.stack_bytes = env.stack_bytes,
-			.verbose = env.verbose >= 2,
-			.track_free = env.track_free,
-			.defer_pid = follow,
-		},
-		.follow = follow,
-	};
-}
-
 static void say_notes(struct live *lv)
 {
 	if (env.verbose && cw_session__notes(lv->sess)[0])
@@ -521,18 +530,23 @@ static int default_sink(struct live *lv)
 /* Trace the running process env.pid. */
 static int live_open(struct live *lv)
 {
-	struct cw_session_opts opts = session_opts(env.pid, 0);
+	struct cw_session_opts opts = { .pid = env.pid };
+	struct cw_source *src;
 	char err[256];
 	int ret;
 
 	ret = check_tracing_env(env.pid);
+	if (!ret)
+		ret = open_source(env.pid, &src);
 	if (ret)
 		return ret;
 	read_target(env.pid, &lv->target);
 	ret = default_sink(lv);
-	if (ret)
+	if (ret) {
+		cw_source__free(src);
 		return ret;
-	ret = cw_session__open(&opts, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
+	}
+	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
 	install_signals();
@@ -548,30 +562,34 @@ static int live_open(struct live *lv)
  */
 static int live_launch(struct live *lv)
 {
-	struct cw_session_opts opts;
+	struct cw_session_opts opts = {};
+	struct cw_source *src = NULL;
 	struct cw_launch_event ev;
 	char err[256];
 	int ret, pid;
 
-	ret = check_tracing_env(0);
-	if (ret)
+	ret = check_tracing_env(0) ?: open_source(0, &src) ?: default_sink(lv);
+	if (!ret) {
+		ret = cw_launch__start_flags(env.cmd_argv, CW_LAUNCH_F_EXITING, &lv->launch, err,
+					     sizeof(err));
+		if (ret)
+			ret = fail(ret == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_CANNOT_RUN, "%s",
+				   err);
+	}
+	if (ret) {
+		cw_source__free(src);
 		return ret;
-	ret = default_sink(lv);
-	if (ret)
-		return ret;
-	ret = cw_launch__start_flags(env.cmd_argv, CW_LAUNCH_F_EXITING, &lv->launch, err,
-				     sizeof(err));
-	if (ret)
-		return fail(ret == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_CANNOT_RUN, "%s", err);
+	}
 	pid = cw_launch__pid(lv->launch);
 	/* the command's own exec comes first: it waits there for its probes */
 	ret = cw_launch__next(lv->launch, &ev, -1);
-	if (ret != 1 || ev.kind != CW_LAUNCH_EXEC || ev.pid != pid)
+	if (ret != 1 || ev.kind != CW_LAUNCH_EXEC || ev.pid != pid) {
+		cw_source__free(src);
 		return fail(EXIT_ENV, "the command did not start as traced (%s)",
 			    ret < 0 ? strerror(-ret) : "unexpected event");
+	}
 	read_target(pid, &lv->target);
-	opts = session_opts(pid, 1);
-	ret = cw_session__open(&opts, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
+	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
 	cw_session__watch_fd(lv->sess, cw_launch__fd(lv->launch));
@@ -633,7 +651,7 @@ static int live_run(struct live *lv, __u64 until_ns)
 				cw_session__remove_process(lv->sess, ev.pid);
 			} else if (ev.kind == CW_LAUNCH_EXITING) {
 				/* its stacks are read later: keep what its maps say now */
-				cw_session__refresh_modules(lv->sess, ev.pid);
+				cw_session__refresh_process(lv->sess, ev.pid);
 				cw_launch__resume(lv->launch, ev.pid);
 			} else {
 				follow_process(lv, &ev);
@@ -990,7 +1008,7 @@ static int dispatch(void)
 		if (!env.pid)
 			usage_error("no process given: use -p PID, or a command such as 'run'");
 		if (!env.batch)
-			return check_tracing_env(env.pid) ?:
+			return check_source(env.pid) ?:
 				not_implemented("the live dashboard (use --batch for text snapshots)");
 		return cmd_batch();
 	case CMD_REPORT:
