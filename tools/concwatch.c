@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "report/report.h"
 #include "report/symbols.h"
+#include "source/follow.h"
 #include "source/launch.h"
 #include "source/recording.h"
 #include "source/session.h"
@@ -502,10 +503,11 @@ struct live {
 	struct cw_engine *eng;
 	struct cw_session *sess;
 	struct cw_launch *launch;	/* run, record -- CMD: the command and its children */
+	struct cw_follow *follow;	/* ... followed into the session */
 	struct cw_report_target target;
 	cw_record_fn sink;		/* the engine's feed, or a recorder's write */
 	void *sink_ctx;
-	int untraced;			/* processes of the command that could not be traced */
+	int started;			/* the command itself has been traced, or not */
 };
 
 static void say_notes(struct live *lv)
@@ -556,6 +558,45 @@ static int live_open(struct live *lv)
 	return 0;
 }
 
+/* A process of the command is traced from its first instruction, or could not be. */
+static void follow_traced(void *ctx, const struct cw_launch_event *ev, int err, const char *why)
+{
+	struct live *lv = ctx;
+	char comm[CW_COMM_LEN] = "";
+	int first = !lv->started;
+
+	lv->started = 1;
+	if (!err && !env.verbose)
+		return;
+	if (first)
+		snprintf(comm, sizeof(comm), "%s", lv->target.comm);
+	else
+		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
+	if (err)
+		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, ev->pid, comm,
+			why);
+	else if (first)
+		fprintf(stderr, "%s: tracing %d (%s) from its first instruction\n", env.prog,
+			ev->pid, comm);
+	else
+		fprintf(stderr, "%s: tracing %d (%s), %s, child of %d\n", env.prog, ev->pid, comm,
+			ev->kind == CW_LAUNCH_EXEC ? "a new program" : "a new process", ev->ppid);
+}
+
+/* Tracing goes on, but something about process ev->pid is missing: say it. */
+static void follow_failed(void *ctx, const struct cw_launch_event *ev, int err, const char *why)
+{
+	if (why[0])
+		fprintf(stderr, "%s: %s\n", env.prog, why);
+	else
+		fprintf(stderr, "%s: process %d: %s\n", env.prog, ev->pid, strerror(-err));
+}
+
+static const struct cw_follow_cb follow_cb = {
+	.traced = follow_traced,
+	.failed = follow_failed,
+};
+
 /*
  * Start env.cmd_argv under the launcher and trace it from its first instruction. The
  * command's exit status becomes ours (EXIT_CMD_* when it could not start).
@@ -592,42 +633,15 @@ static int live_launch(struct live *lv)
 	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
-	cw_session__watch_fd(lv->sess, cw_launch__fd(lv->launch));
+	if (cw_follow__new(lv->sess, lv->launch, &follow_cb, lv, &lv->follow))
+		return fail(EXIT_ENV, "out of memory");
 	install_signals();
 	/* the command itself, as every process it starts: one not traceable is said */
-	if (cw_session__add_process(lv->sess, pid)) {
-		lv->untraced++;
-		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, pid,
-			lv->target.comm, cw_session__error(lv->sess));
-	} else if (env.verbose) {
-		fprintf(stderr, "%s: tracing %d (%s) from its first instruction\n", env.prog, pid,
-			lv->target.comm);
-	}
+	ret = cw_follow__process(lv->follow, &ev);
 	say_notes(lv);
-	if (cw_launch__resume(lv->launch, pid))
+	if (ret)
 		return fail(EXIT_ENV, "the command vanished before it started");
 	return 0;
-}
-
-/* A process of the command appeared or exec'ed: trace it before it runs, then let it go. */
-static void follow_process(struct live *lv, const struct cw_launch_event *ev)
-{
-	char comm[CW_COMM_LEN] = "";
-
-	/* after an exec, the probes of the old image are gone with it */
-	if (ev->kind == CW_LAUNCH_EXEC)
-		cw_session__remove_process(lv->sess, ev->pid);
-	if (cw_session__add_process(lv->sess, ev->pid)) {
-		lv->untraced++;
-		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
-		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, ev->pid, comm,
-			cw_session__error(lv->sess));
-	} else if (env.verbose) {
-		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
-		fprintf(stderr, "%s: tracing %d (%s), %s, child of %d\n", env.prog, ev->pid, comm,
-			ev->kind == CW_LAUNCH_EXEC ? "a new program" : "a new process", ev->ppid);
-	}
-	cw_launch__resume(lv->launch, ev->pid);
 }
 
 /*
@@ -637,35 +651,23 @@ static void follow_process(struct live *lv, const struct cw_launch_event *ev)
  */
 static int live_run(struct live *lv, __u64 until_ns)
 {
-	for (;;) {
-		struct cw_launch_event ev;
-		int end, n;
+	int end;
 
-		end = cw_session__run(lv->sess, until_ns, &stop_requested);
+	if (lv->follow) {
+		end = cw_follow__run(lv->follow, until_ns, &stop_requested);
 		if (end < 0)
-			return fail(EXIT_ENV, "%s", cw_session__error(lv->sess)), -1;
-		if (end != CW_SESSION_FD_READY)
-			return end;
-		while ((n = cw_launch__next(lv->launch, &ev, 0)) == 1) {
-			if (ev.kind == CW_LAUNCH_EXIT) {
-				cw_session__remove_process(lv->sess, ev.pid);
-			} else if (ev.kind == CW_LAUNCH_EXITING) {
-				/* its stacks are read later: keep what its maps say now */
-				cw_session__refresh_process(lv->sess, ev.pid);
-				cw_launch__resume(lv->launch, ev.pid);
-			} else {
-				follow_process(lv, &ev);
-			}
-		}
-		if (n == -ECHILD)
-			return CW_SESSION_TARGET_EXITED;
-		if (n < 0 && n != -EINTR)
-			return fail(EXIT_ENV, "following the command: %s", strerror(-n)), -1;
+			return fail(EXIT_ENV, "%s", cw_follow__error(lv->follow)), -1;
+		return end;
 	}
+	end = cw_session__run(lv->sess, until_ns, &stop_requested);
+	if (end < 0)
+		return fail(EXIT_ENV, "%s", cw_session__error(lv->sess)), -1;
+	return end;
 }
 
 static void live_close(struct live *lv)
 {
+	cw_follow__free(lv->follow);
 	cw_session__free(lv->sess);
 	cw_launch__free(lv->launch);
 	cw_engine__free(lv->eng);
