@@ -861,11 +861,16 @@ cleanup:
 	return ret;
 }
 
-/* Feed a recording to a new engine; the target as its header says. */
+/*
+ * Feed a recording to a new engine, through a session as live tracing does: the
+ * recording is a source. The target as its header says.
+ */
 static int load_recording(const char *path, struct cw_engine **out, struct cw_report_target *t)
 {
+	struct cw_session_opts opts = {};
 	const struct cw_rec_meta *meta;
 	struct cw_replay_status st;
+	struct cw_session *sess;
 	struct cw_source *src;
 	struct cw_engine *eng;
 	char err[256];
@@ -879,10 +884,16 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 		cw_source__free(src);
 		return fail(EXIT_ENV, "out of memory");
 	}
-	while ((n = cw_source__drain(src, cw_engine__feed, eng)) > 0)
-		;
+	n = cw_session__open(&opts, src, cw_engine__feed, eng, &sess, err, sizeof(err));
+	if (n) {
+		cw_engine__free(eng);
+		return fail(EXIT_ENV, "%s: %s", path, err);
+	}
+	n = cw_session__run(sess, 0, NULL);
+	if (n == CW_SESSION_ENDED)
+		n = cw_session__finish(sess);
 	if (n < 0) {
-		cw_source__free(src);
+		cw_session__free(sess);
 		cw_engine__free(eng);
 		return fail(EXIT_ENV, "%s: %s", path, strerror(-n));
 	}
@@ -899,7 +910,7 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 	cw_replay__status(src, &st);
 	if (!st.complete && st.problem[0])
 		fprintf(stderr, "%s: %s: %s\n", env.prog, path, st.problem);
-	cw_source__free(src);
+	cw_session__free(sess);
 	*out = eng;
 	return 0;
 }

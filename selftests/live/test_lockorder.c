@@ -632,7 +632,8 @@ static char *text_report(struct cw_engine *eng, const struct cw_report_target *t
 
 /*
  * What a live run reports and what the recording of the same run reports, read back
- * through the replay source, are the same text, to the byte.
+ * through the replay source in a session as `report FILE` does, are the same text, to
+ * the byte.
  */
 TEST(record_then_report_equals_live)
 {
@@ -648,7 +649,7 @@ TEST(record_then_report_equals_live)
 	struct cw_drain d;
 	struct cw_wl wl;
 	char *live, *again;
-	int fd, n;
+	int fd;
 
 	if (why)
 		SKIP(return, "%s", why);
@@ -672,10 +673,12 @@ TEST(record_then_report_equals_live)
 	ASSERT_EQ(0, cw_replay__open(file, &src, err, sizeof(err))) TH_LOG("replay: %s", err);
 	replayed = cw_engine__new();
 	ASSERT_NE(NULL, replayed);
-	while ((n = cw_source__drain(src, cw_engine__feed, replayed)) > 0)
-		;
-	ASSERT_EQ(0, n);
-	cw_source__free(src);
+	ASSERT_EQ(0, cw_session__open(&(struct cw_session_opts){}, src, cw_engine__feed, replayed,
+				      &sess, err, sizeof(err))) TH_LOG("replay: %s", err);
+	ASSERT_EQ(CW_SESSION_ENDED, cw_session__run(sess, 0, NULL)) TH_LOG("%s",
+									   cw_session__error(sess));
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
 
 	target.pid = wl.pid;
 	live = text_report(tee.eng, &target);
