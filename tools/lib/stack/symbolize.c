@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Names for the pcs of a walk: the function from the symbol table, the source line and
- * the functions inlined at the pc from DWARF. Each lookup address is resolved once per
- * unwinder and kept: a process's stacks repeat the same few return addresses.
+ * Symbolization, over the module map: names for the pcs of a walk (the function from the
+ * symbol table, the source line and the functions inlined at the pc from DWARF), for
+ * variables, and for the local variables of a frame. Each lookup address is resolved
+ * once and kept until the module map changes: a process's stacks repeat the same few
+ * return addresses. A walk is read as data: nothing here calls the unwinder.
  */
 #include <dwarf.h>
 #include <errno.h>
@@ -13,7 +15,7 @@
 #include <elfutils/libdw.h>
 #include <libiberty/demangle.h>
 
-#include "internal.h"
+#include "symbolize.h"
 
 #define CACHE_MIN 256
 
@@ -144,7 +146,7 @@ static int symidx_build(Dwfl_Module *dm, struct cw_symidx *x)
 	return 0;
 }
 
-static int symidx_get(struct cw_unwinder *u, Dwfl_Module *dm, struct cw_symidx **out)
+static int symidx_get(struct cw_symbolizer *u, Dwfl_Module *dm, struct cw_symidx **out)
 {
 	struct cw_symidx *p;
 	int err;
@@ -176,29 +178,12 @@ static int symidx_get(struct cw_unwinder *u, Dwfl_Module *dm, struct cw_symidx *
 	return 0;
 }
 
-/* Forget the indexes of modules libdwfl no longer has (their names died with them). */
-void cw_symidx__drop_stale(struct cw_unwinder *u)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < u->nr_idx; i++) {
-		bool live = false;
-
-		for (size_t j = 0; j < u->nr_mods && !live; j++)
-			live = u->mods[j].dm == u->idx[i].dm;
-		if (live)
-			u->idx[k++] = u->idx[i];
-		else
-			free(u->idx[i].syms);
-	}
-	u->nr_idx = k;
-}
 
 /*
  * The function containing key: its best-named alias from the index, else what libdwfl
  * finds (symbols without size, functions nested in others). *name is libdwfl's string.
  */
-static int find_function(struct cw_unwinder *u, Dwfl_Module *dm, __u64 key, const char **name,
+static int find_function(struct cw_symbolizer *u, Dwfl_Module *dm, __u64 key, const char **name,
 			 __u64 *start)
 {
 	const struct cw_sym *best = NULL;
@@ -328,9 +313,9 @@ cleanup:
 }
 
 /* Resolve one lookup address (a pc, or a return address - 1) into e. */
-static int resolve(struct cw_unwinder *u, __u64 key, struct cw_syment *e)
+static int resolve(struct cw_symbolizer *u, __u64 key, struct cw_syment *e)
 {
-	struct cw_umod *um = cw_unwinder__find(u, key);
+	struct cw_umod *um = cw_modmap__find(u->mm, key);
 	char *func = NULL, *subprogram = NULL;
 	const char *name = NULL, *file = NULL;
 	__u64 func_start = 0, sub_start = 0;
@@ -381,7 +366,7 @@ static size_t slot_of(__u64 key, size_t cap)
 	return (key * 0x9e3779b97f4a7c15ULL) >> 7 & (cap - 1);
 }
 
-void cw_symcache__clear(struct cw_unwinder *u)
+static void cache_clear(struct cw_symbolizer *u)
 {
 	if (!u->cache_used)
 		return;
@@ -393,7 +378,7 @@ void cw_symcache__clear(struct cw_unwinder *u)
 	u->cache_used = 0;
 }
 
-static int cache_grow(struct cw_unwinder *u)
+static int cache_grow(struct cw_symbolizer *u)
 {
 	size_t cap = u->cache_cap ? u->cache_cap * 2 : CACHE_MIN;
 	struct cw_syment *c = calloc(cap, sizeof(*c));
@@ -419,7 +404,7 @@ static int cache_grow(struct cw_unwinder *u)
  * The entry for key, resolved now if it was not before. Pointers last until the next
  * lookup that resolves something.
  */
-static int cache_get(struct cw_unwinder *u, __u64 key, struct cw_syment **out)
+static int cache_get(struct cw_symbolizer *u, __u64 key, struct cw_syment **out)
 {
 	size_t s, mask = u->cache_cap - 1;
 	int err;
@@ -451,12 +436,6 @@ static int cache_get(struct cw_unwinder *u, __u64 key, struct cw_syment **out)
 	return 0;
 }
 
-static __u64 lookup_addr(const struct cw_walkpc *p)
-{
-	/* a return address is past the call: pc - 1 is still in the caller's call */
-	return p->activation ? p->pc : p->pc - 1;
-}
-
 static const char *label(const struct cw_ustack *s, size_t i, char *buf, size_t len)
 {
 	if (i < s->nr && s->frames[i].func)
@@ -466,41 +445,41 @@ static const char *label(const struct cw_ustack *s, size_t i, char *buf, size_t 
 }
 
 /* One line for out->why, naming the frames involved. */
-static void explain(struct cw_unwinder *u, struct cw_ustack *out)
+static void explain(struct cw_symbolizer *u, const struct cw_walk *w, struct cw_ustack *out)
 {
 	size_t last = out->nr ? out->nr - 1 : 0;
-	unsigned long long addr = u->reason_addr;
+	unsigned long long addr = w->reason_addr;
 	const char *missing, *func;
 	char a[24];
 
-	switch (u->reason) {
+	switch (w->reason) {
 	case CW_WALK_OUTERMOST:
 		out->end = CW_STACK_END_COMPLETE;
 		return;
 	case CW_WALK_MAX_FRAMES:
 		out->end = CW_STACK_END_TRUNCATED;
 		snprintf(out->why, sizeof(out->why),
-			 "stopped at %d frames (max_frames): %s has a caller", u->max_frames,
+			 "stopped at %d frames (max_frames): %s has a caller", w->max_frames,
 			 label(out, last, a, sizeof(a)));
 		return;
 	case CW_WALK_COPY_ENDS:
 		out->end = CW_STACK_END_TRUNCATED;
 		snprintf(out->why, sizeof(out->why),
-			 "the stack copy (%zu bytes) ends before the return address of %s", u->len,
+			 "the stack copy (%zu bytes) ends before the return address of %s", w->copy_len,
 			 label(out, last, a, sizeof(a)));
 		return;
 	default:
 		break;
 	}
 	out->end = CW_STACK_END_LOST;
-	switch (u->reason) {
+	switch (w->reason) {
 	case CW_WALK_UNMAPPED:
 		snprintf(out->why, sizeof(out->why), "0x%llx is in no executable mapping%s%s", addr,
 			 last ? ", caller of " : "",
 			 last ? label(out, last - 1, a, sizeof(a)) : "");
 		break;
 	case CW_WALK_MISSING:
-		missing = cw_unwinder__missing(u, last ? addr - 1 : addr);
+		missing = cw_modmap__missing(u->mm, last ? addr - 1 : addr);
 		snprintf(out->why, sizeof(out->why), "cannot unwind through 0x%llx: %s", addr,
 			 missing ? missing : "its file is missing");
 		break;
@@ -514,8 +493,8 @@ static void explain(struct cw_unwinder *u, struct cw_ustack *out)
 			 label(out, last, a, sizeof(a)), addr);
 		break;
 	case CW_WALK_NO_CALLER:
-		if (u->reason_msg[0])
-			snprintf(out->why, sizeof(out->why), "the %s stops at %s", u->reason_msg,
+		if (w->reason_msg[0])
+			snprintf(out->why, sizeof(out->why), "the %s stops at %s", w->reason_msg,
 				 label(out, last, a, sizeof(a)));
 		else
 			snprintf(out->why, sizeof(out->why),
@@ -524,24 +503,61 @@ static void explain(struct cw_unwinder *u, struct cw_ustack *out)
 		break;
 	case CW_WALK_ERROR:
 		snprintf(out->why, sizeof(out->why), "unwinding %s failed: %s",
-			 label(out, last, a, sizeof(a)), u->reason_msg);
+			 label(out, last, a, sizeof(a)), w->reason_msg);
 		break;
 	default:
 		snprintf(out->why, sizeof(out->why), "no frame: %s",
-			 u->reason_msg[0] ? u->reason_msg : "unknown error");
+			 w->reason_msg[0] ? w->reason_msg : "unknown error");
 		break;
 	}
 }
 
-int cw_symbolize__walk(struct cw_unwinder *u, struct cw_ustack *out)
+/* The caches are of the module map as it was: forget them when it changed. */
+static int check_gen(struct cw_symbolizer *u)
+{
+	int err = cw_modmap__sync(u->mm);
+
+	if (err || u->gen == u->mm->gen)
+		return err;
+	cache_clear(u);
+	/* libdwfl may have dropped modules, and their names with them */
+	for (size_t i = 0; i < u->nr_idx; i++)
+		free(u->idx[i].syms);
+	u->nr_idx = 0;
+	u->gen = u->mm->gen;
+	return 0;
+}
+
+void cw_symbolizer__init(struct cw_symbolizer *u, struct cw_modmap *mm)
+{
+	memset(u, 0, sizeof(*u));
+	u->mm = mm;
+	u->gen = mm->gen;
+}
+
+void cw_symbolizer__fini(struct cw_symbolizer *u)
+{
+	cache_clear(u);
+	free(u->cache);
+	for (size_t i = 0; i < u->nr_idx; i++)
+		free(u->idx[i].syms);
+	free(u->idx);
+	memset(u, 0, sizeof(*u));
+}
+
+int cw_symbolizer__stack(struct cw_symbolizer *u, const struct cw_walk *w, struct cw_ustack *out)
 {
 	struct cw_syment *e;
 	size_t total = 0, k = 0;
 	int err;
 
+	memset(out, 0, sizeof(*out));
+	err = check_gen(u);
+	if (err)
+		return err;
 	/* resolve first: entries move while the cache grows */
-	for (size_t i = 0; i < u->nr_pcs; i++) {
-		err = cache_get(u, lookup_addr(&u->pcs[i]), &e);
+	for (size_t i = 0; i < w->nr; i++) {
+		err = cache_get(u, cw_walkpc__lookup(&w->pcs[i]), &e);
 		if (err)
 			return err;
 		total += e->nr;
@@ -549,10 +565,10 @@ int cw_symbolize__walk(struct cw_unwinder *u, struct cw_ustack *out)
 	out->frames = total ? calloc(total, sizeof(*out->frames)) : NULL;
 	if (total && !out->frames)
 		return -ENOMEM;
-	for (size_t i = 0; i < u->nr_pcs; i++) {
-		__u64 pc = u->pcs[i].pc;
+	for (size_t i = 0; i < w->nr; i++) {
+		__u64 pc = w->pcs[i].pc;
 
-		err = cache_get(u, lookup_addr(&u->pcs[i]), &e);
+		err = cache_get(u, cw_walkpc__lookup(&w->pcs[i]), &e);
 		if (err || k + e->nr > total) {
 			cw_ustack__fini(out);
 			return err ? err : -EAGAIN;
@@ -576,7 +592,7 @@ int cw_symbolize__walk(struct cw_unwinder *u, struct cw_ustack *out)
 			}
 		}
 	}
-	explain(u, out);
+	explain(u, w, out);
 	return 0;
 }
 
@@ -805,7 +821,7 @@ static bool dwarf_member_name(Dwfl_Module *dm, Dwarf_Addr start, const char *sho
 	return n < len;
 }
 
-int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_t len)
+int cw_symbolizer__data_symbol(struct cw_symbolizer *u, __u64 addr, char *buf, size_t len)
 {
 	Dwfl_Module *dm;
 	const char *name;
@@ -817,10 +833,10 @@ int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_
 	if (!len)
 		return -EINVAL;
 	buf[0] = '\0';
-	err = cw_unwinder__sync(u);
+	err = check_gen(u);
 	if (err)
 		return err;
-	dm = dwfl_addrmodule(u->dwfl, addr);
+	dm = dwfl_addrmodule(u->mm->dwfl, addr);
 	name = dm ? dwfl_module_addrinfo(dm, addr, &off, &sym, NULL, NULL, NULL) : NULL;
 	/* a variable (not code, not a section) that really covers addr */
 	if (!name || (GELF_ST_TYPE(sym.st_info) != STT_OBJECT &&
