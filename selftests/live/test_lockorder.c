@@ -619,14 +619,21 @@ static int tee_feed(void *ctx, const struct cw_hdr *h)
 
 static char *text_report(struct cw_engine *eng, const struct cw_report_target *target)
 {
+	struct cw_symbols_opts so = { .debuginfo_path = target->debuginfo_path,
+				      .live_pid = target->alive ? target->pid : 0 };
+	struct cw_symbols *sym = NULL;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 
-	if (!f)
+	if (cw_symbols__new(eng, &so, &sym))
 		return NULL;
-	cw_report__text(f, eng, target);
-	fclose(f);
+	f = open_memstream(&buf, &len);
+	if (f) {
+		cw_report__text(f, eng, sym, target);
+		fclose(f);
+	}
+	cw_symbols__free(sym);
 	return buf;
 }
 
