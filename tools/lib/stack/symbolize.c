@@ -142,7 +142,9 @@ static int symidx_build(Dwfl_Module *dm, struct cw_symidx *x)
 		x->syms[x->nr++] = (struct cw_sym){ addr, sym.st_size, name,
 						    bind_rank(GELF_ST_BIND(sym.st_info)) };
 	}
-	qsort(x->syms, x->nr, sizeof(*x->syms), cmp_sym);
+	/* a module may have no function symbol at all: no array to sort (qsort wants one) */
+	if (x->nr)
+		qsort(x->syms, x->nr, sizeof(*x->syms), cmp_sym);
 	return 0;
 }
 
