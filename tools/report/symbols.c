@@ -46,12 +46,17 @@ void cw_symbols__free(struct cw_symbols *sym)
 	free(sym);
 }
 
-/* The unwinder of pid, fed with the modules the stream sent for it. */
+/*
+ * The unwinder of pid, fed with the modules the stream sent for it. Kept only once every
+ * module went in: after a failure the next call builds it again, never reusing one that
+ * lacks modules (its stacks would lose their names silently).
+ */
 static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder **out)
 {
 	struct cw_unwinder_opts uo = { .debuginfo_path = sym->opts.debuginfo_path };
-	struct proc_unwinder *p;
+	struct cw_unwinder *u = NULL;
 	struct cw_module_info *mi;
+	struct proc_unwinder *p;
 	int err;
 
 	for (size_t i = 0; i < sym->nr_procs; i++) {
@@ -60,21 +65,11 @@ static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder *
 			return 0;
 		}
 	}
-	p = realloc(sym->procs, (sym->nr_procs + 1) * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	sym->procs = p;
-	p = &sym->procs[sym->nr_procs];
-	err = cw_unwinder__new(&uo, &p->u);
-	if (err)
-		return err;
-	p->pid = pid;
-	sym->nr_procs++;
-
 	mi = malloc(sizeof(*mi));
 	if (!mi)
 		return -ENOMEM;
-	for (size_t i = 0; i < cw_engine__nr_modules(sym->eng); i++) {
+	err = cw_unwinder__new(&uo, &u);
+	for (size_t i = 0; !err && i < cw_engine__nr_modules(sym->eng); i++) {
 		const struct cw_module *m = cw_engine__module(sym->eng, i);
 
 		if (m->pid != pid)
@@ -103,12 +98,22 @@ static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder *
 		}
 		if (!mi->open_path[0] || access(mi->open_path, R_OK))
 			snprintf(mi->open_path, sizeof(mi->open_path), "%s", m->path);
-		err = cw_unwinder__add_module(p->u, mi);
-		if (err)
-			break;
+		err = cw_unwinder__add_module(u, mi);
 	}
 	free(mi);
-	*out = p->u;
+	if (err)
+		goto cleanup;
+	p = realloc(sym->procs, (sym->nr_procs + 1) * sizeof(*p));
+	if (!p) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	sym->procs = p;
+	sym->procs[sym->nr_procs++] = (struct proc_unwinder){ .pid = pid, .u = u };
+	*out = u;
+	return 0;
+cleanup:
+	cw_unwinder__free(u);
 	return err;
 }
 
