@@ -240,13 +240,58 @@ int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, siz
 	return 0;
 }
 
+/*
+ * Whether addr lies on a stack the stream copied for pid (2 when a frame's local variable
+ * holds it: its name in buf), 1 when on a stack without a known variable, 0 when on none.
+ * The lock's own call paths first (the frame that took it first is where it was declared,
+ * most often), then any copy of the process whose stack pointer lies at most STACK_SPAN
+ * below it: a lock elsewhere costs no walk.
+ */
+#define STACK_SPAN (8ULL << 20)
+
+static int stack_variable(struct cw_symbols *sym, struct cw_unwinder *u, const struct cw_lock *l,
+			  __u32 pid, __u64 addr, char *buf, size_t len)
+{
+	size_t nr_sites = l ? l->nr_sites : 0, nr = cw_engine__nr_stacks(sym->eng);
+	int on_stack = 0;
+
+	for (size_t i = 0; i < nr_sites + nr; i++) {
+		const struct cw_stack *st;
+		struct cw_regs regs;
+		int err;
+
+		if (i < nr_sites) {
+			st = l->sites[i].stack_id ?
+				     cw_engine__find_stack(sym->eng, pid, CW_STACK_USER,
+							   l->sites[i].stack_id) : NULL;
+		} else {
+			st = cw_engine__stack(sym->eng, i - nr_sites);
+			/* a site's, seen already */
+			for (size_t k = 0; st && k < nr_sites; k++)
+				if (l->sites[k].stack_id == st->id)
+					st = NULL;
+		}
+		if (!st || st->pid != pid || st->space != CW_STACK_USER || !st->has_raw ||
+		    addr < st->sp || addr - st->sp >= STACK_SPAN)
+			continue;
+		regs = (struct cw_regs){ .ip = st->ip, .sp = st->sp, .bp = st->bp };
+		err = cw_unwinder__stack_variable(u, &regs, st->raw, st->raw_len, addr, buf, len);
+		if (!err)
+			return 2;
+		if (err == -ENOENT)
+			on_stack = 1;
+	}
+	buf[0] = '\0';
+	return on_stack;
+}
+
 int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
 			  char *buf, size_t len)
 {
 	const struct cw_lock *l = cw_engine__find_lock(sym->eng, pid, addr);
 	struct cw_unwinder *u;
 	char where[256];
-	int err;
+	int err, on_stack;
 
 	if (l && l->kind == CW_LOCK_KERNEL) {
 		const char *name;
@@ -265,16 +310,19 @@ int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 s
 	err = proc_unwinder(sym, pid, &u);
 	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len))
 		return CW_LOCK_NAMED_SYMBOL;
+	on_stack = err ? 0 : stack_variable(sym, u, l, pid, addr, buf, len);
+	if (on_stack == 2)
+		return CW_LOCK_NAMED_SYMBOL;
 	if (l && l->init_ip) {
 		cw_symbols__site(sym, pid, l->init_ip, where, sizeof(where));
-		snprintf(buf, len, "heap lock initialised at %s", where);
+		snprintf(buf, len, "%s lock initialised at %s", on_stack ? "stack" : "heap", where);
 		return CW_LOCK_NAMED_INIT;
 	}
 	if (l && l->first_ip)
 		site_ip = l->first_ip;
 	if (site_ip) {
 		cw_symbols__site(sym, pid, site_ip, where, sizeof(where));
-		snprintf(buf, len, "lock first acquired at %s", where);
+		snprintf(buf, len, "%slock first acquired at %s", on_stack ? "stack " : "", where);
 		return CW_LOCK_NAMED_SITE;
 	}
 	snprintf(buf, len, "lock 0x%llx", (unsigned long long)addr);

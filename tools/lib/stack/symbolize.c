@@ -858,3 +858,116 @@ int cw_symbolizer__data_symbol(struct cw_symbolizer *u, __u64 addr, char *buf, s
 	free(shown);
 	return 0;
 }
+
+/* --- local variables of a frame ---------------------------------------------------------- */
+
+/* Whether die's frame base is the CFA (DW_OP_call_frame_cfa): what GCC and clang emit. */
+static bool frame_base_is_cfa(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Op *ops;
+	size_t nops;
+
+	if (!dwarf_attr_integrate(die, DW_AT_frame_base, &attr) ||
+	    dwarf_getlocation(&attr, &ops, &nops) || nops != 1)
+		return false;
+	return ops[0].atom == DW_OP_call_frame_cfa;
+}
+
+/*
+ * The variable among scope's children whose storage, at file address pc in a frame whose
+ * frame base is cfa, covers addr: *out and *start (where it begins).
+ */
+static bool local_at(Dwarf_Die *scope, Dwarf_Addr pc, __u64 cfa, __u64 addr, Dwarf_Die *out,
+		     __u64 *start)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(scope, &child))
+		return false;
+	do {
+		const char *ignored = NULL;
+		Dwarf_Attribute attr;
+		Dwarf_Word size;
+		Dwarf_Op *ops;
+		Dwarf_Die type;
+		size_t nops;
+		__u64 at;
+
+		if (dwarf_tag(&child) != DW_TAG_variable ||
+		    !dwarf_attr_integrate(&child, DW_AT_name, &attr) ||
+		    !dwarf_attr(&child, DW_AT_location, &attr) ||
+		    dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1) != 1 || nops != 1 ||
+		    ops[0].atom != DW_OP_fbreg)
+			continue;
+		if (!type_of(&child, &type, &ignored) || dwarf_aggregate_size(&type, &size))
+			continue;
+		at = cfa + (__s64)ops[0].number;
+		if (addr >= at && addr - at < size) {
+			*out = child;
+			*start = at;
+			return true;
+		}
+	} while (!dwarf_siblingof(&child, &child));
+	return false;
+}
+
+int cw_symbolizer__frame_variable(struct cw_symbolizer *u, __u64 lookup, __u64 cfa, __u64 addr,
+				  char *buf, size_t len)
+{
+	Dwarf_Die *scopes = NULL, *cu, var;
+	struct cw_umod *um;
+	Dwarf_Addr bias;
+	int n, sub, err;
+	__u64 start;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	err = check_gen(u);
+	if (err)
+		return err;
+	err = -ENOENT;
+	um = cw_modmap__find(u->mm, lookup);
+	if (!um || !um->dm)
+		return err;
+	cu = dwfl_module_addrdie(um->dm, lookup, &bias);
+	n = cu ? dwarf_getscopes(cu, lookup - bias, &scopes) : 0;
+	/* the physical function: its frame base must be the CFA for fbreg to mean cfa + N */
+	for (sub = 0; sub < n && dwarf_tag(&scopes[sub]) != DW_TAG_subprogram; sub++)
+		;
+	if (sub == n || !frame_base_is_cfa(&scopes[sub]))
+		goto cleanup;
+	/*
+	 * Innermost scope first: blocks and the functions inlined here share the physical
+	 * function's frame.
+	 */
+	for (int i = 0; i <= sub; i++) {
+		Dwarf_Attribute attr;
+		const char *name;
+		char *func = NULL;
+		size_t k;
+
+		if (!local_at(&scopes[i], lookup - bias, cfa, addr, &var, &start))
+			continue;
+		/* the function the variable belongs to: this scope's, or an enclosing one's */
+		for (int j = i; j <= sub && !func; j++)
+			if (dwarf_tag(&scopes[j]) == DW_TAG_subprogram ||
+			    dwarf_tag(&scopes[j]) == DW_TAG_inlined_subroutine)
+				func = die_func_name(&scopes[j]);
+		name = dwarf_formstring(dwarf_attr_integrate(&var, DW_AT_name, &attr));
+		k = snprintf(buf, len, "%s", name ?: "?");
+		if (k < len)
+			member_path(&var, addr - start, buf, len, &k);
+		if (k < len)
+			k += snprintf(buf + k, len - k, " in %s", func ?: "?");
+		free(func);
+		err = k < len ? 0 : -ENOSPC;
+		break;
+	}
+cleanup:
+	free(scopes);
+	if (err)
+		buf[0] = '\0';
+	return err;
+}

@@ -98,3 +98,36 @@ int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_
 		return -EINVAL;
 	return cw_symbolizer__data_symbol(&u->sym, addr, buf, len);
 }
+
+int cw_unwinder__stack_variable(struct cw_unwinder *u, const struct cw_regs *regs,
+				const void *stack, size_t len, __u64 addr, char *buf, size_t blen)
+{
+	const struct cw_walk *w;
+	__u64 top;
+	int err;
+
+	if (!u || !regs || (!stack && len) || !buf || !blen)
+		return -EINVAL;
+	w = &u->walk;
+	buf[0] = '\0';
+	if (addr < regs->sp)
+		return -ERANGE;
+	err = cw_walker__unwind(&u->walker, regs, stack, len, &u->walk);
+	if (err)
+		return err;
+	/* the copy is this stack; so is every frame the walk found above it */
+	top = regs->sp + len;
+	for (size_t i = 0; i + 1 < w->nr; i++) {
+		/* a frame lies between its stack pointer and its CFA, its caller's sp */
+		__u64 sp = w->pcs[i].sp, cfa = w->pcs[i + 1].sp;
+
+		if (!sp || cfa <= sp)
+			break;
+		if (cfa > top)
+			top = cfa;
+		if (addr >= sp && addr < cfa)
+			return cw_symbolizer__frame_variable(&u->sym, cw_walkpc__lookup(&w->pcs[i]),
+							     cfa, addr, buf, blen);
+	}
+	return addr < top ? -ENOENT : -ERANGE;
+}
