@@ -229,7 +229,8 @@ static void feed_stackfix(struct __test_metadata *_metadata, struct cw_engine *e
 		int pos = -1;
 
 		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &pgoff,
-			   &pos) < 4 || pos < 0 || perms[2] != 'x' || !strstr(line + pos, "/stackfix"))
+			   &pos) < 4 || pos < 0 || perms[2] != 'x' ||
+		    !strstr(line + pos, "/stackfix"))
 			continue;
 		snprintf(path, sizeof(path), "%s/stackfix", dir);
 		feed_module(_metadata, eng, start, end, pgoff, path);

@@ -851,8 +851,8 @@ TEST(module_without_function_symbols)
 	snprintf(m->path, sizeof(m->path), "%s", path);
 	ASSERT_EQ(0, cw_unwinder__new(NULL, &u));
 	ASSERT_EQ(0, cw_unwinder__add_module(u, m));
-	EXPECT_EQ(NULL, cw_unwinder__missing(u, m->start)) TH_LOG("%s",
-								  cw_unwinder__missing(u, m->start));
+	EXPECT_EQ(NULL, cw_unwinder__missing(u, m->start))
+		TH_LOG("%s", cw_unwinder__missing(u, m->start));
 	ip = m->start + 0x100;
 	ASSERT_EQ(0, cw_unwinder__symbolize(u, &ip, 1, &s));
 	ASSERT_EQ(1, s.nr);

@@ -148,34 +148,34 @@ static int symidx_build(Dwfl_Module *dm, struct cw_symidx *x)
 	return 0;
 }
 
-static int symidx_get(struct cw_symbolizer *u, Dwfl_Module *dm, struct cw_symidx **out)
+static int symidx_get(struct cw_symbolizer *sz, Dwfl_Module *dm, struct cw_symidx **out)
 {
 	struct cw_symidx *p;
 	int err;
 
-	for (size_t i = 0; i < u->nr_idx; i++) {
-		if (u->idx[i].dm == dm) {
-			*out = &u->idx[i];
+	for (size_t i = 0; i < sz->nr_idx; i++) {
+		if (sz->idx[i].dm == dm) {
+			*out = &sz->idx[i];
 			return 0;
 		}
 	}
-	if (u->nr_idx == u->cap_idx) {
-		size_t cap = u->cap_idx ? u->cap_idx * 2 : 8;
+	if (sz->nr_idx == sz->cap_idx) {
+		size_t cap = sz->cap_idx ? sz->cap_idx * 2 : 8;
 
-		p = realloc(u->idx, cap * sizeof(*p));
+		p = realloc(sz->idx, cap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		u->idx = p;
-		u->cap_idx = cap;
+		sz->idx = p;
+		sz->cap_idx = cap;
 	}
-	p = &u->idx[u->nr_idx];
+	p = &sz->idx[sz->nr_idx];
 	memset(p, 0, sizeof(*p));
 	err = symidx_build(dm, p);
 	if (err) {
 		free(p->syms);
 		return err;
 	}
-	u->nr_idx++;
+	sz->nr_idx++;
 	*out = p;
 	return 0;
 }
@@ -185,7 +185,7 @@ static int symidx_get(struct cw_symbolizer *u, Dwfl_Module *dm, struct cw_symidx
  * The function containing key: its best-named alias from the index, else what libdwfl
  * finds (symbols without size, functions nested in others). *name is libdwfl's string.
  */
-static int find_function(struct cw_symbolizer *u, Dwfl_Module *dm, __u64 key, const char **name,
+static int find_function(struct cw_symbolizer *sz, Dwfl_Module *dm, __u64 key, const char **name,
 			 __u64 *start)
 {
 	const struct cw_sym *best = NULL;
@@ -195,7 +195,7 @@ static int find_function(struct cw_symbolizer *u, Dwfl_Module *dm, __u64 key, co
 	GElf_Sym sym;
 	int err;
 
-	err = symidx_get(u, dm, &x);
+	err = symidx_get(sz, dm, &x);
 	if (err)
 		return err;
 	hi = x->nr;
@@ -315,9 +315,9 @@ cleanup:
 }
 
 /* Resolve one lookup address (a pc, or a return address - 1) into e. */
-static int resolve(struct cw_symbolizer *u, __u64 key, struct cw_syment *e)
+static int resolve(struct cw_symbolizer *sz, __u64 key, struct cw_syment *e)
 {
-	struct cw_umod *um = cw_modmap__find(u->mm, key);
+	struct cw_umod *um = cw_modmap__find(sz->mm, key);
 	char *func = NULL, *subprogram = NULL;
 	const char *name = NULL, *file = NULL;
 	__u64 func_start = 0, sub_start = 0;
@@ -330,7 +330,7 @@ static int resolve(struct cw_symbolizer *u, __u64 key, struct cw_syment *e)
 	e->module = um ? um->path : NULL;
 	if (!um || !um->dm)
 		return add_line(e, &cap, NULL, 0, NULL, 0, 0);
-	err = find_function(u, um->dm, key, &name, &func_start);
+	err = find_function(sz, um->dm, key, &name, &func_start);
 	if (err)
 		return err;
 	if (name) {
@@ -368,37 +368,37 @@ static size_t slot_of(__u64 key, size_t cap)
 	return (key * 0x9e3779b97f4a7c15ULL) >> 7 & (cap - 1);
 }
 
-static void cache_clear(struct cw_symbolizer *u)
+static void cache_clear(struct cw_symbolizer *sz)
 {
-	if (!u->cache_used)
+	if (!sz->cache_used)
 		return;
-	for (size_t i = 0; i < u->cache_cap; i++) {
-		if (u->cache[i].nr)
-			free_lines(u->cache[i].lines, u->cache[i].nr);
-		memset(&u->cache[i], 0, sizeof(u->cache[i]));
+	for (size_t i = 0; i < sz->cache_cap; i++) {
+		if (sz->cache[i].nr)
+			free_lines(sz->cache[i].lines, sz->cache[i].nr);
+		memset(&sz->cache[i], 0, sizeof(sz->cache[i]));
 	}
-	u->cache_used = 0;
+	sz->cache_used = 0;
 }
 
-static int cache_grow(struct cw_symbolizer *u)
+static int cache_grow(struct cw_symbolizer *sz)
 {
-	size_t cap = u->cache_cap ? u->cache_cap * 2 : CACHE_MIN;
+	size_t cap = sz->cache_cap ? sz->cache_cap * 2 : CACHE_MIN;
 	struct cw_syment *c = calloc(cap, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
-	for (size_t i = 0; i < u->cache_cap; i++) {
+	for (size_t i = 0; i < sz->cache_cap; i++) {
 		size_t s;
 
-		if (!u->cache[i].nr)
+		if (!sz->cache[i].nr)
 			continue;
-		for (s = slot_of(u->cache[i].key, cap); c[s].nr; s = (s + 1) & (cap - 1))
+		for (s = slot_of(sz->cache[i].key, cap); c[s].nr; s = (s + 1) & (cap - 1))
 			;
-		c[s] = u->cache[i];
+		c[s] = sz->cache[i];
 	}
-	free(u->cache);
-	u->cache = c;
-	u->cache_cap = cap;
+	free(sz->cache);
+	sz->cache = c;
+	sz->cache_cap = cap;
 	return 0;
 }
 
@@ -406,35 +406,35 @@ static int cache_grow(struct cw_symbolizer *u)
  * The entry for key, resolved now if it was not before. Pointers last until the next
  * lookup that resolves something.
  */
-static int cache_get(struct cw_symbolizer *u, __u64 key, struct cw_syment **out)
+static int cache_get(struct cw_symbolizer *sz, __u64 key, struct cw_syment **out)
 {
-	size_t s, mask = u->cache_cap - 1;
+	size_t s, mask = sz->cache_cap - 1;
 	int err;
 
-	if (u->cache_cap) {
-		for (s = slot_of(key, u->cache_cap); u->cache[s].nr; s = (s + 1) & mask) {
-			if (u->cache[s].key == key) {
-				*out = &u->cache[s];
+	if (sz->cache_cap) {
+		for (s = slot_of(key, sz->cache_cap); sz->cache[s].nr; s = (s + 1) & mask) {
+			if (sz->cache[s].key == key) {
+				*out = &sz->cache[s];
 				return 0;
 			}
 		}
 	}
 	/* at most half full: probes stay short */
-	if ((u->cache_used + 1) * 2 > u->cache_cap) {
-		err = cache_grow(u);
+	if ((sz->cache_used + 1) * 2 > sz->cache_cap) {
+		err = cache_grow(sz);
 		if (err)
 			return err;
 	}
-	for (s = slot_of(key, u->cache_cap); u->cache[s].nr; s = (s + 1) & (u->cache_cap - 1))
+	for (s = slot_of(key, sz->cache_cap); sz->cache[s].nr; s = (s + 1) & (sz->cache_cap - 1))
 		;
-	err = resolve(u, key, &u->cache[s]);
+	err = resolve(sz, key, &sz->cache[s]);
 	if (err) {
-		free_lines(u->cache[s].lines, u->cache[s].nr);
-		memset(&u->cache[s], 0, sizeof(u->cache[s]));
+		free_lines(sz->cache[s].lines, sz->cache[s].nr);
+		memset(&sz->cache[s], 0, sizeof(sz->cache[s]));
 		return err;
 	}
-	u->cache_used++;
-	*out = &u->cache[s];
+	sz->cache_used++;
+	*out = &sz->cache[s];
 	return 0;
 }
 
@@ -447,7 +447,7 @@ static const char *label(const struct cw_ustack *s, size_t i, char *buf, size_t 
 }
 
 /* One line for out->why, naming the frames involved. */
-static void explain(struct cw_symbolizer *u, const struct cw_walk *w, struct cw_ustack *out)
+static void explain(struct cw_symbolizer *sz, const struct cw_walk *w, struct cw_ustack *out)
 {
 	size_t last = out->nr ? out->nr - 1 : 0;
 	unsigned long long addr = w->reason_addr;
@@ -467,8 +467,8 @@ static void explain(struct cw_symbolizer *u, const struct cw_walk *w, struct cw_
 	case CW_WALK_COPY_ENDS:
 		out->end = CW_STACK_END_TRUNCATED;
 		snprintf(out->why, sizeof(out->why),
-			 "the stack copy (%zu bytes) ends before the return address of %s", w->copy_len,
-			 label(out, last, a, sizeof(a)));
+			 "the stack copy (%zu bytes) ends before the return address of %s",
+			 w->copy_len, label(out, last, a, sizeof(a)));
 		return;
 	default:
 		break;
@@ -481,7 +481,7 @@ static void explain(struct cw_symbolizer *u, const struct cw_walk *w, struct cw_
 			 last ? label(out, last - 1, a, sizeof(a)) : "");
 		break;
 	case CW_WALK_MISSING:
-		missing = cw_modmap__missing(u->mm, last ? addr - 1 : addr);
+		missing = cw_modmap__missing(sz->mm, last ? addr - 1 : addr);
 		snprintf(out->why, sizeof(out->why), "cannot unwind through 0x%llx: %s", addr,
 			 missing ? missing : "its file is missing");
 		break;
@@ -515,51 +515,51 @@ static void explain(struct cw_symbolizer *u, const struct cw_walk *w, struct cw_
 }
 
 /* The caches are of the module map as it was: forget them when it changed. */
-static int check_gen(struct cw_symbolizer *u)
+static int check_gen(struct cw_symbolizer *sz)
 {
-	int err = cw_modmap__sync(u->mm);
+	int err = cw_modmap__sync(sz->mm);
 
-	if (err || u->gen == u->mm->gen)
+	if (err || sz->gen == sz->mm->gen)
 		return err;
-	cache_clear(u);
+	cache_clear(sz);
 	/* libdwfl may have dropped modules, and their names with them */
-	for (size_t i = 0; i < u->nr_idx; i++)
-		free(u->idx[i].syms);
-	u->nr_idx = 0;
-	u->gen = u->mm->gen;
+	for (size_t i = 0; i < sz->nr_idx; i++)
+		free(sz->idx[i].syms);
+	sz->nr_idx = 0;
+	sz->gen = sz->mm->gen;
 	return 0;
 }
 
-void cw_symbolizer__init(struct cw_symbolizer *u, struct cw_modmap *mm)
+void cw_symbolizer__init(struct cw_symbolizer *sz, struct cw_modmap *mm)
 {
-	memset(u, 0, sizeof(*u));
-	u->mm = mm;
-	u->gen = mm->gen;
+	memset(sz, 0, sizeof(*sz));
+	sz->mm = mm;
+	sz->gen = mm->gen;
 }
 
-void cw_symbolizer__fini(struct cw_symbolizer *u)
+void cw_symbolizer__fini(struct cw_symbolizer *sz)
 {
-	cache_clear(u);
-	free(u->cache);
-	for (size_t i = 0; i < u->nr_idx; i++)
-		free(u->idx[i].syms);
-	free(u->idx);
-	memset(u, 0, sizeof(*u));
+	cache_clear(sz);
+	free(sz->cache);
+	for (size_t i = 0; i < sz->nr_idx; i++)
+		free(sz->idx[i].syms);
+	free(sz->idx);
+	memset(sz, 0, sizeof(*sz));
 }
 
-int cw_symbolizer__stack(struct cw_symbolizer *u, const struct cw_walk *w, struct cw_ustack *out)
+int cw_symbolizer__stack(struct cw_symbolizer *sz, const struct cw_walk *w, struct cw_ustack *out)
 {
 	struct cw_syment *e;
 	size_t total = 0, k = 0;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = check_gen(u);
+	err = check_gen(sz);
 	if (err)
 		return err;
 	/* resolve first: entries move while the cache grows */
 	for (size_t i = 0; i < w->nr; i++) {
-		err = cache_get(u, cw_walkpc__lookup(&w->pcs[i]), &e);
+		err = cache_get(sz, cw_walkpc__lookup(&w->pcs[i]), &e);
 		if (err)
 			return err;
 		total += e->nr;
@@ -570,7 +570,7 @@ int cw_symbolizer__stack(struct cw_symbolizer *u, const struct cw_walk *w, struc
 	for (size_t i = 0; i < w->nr; i++) {
 		__u64 pc = w->pcs[i].pc;
 
-		err = cache_get(u, cw_walkpc__lookup(&w->pcs[i]), &e);
+		err = cache_get(sz, cw_walkpc__lookup(&w->pcs[i]), &e);
 		if (err || k + e->nr > total) {
 			cw_ustack__fini(out);
 			return err ? err : -EAGAIN;
@@ -594,7 +594,7 @@ int cw_symbolizer__stack(struct cw_symbolizer *u, const struct cw_walk *w, struc
 			}
 		}
 	}
-	explain(u, w, out);
+	explain(sz, w, out);
 	return 0;
 }
 
@@ -823,7 +823,7 @@ static bool dwarf_member_name(Dwfl_Module *dm, Dwarf_Addr start, const char *sho
 	return n < len;
 }
 
-int cw_symbolizer__data_symbol(struct cw_symbolizer *u, __u64 addr, char *buf, size_t len)
+int cw_symbolizer__data_symbol(struct cw_symbolizer *sz, __u64 addr, char *buf, size_t len)
 {
 	Dwfl_Module *dm;
 	const char *name;
@@ -835,10 +835,10 @@ int cw_symbolizer__data_symbol(struct cw_symbolizer *u, __u64 addr, char *buf, s
 	if (!len)
 		return -EINVAL;
 	buf[0] = '\0';
-	err = check_gen(u);
+	err = check_gen(sz);
 	if (err)
 		return err;
-	dm = dwfl_addrmodule(u->mm->dwfl, addr);
+	dm = dwfl_addrmodule(sz->mm->dwfl, addr);
 	name = dm ? dwfl_module_addrinfo(dm, addr, &off, &sym, NULL, NULL, NULL) : NULL;
 	/* a variable (not code, not a section) that really covers addr */
 	if (!name || (GELF_ST_TYPE(sym.st_info) != STT_OBJECT &&
@@ -912,7 +912,7 @@ static bool local_at(Dwarf_Die *scope, Dwarf_Addr pc, __u64 cfa, __u64 addr, Dwa
 	return false;
 }
 
-int cw_symbolizer__frame_variable(struct cw_symbolizer *u, __u64 lookup, __u64 cfa, __u64 addr,
+int cw_symbolizer__frame_variable(struct cw_symbolizer *sz, __u64 lookup, __u64 cfa, __u64 addr,
 				  char *buf, size_t len)
 {
 	Dwarf_Die *scopes = NULL, *cu, var;
@@ -924,11 +924,11 @@ int cw_symbolizer__frame_variable(struct cw_symbolizer *u, __u64 lookup, __u64 c
 	if (!len)
 		return -EINVAL;
 	buf[0] = '\0';
-	err = check_gen(u);
+	err = check_gen(sz);
 	if (err)
 		return err;
 	err = -ENOENT;
-	um = cw_modmap__find(u->mm, lookup);
+	um = cw_modmap__find(sz->mm, lookup);
 	if (!um || !um->dm)
 		return err;
 	cu = dwfl_module_addrdie(um->dm, lookup, &bias);
