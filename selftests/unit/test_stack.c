@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -911,6 +912,104 @@ TEST(module_not_a_regular_file)
 	free(m);
 	unlink(fifo);
 	rmdir(dir);
+}
+
+/* This process's stack as a probe would capture it, from the caller's frame. */
+struct capture {
+	struct cw_regs regs;
+	unsigned char copy[16384];
+	size_t len;
+};
+
+/* The end of the mapping that holds addr, 0 when none does. */
+static __u64 mapping_end(__u64 addr)
+{
+	unsigned long long start, end;
+	char line[512];
+	__u64 found = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx", &start, &end) == 2 && addr >= start && addr < end)
+			found = end;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Registers and stack at its call, as a uprobe on a function's first instruction sees
+ * them: ip in the caller after the call is not needed, sp points at the return address.
+ * Not instrumented: ASan must not give this frame a fake stack of its own.
+ */
+static __attribute__((noinline, no_sanitize_address)) void capture_here(struct capture *c)
+{
+	/* frame pointers (the sanitizers' build): our rbp holds the caller's, then the RA */
+	const __u64 *fp = __builtin_frame_address(0);
+	__u64 end;
+
+	c->regs.sp = (__u64)(unsigned long)(fp + 1);	/* at our first instruction: the RA */
+	c->regs.ip = (__u64)(unsigned long)&capture_here;
+	c->regs.bp = fp[0];
+	end = mapping_end(c->regs.sp);
+	c->len = end - c->regs.sp < sizeof(c->copy) ? end - c->regs.sp : sizeof(c->copy);
+	/* byte by byte, uninstrumented: the frames above have ASan's redzones */
+	for (size_t i = 0; i < c->len; i++)
+		c->copy[i] = ((volatile const unsigned char *)(unsigned long)c->regs.sp)[i];
+}
+
+/* A mutex local to this function, captured with its address: the frame holds it. */
+static __attribute__((noinline, no_sanitize_address)) void lock_on_stack(struct capture *c,
+									  __u64 *addr)
+{
+	pthread_mutex_t local_mx = PTHREAD_MUTEX_INITIALIZER;
+
+	*addr = (__u64)(unsigned long)&local_mx;
+	capture_here(c);
+	__asm__ volatile("" : : "r"(&local_mx) : "memory");
+}
+
+/*
+ * A lock on a thread's stack, named by the frame's variable ("local_mx in
+ * lock_on_stack"); an address elsewhere on that stack without a variable; and one on no
+ * stack (a global).
+ */
+TEST(stack_variable)
+{
+	static pthread_mutex_t global_mx = PTHREAD_MUTEX_INITIALIZER;
+	struct cw_module_info *mods = NULL;
+	struct capture *c;
+	struct cw_unwinder *u;
+	char name[128];
+	size_t nr = 0;
+	__u64 addr;
+
+	c = calloc(1, sizeof(*c));
+	ASSERT_NE(NULL, c);
+	lock_on_stack(c, &addr);
+	ASSERT_LT(addr - c->regs.sp, c->len);
+	ASSERT_EQ(0, cw_modules__read(getpid(), &mods, &nr));
+	ASSERT_EQ(0, cw_unwinder__new(NULL, &u));
+	for (size_t i = 0; i < nr; i++)
+		ASSERT_EQ(0, cw_unwinder__add_module(u, &mods[i]));
+	EXPECT_EQ(0, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len, addr, name,
+						 sizeof(name)));
+	EXPECT_STREQ("local_mx in lock_on_stack", name);
+	/* inside it: the member's path, as for globals */
+	EXPECT_EQ(0, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len, addr + 4, name,
+						 sizeof(name)));
+	EXPECT_EQ(0, strncmp(name, "local_mx.", 9)) TH_LOG("%s", name);
+	EXPECT_NE(NULL, strstr(name, " in lock_on_stack")) TH_LOG("%s", name);
+	/* the return address's slot: on the stack, in no variable */
+	EXPECT_EQ(-ENOENT, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len, c->regs.sp,
+						       name, sizeof(name)));
+	EXPECT_STREQ("", name);
+	EXPECT_EQ(-ERANGE, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len,
+						       (__u64)(unsigned long)&global_mx, name,
+						       sizeof(name)));
+	cw_unwinder__free(u);
+	free(mods);
+	free(c);
 }
 
 TEST(frame_format)
