@@ -243,9 +243,10 @@ int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, siz
 /*
  * Whether addr lies on a stack the stream copied for pid (2 when a frame's local variable
  * holds it: its name in buf), 1 when on a stack without a known variable, 0 when on none.
- * The lock's own call paths first (the frame that took it first is where it was declared,
- * most often), then any copy of the process whose stack pointer lies at most STACK_SPAN
- * below it: a lock elsewhere costs no walk.
+ * The lock's own call paths first, walked when their stack pointer lies at most
+ * STACK_SPAN below it (the frame that declared it is often above the copy's top, which a
+ * walk finds); then any other copy of the process that holds the address itself. A lock
+ * elsewhere costs no walk, and a heap lock at most one per call path of its own.
  */
 #define STACK_SPAN (8ULL << 20)
 
@@ -272,7 +273,7 @@ static int stack_variable(struct cw_symbols *sym, struct cw_unwinder *u, const s
 					st = NULL;
 		}
 		if (!st || st->pid != pid || st->space != CW_STACK_USER || !st->has_raw ||
-		    addr < st->sp || addr - st->sp >= STACK_SPAN)
+		    addr < st->sp || addr - st->sp >= (i < nr_sites ? STACK_SPAN : st->raw_len))
 			continue;
 		regs = (struct cw_regs){ .ip = st->ip, .sp = st->sp, .bp = st->bp };
 		err = cw_unwinder__stack_variable(u, &regs, st->raw, st->raw_len, addr, buf, len);
