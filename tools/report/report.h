@@ -43,8 +43,15 @@ void cw_report__lock_order_text(FILE *out, const struct cw_engine *eng, struct c
 void cw_report__lock_order_json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 				const struct cw_lock_cycles *lc, int suppressed);
 
+/*
+ * The reports take the caller's symbol context (report/symbols.h), made once for the
+ * report with cw_symbols__new(): every table, stack and lock name of one report comes
+ * from it, so that each module is opened and parsed once.
+ */
+
 /* Full text report: header, losses, locks, threads, findings. 0 or -errno. */
-int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+int cw_report__text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t);
 
 /*
  * Batch snapshots (-p PID --batch): the lock and thread tables of what happened since
@@ -58,7 +65,8 @@ int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_
 			struct cw_report_snapshot *snap);
 
 /* The JSON report (Documentation/usage.md). 0 or -errno. */
-int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t);
 
 /*
  * Whether threads' lock figures were measured: the kernel's aggregation counts per lock
