@@ -57,7 +57,4 @@ void cw_session__stats(const struct cw_session *s, struct cw_source_stats *src,
 		       struct cw_merge_stats *merge);
 void cw_session__free(struct cw_session *s);
 
-/* CLOCK_MONOTONIC in ns: the clock of every record's ts_ns. */
-__u64 cw_now_ns(void);
-
 #endif /* __CW_SESSION_H */

@@ -42,6 +42,9 @@ struct cw_source {
 	char notes[512];	/* what the user may want to know with -v (functions not probed) */
 };
 
+/* CLOCK_MONOTONIC in ns: the clock of every record's ts_ns (source/emit.c). */
+__u64 cw_now_ns(void);
+
 static inline int cw_source__start(struct cw_source *src)
 {
 	return src->ops->start(src);
