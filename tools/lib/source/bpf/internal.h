@@ -34,7 +34,7 @@ struct cw_object;
 #define CW_BPF_NR_PROBES 25
 #define CW_BPF_NR_SDT 13
 #define CW_BPF_NR_SDT_GROUPS 9
-#define CW_BPF_NR_TRACEPOINTS 9
+#define CW_BPF_NR_TRACEPOINTS 10
 
 /*
  * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return
@@ -144,6 +144,7 @@ int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf
 /* tracepoints.c */
 int cw_bpf__attach_tracepoints(struct bpf_source *s);
 int cw_bpf__klock_available(void);
+int cw_bpf__find_vma_available(void);
 int cw_bpf__ensure_tracefs(struct bpf_source *s);
 
 /* stream.c */

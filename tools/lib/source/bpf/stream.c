@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Draining the BPF source: the ring buffer's records, each checked, its thread named and
- * its stack's modules sent first when they are new; then what the programs counted as
- * lost, the statistics that grew, and the tick.
+ * its stack's modules sent first when they are new (and the code the target mapped,
+ * CW_EV_MMAP, turned into module records); then what the programs counted as lost, the
+ * statistics that grew, and the tick.
  *
  * A drain reads for a quarter of a tick at most while tracing goes on. A target that
  * keeps every CPU busy can fill the ring buffer as fast as one CPU empties it, and
@@ -32,6 +33,17 @@ int cw_bpf__ringbuf_record(void *ctx, void *data, size_t size)
 	if (err && err != -ENOENT) {
 		/* our own programs wrote it: a bug, but never fatal, and never silent */
 		s->malformed++;
+		return 0;
+	}
+	if (h->type == CW_EV_MMAP && !err) {
+		struct proc *p = cw_bpf__find_proc(s, h->pid);
+
+		/* a module record says it, with what names the file: not handed on itself */
+		err = p ? cw_proc_maps__on_mmap(&p->maps, &s->emit, data) : 0;
+		if (err) {
+			s->cb_err = err;
+			return -1;
+		}
 		return 0;
 	}
 	err = cw_thread_names__on_record(&s->names, &s->emit, h);
