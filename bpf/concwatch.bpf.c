@@ -629,7 +629,7 @@ int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 		e->filename[0] = '\0';
 		len = 1;
 	}
-	/* NULs up to the record's size, a multiple of 8 (the mask only bounds it for the verifier) */
+	/* NULs up to the record's size, a multiple of 8 (the mask bounds it for the verifier) */
 	__builtin_memcpy(e->filename + (len & (CW_MMAP_PATH - 1)), &zero, sizeof(zero));
 	e->filename_len = len;
 	e->hdr.size = sizeof(*e) + ((len + 7) & ~7U);

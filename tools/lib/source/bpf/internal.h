@@ -100,7 +100,7 @@ struct bpf_source {
 	int raw_class;			/* stack copy buffer: 4 KiB << raw_class */
 
 	int cb_err;			/* the ring buffer callback's error in the drain */
-	__u64 drain_until_ns;		/* the drain in progress stops reading then (0: never) */
+	__u64 drain_until_ns;		/* the drain in progress reads until then (0: all) */
 	__u32 drain_records;		/* records it read */
 	int drain_cut;			/* it stopped there, records still waiting */
 

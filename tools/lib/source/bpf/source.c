@@ -108,7 +108,8 @@ static int bpf_source_start(struct cw_source *src)
 		bpf_program__set_autoload(s->skel->progs.tp_btf__contention_end, false);
 	}
 	if (!cw_bpf__find_vma_available())
-		bpf_program__set_autoload(s->skel->progs.tracepoint__syscalls__sys_exit_mmap, false);
+		bpf_program__set_autoload(s->skel->progs.tracepoint__syscalls__sys_exit_mmap,
+					  false);
 	bpf_map__set_max_entries(s->skel->maps.events, s->opts.ringbuf_bytes);
 	bpf_map__set_max_entries(s->skel->maps.pending_locks, s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_futexes, s->opts.max_threads);

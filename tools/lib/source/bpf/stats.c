@@ -187,13 +187,14 @@ int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now)
 		__u32 n = t->room;
 
 		/* a hash map's batch position is a bucket: the first call starts at none */
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, t->keys, t->vals, &n, &opts)) {
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, t->keys, t->vals, &n,
+					 &opts)) {
 			err = -errno;
 			if (err == -ENOENT) {
 				end = 1; /* the last batch, perhaps with entries */
 				err = 0;
 			} else if (err == -ENOSPC && !n) {
-				/* one bucket holds more entries than room: read it again with more */
+				/* a bucket holds more entries than room: read it again, with more */
 				err = more_room(t);
 				continue;
 			} else {
