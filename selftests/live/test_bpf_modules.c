@@ -36,7 +36,7 @@ static void dump(struct __test_metadata *_metadata, const struct cw_ustack *s)
 TEST(plugin_unloaded_before_its_stack_is_read)
 {
 	const char *args[] = { "close", NULL };
-	struct cw_session_opts opts = { 0 };
+	struct cw_source_opts opts = { 0 };
 	struct cw_symbols *sym = NULL;
 	struct cw_session *sess = NULL;
 	struct cw_engine *eng = NULL;
@@ -52,8 +52,8 @@ TEST(plugin_unloaded_before_its_stack_is_read)
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_dlopen", args));
 	eng = cw_engine__new();
 	ASSERT_NE(NULL, eng);
-	opts.bpf.pid = wl.pid;
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
 		TH_LOG("%s", err);
 	/* load, lock, unload: all before the source reads anything */
 	ASSERT_EQ(0, cw_wl__go(&wl));

@@ -69,11 +69,11 @@ FIXTURE_TEARDOWN(forklock)
 /* Trace the parent and every child, draining while they work, as `run` would. */
 static void trace_all(struct __test_metadata *_metadata, FIXTURE_DATA(forklock) *self)
 {
-	struct cw_session_opts opts = { .bpf = { .pid = self->pids[0] } };
+	struct cw_source_opts opts = { .pid = self->pids[0] };
 	char err[256] = "";
 	struct cw_drain d;
 
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, self->eng, &self->sess, err,
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, self->eng, &self->sess, err,
 				      sizeof(err))) TH_LOG("session: %s", err);
 	for (int c = 1; c <= CHILDREN; c++) {
 		long pid = self->pids[c];

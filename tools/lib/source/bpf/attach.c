@@ -269,42 +269,58 @@ int cw_bpf__add_process(struct bpf_source *s, int pid)
 	return 0;
 }
 
-int cw_bpf_source__add_process(struct cw_source *src, int pid)
+int cw_bpf__op_add_process(struct cw_source *src, int pid)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
 
-	if (src->ops != &cw_bpf_source_ops || !s->skel || s->stopped_ns)
-		return -EINVAL;
 	s->base.err[0] = '\0';
+	if (!s->skel || s->stopped_ns) {
+		cw_bpf__set_err(s, "cannot trace process %d: tracing has %s", pid,
+				s->skel ? "stopped" : "not started");
+		return -EINVAL;
+	}
 	return cw_bpf__add_process(s, pid);
 }
 
-int cw_bpf_source__refresh_modules(struct cw_source *src, int pid)
+int cw_bpf__op_refresh_process(struct cw_source *src, int pid)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
 	struct proc *p;
 
-	if (src->ops != &cw_bpf_source_ops)
-		return -EINVAL;
+	int err;
+
 	p = cw_bpf__find_proc(s, pid);
-	return p ? cw_proc_maps__send(&p->maps, &s->emit, cw_now_ns(), 1) : -ENOENT;
+	if (!p) {
+		cw_bpf__set_err(s, "process %d is not traced", pid);
+		return -ENOENT;
+	}
+	err = cw_proc_maps__send(&p->maps, &s->emit, cw_now_ns(), 1);
+	if (err)
+		cw_bpf__set_err(s, "failed to read the maps of %d: %s", pid, strerror(-err));
+	return err;
 }
 
-int cw_bpf_source__remove_process(struct cw_source *src, int pid)
+int cw_bpf__op_remove_process(struct cw_source *src, int pid)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
 	__u32 tgid = pid;
+	int err = 0;
 
-	if (src->ops != &cw_bpf_source_ops)
-		return -EINVAL;
 	for (size_t i = 0; i < s->nr_procs; i++) {
 		if (s->procs[i]->pid != pid)
 			continue;
-		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
+		/* gone from the map already once tracing stopped */
+		if (bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid) &&
+		    errno != ENOENT) {
+			err = -errno;
+			cw_bpf__set_err(s, "failed to remove %d from the targets map: %s", pid,
+					strerror(-err));
+		}
 		cw_bpf__proc_free(s->procs[i]);
 		memmove(&s->procs[i], &s->procs[i + 1], (s->nr_procs - i - 1) * sizeof(*s->procs));
 		s->nr_procs--;
-		return 0;
+		return err;
 	}
+	cw_bpf__set_err(s, "process %d is not traced", pid);
 	return -ENOENT;
 }

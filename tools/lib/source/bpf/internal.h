@@ -47,7 +47,7 @@ struct cw_bpf_probe {
 	int required;
 	__u32 regs;		/* registers its entry program reads besides %rdi, %rbp, [%rsp] */
 	int at_success;		/* when the entry is refused, probe where it succeeded */
-	int track_free;		/* only with --track-free (cw_bpf_opts.track_free) */
+	int track_free;		/* only with --track-free (cw_source_opts.track_free) */
 };
 
 extern const struct cw_bpf_probe cw_bpf_probes[CW_BPF_NR_PROBES];
@@ -87,10 +87,10 @@ struct cw_bpf_sites {
 
 struct bpf_source {
 	struct cw_source base;
-	struct cw_bpf_opts opts;
+	struct cw_source_opts opts;	/* defaults filled in */
 	struct concwatch_bpf *skel;
 	struct ring_buffer *rb;
-	struct proc **procs;		/* opts.pid first, then those added */
+	struct proc **procs;		/* opts.pid first (if any), then those added */
 	size_t nr_procs, cap_procs;
 	int umulti_type;			/* BPF_TRACE_UPROBE_MULTI, or -1: see links.h */
 	struct bpf_link *tp_links[CW_BPF_NR_TRACEPOINTS];
@@ -113,8 +113,6 @@ struct bpf_source {
 	struct cw_bpf_sites sites;	/* stats.c */
 };
 
-extern const struct cw_source_ops cw_bpf_source_ops;
-
 void cw_bpf__set_err(struct bpf_source *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -133,6 +131,9 @@ struct cw_bpf_candidate {
 
 struct proc *cw_bpf__find_proc(const struct bpf_source *s, int pid);
 int cw_bpf__add_process(struct bpf_source *s, int pid);
+int cw_bpf__op_add_process(struct cw_source *src, int pid);
+int cw_bpf__op_remove_process(struct cw_source *src, int pid);
+int cw_bpf__op_refresh_process(struct cw_source *src, int pid);
 void cw_bpf__set_umulti(struct bpf_source *s);
 void cw_bpf__proc_free(struct proc *p);
 

@@ -27,6 +27,7 @@
 #define DEFAULT_STACK_BYTES 16384
 #define MAX_STACK_BYTES (24 * 1024)	/* CW_RAW_MAX of cw_stack.bpf.h */
 #define READER_NICE -15
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
 
 #define NR_PROBES CW_BPF_NR_PROBES
 #define NR_SDT CW_BPF_NR_SDT
@@ -77,10 +78,12 @@ static int bpf_source_start(struct cw_source *src)
 	struct bpf_source *s = (struct bpf_source *)src;
 	int err;
 
-	err = cw_target__check(s->opts.pid);
-	if (err) {
-		cw_bpf__set_err(s, "no such process: %d", s->opts.pid);
-		return err;
+	if (s->opts.pid) {
+		err = cw_target__check(s->opts.pid);
+		if (err) {
+			cw_bpf__set_err(s, "no such process: %d", s->opts.pid);
+			return err;
+		}
 	}
 	err = cw_bpf__ensure_tracefs(s);
 	if (err)
@@ -131,7 +134,7 @@ static int bpf_source_start(struct cw_source *src)
 	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
 	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
 	err = cw_bpf__attach_tracepoints(s);
-	if (!err && !s->opts.defer_pid)
+	if (!err && s->opts.pid)
 		err = cw_bpf__add_process(s, s->opts.pid);
 	if (err)
 		return err;
@@ -220,32 +223,28 @@ static void bpf_source_free(struct cw_source *src)
 	free(s);
 }
 
-const struct cw_source_ops cw_bpf_source_ops = {
+static const struct cw_source_ops bpf_source_ops = {
 	.name = "bpf",
 	.start = bpf_source_start,
 	.fd = bpf_source_fd,
 	.drain = cw_bpf__drain,
 	.stop = bpf_source_stop,
 	.stats = bpf_source_stats,
+	.add_process = cw_bpf__op_add_process,
+	.remove_process = cw_bpf__op_remove_process,
+	.refresh_process = cw_bpf__op_refresh_process,
 	.free = bpf_source_free,
 };
 
-int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
+/* The options checked and their defaults filled in: 0, -EINVAL or -ENOSPC. */
+static int set_opts(struct bpf_source *s, const struct cw_source_opts *opts)
 {
-	struct bpf_source *s;
 	size_t rb;
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->base.ops = &cw_bpf_source_ops;
 	s->opts = *opts;
-	s->umulti_type = -1;
 	rb = opts->ringbuf_bytes ? opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
-	if (rb < (size_t)getpagesize() || (rb & (rb - 1))) {
-		free(s);
+	if (rb < (size_t)getpagesize() || (rb & (rb - 1)))
 		return -EINVAL;
-	}
 	s->opts.ringbuf_bytes = rb;
 	if (!s->opts.tick_ns)
 		s->opts.tick_ns = DEFAULT_TICK_NS;
@@ -255,16 +254,44 @@ int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out)
 		s->opts.stack_bytes = DEFAULT_STACK_BYTES;
 	if (s->opts.stack_bytes < 0)
 		s->opts.stack_bytes = 0; /* no raw copies: the frame-pointer stacks only */
-	if (s->opts.stack_bytes > MAX_STACK_BYTES || s->opts.stack_bytes % 8) {
-		free(s);
+	if (s->opts.stack_bytes > MAX_STACK_BYTES || s->opts.stack_bytes % 8)
 		return -EINVAL;
-	}
 	while (s->raw_class < RAW_CLASSES - 1 && (4096 << s->raw_class) < s->opts.stack_bytes)
 		s->raw_class++;
 	/* room for a few stack copies at once, or every first sighting would be lost */
-	if (s->opts.stack_bytes && rb < 8 * RAW_RECORD_BYTES(s->raw_class)) {
-		free(s);
+	if (s->opts.stack_bytes && rb < 8 * RAW_RECORD_BYTES(s->raw_class))
 		return -ENOSPC;
+	return 0;
+}
+
+int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
+			size_t errlen)
+{
+	struct bpf_source *s;
+	int ret;
+
+	if (access(BTF_PATH, R_OK)) {
+		ret = -errno;
+		snprintf(err, errlen, "this kernel has no BTF (%s: %s): concwatch's BPF programs "
+			 "need CONFIG_DEBUG_INFO_BTF=y", BTF_PATH, strerror(-ret));
+		return ret;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->base.ops = &bpf_source_ops;
+	s->umulti_type = -1;
+	ret = set_opts(s, opts);
+	if (ret) {
+		if (ret == -ENOSPC)
+			snprintf(err, errlen, "the ring buffer is too small for stack copies: give "
+				 "a larger --ringbuf-size or a smaller --stack-bytes");
+		else
+			snprintf(err, errlen, "bad BPF source options: %s", strerror(-ret));
+		free(s);
+		return ret;
 	}
 	cw_emit__init(&s->emit, s->opts.tick_ns);
 	verbose = opts->verbose;
