@@ -58,7 +58,7 @@ static long long batch(int fd, struct cw_site_key *keys, struct cw_site_stats *v
 		       long *calls)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u64 in = 0, out = 0;
+	__u32 in = 0, out = 0;	/* a hash map's position: a bucket */
 	long long sum = 0;
 	int done = 0;
 
