@@ -60,14 +60,15 @@ static long long batch(int fd, struct cw_site_key *keys, struct cw_site_stats *v
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u32 in = 0, out = 0;	/* a hash map's position: a bucket */
 	long long sum = 0;
-	int done = 0;
+	int done = 0, first = 1;
 
 	while (!done) {
 		__u32 n = room;
 		int err;
 
 		++*calls;
-		err = bpf_map_lookup_batch(fd, in ? &in : NULL, &out, keys, vals, &n, &opts);
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, &opts);
+		first = 0;
 		if (err && errno != ENOENT)
 			return -errno;
 		done = err != 0;
