@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "common/time.h"
 #include "engine/engine.h"
 #include "source/recording.h"
 #include "cw_synth.h"
@@ -356,16 +357,13 @@ TEST_F(rec, header_defaults)
 	struct cw_rec_meta meta;
 	struct utsname uts;
 	__u64 before, after;
-	struct timespec ts;
 
 	memset(&meta, 0, sizeof(meta));
 	meta.pid = 77;
 	memcpy(meta.comm, "a-name-longer-th", CW_COMM_LEN);	/* no NUL: cut to 15 */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	before = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	before = cw_clock_ns(CLOCK_REALTIME);
 	ASSERT_EQ(0, cw_recorder__open(self->path, &meta, &r));
-	clock_gettime(CLOCK_REALTIME, &ts);
-	after = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	after = cw_clock_ns(CLOCK_REALTIME);
 	ASSERT_EQ(0, cw_recorder__close(r, NULL));
 
 	ASSERT_EQ(sizeof(struct cw_rec_file_header) + TRAILER_SIZE, file_size(self->path));

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "concwatch.skel.h"
+#include "common/time.h"
 #include "cw_maps.h"
 #include "engine/index.h"
 #include "source/links.h"
@@ -208,15 +209,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC is bpf_ktime_get_ns()'s clock */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static void set_err(struct bpf_source *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -392,7 +384,7 @@ static int send_modules(struct bpf_source *s, struct proc *p, __u64 ts, int queu
 	size_t nr = 0;
 	int err;
 
-	p->maps_read_ns = now_ns();
+	p->maps_read_ns = cw_now_ns();
 	err = cw_modules__read(p->pid, &mods, &nr);
 	if (err)
 		return err == -ESRCH ? 0 : err; /* gone: its stacks stay as they are */
@@ -489,7 +481,7 @@ static int modules_for_stack(struct bpf_source *s, const struct cw_hdr *h)
 	else if (st->space == CW_STACK_USER)
 		for (__u32 i = 0; i < st->nr && !missing; i++)
 			missing = !covered(p, st->ips[i]);
-	if (!missing || (!p->maps_read_at_attach && now_ns() - p->maps_read_ns < s->opts.tick_ns))
+	if (!missing || (!p->maps_read_at_attach && cw_now_ns() - p->maps_read_ns < s->opts.tick_ns))
 		return 0;
 	p->maps_read_at_attach = 0;
 	return send_modules(s, p, h->ts_ns, 0);
@@ -498,7 +490,7 @@ static int modules_for_stack(struct bpf_source *s, const struct cw_hdr *h)
 /* Name every thread alive at attach, before tracing starts. */
 static int snapshot_threads(struct bpf_source *s, int pid)
 {
-	__u64 ts = now_ns();
+	__u64 ts = cw_now_ns();
 	size_t nr = 0;
 	int *tids, ret = 0;
 
@@ -645,7 +637,7 @@ static int bpf_source_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	}
 
 	/* after stop, nothing newer than the stop can have been recorded */
-	now = s->stopped_ns ? s->stopped_ns : now_ns();
+	now = s->stopped_ns ? s->stopped_ns : cw_now_ns();
 	err = emit_lost(s, CW_LOST_RINGBUF, s->skel->bss->lost_ringbuf, now);
 	if (!err)
 		err = emit_lost(s, CW_LOST_MAP_FULL, s->skel->bss->lost_map_full, now);
@@ -1032,7 +1024,7 @@ static int add_process(struct bpf_source *s, int pid)
 	if (!err)
 		err = snapshot_threads(s, pid);
 	if (!err)
-		err = send_modules(s, p, now_ns(), 1);
+		err = send_modules(s, p, cw_now_ns(), 1);
 	p->maps_read_at_attach = 1;
 	if (err) {
 		if (!s->base.err[0])
@@ -1073,7 +1065,7 @@ int cw_bpf_source__refresh_modules(struct cw_source *src, int pid)
 	if (src->ops != &bpf_source_ops)
 		return -EINVAL;
 	p = find_proc(s, pid);
-	return p ? send_modules(s, p, now_ns(), 1) : -ENOENT;
+	return p ? send_modules(s, p, cw_now_ns(), 1) : -ENOENT;
 }
 
 int cw_bpf_source__remove_process(struct cw_source *src, int pid)
@@ -1161,7 +1153,7 @@ static int bpf_source_start(struct cw_source *src)
 		set_err(s, "failed to open the ring buffer: %s", strerror(-err));
 		return err;
 	}
-	s->next_tick_ns = now_ns();
+	s->next_tick_ns = cw_now_ns();
 	return 0;
 }
 
@@ -1189,7 +1181,7 @@ static int bpf_source_stop(struct cw_source *src)
 
 			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
 		}
-		s->stopped_ns = now_ns();
+		s->stopped_ns = cw_now_ns();
 	}
 	/* every process's links in one go, so their waits overlap */
 	links = calloc(n ? n : 1, sizeof(*links));

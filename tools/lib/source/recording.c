@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/time.h"
 #include "source/recording.h"
 
 #ifndef CW_VERSION
@@ -26,14 +27,6 @@ _Static_assert(WRITE_BUF >= sizeof(struct cw_rec_file_header) + CW_REC_CMDLINE_M
 	       "the header must fit the buffer");
 #define READ_BUF (256 * 1024)
 #define DRAIN_BATCH 4096
-
-static __u64 clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* Copy a string field into a fixed one, always NUL-terminated, the rest zeroed. */
 static void copy_str(char *dst, size_t dlen, const char *src, size_t slen)
@@ -139,8 +132,8 @@ static int write_header(struct cw_recorder *r, const struct cw_rec_meta *m)
 	fh.realtime_ns = m->realtime_ns;
 	fh.monotonic_ns = m->monotonic_ns;
 	if (!fh.realtime_ns) {
-		fh.realtime_ns = clock_ns(CLOCK_REALTIME);
-		fh.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
+		fh.realtime_ns = cw_clock_ns(CLOCK_REALTIME);
+		fh.monotonic_ns = cw_now_ns();
 	}
 	fh.pid = m->pid;
 	copy_str(fh.comm, sizeof(fh.comm), m->comm, sizeof(m->comm));
@@ -241,8 +234,8 @@ static int write_trailer(struct cw_recorder *r, const struct cw_rec_totals *t)
 	tr.t.hdr.ts_ns = t->end_monotonic_ns;
 	tr.t.end_realtime_ns = t->end_realtime_ns;
 	if (!t->end_realtime_ns) {
-		tr.t.end_realtime_ns = clock_ns(CLOCK_REALTIME);
-		tr.t.hdr.ts_ns = clock_ns(CLOCK_MONOTONIC);
+		tr.t.end_realtime_ns = cw_clock_ns(CLOCK_REALTIME);
+		tr.t.hdr.ts_ns = cw_now_ns();
 	}
 	memcpy(tr.t.magic, CW_REC_END_MAGIC, sizeof(tr.t.magic));
 	tr.t.records = r->records;

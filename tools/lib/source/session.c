@@ -23,14 +23,6 @@ struct cw_session {
 	char err[256];
 };
 
-__u64 cw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static int push(void *ctx, const struct cw_hdr *rec)
 {
 	return cw_merge__push(ctx, rec);

@@ -8,6 +8,7 @@
 #define __CW_SESSION_H
 
 #include <signal.h>
+#include "common/time.h"
 #include "engine/merge.h"
 #include "source/source.h"
 
@@ -56,8 +57,5 @@ const char *cw_session__notes(const struct cw_session *s);
 void cw_session__stats(const struct cw_session *s, struct cw_source_stats *src,
 		       struct cw_merge_stats *merge);
 void cw_session__free(struct cw_session *s);
-
-/* CLOCK_MONOTONIC in ns: the clock of every record's ts_ns. */
-__u64 cw_now_ns(void);
 
 #endif /* __CW_SESSION_H */
