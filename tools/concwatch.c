@@ -616,25 +616,22 @@ static int check_source(int pid)
 	return ret;
 }
 
-static void read_target(int pid, struct cw_report_target *t)
+/*
+ * A command line as /proc/PID/cmdline and recordings hold it (each argument followed by a
+ * NUL, len bytes) as the report shows it: arguments separated by spaces, cut to fit.
+ */
+static void show_args(char *dst, size_t size, const char *args, size_t len)
 {
-	char path[64];
-	ssize_t n;
-	int fd;
+	size_t n = len < size - 1 ? len : size - 1;
 
-	memset(t, 0, sizeof(*t));
-	t->pid = pid;
-	cw_target__comm(pid, pid, t->comm, sizeof(t->comm));
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, t->cmdline, sizeof(t->cmdline) - 1);
-	close(fd);
-	for (ssize_t i = 0; i < n - 1; i++)
-		if (!t->cmdline[i])
-			t->cmdline[i] = ' ';
+	memcpy(dst, args, n);
+	dst[n] = '\0';
+	/* the NUL of the last argument ends the string; the others become spaces */
+	for (size_t i = 0; n && i < n - 1; i++)
+		if (!dst[i])
+			dst[i] = ' ';
 }
+
 
 /*
  * Installed before anything starts: an interruption at any moment, the BPF programs
@@ -657,6 +654,8 @@ struct live {
 	struct cw_launch *launch;	/* run, record -- CMD: the command and its children */
 	struct cw_follow *follow;	/* ... followed into the session */
 	struct cw_report_target target;
+	char args[CW_REC_CMDLINE_MAX];	/* its command line, NUL-separated, for a recording */
+	size_t args_len;
 	cw_record_fn sink;		/* the engine's feed, or a recorder's write */
 	void *sink_ctx;
 	/* called once the target is known, before it is traced (record: open the file) */
@@ -664,6 +663,20 @@ struct live {
 	void *ctx;
 	int started;			/* the command itself has been traced, or not */
 };
+
+/* The target as the report and a recording's header say it: name and command line. */
+static void read_target(int pid, struct live *lv)
+{
+	struct cw_report_target *t = &lv->target;
+	ssize_t n;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	cw_target__comm(pid, pid, t->comm, sizeof(t->comm));
+	n = cw_target__cmdline(pid, lv->args, sizeof(lv->args));
+	lv->args_len = n > 0 ? n : 0;
+	show_args(t->cmdline, sizeof(t->cmdline), lv->args, lv->args_len);
+}
 
 static void say_notes(struct live *lv)
 {
@@ -697,7 +710,7 @@ static int live_open(struct live *lv)
 		ret = open_source(env.pid, &src);
 	if (ret)
 		return ret;
-	read_target(env.pid, &lv->target);
+	read_target(env.pid, lv);
 	ret = default_sink(lv);
 	if (!ret && lv->target_known)
 		ret = lv->target_known(lv);
@@ -788,7 +801,7 @@ static int live_launch(struct live *lv)
 		return fail(EXIT_ENV, "the command did not start as traced (%s)",
 			    ret < 0 ? strerror(-ret) : "unexpected event");
 	}
-	read_target(pid, &lv->target);
+	read_target(pid, lv);
 	if (lv->target_known) {
 		ret = lv->target_known(lv);
 		if (ret) {
@@ -1020,8 +1033,9 @@ static int rec_open(struct rec_sink *rs)
 
 	meta.pid = t->pid;
 	snprintf(meta.comm, sizeof(meta.comm), "%s", t->comm);
-	meta.cmdline_len = strlen(t->cmdline) + 1;
-	memcpy(meta.cmdline, t->cmdline, meta.cmdline_len);
+	/* the arguments as the process has them, NUL-separated (abi.md, "Recording files") */
+	meta.cmdline_len = rs->lv->args_len;
+	memcpy(meta.cmdline, rs->lv->args, meta.cmdline_len);
 	rs->err = cw_recorder__open(env.output, &meta, &rs->rec);
 	return rs->err;
 }
@@ -1131,12 +1145,7 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 	memset(t, 0, sizeof(*t));
 	t->pid = meta->pid;
 	snprintf(t->comm, sizeof(t->comm), "%s", meta->comm);
-	memcpy(t->cmdline, meta->cmdline, meta->cmdline_len < sizeof(t->cmdline) ?
-					  meta->cmdline_len : sizeof(t->cmdline) - 1);
-	for (size_t i = 0; meta->cmdline_len && i < sizeof(t->cmdline) - 1 &&
-			   i + 1 < meta->cmdline_len; i++)
-		if (!t->cmdline[i])
-			t->cmdline[i] = ' ';
+	show_args(t->cmdline, sizeof(t->cmdline), meta->cmdline, meta->cmdline_len);
 	cw_replay__status(src, &st);
 	if (!st.complete && st.problem[0])
 		fprintf(stderr, "%s: %s: %s\n", env.prog, path, st.problem);

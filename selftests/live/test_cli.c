@@ -17,6 +17,7 @@
 
 #include "kselftest_harness.h"
 #include "cwtest.h"
+#include "source/recording.h"
 
 struct result {
 	int status;
@@ -288,14 +289,19 @@ TEST(record_needs_output)
 	result_free(&r);
 }
 
-/* concwatch with up to 9 arguments (NULL-terminated). */
+/* concwatch with up to 30 arguments (NULL-terminated); more is the test's own error. */
 static struct result run_args(const char *const args[])
 {
-	const char *argv[11] = { cw_bin_path() };
+	const char *argv[32] = { cw_bin_path() };
 	struct result r;
+	int i;
 
-	for (int i = 0; args[i] && i < 9; i++)
+	for (i = 0; args[i] && i < 30; i++)
 		argv[i + 1] = args[i];
+	if (args[i]) {
+		fprintf(stderr, "run_args: more than 30 arguments\n");
+		abort();
+	}
 	r.status = cw_run_capture(argv, NULL, &r.out, &r.err);
 	return r;
 }
@@ -527,6 +533,53 @@ TEST(record_report_export)
 	ASSERT_EXIT(3, r);
 	EXPECT_STREQ("concwatch report: /nonexistent.cw: failed to open: No such file or "
 		     "directory\n", r.err);
+	result_free(&r);
+	unlink(file);
+}
+
+/*
+ * A recording's header holds the command line as the process has it: each argument
+ * followed by a NUL, a space inside an argument kept, longer than a report line.
+ */
+TEST(record_keeps_the_arguments)
+{
+	char file[] = "/tmp/cw-rec." CW_TMP_X, err[256], expect[1200], shown[600], *p;
+	const struct cw_rec_meta *meta;
+	static char long_arg[900];
+	struct cw_source *src;
+	struct result r;
+	size_t len;
+	int fd;
+
+	LIVE_OR_SKIP();
+	fd = mkstemp(file);
+	ASSERT_LE(0, fd);
+	close(fd);
+	memset(long_arg, 'x', sizeof(long_arg) - 1);
+	r = run_args((const char *[]){ "record", "-o", file, "--", "/bin/sh", "-c", "exit 0", "sh",
+				       "two words", long_arg, NULL });
+	ASSERT_EXIT(0, r);
+	result_free(&r);
+
+	p = expect;
+	p = stpcpy(p, "/bin/sh") + 1;
+	p = stpcpy(p, "-c") + 1;
+	p = stpcpy(p, "exit 0") + 1;
+	p = stpcpy(p, "sh") + 1;
+	p = stpcpy(p, "two words") + 1;
+	p = stpcpy(p, long_arg) + 1;
+	len = p - expect;
+	ASSERT_EQ(0, cw_replay__open(file, &src, err, sizeof(err))) TH_LOG("%s", err);
+	meta = cw_replay__meta(src);
+	EXPECT_EQ(len, meta->cmdline_len);
+	EXPECT_EQ(0, memcmp(expect, meta->cmdline, len));
+	cw_source__free(src);
+
+	/* the report shows it on one line, cut to the line's room */
+	r = run_args((const char *[]){ "report", file, NULL });
+	ASSERT_EXIT(0, r);
+	snprintf(shown, sizeof(shown), "\nCommand: /bin/sh -c exit 0 sh two words xxx");
+	EXPECT_NE(NULL, strstr(r.out, shown)) TH_LOG("stdout: %.300s", r.out);
 	result_free(&r);
 	unlink(file);
 }

@@ -222,6 +222,26 @@ int cw_target__comm(int pid, int tid, char *buf, size_t len)
 	return 0;
 }
 
+ssize_t cw_target__cmdline(int pid, char *buf, size_t len)
+{
+	char path[64];
+	size_t got = 0;
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* the kernel hands out a long command line a page at a time */
+	while (got < len && (n = read(fd, buf + got, len - got)) > 0)
+		got += n;
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? n : (ssize_t)got;
+}
+
 struct cw_elf {
 	int fd;
 	Elf *elf;

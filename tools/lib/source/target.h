@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 /* A file the process maps executable, in the order /proc/PID/maps lists it. */
@@ -56,6 +57,12 @@ int cw_target__threads(int pid, int **tids, size_t *nr);
 
 /* Name of thread tid of pid, from /proc; 0 or -errno. */
 int cw_target__comm(int pid, int tid, char *buf, size_t len);
+
+/*
+ * pid's command line as /proc/PID/cmdline reads it: each argument followed by a NUL.
+ * At most len bytes (the last argument cut there has no NUL); the bytes read, or -errno.
+ */
+ssize_t cw_target__cmdline(int pid, char *buf, size_t len);
 
 /* An ELF file opened to look symbols up. */
 struct cw_elf;
