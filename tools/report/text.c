@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/findings.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
@@ -233,22 +234,25 @@ static void findings(FILE *out, const struct cw_engine *eng, const struct cw_rep
 {
 	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
 				      .live_pid = t->alive ? t->pid : 0 };
-	struct cw_lock_cycles lc;
+	struct cw_render r = { .out = out, .eng = eng, .verbose = t->verbose,
+			       .track_free = t->track_free };
+	struct cw_findings *fs = NULL;
 	struct cw_symbols *sym = NULL;
 
-	if (cw_report__lock_cycles(eng, &lc) || cw_symbols__new(eng, &so, &sym)) {
+	if (cw_findings__new(eng, &fs) || cw_symbols__new(eng, &so, &sym)) {
 		fprintf(out, "\nFindings: (out of memory)\n");
-		cw_report__lock_cycles_fini(&lc);
+		cw_findings__free(fs);
 		return;
 	}
-	lc.track_free = t->track_free;
-	if (lc.findings)
-		fprintf(out, "\nFindings: %zu\n", lc.findings);
+	r.fs = fs;
+	r.sym = sym;
+	if (cw_findings__nr_reported(fs))
+		fprintf(out, "\nFindings: %zu\n", cw_findings__nr_reported(fs));
 	else
 		fprintf(out, "\nFindings: none\n");
-	cw_report__lock_order_text(out, eng, sym, &lc, t->verbose);
+	cw_report__findings_text(&r);
 	cw_symbols__free(sym);
-	cw_report__lock_cycles_fini(&lc);
+	cw_findings__free(fs);
 }
 
 int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
