@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Lock-order inversions, reported in the spirit of the kernel's lockdep: the closing
- * dependency, the chain that was already there with the stacks that made each link, and
- * the interleaving of threads that deadlocks. Cycles that cannot deadlock (taken under
- * one gate lock, or closed by read-after-read on a reader-preferring rwlock) are listed
- * with -v, never as findings.
+ * The renderers of lock_order_inversion findings (render.c's table), in the spirit of
+ * the kernel's lockdep: the closing dependency, the chain that was already there with
+ * the stacks that made each link, and the interleaving of threads that deadlocks. The
+ * engine decided which cycles are findings; the longer cycles a finding's dependency
+ * closes too and the cycles that cannot deadlock (taken under one gate lock, or closed
+ * by read after read on a reader-preferring rwlock) are listed with -v, never as
+ * findings.
  */
 #include <errno.h>
 #include <stdlib.h>

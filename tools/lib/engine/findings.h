@@ -33,6 +33,8 @@ enum cw_finding_kind {
 	CW_FINDING_BLOCKING_IN_EVENT_LOOP,
 	CW_FINDING_KIND_MAX,
 };
+/* sets of kinds are __u64 masks, a bit per kind (cw_findings__matching()) */
+_Static_assert(CW_FINDING_KIND_MAX < 64, "a kind mask is a __u64");
 
 /* The contract's word for a kind (JSON "kind", --fail-on); NULL beyond the last. */
 const char *cw_finding_kind__name(unsigned int kind);
