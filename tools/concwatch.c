@@ -203,9 +203,9 @@ static char *kind_list(__u64 kinds, int detected, size_t *nr)
 	if (!f)
 		return NULL;
 	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX; k++)
-		n += (kinds >> k & 1) && cw_finding_kind__detected(k) == detected;
+		n += ((kinds >> k) & 1) && cw_finding_kind__detected(k) == detected;
 	for (unsigned int k = 0, i = 0; k < CW_FINDING_KIND_MAX; k++) {
-		if (!(kinds >> k & 1) || cw_finding_kind__detected(k) != detected)
+		if (!((kinds >> k) & 1) || cw_finding_kind__detected(k) != detected)
 			continue;
 		i++;
 		fprintf(f, "%s%s", i == 1 ? "" : i == n ? " and " : ", ", cw_finding_kind__name(k));
@@ -774,7 +774,7 @@ static int fail_on_matches(const struct cw_engine *eng)
 	struct cw_findings *fs;
 	char *undetected;
 	size_t n = 0;
-	int err;
+	int err, match;
 
 	if (!env.fail_on)
 		return 0;
@@ -788,9 +788,9 @@ static int fail_on_matches(const struct cw_engine *eng)
 	err = cw_findings__new(eng, &fs);
 	if (err)
 		return err;
-	err = cw_findings__matching(fs, env.fail_on_kinds) > 0;
+	match = cw_findings__matching(fs, env.fail_on_kinds) > 0;
 	cw_findings__free(fs);
-	return err;
+	return match;
 }
 
 static int cmd_run(void)

@@ -312,6 +312,6 @@ size_t cw_findings__matching(const struct cw_findings *fs, __u64 kinds_mask)
 	size_t n = 0;
 
 	for (size_t i = 0; i < fs->nr; i++)
-		n += cw_finding__reported(&fs->v[i]) && (kinds_mask >> fs->v[i].kind & 1);
+		n += cw_finding__reported(&fs->v[i]) && ((kinds_mask >> fs->v[i].kind) & 1);
 	return n;
 }
