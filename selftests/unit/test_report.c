@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The lock-order report on synthetic streams, against golden text (unit/data/report_*.txt):
- * an ABBA between two threads, three threads, a cycle seen in one thread, and the cycles that are no finding (gate lock, read after read), listed with -v.
+ * an ABBA between two threads, three threads, a cycle seen in one thread, the longer cycles
+ * a finding's dependency closes too and the cycles that are no finding (gate lock, read after
+ * read), listed with -v.
  * No module map is sent, so locks are named by address of their first acquisition and
  * stacks say they were not received: the text is the same on every machine.
  *
@@ -203,6 +205,28 @@ TEST_F(report, one_finding_per_closing_dependency)
 	ASSERT_EQ(0, cw_findings__new(self->eng, &fs));
 	EXPECT_EQ(2, cw_findings__nr_reported(fs));
 	cw_findings__free(fs);
+}
+
+/*
+ * Two closing dependencies, each closing a longer cycle too: each finding says how many,
+ * and -v lists the longer cycles after the findings.
+ */
+TEST_F(report, longer_cycles_listed_with_verbose)
+{
+	size_t n;
+	char *text;
+
+	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x5000a0, 0x5000b0 });
+	feed_edge(_metadata, self->eng, 11, (struct edge){ 4001, 0x5000b0, 0x5000c0 });
+	feed_edge(_metadata, self->eng, 12, (struct edge){ 4001, 0x5000a0, 0x5000c0 });
+	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x5000c0, 0x5000a0 });
+	feed_edge(_metadata, self->eng, 30, (struct edge){ 4003, 0x5000d0, 0x5000a0 });
+	feed_edge(_metadata, self->eng, 31, (struct edge){ 4003, 0x5000c0, 0x5000d0 });
+	text = render(self->eng, 1, &n);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(2, n);
+	expect_golden(_metadata, text, "report_longer_verbose.txt");
+	free(text);
 }
 
 /* Cycles that cannot deadlock: counted without -v, explained with it. */
