@@ -190,7 +190,8 @@ static void check_fail_on(const char *list)
 	free(copy);
 	env.fail_on_kinds |= env.fail_on_named;
 	if (!env.fail_on_kinds)
-		usage_error("--fail-on needs finding kinds, comma separated, or all");
+		usage_error("invalid --fail-on '%s': expected finding kinds, comma separated, "
+			    "or all", list);
 }
 
 /* Those of kinds this version detects (detected) or not, as "a, b and c"; malloc'ed. */

@@ -155,8 +155,8 @@ TEST(fail_on_words)
 	result_free(&r);
 	r = run("run", "--fail-on=", "/bin/true", NULL);
 	ASSERT_EXIT(2, r);
-	ASSERT_STREQ("concwatch run: --fail-on needs finding kinds, comma separated, or all "
-		     "(see concwatch run --help)\n", r.err);
+	ASSERT_STREQ("concwatch run: invalid --fail-on '': expected finding kinds, comma "
+		     "separated, or all (see concwatch run --help)\n", r.err);
 	result_free(&r);
 	r = run("run", "--help", NULL, NULL);
 	ASSERT_EXIT(0, r);
