@@ -63,7 +63,7 @@ static void trace_free(struct __test_metadata *_metadata, struct traced *t, cons
 		       const char *mode, int track_free)
 {
 	const char *args[] = { "-w", mode, NULL };
-	struct cw_session_opts opts = {};
+	struct cw_source_opts opts = {};
 	struct cw_drain d;
 	char err[256] = "";
 	int ret;
@@ -72,9 +72,9 @@ static void trace_free(struct __test_metadata *_metadata, struct traced *t, cons
 	ASSERT_EQ(0, cw_wl__start(&t->wl, name, args));
 	t->eng = cw_engine__new();
 	ASSERT_NE(NULL, t->eng);
-	opts.bpf.pid = t->wl.pid;
-	opts.bpf.track_free = track_free;
-	ret = cw_session__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
+	opts.pid = t->wl.pid;
+	opts.track_free = track_free;
+	ret = cw_trace__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
 	ASSERT_EQ(0, ret) TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, t->sess));
 	ASSERT_EQ(0, cw_wl__go(&t->wl));
@@ -655,14 +655,15 @@ static char *text_report(struct cw_engine *eng, const struct cw_report_target *t
 
 /*
  * What a live run reports and what the recording of the same run reports, read back
- * through the replay source, are the same text, to the byte.
+ * through the replay source in a session as `report FILE` does, are the same text, to
+ * the byte.
  */
 TEST(record_then_report_equals_live)
 {
 	const char *why = cw_live_skip_reason();
 	const char *args[] = { "-w", NULL };
 	struct cw_report_target target = { .verbose = 1 };
-	struct cw_session_opts opts = {};
+	struct cw_source_opts opts = {};
 	char file[] = "/tmp/cw-lo." CW_TMP_X, err[256] = "";
 	struct cw_engine *replayed;
 	struct cw_session *sess;
@@ -671,7 +672,7 @@ TEST(record_then_report_equals_live)
 	struct cw_drain d;
 	struct cw_wl wl;
 	char *live, *again;
-	int fd, n;
+	int fd;
 
 	if (why)
 		SKIP(return, "%s", why);
@@ -682,8 +683,8 @@ TEST(record_then_report_equals_live)
 	tee.eng = cw_engine__new();
 	ASSERT_NE(NULL, tee.eng);
 	ASSERT_EQ(0, cw_recorder__open(file, &(struct cw_rec_meta){ .pid = wl.pid }, &tee.rec));
-	opts.bpf.pid = wl.pid;
-	ASSERT_EQ(0, cw_session__open(&opts, tee_feed, &tee, &sess, err, sizeof(err)))
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, tee_feed, &tee, &sess, err, sizeof(err)))
 		TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, sess));
 	ASSERT_EQ(0, cw_wl__go(&wl));
@@ -695,10 +696,12 @@ TEST(record_then_report_equals_live)
 	ASSERT_EQ(0, cw_replay__open(file, &src, err, sizeof(err))) TH_LOG("replay: %s", err);
 	replayed = cw_engine__new();
 	ASSERT_NE(NULL, replayed);
-	while ((n = cw_source__drain(src, cw_engine__feed, replayed)) > 0)
-		;
-	ASSERT_EQ(0, n);
-	cw_source__free(src);
+	ASSERT_EQ(0, cw_session__open(&(struct cw_session_opts){}, src, cw_engine__feed, replayed,
+				      &sess, err, sizeof(err))) TH_LOG("replay: %s", err);
+	ASSERT_EQ(CW_SESSION_ENDED, cw_session__run(sess, 0, NULL)) TH_LOG("%s",
+									   cw_session__error(sess));
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
 
 	target.pid = wl.pid;
 	live = text_report(tee.eng, &target);

@@ -70,6 +70,14 @@ static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid
 	return t && t->comm[0] ? t->comm : "?";
 }
 
+/* The same for text: the name is the process's, a newline or an escape sequence too. */
+static const char *text_comm(const struct cw_engine *eng, __u32 pid, __u32 tid,
+			     char buf[CW_SAFE_COMM_LEN])
+{
+	return cw_report__text_safe(thread_comm(eng, pid, tid), CW_COMM_LEN, buf,
+				    CW_SAFE_COMM_LEN);
+}
+
 static const char *lock_type(const struct cw_finding_lock *l)
 {
 	return cw_lock_kind__name(l->type == CW_LOCK_COND ? CW_LOCK_MUTEX : l->type);
@@ -108,10 +116,11 @@ static void text_link(const struct cw_render *r, const struct cw_finding *f,
 {
 	const struct cw_lock_order_link *in = &f->lock_order.links[i];
 	const struct named_lock *from = &nl[i], *to = &nl[(i + 1) % f->nr_locks];
+	char comm[CW_SAFE_COMM_LEN];
 	FILE *out = r->out;
 
 	fprintf(out, "-> #%zu %s -> %s, by %s/%u:\n", i, from->label, to->label,
-		thread_comm(r->eng, from->l->pid, in->tid), in->tid);
+		text_comm(r->eng, from->l->pid, in->tid, comm), in->tid);
 	fprintf(out, "       %s %s at:\n", verb(in->flags & CW_EDGE_READ_TO), to->label);
 	text_stack(r, &f->stacks[in->acquire_stack], "         ");
 	fprintf(out, "       while holding %s, %s at:\n", from->label,
@@ -126,14 +135,15 @@ static void text_scenario(const struct cw_render *r, const struct cw_finding *f,
 {
 	const struct cw_lock_order_link *links = f->lock_order.links;
 	size_t len = f->nr_locks;
-	char (*col)[64] = calloc(len, sizeof(*col));
+	char (*col)[CW_SAFE_COMM_LEN + 32] = calloc(len, sizeof(*col));
+	char comm_buf[CW_SAFE_COMM_LEN];
 	FILE *out = r->out;
 	int width = 0;
 
 	if (!col)
 		return;
 	for (size_t i = 0; i < len; i++) {
-		const char *comm = thread_comm(r->eng, nl[i].l->pid, links[i].tid);
+		const char *comm = text_comm(r->eng, nl[i].l->pid, links[i].tid, comm_buf);
 		int w;
 
 		snprintf(col[i], sizeof(col[i]), "%s/%u", comm, links[i].tid);
@@ -184,6 +194,7 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 	size_t last = lo->closing, len = f->nr_locks, also = lo->longer_cycles;
 	const struct cw_lock_order_link *in = &lo->links[last];
 	const struct named_lock *from, *to;
+	char comm[CW_SAFE_COMM_LEN];
 	FILE *out = r->out;
 	__u32 pid;
 
@@ -199,8 +210,8 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 	fprintf(out, "WARNING: possible circular locking dependency detected\n");
 	fprintf(out, "finding %zu: lock_order_inversion, process %u\n", number, pid);
 	fprintf(out, "------------------------------------------------------\n");
-	fprintf(out, "%s/%u %s %s while holding %s,\n", thread_comm(r->eng, pid, in->tid), in->tid,
-		verb(in->flags & CW_EDGE_READ_TO), to->label, from->label);
+	fprintf(out, "%s/%u %s %s while holding %s,\n", text_comm(r->eng, pid, in->tid, comm),
+		in->tid, verb(in->flags & CW_EDGE_READ_TO), to->label, from->label);
 	fprintf(out, "but %s was already known to be taken before %s.\n\n", to->label,
 		from->label);
 	fprintf(out, "Locks:\n");
@@ -212,8 +223,8 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 	}
 	fprintf(out, "Threads:\n");
 	for (size_t i = 0; i < f->nr_threads; i++)
-		fprintf(out, "  %s/%u\n", thread_comm(r->eng, f->threads[i].pid, f->threads[i].tid),
-			f->threads[i].tid);
+		fprintf(out, "  %s/%u\n", text_comm(r->eng, f->threads[i].pid, f->threads[i].tid,
+						      comm), f->threads[i].tid);
 	if (lo->single_thread)
 		fprintf(out, "\nEvery dependency of this cycle was made by one thread: it deadlocks "
 			     "when two threads\nrun these paths at the same time.\n");
