@@ -918,9 +918,23 @@ static int live_finish(struct live *lv)
 	return 0;
 }
 
+/* The one symbol context of a report: every module opened and parsed once for it. */
+static int report_symbols(const struct cw_engine *eng, const struct cw_report_target *t,
+			  struct cw_symbols **sym)
+{
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
+	int err = cw_symbols__new(eng, &so, sym);
+
+	if (err)
+		return fail(EXIT_ENV, "failed to prepare the report: %s", strerror(-err));
+	return 0;
+}
+
 /* The report of what the engine holds, text or JSON, to -o or else dflt. */
 static int print_report(struct live *lv, FILE *dflt)
 {
+	struct cw_symbols *sym = NULL;
 	size_t len = 0;
 	char *buf = NULL;
 	FILE *m;
@@ -929,13 +943,19 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.debuginfo_path = env.debuginfo_path;
 	lv->target.verbose = env.verbose;
 	lv->target.track_free = env.track_free;
+	ret = report_symbols(lv->eng, &lv->target, &sym);
+	if (ret)
+		return ret;
 	m = open_memstream(&buf, &len);
-	if (!m)
+	if (!m) {
+		cw_symbols__free(sym);
 		return fail(EXIT_ENV, "failed to make the report: %s", strerror(errno));
+	}
 	if (env.json)
-		ret = cw_report__json(m, lv->eng, &lv->target);
+		ret = cw_report__json(m, lv->eng, sym, &lv->target);
 	else
-		ret = cw_report__text(m, lv->eng, &lv->target);
+		ret = cw_report__text(m, lv->eng, sym, &lv->target);
+	cw_symbols__free(sym);
 	if (fclose(m) && !ret)
 		ret = -errno;
 	if (ret)
@@ -1230,14 +1250,19 @@ static int cmd_export(void)
 		ret = fail(EXIT_ENV, "failed to make the export: %s", strerror(errno));
 		goto cleanup;
 	}
+	t.debuginfo_path = env.debuginfo_path;
+	ret = report_symbols(eng, &t, &sym);
+	if (ret) {
+		if (out != stdout)
+			fclose(out);
+		goto cleanup;
+	}
 	if (!strcmp(env.format, "dot")) {
-		err = cw_symbols__new(eng, NULL, &sym);
-		if (!err)
-			err = cw_export__dot(out, eng, sym);
+		err = cw_export__dot(out, eng, sym);
 	} else {
 		t.lock_graph = 1;
 		t.verbose = env.verbose;
-		err = cw_report__json(out, eng, &t);
+		err = cw_report__json(out, eng, sym, &t);
 	}
 	if (fclose(out) && !err)
 		err = -errno;

@@ -68,8 +68,15 @@ void cw_report__findings_json_fields(const struct cw_render *r);
 /* The lock graph edges' marks (CW_DOT_*, one per edge); NULL without memory. */
 unsigned char *cw_report__findings_dot_marks(const struct cw_render *r, size_t nr_edges);
 
+/*
+ * The reports take the caller's symbol context (report/symbols.h), made once for the
+ * report with cw_symbols__new(): every table, stack and lock name of one report comes
+ * from it, so that each module is opened and parsed once.
+ */
+
 /* Full text report: header, losses, locks, threads, findings. 0 or -errno. */
-int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+int cw_report__text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t);
 
 /*
  * Batch snapshots (-p PID --batch): the lock and thread tables of what happened since
@@ -83,7 +90,8 @@ int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_
 			struct cw_report_snapshot *snap);
 
 /* The JSON report (Documentation/usage.md). 0 or -errno. */
-int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t);
 
 /*
  * Whether threads' lock figures were measured: the kernel's aggregation counts per lock

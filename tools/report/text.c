@@ -35,20 +35,16 @@ static int by_wait_total(const void *a, const void *b)
 }
 
 /* The call paths that waited longest on the locks waited on longest, with their stacks. */
-static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+static void call_paths(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym)
 {
-	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
-				      .live_pid = t->alive ? t->pid : 0 };
 	size_t nr = cw_engine__nr_locks(eng), shown = 0;
-	struct cw_symbols *sym = NULL;
 	const struct cw_lock **v;
 
 	if (!nr)
 		return;
 	v = malloc(nr * sizeof(*v));
-	if (!v || cw_symbols__new(eng, &so, &sym)) {
+	if (!v) {
 		fprintf(out, "\n(call paths: out of memory)\n");
-		free(v);
 		return;
 	}
 	for (size_t i = 0; i < nr; i++)
@@ -97,7 +93,6 @@ static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_r
 		}
 		free(sites);
 	}
-	cw_symbols__free(sym);
 	free(v);
 }
 
@@ -435,35 +430,33 @@ static void losses(FILE *out, const struct cw_engine *eng)
 			(unsigned long long)c->out_of_order);
 }
 
-static void findings(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+static void findings(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		     const struct cw_report_target *t)
 {
-	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
-				      .live_pid = t->alive ? t->pid : 0 };
-	struct cw_render r = { .out = out, .eng = eng, .verbose = t->verbose,
+	struct cw_render r = { .out = out, .eng = eng, .sym = sym, .verbose = t->verbose,
 			       .track_free = t->track_free };
 	struct cw_findings *fs = NULL;
-	struct cw_symbols *sym = NULL;
 
-	if (cw_findings__new(eng, &fs) || cw_symbols__new(eng, &so, &sym)) {
+	if (cw_findings__new(eng, &fs)) {
 		fprintf(out, "\nFindings: (out of memory)\n");
-		cw_findings__free(fs);
 		return;
 	}
 	r.fs = fs;
-	r.sym = sym;
 	if (cw_findings__nr_reported(fs))
 		fprintf(out, "\nFindings: %zu\n", cw_findings__nr_reported(fs));
 	else
 		fprintf(out, "\nFindings: none\n");
 	cw_report__findings_text(&r);
-	cw_symbols__free(sym);
 	cw_findings__free(fs);
 }
 
-static int text_report(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		       const struct cw_report_target *t)
 {
 	char dur[32], comm[CW_SAFE_COMM_LEN], cmdline[sizeof(t->cmdline) * 4];
 
+	if (!sym)
+		return -EINVAL;
 	fprintf(out, "concwatch %s: process %d (%s), %s traced, %llu events\n", CW_VERSION, t->pid,
 		t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm, sizeof(comm)) :
 			     "?",
@@ -474,18 +467,10 @@ static int text_report(FILE *out, const struct cw_engine *eng, const struct cw_r
 								   cmdline, sizeof(cmdline)));
 	losses(out, eng);
 	fprintf(out, "\n");
-	{
-		struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
-					      .live_pid = t->alive ? t->pid : 0 };
-		struct cw_symbols *sym = NULL;
-
-		cw_symbols__new(eng, &so, &sym);
-		lock_table(out, eng, sym);
-		cw_symbols__free(sym);
-	}
+	lock_table(out, eng, sym);
 	thread_table(out, eng);
-	call_paths(out, eng, t);
-	findings(out, eng, t);
+	call_paths(out, eng, sym);
+	findings(out, eng, sym, t);
 	return ferror(out) ? -EIO : 0;
 }
 
@@ -494,7 +479,8 @@ static int text_report(FILE *out, const struct cw_engine *eng, const struct cw_r
  * a process names (threads, command line) are escaped where they are printed, and
  * whatever else it named (symbols, files) cannot reach a terminal raw either.
  */
-int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+int cw_report__text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t)
 {
 	size_t len = 0;
 	char *buf = NULL;
@@ -504,7 +490,7 @@ int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_repo
 	m = open_memstream(&buf, &len);
 	if (!m)
 		return -errno;
-	err = text_report(m, eng, t);
+	err = text_report(m, eng, sym, t);
 	if (fclose(m) && !err)
 		err = -errno;
 	if (!err)
