@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/time.h"
+
 enum mode { UNCONTENDED, CONTENDED, NESTED };
 
 static const char *const mode_names[] = { "uncontended", "contended", "nested" };
@@ -46,14 +48,6 @@ struct worker {
 	enum mode mode;
 	long pairs;		/* this thread's pairs, warm-up not counted */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void pairs(enum mode mode, long n)
 {
@@ -191,10 +185,10 @@ int main(int argc, char **argv)
 
 	pthread_barrier_wait(&go);
 	pthread_barrier_wait(&start);
-	t0 = now_ns();
+	t0 = cw_now_ns();
 	for (int i = 0; i < nr_workers; i++)
 		pthread_join(w[i].thread, NULL);
-	t1 = now_ns();
+	t1 = cw_now_ns();
 
 	printf("result mode=%s pairs=%ld ns=%llu ns_per_pair=%.1f\n", mode_names[mode], n,
 	       (unsigned long long)(t1 - t0), (double)(t1 - t0) / n);

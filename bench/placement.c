@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/time.h"
 #include "source/placement.h"
 #include "source/target.h"
 
@@ -117,10 +118,7 @@ static const struct form {
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return cw_now_ns() / 1e9;
 }
 
 /* A function of the libc, as concwatch finds it (target.c): its bytes and file offset. */

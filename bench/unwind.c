@@ -22,6 +22,7 @@
 #include <time.h>
 #include <concwatch/events.h>
 
+#include "common/time.h"
 #include "stack/stack.h"
 
 struct data {
@@ -34,10 +35,7 @@ struct data {
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return cw_now_ns() / 1e9;
 }
 
 static int load(const char *dir, struct data *d)

@@ -20,7 +20,12 @@
 # Exit status: 0 nothing failed, 1 something failed, 4 everything was skipped (no
 # QEMU, no kernel).
 #
+# Under CI=true (.ci/run sets it) a skip of the bed or of a whole guest suite is a failure:
+# CI installs everything, so what a developer's machine may lack must not pass unseen there.
+# Single tests a guest suite skips by design stay skips.
+#
 # Environment:
+#   CI              true: skipping the bed, a host step or a guest suite fails
 #   CW_VM_KERNELS   vmlinuz files to boot (default /boot/vmlinuz-6.1.*-amd64 and
 #                   /boot/vmlinuz-6.12.*-amd64)
 #   CW_VM_TIMEOUT   seconds one guest may run, boot included (default 1800)
@@ -54,10 +59,16 @@ comment()
 	sed -u 's/^/# /'
 }
 
+ci=0
+[ "${CI:-}" = true ] && ci=1
+
 # result ok|fail|skip NAME [REASON]
 result()
 {
 	n=$((n + 1))
+	if [ "$1" = skip ] && [ $ci -eq 1 ]; then
+		set -- fail "$2" "CI=true: $3"
+	fi
 	case $1 in
 	ok)
 		npass=$((npass + 1))
@@ -78,6 +89,10 @@ skip_all()
 {
 	echo "TAP version 13"
 	echo "1..1"
+	if [ $ci -eq 1 ]; then
+		echo "not ok 1 vmtest (CI=true: $1)"
+		exit 1
+	fi
 	echo "ok 1 vmtest # SKIP $1"
 	exit $KSFT_SKIP
 }
@@ -330,6 +345,11 @@ parse_console()
 			if [ -n "${BASH_REMATCH[1]}" ] && [ $failed_in_suite -eq 0 ]; then
 				suite_fail=$((suite_fail + 1))
 				result fail "$rel: ${suite:-${BASH_REMATCH[2]}}" "${why:-run.sh failed it}"
+			elif [ $ci -eq 1 ] && [[ ${BASH_REMATCH[2]} == *"# SKIP"* ]]; then
+				# its tests were counted as skips above: the suite fails once more
+				suite_fail=$((suite_fail + 1))
+				result fail "$rel: ${suite:-${BASH_REMATCH[2]%% *}}" \
+					"CI=true: the whole suite skipped"
 			fi
 		else
 			if [[ $line =~ ^\ \ #\ [^\ ]+\ (exited\ with|planned|printed\ no)\ (.*)$ ]]; then

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "common/time.h"
 #include "cwtest.h"
 #include "source/launch.h"
 #include "source/target.h"
@@ -965,13 +966,10 @@ static int all_threads_in(pid_t pid, char want)
  * between looks; 0 when that has not happened within NEXT_TIMEOUT_MS. */
 static int wait_all_threads_in(pid_t pid, char want)
 {
-	struct timespec t0, t;
+	__u64 t0 = cw_now_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!all_threads_in(pid, want)) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
-		    NEXT_TIMEOUT_MS)
+		if (cw_now_ns() - t0 > NEXT_TIMEOUT_MS * 1000000ULL)
 			return 0;
 		sched_yield();
 	}

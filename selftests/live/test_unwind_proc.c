@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "common/time.h"
 #include "cwtest.h"
 #include "stack/stack.h"
 
@@ -40,10 +41,7 @@ enum wait_result { BLOCKED, NO_ACCESS, GONE, TIMED_OUT };
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return cw_now_ns() / 1e9;
 }
 
 /* Thread tid's state letter ('S', 'R'...), 0 when it cannot be read. */

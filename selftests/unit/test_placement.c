@@ -3,14 +3,17 @@
  * Uprobe placement (tools/lib/source/placement.c): crafted byte sequences for every rule,
  * with exact offsets and reasons; then this machine's glibc, whose lock functions must
  * get a placement that is provably the entry's equal (checked here independently, with
- * capstone), and the exact offsets verified by hand for Debian 12's glibc 2.36 build.
+ * capstone), and exactly the one binutils' objdump decoding gives, whatever the build.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <capstone/capstone.h>
 
@@ -563,59 +566,59 @@ TEST(release_emulates)
 	EXPECT_EQ(-EINVAL, cw_placement__release_emulates(NULL));
 	/* every kernel concwatch supports (6.1 and later) emulates push */
 	EXPECT_EQ(1, cw_placement__kernel_emulates_push());
-	EXPECT_LE(0, cw_placement__kernel_emulates_nopl());
+}
+
+/* The running kernel's nops: 6.16 and later emulate them, read here from uname(2) alone. */
+TEST(running_kernel_emulates_nopl)
+{
+	unsigned int major, minor;
+	struct utsname u;
+
+	ASSERT_EQ(0, uname(&u));
+	ASSERT_EQ(2, sscanf(u.release, "%u.%u", &major, &minor)) TH_LOG("%s", u.release);
+	EXPECT_EQ(major > 6 || (major == 6 && minor >= 16), cw_placement__kernel_emulates_nopl())
+		TH_LOG("%s", u.release);
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* This machine's glibc.                                                                 */
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"
-/* Debian 12, libc6 2.36-9+deb12u14: the build whose bytes were checked by hand */
-#define LIBC_BUILD_ID "93ac61ec5a8eb1396f9fbd350e3169a558528a40"
-
 struct libc_func {
 	const char *name;
-	__u64 offset;		/* expected, for LIBC_BUILD_ID, with probe_req() */
-	int emulated;
-	int refused;
-	const char *why;
-	__u64 rsi_offset;	/* the same, the program reading %rsi too */
 };
 
 /*
- * With the live program's needs (%rdi, the return address at [%rsp], push emulated, as on
- * every kernel since 4.16; none of these functions has a 0f 1f nop before its first
- * emulated instruction, so the 6.16 nops change nothing).
+ * The functions concwatch probes. Where each gets its probe is checked against objdump's
+ * decoding (libc_objdump), for whichever glibc build is installed: in Debian 12's 2.36
+ * (libc6 2.36-9+deb12u14) pthread_mutex_lock's is the jne at +0xe, the rwlock trylocks'
+ * cmpxchg retry loops jump back into the prefix and keep them at the entry, and
+ * pthread_spin_lock's lock decl at the entry is refused by every kernel.
  */
 static const struct libc_func libc_funcs[] = {
-	{ "pthread_mutex_lock", 0xe, 1, 0, "emulated jne at +0xe", 0xe },
-	{ "pthread_mutex_unlock", 0x5, 1, 0, "emulated jmp at +0x5", 0 },
-	{ "pthread_mutex_trylock", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_mutex_timedlock", 0x5, 1, 0, "emulated jmp at +0x5", 0 },
-	{ "pthread_mutex_clocklock", 0x3, 1, 0, "emulated ja at +0x3", 0x3 },
-	{ "pthread_rwlock_rdlock", 0xd, 1, 0, "emulated je at +0xd", 0xd },
-	{ "pthread_rwlock_wrlock", 0xd, 1, 0, "emulated je at +0xd", 0xd },
-	/* the trylocks' cmpxchg retry loops jump back into the prefix: the jne runs per try */
-	{ "pthread_rwlock_tryrdlock", 0, 0, 0,
-	  "entry: jne at +0x32 jumps to +0x2, at or before jne at +0x9", 0 },
-	{ "pthread_rwlock_trywrlock", 0, 0, 0,
-	  "entry: jne at +0x19 jumps to +0x5, at or before jne at +0x7", 0 },
-	{ "pthread_rwlock_timedrdlock", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_rwlock_timedwrlock", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_rwlock_clockrdlock", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_rwlock_clockwrlock", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_rwlock_unlock", 0, 1, 0, "emulated push at the entry", 0 },
-	/* lock decl: every kernel refuses a uprobe on it, so even the entry cannot be probed */
-	{ "pthread_spin_lock", 0, 0, 1, "entry: lock dec at +0 writes memory", 0 },
-	{ "pthread_spin_trylock", 0, 0, 0, "entry: cannot analyse lock cmpxchg at +0x7", 0 },
-	{ "pthread_spin_unlock", 0, 0, 0, "entry: mov at +0 writes memory", 0 },
-	{ "pthread_cond_wait", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_cond_timedwait", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_cond_clockwait", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_mutex_init", 0, 1, 0, "emulated push at the entry", 0 },
-	{ "pthread_mutex_destroy", 0x5, 1, 0, "emulated jne at +0x5", 0x5 },
-	{ "pthread_rwlock_destroy", 0, 0, 0,
-	  "entry: ret at +0x2 comes before any emulated instruction", 0 },
+	{ "pthread_mutex_lock" },
+	{ "pthread_mutex_unlock" },
+	{ "pthread_mutex_trylock" },
+	{ "pthread_mutex_timedlock" },
+	{ "pthread_mutex_clocklock" },
+	{ "pthread_rwlock_rdlock" },
+	{ "pthread_rwlock_wrlock" },
+	{ "pthread_rwlock_tryrdlock" },
+	{ "pthread_rwlock_trywrlock" },
+	{ "pthread_rwlock_timedrdlock" },
+	{ "pthread_rwlock_timedwrlock" },
+	{ "pthread_rwlock_clockrdlock" },
+	{ "pthread_rwlock_clockwrlock" },
+	{ "pthread_rwlock_unlock" },
+	{ "pthread_spin_lock" },
+	{ "pthread_spin_trylock" },
+	{ "pthread_spin_unlock" },
+	{ "pthread_cond_wait" },
+	{ "pthread_cond_timedwait" },
+	{ "pthread_cond_clockwait" },
+	{ "pthread_mutex_init" },
+	{ "pthread_mutex_destroy" },
+	{ "pthread_rwlock_destroy" },
 };
 
 #define NR_LIBC_FUNCS (sizeof(libc_funcs) / sizeof(libc_funcs[0]))
@@ -862,47 +865,472 @@ TEST(libc_properties)
 	cw_elf__close(f);
 }
 
-/* The offsets checked by hand against objdump -d of this very build. */
-TEST(libc_exact_offsets)
+/* ------------------------------------------------------------------------------------ */
+/* An independent decoding: binutils' objdump, on the same bytes of whatever glibc is here. */
+
+struct od_insn {
+	__u64 off;		/* from the function's entry */
+	__u8 bytes[16];
+	int len;
+	char text[160];		/* AT&T, as objdump prints it, without its comment */
+};
+
+/* objdump -d of [addr, addr + size) of path: the instructions, offsets from addr; or -errno. */
+static int od_decode(const char *path, __u64 addr, __u64 size, struct od_insn **out, size_t *nr)
 {
-	char id[64];
+	char cmd[512], line[512];
+	struct od_insn *v = NULL;
+	size_t n = 0, cap = 0;
+	__u64 covered = 0;
+	FILE *f;
+
+	/* binutils is a build dependency (objcopy): its absence is a failure, not a skip */
+	snprintf(cmd, sizeof(cmd), "objdump -d -z --insn-width=16 --start-address=%#llx "
+		 "--stop-address=%#llx %s 2>&1", (unsigned long long)addr,
+		 (unsigned long long)(addr + size), path);
+	f = popen(cmd, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct od_insn in = {};
+		char *p = line, *end;
+		__u64 a = strtoull(p, &end, 16);
+
+		/* "   8c370:\t8b 47 10   \tmov    0x10(%rdi),%eax" */
+		if (end == p || end[0] != ':' || end[1] != '\t' || a < addr || a >= addr + size)
+			continue;
+		p = end + 2;
+		while (*p && *p != '\t') {
+			unsigned int b;
+
+			if (*p == ' ') {
+				p++;
+				continue;
+			}
+			if (sscanf(p, "%2x", &b) != 1 || in.len == (int)sizeof(in.bytes))
+				break;
+			in.bytes[in.len++] = b;
+			p += 2;
+		}
+		if (*p != '\t' || !in.len)
+			continue;
+		p++;
+		snprintf(in.text, sizeof(in.text), "%s", p);
+		in.text[strcspn(in.text, "#\n")] = 0;
+		for (size_t k = strlen(in.text); k && in.text[k - 1] == ' '; k--)
+			in.text[k - 1] = 0;
+		in.off = a - addr;
+		if (n == cap) {
+			struct od_insn *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				pclose(f);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[n++] = in;
+		covered += in.len;
+	}
+	if (pclose(f) || !n) {
+		free(v);
+		return -EIO;
+	}
+	(void)covered;
+	*out = v;
+	*nr = n;
+	return 0;
+}
+
+/*
+ * The instructions of [off, off + size) of all (from od_decode()), offsets made relative
+ * to off, into *out; -EIO unless they cover it exactly, from its first byte.
+ */
+static int od_slice(const struct od_insn *all, size_t n, __u64 off, __u64 size,
+		    struct od_insn **out, size_t *nr)
+{
+	struct od_insn *v = calloc(n, sizeof(*v));
+	__u64 next = off;
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (all[i].off < off || all[i].off >= off + size)
+			continue;
+		if (all[i].off != next)
+			break;
+		v[k] = all[i];
+		v[k++].off -= off;
+		next += all[i].len;
+	}
+	if (next != off + size) {
+		free(v);
+		return -EIO;
+	}
+	*out = v;
+	*nr = k;
+	return 0;
+}
+
+/* The mnemonic and the operands of in, prefixes ("lock", "bnd", "cs", "rex.W"...) skipped. */
+static const char *od_split(const struct od_insn *in, char *mn, size_t mnlen)
+{
+	static const char *const prefixes[] = { "lock", "bnd", "notrack", "rep", "repz", "repnz",
+						"repe", "repne", "cs", "ds", "ss", "es", "fs",
+						"gs", "data16", "addr32" };
+	const char *p = in->text;
+
+	for (;;) {
+		size_t w;
+		int prefix = 0;
+
+		p += strspn(p, " ");
+		w = strcspn(p, " ");
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+			if (strlen(prefixes[i]) == w && !strncmp(p, prefixes[i], w))
+				prefix = 1;
+		if (!strncmp(p, "rex", 3))
+			prefix = 1;
+		if (!prefix || !p[w]) {
+			snprintf(mn, mnlen, "%.*s", (int)w, p);
+			p += w;
+			return p + strspn(p, " ");
+		}
+		p += w;
+	}
+}
+
+enum od_kind { OD_OTHER, OD_JCC, OD_JMP, OD_CALL, OD_NOP, OD_PUSH };
+
+struct od_raw {
+	int bad_prefix;		/* es, cs, ss, ds or lock: the kernel refuses the instruction */
+	int has66;
+	int rexb;
+	int op;			/* the opcode byte; 0x0f00 | second byte for 0f xx */
+};
+
+static int od_branch_op(const struct od_raw *r)
+{
+	return r->op == 0xe8 || r->op == 0xe9 || r->op == 0xeb || (r->op >= 0x70 && r->op <= 0x7f) ||
+	       (r->op >= 0x0f80 && r->op <= 0x0f8f);
+}
+
+static void od_raw(const struct od_insn *in, struct od_raw *r)
+{
+	int i = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (; i < in->len; i++) {
+		__u8 b = in->bytes[i];
+
+		if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0xf0)
+			r->bad_prefix = 1;
+		else if (b == 0x66)
+			r->has66 = 1;
+		else if (b != 0x64 && b != 0x65 && b != 0x67 && b != 0xf2 && b != 0xf3)
+			break;
+	}
+	if (i < in->len && (in->bytes[i] & 0xf0) == 0x40)
+		r->rexb = in->bytes[i++] & 1;
+	if (i < in->len)
+		r->op = in->bytes[i] == 0x0f && i + 1 < in->len ? 0x0f00 | in->bytes[i + 1] :
+								   in->bytes[i];
+}
+
+/*
+ * What the kernel emulates (arch/x86/kernel/uprobes.c, stated here on its own): nops
+ * (90, any but REX.B's), from 6.16 the multi-byte nops of x86_nops[] byte for byte,
+ * jcc, jmp and call rel without a 66 prefix, and with push emulation (4.16) push
+ * %reg in one byte or two (41 5x). OD_OTHER if none of those.
+ */
+static enum od_kind od_emulated(const struct od_insn *in, const struct cw_placement_req *req)
+{
+	static const __u8 nops[9][8] = {
+		[3] = { 0x0f, 0x1f, 0x00 },
+		[4] = { 0x0f, 0x1f, 0x40, 0x00 },
+		[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+		[6] = { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+		[7] = { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+		[8] = { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+	};
+	struct od_raw r;
+
+	od_raw(in, &r);
+	if (r.bad_prefix)
+		return OD_OTHER;
+	if (req->kernel_nopl_emulated && in->len >= 3 && in->len <= 8 &&
+	    !memcmp(in->bytes, nops[in->len], in->len))
+		return OD_NOP;
+	if (r.op == 0x90)
+		return r.rexb ? OD_OTHER : OD_NOP;
+	if (od_branch_op(&r))
+		return r.has66 ? OD_OTHER : r.op == 0xe8 ? OD_CALL :
+		       r.op == 0xe9 || r.op == 0xeb ? OD_JMP : OD_JCC;
+	if (req->kernel_push_emulated && r.op >= 0x50 && r.op <= 0x57 &&
+	    (in->len == 1 || (in->len == 2 && in->bytes[0] == 0x41)))
+		return OD_PUSH;
+	return OD_OTHER;
+}
+
+/* Whether the register operand reg ("%edi") is rdi, rsi or rsp, or a part of it. */
+static int od_reg_is(const char *reg, const char *family)
+{
+	static const char *const names[][4] = {
+		{ "%rdi", "%edi", "%di", "%dil" },
+		{ "%rsi", "%esi", "%si", "%sil" },
+		{ "%rsp", "%esp", "%sp", "%spl" },
+	};
+	int f = !strcmp(family, "rdi") ? 0 : !strcmp(family, "rsi") ? 1 : 2;
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(reg, names[f][i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether in may run before the probe: an instruction from a short list of plain
+ * arithmetic and moves, whose destination (AT&T: the last operand) is no memory, no
+ * register the program reads and, with stack_top, not %rsp; push and pop only without
+ * stack_top. Anything else is taken as a stop: an instruction this list does not know
+ * makes the test fail, rather than pass unchecked.
+ */
+/* mn is word, word with an operand size suffix (b, w, l, q), or any word* when it ends in '*'. */
+static int od_is(const char *mn, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (word[n - 1] == '*')
+		return !strncmp(mn, word, n - 1);
+	return !strncmp(mn, word, n) && (!mn[n] || (strchr("bwlq", mn[n]) && !mn[n + 1]));
+}
+
+static int od_transparent(const struct od_insn *in, const struct cw_placement_req *req)
+{
+	static const char *const plain[] = {
+		"mov", "movabs", "movz*", "movs*", "lea", "and", "or", "xor", "add", "sub", "adc",
+		"sbb", "shl", "shr", "sar", "rol", "ror", "not", "neg", "inc", "dec", "cmov*",
+		"set*", "pxor", "movd", "movq", "movups", "movaps", "movdqu", "movdqa", "nop*",
+		"xchg", "endbr64",
+	};
+	static const char *const no_dest[] = { "test", "cmp", "bt" };
+	char mn[32], dest[64];
+	const char *ops = od_split(in, mn, sizeof(mn));
+	const char *last = strrchr(ops, ',');
+	int known = 0;
+
+	snprintf(dest, sizeof(dest), "%s", last ? last + 1 : ops);
+	for (size_t i = 0; i < sizeof(no_dest) / sizeof(no_dest[0]); i++)
+		if (od_is(mn, no_dest[i]))
+			return 1;
+	if (od_is(mn, "push"))
+		return !req->stack_top;
+	if (od_is(mn, "pop"))
+		known = !req->stack_top;
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]) && !known; i++)
+		if (od_is(mn, plain[i]))
+			known = 1;
+	/* xchg writes both operands: only the nop forms (xchg %ax,%ax) are plain */
+	if (!strcmp(mn, "xchg") && strcmp(ops, "%ax,%ax"))
+		known = 0;
+	if (!known || strchr(dest, '('))
+		return 0;
+	if (!strncmp(mn, "nop", 3) || !strcmp(mn, "endbr64") || !strcmp(mn, "xchg"))
+		return 1;
+	if ((req->regs_read & CW_REG_RDI) && od_reg_is(dest, "rdi"))
+		return 0;
+	if ((req->regs_read & CW_REG_RSI) && od_reg_is(dest, "rsi"))
+		return 0;
+	return !(req->stack_top && od_reg_is(dest, "rsp"));
+}
+
+struct od_place {
+	__u64 offset;
+	int emulated;
+	int refused;
+	enum od_kind kind;	/* of the chosen instruction */
+	__u64 why_off;		/* the instruction the reason names */
+	int why_none;		/* no emulated instruction in the function */
+	__u64 target;		/* a branch back: where to */
+};
+
+/*
+ * Where the probe belongs, from objdump's instructions alone: the entry when the kernel
+ * emulates the instruction there; else the first emulated instruction if everything before
+ * it may run before the probe, the function has no indirect or 66-prefixed branch (its
+ * targets are not known) and no branch (a call of the entry aside) lands at or before
+ * the instruction's end; else the entry, naming the instruction that decided it.
+ */
+static void od_place(const struct od_insn *v, size_t n, const struct cw_placement_req *req,
+		     struct od_place *p)
+{
+	const struct od_insn *cand = NULL, *stop = NULL, *gave_up = NULL, *from = NULL;
+	__u64 min_t = ~0ULL;
+	struct od_raw r;
+
+	memset(p, 0, sizeof(*p));
+	od_raw(&v[0], &r);
+	/* the kernel refuses these prefixes, and a branch whose length depends on the CPU */
+	p->refused = r.bad_prefix || (r.has66 && od_branch_op(&r));
+	p->kind = od_emulated(&v[0], req);
+	if (p->kind != OD_OTHER) {
+		p->emulated = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct od_insn *in = &v[i];
+		enum od_kind k = od_emulated(in, req);
+		char mn[32];
+		const char *ops = od_split(in, mn, sizeof(mn));
+
+		od_raw(in, &r);
+		if (strstr(in->text, "(bad)") || (r.has66 && od_branch_op(&r)) ||
+		    ((!strcmp(mn, "jmp") || !strcmp(mn, "call")) && ops[0] == '*')) {
+			gave_up = in;
+			break;
+		}
+		if ((mn[0] == 'j' || !strncmp(mn, "call", 4) || !strncmp(mn, "loop", 4)) &&
+		    isxdigit((unsigned char)ops[0])) {
+			/* "8c430 <sym+0xc0>": absolute; before the entry is out of the span */
+			__u64 t = strtoull(ops, NULL, 16);
+
+			t = t >= req->addr ? t - req->addr : ~0ULL;
+			if (!(t == 0 && !strncmp(mn, "call", 4)) && t < min_t) {
+				min_t = t;
+				from = in;
+			}
+		}
+		if (cand || stop)
+			continue;
+		if (in->off > 0 && k != OD_OTHER)
+			cand = in;
+		else if (!od_transparent(in, req))
+			stop = in;
+	}
+	if (!cand) {
+		p->why_off = stop ? stop->off : gave_up ? gave_up->off : 0;
+		p->why_none = !stop && !gave_up;
+		return;
+	}
+	if (gave_up) {
+		p->why_off = gave_up->off;
+		return;
+	}
+	if (min_t < cand->off + cand->len) {
+		p->why_off = from->off;
+		p->target = min_t;
+		return;
+	}
+	p->offset = cand->off;
+	p->emulated = 1;
+	p->kind = od_emulated(cand, req);
+}
+
+/* The kind of the instruction capstone's mnemonic in placement.c's reason names. */
+static enum od_kind why_kind(const char *why)
+{
+	char mn[32] = "";
+
+	if (sscanf(why, "emulated %31s", mn) != 1)
+		return OD_OTHER;
+	if (!strcmp(mn, "bnd") || !strcmp(mn, "notrack"))
+		sscanf(why, "emulated %*s %31s", mn);
+	if (!strcmp(mn, "jmp"))
+		return OD_JMP;
+	if (!strcmp(mn, "call"))
+		return OD_CALL;
+	if (mn[0] == 'j')
+		return OD_JCC;
+	if (!strcmp(mn, "push"))
+		return OD_PUSH;
+	if (!strncmp(mn, "nop", 3) || !strcmp(mn, "pause"))
+		return OD_NOP;
+	return OD_OTHER;
+}
+
+/*
+ * Every lock function of this machine's glibc, whatever its build, with the live program's
+ * request on every kernel flavour and with a stricter one: the placement is exactly the one
+ * objdump's decoding gives (offset, emulated, refused, the kind of instruction chosen, the
+ * instruction the reason names, the target of a branch back).
+ */
+TEST(libc_objdump)
+{
+	struct od_insn *all = NULL;
 	struct cw_elf *f = NULL;
+	__u64 lo = ~0ULL, hi = 0;
+	size_t nall = 0;
 
 	if (cw_elf__open(LIBC_PATH, &f))
 		SKIP(return, "no %s", LIBC_PATH);
-	build_id(cw_elf__elf(f), id, sizeof(id));
-	if (strcmp(id, LIBC_BUILD_ID)) {
-		cw_elf__close(f);
-		SKIP(return, "glibc build %s: the offsets were checked for %s (Debian 12's 2.36)",
-		     id, LIBC_BUILD_ID);
-	}
+	/* one objdump for the span holding them all, which also decodes what lies between */
 	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
-		struct cw_placement_req req = probe_req();
-		const struct libc_func *lf = &libc_funcs[i];
-		struct cw_placement out;
 		__u64 value, size;
 
-		ASSERT_EQ(0, libc_func(f, lf->name, &value, &size));
-		req.code = elf_code(cw_elf__elf(f), value, size);
-		req.len = size;
-		req.addr = value;
-		ASSERT_EQ(0, cw_placement__find(&req, &out));
-		EXPECT_EQ(lf->offset, out.offset) TH_LOG("%s: %s", lf->name, out.why);
-		EXPECT_EQ(lf->emulated, out.emulated) TH_LOG("%s: %s", lf->name, out.why);
-		EXPECT_EQ(lf->refused, out.refused) TH_LOG("%s: %s", lf->name, out.why);
-		EXPECT_STREQ(lf->why, out.why);
-
-		/* the 6.1 and 6.12 flavour (no 0f 1f nops) places the same */
-		req.kernel_nopl_emulated = 0;
-		ASSERT_EQ(0, cw_placement__find(&req, &out));
-		EXPECT_EQ(lf->offset, out.offset) TH_LOG("%s without nopl: %s", lf->name, out.why);
-
-		/* %rsi read too: mov $1,%esi (unlock), xor %esi,%esi (timedlock) come first */
-		req.regs_read = CW_REG_RDI | CW_REG_RSI;
-		ASSERT_EQ(0, cw_placement__find(&req, &out));
-		EXPECT_EQ(lf->rsi_offset, out.offset)
-			TH_LOG("%s reading %%rsi: %s", lf->name, out.why);
+		ASSERT_EQ(0, libc_func(f, libc_funcs[i].name, &value, &size));
+		lo = MIN(lo, value);
+		hi = MAX(hi, value + size);
 	}
+	ASSERT_EQ(0, od_decode(LIBC_PATH, lo, hi - lo, &all, &nall))
+		TH_LOG("objdump -d of %#llx-%#llx of %s (binutils)", (unsigned long long)lo,
+		       (unsigned long long)hi, LIBC_PATH);
+	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
+		struct od_insn *v = NULL;
+		__u64 value, size;
+		size_t n = 0;
+
+		ASSERT_EQ(0, libc_func(f, libc_funcs[i].name, &value, &size));
+		ASSERT_EQ(0, od_slice(all, nall, value - lo, size, &v, &n))
+			TH_LOG("objdump's instructions do not cover %s", libc_funcs[i].name);
+		for (int flavour = 0; flavour < 8; flavour++) {
+			struct cw_placement_req req = probe_req();
+			struct cw_placement out;
+			struct od_place want;
+			const char *at;
+
+			req.code = elf_code(cw_elf__elf(f), value, size);
+			req.len = size;
+			req.addr = value;
+			req.kernel_push_emulated = flavour & 1;
+			req.kernel_nopl_emulated = !!(flavour & 2);
+			if (flavour & 4) {
+				req.regs_read = CW_REG_RDI | CW_REG_RSI;
+				req.stack_top = 0;
+			}
+			ASSERT_EQ(0, cw_placement__find(&req, &out));
+			od_place(v, n, &req, &want);
+			EXPECT_EQ(want.offset, out.offset)
+				TH_LOG("%s (flavour %d): %s", libc_funcs[i].name, flavour, out.why);
+			EXPECT_EQ(want.emulated, out.emulated)
+				TH_LOG("%s (flavour %d): %s", libc_funcs[i].name, flavour, out.why);
+			EXPECT_EQ(want.refused, out.refused)
+				TH_LOG("%s (flavour %d): %s", libc_funcs[i].name, flavour, out.why);
+			if (out.emulated) {
+				EXPECT_EQ(want.kind, why_kind(out.why))
+					TH_LOG("%s (flavour %d): %s", libc_funcs[i].name, flavour,
+					       out.why);
+				continue;
+			}
+			if (want.why_none) {
+				EXPECT_STREQ("entry: no emulated instruction in the function", out.why);
+				continue;
+			}
+			/* "entry: MN at +OFF ...": the instruction objdump says stops the move */
+			at = strstr(out.why, " at +");
+			ASSERT_NE(NULL, at) TH_LOG("%s: %s", libc_funcs[i].name, out.why);
+			EXPECT_EQ(want.why_off, strtoull(at + 5, NULL, 16))
+				TH_LOG("%s (flavour %d): %s", libc_funcs[i].name, flavour, out.why);
+			if (want.target) {
+				at = strstr(out.why, "jumps to +");
+				ASSERT_NE(NULL, at) TH_LOG("%s: %s", libc_funcs[i].name, out.why);
+				EXPECT_EQ(want.target, strtoull(at + 10, NULL, 16));
+			}
+		}
+		free(v);
+	}
+	free(all);
 	cw_elf__close(f);
 }
 

@@ -14,10 +14,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "common/time.h"
 #include "engine/engine.h"
 #include "source/recording.h"
 #include "cw_synth.h"
@@ -356,16 +358,13 @@ TEST_F(rec, header_defaults)
 	struct cw_rec_meta meta;
 	struct utsname uts;
 	__u64 before, after;
-	struct timespec ts;
 
 	memset(&meta, 0, sizeof(meta));
 	meta.pid = 77;
 	memcpy(meta.comm, "a-name-longer-th", CW_COMM_LEN);	/* no NUL: cut to 15 */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	before = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	before = cw_clock_ns(CLOCK_REALTIME);
 	ASSERT_EQ(0, cw_recorder__open(self->path, &meta, &r));
-	clock_gettime(CLOCK_REALTIME, &ts);
-	after = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	after = cw_clock_ns(CLOCK_REALTIME);
 	ASSERT_EQ(0, cw_recorder__close(r, NULL));
 
 	ASSERT_EQ(sizeof(struct cw_rec_file_header) + TRAILER_SIZE, file_size(self->path));
@@ -604,6 +603,108 @@ TEST_F(rec, data_after_trailer)
 	EXPECT_STREQ(want, self->st.problem);
 }
 
+/*
+ * feed(): a child process that writes path's bytes into the pipe fds, then endless zeroes when
+ * zeroes is set (as `(cat rec.cw; cat /dev/zero) | concwatch report /dev/stdin`), until
+ * the reader closes the pipe. Returns the child's pid, or -1.
+ */
+static pid_t feed(const char *path, int fds[2], int zeroes)
+{
+	int fd = fds[1];
+	static char buf[65536];
+	pid_t pid = fork();
+	int in;
+	ssize_t n;
+
+	if (pid)
+		return pid;
+	close(fds[0]);	/* the reader's end: its close must end the writes */
+	signal(SIGPIPE, SIG_IGN);
+	in = open(path, O_RDONLY);
+	if (in < 0)
+		_exit(1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, n) != n)
+			_exit(1);
+	memset(buf, 0, sizeof(buf));
+	while (zeroes && write(fd, buf, sizeof(buf)) > 0)
+		;
+	_exit(0);
+}
+
+/* A pipe: what follows the trailer is counted by reading, and only so far. */
+TEST_F(rec, pipe_then_endless_zeroes)
+{
+	char want[256], dev[32];
+	size_t end;
+	int fds[2], status;
+	pid_t pid;
+
+	build_stream(&self->in, 10);
+	ASSERT_EQ(0, write_recording(self->path, &self->in, &test_totals));
+	end = HEADER_SIZE + self->in.len + TRAILER_SIZE;
+	for (int zeroes = 0; zeroes <= 1; zeroes++) {
+		if (!zeroes)	/* first 16 bytes of junk, then the end of the pipe */
+			ASSERT_EQ(0, patch(self->path, end, "appended junk!!", 16));
+		ASSERT_EQ(0, pipe(fds));
+		pid = feed(self->path, fds, zeroes);
+		ASSERT_LT(0, pid);
+		close(fds[1]);
+		snprintf(dev, sizeof(dev), "/dev/fd/%d", fds[0]);
+		ASSERT_EQ(0, cw_replay__open(dev, &self->src, self->err, sizeof(self->err)))
+			TH_LOG("%s", self->err);
+		close(fds[0]);
+		self->out.nr = self->out.len = 0;
+		ASSERT_EQ(0, drain_all(self->src, &self->out));
+		ASSERT_EQ(10, self->out.nr);
+		cw_replay__status(self->src, &self->st);
+		cw_source__free(self->src);	/* the writer's next write fails: it exits */
+		self->src = NULL;
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_EQ(0, status);
+		EXPECT_EQ(1, self->st.ended);
+		EXPECT_EQ(0, self->st.complete);
+		EXPECT_EQ(end, self->st.damage_offset);
+		EXPECT_EQ(zeroes, self->st.dropped_more);
+		EXPECT_EQ(zeroes ? 1024 * 1024 : 16, self->st.dropped_bytes);
+		snprintf(want, sizeof(want), "damaged: data after the trailer at offset %zu: 10 "
+			 "records read, %s bytes dropped", end,
+			 zeroes ? "more than 1048576" : "16");
+		EXPECT_STREQ(want, self->st.problem);
+	}
+}
+
+/* The unwinder decodes x86-64 frames: a recording of another machine is refused. */
+TEST_F(rec, other_machine_refused)
+{
+	static const struct {
+		const char *machine;
+		const char *err;
+	} cases[] = {
+		{ "aarch64", "recorded on aarch64: this build reads x86_64 recordings only" },
+		{ "i686", "recorded on i686: this build reads x86_64 recordings only" },
+		{ "x86_64\e[2J", "recorded on x86_64?[2J: this build reads x86_64 recordings only" },
+	};
+	char machine[65] = "";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASSERT_EQ(0, write_recording(self->path, &self->in, NULL));
+		strcpy(machine, cases[i].machine);
+		ASSERT_EQ(0, patch(self->path, offsetof(struct cw_rec_file_header, machine),
+				   machine, sizeof(machine)));
+		ASSERT_EQ(-EPROTONOSUPPORT, cw_replay__open(self->path, &self->src, self->err,
+							    sizeof(self->err)));
+		EXPECT_STREQ(cases[i].err, self->err);
+		ASSERT_EQ(NULL, self->src);
+	}
+	/* this machine's own, written back: read */
+	memset(machine, 0, sizeof(machine));
+	strcpy(machine, "x86_64");
+	ASSERT_EQ(0, patch(self->path, offsetof(struct cw_rec_file_header, machine), machine,
+			   sizeof(machine)));
+	ASSERT_EQ(0, cw_replay__open(self->path, &self->src, self->err, sizeof(self->err)));
+}
+
 TEST_F(rec, trailer_disagrees)
 {
 	__u64 records = 11;
@@ -697,6 +798,7 @@ TEST_F(rec, newer_minor_read)
 	fh.pid = PID;
 	strcpy(fh.comm, "newer");
 	strcpy(fh.version, "1.5.0");
+	strcpy(fh.machine, "x86_64");
 
 	memset(extra, 0xee, sizeof(extra));
 	memset(&tr, 0, sizeof(tr));

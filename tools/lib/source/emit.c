@@ -3,18 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "source/emit.h"
-
-__u64 cw_now_ns(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC is bpf_ktime_get_ns()'s and ktime_get_ns()'s clock */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 void cw_emit__init(struct cw_emit *e, __u64 tick_ns)
 {

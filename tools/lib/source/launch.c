@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/time.h"
 #include "source/launch.h"
 
 #define TRACE_OPTIONS                                                                   \
@@ -520,10 +521,7 @@ static int sweep(struct cw_launch *l)
 
 static long long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return cw_now_ns() / 1000000;
 }
 
 int cw_launch__next(struct cw_launch *l, struct cw_launch_event *ev, int timeout_ms)

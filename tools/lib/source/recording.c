@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/time.h"
 #include "source/recording.h"
 
 #ifndef CW_VERSION
@@ -26,14 +27,14 @@ _Static_assert(WRITE_BUF >= sizeof(struct cw_rec_file_header) + CW_REC_CMDLINE_M
 	       "the header must fit the buffer");
 #define READ_BUF (256 * 1024)
 #define DRAIN_BATCH 4096
-
-static __u64 clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
+/*
+ * How far past damage a pipe or device is read to count what is dropped: a recording
+ * followed by an endless stream (cat rec.cw /dev/zero | concwatch report /dev/stdin)
+ * must end; beyond this the report says "more than" this many bytes.
+ */
+#define DROP_COUNT_MAX (4 * READ_BUF)
+/* The machine whose recordings this build reads: the unwinder decodes x86-64 frames. */
+#define CW_REC_MACHINE "x86_64"
 
 /* Copy a string field into a fixed one, always NUL-terminated, the rest zeroed. */
 static void copy_str(char *dst, size_t dlen, const char *src, size_t slen)
@@ -139,8 +140,8 @@ static int write_header(struct cw_recorder *r, const struct cw_rec_meta *m)
 	fh.realtime_ns = m->realtime_ns;
 	fh.monotonic_ns = m->monotonic_ns;
 	if (!fh.realtime_ns) {
-		fh.realtime_ns = clock_ns(CLOCK_REALTIME);
-		fh.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
+		fh.realtime_ns = cw_clock_ns(CLOCK_REALTIME);
+		fh.monotonic_ns = cw_now_ns();
 	}
 	fh.pid = m->pid;
 	copy_str(fh.comm, sizeof(fh.comm), m->comm, sizeof(m->comm));
@@ -241,8 +242,8 @@ static int write_trailer(struct cw_recorder *r, const struct cw_rec_totals *t)
 	tr.t.hdr.ts_ns = t->end_monotonic_ns;
 	tr.t.end_realtime_ns = t->end_realtime_ns;
 	if (!t->end_realtime_ns) {
-		tr.t.end_realtime_ns = clock_ns(CLOCK_REALTIME);
-		tr.t.hdr.ts_ns = clock_ns(CLOCK_MONOTONIC);
+		tr.t.end_realtime_ns = cw_clock_ns(CLOCK_REALTIME);
+		tr.t.hdr.ts_ns = cw_now_ns();
 	}
 	memcpy(tr.t.magic, CW_REC_END_MAGIC, sizeof(tr.t.magic));
 	tr.t.records = r->records;
@@ -328,18 +329,21 @@ static int fill(struct replay *r, size_t need)
 	return r->len >= need;
 }
 
-/* Bytes from buf[off] to the end of the file. */
-static __u64 rest_of_file(struct replay *r)
+/*
+ * Bytes from buf[off] to the end of the file. Not a regular file: counted by reading, up
+ * to DROP_COUNT_MAX; *more is set when more follow (the stream may never end).
+ */
+static __u64 rest_of_file(struct replay *r, int *more)
 {
 	__u64 rest = r->len - r->off;
 	struct stat sb;
 
+	*more = 0;
 	if (r->eof)
 		return rest;
 	if (!fstat(r->fd, &sb) && S_ISREG(sb.st_mode))
 		return (__u64)sb.st_size > r->pos ? sb.st_size - r->pos : rest;
-	/* not a regular file: count by reading */
-	for (;;) {
+	while (rest <= DROP_COUNT_MAX) {
 		ssize_t n = read(r->fd, r->buf, READ_BUF);
 
 		if (n < 0 && errno == EINTR)
@@ -347,6 +351,10 @@ static __u64 rest_of_file(struct replay *r)
 		if (n <= 0)
 			break;
 		rest += n;
+	}
+	if (rest > DROP_COUNT_MAX) {
+		rest = DROP_COUNT_MAX;
+		*more = 1;
 	}
 	r->off = r->len = 0;
 	r->eof = 1;
@@ -365,11 +373,11 @@ static void damage(struct replay *r, const char *what, int lost)
 	struct cw_replay_status *s = &r->status;
 
 	s->damage_offset = r->pos;
-	s->dropped_bytes = rest_of_file(r);
+	s->dropped_bytes = rest_of_file(r, &s->dropped_more);
 	snprintf(s->problem, sizeof(s->problem),
-		 "%s at offset %llu: %llu records read, %llu bytes dropped", what,
+		 "%s at offset %llu: %llu records read, %s%llu bytes dropped", what,
 		 (unsigned long long)r->pos, (unsigned long long)s->records,
-		 (unsigned long long)s->dropped_bytes);
+		 s->dropped_more ? "more than " : "", (unsigned long long)s->dropped_bytes);
 	r->lost_due = lost;
 	finish(r, 0);
 }
@@ -653,6 +661,19 @@ static int read_header(struct replay *r, char *err, size_t errlen)
 	if (fh.abi_version != CW_ABI_VERSION) {
 		snprintf(err, errlen, "the recording holds records of event ABI version %u, this "
 			 "concwatch reads version %u", fh.abi_version, CW_ABI_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	/* stacks, registers and module maps are only understood on the machine they are of */
+	if (strncmp(fh.machine, CW_REC_MACHINE, sizeof(fh.machine))) {
+		char machine[sizeof(fh.machine)];
+
+		copy_str(machine, sizeof(machine), fh.machine, sizeof(fh.machine));
+		/* the name goes to a terminal: nothing but printable ASCII */
+		for (char *c = machine; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
+		snprintf(err, errlen, "recorded on %s: this build reads " CW_REC_MACHINE
+			 " recordings only", machine[0] ? machine : "an unnamed machine");
 		return -EPROTONOSUPPORT;
 	}
 

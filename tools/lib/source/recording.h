@@ -151,7 +151,8 @@ int cw_recorder__close(struct cw_recorder *r, const struct cw_rec_totals *t);
  * "not a concwatch recording", "truncated: header incomplete (12 of 240 bytes)",
  * "recording format version 2.0 is newer than this concwatch (1.0)"; and -errno is
  * returned: -EINVAL (not a recording), -EBADMSG (damaged or cut header),
- * -EPROTONOSUPPORT (a version or byte order this build cannot read), or open(2)'s.
+ * -EPROTONOSUPPORT (a version, byte order or machine this build cannot read, e.g.
+ * "recorded on aarch64: this build reads x86_64 recordings only"), or open(2)'s.
  */
 int cw_replay__open(const char *path, struct cw_source **out, char *err, size_t errlen);
 
@@ -169,6 +170,8 @@ struct cw_replay_status {
 	__u64 bytes;		/* their bytes */
 	__u64 dropped_bytes;	/* bytes of the file not handed on (damage, a cut record, data
 				 * after the trailer) */
+	int dropped_more;	/* more than dropped_bytes followed: a pipe or device is read
+				 * only so far past the damage */
 	__u64 damage_offset;	/* file offset of the first of them */
 	struct cw_rec_totals totals;
 	char problem[256];	/* ended and not complete: one line for the user, else "" */

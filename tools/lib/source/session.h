@@ -17,6 +17,7 @@
 #define __CW_SESSION_H
 
 #include <signal.h>
+#include "common/time.h"
 #include "engine/merge.h"
 #include "source/source.h"
 

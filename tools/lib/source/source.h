@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include "common/time.h"
 #include "engine/record.h"
 
 struct cw_source_stats {
@@ -83,8 +84,6 @@ int cw_source__open(const struct cw_source_opts *opts, struct cw_source **out, c
 int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
 			size_t errlen);
 
-/* CLOCK_MONOTONIC in ns: the clock of every record's ts_ns (source/emit.c). */
-__u64 cw_now_ns(void);
 
 static inline int cw_source__start(struct cw_source *src)
 {
