@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/findings.h"
 #include "report/report.h"
 #include "report/symbols.h"
 #include "source/follow.h"
@@ -51,6 +52,8 @@ static struct env {
 	const char *output;	/* -o: record, export; the report of run, report, deadlock */
 	const char *format;
 	const char *fail_on;
+	__u64 fail_on_kinds;	/* a bit per enum cw_finding_kind: what matches */
+	__u64 fail_on_named;	/* ... the kinds named, not through all */
 	int exit_code;
 	const char *backend;
 	int verbose;
@@ -277,27 +280,81 @@ static const struct argp_option verbose_options[] = {
 	{},
 };
 
-static const char *const finding_kinds[] = {
-	"lock_order_inversion", "deadlock", "priority_inversion", "contention_hotspot",
-	"event_loop_stall", "blocking_in_event_loop", "all",
-};
-
+/*
+ * --fail-on's words: the finding kinds of the engine's registry (engine/findings.h),
+ * or all. A kind this version cannot detect yet is a valid word that never matches:
+ * fail_on_matches() says so.
+ */
 static void check_fail_on(const char *list)
 {
 	char *copy = strdup(list), *save = NULL, *tok;
 
 	if (!copy)
 		usage_error("out of memory");
+	env.fail_on_kinds = env.fail_on_named = 0;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		size_t i;
+		int k = cw_finding_kind__parse(tok);
 
-		for (i = 0; i < ARRAY_SIZE(finding_kinds); i++)
-			if (!strcmp(tok, finding_kinds[i]))
-				break;
-		if (i == ARRAY_SIZE(finding_kinds))
+		if (!strcmp(tok, "all"))
+			env.fail_on_kinds |= (1ULL << CW_FINDING_KIND_MAX) - 1;
+		else if (k >= 0)
+			env.fail_on_named |= 1ULL << k;
+		else
 			usage_error("unknown finding kind '%s' in --fail-on", tok);
 	}
 	free(copy);
+	env.fail_on_kinds |= env.fail_on_named;
+	if (!env.fail_on_kinds)
+		usage_error("invalid --fail-on '%s': expected finding kinds, comma separated, "
+			    "or all", list);
+}
+
+/* Those of kinds this version detects (detected) or not, as "a, b and c"; malloc'ed. */
+static char *kind_list(__u64 kinds, int detected, size_t *nr)
+{
+	size_t n = 0, len = 0;
+	char *s = NULL;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX; k++)
+		n += ((kinds >> k) & 1) && cw_finding_kind__detected(k) == detected;
+	for (unsigned int k = 0, i = 0; k < CW_FINDING_KIND_MAX; k++) {
+		if (!((kinds >> k) & 1) || cw_finding_kind__detected(k) != detected)
+			continue;
+		i++;
+		fprintf(f, "%s%s", i == 1 ? "" : i == n ? " and " : ", ", cw_finding_kind__name(k));
+	}
+	if (fclose(f)) {
+		free(s);
+		return NULL;
+	}
+	if (nr)
+		*nr = n;
+	return s;
+}
+
+/* --help: which finding kinds this version detects, from the engine's registry. */
+static char *help_filter(int key, const char *text, void *input)
+{
+	const __u64 every = (1ULL << CW_FINDING_KIND_MAX) - 1;
+	char *yes, *no, *s = NULL;
+	int n = -1;
+
+	if (key != OPT_FAIL_ON && !(key == ARGP_KEY_HELP_POST_DOC && text))
+		return (char *)text;
+	yes = kind_list(every, 1, NULL);
+	no = kind_list(every, 0, NULL);
+	if (yes && no && key == OPT_FAIL_ON)
+		n = asprintf(&s, "%s. This version detects %s; %s are accepted and never match yet",
+			     text, yes, no);
+	else if (yes && no)
+		n = asprintf(&s, "%s\n\nFindings this version detects: %s (not yet: %s).", text, yes,
+			     no);
+	free(yes);
+	free(no);
+	return n < 0 ? (char *)text : s;
 }
 
 static FILE *argp_errors;
@@ -492,7 +549,7 @@ static const struct command_def {
 		"  concwatch -p $(pidof myserver) --batch --iterations 5 -d 0.5\n"
 		"  concwatch report -p 1234 --duration 10 --json\n\n"
 		"Exit status: 0 ok, 2 usage error, 3 environment error (not\n"
-		"permitted, no BTF, no such process).", common_children }, 0 },
+		"permitted, no BTF, no such process).", common_children, help_filter }, 0 },
 	{ "run", CMD_RUN, { run_options, parse_command, "[--] CMD [ARGS...]",
 		"Start CMD under tracing, follow its threads and children, report when it exits.\n"
 		"The report goes to standard error, or to the file -o names: never into CMD's\n"
@@ -502,7 +559,7 @@ static const struct command_def {
 		"be run, 130 when concwatch was interrupted before CMD ended.\n\n"
 		"Examples:\n  concwatch run --fail-on lock_order_inversion -- ./server --selftest\n"
 		"  concwatch run --json -o report.json -- ./server --selftest",
-		common_children }, ARGP_IN_ORDER },
+		common_children, help_filter }, ARGP_IN_ORDER },
 	{ "record", CMD_RECORD, { record_options, parse_command, "(-p PID | -- CMD [ARGS...]) -o FILE",
 		"Save the event stream of a process or command to FILE.\v"
 		"Example:\n  concwatch record -p 1234 --duration 30 -o trace.cw",
@@ -953,21 +1010,31 @@ static int cmd_report_live(void)
 	return ret;
 }
 
-/* Whether findings the engine holds match --fail-on. */
+/*
+ * Whether findings the engine holds match --fail-on: 1 or 0, or -errno when they could
+ * not be found. Kinds this version does not detect are said once: they never match.
+ */
 static int fail_on_matches(const struct cw_engine *eng)
 {
-	struct cw_lock_cycles lc;
-	char *copy, *save = NULL, *tok;
-	int match = 0;
+	struct cw_findings *fs;
+	char *undetected;
+	size_t n = 0;
+	int err, match;
 
-	if (!env.fail_on || cw_report__lock_cycles(eng, &lc))
+	if (!env.fail_on)
 		return 0;
-	copy = strdup(env.fail_on);
-	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save))
-		if (!strcmp(tok, "all") || !strcmp(tok, "lock_order_inversion"))
-			match |= lc.findings > 0;
-	free(copy);
-	cw_report__lock_cycles_fini(&lc);
+	/* all asks for whatever there is: only kinds named are worth a word */
+	undetected = kind_list(env.fail_on_named, 0, &n);
+	if (undetected && n)
+		fprintf(stderr, "%s: --fail-on %s: this version does not detect %s findings yet; "
+			"%s\n", env.prog, env.fail_on, undetected,
+			n == 1 ? "it never matches" : "they never match");
+	free(undetected);
+	err = cw_findings__new(eng, &fs);
+	if (err)
+		return err;
+	match = cw_findings__matching(fs, env.fail_on_kinds) > 0;
+	cw_findings__free(fs);
 	return match;
 }
 
@@ -987,7 +1054,11 @@ static int cmd_run(void)
 	if (status < 0)
 		fprintf(stderr, "%s: interrupted before the command ended: it runs on untraced\n",
 			env.prog);
-	if (fail_on_matches(lv.eng)) {
+	ret = fail_on_matches(lv.eng);
+	if (ret < 0) {
+		/* failing closed: a CI job must not pass because memory ran out */
+		ret = fail(EXIT_ENV, "cannot check --fail-on %s: %s", env.fail_on, strerror(-ret));
+	} else if (ret) {
 		fprintf(stderr, "%s: findings matched --fail-on %s: exit status %d\n", env.prog,
 			env.fail_on, env.exit_code);
 		ret = env.exit_code;

@@ -3,6 +3,7 @@
  * The concwatch command line against its contract (Documentation/usage.md): exit codes,
  * one-line errors, and a real report of a live process.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -129,6 +130,54 @@ TEST(bad_fail_on_kind)
 	ASSERT_EXIT(2, r);
 	ASSERT_STREQ("concwatch run: unknown finding kind 'bogus' in --fail-on "
 		     "(see concwatch run --help)\n", r.err);
+	result_free(&r);
+}
+
+/* Runs of white space as one space: help text as argp wrapped it, read as words. */
+static void squeeze(char *s)
+{
+	char *w = s;
+
+	for (const char *p = s; *p; p++)
+		if (!isspace((unsigned char)*p))
+			*w++ = *p;
+		else if (w == s || w[-1] != ' ')
+			*w++ = ' ';
+	*w = '\0';
+}
+
+/*
+ * Every kind of the contract is a word of --fail-on, livelock too; an empty list is a
+ * usage error; --help says which kinds this version detects.
+ */
+TEST(fail_on_words)
+{
+	struct result r = run("run", "--fail-on", "livelock,bogus", "/bin/true");
+
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch run: unknown finding kind 'bogus' in --fail-on "
+		     "(see concwatch run --help)\n", r.err);
+	result_free(&r);
+	r = run("run", "--fail-on=", "/bin/true", NULL);
+	ASSERT_EXIT(2, r);
+	ASSERT_STREQ("concwatch run: invalid --fail-on '': expected finding kinds, comma "
+		     "separated, or all (see concwatch run --help)\n", r.err);
+	result_free(&r);
+	r = run("run", "--help", NULL, NULL);
+	ASSERT_EXIT(0, r);
+	squeeze(r.out);
+	EXPECT_NE(NULL, strstr(r.out, " This version detects lock_order_inversion; deadlock, "
+				      "priority_inversion, livelock, contention_hotspot, "
+				      "event_loop_stall and blocking_in_event_loop are accepted and "
+				      "never match yet ")) TH_LOG("%s", r.out);
+	result_free(&r);
+	r = run("--help", NULL, NULL, NULL);
+	ASSERT_EXIT(0, r);
+	squeeze(r.out);
+	EXPECT_NE(NULL, strstr(r.out, " Findings this version detects: lock_order_inversion (not "
+				      "yet: deadlock, priority_inversion, livelock, "
+				      "contention_hotspot, event_loop_stall and "
+				      "blocking_in_event_loop).")) TH_LOG("%s", r.out);
 	result_free(&r);
 }
 
@@ -404,7 +453,7 @@ TEST(run_fail_on_exits_66)
 	result_free(&r);
 }
 
-/* --exit-code N replaces 66; "all" matches every kind. */
+/* --exit-code N replaces 66; "all" matches every kind, and warns of none it cannot find. */
 TEST(run_fail_on_exit_code)
 {
 	char abba[PATH_MAX + 64];
@@ -415,10 +464,27 @@ TEST(run_fail_on_exit_code)
 	r = run_args((const char *[]){ "run", "--fail-on", "all", "--exit-code", "9", "--", abba,
 				       NULL });
 	ASSERT_EXIT(9, r);
+	EXPECT_NE(NULL, strstr(r.err, "concwatch run: findings matched --fail-on all: exit "
+				      "status 9\n"));
+	EXPECT_EQ(NULL, strstr(r.err, "does not detect"));
 	result_free(&r);
 }
 
-/* Findings, but not of a kind asked for: the command's own status. */
+/* The number of times line (a whole line) is in text. */
+static int count_line(const char *text, const char *line)
+{
+	size_t len = strlen(line);
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, line)); p += len)
+		n += p == text || p[-1] == '\n';
+	return n;
+}
+
+/*
+ * Findings, but only of a kind not asked for: the command's own status. A kind this
+ * version does not detect is said once, not silently never matched.
+ */
 TEST(run_fail_on_other_kind)
 {
 	char abba[PATH_MAX + 64];
@@ -429,6 +495,22 @@ TEST(run_fail_on_other_kind)
 	r = run_args((const char *[]){ "run", "--fail-on", "deadlock", "--", abba, NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.err, "\nFindings: 1\n"));
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on deadlock: this version does not "
+				       "detect deadlock findings yet; it never matches\n"))
+		TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(NULL, strstr(r.err, "findings matched"));
+	result_free(&r);
+
+	/* with a kind it finds, the others are named and the run fails as asked */
+	r = run_args((const char *[]){ "run", "--fail-on", "livelock,lock_order_inversion,deadlock",
+				       "--", abba, NULL });
+	ASSERT_EXIT(66, r);
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on livelock,lock_order_inversion,"
+				       "deadlock: this version does not detect deadlock and livelock "
+				       "findings yet; they never match\n"))
+		TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: findings matched --fail-on livelock,"
+				       "lock_order_inversion,deadlock: exit status 66\n"));
 	result_free(&r);
 }
 

@@ -16,6 +16,7 @@
 #include "kselftest_harness.h"
 #include "cwtest.h"
 #include "engine/engine.h"
+#include "engine/findings.h"
 #include "engine/lockgraph.h"
 #include "report/report.h"
 #include "report/symbols.h"
@@ -27,7 +28,7 @@ struct traced {
 	struct cw_engine *eng;
 	struct cw_session *sess;
 	struct cw_symbols *sym;
-	struct cw_lock_cycles lc;
+	struct cw_findings *fs;
 	int findings;			/* cycles that are findings */
 };
 
@@ -80,9 +81,9 @@ static void trace_free(struct __test_metadata *_metadata, struct traced *t, cons
 	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
 	ASSERT_EQ(0, cw_session__finish(t->sess));
 	EXPECT_EQ(0, cw_engine__counts(t->eng)->lost_total);
-	ASSERT_EQ(0, cw_report__lock_cycles(t->eng, &t->lc));
-	EXPECT_EQ(0, t->lc.truncated);
-	t->findings = t->lc.findings;
+	ASSERT_EQ(0, cw_findings__new(t->eng, &t->fs));
+	EXPECT_EQ(0, cw_findings__truncated(t->fs, CW_FINDING_LOCK_ORDER_INVERSION));
+	t->findings = cw_findings__nr_reported(t->fs);
 	/* symbols while the process lives: its files through /proc/PID/map_files */
 	ASSERT_EQ(0, cw_symbols__new(t->eng, &(struct cw_symbols_opts){ .live_pid = t->wl.pid },
 				     &t->sym));
@@ -97,7 +98,7 @@ static void trace(struct __test_metadata *_metadata, struct traced *t, const cha
 static void untrace(struct __test_metadata *_metadata, struct traced *t)
 {
 	cw_symbols__free(t->sym);
-	cw_report__lock_cycles_fini(&t->lc);
+	cw_findings__free(t->fs);
 	cw_session__free(t->sess);
 	cw_engine__free(t->eng);
 	if (t->wl.pid > 0)
@@ -105,18 +106,40 @@ static void untrace(struct __test_metadata *_metadata, struct traced *t)
 	EXPECT_EQ(0, probe_fds());
 }
 
-static __u64 node_addr(struct traced *t, const struct cw_cycle *c, size_t i)
+/* Lock-order cycles the engine found: findings, and those it judged harmless. */
+static size_t cycles(struct traced *t)
 {
-	return cw_lg__node(cw_engine__lockgraph(t->eng), c->nodes[i])->addr;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cw_findings__nr(t->fs); i++)
+		n += cw_findings__get(t->fs, i)->kind == CW_FINDING_LOCK_ORDER_INVERSION;
+	return n;
 }
 
 /* The one cycle of the run that is a finding, or NULL. */
-static const struct cw_cycle *the_finding(struct traced *t)
+static const struct cw_finding *the_finding(struct traced *t)
 {
-	for (size_t i = 0; i < t->lc.nr; i++)
-		if (t->lc.shown[i])
-			return &t->lc.cycles[i];
+	for (size_t i = 0; i < cw_findings__nr(t->fs); i++)
+		if (cw_finding__reported(cw_findings__get(t->fs, i)))
+			return cw_findings__get(t->fs, i);
 	return NULL;
+}
+
+/* Threads can each hold one lock and wait for the next: a finding between threads. */
+static int deadlocks(const struct cw_finding *f)
+{
+	return f->severity == CW_SEVERITY_WARNING && !f->lock_order.single_thread;
+}
+
+/* The stack where link i's thread acquired the next lock, or held its lock. */
+static __u64 acquire_stack(const struct cw_finding *f, size_t i)
+{
+	return f->stacks[f->lock_order.links[i].acquire_stack].id;
+}
+
+static __u64 held_stack(const struct cw_finding *f, size_t i)
+{
+	return f->stacks[f->lock_order.links[i].held_stack].id;
 }
 
 /*
@@ -124,22 +147,24 @@ static const struct cw_cycle *the_finding(struct traced *t)
  * the link out of addrs[k] was made by tids[k].
  */
 static void expect_cycle(struct __test_metadata *_metadata, struct traced *t,
-			 const struct cw_cycle *c, const __u64 *addrs, const __u32 *tids,
+			 const struct cw_finding *c, const __u64 *addrs, const __u32 *tids,
 			 size_t len)
 {
 	size_t start = len;
 
-	ASSERT_EQ(len, c->len);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(CW_FINDING_LOCK_ORDER_INVERSION, c->kind);
+	ASSERT_EQ(len, c->nr_locks);
 	for (size_t k = 0; k < len; k++)
-		if (node_addr(t, c, 0) == addrs[k])
+		if (c->locks[0].addr == addrs[k])
 			start = k;
 	ASSERT_NE(len, start) TH_LOG("cycle starts at 0x%llx, not a lock of the workload",
-				      (unsigned long long)node_addr(t, c, 0));
+				      (unsigned long long)c->locks[0].addr);
 	for (size_t i = 0; i < len; i++) {
 		size_t k = (start + i) % len;
 
-		EXPECT_EQ(addrs[k], node_addr(t, c, i)) TH_LOG("lock %zu of the cycle", i);
-		EXPECT_EQ(tids[k], c->insts[i]->tid) TH_LOG("thread of link %zu", i);
+		EXPECT_EQ(addrs[k], c->locks[i].addr) TH_LOG("lock %zu of the cycle", i);
+		EXPECT_EQ(tids[k], c->lock_order.links[i].tid) TH_LOG("thread of link %zu", i);
 	}
 }
 
@@ -193,7 +218,7 @@ FIXTURE_TEARDOWN(lo)
 
 static void abba(struct __test_metadata *_metadata, struct traced *t, const char *wl)
 {
-	const struct cw_cycle *c;
+	const struct cw_finding *c;
 	__u64 a, b;
 	__u32 tid1, tid2;
 
@@ -202,22 +227,21 @@ static void abba(struct __test_metadata *_metadata, struct traced *t, const char
 	b = cw_field(t->wl.ready, "b");
 	tid1 = cw_field(t->wl.ready, "tid1");
 	tid2 = cw_field(t->wl.ready, "tid2");
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
 	c = the_finding(t);
-	EXPECT_EQ(CW_CYCLE_DEADLOCK, c->verdict);
+	EXPECT_TRUE(deadlocks(c));
 	expect_cycle(_metadata, t, c, (__u64[]){ a, b }, (__u32[]){ tid1, tid2 }, 2);
 	expect_name(_metadata, t, a, "lock_a");
 	expect_name(_metadata, t, b, "lock_b");
 	/* the link a -> b: b taken in t1_take_a_then_b at its line, a held from there */
-	for (size_t i = 0; i < c->len; i++) {
-		const struct cw_lg_inst *in = c->insts[i];
-		int t1 = in->tid == tid1;
+	for (size_t i = 0; i < c->nr_locks; i++) {
+		int t1 = c->lock_order.links[i].tid == tid1;
 
-		expect_frame(_metadata, t, in->to_stack_id,
+		expect_frame(_metadata, t, acquire_stack(c, i),
 			     t1 ? "t1_take_a_then_b" : "t2_take_b_then_a",
 			     cw_field(t->wl.done, t1 ? "line_t1_b" : "line_t2_a"));
-		expect_frame(_metadata, t, in->from_stack_id,
+		expect_frame(_metadata, t, held_stack(c, i),
 			     t1 ? "t1_take_a_then_b" : "t2_take_b_then_a", 0);
 	}
 }
@@ -240,14 +264,14 @@ static char *text_report(struct cw_engine *eng, const struct cw_report_target *t
 static void stack_locks(struct __test_metadata *_metadata, struct traced *t, const char *wl)
 {
 	struct cw_report_target target = { .pid = 0 };
-	const struct cw_cycle *c;
+	const struct cw_finding *c;
 	char name[256], *text;
 	__u64 mx1, mx2;
 
 	trace(_metadata, t, wl, NULL);
 	mx1 = cw_field(t->wl.done, "mx1");
 	mx2 = cw_field(t->wl.done, "mx2");
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
 	c = the_finding(t);
 	expect_cycle(_metadata, t, c, (__u64[]){ mx1, mx2 },
@@ -298,21 +322,21 @@ TEST_F(lo, abba_static)
 TEST_F(lo, spin_locks)
 {
 	struct traced *t = &self->t;
-	const struct cw_cycle *c;
+	const struct cw_finding *c;
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_spin", NULL);
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
 	c = the_finding(t);
 	expect_cycle(_metadata, t, c,
 		     (__u64[]){ cw_field(t->wl.ready, "a"), cw_field(t->wl.ready, "b") },
 		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2") }, 2);
-	EXPECT_EQ(CW_LOCK_SPIN, cw_lg__node(cw_engine__lockgraph(t->eng), c->nodes[0])->kind);
+	EXPECT_EQ(CW_LOCK_SPIN, c->locks[0].type);
 	expect_name(_metadata, t, cw_field(t->wl.ready, "a"), "spin_a");
 	for (size_t i = 0; i < 2; i++)
-		expect_frame(_metadata, t, c->insts[i]->to_stack_id,
-			     c->insts[i]->tid == cw_field(t->wl.ready, "tid1") ?
+		expect_frame(_metadata, t, acquire_stack(c, i),
+			     c->lock_order.links[i].tid == cw_field(t->wl.ready, "tid1") ?
 			     "t1_take_a_then_b" : "t2_take_b_then_a", 0);
 }
 
@@ -325,7 +349,7 @@ TEST_F(lo, spin_locks)
 TEST_F(lo, sdt_notes_of_the_libc)
 {
 	struct traced *t = &self->t;
-	const struct cw_cycle *c;
+	const struct cw_finding *c;
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_sdt", NULL);
@@ -334,23 +358,24 @@ TEST_F(lo, sdt_notes_of_the_libc)
 	EXPECT_NE(NULL, strstr(cw_session__notes(t->sess),
 			       "/sdt/libpthread.so.0: libc:{mutex_entry, mutex_acquired, "
 			       "mutex_release}"));
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
 	c = the_finding(t);
 	expect_cycle(_metadata, t, c,
 		     (__u64[]){ cw_field(t->wl.ready, "a"), cw_field(t->wl.ready, "b") },
 		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2") }, 2);
 	for (size_t i = 0; i < 2; i++) {
-		int t1 = c->insts[i]->tid == cw_field(t->wl.ready, "tid1");
+		int t1 = c->lock_order.links[i].tid == cw_field(t->wl.ready, "tid1");
 		char site[256], want[64];
 
 		/* the caller, found through the library's call frame information */
-		cw_symbols__site(t->sym, t->wl.pid, c->insts[i]->to_ip, site, sizeof(site));
+		cw_symbols__site(t->sym, t->wl.pid, c->lock_order.links[i].to_ip, site,
+				 sizeof(site));
 		snprintf(want, sizeof(want), "%s (wl_abba.c:%lld)",
 			 t1 ? "t1_take_a_then_b" : "t2_take_b_then_a",
 			 cw_field(t->wl.done, t1 ? "line_t1_b" : "line_t2_a"));
 		EXPECT_STREQ(want, site);
-		expect_frame(_metadata, t, c->insts[i]->to_stack_id,
+		expect_frame(_metadata, t, acquire_stack(c, i),
 			     t1 ? "t1_take_a_then_b" : "t2_take_b_then_a",
 			     cw_field(t->wl.done, t1 ? "line_t1_b" : "line_t2_a"));
 	}
@@ -361,14 +386,14 @@ TEST_F(lo, sdt_notes_of_the_libc)
 TEST_F(lo, three_locks_three_threads)
 {
 	struct traced *t = &self->t;
-	const struct cw_cycle *c;
+	const struct cw_finding *c;
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_cycle3", NULL);
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
 	c = the_finding(t);
-	EXPECT_EQ(CW_CYCLE_DEADLOCK, c->verdict);
+	EXPECT_TRUE(deadlocks(c));
 	expect_cycle(_metadata, t, c,
 		     (__u64[]){ cw_field(t->wl.ready, "a"), cw_field(t->wl.ready, "b"),
 				cw_field(t->wl.ready, "c") },
@@ -393,7 +418,7 @@ TEST_F(lo, dining_philosophers)
 		snprintf(key, sizeof(key), "tid%d", i);
 		tids[i] = cw_field(t->wl.ready, key);
 	}
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
 	expect_cycle(_metadata, t, the_finding(t), forks, tids, 5);
 	expect_name(_metadata, t, forks[0], "forks[0]");
@@ -404,29 +429,26 @@ TEST_F(lo, dining_philosophers)
 TEST_F(lo, rwlock_write_then_read)
 {
 	struct traced *t = &self->t;
-	const struct cw_cycle *c;
+	const struct cw_finding *c;
 	__u64 rw, m;
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_rwlock", "wr");
 	rw = cw_field(t->wl.ready, "rw");
 	m = cw_field(t->wl.ready, "m");
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
 	c = the_finding(t);
 	expect_cycle(_metadata, t, c, (__u64[]){ rw, m },
 		     (__u32[]){ cw_field(t->wl.ready, "tid1"), cw_field(t->wl.ready, "tid2") }, 2);
 	for (size_t i = 0; i < 2; i++) {
 		/* rw -> m holds rw for writing; m -> rw takes it for reading */
-		__u16 want = node_addr(t, c, i) == rw ? 0 : CW_EDGE_READ_TO;
+		__u16 want = c->locks[i].addr == rw ? 0 : CW_EDGE_READ_TO;
 
-		EXPECT_EQ(want, c->insts[i]->flags & (CW_EDGE_READ_FROM | CW_EDGE_READ_TO));
+		EXPECT_EQ(want, c->lock_order.links[i].flags & (CW_EDGE_READ_FROM | CW_EDGE_READ_TO));
 	}
-	for (size_t i = 0; i < 2; i++) {
-		const struct cw_lg_node *n = cw_lg__node(cw_engine__lockgraph(t->eng), c->nodes[i]);
-
-		EXPECT_EQ(n->addr == rw ? CW_LOCK_RWLOCK : CW_LOCK_MUTEX, n->kind);
-	}
+	for (size_t i = 0; i < 2; i++)
+		EXPECT_EQ(c->locks[i].addr == rw ? CW_LOCK_RWLOCK : CW_LOCK_MUTEX, c->locks[i].type);
 }
 
 /* Read after read on two default (reader-preferring) rwlocks: a cycle, not a finding. */
@@ -436,9 +458,10 @@ TEST_F(lo, rwlock_read_read_is_no_finding)
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_rwlock", "rr");
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	EXPECT_EQ(0, t->findings);
-	EXPECT_EQ(CW_CYCLE_READ_READ, t->lc.cycles[0].verdict);
+	EXPECT_EQ(CW_SEVERITY_SUPPRESSED, cw_findings__get(t->fs, 0)->severity);
+	EXPECT_EQ(CW_SUPPRESSED_READ_READ, cw_findings__get(t->fs, 0)->suppressed);
 }
 
 /* The same on writer-preferring rwlocks: a waiting writer blocks new readers. A finding. */
@@ -448,9 +471,9 @@ TEST_F(lo, rwlock_read_read_writer_preferring)
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_rwlock", "rr-writer");
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
-	EXPECT_EQ(CW_CYCLE_DEADLOCK, t->lc.cycles[0].verdict);
+	EXPECT_TRUE(deadlocks(cw_findings__get(t->fs, 0)));
 }
 
 /* The inversion closes only through a trylock, which cannot block: no edge, no cycle. */
@@ -461,7 +484,7 @@ TEST_F(lo, trylock_only)
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_trylock", NULL);
-	EXPECT_EQ(0, t->lc.nr);
+	EXPECT_EQ(0, cycles(t));
 	lg = cw_engine__lockgraph(t->eng);
 	ASSERT_EQ(1, cw_lg__nr_edges(lg));
 	EXPECT_EQ(cw_field(t->wl.ready, "a"), cw_lg__node(lg, cw_lg__edge(lg, 0)->from)->addr);
@@ -474,10 +497,10 @@ TEST_F(lo, gate_lock_suppresses)
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_gate", NULL);
-	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, cycles(t));
 	EXPECT_EQ(0, t->findings);
-	EXPECT_EQ(CW_CYCLE_GATED, t->lc.cycles[0].verdict);
-	EXPECT_EQ(cw_field(t->wl.ready, "gate"), t->lc.cycles[0].gate);
+	EXPECT_EQ(CW_SUPPRESSED_GATE_LOCK, cw_findings__get(t->fs, 0)->suppressed);
+	EXPECT_EQ(cw_field(t->wl.ready, "gate"), cw_findings__get(t->fs, 0)->lock_order.gate);
 }
 
 /* A recursive mutex taken twice, then another lock: depth, not an edge to itself. */
@@ -488,7 +511,7 @@ TEST_F(lo, recursive_mutex_no_self_edge)
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_recursive", NULL);
-	EXPECT_EQ(0, t->lc.nr);
+	EXPECT_EQ(0, cycles(t));
 	lg = cw_engine__lockgraph(t->eng);
 	ASSERT_EQ(1, cw_lg__nr_edges(lg));
 	EXPECT_EQ(cw_field(t->wl.ready, "rec"), cw_lg__node(lg, cw_lg__edge(lg, 0)->from)->addr);
@@ -509,7 +532,7 @@ TEST_F(lo, destroyed_and_reused_address)
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_reuse", NULL);
-	EXPECT_EQ(0, t->lc.nr);
+	EXPECT_EQ(0, cycles(t));
 	lg = cw_engine__lockgraph(t->eng);
 	reused = cw_field(t->wl.ready, "reused");
 	for (size_t i = 0; i < cw_lg__nr_nodes(lg); i++)
@@ -555,7 +578,7 @@ TEST_F(lo, freed_memory_with_track_free)
 	trace_free(_metadata, t, "wl_free", NULL, 1);
 	obj = cw_field(t->wl.done, "first");
 	ASSERT_EQ(obj, cw_field(t->wl.done, "second")) TH_LOG("the block was not reused");
-	EXPECT_EQ(0, t->lc.nr);
+	EXPECT_EQ(0, cycles(t));
 	lg = cw_engine__lockgraph(t->eng);
 	for (size_t i = 0; i < cw_lg__nr_nodes(lg); i++)
 		lifetimes += cw_lg__node(lg, i)->addr == obj;
@@ -618,7 +641,7 @@ TEST_F(lo, clean_nesting_no_finding)
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_nesting", NULL);
-	EXPECT_EQ(0, t->lc.nr);
+	EXPECT_EQ(0, cycles(t));
 	for (int i = 0; i < 6; i++) {
 		snprintf(key, sizeof(key), "level%d", i);
 		level[i] = cw_field(t->wl.ready, key);
@@ -646,7 +669,7 @@ TEST_F(lo, clean_nesting_no_finding)
 TEST_F(lo, cxx_std_mutex)
 {
 	struct traced *t = &self->t;
-	const struct cw_cycle *c;
+	const struct cw_finding *c;
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_cxx_abba", NULL);
@@ -658,8 +681,8 @@ TEST_F(lo, cxx_std_mutex)
 	expect_name(_metadata, t, cw_field(t->wl.ready, "accounts"), "bank::accounts_mutex");
 	expect_name(_metadata, t, cw_field(t->wl.ready, "audit"), "bank::audit_mutex");
 	for (size_t i = 0; i < 2; i++)
-		expect_frame(_metadata, t, c->insts[i]->to_stack_id,
-			     c->insts[i]->tid == cw_field(t->wl.ready, "tid1") ?
+		expect_frame(_metadata, t, acquire_stack(c, i),
+			     c->lock_order.links[i].tid == cw_field(t->wl.ready, "tid1") ?
 			     "bank::Ledger::transfer(long)" : "bank::Ledger::audit()", 0);
 }
 

@@ -26,6 +26,26 @@ static inline struct cw_ev_lock synth_lock(__u16 type, __u64 ts, __u32 pid, __u3
 	return e;
 }
 
+/*
+ * A lock-order dependency: tid acquired `to` while holding `from`, both mutexes unless
+ * the caller changes kinds. Call sites and stack ids are made from the addresses.
+ */
+static inline struct cw_ev_edge synth_edge(__u64 ts, __u32 pid, __u32 tid, __u64 from, __u64 to)
+{
+	struct cw_ev_edge e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_LOCK_EDGE, sizeof(e), ts, pid, tid);
+	e.from_addr = from;
+	e.to_addr = to;
+	e.from_ip = 0x401000 + (from & 0xfff);
+	e.to_ip = 0x402000 + (to & 0xfff);
+	e.from_stack_id = 0x100 + from;
+	e.to_stack_id = 0x200 + to;
+	e.from_kind = e.to_kind = CW_LOCK_MUTEX;
+	return e;
+}
+
 static inline struct cw_ev_tick synth_tick(__u64 ts, __u64 seq)
 {
 	struct cw_ev_tick t;

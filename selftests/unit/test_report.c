@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The lock-order report on synthetic streams, against golden text (unit/data/report_*.txt):
- * an ABBA between two threads, three threads, a cycle seen in one thread, and the cycles that are no finding (gate lock, read after read), listed with -v.
+ * an ABBA between two threads, three threads, a cycle seen in one thread, the longer cycles
+ * a finding's dependency closes too and the cycles that are no finding (gate lock, read after
+ * read), listed with -v.
  * No module map is sent, so locks are named by address of their first acquisition and
  * stacks say they were not received: the text is the same on every machine.
  *
@@ -16,6 +18,7 @@
 
 #include "kselftest_harness.h"
 #include "engine/engine.h"
+#include "engine/findings.h"
 #include "report/report.h"
 #include "report/symbols.h"
 #include "cw_synth.h"
@@ -62,24 +65,29 @@ static void feed_comm(struct __test_metadata *_metadata, struct cw_engine *eng, 
 /* The findings text of eng (with -v when verbose) in a malloc'ed string. */
 static char *render(struct cw_engine *eng, int verbose, size_t *nr_findings)
 {
-	struct cw_lock_cycles lc;
+	struct cw_render r = { .eng = eng, .verbose = verbose };
+	struct cw_findings *fs;
 	struct cw_symbols *sym;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f;
 
-	if (cw_report__lock_cycles(eng, &lc))
+	if (cw_findings__new(eng, &fs))
 		return NULL;
-	*nr_findings = lc.findings;
-	f = open_memstream(&buf, &len);
-	if (!f || cw_symbols__new(eng, NULL, &sym)) {
-		cw_report__lock_cycles_fini(&lc);
+	*nr_findings = cw_findings__nr_reported(fs);
+	r.out = open_memstream(&buf, &len);
+	if (!r.out || cw_symbols__new(eng, NULL, &sym)) {
+		if (r.out)
+			fclose(r.out);
+		free(buf);
+		cw_findings__free(fs);
 		return NULL;
 	}
-	cw_report__lock_order_text(f, eng, sym, &lc, verbose);
-	fclose(f);
+	r.sym = sym;
+	r.fs = fs;
+	cw_report__findings_text(&r);
+	fclose(r.out);
 	cw_symbols__free(sym);
-	cw_report__lock_cycles_fini(&lc);
+	cw_findings__free(fs);
 	return buf;
 }
 
@@ -297,31 +305,55 @@ TEST_F(report, three_threads_and_one_thread)
  */
 TEST_F(report, one_finding_per_closing_dependency)
 {
-	struct cw_lock_cycles lc;
+	struct cw_findings *fs;
 	size_t shown = 0;
 
 	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x5000a0, 0x5000b0 });
 	feed_edge(_metadata, self->eng, 11, (struct edge){ 4001, 0x5000b0, 0x5000c0 });
 	feed_edge(_metadata, self->eng, 12, (struct edge){ 4001, 0x5000a0, 0x5000c0 });
 	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x5000c0, 0x5000a0 });
-	ASSERT_EQ(0, cw_report__lock_cycles(self->eng, &lc));
-	ASSERT_EQ(2, lc.nr);
-	EXPECT_EQ(1, lc.findings);
-	for (size_t i = 0; i < lc.nr; i++) {
-		if (!lc.shown[i])
+	ASSERT_EQ(0, cw_findings__new(self->eng, &fs));
+	ASSERT_EQ(2, cw_findings__nr(fs));
+	EXPECT_EQ(1, cw_findings__nr_reported(fs));
+	for (size_t i = 0; i < cw_findings__nr(fs); i++) {
+		const struct cw_finding *f = cw_findings__get(fs, i);
+
+		if (!cw_finding__reported(f))
 			continue;
 		shown++;
-		EXPECT_EQ(2, lc.cycles[i].len);
-		EXPECT_EQ(1, lc.also[i]);
+		EXPECT_EQ(2, f->nr_locks);
+		EXPECT_EQ(1, f->lock_order.longer_cycles);
 	}
 	EXPECT_EQ(1, shown);
-	cw_report__lock_cycles_fini(&lc);
+	cw_findings__free(fs);
 
 	/* a second bad dependency, b -> a later: a finding of its own */
 	feed_edge(_metadata, self->eng, 30, (struct edge){ 4003, 0x5000b0, 0x5000a0 });
-	ASSERT_EQ(0, cw_report__lock_cycles(self->eng, &lc));
-	EXPECT_EQ(2, lc.findings);
-	cw_report__lock_cycles_fini(&lc);
+	ASSERT_EQ(0, cw_findings__new(self->eng, &fs));
+	EXPECT_EQ(2, cw_findings__nr_reported(fs));
+	cw_findings__free(fs);
+}
+
+/*
+ * Two closing dependencies, each closing a longer cycle too: each finding says how many,
+ * and -v lists the longer cycles after the findings.
+ */
+TEST_F(report, longer_cycles_listed_with_verbose)
+{
+	size_t n;
+	char *text;
+
+	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x5000a0, 0x5000b0 });
+	feed_edge(_metadata, self->eng, 11, (struct edge){ 4001, 0x5000b0, 0x5000c0 });
+	feed_edge(_metadata, self->eng, 12, (struct edge){ 4001, 0x5000a0, 0x5000c0 });
+	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x5000c0, 0x5000a0 });
+	feed_edge(_metadata, self->eng, 30, (struct edge){ 4003, 0x5000d0, 0x5000a0 });
+	feed_edge(_metadata, self->eng, 31, (struct edge){ 4003, 0x5000c0, 0x5000d0 });
+	text = render(self->eng, 1, &n);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(2, n);
+	expect_golden(_metadata, text, "report_longer_verbose.txt");
+	free(text);
 }
 
 /* Cycles that cannot deadlock: counted without -v, explained with it. */
@@ -354,6 +386,21 @@ TEST_F(report, suppressed_listed_with_verbose)
 	ASSERT_NE(NULL, text);
 	expect_golden(_metadata, text, "report_suppressed_verbose.txt");
 	free(text);
+}
+
+/* A kind the engine detects without renderers would be counted and not shown. */
+TEST(every_detected_kind_has_renderers)
+{
+	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX; k++) {
+		const struct cw_finding_renderer *fr = cw_report__renderer(k);
+
+		if (!cw_finding_kind__detected(k))
+			continue;
+		ASSERT_NE(NULL, fr) TH_LOG("no renderer for %s", cw_finding_kind__name(k));
+		EXPECT_NE(NULL, fr->text) TH_LOG("%s: no text", cw_finding_kind__name(k));
+		EXPECT_NE(NULL, fr->json) TH_LOG("%s: no json", cw_finding_kind__name(k));
+		EXPECT_NE(NULL, fr->dot) TH_LOG("%s: no dot", cw_finding_kind__name(k));
+	}
 }
 
 /*

@@ -8,29 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/findings.h"
 #include "engine/lockgraph.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
 #define NAME_LEN 256
-
-/* How each edge is drawn: 0 plain, 1 in a suppressed cycle, 2 in a finding. */
-static unsigned char *edge_marks(const struct cw_lg *lg, const struct cw_lock_cycles *lc)
-{
-	unsigned char *mark = calloc(cw_lg__nr_edges(lg) + 1, 1);
-
-	if (!mark)
-		return NULL;
-	for (size_t i = 0; i < lc->nr; i++) {
-		const struct cw_cycle *c = &lc->cycles[i];
-		unsigned char m = cw_cycle__is_finding(c) ? 2 : 1;
-
-		for (size_t k = 0; k < c->len; k++)
-			if (mark[c->edges[k]] < m)
-				mark[c->edges[k]] = m;
-	}
-	return mark;
-}
 
 static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid)
 {
@@ -42,17 +25,19 @@ static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid
 int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym)
 {
 	const struct cw_lg *lg = cw_engine__lockgraph(eng);
-	struct cw_lock_cycles lc;
+	struct cw_render r = { .out = out, .eng = eng, .sym = sym };
+	struct cw_findings *fs = NULL;
 	unsigned char *mark;
 	char name[NAME_LEN], safe[NAME_LEN * 5], label[sizeof(safe) + 64];
 
-	if (cw_report__lock_cycles(eng, &lc))
+	if (cw_findings__new(eng, &fs))
 		return -ENOMEM;
-	mark = edge_marks(lg, &lc);
-	if (!mark) {
-		cw_report__lock_cycles_fini(&lc);
+	r.fs = fs;
+	/* how each edge is drawn: as the most serious finding it is in says */
+	mark = cw_report__findings_dot_marks(&r, cw_lg__nr_edges(lg));
+	cw_findings__free(fs);
+	if (!mark)
 		return -ENOMEM;
-	}
 	fprintf(out, "digraph lock_order {\n");
 	fprintf(out, "\tlabel=\"concwatch %s: lock order (an edge A -> B: B acquired while A "
 		     "held)\";\n", CW_VERSION);
@@ -92,15 +77,14 @@ int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sy
 			len += n;
 		}
 		fprintf(out, "\tn%zu -> n%zu [label=\"%s\"", e->from, e->to, threads);
-		if (mark[i] == 2)
+		if (mark[i] == CW_DOT_FINDING)
 			fprintf(out, ", color=red, fontcolor=red, penwidth=2.5");
-		else if (mark[i] == 1)
+		else if (mark[i] == CW_DOT_SUPPRESSED)
 			fprintf(out, ", color=orange, style=dashed");
 		fprintf(out, "];\n");
 	}
 	fprintf(out, "}\n");
 	free(mark);
-	cw_report__lock_cycles_fini(&lc);
 	return ferror(out) ? -EIO : 0;
 }
 

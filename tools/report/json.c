@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "engine/findings.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
@@ -98,14 +99,17 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 		    const struct cw_report_target *t)
 {
 	const struct cw_engine_counts *c = cw_engine__counts(eng);
-	struct cw_lock_cycles lc;
+	struct cw_render r = { .out = out, .eng = eng, .sym = sym, .verbose = t->verbose,
+			       .track_free = t->track_free };
+	struct cw_findings *fs = NULL;
 
 	/* without names the stacks would come out empty, silently */
 	if (!sym)
 		return -EINVAL;
 	/* before any output: a failure leaves no half-written JSON */
-	if (cw_report__lock_cycles(eng, &lc))
+	if (cw_findings__new(eng, &fs))
 		return -ENOMEM;
+	r.fs = fs;
 
 	fprintf(out, "{\n  \"concwatch_version\": \"%s\",\n  \"target\": {\"pid\": %d, \"comm\": ",
 		CW_VERSION, t->pid);
@@ -124,14 +128,14 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 		cw_report__json_string(out, w < CW_LOST_MAX ? cw_lost__name(w) : "unknown kinds", 64);
 		fprintf(out, ": %llu", (unsigned long long)v);
 	}
-	lc.track_free = t->track_free;
 	fprintf(out, "},\n  \"findings\": [");
-	cw_report__lock_order_json(out, eng, sym, &lc, 0);
+	cw_report__findings_json(&r, 0);
 	fprintf(out, "],\n  \"suppressed\": [");
-	cw_report__lock_order_json(out, eng, sym, &lc, 1);
-	fprintf(out, "],\n  \"cycle_search_truncated\": %s,\n  \"locks\": [",
-		lc.truncated ? "true" : "false");
-	cw_report__lock_cycles_fini(&lc);
+	cw_report__findings_json(&r, 1);
+	fputc(']', out);
+	cw_report__findings_json_fields(&r);
+	fprintf(out, ",\n  \"locks\": [");
+	cw_findings__free(fs);
 	for (size_t i = 0; i < cw_engine__nr_locks(eng); i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
 		json_lock(out, eng, sym, cw_engine__lock(eng, i));

@@ -1,115 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Lock-order inversions, reported in the spirit of the kernel's lockdep: the closing
- * dependency, the chain that was already there with the stacks that made each link, and
- * the interleaving of threads that deadlocks. Cycles that cannot deadlock (taken under
- * one gate lock, or closed by read-after-read on a reader-preferring rwlock) are listed
- * with -v, never as findings.
+ * The renderers of lock_order_inversion findings (render.c's table), in the spirit of
+ * the kernel's lockdep: the closing dependency, the chain that was already there with
+ * the stacks that made each link, and the interleaving of threads that deadlocks. The
+ * engine decided which cycles are findings; the longer cycles a finding's dependency
+ * closes too and the cycles that cannot deadlock (taken under one gate lock, or closed
+ * by read after read on a reader-preferring rwlock) are listed with -v, never as
+ * findings.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/lockgraph.h"
+#include "engine/findings.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
-#define MAX_CYCLES 1000
-#define MAX_CYCLE_LEN 16
 #define NAME_LEN 256
-
-/* The edge of the cycle made last: lockdep's "trying to acquire" moment. */
-static size_t closing_edge(const struct cw_cycle *c)
-{
-	size_t last = 0;
-
-	for (size_t i = 1; i < c->len; i++)
-		if (c->insts[i]->ts > c->insts[last]->ts)
-			last = i;
-	return last;
-}
-
-/*
- * One finding per dependency that closed cycles, as lockdep reports the one new
- * dependency: in a dense graph one bad acquisition closes many cycles (through every
- * path back), and only the shortest of them is shown; the others are counted with it.
- */
-int cw_report__lock_cycles(const struct cw_engine *eng, struct cw_lock_cycles *lc)
-{
-	memset(lc, 0, sizeof(*lc));
-	if (cw_lg__cycles(cw_engine__lockgraph(eng), MAX_CYCLES, MAX_CYCLE_LEN, &lc->cycles,
-			  &lc->nr, &lc->truncated))
-		return -ENOMEM;
-	lc->shown = calloc(lc->nr + 1, sizeof(*lc->shown));
-	lc->also = calloc(lc->nr + 1, sizeof(*lc->also));
-	if (!lc->shown || !lc->also) {
-		cw_report__lock_cycles_fini(lc);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < lc->nr; i++) {
-		const struct cw_cycle *c = &lc->cycles[i];
-		size_t best = i, edge;
-
-		if (!cw_cycle__is_finding(c))
-			continue;
-		edge = c->edges[closing_edge(c)];
-		for (size_t k = 0; k < lc->nr; k++) {
-			const struct cw_cycle *o = &lc->cycles[k];
-
-			if (k == i || !cw_cycle__is_finding(o) || o->edges[closing_edge(o)] != edge)
-				continue;
-			if (o->len < lc->cycles[best].len || (o->len == lc->cycles[best].len && k < best))
-				best = k;
-		}
-		if (best == i)
-			lc->shown[i] = 1;
-		lc->also[best] += best != i;
-	}
-	for (size_t i = 0; i < lc->nr; i++)
-		lc->findings += lc->shown[i];
-	return 0;
-}
-
-void cw_report__lock_cycles_fini(struct cw_lock_cycles *lc)
-{
-	cw_lg__cycles_free(lc->cycles, lc->nr);
-	free(lc->shown);
-	free(lc->also);
-	memset(lc, 0, sizeof(*lc));
-}
 
 /* What a report needs of each lock of a cycle. */
 struct named_lock {
-	const struct cw_lg_node *n;
+	const struct cw_finding_lock *l;
 	char name[NAME_LEN];
 	char label[64];		/* short, for the scenario table */
 	int how;		/* CW_LOCK_NAMED_* */
 	int maybe_reused;	/* memory not known to stay one lock: no variable, no init seen */
 };
 
-/*
- * The instance the judgement chose for edge i; a cycle closed by read after read had
- * no choice that blocks: then the first instance seen.
- */
-static const struct cw_lg_inst *inst_of(const struct cw_lg *lg, const struct cw_cycle *c,
-					size_t i)
+/* The locks of f, named; NULL without memory. Free with free(). */
+static struct named_lock *name_locks(const struct cw_render *r, const struct cw_finding *f,
+				     int track_free)
 {
-	return c->insts[i] ?: &cw_lg__edge(lg, c->edges[i])->insts[0];
-}
+	struct named_lock *nl = calloc(f->nr_locks, sizeof(*nl));
 
-static void name_locks(const struct cw_engine *eng, struct cw_symbols *sym,
-		       const struct cw_cycle *c, struct named_lock *nl, int track_free)
-{
-	const struct cw_lg *lg = cw_engine__lockgraph(eng);
+	if (!nl)
+		return NULL;
+	for (size_t i = 0; i < f->nr_locks; i++) {
+		const struct cw_finding_lock *fl = &f->locks[i];
+		const struct cw_lock *l = cw_engine__find_lock(r->eng, fl->pid, fl->addr);
 
-	for (size_t i = 0; i < c->len; i++) {
-		const struct cw_lg_node *n = cw_lg__node(lg, c->nodes[i]);
-		const struct cw_lock *l = cw_engine__find_lock(eng, n->pid, n->addr);
-		/* where the cycle saw it acquired: the edge into it */
-		__u64 ip = inst_of(lg, c, (i + c->len - 1) % c->len)->to_ip;
-
-		nl[i].n = n;
-		nl[i].how = cw_symbols__lock_name(sym, n->pid, n->addr, ip, nl[i].name,
+		nl[i].l = fl;
+		nl[i].how = cw_symbols__lock_name(r->sym, fl->pid, fl->addr, fl->ip, nl[i].name,
 						  sizeof(nl[i].name));
 		if (nl[i].how == CW_LOCK_NAMED_SYMBOL)
 			snprintf(nl[i].label, sizeof(nl[i].label), "%s", nl[i].name);
@@ -119,6 +50,7 @@ static void name_locks(const struct cw_engine *eng, struct cw_symbols *sym,
 		nl[i].maybe_reused = nl[i].how != CW_LOCK_NAMED_SYMBOL && !(l && l->init_ip) &&
 				     !track_free;
 	}
+	return nl;
 }
 
 /* How many locks of the cycle may be memory reused for another lock. */
@@ -129,15 +61,6 @@ static size_t reused(const struct named_lock *nl, size_t len)
 	for (size_t i = 0; i < len; i++)
 		n += nl[i].maybe_reused;
 	return n;
-}
-
-/* Whether link i is the first of the cycle made by its thread: threads listed once. */
-static int first_of_thread(const struct cw_cycle *c, size_t i)
-{
-	for (size_t k = 0; k < i; k++)
-		if (c->insts[k]->tid == c->insts[i]->tid)
-			return 0;
-	return 1;
 }
 
 static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid)
@@ -155,27 +78,31 @@ static const char *text_comm(const struct cw_engine *eng, __u32 pid, __u32 tid,
 				    CW_SAFE_COMM_LEN);
 }
 
-static const char *lock_type(const struct cw_lg_node *n)
+static const char *lock_type(const struct cw_finding_lock *l)
 {
-	return cw_lock_kind__name(n->kind == CW_LOCK_COND ? CW_LOCK_MUTEX : n->kind);
+	return cw_lock_kind__name(l->type == CW_LOCK_COND ? CW_LOCK_MUTEX : l->type);
+}
+
+static const struct cw_stack *find_stack(const struct cw_render *r, const struct cw_stack_ref *s)
+{
+	return s->id ? cw_engine__find_stack(r->eng, s->pid, s->space, s->id) : NULL;
 }
 
 /* One lock-order link's stack, resolved; "(stack not received)" when it never came. */
-static void text_stack(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		       __u32 pid, __u64 stack_id, const char *indent)
+static void text_stack(const struct cw_render *r, const struct cw_stack_ref *ref,
+		       const char *indent)
 {
-	const struct cw_stack *st = stack_id ?
-		cw_engine__find_stack(eng, pid, CW_STACK_USER, stack_id) : NULL;
+	const struct cw_stack *st = find_stack(r, ref);
 	struct cw_ustack s;
 
 	if (!st) {
-		fprintf(out, "%s(stack not received: see lost events)\n", indent);
+		fprintf(r->out, "%s(stack not received: see lost events)\n", indent);
 		return;
 	}
-	if (cw_symbols__resolve(sym, st, &s))
-		fprintf(out, "%s(stack could not be resolved)\n", indent);
+	if (cw_symbols__resolve(r->sym, st, &s))
+		fprintf(r->out, "%s(stack could not be resolved)\n", indent);
 	else
-		cw_report__text_stack(out, &s, indent);
+		cw_report__text_stack(r->out, &s, indent);
 	cw_ustack__fini(&s);
 }
 
@@ -184,44 +111,46 @@ static const char *verb(int read)
 	return read ? "read-acquired" : "acquired";
 }
 
-static void text_link(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		      const struct cw_cycle *c, const struct named_lock *nl, size_t i)
+static void text_link(const struct cw_render *r, const struct cw_finding *f,
+		      const struct named_lock *nl, size_t i)
 {
-	const struct cw_lg_inst *in = c->insts[i];
-	const struct named_lock *from = &nl[i], *to = &nl[(i + 1) % c->len];
-	__u32 pid = from->n->pid;
+	const struct cw_lock_order_link *in = &f->lock_order.links[i];
+	const struct named_lock *from = &nl[i], *to = &nl[(i + 1) % f->nr_locks];
 	char comm[CW_SAFE_COMM_LEN];
+	FILE *out = r->out;
 
 	fprintf(out, "-> #%zu %s -> %s, by %s/%u:\n", i, from->label, to->label,
-		text_comm(eng, pid, in->tid, comm), in->tid);
+		text_comm(r->eng, from->l->pid, in->tid, comm), in->tid);
 	fprintf(out, "       %s %s at:\n", verb(in->flags & CW_EDGE_READ_TO), to->label);
-	text_stack(out, eng, sym, pid, in->to_stack_id, "         ");
+	text_stack(r, &f->stacks[in->acquire_stack], "         ");
 	fprintf(out, "       while holding %s, %s at:\n", from->label,
 		verb(in->flags & CW_EDGE_READ_FROM));
-	text_stack(out, eng, sym, pid, in->from_stack_id, "         ");
+	text_stack(r, &f->stacks[in->held_stack], "         ");
 	fputc('\n', out);
 }
 
 /* The interleaving that deadlocks: each thread takes its first lock, then waits. */
-static void text_scenario(FILE *out, const struct cw_engine *eng, const struct cw_cycle *c,
+static void text_scenario(const struct cw_render *r, const struct cw_finding *f,
 			  const struct named_lock *nl)
 {
-	char (*col)[CW_SAFE_COMM_LEN + 32] = calloc(c->len, sizeof(*col));
-	char comm[CW_SAFE_COMM_LEN];
+	const struct cw_lock_order_link *links = f->lock_order.links;
+	size_t len = f->nr_locks;
+	char (*col)[CW_SAFE_COMM_LEN + 32] = calloc(len, sizeof(*col));
+	char comm_buf[CW_SAFE_COMM_LEN];
+	FILE *out = r->out;
 	int width = 0;
 
 	if (!col)
 		return;
-	for (size_t i = 0; i < c->len; i++) {
-		const struct cw_lg_inst *in = c->insts[i];
+	for (size_t i = 0; i < len; i++) {
+		const char *comm = text_comm(r->eng, nl[i].l->pid, links[i].tid, comm_buf);
 		int w;
 
-		snprintf(col[i], sizeof(col[i]), "%s/%u",
-			 text_comm(eng, nl[i].n->pid, in->tid, comm), in->tid);
+		snprintf(col[i], sizeof(col[i]), "%s/%u", comm, links[i].tid);
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(col[k], col[i]))
-				snprintf(col[i], sizeof(col[i]), "%s/%u (again)",
-					 text_comm(eng, nl[i].n->pid, in->tid, comm), in->tid);
+				snprintf(col[i], sizeof(col[i]), "%s/%u (again)", comm,
+					 links[i].tid);
 		w = strlen(col[i]);
 		if (w > width)
 			width = w;
@@ -231,24 +160,24 @@ static void text_scenario(FILE *out, const struct cw_engine *eng, const struct c
 	}
 	width += 4;
 	fprintf(out, "Possible unsafe scenario:\n\n       ");
-	for (size_t i = 0; i < c->len; i++)
-		fprintf(out, "%-*s", i + 1 < c->len ? width : 0, col[i]);
+	for (size_t i = 0; i < len; i++)
+		fprintf(out, "%-*s", i + 1 < len ? width : 0, col[i]);
 	fprintf(out, "\n       ");
-	for (size_t i = 0; i < c->len; i++) {
+	for (size_t i = 0; i < len; i++) {
 		int w = strlen(col[i]);
 
 		for (int k = 0; k < w; k++)
 			fputc('-', out);
-		if (i + 1 < c->len)
+		if (i + 1 < len)
 			fprintf(out, "%*s", width - w, "");
 	}
 	fputc('\n', out);
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < c->len; i++) {
-			const struct cw_lg_inst *in = c->insts[i];
-			const struct named_lock *l = &nl[(i + pass) % c->len];
-			int read = pass ? in->flags & CW_EDGE_READ_TO : in->flags & CW_EDGE_READ_FROM;
-			const char *op = l->n->kind != CW_LOCK_RWLOCK ? "lock" :
+		for (size_t i = 0; i < len; i++) {
+			const struct named_lock *l = &nl[(i + pass) % len];
+			int read = pass ? links[i].flags & CW_EDGE_READ_TO :
+					  links[i].flags & CW_EDGE_READ_FROM;
+			const char *op = l->l->type != CW_LOCK_RWLOCK ? "lock" :
 					 read ? "read_lock" : "write_lock";
 
 			fprintf(out, "  %*s%s(%s);\n", (int)(i * width) + 5, "", op, l->label);
@@ -258,235 +187,230 @@ static void text_scenario(FILE *out, const struct cw_engine *eng, const struct c
 	free(col);
 }
 
-static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			 const struct cw_cycle *c, size_t number, size_t also, int track_free)
+static void text_finding(const struct cw_render *r, const struct cw_finding *f, size_t number)
 {
-	struct named_lock *nl = calloc(c->len, sizeof(*nl));
-	char comm[CW_SAFE_COMM_LEN];
-	size_t last;
-	const struct cw_lg_inst *in;
+	const struct cw_lock_order *lo = &f->lock_order;
+	struct named_lock *nl = name_locks(r, f, r->track_free);
+	size_t last = lo->closing, len = f->nr_locks, also = lo->longer_cycles;
+	const struct cw_lock_order_link *in = &lo->links[last];
 	const struct named_lock *from, *to;
+	char comm[CW_SAFE_COMM_LEN];
+	FILE *out = r->out;
 	__u32 pid;
 
 	if (!nl) {
 		fprintf(out, "(finding %zu: out of memory)\n", number);
 		return;
 	}
-	name_locks(eng, sym, c, nl, track_free);
-	last = closing_edge(c);
-	in = c->insts[last];
 	from = &nl[last];
-	to = &nl[(last + 1) % c->len];
-	pid = from->n->pid;
+	to = &nl[(last + 1) % len];
+	pid = from->l->pid;
 
 	fprintf(out, "\n======================================================\n");
 	fprintf(out, "WARNING: possible circular locking dependency detected\n");
 	fprintf(out, "finding %zu: lock_order_inversion, process %u\n", number, pid);
 	fprintf(out, "------------------------------------------------------\n");
-	fprintf(out, "%s/%u %s %s while holding %s,\n", text_comm(eng, pid, in->tid, comm),
+	fprintf(out, "%s/%u %s %s while holding %s,\n", text_comm(r->eng, pid, in->tid, comm),
 		in->tid, verb(in->flags & CW_EDGE_READ_TO), to->label, from->label);
 	fprintf(out, "but %s was already known to be taken before %s.\n\n", to->label,
 		from->label);
 	fprintf(out, "Locks:\n");
-	for (size_t i = 0; i < c->len; i++) {
+	for (size_t i = 0; i < len; i++) {
 		fprintf(out, "  %s", nl[i].label);
 		if (strcmp(nl[i].label, nl[i].name))
 			fprintf(out, ": %s", nl[i].name);
-		fprintf(out, " (%s 0x%llx)\n", lock_type(nl[i].n),
-			(unsigned long long)nl[i].n->addr);
+		fprintf(out, " (%s 0x%llx)\n", lock_type(nl[i].l), (unsigned long long)nl[i].l->addr);
 	}
 	fprintf(out, "Threads:\n");
-	for (size_t i = 0; i < c->len; i++)
-		if (first_of_thread(c, i))
-			fprintf(out, "  %s/%u\n", text_comm(eng, pid, c->insts[i]->tid, comm),
-				c->insts[i]->tid);
-	if (c->verdict == CW_CYCLE_SINGLE_THREAD)
+	for (size_t i = 0; i < f->nr_threads; i++)
+		fprintf(out, "  %s/%u\n", text_comm(r->eng, f->threads[i].pid, f->threads[i].tid,
+						      comm), f->threads[i].tid);
+	if (lo->single_thread)
 		fprintf(out, "\nEvery dependency of this cycle was made by one thread: it deadlocks "
 			     "when two threads\nrun these paths at the same time.\n");
 	if (also)
 		fprintf(out, "\nThe same dependency %s -> %s closes %zu longer cycle%s too (-v lists "
 			     "%s).\n", from->label, to->label, also, also == 1 ? "" : "s",
 			also == 1 ? "it" : "them");
-	for (size_t i = 0, n = 0; i < c->len; i++) {
+	for (size_t i = 0, n = 0; i < len; i++) {
 		if (!nl[i].maybe_reused)
 			continue;
 		fprintf(out, "%s%s", n++ ? ", " : "\nMemory may have been reused: ", nl[i].label);
 	}
-	if (reused(nl, c->len))
+	if (reused(nl, len))
 		fprintf(out, ".\nNo variable holds %s and no pthread_*_init of %s was seen: "
 			     "the memory may have\nbeen freed and used for another lock in "
 			     "between (--track-free follows free and delete).\n",
-			reused(nl, c->len) == 1 ? "it" : "them", reused(nl, c->len) == 1 ? "it" : "them");
+			reused(nl, len) == 1 ? "it" : "them", reused(nl, len) == 1 ? "it" : "them");
 
 	fprintf(out, "\nThe dependency chain, the newest link first:\n\n");
-	for (size_t k = 0; k < c->len; k++)
-		text_link(out, eng, sym, c, nl, (last + c->len - k) % c->len);
-	text_scenario(out, eng, c, nl);
+	for (size_t k = 0; k < len; k++)
+		text_link(r, f, nl, (last + len - k) % len);
+	text_scenario(r, f, nl);
 	free(nl);
 }
 
 /* A cycle on one line: its locks, in order. */
-static void text_cycle_line(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			    const struct cw_cycle *c)
+static void text_cycle_line(const struct cw_render *r, const struct cw_finding *f)
 {
-	struct named_lock *nl = calloc(c->len, sizeof(*nl));
+	struct named_lock *nl = name_locks(r, f, 0);
 
 	if (!nl)
 		return;
-	name_locks(eng, sym, c, nl, 0);
-	fprintf(out, "  ");
-	for (size_t i = 0; i <= c->len; i++)
-		fprintf(out, "%s%s", i ? " -> " : "", nl[i % c->len].name);
-	fputc('\n', out);
+	fprintf(r->out, "  ");
+	for (size_t i = 0; i <= f->nr_locks; i++)
+		fprintf(r->out, "%s%s", i ? " -> " : "", nl[i % f->nr_locks].name);
+	fputc('\n', r->out);
 	free(nl);
 }
 
-static void text_suppressed(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			    const struct cw_cycle *c)
+static void text_suppressed(const struct cw_render *r, const struct cw_finding *f)
 {
-	const struct cw_lg *lg = cw_engine__lockgraph(eng);
-	struct named_lock *nl = calloc(c->len, sizeof(*nl));
+	struct named_lock *nl = name_locks(r, f, 0);
+	const struct cw_lock_order *lo = &f->lock_order;
 	char gate[NAME_LEN];
+	FILE *out = r->out;
 
 	if (!nl)
 		return;
-	name_locks(eng, sym, c, nl, 0);
 	fprintf(out, "  ");
-	for (size_t i = 0; i <= c->len; i++)
-		fprintf(out, "%s%s", i ? " -> " : "", nl[i % c->len].label);
-	if (c->verdict == CW_CYCLE_GATED) {
-		cw_symbols__lock_name(sym, nl[0].n->pid, c->gate, 0, gate, sizeof(gate));
+	for (size_t i = 0; i <= f->nr_locks; i++)
+		fprintf(out, "%s%s", i ? " -> " : "", nl[i % f->nr_locks].label);
+	if (f->suppressed == CW_SUPPRESSED_GATE_LOCK) {
+		cw_symbols__lock_name(r->sym, nl[0].l->pid, lo->gate, 0, gate, sizeof(gate));
 		fprintf(out, ": every link was made holding %s (0x%llx), which serializes them\n",
-			gate, (unsigned long long)c->gate);
+			gate, (unsigned long long)lo->gate);
 	} else {
-		const struct cw_lg_node *n = cw_lg__node(lg, c->read_node);
-
-		for (size_t i = 0; i < c->len; i++)
-			if (nl[i].n == n)
-				fprintf(out, ": closed by read after read on %s, a rwlock that prefers "
-					     "readers: readers do not wait for readers\n",
-					nl[i].label);
+		fprintf(out, ": closed by read after read on %s, a rwlock that prefers readers: "
+			     "readers do not wait for readers\n", nl[lo->read_lock].label);
 	}
-	for (size_t i = 0; i < c->len; i++)
+	for (size_t i = 0; i < f->nr_locks; i++)
 		if (strcmp(nl[i].label, nl[i].name))
 			fprintf(out, "    %s: %s\n", nl[i].label, nl[i].name);
 	free(nl);
 }
 
-void cw_report__lock_order_text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-				const struct cw_lock_cycles *lc, int verbose)
+/* After every finding: the longer cycles, the search's limits, the harmless cycles. */
+static void text_rest(const struct cw_render *r)
 {
-	size_t number = 0, suppressed = 0;
+	size_t cycles = 0, subsumed = 0, suppressed = 0, nr = cw_findings__nr(r->fs);
+	FILE *out = r->out;
 
-	for (size_t i = 0; i < lc->nr; i++)
-		suppressed += !cw_cycle__is_finding(&lc->cycles[i]);
+	for (size_t i = 0; i < nr; i++) {
+		const struct cw_finding *f = cw_findings__get(r->fs, i);
 
-	for (size_t i = 0; i < lc->nr; i++)
-		if (lc->shown[i])
-			text_finding(out, eng, sym, &lc->cycles[i], ++number, lc->also[i],
-				     lc->track_free);
-	if (verbose && lc->nr > lc->findings + suppressed) {
-		fprintf(out, "\nLonger cycles closed by the dependencies above:\n");
-		for (size_t i = 0; i < lc->nr; i++)
-			if (cw_cycle__is_finding(&lc->cycles[i]) && !lc->shown[i])
-				text_cycle_line(out, eng, sym, &lc->cycles[i]);
+		if (f->kind != CW_FINDING_LOCK_ORDER_INVERSION)
+			continue;
+		cycles++;
+		subsumed += f->severity == CW_SEVERITY_SUBSUMED;
+		suppressed += f->severity == CW_SEVERITY_SUPPRESSED;
 	}
-	if (lc->truncated)
+	if (r->verbose && subsumed) {
+		fprintf(out, "\nLonger cycles closed by the dependencies above:\n");
+		for (size_t i = 0; i < nr; i++) {
+			const struct cw_finding *f = cw_findings__get(r->fs, i);
+
+			if (f->kind == CW_FINDING_LOCK_ORDER_INVERSION &&
+			    f->severity == CW_SEVERITY_SUBSUMED)
+				text_cycle_line(r, f);
+		}
+	}
+	if (cw_findings__truncated(r->fs, CW_FINDING_LOCK_ORDER_INVERSION))
 		fprintf(out, "\nThe search for cycles stopped after %zu (at most %d locks each): "
-			     "there may be more.\n", lc->nr, MAX_CYCLE_LEN);
+			     "there may be more.\n", cycles, CW_LOCK_ORDER_MAX_LEN);
 	if (!suppressed)
 		return;
-	if (!verbose) {
+	if (!r->verbose) {
 		fprintf(out, "\n%zu lock-order cycle%s cannot deadlock and %s not reported "
 			     "(-v lists %s).\n", suppressed, suppressed == 1 ? "" : "s",
 			suppressed == 1 ? "is" : "are", suppressed == 1 ? "it" : "them");
 		return;
 	}
 	fprintf(out, "\nLock-order cycles that cannot deadlock (not findings):\n");
-	for (size_t i = 0; i < lc->nr; i++)
-		if (!cw_cycle__is_finding(&lc->cycles[i]))
-			text_suppressed(out, eng, sym, &lc->cycles[i]);
+	for (size_t i = 0; i < nr; i++) {
+		const struct cw_finding *f = cw_findings__get(r->fs, i);
+
+		if (f->kind == CW_FINDING_LOCK_ORDER_INVERSION &&
+		    f->severity == CW_SEVERITY_SUPPRESSED)
+			text_suppressed(r, f);
+	}
 }
 
 /* --- JSON --------------------------------------------------------------------------- */
 
-static void json_stack(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		       __u32 pid, __u64 stack_id)
+static void json_stack(const struct cw_render *r, const struct cw_stack_ref *ref)
 {
-	const struct cw_stack *st = stack_id ?
-		cw_engine__find_stack(eng, pid, CW_STACK_USER, stack_id) : NULL;
+	const struct cw_stack *st = find_stack(r, ref);
 	struct cw_ustack s = {};
 
-	if (st && !cw_symbols__resolve(sym, st, &s))
-		cw_report__json_frames(out, &s);
+	if (st && !cw_symbols__resolve(r->sym, st, &s))
+		cw_report__json_frames(r->out, &s);
 	else
-		fputs("[]", out);
+		fputs("[]", r->out);
 	cw_ustack__fini(&s);
 }
 
-static void json_locks(FILE *out, const struct cw_cycle *c, const struct named_lock *nl)
+static void json_locks(FILE *out, const struct cw_finding *f, const struct named_lock *nl)
 {
 	fputs("\"locks\": [", out);
-	for (size_t i = 0; i < c->len; i++) {
+	for (size_t i = 0; i < f->nr_locks; i++) {
 		fprintf(out, "%s{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": ", i ? ", " : "",
-			(unsigned long long)nl[i].n->addr, nl[i].n->pid);
+			(unsigned long long)nl[i].l->addr, nl[i].l->pid);
 		cw_report__json_string(out, nl[i].name, sizeof(nl[i].name));
-		fprintf(out, ", \"type\": \"%s\", \"may_be_reused\": %s}", lock_type(nl[i].n),
+		fprintf(out, ", \"type\": \"%s\", \"may_be_reused\": %s}", lock_type(nl[i].l),
 			nl[i].maybe_reused ? "true" : "false");
 	}
 	fputs("]", out);
 }
 
-static void json_cycle(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		       const struct cw_cycle *c, size_t also, int track_free)
+static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 {
-	struct named_lock *nl = calloc(c->len, sizeof(*nl));
+	const struct cw_lock_order *lo = &f->lock_order;
+	struct named_lock *nl = name_locks(r, f, r->track_free);
+	size_t last = lo->closing, len = f->nr_locks;
+	FILE *out = r->out;
 	__u32 pid;
-	size_t last;
 
 	if (!nl) {
 		fputs("{\"kind\": \"lock_order_inversion\", \"error\": \"out of memory\"}", out);
 		return;
 	}
-	name_locks(eng, sym, c, nl, track_free);
-	pid = nl[0].n->pid;
-	last = closing_edge(c);
+	pid = nl[0].l->pid;
 	fputs("{\"kind\": \"lock_order_inversion\", ", out);
-	json_locks(out, c, nl);
+	json_locks(out, f, nl);
 	fputs(", \"threads\": [", out);
-	for (size_t i = 0, n = 0; i < c->len; i++) {
-		if (!first_of_thread(c, i))
-			continue;
-		fprintf(out, "%s{\"tid\": %u, \"comm\": ", n++ ? ", " : "", c->insts[i]->tid);
-		cw_report__json_string(out, thread_comm(eng, pid, c->insts[i]->tid), CW_COMM_LEN);
+	for (size_t i = 0; i < f->nr_threads; i++) {
+		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
+		cw_report__json_string(out, thread_comm(r->eng, f->threads[i].pid,
+							f->threads[i].tid), CW_COMM_LEN);
 		fputc('}', out);
 	}
 	fputs("], \"edges\": [", out);
-	for (size_t i = 0; i < c->len; i++) {
-		const struct cw_lg_inst *in = c->insts[i];
+	for (size_t i = 0; i < len; i++) {
+		const struct cw_lock_order_link *in = &lo->links[i];
 
 		fprintf(out, "%s{\"from\": \"0x%llx\", \"to\": \"0x%llx\", \"tid\": %u, "
 			     "\"from_read\": %s, \"to_read\": %s, \"held_stack\": ",
-			i ? ", " : "", (unsigned long long)nl[i].n->addr,
-			(unsigned long long)nl[(i + 1) % c->len].n->addr, in->tid,
+			i ? ", " : "", (unsigned long long)nl[i].l->addr,
+			(unsigned long long)nl[(i + 1) % len].l->addr, in->tid,
 			in->flags & CW_EDGE_READ_FROM ? "true" : "false",
 			in->flags & CW_EDGE_READ_TO ? "true" : "false");
-		json_stack(out, eng, sym, pid, in->from_stack_id);
+		json_stack(r, &f->stacks[in->held_stack]);
 		fputs(", \"acquire_stack\": ", out);
-		json_stack(out, eng, sym, pid, in->to_stack_id);
+		json_stack(r, &f->stacks[in->acquire_stack]);
 		fputc('}', out);
 	}
 	fprintf(out, "], \"single_thread\": %s, \"longer_cycles\": %zu, \"summary\": ",
-		c->verdict == CW_CYCLE_SINGLE_THREAD ? "true" : "false", also);
+		lo->single_thread ? "true" : "false", lo->longer_cycles);
 	{
 		char summary[2 * NAME_LEN + 256];
-		const struct cw_lg_inst *in = c->insts[last];
+		const struct cw_lock_order_link *in = &lo->links[last];
 
 		snprintf(summary, sizeof(summary),
 			 "%zu locks taken in inconsistent orders%s: %s/%u acquired %s while "
 			 "holding %s",
-			 c->len, c->verdict == CW_CYCLE_SINGLE_THREAD ? " (one thread)" : "",
-			 thread_comm(eng, pid, in->tid), in->tid, nl[(last + 1) % c->len].label,
+			 len, lo->single_thread ? " (one thread)" : "",
+			 thread_comm(r->eng, pid, in->tid), in->tid, nl[(last + 1) % len].label,
 			 nl[last].label);
 		cw_report__json_string(out, summary, sizeof(summary));
 	}
@@ -494,50 +418,58 @@ static void json_cycle(FILE *out, const struct cw_engine *eng, struct cw_symbols
 	free(nl);
 }
 
-static void json_suppressed(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			    const struct cw_cycle *c)
+static void json_suppressed(const struct cw_render *r, const struct cw_finding *f)
 {
-	struct named_lock *nl = calloc(c->len, sizeof(*nl));
+	/* may_be_reused as without --track-free: as the suppressed list always said */
+	struct named_lock *nl = name_locks(r, f, 0);
+	const struct cw_lock_order *lo = &f->lock_order;
 	char gate[NAME_LEN];
+	FILE *out = r->out;
 
 	if (!nl) {
 		fputs("{\"error\": \"out of memory\"}", out);
 		return;
 	}
-	name_locks(eng, sym, c, nl, 0);
-	fprintf(out, "{\"reason\": \"%s\", ", c->verdict == CW_CYCLE_GATED ? "gate_lock" :
-					      "read_read");
-	json_locks(out, c, nl);
-	if (c->verdict == CW_CYCLE_GATED) {
-		cw_symbols__lock_name(sym, nl[0].n->pid, c->gate, 0, gate, sizeof(gate));
+	fprintf(out, "{\"reason\": \"%s\", ", cw_suppression__name(f->suppressed));
+	json_locks(out, f, nl);
+	if (f->suppressed == CW_SUPPRESSED_GATE_LOCK) {
+		cw_symbols__lock_name(r->sym, nl[0].l->pid, lo->gate, 0, gate, sizeof(gate));
 		fprintf(out, ", \"gate\": {\"addr\": \"0x%llx\", \"name\": ",
-			(unsigned long long)c->gate);
+			(unsigned long long)lo->gate);
 		cw_report__json_string(out, gate, sizeof(gate));
 		fputc('}', out);
 	} else {
 		fprintf(out, ", \"read_lock\": \"0x%llx\"",
-			(unsigned long long)cw_lg__node(cw_engine__lockgraph(eng), c->read_node)->addr);
+			(unsigned long long)f->locks[lo->read_lock].addr);
 	}
 	fputc('}', out);
 	free(nl);
 }
 
-void cw_report__lock_order_json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-				const struct cw_lock_cycles *lc, int suppressed)
+static void json_fields(const struct cw_render *r)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < lc->nr; i++) {
-		const struct cw_cycle *c = &lc->cycles[i];
-
-		if (suppressed ? !cw_cycle__is_finding(c) : lc->shown[i]) {
-			fprintf(out, "%s\n    ", n++ ? "," : "");
-			if (suppressed)
-				json_suppressed(out, eng, sym, c);
-			else
-				json_cycle(out, eng, sym, c, lc->also[i], lc->track_free);
-		}
-	}
-	if (n)
-		fputs("\n  ", out);
+	fprintf(r->out, ",\n  \"cycle_search_truncated\": %s",
+		cw_findings__truncated(r->fs, CW_FINDING_LOCK_ORDER_INVERSION) ? "true" : "false");
 }
+
+/* --- dot ---------------------------------------------------------------------------- */
+
+/* The cycle's edges: red for a finding and the longer cycles it closes, orange if harmless. */
+static void dot_marks(const struct cw_finding *f, unsigned char *edge_mark)
+{
+	unsigned char m = f->severity >= CW_SEVERITY_SUBSUMED ? CW_DOT_FINDING :
+								  CW_DOT_SUPPRESSED;
+
+	for (size_t i = 0; i < f->nr_locks; i++)
+		if (edge_mark[f->lock_order.links[i].graph_edge] < m)
+			edge_mark[f->lock_order.links[i].graph_edge] = m;
+}
+
+const struct cw_finding_renderer cw_lock_order_renderer = {
+	.text = text_finding,
+	.text_rest = text_rest,
+	.json = json_finding,
+	.json_suppressed = json_suppressed,
+	.json_fields = json_fields,
+	.dot = dot_marks,
+};

@@ -20,28 +20,53 @@ struct cw_report_target {
 };
 
 struct cw_symbols;
-struct cw_cycle;
+struct cw_findings;
+struct cw_finding;
 
-/* The lock-order cycles of a run: findings (cw_cycle__is_finding) and the others. */
-struct cw_lock_cycles {
-	struct cw_cycle *cycles;
-	size_t nr;
-	size_t findings;	/* cycles shown as findings: one per closing dependency */
-	unsigned char *shown;	/* per cycle: a finding shown */
-	size_t *also;		/* per shown cycle: the longer cycles the same dependency closes */
-	int truncated;		/* the search stopped at its limits */
-	int track_free;		/* set by the caller: frees ended lock histories (--track-free) */
+/* What the renderers of findings share: where to write, the model, names, options. */
+struct cw_render {
+	FILE *out;
+	const struct cw_engine *eng;
+	struct cw_symbols *sym;
+	const struct cw_findings *fs;
+	int verbose;			/* -v: what is not reported too */
+	int track_free;			/* traced with --track-free */
 };
 
-/* 0 or -ENOMEM. */
-int cw_report__lock_cycles(const struct cw_engine *eng, struct cw_lock_cycles *lc);
-void cw_report__lock_cycles_fini(struct cw_lock_cycles *lc);
-/* The lockdep-style text of every finding; with verbose, the cycles suppressed too. */
-void cw_report__lock_order_text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-				const struct cw_lock_cycles *lc, int verbose);
-/* The JSON objects (comma separated) of the findings, or of the suppressed cycles. */
-void cw_report__lock_order_json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-				const struct cw_lock_cycles *lc, int suppressed);
+/* How the dot export draws a lock graph edge: the most serious finding it is in wins. */
+enum { CW_DOT_PLAIN, CW_DOT_SUPPRESSED, CW_DOT_FINDING };
+
+/*
+ * How one kind of finding is shown, in every output (render.c holds one per kind). The
+ * engine decided what is reported; a renderer only draws. Any hook may be NULL.
+ */
+struct cw_finding_renderer {
+	/* text: a reported finding, numbered among all findings */
+	void (*text)(const struct cw_render *r, const struct cw_finding *f, size_t number);
+	/* text, after every finding: what the kind did not report (-v lists it), its limits */
+	void (*text_rest)(const struct cw_render *r);
+	/* JSON: a reported finding, and a suppressed one, as one object each */
+	void (*json)(const struct cw_render *r, const struct cw_finding *f);
+	void (*json_suppressed)(const struct cw_render *r, const struct cw_finding *f);
+	/* JSON: the kind's own top-level members, each written as ",\n  \"name\": value" */
+	void (*json_fields)(const struct cw_render *r);
+	/* dot: raise the CW_DOT_* mark of the lock graph edges the finding goes through */
+	void (*dot)(const struct cw_finding *f, unsigned char *edge_mark);
+};
+
+/* Each kind's renderers, in its own file (render.c's table). */
+extern const struct cw_finding_renderer cw_lock_order_renderer;	/* lockorder.c */
+
+/* The renderer of a kind, NULL when there is none (a kind not detected yet). */
+const struct cw_finding_renderer *cw_report__renderer(unsigned int kind);
+/* The text of every reported finding, numbered, then what each kind adds (-v lists). */
+void cw_report__findings_text(const struct cw_render *r);
+/* The JSON objects of the reported findings, or of the suppressed ones: an array's body. */
+void cw_report__findings_json(const struct cw_render *r, int suppressed);
+/* The kinds' own top-level JSON members, after "suppressed". */
+void cw_report__findings_json_fields(const struct cw_render *r);
+/* The lock graph edges' marks (CW_DOT_*, one per edge); NULL without memory. */
+unsigned char *cw_report__findings_dot_marks(const struct cw_render *r, size_t nr_edges);
 
 /*
  * The reports take the caller's symbol context (report/symbols.h), made once for the

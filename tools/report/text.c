@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/findings.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
@@ -432,20 +433,21 @@ static void losses(FILE *out, const struct cw_engine *eng)
 static void findings(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 		     const struct cw_report_target *t)
 {
-	struct cw_lock_cycles lc;
+	struct cw_render r = { .out = out, .eng = eng, .sym = sym, .verbose = t->verbose,
+			       .track_free = t->track_free };
+	struct cw_findings *fs = NULL;
 
-	if (cw_report__lock_cycles(eng, &lc)) {
+	if (cw_findings__new(eng, &fs)) {
 		fprintf(out, "\nFindings: (out of memory)\n");
-		cw_report__lock_cycles_fini(&lc);
 		return;
 	}
-	lc.track_free = t->track_free;
-	if (lc.findings)
-		fprintf(out, "\nFindings: %zu\n", lc.findings);
+	r.fs = fs;
+	if (cw_findings__nr_reported(fs))
+		fprintf(out, "\nFindings: %zu\n", cw_findings__nr_reported(fs));
 	else
 		fprintf(out, "\nFindings: none\n");
-	cw_report__lock_order_text(out, eng, sym, &lc, t->verbose);
-	cw_report__lock_cycles_fini(&lc);
+	cw_report__findings_text(&r);
+	cw_findings__free(fs);
 }
 
 static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,

@@ -374,7 +374,7 @@ int cw_lg__cycles(const struct cw_lg *lg, size_t max, size_t max_len, struct cw_
 	}
 	for (s.start = 0; s.start < lg->nr_nodes && !s.err && !s.truncated; s.start++)
 		walk(&s, s.start);
-	/* a stable order: findings first; ties keep the order they were found in */
+	/* a stable order: by verdict; ties keep the order they were found in */
 	for (size_t i = 1; i < s.nr; i++)
 		for (size_t k = i; k > 0 && s.out[k].verdict < s.out[k - 1].verdict; k--) {
 			struct cw_cycle t = s.out[k];

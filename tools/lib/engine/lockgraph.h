@@ -42,7 +42,7 @@ struct cw_lg_edge {
 	size_t nr_insts, cap_insts;
 };
 
-/* How a cycle was judged: the first two are findings. */
+/* How a cycle was judged, most dangerous first (findings.c makes findings of them). */
 enum cw_cycle_verdict {
 	CW_CYCLE_DEADLOCK,	/* threads can each hold one lock and wait for the next */
 	CW_CYCLE_SINGLE_THREAD,	/* it could, but every edge was seen in one thread only */
@@ -57,14 +57,8 @@ struct cw_cycle {
 	size_t len;
 	size_t *nodes;		/* nodes[i] -> nodes[(i + 1) % len], from the first-seen node */
 	size_t *edges;		/* edges[i] goes nodes[i] -> nodes[(i + 1) % len] */
-	const struct cw_lg_inst **insts; /* for findings: the instance chosen per edge */
+	const struct cw_lg_inst **insts; /* the instance chosen per edge; NULL for READ_READ */
 };
-
-/* Lock-order inversions are the cycles that can deadlock. */
-static inline int cw_cycle__is_finding(const struct cw_cycle *c)
-{
-	return c->verdict == CW_CYCLE_DEADLOCK || c->verdict == CW_CYCLE_SINGLE_THREAD;
-}
 
 struct cw_lg;
 
@@ -84,8 +78,8 @@ const struct cw_lg_edge *cw_lg__edge(const struct cw_lg *lg, size_t i);
 __u32 cw_lg__later_lifetimes(const struct cw_lg *lg, const struct cw_lg_node *n);
 
 /*
- * Every elementary cycle, each once, with its verdict, findings first and then in the
- * order of their first node. At most max cycles and max_len locks per cycle are
+ * Every elementary cycle, each once, with its verdict, by verdict (those that can
+ * deadlock first) and then in the order of their first node. At most max cycles and max_len locks per cycle are
  * enumerated; *truncated says whether the search stopped short. Free with
  * cw_lg__cycles_free(). 0 or -ENOMEM.
  */

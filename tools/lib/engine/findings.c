@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The findings list (findings.h): the registry of kinds, and for each kind this version
+ * detects, the rule that turns the engine's model into findings.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/findings.h"
+#include "engine/lockgraph.h"
+
+struct cw_findings {
+	struct cw_finding *v;
+	size_t nr, cap;
+	size_t reported;
+	unsigned char truncated[CW_FINDING_KIND_MAX];
+};
+
+static int lock_order_find(const struct cw_engine *eng, struct cw_findings *fs);
+
+/*
+ * The kinds of the contract, in the order the list gives them. A kind without a find
+ * function is one this version does not detect yet: --fail-on accepts its word, says
+ * so, and never matches it.
+ */
+static const struct kind_def {
+	const char *name;
+	int (*find)(const struct cw_engine *eng, struct cw_findings *fs);
+} kinds[CW_FINDING_KIND_MAX] = {
+	[CW_FINDING_LOCK_ORDER_INVERSION] = { "lock_order_inversion", lock_order_find },
+	[CW_FINDING_DEADLOCK] = { "deadlock" },
+	[CW_FINDING_PRIORITY_INVERSION] = { "priority_inversion" },
+	[CW_FINDING_LIVELOCK] = { "livelock" },
+	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot" },
+	[CW_FINDING_EVENT_LOOP_STALL] = { "event_loop_stall" },
+	[CW_FINDING_BLOCKING_IN_EVENT_LOOP] = { "blocking_in_event_loop" },
+};
+
+const char *cw_finding_kind__name(unsigned int kind)
+{
+	return kind < CW_FINDING_KIND_MAX ? kinds[kind].name : NULL;
+}
+
+int cw_finding_kind__detected(unsigned int kind)
+{
+	return kind < CW_FINDING_KIND_MAX && kinds[kind].find;
+}
+
+int cw_finding_kind__parse(const char *name)
+{
+	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX; k++)
+		if (!strcmp(name, kinds[k].name))
+			return k;
+	return -ENOENT;
+}
+
+const char *cw_suppression__name(enum cw_suppression why)
+{
+	switch (why) {
+	case CW_SUPPRESSED_GATE_LOCK:
+		return "gate_lock";
+	case CW_SUPPRESSED_READ_READ:
+		return "read_read";
+	default:
+		return "none";
+	}
+}
+
+/* A zeroed finding at the end of the list, or NULL without memory. */
+static struct cw_finding *push(struct cw_findings *fs, enum cw_finding_kind kind)
+{
+	struct cw_finding *f;
+
+	if (fs->nr == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 16;
+
+		if (cap > SIZE_MAX / sizeof(*f))
+			return NULL;
+		f = realloc(fs->v, cap * sizeof(*f));
+		if (!f)
+			return NULL;
+		fs->v = f;
+		fs->cap = cap;
+	}
+	f = &fs->v[fs->nr++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	return f;
+}
+
+static void finding_fini(struct cw_finding *f)
+{
+	free(f->locks);
+	free(f->threads);
+	free(f->stacks);
+	if (f->kind == CW_FINDING_LOCK_ORDER_INVERSION)
+		free(f->lock_order.links);
+}
+
+/* --- lock_order_inversion ------------------------------------------------------------ */
+
+/*
+ * The instance the judgement chose for edge i; a cycle closed by read after read had no
+ * choice that blocks: then the first instance seen.
+ */
+static const struct cw_lg_inst *inst_of(const struct cw_lg *lg, const struct cw_cycle *c,
+					size_t i)
+{
+	return c->insts[i] ?: &cw_lg__edge(lg, c->edges[i])->insts[0];
+}
+
+/* The link made last: lockdep's "trying to acquire" moment. */
+static size_t closing_link(const struct cw_lock_order_link *links, size_t len)
+{
+	size_t last = 0;
+
+	for (size_t i = 1; i < len; i++)
+		if (links[i].ts > links[last].ts)
+			last = i;
+	return last;
+}
+
+static int cycle_to_finding(const struct cw_lg *lg, const struct cw_cycle *c,
+			    struct cw_finding *f)
+{
+	struct cw_lock_order *lo = &f->lock_order;
+	size_t len = c->len;
+
+	f->locks = calloc(len, sizeof(*f->locks));
+	f->threads = calloc(len, sizeof(*f->threads));
+	f->stacks = calloc(2 * len, sizeof(*f->stacks));
+	lo->links = calloc(len, sizeof(*lo->links));
+	if (!f->locks || !f->threads || !f->stacks || !lo->links)
+		return -ENOMEM;
+	f->nr_locks = len;
+	f->nr_stacks = 2 * len;
+	for (size_t i = 0; i < len; i++) {
+		const struct cw_lg_node *n = cw_lg__node(lg, c->nodes[i]);
+		const struct cw_lg_inst *in = inst_of(lg, c, i);
+		struct cw_lock_order_link *l = &lo->links[i];
+		size_t k;
+
+		f->locks[i] = (struct cw_finding_lock){
+			.pid = n->pid,
+			.lifetime = n->gen,
+			.addr = n->addr,
+			.type = n->kind,
+			.attr = n->attr,
+			/* where the cycle saw it acquired: the edge into it */
+			.ip = inst_of(lg, c, (i + len - 1) % len)->to_ip,
+		};
+		f->stacks[2 * i] = (struct cw_stack_ref){ n->pid, CW_STACK_USER, in->from_stack_id };
+		f->stacks[2 * i + 1] = (struct cw_stack_ref){ n->pid, CW_STACK_USER, in->to_stack_id };
+		*l = (struct cw_lock_order_link){
+			.tid = in->tid,
+			.flags = in->flags,
+			.from_ip = in->from_ip,
+			.to_ip = in->to_ip,
+			.held_stack = 2 * i,
+			.acquire_stack = 2 * i + 1,
+			.ts = in->ts,
+			.graph_edge = c->edges[i],
+		};
+		/* threads in the order their first link appears */
+		for (k = 0; k < f->nr_threads && f->threads[k].tid != in->tid; k++)
+			;
+		if (k == f->nr_threads)
+			f->threads[f->nr_threads++] = (struct cw_finding_thread){ n->pid, in->tid };
+		if (c->verdict == CW_CYCLE_READ_READ && c->nodes[i] == c->read_node)
+			lo->read_lock = i;
+	}
+	lo->closing = closing_link(lo->links, len);
+	switch (c->verdict) {
+	case CW_CYCLE_DEADLOCK:
+		f->severity = CW_SEVERITY_WARNING;
+		break;
+	case CW_CYCLE_SINGLE_THREAD:
+		f->severity = CW_SEVERITY_WARNING;
+		lo->single_thread = 1;
+		break;
+	case CW_CYCLE_GATED:
+		f->severity = CW_SEVERITY_SUPPRESSED;
+		f->suppressed = CW_SUPPRESSED_GATE_LOCK;
+		lo->gate = c->gate;
+		break;
+	case CW_CYCLE_READ_READ:
+		f->severity = CW_SEVERITY_SUPPRESSED;
+		f->suppressed = CW_SUPPRESSED_READ_READ;
+		break;
+	}
+	return 0;
+}
+
+static size_t closing_edge(const struct cw_finding *f)
+{
+	return f->lock_order.links[f->lock_order.closing].graph_edge;
+}
+
+/*
+ * One finding per dependency that closed cycles, as lockdep reports the one new
+ * dependency: in a dense graph one bad acquisition closes many cycles (through every
+ * path back); the shortest of them is reported (the first found of equal ones), the
+ * others are subsumed by it and counted with it.
+ */
+static void one_per_closing_dependency(struct cw_findings *fs, size_t first)
+{
+	for (size_t i = first; i < fs->nr; i++) {
+		struct cw_finding *f = &fs->v[i];
+		size_t best = i;
+
+		if (!cw_finding__reported(f))
+			continue;
+		for (size_t k = first; k < fs->nr; k++) {
+			const struct cw_finding *o = &fs->v[k];
+
+			if (k == i || o->severity < CW_SEVERITY_SUBSUMED ||
+			    closing_edge(o) != closing_edge(f))
+				continue;
+			if (o->nr_locks < fs->v[best].nr_locks ||
+			    (o->nr_locks == fs->v[best].nr_locks && k < best))
+				best = k;
+		}
+		if (best == i)
+			continue;
+		f->severity = CW_SEVERITY_SUBSUMED;
+		f->subsumed_by = best;
+		fs->v[best].lock_order.longer_cycles++;
+	}
+}
+
+static int lock_order_find(const struct cw_engine *eng, struct cw_findings *fs)
+{
+	const struct cw_lg *lg = cw_engine__lockgraph(eng);
+	size_t nr, first = fs->nr;
+	struct cw_cycle *cycles;
+	int truncated, err;
+
+	err = cw_lg__cycles(lg, CW_LOCK_ORDER_MAX_CYCLES, CW_LOCK_ORDER_MAX_LEN, &cycles, &nr,
+			    &truncated);
+	if (err)
+		return err;
+	fs->truncated[CW_FINDING_LOCK_ORDER_INVERSION] = truncated;
+	for (size_t i = 0; i < nr && !err; i++) {
+		struct cw_finding *f = push(fs, CW_FINDING_LOCK_ORDER_INVERSION);
+
+		err = f ? cycle_to_finding(lg, &cycles[i], f) : -ENOMEM;
+	}
+	cw_lg__cycles_free(cycles, nr);
+	if (!err)
+		one_per_closing_dependency(fs, first);
+	return err;
+}
+
+/* --- the list ------------------------------------------------------------------------- */
+
+int cw_findings__new(const struct cw_engine *eng, struct cw_findings **out)
+{
+	struct cw_findings *fs = calloc(1, sizeof(*fs));
+	int err = 0;
+
+	*out = NULL;
+	if (!fs)
+		return -ENOMEM;
+	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX && !err; k++)
+		if (kinds[k].find)
+			err = kinds[k].find(eng, fs);
+	if (err) {
+		cw_findings__free(fs);
+		return err;
+	}
+	for (size_t i = 0; i < fs->nr; i++)
+		fs->reported += cw_finding__reported(&fs->v[i]);
+	*out = fs;
+	return 0;
+}
+
+void cw_findings__free(struct cw_findings *fs)
+{
+	if (!fs)
+		return;
+	for (size_t i = 0; i < fs->nr; i++)
+		finding_fini(&fs->v[i]);
+	free(fs->v);
+	free(fs);
+}
+
+size_t cw_findings__nr(const struct cw_findings *fs)
+{
+	return fs->nr;
+}
+
+const struct cw_finding *cw_findings__get(const struct cw_findings *fs, size_t i)
+{
+	return i < fs->nr ? &fs->v[i] : NULL;
+}
+
+size_t cw_findings__nr_reported(const struct cw_findings *fs)
+{
+	return fs->reported;
+}
+
+int cw_findings__truncated(const struct cw_findings *fs, unsigned int kind)
+{
+	return kind < CW_FINDING_KIND_MAX && fs->truncated[kind];
+}
+
+size_t cw_findings__matching(const struct cw_findings *fs, __u64 kinds_mask)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fs->nr; i++)
+		n += cw_finding__reported(&fs->v[i]) && ((kinds_mask >> fs->v[i].kind) & 1);
+	return n;
+}

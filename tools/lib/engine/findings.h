@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Findings: what the engine concludes from its model, in one list. The text and JSON
+ * reports, the dot export and `run --fail-on` all read this list and decide nothing
+ * themselves: whether something is a finding, which one of several alike is shown, and
+ * why a suspect one is harmless are the engine's rules, here.
+ *
+ * A finding names what it is about by the model's keys: locks by (pid, address,
+ * lifetime), threads by (pid, tid), stacks by (pid, space, stack id). Presentation
+ * resolves them (names, frames) only when it shows them, so building the list is pure
+ * and cheap, and the same stream always gives the same list.
+ *
+ * Adding a kind: its enum value and registry entry (findings.c) with the function that
+ * finds it, its kind-specific part in the union of struct cw_finding, and its renderers
+ * in tools/report/ (Documentation/design.md, "Adding a finding kind").
+ */
+#ifndef __CW_FINDINGS_H
+#define __CW_FINDINGS_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+struct cw_engine;
+
+/* The kinds of the contract (Documentation/usage.md), detected by this version or not yet. */
+enum cw_finding_kind {
+	CW_FINDING_LOCK_ORDER_INVERSION,
+	CW_FINDING_DEADLOCK,
+	CW_FINDING_PRIORITY_INVERSION,
+	CW_FINDING_LIVELOCK,
+	CW_FINDING_CONTENTION_HOTSPOT,
+	CW_FINDING_EVENT_LOOP_STALL,
+	CW_FINDING_BLOCKING_IN_EVENT_LOOP,
+	CW_FINDING_KIND_MAX,
+};
+/* sets of kinds are __u64 masks, a bit per kind (cw_findings__matching()) */
+_Static_assert(CW_FINDING_KIND_MAX < 64, "a kind mask is a __u64");
+
+/* The contract's word for a kind (JSON "kind", --fail-on); NULL beyond the last. */
+const char *cw_finding_kind__name(unsigned int kind);
+/* Whether this version looks for findings of the kind at all. */
+int cw_finding_kind__detected(unsigned int kind);
+/* The kind a word names, or -ENOENT. */
+int cw_finding_kind__parse(const char *name);
+
+/*
+ * What a finding is worth, in increasing order. Only WARNING and above are findings:
+ * counted, shown, matched by --fail-on. The others are kept so that -v and the JSON
+ * "suppressed" array can say what was looked at and why it is not reported.
+ */
+enum cw_severity {
+	CW_SEVERITY_SUPPRESSED,	/* judged harmless: see `suppressed` for why */
+	CW_SEVERITY_SUBSUMED,	/* the same cause as finding `subsumed_by`, counted with it */
+	CW_SEVERITY_WARNING,	/* can go wrong: an inversion that has not deadlocked (yet) */
+	CW_SEVERITY_ERROR,	/* went wrong: a deadlock that happened */
+};
+
+/* Why a suspect finding cannot go wrong. */
+enum cw_suppression {
+	CW_SUPPRESSED_NONE,
+	CW_SUPPRESSED_GATE_LOCK,	/* every link was made holding one other lock */
+	CW_SUPPRESSED_READ_READ,	/* closed by read after read on a reader-preferring rwlock */
+};
+
+/* The JSON "reason" of a suppression: "gate_lock", "read_read". */
+const char *cw_suppression__name(enum cw_suppression why);
+
+/* A lock a finding is about: one lifetime of an address of one process. */
+struct cw_finding_lock {
+	__u32 pid;
+	__u32 lifetime;		/* of the address: 0, 1, ... (pthread_*_init/destroy, free) */
+	__u64 addr;
+	__u8 type;		/* CW_LOCK_* */
+	__u16 attr;		/* CW_ATTR_* when known */
+	__u64 ip;		/* where the finding saw it acquired, 0 = not known: a lock
+				 * without a symbol is named by it */
+};
+
+struct cw_finding_thread {
+	__u32 pid;
+	__u32 tid;
+};
+
+/* A stack of the model (cw_engine__find_stack()); id 0: none was sent. */
+struct cw_stack_ref {
+	__u32 pid;
+	__u16 space;		/* CW_STACK_USER or CW_STACK_KERNEL */
+	__u64 id;
+};
+
+/* Work bounds of the search for lock-order cycles: a pathological graph must not stall. */
+#define CW_LOCK_ORDER_MAX_CYCLES 1000
+#define CW_LOCK_ORDER_MAX_LEN 16
+
+/* One dependency of a lock-order cycle: locks[i] held while locks[i + 1] was acquired. */
+struct cw_lock_order_link {
+	__u32 tid;		/* the thread that made it */
+	__u16 flags;		/* CW_EDGE_*: CW_EDGE_READ_FROM, CW_EDGE_READ_TO */
+	__u64 from_ip, to_ip;	/* where the held lock was acquired, where the next one was */
+	size_t held_stack;	/* index in stacks[]: the held lock's acquisition */
+	size_t acquire_stack;	/* index in stacks[]: the next lock's acquisition */
+	__u64 ts;		/* when the dependency was first seen this way */
+	size_t graph_edge;	/* the lock graph's edge (cw_lg__edge()) it is an instance of */
+};
+
+/*
+ * lock_order_inversion: a cycle in the lock-order graph, locks[0] -> locks[1] -> ...
+ * -> locks[0], from its first-seen lock. For a cycle closed by read after read no
+ * choice of instances blocks; its links are each edge's first instance.
+ */
+struct cw_lock_order {
+	struct cw_lock_order_link *links;	/* nr_locks of them */
+	size_t closing;		/* the link made last: the dependency that closed the cycle */
+	int single_thread;	/* every link was made by one thread */
+	size_t longer_cycles;	/* reported: longer cycles the same closing dependency closes
+				 * (SUBSUMED findings of the list) */
+	__u64 gate;		/* CW_SUPPRESSED_GATE_LOCK: the lock held across every link */
+	size_t read_lock;	/* CW_SUPPRESSED_READ_READ: index in locks[] of the lock read
+				 * after read */
+};
+
+struct cw_finding {
+	enum cw_finding_kind kind;
+	enum cw_severity severity;
+	enum cw_suppression suppressed;	/* CW_SEVERITY_SUPPRESSED: why */
+	size_t subsumed_by;		/* CW_SEVERITY_SUBSUMED: index of the reported one */
+	struct cw_finding_lock *locks;
+	size_t nr_locks;
+	struct cw_finding_thread *threads;	/* in the order the finding met them */
+	size_t nr_threads;
+	struct cw_stack_ref *stacks;
+	size_t nr_stacks;
+	union {
+		struct cw_lock_order lock_order;	/* CW_FINDING_LOCK_ORDER_INVERSION */
+	};
+};
+
+static inline int cw_finding__reported(const struct cw_finding *f)
+{
+	return f->severity >= CW_SEVERITY_WARNING;
+}
+
+/*
+ * The findings of everything the engine holds, every kind this version detects, in one
+ * list: by kind, then as each kind orders them (lock-order cycles: those that can
+ * deadlock first, then in the order of their first lock). 0 or -ENOMEM.
+ */
+struct cw_findings;
+
+int cw_findings__new(const struct cw_engine *eng, struct cw_findings **out);
+void cw_findings__free(struct cw_findings *fs);
+
+size_t cw_findings__nr(const struct cw_findings *fs);
+const struct cw_finding *cw_findings__get(const struct cw_findings *fs, size_t i);
+/* How many are reported (cw_finding__reported()). */
+size_t cw_findings__nr_reported(const struct cw_findings *fs);
+/* The search for this kind stopped at its work bounds: there may be more. */
+int cw_findings__truncated(const struct cw_findings *fs, unsigned int kind);
+/* How many reported findings are of the kinds in mask (bit 1 << kind): --fail-on. */
+size_t cw_findings__matching(const struct cw_findings *fs, __u64 kinds);
+
+#endif /* __CW_FINDINGS_H */
