@@ -26,7 +26,7 @@ struct {
  * program honest when several processes share a probed library. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 16384); /* processes; resized from userspace before load */
 	__type(key, __u32);
 	__type(value, __u8);
 } targets SEC(".maps");

@@ -117,6 +117,8 @@ static int bpf_source_start(struct cw_source *src)
 	bpf_map__set_max_entries(s->skel->maps.pending_locks, s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_futexes, s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_klocks, s->opts.max_threads);
+	/* every process has a thread: a command's processes never outnumber its threads */
+	bpf_map__set_max_entries(s->skel->maps.targets, s->opts.max_threads);
 
 	s->umulti_type = cw_uprobe_multi_type();
 	if (s->umulti_type >= 0)
