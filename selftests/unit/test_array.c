@@ -18,16 +18,32 @@ const char *__asan_default_options(void)
 	return "allocator_may_return_null=1";
 }
 
+/* Elements in a first allocation of v: as many as fit in CW_GROW_MIN_BYTES. */
+#define MIN_OF(v) (CW_GROW_MIN_BYTES / sizeof(*(v)))
+
 TEST(from_empty)
 {
 	size_t cap = 0;
 	int *v = cw_grow(NULL, &cap, 1, sizeof(*v));
 
 	ASSERT_NE(NULL, v);
-	ASSERT_EQ(CW_GROW_MIN, cap);
+	ASSERT_EQ(16, cap);
 	/* all of it is usable: ASan would catch a write past the allocation */
 	for (size_t i = 0; i < cap; i++)
 		v[i] = i;
+	free(v);
+}
+
+/* Elements larger than the minimum: exactly the one asked for. */
+TEST(from_empty_large)
+{
+	struct { char b[100]; } *v;
+	size_t cap = 0;
+
+	v = cw_grow(NULL, &cap, 1, sizeof(*v));
+	ASSERT_NE(NULL, v);
+	ASSERT_EQ(1, cap);
+	memset(v, 0, sizeof(*v));
 	free(v);
 }
 
@@ -39,11 +55,11 @@ TEST(room_already)
 	uintptr_t at = (uintptr_t)v;
 
 	ASSERT_NE(NULL, v);
-	ASSERT_EQ(CW_GROW_MIN, cap);
-	EXPECT_EQ(at, (uintptr_t)cw_grow(v, &cap, CW_GROW_MIN, sizeof(*v)));
-	EXPECT_EQ(CW_GROW_MIN, cap);
+	ASSERT_EQ(MIN_OF(v), cap);
+	EXPECT_EQ(at, (uintptr_t)cw_grow(v, &cap, MIN_OF(v), sizeof(*v)));
+	EXPECT_EQ(MIN_OF(v), cap);
 	EXPECT_EQ(at, (uintptr_t)cw_grow(v, &cap, 1, sizeof(*v)));
-	EXPECT_EQ(CW_GROW_MIN, cap);
+	EXPECT_EQ(MIN_OF(v), cap);
 	free(v);
 }
 
@@ -51,11 +67,11 @@ TEST(room_already)
 TEST(doubles)
 {
 	size_t cap = 0, nr = 0;
-	int *v = NULL;
+	long *v = NULL;
 
-	for (size_t want = CW_GROW_MIN; want <= 8 * CW_GROW_MIN; want *= 2) {
+	for (size_t want = MIN_OF(v); want <= 8 * MIN_OF(v); want *= 2) {
 		while (nr < want) {
-			int *p = cw_grow(v, &cap, nr + 1, sizeof(*v));
+			long *p = cw_grow(v, &cap, nr + 1, sizeof(*v));
 
 			ASSERT_NE(NULL, p);
 			v = p;
@@ -75,13 +91,13 @@ TEST(need_more_than_double)
 	char *v = cw_grow(NULL, &cap, 3, 1), *p;
 
 	ASSERT_NE(NULL, v);
-	ASSERT_EQ(CW_GROW_MIN, cap);
+	ASSERT_EQ(64, cap);
 	memset(v, 'x', cap);
-	p = cw_grow(v, &cap, 5 * CW_GROW_MIN + 3, 1);
+	p = cw_grow(v, &cap, 5 * 64 + 3, 1);
 	ASSERT_NE(NULL, p);
 	v = p;
-	ASSERT_EQ(5 * CW_GROW_MIN + 3, cap);
-	for (size_t i = 0; i < CW_GROW_MIN; i++)
+	ASSERT_EQ(5 * 64 + 3, cap);
+	for (size_t i = 0; i < 64; i++)
 		ASSERT_EQ('x', v[i]);
 	memset(v, 'y', cap);
 	free(v);
@@ -94,16 +110,16 @@ TEST(need_overflows)
 	char *v = cw_grow(NULL, &cap, 1, size);
 
 	ASSERT_NE(NULL, v);
-	ASSERT_EQ(CW_GROW_MIN, cap);
+	ASSERT_EQ(2, cap);
 	memset(v, 'a', cap * size);
 	/* need * size wraps around to a small number: a naive realloc would succeed */
 	ASSERT_EQ(NULL, cw_grow(v, &cap, SIZE_MAX / size + 2, size));
-	EXPECT_EQ(CW_GROW_MIN, cap);
+	EXPECT_EQ(2, cap);
 	EXPECT_EQ(0, cw_grow_count(cap, SIZE_MAX / size + 2, size));
 	ASSERT_EQ(NULL, cw_grow(v, &cap, PTRDIFF_MAX / size + 1, size));
-	EXPECT_EQ(CW_GROW_MIN, cap);
+	EXPECT_EQ(2, cap);
 	ASSERT_EQ(NULL, cw_grow(v, &cap, SIZE_MAX, 1));
-	EXPECT_EQ(CW_GROW_MIN, cap);
+	EXPECT_EQ(2, cap);
 	/* v is still the caller's, unchanged */
 	for (size_t i = 0; i < cap * size; i++)
 		ASSERT_EQ('a', v[i]);
@@ -127,19 +143,22 @@ TEST(double_overflows)
 	free(v);
 }
 
-/* The doubling and the minimum give way to PTRDIFF_MAX: only need makes cw_grow() fail. */
+/* The doubling gives way to PTRDIFF_MAX: only need makes cw_grow() fail. */
 TEST(count_capped)
 {
 	size_t size = 16, limit = PTRDIFF_MAX / size;
 
-	EXPECT_EQ(CW_GROW_MIN, cw_grow_count(0, 1, size));
+	EXPECT_EQ(4, cw_grow_count(0, 1, size));
+	EXPECT_EQ(4, cw_grow_count(0, 4, size));
+	EXPECT_EQ(5, cw_grow_count(0, 5, size));
 	EXPECT_EQ(200, cw_grow_count(100, 101, size));
 	EXPECT_EQ(300, cw_grow_count(100, 300, size));
+	EXPECT_EQ(limit - 1, cw_grow_count(limit / 2, limit / 2 + 1, size));
 	EXPECT_EQ(limit, cw_grow_count(limit / 2 + 1, limit / 2 + 2, size));
 	EXPECT_EQ(limit, cw_grow_count(limit - 1, limit, size));
 	EXPECT_EQ(0, cw_grow_count(limit, limit + 1, size));
-	/* elements so large that fewer than the minimum fit */
-	EXPECT_EQ(2, cw_grow_count(0, 1, PTRDIFF_MAX / 2));
+	EXPECT_EQ(64, cw_grow_count(0, 1, 1));
+	EXPECT_EQ(1, cw_grow_count(0, 1, 65));
 	EXPECT_EQ(1, cw_grow_count(0, 1, PTRDIFF_MAX));
 	EXPECT_EQ(0, cw_grow_count(0, 1, SIZE_MAX));
 }
@@ -151,17 +170,17 @@ TEST(realloc_fails)
 	char *v = cw_grow(NULL, &cap, 16, 1), *p;
 
 	ASSERT_NE(NULL, v);
-	ASSERT_EQ(16, cap);
+	ASSERT_EQ(64, cap);
 	memcpy(v, "still here", 11);
 	p = cw_grow(v, &cap, PTRDIFF_MAX / 2, 1);
 	ASSERT_EQ(NULL, p);
-	EXPECT_EQ(16, cap);
+	EXPECT_EQ(64, cap);
 	EXPECT_STREQ("still here", v);
 	/* and it can still grow */
-	p = cw_grow(v, &cap, 17, 1);
+	p = cw_grow(v, &cap, 65, 1);
 	ASSERT_NE(NULL, p);
 	v = p;
-	EXPECT_EQ(32, cap);
+	EXPECT_EQ(128, cap);
 	EXPECT_STREQ("still here", v);
 	free(v);
 }

@@ -11,12 +11,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* Elements of a first allocation, at least: fewer reallocations for short arrays. */
-#define CW_GROW_MIN 8
+/*
+ * Bytes of a first allocation at least, in whole elements (a cache line): fewer reallocations
+ * for short arrays of small elements, no room wasted on arrays of large ones.
+ */
+#define CW_GROW_MIN_BYTES 64
 
 /*
  * The number of elements of size bytes to grow an array holding cap to, so that it holds need:
- * need, or more (twice cap, at least CW_GROW_MIN) while that stays within PTRDIFF_MAX bytes.
+ * the largest of need, twice cap (within PTRDIFF_MAX bytes) and CW_GROW_MIN_BYTES / size.
  * 0 when need elements exceed PTRDIFF_MAX bytes: no object can be that large (glibc refuses
  * them, and subtracting pointers into one would overflow). size >= 1.
  */
@@ -27,8 +30,8 @@ static inline size_t cw_grow_count(size_t cap, size_t need, size_t size)
 	if (need > limit)
 		return 0;
 	n = cap > limit / 2 ? limit : 2 * cap;
-	if (n < CW_GROW_MIN)
-		n = CW_GROW_MIN < limit ? CW_GROW_MIN : limit;
+	if (n < CW_GROW_MIN_BYTES / size)
+		n = CW_GROW_MIN_BYTES / size;
 	return n > need ? n : need;
 }
 
