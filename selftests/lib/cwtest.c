@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "cwtest.h"
 #include "source/session.h"
 
@@ -250,17 +251,13 @@ struct sink {
 /* Append what fd has now; 0 at EOF, 1 when more may come. */
 static int sink_read(struct sink *sk, int fd)
 {
+	/* 4 KiB free at least: a read of 4095 bytes and the NUL cw_run_capture() ends with */
+	char *p = cw_grow(sk->buf, &sk->cap, sk->len + 4096, 1);
 	ssize_t n;
 
-	if (sk->cap - sk->len < 4096) {
-		size_t cap = sk->cap ? sk->cap * 2 : 8192;
-		char *p = realloc(sk->buf, cap);
-
-		if (!p)
-			return 0;
-		sk->buf = p;
-		sk->cap = cap;
-	}
+	if (!p)
+		return 0;
+	sk->buf = p;
 	n = read(fd, sk->buf + sk->len, sk->cap - sk->len - 1);
 	if (n <= 0)
 		return n < 0 && errno == EINTR;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "report/symbols.h"
 
 struct proc_unwinder {
@@ -16,7 +17,7 @@ struct cw_symbols {
 	const struct cw_engine *eng;
 	struct cw_symbols_opts opts;
 	struct proc_unwinder *procs;	/* one unwinder per process, made on first use */
-	size_t nr_procs;
+	size_t nr_procs, cap_procs;
 	struct cw_ksyms *ksyms;
 	int ksyms_failed;
 };
@@ -103,7 +104,7 @@ static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder *
 	free(mi);
 	if (err)
 		goto cleanup;
-	p = realloc(sym->procs, (sym->nr_procs + 1) * sizeof(*p));
+	p = cw_grow(sym->procs, &sym->cap_procs, sym->nr_procs + 1, sizeof(*p));
 	if (!p) {
 		err = -ENOMEM;
 		goto cleanup;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "source/emit.h"
 
 void cw_emit__init(struct cw_emit *e, __u64 tick_ns)
@@ -33,15 +34,11 @@ int cw_emit__deliver(struct cw_emit *e, const struct cw_hdr *rec)
 
 int cw_emit__queue(struct cw_emit *e, const struct cw_hdr *rec)
 {
-	if (e->queue.len + rec->size > e->queue.cap) {
-		size_t cap = (e->queue.cap ? e->queue.cap * 2 : 4096) + rec->size;
-		unsigned char *p = realloc(e->queue.buf, cap);
+	unsigned char *p = cw_grow(e->queue.buf, &e->queue.cap, e->queue.len + rec->size, 1);
 
-		if (!p)
-			return -ENOMEM;
-		e->queue.buf = p;
-		e->queue.cap = cap;
-	}
+	if (!p)
+		return -ENOMEM;
+	e->queue.buf = p;
 	memcpy(e->queue.buf + e->queue.len, rec, rec->size);
 	e->queue.len += rec->size;
 	return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "common/array.h"
 #include "source/follow.h"
 
 struct cw_follow {
@@ -47,15 +48,11 @@ static ssize_t find_traced(const struct cw_follow *f, int pid)
 
 static int remember(struct cw_follow *f, int pid)
 {
-	if (f->nr_traced == f->cap_traced) {
-		size_t cap = f->cap_traced ? f->cap_traced * 2 : 16;
-		int *v = realloc(f->traced, cap * sizeof(*v));
+	int *v = cw_grow(f->traced, &f->cap_traced, f->nr_traced + 1, sizeof(*v));
 
-		if (!v)
-			return -ENOMEM;
-		f->traced = v;
-		f->cap_traced = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	f->traced = v;
 	f->traced[f->nr_traced++] = pid;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/array.h"
 #include "source/procinfo.h"
 #include "source/target.h"
 #include "stack/stack.h"
@@ -105,15 +106,10 @@ static int send_module(struct cw_proc_maps *p, struct cw_emit *em, const struct 
 		return 0;
 	if (cw_index__put(&p->sent, m->start, m->end ^ m->inode, 1))
 		return -ENOMEM;
-	if (p->nr_ranges == p->cap_ranges) {
-		size_t cap = p->cap_ranges ? p->cap_ranges * 2 : 64;
-
-		r = realloc(p->ranges, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		p->ranges = r;
-		p->cap_ranges = cap;
-	}
+	r = cw_grow(p->ranges, &p->cap_ranges, p->nr_ranges + 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	p->ranges = r;
 	p->ranges[p->nr_ranges++] = (struct cw_proc_range){ m->start, m->end };
 
 	e = calloc(1, sizeof(*e) + CW_RECORD_ALIGN(plen));

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "source/session.h"
 
 #define DEFAULT_WINDOW_NS 10000000ULL
@@ -57,23 +58,20 @@ int cw_session__new(const struct cw_session_opts *opts, cw_record_fn sink, void 
 
 int cw_session__add_source(struct cw_session *s, struct cw_source *src)
 {
+	struct cw_source **v;
+
 	if (s->started) {
 		cw_source__free(src);
 		snprintf(s->err, sizeof(s->err), "a source added to a running session");
 		return -EBUSY;
 	}
-	if (s->nr_srcs == s->cap_srcs) {
-		size_t cap = s->cap_srcs ? s->cap_srcs * 2 : 2;
-		struct cw_source **v = realloc(s->srcs, cap * sizeof(*v));
-
-		if (!v) {
-			cw_source__free(src);
-			snprintf(s->err, sizeof(s->err), "out of memory");
-			return -ENOMEM;
-		}
-		s->srcs = v;
-		s->cap_srcs = cap;
+	v = cw_grow(s->srcs, &s->cap_srcs, s->nr_srcs + 1, sizeof(*v));
+	if (!v) {
+		cw_source__free(src);
+		snprintf(s->err, sizeof(s->err), "out of memory");
+		return -ENOMEM;
 	}
+	s->srcs = v;
 	s->srcs[s->nr_srcs++] = src;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "source/target.h"
 
 int cw_target__check(int pid)
@@ -114,15 +115,12 @@ int cw_target__objects(int pid, struct cw_object **objs, size_t *nr)
 				break;
 		if (i < n)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			o = realloc(v, cap * sizeof(*v));
-			if (!o) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			v = o;
+		o = cw_grow(v, &cap, n + 1, sizeof(*v));
+		if (!o) {
+			err = -ENOMEM;
+			goto cleanup;
 		}
+		v = o;
 		o = &v[n++];
 		memset(o, 0, sizeof(*o));
 		memcpy(o->path, file, len + 1);
@@ -168,8 +166,8 @@ int cw_target__threads(int pid, int **tids, size_t *nr)
 {
 	size_t n = 0, cap = 0;
 	struct dirent *de;
+	int *v = NULL, *p;
 	char path[64];
-	int *v = NULL;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -181,18 +179,13 @@ int cw_target__threads(int pid, int **tids, size_t *nr)
 
 		if (tid <= 0)
 			continue;
-		if (n == cap) {
-			int *p;
-
-			cap = cap ? cap * 2 : 16;
-			p = realloc(v, cap * sizeof(*v));
-			if (!p) {
-				closedir(d);
-				free(v);
-				return -ENOMEM;
-			}
-			v = p;
+		p = cw_grow(v, &cap, n + 1, sizeof(*v));
+		if (!p) {
+			closedir(d);
+			free(v);
+			return -ENOMEM;
 		}
+		v = p;
 		v[n++] = tid;
 	}
 	closedir(d);
@@ -481,6 +474,7 @@ int cw_target__libs_to_come(int pid, struct cw_object **objs, size_t *nr)
 		"/lib", "/usr/lib",
 	};
 	char llp[PATH_MAX], runpath[PATH_MAX], host[sizeof(((struct cw_object *)0)->host_path)];
+	size_t cap = *nr;	/* at least: the caller's array may have more room, unknown here */
 
 	/* only a process the dynamic linker is loading: ld.so mapped, libc not yet */
 	if (!has_base(*objs, *nr, "ld-linux") || has_base(*objs, *nr, "libc.so") ||
@@ -510,7 +504,7 @@ int cw_target__libs_to_come(int pid, struct cw_object **objs, size_t *nr)
 			snprintf(host, sizeof(host), "/proc/%d/root%s/%s", pid, dir, libs[k]);
 			if (stat(host, &st) || !S_ISREG(st.st_mode))
 				continue;
-			v = realloc(*objs, (*nr + 1) * sizeof(*v));
+			v = cw_grow(*objs, &cap, *nr + 1, sizeof(*v));
 			if (!v)
 				return -ENOMEM;
 			*objs = v;

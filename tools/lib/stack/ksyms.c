@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "stack.h"
 
 struct ksym {
@@ -32,18 +33,11 @@ struct cw_ksyms {
 
 static int add_name(struct cw_ksyms *ks, const char *s, size_t len, __u32 *off)
 {
-	if (ks->names_len + len + 1 > ks->names_cap) {
-		size_t cap = ks->names_cap ? ks->names_cap * 2 : 1 << 20;
-		char *p;
+	char *p = cw_grow(ks->names, &ks->names_cap, ks->names_len + len + 1, 1);
 
-		while (cap < ks->names_len + len + 1)
-			cap *= 2;
-		p = realloc(ks->names, cap);
-		if (!p)
-			return -ENOMEM;
-		ks->names = p;
-		ks->names_cap = cap;
-	}
+	if (!p)
+		return -ENOMEM;
+	ks->names = p;
 	if (ks->names_len + len + 1 > UINT32_MAX)
 		return -EOVERFLOW;
 	memcpy(ks->names + ks->names_len, s, len);
@@ -124,17 +118,13 @@ int cw_ksyms__load_file(const char *path, struct cw_ksyms **out)
 		goto cleanup;
 	}
 	while (getline(&line, &linecap, f) > 0) {
-		if (ks->nr == ks->cap) {
-			size_t cap = ks->cap ? ks->cap * 2 : 1 << 16;
-			struct ksym *p = realloc(ks->syms, cap * sizeof(*p));
+		struct ksym *p = cw_grow(ks->syms, &ks->cap, ks->nr + 1, sizeof(*p));
 
-			if (!p) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			ks->syms = p;
-			ks->cap = cap;
+		if (!p) {
+			err = -ENOMEM;
+			goto cleanup;
 		}
+		ks->syms = p;
 		err = parse_line(ks, line);
 		if (err)
 			goto cleanup;

@@ -22,6 +22,7 @@
 #include <elfutils/libdwelf.h>
 #include <libelf.h>
 
+#include "common/array.h"
 #include "modmap.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -167,15 +168,12 @@ int cw_modules__read(int pid, struct cw_module_info **mods, size_t *nr)
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
 	while (getline(&line, &linecap, f) > 0) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			p = realloc(v, cap * sizeof(*v));
-			if (!p) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			v = p;
+		p = cw_grow(v, &cap, n + 1, sizeof(*v));
+		if (!p) {
+			err = -ENOMEM;
+			goto cleanup;
 		}
+		v = p;
 		n += parse_line(pid, line, &v[n]);
 	}
 	if (ferror(f))
@@ -201,15 +199,10 @@ const char *cw_modmap__intern(struct cw_modmap *mm, const char *s)
 	for (size_t i = 0; i < mm->nr_strs; i++)
 		if (!strcmp(mm->strs[i], s))
 			return mm->strs[i];
-	if (mm->nr_strs == mm->cap_strs) {
-		size_t cap = mm->cap_strs ? mm->cap_strs * 2 : 16;
-
-		p = realloc(mm->strs, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		mm->strs = p;
-		mm->cap_strs = cap;
-	}
+	p = cw_grow(mm->strs, &mm->cap_strs, mm->nr_strs + 1, sizeof(*p));
+	if (!p)
+		return NULL;
+	mm->strs = p;
 	mm->strs[mm->nr_strs] = strdup(s);
 	if (!mm->strs[mm->nr_strs])
 		return NULL;
@@ -412,17 +405,12 @@ int cw_modmap__add(struct cw_modmap *mm, const struct cw_module_info *m)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	if (mm->nr_mods == mm->cap_mods) {
-		size_t cap = mm->cap_mods ? mm->cap_mods * 2 : 16;
-
-		p = realloc(mm->mods, cap * sizeof(*p));
-		if (!p) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		mm->mods = p;
-		mm->cap_mods = cap;
+	p = cw_grow(mm->mods, &mm->cap_mods, mm->nr_mods + 1, sizeof(*p));
+	if (!p) {
+		err = -ENOMEM;
+		goto cleanup;
 	}
+	mm->mods = p;
 	/*
 	 * The process mapped something else where these were: they are gone. libdwfl drops
 	 * them before the new file is reported, which may have the same name and range.

@@ -15,6 +15,7 @@
 #include <elfutils/libdw.h>
 #include <libiberty/demangle.h>
 
+#include "common/array.h"
 #include "symbolize.h"
 
 #define CACHE_MIN 256
@@ -115,6 +116,7 @@ static int bind_rank(int bind)
 static int symidx_build(Dwfl_Module *dm, struct cw_symidx *x)
 {
 	int n = dwfl_module_getsymtab(dm);
+	struct cw_sym *p;
 	size_t cap = 0;
 
 	x->dm = dm;
@@ -130,15 +132,10 @@ static int symidx_build(Dwfl_Module *dm, struct cw_symidx *x)
 		if (!name || !name[0] || shndx == SHN_UNDEF || !sym.st_size ||
 		    (type != STT_FUNC && type != STT_GNU_IFUNC))
 			continue;
-		if (x->nr == cap) {
-			struct cw_sym *p;
-
-			cap = cap ? cap * 2 : 256;
-			p = realloc(x->syms, cap * sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			x->syms = p;
-		}
+		p = cw_grow(x->syms, &cap, x->nr + 1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		x->syms = p;
 		x->syms[x->nr++] = (struct cw_sym){ addr, sym.st_size, name,
 						    bind_rank(GELF_ST_BIND(sym.st_info)) };
 	}
@@ -159,15 +156,10 @@ static int symidx_get(struct cw_symbolizer *sz, Dwfl_Module *dm, struct cw_symid
 			return 0;
 		}
 	}
-	if (sz->nr_idx == sz->cap_idx) {
-		size_t cap = sz->cap_idx ? sz->cap_idx * 2 : 8;
-
-		p = realloc(sz->idx, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		sz->idx = p;
-		sz->cap_idx = cap;
-	}
+	p = cw_grow(sz->idx, &sz->cap_idx, sz->nr_idx + 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	sz->idx = p;
 	p = &sz->idx[sz->nr_idx];
 	memset(p, 0, sizeof(*p));
 	err = symidx_build(dm, p);
@@ -237,15 +229,10 @@ static int add_line(struct cw_syment *e, size_t *cap, char *func, __u64 func_sta
 {
 	struct cw_symline *l;
 
-	if (e->nr == *cap) {
-		size_t n = *cap ? *cap * 2 : 2;
-
-		l = realloc(e->lines, n * sizeof(*l));
-		if (!l)
-			goto nomem;
-		e->lines = l;
-		*cap = n;
-	}
+	l = cw_grow(e->lines, cap, e->nr + 1, sizeof(*l));
+	if (!l)
+		goto nomem;
+	e->lines = l;
 	l = &e->lines[e->nr];
 	l->func = func;
 	l->func_start = func_start;

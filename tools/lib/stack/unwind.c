@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "walk.h"
 
 /* The captured stack's process and thread, as libdwfl calls them. Any positive number. */
@@ -79,15 +80,11 @@ static void walk_begin(struct cw_walker *w, struct cw_walk *out, size_t copy_len
 
 static int push_pc(struct cw_walk *wk, __u64 pc, __u64 sp, bool activation)
 {
-	if (wk->nr == wk->cap) {
-		size_t cap = wk->cap ? wk->cap * 2 : 64;
-		struct cw_walkpc *p = realloc(wk->pcs, cap * sizeof(*p));
+	struct cw_walkpc *p = cw_grow(wk->pcs, &wk->cap, wk->nr + 1, sizeof(*p));
 
-		if (!p)
-			return -ENOMEM;
-		wk->pcs = p;
-		wk->cap = cap;
-	}
+	if (!p)
+		return -ENOMEM;
+	wk->pcs = p;
 	wk->pcs[wk->nr++] = (struct cw_walkpc){ .pc = pc, .sp = sp, .activation = activation };
 	return 0;
 }

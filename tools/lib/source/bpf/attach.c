@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/array.h"
 #include "concwatch.skel.h"
 #include "source/bpf/internal.h"
 #include "source/links.h"
@@ -226,15 +227,10 @@ int cw_bpf__add_process(struct bpf_source *s, int pid)
 
 	if (cw_bpf__find_proc(s, pid))
 		return 0;
-	if (s->nr_procs == s->cap_procs) {
-		size_t cap = s->cap_procs ? s->cap_procs * 2 : 4;
-
-		v = realloc(s->procs, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->procs = v;
-		s->cap_procs = cap;
-	}
+	v = cw_grow(s->procs, &s->cap_procs, s->nr_procs + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->procs = v;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

@@ -21,28 +21,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/array.h"
 #include "concwatch.skel.h"
 #include "source/bpf/internal.h"
 
 #define BATCH_ROOM 4096		/* entries a lookup returns at most, to start with */
-
-/* Room for one more element in *v (nr used, *cap allocated, each size bytes). 0 or -ENOMEM. */
-static int grow(void **v, size_t nr, size_t *cap, size_t size)
-{
-	size_t n = *cap ? *cap * 2 : 64;
-	void *p;
-
-	if (nr < *cap)
-		return 0;
-	if (n > SIZE_MAX / size)
-		return -ENOMEM;
-	p = realloc(*v, n * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = n;
-	return 0;
-}
 
 /* The path number of (addr, stack_id), given out when new; 0 or -ENOMEM. */
 static int path_of(struct cw_bpf_sites *t, const struct cw_site_key *k, __u32 *path)
@@ -66,8 +49,12 @@ static struct cw_bpf_site *site_prev(struct cw_bpf_sites *t, const struct cw_sit
 		return NULL;
 	if (!cw_index__get(&t->ix, k->tgid, path, &slot))
 		return &t->prev[slot];
-	if (t->nr >= UINT32_MAX || grow((void **)&t->prev, t->nr, &t->cap, sizeof(*t->prev)))
+	if (t->nr >= UINT32_MAX)
 		return NULL;
+	p = cw_grow(t->prev, &t->cap, t->nr + 1, sizeof(*p));
+	if (!p)
+		return NULL;
+	t->prev = p;
 	if (cw_index__put(&t->ix, k->tgid, path, t->nr))
 		return NULL;
 	p = &t->prev[t->nr++];
@@ -155,16 +142,17 @@ static int drop_gone(struct bpf_source *s, int fd)
 /* Twice the room for a batch. 0 or -ENOMEM. */
 static int more_room(struct cw_bpf_sites *t)
 {
-	size_t n = t->room ? 2 * (size_t)t->room : BATCH_ROOM;
+	/* keys and vals share room: each is grown from it to n exactly (n >= 2 * room) */
+	size_t n = t->room ? 2 * (size_t)t->room : BATCH_ROOM, kcap = t->room, vcap = t->room;
 	void *k, *v;
 
 	if (n > UINT32_MAX)
 		return -ENOMEM;
-	k = realloc(t->keys, n * sizeof(*t->keys));
+	k = cw_grow(t->keys, &kcap, n, sizeof(*t->keys));
 	if (!k)
 		return -ENOMEM;
 	t->keys = k;
-	v = realloc(t->vals, n * sizeof(*t->vals));
+	v = cw_grow(t->vals, &vcap, n, sizeof(*t->vals));
 	if (!v)
 		return -ENOMEM;
 	t->vals = v;
@@ -207,10 +195,15 @@ int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now)
 		for (__u32 i = 0; i < n && !err; i++) {
 			err = send_growth(s, &t->keys[i], &t->vals[i], now);
 			if (!err && !traced(s, t->keys[i].tgid, &last)) {
-				err = grow((void **)&t->gone, t->nr_gone, &t->cap_gone,
-					   sizeof(*t->gone));
-				if (!err)
-					t->gone[t->nr_gone++] = t->keys[i];
+				struct cw_site_key *g = cw_grow(t->gone, &t->cap_gone,
+								t->nr_gone + 1, sizeof(*g));
+
+				if (!g) {
+					err = -ENOMEM;
+					break;
+				}
+				t->gone = g;
+				t->gone[t->nr_gone++] = t->keys[i];
 			}
 		}
 		in = out;
