@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "engine/engine.h"
 #include "engine/index.h"
 
@@ -30,15 +31,11 @@ struct cw_engine {
 
 static int ptr_vec__push(struct ptr_vec *pv, void *p)
 {
-	if (pv->nr == pv->cap) {
-		size_t cap = pv->cap ? pv->cap * 2 : 64;
-		void **v = realloc(pv->v, cap * sizeof(*v));
+	void **v = cw_grow(pv->v, &pv->cap, pv->nr + 1, sizeof(*v));
 
-		if (!v)
-			return -ENOMEM;
-		pv->v = v;
-		pv->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	pv->v = v;
 	pv->v[pv->nr++] = p;
 	return 0;
 }
@@ -228,18 +225,12 @@ static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 /* Append a zeroed element to a growable array of elements of size bytes. */
 static void *grow_array(void **v, size_t *nr, size_t *cap, size_t size)
 {
-	unsigned char *p;
+	unsigned char *p = cw_grow(*v, cap, *nr + 1, size);
 
-	if (*nr == *cap) {
-		size_t n = *cap ? *cap * 2 : 4;
-
-		p = realloc(*v, n * size);
-		if (!p)
-			return NULL;
-		*v = p;
-		*cap = n;
-	}
-	p = (unsigned char *)*v + (*nr)++ * size;
+	if (!p)
+		return NULL;
+	*v = p;
+	p += (*nr)++ * size;
 	memset(p, 0, size);
 	return p;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "engine/engine.h"
 #include "engine/findings.h"
 #include "engine/lockgraph.h"
@@ -72,19 +73,11 @@ const char *cw_suppression__name(enum cw_suppression why)
 /* A zeroed finding at the end of the list, or NULL without memory. */
 static struct cw_finding *push(struct cw_findings *fs, enum cw_finding_kind kind)
 {
-	struct cw_finding *f;
+	struct cw_finding *f = cw_grow(fs->v, &fs->cap, fs->nr + 1, sizeof(*f));
 
-	if (fs->nr == fs->cap) {
-		size_t cap = fs->cap ? fs->cap * 2 : 16;
-
-		if (cap > SIZE_MAX / sizeof(*f))
-			return NULL;
-		f = realloc(fs->v, cap * sizeof(*f));
-		if (!f)
-			return NULL;
-		fs->v = f;
-		fs->cap = cap;
-	}
+	if (!f)
+		return NULL;
+	fs->v = f;
 	f = &fs->v[fs->nr++];
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "engine/index.h"
 #include "engine/lockgraph.h"
 
@@ -20,20 +21,6 @@ struct cw_lg {
 	struct cw_index gen_ix;		/* (pid, addr) -> its current lifetime */
 	struct cw_index edge_ix;	/* (from, to) -> edge */
 };
-
-static void *grow(void *v, size_t *cap, size_t nr, size_t size)
-{
-	size_t n;
-	void *p;
-
-	if (nr < *cap)
-		return v;
-	n = *cap ? *cap * 2 : 16;
-	p = realloc(v, n * size);
-	if (p)
-		*cap = n;
-	return p;
-}
 
 struct cw_lg *cw_lg__new(void)
 {
@@ -82,7 +69,7 @@ static long get_node(struct cw_lg *lg, __u32 pid, __u64 addr, __u8 kind, __u16 a
 	}
 	if (lg->nr_nodes >= UINT32_MAX)
 		return -1;
-	n = grow(lg->nodes, &lg->cap_nodes, lg->nr_nodes, sizeof(*n));
+	n = cw_grow(lg->nodes, &lg->cap_nodes, lg->nr_nodes + 1, sizeof(*n));
 	if (!n)
 		return -1;
 	lg->nodes = n;
@@ -117,8 +104,9 @@ int cw_lg__add_edge(struct cw_lg *lg, const struct cw_ev_edge *e)
 		.gate = e->gate_addr,
 		.ts = e->hdr.ts_ns,
 	};
-	long from, to;
+	struct cw_lg_inst *insts;
 	struct cw_lg_edge *edge;
+	long from, to;
 	__u32 slot;
 
 	from = get_node(lg, e->hdr.pid, e->from_addr, e->from_kind, e->from_attr);
@@ -129,11 +117,11 @@ int cw_lg__add_edge(struct cw_lg *lg, const struct cw_ev_edge *e)
 		struct cw_lg_node *n = &lg->nodes[from];
 		size_t *out;
 
-		edge = grow(lg->edges, &lg->cap_edges, lg->nr_edges, sizeof(*edge));
+		edge = cw_grow(lg->edges, &lg->cap_edges, lg->nr_edges + 1, sizeof(*edge));
 		if (!edge)
 			return -ENOMEM;
 		lg->edges = edge;
-		out = grow(n->out, &n->cap_out, n->nr_out, sizeof(*out));
+		out = cw_grow(n->out, &n->cap_out, n->nr_out + 1, sizeof(*out));
 		if (!out)
 			return -ENOMEM;
 		n->out = out;
@@ -150,9 +138,10 @@ int cw_lg__add_edge(struct cw_lg *lg, const struct cw_ev_edge *e)
 	for (size_t i = 0; i < edge->nr_insts; i++)
 		if (same_inst(&edge->insts[i], &inst))
 			return 0;
-	edge->insts = grow(edge->insts, &edge->cap_insts, edge->nr_insts, sizeof(inst));
-	if (!edge->insts)
-		return -ENOMEM;
+	insts = cw_grow(edge->insts, &edge->cap_insts, edge->nr_insts + 1, sizeof(inst));
+	if (!insts)
+		return -ENOMEM;	/* the edge keeps the instances it had */
+	edge->insts = insts;
 	edge->insts[edge->nr_insts++] = inst;
 	return 0;
 }

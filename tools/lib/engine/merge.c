@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "engine/merge.h"
 
 struct slot {
@@ -55,18 +56,13 @@ static void swap(struct slot *a, struct slot *b)
 
 int cw_merge__push(struct cw_merge *m, const struct cw_hdr *rec)
 {
+	struct slot *h = cw_grow(m->heap, &m->cap, m->nr + 1, sizeof(*h));
 	struct cw_hdr *copy;
 	size_t i;
 
-	if (m->nr == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-		struct slot *h = realloc(m->heap, cap * sizeof(*h));
-
-		if (!h)
-			return -ENOMEM;
-		m->heap = h;
-		m->cap = cap;
-	}
+	if (!h)
+		return -ENOMEM;
+	m->heap = h;
 	copy = malloc(rec->size);
 	if (!copy)
 		return -ENOMEM;
