@@ -571,13 +571,18 @@ static __always_inline __u32 mmap_path(struct task_struct *task, struct file *f,
 		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
 		.mnt_off = bpf_core_field_offset(struct mount, mnt),
 	};
-	__u32 off = 0;
+	/* 64 bits: a 32-bit offset is checked in one register and used from another copy */
+	__u64 off = 0;
 
 	/* components, and a step for each mount crossed */
 	bpf_loop(CW_MMAP_DEPTH + 8, mmap_walk_step, &w, 0);
 	if (!w.top || !w.n || w.n > CW_MMAP_DEPTH)
 		return 0;
-	/* root first */
+	/*
+	 * root first; unrolled: Linux 6.1's verifier refuses a loop whose back-edge leaves a
+	 * helper call ("back-edge from insn N to N+1"), which this one's would
+	 */
+#pragma clang loop unroll(full)
 	for (int i = CW_MMAP_DEPTH - 1; i >= 0; i--) {
 		long len;
 
