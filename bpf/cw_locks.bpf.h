@@ -21,6 +21,7 @@
  * The rules' loops over a held set as bpf_loop() callbacks: the verifier checks each
  * once, not once per slot. Everything inlined, as the rest of the programs.
  */
+#define CW_RULES_IMPL
 #define CW_RULES_LOOP(n, fn, arg) bpf_loop((n), (fn), (arg), 0)
 #define CW_RULES_INLINE static __always_inline
 #define CW_RULES_HOOK static __always_inline

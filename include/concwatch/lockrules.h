@@ -8,8 +8,9 @@
  * why the rules run where the locks are taken rather than in the engine.
  *
  * The rules own no storage and no output. The includer keeps a struct cw_held_set per
- * thread and each lock's lifetime (cw_rules_next_gen()), and defines, after including
- * this header, the two hooks it declares:
+ * thread and each lock's lifetime (cw_rules_next_gen()), defines CW_RULES_IMPL before
+ * including this header (without it, only the types and the helpers come), and defines,
+ * after including it, the two hooks it declares:
  *
  *   cw_rules_emit_edge(ctx, id, from, to)   a dependency: send it unless id went out
  *                                            before (cw_rules_edge_record() fills the
@@ -31,21 +32,6 @@
 #include "events.h"
 
 #define CW_HELD_MAX 32		/* locks a thread holds at once, before overflow; power of two */
-
-#ifndef CW_RULES_INLINE
-#define CW_RULES_INLINE static inline
-#endif
-#ifndef CW_RULES_HOOK
-#define CW_RULES_HOOK static inline
-#endif
-#ifndef CW_RULES_LOOP
-#define CW_RULES_LOOP(n, fn, arg)                            \
-	do {                                                 \
-		for (__u32 _i = 0; _i < (__u32)(n); _i++)    \
-			if ((fn)(_i, (arg)))                 \
-				break;                       \
-	} while (0)
-#endif
 
 /* A lock a thread holds. */
 struct cw_held_lock {
@@ -125,11 +111,6 @@ struct cw_rules_stat {
 				 * the includer counts it (CW_LOST_HELD_OVERFLOW) */
 #define CW_RULES_NO_SET 3	/* hs was NULL: only the statistic was counted */
 
-CW_RULES_HOOK void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
-				      const struct cw_held_lock *from,
-				      const struct cw_rules_acq *to);
-CW_RULES_HOOK void cw_rules_count(void *ctx, const struct cw_rules_stat *stat);
-
 static inline int cw_rules_op_read(__u8 op)
 {
 	return op == CW_OP_RDLOCK || op == CW_OP_TRYRDLOCK || op == CW_OP_TIMEDRDLOCK;
@@ -177,6 +158,35 @@ static inline void cw_rules_edge_record(struct cw_ev_edge *e, const struct cw_ed
 	e->to_attr = to->attr;
 	e->flags = id->flags;
 }
+
+#endif /* __CONCWATCH_LOCKRULES_H */
+
+/*
+ * The rules themselves, for the includer that runs them: it defines CW_RULES_IMPL (and
+ * what it overrides of the below) before including this header, and the hooks after.
+ */
+#if defined(CW_RULES_IMPL) && !defined(__CONCWATCH_LOCKRULES_IMPL)
+#define __CONCWATCH_LOCKRULES_IMPL
+
+#ifndef CW_RULES_INLINE
+#define CW_RULES_INLINE static inline
+#endif
+#ifndef CW_RULES_HOOK
+#define CW_RULES_HOOK static inline
+#endif
+#ifndef CW_RULES_LOOP
+#define CW_RULES_LOOP(n, fn, arg)                            \
+	do {                                                 \
+		for (__u32 _i = 0; _i < (__u32)(n); _i++)    \
+			if ((fn)(_i, (arg)))                 \
+				break;                       \
+	} while (0)
+#endif
+
+CW_RULES_HOOK void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
+				      const struct cw_held_lock *from,
+				      const struct cw_rules_acq *to);
+CW_RULES_HOOK void cw_rules_count(void *ctx, const struct cw_rules_stat *stat);
 
 struct cw_rules_walk {
 	struct cw_held_set *hs;
@@ -355,4 +365,4 @@ CW_RULES_INLINE int cw_rules_released(struct cw_held_set *hs, __u64 addr, __u64 
 	return w.released;
 }
 
-#endif /* __CONCWATCH_LOCKRULES_H */
+#endif /* CW_RULES_IMPL */
