@@ -107,8 +107,8 @@ struct cw_rules_stat {
 /* cw_rules_acquired() */
 #define CW_RULES_HELD 0		/* the lock is in the set now */
 #define CW_RULES_AGAIN 1	/* the thread held it already: one depth more, no edge */
-#define CW_RULES_OVERFLOW 2	/* the set was full: not held as far as the rules know;
-				 * the includer counts it (CW_LOST_HELD_OVERFLOW) */
+/* the set was full: not held as far as the rules know; the includer counts it */
+#define CW_RULES_OVERFLOW 2
 #define CW_RULES_NO_SET 3	/* hs was NULL: only the statistic was counted */
 
 static inline int cw_rules_op_read(__u8 op)
