@@ -33,15 +33,15 @@ struct rs_seq {
 };
 
 static const struct rs_seq rs_seqs[] = {
-	{ "nesting", "MMM", "L0 L1 L2 U2 U1 U0", "0>1 0>2 1>2/0" },
-	{ "abba", "MM", "L0 L1 U1 U0 L1 L0 U0 U1", "0>1 1>0" },
-	{ "trylock", "MMM", "L0 T1 L2 F0 U2 U1 U0 T2 L1 U1 U2", "0>2 1>2/0 2>1" },
-	{ "recursion", "RM", "L0 L0 U0 L1 U1 U0 L1 U1", "0>1" },
-	{ "read", "WW", "r0 r1 U1 U0 w1 r0 U0 U1 r0 r0 U0 U0 r0 y1 U1 U0", "0r>1r 1>0r" },
-	{ "writer-pref", "PP", "r0 r1 U1 U0 w0 t1 U1 U0 r1 w0 U0 U1", "0r>1r 1r>0" },
-	{ "gate", "MMM", "L0 L1 L2 U2 U1 U0 L0 L2 L1 U1 U2 U0", "0>1 0>2 1>2/0 2>1/0" },
+	{ "nesting", "MMM", "L0 L1 L2 U2 U1 U0", "0>1 0>2 1>2/0", 0 },
+	{ "abba", "MM", "L0 L1 U1 U0 L1 L0 U0 U1", "0>1 1>0", 0 },
+	{ "trylock", "MMM", "L0 T1 L2 F0 U2 U1 U0 T2 L1 U1 U2", "0>2 1>2/0 2>1", 0 },
+	{ "recursion", "RM", "L0 L0 U0 L1 U1 U0 L1 U1", "0>1", 0 },
+	{ "read", "WW", "r0 r1 U1 U0 w1 r0 U0 U1 r0 r0 U0 U0 r0 y1 U1 U0", "0r>1r 1>0r", 0 },
+	{ "writer-pref", "PP", "r0 r1 U1 U0 w0 t1 U1 U0 r1 w0 U0 U1", "0r>1r 1r>0", 0 },
+	{ "gate", "MMM", "L0 L1 L2 U2 U1 U0 L0 L2 L1 U1 U2 U0", "0>1 0>2 1>2/0 2>1/0", 0 },
 	{ "reuse", "MM", "L0 L1 U1 U0 D1 I1 L0 L1 U1 U0 D0 I0 L1 L0 U0 U1",
-	  "0>1 0>1@3 1@3>0@3" },
+	  "0>1 0>1@3 1@3>0@3", 0 },
 	{ "overflow", "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM", "L0-33 U33-0", "*", 2 },
 };
 
