@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "report/report.h"
 #include "report/symbols.h"
+#include "source/follow.h"
 #include "source/launch.h"
 #include "source/recording.h"
 #include "source/session.h"
@@ -33,7 +34,6 @@
 /* ... and for one still running when concwatch was interrupted: 128 + SIGINT */
 #define EXIT_INTERRUPTED 130
 
-#define BTF_PATH "/sys/kernel/btf/vmlinux"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum command { CMD_LIVE, CMD_RUN, CMD_RECORD, CMD_REPORT, CMD_DEADLOCK, CMD_EXPORT };
@@ -435,13 +435,39 @@ static int check_tracing_env(int pid)
 	if (!privileged())
 		return fail(EXIT_ENV, "not permitted: tracing needs root (CAP_SYS_ADMIN and "
 				      "CAP_SYS_PTRACE)");
-	if (env.backend && !strcmp(env.backend, "kmod"))
-		return fail(EXIT_ENV, "the kmod backend is not available yet: /dev/concwatch has "
-				      "no event source in this build (use --backend bpf)");
-	if (access(BTF_PATH, R_OK))
-		return fail(EXIT_ENV, "this kernel has no BTF (%s: %s): concwatch's BPF programs "
-				      "need CONFIG_DEBUG_INFO_BTF=y", BTF_PATH, strerror(errno));
 	return 0;
+}
+
+/*
+ * The source --backend names, for process pid (0: the processes are added as they
+ * come), not started: the backend checks its options and the system now, before
+ * anything runs.
+ */
+static int open_source(int pid, struct cw_source **out)
+{
+	struct cw_source_opts opts = {
+		.backend = env.backend,
+		.pid = pid,
+		.ringbuf_bytes = env.ringbuf_bytes,
+		.stack_bytes = env.stack_bytes,
+		.verbose = env.verbose >= 2,
+		.track_free = env.track_free,
+	};
+	char err[256];
+
+	if (cw_source__open(&opts, out, err, sizeof(err)))
+		return fail(EXIT_ENV, "%s", err);
+	return 0;
+}
+
+/* The checks of a tracing command that traces nothing yet (the dashboard to come). */
+static int check_source(int pid)
+{
+	struct cw_source *src = NULL;
+	int ret = check_tracing_env(pid) ?: open_source(pid, &src);
+
+	cw_source__free(src);
+	return ret;
 }
 
 static void read_target(int pid, struct cw_report_target *t)
@@ -477,27 +503,12 @@ struct live {
 	struct cw_engine *eng;
 	struct cw_session *sess;
 	struct cw_launch *launch;	/* run, record -- CMD: the command and its children */
+	struct cw_follow *follow;	/* ... followed into the session */
 	struct cw_report_target target;
 	cw_record_fn sink;		/* the engine's feed, or a recorder's write */
 	void *sink_ctx;
-	int untraced;			/* processes of the command that could not be traced */
+	int started;			/* the command itself has been traced, or not */
 };
-
-/* The session's options from the command line, for process pid. */
-static struct cw_session_opts session_opts(int pid, int follow)
-{
-	return (struct cw_session_opts){
-		.bpf = {
-			.pid = pid,
-			.ringbuf_bytes = env.ringbuf_bytes,
-			.stack_bytes = env.stack_bytes,
-			.verbose = env.verbose >= 2,
-			.track_free = env.track_free,
-			.defer_pid = follow,
-		},
-		.follow = follow,
-	};
-}
 
 static void say_notes(struct live *lv)
 {
@@ -521,18 +532,23 @@ static int default_sink(struct live *lv)
 /* Trace the running process env.pid. */
 static int live_open(struct live *lv)
 {
-	struct cw_session_opts opts = session_opts(env.pid, 0);
+	struct cw_session_opts opts = { .pid = env.pid };
+	struct cw_source *src;
 	char err[256];
 	int ret;
 
 	ret = check_tracing_env(env.pid);
+	if (!ret)
+		ret = open_source(env.pid, &src);
 	if (ret)
 		return ret;
 	read_target(env.pid, &lv->target);
 	ret = default_sink(lv);
-	if (ret)
+	if (ret) {
+		cw_source__free(src);
 		return ret;
-	ret = cw_session__open(&opts, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
+	}
+	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
 	install_signals();
@@ -542,74 +558,90 @@ static int live_open(struct live *lv)
 	return 0;
 }
 
+/* A process of the command is traced from its first instruction, or could not be. */
+static void follow_traced(void *ctx, const struct cw_launch_event *ev, int err, const char *why)
+{
+	struct live *lv = ctx;
+	char comm[CW_COMM_LEN] = "";
+	int first = !lv->started;
+
+	lv->started = 1;
+	if (!err && !env.verbose)
+		return;
+	if (first)
+		snprintf(comm, sizeof(comm), "%s", lv->target.comm);
+	else
+		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
+	if (err)
+		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, ev->pid, comm,
+			why);
+	else if (first)
+		fprintf(stderr, "%s: tracing %d (%s) from its first instruction\n", env.prog,
+			ev->pid, comm);
+	else
+		fprintf(stderr, "%s: tracing %d (%s), %s, child of %d\n", env.prog, ev->pid, comm,
+			ev->kind == CW_LAUNCH_EXEC ? "a new program" : "a new process", ev->ppid);
+}
+
+/* Tracing goes on, but something about process ev->pid is missing: say it. */
+static void follow_failed(void *ctx, const struct cw_launch_event *ev, int err, const char *why)
+{
+	if (why[0])
+		fprintf(stderr, "%s: %s\n", env.prog, why);
+	else
+		fprintf(stderr, "%s: process %d: %s\n", env.prog, ev->pid, strerror(-err));
+}
+
+static const struct cw_follow_cb follow_cb = {
+	.traced = follow_traced,
+	.failed = follow_failed,
+};
+
 /*
  * Start env.cmd_argv under the launcher and trace it from its first instruction. The
  * command's exit status becomes ours (EXIT_CMD_* when it could not start).
  */
 static int live_launch(struct live *lv)
 {
-	struct cw_session_opts opts;
+	struct cw_session_opts opts = {};
+	struct cw_source *src = NULL;
 	struct cw_launch_event ev;
 	char err[256];
 	int ret, pid;
 
-	ret = check_tracing_env(0);
-	if (ret)
+	ret = check_tracing_env(0) ?: open_source(0, &src) ?: default_sink(lv);
+	if (!ret) {
+		ret = cw_launch__start_flags(env.cmd_argv, CW_LAUNCH_F_EXITING, &lv->launch, err,
+					     sizeof(err));
+		if (ret)
+			ret = fail(ret == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_CANNOT_RUN, "%s",
+				   err);
+	}
+	if (ret) {
+		cw_source__free(src);
 		return ret;
-	ret = default_sink(lv);
-	if (ret)
-		return ret;
-	ret = cw_launch__start_flags(env.cmd_argv, CW_LAUNCH_F_EXITING, &lv->launch, err,
-				     sizeof(err));
-	if (ret)
-		return fail(ret == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_CANNOT_RUN, "%s", err);
+	}
 	pid = cw_launch__pid(lv->launch);
 	/* the command's own exec comes first: it waits there for its probes */
 	ret = cw_launch__next(lv->launch, &ev, -1);
-	if (ret != 1 || ev.kind != CW_LAUNCH_EXEC || ev.pid != pid)
+	if (ret != 1 || ev.kind != CW_LAUNCH_EXEC || ev.pid != pid) {
+		cw_source__free(src);
 		return fail(EXIT_ENV, "the command did not start as traced (%s)",
 			    ret < 0 ? strerror(-ret) : "unexpected event");
+	}
 	read_target(pid, &lv->target);
-	opts = session_opts(pid, 1);
-	ret = cw_session__open(&opts, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
+	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
-	cw_session__watch_fd(lv->sess, cw_launch__fd(lv->launch));
+	if (cw_follow__new(lv->sess, lv->launch, &follow_cb, lv, &lv->follow))
+		return fail(EXIT_ENV, "out of memory");
 	install_signals();
 	/* the command itself, as every process it starts: one not traceable is said */
-	if (cw_session__add_process(lv->sess, pid)) {
-		lv->untraced++;
-		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, pid,
-			lv->target.comm, cw_session__error(lv->sess));
-	} else if (env.verbose) {
-		fprintf(stderr, "%s: tracing %d (%s) from its first instruction\n", env.prog, pid,
-			lv->target.comm);
-	}
+	ret = cw_follow__process(lv->follow, &ev);
 	say_notes(lv);
-	if (cw_launch__resume(lv->launch, pid))
+	if (ret)
 		return fail(EXIT_ENV, "the command vanished before it started");
 	return 0;
-}
-
-/* A process of the command appeared or exec'ed: trace it before it runs, then let it go. */
-static void follow_process(struct live *lv, const struct cw_launch_event *ev)
-{
-	char comm[CW_COMM_LEN] = "";
-
-	/* after an exec, the probes of the old image are gone with it */
-	if (ev->kind == CW_LAUNCH_EXEC)
-		cw_session__remove_process(lv->sess, ev->pid);
-	if (cw_session__add_process(lv->sess, ev->pid)) {
-		lv->untraced++;
-		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
-		fprintf(stderr, "%s: process %d (%s) is not traced: %s\n", env.prog, ev->pid, comm,
-			cw_session__error(lv->sess));
-	} else if (env.verbose) {
-		cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
-		fprintf(stderr, "%s: tracing %d (%s), %s, child of %d\n", env.prog, ev->pid, comm,
-			ev->kind == CW_LAUNCH_EXEC ? "a new program" : "a new process", ev->ppid);
-	}
-	cw_launch__resume(lv->launch, ev->pid);
 }
 
 /*
@@ -619,35 +651,23 @@ static void follow_process(struct live *lv, const struct cw_launch_event *ev)
  */
 static int live_run(struct live *lv, __u64 until_ns)
 {
-	for (;;) {
-		struct cw_launch_event ev;
-		int end, n;
+	int end;
 
-		end = cw_session__run(lv->sess, until_ns, &stop_requested);
+	if (lv->follow) {
+		end = cw_follow__run(lv->follow, until_ns, &stop_requested);
 		if (end < 0)
-			return fail(EXIT_ENV, "%s", cw_session__error(lv->sess)), -1;
-		if (end != CW_SESSION_FD_READY)
-			return end;
-		while ((n = cw_launch__next(lv->launch, &ev, 0)) == 1) {
-			if (ev.kind == CW_LAUNCH_EXIT) {
-				cw_session__remove_process(lv->sess, ev.pid);
-			} else if (ev.kind == CW_LAUNCH_EXITING) {
-				/* its stacks are read later: keep what its maps say now */
-				cw_session__refresh_modules(lv->sess, ev.pid);
-				cw_launch__resume(lv->launch, ev.pid);
-			} else {
-				follow_process(lv, &ev);
-			}
-		}
-		if (n == -ECHILD)
-			return CW_SESSION_TARGET_EXITED;
-		if (n < 0 && n != -EINTR)
-			return fail(EXIT_ENV, "following the command: %s", strerror(-n)), -1;
+			return fail(EXIT_ENV, "%s", cw_follow__error(lv->follow)), -1;
+		return end;
 	}
+	end = cw_session__run(lv->sess, until_ns, &stop_requested);
+	if (end < 0)
+		return fail(EXIT_ENV, "%s", cw_session__error(lv->sess)), -1;
+	return end;
 }
 
 static void live_close(struct live *lv)
 {
+	cw_follow__free(lv->follow);
 	cw_session__free(lv->sess);
 	cw_launch__free(lv->launch);
 	cw_engine__free(lv->eng);
@@ -990,7 +1010,7 @@ static int dispatch(void)
 		if (!env.pid)
 			usage_error("no process given: use -p PID, or a command such as 'run'");
 		if (!env.batch)
-			return check_tracing_env(env.pid) ?:
+			return check_source(env.pid) ?:
 				not_implemented("the live dashboard (use --batch for text snapshots)");
 		return cmd_batch();
 	case CMD_REPORT:

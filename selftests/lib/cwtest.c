@@ -336,3 +336,16 @@ int cw_count_lines(const char *s)
 			n++;
 	return n;
 }
+
+int cw_trace__open(const struct cw_source_opts *so, cw_record_fn sink, void *sink_ctx,
+		   struct cw_session **out, char *err, size_t errlen)
+{
+	struct cw_session_opts opts = { .pid = so->pid };
+	struct cw_source *src;
+	int ret;
+
+	ret = cw_source__open(so, &src, err, errlen);
+	if (ret)
+		return ret;
+	return cw_session__open(&opts, src, sink, sink_ctx, out, err, errlen);
+}

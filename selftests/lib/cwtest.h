@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "engine/record.h"
+
 struct cw_session;
+struct cw_source_opts;
 
 /* A workload started with the handshake of selftests/workloads/wl.h. */
 struct cw_wl {
@@ -56,6 +59,13 @@ struct cw_drain {
 };
 
 int cw_drain__start(struct cw_drain *d, struct cw_session *sess);
+
+/*
+ * Trace as concwatch does: a source made by cw_source__open() from so, in a session
+ * that ends with process so->pid, records to sink. 0 or -errno with err set.
+ */
+int cw_trace__open(const struct cw_source_opts *so, cw_record_fn sink, void *sink_ctx,
+		   struct cw_session **out, char *err, size_t errlen);
 /* Stop draining, join the thread: what cw_session__run returned (CW_SESSION_STOPPED). */
 long cw_drain__stop(struct cw_drain *d);
 

@@ -32,7 +32,7 @@ TEST(attach_and_detach_mid_flight)
 {
 	const char *why = cw_live_skip_reason();
 	const char *args[] = { "3", NULL };
-	struct cw_session_opts opts = {};
+	struct cw_source_opts opts = {};
 	unsigned long long outer, inner, want = cw_scale(2000);
 	struct cw_session *sess = NULL;
 	struct cw_engine *eng;
@@ -49,9 +49,9 @@ TEST(attach_and_detach_mid_flight)
 	ASSERT_EQ(0, cw_wl__go(&wl));
 	eng = cw_engine__new();
 	ASSERT_NE(NULL, eng);
-	opts.bpf.pid = pid;
-	opts.bpf.raw_events = 1; /* a record per operation: checked one by one */
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+	opts.pid = pid;
+	opts.raw_events = 1; /* a record per operation: checked one by one */
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
 		TH_LOG("%s", err);
 
 	/* wait, by the records themselves, until every thread took both locks many times */

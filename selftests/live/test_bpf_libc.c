@@ -60,7 +60,7 @@ static int enter_container(void)
 /* Trace the started workload through its N pairs; check every one arrived. */
 static void trace_workload(struct __test_metadata *_metadata, struct cw_wl *wl, long n)
 {
-	struct cw_session_opts opts = {};
+	struct cw_source_opts opts = {};
 	struct cw_session *sess = NULL;
 	const struct cw_lock *l;
 	struct cw_engine *eng;
@@ -69,9 +69,9 @@ static void trace_workload(struct __test_metadata *_metadata, struct cw_wl *wl, 
 
 	eng = cw_engine__new();
 	ASSERT_NE(NULL, eng);
-	opts.bpf.pid = wl->pid;
-	opts.bpf.raw_events = 1; /* a record per operation: releases are counted */
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+	opts.pid = wl->pid;
+	opts.raw_events = 1; /* a record per operation: releases are counted */
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
 		TH_LOG("%s", err);
 	/* drain while the workload runs: its records outnumber the ring buffer */
 	ASSERT_EQ(0, cw_drain__start(&d, sess));

@@ -56,11 +56,11 @@ FIXTURE_TEARDOWN(mutex)
 static int open_session_mode(struct __test_metadata *_metadata, FIXTURE_DATA(mutex) *self,
 			     int raw)
 {
-	struct cw_session_opts opts = { .bpf = { .pid = self->pid, .raw_events = raw } };
+	struct cw_source_opts opts = { .pid = self->pid, .raw_events = raw };
 	char err[256] = "";
 	int ret;
 
-	ret = cw_session__open(&opts, cw_engine__feed, self->eng, &self->sess, err, sizeof(err));
+	ret = cw_trace__open(&opts, cw_engine__feed, self->eng, &self->sess, err, sizeof(err));
 	EXPECT_EQ(0, ret) TH_LOG("session: %s", err);
 	return ret;
 }
@@ -177,13 +177,13 @@ TEST_F(mutex, target_exit_ends_session)
 
 TEST(no_such_process)
 {
-	struct cw_session_opts opts = { .bpf = { .pid = 0x3fffffff } };
+	struct cw_source_opts opts = { .pid = 0x3fffffff };
 	struct cw_session *s = NULL;
 	char err[256] = "";
 
 	if (cw_live_skip_reason())
 		SKIP(return, "%s", cw_live_skip_reason());
-	ASSERT_EQ(-ESRCH, cw_session__open(&opts, cw_engine__feed, NULL, &s, err, sizeof(err)));
+	ASSERT_EQ(-ESRCH, cw_trace__open(&opts, cw_engine__feed, NULL, &s, err, sizeof(err)));
 	ASSERT_STREQ("no such process: 1073741823", err);
 	ASSERT_EQ(NULL, s);
 }

@@ -62,7 +62,7 @@ static void trace_free(struct __test_metadata *_metadata, struct traced *t, cons
 		       const char *mode, int track_free)
 {
 	const char *args[] = { "-w", mode, NULL };
-	struct cw_session_opts opts = {};
+	struct cw_source_opts opts = {};
 	struct cw_drain d;
 	char err[256] = "";
 	int ret;
@@ -71,9 +71,9 @@ static void trace_free(struct __test_metadata *_metadata, struct traced *t, cons
 	ASSERT_EQ(0, cw_wl__start(&t->wl, name, args));
 	t->eng = cw_engine__new();
 	ASSERT_NE(NULL, t->eng);
-	opts.bpf.pid = t->wl.pid;
-	opts.bpf.track_free = track_free;
-	ret = cw_session__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
+	opts.pid = t->wl.pid;
+	opts.track_free = track_free;
+	ret = cw_trace__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
 	ASSERT_EQ(0, ret) TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, t->sess));
 	ASSERT_EQ(0, cw_wl__go(&t->wl));
@@ -639,7 +639,7 @@ TEST(record_then_report_equals_live)
 	const char *why = cw_live_skip_reason();
 	const char *args[] = { "-w", NULL };
 	struct cw_report_target target = { .verbose = 1 };
-	struct cw_session_opts opts = {};
+	struct cw_source_opts opts = {};
 	char file[] = "/tmp/cw-lo." CW_TMP_X, err[256] = "";
 	struct cw_engine *replayed;
 	struct cw_session *sess;
@@ -659,8 +659,8 @@ TEST(record_then_report_equals_live)
 	tee.eng = cw_engine__new();
 	ASSERT_NE(NULL, tee.eng);
 	ASSERT_EQ(0, cw_recorder__open(file, &(struct cw_rec_meta){ .pid = wl.pid }, &tee.rec));
-	opts.bpf.pid = wl.pid;
-	ASSERT_EQ(0, cw_session__open(&opts, tee_feed, &tee, &sess, err, sizeof(err)))
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, tee_feed, &tee, &sess, err, sizeof(err)))
 		TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, sess));
 	ASSERT_EQ(0, cw_wl__go(&wl));

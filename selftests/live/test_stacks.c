@@ -23,14 +23,14 @@
 static int trace(struct __test_metadata *_metadata, const struct cw_wl *wl, struct cw_engine **eng,
 		 struct cw_session **sess, struct cw_drain *d)
 {
-	struct cw_session_opts opts = { .bpf = { .pid = wl->pid } };
+	struct cw_source_opts opts = { .pid = wl->pid };
 	char err[256] = "";
 	int ret;
 
 	*eng = cw_engine__new();
 	if (!*eng)
 		return -ENOMEM;
-	ret = cw_session__open(&opts, cw_engine__feed, *eng, sess, err, sizeof(err));
+	ret = cw_trace__open(&opts, cw_engine__feed, *eng, sess, err, sizeof(err));
 	if (ret) {
 		TH_LOG("%s", err);
 		return ret;

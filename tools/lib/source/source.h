@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A source produces event records (include/concwatch/events.h): the BPF programs, the
- * kernel module, a recording. Everything downstream sees only records, so the engine
- * cannot tell the sources apart.
+ * kernel module, the in-process library, a recording. Everything downstream sees only
+ * records, so the engine cannot tell the sources apart; a session (session.h) runs one
+ * or several and knows nothing of what is behind these operations.
  *
+ *   cw_source__open()    the factory: a source of the backend the options name
  *   cw_source__start()   attach to the target; after it, records flow
  *   cw_source__fd()      pollable: readable when records wait (or -1: call drain on a timer)
  *   cw_source__drain()   hand every waiting record to fn, plus the source's own tick and
  *                        lost records; never blocks
  *   cw_source__stop()    detach; records already produced can still be drained
  *   cw_source__stats()   what went through and what was lost
+ *   cw_source__add_process(), __remove_process(), __refresh_process()
+ *                        follow processes as they come and go (optional: a source
+ *                        without them answers -EOPNOTSUPP)
  */
 #ifndef __CW_SOURCE_H
 #define __CW_SOURCE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include "engine/record.h"
 
@@ -33,14 +39,52 @@ struct cw_source_ops {
 	int (*drain)(struct cw_source *src, cw_record_fn fn, void *ctx);
 	int (*stop)(struct cw_source *src);
 	void (*stats)(struct cw_source *src, struct cw_source_stats *st);
+	/* optional, NULL when the source has no processes to follow (a recording) */
+	int (*add_process)(struct cw_source *src, int pid);
+	int (*remove_process)(struct cw_source *src, int pid);
+	int (*refresh_process)(struct cw_source *src, int pid);
 	void (*free)(struct cw_source *src);
 };
 
 struct cw_source {
 	const struct cw_source_ops *ops;
+	int ended;		/* nothing more will come: a recording read to its end */
+	int ordered;		/* its records come in the order to hand them on: a recording
+				 * holds the reorder window's output already */
 	char err[256];		/* why the last call failed, one line for the user */
 	char notes[512];	/* what the user may want to know with -v (functions not probed) */
 };
+
+/* What a source is asked for; each backend takes what applies to it. */
+struct cw_source_opts {
+	const char *backend;		/* "bpf" (NULL: the same), "kmod", "preload" */
+	int pid;			/* process to trace from start(); 0: none, the caller
+					 * adds processes (cw_source__add_process) */
+	size_t ringbuf_bytes;		/* buffer between the kernel and us, power of two;
+					 * 0 = default (4 MiB) */
+	__u64 tick_ns;			/* tick period; 0 = default (100 ms) */
+	__u32 max_threads;		/* threads tracked at once; 0 = default (16384) */
+	__s32 stack_bytes;		/* user stack copied for DWARF unwinding, multiple of 8,
+					 * at most 24576; 0 = default (16384), -1 = none */
+	int verbose;			/* print the backend's own debug output (libbpf's) */
+	int raw_events;			/* a record per lock operation, not statistics (tests) */
+	int track_free;			/* free() ends the history of the locks inside the block */
+};
+
+/*
+ * A new source of the backend opts names, not started. Options a backend cannot honour,
+ * and a backend not available here, are refused now, before anything runs: err holds one
+ * line for the user and -errno is returned (-EOPNOTSUPP: the backend is not available).
+ */
+int cw_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
+		    size_t errlen);
+
+/* The backends, for cw_source__open() only. */
+int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
+			size_t errlen);
+
+/* CLOCK_MONOTONIC in ns: the clock of every record's ts_ns (source/emit.c). */
+__u64 cw_now_ns(void);
 
 static inline int cw_source__start(struct cw_source *src)
 {
@@ -68,9 +112,43 @@ static inline void cw_source__stats(struct cw_source *src, struct cw_source_stat
 	src->ops->stats(src, st);
 }
 
+/*
+ * After start: trace one more process (a child of a traced command, or the new image
+ * after an exec: remove it first), or stop tracing one (exited, or about to be
+ * attached again). 0 or -errno; the source's error says why.
+ */
+static inline int cw_source__add_process(struct cw_source *src, int pid)
+{
+	return src->ops->add_process ? src->ops->add_process(src, pid) : -EOPNOTSUPP;
+}
+
+static inline int cw_source__remove_process(struct cw_source *src, int pid)
+{
+	return src->ops->remove_process ? src->ops->remove_process(src, pid) : -EOPNOTSUPP;
+}
+
+/*
+ * Send what pid maps now that was not sent yet (a process about to exit: its stacks may
+ * only be read once it is gone). 0 or -errno.
+ */
+static inline int cw_source__refresh_process(struct cw_source *src, int pid)
+{
+	return src->ops->refresh_process ? src->ops->refresh_process(src, pid) : -EOPNOTSUPP;
+}
+
+static inline const char *cw_source__name(const struct cw_source *src)
+{
+	return src->ops->name;
+}
+
 static inline const char *cw_source__error(const struct cw_source *src)
 {
 	return src->err;
+}
+
+static inline const char *cw_source__notes(const struct cw_source *src)
+{
+	return src->notes;
 }
 
 static inline void cw_source__free(struct cw_source *src)
@@ -78,35 +156,5 @@ static inline void cw_source__free(struct cw_source *src)
 	if (src)
 		src->ops->free(src);
 }
-
-/* The BPF source: uprobes on the target's libc, streamed through a BPF ring buffer. */
-struct cw_bpf_opts {
-	int pid;			/* process to trace */
-	size_t ringbuf_bytes;		/* ring buffer size, power of two; 0 = default (4 MiB) */
-	__u64 tick_ns;			/* tick period; 0 = default (100 ms) */
-	__u32 max_threads;		/* threads tracked at once; 0 = default (16384) */
-	__s32 stack_bytes;		/* user stack copied for DWARF unwinding, multiple of 8,
-					 * at most 24576; 0 = default (16384), -1 = none */
-	int verbose;			/* print libbpf's debug output */
-	int raw_events;			/* a record per lock operation, not statistics (tests) */
-	int track_free;			/* free() ends the history of the locks inside the block */
-	int defer_pid;			/* start() does not trace pid: the caller adds it
-					 * (cw_bpf_source__add_process), and may fail to */
-};
-
-int cw_bpf_source__new(const struct cw_bpf_opts *opts, struct cw_source **out);
-
-/*
- * After start: trace one more process (a child of a traced command, or the new image
- * after an exec: remove it first), or stop tracing one (exited, or about to be
- * attached again). 0 or -errno; add says why in the source's error.
- */
-int cw_bpf_source__add_process(struct cw_source *src, int pid);
-int cw_bpf_source__remove_process(struct cw_source *src, int pid);
-/*
- * Send what pid maps now that was not sent yet (a process about to exit: its stacks may
- * only be read once it is gone). 0 or -errno.
- */
-int cw_bpf_source__refresh_modules(struct cw_source *src, int pid);
 
 #endif /* __CW_SOURCE_H */

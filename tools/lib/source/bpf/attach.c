@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Attaching the BPF source's uprobes to a process, at the places its own libc (or
+ * executable) has the probed functions, found through /proc/PID/maps and reached through
+ * /proc/PID/root so that processes in containers work; uprobe-multi links where the
+ * kernel has them (links.h). Adding and removing a traced process.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "concwatch.skel.h"
+#include "source/bpf/internal.h"
+#include "source/links.h"
+#include "source/target.h"
+
+#define NR_PROBES CW_BPF_NR_PROBES
+#define NR_SDT CW_BPF_NR_SDT
+
+/* A function not probed, for the user's -v: the libc of the target lacks it. */
+static void note(struct bpf_source *s, const char *func)
+{
+	size_t len = strlen(s->base.notes);
+
+	if (strstr(s->base.notes, func))
+		return; /* another process of the same libc said it already */
+	snprintf(s->base.notes + len, sizeof(s->base.notes) - len, "%s%s",
+		 strstr(s->base.notes, "not probed: ") ? ", " :
+		 len ? "; not probed: " : "not probed: ", func);
+}
+
+struct proc *cw_bpf__find_proc(const struct bpf_source *s, int pid)
+{
+	for (size_t i = 0; i < s->nr_procs; i++)
+		if (s->procs[i]->pid == pid)
+			return s->procs[i];
+	return NULL;
+}
+
+/* Which mapped objects may define the probed functions, in the dynamic linker's lookup order. */
+static int object_rank(const struct cw_object *o)
+{
+	const char *base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
+
+	if (o->is_main)
+		return 0; /* a static build */
+	if (!strncmp(base, "libpthread", 10))
+		return 1; /* glibc < 2.34 */
+	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))
+		return 2;
+	return -1;
+}
+
+/* Open the candidate objects once, best first; *nr of them. */
+static int open_candidates(struct bpf_source *s, const struct cw_object *objs, size_t nr,
+			   struct cw_bpf_candidate *c, size_t *nc)
+{
+	*nc = 0;
+	for (int rank = 0; rank <= 2; rank++) {
+		for (size_t i = 0; i < nr && *nc < CW_BPF_MAX_CANDIDATES; i++) {
+			int err;
+
+			if (object_rank(&objs[i]) != rank)
+				continue;
+			err = cw_elf__open(objs[i].host_path, &c[*nc].elf);
+			if (err) {
+				cw_bpf__set_err(s, "failed to read %s: %s", objs[i].host_path,
+						strerror(-err));
+				return err;
+			}
+			c[(*nc)++].obj = &objs[i];
+		}
+	}
+	return 0;
+}
+
+/* Why a uprobe could not be attached, in the user's words. */
+static const char *probe_error(int err)
+{
+	/* ENOTSUPP, which strerror() does not know: the kernel refused the instruction */
+	if (err == 524)
+		return "the kernel cannot place a uprobe on its instruction";
+	return strerror(err);
+}
+
+/* Attach every probe to process p, at the places its own libc (or executable) has them. */
+static int attach(struct bpf_source *s, struct proc *p)
+{
+	struct cw_bpf_candidate cands[CW_BPF_MAX_CANDIDATES];
+	struct cw_object *objs = NULL;
+	size_t nr = 0, nc = 0;
+	int err;
+
+	err = cw_target__objects(p->pid, &objs, &nr);
+	if (err == -ESRCH) {
+		cw_bpf__set_err(s, "no such process: %d", p->pid);
+		return err;
+	}
+	if (!err)
+		err = cw_target__libs_to_come(p->pid, &objs, &nr);
+	if (err) {
+		free(objs);
+		cw_bpf__set_err(s, "failed to read the maps of %d: %s", p->pid, strerror(-err));
+		return err;
+	}
+	err = open_candidates(s, objs, nr, cands, &nc);
+	if (!err)
+		err = cw_bpf__attach_sdt(s, p, cands, nc);
+	for (size_t i = 0; !err && i < NR_PROBES; i++) {
+		const struct cw_bpf_probe *pr = &cw_bpf_probes[i];
+		const struct cw_object *obj = NULL;
+		struct cw_elf_func f;
+		__u64 off;
+
+		if (pr->track_free && !s->opts.track_free)
+			continue;
+		if (cw_bpf__sdt_covered(p, pr->func))
+			continue;
+		for (size_t k = 0; k < nc && !obj; k++)
+			if (!cw_elf__func(cands[k].elf, pr->func, &f))
+				obj = cands[k].obj;
+		if (!obj && pr->required) {
+			err = -ENOENT;
+			cw_bpf__set_err(s, "process %d maps no libc, libpthread or executable "
+					"defining %s", p->pid, pr->func);
+			break;
+		}
+		if (!obj) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "%s (not in the target's libc)", pr->func);
+			note(s, why);
+			continue;
+		}
+		off = f.offset + cw_bpf__place(s->emulates_push, s->emulates_nopl, pr, &f);
+		for (int ret = 0; ret <= pr->ret && !err; ret++) {
+			char name[64];
+			struct bpf_program *prog;
+			struct bpf_link **link = &p->links[2 * i + ret];
+			int ok;
+
+			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe",
+				 pr->func);
+			prog = bpf_object__find_program_by_name(s->skel->obj, name);
+			if (!prog) {
+				err = -ENOENT;
+				cw_bpf__set_err(s, "BPF object has no program %s (build mismatch)",
+						name);
+				break;
+			}
+			if (s->umulti_type >= 0) {
+				int fd = cw_uprobe_multi_attach(bpf_program__fd(prog),
+								s->umulti_type, obj->host_path,
+								off, ret, p->pid);
+
+				p->mlinks[2 * i + ret] = fd;
+				ok = fd >= 0;
+				errno = -fd;
+			} else {
+				*link = bpf_program__attach_uprobe(prog, ret, p->pid,
+								   obj->host_path, off);
+				ok = *link != NULL;
+			}
+			if (!ok && !pr->required) {
+				/* e.g. a lock-prefixed first instruction: uprobes refuse those */
+				char why[128];
+
+				snprintf(why, sizeof(why), "%s (cannot probe it: %s)", pr->func,
+					 probe_error(errno));
+				note(s, why);
+				cw_links_destroy(&p->links[2 * i], 1, &p->mlinks[2 * i], 1);
+				break;
+			}
+			if (!ok) {
+				err = -errno;
+				cw_bpf__set_err(s, "failed to attach %s to %s:%s: %s",
+						ret ? "uretprobe" : "uprobe", obj->path, pr->func,
+						strerror(-err));
+			}
+		}
+	}
+	for (size_t k = 0; k < nc; k++)
+		cw_elf__close(cands[k].elf);
+	free(objs);
+	return err;
+}
+
+/* Load every uprobe program for uprobe-multi links: see links.h. */
+void cw_bpf__set_umulti(struct bpf_source *s)
+{
+	for (size_t i = 0; i < NR_PROBES; i++) {
+		for (int ret = 0; ret <= cw_bpf_probes[i].ret; ret++) {
+			char name[64];
+			struct bpf_program *prog;
+
+			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe",
+				 cw_bpf_probes[i].func);
+			prog = bpf_object__find_program_by_name(s->skel->obj, name);
+			if (prog)
+				bpf_program__set_expected_attach_type(prog, s->umulti_type);
+		}
+	}
+}
+
+void cw_bpf__proc_free(struct proc *p)
+{
+	if (!p)
+		return;
+	cw_links_destroy(p->links, 2 * NR_PROBES, p->mlinks, 2 * NR_PROBES);
+	cw_links_destroy(p->sdt_links, NR_SDT, NULL, 0);
+	cw_proc_maps__fini(&p->maps);
+	free(p);
+}
+
+/* Trace one more process: probes, thread names, module map, then the targets map. */
+int cw_bpf__add_process(struct bpf_source *s, int pid)
+{
+	__u32 tgid = pid;
+	__u8 one = 1;
+	struct proc *p, **v;
+	int err;
+
+	if (cw_bpf__find_proc(s, pid))
+		return 0;
+	if (s->nr_procs == s->cap_procs) {
+		size_t cap = s->cap_procs ? s->cap_procs * 2 : 4;
+
+		v = realloc(s->procs, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->procs = v;
+		s->cap_procs = cap;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = pid;
+	cw_proc_maps__init(&p->maps, pid);
+	for (size_t i = 0; i < 2 * NR_PROBES; i++)
+		p->mlinks[i] = -1;
+	err = attach(s, p);
+	if (!err)
+		err = cw_thread_names__snapshot(&s->names, &s->emit, pid);
+	if (!err)
+		err = cw_proc_maps__send(&p->maps, &s->emit, cw_now_ns(), 1);
+	p->maps.read_at_attach = 1;
+	if (err) {
+		if (!s->base.err[0])
+			cw_bpf__set_err(s, "failed to read the threads and maps of %d: %s", pid,
+					strerror(-err));
+		cw_bpf__proc_free(p);
+		return err;
+	}
+	/*
+	 * Attaching takes a while per probe. Tracing starts only now, for every probe at
+	 * once, so no operation is seen by its entry probe but not its return probe.
+	 */
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.targets), &tgid, &one, BPF_ANY)) {
+		err = -errno;
+		cw_bpf__set_err(s, "failed to add %d to the targets map: %s", pid, strerror(-err));
+		cw_bpf__proc_free(p);
+		return err;
+	}
+	s->procs[s->nr_procs++] = p;
+	return 0;
+}
+
+int cw_bpf__op_add_process(struct cw_source *src, int pid)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	s->base.err[0] = '\0';
+	if (!s->skel || s->stopped_ns) {
+		cw_bpf__set_err(s, "cannot trace process %d: tracing has %s", pid,
+				s->skel ? "stopped" : "not started");
+		return -EINVAL;
+	}
+	return cw_bpf__add_process(s, pid);
+}
+
+int cw_bpf__op_refresh_process(struct cw_source *src, int pid)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	struct proc *p;
+
+	int err;
+
+	p = cw_bpf__find_proc(s, pid);
+	if (!p) {
+		cw_bpf__set_err(s, "process %d is not traced", pid);
+		return -ENOENT;
+	}
+	err = cw_proc_maps__send(&p->maps, &s->emit, cw_now_ns(), 1);
+	if (err)
+		cw_bpf__set_err(s, "failed to read the maps of %d: %s", pid, strerror(-err));
+	return err;
+}
+
+int cw_bpf__op_remove_process(struct cw_source *src, int pid)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	__u32 tgid = pid;
+	int err = 0;
+
+	for (size_t i = 0; i < s->nr_procs; i++) {
+		if (s->procs[i]->pid != pid)
+			continue;
+		/* gone from the map already once tracing stopped */
+		if (bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid) &&
+		    errno != ENOENT) {
+			err = -errno;
+			cw_bpf__set_err(s, "failed to remove %d from the targets map: %s", pid,
+					strerror(-err));
+		}
+		cw_bpf__proc_free(s->procs[i]);
+		memmove(&s->procs[i], &s->procs[i + 1], (s->nr_procs - i - 1) * sizeof(*s->procs));
+		s->nr_procs--;
+		return err;
+	}
+	cw_bpf__set_err(s, "process %d is not traced", pid);
+	return -ENOENT;
+}

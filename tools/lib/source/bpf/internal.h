@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The BPF source's parts, private to tools/lib/source/bpf/:
+ *   source.c       options, load, start/stop, the ops table
+ *   probes.c       the libc functions probed, and where in each (placement)
+ *   usdt.c         glibc's SDT notes used instead of uprobes where they cover a function
+ *   attach.c       uprobe and uprobe-multi attach; adding and removing a process
+ *   tracepoints.c  the system-wide tracepoints, and tracefs mounted privately if need be
+ *   stream.c       draining the ring buffer, with the BPF side's lost counters
+ *   stats.c        the per-tick statistics of lock_sites, sent as what grew
+ * Thread names, module maps, ticks and lost records are no part of it: every backend
+ * shares them (source/emit.h, source/procinfo.h).
+ */
+#ifndef __CW_BPF_INTERNAL_H
+#define __CW_BPF_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "cw_maps.h"
+#include "engine/index.h"
+#include "source/emit.h"
+#include "source/procinfo.h"
+#include "source/source.h"
+
+struct bpf_link;
+struct ring_buffer;
+struct concwatch_bpf;
+struct cw_elf;
+struct cw_elf_func;
+struct cw_object;
+
+/* Sizes of the tables of probes.c, usdt.c and tracepoints.c (asserted there). */
+#define CW_BPF_NR_PROBES 25
+#define CW_BPF_NR_SDT 13
+#define CW_BPF_NR_SDT_GROUPS 9
+#define CW_BPF_NR_TRACEPOINTS 9
+
+/*
+ * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return
+ * program (uretprobe_FUNC). Functions a libc lacks (older glibc has no clocklock) are
+ * left out and said so; those marked required must be there.
+ */
+struct cw_bpf_probe {
+	const char *func;
+	int ret;		/* has a return probe */
+	int required;
+	__u32 regs;		/* registers its entry program reads besides %rdi, %rbp, [%rsp] */
+	int at_success;		/* when the entry is refused, probe where it succeeded */
+	int track_free;		/* only with --track-free (cw_source_opts.track_free) */
+};
+
+extern const struct cw_bpf_probe cw_bpf_probes[CW_BPF_NR_PROBES];
+
+/* A traced process: its probes, and the module map sent for it. */
+struct proc {
+	int pid;
+	struct bpf_link *links[2 * CW_BPF_NR_PROBES];	/* entry, return */
+	int mlinks[2 * CW_BPF_NR_PROBES];	/* the same as uprobe-multi link fds, or -1 */
+	struct bpf_link *sdt_links[CW_BPF_NR_SDT];	/* SDT notes used instead of uprobes */
+	struct cw_proc_maps maps;
+};
+
+struct bpf_source {
+	struct cw_source base;
+	struct cw_source_opts opts;	/* defaults filled in */
+	struct concwatch_bpf *skel;
+	struct ring_buffer *rb;
+	struct proc **procs;		/* opts.pid first (if any), then those added */
+	size_t nr_procs, cap_procs;
+	int umulti_type;			/* BPF_TRACE_UPROBE_MULTI, or -1: see links.h */
+	struct bpf_link *tp_links[CW_BPF_NR_TRACEPOINTS];
+	int no_klock;			/* the kernel has no lock:contention_* tracepoints */
+	int emulates_push;		/* this kernel emulates push for uprobes */
+	int emulates_nopl;		/* ... and multi-byte nops */
+	int raw_class;			/* stack copy buffer: 4 KiB << raw_class */
+
+	int cb_err;			/* the ring buffer callback's error in the drain */
+
+	struct cw_emit emit;		/* records handed on, made up, counted */
+	struct cw_thread_names names;
+
+	__u64 stopped_ns;		/* when recording stopped; the stream ends there */
+	__u64 malformed;		/* ring buffer records that failed their checks */
+
+	/* lock_sites as last sent, to send the growth each tick */
+	struct site_prev {
+		struct cw_site_key key;
+		struct cw_site_stats v;
+	} *sites;
+	size_t nr_sites, cap_sites;
+	struct cw_index site_ix;	/* (addr, stack_id) -> slot in sites */
+	__u64 stats_sent_ns;
+};
+
+void cw_bpf__set_err(struct bpf_source *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* probes.c: where in function f to put probe p (an offset from its start). */
+__u64 cw_bpf__place(int emulates_push, int emulates_nopl, const struct cw_bpf_probe *p,
+		    const struct cw_elf_func *f);
+
+/* attach.c */
+#define CW_BPF_MAX_CANDIDATES 3
+
+/* A mapped object that may define the probed functions, opened. */
+struct cw_bpf_candidate {
+	const struct cw_object *obj;
+	struct cw_elf *elf;
+};
+
+struct proc *cw_bpf__find_proc(const struct bpf_source *s, int pid);
+int cw_bpf__add_process(struct bpf_source *s, int pid);
+int cw_bpf__op_add_process(struct cw_source *src, int pid);
+int cw_bpf__op_remove_process(struct cw_source *src, int pid);
+int cw_bpf__op_refresh_process(struct cw_source *src, int pid);
+void cw_bpf__set_umulti(struct bpf_source *s);
+void cw_bpf__proc_free(struct proc *p);
+
+/* usdt.c */
+int cw_bpf__sdt_covered(const struct proc *p, const char *func);
+int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf_candidate *cands,
+		       size_t nc);
+
+/* tracepoints.c */
+int cw_bpf__attach_tracepoints(struct bpf_source *s);
+int cw_bpf__klock_available(void);
+int cw_bpf__ensure_tracefs(struct bpf_source *s);
+
+/* stream.c */
+int cw_bpf__ringbuf_record(void *ctx, void *data, size_t size);
+int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx);
+
+/* stats.c */
+int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now);
+void cw_bpf__stats_fini(struct bpf_source *s);
+
+#endif /* __CW_BPF_INTERNAL_H */

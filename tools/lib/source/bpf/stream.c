@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Draining the BPF source: the ring buffer's records, each checked, its thread named and
+ * its stack's modules sent first when they are new; then what the programs counted as
+ * lost, the statistics that grew, and the tick.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "concwatch.skel.h"
+#include "source/bpf/internal.h"
+
+int cw_bpf__ringbuf_record(void *ctx, void *data, size_t size)
+{
+	const struct cw_hdr *h = data;
+	struct bpf_source *s = ctx;
+	int err;
+
+	err = cw_record__check(h, size);
+	if (err && err != -ENOENT) {
+		/* our own programs wrote it: a bug, but never fatal, and never silent */
+		s->malformed++;
+		return 0;
+	}
+	err = cw_thread_names__on_record(&s->names, &s->emit, h);
+	if (!err && (h->type == CW_EV_USTACK_RAW || h->type == CW_EV_STACK)) {
+		struct proc *p = cw_bpf__find_proc(s, h->pid);
+
+		/* no longer traced: its map is what was sent */
+		if (p)
+			err = cw_proc_maps__for_stack(&p->maps, &s->emit, h, s->opts.tick_ns);
+	}
+	if (!err)
+		err = cw_emit__deliver(&s->emit, h);
+	if (err) {
+		s->cb_err = err;
+		return -1; /* stops ring_buffer__consume() */
+	}
+	return 0;
+}
+
+int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	struct cw_emit *e = &s->emit;
+	__u64 now;
+	int err;
+
+	s->cb_err = 0;
+	err = cw_emit__begin(e, fn, ctx);
+	if (err)
+		return err;
+	err = ring_buffer__consume(s->rb);
+	if (s->cb_err)
+		return s->cb_err;
+	if (err < 0) {
+		cw_bpf__set_err(s, "failed to read the ring buffer: %s", strerror(-err));
+		return err;
+	}
+
+	/* after stop, nothing newer than the stop can have been recorded */
+	now = s->stopped_ns ? s->stopped_ns : cw_now_ns();
+	err = cw_emit__lost(e, CW_LOST_RINGBUF, s->skel->bss->lost_ringbuf, now);
+	if (!err)
+		err = cw_emit__lost(e, CW_LOST_MAP_FULL, s->skel->bss->lost_map_full, now);
+	if (!err)
+		err = cw_emit__lost(e, CW_LOST_STACK, s->skel->bss->lost_stack, now);
+	if (!err)
+		err = cw_emit__lost(e, CW_LOST_HELD_OVERFLOW, s->skel->bss->lost_held_overflow,
+				    now);
+	if (!err)
+		err = cw_bpf__send_lock_stats(s, now);
+	if (!err)
+		err = cw_emit__lost(e, CW_LOST_MALFORMED, s->malformed, now);
+	if (!err)
+		err = cw_emit__tick(e, now, s->stopped_ns != 0);
+	if (err)
+		return err;
+	return e->delivered;
+}

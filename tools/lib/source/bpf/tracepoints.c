@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF source's tracepoints: futex(2) of the targets, kernel lock contention of their
+ * threads, and the task events that follow their threads. System-wide, attached once;
+ * their programs look for targets.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "concwatch.skel.h"
+#include "source/bpf/internal.h"
+
+static const char *const tracepoint_progs[] = {
+	"tracepoint__syscalls__sys_enter_futex",
+	"tracepoint__syscalls__sys_exit_futex",
+	"tracepoint__syscalls__sys_enter_futex_waitv",
+	"tracepoint__syscalls__sys_exit_futex_waitv",
+	"tp_btf__contention_begin",
+	"tp_btf__contention_end",
+	"tp_btf__task_newtask",
+	"tp_btf__task_rename",
+	"tp_btf__sched_process_exit",
+};
+
+#define NR_TRACEPOINTS CW_BPF_NR_TRACEPOINTS
+_Static_assert(sizeof(tracepoint_progs) / sizeof(tracepoint_progs[0]) == NR_TRACEPOINTS,
+	       "CW_BPF_NR_TRACEPOINTS counts the table");
+
+int cw_bpf__attach_tracepoints(struct bpf_source *s)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < NR_TRACEPOINTS; i++) {
+		struct bpf_program *prog;
+
+		prog = bpf_object__find_program_by_name(s->skel->obj, tracepoint_progs[i]);
+		if (!prog) {
+			err = -ENOENT;
+			cw_bpf__set_err(s, "BPF object has no program %s (build mismatch)",
+					tracepoint_progs[i]);
+			break;
+		}
+		if (!bpf_program__autoload(prog))
+			continue; /* left out at load: see cw_bpf__klock_available() */
+		s->tp_links[i] = bpf_program__attach(prog);
+		if (!s->tp_links[i]) {
+			err = -errno;
+			cw_bpf__set_err(s, "failed to attach %s: %s",
+					bpf_program__section_name(prog), strerror(-err));
+		}
+	}
+	return err;
+}
+
+/*
+ * lock:contention_begin/end arrived in Linux 5.19. Without them concwatch still traces
+ * everything else: their programs are left out rather than failing the load.
+ */
+int cw_bpf__klock_available(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int found;
+
+	if (!btf)
+		return 1; /* cannot tell: let the load say */
+	found = btf__find_by_name_kind(btf, "btf_trace_contention_begin", BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return found;
+}
+
+/*
+ * libbpf attaches syscall tracepoints through tracefs. A fresh system may have it
+ * unmounted: then mount it in a mount namespace of our own, changing nothing for
+ * anyone else. (A process with threads cannot unshare its mount namespace: concwatch
+ * opens its source before it starts any.)
+ */
+int cw_bpf__ensure_tracefs(struct bpf_source *s)
+{
+	if (!access("/sys/kernel/tracing/events/syscalls", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events/syscalls", F_OK))
+		return 0;
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		int err = -errno;
+
+		cw_bpf__set_err(s, "tracefs is not mounted at /sys/kernel/tracing and mounting it "
+				"failed: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
