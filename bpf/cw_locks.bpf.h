@@ -88,17 +88,11 @@ struct {
 	__type(value, __u32);
 } lock_gens SEC(".maps");
 
-struct edge_key {
-	__u32 tgid;
-	__u32 pad;
-	struct cw_edge_id id;
-};
-
 /* Edges already sent; LRU: an evicted one is sent again, which the engine merges. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct edge_key);
+	__type(key, struct cw_edge_key);
 	__type(value, __u8);
 } edges_seen SEC(".maps");
 
@@ -110,7 +104,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct edge_key);
+	__type(key, struct cw_edge_key);
 	__type(value, struct cw_ev_edge);
 } edges_pending SEC(".maps");
 
@@ -346,7 +340,7 @@ CW_RULES_HOOK void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
 				      const struct cw_held_lock *from,
 				      const struct cw_rules_acq *to)
 {
-	struct edge_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .id = *id };
+	struct cw_edge_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .id = *id };
 	struct cw_ev_edge e = {};
 	__u8 one = 1;
 	long err;

@@ -14,6 +14,7 @@
 #include "cwtest.h"
 #include "rules_drive.h"
 #include "engine/engine.h"
+#include "report/report.h"
 #include "source/session.h"
 
 /* One dependency as the engine keeps it, instance by instance. */
@@ -102,7 +103,7 @@ TEST(bpf_conforms_to_userspace_rules)
 {
 	const char *why = cw_live_skip_reason();
 	const char *args[] = { "-w", NULL };
-	struct cw_session_opts opts = {};
+	struct cw_source_opts opts = {};
 	struct cw_engine *live, *ref;
 	static struct deps got, want;
 	struct cw_session *sess;
@@ -121,8 +122,8 @@ TEST(bpf_conforms_to_userspace_rules)
 	ref = cw_engine__new();
 	ASSERT_NE(NULL, live);
 	ASSERT_NE(NULL, ref);
-	opts.bpf.pid = wl.pid;
-	ASSERT_EQ(0, cw_session__open(&opts, cw_engine__feed, live, &sess, err, sizeof(err)))
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, live, &sess, err, sizeof(err)))
 		TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, sess));
 	ASSERT_EQ(0, cw_wl__go(&wl));
@@ -172,6 +173,53 @@ TEST(bpf_conforms_to_userspace_rules)
 	cw_session__free(sess);
 	cw_engine__free(ref);
 	cw_engine__free(live);
+	EXPECT_EQ(0, cw_wl__stop(&wl));
+}
+
+/*
+ * A dependency that meets a full ring buffer waits in the kernel until delivered: 50
+ * inversions made after the workload filled a small ring buffer with futex records,
+ * and nothing read until the end (no drain while it runs, so every reservation from
+ * the flood on fails, deterministically). Every inversion must be reported all the same;
+ * what was lost (the flood's records, stacks) is reported as lost, and no dependency
+ * is among it.
+ */
+TEST(edges_wait_out_a_full_ringbuf)
+{
+	const char *why = cw_live_skip_reason();
+	const char *args[] = { "-w", "-t", "50", "20000", NULL };
+	struct cw_source_opts opts = { .ringbuf_bytes = 1 << 18 };
+	const struct cw_engine_counts *c;
+	struct cw_lock_cycles lc = {};
+	struct cw_session *sess;
+	struct cw_engine *eng;
+	struct cw_wl wl;
+	char err[256] = "";
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_children", args));
+	eng = cw_engine__new();
+	ASSERT_NE(NULL, eng);
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+		TH_LOG("session: %s", err);
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	ASSERT_EQ(0, cw_session__finish(sess));
+
+	c = cw_engine__counts(eng);
+	EXPECT_LT(0, c->lost[CW_LOST_RINGBUF]) TH_LOG("the ring buffer never filled");
+	EXPECT_EQ(0, c->lost[CW_LOST_MAP_FULL]);
+	EXPECT_EQ(100, c->by_type[CW_EV_LOCK_EDGE]);
+	ASSERT_EQ(0, cw_report__lock_cycles(eng, &lc));
+	EXPECT_EQ(50, lc.nr);
+	EXPECT_EQ(50, lc.findings);
+	for (size_t i = 0; i < lc.nr; i++)
+		EXPECT_EQ(CW_CYCLE_DEADLOCK, lc.cycles[i].verdict);
+
+	cw_report__lock_cycles_fini(&lc);
+	cw_session__free(sess);
+	cw_engine__free(eng);
 	EXPECT_EQ(0, cw_wl__stop(&wl));
 }
 

@@ -81,6 +81,7 @@ struct bpf_source {
 
 	__u64 stopped_ns;		/* when recording stopped; the stream ends there */
 	__u64 malformed;		/* ring buffer records that failed their checks */
+	__u64 edges_unparked;		/* edges taken out of edges_pending */
 
 	/* lock_sites as last sent, to send the growth each tick */
 	struct site_prev {
