@@ -199,7 +199,8 @@ run_concwatch() { # mode n
 	local cpid
 	forget
 	if [ -n "$cw_run" ]; then
-		"$CW" run -- "$LOCKS" "$1" "$2" >"$tmp/cw.out" 2>"$tmp/cw.err" ||
+		# -o -: the report follows the workload's own output on stdout, as with report -p
+		"$CW" run -o - -- "$LOCKS" "$1" "$2" >"$tmp/cw.out" 2>"$tmp/cw.err" ||
 			fail "concwatch $1: concwatch run failed"
 		result "$tmp/cw.out" "concwatch $1"
 	else

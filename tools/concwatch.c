@@ -7,12 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,11 +44,11 @@ static struct env {
 	int pid;
 	int batch;
 	long iterations;	/* 0: until interrupted */
-	long interval_ms;
+	double interval_s;	/* --batch: between snapshots */
 	double duration_s;	/* 0: until interrupted or the target exits */
 	int json;
 	const char *file;
-	const char *output;
+	const char *output;	/* -o: record, export; the report of run, report, deadlock */
 	const char *format;
 	const char *fail_on;
 	int exit_code;
@@ -60,7 +60,7 @@ static struct env {
 	const char *debuginfo_path;
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
-	.interval_ms = 1000,
+	.interval_s = 1,
 	.exit_code = 66,
 };
 
@@ -97,28 +97,144 @@ static int __attribute__((format(printf, 2, 3))) fail(int code, const char *fmt,
 	return code;
 }
 
+/* How -o names a file in messages. */
+static const char *out_name(const char *path, FILE *dflt)
+{
+	if (path && strcmp(path, "-"))
+		return path;
+	return path || dflt == stdout ? "standard output" : "standard error";
+}
+
+/*
+ * Before anything runs or any file is made: -o can be written, and is not the input
+ * (a recording read by report or export). A file that does not exist yet is created and
+ * removed again, so that a command that fails later leaves none behind.
+ */
+static int check_output(const char *path, const char *input, int dash_is_stdout)
+{
+	struct stat st, in;
+	int fd;
+
+	if (!path || (dash_is_stdout && !strcmp(path, "-")))
+		return 0;
+	if (!stat(path, &st)) {
+		if (input && !stat(input, &in) && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+			return fail(EXIT_USAGE, "-o %s is the input %s itself: writing it would "
+						"destroy what is read", path, input);
+		if (S_ISDIR(st.st_mode))
+			return fail(EXIT_ENV, "cannot write %s: %s", path, strerror(EISDIR));
+		/* a device or a FIFO is not opened here: that could block, or have effects */
+		if (!S_ISREG(st.st_mode))
+			return access(path, W_OK) ? fail(EXIT_ENV, "cannot write %s: %s", path,
+							  strerror(errno)) : 0;
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail(EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return fail(EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail(EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+/*
+ * Write len bytes of buf to -o's path: NULL for dflt, "-" for standard output. A report
+ * is made in memory first (open_memstream) and written here with write(2), so that a
+ * failure says its own cause (ENOSPC, not stdio's EIO) and names the file.
+ */
+static int write_output(const char *path, FILE *dflt, const char *buf, size_t len)
+{
+	int fd, err = 0;
+
+	/* what stdio holds comes first */
+	fflush(stdout);
+	fflush(stderr);
+	if (!path || !strcmp(path, "-")) {
+		fd = path ? STDOUT_FILENO : fileno(dflt);
+	} else {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return fail(EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	}
+	while (len && !err) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno != EINTR)
+			err = errno;
+		if (n > 0) {
+			buf += n;
+			len -= n;
+		}
+	}
+	/* close(2) can be the first to hear of a failed write (NFS, quotas) */
+	if (path && strcmp(path, "-") && close(fd) && !err)
+		err = errno;
+	if (err)
+		return fail(EXIT_ENV, "failed to write %s: %s", out_name(path, dflt), strerror(err));
+	return 0;
+}
+
+/* Whether s is a plain decimal number: digits, and a fraction when frac (1.5, not .5 or 1.). */
+static size_t decimal_len(const char *s, int frac)
+{
+	size_t n = strspn(s, "0123456789"), f;
+
+	if (!n || !frac || s[n] != '.')
+		return n;
+	f = strspn(s + n + 1, "0123456789");
+	return f ? n + 1 + f : n;
+}
+
+/* Numbers are plain decimal: no sign, space, base prefix or exponent that strtol takes. */
 static long parse_long(const char *what, const char *s, long min, long max)
 {
-	char *end;
-	long v;
+	long v = 0;
 
 	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	if (decimal_len(s, 0) == strlen(s))
+		v = strtol(s, NULL, 10);
+	if (!*s || decimal_len(s, 0) != strlen(s) || errno || v < min || v > max)
 		usage_error("invalid %s '%s': expected a whole number from %ld to %ld", what, s, min,
 			    max);
 	return v;
 }
 
+#define MAX_SECONDS (31 * 24 * 3600)
+
 static double parse_seconds(const char *what, const char *s)
 {
-	char *end;
-	double v;
+	double v = -1;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 31 * 24 * 3600)
-		usage_error("invalid %s '%s': expected seconds, more than 0", what, s);
+	if (decimal_len(s, 1) == strlen(s))
+		v = strtod(s, NULL);
+	if (!(v > 0 && v <= MAX_SECONDS))
+		usage_error("invalid %s '%s': expected seconds, more than 0 (e.g. 10 or 2.5)", what,
+			    s);
+	return v;
+}
+
+/*
+ * A duration as top's -d takes it, in seconds, or with a unit: 1, 0.5, 500ms, 2s. Between
+ * min_s and max_s.
+ */
+static double parse_duration(const char *what, const char *s, double min_s, double max_s)
+{
+	size_t n = decimal_len(s, 1);
+	double v = -1;
+
+	if (n && (!s[n] || !strcmp(s + n, "s")))
+		v = strtod(s, NULL);
+	else if (n && !strcmp(s + n, "ms"))
+		v = strtod(s, NULL) / 1000;
+	if (!(v >= min_s && v <= max_s))
+		usage_error("invalid %s '%s': expected a duration from %gms to %gs, in seconds or "
+			    "with a unit (1, 0.5, 500ms, 2s)", what, s, min_s * 1000, max_s);
 	return v;
 }
 
@@ -127,7 +243,6 @@ enum {
 	OPT_BACKEND = 0x100,
 	OPT_BATCH,
 	OPT_ITERATIONS,
-	OPT_INTERVAL,
 	OPT_DURATION,
 	OPT_JSON,
 	OPT_FAIL_ON,
@@ -254,8 +369,8 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 	case OPT_ITERATIONS:
 		env.iterations = parse_long("--iterations", arg, 1, LONG_MAX);
 		return 0;
-	case OPT_INTERVAL:
-		env.interval_ms = parse_long("--interval", arg, 10, 3600 * 1000);
+	case 'd':
+		env.interval_s = parse_duration("--interval", arg, 0.01, 3600);
 		return 0;
 	case OPT_DURATION:
 		env.duration_s = parse_seconds("--duration", arg);
@@ -277,6 +392,10 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 		env.debuginfo_path = arg;
 		return 0;
 	case OPT_FAIL_ON:
+		/* strtok_r would skip an empty kind: "--fail-on=" must not mean "never" */
+		if (!*arg || *arg == ',' || arg[strlen(arg) - 1] == ',' || strstr(arg, ",,"))
+			usage_error("invalid --fail-on '%s': expected finding kinds, comma separated, "
+				    "or all", arg);
 		check_fail_on(arg);
 		env.fail_on = arg;
 		return 0;
@@ -303,7 +422,9 @@ static const struct argp_option live_options[] = {
 	{ "pid", 'p', "PID", 0, "Process to watch (all its threads)" },
 	{ "batch", OPT_BATCH, NULL, 0, "Plain text snapshots instead of the dashboard (like top -b)" },
 	{ "iterations", OPT_ITERATIONS, "N", 0, "With --batch: stop after N snapshots" },
-	{ "interval", OPT_INTERVAL, "MS", 0, "With --batch: milliseconds between snapshots (1000)" },
+	{ "interval", 'd', "DURATION", 0,
+	  "With --batch: time between snapshots, in seconds as top's -d, or with a unit: 500ms, "
+	  "2s (default 1)" },
 	{},
 };
 
@@ -311,7 +432,10 @@ static const struct argp_option run_options[] = {
 	{ "fail-on", OPT_FAIL_ON, "KINDS", 0,
 	  "Exit with --exit-code when findings of these kinds (comma separated, or all) appear" },
 	{ "exit-code", OPT_EXIT_CODE, "N", 0, "Exit status for --fail-on matches (66)" },
-	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON" },
+	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON (best with -o)" },
+	{ "output", 'o', "FILE", 0,
+	  "Write the report to FILE ('-': standard output) instead of standard error, which "
+	  "keeps it apart from the command's own output" },
 	{},
 };
 
@@ -327,6 +451,7 @@ static const struct argp_option report_options[] = {
 	{ "duration", OPT_DURATION, "SEC", 0,
 	  "With -p: trace for SEC seconds (default: until Ctrl-C or the process exits)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON" },
+	{ "output", 'o', "FILE", 0, "Write the report to FILE instead of standard output" },
 	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
 	  "Where to look for separate debug files, colon separated (default "
 	  "\":.debug:/usr/lib/debug\")" },
@@ -336,12 +461,13 @@ static const struct argp_option report_options[] = {
 static const struct argp_option deadlock_options[] = {
 	{ "pid", 'p', "PID", 0, "Process to examine" },
 	{ "json", OPT_JSON, NULL, 0, "Print the result as JSON" },
+	{ "output", 'o', "FILE", 0, "Write the result to FILE instead of standard output" },
 	{},
 };
 
 static const struct argp_option export_options[] = {
 	{ "format", OPT_FORMAT, "FMT", 0, "perfetto, folded, dot or json" },
-	{ "output", 'o', "OUT", 0, "File to write (required)" },
+	{ "output", 'o', "OUT", 0, "File to write, '-' for standard output (required)" },
 	{},
 };
 
@@ -363,16 +489,19 @@ static const struct command_def {
 		"  concwatch export             perfetto, folded stacks, dot or json\n"
 		"Run 'concwatch COMMAND --help' for a command's options.\n\n"
 		"Examples:\n"
-		"  concwatch -p $(pidof myserver) --batch --iterations 5\n"
+		"  concwatch -p $(pidof myserver) --batch --iterations 5 -d 0.5\n"
 		"  concwatch report -p 1234 --duration 10 --json\n\n"
 		"Exit status: 0 ok, 2 usage error, 3 environment error (not\n"
 		"permitted, no BTF, no such process).", common_children }, 0 },
 	{ "run", CMD_RUN, { run_options, parse_command, "[--] CMD [ARGS...]",
-		"Start CMD under tracing, follow its threads and children, report when it exits.\v"
+		"Start CMD under tracing, follow its threads and children, report when it exits.\n"
+		"The report goes to standard error, or to the file -o names: never into CMD's\n"
+		"own standard output.\v"
 		"Exit status: CMD's own (128+N when killed by signal N), or --exit-code (66)\n"
 		"when findings matched --fail-on; 127 when CMD is not found, 126 when it cannot\n"
 		"be run, 130 when concwatch was interrupted before CMD ended.\n\n"
-		"Example:\n  concwatch run --fail-on lock_order_inversion -- ./server --selftest",
+		"Examples:\n  concwatch run --fail-on lock_order_inversion -- ./server --selftest\n"
+		"  concwatch run --json -o report.json -- ./server --selftest",
 		common_children }, ARGP_IN_ORDER },
 	{ "record", CMD_RECORD, { record_options, parse_command, "(-p PID | -- CMD [ARGS...]) -o FILE",
 		"Save the event stream of a process or command to FILE.\v"
@@ -422,11 +551,17 @@ static int check_tracing_env(int pid)
 	int err;
 
 	if (pid) {
-		err = cw_target__check(pid);
+		err = cw_target__kind(pid);
 		if (err == -ESRCH)
 			return fail(EXIT_ENV, "no such process: %d", pid);
-		if (err)
+		if (err < 0)
 			return fail(EXIT_ENV, "cannot inspect process %d: %s", pid, strerror(-err));
+		if (err == CW_TARGET_KTHREAD)
+			return fail(EXIT_ENV, "process %d is a kernel thread: it has no user space "
+					      "to trace", pid);
+		if (err == CW_TARGET_ZOMBIE)
+			return fail(EXIT_ENV, "process %d is a zombie (exited, not reaped): it has "
+					      "nothing left to trace", pid);
 		err = cw_target__tgid(pid);
 		if (err > 0 && err != pid)
 			return fail(EXIT_USAGE, "%d is a thread of process %d: give the process "
@@ -436,6 +571,17 @@ static int check_tracing_env(int pid)
 		return fail(EXIT_ENV, "not permitted: tracing needs root (CAP_SYS_ADMIN and "
 				      "CAP_SYS_PTRACE)");
 	return 0;
+}
+
+/*
+ * A process's name for a message on stderr: the process chose it, escape sequences
+ * included (cw_report__text_safe). One buffer: one name per message.
+ */
+static const char *safe_comm(const char *comm)
+{
+	static char buf[CW_SAFE_COMM_LEN];
+
+	return cw_report__text_safe(comm, CW_COMM_LEN, buf, sizeof(buf));
 }
 
 /*
@@ -490,11 +636,17 @@ static void read_target(int pid, struct cw_report_target *t)
 			t->cmdline[i] = ' ';
 }
 
+/*
+ * Installed before anything starts: an interruption at any moment, the BPF programs
+ * still loading too, means detach, report and let the command go on, never the default
+ * action (which would end concwatch, and with it, through PTRACE_O_EXITKILL, the
+ * command). No SA_RESTART: the signal must interrupt poll() so we stop promptly.
+ */
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	/* no SA_RESTART: the signal must interrupt poll() so we stop promptly */
+	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }
@@ -507,6 +659,9 @@ struct live {
 	struct cw_report_target target;
 	cw_record_fn sink;		/* the engine's feed, or a recorder's write */
 	void *sink_ctx;
+	/* called once the target is known, before it is traced (record: open the file) */
+	int (*target_known)(struct live *lv);
+	void *ctx;
 	int started;			/* the command itself has been traced, or not */
 };
 
@@ -544,6 +699,8 @@ static int live_open(struct live *lv)
 		return ret;
 	read_target(env.pid, &lv->target);
 	ret = default_sink(lv);
+	if (!ret && lv->target_known)
+		ret = lv->target_known(lv);
 	if (ret) {
 		cw_source__free(src);
 		return ret;
@@ -551,10 +708,10 @@ static int live_open(struct live *lv)
 	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
-	install_signals();
 	say_notes(lv);
 	if (env.verbose)
-		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid, lv->target.comm);
+		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid,
+			safe_comm(lv->target.comm));
 	return 0;
 }
 
@@ -623,19 +780,32 @@ static int live_launch(struct live *lv)
 	}
 	pid = cw_launch__pid(lv->launch);
 	/* the command's own exec comes first: it waits there for its probes */
-	ret = cw_launch__next(lv->launch, &ev, -1);
+	do
+		ret = cw_launch__next(lv->launch, &ev, -1);
+	while (ret == -EINTR);
 	if (ret != 1 || ev.kind != CW_LAUNCH_EXEC || ev.pid != pid) {
 		cw_source__free(src);
 		return fail(EXIT_ENV, "the command did not start as traced (%s)",
 			    ret < 0 ? strerror(-ret) : "unexpected event");
 	}
 	read_target(pid, &lv->target);
+	if (lv->target_known) {
+		ret = lv->target_known(lv);
+		if (ret) {
+			cw_source__free(src);
+			return ret;
+		}
+	}
+	/* interrupted already: nothing to trace, the command goes its way (live_finish) */
+	if (stop_requested) {
+		cw_source__free(src);
+		return 0;
+	}
 	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
 	if (ret)
 		return fail(EXIT_ENV, "%s", err);
 	if (cw_follow__new(lv->sess, lv->launch, &follow_cb, lv, &lv->follow))
 		return fail(EXIT_ENV, "out of memory");
-	install_signals();
 	/* the command itself, as every process it starts: one not traceable is said */
 	ret = cw_follow__process(lv->follow, &ev);
 	say_notes(lv);
@@ -665,8 +835,15 @@ static int live_run(struct live *lv, __u64 until_ns)
 	return end;
 }
 
+/*
+ * What is still traced here is a command whose tracing failed (live_finish detaches a
+ * deliberate stop): it is killed, never left running untraced after `run` promised
+ * tracing; held at its exec, it dies before its first instruction.
+ */
 static void live_close(struct live *lv)
 {
+	if (lv->launch)
+		cw_launch__kill_all(lv->launch);
 	cw_follow__free(lv->follow);
 	cw_session__free(lv->sess);
 	cw_launch__free(lv->launch);
@@ -675,29 +852,61 @@ static void live_close(struct live *lv)
 
 static int live_finish(struct live *lv)
 {
-	/* interrupted: let the command go on untraced, as if concwatch had never been there */
-	if (lv->launch && cw_launch__status(lv->launch) < 0)
+	/* interrupted, or --duration: the command goes on untraced, as if concwatch had
+	 * never been there */
+	if (lv->launch)
 		cw_launch__detach_all(lv->launch);
-	if (cw_session__finish(lv->sess) < 0)
+	if (lv->sess && cw_session__finish(lv->sess) < 0)
 		return fail(EXIT_ENV, "%s", cw_session__error(lv->sess));
 	return 0;
 }
 
-/* The report of what the engine holds, text or JSON, on stdout. */
-static int print_report(struct live *lv)
+/* The one symbol context of a report: every module opened and parsed once for it. */
+static int report_symbols(const struct cw_engine *eng, const struct cw_report_target *t,
+			  struct cw_symbols **sym)
 {
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
+	int err = cw_symbols__new(eng, &so, sym);
+
+	if (err)
+		return fail(EXIT_ENV, "failed to prepare the report: %s", strerror(-err));
+	return 0;
+}
+
+/* The report of what the engine holds, text or JSON, to -o or else dflt. */
+static int print_report(struct live *lv, FILE *dflt)
+{
+	struct cw_symbols *sym = NULL;
+	size_t len = 0;
+	char *buf = NULL;
+	FILE *m;
 	int ret;
 
 	lv->target.debuginfo_path = env.debuginfo_path;
 	lv->target.verbose = env.verbose;
 	lv->target.track_free = env.track_free;
+	ret = report_symbols(lv->eng, &lv->target, &sym);
+	if (ret)
+		return ret;
+	m = open_memstream(&buf, &len);
+	if (!m) {
+		cw_symbols__free(sym);
+		return fail(EXIT_ENV, "failed to make the report: %s", strerror(errno));
+	}
 	if (env.json)
-		ret = cw_report__json(stdout, lv->eng, &lv->target);
+		ret = cw_report__json(m, lv->eng, sym, &lv->target);
 	else
-		ret = cw_report__text(stdout, lv->eng, &lv->target);
-	if (ret || fflush(stdout))
-		return fail(EXIT_ENV, "failed to write the report: %s", strerror(errno));
-	return 0;
+		ret = cw_report__text(m, lv->eng, sym, &lv->target);
+	cw_symbols__free(sym);
+	if (fclose(m) && !ret)
+		ret = -errno;
+	if (ret)
+		ret = fail(EXIT_ENV, "failed to make the report: %s", strerror(-ret));
+	else
+		ret = write_output(env.output, dflt, buf, len);
+	free(buf);
+	return ret;
 }
 
 /* Trace env.pid, or start env.cmd_argv, until the end or --duration; then detach. */
@@ -708,6 +917,8 @@ static int live_trace(struct live *lv)
 
 	if (ret)
 		return ret;
+	if (!lv->sess)
+		return live_finish(lv);	/* interrupted before tracing began */
 	if (env.duration_s)
 		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
 	if (live_run(lv, until) < 0)
@@ -723,7 +934,7 @@ static int cmd_report_live(void)
 	ret = live_trace(&lv);
 	if (!ret) {
 		lv.target.alive = !cw_target__check(env.pid);
-		ret = print_report(&lv);
+		ret = print_report(&lv, stdout);
 	}
 	live_close(&lv);
 	return ret;
@@ -756,7 +967,8 @@ static int cmd_run(void)
 	if (ret)
 		goto cleanup;
 	status = cw_launch__status(lv.launch);
-	ret = print_report(&lv);
+	/* stderr, as perf stat, strace and ThreadSanitizer: stdout is the command's */
+	ret = print_report(&lv, stderr);
 	if (ret)
 		goto cleanup;
 	if (status < 0)
@@ -781,19 +993,24 @@ static void record_totals(struct live *lv, struct cw_rec_totals *t)
 	struct cw_merge_stats ms;
 
 	memset(t, 0, sizeof(*t));
+	if (!lv->sess)
+		return;	/* interrupted before tracing began */
 	cw_session__stats(lv->sess, &st, &ms);
 	memcpy(t->lost, st.lost, sizeof(t->lost));
 	t->late = ms.late;
 }
 
 /*
- * The recording's sink. The file is created at the first record: by then the target is
- * known (a command's pid and name only exist once it has started), and the header says it.
+ * The recording's sink. The file is created once the target is known (a command's pid
+ * and name only exist once it has started, held at its exec), before it is traced: a
+ * file that cannot be written stops everything there, the command killed before its
+ * first instruction.
  */
 struct rec_sink {
 	struct live *lv;
 	struct cw_recorder *rec;
 	int err;
+	int created;	/* the file did not exist before */
 };
 
 static int rec_open(struct rec_sink *rs)
@@ -818,6 +1035,16 @@ static int rec_write(void *ctx, const struct cw_hdr *h)
 	return cw_recorder__write(rs->rec, h);
 }
 
+static int rec_target_known(struct live *lv)
+{
+	struct rec_sink *rs = lv->ctx;
+
+	rs->created = access(env.output, F_OK) && errno == ENOENT;
+	if (rec_open(rs))
+		return fail(EXIT_ENV, "failed to write %s: %s", env.output, strerror(-rs->err));
+	return 0;
+}
+
 static int cmd_record(void)
 {
 	struct cw_rec_totals totals;
@@ -826,13 +1053,10 @@ static int cmd_record(void)
 	__u64 records = 0, bytes = 0, lost = 0;
 	int ret, err, status = 0;
 
-	/* a file that cannot be written is said before anything runs */
-	err = open(env.output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (err < 0)
-		return fail(EXIT_ENV, "cannot write %s: %s", env.output, strerror(errno));
-	close(err);
 	lv.sink = rec_write;
 	lv.sink_ctx = &rs;
+	lv.target_known = rec_target_known;
+	lv.ctx = &rs;
 	ret = live_trace(&lv);
 	if (ret)
 		goto cleanup;
@@ -856,16 +1080,27 @@ static int cmd_record(void)
 		(unsigned long long)lost);
 	ret = lv.launch ? (status < 0 ? EXIT_INTERRUPTED : status) : 0;
 cleanup:
+	/* a file made for a recording that never began is not left behind */
+	if (ret && rs.rec && rs.created) {
+		cw_recorder__count(rs.rec, &records, NULL);
+		if (!records)
+			unlink(env.output);
+	}
 	cw_recorder__close(rs.rec, NULL);
 	live_close(&lv);
 	return ret;
 }
 
-/* Feed a recording to a new engine; the target as its header says. */
+/*
+ * Feed a recording to a new engine, through a session as live tracing does: the
+ * recording is a source. The target as its header says.
+ */
 static int load_recording(const char *path, struct cw_engine **out, struct cw_report_target *t)
 {
+	struct cw_session_opts opts = {};
 	const struct cw_rec_meta *meta;
 	struct cw_replay_status st;
+	struct cw_session *sess;
 	struct cw_source *src;
 	struct cw_engine *eng;
 	char err[256];
@@ -879,10 +1114,16 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 		cw_source__free(src);
 		return fail(EXIT_ENV, "out of memory");
 	}
-	while ((n = cw_source__drain(src, cw_engine__feed, eng)) > 0)
-		;
+	n = cw_session__open(&opts, src, cw_engine__feed, eng, &sess, err, sizeof(err));
+	if (n) {
+		cw_engine__free(eng);
+		return fail(EXIT_ENV, "%s: %s", path, err);
+	}
+	n = cw_session__run(sess, 0, NULL);
+	if (n == CW_SESSION_ENDED)
+		n = cw_session__finish(sess);
 	if (n < 0) {
-		cw_source__free(src);
+		cw_session__free(sess);
 		cw_engine__free(eng);
 		return fail(EXIT_ENV, "%s: %s", path, strerror(-n));
 	}
@@ -899,7 +1140,7 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 	cw_replay__status(src, &st);
 	if (!st.complete && st.problem[0])
 		fprintf(stderr, "%s: %s: %s\n", env.prog, path, st.problem);
-	cw_source__free(src);
+	cw_session__free(sess);
 	*out = eng;
 	return 0;
 }
@@ -911,7 +1152,7 @@ static int cmd_report_file(void)
 
 	ret = load_recording(env.file, &lv.eng, &lv.target);
 	if (!ret)
-		ret = print_report(&lv);
+		ret = print_report(&lv, stdout);
 	cw_engine__free(lv.eng);
 	return ret;
 }
@@ -921,6 +1162,8 @@ static int cmd_export(void)
 	struct cw_report_target t;
 	struct cw_symbols *sym = NULL;
 	struct cw_engine *eng;
+	size_t len = 0;
+	char *buf = NULL;
 	FILE *out;
 	int ret, err;
 
@@ -930,46 +1173,68 @@ static int cmd_export(void)
 	ret = load_recording(env.file, &eng, &t);
 	if (ret)
 		return ret;
-	out = strcmp(env.output, "-") ? fopen(env.output, "we") : stdout;
+	/* made in memory, then written: see write_output() */
+	out = open_memstream(&buf, &len);
 	if (!out) {
-		ret = fail(EXIT_ENV, "cannot write %s: %s", env.output, strerror(errno));
+		ret = fail(EXIT_ENV, "failed to make the export: %s", strerror(errno));
+		goto cleanup;
+	}
+	t.debuginfo_path = env.debuginfo_path;
+	ret = report_symbols(eng, &t, &sym);
+	if (ret) {
+		if (out != stdout)
+			fclose(out);
 		goto cleanup;
 	}
 	if (!strcmp(env.format, "dot")) {
-		err = cw_symbols__new(eng, NULL, &sym);
-		if (!err)
-			err = cw_export__dot(out, eng, sym);
+		err = cw_export__dot(out, eng, sym);
 	} else {
 		t.lock_graph = 1;
 		t.verbose = env.verbose;
-		err = cw_report__json(out, eng, &t);
+		err = cw_report__json(out, eng, sym, &t);
 	}
-	if ((out == stdout ? fflush(out) : fclose(out)) && !err)
+	if (fclose(out) && !err)
 		err = -errno;
 	if (err)
-		ret = fail(EXIT_ENV, "failed to write %s: %s", env.output, strerror(-err));
+		ret = fail(EXIT_ENV, "failed to make the export: %s", strerror(-err));
+	else
+		ret = write_output(env.output, stdout, buf, len);
 cleanup:
+	free(buf);
 	cw_symbols__free(sym);
 	cw_engine__free(eng);
 	return ret;
 }
 
+/* Snapshots as top -b prints them: what happened in each interval. */
 static int cmd_batch(void)
 {
+	struct cw_report_snapshot *snap = NULL;
+	__u64 interval_ns = env.interval_s * 1e9, next;
 	struct live lv = {};
 	int ret;
 
 	ret = live_open(&lv);
 	if (ret)
 		goto cleanup;
-	for (long i = 0; !env.iterations || i < env.iterations; i++) {
+	snap = cw_report__snapshot_new();
+	if (!snap) {
+		ret = fail(EXIT_ENV, "out of memory");
+		goto cleanup;
+	}
+	lv.target.debuginfo_path = env.debuginfo_path;
+	lv.target.alive = 1;
+	next = cw_now_ns() + interval_ns;
+	for (long i = 0; !env.iterations || i < env.iterations; i++, next += interval_ns) {
 		const struct cw_engine_counts *c;
 		char stamp[16];
 		time_t now;
 		int end;
 
-		end = cw_session__run(lv.sess, cw_now_ns() + env.interval_ms * 1000000ULL,
-				      &stop_requested);
+		/* on a fixed cadence: the time a snapshot takes is not added to the next */
+		if (next < cw_now_ns())
+			next = cw_now_ns();
+		end = cw_session__run(lv.sess, next, &stop_requested);
 		if (end < 0) {
 			ret = fail(EXIT_ENV, "%s", cw_session__error(lv.sess));
 			goto cleanup;
@@ -983,16 +1248,26 @@ static int cmd_batch(void)
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&now));
 		c = cw_engine__counts(lv.eng);
 		printf("concwatch - %s  process %d (%s)  events %llu  lost %llu%s\n", stamp,
-		       env.pid, lv.target.comm, (unsigned long long)cw_engine__events(lv.eng),
+		       env.pid, safe_comm(lv.target.comm),
+		       (unsigned long long)cw_engine__events(lv.eng),
 		       (unsigned long long)c->lost_total,
 		       end == CW_SESSION_TARGET_EXITED ? "  (process exited)" : "");
-		cw_report__tables(stdout, lv.eng);
+		lv.target.alive = end != CW_SESSION_TARGET_EXITED;
+		if (cw_report__snapshot(stdout, lv.eng, &lv.target, snap)) {
+			ret = fail(EXIT_ENV, "failed to print a snapshot: %s", strerror(ENOMEM));
+			goto cleanup;
+		}
 		printf("\n");
-		fflush(stdout);
+		if (fflush(stdout)) {
+			ret = fail(EXIT_ENV, "failed to write standard output: %s",
+				   strerror(errno));
+			goto cleanup;
+		}
 		if (end != CW_SESSION_DEADLINE)
 			break;
 	}
 cleanup:
+	cw_report__snapshot_free(snap);
 	live_close(&lv);
 	return ret;
 }
@@ -1003,41 +1278,67 @@ static int not_implemented(const char *what)
 	return fail(EXIT_USAGE, "%s%snot implemented yet", what ?: "", what ? " is " : "");
 }
 
-static int dispatch(void)
+/* The usage errors of each command, before anything else is looked at. */
+static void check_usage(void)
 {
 	switch (env.cmd) {
 	case CMD_LIVE:
 		if (!env.pid)
 			usage_error("no process given: use -p PID, or a command such as 'run'");
-		if (!env.batch)
-			return check_source(env.pid) ?:
-				not_implemented("the live dashboard (use --batch for text snapshots)");
-		return cmd_batch();
+		break;
 	case CMD_REPORT:
 		if (env.file && env.pid)
 			usage_error("give either FILE or -p PID, not both");
 		if (!env.file && !env.pid)
 			usage_error("give a recording FILE or -p PID");
-		if (env.file)
-			return cmd_report_file();
-		return cmd_report_live();
+		break;
 	case CMD_RUN:
 		if (!env.cmd_argv)
 			usage_error("no command given: concwatch run [options] -- CMD [ARGS...]");
-		return cmd_run();
+		break;
 	case CMD_RECORD:
 		if (!env.output)
 			usage_error("no output file: use -o FILE");
 		if (!env.pid == !env.cmd_argv)
 			usage_error("give either -p PID or -- CMD, exactly one");
-		return cmd_record();
+		break;
 	case CMD_DEADLOCK:
 		if (!env.pid)
 			usage_error("no process given: use -p PID");
-		return check_tracing_env(env.pid) ?: not_implemented(NULL);
+		break;
 	case CMD_EXPORT:
 		if (!env.file || !env.format || !env.output)
 			usage_error("export needs FILE, --format and -o OUT");
+		break;
+	}
+}
+
+static int dispatch(void)
+{
+	int ret;
+
+	check_usage();
+	if (env.cmd != CMD_EXPORT && !(env.cmd == CMD_REPORT && env.file))
+		install_signals();
+	/* -o is written last, but checked first: nothing runs when it cannot be written */
+	ret = check_output(env.output, env.file, env.cmd != CMD_RECORD);
+	if (ret)
+		return ret;
+	switch (env.cmd) {
+	case CMD_LIVE:
+		if (!env.batch)
+			return check_source(env.pid) ?:
+				not_implemented("the live dashboard (use --batch for text snapshots)");
+		return cmd_batch();
+	case CMD_REPORT:
+		return env.file ? cmd_report_file() : cmd_report_live();
+	case CMD_RUN:
+		return cmd_run();
+	case CMD_RECORD:
+		return cmd_record();
+	case CMD_DEADLOCK:
+		return check_source(env.pid) ?: not_implemented(NULL);
+	case CMD_EXPORT:
 		return cmd_export();
 	}
 	return EXIT_USAGE;

@@ -7,8 +7,12 @@
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -344,7 +348,7 @@ TEST(run_untraceable_command)
 	EXPECT_NE(NULL, strstr(r.err, " (busybox) is not traced: process "));
 	EXPECT_NE(NULL, strstr(r.err, " maps no libc, libpthread or executable defining "
 				      "pthread_mutex_lock\n"));
-	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));
+	EXPECT_NE(NULL, strstr(r.err, "\nFindings: none\n"));
 	result_free(&r);
 }
 
@@ -360,7 +364,8 @@ TEST(run_finds_inversion_in_grandchild)
 	LIVE_OR_SKIP();
 	snprintf(script, sizeof(script), "%s; exit 0",
 		 cw_workload_path("wl_abba", path, sizeof(path)));
-	r = run_args((const char *[]){ "run", "--json", "--", "/bin/sh", "-c", script, NULL });
+	r = run_args((const char *[]){ "run", "--json", "-o", "-", "--", "/bin/sh", "-c", script,
+				       NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.out, "\"findings\": [\n    {\"kind\": \"lock_order_inversion\", "
 				      "\"locks\": [{\"addr\": "));
@@ -436,8 +441,8 @@ TEST(run_fail_on_exits_66)
 
 	LIVE_OR_SKIP();
 	cw_workload_path("wl_abba", abba, sizeof(abba));
-	r = run_args((const char *[]){ "run", "--fail-on", "lock_order_inversion", "--", abba,
-				       NULL });
+	r = run_args((const char *[]){ "run", "--fail-on", "lock_order_inversion", "-o", "-", "--",
+				       abba, NULL });
 	ASSERT_EXIT(66, r);
 	EXPECT_STREQ("concwatch run: findings matched --fail-on lock_order_inversion: exit "
 		     "status 66\n", r.err);
@@ -472,7 +477,7 @@ TEST(run_fail_on_other_kind)
 	cw_workload_path("wl_abba", abba, sizeof(abba));
 	r = run_args((const char *[]){ "run", "--fail-on", "deadlock", "--", abba, NULL });
 	ASSERT_EXIT(0, r);
-	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
+	EXPECT_NE(NULL, strstr(r.err, "\nFindings: 1\n"));
 	result_free(&r);
 }
 
@@ -486,7 +491,7 @@ TEST(run_fail_on_clean_program)
 	cw_workload_path("wl_nesting", nesting, sizeof(nesting));
 	r = run_args((const char *[]){ "run", "--fail-on", "all", "--", nesting, "200", NULL });
 	ASSERT_EXIT(0, r);
-	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));
+	EXPECT_NE(NULL, strstr(r.err, "\nFindings: none\n"));
 	result_free(&r);
 }
 
@@ -505,7 +510,7 @@ TEST(run_sdt_notes_through_runpath)
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.err, "/sdt/libpthread.so.0: libc:{mutex_entry, "
 				      "mutex_acquired, mutex_release}\n"));
-	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
+	EXPECT_NE(NULL, strstr(r.err, "\nFindings: 1\n"));
 	result_free(&r);
 }
 
@@ -519,8 +524,8 @@ TEST(run_freed_memory_marked)
 	cw_workload_path("wl_free", wl, sizeof(wl));
 	r = run_args((const char *[]){ "run", "--", wl, NULL });
 	ASSERT_EXIT(0, r);
-	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
-	EXPECT_NE(NULL, strstr(r.out, "\nMemory may have been reused: L1.\n"));
+	EXPECT_NE(NULL, strstr(r.err, "\nFindings: 1\n"));
+	EXPECT_NE(NULL, strstr(r.err, "\nMemory may have been reused: L1.\n"));
 	result_free(&r);
 }
 
@@ -534,7 +539,7 @@ TEST(run_track_free)
 	cw_workload_path("wl_free", wl, sizeof(wl));
 	r = run_args((const char *[]){ "run", "--track-free", "--", wl, NULL });
 	ASSERT_EXIT(0, r);
-	EXPECT_NE(NULL, strstr(r.out, "\nFindings: none\n"));
+	EXPECT_NE(NULL, strstr(r.err, "\nFindings: none\n"));
 	result_free(&r);
 }
 
@@ -639,6 +644,654 @@ TEST(report_live_json)
 	ASSERT_EQ(0, WEXITSTATUS(status));
 	fclose(of);
 	fclose(ef);
+}
+
+/* ---- the report's destination, checks before anything runs, names, signals ---- */
+
+/* A temporary name, no file behind it: what -o creates. */
+static void tmp_name(char *buf, size_t len, const char *what)
+{
+	int fd;
+
+	snprintf(buf, len, "/tmp/cw-%s." CW_TMP_X, what);
+	fd = mkstemp(buf);
+	if (fd >= 0) {
+		close(fd);
+		unlink(buf);
+	}
+}
+
+/* The whole of a file, NUL-terminated (*len without it); NULL when it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	do {
+		if (cap - n < 4096) {
+			char *p = realloc(buf, cap = cap ? cap * 2 : 65536);
+
+			if (!p) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = p;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r > 0)
+			n += r;
+	} while (r > 0);
+	close(fd);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* jq -e FILTER < path succeeds: the file is JSON and the filter holds. */
+static int jq_holds(const char *path, const char *filter)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "jq -e '%s' < '%s' >/dev/null", filter, path);
+	return system(cmd) == 0;
+}
+
+/*
+ * The first problem of a text meant for a terminal: a control byte other than newline
+ * and tab, or bytes that are not UTF-8 (RFC 3629: no overlong forms, no surrogates).
+ * -1 when there is none, else its offset.
+ */
+static long bad_byte(const char *buf, size_t len, int controls_ok)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+
+	for (size_t i = 0; i < len;) {
+		unsigned int c = p[i], n, cp;
+
+		if (c < 0x80) {
+			if (!controls_ok && ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f))
+				return i;
+			i++;
+			continue;
+		}
+		n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+		if (c > 0xf4 || !n || i + n > len)
+			return i;
+		cp = c & (0x3f >> (n - 1));
+		for (unsigned int k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (!controls_ok && cp >= 0x80 && cp < 0xa0))
+			return i;
+		i += n;
+	}
+	return -1;
+}
+
+/*
+ * run's report never goes into the command's stdout: by default it follows on stderr,
+ * -o FILE writes it to a file (here JSON that jq parses), -o - to stdout.
+ */
+TEST(run_report_apart_from_the_commands_output)
+{
+	char abba[PATH_MAX + 64], script[PATH_MAX + 128], file[64];
+	const char *json_start = "{\n  \"concwatch_version\": ";
+	struct result r;
+
+	LIVE_OR_SKIP();
+	tmp_name(file, sizeof(file), "json");
+	snprintf(script, sizeof(script), "echo to-stdout; echo to-stderr >&2; exec %s",
+		 cw_workload_path("wl_abba", abba, sizeof(abba)));
+	r = run_args((const char *[]){ "run", "--json", "-o", file, "--", "/bin/sh", "-c", script,
+				       NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_STREQ("to-stdout\n", r.out);
+	EXPECT_STREQ("to-stderr\n", r.err);
+	EXPECT_TRUE(jq_holds(file, ".findings | length == 1 and "
+				   ".[0].kind == \"lock_order_inversion\""));
+	result_free(&r);
+	unlink(file);
+
+	r = run_args((const char *[]){ "run", "--json", "--", "/bin/sh", "-c", script, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_STREQ("to-stdout\n", r.out);
+	EXPECT_EQ(0, strncmp(r.err, "to-stderr\n", 10)) TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(0, strncmp(r.err + 10, json_start, strlen(json_start)));
+	result_free(&r);
+
+	r = run_args((const char *[]){ "run", "--json", "-o", "-", "--", "/bin/sh", "-c", script,
+				       NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_EQ(0, strncmp(r.out, "to-stdout\n", 10));
+	EXPECT_EQ(0, strncmp(r.out + 10, json_start, strlen(json_start)));
+	EXPECT_STREQ("to-stderr\n", r.err);
+	result_free(&r);
+}
+
+/* A script that leaves a marker if it ever runs. */
+static void marker_script(char *script, size_t len, char *marker, size_t mlen)
+{
+	tmp_name(marker, mlen, "marker");
+	snprintf(script, len, "echo ran > %s", marker);
+}
+
+/*
+ * What would fail later is found before the command starts: an -o that cannot be
+ * written, a ring buffer too small for the stack copies. The command never runs.
+ */
+TEST(run_checks_before_the_command_starts)
+{
+	char script[128], marker[64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	marker_script(script, sizeof(script), marker, sizeof(marker));
+	r = run_args((const char *[]){ "run", "-o", "/nonexistent/report.txt", "--", "/bin/sh",
+				       "-c", script, NULL });
+	ASSERT_EXIT(3, r);
+	EXPECT_STREQ("concwatch run: cannot write /nonexistent/report.txt: No such file or "
+		     "directory\n", r.err);
+	EXPECT_EQ(-1, access(marker, F_OK));
+	result_free(&r);
+
+	r = run_args((const char *[]){ "run", "--ringbuf-size=4096", "--", "/bin/sh", "-c", script,
+				       NULL });
+	ASSERT_EXIT(3, r);
+	EXPECT_STREQ("concwatch run: the ring buffer is too small for stack copies: give a larger "
+		     "--ringbuf-size or a smaller --stack-bytes\n", r.err);
+	EXPECT_EQ(-1, access(marker, F_OK));
+	result_free(&r);
+}
+
+/*
+ * record -- CMD to a file that cannot take the recording (/dev/full): found when the
+ * recording is created, at the command's exec, and the command is killed there, before
+ * its first instruction. record -p of no process leaves no file behind.
+ */
+TEST(record_failure_runs_nothing_leaves_nothing)
+{
+	char script[128], marker[64], file[64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	marker_script(script, sizeof(script), marker, sizeof(marker));
+	r = run_args((const char *[]){ "record", "-o", "/dev/full", "--", "/bin/sh", "-c", script,
+				       NULL });
+	ASSERT_EXIT(3, r);
+	EXPECT_STREQ("concwatch record: failed to write /dev/full: No space left on device\n",
+		     r.err);
+	EXPECT_EQ(-1, access(marker, F_OK));
+	result_free(&r);
+
+	tmp_name(file, sizeof(file), "rec");
+	r = run_args((const char *[]){ "record", "-p", "999999", "-o", file, NULL });
+	ASSERT_EXIT(3, r);
+	EXPECT_STREQ("concwatch record: no such process: 999999\n", r.err);
+	EXPECT_EQ(-1, access(file, F_OK));
+	result_free(&r);
+
+}
+
+/* Numbers are plain decimal, durations as the contract says; every other form is refused. */
+TEST(numbers_and_durations)
+{
+	static const char *const bad[][3] = {
+		{ "report", "--duration=0x10", "invalid --duration '0x10'" },
+		{ "report", "--duration=1.5e-9", "invalid --duration '1.5e-9'" },
+		{ "report", "--duration= 1", "invalid --duration ' 1'" },
+		{ "report", "--duration=2s", "invalid --duration '2s'" },
+		{ "report", "--duration=0", "invalid --duration '0'" },
+		{ "-p", "--interval=0x10", "invalid --interval '0x10'" },
+		{ "-p", "--interval=1m", "invalid --interval '1m'" },
+		{ "-p", "--interval=5ms", "invalid --interval '5ms'" },
+		{ "-p", "-d-1", "invalid --interval '-1'" },
+		{ "-p", "--interval=", "invalid --interval ''" },
+		{ "-p", "--iterations=+3", "invalid --iterations '+3'" },
+		{ "-p", "--iterations= 3", "invalid --iterations ' 3'" },
+		{ "run", "--fail-on=", "invalid --fail-on ''" },
+		{ "run", "--fail-on=deadlock,", "invalid --fail-on 'deadlock,'" },
+		{ "run", "--fail-on=deadlock,,all", "invalid --fail-on 'deadlock,,all'" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *cmd = !strcmp(bad[i][0], "-p") ? NULL : bad[i][0];
+		struct result r;
+
+		if (cmd)
+			r = run(cmd, bad[i][1], "-p", "1");
+		else
+			r = run("-p", "1", "--batch", bad[i][1]);
+		ASSERT_EXIT(2, r);
+		EXPECT_NE(NULL, strstr(r.err, bad[i][2])) TH_LOG("%s: %s", bad[i][1], r.err);
+		EXPECT_EQ(1, cw_count_lines(r.err));
+		result_free(&r);
+	}
+}
+
+/* A pid with nothing to trace says what it is: a kernel thread, a zombie. */
+TEST(kernel_thread_and_zombie_exit_3)
+{
+	char pid[32], want[160], *buf;
+	struct result r;
+	int kthreadd;
+	siginfo_t si;
+	pid_t child;
+
+	if (geteuid())
+		SKIP(return, "the privilege check comes first when not root");
+	/* kthreadd is 2, unless this runs in a pid namespace of its own */
+	buf = slurp("/proc/2/stat", NULL);
+	kthreadd = buf && strstr(buf, "(kthreadd)");
+	free(buf);
+	if (!kthreadd)
+		SKIP(return, "no kthreadd as pid 2 here");
+	r = run("report", "-p", "2", NULL);
+	ASSERT_EXIT(3, r);
+	EXPECT_STREQ("concwatch report: process 2 is a kernel thread: it has no user space to "
+		     "trace\n", r.err);
+	result_free(&r);
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(0);
+	/* a zombie now: exited, and waited for without reaping */
+	ASSERT_EQ(0, waitid(P_PID, child, &si, WEXITED | WNOWAIT));
+	snprintf(pid, sizeof(pid), "%d", child);
+	r = run("-p", pid, "--batch", NULL);
+	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	ASSERT_EXIT(3, r);
+	snprintf(want, sizeof(want), "concwatch: process %d is a zombie (exited, not reaped): it "
+		 "has nothing left to trace\n", child);
+	EXPECT_STREQ(want, r.err);
+	result_free(&r);
+}
+
+/* export and report never write over the recording they read; a full disk is named. */
+TEST(export_output_checks)
+{
+	char abba[PATH_MAX + 64], file[64], link[80], want[256];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	tmp_name(file, sizeof(file), "rec");
+	cw_workload_path("wl_abba", abba, sizeof(abba));
+	r = run_args((const char *[]){ "record", "-o", file, "--", abba, NULL });
+	ASSERT_EXIT(0, r);
+	result_free(&r);
+
+	r = run_args((const char *[]){ "export", file, "--format", "json", "-o", file, NULL });
+	ASSERT_EXIT(2, r);
+	snprintf(want, sizeof(want), "concwatch export: -o %s is the input %s itself: writing it "
+		 "would destroy what is read\n", file, file);
+	EXPECT_STREQ(want, r.err);
+	result_free(&r);
+	/* the same file by another name */
+	snprintf(link, sizeof(link), "%s.lnk", file);
+	ASSERT_EQ(0, symlink(file, link));
+	r = run_args((const char *[]){ "report", file, "-o", link, NULL });
+	ASSERT_EXIT(2, r);
+	unlink(link);
+	result_free(&r);
+	/* the recording is intact */
+	r = run_args((const char *[]){ "report", file, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\nFindings: 1\n"));
+	result_free(&r);
+
+	for (int i = 0; i < 3; i++) {
+		const char *fmt = i == 0 ? "json" : "dot";
+
+		if (i < 2)
+			r = run_args((const char *[]){ "export", file, "--format", fmt, "-o",
+						       "/dev/full", NULL });
+		else
+			r = run_args((const char *[]){ "report", file, "--json", "-o", "/dev/full",
+						       NULL });
+		ASSERT_EXIT(3, r);
+		snprintf(want, sizeof(want), "concwatch %s: failed to write /dev/full: No space "
+			 "left on device\n", i < 2 ? "export" : "report");
+		EXPECT_STREQ(want, r.err);
+		result_free(&r);
+	}
+	unlink(file);
+}
+
+/*
+ * Names a process chose (thread names with a newline, ESC [ 2 J and 0xff; a command
+ * line with such bytes) in every output: the text report has no control byte but
+ * newlines and tabs and is UTF-8, each thread on its line; the JSON is valid UTF-8 that
+ * jq parses, with the names as JSON says them; the dot file has neither.
+ */
+TEST(names_escaped_in_every_output)
+{
+	char wl[PATH_MAX + 64], text[64], json[64], rec[64], dot[64];
+	const char *arg = "x\x1b]0;title\x07\n\xff";
+	struct result r;
+	size_t len;
+	char *buf;
+
+	LIVE_OR_SKIP();
+	cw_workload_path("wl_names", wl, sizeof(wl));
+	tmp_name(text, sizeof(text), "text");
+	tmp_name(json, sizeof(json), "json");
+	tmp_name(rec, sizeof(rec), "rec");
+	tmp_name(dot, sizeof(dot), "dot");
+
+	r = run_args((const char *[]){ "run", "-o", text, "--", wl, arg, NULL });
+	ASSERT_EXIT(0, r);
+	result_free(&r);
+	buf = slurp(text, &len);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(-1, bad_byte(buf, len, 0)) TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, "\nCommand: "));
+	EXPECT_NE(NULL, strstr(buf, " x\\x1b]0;title\\x07\\x0a\\xff\n"));
+	/* each thread one row of the table (the main thread renamed itself after its exec) */
+	EXPECT_NE(NULL, strstr(buf, "\nm\\x0a\\x1b[2J\\xff1 "));
+	EXPECT_NE(NULL, strstr(buf, "\nt\\x0a\\x1b[2J\\xff2 "));
+	EXPECT_NE(NULL, strstr(buf, "\nFindings: 1\n"));
+	free(buf);
+
+	r = run_args((const char *[]){ "run", "--json", "-o", json, "--", wl, arg, NULL });
+	ASSERT_EXIT(0, r);
+	result_free(&r);
+	buf = slurp(json, &len);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(-1, bad_byte(buf, len, 0));
+	free(buf);
+	EXPECT_TRUE(jq_holds(json,
+			     "([.threads[].comm] | index(\"m\\n\\u001b[2J\\ufffd1\") != null) and "
+			     "(.target.cmdline | endswith(\" x\\u001b]0;title\\u0007\\n\\ufffd\")) "
+			     "and ([.threads[].comm] | index(\"t\\n\\u001b[2J\\ufffd2\") != null) "
+			     "and (.findings[0].threads | length == 2)"));
+
+	r = run_args((const char *[]){ "record", "-o", rec, "--", wl, arg, NULL });
+	ASSERT_EXIT(0, r);
+	result_free(&r);
+	r = run_args((const char *[]){ "export", rec, "--format", "dot", "-o", dot, NULL });
+	ASSERT_EXIT(0, r);
+	result_free(&r);
+	buf = slurp(dot, &len);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(-1, bad_byte(buf, len, 0)) TH_LOG("%s", buf);
+	/* dot shows \\x1b as \x1b */
+	EXPECT_NE(NULL, strstr(buf, "[label=\"t\\\\x0a\\\\x1b[2J\\\\xff2/"));
+	free(buf);
+	unlink(text);
+	unlink(json);
+	unlink(rec);
+	unlink(dot);
+}
+
+/* Lines of a batch concwatch's stdout, read as they come. */
+static int read_line(FILE *f, char *line, size_t len)
+{
+	return fgets(line, len, f) ? 0 : -EPIPE;
+}
+
+/*
+ * The ACQUIRED of the snapshot that starts after *line for the row named name, summed
+ * over its rows (0 when it has none); -1 at the end of the output. Leaves the next
+ * header in line.
+ */
+static long long snapshot_count(FILE *f, char *line, size_t len, const char *name)
+{
+	long long sum = 0;
+
+	while (!read_line(f, line, len)) {
+		char n[64], addr[32], type[16];
+		unsigned long long acq;
+		unsigned int pid;
+
+		if (!strncmp(line, "concwatch - ", 12))
+			return sum;
+		if (sscanf(line, "%63s %31s %u %15s %llu", n, addr, &pid, type, &acq) == 5 &&
+		    !strcmp(n, name))
+			sum += acq;
+	}
+	return sum ? sum : -1;
+}
+
+/*
+ * Batch snapshots count what happened in their interval, and name the locks: a
+ * workload takes wl_round_lock exactly N times in each round the test starts. Over the
+ * snapshots after a round the counts add up to exactly N (cumulative figures would be
+ * N, then 2N...), and no snapshot of the second round counts the first. -d takes
+ * seconds or a unit.
+ */
+TEST(batch_snapshots_per_interval_named)
+{
+	char arg[32], pid[32], line[512];
+	const char *wl_args[] = { arg, NULL };
+	const char *argv[] = { cw_bin_path(), "-p", pid, "--batch", "--interval", "100ms", NULL };
+	long n = cw_scale(5000);
+	struct cw_wl wl;
+	int out, err, status;
+	FILE *of;
+	pid_t cw;
+
+	LIVE_OR_SKIP();
+	snprintf(arg, sizeof(arg), "%ld", n);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", wl_args));
+	snprintf(pid, sizeof(pid), "%d", wl.pid);
+	cw = cw_spawn(argv, NULL, &out, &err);
+	ASSERT_LT(0, cw);
+	of = fdopen(out, "r");
+	/* the first snapshot: tracing, and the workload has not taken the lock yet */
+	do {
+		ASSERT_EQ(0, read_line(of, line, sizeof(line))) TH_LOG("no snapshot");
+	} while (strncmp(line, "concwatch - ", 12));
+	ASSERT_EQ(0, snapshot_count(of, line, sizeof(line), "wl_round_lock"));
+	for (int round = 1; round <= 2; round++) {
+		long long sum = 0, c;
+
+		ASSERT_EQ(0, cw_wl__go(&wl));
+		while (sum < n) {
+			c = snapshot_count(of, line, sizeof(line), "wl_round_lock");
+			ASSERT_LE(0, c);
+			sum += c;
+		}
+		EXPECT_EQ(n, sum) TH_LOG("round %d", round);
+	}
+	/* and then the lock is idle: a snapshot without it */
+	ASSERT_EQ(0, snapshot_count(of, line, sizeof(line), "wl_round_lock"));
+	kill(cw, SIGINT);
+	ASSERT_EQ(cw, waitpid(cw, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fclose(of);
+	close(err);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
+/* -d as top's: seconds (1), or with a unit (500ms). */
+TEST(batch_interval_units)
+{
+	char pid[32];
+	struct cw_wl wl;
+
+	LIVE_OR_SKIP();
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", NULL));
+	snprintf(pid, sizeof(pid), "%d", wl.pid);
+	for (int i = 0; i < 2; i++) {
+		const char *opt = i ? "--interval" : "-d", *val = i ? "500ms" : "1";
+		struct result r = run_args((const char *[]){ "-p", pid, "--batch", opt, val,
+							     "--iterations", "2", NULL });
+
+		ASSERT_EXIT(0, r);
+		EXPECT_EQ(2, count_str(r.out, "concwatch - "));
+		EXPECT_NE(NULL, strstr(r.out, "\nTHREAD "));
+		result_free(&r);
+	}
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
+/* concwatch's stdin in the signal test: a pipe the test holds, which the command reads. */
+static int stdin_fd = -1;
+
+static int stdin_from_pipe(void)
+{
+	return dup2(stdin_fd, 0) < 0;
+}
+
+/* Whether pid has a handler for sig (SigCgt of /proc/PID/status). */
+static int catches(pid_t pid, int sig)
+{
+	char path[64], *status, *p;
+	unsigned long long mask = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	status = slurp(path, NULL);
+	p = status ? strstr(status, "\nSigCgt:") : NULL;
+	if (p)
+		mask = strtoull(p + 8, NULL, 16);
+	free(status);
+	return !!(mask & (1ULL << (sig - 1)));
+}
+
+/* A child of pid in a tracing stop ('t'): the command, held at its exec; 0 while none. */
+static pid_t held_child(pid_t pid)
+{
+	char path[96], *children, *st, *p;
+	pid_t held = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	children = slurp(path, NULL);
+	for (p = children; p && *p && !held;) {
+		pid_t c = strtol(p, &p, 10);
+
+		if (c <= 0)
+			break;
+		snprintf(path, sizeof(path), "/proc/%d/status", c);
+		st = slurp(path, NULL);
+		if (st && strstr(st, "\nState:\tt"))
+			held = c;
+		free(st);
+	}
+	free(children);
+	return held;
+}
+
+/* Read out and err to their ends (closing them) into malloc'ed strings. */
+static void read_both(int out, int err, char **out_s, char **err_s)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = out, .events = POLLIN },
+		{ .fd = err, .events = POLLIN },
+	};
+	size_t len[2] = {};
+	char *buf[2] = { calloc(1, 65536), calloc(1, 65536) };
+
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			n = read(pfd[i].fd, buf[i] + len[i], 65535 - len[i]);
+			if (n > 0) {
+				len[i] += n;
+				continue;
+			}
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+		}
+	}
+	*out_s = buf[0];
+	*err_s = buf[1];
+}
+
+enum phase { PHASE_STARTED, PHASE_HELD_AT_EXEC, PHASE_TRACING };
+
+/*
+ * Interrupt `run -v -- sh -c '...; read x; echo end > MARKER'` at phase with sig; then let
+ * the command end (a line on its stdin) and see that it did.
+ */
+static void interrupt_at(struct __test_metadata *_metadata, enum phase phase, int sig)
+{
+	char marker[64], script[160], line[512], *out_s, *err_s;
+	const char *argv[] = { cw_bin_path(), "run", "-v", "--", "/bin/sh", "-c", script, NULL };
+	int in[2], out, err, status;
+	pid_t cw, orphan;
+	FILE *ef = NULL;
+
+	tmp_name(marker, sizeof(marker), "marker");
+	/* its own output elsewhere: concwatch's pipes reach their end when concwatch does */
+	snprintf(script, sizeof(script), "exec >/dev/null 2>&1; read x; echo end > %s", marker);
+	ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
+	stdin_fd = in[0];
+	cw = cw_spawn(argv, stdin_from_pipe, &out, &err);
+	ASSERT_LT(0, cw);
+	close(in[0]);
+	switch (phase) {
+	case PHASE_STARTED:
+		/* as soon as concwatch catches the signal: before or while the command starts */
+		while (!catches(cw, sig))
+			sched_yield();
+		break;
+	case PHASE_HELD_AT_EXEC:
+		/* the command stopped at its exec: the BPF programs are loading */
+		while (!held_child(cw))
+			sched_yield();
+		break;
+	case PHASE_TRACING:
+		ef = fdopen(dup(err), "r");
+		do {
+			ASSERT_NE(NULL, fgets(line, sizeof(line), ef));
+		} while (!strstr(line, " from its first instruction"));
+		break;
+	}
+	ASSERT_EQ(0, kill(cw, sig));
+	/* everything concwatch says, until it exits */
+	read_both(out, err, &out_s, &err_s);
+	ASSERT_EQ(cw, waitpid(cw, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("phase %d: status 0x%x", phase, status);
+	EXPECT_EQ(130, WEXITSTATUS(status)) TH_LOG("phase %d: %s", phase, err_s);
+	EXPECT_NE(NULL, strstr(err_s, "concwatch " CW_VERSION ": process "))
+		TH_LOG("phase %d: no report: %s", phase, err_s);
+	EXPECT_NE(NULL, strstr(err_s, "\nconcwatch run: interrupted before the command ended: "
+				      "it runs on untraced\n"));
+	EXPECT_STREQ("", out_s);
+	/* the command runs on: it ends when told, reparented to this test (a subreaper) */
+	ASSERT_EQ(2, write(in[1], "x\n", 2));
+	close(in[1]);
+	orphan = waitpid(-1, &status, 0);
+	ASSERT_LT(0, orphan);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("phase %d", phase);
+	free(out_s);
+	out_s = slurp(marker, NULL);
+	EXPECT_STREQ("end\n", out_s ?: "(none)") TH_LOG("phase %d", phase);
+	unlink(marker);
+	free(out_s);
+	free(err_s);
+	if (ef)
+		fclose(ef);
+}
+
+/*
+ * SIGINT or SIGTERM, whenever it comes, means: detach, print the report, let the command
+ * run to its end, exit 130. Right after concwatch starts, while the command waits at
+ * its exec for the BPF programs to load (once 1 to 2.5 s of exit 143 and a killed
+ * command), and while it is traced.
+ */
+TEST(run_interrupted_in_every_phase)
+{
+	LIVE_OR_SKIP();
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	interrupt_at(_metadata, PHASE_STARTED, SIGINT);
+	interrupt_at(_metadata, PHASE_HELD_AT_EXEC, SIGTERM);
+	interrupt_at(_metadata, PHASE_HELD_AT_EXEC, SIGINT);
+	interrupt_at(_metadata, PHASE_TRACING, SIGINT);
 }
 
 TEST_HARNESS_MAIN

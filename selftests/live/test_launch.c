@@ -591,6 +591,66 @@ TEST(exec_chain_with_grandchildren)
 	cw_launch__free(l);
 }
 
+/*
+ * A command whose tracing failed: killed where it is held, at its exec, before its first
+ * instruction (it would have made a file), and reaped; status 128+SIGKILL.
+ */
+TEST(kill_all_at_exec_runs_nothing)
+{
+	char marker[] = "/tmp/cw-kill." CW_TMP_X, script[64];
+	char *argv[] = { "sh", "-c", script, NULL };
+	struct cw_launch *l;
+	struct cw_launch_event ev;
+	int fd;
+
+	fd = mkstemp(marker);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, unlink(marker));
+	snprintf(script, sizeof(script), "echo ran > %s", marker);
+	l = start(_metadata, argv);
+	ASSERT_NE(NULL, l);
+	ASSERT_EQ(1, cw_launch__next(l, &ev, NEXT_TIMEOUT_MS));
+	ASSERT_EQ(CW_LAUNCH_EXEC, ev.kind);
+	ASSERT_EQ(1, cw_launch__kill_all(l));
+	ASSERT_EQ(128 + SIGKILL, cw_launch__status(l));
+	ASSERT_EQ(1, cw_launch__next(l, &ev, 0));
+	ASSERT_EQ(CW_LAUNCH_EXIT, ev.kind);
+	ASSERT_EQ(128 + SIGKILL, ev.status);
+	ASSERT_EQ(-ECHILD, cw_launch__next(l, &ev, 0));
+	ASSERT_EQ(0, cw_launch__kill_all(l));
+	cw_launch__free(l);
+	ASSERT_EQ(-1, access(marker, F_OK));
+	ASSERT_EQ(-1, waitpid(-1, NULL, WNOHANG | __WALL));
+	ASSERT_EQ(ECHILD, errno);
+}
+
+/* Killed while running, a fork held at its event included: the whole tree goes. */
+TEST(kill_all_kills_the_tree)
+{
+	char *argv[] = { "sh", "-c", "sleep 1000 & wait", NULL };
+	struct cw_launch_event ev;
+	struct cw_launch *l;
+	int held = 0, n;
+
+	l = start(_metadata, argv);
+	ASSERT_NE(NULL, l);
+	/* until the shell's child is held at its first stop (its fork) */
+	while (!held) {
+		n = cw_launch__next(l, &ev, NEXT_TIMEOUT_MS);
+		ASSERT_EQ(1, n);
+		if (ev.kind == CW_LAUNCH_FORK)
+			held = 1;
+		else
+			ASSERT_EQ(0, cw_launch__resume(l, ev.pid));
+	}
+	ASSERT_EQ(2, cw_launch__kill_all(l));
+	ASSERT_EQ(128 + SIGKILL, cw_launch__status(l));
+	cw_launch__free(l);
+	ASSERT_EQ(-1, waitpid(-1, NULL, WNOHANG | __WALL));
+	ASSERT_EQ(ECHILD, errno);
+}
+
 /* A subshell is a fork without exec: held before it runs, in the parent's image. */
 TEST(fork_without_exec_is_held_before_it_runs)
 {

@@ -230,6 +230,64 @@ TEST_F(lo, abba)
 }
 
 /* The same, statically linked: the lock functions are probed in the executable. */
+/*
+ * Mutexes on threads' stacks, a local of main() and one of the worker's start routine:
+ * named by their variables from DWARF, in the findings and the report; without DWARF,
+ * as stack locks by where they were initialised.
+ */
+static char *text_report(struct cw_engine *eng, const struct cw_report_target *target);
+
+static void stack_locks(struct __test_metadata *_metadata, struct traced *t, const char *wl)
+{
+	struct cw_report_target target = { .pid = 0 };
+	const struct cw_cycle *c;
+	char name[256], *text;
+	__u64 mx1, mx2;
+
+	trace(_metadata, t, wl, NULL);
+	mx1 = cw_field(t->wl.done, "mx1");
+	mx2 = cw_field(t->wl.done, "mx2");
+	ASSERT_EQ(1, t->lc.nr);
+	ASSERT_EQ(1, t->findings);
+	c = the_finding(t);
+	expect_cycle(_metadata, t, c, (__u64[]){ mx1, mx2 },
+		     (__u32[]){ cw_field(t->wl.ready, "tid_main"),
+				cw_field(t->wl.ready, "tid_worker") }, 2);
+	if (!strcmp(wl, "wl_stacklock")) {
+		expect_name(_metadata, t, mx1, "mx1 in main");
+		expect_name(_metadata, t, mx2, "mx2 in stack_worker");
+		target.pid = t->wl.pid;
+		text = text_report(t->eng, &target);
+		ASSERT_NE(NULL, text);
+		EXPECT_NE(NULL, strstr(text, "lock(mx1 in main);")) TH_LOG("%s", text);
+		EXPECT_NE(NULL, strstr(text, "mx2 in stack_worker (mutex 0x")) TH_LOG("%s", text);
+		EXPECT_EQ(NULL, strstr(text, "heap lock")) TH_LOG("%s", text);
+		free(text);
+		return;
+	}
+	/* no DWARF: the symbol table names the functions, but no frame has variables */
+	EXPECT_EQ(CW_LOCK_NAMED_INIT, cw_symbols__lock_name(t->sym, t->wl.pid, mx1, 0, name,
+							     sizeof(name)));
+	EXPECT_EQ(0, strncmp(name, "stack lock initialised at main+0x", 33)) TH_LOG("%s", name);
+	/* (a heap lock initialised in main would be named "heap lock initialised at main") */
+	EXPECT_EQ(CW_LOCK_NAMED_INIT, cw_symbols__lock_name(t->sym, t->wl.pid, mx2, 0, name,
+							     sizeof(name)));
+	EXPECT_EQ(0, strncmp(name, "stack lock initialised at stack_worker+0x", 41))
+		TH_LOG("%s", name);
+}
+
+TEST_F(lo, locks_on_stacks)
+{
+	CW_SKIPPED_IN_SETUP();
+	stack_locks(_metadata, &self->t, "wl_stacklock");
+}
+
+TEST_F(lo, locks_on_stacks_without_dwarf)
+{
+	CW_SKIPPED_IN_SETUP();
+	stack_locks(_metadata, &self->t, "wl_stacklock_nodwarf");
+}
+
 TEST_F(lo, abba_static)
 {
 	CW_SKIPPED_IN_SETUP();
@@ -619,20 +677,28 @@ static int tee_feed(void *ctx, const struct cw_hdr *h)
 
 static char *text_report(struct cw_engine *eng, const struct cw_report_target *target)
 {
+	struct cw_symbols_opts so = { .debuginfo_path = target->debuginfo_path,
+				      .live_pid = target->alive ? target->pid : 0 };
+	struct cw_symbols *sym = NULL;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 
-	if (!f)
+	if (cw_symbols__new(eng, &so, &sym))
 		return NULL;
-	cw_report__text(f, eng, target);
-	fclose(f);
+	f = open_memstream(&buf, &len);
+	if (f) {
+		cw_report__text(f, eng, sym, target);
+		fclose(f);
+	}
+	cw_symbols__free(sym);
 	return buf;
 }
 
 /*
  * What a live run reports and what the recording of the same run reports, read back
- * through the replay source, are the same text, to the byte.
+ * through the replay source in a session as `report FILE` does, are the same text, to
+ * the byte.
  */
 TEST(record_then_report_equals_live)
 {
@@ -648,7 +714,7 @@ TEST(record_then_report_equals_live)
 	struct cw_drain d;
 	struct cw_wl wl;
 	char *live, *again;
-	int fd, n;
+	int fd;
 
 	if (why)
 		SKIP(return, "%s", why);
@@ -672,10 +738,12 @@ TEST(record_then_report_equals_live)
 	ASSERT_EQ(0, cw_replay__open(file, &src, err, sizeof(err))) TH_LOG("replay: %s", err);
 	replayed = cw_engine__new();
 	ASSERT_NE(NULL, replayed);
-	while ((n = cw_source__drain(src, cw_engine__feed, replayed)) > 0)
-		;
-	ASSERT_EQ(0, n);
-	cw_source__free(src);
+	ASSERT_EQ(0, cw_session__open(&(struct cw_session_opts){}, src, cw_engine__feed, replayed,
+				      &sess, err, sizeof(err))) TH_LOG("replay: %s", err);
+	ASSERT_EQ(CW_SESSION_ENDED, cw_session__run(sess, 0, NULL)) TH_LOG("%s",
+									   cw_session__error(sess));
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
 
 	target.pid = wl.pid;
 	live = text_report(tee.eng, &target);

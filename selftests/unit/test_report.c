@@ -8,8 +8,11 @@
  * To see what changed: the test prints the text it made when it differs.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "engine/engine.h"
@@ -111,6 +114,130 @@ static void expect_golden(struct __test_metadata *_metadata, const char *text,
 		TH_LOG("report differs from unit/data/%s; it is:\n%s", name, text);
 	EXPECT_STREQ(want, text);
 	free(want);
+}
+
+
+/*
+ * Allocation failures on demand, for the concwatch code compiled into this test only
+ * (the executable's text): libdw and libc handle theirs otherwise (libdw exits). ASan's
+ * allocator does the allocating.
+ */
+extern void *__interceptor_malloc(size_t n);
+extern void *__interceptor_calloc(size_t n, size_t size);
+extern void *__interceptor_realloc(void *p, size_t n);
+extern char __executable_start[], etext[];
+/* volatile: the compiler knows what malloc does, and that it changes no variable */
+static volatile long fail_countdown;	/* n > 0: the nth allocation from here on fails */
+static volatile bool failed;
+
+static bool fail_now(const void *caller)
+{
+	if (!fail_countdown || (const char *)caller < __executable_start ||
+	    (const char *)caller >= etext || --fail_countdown)
+		return false;
+	failed = true;
+	return true;
+}
+
+void *malloc(size_t n)
+{
+	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_malloc(n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n)
+{
+	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_realloc(p, n);
+}
+
+/* n > 0: fail the nth allocation from now on (and clear failed); 0: none, failed kept. */
+static void fail_nth_allocation(long n)
+{
+	if (n)
+		failed = false;
+	fail_countdown = n;
+}
+
+static void *slurp(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "re"), *m;
+	int c;
+
+	if (!f)
+		return NULL;
+	m = open_memstream(&buf, &cap);
+	while (m && (c = fgetc(f)) != EOF)
+		fputc(c, m);
+	if (m)
+		fclose(m);
+	fclose(f);
+	*len = cap;
+	return buf;
+}
+
+static void feed_module(struct __test_metadata *_metadata, struct cw_engine *eng, __u64 start,
+			__u64 end, __u64 pgoff, const char *path)
+{
+	size_t plen = strlen(path) + 1, size = CW_RECORD_ALIGN(sizeof(struct cw_ev_module) + plen);
+	struct cw_ev_module *m = calloc(1, size);
+
+	ASSERT_NE(NULL, m);
+	m->hdr = synth_hdr(CW_EV_MODULE, size, 1, PID, 0);
+	m->start = start;
+	m->end = end;
+	m->pgoff = pgoff;
+	m->path_len = plen;
+	memcpy(m->path, path, plen);
+	ASSERT_EQ(0, cw_engine__feed(eng, &m->hdr));
+	free(m);
+}
+
+#define STACKFIX_ID 0x51ac
+
+/*
+ * The unit tests' captured stack (unit/data/stackfix.*, see test_stack.c) as a stream
+ * would send it: the executable's module record and the raw copy, under STACKFIX_ID.
+ */
+static void feed_stackfix(struct __test_metadata *_metadata, struct cw_engine *eng)
+{
+	const char *dir = CW_SELFTESTS_DIR "/unit/data";
+	char path[512], *maps, *line, *save;
+	struct cw_ev_ustack_raw *rec;
+	int modules = 0;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/stackfix.stack", dir);
+	rec = slurp(path, &len);
+	ASSERT_NE(NULL, rec);
+	ASSERT_LE(sizeof(*rec), len);
+	rec->hdr.pid = PID;
+	rec->stack_id = STACKFIX_ID;
+	ASSERT_EQ(0, cw_engine__feed(eng, &rec->hdr));
+	free(rec);
+	snprintf(path, sizeof(path), "%s/stackfix.maps", dir);
+	maps = slurp(path, &len);
+	ASSERT_NE(NULL, maps);
+	for (line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long start, end, pgoff;
+		char perms[8];
+		int pos = -1;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &pgoff,
+			   &pos) < 4 || pos < 0 || perms[2] != 'x' ||
+		    !strstr(line + pos, "/stackfix"))
+			continue;
+		snprintf(path, sizeof(path), "%s/stackfix", dir);
+		feed_module(_metadata, eng, start, end, pgoff, path);
+		modules++;
+	}
+	free(maps);
+	ASSERT_EQ(1, modules);
 }
 
 FIXTURE(report) {
@@ -227,6 +354,145 @@ TEST_F(report, suppressed_listed_with_verbose)
 	ASSERT_NE(NULL, text);
 	expect_golden(_metadata, text, "report_suppressed_verbose.txt");
 	free(text);
+}
+
+/*
+ * A symbol context whose first use failed (out of memory while it fed the process's
+ * modules to its unwinder) does not keep that half-built unwinder: the next use names
+ * the stack in full. Every allocation of the first use fails in turn.
+ */
+TEST_F(report, symbols_after_a_failure)
+{
+	const struct cw_stack *st;
+	struct cw_symbols *sym;
+	struct cw_ustack s;
+	long n;
+
+	feed_stackfix(_metadata, self->eng);
+	st = cw_engine__find_stack(self->eng, PID, CW_STACK_USER, STACKFIX_ID);
+	ASSERT_NE(NULL, st);
+	for (n = 1; n < 1000; n++) {
+		int err;
+
+		ASSERT_EQ(0, cw_symbols__new(self->eng, NULL, &sym));
+		fail_nth_allocation(n);
+		err = cw_symbols__resolve(sym, st, &s);
+		fail_nth_allocation(0);
+		cw_ustack__fini(&s);
+		if (!failed) {
+			EXPECT_EQ(0, err);
+			cw_symbols__free(sym);
+			break;
+		}
+		ASSERT_EQ(0, cw_symbols__resolve(sym, st, &s)) TH_LOG("allocation %ld failed", n);
+		EXPECT_EQ(CW_STACK_END_COMPLETE, s.end) TH_LOG("allocation %ld failed: %s", n,
+							      s.why);
+		ASSERT_EQ(7, s.nr) TH_LOG("allocation %ld failed", n);
+		ASSERT_NE(NULL, s.frames[0].func) TH_LOG("allocation %ld failed", n);
+		EXPECT_STREQ("leaf", s.frames[0].func);
+		ASSERT_NE(NULL, s.frames[6].func);
+		EXPECT_STREQ("_start", s.frames[6].func);
+		cw_ustack__fini(&s);
+		cw_symbols__free(sym);
+	}
+	EXPECT_LT(1, n);
+	EXPECT_GT(1000, n);
+}
+
+/*
+ * The JSON report when an allocation fails: -ENOMEM before a byte is written, or the
+ * whole report; nothing leaks either way (LeakSanitizer checks at exit). Without a
+ * symbol context it refuses, rather than print stacks empty.
+ */
+TEST_F(report, json_failures)
+{
+	struct cw_report_target t = { .pid = PID };
+	struct cw_symbols *sym;
+	char *buf = NULL;
+	size_t len = 0;
+	long n;
+	FILE *f;
+
+	feed_edge(_metadata, self->eng, 10, (struct edge){ 4001, 0x5000a0, 0x5000b0 });
+	feed_edge(_metadata, self->eng, 20, (struct edge){ 4002, 0x5000b0, 0x5000a0 });
+	f = open_memstream(&buf, &len);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(-EINVAL, cw_report__json(f, self->eng, NULL, &t));
+	fflush(f);
+	EXPECT_EQ(0, len);
+	for (n = 1; n < 1000; n++) {
+		int err;
+
+		ASSERT_EQ(0, cw_symbols__new(self->eng, NULL, &sym));
+		rewind(f);
+		fail_nth_allocation(n);
+		err = cw_report__json(f, self->eng, sym, &t);
+		fail_nth_allocation(0);
+		fflush(f);
+		cw_symbols__free(sym);
+		if (!failed) {
+			EXPECT_EQ(0, err);
+			break;
+		}
+		/* a failure in the cycle search: nothing written; later ones are degraded */
+		if (err) {
+			EXPECT_EQ(-ENOMEM, err);
+			EXPECT_EQ(0, ftell(f)) TH_LOG("allocation %ld failed", n);
+		}
+	}
+	EXPECT_LT(1, n);
+	EXPECT_GT(1000, n);
+	fclose(f);
+	free(buf);
+}
+
+/*
+ * Module paths of a recording naming a FIFO and a device: the report goes on (opening a
+ * FIFO for reading would wait for a writer forever) and names them as not usable.
+ */
+TEST_F(report, modules_not_regular_files)
+{
+	char dir[] = "/tmp/cw-report.XXXXXX", fifo[64];
+	const char *const paths[] = { fifo, "/dev/zero" };
+	struct cw_symbols *sym;
+	struct cw_ev_stack *e;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/libfifo.so", dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	e = calloc(1, sizeof(*e) + 8);
+	ASSERT_NE(NULL, e);
+	for (int i = 0; i < 2; i++) {
+		__u64 start = 0x7f0000000000ULL + i * 0x100000;
+
+		feed_module(_metadata, self->eng, start, start + 0x1000, 0, paths[i]);
+		e->hdr = synth_hdr(CW_EV_STACK, sizeof(*e) + 8, 2, PID, 4001);
+		e->stack_id = 0x700 + i;
+		e->space = CW_STACK_USER;
+		e->nr = 1;
+		e->ips[0] = start + 0x10;
+		ASSERT_EQ(0, cw_engine__feed(self->eng, &e->hdr));
+	}
+	free(e);
+	ASSERT_EQ(0, cw_symbols__new(self->eng, NULL, &sym));
+	for (int i = 0; i < 2; i++) {
+		const struct cw_stack *st = cw_engine__find_stack(self->eng, PID, CW_STACK_USER,
+								  0x700 + i);
+		struct cw_ustack s;
+
+		ASSERT_NE(NULL, st);
+		ASSERT_EQ(0, cw_symbols__resolve(sym, st, &s));
+		ASSERT_EQ(1, s.nr);
+		EXPECT_STREQ(paths[i], s.frames[0].module);
+		EXPECT_EQ(NULL, s.frames[0].func);
+		EXPECT_EQ(CW_STACK_END_LOST, s.end);
+		EXPECT_NE(NULL, strstr(s.why, " is not a regular file")) TH_LOG("%s", s.why);
+		EXPECT_NE(NULL, strstr(s.why, paths[i])) TH_LOG("%s", s.why);
+		cw_ustack__fini(&s);
+	}
+	cw_symbols__free(sym);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN

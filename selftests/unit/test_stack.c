@@ -15,11 +15,14 @@
 #include <gelf.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
@@ -784,6 +787,229 @@ TEST(own_process)
 
 	EXPECT_EQ(-ESRCH, cw_modules__read(INT_MAX, &mods, &nr));
 	EXPECT_EQ(-ESRCH, cw_unwind_process(INT_MAX, NULL, no_stack, NULL));
+}
+
+/*
+ * An ELF file with one executable segment and nothing else: no sections, so no symbol
+ * table and no DWARF. 0 or -errno.
+ */
+static int write_bare_elf(const char *path, __u64 vaddr, __u64 size)
+{
+	struct {
+		Elf64_Ehdr eh;
+		Elf64_Phdr ph;
+	} f = {};
+	int fd, err = 0;
+
+	memcpy(f.eh.e_ident, ELFMAG, SELFMAG);
+	f.eh.e_ident[EI_CLASS] = ELFCLASS64;
+	f.eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	f.eh.e_ident[EI_VERSION] = EV_CURRENT;
+	f.eh.e_type = ET_DYN;
+	f.eh.e_machine = EM_X86_64;
+	f.eh.e_version = EV_CURRENT;
+	f.eh.e_phoff = offsetof(typeof(f), ph);
+	f.eh.e_ehsize = sizeof(f.eh);
+	f.eh.e_phentsize = sizeof(f.ph);
+	f.eh.e_phnum = 1;
+	f.ph.p_type = PT_LOAD;
+	f.ph.p_flags = PF_R | PF_X;
+	f.ph.p_vaddr = vaddr;
+	f.ph.p_filesz = f.ph.p_memsz = size;
+	f.ph.p_align = 0x1000;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* the segment's bytes: zeroes after the headers */
+	if (write(fd, &f, sizeof(f)) != sizeof(f) || ftruncate(fd, size))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/*
+ * A module without a single function symbol (no symbol table at all): its frames are
+ * named by address, and the empty index is no sorted NULL array (UBSan failed on
+ * qsort(NULL, 0, ...)).
+ */
+TEST(module_without_function_symbols)
+{
+	char path[] = "/tmp/cw-bare.XXXXXX";
+	struct cw_module_info *m;
+	struct cw_unwinder *u;
+	struct cw_ustack s;
+	__u64 ip;
+	int fd;
+
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, write_bare_elf(path, 0, 0x2000));
+	m = calloc(1, sizeof(*m));
+	ASSERT_NE(NULL, m);
+	m->start = 0x7f0000000000ULL;
+	m->end = m->start + 0x2000;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	ASSERT_EQ(0, cw_unwinder__new(NULL, &u));
+	ASSERT_EQ(0, cw_unwinder__add_module(u, m));
+	EXPECT_EQ(NULL, cw_unwinder__missing(u, m->start))
+		TH_LOG("%s", cw_unwinder__missing(u, m->start));
+	ip = m->start + 0x100;
+	ASSERT_EQ(0, cw_unwinder__symbolize(u, &ip, 1, &s));
+	ASSERT_EQ(1, s.nr);
+	EXPECT_EQ(ip, s.frames[0].addr);
+	EXPECT_EQ(NULL, s.frames[0].func);
+	EXPECT_EQ(NULL, s.frames[0].file);
+	EXPECT_STREQ(path, s.frames[0].module);
+	cw_ustack__fini(&s);
+	cw_unwinder__free(u);
+	free(m);
+	unlink(path);
+}
+
+/*
+ * Module paths from a recording are untrusted, and reports run as root: a FIFO must not
+ * hang the unwinder (opening it for reading waits for a writer), a device must not even
+ * be opened. Both are named as unusable, and frames in them name the module only.
+ */
+TEST(module_not_a_regular_file)
+{
+	char dir[] = "/tmp/cw-fifo.XXXXXX", fifo[64];
+	const char *const paths[] = { fifo, "/dev/zero" };
+	struct cw_module_info *m;
+	struct cw_unwinder *u;
+	struct cw_ustack s;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/libfifo.so", dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	m = calloc(1, sizeof(*m));
+	ASSERT_NE(NULL, m);
+	ASSERT_EQ(0, cw_unwinder__new(NULL, &u));
+	for (int i = 0; i < 2; i++) {
+		const char *why;
+		__u64 ip;
+
+		memset(m, 0, sizeof(*m));
+		m->start = 0x7f0000000000ULL + i * 0x100000;
+		m->end = m->start + 0x1000;
+		snprintf(m->path, sizeof(m->path), "%s", paths[i]);
+		ASSERT_EQ(0, cw_unwinder__add_module(u, m));
+		why = cw_unwinder__missing(u, m->start);
+		ASSERT_NE(NULL, why) TH_LOG("%s", paths[i]);
+		EXPECT_NE(NULL, strstr(why, " is not a regular file")) TH_LOG("%s", why);
+		EXPECT_EQ(0, strncmp(why, paths[i], strlen(paths[i]))) TH_LOG("%s", why);
+		ip = m->start + 0x10;
+		ASSERT_EQ(0, cw_unwinder__symbolize(u, &ip, 1, &s));
+		ASSERT_EQ(1, s.nr);
+		EXPECT_EQ(NULL, s.frames[0].func);
+		EXPECT_STREQ(paths[i], s.frames[0].module);
+		EXPECT_EQ(CW_STACK_END_LOST, s.end);
+		EXPECT_NE(NULL, strstr(s.why, " is not a regular file")) TH_LOG("%s", s.why);
+		cw_ustack__fini(&s);
+	}
+	cw_unwinder__free(u);
+	free(m);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+/* This process's stack as a probe would capture it, from the caller's frame. */
+struct capture {
+	struct cw_regs regs;
+	unsigned char copy[16384];
+	size_t len;
+};
+
+/* The end of the mapping that holds addr, 0 when none does. */
+static __u64 mapping_end(__u64 addr)
+{
+	unsigned long long start, end;
+	char line[512];
+	__u64 found = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx", &start, &end) == 2 && addr >= start && addr < end)
+			found = end;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Registers and stack at its call, as a uprobe on a function's first instruction sees
+ * them: ip in the caller after the call is not needed, sp points at the return address.
+ * Not instrumented: ASan must not give this frame a fake stack of its own.
+ */
+static __attribute__((noinline, no_sanitize_address)) void capture_here(struct capture *c)
+{
+	/* frame pointers (the sanitizers' build): our rbp holds the caller's, then the RA */
+	const __u64 *fp = __builtin_frame_address(0);
+	__u64 end;
+
+	c->regs.sp = (__u64)(unsigned long)(fp + 1);	/* at our first instruction: the RA */
+	c->regs.ip = (__u64)(unsigned long)&capture_here;
+	c->regs.bp = fp[0];
+	end = mapping_end(c->regs.sp);
+	c->len = end - c->regs.sp < sizeof(c->copy) ? end - c->regs.sp : sizeof(c->copy);
+	/* byte by byte, uninstrumented: the frames above have ASan's redzones */
+	for (size_t i = 0; i < c->len; i++)
+		c->copy[i] = ((volatile const unsigned char *)(unsigned long)c->regs.sp)[i];
+}
+
+/* A mutex local to this function, captured with its address: the frame holds it. */
+static __attribute__((noinline, no_sanitize_address)) void lock_on_stack(struct capture *c,
+									  __u64 *addr)
+{
+	pthread_mutex_t local_mx = PTHREAD_MUTEX_INITIALIZER;
+
+	*addr = (__u64)(unsigned long)&local_mx;
+	capture_here(c);
+	__asm__ volatile("" : : "r"(&local_mx) : "memory");
+}
+
+/*
+ * A lock on a thread's stack, named by the frame's variable ("local_mx in
+ * lock_on_stack"); an address elsewhere on that stack without a variable; and one on no
+ * stack (a global).
+ */
+TEST(stack_variable)
+{
+	static pthread_mutex_t global_mx = PTHREAD_MUTEX_INITIALIZER;
+	struct cw_module_info *mods = NULL;
+	struct capture *c;
+	struct cw_unwinder *u;
+	char name[128];
+	size_t nr = 0;
+	__u64 addr;
+
+	c = calloc(1, sizeof(*c));
+	ASSERT_NE(NULL, c);
+	lock_on_stack(c, &addr);
+	ASSERT_LT(addr - c->regs.sp, c->len);
+	ASSERT_EQ(0, cw_modules__read(getpid(), &mods, &nr));
+	ASSERT_EQ(0, cw_unwinder__new(NULL, &u));
+	for (size_t i = 0; i < nr; i++)
+		ASSERT_EQ(0, cw_unwinder__add_module(u, &mods[i]));
+	EXPECT_EQ(0, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len, addr, name,
+						 sizeof(name)));
+	EXPECT_STREQ("local_mx in lock_on_stack", name);
+	/* inside it: the member's path, as for globals */
+	EXPECT_EQ(0, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len, addr + 4, name,
+						 sizeof(name)));
+	EXPECT_EQ(0, strncmp(name, "local_mx.", 9)) TH_LOG("%s", name);
+	EXPECT_NE(NULL, strstr(name, " in lock_on_stack")) TH_LOG("%s", name);
+	/* the return address's slot: on the stack, in no variable */
+	EXPECT_EQ(-ENOENT, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len, c->regs.sp,
+						       name, sizeof(name)));
+	EXPECT_STREQ("", name);
+	EXPECT_EQ(-ERANGE, cw_unwinder__stack_variable(u, &c->regs, c->copy, c->len,
+						       (__u64)(unsigned long)&global_mx, name,
+						       sizeof(name)));
+	cw_unwinder__free(u);
+	free(mods);
+	free(c);
 }
 
 TEST(frame_format)

@@ -32,17 +32,6 @@ static unsigned char *edge_marks(const struct cw_lg *lg, const struct cw_lock_cy
 	return mark;
 }
 
-static void dot_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid)
 {
 	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
@@ -55,7 +44,7 @@ int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sy
 	const struct cw_lg *lg = cw_engine__lockgraph(eng);
 	struct cw_lock_cycles lc;
 	unsigned char *mark;
-	char name[NAME_LEN], label[NAME_LEN + 64];
+	char name[NAME_LEN], safe[NAME_LEN * 5], label[sizeof(safe) + 64];
 
 	if (cw_report__lock_cycles(eng, &lc))
 		return -ENOMEM;
@@ -72,38 +61,37 @@ int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sy
 		const struct cw_lg_node *n = cw_lg__node(lg, i);
 
 		cw_symbols__lock_name(sym, n->pid, n->addr, 0, name, sizeof(name));
-		snprintf(label, sizeof(label), "%s\\n%s 0x%llx%s", name,
+		/* escaped for dot first: the \n of the label is dot's own line break */
+		cw_report__dot_safe(name, sizeof(name), safe, sizeof(safe));
+		snprintf(label, sizeof(label), "%s\\n%s 0x%llx%s", safe,
 			 cw_lock_kind__name(n->kind == CW_LOCK_COND ? CW_LOCK_MUTEX : n->kind),
 			 (unsigned long long)n->addr, n->gen ? " (reused)" : "");
-		fprintf(out, "\tn%zu [label=", i);
-		/* the \n of the label is dot's own line break: keep it as written */
-		fputc('"', out);
-		for (const char *p = label; *p; p++) {
-			if (*p == '"')
-				fputc('\\', out);
-			fputc(*p, out);
-		}
-		fprintf(out, "\"];\n");
+		fprintf(out, "\tn%zu [label=\"%s\"];\n", i, label);
 	}
 	for (size_t i = 0; i < cw_lg__nr_edges(lg); i++) {
 		const struct cw_lg_edge *e = cw_lg__edge(lg, i);
 		const struct cw_lg_node *from = cw_lg__node(lg, e->from);
-		char threads[128] = "";
+		char threads[512] = "", comm[CW_SAFE_COMM_LEN], one[CW_SAFE_COMM_LEN + 16];
 		size_t len = 0;
 
-		for (size_t k = 0; k < e->nr_insts && len < sizeof(threads) - 1; k++) {
-			int seen = 0;
+		for (size_t k = 0; k < e->nr_insts; k++) {
+			int seen = 0, n;
 
 			for (size_t j = 0; j < k; j++)
 				seen |= e->insts[j].tid == e->insts[k].tid;
-			if (!seen)
-				len += snprintf(threads + len, sizeof(threads) - len, "%s%s/%u",
-						len ? ", " : "",
-						thread_comm(eng, from->pid, e->insts[k].tid),
-						e->insts[k].tid);
+			if (seen)
+				continue;
+			cw_report__dot_safe(thread_comm(eng, from->pid, e->insts[k].tid),
+					    CW_COMM_LEN, comm, sizeof(comm));
+			n = snprintf(one, sizeof(one), "%s%s/%u", len ? ", " : "", comm,
+				     e->insts[k].tid);
+			/* whole names only: a cut escape could end the quoted string */
+			if (len + n >= sizeof(threads))
+				break;
+			memcpy(threads + len, one, n + 1);
+			len += n;
 		}
-		fprintf(out, "\tn%zu -> n%zu [label=", e->from, e->to);
-		dot_string(out, threads);
+		fprintf(out, "\tn%zu -> n%zu [label=\"%s\"", e->from, e->to, threads);
 		if (mark[i] == 2)
 			fprintf(out, ", color=red, fontcolor=red, penwidth=2.5");
 		else if (mark[i] == 1)

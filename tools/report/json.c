@@ -32,7 +32,7 @@ static void json_top_waiter(FILE *out, const struct cw_engine *eng, struct cw_sy
 		st = cw_engine__find_stack(eng, l->pid, cw_report__lock_stack_space(l),
 					   sites[0].stack_id);
 	free(sites);
-	if (!st || !sym || cw_symbols__resolve(sym, st, &s)) {
+	if (!st || cw_symbols__resolve(sym, st, &s)) {
 		fputs("\"top_waiter_stack\": [], \"top_waiter_stack_end\": null, "
 		      "\"top_waiter_stack_why\": null, ", out);
 		cw_ustack__fini(&s);
@@ -55,10 +55,7 @@ static void json_lock(FILE *out, const struct cw_engine *eng, struct cw_symbols 
 {
 	char name[256];
 
-	if (sym)
-		cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name));
-	else
-		snprintf(name, sizeof(name), "lock 0x%llx", (unsigned long long)l->addr);
+	cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name));
 	fprintf(out, "{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": ",
 		(unsigned long long)l->addr, l->pid);
 	cw_report__json_string(out, name, sizeof(name));
@@ -97,13 +94,18 @@ static void json_thread(FILE *out, const struct cw_thread *t, int locks_known)
 		(unsigned long long)t->futex_waits, (unsigned long long)t->futex_wait_ns);
 }
 
-int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t)
 {
-	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
-				      .live_pid = t->alive ? t->pid : 0 };
 	const struct cw_engine_counts *c = cw_engine__counts(eng);
-	struct cw_symbols *sym = NULL;
 	struct cw_lock_cycles lc;
+
+	/* without names the stacks would come out empty, silently */
+	if (!sym)
+		return -EINVAL;
+	/* before any output: a failure leaves no half-written JSON */
+	if (cw_report__lock_cycles(eng, &lc))
+		return -ENOMEM;
 
 	fprintf(out, "{\n  \"concwatch_version\": \"%s\",\n  \"target\": {\"pid\": %d, \"comm\": ",
 		CW_VERSION, t->pid);
@@ -122,9 +124,6 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 		cw_report__json_string(out, w < CW_LOST_MAX ? cw_lost__name(w) : "unknown kinds", 64);
 		fprintf(out, ": %llu", (unsigned long long)v);
 	}
-	cw_symbols__new(eng, &so, &sym); /* without it, stacks come out empty */
-	if (cw_report__lock_cycles(eng, &lc))
-		return -ENOMEM;
 	lc.track_free = t->track_free;
 	fprintf(out, "},\n  \"findings\": [");
 	cw_report__lock_order_json(out, eng, sym, &lc, 0);
@@ -143,11 +142,10 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_repo
 		json_thread(out, cw_engine__thread(eng, i), cw_report__thread_locks_known(eng));
 	}
 	fprintf(out, "%s]", cw_engine__nr_threads(eng) ? "\n  " : "");
-	if (t->lock_graph && sym) {
+	if (t->lock_graph) {
 		fputs(",\n  \"lock_graph\": ", out);
 		cw_export__json_graph(out, eng, sym);
 	}
 	fputs("\n}\n", out);
-	cw_symbols__free(sym);
 	return ferror(out) ? -EIO : 0;
 }

@@ -147,6 +147,14 @@ static const char *thread_comm(const struct cw_engine *eng, __u32 pid, __u32 tid
 	return t && t->comm[0] ? t->comm : "?";
 }
 
+/* The same for text: the name is the process's, a newline or an escape sequence too. */
+static const char *text_comm(const struct cw_engine *eng, __u32 pid, __u32 tid,
+			     char buf[CW_SAFE_COMM_LEN])
+{
+	return cw_report__text_safe(thread_comm(eng, pid, tid), CW_COMM_LEN, buf,
+				    CW_SAFE_COMM_LEN);
+}
+
 static const char *lock_type(const struct cw_lg_node *n)
 {
 	return cw_lock_kind__name(n->kind == CW_LOCK_COND ? CW_LOCK_MUTEX : n->kind);
@@ -182,9 +190,10 @@ static void text_link(FILE *out, const struct cw_engine *eng, struct cw_symbols 
 	const struct cw_lg_inst *in = c->insts[i];
 	const struct named_lock *from = &nl[i], *to = &nl[(i + 1) % c->len];
 	__u32 pid = from->n->pid;
+	char comm[CW_SAFE_COMM_LEN];
 
 	fprintf(out, "-> #%zu %s -> %s, by %s/%u:\n", i, from->label, to->label,
-		thread_comm(eng, pid, in->tid), in->tid);
+		text_comm(eng, pid, in->tid, comm), in->tid);
 	fprintf(out, "       %s %s at:\n", verb(in->flags & CW_EDGE_READ_TO), to->label);
 	text_stack(out, eng, sym, pid, in->to_stack_id, "         ");
 	fprintf(out, "       while holding %s, %s at:\n", from->label,
@@ -197,7 +206,8 @@ static void text_link(FILE *out, const struct cw_engine *eng, struct cw_symbols 
 static void text_scenario(FILE *out, const struct cw_engine *eng, const struct cw_cycle *c,
 			  const struct named_lock *nl)
 {
-	char (*col)[64] = calloc(c->len, sizeof(*col));
+	char (*col)[CW_SAFE_COMM_LEN + 32] = calloc(c->len, sizeof(*col));
+	char comm[CW_SAFE_COMM_LEN];
 	int width = 0;
 
 	if (!col)
@@ -206,12 +216,12 @@ static void text_scenario(FILE *out, const struct cw_engine *eng, const struct c
 		const struct cw_lg_inst *in = c->insts[i];
 		int w;
 
-		snprintf(col[i], sizeof(col[i]), "%s/%u", thread_comm(eng, nl[i].n->pid, in->tid),
-			 in->tid);
+		snprintf(col[i], sizeof(col[i]), "%s/%u",
+			 text_comm(eng, nl[i].n->pid, in->tid, comm), in->tid);
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(col[k], col[i]))
 				snprintf(col[i], sizeof(col[i]), "%s/%u (again)",
-					 thread_comm(eng, nl[i].n->pid, in->tid), in->tid);
+					 text_comm(eng, nl[i].n->pid, in->tid, comm), in->tid);
 		w = strlen(col[i]);
 		if (w > width)
 			width = w;
@@ -252,6 +262,7 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 			 const struct cw_cycle *c, size_t number, size_t also, int track_free)
 {
 	struct named_lock *nl = calloc(c->len, sizeof(*nl));
+	char comm[CW_SAFE_COMM_LEN];
 	size_t last;
 	const struct cw_lg_inst *in;
 	const struct named_lock *from, *to;
@@ -272,8 +283,8 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 	fprintf(out, "WARNING: possible circular locking dependency detected\n");
 	fprintf(out, "finding %zu: lock_order_inversion, process %u\n", number, pid);
 	fprintf(out, "------------------------------------------------------\n");
-	fprintf(out, "%s/%u %s %s while holding %s,\n", thread_comm(eng, pid, in->tid), in->tid,
-		verb(in->flags & CW_EDGE_READ_TO), to->label, from->label);
+	fprintf(out, "%s/%u %s %s while holding %s,\n", text_comm(eng, pid, in->tid, comm),
+		in->tid, verb(in->flags & CW_EDGE_READ_TO), to->label, from->label);
 	fprintf(out, "but %s was already known to be taken before %s.\n\n", to->label,
 		from->label);
 	fprintf(out, "Locks:\n");
@@ -287,7 +298,7 @@ static void text_finding(FILE *out, const struct cw_engine *eng, struct cw_symbo
 	fprintf(out, "Threads:\n");
 	for (size_t i = 0; i < c->len; i++)
 		if (first_of_thread(c, i))
-			fprintf(out, "  %s/%u\n", thread_comm(eng, pid, c->insts[i]->tid),
+			fprintf(out, "  %s/%u\n", text_comm(eng, pid, c->insts[i]->tid, comm),
 				c->insts[i]->tid);
 	if (c->verdict == CW_CYCLE_SINGLE_THREAD)
 		fprintf(out, "\nEvery dependency of this cycle was made by one thread: it deadlocks "

@@ -43,14 +43,30 @@ void cw_report__lock_order_text(FILE *out, const struct cw_engine *eng, struct c
 void cw_report__lock_order_json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 				const struct cw_lock_cycles *lc, int suppressed);
 
-/* Full text report: header, losses, locks, threads, findings. 0 or -errno. */
-int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+/*
+ * The reports take the caller's symbol context (report/symbols.h), made once for the
+ * report with cw_symbols__new(): every table, stack and lock name of one report comes
+ * from it, so that each module is opened and parsed once.
+ */
 
-/* The lock and thread tables only (batch snapshots). */
-void cw_report__tables(FILE *out, const struct cw_engine *eng);
+/* Full text report: header, losses, locks, threads, findings. 0 or -errno. */
+int cw_report__text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t);
+
+/*
+ * Batch snapshots (-p PID --batch): the lock and thread tables of what happened since
+ * the last snapshot (since the start, for the first), locks named as the report names
+ * them, busiest first; idle locks are counted, not listed. 0 or -errno.
+ */
+struct cw_report_snapshot;
+struct cw_report_snapshot *cw_report__snapshot_new(void);
+void cw_report__snapshot_free(struct cw_report_snapshot *snap);
+int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
+			struct cw_report_snapshot *snap);
 
 /* The JSON report (Documentation/usage.md). 0 or -errno. */
-int cw_report__json(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t);
+int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t);
 
 /*
  * Whether threads' lock figures were measured: the kernel's aggregation counts per lock
@@ -73,8 +89,21 @@ static inline __u16 cw_report__lock_stack_space(const struct cw_lock *l)
 struct cw_lock_site *cw_report__sites_by_wait(const struct cw_lock *l, size_t *nr);
 void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *indent);
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s);
-/* A JSON string of at most max bytes of s (NULL: null). */
+/*
+ * Strings a traced process chose (thread names, command lines, symbol names), safe for
+ * each output (escape.c). A JSON string of at most max bytes of s (NULL: null), control
+ * characters escaped, bytes that are not UTF-8 as U+FFFD.
+ */
 void cw_report__json_string(FILE *out, const char *s, size_t max);
+/* At most max bytes of s for text, control characters and stray bytes as \xNN; in buf. */
+const char *cw_report__text_safe(const char *s, size_t max, char *buf, size_t len);
+/* The same for inside a dot quoted string: '"' and '\' escaped too. */
+const char *cw_report__dot_safe(const char *s, size_t max, char *buf, size_t len);
+/* Write len bytes of a text report, newlines and tabs kept, other control characters and
+ * stray bytes as \xNN: what no field escaped cannot reach a terminal raw. 0 or -EIO. */
+int cw_report__write_safe(FILE *out, const char *buf, size_t len);
+/* Room for CW_COMM_LEN bytes of a name, each escaped at most as \xNN (or \\xNN in dot). */
+#define CW_SAFE_COMM_LEN (CW_COMM_LEN * 5)
 
 /* Exports (export.c): the lock graph in Graphviz dot, and as a JSON object. */
 int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym);

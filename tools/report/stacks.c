@@ -55,31 +55,6 @@ void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *ind
 		s->why);
 }
 
-/* A JSON string of at most max bytes of s; NULL is null. */
-void cw_report__json_string(FILE *out, const char *s, size_t max)
-{
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (size_t i = 0; i < max && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '\t')
-			fputs("\\t", out);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 /* A stack as the contract's FRAME array. */
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s)
 {

@@ -46,12 +46,17 @@ void cw_symbols__free(struct cw_symbols *sym)
 	free(sym);
 }
 
-/* The unwinder of pid, fed with the modules the stream sent for it. */
+/*
+ * The unwinder of pid, fed with the modules the stream sent for it. Kept only once every
+ * module went in: after a failure the next call builds it again, never reusing one that
+ * lacks modules (its stacks would lose their names silently).
+ */
 static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder **out)
 {
 	struct cw_unwinder_opts uo = { .debuginfo_path = sym->opts.debuginfo_path };
-	struct proc_unwinder *p;
+	struct cw_unwinder *u = NULL;
 	struct cw_module_info *mi;
+	struct proc_unwinder *p;
 	int err;
 
 	for (size_t i = 0; i < sym->nr_procs; i++) {
@@ -60,21 +65,11 @@ static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder *
 			return 0;
 		}
 	}
-	p = realloc(sym->procs, (sym->nr_procs + 1) * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	sym->procs = p;
-	p = &sym->procs[sym->nr_procs];
-	err = cw_unwinder__new(&uo, &p->u);
-	if (err)
-		return err;
-	p->pid = pid;
-	sym->nr_procs++;
-
 	mi = malloc(sizeof(*mi));
 	if (!mi)
 		return -ENOMEM;
-	for (size_t i = 0; i < cw_engine__nr_modules(sym->eng); i++) {
+	err = cw_unwinder__new(&uo, &u);
+	for (size_t i = 0; !err && i < cw_engine__nr_modules(sym->eng); i++) {
 		const struct cw_module *m = cw_engine__module(sym->eng, i);
 
 		if (m->pid != pid)
@@ -103,12 +98,22 @@ static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder *
 		}
 		if (!mi->open_path[0] || access(mi->open_path, R_OK))
 			snprintf(mi->open_path, sizeof(mi->open_path), "%s", m->path);
-		err = cw_unwinder__add_module(p->u, mi);
-		if (err)
-			break;
+		err = cw_unwinder__add_module(u, mi);
 	}
 	free(mi);
-	*out = p->u;
+	if (err)
+		goto cleanup;
+	p = realloc(sym->procs, (sym->nr_procs + 1) * sizeof(*p));
+	if (!p) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	sym->procs = p;
+	sym->procs[sym->nr_procs++] = (struct proc_unwinder){ .pid = pid, .u = u };
+	*out = u;
+	return 0;
+cleanup:
+	cw_unwinder__free(u);
 	return err;
 }
 
@@ -235,13 +240,59 @@ int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, siz
 	return 0;
 }
 
+/*
+ * Whether addr lies on a stack the stream copied for pid (2 when a frame's local variable
+ * holds it: its name in buf), 1 when on a stack without a known variable, 0 when on none.
+ * The lock's own call paths first, walked when their stack pointer lies at most
+ * STACK_SPAN below it (the frame that declared it is often above the copy's top, which a
+ * walk finds); then any other copy of the process that holds the address itself. A lock
+ * elsewhere costs no walk, and a heap lock at most one per call path of its own.
+ */
+#define STACK_SPAN (8ULL << 20)
+
+static int stack_variable(struct cw_symbols *sym, struct cw_unwinder *u, const struct cw_lock *l,
+			  __u32 pid, __u64 addr, char *buf, size_t len)
+{
+	size_t nr_sites = l ? l->nr_sites : 0, nr = cw_engine__nr_stacks(sym->eng);
+	int on_stack = 0;
+
+	for (size_t i = 0; i < nr_sites + nr; i++) {
+		const struct cw_stack *st;
+		struct cw_regs regs;
+		int err;
+
+		if (i < nr_sites) {
+			st = l->sites[i].stack_id ?
+				     cw_engine__find_stack(sym->eng, pid, CW_STACK_USER,
+							   l->sites[i].stack_id) : NULL;
+		} else {
+			st = cw_engine__stack(sym->eng, i - nr_sites);
+			/* a site's, seen already */
+			for (size_t k = 0; st && k < nr_sites; k++)
+				if (l->sites[k].stack_id == st->id)
+					st = NULL;
+		}
+		if (!st || st->pid != pid || st->space != CW_STACK_USER || !st->has_raw ||
+		    addr < st->sp || addr - st->sp >= (i < nr_sites ? STACK_SPAN : st->raw_len))
+			continue;
+		regs = (struct cw_regs){ .ip = st->ip, .sp = st->sp, .bp = st->bp };
+		err = cw_unwinder__stack_variable(u, &regs, st->raw, st->raw_len, addr, buf, len);
+		if (!err)
+			return 2;
+		if (err == -ENOENT)
+			on_stack = 1;
+	}
+	buf[0] = '\0';
+	return on_stack;
+}
+
 int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
 			  char *buf, size_t len)
 {
 	const struct cw_lock *l = cw_engine__find_lock(sym->eng, pid, addr);
 	struct cw_unwinder *u;
 	char where[256];
-	int err;
+	int err, on_stack;
 
 	if (l && l->kind == CW_LOCK_KERNEL) {
 		const char *name;
@@ -260,16 +311,19 @@ int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 s
 	err = proc_unwinder(sym, pid, &u);
 	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len))
 		return CW_LOCK_NAMED_SYMBOL;
+	on_stack = err ? 0 : stack_variable(sym, u, l, pid, addr, buf, len);
+	if (on_stack == 2)
+		return CW_LOCK_NAMED_SYMBOL;
 	if (l && l->init_ip) {
 		cw_symbols__site(sym, pid, l->init_ip, where, sizeof(where));
-		snprintf(buf, len, "heap lock initialised at %s", where);
+		snprintf(buf, len, "%s lock initialised at %s", on_stack ? "stack" : "heap", where);
 		return CW_LOCK_NAMED_INIT;
 	}
 	if (l && l->first_ip)
 		site_ip = l->first_ip;
 	if (site_ip) {
 		cw_symbols__site(sym, pid, site_ip, where, sizeof(where));
-		snprintf(buf, len, "lock first acquired at %s", where);
+		snprintf(buf, len, "%slock first acquired at %s", on_stack ? "stack " : "", where);
 		return CW_LOCK_NAMED_SITE;
 	}
 	snprintf(buf, len, "lock 0x%llx", (unsigned long long)addr);

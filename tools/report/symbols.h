@@ -41,16 +41,20 @@ int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, siz
 
 /* How a lock got its name (cw_symbols__lock_name's return). */
 enum {
-	CW_LOCK_NAMED_SYMBOL = 1,	/* a global or static variable (or inside one) */
+	CW_LOCK_NAMED_SYMBOL = 1,	/* a variable (or inside one): global, static, or a
+					 * local one on a thread's stack ("mx1 in main") */
 	CW_LOCK_NAMED_INIT,		/* no variable: where it was initialised */
 	CW_LOCK_NAMED_SITE,		/* ... where it was first acquired */
 	CW_LOCK_NAMED_ADDR,		/* nothing known but its address */
 };
 
 /*
- * A lock's name: the variable it is when a mapped object's symbol tables have it, else
- * "heap lock initialised at SITE", else "lock first acquired at SITE" (the engine's
- * first acquisition, or site_ip when the engine saw none). Returns CW_LOCK_NAMED_*.
+ * A lock's name: the variable it is when a mapped object's symbol tables have it; else,
+ * on a thread's stack (a stack copy of the process covers it), the local variable that
+ * holds it when DWARF has the frame's variables, "mx1 in main"; else "heap lock
+ * initialised at SITE" or "stack lock initialised at SITE", else "[stack ]lock first
+ * acquired at SITE" (the engine's first acquisition, or site_ip when the engine saw
+ * none). Returns CW_LOCK_NAMED_*.
  */
 int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
 			  char *buf, size_t len);

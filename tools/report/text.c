@@ -34,20 +34,16 @@ static int by_wait_total(const void *a, const void *b)
 }
 
 /* The call paths that waited longest on the locks waited on longest, with their stacks. */
-static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+static void call_paths(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym)
 {
-	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
-				      .live_pid = t->alive ? t->pid : 0 };
 	size_t nr = cw_engine__nr_locks(eng), shown = 0;
-	struct cw_symbols *sym = NULL;
 	const struct cw_lock **v;
 
 	if (!nr)
 		return;
 	v = malloc(nr * sizeof(*v));
-	if (!v || cw_symbols__new(eng, &so, &sym)) {
+	if (!v) {
 		fprintf(out, "\n(call paths: out of memory)\n");
-		free(v);
 		return;
 	}
 	for (size_t i = 0; i < nr; i++)
@@ -96,7 +92,6 @@ static void call_paths(FILE *out, const struct cw_engine *eng, const struct cw_r
 		}
 		free(sites);
 	}
-	cw_symbols__free(sym);
 	free(v);
 }
 
@@ -108,6 +103,32 @@ static int by_acquisitions(const void *a, const void *b)
 	if (x->acquisitions != y->acquisitions)
 		return x->acquisitions < y->acquisitions ? 1 : -1;
 	return x->first_ts < y->first_ts ? -1 : x->first_ts > y->first_ts;
+}
+
+/* A lock's name as a table shows it: the function says enough of a site. */
+static void short_lock_name(struct cw_symbols *sym, const struct cw_lock *l, char *name,
+			    size_t len)
+{
+	char raw[256];
+	int how = cw_symbols__lock_name(sym, l->pid, l->addr, 0, raw, sizeof(raw));
+
+	/* symbol names are the traced program's too */
+	cw_report__text_safe(raw, sizeof(raw), name, len);
+
+	if (how == CW_LOCK_NAMED_INIT || how == CW_LOCK_NAMED_SITE) {
+		/* "heap lock initialised at f (x.c:1)" */
+		char *at = strstr(name, " at "), *paren;
+
+		if (at) {
+			memmove(name + 6, at + 4, strlen(at + 4) + 1);
+			memcpy(name, how == CW_LOCK_NAMED_INIT ? "init: " : "used: ", 6);
+		}
+		paren = strstr(name, " (");
+		if (paren)
+			*paren = '\0';
+	} else if (how == CW_LOCK_NAMED_ADDR) {
+		snprintf(name, len, "-"); /* the address is the next column */
+	}
 }
 
 /* The lock table; with sym, a NAME column too. */
@@ -148,24 +169,9 @@ static void lock_table(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		if (l->known & (CW_LOCK_KNOWN_OPS | CW_LOCK_KNOWN_CONTENTIONS) && l->nr_users)
 			snprintf(users, sizeof(users), "%zu", l->nr_users);
 		if (sym) {
-			char name[256];
+			char name[1024];
 
-			int how = cw_symbols__lock_name(sym, l->pid, l->addr, 0, name, sizeof(name));
-
-			if (how == CW_LOCK_NAMED_INIT || how == CW_LOCK_NAMED_SITE) {
-				/* "heap lock initialised at f (x.c:1)": the function says enough here */
-				char *at = strstr(name, " at "), *paren;
-
-				if (at) {
-					memmove(name + 6, at + 4, strlen(at + 4) + 1);
-					memcpy(name, how == CW_LOCK_NAMED_INIT ? "init: " : "used: ", 6);
-				}
-				paren = strstr(name, " (");
-				if (paren)
-					*paren = '\0';
-			} else if (how == CW_LOCK_NAMED_ADDR) {
-				snprintf(name, sizeof(name), "-"); /* the address is the next column */
-			}
+			short_lock_name(sym, l, name, sizeof(name));
 			/* a long name keeps its start: the table stays a table */
 			fprintf(out, "%-24.24s ", name);
 		}
@@ -187,21 +193,215 @@ static void thread_table(FILE *out, const struct cw_engine *eng)
 	fprintf(out, "\n%-16s %8s %8s %10s %10s\n", "THREAD", "PID", "TID", "ACQUIRED", "LOCK-WAIT");
 	for (size_t i = 0; i < nr; i++) {
 		const struct cw_thread *t = cw_engine__thread(eng, i);
-		char wait[32] = "-", acq[24] = "-";
+		char wait[32] = "-", acq[24] = "-", comm[CW_SAFE_COMM_LEN];
 
 		if (cw_report__thread_locks_known(eng)) {
 			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)t->lock_acquisitions);
 			fmt_ns(wait, sizeof(wait), t->lock_wait_ns);
 		}
-		fprintf(out, "%-16s %8u %8u %10s %10s%s\n", t->comm[0] ? t->comm : "?", t->pid,
-			t->tid, acq, wait, t->exited ? "  (exited)" : "");
+		fprintf(out, "%-16s %8u %8u %10s %10s%s\n",
+			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
+							  sizeof(comm)) : "?",
+			t->pid, t->tid, acq, wait, t->exited ? "  (exited)" : "");
 	}
 }
 
-void cw_report__tables(FILE *out, const struct cw_engine *eng)
+/* What a snapshot remembers of a lock or thread: its figures when it was taken. */
+struct snap_lock {
+	__u32 pid;
+	__u64 addr;
+	__u64 acquisitions, contentions, wait_ns, hold_ns;
+	char *name;		/* the table's name, made once: a lock's name does not change */
+};
+
+struct snap_thread {
+	__u32 pid, tid;
+	__u64 acquisitions, wait_ns;
+};
+
+struct cw_report_snapshot {
+	struct snap_lock *locks;	/* by the engine's index: locks in order of appearance */
+	size_t nr_locks;
+	struct snap_thread *threads;
+	size_t nr_threads;
+};
+
+struct cw_report_snapshot *cw_report__snapshot_new(void)
 {
-	lock_table(out, eng, NULL);
-	thread_table(out, eng);
+	return calloc(1, sizeof(struct cw_report_snapshot));
+}
+
+void cw_report__snapshot_free(struct cw_report_snapshot *snap)
+{
+	if (!snap)
+		return;
+	for (size_t i = 0; i < snap->nr_locks; i++)
+		free(snap->locks[i].name);
+	free(snap->locks);
+	free(snap->threads);
+	free(snap);
+}
+
+/* One lock's figures over the interval: now less what the last snapshot saw. */
+struct snap_row {
+	const struct cw_lock *l;
+	const char *name;
+	__u64 acquisitions, contentions, wait_ns, hold_ns;
+};
+
+static int by_interval_acquisitions(const void *a, const void *b)
+{
+	const struct snap_row *x = a, *y = b;
+
+	if (x->acquisitions != y->acquisitions)
+		return x->acquisitions < y->acquisitions ? 1 : -1;
+	if (x->wait_ns != y->wait_ns)
+		return x->wait_ns < y->wait_ns ? 1 : -1;
+	return x->l->first_ts < y->l->first_ts ? -1 : x->l->first_ts > y->l->first_ts;
+}
+
+/* Remember every lock (and name the new ones); NULL rows when out of memory. */
+static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_symbols_opts *so,
+				   struct cw_report_snapshot *snap, size_t *nr_rows)
+{
+	size_t nr = cw_engine__nr_locks(eng), n = 0;
+	struct cw_symbols *sym = NULL;
+	struct snap_lock *v;
+	struct snap_row *rows;
+
+	rows = malloc((nr ? nr : 1) * sizeof(*rows));
+	v = nr > snap->nr_locks ? realloc(snap->locks, nr * sizeof(*v)) : snap->locks;
+	if (!rows || (nr && !v)) {
+		free(rows);
+		return NULL;
+	}
+	snap->locks = v;
+	for (size_t i = 0; i < nr; i++) {
+		const struct cw_lock *l = cw_engine__lock(eng, i);
+		struct snap_lock *p = &v[i];
+		char name[1024];
+
+		if (i >= snap->nr_locks || p->pid != l->pid || p->addr != l->addr) {
+			if (i < snap->nr_locks)
+				free(p->name);
+			memset(p, 0, sizeof(*p));
+			p->pid = l->pid;
+			p->addr = l->addr;
+		}
+		if (!p->name) {
+			/* symbol tables are read when a new lock needs a name, not every interval */
+			if (!sym && cw_symbols__new(eng, so, &sym))
+				sym = NULL;
+			if (sym) {
+				short_lock_name(sym, l, name, sizeof(name));
+				p->name = strdup(name);
+			}
+		}
+		rows[n] = (struct snap_row){
+			.l = l,
+			.name = p->name ? p->name : "-",
+			.acquisitions = l->acquisitions - p->acquisitions,
+			.contentions = l->contentions - p->contentions,
+			.wait_ns = l->wait_ns_total - p->wait_ns,
+			.hold_ns = l->hold_ns_total - p->hold_ns,
+		};
+		p->acquisitions = l->acquisitions;
+		p->contentions = l->contentions;
+		p->wait_ns = l->wait_ns_total;
+		p->hold_ns = l->hold_ns_total;
+		/* a lock idle over the interval is left out, as top leaves out idle tasks */
+		if (rows[n].acquisitions || rows[n].contentions || rows[n].wait_ns)
+			n++;
+	}
+	snap->nr_locks = nr;
+	cw_symbols__free(sym);
+	*nr_rows = n;
+	return rows;
+}
+
+static void snap_lock_table(FILE *out, struct snap_row *rows, size_t n, size_t idle)
+{
+	qsort(rows, n, sizeof(*rows), by_interval_acquisitions);
+	fprintf(out, "%-24s %-18s %8s %7s %10s %10s %10s %10s\n", "NAME", "LOCK", "PID", "TYPE",
+		"ACQUIRED", "CONTENDED", "WAIT", "HOLD");
+	for (size_t i = 0; i < n; i++) {
+		const struct cw_lock *l = rows[i].l;
+		char wait[32], hold[32] = "-", cont[32] = "-";
+
+		if (l->known & CW_LOCK_KNOWN_CONTENTIONS)
+			snprintf(cont, sizeof(cont), "%llu",
+				 (unsigned long long)rows[i].contentions);
+		if (l->known & CW_LOCK_KNOWN_HOLD)
+			fmt_ns(hold, sizeof(hold), rows[i].hold_ns);
+		fprintf(out, "%-24.24s 0x%016llx %8u %7s %10llu %10s %10s %10s\n", rows[i].name,
+			(unsigned long long)l->addr, l->pid, cw_lock_kind__name(l->kind),
+			(unsigned long long)rows[i].acquisitions, cont,
+			fmt_ns(wait, sizeof(wait), rows[i].wait_ns), hold);
+	}
+	if (idle)
+		fprintf(out, "(%zu lock%s idle in this interval)\n", idle, idle == 1 ? "" : "s");
+}
+
+static int snap_thread_table(FILE *out, const struct cw_engine *eng,
+			     struct cw_report_snapshot *snap)
+{
+	size_t nr = cw_engine__nr_threads(eng);
+	int known = cw_report__thread_locks_known(eng);
+	struct snap_thread *v;
+
+	if (!nr)
+		return 0;
+	v = nr > snap->nr_threads ? realloc(snap->threads, nr * sizeof(*v)) : snap->threads;
+	if (!v)
+		return -ENOMEM;
+	snap->threads = v;
+	fprintf(out, "\n%-16s %8s %8s %10s %10s\n", "THREAD", "PID", "TID", "ACQUIRED",
+		"LOCK-WAIT");
+	for (size_t i = 0; i < nr; i++) {
+		const struct cw_thread *t = cw_engine__thread(eng, i);
+		struct snap_thread *p = &v[i];
+		char wait[32] = "-", acq[24] = "-", comm[CW_SAFE_COMM_LEN];
+
+		if (i >= snap->nr_threads || p->pid != t->pid || p->tid != t->tid)
+			*p = (struct snap_thread){ .pid = t->pid, .tid = t->tid };
+		if (known) {
+			snprintf(acq, sizeof(acq), "%llu",
+				 (unsigned long long)(t->lock_acquisitions - p->acquisitions));
+			fmt_ns(wait, sizeof(wait), t->lock_wait_ns - p->wait_ns);
+		}
+		p->acquisitions = t->lock_acquisitions;
+		p->wait_ns = t->lock_wait_ns;
+		fprintf(out, "%-16s %8u %8u %10s %10s%s\n",
+			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
+							  sizeof(comm)) : "?",
+			t->pid, t->tid, acq, wait, t->exited ? "  (exited)" : "");
+	}
+	snap->nr_threads = nr;
+	return 0;
+}
+
+int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
+			struct cw_report_snapshot *snap)
+{
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
+	struct snap_row *rows;
+	size_t n;
+
+	rows = snap_locks(eng, &so, snap, &n);
+	if (!rows)
+		return -ENOMEM;
+	if (!cw_engine__nr_locks(eng))
+		fprintf(out, "No lock operations seen.\n");
+	else if (!n)
+		fprintf(out, "No lock operations in this interval (%zu lock%s idle).\n",
+			cw_engine__nr_locks(eng), cw_engine__nr_locks(eng) == 1 ? "" : "s");
+	else
+		snap_lock_table(out, rows, n, cw_engine__nr_locks(eng) - n);
+	free(rows);
+	if (snap_thread_table(out, eng, snap))
+		return -ENOMEM;
+	return ferror(out) ? -EIO : 0;
 }
 
 static void losses(FILE *out, const struct cw_engine *eng)
@@ -229,14 +429,12 @@ static void losses(FILE *out, const struct cw_engine *eng)
 			(unsigned long long)c->out_of_order);
 }
 
-static void findings(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+static void findings(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		     const struct cw_report_target *t)
 {
-	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
-				      .live_pid = t->alive ? t->pid : 0 };
 	struct cw_lock_cycles lc;
-	struct cw_symbols *sym = NULL;
 
-	if (cw_report__lock_cycles(eng, &lc) || cw_symbols__new(eng, &so, &sym)) {
+	if (cw_report__lock_cycles(eng, &lc)) {
 		fprintf(out, "\nFindings: (out of memory)\n");
 		cw_report__lock_cycles_fini(&lc);
 		return;
@@ -247,33 +445,54 @@ static void findings(FILE *out, const struct cw_engine *eng, const struct cw_rep
 	else
 		fprintf(out, "\nFindings: none\n");
 	cw_report__lock_order_text(out, eng, sym, &lc, t->verbose);
-	cw_symbols__free(sym);
 	cw_report__lock_cycles_fini(&lc);
 }
 
-int cw_report__text(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t)
+static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		       const struct cw_report_target *t)
 {
-	char dur[32];
+	char dur[32], comm[CW_SAFE_COMM_LEN], cmdline[sizeof(t->cmdline) * 4];
 
+	if (!sym)
+		return -EINVAL;
 	fprintf(out, "concwatch %s: process %d (%s), %s traced, %llu events\n", CW_VERSION, t->pid,
-		t->comm[0] ? t->comm : "?",
+		t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm, sizeof(comm)) :
+			     "?",
 		fmt_ns(dur, sizeof(dur), cw_engine__now(eng) - cw_engine__first_ts(eng)),
 		(unsigned long long)cw_engine__events(eng));
 	if (t->cmdline[0])
-		fprintf(out, "Command: %s\n", t->cmdline);
+		fprintf(out, "Command: %s\n", cw_report__text_safe(t->cmdline, sizeof(t->cmdline),
+								   cmdline, sizeof(cmdline)));
 	losses(out, eng);
 	fprintf(out, "\n");
-	{
-		struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
-					      .live_pid = t->alive ? t->pid : 0 };
-		struct cw_symbols *sym = NULL;
-
-		cw_symbols__new(eng, &so, &sym);
-		lock_table(out, eng, sym);
-		cw_symbols__free(sym);
-	}
+	lock_table(out, eng, sym);
 	thread_table(out, eng);
-	call_paths(out, eng, t);
-	findings(out, eng, t);
+	call_paths(out, eng, sym);
+	findings(out, eng, sym, t);
 	return ferror(out) ? -EIO : 0;
+}
+
+/*
+ * The report is made in memory and written through cw_report__write_safe(): the fields
+ * a process names (threads, command line) are escaped where they are printed, and
+ * whatever else it named (symbols, files) cannot reach a terminal raw either.
+ */
+int cw_report__text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		    const struct cw_report_target *t)
+{
+	size_t len = 0;
+	char *buf = NULL;
+	FILE *m;
+	int err;
+
+	m = open_memstream(&buf, &len);
+	if (!m)
+		return -errno;
+	err = text_report(m, eng, sym, t);
+	if (fclose(m) && !err)
+		err = -errno;
+	if (!err)
+		err = cw_report__write_safe(out, buf, len);
+	free(buf);
+	return err;
 }

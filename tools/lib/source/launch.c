@@ -87,6 +87,7 @@ struct cw_launch {
 	int status;			/* its shell-form status, -1 until known */
 	int sfd;			/* signalfd for SIGCHLD */
 	int detaching;
+	int killing;			/* cw_launch__kill_all(): every new task dies too */
 	int flags;			/* CW_LAUNCH_F_* */
 	int unblock_sigchld;		/* SIGCHLD was not blocked before start */
 	int restore_action;		/* we replaced the caller's SIGCHLD action */
@@ -420,6 +421,15 @@ static int handle(struct cw_launch *l, pid_t tid, int status)
 	if (!WIFSTOPPED(status))
 		return 0;
 	t = tasks_find(&l->tasks, tid);
+	if (l->killing) {
+		/* a process made meanwhile dies too; older kernels stop a killed task at
+		 * PTRACE_EVENT_EXIT all the same, and it goes on when restarted */
+		if (!t && tasks_add(&l->tasks, tid))
+			tasks_find(&l->tasks, tid)->tgid = tid;
+		kill(tid, SIGKILL);
+		ptrace(PTRACE_CONT, tid, NULL, NULL);
+		return 0;
+	}
 	if (!t)
 		return new_task(l, tid, status);
 	if (t->state == T_EXPECTED)
@@ -617,6 +627,31 @@ int cw_launch__detach_all(struct cw_launch *l)
 		err = collect(l, 0);
 	l->detaching = 0;
 	return err;
+}
+
+int cw_launch__kill_all(struct cw_launch *l)
+{
+	int err = 0, killed = 0;
+
+	if (!l->tasks.nr)
+		return 0;
+	/*
+	 * SIGKILL ends a task in any stop, ptrace ones included, before it runs another
+	 * instruction: a process held at its exec or fork dies before its first. The
+	 * processes are named, their threads go with them; a new task met on the way is
+	 * killed at its first stop (killing, handled below, like detaching).
+	 */
+	for (size_t i = 0; i < l->tasks.cap; i++) {
+		const struct task *t = &l->tasks.v[i];
+
+		if (t->tid && t->tid == t->tgid && !kill(t->tid, SIGKILL))
+			killed++;
+	}
+	l->killing = 1;
+	while (!err && l->tasks.nr)
+		err = collect(l, 0);
+	l->killing = 0;
+	return err ? err : killed;
 }
 
 /* Replace a SIGCHLD action that would hide ptrace stops or exits from us. */

@@ -124,6 +124,14 @@ int cw_launch__status(const struct cw_launch *l);
  */
 int cw_launch__detach_all(struct cw_launch *l);
 
+/*
+ * Kill every traced process (SIGKILL) and collect its end: for a command whose tracing
+ * failed, which must not run on untraced. One held at its EXEC or FORK event dies
+ * before its first instruction. Processes created meanwhile die too. Returns the number
+ * of processes killed, or -errno.
+ */
+int cw_launch__kill_all(struct cw_launch *l);
+
 /* Detach what is still traced, restore the caller's SIGCHLD mask and action; NULL is fine. */
 void cw_launch__free(struct cw_launch *l);
 

@@ -557,6 +557,8 @@ static int replay_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 		if (ret)
 			return ret;
 	}
+	/* a session stops asking once the last record, and the lost one for damage, went */
+	src->ended = r->done && !r->lost_due;
 	return n;
 }
 
@@ -707,6 +709,7 @@ int cw_replay__open(const char *path, struct cw_source **out, char *err, size_t 
 		return -ENOMEM;
 	}
 	r->base.ops = &replay_ops;
+	r->base.ordered = 1; /* the recorder wrote what the reorder window handed on */
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
 		ret = -errno;

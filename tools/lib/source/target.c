@@ -25,6 +25,43 @@ int cw_target__check(int pid)
 	return 0;
 }
 
+/* PF_KTHREAD of include/linux/sched.h: the flags field of /proc/PID/stat shows it. */
+#define CW_PF_KTHREAD 0x00200000
+
+int cw_target__kind(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags;
+	long threads;
+	ssize_t n;
+	char state;
+	int fd;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n ? -errno : -ESRCH;
+	buf[n] = '\0';
+	/* the name in parentheses may hold anything, ")" too: the fields follow the last one */
+	p = strrchr(buf, ')');
+	/* state ppid pgrp session tty_nr tpgid flags ... num_threads (field 20) */
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d "
+			 "%*d %*d %ld", &state, &flags, &threads) != 3)
+		return -EINVAL;
+	if (flags & CW_PF_KTHREAD)
+		return CW_TARGET_KTHREAD;
+	/* a leader that ended with pthread_exit() is a zombie too, while its threads run */
+	if ((state == 'Z' || state == 'X') && threads <= 1)
+		return CW_TARGET_ZOMBIE;
+	return CW_TARGET_PROCESS;
+}
+
 static int read_exe(int pid, char *buf, size_t len)
 {
 	char path[64];
@@ -178,8 +215,10 @@ int cw_target__comm(int pid, int tid, char *buf, size_t len)
 	close(fd);
 	if (n < 0)
 		return -errno;
+	/* the kernel ends the name with a newline; the name itself may hold one too */
+	if (n && buf[n - 1] == '\n')
+		n--;
 	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
 }
 

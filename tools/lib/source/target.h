@@ -21,6 +21,16 @@ struct cw_object {
 /* 0 if pid names a live process, -ESRCH if not, -errno when /proc says otherwise. */
 int cw_target__check(int pid);
 
+/* What a pid is, for the user: only CW_TARGET_PROCESS has anything to trace. */
+enum cw_target_kind {
+	CW_TARGET_PROCESS = 1,
+	CW_TARGET_KTHREAD,	/* a kernel thread: no user space */
+	CW_TARGET_ZOMBIE,	/* exited, not reaped by its parent yet */
+};
+
+/* The cw_target_kind of pid, -ESRCH when there is none, or -errno. */
+int cw_target__kind(int pid);
+
 /*
  * Read the executable file mappings of pid. *objs is malloc'ed (free it); 0 or -errno.
  * A file deleted since it was mapped (an in-place upgrade) is reached through

@@ -1,7 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
-/* A process's executable file mappings, read from /proc/PID/maps, with their build-ids. */
+/*
+ * The module map, the bottom layer of the stack library (see modmap.h): a process's
+ * executable mappings, each file opened once, checked against the recorded build-id and
+ * reported to libdwfl with the bias its mapping implies, so that one Dwfl (and everything
+ * libdwfl caches per module: CFI, symbol tables, DWARF) serves every stack of the
+ * process. And the mappings of a live process, read from /proc/PID/maps.
+ *
+ * Paths come from recordings, which are untrusted input read as root: a file is opened
+ * only when it is a regular file, and never in a way that blocks (a FIFO) or has side
+ * effects (a device, a terminal).
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +21,44 @@
 #include <elfutils/libdwelf.h>
 #include <libelf.h>
 
-#include "stack.h"
+#include "modmap.h"
 
 #define DELETED_SUFFIX " (deleted)"
+
+int cw_open_regular(const char *path)
+{
+	struct stat st;
+	int fd, err;
+
+	/* a device is not even opened: opening one can have effects of its own */
+	if (stat(path, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	/*
+	 * The file may be another by now: O_NONBLOCK, as opening a FIFO for reading would
+	 * wait for a writer, O_NOCTTY, and the check again on what was opened.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	/* reads of a regular file do not block anyway; libelf may expect plain reads */
+	if (fcntl(fd, F_SETFL, 0)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
 
 /* The GNU build-id note of the file at path; 0 when it has none or cannot be read. */
 static __u8 read_build_id(const char *path, __u8 *id, size_t size)
@@ -22,7 +68,7 @@ static __u8 read_build_id(const char *path, __u8 *id, size_t size)
 	Elf *elf;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = cw_open_regular(path);
 	if (fd < 0)
 		return 0;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
@@ -125,5 +171,303 @@ cleanup:
 	}
 	*mods = v;
 	*nr = n;
+	return 0;
+}
+
+/* --- the module map ---------------------------------------------------------------------- */
+
+const char *cw_modmap__intern(struct cw_modmap *mm, const char *s)
+{
+	char **p;
+
+	for (size_t i = 0; i < mm->nr_strs; i++)
+		if (!strcmp(mm->strs[i], s))
+			return mm->strs[i];
+	if (mm->nr_strs == mm->cap_strs) {
+		size_t cap = mm->cap_strs ? mm->cap_strs * 2 : 16;
+
+		p = realloc(mm->strs, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		mm->strs = p;
+		mm->cap_strs = cap;
+	}
+	mm->strs[mm->nr_strs] = strdup(s);
+	if (!mm->strs[mm->nr_strs])
+		return NULL;
+	return mm->strs[mm->nr_strs++];
+}
+
+/* Modules are always reported with their ELF already open: never look for one. */
+static int find_no_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		       char **file_name, Elf **elfp)
+{
+	return -1;
+}
+
+int cw_modmap__init(struct cw_modmap *mm, const char *debuginfo_path)
+{
+	memset(mm, 0, sizeof(*mm));
+	elf_version(EV_CURRENT);
+	if (debuginfo_path) {
+		mm->debuginfo_path = strdup(debuginfo_path);
+		if (!mm->debuginfo_path)
+			return -ENOMEM;
+	}
+	mm->callbacks.find_elf = find_no_elf;
+	mm->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	mm->callbacks.debuginfo_path = &mm->debuginfo_path;
+	mm->dwfl = dwfl_begin(&mm->callbacks);
+	return mm->dwfl ? 0 : -ENOMEM;
+}
+
+void cw_modmap__fini(struct cw_modmap *mm)
+{
+	/* detaches from a live process first (cw_unwind_process) */
+	if (mm->dwfl)
+		dwfl_end(mm->dwfl);
+	for (size_t i = 0; i < mm->nr_mods; i++)
+		free(mm->mods[i].open_path);
+	free(mm->mods);
+	for (size_t i = 0; i < mm->nr_strs; i++)
+		free(mm->strs[i]);
+	free(mm->strs);
+	free(mm->debuginfo_path);
+	memset(mm, 0, sizeof(*mm));
+}
+
+struct cw_umod *cw_modmap__find(const struct cw_modmap *mm, __u64 addr)
+{
+	size_t lo = 0, hi = mm->nr_mods;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < mm->mods[mid].start)
+			hi = mid;
+		else if (addr >= mm->mods[mid].end)
+			lo = mid + 1;
+		else
+			return &mm->mods[mid];
+	}
+	return NULL;
+}
+
+const char *cw_modmap__missing(const struct cw_modmap *mm, __u64 addr)
+{
+	struct cw_umod *um = cw_modmap__find(mm, addr);
+
+	return um && !um->dm ? um->missing : NULL;
+}
+
+/*
+ * The bias of a mapping: the address the file offset pgoff has at run time, minus the one
+ * the ELF file gives it. pgoff lies in a PT_LOAD rounded down to pages (the kernel maps
+ * whole pages), so the mapping's start is that segment's p_vaddr + (pgoff - p_offset)
+ * moved by the bias. The same for PIE executables and shared libraries; 0 for ET_EXEC.
+ */
+static int mapping_bias(Elf *elf, const struct cw_module_info *m, __u64 *bias)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	GElf_Phdr ph, best = {};
+	bool found = false;
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n))
+		return -ENOEXEC;
+	for (size_t i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (m->pgoff < (ph.p_offset & ~(GElf_Off)(page - 1)) ||
+		    m->pgoff >= ph.p_offset + ph.p_filesz)
+			continue;
+		/* pages shared by two segments: the executable one is what this mapping runs */
+		if (!found || (!(best.p_flags & PF_X) && (ph.p_flags & PF_X)))
+			best = ph;
+		found = true;
+	}
+	if (!found)
+		return -ENOEXEC;
+	*bias = m->start - (best.p_vaddr + (m->pgoff - best.p_offset));
+	return 0;
+}
+
+/*
+ * Open m's file, check it, and report it to libdwfl (once per file and bias: a file
+ * mapped in two pieces is one module). On failure um->missing says why; only -ENOMEM is
+ * an error.
+ */
+static int load_module(struct cw_modmap *mm, struct cw_umod *um, const struct cw_module_info *m)
+{
+	char why[2 * PATH_MAX + 160], file[PATH_MAX + 80];
+	const void *id;
+	GElf_Ehdr ehdr;
+	Elf *elf = NULL;
+	ssize_t idlen;
+	int fd;
+
+	why[0] = '\0';
+	/* the file as the process knew it, and where it was looked for when elsewhere */
+	if (strcmp(um->path, um->open_path))
+		snprintf(file, sizeof(file), "%s (as %s)", um->path, um->open_path);
+	else
+		snprintf(file, sizeof(file), "%s", um->path);
+	fd = cw_open_regular(um->open_path);
+	if (fd == -EINVAL) {
+		snprintf(why, sizeof(why), "%s is not a regular file", file);
+		goto cleanup;
+	}
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "%s is missing: %s", file, strerror(-fd));
+		goto cleanup;
+	}
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr)) {
+		snprintf(why, sizeof(why), "%s is no ELF file", file);
+		goto cleanup;
+	}
+	idlen = dwelf_elf_gnu_build_id(elf, &id);
+	if (m->build_id_len &&
+	    (idlen != m->build_id_len || memcmp(id, m->build_id, m->build_id_len))) {
+		snprintf(why, sizeof(why), "%s has another build-id: not the file that was mapped",
+			 file);
+		goto cleanup;
+	}
+	if (mapping_bias(elf, m, &um->bias)) {
+		snprintf(why, sizeof(why), "no segment of %s maps file offset 0x%llx", file,
+			 (unsigned long long)m->pgoff);
+		goto cleanup;
+	}
+	if (ehdr.e_type == ET_EXEC && um->bias) {
+		snprintf(why, sizeof(why), "executable %s is mapped 0x%llx from its address", file,
+			 (unsigned long long)um->bias);
+		goto cleanup;
+	}
+	elf_end(elf);
+	elf = NULL;
+
+	for (size_t i = 0; i < mm->nr_mods; i++) {
+		struct cw_umod *o = &mm->mods[i];
+
+		if (o->dm && o->path == um->path && o->bias == um->bias && o->inode == um->inode) {
+			um->dm = o->dm;
+			goto cleanup;
+		}
+	}
+	if (!mm->reporting) {
+		dwfl_report_begin_add(mm->dwfl);
+		mm->reporting = true;
+	}
+	/* on success libdwfl owns fd */
+	um->dm = dwfl_report_elf(mm->dwfl, um->path, um->open_path, fd, um->bias, true);
+	if (um->dm)
+		fd = -1;
+	else
+		snprintf(why, sizeof(why), "%s: %s", um->path, dwfl_errmsg(-1));
+cleanup:
+	elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	if (!um->dm) {
+		um->missing = cw_modmap__intern(mm, why);
+		if (!um->missing)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int cw_modmap__add(struct cw_modmap *mm, const struct cw_module_info *m)
+{
+	struct cw_umod um = {}, *p;
+	size_t lo, hi;
+	int err;
+
+	if (!m || m->start >= m->end)
+		return -EINVAL;
+	um.start = m->start;
+	um.end = m->end;
+	um.pgoff = m->pgoff;
+	um.inode = m->inode;
+	um.path = cw_modmap__intern(mm, m->path);
+	um.open_path = strdup(m->open_path[0] ? m->open_path : m->path);
+	if (!um.path || !um.open_path) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (mm->nr_mods == mm->cap_mods) {
+		size_t cap = mm->cap_mods ? mm->cap_mods * 2 : 16;
+
+		p = realloc(mm->mods, cap * sizeof(*p));
+		if (!p) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		mm->mods = p;
+		mm->cap_mods = cap;
+	}
+	/*
+	 * The process mapped something else where these were: they are gone. libdwfl drops
+	 * them before the new file is reported, which may have the same name and range.
+	 */
+	lo = 0;
+	while (lo < mm->nr_mods && mm->mods[lo].end <= um.start)
+		lo++;
+	hi = lo;
+	while (hi < mm->nr_mods && mm->mods[hi].start < um.end)
+		hi++;
+	for (size_t i = lo; i < hi; i++) {
+		if (mm->mods[i].dm)
+			mm->rebuild = true;
+		free(mm->mods[i].open_path);
+	}
+	memmove(&mm->mods[lo], &mm->mods[hi], (mm->nr_mods - hi) * sizeof(*p));
+	mm->nr_mods -= hi - lo;
+	/* from here on what was derived from the map is stale, whatever happens next */
+	mm->gen++;
+	err = mm->rebuild ? cw_modmap__sync(mm) : 0;
+	if (!err)
+		err = load_module(mm, &um, m);
+	if (err)
+		goto cleanup;
+	memmove(&mm->mods[lo + 1], &mm->mods[lo], (mm->nr_mods - lo) * sizeof(*p));
+	mm->mods[lo] = um;
+	mm->nr_mods++;
+	um.open_path = NULL;
+cleanup:
+	free(um.open_path);
+	return err;
+}
+
+/*
+ * After a replacement, report again every module still mapped: libdwfl drops the others
+ * (and the Dwfl_Module pointers of those become invalid).
+ */
+int cw_modmap__sync(struct cw_modmap *mm)
+{
+	if (mm->rebuild) {
+		dwfl_report_begin(mm->dwfl);
+		mm->reporting = true;
+		for (size_t i = 0; i < mm->nr_mods; i++) {
+			Dwarf_Addr start, end;
+			Dwfl_Module *dm = mm->mods[i].dm;
+			const char *name;
+			bool seen = false;
+
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = mm->mods[j].dm == dm;
+			if (!dm || seen)
+				continue;
+			name = dwfl_module_info(dm, NULL, &start, &end, NULL, NULL, NULL, NULL);
+			if (dwfl_report_module(mm->dwfl, name, start, end) != dm)
+				return -ENOMEM;
+		}
+		mm->rebuild = false;
+	}
+	if (mm->reporting) {
+		if (dwfl_report_end(mm->dwfl, NULL, NULL))
+			return -ENOMEM;
+		mm->reporting = false;
+		mm->gen++;
+	}
 	return 0;
 }

@@ -133,6 +133,16 @@ int cw_unwinder__symbolize(struct cw_unwinder *u, const __u64 *ips, size_t nr,
  */
 int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_t len);
 
+/*
+ * Whether addr lies on the stack a captured copy was taken from (in the copy, or in a
+ * frame the walk of it found: between a frame's stack pointer and its CFA), and the local
+ * variable of that frame's function that holds it, from DWARF (DW_OP_fbreg locations):
+ * "mx1 in main", "w.lock in worker". 0 with the name in buf; -ENOENT: on this stack, but
+ * no variable is known there; -ERANGE: not on this stack; -EINVAL, -ENOMEM, -ENOSPC.
+ */
+int cw_unwinder__stack_variable(struct cw_unwinder *u, const struct cw_regs *regs,
+				const void *stack, size_t len, __u64 addr, char *buf, size_t blen);
+
 /* Accepts NULL. Stacks it produced keep their strings but lose their module paths. */
 void cw_unwinder__free(struct cw_unwinder *u);
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Names for the pcs of a walk: the function from the symbol table, the source line and
- * the functions inlined at the pc from DWARF. Each lookup address is resolved once per
- * unwinder and kept: a process's stacks repeat the same few return addresses.
+ * Symbolization, over the module map: names for the pcs of a walk (the function from the
+ * symbol table, the source line and the functions inlined at the pc from DWARF), for
+ * variables, and for the local variables of a frame. Each lookup address is resolved
+ * once and kept until the module map changes: a process's stacks repeat the same few
+ * return addresses. A walk is read as data: nothing here calls the unwinder.
  */
 #include <dwarf.h>
 #include <errno.h>
@@ -13,7 +15,7 @@
 #include <elfutils/libdw.h>
 #include <libiberty/demangle.h>
 
-#include "internal.h"
+#include "symbolize.h"
 
 #define CACHE_MIN 256
 
@@ -140,65 +142,50 @@ static int symidx_build(Dwfl_Module *dm, struct cw_symidx *x)
 		x->syms[x->nr++] = (struct cw_sym){ addr, sym.st_size, name,
 						    bind_rank(GELF_ST_BIND(sym.st_info)) };
 	}
-	qsort(x->syms, x->nr, sizeof(*x->syms), cmp_sym);
+	/* a module may have no function symbol at all: no array to sort (qsort wants one) */
+	if (x->nr)
+		qsort(x->syms, x->nr, sizeof(*x->syms), cmp_sym);
 	return 0;
 }
 
-static int symidx_get(struct cw_unwinder *u, Dwfl_Module *dm, struct cw_symidx **out)
+static int symidx_get(struct cw_symbolizer *sz, Dwfl_Module *dm, struct cw_symidx **out)
 {
 	struct cw_symidx *p;
 	int err;
 
-	for (size_t i = 0; i < u->nr_idx; i++) {
-		if (u->idx[i].dm == dm) {
-			*out = &u->idx[i];
+	for (size_t i = 0; i < sz->nr_idx; i++) {
+		if (sz->idx[i].dm == dm) {
+			*out = &sz->idx[i];
 			return 0;
 		}
 	}
-	if (u->nr_idx == u->cap_idx) {
-		size_t cap = u->cap_idx ? u->cap_idx * 2 : 8;
+	if (sz->nr_idx == sz->cap_idx) {
+		size_t cap = sz->cap_idx ? sz->cap_idx * 2 : 8;
 
-		p = realloc(u->idx, cap * sizeof(*p));
+		p = realloc(sz->idx, cap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		u->idx = p;
-		u->cap_idx = cap;
+		sz->idx = p;
+		sz->cap_idx = cap;
 	}
-	p = &u->idx[u->nr_idx];
+	p = &sz->idx[sz->nr_idx];
 	memset(p, 0, sizeof(*p));
 	err = symidx_build(dm, p);
 	if (err) {
 		free(p->syms);
 		return err;
 	}
-	u->nr_idx++;
+	sz->nr_idx++;
 	*out = p;
 	return 0;
 }
 
-/* Forget the indexes of modules libdwfl no longer has (their names died with them). */
-void cw_symidx__drop_stale(struct cw_unwinder *u)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < u->nr_idx; i++) {
-		bool live = false;
-
-		for (size_t j = 0; j < u->nr_mods && !live; j++)
-			live = u->mods[j].dm == u->idx[i].dm;
-		if (live)
-			u->idx[k++] = u->idx[i];
-		else
-			free(u->idx[i].syms);
-	}
-	u->nr_idx = k;
-}
 
 /*
  * The function containing key: its best-named alias from the index, else what libdwfl
  * finds (symbols without size, functions nested in others). *name is libdwfl's string.
  */
-static int find_function(struct cw_unwinder *u, Dwfl_Module *dm, __u64 key, const char **name,
+static int find_function(struct cw_symbolizer *sz, Dwfl_Module *dm, __u64 key, const char **name,
 			 __u64 *start)
 {
 	const struct cw_sym *best = NULL;
@@ -208,7 +195,7 @@ static int find_function(struct cw_unwinder *u, Dwfl_Module *dm, __u64 key, cons
 	GElf_Sym sym;
 	int err;
 
-	err = symidx_get(u, dm, &x);
+	err = symidx_get(sz, dm, &x);
 	if (err)
 		return err;
 	hi = x->nr;
@@ -328,9 +315,9 @@ cleanup:
 }
 
 /* Resolve one lookup address (a pc, or a return address - 1) into e. */
-static int resolve(struct cw_unwinder *u, __u64 key, struct cw_syment *e)
+static int resolve(struct cw_symbolizer *sz, __u64 key, struct cw_syment *e)
 {
-	struct cw_umod *um = cw_unwinder__find(u, key);
+	struct cw_umod *um = cw_modmap__find(sz->mm, key);
 	char *func = NULL, *subprogram = NULL;
 	const char *name = NULL, *file = NULL;
 	__u64 func_start = 0, sub_start = 0;
@@ -343,7 +330,7 @@ static int resolve(struct cw_unwinder *u, __u64 key, struct cw_syment *e)
 	e->module = um ? um->path : NULL;
 	if (!um || !um->dm)
 		return add_line(e, &cap, NULL, 0, NULL, 0, 0);
-	err = find_function(u, um->dm, key, &name, &func_start);
+	err = find_function(sz, um->dm, key, &name, &func_start);
 	if (err)
 		return err;
 	if (name) {
@@ -381,37 +368,37 @@ static size_t slot_of(__u64 key, size_t cap)
 	return (key * 0x9e3779b97f4a7c15ULL) >> 7 & (cap - 1);
 }
 
-void cw_symcache__clear(struct cw_unwinder *u)
+static void cache_clear(struct cw_symbolizer *sz)
 {
-	if (!u->cache_used)
+	if (!sz->cache_used)
 		return;
-	for (size_t i = 0; i < u->cache_cap; i++) {
-		if (u->cache[i].nr)
-			free_lines(u->cache[i].lines, u->cache[i].nr);
-		memset(&u->cache[i], 0, sizeof(u->cache[i]));
+	for (size_t i = 0; i < sz->cache_cap; i++) {
+		if (sz->cache[i].nr)
+			free_lines(sz->cache[i].lines, sz->cache[i].nr);
+		memset(&sz->cache[i], 0, sizeof(sz->cache[i]));
 	}
-	u->cache_used = 0;
+	sz->cache_used = 0;
 }
 
-static int cache_grow(struct cw_unwinder *u)
+static int cache_grow(struct cw_symbolizer *sz)
 {
-	size_t cap = u->cache_cap ? u->cache_cap * 2 : CACHE_MIN;
+	size_t cap = sz->cache_cap ? sz->cache_cap * 2 : CACHE_MIN;
 	struct cw_syment *c = calloc(cap, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
-	for (size_t i = 0; i < u->cache_cap; i++) {
+	for (size_t i = 0; i < sz->cache_cap; i++) {
 		size_t s;
 
-		if (!u->cache[i].nr)
+		if (!sz->cache[i].nr)
 			continue;
-		for (s = slot_of(u->cache[i].key, cap); c[s].nr; s = (s + 1) & (cap - 1))
+		for (s = slot_of(sz->cache[i].key, cap); c[s].nr; s = (s + 1) & (cap - 1))
 			;
-		c[s] = u->cache[i];
+		c[s] = sz->cache[i];
 	}
-	free(u->cache);
-	u->cache = c;
-	u->cache_cap = cap;
+	free(sz->cache);
+	sz->cache = c;
+	sz->cache_cap = cap;
 	return 0;
 }
 
@@ -419,42 +406,36 @@ static int cache_grow(struct cw_unwinder *u)
  * The entry for key, resolved now if it was not before. Pointers last until the next
  * lookup that resolves something.
  */
-static int cache_get(struct cw_unwinder *u, __u64 key, struct cw_syment **out)
+static int cache_get(struct cw_symbolizer *sz, __u64 key, struct cw_syment **out)
 {
-	size_t s, mask = u->cache_cap - 1;
+	size_t s, mask = sz->cache_cap - 1;
 	int err;
 
-	if (u->cache_cap) {
-		for (s = slot_of(key, u->cache_cap); u->cache[s].nr; s = (s + 1) & mask) {
-			if (u->cache[s].key == key) {
-				*out = &u->cache[s];
+	if (sz->cache_cap) {
+		for (s = slot_of(key, sz->cache_cap); sz->cache[s].nr; s = (s + 1) & mask) {
+			if (sz->cache[s].key == key) {
+				*out = &sz->cache[s];
 				return 0;
 			}
 		}
 	}
 	/* at most half full: probes stay short */
-	if ((u->cache_used + 1) * 2 > u->cache_cap) {
-		err = cache_grow(u);
+	if ((sz->cache_used + 1) * 2 > sz->cache_cap) {
+		err = cache_grow(sz);
 		if (err)
 			return err;
 	}
-	for (s = slot_of(key, u->cache_cap); u->cache[s].nr; s = (s + 1) & (u->cache_cap - 1))
+	for (s = slot_of(key, sz->cache_cap); sz->cache[s].nr; s = (s + 1) & (sz->cache_cap - 1))
 		;
-	err = resolve(u, key, &u->cache[s]);
+	err = resolve(sz, key, &sz->cache[s]);
 	if (err) {
-		free_lines(u->cache[s].lines, u->cache[s].nr);
-		memset(&u->cache[s], 0, sizeof(u->cache[s]));
+		free_lines(sz->cache[s].lines, sz->cache[s].nr);
+		memset(&sz->cache[s], 0, sizeof(sz->cache[s]));
 		return err;
 	}
-	u->cache_used++;
-	*out = &u->cache[s];
+	sz->cache_used++;
+	*out = &sz->cache[s];
 	return 0;
-}
-
-static __u64 lookup_addr(const struct cw_walkpc *p)
-{
-	/* a return address is past the call: pc - 1 is still in the caller's call */
-	return p->activation ? p->pc : p->pc - 1;
 }
 
 static const char *label(const struct cw_ustack *s, size_t i, char *buf, size_t len)
@@ -466,41 +447,41 @@ static const char *label(const struct cw_ustack *s, size_t i, char *buf, size_t 
 }
 
 /* One line for out->why, naming the frames involved. */
-static void explain(struct cw_unwinder *u, struct cw_ustack *out)
+static void explain(struct cw_symbolizer *sz, const struct cw_walk *w, struct cw_ustack *out)
 {
 	size_t last = out->nr ? out->nr - 1 : 0;
-	unsigned long long addr = u->reason_addr;
+	unsigned long long addr = w->reason_addr;
 	const char *missing, *func;
 	char a[24];
 
-	switch (u->reason) {
+	switch (w->reason) {
 	case CW_WALK_OUTERMOST:
 		out->end = CW_STACK_END_COMPLETE;
 		return;
 	case CW_WALK_MAX_FRAMES:
 		out->end = CW_STACK_END_TRUNCATED;
 		snprintf(out->why, sizeof(out->why),
-			 "stopped at %d frames (max_frames): %s has a caller", u->max_frames,
+			 "stopped at %d frames (max_frames): %s has a caller", w->max_frames,
 			 label(out, last, a, sizeof(a)));
 		return;
 	case CW_WALK_COPY_ENDS:
 		out->end = CW_STACK_END_TRUNCATED;
 		snprintf(out->why, sizeof(out->why),
-			 "the stack copy (%zu bytes) ends before the return address of %s", u->len,
-			 label(out, last, a, sizeof(a)));
+			 "the stack copy (%zu bytes) ends before the return address of %s",
+			 w->copy_len, label(out, last, a, sizeof(a)));
 		return;
 	default:
 		break;
 	}
 	out->end = CW_STACK_END_LOST;
-	switch (u->reason) {
+	switch (w->reason) {
 	case CW_WALK_UNMAPPED:
 		snprintf(out->why, sizeof(out->why), "0x%llx is in no executable mapping%s%s", addr,
 			 last ? ", caller of " : "",
 			 last ? label(out, last - 1, a, sizeof(a)) : "");
 		break;
 	case CW_WALK_MISSING:
-		missing = cw_unwinder__missing(u, last ? addr - 1 : addr);
+		missing = cw_modmap__missing(sz->mm, last ? addr - 1 : addr);
 		snprintf(out->why, sizeof(out->why), "cannot unwind through 0x%llx: %s", addr,
 			 missing ? missing : "its file is missing");
 		break;
@@ -514,8 +495,8 @@ static void explain(struct cw_unwinder *u, struct cw_ustack *out)
 			 label(out, last, a, sizeof(a)), addr);
 		break;
 	case CW_WALK_NO_CALLER:
-		if (u->reason_msg[0])
-			snprintf(out->why, sizeof(out->why), "the %s stops at %s", u->reason_msg,
+		if (w->reason_msg[0])
+			snprintf(out->why, sizeof(out->why), "the %s stops at %s", w->reason_msg,
 				 label(out, last, a, sizeof(a)));
 		else
 			snprintf(out->why, sizeof(out->why),
@@ -524,24 +505,61 @@ static void explain(struct cw_unwinder *u, struct cw_ustack *out)
 		break;
 	case CW_WALK_ERROR:
 		snprintf(out->why, sizeof(out->why), "unwinding %s failed: %s",
-			 label(out, last, a, sizeof(a)), u->reason_msg);
+			 label(out, last, a, sizeof(a)), w->reason_msg);
 		break;
 	default:
 		snprintf(out->why, sizeof(out->why), "no frame: %s",
-			 u->reason_msg[0] ? u->reason_msg : "unknown error");
+			 w->reason_msg[0] ? w->reason_msg : "unknown error");
 		break;
 	}
 }
 
-int cw_symbolize__walk(struct cw_unwinder *u, struct cw_ustack *out)
+/* The caches are of the module map as it was: forget them when it changed. */
+static int check_gen(struct cw_symbolizer *sz)
+{
+	int err = cw_modmap__sync(sz->mm);
+
+	if (err || sz->gen == sz->mm->gen)
+		return err;
+	cache_clear(sz);
+	/* libdwfl may have dropped modules, and their names with them */
+	for (size_t i = 0; i < sz->nr_idx; i++)
+		free(sz->idx[i].syms);
+	sz->nr_idx = 0;
+	sz->gen = sz->mm->gen;
+	return 0;
+}
+
+void cw_symbolizer__init(struct cw_symbolizer *sz, struct cw_modmap *mm)
+{
+	memset(sz, 0, sizeof(*sz));
+	sz->mm = mm;
+	sz->gen = mm->gen;
+}
+
+void cw_symbolizer__fini(struct cw_symbolizer *sz)
+{
+	cache_clear(sz);
+	free(sz->cache);
+	for (size_t i = 0; i < sz->nr_idx; i++)
+		free(sz->idx[i].syms);
+	free(sz->idx);
+	memset(sz, 0, sizeof(*sz));
+}
+
+int cw_symbolizer__stack(struct cw_symbolizer *sz, const struct cw_walk *w, struct cw_ustack *out)
 {
 	struct cw_syment *e;
 	size_t total = 0, k = 0;
 	int err;
 
+	memset(out, 0, sizeof(*out));
+	err = check_gen(sz);
+	if (err)
+		return err;
 	/* resolve first: entries move while the cache grows */
-	for (size_t i = 0; i < u->nr_pcs; i++) {
-		err = cache_get(u, lookup_addr(&u->pcs[i]), &e);
+	for (size_t i = 0; i < w->nr; i++) {
+		err = cache_get(sz, cw_walkpc__lookup(&w->pcs[i]), &e);
 		if (err)
 			return err;
 		total += e->nr;
@@ -549,10 +567,10 @@ int cw_symbolize__walk(struct cw_unwinder *u, struct cw_ustack *out)
 	out->frames = total ? calloc(total, sizeof(*out->frames)) : NULL;
 	if (total && !out->frames)
 		return -ENOMEM;
-	for (size_t i = 0; i < u->nr_pcs; i++) {
-		__u64 pc = u->pcs[i].pc;
+	for (size_t i = 0; i < w->nr; i++) {
+		__u64 pc = w->pcs[i].pc;
 
-		err = cache_get(u, lookup_addr(&u->pcs[i]), &e);
+		err = cache_get(sz, cw_walkpc__lookup(&w->pcs[i]), &e);
 		if (err || k + e->nr > total) {
 			cw_ustack__fini(out);
 			return err ? err : -EAGAIN;
@@ -576,7 +594,7 @@ int cw_symbolize__walk(struct cw_unwinder *u, struct cw_ustack *out)
 			}
 		}
 	}
-	explain(u, out);
+	explain(sz, w, out);
 	return 0;
 }
 
@@ -805,7 +823,7 @@ static bool dwarf_member_name(Dwfl_Module *dm, Dwarf_Addr start, const char *sho
 	return n < len;
 }
 
-int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_t len)
+int cw_symbolizer__data_symbol(struct cw_symbolizer *sz, __u64 addr, char *buf, size_t len)
 {
 	Dwfl_Module *dm;
 	const char *name;
@@ -817,10 +835,10 @@ int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_
 	if (!len)
 		return -EINVAL;
 	buf[0] = '\0';
-	err = cw_unwinder__sync(u);
+	err = check_gen(sz);
 	if (err)
 		return err;
-	dm = dwfl_addrmodule(u->dwfl, addr);
+	dm = dwfl_addrmodule(sz->mm->dwfl, addr);
 	name = dm ? dwfl_module_addrinfo(dm, addr, &off, &sym, NULL, NULL, NULL) : NULL;
 	/* a variable (not code, not a section) that really covers addr */
 	if (!name || (GELF_ST_TYPE(sym.st_info) != STT_OBJECT &&
@@ -839,4 +857,117 @@ int cw_unwinder__data_symbol(struct cw_unwinder *u, __u64 addr, char *buf, size_
 	}
 	free(shown);
 	return 0;
+}
+
+/* --- local variables of a frame ---------------------------------------------------------- */
+
+/* Whether die's frame base is the CFA (DW_OP_call_frame_cfa): what GCC and clang emit. */
+static bool frame_base_is_cfa(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Op *ops;
+	size_t nops;
+
+	if (!dwarf_attr_integrate(die, DW_AT_frame_base, &attr) ||
+	    dwarf_getlocation(&attr, &ops, &nops) || nops != 1)
+		return false;
+	return ops[0].atom == DW_OP_call_frame_cfa;
+}
+
+/*
+ * The variable among scope's children whose storage, at file address pc in a frame whose
+ * frame base is cfa, covers addr: *out and *start (where it begins).
+ */
+static bool local_at(Dwarf_Die *scope, Dwarf_Addr pc, __u64 cfa, __u64 addr, Dwarf_Die *out,
+		     __u64 *start)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(scope, &child))
+		return false;
+	do {
+		const char *ignored = NULL;
+		Dwarf_Attribute attr;
+		Dwarf_Word size;
+		Dwarf_Op *ops;
+		Dwarf_Die type;
+		size_t nops;
+		__u64 at;
+
+		if (dwarf_tag(&child) != DW_TAG_variable ||
+		    !dwarf_attr_integrate(&child, DW_AT_name, &attr) ||
+		    !dwarf_attr(&child, DW_AT_location, &attr) ||
+		    dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1) != 1 || nops != 1 ||
+		    ops[0].atom != DW_OP_fbreg)
+			continue;
+		if (!type_of(&child, &type, &ignored) || dwarf_aggregate_size(&type, &size))
+			continue;
+		at = cfa + (__s64)ops[0].number;
+		if (addr >= at && addr - at < size) {
+			*out = child;
+			*start = at;
+			return true;
+		}
+	} while (!dwarf_siblingof(&child, &child));
+	return false;
+}
+
+int cw_symbolizer__frame_variable(struct cw_symbolizer *sz, __u64 lookup, __u64 cfa, __u64 addr,
+				  char *buf, size_t len)
+{
+	Dwarf_Die *scopes = NULL, *cu, var;
+	struct cw_umod *um;
+	Dwarf_Addr bias;
+	int n, sub, err;
+	__u64 start;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	err = check_gen(sz);
+	if (err)
+		return err;
+	err = -ENOENT;
+	um = cw_modmap__find(sz->mm, lookup);
+	if (!um || !um->dm)
+		return err;
+	cu = dwfl_module_addrdie(um->dm, lookup, &bias);
+	n = cu ? dwarf_getscopes(cu, lookup - bias, &scopes) : 0;
+	/* the physical function: its frame base must be the CFA for fbreg to mean cfa + N */
+	for (sub = 0; sub < n && dwarf_tag(&scopes[sub]) != DW_TAG_subprogram; sub++)
+		;
+	if (sub == n || !frame_base_is_cfa(&scopes[sub]))
+		goto cleanup;
+	/*
+	 * Innermost scope first: blocks and the functions inlined here share the physical
+	 * function's frame.
+	 */
+	for (int i = 0; i <= sub; i++) {
+		Dwarf_Attribute attr;
+		const char *name;
+		char *func = NULL;
+		size_t k;
+
+		if (!local_at(&scopes[i], lookup - bias, cfa, addr, &var, &start))
+			continue;
+		/* the function the variable belongs to: this scope's, or an enclosing one's */
+		for (int j = i; j <= sub && !func; j++)
+			if (dwarf_tag(&scopes[j]) == DW_TAG_subprogram ||
+			    dwarf_tag(&scopes[j]) == DW_TAG_inlined_subroutine)
+				func = die_func_name(&scopes[j]);
+		name = dwarf_formstring(dwarf_attr_integrate(&var, DW_AT_name, &attr));
+		k = snprintf(buf, len, "%s", name ?: "?");
+		if (k < len)
+			member_path(&var, addr - start, buf, len, &k);
+		if (k < len)
+			k += snprintf(buf + k, len - k, " in %s", func ?: "?");
+		free(func);
+		err = k < len ? 0 : -ENOSPC;
+		break;
+	}
+cleanup:
+	free(scopes);
+	if (err)
+		buf[0] = '\0';
+	return err;
 }
