@@ -489,3 +489,163 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *task)
 	cw_submit(x);
 	return 0;
 }
+
+/*
+ * Code the target maps after attach (dlopen): sent as CW_EV_MMAP when it is mapped, with
+ * the file's path, because the library may be unloaded again before userspace reads the
+ * first stack in it, and then /proc/PID/maps no longer names it. Userspace turns the
+ * record into a CW_EV_MODULE (build-id read from the file). The path is built from the
+ * dentries up to the process's root, crossing mounts: bpf_d_path() is not allowed here.
+ * A path deeper than CW_MMAP_DEPTH or longer than CW_MMAP_PATH is sent empty: userspace
+ * then reads /proc/PID/maps instead. ld.so maps a library's code with mmap(PROT_EXEC);
+ * code made executable with mprotect() (JIT) is anonymous and has no file to name.
+ */
+#define CW_MMAP_DEPTH 16	/* path components; a power of two (masked index) */
+#define CW_MMAP_NAME 256	/* NAME_MAX + 1 */
+#define CW_MMAP_PATH 1024	/* the record's room for the path */
+#define VM_EXEC 0x4		/* include/linux/mm.h: macros are not in BTF */
+
+struct mmap_vma {
+	__u64 start, end, pgoff, flags;
+	struct file *file;
+};
+
+static long mmap_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct mmap_vma *v = data;
+
+	v->start = vma->vm_start;
+	v->end = vma->vm_end;
+	v->pgoff = vma->vm_pgoff;
+	v->flags = BPF_CORE_READ(vma, vm_flags);
+	v->file = vma->vm_file;
+	return 0;
+}
+
+/* A walk from a file's dentry up to the process's root (bpf_loop: checked once). */
+struct mmap_walk {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct dentry *root;
+	struct vfsmount *root_mnt;
+	__u64 mnt_off;		/* of struct mount's mnt: container_of(vm) */
+	const unsigned char *names[CW_MMAP_DEPTH];	/* leaf first */
+	__u32 n;
+	__u32 top;		/* reached the root */
+};
+
+static long mmap_walk_step(__u32 i, void *arg)
+{
+	/* locals: CO-RE relocates the whole argument of BPF_CORE_READ, w-> included */
+	struct mmap_walk *w = arg;
+	struct vfsmount *vm = w->vm;
+	struct dentry *d = w->d, *up;
+	struct mount *m = (void *)vm - w->mnt_off;
+
+	if (d == w->root && vm == w->root_mnt) {
+		w->top = 1;
+		return 1;
+	}
+	if (d == BPF_CORE_READ(vm, mnt_root)) {
+		/* a mount's root: go on at its mount point in the parent mount */
+		struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+
+		if (parent == m) {
+			w->top = 1;
+			return 1;
+		}
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->vm = (void *)parent + w->mnt_off;
+		return 0;
+	}
+	up = BPF_CORE_READ(d, d_parent);
+	if (up == d) {
+		w->top = 1;
+		return 1;
+	}
+	if (w->n >= CW_MMAP_DEPTH)
+		return 1;
+	w->names[w->n & (CW_MMAP_DEPTH - 1)] = BPF_CORE_READ(d, d_name.name);
+	w->n++;
+	w->d = up;
+	return 0;
+}
+
+/*
+ * The path of f below the process's root into buf, NUL included: its length (less than
+ * CW_MMAP_PATH - 7), or 0.
+ */
+static __always_inline __u32 mmap_path(struct task_struct *task, struct file *f, char *buf)
+{
+	struct mmap_walk w = {
+		.d = BPF_CORE_READ(f, f_path.dentry),
+		.vm = BPF_CORE_READ(f, f_path.mnt),
+		.root = BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.mnt_off = bpf_core_field_offset(struct mount, mnt),
+	};
+	__u32 off = 0;
+
+	/* components, and a step for each mount crossed */
+	bpf_loop(CW_MMAP_DEPTH + 8, mmap_walk_step, &w, 0);
+	if (!w.top || !w.n || w.n > CW_MMAP_DEPTH)
+		return 0;
+	/* root first */
+	for (int i = CW_MMAP_DEPTH - 1; i >= 0; i--) {
+		long len;
+
+		if (i >= w.n)
+			continue;
+		if (off > CW_MMAP_PATH - CW_MMAP_NAME - 8)
+			return 0;	/* the path, its NUL and padding stay below CW_MMAP_PATH */
+		buf[off] = '/';
+		len = bpf_probe_read_kernel_str(buf + off + 1, CW_MMAP_NAME, w.names[i]);
+		if (len <= 1)
+			return 0;
+		off += len;	/* the next '/' replaces the NUL */
+	}
+	return off + 1;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *task;
+	struct mmap_vma v = {};
+	__u64 zero = 0;
+	struct cw_ev_mmap *e;
+	struct inode *ino;
+	struct file *f;
+	__u32 len;
+
+	if (ctx->ret < 0 && ctx->ret > -4096)
+		return 0;
+	if (!cw_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (bpf_find_vma(task, ctx->ret, mmap_vma_cb, &v, 0) || !v.file || !(v.flags & VM_EXEC))
+		return 0;
+	f = v.file;	/* a local: CO-RE relocates the whole argument of BPF_CORE_READ */
+	e = cw_reserve(sizeof(*e) + CW_MMAP_PATH + 8, CW_EV_MMAP);
+	if (!e)
+		return 0;
+	ino = BPF_CORE_READ(f, f_inode);
+	e->start = v.start;
+	e->len = v.end - v.start;
+	e->pgoff = v.pgoff << 12;
+	e->inode = BPF_CORE_READ(ino, i_ino);
+	e->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	e->prot = v.flags & 7;	/* VM_READ, VM_WRITE, VM_EXEC: the bits of PROT_* */
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
+	len = mmap_path(task, f, e->filename);
+	if (!len) {
+		e->filename[0] = '\0';
+		len = 1;
+	}
+	/* NULs up to the record's size, a multiple of 8 (the mask bounds it for the verifier) */
+	__builtin_memcpy(e->filename + (len & (CW_MMAP_PATH - 1)), &zero, sizeof(zero));
+	e->filename_len = len;
+	e->hdr.size = sizeof(*e) + ((len + 7) & ~7U);
+	cw_submit(e);
+	return 0;
+}

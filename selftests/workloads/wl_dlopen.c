@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Loads libwl_plugin.so (next to itself) only after "go", then calls plugin_work(),
- * which takes the plugin's own mutex: a stack in code mapped after attach.
+ * which takes the plugin's own mutex: a stack in code mapped after attach. With
+ * "close" (argv[1]) it unloads the plugin again before "done": the code is gone from
+ * the process's maps before any tracer could read them after the fact.
  *
  * Handshake (wl.h): "ready pid=" / go / "done lock= line= call=" / stdin EOF.
  */
@@ -18,7 +20,7 @@ int main(int argc, char **argv)
 {
 	char path[PATH_MAX], *slash;
 	void (*work)(void);
-	int *line, call_line;
+	int *line, call_line, plugin_line;
 	void *h, *lock;
 	ssize_t n;
 
@@ -44,7 +46,10 @@ int main(int argc, char **argv)
 	call_line = __LINE__ + 1;
 	work();
 	barrier();
-	printf("done lock=%p line=%d call=%d\n", lock, *line, call_line);
+	plugin_line = *line;
+	if (argc > 1 && !strcmp(argv[1], "close") && dlclose(h))
+		return 1;
+	printf("done lock=%p line=%d call=%d\n", lock, plugin_line, call_line);
 	wl_wait_eof();
 	return 0;
 }

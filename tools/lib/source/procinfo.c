@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Thread names and module maps from /proc, for any backend: see procinfo.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "source/procinfo.h"
 #include "source/target.h"
@@ -89,6 +91,57 @@ void cw_proc_maps__fini(struct cw_proc_maps *m)
 	m->nr_ranges = m->cap_ranges = 0;
 }
 
+/* Send mapping m unless sent already: queued, or delivered at once. */
+static int send_module(struct cw_proc_maps *p, struct cw_emit *em, const struct cw_module_info *m,
+		       __u64 ts, int queue)
+{
+	size_t plen = strlen(m->path) + 1;
+	struct cw_proc_range *r;
+	struct cw_ev_module *e;
+	__u32 dummy;
+	int err;
+
+	if (!cw_index__get(&p->sent, m->start, m->end ^ m->inode, &dummy))
+		return 0;
+	if (cw_index__put(&p->sent, m->start, m->end ^ m->inode, 1))
+		return -ENOMEM;
+	if (p->nr_ranges == p->cap_ranges) {
+		size_t cap = p->cap_ranges ? p->cap_ranges * 2 : 64;
+
+		r = realloc(p->ranges, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		p->ranges = r;
+		p->cap_ranges = cap;
+	}
+	p->ranges[p->nr_ranges++] = (struct cw_proc_range){ m->start, m->end };
+
+	e = calloc(1, sizeof(*e) + CW_RECORD_ALIGN(plen));
+	if (!e)
+		return -ENOMEM;
+	e->hdr = (struct cw_hdr){
+		.type = CW_EV_MODULE,
+		.size = sizeof(*e) + CW_RECORD_ALIGN(plen),
+		.cpu = 0xffff,
+		.flags = CW_F_SYNTHETIC,
+		.ts_ns = ts,
+		.pid = p->pid,
+	};
+	e->start = m->start;
+	e->end = m->end;
+	e->pgoff = m->pgoff;
+	e->inode = m->inode;
+	e->dev = m->dev;
+	e->build_id_len = m->build_id_len;
+	memcpy(e->build_id, m->build_id, sizeof(e->build_id));
+	e->flags = m->deleted ? CW_MODULE_DELETED : 0;
+	e->path_len = plen;
+	memcpy(e->path, m->path, plen);
+	err = queue ? cw_emit__queue(em, &e->hdr) : cw_emit__deliver(em, &e->hdr);
+	free(e);
+	return err;
+}
+
 int cw_proc_maps__send(struct cw_proc_maps *p, struct cw_emit *em, __u64 ts, int queue)
 {
 	struct cw_module_info *mods = NULL;
@@ -99,59 +152,34 @@ int cw_proc_maps__send(struct cw_proc_maps *p, struct cw_emit *em, __u64 ts, int
 	err = cw_modules__read(p->pid, &mods, &nr);
 	if (err)
 		return err == -ESRCH ? 0 : err; /* gone: its stacks stay as they are */
-	for (size_t i = 0; i < nr && !err; i++) {
-		const struct cw_module_info *m = &mods[i];
-		size_t plen = strlen(m->path) + 1;
-		struct cw_proc_range *r;
-		struct cw_ev_module *e;
-		__u32 dummy;
-
-		if (!cw_index__get(&p->sent, m->start, m->end ^ m->inode, &dummy))
-			continue;
-		if (cw_index__put(&p->sent, m->start, m->end ^ m->inode, 1)) {
-			err = -ENOMEM;
-			break;
-		}
-		if (p->nr_ranges == p->cap_ranges) {
-			size_t cap = p->cap_ranges ? p->cap_ranges * 2 : 64;
-
-			r = realloc(p->ranges, cap * sizeof(*r));
-			if (!r) {
-				err = -ENOMEM;
-				break;
-			}
-			p->ranges = r;
-			p->cap_ranges = cap;
-		}
-		p->ranges[p->nr_ranges++] = (struct cw_proc_range){ m->start, m->end };
-
-		e = calloc(1, sizeof(*e) + CW_RECORD_ALIGN(plen));
-		if (!e) {
-			err = -ENOMEM;
-			break;
-		}
-		e->hdr = (struct cw_hdr){
-			.type = CW_EV_MODULE,
-			.size = sizeof(*e) + CW_RECORD_ALIGN(plen),
-			.cpu = 0xffff,
-			.flags = CW_F_SYNTHETIC,
-			.ts_ns = ts,
-			.pid = p->pid,
-		};
-		e->start = m->start;
-		e->end = m->end;
-		e->pgoff = m->pgoff;
-		e->inode = m->inode;
-		e->dev = m->dev;
-		e->build_id_len = m->build_id_len;
-		memcpy(e->build_id, m->build_id, sizeof(e->build_id));
-		e->flags = m->deleted ? CW_MODULE_DELETED : 0;
-		e->path_len = plen;
-		memcpy(e->path, m->path, plen);
-		err = queue ? cw_emit__queue(em, &e->hdr) : cw_emit__deliver(em, &e->hdr);
-		free(e);
-	}
+	for (size_t i = 0; i < nr && !err; i++)
+		err = send_module(p, em, &mods[i], ts, queue);
 	free(mods);
+	return err;
+}
+
+int cw_proc_maps__on_mmap(struct cw_proc_maps *p, struct cw_emit *em, const struct cw_ev_mmap *rec)
+{
+	struct cw_module_info *m;
+	int err;
+
+	if (!(rec->prot & PROT_EXEC))
+		return 0;
+	/* no path (too deep or too long for the programs): what the maps say now, if anything */
+	if (!rec->filename[0])
+		return cw_proc_maps__send(p, em, rec->hdr.ts_ns, 0);
+	m = calloc(1, sizeof(*m)); /* two paths of PATH_MAX: not on the stack */
+	if (!m)
+		return -ENOMEM;
+	m->start = rec->start;
+	m->end = rec->start + rec->len;
+	m->pgoff = rec->pgoff;
+	m->inode = rec->inode;
+	m->dev = rec->dev;
+	snprintf(m->path, sizeof(m->path), "%s", rec->filename);
+	cw_module__complete(p->pid, m);
+	err = send_module(p, em, m, rec->hdr.ts_ns, 0);
+	free(m);
 	return err;
 }
 

@@ -52,6 +52,14 @@ void cw_proc_maps__fini(struct cw_proc_maps *m);
 int cw_proc_maps__send(struct cw_proc_maps *m, struct cw_emit *e, __u64 ts, int queue);
 
 /*
+ * The process mapped a file (rec, sent by the kernel side when it happened): send it as a
+ * CW_EV_MODULE at once when it is executable. The library may be unloaded again before
+ * a stack in it is read, and /proc/PID/maps would no longer name it then. A record
+ * without a path reads the maps instead.
+ */
+int cw_proc_maps__on_mmap(struct cw_proc_maps *m, struct cw_emit *e, const struct cw_ev_mmap *rec);
+
+/*
  * rec is a user stack naming an address no module sent covers: the process mapped code
  * since (dlopen, exec). Read its maps again, at most once per min_interval_ns (an address
  * in anonymous memory, JIT code say, stays uncovered however often we look).

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,23 @@ static int parse_line(int pid, char *line, struct cw_module_info *m)
 			 start, end);
 	m->build_id_len = read_build_id(m->open_path, m->build_id, sizeof(m->build_id));
 	return 1;
+}
+
+void cw_module__complete(int pid, struct cw_module_info *m)
+{
+	struct stat st;
+
+	elf_version(EV_CURRENT);
+	snprintf(m->open_path, sizeof(m->open_path), "/proc/%d/root%s", pid, m->path);
+	if (stat(m->open_path, &st) && kill(pid, 0) && errno == ESRCH)
+		snprintf(m->open_path, sizeof(m->open_path), "%s", m->path);
+	/* the inode only: overlayfs shows the underlying device in maps and its own in stat() */
+	if (stat(m->open_path, &st) || st.st_ino != m->inode) {
+		m->deleted = 1;
+		m->build_id_len = 0;
+		return;
+	}
+	m->build_id_len = read_build_id(m->open_path, m->build_id, sizeof(m->build_id));
 }
 
 int cw_modules__read(int pid, struct cw_module_info **mods, size_t *nr)

@@ -49,6 +49,15 @@ struct cw_module_info {
  */
 int cw_modules__read(int pid, struct cw_module_info **mods, size_t *nr);
 
+/*
+ * Complete a mapping of pid known by its range, offset, inode, device and path (a
+ * CW_EV_MMAP record, sent when it was mapped): where to open the file from here, whether
+ * it is still the file mapped (same inode), and its build-id. The mapping itself may be
+ * gone by now (a library unloaded again): the file is opened by path, through
+ * /proc/PID/root while pid exists and as path itself after.
+ */
+void cw_module__complete(int pid, struct cw_module_info *m);
+
 /* User registers at the probe (x86-64). */
 struct cw_regs {
 	__u64 ip, sp, bp;

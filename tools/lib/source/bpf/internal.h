@@ -7,7 +7,8 @@
  *   attach.c       uprobe and uprobe-multi attach; adding and removing a process
  *   tracepoints.c  the system-wide tracepoints, and tracefs mounted privately if need be
  *   stream.c       draining the ring buffer, with the BPF side's lost counters
- *   stats.c        the per-tick statistics of lock_sites, sent as what grew
+ *   stats.c        the per-tick statistics of lock_sites, read in batches, sent as what
+ *                  grew; those of processes no longer traced dropped
  * Thread names, module maps, ticks and lost records are no part of it: every backend
  * shares them (source/emit.h, source/procinfo.h).
  */
@@ -33,7 +34,7 @@ struct cw_object;
 #define CW_BPF_NR_PROBES 25
 #define CW_BPF_NR_SDT 13
 #define CW_BPF_NR_SDT_GROUPS 9
-#define CW_BPF_NR_TRACEPOINTS 9
+#define CW_BPF_NR_TRACEPOINTS 10
 
 /*
  * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return
@@ -60,6 +61,30 @@ struct proc {
 	struct cw_proc_maps maps;
 };
 
+/*
+ * lock_sites as last sent, to send the growth each tick (stats.c). An entry is known by
+ * its whole key: the same lock at the same address, from the same call path (stack ids
+ * hash instruction pointers only), is another entry in each process of a forked server.
+ */
+struct cw_bpf_sites {
+	struct cw_bpf_site {
+		struct cw_site_key key;
+		struct cw_site_stats v;
+	} *prev;
+	size_t nr, cap;
+	struct cw_index path_ix;	/* (addr, stack_id) -> path number */
+	__u32 nr_paths;
+	struct cw_index ix;		/* (tgid, path number) -> slot in prev */
+	/* one batch of the map as read (bpf_map_lookup_batch) */
+	struct cw_site_key *keys;
+	struct cw_site_stats *vals;
+	__u32 room;
+	/* entries of processes no longer traced: sent a last time, then deleted */
+	struct cw_site_key *gone;
+	size_t nr_gone, cap_gone;
+	__u64 sent_ns;
+};
+
 struct bpf_source {
 	struct cw_source base;
 	struct cw_source_opts opts;	/* defaults filled in */
@@ -75,6 +100,9 @@ struct bpf_source {
 	int raw_class;			/* stack copy buffer: 4 KiB << raw_class */
 
 	int cb_err;			/* the ring buffer callback's error in the drain */
+	__u64 drain_until_ns;		/* the drain in progress reads until then (0: all) */
+	__u32 drain_records;		/* records it read */
+	int drain_cut;			/* it stopped there, records still waiting */
 
 	struct cw_emit emit;		/* records handed on, made up, counted */
 	struct cw_thread_names names;
@@ -83,14 +111,7 @@ struct bpf_source {
 	__u64 malformed;		/* ring buffer records that failed their checks */
 	__u64 edges_unparked;		/* edges taken out of edges_pending */
 
-	/* lock_sites as last sent, to send the growth each tick */
-	struct site_prev {
-		struct cw_site_key key;
-		struct cw_site_stats v;
-	} *sites;
-	size_t nr_sites, cap_sites;
-	struct cw_index site_ix;	/* (addr, stack_id) -> slot in sites */
-	__u64 stats_sent_ns;
+	struct cw_bpf_sites sites;	/* stats.c */
 };
 
 void cw_bpf__set_err(struct bpf_source *s, const char *fmt, ...)
@@ -125,6 +146,7 @@ int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf
 /* tracepoints.c */
 int cw_bpf__attach_tracepoints(struct bpf_source *s);
 int cw_bpf__klock_available(void);
+int cw_bpf__find_vma_available(void);
 int cw_bpf__ensure_tracefs(struct bpf_source *s);
 
 /* stream.c */

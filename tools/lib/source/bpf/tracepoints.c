@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The BPF source's tracepoints: futex(2) of the targets, kernel lock contention of their
- * threads, and the task events that follow their threads. System-wide, attached once;
- * their programs look for targets.
+ * threads, the task events that follow their threads, and the code they map (mmap(2)).
+ * System-wide, attached once; their programs look for targets.
  */
 #include <errno.h>
 #include <sched.h>
@@ -26,6 +26,7 @@ static const char *const tracepoint_progs[] = {
 	"tp_btf__task_newtask",
 	"tp_btf__task_rename",
 	"tp_btf__sched_process_exit",
+	"tracepoint__syscalls__sys_exit_mmap",
 };
 
 #define NR_TRACEPOINTS CW_BPF_NR_TRACEPOINTS
@@ -56,6 +57,16 @@ int cw_bpf__attach_tracepoints(struct bpf_source *s)
 		}
 	}
 	return err;
+}
+
+/*
+ * The mmap program finds the new mapping with bpf_find_vma() (Linux 5.17). Without it,
+ * code mapped after attach is found when a stack first needs it, as long as it is still
+ * mapped then: the program is left out rather than failing the load.
+ */
+int cw_bpf__find_vma_available(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, NULL) != 0;
 }
 
 /*
