@@ -47,20 +47,33 @@ char LICENSE[] SEC("license") = "GPL";
 		return lock_reset(ctx, (__u64)lock, kind, op);   \
 	}
 
-/* glibc releases the mutex inside cond_wait and takes it again before returning. */
+/*
+ * glibc releases the mutex inside cond_wait and takes it again before returning. Each
+ * half in a frame of its own: the release's bpf_loop() callback stacked on the acquire's
+ * frame passes the 512-byte stack limit.
+ */
+static __noinline int cond_wait_release(struct pt_regs *ctx, __u64 cond, __u64 mutex)
+{
+	return release(ctx, mutex, cond, CW_LOCK_MUTEX, CW_OP_COND_WAIT);
+}
+
+static __noinline int cond_wait_enter(struct pt_regs *ctx, __u64 cond, __u64 mutex)
+{
+	return acquire_enter(ctx, mutex, cond, CW_LOCK_MUTEX, CW_OP_COND_WAIT);
+}
+
 #define COND_WAIT(func)                                                                 \
 	SEC("uprobe")                                                                   \
 	int BPF_KPROBE(uprobe_##func, void *cond, void *mutex)                          \
 	{                                                                               \
-		release(ctx, (__u64)mutex, (__u64)cond, CW_LOCK_MUTEX, CW_OP_COND_WAIT);   \
-		return acquire_enter(ctx, (__u64)mutex, (__u64)cond, CW_LOCK_MUTEX,     \
-				     CW_OP_COND_WAIT);                                  \
+		cond_wait_release(ctx, (__u64)cond, (__u64)mutex);                      \
+		return cond_wait_enter(ctx, (__u64)cond, (__u64)mutex);                 \
 	}                                                                               \
 	SEC("uretprobe")                                                                \
-	int BPF_KRETPROBE(uretprobe_##func, int ret)                                    \
+	int BPF_KRETPROBE(uretprobe_##func)                                             \
 	{                                                                               \
-		/* a timed-out wait takes the mutex again too */                        \
-		return acquire_exit(ctx, ret == 0 || ret == 110 /* ETIMEDOUT */);      \
+		/* a timed-out wait takes the mutex again too: cw_rules_op_acquired() */ \
+		return acquire_exit(ctx, -1);                                           \
 	}
 
 ACQUIRE(pthread_mutex_lock, CW_LOCK_MUTEX, CW_OP_LOCK)
@@ -243,7 +256,7 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 	lk = bpf_map_lookup_elem(&pending_locks, &tid);
 	p.stack_id = user_stack_id(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
 				   BPF_CORE_READ(regs, bp), 0, uaddr, blocks, lk ? lk->ret_slot : 0,
-				   lk ? lk->ip : 0);
+				   lk ? lk->a.ip : 0);
 	p.ts_ns = bpf_ktime_get_ns();
 	p.timeout_ns = blocks ? timespec_ns(utime) : 0;
 	if (bpf_map_update_elem(&pending_futexes, &tid, &p, BPF_ANY))

@@ -36,17 +36,10 @@ static __always_inline int cw_traced(__u32 tgid)
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
-static __always_inline void *cw_reserve(__u32 size, __u16 type)
+static __always_inline void cw_hdr_fill(struct cw_hdr *hdr, __u32 size, __u16 type)
 {
-	struct cw_hdr *hdr;
-	__u64 id;
+	__u64 id = bpf_get_current_pid_tgid();
 
-	hdr = bpf_ringbuf_reserve(&events, size, 0);
-	if (!hdr) {
-		__sync_fetch_and_add(&lost_ringbuf, 1);
-		return NULL;
-	}
-	id = bpf_get_current_pid_tgid();
 	hdr->type = type;
 	hdr->size = size;
 	hdr->cpu = bpf_get_smp_processor_id();
@@ -54,16 +47,31 @@ static __always_inline void *cw_reserve(__u32 size, __u16 type)
 	hdr->ts_ns = bpf_ktime_get_ns();
 	hdr->pid = id >> 32;
 	hdr->tid = (__u32)id;
+}
+
+static __always_inline void *cw_reserve(__u32 size, __u16 type)
+{
+	struct cw_hdr *hdr;
+
+	hdr = bpf_ringbuf_reserve(&events, size, 0);
+	if (!hdr) {
+		__sync_fetch_and_add(&lost_ringbuf, 1);
+		return NULL;
+	}
+	cw_hdr_fill(hdr, size, type);
 	return hdr;
+}
+
+static __always_inline __u64 cw_wakeup_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void cw_submit(void *rec)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(rec, flags);
+	bpf_ringbuf_submit(rec, cw_wakeup_flags());
 }
 
 #endif /* __CW_COMMON_BPF_H */

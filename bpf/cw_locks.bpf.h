@@ -2,7 +2,9 @@
 /*
  * User-space locks: what each thread holds, the lock-order dependencies it makes, and
  * per (lock, call path) statistics, all kept here so the hot path sends nothing when
- * nothing is new. A new dependency (edge) goes out once per (edge, call path, gate); the
+ * nothing is new. The rules themselves are include/concwatch/lockrules.h, shared with the
+ * kernel module and userspace; this file gives them storage (maps) and output (the ring
+ * buffer). A new dependency (edge) goes out once per (edge, call path, gate); the
  * statistics are read by userspace every tick. With raw_events set, every operation
  * also goes out as a CW_EV_LOCK_* record (tests, debugging).
  *
@@ -15,7 +17,15 @@
 #include "cw_maps.h"
 #include "cw_stack.bpf.h"
 
-#define CW_HELD_MAX 32		/* locks a thread holds at once, before overflow */
+/*
+ * The rules' loops over a held set as bpf_loop() callbacks: the verifier checks each
+ * once, not once per slot. Everything inlined, as the rest of the programs.
+ */
+#define CW_RULES_IMPL
+#define CW_RULES_LOOP(n, fn, arg) bpf_loop((n), (fn), (arg), 0)
+#define CW_RULES_INLINE static __always_inline
+#define CW_RULES_HOOK static __always_inline
+#include "concwatch/lockrules.h"
 
 /* glibc 2.34+ (x86-64) layouts, checked by selftests/unit: the mutex's __kind, the rwlock's __flags */
 #define GLIBC_MUTEX_KIND_OFF 16
@@ -34,38 +44,12 @@ const volatile bool track_free = false;	/* --track-free: free() ends the history
 
 __u64 lost_held_overflow;
 
-/*
- * A thread's held locks in fixed slots (addr 0: free), each stamped with the order it
- * was taken in: no slot ever moves, which keeps every loop over the set one the
- * verifier bounds at a glance.
- */
-struct held_lock {
-	__u64 addr;
-	__u64 ip;		/* return address of the acquire */
-	__u64 stack_id;
-	__u64 acquired_ns;
-	__u32 gen;		/* the lock's lifetime when it was taken */
-	__u32 seq;		/* order of acquisition: the lowest held is the outermost */
-	__u16 depth;		/* recursive re-acquisitions by this thread, 1 = once */
-	__u16 attr;
-	__u8 kind;
-	__u8 read;		/* held for reading */
-	__u8 pad[2];
-};
-
-struct held_set {
-	__u32 nr;		/* slots in use */
-	__u32 seq;		/* next acquisition's number */
-	__u32 hi;		/* no slot from hi on is in use: loops stop there */
-	__u32 pad;
-	struct held_lock locks[CW_HELD_MAX];
-};
-
+/* A thread's held set (lockrules.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* threads; resized from userspace before load */
 	__type(key, __u32);
-	__type(value, struct held_set);
+	__type(value, struct cw_held_set);
 } held_sets SEC(".maps");
 
 /* Scratch value for creating a thread's held set: too big for the BPF stack. */
@@ -73,22 +57,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct held_set);
+	__type(value, struct cw_held_set);
 } empty_held_set SEC(".maps");
 
 /* An acquire in progress on a thread, from the entry probe to the return probe. */
 struct pending_lock {
-	__u64 addr;
+	struct cw_rules_acq a;	/* a.ip: the return address, read before the swap */
 	__u64 addr2;		/* cond_wait: the condition variable */
 	__u64 ret_slot;		/* where the return address is: the return probe swaps it */
-	__u64 ip;		/* the return address, read before the swap */
-	__u64 ts_ns;
-	__u64 stack_id;
-	__u16 attr;
-	__u8 kind;
-	__u8 op;
-	__u8 contended;		/* a blocking futex call happened during it */
-	__u8 pad[3];
 };
 
 struct {
@@ -112,25 +88,27 @@ struct {
 	__type(value, __u32);
 } lock_gens SEC(".maps");
 
-struct edge_key {
-	__u32 tgid;
-	__u32 from_gen;
-	__u64 from;
-	__u64 to;
-	__u64 to_stack_id;	/* the call path taking `to` */
-	__u64 gate;
-	__u32 to_gen;
-	__u16 flags;
-	__u16 pad;
-};
-
 /* Edges already sent; LRU: an evicted one is sent again, which the engine merges. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct edge_key);
+	__type(key, struct cw_edge_key);
 	__type(value, __u8);
 } edges_seen SEC(".maps");
+
+/*
+ * Edges that found the ring buffer full, kept until userspace delivers them (at every
+ * drain): a dependency made once would otherwise never be sent. edges_parked counts the
+ * ones put here, so that userspace looks only when there are some.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct cw_edge_key);
+	__type(value, struct cw_ev_edge);
+} edges_pending SEC(".maps");
+
+__u64 edges_parked;
 
 /*
  * --track-free: the locks a process took, and the pages they are on, so that free()
@@ -211,16 +189,6 @@ static __always_inline __u16 read_attr(__u64 addr, __u8 kind)
 	return attr;
 }
 
-static __always_inline int op_is_read(__u8 op)
-{
-	return op == CW_OP_RDLOCK || op == CW_OP_TRYRDLOCK || op == CW_OP_TIMEDRDLOCK;
-}
-
-static __always_inline int op_is_try(__u8 op)
-{
-	return op == CW_OP_TRYLOCK || op == CW_OP_TRYRDLOCK || op == CW_OP_TRYWRLOCK;
-}
-
 static __always_inline void emit_lock(__u16 type, __u64 addr, __u64 addr2, __u8 kind, __u8 op,
 				      __u16 attr, __u64 ip, __u64 stack_id, __u64 wait_ns,
 				      __s32 result, __u64 ts)
@@ -279,24 +247,24 @@ static __always_inline int acquire_enter_at(struct pt_regs *ctx, __u64 addr, __u
 	 * instruction (pthread_spin_lock). The acquire began the first time.
 	 */
 	old = bpf_map_lookup_elem(&pending_locks, &tid);
-	if (old && old->addr == addr && old->op == op)
+	if (old && old->a.addr == addr && old->a.op == op)
 		return 0;
-	p.addr = addr;
+	p.a.addr = addr;
 	p.addr2 = addr2;
-	p.kind = kind;
-	p.op = op;
-	p.ip = caller_at(ctx, at_entry, ra_off1);
+	p.a.kind = kind;
+	p.a.op = op;
+	p.a.ip = caller_at(ctx, at_entry, ra_off1);
 	p.ret_slot = at_entry ? PT_REGS_SP(ctx) : 0;
-	p.attr = read_attr(addr, kind);
+	p.a.attr = read_attr(addr, kind);
 	/* inside a function, the caller tells call paths apart where [sp] would */
-	p.stack_id = user_stack_id(PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), at_entry,
-				   at_entry ? 0 : p.ip, 1, 0, 0);
-	p.ts_ns = bpf_ktime_get_ns();
+	p.a.stack_id = user_stack_id(PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), at_entry,
+				     at_entry ? 0 : p.a.ip, 1, 0, 0);
+	p.a.begin_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&pending_locks, &tid, &p, BPF_ANY))
 		__sync_fetch_and_add(&lost_map_full, 1);
-	if (raw_events && !op_is_try(op))
-		emit_lock(CW_EV_LOCK_BEGIN, addr, addr2, kind, op, p.attr, p.ip, p.stack_id, 0, 0,
-			  p.ts_ns);
+	if (raw_events && !cw_rules_op_try(op))
+		emit_lock(CW_EV_LOCK_BEGIN, addr, addr2, kind, op, p.a.attr, p.a.ip, p.a.stack_id,
+			  0, 0, p.a.begin_ns);
 	return 0;
 }
 
@@ -348,9 +316,9 @@ static __always_inline void count_site(__u32 tgid, __u64 addr, __u64 stack_id, _
 	}
 }
 
-static __always_inline struct held_set *held_set_of(__u32 tid, int create)
+static __always_inline struct cw_held_set *held_set_of(__u32 tid, int create)
 {
-	struct held_set *hs = bpf_map_lookup_elem(&held_sets, &tid);
+	struct cw_held_set *hs = bpf_map_lookup_elem(&held_sets, &tid);
 	__u32 zero = 0;
 
 	if (hs || !create)
@@ -363,88 +331,44 @@ static __always_inline struct held_set *held_set_of(__u32 tid, int create)
 	return bpf_map_lookup_elem(&held_sets, &tid);
 }
 
-/* Send from -> the lock being taken, unless this (edge, call path, gate) went out before. */
-static __always_inline void new_edge(__u32 tgid, const struct held_lock *from,
-				     const struct pending_lock *p, __u32 to_gen, __u64 gate,
-				     int read)
+/*
+ * lockrules.h: a dependency, sent unless this (edge, call path, gate) went out before.
+ * When the ring buffer is full it waits in edges_pending; only when that is full too is
+ * it lost (counted), and forgotten, so that it is sent the next time it is made.
+ */
+CW_RULES_HOOK void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
+				      const struct cw_held_lock *from,
+				      const struct cw_rules_acq *to)
 {
-	struct edge_key k = {
-		.tgid = tgid,
-		.from = from->addr,
-		.from_gen = from->gen,
-		.to = p->addr,
-		.to_gen = to_gen,
-		.to_stack_id = p->stack_id,
-		.gate = gate,
-		.flags = (from->read ? CW_EDGE_READ_FROM : 0) | (read ? CW_EDGE_READ_TO : 0),
-	};
-	struct cw_ev_edge *e;
+	struct cw_edge_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .id = *id };
+	struct cw_ev_edge e = {};
 	__u8 one = 1;
+	long err;
 
 	if (bpf_map_lookup_elem(&edges_seen, &k))
 		return;
 	if (bpf_map_update_elem(&edges_seen, &k, &one, BPF_NOEXIST))
 		return; /* another CPU sent it first */
-	e = cw_reserve(sizeof(*e), CW_EV_LOCK_EDGE);
-	if (!e) {
-		bpf_map_delete_elem(&edges_seen, &k); /* send it again next time */
+	cw_hdr_fill(&e.hdr, sizeof(e), CW_EV_LOCK_EDGE);
+	cw_rules_edge_record(&e, id, from, to);
+	if (!bpf_ringbuf_output(&events, &e, sizeof(e), cw_wakeup_flags()))
 		return;
-	}
-	e->from_addr = from->addr;
-	e->to_addr = p->addr;
-	e->from_ip = from->ip;
-	e->to_ip = p->ip;
-	e->from_stack_id = from->stack_id;
-	e->to_stack_id = p->stack_id;
-	e->gate_addr = gate;
-	e->from_kind = from->kind;
-	e->to_kind = p->kind;
-	e->from_attr = from->attr;
-	e->to_attr = p->attr;
-	e->flags = k.flags;
-	cw_submit(e);
+	err = bpf_map_update_elem(&edges_pending, &k, &e, BPF_NOEXIST);
+	if (!err)
+		__sync_fetch_and_add(&edges_parked, 1);
+	if (!err || err == -17 /* EEXIST: waiting already */)
+		return;
+	__sync_fetch_and_add(&lost_ringbuf, 1);
+	bpf_map_delete_elem(&edges_seen, &k);
 }
 
-struct edge_walk {
-	struct held_set *hs;
-	struct pending_lock *p;
-	__u64 gate;		/* the outermost lock held */
-	__u32 tgid;
-	__u32 gen;
-	int read;
-	int again;		/* 1 + the slot of p's lock when the thread holds it already */
-	int free_slot;
-	__u32 outer_seq;
-};
-
-/* bpf_loop() callback: the held set as the new lock finds it. */
-static long scan_slot(__u32 i, void *arg)
+/* lockrules.h: a statistic, into lock_sites (unless every operation goes out: raw_events). */
+CW_RULES_HOOK void cw_rules_count(void *ctx, const struct cw_rules_stat *st)
 {
-	struct edge_walk *w = arg;
-	struct held_lock *h = &w->hs->locks[i & (CW_HELD_MAX - 1)];
-
-	if (h->addr == w->p->addr) {
-		w->again = i + 1;
-		return 1; /* stop */
-	}
-	if (!h->addr && w->free_slot < 0)
-		w->free_slot = i;
-	if (h->addr && h->seq < w->outer_seq) {
-		w->outer_seq = h->seq;
-		w->gate = h->addr;
-	}
-	return 0;
-}
-
-/* bpf_loop() callback: the verifier checks it once, not once per held lock. */
-static long edge_from_slot(__u32 i, void *arg)
-{
-	struct edge_walk *w = arg;
-	struct held_lock *h = &w->hs->locks[i & (CW_HELD_MAX - 1)];
-
-	if (h->addr)
-		new_edge(w->tgid, h, w->p, w->gen, h->addr == w->gate ? 0 : w->gate, w->read);
-	return 0;
+	if (raw_events)
+		return;
+	count_site(bpf_get_current_pid_tgid() >> 32, st->addr, st->stack_id, st->ip, st->kind,
+		   st->wait_ns, st->contended, st->hold_ns, st->step == CW_RULES_ACQUIRED);
 }
 
 /* --track-free: a lock taken; known ones cost a lookup each. */
@@ -482,7 +406,7 @@ static long free_word(__u32 i, void *arg)
 	if (!bpf_map_lookup_elem(&lock_addrs, &k))
 		return 0;
 	bpf_map_delete_elem(&lock_addrs, &k);
-	gen = lock_gen(w->tgid, addr) + 1;
+	gen = cw_rules_next_gen(lock_gen(w->tgid, addr));
 	if (bpf_map_update_elem(&lock_gens, &k, &gen, BPF_ANY))
 		__sync_fetch_and_add(&lost_map_full, 1);
 	/* addr2: the freed block, which says this end of a lifetime was free() */
@@ -530,18 +454,14 @@ static __always_inline int lock_memory_freed(struct pt_regs *ctx, __u64 ptr)
 }
 
 /*
- * The acquire returned. On success the lock is held: a dependency from every lock the
- * thread holds (unless the acquire could not block: a trylock), then into the set.
- * A re-acquire of a lock the thread holds (recursive mutex, recursive read) adds depth.
+ * The acquire returned (acquired < 0: the return value says whether it took the lock).
+ * On success, the rules (lockrules.h) on the thread's held set.
  */
 static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
 	__u32 tid = id, tgid = id >> 32;
-	struct edge_walk w = {};
 	struct pending_lock *p;
-	struct held_set *hs;
-	int free_slot;
 	__s32 ret;
 
 	if (!cw_traced(tgid))
@@ -550,61 +470,19 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 	if (!p)
 		return 0; /* the entry was not seen (attached mid-call) or its map update failed */
 	ret = (__s32)PT_REGS_RC(ctx);
-	if (acquired < 0) /* the caller decides from the return value */
-		acquired = ret == 0 || ret == 130 /* EOWNERDEAD: robust, acquired */;
+	if (acquired < 0)
+		acquired = cw_rules_op_acquired(p->a.op, ret);
 	if (raw_events)
-		emit_lock(CW_EV_LOCK_ACQUIRED, p->addr, p->addr2, p->kind, p->op, p->attr, p->ip,
-			  p->stack_id, now - p->ts_ns, acquired ? 0 : (ret ? ret : -1), now);
+		emit_lock(CW_EV_LOCK_ACQUIRED, p->a.addr, p->addr2, p->a.kind, p->a.op, p->a.attr,
+			  p->a.ip, p->a.stack_id, now - p->a.begin_ns,
+			  acquired ? 0 : (ret ? ret : -1), now);
 	if (!acquired)
 		goto out;
-	if (!raw_events)
-		count_site(tgid, p->addr, p->stack_id, p->ip, p->kind, now - p->ts_ns, p->contended,
-			   0, 1);
 	if (track_free)
-		remember_lock(tgid, p->addr);
-
-	hs = held_set_of(tid, 1);
-	if (!hs)
-		goto out;
-	w.hs = hs;
-	w.p = p;
-	w.tgid = tgid;
-	w.gen = lock_gen(tgid, p->addr);
-	w.read = op_is_read(p->op);
-	w.free_slot = -1;
-	w.outer_seq = ~0U;
-	/* the slots in use, and the one after them: a free one for the new lock */
-	bpf_loop(hs->hi < CW_HELD_MAX ? hs->hi + 1 : CW_HELD_MAX, scan_slot, &w, 0);
-	if (w.again) {
-		hs->locks[(w.again - 1) & (CW_HELD_MAX - 1)].depth++; /* recursive: no edge */
-		goto out;
-	}
-	/*
-	 * gate: the outermost lock held. If every edge of a cycle was made under one such
-	 * lock, it serializes them. (The edge from that lock itself carries no gate.)
-	 */
-	if (!op_is_try(p->op))
-		bpf_loop(hs->hi < CW_HELD_MAX ? hs->hi : CW_HELD_MAX, edge_from_slot, &w, 0);
-	free_slot = w.free_slot;
-	if (free_slot < 0) {
+		remember_lock(tgid, p->a.addr);
+	p->a.gen = lock_gen(tgid, p->a.addr);
+	if (cw_rules_acquired(held_set_of(tid, 1), &p->a, now, NULL) == CW_RULES_OVERFLOW)
 		__sync_fetch_and_add(&lost_held_overflow, 1);
-		goto out;
-	}
-	hs->locks[free_slot & (CW_HELD_MAX - 1)] = (struct held_lock){
-		.addr = p->addr,
-		.ip = p->ip,
-		.stack_id = p->stack_id,
-		.acquired_ns = now,
-		.gen = w.gen,
-		.seq = hs->seq++,
-		.depth = 1,
-		.attr = p->attr,
-		.kind = p->kind,
-		.read = w.read,
-	};
-	hs->nr++;
-	if ((__u32)free_slot >= hs->hi)
-		hs->hi = free_slot + 1;
 out:
 	bpf_map_delete_elem(&pending_locks, &tid);
 	return 0;
@@ -613,34 +491,12 @@ out:
 /* A release: out of the held set (or one depth less), with its hold time. */
 static __always_inline int release(struct pt_regs *ctx, __u64 addr, __u64 addr2, __u8 kind, __u8 op)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), hold = 0;
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), hold;
 	__u32 tid = id, tgid = id >> 32;
-	struct held_set *hs;
 
 	if (!cw_traced(tgid))
 		return 0;
-	hs = held_set_of(tid, 0);
-	for (__u32 i = 0; hs && i < CW_HELD_MAX && i < hs->hi; i++) {
-		struct held_lock *h = &hs->locks[i];
-
-		if (h->addr != addr)
-			continue;
-		if (h->depth > 1) {
-			h->depth--;
-			break;
-		}
-		hold = now - h->acquired_ns;
-		if (!raw_events)
-			count_site(tgid, addr, h->stack_id, h->ip, h->kind, 0, 0, hold, 0);
-		h->addr = 0;
-		hs->nr--;
-		/* locks are mostly released in the reverse order: the bound follows them down */
-		if (!hs->nr)
-			hs->hi = 0;
-		else if (i + 1 == hs->hi)
-			hs->hi = i;
-		break;
-	}
+	cw_rules_released(held_set_of(tid, 0), addr, now, &hold, NULL);
 	if (raw_events)
 		emit_lock(CW_EV_LOCK_RELEASED, addr, addr2, kind, op, 0, caller_ip(ctx), 0, hold, 0, now);
 	return 0;
@@ -656,7 +512,7 @@ static __always_inline int lock_reset_at(struct pt_regs *ctx, __u64 addr, __u8 k
 
 	if (!cw_traced(id >> 32))
 		return 0;
-	gen = lock_gen(k.tgid, addr) + 1;
+	gen = cw_rules_next_gen(lock_gen(k.tgid, addr));
 	if (bpf_map_update_elem(&lock_gens, &k, &gen, BPF_ANY))
 		__sync_fetch_and_add(&lost_map_full, 1);
 	emit_lock(op == CW_OP_INIT ? CW_EV_LOCK_INIT : CW_EV_LOCK_DESTROY, addr, 0, kind, op,
@@ -676,7 +532,7 @@ static __always_inline void mark_contended(__u32 tid)
 	struct pending_lock *p = bpf_map_lookup_elem(&pending_locks, &tid);
 
 	if (p)
-		p->contended = 1;
+		p->a.contended = 1;
 }
 
 #endif /* __CW_LOCKS_BPF_H */

@@ -9,6 +9,14 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#include "concwatch/lockrules.h"
+
+/* edges_seen, edges_pending: a dependency of a process, sent once. */
+struct cw_edge_key {
+	__u32 tgid;
+	__u32 pad;
+	struct cw_edge_id id;
+};
 
 /* lock_sites: per (process, lock, call path) statistics, cumulative. */
 struct cw_site_key {

@@ -17,6 +17,8 @@
 
 #include <concwatch/events.h>
 
+#include "concwatch_rules.h"
+
 /* At least two records of the largest size fit; at most 256 MiB with 4 KiB pages. */
 #define CW_RING_PAGES_MIN 32U
 #define CW_RING_PAGES_MAX 65536U
@@ -65,6 +67,12 @@ static int __init cw_init(void)
 	int err;
 
 	BUILD_BUG_ON(CW_RING_PAGES_MIN * PAGE_SIZE < 2 * CW_RECORD_MAX);
+
+	err = cw_rules_selfcheck();
+	if (err) {
+		pr_err("the lock rules failed their self-check: %d\n", err);
+		return err;
+	}
 
 	if (ring_pages < CW_RING_PAGES_MIN || ring_pages > CW_RING_PAGES_MAX ||
 	    !is_power_of_2(ring_pages)) {

@@ -109,6 +109,7 @@ struct bpf_source {
 
 	__u64 stopped_ns;		/* when recording stopped; the stream ends there */
 	__u64 malformed;		/* ring buffer records that failed their checks */
+	__u64 edges_unparked;		/* edges taken out of edges_pending */
 
 	struct cw_bpf_sites sites;	/* stats.c */
 };

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "concwatch.skel.h"
@@ -69,6 +70,31 @@ int cw_bpf__ringbuf_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Edges that found the ring buffer full wait in edges_pending (bpf/cw_locks.bpf.h) until
+ * delivered here, late, as the ring buffer's own records (the reorder window takes late
+ * records); a dependency made once would otherwise never arrive. The map is read only
+ * when the programs parked some since the last look.
+ */
+static int send_pending_edges(struct bpf_source *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.edges_pending);
+	struct cw_edge_key key;
+	struct cw_ev_edge e;
+
+	if (s->skel->bss->edges_parked <= s->edges_unparked)
+		return 0;
+	/* each one is deleted as it is taken: the first key is always the next one */
+	while (!bpf_map_get_next_key(fd, NULL, &key)) {
+		if (bpf_map_lookup_and_delete_elem(fd, &key, &e))
+			break;
+		s->edges_unparked++;
+		if (cw_bpf__ringbuf_record(s, &e, sizeof(e)))
+			return s->cb_err;
+	}
+	return 0;
+}
+
 int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
@@ -92,6 +118,10 @@ int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 		cw_bpf__set_err(s, "failed to read the ring buffer: %s", strerror(-err));
 		return err;
 	}
+
+	err = send_pending_edges(s);
+	if (err)
+		return err;
 
 	/* after stop, nothing newer than the stop can have been recorded */
 	now = s->stopped_ns ? s->stopped_ns : cw_now_ns();
