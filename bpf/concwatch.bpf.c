@@ -586,10 +586,18 @@ static __always_inline __u32 mmap_path(struct task_struct *task, struct file *f,
 	};
 	/* 64 bits: a 32-bit offset is checked in one register and used from another copy */
 	__u64 off = 0;
+	__u32 n = 0, top = 0;
 
 	/* components, and a step for each mount crossed */
 	bpf_loop(CW_MMAP_DEPTH + 8, mmap_walk_step, &w, 0);
-	if (!w.top || !w.n || w.n > CW_MMAP_DEPTH)
+	/*
+	 * Before 6.7 the verifier follows a bpf_loop callback once and takes what it left in
+	 * w as known (n 0 or 1), then drops the code for deeper paths as dead: 6.1 sent only
+	 * the file's own name. Read back through a helper, the values are unknown to it.
+	 */
+	bpf_probe_read_kernel(&n, sizeof(n), &w.n);
+	bpf_probe_read_kernel(&top, sizeof(top), &w.top);
+	if (!top || !n || n > CW_MMAP_DEPTH)
 		return 0;
 	/*
 	 * root first; unrolled: Linux 6.1's verifier refuses a loop whose back-edge leaves a
@@ -599,7 +607,7 @@ static __always_inline __u32 mmap_path(struct task_struct *task, struct file *f,
 	for (int i = CW_MMAP_DEPTH - 1; i >= 0; i--) {
 		long len;
 
-		if (i >= w.n)
+		if (i >= n)
 			continue;
 		if (off > CW_MMAP_PATH - CW_MMAP_NAME - 8)
 			return 0;	/* the path, its NUL and padding stay below CW_MMAP_PATH */
