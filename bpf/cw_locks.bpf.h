@@ -137,7 +137,8 @@ struct {
 /* Per (lock, call path) statistics, read by userspace (CW_EV_LOCK_STATS). Cumulative. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* resized from userspace before load */
+	/* fixed size: a (process, lock, call path) that finds it full is counted lost_map_full */
+	__uint(max_entries, 65536);
 	__type(key, struct cw_site_key);
 	__type(value, struct cw_site_stats);
 } lock_sites SEC(".maps");

@@ -140,11 +140,16 @@ static inline __u32 cw_rules_next_gen(__u32 gen)
 	return gen + 1;
 }
 
-/* The CW_EV_LOCK_EDGE payload of a dependency (everything but the header). */
+/*
+ * The CW_EV_LOCK_EDGE record of a dependency: its payload, and CW_F_AGGREGATED in the
+ * header (the rules made it of several operations). The includer fills the rest of the
+ * header before.
+ */
 static inline void cw_rules_edge_record(struct cw_ev_edge *e, const struct cw_edge_id *id,
 					const struct cw_held_lock *from,
 					const struct cw_rules_acq *to)
 {
+	e->hdr.flags |= CW_F_AGGREGATED;
 	e->from_addr = from->addr;
 	e->to_addr = to->addr;
 	e->from_ip = from->ip;

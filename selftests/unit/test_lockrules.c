@@ -207,6 +207,8 @@ TEST_F(seq, edges)
 		EXPECT_EQ(CW_EV_LOCK_EDGE, self->c.e[j].hdr.type);
 		EXPECT_EQ(PID, self->c.e[j].hdr.pid);
 		EXPECT_EQ(TID, self->c.e[j].hdr.tid);
+		/* a dependency is what the rules made of operations, not one operation */
+		EXPECT_EQ(CW_F_AGGREGATED, self->c.e[j].hdr.flags);
 	}
 	EXPECT_EQ(s->overflows, cw_rules__counts(self->r)->held_overflow);
 }

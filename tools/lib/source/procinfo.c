@@ -37,8 +37,9 @@ static int read_comm(struct cw_thread_names *tn, __u32 pid, __u32 tid, __u64 ts,
 }
 
 /*
- * FIXME(thread names): a thread that exits before the next drain stays unnamed until
- * fork and task_rename tracepoints name threads as they appear.
+ * The BPF programs name a thread as it is created (task_newtask) and when it renames
+ * itself (task_rename); a thread seen without a name (one whose comm record was lost)
+ * is named from /proc the first time one of its records passes here.
  */
 int cw_thread_names__on_record(struct cw_thread_names *tn, struct cw_emit *e,
 			       const struct cw_hdr *h)
