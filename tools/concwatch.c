@@ -259,8 +259,8 @@ enum {
 
 /* Options of every command that traces. */
 static const struct argp_option trace_options[] = {
-	{ "backend", OPT_BACKEND, "bpf|kmod", 0,
-	  "Event source: bpf (the default); kmod is not available yet" },
+	{ "backend", OPT_BACKEND, "bpf|kmod|preload", 0,
+	  "Event source: bpf (the default); kmod and preload are not available yet" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
 	{ "track-free", OPT_TRACK_FREE, NULL, 0,
@@ -373,8 +373,8 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 			state->err_stream = argp_errors;
 		return 0;
 	case OPT_BACKEND:
-		if (strcmp(arg, "bpf") && strcmp(arg, "kmod"))
-			usage_error("invalid --backend '%s': expected bpf or kmod", arg);
+		if (strcmp(arg, "bpf") && strcmp(arg, "kmod") && strcmp(arg, "preload"))
+			usage_error("invalid --backend '%s': expected bpf, kmod or preload", arg);
 		env.backend = arg;
 		return 0;
 	case OPT_RINGBUF: {

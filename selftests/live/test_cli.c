@@ -674,6 +674,41 @@ TEST(record_report_export)
 	unlink(file);
 }
 
+/* The backends this version lacks are named and refused before the command starts. */
+TEST(backends_not_available_yet)
+{
+	static const char *const names[] = { "kmod", "preload" };
+	static const char *const why[] = {
+		"/dev/concwatch has no event source in this build",
+		"the in-process library is not part of this build",
+	};
+	char marker[] = "/tmp/cw-backend." CW_TMP_X, script[128], expect[256];
+	struct result r;
+	int fd;
+
+	LIVE_OR_SKIP();
+	fd = mkstemp(marker);
+	ASSERT_LE(0, fd);
+	close(fd);
+	unlink(marker);
+	snprintf(script, sizeof(script), "touch %s", marker);
+	for (size_t i = 0; i < 2; i++) {
+		r = run_args((const char *[]){ "run", "--backend", names[i], "--", "/bin/sh", "-c",
+					       script, NULL });
+		ASSERT_EXIT(3, r);
+		snprintf(expect, sizeof(expect), "concwatch run: the %s backend is not available "
+			 "yet: %s (use --backend bpf)\n", names[i], why[i]);
+		EXPECT_STREQ(expect, r.err);
+		EXPECT_NE(0, access(marker, F_OK)) TH_LOG("the command ran");
+		result_free(&r);
+	}
+	r = run_args((const char *[]){ "run", "--backend", "dtrace", "--", "/bin/true", NULL });
+	ASSERT_EXIT(2, r);
+	EXPECT_STREQ("concwatch run: invalid --backend 'dtrace': expected bpf, kmod or preload "
+		     "(see concwatch run --help)\n", r.err);
+	result_free(&r);
+}
+
 /*
  * A recording's header holds the command line as the process has it: each argument
  * followed by a NUL, a space inside an argument kept, longer than a report line.
