@@ -86,8 +86,13 @@ TEST(busy_target_ends_on_time)
 	EXPECT_EQ(0, cw_wl__stop(&wl));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
-	/* detaching, the last drain and the report come on top of the second traced */
-	EXPECT_GT(3.0, took) TH_LOG("traced for 1 s, ended after %.2f s", took);
+	/*
+	 * Detaching, the last drain and the report come on top of the second traced:
+	 * under a second here, but Linux 6.1 detaches its perf-event uprobes one by one
+	 * (~0.1 s each, seconds in all in a QEMU guest). The bound only catches a drain that
+	 * never ends; the deadline itself is the traced time below.
+	 */
+	EXPECT_GT(15.0, took) TH_LOG("traced for 1 s, ended after %.2f s", took);
 	ASSERT_NE(NULL, out);
 	traced = traced_s(out);
 	TH_LOG("%.2f s traced, ended %.2f s after tracing began", traced, took);
