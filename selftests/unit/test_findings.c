@@ -12,42 +12,7 @@
 #include "engine/findings.h"
 #include "engine/lockgraph.h"
 #include "cw_synth.h"
-
-/*
- * Allocation failures on demand, for the engine code compiled into this test (the
- * executable's text) only; ASan's allocator does the allocating.
- */
-extern void *__interceptor_malloc(size_t n);
-extern void *__interceptor_calloc(size_t n, size_t size);
-extern void *__interceptor_realloc(void *p, size_t n);
-extern char __executable_start[], etext[];
-/* volatile: the compiler knows what malloc does, and that it changes no variable */
-static volatile long fail_countdown;	/* n > 0: the nth allocation from here on fails */
-static volatile int failed;
-
-static int fail_now(const void *caller)
-{
-	if (!fail_countdown || (const char *)caller < __executable_start ||
-	    (const char *)caller >= etext || --fail_countdown)
-		return 0;
-	failed = 1;
-	return 1;
-}
-
-void *malloc(size_t n)
-{
-	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_malloc(n);
-}
-
-void *calloc(size_t n, size_t size)
-{
-	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_calloc(n, size);
-}
-
-void *realloc(void *p, size_t n)
-{
-	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_realloc(p, n);
-}
+#include "alloc_fail.h"
 
 #define PID 4000
 #define T1 4001
@@ -391,11 +356,10 @@ TEST_F(fs, out_of_memory)
 		struct cw_findings *fs = NULL;
 		int err;
 
-		failed = 0;
-		fail_countdown = n;
+		fail_nth_allocation(n);
 		err = cw_findings__new(self->eng, &fs);
-		fail_countdown = 0;
-		if (!failed) {
+		fail_nth_allocation(0);
+		if (!alloc_failed) {
 			ASSERT_EQ(0, err);
 			EXPECT_EQ(3, cw_findings__nr(fs));
 			EXPECT_EQ(1, cw_findings__nr_reported(fs));

@@ -22,6 +22,7 @@
 #include "report/report.h"
 #include "report/symbols.h"
 #include "cw_synth.h"
+#include "alloc_fail.h"
 
 #define PID 4000
 
@@ -124,51 +125,6 @@ static void expect_golden(struct __test_metadata *_metadata, const char *text,
 	free(want);
 }
 
-
-/*
- * Allocation failures on demand, for the concwatch code compiled into this test only
- * (the executable's text): libdw and libc handle theirs otherwise (libdw exits). ASan's
- * allocator does the allocating.
- */
-extern void *__interceptor_malloc(size_t n);
-extern void *__interceptor_calloc(size_t n, size_t size);
-extern void *__interceptor_realloc(void *p, size_t n);
-extern char __executable_start[], etext[];
-/* volatile: the compiler knows what malloc does, and that it changes no variable */
-static volatile long fail_countdown;	/* n > 0: the nth allocation from here on fails */
-static volatile bool failed;
-
-static bool fail_now(const void *caller)
-{
-	if (!fail_countdown || (const char *)caller < __executable_start ||
-	    (const char *)caller >= etext || --fail_countdown)
-		return false;
-	failed = true;
-	return true;
-}
-
-void *malloc(size_t n)
-{
-	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_malloc(n);
-}
-
-void *calloc(size_t n, size_t size)
-{
-	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_calloc(n, size);
-}
-
-void *realloc(void *p, size_t n)
-{
-	return fail_now(__builtin_return_address(0)) ? NULL : __interceptor_realloc(p, n);
-}
-
-/* n > 0: fail the nth allocation from now on (and clear failed); 0: none, failed kept. */
-static void fail_nth_allocation(long n)
-{
-	if (n)
-		failed = false;
-	fail_countdown = n;
-}
 
 static void *slurp(const char *path, size_t *len)
 {
@@ -426,7 +382,7 @@ TEST_F(report, symbols_after_a_failure)
 		err = cw_symbols__resolve(sym, st, &s);
 		fail_nth_allocation(0);
 		cw_ustack__fini(&s);
-		if (!failed) {
+		if (!alloc_failed) {
 			EXPECT_EQ(0, err);
 			cw_symbols__free(sym);
 			break;
@@ -477,7 +433,7 @@ TEST_F(report, json_failures)
 		fail_nth_allocation(0);
 		fflush(f);
 		cw_symbols__free(sym);
-		if (!failed) {
+		if (!alloc_failed) {
 			EXPECT_EQ(0, err);
 			break;
 		}
