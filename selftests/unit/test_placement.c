@@ -697,6 +697,27 @@ static struct cw_placement_req probe_req(void)
 	return req;
 }
 
+/*
+ * The request for code at addr on one of eight kernel flavours: push emulation (bit 0)
+ * and nopl emulation (bit 1) on or off, and (bit 2) a program that also reads %rsi and
+ * not the top of the stack.
+ */
+static struct cw_placement_req flavour_req(const __u8 *code, __u64 len, __u64 addr, int flavour)
+{
+	struct cw_placement_req req = probe_req();
+
+	req.code = code;
+	req.len = len;
+	req.addr = addr;
+	req.kernel_push_emulated = flavour & 1;
+	req.kernel_nopl_emulated = !!(flavour & 2);
+	if (flavour & 4) {
+		req.regs_read = CW_REG_RDI | CW_REG_RSI;
+		req.stack_top = 0;
+	}
+	return req;
+}
+
 /* Whether reg is family (X86_REG_RDI, _RSI or _RSP) or one of its parts. */
 static int reg_in_family(unsigned int reg, unsigned int family)
 {
@@ -842,19 +863,10 @@ TEST(libc_properties)
 		code = elf_code(cw_elf__elf(f), value, size);
 		ASSERT_NE(NULL, code);
 		for (int flavour = 0; flavour < 8; flavour++) {
-			struct cw_placement_req req = probe_req();
+			struct cw_placement_req req = flavour_req(code, size, value, flavour);
 			struct cw_placement out;
 			const char *bad;
 
-			req.code = code;
-			req.len = size;
-			req.addr = value;
-			req.kernel_push_emulated = flavour & 1;
-			req.kernel_nopl_emulated = !!(flavour & 2);
-			if (flavour & 4) {
-				req.regs_read = CW_REG_RDI | CW_REG_RSI;
-				req.stack_top = 0;
-			}
 			ASSERT_EQ(0, cw_placement__find(&req, &out));
 			bad = check_properties(code, size, value, &req, &out, msg, sizeof(msg));
 			EXPECT_EQ(NULL, bad)
@@ -1285,20 +1297,13 @@ TEST(libc_objdump)
 		ASSERT_EQ(0, od_slice(all, nall, value - lo, size, &v, &n))
 			TH_LOG("objdump's instructions do not cover %s", libc_funcs[i].name);
 		for (int flavour = 0; flavour < 8; flavour++) {
-			struct cw_placement_req req = probe_req();
+			struct cw_placement_req req =
+				flavour_req(elf_code(cw_elf__elf(f), value, size), size, value,
+					    flavour);
 			struct cw_placement out;
 			struct od_place want;
 			const char *at;
 
-			req.code = elf_code(cw_elf__elf(f), value, size);
-			req.len = size;
-			req.addr = value;
-			req.kernel_push_emulated = flavour & 1;
-			req.kernel_nopl_emulated = !!(flavour & 2);
-			if (flavour & 4) {
-				req.regs_read = CW_REG_RDI | CW_REG_RSI;
-				req.stack_top = 0;
-			}
 			ASSERT_EQ(0, cw_placement__find(&req, &out));
 			od_place(v, n, &req, &want);
 			EXPECT_EQ(want.offset, out.offset)
