@@ -20,7 +20,7 @@
 #include <linux/types.h>
 #endif
 
-#define CW_ABI_VERSION 2
+#define CW_ABI_VERSION 3
 
 /* Longest record any source may emit (cw_hdr.size is a __u16). */
 #define CW_RECORD_MAX 65528
@@ -70,6 +70,8 @@ enum cw_record_type {
 	CW_EV_LOST = 23,	/* struct cw_ev_lost: records were dropped */
 
 	CW_EV_MODULE = 24,	/* struct cw_ev_module: a mapped file, with what resolves its addresses */
+	CW_EV_THREAD_STATS = 25, /* struct cw_ev_thread_stats: a thread's scheduling, per tick */
+	CW_EV_BLOCKED = 26,	/* struct cw_ev_blocked: a thread is blocked in a wait, and since when */
 
 	CW_EV_TYPE_MAX		/* first unused value */
 };
@@ -92,8 +94,22 @@ struct cw_hdr {
 #define CW_LOCK_MUTEX 1
 #define CW_LOCK_RWLOCK 2
 #define CW_LOCK_SPIN 3
-#define CW_LOCK_COND 4		/* a condition variable's mutex, released/re-taken inside cond_wait */
-#define CW_LOCK_KERNEL 5	/* a kernel lock (lock:contention_*): for consumers, not in records */
+#define CW_LOCK_COND 4		/* a condition variable (futex waits classified as cond_wait) */
+#define CW_LOCK_KERNEL 5	/* a kernel lock (lock:contention_*) */
+#define CW_LOCK_FUTEX 6		/* a futex word no libc code could be matched to */
+#define CW_LOCK_SEM 7		/* a POSIX semaphore */
+#define CW_LOCK_BARRIER 8	/* a pthread barrier */
+#define CW_LOCK_LIBC 9		/* one of libc's own internal locks (malloc arenas, stdio...) */
+#define CW_LOCK_THREAD 10	/* a thread being joined (pthread_join waits on its tid word) */
+#define CW_LOCK_KIND_MAX 11	/* first unused value */
+
+/*
+ * Kinds whose waits are waiting for work or for an event, not for a lock someone holds:
+ * an idle thread pool is not contention (never a contention_hotspot).
+ */
+#define CW_LOCK_WAITS_FOR_WORK(kind)                                                   \
+	((kind) == CW_LOCK_COND || (kind) == CW_LOCK_SEM || (kind) == CW_LOCK_BARRIER || \
+	 (kind) == CW_LOCK_THREAD)
 
 /* cw_ev_lock.op: which operation */
 #define CW_OP_LOCK 1		/* blocking acquire (mutex lock, spin lock) */
@@ -151,21 +167,47 @@ struct cw_ev_futex {
 	__s32 result;	/* END: syscall return value, -errno on failure */
 };
 
+/*
+ * Why a thread is off CPU (cw_ev_switch.reason, cw_ev_wakeup.reason, cw_ev_blocked.reason),
+ * decided when it switches out, from what it is doing then.
+ */
+#define CW_OFFCPU_NONE 0
+#define CW_OFFCPU_PREEMPTED 1	/* still runnable: preempted or yielded */
+#define CW_OFFCPU_LOCK 2	/* blocked in a user-space lock acquire the uprobes saw begin */
+#define CW_OFFCPU_FUTEX 3	/* blocked in a futex wait outside a probed acquire */
+#define CW_OFFCPU_KLOCK 4	/* blocked on a kernel lock (lock:contention_begin) */
+#define CW_OFFCPU_IO 5		/* other uninterruptible sleep: disk, page fault, ... */
+#define CW_OFFCPU_SLEEP 6	/* other interruptible sleep: poll, read, nanosleep, ... */
+#define CW_OFFCPU_MAX 7
+
 struct cw_ev_switch {
 	struct cw_hdr hdr;	/* pid/tid: the task switched out */
 	__u64 prev_state;	/* prev task's __state (TASK_RUNNING = 0 means preempted) */
-	__u32 next_pid;
+	__u64 wait_addr;	/* what prev blocks on: lock, futex word, kernel lock; 0 */
+	__u32 next_pid;		/* 0 and 0: the next task is not traced (idle, another process) */
 	__u32 next_tid;
 	__s32 prev_prio;	/* kernel prio (0..139, lower is more important) */
 	__s32 next_prio;
+	__u32 prev_policy;	/* SCHED_* of prev */
+	__u8 reason;		/* CW_OFFCPU_* of prev */
+	__u8 pad[3];
 };
 
+/*
+ * A traced task was woken (sched_waking: the current task is the waker, so its stack is
+ * the waking code's: an unlock, a futex wake, a signal).
+ */
 struct cw_ev_wakeup {
 	struct cw_hdr hdr;	/* pid/tid: the task woken */
 	__u32 waker_pid;	/* task that did the wakeup, 0 from interrupt context */
 	__u32 waker_tid;
+	__u64 wait_addr;	/* what the wakee was blocked on (futex word, lock), 0 */
+	__u64 waker_stack_id;	/* user stack of the waker, 0 = none taken */
+	__u64 blocked_ns;	/* how long the wakee had been off CPU */
 	__s32 prio;		/* woken task's kernel prio */
 	__s32 target_cpu;	/* CPU it will run on */
+	__u8 reason;		/* CW_OFFCPU_* the wakee was in */
+	__u8 pad[7];
 };
 
 /* cw_ev_prio.reason */
@@ -281,20 +323,106 @@ struct cw_ev_edge {
 	__u16 flags;		/* CW_EDGE_* */
 };
 
+/* Log2 histograms of nanoseconds: bucket i counts values in [2^i, 2^(i+1)), bucket 0 also
+ * 0, the last one everything from 2^(CW_HIST_BUCKETS - 1) (2.1 s) up. */
+#define CW_HIST_BUCKETS 32
+
+/* cw_ev_lock_stats.what: whose figures, keyed how */
+#define CW_SITE_ACQUIRE 1	/* acquisitions of a user-space lock (uprobes) from a call path */
+#define CW_SITE_FUTEX 2		/* one thread's blocking futex calls on a word, from a call path */
+#define CW_SITE_KLOCK 3		/* contentions on a kernel lock, from a kernel call path */
+#define CW_SITE_WAKE 4		/* one thread waking waiters of addr, from a call path: whose
+				 * release (unlock, futex wake) ended their waits */
+
+/* cw_ev_lock_stats.flags */
+#define CW_SITE_F_MMAP_LOCK (1U << 0)	/* KLOCK: the lock is the task's own mm->mmap_lock */
+#define CW_SITE_F_NO_STACK (1U << 1)	/* the call path's stack could not be taken */
+
+/* FUTEX waits by how they ended (cw_ev_lock_stats.outcomes[]) */
+#define CW_FUTEX_WOKEN 0	/* returned 0: woken, or the PI lock taken */
+#define CW_FUTEX_TIMEDOUT 1	/* -ETIMEDOUT */
+#define CW_FUTEX_EAGAIN 2	/* -EAGAIN: the word had changed, no sleep */
+#define CW_FUTEX_EINTR 3	/* -EINTR or another error */
+#define CW_FUTEX_OUTCOMES 4
+
+/*
+ * Figures a source aggregated over an interval per (process, [thread,] object, call
+ * path, what): deltas since the previous record of the same key, except the maxima,
+ * which are since the start. The hot path sends nothing; userspace reads the sums.
+ */
 struct cw_ev_lock_stats {
-	struct cw_hdr hdr;	/* ts_ns: end of the interval; pid: process; tid: 0 */
-	__u64 addr;		/* the lock */
-	__u64 ip;		/* call site these figures are for, 0 = all sites */
+	struct cw_hdr hdr;	/* ts_ns: end of the interval; pid: process; tid: the thread
+				 * for CW_SITE_FUTEX and CW_SITE_WAKE, else 0 */
+	__u64 addr;		/* the lock, the futex word, the kernel lock */
+	__u64 ip;		/* ACQUIRE: return address of the acquire; else 0 */
+	__u64 stack_id;		/* the call path (kernel stack for KLOCK), 0 = none */
 	__u64 interval_ns;	/* length of the interval the counts cover */
-	__u64 acquisitions;
-	__u64 contentions;	/* acquisitions that had to wait */
-	__u64 wait_ns_total;
+	__u64 acquisitions;	/* ACQUIRE: successful acquisitions; FUTEX: blocking calls;
+				 * KLOCK: contentions; WAKE: waiting threads woken */
+	__u64 contentions;	/* ACQUIRE: acquisitions that blocked; FUTEX: calls that slept
+				 * (not EAGAIN); KLOCK: as acquisitions; WAKE: as acquisitions */
+	__u64 failures;		/* ACQUIRE: trylocks that found it busy, timed-out acquires;
+				 * FUTEX: timed-out waits */
+	__u64 wait_ns_total;	/* WAKE: the waiting the woken threads had done */
 	__u64 wait_ns_max;
-	__u64 hold_ns_total;
+	__u64 hold_ns_total;	/* ACQUIRE: time held */
 	__u64 hold_ns_max;
-	__u64 stack_id;		/* stack of the longest wait, 0 = none */
-	__u8 kind;		/* CW_LOCK_* */
-	__u8 pad[7];
+	__u32 owner_tid;	/* FUTEX: the holder the word said at the latest wait (a glibc
+				 * mutex's __owner, a PI futex's TID bits), 0 = none; userspace
+				 * trusts it only for a live thread of the process */
+	__u32 op;		/* FUTEX: the op word of the latest wait; KLOCK: LCB_F_* flags */
+	__u32 outcomes[CW_FUTEX_OUTCOMES];	/* FUTEX: calls by CW_FUTEX_* */
+	__u8 what;		/* CW_SITE_* */
+	__u8 kind;		/* CW_LOCK_* (FUTEX: CW_LOCK_FUTEX, userspace classifies) */
+	__u16 attr;		/* CW_ATTR_* when known */
+	__u32 flags;		/* CW_SITE_F_* */
+	__u32 wait_hist[CW_HIST_BUCKETS];	/* the waits of this interval, log2 ns */
+};
+
+/*
+ * One thread's scheduling since it was first traced, cumulative: the figures a source
+ * keeps per thread in the kernel, sent each tick for the threads that ran. The off-CPU
+ * time is split by CW_OFFCPU_* reason.
+ */
+struct cw_ev_thread_stats {
+	struct cw_hdr hdr;	/* pid/tid: the thread; ts_ns: when read */
+	__u64 since_ns;		/* when its accounting began (first switch seen) */
+	__u64 oncpu_ns;
+	__u64 offcpu_ns[CW_OFFCPU_MAX];	/* [CW_OFFCPU_PREEMPTED]: runnable, waiting for a CPU
+					 * (preempted, or woken and not yet running);
+					 * [CW_OFFCPU_NONE]: not known why */
+	__u64 runq_ns_max;	/* longest wait for a CPU */
+	__u64 nr_voluntary;	/* switches out while blocking */
+	__u64 nr_involuntary;	/* switches out while runnable */
+	__u64 nr_wakeups;	/* times woken */
+	__u64 trylock_failures;	/* trylocks that found the lock busy (uprobes) */
+	__u64 cpus_allowed;	/* affinity mask of CPUs 0..63 */
+	__u32 nr_cpus_allowed;
+	__u32 policy;		/* SCHED_* */
+	__s32 prio;		/* kernel prio now (0..139; a PI boost shows here) */
+	__s32 normal_prio;	/* prio without boosting */
+	__u32 rt_priority;	/* 1..99 for SCHED_FIFO/RR */
+	__s32 nice;
+	__u32 runq_hist[CW_HIST_BUCKETS];	/* run-queue latency, log2 ns */
+};
+
+/*
+ * A thread blocked in a wait (an acquire, a futex wait, a kernel lock), sent when its
+ * wait has lasted a source's threshold, and for every blocked thread found at attach
+ * (CW_F_SYNTHETIC): what the wait-for graph of a hung process is built from.
+ */
+struct cw_ev_blocked {
+	struct cw_hdr hdr;	/* pid/tid: the blocked thread */
+	__u64 addr;		/* the lock or futex word waited on */
+	__u64 since_ns;		/* when the wait began, 0 = not known (found at attach) */
+	__u64 stack_id;		/* user stack of the wait, 0 = none */
+	__u32 owner_tid;	/* the holder as the lock word says, 0 = not known */
+	__u8 reason;		/* CW_OFFCPU_LOCK, _FUTEX or _KLOCK */
+	__u8 kind;		/* CW_LOCK_* when known */
+	__u8 op;		/* CW_OP_* of an acquire, else 0 */
+	__u8 pad;
+	__u32 futex_op;		/* CW_OFFCPU_FUTEX: the op word */
+	__u32 pad2;
 };
 
 /* cw_ev_stack.space */
@@ -357,8 +485,8 @@ struct cw_ev_lost {
 CW_SIZE_ASSERT(cw_hdr, 24);
 CW_SIZE_ASSERT(cw_ev_lock, 72);
 CW_SIZE_ASSERT(cw_ev_futex, 80);
-CW_SIZE_ASSERT(cw_ev_switch, 48);
-CW_SIZE_ASSERT(cw_ev_wakeup, 40);
+CW_SIZE_ASSERT(cw_ev_switch, 64);
+CW_SIZE_ASSERT(cw_ev_wakeup, 72);
 CW_SIZE_ASSERT(cw_ev_prio, 48);
 CW_SIZE_ASSERT(cw_ev_klock, 56);
 CW_SIZE_ASSERT(cw_ev_fork, 40);
@@ -367,12 +495,26 @@ CW_SIZE_ASSERT(cw_ev_exit, 32);
 CW_SIZE_ASSERT(cw_ev_comm, 40);
 CW_SIZE_ASSERT(cw_ev_mmap, 72);
 CW_SIZE_ASSERT(cw_ev_edge, 88);
-CW_SIZE_ASSERT(cw_ev_lock_stats, 112);
+CW_SIZE_ASSERT(cw_ev_lock_stats, 272);
+CW_SIZE_ASSERT(cw_ev_thread_stats, 296);
+CW_SIZE_ASSERT(cw_ev_blocked, 64);
 CW_SIZE_ASSERT(cw_ev_stack, 40);
 CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
 CW_SIZE_ASSERT(cw_ev_tick, 40);
 CW_SIZE_ASSERT(cw_ev_lost, 40);
 CW_SIZE_ASSERT(cw_ev_module, 88);
+
+/* The CW_HIST_BUCKETS bucket of a value in ns. */
+static inline __u32 cw_hist_bucket(__u64 ns)
+{
+	__u32 b = 0;
+
+	while (ns > 1 && b < CW_HIST_BUCKETS - 1) {
+		ns >>= 1;
+		b++;
+	}
+	return b;
+}
 
 /* Round a variable record's size up to the ABI's 8-byte multiple. */
 #define CW_RECORD_ALIGN(n) (((n) + 7) & ~7U)

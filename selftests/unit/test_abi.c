@@ -10,7 +10,7 @@
 
 TEST(version)
 {
-	ASSERT_EQ(2, CW_ABI_VERSION);
+	ASSERT_EQ(3, CW_ABI_VERSION);
 }
 
 TEST(header_layout)
@@ -52,6 +52,54 @@ TEST(futex_record_layout)
 	ASSERT_EQ(68, offsetof(struct cw_ev_futex, val));
 	ASSERT_EQ(72, offsetof(struct cw_ev_futex, val3));
 	ASSERT_EQ(76, offsetof(struct cw_ev_futex, result));
+}
+
+/* Version 3: statistics per (object, call path, view) with histograms, thread scheduling. */
+TEST(stats_record_layout)
+{
+	ASSERT_EQ(272, sizeof(struct cw_ev_lock_stats));
+	ASSERT_EQ(24, offsetof(struct cw_ev_lock_stats, addr));
+	ASSERT_EQ(40, offsetof(struct cw_ev_lock_stats, stack_id));
+	ASSERT_EQ(56, offsetof(struct cw_ev_lock_stats, acquisitions));
+	ASSERT_EQ(72, offsetof(struct cw_ev_lock_stats, failures));
+	ASSERT_EQ(112, offsetof(struct cw_ev_lock_stats, owner_tid));
+	ASSERT_EQ(120, offsetof(struct cw_ev_lock_stats, outcomes));
+	ASSERT_EQ(136, offsetof(struct cw_ev_lock_stats, what));
+	ASSERT_EQ(137, offsetof(struct cw_ev_lock_stats, kind));
+	ASSERT_EQ(140, offsetof(struct cw_ev_lock_stats, flags));
+	ASSERT_EQ(144, offsetof(struct cw_ev_lock_stats, wait_hist));
+	ASSERT_EQ(32, CW_HIST_BUCKETS);
+}
+
+TEST(sched_record_layout)
+{
+	ASSERT_EQ(296, sizeof(struct cw_ev_thread_stats));
+	ASSERT_EQ(32, offsetof(struct cw_ev_thread_stats, oncpu_ns));
+	ASSERT_EQ(40, offsetof(struct cw_ev_thread_stats, offcpu_ns));
+	ASSERT_EQ(7, CW_OFFCPU_MAX);
+	ASSERT_EQ(96, offsetof(struct cw_ev_thread_stats, runq_ns_max));
+	ASSERT_EQ(144, offsetof(struct cw_ev_thread_stats, nr_cpus_allowed));
+	ASSERT_EQ(168, offsetof(struct cw_ev_thread_stats, runq_hist));
+	ASSERT_EQ(64, sizeof(struct cw_ev_switch));
+	ASSERT_EQ(32, offsetof(struct cw_ev_switch, wait_addr));
+	ASSERT_EQ(60, offsetof(struct cw_ev_switch, reason));
+	ASSERT_EQ(72, sizeof(struct cw_ev_wakeup));
+	ASSERT_EQ(32, offsetof(struct cw_ev_wakeup, wait_addr));
+	ASSERT_EQ(40, offsetof(struct cw_ev_wakeup, waker_stack_id));
+	ASSERT_EQ(64, offsetof(struct cw_ev_wakeup, reason));
+	ASSERT_EQ(64, sizeof(struct cw_ev_blocked));
+	ASSERT_EQ(48, offsetof(struct cw_ev_blocked, owner_tid));
+}
+
+TEST(histogram_buckets)
+{
+	ASSERT_EQ(0, cw_hist_bucket(0));
+	ASSERT_EQ(0, cw_hist_bucket(1));
+	ASSERT_EQ(1, cw_hist_bucket(2));
+	ASSERT_EQ(1, cw_hist_bucket(3));
+	ASSERT_EQ(10, cw_hist_bucket(1024));
+	ASSERT_EQ(19, cw_hist_bucket(1000000));
+	ASSERT_EQ(CW_HIST_BUCKETS - 1, cw_hist_bucket(~0ULL));
 }
 
 TEST(variable_records_payload_last)

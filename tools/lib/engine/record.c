@@ -35,6 +35,8 @@ static const struct {
 	[CW_EV_TICK] = { "tick", sizeof(struct cw_ev_tick) },
 	[CW_EV_LOST] = { "lost", sizeof(struct cw_ev_lost) },
 	[CW_EV_MODULE] = { "module", sizeof(struct cw_ev_module) },
+	[CW_EV_THREAD_STATS] = { "thread_stats", sizeof(struct cw_ev_thread_stats) },
+	[CW_EV_BLOCKED] = { "blocked", sizeof(struct cw_ev_blocked) },
 };
 
 static const char *const lost_names[CW_LOST_MAX] = {
@@ -52,6 +54,11 @@ static const char *const kind_names[] = {
 	[CW_LOCK_SPIN] = "spin",
 	[CW_LOCK_COND] = "cond",
 	[CW_LOCK_KERNEL] = "kernel",
+	[CW_LOCK_FUTEX] = "futex",
+	[CW_LOCK_SEM] = "sem",
+	[CW_LOCK_BARRIER] = "barrier",
+	[CW_LOCK_LIBC] = "libc",
+	[CW_LOCK_THREAD] = "thread",
 };
 
 static const char *const op_names[] = {

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The contention model: every wait the engine saw, merged per object and ranked. One
+ * object is one lock, condition variable, semaphore, futex word or kernel lock of one
+ * process, whichever view saw it: the uprobes' lock sites (CW_SITE_ACQUIRE), the futex
+ * waits (CW_SITE_FUTEX: the word, classified by the libc code that waited on it), the
+ * kernel's lock tracepoints (CW_SITE_KLOCK). Wakeups (CW_SITE_WAKE) say who made the
+ * waiters wait.
+ *
+ * Classifying a futex wait needs its stack's symbols, which the engine does not have: the
+ * caller passes a classifier (presentation implements it with the stack library). The
+ * model stays pure and deterministic for a given stream and classifier.
+ */
+#ifndef __CW_CONTENTION_H
+#define __CW_CONTENTION_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "concwatch/events.h"
+
+struct cw_engine;
+
+/* What a futex wait was, as the libc code that made it says. */
+struct cw_futex_class {
+	__u8 kind;		/* CW_LOCK_*: MUTEX, RWLOCK, COND, SEM, BARRIER, LIBC, THREAD;
+				 * CW_LOCK_FUTEX when not known */
+	__u64 object;		/* the object's address (the mutex, the pthread_cond_t...):
+				 * the futex word less its offset in the object */
+};
+
+/*
+ * Classify the futex wait of process pid on word uaddr from user stack stack_id.
+ * Returns 0 and fills *out, or -ENOENT when the stack says nothing (then the object is
+ * the word, kind CW_LOCK_FUTEX). Called once per (pid, uaddr, stack_id).
+ */
+typedef int (*cw_futex_classify_fn)(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
+				    struct cw_futex_class *out);
+
+struct cw_contention_opts {
+	cw_futex_classify_fn classify;	/* NULL: every futex stays a CW_LOCK_FUTEX */
+	void *ctx;
+	unsigned int hotspot_pct;	/* contention_hotspot threshold, % of the traced
+					 * threads' time; 0 = CW_HOTSPOT_DEFAULT_PCT */
+};
+
+#define CW_HOTSPOT_DEFAULT_PCT 10
+
+/* A call path of an object: waiting on it (waiters), or waking its waiters (holders). */
+struct cw_hot_path {
+	__u32 tid;		/* holders: the waking thread; waiters: 0 (summed over threads) */
+	__u16 space;		/* CW_STACK_USER, or CW_STACK_KERNEL for kernel locks */
+	__u64 stack_id;		/* 0 = not known */
+	__u64 ip;		/* uprobes: the acquire's return address, else 0 */
+	__u64 count;		/* waiters: waits (acquisitions with a wait); holders: wakeups */
+	__u64 wait_ns_total;	/* holders: the waiting they ended */
+	__u64 wait_ns_max;
+};
+
+struct cw_hot_object {
+	__u32 pid;
+	__u8 kind;		/* CW_LOCK_* */
+	__u8 views;		/* CW_VIEW_*: which views saw it */
+	__u16 attr;		/* CW_ATTR_* when known */
+	__u32 flags;		/* CW_SITE_F_* (kernel locks: CW_SITE_F_MMAP_LOCK) */
+	__u32 klock_flags;	/* kernel locks: LCB_F_* */
+	__u64 addr;		/* the object */
+	__u64 first_ip;		/* first acquisition or wait site, for naming; 0 = none */
+	__u64 acquisitions;	/* uprobes: acquisitions; else waits */
+	__u64 contentions;	/* waits that blocked */
+	__u64 failures;		/* busy trylocks, timed-out acquires and waits */
+	__u64 wait_ns_total;	/* both views: the larger of uprobe and futex totals, never a sum */
+	__u64 wait_ns_max;
+	__u64 hold_ns_total;	/* uprobes only: CW_VIEW_ACQUIRE */
+	__u64 hold_ns_max;
+	__u64 wait_p50_ns;	/* from hist; 0 when no wait was measured */
+	__u64 wait_p99_ns;
+	__u32 hist[CW_HIST_BUCKETS];
+	__u32 owner_tid;	/* futex: a live thread of pid the word named as holder, 0 = none */
+	double share;		/* wait_ns_total / traced threads' time */
+	int hotspot;		/* share >= threshold and not CW_LOCK_WAITS_FOR_WORK(kind) */
+	struct cw_hot_path *waiters;	/* by wait_ns_total, largest first */
+	size_t nr_waiters;
+	struct cw_hot_path *holders;	/* by wait_ns_total, largest first */
+	size_t nr_holders;
+};
+
+#define CW_VIEW_ACQUIRE (1U << 0)	/* uprobes on the lock's functions */
+#define CW_VIEW_FUTEX (1U << 1)		/* futex waits */
+#define CW_VIEW_KLOCK (1U << 2)		/* kernel lock tracepoints */
+
+/* One thread's time, from its CW_EV_THREAD_STATS and its futex waits. */
+struct cw_thread_time {
+	__u32 pid, tid;
+	__u64 total_ns;		/* oncpu + every offcpu */
+	__u64 oncpu_ns;
+	__u64 runnable_ns;
+	__u64 lock_wait_ns;	/* probed acquires, plus futex waits classified as a lock */
+	__u64 futex_wait_ns;	/* the other futex waits (condvars, semaphores, unknown words) */
+	__u64 klock_wait_ns;
+	__u64 io_ns;
+	__u64 sleep_ns;
+	__u64 runq_ns_max;
+	__u32 policy;
+	__s32 prio;
+	int measured;		/* a CW_EV_THREAD_STATS came: the figures above are real */
+};
+
+struct cw_contention;
+
+/* Build the model of what eng holds now. 0 or -ENOMEM. */
+int cw_contention__new(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+		       struct cw_contention **out);
+void cw_contention__free(struct cw_contention *c);
+
+/* User-space objects (every kind but CW_LOCK_KERNEL), by wait_ns_total, largest first. */
+size_t cw_contention__nr_objects(const struct cw_contention *c);
+const struct cw_hot_object *cw_contention__object(const struct cw_contention *c, size_t i);
+/* Kernel locks, by wait_ns_total, largest first. */
+size_t cw_contention__nr_klocks(const struct cw_contention *c);
+const struct cw_hot_object *cw_contention__klock(const struct cw_contention *c, size_t i);
+const struct cw_hot_object *cw_contention__find(const struct cw_contention *c, __u32 pid,
+						__u64 addr);
+/* Threads in the engine's order. */
+size_t cw_contention__nr_threads(const struct cw_contention *c);
+const struct cw_thread_time *cw_contention__thread(const struct cw_contention *c, size_t i);
+/* The traced threads' time the shares are of. */
+__u64 cw_contention__traced_ns(const struct cw_contention *c);
+
+/* A percentile (0..100) of a log2 histogram, the upper bound of its bucket; 0 when empty. */
+__u64 cw_hist__percentile(const __u32 *hist, unsigned int pct);
+
+#endif /* __CW_CONTENTION_H */
