@@ -143,6 +143,14 @@ struct {
 	__type(value, struct cw_site_stats);
 } lock_sites SEC(".maps");
 
+/* A zeroed lock_sites value to create entries from (never written). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cw_site_stats);
+} empty_site SEC(".maps");
+
 /* At a probe on a function's first instruction the return address is at [sp]. */
 static __always_inline __u64 caller_ip(struct pt_regs *ctx)
 {
@@ -288,23 +296,45 @@ static __always_inline void atomic_max(__u64 *v, __u64 x)
 	}
 }
 
+/*
+ * The lock_sites entry of k, made when new; NULL (counted lost) when the map is full.
+ * The zeroed value comes from a map: 272 bytes do not fit on the BPF stack beside a held
+ * set's bpf_loop frames.
+ */
+static __always_inline struct cw_site_stats *site_entry(const struct cw_site_key *k, __u64 ip,
+							__u32 kind)
+{
+	struct cw_site_stats *st = bpf_map_lookup_elem(&lock_sites, k);
+	__u32 zero = 0;
+
+	if (!st) {
+		struct cw_site_stats *z = bpf_map_lookup_elem(&empty_site, &zero);
+
+		/* BPF_NOEXIST: another thread may be first; then use its entry */
+		if (z)
+			bpf_map_update_elem(&lock_sites, k, z, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&lock_sites, k);
+		if (!st) {
+			__sync_fetch_and_add(&lost_map_full, 1);
+			return NULL;
+		}
+	}
+	if (!st->kind) {
+		st->ip = ip;
+		st->kind = kind;
+	}
+	return st;
+}
+
 static __always_inline void count_site(__u32 tgid, __u64 addr, __u64 stack_id, __u64 ip,
 				       __u8 kind, __u64 wait, int contended, __u64 hold, int acquired)
 {
-	struct cw_site_key k = { .tgid = tgid, .addr = addr, .stack_id = stack_id };
-	struct cw_site_stats *st = bpf_map_lookup_elem(&lock_sites, &k);
+	struct cw_site_key k = { .tgid = tgid, .addr = addr, .stack_id = stack_id,
+				 .what = CW_SITE_ACQUIRE };
+	struct cw_site_stats *st = site_entry(&k, ip, kind);
 
-	if (!st) {
-		struct cw_site_stats zero = { .ip = ip, .kind = kind };
-
-		/* BPF_NOEXIST: another thread may be first; then use its entry */
-		bpf_map_update_elem(&lock_sites, &k, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&lock_sites, &k);
-		if (!st) {
-			__sync_fetch_and_add(&lost_map_full, 1);
-			return;
-		}
-	}
+	if (!st)
+		return;
 	if (acquired) {
 		__sync_fetch_and_add(&st->acquisitions, 1);
 		if (contended)

@@ -18,23 +18,57 @@ struct cw_edge_key {
 	struct cw_edge_id id;
 };
 
-/* lock_sites: per (process, lock, call path) statistics, cumulative. */
+/*
+ * lock_sites: per (process, thread, object, call path, view) statistics, cumulative; the
+ * figures of every view (CW_SITE_*): uprobe acquires, futex waits, kernel locks, and the
+ * wakeups that ended waits. Userspace sends what grew as CW_EV_LOCK_STATS records.
+ */
 struct cw_site_key {
 	__u32 tgid;
+	__u32 tid;		/* CW_SITE_FUTEX, CW_SITE_WAKE: the thread; else 0 */
+	__u64 addr;		/* lock, futex word, kernel lock */
+	__u64 stack_id;		/* the call path (kernel stack id for CW_SITE_KLOCK) */
+	__u32 what;		/* CW_SITE_* */
 	__u32 pad;
-	__u64 addr;
-	__u64 stack_id;
 };
 
 struct cw_site_stats {
-	__u64 acquisitions;
-	__u64 contentions;	/* acquisitions during which the thread blocked in futex(2) */
+	__u64 acquisitions;	/* as cw_ev_lock_stats, per what */
+	__u64 contentions;
+	__u64 failures;
 	__u64 wait_ns_total;
 	__u64 wait_ns_max;
 	__u64 hold_ns_total;
 	__u64 hold_ns_max;
-	__u64 ip;		/* return address of the acquire */
-	__u64 kind;		/* CW_LOCK_* */
+	__u64 ip;		/* ACQUIRE: return address of the acquire */
+	__u32 owner_tid;	/* FUTEX: holder read from the word at the latest wait */
+	__u32 op;		/* FUTEX: op of the latest wait; KLOCK: LCB_F_* */
+	__u32 outcomes[CW_FUTEX_OUTCOMES];
+	__u32 kind;		/* CW_LOCK_* */
+	__u32 attr;		/* CW_ATTR_* */
+	__u32 flags;		/* CW_SITE_F_* */
+	__u32 pad;
+	__u32 wait_hist[CW_HIST_BUCKETS];
+};
+
+/*
+ * thread_stats: a traced thread's scheduling, kept by the sched_switch/sched_waking
+ * programs and read by userspace every tick (CW_EV_THREAD_STATS).
+ */
+struct cw_thread_sched {
+	__u32 tgid;
+	__u8 state;		/* CW_OFFCPU_* while off CPU; CW_OFFCPU_NONE while on CPU */
+	__u8 pad[3];
+	__u64 since_ns;		/* first switch seen */
+	__u64 state_ts;		/* when the current state began */
+	__u64 oncpu_ns;
+	__u64 offcpu_ns[CW_OFFCPU_MAX];
+	__u64 runq_ns_max;
+	__u64 nr_voluntary;
+	__u64 nr_involuntary;
+	__u64 nr_wakeups;
+	__u64 trylock_failures;
+	__u32 runq_hist[CW_HIST_BUCKETS];
 };
 
 #endif /* __CW_MAPS_H */

@@ -189,6 +189,7 @@ static struct cw_ev_lock_stats synth_stats(__u64 ts, __u32 pid, __u64 addr, __u6
 	s.hdr = synth_hdr(CW_EV_LOCK_STATS, sizeof(s), ts, pid, 0);
 	s.hdr.flags = CW_F_AGGREGATED;
 	s.addr = addr;
+	s.what = CW_SITE_ACQUIRE;
 	s.kind = CW_LOCK_MUTEX;
 	s.interval_ns = 1000;
 	s.acquisitions = acq;

@@ -198,9 +198,12 @@ static struct cw_lock_site *get_site(struct cw_lock *l, __u64 stack_id);
  */
 static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 {
-	struct cw_lock *l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
+	struct cw_lock *l;
 	struct cw_lock_site *site;
 
+	if (s->what != CW_SITE_ACQUIRE)
+		return 0;	/* the other views: the contention model (contention.c) */
+	l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
 	if (!l)
 		return -ENOMEM;
 	site = get_site(l, s->stack_id);

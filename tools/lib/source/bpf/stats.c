@@ -98,7 +98,18 @@ static int send_growth(struct bpf_source *s, const struct cw_site_key *k,
 	e.hold_ns_total = v->hold_ns_total - p->v.hold_ns_total;
 	e.hold_ns_max = v->hold_ns_max;
 	e.stack_id = k->stack_id;
+	e.hdr.tid = k->tid;
+	e.what = k->what;
 	e.kind = v->kind;
+	e.attr = v->attr;
+	e.flags = v->flags;
+	e.failures = v->failures - p->v.failures;
+	e.owner_tid = v->owner_tid;
+	e.op = v->op;
+	for (int i = 0; i < CW_FUTEX_OUTCOMES; i++)
+		e.outcomes[i] = v->outcomes[i] - p->v.outcomes[i];
+	for (int i = 0; i < CW_HIST_BUCKETS; i++)
+		e.wait_hist[i] = v->wait_hist[i] - p->v.wait_hist[i];
 	p->v = *v;
 	return cw_emit__deliver(&s->emit, &e.hdr);
 }
