@@ -267,6 +267,35 @@ static __always_inline int capture_raw(__u64 id, __u64 ip, __u64 sp, __u64 bp, _
 }
 
 /*
+ * Whether ret can be a return address: user code that a call instruction precedes.
+ * Code built without frame pointers (Debian's glibc, most -O2 programs) keeps anything
+ * in %rbp, often the address of a local: a walk from there reads locals (a timestamp, a
+ * counter) as frames, and every call would get a new id and send a new stack copy. A
+ * value that fails this check ends the walk. Checked: call rel32 (e8, 5 bytes before
+ * ret), and call r/m64 (ff /2) in its 2- to 7-byte forms, REX prefixes included.
+ * A global function: the verifier checks it once, not once per frame of every walk.
+ */
+__noinline int cw_plausible_return(__u64 ret)
+{
+	__u8 code[8];
+
+	if (ret < 4096 || ret >= (1ULL << 47))
+		return 0;
+	if (bpf_probe_read_user(code, sizeof(code), (void *)(ret - sizeof(code))))
+		return 0;
+	if (code[3] == 0xe8)
+		return 1;
+#pragma clang loop unroll(full)
+	for (int k = 2; k <= 7; k++) {
+		if (k == 5)
+			continue;
+		if (code[8 - k] == 0xff && (code[9 - k] & 0x38) == 0x10)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * The cheap id of the user stack with registers ip/sp/bp. at_entry: the probe sits on a
  * function's first instruction, so [sp] holds the return address. seed mixes in what
  * else should tell stacks apart (a futex word). New ids are sent, with a raw copy when
@@ -291,7 +320,8 @@ static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_
 		}
 		if (fp < lo || fp >= sp + CW_STACK_WINDOW || (fp & 7))
 			break;
-		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
+		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) ||
+		    !cw_plausible_return(frame[1]))
 			break;
 		ips[nr++] = frame[1];
 		lo = fp + sizeof(frame);
