@@ -34,7 +34,7 @@ struct cw_object;
 #define CW_BPF_NR_PROBES 25
 #define CW_BPF_NR_SDT 13
 #define CW_BPF_NR_SDT_GROUPS 9
-#define CW_BPF_NR_TRACEPOINTS 10
+#define CW_BPF_NR_TRACEPOINTS 16
 
 /*
  * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return
@@ -64,7 +64,8 @@ struct proc {
 /*
  * lock_sites as last sent, to send the growth each tick (stats.c). An entry is known by
  * its whole key: the same lock at the same address, from the same call path (stack ids
- * hash instruction pointers only), is another entry in each process of a forked server.
+ * hash instruction pointers only), is another entry in each process of a forked server,
+ * for each thread (futex waits), and for each view (CW_SITE_*).
  */
 struct cw_bpf_sites {
 	struct cw_bpf_site {
@@ -74,14 +75,17 @@ struct cw_bpf_sites {
 	size_t nr, cap;
 	struct cw_index path_ix;	/* (addr, stack_id) -> path number */
 	__u32 nr_paths;
-	struct cw_index ix;		/* (tgid, path number) -> slot in prev */
+	struct cw_index ix;		/* (tgid << 32 | tid, path number << 32 | what) -> slot */
 	/* one batch of the map as read (bpf_map_lookup_batch) */
 	struct cw_site_key *keys;
 	struct cw_site_stats *vals;
 	__u32 room;
-	/* entries of processes no longer traced: sent a last time, then deleted */
+	/* entries of processes no longer traced, and of threads that exited (their own
+	 * futex and wake entries): sent a last time, then deleted */
 	struct cw_site_key *gone;
 	size_t nr_gone, cap_gone;
+	struct cw_index exited;		/* (tgid, tid) of threads that exited since the last read */
+	size_t nr_exited;
 	__u64 sent_ns;
 };
 
@@ -146,6 +150,7 @@ int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf
 /* tracepoints.c */
 int cw_bpf__attach_tracepoints(struct bpf_source *s);
 int cw_bpf__klock_available(void);
+int cw_bpf__syscall_tracepoint_available(const char *name);
 int cw_bpf__find_vma_available(void);
 int cw_bpf__ensure_tracefs(struct bpf_source *s);
 
@@ -155,6 +160,7 @@ int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx);
 
 /* stats.c */
 int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now);
+int cw_bpf__thread_exited(struct bpf_source *s, __u32 tgid, __u32 tid);
 void cw_bpf__stats_fini(struct bpf_source *s);
 
 #endif /* __CW_BPF_INTERNAL_H */
