@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Kernel lock contention on demand: THREADS threads (argv[1], default 4) map, fault in
- * and unmap memory in a loop, so they contend for the process's mmap_lock (an rwsem:
- * page faults take it for reading, mmap and munmap for writing). Runs from "go" until
- * stdin closes; or, given ROUNDS (argv[2]), each thread makes ROUNDS rounds and "done"
- * comes when all are finished: a fixed amount of contention, all of it after "go".
+ * Kernel lock contention on demand: THREADS threads (argv[1], default 4) map, fault in,
+ * protect and unmap memory in a loop, so they contend for the process's mmap_lock (an
+ * rwsem: page faults take it for reading, mmap, mprotect and munmap for writing). Runs
+ * from "go" until stdin closes; or, given ROUNDS (argv[2]), each thread makes ROUNDS
+ * rounds and "done" comes when all are finished: a fixed amount of contention, all of it
+ * after "go".
  *
  * Handshake (wl.h): "ready pid=" / go / "done running=1" (or "done rounds=R") / stdin EOF.
  */
@@ -36,6 +37,7 @@ static void *churn(void *arg)
 		/* fault every page in: each fault takes the lock for reading */
 		for (size_t off = 0; off < REGION; off += 4096)
 			p[off] = 1;
+		mprotect(p, REGION, PROT_READ); /* for writing, short */
 		munmap(p, REGION); /* for writing, long: it frees every page */
 	}
 	return NULL;
@@ -43,9 +45,11 @@ static void *churn(void *arg)
 
 int main(int argc, char **argv)
 {
-	long n = wl_arg(argc, argv, 1, 4);
+	long n;
 	pthread_t t[16];
 
+	wl_handshake(&argc, argv);	/* "-w" is accepted: the handshake is always on */
+	n = wl_arg(argc, argv, 1, 4);
 	rounds = wl_arg(argc, argv, 2, 0);
 	if (n < 1 || n > 16 || rounds < 0)
 		return 2;
