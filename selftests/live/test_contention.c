@@ -285,8 +285,9 @@ FIXTURE_TEARDOWN(hot)
 TEST_F_TIMEOUT(hot, ranks_first_with_the_measured_wait, 300)
 {
 	CW_SKIPPED_IN_SETUP();
-	EXPECT_JQ(&self->r, ".lost_events == 0 and .mode.uprobes == %s",
-		  variant->no_uprobes ? "false" : "true");
+	EXPECT_JQ(&self->r, ".mode.uprobes == %s", variant->no_uprobes ? "false" : "true");
+	/* nothing per operation crosses the ring buffer: nothing to lose */
+	EXPECT_JQ(&self->r, ".lost_events == 0");
 	if (variant->no_uprobes)
 		EXPECT_JQ(&self->r, ".mode.not_available | index(\"lock_order_inversion\") != null");
 	EXPECT_JQ(&self->r,
@@ -323,7 +324,7 @@ TEST_F_TIMEOUT(hot, cold_lock_ranks_after_hot_lock, 300)
 		  "($n | index(\"cold_lock\")) > ($n | index(\"hot_lock\"))");
 	EXPECT_JQ(&self->r,
 		  "([.locks[] | select(.name == \"cold_lock\") | .wait_ns_total] | add // 0) * 10 "
-		  "< .locks[0].wait_ns_total");
+		  "< ([.locks[] | select(.name == \"hot_lock\") | .wait_ns_total] | add)");
 }
 
 /*
