@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the reports share about contention: the model and the findings built with the
+ * report's classifier and threshold, objects' names and kernel lock types.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/contention.h"
+#include "engine/findings.h"
+#include "report/classify.h"
+#include "report/report.h"
+#include "report/symbols.h"
+
+int cw_report__model_new(const struct cw_engine *eng, struct cw_symbols *sym,
+			 const struct cw_report_target *t, struct cw_report_model *m)
+{
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	err = cw_classifier__new(sym, &m->cls);
+	if (err)
+		return err;
+	m->opts.classify = cw_classifier__classify;
+	m->opts.ctx = m->cls;
+	m->opts.hotspot_pct = t && t->hotspot_pct ? t->hotspot_pct : CW_HOTSPOT_DEFAULT_PCT;
+	err = cw_contention__new(eng, &m->opts, &m->c);
+	if (!err)
+		err = cw_findings__new_opts(eng, &m->opts, &m->fs);
+	if (err)
+		cw_report__model_fini(m);
+	return err;
+}
+
+void cw_report__model_fini(struct cw_report_model *m)
+{
+	cw_findings__free(m->fs);
+	cw_contention__free(m->c);
+	cw_classifier__free(m->cls);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Whether ip of pid lies in the C library (by the module the stream sent for it). */
+static int in_libc(const struct cw_engine *eng, __u32 pid, __u64 ip)
+{
+	int libc = 0;
+
+	for (size_t i = 0; i < cw_engine__nr_modules(eng); i++) {
+		const struct cw_module *m = cw_engine__module(eng, i);
+
+		if (m->pid == pid && ip >= m->start && ip < m->end)
+			libc = cw_classify__is_libc(m->path);
+	}
+	return libc;
+}
+
+/*
+ * Where an object was first used, for its name: its first site unless that is inside
+ * libc (a futex wait's own instruction), else the first frame outside libc of its top
+ * waiting call path: the program's call of pthread_cond_wait, not glibc's syscall.
+ */
+static __u64 object_site(struct cw_symbols *sym, const struct cw_hot_object *o)
+{
+	const struct cw_engine *eng = cw_symbols__engine(sym);
+	const struct cw_stack *st;
+	struct cw_ustack s;
+	__u64 ip = 0;
+
+	if (o->first_ip && !in_libc(eng, o->pid, o->first_ip))
+		return o->first_ip;
+	for (size_t w = 0; w < o->nr_waiters && !ip; w++) {
+		st = o->waiters[w].stack_id ?
+			     cw_engine__find_stack(eng, o->pid, CW_STACK_USER, o->waiters[w].stack_id) :
+			     NULL;
+		if (!st || cw_symbols__resolve(sym, st, &s)) {
+			if (st)
+				cw_ustack__fini(&s);
+			continue;
+		}
+		/* frames past the first are return addresses, as a site is */
+		for (size_t i = 1; i < s.nr && !ip; i++)
+			if (s.frames[i].module && !cw_classify__is_libc(s.frames[i].module) &&
+			    !s.frames[i].inlined)
+				ip = s.frames[i].addr;
+		cw_ustack__fini(&s);
+	}
+	return ip ? ip : o->first_ip;
+}
+
+int cw_report__object_name(struct cw_symbols *sym, const struct cw_hot_object *o, char *buf,
+			   size_t len)
+{
+	if (o->kind == CW_LOCK_KERNEL)
+		return cw_symbols__klock_name(sym, o->addr, !!(o->flags & CW_SITE_F_MMAP_LOCK), buf,
+					      len);
+	return cw_symbols__object_name(sym, o->pid, o->addr,
+				       o->views & CW_VIEW_ACQUIRE ? 0 : o->kind,
+				       object_site(sym, o), buf, len);
+}
+
+/* The LCB_F_* flags of lock:contention_begin (include/trace/events/lock.h). */
+#define LCB_F_SPIN (1U << 0)
+#define LCB_F_READ (1U << 1)
+#define LCB_F_WRITE (1U << 2)
+#define LCB_F_RT (1U << 3)
+#define LCB_F_PERCPU (1U << 4)
+#define LCB_F_MUTEX (1U << 5)
+
+const char *cw_report__klock_type(__u32 flags)
+{
+	static const struct {
+		__u32 flags;
+		const char *name;
+	} types[] = {
+		{ 0, "semaphore" },	/* down() passes no flag */
+		{ LCB_F_SPIN, "spinlock" },
+		{ LCB_F_SPIN | LCB_F_READ, "rwlock_read" },
+		{ LCB_F_SPIN | LCB_F_WRITE, "rwlock_write" },
+		{ LCB_F_READ, "rwsem_read" },
+		{ LCB_F_WRITE, "rwsem_write" },
+		{ LCB_F_RT, "rtmutex" },
+		{ LCB_F_RT | LCB_F_READ, "rwlock_rt_read" },
+		{ LCB_F_RT | LCB_F_WRITE, "rwlock_rt_write" },
+		{ LCB_F_PERCPU | LCB_F_READ, "percpu_rwsem_read" },
+		{ LCB_F_PERCPU | LCB_F_WRITE, "percpu_rwsem_write" },
+		{ LCB_F_MUTEX, "mutex" },
+		{ LCB_F_MUTEX | LCB_F_SPIN, "mutex" },	/* spinning on the owner first */
+	};
+
+	flags &= 0x3f;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].flags == flags)
+			return types[i].name;
+	return "unknown";
+}
+
+/* The views' names, for JSON "views". */
+const char *const cw_report__view_names[3] = { "uprobes", "futex", "klock" };
