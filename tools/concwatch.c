@@ -980,6 +980,7 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.verbose = env.verbose;
 	lv->target.track_free = env.track_free;
 	lv->target.hotspot_pct = env.hotspot_pct;
+	lv->target.no_uprobes = env.no_uprobes;
 	ret = report_symbols(lv->eng, &lv->target, &sym);
 	if (ret)
 		return ret;
@@ -1329,6 +1330,7 @@ static int cmd_batch(void)
 	}
 	lv.target.debuginfo_path = env.debuginfo_path;
 	lv.target.hotspot_pct = env.hotspot_pct;
+	lv.target.no_uprobes = env.no_uprobes;
 	lv.target.alive = 1;
 	next = cw_now_ns() + interval_ns;
 	for (long i = 0; !env.iterations || i < env.iterations; i++, next += interval_ns) {
