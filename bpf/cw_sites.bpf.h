@@ -74,12 +74,25 @@ static __always_inline struct cw_site_stats *site_entry(const struct cw_site_key
 	return st;
 }
 
+/*
+ * The histogram slot of a wait, bounded where the verifier sees it: clang knows the
+ * bucket is below CW_HIST_BUCKETS and drops the mask, then indexes with a copy whose
+ * bound 6.1's verifier lost (zero-extension breaks the link): the barrier keeps it.
+ */
+static __always_inline __u32 site_slot(__u64 wait)
+{
+	__u32 b = cw_site_bucket(wait);
+
+	asm volatile("" : "+r"(b));
+	return b & (CW_HIST_BUCKETS - 1);
+}
+
 /* One wait of wait ns into an entry shared between threads: total, maximum, histogram. */
 static __always_inline void site_wait_shared(struct cw_site_stats *st, __u64 wait)
 {
 	__sync_fetch_and_add(&st->wait_ns_total, wait);
 	atomic_max(&st->wait_ns_max, wait);
-	__sync_fetch_and_add(&st->wait_hist[cw_site_bucket(wait) & (CW_HIST_BUCKETS - 1)], 1);
+	__sync_fetch_and_add(&st->wait_hist[site_slot(wait)], 1);
 }
 
 /* The same into an entry of one thread's, written by that thread only. */
@@ -88,7 +101,7 @@ static __always_inline void site_wait_own(struct cw_site_stats *st, __u64 wait)
 	st->wait_ns_total += wait;
 	if (wait > st->wait_ns_max)
 		st->wait_ns_max = wait;
-	st->wait_hist[cw_site_bucket(wait) & (CW_HIST_BUCKETS - 1)]++;
+	st->wait_hist[site_slot(wait)]++;
 }
 
 #endif /* __CW_SITES_BPF_H */

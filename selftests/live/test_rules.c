@@ -189,7 +189,8 @@ TEST(edges_wait_out_a_full_ringbuf)
 {
 	const char *why = cw_live_skip_reason();
 	const char *args[] = { "-w", "-t", "50", "20000", NULL };
-	struct cw_source_opts opts = { .ringbuf_bytes = 1 << 18 };
+	/* raw_events: futex calls cross the ring buffer (a record each) only then */
+	struct cw_source_opts opts = { .ringbuf_bytes = 1 << 18, .raw_events = 1 };
 	const struct cw_engine_counts *c;
 	struct cw_findings *fs = NULL;
 	struct cw_session *sess;

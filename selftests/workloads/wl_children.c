@@ -2,8 +2,9 @@
 /*
  * Many lock-order inversions at once, each on a pair of locks of its own: thread
  * "wl-t1" takes a then b, then (barrier) "wl-t2" takes b then a. Before its inversion
- * each process floods the ring buffer with FLOOD futex(2) calls (a record each), so
- * that the dependencies meet a full ring buffer.
+ * each process floods the ring buffer with FLOOD futex(2) calls (a record each when
+ * the tracer sends every operation, raw_events), so that the dependencies meet a full
+ * ring buffer.
  *
  *   wl_children [-w] N [FLOOD]    N processes, forked and held at one barrier, so
  *                                 that their dependencies come at once

@@ -82,9 +82,12 @@ struct cw_bpf_sites {
 	struct cw_site_key *keys;
 	struct cw_site_stats *vals;
 	__u32 room;
-	/* entries of processes no longer traced: sent a last time, then deleted */
+	/* entries of processes no longer traced, and of threads that exited (their own
+	 * futex and wake entries): sent a last time, then deleted */
 	struct cw_site_key *gone;
 	size_t nr_gone, cap_gone;
+	struct cw_index exited;		/* (tgid, tid) of threads that exited since the last read */
+	size_t nr_exited;
 	__u64 sent_ns;
 };
 
@@ -185,6 +188,7 @@ int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx);
 
 /* stats.c */
 int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now);
+int cw_bpf__thread_exited(struct bpf_source *s, __u32 tgid, __u32 tid);
 void cw_bpf__stats_fini(struct bpf_source *s);
 
 /* threads.c: before load; after load; at stop; the drain's records; at free */

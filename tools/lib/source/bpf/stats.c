@@ -11,7 +11,9 @@
  * What was sent is kept per whole key (struct cw_bpf_sites). Once a process is no longer
  * traced (it exited, or exec'ed and was added again), the figures it gathered since the
  * last read are sent a last time and its entries leave the map and the table, so a
- * pre-fork server's children come and go without either growing.
+ * pre-fork server's children come and go without either growing. The same for a thread
+ * that exited and its own entries (futex waits, wakes): a server that starts a thread per
+ * connection would fill the map otherwise.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -106,6 +108,31 @@ static int grew(const struct cw_site_stats *v, const struct cw_site_stats *prev)
 	       memcmp(v->wait_hist, prev->wait_hist, sizeof(v->wait_hist));
 }
 
+/* A thread exited (CW_EV_EXIT): its own entries go after the next read. 0 or -ENOMEM. */
+int cw_bpf__thread_exited(struct bpf_source *s, __u32 tgid, __u32 tid)
+{
+	struct cw_bpf_sites *t = &s->sites;
+	__u32 one;
+
+	if (tgid == tid || !cw_index__get(&t->exited, tgid, tid, &one))
+		return 0; /* the process's exit ends all of them: not traced any more */
+	if (cw_index__put(&t->exited, tgid, tid, 1))
+		return -ENOMEM;
+	t->nr_exited++;
+	return 0;
+}
+
+/* The entry's process is traced and, for an entry of one thread's, the thread lives on. */
+static int live_key(const struct bpf_source *s, const struct cw_site_key *k, __s64 *last)
+{
+	__u32 one;
+
+	if (!traced(s, k->tgid, last))
+		return 0;
+	return !k->tid || !s->sites.nr_exited || cw_index__get(&s->sites.exited, k->tgid, k->tid,
+							       &one);
+}
+
 /* Send what grew at entry k (value v) since the last time. */
 static int send_growth(struct bpf_source *s, const struct cw_site_key *k,
 		       const struct cw_site_stats *v, __u64 now)
@@ -168,7 +195,7 @@ static int drop_gone(struct bpf_source *s, int fd)
 	cw_index__fini(&t->ix);
 	t->nr_paths = 0;
 	for (size_t i = 0; i < t->nr; i++)
-		if (traced(s, t->prev[i].key.tgid, &last))
+		if (live_key(s, &t->prev[i].key, &last))
 			t->prev[kept++] = t->prev[i];
 	t->nr = kept;
 	for (size_t i = 0; i < kept && !err; i++) {
@@ -237,7 +264,7 @@ int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now)
 		first = 0;
 		for (__u32 i = 0; i < n && !err; i++) {
 			err = send_growth(s, &t->keys[i], &t->vals[i], now);
-			if (!err && !traced(s, t->keys[i].tgid, &last)) {
+			if (!err && !live_key(s, &t->keys[i], &last)) {
 				struct cw_site_key *g = cw_grow(t->gone, &t->cap_gone,
 								t->nr_gone + 1, sizeof(*g));
 
@@ -253,6 +280,9 @@ int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now)
 	}
 	if (!err && t->nr_gone)
 		err = drop_gone(s, fd);
+	/* their entries were all in this read (they exited before it began) */
+	cw_index__fini(&t->exited);
+	t->nr_exited = 0;
 	t->sent_ns = now;
 	return err;
 }
@@ -267,5 +297,6 @@ void cw_bpf__stats_fini(struct bpf_source *s)
 	free(t->gone);
 	cw_index__fini(&t->path_ix);
 	cw_index__fini(&t->ix);
+	cw_index__fini(&t->exited);
 	memset(t, 0, sizeof(*t));
 }

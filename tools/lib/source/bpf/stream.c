@@ -48,6 +48,8 @@ int cw_bpf__ringbuf_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	err = cw_thread_names__on_record(&s->names, &s->emit, h);
+	if (!err && h->type == CW_EV_EXIT)
+		err = cw_bpf__thread_exited(s, h->pid, h->tid);
 	if (!err && (h->type == CW_EV_USTACK_RAW || h->type == CW_EV_STACK)) {
 		struct proc *p = cw_bpf__find_proc(s, h->pid);
 
