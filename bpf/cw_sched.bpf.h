@@ -454,8 +454,12 @@ int BPF_PROG(tp_btf__sched_waking, struct task_struct *p)
 			st->state = CW_OFFCPU_PREEMPTED;
 			st->state_ts = now;
 		} else if (state == CW_OFFCPU_NONE && !st->state_ts) {
-			/* first seen here: runnable from now on */
-			st->state = CW_OFFCPU_PREEMPTED;
+			/*
+			 * First seen here: runnable from now on, or running already (woken on
+			 * its way to sleep: its switch-out, if any, comes next).
+			 */
+			if (!p->on_cpu)
+				st->state = CW_OFFCPU_PREEMPTED;
 			st->state_ts = now;
 		} else if (state == CW_OFFCPU_NONE) {
 			st->waking_ts = now; /* still on its CPU: see sched_switch_out() */
