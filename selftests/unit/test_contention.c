@@ -371,12 +371,22 @@ TEST_F(ct, waiting_for_work_is_never_a_hotspot)
 	EXPECT_EQ(M, o->addr);
 	EXPECT_TRUE(o->hotspot);
 
+	self->cl.calls = 0;
 	ASSERT_EQ(0, cw_findings__new_opts(self->eng, &self->opts, &self->fs));
 	ASSERT_EQ(1, cw_findings__nr(self->fs));
 	f = cw_findings__get(self->fs, 0);
 	EXPECT_EQ(CW_FINDING_CONTENTION_HOTSPOT, f->kind);
 	EXPECT_EQ(M, f->locks[0].addr);
 	EXPECT_EQ(1, cw_findings__matching(self->fs, 1ULL << CW_FINDING_CONTENTION_HOTSPOT));
+
+	/* from the model already built: the same list, no classifying again */
+	cw_findings__free(self->fs);
+	self->fs = NULL;
+	ASSERT_EQ(3, self->cl.calls);
+	ASSERT_EQ(0, cw_findings__new_model(self->eng, self->c, &self->fs));
+	EXPECT_EQ(3, self->cl.calls);
+	ASSERT_EQ(1, cw_findings__nr(self->fs));
+	EXPECT_EQ(M, cw_findings__get(self->fs, 0)->locks[0].addr);
 
 	/* without the classifier the condvar's word is an unknown futex: it may be one */
 	cw_findings__free(self->fs);
