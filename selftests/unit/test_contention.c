@@ -672,6 +672,7 @@ TEST_F(ct, kernel_locks)
 	s = synth_site_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc1, 3, 2000);
 	s.flags = CW_SITE_F_MMAP_LOCK;
 	s.op = 0x8;	/* LCB_F_WRITE */
+	s.failures = 1;	/* one was interrupted: not taken */
 	feed(_metadata, self->eng, &s.hdr);
 	stats(_metadata, self, CW_SITE_KLOCK, 0, K2, 0xc2, 1, 100);
 	s = synth_site_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc3, 1, 500);
@@ -683,7 +684,8 @@ TEST_F(ct, kernel_locks)
 	ASSERT_NE(NULL, l);
 	EXPECT_EQ(CW_LOCK_KERNEL, l->kind);
 	EXPECT_EQ(4, l->contentions);
-	EXPECT_EQ(4, l->acquisitions);
+	EXPECT_EQ(3, l->acquisitions);	/* as raw records count: the lock taken */
+	EXPECT_EQ(1, l->failures);
 	EXPECT_EQ(6500, l->wait_ns_total);
 	EXPECT_EQ(2, l->nr_sites);
 
@@ -729,9 +731,19 @@ TEST_F(ct, raw_futex_records_never_counted_twice)
 	feed(_metadata, self->eng, &f.hdr);
 	f = synth_futex(CW_EV_FUTEX_END, 11, PID, T2, W, 300);
 	feed(_metadata, self->eng, &f.hdr);
+	/* wakes (FUTEX_WAKE_PRIVATE, futex_wake(2)'s made-up op word) are no waits */
+	f = synth_futex(CW_EV_FUTEX_END, 11, PID, T1, W, 5);
+	f.op = 129;
+	feed(_metadata, self->eng, &f.hdr);
+	f.op = 0xfffffffdU;
+	feed(_metadata, self->eng, &f.hdr);
+	f.op = CW_FUTEX_OP_WAITV;
+	f.wait_ns = 50;
+	feed(_metadata, self->eng, &f.hdr);
 	f = synth_futex(CW_EV_FUTEX_END, 12, PID + 1, T1, W, 800);
 	feed(_metadata, self->eng, &f.hdr);
-	EXPECT_EQ(500, cw_engine__find_thread(self->eng, PID, T1)->futex_wait_ns);
+	EXPECT_EQ(550, cw_engine__find_thread(self->eng, PID, T1)->futex_wait_ns);
+	EXPECT_EQ(2, cw_engine__find_thread(self->eng, PID, T1)->futex_waits);
 	EXPECT_FALSE(cw_engine__has_futex_sites(self->eng, PID));
 
 	s = synth_site_stats(CW_SITE_FUTEX, 20, PID, T1, W, 0x1, 2, 1000);
