@@ -252,16 +252,15 @@ struct thread_futex {
 	__u64 lock_ns, other_ns;
 };
 
-static int add_futex_site(struct cw_contention *c, const struct cw_engine *eng,
-			  const struct cw_view_site *s, const struct cw_futex_class *k,
-			  struct thread_futex *tf, struct cw_index *thread_ix)
+static int add_futex_site(struct cw_contention *c, const struct cw_view_site *s,
+			  const struct cw_futex_class *k, struct thread_futex *tf,
+			  const struct cw_index *thread_ix)
 {
 	struct obj *o = get_obj(c, s->pid, k->object, k->kind, s->seq);
 	struct cw_hot_thread *ht;
 	struct cw_hot_path *p;
 	__u32 slot;
 
-	(void)eng;
 	if (!o)
 		return -ENOMEM;
 	if (cw_index__get(&c->word_ix, s->pid, s->addr, &slot) &&
@@ -624,7 +623,7 @@ static int build(struct cw_contention *c, const struct cw_engine *eng,
 	for (size_t i = 0; i < nr_sites; i++) {
 		const struct cw_view_site *s = cw_engine__view_site(eng, i);
 
-		if (s->what == CW_SITE_FUTEX && add_futex_site(c, eng, s, &cls[i], tf, &thread_ix))
+		if (s->what == CW_SITE_FUTEX && add_futex_site(c, s, &cls[i], tf, &thread_ix))
 			goto cleanup;
 	}
 	for (size_t i = 0; i < nr_sites; i++) {

@@ -397,8 +397,10 @@ static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 	struct cw_lock *l;
 	struct cw_lock_site *site;
 
-	if (s->what != CW_SITE_ACQUIRE)
+	if (s->what == CW_SITE_FUTEX || s->what == CW_SITE_KLOCK || s->what == CW_SITE_WAKE)
 		return feed_view_stats(eng, s);
+	if (s->what != CW_SITE_ACQUIRE)
+		return 0;	/* a view newer than this engine: nothing reads it */
 	l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
 	if (!l)
 		return -ENOMEM;
