@@ -67,8 +67,17 @@ static void json_views(FILE *out, __u8 views)
 	fputs("], ", out);
 }
 
+/* A share of the traced threads' time: null when no thread's time was measured. */
+static void json_share(FILE *out, __u64 traced_ns, double share)
+{
+	if (traced_ns)
+		fprintf(out, "\"share\": %.6f, ", share);
+	else
+		fputs("\"share\": null, ", out);
+}
+
 static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			const struct cw_hot_object *o)
+			const struct cw_hot_object *o, __u64 traced_ns)
 {
 	const struct cw_lock *l = o->views & CW_VIEW_ACQUIRE ?
 					  cw_engine__find_lock(eng, o->pid, o->addr) : NULL;
@@ -97,7 +106,8 @@ static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbol
 	json_known(out, "wait_p99_ns", o->wait_p99_ns, o->wait_p99_ns);
 	json_known(out, "hold_ns_total", hold, o->hold_ns_total);
 	json_known(out, "hold_ns_max", hold, o->hold_ns_max);
-	fprintf(out, "\"share\": %.6f, \"hotspot\": %s, ", o->share, o->hotspot ? "true" : "false");
+	json_share(out, traced_ns, o->share);
+	fprintf(out, "\"hotspot\": %s, ", o->hotspot ? "true" : "false");
 	json_known(out, "owner_tid", o->owner_tid, o->owner_tid);
 	fputs("\"top_waiter_stack\": ", out);
 	if (o->nr_waiters)
@@ -146,7 +156,7 @@ static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbol
 }
 
 static void json_klock(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		       const struct cw_hot_object *o)
+		       const struct cw_hot_object *o, __u64 traced_ns)
 {
 	char name[256];
 	int how = cw_report__object_name(sym, o, name, sizeof(name));
@@ -164,8 +174,8 @@ static void json_klock(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		(unsigned long long)o->wait_ns_max);
 	json_known(out, "wait_p50_ns", o->wait_p50_ns, o->wait_p50_ns);
 	json_known(out, "wait_p99_ns", o->wait_p99_ns, o->wait_p99_ns);
-	fprintf(out, "\"share\": %.6f, \"hotspot\": %s, \"top_waiter_stack\": ", o->share,
-		o->hotspot ? "true" : "false");
+	json_share(out, traced_ns, o->share);
+	fprintf(out, "\"hotspot\": %s, \"top_waiter_stack\": ", o->hotspot ? "true" : "false");
 	if (o->nr_waiters)
 		json_path_stack(out, eng, sym, o->pid, &o->waiters[0], NULL);
 	else
@@ -258,13 +268,14 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 	n = cw_contention__nr_objects(m.c);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
-		json_object(out, eng, sym, cw_contention__object(m.c, i));
+		json_object(out, eng, sym, cw_contention__object(m.c, i),
+			    cw_contention__traced_ns(m.c));
 	}
 	fprintf(out, "%s],\n  \"kernel_locks\": [", n ? "\n  " : "");
 	n = cw_contention__nr_klocks(m.c);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
-		json_klock(out, eng, sym, cw_contention__klock(m.c, i));
+		json_klock(out, eng, sym, cw_contention__klock(m.c, i), cw_contention__traced_ns(m.c));
 	}
 	fprintf(out, "%s],\n  \"threads\": [", n ? "\n  " : "");
 	n = cw_contention__nr_threads(m.c);

@@ -373,8 +373,21 @@ int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsig
 	if (kind == CW_LOCK_KERNEL || (l && l->kind == CW_LOCK_KERNEL))
 		return cw_symbols__klock_name(sym, addr, 0, buf, len);
 	err = proc_unwinder(sym, pid, &u);
-	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len))
+	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len)) {
+		/*
+		 * The object is the variable, not glibc's insides of it: "ping_cond", not
+		 * "ping_cond.__data.__wseq.__value64" (its first member's path).
+		 */
+		static const char *const insides[] = { ".__data", ".__size", ".__align" };
+
+		for (size_t i = 0; i < sizeof(insides) / sizeof(insides[0]); i++) {
+			char *in = strstr(buf, insides[i]);
+
+			if (in && in > buf)
+				*in = '\0';
+		}
 		return CW_LOCK_NAMED_SYMBOL;
+	}
 	on_stack = err ? 0 : stack_variable(sym, u, l, pid, addr, buf, len);
 	if (on_stack == 2)
 		return CW_LOCK_NAMED_SYMBOL;
