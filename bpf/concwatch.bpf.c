@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * concwatch BPF programs: user-space lock operations through uprobes on the target's
- * libc (cw_locks.bpf.h), futex(2) calls and kernel lock contention through
- * tracepoints, and the life of the target's threads. Every record carries the id of
- * its stack (cw_stack.bpf.h).
+ * libc (cw_locks.bpf.h), futex waits (cw_futex.bpf.h) and kernel lock contention
+ * (cw_klock.bpf.h) through tracepoints, and the life of the target's threads. Every
+ * record carries the id of its stack (cw_stack.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -11,6 +11,8 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 #include "cw_common.bpf.h"
+#include "cw_futex.bpf.h"
+#include "cw_klock.bpf.h"
 #include "cw_locks.bpf.h"
 #include "cw_stack.bpf.h"
 
@@ -182,237 +184,6 @@ RELEASE(pthread_spin_unlock, CW_LOCK_SPIN)
 COND_WAIT(pthread_cond_wait)
 COND_WAIT(pthread_cond_timedwait)
 COND_WAIT(pthread_cond_clockwait)
-
-/* futex(2): every op, with the user stack of the call; waits also get a raw copy. */
-
-#define FUTEX_CMD_MASK 0x7f
-
-struct pending_futex {
-	__u64 uaddr;
-	__u64 uaddr2;
-	__u64 ts_ns;
-	__u64 timeout_ns;
-	__u64 stack_id;
-	__u32 op;
-	__u32 val;
-	__u32 val3;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384); /* threads; resized from userspace before load */
-	__type(key, __u32);
-	__type(value, struct pending_futex);
-} pending_futexes SEC(".maps");
-
-static __always_inline int futex_blocks(__u32 op)
-{
-	switch (op & FUTEX_CMD_MASK) {
-	case 0:		/* FUTEX_WAIT */
-	case 6:		/* FUTEX_LOCK_PI */
-	case 9:		/* FUTEX_WAIT_BITSET */
-	case 11:	/* FUTEX_WAIT_REQUEUE_PI */
-	case 13:	/* FUTEX_LOCK_PI2 */
-		return 1;
-	}
-	return 0;
-}
-
-static __always_inline __u64 timespec_ns(__u64 uptr)
-{
-	struct __kernel_timespec ts;
-
-	if (!uptr || bpf_probe_read_user(&ts, sizeof(ts), (void *)uptr))
-		return 0;
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 utime,
-				       __u64 uaddr2, __u32 val3, int blocks)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_futex p = {};
-	struct pending_lock *lk;
-	struct task_struct *task;
-	struct cw_ev_futex *e;
-	struct pt_regs *regs;
-	__u32 tid = id;
-
-	if (!cw_traced(id >> 32))
-		return 0;
-	/* the user registers at the syscall: the stack of the code that called futex() */
-	task = bpf_get_current_task_btf();
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	p.uaddr = uaddr;
-	p.uaddr2 = uaddr2;
-	p.op = op;
-	p.val = val;
-	p.val3 = val3;
-	/*
-	 * glibc's futex wrappers share one call site: tell the waits apart by their word.
-	 * Inside a probed acquire (a contended mutex, cond_wait) its return address is the
-	 * uretprobe trampoline now: the copy gets the real one back.
-	 */
-	lk = bpf_map_lookup_elem(&pending_locks, &tid);
-	p.stack_id = user_stack_id(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-				   BPF_CORE_READ(regs, bp), 0, uaddr, blocks, lk ? lk->ret_slot : 0,
-				   lk ? lk->a.ip : 0);
-	p.ts_ns = bpf_ktime_get_ns();
-	p.timeout_ns = blocks ? timespec_ns(utime) : 0;
-	if (bpf_map_update_elem(&pending_futexes, &tid, &p, BPF_ANY))
-		__sync_fetch_and_add(&lost_map_full, 1);
-	if (blocks)
-		mark_contended(tid); /* a lock acquire in progress had to wait */
-
-	/*
-	 * futex_end says all of the call: a contended program makes hundreds of thousands
-	 * a second, and the begin records would double what crosses the ring buffer.
-	 */
-	if (!raw_events)
-		return 0;
-	e = cw_reserve(sizeof(*e), CW_EV_FUTEX_BEGIN);
-	if (!e)
-		return 0;
-	e->hdr.ts_ns = p.ts_ns;
-	e->uaddr = uaddr;
-	e->uaddr2 = uaddr2;
-	e->timeout_ns = p.timeout_ns;
-	e->wait_ns = 0;
-	e->stack_id = p.stack_id;
-	e->op = op;
-	e->val = val;
-	e->val3 = val3;
-	e->result = 0;
-	cw_submit(e);
-	return 0;
-}
-
-static __always_inline int futex_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_futex *p;
-	struct cw_ev_futex *e;
-	__u32 tid = id;
-
-	if (!cw_traced(id >> 32))
-		return 0;
-	p = bpf_map_lookup_elem(&pending_futexes, &tid);
-	if (!p)
-		return 0;
-	e = cw_reserve(sizeof(*e), CW_EV_FUTEX_END);
-	if (e) {
-		e->uaddr = p->uaddr;
-		e->uaddr2 = p->uaddr2;
-		e->timeout_ns = p->timeout_ns;
-		e->wait_ns = e->hdr.ts_ns - p->ts_ns;
-		e->stack_id = p->stack_id;
-		e->op = p->op;
-		e->val = p->val;
-		e->val3 = p->val3;
-		e->result = ret;
-		cw_submit(e);
-	}
-	bpf_map_delete_elem(&pending_futexes, &tid);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_futex")
-int tracepoint__syscalls__sys_enter_futex(struct trace_event_raw_sys_enter *ctx)
-{
-	__u32 op = ctx->args[1];
-
-	return futex_enter(ctx->args[0], op, ctx->args[2], ctx->args[3], ctx->args[4],
-			   ctx->args[5], futex_blocks(op));
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex")
-int tracepoint__syscalls__sys_exit_futex(struct trace_event_raw_sys_exit *ctx)
-{
-	return futex_exit(ctx->ret);
-}
-
-/* futex_waitv(waiters, nr_futexes, flags, timeout, clockid): always a wait */
-SEC("tracepoint/syscalls/sys_enter_futex_waitv")
-int tracepoint__syscalls__sys_enter_futex_waitv(struct trace_event_raw_sys_enter *ctx)
-{
-	return futex_enter(ctx->args[0], CW_FUTEX_OP_WAITV, ctx->args[1], ctx->args[3], 0,
-			   ctx->args[2], 1);
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex_waitv")
-int tracepoint__syscalls__sys_exit_futex_waitv(struct trace_event_raw_sys_exit *ctx)
-{
-	return futex_exit(ctx->ret);
-}
-
-/* Kernel lock contention of the traced threads, with kernel stacks. */
-
-struct pending_klock {
-	__u64 addr;
-	__u64 ts_ns;
-	__u64 kstack_id;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384); /* threads; resized from userspace before load */
-	__type(key, __u32);
-	__type(value, struct pending_klock);
-} pending_klocks SEC(".maps");
-
-SEC("tp_btf/contention_begin")
-int BPF_PROG(tp_btf__contention_begin, void *lock, unsigned int flags)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_klock p = {};
-	struct cw_ev_klock *e;
-	__u32 tid = id;
-
-	if (!cw_traced(id >> 32))
-		return 0;
-	p.addr = (__u64)lock;
-	p.kstack_id = kernel_stack_id(ctx);
-	p.ts_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&pending_klocks, &tid, &p, BPF_ANY))
-		__sync_fetch_and_add(&lost_map_full, 1);
-	e = cw_reserve(sizeof(*e), CW_EV_KLOCK_BEGIN);
-	if (!e)
-		return 0;
-	e->hdr.ts_ns = p.ts_ns;
-	e->addr = p.addr;
-	e->kstack_id = p.kstack_id;
-	e->wait_ns = 0;
-	e->lock_flags = flags;
-	e->result = 0;
-	cw_submit(e);
-	return 0;
-}
-
-SEC("tp_btf/contention_end")
-int BPF_PROG(tp_btf__contention_end, void *lock, int ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_klock *p;
-	struct cw_ev_klock *e;
-	__u32 tid = id;
-
-	if (!cw_traced(id >> 32))
-		return 0;
-	p = bpf_map_lookup_elem(&pending_klocks, &tid);
-	e = cw_reserve(sizeof(*e), CW_EV_KLOCK_END);
-	if (e) {
-		e->addr = (__u64)lock;
-		/* contention can nest (a spinlock inside a mutex's slow path): match the lock */
-		e->kstack_id = p && p->addr == (__u64)lock ? p->kstack_id : 0;
-		e->wait_ns = p && p->addr == (__u64)lock ? e->hdr.ts_ns - p->ts_ns : 0;
-		e->lock_flags = 0;
-		e->result = ret;
-		cw_submit(e);
-	}
-	if (p && p->addr == (__u64)lock)
-		bpf_map_delete_elem(&pending_klocks, &tid);
-	return 0;
-}
 
 /* The life of the target's threads: new ones named at once, exits cleaned up. */
 

@@ -15,6 +15,7 @@
 #define __CW_LOCKS_BPF_H
 
 #include "cw_maps.h"
+#include "cw_sites.bpf.h"
 #include "cw_stack.bpf.h"
 
 /*
@@ -41,6 +42,7 @@
 
 const volatile bool raw_events = false;
 const volatile bool track_free = false;	/* --track-free: free() ends the history of locks */
+const volatile bool no_uprobes = false;	/* --no-uprobes: no program here runs, nothing to look up */
 
 __u64 lost_held_overflow;
 
@@ -133,23 +135,6 @@ struct {
 	__type(key, struct page_key);
 	__type(value, __u8);
 } lock_pages SEC(".maps");
-
-/* Per (lock, call path) statistics, read by userspace (CW_EV_LOCK_STATS). Cumulative. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	/* fixed size: a (process, lock, call path) that finds it full is counted lost_map_full */
-	__uint(max_entries, 65536);
-	__type(key, struct cw_site_key);
-	__type(value, struct cw_site_stats);
-} lock_sites SEC(".maps");
-
-/* A zeroed lock_sites value to create entries from (never written). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cw_site_stats);
-} empty_site SEC(".maps");
 
 /* At a probe on a function's first instruction the return address is at [sp]. */
 static __always_inline __u64 caller_ip(struct pt_regs *ctx)
@@ -283,49 +268,6 @@ static __always_inline int acquire_enter(struct pt_regs *ctx, __u64 addr, __u64 
 	return acquire_enter_at(ctx, addr, addr2, kind, op, 1, 0);
 }
 
-static __always_inline void atomic_max(__u64 *v, __u64 x)
-{
-	__u64 old = *v;
-
-	for (int i = 0; i < 4 && x > old; i++) {
-		__u64 seen = __sync_val_compare_and_swap(v, old, x);
-
-		if (seen == old)
-			break;
-		old = seen;
-	}
-}
-
-/*
- * The lock_sites entry of k, made when new; NULL (counted lost) when the map is full.
- * The zeroed value comes from a map: 272 bytes do not fit on the BPF stack beside a held
- * set's bpf_loop frames.
- */
-static __always_inline struct cw_site_stats *site_entry(const struct cw_site_key *k, __u64 ip,
-							__u32 kind)
-{
-	struct cw_site_stats *st = bpf_map_lookup_elem(&lock_sites, k);
-	__u32 zero = 0;
-
-	if (!st) {
-		struct cw_site_stats *z = bpf_map_lookup_elem(&empty_site, &zero);
-
-		/* BPF_NOEXIST: another thread may be first; then use its entry */
-		if (z)
-			bpf_map_update_elem(&lock_sites, k, z, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&lock_sites, k);
-		if (!st) {
-			__sync_fetch_and_add(&lost_map_full, 1);
-			return NULL;
-		}
-	}
-	if (!st->kind) {
-		st->ip = ip;
-		st->kind = kind;
-	}
-	return st;
-}
-
 static __always_inline void count_site(__u32 tgid, __u64 addr, __u64 stack_id, __u64 ip,
 				       __u8 kind, __u64 wait, int contended, __u64 hold, int acquired)
 {
@@ -339,8 +281,7 @@ static __always_inline void count_site(__u32 tgid, __u64 addr, __u64 stack_id, _
 		__sync_fetch_and_add(&st->acquisitions, 1);
 		if (contended)
 			__sync_fetch_and_add(&st->contentions, 1);
-		__sync_fetch_and_add(&st->wait_ns_total, wait);
-		atomic_max(&st->wait_ns_max, wait);
+		site_wait_shared(st, wait);
 	} else {
 		__sync_fetch_and_add(&st->hold_ns_total, hold);
 		atomic_max(&st->hold_ns_max, hold);
@@ -391,6 +332,24 @@ CW_RULES_HOOK void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
 		return;
 	__sync_fetch_and_add(&lost_ringbuf, 1);
 	bpf_map_delete_elem(&edges_seen, &k);
+}
+
+/*
+ * An acquire that returned without the lock (a trylock that found it busy, a timed
+ * acquire that timed out): a failure of its site, and its wait, which was time lost too
+ * (the histogram counts every call). A frame of its own: the return program's stack
+ * holds the rules' bpf_loop frames already.
+ */
+static __noinline void count_failure(__u64 addr, __u64 stack_id, __u64 ip, __u32 kind, __u64 wait)
+{
+	struct cw_site_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .addr = addr,
+				 .stack_id = stack_id, .what = CW_SITE_ACQUIRE };
+	struct cw_site_stats *st = site_entry(&k, ip, kind);
+
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->failures, 1);
+	site_wait_shared(st, wait);
 }
 
 /* lockrules.h: a statistic, into lock_sites (unless every operation goes out: raw_events). */
@@ -507,8 +466,12 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 		emit_lock(CW_EV_LOCK_ACQUIRED, p->a.addr, p->addr2, p->a.kind, p->a.op, p->a.attr,
 			  p->a.ip, p->a.stack_id, now - p->a.begin_ns,
 			  acquired ? 0 : (ret ? ret : -1), now);
-	if (!acquired)
+	if (!acquired) {
+		if (!raw_events)
+			count_failure(p->a.addr, p->a.stack_id, p->a.ip, p->a.kind,
+				      now - p->a.begin_ns);
 		goto out;
+	}
 	if (track_free)
 		remember_lock(tgid, p->a.addr);
 	p->a.gen = lock_gen(tgid, p->a.addr);

@@ -52,6 +52,35 @@ struct cw_site_stats {
 };
 
 /*
+ * cw_hist_bucket() (events.h) without a loop, for the BPF programs: a loop whose bound
+ * the verifier must follow costs instructions on every path, and 6.1 refuses a back-edge
+ * right after a helper call. Binary search by shifts; the same buckets (selftests/unit
+ * test_site_bucket checks every power of two and its neighbours).
+ */
+static inline __u32 cw_site_bucket(__u64 v)
+{
+	__u32 r = 0, s;
+
+	s = (v > 0xffffffffULL) << 5;
+	v >>= s;
+	r |= s;
+	s = (v > 0xffff) << 4;
+	v >>= s;
+	r |= s;
+	s = (v > 0xff) << 3;
+	v >>= s;
+	r |= s;
+	s = (v > 0xf) << 2;
+	v >>= s;
+	r |= s;
+	s = (v > 0x3) << 1;
+	v >>= s;
+	r |= s;
+	r |= (__u32)(v >> 1);
+	return r < CW_HIST_BUCKETS ? r : CW_HIST_BUCKETS - 1;
+}
+
+/*
  * thread_stats: a traced thread's scheduling, kept by the sched_switch/sched_waking
  * programs and read by userspace every tick (CW_EV_THREAD_STATS).
  */

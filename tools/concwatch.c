@@ -58,6 +58,7 @@ static struct env {
 	const char *backend;
 	int verbose;
 	int track_free;
+	int no_uprobes;		/* futex, scheduler and kernel-lock tracing only */
 	size_t ringbuf_bytes;
 	long stack_bytes;	/* 0: default; -1: copy none */
 	const char *debuginfo_path;
@@ -257,6 +258,7 @@ enum {
 	OPT_DEBUGINFO,
 	OPT_TRACK_FREE,
 	OPT_HOTSPOT,
+	OPT_NO_UPROBES,
 };
 
 /* Options of every command that traces. */
@@ -265,6 +267,9 @@ static const struct argp_option trace_options[] = {
 	  "Event source: bpf (the default); kmod and preload are not available yet" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
+	{ "no-uprobes", OPT_NO_UPROBES, NULL, 0,
+	  "Futex, scheduler and kernel-lock tracing only: no uprobe, so no trap on the "
+	  "uncontended path (no lock-order inversions in this mode)" },
 	{ "track-free", OPT_TRACK_FREE, NULL, 0,
 	  "Follow free() and delete: a lock in freed memory starts a new history (costly: a "
 	  "probe on every free)" },
@@ -397,6 +402,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_TRACK_FREE:
 		env.track_free = 1;
+		return 0;
+	case OPT_NO_UPROBES:
+		env.no_uprobes = 1;
 		return 0;
 	case 'v':
 		env.verbose++;
@@ -669,6 +677,7 @@ static int open_source(int pid, struct cw_source **out)
 		.stack_bytes = env.stack_bytes,
 		.verbose = env.verbose >= 2,
 		.track_free = env.track_free,
+		.no_uprobes = env.no_uprobes,
 	};
 	char err[256];
 
@@ -971,6 +980,7 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.verbose = env.verbose;
 	lv->target.track_free = env.track_free;
 	lv->target.hotspot_pct = env.hotspot_pct;
+	lv->target.no_uprobes = env.no_uprobes;
 	ret = report_symbols(lv->eng, &lv->target, &sym);
 	if (ret)
 		return ret;
@@ -1386,6 +1396,9 @@ static int not_implemented(const char *what)
 /* The usage errors of each command, before anything else is looked at. */
 static void check_usage(void)
 {
+	if (env.no_uprobes && env.track_free)
+		usage_error("--track-free probes free() with a uprobe: it cannot go with "
+			    "--no-uprobes");
 	switch (env.cmd) {
 	case CMD_LIVE:
 		if (!env.pid)

@@ -79,6 +79,8 @@ enum cw_record_type {
 /* cw_hdr.flags */
 #define CW_F_AGGREGATED (1U << 0)	/* produced by in-kernel aggregation, not one operation */
 #define CW_F_SYNTHETIC (1U << 1)	/* made up by userspace (e.g. state read at attach time) */
+#define CW_F_NO_UPROBES (1U << 2)	/* CW_EV_TICK: the source traced without uprobes
+					 * (--no-uprobes): waits only, no lock-order data */
 
 struct cw_hdr {
 	__u16 type;	/* enum cw_record_type */
@@ -150,8 +152,13 @@ struct cw_ev_lock {
 	__u64 addr2;	/* COND_WAIT: the condition variable; else 0 */
 };
 
-/* cw_ev_futex.op for futex_waitv(2), which has no op word of its own */
-#define CW_FUTEX_OP_WAITV 0xffffffffU
+/* cw_ev_futex.op for the calls that have no op word of their own */
+#define CW_FUTEX_OP_WAITV 0xffffffffU	/* futex_waitv(2): a wait */
+#define CW_FUTEX_OP_WAIT2 0xfffffffeU	/* futex_wait(2) (Linux 6.7): a wait; val: the
+					 * expected value, val3: the bitset */
+#define CW_FUTEX_OP_WAKE2 0xfffffffdU	/* futex_wake(2): val: how many, val3: the bitset */
+#define CW_FUTEX_OP_REQUEUE2 0xfffffffcU /* futex_requeue(2): uaddr, uaddr2: the two words;
+					 * val: how many to wake, val3: to requeue */
 
 struct cw_ev_futex {
 	struct cw_hdr hdr;

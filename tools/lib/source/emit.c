@@ -89,7 +89,7 @@ int cw_emit__tick(struct cw_emit *e, __u64 now, int stopped)
 	if (now < e->next_tick_ns && !(stopped && !e->final_tick_sent))
 		return 0;
 	t.hdr = (struct cw_hdr){ .type = CW_EV_TICK, .size = sizeof(t), .cpu = 0xffff,
-				 .ts_ns = now };
+				 .flags = e->tick_flags, .ts_ns = now };
 	t.seq = e->tick_seq++;
 	t.interval_ns = e->tick_ns;
 	err = cw_emit__deliver(e, &t.hdr);

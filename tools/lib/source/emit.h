@@ -29,6 +29,7 @@ struct cw_emit {
 	__u64 tick_seq;
 	__u64 next_tick_ns;
 	int final_tick_sent;
+	__u16 tick_flags;	/* cw_hdr.flags of the ticks: CW_F_NO_UPROBES */
 };
 
 void cw_emit__init(struct cw_emit *e, __u64 tick_ns);

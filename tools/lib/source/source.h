@@ -70,6 +70,9 @@ struct cw_source_opts {
 	int verbose;			/* print the backend's own debug output (libbpf's) */
 	int raw_events;			/* a record per lock operation, not statistics (tests) */
 	int track_free;			/* free() ends the history of the locks inside the block */
+	int no_uprobes;			/* futex, scheduler and kernel-lock tracing only: no
+					 * uprobe at all, so no trap on the uncontended path
+					 * (and no lock-order dependencies) */
 };
 
 /*

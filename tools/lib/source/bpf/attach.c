@@ -96,6 +96,8 @@ static int attach(struct bpf_source *s, struct proc *p)
 	size_t nr = 0, nc = 0;
 	int err;
 
+	if (s->opts.no_uprobes)
+		return 0; /* --no-uprobes: tracepoints only, no trap in the target */
 	err = cw_target__objects(p->pid, &objs, &nr);
 	if (err == -ESRCH) {
 		cw_bpf__set_err(s, "no such process: %d", p->pid);

@@ -34,7 +34,7 @@ struct cw_object;
 #define CW_BPF_NR_PROBES 25
 #define CW_BPF_NR_SDT 13
 #define CW_BPF_NR_SDT_GROUPS 9
-#define CW_BPF_NR_TRACEPOINTS 10
+#define CW_BPF_NR_TRACEPOINTS 16
 
 /*
  * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return
@@ -64,7 +64,8 @@ struct proc {
 /*
  * lock_sites as last sent, to send the growth each tick (stats.c). An entry is known by
  * its whole key: the same lock at the same address, from the same call path (stack ids
- * hash instruction pointers only), is another entry in each process of a forked server.
+ * hash instruction pointers only), is another entry in each process of a forked server,
+ * for each thread (futex waits), and for each view (CW_SITE_*).
  */
 struct cw_bpf_sites {
 	struct cw_bpf_site {
@@ -74,7 +75,7 @@ struct cw_bpf_sites {
 	size_t nr, cap;
 	struct cw_index path_ix;	/* (addr, stack_id) -> path number */
 	__u32 nr_paths;
-	struct cw_index ix;		/* (tgid, path number) -> slot in prev */
+	struct cw_index ix;		/* (tgid << 32 | tid, path number << 32 | what) -> slot */
 	/* one batch of the map as read (bpf_map_lookup_batch) */
 	struct cw_site_key *keys;
 	struct cw_site_stats *vals;
@@ -146,6 +147,7 @@ int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf
 /* tracepoints.c */
 int cw_bpf__attach_tracepoints(struct bpf_source *s);
 int cw_bpf__klock_available(void);
+int cw_bpf__syscall_tracepoint_available(const char *name);
 int cw_bpf__find_vma_available(void);
 int cw_bpf__ensure_tracefs(struct bpf_source *s);
 

@@ -73,6 +73,51 @@ static void raise_priority(void)
 	setpriority(PRIO_PROCESS, 0, READER_NICE); /* EPERM, EACCES: it stays as it was */
 }
 
+/*
+ * --no-uprobes: no uprobe or USDT program is loaded (nor attached: attach.c), so the
+ * target's uncontended lock calls run untouched; futex waits, kernel locks and the
+ * scheduler still come from tracepoints.
+ */
+static void leave_out_uprobes(struct bpf_source *s)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9) ||
+		    !strncmp(sec, "usdt", 4))
+			bpf_program__set_autoload(prog, false);
+	}
+}
+
+/*
+ * The futex calls of Linux 6.7 (futex_wait, futex_wake, futex_requeue): their programs
+ * are left out on kernels without them (6.1, 6.12), where glibc never makes them.
+ */
+static void leave_out_missing_syscalls(struct bpf_source *s)
+{
+	static const char *const calls[] = { "futex_wait", "futex_wake", "futex_requeue" };
+	struct bpf_program *progs[][2] = {
+		{ s->skel->progs.tracepoint__syscalls__sys_enter_futex_wait,
+		  s->skel->progs.tracepoint__syscalls__sys_exit_futex_wait },
+		{ s->skel->progs.tracepoint__syscalls__sys_enter_futex_wake,
+		  s->skel->progs.tracepoint__syscalls__sys_exit_futex_wake },
+		{ s->skel->progs.tracepoint__syscalls__sys_enter_futex_requeue,
+		  s->skel->progs.tracepoint__syscalls__sys_exit_futex_requeue },
+	};
+
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "sys_enter_%s", calls[i]);
+		if (cw_bpf__syscall_tracepoint_available(name))
+			continue;
+		bpf_program__set_autoload(progs[i][0], false);
+		bpf_program__set_autoload(progs[i][1], false);
+	}
+}
+
 static int bpf_source_start(struct cw_source *src)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
@@ -101,20 +146,26 @@ static int bpf_source_start(struct cw_source *src)
 	s->skel->rodata->raw_class = s->raw_class;
 	s->skel->rodata->raw_events = s->opts.raw_events;
 	s->skel->rodata->track_free = s->opts.track_free;
+	s->skel->rodata->no_uprobes = s->opts.no_uprobes;
 	/* loaded only when asked for: nothing of it to verify otherwise */
 	if (!s->opts.track_free)
 		bpf_program__set_autoload(s->skel->progs.uprobe_free, false);
-	bpf_map__set_max_entries(s->skel->maps.held_sets, s->opts.max_threads);
+	if (s->opts.no_uprobes)
+		leave_out_uprobes(s);
+	bpf_map__set_max_entries(s->skel->maps.held_sets,
+				 s->opts.no_uprobes ? 1 : s->opts.max_threads);
 	if (!cw_bpf__klock_available()) {
 		s->no_klock = 1;
 		bpf_program__set_autoload(s->skel->progs.tp_btf__contention_begin, false);
 		bpf_program__set_autoload(s->skel->progs.tp_btf__contention_end, false);
 	}
+	leave_out_missing_syscalls(s);
 	if (!cw_bpf__find_vma_available())
 		bpf_program__set_autoload(s->skel->progs.tracepoint__syscalls__sys_exit_mmap,
 					  false);
 	bpf_map__set_max_entries(s->skel->maps.events, s->opts.ringbuf_bytes);
-	bpf_map__set_max_entries(s->skel->maps.pending_locks, s->opts.max_threads);
+	bpf_map__set_max_entries(s->skel->maps.pending_locks,
+				 s->opts.no_uprobes ? 1 : s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_futexes, s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_klocks, s->opts.max_threads);
 	/* every process has a thread: a command's processes never outnumber its threads */
@@ -296,6 +347,9 @@ int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **ou
 		return ret;
 	}
 	cw_emit__init(&s->emit, s->opts.tick_ns);
+	/* the stream says how it was traced: a recording's report knows it too */
+	if (s->opts.no_uprobes)
+		s->emit.tick_flags = CW_F_NO_UPROBES;
 	verbose = opts->verbose;
 	libbpf_set_print(libbpf_print);
 	*out = &s->base;

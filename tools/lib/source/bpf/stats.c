@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The statistics the programs aggregate per (process, lock, call path) in lock_sites,
- * sent each drain as CW_EV_LOCK_STATS records of what grew since the last ones: the hot
- * path sent nothing for them.
+ * The statistics the programs aggregate per (process, thread, object, call path, view)
+ * in lock_sites, sent each drain as CW_EV_LOCK_STATS records of what grew since the last
+ * ones: the hot path sent nothing for them.
  *
  * The map is read in batches (bpf_map_lookup_batch(), Linux 5.6): a few system calls a
  * tick instead of a get-next-key and a lookup per entry, 131,073 at the map's 65,536
@@ -27,6 +27,13 @@
 
 #define BATCH_ROOM 4096		/* entries a lookup returns at most, to start with */
 
+/*
+ * The whole key in the table's two-word index: (addr, stack_id) get a path number first,
+ * then (tgid, tid) and (path, what) find the slot. Every part counts: one thread's futex
+ * waits and another's on the same word from the same call path are two entries, and so
+ * are a mutex's uprobe acquires and its futex waits.
+ */
+
 /* The path number of (addr, stack_id), given out when new; 0 or -ENOMEM. */
 static int path_of(struct cw_bpf_sites *t, const struct cw_site_key *k, __u32 *path)
 {
@@ -39,6 +46,16 @@ static int path_of(struct cw_bpf_sites *t, const struct cw_site_key *k, __u32 *p
 	return 0;
 }
 
+static __u64 ix_thread(const struct cw_site_key *k)
+{
+	return (__u64)k->tgid << 32 | k->tid;
+}
+
+static __u64 ix_path(const struct cw_site_key *k, __u32 path)
+{
+	return (__u64)path << 32 | k->what;
+}
+
 /* The entry for k, made (with nothing sent yet) when new; NULL when out of memory. */
 static struct cw_bpf_site *site_prev(struct cw_bpf_sites *t, const struct cw_site_key *k)
 {
@@ -47,7 +64,7 @@ static struct cw_bpf_site *site_prev(struct cw_bpf_sites *t, const struct cw_sit
 
 	if (path_of(t, k, &path))
 		return NULL;
-	if (!cw_index__get(&t->ix, k->tgid, path, &slot))
+	if (!cw_index__get(&t->ix, ix_thread(k), ix_path(k, path), &slot))
 		return &t->prev[slot];
 	if (t->nr >= UINT32_MAX)
 		return NULL;
@@ -55,7 +72,7 @@ static struct cw_bpf_site *site_prev(struct cw_bpf_sites *t, const struct cw_sit
 	if (!p)
 		return NULL;
 	t->prev = p;
-	if (cw_index__put(&t->ix, k->tgid, path, t->nr))
+	if (cw_index__put(&t->ix, ix_thread(k), ix_path(k, path), t->nr))
 		return NULL;
 	p = &t->prev[t->nr++];
 	memset(p, 0, sizeof(*p));
@@ -75,6 +92,20 @@ static int traced(const struct bpf_source *s, __u32 tgid, __s64 *last)
 	return yes;
 }
 
+/*
+ * Whether anything but the maxima moved since prev. Every view counts each operation in
+ * acquisitions but a release (hold time only); the rest are compared too, so that no
+ * view's figure can change unsent.
+ */
+static int grew(const struct cw_site_stats *v, const struct cw_site_stats *prev)
+{
+	return v->acquisitions != prev->acquisitions || v->contentions != prev->contentions ||
+	       v->failures != prev->failures || v->wait_ns_total != prev->wait_ns_total ||
+	       v->hold_ns_total != prev->hold_ns_total ||
+	       memcmp(v->outcomes, prev->outcomes, sizeof(v->outcomes)) ||
+	       memcmp(v->wait_hist, prev->wait_hist, sizeof(v->wait_hist));
+}
+
 /* Send what grew at entry k (value v) since the last time. */
 static int send_growth(struct bpf_source *s, const struct cw_site_key *k,
 		       const struct cw_site_stats *v, __u64 now)
@@ -84,7 +115,7 @@ static int send_growth(struct bpf_source *s, const struct cw_site_key *k,
 
 	if (!p)
 		return -ENOMEM;
-	if (v->acquisitions == p->v.acquisitions && v->hold_ns_total == p->v.hold_ns_total)
+	if (!grew(v, &p->v))
 		return 0;
 	e.hdr = (struct cw_hdr){ .type = CW_EV_LOCK_STATS, .size = sizeof(e), .cpu = 0xffff,
 				 .flags = CW_F_AGGREGATED, .ts_ns = now, .pid = k->tgid };
@@ -141,11 +172,12 @@ static int drop_gone(struct bpf_source *s, int fd)
 			t->prev[kept++] = t->prev[i];
 	t->nr = kept;
 	for (size_t i = 0; i < kept && !err; i++) {
+		const struct cw_site_key *k = &t->prev[i].key;
 		__u32 path;
 
-		err = path_of(t, &t->prev[i].key, &path);
+		err = path_of(t, k, &path);
 		if (!err)
-			err = cw_index__put(&t->ix, t->prev[i].key.tgid, path, i);
+			err = cw_index__put(&t->ix, ix_thread(k), ix_path(k, path), i);
 	}
 	return err;
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The BPF source's tracepoints: futex(2) of the targets, kernel lock contention of their
+ * The BPF source's tracepoints: the futex calls of the targets, kernel lock contention of their
  * threads, the task events that follow their threads, and the code they map (mmap(2)).
  * System-wide, attached once; their programs look for targets.
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -21,6 +22,12 @@ static const char *const tracepoint_progs[] = {
 	"tracepoint__syscalls__sys_exit_futex",
 	"tracepoint__syscalls__sys_enter_futex_waitv",
 	"tracepoint__syscalls__sys_exit_futex_waitv",
+	"tracepoint__syscalls__sys_enter_futex_wait",
+	"tracepoint__syscalls__sys_exit_futex_wait",
+	"tracepoint__syscalls__sys_enter_futex_wake",
+	"tracepoint__syscalls__sys_exit_futex_wake",
+	"tracepoint__syscalls__sys_enter_futex_requeue",
+	"tracepoint__syscalls__sys_exit_futex_requeue",
 	"tp_btf__contention_begin",
 	"tp_btf__contention_end",
 	"tp_btf__task_newtask",
@@ -48,7 +55,7 @@ int cw_bpf__attach_tracepoints(struct bpf_source *s)
 			break;
 		}
 		if (!bpf_program__autoload(prog))
-			continue; /* left out at load: see cw_bpf__klock_available() */
+			continue; /* left out at load: cw_bpf__klock_available(), ... */
 		s->tp_links[i] = bpf_program__attach(prog);
 		if (!s->tp_links[i]) {
 			err = -errno;
@@ -83,6 +90,23 @@ int cw_bpf__klock_available(void)
 	found = btf__find_by_name_kind(btf, "btf_trace_contention_begin", BTF_KIND_TYPEDEF) > 0;
 	btf__free(btf);
 	return found;
+}
+
+/*
+ * A syscall tracepoint of this kernel (futex_wait, futex_wake and futex_requeue came in
+ * Linux 6.7): its directory in tracefs, which cw_bpf__ensure_tracefs() made reachable.
+ */
+int cw_bpf__syscall_tracepoint_available(const char *name)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/syscalls/%s", roots[i], name);
+		if (!access(path, F_OK))
+			return 1;
+	}
+	return 0;
 }
 
 /*
