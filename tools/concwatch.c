@@ -257,8 +257,8 @@ enum {
 	OPT_STACK_BYTES,
 	OPT_DEBUGINFO,
 	OPT_TRACK_FREE,
-	OPT_HOTSPOT,
 	OPT_NO_UPROBES,
+	OPT_HOTSPOT,
 };
 
 /* Options of every command that traces. */
