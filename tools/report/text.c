@@ -40,7 +40,10 @@ static void shorten_name(const char *raw, int how, char *name, size_t len)
 		/* "heap lock initialised at f (x.c:1)", "cond first waited on at f (x.c:1)" */
 		char *at = strstr(name, " at "), *paren;
 
-		if (at) {
+		if (at && !strncmp(name, "thread joined at ", 17)) {
+			memmove(name + 8, at + 4, strlen(at + 4) + 1);
+			memcpy(name, "joined: ", 8);
+		} else if (at) {
 			memmove(name + 6, at + 4, strlen(at + 4) + 1);
 			memcpy(name, how == CW_LOCK_NAMED_INIT ? "init: " : "used: ", 6);
 		}
