@@ -8,7 +8,7 @@
  *   ping_cond  cond   1 s of futex waits on __g_signals[0] from pthread_cond_wait: 25% of
  *                     the traced 4 s, first, and never a hotspot (waiting for work)
  *   hot_lock   mutex  600 ms of probed acquires (15%): the hotspot; thread "waker" ended
- *                     400 ms of it
+ *                     400 ms of it, from one call path that came under two stack ids
  *   0x7000     mutex  100 ms of futex waits from pthread_mutex_lock called in the stripped
  *                     memcached: named "memcached+0x1bca1", and counted as lock wait
  *                     in its thread's time
@@ -36,7 +36,7 @@ pthread_mutex_t hot_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t ping_cond = PTHREAD_COND_INITIALIZER;
 
 #define MEMCACHED_START 0x10000000ULL
-enum { S_HOT = 0x11, S_COND, S_STRIP, S_RAW, S_WAKE, S_KLOCK };
+enum { S_HOT = 0x11, S_COND, S_STRIP, S_RAW, S_WAKE, S_KLOCK, S_WAKE2 };
 
 FIXTURE(hot)
 {
@@ -154,6 +154,8 @@ FIXTURE_SETUP(hot)
 		   MEMCACHED_START + 0x1bca1);
 	feed_stack(_metadata, self->eng, S_RAW, CW_STACK_USER, 0x20004000, 0);
 	feed_stack(_metadata, self->eng, S_WAKE, CW_STACK_USER, 0x20005000, 0);
+	/* the same call path under another id (a frame-pointer walk through garbage) */
+	feed_stack(_metadata, self->eng, S_WAKE2, CW_STACK_USER, 0x20005000, 0);
 	feed_stack(_metadata, self->eng, S_KLOCK, CW_STACK_KERNEL, 0x10, 0);
 
 	/* 4 threads of 1 s each */
@@ -167,7 +169,8 @@ FIXTURE_SETUP(hot)
 	stats(_metadata, self, CW_SITE_FUTEX, 4003, (__u64)&ping_cond + 40, S_COND, 10, 100 * MS);
 	stats(_metadata, self, CW_SITE_FUTEX, 4002, 0x7000, S_STRIP, 50, 2 * MS);
 	stats(_metadata, self, CW_SITE_FUTEX, 4001, 0x9000, S_RAW, 5, 1 * MS);
-	stats(_metadata, self, CW_SITE_WAKE, 4004, (__u64)&hot_lock, S_WAKE, 400, 1 * MS);
+	stats(_metadata, self, CW_SITE_WAKE, 4004, (__u64)&hot_lock, S_WAKE, 300, 1 * MS);
+	stats(_metadata, self, CW_SITE_WAKE, 4004, (__u64)&hot_lock, S_WAKE2, 100, 1 * MS);
 	stats(_metadata, self, CW_SITE_KLOCK, 4002, 0xffff888012345678ULL, S_KLOCK, 20, 1 * MS);
 	ASSERT_EQ(0, cw_symbols__new(self->eng, NULL, &self->sym));
 }
@@ -249,7 +252,7 @@ TEST_F(hot, text)
 			     " 0.1%\n"));
 	/* who made them wait */
 	EXPECT_NE(NULL, strstr(text, "\nhot_lock, mutex 0x"));
-	EXPECT_NE(NULL, strstr(text, "  made to wait by 1 thread and call path:\n"
+	EXPECT_NE(NULL, strstr(text, "  made to wait by 1 waker (thread and call path):\n"
 				     "  thread 4004 (waker) woke 400 waiters, ending 400.0 ms of "
 				     "waiting, from:\n    #0  0x20005000 [?]\n"));
 	EXPECT_NE(NULL, strstr(text, ": 1.00 s waited in 10 contended waits (at most 100.0 ms, "
