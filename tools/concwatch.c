@@ -1039,9 +1039,12 @@ static int cmd_report_live(void)
  * Whether findings the engine holds match --fail-on: 1 or 0, or -errno when they could
  * not be found. Kinds this version does not detect are said once: they never match.
  */
-static int fail_on_matches(const struct cw_engine *eng)
+static int fail_on_matches(const struct cw_engine *eng, const struct cw_report_target *t)
 {
-	struct cw_findings *fs;
+	struct cw_report_model m;
+	struct cw_symbols *sym;
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
 	char *undetected;
 	size_t n = 0;
 	int err, match;
@@ -1055,12 +1058,17 @@ static int fail_on_matches(const struct cw_engine *eng)
 			"%s\n", env.prog, env.fail_on, undetected,
 			n == 1 ? "it never matches" : "they never match");
 	free(undetected);
-	err = cw_findings__new(eng, &fs);
+	/* the report's own findings: futex waits classified, the same threshold */
+	err = cw_symbols__new(eng, &so, &sym);
 	if (err)
 		return err;
-	match = cw_findings__matching(fs, env.fail_on_kinds) > 0;
-	cw_findings__free(fs);
-	return match;
+	err = cw_report__model_new(eng, sym, t, &m);
+	if (!err) {
+		match = cw_findings__matching(m.fs, env.fail_on_kinds) > 0;
+		cw_report__model_fini(&m);
+	}
+	cw_symbols__free(sym);
+	return err ? err : match;
 }
 
 static int cmd_run(void)
@@ -1079,7 +1087,7 @@ static int cmd_run(void)
 	if (status < 0)
 		fprintf(stderr, "%s: interrupted before the command ended: it runs on untraced\n",
 			env.prog);
-	ret = fail_on_matches(lv.eng);
+	ret = fail_on_matches(lv.eng, &lv.target);
 	if (ret < 0) {
 		/* failing closed: a CI job must not pass because memory ran out */
 		ret = fail(EXIT_ENV, "cannot check --fail-on %s: %s", env.fail_on, strerror(-ret));

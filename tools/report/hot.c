@@ -137,3 +137,102 @@ const char *cw_report__klock_type(__u32 flags)
 
 /* The views' names, for JSON "views". */
 const char *const cw_report__view_names[3] = { "uprobes", "futex", "klock" };
+
+/*
+ * One key per call path as people see it: its frames once unwound. The kernel's stack id
+ * of a call path is made from a frame-pointer walk, which in code built without frame
+ * pointers can follow garbage that differs from call to call: one call path then comes
+ * under many ids, each with one wait. Merged here, a call path's waits add up again.
+ */
+struct path_key {
+	__u64 hash;
+	size_t nr;
+	__u32 tid;
+};
+
+static struct path_key path_key(struct cw_symbols *sym, __u32 pid, const struct cw_hot_path *p,
+				int by_tid)
+{
+	const struct cw_stack *st;
+	struct path_key k = { .hash = 1469598103934665603ULL, .tid = by_tid ? p->tid : 0 };
+	struct cw_ustack s;
+
+	st = p->stack_id ? cw_engine__find_stack(cw_symbols__engine(sym), pid, p->space,
+						 p->stack_id) :
+			   NULL;
+	if (!st || cw_symbols__resolve(sym, st, &s)) {
+		if (st)
+			cw_ustack__fini(&s);
+		/* not resolved: only the same id (or site) is the same path */
+		k.hash ^= p->stack_id ? p->stack_id : p->ip;
+		k.hash *= 1099511628211ULL;
+		k.nr = (size_t)-1;
+		return k;
+	}
+	for (size_t i = 0; i < s.nr; i++) {
+		k.hash ^= s.frames[i].addr;
+		k.hash *= 1099511628211ULL;
+	}
+	k.nr = s.nr;
+	cw_ustack__fini(&s);
+	return k;
+}
+
+static int by_path_wait(const void *a, const void *b)
+{
+	const struct cw_hot_path *x = a, *y = b;
+
+	if (x->wait_ns_total != y->wait_ns_total)
+		return x->wait_ns_total < y->wait_ns_total ? 1 : -1;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* Paths merged at most: past them, the rest are listed as they came (bounded work). */
+#define MERGE_MAX 4096
+
+int cw_report__merge_paths(struct cw_symbols *sym, __u32 pid, const struct cw_hot_path *v,
+			   size_t nr, int by_tid, struct cw_hot_path **out, size_t *nr_out)
+{
+	struct cw_hot_path *m = malloc((nr ? nr : 1) * sizeof(*m));
+	struct path_key *keys = malloc((nr ? nr : 1) * sizeof(*keys));
+	size_t n = 0;
+
+	*out = NULL;
+	*nr_out = 0;
+	if (!m || !keys) {
+		free(m);
+		free(keys);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		struct path_key k;
+		size_t j;
+
+		if (i >= MERGE_MAX) {
+			m[n++] = v[i];
+			continue;
+		}
+		k = path_key(sym, pid, &v[i], by_tid);
+		for (j = 0; j < n; j++)
+			if (keys[j].hash == k.hash && keys[j].nr == k.nr && keys[j].tid == k.tid)
+				break;
+		if (j == n) {
+			keys[n] = k;
+			m[n++] = v[i];
+			continue;
+		}
+		m[j].count += v[i].count;
+		m[j].wait_ns_total += v[i].wait_ns_total;
+		if (v[i].wait_ns_max > m[j].wait_ns_max)
+			m[j].wait_ns_max = v[i].wait_ns_max;
+	}
+	free(keys);
+	qsort(m, n, sizeof(*m), by_path_wait);
+	*out = m;
+	*nr_out = n;
+	return 0;
+}

@@ -35,6 +35,37 @@ static const struct cw_stack *find_stack(const struct cw_render *r, const struct
 	return ref->id ? cw_engine__find_stack(r->eng, ref->pid, ref->space, ref->id) : NULL;
 }
 
+/*
+ * Whether stack i shows the same frames as an earlier one of its group (waiters, or
+ * holders): one call path may come under several stack ids, and is shown once.
+ */
+static int repeated(const struct cw_render *r, const struct cw_finding *f, size_t i, size_t from)
+{
+	const struct cw_stack *a = find_stack(r, &f->stacks[i]), *b;
+	struct cw_ustack sa, sb;
+	int same = 0;
+
+	if (!a || cw_symbols__resolve(r->sym, a, &sa)) {
+		if (a)
+			cw_ustack__fini(&sa);
+		return 0;
+	}
+	for (size_t k = from; k < i && !same; k++) {
+		b = find_stack(r, &f->stacks[k]);
+		if (!b || cw_symbols__resolve(r->sym, b, &sb)) {
+			if (b)
+				cw_ustack__fini(&sb);
+			continue;
+		}
+		same = sa.nr == sb.nr;
+		for (size_t j = 0; same && j < sa.nr; j++)
+			same = sa.frames[j].addr == sb.frames[j].addr;
+		cw_ustack__fini(&sb);
+	}
+	cw_ustack__fini(&sa);
+	return same;
+}
+
 static void summary(const struct cw_render *r, const struct cw_finding *f, const char *name,
 		    char *buf, size_t len)
 {
@@ -104,23 +135,30 @@ static void hotspot_text(const struct cw_render *r, const struct cw_finding *f, 
 		fputc('\n', out);
 	}
 	for (size_t i = 0; i < f->nr_stacks; i++) {
+		size_t from = i < h->nr_waiter_stacks ? 0 : h->nr_waiter_stacks;
+
 		if (i == 0 && h->nr_waiter_stacks)
 			fprintf(out, "  waited most from:\n");
 		else if (i == h->nr_waiter_stacks)
 			fprintf(out, "  made to wait most by (the waking thread's stack):\n");
-		text_stack(r, &f->stacks[i]);
+		if (!repeated(r, f, i, from))
+			text_stack(r, &f->stacks[i]);
 	}
 }
 
 static void json_stacks(const struct cw_render *r, const struct cw_finding *f, size_t from,
 			size_t to)
 {
+	int n = 0;
+
 	fputc('[', r->out);
 	for (size_t i = from; i < to; i++) {
 		const struct cw_stack *st = find_stack(r, &f->stacks[i]);
 		struct cw_ustack s = {};
 
-		fputs(i > from ? ", " : "", r->out);
+		if (repeated(r, f, i, from))
+			continue;
+		fputs(n++ ? ", " : "", r->out);
 		if (st && !cw_symbols__resolve(r->sym, st, &s))
 			cw_report__json_frames(r->out, &s);
 		else

@@ -67,13 +67,25 @@ static void json_views(FILE *out, __u8 views)
 	fputs("], ", out);
 }
 
+/* A share of the traced threads' time: null when no thread's time was measured. */
+static void json_share(FILE *out, __u64 traced_ns, double share)
+{
+	if (traced_ns)
+		fprintf(out, "\"share\": %.6f, ", share);
+	else
+		fputs("\"share\": null, ", out);
+}
+
 static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-			const struct cw_hot_object *o)
+			const struct cw_hot_object *o, __u64 traced_ns)
 {
 	const struct cw_lock *l = o->views & CW_VIEW_ACQUIRE ?
 					  cw_engine__find_lock(eng, o->pid, o->addr) : NULL;
 	int ops = l && (l->known & CW_LOCK_KNOWN_OPS), hold = l && (l->known & CW_LOCK_KNOWN_HOLD);
+	const struct cw_hot_path *waiters, *holders;
+	struct cw_hot_path *wp = NULL, *hp = NULL;
 	struct cw_ustack top = {};
+	size_t nw = 0, nh = 0;
 	char name[256];
 
 	cw_report__object_name(sym, o, name, sizeof(name));
@@ -97,23 +109,39 @@ static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbol
 	json_known(out, "wait_p99_ns", o->wait_p99_ns, o->wait_p99_ns);
 	json_known(out, "hold_ns_total", hold, o->hold_ns_total);
 	json_known(out, "hold_ns_max", hold, o->hold_ns_max);
-	fprintf(out, "\"share\": %.6f, \"hotspot\": %s, ", o->share, o->hotspot ? "true" : "false");
+	json_share(out, traced_ns, o->share);
+	fprintf(out, "\"hotspot\": %s, ", o->hotspot ? "true" : "false");
 	json_known(out, "owner_tid", o->owner_tid, o->owner_tid);
+	/* merged by frames; without memory for that, as the model has them */
+	if (cw_report__merge_paths(sym, o->pid, o->waiters, o->nr_waiters, 0, &wp, &nw) ||
+	    cw_report__merge_paths(sym, o->pid, o->holders, o->nr_holders, 1, &hp, &nh)) {
+		free(wp);
+		wp = hp = NULL;
+	}
+	if (!wp || !hp) {
+		waiters = o->waiters;
+		nw = o->nr_waiters;
+		holders = o->holders;
+		nh = o->nr_holders;
+	} else {
+		waiters = wp;
+		holders = hp;
+	}
 	fputs("\"top_waiter_stack\": ", out);
-	if (o->nr_waiters)
-		json_path_stack(out, eng, sym, o->pid, &o->waiters[0], &top);
+	if (nw)
+		json_path_stack(out, eng, sym, o->pid, &waiters[0], &top);
 	else
 		fputs("[]", out);
 	json_stack_end(out, "top_waiter_stack", &top, top.frames != NULL);
 	cw_ustack__fini(&top);
 	fputs(", \"top_holder_stack\": ", out);
-	if (o->nr_holders)
-		json_path_stack(out, eng, sym, o->pid, &o->holders[0], NULL);
+	if (nh)
+		json_path_stack(out, eng, sym, o->pid, &holders[0], NULL);
 	else
 		fputs("[]", out);
 	fputs(", \"waiters\": [", out);
-	for (size_t i = 0; i < o->nr_waiters && i < JSON_PATHS; i++) {
-		const struct cw_hot_path *p = &o->waiters[i];
+	for (size_t i = 0; i < nw && i < JSON_PATHS; i++) {
+		const struct cw_hot_path *p = &waiters[i];
 
 		fputs(i ? ", {\"stack\": " : "{\"stack\": ", out);
 		json_path_stack(out, eng, sym, o->pid, p, NULL);
@@ -122,8 +150,8 @@ static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbol
 			(unsigned long long)p->wait_ns_max);
 	}
 	fputs("], \"holders\": [", out);
-	for (size_t i = 0; i < o->nr_holders && i < JSON_PATHS; i++) {
-		const struct cw_hot_path *p = &o->holders[i];
+	for (size_t i = 0; i < nh && i < JSON_PATHS; i++) {
+		const struct cw_hot_path *p = &holders[i];
 
 		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", p->tid);
 		cw_report__json_string(out, cw_report__comm(eng, o->pid, p->tid), CW_COMM_LEN);
@@ -143,10 +171,12 @@ static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbol
 			(unsigned long long)u->releases);
 	}
 	fputs("]}", out);
+	free(wp);
+	free(hp);
 }
 
 static void json_klock(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		       const struct cw_hot_object *o)
+		       const struct cw_hot_object *o, __u64 traced_ns)
 {
 	char name[256];
 	int how = cw_report__object_name(sym, o, name, sizeof(name));
@@ -164,8 +194,8 @@ static void json_klock(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		(unsigned long long)o->wait_ns_max);
 	json_known(out, "wait_p50_ns", o->wait_p50_ns, o->wait_p50_ns);
 	json_known(out, "wait_p99_ns", o->wait_p99_ns, o->wait_p99_ns);
-	fprintf(out, "\"share\": %.6f, \"hotspot\": %s, \"top_waiter_stack\": ", o->share,
-		o->hotspot ? "true" : "false");
+	json_share(out, traced_ns, o->share);
+	fprintf(out, "\"hotspot\": %s, \"top_waiter_stack\": ", o->hotspot ? "true" : "false");
 	if (o->nr_waiters)
 		json_path_stack(out, eng, sym, o->pid, &o->waiters[0], NULL);
 	else
@@ -258,13 +288,14 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 	n = cw_contention__nr_objects(m.c);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
-		json_object(out, eng, sym, cw_contention__object(m.c, i));
+		json_object(out, eng, sym, cw_contention__object(m.c, i),
+			    cw_contention__traced_ns(m.c));
 	}
 	fprintf(out, "%s],\n  \"kernel_locks\": [", n ? "\n  " : "");
 	n = cw_contention__nr_klocks(m.c);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
-		json_klock(out, eng, sym, cw_contention__klock(m.c, i));
+		json_klock(out, eng, sym, cw_contention__klock(m.c, i), cw_contention__traced_ns(m.c));
 	}
 	fprintf(out, "%s],\n  \"threads\": [", n ? "\n  " : "");
 	n = cw_contention__nr_threads(m.c);

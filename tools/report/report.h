@@ -162,6 +162,13 @@ int cw_report__object_name(struct cw_symbols *sym, const struct cw_hot_object *o
 /* A kernel lock's type from lock:contention_begin's LCB_F_* flags: "mutex", "rwsem_read",
  * "rwsem_write", "spinlock", "rwlock_read", ... "unknown". */
 const char *cw_report__klock_type(__u32 flags);
+/*
+ * An object's call paths (waiters, or holders with by_tid) with those of the same frames
+ * merged, most waiting first: a call path may come under several stack ids. *out is
+ * malloc'ed. 0 or -ENOMEM.
+ */
+int cw_report__merge_paths(struct cw_symbols *sym, __u32 pid, const struct cw_hot_path *v,
+			   size_t nr, int by_tid, struct cw_hot_path **out, size_t *nr_out);
 /* JSON names of CW_VIEW_* bits, by bit number. */
 extern const char *const cw_report__view_names[3];
 /* "12.3 ms": three significant figures, what a reader compares (text.c). */

@@ -373,9 +373,23 @@ int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsig
 	if (kind == CW_LOCK_KERNEL || (l && l->kind == CW_LOCK_KERNEL))
 		return cw_symbols__klock_name(sym, addr, 0, buf, len);
 	err = proc_unwinder(sym, pid, &u);
-	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len))
+	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len)) {
+		/*
+		 * The object is the variable, not glibc's insides of it: "ping_cond", not
+		 * "ping_cond.__data.__wseq.__value64" (its first member's path).
+		 */
+		static const char *const insides[] = { ".__data", ".__size", ".__align" };
+
+		for (size_t i = 0; i < sizeof(insides) / sizeof(insides[0]); i++) {
+			char *in = strstr(buf, insides[i]);
+
+			if (in && in > buf)
+				*in = '\0';
+		}
 		return CW_LOCK_NAMED_SYMBOL;
-	on_stack = err ? 0 : stack_variable(sym, u, l, pid, addr, buf, len);
+	}
+	/* a joined thread's tid word lives in its descriptor: no variable names it */
+	on_stack = err || kind == CW_LOCK_THREAD ? 0 : stack_variable(sym, u, l, pid, addr, buf, len);
 	if (on_stack == 2)
 		return CW_LOCK_NAMED_SYMBOL;
 	if (l && l->init_ip) {
@@ -391,8 +405,10 @@ int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsig
 			snprintf(buf, len, "%s", where);
 			return CW_LOCK_NAMED_SITE;
 		}
-		if (kind && kind != CW_LOCK_MUTEX && kind != CW_LOCK_RWLOCK &&
-		    kind != CW_LOCK_SPIN && kind != CW_LOCK_LIBC)
+		if (kind == CW_LOCK_THREAD)
+			snprintf(buf, len, "thread joined at %s", where);
+		else if (kind && kind != CW_LOCK_MUTEX && kind != CW_LOCK_RWLOCK &&
+			 kind != CW_LOCK_SPIN && kind != CW_LOCK_LIBC)
 			snprintf(buf, len, "%s%s first waited on at %s", on_stack ? "stack " : "",
 				 cw_lock_kind__name(kind), where);
 		else

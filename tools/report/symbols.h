@@ -61,10 +61,10 @@ int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 s
 
 /*
  * The same for an object of the contention model of kind CW_LOCK_* (0: a lock the
- * uprobes saw): condition variables, semaphores, barriers, threads and futex words are
- * "cond first waited on at SITE". Where the site is in a module without symbols (a
- * stripped server), the name is the module's file name and the site's offset in it:
- * "memcached+0x1bca1".
+ * uprobes saw): condition variables, semaphores, barriers and futex words are "cond
+ * first waited on at SITE", a joined thread "thread joined at SITE". Where the site is
+ * in a module without symbols (a stripped server), the name is the module's file name
+ * and the site's offset in it: "memcached+0x1bca1".
  */
 int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsigned int kind,
 			    __u64 site_ip, char *buf, size_t len);

@@ -40,7 +40,10 @@ static void shorten_name(const char *raw, int how, char *name, size_t len)
 		/* "heap lock initialised at f (x.c:1)", "cond first waited on at f (x.c:1)" */
 		char *at = strstr(name, " at "), *paren;
 
-		if (at) {
+		if (at && !strncmp(name, "thread joined at ", 17)) {
+			memmove(name + 8, at + 4, strlen(at + 4) + 1);
+			memcpy(name, "joined: ", 8);
+		} else if (at) {
 			memmove(name + 6, at + 4, strlen(at + 4) + 1);
 			memcpy(name, how == CW_LOCK_NAMED_INIT ? "init: " : "used: ", 6);
 		}
@@ -195,6 +198,8 @@ static void object_paths(FILE *out, const struct cw_render *r)
 	for (size_t i = 0; i < cw_contention__nr_objects(c) && shown < PATHS_LOCKS; i++) {
 		const struct cw_hot_object *o = cw_contention__object(c, i);
 		char raw[256], name[1024], w[32], m[32], p50[32], p99[32], share[16] = "";
+		struct cw_hot_path *wp = NULL, *hp = NULL;
+		size_t nw, nh;
 
 		if (!o->wait_ns_total)
 			break;	/* by wait total: the rest did not wait */
@@ -230,10 +235,18 @@ static void object_paths(FILE *out, const struct cw_render *r)
 			fprintf(out, "  owner named by the lock word: thread %u (%s)\n", o->owner_tid,
 				safe_comm(r->eng, o->pid, o->owner_tid, comm, sizeof(comm)));
 		}
-		fprintf(out, "  waited from %zu call path%s%s\n", o->nr_waiters,
-			o->nr_waiters == 1 ? "" : "s", o->nr_waiters ? ":" : "");
-		for (size_t k = 0; k < o->nr_waiters && k < PATHS_PER_LOCK; k++) {
-			const struct cw_hot_path *p = &o->waiters[k];
+		if (cw_report__merge_paths(r->sym, o->pid, o->waiters, o->nr_waiters, 0, &wp,
+					   &nw) ||
+		    cw_report__merge_paths(r->sym, o->pid, o->holders, o->nr_holders, 1, &hp,
+					   &nh)) {
+			free(wp);
+			fprintf(out, "  (call paths: out of memory)\n");
+			continue;
+		}
+		fprintf(out, "  waited from %zu call path%s%s\n", nw, nw == 1 ? "" : "s",
+			nw ? ":" : "");
+		for (size_t k = 0; k < nw && k < PATHS_PER_LOCK; k++) {
+			const struct cw_hot_path *p = &wp[k];
 
 			if (p->count)
 				fprintf(out, "  %llu wait%s, ", (unsigned long long)p->count,
@@ -245,15 +258,17 @@ static void object_paths(FILE *out, const struct cw_render *r)
 				fmt_ns(m, sizeof(m), p->wait_ns_max));
 			text_path(out, r, o->pid, p, "    ");
 		}
-		if (!o->nr_holders) {
+		if (!nh) {
 			fprintf(out, "  made to wait by: not seen (no wakeup of its waiters was "
 				     "traced)\n");
+			free(wp);
+			free(hp);
 			continue;
 		}
-		fprintf(out, "  made to wait by %zu thread%s and call path%s:\n", o->nr_holders,
-			o->nr_holders == 1 ? "" : "s", o->nr_holders == 1 ? "" : "s");
-		for (size_t k = 0; k < o->nr_holders && k < PATHS_PER_LOCK; k++) {
-			const struct cw_hot_path *p = &o->holders[k];
+		fprintf(out, "  made to wait by %zu waker%s (thread and call path):\n", nh,
+			nh == 1 ? "" : "s");
+		for (size_t k = 0; k < nh && k < PATHS_PER_LOCK; k++) {
+			const struct cw_hot_path *p = &hp[k];
 			char comm[CW_SAFE_COMM_LEN];
 
 			fprintf(out, "  thread %u (%s) woke %llu waiter%s, ending %s of waiting, "
@@ -263,6 +278,8 @@ static void object_paths(FILE *out, const struct cw_render *r)
 				fmt_ns(w, sizeof(w), p->wait_ns_total));
 			text_path(out, r, o->pid, p, "    ");
 		}
+		free(wp);
+		free(hp);
 	}
 }
 
