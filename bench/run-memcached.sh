@@ -12,8 +12,11 @@
 # Each run starts a fresh memcached on a free port, attaches concwatch (and waits until
 # it says it is tracing), then memcslap sets its keys and gets them with CONCURRENCY
 # threads (4), EXECUTE gets each (10000); requests/s are the gets over memcslap's own
-# "Time to get" line. The configurations run interleaved, REPS times each, and the
-# median is shown with the ratios to untraced.
+# "Time to get" line. memcached's own CPU time per request (the sum of its threads'
+# run time, /proc/PID/task/*/schedstat, over memcslap's sets and gets, tracing programs
+# run in its context included) is shown too: on a busy machine requests/s wander with
+# the neighbours' load, CPU time per request much less. The configurations run
+# interleaved, REPS times each, and the medians are shown with the ratios to untraced.
 #
 # Exit status 1 when a run failed, 0 otherwise (also when memcached or memcslap is not
 # installed: the script says so; scripts/deps.sh installs them).
@@ -142,14 +145,26 @@ stop_memcached() {
 	mpid=
 }
 
-# Sets rps: gets per second, from memcslap's "Time to get N keys by T threads: S seconds".
+# The run time of memcached's threads so far, ns.
+memcached_cpu() {
+	cat /proc/"$mpid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+
+# Sets rps: gets per second, from memcslap's "Time to get N keys by T threads: S seconds";
+# cpu_us: memcached's CPU time per request (sets and gets), us.
 slap() { # what
+	local c0 c1 nreq
+	c0=$(memcached_cpu)
 	"$MEMCSLAP" --servers="127.0.0.1:$port" --concurrency="$conc" \
 		--execute-number="$execn" --test=get >"$tmp/slap.out" 2>"$tmp/slap.err" ||
 		fail "$1: memcslap failed"
 	rps=$(awk '/^Time to get/ { for (i = 1; i <= NF; i++) if ($i == "keys") n = $(i - 1);
 		s = $(NF - 1) } END { if (n && s > 0) printf "%.0f", n / s }' "$tmp/slap.out")
 	[ -n "$rps" ] || fail "$1: no \"Time to get\" line from memcslap"
+	c1=$(memcached_cpu)
+	nreq=$(awk '/^Time to (get|set)/ { for (i = 1; i <= NF; i++) if ($i == "keys") n += $(i - 1) }
+		END { print n + 0 }' "$tmp/slap.out")
+	cpu_us=$(awk -v a="$c0" -v b="$c1" -v n="$nreq" 'BEGIN { printf "%.2f", (b - a) / 1000 / n }')
 }
 
 run_one() { # config
@@ -184,26 +199,33 @@ echo "memcached benchmark: $("$MEMCACHED" -V), -t 4, memcslap get, concurrency $
 [ -n "$no_uprobes" ] ||
 	echo "no-uprobes: not available in this build (concwatch report has no --no-uprobes)"
 
-declare -A res lost
+declare -A res lost cpu
 for ((r = 1; r <= reps; r++)); do
 	for c in "${configs[@]}"; do
 		run_one "$c"
 		res[$c]="${res[$c]:-} $rps"
+		cpu[$c]="${cpu[$c]:-} $cpu_us"
 		lost[$c]="${lost[$c]:-} ${cw_lost:-}"
-		printf '  run %d/%d %-10s %9d requests/s%s\n' "$r" "$reps" "$c" "$rps" \
-			"${cw_lost:+, lost events $cw_lost}" >&2
+		printf '  run %d/%d %-10s %9d requests/s %8.2f us CPU/request%s\n' "$r" "$reps" \
+			"$c" "$rps" "$cpu_us" "${cw_lost:+, lost events $cw_lost}" >&2
 	done
 done
 
 u=$(echo "${res[untraced]}" | median)
 nu=$(echo "${res[no-uprobes]:-}" | median)
 d=$(echo "${res[default]}" | median)
+cu=$(echo "${cpu[untraced]}" | median)
+cnu=$(echo "${cpu[no-uprobes]:-}" | median)
+cd=$(echo "${cpu[default]}" | median)
 echo
-printf '%-12s %12s %12s %12s %10s %10s\n' "" untraced no-uprobes default nu/untr def/untr
-awk -v u="$u" -v nu="$nu" -v d="$d" 'BEGIN {
-	printf "%-12s %12.0f %12s %12.0f %10s %9.2fx\n", "requests/s", u,
+printf '%-16s %12s %12s %12s %10s %10s\n' "" untraced no-uprobes default nu/untr def/untr
+awk -v u="$u" -v nu="$nu" -v d="$d" -v cu="$cu" -v cnu="$cnu" -v cd="$cd" 'BEGIN {
+	printf "%-16s %12.0f %12s %12.0f %10s %9.2fx\n", "requests/s", u,
 	       nu == "-" ? "-" : sprintf("%.0f", nu), d,
 	       nu == "-" ? "-" : sprintf("%.3fx", nu / u), d / u
+	printf "%-16s %12.2f %12s %12.2f %10s %9.2fx\n", "CPU us/request", cu,
+	       cnu == "-" ? "-" : sprintf("%.2f", cnu), cd,
+	       cnu == "-" ? "-" : sprintf("%.3fx", cnu / cu), cd / cu
 }'
 for c in no-uprobes default; do
 	l=$(echo "${lost[$c]:-}" | tr ' ' '\n' | grep -v '^0\?$' | paste -s -d ' ')
