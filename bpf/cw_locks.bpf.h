@@ -42,7 +42,8 @@
 
 const volatile bool raw_events = false;
 const volatile bool track_free = false;	/* --track-free: free() ends the history of locks */
-const volatile bool no_uprobes = false;	/* --no-uprobes: no program here runs, nothing to look up */
+/* --no-uprobes: no program here runs; the tracepoints have nothing to look up here */
+const volatile bool no_uprobes = false;
 
 __u64 lost_held_overflow;
 

@@ -233,11 +233,11 @@ FIXTURE_TEARDOWN(futexwait)
  * it), a timeout, a wake-up; each a blocking call, two slept, one timed out, every one in
  * the histogram, from that thread alone.
  */
-TEST_F(futexwait, waits_on_a_word)
+static void waits_on_a_word(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(futexwait) *self, const FIXTURE_VARIANT(futexwait) *variant)
 {
 	struct sum w;
 
-	CW_SKIPPED_IN_SETUP();
 	ASSERT_EQ(0, self->seen.lost);
 	w = sum_of(&self->seen, CW_SITE_FUTEX, self->pid, self->waiter, self->word);
 	ASSERT_LT(0, w.records) TH_LOG("no futex statistics for the waiter's word");
@@ -265,11 +265,11 @@ TEST_F(futexwait, waits_on_a_word)
 }
 
 /* A thread blocked on a held mutex: one wait, woken, naming the holder from __owner. */
-TEST_F(futexwait, mutex_wait_names_owner)
+static void mutex_wait_names_owner(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(futexwait) *self, const FIXTURE_VARIANT(futexwait) *variant)
 {
 	struct sum m;
 
-	CW_SKIPPED_IN_SETUP();
 	m = sum_of(&self->seen, CW_SITE_FUTEX, self->pid, self->locker, self->mutex);
 	ASSERT_LT(0, m.records) TH_LOG("no futex statistics for the locker on the mutex");
 	EXPECT_EQ(1, m.acquisitions);
@@ -282,11 +282,11 @@ TEST_F(futexwait, mutex_wait_names_owner)
 }
 
 /* The same on a priority-inheritance mutex: FUTEX_LOCK_PI, the owner from the word. */
-TEST_F(futexwait, pi_mutex_wait_names_owner)
+static void pi_mutex_wait_names_owner(struct __test_metadata *_metadata,
+				      FIXTURE_DATA(futexwait) *self, const FIXTURE_VARIANT(futexwait) *variant)
 {
 	struct sum m;
 
-	CW_SKIPPED_IN_SETUP();
 	m = sum_of(&self->seen, CW_SITE_FUTEX, self->pid, self->pilocker, self->pimutex);
 	ASSERT_LT(0, m.records) TH_LOG("no futex statistics for the PI locker");
 	EXPECT_EQ(1, m.acquisitions);
@@ -300,12 +300,12 @@ TEST_F(futexwait, pi_mutex_wait_names_owner)
  * contended acquisition; both waits in the histogram. Without uprobes, none of it, and
  * no per-operation lock record either; with raw_events, operations instead of figures.
  */
-TEST_F(futexwait, uprobe_view)
+static void uprobe_view(struct __test_metadata *_metadata,
+			FIXTURE_DATA(futexwait) *self, const FIXTURE_VARIANT(futexwait) *variant)
 {
 	const struct seen *s = &self->seen;
 	struct sum a;
 
-	CW_SKIPPED_IN_SETUP();
 	a = sum_of(s, CW_SITE_ACQUIRE, self->pid, 0, self->mutex);
 	if (variant->no_uprobes || variant->raw_events) {
 		EXPECT_EQ(0, count_what(s, CW_SITE_ACQUIRE, self->pid));
@@ -335,12 +335,12 @@ TEST_F(futexwait, uprobe_view)
 }
 
 /* Per-operation futex records only when asked for: then one END per call of the waiter. */
-TEST_F(futexwait, raw_records_only_when_asked)
+static void raw_records_only_when_asked(struct __test_metadata *_metadata,
+					FIXTURE_DATA(futexwait) *self, const FIXTURE_VARIANT(futexwait) *variant)
 {
 	const struct seen *s = &self->seen;
 	size_t n = 0;
 
-	CW_SKIPPED_IN_SETUP();
 	if (!variant->raw_events) {
 		EXPECT_EQ(0, s->by_type[CW_EV_FUTEX_BEGIN]);
 		EXPECT_EQ(0, s->by_type[CW_EV_FUTEX_END]);
@@ -358,6 +358,36 @@ TEST_F(futexwait, raw_records_only_when_asked)
 	}
 	EXPECT_EQ(3 + self->futex2, n);
 	EXPECT_EQ(s->by_type[CW_EV_FUTEX_BEGIN], s->by_type[CW_EV_FUTEX_END]);
+}
+
+/*
+ * One test per way of tracing: each setup runs the workload under a new session, which
+ * under QEMU's TCG takes most of the default 30 s with uprobes (loading and attaching).
+ */
+TEST_F_TIMEOUT(futexwait, aggregated_facts, 300)
+{
+	CW_SKIPPED_IN_SETUP();
+	waits_on_a_word(_metadata, self, variant);
+	mutex_wait_names_owner(_metadata, self, variant);
+	pi_mutex_wait_names_owner(_metadata, self, variant);
+	uprobe_view(_metadata, self, variant);
+	raw_records_only_when_asked(_metadata, self, variant);
+}
+
+/* The tests below start their own workloads and sessions. */
+FIXTURE(own)
+{
+	int unused;
+};
+
+FIXTURE_SETUP(own)
+{
+	if (cw_live_skip_reason())
+		SKIP(return, "%s", cw_live_skip_reason());
+}
+
+FIXTURE_TEARDOWN(own)
+{
 }
 
 /*
@@ -398,7 +428,7 @@ static int map_entries_of(int pid, int tid)
  * its last figures were sent: a server starting a thread per connection must not fill
  * it. The process's entries stay while it lives.
  */
-TEST(exited_thread_entries_dropped)
+TEST_F_TIMEOUT(own, exited_thread_entries_dropped, 300)
 {
 	struct cw_source_opts opts = {};
 	struct cw_session *sess = NULL;
@@ -408,8 +438,7 @@ TEST(exited_thread_entries_dropped)
 	struct cw_wl wl;
 	__u64 ticks;
 
-	if (cw_live_skip_reason())
-		SKIP(return, "%s", cw_live_skip_reason());
+	CW_SKIPPED_IN_SETUP();
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_futexwait", NULL));
 	opts.pid = wl.pid;
 	ASSERT_EQ(0, cw_trace__open(&opts, sink, &s, &sess, err, sizeof(err))) TH_LOG("%s", err);
@@ -459,7 +488,7 @@ static int kstack_sent(const struct seen *s, __u64 id)
  * mmap_lock (an rwsem): kernel lock figures flagged CW_SITE_F_MMAP_LOCK, of one lock
  * (one process, one mm), with its read/write flags, and their kernel stacks sent.
  */
-TEST(klock_mmap_lock)
+TEST_F_TIMEOUT(own, klock_mmap_lock, 300)
 {
 	struct cw_source_opts opts = {};
 	struct cw_session *sess = NULL;
@@ -469,8 +498,7 @@ TEST(klock_mmap_lock)
 	char err[256] = "";
 	size_t found = 0;
 
-	if (cw_live_skip_reason())
-		SKIP(return, "%s", cw_live_skip_reason());
+	CW_SKIPPED_IN_SETUP();
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_klock", NULL));
 	opts.pid = wl.pid;
 	opts.no_uprobes = 1; /* kernel locks need none */
