@@ -99,6 +99,16 @@ static __always_inline __u32 sched_bucket(__u64 v)
 	return r < CW_HIST_BUCKETS ? r : CW_HIST_BUCKETS - 1;
 }
 
+/* One more value v in a log2 histogram; masked after a barrier, or clang drops the mask. */
+static __always_inline void sched_hist_add(__u32 *hist, __u64 v)
+{
+	__u64 b = sched_bucket(v);
+
+	asm volatile("" : "+r"(b));
+	b &= CW_HIST_BUCKETS - 1;
+	__sync_fetch_and_add(&hist[b], 1);
+}
+
 static __always_inline void sched_max(__u64 *v, __u64 x)
 {
 	__u64 old = *v;
@@ -255,7 +265,7 @@ static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid
 		sched_add_off(st, state, d);
 		if (state == CW_OFFCPU_PREEMPTED) {
 			sched_max(&st->runq_ns_max, d);
-			st->runq_hist[sched_bucket(d) & (CW_HIST_BUCKETS - 1)]++;
+			sched_hist_add(st->runq_hist, d);
 		}
 	}
 	st->state = CW_OFFCPU_NONE;
@@ -399,7 +409,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	__sync_fetch_and_add(&site->contentions, 1);
 	__sync_fetch_and_add(&site->wait_ns_total, wait);
 	sched_max(&site->wait_ns_max, wait);
-	__sync_fetch_and_add(&site->wait_hist[sched_bucket(wait) & (CW_HIST_BUCKETS - 1)], 1);
+	sched_hist_add(site->wait_hist, wait);
 }
 
 static __always_inline void sched_emit_wakeup(struct task_struct *p, const struct sched_woken *w,

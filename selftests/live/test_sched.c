@@ -23,6 +23,8 @@
 #define MAX_THREADS 32
 #define MAX_WAKES 64
 #define MS 1000000ULL
+/* seconds a test may take: loading the programs alone takes a while under QEMU's TCG */
+#define SCHED_TIMEOUT 300
 
 /* A CW_SITE_WAKE key's figures, summed over its records. */
 struct wake {
@@ -278,7 +280,7 @@ static int find_frame(const struct cw_ustack *u, size_t from, const char *name)
  * its waker, wl-waker, named in a CW_SITE_WAKE entry on word with the one wait it ended
  * and a stack through wake_waiter().
  */
-TEST_F(sched, futex_wait_and_its_waker)
+TEST_F_TIMEOUT(sched, futex_wait_and_its_waker, SCHED_TIMEOUT)
 {
 	long waiter, waker;
 	__u64 word, wait_ns;
@@ -350,7 +352,7 @@ TEST_F(sched, futex_wait_and_its_waker)
  * record --timeline: the same wait as the waiter's switch-out (FUTEX, on word), its
  * wakeup by wl-waker with the stack of the wake entry, and its switch-in after that.
  */
-TEST_F(sched, timeline_switch_and_wakeup)
+TEST_F_TIMEOUT(sched, timeline_switch_and_wakeup, SCHED_TIMEOUT)
 {
 	const struct cw_ev_switch *out = NULL, *in = NULL;
 	const struct cw_ev_wakeup *wk = NULL;
@@ -408,7 +410,7 @@ TEST_F(sched, timeline_switch_and_wakeup)
 }
 
 /* A thread burning CPU: on-CPU time at least what its own CPU clock counted. */
-TEST_F(sched, oncpu_covers_thread_cputime)
+TEST_F_TIMEOUT(sched, oncpu_covers_thread_cputime, SCHED_TIMEOUT)
 {
 	const struct cw_ev_thread_stats *t;
 	__u64 cpu_ns;
@@ -436,7 +438,7 @@ TEST_F(sched, oncpu_covers_thread_cputime)
 }
 
 /* nanosleep is SLEEP time, at least what was asked for, and nothing else is. */
-TEST_F(sched, nanosleep_is_sleep)
+TEST_F_TIMEOUT(sched, nanosleep_is_sleep, SCHED_TIMEOUT)
 {
 	const struct cw_ev_thread_stats *t;
 	__u64 slept;
@@ -459,7 +461,7 @@ TEST_F(sched, nanosleep_is_sleep)
 }
 
 /* Two spinning threads on one CPU: each waits runnable while the other runs. */
-TEST_F(sched, pinned_threads_wait_runnable)
+TEST_F_TIMEOUT(sched, pinned_threads_wait_runnable, SCHED_TIMEOUT)
 {
 	const struct cw_ev_thread_stats *a, *b;
 	long cpu;
@@ -497,7 +499,7 @@ TEST_F(sched, pinned_threads_wait_runnable)
 }
 
 /* Policy and priorities: a SCHED_FIFO 10 thread and a nice 5 one. */
-TEST_F(sched, policy_and_priority)
+TEST_F_TIMEOUT(sched, policy_and_priority, SCHED_TIMEOUT)
 {
 	const struct cw_ev_thread_stats *f, *n;
 
