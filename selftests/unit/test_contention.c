@@ -788,6 +788,37 @@ TEST_F(ct, view_sites_many_keys)
 						CW_SITE_FUTEX)->wait_ns_total);
 	EXPECT_EQ(20, cw_engine__find_view_site(self->eng, PID, T1, 0, 1,
 						CW_SITE_FUTEX)->wait_ns_total);
+	/* one waiter per futex key, each its own word; wakes of words nobody waited on: none */
+	model(_metadata, self, NULL);
+	EXPECT_EQ(2000 + 2, cw_contention__nr_objects(self->c));
+}
+
+/* Many threads and call paths on one word: each summed once, whatever their number. */
+TEST_F(ct, many_paths_one_word)
+{
+	const struct cw_hot_object *o;
+
+	for (int round = 0; round < 2; round++)
+		for (__u32 i = 0; i < 2000; i++) {
+			stats(_metadata, self, CW_SITE_FUTEX, T1 + i % 500, W, 0x10000 + i % 800, 1,
+			      10 + i % 800);
+			stats(_metadata, self, CW_SITE_WAKE, T1 + i % 300, W, 0x20000 + i % 700, 1,
+			      5);
+		}
+	model(_metadata, self, NULL);
+	o = cw_contention__find(self->c, PID, W);
+	ASSERT_NE(NULL, o);
+	ASSERT_EQ(800, o->nr_waiters);
+	EXPECT_EQ(0x10000 + 799, o->waiters[0].stack_id);
+	EXPECT_EQ(0x10000, o->waiters[799].stack_id);
+	ASSERT_EQ(500, o->nr_threads);
+	/* (i % 300, i % 700) repeat only after lcm(300, 700) = 2100: 2000 keys, each twice */
+	ASSERT_EQ(2000, o->nr_holders);
+	EXPECT_EQ(2, o->holders[0].count);
+	EXPECT_EQ(10, o->holders[0].wait_ns_total);
+	EXPECT_EQ(T1, o->holders[0].tid);
+	EXPECT_EQ(T1 + 1999 % 300, o->holders[1999].tid);
+	EXPECT_EQ(0x20000 + 1999 % 700, o->holders[1999].stack_id);
 }
 
 /* Every view at once, the stream the allocation tests replay. */
