@@ -48,6 +48,9 @@ struct cw_contention {
 	size_t nr_objs, cap_objs;
 	struct cw_index obj_ix;		/* (pid, addr) -> slot in objs */
 	struct cw_index word_ix;	/* (pid, futex word) -> slot in objs, first class wins */
+	/* while building: (slot << 32, stack) -> futex waiter, (slot << 32 | 1, tid) -> thread */
+	struct cw_index path_ix;
+	struct cw_index holder_ix;	/* (slot << 32 | tid, stack) -> holder */
 	size_t *users;			/* user-space objects' slots, ranked */
 	size_t nr_users;
 	size_t *klocks;			/* kernel locks' slots, ranked */
@@ -122,19 +125,28 @@ static struct obj *get_obj(struct cw_contention *c, __u32 pid, __u64 addr, __u8 
 	return o;
 }
 
-/* The path of (tid, stack_id) in v, appended zeroed when new. */
-static struct cw_hot_path *get_path(struct cw_hot_path **v, size_t *nr, size_t *cap, __u32 tid,
-				    __u16 space, __u64 stack_id)
+/*
+ * The path of (tid, stack_id) in v, appended zeroed when new. ix: where the paths of
+ * this list are found by (key, stack_id), key naming the list and the tid; NULL: the
+ * caller knows the path is new.
+ */
+static struct cw_hot_path *get_path(struct cw_index *ix, __u64 key, struct cw_hot_path **v,
+				    size_t *nr, size_t *cap, __u32 tid, __u16 space,
+				    __u64 stack_id)
 {
 	struct cw_hot_path *p;
+	__u32 i;
 
-	for (size_t i = 0; i < *nr; i++)
-		if ((*v)[i].tid == tid && (*v)[i].stack_id == stack_id)
-			return &(*v)[i];
+	if (ix && !cw_index__get(ix, key, stack_id, &i))
+		return &(*v)[i];
+	if (*nr >= UINT32_MAX)
+		return NULL;
 	p = cw_grow(*v, cap, *nr + 1, sizeof(*p));
 	if (!p)
 		return NULL;
 	*v = p;
+	if (ix && cw_index__put(ix, key, stack_id, *nr))
+		return NULL;
 	p = &p[(*nr)++];
 	memset(p, 0, sizeof(*p));
 	p->tid = tid;
@@ -143,18 +155,23 @@ static struct cw_hot_path *get_path(struct cw_hot_path **v, size_t *nr, size_t *
 	return p;
 }
 
-static struct cw_hot_thread *get_hthread(struct cw_hot_thread **v, size_t *nr, size_t *cap,
-					 __u32 tid)
+/* The thread tid in v, appended zeroed when new; found through ix by (key, tid) as above. */
+static struct cw_hot_thread *get_hthread(struct cw_index *ix, __u64 key, struct cw_hot_thread **v,
+					 size_t *nr, size_t *cap, __u32 tid)
 {
 	struct cw_hot_thread *t;
+	__u32 i;
 
-	for (size_t i = 0; i < *nr; i++)
-		if ((*v)[i].tid == tid)
-			return &(*v)[i];
+	if (ix && !cw_index__get(ix, key, tid, &i))
+		return &(*v)[i];
+	if (*nr >= UINT32_MAX)
+		return NULL;
 	t = cw_grow(*v, cap, *nr + 1, sizeof(*t));
 	if (!t)
 		return NULL;
 	*v = t;
+	if (ix && cw_index__put(ix, key, tid, *nr))
+		return NULL;
 	t = &t[(*nr)++];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
@@ -290,8 +307,10 @@ static int add_futex_site(struct cw_contention *c, const struct cw_view_site *s,
 		o->owner_ts = s->last_ts;
 		o->owner_seq = s->seq;
 	}
-	p = get_path(&o->f_paths, &o->nr_f_paths, &o->cap_f_paths, 0, CW_STACK_USER, s->stack_id);
-	ht = get_hthread(&o->f_threads, &o->nr_f_threads, &o->cap_f_threads, s->tid);
+	p = get_path(&c->path_ix, (__u64)(o - c->objs) << 32, &o->f_paths, &o->nr_f_paths,
+		     &o->cap_f_paths, 0, CW_STACK_USER, s->stack_id);
+	ht = get_hthread(&c->path_ix, (__u64)(o - c->objs) << 32 | 1, &o->f_threads,
+			 &o->nr_f_threads, &o->cap_f_threads, s->tid);
 	if (!p || !ht)
 		return -ENOMEM;
 	path_add(p, s->contentions, s->wait_ns_total, s->wait_ns_max);
@@ -323,8 +342,8 @@ static int add_wake_site(struct cw_contention *c, const struct cw_view_site *s)
 	o = &c->objs[slot];
 	if (o->o.kind == CW_LOCK_KERNEL)
 		return 0;
-	p = get_path(&o->o.holders, &o->o.nr_holders, &o->cap_holders, s->tid, CW_STACK_USER,
-		     s->stack_id);
+	p = get_path(&c->holder_ix, (__u64)slot << 32 | s->tid, &o->o.holders, &o->o.nr_holders,
+		     &o->cap_holders, s->tid, CW_STACK_USER, s->stack_id);
 	if (!p)
 		return -ENOMEM;
 	path_add(p, s->acquisitions, s->wait_ns_total, s->wait_ns_max);
@@ -416,7 +435,8 @@ static int acquire_waiters(struct obj *o)
 
 		if (!s->wait_ns_total && !(counted && s->contentions))
 			continue;
-		p = get_path(&o->o.waiters, &o->o.nr_waiters, &cap, 0,
+		/* one site per stack: each a new path */
+		p = get_path(NULL, 0, &o->o.waiters, &o->o.nr_waiters, &cap, 0,
 			     l->kind == CW_LOCK_KERNEL ? CW_STACK_KERNEL : CW_STACK_USER,
 			     s->stack_id);
 		if (!p)
@@ -437,7 +457,7 @@ static int acquire_threads(struct obj *o)
 
 		if (!u->wait_ns_total)
 			continue;
-		t = get_hthread(&o->o.threads, &o->o.nr_threads, &o->cap_threads, u->tid);
+		t = get_hthread(NULL, 0, &o->o.threads, &o->o.nr_threads, &o->cap_threads, u->tid);
 		if (!t)
 			return -ENOMEM;
 		t->count += u->acquisitions;
@@ -666,6 +686,8 @@ static int build(struct cw_contention *c, const struct cw_engine *eng,
 		goto cleanup;
 	err = 0;
 cleanup:
+	cw_index__fini(&c->path_ix);
+	cw_index__fini(&c->holder_ix);
 	cw_index__fini(&thread_ix);
 	free(cls);
 	free(tf);
