@@ -347,4 +347,68 @@ TEST_F(hot, json)
 	free(text);
 }
 
+static char *snapshot(FIXTURE_DATA(hot) *self, struct cw_report_snapshot *snap)
+{
+	struct cw_report_target t = { .pid = PID };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int err;
+
+	if (!m)
+		return NULL;
+	err = cw_report__snapshot(m, self->eng, &t, snap);
+	fclose(m);
+	if (err) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Batch snapshots: the futex view's objects too, shares of the interval's traced time. */
+TEST_F(hot, snapshot)
+{
+	struct cw_report_snapshot *snap = cw_report__snapshot_new();
+	char *text;
+
+	ASSERT_NE(NULL, snap);
+	text = snapshot(self, snap);
+	ASSERT_NE(NULL, text);
+	TH_LOG("%s", text);
+	EXPECT_TRUE(line_has(text, "hot_lock ", "   600.0 ms       0 ns    15%  HOTSPOT\n"));
+	EXPECT_TRUE(line_has(text, "mmap_lock ", "  kernel         20         20    20.0 ms"));
+	EXPECT_TRUE(line_has(text, "ping_cond ", "    cond          -         10     1.00 s          -"
+						 "    25%\n"));
+	EXPECT_TRUE(line_has(text, "memcached+0x1bca1 ", "   mutex          -         50   100.0 ms"));
+	EXPECT_NE(NULL, line(text, "worker-1             4000     4002          -   400.0 ms       0 ns"
+				   "   400.0 ms   100.0 ms    50.0 ms    50.0 ms\n"));
+	free(text);
+
+	/* the next interval: worker-1 traced 1 s more, 20 ms of it on the stripped mutex */
+	{
+		__u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_PREEMPTED] = 100 * MS,
+					     [CW_OFFCPU_LOCK] = 300 * MS,
+					     [CW_OFFCPU_FUTEX] = 120 * MS,
+					     [CW_OFFCPU_KLOCK] = 50 * MS,
+					     [CW_OFFCPU_SLEEP] = 1030 * MS };
+		struct cw_ev_thread_stats t = synth_thread_stats(self->ts++, PID, 4002, 400 * MS,
+								 off);
+
+		feed(_metadata, self->eng, &t.hdr);
+		stats(_metadata, self, CW_SITE_FUTEX, 4002, 0x7000, S_STRIP, 10, 2 * MS);
+	}
+	text = snapshot(self, snap);
+	ASSERT_NE(NULL, text);
+	TH_LOG("%s", text);
+	EXPECT_TRUE(line_has(text, "memcached+0x1bca1 ", "   mutex          -         10    20.0 ms"
+							 "          -   2.0%\n"));
+	EXPECT_EQ(NULL, line(text, "hot_lock "));
+	EXPECT_EQ(NULL, line(text, "ping_cond "));
+	EXPECT_NE(NULL, line(text, "worker-1             4000     4002          -    20.0 ms       0 ns"
+				   "       0 ns       0 ns       0 ns   980.0 ms\n"));
+	free(text);
+	cw_report__snapshot_free(snap);
+}
+
 TEST_HARNESS_MAIN
