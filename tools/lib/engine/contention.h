@@ -57,7 +57,9 @@ struct cw_hot_path {
 	__u16 space;		/* CW_STACK_USER, or CW_STACK_KERNEL for kernel locks */
 	__u64 stack_id;		/* 0 = not known */
 	__u64 ip;		/* uprobes: the acquire's return address, else 0 */
-	__u64 count;		/* waiters: waits (acquisitions with a wait); holders: wakeups */
+	__u64 count;		/* waiters: waits (uprobes: contended acquisitions, or every
+				 * acquisition of a per-operation stream; futex: calls that
+				 * slept); holders: waiters woken */
 	__u64 wait_ns_total;	/* holders: the waiting they ended */
 	__u64 wait_ns_max;
 };
@@ -78,12 +80,15 @@ struct cw_hot_object {
 	__u32 flags;		/* CW_SITE_F_* (kernel locks: CW_SITE_F_MMAP_LOCK) */
 	__u32 klock_flags;	/* kernel locks: LCB_F_* */
 	__u64 addr;		/* the object */
-	__u64 first_ip;		/* first acquisition or wait site, for naming; 0 = none */
-	__u64 acquisitions;	/* uprobes: acquisitions; else waits */
-	__u64 contentions;	/* waits that blocked */
-	__u64 failures;		/* busy trylocks, timed-out acquires and waits */
+	__u64 first_ip;		/* first acquisition site (uprobes), for naming; 0 = none: name
+				 * it by waiters[0]'s stack (futex waits carry no ip) */
+	__u64 acquisitions;	/* uprobes: acquisitions; else blocking calls (futex), or
+				 * contentions that took the lock (kernel) */
+	__u64 contentions;	/* waits that blocked (uprobes' figure when it has one) */
+	__u64 failures;		/* busy trylocks, timed-out acquires and waits (the larger of
+				 * the two views) */
 	__u64 wait_ns_total;	/* both views: the larger of uprobe and futex totals, never a sum */
-	__u64 wait_ns_max;
+	__u64 wait_ns_max;	/* the larger of the views' */
 	__u64 hold_ns_total;	/* uprobes only: CW_VIEW_ACQUIRE */
 	__u64 hold_ns_max;
 	__u64 wait_p50_ns;	/* from hist; 0 when no wait was measured */
@@ -97,11 +102,13 @@ struct cw_hot_object {
 				 * saw no exit of it) */
 	double share;		/* wait_ns_total / traced threads' time */
 	int hotspot;		/* share >= threshold and not CW_LOCK_WAITS_FOR_WORK(kind) */
-	struct cw_hot_path *waiters;	/* by wait_ns_total, largest first */
+	/* lists by wait_ns_total, then count, largest first; ties by first appearance */
+	struct cw_hot_path *waiters;
 	size_t nr_waiters;
-	struct cw_hot_path *holders;	/* by wait_ns_total, largest first */
+	struct cw_hot_path *holders;	/* CW_SITE_WAKE per (waking tid, stack) */
 	size_t nr_holders;
-	struct cw_hot_thread *threads;	/* waiting threads, by wait_ns_total, largest first */
+	struct cw_hot_thread *threads;	/* waiting threads: the futex view's when it has them
+					 * (the uprobes' statistics are not per thread) */
 	size_t nr_threads;
 	__u64 seq;		/* first appearance in the stream: ties rank by it */
 };
@@ -146,6 +153,14 @@ size_t cw_contention__nr_klocks(const struct cw_contention *c);
 const struct cw_hot_object *cw_contention__klock(const struct cw_contention *c, size_t i);
 const struct cw_hot_object *cw_contention__find(const struct cw_contention *c, __u32 pid,
 						__u64 addr);
+/*
+ * The object a futex word (or a lock address) belongs to: the object the word's waits
+ * were classified into (the first class of the word, when its stacks disagree), else the
+ * object at that address; NULL when none. For records that carry the word (switch and
+ * wakeup's wait_addr, blocked threads).
+ */
+const struct cw_hot_object *cw_contention__find_word(const struct cw_contention *c, __u32 pid,
+						     __u64 addr);
 /* Threads in the engine's order. */
 size_t cw_contention__nr_threads(const struct cw_contention *c);
 const struct cw_thread_time *cw_contention__thread(const struct cw_contention *c, size_t i);

@@ -322,14 +322,15 @@ static int klock_stats_to_lock(struct cw_engine *eng, const struct cw_ev_lock_st
 	l->known |= CW_LOCK_KNOWN_CONTENTIONS;
 	l->site_flags |= s->flags;
 	l->klock_flags = s->op;
+	/* as the raw records count: acquisitions are the contentions that took the lock */
 	l->begins += s->contentions;
 	l->contentions += s->contentions;
-	l->acquisitions += s->acquisitions;
+	l->acquisitions += s->acquisitions > s->failures ? s->acquisitions - s->failures : 0;
 	l->failures += s->failures;
 	add_wait(l, s->wait_ns_total, s->wait_ns_max);
 	add_hist(l->wait_hist, s->wait_hist);
 	site->begins += s->contentions;
-	site->acquisitions += s->acquisitions;
+	site->acquisitions += s->acquisitions > s->failures ? s->acquisitions - s->failures : 0;
 	site->contentions += s->contentions;
 	site_add_wait(site, s->wait_ns_total, s->wait_ns_max);
 	return 0;
@@ -396,8 +397,10 @@ static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 	struct cw_lock *l;
 	struct cw_lock_site *site;
 
-	if (s->what != CW_SITE_ACQUIRE)
+	if (s->what == CW_SITE_FUTEX || s->what == CW_SITE_KLOCK || s->what == CW_SITE_WAKE)
 		return feed_view_stats(eng, s);
+	if (s->what != CW_SITE_ACQUIRE)
+		return 0;	/* a view newer than this engine: nothing reads it */
 	l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
 	if (!l)
 		return -ENOMEM;
@@ -548,19 +551,32 @@ static int feed_module(struct cw_engine *eng, const struct cw_ev_module *e)
 	return 0;
 }
 
+/* futex(2) ops that can block, and the calls without an op word that wait */
+static int futex_op_blocks(__u32 op)
+{
+	__u32 cmd = op & 0x7f;
+
+	if (op == CW_FUTEX_OP_WAITV)
+		return 1;
+#ifdef CW_FUTEX_OP_WAIT2
+	if (op == CW_FUTEX_OP_WAIT2)
+		return 1;
+#endif
+	if (op >= 0xfffffff0U)
+		return 0;	/* the other made-up op words: wake, requeue */
+	/* FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 */
+	return cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 || cmd == 13;
+}
+
 static int feed_futex(struct cw_engine *eng, const struct cw_ev_futex *e)
 {
 	struct cw_thread *t = get_thread(eng, e->hdr.pid, e->hdr.tid, e->hdr.ts_ns);
-	__u32 cmd = e->op & 0x7f;
 
 	if (!t)
 		return -ENOMEM;
 	if (cw_engine__has_futex_sites(eng, e->hdr.pid))
 		return 0;	/* its futex statistics count these waits already */
-	/* FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2, and futex_waitv */
-	if (e->hdr.type == CW_EV_FUTEX_END &&
-	    (e->op == CW_FUTEX_OP_WAITV || cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 ||
-	     cmd == 13)) {
+	if (e->hdr.type == CW_EV_FUTEX_END && futex_op_blocks(e->op)) {
 		t->futex_waits++;
 		t->futex_wait_ns += e->wait_ns;
 	}
