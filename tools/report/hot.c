@@ -27,7 +27,7 @@ int cw_report__model_new(const struct cw_engine *eng, struct cw_symbols *sym,
 	m->opts.hotspot_pct = t && t->hotspot_pct ? t->hotspot_pct : CW_HOTSPOT_DEFAULT_PCT;
 	err = cw_contention__new(eng, &m->opts, &m->c);
 	if (!err)
-		err = cw_findings__new_opts(eng, &m->opts, &m->fs);
+		err = cw_findings__new_model(eng, m->c, &m->fs);
 	if (err)
 		cw_report__model_fini(m);
 	return err;
