@@ -25,6 +25,7 @@
 
 #include "kselftest_harness.h"
 #include "engine/engine.h"
+#include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
 #include "cw_synth.h"
@@ -345,6 +346,34 @@ TEST_F(hot, json)
 				     "\"futex_wait_ns\": 0, \"klock_wait_ns\": 50000000, "
 				     "\"io_ns\": 0, \"sleep_ns\": 50000000, \"runq_ns_max\": 3000000, "));
 	free(text);
+}
+
+/* The report's classifier on many call paths: each resolved once, remembered, right. */
+TEST_F(hot, classifier_many_paths)
+{
+	__u64 cond_wait = libc_func("pthread_cond_wait");
+	struct cw_classifier *cl;
+	struct cw_futex_class k;
+
+	for (__u64 i = 0; i < 300; i++)
+		feed_stack(_metadata, self->eng, 0x1000 + i, CW_STACK_USER, cond_wait,
+			   0x20000000 + i * 16);
+	ASSERT_EQ(0, cw_classifier__new(self->sym, &cl));
+	for (int pass = 0; pass < 2; pass++) {
+		for (__u64 i = 0; i < 300; i++) {
+			memset(&k, 0, sizeof(k));
+			ASSERT_EQ(0, cw_classifier__classify(cl, PID, 0x7000 + 44 + i * 48, 0x1000 + i,
+							     &k));
+			EXPECT_EQ(CW_LOCK_COND, k.kind);
+			EXPECT_EQ(0x7000 + i * 48, k.object);
+		}
+	}
+	/* a stack not received, and none: not known, never guessed */
+	EXPECT_EQ(-ENOENT, cw_classifier__classify(cl, PID, 0x7028, 0x99999, &k));
+	EXPECT_EQ(-ENOENT, cw_classifier__classify(cl, PID, 0x7028, 0, &k));
+	/* the program's own futex (no libc frame first) */
+	EXPECT_EQ(-ENOENT, cw_classifier__classify(cl, PID, 0x9000, S_RAW, &k));
+	cw_classifier__free(cl);
 }
 
 static char *snapshot(FIXTURE_DATA(hot) *self, struct cw_report_snapshot *snap)
