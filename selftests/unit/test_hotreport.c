@@ -133,7 +133,8 @@ static void thread(struct __test_metadata *_metadata, FIXTURE_DATA(hot) *self, _
 FIXTURE_SETUP(hot)
 {
 	struct cw_module_info *mods;
-	__u64 cond_wait = libc_func("pthread_cond_wait"), mutex_lock = libc_func("pthread_mutex_lock");
+	__u64 cond_wait = libc_func("pthread_cond_wait");
+	__u64 mutex_lock = libc_func("pthread_mutex_lock");
 	size_t nr;
 
 	ASSERT_NE(0, cond_wait);

@@ -70,9 +70,9 @@ static __u64 object_site(struct cw_symbols *sym, const struct cw_hot_object *o)
 	if (o->first_ip && !in_libc(eng, o->pid, o->first_ip))
 		return o->first_ip;
 	for (size_t w = 0; w < o->nr_waiters && !ip; w++) {
-		st = o->waiters[w].stack_id ?
-			     cw_engine__find_stack(eng, o->pid, CW_STACK_USER, o->waiters[w].stack_id) :
-			     NULL;
+		__u64 id = o->waiters[w].stack_id;
+
+		st = id ? cw_engine__find_stack(eng, o->pid, CW_STACK_USER, id) : NULL;
 		if (!st || cw_symbols__resolve(sym, st, &s)) {
 			if (st)
 				cw_ustack__fini(&s);

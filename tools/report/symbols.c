@@ -390,7 +390,8 @@ int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsig
 		return CW_LOCK_NAMED_SYMBOL;
 	}
 	/* a joined thread's tid word lives in its descriptor: no variable names it */
-	on_stack = err || kind == CW_LOCK_THREAD ? 0 : stack_variable(sym, u, l, pid, addr, buf, len);
+	on_stack = err || kind == CW_LOCK_THREAD ? 0 :
+						   stack_variable(sym, u, l, pid, addr, buf, len);
 	if (on_stack == 2)
 		return CW_LOCK_NAMED_SYMBOL;
 	if (l && l->init_ip) {
