@@ -25,6 +25,7 @@
 
 #include "kselftest_harness.h"
 #include "engine/engine.h"
+#include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
 #include "cw_synth.h"
@@ -100,7 +101,7 @@ static __u64 libc_func(const char *name)
 static void stats(struct __test_metadata *_metadata, FIXTURE_DATA(hot) *self, __u8 what,
 		  __u32 tid, __u64 addr, __u64 stack_id, __u64 n, __u64 wait_ns)
 {
-	struct cw_ev_lock_stats s = synth_stats(what, self->ts++, PID, tid, addr, stack_id, n,
+	struct cw_ev_lock_stats s = synth_site_stats(what, self->ts++, PID, tid, addr, stack_id, n,
 						wait_ns);
 
 	if (what == CW_SITE_ACQUIRE)
@@ -132,7 +133,8 @@ static void thread(struct __test_metadata *_metadata, FIXTURE_DATA(hot) *self, _
 FIXTURE_SETUP(hot)
 {
 	struct cw_module_info *mods;
-	__u64 cond_wait = libc_func("pthread_cond_wait"), mutex_lock = libc_func("pthread_mutex_lock");
+	__u64 cond_wait = libc_func("pthread_cond_wait");
+	__u64 mutex_lock = libc_func("pthread_mutex_lock");
 	size_t nr;
 
 	ASSERT_NE(0, cond_wait);
@@ -345,6 +347,98 @@ TEST_F(hot, json)
 				     "\"futex_wait_ns\": 0, \"klock_wait_ns\": 50000000, "
 				     "\"io_ns\": 0, \"sleep_ns\": 50000000, \"runq_ns_max\": 3000000, "));
 	free(text);
+}
+
+/* The report's classifier on many call paths: each resolved once, remembered, right. */
+TEST_F(hot, classifier_many_paths)
+{
+	__u64 cond_wait = libc_func("pthread_cond_wait");
+	struct cw_classifier *cl;
+	struct cw_futex_class k;
+
+	for (__u64 i = 0; i < 300; i++)
+		feed_stack(_metadata, self->eng, 0x1000 + i, CW_STACK_USER, cond_wait,
+			   0x20000000 + i * 16);
+	ASSERT_EQ(0, cw_classifier__new(self->sym, &cl));
+	for (int pass = 0; pass < 2; pass++) {
+		for (__u64 i = 0; i < 300; i++) {
+			memset(&k, 0, sizeof(k));
+			ASSERT_EQ(0, cw_classifier__classify(cl, PID, 0x7000 + 44 + i * 48, 0x1000 + i,
+							     &k));
+			EXPECT_EQ(CW_LOCK_COND, k.kind);
+			EXPECT_EQ(0x7000 + i * 48, k.object);
+		}
+	}
+	/* a stack not received, and none: not known, never guessed */
+	EXPECT_EQ(-ENOENT, cw_classifier__classify(cl, PID, 0x7028, 0x99999, &k));
+	EXPECT_EQ(-ENOENT, cw_classifier__classify(cl, PID, 0x7028, 0, &k));
+	/* the program's own futex (no libc frame first) */
+	EXPECT_EQ(-ENOENT, cw_classifier__classify(cl, PID, 0x9000, S_RAW, &k));
+	cw_classifier__free(cl);
+}
+
+static char *snapshot(FIXTURE_DATA(hot) *self, struct cw_report_snapshot *snap)
+{
+	struct cw_report_target t = { .pid = PID };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int err;
+
+	if (!m)
+		return NULL;
+	err = cw_report__snapshot(m, self->eng, &t, snap);
+	fclose(m);
+	if (err) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Batch snapshots: the futex view's objects too, shares of the interval's traced time. */
+TEST_F(hot, snapshot)
+{
+	struct cw_report_snapshot *snap = cw_report__snapshot_new();
+	char *text;
+
+	ASSERT_NE(NULL, snap);
+	text = snapshot(self, snap);
+	ASSERT_NE(NULL, text);
+	TH_LOG("%s", text);
+	EXPECT_TRUE(line_has(text, "hot_lock ", "   600.0 ms       0 ns    15%  HOTSPOT\n"));
+	EXPECT_TRUE(line_has(text, "mmap_lock ", "  kernel         20         20    20.0 ms"));
+	EXPECT_TRUE(line_has(text, "ping_cond ", "    cond          -         10     1.00 s          -"
+						 "    25%\n"));
+	EXPECT_TRUE(line_has(text, "memcached+0x1bca1 ", "   mutex          -         50   100.0 ms"));
+	EXPECT_NE(NULL, line(text, "worker-1             4000     4002          -   400.0 ms       0 ns"
+				   "   400.0 ms   100.0 ms    50.0 ms    50.0 ms\n"));
+	free(text);
+
+	/* the next interval: worker-1 traced 1 s more, 20 ms of it on the stripped mutex */
+	{
+		__u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_PREEMPTED] = 100 * MS,
+					     [CW_OFFCPU_LOCK] = 300 * MS,
+					     [CW_OFFCPU_FUTEX] = 120 * MS,
+					     [CW_OFFCPU_KLOCK] = 50 * MS,
+					     [CW_OFFCPU_SLEEP] = 1030 * MS };
+		struct cw_ev_thread_stats t = synth_thread_stats(self->ts++, PID, 4002, 400 * MS,
+								 off);
+
+		feed(_metadata, self->eng, &t.hdr);
+		stats(_metadata, self, CW_SITE_FUTEX, 4002, 0x7000, S_STRIP, 10, 2 * MS);
+	}
+	text = snapshot(self, snap);
+	ASSERT_NE(NULL, text);
+	TH_LOG("%s", text);
+	EXPECT_TRUE(line_has(text, "memcached+0x1bca1 ", "   mutex          -         10    20.0 ms"
+							 "          -   2.0%\n"));
+	EXPECT_EQ(NULL, line(text, "hot_lock "));
+	EXPECT_EQ(NULL, line(text, "ping_cond "));
+	EXPECT_NE(NULL, line(text, "worker-1             4000     4002          -    20.0 ms       0 ns"
+				   "       0 ns       0 ns       0 ns   980.0 ms\n"));
+	free(text);
+	cw_report__snapshot_free(snap);
 }
 
 TEST_HARNESS_MAIN

@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/array.h"
 #include "engine/engine.h"
 #include "report/classify.h"
 #include "report/symbols.h"
@@ -215,14 +214,15 @@ int cw_classify__frames(const struct cw_frame *frames, size_t nr, __u64 uaddr,
 /* What one (pid, stack) was found to be: resolving a stack costs, classifying it not. */
 struct cached {
 	__u32 pid;
-	__u64 stack_id;
+	__u64 stack_id;		/* 0: a free slot (stack id 0 is never looked up) */
 	enum rule rule;
 };
 
+/* An open-addressing table of them: a busy server has thousands of call paths. */
 struct cw_classifier {
 	struct cw_symbols *sym;
-	struct cached *cache;
-	size_t nr, cap;
+	struct cached *slots;
+	size_t nr, cap;		/* cap: a power of two, or 0 */
 };
 
 int cw_classifier__new(struct cw_symbols *sym, struct cw_classifier **out)
@@ -240,8 +240,46 @@ void cw_classifier__free(struct cw_classifier *c)
 {
 	if (!c)
 		return;
-	free(c->cache);
+	free(c->slots);
 	free(c);
+}
+
+static size_t slot_of(const struct cw_classifier *c, __u32 pid, __u64 stack_id)
+{
+	__u64 h = (stack_id ^ ((__u64)pid << 32)) * 0x9e3779b97f4a7c15ULL;
+	size_t i = (size_t)(h >> 32) & (c->cap - 1);
+
+	while (c->slots[i].stack_id &&
+	       !(c->slots[i].pid == pid && c->slots[i].stack_id == stack_id))
+		i = (i + 1) & (c->cap - 1);
+	return i;
+}
+
+/* Remember rule for (pid, stack_id); without memory it is only resolved again. */
+static void remember(struct cw_classifier *c, __u32 pid, __u64 stack_id, enum rule r)
+{
+	struct cached *old = c->slots, *v;
+	size_t old_cap = c->cap;
+
+	if ((c->nr + 1) * 2 > c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+
+		v = calloc(cap, sizeof(*v));
+		if (!v)
+			return;
+		c->slots = v;
+		c->cap = cap;
+		c->nr = 0;
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i].stack_id) {
+				c->slots[slot_of(c, old[i].pid, old[i].stack_id)] = old[i];
+				c->nr++;
+			}
+		free(old);
+	}
+	c->slots[slot_of(c, pid, stack_id)] =
+		(struct cached){ .pid = pid, .stack_id = stack_id, .rule = r };
+	c->nr++;
 }
 
 int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
@@ -251,24 +289,21 @@ int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
 	const struct cw_stack *st;
 	struct cw_ustack s;
 	enum rule r = R_NONE;
-	struct cached *v;
 
 	if (!stack_id)
 		return -ENOENT;
-	for (size_t i = 0; i < c->nr; i++)
-		if (c->cache[i].pid == pid && c->cache[i].stack_id == stack_id)
-			return apply(c->cache[i].rule, uaddr, out);
+	if (c->cap) {
+		const struct cached *k = &c->slots[slot_of(c, pid, stack_id)];
+
+		if (k->stack_id)
+			return apply(k->rule, uaddr, out);
+	}
 	st = cw_engine__find_stack(cw_symbols__engine(c->sym), pid, CW_STACK_USER, stack_id);
 	if (!st)
 		return -ENOENT;	/* not received (yet): asked again next time */
 	if (!cw_symbols__resolve(c->sym, st, &s))
 		r = frames_rule(s.frames, s.nr);
 	cw_ustack__fini(&s);
-	/* without memory to remember it, it is only resolved again */
-	v = cw_grow(c->cache, &c->cap, c->nr + 1, sizeof(*v));
-	if (v) {
-		c->cache = v;
-		c->cache[c->nr++] = (struct cached){ .pid = pid, .stack_id = stack_id, .rule = r };
-	}
+	remember(c, pid, stack_id, r);
 	return apply(r, uaddr, out);
 }

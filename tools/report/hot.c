@@ -27,7 +27,7 @@ int cw_report__model_new(const struct cw_engine *eng, struct cw_symbols *sym,
 	m->opts.hotspot_pct = t && t->hotspot_pct ? t->hotspot_pct : CW_HOTSPOT_DEFAULT_PCT;
 	err = cw_contention__new(eng, &m->opts, &m->c);
 	if (!err)
-		err = cw_findings__new_opts(eng, &m->opts, &m->fs);
+		err = cw_findings__new_model(eng, m->c, &m->fs);
 	if (err)
 		cw_report__model_fini(m);
 	return err;
@@ -70,9 +70,9 @@ static __u64 object_site(struct cw_symbols *sym, const struct cw_hot_object *o)
 	if (o->first_ip && !in_libc(eng, o->pid, o->first_ip))
 		return o->first_ip;
 	for (size_t w = 0; w < o->nr_waiters && !ip; w++) {
-		st = o->waiters[w].stack_id ?
-			     cw_engine__find_stack(eng, o->pid, CW_STACK_USER, o->waiters[w].stack_id) :
-			     NULL;
+		__u64 id = o->waiters[w].stack_id;
+
+		st = id ? cw_engine__find_stack(eng, o->pid, CW_STACK_USER, id) : NULL;
 		if (!st || cw_symbols__resolve(sym, st, &s)) {
 			if (st)
 				cw_ustack__fini(&s);

@@ -72,7 +72,8 @@ static void summary(const struct cw_render *r, const struct cw_finding *f, const
 	const struct cw_hotspot *h = &f->hotspot;
 	char w[32], t[32];
 
-	snprintf(buf, len, "%s %s waited on for %s, %.1f%% of the traced threads' %s (threshold %u%%)",
+	snprintf(buf, len,
+		 "%s %s waited on for %s, %.1f%% of the traced threads' %s (threshold %u%%)",
 		 cw_lock_kind__name(f->locks[0].type), name,
 		 cw_report__fmt_ns(w, sizeof(w), h->wait_ns_total), h->share * 100,
 		 cw_report__fmt_ns(t, sizeof(t), h->traced_ns), h->threshold_pct);
@@ -171,6 +172,7 @@ static void json_stacks(const struct cw_render *r, const struct cw_finding *f, s
 static void hotspot_json(const struct cw_render *r, const struct cw_finding *f)
 {
 	const struct cw_hotspot *h = &f->hotspot;
+	size_t nw = h->nr_waiter_stacks < f->nr_stacks ? h->nr_waiter_stacks : f->nr_stacks;
 	char name[NAME_LEN], line[NAME_LEN + 256];
 	FILE *out = r->out;
 
@@ -202,10 +204,9 @@ static void hotspot_json(const struct cw_render *r, const struct cw_finding *f)
 	else
 		fputs("null", out);
 	fputs(", \"waiter_stacks\": ", out);
-	json_stacks(r, f, 0, h->nr_waiter_stacks < f->nr_stacks ? h->nr_waiter_stacks : f->nr_stacks);
+	json_stacks(r, f, 0, nw);
 	fputs(", \"holder_stacks\": ", out);
-	json_stacks(r, f, h->nr_waiter_stacks < f->nr_stacks ? h->nr_waiter_stacks : f->nr_stacks,
-		    f->nr_stacks);
+	json_stacks(r, f, nw, f->nr_stacks);
 	fputs(", \"summary\": ", out);
 	summary(r, f, name, line, sizeof(line));
 	cw_report__json_string(out, line, sizeof(line));

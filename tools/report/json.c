@@ -264,8 +264,8 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 	cw_report__json_string(out, t->cmdline, sizeof(t->cmdline));
 	fprintf(out, "},\n  \"mode\": {\"uprobes\": %s, \"not_available\": [%s]}",
 		t->no_uprobes ? "false" : "true", t->no_uprobes ? "\"lock_order_inversion\"" : "");
-	fprintf(out, ",\n  \"duration_ns\": %llu,\n  \"traced_ns\": %llu,\n  \"hotspot_threshold_pct\": %u,"
-		     "\n  \"lost_events\": %llu,\n  \"lost\": {",
+	fprintf(out, ",\n  \"duration_ns\": %llu,\n  \"traced_ns\": %llu,"
+		     "\n  \"hotspot_threshold_pct\": %u,\n  \"lost_events\": %llu,\n  \"lost\": {",
 		(unsigned long long)(cw_engine__now(eng) - cw_engine__first_ts(eng)),
 		(unsigned long long)cw_contention__traced_ns(m.c), m.opts.hotspot_pct,
 		(unsigned long long)c->lost_total);
@@ -295,7 +295,8 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 	n = cw_contention__nr_klocks(m.c);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s\n    ", i ? "," : "");
-		json_klock(out, eng, sym, cw_contention__klock(m.c, i), cw_contention__traced_ns(m.c));
+		json_klock(out, eng, sym, cw_contention__klock(m.c, i),
+			   cw_contention__traced_ns(m.c));
 	}
 	fprintf(out, "%s],\n  \"threads\": [", n ? "\n  " : "");
 	n = cw_contention__nr_threads(m.c);

@@ -371,7 +371,8 @@ int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsig
 	int err, on_stack;
 
 	if (kind == CW_LOCK_KERNEL || (l && l->kind == CW_LOCK_KERNEL))
-		return cw_symbols__klock_name(sym, addr, 0, buf, len);
+		return cw_symbols__klock_name(sym, addr,
+					      l && (l->site_flags & CW_SITE_F_MMAP_LOCK), buf, len);
 	err = proc_unwinder(sym, pid, &u);
 	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len)) {
 		/*
@@ -389,7 +390,8 @@ int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsig
 		return CW_LOCK_NAMED_SYMBOL;
 	}
 	/* a joined thread's tid word lives in its descriptor: no variable names it */
-	on_stack = err || kind == CW_LOCK_THREAD ? 0 : stack_variable(sym, u, l, pid, addr, buf, len);
+	on_stack = err || kind == CW_LOCK_THREAD ? 0 :
+						   stack_variable(sym, u, l, pid, addr, buf, len);
 	if (on_stack == 2)
 		return CW_LOCK_NAMED_SYMBOL;
 	if (l && l->init_ip) {

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "engine/findings.h"
+#include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
@@ -102,7 +104,7 @@ static int hold_known(const struct cw_engine *eng, const struct cw_hot_object *o
 	return l && (l->known & CW_LOCK_KNOWN_HOLD);
 }
 
-static void pct(char *buf, size_t len, double share)
+static void pct_cell(char *buf, size_t len, double share)
 {
 	if (share >= 0.0995)
 		snprintf(buf, len, "%.0f%%", share * 100);
@@ -148,7 +150,7 @@ static void object_table(FILE *out, const struct cw_render *r)
 		if (hold_known(r->eng, o))
 			fmt_ns(hold, sizeof(hold), o->hold_ns_total);
 		if (cw_contention__traced_ns(c))
-			pct(share, sizeof(share), o->share);
+			pct_cell(share, sizeof(share), o->share);
 		fprintf(out, "%-*s %-7s 0x%016llx %8u %9s %9s %10s %9s %9s %9s %10s %6s%s\n",
 			NAME_COLUMN, column(name, NAME_COLUMN, cut, sizeof(cut)),
 			cw_lock_kind__name(o->kind), (unsigned long long)o->addr, o->pid, acq, cont,
@@ -210,7 +212,7 @@ static void object_paths(FILE *out, const struct cw_render *r)
 			raw[0] = '\0';	/* known by its address only: not named twice */
 		cw_report__text_safe(raw, sizeof(raw), name, sizeof(name));
 		if (cw_contention__traced_ns(c)) {
-			pct(share + 2, sizeof(share) - 2, o->share);
+			pct_cell(share + 2, sizeof(share) - 2, o->share);
 			memcpy(share, ", ", 2);
 		}
 		fprintf(out, "\n%s%s%s 0x%llx: %s waited", name, name[0] ? ", " : "",
@@ -372,7 +374,7 @@ static void klock_table(FILE *out, const struct cw_render *r)
 			fmt_ns(p99, sizeof(p99), o->wait_p99_ns);
 		}
 		if (cw_contention__traced_ns(c))
-			pct(share, sizeof(share), o->share);
+			pct_cell(share, sizeof(share), o->share);
 		fprintf(out, "%-*s %-18s 0x%016llx %8u %9llu %10s %9s %9s %9s %6s%s\n", NAME_COLUMN,
 			column(name, NAME_COLUMN, cut, sizeof(cut)),
 			cw_report__klock_type(o->klock_flags), (unsigned long long)o->addr, o->pid,
@@ -409,16 +411,33 @@ struct snap_lock {
 	char *name;		/* the table's name, made once: a lock's name does not change */
 };
 
+/* An object only the futex view saw (no lock row of the engine): a condvar, a futex... */
+struct snap_obj {
+	__u32 pid;
+	__u8 kind;
+	__u64 addr;
+	__u64 contentions, wait_ns;
+	char *name;
+};
+
 struct snap_thread {
 	__u32 pid, tid;
 	__u64 acquisitions, wait_ns;
+	/* the contention model's figures (struct cw_thread_time), cumulative */
+	__u64 total_ns, oncpu_ns, runnable_ns, lock_ns, futex_ns, klock_ns, other_ns;
 };
 
 struct cw_report_snapshot {
 	struct snap_lock *locks;	/* by the engine's index: locks in order of appearance */
 	size_t nr_locks;
+	struct snap_obj *objs;		/* in order of appearance */
+	size_t nr_objs, cap_objs;
 	struct snap_thread *threads;
 	size_t nr_threads;
+	/* the futex classifier's symbols, kept while the module map stays the same */
+	struct cw_symbols *sym;
+	struct cw_classifier *cls;
+	size_t sym_modules;
 };
 
 struct cw_report_snapshot *cw_report__snapshot_new(void)
@@ -432,14 +451,23 @@ void cw_report__snapshot_free(struct cw_report_snapshot *snap)
 		return;
 	for (size_t i = 0; i < snap->nr_locks; i++)
 		free(snap->locks[i].name);
+	for (size_t i = 0; i < snap->nr_objs; i++)
+		free(snap->objs[i].name);
 	free(snap->locks);
+	free(snap->objs);
 	free(snap->threads);
+	cw_classifier__free(snap->cls);
+	cw_symbols__free(snap->sym);
 	free(snap);
 }
 
 /* One lock's figures over the interval: now less what the last snapshot saw. */
 struct snap_row {
-	const struct cw_lock *l;
+	const struct cw_lock *l;	/* NULL: an object of the futex view only */
+	__u32 pid;
+	__u8 kind;
+	__u64 addr;
+	__u64 order;			/* first appearance: locks first, by time */
 	const char *name;
 	__u64 acquisitions, contentions, wait_ns, hold_ns;
 };
@@ -452,19 +480,19 @@ static int by_interval_acquisitions(const void *a, const void *b)
 		return x->acquisitions < y->acquisitions ? 1 : -1;
 	if (x->wait_ns != y->wait_ns)
 		return x->wait_ns < y->wait_ns ? 1 : -1;
-	return x->l->first_ts < y->l->first_ts ? -1 : x->l->first_ts > y->l->first_ts;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 /* Remember every lock (and name the new ones); NULL rows when out of memory. */
 static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_symbols_opts *so,
-				   struct cw_report_snapshot *snap, size_t *nr_rows)
+				   struct cw_report_snapshot *snap, size_t extra, size_t *nr_rows)
 {
 	size_t nr = cw_engine__nr_locks(eng), n = 0;
 	struct cw_symbols *sym = NULL;
 	struct snap_lock *v;
 	struct snap_row *rows;
 
-	rows = malloc((nr ? nr : 1) * sizeof(*rows));
+	rows = malloc((nr + extra ? nr + extra : 1) * sizeof(*rows));
 	v = nr > snap->nr_locks ? realloc(snap->locks, nr * sizeof(*v)) : snap->locks;
 	if (!rows || (nr && !v)) {
 		free(rows);
@@ -494,6 +522,10 @@ static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_
 		}
 		rows[n] = (struct snap_row){
 			.l = l,
+			.pid = l->pid,
+			.kind = l->kind,
+			.addr = l->addr,
+			.order = l->first_ts,
 			.name = p->name ? p->name : "-",
 			.acquisitions = l->acquisitions - p->acquisitions,
 			.contentions = l->contentions - p->contentions,
@@ -514,64 +546,209 @@ static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_
 	return rows;
 }
 
-static void snap_lock_table(FILE *out, struct snap_row *rows, size_t n, size_t idle)
+/*
+ * The futex view's objects no lock row shows (condition variables, semaphores, futex
+ * words; locks when the uprobes are off), appended to rows[*n..]. How many there are in
+ * all (idle or not), or -ENOMEM.
+ */
+static long snap_objects(const struct cw_contention *c, struct cw_report_snapshot *snap,
+			 struct snap_row *rows, size_t *n)
+{
+	long all = 0;
+
+	for (size_t i = 0; i < cw_contention__nr_objects(c); i++) {
+		const struct cw_hot_object *o = cw_contention__object(c, i);
+		struct snap_obj *p = NULL;
+		char raw[256], name[1024];
+
+		if (o->views & (CW_VIEW_ACQUIRE | CW_VIEW_KLOCK))
+			continue;	/* a lock row of its own */
+		all++;
+		for (size_t k = 0; k < snap->nr_objs && !p; k++)
+			if (snap->objs[k].pid == o->pid && snap->objs[k].addr == o->addr &&
+			    snap->objs[k].kind == o->kind)
+				p = &snap->objs[k];
+		if (!p) {
+			p = cw_grow(snap->objs, &snap->cap_objs, snap->nr_objs + 1, sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			snap->objs = p;
+			p = &snap->objs[snap->nr_objs++];
+			*p = (struct snap_obj){ .pid = o->pid, .addr = o->addr, .kind = o->kind };
+			shorten_name(raw, cw_report__object_name(snap->sym, o, raw, sizeof(raw)),
+				     name, sizeof(name));
+			p->name = strdup(name);
+		}
+		rows[*n] = (struct snap_row){
+			.pid = o->pid,
+			.kind = o->kind,
+			.addr = o->addr,
+			.order = ~0ULL - cw_contention__nr_objects(c) + i,
+			.name = p->name ? p->name : "-",
+			.contentions = o->contentions - p->contentions,
+			.wait_ns = o->wait_ns_total - p->wait_ns,
+		};
+		p->contentions = o->contentions;
+		p->wait_ns = o->wait_ns_total;
+		if (rows[*n].contentions || rows[*n].wait_ns)
+			(*n)++;
+	}
+	return all;
+}
+
+static void snap_lock_table(FILE *out, struct snap_row *rows, size_t n, size_t idle,
+			    __u64 traced_ns, unsigned int pct)
 {
 	qsort(rows, n, sizeof(*rows), by_interval_acquisitions);
-	fprintf(out, "%-24s %-18s %8s %7s %10s %10s %10s %10s\n", "NAME", "LOCK", "PID", "TYPE",
-		"ACQUIRED", "CONTENDED", "WAIT", "HOLD");
+	fprintf(out, "%-24s %-18s %8s %7s %10s %10s %10s %10s %6s\n", "NAME", "LOCK", "PID", "TYPE",
+		"ACQUIRED", "CONTENDED", "WAIT", "HOLD", "SHARE");
 	for (size_t i = 0; i < n; i++) {
 		const struct cw_lock *l = rows[i].l;
-		char wait[32], hold[32] = "-", cont[32] = "-";
+		char wait[32], hold[32] = "-", cont[32] = "-", acq[32] = "-", share[16] = "-",
+		     cut[25];
+		int hot = 0;
 
-		if (l->known & CW_LOCK_KNOWN_CONTENTIONS)
+		if (!l || (l->known & CW_LOCK_KNOWN_CONTENTIONS))
 			snprintf(cont, sizeof(cont), "%llu",
 				 (unsigned long long)rows[i].contentions);
-		if (l->known & CW_LOCK_KNOWN_HOLD)
+		if (l)
+			snprintf(acq, sizeof(acq), "%llu",
+				 (unsigned long long)rows[i].acquisitions);
+		if (l && (l->known & CW_LOCK_KNOWN_HOLD))
 			fmt_ns(hold, sizeof(hold), rows[i].hold_ns);
-		fprintf(out, "%-24.24s 0x%016llx %8u %7s %10llu %10s %10s %10s\n", rows[i].name,
-			(unsigned long long)l->addr, l->pid, cw_lock_kind__name(l->kind),
-			(unsigned long long)rows[i].acquisitions, cont,
-			fmt_ns(wait, sizeof(wait), rows[i].wait_ns), hold);
+		if (traced_ns) {
+			pct_cell(share, sizeof(share), (double)rows[i].wait_ns / traced_ns);
+			hot = cw_contention__is_hotspot(rows[i].wait_ns, traced_ns, pct) &&
+			      !CW_LOCK_WAITS_FOR_WORK(rows[i].kind);
+		}
+		fprintf(out, "%-24s 0x%016llx %8u %7s %10s %10s %10s %10s %6s%s\n",
+			column(rows[i].name, 24, cut, sizeof(cut)), (unsigned long long)rows[i].addr,
+			rows[i].pid, cw_lock_kind__name(rows[i].kind), acq, cont,
+			fmt_ns(wait, sizeof(wait), rows[i].wait_ns), hold, share,
+			hot ? "  HOTSPOT" : "");
 	}
 	if (idle)
 		fprintf(out, "(%zu lock%s idle in this interval)\n", idle, idle == 1 ? "" : "s");
 }
 
-static int snap_thread_table(FILE *out, const struct cw_engine *eng,
-			     struct cw_report_snapshot *snap)
+/* The threads' figures over the interval; the traced threads' time in it in *traced. */
+static int snap_threads(const struct cw_engine *eng, const struct cw_contention *c,
+			struct cw_report_snapshot *snap, struct snap_thread **delta, __u64 *traced)
 {
 	size_t nr = cw_engine__nr_threads(eng);
-	int known = cw_report__thread_locks_known(eng);
-	struct snap_thread *v;
+	struct snap_thread *v, *d;
 
-	if (!nr)
-		return 0;
+	*delta = NULL;
+	*traced = 0;
 	v = nr > snap->nr_threads ? realloc(snap->threads, nr * sizeof(*v)) : snap->threads;
-	if (!v)
+	if (nr && !v)
 		return -ENOMEM;
 	snap->threads = v;
-	fprintf(out, "\n%-16s %8s %8s %10s %10s\n", "THREAD", "PID", "TID", "ACQUIRED",
-		"LOCK-WAIT");
+	d = calloc(nr ? nr : 1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
 	for (size_t i = 0; i < nr; i++) {
 		const struct cw_thread *t = cw_engine__thread(eng, i);
-		struct snap_thread *p = &v[i];
-		char wait[32] = "-", acq[24] = "-", comm[CW_SAFE_COMM_LEN];
+		const struct cw_thread_time *tt = NULL;
+		struct snap_thread *p = &v[i], now = { .pid = t->pid, .tid = t->tid };
 
 		if (i >= snap->nr_threads || p->pid != t->pid || p->tid != t->tid)
 			*p = (struct snap_thread){ .pid = t->pid, .tid = t->tid };
-		if (known) {
-			snprintf(acq, sizeof(acq), "%llu",
-				 (unsigned long long)(t->lock_acquisitions - p->acquisitions));
-			fmt_ns(wait, sizeof(wait), t->lock_wait_ns - p->wait_ns);
+		/* the model lists threads in the engine's order */
+		if (i < cw_contention__nr_threads(c) && cw_contention__thread(c, i)->tid == t->tid &&
+		    cw_contention__thread(c, i)->pid == t->pid)
+			tt = cw_contention__thread(c, i);
+		now.acquisitions = t->lock_acquisitions;
+		now.wait_ns = t->lock_wait_ns;
+		if (tt && tt->measured) {
+			now.total_ns = tt->total_ns;
+			now.oncpu_ns = tt->oncpu_ns;
+			now.runnable_ns = tt->runnable_ns;
+			now.klock_ns = tt->klock_wait_ns;
+			now.other_ns = tt->io_ns + tt->sleep_ns;
 		}
-		p->acquisitions = t->lock_acquisitions;
-		p->wait_ns = t->lock_wait_ns;
-		fprintf(out, "%-16s %8u %8u %10s %10s%s\n",
-			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
-							  sizeof(comm)) : "?",
-			t->pid, t->tid, acq, wait, t->exited ? "  (exited)" : "");
+		if (tt && (tt->measured || tt->waits_known)) {
+			now.lock_ns = tt->lock_wait_ns;
+			now.futex_ns = tt->futex_wait_ns;
+		}
+#define DELTA(f) d[i].f = now.f >= p->f ? now.f - p->f : 0
+		d[i] = now;
+		DELTA(acquisitions);
+		DELTA(wait_ns);
+		DELTA(total_ns);
+		DELTA(oncpu_ns);
+		DELTA(runnable_ns);
+		DELTA(lock_ns);
+		DELTA(futex_ns);
+		DELTA(klock_ns);
+		DELTA(other_ns);
+#undef DELTA
+		*traced += d[i].total_ns;
+		*p = now;
 	}
 	snap->nr_threads = nr;
+	*delta = d;
+	return 0;
+}
+
+static void snap_thread_table(FILE *out, const struct cw_engine *eng, const struct cw_contention *c,
+			      const struct snap_thread *d)
+{
+	size_t nr = cw_engine__nr_threads(eng);
+	int known = cw_report__thread_locks_known(eng);
+
+	if (!nr)
+		return;
+	fprintf(out, "\n%-16s %8s %8s %10s %10s %10s %10s %10s %10s %10s\n", "THREAD", "PID", "TID",
+		"ACQUIRED", "LOCK-WAIT", "FUTEX-WAIT", "ON-CPU", "RUNNABLE", "KLOCK-WAIT",
+		"OTHER-OFF");
+	for (size_t i = 0; i < nr; i++) {
+		const struct cw_thread *t = cw_engine__thread(eng, i);
+		const struct cw_thread_time *tt = i < cw_contention__nr_threads(c) ?
+							  cw_contention__thread(c, i) : NULL;
+		char wait[32] = "-", fw[32] = "-", acq[24] = "-", on[32] = "-", rn[32] = "-",
+		     kl[32] = "-", oth[32] = "-", comm[CW_SAFE_COMM_LEN];
+		int m = tt && tt->tid == t->tid && tt->measured;
+		int w = tt && tt->tid == t->tid && (tt->measured || tt->waits_known);
+
+		if (known)
+			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)d[i].acquisitions);
+		if (w) {
+			fmt_ns(wait, sizeof(wait), d[i].lock_ns);
+			fmt_ns(fw, sizeof(fw), d[i].futex_ns);
+		} else if (known) {
+			fmt_ns(wait, sizeof(wait), d[i].wait_ns);
+		}
+		if (m) {
+			fmt_ns(on, sizeof(on), d[i].oncpu_ns);
+			fmt_ns(rn, sizeof(rn), d[i].runnable_ns);
+			fmt_ns(kl, sizeof(kl), d[i].klock_ns);
+			fmt_ns(oth, sizeof(oth), d[i].other_ns);
+		}
+		fprintf(out, "%-16s %8u %8u %10s %10s %10s %10s %10s %10s %10s%s\n",
+			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
+							  sizeof(comm)) : "?",
+			t->pid, t->tid, acq, wait, fw, on, rn, kl, oth,
+			t->exited ? "  (exited)" : "");
+	}
+}
+
+/* The classifier's symbols, made again when the process mapped new modules. */
+static int snap_symbols(const struct cw_engine *eng, const struct cw_symbols_opts *so,
+			struct cw_report_snapshot *snap)
+{
+	if (snap->sym && snap->sym_modules == cw_engine__nr_modules(eng))
+		return 0;
+	cw_classifier__free(snap->cls);
+	cw_symbols__free(snap->sym);
+	snap->cls = NULL;
+	snap->sym = NULL;
+	if (cw_symbols__new(eng, so, &snap->sym) || cw_classifier__new(snap->sym, &snap->cls)) {
+		cw_symbols__free(snap->sym);
+		snap->sym = NULL;
+		return -ENOMEM;
+	}
+	snap->sym_modules = cw_engine__nr_modules(eng);
 	return 0;
 }
 
@@ -580,23 +757,42 @@ int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_
 {
 	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
 				      .live_pid = t->alive ? t->pid : 0 };
-	struct snap_row *rows;
-	size_t n;
+	struct cw_contention_opts co = { .hotspot_pct = t->hotspot_pct };
+	struct cw_contention *c = NULL;
+	struct snap_thread *d = NULL;
+	struct snap_row *rows = NULL;
+	size_t n, all;
+	long objs;
+	__u64 traced;
+	int err = -ENOMEM;
 
-	rows = snap_locks(eng, &so, snap, &n);
-	if (!rows)
+	if (snap_symbols(eng, &so, snap))
 		return -ENOMEM;
-	if (!cw_engine__nr_locks(eng))
+	co.classify = cw_classifier__classify;
+	co.ctx = snap->cls;
+	if (cw_contention__new(eng, &co, &c))
+		return -ENOMEM;
+	rows = snap_locks(eng, &so, snap, cw_contention__nr_objects(c), &n);
+	if (!rows)
+		goto cleanup;
+	objs = snap_objects(c, snap, rows, &n);
+	if (objs < 0 || snap_threads(eng, c, snap, &d, &traced))
+		goto cleanup;
+	all = cw_engine__nr_locks(eng) + objs;
+	if (!all)
 		fprintf(out, "No lock operations seen.\n");
 	else if (!n)
-		fprintf(out, "No lock operations in this interval (%zu lock%s idle).\n",
-			cw_engine__nr_locks(eng), cw_engine__nr_locks(eng) == 1 ? "" : "s");
+		fprintf(out, "No lock operations in this interval (%zu lock%s idle).\n", all,
+			all == 1 ? "" : "s");
 	else
-		snap_lock_table(out, rows, n, cw_engine__nr_locks(eng) - n);
+		snap_lock_table(out, rows, n, all - n, traced, cw_contention__threshold_pct(c));
+	snap_thread_table(out, eng, c, d);
+	err = ferror(out) ? -EIO : 0;
+cleanup:
+	free(d);
 	free(rows);
-	if (snap_thread_table(out, eng, snap))
-		return -ENOMEM;
-	return ferror(out) ? -EIO : 0;
+	cw_contention__free(c);
+	return err;
 }
 
 static void losses(FILE *out, const struct cw_engine *eng)
