@@ -59,9 +59,11 @@ static struct env {
 	int verbose;
 	int track_free;
 	int no_uprobes;		/* futex, scheduler and kernel-lock tracing only */
+	int timeline;		/* record --timeline */
 	size_t ringbuf_bytes;
 	long stack_bytes;	/* 0: default; -1: copy none */
 	const char *debuginfo_path;
+	unsigned int hotspot_pct;	/* --hotspot-threshold; 0: CW_HOTSPOT_DEFAULT_PCT */
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
 	.interval_s = 1,
@@ -257,6 +259,8 @@ enum {
 	OPT_DEBUGINFO,
 	OPT_TRACK_FREE,
 	OPT_NO_UPROBES,
+	OPT_HOTSPOT,
+	OPT_TIMELINE,
 };
 
 /* Options of every command that traces. */
@@ -467,6 +471,12 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 	case OPT_EXIT_CODE:
 		env.exit_code = parse_long("--exit-code", arg, 1, 255);
 		return 0;
+	case OPT_HOTSPOT:
+		env.hotspot_pct = parse_long("--hotspot-threshold", arg, 1, 100);
+		return 0;
+	case OPT_TIMELINE:
+		env.timeline = 1;
+		return 0;
 	case ARGP_KEY_ARG:
 		if (env.cmd == CMD_RUN || env.cmd == CMD_RECORD) {
 			/* the command and its own arguments: nothing after it is ours */
@@ -490,6 +500,9 @@ static const struct argp_option live_options[] = {
 	{ "interval", 'd', "DURATION", 0,
 	  "With --batch: time between snapshots, in seconds as top's -d, or with a unit: 500ms, "
 	  "2s (default 1)" },
+	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
+	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
+	  "time, 1 to 100 (default 10)" },
 	{},
 };
 
@@ -497,6 +510,9 @@ static const struct argp_option run_options[] = {
 	{ "fail-on", OPT_FAIL_ON, "KINDS", 0,
 	  "Exit with --exit-code when findings of these kinds (comma separated, or all) appear" },
 	{ "exit-code", OPT_EXIT_CODE, "N", 0, "Exit status for --fail-on matches (66)" },
+	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
+	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
+	  "time, 1 to 100 (default 10)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON (best with -o)" },
 	{ "output", 'o', "FILE", 0,
 	  "Write the report to FILE ('-': standard output) instead of standard error, which "
@@ -508,6 +524,10 @@ static const struct argp_option record_options[] = {
 	{ "pid", 'p', "PID", 0, "Process to record" },
 	{ "output", 'o', "FILE", 0, "Recording to write (required)" },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds" },
+	{ "timeline", OPT_TIMELINE, NULL, 0,
+	  "Also record every context switch and wakeup of the target's threads and every lock, "
+	  "futex and kernel-lock operation, for a timeline (export --format perfetto); costs "
+	  "more than the default, which aggregates in the kernel" },
 	{},
 };
 
@@ -517,6 +537,9 @@ static const struct argp_option report_options[] = {
 	  "With -p: trace for SEC seconds (default: until Ctrl-C or the process exits)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON" },
 	{ "output", 'o', "FILE", 0, "Write the report to FILE instead of standard output" },
+	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
+	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
+	  "time, 1 to 100 (default 10)" },
 	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
 	  "Where to look for separate debug files, colon separated (default "
 	  "\":.debug:/usr/lib/debug\")" },
@@ -570,7 +593,8 @@ static const struct command_def {
 		common_children, help_filter }, ARGP_IN_ORDER },
 	{ "record", CMD_RECORD, { record_options, parse_command, "(-p PID | -- CMD [ARGS...]) -o FILE",
 		"Save the event stream of a process or command to FILE.\v"
-		"Example:\n  concwatch record -p 1234 --duration 30 -o trace.cw",
+		"Examples:\n  concwatch record -p 1234 --duration 30 -o trace.cw\n"
+		"  concwatch record --timeline -o trace.cw -- ./server --selftest",
 		common_children }, ARGP_IN_ORDER },
 	{ "report", CMD_REPORT, { report_options, parse_command, "FILE | -p PID [--duration SEC]",
 		"Findings and contention summary of a recording or a live process.\v"
@@ -664,6 +688,7 @@ static int open_source(int pid, struct cw_source **out)
 		.verbose = env.verbose >= 2,
 		.track_free = env.track_free,
 		.no_uprobes = env.no_uprobes,
+		.timeline = env.timeline,
 	};
 	char err[256];
 
@@ -965,6 +990,8 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.debuginfo_path = env.debuginfo_path;
 	lv->target.verbose = env.verbose;
 	lv->target.track_free = env.track_free;
+	lv->target.hotspot_pct = env.hotspot_pct;
+	lv->target.no_uprobes = env.no_uprobes;
 	ret = report_symbols(lv->eng, &lv->target, &sym);
 	if (ret)
 		return ret;
@@ -1023,9 +1050,12 @@ static int cmd_report_live(void)
  * Whether findings the engine holds match --fail-on: 1 or 0, or -errno when they could
  * not be found. Kinds this version does not detect are said once: they never match.
  */
-static int fail_on_matches(const struct cw_engine *eng)
+static int fail_on_matches(const struct cw_engine *eng, const struct cw_report_target *t)
 {
-	struct cw_findings *fs;
+	struct cw_report_model m;
+	struct cw_symbols *sym;
+	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
+				      .live_pid = t->alive ? t->pid : 0 };
 	char *undetected;
 	size_t n = 0;
 	int err, match;
@@ -1039,12 +1069,17 @@ static int fail_on_matches(const struct cw_engine *eng)
 			"%s\n", env.prog, env.fail_on, undetected,
 			n == 1 ? "it never matches" : "they never match");
 	free(undetected);
-	err = cw_findings__new(eng, &fs);
+	/* the report's own findings: futex waits classified, the same threshold */
+	err = cw_symbols__new(eng, &so, &sym);
 	if (err)
 		return err;
-	match = cw_findings__matching(fs, env.fail_on_kinds) > 0;
-	cw_findings__free(fs);
-	return match;
+	err = cw_report__model_new(eng, sym, t, &m);
+	if (!err) {
+		match = cw_findings__matching(m.fs, env.fail_on_kinds) > 0;
+		cw_report__model_fini(&m);
+	}
+	cw_symbols__free(sym);
+	return err ? err : match;
 }
 
 static int cmd_run(void)
@@ -1063,7 +1098,7 @@ static int cmd_run(void)
 	if (status < 0)
 		fprintf(stderr, "%s: interrupted before the command ended: it runs on untraced\n",
 			env.prog);
-	ret = fail_on_matches(lv.eng);
+	ret = fail_on_matches(lv.eng, &lv.target);
 	if (ret < 0) {
 		/* failing closed: a CI job must not pass because memory ran out */
 		ret = fail(EXIT_ENV, "cannot check --fail-on %s: %s", env.fail_on, strerror(-ret));
@@ -1280,6 +1315,7 @@ static int cmd_export(void)
 	} else {
 		t.lock_graph = 1;
 		t.verbose = env.verbose;
+		t.hotspot_pct = env.hotspot_pct;
 		err = cw_report__json(out, eng, sym, &t);
 	}
 	if (fclose(out) && !err)
@@ -1312,6 +1348,8 @@ static int cmd_batch(void)
 		goto cleanup;
 	}
 	lv.target.debuginfo_path = env.debuginfo_path;
+	lv.target.hotspot_pct = env.hotspot_pct;
+	lv.target.no_uprobes = env.no_uprobes;
 	lv.target.alive = 1;
 	next = cw_now_ns() + interval_ns;
 	for (long i = 0; !env.iterations || i < env.iterations; i++, next += interval_ns) {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Kernel lock contention on demand: THREADS threads (argv[1], default 4) map, fault in
- * and unmap memory in a loop, so they contend for the process's mmap_lock (an rwsem:
- * page faults take it for reading, mmap and munmap for writing). Runs from "go" until
- * stdin closes.
+ * Kernel lock contention on demand: THREADS threads (argv[1], default 4) map, fault in,
+ * protect and unmap memory in a loop, so they contend for the process's mmap_lock (an
+ * rwsem: page faults take it for reading, mmap, mprotect and munmap for writing). Runs
+ * from "go" until stdin closes; or, given ROUNDS (argv[2]), each thread makes ROUNDS
+ * rounds and "done" comes when all are finished: a fixed amount of contention, all of it
+ * after "go".
  *
- * Handshake (wl.h): "ready pid=" / go / "done running=1" / stdin EOF.
+ * Handshake (wl.h): "ready pid=" / go / "done running=1" (or "done rounds=R") / stdin EOF.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -20,12 +22,13 @@
 #define REGION (4UL << 20)
 
 static volatile int stop;
+static long rounds;
 static pthread_barrier_t go;
 
 static void *churn(void *arg)
 {
 	pthread_barrier_wait(&go);
-	while (!stop) {
+	for (long r = 0; !stop && (!rounds || r < rounds); r++) {
 		char *p = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       -1, 0);
 
@@ -34,6 +37,7 @@ static void *churn(void *arg)
 		/* fault every page in: each fault takes the lock for reading */
 		for (size_t off = 0; off < REGION; off += 4096)
 			p[off] = 1;
+		mprotect(p, REGION, PROT_READ); /* for writing, short */
 		munmap(p, REGION); /* for writing, long: it frees every page */
 	}
 	return NULL;
@@ -41,10 +45,13 @@ static void *churn(void *arg)
 
 int main(int argc, char **argv)
 {
-	long n = wl_arg(argc, argv, 1, 4);
+	long n;
 	pthread_t t[16];
 
-	if (n < 1 || n > 16)
+	wl_handshake(&argc, argv);	/* "-w" is accepted: the handshake is always on */
+	n = wl_arg(argc, argv, 1, 4);
+	rounds = wl_arg(argc, argv, 2, 0);
+	if (n < 1 || n > 16 || rounds < 0)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pthread_barrier_init(&go, NULL, n + 1);
@@ -53,6 +60,13 @@ int main(int argc, char **argv)
 	printf("ready pid=%d threads=%ld\n", getpid(), n);
 	wl_wait_go();
 	pthread_barrier_wait(&go);
+	if (rounds) {
+		for (long i = 0; i < n; i++)
+			pthread_join(t[i], NULL);
+		printf("done rounds=%ld\n", rounds);
+		wl_wait_eof();
+		return 0;
+	}
 	printf("done running=1\n");
 	wl_wait_eof();
 	stop = 1;

@@ -17,11 +17,16 @@ struct cw_report_target {
 	int verbose;			/* -v: list what is not a finding too */
 	int lock_graph;			/* JSON: add the whole lock graph (export) */
 	int track_free;			/* traced with --track-free */
+	unsigned int hotspot_pct;	/* contention_hotspot threshold, % (0: the default) */
+	int no_uprobes;			/* traced with --no-uprobes: no lock-order findings */
 };
 
 struct cw_symbols;
 struct cw_findings;
 struct cw_finding;
+struct cw_contention;
+struct cw_hot_object;
+struct cw_classifier;
 
 /* What the renderers of findings share: where to write, the model, names, options. */
 struct cw_render {
@@ -31,6 +36,7 @@ struct cw_render {
 	const struct cw_findings *fs;
 	int verbose;			/* -v: what is not reported too */
 	int track_free;			/* traced with --track-free */
+	const struct cw_contention *contention;	/* the contention model, NULL: none */
 };
 
 /* How the dot export draws a lock graph edge: the most serious finding it is in wins. */
@@ -56,6 +62,7 @@ struct cw_finding_renderer {
 
 /* Each kind's renderers, in its own file (render.c's table). */
 extern const struct cw_finding_renderer cw_lock_order_renderer;	/* lockorder.c */
+extern const struct cw_finding_renderer cw_hotspot_renderer;		/* hotspot.c */
 
 /* The renderer of a kind, NULL when there is none (a kind not detected yet). */
 const struct cw_finding_renderer *cw_report__renderer(unsigned int kind);
@@ -129,6 +136,47 @@ const char *cw_report__dot_safe(const char *s, size_t max, char *buf, size_t len
 int cw_report__write_safe(FILE *out, const char *buf, size_t len);
 /* Room for CW_COMM_LEN bytes of a name, each escaped at most as \xNN (or \\xNN in dot). */
 #define CW_SAFE_COMM_LEN (CW_COMM_LEN * 5)
+
+/*
+ * The contention model and the findings of one report (hot.c), built with a futex
+ * classifier on the report's symbols and the target's --hotspot-threshold: every output
+ * and --fail-on see the same objects and findings.
+ */
+#include "engine/contention.h"
+
+struct cw_report_model {
+	struct cw_classifier *cls;
+	struct cw_contention_opts opts;
+	struct cw_contention *c;
+	struct cw_findings *fs;
+};
+
+/* 0 or -errno (-ENOMEM); m is emptied on failure. t may be NULL (the defaults). */
+int cw_report__model_new(const struct cw_engine *eng, struct cw_symbols *sym,
+			 const struct cw_report_target *t, struct cw_report_model *m);
+void cw_report__model_fini(struct cw_report_model *m);
+/* An object's name (cw_symbols__object_name(), kernel locks cw_symbols__klock_name()), named
+ * by the program's site rather than libc's. Returns CW_LOCK_NAMED_*. */
+int cw_report__object_name(struct cw_symbols *sym, const struct cw_hot_object *o, char *buf,
+			   size_t len);
+/* A kernel lock's type from lock:contention_begin's LCB_F_* flags: "mutex", "rwsem_read",
+ * "rwsem_write", "spinlock", "rwlock_read", ... "unknown". */
+const char *cw_report__klock_type(__u32 flags);
+/*
+ * An object's call paths (waiters, or holders with by_tid) with those of the same frames
+ * merged, most waiting first: a call path may come under several stack ids. *out is
+ * malloc'ed. 0 or -ENOMEM.
+ */
+int cw_report__merge_paths(struct cw_symbols *sym, __u32 pid, const struct cw_hot_path *v,
+			   size_t nr, int by_tid, struct cw_hot_path **out, size_t *nr_out);
+/* JSON names of CW_VIEW_* bits, by bit number. */
+extern const char *const cw_report__view_names[3];
+/* "12.3 ms": three significant figures, what a reader compares (text.c). */
+const char *cw_report__fmt_ns(char *buf, size_t len, __u64 ns);
+/* "SCHED_OTHER", ... for a scheduling policy, NULL when unknown (text.c). */
+const char *cw_report__policy_name(__u32 policy);
+/* The comm of a thread the engine knows, "?" when it has none. */
+const char *cw_report__comm(const struct cw_engine *eng, __u32 pid, __u32 tid);
 
 /* Exports (export.c): the lock graph in Graphviz dot, and as a JSON object. */
 int cw_export__dot(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym);

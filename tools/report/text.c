@@ -3,15 +3,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "engine/findings.h"
+#include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
 #define PATHS_LOCKS 5		/* locks whose call paths the text report shows */
 #define PATHS_PER_LOCK 2
+#define TABLE_LOCKS 20		/* rows of the lock table (-v: all) */
+#define TABLE_KLOCKS 10
+#define KLOCK_PATHS 3		/* kernel locks whose stacks are shown */
+#define NAME_COLUMN 28
+
+#define fmt_ns cw_report__fmt_ns
 
 /* "12.3 ms"-style durations: three significant figures are what a reader compares. */
-static const char *fmt_ns(char *buf, size_t len, __u64 ns)
+const char *cw_report__fmt_ns(char *buf, size_t len, __u64 ns)
 {
 	if (ns < 1000)
 		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
@@ -24,103 +32,20 @@ static const char *fmt_ns(char *buf, size_t len, __u64 ns)
 	return buf;
 }
 
-static int by_wait_total(const void *a, const void *b)
+/* A name as a table shows it: the function says enough of a site. */
+static void shorten_name(const char *raw, int how, char *name, size_t len)
 {
-	const struct cw_lock *x = *(const struct cw_lock *const *)a;
-	const struct cw_lock *y = *(const struct cw_lock *const *)b;
-
-	if (x->wait_ns_total != y->wait_ns_total)
-		return x->wait_ns_total < y->wait_ns_total ? 1 : -1;
-	return x->first_ts < y->first_ts ? -1 : x->first_ts > y->first_ts;
-}
-
-/* The call paths that waited longest on the locks waited on longest, with their stacks. */
-static void call_paths(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym)
-{
-	size_t nr = cw_engine__nr_locks(eng), shown = 0;
-	const struct cw_lock **v;
-
-	if (!nr)
-		return;
-	v = malloc(nr * sizeof(*v));
-	if (!v) {
-		fprintf(out, "\n(call paths: out of memory)\n");
-		return;
-	}
-	for (size_t i = 0; i < nr; i++)
-		v[i] = cw_engine__lock(eng, i);
-	qsort(v, nr, sizeof(*v), by_wait_total);
-	for (size_t i = 0; i < nr && shown < PATHS_LOCKS; i++) {
-		struct cw_lock_site *sites;
-		size_t nsites;
-		char w[32], m[32], name[256];
-
-		sites = cw_report__sites_by_wait(v[i], &nsites);
-		if (!sites || !nsites) {
-			free(sites);
-			continue;
-		}
-		if (!shown++)
-			fprintf(out, "\nCall paths of the locks waited on longest:\n");
-		/* a lock known by its address only is not named twice */
-		if (cw_symbols__lock_name(sym, v[i]->pid, v[i]->addr, 0, name, sizeof(name)) ==
-		    CW_LOCK_NAMED_ADDR)
-			name[0] = '\0';
-		fprintf(out, "\n%s%s%s 0x%llx: %llu acquisitions, %s waited, from %zu call path%s\n",
-			name, name[0] ? ", " : "", cw_lock_kind__name(v[i]->kind),
-			(unsigned long long)v[i]->addr,
-			(unsigned long long)v[i]->acquisitions,
-			fmt_ns(w, sizeof(w), v[i]->wait_ns_total), nsites, nsites == 1 ? "" : "s");
-		for (size_t k = 0; k < nsites && k < PATHS_PER_LOCK; k++) {
-			const struct cw_stack *st;
-			struct cw_ustack s;
-
-			fprintf(out, "  %llu acquisitions, %s waited (at most %s), from:\n",
-				(unsigned long long)sites[k].acquisitions,
-				fmt_ns(w, sizeof(w), sites[k].wait_ns_total),
-				fmt_ns(m, sizeof(m), sites[k].wait_ns_max));
-			st = cw_engine__find_stack(eng, v[i]->pid, cw_report__lock_stack_space(v[i]),
-						   sites[k].stack_id);
-			if (!st) {
-				fprintf(out, "    (stack not received: see lost events)\n");
-				continue;
-			}
-			if (cw_symbols__resolve(sym, st, &s))
-				fprintf(out, "    (stack could not be resolved)\n");
-			else
-				cw_report__text_stack(out, &s, "    ");
-			cw_ustack__fini(&s);
-		}
-		free(sites);
-	}
-	free(v);
-}
-
-static int by_acquisitions(const void *a, const void *b)
-{
-	const struct cw_lock *x = *(const struct cw_lock *const *)a;
-	const struct cw_lock *y = *(const struct cw_lock *const *)b;
-
-	if (x->acquisitions != y->acquisitions)
-		return x->acquisitions < y->acquisitions ? 1 : -1;
-	return x->first_ts < y->first_ts ? -1 : x->first_ts > y->first_ts;
-}
-
-/* A lock's name as a table shows it: the function says enough of a site. */
-static void short_lock_name(struct cw_symbols *sym, const struct cw_lock *l, char *name,
-			    size_t len)
-{
-	char raw[256];
-	int how = cw_symbols__lock_name(sym, l->pid, l->addr, 0, raw, sizeof(raw));
-
 	/* symbol names are the traced program's too */
-	cw_report__text_safe(raw, sizeof(raw), name, len);
+	cw_report__text_safe(raw, 1024, name, len);
 
 	if (how == CW_LOCK_NAMED_INIT || how == CW_LOCK_NAMED_SITE) {
-		/* "heap lock initialised at f (x.c:1)" */
+		/* "heap lock initialised at f (x.c:1)", "cond first waited on at f (x.c:1)" */
 		char *at = strstr(name, " at "), *paren;
 
-		if (at) {
+		if (at && !strncmp(name, "thread joined at ", 17)) {
+			memmove(name + 8, at + 4, strlen(at + 4) + 1);
+			memcpy(name, "joined: ", 8);
+		} else if (at) {
 			memmove(name + 6, at + 4, strlen(at + 4) + 1);
 			memcpy(name, how == CW_LOCK_NAMED_INIT ? "init: " : "used: ", 6);
 		}
@@ -132,78 +57,349 @@ static void short_lock_name(struct cw_symbols *sym, const struct cw_lock *l, cha
 	}
 }
 
-/* The lock table; with sym, a NAME column too. */
-static void lock_table(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym)
+static void short_lock_name(struct cw_symbols *sym, const struct cw_lock *l, char *name,
+			    size_t len)
 {
-	size_t nr = cw_engine__nr_locks(eng);
-	const struct cw_lock **v;
+	char raw[256];
+	int how = cw_symbols__lock_name(sym, l->pid, l->addr, 0, raw, sizeof(raw));
 
-	if (!nr) {
-		fprintf(out, "No lock operations seen.\n");
-		return;
-	}
-	v = malloc(nr * sizeof(*v));
-	if (!v) {
-		fprintf(out, "(lock table: out of memory)\n");
-		return;
-	}
-	for (size_t i = 0; i < nr; i++)
-		v[i] = cw_engine__lock(eng, i);
-	qsort(v, nr, sizeof(*v), by_acquisitions);
-
-	if (sym)
-		fprintf(out, "%-24s ", "NAME");
-	fprintf(out, "%-18s %8s %7s %10s %10s %10s %10s %10s %10s %7s\n", "LOCK", "PID", "TYPE",
-		"ACQUIRED", "CONTENDED", "WAIT-TOTAL", "WAIT-MAX", "HOLD-TOTAL", "HOLD-MAX",
-		"THREADS");
-	for (size_t i = 0; i < nr; i++) {
-		const struct cw_lock *l = v[i];
-		char total[32], max[32], htotal[32] = "-", hmax[32] = "-", cont[32] = "-",
-		     users[24] = "-";
-
-		if (l->known & CW_LOCK_KNOWN_CONTENTIONS)
-			snprintf(cont, sizeof(cont), "%llu", (unsigned long long)l->contentions);
-		if (l->known & CW_LOCK_KNOWN_HOLD) {
-			fmt_ns(htotal, sizeof(htotal), l->hold_ns_total);
-			fmt_ns(hmax, sizeof(hmax), l->hold_ns_max);
-		}
-		if (l->known & (CW_LOCK_KNOWN_OPS | CW_LOCK_KNOWN_CONTENTIONS) && l->nr_users)
-			snprintf(users, sizeof(users), "%zu", l->nr_users);
-		if (sym) {
-			char name[1024];
-
-			short_lock_name(sym, l, name, sizeof(name));
-			/* a long name keeps its start: the table stays a table */
-			fprintf(out, "%-24.24s ", name);
-		}
-		fprintf(out, "0x%016llx %8u %7s %10llu %10s %10s %10s %10s %10s %7s\n",
-			(unsigned long long)l->addr, l->pid, cw_lock_kind__name(l->kind),
-			(unsigned long long)l->acquisitions, cont,
-			fmt_ns(total, sizeof(total), l->wait_ns_total),
-			fmt_ns(max, sizeof(max), l->wait_ns_max), htotal, hmax, users);
-	}
-	free(v);
+	shorten_name(raw, how, name, len);
 }
 
-static void thread_table(FILE *out, const struct cw_engine *eng)
+/*
+ * A name in a column of width w: whole when it fits; else its start and "..", so that a
+ * cut never passes for a name ("memcached+0x1b" would name another place).
+ */
+static const char *column(const char *name, int w, char *buf, size_t len)
 {
-	size_t nr = cw_engine__nr_threads(eng);
+	if ((int)strlen(name) <= w)
+		return name;
+	snprintf(buf, len, "%.*s..", w - 2, name);
+	return buf;
+}
+
+const char *cw_report__comm(const struct cw_engine *eng, __u32 pid, __u32 tid)
+{
+	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
+
+	return t && t->comm[0] ? t->comm : "?";
+}
+
+static const char *safe_comm(const struct cw_engine *eng, __u32 pid, __u32 tid, char *buf,
+			     size_t len)
+{
+	return cw_report__text_safe(cw_report__comm(eng, pid, tid), CW_COMM_LEN, buf, len);
+}
+
+/* Figures of an object the uprobes' lock record knows better (operations, holds). */
+static const struct cw_lock *probed_lock(const struct cw_engine *eng, const struct cw_hot_object *o)
+{
+	return o->views & CW_VIEW_ACQUIRE ? cw_engine__find_lock(eng, o->pid, o->addr) : NULL;
+}
+
+static int hold_known(const struct cw_engine *eng, const struct cw_hot_object *o)
+{
+	const struct cw_lock *l = probed_lock(eng, o);
+
+	return l && (l->known & CW_LOCK_KNOWN_HOLD);
+}
+
+static void pct_cell(char *buf, size_t len, double share)
+{
+	if (share >= 0.0995)
+		snprintf(buf, len, "%.0f%%", share * 100);
+	else
+		snprintf(buf, len, "%.1f%%", share * 100);
+}
+
+/* The user-space objects, most waited on first. */
+static void object_table(FILE *out, const struct cw_render *r)
+{
+	const struct cw_contention *c = r->contention;
+	size_t nr = cw_contention__nr_objects(c), rows = nr;
+	char traced[32];
+
+	if (!nr) {
+		fprintf(out, "No lock operations or futex waits seen.\n");
+		return;
+	}
+	if (!r->verbose && rows > TABLE_LOCKS)
+		rows = TABLE_LOCKS;
+	fprintf(out, "Locks by total wait (SHARE: of the traced threads' %s):\n",
+		fmt_ns(traced, sizeof(traced), cw_contention__traced_ns(c)));
+	fprintf(out, "%-*s %-7s %-18s %8s %9s %9s %10s %9s %9s %9s %10s %6s\n", NAME_COLUMN, "NAME",
+		"TYPE", "LOCK", "PID", "ACQUIRED", "CONTENDED", "WAIT-TOTAL", "WAIT-MAX", "WAIT-P50",
+		"WAIT-P99", "HOLD-TOTAL", "SHARE");
+	for (size_t i = 0; i < rows; i++) {
+		const struct cw_hot_object *o = cw_contention__object(c, i);
+		const struct cw_lock *l = probed_lock(r->eng, o);
+		char raw[256], name[1024], cut[NAME_COLUMN + 1], acq[24] = "-", cont[24] = "-",
+		     total[32], max[32], p50[32] = "-", p99[32] = "-", hold[32] = "-",
+		     share[16] = "-";
+
+		shorten_name(raw, cw_report__object_name(r->sym, o, raw, sizeof(raw)), name,
+			     sizeof(name));
+		if (o->views & CW_VIEW_ACQUIRE)
+			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)o->acquisitions);
+		if (!l || (l->known & CW_LOCK_KNOWN_CONTENTIONS) || (o->views & CW_VIEW_FUTEX))
+			snprintf(cont, sizeof(cont), "%llu", (unsigned long long)o->contentions);
+		if (o->wait_p50_ns) {
+			fmt_ns(p50, sizeof(p50), o->wait_p50_ns);
+			fmt_ns(p99, sizeof(p99), o->wait_p99_ns);
+		}
+		if (hold_known(r->eng, o))
+			fmt_ns(hold, sizeof(hold), o->hold_ns_total);
+		if (cw_contention__traced_ns(c))
+			pct_cell(share, sizeof(share), o->share);
+		fprintf(out, "%-*s %-7s 0x%016llx %8u %9s %9s %10s %9s %9s %9s %10s %6s%s\n",
+			NAME_COLUMN, column(name, NAME_COLUMN, cut, sizeof(cut)),
+			cw_lock_kind__name(o->kind), (unsigned long long)o->addr, o->pid, acq, cont,
+			fmt_ns(total, sizeof(total), o->wait_ns_total),
+			fmt_ns(max, sizeof(max), o->wait_ns_max), p50, p99, hold, share,
+			o->hotspot ? "  HOTSPOT" : "");
+	}
+	if (rows < nr)
+		fprintf(out, "(%zu more, with less waiting: -v lists them)\n", nr - rows);
+}
+
+/* One call path of an object: its stack, or why there is none. */
+static void text_path(FILE *out, const struct cw_render *r, __u32 pid,
+		      const struct cw_hot_path *p, const char *indent)
+{
+	const struct cw_stack *st;
+	struct cw_ustack s;
+
+	st = p->stack_id ? cw_engine__find_stack(r->eng, pid, p->space, p->stack_id) : NULL;
+	if (!st) {
+		char site[256];
+
+		if (p->ip) {
+			cw_symbols__site(r->sym, pid, p->ip, site, sizeof(site));
+			fprintf(out, "%sat %s (no stack: see lost events)\n", indent, site);
+		} else {
+			fprintf(out, "%s(stack not received: see lost events)\n", indent);
+		}
+		return;
+	}
+	if (cw_symbols__resolve(r->sym, st, &s))
+		fprintf(out, "%s(stack could not be resolved)\n", indent);
+	else
+		cw_report__text_stack(out, &s, indent);
+	cw_ustack__fini(&s);
+}
+
+/*
+ * The objects waited on longest, each with the call paths that waited on it and the
+ * threads and call paths that made them wait: whose wakeup ended the waits.
+ */
+static void object_paths(FILE *out, const struct cw_render *r)
+{
+	const struct cw_contention *c = r->contention;
+	size_t shown = 0;
+
+	for (size_t i = 0; i < cw_contention__nr_objects(c) && shown < PATHS_LOCKS; i++) {
+		const struct cw_hot_object *o = cw_contention__object(c, i);
+		char raw[256], name[1024], w[32], m[32], p50[32], p99[32], share[16] = "";
+		struct cw_hot_path *wp = NULL, *hp = NULL;
+		size_t nw, nh;
+
+		if (!o->wait_ns_total)
+			break;	/* by wait total: the rest did not wait */
+		if (!shown++)
+			fprintf(out, "\nWho waited on the locks waited on longest, and who made them "
+				     "wait:\n");
+		if (cw_report__object_name(r->sym, o, raw, sizeof(raw)) == CW_LOCK_NAMED_ADDR)
+			raw[0] = '\0';	/* known by its address only: not named twice */
+		cw_report__text_safe(raw, sizeof(raw), name, sizeof(name));
+		if (cw_contention__traced_ns(c)) {
+			pct_cell(share + 2, sizeof(share) - 2, o->share);
+			memcpy(share, ", ", 2);
+		}
+		fprintf(out, "\n%s%s%s 0x%llx: %s waited", name, name[0] ? ", " : "",
+			cw_lock_kind__name(o->kind), (unsigned long long)o->addr,
+			fmt_ns(w, sizeof(w), o->wait_ns_total));
+		if (o->contentions)
+			fprintf(out, " in %llu contended wait%s", (unsigned long long)o->contentions,
+				o->contentions == 1 ? "" : "s");
+		else if (o->views & CW_VIEW_ACQUIRE)
+			fprintf(out, " over %llu acquisition%s", (unsigned long long)o->acquisitions,
+				o->acquisitions == 1 ? "" : "s");
+		fprintf(out, " (at most %s", fmt_ns(m, sizeof(m), o->wait_ns_max));
+		if (o->wait_p50_ns)
+			fprintf(out, ", p50 %s, p99 %s", fmt_ns(p50, sizeof(p50), o->wait_p50_ns),
+				fmt_ns(p99, sizeof(p99), o->wait_p99_ns));
+		fprintf(out, ")%s%s%s\n", share, share[0] ? " of the traced threads' time" : "",
+			o->hotspot ? ": contention hotspot" :
+			CW_LOCK_WAITS_FOR_WORK(o->kind) ? " (waiting for work, not contention)" : "");
+		if (o->owner_tid) {
+			char comm[CW_SAFE_COMM_LEN];
+
+			fprintf(out, "  owner named by the lock word: thread %u (%s)\n", o->owner_tid,
+				safe_comm(r->eng, o->pid, o->owner_tid, comm, sizeof(comm)));
+		}
+		if (cw_report__merge_paths(r->sym, o->pid, o->waiters, o->nr_waiters, 0, &wp,
+					   &nw) ||
+		    cw_report__merge_paths(r->sym, o->pid, o->holders, o->nr_holders, 1, &hp,
+					   &nh)) {
+			free(wp);
+			fprintf(out, "  (call paths: out of memory)\n");
+			continue;
+		}
+		fprintf(out, "  waited from %zu call path%s%s\n", nw, nw == 1 ? "" : "s",
+			nw ? ":" : "");
+		for (size_t k = 0; k < nw && k < PATHS_PER_LOCK; k++) {
+			const struct cw_hot_path *p = &wp[k];
+
+			if (p->count)
+				fprintf(out, "  %llu wait%s, ", (unsigned long long)p->count,
+					p->count == 1 ? "" : "s");
+			else
+				fputs("  ", out);
+			fprintf(out, "%s waited (at most %s), from:\n",
+				fmt_ns(w, sizeof(w), p->wait_ns_total),
+				fmt_ns(m, sizeof(m), p->wait_ns_max));
+			text_path(out, r, o->pid, p, "    ");
+		}
+		if (!nh) {
+			fprintf(out, "  made to wait by: not seen (no wakeup of its waiters was "
+				     "traced)\n");
+			free(wp);
+			free(hp);
+			continue;
+		}
+		fprintf(out, "  made to wait by %zu waker%s (thread and call path):\n", nh,
+			nh == 1 ? "" : "s");
+		for (size_t k = 0; k < nh && k < PATHS_PER_LOCK; k++) {
+			const struct cw_hot_path *p = &hp[k];
+			char comm[CW_SAFE_COMM_LEN];
+
+			fprintf(out, "  thread %u (%s) woke %llu waiter%s, ending %s of waiting, "
+				     "from:\n",
+				p->tid, safe_comm(r->eng, o->pid, p->tid, comm, sizeof(comm)),
+				(unsigned long long)p->count, p->count == 1 ? "" : "s",
+				fmt_ns(w, sizeof(w), p->wait_ns_total));
+			text_path(out, r, o->pid, p, "    ");
+		}
+		free(wp);
+		free(hp);
+	}
+}
+
+/* "1.20 s  60%": a time and its share of the thread's time. */
+static const char *time_cell(char *buf, size_t len, __u64 ns, __u64 total, int known)
+{
+	char t[32];
+
+	if (!known)
+		return "-";
+	if (!total)
+		return fmt_ns(buf, len, ns);
+	snprintf(buf, len, "%s %3.0f%%", fmt_ns(t, sizeof(t), ns), 100.0 * ns / total);
+	return buf;
+}
+
+static const char *const policy_names[] = {
+	[0] = "SCHED_OTHER", [1] = "SCHED_FIFO", [2] = "SCHED_RR", [3] = "SCHED_BATCH",
+	[5] = "SCHED_IDLE", [6] = "SCHED_DEADLINE",
+};
+
+const char *cw_report__policy_name(__u32 policy)
+{
+	return policy < sizeof(policy_names) / sizeof(policy_names[0]) && policy_names[policy] ?
+		       policy_names[policy] : NULL;
+}
+
+/*
+ * Where each thread's time went: on a CPU, runnable waiting for one, and off-CPU by why.
+ * A thread the scheduler view did not measure has its lock and futex waits only.
+ */
+static void thread_table(FILE *out, const struct cw_render *r)
+{
+	const struct cw_contention *c = r->contention;
+	size_t nr = cw_contention__nr_threads(c);
 
 	if (!nr)
 		return;
-	fprintf(out, "\n%-16s %8s %8s %10s %10s\n", "THREAD", "PID", "TID", "ACQUIRED", "LOCK-WAIT");
+	fprintf(out, "\nWhere the threads' time went (%% of each thread's traced time):\n");
+	fprintf(out, "%-16s %8s %8s %9s %14s %14s %14s %14s %14s %14s %14s %9s\n", "THREAD", "PID",
+		"TID", "TRACED", "ON-CPU", "RUNNABLE", "LOCK-WAIT", "FUTEX-WAIT", "KLOCK-WAIT",
+		"IO", "SLEEP", "RUNQ-MAX");
 	for (size_t i = 0; i < nr; i++) {
-		const struct cw_thread *t = cw_engine__thread(eng, i);
-		char wait[32] = "-", acq[24] = "-", comm[CW_SAFE_COMM_LEN];
+		const struct cw_thread_time *tt = cw_contention__thread(c, i);
+		const struct cw_thread *t = cw_engine__find_thread(r->eng, tt->pid, tt->tid);
+		char comm[CW_SAFE_COMM_LEN], tot[32] = "-", cells[8][48], rq[32] = "-";
+		int m = tt->measured, w = m || tt->waits_known;
+		__u64 total = m ? tt->total_ns : 0;
 
-		if (cw_report__thread_locks_known(eng)) {
-			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)t->lock_acquisitions);
-			fmt_ns(wait, sizeof(wait), t->lock_wait_ns);
+		if (m) {
+			fmt_ns(tot, sizeof(tot), tt->total_ns);
+			fmt_ns(rq, sizeof(rq), tt->runq_ns_max);
 		}
-		fprintf(out, "%-16s %8u %8u %10s %10s%s\n",
-			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
-							  sizeof(comm)) : "?",
-			t->pid, t->tid, acq, wait, t->exited ? "  (exited)" : "");
+		fprintf(out, "%-16s %8u %8u %9s %14s %14s %14s %14s %14s %14s %14s %9s%s\n",
+			safe_comm(r->eng, tt->pid, tt->tid, comm, sizeof(comm)), tt->pid, tt->tid,
+			tot, time_cell(cells[0], 48, tt->oncpu_ns, total, m),
+			time_cell(cells[1], 48, tt->runnable_ns, total, m),
+			time_cell(cells[2], 48, tt->lock_wait_ns, total, w),
+			time_cell(cells[3], 48, tt->futex_wait_ns, total, w),
+			time_cell(cells[4], 48, tt->klock_wait_ns, total, m),
+			time_cell(cells[5], 48, tt->io_ns, total, m),
+			time_cell(cells[6], 48, tt->sleep_ns, total, m), rq,
+			t && t->exited ? "  (exited)" : "");
+	}
+}
+
+/* Kernel locks the target's threads waited on, with the kernel stacks that waited. */
+static void klock_table(FILE *out, const struct cw_render *r)
+{
+	const struct cw_contention *c = r->contention;
+	size_t nr = cw_contention__nr_klocks(c), rows = nr;
+
+	if (!nr)
+		return;
+	if (!r->verbose && rows > TABLE_KLOCKS)
+		rows = TABLE_KLOCKS;
+	fprintf(out, "\nKernel locks by total wait:\n");
+	fprintf(out, "%-*s %-18s %-18s %8s %9s %10s %9s %9s %9s %6s\n", NAME_COLUMN, "NAME",
+		"LOCK-TYPE", "LOCK", "PID", "CONTENDED", "WAIT-TOTAL", "WAIT-MAX", "WAIT-P50",
+		"WAIT-P99", "SHARE");
+	for (size_t i = 0; i < rows; i++) {
+		const struct cw_hot_object *o = cw_contention__klock(c, i);
+		char raw[256], name[1024], cut[NAME_COLUMN + 1], total[32], max[32], p50[32] = "-",
+		     p99[32] = "-", share[16] = "-";
+
+		cw_report__object_name(r->sym, o, raw, sizeof(raw));
+		cw_report__text_safe(raw, sizeof(raw), name, sizeof(name));
+		if (o->wait_p50_ns) {
+			fmt_ns(p50, sizeof(p50), o->wait_p50_ns);
+			fmt_ns(p99, sizeof(p99), o->wait_p99_ns);
+		}
+		if (cw_contention__traced_ns(c))
+			pct_cell(share, sizeof(share), o->share);
+		fprintf(out, "%-*s %-18s 0x%016llx %8u %9llu %10s %9s %9s %9s %6s%s\n", NAME_COLUMN,
+			column(name, NAME_COLUMN, cut, sizeof(cut)),
+			cw_report__klock_type(o->klock_flags), (unsigned long long)o->addr, o->pid,
+			(unsigned long long)o->contentions,
+			fmt_ns(total, sizeof(total), o->wait_ns_total),
+			fmt_ns(max, sizeof(max), o->wait_ns_max), p50, p99, share,
+			o->hotspot ? "  HOTSPOT" : "");
+	}
+	if (rows < nr)
+		fprintf(out, "(%zu more, with less waiting: -v lists them)\n", nr - rows);
+	for (size_t i = 0; i < nr && i < KLOCK_PATHS; i++) {
+		const struct cw_hot_object *o = cw_contention__klock(c, i);
+		char raw[256], name[1024], w[32];
+
+		if (!o->nr_waiters)
+			continue;
+		cw_report__object_name(r->sym, o, raw, sizeof(raw));
+		cw_report__text_safe(raw, sizeof(raw), name, sizeof(name));
+		fprintf(out, "\n%s (%s): %s waited, most from:\n", name,
+			cw_report__klock_type(o->klock_flags),
+			fmt_ns(w, sizeof(w), o->wait_ns_total));
+		fprintf(out, "  %llu wait%s, %s waited:\n", (unsigned long long)o->waiters[0].count,
+			o->waiters[0].count == 1 ? "" : "s",
+			fmt_ns(w, sizeof(w), o->waiters[0].wait_ns_total));
+		text_path(out, r, o->pid, &o->waiters[0], "    ");
 	}
 }
 
@@ -215,16 +411,33 @@ struct snap_lock {
 	char *name;		/* the table's name, made once: a lock's name does not change */
 };
 
+/* An object only the futex view saw (no lock row of the engine): a condvar, a futex... */
+struct snap_obj {
+	__u32 pid;
+	__u8 kind;
+	__u64 addr;
+	__u64 contentions, wait_ns;
+	char *name;
+};
+
 struct snap_thread {
 	__u32 pid, tid;
 	__u64 acquisitions, wait_ns;
+	/* the contention model's figures (struct cw_thread_time), cumulative */
+	__u64 total_ns, oncpu_ns, runnable_ns, lock_ns, futex_ns, klock_ns, other_ns;
 };
 
 struct cw_report_snapshot {
 	struct snap_lock *locks;	/* by the engine's index: locks in order of appearance */
 	size_t nr_locks;
+	struct snap_obj *objs;		/* in order of appearance */
+	size_t nr_objs, cap_objs;
 	struct snap_thread *threads;
 	size_t nr_threads;
+	/* the futex classifier's symbols, kept while the module map stays the same */
+	struct cw_symbols *sym;
+	struct cw_classifier *cls;
+	size_t sym_modules;
 };
 
 struct cw_report_snapshot *cw_report__snapshot_new(void)
@@ -238,14 +451,23 @@ void cw_report__snapshot_free(struct cw_report_snapshot *snap)
 		return;
 	for (size_t i = 0; i < snap->nr_locks; i++)
 		free(snap->locks[i].name);
+	for (size_t i = 0; i < snap->nr_objs; i++)
+		free(snap->objs[i].name);
 	free(snap->locks);
+	free(snap->objs);
 	free(snap->threads);
+	cw_classifier__free(snap->cls);
+	cw_symbols__free(snap->sym);
 	free(snap);
 }
 
 /* One lock's figures over the interval: now less what the last snapshot saw. */
 struct snap_row {
-	const struct cw_lock *l;
+	const struct cw_lock *l;	/* NULL: an object of the futex view only */
+	__u32 pid;
+	__u8 kind;
+	__u64 addr;
+	__u64 order;			/* first appearance: locks first, by time */
 	const char *name;
 	__u64 acquisitions, contentions, wait_ns, hold_ns;
 };
@@ -258,19 +480,19 @@ static int by_interval_acquisitions(const void *a, const void *b)
 		return x->acquisitions < y->acquisitions ? 1 : -1;
 	if (x->wait_ns != y->wait_ns)
 		return x->wait_ns < y->wait_ns ? 1 : -1;
-	return x->l->first_ts < y->l->first_ts ? -1 : x->l->first_ts > y->l->first_ts;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 /* Remember every lock (and name the new ones); NULL rows when out of memory. */
 static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_symbols_opts *so,
-				   struct cw_report_snapshot *snap, size_t *nr_rows)
+				   struct cw_report_snapshot *snap, size_t extra, size_t *nr_rows)
 {
 	size_t nr = cw_engine__nr_locks(eng), n = 0;
 	struct cw_symbols *sym = NULL;
 	struct snap_lock *v;
 	struct snap_row *rows;
 
-	rows = malloc((nr ? nr : 1) * sizeof(*rows));
+	rows = malloc((nr + extra ? nr + extra : 1) * sizeof(*rows));
 	v = nr > snap->nr_locks ? realloc(snap->locks, nr * sizeof(*v)) : snap->locks;
 	if (!rows || (nr && !v)) {
 		free(rows);
@@ -300,6 +522,10 @@ static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_
 		}
 		rows[n] = (struct snap_row){
 			.l = l,
+			.pid = l->pid,
+			.kind = l->kind,
+			.addr = l->addr,
+			.order = l->first_ts,
 			.name = p->name ? p->name : "-",
 			.acquisitions = l->acquisitions - p->acquisitions,
 			.contentions = l->contentions - p->contentions,
@@ -320,64 +546,209 @@ static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_
 	return rows;
 }
 
-static void snap_lock_table(FILE *out, struct snap_row *rows, size_t n, size_t idle)
+/*
+ * The futex view's objects no lock row shows (condition variables, semaphores, futex
+ * words; locks when the uprobes are off), appended to rows[*n..]. How many there are in
+ * all (idle or not), or -ENOMEM.
+ */
+static long snap_objects(const struct cw_contention *c, struct cw_report_snapshot *snap,
+			 struct snap_row *rows, size_t *n)
+{
+	long all = 0;
+
+	for (size_t i = 0; i < cw_contention__nr_objects(c); i++) {
+		const struct cw_hot_object *o = cw_contention__object(c, i);
+		struct snap_obj *p = NULL;
+		char raw[256], name[1024];
+
+		if (o->views & (CW_VIEW_ACQUIRE | CW_VIEW_KLOCK))
+			continue;	/* a lock row of its own */
+		all++;
+		for (size_t k = 0; k < snap->nr_objs && !p; k++)
+			if (snap->objs[k].pid == o->pid && snap->objs[k].addr == o->addr &&
+			    snap->objs[k].kind == o->kind)
+				p = &snap->objs[k];
+		if (!p) {
+			p = cw_grow(snap->objs, &snap->cap_objs, snap->nr_objs + 1, sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			snap->objs = p;
+			p = &snap->objs[snap->nr_objs++];
+			*p = (struct snap_obj){ .pid = o->pid, .addr = o->addr, .kind = o->kind };
+			shorten_name(raw, cw_report__object_name(snap->sym, o, raw, sizeof(raw)),
+				     name, sizeof(name));
+			p->name = strdup(name);
+		}
+		rows[*n] = (struct snap_row){
+			.pid = o->pid,
+			.kind = o->kind,
+			.addr = o->addr,
+			.order = ~0ULL - cw_contention__nr_objects(c) + i,
+			.name = p->name ? p->name : "-",
+			.contentions = o->contentions - p->contentions,
+			.wait_ns = o->wait_ns_total - p->wait_ns,
+		};
+		p->contentions = o->contentions;
+		p->wait_ns = o->wait_ns_total;
+		if (rows[*n].contentions || rows[*n].wait_ns)
+			(*n)++;
+	}
+	return all;
+}
+
+static void snap_lock_table(FILE *out, struct snap_row *rows, size_t n, size_t idle,
+			    __u64 traced_ns, unsigned int pct)
 {
 	qsort(rows, n, sizeof(*rows), by_interval_acquisitions);
-	fprintf(out, "%-24s %-18s %8s %7s %10s %10s %10s %10s\n", "NAME", "LOCK", "PID", "TYPE",
-		"ACQUIRED", "CONTENDED", "WAIT", "HOLD");
+	fprintf(out, "%-24s %-18s %8s %7s %10s %10s %10s %10s %6s\n", "NAME", "LOCK", "PID", "TYPE",
+		"ACQUIRED", "CONTENDED", "WAIT", "HOLD", "SHARE");
 	for (size_t i = 0; i < n; i++) {
 		const struct cw_lock *l = rows[i].l;
-		char wait[32], hold[32] = "-", cont[32] = "-";
+		char wait[32], hold[32] = "-", cont[32] = "-", acq[32] = "-", share[16] = "-",
+		     cut[25];
+		int hot = 0;
 
-		if (l->known & CW_LOCK_KNOWN_CONTENTIONS)
+		if (!l || (l->known & CW_LOCK_KNOWN_CONTENTIONS))
 			snprintf(cont, sizeof(cont), "%llu",
 				 (unsigned long long)rows[i].contentions);
-		if (l->known & CW_LOCK_KNOWN_HOLD)
+		if (l)
+			snprintf(acq, sizeof(acq), "%llu",
+				 (unsigned long long)rows[i].acquisitions);
+		if (l && (l->known & CW_LOCK_KNOWN_HOLD))
 			fmt_ns(hold, sizeof(hold), rows[i].hold_ns);
-		fprintf(out, "%-24.24s 0x%016llx %8u %7s %10llu %10s %10s %10s\n", rows[i].name,
-			(unsigned long long)l->addr, l->pid, cw_lock_kind__name(l->kind),
-			(unsigned long long)rows[i].acquisitions, cont,
-			fmt_ns(wait, sizeof(wait), rows[i].wait_ns), hold);
+		if (traced_ns) {
+			pct_cell(share, sizeof(share), (double)rows[i].wait_ns / traced_ns);
+			hot = cw_contention__is_hotspot(rows[i].wait_ns, traced_ns, pct) &&
+			      !CW_LOCK_WAITS_FOR_WORK(rows[i].kind);
+		}
+		fprintf(out, "%-24s 0x%016llx %8u %7s %10s %10s %10s %10s %6s%s\n",
+			column(rows[i].name, 24, cut, sizeof(cut)), (unsigned long long)rows[i].addr,
+			rows[i].pid, cw_lock_kind__name(rows[i].kind), acq, cont,
+			fmt_ns(wait, sizeof(wait), rows[i].wait_ns), hold, share,
+			hot ? "  HOTSPOT" : "");
 	}
 	if (idle)
 		fprintf(out, "(%zu lock%s idle in this interval)\n", idle, idle == 1 ? "" : "s");
 }
 
-static int snap_thread_table(FILE *out, const struct cw_engine *eng,
-			     struct cw_report_snapshot *snap)
+/* The threads' figures over the interval; the traced threads' time in it in *traced. */
+static int snap_threads(const struct cw_engine *eng, const struct cw_contention *c,
+			struct cw_report_snapshot *snap, struct snap_thread **delta, __u64 *traced)
 {
 	size_t nr = cw_engine__nr_threads(eng);
-	int known = cw_report__thread_locks_known(eng);
-	struct snap_thread *v;
+	struct snap_thread *v, *d;
 
-	if (!nr)
-		return 0;
+	*delta = NULL;
+	*traced = 0;
 	v = nr > snap->nr_threads ? realloc(snap->threads, nr * sizeof(*v)) : snap->threads;
-	if (!v)
+	if (nr && !v)
 		return -ENOMEM;
 	snap->threads = v;
-	fprintf(out, "\n%-16s %8s %8s %10s %10s\n", "THREAD", "PID", "TID", "ACQUIRED",
-		"LOCK-WAIT");
+	d = calloc(nr ? nr : 1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
 	for (size_t i = 0; i < nr; i++) {
 		const struct cw_thread *t = cw_engine__thread(eng, i);
-		struct snap_thread *p = &v[i];
-		char wait[32] = "-", acq[24] = "-", comm[CW_SAFE_COMM_LEN];
+		const struct cw_thread_time *tt = NULL;
+		struct snap_thread *p = &v[i], now = { .pid = t->pid, .tid = t->tid };
 
 		if (i >= snap->nr_threads || p->pid != t->pid || p->tid != t->tid)
 			*p = (struct snap_thread){ .pid = t->pid, .tid = t->tid };
-		if (known) {
-			snprintf(acq, sizeof(acq), "%llu",
-				 (unsigned long long)(t->lock_acquisitions - p->acquisitions));
-			fmt_ns(wait, sizeof(wait), t->lock_wait_ns - p->wait_ns);
+		/* the model lists threads in the engine's order */
+		if (i < cw_contention__nr_threads(c) && cw_contention__thread(c, i)->tid == t->tid &&
+		    cw_contention__thread(c, i)->pid == t->pid)
+			tt = cw_contention__thread(c, i);
+		now.acquisitions = t->lock_acquisitions;
+		now.wait_ns = t->lock_wait_ns;
+		if (tt && tt->measured) {
+			now.total_ns = tt->total_ns;
+			now.oncpu_ns = tt->oncpu_ns;
+			now.runnable_ns = tt->runnable_ns;
+			now.klock_ns = tt->klock_wait_ns;
+			now.other_ns = tt->io_ns + tt->sleep_ns;
 		}
-		p->acquisitions = t->lock_acquisitions;
-		p->wait_ns = t->lock_wait_ns;
-		fprintf(out, "%-16s %8u %8u %10s %10s%s\n",
-			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
-							  sizeof(comm)) : "?",
-			t->pid, t->tid, acq, wait, t->exited ? "  (exited)" : "");
+		if (tt && (tt->measured || tt->waits_known)) {
+			now.lock_ns = tt->lock_wait_ns;
+			now.futex_ns = tt->futex_wait_ns;
+		}
+#define DELTA(f) d[i].f = now.f >= p->f ? now.f - p->f : 0
+		d[i] = now;
+		DELTA(acquisitions);
+		DELTA(wait_ns);
+		DELTA(total_ns);
+		DELTA(oncpu_ns);
+		DELTA(runnable_ns);
+		DELTA(lock_ns);
+		DELTA(futex_ns);
+		DELTA(klock_ns);
+		DELTA(other_ns);
+#undef DELTA
+		*traced += d[i].total_ns;
+		*p = now;
 	}
 	snap->nr_threads = nr;
+	*delta = d;
+	return 0;
+}
+
+static void snap_thread_table(FILE *out, const struct cw_engine *eng, const struct cw_contention *c,
+			      const struct snap_thread *d)
+{
+	size_t nr = cw_engine__nr_threads(eng);
+	int known = cw_report__thread_locks_known(eng);
+
+	if (!nr)
+		return;
+	fprintf(out, "\n%-16s %8s %8s %10s %10s %10s %10s %10s %10s %10s\n", "THREAD", "PID", "TID",
+		"ACQUIRED", "LOCK-WAIT", "FUTEX-WAIT", "ON-CPU", "RUNNABLE", "KLOCK-WAIT",
+		"OTHER-OFF");
+	for (size_t i = 0; i < nr; i++) {
+		const struct cw_thread *t = cw_engine__thread(eng, i);
+		const struct cw_thread_time *tt = i < cw_contention__nr_threads(c) ?
+							  cw_contention__thread(c, i) : NULL;
+		char wait[32] = "-", fw[32] = "-", acq[24] = "-", on[32] = "-", rn[32] = "-",
+		     kl[32] = "-", oth[32] = "-", comm[CW_SAFE_COMM_LEN];
+		int m = tt && tt->tid == t->tid && tt->measured;
+		int w = tt && tt->tid == t->tid && (tt->measured || tt->waits_known);
+
+		if (known)
+			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)d[i].acquisitions);
+		if (w) {
+			fmt_ns(wait, sizeof(wait), d[i].lock_ns);
+			fmt_ns(fw, sizeof(fw), d[i].futex_ns);
+		} else if (known) {
+			fmt_ns(wait, sizeof(wait), d[i].wait_ns);
+		}
+		if (m) {
+			fmt_ns(on, sizeof(on), d[i].oncpu_ns);
+			fmt_ns(rn, sizeof(rn), d[i].runnable_ns);
+			fmt_ns(kl, sizeof(kl), d[i].klock_ns);
+			fmt_ns(oth, sizeof(oth), d[i].other_ns);
+		}
+		fprintf(out, "%-16s %8u %8u %10s %10s %10s %10s %10s %10s %10s%s\n",
+			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
+							  sizeof(comm)) : "?",
+			t->pid, t->tid, acq, wait, fw, on, rn, kl, oth,
+			t->exited ? "  (exited)" : "");
+	}
+}
+
+/* The classifier's symbols, made again when the process mapped new modules. */
+static int snap_symbols(const struct cw_engine *eng, const struct cw_symbols_opts *so,
+			struct cw_report_snapshot *snap)
+{
+	if (snap->sym && snap->sym_modules == cw_engine__nr_modules(eng))
+		return 0;
+	cw_classifier__free(snap->cls);
+	cw_symbols__free(snap->sym);
+	snap->cls = NULL;
+	snap->sym = NULL;
+	if (cw_symbols__new(eng, so, &snap->sym) || cw_classifier__new(snap->sym, &snap->cls)) {
+		cw_symbols__free(snap->sym);
+		snap->sym = NULL;
+		return -ENOMEM;
+	}
+	snap->sym_modules = cw_engine__nr_modules(eng);
 	return 0;
 }
 
@@ -386,23 +757,42 @@ int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_
 {
 	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
 				      .live_pid = t->alive ? t->pid : 0 };
-	struct snap_row *rows;
-	size_t n;
+	struct cw_contention_opts co = { .hotspot_pct = t->hotspot_pct };
+	struct cw_contention *c = NULL;
+	struct snap_thread *d = NULL;
+	struct snap_row *rows = NULL;
+	size_t n, all;
+	long objs;
+	__u64 traced;
+	int err = -ENOMEM;
 
-	rows = snap_locks(eng, &so, snap, &n);
-	if (!rows)
+	if (snap_symbols(eng, &so, snap))
 		return -ENOMEM;
-	if (!cw_engine__nr_locks(eng))
+	co.classify = cw_classifier__classify;
+	co.ctx = snap->cls;
+	if (cw_contention__new(eng, &co, &c))
+		return -ENOMEM;
+	rows = snap_locks(eng, &so, snap, cw_contention__nr_objects(c), &n);
+	if (!rows)
+		goto cleanup;
+	objs = snap_objects(c, snap, rows, &n);
+	if (objs < 0 || snap_threads(eng, c, snap, &d, &traced))
+		goto cleanup;
+	all = cw_engine__nr_locks(eng) + objs;
+	if (!all)
 		fprintf(out, "No lock operations seen.\n");
 	else if (!n)
-		fprintf(out, "No lock operations in this interval (%zu lock%s idle).\n",
-			cw_engine__nr_locks(eng), cw_engine__nr_locks(eng) == 1 ? "" : "s");
+		fprintf(out, "No lock operations in this interval (%zu lock%s idle).\n", all,
+			all == 1 ? "" : "s");
 	else
-		snap_lock_table(out, rows, n, cw_engine__nr_locks(eng) - n);
+		snap_lock_table(out, rows, n, all - n, traced, cw_contention__threshold_pct(c));
+	snap_thread_table(out, eng, c, d);
+	err = ferror(out) ? -EIO : 0;
+cleanup:
+	free(d);
 	free(rows);
-	if (snap_thread_table(out, eng, snap))
-		return -ENOMEM;
-	return ferror(out) ? -EIO : 0;
+	cw_contention__free(c);
+	return err;
 }
 
 static void losses(FILE *out, const struct cw_engine *eng)
@@ -430,33 +820,31 @@ static void losses(FILE *out, const struct cw_engine *eng)
 			(unsigned long long)c->out_of_order);
 }
 
-static void findings(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
-		     const struct cw_report_target *t)
+static void findings(FILE *out, const struct cw_render *r)
 {
-	struct cw_render r = { .out = out, .eng = eng, .sym = sym, .verbose = t->verbose,
-			       .track_free = t->track_free };
-	struct cw_findings *fs = NULL;
-
-	if (cw_findings__new(eng, &fs)) {
-		fprintf(out, "\nFindings: (out of memory)\n");
-		return;
-	}
-	r.fs = fs;
-	if (cw_findings__nr_reported(fs))
-		fprintf(out, "\nFindings: %zu\n", cw_findings__nr_reported(fs));
+	if (cw_findings__nr_reported(r->fs))
+		fprintf(out, "\nFindings: %zu\n", cw_findings__nr_reported(r->fs));
 	else
 		fprintf(out, "\nFindings: none\n");
-	cw_report__findings_text(&r);
-	cw_findings__free(fs);
+	cw_report__findings_text(r);
 }
 
 static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 		       const struct cw_report_target *t)
 {
 	char dur[32], comm[CW_SAFE_COMM_LEN], cmdline[sizeof(t->cmdline) * 4];
+	struct cw_render r = { .out = out, .eng = eng, .sym = sym, .verbose = t->verbose,
+			       .track_free = t->track_free };
+	struct cw_report_model m;
+	int err;
 
 	if (!sym)
 		return -EINVAL;
+	err = cw_report__model_new(eng, sym, t, &m);
+	if (err)
+		return err;
+	r.fs = m.fs;
+	r.contention = m.c;
 	fprintf(out, "concwatch %s: process %d (%s), %s traced, %llu events\n", CW_VERSION, t->pid,
 		t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm, sizeof(comm)) :
 			     "?",
@@ -466,11 +854,17 @@ static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		fprintf(out, "Command: %s\n", cw_report__text_safe(t->cmdline, sizeof(t->cmdline),
 								   cmdline, sizeof(cmdline)));
 	losses(out, eng);
+	if (t->no_uprobes)
+		fprintf(out, "Mode: --no-uprobes (futex, scheduler and kernel-lock tracing): "
+			     "lock_order_inversion findings need the lock probes and cannot be "
+			     "given\n");
 	fprintf(out, "\n");
-	lock_table(out, eng, sym);
-	thread_table(out, eng);
-	call_paths(out, eng, sym);
-	findings(out, eng, sym, t);
+	object_table(out, &r);
+	object_paths(out, &r);
+	thread_table(out, &r);
+	klock_table(out, &r);
+	findings(out, &r);
+	cw_report__model_fini(&m);
 	return ferror(out) ? -EIO : 0;
 }
 

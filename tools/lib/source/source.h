@@ -73,6 +73,8 @@ struct cw_source_opts {
 	int no_uprobes;			/* futex, scheduler and kernel-lock tracing only: no
 					 * uprobe at all, so no trap on the uncontended path
 					 * (and no lock-order dependencies) */
+	int timeline;			/* record --timeline: a record per switch and wakeup, and
+					 * per lock, futex and kernel-lock operation (raw_events) */
 };
 
 /*
