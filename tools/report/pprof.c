@@ -228,10 +228,18 @@ found:
 
 static __u64 function_id(struct builder *b, const char *name, const char *file)
 {
-	__s64 n = str_index(b, name), fl = file ? str_index(b, file) : 0;
+	char safe[1024];
+	__s64 n, fl = file ? str_index(b, file) : 0;
 	struct function *v;
+	size_t i;
 
-	for (size_t i = 0; i < b->nr_funcs; i++)
+	/* a name with a line break would break pprof's text outputs (-raw, -traces) */
+	for (i = 0; name[i] && i < sizeof(safe) - 1; i++)
+		safe[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
+	safe[i] = '\0';
+	n = str_index(b, safe);
+
+	for (i = 0; i < b->nr_funcs; i++)
 		if (b->funcs[i].name == n && b->funcs[i].file == fl)
 			return i + 1;
 	v = cw_grow(b->funcs, &b->cap_funcs, b->nr_funcs + 1, sizeof(*v));
@@ -360,6 +368,38 @@ static void label(struct cw_pb *pb, __s64 key, __s64 str)
 	cw_pb__end(pb, m);
 }
 
+/*
+ * pprof takes the first mapping for the main binary (the graph's "File:"): mappings in
+ * address order, the executable's lowest in most processes, the kernel's last. Their
+ * ids are their places in that order (ids[i] for b->maps[i]).
+ */
+static __u64 *mapping_order(struct builder *b)
+{
+	__u64 *ids = calloc(b->nr_maps ? b->nr_maps : 1, sizeof(*ids));
+
+	if (!ids) {
+		b->err = -ENOMEM;
+		return NULL;
+	}
+	for (size_t i = 0; i < b->nr_maps; i++) {
+		const struct mapping *x = &b->maps[i];
+
+		ids[i] = 1;
+		for (size_t k = 0; k < b->nr_maps; k++) {
+			const struct mapping *y = &b->maps[k];
+			int xk = x->space == KERNEL_SPACE, yk = y->space == KERNEL_SPACE;
+
+			/* y before x: user before kernel, a known start before none, lower
+			 * start, then first made */
+			if (k != i && (yk != xk ? !yk :
+				       (!y->start) != (!x->start) ? !!y->start :
+				       y->start != x->start ? y->start < x->start : k < i))
+				ids[i]++;
+		}
+	}
+	return ids;
+}
+
 static void encode(struct builder *b, struct cw_pb *pb)
 {
 	__s64 contentions = str_index(b, "contentions"), count = str_index(b, "count");
@@ -367,9 +407,10 @@ static void encode(struct builder *b, struct cw_pb *pb)
 	__s64 k_lock = str_index(b, "lock"), k_type = str_index(b, "type");
 	__s64 k_lock_type = str_index(b, "lock_type");
 	__s64 comment = str_index(b, "concwatch " CW_VERSION ": lock contention");
+	__u64 *map_ids = mapping_order(b);
 
 	if (b->err)
-		return;
+		goto cleanup;
 	value_type(pb, PROFILE_SAMPLE_TYPE, contentions, count);
 	value_type(pb, PROFILE_SAMPLE_TYPE, delay, ns);
 	for (size_t i = 0; i < b->nr_samples; i++) {
@@ -388,7 +429,7 @@ static void encode(struct builder *b, struct cw_pb *pb)
 		const struct mapping *mp = &b->maps[i];
 		cw_pb_mark m = cw_pb__begin(pb, PROFILE_MAPPING);
 
-		cw_pb__uint64(pb, MAPPING_ID, i + 1);
+		cw_pb__uint64(pb, MAPPING_ID, map_ids[i]);
 		cw_pb__uint64(pb, MAPPING_MEMORY_START, mp->start);
 		cw_pb__uint64(pb, MAPPING_MEMORY_LIMIT, mp->limit);
 		cw_pb__uint64(pb, MAPPING_FILE_OFFSET, mp->offset);
@@ -406,7 +447,7 @@ static void encode(struct builder *b, struct cw_pb *pb)
 
 		cw_pb__uint64(pb, LOCATION_ID, i + 1);
 		if (l->mapping)
-			cw_pb__uint64(pb, LOCATION_MAPPING_ID, l->mapping);
+			cw_pb__uint64(pb, LOCATION_MAPPING_ID, map_ids[l->mapping - 1]);
 		if (l->space != LEAF_SPACE)
 			cw_pb__uint64(pb, LOCATION_ADDRESS, l->addr);
 		for (size_t k = 0; k < l->nr_lines; k++) {
@@ -439,6 +480,8 @@ static void encode(struct builder *b, struct cw_pb *pb)
 	value_type(pb, PROFILE_PERIOD_TYPE, contentions, count);
 	cw_pb__int64(pb, PROFILE_PERIOD, 1);
 	cw_pb__int64(pb, PROFILE_COMMENT, comment);
+cleanup:
+	free(map_ids);
 }
 
 static void builder_fini(struct builder *b)

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The exports of contention and timelines, on synthetic input: the protobuf encoder's
+ * exact bytes; the folded stacks' exact lines; the pprof profile read back by Go's own
+ * reader (go tool pprof -raw, skipped without Go) with its sample values, labels and
+ * function names; the Perfetto JSON parsed by jq (skipped without jq): tracks, slices in
+ * µs, hold spans and balanced flow ids.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "report/export.h"
+#include "report/protobuf.h"
+#include "cw_synth.h"
+
+static int bytes_are(const struct cw_pb *pb, const char *hex)
+{
+	char got[1024] = "";
+
+	for (size_t i = 0; i < pb->len && 2 * i + 2 < sizeof(got); i++)
+		snprintf(got + 2 * i, 3, "%02x", pb->buf[i]);
+	if (strcmp(got, hex))
+		fprintf(stderr, "# got %s\n# not %s\n", got, hex);
+	return !strcmp(got, hex);
+}
+
+TEST(protobuf_encoding)
+{
+	struct cw_pb pb = {};
+	__u64 packed[] = { 3, 270, 86942 };
+	char body[200];
+	cw_pb_mark m;
+
+	/* the protobuf documentation's examples: 150 in field 1, "testing" in field 2 */
+	cw_pb__uint64(&pb, 1, 150);
+	ASSERT_TRUE(bytes_are(&pb, "089601"));
+	cw_pb__fini(&pb);
+	cw_pb__string(&pb, 2, "testing");
+	ASSERT_TRUE(bytes_are(&pb, "120774657374696e67"));
+	cw_pb__fini(&pb);
+	/* packed repeated: field 4, [3, 270, 86942] */
+	cw_pb__packed_uint64(&pb, 4, packed, 3);
+	ASSERT_TRUE(bytes_are(&pb, "2206038e029ea705"));
+	cw_pb__fini(&pb);
+	/* an empty packed field is omitted; zero is written; a negative int64 takes ten bytes */
+	cw_pb__packed_uint64(&pb, 4, packed, 0);
+	cw_pb__uint64(&pb, 1, 0);
+	cw_pb__int64(&pb, 2, -1);
+	ASSERT_TRUE(bytes_are(&pb, "080010ffffffffffffffffff01"));
+	cw_pb__fini(&pb);
+	/* nested: field 3 { field 1 = 150 }, then one whose body needs a two-byte length */
+	m = cw_pb__begin(&pb, 3);
+	cw_pb__uint64(&pb, 1, 150);
+	cw_pb__end(&pb, m);
+	ASSERT_TRUE(bytes_are(&pb, "1a03089601"));
+	cw_pb__fini(&pb);
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	m = cw_pb__begin(&pb, 5);
+	cw_pb__uint64(&pb, 1, 1);
+	m = (cw_pb__string(&pb, 2, body), m);
+	cw_pb__end(&pb, m);
+	ASSERT_EQ(0, cw_pb__finish(&pb));
+	/* 2a, length 2 + 3 + 199 = 204 = cc 01, 08 01, 12 c7 01 'x'... */
+	ASSERT_EQ(1 + 2 + 2 + 3 + 199, pb.len);
+	EXPECT_EQ(0x2a, pb.buf[0]);
+	EXPECT_EQ(0xcc, pb.buf[1]);
+	EXPECT_EQ(0x01, pb.buf[2]);
+	EXPECT_EQ(0x08, pb.buf[3]);
+	EXPECT_EQ(0x12, pb.buf[5]);
+	EXPECT_EQ(0xc7, pb.buf[6]);
+	EXPECT_EQ('x', pb.buf[pb.len - 1]);
+	cw_pb__fini(&pb);
+}
+
+/*
+ * A profile as profile.c makes them: a hot mutex waited on from two call paths (one
+ * through an inlined function, one through a frame without a symbol), a condvar with no
+ * known path, a kernel mmap_lock, and a path that only failed (no wait).
+ */
+static struct cw_frame hot1[] = {
+	{ .addr = 0x7f0000001000, .func = "pthread_mutex_lock", .module = "/lib/libc.so.6" },
+	{ .addr = 0x401234, .func = "step", .module = "/bin/wl", .file = "/src/wl.c",
+	  .line = 12, .inlined = 1 },
+	{ .addr = 0x401234, .func = "worker", .module = "/bin/wl", .file = "/src/wl.c",
+	  .line = 20 },
+	{ .addr = 0x7f0000002000, .func = "start_thread", .module = "/lib/libc.so.6" },
+};
+static struct cw_frame hot2[] = {
+	{ .addr = 0x7f0000001000, .func = "pthread_mutex_lock", .module = "/lib/libc.so.6" },
+	{ .addr = 0x401999, .module = "/bin/wl" },
+	{ .addr = 0x401500, .func = "odd;name\nhere", .module = "/bin/wl" },
+};
+static struct cw_frame kern[] = {
+	{ .addr = 0xffffffff81001000, .func = "rwsem_down_write_slowpath", .module = "kernel" },
+	{ .addr = 0xffffffff81002000, .func = "__vm_munmap", .module = "kernel" },
+};
+static struct cw_ustack st_hot1 = { .frames = hot1, .nr = 4 };
+static struct cw_ustack st_hot2 = { .frames = hot2, .nr = 3 };
+static struct cw_ustack st_kern = { .frames = kern, .nr = 2 };
+
+static struct cw_xsample samples[] = {
+	{ .pid = 7, .kind = CW_LOCK_MUTEX, .addr = 0x404040, .lock = "hot_lock",
+	  .stack = &st_hot1, .count = 40, .wait_ns = 5000000 },
+	{ .pid = 7, .kind = CW_LOCK_MUTEX, .addr = 0x404040, .lock = "hot_lock",
+	  .stack = &st_hot2, .count = 2, .wait_ns = 300 },
+	{ .pid = 7, .kind = CW_LOCK_COND, .addr = 0x404100, .lock = "cv", .count = 9,
+	  .wait_ns = 70 },
+	{ .pid = 7, .kind = CW_LOCK_KERNEL, .lock_type = "rwsem_write", .addr = 0xffff888000001000,
+	  .lock = "mmap_lock", .stack = &st_kern, .count = 5, .wait_ns = 123456 },
+	{ .pid = 7, .kind = CW_LOCK_MUTEX, .addr = 0x404200, .lock = "tried", .count = 3 },
+};
+
+static const struct cw_xprofile profile = {
+	.samples = samples,
+	.nr = 5,
+	.time_ns = 1700000000000000000ULL,
+	.duration_ns = 2000000000,
+};
+
+static char *to_string(int (*fn)(FILE *, const struct cw_xprofile *), int *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	*err = fn(f, &profile);
+	fclose(f);
+	return buf;
+}
+
+TEST(folded_lines)
+{
+	int err = -1;
+	char *text = to_string(cw_export__folded, &err);
+
+	ASSERT_NE(NULL, text);
+	ASSERT_EQ(0, err);
+	EXPECT_STREQ("start_thread;worker;step;pthread_mutex_lock;[mutex hot_lock] 5000000\n"
+		     "odd:name?here;wl@0x401999;pthread_mutex_lock;[mutex hot_lock] 300\n"
+		     "[unknown stack];[cond cv] 70\n"
+		     "__vm_munmap;rwsem_down_write_slowpath;[kernel rwsem_write mmap_lock] 123456\n",
+		     text);
+	free(text);
+}
+
+TEST(klock_type_names)
+{
+	EXPECT_STREQ("mutex", cw_klock_type__name(32));
+	EXPECT_STREQ("rwsem_write", cw_klock_type__name(4));
+	EXPECT_STREQ("rwsem_read", cw_klock_type__name(2));
+	EXPECT_STREQ("spinlock", cw_klock_type__name(1));
+	EXPECT_STREQ("rwlock_write", cw_klock_type__name(1 | 4));
+	EXPECT_STREQ("unknown", cw_klock_type__name(0));
+}
+
+/* Run a shell command, its standard output in a malloc'ed string; NULL when it failed. */
+static char *run(const char *cmd)
+{
+	char *buf = NULL, chunk[4096];
+	size_t len = 0, n;
+	FILE *p = popen(cmd, "r"), *m;
+	int status;
+
+	if (!p)
+		return NULL;
+	m = open_memstream(&buf, &len);
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(m);
+	status = pclose(p);
+	if (status) {
+		fprintf(stderr, "# %s: exit %d:\n%s\n", cmd, WEXITSTATUS(status), buf);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* go with every cache in dir, offline: never the network, never the user's files */
+#define GO_ENV(dir) "HOME=" dir " GOCACHE=" dir "/cache GOPATH=" dir "/gopath " \
+	"GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off "
+
+/*
+ * go tool pprof -raw's samples, each as "COUNT DELAY LEAF;...;ROOT LABELS": the location
+ * ids of a sample resolved through its Locations table (inlined functions in order), so
+ * the assertions do not depend on the ids it numbered them with.
+ */
+struct raw_loc {
+	unsigned long id;
+	char names[512];
+};
+
+static char *raw_samples(const char *raw)
+{
+	struct raw_loc locs[64];
+	size_t nr_locs = 0;
+	const char *p = strstr(raw, "\nLocations\n"), *s;
+	char *out = NULL, line[1024];
+	size_t len = 0, nr = 0;
+	FILE *m;
+
+	if (!p)
+		return NULL;
+	for (p += strlen("\nLocations\n"); *p && strncmp(p, "Mappings", 8);) {
+		const char *eol = strchrnul(p, '\n');
+		char *name, *end;
+		unsigned long id;
+		int pos = 0;
+
+		snprintf(line, sizeof(line), "%.*s", (int)(eol - p), p);
+		p = *eol ? eol + 1 : eol;
+		/* "  3: 0x401234 M=2 step /src/wl.c:12 s=0", then "    worker /src/wl.c:20 s=0" */
+		if (sscanf(line, " %lu: %*s %n", &id, &pos) == 1 && pos && nr_locs < 64) {
+			locs[nr_locs].id = id;
+			locs[nr_locs++].names[0] = '\0';
+			name = line + pos;
+			if (!strncmp(name, "M=", 2))
+				name = strchr(name, ' ') + 1;
+		} else {
+			name = line + strspn(line, " ");
+		}
+		end = strstr(name, " s=");
+		if (end)
+			*end = '\0';
+		end = strrchr(name, ' ');	/* " file:line" */
+		if (end)
+			*end = '\0';
+		if (nr_locs) {
+			char *n = locs[nr_locs - 1].names;
+
+			snprintf(n + strlen(n), sizeof(locs[0].names) - strlen(n), "%s%s",
+				 n[0] ? ";" : "", name);
+		}
+	}
+	s = strstr(raw, "\nSamples:\n");
+	m = s ? open_memstream(&out, &len) : NULL;
+	if (!m)
+		return NULL;
+	s = strchr(s + strlen("\nSamples:\n"), '\n') + 1;	/* the sample types' line */
+	while (*s && strncmp(s, "Locations", 9)) {
+		const char *eol = strchrnul(s, '\n');
+		unsigned long long count, delay;
+		int pos = 0;
+
+		snprintf(line, sizeof(line), "%.*s", (int)(eol - s), s);
+		s = *eol ? eol + 1 : eol;
+		if (sscanf(line, " %llu %llu: %n", &count, &delay, &pos) == 2 && pos) {
+			char *tok, *save;
+			int first = 1;
+
+			fprintf(m, "%s%llu %llu ", nr++ ? "\n" : "", count, delay);
+			for (tok = strtok_r(line + pos, " ", &save); tok;
+			     tok = strtok_r(NULL, " ", &save)) {
+				unsigned long id = strtoul(tok, NULL, 10);
+
+				for (size_t i = 0; i < nr_locs; i++)
+					if (locs[i].id == id)
+						fprintf(m, "%s%s", first ? "" : ";", locs[i].names);
+				first = 0;
+			}
+		} else {
+			fprintf(m, " %s", line + strspn(line, " "));
+		}
+	}
+	fputc('\n', m);
+	fclose(m);
+	return out;
+}
+
+TEST(pprof_read_by_go)
+{
+	char dir[] = "/tmp/cw_pprof.XXXXXX", path[64], cmd[512];
+	char *raw = NULL, *got;
+	FILE *f;
+	int err;
+
+	if (system("command -v go >/dev/null 2>&1"))
+		SKIP(return, "go is not installed (Debian: golang-go)");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/contention.pb.gz", dir);
+	f = fopen(path, "we");
+	ASSERT_NE(NULL, f);
+	err = cw_export__pprof(f, &profile);
+	ASSERT_EQ(0, fclose(f));
+	ASSERT_EQ(0, err);
+	snprintf(cmd, sizeof(cmd), GO_ENV("%s") "go tool pprof -raw %s 2>&1", dir, dir, dir,
+		 path);
+	raw = run(cmd);
+	ASSERT_NE(NULL, raw);
+	/* the profile's shape: Go's mutex profiles' */
+	EXPECT_NE(NULL, strstr(raw, "PeriodType: contentions count\n"));
+	EXPECT_NE(NULL, strstr(raw, "\ncontentions/count delay/nanoseconds\n"));
+	EXPECT_NE(NULL, strstr(raw, "Duration: 2s"));
+	/* mappings by address, the kernel's last, named as perf names it */
+	EXPECT_NE(NULL, strstr(raw, "Mappings\n1: 0x0/0x0/0x0 /lib/libc.so.6 "));
+	EXPECT_NE(NULL, strstr(raw, "\n3: 0x0/0x0/0x0 [kernel.kallsyms] "));
+	got = raw_samples(raw);
+	ASSERT_NE(NULL, got);
+	EXPECT_STREQ("40 5000000 [mutex hot_lock];pthread_mutex_lock;step;worker;start_thread"
+		     " lock:[hot_lock] type:[mutex]\n"
+		     "2 300 [mutex hot_lock];pthread_mutex_lock;wl@0x401999;odd;name?here"
+		     " lock:[hot_lock] type:[mutex]\n"
+		     "9 70 [cond cv] lock:[cv] type:[cond]\n"
+		     "5 123456 [kernel rwsem_write mmap_lock];rwsem_down_write_slowpath;__vm_munmap"
+		     " lock:[mmap_lock] lock_type:[rwsem_write] type:[kernel]\n"
+		     "3 0 [mutex tried] lock:[tried] type:[mutex]\n", got);
+	if (!_metadata->passed)
+		TH_LOG("go tool pprof -raw:\n%s", raw);
+	free(got);
+	free(raw);
+	/* drawn as the documentation draws it (needs Graphviz's dot) */
+	if (!system("command -v dot >/dev/null 2>&1")) {
+		unsigned char magic[8] = {};
+
+		snprintf(cmd, sizeof(cmd), GO_ENV("%s") "go tool pprof -png -output %s/p.png %s "
+			 ">/dev/null 2>&1 && echo ok", dir, dir, dir, dir, path);
+		raw = run(cmd);
+		EXPECT_STREQ("ok\n", raw ? raw : "");
+		free(raw);
+		snprintf(path, sizeof(path), "%s/p.png", dir);
+		f = fopen(path, "re");
+		ASSERT_NE(NULL, f);
+		EXPECT_EQ(8, fread(magic, 1, 8, f));
+		fclose(f);
+		EXPECT_EQ(0, memcmp(magic, "\x89PNG\r\n\x1a\n", 8));
+	}
+	snprintf(cmd, sizeof(cmd), getenv("CW_KEEP") ? "cp %s/p.png /tmp/h-export/" : "rm -rf %s", dir);
+	system(cmd);
+}
+
+TEST_HARNESS_MAIN
