@@ -336,4 +336,157 @@ TEST(pprof_read_by_go)
 	system(cmd);
 }
 
+/* Timelines: pid 100, worker-a (101) holds L while worker-b (102) waits on it. */
+#define TL_PID 100
+#define TL_A 101
+#define TL_B 102
+#define TL_L 0x5000
+
+static void feed_switch(struct __test_metadata *_metadata, struct cw_timeline *tl, __u64 ts,
+			__u32 prev, __u8 reason, __u64 wait_addr, __u32 next)
+{
+	struct cw_ev_switch e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_SCHED_SWITCH, sizeof(e), ts, TL_PID, prev);
+	e.reason = reason;
+	e.wait_addr = wait_addr;
+	e.next_pid = next ? TL_PID : 0;
+	e.next_tid = next;
+	ASSERT_EQ(0, cw_timeline__feed(tl, &e.hdr));
+}
+
+static void feed_wakeup(struct __test_metadata *_metadata, struct cw_timeline *tl, __u64 ts,
+			__u32 wakee, __u32 waker, __u8 reason, __u64 wait_addr)
+{
+	struct cw_ev_wakeup e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_SCHED_WAKEUP, sizeof(e), ts, TL_PID, wakee);
+	e.waker_pid = waker ? TL_PID : 0;
+	e.waker_tid = waker;
+	e.reason = reason;
+	e.wait_addr = wait_addr;
+	ASSERT_EQ(0, cw_timeline__feed(tl, &e.hdr));
+}
+
+static void feed_tl_lock(struct __test_metadata *_metadata, struct cw_timeline *tl, __u16 type,
+			 __u64 ts, __u32 tid)
+{
+	struct cw_ev_lock e = synth_lock(type, ts, TL_PID, tid, TL_L, 0, 0);
+
+	ASSERT_EQ(0, cw_timeline__feed(tl, &e.hdr));
+}
+
+/* What jq says of json (a filter printing raw strings); NULL when jq failed. */
+static char *jq(const char *json_path, const char *filter)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "jq -r '%s' %s 2>&1", filter, json_path);
+	return run(cmd);
+}
+
+#define EXPECT_JQ(want, path, filter) do {			\
+	char *_got = jq(path, filter);				\
+	EXPECT_STREQ(want, _got ? _got : "(jq failed)");	\
+	free(_got);						\
+} while (0)
+
+TEST(perfetto_timeline)
+{
+	char path[] = "/tmp/cw_perfetto.XXXXXX";
+	struct cw_timeline *tl;
+	struct cw_ev_comm c;
+	FILE *f;
+	int fd;
+
+	if (system("command -v jq >/dev/null 2>&1"))
+		SKIP(return, "jq is not installed");
+	ASSERT_EQ(0, cw_timeline__new(&tl));
+	ASSERT_FALSE(cw_timeline__has_sched(tl));
+	c = synth_comm(1, TL_PID, TL_A, "worker-a");
+	ASSERT_EQ(0, cw_timeline__feed(tl, &c.hdr));
+	c = synth_comm(1, TL_PID, TL_B, "worker-b");
+	ASSERT_EQ(0, cw_timeline__feed(tl, &c.hdr));
+	/* a holds L from 0.9 ms; b blocks on it at 1 ms and a runs */
+	feed_tl_lock(_metadata, tl, CW_EV_LOCK_ACQUIRED, 900000, TL_A);
+	feed_switch(_metadata, tl, 1000000, TL_B, CW_OFFCPU_LOCK, TL_L, TL_A);
+	ASSERT_TRUE(cw_timeline__has_sched(tl));
+	/* a releases L and wakes b, which runs once a is preempted */
+	feed_tl_lock(_metadata, tl, CW_EV_LOCK_RELEASED, 1500000, TL_A);
+	feed_wakeup(_metadata, tl, 1500500, TL_B, TL_A, CW_OFFCPU_LOCK, TL_L);
+	feed_switch(_metadata, tl, 2000000, TL_A, CW_OFFCPU_PREEMPTED, 0, TL_B);
+	feed_tl_lock(_metadata, tl, CW_EV_LOCK_ACQUIRED, 2100000, TL_B);
+	feed_tl_lock(_metadata, tl, CW_EV_LOCK_RELEASED, 2300250, TL_B);
+	/* a timer wakes nobody's waiter: no waker, no arrow */
+	feed_wakeup(_metadata, tl, 2500000, TL_A, 0, CW_OFFCPU_PREEMPTED, 0);
+	c = synth_comm(3000000, TL_PID, TL_A, "worker-a");	/* the stream's end */
+	ASSERT_EQ(0, cw_timeline__feed(tl, &c.hdr));
+
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	f = fdopen(fd, "w");
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(0, cw_export__perfetto(f, tl, NULL, NULL));
+	ASSERT_EQ(0, fclose(f));
+	cw_timeline__free(tl);
+
+	EXPECT_JQ("ns\n", path, ".displayTimeUnit");
+	/* a track per thread, named, in its process */
+	EXPECT_JQ("100 101 worker-a\n100 102 worker-b\n", path,
+		  ".traceEvents[] | select(.ph == \"M\" and .name == \"thread_name\") | "
+		  "\"\\(.pid) \\(.tid) \\(.args.name)\"");
+	EXPECT_JQ("100 worker-a\n", path,
+		  ".traceEvents[] | select(.ph == \"M\" and .name == \"process_name\") | "
+		  "\"\\(.pid) \\(.args.name)\"");
+	/* each thread's slices in µs, one after the other; b waited on L by name */
+	EXPECT_JQ("101 1000 1000 running\n"
+		  "101 2000 1000 runnable\n", path,
+		  "[.traceEvents[] | select(.ph == \"X\" and .tid == 101)] | sort_by(.ts)[] | "
+		  "\"\\(.tid) \\(.ts) \\(.dur) \\(.name)\"");
+	EXPECT_JQ("102 1000 500.5 waiting on lock 0x5000 lock 0x5000\n"
+		  "102 1500.5 499.5 runnable null null\n"
+		  "102 2000 1000 running null null\n", path,
+		  "[.traceEvents[] | select(.ph == \"X\" and .tid == 102)] | sort_by(.ts)[] | "
+		  "\"\\(.tid) \\(.ts) \\(.dur) \\(.name) \\(.args.reason) \\(.args.addr)\"");
+	/* ts written exactly, three decimals */
+	{
+		char *json = NULL;
+		size_t len = 0;
+		FILE *r = fopen(path, "re");
+
+		ASSERT_NE(NULL, r);
+		ASSERT_LE(0, getdelim(&json, &len, '\0', r));
+		fclose(r);
+		EXPECT_NE(NULL, strstr(json, "\"ts\": 1500.500, \"dur\": 499.500"));
+		free(json);
+	}
+	/* hold spans: async begin/end pairs, a's then b's */
+	EXPECT_JQ("b 1 101 900 holds lock 0x5000\ne 1 101 1500 holds lock 0x5000\n"
+		  "b 2 102 2100 holds lock 0x5000\ne 2 102 2300.25 holds lock 0x5000\n", path,
+		  ".traceEvents[] | select(.cat == \"lock\") | "
+		  "\"\\(.ph) \\(.id) \\(.tid) \\(.ts) \\(.name)\"");
+	/* one arrow, a to b at the wakeup; every flow id once as s and once as f */
+	EXPECT_JQ("s 1 101 1500.5 null\nf 1 102 1500.5 e\n", path,
+		  ".traceEvents[] | select(.ph == \"s\" or .ph == \"f\") | "
+		  "\"\\(.ph) \\(.id) \\(.tid) \\(.ts) \\(.bp)\"");
+	EXPECT_JQ("true\n", path,
+		  "[.traceEvents[] | select(.ph == \"s\" or .ph == \"f\")] | group_by(.id) | "
+		  "all(length == 2 and (map(.ph) | sort) == [\"f\", \"s\"])");
+	unlink(path);
+}
+
+TEST(perfetto_without_sched_records)
+{
+	struct cw_timeline *tl;
+	struct cw_ev_comm c = synth_comm(1, TL_PID, TL_A, "worker-a");
+
+	ASSERT_EQ(0, cw_timeline__new(&tl));
+	ASSERT_EQ(0, cw_timeline__feed(tl, &c.hdr));
+	feed_tl_lock(_metadata, tl, CW_EV_LOCK_ACQUIRED, 900000, TL_A);
+	EXPECT_FALSE(cw_timeline__has_sched(tl));
+	cw_timeline__free(tl);
+}
+
 TEST_HARNESS_MAIN

@@ -168,8 +168,8 @@ static void on_wakeup(struct cw_timeline *tl, const struct cw_ev_wakeup *e)
 
 	if (!t)
 		return;
-	/* a wakeup of a thread that is not known to wait still says it is runnable now */
-	if (t->state != ST_RUNNING)
+	/* a thread not seen yet is runnable from now on too; a runnable one stays so */
+	if (t->state == ST_WAITING || t->state == ST_NONE)
 		enter(tl, t, e->hdr.ts_ns, ST_RUNNABLE, 0, 0);
 	if (!e->waker_tid)
 		return;		/* from interrupt context: no waker to draw from */
