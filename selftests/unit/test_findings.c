@@ -116,8 +116,9 @@ TEST(registry_of_kinds)
 	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX; k++) {
 		EXPECT_STREQ(contract[k], cw_finding_kind__name(k));
 		EXPECT_EQ((int)k, cw_finding_kind__parse(contract[k]));
-		/* this version detects lock-order inversions only */
-		EXPECT_EQ(k == CW_FINDING_LOCK_ORDER_INVERSION, cw_finding_kind__detected(k));
+		/* this version detects lock-order inversions and contention hotspots */
+		EXPECT_EQ(k == CW_FINDING_LOCK_ORDER_INVERSION || k == CW_FINDING_CONTENTION_HOTSPOT,
+			  cw_finding_kind__detected(k));
 	}
 	EXPECT_EQ(NULL, cw_finding_kind__name(CW_FINDING_KIND_MAX));
 	EXPECT_EQ(0, cw_finding_kind__detected(CW_FINDING_KIND_MAX));

@@ -46,7 +46,12 @@ struct cw_contention_opts {
 
 #define CW_HOTSPOT_DEFAULT_PCT 10
 
-/* A call path of an object: waiting on it (waiters), or waking its waiters (holders). */
+/*
+ * A call path of an object: waiting on it (waiters), or waking its waiters (holders).
+ * An object seen by two views takes its waiters from the view whose wait total it took
+ * (the uprobes' acquire stacks, or the futex waits' deeper stacks), so that the waiters'
+ * totals add up to the object's and no wait is listed twice.
+ */
 struct cw_hot_path {
 	__u32 tid;		/* holders: the waking thread; waiters: 0 (summed over threads) */
 	__u16 space;		/* CW_STACK_USER, or CW_STACK_KERNEL for kernel locks */
@@ -55,6 +60,14 @@ struct cw_hot_path {
 	__u64 count;		/* waiters: waits (acquisitions with a wait); holders: wakeups */
 	__u64 wait_ns_total;	/* holders: the waiting they ended */
 	__u64 wait_ns_max;
+};
+
+/* A thread waiting on an object: its waits summed over call paths. */
+struct cw_hot_thread {
+	__u32 tid;
+	__u64 count;		/* waits (futex: blocking calls; uprobes: acquisitions) */
+	__u64 wait_ns_total;
+	__u64 wait_ns_max;	/* futex view only, else 0 */
 };
 
 struct cw_hot_object {
@@ -75,14 +88,22 @@ struct cw_hot_object {
 	__u64 hold_ns_max;
 	__u64 wait_p50_ns;	/* from hist; 0 when no wait was measured */
 	__u64 wait_p99_ns;
-	__u32 hist[CW_HIST_BUCKETS];
-	__u32 owner_tid;	/* futex: a live thread of pid the word named as holder, 0 = none */
+	__u64 hist[CW_HIST_BUCKETS];	/* the waits of the view wait_ns_total came from */
+	__u64 acquire_wait_ns;	/* each view's own total: uprobes (CW_VIEW_ACQUIRE) */
+	__u64 futex_wait_ns;	/* futex waits (CW_VIEW_FUTEX), all words of the object */
+	__u64 outcomes[CW_FUTEX_OUTCOMES];	/* futex waits by CW_FUTEX_* */
+	__u32 owner_tid;	/* futex: a live thread of pid the word named as holder, 0 = none
+				 * (the latest named owner, if the engine knows that thread and
+				 * saw no exit of it) */
 	double share;		/* wait_ns_total / traced threads' time */
 	int hotspot;		/* share >= threshold and not CW_LOCK_WAITS_FOR_WORK(kind) */
 	struct cw_hot_path *waiters;	/* by wait_ns_total, largest first */
 	size_t nr_waiters;
 	struct cw_hot_path *holders;	/* by wait_ns_total, largest first */
 	size_t nr_holders;
+	struct cw_hot_thread *threads;	/* waiting threads, by wait_ns_total, largest first */
+	size_t nr_threads;
+	__u64 seq;		/* first appearance in the stream: ties rank by it */
 };
 
 #define CW_VIEW_ACQUIRE (1U << 0)	/* uprobes on the lock's functions */
@@ -99,11 +120,15 @@ struct cw_thread_time {
 	__u64 futex_wait_ns;	/* the other futex waits (condvars, semaphores, unknown words) */
 	__u64 klock_wait_ns;
 	__u64 io_ns;
-	__u64 sleep_ns;
+	__u64 sleep_ns;		/* other interruptible sleep, and off-CPU of no known reason */
 	__u64 runq_ns_max;
 	__u32 policy;
 	__s32 prio;
-	int measured;		/* a CW_EV_THREAD_STATS came: the figures above are real */
+	int measured;		/* a CW_EV_THREAD_STATS came: the figures above are real.
+				 * 0: only lock_wait_ns (per-operation acquires + lock-classified
+				 * futex waits) and futex_wait_ns (the other futex waits) are,
+				 * when the stream had any (waits_known) */
+	int waits_known;	/* lock_wait_ns and futex_wait_ns are measured figures */
 };
 
 struct cw_contention;
@@ -127,7 +152,16 @@ const struct cw_thread_time *cw_contention__thread(const struct cw_contention *c
 /* The traced threads' time the shares are of. */
 __u64 cw_contention__traced_ns(const struct cw_contention *c);
 
-/* A percentile (0..100) of a log2 histogram, the upper bound of its bucket; 0 when empty. */
-__u64 cw_hist__percentile(const __u32 *hist, unsigned int pct);
+/*
+ * A percentile (0..100) of a log2 histogram (CW_HIST_BUCKETS buckets), the upper bound of
+ * its bucket (2^(i+1) for bucket i); 0 when empty. The objects' percentiles are further
+ * capped at their wait_ns_max.
+ */
+__u64 cw_hist__percentile(const __u64 *hist, unsigned int pct);
+
+/* Whether an object is a hotspot at threshold pct: exact, in integers (>= pct). */
+int cw_contention__is_hotspot(__u64 wait_ns_total, __u64 traced_ns, unsigned int pct);
+/* The threshold the model was built with (opts->hotspot_pct or the default). */
+unsigned int cw_contention__threshold_pct(const struct cw_contention *c);
 
 #endif /* __CW_CONTENTION_H */

@@ -26,8 +26,16 @@ struct cw_engine {
 	struct cw_index stack_ix;	/* (pid << 16 | space, id) -> slot in stacks */
 	struct ptr_vec modules;
 	struct cw_index module_ix;	/* (pid, start) -> slot in modules */
+	struct cw_view_site *sites;	/* by first appearance; they move when it grows */
+	size_t nr_sites, cap_sites;
+	struct cw_index site_ix;	/* (pid << 32 | tid, hash of the rest) -> first slot of a
+					 * chain through cw_view_site.next */
+	struct cw_index futex_pid_ix;	/* (pid, 0): pid sent CW_SITE_FUTEX statistics */
+	__u64 seq;			/* next cw_lock / cw_view_site seq */
 	struct cw_lg *lg;
 };
+
+#define SITE_NONE UINT32_MAX
 
 static int ptr_vec__push(struct ptr_vec *pv, void *p)
 {
@@ -121,6 +129,9 @@ void cw_engine__free(struct cw_engine *eng)
 	free(eng->threads.v);
 	free(eng->stacks.v);
 	free(eng->modules.v);
+	free(eng->sites);
+	cw_index__fini(&eng->site_ix);
+	cw_index__fini(&eng->futex_pid_ix);
 	cw_index__fini(&eng->lock_ix);
 	cw_index__fini(&eng->thread_ix);
 	cw_index__fini(&eng->stack_ix);
@@ -178,6 +189,7 @@ static struct cw_lock *get_lock(struct cw_engine *eng, __u32 pid, __u64 addr, __
 		l->addr = addr;
 		l->kind = kind;
 		l->first_ts = ts;
+		l->seq = eng->seq++;
 	}
 	l->last_ts = ts;
 	return l;
@@ -190,11 +202,194 @@ static void add_wait(struct cw_lock *l, __u64 total, __u64 max)
 		l->wait_ns_max = max;
 }
 
+/* One measured wait, for the raw records: its total, its max, its histogram bucket. */
+static void add_one_wait(struct cw_lock *l, __u64 ns)
+{
+	add_wait(l, ns, ns);
+	l->wait_hist[cw_hist_bucket(ns)]++;
+}
+
+static void add_hist(__u64 *dst, const __u32 *src)
+{
+	for (int i = 0; i < CW_HIST_BUCKETS; i++)
+		dst[i] += src[i];
+}
+
+static void site_add_wait(struct cw_lock_site *site, __u64 total, __u64 max)
+{
+	site->wait_ns_total += total;
+	if (max > site->wait_ns_max)
+		site->wait_ns_max = max;
+}
+
 static struct cw_lock_site *get_site(struct cw_lock *l, __u64 stack_id);
+
+static __u64 site_hash(__u64 addr, __u64 stack_id, __u8 what)
+{
+	return addr ^ (stack_id << 17 | stack_id >> 47) ^ ((__u64)what << 58);
+}
+
+static int site_is(const struct cw_view_site *v, __u32 pid, __u32 tid, __u64 addr,
+		   __u64 stack_id, __u8 what)
+{
+	return v->pid == pid && v->tid == tid && v->addr == addr && v->stack_id == stack_id &&
+	       v->what == what;
+}
+
+static struct cw_view_site *find_view_site(const struct cw_engine *eng, __u32 pid, __u32 tid,
+					   __u64 addr, __u64 stack_id, __u8 what)
+{
+	__u32 slot;
+
+	if (cw_index__get(&eng->site_ix, (__u64)pid << 32 | tid, site_hash(addr, stack_id, what),
+			  &slot))
+		return NULL;
+	for (; slot != SITE_NONE; slot = eng->sites[slot].next)
+		if (site_is(&eng->sites[slot], pid, tid, addr, stack_id, what))
+			return &eng->sites[slot];
+	return NULL;
+}
+
+/* The entry of the record's key, a zeroed one when new; NULL without memory. */
+static struct cw_view_site *get_view_site(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
+{
+	__u64 a = (__u64)s->hdr.pid << 32 | s->hdr.tid, b = site_hash(s->addr, s->stack_id, s->what);
+	struct cw_view_site *v = find_view_site(eng, s->hdr.pid, s->hdr.tid, s->addr, s->stack_id,
+						s->what);
+	__u32 head;
+
+	if (v)
+		return v;
+	if (eng->nr_sites >= SITE_NONE)
+		return NULL;
+	v = cw_grow(eng->sites, &eng->cap_sites, eng->nr_sites + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	eng->sites = v;
+	if (cw_index__get(&eng->site_ix, a, b, &head))
+		head = SITE_NONE;
+	/* a hash shared with other keys: the new entry heads the chain */
+	if (cw_index__put(&eng->site_ix, a, b, eng->nr_sites))
+		return NULL;
+	v = &eng->sites[eng->nr_sites++];
+	memset(v, 0, sizeof(*v));
+	v->pid = s->hdr.pid;
+	v->tid = s->hdr.tid;
+	v->addr = s->addr;
+	v->stack_id = s->stack_id;
+	v->what = s->what;
+	v->kind = s->kind;
+	v->first_ts = s->hdr.ts_ns;
+	v->seq = eng->seq++;
+	v->next = head;
+	return v;
+}
+
+/*
+ * The first futex statistics of a process: from now on they are its futex figures, and
+ * what its raw futex records added to its threads is dropped (a stream may carry both,
+ * and the statistics cover every wait).
+ */
+static int futex_sites_begin(struct cw_engine *eng, __u32 pid)
+{
+	__u32 v;
+
+	if (!cw_index__get(&eng->futex_pid_ix, pid, 0, &v))
+		return 0;
+	if (cw_index__put(&eng->futex_pid_ix, pid, 0, 1))
+		return -ENOMEM;
+	for (size_t i = 0; i < eng->threads.nr; i++) {
+		struct cw_thread *t = eng->threads.v[i];
+
+		if (t->pid == pid)
+			t->futex_waits = t->futex_wait_ns = 0;
+	}
+	return 0;
+}
+
+/* Kernel lock statistics make and feed the same cw_lock rows as the raw records. */
+static int klock_stats_to_lock(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
+{
+	struct cw_lock_site *site;
+	struct cw_lock *l;
+
+	l = get_lock(eng, s->hdr.pid, s->addr, CW_LOCK_KERNEL, s->hdr.ts_ns);
+	if (!l)
+		return -ENOMEM;
+	site = get_site(l, s->stack_id);
+	if (!site)
+		return -ENOMEM;
+	l->known |= CW_LOCK_KNOWN_CONTENTIONS;
+	l->site_flags |= s->flags;
+	l->klock_flags = s->op;
+	l->begins += s->contentions;
+	l->contentions += s->contentions;
+	l->acquisitions += s->acquisitions;
+	l->failures += s->failures;
+	add_wait(l, s->wait_ns_total, s->wait_ns_max);
+	add_hist(l->wait_hist, s->wait_hist);
+	site->begins += s->contentions;
+	site->acquisitions += s->acquisitions;
+	site->contentions += s->contentions;
+	site_add_wait(site, s->wait_ns_total, s->wait_ns_max);
+	return 0;
+}
+
+static int feed_view_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
+{
+	struct cw_view_site *v;
+	struct cw_thread *t = NULL;
+	int err;
+
+	if (s->what == CW_SITE_FUTEX) {
+		t = get_thread(eng, s->hdr.pid, s->hdr.tid, s->hdr.ts_ns);
+		if (!t)
+			return -ENOMEM;
+		err = futex_sites_begin(eng, s->hdr.pid);
+		if (err)
+			return err;
+	}
+	v = get_view_site(eng, s);
+	if (!v)
+		return -ENOMEM;
+	if (s->what == CW_SITE_KLOCK) {
+		err = klock_stats_to_lock(eng, s);
+		if (err)
+			return err;
+	}
+	if (s->attr & CW_ATTR_KNOWN)
+		v->attr = s->attr;
+	v->flags |= s->flags;
+	v->acquisitions += s->acquisitions;
+	v->contentions += s->contentions;
+	v->failures += s->failures;
+	v->wait_ns_total += s->wait_ns_total;
+	if (s->wait_ns_max > v->wait_ns_max)
+		v->wait_ns_max = s->wait_ns_max;
+	v->hold_ns_total += s->hold_ns_total;
+	if (s->hold_ns_max > v->hold_ns_max)
+		v->hold_ns_max = s->hold_ns_max;
+	for (int i = 0; i < CW_FUTEX_OUTCOMES; i++)
+		v->outcomes[i] += s->outcomes[i];
+	add_hist(v->hist, s->wait_hist);
+	if (s->hdr.ts_ns >= v->last_ts) {
+		v->last_ts = s->hdr.ts_ns;
+		if (s->owner_tid || s->what != CW_SITE_FUTEX)
+			v->owner_tid = s->owner_tid;
+		v->op = s->op;
+	}
+	if (t) {
+		t->futex_waits += s->acquisitions;
+		t->futex_wait_ns += s->wait_ns_total;
+	}
+	return 0;
+}
 
 /*
  * What an aggregating source sends instead of raw records: counts for an interval, per
- * (lock, call path) when stack_id is set.
+ * (lock, call path) when stack_id is set. The uprobes' acquisitions make cw_lock rows;
+ * the other views are kept per key as they came (cw_view_site), for the contention
+ * model (contention.c).
  */
 static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 {
@@ -202,26 +397,46 @@ static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 	struct cw_lock_site *site;
 
 	if (s->what != CW_SITE_ACQUIRE)
-		return 0;	/* the other views: the contention model (contention.c) */
+		return feed_view_stats(eng, s);
 	l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
 	if (!l)
 		return -ENOMEM;
 	site = get_site(l, s->stack_id);
 	if (!site)
 		return -ENOMEM;
+	if (s->attr & CW_ATTR_KNOWN)
+		l->attr = s->attr;
 	if (!l->first_ip && s->acquisitions)
 		l->first_ip = s->ip;
+	if (!site->ip && s->acquisitions)
+		site->ip = s->ip;
+	l->site_flags |= s->flags;
 	site->acquisitions += s->acquisitions;
-	site->wait_ns_total += s->wait_ns_total;
-	if (s->wait_ns_max > site->wait_ns_max)
-		site->wait_ns_max = s->wait_ns_max;
+	site->contentions += s->contentions;
+	site_add_wait(site, s->wait_ns_total, s->wait_ns_max);
 	l->acquisitions += s->acquisitions;
 	l->contentions += s->contentions;
+	l->failures += s->failures;
 	add_wait(l, s->wait_ns_total, s->wait_ns_max);
+	add_hist(l->wait_hist, s->wait_hist);
 	l->hold_ns_total += s->hold_ns_total;
 	if (s->hold_ns_max > l->hold_ns_max)
 		l->hold_ns_max = s->hold_ns_max;
 	l->known |= CW_LOCK_KNOWN_CONTENTIONS | CW_LOCK_KNOWN_HOLD;
+	return 0;
+}
+
+static int feed_thread_stats(struct cw_engine *eng, const struct cw_ev_thread_stats *e)
+{
+	struct cw_thread *t = get_thread(eng, e->hdr.pid, e->hdr.tid, e->hdr.ts_ns);
+
+	if (!t)
+		return -ENOMEM;
+	/* cumulative figures: the newest record says everything the older ones did */
+	if (!t->has_stats || e->hdr.ts_ns >= t->stats.hdr.ts_ns) {
+		t->stats = *e;
+		t->has_stats = 1;
+	}
 	return 0;
 }
 
@@ -340,6 +555,8 @@ static int feed_futex(struct cw_engine *eng, const struct cw_ev_futex *e)
 
 	if (!t)
 		return -ENOMEM;
+	if (cw_engine__has_futex_sites(eng, e->hdr.pid))
+		return 0;	/* its futex statistics count these waits already */
 	/* FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2, and futex_waitv */
 	if (e->hdr.type == CW_EV_FUTEX_END &&
 	    (e->op == CW_FUTEX_OP_WAITV || cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 ||
@@ -366,6 +583,7 @@ static int feed_klock(struct cw_engine *eng, const struct cw_ev_klock *e)
 	site = get_site(l, e->kstack_id);
 	if (!site || !get_user(l, h->tid))
 		return -ENOMEM;
+	l->klock_flags = e->lock_flags;
 	if (h->type == CW_EV_KLOCK_BEGIN) {
 		l->begins++;
 		l->contentions++;
@@ -380,11 +598,11 @@ static int feed_klock(struct cw_engine *eng, const struct cw_ev_klock *e)
 	}
 	l->acquisitions++;
 	cw_lock__user_mut(l, h->tid)->acquisitions++;
-	add_wait(l, e->wait_ns, e->wait_ns);
+	cw_lock__user_mut(l, h->tid)->wait_ns_total += e->wait_ns;
+	add_one_wait(l, e->wait_ns);
 	site->acquisitions++;
-	site->wait_ns_total += e->wait_ns;
-	if (e->wait_ns > site->wait_ns_max)
-		site->wait_ns_max = e->wait_ns;
+	site->contentions++;
+	site_add_wait(site, e->wait_ns, e->wait_ns);
 	return 0;
 }
 
@@ -433,13 +651,14 @@ static int feed_lock(struct cw_engine *eng, const struct cw_ev_lock *e)
 		}
 		if (!l->first_ip)
 			l->first_ip = e->ip;
+		if (!site->ip)
+			site->ip = e->ip;
 		l->acquisitions++;
 		u->acquisitions++;
-		add_wait(l, e->wait_ns, e->wait_ns);
+		u->wait_ns_total += e->wait_ns;
+		add_one_wait(l, e->wait_ns);
 		site->acquisitions++;
-		site->wait_ns_total += e->wait_ns;
-		if (e->wait_ns > site->wait_ns_max)
-			site->wait_ns_max = e->wait_ns;
+		site_add_wait(site, e->wait_ns, e->wait_ns);
 		t->lock_acquisitions++;
 		t->lock_wait_ns += e->wait_ns;
 		break;
@@ -489,6 +708,9 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		break;
 	case CW_EV_LOCK_STATS:
 		err = feed_stats(eng, (const struct cw_ev_lock_stats *)h);
+		break;
+	case CW_EV_THREAD_STATS:
+		err = feed_thread_stats(eng, (const struct cw_ev_thread_stats *)h);
 		break;
 	case CW_EV_STACK:
 		err = feed_stack(eng, (const struct cw_ev_stack *)h);
@@ -645,4 +867,33 @@ const struct cw_thread *cw_engine__thread(const struct cw_engine *eng, size_t i)
 const struct cw_thread *cw_engine__find_thread(const struct cw_engine *eng, __u32 pid, __u32 tid)
 {
 	return find_entry(&eng->threads, &eng->thread_ix, pid, tid);
+}
+
+const struct cw_ev_thread_stats *cw_thread__stats(const struct cw_thread *t)
+{
+	return t->has_stats ? &t->stats : NULL;
+}
+
+size_t cw_engine__nr_view_sites(const struct cw_engine *eng)
+{
+	return eng->nr_sites;
+}
+
+const struct cw_view_site *cw_engine__view_site(const struct cw_engine *eng, size_t i)
+{
+	return i < eng->nr_sites ? &eng->sites[i] : NULL;
+}
+
+const struct cw_view_site *cw_engine__find_view_site(const struct cw_engine *eng, __u32 pid,
+						     __u32 tid, __u64 addr, __u64 stack_id,
+						     __u8 what)
+{
+	return find_view_site(eng, pid, tid, addr, stack_id, what);
+}
+
+int cw_engine__has_futex_sites(const struct cw_engine *eng, __u32 pid)
+{
+	__u32 v;
+
+	return !cw_index__get(&eng->futex_pid_ix, pid, 0, &v);
 }

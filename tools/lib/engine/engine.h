@@ -18,6 +18,7 @@ struct cw_lock_user {
 	__u64 acquisitions;	/* acquires that returned success */
 	__u64 failures;		/* acquires that returned an error (busy trylock, timeout) */
 	__u64 releases;
+	__u64 wait_ns_total;	/* over its successful acquisitions */
 };
 
 /*
@@ -26,8 +27,10 @@ struct cw_lock_user {
  */
 struct cw_lock_site {
 	__u64 stack_id;
+	__u64 ip;		/* the first acquire's return address from it, 0 = not known */
 	__u64 begins;
 	__u64 acquisitions;
+	__u64 contentions;	/* acquisitions that waited (CW_LOCK_KNOWN_CONTENTIONS) */
 	__u64 wait_ns_total;
 	__u64 wait_ns_max;
 };
@@ -61,6 +64,10 @@ struct cw_lock {
 	__u64 first_ts, last_ts;
 	__u64 init_ip;		/* where pthread_*_init was last called on it, 0 = not seen */
 	__u64 first_ip;		/* where it was first acquired, 0 = not seen */
+	__u32 site_flags;	/* CW_SITE_F_* of its statistics (kernel: CW_SITE_F_MMAP_LOCK) */
+	__u32 klock_flags;	/* kernel locks: LCB_F_* of the latest contention */
+	__u64 seq;		/* order of first appearance among locks and view sites */
+	__u64 wait_hist[CW_HIST_BUCKETS];	/* its waits, log2 ns (cw_hist_bucket()) */
 	struct cw_lock_user *users; /* in order of first use */
 	size_t nr_users;
 	size_t cap_users;
@@ -107,9 +114,45 @@ struct cw_thread {
 	__u64 first_ts, last_ts;
 	__u64 lock_acquisitions;
 	__u64 lock_wait_ns;
-	__u64 futex_waits;	/* futex calls that could block (waits, PI locks) */
+	__u64 futex_waits;	/* futex calls that could block (waits, PI locks): from its
+				 * CW_SITE_FUTEX statistics, or from raw futex records when
+				 * its process sent no futex statistics (never both) */
 	__u64 futex_wait_ns;	/* time spent in them */
 	__u32 exited;
+	int has_stats;		/* a CW_EV_THREAD_STATS came: stats is its latest */
+	struct cw_ev_thread_stats stats;	/* cumulative, the newest by ts_ns */
+};
+
+/*
+ * One key of the statistics views other than the uprobes' acquisitions (those make
+ * cw_lock rows): CW_SITE_FUTEX, CW_SITE_KLOCK, CW_SITE_WAKE records summed per
+ * (pid, tid, addr, stack_id, what). Deltas are summed, maxima kept, histograms and
+ * outcomes summed; owner_tid and op are the latest record's. One entry per key, of a
+ * fixed size: a long stream of the same keys does not grow the model.
+ */
+struct cw_view_site {
+	__u32 pid;
+	__u32 tid;		/* FUTEX, WAKE: the thread (waiting, waking); KLOCK: 0 */
+	__u64 addr;		/* the futex word, the kernel lock, the word/lock woken */
+	__u64 stack_id;		/* the call path (KLOCK: a kernel stack), 0 = none */
+	__u8 what;		/* CW_SITE_FUTEX, CW_SITE_KLOCK, CW_SITE_WAKE */
+	__u8 kind;		/* CW_LOCK_* the record said (FUTEX: CW_LOCK_FUTEX) */
+	__u16 attr;
+	__u32 flags;		/* CW_SITE_F_*, ored */
+	__u32 owner_tid;	/* FUTEX: the latest record's, unchecked (0 = none) */
+	__u32 op;		/* FUTEX: latest op word; KLOCK: latest LCB_F_* flags */
+	__u64 acquisitions;	/* as cw_ev_lock_stats, summed */
+	__u64 contentions;
+	__u64 failures;
+	__u64 wait_ns_total;
+	__u64 wait_ns_max;
+	__u64 hold_ns_total;
+	__u64 hold_ns_max;
+	__u64 outcomes[CW_FUTEX_OUTCOMES];
+	__u64 hist[CW_HIST_BUCKETS];
+	__u64 first_ts, last_ts;
+	__u64 seq;		/* order of first appearance among locks and view sites */
+	__u32 next;		/* engine-internal: the next site of the same hash */
 };
 
 struct cw_engine_counts {
@@ -166,5 +209,16 @@ const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i)
 size_t cw_engine__nr_threads(const struct cw_engine *eng);
 const struct cw_thread *cw_engine__thread(const struct cw_engine *eng, size_t i);
 const struct cw_thread *cw_engine__find_thread(const struct cw_engine *eng, __u32 pid, __u32 tid);
+/* Its latest CW_EV_THREAD_STATS, NULL when none came. */
+const struct cw_ev_thread_stats *cw_thread__stats(const struct cw_thread *t);
+
+/* The futex, kernel lock and wake statistics, in the order their keys first appeared. */
+size_t cw_engine__nr_view_sites(const struct cw_engine *eng);
+const struct cw_view_site *cw_engine__view_site(const struct cw_engine *eng, size_t i);
+const struct cw_view_site *cw_engine__find_view_site(const struct cw_engine *eng, __u32 pid,
+						     __u32 tid, __u64 addr, __u64 stack_id,
+						     __u8 what);
+/* Whether process pid sent CW_SITE_FUTEX statistics (its raw futex records then do not count). */
+int cw_engine__has_futex_sites(const struct cw_engine *eng, __u32 pid);
 
 #endif /* __CW_ENGINE_H */

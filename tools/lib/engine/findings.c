@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/array.h"
+#include "engine/contention.h"
 #include "engine/engine.h"
 #include "engine/findings.h"
 #include "engine/lockgraph.h"
@@ -20,7 +21,10 @@ struct cw_findings {
 	unsigned char truncated[CW_FINDING_KIND_MAX];
 };
 
-static int lock_order_find(const struct cw_engine *eng, struct cw_findings *fs);
+static int lock_order_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+			   struct cw_findings *fs);
+static int hotspot_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+			struct cw_findings *fs);
 
 /*
  * The kinds of the contract, in the order the list gives them. A kind without a find
@@ -29,13 +33,14 @@ static int lock_order_find(const struct cw_engine *eng, struct cw_findings *fs);
  */
 static const struct kind_def {
 	const char *name;
-	int (*find)(const struct cw_engine *eng, struct cw_findings *fs);
+	int (*find)(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+		    struct cw_findings *fs);
 } kinds[CW_FINDING_KIND_MAX] = {
 	[CW_FINDING_LOCK_ORDER_INVERSION] = { "lock_order_inversion", lock_order_find },
 	[CW_FINDING_DEADLOCK] = { "deadlock" },
 	[CW_FINDING_PRIORITY_INVERSION] = { "priority_inversion" },
 	[CW_FINDING_LIVELOCK] = { "livelock" },
-	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot" },
+	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot", hotspot_find },
 	[CW_FINDING_EVENT_LOOP_STALL] = { "event_loop_stall" },
 	[CW_FINDING_BLOCKING_IN_EVENT_LOOP] = { "blocking_in_event_loop" },
 };
@@ -91,6 +96,8 @@ static void finding_fini(struct cw_finding *f)
 	free(f->stacks);
 	if (f->kind == CW_FINDING_LOCK_ORDER_INVERSION)
 		free(f->lock_order.links);
+	if (f->kind == CW_FINDING_CONTENTION_HOTSPOT)
+		free(f->hotspot.thread_wait_ns);
 }
 
 /* --- lock_order_inversion ------------------------------------------------------------ */
@@ -224,7 +231,8 @@ static void one_per_closing_dependency(struct cw_findings *fs, size_t first)
 	}
 }
 
-static int lock_order_find(const struct cw_engine *eng, struct cw_findings *fs)
+static int lock_order_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+			   struct cw_findings *fs)
 {
 	const struct cw_lg *lg = cw_engine__lockgraph(eng);
 	size_t nr, first = fs->nr;
@@ -242,14 +250,106 @@ static int lock_order_find(const struct cw_engine *eng, struct cw_findings *fs)
 		err = f ? cycle_to_finding(lg, &cycles[i], f) : -ENOMEM;
 	}
 	cw_lg__cycles_free(cycles, nr);
+	(void)opts;
 	if (!err)
 		one_per_closing_dependency(fs, first);
+	return err;
+}
+
+/* --- contention_hotspot ------------------------------------------------------------- */
+
+static int hotspot_to_finding(const struct cw_contention *c, const struct cw_hot_object *o,
+			      struct cw_finding *f)
+{
+	size_t nr_w = o->nr_waiters < CW_HOTSPOT_MAX_STACKS ? o->nr_waiters : CW_HOTSPOT_MAX_STACKS;
+	size_t nr_h = o->nr_holders < CW_HOTSPOT_MAX_STACKS ? o->nr_holders : CW_HOTSPOT_MAX_STACKS;
+	size_t nr_t = o->nr_threads < CW_HOTSPOT_MAX_THREADS ? o->nr_threads :
+							       CW_HOTSPOT_MAX_THREADS;
+	struct cw_hotspot *h = &f->hotspot;
+
+	f->severity = CW_SEVERITY_WARNING;
+	f->locks = calloc(1, sizeof(*f->locks));
+	f->threads = calloc(nr_t ?: 1, sizeof(*f->threads));
+	f->stacks = calloc(nr_w + nr_h ?: 1, sizeof(*f->stacks));
+	h->thread_wait_ns = calloc(nr_t ?: 1, sizeof(*h->thread_wait_ns));
+	if (!f->locks || !f->threads || !f->stacks || !h->thread_wait_ns)
+		return -ENOMEM;
+	f->nr_locks = 1;
+	f->locks[0] = (struct cw_finding_lock){
+		.pid = o->pid,
+		.addr = o->addr,
+		.type = o->kind,
+		.attr = o->attr,
+		.ip = o->first_ip,
+	};
+	for (size_t i = 0; i < nr_t; i++) {
+		f->threads[i] = (struct cw_finding_thread){ o->pid, o->threads[i].tid };
+		h->thread_wait_ns[i] = o->threads[i].wait_ns_total;
+	}
+	f->nr_threads = nr_t;
+	for (size_t i = 0; i < nr_w; i++)
+		f->stacks[i] = (struct cw_stack_ref){ o->pid, o->waiters[i].space,
+						      o->waiters[i].stack_id };
+	for (size_t i = 0; i < nr_h; i++)
+		f->stacks[nr_w + i] = (struct cw_stack_ref){ o->pid, o->holders[i].space,
+							     o->holders[i].stack_id };
+	f->nr_stacks = nr_w + nr_h;
+	h->nr_waiter_stacks = nr_w;
+	h->wait_ns_total = o->wait_ns_total;
+	h->wait_ns_max = o->wait_ns_max;
+	h->wait_p50_ns = o->wait_p50_ns;
+	h->wait_p99_ns = o->wait_p99_ns;
+	h->contentions = o->contentions;
+	h->traced_ns = cw_contention__traced_ns(c);
+	h->share = o->share;
+	h->threshold_pct = cw_contention__threshold_pct(c);
+	h->owner_tid = o->owner_tid;
+	h->views = o->views;
+	h->flags = o->flags;
+	return 0;
+}
+
+/*
+ * One finding per hotspot of the contention model, in its ranking: the user-space
+ * objects, then the kernel locks. Waiting for work (condvars, semaphores, barriers,
+ * joins) is never one: the model does not mark them.
+ */
+static int hotspot_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+			struct cw_findings *fs)
+{
+	struct cw_contention *c;
+	int err;
+
+	err = cw_contention__new(eng, opts, &c);
+	if (err)
+		return err;
+	for (int pass = 0; pass < 2 && !err; pass++) {
+		size_t n = pass ? cw_contention__nr_klocks(c) : cw_contention__nr_objects(c);
+
+		for (size_t i = 0; i < n && !err; i++) {
+			const struct cw_hot_object *o = pass ? cw_contention__klock(c, i) :
+							       cw_contention__object(c, i);
+			struct cw_finding *f;
+
+			if (!o->hotspot || CW_LOCK_WAITS_FOR_WORK(o->kind))
+				continue;
+			f = push(fs, CW_FINDING_CONTENTION_HOTSPOT);
+			err = f ? hotspot_to_finding(c, o, f) : -ENOMEM;
+		}
+	}
+	cw_contention__free(c);
 	return err;
 }
 
 /* --- the list ------------------------------------------------------------------------- */
 
 int cw_findings__new(const struct cw_engine *eng, struct cw_findings **out)
+{
+	return cw_findings__new_opts(eng, NULL, out);
+}
+
+int cw_findings__new_opts(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+			  struct cw_findings **out)
 {
 	struct cw_findings *fs = calloc(1, sizeof(*fs));
 	int err = 0;
@@ -259,7 +359,7 @@ int cw_findings__new(const struct cw_engine *eng, struct cw_findings **out)
 		return -ENOMEM;
 	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX && !err; k++)
 		if (kinds[k].find)
-			err = kinds[k].find(eng, fs);
+			err = kinds[k].find(eng, opts, fs);
 	if (err) {
 		cw_findings__free(fs);
 		return err;

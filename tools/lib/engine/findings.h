@@ -21,6 +21,7 @@
 #include <linux/types.h>
 
 struct cw_engine;
+struct cw_contention_opts;
 
 /* The kinds of the contract (Documentation/usage.md), detected by this version or not yet. */
 enum cw_finding_kind {
@@ -119,6 +120,33 @@ struct cw_lock_order {
 				 * after read */
 };
 
+/* Stacks of a contention_hotspot finding: the top waiting, then the top holding ones. */
+#define CW_HOTSPOT_MAX_STACKS 3
+#define CW_HOTSPOT_MAX_THREADS 8
+
+/*
+ * contention_hotspot: a lock (one object of the contention model, engine/contention.h)
+ * whose waits took at least threshold_pct % of the traced threads' time. locks[0] is the
+ * object (ip: its first acquisition or wait site); threads: its top waiting threads, by
+ * wait time; stacks[0 .. nr_waiter_stacks): its top waiting call paths, the rest: its
+ * top holders' (whose wakeups ended the waits), by wait time.
+ */
+struct cw_hotspot {
+	__u64 wait_ns_total;
+	__u64 wait_ns_max;
+	__u64 wait_p50_ns;
+	__u64 wait_p99_ns;
+	__u64 contentions;
+	__u64 traced_ns;
+	double share;			/* wait_ns_total / traced_ns */
+	unsigned int threshold_pct;
+	__u32 owner_tid;		/* a live holder the futex word named, 0 = unknown */
+	__u8 views;			/* CW_VIEW_* */
+	__u32 flags;			/* CW_SITE_F_* (kernel locks: CW_SITE_F_MMAP_LOCK) */
+	size_t nr_waiter_stacks;
+	__u64 *thread_wait_ns;		/* nr_threads: each thread's wait on it */
+};
+
 struct cw_finding {
 	enum cw_finding_kind kind;
 	enum cw_severity severity;
@@ -132,6 +160,7 @@ struct cw_finding {
 	size_t nr_stacks;
 	union {
 		struct cw_lock_order lock_order;	/* CW_FINDING_LOCK_ORDER_INVERSION */
+		struct cw_hotspot hotspot;		/* CW_FINDING_CONTENTION_HOTSPOT */
 	};
 };
 
@@ -143,10 +172,16 @@ static inline int cw_finding__reported(const struct cw_finding *f)
 /*
  * The findings of everything the engine holds, every kind this version detects, in one
  * list: by kind, then as each kind orders them (lock-order cycles: those that can
- * deadlock first, then in the order of their first lock). 0 or -ENOMEM.
+ * deadlock first, then in the order of their first lock; contention hotspots: by wait
+ * time, user-space objects first, then kernel locks). 0 or -ENOMEM.
+ *
+ * opts (engine/contention.h): the futex classifier and the hotspot threshold; NULL (as
+ * cw_findings__new) = no classifier, the default threshold.
  */
 struct cw_findings;
 
+int cw_findings__new_opts(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+			  struct cw_findings **out);
 int cw_findings__new(const struct cw_engine *eng, struct cw_findings **out);
 void cw_findings__free(struct cw_findings *fs);
 
