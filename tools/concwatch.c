@@ -61,6 +61,7 @@ static struct env {
 	size_t ringbuf_bytes;
 	long stack_bytes;	/* 0: default; -1: copy none */
 	const char *debuginfo_path;
+	unsigned int hotspot_pct;	/* --hotspot-threshold; 0: CW_HOTSPOT_DEFAULT_PCT */
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
 	.interval_s = 1,
@@ -255,6 +256,7 @@ enum {
 	OPT_STACK_BYTES,
 	OPT_DEBUGINFO,
 	OPT_TRACK_FREE,
+	OPT_HOTSPOT,
 };
 
 /* Options of every command that traces. */
@@ -459,6 +461,9 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 	case OPT_EXIT_CODE:
 		env.exit_code = parse_long("--exit-code", arg, 1, 255);
 		return 0;
+	case OPT_HOTSPOT:
+		env.hotspot_pct = parse_long("--hotspot-threshold", arg, 1, 100);
+		return 0;
 	case ARGP_KEY_ARG:
 		if (env.cmd == CMD_RUN || env.cmd == CMD_RECORD) {
 			/* the command and its own arguments: nothing after it is ours */
@@ -482,6 +487,9 @@ static const struct argp_option live_options[] = {
 	{ "interval", 'd', "DURATION", 0,
 	  "With --batch: time between snapshots, in seconds as top's -d, or with a unit: 500ms, "
 	  "2s (default 1)" },
+	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
+	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
+	  "time, 1 to 100 (default 10)" },
 	{},
 };
 
@@ -489,6 +497,9 @@ static const struct argp_option run_options[] = {
 	{ "fail-on", OPT_FAIL_ON, "KINDS", 0,
 	  "Exit with --exit-code when findings of these kinds (comma separated, or all) appear" },
 	{ "exit-code", OPT_EXIT_CODE, "N", 0, "Exit status for --fail-on matches (66)" },
+	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
+	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
+	  "time, 1 to 100 (default 10)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON (best with -o)" },
 	{ "output", 'o', "FILE", 0,
 	  "Write the report to FILE ('-': standard output) instead of standard error, which "
@@ -509,6 +520,9 @@ static const struct argp_option report_options[] = {
 	  "With -p: trace for SEC seconds (default: until Ctrl-C or the process exits)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON" },
 	{ "output", 'o', "FILE", 0, "Write the report to FILE instead of standard output" },
+	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
+	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
+	  "time, 1 to 100 (default 10)" },
 	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
 	  "Where to look for separate debug files, colon separated (default "
 	  "\":.debug:/usr/lib/debug\")" },
@@ -956,6 +970,7 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.debuginfo_path = env.debuginfo_path;
 	lv->target.verbose = env.verbose;
 	lv->target.track_free = env.track_free;
+	lv->target.hotspot_pct = env.hotspot_pct;
 	ret = report_symbols(lv->eng, &lv->target, &sym);
 	if (ret)
 		return ret;
@@ -1271,6 +1286,7 @@ static int cmd_export(void)
 	} else {
 		t.lock_graph = 1;
 		t.verbose = env.verbose;
+		t.hotspot_pct = env.hotspot_pct;
 		err = cw_report__json(out, eng, sym, &t);
 	}
 	if (fclose(out) && !err)
@@ -1303,6 +1319,7 @@ static int cmd_batch(void)
 		goto cleanup;
 	}
 	lv.target.debuginfo_path = env.debuginfo_path;
+	lv.target.hotspot_pct = env.hotspot_pct;
 	lv.target.alive = 1;
 	next = cw_now_ns() + interval_ns;
 	for (long i = 0; !env.iterations || i < env.iterations; i++, next += interval_ns) {

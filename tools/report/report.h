@@ -17,6 +17,8 @@ struct cw_report_target {
 	int verbose;			/* -v: list what is not a finding too */
 	int lock_graph;			/* JSON: add the whole lock graph (export) */
 	int track_free;			/* traced with --track-free */
+	unsigned int hotspot_pct;	/* contention_hotspot threshold, % (0: the default) */
+	int no_uprobes;			/* traced with --no-uprobes: no lock-order findings */
 };
 
 struct cw_symbols;

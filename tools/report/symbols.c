@@ -205,22 +205,63 @@ int cw_symbols__resolve(struct cw_symbols *sym, const struct cw_stack *st, struc
 	return err;
 }
 
-int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len)
+const struct cw_engine *cw_symbols__engine(const struct cw_symbols *sym)
+{
+	return sym->eng;
+}
+
+int cw_symbols__module_offset(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len)
+{
+	const struct cw_module *found = NULL;
+	const char *base;
+
+	/* the latest mapping wins: the process may have mapped something else there since */
+	for (size_t i = 0; i < cw_engine__nr_modules(sym->eng); i++) {
+		const struct cw_module *m = cw_engine__module(sym->eng, i);
+
+		if (m->pid == pid && ip >= m->start && ip < m->end && m->path)
+			found = m;
+	}
+	if (!found)
+		return -ENOENT;
+	base = strrchr(found->path, '/');
+	base = base && base[1] ? base + 1 : found->path;
+	/* a name that does not fit is not cut: a path cut in the middle names nothing */
+	if ((size_t)snprintf(buf, len, "%s+0x%llx", base,
+			     (unsigned long long)(ip - found->start + found->pgoff)) >= len) {
+		snprintf(buf, len, "0x%llx", (unsigned long long)ip);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* How a site was named (site_name()'s return). */
+enum { SITE_ADDR, SITE_MODULE, SITE_FUNC };
+
+/*
+ * The site's name: SITE_FUNC with its function, SITE_MODULE with only its module and
+ * offset ("memcached+0x1bca1", a stripped module), SITE_ADDR with its address; *err is
+ * what failed on the way (0 when nothing did).
+ */
+static int site_name(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len,
+		     int *err)
 {
 	struct cw_ustack s = {};
 	const struct cw_frame *f;
 	struct cw_unwinder *u;
 	__u64 pc = ip - 1;	/* a return address: the call is the instruction before */
-	int err;
+	int how = SITE_FUNC;
 
 	buf[0] = '\0';
-	err = proc_unwinder(sym, pid, &u);
-	if (!err)
-		err = cw_unwinder__symbolize(u, &pc, 1, &s);
-	if (err || !s.nr) {
+	*err = proc_unwinder(sym, pid, &u);
+	if (!*err)
+		*err = cw_unwinder__symbolize(u, &pc, 1, &s);
+	if (*err || !s.nr) {
 		cw_ustack__fini(&s);
+		if (!cw_symbols__module_offset(sym, pid, ip, buf, len))
+			return SITE_MODULE;
 		snprintf(buf, len, "0x%llx", (unsigned long long)ip);
-		return err;
+		return SITE_ADDR;
 	}
 	/*
 	 * The innermost inlined function when it has a line (the code was inlined there),
@@ -235,10 +276,22 @@ int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, siz
 			 strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 : f->file, f->line);
 	else if (f->func)
 		snprintf(buf, len, "%s+0x%llx", f->func, (unsigned long long)f->func_offset);
-	else
+	else if (!cw_symbols__module_offset(sym, pid, ip, buf, len))
+		how = SITE_MODULE;
+	else {
 		snprintf(buf, len, "0x%llx [%s]", (unsigned long long)ip, f->module ? f->module : "?");
+		how = SITE_ADDR;
+	}
 	cw_ustack__fini(&s);
-	return 0;
+	return how;
+}
+
+int cw_symbols__site(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len)
+{
+	int err;
+
+	site_name(sym, pid, ip, buf, len, &err);
+	return err;
 }
 
 /*
@@ -287,28 +340,38 @@ static int stack_variable(struct cw_symbols *sym, struct cw_unwinder *u, const s
 	return on_stack;
 }
 
-int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
-			  char *buf, size_t len)
+int cw_symbols__klock_name(struct cw_symbols *sym, __u64 addr, int mmap_lock, char *buf,
+			   size_t len)
+{
+	const char *name;
+	__u64 off;
+
+	/* mmap_lock lives in each mm_struct: no symbol, recognised by the tracer */
+	if (mmap_lock) {
+		snprintf(buf, len, "mmap_lock");
+		return CW_LOCK_NAMED_SYMBOL;
+	}
+	if (!sym->ksyms && !sym->ksyms_failed && cw_ksyms__load(&sym->ksyms))
+		sym->ksyms_failed = 1;
+	/* a static kernel lock (cgroup_mutex) has a symbol; one in a structure not */
+	if (sym->ksyms && !cw_ksyms__resolve(sym->ksyms, addr, &name, &off) && !off) {
+		snprintf(buf, len, "%s", name);
+		return CW_LOCK_NAMED_SYMBOL;
+	}
+	snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)addr);
+	return CW_LOCK_NAMED_ADDR;
+}
+
+int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsigned int kind,
+			    __u64 site_ip, char *buf, size_t len)
 {
 	const struct cw_lock *l = cw_engine__find_lock(sym->eng, pid, addr);
 	struct cw_unwinder *u;
 	char where[256];
 	int err, on_stack;
 
-	if (l && l->kind == CW_LOCK_KERNEL) {
-		const char *name;
-		__u64 off;
-
-		if (!sym->ksyms && !sym->ksyms_failed && cw_ksyms__load(&sym->ksyms))
-			sym->ksyms_failed = 1;
-		/* a static kernel lock (cgroup_mutex) has a symbol; one in a structure not */
-		if (sym->ksyms && !cw_ksyms__resolve(sym->ksyms, addr, &name, &off) && !off) {
-			snprintf(buf, len, "%s", name);
-			return CW_LOCK_NAMED_SYMBOL;
-		}
-		snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)addr);
-		return CW_LOCK_NAMED_ADDR;
-	}
+	if (kind == CW_LOCK_KERNEL || (l && l->kind == CW_LOCK_KERNEL))
+		return cw_symbols__klock_name(sym, addr, 0, buf, len);
 	err = proc_unwinder(sym, pid, &u);
 	if (!err && !cw_unwinder__data_symbol(u, addr, buf, len))
 		return CW_LOCK_NAMED_SYMBOL;
@@ -323,10 +386,26 @@ int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 s
 	if (l && l->first_ip)
 		site_ip = l->first_ip;
 	if (site_ip) {
-		cw_symbols__site(sym, pid, site_ip, where, sizeof(where));
-		snprintf(buf, len, "%slock first acquired at %s", on_stack ? "stack " : "", where);
+		/* a stripped module: its name and the site's offset are the name */
+		if (site_name(sym, pid, site_ip, where, sizeof(where), &err) == SITE_MODULE) {
+			snprintf(buf, len, "%s", where);
+			return CW_LOCK_NAMED_SITE;
+		}
+		if (kind && kind != CW_LOCK_MUTEX && kind != CW_LOCK_RWLOCK &&
+		    kind != CW_LOCK_SPIN && kind != CW_LOCK_LIBC)
+			snprintf(buf, len, "%s%s first waited on at %s", on_stack ? "stack " : "",
+				 cw_lock_kind__name(kind), where);
+		else
+			snprintf(buf, len, "%slock first acquired at %s", on_stack ? "stack " : "",
+				 where);
 		return CW_LOCK_NAMED_SITE;
 	}
 	snprintf(buf, len, "lock 0x%llx", (unsigned long long)addr);
 	return CW_LOCK_NAMED_ADDR;
+}
+
+int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
+			  char *buf, size_t len)
+{
+	return cw_symbols__object_name(sym, pid, addr, 0, site_ip, buf, len);
 }

@@ -59,4 +59,26 @@ enum {
 int cw_symbols__lock_name(struct cw_symbols *sym, __u32 pid, __u64 addr, __u64 site_ip,
 			  char *buf, size_t len);
 
+/*
+ * The same for an object of the contention model of kind CW_LOCK_* (0: a lock the
+ * uprobes saw): condition variables, semaphores, barriers, threads and futex words are
+ * "cond first waited on at SITE". Where the site is in a module without symbols (a
+ * stripped server), the name is the module's file name and the site's offset in it:
+ * "memcached+0x1bca1".
+ */
+int cw_symbols__object_name(struct cw_symbols *sym, __u32 pid, __u64 addr, unsigned int kind,
+			    __u64 site_ip, char *buf, size_t len);
+
+/* A kernel lock's name: "mmap_lock" when the tracer recognised it, its symbol, or
+ * "kernel lock 0xADDR". Returns CW_LOCK_NAMED_*. */
+int cw_symbols__klock_name(struct cw_symbols *sym, __u64 addr, int mmap_lock, char *buf,
+			   size_t len);
+
+/* "memcached+0x1bca1": the basename of the module of pid that maps ip and ip's offset in
+ * its file. 0, -ENOENT when no module maps ip, -ENOSPC when it does not fit in len. */
+int cw_symbols__module_offset(struct cw_symbols *sym, __u32 pid, __u64 ip, char *buf, size_t len);
+
+/* The model the names come from. */
+const struct cw_engine *cw_symbols__engine(const struct cw_symbols *sym);
+
 #endif /* __CW_SYMBOLS_H */
