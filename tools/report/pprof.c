@@ -425,9 +425,16 @@ static void encode(struct builder *b, struct cw_pb *pb)
 			label(pb, k_lock_type, s->lock_type);
 		cw_pb__end(pb, m);
 	}
-	for (size_t i = 0; i < b->nr_maps; i++) {
-		const struct mapping *mp = &b->maps[i];
-		cw_pb_mark m = cw_pb__begin(pb, PROFILE_MAPPING);
+	/* in the order of their ids: pprof numbers them by place, whatever ids they have */
+	for (size_t id = 1; id <= b->nr_maps; id++) {
+		const struct mapping *mp = b->maps;
+		size_t i = 0;
+		cw_pb_mark m;
+
+		while (map_ids[i] != id)
+			i++;
+		mp = &b->maps[i];
+		m = cw_pb__begin(pb, PROFILE_MAPPING);
 
 		cw_pb__uint64(pb, MAPPING_ID, map_ids[i]);
 		cw_pb__uint64(pb, MAPPING_MEMORY_START, mp->start);

@@ -27,8 +27,6 @@ struct cw_xstore {
 	size_t nr_stacks, cap_stacks;
 	char **names;
 	size_t nr_names, cap_names;
-	struct cw_ksyms *ksyms;
-	int ksyms_failed;
 };
 
 static const char *keep_name(struct cw_xstore *st, const char *name)
@@ -42,33 +40,17 @@ static const char *keep_name(struct cw_xstore *st, const char *name)
 	return v[st->nr_names] ? v[st->nr_names++] : NULL;
 }
 
-/* Frames with no function get "module+0xOFFSET", the offset in the file. */
-static int name_unknown_frames(const struct cw_engine *eng, __u32 pid, struct cw_ustack *s)
+/* Frames with no function get "module+0xOFFSET", the offset in the file, as reports do. */
+static int name_unknown_frames(struct cw_symbols *sym, __u32 pid, struct cw_ustack *s)
 {
 	char buf[NAME_LEN];
 
 	for (size_t i = 0; i < s->nr; i++) {
 		struct cw_frame *f = &s->frames[i];
-		const char *base = NULL;
-		__u64 off = f->addr;
 
-		if (f->func)
+		/* no module mapped there: cw_xframe__name() says 0xADDR */
+		if (f->func || cw_symbols__module_offset(sym, pid, f->addr, buf, sizeof(buf)))
 			continue;
-		for (size_t k = 0; k < cw_engine__nr_modules(eng); k++) {
-			const struct cw_module *m = cw_engine__module(eng, k);
-
-			if (m->pid == pid && f->addr >= m->start && f->addr < m->end) {
-				base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
-				off = f->addr - m->start + m->pgoff;
-				break;
-			}
-		}
-		if (!base && f->module)
-			continue;	/* cw_xframe__name() says module@0xADDR */
-		if (base)
-			snprintf(buf, sizeof(buf), "%s+0x%llx", base, (unsigned long long)off);
-		else
-			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)off);
 		f->func = strdup(buf);
 		if (!f->func)
 			return -ENOMEM;
@@ -107,30 +89,12 @@ static int resolve(const struct cw_engine *eng, struct cw_symbols *sym, struct c
 		return -ENOMEM;
 	err = cw_symbols__resolve(sym, cs, r->stack);
 	if (!err && space == CW_STACK_USER)
-		err = name_unknown_frames(eng, pid, r->stack);
+		err = name_unknown_frames(sym, pid, r->stack);
 	/* a stack that cannot be named at all is left out, as unknown; memory is an error */
 	if (err == -ENOMEM)
 		return err;
 	*out = r->stack;
 	return 0;
-}
-
-/* A kernel lock: its symbol when it is a static lock, mmap_lock, else its address. */
-static void klock_name(struct cw_xstore *st, const struct cw_hot_object *o, char *buf, size_t len)
-{
-	const char *name;
-	__u64 off;
-
-	if (o->flags & CW_SITE_F_MMAP_LOCK) {
-		snprintf(buf, len, "mmap_lock");
-		return;
-	}
-	if (!st->ksyms && !st->ksyms_failed && cw_ksyms__load(&st->ksyms))
-		st->ksyms_failed = 1;
-	if (st->ksyms && !cw_ksyms__resolve(st->ksyms, o->addr, &name, &off) && !off)
-		snprintf(buf, len, "%s", name);
-	else
-		snprintf(buf, len, "0x%llx", (unsigned long long)o->addr);
 }
 
 static int add_object(const struct cw_engine *eng, struct cw_symbols *sym, struct cw_xprofile *p,
@@ -145,9 +109,11 @@ static int add_object(const struct cw_engine *eng, struct cw_symbols *sym, struc
 	if (!o->wait_ns_total && !o->contentions)
 		return 0;
 	if (o->kind == CW_LOCK_KERNEL)
-		klock_name(st, o, name, sizeof(name));
+		cw_symbols__klock_name(sym, o->addr, !!(o->flags & CW_SITE_F_MMAP_LOCK), name,
+				       sizeof(name));
 	else
-		cw_symbols__lock_name(sym, o->pid, o->addr, o->first_ip, name, sizeof(name));
+		cw_symbols__object_name(sym, o->pid, o->addr, o->kind, o->first_ip, name,
+					sizeof(name));
 	lock = keep_name(st, name);
 	if (!lock)
 		return -ENOMEM;
@@ -226,7 +192,6 @@ void cw_xprofile__free(struct cw_xprofile *p)
 		for (size_t i = 0; i < st->nr_names; i++)
 			free(st->names[i]);
 		free(st->names);
-		cw_ksyms__free(st->ksyms);
 		free(st);
 	}
 	free(p->samples);
