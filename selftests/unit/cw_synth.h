@@ -78,4 +78,74 @@ static inline struct cw_ev_lost synth_lost(__u64 ts, __u32 what, __u64 count)
 	return l;
 }
 
+/*
+ * Statistics of one view for one key (ABI v3): one interval's deltas, n waits of wait_ns
+ * each (total, max and histogram made from them). For CW_SITE_FUTEX every wait blocked
+ * and was woken; for CW_SITE_WAKE they are the waiters woken.
+ */
+static inline struct cw_ev_lock_stats synth_stats(__u8 what, __u64 ts, __u32 pid, __u32 tid,
+						  __u64 addr, __u64 stack_id, __u64 n,
+						  __u64 wait_ns)
+{
+	struct cw_ev_lock_stats s;
+
+	memset(&s, 0, sizeof(s));
+	s.hdr = synth_hdr(CW_EV_LOCK_STATS, sizeof(s), ts, pid, tid);
+	s.hdr.flags = CW_F_AGGREGATED;
+	s.what = what;
+	s.kind = what == CW_SITE_KLOCK ? CW_LOCK_KERNEL :
+		 what == CW_SITE_ACQUIRE ? CW_LOCK_MUTEX : CW_LOCK_FUTEX;
+	s.addr = addr;
+	s.stack_id = stack_id;
+	s.interval_ns = 100000000;
+	s.acquisitions = n;
+	s.contentions = n;
+	s.wait_ns_total = n * wait_ns;
+	s.wait_ns_max = n ? wait_ns : 0;
+	if (n)
+		s.wait_hist[cw_hist_bucket(wait_ns)] = n;
+	if (what == CW_SITE_FUTEX)
+		s.outcomes[CW_FUTEX_WOKEN] = n;
+	return s;
+}
+
+/* A thread's cumulative scheduling: on CPU, and off CPU by CW_OFFCPU_* (offcpu[]). */
+static inline struct cw_ev_thread_stats synth_thread_stats(__u64 ts, __u32 pid, __u32 tid,
+							   __u64 oncpu_ns,
+							   const __u64 offcpu[CW_OFFCPU_MAX])
+{
+	struct cw_ev_thread_stats t;
+
+	memset(&t, 0, sizeof(t));
+	t.hdr = synth_hdr(CW_EV_THREAD_STATS, sizeof(t), ts, pid, tid);
+	t.hdr.flags = CW_F_AGGREGATED;
+	t.oncpu_ns = oncpu_ns;
+	memcpy(t.offcpu_ns, offcpu, sizeof(t.offcpu_ns));
+	t.prio = 120;
+	return t;
+}
+
+static inline struct cw_ev_exit synth_exit(__u64 ts, __u32 pid, __u32 tid)
+{
+	struct cw_ev_exit x;
+
+	memset(&x, 0, sizeof(x));
+	x.hdr = synth_hdr(CW_EV_EXIT, sizeof(x), ts, pid, tid);
+	return x;
+}
+
+/* A raw futex record: FUTEX_WAIT_PRIVATE on uaddr; END with wait_ns spent in it. */
+static inline struct cw_ev_futex synth_futex(__u16 type, __u64 ts, __u32 pid, __u32 tid,
+					     __u64 uaddr, __u64 wait_ns)
+{
+	struct cw_ev_futex f;
+
+	memset(&f, 0, sizeof(f));
+	f.hdr = synth_hdr(type, sizeof(f), ts, pid, tid);
+	f.uaddr = uaddr;
+	f.op = 128;	/* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
+	f.wait_ns = type == CW_EV_FUTEX_END ? wait_ns : 0;
+	return f;
+}
+
 #endif /* __CW_SYNTH_H */
