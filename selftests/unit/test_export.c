@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "engine/engine.h"
 #include "report/export.h"
 #include "report/protobuf.h"
+#include "report/symbols.h"
 #include "cw_synth.h"
 
 static int bytes_are(const struct cw_pb *pb, const char *hex)
@@ -334,6 +336,96 @@ TEST(pprof_read_by_go)
 	}
 	snprintf(cmd, sizeof(cmd), getenv("CW_KEEP") ? "cp %s/p.png /tmp/h-export/" : "rm -rf %s", dir);
 	system(cmd);
+}
+
+/* The samples profile.c makes of a contention model, as folded lines. */
+#define MPID 7000
+
+static void feed(struct __test_metadata *_metadata, struct cw_engine *eng, const void *rec)
+{
+	ASSERT_EQ(0, cw_engine__feed(eng, rec));
+}
+
+static void feed_ustack(struct __test_metadata *_metadata, struct cw_engine *eng, __u64 id,
+			__u64 ip0, __u64 ip1)
+{
+	struct {
+		struct cw_ev_stack s;
+		__u64 ips[2];
+	} r;
+
+	memset(&r, 0, sizeof(r));
+	r.s.hdr = synth_hdr(CW_EV_STACK, sizeof(r), 1, MPID, MPID + 1);
+	r.s.stack_id = id;
+	r.s.space = CW_STACK_USER;
+	r.s.nr = 2;
+	r.ips[0] = ip0;
+	r.ips[1] = ip1;
+	feed(_metadata, eng, &r);
+}
+
+TEST(profile_from_model)
+{
+	static const char path[] = "/nonexistent/wl";
+	size_t size = CW_RECORD_ALIGN(sizeof(struct cw_ev_module) + sizeof(path));
+	struct cw_ev_module *m = calloc(1, size);
+	struct cw_engine *eng = cw_engine__new();
+	struct cw_ev_lock_stats st;
+	struct cw_xprofile *p = NULL;
+	struct cw_symbols *sym = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_NE(NULL, eng);
+	ASSERT_NE(NULL, m);
+	/* a module whose file is gone: its frames are named by file offset */
+	m->hdr = synth_hdr(CW_EV_MODULE, size, 1, MPID, 0);
+	m->start = 0x400000;
+	m->end = 0x500000;
+	m->pgoff = 0x1000;
+	m->path_len = sizeof(path);
+	memcpy(m->path, path, sizeof(path));
+	feed(_metadata, eng, m);
+	free(m);
+	feed_ustack(_metadata, eng, 0x11, 0x401000, 0x402000);
+	feed_ustack(_metadata, eng, 0x12, 0x403000, 0x402000);
+	/* a mutex waited on from two paths, a futex word, the mmap_lock */
+	st = synth_stats(CW_SITE_ACQUIRE, 10, MPID, 0, 0x404040, 0x11, 4, 1000);
+	feed(_metadata, eng, &st);
+	st = synth_stats(CW_SITE_ACQUIRE, 10, MPID, 0, 0x404040, 0x12, 1, 500);
+	feed(_metadata, eng, &st);
+	st = synth_stats(CW_SITE_FUTEX, 20, MPID, MPID + 2, 0x505000, 0x12, 3, 200);
+	feed(_metadata, eng, &st);
+	st = synth_stats(CW_SITE_KLOCK, 30, MPID, 0, 0xffff888000001000ULL, 0, 2, 10000);
+	st.flags = CW_SITE_F_MMAP_LOCK;
+	st.op = 4;	/* LCB_F_WRITE: an rwsem taken for writing */
+	feed(_metadata, eng, &st);
+	/* the same waits once more in a later interval: deltas add up */
+	st = synth_stats(CW_SITE_ACQUIRE, 2000000010, MPID, 0, 0x404040, 0x11, 4, 1000);
+	feed(_metadata, eng, &st);
+
+	ASSERT_EQ(0, cw_symbols__new(eng, NULL, &sym));
+	ASSERT_EQ(0, cw_xprofile__new(eng, sym, NULL, &p));
+	EXPECT_EQ(2000000010 - 1, p->duration_ns);	/* first record to last */
+	f = open_memstream(&buf, &len);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(0, cw_export__folded(f, p));
+	fclose(f);
+	EXPECT_STREQ("wl+0x3000;wl+0x2000;[mutex lock 0x404040] 8000\n"
+		     "wl+0x3000;wl+0x4000;[mutex lock 0x404040] 500\n"
+		     "wl+0x3000;wl+0x4000;[futex lock 0x505000] 600\n"
+		     "[unknown stack];[kernel rwsem_write mmap_lock] 20000\n", buf);
+	/* the waits' counts, which the folded lines do not show */
+	ASSERT_EQ(4, p->nr);
+	EXPECT_EQ(8, p->samples[0].count);
+	EXPECT_EQ(1, p->samples[1].count);
+	EXPECT_EQ(3, p->samples[2].count);
+	EXPECT_EQ(2, p->samples[3].count);
+	free(buf);
+	cw_xprofile__free(p);
+	cw_symbols__free(sym);
+	cw_engine__free(eng);
 }
 
 /* Timelines: pid 100, worker-a (101) holds L while worker-b (102) waits on it. */
