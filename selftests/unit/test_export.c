@@ -511,8 +511,19 @@ TEST(perfetto_timeline)
 	feed_switch(_metadata, tl, 2000000, TL_A, CW_OFFCPU_PREEMPTED, 0, TL_B);
 	feed_tl_lock(_metadata, tl, CW_EV_LOCK_ACQUIRED, 2100000, TL_B);
 	feed_tl_lock(_metadata, tl, CW_EV_LOCK_RELEASED, 2300250, TL_B);
-	/* a timer wakes nobody's waiter: no waker, no arrow */
+	/* a timer wakes nobody's waiter: no waker, no arrow; nor from an untraced process */
 	feed_wakeup(_metadata, tl, 2500000, TL_A, 0, CW_OFFCPU_PREEMPTED, 0);
+	{
+		struct cw_ev_wakeup w;
+
+		memset(&w, 0, sizeof(w));
+		w.hdr = synth_hdr(CW_EV_SCHED_WAKEUP, sizeof(w), 2600000, TL_PID, TL_A);
+		w.waker_pid = w.waker_tid = 999;
+		w.reason = CW_OFFCPU_FUTEX;
+		ASSERT_EQ(0, cw_timeline__feed(tl, &w.hdr));
+	}
+	/* an untraced task (0/0) leaves the CPU to a */
+	feed_switch(_metadata, tl, 2700000, 0, CW_OFFCPU_SLEEP, 0, TL_A);
 	c = synth_comm(3000000, TL_PID, TL_A, "worker-a");	/* the stream's end */
 	ASSERT_EQ(0, cw_timeline__feed(tl, &c.hdr));
 
@@ -525,19 +536,24 @@ TEST(perfetto_timeline)
 	cw_timeline__free(tl);
 
 	EXPECT_JQ("ns\n", path, ".displayTimeUnit");
-	/* a track per thread, named, in its process */
+	/* a track per traced thread, named, in its process; none for 999 or 0 */
 	EXPECT_JQ("100 101 worker-a\n100 102 worker-b\n", path,
 		  ".traceEvents[] | select(.ph == \"M\" and .name == \"thread_name\") | "
 		  "\"\\(.pid) \\(.tid) \\(.args.name)\"");
 	EXPECT_JQ("100 worker-a\n", path,
 		  ".traceEvents[] | select(.ph == \"M\" and .name == \"process_name\") | "
 		  "\"\\(.pid) \\(.args.name)\"");
-	/* each thread's slices in µs, one after the other; b waited on L by name */
+	/*
+	 * each thread's slices in µs, one after the other; b waited on L by name, and ran
+	 * from the start of the stream (its first record) until it blocked
+	 */
 	EXPECT_JQ("101 1000 1000 running\n"
-		  "101 2000 1000 runnable\n", path,
+		  "101 2000 700 runnable\n"
+		  "101 2700 300 running\n", path,
 		  "[.traceEvents[] | select(.ph == \"X\" and .tid == 101)] | sort_by(.ts)[] | "
 		  "\"\\(.tid) \\(.ts) \\(.dur) \\(.name)\"");
-	EXPECT_JQ("102 1000 500.5 waiting on lock 0x5000 lock 0x5000\n"
+	EXPECT_JQ("102 0.001 999.999 running null null\n"
+		  "102 1000 500.5 waiting on lock 0x5000 lock 0x5000\n"
 		  "102 1500.5 499.5 runnable null null\n"
 		  "102 2000 1000 running null null\n", path,
 		  "[.traceEvents[] | select(.ph == \"X\" and .tid == 102)] | sort_by(.ts)[] | "

@@ -70,8 +70,10 @@ struct cw_timeline {
 	size_t nr_flows, cap_flows;
 	struct hold *holds;
 	size_t nr_holds, cap_holds;
+	__u32 *pids;		/* the traced processes: each pid a switch or wakeup named */
+	size_t nr_pids, cap_pids;
 	__u64 nr_switches;
-	__u64 last_ts;
+	__u64 first_ts, last_ts;
 	int err;
 };
 
@@ -91,6 +93,7 @@ void cw_timeline__free(struct cw_timeline *tl)
 	free(tl->slices);
 	free(tl->flows);
 	free(tl->holds);
+	free(tl->pids);
 	free(tl);
 }
 
@@ -119,6 +122,47 @@ static struct thread *thread(struct cw_timeline *tl, __u32 pid, __u32 tid)
 	return t;
 }
 
+/*
+ * The programs trace whole processes: a pid the switches or wakeups named as traced has
+ * all its threads traced. A waker of another process is not (a kworker, an interrupted
+ * task): it has no track to draw an arrow from.
+ */
+static void add_pid(struct cw_timeline *tl, __u32 pid)
+{
+	__u32 *v;
+
+	for (size_t i = 0; i < tl->nr_pids; i++)
+		if (tl->pids[i] == pid)
+			return;
+	v = cw_grow(tl->pids, &tl->cap_pids, tl->nr_pids + 1, sizeof(*v));
+	if (!v) {
+		tl->err = -ENOMEM;
+		return;
+	}
+	tl->pids = v;
+	v[tl->nr_pids++] = pid;
+}
+
+static int pid_traced(const struct cw_timeline *tl, __u32 pid)
+{
+	for (size_t i = 0; i < tl->nr_pids; i++)
+		if (tl->pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+/*
+ * A traced thread seen on CPU (switching out, waking another) before any switch of its
+ * own: it has been running since before the trace began, so since its first record.
+ */
+static void running_since_start(struct cw_timeline *tl, struct thread *t)
+{
+	if (t->state != ST_NONE)
+		return;
+	t->state = ST_RUNNING;
+	t->since = tl->first_ts;
+}
+
 /* End t's slice at ts and begin the next state. */
 static void enter(struct cw_timeline *tl, struct thread *t, __u64 ts, enum state st, __u8 reason,
 		  __u64 addr)
@@ -145,10 +189,16 @@ static void enter(struct cw_timeline *tl, struct thread *t, __u64 ts, enum state
 
 static void on_switch(struct cw_timeline *tl, const struct cw_ev_switch *e)
 {
-	struct thread *prev = thread(tl, e->hdr.pid, e->hdr.tid), *next;
+	struct thread *prev, *next;
 
 	tl->nr_switches++;
-	if (prev) {
+	/* an untraced task switched out is 0/0, as an untraced next is */
+	if (e->hdr.tid) {
+		add_pid(tl, e->hdr.pid);
+		prev = thread(tl, e->hdr.pid, e->hdr.tid);
+		if (!prev)
+			return;
+		running_since_start(tl, prev);
 		if (e->reason == CW_OFFCPU_PREEMPTED)
 			enter(tl, prev, e->hdr.ts_ns, ST_RUNNABLE, 0, 0);
 		else
@@ -156,6 +206,7 @@ static void on_switch(struct cw_timeline *tl, const struct cw_ev_switch *e)
 	}
 	if (!e->next_tid)
 		return;
+	add_pid(tl, e->next_pid);
 	next = thread(tl, e->next_pid, e->next_tid);
 	if (next)
 		enter(tl, next, e->hdr.ts_ns, ST_RUNNING, 0, 0);
@@ -163,16 +214,23 @@ static void on_switch(struct cw_timeline *tl, const struct cw_ev_switch *e)
 
 static void on_wakeup(struct cw_timeline *tl, const struct cw_ev_wakeup *e)
 {
-	struct thread *t = thread(tl, e->hdr.pid, e->hdr.tid);
+	struct thread *t, *waker;
 	struct flow *f;
 
+	add_pid(tl, e->hdr.pid);
+	t = thread(tl, e->hdr.pid, e->hdr.tid);
 	if (!t)
 		return;
 	/* a thread not seen yet is runnable from now on too; a runnable one stays so */
 	if (t->state == ST_WAITING || t->state == ST_NONE)
 		enter(tl, t, e->hdr.ts_ns, ST_RUNNABLE, 0, 0);
-	if (!e->waker_tid)
-		return;		/* from interrupt context: no waker to draw from */
+	/* no waker (an interrupt), or one with no track of its own */
+	if (!e->waker_tid || !pid_traced(tl, e->waker_pid))
+		return;
+	waker = thread(tl, e->waker_pid, e->waker_tid);
+	if (!waker)
+		return;
+	running_since_start(tl, waker);
 	f = cw_grow(tl->flows, &tl->cap_flows, tl->nr_flows + 1, sizeof(*f));
 	if (!f) {
 		tl->err = -ENOMEM;
@@ -184,7 +242,6 @@ static void on_wakeup(struct cw_timeline *tl, const struct cw_ev_wakeup *e)
 		.to_pid = e->hdr.pid, .to_tid = e->hdr.tid,
 		.ts = e->hdr.ts_ns, .reason = e->reason, .addr = e->wait_addr,
 	};
-	thread(tl, e->waker_pid, e->waker_tid);	/* its track, even when never switched */
 }
 
 static void on_lock(struct cw_timeline *tl, const struct cw_ev_lock *e)
@@ -223,6 +280,8 @@ int cw_timeline__feed(void *ctx, const struct cw_hdr *h)
 	struct cw_timeline *tl = ctx;
 	struct thread *t;
 
+	if (!tl->first_ts || h->ts_ns < tl->first_ts)
+		tl->first_ts = h->ts_ns;
 	if (h->ts_ns > tl->last_ts)
 		tl->last_ts = h->ts_ns;
 	switch (h->type) {
