@@ -576,9 +576,10 @@ TEST(perfetto_timeline)
 		  ".traceEvents[] | select(.cat == \"lock\") | "
 		  "\"\\(.ph) \\(.id) \\(.tid) \\(.ts) \\(.name)\"");
 	/* one arrow, a to b at the wakeup; every flow id once as s and once as f */
-	EXPECT_JQ("s 1 101 1500.5 null\nf 1 102 1500.5 e\n", path,
+	EXPECT_JQ("s 1 101 1500.5 null wakeup: waiting on lock 0x5000\n"
+		  "f 1 102 1500.5 e wakeup: waiting on lock 0x5000\n", path,
 		  ".traceEvents[] | select(.ph == \"s\" or .ph == \"f\") | "
-		  "\"\\(.ph) \\(.id) \\(.tid) \\(.ts) \\(.bp)\"");
+		  "\"\\(.ph) \\(.id) \\(.tid) \\(.ts) \\(.bp) \\(.name)\"");
 	EXPECT_JQ("true\n", path,
 		  "[.traceEvents[] | select(.ph == \"s\" or .ph == \"f\")] | group_by(.id) | "
 		  "all(length == 2 and (map(.ph) | sort) == [\"f\", \"s\"])");

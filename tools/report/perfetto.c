@@ -334,17 +334,17 @@ static void event(FILE *out, struct names *n)
 /* The name of what pid waited on at addr, as the report names locks; cached. */
 static const char *lock_name(struct names *n, __u32 pid, __u64 addr, __u8 reason)
 {
-	const struct cw_lock *l;
 	char buf[256];
 	void *v;
 
 	for (size_t i = 0; i < n->nr; i++)
 		if (n->v[i].pid == pid && n->v[i].addr == addr)
 			return n->v[i].name;
-	l = n->eng ? cw_engine__find_lock(n->eng, pid, addr) : NULL;
-	if (!n->sym || (reason == CW_OFFCPU_KLOCK && !(l && l->kind == CW_LOCK_KERNEL)))
+	if (!n->sym)
 		snprintf(buf, sizeof(buf), "%s0x%llx", reason == CW_OFFCPU_KLOCK ? "kernel lock " :
 			 reason == CW_OFFCPU_FUTEX ? "futex " : "lock ", (unsigned long long)addr);
+	else if (reason == CW_OFFCPU_KLOCK)
+		cw_symbols__klock_name(n->sym, addr, 0, buf, sizeof(buf));
 	else
 		cw_symbols__lock_name(n->sym, pid, addr, 0, buf, sizeof(buf));
 	v = cw_grow(n->v, &n->cap, n->nr + 1, sizeof(*n->v));
@@ -496,10 +496,10 @@ int cw_export__perfetto(FILE *out, const struct cw_timeline *tl, const struct cw
 		const struct flow *f = &tl->flows[i];
 
 		if (waits_on_object(f->reason, f->addr))
-			snprintf(name, sizeof(name), "wakes: %s",
+			snprintf(name, sizeof(name), "wakeup: waiting on %s",
 				 lock_name(n, f->to_pid, f->addr, f->reason));
 		else
-			snprintf(name, sizeof(name), "wakes: %s", reason_name(f->reason));
+			snprintf(name, sizeof(name), "wakeup");
 		for (int e = 0; e < 2; e++) {
 			event(out, n);
 			fprintf(out, "{\"ph\": \"%s\", \"cat\": \"wakeup\", \"id\": %zu, "
