@@ -107,7 +107,7 @@ static void feed(struct __test_metadata *_metadata, struct cw_engine *eng, const
 static void stats(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self, __u8 what,
 		  __u32 tid, __u64 addr, __u64 stack_id, __u64 n, __u64 wait_ns)
 {
-	struct cw_ev_lock_stats s = synth_stats(what, self->ts++, PID, tid, addr, stack_id, n,
+	struct cw_ev_lock_stats s = synth_site_stats(what, self->ts++, PID, tid, addr, stack_id, n,
 						wait_ns);
 
 	feed(_metadata, self->eng, &s.hdr);
@@ -116,7 +116,7 @@ static void stats(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self, __u
 static void acquire(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self, __u64 addr,
 		    __u64 stack_id, __u64 ip, __u64 n, __u64 wait_ns)
 {
-	struct cw_ev_lock_stats s = synth_stats(CW_SITE_ACQUIRE, self->ts++, PID, 0, addr,
+	struct cw_ev_lock_stats s = synth_site_stats(CW_SITE_ACQUIRE, self->ts++, PID, 0, addr,
 						stack_id, n, wait_ns);
 
 	s.ip = ip;
@@ -150,7 +150,7 @@ static void model(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self,
 /* Deltas summed across ticks, maxima kept, histograms and outcomes summed, per key. */
 TEST_F(ct, aggregation_across_ticks)
 {
-	struct cw_ev_lock_stats s = synth_stats(CW_SITE_FUTEX, 100, PID, T1, W, 0x51, 2, 1000);
+	struct cw_ev_lock_stats s = synth_site_stats(CW_SITE_FUTEX, 100, PID, T1, W, 0x51, 2, 1000);
 	const struct cw_view_site *v;
 	const struct cw_hot_object *o;
 	const struct cw_thread *t;
@@ -158,13 +158,13 @@ TEST_F(ct, aggregation_across_ticks)
 	s.owner_tid = T2;
 	s.op = 128;
 	feed(_metadata, self->eng, &s.hdr);
-	s = synth_stats(CW_SITE_FUTEX, 200, PID, T1, W, 0x51, 3, 4000);
+	s = synth_site_stats(CW_SITE_FUTEX, 200, PID, T1, W, 0x51, 3, 4000);
 	s.failures = 1;
 	s.outcomes[CW_FUTEX_TIMEDOUT] = 1;
 	s.op = 137;
 	feed(_metadata, self->eng, &s.hdr);
 	/* another thread on the same word and path is another key */
-	s = synth_stats(CW_SITE_FUTEX, 300, PID, T2, W, 0x51, 1, 100);
+	s = synth_site_stats(CW_SITE_FUTEX, 300, PID, T2, W, 0x51, 1, 100);
 	feed(_metadata, self->eng, &s.hdr);
 
 	ASSERT_EQ(2, cw_engine__nr_view_sites(self->eng));
@@ -371,12 +371,22 @@ TEST_F(ct, waiting_for_work_is_never_a_hotspot)
 	EXPECT_EQ(M, o->addr);
 	EXPECT_TRUE(o->hotspot);
 
+	self->cl.calls = 0;
 	ASSERT_EQ(0, cw_findings__new_opts(self->eng, &self->opts, &self->fs));
 	ASSERT_EQ(1, cw_findings__nr(self->fs));
 	f = cw_findings__get(self->fs, 0);
 	EXPECT_EQ(CW_FINDING_CONTENTION_HOTSPOT, f->kind);
 	EXPECT_EQ(M, f->locks[0].addr);
 	EXPECT_EQ(1, cw_findings__matching(self->fs, 1ULL << CW_FINDING_CONTENTION_HOTSPOT));
+
+	/* from the model already built: the same list, no classifying again */
+	cw_findings__free(self->fs);
+	self->fs = NULL;
+	ASSERT_EQ(3, self->cl.calls);
+	ASSERT_EQ(0, cw_findings__new_model(self->eng, self->c, &self->fs));
+	EXPECT_EQ(3, self->cl.calls);
+	ASSERT_EQ(1, cw_findings__nr(self->fs));
+	EXPECT_EQ(M, cw_findings__get(self->fs, 0)->locks[0].addr);
 
 	/* without the classifier the condvar's word is an unknown futex: it may be one */
 	cw_findings__free(self->fs);
@@ -403,6 +413,30 @@ TEST_F(ct, ranking_and_ties)
 	EXPECT_EQ(0xb0, cw_contention__object(self->c, 3)->addr);
 	EXPECT_EQ(NULL, cw_contention__object(self->c, 4));
 	EXPECT_EQ(0, cw_contention__nr_klocks(self->c));
+}
+
+/* Call paths and threads of equal waits: in the order they first appeared. */
+TEST_F(ct, path_ties_by_first_appearance)
+{
+	const struct cw_hot_object *o;
+
+	for (__u64 i = 0; i < 40; i++)
+		stats(_metadata, self, CW_SITE_FUTEX, T1 + (i % 2 ? 100 + i : 0), W, 0x900 - i, 1,
+		      i == 20 ? 2000 : 1000);
+	model(_metadata, self, NULL);
+	o = cw_contention__find(self->c, PID, W);
+	ASSERT_NE(NULL, o);
+	ASSERT_EQ(40, o->nr_waiters);
+	EXPECT_EQ(0x900 - 20, o->waiters[0].stack_id);
+	for (__u64 i = 1, k = 0; i < 40; i++, k++) {
+		k += k == 20;
+		EXPECT_EQ(0x900 - k, o->waiters[i].stack_id);
+	}
+	ASSERT_EQ(21, o->nr_threads);
+	EXPECT_EQ(T1, o->threads[0].tid);	/* 20 waits */
+	EXPECT_EQ(T1 + 101, o->threads[1].tid);
+	EXPECT_EQ(T1 + 103, o->threads[2].tid);
+	EXPECT_EQ(T1 + 139, o->threads[20].tid);
 }
 
 /* share >= threshold: exactly at it is a hotspot, one ns below is not. */
@@ -525,19 +559,19 @@ TEST_F(ct, owner_only_a_live_known_thread)
 
 	name(_metadata, self, T2);
 	name(_metadata, self, T3);
-	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID, T1, M, 0x71, 1, 100);
+	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID, T1, M, 0x71, 1, 100);
 	s.owner_tid = T2;
 	feed(_metadata, self->eng, &s.hdr);
-	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID, T1, N, 0x71, 1, 100);
+	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID, T1, N, 0x71, 1, 100);
 	s.owner_tid = T3;
 	feed(_metadata, self->eng, &s.hdr);
 	x = synth_exit(self->ts++, PID, T3);
 	feed(_metadata, self->eng, &x.hdr);
-	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID, T1, W, 0x71, 1, 100);
+	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID, T1, W, 0x71, 1, 100);
 	s.owner_tid = 9999;	/* never seen */
 	feed(_metadata, self->eng, &s.hdr);
 	/* a thread of another process with that tid is not this one's */
-	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID + 1, T1, M, 0x71, 1, 100);
+	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID + 1, T1, M, 0x71, 1, 100);
 	s.owner_tid = T2;
 	feed(_metadata, self->eng, &s.hdr);
 
@@ -580,6 +614,10 @@ TEST_F(ct, holders_from_wakes)
 	ASSERT_EQ(1, o->nr_holders);
 	EXPECT_EQ(0x93, o->holders[0].stack_id);
 	EXPECT_EQ(NULL, cw_contention__find(self->c, PID, 0xdead0));
+	/* the word of a record (a switch's wait_addr) finds its object */
+	EXPECT_EQ(o, cw_contention__find_word(self->c, PID, C + 40));
+	EXPECT_EQ(cw_contention__find(self->c, PID, M), cw_contention__find_word(self->c, PID, M));
+	EXPECT_EQ(NULL, cw_contention__find_word(self->c, PID, 0xdead0));
 }
 
 /* The finding names the lock, its top waiting threads and stacks, then its holders'. */
@@ -631,12 +669,12 @@ TEST_F(ct, kernel_locks)
 	const struct cw_lock *l;
 
 	thread_stats(_metadata, self, T1, 3000, off);
-	s = synth_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc1, 3, 2000);
+	s = synth_site_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc1, 3, 2000);
 	s.flags = CW_SITE_F_MMAP_LOCK;
 	s.op = 0x8;	/* LCB_F_WRITE */
 	feed(_metadata, self->eng, &s.hdr);
 	stats(_metadata, self, CW_SITE_KLOCK, 0, K2, 0xc2, 1, 100);
-	s = synth_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc3, 1, 500);
+	s = synth_site_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc3, 1, 500);
 	s.flags = CW_SITE_F_MMAP_LOCK;
 	s.op = 0x8;
 	feed(_metadata, self->eng, &s.hdr);
@@ -696,7 +734,7 @@ TEST_F(ct, raw_futex_records_never_counted_twice)
 	EXPECT_EQ(500, cw_engine__find_thread(self->eng, PID, T1)->futex_wait_ns);
 	EXPECT_FALSE(cw_engine__has_futex_sites(self->eng, PID));
 
-	s = synth_stats(CW_SITE_FUTEX, 20, PID, T1, W, 0x1, 2, 1000);
+	s = synth_site_stats(CW_SITE_FUTEX, 20, PID, T1, W, 0x1, 2, 1000);
 	feed(_metadata, self->eng, &s.hdr);
 	EXPECT_TRUE(cw_engine__has_futex_sites(self->eng, PID));
 	f = synth_futex(CW_EV_FUTEX_END, 30, PID, T1, W, 700);
@@ -746,13 +784,13 @@ static void feed_all(struct __test_metadata *_metadata, struct cw_engine *eng)
 	const __u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_FUTEX] = 10000 };
 	struct cw_ev_thread_stats t = synth_thread_stats(1, PID, T1, 10000, off);
 	struct cw_ev_lock_stats s[] = {
-		synth_stats(CW_SITE_ACQUIRE, 2, PID, 0, M, 0x11, 2, 1000),
-		synth_stats(CW_SITE_FUTEX, 3, PID, T1, M, 0xa1, 1, 4000),
-		synth_stats(CW_SITE_FUTEX, 4, PID, T2, M, 0xa2, 1, 6000),
-		synth_stats(CW_SITE_WAKE, 5, PID, T3, M, 0xb1, 2, 5000),
-		synth_stats(CW_SITE_FUTEX, 6, PID, T2, C + 40, 0xa3, 1, 9000),
-		synth_stats(CW_SITE_KLOCK, 7, PID, 0, K1, 0xc1, 3, 2000),
-		synth_stats(CW_SITE_FUTEX, 8, PID, T3, W, 0xa4, 1, 3000),
+		synth_site_stats(CW_SITE_ACQUIRE, 2, PID, 0, M, 0x11, 2, 1000),
+		synth_site_stats(CW_SITE_FUTEX, 3, PID, T1, M, 0xa1, 1, 4000),
+		synth_site_stats(CW_SITE_FUTEX, 4, PID, T2, M, 0xa2, 1, 6000),
+		synth_site_stats(CW_SITE_WAKE, 5, PID, T3, M, 0xb1, 2, 5000),
+		synth_site_stats(CW_SITE_FUTEX, 6, PID, T2, C + 40, 0xa3, 1, 9000),
+		synth_site_stats(CW_SITE_KLOCK, 7, PID, 0, K1, 0xc1, 3, 2000),
+		synth_site_stats(CW_SITE_FUTEX, 8, PID, T3, W, 0xa4, 1, 3000),
 	};
 	struct cw_ev_comm c = synth_comm(9, PID, T3, "holder");
 

@@ -334,52 +334,73 @@ static int add_wake_site(struct cw_contention *c, const struct cw_view_site *s)
 
 /* --- finishing an object ------------------------------------------------------------ */
 
-static int path_cmp(const void *a, const void *b)
-{
-	const struct cw_hot_path *x = a, *y = b;
+/* Sort keys: wait total, then count, both largest first; then first appearance. */
+struct order {
+	__u64 wait, count;
+	size_t idx;
+};
 
-	if (x->wait_ns_total != y->wait_ns_total)
-		return x->wait_ns_total > y->wait_ns_total ? -1 : 1;
+static int order_cmp(const void *a, const void *b)
+{
+	const struct order *x = a, *y = b;
+
+	if (x->wait != y->wait)
+		return x->wait > y->wait ? -1 : 1;
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * Sort nr elements of size bytes at *v by the keys of ord (filled by the caller, idx
+ * unset): a stable order whatever qsort does with equal elements. 0 or -ENOMEM (*v as
+ * it was).
+ */
+static int sort_by(void **v, size_t nr, size_t size, struct order *ord)
+{
+	unsigned char *out;
+
+	if (nr < 2)
+		return 0;
+	out = malloc(nr * size);
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		ord[i].idx = i;
+	qsort(ord, nr, sizeof(*ord), order_cmp);
+	for (size_t i = 0; i < nr; i++)
+		memcpy(out + i * size, (unsigned char *)*v + ord[i].idx * size, size);
+	free(*v);
+	*v = out;
 	return 0;
 }
 
-static int hthread_cmp(const void *a, const void *b)
+static int sort_paths(struct cw_hot_path **v, size_t nr)
 {
-	const struct cw_hot_thread *x = a, *y = b;
+	struct order *ord = malloc((nr ?: 1) * sizeof(*ord));
+	int err;
 
-	if (x->wait_ns_total != y->wait_ns_total)
-		return x->wait_ns_total > y->wait_ns_total ? -1 : 1;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return 0;
+	if (!ord)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		ord[i] = (struct order){ (*v)[i].wait_ns_total, (*v)[i].count };
+	err = sort_by((void **)v, nr, sizeof(**v), ord);
+	free(ord);
+	return err;
 }
 
-/* A stable sort: equal elements keep their order of first appearance (qsort's may not). */
-static void stable_sort(void *base, size_t nr, size_t size, int (*cmp)(const void *, const void *),
-			void *scratch)
+static int sort_threads(struct cw_hot_thread **v, size_t nr)
 {
-	/* insertion: these lists are short (a call path or a thread of one lock each) */
-	unsigned char *v = base;
+	struct order *ord = malloc((nr ?: 1) * sizeof(*ord));
+	int err;
 
-	for (size_t i = 1; i < nr; i++) {
-		size_t j = i;
-
-		memcpy(scratch, v + i * size, size);
-		while (j > 0 && cmp(v + (j - 1) * size, scratch) > 0) {
-			memcpy(v + j * size, v + (j - 1) * size, size);
-			j--;
-		}
-		memcpy(v + j * size, scratch, size);
-	}
-}
-
-static void sort_paths(struct cw_hot_path *v, size_t nr)
-{
-	struct cw_hot_path tmp;
-
-	stable_sort(v, nr, sizeof(*v), path_cmp, &tmp);
+	if (!ord)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		ord[i] = (struct order){ (*v)[i].wait_ns_total, (*v)[i].count };
+	err = sort_by((void **)v, nr, sizeof(**v), ord);
+	free(ord);
+	return err;
 }
 
 /* The waiters of the uprobes' view: the lock's call paths that waited. */
@@ -431,7 +452,6 @@ static int finish_obj(struct obj *o, const struct cw_engine *eng)
 	const struct cw_lock *l = o->lock;
 	struct cw_hot_object *h = &o->o;
 	int from_futex = (h->views & CW_VIEW_FUTEX) && (!l || o->f_wait > l->wait_ns_total);
-	struct cw_hot_thread ttmp;
 	int err = 0;
 
 	h->futex_wait_ns = o->f_wait;
@@ -488,9 +508,9 @@ static int finish_obj(struct obj *o, const struct cw_engine *eng)
 
 		h->owner_tid = t && !t->exited ? o->owner : 0;
 	}
-	sort_paths(h->waiters, h->nr_waiters);
-	sort_paths(h->holders, h->nr_holders);
-	stable_sort(h->threads, h->nr_threads, sizeof(*h->threads), hthread_cmp, &ttmp);
+	if (sort_paths(&h->waiters, h->nr_waiters) || sort_paths(&h->holders, h->nr_holders) ||
+	    sort_threads(&h->threads, h->nr_threads))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -719,6 +739,16 @@ const struct cw_hot_object *cw_contention__find(const struct cw_contention *c, _
 	__u32 slot;
 
 	return cw_index__get(&c->obj_ix, pid, addr, &slot) ? NULL : &c->objs[slot].o;
+}
+
+const struct cw_hot_object *cw_contention__find_word(const struct cw_contention *c, __u32 pid,
+						     __u64 addr)
+{
+	__u32 slot;
+
+	if (!cw_index__get(&c->word_ix, pid, addr, &slot))
+		return &c->objs[slot].o;
+	return cw_contention__find(c, pid, addr);
 }
 
 size_t cw_contention__nr_threads(const struct cw_contention *c)

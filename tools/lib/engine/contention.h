@@ -146,6 +146,14 @@ size_t cw_contention__nr_klocks(const struct cw_contention *c);
 const struct cw_hot_object *cw_contention__klock(const struct cw_contention *c, size_t i);
 const struct cw_hot_object *cw_contention__find(const struct cw_contention *c, __u32 pid,
 						__u64 addr);
+/*
+ * The object a futex word (or a lock address) belongs to: the object the word's waits
+ * were classified into (the first class of the word, when its stacks disagree), else the
+ * object at that address; NULL when none. For records that carry the word (switch and
+ * wakeup's wait_addr, blocked threads).
+ */
+const struct cw_hot_object *cw_contention__find_word(const struct cw_contention *c, __u32 pid,
+						     __u64 addr);
 /* Threads in the engine's order. */
 size_t cw_contention__nr_threads(const struct cw_contention *c);
 const struct cw_thread_time *cw_contention__thread(const struct cw_contention *c, size_t i);

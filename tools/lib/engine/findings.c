@@ -21,10 +21,15 @@ struct cw_findings {
 	unsigned char truncated[CW_FINDING_KIND_MAX];
 };
 
-static int lock_order_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
-			   struct cw_findings *fs);
-static int hotspot_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
-			struct cw_findings *fs);
+/* What the kinds' rules look at: the engine, and the contention model or how to build it. */
+struct find_in {
+	const struct cw_engine *eng;
+	const struct cw_contention_opts *opts;	/* NULL: the defaults */
+	const struct cw_contention *model;	/* NULL: built from eng with opts when needed */
+};
+
+static int lock_order_find(const struct find_in *in, struct cw_findings *fs);
+static int hotspot_find(const struct find_in *in, struct cw_findings *fs);
 
 /*
  * The kinds of the contract, in the order the list gives them. A kind without a find
@@ -33,8 +38,7 @@ static int hotspot_find(const struct cw_engine *eng, const struct cw_contention_
  */
 static const struct kind_def {
 	const char *name;
-	int (*find)(const struct cw_engine *eng, const struct cw_contention_opts *opts,
-		    struct cw_findings *fs);
+	int (*find)(const struct find_in *in, struct cw_findings *fs);
 } kinds[CW_FINDING_KIND_MAX] = {
 	[CW_FINDING_LOCK_ORDER_INVERSION] = { "lock_order_inversion", lock_order_find },
 	[CW_FINDING_DEADLOCK] = { "deadlock" },
@@ -231,10 +235,9 @@ static void one_per_closing_dependency(struct cw_findings *fs, size_t first)
 	}
 }
 
-static int lock_order_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
-			   struct cw_findings *fs)
+static int lock_order_find(const struct find_in *in, struct cw_findings *fs)
 {
-	const struct cw_lg *lg = cw_engine__lockgraph(eng);
+	const struct cw_lg *lg = cw_engine__lockgraph(in->eng);
 	size_t nr, first = fs->nr;
 	struct cw_cycle *cycles;
 	int truncated, err;
@@ -250,7 +253,6 @@ static int lock_order_find(const struct cw_engine *eng, const struct cw_contenti
 		err = f ? cycle_to_finding(lg, &cycles[i], f) : -ENOMEM;
 	}
 	cw_lg__cycles_free(cycles, nr);
-	(void)opts;
 	if (!err)
 		one_per_closing_dependency(fs, first);
 	return err;
@@ -314,15 +316,18 @@ static int hotspot_to_finding(const struct cw_contention *c, const struct cw_hot
  * objects, then the kernel locks. Waiting for work (condvars, semaphores, barriers,
  * joins) is never one: the model does not mark them.
  */
-static int hotspot_find(const struct cw_engine *eng, const struct cw_contention_opts *opts,
-			struct cw_findings *fs)
+static int hotspot_find(const struct find_in *in, struct cw_findings *fs)
 {
-	struct cw_contention *c;
-	int err;
+	struct cw_contention *own = NULL;
+	const struct cw_contention *c = in->model;
+	int err = 0;
 
-	err = cw_contention__new(eng, opts, &c);
-	if (err)
-		return err;
+	if (!c) {
+		err = cw_contention__new(in->eng, in->opts, &own);
+		if (err)
+			return err;
+		c = own;
+	}
 	for (int pass = 0; pass < 2 && !err; pass++) {
 		size_t n = pass ? cw_contention__nr_klocks(c) : cw_contention__nr_objects(c);
 
@@ -337,7 +342,7 @@ static int hotspot_find(const struct cw_engine *eng, const struct cw_contention_
 			err = f ? hotspot_to_finding(c, o, f) : -ENOMEM;
 		}
 	}
-	cw_contention__free(c);
+	cw_contention__free(own);
 	return err;
 }
 
@@ -348,8 +353,7 @@ int cw_findings__new(const struct cw_engine *eng, struct cw_findings **out)
 	return cw_findings__new_opts(eng, NULL, out);
 }
 
-int cw_findings__new_opts(const struct cw_engine *eng, const struct cw_contention_opts *opts,
-			  struct cw_findings **out)
+static int findings_new(const struct find_in *in, struct cw_findings **out)
 {
 	struct cw_findings *fs = calloc(1, sizeof(*fs));
 	int err = 0;
@@ -359,7 +363,7 @@ int cw_findings__new_opts(const struct cw_engine *eng, const struct cw_contentio
 		return -ENOMEM;
 	for (unsigned int k = 0; k < CW_FINDING_KIND_MAX && !err; k++)
 		if (kinds[k].find)
-			err = kinds[k].find(eng, opts, fs);
+			err = kinds[k].find(in, fs);
 	if (err) {
 		cw_findings__free(fs);
 		return err;
@@ -368,6 +372,22 @@ int cw_findings__new_opts(const struct cw_engine *eng, const struct cw_contentio
 		fs->reported += cw_finding__reported(&fs->v[i]);
 	*out = fs;
 	return 0;
+}
+
+int cw_findings__new_opts(const struct cw_engine *eng, const struct cw_contention_opts *opts,
+			  struct cw_findings **out)
+{
+	struct find_in in = { .eng = eng, .opts = opts };
+
+	return findings_new(&in, out);
+}
+
+int cw_findings__new_model(const struct cw_engine *eng, const struct cw_contention *model,
+			   struct cw_findings **out)
+{
+	struct find_in in = { .eng = eng, .model = model };
+
+	return findings_new(&in, out);
 }
 
 void cw_findings__free(struct cw_findings *fs)

@@ -22,6 +22,7 @@
 
 struct cw_engine;
 struct cw_contention_opts;
+struct cw_contention;
 
 /* The kinds of the contract (Documentation/usage.md), detected by this version or not yet. */
 enum cw_finding_kind {
@@ -183,6 +184,12 @@ struct cw_findings;
 int cw_findings__new_opts(const struct cw_engine *eng, const struct cw_contention_opts *opts,
 			  struct cw_findings **out);
 int cw_findings__new(const struct cw_engine *eng, struct cw_findings **out);
+/*
+ * The same from a contention model the caller built already from eng (its classifier
+ * and threshold): a report that shows the model and the findings classifies once.
+ */
+int cw_findings__new_model(const struct cw_engine *eng, const struct cw_contention *model,
+			   struct cw_findings **out);
 void cw_findings__free(struct cw_findings *fs);
 
 size_t cw_findings__nr(const struct cw_findings *fs);
