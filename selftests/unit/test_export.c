@@ -391,18 +391,18 @@ TEST(profile_from_model)
 	feed_ustack(_metadata, eng, 0x11, 0x401000, 0x402000);
 	feed_ustack(_metadata, eng, 0x12, 0x403000, 0x402000);
 	/* a mutex waited on from two paths, a futex word, the mmap_lock */
-	st = synth_stats(CW_SITE_ACQUIRE, 10, MPID, 0, 0x404040, 0x11, 4, 1000);
+	st = synth_site_stats(CW_SITE_ACQUIRE, 10, MPID, 0, 0x404040, 0x11, 4, 1000);
 	feed(_metadata, eng, &st);
-	st = synth_stats(CW_SITE_ACQUIRE, 10, MPID, 0, 0x404040, 0x12, 1, 500);
+	st = synth_site_stats(CW_SITE_ACQUIRE, 10, MPID, 0, 0x404040, 0x12, 1, 500);
 	feed(_metadata, eng, &st);
-	st = synth_stats(CW_SITE_FUTEX, 20, MPID, MPID + 2, 0x505000, 0x12, 3, 200);
+	st = synth_site_stats(CW_SITE_FUTEX, 20, MPID, MPID + 2, 0x505000, 0x12, 3, 200);
 	feed(_metadata, eng, &st);
-	st = synth_stats(CW_SITE_KLOCK, 30, MPID, 0, 0xffff888000001000ULL, 0, 2, 10000);
+	st = synth_site_stats(CW_SITE_KLOCK, 30, MPID, 0, 0xffff888000001000ULL, 0, 2, 10000);
 	st.flags = CW_SITE_F_MMAP_LOCK;
 	st.op = 4;	/* LCB_F_WRITE: an rwsem taken for writing */
 	feed(_metadata, eng, &st);
 	/* the same waits once more in a later interval: deltas add up */
-	st = synth_stats(CW_SITE_ACQUIRE, 2000000010, MPID, 0, 0x404040, 0x11, 4, 1000);
+	st = synth_site_stats(CW_SITE_ACQUIRE, 2000000010, MPID, 0, 0x404040, 0x11, 4, 1000);
 	feed(_metadata, eng, &st);
 
 	ASSERT_EQ(0, cw_symbols__new(eng, NULL, &sym));
