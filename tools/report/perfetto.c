@@ -254,13 +254,14 @@ static void on_lock(struct cw_timeline *tl, const struct cw_ev_lock *e)
 			h = &tl->holds[i];
 			if (h->dur == OPEN && h->addr == e->addr && h->tid == e->hdr.tid &&
 			    h->pid == e->hdr.pid) {
-				h->dur = e->hdr.ts_ns - h->ts;
+				h->dur = e->hdr.ts_ns > h->ts ? e->hdr.ts_ns - h->ts : 0;
 				break;
 			}
 		}
 		return;
 	}
-	if (e->hdr.type != CW_EV_LOCK_ACQUIRED || e->result || e->op == CW_OP_COND_WAIT)
+	/* cond_wait's own release and re-acquisition of the mutex end and begin holds too */
+	if (e->hdr.type != CW_EV_LOCK_ACQUIRED || e->result)
 		return;
 	h = cw_grow(tl->holds, &tl->cap_holds, tl->nr_holds + 1, sizeof(*h));
 	if (!h) {
