@@ -163,6 +163,76 @@ TEST(klock_type_names)
 	EXPECT_STREQ("unknown", cw_klock_type__name(0));
 }
 
+/* How many times each top-level field of a protobuf message occurs (fields below 16). */
+static int count_fields(const unsigned char *p, size_t len, size_t counts[16])
+{
+	size_t i = 0;
+
+	memset(counts, 0, 16 * sizeof(*counts));
+	while (i < len) {
+		__u64 key = 0, v = 0;
+		int shift = 0;
+
+		do
+			key |= (__u64)(p[i] & 0x7f) << shift, shift += 7;
+		while (p[i++] & 0x80 && i < len);
+		shift = 0;
+		do
+			v |= (__u64)(p[i] & 0x7f) << shift, shift += 7;
+		while (p[i++] & 0x80 && i < len);
+		if ((key & 7) == CW_PB_LEN)
+			i += v;
+		else if ((key & 7) != CW_PB_VARINT)
+			return -1;
+		if ((key >> 3) < 16)
+			counts[key >> 3]++;
+	}
+	return i == len ? 0 : -1;
+}
+
+/*
+ * A thousand call paths through the same three frames, each with one of its own, on
+ * the same lock: one location and one function per distinct frame, one leaf, one
+ * mapping per module.
+ */
+TEST(pprof_dedup)
+{
+	enum { N = 1000 };
+	struct cw_frame (*fr)[4] = calloc(N, sizeof(*fr));
+	struct cw_ustack *st = calloc(N, sizeof(*st));
+	struct cw_xsample *sm = calloc(N, sizeof(*sm));
+	struct cw_xprofile p = { .samples = sm, .nr = N };
+	char (*names)[16] = calloc(N, sizeof(*names));
+	struct cw_pb pb = {};
+	size_t counts[16];
+
+	ASSERT_TRUE(fr && st && sm && names);
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "leaf%d", i);
+		fr[i][0] = (struct cw_frame){ .addr = 0x500000 + 16 * i, .func = names[i],
+					      .module = "/bin/wl" };
+		fr[i][1] = hot1[0];
+		fr[i][2] = hot1[2];
+		fr[i][3] = hot1[3];
+		st[i] = (struct cw_ustack){ .frames = fr[i], .nr = 4 };
+		sm[i] = (struct cw_xsample){ .pid = 7, .kind = CW_LOCK_MUTEX, .addr = 0x404040,
+					     .lock = "hot_lock", .stack = &st[i], .count = 1,
+					     .wait_ns = i + 1 };
+	}
+	ASSERT_EQ(0, cw_pprof__encode(&p, &pb));
+	ASSERT_EQ(0, count_fields(pb.buf, pb.len, counts));
+	EXPECT_EQ(2, counts[1]);		/* sample types */
+	EXPECT_EQ(N, counts[2]);		/* samples */
+	EXPECT_EQ(2, counts[3]);		/* mappings: /bin/wl, libc */
+	EXPECT_EQ(N + 3 + 1, counts[4]);	/* locations: own, shared, the leaf */
+	EXPECT_EQ(N + 3 + 1, counts[5]);	/* functions */
+	cw_pb__fini(&pb);
+	free(names);
+	free(sm);
+	free(st);
+	free(fr);
+}
+
 /* Run a shell command, its standard output in a malloc'ed string; NULL when it failed. */
 static char *run(const char *cmd)
 {
