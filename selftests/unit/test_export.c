@@ -19,6 +19,7 @@
 #include "report/protobuf.h"
 #include "report/symbols.h"
 #include "cw_synth.h"
+#include "alloc_fail.h"
 
 static int bytes_are(const struct cw_pb *pb, const char *hex)
 {
@@ -231,6 +232,25 @@ TEST(pprof_dedup)
 	free(sm);
 	free(st);
 	free(fr);
+}
+
+/* Every allocation of the pprof encoder failing in turn: -ENOMEM, nothing leaked. */
+TEST(pprof_allocation_failures)
+{
+	struct cw_pb pb = {};
+	int err, n;
+
+	for (n = 1;; n++) {
+		fail_nth_allocation(n);
+		err = cw_pprof__encode(&profile, &pb);
+		fail_nth_allocation(0);
+		cw_pb__fini(&pb);
+		if (!alloc_failed)
+			break;
+		ASSERT_EQ(-ENOMEM, err) TH_LOG("allocation %d", n);
+	}
+	EXPECT_EQ(0, err);
+	EXPECT_LT(10, n);
 }
 
 /* Run a shell command, its standard output in a malloc'ed string; NULL when it failed. */
@@ -494,6 +514,28 @@ TEST(profile_from_model)
 	EXPECT_EQ(2, p->samples[3].count);
 	free(buf);
 	cw_xprofile__free(p);
+
+	/* every allocation failing in turn: -ENOMEM and nothing leaked, or the same samples */
+	for (int n = 1;; n++) {
+		int err;
+
+		p = NULL;
+		fail_nth_allocation(n);
+		err = cw_xprofile__new(eng, sym, NULL, &p);
+		fail_nth_allocation(0);
+		if (!alloc_failed) {
+			ASSERT_EQ(0, err);
+			EXPECT_EQ(4, p->nr);
+			cw_xprofile__free(p);
+			break;
+		}
+		if (err) {
+			ASSERT_EQ(-ENOMEM, err) TH_LOG("allocation %d", n);
+			ASSERT_EQ(NULL, p);
+		} else {
+			cw_xprofile__free(p);	/* a failure the names absorbed */
+		}
+	}
 	cw_symbols__free(sym);
 	cw_engine__free(eng);
 }
@@ -654,6 +696,58 @@ TEST(perfetto_timeline)
 		  "[.traceEvents[] | select(.ph == \"s\" or .ph == \"f\")] | group_by(.id) | "
 		  "all(length == 2 and (map(.ph) | sort) == [\"f\", \"s\"])");
 	unlink(path);
+}
+
+/* A timeline whose every allocation fails in turn: the feed says so, the writer too. */
+TEST(perfetto_allocation_failures)
+{
+	for (int n = 1;; n++) {
+		struct cw_timeline *tl = NULL;
+		int err, failed;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		fail_nth_allocation(n);
+		err = cw_timeline__new(&tl);
+		if (!err) {
+			struct cw_ev_comm c = synth_comm(1, TL_PID, TL_A, "worker-a");
+			struct cw_ev_lock l = synth_lock(CW_EV_LOCK_ACQUIRED, 2, TL_PID, TL_A, TL_L,
+							 0, 0);
+			struct cw_ev_switch sw;
+			struct cw_ev_wakeup w;
+
+			memset(&sw, 0, sizeof(sw));
+			sw.hdr = synth_hdr(CW_EV_SCHED_SWITCH, sizeof(sw), 3, TL_PID, TL_B);
+			sw.reason = CW_OFFCPU_LOCK;
+			sw.next_pid = TL_PID;
+			sw.next_tid = TL_A;
+			memset(&w, 0, sizeof(w));
+			w.hdr = synth_hdr(CW_EV_SCHED_WAKEUP, sizeof(w), 4, TL_PID, TL_B);
+			w.waker_pid = TL_PID;
+			w.waker_tid = TL_A;
+			err = cw_timeline__feed(tl, &c.hdr);
+			err = err ? err : cw_timeline__feed(tl, &l.hdr);
+			err = err ? err : cw_timeline__feed(tl, &sw.hdr);
+			err = err ? err : cw_timeline__feed(tl, &w.hdr);
+		}
+		failed = alloc_failed;
+		fail_nth_allocation(0);
+		if (tl) {
+			f = open_memstream(&buf, &len);
+			ASSERT_NE(NULL, f);
+			if (!err)
+				err = cw_export__perfetto(f, tl, NULL, NULL);
+			fclose(f);
+			free(buf);
+		}
+		cw_timeline__free(tl);
+		if (!failed) {
+			ASSERT_EQ(0, err);
+			break;
+		}
+		ASSERT_EQ(-ENOMEM, err) TH_LOG("allocation %d", n);
+	}
 }
 
 TEST(perfetto_without_sched_records)

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "common/array.h"
+#include "engine/index.h"
 #include "report/export.h"
 #include "report/report.h"
 #include "report/symbols.h"
@@ -64,6 +65,7 @@ struct hold {
 struct cw_timeline {
 	struct thread *threads;
 	size_t nr_threads, cap_threads;
+	struct cw_index thread_ix;	/* (pid, tid) -> row: a lookup per record */
 	struct slice *slices;
 	size_t nr_slices, cap_slices;
 	struct flow *flows;
@@ -90,6 +92,7 @@ void cw_timeline__free(struct cw_timeline *tl)
 	if (!tl)
 		return;
 	free(tl->threads);
+	cw_index__fini(&tl->thread_ix);
 	free(tl->slices);
 	free(tl->flows);
 	free(tl->holds);
@@ -105,16 +108,17 @@ int cw_timeline__has_sched(const struct cw_timeline *tl)
 static struct thread *thread(struct cw_timeline *tl, __u32 pid, __u32 tid)
 {
 	struct thread *t;
+	__u32 row;
 
-	for (size_t i = tl->nr_threads; i-- > 0;)
-		if (tl->threads[i].tid == tid && tl->threads[i].pid == pid)
-			return &tl->threads[i];
+	if (!cw_index__get(&tl->thread_ix, pid, tid, &row))
+		return &tl->threads[row];
 	t = cw_grow(tl->threads, &tl->cap_threads, tl->nr_threads + 1, sizeof(*t));
-	if (!t) {
+	if (t)
+		tl->threads = t;
+	if (!t || cw_index__put(&tl->thread_ix, pid, tid, tl->nr_threads)) {
 		tl->err = -ENOMEM;
 		return NULL;
 	}
-	tl->threads = t;
 	t = &tl->threads[tl->nr_threads++];
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;

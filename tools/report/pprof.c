@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "common/array.h"
+#include "engine/index.h"
 #include "report/export.h"
 #include "report/protobuf.h"
 
@@ -87,18 +88,6 @@ struct psample {
 	__s64 lock, type, lock_type;	/* string indexes; lock_type 0 = none */
 };
 
-/*
- * Rows of a table by a 64-bit digest of their keys (locations, functions): thousands of
- * call paths of a busy server make hundreds of thousands of frames to look up. Slots
- * hold row + 1, 0 = free; the caller tells rows with equal digests apart.
- */
-struct row_index {
-	__u32 *slots;
-	size_t nr_slots;
-	__u64 *digests;		/* per row */
-	size_t nr, cap;
-};
-
 struct builder {
 	const struct cw_xprofile *p;
 	struct str_table strs;
@@ -108,7 +97,9 @@ struct builder {
 	size_t nr_locs, cap_locs;
 	struct function *funcs;
 	size_t nr_funcs, cap_funcs;
-	struct row_index loc_ix, func_ix;
+	/* thousands of call paths of a busy server make hundreds of thousands of frames */
+	struct cw_index loc_ix;		/* (space << 32 | pid, addr) -> row */
+	struct cw_index func_ix;	/* (name, file) -> row */
 	struct psample *samples;
 	size_t nr_samples;
 	int err;
@@ -168,73 +159,6 @@ static __s64 str_index(struct builder *b, const char *s)
 nomem:
 	b->err = -ENOMEM;
 	return 0;
-}
-
-static __u64 mix(__u64 h, __u64 v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	return h * 0xff51afd7ed558ccdULL;
-}
-
-/* The first row at or after slot *k whose digest is d; -1 at a free slot. */
-static long ix_next(const struct row_index *ix, __u64 d, size_t *k)
-{
-	if (!ix->nr_slots)
-		return -1;
-	for (; ix->slots[*k]; *k = (*k + 1) & (ix->nr_slots - 1)) {
-		size_t row = ix->slots[*k] - 1;
-
-		if (ix->digests[row] == d) {
-			*k = (*k + 1) & (ix->nr_slots - 1);
-			return row;
-		}
-	}
-	return -1;
-}
-
-static size_t ix_start(const struct row_index *ix, __u64 d)
-{
-	return ix->nr_slots ? d & (ix->nr_slots - 1) : 0;
-}
-
-/* Index row (the next one of the table) under digest d. 0 or -ENOMEM. */
-static int ix_add(struct row_index *ix, __u64 d)
-{
-	__u64 *dg = cw_grow(ix->digests, &ix->cap, ix->nr + 1, sizeof(*dg));
-	size_t k;
-
-	if (!dg)
-		return -ENOMEM;
-	ix->digests = dg;
-	dg[ix->nr++] = d;
-	if (ix->nr * 2 > ix->nr_slots) {
-		size_t n = ix->nr_slots ? ix->nr_slots * 2 : 256;
-		__u32 *slots = calloc(n, sizeof(*slots));
-
-		if (!slots) {
-			ix->nr--;
-			return -ENOMEM;
-		}
-		free(ix->slots);
-		ix->slots = slots;
-		ix->nr_slots = n;
-		for (size_t i = 0; i < ix->nr; i++) {
-			for (k = dg[i] & (n - 1); slots[k]; k = (k + 1) & (n - 1))
-				;
-			slots[k] = i + 1;
-		}
-		return 0;
-	}
-	for (k = d & (ix->nr_slots - 1); ix->slots[k]; k = (k + 1) & (ix->nr_slots - 1))
-		;
-	ix->slots[k] = ix->nr;
-	return 0;
-}
-
-static void ix_fini(struct row_index *ix)
-{
-	free(ix->slots);
-	free(ix->digests);
 }
 
 /* The engine's module of pid covering addr, NULL when none. */
@@ -312,8 +236,7 @@ static __u64 function_id(struct builder *b, const char *name, const char *file)
 	__s64 n, fl = file ? str_index(b, file) : 0;
 	struct function *v;
 	size_t i;
-	long row;
-	__u64 d;
+	__u32 row;
 
 	/* a name with a line break would break pprof's text outputs (-raw, -traces) */
 	for (i = 0; name[i] && i < sizeof(safe) - 1; i++)
@@ -321,40 +244,31 @@ static __u64 function_id(struct builder *b, const char *name, const char *file)
 	safe[i] = '\0';
 	n = str_index(b, safe);
 
-	d = mix(mix(0, n), fl);
-	for (size_t k = ix_start(&b->func_ix, d); (row = ix_next(&b->func_ix, d, &k)) >= 0;)
-		if (b->funcs[row].name == n && b->funcs[row].file == fl)
-			return row + 1;
+	if (!cw_index__get(&b->func_ix, n, fl, &row))
+		return row + 1;
 	v = cw_grow(b->funcs, &b->cap_funcs, b->nr_funcs + 1, sizeof(*v));
-	if (!v || ix_add(&b->func_ix, d)) {
+	if (v)
+		b->funcs = v;
+	if (!v || cw_index__put(&b->func_ix, n, fl, b->nr_funcs)) {
 		b->err = -ENOMEM;
 		return 0;
 	}
-	b->funcs = v;
 	b->funcs[b->nr_funcs++] = (struct function){ .name = n, .file = fl };
 	return b->nr_funcs;
 }
 
-static __u64 loc_digest(__u32 pid, __u16 space, __u64 addr)
+/* The key of a location: the kernel's are shared by every process. */
+static __u64 loc_key(__u32 pid, __u16 space)
 {
-	/* the kernel's locations are shared by every process */
-	return mix(mix(mix(0, space), space == KERNEL_SPACE ? 0 : pid), addr);
+	return (__u64)space << 32 | (space == KERNEL_SPACE ? 0 : pid);
 }
 
 /* The location of (pid, space, addr), its id; 0 when there is none yet. */
 static __u64 find_location(struct builder *b, __u32 pid, __u16 space, __u64 addr)
 {
-	__u64 d = loc_digest(pid, space, addr);
-	long row;
+	__u32 row;
 
-	for (size_t k = ix_start(&b->loc_ix, d); (row = ix_next(&b->loc_ix, d, &k)) >= 0;) {
-		const struct location *l = &b->locs[row];
-
-		if (l->space == space && (space == KERNEL_SPACE || l->pid == pid) &&
-		    l->addr == addr)
-			return row + 1;
-	}
-	return 0;
+	return cw_index__get(&b->loc_ix, loc_key(pid, space), addr, &row) ? 0 : row + 1;
 }
 
 static struct location *new_location(struct builder *b, __u32 pid, __u16 space, __u64 addr,
@@ -362,9 +276,10 @@ static struct location *new_location(struct builder *b, __u32 pid, __u16 space, 
 {
 	struct location *v = cw_grow(b->locs, &b->cap_locs, b->nr_locs + 1, sizeof(*v));
 
-	if (!v || ix_add(&b->loc_ix, loc_digest(pid, space, addr)))
+	if (v)
+		b->locs = v;
+	if (!v || cw_index__put(&b->loc_ix, loc_key(pid, space), addr, b->nr_locs))
 		goto nomem;
-	b->locs = v;
 	v = &b->locs[b->nr_locs];
 	memset(v, 0, sizeof(*v));
 	v->pid = pid;
@@ -602,8 +517,8 @@ static void builder_fini(struct builder *b)
 	free(b->locs);
 	free(b->maps);
 	free(b->funcs);
-	ix_fini(&b->loc_ix);
-	ix_fini(&b->func_ix);
+	cw_index__fini(&b->loc_ix);
+	cw_index__fini(&b->func_ix);
 	for (size_t i = 0; i < b->nr_samples; i++)
 		free(b->samples[i].locs);
 	free(b->samples);
