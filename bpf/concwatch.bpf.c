@@ -414,6 +414,8 @@ int BPF_PROG(tp_btf__contention_end, void *lock, int ret)
 	return 0;
 }
 
+#include "cw_sched.bpf.h"
+
 /* The life of the target's threads: new ones named at once, exits cleaned up. */
 
 #define CLONE_THREAD 0x00010000	/* uapi/linux/sched.h: macros are not in BTF */
@@ -481,6 +483,7 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *task)
 	bpf_map_delete_elem(&pending_locks, &tid);
 	bpf_map_delete_elem(&pending_futexes, &tid);
 	bpf_map_delete_elem(&pending_klocks, &tid);
+	sched_thread_exit(tid);
 	x = cw_reserve(sizeof(*x), CW_EV_EXIT);
 	if (!x)
 		return 0;

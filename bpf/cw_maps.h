@@ -52,15 +52,20 @@ struct cw_site_stats {
 };
 
 /*
- * thread_stats: a traced thread's scheduling, kept by the sched_switch/sched_waking
- * programs and read by userspace every tick (CW_EV_THREAD_STATS).
+ * thread_stats: a traced thread's scheduling, kept by the sched_* programs
+ * (bpf/cw_sched.bpf.h) and read by userspace every tick (CW_EV_THREAD_STATS). Keyed by
+ * tid. Times are cumulative since since_ns; the state in progress (on CPU, or off CPU for
+ * a reason since state_ts) is not in them yet: userspace adds it when it reads them.
  */
 struct cw_thread_sched {
 	__u32 tgid;
 	__u8 state;		/* CW_OFFCPU_* while off CPU; CW_OFFCPU_NONE while on CPU */
 	__u8 pad[3];
-	__u64 since_ns;		/* first switch seen */
-	__u64 state_ts;		/* when the current state began */
+	__u64 since_ns;		/* when its accounting began (first event seen) */
+	__u64 state_ts;		/* when the current state began; 0: not known yet */
+	__u64 wait_addr;	/* off CPU: what it waits on (lock, futex word, kernel lock) */
+	__u64 waking_ts;	/* woken while still on a CPU (about to sleep): when; else 0 */
+	__u64 blamed_ts;	/* start of the futex wait whose waker was last blamed */
 	__u64 oncpu_ns;
 	__u64 offcpu_ns[CW_OFFCPU_MAX];
 	__u64 runq_ns_max;
@@ -68,6 +73,13 @@ struct cw_thread_sched {
 	__u64 nr_involuntary;
 	__u64 nr_wakeups;
 	__u64 trylock_failures;
+	__u64 cpus_allowed;	/* cpus_mask, CPUs 0..63 */
+	__u32 nr_cpus_allowed;
+	__u32 policy;		/* SCHED_* */
+	__s32 prio;		/* kernel prio (0..139) */
+	__s32 normal_prio;
+	__u32 rt_priority;
+	__s32 nice;		/* from static_prio */
 	__u32 runq_hist[CW_HIST_BUCKETS];
 };
 

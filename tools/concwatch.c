@@ -60,6 +60,7 @@ static struct env {
 	const char *backend;
 	int verbose;
 	int track_free;
+	int timeline;		/* record --timeline */
 	size_t ringbuf_bytes;
 	long stack_bytes;	/* 0: default; -1: copy none */
 	const char *debuginfo_path;
@@ -259,6 +260,7 @@ enum {
 	OPT_DEBUGINFO,
 	OPT_TRACK_FREE,
 	OPT_HOTSPOT,
+	OPT_TIMELINE,
 };
 
 /* Options of every command that traces. */
@@ -466,6 +468,9 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 	case OPT_HOTSPOT:
 		env.hotspot_pct = parse_long("--hotspot-threshold", arg, 1, 100);
 		return 0;
+	case OPT_TIMELINE:
+		env.timeline = 1;
+		return 0;
 	case ARGP_KEY_ARG:
 		if (env.cmd == CMD_RUN || env.cmd == CMD_RECORD) {
 			/* the command and its own arguments: nothing after it is ours */
@@ -513,6 +518,10 @@ static const struct argp_option record_options[] = {
 	{ "pid", 'p', "PID", 0, "Process to record" },
 	{ "output", 'o', "FILE", 0, "Recording to write (required)" },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds" },
+	{ "timeline", OPT_TIMELINE, NULL, 0,
+	  "Also record every context switch and wakeup of the target's threads and every lock, "
+	  "futex and kernel-lock operation, for a timeline (export --format perfetto); costs "
+	  "more than the default, which aggregates in the kernel" },
 	{},
 };
 
@@ -582,7 +591,8 @@ static const struct command_def {
 		common_children, help_filter }, ARGP_IN_ORDER },
 	{ "record", CMD_RECORD, { record_options, parse_command, "(-p PID | -- CMD [ARGS...]) -o FILE",
 		"Save the event stream of a process or command to FILE.\v"
-		"Example:\n  concwatch record -p 1234 --duration 30 -o trace.cw",
+		"Examples:\n  concwatch record -p 1234 --duration 30 -o trace.cw\n"
+		"  concwatch record --timeline -o trace.cw -- ./server --selftest",
 		common_children }, ARGP_IN_ORDER },
 	{ "report", CMD_REPORT, { report_options, parse_command, "FILE | -p PID [--duration SEC]",
 		"Findings and contention summary of a recording or a live process.\v"
@@ -679,6 +689,7 @@ static int open_source(int pid, struct cw_source **out)
 		.stack_bytes = env.stack_bytes,
 		.verbose = env.verbose >= 2,
 		.track_free = env.track_free,
+		.timeline = env.timeline,
 	};
 	char err[256];
 

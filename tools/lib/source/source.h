@@ -70,6 +70,8 @@ struct cw_source_opts {
 	int verbose;			/* print the backend's own debug output (libbpf's) */
 	int raw_events;			/* a record per lock operation, not statistics (tests) */
 	int track_free;			/* free() ends the history of the locks inside the block */
+	int timeline;			/* record --timeline: a record per switch and wakeup, and
+					 * per lock, futex and kernel-lock operation (raw_events) */
 };
 
 /*

@@ -9,6 +9,8 @@
  *   stream.c       draining the ring buffer, with the BPF side's lost counters
  *   stats.c        the per-tick statistics of lock_sites, read in batches, sent as what
  *                  grew; those of processes no longer traced dropped
+ *   threads.c      the scheduler programs, and the per-thread figures of thread_stats
+ *                  sent each tick
  * Thread names, module maps, ticks and lost records are no part of it: every backend
  * shares them (source/emit.h, source/procinfo.h).
  */
@@ -85,6 +87,31 @@ struct cw_bpf_sites {
 	__u64 sent_ns;
 };
 
+/* thread_stats as last sent (threads.c), and the scheduler programs' links. */
+#define CW_BPF_NR_SCHED_PROGS 4
+
+struct cw_bpf_threads {
+	struct cw_bpf_thread {
+		__u32 tid, tgid;
+		__u32 seen;			/* gen of the last read that found it */
+		__u32 pad;
+		__u64 sent_ns;			/* when its last record was sent */
+		struct cw_thread_sched raw;	/* the entry as last read */
+		struct cw_ev_thread_stats sent;	/* the last record sent */
+	} *prev;
+	size_t nr, cap;
+	struct cw_index ix;		/* (tid, tgid) -> slot in prev */
+	__u32 gen;			/* reads so far */
+	/* one batch of the map as read */
+	__u32 *keys;
+	struct cw_thread_sched *vals;
+	__u32 room;
+	/* tids of processes no longer traced, deleted from the map after the read */
+	__u32 *gone;
+	size_t nr_gone, cap_gone;
+	struct bpf_link *links[CW_BPF_NR_SCHED_PROGS];
+};
+
 struct bpf_source {
 	struct cw_source base;
 	struct cw_source_opts opts;	/* defaults filled in */
@@ -112,6 +139,7 @@ struct bpf_source {
 	__u64 edges_unparked;		/* edges taken out of edges_pending */
 
 	struct cw_bpf_sites sites;	/* stats.c */
+	struct cw_bpf_threads threads;	/* threads.c */
 };
 
 void cw_bpf__set_err(struct bpf_source *s, const char *fmt, ...)
@@ -156,5 +184,12 @@ int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx);
 /* stats.c */
 int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now);
 void cw_bpf__stats_fini(struct bpf_source *s);
+
+/* threads.c: before load; after load; at stop; the drain's records; at free */
+void cw_bpf__sched_configure(struct bpf_source *s);
+int cw_bpf__sched_attach(struct bpf_source *s);
+void cw_bpf__sched_detach(struct bpf_source *s);
+int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now);
+void cw_bpf__threads_fini(struct bpf_source *s);
 
 #endif /* __CW_BPF_INTERNAL_H */

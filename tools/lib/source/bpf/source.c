@@ -101,6 +101,7 @@ static int bpf_source_start(struct cw_source *src)
 	s->skel->rodata->raw_class = s->raw_class;
 	s->skel->rodata->raw_events = s->opts.raw_events;
 	s->skel->rodata->track_free = s->opts.track_free;
+	cw_bpf__sched_configure(s);
 	/* loaded only when asked for: nothing of it to verify otherwise */
 	if (!s->opts.track_free)
 		bpf_program__set_autoload(s->skel->progs.uprobe_free, false);
@@ -136,6 +137,8 @@ static int bpf_source_start(struct cw_source *src)
 	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
 	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
 	err = cw_bpf__attach_tracepoints(s);
+	if (!err)
+		err = cw_bpf__sched_attach(s);
 	if (!err && s->opts.pid)
 		err = cw_bpf__add_process(s, s->opts.pid);
 	if (err)
@@ -201,6 +204,7 @@ static int bpf_source_stop(struct cw_source *src)
 		cw_links_destroy(s->procs[i]->sdt_links, NR_SDT, NULL, 0);
 	}
 	cw_links_destroy(s->tp_links, CW_BPF_NR_TRACEPOINTS, NULL, 0);
+	cw_bpf__sched_detach(s);
 	return 0;
 }
 
@@ -222,6 +226,7 @@ static void bpf_source_free(struct cw_source *src)
 		cw_bpf__proc_free(s->procs[i]);
 	free(s->procs);
 	cw_bpf__stats_fini(s);
+	cw_bpf__threads_fini(s);
 	free(s);
 }
 

@@ -136,6 +136,8 @@ int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	if (!err)
 		err = cw_bpf__send_lock_stats(s, now);
 	if (!err)
+		err = cw_bpf__send_thread_stats(s, now);
+	if (!err)
 		err = cw_emit__lost(e, CW_LOST_MALFORMED, s->malformed, now);
 	if (!err)
 		err = cw_emit__tick(e, now, s->stopped_ns != 0);

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The scheduling of the traced threads (bpf/cw_sched.bpf.h): its programs, attached
+ * system-wide once, and the per-thread figures they keep in thread_stats, sent each drain
+ * as CW_EV_THREAD_STATS records, cumulative.
+ *
+ * The map is read in batches, as lock_sites is (stats.c). A thread's record goes out when
+ * its entry changed since the last read (it switched, or was woken), when a second passed
+ * since its last record while its state goes on (a thread asleep or spinning all along),
+ * and at the last drain. Each record counts the state in progress up to the read (a
+ * thread blocked on a futex since the start shows that wait, not nothing), and never
+ * less than the record before it: the programs update an entry while it is read, field by
+ * field.
+ *
+ * Exits: sched_process_exit deletes a thread's entry, so the programs send its final
+ * figures themselves, from the exiting thread (bpf/cw_sched.bpf.h, sched_thread_exit()):
+ * reading before the delete would need the entry to outlive the thread until the next
+ * read, and its tid can be given to a new thread before then. An entry missing from a
+ * read is dropped from the table here. The entries of processes no longer traced (exited,
+ * or exec'ed and added again) are sent a last time and deleted from the map.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/array.h"
+#include "concwatch.skel.h"
+#include "source/bpf/internal.h"
+#include "source/links.h"
+
+#define BATCH_ROOM 1024		/* entries a lookup returns at most, to start with */
+#define REFRESH_NS 1000000000ULL	/* a thread whose state goes on: a record a second */
+
+static const char *const sched_progs[CW_BPF_NR_SCHED_PROGS] = {
+	"tp_btf__sched_switch",
+	"tp_btf__sched_waking",
+	"tp_btf__sched_wakeup",
+	"tp_btf__sched_wakeup_new",
+};
+
+void cw_bpf__sched_configure(struct bpf_source *s)
+{
+	s->skel->rodata->sched_events = s->opts.timeline;
+	/* the timeline's lock, futex and kernel-lock slices are the per-operation records */
+	if (s->opts.timeline)
+		s->skel->rodata->raw_events = true;
+	bpf_map__set_max_entries(s->skel->maps.thread_stats, s->opts.max_threads);
+}
+
+int cw_bpf__sched_attach(struct bpf_source *s)
+{
+	struct cw_bpf_threads *t = &s->threads;
+
+	for (size_t i = 0; i < CW_BPF_NR_SCHED_PROGS; i++) {
+		struct bpf_program *prog;
+		int err;
+
+		prog = bpf_object__find_program_by_name(s->skel->obj, sched_progs[i]);
+		if (!prog) {
+			cw_bpf__set_err(s, "BPF object has no program %s (build mismatch)",
+					sched_progs[i]);
+			return -ENOENT;
+		}
+		t->links[i] = bpf_program__attach(prog);
+		if (!t->links[i]) {
+			err = -errno;
+			cw_bpf__set_err(s, "failed to attach %s: %s",
+					bpf_program__section_name(prog), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+void cw_bpf__sched_detach(struct bpf_source *s)
+{
+	cw_links_destroy(s->threads.links, CW_BPF_NR_SCHED_PROGS, NULL, 0);
+}
+
+/* The slot of (tid, tgid) in the table, made (nothing sent) when new; NULL: out of memory. */
+static struct cw_bpf_thread *thread_prev(struct cw_bpf_threads *t, __u32 tid, __u32 tgid)
+{
+	struct cw_bpf_thread *p;
+	__u32 slot;
+
+	if (!cw_index__get(&t->ix, tid, tgid, &slot))
+		return &t->prev[slot];
+	if (t->nr >= UINT32_MAX)
+		return NULL;
+	p = cw_grow(t->prev, &t->cap, t->nr + 1, sizeof(*p));
+	if (!p)
+		return NULL;
+	t->prev = p;
+	if (cw_index__put(&t->ix, tid, tgid, t->nr))
+		return NULL;
+	p = &t->prev[t->nr++];
+	memset(p, 0, sizeof(*p));
+	p->tid = tid;
+	p->tgid = tgid;
+	return p;
+}
+
+static void keep_max(__u64 *v, __u64 prev)
+{
+	if (*v < prev)
+		*v = prev;
+}
+
+/* The record of entry v of thread tid read at now, the state in progress counted. */
+static void thread_record(struct cw_ev_thread_stats *e, __u32 tid, const struct cw_thread_sched *v,
+			  __u64 now)
+{
+	memset(e, 0, sizeof(*e));
+	e->hdr = (struct cw_hdr){ .type = CW_EV_THREAD_STATS, .size = sizeof(*e), .cpu = 0xffff,
+				  .flags = CW_F_AGGREGATED, .ts_ns = now, .pid = v->tgid,
+				  .tid = tid };
+	e->since_ns = v->since_ns;
+	e->oncpu_ns = v->oncpu_ns;
+	memcpy(e->offcpu_ns, v->offcpu_ns, sizeof(e->offcpu_ns));
+	if (v->state_ts && now > v->state_ts) {
+		if (v->state == CW_OFFCPU_NONE)
+			e->oncpu_ns += now - v->state_ts;
+		else if (v->state < CW_OFFCPU_MAX)
+			e->offcpu_ns[v->state] += now - v->state_ts;
+	}
+	e->runq_ns_max = v->runq_ns_max;
+	e->nr_voluntary = v->nr_voluntary;
+	e->nr_involuntary = v->nr_involuntary;
+	e->nr_wakeups = v->nr_wakeups;
+	e->trylock_failures = v->trylock_failures;
+	e->cpus_allowed = v->cpus_allowed;
+	e->nr_cpus_allowed = v->nr_cpus_allowed;
+	e->policy = v->policy;
+	e->prio = v->prio;
+	e->normal_prio = v->normal_prio;
+	e->rt_priority = v->rt_priority;
+	e->nice = v->nice;
+	memcpy(e->runq_hist, v->runq_hist, sizeof(e->runq_hist));
+}
+
+/* Figures below what was sent are a read that raced an update: keep the sent ones. */
+static void not_below(struct cw_ev_thread_stats *e, const struct cw_ev_thread_stats *sent)
+{
+	keep_max(&e->oncpu_ns, sent->oncpu_ns);
+	for (int i = 0; i < CW_OFFCPU_MAX; i++)
+		keep_max(&e->offcpu_ns[i], sent->offcpu_ns[i]);
+	keep_max(&e->runq_ns_max, sent->runq_ns_max);
+	keep_max(&e->nr_voluntary, sent->nr_voluntary);
+	keep_max(&e->nr_involuntary, sent->nr_involuntary);
+	keep_max(&e->nr_wakeups, sent->nr_wakeups);
+	keep_max(&e->trylock_failures, sent->trylock_failures);
+	for (int i = 0; i < CW_HIST_BUCKETS; i++)
+		if (e->runq_hist[i] < sent->runq_hist[i])
+			e->runq_hist[i] = sent->runq_hist[i];
+}
+
+/* Whether two records of a thread say the same, their times of reading aside. */
+static int same_figures(const struct cw_ev_thread_stats *a, const struct cw_ev_thread_stats *b)
+{
+	return !memcmp((const char *)a + sizeof(a->hdr), (const char *)b + sizeof(b->hdr),
+		       sizeof(*a) - sizeof(a->hdr));
+}
+
+/* Send entry v of thread tid if it is due (see the top of the file). */
+static int send_thread(struct bpf_source *s, __u32 tid, const struct cw_thread_sched *v,
+		       __u64 now, int last)
+{
+	struct cw_bpf_thread *p = thread_prev(&s->threads, tid, v->tgid);
+	struct cw_ev_thread_stats e;
+
+	if (!p)
+		return -ENOMEM;
+	if (p->sent.since_ns != v->since_ns) {
+		/* a new thread with the tid of one that exited (its final record sent) */
+		memset(&p->sent, 0, sizeof(p->sent));
+		memset(&p->raw, 0, sizeof(p->raw));
+		p->sent_ns = 0;
+	}
+	p->seen = s->threads.gen;
+	if (!last && !memcmp(&p->raw, v, sizeof(*v)) &&
+	    !(v->state_ts && now - p->sent_ns >= REFRESH_NS))
+		return 0;
+	p->raw = *v;
+	thread_record(&e, tid, v, now);
+	if (p->sent.since_ns == v->since_ns)
+		not_below(&e, &p->sent);
+	if (p->sent.since_ns == v->since_ns && same_figures(&e, &p->sent))
+		return 0;
+	p->sent = e;
+	p->sent_ns = now;
+	return cw_emit__deliver(&s->emit, &e.hdr);
+}
+
+/*
+ * Drop from the table the threads this read did not see (exited: their final record came
+ * from the programs) or whose process is no longer traced, and index what stays again
+ * (cw_index has no removal; this runs when threads end).
+ */
+static int drop_unseen(struct bpf_source *s)
+{
+	struct cw_bpf_threads *t = &s->threads;
+	size_t kept = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->prev[i].seen == t->gen && cw_bpf__find_proc(s, t->prev[i].tgid))
+			t->prev[kept++] = t->prev[i];
+	if (kept == t->nr)
+		return 0;
+	t->nr = kept;
+	cw_index__fini(&t->ix);
+	for (size_t i = 0; i < kept && !err; i++)
+		err = cw_index__put(&t->ix, t->prev[i].tid, t->prev[i].tgid, i);
+	return err;
+}
+
+/* Twice the room for a batch. 0 or -ENOMEM. */
+static int more_room(struct cw_bpf_threads *t)
+{
+	size_t n = t->room ? 2 * (size_t)t->room : BATCH_ROOM, kcap = t->room, vcap = t->room;
+	void *k, *v;
+
+	if (n > UINT32_MAX)
+		return -ENOMEM;
+	k = cw_grow(t->keys, &kcap, n, sizeof(*t->keys));
+	if (!k)
+		return -ENOMEM;
+	t->keys = k;
+	v = cw_grow(t->vals, &vcap, n, sizeof(*t->vals));
+	if (!v)
+		return -ENOMEM;
+	t->vals = v;
+	t->room = n;
+	return 0;
+}
+
+int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int fd = bpf_map__fd(s->skel->maps.thread_stats), end = 0, err = 0, first = 1;
+	struct cw_bpf_threads *t = &s->threads;
+	int last = s->stopped_ns != 0;
+	__u32 in = 0, out = 0;
+
+	if (!t->room && more_room(t))
+		return -ENOMEM;
+	t->gen++;
+	t->nr_gone = 0;
+	while (!end && !err) {
+		__u32 n = t->room;
+
+		/* a hash map's batch position is a bucket: the first call starts at none */
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, t->keys, t->vals, &n,
+					 &opts)) {
+			err = -errno;
+			if (err == -ENOENT) {
+				end = 1; /* the last batch, perhaps with entries */
+				err = 0;
+			} else if (err == -ENOSPC && !n) {
+				err = more_room(t); /* a bucket holds more than room */
+				continue;
+			} else {
+				cw_bpf__set_err(s, "failed to read the thread statistics: %s",
+						strerror(-err));
+				return err;
+			}
+		}
+		first = 0;
+		for (__u32 i = 0; i < n && !err; i++) {
+			int traced = cw_bpf__find_proc(s, t->vals[i].tgid) != NULL;
+
+			err = send_thread(s, t->keys[i], &t->vals[i], now, last || !traced);
+			if (!err && !traced) {
+				__u32 *g = cw_grow(t->gone, &t->cap_gone, t->nr_gone + 1,
+						   sizeof(*g));
+
+				if (!g) {
+					err = -ENOMEM;
+					break;
+				}
+				t->gone = g;
+				t->gone[t->nr_gone++] = t->keys[i];
+			}
+		}
+		in = out;
+	}
+	/* a thread of a process no longer traced is not traced: its entry goes */
+	for (size_t i = 0; !err && i < t->nr_gone; i++)
+		bpf_map_delete_elem(fd, &t->gone[i]);
+	if (!err)
+		err = drop_unseen(s);
+	return err;
+}
+
+void cw_bpf__threads_fini(struct bpf_source *s)
+{
+	struct cw_bpf_threads *t = &s->threads;
+
+	cw_links_destroy(t->links, CW_BPF_NR_SCHED_PROGS, NULL, 0);
+	free(t->prev);
+	free(t->keys);
+	free(t->vals);
+	free(t->gone);
+	cw_index__fini(&t->ix);
+	memset(t, 0, sizeof(*t));
+}
