@@ -200,7 +200,7 @@ TEST_F(exp, perfetto_needs_a_timeline)
 
 static char *jq(const char *path, const char *filter)
 {
-	const char *argv[] = { "jq", "-r", filter, path, NULL };
+	const char *argv[] = { "/usr/bin/env", "jq", "-r", filter, path, NULL };
 	char *out = NULL, *err = NULL;
 	int ret = run_ok(argv, &out, &err);
 
