@@ -18,6 +18,8 @@
 
 #include "engine/engine.h"
 #include "engine/findings.h"
+#include "report/classify.h"
+#include "report/export.h"
 #include "report/report.h"
 #include "report/symbols.h"
 #include "source/follow.h"
@@ -451,10 +453,10 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 		env.output = arg;
 		return 0;
 	case OPT_FORMAT:
-		if (strcmp(arg, "perfetto") && strcmp(arg, "folded") && strcmp(arg, "dot") &&
-		    strcmp(arg, "json"))
-			usage_error("invalid --format '%s': expected perfetto, folded, dot or json",
-				    arg);
+		if (strcmp(arg, "perfetto") && strcmp(arg, "folded") && strcmp(arg, "pprof") &&
+		    strcmp(arg, "dot") && strcmp(arg, "json"))
+			usage_error("invalid --format '%s': expected pprof, perfetto, folded, dot "
+				    "or json", arg);
 		env.format = arg;
 		return 0;
 	case OPT_DEBUGINFO:
@@ -554,7 +556,11 @@ static const struct argp_option deadlock_options[] = {
 };
 
 static const struct argp_option export_options[] = {
-	{ "format", OPT_FORMAT, "FMT", 0, "perfetto, folded, dot or json" },
+	{ "format", OPT_FORMAT, "FMT", 0,
+	  "pprof (gzipped profile.proto of the lock waits, for go tool pprof), folded (stacks "
+	  "weighted by wait time, for flame graphs), perfetto (timeline for ui.perfetto.dev, "
+	  "needs a recording made with --timeline), dot (lock-order graph) or json (the JSON "
+	  "report with the lock graph)" },
 	{ "output", 'o', "OUT", 0, "File to write, '-' for standard output (required)" },
 	{},
 };
@@ -574,7 +580,7 @@ static const struct command_def {
 		"  concwatch record             save the event stream to a file\n"
 		"  concwatch report             findings and contention summary\n"
 		"  concwatch deadlock -p PID    is this process deadlocked right now?\n"
-		"  concwatch export             perfetto, folded stacks, dot or json\n"
+		"  concwatch export             pprof, folded stacks, perfetto, dot or json\n"
 		"Run 'concwatch COMMAND --help' for a command's options.\n\n"
 		"Examples:\n"
 		"  concwatch -p $(pidof myserver) --batch --iterations 5 -d 0.5\n"
@@ -606,7 +612,11 @@ static const struct command_def {
 		"Example:\n  concwatch deadlock -p $(pidof stuck)", common_children }, 0 },
 	{ "export", CMD_EXPORT, { export_options, parse_command, "FILE",
 		"Convert a recording to another format.\v"
-		"Example:\n  concwatch export trace.cw --format dot -o graph.dot",
+		"Examples:\n  concwatch export trace.cw --format pprof -o locks.pb.gz\n"
+		"  go tool pprof -png locks.pb.gz > locks.png\n"
+		"  concwatch export trace.cw --format folded -o - | flamegraph.pl > locks.svg\n"
+		"  concwatch export timeline.cw --format perfetto -o timeline.json\n"
+		"  concwatch export trace.cw --format dot -o graph.dot",
 		verbose_children }, 0 },
 };
 
@@ -1220,12 +1230,31 @@ cleanup:
 	return ret;
 }
 
+/* The records of a recording to the engine and to one more consumer (an export's). */
+struct tee {
+	struct cw_engine *eng;
+	cw_record_fn also;
+	void *also_ctx;
+};
+
+static int tee_feed(void *ctx, const struct cw_hdr *rec)
+{
+	struct tee *tee = ctx;
+	int err = tee->also(tee->also_ctx, rec);
+
+	cw_engine__feed(tee->eng, rec);
+	return err;
+}
+
 /*
  * Feed a recording to a new engine, through a session as live tracing does: the
- * recording is a source. The target as its header says.
+ * recording is a source. The target as its header says. also (may be NULL) is fed every
+ * record too; *meta (may be NULL) gets the recording's header.
  */
-static int load_recording(const char *path, struct cw_engine **out, struct cw_report_target *t)
+static int load_recording_to(const char *path, struct cw_engine **out, struct cw_report_target *t,
+			     cw_record_fn also, void *also_ctx, struct cw_rec_meta *meta_out)
 {
+	struct tee tee = { .also = also, .also_ctx = also_ctx };
 	struct cw_session_opts opts = {};
 	const struct cw_rec_meta *meta;
 	struct cw_replay_status st;
@@ -1243,7 +1272,10 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 		cw_source__free(src);
 		return fail(EXIT_ENV, "out of memory");
 	}
-	n = cw_session__open(&opts, src, cw_engine__feed, eng, &sess, err, sizeof(err));
+	tee.eng = eng;
+	n = cw_session__open(&opts, src, also ? tee_feed : cw_engine__feed,
+			     also ? (void *)&tee : (void *)eng,
+			     &sess, err, sizeof(err));
 	if (n) {
 		cw_engine__free(eng);
 		return fail(EXIT_ENV, "%s: %s", path, err);
@@ -1257,6 +1289,8 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 		return fail(EXIT_ENV, "%s: %s", path, strerror(-n));
 	}
 	meta = cw_replay__meta(src);
+	if (meta_out)
+		*meta_out = *meta;
 	memset(t, 0, sizeof(*t));
 	t->pid = meta->pid;
 	snprintf(t->comm, sizeof(t->comm), "%s", meta->comm);
@@ -1267,6 +1301,11 @@ static int load_recording(const char *path, struct cw_engine **out, struct cw_re
 	cw_session__free(sess);
 	*out = eng;
 	return 0;
+}
+
+static int load_recording(const char *path, struct cw_engine **out, struct cw_report_target *t)
+{
+	return load_recording_to(path, out, t, NULL, NULL, NULL);
 }
 
 static int cmd_report_file(void)
@@ -1281,22 +1320,65 @@ static int cmd_report_file(void)
 	return ret;
 }
 
+/* The folded and pprof exports: the contention model's waits, futexes classified. */
+static int export_profile(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+			  const struct cw_rec_meta *meta)
+{
+	struct cw_contention_opts opts = { .classify = cw_classifier__classify };
+	struct cw_classifier *cl = NULL;
+	struct cw_xprofile *p = NULL;
+	int err;
+
+	err = cw_classifier__new(sym, &cl);
+	opts.ctx = cl;
+	if (!err)
+		err = cw_xprofile__new(eng, sym, &opts, &p);
+	if (!err) {
+		/* the wall clock of the first record: the header pairs the two clocks */
+		if (meta->realtime_ns && cw_engine__first_ts(eng))
+			p->time_ns = meta->realtime_ns +
+				     (__s64)(cw_engine__first_ts(eng) - meta->monotonic_ns);
+		if (!strcmp(env.format, "pprof"))
+			err = cw_export__pprof(out, p);
+		else
+			err = cw_export__folded(out, p);
+	}
+	cw_xprofile__free(p);
+	cw_classifier__free(cl);
+	return err;
+}
+
 static int cmd_export(void)
 {
 	struct cw_report_target t;
 	struct cw_symbols *sym = NULL;
-	struct cw_engine *eng;
+	struct cw_timeline *tl = NULL;
+	struct cw_engine *eng = NULL;
+	struct cw_rec_meta meta;
 	size_t len = 0;
 	char *buf = NULL;
 	FILE *out;
 	int ret, err;
 
-	if (strcmp(env.format, "dot") && strcmp(env.format, "json"))
-		return fail(EXIT_USAGE, "--format %s is not available yet: dot and json are",
-			    env.format);
-	ret = load_recording(env.file, &eng, &t);
+	if (!strcmp(env.format, "perfetto")) {
+		if (cw_timeline__new(&tl))
+			return fail(EXIT_ENV, "out of memory");
+		ret = load_recording_to(env.file, &eng, &t, cw_timeline__feed, tl, &meta);
+	} else {
+		ret = load_recording_to(env.file, &eng, &t, NULL, NULL, &meta);
+	}
 	if (ret)
-		return ret;
+		goto cleanup;
+	/*
+	 * A usage error, not the environment's: the file is fine, the request does not fit
+	 * it, and the way out is to record differently.
+	 */
+	if (tl && !cw_timeline__has_sched(tl)) {
+		ret = fail(EXIT_USAGE, "%s has no timeline: --format perfetto needs the "
+				       "per-operation records of `concwatch record --timeline`",
+			   env.file);
+		goto cleanup;
+	}
 	/* made in memory, then written: see write_output() */
 	out = open_memstream(&buf, &len);
 	if (!out) {
@@ -1306,12 +1388,15 @@ static int cmd_export(void)
 	t.debuginfo_path = env.debuginfo_path;
 	ret = report_symbols(eng, &t, &sym);
 	if (ret) {
-		if (out != stdout)
-			fclose(out);
+		fclose(out);
 		goto cleanup;
 	}
 	if (!strcmp(env.format, "dot")) {
 		err = cw_export__dot(out, eng, sym);
+	} else if (!strcmp(env.format, "perfetto")) {
+		err = cw_export__perfetto(out, tl, eng, sym);
+	} else if (!strcmp(env.format, "pprof") || !strcmp(env.format, "folded")) {
+		err = export_profile(out, eng, sym, &meta);
 	} else {
 		t.lock_graph = 1;
 		t.verbose = env.verbose;
@@ -1327,6 +1412,7 @@ static int cmd_export(void)
 cleanup:
 	free(buf);
 	cw_symbols__free(sym);
+	cw_timeline__free(tl);
 	cw_engine__free(eng);
 	return ret;
 }
