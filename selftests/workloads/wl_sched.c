@@ -16,6 +16,10 @@
  *           (default 200) of CPU time at once. done: cpu= a_ns= b_ns=.
  *   prio    "wl-fifo" makes itself SCHED_FIFO 10 (fifo=0 when not permitted) and
  *           "wl-nice" nice 5; each then sleeps 1 ms and exits. done: fifo= nice=.
+ *   pingpong  "wl-ping" and "wl-pong" hand a turn back and forth ARG2 times (default
+ *           100000) through two futex words, raw futex(2) calls, no pthread lock: a
+ *           switch and a wakeup each way, for the cost of scheduler tracing.
+ *           done: rounds= ns= (wall time of the rounds).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -261,13 +265,62 @@ static int prio_scenario(void)
 	return 0;
 }
 
+/* --- pingpong --------------------------------------------------------------------- */
+
+static int ping, pong;
+
+static void futex_wait0(int *w)
+{
+	while (!__atomic_exchange_n(w, 0, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
+static void futex_post(int *w)
+{
+	__atomic_store_n(w, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *pong_main(void *arg)
+{
+	wl_thread_init("wl-pong");
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&start);
+	for (long i = 0; i < arg_ms; i++) {
+		futex_wait0(&ping);
+		futex_post(&pong);
+	}
+	return NULL;
+}
+
+static int pingpong_scenario(void)
+{
+	pthread_t t;
+	__u64 t0;
+
+	pthread_barrier_init(&start, NULL, 2);
+	pthread_create(&t, NULL, pong_main, NULL);
+	wl_thread_init("wl-ping");
+	pthread_barrier_wait(&start);
+	wl_ready("rounds=%ld", arg_ms);
+	pthread_barrier_wait(&start);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < arg_ms; i++) {
+		futex_post(&ping);
+		futex_wait0(&pong);
+	}
+	pthread_join(t, NULL);
+	wl_done("rounds=%ld ns=%llu", arg_ms, (unsigned long long)(clock_ns(CLOCK_MONOTONIC) - t0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	*wl_handshake_mode() = 1;
-	arg_ms = wl_arg(argc, argv, 2, 200);
+	arg_ms = wl_arg(argc, argv, 2, strcmp(what, "pingpong") ? 200 : 100000);
 	if (!strcmp(what, "futex"))
 		return futex_scenario();
 	if (!strcmp(what, "cpu"))
@@ -278,6 +331,8 @@ int main(int argc, char **argv)
 		return sleep_scenario();
 	if (!strcmp(what, "prio"))
 		return prio_scenario();
-	fprintf(stderr, "usage: wl_sched futex|cpu|pinned|sleep|prio [MS]\n");
+	if (!strcmp(what, "pingpong"))
+		return pingpong_scenario();
+	fprintf(stderr, "usage: wl_sched futex|cpu|pinned|sleep|prio|pingpong [ARG]\n");
 	return 2;
 }
