@@ -8,6 +8,10 @@
  *           before); on "wake" from the test, "wl-waker" sleeps 20 ms (so the wait is
  *           long) and wakes it from wake_waiter(). done: wait_ns= (the waiter's own
  *           measure of its futex call, CLOCK_MONOTONIC).
+ *   mutex   "wl-holder" holds mtx; "wl-locker" blocks in pthread_mutex_lock(&mtx)
+ *           (prints "blocked" just before); on "release" the holder sleeps 20 ms and
+ *           unlocks it from release_lock(). done: wait_ns= (the locker's measure of its
+ *           pthread_mutex_lock call).
  *   cpu     "wl-spin" burns ARG2 ms (default 200) of its own CPU time and exits.
  *           done: cpu_ns= (CLOCK_THREAD_CPUTIME_ID).
  *   sleep   "wl-sleeper" calls nanosleep(20 ms) five times and exits. done: slept_ns=
@@ -112,6 +116,67 @@ static int futex_scenario(void)
 	pthread_barrier_wait(&wake_cmd);
 	pthread_join(k, NULL);
 	pthread_join(w, NULL);
+	wl_done("wait_ns=%llu", (unsigned long long)wait_ns);
+	return 0;
+}
+
+/* --- mutex ------------------------------------------------------------------------ */
+
+static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+static pid_t holder_tid, locker_tid;
+
+WL_FRAME void release_lock(void)
+{
+	pthread_mutex_unlock(&mtx);
+	barrier();
+}
+
+static void *holder_main(void *arg)
+{
+	holder_tid = wl_thread_init("wl-holder");
+	pthread_mutex_lock(&mtx);
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&wake_cmd); /* the test saw the locker blocked */
+	sleep_ms(20);
+	release_lock();
+	barrier();
+	return NULL;
+}
+
+static void *locker_main(void *arg)
+{
+	__u64 t0, t1;
+
+	locker_tid = wl_thread_init("wl-locker");
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&start);
+	printf("blocked\n");
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	pthread_mutex_lock(&mtx);
+	t1 = clock_ns(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&mtx);
+	wait_ns = t1 - t0;
+	return NULL;
+}
+
+static int mutex_scenario(void)
+{
+	pthread_t h, l;
+	char line[16];
+
+	pthread_barrier_init(&start, NULL, 3);
+	pthread_barrier_init(&wake_cmd, NULL, 2);
+	pthread_create(&h, NULL, holder_main, NULL);
+	pthread_create(&l, NULL, locker_main, NULL);
+	pthread_barrier_wait(&start);
+	wl_ready("holder=%d locker=%d mutex=%p", holder_tid, locker_tid, (void *)&mtx);
+	pthread_barrier_wait(&start);
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "release\n"))
+		return 1;
+	pthread_barrier_wait(&wake_cmd);
+	pthread_join(h, NULL);
+	pthread_join(l, NULL);
 	wl_done("wait_ns=%llu", (unsigned long long)wait_ns);
 	return 0;
 }
@@ -323,6 +388,8 @@ int main(int argc, char **argv)
 	arg_ms = wl_arg(argc, argv, 2, strcmp(what, "pingpong") ? 200 : 100000);
 	if (!strcmp(what, "futex"))
 		return futex_scenario();
+	if (!strcmp(what, "mutex"))
+		return mutex_scenario();
 	if (!strcmp(what, "cpu"))
 		return spin_scenario(0);
 	if (!strcmp(what, "pinned"))
@@ -333,6 +400,6 @@ int main(int argc, char **argv)
 		return prio_scenario();
 	if (!strcmp(what, "pingpong"))
 		return pingpong_scenario();
-	fprintf(stderr, "usage: wl_sched futex|cpu|pinned|sleep|prio|pingpong [ARG]\n");
+	fprintf(stderr, "usage: wl_sched futex|mutex|cpu|pinned|sleep|prio|pingpong [ARG]\n");
 	return 2;
 }
