@@ -344,7 +344,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	struct pending_futex *pf = bpf_map_lookup_elem(&pending_futexes, &tid), *wpf;
 	struct task_struct *waker = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid(), wait, nr, fix_slot = 0, fix_val = 0;
-	__u32 waker_tid = id, waker_tgid = id >> 32, zero = 0;
+	__u32 waker_tid = id, waker_tgid = id >> 32, zero = 0, kind = CW_LOCK_FUTEX;
 	struct cw_site_stats *site, *z;
 	struct pending_lock *lk;
 	struct cw_site_key k = {};
@@ -374,8 +374,11 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	k.what = CW_SITE_WAKE;
 	k.addr = pf->uaddr;
 	lk = bpf_map_lookup_elem(&pending_locks, &tid);
-	if (lk && pf->uaddr - lk->a.addr < CW_LOCK_WORDS)
+	if (lk && pf->uaddr - lk->a.addr < CW_LOCK_WORDS) {
+		/* a probed acquire: the lock, of its kind (a glibc mutex: the same word) */
 		k.addr = lk->a.addr;
+		kind = lk->a.kind;
+	}
 	w->addr = k.addr;
 	if (waker_tgid == tgid) {
 		/* inside a probed acquire its return address is the uretprobe trampoline's */
@@ -401,7 +404,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 			__sync_fetch_and_add(&lost_map_full, 1);
 			return;
 		}
-		site->kind = lk && k.addr != pf->uaddr ? lk->a.kind : CW_LOCK_FUTEX;
+		site->kind = kind;
 		site->flags = k.stack_id ? 0 : CW_SITE_F_NO_STACK;
 	}
 	wait = now > pf->ts_ns ? now - pf->ts_ns : 0;

@@ -32,6 +32,7 @@ struct wake {
 	__u64 addr, stack_id;
 	__u64 woken, contentions, wait_ns_total, wait_ns_max, hist_total;
 	__u32 flags;
+	__u8 kind;
 };
 
 /* What the session delivered, besides what the engine takes. */
@@ -105,6 +106,7 @@ static void on_wake(struct seen *s, const struct cw_ev_lock_stats *e)
 	for (int i = 0; i < CW_HIST_BUCKETS; i++)
 		w->hist_total += e->wait_hist[i];
 	w->flags |= e->flags;
+	w->kind = e->kind;
 }
 
 static int keep(void **arr, size_t *nr, size_t *cap, const void *rec, size_t size)
@@ -275,6 +277,33 @@ static int find_frame(const struct cw_ustack *u, size_t from, const char *name)
 	return -1;
 }
 
+/* The stack of wake entry w names func, called from caller. */
+static void expect_waker_frames(struct __test_metadata *_metadata, FIXTURE_DATA(sched) *self,
+				const struct wake *w, long waker, const char *func,
+				const char *caller)
+{
+	const struct cw_stack *st;
+	struct cw_symbols *sym;
+	struct cw_ustack u;
+	int at;
+
+	st = cw_engine__find_stack(self->seen.eng, self->pid, CW_STACK_USER, w->stack_id);
+	ASSERT_NE(NULL, st);
+	EXPECT_EQ(waker, st->tid);
+	ASSERT_TRUE(st->has_raw);
+	ASSERT_EQ(0, cw_symbols__new(self->seen.eng, NULL, &sym));
+	ASSERT_EQ(0, cw_symbols__resolve(sym, st, &u));
+	at = find_frame(&u, 0, func);
+	EXPECT_LE(0, at) {
+		for (size_t i = 0; i < u.nr; i++)
+			TH_LOG("#%zu %s", i, u.frames[i].func ? u.frames[i].func : "?");
+	}
+	if (at >= 0)
+		EXPECT_LT(at, find_frame(&u, at, caller));
+	cw_ustack__fini(&u);
+	cw_symbols__free(sym);
+}
+
 /*
  * The waiter's FUTEX_WAIT on word: FUTEX time no longer than the call it measured, and
  * its waker, wl-waker, named in a CW_SITE_WAKE entry on word with the one wait it ended
@@ -285,11 +314,7 @@ TEST_F_TIMEOUT(sched, futex_wait_and_its_waker, SCHED_TIMEOUT)
 	long waiter, waker;
 	__u64 word, wait_ns;
 	const struct cw_ev_thread_stats *t;
-	const struct cw_stack *st;
-	struct cw_symbols *sym;
 	const struct wake *w;
-	struct cw_ustack u;
-	int at;
 
 	CW_SKIPPED_IN_SETUP();
 	futex_scenario(_metadata, self, 0);
@@ -331,21 +356,51 @@ TEST_F_TIMEOUT(sched, futex_wait_and_its_waker, SCHED_TIMEOUT)
 	EXPECT_EQ(0, self->seen.by_type[CW_EV_SCHED_SWITCH]);
 	EXPECT_EQ(0, self->seen.by_type[CW_EV_SCHED_WAKEUP]);
 
-	st = cw_engine__find_stack(self->seen.eng, self->pid, CW_STACK_USER, w->stack_id);
-	ASSERT_NE(NULL, st);
-	EXPECT_EQ(waker, st->tid);
-	ASSERT_TRUE(st->has_raw);
-	ASSERT_EQ(0, cw_symbols__new(self->seen.eng, NULL, &sym));
-	ASSERT_EQ(0, cw_symbols__resolve(sym, st, &u));
-	at = find_frame(&u, 0, "wake_waiter");
-	EXPECT_LE(0, at) {
-		for (size_t i = 0; i < u.nr; i++)
-			TH_LOG("#%zu %s", i, u.frames[i].func ? u.frames[i].func : "?");
-	}
-	if (at >= 0)
-		EXPECT_LT(at, find_frame(&u, at, "waker_main"));
-	cw_ustack__fini(&u);
-	cw_symbols__free(sym);
+	expect_waker_frames(_metadata, self, w, waker, "wake_waiter", "waker_main");
+}
+
+/*
+ * A contended pthread_mutex_lock, probed: LOCK time, not FUTEX, and the holder's unlock
+ * named as the waker of the mutex (its address, its kind), from release_lock().
+ */
+TEST_F_TIMEOUT(sched, lock_wait_and_its_releaser, SCHED_TIMEOUT)
+{
+	const struct cw_ev_thread_stats *t;
+	long locker, holder;
+	__u64 mutex, wait_ns;
+	const struct wake *w;
+	char line[64];
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, start(_metadata, self, "mutex", 0));
+	ASSERT_EQ(0, cw_wl__send(&self->wl, "go"));
+	ASSERT_EQ(0, cw_wl__expect(&self->wl, "blocked", line, sizeof(line)));
+	locker = cw_field(self->wl.ready, "locker");
+	holder = cw_field(self->wl.ready, "holder");
+	mutex = cw_field(self->wl.ready, "mutex");
+	ASSERT_EQ(0, cw_wait_futex_blocked(self->pid, locker));
+	ASSERT_EQ(0, cw_wl__send(&self->wl, "release"));
+	ASSERT_EQ(0, cw_wl__expect(&self->wl, "done", self->wl.done, sizeof(self->wl.done)));
+	finish(_metadata, self);
+	wait_ns = cw_field(self->wl.done, "wait_ns");
+	ASSERT_LE(20 * MS, wait_ns);
+
+	t = thread(&self->seen, locker);
+	ASSERT_NE(NULL, t);
+	show(_metadata, t);
+	EXPECT_GE(wait_ns, t->offcpu_ns[CW_OFFCPU_LOCK]);
+	EXPECT_LE(wait_ns / 2, t->offcpu_ns[CW_OFFCPU_LOCK]);
+	EXPECT_EQ(0, t->offcpu_ns[CW_OFFCPU_FUTEX]);
+
+	w = wake_of(_metadata, &self->seen, holder, mutex);
+	ASSERT_NE(NULL, w) TH_LOG("no single wake entry of the holder %ld on 0x%llx", holder,
+				  (unsigned long long)mutex);
+	EXPECT_EQ(1, w->woken);
+	EXPECT_EQ(CW_LOCK_MUTEX, w->kind);
+	EXPECT_LE(t->offcpu_ns[CW_OFFCPU_LOCK], w->wait_ns_total);
+	EXPECT_GE(wait_ns, w->wait_ns_total);
+	ASSERT_NE(0, w->stack_id);
+	expect_waker_frames(_metadata, self, w, holder, "release_lock", "holder_main");
 }
 
 /*

@@ -8,6 +8,10 @@
  *           before); on "wake" from the test, "wl-waker" sleeps 20 ms (so the wait is
  *           long) and wakes it from wake_waiter(). done: wait_ns= (the waiter's own
  *           measure of its futex call, CLOCK_MONOTONIC).
+ *   mutex   "wl-holder" holds mtx; "wl-locker" blocks in pthread_mutex_lock(&mtx)
+ *           (prints "blocked" just before); on "release" the holder sleeps 20 ms and
+ *           unlocks it from release_lock(). done: wait_ns= (the locker's measure of its
+ *           pthread_mutex_lock call).
  *   cpu     "wl-spin" burns ARG2 ms (default 200) of its own CPU time and exits.
  *           done: cpu_ns= (CLOCK_THREAD_CPUTIME_ID).
  *   sleep   "wl-sleeper" calls nanosleep(20 ms) five times and exits. done: slept_ns=
@@ -16,6 +20,10 @@
  *           (default 200) of CPU time at once. done: cpu= a_ns= b_ns=.
  *   prio    "wl-fifo" makes itself SCHED_FIFO 10 (fifo=0 when not permitted) and
  *           "wl-nice" nice 5; each then sleeps 1 ms and exits. done: fifo= nice=.
+ *   pingpong  "wl-ping" and "wl-pong" hand a turn back and forth ARG2 times (default
+ *           100000) through two futex words, raw futex(2) calls, no pthread lock: a
+ *           switch and a wakeup each way, for the cost of scheduler tracing.
+ *           done: rounds= ns= (wall time of the rounds).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,6 +116,67 @@ static int futex_scenario(void)
 	pthread_barrier_wait(&wake_cmd);
 	pthread_join(k, NULL);
 	pthread_join(w, NULL);
+	wl_done("wait_ns=%llu", (unsigned long long)wait_ns);
+	return 0;
+}
+
+/* --- mutex ------------------------------------------------------------------------ */
+
+static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+static pid_t holder_tid, locker_tid;
+
+WL_FRAME void release_lock(void)
+{
+	pthread_mutex_unlock(&mtx);
+	barrier();
+}
+
+static void *holder_main(void *arg)
+{
+	holder_tid = wl_thread_init("wl-holder");
+	pthread_mutex_lock(&mtx);
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&wake_cmd); /* the test saw the locker blocked */
+	sleep_ms(20);
+	release_lock();
+	barrier();
+	return NULL;
+}
+
+static void *locker_main(void *arg)
+{
+	__u64 t0, t1;
+
+	locker_tid = wl_thread_init("wl-locker");
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&start);
+	printf("blocked\n");
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	pthread_mutex_lock(&mtx);
+	t1 = clock_ns(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&mtx);
+	wait_ns = t1 - t0;
+	return NULL;
+}
+
+static int mutex_scenario(void)
+{
+	pthread_t h, l;
+	char line[16];
+
+	pthread_barrier_init(&start, NULL, 3);
+	pthread_barrier_init(&wake_cmd, NULL, 2);
+	pthread_create(&h, NULL, holder_main, NULL);
+	pthread_create(&l, NULL, locker_main, NULL);
+	pthread_barrier_wait(&start);
+	wl_ready("holder=%d locker=%d mutex=%p", holder_tid, locker_tid, (void *)&mtx);
+	pthread_barrier_wait(&start);
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "release\n"))
+		return 1;
+	pthread_barrier_wait(&wake_cmd);
+	pthread_join(h, NULL);
+	pthread_join(l, NULL);
 	wl_done("wait_ns=%llu", (unsigned long long)wait_ns);
 	return 0;
 }
@@ -261,15 +330,66 @@ static int prio_scenario(void)
 	return 0;
 }
 
+/* --- pingpong --------------------------------------------------------------------- */
+
+static int ping, pong;
+
+static void futex_wait0(int *w)
+{
+	while (!__atomic_exchange_n(w, 0, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
+static void futex_post(int *w)
+{
+	__atomic_store_n(w, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *pong_main(void *arg)
+{
+	wl_thread_init("wl-pong");
+	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&start);
+	for (long i = 0; i < arg_ms; i++) {
+		futex_wait0(&ping);
+		futex_post(&pong);
+	}
+	return NULL;
+}
+
+static int pingpong_scenario(void)
+{
+	pthread_t t;
+	__u64 t0;
+
+	pthread_barrier_init(&start, NULL, 2);
+	pthread_create(&t, NULL, pong_main, NULL);
+	wl_thread_init("wl-ping");
+	pthread_barrier_wait(&start);
+	wl_ready("rounds=%ld", arg_ms);
+	pthread_barrier_wait(&start);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < arg_ms; i++) {
+		futex_post(&ping);
+		futex_wait0(&pong);
+	}
+	pthread_join(t, NULL);
+	wl_done("rounds=%ld ns=%llu", arg_ms, (unsigned long long)(clock_ns(CLOCK_MONOTONIC) - t0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	*wl_handshake_mode() = 1;
-	arg_ms = wl_arg(argc, argv, 2, 200);
+	arg_ms = wl_arg(argc, argv, 2, strcmp(what, "pingpong") ? 200 : 100000);
 	if (!strcmp(what, "futex"))
 		return futex_scenario();
+	if (!strcmp(what, "mutex"))
+		return mutex_scenario();
 	if (!strcmp(what, "cpu"))
 		return spin_scenario(0);
 	if (!strcmp(what, "pinned"))
@@ -278,6 +398,8 @@ int main(int argc, char **argv)
 		return sleep_scenario();
 	if (!strcmp(what, "prio"))
 		return prio_scenario();
-	fprintf(stderr, "usage: wl_sched futex|cpu|pinned|sleep|prio [MS]\n");
+	if (!strcmp(what, "pingpong"))
+		return pingpong_scenario();
+	fprintf(stderr, "usage: wl_sched futex|mutex|cpu|pinned|sleep|prio|pingpong [ARG]\n");
 	return 2;
 }
