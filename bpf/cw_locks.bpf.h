@@ -282,7 +282,12 @@ static __always_inline void count_site(__u32 tgid, __u64 addr, __u64 stack_id, _
 		__sync_fetch_and_add(&st->acquisitions, 1);
 		if (contended)
 			__sync_fetch_and_add(&st->contentions, 1);
-		site_wait_shared(st, wait);
+		/*
+		 * Only a contended acquire waited: an uncontended one's time in the call is
+		 * the probes' own trap cost (microseconds on some hosts) and preemption, which
+		 * would make a busy uncontended lock look like a hotspot.
+		 */
+		site_wait_shared(st, contended ? wait : 0);
 	} else {
 		__sync_fetch_and_add(&st->hold_ns_total, hold);
 		atomic_max(&st->hold_ns_max, hold);
