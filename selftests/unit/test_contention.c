@@ -560,10 +560,18 @@ TEST_F(ct, thread_time_without_uprobes)
 	EXPECT_EQ(250, tt->futex_wait_ns);
 	EXPECT_EQ(500, tt->runnable_ns);
 	EXPECT_EQ(1600, tt->total_ns);
+	/* its only futex waits on locks, shorter than its probed time: still lock waits */
+	thread_stats(_metadata, self, T3, 100, (const __u64[CW_OFFCPU_MAX]){
+		[CW_OFFCPU_LOCK] = 300, [CW_OFFCPU_FUTEX] = 100 });
+	stats(_metadata, self, CW_SITE_FUTEX, T3, M, 0x63, 1, 100);
 	/* a thread off CPU in futex waits with no statistics of them: futex wait */
 	thread_stats(_metadata, self, T2, 100, off);
 	model(_metadata, self, &self->opts);
 	tt = cw_contention__thread(self->c, 1);
+	EXPECT_EQ(T3, tt->tid);
+	EXPECT_EQ(400, tt->lock_wait_ns);
+	EXPECT_EQ(0, tt->futex_wait_ns);
+	tt = cw_contention__thread(self->c, 2);
 	EXPECT_EQ(T2, tt->tid);
 	EXPECT_EQ(0, tt->lock_wait_ns);
 	EXPECT_EQ(1000, tt->futex_wait_ns);

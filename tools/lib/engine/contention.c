@@ -574,6 +574,9 @@ static void thread_time(struct cw_thread_time *tt, const struct cw_thread *t,
 	lockf = tf->lock_ns > st->offcpu_ns[CW_OFFCPU_LOCK] ?
 			tf->lock_ns - st->offcpu_ns[CW_OFFCPU_LOCK] :
 			0;
+	/* its only futex waits were on locks, all within probed time: they still say lock */
+	if (!lockf && !tf->other_ns)
+		lockf = tf->lock_ns;
 	futex = st->offcpu_ns[CW_OFFCPU_FUTEX];
 	lock_part = lockf + tf->other_ns ?
 			    (__u64)((unsigned __int128)futex * lockf / (lockf + tf->other_ns)) :
