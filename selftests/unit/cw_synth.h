@@ -83,7 +83,7 @@ static inline struct cw_ev_lost synth_lost(__u64 ts, __u32 what, __u64 count)
  * each (total, max and histogram made from them). For CW_SITE_FUTEX every wait blocked
  * and was woken; for CW_SITE_WAKE they are the waiters woken.
  */
-static inline struct cw_ev_lock_stats synth_site_stats(__u8 what, __u64 ts, __u32 pid, __u32 tid,
+static inline struct cw_ev_lock_stats synth_stats(__u8 what, __u64 ts, __u32 pid, __u32 tid,
 						  __u64 addr, __u64 stack_id, __u64 n,
 						  __u64 wait_ns)
 {

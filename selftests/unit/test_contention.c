@@ -107,7 +107,7 @@ static void feed(struct __test_metadata *_metadata, struct cw_engine *eng, const
 static void stats(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self, __u8 what,
 		  __u32 tid, __u64 addr, __u64 stack_id, __u64 n, __u64 wait_ns)
 {
-	struct cw_ev_lock_stats s = synth_site_stats(what, self->ts++, PID, tid, addr, stack_id, n,
+	struct cw_ev_lock_stats s = synth_stats(what, self->ts++, PID, tid, addr, stack_id, n,
 						wait_ns);
 
 	feed(_metadata, self->eng, &s.hdr);
@@ -116,7 +116,7 @@ static void stats(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self, __u
 static void acquire(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self, __u64 addr,
 		    __u64 stack_id, __u64 ip, __u64 n, __u64 wait_ns)
 {
-	struct cw_ev_lock_stats s = synth_site_stats(CW_SITE_ACQUIRE, self->ts++, PID, 0, addr,
+	struct cw_ev_lock_stats s = synth_stats(CW_SITE_ACQUIRE, self->ts++, PID, 0, addr,
 						stack_id, n, wait_ns);
 
 	s.ip = ip;
@@ -150,7 +150,7 @@ static void model(struct __test_metadata *_metadata, FIXTURE_DATA(ct) *self,
 /* Deltas summed across ticks, maxima kept, histograms and outcomes summed, per key. */
 TEST_F(ct, aggregation_across_ticks)
 {
-	struct cw_ev_lock_stats s = synth_site_stats(CW_SITE_FUTEX, 100, PID, T1, W, 0x51, 2, 1000);
+	struct cw_ev_lock_stats s = synth_stats(CW_SITE_FUTEX, 100, PID, T1, W, 0x51, 2, 1000);
 	const struct cw_view_site *v;
 	const struct cw_hot_object *o;
 	const struct cw_thread *t;
@@ -158,13 +158,13 @@ TEST_F(ct, aggregation_across_ticks)
 	s.owner_tid = T2;
 	s.op = 128;
 	feed(_metadata, self->eng, &s.hdr);
-	s = synth_site_stats(CW_SITE_FUTEX, 200, PID, T1, W, 0x51, 3, 4000);
+	s = synth_stats(CW_SITE_FUTEX, 200, PID, T1, W, 0x51, 3, 4000);
 	s.failures = 1;
 	s.outcomes[CW_FUTEX_TIMEDOUT] = 1;
 	s.op = 137;
 	feed(_metadata, self->eng, &s.hdr);
 	/* another thread on the same word and path is another key */
-	s = synth_site_stats(CW_SITE_FUTEX, 300, PID, T2, W, 0x51, 1, 100);
+	s = synth_stats(CW_SITE_FUTEX, 300, PID, T2, W, 0x51, 1, 100);
 	feed(_metadata, self->eng, &s.hdr);
 
 	ASSERT_EQ(2, cw_engine__nr_view_sites(self->eng));
@@ -515,8 +515,12 @@ TEST_F(ct, thread_time_breakdown)
 	EXPECT_EQ(1000 + 5 + 200 + 300 + 700 + 50 + 40 + 30, tt->total_ns);
 	EXPECT_EQ(1000, tt->oncpu_ns);
 	EXPECT_EQ(200, tt->runnable_ns);
-	EXPECT_EQ(250, tt->futex_wait_ns);
-	EXPECT_EQ(300 + 700 - 250, tt->lock_wait_ns);
+	/*
+	 * 400 ns of lock-classified futex waits, 300 of them inside probed acquires (LOCK):
+	 * 100 outside, against 250 of other waits: FUTEX's 700 splits 200 / 500.
+	 */
+	EXPECT_EQ(500, tt->futex_wait_ns);
+	EXPECT_EQ(300 + 200, tt->lock_wait_ns);
 	EXPECT_EQ(50, tt->klock_wait_ns);
 	EXPECT_EQ(40, tt->io_ns);
 	EXPECT_EQ(35, tt->sleep_ns);
@@ -534,8 +538,43 @@ TEST_F(ct, thread_time_breakdown)
 	/* no classifier: every futex wait is futex wait */
 	model(_metadata, self, NULL);
 	tt = cw_contention__thread(self->c, 0);
-	EXPECT_EQ(650, tt->futex_wait_ns);
-	EXPECT_EQ(300 + 50, tt->lock_wait_ns);
+	EXPECT_EQ(700, tt->futex_wait_ns);
+	EXPECT_EQ(300, tt->lock_wait_ns);
+}
+
+/*
+ * --no-uprobes: no probed acquire, every lock wait is a futex wait; the statistics'
+ * durations (runnable time after the wakeup included) only give the proportion.
+ */
+TEST_F(ct, thread_time_without_uprobes)
+{
+	const __u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_FUTEX] = 1000, [CW_OFFCPU_PREEMPTED] = 500 };
+	const struct cw_thread_time *tt;
+
+	thread_stats(_metadata, self, T1, 100, off);
+	stats(_metadata, self, CW_SITE_FUTEX, T1, M, 0x61, 3, 400);	/* 1200 */
+	stats(_metadata, self, CW_SITE_FUTEX, T1, B + 8, 0x62, 1, 400);	/* 400 */
+	model(_metadata, self, &self->opts);
+	tt = cw_contention__thread(self->c, 0);
+	EXPECT_EQ(750, tt->lock_wait_ns);
+	EXPECT_EQ(250, tt->futex_wait_ns);
+	EXPECT_EQ(500, tt->runnable_ns);
+	EXPECT_EQ(1600, tt->total_ns);
+	/* its only futex waits on locks, shorter than its probed time: still lock waits */
+	thread_stats(_metadata, self, T3, 100, (const __u64[CW_OFFCPU_MAX]){
+		[CW_OFFCPU_LOCK] = 300, [CW_OFFCPU_FUTEX] = 100 });
+	stats(_metadata, self, CW_SITE_FUTEX, T3, M, 0x63, 1, 100);
+	/* a thread off CPU in futex waits with no statistics of them: futex wait */
+	thread_stats(_metadata, self, T2, 100, off);
+	model(_metadata, self, &self->opts);
+	tt = cw_contention__thread(self->c, 1);
+	EXPECT_EQ(T3, tt->tid);
+	EXPECT_EQ(400, tt->lock_wait_ns);
+	EXPECT_EQ(0, tt->futex_wait_ns);
+	tt = cw_contention__thread(self->c, 2);
+	EXPECT_EQ(T2, tt->tid);
+	EXPECT_EQ(0, tt->lock_wait_ns);
+	EXPECT_EQ(1000, tt->futex_wait_ns);
 }
 
 /* No thread statistics: the stream's length times the threads seen. */
@@ -559,19 +598,19 @@ TEST_F(ct, owner_only_a_live_known_thread)
 
 	name(_metadata, self, T2);
 	name(_metadata, self, T3);
-	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID, T1, M, 0x71, 1, 100);
+	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID, T1, M, 0x71, 1, 100);
 	s.owner_tid = T2;
 	feed(_metadata, self->eng, &s.hdr);
-	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID, T1, N, 0x71, 1, 100);
+	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID, T1, N, 0x71, 1, 100);
 	s.owner_tid = T3;
 	feed(_metadata, self->eng, &s.hdr);
 	x = synth_exit(self->ts++, PID, T3);
 	feed(_metadata, self->eng, &x.hdr);
-	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID, T1, W, 0x71, 1, 100);
+	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID, T1, W, 0x71, 1, 100);
 	s.owner_tid = 9999;	/* never seen */
 	feed(_metadata, self->eng, &s.hdr);
 	/* a thread of another process with that tid is not this one's */
-	s = synth_site_stats(CW_SITE_FUTEX, self->ts++, PID + 1, T1, M, 0x71, 1, 100);
+	s = synth_stats(CW_SITE_FUTEX, self->ts++, PID + 1, T1, M, 0x71, 1, 100);
 	s.owner_tid = T2;
 	feed(_metadata, self->eng, &s.hdr);
 
@@ -669,13 +708,13 @@ TEST_F(ct, kernel_locks)
 	const struct cw_lock *l;
 
 	thread_stats(_metadata, self, T1, 3000, off);
-	s = synth_site_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc1, 3, 2000);
+	s = synth_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc1, 3, 2000);
 	s.flags = CW_SITE_F_MMAP_LOCK;
 	s.op = 0x8;	/* LCB_F_WRITE */
 	s.failures = 1;	/* one was interrupted: not taken */
 	feed(_metadata, self->eng, &s.hdr);
 	stats(_metadata, self, CW_SITE_KLOCK, 0, K2, 0xc2, 1, 100);
-	s = synth_site_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc3, 1, 500);
+	s = synth_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xc3, 1, 500);
 	s.flags = CW_SITE_F_MMAP_LOCK;
 	s.op = 0x8;
 	feed(_metadata, self->eng, &s.hdr);
@@ -746,7 +785,7 @@ TEST_F(ct, raw_futex_records_never_counted_twice)
 	EXPECT_EQ(2, cw_engine__find_thread(self->eng, PID, T1)->futex_waits);
 	EXPECT_FALSE(cw_engine__has_futex_sites(self->eng, PID));
 
-	s = synth_site_stats(CW_SITE_FUTEX, 20, PID, T1, W, 0x1, 2, 1000);
+	s = synth_stats(CW_SITE_FUTEX, 20, PID, T1, W, 0x1, 2, 1000);
 	feed(_metadata, self->eng, &s.hdr);
 	EXPECT_TRUE(cw_engine__has_futex_sites(self->eng, PID));
 	f = synth_futex(CW_EV_FUTEX_END, 30, PID, T1, W, 700);
@@ -788,6 +827,37 @@ TEST_F(ct, view_sites_many_keys)
 						CW_SITE_FUTEX)->wait_ns_total);
 	EXPECT_EQ(20, cw_engine__find_view_site(self->eng, PID, T1, 0, 1,
 						CW_SITE_FUTEX)->wait_ns_total);
+	/* one waiter per futex key, each its own word; wakes of words nobody waited on: none */
+	model(_metadata, self, NULL);
+	EXPECT_EQ(2000 + 2, cw_contention__nr_objects(self->c));
+}
+
+/* Many threads and call paths on one word: each summed once, whatever their number. */
+TEST_F(ct, many_paths_one_word)
+{
+	const struct cw_hot_object *o;
+
+	for (int round = 0; round < 2; round++)
+		for (__u32 i = 0; i < 2000; i++) {
+			stats(_metadata, self, CW_SITE_FUTEX, T1 + i % 500, W, 0x10000 + i % 800, 1,
+			      10 + i % 800);
+			stats(_metadata, self, CW_SITE_WAKE, T1 + i % 300, W, 0x20000 + i % 700, 1,
+			      5);
+		}
+	model(_metadata, self, NULL);
+	o = cw_contention__find(self->c, PID, W);
+	ASSERT_NE(NULL, o);
+	ASSERT_EQ(800, o->nr_waiters);
+	EXPECT_EQ(0x10000 + 799, o->waiters[0].stack_id);
+	EXPECT_EQ(0x10000, o->waiters[799].stack_id);
+	ASSERT_EQ(500, o->nr_threads);
+	/* (i % 300, i % 700) repeat only after lcm(300, 700) = 2100: 2000 keys, each twice */
+	ASSERT_EQ(2000, o->nr_holders);
+	EXPECT_EQ(2, o->holders[0].count);
+	EXPECT_EQ(10, o->holders[0].wait_ns_total);
+	EXPECT_EQ(T1, o->holders[0].tid);
+	EXPECT_EQ(T1 + 1999 % 300, o->holders[1999].tid);
+	EXPECT_EQ(0x20000 + 1999 % 700, o->holders[1999].stack_id);
 }
 
 /* Every view at once, the stream the allocation tests replay. */
@@ -796,13 +866,13 @@ static void feed_all(struct __test_metadata *_metadata, struct cw_engine *eng)
 	const __u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_FUTEX] = 10000 };
 	struct cw_ev_thread_stats t = synth_thread_stats(1, PID, T1, 10000, off);
 	struct cw_ev_lock_stats s[] = {
-		synth_site_stats(CW_SITE_ACQUIRE, 2, PID, 0, M, 0x11, 2, 1000),
-		synth_site_stats(CW_SITE_FUTEX, 3, PID, T1, M, 0xa1, 1, 4000),
-		synth_site_stats(CW_SITE_FUTEX, 4, PID, T2, M, 0xa2, 1, 6000),
-		synth_site_stats(CW_SITE_WAKE, 5, PID, T3, M, 0xb1, 2, 5000),
-		synth_site_stats(CW_SITE_FUTEX, 6, PID, T2, C + 40, 0xa3, 1, 9000),
-		synth_site_stats(CW_SITE_KLOCK, 7, PID, 0, K1, 0xc1, 3, 2000),
-		synth_site_stats(CW_SITE_FUTEX, 8, PID, T3, W, 0xa4, 1, 3000),
+		synth_stats(CW_SITE_ACQUIRE, 2, PID, 0, M, 0x11, 2, 1000),
+		synth_stats(CW_SITE_FUTEX, 3, PID, T1, M, 0xa1, 1, 4000),
+		synth_stats(CW_SITE_FUTEX, 4, PID, T2, M, 0xa2, 1, 6000),
+		synth_stats(CW_SITE_WAKE, 5, PID, T3, M, 0xb1, 2, 5000),
+		synth_stats(CW_SITE_FUTEX, 6, PID, T2, C + 40, 0xa3, 1, 9000),
+		synth_stats(CW_SITE_KLOCK, 7, PID, 0, K1, 0xc1, 3, 2000),
+		synth_stats(CW_SITE_FUTEX, 8, PID, T3, W, 0xa4, 1, 3000),
 	};
 	struct cw_ev_comm c = synth_comm(9, PID, T3, "holder");
 

@@ -179,7 +179,7 @@ TEST_F(engine, malformed_and_unknown_records)
 	ASSERT_EQ(0, cw_engine__nr_locks(self->eng));
 }
 
-static struct cw_ev_lock_stats synth_stats(__u64 ts, __u32 pid, __u64 addr, __u64 acq,
+static struct cw_ev_lock_stats acquire_stats(__u64 ts, __u32 pid, __u64 addr, __u64 acq,
 					   __u64 cont, __u64 wait, __u64 wait_max, __u64 hold,
 					   __u64 hold_max)
 {
@@ -207,8 +207,8 @@ static struct cw_ev_lock_stats synth_stats(__u64 ts, __u32 pid, __u64 addr, __u6
  */
 TEST_F(engine, aggregated_stats_accumulate)
 {
-	struct cw_ev_lock_stats a = synth_stats(1000, 5, 0xc0, 10, 3, 900, 400, 5000, 800);
-	struct cw_ev_lock_stats b = synth_stats(2000, 5, 0xc0, 4, 1, 100, 600, 700, 300);
+	struct cw_ev_lock_stats a = acquire_stats(1000, 5, 0xc0, 10, 3, 900, 400, 5000, 800);
+	struct cw_ev_lock_stats b = acquire_stats(2000, 5, 0xc0, 4, 1, 100, 600, 700, 300);
 	const struct cw_lock *l;
 
 	feed_lock(self->eng, CW_EV_LOCK_ACQUIRED, 500, 5, 6, 0xc0, 50, 0);

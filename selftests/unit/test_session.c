@@ -89,7 +89,7 @@ static int synth_stop(struct cw_source *src)
 	return 0;
 }
 
-static void synth_stats(struct cw_source *src, struct cw_source_stats *st)
+static void synth_src_stats(struct cw_source *src, struct cw_source_stats *st)
 {
 	*st = ((struct synth_src *)src)->st;
 }
@@ -147,7 +147,7 @@ static const struct cw_source_ops follows_ops = {
 	.fd = synth_fd,
 	.drain = synth_drain,
 	.stop = synth_stop,
-	.stats = synth_stats,
+	.stats = synth_src_stats,
 	.add_process = synth_add,
 	.remove_process = synth_remove,
 	.refresh_process = synth_refresh,
@@ -160,7 +160,7 @@ static const struct cw_source_ops plain_ops = {
 	.fd = synth_fd,
 	.drain = synth_drain,
 	.stop = synth_stop,
-	.stats = synth_stats,
+	.stats = synth_src_stats,
 	.free = synth_free,
 };
 

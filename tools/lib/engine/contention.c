@@ -48,6 +48,9 @@ struct cw_contention {
 	size_t nr_objs, cap_objs;
 	struct cw_index obj_ix;		/* (pid, addr) -> slot in objs */
 	struct cw_index word_ix;	/* (pid, futex word) -> slot in objs, first class wins */
+	/* while building: (slot << 32, stack) -> futex waiter, (slot << 32 | 1, tid) -> thread */
+	struct cw_index path_ix;
+	struct cw_index holder_ix;	/* (slot << 32 | tid, stack) -> holder */
 	size_t *users;			/* user-space objects' slots, ranked */
 	size_t nr_users;
 	size_t *klocks;			/* kernel locks' slots, ranked */
@@ -122,19 +125,28 @@ static struct obj *get_obj(struct cw_contention *c, __u32 pid, __u64 addr, __u8 
 	return o;
 }
 
-/* The path of (tid, stack_id) in v, appended zeroed when new. */
-static struct cw_hot_path *get_path(struct cw_hot_path **v, size_t *nr, size_t *cap, __u32 tid,
-				    __u16 space, __u64 stack_id)
+/*
+ * The path of (tid, stack_id) in v, appended zeroed when new. ix: where the paths of
+ * this list are found by (key, stack_id), key naming the list and the tid; NULL: the
+ * caller knows the path is new.
+ */
+static struct cw_hot_path *get_path(struct cw_index *ix, __u64 key, struct cw_hot_path **v,
+				    size_t *nr, size_t *cap, __u32 tid, __u16 space,
+				    __u64 stack_id)
 {
 	struct cw_hot_path *p;
+	__u32 i;
 
-	for (size_t i = 0; i < *nr; i++)
-		if ((*v)[i].tid == tid && (*v)[i].stack_id == stack_id)
-			return &(*v)[i];
+	if (ix && !cw_index__get(ix, key, stack_id, &i))
+		return &(*v)[i];
+	if (*nr >= UINT32_MAX)
+		return NULL;
 	p = cw_grow(*v, cap, *nr + 1, sizeof(*p));
 	if (!p)
 		return NULL;
 	*v = p;
+	if (ix && cw_index__put(ix, key, stack_id, *nr))
+		return NULL;
 	p = &p[(*nr)++];
 	memset(p, 0, sizeof(*p));
 	p->tid = tid;
@@ -143,18 +155,23 @@ static struct cw_hot_path *get_path(struct cw_hot_path **v, size_t *nr, size_t *
 	return p;
 }
 
-static struct cw_hot_thread *get_hthread(struct cw_hot_thread **v, size_t *nr, size_t *cap,
-					 __u32 tid)
+/* The thread tid in v, appended zeroed when new; found through ix by (key, tid) as above. */
+static struct cw_hot_thread *get_hthread(struct cw_index *ix, __u64 key, struct cw_hot_thread **v,
+					 size_t *nr, size_t *cap, __u32 tid)
 {
 	struct cw_hot_thread *t;
+	__u32 i;
 
-	for (size_t i = 0; i < *nr; i++)
-		if ((*v)[i].tid == tid)
-			return &(*v)[i];
+	if (ix && !cw_index__get(ix, key, tid, &i))
+		return &(*v)[i];
+	if (*nr >= UINT32_MAX)
+		return NULL;
 	t = cw_grow(*v, cap, *nr + 1, sizeof(*t));
 	if (!t)
 		return NULL;
 	*v = t;
+	if (ix && cw_index__put(ix, key, tid, *nr))
+		return NULL;
 	t = &t[(*nr)++];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
@@ -290,8 +307,10 @@ static int add_futex_site(struct cw_contention *c, const struct cw_view_site *s,
 		o->owner_ts = s->last_ts;
 		o->owner_seq = s->seq;
 	}
-	p = get_path(&o->f_paths, &o->nr_f_paths, &o->cap_f_paths, 0, CW_STACK_USER, s->stack_id);
-	ht = get_hthread(&o->f_threads, &o->nr_f_threads, &o->cap_f_threads, s->tid);
+	p = get_path(&c->path_ix, (__u64)(o - c->objs) << 32, &o->f_paths, &o->nr_f_paths,
+		     &o->cap_f_paths, 0, CW_STACK_USER, s->stack_id);
+	ht = get_hthread(&c->path_ix, (__u64)(o - c->objs) << 32 | 1, &o->f_threads,
+			 &o->nr_f_threads, &o->cap_f_threads, s->tid);
 	if (!p || !ht)
 		return -ENOMEM;
 	path_add(p, s->contentions, s->wait_ns_total, s->wait_ns_max);
@@ -323,8 +342,8 @@ static int add_wake_site(struct cw_contention *c, const struct cw_view_site *s)
 	o = &c->objs[slot];
 	if (o->o.kind == CW_LOCK_KERNEL)
 		return 0;
-	p = get_path(&o->o.holders, &o->o.nr_holders, &o->cap_holders, s->tid, CW_STACK_USER,
-		     s->stack_id);
+	p = get_path(&c->holder_ix, (__u64)slot << 32 | s->tid, &o->o.holders, &o->o.nr_holders,
+		     &o->cap_holders, s->tid, CW_STACK_USER, s->stack_id);
 	if (!p)
 		return -ENOMEM;
 	path_add(p, s->acquisitions, s->wait_ns_total, s->wait_ns_max);
@@ -416,7 +435,8 @@ static int acquire_waiters(struct obj *o)
 
 		if (!s->wait_ns_total && !(counted && s->contentions))
 			continue;
-		p = get_path(&o->o.waiters, &o->o.nr_waiters, &cap, 0,
+		/* one site per stack: each a new path */
+		p = get_path(NULL, 0, &o->o.waiters, &o->o.nr_waiters, &cap, 0,
 			     l->kind == CW_LOCK_KERNEL ? CW_STACK_KERNEL : CW_STACK_USER,
 			     s->stack_id);
 		if (!p)
@@ -437,7 +457,7 @@ static int acquire_threads(struct obj *o)
 
 		if (!u->wait_ns_total)
 			continue;
-		t = get_hthread(&o->o.threads, &o->o.nr_threads, &o->cap_threads, u->tid);
+		t = get_hthread(NULL, 0, &o->o.threads, &o->o.nr_threads, &o->cap_threads, u->tid);
 		if (!t)
 			return -ENOMEM;
 		t->count += u->acquisitions;
@@ -519,6 +539,7 @@ static void thread_time(struct cw_thread_time *tt, const struct cw_thread *t,
 			const struct thread_futex *tf)
 {
 	const struct cw_ev_thread_stats *st = cw_thread__stats(t);
+	__u64 lockf, futex, lock_part;
 
 	tt->pid = t->pid;
 	tt->tid = t->tid;
@@ -542,17 +563,26 @@ static void thread_time(struct cw_thread_time *tt, const struct cw_thread *t,
 	tt->io_ns = st->offcpu_ns[CW_OFFCPU_IO];
 	tt->sleep_ns = st->offcpu_ns[CW_OFFCPU_SLEEP] + st->offcpu_ns[CW_OFFCPU_NONE];
 	/*
-	 * Off CPU in a futex wait outside a probed acquire: the part its futex statistics
-	 * say was not a lock (condvars, semaphores, unknown words) is futex wait, the rest
-	 * lock wait. Waits inside probed acquires are in CW_OFFCPU_LOCK already, and may
-	 * appear among the futex statistics too: taking the non-lock part from them keeps
-	 * them from being counted twice.
+	 * Off CPU in a futex wait outside a probed acquire (those are CW_OFFCPU_LOCK): split
+	 * between lock waits and the rest (condvars, semaphores, unknown words) in the
+	 * proportion of the thread's futex statistics. Those count waits inside probed
+	 * acquires too, for about CW_OFFCPU_LOCK's time: what lock-classified waiting is left
+	 * beyond it happened outside a probe (libc's internal locks; every lock under
+	 * --no-uprobes). The statistics measure whole system calls (runnable time after the
+	 * wakeup included), so only their proportion is used, never their sum.
 	 */
-	tt->futex_wait_ns = tf->other_ns < st->offcpu_ns[CW_OFFCPU_FUTEX] ?
-				    tf->other_ns :
-				    st->offcpu_ns[CW_OFFCPU_FUTEX];
-	tt->lock_wait_ns = st->offcpu_ns[CW_OFFCPU_LOCK] + st->offcpu_ns[CW_OFFCPU_FUTEX] -
-			   tt->futex_wait_ns;
+	lockf = tf->lock_ns > st->offcpu_ns[CW_OFFCPU_LOCK] ?
+			tf->lock_ns - st->offcpu_ns[CW_OFFCPU_LOCK] :
+			0;
+	/* its only futex waits were on locks, all within probed time: they still say lock */
+	if (!lockf && !tf->other_ns)
+		lockf = tf->lock_ns;
+	futex = st->offcpu_ns[CW_OFFCPU_FUTEX];
+	lock_part = lockf + tf->other_ns ?
+			    (__u64)((unsigned __int128)futex * lockf / (lockf + tf->other_ns)) :
+			    0;
+	tt->futex_wait_ns = futex - lock_part;
+	tt->lock_wait_ns = st->offcpu_ns[CW_OFFCPU_LOCK] + lock_part;
 	tt->runq_ns_max = st->runq_ns_max;
 	tt->policy = st->policy;
 	tt->prio = st->prio;
@@ -666,6 +696,8 @@ static int build(struct cw_contention *c, const struct cw_engine *eng,
 		goto cleanup;
 	err = 0;
 cleanup:
+	cw_index__fini(&c->path_ix);
+	cw_index__fini(&c->holder_ix);
 	cw_index__fini(&thread_ix);
 	free(cls);
 	free(tf);
