@@ -101,7 +101,7 @@ static __u64 libc_func(const char *name)
 static void stats(struct __test_metadata *_metadata, FIXTURE_DATA(hot) *self, __u8 what,
 		  __u32 tid, __u64 addr, __u64 stack_id, __u64 n, __u64 wait_ns)
 {
-	struct cw_ev_lock_stats s = synth_site_stats(what, self->ts++, PID, tid, addr, stack_id, n,
+	struct cw_ev_lock_stats s = synth_stats(what, self->ts++, PID, tid, addr, stack_id, n,
 						wait_ns);
 
 	if (what == CW_SITE_ACQUIRE)
