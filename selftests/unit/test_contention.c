@@ -515,8 +515,12 @@ TEST_F(ct, thread_time_breakdown)
 	EXPECT_EQ(1000 + 5 + 200 + 300 + 700 + 50 + 40 + 30, tt->total_ns);
 	EXPECT_EQ(1000, tt->oncpu_ns);
 	EXPECT_EQ(200, tt->runnable_ns);
-	EXPECT_EQ(250, tt->futex_wait_ns);
-	EXPECT_EQ(300 + 700 - 250, tt->lock_wait_ns);
+	/*
+	 * 400 ns of lock-classified futex waits, 300 of them inside probed acquires (LOCK):
+	 * 100 outside, against 250 of other waits: FUTEX's 700 splits 200 / 500.
+	 */
+	EXPECT_EQ(500, tt->futex_wait_ns);
+	EXPECT_EQ(300 + 200, tt->lock_wait_ns);
 	EXPECT_EQ(50, tt->klock_wait_ns);
 	EXPECT_EQ(40, tt->io_ns);
 	EXPECT_EQ(35, tt->sleep_ns);
@@ -534,8 +538,43 @@ TEST_F(ct, thread_time_breakdown)
 	/* no classifier: every futex wait is futex wait */
 	model(_metadata, self, NULL);
 	tt = cw_contention__thread(self->c, 0);
-	EXPECT_EQ(650, tt->futex_wait_ns);
-	EXPECT_EQ(300 + 50, tt->lock_wait_ns);
+	EXPECT_EQ(700, tt->futex_wait_ns);
+	EXPECT_EQ(300, tt->lock_wait_ns);
+}
+
+/*
+ * --no-uprobes: no probed acquire, every lock wait is a futex wait; the statistics'
+ * durations (runnable time after the wakeup included) only give the proportion.
+ */
+TEST_F(ct, thread_time_without_uprobes)
+{
+	const __u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_FUTEX] = 1000, [CW_OFFCPU_PREEMPTED] = 500 };
+	const struct cw_thread_time *tt;
+
+	thread_stats(_metadata, self, T1, 100, off);
+	stats(_metadata, self, CW_SITE_FUTEX, T1, M, 0x61, 3, 400);	/* 1200 */
+	stats(_metadata, self, CW_SITE_FUTEX, T1, B + 8, 0x62, 1, 400);	/* 400 */
+	model(_metadata, self, &self->opts);
+	tt = cw_contention__thread(self->c, 0);
+	EXPECT_EQ(750, tt->lock_wait_ns);
+	EXPECT_EQ(250, tt->futex_wait_ns);
+	EXPECT_EQ(500, tt->runnable_ns);
+	EXPECT_EQ(1600, tt->total_ns);
+	/* its only futex waits on locks, shorter than its probed time: still lock waits */
+	thread_stats(_metadata, self, T3, 100, (const __u64[CW_OFFCPU_MAX]){
+		[CW_OFFCPU_LOCK] = 300, [CW_OFFCPU_FUTEX] = 100 });
+	stats(_metadata, self, CW_SITE_FUTEX, T3, M, 0x63, 1, 100);
+	/* a thread off CPU in futex waits with no statistics of them: futex wait */
+	thread_stats(_metadata, self, T2, 100, off);
+	model(_metadata, self, &self->opts);
+	tt = cw_contention__thread(self->c, 1);
+	EXPECT_EQ(T3, tt->tid);
+	EXPECT_EQ(400, tt->lock_wait_ns);
+	EXPECT_EQ(0, tt->futex_wait_ns);
+	tt = cw_contention__thread(self->c, 2);
+	EXPECT_EQ(T2, tt->tid);
+	EXPECT_EQ(0, tt->lock_wait_ns);
+	EXPECT_EQ(1000, tt->futex_wait_ns);
 }
 
 /* No thread statistics: the stream's length times the threads seen. */

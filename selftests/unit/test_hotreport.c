@@ -101,7 +101,7 @@ static __u64 libc_func(const char *name)
 static void stats(struct __test_metadata *_metadata, FIXTURE_DATA(hot) *self, __u8 what,
 		  __u32 tid, __u64 addr, __u64 stack_id, __u64 n, __u64 wait_ns)
 {
-	struct cw_ev_lock_stats s = synth_site_stats(what, self->ts++, PID, tid, addr, stack_id, n,
+	struct cw_ev_lock_stats s = synth_stats(what, self->ts++, PID, tid, addr, stack_id, n,
 						wait_ns);
 
 	if (what == CW_SITE_ACQUIRE)
@@ -254,6 +254,9 @@ TEST_F(hot, text)
 			     " 0.1%\n"));
 	/* who made them wait */
 	EXPECT_NE(NULL, strstr(text, "\nhot_lock, mutex 0x"));
+	/* contention first, then waiting for work, whatever their totals */
+	EXPECT_LT(strstr(text, "\nhot_lock, mutex 0x"), strstr(text, "\nping_cond, cond 0x"));
+	EXPECT_LT(strstr(text, "\nfutex 0x9000: "), strstr(text, "\nping_cond, cond 0x"));
 	EXPECT_NE(NULL, strstr(text, "  made to wait by 1 waker (thread and call path):\n"
 				     "  thread 4004 (waker) woke 400 waiters, ending 400.0 ms of "
 				     "waiting, from:\n    #0  0x20005000 [?]\n"));

@@ -197,14 +197,21 @@ static void object_paths(FILE *out, const struct cw_render *r)
 	const struct cw_contention *c = r->contention;
 	size_t shown = 0;
 
-	for (size_t i = 0; i < cw_contention__nr_objects(c) && shown < PATHS_LOCKS; i++) {
-		const struct cw_hot_object *o = cw_contention__object(c, i);
+	size_t nr = cw_contention__nr_objects(c);
+
+	/* contention first; waiting for work (condvars, joins...) in the places left */
+	for (size_t j = 0; j < 2 * nr && shown < PATHS_LOCKS; j++) {
+		const struct cw_hot_object *o = cw_contention__object(c, j % nr);
 		char raw[256], name[1024], w[32], m[32], p50[32], p99[32], share[16] = "";
 		struct cw_hot_path *wp = NULL, *hp = NULL;
 		size_t nw, nh;
 
-		if (!o->wait_ns_total)
-			break;	/* by wait total: the rest did not wait */
+		if (!o->wait_ns_total) {
+			j = j < nr ? nr - 1 : 2 * nr;	/* by wait total: the rest did not wait */
+			continue;
+		}
+		if (!CW_LOCK_WAITS_FOR_WORK(o->kind) != (j < nr))
+			continue;
 		if (!shown++)
 			fprintf(out, "\nWho waited on the locks waited on longest, and who made them "
 				     "wait:\n");

@@ -539,6 +539,7 @@ static void thread_time(struct cw_thread_time *tt, const struct cw_thread *t,
 			const struct thread_futex *tf)
 {
 	const struct cw_ev_thread_stats *st = cw_thread__stats(t);
+	__u64 lockf, futex, lock_part;
 
 	tt->pid = t->pid;
 	tt->tid = t->tid;
@@ -562,17 +563,26 @@ static void thread_time(struct cw_thread_time *tt, const struct cw_thread *t,
 	tt->io_ns = st->offcpu_ns[CW_OFFCPU_IO];
 	tt->sleep_ns = st->offcpu_ns[CW_OFFCPU_SLEEP] + st->offcpu_ns[CW_OFFCPU_NONE];
 	/*
-	 * Off CPU in a futex wait outside a probed acquire: the part its futex statistics
-	 * say was not a lock (condvars, semaphores, unknown words) is futex wait, the rest
-	 * lock wait. Waits inside probed acquires are in CW_OFFCPU_LOCK already, and may
-	 * appear among the futex statistics too: taking the non-lock part from them keeps
-	 * them from being counted twice.
+	 * Off CPU in a futex wait outside a probed acquire (those are CW_OFFCPU_LOCK): split
+	 * between lock waits and the rest (condvars, semaphores, unknown words) in the
+	 * proportion of the thread's futex statistics. Those count waits inside probed
+	 * acquires too, for about CW_OFFCPU_LOCK's time: what lock-classified waiting is left
+	 * beyond it happened outside a probe (libc's internal locks; every lock under
+	 * --no-uprobes). The statistics measure whole system calls (runnable time after the
+	 * wakeup included), so only their proportion is used, never their sum.
 	 */
-	tt->futex_wait_ns = tf->other_ns < st->offcpu_ns[CW_OFFCPU_FUTEX] ?
-				    tf->other_ns :
-				    st->offcpu_ns[CW_OFFCPU_FUTEX];
-	tt->lock_wait_ns = st->offcpu_ns[CW_OFFCPU_LOCK] + st->offcpu_ns[CW_OFFCPU_FUTEX] -
-			   tt->futex_wait_ns;
+	lockf = tf->lock_ns > st->offcpu_ns[CW_OFFCPU_LOCK] ?
+			tf->lock_ns - st->offcpu_ns[CW_OFFCPU_LOCK] :
+			0;
+	/* its only futex waits were on locks, all within probed time: they still say lock */
+	if (!lockf && !tf->other_ns)
+		lockf = tf->lock_ns;
+	futex = st->offcpu_ns[CW_OFFCPU_FUTEX];
+	lock_part = lockf + tf->other_ns ?
+			    (__u64)((unsigned __int128)futex * lockf / (lockf + tf->other_ns)) :
+			    0;
+	tt->futex_wait_ns = futex - lock_part;
+	tt->lock_wait_ns = st->offcpu_ns[CW_OFFCPU_LOCK] + lock_part;
 	tt->runq_ns_max = st->runq_ns_max;
 	tt->policy = st->policy;
 	tt->prio = st->prio;

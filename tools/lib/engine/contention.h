@@ -123,8 +123,11 @@ struct cw_thread_time {
 	__u64 total_ns;		/* oncpu + every offcpu */
 	__u64 oncpu_ns;
 	__u64 runnable_ns;
-	__u64 lock_wait_ns;	/* probed acquires, plus futex waits classified as a lock */
-	__u64 futex_wait_ns;	/* the other futex waits (condvars, semaphores, unknown words) */
+	__u64 lock_wait_ns;	/* off CPU in probed acquires, plus the part of its futex
+				 * off-CPU time its lock-classified futex waits outside probed
+				 * acquires account for (in proportion to the other waits) */
+	__u64 futex_wait_ns;	/* the rest of its futex off-CPU time (condvars, semaphores,
+				 * unknown words) */
 	__u64 klock_wait_ns;
 	__u64 io_ns;
 	__u64 sleep_ns;		/* other interruptible sleep, and off-CPU of no known reason */
