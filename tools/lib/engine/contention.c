@@ -63,7 +63,7 @@ struct cw_contention {
 
 __u64 cw_hist__percentile(const __u64 *hist, unsigned int pct)
 {
-	unsigned __int128 total = 0, want, seen = 0;
+	__u64 total = 0, want, seen = 0;
 
 	if (pct > 100)
 		pct = 100;
@@ -71,8 +71,9 @@ __u64 cw_hist__percentile(const __u64 *hist, unsigned int pct)
 		total += hist[i];
 	if (!total)
 		return 0;
-	/* the smallest bucket with at least pct% of the values at or below it */
-	want = (total * pct + 99) / 100;
+	/* the smallest bucket with at least pct% of the values at or below it: ceil, and
+	 * no overflow (no 128-bit division either, a libgcc call the engine may not make) */
+	want = total / 100 * pct + ((total % 100) * pct + 99) / 100;
 	if (!want)
 		want = 1;
 	for (int i = 0; i < CW_HIST_BUCKETS; i++) {
@@ -578,9 +579,12 @@ static void thread_time(struct cw_thread_time *tt, const struct cw_thread *t,
 	if (!lockf && !tf->other_ns)
 		lockf = tf->lock_ns;
 	futex = st->offcpu_ns[CW_OFFCPU_FUTEX];
+	/* in double: the product overflows 64 bits, and 128-bit division is a libgcc call */
 	lock_part = lockf + tf->other_ns ?
-			    (__u64)((unsigned __int128)futex * lockf / (lockf + tf->other_ns)) :
+			    (__u64)((double)futex * lockf / ((double)lockf + tf->other_ns)) :
 			    0;
+	if (lock_part > futex)
+		lock_part = futex;
 	tt->futex_wait_ns = futex - lock_part;
 	tt->lock_wait_ns = st->offcpu_ns[CW_OFFCPU_LOCK] + lock_part;
 	tt->runq_ns_max = st->runq_ns_max;
