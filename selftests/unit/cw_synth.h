@@ -109,6 +109,14 @@ static inline struct cw_ev_lock_stats synth_stats(__u8 what, __u64 ts, __u32 pid
 	return s;
 }
 
+/* The same, under the name it had for a while (tests on other branches use both). */
+static inline struct cw_ev_lock_stats synth_site_stats(__u8 what, __u64 ts, __u32 pid, __u32 tid,
+						       __u64 addr, __u64 stack_id, __u64 n,
+						       __u64 wait_ns)
+{
+	return synth_stats(what, ts, pid, tid, addr, stack_id, n, wait_ns);
+}
+
 /* A thread's cumulative scheduling: on CPU, and off CPU by CW_OFFCPU_* (offcpu[]). */
 static inline struct cw_ev_thread_stats synth_thread_stats(__u64 ts, __u32 pid, __u32 tid,
 							   __u64 oncpu_ns,

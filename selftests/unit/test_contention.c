@@ -760,6 +760,64 @@ TEST_F(ct, kernel_locks)
 	EXPECT_EQ(CW_STACK_KERNEL, cw_findings__get(self->fs, 0)->stacks[0].space);
 }
 
+/*
+ * An rwsem contended for reading and for writing is two kernel-lock rows, one per kind of
+ * contention; raw records of a process that sends statistics (record --timeline) do not
+ * count twice, whichever came first.
+ */
+TEST_F(ct, kernel_lock_per_kind_of_contention)
+{
+	struct cw_ev_klock k = {};
+	struct cw_ev_lock_stats s;
+	const struct cw_hot_object *o;
+	const struct cw_lock *l;
+
+	k.hdr = synth_hdr(CW_EV_KLOCK_END, sizeof(k), self->ts++, PID, T1);
+	k.addr = K1;
+	k.wait_ns = 999;
+	feed(_metadata, self->eng, &k.hdr);	/* raw, before any statistics */
+	ASSERT_EQ(999, cw_engine__find_lock(self->eng, PID, K1)->wait_ns_total);
+	s = synth_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xd1, 2, 1000);
+	s.op = 2;	/* LCB_F_READ */
+	s.flags = CW_SITE_F_MMAP_LOCK;
+	feed(_metadata, self->eng, &s.hdr);
+	s = synth_stats(CW_SITE_KLOCK, self->ts++, PID, 0, K1, 0xd2, 1, 5000);
+	s.op = 4;	/* LCB_F_WRITE */
+	s.flags = CW_SITE_F_MMAP_LOCK;
+	feed(_metadata, self->eng, &s.hdr);
+	k.hdr.ts_ns = self->ts++;
+	feed(_metadata, self->eng, &k.hdr);	/* raw, after */
+	EXPECT_TRUE(cw_engine__has_klock_sites(self->eng, PID));
+
+	l = cw_engine__find_lock(self->eng, PID, K1);
+	ASSERT_NE(NULL, l);
+	EXPECT_EQ(7000, l->wait_ns_total);
+	EXPECT_EQ(3, l->contentions);
+
+	model(_metadata, self, NULL);
+	ASSERT_EQ(2, cw_contention__nr_klocks(self->c));
+	o = cw_contention__klock(self->c, 0);
+	EXPECT_EQ(K1, o->addr);
+	EXPECT_EQ(4, o->klock_flags);
+	EXPECT_EQ(5000, o->wait_ns_total);
+	EXPECT_EQ(1, o->contentions);
+	ASSERT_EQ(1, o->nr_waiters);
+	EXPECT_EQ(0xd2, o->waiters[0].stack_id);
+	EXPECT_EQ(CW_STACK_KERNEL, o->waiters[0].space);
+	EXPECT_TRUE(o->flags & CW_SITE_F_MMAP_LOCK);
+	o = cw_contention__klock(self->c, 1);
+	EXPECT_EQ(K1, o->addr);
+	EXPECT_EQ(2, o->klock_flags);
+	EXPECT_EQ(2000, o->wait_ns_total);
+	EXPECT_EQ(2, o->contentions);
+	EXPECT_EQ(1000, o->wait_p50_ns);
+	EXPECT_EQ(2, o->hist[cw_hist_bucket(1000)]);
+	EXPECT_EQ(0xd1, o->waiters[0].stack_id);
+	/* the address names the first row of it */
+	EXPECT_EQ(cw_contention__klock(self->c, 1), cw_contention__find(self->c, PID, K1));
+	EXPECT_EQ(0, cw_contention__nr_objects(self->c));
+}
+
 /* Raw futex records count only while the process sent no futex statistics. */
 TEST_F(ct, raw_futex_records_never_counted_twice)
 {

@@ -40,7 +40,7 @@ struct obj {
 	size_t nr_f_paths, cap_f_paths;
 	struct cw_hot_thread *f_threads;
 	size_t nr_f_threads, cap_f_threads;
-	size_t cap_holders, cap_threads;
+	size_t cap_holders, cap_threads, cap_waiters;
 };
 
 struct cw_contention {
@@ -51,6 +51,7 @@ struct cw_contention {
 	/* while building: (slot << 32, stack) -> futex waiter, (slot << 32 | 1, tid) -> thread */
 	struct cw_index path_ix;
 	struct cw_index holder_ix;	/* (slot << 32 | tid, stack) -> holder */
+	struct cw_index klock_ix;	/* (LCB_F_* << 32 | pid, addr) -> kernel lock's slot */
 	size_t *users;			/* user-space objects' slots, ranked */
 	size_t nr_users;
 	size_t *klocks;			/* kernel locks' slots, ranked */
@@ -63,7 +64,7 @@ struct cw_contention {
 
 __u64 cw_hist__percentile(const __u64 *hist, unsigned int pct)
 {
-	unsigned __int128 total = 0, want, seen = 0;
+	__u64 total = 0, want, seen = 0;
 
 	if (pct > 100)
 		pct = 100;
@@ -71,8 +72,9 @@ __u64 cw_hist__percentile(const __u64 *hist, unsigned int pct)
 		total += hist[i];
 	if (!total)
 		return 0;
-	/* the smallest bucket with at least pct% of the values at or below it */
-	want = (total * pct + 99) / 100;
+	/* the smallest bucket with at least pct% of the values at or below it: ceil, and
+	 * no overflow (no 128-bit division either, a libgcc call the engine may not make) */
+	want = total / 100 * pct + ((total % 100) * pct + 99) / 100;
 	if (!want)
 		want = 1;
 	for (int i = 0; i < CW_HIST_BUCKETS; i++) {
@@ -327,6 +329,63 @@ static int add_futex_site(struct cw_contention *c, const struct cw_view_site *s,
 	return 0;
 }
 
+/* --- kernel locks from their statistics ------------------------------------------- */
+
+/*
+ * A kernel lock is one object per kind of contention (its LCB_F_* flags): an rwsem
+ * contended for reading by page faults and for writing by mmap() is two rows, as the
+ * tracepoint tells them apart (rwsem_read, rwsem_write). cw_contention__find() names the
+ * first of them.
+ */
+static int add_klock_site(struct cw_contention *c, const struct cw_view_site *s)
+{
+	struct cw_hot_object *h;
+	struct cw_hot_path *p;
+	struct obj *o;
+	__u32 slot;
+
+	if (cw_index__get(&c->klock_ix, (__u64)s->op << 32 | s->pid, s->addr, &slot)) {
+		if (c->nr_objs >= UINT32_MAX)
+			return -ENOMEM;
+		o = cw_grow(c->objs, &c->cap_objs, c->nr_objs + 1, sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		c->objs = o;
+		slot = c->nr_objs;
+		if (cw_index__put(&c->klock_ix, (__u64)s->op << 32 | s->pid, s->addr, slot))
+			return -ENOMEM;
+		if (cw_index__get(&c->obj_ix, s->pid, s->addr, &(__u32){ 0 }) &&
+		    cw_index__put(&c->obj_ix, s->pid, s->addr, slot))
+			return -ENOMEM;
+		o = &c->objs[c->nr_objs++];
+		memset(o, 0, sizeof(*o));
+		o->o.pid = s->pid;
+		o->o.addr = s->addr;
+		o->o.kind = CW_LOCK_KERNEL;
+		o->o.views = CW_VIEW_KLOCK;
+		o->o.klock_flags = s->op;
+		o->o.seq = s->seq;
+		o->kind_classified = 1;
+	}
+	o = &c->objs[slot];
+	h = &o->o;
+	h->flags |= s->flags;
+	h->acquisitions += s->acquisitions > s->failures ? s->acquisitions - s->failures : 0;
+	h->contentions += s->contentions;
+	h->failures += s->failures;
+	h->wait_ns_total += s->wait_ns_total;
+	if (s->wait_ns_max > h->wait_ns_max)
+		h->wait_ns_max = s->wait_ns_max;
+	for (int i = 0; i < CW_HIST_BUCKETS; i++)
+		h->hist[i] += s->hist[i];
+	p = get_path(&c->path_ix, (__u64)slot << 32 | 2, &h->waiters, &h->nr_waiters,
+		     &o->cap_waiters, 0, CW_STACK_KERNEL, s->stack_id);
+	if (!p)
+		return -ENOMEM;
+	path_add(p, s->contentions, s->wait_ns_total, s->wait_ns_max);
+	return 0;
+}
+
 /* --- wakes -------------------------------------------------------------------------- */
 
 static int add_wake_site(struct cw_contention *c, const struct cw_view_site *s)
@@ -578,9 +637,12 @@ static void thread_time(struct cw_thread_time *tt, const struct cw_thread *t,
 	if (!lockf && !tf->other_ns)
 		lockf = tf->lock_ns;
 	futex = st->offcpu_ns[CW_OFFCPU_FUTEX];
+	/* in double: the product overflows 64 bits, and 128-bit division is a libgcc call */
 	lock_part = lockf + tf->other_ns ?
-			    (__u64)((unsigned __int128)futex * lockf / (lockf + tf->other_ns)) :
+			    (__u64)((double)futex * lockf / ((double)lockf + tf->other_ns)) :
 			    0;
+	if (lock_part > futex)
+		lock_part = futex;
 	tt->futex_wait_ns = futex - lock_part;
 	tt->lock_wait_ns = st->offcpu_ns[CW_OFFCPU_LOCK] + lock_part;
 	tt->runq_ns_max = st->runq_ns_max;
@@ -643,9 +705,15 @@ static int build(struct cw_contention *c, const struct cw_engine *eng,
 		if (cw_index__put(&thread_ix, t->pid, t->tid, i))
 			goto cleanup;
 	}
-	for (size_t i = 0; i < cw_engine__nr_locks(eng); i++)
-		if (add_lock_row(c, cw_engine__lock(eng, i)))
+	for (size_t i = 0; i < cw_engine__nr_locks(eng); i++) {
+		const struct cw_lock *l = cw_engine__lock(eng, i);
+
+		/* kernel locks with statistics: from them, by kind of contention (below) */
+		if (l->kind == CW_LOCK_KERNEL && cw_engine__has_klock_sites(eng, l->pid))
+			continue;
+		if (add_lock_row(c, l))
 			goto cleanup;
+	}
 	err = classify_sites(eng, opts, cls);
 	if (err)
 		goto cleanup;
@@ -654,6 +722,8 @@ static int build(struct cw_contention *c, const struct cw_engine *eng,
 		const struct cw_view_site *s = cw_engine__view_site(eng, i);
 
 		if (s->what == CW_SITE_FUTEX && add_futex_site(c, s, &cls[i], tf, &thread_ix))
+			goto cleanup;
+		if (s->what == CW_SITE_KLOCK && add_klock_site(c, s))
 			goto cleanup;
 	}
 	for (size_t i = 0; i < nr_sites; i++) {
@@ -698,6 +768,7 @@ static int build(struct cw_contention *c, const struct cw_engine *eng,
 cleanup:
 	cw_index__fini(&c->path_ix);
 	cw_index__fini(&c->holder_ix);
+	cw_index__fini(&c->klock_ix);
 	cw_index__fini(&thread_ix);
 	free(cls);
 	free(tf);

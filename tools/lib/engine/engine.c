@@ -30,7 +30,8 @@ struct cw_engine {
 	size_t nr_sites, cap_sites;
 	struct cw_index site_ix;	/* (pid << 32 | tid, hash of the rest) -> first slot of a
 					 * chain through cw_view_site.next */
-	struct cw_index futex_pid_ix;	/* (pid, 0): pid sent CW_SITE_FUTEX statistics */
+	struct cw_index futex_pid_ix;	/* (pid, 0): pid sent CW_SITE_FUTEX statistics;
+					 * (pid, 1): CW_SITE_KLOCK statistics */
 	__u64 seq;			/* next cw_lock / cw_view_site seq */
 	struct cw_lg *lg;
 };
@@ -307,6 +308,39 @@ static int futex_sites_begin(struct cw_engine *eng, __u32 pid)
 	return 0;
 }
 
+/*
+ * The first kernel-lock statistics of a process: from now on they make its kernel locks'
+ * rows, and what its raw records (record --timeline sends both) added is dropped.
+ */
+static int klock_sites_begin(struct cw_engine *eng, __u32 pid)
+{
+	__u32 v;
+
+	if (!cw_index__get(&eng->futex_pid_ix, pid, 1, &v))
+		return 0;
+	if (cw_index__put(&eng->futex_pid_ix, pid, 1, 1))
+		return -ENOMEM;
+	for (size_t i = 0; i < eng->locks.nr; i++) {
+		struct cw_lock *l = eng->locks.v[i];
+
+		if (l->pid != pid || l->kind != CW_LOCK_KERNEL)
+			continue;
+		l->begins = l->acquisitions = l->failures = l->contentions = 0;
+		l->wait_ns_total = l->wait_ns_max = 0;
+		memset(l->wait_hist, 0, sizeof(l->wait_hist));
+		l->nr_users = 0;
+		l->nr_sites = 0;
+	}
+	return 0;
+}
+
+int cw_engine__has_klock_sites(const struct cw_engine *eng, __u32 pid)
+{
+	__u32 v;
+
+	return !cw_index__get(&eng->futex_pid_ix, pid, 1, &v);
+}
+
 /* Kernel lock statistics make and feed the same cw_lock rows as the raw records. */
 static int klock_stats_to_lock(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 {
@@ -354,7 +388,9 @@ static int feed_view_stats(struct cw_engine *eng, const struct cw_ev_lock_stats 
 	if (!v)
 		return -ENOMEM;
 	if (s->what == CW_SITE_KLOCK) {
-		err = klock_stats_to_lock(eng, s);
+		err = klock_sites_begin(eng, s->hdr.pid);
+		if (!err)
+			err = klock_stats_to_lock(eng, s);
 		if (err)
 			return err;
 	}
@@ -592,8 +628,12 @@ static int feed_klock(struct cw_engine *eng, const struct cw_ev_klock *e)
 	struct cw_lock *l;
 
 	t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+	if (!t)
+		return -ENOMEM;
+	if (cw_engine__has_klock_sites(eng, h->pid))
+		return 0;	/* its statistics count these contentions already */
 	l = get_lock(eng, h->pid, e->addr, CW_LOCK_KERNEL, h->ts_ns);
-	if (!t || !l)
+	if (!l)
 		return -ENOMEM;
 	l->known |= CW_LOCK_KNOWN_CONTENTIONS;
 	site = get_site(l, e->kstack_id);

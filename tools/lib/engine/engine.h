@@ -220,5 +220,8 @@ const struct cw_view_site *cw_engine__find_view_site(const struct cw_engine *eng
 						     __u8 what);
 /* Whether process pid sent CW_SITE_FUTEX statistics (its raw futex records then do not count). */
 int cw_engine__has_futex_sites(const struct cw_engine *eng, __u32 pid);
+/* Whether process pid sent CW_SITE_KLOCK statistics (its raw kernel-lock records then do not
+ * count: the statistics make its CW_LOCK_KERNEL rows). */
+int cw_engine__has_klock_sites(const struct cw_engine *eng, __u32 pid);
 
 #endif /* __CW_ENGINE_H */
