@@ -1295,6 +1295,8 @@ static int load_recording_to(const char *path, struct cw_engine **out, struct cw
 	t->pid = meta->pid;
 	snprintf(t->comm, sizeof(t->comm), "%s", meta->comm);
 	show_args(t->cmdline, sizeof(t->cmdline), meta->cmdline, meta->cmdline_len);
+	/* recorded with --no-uprobes: its ticks say so */
+	t->no_uprobes = cw_engine__counts(eng)->ticks_no_uprobes > 0;
 	cw_replay__status(src, &st);
 	if (!st.complete && st.problem[0])
 		fprintf(stderr, "%s: %s: %s\n", env.prog, path, st.problem);

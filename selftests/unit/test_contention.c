@@ -388,13 +388,47 @@ TEST_F(ct, waiting_for_work_is_never_a_hotspot)
 	ASSERT_EQ(1, cw_findings__nr(self->fs));
 	EXPECT_EQ(M, cw_findings__get(self->fs, 0)->locks[0].addr);
 
-	/* without the classifier the condvar's word is an unknown futex: it may be one */
+	/*
+	 * Without the classifier every word is an unknown futex, as likely an idle wait as
+	 * a lock: none is called a hotspot, the mutex's word included.
+	 */
 	cw_findings__free(self->fs);
 	self->fs = NULL;
 	ASSERT_EQ(0, cw_findings__new(self->eng, &self->fs));
-	EXPECT_EQ(3, cw_findings__nr(self->fs));
-	EXPECT_EQ(C + 40, cw_findings__get(self->fs, 0)->locks[0].addr);
-	EXPECT_EQ(CW_LOCK_FUTEX, cw_findings__get(self->fs, 0)->locks[0].type);
+	EXPECT_EQ(0, cw_findings__nr(self->fs));
+	cw_contention__free(self->c);
+	self->c = NULL;
+	ASSERT_EQ(0, cw_contention__new(self->eng, NULL, &self->c));
+	o = cw_contention__object(self->c, 0);
+	EXPECT_EQ(C + 40, o->addr);
+	EXPECT_EQ(CW_LOCK_FUTEX, o->kind);
+	EXPECT_EQ(0.8, o->share);
+	EXPECT_FALSE(o->hotspot);
+}
+
+/* An unknown futex word locked with FUTEX_LOCK_PI is a lock: it can be a hotspot. */
+TEST_F(ct, unknown_pi_futex_can_be_a_hotspot)
+{
+	const __u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_FUTEX] = 9000 };
+	struct cw_ev_lock_stats pi = synth_stats(CW_SITE_FUTEX, 100, PID, T1, W, 0x61, 1, 5000);
+	const struct cw_hot_object *o;
+
+	thread_stats(_metadata, self, T1, 1000, off);	/* 10000 ns traced */
+	stats(_metadata, self, CW_SITE_FUTEX, T1, M, 0x62, 1, 6000);
+	pi.op = 6 | 128;	/* FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG */
+	feed(_metadata, self->eng, &pi.hdr);
+
+	ASSERT_EQ(0, cw_contention__new(self->eng, NULL, &self->c));
+	ASSERT_EQ(2, cw_contention__nr_objects(self->c));
+	o = cw_contention__object(self->c, 0);
+	EXPECT_EQ(M, o->addr);
+	EXPECT_EQ(CW_LOCK_FUTEX, o->kind);
+	EXPECT_FALSE(o->hotspot);
+	EXPECT_FALSE(o->flags & CW_HOT_F_PI);
+	o = cw_contention__object(self->c, 1);
+	EXPECT_EQ(W, o->addr);
+	EXPECT_TRUE(o->flags & CW_HOT_F_PI);
+	EXPECT_TRUE(o->hotspot);
 }
 
 /* Larger wait first; equal waits in the order the locks first appeared. */
@@ -934,6 +968,7 @@ static void feed_all(struct __test_metadata *_metadata, struct cw_engine *eng)
 	};
 	struct cw_ev_comm c = synth_comm(9, PID, T3, "holder");
 
+	s[6].op = 6;	/* W: FUTEX_LOCK_PI, a lock though no libc code names it */
 	cw_engine__feed(eng, &t.hdr);
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		cw_engine__feed(eng, &s[i].hdr);

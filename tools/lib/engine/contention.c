@@ -85,6 +85,21 @@ __u64 cw_hist__percentile(const __u64 *hist, unsigned int pct)
 	return 1ULL << CW_HIST_BUCKETS;
 }
 
+/*
+ * Whether an object can be a contention hotspot at all: waiting for work (condition
+ * variables, semaphores, barriers, joins) never is, nor an object nobody ever blocked on
+ * (its wait is the probes' own cost), nor a futex word no libc code could be matched to
+ * unless it was locked as a PI futex: such words are as often some runtime's or pool's
+ * idle waits (Go parks its idle threads on futexes) as locks, and a finding must not
+ * call an idle program contended.
+ */
+static int hotspot_candidate(const struct cw_hot_object *h)
+{
+	if (CW_LOCK_WAITS_FOR_WORK(h->kind) || !h->contentions)
+		return 0;
+	return h->kind != CW_LOCK_FUTEX || (h->flags & CW_HOT_F_PI);
+}
+
 int cw_contention__is_hotspot(__u64 wait_ns_total, __u64 traced_ns, unsigned int pct)
 {
 	if (!traced_ns || !wait_ns_total)
@@ -293,6 +308,13 @@ static int add_futex_site(struct cw_contention *c, const struct cw_view_site *s,
 		o->o.attr = s->attr;
 	o->o.views |= CW_VIEW_FUTEX;
 	o->o.flags |= s->flags;
+	switch (s->op & 0x7f) {
+	case 6:		/* FUTEX_LOCK_PI */
+	case 11:	/* FUTEX_WAIT_REQUEUE_PI */
+	case 13:	/* FUTEX_LOCK_PI2 */
+		o->o.flags |= CW_HOT_F_PI;
+		break;
+	}
 	o->f_calls += s->acquisitions;
 	o->f_slept += s->contentions;
 	o->f_timeouts += s->failures;
@@ -755,7 +777,7 @@ static int build(struct cw_contention *c, const struct cw_engine *eng,
 		struct cw_hot_object *h = &c->objs[i].o;
 
 		h->share = c->traced_ns ? (double)h->wait_ns_total / c->traced_ns : 0;
-		h->hotspot = !CW_LOCK_WAITS_FOR_WORK(h->kind) &&
+		h->hotspot = hotspot_candidate(h) &&
 			     cw_contention__is_hotspot(h->wait_ns_total, c->traced_ns, c->pct);
 		if (h->kind == CW_LOCK_KERNEL)
 			c->klocks[c->nr_klocks++] = i;

@@ -101,7 +101,8 @@ struct cw_hot_object {
 				 * (the latest named owner, if the engine knows that thread and
 				 * saw no exit of it) */
 	double share;		/* wait_ns_total / traced threads' time */
-	int hotspot;		/* share >= threshold and not CW_LOCK_WAITS_FOR_WORK(kind) */
+	int hotspot;		/* share >= threshold, it blocked someone, and it is a lock: not
+				 * CW_LOCK_WAITS_FOR_WORK, not an unclassified non-PI futex */
 	/* lists by wait_ns_total, then count, largest first; ties by first appearance */
 	struct cw_hot_path *waiters;
 	size_t nr_waiters;
@@ -112,6 +113,9 @@ struct cw_hot_object {
 	size_t nr_threads;
 	__u64 seq;		/* first appearance in the stream: ties rank by it */
 };
+
+/* cw_hot_object.flags beyond CW_SITE_F_*: what the model concluded */
+#define CW_HOT_F_PI (1U << 16)		/* waited on with FUTEX_LOCK_PI & co: a lock, classified or not */
 
 #define CW_VIEW_ACQUIRE (1U << 0)	/* uprobes on the lock's functions */
 #define CW_VIEW_FUTEX (1U << 1)		/* futex waits */

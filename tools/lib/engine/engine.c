@@ -804,6 +804,8 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		break;
 	case CW_EV_TICK:
 		c->ticks++;
+		if (h->flags & CW_F_NO_UPROBES)
+			c->ticks_no_uprobes++;
 		break;
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *l = (const void *)h;

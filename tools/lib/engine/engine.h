@@ -166,6 +166,7 @@ struct cw_engine_counts {
 	__u64 lost_unknown_kind;	/* ... of CW_LOST_* kinds newer than this build */
 	__u64 lost_total;
 	__u64 ticks;
+	__u64 ticks_no_uprobes;		/* ticks of a source tracing without uprobes (CW_F_NO_UPROBES) */
 };
 
 struct cw_engine;
