@@ -195,7 +195,9 @@ static __always_inline void futex_count(const struct pending_futex *p, __u64 id,
 		st->contentions++;
 	if (ret == -CW_ETIMEDOUT)
 		st->failures++;
-	site_wait_own(st, wait);
+	/* the waits are the calls that slept: an EAGAIN returned at once */
+	if (ret != -CW_EAGAIN)
+		site_wait_own(st, wait);
 	/* futex_waitv returns the index of the word that woke it */
 	if (ret >= 0)
 		outcome = CW_FUTEX_WOKEN;

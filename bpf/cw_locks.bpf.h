@@ -285,9 +285,12 @@ static __always_inline void count_site(__u32 tgid, __u64 addr, __u64 stack_id, _
 		/*
 		 * Only a contended acquire waited: an uncontended one's time in the call is
 		 * the probes' own trap cost (microseconds on some hosts) and preemption, which
-		 * would make a busy uncontended lock look like a hotspot.
+		 * would make a busy uncontended lock look like a hotspot; and the histogram is
+		 * of the waits, so that its percentiles say how long a thread waited when it
+		 * had to.
 		 */
-		site_wait_shared(st, contended ? wait : 0);
+		if (contended)
+			site_wait_shared(st, wait);
 	} else {
 		__sync_fetch_and_add(&st->hold_ns_total, hold);
 		atomic_max(&st->hold_ns_max, hold);
