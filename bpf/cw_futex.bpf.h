@@ -142,6 +142,13 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 
 	if (!cw_traced(id >> 32))
 		return 0;
+	/*
+	 * A wake, requeue or wake_op leaves nothing to count when it returns: without
+	 * per-operation records it costs the lookup above alone (sched_waking names its
+	 * waker from the registers), not a map update and a delete per call.
+	 */
+	if (!blocks && !raw_events)
+		return 0;
 	p.uaddr = uaddr;
 	p.uaddr2 = uaddr2;
 	p.op = op;
