@@ -72,54 +72,14 @@ struct {
 	__type(value, struct cw_thread_sched);
 } empty_thread SEC(".maps");
 
-/*
- * cw_hist_bucket() of events.h without its loop: floor(log2(v)), 0 for 0, at most
- * CW_HIST_BUCKETS - 1 (the verifier follows straight code once).
- */
-static __always_inline __u32 sched_bucket(__u64 v)
-{
-	__u32 r = 0, shift;
-
-	shift = (v > 0xffffffffULL) << 5;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xffff) << 4;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xff) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xf) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	r |= (__u32)(v >> 1);
-	return r < CW_HIST_BUCKETS ? r : CW_HIST_BUCKETS - 1;
-}
-
 /* One more value v in a log2 histogram; masked after a barrier, or clang drops the mask. */
 static __always_inline void sched_hist_add(__u32 *hist, __u64 v)
 {
-	__u64 b = sched_bucket(v);
+	__u64 b = cw_site_bucket(v);
 
 	asm volatile("" : "+r"(b));
 	b &= CW_HIST_BUCKETS - 1;
 	__sync_fetch_and_add(&hist[b], 1);
-}
-
-static __always_inline void sched_max(__u64 *v, __u64 x)
-{
-	__u64 old = *v;
-
-	for (int i = 0; i < 4 && x > old; i++) {
-		__u64 seen = __sync_val_compare_and_swap(v, old, x);
-
-		if (seen == old)
-			break;
-		old = seen;
-	}
 }
 
 /* FUTEX_WAIT, _LOCK_PI, _WAIT_BITSET, _WAIT_REQUEUE_PI, _LOCK_PI2, futex_waitv */
@@ -264,7 +224,7 @@ static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid
 
 		sched_add_off(st, state, d);
 		if (state == CW_OFFCPU_PREEMPTED) {
-			sched_max(&st->runq_ns_max, d);
+			atomic_max(&st->runq_ns_max, d);
 			sched_hist_add(st->runq_hist, d);
 		}
 	}
@@ -411,7 +371,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	__sync_fetch_and_add(&site->acquisitions, 1);
 	__sync_fetch_and_add(&site->contentions, 1);
 	__sync_fetch_and_add(&site->wait_ns_total, wait);
-	sched_max(&site->wait_ns_max, wait);
+	atomic_max(&site->wait_ns_max, wait);
 	sched_hist_add(site->wait_hist, wait);
 }
 
