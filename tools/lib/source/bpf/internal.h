@@ -63,6 +63,14 @@ struct proc {
 	struct cw_proc_maps maps;
 };
 
+/* One batch of a hash map as bpf_map_lookup_batch() reads it, grown as buckets need. */
+struct cw_bpf_batch {
+	void *keys, *vals;
+	size_t key_size, val_size;
+	__u32 room;
+	__u32 first_room;		/* entries of the first batch */
+};
+
 /*
  * lock_sites as last sent, to send the growth each tick (stats.c). An entry is known by
  * its whole key: the same lock at the same address, from the same call path (stack ids
@@ -78,10 +86,7 @@ struct cw_bpf_sites {
 	struct cw_index path_ix;	/* (addr, stack_id) -> path number */
 	__u32 nr_paths;
 	struct cw_index ix;		/* (tgid << 32 | tid, path number << 32 | what) -> slot */
-	/* one batch of the map as read (bpf_map_lookup_batch) */
-	struct cw_site_key *keys;
-	struct cw_site_stats *vals;
-	__u32 room;
+	struct cw_bpf_batch batch;	/* keys: struct cw_site_key, vals: cw_site_stats */
 	/* entries of processes no longer traced, and of threads that exited (their own
 	 * futex and wake entries): sent a last time, then deleted */
 	struct cw_site_key *gone;
@@ -106,10 +111,7 @@ struct cw_bpf_threads {
 	size_t nr, cap;
 	struct cw_index ix;		/* (tid, tgid) -> slot in prev */
 	__u32 gen;			/* reads so far */
-	/* one batch of the map as read */
-	__u32 *keys;
-	struct cw_thread_sched *vals;
-	__u32 room;
+	struct cw_bpf_batch batch;	/* keys: __u32 tids, vals: struct cw_thread_sched */
 	/* tids of processes no longer traced, deleted from the map after the read */
 	__u32 *gone;
 	size_t nr_gone, cap_gone;
@@ -197,5 +199,15 @@ int cw_bpf__sched_attach(struct bpf_source *s);
 void cw_bpf__sched_detach(struct bpf_source *s);
 int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now);
 void cw_bpf__threads_fini(struct bpf_source *s);
+
+/*
+ * Call fn for every entry of the hash map fd (batch.c), in batches of b; the first error
+ * fn returns ends the read and is returned. what names the map in errors.
+ */
+typedef int (*cw_bpf_entry_fn)(struct bpf_source *s, const void *key, const void *val,
+			       void *ctx);
+int cw_bpf__map_each(struct bpf_source *s, int fd, struct cw_bpf_batch *b, const char *what,
+		     cw_bpf_entry_fn fn, void *ctx);
+void cw_bpf__batch_fini(struct cw_bpf_batch *b);
 
 #endif /* __CW_BPF_INTERNAL_H */

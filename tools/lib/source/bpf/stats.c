@@ -209,75 +209,40 @@ static int drop_gone(struct bpf_source *s, int fd)
 	return err;
 }
 
-/* Twice the room for a batch. 0 or -ENOMEM. */
-static int more_room(struct cw_bpf_sites *t)
-{
-	/* keys and vals share room: each is grown from it to n exactly (n >= 2 * room) */
-	size_t n = t->room ? 2 * (size_t)t->room : BATCH_ROOM, kcap = t->room, vcap = t->room;
-	void *k, *v;
+struct sites_read {
+	__u64 now;
+	__s64 last;		/* live_key()'s cache */
+};
 
-	if (n > UINT32_MAX)
+/* One entry of a read: what grew goes out; an entry no longer live is deleted after. */
+static int site_read(struct bpf_source *s, const void *key, const void *val, void *ctx)
+{
+	const struct cw_site_key *k = key;
+	struct cw_bpf_sites *t = &s->sites;
+	struct sites_read *r = ctx;
+	struct cw_site_key *g;
+	int err = send_growth(s, k, val, r->now);
+
+	if (err || live_key(s, k, &r->last))
+		return err;
+	g = cw_grow(t->gone, &t->cap_gone, t->nr_gone + 1, sizeof(*g));
+	if (!g)
 		return -ENOMEM;
-	k = cw_grow(t->keys, &kcap, n, sizeof(*t->keys));
-	if (!k)
-		return -ENOMEM;
-	t->keys = k;
-	v = cw_grow(t->vals, &vcap, n, sizeof(*t->vals));
-	if (!v)
-		return -ENOMEM;
-	t->vals = v;
-	t->room = n;
+	t->gone = g;
+	t->gone[t->nr_gone++] = *k;
 	return 0;
 }
 
 int cw_bpf__send_lock_stats(struct bpf_source *s, __u64 now)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	int fd = bpf_map__fd(s->skel->maps.lock_sites), end = 0, err = 0;
+	int fd = bpf_map__fd(s->skel->maps.lock_sites), err;
 	struct cw_bpf_sites *t = &s->sites;
-	__u32 in = 0, out = 0;
-	__s64 last = -1;
-	int first = 1;
+	struct sites_read r = { .now = now, .last = -1 };
 
-	if (!t->room && more_room(t))
-		return -ENOMEM;
-	while (!end && !err) {
-		__u32 n = t->room;
-
-		/* a hash map's batch position is a bucket: the first call starts at none */
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, t->keys, t->vals, &n,
-					 &opts)) {
-			err = -errno;
-			if (err == -ENOENT) {
-				end = 1; /* the last batch, perhaps with entries */
-				err = 0;
-			} else if (err == -ENOSPC && !n) {
-				/* a bucket holds more entries than room: read it again, with more */
-				err = more_room(t);
-				continue;
-			} else {
-				cw_bpf__set_err(s, "failed to read the lock statistics: %s",
-						strerror(-err));
-				return err;
-			}
-		}
-		first = 0;
-		for (__u32 i = 0; i < n && !err; i++) {
-			err = send_growth(s, &t->keys[i], &t->vals[i], now);
-			if (!err && !live_key(s, &t->keys[i], &last)) {
-				struct cw_site_key *g = cw_grow(t->gone, &t->cap_gone,
-								t->nr_gone + 1, sizeof(*g));
-
-				if (!g) {
-					err = -ENOMEM;
-					break;
-				}
-				t->gone = g;
-				t->gone[t->nr_gone++] = t->keys[i];
-			}
-		}
-		in = out;
-	}
+	t->batch.key_size = sizeof(struct cw_site_key);
+	t->batch.val_size = sizeof(struct cw_site_stats);
+	t->batch.first_room = BATCH_ROOM;
+	err = cw_bpf__map_each(s, fd, &t->batch, "lock statistics", site_read, &r);
 	if (!err && t->nr_gone)
 		err = drop_gone(s, fd);
 	/* their entries were all in this read (they exited before it began) */
@@ -292,8 +257,7 @@ void cw_bpf__stats_fini(struct bpf_source *s)
 	struct cw_bpf_sites *t = &s->sites;
 
 	free(t->prev);
-	free(t->keys);
-	free(t->vals);
+	cw_bpf__batch_fini(&t->batch);
 	free(t->gone);
 	cw_index__fini(&t->path_ix);
 	cw_index__fini(&t->ix);

@@ -218,76 +218,43 @@ static int drop_unseen(struct bpf_source *s)
 	return err;
 }
 
-/* Twice the room for a batch. 0 or -ENOMEM. */
-static int more_room(struct cw_bpf_threads *t)
-{
-	size_t n = t->room ? 2 * (size_t)t->room : BATCH_ROOM, kcap = t->room, vcap = t->room;
-	void *k, *v;
+struct threads_read {
+	__u64 now;
+	int last;		/* the last drain: every thread's figures go out */
+};
 
-	if (n > UINT32_MAX)
+/* One entry of a read: sent when due; a thread of a process no longer traced goes after. */
+static int thread_read(struct bpf_source *s, const void *key, const void *val, void *ctx)
+{
+	const struct cw_thread_sched *v = val;
+	struct cw_bpf_threads *t = &s->threads;
+	struct threads_read *r = ctx;
+	int traced = cw_bpf__find_proc(s, v->tgid) != NULL, err;
+	__u32 *g;
+
+	err = send_thread(s, *(const __u32 *)key, v, r->now, r->last || !traced);
+	if (err || traced)
+		return err;
+	g = cw_grow(t->gone, &t->cap_gone, t->nr_gone + 1, sizeof(*g));
+	if (!g)
 		return -ENOMEM;
-	k = cw_grow(t->keys, &kcap, n, sizeof(*t->keys));
-	if (!k)
-		return -ENOMEM;
-	t->keys = k;
-	v = cw_grow(t->vals, &vcap, n, sizeof(*t->vals));
-	if (!v)
-		return -ENOMEM;
-	t->vals = v;
-	t->room = n;
+	t->gone = g;
+	t->gone[t->nr_gone++] = *(const __u32 *)key;
 	return 0;
 }
 
 int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	int fd = bpf_map__fd(s->skel->maps.thread_stats), end = 0, err = 0, first = 1;
+	int fd = bpf_map__fd(s->skel->maps.thread_stats), err;
 	struct cw_bpf_threads *t = &s->threads;
-	int last = s->stopped_ns != 0;
-	__u32 in = 0, out = 0;
+	struct threads_read r = { .now = now, .last = s->stopped_ns != 0 };
 
-	if (!t->room && more_room(t))
-		return -ENOMEM;
+	t->batch.key_size = sizeof(__u32);
+	t->batch.val_size = sizeof(struct cw_thread_sched);
+	t->batch.first_room = BATCH_ROOM;
 	t->gen++;
 	t->nr_gone = 0;
-	while (!end && !err) {
-		__u32 n = t->room;
-
-		/* a hash map's batch position is a bucket: the first call starts at none */
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, t->keys, t->vals, &n,
-					 &opts)) {
-			err = -errno;
-			if (err == -ENOENT) {
-				end = 1; /* the last batch, perhaps with entries */
-				err = 0;
-			} else if (err == -ENOSPC && !n) {
-				err = more_room(t); /* a bucket holds more than room */
-				continue;
-			} else {
-				cw_bpf__set_err(s, "failed to read the thread statistics: %s",
-						strerror(-err));
-				return err;
-			}
-		}
-		first = 0;
-		for (__u32 i = 0; i < n && !err; i++) {
-			int traced = cw_bpf__find_proc(s, t->vals[i].tgid) != NULL;
-
-			err = send_thread(s, t->keys[i], &t->vals[i], now, last || !traced);
-			if (!err && !traced) {
-				__u32 *g = cw_grow(t->gone, &t->cap_gone, t->nr_gone + 1,
-						   sizeof(*g));
-
-				if (!g) {
-					err = -ENOMEM;
-					break;
-				}
-				t->gone = g;
-				t->gone[t->nr_gone++] = t->keys[i];
-			}
-		}
-		in = out;
-	}
+	err = cw_bpf__map_each(s, fd, &t->batch, "thread statistics", thread_read, &r);
 	/* a thread of a process no longer traced is not traced: its entry goes */
 	for (size_t i = 0; !err && i < t->nr_gone; i++)
 		bpf_map_delete_elem(fd, &t->gone[i]);
@@ -302,8 +269,7 @@ void cw_bpf__threads_fini(struct bpf_source *s)
 
 	cw_links_destroy(t->links, CW_BPF_NR_SCHED_PROGS, NULL, 0);
 	free(t->prev);
-	free(t->keys);
-	free(t->vals);
+	cw_bpf__batch_fini(&t->batch);
 	free(t->gone);
 	cw_index__fini(&t->ix);
 	memset(t, 0, sizeof(*t));
