@@ -168,8 +168,16 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 		 */
 		if (!no_uprobes)
 			lk = bpf_map_lookup_elem(&pending_locks, &tid);
+		/*
+		 * Without frame pointers the cheap stack of a wait is glibc's futex call
+		 * alone: inside a probed acquire its caller (the acquire's return address)
+		 * tells call paths apart, and keeps a copy taken without the fix (an acquire
+		 * whose entry was not seen, its return already swapped) from standing for
+		 * the good ones.
+		 */
 		p.stack_id = user_stack_id(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-					   BPF_CORE_READ(regs, bp), 0, uaddr, blocks,
+					   BPF_CORE_READ(regs, bp), 0,
+					   uaddr ^ (lk ? lk->a.ip : 0), blocks,
 					   lk ? lk->ret_slot : 0, lk ? lk->a.ip : 0);
 	}
 	if (blocks) {
