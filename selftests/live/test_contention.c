@@ -225,6 +225,14 @@ static const char *list_of(const char *line, const char *key, char *buf, size_t 
 }
 
 /* The lock of the report at addr: a jq expression. */
+/*
+ * One check of a fixture's report, a function: a fixture's checks all read one real run
+ * (its TEST_F "report" calls them in turn), which under TCG costs tens of seconds.
+ */
+#define CHECK(fx, name)                                                                 \
+	static void fx##_##name(struct __test_metadata *_metadata, FIXTURE_DATA(fx) *self, \
+				const FIXTURE_VARIANT(fx) *variant)
+
 #define LOCK_AT "(.locks[] | select(.addr == \"0x%llx\"))"
 
 /* ---- one hot lock, one cold one ---- */
@@ -282,7 +290,7 @@ FIXTURE_TEARDOWN(hot)
  * pthread_mutex_lock themselves, within a factor of two either way; the report says
  * which mode it ran in, and what --no-uprobes cannot find.
  */
-TEST_F_TIMEOUT(hot, ranks_first_with_the_measured_wait, 300)
+CHECK(hot, ranks_first_with_the_measured_wait)
 {
 	CW_SKIPPED_IN_SETUP();
 	EXPECT_JQ(&self->r, ".mode.uprobes == %s", variant->no_uprobes ? "false" : "true");
@@ -307,7 +315,7 @@ TEST_F_TIMEOUT(hot, ranks_first_with_the_measured_wait, 300)
  * counted: exactly those the workload made of each. Without them cold_lock shows only
  * when it was contended at all.
  */
-TEST_F_TIMEOUT(hot, cold_lock_ranks_after_hot_lock, 300)
+CHECK(hot, cold_lock_ranks_after_hot_lock)
 {
 	CW_SKIPPED_IN_SETUP();
 	if (!variant->no_uprobes) {
@@ -331,7 +339,7 @@ TEST_F_TIMEOUT(hot, cold_lock_ranks_after_hot_lock, 300)
  * Who made them wait: the threads that held hot_lock while others waited, released in
  * hold_hot_lock(); the first holder is one of the workload's threads.
  */
-TEST_F_TIMEOUT(hot, holder_blame_names_the_holding_function, 300)
+CHECK(hot, holder_blame_names_the_holding_function)
 {
 	char tids[256];
 
@@ -352,7 +360,7 @@ TEST_F_TIMEOUT(hot, holder_blame_names_the_holding_function, 300)
  * A contention_hotspot finding names hot_lock: the threads spent most of their time
  * waiting for it, far above the default threshold of 10%.
  */
-TEST_F_TIMEOUT(hot, hotspot_finding_names_hot_lock, 300)
+CHECK(hot, hotspot_finding_names_hot_lock)
 {
 	CW_SKIPPED_IN_SETUP();
 	EXPECT_JQ(&self->r,
@@ -372,7 +380,7 @@ TEST_F_TIMEOUT(hot, hotspot_finding_names_hot_lock, 300)
  * measures; each ran at least its share of critical sections (iters x 20 us of busy
  * work) and waited for the lock.
  */
-TEST_F_TIMEOUT(hot, thread_table_has_figures, 300)
+CHECK(hot, thread_table_has_figures)
 {
 	static const char *const cols[] = { "oncpu_ns", "offcpu_ns", "runnable_ns",
 					    "futex_wait_ns", "klock_wait_ns", "io_ns",
@@ -401,6 +409,17 @@ TEST_F_TIMEOUT(hot, thread_table_has_figures, 300)
 			  tid, (long long)self->iters * HOT_HOLD_US * 1000);
 	}
 	EXPECT_EQ(HOT_THREADS, idx);
+}
+
+/* The checks above, on one run. */
+TEST_F_TIMEOUT(hot, report, 300)
+{
+	CW_SKIPPED_IN_SETUP();
+	hot_ranks_first_with_the_measured_wait(_metadata, self, variant);
+	hot_cold_lock_ranks_after_hot_lock(_metadata, self, variant);
+	hot_holder_blame_names_the_holding_function(_metadata, self, variant);
+	hot_hotspot_finding_names_hot_lock(_metadata, self, variant);
+	hot_thread_table_has_figures(_metadata, self, variant);
 }
 
 /*
@@ -503,7 +522,7 @@ FIXTURE_TEARDOWN(condpp)
  * Each condvar by its name and address, a cond and not a futex, with the sleeping
  * waits of its thread (at most its pthread_cond_wait calls) and their time.
  */
-TEST_F_TIMEOUT(condpp, waits_are_on_the_named_condvars, 300)
+CHECK(condpp, waits_are_on_the_named_condvars)
 {
 	static const char *const conds[] = { "ping_cond", "pong_cond" };
 	static const char *const waits[] = { "ping_waits", "pong_waits" };
@@ -533,7 +552,7 @@ TEST_F_TIMEOUT(condpp, waits_are_on_the_named_condvars, 300)
  * Waiting for work is no contention: the threads spend most of their time in the
  * condvar waits, far above the hotspot threshold, and still no hotspot names them.
  */
-TEST_F_TIMEOUT(condpp, condvar_waits_are_never_a_hotspot, 300)
+CHECK(condpp, condvar_waits_are_never_a_hotspot)
 {
 	CW_SKIPPED_IN_SETUP();
 	EXPECT_JQ(&self->r, "[.locks[] | select(.type == \"cond\") | .share] | add > 0.10");
@@ -541,6 +560,14 @@ TEST_F_TIMEOUT(condpp, condvar_waits_are_never_a_hotspot, 300)
 			    "select(.type == \"cond\" or .name == \"ping_cond\" or "
 			    ".name == \"pong_cond\")] == []");
 	EXPECT_JQ(&self->r, "[.locks[] | select(.type == \"cond\" and .hotspot)] == []");
+}
+
+/* The checks above, on one run. */
+TEST_F_TIMEOUT(condpp, report, 300)
+{
+	CW_SKIPPED_IN_SETUP();
+	condpp_waits_are_on_the_named_condvars(_metadata, self, variant);
+	condpp_condvar_waits_are_never_a_hotspot(_metadata, self, variant);
 }
 
 /* ---- a futex used directly ---- */
@@ -581,7 +608,7 @@ FIXTURE_TEARDOWN(rawfutex)
 }
 
 /* A futex named by its symbol, with exactly the waits that slept, all woken. */
-TEST_F_TIMEOUT(rawfutex, futex_named_by_its_symbol, 300)
+CHECK(rawfutex, futex_named_by_its_symbol)
 {
 	CW_SKIPPED_IN_SETUP();
 	EXPECT_JQ(&self->r,
@@ -592,7 +619,7 @@ TEST_F_TIMEOUT(rawfutex, futex_named_by_its_symbol, 300)
 }
 
 /* Who made them wait: fx-waker, from wake_waiters(). */
-TEST_F_TIMEOUT(rawfutex, waker_is_the_holder, 300)
+CHECK(rawfutex, waker_is_the_holder)
 {
 	CW_SKIPPED_IN_SETUP();
 	EXPECT_JQ(&self->r,
@@ -603,6 +630,14 @@ TEST_F_TIMEOUT(rawfutex, waker_is_the_holder, 300)
 		  LOCK_AT " | .waiters | length >= 1 and "
 		  "any(.[0].stack[]; .func == \"wait_for_generation\")",
 		  addr_of(&self->r, "futex_word"));
+}
+
+/* The checks above, on one run. */
+TEST_F_TIMEOUT(rawfutex, report, 300)
+{
+	CW_SKIPPED_IN_SETUP();
+	rawfutex_futex_named_by_its_symbol(_metadata, self, variant);
+	rawfutex_waker_is_the_holder(_metadata, self, variant);
 }
 
 /* ---- the kernel's mmap_lock ---- */
