@@ -224,6 +224,9 @@ static const char *list_of(const char *line, const char *key, char *buf, size_t 
 	return buf;
 }
 
+/* The first lock of the report's ranking, waits for work and unknown futexes left out. */
+#define FIRST_LOCK "([.locks[] | select(.type | IN(\"mutex\", \"rwlock\", \"spin\", \"libc\"))][0])"
+
 /* The lock of the report at addr: a jq expression. */
 /*
  * One check of a fixture's report, a function: a fixture's checks all read one real run
@@ -298,15 +301,20 @@ CHECK(hot, ranks_first_with_the_measured_wait)
 	EXPECT_JQ(&self->r, ".lost_events == 0");
 	if (variant->no_uprobes)
 		EXPECT_JQ(&self->r, ".mode.not_available | index(\"lock_order_inversion\") != null");
+	/*
+	 * First of the locks: a wait no libc code could be matched to (a join, without
+	 * glibc's debug symbols, as in the QEMU guests) is listed by its wait too, but is
+	 * no lock
+	 */
 	EXPECT_JQ(&self->r,
-		  ".locks[0].addr == \"0x%llx\" and .locks[0].name == \"hot_lock\" and "
-		  ".locks[0].type == \"mutex\" and .locks[0].contentions > 0",
+		  FIRST_LOCK " | .addr == \"0x%llx\" and .name == \"hot_lock\" and "
+		  ".type == \"mutex\" and .contentions > 0",
 		  addr_of(&self->r, "hot_lock"));
-	EXPECT_JQ(&self->r, ".locks[0].wait_ns_total >= %lld and .locks[0].wait_ns_total <= %lld",
+	EXPECT_JQ(&self->r, FIRST_LOCK " | .wait_ns_total >= %lld and .wait_ns_total <= %lld",
 		  self->waited / 2, self->waited * 2);
 	/* the wait histogram's percentiles lie within what was measured */
 	EXPECT_JQ(&self->r,
-		  ".locks[0] | .wait_p50_ns > 0 and .wait_p50_ns <= .wait_p99_ns and "
+		  FIRST_LOCK " | .wait_p50_ns > 0 and .wait_p50_ns <= .wait_p99_ns and "
 		  ".wait_p99_ns <= 2 * .wait_ns_max and .wait_ns_max <= .wait_ns_total");
 }
 
@@ -346,14 +354,14 @@ CHECK(hot, holder_blame_names_the_holding_function)
 	CW_SKIPPED_IN_SETUP();
 	list_of(self->r.wl.ready, "tids", tids, sizeof(tids));
 	EXPECT_JQ(&self->r,
-		  ".locks[0].holders | length > 0 and "
+		  FIRST_LOCK ".holders | length > 0 and "
 		  "any(.[0].stack[]; .func == \"hold_hot_lock\") and "
 		  "(.[0].tid as $t | [%s] | index($t)) != null and .[0].wait_ns_total > 0",
 		  tids);
-	EXPECT_JQ(&self->r, ".locks[0] | .top_holder_stack == .holders[0].stack");
+	EXPECT_JQ(&self->r, FIRST_LOCK " | .top_holder_stack == .holders[0].stack");
 	/* and who waited: from the same function, which called pthread_mutex_lock */
 	EXPECT_JQ(&self->r,
-		  ".locks[0].waiters | length > 0 and any(.[0].stack[]; .func == \"hold_hot_lock\")");
+		  FIRST_LOCK ".waiters | length > 0 and any(.[0].stack[]; .func == \"hold_hot_lock\")");
 }
 
 /*
@@ -369,7 +377,7 @@ CHECK(hot, hotspot_finding_names_hot_lock)
 		  ".locks[0].addr == \"0x%llx\" and .share > 0.10 and .threshold_pct == 10 and "
 		  ".wait_ns_total > 0 and (.summary | length > 0))",
 		  addr_of(&self->r, "hot_lock"));
-	EXPECT_JQ(&self->r, ".locks[0].hotspot == true and .locks[0].share > 0.10");
+	EXPECT_JQ(&self->r, FIRST_LOCK " | .hotspot == true and .share > 0.10");
 	/* cold_lock is no hotspot */
 	EXPECT_JQ(&self->r, "[.findings[] | select(.kind == \"contention_hotspot\") | .locks[] | "
 			    "select(.name == \"cold_lock\")] == []");
@@ -405,10 +413,14 @@ CHECK(hot, thread_table_has_figures)
 			  tid, all);
 		EXPECT_JQ(&self->r,
 			  ".threads[] | select(.tid == %s) | .oncpu_ns >= %lld and "
-			  "(.lock_wait_ns // 0) + .futex_wait_ns > 0 and .offcpu_ns >= .futex_wait_ns",
+			  ".offcpu_ns >= .futex_wait_ns",
 			  tid, (long long)self->iters * HOT_HOLD_US * 1000);
 	}
 	EXPECT_EQ(HOT_THREADS, idx);
+	/* the workers waited, for the lock or at the barrier: one may never have had to */
+	list_of(self->r.wl.ready, "tids", tids, sizeof(tids));
+	EXPECT_JQ(&self->r, "[.threads[] | select(.tid | IN(%s)) | (.lock_wait_ns // 0) + "
+			    ".futex_wait_ns] | add > 0", tids);
 }
 
 /* The checks above, on one run. */
@@ -451,7 +463,7 @@ TEST_F_TIMEOUT(run, fail_on_contention_hotspot, 300)
 	cw_workload_path("wl_hot", wl, sizeof(wl));
 	snprintf(iters, sizeof(iters), "%ld", cw_scale(2000));
 	for (size_t i = 0; i < ARRAY_SIZE(runs); i++) {
-		const char *argv[12];
+		const char *argv[14];
 		char *out = NULL, *err = NULL;
 		int n = 0, status;
 
@@ -461,6 +473,9 @@ TEST_F_TIMEOUT(run, fail_on_contention_hotspot, 300)
 			argv[n++] = runs[i].mode;
 		argv[n++] = "--fail-on";
 		argv[n++] = "contention_hotspot";
+		/* traced from exec to exit, the share is smaller: under TCG below 10% */
+		argv[n++] = "--hotspot-threshold";
+		argv[n++] = "2";
 		argv[n++] = "--";
 		argv[n++] = wl;
 		argv[n++] = runs[i].threads;

@@ -108,7 +108,7 @@ static unsigned long long folded_sum(const char *folded, const char *leaf, const
 	return sum;
 }
 
-TEST_F(exp, folded_and_pprof_agree)
+TEST_F_TIMEOUT(exp, folded_and_pprof_agree, 300)
 {
 	char *folded = NULL, *err = NULL, *raw = NULL, pb[160], cmd[512];
 	unsigned long long outer, inner, pprof_outer = 0;
@@ -184,7 +184,7 @@ TEST_F(exp, folded_and_pprof_agree)
 	EXPECT_EQ(0, inner);
 }
 
-TEST_F(exp, perfetto_needs_a_timeline)
+TEST_F_TIMEOUT(exp, perfetto_needs_a_timeline, 300)
 {
 	char json[160], *out = NULL, *err = NULL;
 	struct stat st;
@@ -218,7 +218,7 @@ static char *jq(const char *path, const char *filter)
 	return out;
 }
 
-TEST_F(exp, perfetto_timeline)
+TEST_F_TIMEOUT(exp, perfetto_timeline, 300)
 {
 	char rec[160], json[160], *help = NULL, *out = NULL, *err = NULL, *got;
 

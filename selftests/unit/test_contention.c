@@ -406,8 +406,8 @@ TEST_F(ct, waiting_for_work_is_never_a_hotspot)
 	EXPECT_FALSE(o->hotspot);
 }
 
-/* An unknown futex word locked with FUTEX_LOCK_PI is a lock: it can be a hotspot. */
-TEST_F(ct, unknown_pi_futex_can_be_a_hotspot)
+/* An unknown futex word locked with FUTEX_LOCK_PI is a mutex at the word: a hotspot. */
+TEST_F(ct, unknown_pi_futex_is_a_mutex)
 {
 	const __u64 off[CW_OFFCPU_MAX] = { [CW_OFFCPU_FUTEX] = 9000 };
 	struct cw_ev_lock_stats pi = synth_stats(CW_SITE_FUTEX, 100, PID, T1, W, 0x61, 1, 5000);
@@ -427,6 +427,7 @@ TEST_F(ct, unknown_pi_futex_can_be_a_hotspot)
 	EXPECT_FALSE(o->flags & CW_HOT_F_PI);
 	o = cw_contention__object(self->c, 1);
 	EXPECT_EQ(W, o->addr);
+	EXPECT_EQ(CW_LOCK_MUTEX, o->kind);
 	EXPECT_TRUE(o->flags & CW_HOT_F_PI);
 	EXPECT_TRUE(o->hotspot);
 }

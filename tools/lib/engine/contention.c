@@ -286,10 +286,29 @@ struct thread_futex {
 	__u64 lock_ns, other_ns;
 };
 
+/* FUTEX_LOCK_PI, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2: the word is a lock's own */
+static int pi_op(__u32 op)
+{
+	switch (op & 0x7f) {
+	case 6:
+	case 11:
+	case 13:
+		return 1;
+	}
+	return 0;
+}
+
 static int add_futex_site(struct cw_contention *c, const struct cw_view_site *s,
-			  const struct cw_futex_class *k, struct thread_futex *tf,
+			  const struct cw_futex_class *kc, struct thread_futex *tf,
 			  const struct cw_index *thread_ix)
 {
+	/*
+	 * A PI futex is a lock whose word is the lock (a PTHREAD_PRIO_INHERIT mutex's
+	 * __lock): a mutex at the word, even where no libc frame named it (glibc's PI path
+	 * is a static function, without a name where its debug symbols are missing).
+	 */
+	struct cw_futex_class pi = { .kind = CW_LOCK_MUTEX, .object = s->addr };
+	const struct cw_futex_class *k = kc->kind == CW_LOCK_FUTEX && pi_op(s->op) ? &pi : kc;
 	struct obj *o = get_obj(c, s->pid, k->object, k->kind, s->seq);
 	struct cw_hot_thread *ht;
 	struct cw_hot_path *p;
@@ -308,13 +327,8 @@ static int add_futex_site(struct cw_contention *c, const struct cw_view_site *s,
 		o->o.attr = s->attr;
 	o->o.views |= CW_VIEW_FUTEX;
 	o->o.flags |= s->flags;
-	switch (s->op & 0x7f) {
-	case 6:		/* FUTEX_LOCK_PI */
-	case 11:	/* FUTEX_WAIT_REQUEUE_PI */
-	case 13:	/* FUTEX_LOCK_PI2 */
+	if (pi_op(s->op))
 		o->o.flags |= CW_HOT_F_PI;
-		break;
-	}
 	o->f_calls += s->acquisitions;
 	o->f_slept += s->contentions;
 	o->f_timeouts += s->failures;
