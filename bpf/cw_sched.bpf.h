@@ -347,8 +347,14 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 			fix_slot = lk->ret_slot;
 			fix_val = lk->a.ip;
 		}
+		/*
+		 * Without frame pointers every wake of a word has glibc's futex call for its
+		 * cheap stack: the waker's tid in the seed keeps one thread's copy from
+		 * standing for another's (an auditor shown waking from a teller's code).
+		 */
 		k.stack_id = user_stack_id(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-					   BPF_CORE_READ(regs, bp), 0, k.addr ^ CW_WAKE_SEED, 1,
+					   BPF_CORE_READ(regs, bp), 0,
+					   k.addr ^ CW_WAKE_SEED ^ (__u64)waker_tid << 40, 1,
 					   fix_slot, fix_val);
 	}
 	w->stack_id = k.stack_id;
