@@ -452,7 +452,7 @@ FIXTURE_TEARDOWN(run) {}
 /* (a fixture, for its timeout: the 6.1 harness has no TEST_TIMEOUT) */
 TEST_F_TIMEOUT(run, fail_on_contention_hotspot, 300)
 {
-	char wl[PATH_MAX + 64], iters[16];
+	char wl[PATH_MAX + 64], iters[16], hold[16];
 	const char *why;
 	struct {
 		const char *threads;
@@ -469,6 +469,7 @@ TEST_F_TIMEOUT(run, fail_on_contention_hotspot, 300)
 		SKIP(return, "%s", why);
 	cw_workload_path("wl_hot", wl, sizeof(wl));
 	snprintf(iters, sizeof(iters), "%ld", cw_scale(2000));
+	snprintf(hold, sizeof(hold), "%ld", HOT_HOLD_US * (2000 / cw_scale(2000)));
 	for (size_t i = 0; i < ARRAY_SIZE(runs); i++) {
 		const char *argv[14];
 		char *out = NULL, *err = NULL;
@@ -487,6 +488,7 @@ TEST_F_TIMEOUT(run, fail_on_contention_hotspot, 300)
 		argv[n++] = wl;
 		argv[n++] = runs[i].threads;
 		argv[n++] = iters;
+		argv[n++] = hold;	/* scaled as the hot fixture's */
 		argv[n] = NULL;
 		status = cw_run_capture(argv, NULL, &out, &err);
 		EXPECT_TRUE(WIFEXITED(status)) TH_LOG("status 0x%x", status);
