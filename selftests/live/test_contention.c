@@ -740,8 +740,8 @@ FIXTURE_VARIANT_ADD(pi, no_uprobes) {
 
 FIXTURE_SETUP(pi)
 {
-	char iters[16];
-	const char *args[] = { "3", iters, "20", NULL };
+	char iters[16], hold[16];
+	const char *args[] = { "3", iters, hold, NULL };
 	const char *why;
 
 	memset(&self->r, 0, sizeof(self->r));
@@ -749,6 +749,8 @@ FIXTURE_SETUP(pi)
 	if (why)
 		SKIP(return, "%s", why);
 	snprintf(iters, sizeof(iters), "%ld", cw_scale(1000));
+	/* 20 us of hold, scaled as the hot fixture's: under TCG shorter ones seldom block */
+	snprintf(hold, sizeof(hold), "%ld", HOT_HOLD_US * (2000 / cw_scale(2000)));
 	report_run(_metadata, &self->r, "wl_pi", args, variant->no_uprobes);
 }
 
