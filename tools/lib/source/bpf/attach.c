@@ -298,6 +298,16 @@ int cw_bpf__op_refresh_process(struct cw_source *src, int pid)
 	return err;
 }
 
+/* Tracing of process tgid stops: 0, or -errno. */
+int cw_bpf__untarget(struct bpf_source *s, __u32 tgid)
+{
+	__u8 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.targets), &tgid, &zero, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int cw_bpf__op_remove_process(struct cw_source *src, int pid)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
@@ -307,13 +317,10 @@ int cw_bpf__op_remove_process(struct cw_source *src, int pid)
 	for (size_t i = 0; i < s->nr_procs; i++) {
 		if (s->procs[i]->pid != pid)
 			continue;
-		/* gone from the map already once tracing stopped */
-		if (bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid) &&
-		    errno != ENOENT) {
-			err = -errno;
+		err = cw_bpf__untarget(s, tgid);
+		if (err)
 			cw_bpf__set_err(s, "failed to remove %d from the targets map: %s", pid,
 					strerror(-err));
-		}
 		cw_bpf__proc_free(s->procs[i]);
 		memmove(&s->procs[i], &s->procs[i + 1], (s->nr_procs - i - 1) * sizeof(*s->procs));
 		s->nr_procs--;

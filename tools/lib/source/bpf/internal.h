@@ -148,6 +148,7 @@ struct bpf_source {
 	struct cw_bpf_threads threads;	/* threads.c */
 };
 
+int cw_bpf__untarget(struct bpf_source *s, __u32 tgid);
 void cw_bpf__set_err(struct bpf_source *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

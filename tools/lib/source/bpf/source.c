@@ -118,6 +118,23 @@ static void leave_out_missing_syscalls(struct bpf_source *s)
 	}
 }
 
+/*
+ * The number of pids the kernel can hand out (/proc/sys/kernel/pid_max): the size of the
+ * targets array, indexed by tgid. PID_MAX_LIMIT of 64-bit kernels when unreadable.
+ */
+static __u32 pid_max(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v && v <= 4194304 ? v : 4194304;
+}
+
 static int bpf_source_start(struct cw_source *src)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
@@ -169,8 +186,7 @@ static int bpf_source_start(struct cw_source *src)
 				 s->opts.no_uprobes ? 1 : s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_futexes, s->opts.max_threads);
 	bpf_map__set_max_entries(s->skel->maps.pending_klocks, s->opts.max_threads);
-	/* every process has a thread: a command's processes never outnumber its threads */
-	bpf_map__set_max_entries(s->skel->maps.targets, s->opts.max_threads);
+	bpf_map__set_max_entries(s->skel->maps.targets, pid_max());
 
 	s->umulti_type = cw_uprobe_multi_type();
 	if (s->umulti_type >= 0)
@@ -228,7 +244,7 @@ static int bpf_source_stop(struct cw_source *src)
 		for (size_t i = 0; i < s->nr_procs; i++) {
 			__u32 tgid = s->procs[i]->pid;
 
-			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.targets), &tgid);
+			cw_bpf__untarget(s, tgid);
 		}
 		s->stopped_ns = cw_now_ns();
 	}
