@@ -161,9 +161,9 @@ static __always_inline __u8 sched_why_blocked(__u32 tid, unsigned int state, __u
 		return CW_OFFCPU_KLOCK;
 	}
 	pf = bpf_map_lookup_elem(&pending_futexes, &tid);
-	if (pf && sched_futex_blocks(pf->op)) {
+	if (pf && pf->active && sched_futex_blocks(pf->op)) {
 		/* a probed acquire waits on its own word; cond_wait's mutex is not the futex */
-		lk = bpf_map_lookup_elem(&pending_locks, &tid);
+		lk = no_uprobes ? NULL : bpf_map_lookup_elem(&pending_locks, &tid);
 		if (lk && pf->uaddr - lk->a.addr < CW_LOCK_WORDS) {
 			*addr = lk->a.addr;
 			return CW_OFFCPU_LOCK;
@@ -311,7 +311,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	struct pt_regs *regs;
 	unsigned int flags;
 
-	if (!pf || !sched_futex_blocks(pf->op) || !waker_tid || waker_tid == tid)
+	if (!pf || !pf->active || !sched_futex_blocks(pf->op) || !waker_tid || waker_tid == tid)
 		return;
 	if (st && st->blamed_ts == pf->ts_ns)
 		return; /* woken again in the same wait (a spurious wakeup before) */
@@ -324,7 +324,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	    nr != CW_NR_FUTEX_REQUEUE)
 		return;
 	wpf = bpf_map_lookup_elem(&pending_futexes, &waker_tid);
-	if (wpf && wpf->uaddr != pf->uaddr && wpf->uaddr2 != pf->uaddr)
+	if (wpf && wpf->active && wpf->uaddr != pf->uaddr && wpf->uaddr2 != pf->uaddr)
 		return;
 	if (st)
 		st->blamed_ts = pf->ts_ns;
@@ -333,7 +333,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	k.tid = waker_tid;
 	k.what = CW_SITE_WAKE;
 	k.addr = pf->uaddr;
-	lk = bpf_map_lookup_elem(&pending_locks, &tid);
+	lk = no_uprobes ? NULL : bpf_map_lookup_elem(&pending_locks, &tid);
 	if (lk && pf->uaddr - lk->a.addr < CW_LOCK_WORDS) {
 		/* a probed acquire: the lock, of its kind (a glibc mutex: the same word) */
 		k.addr = lk->a.addr;
@@ -342,7 +342,7 @@ static __always_inline void sched_blame(__u32 tid, __u32 tgid, struct cw_thread_
 	w->addr = k.addr;
 	if (waker_tgid == tgid) {
 		/* inside a probed acquire its return address is the uretprobe trampoline's */
-		lk = bpf_map_lookup_elem(&pending_locks, &waker_tid);
+		lk = no_uprobes ? NULL : bpf_map_lookup_elem(&pending_locks, &waker_tid);
 		if (lk) {
 			fix_slot = lk->ret_slot;
 			fix_val = lk->a.ip;
