@@ -199,6 +199,7 @@ void cw_bpf__sched_configure(struct bpf_source *s);
 int cw_bpf__sched_attach(struct bpf_source *s);
 void cw_bpf__sched_detach(struct bpf_source *s);
 int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now);
+int cw_bpf__thread_final(struct bpf_source *s, const struct cw_hdr *h);
 void cw_bpf__threads_fini(struct bpf_source *s);
 
 /*

@@ -58,7 +58,8 @@ int cw_bpf__ringbuf_record(void *ctx, void *data, size_t size)
 			err = cw_proc_maps__for_stack(&p->maps, &s->emit, h, s->opts.tick_ns);
 	}
 	if (!err)
-		err = cw_emit__deliver(&s->emit, h);
+		err = h->type == CW_EV_THREAD_STATS ? cw_bpf__thread_final(s, h) :
+						      cw_emit__deliver(&s->emit, h);
 	if (err) {
 		s->cb_err = err;
 		return -1; /* stops ring_buffer__consume() */

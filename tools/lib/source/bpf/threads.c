@@ -158,6 +158,25 @@ static void not_below(struct cw_ev_thread_stats *e, const struct cw_ev_thread_st
 			e->runq_hist[i] = sent->runq_hist[i];
 }
 
+/*
+ * A thread's final record, sent by the programs at its exit, handed on: never below what
+ * was sent of it from the map (a read that raced an update may have counted a state's
+ * time twice). 0, or -errno.
+ */
+int cw_bpf__thread_final(struct bpf_source *s, const struct cw_hdr *h)
+{
+	const struct cw_ev_thread_stats *e = (const struct cw_ev_thread_stats *)h;
+	struct cw_ev_thread_stats fixed;
+	__u32 slot;
+
+	if (h->size < sizeof(*e) || cw_index__get(&s->threads.ix, h->tid, h->pid, &slot) ||
+	    s->threads.prev[slot].sent.since_ns != e->since_ns)
+		return cw_emit__deliver(&s->emit, h);
+	fixed = *e; /* the ring buffer is mapped read-only */
+	not_below(&fixed, &s->threads.prev[slot].sent);
+	return cw_emit__deliver(&s->emit, &fixed.hdr);
+}
+
 /* Whether two records of a thread say the same, their times of reading aside. */
 static int same_figures(const struct cw_ev_thread_stats *a, const struct cw_ev_thread_stats *b)
 {
