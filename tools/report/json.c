@@ -96,7 +96,8 @@ static void json_object(FILE *out, const struct cw_engine *eng, struct cw_symbol
 	cw_report__json_string(out, cw_lock_kind__name(o->kind), 16);
 	fputs(", ", out);
 	json_views(out, o->views);
-	fprintf(out, "\"acquisitions\": %llu, ", (unsigned long long)o->acquisitions);
+	/* the futex view counts calls that waited, not acquisitions: as the text's `-` */
+	json_known(out, "acquisitions", o->views & CW_VIEW_ACQUIRE, o->acquisitions);
 	json_known(out, "releases", ops, l ? l->releases : 0);
 	fprintf(out, "\"failures\": %llu, ", (unsigned long long)o->failures);
 	json_known(out, "contentions",
