@@ -4,13 +4,17 @@
  * concwatch's BPF source makes, entry and return, at the same places and attached the
  * same way, for one process. The functions and places come from the source itself
  * (source/probes.h), so the two cannot drift apart; the libc is chosen in the order of
- * bpf.c's object_rank(). Tracepoints are not part of the floor: what concwatch's futex
+ * bpf.c's object_rank(). Tracepoints are not part of that floor: what concwatch's futex
  * and scheduler programs cost counts as concwatch's.
+ *
+ * -t: the floor of --no-uprobes instead: empty programs on the futex syscall, scheduler
+ * and kernel lock tracepoints that mode traces (they fire for every process, as
+ * concwatch's do; its programs return at once for the others).
  *
  * Prints "attached ..." once every probe is in place, then waits until the process exits
  * (or SIGINT / SIGTERM), and detaches. -v lists where each probe went.
  *
- * Usage: floor [-v] -p PID
+ * Usage: floor [-v] [-t] -p PID
  */
 #include <errno.h>
 #include <poll.h>
@@ -41,6 +45,8 @@ struct floor {
 	int *fds;			/* the same as uprobe-multi link fds, or -1 */
 	size_t nr;			/* 2 * functions */
 	unsigned int entries, returns;	/* probes attached */
+	struct bpf_link *tps[16];	/* -t: the tracepoint programs' links */
+	unsigned int nr_tps;
 };
 
 static volatile sig_atomic_t stop;
@@ -183,9 +189,47 @@ cleanup:
 	return err;
 }
 
+/* -t: every tracepoint program of the object. 0, or -errno. */
+static int attach_tracepoints(struct floor *fl)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, fl->skel->obj) {
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (fl->nr_tps == sizeof(fl->tps) / sizeof(fl->tps[0]))
+			return -E2BIG;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			fprintf(stderr, "floor: failed to attach %s: %s\n",
+				bpf_program__section_name(prog), strerror(errno));
+			return -errno;
+		}
+		fl->tps[fl->nr_tps++] = link;
+		if (verbose)
+			fprintf(stderr, "floor: %s\n", bpf_program__section_name(prog));
+	}
+	return 0;
+}
+
+/* Load only the programs of the floor asked for: the uprobes', or the tracepoints'. */
+static void choose_programs(struct floor *fl, int tracepoints)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, fl->skel->obj) {
+		int is_uprobe = !strncmp(bpf_program__section_name(prog), "uprobe", 6) ||
+				!strncmp(bpf_program__section_name(prog), "uretprobe", 9);
+
+		bpf_program__set_autoload(prog, is_uprobe != tracepoints);
+	}
+}
+
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-v] -p PID\n", prog);
+	fprintf(stderr, "usage: %s [-v] [-t] -p PID\n", prog);
 	exit(2);
 }
 
@@ -193,13 +237,16 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct floor fl = { .umulti_type = -1 };
-	int pid = 0, pidfd = -1, opt, err = 1;
+	int pid = 0, pidfd = -1, opt, err = 1, tracepoints = 0;
 	char *end;
 
-	while ((opt = getopt(argc, argv, "vp:")) != -1) {
+	while ((opt = getopt(argc, argv, "vtp:")) != -1) {
 		switch (opt) {
 		case 'v':
 			verbose++;
+			break;
+		case 't':
+			tracepoints = 1;
 			break;
 		case 'p':
 			errno = 0;
@@ -239,8 +286,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: failed to open the BPF object: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	choose_programs(&fl, tracepoints);
 	/* uprobe-multi links when the kernel has them, as the source does: see links.h */
-	fl.umulti_type = cw_uprobe_multi_type();
+	fl.umulti_type = tracepoints ? -1 : cw_uprobe_multi_type();
 	if (fl.umulti_type >= 0) {
 		bpf_program__set_expected_attach_type(fl.skel->progs.uprobe_empty, fl.umulti_type);
 		bpf_program__set_expected_attach_type(fl.skel->progs.uretprobe_empty,
@@ -252,12 +300,16 @@ int main(int argc, char **argv)
 		err = 1;
 		goto cleanup;
 	}
-	if (attach(&fl, pid)) {
+	if (tracepoints ? attach_tracepoints(&fl) : attach(&fl, pid)) {
 		err = 1;
 		goto cleanup;
 	}
-	printf("attached %u uprobes and %u uretprobes to %d (%s)\n", fl.entries, fl.returns, pid,
-	       fl.umulti_type >= 0 ? "uprobe-multi links" : "perf-event uprobes");
+	if (tracepoints)
+		printf("attached %u tracepoint programs (for %d)\n", fl.nr_tps, pid);
+	else
+		printf("attached %u uprobes and %u uretprobes to %d (%s)\n", fl.entries,
+		       fl.returns, pid,
+		       fl.umulti_type >= 0 ? "uprobe-multi links" : "perf-event uprobes");
 	fflush(stdout);
 
 	while (!stop) {
@@ -269,6 +321,8 @@ int main(int argc, char **argv)
 	err = 0;
 cleanup:
 	cw_links_destroy(fl.links, fl.links ? fl.nr : 0, fl.fds, fl.fds ? fl.nr : 0);
+	for (unsigned int i = 0; i < fl.nr_tps; i++)
+		bpf_link__destroy(fl.tps[i]);
 	floor_bpf__destroy(fl.skel);
 	free(fl.links);
 	free(fl.fds);

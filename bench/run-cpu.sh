@@ -6,6 +6,9 @@
 # thread's time on a CPU, the tracing programs that run in its context included), under:
 #
 #   untraced     nothing
+#   floor        empty programs on the tracepoints of --no-uprobes (bench/floor -t): what
+#                the tracepoints cost before any program body, the least any tracer of
+#                futex calls and the scheduler adds
 #   no-uprobes   `concwatch report -p PID --no-uprobes`: futex, scheduler and kernel-lock
 #                tracepoints, no uprobe
 #   default      `concwatch report -p PID`: the same plus the lock uprobes
@@ -30,8 +33,9 @@
 # work (CPU_DEFAULT_DIV) and are compared per operation.
 #
 # Targets (the project's issue): --no-uprobes adds under 5% CPU on the contended
-# benchmark, under 1% on the uncontended one. Exit status 1 when a run failed, 0
-# otherwise: a missed target is reported, not an error.
+# benchmark, under 1% on the uncontended one. The floor shows what no program body can
+# go under (on the contended benchmark here, more than the 5%). Exit status 1 when a run
+# failed, 0 otherwise: a missed target is reported, not an error.
 #
 # Usage: run-cpu.sh [-r REPS] [-m MODES] [O]
 #   -r REPS    runs per cell (default 5)
@@ -66,7 +70,8 @@ done
 
 CPU=$O/bench/cpu
 CW=$O/concwatch
-for f in "$CPU" "$CW"; do
+FLOOR=$O/bench/floor
+for f in "$CPU" "$CW" "$FLOOR"; do
 	if [ ! -x "$f" ]; then
 		echo "cpu: $f is missing: make -C $top/bench build" >&2
 		exit 1
@@ -94,7 +99,7 @@ n_of() { # config mode: iterations per thread
 
 configs=(untraced)
 if "$CW" report --help 2>&1 | grep -q -- '--no-uprobes'; then
-	configs+=(no-uprobes)
+	configs+=(floor no-uprobes)
 	no_uprobes=1
 else
 	no_uprobes=
@@ -135,16 +140,40 @@ run_untraced() { # mode n
 	cw_cpu=
 }
 
-# Sets cpu, cw_cpu (concwatch's own task-clock, ms, or empty), cw_lost.
-run_traced() { # config mode n
-	local wpid cpid opt=()
+# Starts the workload paused (--wait): sets wpid; fd 3 is its start line.
+start_paused() { # what mode n
 	forget
-	[ "$1" = no-uprobes ] && opt=(--no-uprobes)
 	mkfifo "$tmp/in"
 	"$CPU" "$2" "$3" --wait <"$tmp/in" >"$tmp/cpu.out" 2>"$tmp/cpu.err" &
 	wpid=$!
 	exec 3>"$tmp/in"
 	wait_line "$tmp/cpu.out" '^ready pid=' "$wpid" 10 || fail "$1 $2: the workload did not start"
+}
+
+# Lets the workload go, waits for it and sets cpu.
+go_and_result() { # what mode
+	echo go >&3
+	exec 3>&-
+	wait "$wpid" || fail "$1 $2: the workload failed"
+	result "$tmp/cpu.out" "$1 $2"
+}
+
+run_floor() { # mode n
+	local fpid
+	start_paused floor "$1" "$2"
+	"$FLOOR" -t -p "$wpid" >"$tmp/floor.out" 2>"$tmp/floor.err" &
+	fpid=$!
+	wait_line "$tmp/floor.out" '^attached' "$fpid" 60 || fail "floor $1: floor did not attach"
+	go_and_result floor "$1"
+	wait_exit "$fpid" 10 || fail "floor $1: floor failed"
+	cw_cpu=
+}
+
+# Sets cpu, cw_cpu (concwatch's own task-clock, ms, or empty), cw_lost.
+run_traced() { # config mode n
+	local cpid opt=()
+	[ "$1" = no-uprobes ] && opt=(--no-uprobes)
+	start_paused "$1" "$2" "$3"
 	if [ -n "$PERF" ]; then
 		"$PERF" stat -x, -e task-clock -o "$tmp/perf.txt" -- \
 			"$CW" report -v "${opt[@]}" -p "$wpid" >"$tmp/cw.out" 2>"$tmp/cw.err" &
@@ -153,10 +182,7 @@ run_traced() { # config mode n
 	fi
 	cpid=$!
 	wait_line "$tmp/cw.err" 'tracing process' "$cpid" 60 || fail "$1 $2: concwatch did not attach"
-	echo go >&3
-	exec 3>&-
-	wait "$wpid" || fail "$1 $2: the workload failed"
-	result "$tmp/cpu.out" "$1 $2"
+	go_and_result "$1" "$2"
 	wait_exit "$cpid" 60 || fail "$1 $2: concwatch failed"
 	cw_cpu=
 	[ -s "$tmp/perf.txt" ] && cw_cpu=$(awk -F, '$3 == "task-clock" { printf "%.0f", $1 }' \
@@ -184,6 +210,8 @@ for ((r = 1; r <= reps; r++)); do
 			n=$(n_of "$c" "$m")
 			if [ "$c" = untraced ]; then
 				run_untraced "$m" "$n"
+			elif [ "$c" = floor ]; then
+				run_floor "$m" "$n"
 			else
 				run_traced "$c" "$m" "$n"
 				lost[$m,$c]="${lost[$m,$c]:-} $cw_lost"
@@ -198,27 +226,31 @@ for ((r = 1; r <= reps; r++)); do
 done
 
 echo
-printf '%-12s %10s %10s %10s %9s %9s %-24s %s\n' mode untraced no-uprobes default \
-	"nu/untr" "def/untr" "target (no-uprobes)" "concwatch own CPU ms, attach included (nu, def)"
+printf '%-12s %10s %10s %10s %10s %9s %9s %9s %-24s %s\n' mode untraced floor no-uprobes \
+	default "fl/untr" "nu/untr" "def/untr" "target (no-uprobes)" \
+	"concwatch own CPU ms, attach included (nu, def)"
 met=1
 for m in "${modes[@]}"; do
 	u=$(echo "${res[$m,untraced]}" | median)
+	fl=$(echo "${res[$m,floor]:-}" | median)
 	nu=$(echo "${res[$m,no-uprobes]:-}" | median)
 	d=$(echo "${res[$m,default]}" | median)
 	onu=$(echo "${own[$m,no-uprobes]:-}" | median)
 	od=$(echo "${own[$m,default]:-}" | median)
-	awk -v u="$u" -v nu="$nu" -v d="$d" -v m="$m" -v onu="$onu" -v od="$od" 'BEGIN {
+	awk -v u="$u" -v fl="$fl" -v nu="$nu" -v d="$d" -v m="$m" -v onu="$onu" -v od="$od" '
+	function f(v) { return v == "-" ? "-" : sprintf("%.1f", v) }
+	function r(v) { return v == "-" ? "-" : sprintf("%.3fx", v / u) }
+	BEGIN {
 		lim = m == "contended" ? 1.05 : m == "uncontended" ? 1.01 : 0
 		if (nu == "-")
 			t = "n/a (no --no-uprobes)"
 		else if (m == "futex")
-			t = sprintf("+%.0f ns/call (def +%.0f)", nu - u, d - u)
+			t = sprintf("+%.0f ns/call (floor +%.0f, def +%.0f)", nu - u, fl - u, d - u)
 		else
 			t = sprintf("%s %s", nu / u <= lim ? "met" : "MISSED",
 				    sprintf("(<%.0f%%)", (lim - 1) * 100))
-		printf "%-12s %10.1f %10s %10.1f %9s %8.2fx %-24s %s, %s\n", m, u,
-		       nu == "-" ? "-" : sprintf("%.1f", nu), d,
-		       nu == "-" ? "-" : sprintf("%.3fx", nu / u), d / u, t, onu, od
+		printf "%-12s %10.1f %10s %10s %10.1f %9s %9s %8.2fx %-24s %s, %s\n", m, u,
+		       f(fl), f(nu), d, r(fl), r(nu), d / u, t, onu, od
 		exit !(nu == "-" || m == "futex" || nu / u <= lim)
 	}' || met=
 done
@@ -231,7 +263,8 @@ else
 	verdict="NOT met"
 fi
 echo "targets: $verdict (no-uprobes: contended +5% CPU," \
-	"uncontended +1%; nu/untr, def/untr: the target's CPU per operation traced over untraced)"
+	"uncontended +1%; fl/untr, nu/untr, def/untr: the target's CPU per operation under" \
+	"the floor, --no-uprobes, the default mode over untraced)"
 for k in "${!lost[@]}"; do
 	l=$(echo "${lost[$k]}" | tr ' ' '\n' | grep -v '^0\?$' | paste -s -d ' ')
 	[ -z "$l" ] || echo "  lost events, $k: $l"
