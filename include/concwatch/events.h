@@ -414,21 +414,28 @@ struct cw_ev_thread_stats {
 };
 
 /*
- * A thread blocked in a wait (an acquire, a futex wait, a kernel lock), sent when its
- * wait has lasted a source's threshold, and for every blocked thread found at attach
- * (CW_F_SYNTHETIC): what the wait-for graph of a hung process is built from.
+ * A thread blocked in a wait (an acquire, a futex wait, a kernel lock): what the wait-for
+ * graph is built from. Sent by a tracing source when a probed acquire blocks (its futex
+ * wait begins), and again with reason CW_OFFCPU_NONE when that wait ended (the acquire
+ * returned: acquired, or failed); by a source that looks at a process without tracing it
+ * (`concwatch deadlock -p`, or threads found blocked at attach) with CW_F_SYNTHETIC, one
+ * per thread it found blocked, since_ns 0. Such a source also sends reason
+ * CW_OFFCPU_SLEEP or _IO for a thread blocked in another system call (addr 0, futex_op
+ * the system call's number, ~0 when none): a lock holder that waits outside the process.
  */
 struct cw_ev_blocked {
 	struct cw_hdr hdr;	/* pid/tid: the blocked thread */
-	__u64 addr;		/* the lock or futex word waited on */
-	__u64 since_ns;		/* when the wait began, 0 = not known (found at attach) */
+	__u64 addr;		/* the lock or futex word waited on; 0: none (SLEEP, IO, NONE) */
+	__u64 since_ns;		/* when the wait began, 0 = not known (found by looking) */
 	__u64 stack_id;		/* user stack of the wait, 0 = none */
 	__u32 owner_tid;	/* the holder as the lock word says, 0 = not known */
-	__u8 reason;		/* CW_OFFCPU_LOCK, _FUTEX or _KLOCK */
+	__u8 reason;		/* CW_OFFCPU_LOCK, _FUTEX, _KLOCK; _SLEEP, _IO (found by
+				 * looking); CW_OFFCPU_NONE: the thread's wait ended */
 	__u8 kind;		/* CW_LOCK_* when known */
 	__u8 op;		/* CW_OP_* of an acquire, else 0 */
 	__u8 pad;
-	__u32 futex_op;		/* CW_OFFCPU_FUTEX: the op word */
+	__u32 futex_op;		/* CW_OFFCPU_FUTEX: the op word; SLEEP, IO: the system call
+				 * number (~0: none) */
 	__u32 pad2;
 };
 

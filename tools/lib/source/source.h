@@ -88,6 +88,15 @@ int cw_source__open(const struct cw_source_opts *opts, struct cw_source **out, c
 /* The backends, for cw_source__open() only. */
 int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
 			size_t errlen);
+/*
+ * "procscan": one look at process opts->pid without tracing it (it may be hung since
+ * before concwatch started): its threads (CW_EV_COMM), what each is blocked on, the
+ * holder the lock's memory names (CW_EV_BLOCKED, CW_F_SYNTHETIC), each blocked thread's
+ * user stack (CW_EV_USTACK_RAW with the modules it needs), then a tick; ended after
+ * that. tools/lib/source/procscan.c.
+ */
+int cw_procscan_source__open(const struct cw_source_opts *opts, struct cw_source **out,
+			     char *err, size_t errlen);
 
 
 static inline int cw_source__start(struct cw_source *src)
