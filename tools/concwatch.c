@@ -1487,6 +1487,69 @@ cleanup:
 	return ret;
 }
 
+/*
+ * One look at process env.pid without tracing it (the procscan source: it may have hung
+ * before concwatch started), fed to the engine as any source's records: its deadlock
+ * findings, or which threads are blocked on what. 1 when a thread is blocked for good
+ * (a deadlock finding of any rule), 0 when none is.
+ */
+static int cmd_deadlock(void)
+{
+	struct cw_symbols *sym = NULL;
+	struct cw_findings *fs = NULL;
+	const char *backend = env.backend;
+	struct live lv = {};
+	size_t len = 0, hung = 0;
+	char *buf = NULL;
+	FILE *m;
+	int ret;
+
+	env.backend = "procscan";
+	ret = live_trace(&lv);
+	env.backend = backend;
+	if (ret)
+		goto cleanup;
+	lv.target.alive = !cw_target__check(env.pid);
+	lv.target.debuginfo_path = env.debuginfo_path;
+	lv.target.verbose = env.verbose;
+	ret = cw_findings__new(lv.eng, &fs);
+	if (ret) {
+		ret = fail(EXIT_ENV, "failed to look for deadlocks: %s", strerror(-ret));
+		goto cleanup;
+	}
+	for (size_t i = 0; i < cw_findings__nr(fs); i++) {
+		const struct cw_finding *f = cw_findings__get(fs, i);
+
+		hung += f->kind == CW_FINDING_DEADLOCK && cw_finding__reported(f);
+	}
+	ret = report_symbols(lv.eng, &lv.target, &sym);
+	if (ret)
+		goto cleanup;
+	m = open_memstream(&buf, &len);
+	if (!m) {
+		ret = fail(EXIT_ENV, "failed to make the report: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (env.json)
+		ret = cw_report__json(m, lv.eng, sym, &lv.target);
+	else
+		ret = cw_report__deadlock_text(m, lv.eng, sym, &lv.target);
+	if (fclose(m) && !ret)
+		ret = -errno;
+	if (ret)
+		ret = fail(EXIT_ENV, "failed to make the report: %s", strerror(-ret));
+	else
+		ret = write_output(env.output, stdout, buf, len);
+	if (!ret)
+		ret = hung ? 1 : 0;
+cleanup:
+	free(buf);
+	cw_symbols__free(sym);
+	cw_findings__free(fs);
+	live_close(&lv);
+	return ret;
+}
+
 /* what: NULL for the whole command (env.prog names it), else the part missing. */
 static int not_implemented(const char *what)
 {
@@ -1555,7 +1618,7 @@ static int dispatch(void)
 	case CMD_RECORD:
 		return cmd_record();
 	case CMD_DEADLOCK:
-		return check_source(env.pid) ?: not_implemented(NULL);
+		return cmd_deadlock();
 	case CMD_EXPORT:
 		return cmd_export();
 	}

@@ -250,25 +250,50 @@ static void text_rest(const struct cw_render *r)
 				"be more.\n");
 }
 
-void cw_report__blocked_text(const struct cw_render *r, int say_none)
+/* Whether thread (pid, tid) is in a reported deadlock finding of r->fs. */
+static int in_finding(const struct cw_render *r, __u32 pid, __u32 tid)
+{
+	for (size_t i = 0; r->fs && i < cw_findings__nr(r->fs); i++) {
+		const struct cw_finding *f = cw_findings__get(r->fs, i);
+
+		if (f->kind != CW_FINDING_DEADLOCK || !cw_finding__reported(f))
+			continue;
+		for (size_t k = 0; k < f->deadlock.nr_links; k++)
+			if (f->threads[0].pid == pid && f->deadlock.links[k].tid == tid)
+				return 1;
+	}
+	return 0;
+}
+
+/* The threads blocked now; with others, only those no finding showed. */
+static void blocked_text(const struct cw_render *r, int say_none, int others)
 {
 	struct cw_wf_wait *v;
-	size_t n;
+	size_t n, shown = 0;
 
 	if (cw_wf__blocked(cw_engine__waitfor(r->eng), r->eng, &v, &n)) {
 		fprintf(r->out, "\n(blocked threads: out of memory)\n");
 		return;
 	}
-	if (!n && say_none)
-		fprintf(r->out, "\nNo thread is blocked.\n");
-	else if (n)
-		fprintf(r->out, "\nThreads blocked now: %zu\n", n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (others && in_finding(r, v[i].pid, v[i].tid))
+			continue;
+		if (!shown++)
+			fprintf(r->out, "\n%s:\n", others ? "Other threads blocked now" :
+							    "Threads blocked now");
 		text_wait(r, v[i].pid, v[i].tid, v[i].addr,
 			  v[i].kind ?: CW_LOCK_FUTEX, lock_ip(r->eng, v[i].pid, v[i].addr),
 			  v[i].reason, v[i].syscall, v[i].holder_tid, v[i].holder_exited,
 			  v[i].stack_id, "  ");
+	}
+	if (!shown && say_none)
+		fprintf(r->out, "\nNo thread is blocked%s.\n", others ? " but those" : "");
 	free(v);
+}
+
+void cw_report__blocked_text(const struct cw_render *r, int say_none)
+{
+	blocked_text(r, say_none, 0);
 }
 
 /* --- JSON --------------------------------------------------------------------------- */
@@ -442,7 +467,8 @@ static int deadlock_text(FILE *out, const struct cw_engine *eng, struct cw_symbo
 	*nr = number;
 	if (!number)
 		fprintf(out, "\nNo deadlock.\n");
-	cw_report__blocked_text(&r, 1);
+	/* with a deadlock, the threads it showed are not listed again */
+	blocked_text(&r, !number, number > 0);
 	cw_report__model_fini(&m);
 	return ferror(out) ? -EIO : 0;
 }
