@@ -18,6 +18,7 @@
 
 #include "engine/engine.h"
 #include "engine/findings.h"
+#include "engine/waitfor.h"
 #include "report/classify.h"
 #include "report/export.h"
 #include "report/report.h"
@@ -763,7 +764,15 @@ struct live {
 	int (*target_known)(struct live *lv);
 	void *ctx;
 	int started;			/* the command itself has been traced, or not */
+	/* called every WATCH_NS while tracing (run: a deadlock is reported at once); a
+	 * non-zero return ends the tracing */
+	int (*watch)(struct live *lv);
+	int deadlock_reported;		/* run: the report was printed when a deadlock formed */
+	int killed;			/* run: ... and the command was ended (--fail-on) */
 };
+
+/* How often `run` looks whether a deadlock formed: it is reported at once. */
+#define WATCH_NS 100000000ULL
 
 /* The target as the report and a recording's header say it: name and command line. */
 static void read_target(int pid, struct live *lv)
@@ -1037,8 +1046,25 @@ static int live_trace(struct live *lv)
 		return live_finish(lv);	/* interrupted before tracing began */
 	if (env.duration_s)
 		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
-	if (live_run(lv, until) < 0)
-		return EXIT_ENV;
+	if (!lv->watch) {
+		if (live_run(lv, until) < 0)
+			return EXIT_ENV;
+		return live_finish(lv);
+	}
+	for (;;) {
+		__u64 next = cw_now_ns() + WATCH_NS;
+		int end;
+
+		if (until && next > until)
+			next = until;
+		end = live_run(lv, next);
+		if (end < 0)
+			return EXIT_ENV;
+		if (end != CW_SESSION_DEADLINE || (until && cw_now_ns() >= until))
+			break;
+		if (lv->watch(lv))
+			break;
+	}
 	return live_finish(lv);
 }
 
@@ -1092,20 +1118,43 @@ static int fail_on_matches(const struct cw_engine *eng, const struct cw_report_t
 	return err ? err : match;
 }
 
+/*
+ * run, while the command runs: a deadlock (the engine latched one: it lasted the
+ * confirmation window) is reported at once, since a hung command may never exit; with
+ * --fail-on deadlock the command is then killed, the report written first. 1 to stop.
+ */
+static int run_watch(struct live *lv)
+{
+	int fail_on = env.fail_on && ((env.fail_on_kinds >> CW_FINDING_DEADLOCK) & 1);
+
+	if (lv->deadlock_reported || !cw_wf__nr_latched(cw_engine__waitfor(lv->eng)))
+		return 0;
+	lv->deadlock_reported = 1;
+	fprintf(stderr, "%s: a deadlock formed: reporting it now%s\n", env.prog,
+		fail_on ? "; the command is killed (--fail-on deadlock)" : "");
+	if (print_report(lv, stderr) || !fail_on)
+		return 0;
+	if (lv->launch && cw_launch__kill_all(lv->launch) >= 0)
+		lv->killed = 1;
+	return lv->killed;
+}
+
 static int cmd_run(void)
 {
-	struct live lv = {};
+	struct live lv = { .watch = run_watch };
 	int ret, status;
 
 	ret = live_trace(&lv);
 	if (ret)
 		goto cleanup;
 	status = cw_launch__status(lv.launch);
-	/* stderr, as perf stat, strace and ThreadSanitizer: stdout is the command's */
-	ret = print_report(&lv, stderr);
+	/* stderr, as perf stat, strace and ThreadSanitizer: stdout is the command's; the
+	 * report of a command killed for its deadlock was written before the kill */
+	if (!lv.killed)
+		ret = print_report(&lv, stderr);
 	if (ret)
 		goto cleanup;
-	if (status < 0)
+	if (status < 0 && !lv.killed)
 		fprintf(stderr, "%s: interrupted before the command ended: it runs on untraced\n",
 			env.prog);
 	ret = fail_on_matches(lv.eng, &lv.target);

@@ -707,6 +707,11 @@ int cw_wf__tick(struct cw_wf *wf, const struct cw_engine *eng, __u64 now)
 	return err;
 }
 
+size_t cw_wf__nr_latched(const struct cw_wf *wf)
+{
+	return wf->nr_latched;
+}
+
 int cw_wf__deadlocks(const struct cw_wf *wf, const struct cw_engine *eng, __u64 now,
 		     struct cw_wf_cond **out, size_t *nr, int *truncated)
 {

@@ -107,6 +107,9 @@ int cw_wf__feed(struct cw_wf *wf, const struct cw_hdr *h);
  */
 int cw_wf__tick(struct cw_wf *wf, const struct cw_engine *eng, __u64 now);
 
+/* How many hangs were latched (confirmed at a tick): a cheap "is there a deadlock yet". */
+size_t cw_wf__nr_latched(const struct cw_wf *wf);
+
 /*
  * The hangs found: those latched, then those confirmed now but not latched yet (no tick
  * since), each once, in a deterministic order. *out is malloc'ed (free with
