@@ -8,6 +8,8 @@
 #include "engine/engine.h"
 #include "engine/findings.h"
 #include "engine/waitfor.h"
+#include "report/report.h"
+#include "report/symbols.h"
 
 #define PID 100
 #define A 0xa000
@@ -422,6 +424,80 @@ TEST_F(wf, blocked_list)
 	EXPECT_EQ(103, v[2].holder_tid);
 	EXPECT_EQ(CW_WF_HOLDER_TRACED, v[2].holder_from);
 	free(v);
+}
+
+/* The text of `concwatch deadlock` and the JSON report of a stream; malloc'ed. */
+static char *render(struct cw_engine *eng, int json)
+{
+	struct cw_report_target t = { .pid = PID, .comm = "wl" };
+	struct cw_symbols *sym;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	int err;
+
+	if (!out)
+		return NULL;
+	if (cw_symbols__new(eng, NULL, &sym)) {
+		fclose(out);
+		free(buf);
+		return NULL;
+	}
+	err = json ? cw_report__json(out, eng, sym, &t) : cw_report__deadlock_text(out, eng, sym, &t);
+	fclose(out);
+	cw_symbols__free(sym);
+	if (err) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* A traced hang: when it formed on the trace's clock, each thread's line, the JSON cycle. */
+TEST_F(wf, rendered)
+{
+	char *text, *json;
+
+	comm(self->eng, T0, 101, 0);
+	comm(self->eng, T0, 102, 0);
+	lock_op(self->eng, CW_EV_LOCK_ACQUIRED, T0 + 1 * MS, 103, A);
+	thread_exit(self->eng, T0 + 2 * MS, 103);
+	blocked(self->eng, T0 + 250 * MS, 101, A, 103, CW_OFFCPU_LOCK, 0);
+	blocked(self->eng, T0 + 300 * MS, 102, A, 0, CW_OFFCPU_LOCK, 0);
+	tick(self->eng, T0 + 900 * MS);
+	text = render(self->eng, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\n======================================================\n"
+				     "ERROR: deadlock: threads wait on a lock whose holder has exited\n"
+				     "finding 1: deadlock (owner_exited), process 100, 2 threads\n"
+				     "------------------------------------------------------\n"
+				     "Formed 300.0 ms after tracing began, and lasted past the 500.0 ms "
+				     "window.\n\n"
+				     "  wl/101 waits on lock 0xa000 (mutex 0xa000), held by thread 103, "
+				     "which has exited\n"
+				     "      (stack not received: see lost events)\n"
+				     "  wl/102 waits on lock 0xa000 (mutex 0xa000), held by thread 103, "
+				     "which has exited\n")) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\n *** DEADLOCK ***\n")) TH_LOG("%s", text);
+	EXPECT_EQ(NULL, strstr(text, "Other threads blocked now")) TH_LOG("%s", text);
+	free(text);
+
+	json = render(self->eng, 1);
+	ASSERT_NE(NULL, json);
+	EXPECT_NE(NULL, strstr(json, "{\"kind\": \"deadlock\", \"rule\": \"owner_exited\", "
+				     "\"severity\": \"error\", \"formed_at_ns\": 1300000000, "
+				     "\"confirmed_at_ns\": 1900000000, ")) TH_LOG("%s", json);
+	EXPECT_NE(NULL, strstr(json, "\"cycle\": [{\"tid\": 101, \"comm\": \"wl\", "
+				     "\"waits_on\": \"0xa000\", \"held_by\": 103, "
+				     "\"holder_exited\": true, \"reason\": \"lock\", \"syscall\": null, "
+				     "\"syscall_name\": null, \"since_ns\": 1250000000, \"stack\": []}, "))
+		TH_LOG("%s", json);
+	EXPECT_NE(NULL, strstr(json, "\"threads\": [{\"tid\": 101, \"comm\": \"wl\"}, "
+				     "{\"tid\": 102, \"comm\": \"wl\"}, {\"tid\": 103, "
+				     "\"comm\": \"?\"}]")) TH_LOG("%s", json);
+	EXPECT_NE(NULL, strstr(json, ",\n  \"blocked\": [\n    {\"tid\": 101, ")) TH_LOG("%s",
+											    json);
+	free(json);
 }
 
 TEST_HARNESS_MAIN
