@@ -229,9 +229,12 @@ static const char *comm_of(const struct scan *s, __u32 tid)
 	return NULL;
 }
 
-/* tid waits on the glibc mutex at lock, which holder holds, as the lock's memory says. */
-static void expect_waits(struct __test_metadata *_metadata, const struct scan *s, __u32 tid,
-			 __u64 lock, __u32 holder)
+/*
+ * tid waits on the glibc mutex at lock, which holder holds, as the lock's memory says,
+ * in a futex(2) call of command cmd (FUTEX_WAIT, FUTEX_LOCK_PI).
+ */
+static void expect_waits_cmd(struct __test_metadata *_metadata, const struct scan *s, __u32 tid,
+			     __u64 lock, __u32 holder, __u32 cmd)
 {
 	const struct cw_ev_blocked *b = blocked_of(s, tid);
 
@@ -243,10 +246,20 @@ static void expect_waits(struct __test_metadata *_metadata, const struct scan *s
 	EXPECT_EQ(holder, b->owner_tid) TH_LOG("thread %u", tid);
 	EXPECT_EQ(CW_OFFCPU_FUTEX, b->reason);
 	EXPECT_EQ(CW_LOCK_MUTEX, b->kind);
-	/* glibc's lll_lock_wait: FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
-	EXPECT_EQ(0 | 128, b->futex_op);
+	EXPECT_EQ(cmd, b->futex_op & 0x7f) TH_LOG("op 0x%x", b->futex_op);
 	EXPECT_EQ(0, b->since_ns);
 	EXPECT_NE(0, b->stack_id);
+}
+
+static void expect_waits(struct __test_metadata *_metadata, const struct scan *s, __u32 tid,
+			 __u64 lock, __u32 holder)
+{
+	const struct cw_ev_blocked *b = blocked_of(s, tid);
+
+	expect_waits_cmd(_metadata, s, tid, lock, holder, 0 /* FUTEX_WAIT */);
+	/* glibc's lll_lock_wait on a process-private mutex: FUTEX_PRIVATE_FLAG too */
+	if (b)
+		EXPECT_EQ(0 | 128, b->futex_op);
 }
 
 /* tid sleeps in system call nr, outside any lock. */
@@ -395,16 +408,21 @@ TEST_F(ps, owner_exited)
 	expect_frame(_metadata, s, b, "take_lock_b", cw_field(s->wl.ready, "line_lock"));
 }
 
-/* Three threads, three locks: each waits for the lock the next one holds. */
-TEST_F(ps, cycle_of_three)
+/*
+ * Three threads, three locks: each waits for the lock the next one holds. Mutexes of
+ * mode (wl_cycle3dead's argument), waited for with futex(2) command cmd.
+ */
+static void cycle_of_three(struct __test_metadata *_metadata, struct scan *s, const char *mode,
+			   __u32 cmd)
 {
-	struct scan *s = &self->s;
+	const char *args[] = { mode, NULL };
 	char key[16];
 	__u32 t[3];
 	__u64 l[3];
 
-	CW_SKIPPED_IN_SETUP();
-	start(_metadata, s, "wl_cycle3dead");
+	memset(s, 0, sizeof(*s));
+	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_cycle3dead", args));
+	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
 	for (int k = 0; k < 3; k++) {
 		snprintf(key, sizeof(key), "tid_%d", k + 1);
 		t[k] = cw_field(s->wl.ready, key);
@@ -419,10 +437,87 @@ TEST_F(ps, cycle_of_three)
 	for (int k = 0; k < 3; k++) {
 		snprintf(key, sizeof(key), "c3-%d", k + 1);
 		EXPECT_STREQ(key, comm_of(s, t[k]));
-		expect_waits(_metadata, s, t[k], l[(k + 1) % 3], t[(k + 1) % 3]);
+		expect_waits_cmd(_metadata, s, t[k], l[(k + 1) % 3], t[(k + 1) % 3], cmd);
 		expect_frame(_metadata, s, t[k], "take_next_lock",
 			     cw_field(s->wl.ready, "line_lock"));
 	}
+}
+
+TEST_F(ps, cycle_of_three)
+{
+	CW_SKIPPED_IN_SETUP();
+	cycle_of_three(_metadata, &self->s, "normal", 0 /* FUTEX_WAIT */);
+	/* process-private: glibc's lll_lock_wait adds FUTEX_PRIVATE_FLAG */
+	for (size_t i = 0; i < self->s.nr_blocked; i++)
+		if (self->s.blocked[i].hdr.tid != self->s.wl.pid)
+			EXPECT_EQ(0 | 128, self->s.blocked[i].futex_op);
+}
+
+/*
+ * The same with PI mutexes: the holder is the tid in the lock word itself. The kernel
+ * sees the cycle the last of the three would close and fails its FUTEX_LOCK_PI with
+ * EDEADLK; glibc then parks that thread for ever on a word of its own stack. So two
+ * threads wait in FUTEX_LOCK_PI on the next lock, and one (whichever came last) on a
+ * futex no lock names.
+ */
+TEST_F(ps, cycle_of_three_pi)
+{
+	struct scan *s = &self->s;
+	const char *args[] = { "pi", NULL };
+	int parked = -1, nr_pi = 0;
+	const struct cw_stack *st;
+	char key[16];
+	__u32 t[3];
+	__u64 l[3];
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_cycle3dead", args));
+	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
+	for (int k = 0; k < 3; k++) {
+		snprintf(key, sizeof(key), "tid_%d", k + 1);
+		t[k] = cw_field(s->wl.ready, key);
+		snprintf(key, sizeof(key), "lock_%d", k + 1);
+		l[k] = cw_field(s->wl.ready, key);
+		ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, t[k]));
+	}
+	look(_metadata, s);
+
+	ASSERT_EQ(4, s->nr_blocked);
+	for (int k = 0; k < 3; k++) {
+		const struct cw_ev_blocked *b = blocked_of(s, t[k]);
+
+		ASSERT_NE(NULL, b);
+		if ((b->futex_op & 0x7f) == 6 /* FUTEX_LOCK_PI */) {
+			nr_pi++;
+			expect_waits_cmd(_metadata, s, t[k], l[(k + 1) % 3], t[(k + 1) % 3], 6);
+			expect_frame(_metadata, s, t[k], "take_next_lock",
+				     cw_field(s->wl.ready, "line_lock"));
+			continue;
+		}
+		EXPECT_EQ(-1, parked);
+		parked = k;
+		/* glibc's wait for ever: a word of 0 on its stack, just above where it waits */
+		EXPECT_EQ(CW_OFFCPU_FUTEX, b->reason);
+		EXPECT_EQ(0, b->owner_tid);
+		EXPECT_EQ(CW_LOCK_FUTEX, b->kind);
+		EXPECT_EQ(9 /* FUTEX_WAIT_BITSET */, b->futex_op & 0x7f) TH_LOG("0x%x", b->futex_op);
+		st = cw_engine__find_stack(s->eng, s->wl.pid, CW_STACK_USER, b->stack_id);
+		ASSERT_NE(NULL, st);
+		EXPECT_TRUE(b->addr >= st->sp && b->addr < st->sp + st->raw_len)
+			TH_LOG("0x%llx, stack from 0x%llx", (unsigned long long)b->addr,
+			       (unsigned long long)st->sp);
+		expect_frame(_metadata, s, t[k], "take_next_lock",
+			     cw_field(s->wl.ready, "line_lock"));
+	}
+	EXPECT_EQ(2, nr_pi);
+	EXPECT_NE(-1, parked);
+}
+
+/* Robust mutexes: the word holds the holder's tid, and __owner agrees. */
+TEST_F(ps, cycle_of_three_robust)
+{
+	CW_SKIPPED_IN_SETUP();
+	cycle_of_three(_metadata, &self->s, "robust", 0 /* FUTEX_WAIT */);
 }
 
 /* The holder sleeps in read(): its waiter names it, and it is blocked outside any lock. */

@@ -251,18 +251,17 @@ static int read_mappings(struct procscan_source *s)
 	return 0;
 }
 
-/* End of the readable mapping holding addr (adjacent readable mappings joined), or 0. */
+/*
+ * End of the readable mapping holding addr, or 0. Not joined with a mapping right above:
+ * a thread's stack ends where its mapping does (glibc's thread descriptor at the top),
+ * and what follows belongs to something else.
+ */
 static __u64 mapping_end(const struct procscan_source *s, __u64 addr)
 {
-	__u64 end = 0;
-
-	for (size_t i = 0; i < s->nr_mem; i++) {
-		if (!end && addr >= s->mem[i].start && addr < s->mem[i].end)
-			end = s->mem[i].end;
-		else if (end && s->mem[i].start == end)
-			end = s->mem[i].end;
-	}
-	return end;
+	for (size_t i = 0; i < s->nr_mem; i++)
+		if (addr >= s->mem[i].start && addr < s->mem[i].end)
+			return s->mem[i].end;
+	return 0;
 }
 
 static const struct thread *find_thread(const struct procscan_source *s, __u32 ns_tid)
