@@ -10,6 +10,7 @@
  * records come in the order the source promises (COMMs, modules, then per thread its
  * stack and its blocked record, a tick last), and the process is never stopped or traced.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "cwtest.h"
 #include "engine/engine.h"
 #include "report/symbols.h"
+#include "source/session.h"
 #include "source/source.h"
 
 #define MAX_THREADS 16
@@ -157,14 +159,30 @@ static int wait_blocked_in(int pid, int tid, int nr)
 	}
 }
 
+/* Our open file descriptors. */
+static int nr_fds(void)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 /* Look at the workload once with the procscan source: every record into s. */
 static void look(struct __test_metadata *_metadata, struct scan *s)
 {
 	struct cw_source_opts opts = { .backend = "procscan", .pid = s->wl.pid };
 	struct cw_source_stats st;
 	struct cw_source *src;
+	int ret, fds = nr_fds();
 	char err[256] = "";
-	int ret;
 
 	s->eng = cw_engine__new();
 	ASSERT_NE(NULL, s->eng);
@@ -185,6 +203,7 @@ static void look(struct __test_metadata *_metadata, struct scan *s)
 	EXPECT_EQ(1, st.ticks);
 	EXPECT_EQ(0, cw_source__stop(src));
 	cw_source__free(src);
+	EXPECT_EQ(fds, nr_fds());
 
 	EXPECT_EQ(1, s->ticks);
 	EXPECT_EQ(0, s->tick_not_last);
@@ -384,6 +403,37 @@ TEST_F(ps, self_deadlock)
 	ASSERT_EQ(2, s->nr_blocked);
 	expect_waits(_metadata, s, t, cw_field(s->wl.ready, "lock"), t);
 	expect_frame(_metadata, s, t, "relock", cw_field(s->wl.ready, "line_lock"));
+}
+
+/*
+ * The way a command runs a source: in a session, which ends by itself once the look is
+ * handed on (the source has no fd: the session drains it on its timer).
+ */
+TEST_F(ps, in_a_session)
+{
+	struct cw_source_opts opts = { .backend = "procscan" };
+	struct scan *s = &self->s;
+	struct cw_session *sess;
+	char err[256] = "";
+	__u32 t;
+
+	CW_SKIPPED_IN_SETUP();
+	start(_metadata, s, "wl_selfdead");
+	t = cw_field(s->wl.ready, "tid");
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, t));
+	s->eng = cw_engine__new();
+	ASSERT_NE(NULL, s->eng);
+	opts.pid = s->wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, collect, s, &sess, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(CW_SESSION_ENDED, cw_session__run(sess, 0, NULL));
+	EXPECT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
+
+	EXPECT_EQ(1, s->ticks);
+	EXPECT_EQ(0, s->out_of_order);
+	ASSERT_EQ(2, s->nr_comm);
+	ASSERT_EQ(2, s->nr_blocked);
+	expect_waits(_metadata, s, t, cw_field(s->wl.ready, "lock"), t);
 }
 
 /* The owner returned without unlocking: the holder named is a thread that is gone. */
