@@ -175,8 +175,11 @@ static int nr_fds(void)
 	return n;
 }
 
-/* Look at the workload once with the procscan source: every record into s. */
-static void look(struct __test_metadata *_metadata, struct scan *s)
+/*
+ * Look at the workload once with the procscan source: every record into s. The source's
+ * notes must be notes.
+ */
+static void look_notes(struct __test_metadata *_metadata, struct scan *s, const char *notes)
 {
 	struct cw_source_opts opts = { .backend = "procscan", .pid = s->wl.pid };
 	struct cw_source_stats st;
@@ -191,7 +194,7 @@ static void look(struct __test_metadata *_metadata, struct scan *s)
 	ASSERT_EQ(-1, cw_source__fd(src));
 	ret = cw_source__start(src);
 	ASSERT_EQ(0, ret) TH_LOG("start: %s", cw_source__error(src));
-	EXPECT_STREQ("", cw_source__notes(src));
+	EXPECT_STREQ(notes, cw_source__notes(src));
 	EXPECT_EQ(0, src->ended);
 	ret = cw_source__drain(src, collect, s);
 	EXPECT_EQ((int)s->records, ret);
@@ -221,6 +224,11 @@ static void look(struct __test_metadata *_metadata, struct scan *s)
 				     &s->sym));
 }
 
+static void look(struct __test_metadata *_metadata, struct scan *s)
+{
+	look_notes(_metadata, s, "");
+}
+
 static void finish(struct __test_metadata *_metadata, struct scan *s)
 {
 	cw_symbols__free(s->sym);
@@ -228,6 +236,8 @@ static void finish(struct __test_metadata *_metadata, struct scan *s)
 	if (s->wl.pid > 0) {
 		/* the workload only ends when told: it was not disturbed by the look */
 		EXPECT_EQ(0, kill(s->wl.pid, 0));
+		/* a test that stopped it and failed before continuing it: it must read EOF */
+		kill(s->wl.pid, SIGCONT);
 		EXPECT_EQ(0, cw_wl__stop(&s->wl));
 	}
 }
@@ -434,6 +444,51 @@ TEST_F(ps, in_a_session)
 	ASSERT_EQ(2, s->nr_comm);
 	ASSERT_EQ(2, s->nr_blocked);
 	expect_waits(_metadata, s, t, cw_field(s->wl.ready, "lock"), t);
+}
+
+/* The state letter of thread tid of pid, or 0. */
+static char thread_state(int pid, int tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * A hung process stopped (SIGSTOP here; a debugger attached to it alike): its threads
+ * are still inside their system calls, where they go on waiting once continued. The
+ * look finds the same waits, and says the threads were stopped.
+ */
+TEST_F(ps, stopped)
+{
+	struct scan *s = &self->s;
+	__u32 t;
+
+	CW_SKIPPED_IN_SETUP();
+	start(_metadata, s, "wl_selfdead");
+	t = cw_field(s->wl.ready, "tid");
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, t));
+	ASSERT_EQ(0, kill(s->wl.pid, SIGSTOP));
+	while (thread_state(s->wl.pid, s->wl.pid) != 'T' || thread_state(s->wl.pid, t) != 'T')
+		sched_yield();
+	look_notes(_metadata, s, "2 thread(s) stopped (a signal or a debugger) in a system call, "
+		   "taken as waiting in it");
+	EXPECT_EQ(0, kill(s->wl.pid, SIGCONT));
+
+	ASSERT_EQ(2, s->nr_blocked);
+	expect_waits(_metadata, s, t, cw_field(s->wl.ready, "lock"), t);
+	expect_sleeps(_metadata, s, s->wl.pid, SYS_read);
+	expect_frame(_metadata, s, t, "relock", cw_field(s->wl.ready, "line_lock"));
 }
 
 /* The owner returned without unlocking: the holder named is a thread that is gone. */

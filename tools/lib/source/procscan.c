@@ -28,7 +28,10 @@
  *   thread asleep outside one: a page fault, futex_op ~0). A futex wait (futex(2) ops
  *   WAIT, WAIT_BITSET, LOCK_PI, LOCK_PI2, WAIT_REQUEUE_PI; futex_waitv(2) by its first
  *   word; futex_wait(2)) is CW_OFFCPU_FUTEX on the word; anything else SLEEP (S) or IO
- *   (D) with the call's number. A thread running, or stopped, is not blocked.
+ *   (D) with the call's number. A running thread is not blocked. A stopped one (T, t:
+ *   SIGSTOP, or a debugger attached to the hung process) inside a system call is taken
+ *   as waiting in it, as it will once continued (SLEEP when not a futex wait), and
+ *   counted in the notes; stopped outside one, it is not blocked.
  * - The holder: from the lock's memory, never guessed. A PI word holds its owner's tid.
  *   A glibc mutex (events.h: __lock +0 holding 1 or 2, __owner +8, __kind +16) names it
  *   in __owner; also a robust mutex, whose word holds the tid like a PI one. The tid is
@@ -123,6 +126,7 @@ struct procscan_source {
 	__u64 gone;		/* threads that ended (or became unreadable) while looked at */
 	__u64 stacks_unread;	/* blocked threads whose stack could not be copied */
 	__u64 blocked;		/* blocked records made */
+	__u64 stopped;		/* threads stopped (SIGSTOP, a debugger) in a system call */
 	int no_read_err;	/* why the last stack copy failed (errno) */
 };
 
@@ -493,7 +497,7 @@ static int look_at(struct procscan_source *s, __u32 tid, int *perm)
 	unsigned long long a[6] = {}, sp = 0, pc = 0;
 	struct cw_ev_blocked b = {};
 	char path[64], buf[512];
-	int state, nr, n, err;
+	int state, nr, n, err, stopped;
 	ssize_t len;
 
 	state = thread_state(s->pid, tid);
@@ -505,19 +509,22 @@ static int look_at(struct procscan_source *s, __u32 tid, int *perm)
 		s->gone++;
 		return 0;
 	}
-	if (state != 'S' && state != 'D')
-		return 1; /* running, stopped, exiting: not blocked */
+	stopped = state == 'T' || state == 't';
+	if (state != 'S' && state != 'D' && !stopped)
+		return 1; /* running, exiting: not blocked */
 	if (!strncmp(buf, "running", 7))
 		return 1;
 	n = sscanf(buf, "%d %llx %llx %llx %llx %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2],
 		   &a[3], &a[4], &a[5], &sp, &pc);
-	if (n == 3 && nr == -1) {
+	if (n == 3 && nr == -1 && !stopped) {
 		/* "-1 sp pc": asleep outside a system call */
 		sp = a[0];
 		pc = a[1];
 	} else if (n != 9) {
-		return 1; /* a format this build does not know: nothing said of it */
+		return 1; /* stopped where it ran, or a format this build does not know */
 	}
+	/* stopped inside a system call: it goes on waiting there once continued */
+	s->stopped += stopped;
 
 	fill_hdr(s, &b.hdr, CW_EV_BLOCKED, sizeof(b), tid);
 	b.reason = state == 'D' ? CW_OFFCPU_IO : CW_OFFCPU_SLEEP;
@@ -579,6 +586,10 @@ static void write_notes(struct procscan_source *s)
 		n += snprintf(s->base.notes + n, sizeof(s->base.notes) - n,
 			      "%llu blocked thread(s) without a stack (reading it: %s); ",
 			      (unsigned long long)s->stacks_unread, strerror(s->no_read_err));
+	if (s->stopped && n < sizeof(s->base.notes))
+		n += snprintf(s->base.notes + n, sizeof(s->base.notes) - n,
+			      "%llu thread(s) stopped (a signal or a debugger) in a system call, "
+			      "taken as waiting in it; ", (unsigned long long)s->stopped);
 	if (n >= 2 && n < sizeof(s->base.notes))
 		s->base.notes[n - 2] = '\0';
 }
