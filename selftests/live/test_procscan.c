@@ -514,6 +514,38 @@ TEST_F(ps, owner_exited)
 }
 
 /*
+ * The owner is the main thread, ended with pthread_exit(): a zombie leader, whose maps
+ * are empty. It gets no COMM, the lock names it as the holder, and the other threads'
+ * stacks still unwind (read through a live thread).
+ */
+TEST_F(ps, owner_exited_leader)
+{
+	const char *args[] = { "leader", NULL };
+	struct scan *s = &self->s;
+	__u32 b, eof = 0;
+
+	CW_SKIPPED_IN_SETUP();
+	memset(s, 0, sizeof(*s));
+	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_ownerexit", args));
+	ASSERT_EQ(s->wl.pid, cw_field(s->wl.ready, "tid_a"));
+	b = cw_field(s->wl.ready, "tid_b");
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, b));
+	look(_metadata, s);
+
+	ASSERT_EQ(2, s->nr_comm);
+	EXPECT_EQ(NULL, comm_of(s, s->wl.pid));
+	EXPECT_STREQ("oe-b", comm_of(s, b));
+	for (size_t i = 0; i < s->nr_comm; i++)
+		if (s->comm[i].hdr.tid != b)
+			eof = s->comm[i].hdr.tid;
+	EXPECT_STREQ("oe-eof", comm_of(s, eof));
+	ASSERT_EQ(2, s->nr_blocked);
+	expect_waits(_metadata, s, b, cw_field(s->wl.ready, "lock"), s->wl.pid);
+	expect_frame(_metadata, s, b, "thread_b_after_leader", cw_field(s->wl.ready, "line_lock"));
+	expect_sleeps(_metadata, s, eof, SYS_read);
+}
+
+/*
  * Three threads, three locks: each waits for the lock the next one holds. Mutexes of
  * mode (wl_cycle3dead's argument), waited for with futex(2) command cmd.
  */
