@@ -10,6 +10,7 @@
  * records come in the order the source promises (COMMs, modules, then per thread its
  * stack and its blocked record, a tick last), and the process is never stopped or traced.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "cwtest.h"
 #include "engine/engine.h"
 #include "report/symbols.h"
+#include "source/session.h"
 #include "source/source.h"
 
 #define MAX_THREADS 16
@@ -157,14 +159,33 @@ static int wait_blocked_in(int pid, int tid, int nr)
 	}
 }
 
-/* Look at the workload once with the procscan source: every record into s. */
-static void look(struct __test_metadata *_metadata, struct scan *s)
+/* Our open file descriptors. */
+static int nr_fds(void)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * Look at the workload once with the procscan source: every record into s. The source's
+ * notes must be notes.
+ */
+static void look_notes(struct __test_metadata *_metadata, struct scan *s, const char *notes)
 {
 	struct cw_source_opts opts = { .backend = "procscan", .pid = s->wl.pid };
 	struct cw_source_stats st;
 	struct cw_source *src;
+	int ret, fds = nr_fds();
 	char err[256] = "";
-	int ret;
 
 	s->eng = cw_engine__new();
 	ASSERT_NE(NULL, s->eng);
@@ -173,7 +194,7 @@ static void look(struct __test_metadata *_metadata, struct scan *s)
 	ASSERT_EQ(-1, cw_source__fd(src));
 	ret = cw_source__start(src);
 	ASSERT_EQ(0, ret) TH_LOG("start: %s", cw_source__error(src));
-	EXPECT_STREQ("", cw_source__notes(src));
+	EXPECT_STREQ(notes, cw_source__notes(src));
 	EXPECT_EQ(0, src->ended);
 	ret = cw_source__drain(src, collect, s);
 	EXPECT_EQ((int)s->records, ret);
@@ -185,6 +206,7 @@ static void look(struct __test_metadata *_metadata, struct scan *s)
 	EXPECT_EQ(1, st.ticks);
 	EXPECT_EQ(0, cw_source__stop(src));
 	cw_source__free(src);
+	EXPECT_EQ(fds, nr_fds());
 
 	EXPECT_EQ(1, s->ticks);
 	EXPECT_EQ(0, s->tick_not_last);
@@ -202,6 +224,11 @@ static void look(struct __test_metadata *_metadata, struct scan *s)
 				     &s->sym));
 }
 
+static void look(struct __test_metadata *_metadata, struct scan *s)
+{
+	look_notes(_metadata, s, "");
+}
+
 static void finish(struct __test_metadata *_metadata, struct scan *s)
 {
 	cw_symbols__free(s->sym);
@@ -209,6 +236,8 @@ static void finish(struct __test_metadata *_metadata, struct scan *s)
 	if (s->wl.pid > 0) {
 		/* the workload only ends when told: it was not disturbed by the look */
 		EXPECT_EQ(0, kill(s->wl.pid, 0));
+		/* a test that stopped it and failed before continuing it: it must read EOF */
+		kill(s->wl.pid, SIGCONT);
 		EXPECT_EQ(0, cw_wl__stop(&s->wl));
 	}
 }
@@ -229,9 +258,12 @@ static const char *comm_of(const struct scan *s, __u32 tid)
 	return NULL;
 }
 
-/* tid waits on the glibc mutex at lock, which holder holds, as the lock's memory says. */
-static void expect_waits(struct __test_metadata *_metadata, const struct scan *s, __u32 tid,
-			 __u64 lock, __u32 holder)
+/*
+ * tid waits on the glibc mutex at lock, which holder holds, as the lock's memory says,
+ * in a futex(2) call of command cmd (FUTEX_WAIT, FUTEX_LOCK_PI).
+ */
+static void expect_waits_cmd(struct __test_metadata *_metadata, const struct scan *s, __u32 tid,
+			     __u64 lock, __u32 holder, __u32 cmd)
 {
 	const struct cw_ev_blocked *b = blocked_of(s, tid);
 
@@ -243,10 +275,20 @@ static void expect_waits(struct __test_metadata *_metadata, const struct scan *s
 	EXPECT_EQ(holder, b->owner_tid) TH_LOG("thread %u", tid);
 	EXPECT_EQ(CW_OFFCPU_FUTEX, b->reason);
 	EXPECT_EQ(CW_LOCK_MUTEX, b->kind);
-	/* glibc's lll_lock_wait: FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
-	EXPECT_EQ(0 | 128, b->futex_op);
+	EXPECT_EQ(cmd, b->futex_op & 0x7f) TH_LOG("op 0x%x", b->futex_op);
 	EXPECT_EQ(0, b->since_ns);
 	EXPECT_NE(0, b->stack_id);
+}
+
+static void expect_waits(struct __test_metadata *_metadata, const struct scan *s, __u32 tid,
+			 __u64 lock, __u32 holder)
+{
+	const struct cw_ev_blocked *b = blocked_of(s, tid);
+
+	expect_waits_cmd(_metadata, s, tid, lock, holder, 0 /* FUTEX_WAIT */);
+	/* glibc's lll_lock_wait on a process-private mutex: FUTEX_PRIVATE_FLAG too */
+	if (b)
+		EXPECT_EQ(0 | 128, b->futex_op);
 }
 
 /* tid sleeps in system call nr, outside any lock. */
@@ -373,6 +415,82 @@ TEST_F(ps, self_deadlock)
 	expect_frame(_metadata, s, t, "relock", cw_field(s->wl.ready, "line_lock"));
 }
 
+/*
+ * The way a command runs a source: in a session, which ends by itself once the look is
+ * handed on (the source has no fd: the session drains it on its timer).
+ */
+TEST_F(ps, in_a_session)
+{
+	struct cw_source_opts opts = { .backend = "procscan" };
+	struct scan *s = &self->s;
+	struct cw_session *sess;
+	char err[256] = "";
+	__u32 t;
+
+	CW_SKIPPED_IN_SETUP();
+	start(_metadata, s, "wl_selfdead");
+	t = cw_field(s->wl.ready, "tid");
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, t));
+	s->eng = cw_engine__new();
+	ASSERT_NE(NULL, s->eng);
+	opts.pid = s->wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, collect, s, &sess, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(CW_SESSION_ENDED, cw_session__run(sess, 0, NULL));
+	EXPECT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
+
+	EXPECT_EQ(1, s->ticks);
+	EXPECT_EQ(0, s->out_of_order);
+	ASSERT_EQ(2, s->nr_comm);
+	ASSERT_EQ(2, s->nr_blocked);
+	expect_waits(_metadata, s, t, cw_field(s->wl.ready, "lock"), t);
+}
+
+/* The state letter of thread tid of pid, or 0. */
+static char thread_state(int pid, int tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * A hung process stopped (SIGSTOP here; a debugger attached to it alike): its threads
+ * are still inside their system calls, where they go on waiting once continued. The
+ * look finds the same waits, and says the threads were stopped.
+ */
+TEST_F(ps, stopped)
+{
+	struct scan *s = &self->s;
+	__u32 t;
+
+	CW_SKIPPED_IN_SETUP();
+	start(_metadata, s, "wl_selfdead");
+	t = cw_field(s->wl.ready, "tid");
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, t));
+	ASSERT_EQ(0, kill(s->wl.pid, SIGSTOP));
+	while (thread_state(s->wl.pid, s->wl.pid) != 'T' || thread_state(s->wl.pid, t) != 'T')
+		sched_yield();
+	look_notes(_metadata, s, "2 thread(s) stopped (a signal or a debugger) in a system call, "
+		   "taken as waiting in it");
+	EXPECT_EQ(0, kill(s->wl.pid, SIGCONT));
+
+	ASSERT_EQ(2, s->nr_blocked);
+	expect_waits(_metadata, s, t, cw_field(s->wl.ready, "lock"), t);
+	expect_sleeps(_metadata, s, s->wl.pid, SYS_read);
+	expect_frame(_metadata, s, t, "relock", cw_field(s->wl.ready, "line_lock"));
+}
+
 /* The owner returned without unlocking: the holder named is a thread that is gone. */
 TEST_F(ps, owner_exited)
 {
@@ -395,16 +513,53 @@ TEST_F(ps, owner_exited)
 	expect_frame(_metadata, s, b, "take_lock_b", cw_field(s->wl.ready, "line_lock"));
 }
 
-/* Three threads, three locks: each waits for the lock the next one holds. */
-TEST_F(ps, cycle_of_three)
+/*
+ * The owner is the main thread, ended with pthread_exit(): a zombie leader, whose maps
+ * are empty. It gets no COMM, the lock names it as the holder, and the other threads'
+ * stacks still unwind (read through a live thread).
+ */
+TEST_F(ps, owner_exited_leader)
 {
+	const char *args[] = { "leader", NULL };
 	struct scan *s = &self->s;
+	__u32 b, eof = 0;
+
+	CW_SKIPPED_IN_SETUP();
+	memset(s, 0, sizeof(*s));
+	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_ownerexit", args));
+	ASSERT_EQ(s->wl.pid, cw_field(s->wl.ready, "tid_a"));
+	b = cw_field(s->wl.ready, "tid_b");
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, b));
+	look(_metadata, s);
+
+	ASSERT_EQ(2, s->nr_comm);
+	EXPECT_EQ(NULL, comm_of(s, s->wl.pid));
+	EXPECT_STREQ("oe-b", comm_of(s, b));
+	for (size_t i = 0; i < s->nr_comm; i++)
+		if (s->comm[i].hdr.tid != b)
+			eof = s->comm[i].hdr.tid;
+	EXPECT_STREQ("oe-eof", comm_of(s, eof));
+	ASSERT_EQ(2, s->nr_blocked);
+	expect_waits(_metadata, s, b, cw_field(s->wl.ready, "lock"), s->wl.pid);
+	expect_frame(_metadata, s, b, "thread_b_after_leader", cw_field(s->wl.ready, "line_lock"));
+	expect_sleeps(_metadata, s, eof, SYS_read);
+}
+
+/*
+ * Three threads, three locks: each waits for the lock the next one holds. Mutexes of
+ * mode (wl_cycle3dead's argument), waited for with futex(2) command cmd.
+ */
+static void cycle_of_three(struct __test_metadata *_metadata, struct scan *s, const char *mode,
+			   __u32 cmd)
+{
+	const char *args[] = { mode, NULL };
 	char key[16];
 	__u32 t[3];
 	__u64 l[3];
 
-	CW_SKIPPED_IN_SETUP();
-	start(_metadata, s, "wl_cycle3dead");
+	memset(s, 0, sizeof(*s));
+	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_cycle3dead", args));
+	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
 	for (int k = 0; k < 3; k++) {
 		snprintf(key, sizeof(key), "tid_%d", k + 1);
 		t[k] = cw_field(s->wl.ready, key);
@@ -419,10 +574,87 @@ TEST_F(ps, cycle_of_three)
 	for (int k = 0; k < 3; k++) {
 		snprintf(key, sizeof(key), "c3-%d", k + 1);
 		EXPECT_STREQ(key, comm_of(s, t[k]));
-		expect_waits(_metadata, s, t[k], l[(k + 1) % 3], t[(k + 1) % 3]);
+		expect_waits_cmd(_metadata, s, t[k], l[(k + 1) % 3], t[(k + 1) % 3], cmd);
 		expect_frame(_metadata, s, t[k], "take_next_lock",
 			     cw_field(s->wl.ready, "line_lock"));
 	}
+}
+
+TEST_F(ps, cycle_of_three)
+{
+	CW_SKIPPED_IN_SETUP();
+	cycle_of_three(_metadata, &self->s, "normal", 0 /* FUTEX_WAIT */);
+	/* process-private: glibc's lll_lock_wait adds FUTEX_PRIVATE_FLAG */
+	for (size_t i = 0; i < self->s.nr_blocked; i++)
+		if (self->s.blocked[i].hdr.tid != self->s.wl.pid)
+			EXPECT_EQ(0 | 128, self->s.blocked[i].futex_op);
+}
+
+/*
+ * The same with PI mutexes: the holder is the tid in the lock word itself. The kernel
+ * sees the cycle the last of the three would close and fails its FUTEX_LOCK_PI with
+ * EDEADLK; glibc then parks that thread for ever on a word of its own stack. So two
+ * threads wait in FUTEX_LOCK_PI on the next lock, and one (whichever came last) on a
+ * futex no lock names.
+ */
+TEST_F(ps, cycle_of_three_pi)
+{
+	struct scan *s = &self->s;
+	const char *args[] = { "pi", NULL };
+	int parked = -1, nr_pi = 0;
+	const struct cw_stack *st;
+	char key[16];
+	__u32 t[3];
+	__u64 l[3];
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_cycle3dead", args));
+	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
+	for (int k = 0; k < 3; k++) {
+		snprintf(key, sizeof(key), "tid_%d", k + 1);
+		t[k] = cw_field(s->wl.ready, key);
+		snprintf(key, sizeof(key), "lock_%d", k + 1);
+		l[k] = cw_field(s->wl.ready, key);
+		ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, t[k]));
+	}
+	look(_metadata, s);
+
+	ASSERT_EQ(4, s->nr_blocked);
+	for (int k = 0; k < 3; k++) {
+		const struct cw_ev_blocked *b = blocked_of(s, t[k]);
+
+		ASSERT_NE(NULL, b);
+		if ((b->futex_op & 0x7f) == 6 /* FUTEX_LOCK_PI */) {
+			nr_pi++;
+			expect_waits_cmd(_metadata, s, t[k], l[(k + 1) % 3], t[(k + 1) % 3], 6);
+			expect_frame(_metadata, s, t[k], "take_next_lock",
+				     cw_field(s->wl.ready, "line_lock"));
+			continue;
+		}
+		EXPECT_EQ(-1, parked);
+		parked = k;
+		/* glibc's wait for ever: a word of 0 on its stack, just above where it waits */
+		EXPECT_EQ(CW_OFFCPU_FUTEX, b->reason);
+		EXPECT_EQ(0, b->owner_tid);
+		EXPECT_EQ(CW_LOCK_FUTEX, b->kind);
+		EXPECT_EQ(9 /* FUTEX_WAIT_BITSET */, b->futex_op & 0x7f) TH_LOG("0x%x", b->futex_op);
+		st = cw_engine__find_stack(s->eng, s->wl.pid, CW_STACK_USER, b->stack_id);
+		ASSERT_NE(NULL, st);
+		EXPECT_TRUE(b->addr >= st->sp && b->addr < st->sp + st->raw_len)
+			TH_LOG("0x%llx, stack from 0x%llx", (unsigned long long)b->addr,
+			       (unsigned long long)st->sp);
+		expect_frame(_metadata, s, t[k], "take_next_lock",
+			     cw_field(s->wl.ready, "line_lock"));
+	}
+	EXPECT_EQ(2, nr_pi);
+	EXPECT_NE(-1, parked);
+}
+
+/* Robust mutexes: the word holds the holder's tid, and __owner agrees. */
+TEST_F(ps, cycle_of_three_robust)
+{
+	CW_SKIPPED_IN_SETUP();
+	cycle_of_three(_metadata, &self->s, "robust", 0 /* FUTEX_WAIT */);
 }
 
 /* The holder sleeps in read(): its waiter names it, and it is blocked outside any lock. */

@@ -15,7 +15,8 @@
  *   ends the source. So a pid that does not exist or may not be read fails at start with
  *   one line for the user, and a drain never blocks.
  * - The records, in this order (what the engine may rely on):
- *     CW_EV_COMM    one per thread found (its name read): the threads alive at the look;
+ *     CW_EV_COMM    one per live thread found (its name read): the threads alive at the
+ *                   look (not a zombie leader);
  *     CW_EV_MODULE  the process's executable mappings (procinfo.c, as the bpf source's);
  *     per thread found blocked, in /proc's order:
  *       CW_EV_STACK       stack id, the pc as its one frame (CW_STACK_TRUNCATED),
@@ -28,7 +29,10 @@
  *   thread asleep outside one: a page fault, futex_op ~0). A futex wait (futex(2) ops
  *   WAIT, WAIT_BITSET, LOCK_PI, LOCK_PI2, WAIT_REQUEUE_PI; futex_waitv(2) by its first
  *   word; futex_wait(2)) is CW_OFFCPU_FUTEX on the word; anything else SLEEP (S) or IO
- *   (D) with the call's number. A thread running, or stopped, is not blocked.
+ *   (D) with the call's number. A running thread is not blocked. A stopped one (T, t:
+ *   SIGSTOP, or a debugger attached to the hung process) inside a system call is taken
+ *   as waiting in it, as it will once continued (SLEEP when not a futex wait), and
+ *   counted in the notes; stopped outside one, it is not blocked.
  * - The holder: from the lock's memory, never guessed. A PI word holds its owner's tid.
  *   A glibc mutex (events.h: __lock +0 holding 1 or 2, __owner +8, __kind +16) names it
  *   in __owner; also a robust mutex, whose word holds the tid like a PI one. The tid is
@@ -37,6 +41,10 @@
  *   reads "owner exited" from a holder without a COMM. Anything else (a live task of
  *   another process, garbage) is 0, unknown. WAIT_REQUEUE_PI waits on a condition
  *   variable's word, which names no holder.
+ * - A leader that ended while its threads run (pthread_exit()) is a zombie in task/ with
+ *   no memory: its maps read empty and process_vm_readv() on it fails. It is not named
+ *   (it exited: a lock it still holds names an exited holder), and maps and memory are
+ *   read through a live thread instead.
  * - A process in a pid namespace of its own stores tids as it sees them: they are
  *   translated with each thread's NSpid, and one that names no thread found is 0 (from
  *   here we cannot tell whether it exited).
@@ -95,6 +103,7 @@
 struct thread {
 	__u32 tid;
 	__u32 ns_tid;		/* the tid as the process sees it (its pid namespace) */
+	int exited;		/* a leader that ended (pthread_exit()): a zombie, no COMM */
 };
 
 struct range {
@@ -107,6 +116,9 @@ struct procscan_source {
 	struct cw_emit emit;
 	struct cw_proc_maps maps;
 	int pid;
+	int mm_tid;		/* whose /proc files and memory show the process's: the leader,
+				 * or a live thread once the leader ended (its maps are empty) */
+	int started;
 	int looked;		/* start() ran to its end */
 	int nested;		/* in a pid namespace below ours: its tids are not ours */
 	__u64 ts;		/* when we looked: every record's time */
@@ -123,6 +135,7 @@ struct procscan_source {
 	__u64 gone;		/* threads that ended (or became unreadable) while looked at */
 	__u64 stacks_unread;	/* blocked threads whose stack could not be copied */
 	__u64 blocked;		/* blocked records made */
+	__u64 stopped;		/* threads stopped (SIGSTOP, a debugger) in a system call */
 	int no_read_err;	/* why the last stack copy failed (errno) */
 };
 
@@ -222,7 +235,7 @@ static int read_mappings(struct procscan_source *s)
 	char path[64], line[512];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", s->pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", s->pid, s->mm_tid);
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -251,18 +264,17 @@ static int read_mappings(struct procscan_source *s)
 	return 0;
 }
 
-/* End of the readable mapping holding addr (adjacent readable mappings joined), or 0. */
+/*
+ * End of the readable mapping holding addr, or 0. Not joined with a mapping right above:
+ * a thread's stack ends where its mapping does (glibc's thread descriptor at the top),
+ * and what follows belongs to something else.
+ */
 static __u64 mapping_end(const struct procscan_source *s, __u64 addr)
 {
-	__u64 end = 0;
-
-	for (size_t i = 0; i < s->nr_mem; i++) {
-		if (!end && addr >= s->mem[i].start && addr < s->mem[i].end)
-			end = s->mem[i].end;
-		else if (end && s->mem[i].start == end)
-			end = s->mem[i].end;
-	}
-	return end;
+	for (size_t i = 0; i < s->nr_mem; i++)
+		if (addr >= s->mem[i].start && addr < s->mem[i].end)
+			return s->mem[i].end;
+	return 0;
 }
 
 static const struct thread *find_thread(const struct procscan_source *s, __u32 ns_tid)
@@ -287,7 +299,26 @@ static void fill_hdr(struct procscan_source *s, struct cw_hdr *h, __u16 type, si
 	};
 }
 
-/* Find the threads and queue their names: the threads alive when we looked. */
+/* The state letter of a thread (R, S, D, T...), or -errno. */
+static int thread_state(int pid, __u32 tid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%u/stat", pid, tid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n <= 0)
+		return n ? n : -ESRCH;
+	/* the name in parentheses may hold anything, ")" too: the state follows the last one */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : -EINVAL;
+}
+
+/*
+ * Find the threads and queue their names: the threads alive when we looked. A leader
+ * that ended while its threads run (pthread_exit()) stays a zombie in task/: it is noted,
+ * not named, so a lock it still holds names a holder that exited.
+ */
 static int name_threads(struct procscan_source *s)
 {
 	size_t nr = 0;
@@ -297,10 +328,11 @@ static int name_threads(struct procscan_source *s)
 	if (err)
 		return err;
 	for (size_t i = 0; i < nr && !err; i++) {
+		int state = thread_state(s->pid, tids[i]), exited = state == 'Z' || state == 'X';
 		struct cw_ev_comm c = {};
 		struct thread *t;
 
-		if (cw_target__comm(s->pid, tids[i], c.comm, sizeof(c.comm))) {
+		if (state < 0 || cw_target__comm(s->pid, tids[i], c.comm, sizeof(c.comm))) {
 			s->gone++; /* ended since the directory was read */
 			continue;
 		}
@@ -310,11 +342,40 @@ static int name_threads(struct procscan_source *s)
 			break;
 		}
 		s->threads = t;
-		s->threads[s->nr_threads++] = (struct thread){ tids[i], ns_tid(s->pid, tids[i]) };
+		s->threads[s->nr_threads++] = (struct thread){ tids[i], ns_tid(s->pid, tids[i]),
+							       exited };
+		if (exited)
+			continue;
+		if (!s->mm_tid || tids[i] == s->pid)
+			s->mm_tid = tids[i];
 		fill_hdr(s, &c.hdr, CW_EV_COMM, sizeof(c), tids[i]);
 		err = cw_emit__queue(&s->emit, &c.hdr);
 	}
 	free(tids);
+	return err;
+}
+
+/*
+ * The module records queued from off on, read through thread mm_tid (the leader's maps
+ * are empty once it ended), made the process's.
+ */
+static void own_records(struct procscan_source *s, size_t off)
+{
+	while (off < s->emit.queue.len) {
+		struct cw_hdr *h = (struct cw_hdr *)(s->emit.queue.buf + off);
+
+		h->pid = s->pid;
+		off += h->size;
+	}
+}
+
+/* Send the modules not sent yet, queued. */
+static int send_modules(struct procscan_source *s)
+{
+	size_t off = s->emit.queue.len;
+	int err = cw_proc_maps__send(&s->maps, &s->emit, s->ts, 1);
+
+	own_records(s, off);
 	return err;
 }
 
@@ -358,11 +419,11 @@ static void read_holder(struct procscan_source *s, struct cw_ev_blocked *b, __u3
 	int is_mutex;
 
 	b->kind = CW_LOCK_FUTEX;
-	if (b->addr & 3 || read_mem(s->pid, b->addr, mem, 4) != 4)
+	if (b->addr & 3 || read_mem(s->mm_tid, b->addr, mem, 4) != 4)
 		return;
 	memcpy(&word, mem, 4);
 	/* the rest of a mutex's layout, when there is one */
-	is_mutex = read_mem(s->pid, b->addr + 4, mem + 4, 16) == 16;
+	is_mutex = read_mem(s->mm_tid, b->addr + 4, mem + 4, 16) == 16;
 	memcpy(&owner, mem + MUTEX_OWNER_OFF, 4);
 	memcpy(&kind, mem + MUTEX_KIND_OFF, 4);
 	is_mutex = is_mutex && valid_mutex_kind(kind);
@@ -432,7 +493,7 @@ static __u64 queue_stack(struct procscan_source *s, __u32 tid, __u64 pc, __u64 s
 	r = calloc(1, sizeof(*r) + want);
 	if (!r)
 		return 0;
-	got = read_mem(s->pid, sp, r->data, want);
+	got = read_mem(s->mm_tid, sp, r->data, want);
 	if (got <= 0) {
 		s->stacks_unread++;
 		s->no_read_err = got ? -got : EFAULT;
@@ -469,21 +530,6 @@ static __u64 queue_stack(struct procscan_source *s, __u32 tid, __u64 pc, __u64 s
 	return id;
 }
 
-/* The state letter of a thread (R, S, D, T...), or -errno. */
-static int thread_state(int pid, __u32 tid)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%u/stat", pid, tid);
-	n = read_small(path, buf, sizeof(buf));
-	if (n <= 0)
-		return n ? n : -ESRCH;
-	/* the name in parentheses may hold anything, ")" too: the state follows the last one */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] ? p[2] : -EINVAL;
-}
-
 /*
  * Look at one thread: queue its stack and a blocked record when it waits. 1 when /proc
  * showed what it does, 0 when not (gone; *perm set to the errno when not permitted), or
@@ -494,7 +540,7 @@ static int look_at(struct procscan_source *s, __u32 tid, int *perm)
 	unsigned long long a[6] = {}, sp = 0, pc = 0;
 	struct cw_ev_blocked b = {};
 	char path[64], buf[512];
-	int state, nr, n, err;
+	int state, nr, n, err, stopped;
 	ssize_t len;
 
 	state = thread_state(s->pid, tid);
@@ -506,19 +552,22 @@ static int look_at(struct procscan_source *s, __u32 tid, int *perm)
 		s->gone++;
 		return 0;
 	}
-	if (state != 'S' && state != 'D')
-		return 1; /* running, stopped, exiting: not blocked */
+	stopped = state == 'T' || state == 't';
+	if (state != 'S' && state != 'D' && !stopped)
+		return 1; /* running, exiting: not blocked */
 	if (!strncmp(buf, "running", 7))
 		return 1;
 	n = sscanf(buf, "%d %llx %llx %llx %llx %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2],
 		   &a[3], &a[4], &a[5], &sp, &pc);
-	if (n == 3 && nr == -1) {
+	if (n == 3 && nr == -1 && !stopped) {
 		/* "-1 sp pc": asleep outside a system call */
 		sp = a[0];
 		pc = a[1];
 	} else if (n != 9) {
-		return 1; /* a format this build does not know: nothing said of it */
+		return 1; /* stopped where it ran, or a format this build does not know */
 	}
+	/* stopped inside a system call: it goes on waiting there once continued */
+	s->stopped += stopped;
 
 	fill_hdr(s, &b.hdr, CW_EV_BLOCKED, sizeof(b), tid);
 	b.reason = state == 'D' ? CW_OFFCPU_IO : CW_OFFCPU_SLEEP;
@@ -534,7 +583,7 @@ static int look_at(struct procscan_source *s, __u32 tid, int *perm)
 	} else if (nr == NR_FUTEX_WAITV) {
 		__u64 w[2]; /* struct futex_waitv: val, uaddr, flags, __reserved */
 
-		if (read_mem(s->pid, a[0], w, sizeof(w)) == sizeof(w)) {
+		if (read_mem(s->mm_tid, a[0], w, sizeof(w)) == sizeof(w)) {
 			b.addr = w[1];
 			b.futex_op = CW_FUTEX_OP_WAITV;
 		}
@@ -580,6 +629,10 @@ static void write_notes(struct procscan_source *s)
 		n += snprintf(s->base.notes + n, sizeof(s->base.notes) - n,
 			      "%llu blocked thread(s) without a stack (reading it: %s); ",
 			      (unsigned long long)s->stacks_unread, strerror(s->no_read_err));
+	if (s->stopped && n < sizeof(s->base.notes))
+		n += snprintf(s->base.notes + n, sizeof(s->base.notes) - n,
+			      "%llu thread(s) stopped (a signal or a debugger) in a system call, "
+			      "taken as waiting in it; ", (unsigned long long)s->stopped);
 	if (n >= 2 && n < sizeof(s->base.notes))
 		s->base.notes[n - 2] = '\0';
 }
@@ -590,10 +643,11 @@ static int procscan_start(struct cw_source *src)
 	int err, kind, perm = 0, readable = 0;
 
 	s->base.err[0] = '\0';
-	if (s->looked) {
+	if (s->started) {
 		set_err(s, "process %d was looked at already", s->pid);
 		return -EALREADY;
 	}
+	s->started = 1;
 	kind = cw_target__kind(s->pid);
 	if (kind == -ESRCH) {
 		set_err(s, "no process %d", s->pid);
@@ -617,24 +671,31 @@ static int procscan_start(struct cw_source *src)
 	/* a leader ended with pthread_exit() stays in task/ as a zombie: its status is read */
 	s->nested = ns_tid(s->pid, s->pid) != (__u32)s->pid;
 	err = name_threads(s);
-	if (!err && !s->nr_threads)
+	if (!err && !s->mm_tid)
 		err = -ESRCH;
-	if (!err)
+	if (!err) {
+		cw_proc_maps__init(&s->maps, s->mm_tid);
 		err = read_mappings(s);
+	}
 	if (!err)
-		err = cw_proc_maps__send(&s->maps, &s->emit, s->ts, 1);
+		err = send_modules(s);
 	if (err == -EACCES || err == -EPERM) {
 		set_err(s, "not permitted to look at process %d (/proc/%d/maps: %s): run as root, "
 			"or as its user where kernel.yama.ptrace_scope allows it", s->pid, s->pid,
 			strerror(-err));
 		return -EPERM;
 	}
+	if (err == -ESRCH) {
+		set_err(s, "no process %d", s->pid);
+		return err;
+	}
 	if (err) {
-		set_err(s, err == -ESRCH ? "no process %d" : "failed to read the threads and maps "
-			"of %d: %s", s->pid, strerror(-err));
+		set_err(s, "failed to read the threads and maps of %d: %s", s->pid, strerror(-err));
 		return err;
 	}
 	for (size_t i = 0; i < s->nr_threads && !err; i++) {
+		if (s->threads[i].exited)
+			continue;
 		err = look_at(s, s->threads[i].tid, &perm);
 		readable += err > 0;
 		err = err < 0 ? err : 0;
@@ -651,7 +712,7 @@ static int procscan_start(struct cw_source *src)
 		return -EPERM;
 	}
 	if (!err && uncovered(s))
-		err = cw_proc_maps__send(&s->maps, &s->emit, s->ts, 1);
+		err = send_modules(s);
 	if (err) {
 		set_err(s, "failed to look at process %d: %s", s->pid, strerror(-err));
 		return err;
@@ -755,7 +816,7 @@ int cw_procscan_source__open(const struct cw_source_opts *opts, struct cw_source
 	if (!s->opts.tick_ns)
 		s->opts.tick_ns = DEFAULT_TICK_NS;
 	cw_emit__init(&s->emit, s->opts.tick_ns);
-	cw_proc_maps__init(&s->maps, s->pid);
+	cw_proc_maps__init(&s->maps, s->pid); /* made again at start, with the task to read */
 	*out = &s->base;
 	return 0;
 }
