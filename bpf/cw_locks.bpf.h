@@ -13,10 +13,11 @@
  *
  * An acquire that waits makes its dependencies when the wait begins, as lockdep makes
  * them at the attempt (cw_rules_waits()): at its first blocking futex call on the lock's
- * words (cw_futex.bpf.h), or when a spin lock's retry loop hits its probe again. A
- * thread that waits forever (a deadlock) still makes the dependencies that close the
- * cycle; an acquire that does not wait makes them at its return as before, so the
- * uncontended path does no more than it did. The futex wait also sends one CW_EV_BLOCKED
+ * words (cw_futex.bpf.h; pthread_spin_lock's probe sits after the lock is taken: a spin
+ * lock's wait is not seen). A thread that waits forever (a deadlock) still makes the
+ * dependencies that close the cycle; an acquire that does not wait makes them at its
+ * return as before, so the uncontended path does no more than it did. The futex wait
+ * also sends one CW_EV_BLOCKED
  * record (who waits for which lock, held by whom, since when), and the acquire's return
  * another with reason CW_OFFCPU_NONE: the live wait-for graph, in every mode.
  */
@@ -223,19 +224,8 @@ static __always_inline void emit_lock(__u16 type, __u64 addr, __u64 addr2, __u8 
 	cw_submit(e);
 }
 
-static __always_inline struct cw_held_set *held_set_of(__u32 tid, int create);
-
-/*
- * The acquire in progress p of thread tid began to wait: its dependencies, once
- * (lockrules.h). A frame of its own: its callers' stacks hold enough already.
- */
-static __noinline void acquire_waits(__u32 tid, struct pending_lock *p)
-{
-	if (!p)
-		return;
-	p->a.gen = lock_gen(bpf_get_current_pid_tgid() >> 32, p->a.addr);
-	cw_rules_waits(held_set_of(tid, 0), &p->a, NULL);
-}
+static __noinline void emit_blocked(const struct pending_lock *p, __u32 reason, __u32 owner,
+				    __u64 ts);
 
 /*
  * The caller of the probed function: at [sp] at an entry (at_entry), else where
@@ -273,12 +263,14 @@ static __always_inline int acquire_enter_at(struct pt_regs *ctx, __u64 addr, __u
 	 * instruction (pthread_spin_lock). The acquire began the first time.
 	 */
 	old = bpf_map_lookup_elem(&pending_locks, &tid);
-	if (old && old->a.addr == addr && old->a.op == op) {
-		/* it waits: its dependencies now, in case it never gets the lock */
-		if (!old->a.waited)
-			acquire_waits(tid, old);
+	if (old && old->a.addr == addr && old->a.op == op)
 		return 0;
-	}
+	/*
+	 * An acquire whose return was not seen (a USDT timed acquire that failed has no
+	 * note) ended before this one began: so did its wait.
+	 */
+	if (old && old->blocked)
+		emit_blocked(old, CW_OFFCPU_NONE, 0, 0);
 	p.a.addr = addr;
 	p.addr2 = addr2;
 	p.a.kind = kind;
@@ -521,7 +513,8 @@ static __noinline void emit_blocked(const struct pending_lock *p, __u32 reason, 
 	e = cw_reserve(sizeof(*e), CW_EV_BLOCKED);
 	if (!e)
 		return;
-	e->hdr.ts_ns = ts;
+	if (ts)
+		e->hdr.ts_ns = ts;
 	e->addr = p->a.addr;
 	e->since_ns = p->a.begin_ns;
 	e->stack_id = p->a.stack_id;
@@ -616,19 +609,21 @@ static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind
 }
 
 /*
- * A blocking futex call on word uaddr at now, during thread tid's acquire p: the acquire
- * is contended; when the word is the lock's (not cond_wait's condition variable) and it is
- * the acquire's first wait, its dependencies and its blocked record.
+ * A blocking futex call on word uaddr, during thread tid's acquire p: the acquire is
+ * contended; when the word is the lock's (not cond_wait's condition variable) and it is
+ * the acquire's first wait, its dependencies (lockrules.h) and its blocked record. The
+ * rules' frames (an edge record is built on the stack) need a caller with a small one:
+ * its own program (cw_futex.bpf.h), not the futex program with its stack walk.
  */
-static __always_inline void acquire_blocked(__u32 tid, struct pending_lock *p, __u64 uaddr,
-					    __u64 now)
+static __always_inline void acquire_blocked(__u32 tid, struct pending_lock *p, __u64 uaddr)
 {
 	p->a.contended = 1;
 	if (p->blocked || uaddr - p->a.addr >= CW_LOCK_WORDS)
 		return;
 	p->blocked = 1;
-	acquire_waits(tid, p);
-	emit_blocked(p, CW_OFFCPU_LOCK, lock_owner(p->a.addr, p->a.kind, p->a.attr), now);
+	p->a.gen = lock_gen(bpf_get_current_pid_tgid() >> 32, p->a.addr);
+	cw_rules_waits(held_set_of(tid, 0), &p->a, NULL);
+	emit_blocked(p, CW_OFFCPU_LOCK, lock_owner(p->a.addr, p->a.kind, p->a.attr), 0);
 }
 
 #endif /* __CW_LOCKS_BPF_H */
