@@ -4,7 +4,8 @@
  *  - wl_deadlock -w, traced from before its threads take their first lock and left to
  *    deadlock ABBA: exactly two CW_EV_BLOCKED records, each thread on its second lock
  *    naming the other as the owner, and both lock-order dependencies, made when each
- *    thread began to wait, though neither second acquisition ever succeeds;
+ *    thread began to wait, though neither second acquisition ever succeeds; a
+ *    recording of it read back holds the same records;
  *  - wl_contend (three threads on two mutexes, not a deadlock): every blocked record of a
  *    thread is followed by the record that ends it (reason NONE, the same lock), before
  *    that thread blocks again.
@@ -14,11 +15,13 @@
 
 #include "kselftest_harness.h"
 #include "cwtest.h"
+#include "source/recording.h"
 #include "source/session.h"
 
-/* What the sink saw, in the order it saw it. */
+/* What the sink saw, in the order it saw it; written to rec too when set. */
 struct seen {
 	pthread_mutex_t mu;
+	struct cw_recorder *rec;
 	struct cw_ev_blocked *blk;
 	size_t nr_blk, cap_blk;
 	struct cw_ev_edge *edges;
@@ -41,6 +44,8 @@ static int sink(void *ctx, const struct cw_hdr *h)
 	int err = 0;
 
 	pthread_mutex_lock(&s->mu);
+	if (s->rec)
+		err = cw_recorder__write(s->rec, h);
 	switch (h->type) {
 	case CW_EV_BLOCKED:
 		s->blk = grow(s->blk, &s->cap_blk, s->nr_blk, sizeof(*s->blk));
@@ -87,6 +92,27 @@ static void seen_free(struct seen *s)
 	free(s->edges);
 }
 
+/* Read the recording file back through the replay source, as `report FILE` does. */
+static int replay(const char *file, struct seen *out)
+{
+	struct cw_session *sess = NULL;
+	struct cw_source *src;
+	char err[256];
+	int ret;
+
+	ret = cw_replay__open(file, &src, err, sizeof(err));
+	if (ret)
+		return ret;
+	ret = cw_session__open(&(struct cw_session_opts){}, src, sink, out, &sess, err,
+			       sizeof(err));
+	if (!ret)
+		ret = cw_session__run(sess, 0, NULL) == CW_SESSION_ENDED ? 0 : -EIO;
+	if (!ret)
+		ret = cw_session__finish(sess);
+	cw_session__free(sess);
+	return ret;
+}
+
 /* Edges from -> to sent by thread tid. */
 static size_t edges_of(const struct seen *s, __u32 tid, __u64 from, __u64 to)
 {
@@ -117,6 +143,7 @@ FIXTURE_SETUP(blocked)
 FIXTURE_TEARDOWN(blocked)
 {
 	cw_session__free(self->sess);
+	cw_recorder__close(self->seen.rec, NULL);
 	if (self->wl.pid > 0)
 		cw_wl__stop(&self->wl);
 	seen_free(&self->seen);
@@ -137,7 +164,9 @@ TEST_F_TIMEOUT(blocked, deadlock, 300)
 	const char *const args[] = { "-w", NULL };
 	unsigned long long lock_1, lock_2;
 	struct seen *s = &self->seen;
-	char err[256] = "", armed[512];
+	char err[256] = "", armed[512], file[] = "/tmp/cw-blocked." CW_TMP_X;
+	struct seen again = {};
+	int fd;
 	const struct cw_ev_blocked *ba = NULL, *bb = NULL;
 	long tid_a, tid_b;
 	struct cw_drain d;
@@ -146,6 +175,11 @@ TEST_F_TIMEOUT(blocked, deadlock, 300)
 	ASSERT_EQ(0, cw_wl__start(&self->wl, "wl_deadlock", args));
 	lock_1 = cw_field(self->wl.ready, "lock_1");
 	lock_2 = cw_field(self->wl.ready, "lock_2");
+	fd = mkstemp(file);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, cw_recorder__open(file, &(struct cw_rec_meta){ .pid = self->wl.pid },
+				       &s->rec));
 	ASSERT_EQ(0, trace(self, err, sizeof(err))) TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, self->sess));
 	/* the threads start only now: the tracer sees them take their first locks */
@@ -160,6 +194,20 @@ TEST_F_TIMEOUT(blocked, deadlock, 300)
 	ASSERT_EQ(0, cw_wait_futex_blocked(self->pid, tid_b));
 	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
 	ASSERT_EQ(0, cw_session__finish(self->sess));
+	ASSERT_EQ(0, cw_recorder__close(s->rec, NULL));
+	s->rec = NULL;
+
+	/* the recording read back holds the same records, in the same order */
+	pthread_mutex_init(&again.mu, NULL);
+	EXPECT_EQ(0, replay(file, &again));
+	unlink(file);
+	EXPECT_EQ(s->nr_blk, again.nr_blk);
+	EXPECT_EQ(s->nr_edges, again.nr_edges);
+	if (s->nr_blk == again.nr_blk)
+		EXPECT_EQ(0, memcmp(s->blk, again.blk, s->nr_blk * sizeof(*s->blk)));
+	if (s->nr_edges == again.nr_edges)
+		EXPECT_EQ(0, memcmp(s->edges, again.edges, s->nr_edges * sizeof(*s->edges)));
+	seen_free(&again);
 
 	EXPECT_EQ(0, s->lost);
 	EXPECT_EQ(0, s->nr_lock_records);
