@@ -54,9 +54,6 @@ const volatile bool sched_events = false;
  * (sent without a stack copy: a wake does not block). */
 #define CW_WAKE_SEED 0x77616b6572ULL
 
-/* A glibc lock's futex words are within its first 16 bytes (rwlock: +0..+12). */
-#define CW_LOCK_WORDS 16
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* threads; resized from userspace before load */
