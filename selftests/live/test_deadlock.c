@@ -9,6 +9,8 @@
  * 0, and the threads blocked are listed with what they wait in.
  */
 #include <errno.h>
+#include <limits.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -418,6 +420,78 @@ TEST(not_hung)
 	/* and it was not disturbed: it runs to its end when told */
 	ASSERT_EQ(0, cw_wl__go(&wl));
 	EXPECT_EQ(0, cw_wl__stop(&wl));
+}
+
+/*
+ * Live: a command that deadlocks under `run --fail-on deadlock` is reported as soon as
+ * the cycle lasted the confirmation window (the blocked-acquire records of the tracer,
+ * the engine's ticks moving its clock while the command sends nothing), then killed:
+ * exit 66 long before the command's input (30 s) would end it, the exact cycle in the
+ * report, formed within 1 s of the command's "ready".
+ */
+TEST(run_fail_on_deadlock)
+{
+	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-deadlock-XXXXXX";
+	const char *why = cw_live_skip_reason();
+	struct timespec t0, t1;
+	long a, b;
+	long long l1, l2, formed, start;
+	char *text = NULL, *fs;
+	const char *p;
+	size_t len = 0;
+	struct out r;
+	FILE *f;
+	int fd;
+
+	if (why)
+		SKIP(return, "%s", why);
+	fd = mkstemp(json);
+	ASSERT_LE(0, fd);
+	close(fd);
+	cw_workload_path("wl_deadlock", wl, sizeof(wl));
+	/* its stdin a pipe that stays open for 30 s: only the deadlock can end it sooner */
+	snprintf(script, sizeof(script), "sleep 30 | exec %s", wl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r.status = cw_run_capture((const char *const[]){ cw_bin_path(), "run", "--fail-on",
+							 "deadlock", "--json", "-o", json, "--",
+							 "/bin/sh", "-c", script, NULL },
+				  NULL, &r.out, &r.err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ASSERT_EXIT(66, r);
+	EXPECT_LT(t1.tv_sec - t0.tv_sec, 15);
+	EXPECT_NE(NULL, strstr(r.err, "concwatch run: a deadlock formed: reporting it now; the "
+				      "command is killed (--fail-on deadlock)\n")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "concwatch run: findings matched --fail-on deadlock: exit "
+				      "status 66\n")) TH_LOG("%s", r.err);
+	/* the command's own stdout: its ready line */
+	a = cw_field(r.out, "tid_a");
+	b = cw_field(r.out, "tid_b");
+	l1 = cw_field(r.out, "lock_1");
+	l2 = cw_field(r.out, "lock_2");
+	ASSERT_LT(0, a) TH_LOG("stdout: %s", r.out);
+	f = fopen(json, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_LT(0, getdelim(&text, &len, '\0', f));
+	fclose(f);
+	unlink(json);
+	fs = findings_of(text);
+	ASSERT_NE(NULL, fs) TH_LOG("%s", text);
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"cycle\", \"severity\": "
+			       "\"error\", \"formed_at_ns\": "));
+	EXPECT_NE(NULL, entry(fs, a, "dl-a", l2, b, 0, "lock")) TH_LOG("%s", fs);
+	EXPECT_NE(NULL, entry(fs, b, "dl-b", l1, a, 0, "lock")) TH_LOG("%s", fs);
+	/* and the inversion that caused it, from the dependencies made at the attempt */
+	EXPECT_EQ(1, count(fs, "\"kind\": \"lock_order_inversion\""));
+	/* on the monotonic clock: after concwatch started, well before the kill */
+	p = strstr(fs, "\"formed_at_ns\": ");
+	ASSERT_NE(NULL, p);
+	formed = strtoll(p + strlen("\"formed_at_ns\": "), NULL, 10);
+	start = t0.tv_sec * 1000000000LL + t0.tv_nsec;
+	EXPECT_LT(start, formed);
+	EXPECT_LT(formed, start + 10000000000LL);
+	free(fs);
+	free(text);
+	out_free(&r);
 }
 
 /* A process that does not exist: the contract's environment error, one line. */
