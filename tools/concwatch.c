@@ -609,7 +609,13 @@ static const struct command_def {
 		"  concwatch report trace.cw --json", common_children }, 0 },
 	{ "deadlock", CMD_DEADLOCK, { deadlock_options, parse_command, NULL,
 		"Is this process deadlocked right now? Works on a process that hung before\n"
-		"concwatch started.\vExit status: 1 when a deadlock exists, 0 when not.\n\n"
+		"concwatch started: one look at its threads, without stopping or tracing it.\v"
+		"Reports threads waiting on each other in a cycle, a thread relocking a mutex\n"
+		"it holds, waits on a lock whose owner exited, and locks held by a thread\n"
+		"blocked in a system call (maybe forever); each thread with what it waits on,\n"
+		"who holds it and its stack. Without a deadlock, which threads are blocked on\n"
+		"what.\n\n"
+		"Exit status: 1 when a deadlock exists, 0 when not.\n\n"
 		"Example:\n  concwatch deadlock -p $(pidof stuck)", common_children }, 0 },
 	{ "export", CMD_EXPORT, { export_options, parse_command, "FILE",
 		"Convert a recording to another format.\v"
