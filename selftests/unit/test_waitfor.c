@@ -255,6 +255,34 @@ TEST_F(wf, owner_exited_scan)
 	EXPECT_EQ(CW_LOCK_MUTEX, f->locks[0].type);
 }
 
+/*
+ * Threads waiting on the waiters of a dead end are stuck too: they follow in the
+ * finding, and do not move when it formed.
+ */
+TEST_F(wf, upstream_of_dead_ends)
+{
+	const struct cw_finding *f;
+
+	lock_op(self->eng, CW_EV_LOCK_ACQUIRED, T0, 109, A);
+	thread_exit(self->eng, T0 + 1 * MS, 109);
+	blocked(self->eng, T0 + 10 * MS, 105, A, 109, CW_OFFCPU_LOCK, 0);	/* holds B */
+	blocked(self->eng, T0 + 20 * MS, 101, B, 105, CW_OFFCPU_LOCK, 0);	/* holds C */
+	blocked(self->eng, T0 + 30 * MS, 102, C, 101, CW_OFFCPU_LOCK, 0);
+	blocked(self->eng, T0 + 40 * MS, 103, A + 1, 104, CW_OFFCPU_LOCK, 0);	/* elsewhere */
+	tick(self->eng, T0 + 520 * MS);
+	ASSERT_EQ(1, deadlocks(_metadata, self));
+	f = dl(self, 0);
+	EXPECT_EQ(CW_DEADLOCK_OWNER_EXITED, f->deadlock.rule);
+	EXPECT_EQ(T0 + 10 * MS, f->deadlock.formed_ns);
+	ASSERT_EQ(3, f->deadlock.nr_links);
+	EXPECT_LINK(f, 0, 105, A, 109);
+	EXPECT_LINK(f, 1, 101, B, 105);
+	EXPECT_LINK(f, 2, 102, C, 101);
+	EXPECT_FALSE(f->deadlock.links[0].upstream);
+	EXPECT_TRUE(f->deadlock.links[1].upstream);
+	EXPECT_TRUE(f->deadlock.links[2].upstream);
+}
+
 /* In a look, a live owner is no hang; a traced stream never calls an unknown owner gone. */
 TEST_F(wf, owner_alive)
 {
@@ -288,11 +316,12 @@ TEST_F(wf, blocked_outside)
 	f = dl(self, 0);
 	EXPECT_EQ(CW_DEADLOCK_BLOCKED_OUTSIDE, f->deadlock.rule);
 	EXPECT_EQ(CW_SEVERITY_WARNING, f->severity);
-	ASSERT_EQ(2, f->deadlock.nr_links);
+	ASSERT_EQ(3, f->deadlock.nr_links);
 	EXPECT_LINK(f, 0, 101, A, 102);
-	EXPECT_LINK(f, 1, 102, 0, 0);
-	EXPECT_EQ(CW_OFFCPU_SLEEP, f->deadlock.links[1].reason);
-	EXPECT_EQ(0, f->deadlock.links[1].syscall);
+	EXPECT_LINK(f, 1, 103, B, 101);	/* waits on the waiter */
+	EXPECT_LINK(f, 2, 102, 0, 0);
+	EXPECT_EQ(CW_OFFCPU_SLEEP, f->deadlock.links[2].reason);
+	EXPECT_EQ(0, f->deadlock.links[2].syscall);
 }
 
 /* Waits that end before the window: the acquire returned, or the source said so. */

@@ -236,6 +236,12 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 			     "comes, they go on; if it never comes, they wait forever.\n");
 		break;
 	}
+	for (size_t i = 0; i < d->nr_links; i++)
+		if (d->links[i].upstream) {
+			fprintf(out, "Threads waiting on locks the waiters hold are stuck as long "
+				     "as they are.\n");
+			break;
+		}
 	fprintf(out, "\n *** %s ***\n", d->rule == CW_DEADLOCK_BLOCKED_OUTSIDE ? "BLOCKED" :
 										  "DEADLOCK");
 }
@@ -338,7 +344,8 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 {
 	const struct cw_deadlock *d = &f->deadlock;
 	__u32 pid = f->threads[0].pid;
-	char name[NAME_LEN], summary[NAME_LEN + 128];
+	char name[NAME_LEN], summary[NAME_LEN + 128], more[64] = "";
+	size_t upstream = 0, n;
 	FILE *out = r->out;
 
 	fprintf(out, "{\"kind\": \"deadlock\", \"rule\": \"%s\", \"severity\": \"%s\", "
@@ -373,6 +380,11 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 			  f->stacks[l->stack].id);
 	}
 	fputs("], \"summary\": ", out);
+	for (size_t i = 0; i < d->nr_links; i++)
+		upstream += d->links[i].upstream;
+	if (upstream)
+		snprintf(more, sizeof(more), ", and %zu more on %s", upstream,
+			 upstream == 1 ? "one of them" : "them");
 	switch (d->rule) {
 	case CW_DEADLOCK_CYCLE:
 		snprintf(summary, sizeof(summary), "%zu threads wait on each other in a cycle",
@@ -383,17 +395,17 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 			 d->links[0].tid);
 		break;
 	case CW_DEADLOCK_OWNER_EXITED:
+		n = d->nr_links - upstream;
 		snprintf(summary, sizeof(summary),
-			 "%zu thread%s wait%s on a lock held by thread %u, which has exited",
-			 d->nr_links, d->nr_links == 1 ? "" : "s", d->nr_links == 1 ? "s" : "",
-			 d->links[0].holder_tid);
+			 "%zu thread%s wait%s on a lock held by thread %u, which has exited%s", n,
+			 n == 1 ? "" : "s", n == 1 ? "s" : "", d->links[0].holder_tid, more);
 		break;
 	default:
+		n = d->nr_links - 1 - upstream;
 		snprintf(summary, sizeof(summary),
 			 "blocked, maybe forever: %zu thread%s wait%s on a lock held by thread "
-			 "%u, which waits in a system call", d->nr_links - 1,
-			 d->nr_links == 2 ? "" : "s", d->nr_links == 2 ? "s" : "",
-			 d->links[d->nr_links - 1].tid);
+			 "%u, which waits in a system call%s", n, n == 1 ? "" : "s",
+			 n == 1 ? "s" : "", d->links[d->nr_links - 1].tid, more);
 		break;
 	}
 	cw_report__json_string(out, summary, sizeof(summary));

@@ -410,6 +410,7 @@ static int cond_to_finding(const struct cw_engine *eng, const struct cw_wf_cond 
 			.reason = w->reason,
 			.holder_exited = w->holder_exited,
 			.holder_from = w->holder_from,
+			.upstream = w->upstream,
 		};
 		f->stacks[i] = (struct cw_stack_ref){ w->pid, CW_STACK_USER, w->stack_id };
 		add_thread(f, w->pid, w->tid);

@@ -160,13 +160,16 @@ struct cw_deadlock_link {
 	__u8 reason;		/* CW_OFFCPU_* of its wait */
 	__u8 holder_exited;	/* the holder is no live thread of the process */
 	__u8 holder_from;	/* CW_WF_HOLDER_* (engine/waitfor.h) */
+	__u8 upstream;		/* owner exited, blocked outside: waits on a thread of the
+				 * hang (stuck as long as it is), not on its lock */
 };
 
 /*
  * deadlock: threads blocked for good, by rule (enum cw_deadlock_rule, engine/waitfor.h):
  * a cycle of waits (links in cycle order, each held by the next), a thread relocking a
  * lock it holds, waiters on a lock whose holder exited, or waiters on a lock whose holder
- * waits in a system call (then the holder's own link last; a WARNING: it may come back).
+ * waits in a system call (then the holder's own link last; a WARNING: it may come back);
+ * for those two, the threads waiting on the waiters follow them (upstream).
  */
 struct cw_deadlock {
 	unsigned int rule;		/* enum cw_deadlock_rule */

@@ -510,6 +510,44 @@ static struct cw_wf_cond *find_group(struct conds *cs, size_t first, enum cw_dea
 }
 
 /*
+ * The threads whose waits lead to c's waiters, through locks they hold: stuck as long as
+ * they are. Appended in passes over the graph's (pid, tid) order, each once, marked
+ * upstream (they say nothing of when the hang formed).
+ */
+static int add_upstream(const struct graph *g, struct cw_wf_cond *c)
+{
+	unsigned char *in = calloc(g->nr ?: 1, 1);
+	int more = 1;
+
+	if (!in)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_links; i++) {
+		long j = node_of(g, c->pid, c->links[i].tid);
+
+		if (j >= 0)
+			in[j] = 1;
+	}
+	while (more) {
+		more = 0;
+		for (size_t k = 0; k < g->nr; k++) {
+			const struct node *nd = &g->v[k];
+
+			for (size_t e = 0; !in[k] && e < nd->nr_next; e++) {
+				if (!in[nd->next[e]])
+					continue;
+				c->links[c->nr_links] = nd->w;
+				c->links[c->nr_links].holder_tid = g->v[nd->next[e]].w.tid;
+				c->links[c->nr_links++].upstream = 1;
+				in[k] = 1;
+				more = 1;
+			}
+		}
+	}
+	free(in);
+	return 0;
+}
+
+/*
  * Waits on a lock whose holder is gone, one condition per (lock, holder) with its
  * waiters; waits on a lock whose holder waits in a system call, one condition per
  * holder with its waiters, then the holder's own wait.
@@ -546,10 +584,12 @@ static int find_dead_ends(const struct graph *g, struct conds *cs)
 			return -ENOMEM;
 		c->links[c->nr_links++] = nd->w;
 	}
-	/* the holder's own wait last */
 	for (size_t i = first; i < cs->nr; i++) {
 		struct cw_wf_cond *c = &cs->v[i];
 
+		if (add_upstream(g, c))
+			return -ENOMEM;
+		/* the holder's own wait last */
 		if (c->rule == CW_DEADLOCK_BLOCKED_OUTSIDE)
 			c->links[c->nr_links++] = g->v[node_of(g, c->pid, c->links[0].holder_tid)].w;
 	}
@@ -563,6 +603,8 @@ static int confirm(struct cw_wf_cond *c, __u64 now, __u64 window)
 
 	c->formed_ns = 0;
 	for (size_t i = 0; i < c->nr_links; i++) {
+		if (c->links[i].upstream)
+			continue;
 		if (!c->links[i].since_ns)
 			unknown = 1;
 		else if (c->links[i].since_ns > c->formed_ns)

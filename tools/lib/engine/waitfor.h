@@ -75,6 +75,7 @@ struct cw_wf_wait {
 	__u8 holder_from;	/* CW_WF_HOLDER_* */
 	__u8 synthetic;		/* found by looking (CW_F_SYNTHETIC) */
 	__u8 holder_exited;	/* the holder is no live thread of the process */
+	__u8 upstream;		/* in a hang: waits on a thread of it, not on its lock */
 };
 
 /* One thread of a hang: its wait (for the last of blocked_outside: the holder's own). */
@@ -86,7 +87,8 @@ struct cw_wf_cond {
 	__u64 confirmed_ns;	/* the engine's clock when it became a finding */
 	struct cw_wf_wait *links;	/* cycle: in cycle order from its lowest tid, each
 					 * holder the next's tid; the others: the waiters by
-					 * tid (blocked_outside: then the holder) */
+					 * tid, then the threads waiting on those (upstream),
+					 * blocked_outside: then the holder */
 	size_t nr_links;
 };
 
