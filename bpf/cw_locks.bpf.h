@@ -17,9 +17,9 @@
  * sits after the lock is taken: a spin lock's wait is not seen). A thread that waits
  * forever (a deadlock) still makes the dependencies that close the cycle; an acquire
  * that does not wait makes them at its return as before, so the uncontended path does no
- * more than it did. The same switch also sends one CW_EV_BLOCKED
- * record (who waits for which lock, held by whom, since when), and the acquire's return
- * another with reason CW_OFFCPU_NONE: the live wait-for graph, in every mode.
+ * more than it did. The same switch sends one CW_EV_BLOCKED record (who waits for which
+ * lock, held by whom, since when), and the acquire's return another with reason
+ * CW_OFFCPU_NONE: the live wait-for graph, in every mode.
  */
 #ifndef __CW_LOCKS_BPF_H
 #define __CW_LOCKS_BPF_H
