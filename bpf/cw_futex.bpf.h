@@ -209,7 +209,8 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 	p->ts_ns = bpf_ktime_get_ns();
 	barrier();
 	p->active = 1;
-
+	if (blocks && lk)
+		lk->a.contended = 1; /* a lock acquire in progress had to wait */
 	if (raw_events)
 		emit_futex(CW_EV_FUTEX_BEGIN, p, p->ts_ns, 0, 0);
 	return 0;
@@ -278,27 +279,6 @@ int tracepoint__syscalls__sys_enter_futex(struct trace_event_raw_sys_enter *ctx)
 	/* the timeout argument is a pointer only for the ops that wait */
 	return futex_enter(ctx->args[0], op, ctx->args[2], ctx->args[3], ctx->args[4],
 			   ctx->args[5], futex_blocks(op));
-}
-
-/*
- * The same call, when it waits inside a probed acquire: the acquire is contended, and its
- * first wait on the lock makes its dependencies and its blocked record (cw_locks.bpf.h).
- * A program of its own, with a small stack: the one above walks the user stack, which
- * leaves too little of the 512 bytes for the rules' frames. Not loaded under --no-uprobes.
- */
-SEC("tracepoint/syscalls/sys_enter_futex")
-int tracepoint__syscalls__sys_enter_futex_lock(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_lock *lk;
-	__u32 tid = id;
-
-	if (!futex_blocks(ctx->args[1]) || !cw_traced(id >> 32))
-		return 0;
-	lk = bpf_map_lookup_elem(&pending_locks, &tid);
-	if (lk)
-		acquire_blocked(tid, lk, ctx->args[0]);
-	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_futex")

@@ -12,14 +12,14 @@
  * programs are preemptible, and only the thread itself touches its own entries.
  *
  * An acquire that waits makes its dependencies when the wait begins, as lockdep makes
- * them at the attempt (cw_rules_waits()): at its first blocking futex call on the lock's
- * words (cw_futex.bpf.h; pthread_spin_lock's probe sits after the lock is taken: a spin
- * lock's wait is not seen). A thread that waits forever (a deadlock) still makes the
- * dependencies that close the cycle; an acquire that does not wait makes them at its
- * return as before, so the uncontended path does no more than it did. The futex wait
- * also sends one CW_EV_BLOCKED
- * record (who waits for which lock, held by whom, since when), and the acquire's return
- * another with reason CW_OFFCPU_NONE: the live wait-for graph, in every mode.
+ * them at the attempt (cw_rules_waits()): when the thread first goes to sleep in a futex
+ * wait on the lock's words (sched_switch, cw_sched.bpf.h; pthread_spin_lock's probe
+ * sits after the lock is taken: a spin lock's wait is not seen). A thread that waits
+ * forever (a deadlock) still makes the dependencies that close the cycle; an acquire
+ * that does not wait makes them at its return as before, so the uncontended path does no
+ * more than it did. The same switch sends one CW_EV_BLOCKED record (who waits for which
+ * lock, held by whom, since when), and the acquire's return another with reason
+ * CW_OFFCPU_NONE: the live wait-for graph, in every mode.
  */
 #ifndef __CW_LOCKS_BPF_H
 #define __CW_LOCKS_BPF_H
@@ -609,16 +609,18 @@ static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind
 }
 
 /*
- * A blocking futex call on word uaddr, during thread tid's acquire p: the acquire is
- * contended; when the word is the lock's (not cond_wait's condition variable) and it is
- * the acquire's first wait, its dependencies (lockrules.h) and its blocked record. The
- * rules' frames (an edge record is built on the stack) need a caller with a small one:
- * its own program (cw_futex.bpf.h), not the futex program with its stack walk.
+ * Thread tid, the current task, goes to sleep in its acquire's futex wait on the lock
+ * (sched_switch, cw_sched.bpf.h): the first time in this acquire, its dependencies
+ * (lockrules.h) and its blocked record. At the switch rather than at the futex call:
+ * the futex program's stack walk leaves too little of the 512 bytes for the rules'
+ * frames (an edge record is built on the stack), a program of its own would run for
+ * every futex call of the machine, and only a wait that sleeps is a block.
  */
-static __always_inline void acquire_blocked(__u32 tid, struct pending_lock *p, __u64 uaddr)
+static __always_inline void acquire_sleeps(__u32 tid)
 {
-	p->a.contended = 1;
-	if (p->blocked || uaddr - p->a.addr >= CW_LOCK_WORDS)
+	struct pending_lock *p = bpf_map_lookup_elem(&pending_locks, &tid);
+
+	if (!p || p->blocked)
 		return;
 	p->blocked = 1;
 	p->a.gen = lock_gen(bpf_get_current_pid_tgid() >> 32, p->a.addr);

@@ -192,6 +192,9 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 		st->nr_involuntary++;
 	} else {
 		reason = sched_why_blocked(tid, prev_state, addr);
+		/* a probed acquire sleeps: what it waits for, once (cw_locks.bpf.h) */
+		if (reason == CW_OFFCPU_LOCK)
+			acquire_sleeps(tid);
 		st->nr_voluntary++;
 		/* its waker came first: runnable already */
 		if (st->waking_ts)

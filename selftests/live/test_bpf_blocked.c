@@ -189,9 +189,14 @@ TEST_F_TIMEOUT(blocked, deadlock, 300)
 	tid_b = cw_field(armed, "tid_b");
 	ASSERT_LT(0, tid_a);
 	ASSERT_LT(0, tid_b);
-	/* both asleep in futex(2) on their second lock: the records went out before */
+	/*
+	 * Both asleep in futex(2) on their second lock; their records go out as they are
+	 * switched out, which /proc may show a moment before: wait for the two of them.
+	 */
 	ASSERT_EQ(0, cw_wait_futex_blocked(self->pid, tid_a));
 	ASSERT_EQ(0, cw_wait_futex_blocked(self->pid, tid_b));
+	while (nr_blocked(s) < 2)
+		sched_yield();
 	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&d));
 	ASSERT_EQ(0, cw_session__finish(self->sess));
 	ASSERT_EQ(0, cw_recorder__close(s->rec, NULL));

@@ -36,7 +36,7 @@ struct cw_object;
 #define CW_BPF_NR_PROBES 25
 #define CW_BPF_NR_SDT 13
 #define CW_BPF_NR_SDT_GROUPS 9
-#define CW_BPF_NR_TRACEPOINTS 17
+#define CW_BPF_NR_TRACEPOINTS 16
 
 /*
  * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return

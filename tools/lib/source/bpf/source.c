@@ -89,8 +89,6 @@ static void leave_out_uprobes(struct bpf_source *s)
 		    !strncmp(sec, "usdt", 4))
 			bpf_program__set_autoload(prog, false);
 	}
-	/* the futex waits of probed acquires: there are none */
-	bpf_program__set_autoload(s->skel->progs.tracepoint__syscalls__sys_enter_futex_lock, false);
 }
 
 /*

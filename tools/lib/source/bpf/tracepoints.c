@@ -19,7 +19,6 @@
 
 static const char *const tracepoint_progs[] = {
 	"tracepoint__syscalls__sys_enter_futex",
-	"tracepoint__syscalls__sys_enter_futex_lock",
 	"tracepoint__syscalls__sys_exit_futex",
 	"tracepoint__syscalls__sys_enter_futex_waitv",
 	"tracepoint__syscalls__sys_exit_futex_waitv",
