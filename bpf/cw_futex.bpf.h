@@ -209,8 +209,8 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 	p->ts_ns = bpf_ktime_get_ns();
 	barrier();
 	p->active = 1;
-	if (blocks && !no_uprobes)
-		mark_contended(tid); /* a lock acquire in progress had to wait */
+	if (blocks && lk)
+		lk->a.contended = 1; /* a lock acquire in progress had to wait */
 	if (raw_events)
 		emit_futex(CW_EV_FUTEX_BEGIN, p, p->ts_ns, 0, 0);
 	return 0;

@@ -10,6 +10,16 @@
  *
  * State is per thread (the held set, the acquire in progress), keyed by tid: uprobe
  * programs are preemptible, and only the thread itself touches its own entries.
+ *
+ * An acquire that waits makes its dependencies when the wait begins, as lockdep makes
+ * them at the attempt (cw_rules_waits()): when the thread first goes to sleep in a futex
+ * wait on the lock's words (sched_switch, cw_sched.bpf.h; pthread_spin_lock's probe
+ * sits after the lock is taken: a spin lock's wait is not seen). A thread that waits
+ * forever (a deadlock) still makes the dependencies that close the cycle; an acquire
+ * that does not wait makes them at its return as before, so the uncontended path does no
+ * more than it did. The same switch sends one CW_EV_BLOCKED record (who waits for which
+ * lock, held by whom, since when), and the acquire's return another with reason
+ * CW_OFFCPU_NONE: the live wait-for graph, in every mode.
  */
 #ifndef __CW_LOCKS_BPF_H
 #define __CW_LOCKS_BPF_H
@@ -39,6 +49,12 @@
 #define GLIBC_MUTEX_PSHARED 0x80
 #define GLIBC_RWLOCK_FLAGS_OFF 48
 #define GLIBC_RWLOCK_WRITER_NONRECURSIVE 2	/* the only kind that makes readers wait for writers */
+#define GLIBC_MUTEX_OWNER_OFF 8		/* __owner: the holder's tid */
+#define GLIBC_RWLOCK_CUR_WRITER_OFF 24	/* __cur_writer: the writer's tid, 0 = none */
+#define CW_PI_TID_MASK 0x3fffffff	/* FUTEX_TID_MASK: a PI mutex's word holds its owner */
+
+/* A glibc lock's futex words are within its first 16 bytes (rwlock: +0..+12). */
+#define CW_LOCK_WORDS 16
 
 const volatile bool raw_events = false;
 const volatile bool track_free = false;	/* --track-free: free() ends the history of locks */
@@ -68,6 +84,8 @@ struct pending_lock {
 	struct cw_rules_acq a;	/* a.ip: the return address, read before the swap */
 	__u64 addr2;		/* cond_wait: the condition variable */
 	__u64 ret_slot;		/* where the return address is: the return probe swaps it */
+	__u32 blocked;		/* its futex wait began: a CW_EV_BLOCKED record went out */
+	__u32 pad;
 };
 
 struct {
@@ -206,6 +224,9 @@ static __always_inline void emit_lock(__u16 type, __u64 addr, __u64 addr2, __u8 
 	cw_submit(e);
 }
 
+static __noinline void emit_blocked(const struct pending_lock *p, __u32 reason, __u32 owner,
+				    __u64 ts);
+
 /*
  * The caller of the probed function: at [sp] at an entry (at_entry), else where
  * userspace found it from the call frame information (ra_off1: its offset above sp,
@@ -244,6 +265,12 @@ static __always_inline int acquire_enter_at(struct pt_regs *ctx, __u64 addr, __u
 	old = bpf_map_lookup_elem(&pending_locks, &tid);
 	if (old && old->a.addr == addr && old->a.op == op)
 		return 0;
+	/*
+	 * An acquire whose return was not seen (a USDT timed acquire that failed has no
+	 * note) ended before this one began: so did its wait.
+	 */
+	if (old && old->blocked)
+		emit_blocked(old, CW_OFFCPU_NONE, 0, 0);
 	p.a.addr = addr;
 	p.addr2 = addr2;
 	p.a.kind = kind;
@@ -453,6 +480,55 @@ static __always_inline int lock_memory_freed(struct pt_regs *ctx, __u64 ptr)
 }
 
 /*
+ * Who holds the lock, as its memory says while a thread waits for it; 0 when it does not
+ * say: a mutex's __owner, a PI mutex's word; an rwlock names only its writer (readers
+ * leave no trace); a spin lock nobody.
+ */
+static __always_inline __u32 lock_owner(__u64 addr, __u8 kind, __u16 attr)
+{
+	__u32 w = 0;
+
+	if (kind == CW_LOCK_MUTEX && (attr & CW_ATTR_PI)) {
+		bpf_probe_read_user(&w, sizeof(w), (void *)addr);
+		return w & CW_PI_TID_MASK;
+	}
+	if (kind == CW_LOCK_MUTEX)
+		bpf_probe_read_user(&w, sizeof(w), (void *)(addr + GLIBC_MUTEX_OWNER_OFF));
+	else if (kind == CW_LOCK_RWLOCK)
+		bpf_probe_read_user(&w, sizeof(w), (void *)(addr + GLIBC_RWLOCK_CUR_WRITER_OFF));
+	return w;
+}
+
+/*
+ * The blocked-acquire record of p (events.h): reason CW_OFFCPU_LOCK as its wait begins,
+ * CW_OFFCPU_NONE when the acquire returned. Rare (acquires that blocked): always sent.
+ */
+static __noinline void emit_blocked(const struct pending_lock *p, __u32 reason, __u32 owner,
+				    __u64 ts)
+{
+	struct cw_ev_blocked *e;
+
+	if (!p)
+		return;
+	e = cw_reserve(sizeof(*e), CW_EV_BLOCKED);
+	if (!e)
+		return;
+	if (ts)
+		e->hdr.ts_ns = ts;
+	e->addr = p->a.addr;
+	e->since_ns = p->a.begin_ns;
+	e->stack_id = p->a.stack_id;
+	e->owner_tid = owner;
+	e->reason = reason;
+	e->kind = p->a.kind;
+	e->op = p->a.op;
+	e->pad = 0;
+	e->futex_op = 0;
+	e->pad2 = 0;
+	cw_submit(e);
+}
+
+/*
  * The acquire returned (acquired < 0: the return value says whether it took the lock).
  * On success, the rules (lockrules.h) on the thread's held set.
  */
@@ -475,6 +551,9 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 		emit_lock(CW_EV_LOCK_ACQUIRED, p->a.addr, p->addr2, p->a.kind, p->a.op, p->a.attr,
 			  p->a.ip, p->a.stack_id, now - p->a.begin_ns,
 			  acquired ? 0 : (ret ? ret : -1), now);
+	/* the thread waits no more, whether it got the lock or not */
+	if (p->blocked)
+		emit_blocked(p, CW_OFFCPU_NONE, 0, now);
 	if (!acquired) {
 		if (!raw_events)
 			count_failure(p->a.addr, p->a.stack_id, p->a.ip, p->a.kind,
@@ -529,13 +608,24 @@ static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind
 	return lock_reset_at(ctx, addr, kind, op, 1, 0);
 }
 
-/* A blocking futex call during an acquire: the acquire is contended. */
-static __always_inline void mark_contended(__u32 tid)
+/*
+ * Thread tid, the current task, goes to sleep in its acquire's futex wait on the lock
+ * (sched_switch, cw_sched.bpf.h): the first time in this acquire, its dependencies
+ * (lockrules.h) and its blocked record. At the switch rather than at the futex call:
+ * the futex program's stack walk leaves too little of the 512 bytes for the rules'
+ * frames (an edge record is built on the stack), a program of its own would run for
+ * every futex call of the machine, and only a wait that sleeps is a block.
+ */
+static __always_inline void acquire_sleeps(__u32 tid)
 {
 	struct pending_lock *p = bpf_map_lookup_elem(&pending_locks, &tid);
 
-	if (p)
-		p->a.contended = 1;
+	if (!p || p->blocked)
+		return;
+	p->blocked = 1;
+	p->a.gen = lock_gen(bpf_get_current_pid_tgid() >> 32, p->a.addr);
+	cw_rules_waits(held_set_of(tid, 0), &p->a, NULL);
+	emit_blocked(p, CW_OFFCPU_LOCK, lock_owner(p->a.addr, p->a.kind, p->a.attr), 0);
 }
 
 #endif /* __CW_LOCKS_BPF_H */

@@ -54,9 +54,6 @@ const volatile bool sched_events = false;
  * (sent without a stack copy: a wake does not block). */
 #define CW_WAKE_SEED 0x77616b6572ULL
 
-/* A glibc lock's futex words are within its first 16 bytes (rwlock: +0..+12). */
-#define CW_LOCK_WORDS 16
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* threads; resized from userspace before load */
@@ -195,6 +192,9 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 		st->nr_involuntary++;
 	} else {
 		reason = sched_why_blocked(tid, prev_state, addr);
+		/* a probed acquire sleeps: what it waits for, once (cw_locks.bpf.h) */
+		if (reason == CW_OFFCPU_LOCK)
+			acquire_sleeps(tid);
 		st->nr_voluntary++;
 		/* its waker came first: runnable already */
 		if (st->waking_ts)

@@ -18,6 +18,7 @@
 
 #include "engine/engine.h"
 #include "engine/findings.h"
+#include "engine/waitfor.h"
 #include "report/classify.h"
 #include "report/export.h"
 #include "report/report.h"
@@ -608,7 +609,13 @@ static const struct command_def {
 		"  concwatch report trace.cw --json", common_children }, 0 },
 	{ "deadlock", CMD_DEADLOCK, { deadlock_options, parse_command, NULL,
 		"Is this process deadlocked right now? Works on a process that hung before\n"
-		"concwatch started.\vExit status: 1 when a deadlock exists, 0 when not.\n\n"
+		"concwatch started: one look at its threads, without stopping or tracing it.\v"
+		"Reports threads waiting on each other in a cycle, a thread relocking a mutex\n"
+		"it holds, waits on a lock whose owner exited, and locks held by a thread\n"
+		"blocked in a system call (maybe forever); each thread with what it waits on,\n"
+		"who holds it and its stack. Without a deadlock, which threads are blocked on\n"
+		"what.\n\n"
+		"Exit status: 1 when a deadlock exists, 0 when not.\n\n"
 		"Example:\n  concwatch deadlock -p $(pidof stuck)", common_children }, 0 },
 	{ "export", CMD_EXPORT, { export_options, parse_command, "FILE",
 		"Convert a recording to another format.\v"
@@ -763,7 +770,15 @@ struct live {
 	int (*target_known)(struct live *lv);
 	void *ctx;
 	int started;			/* the command itself has been traced, or not */
+	/* called every WATCH_NS while tracing (run: a deadlock is reported at once); a
+	 * non-zero return ends the tracing */
+	int (*watch)(struct live *lv);
+	int deadlock_reported;		/* run: the report was printed when a deadlock formed */
+	int killed;			/* run: ... and the command was ended (--fail-on) */
 };
+
+/* How often `run` looks whether a deadlock formed: it is reported at once. */
+#define WATCH_NS 100000000ULL
 
 /* The target as the report and a recording's header say it: name and command line. */
 static void read_target(int pid, struct live *lv)
@@ -1037,8 +1052,25 @@ static int live_trace(struct live *lv)
 		return live_finish(lv);	/* interrupted before tracing began */
 	if (env.duration_s)
 		until = cw_now_ns() + (__u64)(env.duration_s * 1e9);
-	if (live_run(lv, until) < 0)
-		return EXIT_ENV;
+	if (!lv->watch) {
+		if (live_run(lv, until) < 0)
+			return EXIT_ENV;
+		return live_finish(lv);
+	}
+	for (;;) {
+		__u64 next = cw_now_ns() + WATCH_NS;
+		int end;
+
+		if (until && next > until)
+			next = until;
+		end = live_run(lv, next);
+		if (end < 0)
+			return EXIT_ENV;
+		if (end != CW_SESSION_DEADLINE || (until && cw_now_ns() >= until))
+			break;
+		if (lv->watch(lv))
+			break;
+	}
 	return live_finish(lv);
 }
 
@@ -1092,20 +1124,43 @@ static int fail_on_matches(const struct cw_engine *eng, const struct cw_report_t
 	return err ? err : match;
 }
 
+/*
+ * run, while the command runs: a deadlock (the engine latched one: it lasted the
+ * confirmation window) is reported at once, since a hung command may never exit; with
+ * --fail-on deadlock the command is then killed, the report written first. 1 to stop.
+ */
+static int run_watch(struct live *lv)
+{
+	int fail_on = env.fail_on && ((env.fail_on_kinds >> CW_FINDING_DEADLOCK) & 1);
+
+	if (lv->deadlock_reported || !cw_wf__nr_latched(cw_engine__waitfor(lv->eng)))
+		return 0;
+	lv->deadlock_reported = 1;
+	fprintf(stderr, "%s: a deadlock formed: reporting it now%s\n", env.prog,
+		fail_on ? "; the command is killed (--fail-on deadlock)" : "");
+	if (print_report(lv, stderr) || !fail_on)
+		return 0;
+	if (lv->launch && cw_launch__kill_all(lv->launch) >= 0)
+		lv->killed = 1;
+	return lv->killed;
+}
+
 static int cmd_run(void)
 {
-	struct live lv = {};
+	struct live lv = { .watch = run_watch };
 	int ret, status;
 
 	ret = live_trace(&lv);
 	if (ret)
 		goto cleanup;
 	status = cw_launch__status(lv.launch);
-	/* stderr, as perf stat, strace and ThreadSanitizer: stdout is the command's */
-	ret = print_report(&lv, stderr);
+	/* stderr, as perf stat, strace and ThreadSanitizer: stdout is the command's; the
+	 * report of a command killed for its deadlock was written before the kill */
+	if (!lv.killed)
+		ret = print_report(&lv, stderr);
 	if (ret)
 		goto cleanup;
-	if (status < 0)
+	if (status < 0 && !lv.killed)
 		fprintf(stderr, "%s: interrupted before the command ended: it runs on untraced\n",
 			env.prog);
 	ret = fail_on_matches(lv.eng, &lv.target);
@@ -1487,6 +1542,69 @@ cleanup:
 	return ret;
 }
 
+/*
+ * One look at process env.pid without tracing it (the procscan source: it may have hung
+ * before concwatch started), fed to the engine as any source's records: its deadlock
+ * findings, or which threads are blocked on what. 1 when a thread is blocked for good
+ * (a deadlock finding of any rule), 0 when none is.
+ */
+static int cmd_deadlock(void)
+{
+	struct cw_symbols *sym = NULL;
+	struct cw_findings *fs = NULL;
+	const char *backend = env.backend;
+	struct live lv = {};
+	size_t len = 0, hung = 0;
+	char *buf = NULL;
+	FILE *m;
+	int ret;
+
+	env.backend = "procscan";
+	ret = live_trace(&lv);
+	env.backend = backend;
+	if (ret)
+		goto cleanup;
+	lv.target.alive = !cw_target__check(env.pid);
+	lv.target.debuginfo_path = env.debuginfo_path;
+	lv.target.verbose = env.verbose;
+	ret = cw_findings__new(lv.eng, &fs);
+	if (ret) {
+		ret = fail(EXIT_ENV, "failed to look for deadlocks: %s", strerror(-ret));
+		goto cleanup;
+	}
+	for (size_t i = 0; i < cw_findings__nr(fs); i++) {
+		const struct cw_finding *f = cw_findings__get(fs, i);
+
+		hung += f->kind == CW_FINDING_DEADLOCK && cw_finding__reported(f);
+	}
+	ret = report_symbols(lv.eng, &lv.target, &sym);
+	if (ret)
+		goto cleanup;
+	m = open_memstream(&buf, &len);
+	if (!m) {
+		ret = fail(EXIT_ENV, "failed to make the report: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (env.json)
+		ret = cw_report__json(m, lv.eng, sym, &lv.target);
+	else
+		ret = cw_report__deadlock_text(m, lv.eng, sym, &lv.target);
+	if (fclose(m) && !ret)
+		ret = -errno;
+	if (ret)
+		ret = fail(EXIT_ENV, "failed to make the report: %s", strerror(-ret));
+	else
+		ret = write_output(env.output, stdout, buf, len);
+	if (!ret)
+		ret = hung ? 1 : 0;
+cleanup:
+	free(buf);
+	cw_symbols__free(sym);
+	cw_findings__free(fs);
+	live_close(&lv);
+	return ret;
+}
+
 /* what: NULL for the whole command (env.prog names it), else the part missing. */
 static int not_implemented(const char *what)
 {
@@ -1555,7 +1673,7 @@ static int dispatch(void)
 	case CMD_RECORD:
 		return cmd_record();
 	case CMD_DEADLOCK:
-		return check_source(env.pid) ?: not_implemented(NULL);
+		return cmd_deadlock();
 	case CMD_EXPORT:
 		return cmd_export();
 	}

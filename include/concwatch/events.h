@@ -425,7 +425,8 @@ struct cw_ev_thread_stats {
  */
 struct cw_ev_blocked {
 	struct cw_hdr hdr;	/* pid/tid: the blocked thread */
-	__u64 addr;		/* the lock or futex word waited on; 0: none (SLEEP, IO, NONE) */
+	__u64 addr;		/* the lock or futex word waited on; 0: none (SLEEP, IO);
+				 * NONE: the lock whose wait ended (0: not said) */
 	__u64 since_ns;		/* when the wait began, 0 = not known (found by looking) */
 	__u64 stack_id;		/* user stack of the wait, 0 = none */
 	__u32 owner_tid;	/* the holder as the lock word says, 0 = not known */

@@ -68,7 +68,8 @@ struct cw_rules_acq {
 	__u8 kind;		/* CW_LOCK_* */
 	__u8 op;		/* CW_OP_* */
 	__u8 contended;		/* the thread blocked (futex) during the acquire */
-	__u8 pad[7];
+	__u8 waited;		/* cw_rules_waits() made its dependencies already */
+	__u8 pad[6];
 };
 
 /*
@@ -254,10 +255,40 @@ static long cw_rules_edge_slot(__u32 i, void *arg)
 }
 
 /*
+ * An acquire began to wait (it blocked, or spins): its dependencies now, as lockdep
+ * makes them at the attempt, from every lock held into the one requested, unless the
+ * thread holds it already (no dependency on itself) or the operation is a trylock (it
+ * cannot wait). A thread that waits forever, as in a deadlock, still makes the
+ * dependencies that close the cycle. Once per acquire (a->waited): a->gen must be the
+ * lock's lifetime now. The set is not changed; cw_rules_acquired() makes no dependency
+ * again when the lock is taken. hs may be NULL (nothing held).
+ */
+CW_RULES_INLINE void cw_rules_waits(struct cw_held_set *hs, struct cw_rules_acq *a, void *ctx)
+{
+	struct cw_rules_walk w = {};
+
+	if (a->waited)
+		return;
+	a->waited = 1;
+	if (!hs || !hs->nr || cw_rules_op_try(a->op))
+		return;
+	w.hs = hs;
+	w.a = a;
+	w.ctx = ctx;
+	w.outer_seq = ~0U;
+	w.free_slot = -1;
+	w.read = cw_rules_op_read(a->op);
+	CW_RULES_LOOP(hs->hi < CW_HELD_MAX ? hs->hi : CW_HELD_MAX, cw_rules_scan_slot, &w);
+	if (!w.again)
+		CW_RULES_LOOP(hs->hi < CW_HELD_MAX ? hs->hi : CW_HELD_MAX, cw_rules_edge_slot, &w);
+}
+
+/*
  * An acquire returned with the lock taken, at now: count it; then, unless the thread
  * holds the lock already (a recursive mutex, a recursive read: one depth more and no
  * dependency), a dependency from every lock held (none for a trylock, which cannot
- * wait), and the lock into the set. hs may be NULL (no set could be had). CW_RULES_*.
+ * wait, nor when cw_rules_waits() made them as the acquire began to wait), and the lock
+ * into the set. hs may be NULL (no set could be had). CW_RULES_*.
  */
 CW_RULES_INLINE int cw_rules_acquired(struct cw_held_set *hs, const struct cw_rules_acq *a,
 				      __u64 now, void *ctx)
@@ -291,7 +322,7 @@ CW_RULES_INLINE int cw_rules_acquired(struct cw_held_set *hs, const struct cw_ru
 		hs->locks[(w.again - 1) & (CW_HELD_MAX - 1)].depth++;
 		return CW_RULES_AGAIN;
 	}
-	if (!cw_rules_op_try(a->op))
+	if (!cw_rules_op_try(a->op) && !a->waited)
 		CW_RULES_LOOP(hs->hi < CW_HELD_MAX ? hs->hi : CW_HELD_MAX, cw_rules_edge_slot, &w);
 	if (w.free_slot < 0)
 		return CW_RULES_OVERFLOW;

@@ -307,4 +307,106 @@ TEST(steps)
 	captured_fini(&c);
 }
 
+/*
+ * Dependencies at the attempt (cw_rules__waits()): an acquire that blocks makes them when
+ * its wait begins, the same as its success would have made (gate, read flags), once; a
+ * wait that never ends (a deadlock) or ends in failure (a timed acquire) keeps them; a
+ * trylock, a relock of a held lock and a thread holding nothing make none.
+ */
+TEST(attempt)
+{
+	struct cw_rules *r, *r2;
+	struct captured c = {}, c2 = {};
+	struct cw_rules_acq a = { .addr = 0x1000, .kind = CW_LOCK_MUTEX, .op = CW_OP_LOCK };
+	struct cw_rules_acq b = { .addr = 0x2000, .kind = CW_LOCK_RWLOCK, .op = CW_OP_RDLOCK,
+				  .stack_id = 7 };
+	struct cw_rules_acq x = { .addr = 0x3000, .kind = CW_LOCK_MUTEX, .op = CW_OP_LOCK };
+	struct cw_rules_acq w, w2;
+	__u64 hold;
+
+	ASSERT_EQ(0, cw_rules__new(PID, capture, &c, &r));
+	ASSERT_EQ(0, cw_rules__new(PID, capture, &c2, &r2));
+	/* TID holds x then a and waits for b: x->b and a->b (gate x), at the wait */
+	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r, TID, &x, 10));
+	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r, TID, &a, 20));
+	ASSERT_EQ(1, c.nr);	/* x->a */
+	w = b;
+	ASSERT_EQ(0, cw_rules__waits(r, TID, &w, 30));
+	ASSERT_EQ(3, c.nr);
+	EXPECT_EQ(1, w.waited);
+	for (size_t i = 1; i < 3; i++) {
+		EXPECT_EQ(0x2000, c.e[i].to_addr);
+		EXPECT_EQ(7, c.e[i].to_stack_id);
+		EXPECT_EQ(CW_EDGE_READ_TO, c.e[i].flags);
+		EXPECT_EQ(CW_LOCK_RWLOCK, c.e[i].to_kind);
+		EXPECT_EQ(30, c.e[i].hdr.ts_ns);
+		EXPECT_EQ(c.e[i].from_addr == 0x1000 ? 0x3000 : 0, c.e[i].gate_addr);
+	}
+	EXPECT_NE(c.e[1].from_addr, c.e[2].from_addr);
+	/* waiting again within the same acquire, then getting the lock: nothing new */
+	ASSERT_EQ(0, cw_rules__waits(r, TID, &w, 40));
+	EXPECT_EQ(CW_RULES_HELD, cw_rules__acquired(r, TID, &w, 50));
+	EXPECT_EQ(3, c.nr);
+	EXPECT_EQ(2, cw_rules__released(r, TID, 0x2000, 60, &hold));
+	EXPECT_EQ(10, hold);
+
+	/* the same acquisitions without a wait: the same edges, at the acquisition */
+	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r2, TID, &x, 10));
+	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r2, TID, &a, 20));
+	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r2, TID, &b, 50));
+	ASSERT_EQ(3, c2.nr);
+	for (size_t i = 0; i < 3; i++) {
+		struct cw_ev_edge e1 = c.e[i], e2 = c2.e[i];
+
+		e1.hdr.ts_ns = e2.hdr.ts_ns = 0;
+		EXPECT_EQ(0, memcmp(&e1, &e2, sizeof(e1)));
+	}
+
+	/* a wait that never ends: TID + 1 holds b and waits for a, forever */
+	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r, TID + 1, &b, 70));
+	w = a;
+	ASSERT_EQ(0, cw_rules__waits(r, TID + 1, &w, 80));
+	ASSERT_EQ(4, c.nr);
+	EXPECT_EQ(0x2000, c.e[3].from_addr);
+	EXPECT_EQ(0x1000, c.e[3].to_addr);
+	EXPECT_EQ(CW_EDGE_READ_FROM, c.e[3].flags);
+	EXPECT_EQ(0, c.e[3].gate_addr);
+	/* it never held a */
+	EXPECT_EQ(0, cw_rules__released(r, TID + 1, 0x1000, 90, &hold));
+
+	/* a timed acquire that times out keeps its dependency: b -> x */
+	w = x;
+	w.op = CW_OP_TIMEDLOCK;
+	ASSERT_EQ(0, cw_rules__waits(r, TID + 1, &w, 100));
+	ASSERT_EQ(5, c.nr);
+	EXPECT_EQ(0x2000, c.e[4].from_addr);
+	EXPECT_EQ(0x3000, c.e[4].to_addr);
+	EXPECT_EQ(0, cw_rules__released(r, TID + 1, 0x3000, 110, &hold));
+
+	/* none for a trylock, for a relock of a held mutex, for a thread holding nothing */
+	w = x;
+	w.op = CW_OP_TRYLOCK;
+	ASSERT_EQ(0, cw_rules__waits(r, TID + 1, &w, 120));
+	w = b;
+	w.op = CW_OP_WRLOCK;
+	ASSERT_EQ(0, cw_rules__waits(r, TID + 1, &w, 130));
+	w2 = x;
+	ASSERT_EQ(0, cw_rules__waits(r, TID + 2, &w2, 140));
+	EXPECT_EQ(1, w2.waited);
+	EXPECT_EQ(5, c.nr);
+	/* the lifetime of the lock is the one counted: a->gen is set from it */
+	ASSERT_EQ(0, cw_rules__reset(r, 0x3000));
+	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r, TID + 2, &a, 150));
+	w2 = x;
+	ASSERT_EQ(0, cw_rules__waits(r, TID + 2, &w2, 160));
+	EXPECT_EQ(1, w2.gen);
+	ASSERT_EQ(6, c.nr);
+	EXPECT_EQ(0x1000, c.e[5].from_addr);
+	EXPECT_EQ(0x3000, c.e[5].to_addr);
+	cw_rules__free(r);
+	cw_rules__free(r2);
+	captured_fini(&c);
+	captured_fini(&c2);
+}
+
 TEST_HARNESS_MAIN

@@ -11,6 +11,10 @@
  * take_second_lock_x(), line_call_x the line in thread_x() that calls
  * take_second_lock_x(): the frames a stack of the hung thread must show. The process
  * never finishes its work; it exits when stdin closes (or when it is killed).
+ *
+ * With -w (a tracer attaches first, and sees every lock taken), it says
+ * "ready pid=P lock_1=0x.. lock_2=0x..", waits for "go", and only then starts the
+ * threads; the line above then begins with "armed" instead of "ready".
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -65,20 +69,26 @@ WL_FRAME static void *thread_b(void *arg)
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int wait_go = wl_handshake(&argc, argv);
 	pthread_t a, b;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pthread_barrier_init(&holding, NULL, 3);
+	if (wait_go) {
+		printf("ready pid=%d lock_1=%p lock_2=%p\n", getpid(), (void *)&lock_1,
+		       (void *)&lock_2);
+		wl_wait_go();
+	}
 	if (pthread_create(&a, NULL, thread_a, NULL) || pthread_create(&b, NULL, thread_b, NULL))
 		return 1;
 	pthread_setname_np(a, "dl-a");
 	pthread_setname_np(b, "dl-b");
 	pthread_barrier_wait(&holding);
-	printf("ready pid=%d tid_a=%d tid_b=%d lock_1=%p lock_2=%p line_lock_a=%d line_call_a=%d "
+	printf("%s pid=%d tid_a=%d tid_b=%d lock_1=%p lock_2=%p line_lock_a=%d line_call_a=%d "
 	       "line_lock_b=%d line_call_b=%d\n",
-	       getpid(), tid_a, tid_b, (void *)&lock_1, (void *)&lock_2, line_lock_a, line_call_a,
+	       wait_go ? "armed" : "ready", getpid(), tid_a, tid_b, (void *)&lock_1, (void *)&lock_2, line_lock_a, line_call_a,
 	       line_lock_b, line_call_b);
 	wl_wait_eof();
 	/* the threads never return: leave without joining them */

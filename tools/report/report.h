@@ -63,6 +63,7 @@ struct cw_finding_renderer {
 /* Each kind's renderers, in its own file (render.c's table). */
 extern const struct cw_finding_renderer cw_lock_order_renderer;	/* lockorder.c */
 extern const struct cw_finding_renderer cw_hotspot_renderer;		/* hotspot.c */
+extern const struct cw_finding_renderer cw_deadlock_renderer;		/* deadlock.c */
 
 /* The renderer of a kind, NULL when there is none (a kind not detected yet). */
 const struct cw_finding_renderer *cw_report__renderer(unsigned int kind);
@@ -95,6 +96,16 @@ struct cw_report_snapshot *cw_report__snapshot_new(void);
 void cw_report__snapshot_free(struct cw_report_snapshot *snap);
 int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
 			struct cw_report_snapshot *snap);
+
+/*
+ * `concwatch deadlock`: the deadlock findings, then every thread blocked now and on what
+ * (deadlock.c). 0 or -errno.
+ */
+int cw_report__deadlock_text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+			     const struct cw_report_target *t);
+/* The threads blocked now, what each waits on, who holds it, their stacks (deadlock.c);
+ * with say_none, a line saying none is. */
+void cw_report__blocked_text(const struct cw_render *r, int say_none);
 
 /* The JSON report (Documentation/usage.md). 0 or -errno. */
 int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,

@@ -7,6 +7,7 @@
 #include "common/array.h"
 #include "engine/engine.h"
 #include "engine/index.h"
+#include "engine/waitfor.h"
 
 /* A growable array of pointers: entries never move once created, so callers may keep them. */
 struct ptr_vec {
@@ -34,6 +35,7 @@ struct cw_engine {
 					 * (pid, 1): CW_SITE_KLOCK statistics */
 	__u64 seq;			/* next cw_lock / cw_view_site seq */
 	struct cw_lg *lg;
+	struct cw_wf *wf;		/* who is blocked on what now */
 };
 
 #define SITE_NONE UINT32_MAX
@@ -91,9 +93,13 @@ struct cw_engine *cw_engine__new(void)
 {
 	struct cw_engine *eng = calloc(1, sizeof(*eng));
 
-	if (eng)
+	if (eng) {
 		eng->lg = cw_lg__new();
-	if (eng && !eng->lg) {
+		eng->wf = cw_wf__new();
+	}
+	if (eng && (!eng->lg || !eng->wf)) {
+		cw_lg__free(eng->lg);
+		cw_wf__free(eng->wf);
 		free(eng);
 		return NULL;
 	}
@@ -138,6 +144,7 @@ void cw_engine__free(struct cw_engine *eng)
 	cw_index__fini(&eng->stack_ix);
 	cw_index__fini(&eng->module_ix);
 	cw_lg__free(eng->lg);
+	cw_wf__free(eng->wf);
 	free(eng);
 }
 
@@ -760,7 +767,12 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	case CW_EV_LOCK_RELEASED:
 	case CW_EV_LOCK_INIT:
 	case CW_EV_LOCK_DESTROY:
-		err = feed_lock(eng, (const struct cw_ev_lock *)h);
+		err = feed_lock(eng, (const struct cw_ev_lock *)h) ?: cw_wf__feed(eng->wf, h);
+		break;
+	case CW_EV_BLOCKED:
+		/* the blocked thread is alive: a look at a process names its threads so */
+		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+		err = t ? cw_wf__feed(eng->wf, h) : -ENOMEM;
 		break;
 	case CW_EV_LOCK_STATS:
 		err = feed_stats(eng, (const struct cw_ev_lock_stats *)h);
@@ -801,11 +813,15 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 			err = -ENOMEM;
 		else
 			t->exited = 1;
+		if (!err)
+			err = cw_wf__feed(eng->wf, h);
 		break;
 	case CW_EV_TICK:
 		c->ticks++;
 		if (h->flags & CW_F_NO_UPROBES)
 			c->ticks_no_uprobes++;
+		/* the clock moved while the target may send nothing: hangs are confirmed here */
+		err = cw_wf__tick(eng->wf, eng, eng->now_ns);
 		break;
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *l = (const void *)h;
@@ -954,4 +970,14 @@ int cw_engine__has_futex_sites(const struct cw_engine *eng, __u32 pid)
 	__u32 v;
 
 	return !cw_index__get(&eng->futex_pid_ix, pid, 0, &v);
+}
+
+const struct cw_wf *cw_engine__waitfor(const struct cw_engine *eng)
+{
+	return eng->wf;
+}
+
+void cw_engine__set_wait_window(struct cw_engine *eng, __u64 ns)
+{
+	cw_wf__set_window(eng->wf, ns);
 }

@@ -204,6 +204,12 @@ const struct cw_stack *cw_engine__stack(const struct cw_engine *eng, size_t i);
 /* The lock-order graph of every traced process (CW_EV_LOCK_EDGE, init/destroy). */
 const struct cw_lg *cw_engine__lockgraph(const struct cw_engine *eng);
 
+/* The wait-for graph: who is blocked on what now (engine/waitfor.h). */
+struct cw_wf;
+const struct cw_wf *cw_engine__waitfor(const struct cw_engine *eng);
+/* How long a hang must last to be a deadlock finding (default CW_WF_WINDOW_NS). */
+void cw_engine__set_wait_window(struct cw_engine *eng, __u64 ns);
+
 size_t cw_engine__nr_modules(const struct cw_engine *eng);
 const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i);
 

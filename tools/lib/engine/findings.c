@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/findings.h"
 #include "engine/lockgraph.h"
+#include "engine/waitfor.h"
 
 struct cw_findings {
 	struct cw_finding *v;
@@ -30,6 +31,7 @@ struct find_in {
 
 static int lock_order_find(const struct find_in *in, struct cw_findings *fs);
 static int hotspot_find(const struct find_in *in, struct cw_findings *fs);
+static int deadlock_find(const struct find_in *in, struct cw_findings *fs);
 
 /*
  * The kinds of the contract, in the order the list gives them. A kind without a find
@@ -41,7 +43,7 @@ static const struct kind_def {
 	int (*find)(const struct find_in *in, struct cw_findings *fs);
 } kinds[CW_FINDING_KIND_MAX] = {
 	[CW_FINDING_LOCK_ORDER_INVERSION] = { "lock_order_inversion", lock_order_find },
-	[CW_FINDING_DEADLOCK] = { "deadlock" },
+	[CW_FINDING_DEADLOCK] = { "deadlock", deadlock_find },
 	[CW_FINDING_PRIORITY_INVERSION] = { "priority_inversion" },
 	[CW_FINDING_LIVELOCK] = { "livelock" },
 	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot", hotspot_find },
@@ -102,6 +104,8 @@ static void finding_fini(struct cw_finding *f)
 		free(f->lock_order.links);
 	if (f->kind == CW_FINDING_CONTENTION_HOTSPOT)
 		free(f->hotspot.thread_wait_ns);
+	if (f->kind == CW_FINDING_DEADLOCK)
+		free(f->deadlock.links);
 }
 
 /* --- lock_order_inversion ------------------------------------------------------------ */
@@ -343,6 +347,106 @@ static int hotspot_find(const struct find_in *in, struct cw_findings *fs)
 		}
 	}
 	cw_contention__free(own);
+	return err;
+}
+
+/* --- deadlock ------------------------------------------------------------------------ */
+
+/* The lock a wait is on, as the findings name locks; its kind from the model if unsaid. */
+static struct cw_finding_lock wait_lock(const struct cw_engine *eng, const struct cw_wf_wait *w)
+{
+	const struct cw_lock *l = cw_engine__find_lock(eng, w->pid, w->addr);
+
+	return (struct cw_finding_lock){
+		.pid = w->pid,
+		.addr = w->addr,
+		.type = w->kind ?: l ? l->kind : CW_LOCK_FUTEX,
+		.attr = l ? l->attr : 0,
+		.ip = l ? l->first_ip : 0,
+	};
+}
+
+static void add_thread(struct cw_finding *f, __u32 pid, __u32 tid)
+{
+	for (size_t k = 0; k < f->nr_threads; k++)
+		if (f->threads[k].tid == tid)
+			return;
+	f->threads[f->nr_threads++] = (struct cw_finding_thread){ pid, tid };
+}
+
+static int cond_to_finding(const struct cw_engine *eng, const struct cw_wf_cond *c,
+			   struct cw_finding *f)
+{
+	struct cw_deadlock *d = &f->deadlock;
+	size_t n = c->nr_links;
+
+	f->locks = calloc(n ?: 1, sizeof(*f->locks));
+	f->threads = calloc(2 * n ?: 1, sizeof(*f->threads));
+	f->stacks = calloc(n ?: 1, sizeof(*f->stacks));
+	d->links = calloc(n ?: 1, sizeof(*d->links));
+	if (!f->locks || !f->threads || !f->stacks || !d->links)
+		return -ENOMEM;
+	/* a hang that may end (its holder is in a system call) is worth less than one
+	 * that cannot */
+	f->severity = c->rule == CW_DEADLOCK_BLOCKED_OUTSIDE ? CW_SEVERITY_WARNING :
+							       CW_SEVERITY_ERROR;
+	d->rule = c->rule;
+	d->formed_ns = c->formed_ns;
+	d->confirmed_ns = c->confirmed_ns;
+	d->nr_links = n;
+	f->nr_stacks = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct cw_wf_wait *w = &c->links[i];
+		struct cw_deadlock_link *l = &d->links[i];
+		size_t k;
+
+		*l = (struct cw_deadlock_link){
+			.tid = w->tid,
+			.holder_tid = w->holder_tid,
+			.lock = SIZE_MAX,
+			.stack = i,
+			.since_ns = w->since_ns,
+			.syscall = w->syscall,
+			.reason = w->reason,
+			.holder_exited = w->holder_exited,
+			.holder_from = w->holder_from,
+			.upstream = w->upstream,
+		};
+		f->stacks[i] = (struct cw_stack_ref){ w->pid, CW_STACK_USER, w->stack_id };
+		add_thread(f, w->pid, w->tid);
+		if (!w->addr)
+			continue;
+		for (k = 0; k < f->nr_locks && f->locks[k].addr != w->addr; k++)
+			;
+		if (k == f->nr_locks)
+			f->locks[f->nr_locks++] = wait_lock(eng, w);
+		l->lock = k;
+	}
+	/* the holders that wait on nothing the finding shows: an exited owner */
+	for (size_t i = 0; i < n; i++)
+		if (c->links[i].holder_tid)
+			add_thread(f, c->pid, c->links[i].holder_tid);
+	return 0;
+}
+
+/* The hangs of the wait-for graph (engine/waitfor.h), as its rules ordered them. */
+static int deadlock_find(const struct find_in *in, struct cw_findings *fs)
+{
+	struct cw_wf_cond *conds;
+	size_t nr;
+	int truncated, err;
+
+	err = cw_wf__deadlocks(cw_engine__waitfor(in->eng), in->eng, cw_engine__now(in->eng),
+			       &conds, &nr, &truncated);
+	if (err)
+		return err;
+	fs->truncated[CW_FINDING_DEADLOCK] = truncated;
+	for (size_t i = 0; i < nr && !err; i++) {
+		struct cw_finding *f = push(fs, CW_FINDING_DEADLOCK);
+
+		err = f ? cond_to_finding(in->eng, &conds[i], f) : -ENOMEM;
+	}
+	cw_wf__conds_free(conds, nr);
 	return err;
 }
 

@@ -148,6 +148,37 @@ struct cw_hotspot {
 	__u64 *thread_wait_ns;		/* nr_threads: each thread's wait on it */
 };
 
+/* One thread of a deadlock: what it waits on, who holds that. */
+struct cw_deadlock_link {
+	__u32 tid;
+	__u32 holder_tid;	/* 0: not known, or none (blocked outside any lock) */
+	size_t lock;		/* index in locks[] of what it waits on; SIZE_MAX: none (a
+				 * holder blocked in a system call) */
+	size_t stack;		/* index in stacks[]: its wait's stack (id 0: none) */
+	__u64 since_ns;		/* when its wait began, 0 = not known (found by looking) */
+	__u32 syscall;		/* CW_OFFCPU_SLEEP, _IO: the system call's number, ~0 = none */
+	__u8 reason;		/* CW_OFFCPU_* of its wait */
+	__u8 holder_exited;	/* the holder is no live thread of the process */
+	__u8 holder_from;	/* CW_WF_HOLDER_* (engine/waitfor.h) */
+	__u8 upstream;		/* owner exited, blocked outside: waits on a thread of the
+				 * hang (stuck as long as it is), not on its lock */
+};
+
+/*
+ * deadlock: threads blocked for good, by rule (enum cw_deadlock_rule, engine/waitfor.h):
+ * a cycle of waits (links in cycle order, each held by the next), a thread relocking a
+ * lock it holds, waiters on a lock whose holder exited, or waiters on a lock whose holder
+ * waits in a system call (then the holder's own link last; a WARNING: it may come back);
+ * for those two, the threads waiting on the waiters follow them (upstream).
+ */
+struct cw_deadlock {
+	unsigned int rule;		/* enum cw_deadlock_rule */
+	__u64 formed_ns;		/* when it was complete, 0 = not known (found by looking) */
+	__u64 confirmed_ns;		/* the engine's clock when it became a finding */
+	struct cw_deadlock_link *links;
+	size_t nr_links;
+};
+
 struct cw_finding {
 	enum cw_finding_kind kind;
 	enum cw_severity severity;
@@ -162,6 +193,7 @@ struct cw_finding {
 	union {
 		struct cw_lock_order lock_order;	/* CW_FINDING_LOCK_ORDER_INVERSION */
 		struct cw_hotspot hotspot;		/* CW_FINDING_CONTENTION_HOTSPOT */
+		struct cw_deadlock deadlock;		/* CW_FINDING_DEADLOCK */
 	};
 };
 

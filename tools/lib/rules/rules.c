@@ -224,6 +224,16 @@ int cw_rules__acquired(struct cw_rules *r, __u32 tid, const struct cw_rules_acq 
 	return ret;
 }
 
+int cw_rules__waits(struct cw_rules *r, __u32 tid, struct cw_rules_acq *a, __u64 now)
+{
+	r->err = 0;
+	r->tid = tid;
+	r->now = now;
+	a->gen = lifetime(r, a->addr);
+	cw_rules_waits(held_set(r, tid, 0), a, r);
+	return r->err;
+}
+
 int cw_rules__released(struct cw_rules *r, __u32 tid, __u64 addr, __u64 now, __u64 *hold_ns)
 {
 	__u64 hold;

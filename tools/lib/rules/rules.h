@@ -41,6 +41,12 @@ void cw_rules__free(struct cw_rules *r);
  * (-ENOMEM, or fn's error).
  */
 int cw_rules__acquired(struct cw_rules *r, __u32 tid, const struct cw_rules_acq *a, __u64 now);
+/*
+ * Thread tid's acquire a began to wait at now (it blocked): its dependencies, once
+ * (a->waited is set, and a->gen); the same a given to cw_rules__acquired() later makes
+ * none again. 0 or -errno.
+ */
+int cw_rules__waits(struct cw_rules *r, __u32 tid, struct cw_rules_acq *a, __u64 now);
 /* Thread tid released addr at now: 0, 1 or 2 as cw_rules_released(); *hold_ns may be NULL. */
 int cw_rules__released(struct cw_rules *r, __u32 tid, __u64 addr, __u64 now, __u64 *hold_ns);
 /* pthread_*_init or _destroy on addr, or its memory freed: a new lifetime. 0 or -ENOMEM. */

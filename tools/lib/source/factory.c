@@ -18,6 +18,7 @@ static const struct backend {
 	const char *why_not;	/* open is NULL: why the backend is not available */
 } backends[] = {
 	{ "bpf", cw_bpf_source__open },
+	{ "procscan", cw_procscan_source__open },
 	{ "kmod", NULL, "/dev/concwatch has no event source in this build" },
 	{ "preload", NULL, "the in-process library is not part of this build" },
 };
@@ -39,6 +40,6 @@ int cw_source__open(const struct cw_source_opts *opts, struct cw_source **out, c
 		}
 		return b->open(opts, out, err, errlen);
 	}
-	snprintf(err, errlen, "unknown backend '%s': expected bpf, kmod or preload", name);
+	snprintf(err, errlen, "unknown backend '%s': expected bpf, procscan, kmod or preload", name);
 	return -EINVAL;
 }

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `concwatch deadlock -p PID`, the real binary, on processes that hung before it started:
+ * each workload blocks its threads for ever in a known way and names them, their locks and
+ * the lines they block at. Once /proc shows every one asleep in its system call, one look
+ * must say exactly which hang it is (rule), which thread waits on which lock held by which
+ * thread, in the cycle's order from its lowest tid, with the workload's frame at its line,
+ * and exit 1; a process whose threads wait for input or at a barrier is no deadlock: exit
+ * 0, and the threads blocked are listed with what they wait in.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <time.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cwtest.h"
+
+#define ROOT_OR_SKIP()                                                                     \
+	do {                                                                               \
+		if (geteuid())                                                             \
+			SKIP(return, "deadlock -p reads other processes' memory: needs root"); \
+	} while (0)
+
+struct out {
+	int status;
+	char *out, *err;
+};
+
+static struct out deadlock(int pid, int json)
+{
+	char p[32];
+	struct out r = {};
+
+	snprintf(p, sizeof(p), "%d", pid);
+	r.status = cw_run_capture((const char *const[]){ cw_bin_path(), "deadlock", "-p", p,
+							 json ? "--json" : NULL, NULL },
+				  NULL, &r.out, &r.err);
+	return r;
+}
+
+static void out_free(struct out *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+#define ASSERT_EXIT(code, r)                                                                \
+	do {                                                                                \
+		ASSERT_TRUE(WIFEXITED((r).status)) TH_LOG("status %d", (r).status);         \
+		ASSERT_EQ(code, WEXITSTATUS((r).status)) TH_LOG("stderr: %s\nstdout: %s",   \
+								 (r).err, (r).out);         \
+	} while (0)
+
+/* Wait until thread tid of pid sleeps (state S) in system call nr, as /proc shows it. */
+static int wait_blocked_in(int pid, int tid, int nr)
+{
+	char path[64], buf[256], want[16];
+
+	if (nr == SYS_futex)
+		return cw_wait_futex_blocked(pid, tid);
+	snprintf(want, sizeof(want), "%d ", nr);
+	for (;;) {
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -ESRCH;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0 && !strncmp(buf, want, strlen(want))) {
+			char *state;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return -ESRCH;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			buf[n > 0 ? n : 0] = '\0';
+			state = strrchr(buf, ')');
+			if (state && state[1] == ' ' && state[2] == 'S')
+				return 0;
+		}
+		sched_yield();
+	}
+}
+
+/* The findings array of a JSON report (up to "suppressed"), in a buffer of its own. */
+static char *findings_of(const char *json)
+{
+	const char *b = strstr(json, "\"findings\": ["), *e = b ? strstr(b, "\"suppressed\":") : NULL;
+
+	return b && e ? strndup(b, e - b) : NULL;
+}
+
+static int count(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, what)); s += strlen(what))
+		n++;
+	return n;
+}
+
+/*
+ * Where thread tid's entry of a deadlock's "cycle" is in findings: it waits on lock
+ * (0: on none) held by holder (0: none), found as reason; NULL when it is not there so.
+ */
+static const char *entry(const char *findings, long tid, const char *comm, long long lock,
+			 long holder, int holder_exited, const char *reason)
+{
+	char want[512], waits[32], held[32];
+
+	if (lock)
+		snprintf(waits, sizeof(waits), "\"0x%llx\"", lock);
+	else
+		snprintf(waits, sizeof(waits), "null");
+	if (holder)
+		snprintf(held, sizeof(held), "%ld", holder);
+	else
+		snprintf(held, sizeof(held), "null");
+	snprintf(want, sizeof(want),
+		 "{\"tid\": %ld, \"comm\": \"%s\", \"waits_on\": %s, \"held_by\": %s, "
+		 "\"holder_exited\": %s, \"reason\": \"%s\"", tid, comm, waits, held,
+		 holder_exited ? "true" : "false", reason);
+	return strstr(findings, want);
+}
+
+/* The workload's frame func at file:line in the stack of the entry at e (up to the next). */
+static int entry_has_frame(const char *e, const char *func, const char *file, long line)
+{
+	char want[256];
+	const char *end = strstr(e + 1, "{\"tid\": ");
+	const char *f;
+
+	snprintf(want, sizeof(want), "\"func\": \"%s\", ", func);
+	f = strstr(e, want);
+	if (!f || (end && f > end))
+		return 0;
+	snprintf(want, sizeof(want), "\"file\": \"%s\", \"line\": %ld}", file, line);
+	f = strstr(f, want);
+	return f && (!end || f < end);
+}
+
+static void start(struct __test_metadata *_metadata, struct cw_wl *wl, const char *name)
+{
+	ASSERT_EQ(0, cw_wl__start(wl, name, NULL)) TH_LOG("cannot start %s", name);
+}
+
+static void stop(struct __test_metadata *_metadata, struct cw_wl *wl)
+{
+	/* still there: the look did not disturb it; then it is ended (its threads never
+	 * return, so closing stdin is not enough for every one) */
+	EXPECT_EQ(0, kill(wl->pid, 0));
+	kill(wl->pid, SIGKILL);
+	cw_wl__stop(wl);
+}
+
+/* ABBA: each thread holds one lock and waits on the other's. */
+TEST(abba)
+{
+	struct cw_wl wl;
+	struct out r;
+	long pid, a, b, la, ca;
+	long long l1, l2;
+	const char *ea, *eb;
+	char *fs, line[256];
+
+	ROOT_OR_SKIP();
+	start(_metadata, &wl, "wl_deadlock");
+	pid = cw_field(wl.ready, "pid");
+	a = cw_field(wl.ready, "tid_a");
+	b = cw_field(wl.ready, "tid_b");
+	l1 = cw_field(wl.ready, "lock_1");
+	l2 = cw_field(wl.ready, "lock_2");
+	la = cw_field(wl.ready, "line_lock_a");
+	ca = cw_field(wl.ready, "line_call_a");
+	ASSERT_EQ(0, cw_wait_futex_blocked(pid, a));
+	ASSERT_EQ(0, cw_wait_futex_blocked(pid, b));
+
+	r = deadlock(pid, 1);
+	ASSERT_EXIT(1, r);
+	fs = findings_of(r.out);
+	ASSERT_NE(NULL, fs) TH_LOG("%s", r.out);
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\""));
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"cycle\", \"severity\": "
+			       "\"error\", \"formed_at_ns\": null"));
+	/* dl-a holds lock_1 and waits on lock_2; dl-b the other way round */
+	ea = entry(fs, a, "dl-a", l2, b, 0, "futex");
+	eb = entry(fs, b, "dl-b", l1, a, 0, "futex");
+	ASSERT_NE(NULL, ea) TH_LOG("%s", fs);
+	ASSERT_NE(NULL, eb) TH_LOG("%s", fs);
+	/* the cycle from its lowest tid */
+	EXPECT_TRUE(a < b ? ea < eb : eb < ea);
+	EXPECT_TRUE(entry_has_frame(ea, "take_second_lock_a", "workloads/wl_deadlock.c", la));
+	EXPECT_TRUE(entry_has_frame(ea, "thread_a", "workloads/wl_deadlock.c", ca));
+	EXPECT_TRUE(entry_has_frame(eb, "take_second_lock_b", "workloads/wl_deadlock.c",
+				    cw_field(wl.ready, "line_lock_b")));
+	free(fs);
+	out_free(&r);
+
+	r = deadlock(pid, 0);
+	ASSERT_EXIT(1, r);
+	EXPECT_NE(NULL, strstr(r.out, "\nERROR: deadlock: threads wait on each other in a cycle\n"
+				      "finding 1: deadlock (cycle), process "));
+	snprintf(line, sizeof(line), "\n  dl-a/%ld waits on lock_2 (mutex 0x%llx), held by "
+		 "dl-b/%ld\n", a, l2, b);
+	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	snprintf(line, sizeof(line), "\n  dl-b/%ld waits on lock_1 (mutex 0x%llx), held by "
+		 "dl-a/%ld\n", b, l1, a);
+	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	/* the main thread waits for its input: listed, not part of the deadlock */
+	snprintf(line, sizeof(line), "\nOther threads blocked now:\n  wl_deadlock/%ld is blocked "
+		 "in read(), outside any lock (interruptible)\n", pid);
+	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	EXPECT_STREQ("", r.err);
+	out_free(&r);
+	stop(_metadata, &wl);
+}
+
+/* A thread relocking the (default, not recursive) mutex it holds. */
+TEST(self_relock)
+{
+	struct cw_wl wl;
+	struct out r;
+	long pid, t;
+	long long l;
+	const char *e;
+	char *fs;
+
+	ROOT_OR_SKIP();
+	start(_metadata, &wl, "wl_selfdead");
+	pid = cw_field(wl.ready, "pid");
+	t = cw_field(wl.ready, "tid");
+	l = cw_field(wl.ready, "lock");
+	ASSERT_EQ(0, cw_wait_futex_blocked(pid, t));
+	r = deadlock(pid, 1);
+	ASSERT_EXIT(1, r);
+	fs = findings_of(r.out);
+	ASSERT_NE(NULL, fs);
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"self\", \"severity\": "
+			       "\"error\""));
+	e = entry(fs, t, "sd-a", l, t, 0, "futex");
+	ASSERT_NE(NULL, e) TH_LOG("%s", fs);
+	EXPECT_TRUE(entry_has_frame(e, "relock", "workloads/wl_selfdead.c",
+				    cw_field(wl.ready, "line_lock")));
+	free(fs);
+	out_free(&r);
+	stop(_metadata, &wl);
+}
+
+/* A wait on a mutex whose owner thread exited holding it. */
+TEST(owner_exited)
+{
+	struct cw_wl wl;
+	struct out r;
+	long pid, a, b;
+	long long l;
+	const char *e;
+	char *fs, line[256];
+
+	ROOT_OR_SKIP();
+	start(_metadata, &wl, "wl_ownerexit");
+	pid = cw_field(wl.ready, "pid");
+	a = cw_field(wl.ready, "tid_a");
+	b = cw_field(wl.ready, "tid_b");
+	l = cw_field(wl.ready, "lock");
+	ASSERT_EQ(0, cw_wait_futex_blocked(pid, b));
+	r = deadlock(pid, 1);
+	ASSERT_EXIT(1, r);
+	fs = findings_of(r.out);
+	ASSERT_NE(NULL, fs);
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"owner_exited\", "
+			       "\"severity\": \"error\""));
+	e = entry(fs, b, "oe-b", l, a, 1, "futex");
+	ASSERT_NE(NULL, e) TH_LOG("%s", fs);
+	EXPECT_TRUE(entry_has_frame(e, "take_lock_b", "workloads/wl_ownerexit.c",
+				    cw_field(wl.ready, "line_lock")));
+	free(fs);
+	out_free(&r);
+
+	r = deadlock(pid, 0);
+	ASSERT_EXIT(1, r);
+	snprintf(line, sizeof(line), "\n  oe-b/%ld waits on lock (mutex 0x%llx), held by thread "
+		 "%ld, which has exited\n", b, l, a);
+	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	out_free(&r);
+	stop(_metadata, &wl);
+}
+
+/* Three threads, each holding its lock and waiting on the next one's. */
+TEST(cycle3)
+{
+	struct cw_wl wl;
+	struct out r;
+	long pid, t[3], first = 0;
+	long long l[3];
+	const char *e[3];
+	char *fs, key[16], comm[8];
+
+	ROOT_OR_SKIP();
+	start(_metadata, &wl, "wl_cycle3dead");
+	pid = cw_field(wl.ready, "pid");
+	for (int k = 0; k < 3; k++) {
+		snprintf(key, sizeof(key), "tid_%d", k + 1);
+		t[k] = cw_field(wl.ready, key);
+		snprintf(key, sizeof(key), "lock_%d", k + 1);
+		l[k] = cw_field(wl.ready, key);
+	}
+	for (int k = 0; k < 3; k++)
+		ASSERT_EQ(0, cw_wait_futex_blocked(pid, t[k]));
+	r = deadlock(pid, 1);
+	ASSERT_EXIT(1, r);
+	fs = findings_of(r.out);
+	ASSERT_NE(NULL, fs);
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\""));
+	EXPECT_EQ(1, count(fs, "\"rule\": \"cycle\""));
+	/* c3-k holds lock_k and waits on lock_k+1, held by c3-k+1 */
+	for (int k = 0; k < 3; k++) {
+		snprintf(comm, sizeof(comm), "c3-%d", k + 1);
+		e[k] = entry(fs, t[k], comm, l[(k + 1) % 3], t[(k + 1) % 3], 0, "futex");
+		ASSERT_NE(NULL, e[k]) TH_LOG("thread %d: %s", k + 1, fs);
+		EXPECT_TRUE(entry_has_frame(e[k], "take_next_lock", "workloads/wl_cycle3dead.c",
+					    cw_field(wl.ready, "line_lock")));
+		if (t[k] < t[first])
+			first = k;
+	}
+	/* in the cycle's order, from its lowest tid */
+	EXPECT_TRUE(e[first] < e[(first + 1) % 3]);
+	EXPECT_TRUE(e[(first + 1) % 3] < e[(first + 2) % 3]);
+	free(fs);
+	out_free(&r);
+	stop(_metadata, &wl);
+}
+
+/* A lock holder that waits in read(): blocked, maybe forever; exit 1 all the same. */
+TEST(holder_blocked_outside)
+{
+	struct cw_wl wl;
+	struct out r;
+	long pid, a, b;
+	long long l;
+	const char *ea, *eb;
+	char *fs;
+
+	ROOT_OR_SKIP();
+	start(_metadata, &wl, "wl_holdsleep");
+	pid = cw_field(wl.ready, "pid");
+	a = cw_field(wl.ready, "tid_a");
+	b = cw_field(wl.ready, "tid_b");
+	l = cw_field(wl.ready, "lock");
+	ASSERT_EQ(0, wait_blocked_in(pid, a, SYS_read));
+	ASSERT_EQ(0, cw_wait_futex_blocked(pid, b));
+	r = deadlock(pid, 1);
+	ASSERT_EXIT(1, r);
+	fs = findings_of(r.out);
+	ASSERT_NE(NULL, fs);
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"blocked_outside\", "
+			       "\"severity\": \"warning\""));
+	eb = entry(fs, b, "hs-b", l, a, 0, "futex");
+	ea = entry(fs, a, "hs-a", 0, 0, 0, "sleep");
+	ASSERT_NE(NULL, eb) TH_LOG("%s", fs);
+	ASSERT_NE(NULL, ea) TH_LOG("%s", fs);
+	/* the waiter, then the holder with the system call it waits in */
+	EXPECT_TRUE(eb < ea);
+	EXPECT_NE(NULL, strstr(ea, "\"syscall\": 0, \"syscall_name\": \"read\""));
+	EXPECT_TRUE(entry_has_frame(ea, "hold_and_read", "workloads/wl_holdsleep.c",
+				    cw_field(wl.ready, "line_read")));
+	free(fs);
+	out_free(&r);
+	stop(_metadata, &wl);
+}
+
+/* Threads waiting for input and at a barrier: no deadlock, exit 0, what they wait in. */
+TEST(not_hung)
+{
+	struct cw_wl wl;
+	struct out r;
+	long pid, w;
+	char line[256], *fs;
+
+	ROOT_OR_SKIP();
+	start(_metadata, &wl, "wl_mutex");
+	pid = cw_field(wl.ready, "pid");
+	w = cw_field(wl.ready, "tid");
+	ASSERT_EQ(0, wait_blocked_in(pid, pid, SYS_read));
+	ASSERT_EQ(0, cw_wait_futex_blocked(pid, w));
+	r = deadlock(pid, 0);
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\nNo deadlock.\n\nThreads blocked now:\n")) TH_LOG("%s",
+											r.out);
+	snprintf(line, sizeof(line), "\n  wl_mutex/%ld is blocked in read(), outside any lock "
+		 "(interruptible)\n", pid);
+	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	/* the barrier's word: a futex wait nobody holds */
+	snprintf(line, sizeof(line), "/%ld waits on ", w);
+	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, ", holder not known\n")) TH_LOG("%s", r.out);
+	out_free(&r);
+
+	r = deadlock(pid, 1);
+	ASSERT_EXIT(0, r);
+	fs = findings_of(r.out);
+	ASSERT_NE(NULL, fs);
+	EXPECT_STREQ("\"findings\": [],\n  ", fs);
+	free(fs);
+	snprintf(line, sizeof(line), "{\"tid\": %ld, \"comm\": \"wl_mutex\", \"waits_on\": null, "
+		 "\"held_by\": null, \"holder_exited\": false, \"reason\": \"sleep\", \"syscall\": "
+		 "0, \"syscall_name\": \"read\"", pid);
+	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	out_free(&r);
+
+	/* and it was not disturbed: it runs to its end when told */
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	EXPECT_EQ(0, cw_wl__stop(&wl));
+}
+
+/*
+ * Live: a command that deadlocks under `run --fail-on deadlock` is reported as soon as
+ * the cycle lasted the confirmation window (the blocked-acquire records of the tracer,
+ * the engine's ticks moving its clock while the command sends nothing), then killed:
+ * exit 66 long before the command's input (30 s) would end it, the exact cycle in the
+ * report, formed within 1 s of the command's "ready".
+ */
+TEST(run_fail_on_deadlock)
+{
+	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-deadlock-XXXXXX";
+	const char *why = cw_live_skip_reason();
+	struct timespec t0, t1;
+	long a, b;
+	long long l1, l2, formed, start;
+	char *text = NULL, *fs;
+	const char *p;
+	size_t len = 0;
+	struct out r;
+	FILE *f;
+	int fd;
+
+	if (why)
+		SKIP(return, "%s", why);
+	fd = mkstemp(json);
+	ASSERT_LE(0, fd);
+	close(fd);
+	cw_workload_path("wl_deadlock", wl, sizeof(wl));
+	/* its stdin a pipe that stays open for 30 s: only the deadlock can end it sooner */
+	snprintf(script, sizeof(script), "sleep 30 | exec %s", wl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r.status = cw_run_capture((const char *const[]){ cw_bin_path(), "run", "--fail-on",
+							 "deadlock", "--json", "-o", json, "--",
+							 "/bin/sh", "-c", script, NULL },
+				  NULL, &r.out, &r.err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ASSERT_EXIT(66, r);
+	EXPECT_LT(t1.tv_sec - t0.tv_sec, 15);
+	EXPECT_NE(NULL, strstr(r.err, "concwatch run: a deadlock formed: reporting it now; the "
+				      "command is killed (--fail-on deadlock)\n")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "concwatch run: findings matched --fail-on deadlock: exit "
+				      "status 66\n")) TH_LOG("%s", r.err);
+	/* the command's own stdout: its ready line */
+	a = cw_field(r.out, "tid_a");
+	b = cw_field(r.out, "tid_b");
+	l1 = cw_field(r.out, "lock_1");
+	l2 = cw_field(r.out, "lock_2");
+	ASSERT_LT(0, a) TH_LOG("stdout: %s", r.out);
+	f = fopen(json, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_LT(0, getdelim(&text, &len, '\0', f));
+	fclose(f);
+	unlink(json);
+	fs = findings_of(text);
+	ASSERT_NE(NULL, fs) TH_LOG("%s", text);
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"cycle\", \"severity\": "
+			       "\"error\", \"formed_at_ns\": "));
+	EXPECT_NE(NULL, entry(fs, a, "dl-a", l2, b, 0, "lock")) TH_LOG("%s", fs);
+	EXPECT_NE(NULL, entry(fs, b, "dl-b", l1, a, 0, "lock")) TH_LOG("%s", fs);
+	/* and the inversion that caused it, from the dependencies made at the attempt */
+	EXPECT_EQ(1, count(fs, "\"kind\": \"lock_order_inversion\""));
+	/* on the monotonic clock: after concwatch started, well before the kill */
+	p = strstr(fs, "\"formed_at_ns\": ");
+	ASSERT_NE(NULL, p);
+	formed = strtoll(p + strlen("\"formed_at_ns\": "), NULL, 10);
+	start = t0.tv_sec * 1000000000LL + t0.tv_nsec;
+	EXPECT_LT(start, formed);
+	EXPECT_LT(formed, start + 10000000000LL);
+	free(fs);
+	free(text);
+	out_free(&r);
+}
+
+/* A process that does not exist: the contract's environment error, one line. */
+TEST(no_such_process)
+{
+	struct out r;
+
+	ROOT_OR_SKIP();
+	r = deadlock(0x3ffffff0, 0);
+	ASSERT_EXIT(3, r);
+	EXPECT_STREQ("concwatch deadlock: no such process: 1073741808\n", r.err);
+	EXPECT_STREQ("", r.out);
+	out_free(&r);
+}
+
+TEST_HARNESS_MAIN

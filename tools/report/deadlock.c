@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The renderers of deadlock findings (render.c's table), in the spirit of the kernel's
+ * hung-task and lockdep reports: each thread of the hang, what it waits on (the lock
+ * named as the rest of the report names locks, and its address), who holds that, and
+ * the thread's stack. The engine's wait-for graph (engine/waitfor.h) decided what is a
+ * hang; here it is only drawn. Also the list of every blocked thread, for `concwatch
+ * deadlock` when there is no hang, and the "blocked" member of the JSON report.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/findings.h"
+#include "engine/waitfor.h"
+#include "report/report.h"
+#include "report/symbols.h"
+
+#define NAME_LEN 256
+
+/* x86-64 system calls a thread is commonly found waiting in. */
+static const char *syscall_name(__u32 nr)
+{
+	static const struct {
+		__u32 nr;
+		const char *name;
+	} names[] = {
+		{ 0, "read" }, { 1, "write" }, { 7, "poll" }, { 17, "pread64" }, { 19, "readv" },
+		{ 23, "select" }, { 34, "pause" }, { 35, "nanosleep" }, { 42, "connect" },
+		{ 43, "accept" }, { 45, "recvfrom" }, { 47, "recvmsg" }, { 61, "wait4" },
+		{ 74, "fsync" }, { 130, "rt_sigsuspend" }, { 128, "rt_sigtimedwait" },
+		{ 202, "futex" }, { 230, "clock_nanosleep" }, { 232, "epoll_wait" },
+		{ 247, "waitid" }, { 270, "pselect6" }, { 271, "ppoll" }, { 281, "epoll_pwait" },
+		{ 288, "accept4" }, { 441, "epoll_pwait2" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].nr == nr)
+			return names[i].name;
+	return NULL;
+}
+
+static const char *reason_name(__u8 reason)
+{
+	switch (reason) {
+	case CW_OFFCPU_LOCK:
+		return "lock";
+	case CW_OFFCPU_FUTEX:
+		return "futex";
+	case CW_OFFCPU_KLOCK:
+		return "kernel_lock";
+	case CW_OFFCPU_IO:
+		return "io";
+	case CW_OFFCPU_SLEEP:
+		return "sleep";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *lock_type(__u8 type)
+{
+	return cw_lock_kind__name(type == CW_LOCK_COND ? CW_LOCK_MUTEX : type);
+}
+
+static const char *text_comm(const struct cw_engine *eng, __u32 pid, __u32 tid,
+			     char buf[CW_SAFE_COMM_LEN])
+{
+	return cw_report__text_safe(cw_report__comm(eng, pid, tid), CW_COMM_LEN, buf,
+				    CW_SAFE_COMM_LEN);
+}
+
+static const struct cw_stack *find_stack(const struct cw_engine *eng, __u32 pid, __u64 id)
+{
+	return id ? cw_engine__find_stack(eng, pid, CW_STACK_USER, id) : NULL;
+}
+
+static void text_stack(const struct cw_render *r, __u32 pid, __u64 id, const char *indent)
+{
+	const struct cw_stack *st = find_stack(r->eng, pid, id);
+	struct cw_ustack s;
+
+	if (!id) {
+		fprintf(r->out, "%s(no stack)\n", indent);
+		return;
+	}
+	if (!st) {
+		fprintf(r->out, "%s(stack not received: see lost events)\n", indent);
+		return;
+	}
+	if (cw_symbols__resolve(r->sym, st, &s))
+		fprintf(r->out, "%s(stack could not be resolved)\n", indent);
+	else
+		cw_report__text_stack(r->out, &s, indent);
+	cw_ustack__fini(&s);
+}
+
+static void json_stack(const struct cw_render *r, __u32 pid, __u64 id)
+{
+	const struct cw_stack *st = find_stack(r->eng, pid, id);
+	struct cw_ustack s = {};
+
+	if (st && !cw_symbols__resolve(r->sym, st, &s))
+		cw_report__json_frames(r->out, &s);
+	else
+		fputs("[]", r->out);
+	cw_ustack__fini(&s);
+}
+
+/* A lock as the report names it: a variable, or its init or first acquisition site. */
+static void lock_name(const struct cw_render *r, __u32 pid, __u64 addr, __u64 ip, char *buf,
+		      size_t len)
+{
+	cw_symbols__lock_name(r->sym, pid, addr, ip, buf, len);
+}
+
+/* The ip naming a lock the finding does not carry (the blocked list): its first acquisition. */
+static __u64 lock_ip(const struct cw_engine *eng, __u32 pid, __u64 addr)
+{
+	const struct cw_lock *l = cw_engine__find_lock(eng, pid, addr);
+
+	return l ? l->first_ip : 0;
+}
+
+/* "in read()" or "in system call 999" or "in a system call". */
+static const char *outside(char *buf, size_t len, __u32 nr)
+{
+	const char *name = syscall_name(nr);
+
+	if (name)
+		snprintf(buf, len, "in %s()", name);
+	else if (nr != ~0U)
+		snprintf(buf, len, "in system call %u", nr);
+	else
+		snprintf(buf, len, "in a system call");
+	return buf;
+}
+
+/* One thread's wait, on one line, then its stack. */
+static void text_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 addr, __u8 kind,
+		      __u64 ip, __u8 reason, __u32 syscall, __u32 holder, int holder_exited,
+		      __u64 stack_id, const char *indent)
+{
+	char comm[CW_SAFE_COMM_LEN], name[NAME_LEN], buf[64];
+	FILE *out = r->out;
+
+	fprintf(out, "%s%s/%u ", indent, text_comm(r->eng, pid, tid, comm), tid);
+	if (!addr) {
+		fprintf(out, "is blocked %s, outside any lock (%s)\n",
+			outside(buf, sizeof(buf), syscall),
+			reason == CW_OFFCPU_IO ? "uninterruptible" : "interruptible");
+	} else {
+		lock_name(r, pid, addr, ip, name, sizeof(name));
+		fprintf(out, "waits on %s (%s 0x%llx)", name, lock_type(kind),
+			(unsigned long long)addr);
+		if (holder == tid)
+			fprintf(out, ", which it holds itself\n");
+		else if (holder && holder_exited)
+			fprintf(out, ", held by thread %u, which has exited\n", holder);
+		else if (holder)
+			fprintf(out, ", held by %s/%u\n", text_comm(r->eng, pid, holder, comm),
+				holder);
+		else
+			fprintf(out, ", holder not known\n");
+	}
+	text_stack(r, pid, stack_id, "      ");
+}
+
+static const char *headline(const struct cw_finding *f)
+{
+	switch (f->deadlock.rule) {
+	case CW_DEADLOCK_CYCLE:
+		return "ERROR: deadlock: threads wait on each other in a cycle";
+	case CW_DEADLOCK_SELF:
+		return "ERROR: deadlock: a thread waits on a lock it holds itself";
+	case CW_DEADLOCK_OWNER_EXITED:
+		return "ERROR: deadlock: threads wait on a lock whose holder has exited";
+	default:
+		return "WARNING: blocked, maybe forever: the holder of a lock waits in a system "
+		       "call";
+	}
+}
+
+/* When it formed: on the trace's clock, or before concwatch looked. */
+static void text_formed(const struct cw_render *r, const struct cw_deadlock *d)
+{
+	__u64 first = cw_engine__first_ts(r->eng);
+	char buf[32], win[32];
+
+	if (!d->formed_ns)
+		fprintf(r->out, "It was there when concwatch looked: when it formed is not known.\n");
+	else if (d->formed_ns >= first)
+		fprintf(r->out, "Formed %s after tracing began, and lasted past the %s window.\n",
+			cw_report__fmt_ns(buf, sizeof(buf), d->formed_ns - first),
+			cw_report__fmt_ns(win, sizeof(win), cw_wf__window(cw_engine__waitfor(r->eng))));
+	else
+		fprintf(r->out, "Formed %s before tracing began.\n",
+			cw_report__fmt_ns(buf, sizeof(buf), first - d->formed_ns));
+}
+
+static void text_finding(const struct cw_render *r, const struct cw_finding *f, size_t number)
+{
+	const struct cw_deadlock *d = &f->deadlock;
+	__u32 pid = f->threads[0].pid;
+	FILE *out = r->out;
+
+	fprintf(out, "\n======================================================\n");
+	fprintf(out, "%s\n", headline(f));
+	fprintf(out, "finding %zu: deadlock (%s), process %u, %zu thread%s\n", number,
+		cw_deadlock_rule__name(d->rule), pid, d->nr_links, d->nr_links == 1 ? "" : "s");
+	fprintf(out, "------------------------------------------------------\n");
+	text_formed(r, d);
+	fputc('\n', out);
+	for (size_t i = 0; i < d->nr_links; i++) {
+		const struct cw_deadlock_link *l = &d->links[i];
+		const struct cw_finding_lock *fl = l->lock < f->nr_locks ? &f->locks[l->lock] : NULL;
+
+		text_wait(r, pid, l->tid, fl ? fl->addr : 0, fl ? fl->type : 0, fl ? fl->ip : 0,
+			  l->reason, l->syscall, l->holder_tid, l->holder_exited,
+			  f->stacks[l->stack].id, "  ");
+	}
+	switch (d->rule) {
+	case CW_DEADLOCK_CYCLE:
+		fprintf(out, "\nEach waits on a lock the next one holds: none of them can go on.\n");
+		break;
+	case CW_DEADLOCK_SELF:
+		fprintf(out, "\nA mutex that is not recursive, locked again by its holder: it waits "
+			     "for itself.\n");
+		break;
+	case CW_DEADLOCK_OWNER_EXITED:
+		fprintf(out, "\nThe holder ended without unlocking it: nobody can (a robust mutex "
+			     "would say EOWNERDEAD).\n");
+		break;
+	default:
+		fprintf(out, "\nThe holder waits outside the process: when what it waits for "
+			     "comes, they go on; if it never comes, they wait forever.\n");
+		break;
+	}
+	for (size_t i = 0; i < d->nr_links; i++)
+		if (d->links[i].upstream) {
+			fprintf(out, "Threads waiting on locks the waiters hold are stuck as long "
+				     "as they are.\n");
+			break;
+		}
+	fprintf(out, "\n *** %s ***\n", d->rule == CW_DEADLOCK_BLOCKED_OUTSIDE ? "BLOCKED" :
+										  "DEADLOCK");
+}
+
+/* After every finding: with -v, the threads blocked now. */
+static void text_rest(const struct cw_render *r)
+{
+	if (r->verbose)
+		cw_report__blocked_text(r, 0);
+	if (cw_findings__truncated(r->fs, CW_FINDING_DEADLOCK))
+		fprintf(r->out, "\nThe search for cycles of waits stopped at its bounds: there may "
+				"be more.\n");
+}
+
+/* Whether thread (pid, tid) is in a reported deadlock finding of r->fs. */
+static int in_finding(const struct cw_render *r, __u32 pid, __u32 tid)
+{
+	for (size_t i = 0; r->fs && i < cw_findings__nr(r->fs); i++) {
+		const struct cw_finding *f = cw_findings__get(r->fs, i);
+
+		if (f->kind != CW_FINDING_DEADLOCK || !cw_finding__reported(f))
+			continue;
+		for (size_t k = 0; k < f->deadlock.nr_links; k++)
+			if (f->threads[0].pid == pid && f->deadlock.links[k].tid == tid)
+				return 1;
+	}
+	return 0;
+}
+
+/* The threads blocked now; with others, only those no finding showed. */
+static void blocked_text(const struct cw_render *r, int say_none, int others)
+{
+	struct cw_wf_wait *v;
+	size_t n, shown = 0;
+
+	if (cw_wf__blocked(cw_engine__waitfor(r->eng), r->eng, &v, &n)) {
+		fprintf(r->out, "\n(blocked threads: out of memory)\n");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (others && in_finding(r, v[i].pid, v[i].tid))
+			continue;
+		if (!shown++)
+			fprintf(r->out, "\n%s:\n", others ? "Other threads blocked now" :
+							    "Threads blocked now");
+		text_wait(r, v[i].pid, v[i].tid, v[i].addr,
+			  v[i].kind ?: CW_LOCK_FUTEX, lock_ip(r->eng, v[i].pid, v[i].addr),
+			  v[i].reason, v[i].syscall, v[i].holder_tid, v[i].holder_exited,
+			  v[i].stack_id, "  ");
+	}
+	if (!shown && say_none)
+		fprintf(r->out, "\nNo thread is blocked%s.\n", others ? " but those" : "");
+	free(v);
+}
+
+void cw_report__blocked_text(const struct cw_render *r, int say_none)
+{
+	blocked_text(r, say_none, 0);
+}
+
+/* --- JSON --------------------------------------------------------------------------- */
+
+static void json_u64_or_null(FILE *out, __u64 v, int known)
+{
+	if (known)
+		fprintf(out, "%llu", (unsigned long long)v);
+	else
+		fputs("null", out);
+}
+
+/* One wait as an object: {tid, comm, waits_on, held_by, ...}. */
+static void json_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 addr, __u32 holder,
+		      int holder_exited, __u8 reason, __u32 syscall, __u64 since_ns,
+		      __u64 stack_id)
+{
+	FILE *out = r->out;
+
+	fprintf(out, "{\"tid\": %u, \"comm\": ", tid);
+	cw_report__json_string(out, cw_report__comm(r->eng, pid, tid), CW_COMM_LEN);
+	fputs(", \"waits_on\": ", out);
+	if (addr)
+		fprintf(out, "\"0x%llx\"", (unsigned long long)addr);
+	else
+		fputs("null", out);
+	fputs(", \"held_by\": ", out);
+	json_u64_or_null(out, holder, holder != 0);
+	fprintf(out, ", \"holder_exited\": %s, \"reason\": \"%s\", \"syscall\": ",
+		holder_exited ? "true" : "false", reason_name(reason));
+	json_u64_or_null(out, syscall, !addr && syscall != ~0U);
+	fputs(", \"syscall_name\": ", out);
+	cw_report__json_string(out, addr ? NULL : syscall_name(syscall), 32);
+	fputs(", \"since_ns\": ", out);
+	json_u64_or_null(out, since_ns, since_ns != 0);
+	fputs(", \"stack\": ", out);
+	json_stack(r, pid, stack_id);
+	fputc('}', out);
+}
+
+static void json_finding(const struct cw_render *r, const struct cw_finding *f)
+{
+	const struct cw_deadlock *d = &f->deadlock;
+	__u32 pid = f->threads[0].pid;
+	char name[NAME_LEN], summary[NAME_LEN + 128], more[64] = "";
+	size_t upstream = 0, n;
+	FILE *out = r->out;
+
+	fprintf(out, "{\"kind\": \"deadlock\", \"rule\": \"%s\", \"severity\": \"%s\", "
+		     "\"formed_at_ns\": ", cw_deadlock_rule__name(d->rule),
+		f->severity == CW_SEVERITY_ERROR ? "error" : "warning");
+	json_u64_or_null(out, d->formed_ns, d->formed_ns != 0);
+	fprintf(out, ", \"confirmed_at_ns\": %llu, \"locks\": [",
+		(unsigned long long)d->confirmed_ns);
+	for (size_t i = 0; i < f->nr_locks; i++) {
+		const struct cw_finding_lock *l = &f->locks[i];
+
+		lock_name(r, l->pid, l->addr, l->ip, name, sizeof(name));
+		fprintf(out, "%s{\"addr\": \"0x%llx\", \"pid\": %u, \"name\": ", i ? ", " : "",
+			(unsigned long long)l->addr, l->pid);
+		cw_report__json_string(out, name, sizeof(name));
+		fprintf(out, ", \"type\": \"%s\"}", lock_type(l->type));
+	}
+	fputs("], \"threads\": [", out);
+	for (size_t i = 0; i < f->nr_threads; i++) {
+		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
+		cw_report__json_string(out, cw_report__comm(r->eng, pid, f->threads[i].tid),
+				       CW_COMM_LEN);
+		fputc('}', out);
+	}
+	fputs("], \"cycle\": [", out);
+	for (size_t i = 0; i < d->nr_links; i++) {
+		const struct cw_deadlock_link *l = &d->links[i];
+
+		fputs(i ? ", " : "", out);
+		json_wait(r, pid, l->tid, l->lock < f->nr_locks ? f->locks[l->lock].addr : 0,
+			  l->holder_tid, l->holder_exited, l->reason, l->syscall, l->since_ns,
+			  f->stacks[l->stack].id);
+	}
+	fputs("], \"summary\": ", out);
+	for (size_t i = 0; i < d->nr_links; i++)
+		upstream += d->links[i].upstream;
+	if (upstream)
+		snprintf(more, sizeof(more), ", and %zu more on %s", upstream,
+			 upstream == 1 ? "one of them" : "them");
+	switch (d->rule) {
+	case CW_DEADLOCK_CYCLE:
+		snprintf(summary, sizeof(summary), "%zu threads wait on each other in a cycle",
+			 d->nr_links);
+		break;
+	case CW_DEADLOCK_SELF:
+		snprintf(summary, sizeof(summary), "thread %u waits on a lock it holds itself",
+			 d->links[0].tid);
+		break;
+	case CW_DEADLOCK_OWNER_EXITED:
+		n = d->nr_links - upstream;
+		snprintf(summary, sizeof(summary),
+			 "%zu thread%s wait%s on a lock held by thread %u, which has exited%s", n,
+			 n == 1 ? "" : "s", n == 1 ? "s" : "", d->links[0].holder_tid, more);
+		break;
+	default:
+		n = d->nr_links - 1 - upstream;
+		snprintf(summary, sizeof(summary),
+			 "blocked, maybe forever: %zu thread%s wait%s on a lock held by thread "
+			 "%u, which waits in a system call%s", n, n == 1 ? "" : "s",
+			 n == 1 ? "s" : "", d->links[d->nr_links - 1].tid, more);
+		break;
+	}
+	cw_report__json_string(out, summary, sizeof(summary));
+	fputc('}', out);
+}
+
+/* "blocked": every thread blocked now, as the cycle's entries. */
+static void json_fields(const struct cw_render *r)
+{
+	struct cw_wf_wait *v;
+	size_t n;
+	FILE *out = r->out;
+
+	fputs(",\n  \"blocked\": [", out);
+	if (!cw_wf__blocked(cw_engine__waitfor(r->eng), r->eng, &v, &n)) {
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? ",\n    " : "\n    ", out);
+			json_wait(r, v[i].pid, v[i].tid, v[i].addr, v[i].holder_tid,
+				  v[i].holder_exited, v[i].reason, v[i].syscall, v[i].since_ns,
+				  v[i].stack_id);
+		}
+		if (n)
+			fputs("\n  ", out);
+		free(v);
+	}
+	fputc(']', out);
+}
+
+/*
+ * The waits are no lock graph edges; the dependencies a tracer records at the attempt
+ * are, and the lock_order_inversion finding of the same cycle marks them.
+ */
+static void dot_marks(const struct cw_finding *f, unsigned char *edge_mark)
+{
+}
+
+const struct cw_finding_renderer cw_deadlock_renderer = {
+	.text = text_finding,
+	.dot = dot_marks,
+	.text_rest = text_rest,
+	.json = json_finding,
+	.json_fields = json_fields,
+};
+
+/* --- concwatch deadlock ------------------------------------------------------------- */
+
+static int deadlock_text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+			 const struct cw_report_target *t, size_t *nr)
+{
+	char comm[CW_SAFE_COMM_LEN];
+	struct cw_render r = { .out = out, .eng = eng, .sym = sym, .verbose = t->verbose };
+	struct cw_report_model m;
+	size_t number = 0;
+	int err;
+
+	err = cw_report__model_new(eng, sym, t, &m);
+	if (err)
+		return err;
+	r.fs = m.fs;
+	r.contention = m.c;
+	fprintf(out, "concwatch %s: process %d (%s), %zu thread%s\n", CW_VERSION, t->pid,
+		t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm, sizeof(comm)) :
+			     "?",
+		cw_engine__nr_threads(eng), cw_engine__nr_threads(eng) == 1 ? "" : "s");
+	for (size_t i = 0; i < cw_findings__nr(m.fs); i++) {
+		const struct cw_finding *f = cw_findings__get(m.fs, i);
+
+		if (f->kind == CW_FINDING_DEADLOCK && cw_finding__reported(f))
+			text_finding(&r, f, ++number);
+	}
+	*nr = number;
+	if (!number)
+		fprintf(out, "\nNo deadlock.\n");
+	/* with a deadlock, the threads it showed are not listed again */
+	blocked_text(&r, !number, number > 0);
+	cw_report__model_fini(&m);
+	return ferror(out) ? -EIO : 0;
+}
+
+int cw_report__deadlock_text(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+			     const struct cw_report_target *t)
+{
+	size_t len = 0, nr = 0;
+	char *buf = NULL;
+	FILE *m;
+	int err;
+
+	if (!sym)
+		return -EINVAL;
+	m = open_memstream(&buf, &len);
+	if (!m)
+		return -errno;
+	err = deadlock_text(m, eng, sym, t, &nr);
+	if (fclose(m) && !err)
+		err = -errno;
+	if (!err)
+		err = cw_report__write_safe(out, buf, len);
+	free(buf);
+	return err;
+}
