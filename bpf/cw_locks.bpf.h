@@ -84,7 +84,7 @@ struct pending_lock {
 	struct cw_rules_acq a;	/* a.ip: the return address, read before the swap */
 	__u64 addr2;		/* cond_wait: the condition variable */
 	__u64 ret_slot;		/* where the return address is: the return probe swaps it */
-	__u32 blocked;		/* its futex wait began: a CW_EV_BLOCKED record went out */
+	__u32 blocked;		/* it slept in a futex wait on the lock: CW_EV_BLOCKED went out */
 	__u32 pad;
 };
 
