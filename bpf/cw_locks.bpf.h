@@ -85,7 +85,7 @@ struct pending_lock {
 	__u64 addr2;		/* cond_wait: the condition variable */
 	__u64 ret_slot;		/* where the return address is: the return probe swaps it */
 	__u32 blocked;		/* it slept in a futex wait on the lock: CW_EV_BLOCKED went out */
-	__u32 pad;
+	__u32 blocked_owner;	/* the holder that record named */
 };
 
 struct {
@@ -620,12 +620,28 @@ static __always_inline void acquire_sleeps(__u32 tid)
 {
 	struct pending_lock *p = bpf_map_lookup_elem(&pending_locks, &tid);
 
-	if (!p || p->blocked)
+	__u32 owner;
+
+	if (!p)
 		return;
+	owner = lock_owner(p->a.addr, p->a.kind, p->a.attr);
+	if (p->blocked) {
+		/*
+		 * Woken, and asleep again in the same acquire: another thread took the lock
+		 * first. A new holder is said again, or the wait-for graph would keep the one
+		 * that released it (and could close a cycle that is not there).
+		 */
+		if (owner != p->blocked_owner) {
+			p->blocked_owner = owner;
+			emit_blocked(p, CW_OFFCPU_LOCK, owner, 0);
+		}
+		return;
+	}
 	p->blocked = 1;
+	p->blocked_owner = owner;
 	p->a.gen = lock_gen(bpf_get_current_pid_tgid() >> 32, p->a.addr);
 	cw_rules_waits(held_set_of(tid, 0), &p->a, NULL);
-	emit_blocked(p, CW_OFFCPU_LOCK, lock_owner(p->a.addr, p->a.kind, p->a.attr), 0);
+	emit_blocked(p, CW_OFFCPU_LOCK, owner, 0);
 }
 
 #endif /* __CW_LOCKS_BPF_H */
