@@ -494,6 +494,85 @@ TEST(run_fail_on_deadlock)
 	out_free(&r);
 }
 
+/*
+ * The issue's case: naive dining philosophers under `run --fail-on deadlock`. All five
+ * hold their left fork (a barrier), then block on their right one: the five-thread cycle
+ * and the lock-order 5-cycle that caused it (made at the attempts, none of which ever
+ * succeeds) are both reported, the command is killed and run exits 66 long before the
+ * command's stdin would close; the cycle formed when the philosophers blocked.
+ */
+TEST(run_fail_on_deadlock_philosophers)
+{
+	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-philo-" CW_TMP_X;
+	const char *why = cw_live_skip_reason();
+	long tid[5];
+	long long fork[5], formed, ready;
+	char *text = NULL, *fs, key[16];
+	struct timespec t0, t1;
+	const char *p;
+	size_t len = 0;
+	struct out r;
+	FILE *f;
+	int fd;
+
+	if (why)
+		SKIP(return, "%s", why);
+	fd = mkstemp(json);
+	ASSERT_LE(0, fd);
+	close(fd);
+	cw_workload_path("wl_philodead", wl, sizeof(wl));
+	snprintf(script, sizeof(script), "sleep 30 | exec %s", wl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r.status = cw_run_capture((const char *const[]){ cw_bin_path(), "run", "--fail-on",
+							 "deadlock", "--json", "-o", json, "--",
+							 "/bin/sh", "-c", script, NULL },
+				  NULL, &r.out, &r.err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ASSERT_EXIT(66, r);
+	EXPECT_LT(t1.tv_sec - t0.tv_sec, 20);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "tid%d", i);
+		tid[i] = cw_field(r.out, key);
+		snprintf(key, sizeof(key), "fork%d", i);
+		fork[i] = cw_field(r.out, key);
+		ASSERT_LT(0, tid[i]) TH_LOG("stdout: %s", r.out);
+	}
+	ready = cw_field(r.out, "mono_ns");
+	f = fopen(json, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_LT(0, getdelim(&text, &len, '\0', f));
+	fclose(f);
+	unlink(json);
+	fs = findings_of(text);
+	ASSERT_NE(NULL, fs) TH_LOG("%s", text);
+	/* one cycle of the five: philosopher i waits on fork i+1, which i+1 holds */
+	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"cycle\""));
+	for (int i = 0; i < 5; i++) {
+		char comm[16];
+
+		snprintf(comm, sizeof(comm), "wl-phil%d", i);
+		EXPECT_NE(NULL, entry(fs, tid[i], comm, fork[(i + 1) % 5], tid[(i + 1) % 5], 0,
+				      "lock")) TH_LOG("philosopher %d: %s", i, fs);
+	}
+	/* the inversion: one lock-order cycle through the five forks */
+	EXPECT_EQ(1, count(fs, "\"kind\": \"lock_order_inversion\""));
+	for (int i = 0; i < 5; i++) {
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "\"0x%llx\"", fork[i]);
+		EXPECT_LE(2, count(fs, addr)) TH_LOG("fork %d in the deadlock and the inversion", i);
+	}
+	/* formed when the last philosopher blocked: within a second of the workload's ready */
+	p = strstr(fs, "\"formed_at_ns\": ");
+	ASSERT_NE(NULL, p);
+	formed = strtoll(p + strlen("\"formed_at_ns\": "), NULL, 10);
+	ASSERT_LT(0, ready);
+	EXPECT_LT(llabs(formed - ready), 1000000000LL) TH_LOG("formed %lld, ready %lld", formed, ready);
+	free(fs);
+	free(text);
+	out_free(&r);
+}
+
 /* A process that does not exist: the contract's environment error, one line. */
 TEST(no_such_process)
 {

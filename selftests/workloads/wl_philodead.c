@@ -8,13 +8,16 @@
  * succeeds. "ready" comes once all have passed the barrier (each is then about to block):
  *
  *   wl_philodead
- *   ready pid=P tid0=T .. tid4=T fork0=0x.. .. fork4=0x..
+ *   ready pid=P tid0=T .. tid4=T fork0=0x.. .. fork4=0x.. mono_ns=N
  *
+ * mono_ns: CLOCK_MONOTONIC when the last philosopher passed the barrier, the clock of
+ * concwatch's records: when the cycle formed, within the time each takes to block.
  * The process never finishes: it exits when stdin closes, or is killed.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "wl.h"
 
@@ -46,6 +49,7 @@ WL_FRAME static void *philosopher(void *arg)
 
 int main(void)
 {
+	struct timespec ts;
 	pthread_t t;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -54,10 +58,12 @@ int main(void)
 		if (pthread_create(&t, NULL, philosopher, (void *)i))
 			return 1;
 	pthread_barrier_wait(&holding);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	printf("ready pid=%d tid0=%d tid1=%d tid2=%d tid3=%d tid4=%d fork0=%p fork1=%p fork2=%p "
-	       "fork3=%p fork4=%p\n",
+	       "fork3=%p fork4=%p mono_ns=%lld\n",
 	       getpid(), tids[0], tids[1], tids[2], tids[3], tids[4], (void *)&forks[0],
-	       (void *)&forks[1], (void *)&forks[2], (void *)&forks[3], (void *)&forks[4]);
+	       (void *)&forks[1], (void *)&forks[2], (void *)&forks[3], (void *)&forks[4],
+	       ts.tv_sec * 1000000000LL + ts.tv_nsec);
 	wl_wait_eof();
 	/* the philosophers never return: leave without joining them */
 	_exit(0);
