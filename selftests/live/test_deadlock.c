@@ -458,7 +458,8 @@ TEST(run_fail_on_deadlock)
 				  NULL, &r.out, &r.err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ASSERT_EXIT(66, r);
-	EXPECT_LT(t1.tv_sec - t0.tv_sec, 15);
+	/* before the command's stdin closes (30 s), BPF's load in the guests (TCG) included */
+	EXPECT_LT(t1.tv_sec - t0.tv_sec, 25);
 	EXPECT_NE(NULL, strstr(r.err, "concwatch run: a deadlock formed: reporting it now; the "
 				      "command is killed (--fail-on deadlock)\n")) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, "concwatch run: findings matched --fail-on deadlock: exit "
@@ -482,13 +483,13 @@ TEST(run_fail_on_deadlock)
 	EXPECT_NE(NULL, entry(fs, b, "dl-b", l1, a, 0, "lock")) TH_LOG("%s", fs);
 	/* and the inversion that caused it, from the dependencies made at the attempt */
 	EXPECT_EQ(1, count(fs, "\"kind\": \"lock_order_inversion\""));
-	/* on the monotonic clock: after concwatch started, well before the kill */
+	/* on the monotonic clock: after concwatch started, a window before it ended */
 	p = strstr(fs, "\"formed_at_ns\": ");
 	ASSERT_NE(NULL, p);
 	formed = strtoll(p + strlen("\"formed_at_ns\": "), NULL, 10);
 	start = t0.tv_sec * 1000000000LL + t0.tv_nsec;
 	EXPECT_LT(start, formed);
-	EXPECT_LT(formed, start + 10000000000LL);
+	EXPECT_LT(formed + 500000000LL, t1.tv_sec * 1000000000LL + t1.tv_nsec);
 	free(fs);
 	free(text);
 	out_free(&r);
@@ -529,7 +530,7 @@ TEST(run_fail_on_deadlock_philosophers)
 				  NULL, &r.out, &r.err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ASSERT_EXIT(66, r);
-	EXPECT_LT(t1.tv_sec - t0.tv_sec, 20);
+	EXPECT_LT(t1.tv_sec - t0.tv_sec, 25);
 	for (int i = 0; i < 5; i++) {
 		snprintf(key, sizeof(key), "tid%d", i);
 		tid[i] = cw_field(r.out, key);
