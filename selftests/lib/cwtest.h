@@ -10,6 +10,17 @@
 
 #include "engine/record.h"
 
+/*
+ * Every test that traces loads the BPF programs, ~10 s in the QEMU guests under TCG
+ * (more as the programs grow), and many trace several commands: the harness's default
+ * of 30 s per test (kselftest_harness.h, included before this file) is raised for all.
+ * A test that hangs still ends, and fails, at this bound.
+ */
+#ifdef TEST_TIMEOUT_DEFAULT
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 120
+#endif
+
 struct cw_session;
 struct cw_source_opts;
 

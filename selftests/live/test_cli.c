@@ -941,23 +941,7 @@ static void drop_untraced_notes(char *err)
 	*out = '\0';
 }
 
-/*
- * Tests that trace three commands in turn: each `run` loads the BPF programs again, ~10 s
- * in the QEMU guests (TCG), past the harness's default 30 s.
- */
-FIXTURE(slow) {
-	int unused;
-};
-
-FIXTURE_SETUP(slow)
-{
-}
-
-FIXTURE_TEARDOWN(slow)
-{
-}
-
-TEST_F_TIMEOUT(slow, run_report_apart_from_the_commands_output, 300)
+TEST(run_report_apart_from_the_commands_output)
 {
 	char abba[PATH_MAX + 64], script[PATH_MAX + 128], file[64];
 	const char *json_start = "{\n  \"concwatch_version\": ";
@@ -1191,7 +1175,7 @@ TEST(export_output_checks)
  * newlines and tabs and is UTF-8, each thread on its line; the JSON is valid UTF-8 that
  * jq parses, with the names as JSON says them; the dot file has neither.
  */
-TEST_F_TIMEOUT(slow, names_escaped_in_every_output, 300)
+TEST(names_escaped_in_every_output)
 {
 	char wl[PATH_MAX + 64], text[64], json[64], rec[64], dot[64];
 	const char *arg = "x\x1b]0;title\x07\n\xff";
