@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,9 +191,10 @@ int cw_wl__go(struct cw_wl *wl)
 	return err ?: cw_wl__expect(wl, "done", wl->done, sizeof(wl->done));
 }
 
-int cw_wait_futex_blocked(int pid, int tid)
+int cw_wait_blocked_in(int pid, int tid, int nr)
 {
-	char path[64], buf[256];
+	char path[64], buf[256], want[16];
+	size_t wlen = snprintf(want, sizeof(want), "%d ", nr);
 
 	for (;;) {
 		ssize_t n;
@@ -205,7 +207,7 @@ int cw_wait_futex_blocked(int pid, int tid)
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
 		/* "202 0x..." while in futex(2); "running" while on a CPU */
-		if (n > 4 && !strncmp(buf, "202 ", 4)) {
+		if (n > (ssize_t)wlen && !strncmp(buf, want, wlen)) {
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
@@ -223,6 +225,11 @@ int cw_wait_futex_blocked(int pid, int tid)
 		}
 		sched_yield();
 	}
+}
+
+int cw_wait_futex_blocked(int pid, int tid)
+{
+	return cw_wait_blocked_in(pid, tid, SYS_futex);
 }
 
 int cw_wl__stop(struct cw_wl *wl)

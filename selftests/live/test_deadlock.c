@@ -56,42 +56,6 @@ static void out_free(struct out *r)
 								 (r).err, (r).out);         \
 	} while (0)
 
-/* Wait until thread tid of pid sleeps (state S) in system call nr, as /proc shows it. */
-static int wait_blocked_in(int pid, int tid, int nr)
-{
-	char path[64], buf[256], want[16];
-
-	if (nr == SYS_futex)
-		return cw_wait_futex_blocked(pid, tid);
-	snprintf(want, sizeof(want), "%d ", nr);
-	for (;;) {
-		ssize_t n;
-		int fd;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -ESRCH;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0 && !strncmp(buf, want, strlen(want))) {
-			char *state;
-
-			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				return -ESRCH;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			buf[n > 0 ? n : 0] = '\0';
-			state = strrchr(buf, ')');
-			if (state && state[1] == ' ' && state[2] == 'S')
-				return 0;
-		}
-		sched_yield();
-	}
-}
-
 /* The findings array of a JSON report (up to "suppressed"), in a buffer of its own. */
 static char *findings_of(const char *json)
 {
@@ -356,7 +320,7 @@ TEST(holder_blocked_outside)
 	a = cw_field(wl.ready, "tid_a");
 	b = cw_field(wl.ready, "tid_b");
 	l = cw_field(wl.ready, "lock");
-	ASSERT_EQ(0, wait_blocked_in(pid, a, SYS_read));
+	ASSERT_EQ(0, cw_wait_blocked_in(pid, a, SYS_read));
 	ASSERT_EQ(0, cw_wait_futex_blocked(pid, b));
 	r = deadlock(pid, 1);
 	ASSERT_EXIT(1, r);
@@ -390,7 +354,7 @@ TEST(not_hung)
 	start(_metadata, &wl, "wl_mutex");
 	pid = cw_field(wl.ready, "pid");
 	w = cw_field(wl.ready, "tid");
-	ASSERT_EQ(0, wait_blocked_in(pid, pid, SYS_read));
+	ASSERT_EQ(0, cw_wait_blocked_in(pid, pid, SYS_read));
 	ASSERT_EQ(0, cw_wait_futex_blocked(pid, w));
 	r = deadlock(pid, 0);
 	ASSERT_EXIT(0, r);

@@ -123,42 +123,6 @@ static int collect(void *ctx, const struct cw_hdr *h)
 	return cw_engine__feed(s->eng, h);
 }
 
-/* Wait until thread tid of pid sleeps (state S) in system call nr, as /proc shows it. */
-static int wait_blocked_in(int pid, int tid, int nr)
-{
-	char path[64], buf[256], want[16];
-
-	if (nr == SYS_futex)
-		return cw_wait_futex_blocked(pid, tid);
-	snprintf(want, sizeof(want), "%d ", nr);
-	for (;;) {
-		ssize_t n;
-		int fd;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -ESRCH;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0 && !strncmp(buf, want, strlen(want))) {
-			char *state;
-
-			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				return -ESRCH;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			buf[n > 0 ? n : 0] = '\0';
-			state = strrchr(buf, ')');
-			if (state && state[1] == ' ' && state[2] == 'S')
-				return 0;
-		}
-		sched_yield();
-	}
-}
-
 /* Our open file descriptors. */
 static int nr_fds(void)
 {
@@ -346,7 +310,7 @@ static void start(struct __test_metadata *_metadata, struct scan *s, const char 
 	memset(s, 0, sizeof(*s));
 	ASSERT_EQ(0, cw_wl__start(&s->wl, name, NULL));
 	/* its main thread reads stdin until it closes */
-	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
+	ASSERT_EQ(0, cw_wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
 }
 
 FIXTURE(ps) {
@@ -559,7 +523,7 @@ static void cycle_of_three(struct __test_metadata *_metadata, struct scan *s, co
 
 	memset(s, 0, sizeof(*s));
 	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_cycle3dead", args));
-	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
+	ASSERT_EQ(0, cw_wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
 	for (int k = 0; k < 3; k++) {
 		snprintf(key, sizeof(key), "tid_%d", k + 1);
 		t[k] = cw_field(s->wl.ready, key);
@@ -609,7 +573,7 @@ TEST_F(ps, cycle_of_three_pi)
 
 	CW_SKIPPED_IN_SETUP();
 	ASSERT_EQ(0, cw_wl__start(&s->wl, "wl_cycle3dead", args));
-	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
+	ASSERT_EQ(0, cw_wait_blocked_in(s->wl.pid, s->wl.pid, SYS_read));
 	for (int k = 0; k < 3; k++) {
 		snprintf(key, sizeof(key), "tid_%d", k + 1);
 		t[k] = cw_field(s->wl.ready, key);
@@ -667,7 +631,7 @@ TEST_F(ps, holder_sleeps)
 	start(_metadata, s, "wl_holdsleep");
 	a = cw_field(s->wl.ready, "tid_a");
 	b = cw_field(s->wl.ready, "tid_b");
-	ASSERT_EQ(0, wait_blocked_in(s->wl.pid, a, SYS_read));
+	ASSERT_EQ(0, cw_wait_blocked_in(s->wl.pid, a, SYS_read));
 	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, b));
 	look(_metadata, s);
 
