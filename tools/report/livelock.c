@@ -184,7 +184,13 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 	fputc('}', out);
 }
 
+/* A livelock makes no lock-order dependency (a trylock makes none): no edge to mark. */
+static void dot_marks(const struct cw_finding *f, unsigned char *edge_mark)
+{
+}
+
 const struct cw_finding_renderer cw_livelock_renderer = {
 	.text = text_finding,
 	.json = json_finding,
+	.dot = dot_marks,
 };

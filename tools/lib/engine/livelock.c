@@ -237,7 +237,8 @@ static int compact(struct cw_ll *ll, __u64 now)
 			ll->pairs[kept++] = *p;
 	}
 	ll->nr = kept;
-	qsort(ll->pairs, ll->nr, sizeof(*ll->pairs), pair_cmp);
+	if (ll->nr)
+		qsort(ll->pairs, ll->nr, sizeof(*ll->pairs), pair_cmp);
 	cw_index__fini(&ll->ix);
 	for (size_t i = 0; i < ll->nr && !err; i++)
 		err = cw_index__put(&ll->ix, (__u64)ll->pairs[i].pid << 32 | ll->pairs[i].l.tid,
