@@ -14,8 +14,10 @@
  *                once and succeeds once every two rounds: busy, but no livelock
  *   no_uprobes   lockstep under --no-uprobes: no finding, and the report says livelock
  *                detection is not available
+ *   run_fail_on_livelock   `run --fail-on livelock` exits 66 on lockstep, 0 on progress
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -226,6 +228,43 @@ TEST_F_TIMEOUT(ll, report, 120)
 		  ".threshold_ns == 500000000 and .failure_rate > 0", 2 * ROUNDS);
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | all(.attempts[]; [.stack[].func] | "
 		  "index(\"try_other\") != null and index(\"livelock_round\") != null)");
+}
+
+/*
+ * `run --fail-on livelock`: the livelocking workload fails the run (66) with the finding
+ * in the report; the progressing one keeps its own status (0).
+ */
+TEST(run_fail_on_livelock)
+{
+	char wl[PATH_MAX + 64];
+	const char *why = cw_live_skip_reason();
+	char *out = NULL, *err = NULL;
+	int status;
+
+	if (why)
+		SKIP(return, "%s", why);
+	cw_workload_path("wl_livelock", wl, sizeof(wl));
+	status = cw_run_capture((const char *[]){ cw_bin_path(), "run", "--fail-on", "livelock",
+						  "--", wl, "800", "1000", "0", NULL },
+				NULL, &out, &err);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status 0x%x", status);
+	EXPECT_EQ(66, WEXITSTATUS(status)) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "\nfinding 1: livelock, process ")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "failed 800 trylocks of lock_b (0x")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "failed 800 trylocks of lock_a (0x")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "concwatch run: findings matched --fail-on livelock: exit "
+				    "status 66\n")) TH_LOG("%s", err);
+	free(out);
+	free(err);
+	status = cw_run_capture((const char *[]){ cw_bin_path(), "run", "--fail-on", "livelock",
+						  "--", wl, "800", "1000", "1", NULL },
+				NULL, &out, &err);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status 0x%x", status);
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	EXPECT_EQ(NULL, strstr(err, ": livelock, process ")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "\nFindings: none\n")) TH_LOG("%s", err);
+	free(out);
+	free(err);
 }
 
 TEST_HARNESS_MAIN
