@@ -10,6 +10,8 @@
  *                livelock finding, with the two tids, the two lock addresses, each
  *                thread's ROUNDS failures on the other's lock held by the other, from
  *                try_other() called by livelock_round(), for longer than the threshold
+ *   timed        lockstep with pthread_mutex_timedlock() timing out after 1 ms: the same,
+ *                each attempt a timedlock that waited its timeout
  *   progress     the same threads taking turns on one lock: each one's trylock fails
  *                once and succeeds once every two rounds: busy, but no livelock
  *   no_uprobes   lockstep under --no-uprobes: no finding, and the report says livelock
@@ -139,12 +141,16 @@ FIXTURE(ll) {
 };
 
 FIXTURE_VARIANT(ll) {
-	const char *mode;	/* wl_livelock's: 0 lockstep, 1 progress */
+	const char *mode;	/* wl_livelock's: 0 lockstep, 1 progress, 2 timed */
 	int no_uprobes;
 };
 
 FIXTURE_VARIANT_ADD(ll, lockstep) {
 	.mode = "0",
+};
+
+FIXTURE_VARIANT_ADD(ll, timed) {
+	.mode = "2",
 };
 
 FIXTURE_VARIANT_ADD(ll, progress) {
@@ -184,12 +190,13 @@ TEST_F_TIMEOUT(ll, report, 120)
 {
 	long long t1 = cw_field(self->r.wl.ready, "tid1"), t2 = cw_field(self->r.wl.ready, "tid2");
 	long long a = cw_field(self->r.wl.ready, "a"), b = cw_field(self->r.wl.ready, "b");
+	const char *op = !strcmp(variant->mode, "2") ? "timedlock" : "trylock";
 
 	CW_SKIPPED_IN_SETUP();
 	ASSERT_LT(0, t1);
 	ASSERT_LT(0, t2);
-	/* the workload did what it says: every trylock failed, or half of them */
-	if (!strcmp(variant->mode, "0")) {
+	/* the workload did what it says: every attempt failed, or half of them */
+	if (strcmp(variant->mode, "1")) {
 		ASSERT_EQ(ROUNDS, cw_field(self->r.wl.done, "failures1")) TH_LOG("%s", self->r.wl.done);
 		ASSERT_EQ(ROUNDS, cw_field(self->r.wl.done, "failures2"));
 		ASSERT_EQ(0, cw_field(self->r.wl.done, "acquired1"));
@@ -218,11 +225,15 @@ TEST_F_TIMEOUT(ll, report, 120)
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | [.locks[].name] | sort == [\"lock_a\", \"lock_b\"]");
 	/* each thread failed on the other's lock, held by the other, every round */
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | [.attempts[] | select(.tid == %lld and "
-		  ".lock == \"0x%llx\" and .held_by == %lld and .op == \"trylock\" and "
-		  ".failures == %d)] | length == 1", t1, b, t2, ROUNDS);
+		  ".lock == \"0x%llx\" and .held_by == %lld and .op == \"%s\" and "
+		  ".failures == %d)] | length == 1", t1, b, t2, op, ROUNDS);
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | [.attempts[] | select(.tid == %lld and "
-		  ".lock == \"0x%llx\" and .held_by == %lld and .op == \"trylock\" and "
-		  ".failures == %d)] | length == 1", t2, a, t1, ROUNDS);
+		  ".lock == \"0x%llx\" and .held_by == %lld and .op == \"%s\" and "
+		  ".failures == %d)] | length == 1", t2, a, t1, op, ROUNDS);
+	/* a timed acquire waited its timeout (1 ms) each time before it failed */
+	if (!strcmp(variant->mode, "2"))
+		EXPECT_JQ(&self->r, LIVELOCKS "[0] | all(.attempts[]; .timed_wait_ns >= %d * 1000000)",
+			  ROUNDS);
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | .attempts | length == 2");
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | .failures == %d and .duration_ns >= 500000000 and "
 		  ".threshold_ns == 500000000 and .failure_rate > 0", 2 * ROUNDS);

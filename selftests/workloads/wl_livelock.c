@@ -7,11 +7,13 @@
  *   livelock (mode 0): "wl-ll1" holds lock_a, "wl-ll2" holds lock_b; each
  *	pthread_mutex_trylock()s the other's lock, which fails (EBUSY), backs off
  *	(nanosleep backoff_us), and both let go of their own lock; then again.
+ *   timed (mode 2): livelock with pthread_mutex_timedlock() timing out (ETIMEDOUT) after
+ *	backoff_us instead of a trylock and a sleep.
  *   progress (mode 1): one lock, lock_a. In a round one thread holds it while the other's
  *	trylock fails; then it lets go and the other's trylock succeeds; the next round the
  *	other way round. Each thread fails once and succeeds once every two rounds.
  *
- *   wl_livelock [-w] [rounds=1500] [backoff_us=1000] [mode=0]
+ *   wl_livelock [-w] [rounds=1500] [backoff_us=1000] [mode=0: livelock, 1: progress, 2: timed]
  *   ready pid=P tid1=T tid2=T a=0x.. b=0x..
  *   done failures1=N failures2=N acquired1=N acquired2=N
  * Without -w it runs at once (for `concwatch run`) and exits 0 when every trylock did as
@@ -55,7 +57,18 @@ static void backoff(void)
 /* One attempt on m: counted; ok says whether it was meant to succeed. */
 WL_FRAME void try_other(struct side *s, pthread_mutex_t *m, int ok)
 {
-	int err = pthread_mutex_trylock(m);
+	struct timespec until;
+	int err;
+
+	if (mode == 2) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += backoff_us * 1000;
+		until.tv_sec += until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		err = pthread_mutex_timedlock(m, &until);
+	} else {
+		err = pthread_mutex_trylock(m);
+	}
 
 	if (!err) {
 		s->acquired++;
@@ -63,7 +76,7 @@ WL_FRAME void try_other(struct side *s, pthread_mutex_t *m, int ok)
 	} else {
 		s->failures++;
 	}
-	if ((err == 0) != ok || (err && err != EBUSY))
+	if ((err == 0) != ok || (err && err != (mode == 2 ? ETIMEDOUT : EBUSY)))
 		bad = 1;
 }
 
@@ -72,7 +85,8 @@ WL_FRAME void livelock_round(struct side *s)
 	pthread_mutex_lock(s->own);
 	pthread_barrier_wait(&step);	/* both hold their own */
 	try_other(s, s->other, 0);
-	backoff();
+	if (mode != 2)
+		backoff();
 	pthread_barrier_wait(&step);	/* both failed */
 	pthread_mutex_unlock(s->own);
 	pthread_barrier_wait(&step);	/* both let go */
@@ -104,7 +118,7 @@ static void *run_side(void *arg)
 	pthread_barrier_wait(&start);	/* tids known */
 	pthread_barrier_wait(&start);	/* go */
 	for (long r = 0; r < rounds; r++) {
-		if (mode)
+		if (mode == 1)
 			progress_round(s, (r & 1) == self);
 		else
 			livelock_round(s);
