@@ -235,6 +235,9 @@ TEST_F_TIMEOUT(ll, report, 120)
 		EXPECT_JQ(&self->r, LIVELOCKS "[0] | all(.attempts[]; .timed_wait_ns >= %d * 1000000)",
 			  ROUNDS);
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | .attempts | length == 2");
+	/* thread_stats counted the same failures, and the threads ran */
+	EXPECT_JQ(&self->r, LIVELOCKS "[0] | all(.threads[]; .trylock_failures == %d and "
+		  ".oncpu_ns > 0 and .switches > 0)", ROUNDS);
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | .failures == %d and .duration_ns >= 500000000 and "
 		  ".threshold_ns == 500000000 and .failure_rate > 0", 2 * ROUNDS);
 	EXPECT_JQ(&self->r, LIVELOCKS "[0] | all(.attempts[]; [.stack[].func] | "

@@ -321,9 +321,12 @@ TEST_F(ll, rendered_and_deterministic)
 				     "\"failure_rate\": 2200.0, \"retry_rate\": 1100.0, "
 				     "\"locks\": [{\"addr\": \"0xb000\"")) TH_LOG("%s", json);
 	EXPECT_NE(NULL, strstr(json, "\"threads\": [{\"tid\": 101, \"comm\": \"wl-ll1\", "
-				     "\"failures\": 1100, \"failure_rate\": 1100.0}, {\"tid\": 102, "
-				     "\"comm\": \"wl-ll2\", \"failures\": 1100, \"failure_rate\": "
-				     "1100.0}], \"attempts\": [{\"tid\": 101, \"lock\": \"0xb000\", "
+				     "\"failures\": 1100, \"failure_rate\": 1100.0, "
+				     "\"trylock_failures\": null, \"oncpu_ns\": null, \"switches\": "
+				     "null}, {\"tid\": 102, \"comm\": \"wl-ll2\", \"failures\": 1100, "
+				     "\"failure_rate\": 1100.0, \"trylock_failures\": null, "
+				     "\"oncpu_ns\": null, \"switches\": null}], \"attempts\": [{\"tid\": "
+				     "101, \"lock\": \"0xb000\", "
 				     "\"op\": \"trylock\", \"failures\": 1100, \"first_ns\": 1100000000, "
 				     "\"last_ns\": 2100000000, \"held_by\": 102, ")) TH_LOG("%s", json);
 	free(text);

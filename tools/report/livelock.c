@@ -116,6 +116,25 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 	fprintf(out, "\n *** LIVELOCK ***\n");
 }
 
+/*
+ * The thread's scheduling since it was first traced (CW_EV_THREAD_STATS), null when none
+ * came: failed attempts on any lock, time on CPU, switches (its sleeps and yields between
+ * attempts): that it ran and retried.
+ */
+static void json_thread_sched(FILE *out, const struct cw_engine *eng, __u32 pid, __u32 tid)
+{
+	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
+	const struct cw_ev_thread_stats *st = t ? cw_thread__stats(t) : NULL;
+
+	if (!st) {
+		fputs(", \"trylock_failures\": null, \"oncpu_ns\": null, \"switches\": null", out);
+		return;
+	}
+	fprintf(out, ", \"trylock_failures\": %llu, \"oncpu_ns\": %llu, \"switches\": %llu",
+		(unsigned long long)st->trylock_failures, (unsigned long long)st->oncpu_ns,
+		(unsigned long long)(st->nr_voluntary + st->nr_involuntary));
+}
+
 static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 {
 	const struct cw_livelock *ll = &f->livelock;
@@ -149,8 +168,10 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
 		cw_report__json_string(out, cw_report__comm(r->eng, pid, f->threads[i].tid),
 				       CW_COMM_LEN);
-		fprintf(out, ", \"failures\": %llu, \"failure_rate\": %.1f}", (unsigned long long)n,
+		fprintf(out, ", \"failures\": %llu, \"failure_rate\": %.1f", (unsigned long long)n,
 			rate(n, d));
+		json_thread_sched(out, r->eng, pid, f->threads[i].tid);
+		fputc('}', out);
 	}
 	fputs("], \"attempts\": [", out);
 	for (size_t i = 0; i < ll->nr_links; i++) {
