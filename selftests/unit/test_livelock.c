@@ -215,6 +215,18 @@ TEST_F(ll, failing_behind_a_working_holder_is_none)
 	EXPECT_EQ(0, nr_livelocks(self->eng, self->fs));
 }
 
+/* Two threads failing on one lock whose holder is not known: maybe behind a working holder. */
+TEST_F(ll, holders_not_known_is_none)
+{
+	for (int i = 1; i <= 15; i++) {
+		try_stats(self->eng, T0 + i * TICK, 101, A, 90, 0, 0);
+		try_stats(self->eng, T0 + i * TICK, 102, A, 90, 0, 0);
+		tick(self->eng, T0 + i * TICK);
+	}
+	ASSERT_EQ(0, cw_findings__new(self->eng, &self->fs));
+	EXPECT_EQ(0, nr_livelocks(self->eng, self->fs));
+}
+
 /* One thread failing alone is no set of threads. */
 TEST_F(ll, one_thread_is_none)
 {

@@ -344,6 +344,7 @@ static int record_set(struct cw_ll *ll, struct thr *t, size_t nt, size_t r, size
 	struct cw_ll_link *links = NULL;
 	size_t k = 0, nl = 0;
 	__u64 formed = 0, first = UINT64_MAX, last = 0;
+	int held_inside = 0;
 
 	if (!tids)
 		return -ENOMEM;
@@ -354,13 +355,23 @@ static int record_set(struct cw_ll *ll, struct thr *t, size_t nt, size_t r, size
 		if (t[i].since > formed)
 			formed = t[i].since;
 	}
-	if (now - formed < ll->threshold) {
+	for (size_t i = 0; i < ll->nr; i++) {
+		const struct pair *p = &ll->pairs[i];
+
+		if (!p->counts || root(t, find_thr(t, nt, p->pid, p->l.tid)) != r)
+			continue;
+		nl++;
+		held_inside |= p->l.owner_tid != 0;
+	}
+	/*
+	 * Threads that only fail on the same locks, no holder known (spin locks, rwlocks
+	 * held by readers), may be waiting behind holders that work: not said to be a
+	 * livelock. Some lock must be known held by one of them.
+	 */
+	if (now - formed < ll->threshold || !held_inside) {
 		free(tids);
 		return 0;
 	}
-	for (size_t i = 0; i < ll->nr; i++)
-		nl += ll->pairs[i].counts &&
-		      root(t, find_thr(t, nt, ll->pairs[i].pid, ll->pairs[i].l.tid)) == r;
 	links = calloc(nl, sizeof(*links));
 	if (!links) {
 		free(tids);

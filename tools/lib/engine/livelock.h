@@ -23,7 +23,10 @@
  * a long hold, not a livelock; and a thread trylocking a lock it holds itself is a bug of
  * its own). Threads with counting pairs are linked when one failed on a lock the other
  * held, or both failed on the same lock; a connected set of two threads or more, all of
- * one process, is a livelock once every thread in it has been failing for the threshold
+ * one process, with at least one of its locks known held by one of its threads (threads
+ * failing on the same locks whose holders are not known, spin locks or rwlocks held by
+ * readers, may wait behind holders that work), is a livelock once every thread in it
+ * has been failing for the threshold
  * (CW_LL_THRESHOLD_NS by default, --livelock-threshold) on the engine's clock. It stays
  * one (an episode) while the same threads go on; when they stop (one makes progress,
  * stops trying, exits) the episode ends and is kept, with its figures.
