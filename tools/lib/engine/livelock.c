@@ -109,7 +109,7 @@ static struct pair *get_pair(struct cw_ll *ll, __u32 pid, __u32 tid, __u64 addr)
 	return p;
 }
 
-/* The running episode's link of the pair, NULL when none: kept current between ticks. */
+/* The link of the pair in the running episodes, kept current between ticks. */
 static void update_episode(struct cw_ll *ll, const struct pair *p)
 {
 	for (size_t i = 0; i < ll->nr_eps; i++) {

@@ -14,7 +14,7 @@
  *
  * The rule. A (thread, lock) pair is *failing* from its first failure after the thread
  * last acquired that lock, for as long as failures keep coming: a gap longer than
- * CW_LL_GAP (half the threshold, 200 ms at least: statistics come once a tick, and a
+ * a gap (half the threshold, 200 ms at least: statistics come once a tick, and a
  * backoff sleeps) ends it, and so does an acquisition of that lock by that thread
  * (progress). An interval with both failures and an acquisition ends the pair too and
  * starts it again at the interval's end: the order within the interval is not known.
