@@ -370,22 +370,69 @@ CW_RULES_HOOK void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
 	bpf_map_delete_elem(&edges_seen, &k);
 }
 
+/* cw_sched.bpf.h: one more failed attempt in the thread's scheduling figures */
+static __always_inline void sched_count_try_failure(__u32 tid, __u32 tgid, __u64 now);
+
+static __always_inline __u32 lock_owner(__u64 addr, __u8 kind, __u16 attr);
+
 /*
  * An acquire that returned without the lock (a trylock that found it busy, a timed
  * acquire that timed out): a failure of its site, and its wait, which was time lost too
  * (the histogram counts every call). A frame of its own: the return program's stack
  * holds the rules' bpf_loop frames already.
+ *
+ * A busy or timed-out attempt (ret EBUSY, ETIMEDOUT) also counts in the thread's own
+ * CW_SITE_TRY entry of the lock, with the holder the lock word names: the livelock rule
+ * (engine/livelock.c) needs who failed, not only where; and in its thread_stats.
  */
-static __noinline void count_failure(__u64 addr, __u64 stack_id, __u64 ip, __u32 kind, __u64 wait)
+static __noinline void count_failure(const struct pending_lock *p, __s32 ret, __u64 now)
 {
-	struct cw_site_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .addr = addr,
-				 .stack_id = stack_id, .what = CW_SITE_ACQUIRE };
-	struct cw_site_stats *st = site_entry(&k, ip, kind);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct cw_site_key k = { .tgid = id >> 32, .addr = p->a.addr, .stack_id = p->a.stack_id,
+				 .what = CW_SITE_ACQUIRE };
+	struct cw_site_stats *st;
+	__u64 wait = now - p->a.begin_ns;
+	int busy = ret == 16 /* EBUSY */ || ret == 110 /* ETIMEDOUT */;
 
+	if (busy)
+		sched_count_try_failure((__u32)id, id >> 32, now);
+	/* with every operation sent (raw_events), the engine counts from the records */
+	if (raw_events)
+		return;
+	st = site_entry(&k, p->a.ip, p->a.kind);
+	if (st) {
+		__sync_fetch_and_add(&st->failures, 1);
+		site_wait_shared(st, wait);
+	}
+	if (!busy)
+		return;
+	k.tid = (__u32)id;
+	k.stack_id = 0;
+	k.what = CW_SITE_TRY;
+	st = site_entry(&k, p->a.ip, p->a.kind);
 	if (!st)
 		return;
-	__sync_fetch_and_add(&st->failures, 1);
-	site_wait_shared(st, wait);
+	/* the thread's own entry: only it writes there */
+	st->failures++;
+	st->ip = p->a.ip;
+	st->stack_last = p->a.stack_id;
+	st->op = p->a.op;
+	st->owner_tid = lock_owner(p->a.addr, p->a.kind, p->a.attr);
+	if (ret == 110)
+		site_wait_own(st, wait);
+}
+
+/*
+ * A lock taken by a thread that failed on it before: its progress. One lookup per
+ * successful acquire, which misses unless the thread ever failed on the lock.
+ */
+static __always_inline void count_try_success(__u32 tgid, __u32 tid, __u64 addr)
+{
+	struct cw_site_key k = { .tgid = tgid, .tid = tid, .addr = addr, .what = CW_SITE_TRY };
+	struct cw_site_stats *st = bpf_map_lookup_elem(&lock_sites, &k);
+
+	if (st)
+		st->acquisitions++;
 }
 
 /* lockrules.h: a statistic, into lock_sites (unless every operation goes out: raw_events). */
@@ -555,11 +602,11 @@ static __always_inline int acquire_exit(struct pt_regs *ctx, int acquired)
 	if (p->blocked)
 		emit_blocked(p, CW_OFFCPU_NONE, 0, now);
 	if (!acquired) {
-		if (!raw_events)
-			count_failure(p->a.addr, p->a.stack_id, p->a.ip, p->a.kind,
-				      now - p->a.begin_ns);
+		count_failure(p, ret, now);
 		goto out;
 	}
+	if (!raw_events)
+		count_try_success(tgid, tid, p->a.addr);
 	if (track_free)
 		remember_lock(tgid, p->a.addr);
 	p->a.gen = lock_gen(tgid, p->a.addr);

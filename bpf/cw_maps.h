@@ -25,7 +25,7 @@ struct cw_edge_key {
  */
 struct cw_site_key {
 	__u32 tgid;
-	__u32 tid;		/* CW_SITE_FUTEX, CW_SITE_WAKE: the thread; else 0 */
+	__u32 tid;		/* CW_SITE_FUTEX, CW_SITE_WAKE, CW_SITE_TRY: the thread; else 0 */
 	__u64 addr;		/* lock, futex word, kernel lock */
 	__u64 stack_id;		/* the call path (kernel stack id for CW_SITE_KLOCK) */
 	__u32 what;		/* CW_SITE_* */
@@ -49,6 +49,7 @@ struct cw_site_stats {
 	__u32 flags;		/* CW_SITE_F_* */
 	__u32 pad;
 	__u32 wait_hist[CW_HIST_BUCKETS];
+	__u64 stack_last;	/* TRY: the call path of the latest failure (the key has 0) */
 };
 
 /*

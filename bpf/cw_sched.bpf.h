@@ -134,6 +134,15 @@ static __always_inline struct cw_thread_sched *sched_entry(__u32 tid, __u32 tgid
 	return st;
 }
 
+/* A failed trylock or timed acquire of thread tid (cw_locks.bpf.h, count_failure()). */
+static __always_inline void sched_count_try_failure(__u32 tid, __u32 tgid, __u64 now)
+{
+	struct cw_thread_sched *st = sched_entry(tid, tgid, now, 1);
+
+	if (st)
+		__sync_fetch_and_add(&st->trylock_failures, 1);
+}
+
 /* Policy, priorities and affinity, as the task has them now. */
 static __always_inline void sched_attrs(struct cw_thread_sched *st, struct task_struct *t)
 {

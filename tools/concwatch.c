@@ -67,6 +67,7 @@ static struct env {
 	long stack_bytes;	/* 0: default; -1: copy none */
 	const char *debuginfo_path;
 	unsigned int hotspot_pct;	/* --hotspot-threshold; 0: CW_HOTSPOT_DEFAULT_PCT */
+	__u64 livelock_ns;	/* --livelock-threshold; 0: CW_LL_THRESHOLD_NS */
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
 	.interval_s = 1,
@@ -264,6 +265,7 @@ enum {
 	OPT_NO_UPROBES,
 	OPT_HOTSPOT,
 	OPT_TIMELINE,
+	OPT_LIVELOCK,
 };
 
 /* Options of every command that traces. */
@@ -480,6 +482,9 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 	case OPT_TIMELINE:
 		env.timeline = 1;
 		return 0;
+	case OPT_LIVELOCK:
+		env.livelock_ns = parse_duration("--livelock-threshold", arg, 0.1, 3600) * 1e9 + 0.5;
+		return 0;
 	case ARGP_KEY_ARG:
 		if (env.cmd == CMD_RUN || env.cmd == CMD_RECORD) {
 			/* the command and its own arguments: nothing after it is ours */
@@ -506,6 +511,9 @@ static const struct argp_option live_options[] = {
 	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
 	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
 	  "time, 1 to 100 (default 10)" },
+	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
+	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
+	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
 	{},
 };
 
@@ -516,6 +524,9 @@ static const struct argp_option run_options[] = {
 	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
 	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
 	  "time, 1 to 100 (default 10)" },
+	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
+	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
+	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON (best with -o)" },
 	{ "output", 'o', "FILE", 0,
 	  "Write the report to FILE ('-': standard output) instead of standard error, which "
@@ -543,6 +554,9 @@ static const struct argp_option report_options[] = {
 	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
 	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
 	  "time, 1 to 100 (default 10)" },
+	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
+	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
+	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
 	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
 	  "Where to look for separate debug files, colon separated (default "
 	  "\":.debug:/usr/lib/debug\")" },
@@ -808,6 +822,7 @@ static int default_sink(struct live *lv)
 	lv->eng = cw_engine__new();
 	if (!lv->eng)
 		return fail(EXIT_ENV, "out of memory");
+	cw_engine__set_livelock_threshold(lv->eng, env.livelock_ns);
 	lv->sink = cw_engine__feed;
 	lv->sink_ctx = lv->eng;
 	return 0;
@@ -1327,6 +1342,7 @@ static int load_recording_to(const char *path, struct cw_engine **out, struct cw
 		cw_source__free(src);
 		return fail(EXIT_ENV, "out of memory");
 	}
+	cw_engine__set_livelock_threshold(eng, env.livelock_ns);
 	tee.eng = eng;
 	n = cw_session__open(&opts, src, also ? tee_feed : cw_engine__feed,
 			     also ? (void *)&tee : (void *)eng,

@@ -340,6 +340,13 @@ struct cw_ev_edge {
 #define CW_SITE_KLOCK 3		/* contentions on a kernel lock, from a kernel call path */
 #define CW_SITE_WAKE 4		/* one thread waking waiters of addr, from a call path: whose
 				 * release (unlock, futex wake) ended their waits */
+#define CW_SITE_TRY 5		/* one thread's failed attempts on a user-space lock (trylock:
+				 * EBUSY, timed acquire: ETIMEDOUT), keyed per (thread, lock):
+				 * failures; acquisitions: the lock taken by that thread since
+				 * its first failure on it (any acquire, any call path);
+				 * stack_id, ip, op, owner_tid: of the latest failure (owner:
+				 * the holder the lock word said then, 0 = not said);
+				 * wait_*: the timed-out acquires' waits. Livelocks */
 
 /* cw_ev_lock_stats.flags */
 #define CW_SITE_F_MMAP_LOCK (1U << 0)	/* KLOCK: the lock is the task's own mm->mmap_lock */
@@ -402,7 +409,8 @@ struct cw_ev_thread_stats {
 	__u64 nr_voluntary;	/* switches out while blocking */
 	__u64 nr_involuntary;	/* switches out while runnable */
 	__u64 nr_wakeups;	/* times woken */
-	__u64 trylock_failures;	/* trylocks that found the lock busy (uprobes) */
+	__u64 trylock_failures;	/* trylocks that found the lock busy and timed acquires that
+				 * timed out (uprobes) */
 	__u64 cpus_allowed;	/* affinity mask of CPUs 0..63 */
 	__u32 nr_cpus_allowed;
 	__u32 policy;		/* SCHED_* */

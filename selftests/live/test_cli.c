@@ -166,8 +166,8 @@ TEST(fail_on_words)
 	r = run("run", "--help", NULL, NULL);
 	ASSERT_EXIT(0, r);
 	squeeze(r.out);
-	EXPECT_NE(NULL, strstr(r.out, " This version detects lock_order_inversion, deadlock and "
-				      "contention_hotspot; priority_inversion, livelock, "
+	EXPECT_NE(NULL, strstr(r.out, " This version detects lock_order_inversion, deadlock, "
+				      "livelock and contention_hotspot; priority_inversion, "
 				      "event_loop_stall and blocking_in_event_loop are accepted and "
 				      "never match yet ")) TH_LOG("%s", r.out);
 	result_free(&r);
@@ -175,8 +175,9 @@ TEST(fail_on_words)
 	ASSERT_EXIT(0, r);
 	squeeze(r.out);
 	EXPECT_NE(NULL, strstr(r.out, " Findings this version detects: lock_order_inversion, "
-				      "deadlock and contention_hotspot (not yet: priority_inversion, "
-				      "livelock, event_loop_stall and blocking_in_event_loop).")) TH_LOG("%s", r.out);
+				      "deadlock, livelock and contention_hotspot (not yet: "
+				      "priority_inversion, event_loop_stall and "
+				      "blocking_in_event_loop).")) TH_LOG("%s", r.out);
 	result_free(&r);
 }
 
@@ -546,27 +547,29 @@ TEST(run_fail_on_other_kind)
 
 	LIVE_OR_SKIP();
 	cw_workload_path("wl_abba", abba, sizeof(abba));
-	r = run_args((const char *[]){ "run", "--fail-on", "livelock", "--", abba, NULL });
+	r = run_args((const char *[]){ "run", "--fail-on", "event_loop_stall", "--", abba, NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.err, "\nFindings: 1\n"));
-	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on livelock: this version does not "
-				       "detect livelock findings yet; it never matches\n"))
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on event_loop_stall: this version "
+				       "does not detect event_loop_stall findings yet; it never "
+				       "matches\n"))
 		TH_LOG("stderr: %s", r.err);
 	EXPECT_EQ(NULL, strstr(r.err, "findings matched"));
 	result_free(&r);
 
 	/* with a kind it finds, the others are named and the run fails as asked */
 	r = run_args((const char *[]){ "run", "--fail-on",
-				       "livelock,lock_order_inversion,priority_inversion", "--", abba,
-				       NULL });
+				       "event_loop_stall,lock_order_inversion,priority_inversion", "--",
+				       abba, NULL });
 	ASSERT_EXIT(66, r);
-	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on livelock,lock_order_inversion,"
-				       "priority_inversion: this version does not detect "
-				       "priority_inversion and livelock findings yet; they never "
-				       "match\n"))
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on event_loop_stall,"
+				       "lock_order_inversion,priority_inversion: this version does "
+				       "not detect priority_inversion and event_loop_stall findings "
+				       "yet; they never match\n"))
 		TH_LOG("stderr: %s", r.err);
-	EXPECT_EQ(1, count_line(r.err, "concwatch run: findings matched --fail-on livelock,"
-				       "lock_order_inversion,priority_inversion: exit status 66\n"));
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: findings matched --fail-on "
+				       "event_loop_stall,lock_order_inversion,priority_inversion: "
+				       "exit status 66\n"));
 	result_free(&r);
 }
 

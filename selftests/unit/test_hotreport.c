@@ -292,13 +292,13 @@ TEST_F(hot, threshold_and_mode)
 	EXPECT_NE(NULL, strstr(text, "\nFindings: none\n"));
 	EXPECT_FALSE(line_has(text, "hot_lock ", "HOTSPOT"));
 	EXPECT_NE(NULL, strstr(text, "\nMode: --no-uprobes (futex, scheduler and kernel-lock "
-				     "tracing): lock_order_inversion findings need the lock probes "
-				     "and cannot be given\n"));
+				     "tracing): lock_order_inversion and livelock findings need the "
+				     "lock probes and cannot be given\n"));
 	free(text);
 	text = report(self, 1, 16, 1);
 	ASSERT_NE(NULL, text);
 	EXPECT_NE(NULL, strstr(text, "\n  \"mode\": {\"uprobes\": false, \"not_available\": "
-				     "[\"lock_order_inversion\"]},\n"));
+				     "[\"lock_order_inversion\", \"livelock\"]},\n"));
 	EXPECT_NE(NULL, strstr(text, "\n  \"findings\": [],\n"));
 	free(text);
 	text = report(self, 0, 15, 0);

@@ -863,8 +863,8 @@ static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols
 	losses(out, eng);
 	if (t->no_uprobes)
 		fprintf(out, "Mode: --no-uprobes (futex, scheduler and kernel-lock tracing): "
-			     "lock_order_inversion findings need the lock probes and cannot be "
-			     "given\n");
+			     "lock_order_inversion and livelock findings need the lock probes "
+			     "and cannot be given\n");
 	fprintf(out, "\n");
 	object_table(out, &r);
 	object_paths(out, &r);

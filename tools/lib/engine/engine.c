@@ -7,6 +7,7 @@
 #include "common/array.h"
 #include "engine/engine.h"
 #include "engine/index.h"
+#include "engine/livelock.h"
 #include "engine/waitfor.h"
 
 /* A growable array of pointers: entries never move once created, so callers may keep them. */
@@ -36,6 +37,7 @@ struct cw_engine {
 	__u64 seq;			/* next cw_lock / cw_view_site seq */
 	struct cw_lg *lg;
 	struct cw_wf *wf;		/* who is blocked on what now */
+	struct cw_ll *ll;		/* threads failing trylocks on each other's locks */
 };
 
 #define SITE_NONE UINT32_MAX
@@ -96,10 +98,12 @@ struct cw_engine *cw_engine__new(void)
 	if (eng) {
 		eng->lg = cw_lg__new();
 		eng->wf = cw_wf__new();
+		eng->ll = cw_ll__new();
 	}
-	if (eng && (!eng->lg || !eng->wf)) {
+	if (eng && (!eng->lg || !eng->wf || !eng->ll)) {
 		cw_lg__free(eng->lg);
 		cw_wf__free(eng->wf);
+		cw_ll__free(eng->ll);
 		free(eng);
 		return NULL;
 	}
@@ -145,6 +149,7 @@ void cw_engine__free(struct cw_engine *eng)
 	cw_index__fini(&eng->module_ix);
 	cw_lg__free(eng->lg);
 	cw_wf__free(eng->wf);
+	cw_ll__free(eng->ll);
 	free(eng);
 }
 
@@ -442,6 +447,8 @@ static int feed_stats(struct cw_engine *eng, const struct cw_ev_lock_stats *s)
 
 	if (s->what == CW_SITE_FUTEX || s->what == CW_SITE_KLOCK || s->what == CW_SITE_WAKE)
 		return feed_view_stats(eng, s);
+	if (s->what == CW_SITE_TRY)
+		return cw_ll__feed_stats(eng->ll, s);
 	if (s->what != CW_SITE_ACQUIRE)
 		return 0;	/* a view newer than this engine: nothing reads it */
 	l = get_lock(eng, s->hdr.pid, s->addr, s->kind, s->hdr.ts_ns);
@@ -767,7 +774,8 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	case CW_EV_LOCK_RELEASED:
 	case CW_EV_LOCK_INIT:
 	case CW_EV_LOCK_DESTROY:
-		err = feed_lock(eng, (const struct cw_ev_lock *)h) ?: cw_wf__feed(eng->wf, h);
+		err = feed_lock(eng, (const struct cw_ev_lock *)h) ?: cw_wf__feed(eng->wf, h) ?:
+		      cw_ll__feed_lock(eng->ll, (const struct cw_ev_lock *)h);
 		break;
 	case CW_EV_BLOCKED:
 		/* the blocked thread is alive: a look at a process names its threads so */
@@ -821,7 +829,7 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		if (h->flags & CW_F_NO_UPROBES)
 			c->ticks_no_uprobes++;
 		/* the clock moved while the target may send nothing: hangs are confirmed here */
-		err = cw_wf__tick(eng->wf, eng, eng->now_ns);
+		err = cw_wf__tick(eng->wf, eng, eng->now_ns) ?: cw_ll__tick(eng->ll, eng->now_ns);
 		break;
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *l = (const void *)h;
@@ -975,6 +983,16 @@ int cw_engine__has_futex_sites(const struct cw_engine *eng, __u32 pid)
 const struct cw_wf *cw_engine__waitfor(const struct cw_engine *eng)
 {
 	return eng->wf;
+}
+
+const struct cw_ll *cw_engine__livelock(const struct cw_engine *eng)
+{
+	return eng->ll;
+}
+
+void cw_engine__set_livelock_threshold(struct cw_engine *eng, __u64 ns)
+{
+	cw_ll__set_threshold(eng->ll, ns);
 }
 
 void cw_engine__set_wait_window(struct cw_engine *eng, __u64 ns)

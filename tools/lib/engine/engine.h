@@ -210,6 +210,12 @@ const struct cw_wf *cw_engine__waitfor(const struct cw_engine *eng);
 /* How long a hang must last to be a deadlock finding (default CW_WF_WINDOW_NS). */
 void cw_engine__set_wait_window(struct cw_engine *eng, __u64 ns);
 
+/* Livelocks: threads failing trylocks on each other's locks (engine/livelock.h). */
+struct cw_ll;
+const struct cw_ll *cw_engine__livelock(const struct cw_engine *eng);
+/* How long threads must fail together to be a livelock (default CW_LL_THRESHOLD_NS). */
+void cw_engine__set_livelock_threshold(struct cw_engine *eng, __u64 ns);
+
 size_t cw_engine__nr_modules(const struct cw_engine *eng);
 const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i);
 

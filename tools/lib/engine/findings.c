@@ -12,6 +12,7 @@
 #include "engine/contention.h"
 #include "engine/engine.h"
 #include "engine/findings.h"
+#include "engine/livelock.h"
 #include "engine/lockgraph.h"
 #include "engine/waitfor.h"
 
@@ -32,6 +33,7 @@ struct find_in {
 static int lock_order_find(const struct find_in *in, struct cw_findings *fs);
 static int hotspot_find(const struct find_in *in, struct cw_findings *fs);
 static int deadlock_find(const struct find_in *in, struct cw_findings *fs);
+static int livelock_find(const struct find_in *in, struct cw_findings *fs);
 
 /*
  * The kinds of the contract, in the order the list gives them. A kind without a find
@@ -45,7 +47,7 @@ static const struct kind_def {
 	[CW_FINDING_LOCK_ORDER_INVERSION] = { "lock_order_inversion", lock_order_find },
 	[CW_FINDING_DEADLOCK] = { "deadlock", deadlock_find },
 	[CW_FINDING_PRIORITY_INVERSION] = { "priority_inversion" },
-	[CW_FINDING_LIVELOCK] = { "livelock" },
+	[CW_FINDING_LIVELOCK] = { "livelock", livelock_find },
 	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot", hotspot_find },
 	[CW_FINDING_EVENT_LOOP_STALL] = { "event_loop_stall" },
 	[CW_FINDING_BLOCKING_IN_EVENT_LOOP] = { "blocking_in_event_loop" },
@@ -106,6 +108,8 @@ static void finding_fini(struct cw_finding *f)
 		free(f->hotspot.thread_wait_ns);
 	if (f->kind == CW_FINDING_DEADLOCK)
 		free(f->deadlock.links);
+	if (f->kind == CW_FINDING_LIVELOCK)
+		free(f->livelock.links);
 }
 
 /* --- lock_order_inversion ------------------------------------------------------------ */
@@ -447,6 +451,81 @@ static int deadlock_find(const struct find_in *in, struct cw_findings *fs)
 		err = f ? cond_to_finding(in->eng, &conds[i], f) : -ENOMEM;
 	}
 	cw_wf__conds_free(conds, nr);
+	return err;
+}
+
+/* --- livelock ------------------------------------------------------------------------ */
+
+static int episode_to_finding(const struct cw_engine *eng, const struct cw_ll_episode *e,
+			      struct cw_finding *f)
+{
+	struct cw_livelock *ll = &f->livelock;
+	size_t n = e->nr_links;
+
+	f->locks = calloc(n ?: 1, sizeof(*f->locks));
+	f->threads = calloc(e->nr_tids ?: 1, sizeof(*f->threads));
+	f->stacks = calloc(n ?: 1, sizeof(*f->stacks));
+	ll->links = calloc(n ?: 1, sizeof(*ll->links));
+	if (!f->locks || !f->threads || !f->stacks || !ll->links)
+		return -ENOMEM;
+	/* it went wrong, but for a while: the threads may get out of it by themselves */
+	f->severity = CW_SEVERITY_WARNING;
+	ll->first_ns = e->first_ns;
+	ll->formed_ns = e->formed_ns;
+	ll->confirmed_ns = e->confirmed_ns;
+	ll->last_ns = e->last_ns;
+	ll->threshold_ns = cw_ll__threshold(cw_engine__livelock(eng));
+	ll->ended = e->ended;
+	ll->nr_links = n;
+	f->nr_stacks = n;
+	for (size_t i = 0; i < e->nr_tids; i++)
+		add_thread(f, e->pid, e->tids[i]);
+	for (size_t i = 0; i < n; i++) {
+		const struct cw_ll_link *l = &e->links[i];
+		size_t k;
+
+		for (k = 0; k < f->nr_locks && f->locks[k].addr != l->addr; k++)
+			;
+		if (k == f->nr_locks) {
+			const struct cw_lock *lk = cw_engine__find_lock(eng, e->pid, l->addr);
+
+			f->locks[f->nr_locks++] = (struct cw_finding_lock){
+				.pid = e->pid,
+				.addr = l->addr,
+				.type = l->kind ?: lk ? lk->kind : CW_LOCK_MUTEX,
+				.attr = lk ? lk->attr : 0,
+				.ip = lk && lk->first_ip ? lk->first_ip : l->ip,
+			};
+		}
+		f->stacks[i] = (struct cw_stack_ref){ e->pid, CW_STACK_USER, l->stack_id };
+		ll->links[i] = (struct cw_livelock_link){
+			.tid = l->tid,
+			.owner_tid = l->owner_tid,
+			.lock = k,
+			.stack = i,
+			.failures = l->failures,
+			.first_ns = l->first_ns,
+			.last_ns = l->last_ns,
+			.ip = l->ip,
+			.wait_ns = l->wait_ns,
+			.op = l->op,
+		};
+		ll->failures += l->failures;
+	}
+	return 0;
+}
+
+/* The livelocks the engine confirmed, in the order it did. */
+static int livelock_find(const struct find_in *in, struct cw_findings *fs)
+{
+	const struct cw_ll *ll = cw_engine__livelock(in->eng);
+	int err = 0;
+
+	for (size_t i = 0; i < cw_ll__nr(ll) && !err; i++) {
+		struct cw_finding *f = push(fs, CW_FINDING_LIVELOCK);
+
+		err = f ? episode_to_finding(in->eng, cw_ll__get(ll, i), f) : -ENOMEM;
+	}
 	return err;
 }
 

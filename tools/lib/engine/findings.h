@@ -179,6 +179,35 @@ struct cw_deadlock {
 	size_t nr_links;
 };
 
+/* One thread's failures on one lock in a livelock. */
+struct cw_livelock_link {
+	__u32 tid;
+	__u32 owner_tid;	/* the holder at its latest failure, 0 = not known */
+	size_t lock;		/* index in locks[] */
+	size_t stack;		/* index in stacks[]: its latest failure's call path (id 0: none) */
+	__u64 failures;
+	__u64 first_ns, last_ns;	/* its first and latest failure */
+	__u64 ip;		/* return address of its latest failing call */
+	__u64 wait_ns;		/* timed acquires: time waited before they timed out */
+	__u8 op;		/* CW_OP_* of its latest failure */
+};
+
+/*
+ * livelock (engine/livelock.h): threads failing trylocks and timed acquires on locks the
+ * others hold, none getting one it failed on, for longer than the threshold.
+ */
+struct cw_livelock {
+	__u64 first_ns;		/* the earliest failure of its links */
+	__u64 formed_ns;	/* when the last of its threads began failing */
+	__u64 confirmed_ns;	/* the engine's clock when it became a finding */
+	__u64 last_ns;		/* the latest failure */
+	__u64 threshold_ns;
+	int ended;		/* the threads stopped or made progress before the stream ended */
+	__u64 failures;		/* all links */
+	struct cw_livelock_link *links;	/* by thread, then lock */
+	size_t nr_links;
+};
+
 struct cw_finding {
 	enum cw_finding_kind kind;
 	enum cw_severity severity;
@@ -194,6 +223,7 @@ struct cw_finding {
 		struct cw_lock_order lock_order;	/* CW_FINDING_LOCK_ORDER_INVERSION */
 		struct cw_hotspot hotspot;		/* CW_FINDING_CONTENTION_HOTSPOT */
 		struct cw_deadlock deadlock;		/* CW_FINDING_DEADLOCK */
+		struct cw_livelock livelock;		/* CW_FINDING_LIVELOCK */
 	};
 };
 

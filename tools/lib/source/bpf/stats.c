@@ -103,7 +103,7 @@ static int grew(const struct cw_site_stats *v, const struct cw_site_stats *prev)
 {
 	return v->acquisitions != prev->acquisitions || v->contentions != prev->contentions ||
 	       v->failures != prev->failures || v->wait_ns_total != prev->wait_ns_total ||
-	       v->hold_ns_total != prev->hold_ns_total ||
+	       v->hold_ns_total != prev->hold_ns_total || v->stack_last != prev->stack_last ||
 	       memcmp(v->outcomes, prev->outcomes, sizeof(v->outcomes)) ||
 	       memcmp(v->wait_hist, prev->wait_hist, sizeof(v->wait_hist));
 }
@@ -155,7 +155,8 @@ static int send_growth(struct bpf_source *s, const struct cw_site_key *k,
 	e.wait_ns_max = v->wait_ns_max;
 	e.hold_ns_total = v->hold_ns_total - p->v.hold_ns_total;
 	e.hold_ns_max = v->hold_ns_max;
-	e.stack_id = k->stack_id;
+	/* a thread's failed attempts on a lock: the key has no call path, the latest one */
+	e.stack_id = k->what == CW_SITE_TRY ? v->stack_last : k->stack_id;
 	e.hdr.tid = k->tid;
 	e.what = k->what;
 	e.kind = v->kind;
