@@ -366,7 +366,7 @@ struct cw_ev_edge {
  */
 struct cw_ev_lock_stats {
 	struct cw_hdr hdr;	/* ts_ns: end of the interval; pid: process; tid: the thread
-				 * for CW_SITE_FUTEX and CW_SITE_WAKE, else 0 */
+				 * for CW_SITE_FUTEX, CW_SITE_WAKE and CW_SITE_TRY, else 0 */
 	__u64 addr;		/* the lock, the futex word, the kernel lock */
 	__u64 ip;		/* ACQUIRE: return address of the acquire; else 0 */
 	__u64 stack_id;		/* the call path (kernel stack for KLOCK), 0 = none */
