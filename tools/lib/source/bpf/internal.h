@@ -97,7 +97,7 @@ struct cw_bpf_sites {
 };
 
 /* thread_stats as last sent (threads.c), and the scheduler programs' links. */
-#define CW_BPF_NR_SCHED_PROGS 4
+#define CW_BPF_NR_SCHED_PROGS 5
 
 struct cw_bpf_threads {
 	struct cw_bpf_thread {

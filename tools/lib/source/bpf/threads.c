@@ -40,11 +40,14 @@ static const char *const sched_progs[CW_BPF_NR_SCHED_PROGS] = {
 	"tp_btf__sched_waking",
 	"tp_btf__sched_wakeup",
 	"tp_btf__sched_wakeup_new",
+	"tp_btf__sched_pi_setprio",
 };
 
 void cw_bpf__sched_configure(struct bpf_source *s)
 {
 	s->skel->rodata->sched_events = s->opts.timeline;
+	if (s->opts.pi_threshold_ns)
+		s->skel->rodata->pi_threshold_ns = s->opts.pi_threshold_ns;
 	/* the timeline's lock, futex and kernel-lock slices are the per-operation records */
 	if (s->opts.timeline)
 		s->skel->rodata->raw_events = true;
