@@ -14,6 +14,7 @@ static const struct cw_finding_renderer *const renderers[CW_FINDING_KIND_MAX] = 
 	[CW_FINDING_LOCK_ORDER_INVERSION] = &cw_lock_order_renderer,
 	[CW_FINDING_DEADLOCK] = &cw_deadlock_renderer,
 	[CW_FINDING_CONTENTION_HOTSPOT] = &cw_hotspot_renderer,
+	[CW_FINDING_PRIORITY_INVERSION] = &cw_prio_renderer,
 };
 
 const struct cw_finding_renderer *cw_report__renderer(unsigned int kind)

@@ -210,6 +210,13 @@ const struct cw_wf *cw_engine__waitfor(const struct cw_engine *eng);
 /* How long a hang must last to be a deadlock finding (default CW_WF_WINDOW_NS). */
 void cw_engine__set_wait_window(struct cw_engine *eng, __u64 ns);
 
+/* Priority inversions and PI boosts (engine/prio.h). */
+struct cw_prio;
+const struct cw_prio *cw_engine__prio(const struct cw_engine *eng);
+/* Inversions shorter than ns are no findings (default CW_PRIO_DEFAULT_THRESHOLD_NS, 1 ms):
+ * set before feeding. */
+void cw_engine__set_pi_threshold(struct cw_engine *eng, __u64 ns);
+
 size_t cw_engine__nr_modules(const struct cw_engine *eng);
 const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i);
 
