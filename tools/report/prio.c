@@ -276,8 +276,14 @@ static void json_fields(const struct cw_render *r)
 	fputc(']', out);
 }
 
+/* An inversion is about scheduling, not about the order of locks: no lock graph edge. */
+static void dot_marks(const struct cw_finding *f, unsigned char *edge_mark)
+{
+}
+
 const struct cw_finding_renderer cw_prio_renderer = {
 	.text = text_finding,
+	.dot = dot_marks,
 	.text_rest = text_rest,
 	.json = json_finding,
 	.json_fields = json_fields,
