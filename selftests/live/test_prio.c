@@ -6,7 +6,7 @@
  *
  *   plain   a non-PI mutex: exactly one priority_inversion finding, rule preempted, with
  *           H, L and M's tids, the lock's address, and a duration of at least 200 ms and
- *           at most M's own measured spin plus 50 ms
+ *           at most M's own measured spin plus 100 ms
  *   pi      PTHREAD_PRIO_INHERIT: no priority_inversion finding, and the boost in
  *           pi_boosts: L raised from FIFO 10 (kernel prio 89) to H's (69), donor H
  *   fork    M a process of its own ("prio-m", not traced): the finding names M's pid
@@ -207,11 +207,47 @@ TEST_F(prio, report)
 		     ".comm == \"prio-m\" and .rt_priority == 20 and .took_cpu == true and "
 		     ".same_process == %s", m, pid_m, pid_m == wl_pid ? "true" : "false");
 	EXPECT_JQ(r, PI_FINDINGS "[0] | .duration_ns >= 200000000 and .duration_ns <= %lld",
-		  spin + 50000000LL);
+		  spin + 100000000LL);
 	EXPECT_JQ(r, PI_FINDINGS "[0].high.stack | map(.func) | index(\"wait_prio_lock\") != null");
 	EXPECT_JQ(r, ".pi_boosts | length == 0");
 	if (variant->flag && !strcmp(variant->flag, "-fork"))
 		EXPECT_NE(wl_pid, pid_m);
+}
+
+/*
+ * `concwatch run --fail-on priority_inversion -- wl_prio`: exit 66 on the inversion, the
+ * command's own 0 with a PI mutex.
+ */
+TEST(run_fail_on)
+{
+	char path[4096], *out = NULL, *err = NULL;
+	const char *why = cw_live_skip_reason();
+	int status;
+
+	if (why)
+		SKIP(return, "%s", why);
+	cw_workload_path("wl_prio", path, sizeof(path));
+	status = cw_run_capture((const char *[]){ cw_bin_path(), "run", "--fail-on",
+						  "priority_inversion", "--", path, NULL },
+				NULL, &out, &err);
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4 || strstr(out ?: "", " skip=1")) {
+		free(out);
+		free(err);
+		SKIP(return, "wl_prio cannot run here: %s", out);
+	}
+	EXPECT_EQ(66, WEXITSTATUS(status)) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "finding 1: priority_inversion (preempted)")) TH_LOG("%s", err);
+	free(out);
+	free(err);
+	status = cw_run_capture((const char *[]){ cw_bin_path(), "run", "--fail-on",
+						  "priority_inversion", "--", path, "-pi", NULL },
+				NULL, &out, &err);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "\nPriority inheritance boosts")) TH_LOG("%s", err);
+	free(out);
+	free(err);
 }
 
 TEST_HARNESS_MAIN

@@ -14,11 +14,12 @@
  * then) or once M is runnable (-pi: it cannot run before L unlocks). With -fork, M is a
  * process of its own, forked first and named "prio-m" (no thread of ours).
  *
- *   wl_prio -w [-pi] [-fork] [SPIN_MS]
- *   ready pid=P cpu=C tid_h=H tid_l=L tid_m=M pid_m=PM lock=0x..   (or: ready skip=EPERM)
- *   <- go
+ *   wl_prio [-w] [-pi] [-fork] [SPIN_MS]
+ *   ready pid=P cpu=C tid_h=H tid_l=L tid_m=M pid_m=PM lock=0x.. pi=0|1
+ *         (or: ready pid=P skip=1 reason=EPERM|one-cpu|..., exit 4)
+ *   <- go                                       (with -w)
  *   done h_wait_ns=W m_spin_ns=S
- * and exits when stdin closes.
+ * and, with -w, exits when stdin closes; without, at once (`concwatch run`).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -205,7 +206,7 @@ static void pause_a_little(void)
 
 int main(int argc, char **argv)
 {
-	int use_pi = 0, use_fork = 0, n = 1, main_cpu = -1, pid_m;
+	int use_pi = 0, use_fork = 0, hs = 0, n = 1, main_cpu = -1, pid_m;
 	pthread_t l, h, m;
 	pthread_mutexattr_t ma;
 	cpu_set_t set;
@@ -216,7 +217,9 @@ int main(int argc, char **argv)
 			use_pi = 1;
 		else if (!strcmp(argv[i], "-fork"))
 			use_fork = 1;
-		else if (strcmp(argv[i], "-w"))
+		else if (!strcmp(argv[i], "-w"))
+			hs = 1;
+		else
 			argv[n++] = argv[i];
 	}
 	spin_ms = wl_arg(n, argv, 1, 300);
@@ -233,7 +236,8 @@ int main(int argc, char **argv)
 		}
 	if (rt_cpu == main_cpu) {
 		printf("ready pid=%d skip=1 reason=one-cpu\n", getpid());
-		wl_wait_eof();
+		if (hs)
+			wl_wait_eof();
 		return 4;
 	}
 	CPU_ZERO(&set);
@@ -281,7 +285,8 @@ int main(int argc, char **argv)
 		printf("ready pid=%d skip=1 reason=%s\n", getpid(),
 		       atomic_load(&sh->setup_err) == EPERM ? "EPERM" :
 							      strerror(atomic_load(&sh->setup_err)));
-		wl_wait_eof();
+		if (hs)
+			wl_wait_eof();
 		sem_post(&sh->go_l);
 		sem_post(&sh->go_h);
 		sem_post(&sh->go_m);
@@ -289,7 +294,8 @@ int main(int argc, char **argv)
 	}
 	printf("ready pid=%d cpu=%d tid_h=%d tid_l=%d tid_m=%d pid_m=%d lock=%p pi=%d\n", getpid(),
 	       rt_cpu, tid_h, tid_l, atomic_load(&sh->tid_m), pid_m, (void *)&prio_lock, use_pi);
-	wl_wait_go();
+	if (hs)
+		wl_wait_go();
 
 	sem_post(&sh->go_l);
 	while (!atomic_load(&sh->l_locked))
@@ -317,6 +323,7 @@ int main(int argc, char **argv)
 	else
 		pthread_join(m, NULL);
 	printf("done h_wait_ns=%lld m_spin_ns=%lld\n", sh->h_wait_ns, sh->m_spin_ns);
-	wl_wait_eof();
+	if (hs)
+		wl_wait_eof();
 	return 0;
 }
