@@ -250,4 +250,42 @@ TEST(run_fail_on)
 	free(err);
 }
 
+/* record -- wl_prio, then report FILE --json: the same finding from the recording. */
+TEST(record_round_trip)
+{
+	char path[4096], rec[64], cmd[8192], *out = NULL, *err = NULL;
+	const char *why = cw_live_skip_reason();
+	int status, fd;
+
+	if (!why && system("jq --version >/dev/null 2>&1"))
+		why = "jq is not installed";
+	if (why)
+		SKIP(return, "%s", why);
+	cw_workload_path("wl_prio", path, sizeof(path));
+	fd = tmp_file(rec, sizeof(rec), "rec");
+	ASSERT_LE(0, fd);
+	close(fd);
+	status = cw_run_capture((const char *[]){ cw_bin_path(), "record", "-o", rec, "--", path,
+						  NULL },
+				NULL, &out, &err);
+	ASSERT_TRUE(WIFEXITED(status));
+	if (strstr(out ?: "", " skip=1")) {
+		unlink(rec);
+		SKIP(return, "wl_prio cannot run here: %s", out);
+	}
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' report '%s' --json | jq -e '[.findings[] | select(.kind == "
+		 "\"priority_inversion\" and .rule == \"preempted\" and .high.tid == %lld and "
+		 ".low.tid == %lld and .preemptor.tid == %lld and .duration_ns >= 200000000)] | "
+		 "length == 1' >/dev/null",
+		 cw_bin_path(), rec, cw_field(out, "tid_h"), cw_field(out, "tid_l"),
+		 cw_field(out, "tid_m"));
+	EXPECT_EQ(0, system(cmd)) TH_LOG("%s; recording %s", cmd, rec);
+	if (_metadata->passed)
+		unlink(rec);
+	free(out);
+	free(err);
+}
+
 TEST_HARNESS_MAIN
