@@ -239,6 +239,10 @@ struct cw_ev_prio {
 					 * switch-out); else it is the task that ran last
 					 * before the holder got a CPU back (prev at its
 					 * switch-in) */
+#define CW_PI_F_ONGOING (1U << 1)	/* the stretch goes on: sent by userspace from the
+					 * kernel's state, duration so far; the stretch's
+					 * final record (same start, ts_ns - duration_ns)
+					 * replaces it */
 
 /*
  * A priority inversion measured in the kernel: a real-time thread (high) waited in a

@@ -238,6 +238,47 @@ TEST_F(pi, stretches_merge)
 	EXPECT_EQ(2, inversions(_metadata, self, &f));
 }
 
+/* A stretch going on: counted, unbounded; its final record replaces it. */
+TEST_F(pi, ongoing)
+{
+	const struct cw_finding *f;
+	struct cw_ev_pi e;
+
+	stretch(self->eng, T0 + 20 * MS, T0, 10 * MS, OTHER_PID, M, PRIO_M, "prio-m");
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_PRIO_INVERSION, sizeof(e), T0 + 100 * MS, PID, L);
+	e.hdr.flags = CW_F_AGGREGATED;
+	e.addr = A;
+	e.wait_since_ns = T0;
+	e.duration_ns = 50 * MS;	/* from T0 + 50 ms */
+	e.high_tid = H;
+	e.high_prio = PRIO_H;
+	e.high_policy = 1;
+	e.low_prio = PRIO_L;
+	e.low_policy = 1;
+	e.preemptor_pid = OTHER_PID;
+	e.preemptor_tid = M + 1;
+	e.preemptor_prio = PRIO_M;
+	e.preemptor_policy = 1;
+	e.flags = CW_PI_F_ONGOING | CW_PI_F_PREEMPTED;
+	cw_engine__feed(self->eng, &e.hdr);
+	e.hdr.ts_ns = T0 + 200 * MS;
+	e.duration_ns = 150 * MS;
+	cw_engine__feed(self->eng, &e.hdr);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(0, f->prio.bounded);
+	EXPECT_EQ(160 * MS, f->prio.duration_ns);
+	EXPECT_EQ(2, f->prio.stretches);
+	EXPECT_EQ(M + 1, f->prio.preemptor.tid);
+	/* it ended at T0 + 250 ms: the final record, same start */
+	stretch(self->eng, T0 + 250 * MS, T0, 200 * MS, OTHER_PID, M + 1, PRIO_M, "prio-m");
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(1, f->prio.bounded);
+	EXPECT_EQ(210 * MS, f->prio.duration_ns);
+	EXPECT_EQ(2, f->prio.stretches);
+	EXPECT_EQ(200 * MS, f->prio.longest_ns);
+}
+
 /* Below the threshold (default 1 ms) nothing; a lower threshold counts it. */
 TEST_F(pi, threshold)
 {

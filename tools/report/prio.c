@@ -100,8 +100,9 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 		fprintf(out, ", which any busy thread of the same or a higher priority can keep "
 			     "off its CPU while %s waits\n", hc);
 	} else {
-		fprintf(out, ", runnable but not running for %s", cw_report__fmt_ns(d, sizeof(d),
-										   p->duration_ns));
+		fprintf(out, ", runnable but not running for %s%s",
+			cw_report__fmt_ns(d, sizeof(d), p->duration_ns),
+			p->bounded ? "" : " (still so when tracing ended)");
 		if (p->stretches > 1)
 			fprintf(out, " in %u stretches (the longest %s)", p->stretches,
 				cw_report__fmt_ns(lg, sizeof(lg), p->longest_ns));

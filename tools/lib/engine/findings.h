@@ -202,9 +202,11 @@ struct cw_prio_finding {
 	__u64 duration_ns;	/* PREEMPTED: the stretches summed; LATENT: 0, not measured */
 	__u64 longest_ns;
 	__u64 wait_since_ns;	/* when high's wait began */
-	__u64 end_ns;		/* PREEMPTED: when low got its CPU back the last time */
+	__u64 end_ns;		/* PREEMPTED: when low got its CPU back the last time (not
+				 * bounded: the last word of it) */
 	__u32 stretches;
-	int bounded;		/* PREEMPTED: it ended while traced (the duration is whole) */
+	int bounded;		/* PREEMPTED: it ended while traced (the duration is whole);
+				 * 0: still going on at the end (the duration so far) */
 	int preempted;		/* the preemptor took low's CPU (else: it ran last before low) */
 };
 

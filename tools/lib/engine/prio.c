@@ -168,11 +168,21 @@ static int feed_inversion(struct cw_prio *p, const struct cw_ev_pi *e)
 		if (s && s->addr == e->addr)
 			v->high_stack_id = s->stack_id;
 	}
-	v->stretches++;
-	v->duration_ns += e->duration_ns;
+	if (e->flags & CW_PI_F_ONGOING) {
+		/* the same stretch as before, longer now: its latest word counts */
+		v->ongoing_start = h->ts_ns - e->duration_ns;
+		v->ongoing_ns = e->duration_ns;
+	} else {
+		if (v->ongoing_ns && v->ongoing_start == h->ts_ns - e->duration_ns)
+			v->ongoing_ns = 0; /* ended: this record is its whole */
+		v->stretches++;
+		v->duration_ns += e->duration_ns;
+	}
 	if (h->ts_ns > v->end_ns)
 		v->end_ns = h->ts_ns;
-	if (e->duration_ns > v->longest_ns) {
+	/* an ongoing word without its preemptor (the holder was woken, not preempted:
+	 * only its switch-in says who ran) names none */
+	if (e->duration_ns > v->longest_ns && e->preemptor_tid) {
 		v->longest_ns = e->duration_ns;
 		v->preemptor = (struct cw_prio_task){ .pid = e->preemptor_pid,
 						      .tid = e->preemptor_tid,

@@ -9,6 +9,9 @@
  *   CPU. Stretches of one wait (same H, L, lock, wait start) are one inversion: their
  *   durations add up, the longest names the preemptor. Shorter than the threshold
  *   (--pi-threshold, default 1 ms): ignored;
+ *   A stretch still going on (CW_PI_F_ONGOING, its duration so far) counts until its
+ *   final record (the same start) replaces it: an inversion that never ends is
+ *   reported too, unbounded;
  * - CW_EV_PRIO_CHANGE with CW_PRIO_PI_BOOST: a holder boosted by a PI mutex, and its donor;
  * - CW_EV_BLOCKED (reason CW_OFFCPU_LOCK, owner known): who waited on whom, for the latent
  *   rule, judged with the threads' scheduling attributes (CW_EV_THREAD_STATS) at findings
@@ -47,6 +50,9 @@ struct cw_prio_inv {
 	__u32 stretches;
 	__u32 preempted;	/* the preemptor took L's CPU (CW_PI_F_PREEMPTED) */
 	__u64 high_stack_id;	/* H's wait, from its blocked record; 0 = none */
+	__u64 ongoing_ns;	/* a stretch still going on at the last word (CW_PI_F_ONGOING),
+				 * not in duration_ns; 0: none */
+	__u64 ongoing_start;	/* its start */
 };
 
 /* A priority-inheritance boost: tid's prio raised to new_prio, lent by donor. */

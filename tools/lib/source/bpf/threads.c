@@ -254,7 +254,8 @@ static int thread_read(struct bpf_source *s, const void *key, const void *val, v
 	int traced = cw_bpf__find_proc(s, v->tgid) != NULL, err;
 	__u32 *g;
 
-	err = send_thread(s, *(const __u32 *)key, v, r->now, r->last || !traced);
+	err = cw_bpf__prio_ongoing(s, *(const __u32 *)key, v, r->now) ?:
+	      send_thread(s, *(const __u32 *)key, v, r->now, r->last || !traced);
 	if (err || traced)
 		return err;
 	g = cw_grow(t->gone, &t->cap_gone, t->nr_gone + 1, sizeof(*g));
