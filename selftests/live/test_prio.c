@@ -11,6 +11,9 @@
  *           pi_boosts: L raised from FIFO 10 (kernel prio 89) to H's (69), donor H
  *   fork    M a process of its own ("prio-m", not traced): the finding names M's pid
  *           and comm
+ * and, under `run` and `record`: --fail-on priority_inversion exits 66 (0 with PI); a
+ * recording reports the same inversion; L SCHED_OTHER gives a latent finding (a warning)
+ * when M does not spin, the measured one when it does.
  *
  * Skips (exit 4) when SCHED_FIFO is not permitted (sched_setscheduler: EPERM) or only
  * one CPU is allowed, with the reason.
@@ -248,6 +251,52 @@ TEST(run_fail_on)
 	EXPECT_NE(NULL, strstr(err, "\nPriority inheritance boosts")) TH_LOG("%s", err);
 	free(out);
 	free(err);
+}
+
+/*
+ * L SCHED_OTHER (-other): with M spinning 0 ms, one latent finding (a warning) naming H
+ * and L; with M spinning, the measured inversion only (it subsumes the latent one).
+ */
+TEST(latent)
+{
+	char path[4096], json[64], cmd[8192], *out = NULL, *err = NULL;
+	const char *why = cw_live_skip_reason();
+	const char *spins[] = { "0", "300" };
+	int status, fd;
+
+	if (!why && system("jq --version >/dev/null 2>&1"))
+		why = "jq is not installed";
+	if (why)
+		SKIP(return, "%s", why);
+	cw_workload_path("wl_prio", path, sizeof(path));
+	for (int i = 0; i < 2; i++) {
+		fd = tmp_file(json, sizeof(json), "latent");
+		ASSERT_LE(0, fd);
+		close(fd);
+		status = cw_run_capture((const char *[]){ cw_bin_path(), "run", "--json", "-o",
+							  json, "--", path, "-other", spins[i],
+							  NULL },
+					NULL, &out, &err);
+		ASSERT_TRUE(WIFEXITED(status));
+		if (strstr(out ?: "", " skip=1")) {
+			unlink(json);
+			SKIP(return, "wl_prio cannot run here: %s", out);
+		}
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", err);
+		snprintf(cmd, sizeof(cmd),
+			 "jq -e '[.findings[] | select(.kind == \"priority_inversion\")] | "
+			 "length == 1 and .[0].rule == \"%s\" and .[0].severity == \"%s\" and "
+			 ".[0].high.tid == %lld and .[0].low.tid == %lld and "
+			 ".[0].low.policy == \"SCHED_OTHER\"' < '%s' >/dev/null",
+			 i ? "preempted" : "latent", i ? "error" : "warning",
+			 cw_field(out, "tid_h"), cw_field(out, "tid_l"), json);
+		EXPECT_EQ(0, system(cmd)) TH_LOG("%s", cmd);
+		if (_metadata->passed)
+			unlink(json);
+		free(out);
+		free(err);
+		out = err = NULL;
+	}
 }
 
 /* record -- wl_prio, then report FILE --json: the same finding from the recording. */

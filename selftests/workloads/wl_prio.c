@@ -12,9 +12,11 @@
  *            waits, L unlocks, then H runs, then M.
  * The main thread sets release once M has started spinning (plain mutex: M has L's CPU
  * then) or once M is runnable (-pi: it cannot run before L unlocks). With -fork, M is a
- * process of its own, forked first and named "prio-m" (no thread of ours).
+ * process of its own, forked first and named "prio-m" (no thread of ours). With -other,
+ * L stays SCHED_OTHER: with SPIN_MS 0 only a latent inversion (an RT thread blocked on a
+ * plain mutex of a thread that is not RT).
  *
- *   wl_prio [-w] [-pi] [-fork] [SPIN_MS]
+ *   wl_prio [-w] [-pi] [-fork] [-other] [SPIN_MS]
  *   ready pid=P cpu=C tid_h=H tid_l=L tid_m=M pid_m=PM lock=0x.. pi=0|1
  *         (or: ready pid=P skip=1 reason=EPERM|one-cpu|..., exit 4)
  *   <- go                                       (with -w)
@@ -50,7 +52,7 @@ struct shared {
 
 static struct shared *sh;
 static long spin_ms = 300;
-static int rt_cpu;
+static int rt_cpu, l_other;	/* -other: L stays SCHED_OTHER (a latent inversion) */
 static atomic_int tid_h, tid_l;
 
 static long long now_ns(void)
@@ -61,7 +63,8 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Pin the calling thread to cpu and make it SCHED_FIFO prio: 0 or the errno. */
+/* Pin the calling thread to cpu and make it SCHED_FIFO prio (0: leave it as it is): 0 or
+ * the errno. */
 static int become_rt(int cpu, int prio)
 {
 	struct sched_param sp = { .sched_priority = prio };
@@ -71,7 +74,7 @@ static int become_rt(int cpu, int prio)
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		return errno;
-	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+	if (prio && sched_setscheduler(0, SCHED_FIFO, &sp))
 		return errno;
 	return 0;
 }
@@ -96,7 +99,7 @@ static void *thread_l(void *arg)
 	int err;
 
 	tid_l = syscall(SYS_gettid);
-	err = become_rt(rt_cpu, PRIO_L);
+	err = become_rt(rt_cpu, l_other ? 0 : PRIO_L);
 	if (err)
 		atomic_store(&sh->setup_err, err);
 	wait_sem(&sh->go_l);
@@ -217,6 +220,8 @@ int main(int argc, char **argv)
 			use_pi = 1;
 		else if (!strcmp(argv[i], "-fork"))
 			use_fork = 1;
+		else if (!strcmp(argv[i], "-other"))
+			l_other = 1;
 		else if (!strcmp(argv[i], "-w"))
 			hs = 1;
 		else
