@@ -13,7 +13,7 @@
  *           and comm
  * and, under `run` and `record`: --fail-on priority_inversion exits 66 (0 with PI); a
  * recording reports the same inversion; L SCHED_OTHER gives a latent finding (a warning)
- * when M does not spin, the measured one when it does.
+ * without M, the measured one when M spins.
  *
  * Skips (exit 4) when SCHED_FIFO is not permitted (sched_setscheduler: EPERM) or only
  * one CPU is allowed, with the reason.
@@ -254,14 +254,14 @@ TEST(run_fail_on)
 }
 
 /*
- * L SCHED_OTHER (-other): with M spinning 0 ms, one latent finding (a warning) naming H
+ * L SCHED_OTHER (-other): without M (SPIN_MS -1), one latent finding (a warning) naming H
  * and L; with M spinning, the measured inversion only (it subsumes the latent one).
  */
 TEST(latent)
 {
 	char path[4096], json[64], cmd[8192], *out = NULL, *err = NULL;
 	const char *why = cw_live_skip_reason();
-	const char *spins[] = { "0", "300" };
+	const char *spins[] = { "-1", "300" };
 	int status, fd;
 
 	if (!why && system("jq --version >/dev/null 2>&1"))

@@ -13,8 +13,8 @@
  * The main thread sets release once M has started spinning (plain mutex: M has L's CPU
  * then) or once M is runnable (-pi: it cannot run before L unlocks). With -fork, M is a
  * process of its own, forked first and named "prio-m" (no thread of ours). With -other,
- * L stays SCHED_OTHER: with SPIN_MS 0 only a latent inversion (an RT thread blocked on a
- * plain mutex of a thread that is not RT).
+ * L stays SCHED_OTHER. SPIN_MS -1: M is not woken before L unlocks (with -other, only a
+ * latent inversion: an RT thread blocked on a plain mutex of a thread that is not RT).
  *
  *   wl_prio [-w] [-pi] [-fork] [-other] [SPIN_MS]
  *   ready pid=P cpu=C tid_h=H tid_l=L tid_m=M pid_m=PM lock=0x.. pi=0|1
@@ -308,6 +308,14 @@ int main(int argc, char **argv)
 	sem_post(&sh->go_h);
 	while (!atomic_load(&sh->h_trying) || !futex_blocked(getpid(), tid_h))
 		pause_a_little();
+	if (spin_ms < 0) {
+		/* no M: L alone with H waiting (a latent inversion); M runs at the end */
+		atomic_store(&sh->release, 1);
+		pthread_join(l, NULL);
+		pthread_join(h, NULL);
+		sem_post(&sh->go_m);
+		goto end;
+	}
 	sem_post(&sh->go_m);
 	if (use_pi) {
 		/* M runnable, held back by L at H's priority */
@@ -321,6 +329,7 @@ int main(int argc, char **argv)
 	atomic_store(&sh->release, 1);
 	pthread_join(l, NULL);
 	pthread_join(h, NULL);
+end:
 	while (!atomic_load(&sh->m_done))
 		pause_a_little();
 	if (use_fork)
