@@ -9,7 +9,9 @@
  *    _RR or _DEADLINE and its prio is better than L's, the waiter is noted in L's
  *    thread_stats entry (the best waiter wins the one slot);
  *  - L is preempted while noted: who took its CPU (next) is noted with it. Any process's
- *    task: its identity comes from its task_struct, not from the traced set;
+ *    task: its identity comes from its task_struct, not from the traced set. At L's
+ *    switch-in, the task that ran last (prev) is the preemptor instead when it is more
+ *    important than that one and still less than H;
  *  - L gets a CPU back (sched_switch, L in) after d ns runnable while H waited (from the
  *    later of L's preemption or wakeup and H's sleep): if H still waits on that lock (its
  *    own entry says so) and d reached pi_threshold_ns, a CW_EV_PRIO_INVERSION record. A note
@@ -138,6 +140,14 @@ static __noinline void prio_switch_in(struct cw_thread_sched *st, __u32 tid, __u
 	e->high_policy = st->pi_waiter_policy;
 	e->low_prio = st->prio;
 	e->low_policy = st->policy;
+	/*
+	 * Two witnesses: who took L's CPU, and who ran last before L got it back. The more
+	 * important one below H is the one that kept L out (a nice -20 kworker can preempt a
+	 * SCHED_OTHER holder just before a real-time spinner wakes up and runs for long).
+	 */
+	if (st->pre_tid && prev->pid && prev->prio < st->pre_prio &&
+	    prev->prio > st->pi_waiter_prio)
+		st->pre_tid = 0;
 	if (st->pre_tid) {
 		e->preemptor_pid = st->pre_tgid;
 		e->preemptor_tid = st->pre_tid;

@@ -123,7 +123,7 @@ FIXTURE_TEARDOWN(prio)
 	}
 }
 
-TEST_F(prio, report)
+TEST_F_TIMEOUT(prio, report, 300)
 {
 	const char *wl_args[4] = { "-w", variant->flag, NULL };
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
@@ -217,11 +217,24 @@ TEST_F(prio, report)
 		EXPECT_NE(wl_pid, pid_m);
 }
 
+/* The commands that run wl_prio themselves: slow under QEMU, hence the timeouts. */
+FIXTURE(cmd) {
+	int unused;
+};
+
+FIXTURE_SETUP(cmd)
+{
+}
+
+FIXTURE_TEARDOWN(cmd)
+{
+}
+
 /*
  * `concwatch run --fail-on priority_inversion -- wl_prio`: exit 66 on the inversion, the
  * command's own 0 with a PI mutex.
  */
-TEST(run_fail_on)
+TEST_F_TIMEOUT(cmd, run_fail_on, 300)
 {
 	char path[4096], *out = NULL, *err = NULL;
 	const char *why = cw_live_skip_reason();
@@ -257,7 +270,7 @@ TEST(run_fail_on)
  * L SCHED_OTHER (-other): without M (SPIN_MS -1), one latent finding (a warning) naming H
  * and L; with M spinning, the measured inversion only (it subsumes the latent one).
  */
-TEST(latent)
+TEST_F_TIMEOUT(cmd, latent, 300)
 {
 	char path[4096], json[64], cmd[8192], *out = NULL, *err = NULL;
 	const char *why = cw_live_skip_reason();
@@ -300,7 +313,7 @@ TEST(latent)
 }
 
 /* record -- wl_prio, then report FILE --json: the same finding from the recording. */
-TEST(record_round_trip)
+TEST_F_TIMEOUT(cmd, record_round_trip, 300)
 {
 	char path[4096], rec[64], cmd[8192], *out = NULL, *err = NULL;
 	const char *why = cw_live_skip_reason();
