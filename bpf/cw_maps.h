@@ -111,6 +111,22 @@ struct cw_thread_sched {
 	__u32 rt_priority;
 	__s32 nice;		/* from static_prio */
 	__u32 runq_hist[CW_HIST_BUCKETS];
+	/*
+	 * Priority inversion (bpf/cw_prio.bpf.h): a real-time thread of better prio waits on
+	 * a lock this thread holds (pi_waiter 0: none); while it does, who took this
+	 * thread's CPU when it was last preempted (pre_tid 0: not known).
+	 */
+	__u64 pi_lock;		/* the lock pi_waiter waits on */
+	__u64 pi_since;		/* when pi_waiter began to wait (its switch-out) */
+	__u32 pi_waiter;	/* tid */
+	__s32 pi_waiter_prio;
+	__u32 pi_waiter_policy;
+	__u32 pre_tgid;
+	__u32 pre_tid;
+	__s32 pre_prio;
+	__u32 pre_policy;
+	__u32 pad2;
+	char pre_comm[16];
 };
 
 #endif /* __CW_MAPS_H */

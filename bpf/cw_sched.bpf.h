@@ -142,6 +142,7 @@ static __always_inline void sched_count_try_failure(__u32 tid, __u32 tgid, __u64
 	if (st)
 		__sync_fetch_and_add(&st->trylock_failures, 1);
 }
+#include "cw_prio.bpf.h"
 
 /* Policy, priorities and affinity, as the task has them now. */
 static __always_inline void sched_attrs(struct cw_thread_sched *st, struct task_struct *t)
@@ -184,7 +185,7 @@ static __always_inline __u8 sched_why_blocked(__u32 tid, unsigned int state, __u
 /* prev leaves its CPU: the reason it is off CPU, and what it waits on (*addr). */
 static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgid,
 					     unsigned int prev_state, bool preempt, __u64 now,
-					     __u64 *addr)
+					     __u64 *addr, struct task_struct *next)
 {
 	__u32 tid = prev->pid;
 	struct cw_thread_sched *st = sched_entry(tid, tgid, now, !(prev->flags & CW_PF_EXITING));
@@ -208,7 +209,13 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 		/* its waker came first: runnable already */
 		if (st->waking_ts)
 			reason = CW_OFFCPU_PREEMPTED;
+		/* a real-time thread waits on a lock: its holder's inversion watch */
+		if (reason == CW_OFFCPU_LOCK)
+			prio_waits(prev, tid, tgid, *addr, now);
 	}
+	/* it holds a lock a real-time thread waits on */
+	if (st->pi_waiter)
+		prio_switch_out(st, next, reason);
 	st->state = reason;
 	st->state_ts = now;
 	st->wait_addr = *addr;
@@ -218,7 +225,8 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 }
 
 /* next gets a CPU: the time off CPU ends, the run-queue latency with it. */
-static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid, __u64 now)
+static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid, __u64 now,
+					    struct task_struct *prev)
 {
 	struct cw_thread_sched *st = sched_entry(next->pid, tgid, now,
 						 !(next->flags & CW_PF_EXITING));
@@ -227,6 +235,9 @@ static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid
 	if (!st)
 		return;
 	state = st->state;
+	/* a real-time thread waits on a lock it holds: was it kept off its CPU? */
+	if (st->pi_waiter)
+		prio_switch_in(st, next->pid, state, prev, now);
 	if (state != CW_OFFCPU_NONE && state < CW_OFFCPU_MAX && st->state_ts &&
 	    now > st->state_ts) {
 		__u64 d = now - st->state_ts;
@@ -283,9 +294,9 @@ int BPF_PROG(tp_btf__sched_switch, bool preempt, struct task_struct *prev,
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (prev_traced)
-		reason = sched_switch_out(prev, prev_tgid, prev_state, preempt, now, &addr);
+		reason = sched_switch_out(prev, prev_tgid, prev_state, preempt, now, &addr, next);
 	if (next_traced)
-		sched_switch_in(next, next_tgid, now);
+		sched_switch_in(next, next_tgid, now, prev);
 	if (sched_events)
 		sched_emit_switch(prev, prev_traced, next, next_traced, prev_state, reason, addr,
 				  now);

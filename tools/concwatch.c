@@ -68,6 +68,7 @@ static struct env {
 	const char *debuginfo_path;
 	unsigned int hotspot_pct;	/* --hotspot-threshold; 0: CW_HOTSPOT_DEFAULT_PCT */
 	__u64 livelock_ns;	/* --livelock-threshold; 0: CW_LL_THRESHOLD_NS */
+	__u64 pi_threshold_ns;	/* --pi-threshold; 0: the default (1 ms) */
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
 	.interval_s = 1,
@@ -264,6 +265,7 @@ enum {
 	OPT_TRACK_FREE,
 	OPT_NO_UPROBES,
 	OPT_HOTSPOT,
+	OPT_PI_THRESHOLD,
 	OPT_TIMELINE,
 	OPT_LIVELOCK,
 };
@@ -479,6 +481,9 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 	case OPT_HOTSPOT:
 		env.hotspot_pct = parse_long("--hotspot-threshold", arg, 1, 100);
 		return 0;
+	case OPT_PI_THRESHOLD:
+		env.pi_threshold_ns = parse_duration("--pi-threshold", arg, 0.00001, 60) * 1e9 + 0.5;
+		return 0;
 	case OPT_TIMELINE:
 		env.timeline = 1;
 		return 0;
@@ -514,6 +519,10 @@ static const struct argp_option live_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
 	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
+	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
+	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
+	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
+	  "(default 1ms)" },
 	{},
 };
 
@@ -527,6 +536,10 @@ static const struct argp_option run_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
 	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
+	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
+	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
+	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
+	  "(default 1ms)" },
 	{ "json", OPT_JSON, NULL, 0, "Print the report as JSON (best with -o)" },
 	{ "output", 'o', "FILE", 0,
 	  "Write the report to FILE ('-': standard output) instead of standard error, which "
@@ -538,6 +551,10 @@ static const struct argp_option record_options[] = {
 	{ "pid", 'p', "PID", 0, "Process to record" },
 	{ "output", 'o', "FILE", 0, "Recording to write (required)" },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds" },
+	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
+	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
+	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
+	  "(default 1ms)" },
 	{ "timeline", OPT_TIMELINE, NULL, 0,
 	  "Also record every context switch and wakeup of the target's threads and every lock, "
 	  "futex and kernel-lock operation, for a timeline (export --format perfetto); costs "
@@ -557,6 +574,10 @@ static const struct argp_option report_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
 	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
+	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
+	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
+	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
+	  "(default 1ms)" },
 	{ "debuginfo-path", OPT_DEBUGINFO, "PATHS", 0,
 	  "Where to look for separate debug files, colon separated (default "
 	  "\":.debug:/usr/lib/debug\")" },
@@ -720,6 +741,7 @@ static int open_source(int pid, struct cw_source **out)
 		.track_free = env.track_free,
 		.no_uprobes = env.no_uprobes,
 		.timeline = env.timeline,
+		.pi_threshold_ns = env.pi_threshold_ns,
 	};
 	char err[256];
 
@@ -823,6 +845,8 @@ static int default_sink(struct live *lv)
 	if (!lv->eng)
 		return fail(EXIT_ENV, "out of memory");
 	cw_engine__set_livelock_threshold(lv->eng, env.livelock_ns);
+	if (env.pi_threshold_ns)
+		cw_engine__set_pi_threshold(lv->eng, env.pi_threshold_ns);
 	lv->sink = cw_engine__feed;
 	lv->sink_ctx = lv->eng;
 	return 0;
@@ -1343,6 +1367,8 @@ static int load_recording_to(const char *path, struct cw_engine **out, struct cw
 		return fail(EXIT_ENV, "out of memory");
 	}
 	cw_engine__set_livelock_threshold(eng, env.livelock_ns);
+	if (env.pi_threshold_ns)
+		cw_engine__set_pi_threshold(eng, env.pi_threshold_ns);
 	tee.eng = eng;
 	n = cw_session__open(&opts, src, also ? tee_feed : cw_engine__feed,
 			     also ? (void *)&tee : (void *)eng,

@@ -72,6 +72,8 @@ enum cw_record_type {
 	CW_EV_MODULE = 24,	/* struct cw_ev_module: a mapped file, with what resolves its addresses */
 	CW_EV_THREAD_STATS = 25, /* struct cw_ev_thread_stats: a thread's scheduling, per tick */
 	CW_EV_BLOCKED = 26,	/* struct cw_ev_blocked: a thread is blocked in a wait, and since when */
+	CW_EV_PRIO_INVERSION = 27, /* struct cw_ev_pi: a real-time waiter's lock holder was kept
+				    * off its CPU by another task */
 
 	CW_EV_TYPE_MAX		/* first unused value */
 };
@@ -230,6 +232,43 @@ struct cw_ev_prio {
 	__u32 reason;		/* CW_PRIO_* */
 	__u32 donor_tid;	/* PI_BOOST: the waiter whose priority was lent, else 0 */
 	__u32 pad;
+};
+
+/* cw_ev_pi.flags */
+#define CW_PI_F_PREEMPTED (1U << 0)	/* the preemptor took the holder's CPU (next at its
+					 * switch-out); else it is the task that ran last
+					 * before the holder got a CPU back (prev at its
+					 * switch-in) */
+#define CW_PI_F_ONGOING (1U << 1)	/* the stretch goes on: sent by userspace from the
+					 * kernel's state, duration so far; the stretch's
+					 * final record (same start, ts_ns - duration_ns)
+					 * replaces it */
+
+/*
+ * A priority inversion measured in the kernel: a real-time thread (high) waited in a
+ * probed acquire on a lock held by a traced thread of lower priority (low, the record's
+ * thread), and low was runnable but not running for duration_ns while it did: another
+ * task (the preemptor, of any process) had its CPU. Sent when low gets a CPU back, if
+ * duration_ns reached the source's threshold (--pi-threshold); one record per such
+ * stretch (a holder preempted twice in one wait makes two). A PI mutex boosts the holder
+ * at once (CW_EV_PRIO_CHANGE): then none.
+ */
+struct cw_ev_pi {
+	struct cw_hdr hdr;	/* pid/tid: low, the holder; ts_ns: when it got a CPU back */
+	__u64 addr;		/* the lock high waits on */
+	__u64 wait_since_ns;	/* when high's wait on low began (its sleep in the acquire) */
+	__u64 duration_ns;	/* runnable, not running, while high waited: up to ts_ns */
+	__u32 high_tid;		/* the waiter (same process as low) */
+	__s32 high_prio;	/* kernel prio (0..139, lower is more important) */
+	__u32 high_policy;	/* SCHED_* */
+	__s32 low_prio;		/* low's kernel prio while it was kept off its CPU */
+	__u32 low_policy;
+	__u32 preemptor_pid;	/* the task that had the CPU: its process, any process */
+	__u32 preemptor_tid;
+	__s32 preemptor_prio;
+	__u32 preemptor_policy;
+	__u32 flags;		/* CW_PI_F_* */
+	char preemptor_comm[CW_COMM_LEN];
 };
 
 struct cw_ev_klock {
@@ -521,6 +560,7 @@ CW_SIZE_ASSERT(cw_ev_edge, 88);
 CW_SIZE_ASSERT(cw_ev_lock_stats, 272);
 CW_SIZE_ASSERT(cw_ev_thread_stats, 296);
 CW_SIZE_ASSERT(cw_ev_blocked, 64);
+CW_SIZE_ASSERT(cw_ev_pi, 104);
 CW_SIZE_ASSERT(cw_ev_stack, 40);
 CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
 CW_SIZE_ASSERT(cw_ev_tick, 40);

@@ -89,6 +89,12 @@ TEST(sched_record_layout)
 	ASSERT_EQ(64, offsetof(struct cw_ev_wakeup, reason));
 	ASSERT_EQ(64, sizeof(struct cw_ev_blocked));
 	ASSERT_EQ(48, offsetof(struct cw_ev_blocked, owner_tid));
+	ASSERT_EQ(104, sizeof(struct cw_ev_pi));
+	ASSERT_EQ(40, offsetof(struct cw_ev_pi, duration_ns));
+	ASSERT_EQ(48, offsetof(struct cw_ev_pi, high_tid));
+	ASSERT_EQ(68, offsetof(struct cw_ev_pi, preemptor_pid));
+	ASSERT_EQ(84, offsetof(struct cw_ev_pi, flags));
+	ASSERT_EQ(88, offsetof(struct cw_ev_pi, preemptor_comm));
 }
 
 TEST(histogram_buckets)

@@ -65,6 +65,7 @@ extern const struct cw_finding_renderer cw_lock_order_renderer;	/* lockorder.c *
 extern const struct cw_finding_renderer cw_hotspot_renderer;		/* hotspot.c */
 extern const struct cw_finding_renderer cw_deadlock_renderer;		/* deadlock.c */
 extern const struct cw_finding_renderer cw_livelock_renderer;		/* livelock.c */
+extern const struct cw_finding_renderer cw_prio_renderer;		/* prio.c */
 
 /* The renderer of a kind, NULL when there is none (a kind not detected yet). */
 const struct cw_finding_renderer *cw_report__renderer(unsigned int kind);

@@ -8,6 +8,7 @@
 #include "engine/engine.h"
 #include "engine/index.h"
 #include "engine/livelock.h"
+#include "engine/prio.h"
 #include "engine/waitfor.h"
 
 /* A growable array of pointers: entries never move once created, so callers may keep them. */
@@ -38,6 +39,7 @@ struct cw_engine {
 	struct cw_lg *lg;
 	struct cw_wf *wf;		/* who is blocked on what now */
 	struct cw_ll *ll;		/* threads failing trylocks on each other's locks */
+	struct cw_prio *prio;		/* priority inversions, PI boosts */
 };
 
 #define SITE_NONE UINT32_MAX
@@ -99,11 +101,13 @@ struct cw_engine *cw_engine__new(void)
 		eng->lg = cw_lg__new();
 		eng->wf = cw_wf__new();
 		eng->ll = cw_ll__new();
+		eng->prio = cw_prio__new();
 	}
-	if (eng && (!eng->lg || !eng->wf || !eng->ll)) {
+	if (eng && (!eng->lg || !eng->wf || !eng->ll || !eng->prio)) {
 		cw_lg__free(eng->lg);
 		cw_wf__free(eng->wf);
 		cw_ll__free(eng->ll);
+		cw_prio__free(eng->prio);
 		free(eng);
 		return NULL;
 	}
@@ -150,6 +154,7 @@ void cw_engine__free(struct cw_engine *eng)
 	cw_lg__free(eng->lg);
 	cw_wf__free(eng->wf);
 	cw_ll__free(eng->ll);
+	cw_prio__free(eng->prio);
 	free(eng);
 }
 
@@ -781,6 +786,14 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		/* the blocked thread is alive: a look at a process names its threads so */
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
 		err = t ? cw_wf__feed(eng->wf, h) : -ENOMEM;
+		if (!err)
+			err = cw_prio__feed(eng->prio, h);
+		break;
+	case CW_EV_PRIO_INVERSION:
+	case CW_EV_PRIO_CHANGE:
+		/* the holder is a thread of the process (the preemptor need not be) */
+		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+		err = t ? cw_prio__feed(eng->prio, h) : -ENOMEM;
 		break;
 	case CW_EV_LOCK_STATS:
 		err = feed_stats(eng, (const struct cw_ev_lock_stats *)h);
@@ -998,4 +1011,14 @@ void cw_engine__set_livelock_threshold(struct cw_engine *eng, __u64 ns)
 void cw_engine__set_wait_window(struct cw_engine *eng, __u64 ns)
 {
 	cw_wf__set_window(eng->wf, ns);
+}
+
+const struct cw_prio *cw_engine__prio(const struct cw_engine *eng)
+{
+	return eng->prio;
+}
+
+void cw_engine__set_pi_threshold(struct cw_engine *eng, __u64 ns)
+{
+	cw_prio__set_threshold(eng->prio, ns);
 }

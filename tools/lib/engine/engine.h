@@ -215,6 +215,12 @@ struct cw_ll;
 const struct cw_ll *cw_engine__livelock(const struct cw_engine *eng);
 /* How long threads must fail together to be a livelock (default CW_LL_THRESHOLD_NS). */
 void cw_engine__set_livelock_threshold(struct cw_engine *eng, __u64 ns);
+/* Priority inversions and PI boosts (engine/prio.h). */
+struct cw_prio;
+const struct cw_prio *cw_engine__prio(const struct cw_engine *eng);
+/* Inversions shorter than ns are no findings (default CW_PRIO_DEFAULT_THRESHOLD_NS, 1 ms):
+ * set before feeding. */
+void cw_engine__set_pi_threshold(struct cw_engine *eng, __u64 ns);
 
 size_t cw_engine__nr_modules(const struct cw_engine *eng);
 const struct cw_module *cw_engine__module(const struct cw_engine *eng, size_t i);

@@ -14,6 +14,7 @@
 #include "engine/findings.h"
 #include "engine/livelock.h"
 #include "engine/lockgraph.h"
+#include "engine/prio.h"
 #include "engine/waitfor.h"
 
 struct cw_findings {
@@ -34,6 +35,7 @@ static int lock_order_find(const struct find_in *in, struct cw_findings *fs);
 static int hotspot_find(const struct find_in *in, struct cw_findings *fs);
 static int deadlock_find(const struct find_in *in, struct cw_findings *fs);
 static int livelock_find(const struct find_in *in, struct cw_findings *fs);
+static int prio_find(const struct find_in *in, struct cw_findings *fs);
 
 /*
  * The kinds of the contract, in the order the list gives them. A kind without a find
@@ -46,7 +48,7 @@ static const struct kind_def {
 } kinds[CW_FINDING_KIND_MAX] = {
 	[CW_FINDING_LOCK_ORDER_INVERSION] = { "lock_order_inversion", lock_order_find },
 	[CW_FINDING_DEADLOCK] = { "deadlock", deadlock_find },
-	[CW_FINDING_PRIORITY_INVERSION] = { "priority_inversion" },
+	[CW_FINDING_PRIORITY_INVERSION] = { "priority_inversion", prio_find },
 	[CW_FINDING_LIVELOCK] = { "livelock", livelock_find },
 	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot", hotspot_find },
 	[CW_FINDING_EVENT_LOOP_STALL] = { "event_loop_stall" },
@@ -527,6 +529,148 @@ static int livelock_find(const struct find_in *in, struct cw_findings *fs)
 		err = f ? episode_to_finding(in->eng, cw_ll__get(ll, i), f) : -ENOMEM;
 	}
 	return err;
+}
+
+/* --- priority_inversion ------------------------------------------------------------ */
+
+const char *cw_prio_rule__name(enum cw_prio_rule rule)
+{
+	return rule == CW_PI_RULE_LATENT ? "latent" : "preempted";
+}
+
+/* locks[0], threads high and low (and the preemptor when of the process), stacks[0]. */
+static int prio_parts(const struct cw_engine *eng, struct cw_finding *f, __u32 pid, __u64 addr,
+		      __u8 kind, __u64 stack_id)
+{
+	const struct cw_lock *l = cw_engine__find_lock(eng, pid, addr);
+	const struct cw_prio_finding *p = &f->prio;
+
+	f->locks = calloc(1, sizeof(*f->locks));
+	f->threads = calloc(3, sizeof(*f->threads));
+	f->stacks = calloc(1, sizeof(*f->stacks));
+	if (!f->locks || !f->threads || !f->stacks)
+		return -ENOMEM;
+	f->locks[0] = (struct cw_finding_lock){
+		.pid = pid,
+		.addr = addr,
+		.type = kind ?: l ? l->kind : CW_LOCK_MUTEX,
+		.attr = l ? l->attr : 0,
+		.ip = l ? l->first_ip : 0,
+	};
+	f->nr_locks = 1;
+	add_thread(f, pid, p->high.tid);
+	add_thread(f, pid, p->low.tid);
+	if (p->preemptor.tid && p->preemptor.pid == pid)
+		add_thread(f, pid, p->preemptor.tid);
+	f->stacks[0] = (struct cw_stack_ref){ pid, CW_STACK_USER, stack_id };
+	f->nr_stacks = 1;
+	return 0;
+}
+
+/* The measured inversions whose preemptor is of a priority between H's and L's. */
+static int prio_measured(const struct find_in *in, const struct cw_prio *pr,
+			 struct cw_findings *fs)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < cw_prio__nr_inversions(pr) && !err; i++) {
+		const struct cw_prio_inv *v = cw_prio__inversion(pr, i);
+		struct cw_finding *f;
+
+		/* M as important as H would have run before H anyway; M not above L: L's turn
+		 * among its equals, not an inversion */
+		if (v->preemptor.prio <= v->high.prio || v->preemptor.prio >= v->low.prio)
+			continue;
+		f = push(fs, CW_FINDING_PRIORITY_INVERSION);
+		if (!f)
+			return -ENOMEM;
+		f->severity = CW_SEVERITY_ERROR;
+		f->prio = (struct cw_prio_finding){
+			.rule = CW_PI_RULE_PREEMPTED,
+			.high = v->high,
+			.low = v->low,
+			.preemptor = v->preemptor,
+			.duration_ns = v->duration_ns + v->ongoing_ns,
+			.longest_ns = v->longest_ns,
+			.wait_since_ns = v->wait_since_ns,
+			.end_ns = v->end_ns,
+			.stretches = v->stretches + !!v->ongoing_ns,
+			.bounded = !v->ongoing_ns,
+			.preempted = v->preempted,
+		};
+		err = prio_parts(in->eng, f, v->pid, v->addr, 0, v->high_stack_id);
+	}
+	return err;
+}
+
+static int measured_already(const struct cw_findings *fs, __u32 pid, __u32 high, __u32 low,
+			    __u64 addr)
+{
+	for (size_t i = 0; i < fs->nr; i++) {
+		const struct cw_finding *f = &fs->v[i];
+
+		if (f->kind == CW_FINDING_PRIORITY_INVERSION && f->prio.rule == CW_PI_RULE_PREEMPTED &&
+		    f->prio.high.pid == pid && f->prio.high.tid == high && f->prio.low.tid == low &&
+		    f->locks[0].addr == addr)
+			return 1;
+	}
+	return 0;
+}
+
+/* A thread's scheduling attributes as its latest statistics said; 0: none came. */
+static const struct cw_ev_thread_stats *sched_of(const struct cw_engine *eng, __u32 pid, __u32 tid)
+{
+	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
+
+	return t ? cw_thread__stats(t) : NULL;
+}
+
+/*
+ * The latent ones: a real-time thread blocked on a lock that does not inherit priority,
+ * held by a thread that is not real-time. The lock's attributes when they were read; a
+ * PI boost of the holder by the waiter says PI too.
+ */
+static int prio_latent(const struct find_in *in, const struct cw_prio *pr, struct cw_findings *fs)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < cw_prio__nr_waits(pr) && !err; i++) {
+		const struct cw_prio_wait *w = cw_prio__wait(pr, i);
+		const struct cw_ev_thread_stats *hs = sched_of(in->eng, w->pid, w->tid);
+		const struct cw_ev_thread_stats *ls = sched_of(in->eng, w->pid, w->owner_tid);
+		const struct cw_lock *l = cw_engine__find_lock(in->eng, w->pid, w->addr);
+		struct cw_finding *f;
+
+		if (!hs || !ls || !cw_prio__rt_policy(hs->policy) || cw_prio__rt_policy(ls->policy))
+			continue;
+		if (l && (l->attr & CW_ATTR_KNOWN) && (l->attr & (CW_ATTR_PI | CW_ATTR_PROTECT)))
+			continue;
+		if (cw_prio__boosted(pr, w->pid, w->owner_tid, w->tid))
+			continue;
+		if (measured_already(fs, w->pid, w->tid, w->owner_tid, w->addr))
+			continue;
+		f = push(fs, CW_FINDING_PRIORITY_INVERSION);
+		if (!f)
+			return -ENOMEM;
+		f->severity = CW_SEVERITY_WARNING;
+		f->prio = (struct cw_prio_finding){
+			.rule = CW_PI_RULE_LATENT,
+			.high = { .pid = w->pid, .tid = w->tid, .prio = hs->normal_prio,
+				  .policy = hs->policy },
+			.low = { .pid = w->pid, .tid = w->owner_tid, .prio = ls->normal_prio,
+				 .policy = ls->policy },
+			.wait_since_ns = w->ts,
+		};
+		err = prio_parts(in->eng, f, w->pid, w->addr, w->kind, w->stack_id);
+	}
+	return err;
+}
+
+static int prio_find(const struct find_in *in, struct cw_findings *fs)
+{
+	const struct cw_prio *pr = cw_engine__prio(in->eng);
+
+	return prio_measured(in, pr, fs) ?: prio_latent(in, pr, fs);
 }
 
 /* --- the list ------------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <linux/types.h>
+#include "engine/prio.h"
 
 struct cw_engine;
 struct cw_contention_opts;
@@ -208,6 +209,36 @@ struct cw_livelock {
 	size_t nr_links;
 };
 
+/* cw_prio_finding.rule */
+enum cw_prio_rule {
+	CW_PI_RULE_PREEMPTED,	/* measured: L runnable, M had its CPU, while H waited */
+	CW_PI_RULE_LATENT,	/* H real-time blocked on a non-PI lock of a non-real-time L */
+};
+
+/* "preempted", "latent" */
+const char *cw_prio_rule__name(enum cw_prio_rule rule);
+
+/*
+ * priority_inversion: real-time thread high waited on locks[0], held by low (threads[0],
+ * threads[1]); with rule PREEMPTED, low was runnable while preemptor (a task of any
+ * process, priority between theirs) had its CPU, for duration_ns in stretches (an ERROR);
+ * with rule LATENT, low is not real-time and the lock does not inherit priority: any busy
+ * thread can do that (a WARNING; nothing measured). stacks[0]: high's wait.
+ */
+struct cw_prio_finding {
+	enum cw_prio_rule rule;
+	struct cw_prio_task high, low, preemptor;	/* preemptor: LATENT: none (tid 0) */
+	__u64 duration_ns;	/* PREEMPTED: the stretches summed; LATENT: 0, not measured */
+	__u64 longest_ns;
+	__u64 wait_since_ns;	/* when high's wait began */
+	__u64 end_ns;		/* PREEMPTED: when low got its CPU back the last time (not
+				 * bounded: the last word of it) */
+	__u32 stretches;
+	int bounded;		/* PREEMPTED: it ended while traced (the duration is whole);
+				 * 0: still going on at the end (the duration so far) */
+	int preempted;		/* the preemptor took low's CPU (else: it ran last before low) */
+};
+
 struct cw_finding {
 	enum cw_finding_kind kind;
 	enum cw_severity severity;
@@ -224,6 +255,7 @@ struct cw_finding {
 		struct cw_hotspot hotspot;		/* CW_FINDING_CONTENTION_HOTSPOT */
 		struct cw_deadlock deadlock;		/* CW_FINDING_DEADLOCK */
 		struct cw_livelock livelock;		/* CW_FINDING_LIVELOCK */
+		struct cw_prio_finding prio;		/* CW_FINDING_PRIORITY_INVERSION */
 	};
 };
 

@@ -37,6 +37,7 @@ static const struct {
 	[CW_EV_MODULE] = { "module", sizeof(struct cw_ev_module) },
 	[CW_EV_THREAD_STATS] = { "thread_stats", sizeof(struct cw_ev_thread_stats) },
 	[CW_EV_BLOCKED] = { "blocked", sizeof(struct cw_ev_blocked) },
+	[CW_EV_PRIO_INVERSION] = { "prio_inversion", sizeof(struct cw_ev_pi) },
 };
 
 static const char *const lost_names[CW_LOST_MAX] = {

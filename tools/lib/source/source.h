@@ -75,6 +75,8 @@ struct cw_source_opts {
 					 * (and no lock-order dependencies) */
 	int timeline;			/* record --timeline: a record per switch and wakeup, and
 					 * per lock, futex and kernel-lock operation (raw_events) */
+	__u64 pi_threshold_ns;		/* --pi-threshold: priority inversions shorter than this
+					 * are not sent; 0 = default (1 ms) */
 };
 
 /*

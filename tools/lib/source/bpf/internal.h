@@ -11,6 +11,7 @@
  *                  grew; those of processes no longer traced dropped
  *   threads.c      the scheduler programs, and the per-thread figures of thread_stats
  *                  sent each tick
+ *   prio.c         priority inversions still going on, from thread_stats
  * Thread names, module maps, ticks and lost records are no part of it: every backend
  * shares them (source/emit.h, source/procinfo.h).
  */
@@ -97,7 +98,7 @@ struct cw_bpf_sites {
 };
 
 /* thread_stats as last sent (threads.c), and the scheduler programs' links. */
-#define CW_BPF_NR_SCHED_PROGS 4
+#define CW_BPF_NR_SCHED_PROGS 5
 
 struct cw_bpf_threads {
 	struct cw_bpf_thread {
@@ -199,6 +200,9 @@ void cw_bpf__sched_configure(struct bpf_source *s);
 int cw_bpf__sched_attach(struct bpf_source *s);
 void cw_bpf__sched_detach(struct bpf_source *s);
 int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now);
+/* prio.c: an inversion still going on, from a thread_stats entry read at now. */
+int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread_sched *v,
+			 __u64 now);
 int cw_bpf__thread_final(struct bpf_source *s, const struct cw_hdr *h);
 void cw_bpf__threads_fini(struct bpf_source *s);
 

@@ -40,11 +40,14 @@ static const char *const sched_progs[CW_BPF_NR_SCHED_PROGS] = {
 	"tp_btf__sched_waking",
 	"tp_btf__sched_wakeup",
 	"tp_btf__sched_wakeup_new",
+	"tp_btf__sched_pi_setprio",
 };
 
 void cw_bpf__sched_configure(struct bpf_source *s)
 {
 	s->skel->rodata->sched_events = s->opts.timeline;
+	if (s->opts.pi_threshold_ns)
+		s->skel->rodata->pi_threshold_ns = s->opts.pi_threshold_ns;
 	/* the timeline's lock, futex and kernel-lock slices are the per-operation records */
 	if (s->opts.timeline)
 		s->skel->rodata->raw_events = true;
@@ -251,7 +254,8 @@ static int thread_read(struct bpf_source *s, const void *key, const void *val, v
 	int traced = cw_bpf__find_proc(s, v->tgid) != NULL, err;
 	__u32 *g;
 
-	err = send_thread(s, *(const __u32 *)key, v, r->now, r->last || !traced);
+	err = cw_bpf__prio_ongoing(s, *(const __u32 *)key, v, r->now) ?:
+	      send_thread(s, *(const __u32 *)key, v, r->now, r->last || !traced);
 	if (err || traced)
 		return err;
 	g = cw_grow(t->gone, &t->cap_gone, t->nr_gone + 1, sizeof(*g));

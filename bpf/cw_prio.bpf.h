@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Priority inversion, measured where the scheduler decides it: a real-time thread H waits
+ * in a probed acquire on a lock held by a traced thread L of worse priority, and L is
+ * runnable but another task M has its CPU. The wait-for graph knows "H waits on X, held by
+ * L" already (cw_locks.bpf.h, acquire_sleeps()); here:
+ *
+ *  - H goes to sleep in its acquire (sched_switch, H out, reason LOCK): if H is SCHED_FIFO,
+ *    _RR or _DEADLINE and its prio is better than L's, the waiter is noted in L's
+ *    thread_stats entry (the best waiter wins the one slot);
+ *  - L is preempted while noted: who took its CPU (next) is noted with it. Any process's
+ *    task: its identity comes from its task_struct, not from the traced set. At L's
+ *    switch-in, the task that ran last (prev) is the preemptor instead when it is more
+ *    important than that one and still less than H;
+ *  - L gets a CPU back (sched_switch, L in) after d ns runnable while H waited (from the
+ *    later of L's preemption or wakeup and H's sleep): if H still waits on that lock (its
+ *    own entry says so) and d reached pi_threshold_ns, a CW_EV_PRIO_INVERSION record. A note
+ *    whose waiter waits no more (acquired, gave up, exited) is dropped there: no hook in
+ *    the acquire's return;
+ *  - sched_pi_setprio: a PI mutex boosts L at once, before H sleeps. L's prio in its entry
+ *    follows the boost (so no note is made, or a note is dropped), and the boost goes out
+ *    as CW_EV_PRIO_CHANGE with its donor, for traced tasks.
+ *
+ * Changes of policy or priority by sched_setscheduler(2), sched_setattr(2),
+ * sched_setparam(2) or setpriority(2) need no program of their own: the switch programs
+ * read policy and prio from the task at each switch (sched_attrs()), and a thread's
+ * priority matters here only at its switches.
+ *
+ * Cost: sched_switch runs for every switch of the machine. Everything here is behind the
+ * traced-thread lookup it did already, then a branch on a field of the entry it holds;
+ * only H's sleep in an acquire (rare) does more (a lookup of its pending acquire and of
+ * L's entry).
+ */
+#ifndef __CW_PRIO_BPF_H
+#define __CW_PRIO_BPF_H
+
+#include "cw_maps.h"
+
+/* --pi-threshold: shorter stretches are not sent (set from userspace before load) */
+const volatile __u64 pi_threshold_ns = 1000000;
+
+/* include/uapi/linux/sched.h: macros are not in BTF */
+#define CW_SCHED_FIFO 1
+#define CW_SCHED_RR 2
+#define CW_SCHED_DEADLINE 6
+
+static __always_inline int prio_rt_policy(__u32 policy)
+{
+	return policy == CW_SCHED_FIFO || policy == CW_SCHED_RR || policy == CW_SCHED_DEADLINE;
+}
+
+/* Whether the waiter noted in l still sleeps in its acquire on l's lock. */
+static __always_inline int prio_waiter_waits(struct cw_thread_sched *l)
+{
+	__u32 tid = l->pi_waiter;
+	struct cw_thread_sched *h = bpf_map_lookup_elem(&thread_stats, &tid);
+
+	return h && h->tgid == l->tgid && h->state == CW_OFFCPU_LOCK && h->wait_addr == l->pi_lock;
+}
+
+/*
+ * prev (thread tid of process tgid), real-time or not, sleeps in a probed acquire on addr:
+ * note it in its holder's entry when it is real-time and of better prio.
+ */
+static __always_inline void prio_waits(struct task_struct *prev, __u32 tid, __u32 tgid, __u64 addr,
+				       __u64 now)
+{
+	__u32 policy = prev->policy, owner;
+	struct cw_thread_sched *l;
+	struct pending_lock *p;
+	int prio = prev->prio;
+
+	if (!prio_rt_policy(policy) || no_uprobes)
+		return;
+	p = bpf_map_lookup_elem(&pending_locks, &tid);
+	if (!p || !p->blocked_owner || p->blocked_owner == tid)
+		return;
+	owner = p->blocked_owner;
+	l = bpf_map_lookup_elem(&thread_stats, &owner);
+	/* a holder of another process, or not seen yet, or as important (boosted) */
+	if (!l || l->tgid != tgid || prio >= l->prio)
+		return;
+	if (l->pi_waiter && l->pi_waiter != tid && l->pi_waiter_prio <= prio &&
+	    prio_waiter_waits(l))
+		return; /* a better waiter is noted */
+	l->pi_lock = addr;
+	l->pi_since = now;
+	l->pi_waiter_prio = prio;
+	l->pi_waiter_policy = policy;
+	l->pi_waiter = tid;
+}
+
+/* Noted holder st leaves its CPU: still runnable, who took it is the preemptor. */
+static __always_inline void prio_switch_out(struct cw_thread_sched *st, struct task_struct *next,
+					    __u8 reason)
+{
+	if (reason != CW_OFFCPU_PREEMPTED || !next->pid) {
+		st->pre_tid = 0; /* asleep: nobody keeps it off its CPU */
+		return;
+	}
+	st->pre_tgid = next->tgid;
+	st->pre_tid = next->pid;
+	st->pre_prio = next->prio;
+	st->pre_policy = next->policy;
+	bpf_probe_read_kernel_str(st->pre_comm, sizeof(st->pre_comm), next->comm);
+}
+
+/*
+ * Noted holder st (thread tid) gets a CPU back from prev at now, after state (its off-CPU
+ * reason) since st->state_ts: an inversion record when it was kept runnable long enough.
+ */
+static __noinline void prio_switch_in(struct cw_thread_sched *st, __u32 tid, __u8 state,
+				      struct task_struct *prev, __u64 now)
+{
+	__u64 start = st->state_ts;
+	struct cw_ev_pi *e;
+
+	if (!prio_waiter_waits(st)) {
+		st->pi_waiter = 0;
+		st->pre_tid = 0;
+		return;
+	}
+	if (state != CW_OFFCPU_PREEMPTED || !start)
+		goto out;
+	if (start < st->pi_since)
+		start = st->pi_since;
+	if (now <= start || now - start < pi_threshold_ns)
+		goto out;
+	e = cw_reserve(sizeof(*e), CW_EV_PRIO_INVERSION);
+	if (!e)
+		goto out;
+	e->hdr.ts_ns = now;
+	e->hdr.pid = st->tgid;
+	e->hdr.tid = tid;
+	e->addr = st->pi_lock;
+	e->wait_since_ns = st->pi_since;
+	e->duration_ns = now - start;
+	e->high_tid = st->pi_waiter;
+	e->high_prio = st->pi_waiter_prio;
+	e->high_policy = st->pi_waiter_policy;
+	e->low_prio = st->prio;
+	e->low_policy = st->policy;
+	/*
+	 * Two witnesses: who took L's CPU, and who ran last before L got it back. The more
+	 * important one below H is the one that kept L out (a nice -20 kworker can preempt a
+	 * SCHED_OTHER holder just before a real-time spinner wakes up and runs for long).
+	 */
+	if (st->pre_tid && prev->pid && prev->prio < st->pre_prio &&
+	    prev->prio > st->pi_waiter_prio)
+		st->pre_tid = 0;
+	if (st->pre_tid) {
+		e->preemptor_pid = st->pre_tgid;
+		e->preemptor_tid = st->pre_tid;
+		e->preemptor_prio = st->pre_prio;
+		e->preemptor_policy = st->pre_policy;
+		e->flags = CW_PI_F_PREEMPTED;
+		__builtin_memcpy(e->preemptor_comm, st->pre_comm, sizeof(e->preemptor_comm));
+	} else {
+		e->preemptor_pid = prev->pid ? prev->tgid : 0;
+		e->preemptor_tid = prev->pid;
+		e->preemptor_prio = prev->prio;
+		e->preemptor_policy = prev->policy;
+		e->flags = 0;
+		bpf_probe_read_kernel_str(e->preemptor_comm, sizeof(e->preemptor_comm), prev->comm);
+	}
+	cw_submit(e);
+out:
+	st->pre_tid = 0;
+}
+
+/*
+ * rt_mutex priority inheritance changes tsk's prio: to pi_task's (boost), or back to its
+ * own (pi_task NULL). Called before the change: tsk->prio is the old one.
+ */
+SEC("tp_btf/sched_pi_setprio")
+int BPF_PROG(tp_btf__sched_pi_setprio, struct task_struct *tsk, struct task_struct *pi_task)
+{
+	__u32 tgid = tsk->tgid, tid = tsk->pid;
+	int old = tsk->prio, normal = tsk->normal_prio, prio = normal, donor = 0;
+	struct cw_thread_sched *st;
+	struct cw_ev_prio *e;
+
+	if (!cw_traced(tgid))
+		return 0;
+	if (pi_task) {
+		donor = pi_task->pid;
+		if (pi_task->prio < prio)
+			prio = pi_task->prio;
+	}
+	st = sched_entry(tid, tgid, 0, 0);
+	if (st) {
+		st->prio = prio;
+		/* boosted to its waiter's prio: no inversion while it lasts */
+		if (st->pi_waiter && prio <= st->pi_waiter_prio)
+			st->pi_waiter = 0;
+	}
+	e = cw_reserve(sizeof(*e), CW_EV_PRIO_CHANGE);
+	if (!e)
+		return 0;
+	e->hdr.pid = tgid;
+	e->hdr.tid = tid;
+	e->old_prio = old;
+	e->new_prio = prio;
+	e->policy = tsk->policy;
+	e->reason = prio < normal ? CW_PRIO_PI_BOOST : CW_PRIO_PI_UNBOOST;
+	e->donor_tid = prio < normal ? donor : 0;
+	e->pad = 0;
+	cw_submit(e);
+	return 0;
+}
+
+#endif /* __CW_PRIO_BPF_H */
