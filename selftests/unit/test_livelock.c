@@ -7,6 +7,7 @@
  * a holder that works is none; the same stream gives the same findings.
  */
 #include "kselftest_harness.h"
+#include "cw_render.h"
 #include "cw_synth.h"
 #include "engine/engine.h"
 #include "engine/findings.h"
@@ -276,31 +277,10 @@ TEST_F(ll, raw_records)
 	EXPECT_EQ(T0 + 3, f->livelock.first_ns);
 }
 
-/* A report of the same stream, twice: the same bytes; the text and JSON say the figures. */
+/* The text and the JSON report of a stream; malloc'ed. */
 static char *render(struct cw_engine *eng, int json)
 {
-	struct cw_report_target t = { .pid = PID, .comm = "wl" };
-	struct cw_symbols *sym;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&buf, &len);
-	int err;
-
-	if (!out)
-		return NULL;
-	if (cw_symbols__new(eng, NULL, &sym)) {
-		fclose(out);
-		free(buf);
-		return NULL;
-	}
-	err = json ? cw_report__json(out, eng, sym, &t) : cw_report__text(out, eng, sym, &t);
-	fclose(out);
-	cw_symbols__free(sym);
-	if (err) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return cw_render(eng, PID, json ? cw_report__json : cw_report__text);
 }
 
 TEST_F(ll, rendered_and_deterministic)

@@ -5,6 +5,7 @@
  * and thread attributes, PI boosts, and the text and JSON the report draws.
  */
 #include "kselftest_harness.h"
+#include "cw_render.h"
 #include "cw_synth.h"
 #include "engine/engine.h"
 #include "engine/findings.h"
@@ -401,30 +402,10 @@ TEST_F(pi, boosts)
 	EXPECT_EQ(T0 + 1 * MS, b->first_ts);
 }
 
+/* The text and the JSON report of a stream; malloc'ed. */
 static char *render(struct cw_engine *eng, int json)
 {
-	struct cw_report_target t = { .pid = PID, .comm = "wl" };
-	struct cw_symbols *sym;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&buf, &len);
-	int err;
-
-	if (!out)
-		return NULL;
-	if (cw_symbols__new(eng, NULL, &sym)) {
-		fclose(out);
-		free(buf);
-		return NULL;
-	}
-	err = json ? cw_report__json(out, eng, sym, &t) : cw_report__text(out, eng, sym, &t);
-	fclose(out);
-	cw_symbols__free(sym);
-	if (err) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return cw_render(eng, PID, json ? cw_report__json : cw_report__text);
 }
 
 TEST_F(pi, rendered)

@@ -4,6 +4,7 @@
  * rule, which threads and locks in which order, confirmed when.
  */
 #include "kselftest_harness.h"
+#include "cw_render.h"
 #include "cw_synth.h"
 #include "engine/engine.h"
 #include "engine/findings.h"
@@ -455,31 +456,10 @@ TEST_F(wf, blocked_list)
 	free(v);
 }
 
-/* The text of `concwatch deadlock` and the JSON report of a stream; malloc'ed. */
+/* The text and the JSON report of a stream; malloc'ed. */
 static char *render(struct cw_engine *eng, int json)
 {
-	struct cw_report_target t = { .pid = PID, .comm = "wl" };
-	struct cw_symbols *sym;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&buf, &len);
-	int err;
-
-	if (!out)
-		return NULL;
-	if (cw_symbols__new(eng, NULL, &sym)) {
-		fclose(out);
-		free(buf);
-		return NULL;
-	}
-	err = json ? cw_report__json(out, eng, sym, &t) : cw_report__deadlock_text(out, eng, sym, &t);
-	fclose(out);
-	cw_symbols__free(sym);
-	if (err) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return cw_render(eng, PID, json ? cw_report__json : cw_report__deadlock_text);
 }
 
 /* A traced hang: when it formed on the trace's clock, each thread's line, the JSON cycle. */
