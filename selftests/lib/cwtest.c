@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -352,4 +353,37 @@ int cw_trace__open(const struct cw_source_opts *so, cw_record_fn sink, void *sin
 	if (ret)
 		return ret;
 	return cw_session__open(&opts, src, sink, sink_ctx, out, err, errlen);
+}
+
+int cw_tmp_file(char *buf, size_t len, const char *prefix, const char *what)
+{
+	int fd;
+
+	snprintf(buf, len, "/tmp/%s-%s." CW_TMP_X, prefix, what);
+	fd = mkstemp(buf);
+	if (fd >= 0)
+		fchmod(fd, 0644);
+	return fd;
+}
+
+int cw_file_has(const char *path, const char *what)
+{
+	char line[1024];
+	int found = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	fclose(f);
+	return found;
+}
+
+int cw_jq_holds(const char *path, const char *filter)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof(cmd), "jq -e '%s' < '%s' >/dev/null", filter, path);
+	return system(cmd) == 0;
 }

@@ -93,6 +93,25 @@ long long cw_field(const char *line, const char *key);
 const char *cw_bin_path(void);
 const char *cw_workload_path(const char *name, char *buf, size_t len);
 
+/*
+ * A new file /tmp/PREFIX-WHAT.XXXXXX, readable by all (concwatch may write it as another
+ * user); its path in buf. The descriptor, or -1.
+ */
+int cw_tmp_file(char *buf, size_t len, const char *prefix, const char *what);
+/* File path holds a line containing what. */
+int cw_file_has(const char *path, const char *what);
+/* `jq -e FILTER < PATH` holds (jq installed: the caller checks). */
+int cw_jq_holds(const char *path, const char *filter);
+
+/* Expect a jq filter (printf format) to hold on the JSON file r->json. */
+#define EXPECT_JQ(r, ...)                                                              \
+	do {                                                                           \
+		char _f[4096];                                                         \
+		snprintf(_f, sizeof(_f), __VA_ARGS__);                                 \
+		EXPECT_TRUE(cw_jq_holds((r)->json, _f))                                \
+			TH_LOG("jq -e '%s' does not hold", _f);                        \
+	} while (0)
+
 /* Iteration counts shrink by $CW_TEST_SCALE under emulation (QEMU TCG); never below 1. */
 long cw_scale(long n);
 

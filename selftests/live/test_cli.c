@@ -873,14 +873,6 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* jq -e FILTER < path succeeds: the file is JSON and the filter holds. */
-static int jq_holds(const char *path, const char *filter)
-{
-	char cmd[4096];
-
-	snprintf(cmd, sizeof(cmd), "jq -e '%s' < '%s' >/dev/null", filter, path);
-	return system(cmd) == 0;
-}
-
 /*
  * The first problem of a text meant for a terminal: a control byte other than newline
  * and tab, or bytes that are not UTF-8 (RFC 3629: no overlong forms, no surrogates).
@@ -958,7 +950,7 @@ TEST(run_report_apart_from_the_commands_output)
 	drop_untraced_notes(r.err);
 	EXPECT_STREQ("to-stdout\n", r.out);
 	EXPECT_STREQ("to-stderr\n", r.err);
-	EXPECT_TRUE(jq_holds(file, ".findings | length == 1 and "
+	EXPECT_TRUE(cw_jq_holds(file, ".findings | length == 1 and "
 				   ".[0].kind == \"lock_order_inversion\""));
 	result_free(&r);
 	unlink(file);
@@ -1212,7 +1204,7 @@ TEST(names_escaped_in_every_output)
 	ASSERT_NE(NULL, buf);
 	EXPECT_EQ(-1, bad_byte(buf, len, 0));
 	free(buf);
-	EXPECT_TRUE(jq_holds(json,
+	EXPECT_TRUE(cw_jq_holds(json,
 			     "([.threads[].comm] | index(\"m\\n\\u001b[2J\\ufffd1\") != null) and "
 			     "(.target.cmdline | endswith(\" x\\u001b]0;title\\u0007\\n\\ufffd\")) "
 			     "and ([.threads[].comm] | index(\"t\\n\\u001b[2J\\ufffd2\") != null) "

@@ -67,32 +67,6 @@ static void skip_reason(struct __test_metadata *_metadata, int no_uprobes, const
 		*why = "not in CW_TEST_ONLY";
 }
 
-static int tmp_file(char *buf, size_t len, const char *what)
-{
-	int fd;
-
-	snprintf(buf, len, "/tmp/cw-contention-%s." CW_TMP_X, what);
-	fd = mkstemp(buf);
-	if (fd >= 0)
-		fchmod(fd, 0644);
-	return fd;
-}
-
-/* File path holds a line containing what. */
-static int file_has(const char *path, const char *what)
-{
-	char line[1024];
-	int found = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	fclose(f);
-	return found;
-}
-
 /*
  * Run workload name (with -w and args) under `concwatch report -v --json [--no-uprobes]
  * -p PID`: start it, attach, wait until concwatch says it is tracing, let the workload
@@ -125,9 +99,9 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	argv[n++] = "-p";
 	argv[n++] = pid;
 	argv[n] = NULL;
-	out = tmp_file(r->json, sizeof(r->json), "json");
+	out = cw_tmp_file(r->json, sizeof(r->json), "cw-contention", "json");
 	ASSERT_LE(0, out);
-	err = tmp_file(r->err, sizeof(r->err), "err");
+	err = cw_tmp_file(r->err, sizeof(r->err), "cw-contention", "err");
 	ASSERT_LE(0, err);
 	cw = fork();
 	ASSERT_LE(0, cw);
@@ -140,7 +114,7 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	close(out);
 	close(err);
 	/* concwatch says when its probes are in place: only then does the work start */
-	for (i = 0; !file_has(r->err, "tracing process"); i++) {
+	for (i = 0; !cw_file_has(r->err, "tracing process"); i++) {
 		ASSERT_EQ(0, waitpid(cw, &status, WNOHANG)) {
 			TH_LOG("concwatch ended before tracing (status 0x%x), stderr in %s", status,
 			       r->err);
@@ -172,14 +146,6 @@ static void report_done(struct __test_metadata *_metadata, struct report *r)
 }
 
 /* jq -e filter holds on the report. */
-static int jq_holds(const char *path, const char *filter)
-{
-	char cmd[8192];
-
-	snprintf(cmd, sizeof(cmd), "jq -e '%s' < '%s' >/dev/null", filter, path);
-	return system(cmd) == 0;
-}
-
 /* What a failed expectation shows of the report: ranking, findings, the lock's holders. */
 static void show(const char *path)
 {
@@ -195,14 +161,6 @@ static void show(const char *path)
 	if (system(cmd))
 		fprintf(stderr, "# %s is not JSON jq reads\n", path);
 }
-
-#define EXPECT_JQ(r, ...)                                                              \
-	do {                                                                           \
-		char _f[4096];                                                         \
-		snprintf(_f, sizeof(_f), __VA_ARGS__);                                 \
-		EXPECT_TRUE(jq_holds((r)->json, _f))                                   \
-			TH_LOG("jq -e '%s' does not hold", _f);                        \
-	} while (0)
 
 /* The address after "key=" in a ready line, lower case as JSON says it. */
 static unsigned long long addr_of(const struct report *r, const char *key)

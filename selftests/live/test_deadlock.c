@@ -395,7 +395,7 @@ TEST(not_hung)
  */
 TEST(run_fail_on_deadlock)
 {
-	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-deadlock-XXXXXX";
+	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-deadlock-" CW_TMP_X;
 	const char *why = cw_live_skip_reason();
 	struct timespec t0, t1;
 	long a, b;

@@ -37,31 +37,6 @@ struct report {
 	char err[64];
 };
 
-static int tmp_file(char *buf, size_t len, const char *what)
-{
-	int fd;
-
-	snprintf(buf, len, "/tmp/cw-livelock-%s." CW_TMP_X, what);
-	fd = mkstemp(buf);
-	if (fd >= 0)
-		fchmod(fd, 0644);
-	return fd;
-}
-
-static int file_has(const char *path, const char *what)
-{
-	char line[1024];
-	int found = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* wl_livelock -w ROUNDS 1000 mode under `concwatch report --json -o FILE -p PID`. */
 static void report_run(struct __test_metadata *_metadata, struct report *r, const char *mode,
 		       int no_uprobes)
@@ -78,10 +53,10 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	snprintf(rounds, sizeof(rounds), "%d", ROUNDS);
 	ASSERT_EQ(0, cw_wl__start(&r->wl, "wl_livelock", wl_args));
 	snprintf(pid, sizeof(pid), "%d", r->wl.pid);
-	out = tmp_file(r->json, sizeof(r->json), "json");
+	out = cw_tmp_file(r->json, sizeof(r->json), "cw-livelock", "json");
 	ASSERT_LE(0, out);
 	close(out);
-	err = tmp_file(r->err, sizeof(r->err), "err");
+	err = cw_tmp_file(r->err, sizeof(r->err), "cw-livelock", "err");
 	ASSERT_LE(0, err);
 	argv[n++] = cw_bin_path();
 	argv[n++] = "report";
@@ -104,7 +79,7 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	}
 	close(err);
 	/* the rounds start once the probes are in place */
-	for (i = 0; !file_has(r->err, "tracing process"); i++) {
+	for (i = 0; !cw_file_has(r->err, "tracing process"); i++) {
 		ASSERT_EQ(0, waitpid(cw, &status, WNOHANG))
 			TH_LOG("concwatch ended before tracing (status 0x%x), stderr in %s", status,
 			       r->err);
@@ -117,22 +92,6 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("concwatch: status 0x%x", status);
 	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("concwatch failed, stderr in %s", r->err);
 }
-
-static int jq_holds(const char *path, const char *filter)
-{
-	char cmd[8192];
-
-	snprintf(cmd, sizeof(cmd), "jq -e '%s' < '%s' >/dev/null", filter, path);
-	return system(cmd) == 0;
-}
-
-#define EXPECT_JQ(r, ...)                                                              \
-	do {                                                                           \
-		char _f[4096];                                                         \
-		snprintf(_f, sizeof(_f), __VA_ARGS__);                                 \
-		EXPECT_TRUE(jq_holds((r)->json, _f))                                   \
-			TH_LOG("jq -e '%s' does not hold", _f);                        \
-	} while (0)
 
 #define LIVELOCKS "[.findings[] | select(.kind == \"livelock\")]"
 

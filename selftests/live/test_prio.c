@@ -37,47 +37,6 @@ struct report {
 	char err[64];
 };
 
-static int file_has(const char *path, const char *what)
-{
-	char line[1024];
-	int found = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	fclose(f);
-	return found;
-}
-
-static int tmp_file(char *buf, size_t len, const char *what)
-{
-	int fd;
-
-	snprintf(buf, len, "/tmp/cw-prio-%s." CW_TMP_X, what);
-	fd = mkstemp(buf);
-	if (fd >= 0)
-		fchmod(fd, 0644);
-	return fd;
-}
-
-static int jq_holds(const char *path, const char *filter)
-{
-	char cmd[4096];
-
-	snprintf(cmd, sizeof(cmd), "jq -e '%s' < '%s' >/dev/null", filter, path);
-	return system(cmd) == 0;
-}
-
-#define EXPECT_JQ(r, ...)                                                      \
-	do {                                                                   \
-		char _f[2048];                                                 \
-		snprintf(_f, sizeof(_f), __VA_ARGS__);                         \
-		EXPECT_TRUE(jq_holds((r)->json, _f))                           \
-			TH_LOG("jq -e '%s' does not hold", _f);                \
-	} while (0)
-
 FIXTURE(prio) {
 	struct report r;
 };
@@ -169,9 +128,9 @@ TEST_F_TIMEOUT(prio, report, 300)
 	argv[n++] = "-p";
 	argv[n++] = pid;
 	argv[n] = NULL;
-	out = tmp_file(r->json, sizeof(r->json), "json");
+	out = cw_tmp_file(r->json, sizeof(r->json), "cw-prio", "json");
 	ASSERT_LE(0, out);
-	err = tmp_file(r->err, sizeof(r->err), "err");
+	err = cw_tmp_file(r->err, sizeof(r->err), "cw-prio", "err");
 	ASSERT_LE(0, err);
 	cw = fork();
 	ASSERT_LE(0, cw);
@@ -183,7 +142,7 @@ TEST_F_TIMEOUT(prio, report, 300)
 	}
 	close(out);
 	close(err);
-	for (i = 0; !file_has(r->err, "tracing process"); i++) {
+	for (i = 0; !cw_file_has(r->err, "tracing process"); i++) {
 		ASSERT_EQ(0, waitpid(cw, &status, WNOHANG))
 			TH_LOG("concwatch ended before tracing, stderr in %s", r->err);
 		ASSERT_LT(i, 12000) TH_LOG("concwatch never said it traces (stderr in %s)", r->err);
@@ -290,7 +249,7 @@ TEST_F_TIMEOUT(cmd, latent, 300)
 		SKIP(return, "%s", why);
 	cw_workload_path("wl_prio", path, sizeof(path));
 	for (int i = 0; i < 2; i++) {
-		fd = tmp_file(json, sizeof(json), "latent");
+		fd = cw_tmp_file(json, sizeof(json), "cw-prio", "latent");
 		ASSERT_LE(0, fd);
 		close(fd);
 		status = cw_run_capture((const char *[]){ cw_bin_path(), "run", "--json", "-o",
@@ -331,7 +290,7 @@ TEST_F_TIMEOUT(cmd, record_round_trip, 300)
 	if (why)
 		SKIP(return, "%s", why);
 	cw_workload_path("wl_prio", path, sizeof(path));
-	fd = tmp_file(rec, sizeof(rec), "rec");
+	fd = cw_tmp_file(rec, sizeof(rec), "cw-prio", "rec");
 	ASSERT_LE(0, fd);
 	close(fd);
 	status = cw_run_capture((const char *[]){ cw_bin_path(), "record", "-o", rec, "--", path,
