@@ -387,6 +387,43 @@ TEST(not_hung)
 }
 
 /*
+ * `concwatch run --fail-on deadlock --json -o FILE` on workload name, its stdin a pipe
+ * that stays open for 30 s (only the deadlock can end it sooner); t0, t1 around it. The
+ * JSON report, malloc'ed, or NULL when there is none.
+ */
+static char *run_until_deadlock(const char *name, struct out *r, struct timespec *t0,
+				struct timespec *t1)
+{
+	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-deadlock-" CW_TMP_X;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(json);
+	if (fd < 0)
+		return NULL;
+	close(fd);
+	cw_workload_path(name, wl, sizeof(wl));
+	snprintf(script, sizeof(script), "sleep 30 | exec %s", wl);
+	clock_gettime(CLOCK_MONOTONIC, t0);
+	r->status = cw_run_capture((const char *const[]){ cw_bin_path(), "run", "--fail-on",
+							  "deadlock", "--json", "-o", json, "--",
+							  "/bin/sh", "-c", script, NULL },
+				   NULL, &r->out, &r->err);
+	clock_gettime(CLOCK_MONOTONIC, t1);
+	f = fopen(json, "r");
+	if (f && getdelim(&text, &len, '\0', f) <= 0) {
+		free(text);
+		text = NULL;
+	}
+	if (f)
+		fclose(f);
+	unlink(json);
+	return text;
+}
+
+/*
  * Live: a command that deadlocks under `run --fail-on deadlock` is reported as soon as
  * the cycle lasted the confirmation window (the blocked-acquire records of the tracer,
  * the engine's ticks moving its clock while the command sends nothing), then killed:
@@ -395,32 +432,17 @@ TEST(not_hung)
  */
 TEST(run_fail_on_deadlock)
 {
-	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-deadlock-" CW_TMP_X;
 	const char *why = cw_live_skip_reason();
 	struct timespec t0, t1;
 	long a, b;
 	long long l1, l2, formed, start;
-	char *text = NULL, *fs;
+	char *text, *fs;
 	const char *p;
-	size_t len = 0;
 	struct out r;
-	FILE *f;
-	int fd;
 
 	if (why)
 		SKIP(return, "%s", why);
-	fd = mkstemp(json);
-	ASSERT_LE(0, fd);
-	close(fd);
-	cw_workload_path("wl_deadlock", wl, sizeof(wl));
-	/* its stdin a pipe that stays open for 30 s: only the deadlock can end it sooner */
-	snprintf(script, sizeof(script), "sleep 30 | exec %s", wl);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r.status = cw_run_capture((const char *const[]){ cw_bin_path(), "run", "--fail-on",
-							 "deadlock", "--json", "-o", json, "--",
-							 "/bin/sh", "-c", script, NULL },
-				  NULL, &r.out, &r.err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	text = run_until_deadlock("wl_deadlock", &r, &t0, &t1);
 	ASSERT_EXIT(66, r);
 	/* before the command's stdin closes (30 s), BPF's load in the guests (TCG) included */
 	EXPECT_LT(t1.tv_sec - t0.tv_sec, 25);
@@ -434,11 +456,7 @@ TEST(run_fail_on_deadlock)
 	l1 = cw_field(r.out, "lock_1");
 	l2 = cw_field(r.out, "lock_2");
 	ASSERT_LT(0, a) TH_LOG("stdout: %s", r.out);
-	f = fopen(json, "r");
-	ASSERT_NE(NULL, f);
-	ASSERT_LT(0, getdelim(&text, &len, '\0', f));
-	fclose(f);
-	unlink(json);
+	ASSERT_NE(NULL, text);
 	fs = findings_of(text);
 	ASSERT_NE(NULL, fs) TH_LOG("%s", text);
 	EXPECT_EQ(1, count(fs, "\"kind\": \"deadlock\", \"rule\": \"cycle\", \"severity\": "
@@ -468,31 +486,17 @@ TEST(run_fail_on_deadlock)
  */
 TEST(run_fail_on_deadlock_philosophers)
 {
-	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-philo-" CW_TMP_X;
 	const char *why = cw_live_skip_reason();
 	long tid[5];
 	long long fork[5], formed, ready;
-	char *text = NULL, *fs, key[16];
+	char *text, *fs, key[16];
 	struct timespec t0, t1;
 	const char *p;
-	size_t len = 0;
 	struct out r;
-	FILE *f;
-	int fd;
 
 	if (why)
 		SKIP(return, "%s", why);
-	fd = mkstemp(json);
-	ASSERT_LE(0, fd);
-	close(fd);
-	cw_workload_path("wl_philodead", wl, sizeof(wl));
-	snprintf(script, sizeof(script), "sleep 30 | exec %s", wl);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r.status = cw_run_capture((const char *const[]){ cw_bin_path(), "run", "--fail-on",
-							 "deadlock", "--json", "-o", json, "--",
-							 "/bin/sh", "-c", script, NULL },
-				  NULL, &r.out, &r.err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	text = run_until_deadlock("wl_philodead", &r, &t0, &t1);
 	ASSERT_EXIT(66, r);
 	EXPECT_LT(t1.tv_sec - t0.tv_sec, 25);
 	for (int i = 0; i < 5; i++) {
@@ -503,11 +507,7 @@ TEST(run_fail_on_deadlock_philosophers)
 		ASSERT_LT(0, tid[i]) TH_LOG("stdout: %s", r.out);
 	}
 	ready = cw_field(r.out, "mono_ns");
-	f = fopen(json, "r");
-	ASSERT_NE(NULL, f);
-	ASSERT_LT(0, getdelim(&text, &len, '\0', f));
-	fclose(f);
-	unlink(json);
+	ASSERT_NE(NULL, text);
 	fs = findings_of(text);
 	ASSERT_NE(NULL, fs) TH_LOG("%s", text);
 	/* one cycle of the five: philosopher i waits on fork i+1, which i+1 holds */
