@@ -94,8 +94,8 @@ const char *cw_bin_path(void);
 const char *cw_workload_path(const char *name, char *buf, size_t len);
 
 /*
- * A new file /tmp/PREFIX-WHAT.<six random characters>, readable by all (concwatch may write it as another
- * user); its path in buf. The descriptor, or -1.
+ * A new file /tmp/PREFIX-WHAT.<six random characters>, readable by all (concwatch may
+ * write it as another user); its path in buf. The descriptor, or -1.
  */
 int cw_tmp_file(char *buf, size_t len, const char *prefix, const char *what);
 /* File path holds a line containing what. */
