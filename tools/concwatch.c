@@ -852,12 +852,35 @@ static int default_sink(struct live *lv)
 	return 0;
 }
 
+/*
+ * Beside a tracing source, a look at what env.pid's threads wait on already (a hang that
+ * began before we attached: no probe sees those waits begin or end), following them until
+ * they end. Started after the tracer, so a wait that begins in between is traced. NULL
+ * with --backend procscan (that is the look) or when it cannot be opened.
+ */
+static struct cw_source *open_look(void)
+{
+	struct cw_source_opts opts = {
+		.backend = "procscan",
+		.pid = env.pid,
+		.stack_bytes = env.stack_bytes,
+		.follow_blocked = 1,
+	};
+	struct cw_source *src = NULL;
+	char err[256];
+
+	if (env.backend && strcmp(env.backend, "bpf"))
+		return NULL;
+	if (cw_source__open(&opts, &src, err, sizeof(err)) && env.verbose)
+		fprintf(stderr, "%s: no look at the waits before tracing: %s\n", env.prog, err);
+	return src;
+}
+
 /* Trace the running process env.pid. */
 static int live_open(struct live *lv)
 {
 	struct cw_session_opts opts = { .pid = env.pid };
-	struct cw_source *src;
-	char err[256];
+	struct cw_source *src, *look;
 	int ret;
 
 	ret = check_tracing_env(env.pid);
@@ -873,9 +896,26 @@ static int live_open(struct live *lv)
 		cw_source__free(src);
 		return ret;
 	}
-	ret = cw_session__open(&opts, src, lv->sink, lv->sink_ctx, &lv->sess, err, sizeof(err));
-	if (ret)
-		return fail(EXIT_ENV, "%s", err);
+	look = open_look();
+	ret = cw_session__new(&opts, lv->sink, lv->sink_ctx, &lv->sess);
+	if (ret) {
+		cw_source__free(src);
+		cw_source__free(look);
+		return fail(EXIT_ENV, "out of memory");
+	}
+	ret = cw_session__add_source(lv->sess, src);
+	if (!ret && look)
+		ret = cw_session__add_source(lv->sess, look);
+	else
+		cw_source__free(look);
+	if (!ret)
+		ret = cw_session__start(lv->sess);
+	if (ret) {
+		ret = fail(EXIT_ENV, "%s", cw_session__error(lv->sess));
+		cw_session__free(lv->sess);
+		lv->sess = NULL;
+		return ret;
+	}
 	say_notes(lv);
 	if (env.verbose)
 		fprintf(stderr, "%s: tracing process %d (%s)\n", env.prog, env.pid,

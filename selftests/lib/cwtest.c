@@ -192,10 +192,11 @@ int cw_wl__go(struct cw_wl *wl)
 	return err ?: cw_wl__expect(wl, "done", wl->done, sizeof(wl->done));
 }
 
-int cw_wait_blocked_in(int pid, int tid, int nr)
+/* Wait until thread tid of pid sleeps (state S) with a syscall line starting with want. */
+static int wait_syscall(int pid, int tid, const char *want)
 {
-	char path[64], buf[256], want[16];
-	size_t wlen = snprintf(want, sizeof(want), "%d ", nr);
+	char path[64], buf[256];
+	size_t wlen = strlen(want);
 
 	for (;;) {
 		ssize_t n;
@@ -228,9 +229,25 @@ int cw_wait_blocked_in(int pid, int tid, int nr)
 	}
 }
 
+int cw_wait_blocked_in(int pid, int tid, int nr)
+{
+	char want[16];
+
+	snprintf(want, sizeof(want), "%d ", nr);
+	return wait_syscall(pid, tid, want);
+}
+
 int cw_wait_futex_blocked(int pid, int tid)
 {
 	return cw_wait_blocked_in(pid, tid, SYS_futex);
+}
+
+int cw_wait_futex_on(int pid, int tid, unsigned long long uaddr)
+{
+	char want[48];
+
+	snprintf(want, sizeof(want), "%d 0x%llx ", SYS_futex, uaddr);
+	return wait_syscall(pid, tid, want);
 }
 
 int cw_wl__stop(struct cw_wl *wl)

@@ -57,6 +57,8 @@ int cw_wl__expect(struct cw_wl *wl, const char *prefix, char *buf, size_t len);
 int cw_wait_futex_blocked(int pid, int tid);
 /* The same for system call nr (SYS_read, ...): asleep (state S) in it. */
 int cw_wait_blocked_in(int pid, int tid, int nr);
+/* The same for a futex wait on the word at uaddr. */
+int cw_wait_futex_on(int pid, int tid, unsigned long long uaddr);
 /* Close its stdin and reap it: its exit status as waitpid reports it, or -errno. */
 int cw_wl__stop(struct cw_wl *wl);
 

@@ -375,6 +375,53 @@ TEST_F(wf, confirmed_without_tick)
 	EXPECT_EQ(1, deadlocks(_metadata, self));
 }
 
+/*
+ * A look beside a tracer (report -p): a wait it found and said ended is gone; a traced
+ * wait is neither ended nor replaced by what a look says; a cycle of a found wait and a
+ * traced one is confirmed once the traced one has lasted the window, formed when it began.
+ */
+TEST_F(wf, look_beside_tracer)
+{
+	const struct cw_finding *f;
+
+	comm(self->eng, T0, 101, 1);
+	comm(self->eng, T0, 102, 1);
+	/* found: 101 waits on A, held by 102; it leaves that wait, then 102 waits on A */
+	blocked(self->eng, T0, 101, A, 102, CW_OFFCPU_FUTEX, 1);
+	blocked(self->eng, T0 + 100 * MS, 101, 0, 0, CW_OFFCPU_NONE, 1);
+	blocked(self->eng, T0 + 150 * MS, 102, A, 101, CW_OFFCPU_LOCK, 0);
+	tick(self->eng, T0 + 2000 * MS);
+	EXPECT_EQ(0, deadlocks(_metadata, self));
+
+	/* traced: 101 waits on B held by 102; a look's records about 101 change nothing */
+	blocked(self->eng, T0 + 2100 * MS, 101, B, 102, CW_OFFCPU_LOCK, 0);
+	blocked(self->eng, T0 + 2200 * MS, 101, 0, 0, CW_OFFCPU_NONE, 1);
+	blocked(self->eng, T0 + 2200 * MS, 101, C, 0, CW_OFFCPU_FUTEX, 1);
+	tick(self->eng, T0 + 2500 * MS);
+	EXPECT_EQ(0, deadlocks(_metadata, self));	/* formed 400 ms ago */
+	tick(self->eng, T0 + 2700 * MS);
+	ASSERT_EQ(1, deadlocks(_metadata, self));
+	f = dl(self, 0);
+	EXPECT_EQ(CW_DEADLOCK_CYCLE, f->deadlock.rule);
+	EXPECT_EQ(T0 + 2100 * MS, f->deadlock.formed_ns);
+	EXPECT_LINK(f, 0, 101, B, 102);
+	EXPECT_LINK(f, 1, 102, A, 101);
+}
+
+/* A cycle of a wait found by looking and a traced one waits for the traced one's window. */
+TEST_F(wf, found_and_traced)
+{
+	comm(self->eng, T0, 101, 1);
+	comm(self->eng, T0, 102, 1);
+	blocked(self->eng, T0, 101, B, 102, CW_OFFCPU_FUTEX, 1);
+	blocked(self->eng, T0 + 300 * MS, 102, A, 101, CW_OFFCPU_LOCK, 0);
+	tick(self->eng, T0 + 400 * MS);
+	EXPECT_EQ(0, deadlocks(_metadata, self));
+	tick(self->eng, T0 + 800 * MS);
+	ASSERT_EQ(1, deadlocks(_metadata, self));
+	EXPECT_EQ(T0 + 300 * MS, dl(self, 0)->deadlock.formed_ns);
+}
+
 /* Two engines fed the same hangs in different orders give the same findings. */
 TEST(deterministic)
 {

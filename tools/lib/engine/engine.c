@@ -766,7 +766,9 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		eng->first_ts = h->ts_ns;
 	c->records++;
 	c->by_type[h->type]++;
-	if (h->flags & CW_F_SYNTHETIC)
+	/* made-up stacks, ticks and losses are counted as such (a look sends all three) */
+	if ((h->flags & CW_F_SYNTHETIC) && h->type != CW_EV_TICK && h->type != CW_EV_LOST &&
+	    h->type != CW_EV_STACK && h->type != CW_EV_USTACK_RAW)
 		c->synthetic++;
 	if (h->ts_ns < eng->now_ns)
 		c->out_of_order++;

@@ -158,7 +158,8 @@ struct cw_view_site {
 struct cw_engine_counts {
 	__u64 records;			/* records fed, all types */
 	__u64 by_type[CW_EV_TYPE_MAX];
-	__u64 synthetic;		/* records userspace made up (CW_F_SYNTHETIC), e.g. names at attach */
+	__u64 synthetic;		/* records userspace made up (CW_F_SYNTHETIC), e.g. names at
+				 * attach; not ticks, losses or stacks (counted as those) */
 	__u64 unknown;			/* well-framed records of types this engine does not know */
 	__u64 malformed;		/* records rejected by cw_record__check() */
 	__u64 out_of_order;		/* records older than the engine's clock */

@@ -147,6 +147,13 @@ static int feed_blocked(struct cw_wf *wf, const struct cw_ev_blocked *e)
 
 	if (!t)
 		return -ENOMEM;
+	/*
+	 * What a look says ends or replaces only what a look said: a traced wait is
+	 * newer knowledge than one a look found before the tracer saw it (the records of
+	 * a look beside a tracer are as old as the look, not as the drain).
+	 */
+	if (synthetic && t->waiting && !t->wait.synthetic)
+		return e->reason == CW_OFFCPU_NONE ? 0 : mark_scanned(wf, h->pid);
 	if (e->reason == CW_OFFCPU_NONE) {
 		t->waiting = 0;
 		return 0;
@@ -596,21 +603,21 @@ static int find_dead_ends(const struct graph *g, struct conds *cs)
 	return 0;
 }
 
-/* When the condition was complete, and whether it lasted the window by now. */
+/*
+ * When the condition was complete, and whether it lasted the window by now. Waits whose
+ * start is not known (found by looking) were there before anything traced: a condition
+ * of those alone is confirmed at once, one with a traced wait from when that began.
+ */
 static int confirm(struct cw_wf_cond *c, __u64 now, __u64 window)
 {
-	int unknown = 0;
-
 	c->formed_ns = 0;
 	for (size_t i = 0; i < c->nr_links; i++) {
 		if (c->links[i].upstream)
 			continue;
-		if (!c->links[i].since_ns)
-			unknown = 1;
-		else if (c->links[i].since_ns > c->formed_ns)
+		if (c->links[i].since_ns > c->formed_ns)
 			c->formed_ns = c->links[i].since_ns;
 	}
-	return unknown || (now >= c->formed_ns && now - c->formed_ns >= window);
+	return !c->formed_ns || (now >= c->formed_ns && now - c->formed_ns >= window);
 }
 
 /* The conditions of the graph now that are confirmed at now, in the order found. */

@@ -26,8 +26,13 @@
  * A condition is a finding once it has lasted the confirmation window on the engine's
  * clock (ticks move it while a hung target sends nothing): then it is latched, and stays
  * a finding if it breaks later (it lasted the window: a hang, say a timed wait that gave
- * up). A condition of a wait found by looking (its start unknown) is confirmed at once:
- * the look is one instant, and the process was already that way.
+ * up). A condition of waits found by looking alone (their start unknown) is confirmed
+ * at once: the look is one instant, and the process was already that way; one that also
+ * has a traced wait, once that has lasted the window.
+ *
+ * A look beside a tracer (procscan following what it found, `report -p`) sends its waits
+ * and, when a thread left one, CW_OFFCPU_NONE, both CW_F_SYNTHETIC: those end or replace
+ * only a wait a look found, never a traced one (the tracer knows better, and later).
  */
 #ifndef __CW_WAITFOR_H
 #define __CW_WAITFOR_H

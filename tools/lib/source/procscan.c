@@ -51,6 +51,14 @@
  * - Every read may fail: the thread exited meanwhile, its memory went away. That thread's
  *   part is skipped and counted (notes), and a stack that could not be copied is a lost
  *   record. Only a process that cannot be looked at at all is an error.
+ * - Beside a tracing source (opts->follow_blocked: `report -p`, `record -p`), the look
+ *   tells what the tracer cannot: the waits that began before it attached, whose end
+ *   no probe sees either (the uretprobe of an acquire is set at its entry). So the
+ *   threads found blocked are looked at again every tick, /proc/PID/task/TID/syscall
+ *   alone, and a thread whose line changed (it returned, or waits elsewhere now: the
+ *   tracer saw that) or that is gone gets a CW_OFFCPU_NONE record, CW_F_SYNTHETIC, at
+ *   the time of that look; the source ends when none is left. It sends no ticks: the
+ *   tracing source's move the clock, and a tick of its own would not carry their flags.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,6 +118,13 @@ struct range {
 	__u64 start, end;
 };
 
+/* A thread found blocked, looked at again while following (opts.follow_blocked). */
+struct followed {
+	__u32 tid;
+	char line[200];		/* its /proc/PID/task/TID/syscall at the first look: 9
+				 * numbers, at most 19 characters each */
+};
+
 struct procscan_source {
 	struct cw_source base;
 	struct cw_source_opts opts;
@@ -130,6 +145,10 @@ struct procscan_source {
 	size_t nr_mem, cap_mem;
 	__u64 *pcs;		/* pcs of the stacks sent, to check the modules cover them */
 	size_t nr_pcs, cap_pcs;
+	struct followed *followed;	/* opts.follow_blocked: still in their first wait */
+	size_t nr_followed, cap_followed;
+	int sent;		/* the look's records were handed on */
+	__u64 last_look;	/* when the followed threads were looked at last */
 
 	/* what could not be read, for the notes and the lost records */
 	__u64 gone;		/* threads that ended (or became unreadable) while looked at */
@@ -530,6 +549,61 @@ static __u64 queue_stack(struct procscan_source *s, __u32 tid, __u64 pc, __u64 s
 	return id;
 }
 
+/* Keep looking at thread tid, found blocked with syscall line line. 0 or -ENOMEM. */
+static int follow(struct procscan_source *s, __u32 tid, const char *line)
+{
+	struct followed *v;
+	size_t n;
+
+	v = cw_grow(s->followed, &s->cap_followed, s->nr_followed + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->followed = v;
+	v = &s->followed[s->nr_followed++];
+	v->tid = tid;
+	n = strnlen(line, sizeof(v->line) - 1);
+	memcpy(v->line, line, n);
+	v->line[n] = '\0';
+	return 0;
+}
+
+/*
+ * Whether followed thread f still waits where the first look found it: the same line,
+ * system call, arguments, stack pointer and pc (a thread woken that waits again at the
+ * same place, say a mutex's lost race, never stopped waiting on the same thing).
+ */
+static int still_waiting(const struct procscan_source *s, const struct followed *f)
+{
+	char path[64], buf[512];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%u/syscall", s->pid, f->tid);
+	len = read_small(path, buf, sizeof(buf));
+	return len > 0 && !strncmp(buf, f->line, sizeof(f->line) - 1);
+}
+
+/* Look at the followed threads again: a CW_OFFCPU_NONE for each that left its wait. */
+static int look_again(struct procscan_source *s, __u64 now)
+{
+	size_t k = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < s->nr_followed; i++) {
+		struct cw_ev_blocked b = {};
+
+		if (err || still_waiting(s, &s->followed[i])) {
+			s->followed[k++] = s->followed[i];
+			continue;
+		}
+		fill_hdr(s, &b.hdr, CW_EV_BLOCKED, sizeof(b), s->followed[i].tid);
+		b.hdr.ts_ns = now;
+		b.reason = CW_OFFCPU_NONE;
+		err = cw_emit__deliver(&s->emit, &b.hdr);
+	}
+	s->nr_followed = k;
+	return err;
+}
+
 /*
  * Look at one thread: queue its stack and a blocked record when it waits. 1 when /proc
  * showed what it does, 0 when not (gone; *perm set to the errno when not permitted), or
@@ -598,6 +672,8 @@ static int look_at(struct procscan_source *s, __u32 tid, int *perm)
 	b.stack_id = queue_stack(s, tid, pc, sp);
 	s->blocked++;
 	err = cw_emit__queue(&s->emit, &b.hdr);
+	if (!err && s->opts.follow_blocked)
+		err = follow(s, tid, buf);
 	return err ? err : 1;
 }
 
@@ -736,14 +812,21 @@ static int procscan_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 
 	if (!s->looked || s->base.ended)
 		return 0;
+	if (s->sent && now - s->last_look < s->opts.tick_ns)
+		return 0;
 	err = cw_emit__begin(e, fn, ctx);
-	if (!err)
+	if (!err && !s->sent)
 		err = cw_emit__lost(e, CW_LOST_STACK, s->stacks_unread, now);
-	if (!err)
+	if (!err && !s->sent && !s->opts.follow_blocked)
 		err = cw_emit__tick(e, now, 1);
+	if (!err && s->sent)
+		err = look_again(s, now);
 	if (err)
 		return err;
-	s->base.ended = 1;
+	s->sent = 1;
+	s->last_look = now;
+	if (!s->opts.follow_blocked || !s->nr_followed)
+		s->base.ended = 1;
 	return e->delivered;
 }
 
@@ -766,6 +849,7 @@ static void procscan_free(struct cw_source *src)
 	free(s->threads);
 	free(s->mem);
 	free(s->pcs);
+	free(s->followed);
 	free(s);
 }
 

@@ -77,6 +77,10 @@ struct cw_source_opts {
 					 * per lock, futex and kernel-lock operation (raw_events) */
 	__u64 pi_threshold_ns;		/* --pi-threshold: priority inversions shorter than this
 					 * are not sent; 0 = default (1 ms) */
+	int follow_blocked;		/* procscan beside a tracing source: look again, every
+					 * tick, at the threads found blocked, send
+					 * CW_OFFCPU_NONE for each that left its wait, end
+					 * when none is left; no ticks of its own */
 };
 
 /*
@@ -95,7 +99,8 @@ int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **ou
  * before concwatch started): its threads (CW_EV_COMM), what each is blocked on, the
  * holder the lock's memory names (CW_EV_BLOCKED, CW_F_SYNTHETIC), each blocked thread's
  * user stack (CW_EV_USTACK_RAW with the modules it needs), then a tick; ended after
- * that. tools/lib/source/procscan.c.
+ * that. With opts->follow_blocked it goes on until every thread it found blocked has
+ * left that wait. tools/lib/source/procscan.c.
  */
 int cw_procscan_source__open(const struct cw_source_opts *opts, struct cw_source **out,
 			     char *err, size_t errlen);
