@@ -10,12 +10,15 @@
 #ifndef __WL_H
 #define __WL_H
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Functions a test expects by name in a stack: kept out of line and uncloned at -O2. */
@@ -120,6 +123,47 @@ static inline pid_t wl_thread_init(const char *name)
 {
 	pthread_setname_np(pthread_self(), name);
 	return syscall(SYS_gettid);
+}
+
+/* The first line of /proc/self/task/TID/what in buf (NUL-terminated), or 0 when unread. */
+static inline int wl_task_file(pid_t tid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return 1;
+}
+
+/*
+ * Wait until thread tid of this process is asleep in futex() on word, as its syscall
+ * file ("202 0xWORD ..." on x86-64) and its state (S) say: the lock it takes there is
+ * really contended once this returns 0. Without stdio, whose locks would be traced too.
+ * -1 after about 10 s without, so that the workload still ends.
+ */
+static inline int wl_wait_asleep_on(pid_t tid, const void *word)
+{
+	const struct timespec ms = { 0, 1000000 };
+	char buf[256], *p;
+
+	for (int i = 0; i < 10000; i++, nanosleep(&ms, NULL)) {
+		if (!wl_task_file(tid, "syscall", buf, sizeof(buf)) ||
+		    strtol(buf, &p, 10) != SYS_futex || strtoull(p, NULL, 16) != (uintptr_t)word)
+			continue;
+		if (wl_task_file(tid, "stat", buf, sizeof(buf)) && (p = strrchr(buf, ')')) &&
+		    p[1] == ' ' && p[2] == 'S')
+			return 0;
+	}
+	return -1;
 }
 
 #define WL_ARRAY_SIZE(a) ((int)(sizeof(a) / sizeof((a)[0])))

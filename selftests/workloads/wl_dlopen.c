@@ -2,9 +2,12 @@
 /*
  * Loads libwl_plugin.so (next to itself) only after "go", then calls plugin_work(),
  * which takes the plugin's own mutex: a stack in code mapped after attach. With
- * "close" (argv[1]) it unloads the plugin again before "done": the code is gone from
- * the process's maps before any tracer could read them after the fact.
+ * "close" it unloads the plugin again before "done": the code is gone from the process's
+ * maps before any tracer could read them after the fact. With "contend" a thread
+ * "wl-holder" holds the plugin's mutex when main calls plugin_work(), until main is
+ * asleep on it: the acquire in the plugin is a contended wait, as a report shows them.
  *
+ *   wl_dlopen [close] [contend]
  * Handshake (wl.h): "ready pid=" / go / "done lock= line= call=" / stdin EOF.
  */
 #define _GNU_SOURCE
@@ -16,13 +19,40 @@
 
 #define barrier() asm volatile("" ::: "memory")
 
+struct holder {
+	pthread_mutex_t *lock;
+	pid_t waiter;			/* main's tid */
+	pthread_barrier_t held;
+};
+
+/* Hold the plugin's mutex until main sleeps on it. */
+static void *hold_plugin_lock(void *arg)
+{
+	struct holder *h = arg;
+
+	wl_thread_init("wl-holder");
+	pthread_mutex_lock(h->lock);
+	pthread_barrier_wait(&h->held);
+	if (wl_wait_asleep_on(h->waiter, h->lock))
+		fprintf(stderr, "wl_dlopen: main never slept on the plugin's mutex\n");
+	pthread_mutex_unlock(h->lock);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	char path[PATH_MAX], *slash;
+	int *line, call_line, plugin_line, unload = 0, contend = 0;
+	struct holder holder;
 	void (*work)(void);
-	int *line, call_line, plugin_line;
+	pthread_t thread;
 	void *h, *lock;
 	ssize_t n;
+
+	for (int i = 1; i < argc; i++) {
+		unload |= !strcmp(argv[i], "close");
+		contend |= !strcmp(argv[i], "contend");
+	}
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = readlink("/proc/self/exe", path, sizeof(path) - 32);
@@ -43,11 +73,21 @@ int main(int argc, char **argv)
 	line = dlsym(h, "plugin_line");
 	if (!work || !lock || !line)
 		return 1;
+	if (contend) {
+		holder.lock = lock;
+		holder.waiter = syscall(SYS_gettid);
+		pthread_barrier_init(&holder.held, NULL, 2);
+		if (pthread_create(&thread, NULL, hold_plugin_lock, &holder))
+			return 1;
+		pthread_barrier_wait(&holder.held);
+	}
 	call_line = __LINE__ + 1;
 	work();
 	barrier();
 	plugin_line = *line;
-	if (argc > 1 && !strcmp(argv[1], "close") && dlclose(h))
+	if (contend && pthread_join(thread, NULL))
+		return 1;
+	if (unload && dlclose(h))
 		return 1;
 	printf("done lock=%p line=%d call=%d\n", lock, plugin_line, call_line);
 	wl_wait_eof();

@@ -10,6 +10,10 @@
  * information in a separate file. Every call is followed by a compiler barrier: at -O2
  * a call in tail position becomes a jump and its caller's frame would vanish.
  *
+ * With "contend", main holds stack_lock from before "go" until the worker is asleep on
+ * it, so that leaf's acquire is a contended wait, as a report shows them.
+ *
+ *   wl_stack [contend]
  * Handshake (wl.h): "ready pid= tid= lock= cond=" / go / "blocked" once the worker is
  * about to wait / signal / "done" with the source line of every call, then stdin EOF.
  */
@@ -90,6 +94,7 @@ __attribute__((noinline)) void *worker_main(void *arg)
 
 int main(int argc, char **argv)
 {
+	int contend = argc > 1 && !strcmp(argv[1], "contend");
 	char line[32];
 	pthread_t t;
 
@@ -102,8 +107,15 @@ int main(int argc, char **argv)
 	pthread_barrier_wait(&started);
 	printf("ready pid=%d tid=%d lock=%p cond=%p\n", getpid(), worker_tid, (void *)&stack_lock,
 	       (void *)&stack_cond);
+	if (contend)
+		pthread_mutex_lock(&stack_lock);
 	wl_wait_go();
 	pthread_barrier_wait(&go);
+	if (contend) {
+		if (wl_wait_asleep_on(worker_tid, &stack_lock))
+			fprintf(stderr, "wl_stack: the worker never slept on stack_lock\n");
+		pthread_mutex_unlock(&stack_lock);
+	}
 	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "signal\n"))
 		return 1;
 	pthread_mutex_lock(&cond_lock);

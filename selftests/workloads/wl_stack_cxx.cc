@@ -5,6 +5,10 @@
  * std::mutex through std::lock_guard: std::mutex::lock and the lock_guard constructor
  * are inlined into deposit, and DWARF says so. Names must come out demangled.
  *
+ * With "contend", main holds account.mu from before "go" until the worker is asleep on
+ * it, so that deposit's acquire is a contended wait, as a report shows them.
+ *
+ *   wl_stack_cxx [contend]
  * Handshake (wl.h): "ready pid= tid= lock=" / go / "done deposit= serve= main=" with the
  * source line of each call / stdin EOF.
  */
@@ -70,8 +74,10 @@ __attribute__((noinline)) static void worker_main()
 	go_mu.unlock();
 }
 
-int main()
+int main(int argc, char **argv)
 {
+	bool contend = argc > 1 && !strcmp(argv[1], "contend");
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	started_mu.lock();
 	go_mu.lock();
@@ -79,8 +85,15 @@ int main()
 	pthread_setname_np(t.native_handle(), "cxx-worker");
 	started_mu.lock(); /* unlocked by the worker once its tid is known */
 	printf("ready pid=%d tid=%d lock=%p\n", getpid(), worker_tid, (void *)&account.mu);
+	if (contend)
+		account.mu.lock();
 	wl_wait_go();
 	go_mu.unlock();
+	if (contend) {
+		if (wl_wait_asleep_on(worker_tid, &account.mu))
+			fprintf(stderr, "wl_stack_cxx: the worker never slept on account.mu\n");
+		account.mu.unlock();
+	}
 	t.join();
 	printf("done deposit=%d serve=%d main=%d\n", deposit_line, serve_line, main_line);
 	wl_wait_eof();
