@@ -516,8 +516,8 @@ static const struct argp_option live_options[] = {
 	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
 	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
 	  "time, 1 to 100 (default 10)" },
-	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
-	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
+	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
+	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
@@ -533,8 +533,8 @@ static const struct argp_option run_options[] = {
 	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
 	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
 	  "time, 1 to 100 (default 10)" },
-	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
-	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
+	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
+	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
@@ -571,8 +571,8 @@ static const struct argp_option report_options[] = {
 	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
 	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
 	  "time, 1 to 100 (default 10)" },
-	{ "livelock-threshold", OPT_LIVELOCK, "DURATION", 0,
-	  "Threads that fail trylocks on each other's locks for longer than DURATION, without "
+	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
+	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
