@@ -79,7 +79,7 @@ static __always_inline void sched_hist_add(__u32 *hist, __u64 v)
 	__sync_fetch_and_add(&hist[b], 1);
 }
 
-/* FUTEX_WAIT, _LOCK_PI, _WAIT_BITSET, _WAIT_REQUEUE_PI, _LOCK_PI2, futex_waitv */
+/* FUTEX_WAIT, _LOCK_PI, _WAIT_BITSET, _WAIT_REQUEUE_PI, _LOCK_PI2, futex_waitv, futex_wait */
 static __always_inline int sched_futex_blocks(__u32 op)
 {
 	switch (op & 0x7f) {
@@ -90,7 +90,7 @@ static __always_inline int sched_futex_blocks(__u32 op)
 	case 13:
 		return 1;
 	}
-	return op == CW_FUTEX_OP_WAITV;
+	return op == CW_FUTEX_OP_WAITV || op == CW_FUTEX_OP_WAIT2;
 }
 
 /* d more ns off CPU for reason state (checked here, where the index is used: 6.1). */
