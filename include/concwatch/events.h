@@ -352,6 +352,8 @@ struct cw_ev_module {
 #define CW_EDGE_READ_FROM (1U << 0)	/* the held lock is held for reading */
 #define CW_EDGE_READ_TO (1U << 1)	/* the new lock is taken for reading */
 #define CW_EDGE_TRY (1U << 2)		/* the new lock was taken with a trylock */
+#define CW_EDGE_ATTEMPT (1U << 3)	/* made as the acquire began to wait (as lockdep makes
+					 * them), not once it returned: it may never have */
 
 struct cw_ev_edge {
 	struct cw_hdr hdr;	/* pid/tid: the thread that made the dependency */

@@ -162,7 +162,8 @@ static inline void cw_rules_edge_record(struct cw_ev_edge *e, const struct cw_ed
 	e->to_kind = to->kind;
 	e->from_attr = from->attr;
 	e->to_attr = to->attr;
-	e->flags = id->flags;
+	/* not in the id: the first of an edge's records says how it was made */
+	e->flags = id->flags | (to->waited ? CW_EDGE_ATTEMPT : 0);
 }
 
 #endif /* __CONCWATCH_LOCKRULES_H */

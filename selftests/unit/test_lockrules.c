@@ -337,7 +337,7 @@ TEST(attempt)
 	for (size_t i = 1; i < 3; i++) {
 		EXPECT_EQ(0x2000, c.e[i].to_addr);
 		EXPECT_EQ(7, c.e[i].to_stack_id);
-		EXPECT_EQ(CW_EDGE_READ_TO, c.e[i].flags);
+		EXPECT_EQ(CW_EDGE_READ_TO | CW_EDGE_ATTEMPT, c.e[i].flags);
 		EXPECT_EQ(CW_LOCK_RWLOCK, c.e[i].to_kind);
 		EXPECT_EQ(30, c.e[i].hdr.ts_ns);
 		EXPECT_EQ(c.e[i].from_addr == 0x1000 ? 0x3000 : 0, c.e[i].gate_addr);
@@ -350,7 +350,8 @@ TEST(attempt)
 	EXPECT_EQ(2, cw_rules__released(r, TID, 0x2000, 60, &hold));
 	EXPECT_EQ(10, hold);
 
-	/* the same acquisitions without a wait: the same edges, at the acquisition */
+	/* the same acquisitions without a wait: the same edges, at the acquisition (but
+	 * for the mark of an attempt on those made at the wait) */
 	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r2, TID, &x, 10));
 	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r2, TID, &a, 20));
 	ASSERT_EQ(CW_RULES_HELD, cw_rules__acquired(r2, TID, &b, 50));
@@ -359,6 +360,9 @@ TEST(attempt)
 		struct cw_ev_edge e1 = c.e[i], e2 = c2.e[i];
 
 		e1.hdr.ts_ns = e2.hdr.ts_ns = 0;
+		EXPECT_EQ(i ? CW_EDGE_ATTEMPT : 0, e1.flags & CW_EDGE_ATTEMPT);
+		EXPECT_EQ(0, e2.flags & CW_EDGE_ATTEMPT);
+		e1.flags &= ~CW_EDGE_ATTEMPT;
 		EXPECT_EQ(0, memcmp(&e1, &e2, sizeof(e1)));
 	}
 
@@ -369,7 +373,7 @@ TEST(attempt)
 	ASSERT_EQ(4, c.nr);
 	EXPECT_EQ(0x2000, c.e[3].from_addr);
 	EXPECT_EQ(0x1000, c.e[3].to_addr);
-	EXPECT_EQ(CW_EDGE_READ_FROM, c.e[3].flags);
+	EXPECT_EQ(CW_EDGE_READ_FROM | CW_EDGE_ATTEMPT, c.e[3].flags);
 	EXPECT_EQ(0, c.e[3].gate_addr);
 	/* it never held a */
 	EXPECT_EQ(0, cw_rules__released(r, TID + 1, 0x1000, 90, &hold));

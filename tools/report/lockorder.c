@@ -111,6 +111,14 @@ static const char *verb(int read)
 	return read ? "read-acquired" : "acquired";
 }
 
+/* What a link's thread did with the lock it went for: took it, or began to wait on it. */
+static const char *to_verb(__u16 flags)
+{
+	if (flags & CW_EDGE_ATTEMPT)
+		return flags & CW_EDGE_READ_TO ? "tried to read-acquire" : "tried to acquire";
+	return verb(flags & CW_EDGE_READ_TO);
+}
+
 static void text_link(const struct cw_render *r, const struct cw_finding *f,
 		      const struct named_lock *nl, size_t i)
 {
@@ -121,7 +129,7 @@ static void text_link(const struct cw_render *r, const struct cw_finding *f,
 
 	fprintf(out, "-> #%zu %s -> %s, by %s/%u:\n", i, from->label, to->label,
 		text_comm(r->eng, from->l->pid, in->tid, comm), in->tid);
-	fprintf(out, "       %s %s at:\n", verb(in->flags & CW_EDGE_READ_TO), to->label);
+	fprintf(out, "       %s %s at:\n", to_verb(in->flags), to->label);
 	text_stack(r, &f->stacks[in->acquire_stack], "         ");
 	fprintf(out, "       while holding %s, %s at:\n", from->label,
 		verb(in->flags & CW_EDGE_READ_FROM));
@@ -211,7 +219,7 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 	fprintf(out, "finding %zu: lock_order_inversion, process %u\n", number, pid);
 	fprintf(out, "------------------------------------------------------\n");
 	fprintf(out, "%s/%u %s %s while holding %s,\n", text_comm(r->eng, pid, in->tid, comm),
-		in->tid, verb(in->flags & CW_EDGE_READ_TO), to->label, from->label);
+		in->tid, to_verb(in->flags), to->label, from->label);
 	fprintf(out, "but %s was already known to be taken before %s.\n\n", to->label,
 		from->label);
 	fprintf(out, "Locks:\n");
@@ -390,11 +398,13 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		const struct cw_lock_order_link *in = &lo->links[i];
 
 		fprintf(out, "%s{\"from\": \"0x%llx\", \"to\": \"0x%llx\", \"tid\": %u, "
-			     "\"from_read\": %s, \"to_read\": %s, \"held_stack\": ",
+			     "\"from_read\": %s, \"to_read\": %s, \"at_attempt\": %s, "
+			     "\"held_stack\": ",
 			i ? ", " : "", (unsigned long long)nl[i].l->addr,
 			(unsigned long long)nl[(i + 1) % len].l->addr, in->tid,
 			in->flags & CW_EDGE_READ_FROM ? "true" : "false",
-			in->flags & CW_EDGE_READ_TO ? "true" : "false");
+			in->flags & CW_EDGE_READ_TO ? "true" : "false",
+			in->flags & CW_EDGE_ATTEMPT ? "true" : "false");
 		json_stack(r, &f->stacks[in->held_stack]);
 		fputs(", \"acquire_stack\": ", out);
 		json_stack(r, &f->stacks[in->acquire_stack]);
@@ -407,11 +417,11 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		const struct cw_lock_order_link *in = &lo->links[last];
 
 		snprintf(summary, sizeof(summary),
-			 "%zu locks taken in inconsistent orders%s: %s/%u acquired %s while "
+			 "%zu locks taken in inconsistent orders%s: %s/%u %s %s while "
 			 "holding %s",
 			 len, lo->single_thread ? " (one thread)" : "",
-			 thread_comm(r->eng, pid, in->tid), in->tid, nl[(last + 1) % len].label,
-			 nl[last].label);
+			 thread_comm(r->eng, pid, in->tid), in->tid, to_verb(in->flags),
+			 nl[(last + 1) % len].label, nl[last].label);
 		cw_report__json_string(out, summary, sizeof(summary));
 	}
 	fputc('}', out);

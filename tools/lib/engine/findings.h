@@ -98,7 +98,7 @@ struct cw_stack_ref {
 /* One dependency of a lock-order cycle: locks[i] held while locks[i + 1] was acquired. */
 struct cw_lock_order_link {
 	__u32 tid;		/* the thread that made it */
-	__u16 flags;		/* CW_EDGE_*: CW_EDGE_READ_FROM, CW_EDGE_READ_TO */
+	__u16 flags;		/* CW_EDGE_*: CW_EDGE_READ_FROM, CW_EDGE_READ_TO, CW_EDGE_ATTEMPT */
 	__u64 from_ip, to_ip;	/* where the held lock was acquired, where the next one was */
 	size_t held_stack;	/* index in stacks[]: the held lock's acquisition */
 	size_t acquire_stack;	/* index in stacks[]: the next lock's acquisition */

@@ -87,7 +87,9 @@ static long get_node(struct cw_lg *lg, __u32 pid, __u64 addr, __u8 kind, __u16 a
 
 static int same_inst(const struct cw_lg_inst *a, const struct cw_lg_inst *b)
 {
-	return a->tid == b->tid && a->flags == b->flags && a->from_ip == b->from_ip &&
+	/* made at the attempt or at the return, the same path */
+	return a->tid == b->tid && !((a->flags ^ b->flags) & ~CW_EDGE_ATTEMPT) &&
+	       a->from_ip == b->from_ip &&
 	       a->to_ip == b->to_ip && a->from_stack_id == b->from_stack_id &&
 	       a->to_stack_id == b->to_stack_id && a->gate == b->gate;
 }
