@@ -499,7 +499,10 @@ TEST_F(wf, rendered)
 	EXPECT_NE(NULL, strstr(json, "\"cycle\": [{\"tid\": 101, \"comm\": \"wl\", "
 				     "\"waits_on\": \"0xa000\", \"held_by\": 103, "
 				     "\"holder_exited\": true, \"reason\": \"lock\", \"syscall\": null, "
-				     "\"syscall_name\": null, \"since_ns\": 1250000000, \"stack\": []}, "))
+				     "\"syscall_name\": null, \"since_ns\": 1250000000, "
+				     "\"object\": \"0xa000\", \"object_kind\": \"mutex\", "
+				     "\"object_name\": \"lock 0xa000\", \"readers\": null, "
+				     "\"stack\": []}, "))
 		TH_LOG("%s", json);
 	EXPECT_NE(NULL, strstr(json, "\"threads\": [{\"tid\": 101, \"comm\": \"wl\"}, "
 				     "{\"tid\": 102, \"comm\": \"wl\"}, {\"tid\": 103, "

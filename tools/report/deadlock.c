@@ -512,12 +512,18 @@ static void json_u64_or_null(FILE *out, __u64 v, int known)
 		fputs("null", out);
 }
 
-/* One wait as an object: {tid, comm, waits_on, held_by, ...}. */
-static void json_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 addr, __u32 holder,
-		      int holder_exited, __u8 reason, __u32 syscall, __u64 since_ns,
-		      __u64 stack_id)
+/*
+ * One wait as an object: {tid, comm, waits_on, held_by, ...}; what waits_on (a futex word)
+ * belongs to as object, object_kind, object_name; readers of an rwlock its memory counted.
+ */
+static void json_wait(const struct cw_render *r, struct cw_classifier *cls, __u32 pid,
+		      __u32 tid, __u64 addr, __u8 kind, __u32 holder, int holder_exited,
+		      __u8 reason, __u32 syscall, __u32 readers, __u64 since_ns, __u64 stack_id)
 {
+	struct wait_obj o;
 	FILE *out = r->out;
+
+	wait_object(r, cls, pid, addr, kind, reason, stack_id, &o);
 
 	fprintf(out, "{\"tid\": %u, \"comm\": ", tid);
 	cw_report__json_string(out, cw_report__comm(r->eng, pid, tid), CW_COMM_LEN);
@@ -535,6 +541,17 @@ static void json_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 add
 	cw_report__json_string(out, addr ? NULL : syscall_name(syscall), 32);
 	fputs(", \"since_ns\": ", out);
 	json_u64_or_null(out, since_ns, since_ns != 0);
+	fputs(", \"object\": ", out);
+	if (addr)
+		fprintf(out, "\"0x%llx\"", (unsigned long long)o.object);
+	else
+		fputs("null", out);
+	fputs(", \"object_kind\": ", out);
+	cw_report__json_string(out, addr ? cw_lock_kind__name(o.kind) : NULL, 32);
+	fputs(", \"object_name\": ", out);
+	cw_report__json_string(out, addr ? o.name : NULL, sizeof(o.name));
+	fputs(", \"readers\": ", out);
+	json_u64_or_null(out, readers, readers != 0);
 	fputs(", \"stack\": ", out);
 	json_stack(r, pid, stack_id);
 	fputc('}', out);
@@ -545,9 +562,13 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 	const struct cw_deadlock *d = &f->deadlock;
 	__u32 pid = f->threads[0].pid;
 	char name[NAME_LEN], summary[NAME_LEN + 128], more[64] = "";
+	struct cw_classifier *cls = NULL;
 	size_t upstream = 0, n;
 	FILE *out = r->out;
 
+	/* without memory the waits are only not classified */
+	if (cw_classifier__new(r->sym, &cls))
+		cls = NULL;
 	fprintf(out, "{\"kind\": \"deadlock\", \"rule\": \"%s\", \"severity\": \"%s\", "
 		     "\"formed_at_ns\": ", cw_deadlock_rule__name(d->rule),
 		f->severity == CW_SEVERITY_ERROR ? "error" : "warning");
@@ -575,10 +596,13 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		const struct cw_deadlock_link *l = &d->links[i];
 
 		fputs(i ? ", " : "", out);
-		json_wait(r, pid, l->tid, l->lock < f->nr_locks ? f->locks[l->lock].addr : 0,
-			  l->holder_tid, l->holder_exited, l->reason, l->syscall, l->since_ns,
+		json_wait(r, cls, pid, l->tid,
+			  l->lock < f->nr_locks ? f->locks[l->lock].addr : 0,
+			  l->lock < f->nr_locks ? f->locks[l->lock].type : 0, l->holder_tid,
+			  l->holder_exited, l->reason, l->syscall, 0, l->since_ns,
 			  f->stacks[l->stack].id);
 	}
+	cw_classifier__free(cls);
 	fputs("], \"summary\": ", out);
 	for (size_t i = 0; i < d->nr_links; i++)
 		upstream += d->links[i].upstream;
@@ -615,22 +639,26 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 /* "blocked": every thread blocked now, as the cycle's entries. */
 static void json_fields(const struct cw_render *r)
 {
+	struct cw_classifier *cls = NULL;
 	struct cw_wf_wait *v;
 	size_t n;
 	FILE *out = r->out;
 
 	fputs(",\n  \"blocked\": [", out);
+	if (cw_classifier__new(r->sym, &cls))
+		cls = NULL;
 	if (!cw_wf__blocked(cw_engine__waitfor(r->eng), r->eng, &v, &n)) {
 		for (size_t i = 0; i < n; i++) {
 			fputs(i ? ",\n    " : "\n    ", out);
-			json_wait(r, v[i].pid, v[i].tid, v[i].addr, v[i].holder_tid,
-				  v[i].holder_exited, v[i].reason, v[i].syscall, v[i].since_ns,
-				  v[i].stack_id);
+			json_wait(r, cls, v[i].pid, v[i].tid, v[i].addr, v[i].kind,
+				  v[i].holder_tid, v[i].holder_exited, v[i].reason, v[i].syscall,
+				  v[i].readers, v[i].since_ns, v[i].stack_id);
 		}
 		if (n)
 			fputs("\n  ", out);
 		free(v);
 	}
+	cw_classifier__free(cls);
 	fputc(']', out);
 }
 
