@@ -462,6 +462,9 @@ TEST(wait_kinds)
 	snprintf(line, sizeof(line), "\n  wk-rd/%ld waits on conf_lock (rwlock 0x%llx), held by "
 		 "wk-owner/%ld\n", rd, conf, owner);
 	EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("%s", r.out);
+	snprintf(line, sizeof(line), "(wl_waitkinds.c:%lld)",
+		 (long long)cw_field(wl.ready, "line_rdlock"));
+	EXPECT_EQ(1, count(r.out, line)) TH_LOG("%s", r.out);
 	/*
 	 * sem_wait is a tail call to an internal function: named only where libc's debug
 	 * information is installed (classify.c), as the stack then shows

@@ -37,10 +37,12 @@ static volatile int work;
 static pid_t pool[NR_POOL], reader, writer, owner, rd;
 static int line_pool, line_wrlock, line_rdlock;
 
+/* Each sets its line before the barrier: "ready" is printed as soon as all passed it. */
 WL_FRAME static void wait_for_work(void)
 {
+	line_pool = __LINE__ + 4;
+	pthread_barrier_wait(&about_to_block);
 	pthread_mutex_lock(&work_mutex);
-	line_pool = __LINE__ + 2;
 	while (!work)
 		pthread_cond_wait(&work_cond, &work_mutex);
 	pthread_mutex_unlock(&work_mutex);
@@ -51,7 +53,6 @@ WL_FRAME static void *pool_thread(void *arg)
 	long i = (long)arg;
 
 	pool[i] = wl_thread_init("wk-pool");
-	pthread_barrier_wait(&about_to_block);
 	wait_for_work();
 	return NULL;
 }
@@ -68,7 +69,8 @@ WL_FRAME static void *reader_thread(void *arg)
 
 WL_FRAME static void take_table(void)
 {
-	line_wrlock = __LINE__ + 1;
+	line_wrlock = __LINE__ + 2;
+	pthread_barrier_wait(&about_to_block);
 	pthread_rwlock_wrlock(&table_lock);
 	pthread_rwlock_unlock(&table_lock);
 }
@@ -76,7 +78,6 @@ WL_FRAME static void take_table(void)
 WL_FRAME static void *writer_thread(void *arg)
 {
 	writer = wl_thread_init("wk-writer");
-	pthread_barrier_wait(&about_to_block);
 	take_table();
 	return NULL;
 }
@@ -93,7 +94,8 @@ WL_FRAME static void *owner_thread(void *arg)
 
 WL_FRAME static void read_conf(void)
 {
-	line_rdlock = __LINE__ + 1;
+	line_rdlock = __LINE__ + 2;
+	pthread_barrier_wait(&about_to_block);
 	pthread_rwlock_rdlock(&conf_lock);
 	pthread_rwlock_unlock(&conf_lock);
 }
@@ -101,7 +103,6 @@ WL_FRAME static void read_conf(void)
 WL_FRAME static void *rd_thread(void *arg)
 {
 	rd = wl_thread_init("wk-rd");
-	pthread_barrier_wait(&about_to_block);
 	read_conf();
 	return NULL;
 }
