@@ -6,7 +6,8 @@
  * must say exactly which hang it is (rule), which thread waits on which lock held by which
  * thread, in the cycle's order from its lowest tid, with the workload's frame at its line,
  * and exit 1; a process whose threads wait for input or at a barrier is no deadlock: exit
- * 0, and the threads blocked are listed with what they wait in.
+ * 0, and the threads blocked are listed with what they wait in and on: the condition
+ * variable, the semaphore, the rwlock and who holds it, a pool in one wait on one line.
  */
 #include <errno.h>
 #include <limits.h>

@@ -5,7 +5,10 @@
  * named as the rest of the report names locks, and its address), who holds that, and
  * the thread's stack. The engine's wait-for graph (engine/waitfor.h) decided what is a
  * hang; here it is only drawn. Also the list of every blocked thread, for `concwatch
- * deadlock` when there is no hang, and the "blocked" member of the JSON report.
+ * deadlock` when there is no hang, and the "blocked" member of the JSON report: there a
+ * futex word is named by what it belongs to (classify.c: a condition variable, which
+ * nobody holds, is not a lock whose holder is unknown), and threads in the same wait
+ * with the same frames (a pool of idle workers) are one entry with one stack.
  */
 #include <errno.h>
 #include <stdlib.h>
