@@ -40,7 +40,8 @@
  *   (checked by /proc/TID, with a plausible value and a valid mutex kind): the engine
  *   reads "owner exited" from a holder without a COMM. Anything else (a live task of
  *   another process, garbage) is 0, unknown. WAIT_REQUEUE_PI waits on a condition
- *   variable's word, which names no holder.
+ *   variable's word, which names no holder. A glibc rwlock names its writer, or counts
+ *   its readers (read_rwlock()).
  * - A leader that ended while its threads run (pthread_exit()) is a zombie in task/ with
  *   no memory: its maps read empty and process_vm_readv() on it fails. It is not named
  *   (it exited: a lock it still holds names an exited holder), and maps and memory are
@@ -461,7 +462,8 @@ static void read_holder(struct procscan_source *s, struct cw_ev_blocked *b, __u3
  * phase to end, with 1|FUTEX_USED; a writer there for the readers to leave, with
  * FUTEX_USED; a writer on __writers_futex (+12) behind the primary writer, with
  * 1|FUTEX_USED. The value waited with and the layout (padding zero, a known mode) must
- * agree, as a mutex's kind must: no other word of glibc's passes both. Then __readers
+ * agree, as a mutex's kind must: a condition variable's, a semaphore's or a barrier's
+ * word is waited on with other values, or has other fields beside it. Then __readers
  * says the phase: a write phase is held by __cur_writer (owner_tid), a read phase by
  * __readers >> 3 readers (b->readers), who leave no trace of who they are.
  */
