@@ -257,33 +257,23 @@ static void text_what(const struct cw_render *r, __u32 pid, __u32 tid, const str
 		fprintf(out, ", holder not known\n");
 }
 
-/* One thread's wait in a deadlock, on one line, then its stack. */
+/*
+ * One thread's wait in a deadlock, on one line, then its stack: the lock as the finding
+ * has it (its waits are on locks, which have holders; a traced cond_wait's is its mutex).
+ */
 static void text_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 addr, __u8 kind,
 		      __u64 ip, __u8 reason, __u32 syscall, __u32 holder, int holder_exited,
 		      __u64 stack_id, const char *indent)
 {
-	char comm[CW_SAFE_COMM_LEN], name[NAME_LEN], buf[64];
-	FILE *out = r->out;
+	struct wait_obj o = { .kind = kind == CW_LOCK_COND ? CW_LOCK_MUTEX : kind, .object = addr };
+	char comm[CW_SAFE_COMM_LEN];
 
-	fprintf(out, "%s%s/%u ", indent, text_comm(r->eng, pid, tid, comm), tid);
-	if (!addr) {
-		fprintf(out, "is blocked %s, outside any lock (%s)\n",
-			outside(buf, sizeof(buf), syscall),
-			reason == CW_OFFCPU_IO ? "uninterruptible" : "interruptible");
-	} else {
-		lock_name(r, pid, addr, ip, name, sizeof(name));
-		fprintf(out, "waits on %s (%s 0x%llx)", name, lock_type(kind),
-			(unsigned long long)addr);
-		if (holder == tid)
-			fprintf(out, ", which it holds itself\n");
-		else if (holder && holder_exited)
-			fprintf(out, ", held by thread %u, which has exited\n", holder);
-		else if (holder)
-			fprintf(out, ", held by %s/%u\n", text_comm(r->eng, pid, holder, comm),
-				holder);
-		else
-			fprintf(out, ", holder not known\n");
-	}
+	if (no_holder(o.kind))
+		o.kind = CW_LOCK_FUTEX;
+	if (addr)
+		o.named = cw_symbols__lock_name(r->sym, pid, addr, ip, o.name, sizeof(o.name));
+	fprintf(r->out, "%s%s/%u ", indent, text_comm(r->eng, pid, tid, comm), tid);
+	text_what(r, pid, tid, &o, reason, syscall, holder, holder_exited, 0, 0);
 	text_stack(r, pid, stack_id, "      ");
 }
 
