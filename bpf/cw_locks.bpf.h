@@ -571,7 +571,7 @@ static __noinline void emit_blocked(const struct pending_lock *p, __u32 reason, 
 	e->op = p->a.op;
 	e->pad = 0;
 	e->futex_op = 0;
-	e->pad2 = 0;
+	e->readers = 0;
 	cw_submit(e);
 }
 

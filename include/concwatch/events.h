@@ -486,7 +486,8 @@ struct cw_ev_blocked {
 	__u8 pad;
 	__u32 futex_op;		/* CW_OFFCPU_FUTEX: the op word; SLEEP, IO: the system call
 				 * number (~0: none) */
-	__u32 pad2;
+	__u32 readers;		/* kind CW_LOCK_RWLOCK: the readers holding it as its memory
+				 * says (they leave no tid), 0 = none or not known */
 };
 
 /* cw_ev_stack.space */

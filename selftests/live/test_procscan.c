@@ -645,6 +645,57 @@ TEST_F(ps, holder_sleeps)
 	expect_frame(_metadata, s, b, "take_lock_b", cw_field(s->wl.ready, "line_lock"));
 }
 
+/*
+ * rwlocks, as their memory says: a writer waiting behind a reader (the read phase: one
+ * reader counted, no holder named), a reader behind a writer (__cur_writer names it);
+ * the condition variable's and the semaphore's words name no holder and no kind.
+ */
+TEST_F(ps, rwlocks)
+{
+	struct scan *s = &self->s;
+	const struct cw_ev_blocked *b;
+	__u32 writer, rd, owner, pool;
+	__u64 table, conf, cond;
+
+	CW_SKIPPED_IN_SETUP();
+	start(_metadata, s, "wl_waitkinds");
+	writer = cw_field(s->wl.ready, "writer");
+	rd = cw_field(s->wl.ready, "rd");
+	owner = cw_field(s->wl.ready, "owner");
+	pool = cw_field(s->wl.ready, "pool_1");
+	table = cw_field(s->wl.ready, "table_lock");
+	conf = cw_field(s->wl.ready, "conf_lock");
+	cond = cw_field(s->wl.ready, "work_cond");
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, writer));
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, rd));
+	ASSERT_EQ(0, cw_wait_futex_blocked(s->wl.pid, pool));
+	look(_metadata, s);
+
+	/* __wrphase_futex (+8) both: the writer for the readers to leave, the reader for
+	 * the writer */
+	b = blocked_of(s, writer);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(table + 8, b->addr);
+	EXPECT_EQ(CW_LOCK_RWLOCK, b->kind);
+	EXPECT_EQ(0, b->owner_tid);
+	EXPECT_EQ(1, b->readers);
+	b = blocked_of(s, rd);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(conf + 8, b->addr);
+	EXPECT_EQ(CW_LOCK_RWLOCK, b->kind);
+	EXPECT_EQ(owner, b->owner_tid);
+	EXPECT_EQ(0, b->readers);
+	b = blocked_of(s, pool);
+	ASSERT_NE(NULL, b);
+	EXPECT_TRUE(b->addr == cond + 40 || b->addr == cond + 44)
+		TH_LOG("0x%llx", (unsigned long long)b->addr);
+	EXPECT_EQ(CW_LOCK_FUTEX, b->kind);
+	EXPECT_EQ(0, b->owner_tid);
+	EXPECT_EQ(0, b->readers);
+	expect_frame(_metadata, s, writer, "take_table", cw_field(s->wl.ready, "line_wrlock"));
+	expect_frame(_metadata, s, rd, "read_conf", cw_field(s->wl.ready, "line_rdlock"));
+}
+
 /* A pid that names no process: start fails with one clear line. */
 TEST(no_such_process)
 {

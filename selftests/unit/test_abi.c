@@ -89,6 +89,8 @@ TEST(sched_record_layout)
 	ASSERT_EQ(64, offsetof(struct cw_ev_wakeup, reason));
 	ASSERT_EQ(64, sizeof(struct cw_ev_blocked));
 	ASSERT_EQ(48, offsetof(struct cw_ev_blocked, owner_tid));
+	/* the spare word it was (pad2): a meaning given, nothing moved */
+	ASSERT_EQ(60, offsetof(struct cw_ev_blocked, readers));
 	ASSERT_EQ(104, sizeof(struct cw_ev_pi));
 	ASSERT_EQ(40, offsetof(struct cw_ev_pi, duration_ns));
 	ASSERT_EQ(48, offsetof(struct cw_ev_pi, high_tid));

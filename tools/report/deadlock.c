@@ -5,7 +5,10 @@
  * named as the rest of the report names locks, and its address), who holds that, and
  * the thread's stack. The engine's wait-for graph (engine/waitfor.h) decided what is a
  * hang; here it is only drawn. Also the list of every blocked thread, for `concwatch
- * deadlock` when there is no hang, and the "blocked" member of the JSON report.
+ * deadlock` when there is no hang, and the "blocked" member of the JSON report: there a
+ * futex word is named by what it belongs to (classify.c: a condition variable, which
+ * nobody holds, is not a lock whose holder is unknown), and threads in the same wait
+ * with the same frames (a pool of idle workers) are one entry with one stack.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "engine/findings.h"
 #include "engine/waitfor.h"
+#include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
@@ -136,33 +140,140 @@ static const char *outside(char *buf, size_t len, __u32 nr)
 	return buf;
 }
 
-/* One thread's wait, on one line, then its stack. */
+/*
+ * What a blocked thread waits on, as the rest of the report names objects: the futex word
+ * of a wait found by looking is classified by the libc entry point in its stack (as the
+ * contention report's objects are: classify.c), so a thread in pthread_cond_wait waits on
+ * the condition variable, which nobody holds, not on a "lock" whose holder is unknown.
+ */
+struct wait_obj {
+	__u8 kind;		/* CW_LOCK_*; CW_LOCK_FUTEX when not known */
+	__u64 object;		/* the object (the futex word less its offset in it) */
+	int named;		/* CW_LOCK_NAMED_* */
+	char name[NAME_LEN];
+};
+
+/* Kinds nobody holds: a wait on them is for an event, so no holder is looked for. */
+static int no_holder(__u8 kind)
+{
+	return CW_LOCK_WAITS_FOR_WORK(kind);
+}
+
+static void wait_object(const struct cw_render *r, struct cw_classifier *cls, __u32 pid,
+			__u64 addr, __u8 kind, __u8 reason, __u64 stack_id, struct wait_obj *o)
+{
+	struct cw_futex_class fc;
+	__u64 site;
+
+	o->kind = kind ?: CW_LOCK_FUTEX;
+	o->object = addr;
+	o->named = 0;
+	o->name[0] = '\0';
+	if (!addr)
+		return;
+	if (reason == CW_OFFCPU_FUTEX && cls &&
+	    !cw_classifier__classify(cls, pid, addr, stack_id, &fc)) {
+		o->kind = fc.kind;
+		o->object = fc.object;
+	} else if (reason == CW_OFFCPU_FUTEX && o->kind == CW_LOCK_RWLOCK) {
+		/* the word its memory showed: __wrphase_futex (+8) or __writers_futex (+12) */
+		o->object = addr - (addr & 4 ? 12 : 8);
+	}
+	site = lock_ip(r->eng, pid, o->object);
+	if (no_holder(o->kind)) {
+		/* named by the program's call of the wait when no variable names it */
+		if (!site)
+			site = cw_report__wait_site(r->sym, pid, stack_id);
+		o->named = cw_symbols__object_name(r->sym, pid, o->object, o->kind, site,
+						   o->name, sizeof(o->name));
+	} else {
+		o->named = cw_symbols__lock_name(r->sym, pid, o->object, site, o->name,
+						 sizeof(o->name));
+	}
+}
+
+static const char *kind_noun(__u8 kind)
+{
+	switch (kind) {
+	case CW_LOCK_COND:
+		return "condition variable";
+	case CW_LOCK_SEM:
+		return "semaphore";
+	case CW_LOCK_BARRIER:
+		return "barrier";
+	default:
+		return cw_lock_kind__name(kind);
+	}
+}
+
+/*
+ * The wait itself, after the thread's name ("waits on ..."); plural: for several threads
+ * ("wait on ...").
+ */
+static void text_what(const struct cw_render *r, __u32 pid, __u32 tid, const struct wait_obj *o,
+		      __u8 reason, __u32 syscall, __u32 holder, int holder_exited,
+		      __u32 readers, int plural)
+{
+	char comm[CW_SAFE_COMM_LEN], name[NAME_LEN * 4], buf[64];
+	const char *s = plural ? "" : "s";
+	FILE *out = r->out;
+
+	if (!o->object) {
+		fprintf(out, "%s blocked %s, outside any lock (%s)\n", plural ? "are" : "is",
+			outside(buf, sizeof(buf), syscall),
+			reason == CW_OFFCPU_IO ? "uninterruptible" : "interruptible");
+		return;
+	}
+	cw_report__text_safe(o->name, sizeof(o->name), name, sizeof(name));
+	if (o->kind == CW_LOCK_THREAD) {
+		fprintf(out, "wait%s for a thread to exit, %s (0x%llx)\n", s, name,
+			(unsigned long long)o->object);
+		return;
+	}
+	if (no_holder(o->kind)) {
+		/* nobody holds these: the thread waits for a signal, a post, the others */
+		if (o->named == CW_LOCK_NAMED_ADDR)
+			fprintf(out, "wait%s %s %s 0x%llx\n", s,
+				o->kind == CW_LOCK_BARRIER ? "at" : "on",
+				kind_noun(o->kind), (unsigned long long)o->object);
+		else
+			fprintf(out, "wait%s %s %s %s (0x%llx)\n", s,
+				o->kind == CW_LOCK_BARRIER ? "at" : "on", kind_noun(o->kind), name,
+				(unsigned long long)o->object);
+		return;
+	}
+	fprintf(out, "wait%s on %s (%s 0x%llx)", s, name, lock_type(o->kind),
+		(unsigned long long)o->object);
+	if (holder == tid && !plural)
+		fprintf(out, ", which it holds itself\n");
+	else if (holder && holder_exited)
+		fprintf(out, ", held by thread %u, which has exited\n", holder);
+	else if (holder)
+		fprintf(out, ", held by %s/%u\n", text_comm(r->eng, pid, holder, comm), holder);
+	else if (o->kind == CW_LOCK_RWLOCK && readers)
+		fprintf(out, ", held by %u reader%s, which one%s not known\n", readers,
+			readers == 1 ? "" : "s", readers == 1 ? " is" : "s are");
+	else
+		fprintf(out, ", holder not known\n");
+}
+
+/*
+ * One thread's wait in a deadlock, on one line, then its stack: the lock as the finding
+ * has it (its waits are on locks, which have holders; a traced cond_wait's is its mutex).
+ */
 static void text_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 addr, __u8 kind,
 		      __u64 ip, __u8 reason, __u32 syscall, __u32 holder, int holder_exited,
 		      __u64 stack_id, const char *indent)
 {
-	char comm[CW_SAFE_COMM_LEN], name[NAME_LEN], buf[64];
-	FILE *out = r->out;
+	struct wait_obj o = { .kind = kind == CW_LOCK_COND ? CW_LOCK_MUTEX : kind, .object = addr };
+	char comm[CW_SAFE_COMM_LEN];
 
-	fprintf(out, "%s%s/%u ", indent, text_comm(r->eng, pid, tid, comm), tid);
-	if (!addr) {
-		fprintf(out, "is blocked %s, outside any lock (%s)\n",
-			outside(buf, sizeof(buf), syscall),
-			reason == CW_OFFCPU_IO ? "uninterruptible" : "interruptible");
-	} else {
-		lock_name(r, pid, addr, ip, name, sizeof(name));
-		fprintf(out, "waits on %s (%s 0x%llx)", name, lock_type(kind),
-			(unsigned long long)addr);
-		if (holder == tid)
-			fprintf(out, ", which it holds itself\n");
-		else if (holder && holder_exited)
-			fprintf(out, ", held by thread %u, which has exited\n", holder);
-		else if (holder)
-			fprintf(out, ", held by %s/%u\n", text_comm(r->eng, pid, holder, comm),
-				holder);
-		else
-			fprintf(out, ", holder not known\n");
-	}
+	if (no_holder(o.kind))
+		o.kind = CW_LOCK_FUTEX;
+	if (addr)
+		o.named = cw_symbols__lock_name(r->sym, pid, addr, ip, o.name, sizeof(o.name));
+	fprintf(r->out, "%s%s/%u ", indent, text_comm(r->eng, pid, tid, comm), tid);
+	text_what(r, pid, tid, &o, reason, syscall, holder, holder_exited, 0, 0);
 	text_stack(r, pid, stack_id, "      ");
 }
 
@@ -271,9 +382,58 @@ static int in_finding(const struct cw_render *r, __u32 pid, __u32 tid)
 	return 0;
 }
 
+/*
+ * Which threads the blocked list shows as one: the same wait (object, holder, system
+ * call) and the same frames once unwound (a pool of workers idle in one place); a stack
+ * not unwound is only its own.
+ */
+struct blocked_key {
+	struct wait_obj o;
+	__u64 frames_hash;
+	size_t nr_frames;	/* (size_t)-1: not unwound, the hash is the stack id */
+	size_t group;		/* the index of the first thread of its group */
+};
+
+static void frames_key(const struct cw_render *r, const struct cw_wf_wait *w,
+		       struct blocked_key *k)
+{
+	const struct cw_stack *st = find_stack(r->eng, w->pid, w->stack_id);
+	struct cw_ustack s;
+
+	k->frames_hash = 1469598103934665603ULL;
+	k->nr_frames = (size_t)-1;
+	if (!st || cw_symbols__resolve(r->sym, st, &s)) {
+		if (st)
+			cw_ustack__fini(&s);
+		k->frames_hash = w->stack_id ? w->stack_id ^ ((__u64)w->tid << 32) : 0;
+		return;
+	}
+	for (size_t i = 0; i < s.nr; i++) {
+		k->frames_hash ^= s.frames[i].addr;
+		k->frames_hash *= 1099511628211ULL;
+	}
+	k->frames_hash ^= s.end;
+	k->nr_frames = s.nr;
+	cw_ustack__fini(&s);
+}
+
+static int same_wait(const struct cw_wf_wait *a, const struct blocked_key *ka,
+		     const struct cw_wf_wait *b, const struct blocked_key *kb)
+{
+	return a->pid == b->pid && ka->o.object == kb->o.object && ka->o.kind == kb->o.kind &&
+	       a->reason == b->reason && a->syscall == b->syscall &&
+	       a->holder_tid == b->holder_tid && a->holder_exited == b->holder_exited &&
+	       a->readers == b->readers && a->holder_tid != a->tid &&
+	       b->holder_tid != b->tid && ka->nr_frames != (size_t)-1 &&
+	       ka->nr_frames == kb->nr_frames && ka->frames_hash == kb->frames_hash &&
+	       !strcmp(ka->o.name, kb->o.name);
+}
+
 /* The threads blocked now; with others, only those no finding showed. */
 static void blocked_text(const struct cw_render *r, int say_none, int others)
 {
+	struct cw_classifier *cls = NULL;
+	struct blocked_key *keys = NULL;
 	struct cw_wf_wait *v;
 	size_t n, shown = 0;
 
@@ -281,19 +441,52 @@ static void blocked_text(const struct cw_render *r, int say_none, int others)
 		fprintf(r->out, "\n(blocked threads: out of memory)\n");
 		return;
 	}
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys || cw_classifier__new(r->sym, &cls)) {
+		fprintf(r->out, "\n(blocked threads: out of memory)\n");
+		goto cleanup;
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (others && in_finding(r, v[i].pid, v[i].tid))
+		keys[i].group = i;
+		if (others && in_finding(r, v[i].pid, v[i].tid)) {
+			keys[i].group = (size_t)-1;
+			continue;
+		}
+		wait_object(r, cls, v[i].pid, v[i].addr, v[i].kind, v[i].reason, v[i].stack_id,
+			    &keys[i].o);
+		frames_key(r, &v[i], &keys[i]);
+		for (size_t j = 0; j < i; j++)
+			if (keys[j].group == j && same_wait(&v[j], &keys[j], &v[i], &keys[i])) {
+				keys[i].group = j;
+				break;
+			}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char comm[CW_SAFE_COMM_LEN];
+		size_t members = 0;
+
+		if (keys[i].group != i)
 			continue;
 		if (!shown++)
 			fprintf(r->out, "\n%s:\n", others ? "Other threads blocked now" :
 							    "Threads blocked now");
-		text_wait(r, v[i].pid, v[i].tid, v[i].addr,
-			  v[i].kind ?: CW_LOCK_FUTEX, lock_ip(r->eng, v[i].pid, v[i].addr),
-			  v[i].reason, v[i].syscall, v[i].holder_tid, v[i].holder_exited,
-			  v[i].stack_id, "  ");
+		fputs("  ", r->out);
+		for (size_t j = i; j < n; j++) {
+			if (keys[j].group != i)
+				continue;
+			fprintf(r->out, "%s%s/%u", members++ ? ", " : "",
+				text_comm(r->eng, v[j].pid, v[j].tid, comm), v[j].tid);
+		}
+		fputc(' ', r->out);
+		text_what(r, v[i].pid, v[i].tid, &keys[i].o, v[i].reason, v[i].syscall,
+			  v[i].holder_tid, v[i].holder_exited, v[i].readers, members > 1);
+		text_stack(r, v[i].pid, v[i].stack_id, "      ");
 	}
 	if (!shown && say_none)
 		fprintf(r->out, "\nNo thread is blocked%s.\n", others ? " but those" : "");
+cleanup:
+	cw_classifier__free(cls);
+	free(keys);
 	free(v);
 }
 
@@ -312,12 +505,18 @@ static void json_u64_or_null(FILE *out, __u64 v, int known)
 		fputs("null", out);
 }
 
-/* One wait as an object: {tid, comm, waits_on, held_by, ...}. */
-static void json_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 addr, __u32 holder,
-		      int holder_exited, __u8 reason, __u32 syscall, __u64 since_ns,
-		      __u64 stack_id)
+/*
+ * One wait as an object: {tid, comm, waits_on, held_by, ...}; what waits_on (a futex word)
+ * belongs to as object, object_kind, object_name; readers of an rwlock its memory counted.
+ */
+static void json_wait(const struct cw_render *r, struct cw_classifier *cls, __u32 pid,
+		      __u32 tid, __u64 addr, __u8 kind, __u32 holder, int holder_exited,
+		      __u8 reason, __u32 syscall, __u32 readers, __u64 since_ns, __u64 stack_id)
 {
+	struct wait_obj o;
 	FILE *out = r->out;
+
+	wait_object(r, cls, pid, addr, kind, reason, stack_id, &o);
 
 	fprintf(out, "{\"tid\": %u, \"comm\": ", tid);
 	cw_report__json_string(out, cw_report__comm(r->eng, pid, tid), CW_COMM_LEN);
@@ -335,6 +534,17 @@ static void json_wait(const struct cw_render *r, __u32 pid, __u32 tid, __u64 add
 	cw_report__json_string(out, addr ? NULL : syscall_name(syscall), 32);
 	fputs(", \"since_ns\": ", out);
 	json_u64_or_null(out, since_ns, since_ns != 0);
+	fputs(", \"object\": ", out);
+	if (addr)
+		fprintf(out, "\"0x%llx\"", (unsigned long long)o.object);
+	else
+		fputs("null", out);
+	fputs(", \"object_kind\": ", out);
+	cw_report__json_string(out, addr ? cw_lock_kind__name(o.kind) : NULL, 32);
+	fputs(", \"object_name\": ", out);
+	cw_report__json_string(out, addr ? o.name : NULL, sizeof(o.name));
+	fputs(", \"readers\": ", out);
+	json_u64_or_null(out, readers, readers != 0);
 	fputs(", \"stack\": ", out);
 	json_stack(r, pid, stack_id);
 	fputc('}', out);
@@ -345,9 +555,13 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 	const struct cw_deadlock *d = &f->deadlock;
 	__u32 pid = f->threads[0].pid;
 	char name[NAME_LEN], summary[NAME_LEN + 128], more[64] = "";
+	struct cw_classifier *cls = NULL;
 	size_t upstream = 0, n;
 	FILE *out = r->out;
 
+	/* without memory the waits are only not classified */
+	if (cw_classifier__new(r->sym, &cls))
+		cls = NULL;
 	fprintf(out, "{\"kind\": \"deadlock\", \"rule\": \"%s\", \"severity\": \"%s\", "
 		     "\"formed_at_ns\": ", cw_deadlock_rule__name(d->rule),
 		f->severity == CW_SEVERITY_ERROR ? "error" : "warning");
@@ -375,10 +589,13 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		const struct cw_deadlock_link *l = &d->links[i];
 
 		fputs(i ? ", " : "", out);
-		json_wait(r, pid, l->tid, l->lock < f->nr_locks ? f->locks[l->lock].addr : 0,
-			  l->holder_tid, l->holder_exited, l->reason, l->syscall, l->since_ns,
+		json_wait(r, cls, pid, l->tid,
+			  l->lock < f->nr_locks ? f->locks[l->lock].addr : 0,
+			  l->lock < f->nr_locks ? f->locks[l->lock].type : 0, l->holder_tid,
+			  l->holder_exited, l->reason, l->syscall, 0, l->since_ns,
 			  f->stacks[l->stack].id);
 	}
+	cw_classifier__free(cls);
 	fputs("], \"summary\": ", out);
 	for (size_t i = 0; i < d->nr_links; i++)
 		upstream += d->links[i].upstream;
@@ -415,22 +632,26 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 /* "blocked": every thread blocked now, as the cycle's entries. */
 static void json_fields(const struct cw_render *r)
 {
+	struct cw_classifier *cls = NULL;
 	struct cw_wf_wait *v;
 	size_t n;
 	FILE *out = r->out;
 
 	fputs(",\n  \"blocked\": [", out);
+	if (cw_classifier__new(r->sym, &cls))
+		cls = NULL;
 	if (!cw_wf__blocked(cw_engine__waitfor(r->eng), r->eng, &v, &n)) {
 		for (size_t i = 0; i < n; i++) {
 			fputs(i ? ",\n    " : "\n    ", out);
-			json_wait(r, v[i].pid, v[i].tid, v[i].addr, v[i].holder_tid,
-				  v[i].holder_exited, v[i].reason, v[i].syscall, v[i].since_ns,
-				  v[i].stack_id);
+			json_wait(r, cls, v[i].pid, v[i].tid, v[i].addr, v[i].kind,
+				  v[i].holder_tid, v[i].holder_exited, v[i].reason, v[i].syscall,
+				  v[i].readers, v[i].since_ns, v[i].stack_id);
 		}
 		if (n)
 			fputs("\n  ", out);
 		free(v);
 	}
+	cw_classifier__free(cls);
 	fputc(']', out);
 }
 

@@ -55,6 +55,29 @@ static int in_libc(const struct cw_engine *eng, __u32 pid, __u64 ip)
 	return libc;
 }
 
+__u64 cw_report__wait_site(struct cw_symbols *sym, __u32 pid, __u64 stack_id)
+{
+	const struct cw_stack *st;
+	struct cw_ustack s;
+	__u64 ip = 0;
+
+	st = stack_id ? cw_engine__find_stack(cw_symbols__engine(sym), pid, CW_STACK_USER,
+					      stack_id) :
+			NULL;
+	if (!st || cw_symbols__resolve(sym, st, &s)) {
+		if (st)
+			cw_ustack__fini(&s);
+		return 0;
+	}
+	/* frames past the first are return addresses, as a site is */
+	for (size_t i = 1; i < s.nr && !ip; i++)
+		if (s.frames[i].module && !cw_classify__is_libc(s.frames[i].module) &&
+		    !s.frames[i].inlined)
+			ip = s.frames[i].addr;
+	cw_ustack__fini(&s);
+	return ip;
+}
+
 /*
  * Where an object was first used, for its name: its first site unless that is inside
  * libc (a futex wait's own instruction), else the first frame outside libc of its top
@@ -63,28 +86,12 @@ static int in_libc(const struct cw_engine *eng, __u32 pid, __u64 ip)
 static __u64 object_site(struct cw_symbols *sym, const struct cw_hot_object *o)
 {
 	const struct cw_engine *eng = cw_symbols__engine(sym);
-	const struct cw_stack *st;
-	struct cw_ustack s;
 	__u64 ip = 0;
 
 	if (o->first_ip && !in_libc(eng, o->pid, o->first_ip))
 		return o->first_ip;
-	for (size_t w = 0; w < o->nr_waiters && !ip; w++) {
-		__u64 id = o->waiters[w].stack_id;
-
-		st = id ? cw_engine__find_stack(eng, o->pid, CW_STACK_USER, id) : NULL;
-		if (!st || cw_symbols__resolve(sym, st, &s)) {
-			if (st)
-				cw_ustack__fini(&s);
-			continue;
-		}
-		/* frames past the first are return addresses, as a site is */
-		for (size_t i = 1; i < s.nr && !ip; i++)
-			if (s.frames[i].module && !cw_classify__is_libc(s.frames[i].module) &&
-			    !s.frames[i].inlined)
-				ip = s.frames[i].addr;
-		cw_ustack__fini(&s);
-	}
+	for (size_t w = 0; w < o->nr_waiters && !ip; w++)
+		ip = cw_report__wait_site(sym, o->pid, o->waiters[w].stack_id);
 	return ip ? ip : o->first_ip;
 }
 

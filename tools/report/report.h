@@ -172,6 +172,12 @@ void cw_report__model_fini(struct cw_report_model *m);
  * by the program's site rather than libc's. Returns CW_LOCK_NAMED_*. */
 int cw_report__object_name(struct cw_symbols *sym, const struct cw_hot_object *o, char *buf,
 			   size_t len);
+/*
+ * Where a wait of pid's user stack stack_id was made in the program: the first frame
+ * outside libc past the innermost (the call of pthread_cond_wait, not glibc's system
+ * call), for naming what it waits on by its site; 0 when none (no stack, all libc).
+ */
+__u64 cw_report__wait_site(struct cw_symbols *sym, __u32 pid, __u64 stack_id);
 /* A kernel lock's type from lock:contention_begin's LCB_F_* flags: "mutex", "rwsem_read",
  * "rwsem_write", "spinlock", "rwlock_read", ... "unknown". */
 const char *cw_report__klock_type(__u32 flags);

@@ -40,7 +40,8 @@
  *   (checked by /proc/TID, with a plausible value and a valid mutex kind): the engine
  *   reads "owner exited" from a holder without a COMM. Anything else (a live task of
  *   another process, garbage) is 0, unknown. WAIT_REQUEUE_PI waits on a condition
- *   variable's word, which names no holder.
+ *   variable's word, which names no holder. A glibc rwlock names its writer, or counts
+ *   its readers (read_rwlock()).
  * - A leader that ended while its threads run (pthread_exit()) is a zombie in task/ with
  *   no memory: its maps read empty and process_vm_readv() on it fails. It is not named
  *   (it exited: a lock it still holds names an exited holder), and maps and memory are
@@ -107,6 +108,10 @@
 #define MUTEX_NO_ELISION 512
 #define MUTEX_KNOWN_FLAGS (MUTEX_ROBUST | MUTEX_PI | MUTEX_PP | MUTEX_PSHARED | MUTEX_ELISION | \
 			   MUTEX_NO_ELISION)
+
+/* glibc's pthread_rwlock_t: __readers' phase bit and the readers' count in it */
+#define RW_WRPHASE 1
+#define RW_READERS_SHIFT 3
 
 struct thread {
 	__u32 tid;
@@ -470,6 +475,36 @@ static void read_holder(struct procscan_source *s, struct cw_ev_blocked *b, __u3
 		b->kind = CW_LOCK_MUTEX;
 }
 
+/*
+ * A futex(2) wait with value val on a glibc rwlock's word (glibc 2.25 and later, 2.36
+ * checked; pthread_rwlock_common.c): a reader waits on __wrphase_futex (+8) for the write
+ * phase to end, with 1|FUTEX_USED; a writer there for the readers to leave, with
+ * FUTEX_USED; a writer on __writers_futex (+12) behind the primary writer, with
+ * 1|FUTEX_USED. The value waited with and the layout (padding zero, a known mode) must
+ * agree, as a mutex's kind must: a condition variable's, a semaphore's or a barrier's
+ * word is waited on with other values, or has other fields beside it. Then __readers
+ * says the phase: a write phase is held by __cur_writer (owner_tid), a read phase by
+ * __readers >> 3 readers (b->readers), who leave no trace of who they are.
+ */
+static void read_rwlock(struct procscan_source *s, struct cw_ev_blocked *b, __u32 val)
+{
+	__u32 w[14], word_off = b->addr & 4 ? 12 : 8;
+
+	if (b->addr & 3 || b->addr < word_off ||
+	    read_mem(s->mm_tid, b->addr - word_off, w, sizeof(w)) != sizeof(w))
+		return;
+	/* __pad3, __pad4, __rwelision with __pad1, __pad2; __flags: 0..2 */
+	if (w[4] || w[5] || w[8] || w[9] || w[10] || w[11] || w[12] > 2 || w[2] > 3 || w[3] > 3)
+		return;
+	if (word_off == 8 ? val != 3 && val != 2 : val != 3)
+		return;
+	b->kind = CW_LOCK_RWLOCK;
+	if (w[0] & RW_WRPHASE)
+		b->owner_tid = holder(s, w[6], 1);
+	else
+		b->readers = w[0] >> RW_READERS_SHIFT;
+}
+
 static __u64 stack_id(__u32 tid, __u64 pc, __u64 sp)
 {
 	__u64 v[3] = { tid, pc, sp }, h = 0xcbf29ce484222325ULL;
@@ -668,6 +703,8 @@ static int look_at(struct procscan_source *s, __u32 tid, int *perm)
 	if (b.addr) {
 		b.reason = CW_OFFCPU_FUTEX;
 		read_holder(s, &b, b.futex_op);
+		if (nr == NR_FUTEX && b.kind == CW_LOCK_FUTEX)
+			read_rwlock(s, &b, a[2]);
 	}
 	b.stack_id = queue_stack(s, tid, pc, sp);
 	s->blocked++;
