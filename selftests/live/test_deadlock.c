@@ -655,6 +655,9 @@ TEST(run_fail_on_deadlock_philosophers)
 		snprintf(addr, sizeof(addr), "\"0x%llx\"", fork[i]);
 		EXPECT_LE(2, count(fs, addr)) TH_LOG("fork %d in the deadlock and the inversion", i);
 	}
+	/* each of its five dependencies made at an attempt on a right fork, which never succeeded */
+	EXPECT_EQ(5, count(fs, "\"to_read\": false, \"at_attempt\": true")) TH_LOG("%s", fs);
+	EXPECT_EQ(0, count(fs, "\"at_attempt\": false"));
 	/* formed when the last philosopher blocked: within a second of the workload's ready */
 	p = strstr(fs, "\"formed_at_ns\": ");
 	ASSERT_NE(NULL, p);
