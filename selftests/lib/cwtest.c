@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/array.h"
@@ -395,6 +396,36 @@ int cw_file_has(const char *path, const char *what)
 		found = strstr(line, what) != NULL;
 	fclose(f);
 	return found;
+}
+
+pid_t cw_trace_start(const char *const argv[], int out_fd, int err_fd, const char *err_path,
+		     int *status)
+{
+	const struct timespec nap = { 0, 5000000 };
+	pid_t cw = fork();
+
+	if (cw < 0)
+		return -errno;
+	if (!cw) {
+		if ((out_fd >= 0 && dup2(out_fd, 1) < 0) || dup2(err_fd, 2) < 0)
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (out_fd >= 0)
+		close(out_fd);
+	close(err_fd);
+	for (int i = 0; !cw_file_has(err_path, "tracing process"); i++) {
+		if (waitpid(cw, status, WNOHANG))
+			return -ECHILD;
+		if (i == 12000) {
+			kill(cw, SIGKILL);
+			waitpid(cw, status, 0);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&nap, NULL);
+	}
+	return cw;
 }
 
 int cw_jq_holds(const char *path, const char *filter)

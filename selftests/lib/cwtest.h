@@ -105,6 +105,15 @@ int cw_file_has(const char *path, const char *what);
 /* `jq -e FILTER < PATH` holds (jq installed: the caller checks). */
 int cw_jq_holds(const char *path, const char *filter);
 
+/*
+ * Start a tracing concwatch (argv[0] its path; give -v: it must say "tracing process")
+ * with its stdout on out_fd (-1: ours) and stderr on err_fd, the file err_path, both
+ * closed here; return once its probes are in place, as it says: its pid. -ECHILD when it
+ * ended before (*status: how), -ETIMEDOUT when it said nothing for 60 s, -errno.
+ */
+pid_t cw_trace_start(const char *const argv[], int out_fd, int err_fd, const char *err_path,
+		     int *status);
+
 /* Expect a jq filter (printf format) to hold on the JSON file r->json. */
 #define EXPECT_JQ(r, ...)                                                              \
 	do {                                                                           \

@@ -107,13 +107,13 @@ TEST(hung_before_attach)
  */
 TEST(look_ends_with_the_wait)
 {
-	const struct timespec nap = { 0, 5000000 }, windows = { 1, 500000000 };
+	const struct timespec windows = { 1, 500000000 };
 	char json[PATH_MAX], err[PATH_MAX], pid[16], f[256];
 	const char *argv[12];
 	long a, b;
 	long long lock;
 	struct cw_wl wl;
-	int fd, efd, status, i;
+	int fd, efd, status = 0, i;
 	pid_t cw;
 
 	SKIP_UNLESS_LIVE();
@@ -139,22 +139,9 @@ TEST(look_ends_with_the_wait)
 	argv[i++] = "-p";
 	argv[i++] = pid;
 	argv[i] = NULL;
-	cw = fork();
-	ASSERT_LE(0, cw);
-	if (!cw) {
-		if (dup2(efd, 2) < 0)
-			_exit(126);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(efd);
-	for (i = 0; !cw_file_has(err, "tracing process"); i++) {
-		ASSERT_EQ(0, waitpid(cw, &status, WNOHANG))
-			TH_LOG("concwatch ended before tracing (status 0x%x), stderr in %s", status,
-			       err);
-		ASSERT_LT(i, 12000) TH_LOG("concwatch never said it traces (stderr in %s)", err);
-		nanosleep(&nap, NULL);
-	}
+	cw = cw_trace_start(argv, -1, efd, err, &status);
+	ASSERT_LT(0, cw) TH_LOG("concwatch did not trace (%d, status 0x%x), stderr in %s", cw,
+				status, err);
 	ASSERT_EQ(0, cw_wl__send(&wl, "go"));
 	/* ho-b waits on lock again, now held by ho-a */
 	ASSERT_EQ(0, cw_wait_futex_on(wl.pid, b, lock));

@@ -44,9 +44,8 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	char rounds[16];
 	const char *wl_args[] = { "-w", rounds, "1000", mode, NULL };
 	const char *argv[12];
-	struct timespec nap = { 0, 10 * 1000 * 1000 };
 	char pid[16];
-	int n = 0, out, err, status, i;
+	int n = 0, out, err, status = 0;
 	pid_t cw;
 
 	memset(r, 0, sizeof(*r));
@@ -69,23 +68,10 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	argv[n++] = "-p";
 	argv[n++] = pid;
 	argv[n] = NULL;
-	cw = fork();
-	ASSERT_LE(0, cw);
-	if (!cw) {
-		if (dup2(err, 2) < 0)
-			_exit(126);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(err);
 	/* the rounds start once the probes are in place */
-	for (i = 0; !cw_file_has(r->err, "tracing process"); i++) {
-		ASSERT_EQ(0, waitpid(cw, &status, WNOHANG))
-			TH_LOG("concwatch ended before tracing (status 0x%x), stderr in %s", status,
-			       r->err);
-		ASSERT_LT(i, 12000) TH_LOG("concwatch never said it traces (stderr in %s)", r->err);
-		nanosleep(&nap, NULL);
-	}
+	cw = cw_trace_start(argv, -1, err, r->err, &status);
+	ASSERT_LT(0, cw) TH_LOG("concwatch did not trace (%d, status 0x%x), stderr in %s", cw,
+				status, r->err);
 	ASSERT_EQ(0, cw_wl__go(&r->wl));
 	ASSERT_EQ(0, cw_wl__stop(&r->wl));
 	ASSERT_EQ(cw, waitpid(cw, &status, 0));
