@@ -223,7 +223,9 @@ const char *cw_prio_rule__name(enum cw_prio_rule rule);
  * threads[1]); with rule PREEMPTED, low was runnable while preemptor (a task of any
  * process, priority between theirs) had its CPU, for duration_ns in stretches (an ERROR);
  * with rule LATENT, low is not real-time and the lock does not inherit priority: any busy
- * thread can do that (a WARNING; nothing measured). stacks[0]: high's wait.
+ * thread can do that (a WARNING; nothing measured). stacks[0]: high's wait; stacks[1]:
+ * low's where it was kept off its CPU, stacks[2]: the preemptor's as it gave the CPU back
+ * (PREEMPTED; id 0: not taken, always for a preemptor of another process).
  */
 struct cw_prio_finding {
 	enum cw_prio_rule rule;
