@@ -161,22 +161,30 @@ static __always_inline void prio_switch_out(struct cw_thread_sched *st, struct t
 /*
  * The stacks of a stretch, after its record: L's taken at its preemption, else now from
  * its saved registers when prev is of its process (its memory is mapped then); M's when
- * M is prev (the current task, as it gives the CPU back) and of L's process. A task of
- * another process, or an exiting one (its memory is gone), gives none.
+ * M is prev (the current task, as it gives the CPU back) of a traced process (any: the
+ * stack goes out as its process's). An exiting task (its memory is gone) gives none.
  */
 static __always_inline void prio_emit_stacks(struct cw_thread_sched *st, __u32 tid,
 					     struct task_struct *next, struct task_struct *prev,
 					     int prev_is_m, __u64 now)
 {
-	int prev_ours = prev->pid && prev->tgid == st->tgid && !(prev->flags & CW_PF_EXITING);
+	int prev_live = prev->pid && !(prev->flags & CW_PF_EXITING);
+	__u32 m_tgid = st->pre_tgid, prev_tgid = prev->tgid, flags = 0;
 	__u64 low = st->pi_stack, m = 0;
 	struct cw_ev_pi_stacks *e;
 
-	if (!low && prev_ours)
+	/* two loads: else clang selects the pointer and loads once (a task or a map value),
+	 * which the verifier refuses */
+	asm volatile("" : "+r"(prev_tgid));
+	if (prev_is_m)
+		m_tgid = prev_tgid;
+	if (!low && prev_live && prev_tgid == st->tgid)
 		low = prio_stack(next, tid);
-	if (prev_is_m && prev_ours)
+	if (m_tgid && m_tgid != st->tgid && !cw_traced(m_tgid))
+		flags = CW_PI_STACKS_F_UNTRACED;
+	else if (prev_is_m && prev_live)
 		m = prio_stack(prev, prev->pid);
-	if (!low && !m)
+	if (!low && !m && !flags)
 		return;
 	e = cw_reserve(sizeof(*e), CW_EV_PRIO_STACKS);
 	if (!e)
@@ -189,7 +197,7 @@ static __always_inline void prio_emit_stacks(struct cw_thread_sched *st, __u32 t
 	e->low_stack_id = low;
 	e->preemptor_stack_id = m;
 	e->high_tid = st->pi_waiter;
-	e->pad = 0;
+	e->flags = flags;
 	cw_submit(e);
 }
 

@@ -273,13 +273,17 @@ struct cw_ev_pi {
 	char preemptor_comm[CW_COMM_LEN];
 };
 
+/* cw_ev_pi_stacks.flags */
+#define CW_PI_STACKS_F_UNTRACED (1U << 0)	/* the preemptor's process is not traced: its
+						 * stack is not taken (its modules are not
+						 * known) */
+
 /*
  * The user stacks of a priority inversion's stretch, sent right after its cw_ev_pi (kernel
- * or CW_PI_F_ONGOING) when at least one was taken: which stretch it completes is said by
- * the same pid, tid, ts_ns, addr, wait_since_ns and high_tid. A stack of the preemptor is
- * taken only when it is a thread of low's process (the memory read is that process's)
- * and the task that ran last before low got its CPU back; a preemptor of another process
- * is not traced, and its modules are not known.
+ * or CW_PI_F_ONGOING) when a stack was taken or a flag is set: which stretch it completes
+ * is said by the same pid, tid, ts_ns, addr, wait_since_ns and high_tid. The preemptor's
+ * stack is taken only when it is the task that ran last before low got its CPU back (the
+ * current task then: its own memory), of a traced process.
  */
 struct cw_ev_pi_stacks {
 	struct cw_hdr hdr;	/* pid/tid, ts_ns: the cw_ev_pi's (low, when it got a CPU back) */
@@ -288,9 +292,9 @@ struct cw_ev_pi_stacks {
 	__u64 low_stack_id;	/* low's user stack where it was kept off its CPU (at the
 				 * preemption, else as it got its CPU back), 0 = not taken */
 	__u64 preemptor_stack_id; /* the preemptor's user stack as it gave the CPU back to
-				 * low, 0 = not taken */
+				 * low (its process's stack id), 0 = not taken */
 	__u32 high_tid;		/* as the cw_ev_pi's */
-	__u32 pad;
+	__u32 flags;		/* CW_PI_STACKS_F_* */
 };
 
 struct cw_ev_klock {

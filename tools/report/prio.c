@@ -75,8 +75,8 @@ static void text_stack(const struct cw_render *r, const struct cw_stack_ref *ref
 
 /*
  * A measured inversion's other two stacks: L's where it was kept off its CPU, M's as it
- * gave the CPU back. M of another process is not traced (its stack would need its
- * modules): said so, as is a stack not taken.
+ * gave the CPU back. A stack not taken is said so, with why when known (M's process not
+ * traced: its stack would need its modules).
  */
 static void text_other_stacks(const struct cw_render *r, const struct cw_finding *f,
 			      const char *lc, const char *mc)
@@ -90,15 +90,17 @@ static void text_other_stacks(const struct cw_render *r, const struct cw_finding
 	} else {
 		fprintf(out, "  %s's stack: not taken\n", lc);
 	}
-	if (p->preemptor.pid != p->high.pid) {
-		fprintf(out, "  %s's stack: not taken (process %u is not traced)\n", mc,
-			p->preemptor.pid);
-	} else if (f->stacks[2].id) {
+	if (f->stacks[2].id) {
 		fprintf(out, "  %s's stack as it gave the CPU back:\n", mc);
 		text_stack(r, &f->stacks[2], "      ");
+	} else if (p->preemptor_untraced) {
+		fprintf(out, "  %s's stack: not taken (process %u is not traced)\n", mc,
+			p->preemptor.pid);
+	} else if (!p->bounded) {
+		fprintf(out, "  %s's stack: not taken (it still had the CPU when tracing ended)\n",
+			mc);
 	} else {
-		fprintf(out, "  %s's stack: not taken (it did not give the CPU back to %s)\n", mc,
-			lc);
+		fprintf(out, "  %s's stack: not taken\n", mc);
 	}
 }
 

@@ -540,7 +540,7 @@ const char *cw_prio_rule__name(enum cw_prio_rule rule)
 
 /*
  * locks[0], threads high and low (and the preemptor when of the process), stacks[0..2]:
- * high's wait, low's and the preemptor's (ids 0: none).
+ * high's wait, low's and the preemptor's (of its own process; ids 0: none).
  */
 static int prio_parts(const struct cw_engine *eng, struct cw_finding *f, __u32 pid, __u64 addr,
 		      __u8 kind, const __u64 stack_ids[3])
@@ -566,7 +566,8 @@ static int prio_parts(const struct cw_engine *eng, struct cw_finding *f, __u32 p
 	if (p->preemptor.tid && p->preemptor.pid == pid)
 		add_thread(f, pid, p->preemptor.tid);
 	for (int i = 0; i < 3; i++)
-		f->stacks[i] = (struct cw_stack_ref){ pid, CW_STACK_USER, stack_ids[i] };
+		f->stacks[i] = (struct cw_stack_ref){ i == 2 ? p->preemptor.pid : pid,
+						      CW_STACK_USER, stack_ids[i] };
 	f->nr_stacks = 3;
 	return 0;
 }
@@ -601,6 +602,7 @@ static int prio_measured(const struct find_in *in, const struct cw_prio *pr,
 			.stretches = v->stretches + !!v->ongoing_ns,
 			.bounded = !v->ongoing_ns,
 			.preempted = v->preempted,
+			.preemptor_untraced = v->preemptor_untraced,
 		};
 		err = prio_parts(in->eng, f, v->pid, v->addr, 0,
 				 (__u64[3]){ v->high_stack_id, v->low_stack_id,

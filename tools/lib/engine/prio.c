@@ -216,6 +216,7 @@ static int feed_stacks(struct cw_prio *p, const struct cw_ev_pi_stacks *e)
 		if (e->low_stack_id)
 			v->low_stack_id = e->low_stack_id;
 		v->preemptor_stack_id = e->preemptor_stack_id;
+		v->preemptor_untraced = !!(e->flags & CW_PI_STACKS_F_UNTRACED);
 	} else if (!v->low_stack_id) {
 		v->low_stack_id = e->low_stack_id;
 	}

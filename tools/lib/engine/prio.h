@@ -57,6 +57,8 @@ struct cw_prio_inv {
 	__u64 preemptor_stack_id; /* the preemptor's as it gave L's CPU back, of the longest
 				 * stretch (whose preemptor is named); 0 = none */
 	__u64 longest_ts;	/* ts_ns of the longest stretch's record: its stacks' too */
+	__u32 preemptor_untraced;	/* its stacks record said: the preemptor's process
+					 * is not traced (CW_PI_STACKS_F_UNTRACED) */
 	__u64 ongoing_ns;	/* a stretch still going on at the last word (CW_PI_F_ONGOING),
 				 * not in duration_ns; 0: none */
 	__u64 ongoing_start;	/* its start */
