@@ -9,14 +9,17 @@
  *    _RR or _DEADLINE and its prio is better than L's, the waiter is noted in L's
  *    thread_stats entry (the best waiter wins the one slot);
  *  - L is preempted while noted: who took its CPU (next) is noted with it. Any process's
- *    task: its identity comes from its task_struct, not from the traced set. At L's
- *    switch-in, the task that ran last (prev) is the preemptor instead when it is more
+ *    task: its identity comes from its task_struct, not from the traced set. L is the
+ *    current task there: its user stack, inside its critical section, is taken too. At
+ *    L's switch-in, the task that ran last (prev) is the preemptor instead when it is more
  *    important than that one and still less than H;
  *  - L gets a CPU back (sched_switch, L in) after d ns runnable while H waited (from the
  *    later of L's preemption or wakeup and H's sleep): if H still waits on that lock (its
- *    own entry says so) and d reached pi_threshold_ns, a CW_EV_PRIO_INVERSION record. A note
- *    whose waiter waits no more (acquired, gave up, exited) is dropped there: no hook in
- *    the acquire's return;
+ *    own entry says so) and d reached pi_threshold_ns, a CW_EV_PRIO_INVERSION record, then
+ *    a CW_EV_PRIO_STACKS with L's stack and M's: prev is the current task there, so M's
+ *    stack is taken when M is prev, as it gives the CPU back (of a traced process: an
+ *    untraced one's modules are not known). A note whose waiter waits no more (acquired,
+ *    gave up, exited) is dropped there: no hook in the acquire's return;
  *  - sched_pi_setprio: a PI mutex boosts L at once, before H sleeps. L's prio in its entry
  *    follows the boost (so no note is made, or a note is dropped), and the boost goes out
  *    as CW_EV_PRIO_CHANGE with its donor, for traced tasks.
@@ -29,7 +32,8 @@
  * Cost: sched_switch runs for every switch of the machine. Everything here is behind the
  * traced-thread lookup it did already, then a branch on a field of the entry it holds;
  * only H's sleep in an acquire (rare) does more (a lookup of its pending acquire and of
- * L's entry).
+ * L's entry), and the stacks are taken only at a noted holder's preemption and at the end
+ * of a stretch that is sent (a stack walk, and a copy for a stack not seen before).
  */
 #ifndef __CW_PRIO_BPF_H
 #define __CW_PRIO_BPF_H
