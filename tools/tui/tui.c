@@ -1,0 +1,1280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The live dashboard (tui.h), as top and htop: a header, then three panels (threads,
+ * locks, findings), refreshed every interval; Tab moves between panels, Enter opens the
+ * full report text of a finding, ? lists every key.
+ *
+ * Design choices, and why:
+ * - One loop: cw_session__run() with the next refresh as its deadline and the terminal
+ *   as its watched fd (cw_session__watch_fd()). A key wakes it at once; records keep
+ *   flowing into the engine between keys; a refresh never waits for a drain to end (a
+ *   drain is bounded by the source, design.md). So the UI neither stalls on events nor
+ *   the events on the UI.
+ * - Every figure comes from the report layer: the interval rows of the batch snapshots
+ *   (cw_report__snapshot_view()), the wait-for graph's blocked threads, and the findings
+ *   of cw_report__model_new() drawn by their kind's text renderer, the text `report`
+ *   prints. The dashboard only sorts, cuts and colours.
+ * - The terminal is given back on every way out: endwin() when the loop ends, from an
+ *   atexit() handler, and from the handler of a fatal signal, which then re-raises it
+ *   (as htop does: endwin() there is not async-signal-safe, but a terminal left in raw
+ *   mode is worse). SIGINT and SIGTERM go through the caller's flag: they end the loop,
+ *   which detaches the probes before the terminal is restored.
+ * - SIGWINCH: a handler of ours, installed after ncurses' own, notes it and wakes the
+ *   session's poll() (a signal alone does not end cw_session__run()); the loop then asks
+ *   the terminal its size and resizes curses (resize_term()), and repaints it all.
+ * - Narrow terminals: the tables drop columns by priority (layout.c); every line is cut
+ *   to the width before it is drawn, so nothing wraps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <curses.h>
+
+#include "common/array.h"
+#include "common/time.h"
+#include "engine/engine.h"
+#include "engine/findings.h"
+#include "engine/record.h"
+#include "engine/waitfor.h"
+#include "report/report.h"
+#include "source/session.h"
+#include "tui/layout.h"
+#include "tui/tui.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define LINE_MAX_BYTES 1024
+
+enum { PANEL_THREADS, PANEL_LOCKS, PANEL_FINDINGS, NR_PANELS };
+enum { VIEW_MAIN, VIEW_HELP, VIEW_FINDING };
+enum { PAIR_TITLE = 1, PAIR_FOCUS, PAIR_ERROR, PAIR_WARNING, PAIR_LOST, PAIR_EXITED };
+
+/* A thread as the panel shows it: cells, and the figures it sorts by. */
+struct trow {
+	__u32 tid;
+	char name[CW_SAFE_COMM_LEN];
+	char policy[24];
+	char state[96];
+	char cpu[16], lock[16], futex[16];
+	double cpu_pct, wait_pct;	/* -1: not measured */
+	int exited;
+};
+
+struct lrow {
+	char name[64];
+	const char *type;
+	char acq[24], cont[24], wait[24], maxwait[24], maxhold[24];
+	double acq_s, cont_s;
+	__u64 wait_ns, maxwait_ns, maxhold_ns;
+	int hotspot;
+};
+
+/* A finding: its full report text, the line it is listed by, and when it was first seen. */
+struct frow {
+	__u64 key;		/* kind, locks, threads: the same finding from one refresh to the next */
+	unsigned long seen;	/* the refresh it first appeared in */
+	__u64 seen_ns;		/* ... its time since the start */
+	enum cw_severity severity;
+	const char *kind;
+	char *summary;
+	char *text;		/* the report's text of it, escaped */
+	int live;		/* still in the list at the latest refresh */
+};
+
+struct panel {
+	size_t sel, top;	/* selected row, first row shown */
+	int sort;		/* index in the panel's sorts */
+};
+
+struct tui {
+	struct cw_session *sess;
+	struct cw_engine *eng;
+	struct cw_report_target *t;
+	const struct cw_tui_opts *o;
+	struct cw_report_snapshot *snap;
+	struct trow *threads;
+	size_t nr_threads;
+	struct lrow *locks;
+	size_t nr_locks;
+	struct frow *findings;	/* in order of first appearance */
+	size_t nr_findings, cap_findings;
+	size_t *forder;		/* findings shown, in the panel's order */
+	size_t nr_forder;
+	struct panel panel[NR_PANELS];
+	int focus;
+	int view;
+	char **text;		/* VIEW_FINDING: its lines */
+	size_t nr_text, text_top;
+	__u64 start_ns, last_ns;
+	__u64 events_last;
+	double events_s;
+	unsigned long refreshes;
+	int paused, exited, color;
+	char msg[128];		/* a line for the footer, once */
+};
+
+/* ---- terminal state: restored on every way out ---- */
+
+static volatile sig_atomic_t curses_on;
+static volatile sig_atomic_t wake, resize_seen;
+static struct sigaction old_winch, old_int, old_term;
+
+static void restore_terminal(void)
+{
+	if (curses_on) {
+		curses_on = 0;
+		endwin();
+	}
+}
+
+static void on_fatal(int sig)
+{
+	restore_terminal();
+	/* SA_RESETHAND made the default action current again: die of the same signal */
+	raise(sig);
+}
+
+static void chain(const struct sigaction *old, int sig)
+{
+	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler != SIG_DFL &&
+	    old->sa_handler != SIG_IGN)
+		old->sa_handler(sig);
+}
+
+static void on_wake(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGWINCH)
+		resize_seen = 1;
+	else if (sig == SIGINT)
+		chain(&old_int, sig);
+	else if (sig == SIGTERM)
+		chain(&old_term, sig);
+	wake = 1;
+	errno = saved;
+}
+
+static void install_handlers(void)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	struct sigaction sa = { .sa_handler = on_fatal, .sa_flags = SA_RESETHAND };
+	static int once;
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
+		sigaction(fatal[i], &sa, NULL);
+	if (!once++)
+		atexit(restore_terminal);
+	sa = (struct sigaction){ .sa_handler = on_wake };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGWINCH, &sa, &old_winch);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+}
+
+/* The terminal was resized: curses takes the new size, and the screen is drawn anew. */
+static void resized(void)
+{
+	struct winsize ws;
+
+	resize_seen = 0;
+	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_row && ws.ws_col)
+		resize_term(ws.ws_row, ws.ws_col);
+	clearok(curscr, TRUE);
+}
+
+static void remove_handlers(void)
+{
+	sigaction(SIGWINCH, &old_winch, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+}
+
+/* ---- the model: rows made from the report layer at each refresh ---- */
+
+static const char *short_policy(__u32 policy)
+{
+	const char *p = cw_report__policy_name(policy);
+
+	if (!p)
+		return "?";
+	return strncmp(p, "SCHED_", 6) ? p : p + 6;
+}
+
+static void pct(char *buf, size_t len, double v)
+{
+	if (v < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr, __u32 pid,
+					  __u32 tid)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (w[i].pid == pid && w[i].tid == tid)
+			return &w[i];
+	return NULL;
+}
+
+/* What a blocked thread waits on, as the wait-for graph says it. */
+static void blocked_state(struct tui *ui, const struct cw_wf_wait *w, char *buf, size_t len)
+{
+	const char *name = cw_report__snapshot_lock_name(ui->snap, w->pid, w->addr);
+	char held[32] = "", addr[24];
+
+	if (!name || !strcmp(name, "-")) {
+		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)w->addr);
+		name = addr;
+	}
+	if (w->holder_tid)
+		snprintf(held, sizeof(held), " held by %u%s", w->holder_tid,
+			 w->holder_exited ? " (exited)" : "");
+	switch (w->reason) {
+	case CW_OFFCPU_LOCK:
+		snprintf(buf, len, "blocked on %s%s", name, held);
+		break;
+	case CW_OFFCPU_FUTEX:
+		snprintf(buf, len, "futex wait %s%s", name, held);
+		break;
+	case CW_OFFCPU_KLOCK:
+		snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)w->addr);
+		break;
+	case CW_OFFCPU_IO:
+		snprintf(buf, len, "io wait");
+		break;
+	default:
+		snprintf(buf, len, "sleeping");
+		break;
+	}
+}
+
+/* What a thread mostly did over the interval, when it is not blocked now. */
+static const char *interval_state(const struct cw_report_thread_row *r)
+{
+	__u64 wait = r->lock_ns + r->futex_ns + r->klock_ns;
+
+	if (!r->measured || !r->total_ns)
+		return "-";
+	if (r->oncpu_ns >= r->runnable_ns && r->oncpu_ns >= wait && r->oncpu_ns >= r->other_ns)
+		return "running";
+	if (r->runnable_ns >= wait && r->runnable_ns >= r->other_ns)
+		return "runnable";
+	if (wait >= r->other_ns)
+		return r->lock_ns >= r->futex_ns ? "lock wait" : "futex wait";
+	return "sleeping";
+}
+
+static int make_threads(struct tui *ui, const struct cw_report_view *v, __u64 dt_ns)
+{
+	struct cw_wf_wait *waits = NULL;
+	size_t nr_waits = 0;
+	struct trow *rows;
+
+	if (cw_wf__blocked(cw_engine__waitfor(ui->eng), ui->eng, &waits, &nr_waits))
+		return -ENOMEM;
+	rows = calloc(v->nr_threads ? v->nr_threads : 1, sizeof(*rows));
+	if (!rows) {
+		free(waits);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < v->nr_threads; i++) {
+		const struct cw_report_thread_row *r = &v->threads[i];
+		const struct cw_thread *t = r->t;
+		const struct cw_wf_wait *w = find_wait(waits, nr_waits, t->pid, t->tid);
+		struct trow *row = &rows[i];
+		__u64 total = r->measured && r->total_ns ? r->total_ns : dt_ns;
+
+		row->tid = t->tid;
+		row->exited = t->exited;
+		if (t->comm[0])
+			cw_report__text_safe(t->comm, sizeof(t->comm), row->name, sizeof(row->name));
+		else
+			snprintf(row->name, sizeof(row->name), "?");
+		if (t->has_stats) {
+			const struct cw_ev_thread_stats *s = &t->stats;
+			int rt = s->policy == 1 || s->policy == 2;
+
+			snprintf(row->policy, sizeof(row->policy), "%s %d%s",
+				 short_policy(s->policy), rt ? (int)s->rt_priority : s->nice,
+				 s->prio != s->normal_prio ? " PI" : "");
+		} else {
+			snprintf(row->policy, sizeof(row->policy), "-");
+		}
+		if (t->exited)
+			snprintf(row->state, sizeof(row->state), "exited");
+		else if (w)
+			blocked_state(ui, w, row->state, sizeof(row->state));
+		else
+			snprintf(row->state, sizeof(row->state), "%s", interval_state(r));
+		row->cpu_pct = r->measured && total ? 100.0 * r->oncpu_ns / total : -1;
+		row->wait_pct = -1;
+		if (r->waits_known && total)
+			row->wait_pct = 100.0 * r->lock_ns / total;
+		else if (v->thread_locks_known && total)
+			row->wait_pct = 100.0 * r->wait_ns / total;
+		pct(row->cpu, sizeof(row->cpu), row->cpu_pct);
+		pct(row->lock, sizeof(row->lock), row->wait_pct);
+		pct(row->futex, sizeof(row->futex),
+		    r->waits_known && total ? 100.0 * r->futex_ns / total : -1);
+	}
+	free(waits);
+	free(ui->threads);
+	ui->threads = rows;
+	ui->nr_threads = v->nr_threads;
+	return 0;
+}
+
+static void rate(char *buf, size_t len, double v)
+{
+	if (v >= 100 || v == 0)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.1f", v);
+}
+
+static int make_locks(struct tui *ui, const struct cw_report_view *v, __u64 dt_ns)
+{
+	struct lrow *rows = calloc(v->nr_locks ? v->nr_locks : 1, sizeof(*rows));
+	double dt = dt_ns ? dt_ns / 1e9 : 1;
+
+	if (!rows)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->nr_locks; i++) {
+		const struct cw_report_lock_row *r = &v->locks[i];
+		struct lrow *row = &rows[i];
+
+		if (r->name && strcmp(r->name, "-"))
+			snprintf(row->name, sizeof(row->name), "%s", r->name);
+		else
+			snprintf(row->name, sizeof(row->name), "0x%llx", (unsigned long long)r->addr);
+		row->type = cw_lock_kind__name(r->kind);
+		row->acq_s = r->l ? r->acquisitions / dt : -1;
+		row->cont_s = r->contentions_known ? r->contentions / dt : -1;
+		row->wait_ns = r->wait_ns;
+		row->hotspot = r->hotspot;
+		if (row->acq_s >= 0)
+			rate(row->acq, sizeof(row->acq), row->acq_s);
+		else
+			snprintf(row->acq, sizeof(row->acq), "-");
+		if (row->cont_s >= 0)
+			rate(row->cont, sizeof(row->cont), row->cont_s);
+		else
+			snprintf(row->cont, sizeof(row->cont), "-");
+		cw_report__fmt_ns(row->wait, sizeof(row->wait), r->wait_ns);
+		snprintf(row->maxwait, sizeof(row->maxwait), "-");
+		snprintf(row->maxhold, sizeof(row->maxhold), "-");
+		if (r->l) {
+			row->maxwait_ns = r->l->wait_ns_max;
+			cw_report__fmt_ns(row->maxwait, sizeof(row->maxwait), r->l->wait_ns_max);
+		}
+		if (r->hold_known) {
+			row->maxhold_ns = r->l->hold_ns_max;
+			cw_report__fmt_ns(row->maxhold, sizeof(row->maxhold), r->l->hold_ns_max);
+		}
+	}
+	free(ui->locks);
+	ui->locks = rows;
+	ui->nr_locks = v->nr_locks;
+	return 0;
+}
+
+static __u64 mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	return h * 0x100000001b3ULL;
+}
+
+static __u64 finding_key(const struct cw_finding *f)
+{
+	__u64 h = mix(0xcbf29ce484222325ULL, f->kind);
+
+	for (size_t i = 0; i < f->nr_locks; i++)
+		h = mix(mix(mix(h, f->locks[i].pid), f->locks[i].addr), f->locks[i].lifetime);
+	for (size_t i = 0; i < f->nr_threads; i++)
+		h = mix(h, f->threads[i].tid);
+	return h;
+}
+
+/* The finding's own line: "ERROR: deadlock: ..." without the severity, else its title. */
+static char *summary_of(const char *text)
+{
+	const char *title = NULL;
+
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (!strncmp(p, "ERROR: ", 7))
+			return strndup(p + 7, n - 7);
+		if (!strncmp(p, "WARNING: ", 9))
+			return strndup(p + 9, n - 9);
+		if (!title && !strncmp(p, "finding ", 8))
+			title = p;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return title ? strndup(title, strcspn(title, "\n")) : strdup("");
+}
+
+/* The report's text of finding f, numbered as the report numbers it, escaped. */
+static char *finding_text(const struct cw_render *base, const struct cw_finding *f, size_t number)
+{
+	const struct cw_finding_renderer *fr = cw_report__renderer(f->kind);
+	struct cw_render r = *base;
+	char *raw = NULL, *safe = NULL;
+	size_t len = 0, slen = 0;
+	FILE *m, *s;
+
+	m = open_memstream(&raw, &len);
+	if (!m)
+		return NULL;
+	r.out = m;
+	if (fr && fr->text)
+		fr->text(&r, f, number);
+	else
+		fprintf(m, "\nfinding %zu: %s\n", number, cw_finding_kind__name(f->kind));
+	if (fclose(m)) {
+		free(raw);
+		return NULL;
+	}
+	s = open_memstream(&safe, &slen);
+	if (s) {
+		cw_report__write_safe(s, raw, len);
+		if (fclose(s)) {
+			free(safe);
+			safe = NULL;
+		}
+	}
+	free(raw);
+	return safe;
+}
+
+static int make_findings(struct tui *ui, __u64 now_ns)
+{
+	struct cw_symbols *sym = cw_report__snapshot_symbols(ui->snap);
+	struct cw_render r = { .eng = ui->eng, .sym = sym, .track_free = ui->t->track_free };
+	struct cw_report_model m;
+	size_t number = 0;
+	int err;
+
+	if (!sym)
+		return 0;
+	err = cw_report__model_new(ui->eng, sym, ui->t, &m);
+	if (err)
+		return err;
+	r.fs = m.fs;
+	r.contention = m.c;
+	for (size_t i = 0; i < ui->nr_findings; i++)
+		ui->findings[i].live = 0;
+	for (size_t i = 0; i < cw_findings__nr(m.fs); i++) {
+		const struct cw_finding *f = cw_findings__get(m.fs, i);
+		struct frow *row = NULL;
+		__u64 key;
+		char *text;
+
+		if (!cw_finding__reported(f))
+			continue;
+		number++;
+		key = finding_key(f);
+		for (size_t k = 0; k < ui->nr_findings && !row; k++)
+			if (ui->findings[k].key == key && ui->findings[k].kind ==
+			    cw_finding_kind__name(f->kind))
+				row = &ui->findings[k];
+		text = finding_text(&r, f, number);
+		if (!text)
+			continue;
+		if (!row) {
+			row = cw_grow(ui->findings, &ui->cap_findings, ui->nr_findings + 1,
+				      sizeof(*row));
+			if (!row) {
+				free(text);
+				err = -ENOMEM;
+				break;
+			}
+			ui->findings = row;
+			row = &ui->findings[ui->nr_findings++];
+			*row = (struct frow){ .key = key, .seen = ui->refreshes,
+					      .seen_ns = now_ns - ui->start_ns,
+					      .kind = cw_finding_kind__name(f->kind) };
+		}
+		free(row->text);
+		free(row->summary);
+		row->text = text;
+		row->summary = summary_of(text);
+		row->severity = f->severity;
+		row->live = 1;
+	}
+	cw_report__model_fini(&m);
+	return err;
+}
+
+/* A new snapshot of everything: the interval since the last one. */
+static int refresh_model(struct tui *ui)
+{
+	struct cw_report_view v;
+	__u64 now = cw_now_ns(), dt = now - ui->last_ns, events;
+	int err;
+
+	ui->t->alive = !ui->exited;
+	err = cw_report__snapshot_view(ui->eng, ui->t, ui->snap, &v);
+	if (err)
+		return err;
+	err = make_threads(ui, &v, dt);
+	if (!err)
+		err = make_locks(ui, &v, dt);
+	cw_report__view_fini(&v);
+	if (!err)
+		err = make_findings(ui, now);
+	events = cw_engine__events(ui->eng);
+	ui->events_s = dt ? (events - ui->events_last) * 1e9 / dt : 0;
+	ui->events_last = events;
+	ui->last_ns = now;
+	ui->refreshes++;
+	return err;
+}
+
+/* ---- sorting ---- */
+
+struct sort_def {
+	const char *name;
+	int (*cmp)(const void *, const void *);
+};
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
+
+static int t_by_wait(const void *a, const void *b)
+{
+	const struct trow *x = a, *y = b;
+
+	return CMP(y->wait_pct, x->wait_pct) ?: CMP(x->tid, y->tid);
+}
+
+static int t_by_cpu(const void *a, const void *b)
+{
+	const struct trow *x = a, *y = b;
+
+	return CMP(y->cpu_pct, x->cpu_pct) ?: CMP(x->tid, y->tid);
+}
+
+static int t_by_tid(const void *a, const void *b)
+{
+	const struct trow *x = a, *y = b;
+
+	return CMP(x->tid, y->tid);
+}
+
+static int t_by_name(const void *a, const void *b)
+{
+	const struct trow *x = a, *y = b;
+
+	return strcmp(x->name, y->name) ?: CMP(x->tid, y->tid);
+}
+
+static const struct sort_def thread_sorts[] = {
+	{ "LOCK%", t_by_wait }, { "CPU%", t_by_cpu }, { "TID", t_by_tid }, { "NAME", t_by_name },
+};
+
+static int l_by_wait(const void *a, const void *b)
+{
+	const struct lrow *x = a, *y = b;
+
+	return CMP(y->wait_ns, x->wait_ns) ?: CMP(y->acq_s, x->acq_s) ?: strcmp(x->name, y->name);
+}
+
+static int l_by_acq(const void *a, const void *b)
+{
+	const struct lrow *x = a, *y = b;
+
+	return CMP(y->acq_s, x->acq_s) ?: l_by_wait(a, b);
+}
+
+static int l_by_cont(const void *a, const void *b)
+{
+	const struct lrow *x = a, *y = b;
+
+	return CMP(y->cont_s, x->cont_s) ?: l_by_wait(a, b);
+}
+
+static int l_by_maxwait(const void *a, const void *b)
+{
+	const struct lrow *x = a, *y = b;
+
+	return CMP(y->maxwait_ns, x->maxwait_ns) ?: l_by_wait(a, b);
+}
+
+static int l_by_maxhold(const void *a, const void *b)
+{
+	const struct lrow *x = a, *y = b;
+
+	return CMP(y->maxhold_ns, x->maxhold_ns) ?: l_by_wait(a, b);
+}
+
+static int l_by_name(const void *a, const void *b)
+{
+	const struct lrow *x = a, *y = b;
+
+	return strcmp(x->name, y->name) ?: l_by_wait(a, b);
+}
+
+static const struct sort_def lock_sorts[] = {
+	{ "WAIT", l_by_wait }, { "ACQ/s", l_by_acq }, { "CONT/s", l_by_cont },
+	{ "MAXWAIT", l_by_maxwait }, { "MAXHOLD", l_by_maxhold }, { "NAME", l_by_name },
+};
+
+static const struct frow *sort_findings_base;
+
+static int f_by_newest(const void *a, const void *b)
+{
+	const struct frow *x = &sort_findings_base[*(const size_t *)a];
+	const struct frow *y = &sort_findings_base[*(const size_t *)b];
+
+	return CMP(y->seen, x->seen) ?: CMP(*(const size_t *)a, *(const size_t *)b);
+}
+
+static int f_by_severity(const void *a, const void *b)
+{
+	const struct frow *x = &sort_findings_base[*(const size_t *)a];
+	const struct frow *y = &sort_findings_base[*(const size_t *)b];
+
+	return CMP(y->severity, x->severity) ?: f_by_newest(a, b);
+}
+
+static const struct sort_def finding_sorts[] = {
+	{ "NEWEST", f_by_newest }, { "SEVERITY", f_by_severity },
+};
+
+static const struct sort_def *const sorts[NR_PANELS] = { thread_sorts, lock_sorts, finding_sorts };
+static const size_t nr_sorts[NR_PANELS] = { ARRAY_SIZE(thread_sorts), ARRAY_SIZE(lock_sorts),
+					    ARRAY_SIZE(finding_sorts) };
+
+static void sort_rows(struct tui *ui)
+{
+	size_t *order;
+
+	qsort(ui->threads, ui->nr_threads, sizeof(*ui->threads),
+	      thread_sorts[ui->panel[PANEL_THREADS].sort].cmp);
+	qsort(ui->locks, ui->nr_locks, sizeof(*ui->locks), lock_sorts[ui->panel[PANEL_LOCKS].sort].cmp);
+	order = realloc(ui->forder, (ui->nr_findings ? ui->nr_findings : 1) * sizeof(*order));
+	if (!order)
+		return;
+	ui->forder = order;
+	ui->nr_forder = 0;
+	for (size_t i = 0; i < ui->nr_findings; i++)
+		if (ui->findings[i].live)
+			order[ui->nr_forder++] = i;
+	sort_findings_base = ui->findings;
+	qsort(order, ui->nr_forder, sizeof(*order), finding_sorts[ui->panel[PANEL_FINDINGS].sort].cmp);
+}
+
+static size_t panel_rows(const struct tui *ui, int p)
+{
+	return p == PANEL_THREADS ? ui->nr_threads : p == PANEL_LOCKS ? ui->nr_locks : ui->nr_forder;
+}
+
+/* ---- drawing ---- */
+
+static void put_line(int y, const char *s, attr_t attr)
+{
+	char buf[LINE_MAX_BYTES];
+	size_t n;
+
+	if (y < 0 || y >= LINES)
+		return;
+	n = cw_tui__fit(s, COLS);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	move(y, 0);
+	attron(attr);
+	addstr(buf);
+	/* the rest of the line in the same attribute: a selected row is a bar */
+	for (int x = getcurx(stdscr); x < COLS && getcury(stdscr) == y; x++)
+		addch(' ');
+	attroff(attr);
+}
+
+static attr_t color(const struct tui *ui, int pair, attr_t fallback)
+{
+	return ui->color ? COLOR_PAIR(pair) : fallback;
+}
+
+static void fmt_uptime(char *buf, size_t len, __u64 ns)
+{
+	unsigned long s = ns / 1000000000ULL;
+
+	snprintf(buf, len, "%02lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+}
+
+static void draw_header(struct tui *ui)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(ui->eng);
+	char line[LINE_MAX_BYTES], up[32], comm[CW_SAFE_COMM_LEN], lost[48];
+	int x;
+
+	cw_report__text_safe(ui->t->comm, sizeof(ui->t->comm), comm, sizeof(comm));
+	fmt_uptime(up, sizeof(up), ui->last_ns - ui->start_ns);
+	snprintf(line, sizeof(line), "concwatch %s  pid %d (%s)%s  up %s%s", CW_VERSION, ui->t->pid,
+		 comm, ui->exited ? "  [EXITED]" : "", up, ui->paused ? "  [PAUSED]" : "");
+	put_line(0, line, A_BOLD);
+	if (ui->exited && ui->color) {
+		/* the mark in its own colour, where it is on the line */
+		x = strstr(line, "[EXITED]") - line;
+		if (x < COLS)
+			mvchgat(0, x, 8, A_BOLD, PAIR_EXITED, NULL);
+	}
+	snprintf(lost, sizeof(lost), "lost %llu", (unsigned long long)c->lost_total);
+	snprintf(line, sizeof(line), "events %.0f/s  %s  backend %s (%s)  threads %zu  locks %zu  "
+		 "findings %zu", ui->events_s, lost, ui->o->backend ? ui->o->backend : "bpf",
+		 ui->o->no_uprobes ? "--no-uprobes" : "full", ui->nr_threads, ui->nr_locks,
+		 ui->nr_forder);
+	put_line(1, line, A_NORMAL);
+	x = strstr(line, lost) - line;
+	if (c->lost_total && x < COLS)
+		mvchgat(1, x, strlen(lost), A_BOLD | A_REVERSE * !ui->color, PAIR_LOST * ui->color,
+			NULL);
+}
+
+static const struct cw_tui_col thread_cols[] = {
+	{ "TID", 7, 0, 1 },
+	{ "NAME", 15, 0, 0 },
+	{ "POLICY", 9, 5, 0 },
+	{ "CPU%", 4, 2, 1 },
+	{ "LOCK%", 5, 1, 1 },
+	{ "FUTEX%", 6, 3, 1 },
+	{ "STATE", 10, 0, 0, 1 },
+};
+
+static const struct cw_tui_col lock_cols[] = {
+	{ "NAME", 12, 0, 0, 1, 40 },
+	{ "TYPE", 7, 6, 0 },
+	{ "ACQ/s", 8, 2, 1 },
+	{ "CONT/s", 8, 3, 1 },
+	{ "WAIT", 9, 1, 1 },
+	{ "MAXWAIT", 9, 4, 1 },
+	{ "MAXHOLD", 9, 5, 1 },
+};
+
+static const struct cw_tui_col finding_cols[] = {
+	{ "SEV", 7, 0, 0 },
+	{ "KIND", 22, 1, 0 },
+	{ "SEEN", 8, 3, 1 },
+	{ "SUMMARY", 30, 0, 0, 1 },
+};
+
+static void row_cells(const struct tui *ui, int p, size_t i, const char **cells, char *seen,
+		      size_t seen_len)
+{
+	if (p == PANEL_THREADS) {
+		const struct trow *r = &ui->threads[i];
+		static char tid[16];
+
+		snprintf(tid, sizeof(tid), "%u", r->tid);
+		cells[0] = tid;
+		cells[1] = r->name;
+		cells[2] = r->policy;
+		cells[3] = r->cpu;
+		cells[4] = r->lock;
+		cells[5] = r->futex;
+		cells[6] = r->state;
+	} else if (p == PANEL_LOCKS) {
+		const struct lrow *r = &ui->locks[i];
+
+		cells[0] = r->name;
+		cells[1] = r->type;
+		cells[2] = r->acq;
+		cells[3] = r->cont;
+		cells[4] = r->wait;
+		cells[5] = r->maxwait;
+		cells[6] = r->maxhold;
+	} else {
+		const struct frow *r = &ui->findings[ui->forder[i]];
+
+		fmt_uptime(seen, seen_len, r->seen_ns);
+		cells[0] = r->severity == CW_SEVERITY_ERROR ? "ERROR" : "WARNING";
+		cells[1] = r->kind;
+		cells[2] = seen;
+		cells[3] = r->summary;
+	}
+}
+
+static attr_t row_attr(const struct tui *ui, int p, size_t i)
+{
+	if (p == PANEL_FINDINGS) {
+		const struct frow *r = &ui->findings[ui->forder[i]];
+
+		if (r->severity == CW_SEVERITY_ERROR)
+			return color(ui, PAIR_ERROR, A_BOLD);
+		return color(ui, PAIR_WARNING, A_NORMAL);
+	}
+	if (p == PANEL_LOCKS && ui->locks[i].hotspot)
+		return color(ui, PAIR_WARNING, A_NORMAL);
+	return A_NORMAL;
+}
+
+static void draw_panel(struct tui *ui, int p, int y, int h)
+{
+	static const char *const names[] = { "Threads", "Locks", "Findings" };
+	const struct cw_tui_col *cols = p == PANEL_THREADS ? thread_cols :
+					p == PANEL_LOCKS ? lock_cols : finding_cols;
+	size_t nc = p == PANEL_THREADS ? ARRAY_SIZE(thread_cols) :
+		    p == PANEL_LOCKS ? ARRAY_SIZE(lock_cols) : ARRAY_SIZE(finding_cols);
+	struct panel *pn = &ui->panel[p];
+	size_t nr = panel_rows(ui, p), rows = h > 2 ? h - 2 : 0;
+	int widths[8];
+	char line[LINE_MAX_BYTES], title[96];
+
+	if (h < 1)
+		return;
+	if (pn->sel >= nr)
+		pn->sel = nr ? nr - 1 : 0;
+	if (pn->sel < pn->top)
+		pn->top = pn->sel;
+	if (rows && pn->sel >= pn->top + rows)
+		pn->top = pn->sel - rows + 1;
+	snprintf(title, sizeof(title), "%s %s (%zu)  sort: %s", ui->focus == p ? ">" : " ",
+		 names[p], nr, sorts[p][pn->sort].name);
+	put_line(y, title, ui->focus == p ? color(ui, PAIR_FOCUS, A_REVERSE) | A_BOLD :
+					     color(ui, PAIR_TITLE, A_BOLD));
+	if (h < 2)
+		return;
+	cw_tui__layout(cols, nc, COLS, widths);
+	cw_tui__format_row(cols, nc, widths, NULL, COLS, line, sizeof(line));
+	put_line(y + 1, line, A_UNDERLINE);
+	for (size_t r = 0; r < rows; r++) {
+		size_t i = pn->top + r;
+		const char *cells[8];
+		char seen[32];
+		attr_t a;
+
+		if (i >= nr) {
+			put_line(y + 2 + r, "", A_NORMAL);
+			continue;
+		}
+		row_cells(ui, p, i, cells, seen, sizeof(seen));
+		cw_tui__format_row(cols, nc, widths, cells, COLS, line, sizeof(line));
+		a = row_attr(ui, p, i);
+		if (ui->focus == p && i == pn->sel)
+			a |= A_REVERSE;
+		put_line(y + 2 + r, line, a);
+	}
+}
+
+static const char *const help_lines[] = {
+	"concwatch live dashboard: keys",
+	"",
+	"  Tab, Shift-Tab    next / previous panel (threads, locks, findings)",
+	"  Up, Down          move the selection",
+	"  PgUp, PgDn        a page up / down",
+	"  Home, End         first / last row",
+	"  s, F6             sort the panel by its next column",
+	"  Enter             findings: open the finding's full report",
+	"  Esc, Left         back from a finding or this help",
+	"  p                 pause / resume the display (tracing goes on)",
+	"  ?, h, F1          this help",
+	"  q, F10            quit: detach every probe and restore the terminal",
+	"",
+	"Rates (ACQ/s, CONT/s, CPU%, LOCK%, FUTEX%) and WAIT are over the last interval;",
+	"MAXWAIT and MAXHOLD since tracing began. Not yet: the tracer-cost estimate, drill-down",
+	"stacks on locks and threads, the lock graph, the / filter, saving the report.",
+	"",
+	"Press any key to go back.",
+};
+
+static void draw_text(struct tui *ui, const char *const *lines, size_t nr, size_t top,
+		      const char *title)
+{
+	int h = LINES - 2;
+
+	put_line(0, title, color(ui, PAIR_FOCUS, A_REVERSE) | A_BOLD);
+	for (int r = 0; r < h; r++)
+		put_line(1 + r, top + r < nr ? lines[top + r] : "", A_NORMAL);
+}
+
+static void draw_footer(struct tui *ui)
+{
+	const char *keys = ui->view == VIEW_FINDING ?
+				   "Up/Down/PgUp/PgDn scroll  Esc back  q quit" :
+			   ui->view == VIEW_HELP ? "any key: back" :
+						   "Tab panel  s sort  Enter open  p pause  ? help  q quit";
+
+	put_line(LINES - 1, ui->msg[0] ? ui->msg : keys, A_REVERSE * !ui->color |
+			     color(ui, PAIR_TITLE, A_NORMAL));
+}
+
+static void draw(struct tui *ui)
+{
+	erase();
+	if (LINES < 5 || COLS < 20) {
+		put_line(0, "concwatch: terminal too small", A_BOLD);
+		refresh();
+		return;
+	}
+	if (ui->view == VIEW_HELP) {
+		draw_text(ui, help_lines, ARRAY_SIZE(help_lines), 0, "Help");
+	} else if (ui->view == VIEW_FINDING) {
+		char title[64];
+
+		snprintf(title, sizeof(title), "Finding  (line %zu of %zu)", ui->text_top + 1,
+			 ui->nr_text);
+		draw_text(ui, (const char *const *)ui->text, ui->nr_text, ui->text_top, title);
+	} else {
+		int body = LINES - 3, y = 2;
+
+		draw_header(ui);
+		if (body < 9) {
+			/* room for one panel: the focused one */
+			draw_panel(ui, ui->focus, y, body);
+		} else {
+			int ht = body * 2 / 5, hl = body * 3 / 10;
+
+			draw_panel(ui, PANEL_THREADS, y, ht);
+			draw_panel(ui, PANEL_LOCKS, y + ht, hl);
+			draw_panel(ui, PANEL_FINDINGS, y + ht + hl, body - ht - hl);
+		}
+	}
+	draw_footer(ui);
+	ui->msg[0] = '\0';
+	refresh();
+}
+
+/* ---- keys ---- */
+
+static void free_text(struct tui *ui)
+{
+	for (size_t i = 0; i < ui->nr_text; i++)
+		free(ui->text[i]);
+	free(ui->text);
+	ui->text = NULL;
+	ui->nr_text = ui->text_top = 0;
+}
+
+static void open_finding(struct tui *ui)
+{
+	struct panel *pn = &ui->panel[PANEL_FINDINGS];
+	const char *p;
+	size_t cap = 0;
+
+	if (pn->sel >= ui->nr_forder)
+		return;
+	free_text(ui);
+	p = ui->findings[ui->forder[pn->sel]].text;
+	/* the report's text begins with a blank line before each finding */
+	while (*p == '\n')
+		p++;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		char **v = cw_grow(ui->text, &cap, ui->nr_text + 1, sizeof(*v));
+
+		if (!v)
+			break;
+		ui->text = v;
+		ui->text[ui->nr_text] = strndup(p, n);
+		if (!ui->text[ui->nr_text])
+			break;
+		/* tabs are not cells: the report uses none, but a name might */
+		for (char *c = ui->text[ui->nr_text]; *c; c++)
+			if (*c == '\t')
+				*c = ' ';
+		ui->nr_text++;
+		p += n;
+		if (*p)
+			p++;
+	}
+	ui->view = VIEW_FINDING;
+}
+
+/* Up, down, a page, the ends: on a panel's selection or the text's first line. */
+static void move_sel(size_t *pos, size_t nr, int key, size_t page)
+{
+	if (!page)
+		page = 1;
+	switch (key) {
+	case KEY_UP:
+		if (*pos)
+			(*pos)--;
+		break;
+	case KEY_DOWN:
+		if (*pos + 1 < nr)
+			(*pos)++;
+		break;
+	case KEY_PPAGE:
+		*pos = *pos > page ? *pos - page : 0;
+		break;
+	case KEY_NPAGE:
+		*pos = nr ? (*pos + page < nr ? *pos + page : nr - 1) : 0;
+		break;
+	case KEY_HOME:
+		*pos = 0;
+		break;
+	case KEY_END:
+		*pos = nr ? nr - 1 : 0;
+		break;
+	}
+}
+
+/* 1 to quit. */
+static int on_key(struct tui *ui, int key)
+{
+	if (key == KEY_RESIZE) {
+		clearok(curscr, TRUE);
+		return 0;
+	}
+	if (ui->view == VIEW_HELP) {
+		if (key == 'q' || key == KEY_F(10))
+			return 1;
+		ui->view = VIEW_MAIN;
+		return 0;
+	}
+	if (ui->view == VIEW_FINDING) {
+		size_t page = LINES > 3 ? LINES - 3 : 1;
+		size_t last = ui->nr_text > page ? ui->nr_text - page : 0;
+
+		switch (key) {
+		case 'q':
+		case KEY_F(10):
+			return 1;
+		case 27:
+		case KEY_LEFT:
+		case KEY_BACKSPACE:
+			ui->view = VIEW_MAIN;
+			free_text(ui);
+			return 0;
+		}
+		move_sel(&ui->text_top, last + 1, key, page);
+		return 0;
+	}
+	switch (key) {
+	case 'q':
+	case KEY_F(10):
+		return 1;
+	case '\t':
+		ui->focus = (ui->focus + 1) % NR_PANELS;
+		return 0;
+	case KEY_BTAB:
+		ui->focus = (ui->focus + NR_PANELS - 1) % NR_PANELS;
+		return 0;
+	case 's':
+	case KEY_F(6):
+		ui->panel[ui->focus].sort = (ui->panel[ui->focus].sort + 1) % nr_sorts[ui->focus];
+		sort_rows(ui);
+		return 0;
+	case 'p':
+		ui->paused = !ui->paused;
+		return 0;
+	case '?':
+	case 'h':
+	case KEY_F(1):
+		ui->view = VIEW_HELP;
+		return 0;
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+		if (ui->focus == PANEL_FINDINGS)
+			open_finding(ui);
+		else
+			snprintf(ui->msg, sizeof(ui->msg), "Enter opens findings; drill-down on "
+				 "threads and locks is not there yet");
+		return 0;
+	}
+	move_sel(&ui->panel[ui->focus].sel, panel_rows(ui, ui->focus), key,
+		 LINES > 12 ? (size_t)(LINES - 12) / 3 : 1);
+	return 0;
+}
+
+/* Every key waiting; 1 to quit. */
+static int read_keys(struct tui *ui)
+{
+	int key, any = 0;
+
+	while ((key = getch()) != ERR) {
+		any = 1;
+		if (on_key(ui, key))
+			return 1;
+	}
+	if (any)
+		draw(ui);
+	return 0;
+}
+
+/* ---- setup and the loop ---- */
+
+static int start_curses(struct tui *ui, char *err, size_t errlen)
+{
+	const char *no_color = getenv("NO_COLOR");
+
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		snprintf(err, errlen, "the dashboard needs a terminal (use --batch for text)");
+		return -ENOTTY;
+	}
+	setlocale(LC_ALL, "");
+	/* Esc goes back at once: no escape sequence here is typed slower than 25 ms */
+	if (!getenv("ESCDELAY"))
+		set_escdelay(25);
+	if (!newterm(NULL, stdout, stdin)) {
+		snprintf(err, errlen, "cannot use the terminal (TERM=%s)",
+			 getenv("TERM") ? getenv("TERM") : "");
+		return -ENOTTY;
+	}
+	curses_on = 1;
+	/* after newterm(): ours replace what it installed (SIGWINCH) */
+	install_handlers();
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	curs_set(0);
+	/* NO_COLOR (no-color.org): set and not empty means no colour */
+	ui->color = has_colors() && !(no_color && no_color[0]);
+	if (ui->color) {
+		start_color();
+		use_default_colors();
+		init_pair(PAIR_TITLE, COLOR_BLACK, COLOR_CYAN);
+		init_pair(PAIR_FOCUS, COLOR_BLACK, COLOR_GREEN);
+		init_pair(PAIR_ERROR, COLOR_RED, -1);
+		init_pair(PAIR_WARNING, COLOR_YELLOW, -1);
+		init_pair(PAIR_LOST, COLOR_WHITE, COLOR_RED);
+		init_pair(PAIR_EXITED, COLOR_WHITE, COLOR_RED);
+	}
+	return 0;
+}
+
+static void tui_fini(struct tui *ui)
+{
+	free_text(ui);
+	for (size_t i = 0; i < ui->nr_findings; i++) {
+		free(ui->findings[i].text);
+		free(ui->findings[i].summary);
+	}
+	free(ui->findings);
+	free(ui->forder);
+	free(ui->threads);
+	free(ui->locks);
+	cw_report__snapshot_free(ui->snap);
+}
+
+static int update(struct tui *ui, char *err, size_t errlen)
+{
+	int ret = refresh_model(ui);
+
+	if (ret) {
+		snprintf(err, errlen, "failed to take a snapshot: %s", strerror(-ret));
+		return ret;
+	}
+	sort_rows(ui);
+	return 0;
+}
+
+/* The target exited: its last state stays, and only keys (and signals) are waited for. */
+static int exited_loop(struct tui *ui)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+
+	for (;;) {
+		if (*ui->o->stop)
+			return 0;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		wake = 0;
+		if (resize_seen) {
+			resized();
+			draw(ui);
+		}
+		if (read_keys(ui))
+			return 0;
+	}
+}
+
+int cw_tui__run(struct cw_session *sess, struct cw_engine *eng, struct cw_report_target *t,
+		const struct cw_tui_opts *opts, char *err, size_t errlen)
+{
+	struct tui ui = { .sess = sess, .eng = eng, .t = t, .o = opts };
+	__u64 next;
+	int ret;
+
+	err[0] = '\0';
+	ui.snap = cw_report__snapshot_new();
+	if (!ui.snap) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = start_curses(&ui, err, errlen);
+	if (ret) {
+		tui_fini(&ui);
+		return ret;
+	}
+	ui.start_ns = ui.last_ns = cw_now_ns();
+	cw_session__watch_fd(sess, STDIN_FILENO);
+	draw(&ui);
+	next = ui.start_ns + opts->interval_ns;
+	for (;;) {
+		int end;
+
+		end = cw_session__run(sess, next, &wake);
+		if (end < 0) {
+			snprintf(err, errlen, "%s", cw_session__error(sess));
+			ret = end;
+			break;
+		}
+		if (*opts->stop)
+			break;
+		wake = 0;
+		if (resize_seen) {
+			resized();
+			draw(&ui);
+		}
+		if (end == CW_SESSION_TARGET_EXITED || end == CW_SESSION_ENDED) {
+			/* every record the target made, then its last picture */
+			snprintf(ui.msg, sizeof(ui.msg), "process %d exited: its last state stays; "
+				 "q quits", t->pid);
+			ret = cw_session__finish(sess);
+			ui.exited = 1;
+			if (!ret)
+				ret = update(&ui, err, errlen);
+			if (ret) {
+				if (!err[0])
+					snprintf(err, errlen, "%s", cw_session__error(sess));
+				break;
+			}
+			draw(&ui);
+			ret = exited_loop(&ui);
+			break;
+		}
+		if (read_keys(&ui))
+			break;
+		if (cw_now_ns() >= next) {
+			/* on a fixed cadence, as --batch: a slow refresh is not added to the next */
+			next += opts->interval_ns;
+			if (next < cw_now_ns())
+				next = cw_now_ns() + opts->interval_ns;
+			if (!ui.paused) {
+				ret = update(&ui, err, errlen);
+				if (ret)
+					break;
+			}
+			draw(&ui);
+		}
+	}
+	cw_session__watch_fd(sess, -1);
+	if (!ui.exited) {
+		snprintf(ui.msg, sizeof(ui.msg), "detaching...");
+		draw(&ui);
+		if (cw_session__finish(sess) < 0 && !ret) {
+			snprintf(err, errlen, "%s", cw_session__error(sess));
+			ret = -EIO;
+		}
+	}
+	restore_terminal();
+	remove_handlers();
+	tui_fini(&ui);
+	return ret;
+}
