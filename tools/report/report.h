@@ -144,9 +144,13 @@ int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report
 void cw_report__view_fini(struct cw_report_view *v);
 /* The symbol context the snapshots keep (NULL before the first): valid until the next. */
 struct cw_symbols *cw_report__snapshot_symbols(const struct cw_report_snapshot *snap);
-/* The table name of a lock or object the snapshots named, NULL when none did. */
+/*
+ * The table name of a lock or object the snapshots named, or else named now into buf
+ * as the tables name them; "-" when only its address is known, NULL before the first
+ * snapshot.
+ */
 const char *cw_report__snapshot_lock_name(const struct cw_report_snapshot *snap, __u32 pid,
-					  __u64 addr);
+					  __u64 addr, char *buf, size_t len);
 
 /*
  * `concwatch deadlock`: the deadlock findings, then every thread blocked now and on what

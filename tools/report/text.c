@@ -833,15 +833,23 @@ struct cw_symbols *cw_report__snapshot_symbols(const struct cw_report_snapshot *
 }
 
 const char *cw_report__snapshot_lock_name(const struct cw_report_snapshot *snap, __u32 pid,
-					  __u64 addr)
+					  __u64 addr, char *buf, size_t len)
 {
+	char raw[256];
+	int how;
+
 	for (size_t i = 0; i < snap->nr_locks; i++)
 		if (snap->locks[i].pid == pid && snap->locks[i].addr == addr && snap->locks[i].name)
 			return snap->locks[i].name;
 	for (size_t i = 0; i < snap->nr_objs; i++)
 		if (snap->objs[i].pid == pid && snap->objs[i].addr == addr && snap->objs[i].name)
 			return snap->objs[i].name;
-	return NULL;
+	/* a wait no probe saw (a hang found by looking): named as the tables name locks */
+	if (!snap->sym)
+		return NULL;
+	how = cw_symbols__lock_name(snap->sym, pid, addr, 0, raw, sizeof(raw));
+	shorten_name(raw, how, buf, len);
+	return buf;
 }
 
 int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,

@@ -72,6 +72,7 @@ struct lrow {
 	double acq_s, cont_s;
 	__u64 wait_ns, maxwait_ns, maxhold_ns;
 	int hotspot;
+	int for_work;		/* a condvar, semaphore, barrier, join: waits for work, not a lock */
 };
 
 /* A finding: its full report text, the line it is listed by, and when it was first seen. */
@@ -227,8 +228,14 @@ static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr,
 /* What a blocked thread waits on, as the wait-for graph says it. */
 static void blocked_state(struct tui *ui, const struct cw_wf_wait *w, char *buf, size_t len)
 {
-	const char *name = cw_report__snapshot_lock_name(ui->snap, w->pid, w->addr);
-	char held[32] = "", addr[24];
+	char held[32] = "", addr[24], nbuf[256];
+	const char *name = cw_report__snapshot_lock_name(ui->snap, w->pid, w->addr, nbuf,
+							 sizeof(nbuf));
+	/* a futex word with an owner, or one a look knew for a lock, is waited on as a lock */
+	int lock = w->reason == CW_OFFCPU_LOCK ||
+		   (w->reason == CW_OFFCPU_FUTEX && (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
+						     w->kind == CW_LOCK_RWLOCK ||
+						     w->kind == CW_LOCK_SPIN));
 
 	if (!name || !strcmp(name, "-")) {
 		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)w->addr);
@@ -237,10 +244,11 @@ static void blocked_state(struct tui *ui, const struct cw_wf_wait *w, char *buf,
 	if (w->holder_tid)
 		snprintf(held, sizeof(held), " held by %u%s", w->holder_tid,
 			 w->holder_exited ? " (exited)" : "");
-	switch (w->reason) {
-	case CW_OFFCPU_LOCK:
+	if (lock) {
 		snprintf(buf, len, "blocked on %s%s", name, held);
-		break;
+		return;
+	}
+	switch (w->reason) {
 	case CW_OFFCPU_FUTEX:
 		snprintf(buf, len, "futex wait %s%s", name, held);
 		break;
@@ -360,6 +368,7 @@ static int make_locks(struct tui *ui, const struct cw_report_view *v, __u64 dt_n
 		row->cont_s = r->contentions_known ? r->contentions / dt : -1;
 		row->wait_ns = r->wait_ns;
 		row->hotspot = r->hotspot;
+		row->for_work = CW_LOCK_WAITS_FOR_WORK(r->kind);
 		if (row->acq_s >= 0)
 			rate(row->acq, sizeof(row->acq), row->acq_s);
 		else
@@ -582,11 +591,16 @@ static const struct sort_def thread_sorts[] = {
 	{ "LOCK%", t_by_wait }, { "CPU%", t_by_cpu }, { "TID", t_by_tid }, { "NAME", t_by_name },
 };
 
+/*
+ * Most waited on first; what waits for work (a condvar, a join) after the locks, as the
+ * reports never call those hotspots: an idle worker's wait is no contention.
+ */
 static int l_by_wait(const void *a, const void *b)
 {
 	const struct lrow *x = a, *y = b;
 
-	return CMP(y->wait_ns, x->wait_ns) ?: CMP(y->acq_s, x->acq_s) ?: strcmp(x->name, y->name);
+	return CMP(x->for_work, y->for_work) ?: CMP(y->wait_ns, x->wait_ns) ?:
+	       CMP(y->acq_s, x->acq_s) ?: strcmp(x->name, y->name);
 }
 
 static int l_by_acq(const void *a, const void *b)
