@@ -8,8 +8,9 @@
  * - wl_hot (4 threads on hot_lock, a cold_lock now and then): hot_lock is the first row
  *   of the locks panel; '?' shows the help with every key; sorting the locks panel by
  *   name puts cold_lock first; at 60x20 the header and a table with its column titles
- *   are still there, no line wider than the terminal; 'q' gives the shell back, concwatch
- *   exits 0, and none of the BPF programs it had loaded is loaded any more;
+ *   are still there, no line wider than the terminal; 'q' and SIGTERM give the shell
+ *   back, working (echo and line mode), concwatch exits 0, and none of the BPF programs
+ *   it had loaded is loaded any more; so does a crash (SIGSEGV), concwatch dying of it;
  * - wl_deadlock (dl-a and dl-b hung ABBA): each thread's state names the lock it waits
  *   on and the thread that holds it, and the deadlock finding appears as an ERROR;
  * - a target that exits while watched: the last state stays, marked exited.
@@ -477,21 +478,46 @@ TEST_F(tui, resize_60x20)
 	free(s);
 }
 
-TEST_F(tui, quit_restores_and_detaches)
+/*
+ * The shell works as before the dashboard: a command typed echoes (echo is on again) and
+ * runs at Enter (canonical mode), and its output shows.
+ */
+static void shell_works(struct __test_metadata *_metadata)
+{
+	char *s = NULL;
+
+	ASSERT_EQ(0, keys("echo ok-$((20+22))"));
+	ASSERT_EQ(0, keys("Enter"));
+	/* the line typed, as echoed, then what it printed, then the prompt again */
+	EXPECT_EQ(0, wait_text(PROMPT "echo ok-$((20+22))\nok-42\n" PROMPT_SHOWN, SCREEN_MS, &s))
+		TH_LOG("screen:\n%s", s);
+	free(s);
+}
+
+/*
+ * End the dashboard with how (a key, or a signal sent to concwatch): the shell's screen
+ * comes back with the status want and its prompt last, the shell works, and none of
+ * the BPF programs concwatch held is still loaded.
+ */
+static void end_dashboard(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
+			  const char *key, int sig, const char *want)
 {
 	unsigned int ids[256];
 	char *s = NULL, line[512];
 	pid_t cw;
 	int n, last = -1;
 
-	CW_SKIPPED_IN_SETUP();
 	hot_on_top(_metadata, self);
 	cw = child_of(self->shell);
 	ASSERT_GT(cw, 0);
 	n = prog_ids(cw, ids, 256);
 	ASSERT_GT(n, 0) TH_LOG("concwatch %d holds no BPF program", cw);
-	ASSERT_EQ(0, keys("q"));
-	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, &s)) TH_LOG("screen:\n%s", s);
+	if (key) {
+		ASSERT_EQ(0, keys(key));
+	} else {
+		ASSERT_EQ(0, kill(cw, sig));
+	}
+	EXPECT_EQ(0, wait_text(want, ATTACH_MS, &s)) TH_LOG("no %s:\n%s", want, s);
 	/* the dashboard is gone: the shell's screen is back, with its prompt last */
 	EXPECT_EQ(NULL, strstr(s, "Locks (")) TH_LOG("screen:\n%s", s);
 	for (int i = 0; s && line_of(s, i, line, sizeof(line)) && i < ROWS; i++)
@@ -500,11 +526,35 @@ TEST_F(tui, quit_restores_and_detaches)
 	ASSERT_GE(last, 0);
 	EXPECT_STREQ(PROMPT_SHOWN, line_of(s, last, line, sizeof(line)));
 	free(s);
+	shell_works(_metadata);
 	for (int i = 0; i < n; i++) {
 		unsigned int id = ids[i];
 
 		EXPECT_FALSE(prog_loaded(id)) TH_LOG("BPF program %u still loaded", id);
 	}
+}
+
+TEST_F(tui, quit_restores_and_detaches)
+{
+	CW_SKIPPED_IN_SETUP();
+	end_dashboard(_metadata, self, "q", 0, "exit=0\n" PROMPT_SHOWN);
+}
+
+/* SIGTERM (and SIGINT, the same handler) ends it as q does: detached, exit 0. */
+TEST_F(tui, sigterm_restores_and_detaches)
+{
+	CW_SKIPPED_IN_SETUP();
+	end_dashboard(_metadata, self, NULL, SIGTERM, "exit=0\n" PROMPT_SHOWN);
+}
+
+/*
+ * A crash: the terminal is restored by the fatal signal's handler, concwatch dies of
+ * the signal (the shell says 128 + 11), and the kernel unloads its programs.
+ */
+TEST_F(tui, crash_restores_terminal)
+{
+	CW_SKIPPED_IN_SETUP();
+	end_dashboard(_metadata, self, NULL, SIGSEGV, "exit=139\n" PROMPT_SHOWN);
 }
 
 TEST_F(tui, target_exit_marked)
