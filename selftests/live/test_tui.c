@@ -179,6 +179,11 @@ static int wait_screen(screen_pred pred, const void *arg, int ms, char **last)
 	return 0;
 }
 
+static int lacks_text(const char *s, const void *arg)
+{
+	return strstr(s, arg) == NULL;
+}
+
 static int wait_text(const char *text, int ms, char **last)
 {
 	return wait_screen(has_text, text, ms, last);
@@ -305,20 +310,29 @@ static void start(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
 	self->started = 1;
 }
 
-/* Type `concwatch -p PID` (then its exit status) and wait for its first picture. */
-static void dashboard(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
-		      const char *opts)
+/*
+ * Type `concwatch -p PID` (env: variables before it; then its exit status) and wait
+ * for its first picture.
+ */
+static void dashboard_env(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
+			  const char *env, const char *opts)
 {
 	char cmd[1024], header[128];
 	char *s = NULL;
 
-	snprintf(cmd, sizeof(cmd), "clear; %s -p %d %s; echo exit=$?", cw_bin_path(),
+	snprintf(cmd, sizeof(cmd), "clear; %s %s -p %d %s; echo exit=$?", env, cw_bin_path(),
 		 self->wl.pid, opts);
 	ASSERT_EQ(0, keys(cmd));
 	ASSERT_EQ(0, keys("Enter"));
 	snprintf(header, sizeof(header), "pid %d (", self->wl.pid);
 	EXPECT_EQ(0, wait_text(header, ATTACH_MS, &s)) TH_LOG("screen:\n%s", s);
 	free(s);
+}
+
+static void dashboard(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
+		      const char *opts)
+{
+	dashboard_env(_metadata, self, "", opts);
 }
 
 static void stop(FIXTURE_DATA(tui) *self)
@@ -374,6 +388,11 @@ TEST_F(tui, hot_lock_on_top)
 		EXPECT_NE(NULL, strstr(s, name)) TH_LOG("no%s:\n%s", name, s);
 	}
 	free(s);
+	/* p pauses the display, and p again resumes it */
+	ASSERT_EQ(0, keys("p"));
+	EXPECT_EQ(0, wait_text("  [PAUSED]\n", SCREEN_MS, NULL));
+	ASSERT_EQ(0, keys("p"));
+	EXPECT_EQ(0, wait_screen(lacks_text, "[PAUSED]", SCREEN_MS, NULL));
 }
 
 TEST_F(tui, help_lists_every_key)
@@ -442,6 +461,68 @@ TEST_F(tui, sort_changes_order)
 	EXPECT_EQ(0, wait_screen(locks_first, "cold_lock", SCREEN_MS, &s))
 		TH_LOG("sorted by name, cold_lock is not first:\n%s", s);
 	free(s);
+}
+
+/*
+ * Whether the screen with its attributes (capture-pane -e) sets a colour: an SGR
+ * sequence with a foreground or background colour parameter.
+ */
+static int has_colour(const char *s)
+{
+	for (const char *p = s; (p = strstr(p, "\033[")); ) {
+		const char *q = p + 2;
+		size_t n = strspn(q, "0123456789;");
+
+		if (q[n] == 'm') {
+			for (const char *t = q; t < q + n; t += strcspn(t, ";") + 1) {
+				int v = atoi(t);
+
+				/* 38 and 48 introduce 256 and RGB colours: their own numbers follow */
+				if ((v >= 30 && v <= 38) || (v >= 40 && v <= 48) ||
+				    (v >= 90 && v <= 97) || (v >= 100 && v <= 107))
+					return 1;
+				if (v == 38 || v == 48)
+					break;
+			}
+		}
+		p = q + n;
+	}
+	return 0;
+}
+
+/* The screen shows the locks panel with hot_lock on top, and whether it has colours. */
+static int colour_screen(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
+			 const char *env)
+{
+	char *s = NULL;
+	long long end = now_ms() + SCREEN_MS;
+	int colour = -1;
+
+	dashboard_env(_metadata, self, env, "");
+	cw_wl__send(&self->wl, "go");
+	EXPECT_EQ(0, wait_screen(locks_first, "hot_lock", SCREEN_MS, &s));
+	free(s);
+	/* the same screen with its attributes */
+	while (colour < 0 && now_ms() < end) {
+		s = TMUX("capture-pane", "-p", "-e", "-t", "tui");
+		if (s && strstr(s, "Locks ("))
+			colour = has_colour(s);
+		free(s);
+	}
+	return colour;
+}
+
+TEST_F(tui, colour)
+{
+	CW_SKIPPED_IN_SETUP();
+	EXPECT_EQ(1, colour_screen(_metadata, self, ""));
+}
+
+/* NO_COLOR set and not empty (no-color.org): bold and reverse video only. */
+TEST_F(tui, no_color)
+{
+	CW_SKIPPED_IN_SETUP();
+	EXPECT_EQ(0, colour_screen(_metadata, self, "NO_COLOR=1"));
 }
 
 /* At 60x20: the header, a panel's title and column titles, nothing wider than 60. */
@@ -602,7 +683,7 @@ TEST(deadlock_states)
 {
 	FIXTURE_DATA(tui) self = {};
 	struct state_want a = {}, b = {};
-	char *s = NULL;
+	char *s = NULL, want[256];
 
 	start(_metadata, &self, "wl_deadlock", NULL);
 	if (_metadata->skip)
@@ -622,6 +703,22 @@ TEST(deadlock_states)
 	free(s);
 	EXPECT_EQ(0, wait_text("\nERROR   deadlock ", SCREEN_MS, &s)) TH_LOG("no finding:\n%s", s);
 	free(s);
+	/* Enter on it: the report's text of the finding, each thread's wait and holder */
+	ASSERT_EQ(0, keys("Tab"));
+	ASSERT_EQ(0, keys("Tab"));
+	ASSERT_EQ(0, wait_text("> Findings (1)", SCREEN_MS, NULL));
+	ASSERT_EQ(0, keys("Enter"));
+	snprintf(want, sizeof(want), "\nfinding 1: deadlock (cycle), process %d, 2 threads\n",
+		 self.wl.pid);
+	EXPECT_EQ(0, wait_text(want, SCREEN_MS, &s)) TH_LOG("no finding text:\n%s", s);
+	snprintf(want, sizeof(want), "  dl-a/%lld waits on lock_2 (mutex 0x%llx), held by dl-b/%lld",
+		 a.tid, (unsigned long long)cw_field(self.wl.ready, "lock_2"), b.tid);
+	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("no '%s':\n%s", want, s);
+	EXPECT_NE(NULL, strstr(s, "\nERROR: deadlock: threads wait on each other in a cycle\n"));
+	free(s);
+	/* Esc goes back */
+	ASSERT_EQ(0, keys("Escape"));
+	EXPECT_EQ(0, wait_text("> Findings (1)", SCREEN_MS, NULL));
 	ASSERT_EQ(0, keys("q"));
 	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
 	stop(&self);
