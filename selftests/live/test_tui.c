@@ -477,7 +477,7 @@ static int has_colour(const char *s)
 			for (const char *t = q; t < q + n; t += strcspn(t, ";") + 1) {
 				int v = atoi(t);
 
-				/* 38 and 48 introduce 256 and RGB colours: their own numbers follow */
+				/* 38 and 48 begin 256 and RGB colours: their numbers follow */
 				if ((v >= 30 && v <= 38) || (v >= 40 && v <= 48) ||
 				    (v >= 90 && v <= 97) || (v >= 100 && v <= 107))
 					return 1;
@@ -711,7 +711,8 @@ TEST(deadlock_states)
 	snprintf(want, sizeof(want), "\nfinding 1: deadlock (cycle), process %d, 2 threads\n",
 		 self.wl.pid);
 	EXPECT_EQ(0, wait_text(want, SCREEN_MS, &s)) TH_LOG("no finding text:\n%s", s);
-	snprintf(want, sizeof(want), "  dl-a/%lld waits on lock_2 (mutex 0x%llx), held by dl-b/%lld",
+	snprintf(want, sizeof(want),
+		 "  dl-a/%lld waits on lock_2 (mutex 0x%llx), held by dl-b/%lld",
 		 a.tid, (unsigned long long)cw_field(self.wl.ready, "lock_2"), b.tid);
 	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("no '%s':\n%s", want, s);
 	EXPECT_NE(NULL, strstr(s, "\nERROR: deadlock: threads wait on each other in a cycle\n"));

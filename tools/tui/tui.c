@@ -17,8 +17,8 @@
  * - The terminal is given back on every way out: endwin() when the loop ends, from an
  *   atexit() handler, and from the handler of a fatal signal, which then re-raises it
  *   (as htop does: endwin() there is not async-signal-safe, but a terminal left in raw
- *   mode is worse). SIGINT and SIGTERM go through the caller's flag: they end the loop,
- *   which detaches the probes before the terminal is restored.
+ *   mode is worse). SIGINT, SIGTERM and SIGHUP set the caller's stop flag: they end the
+ *   loop, which detaches the probes before the terminal is restored.
  * - SIGWINCH: a handler of ours, installed after ncurses' own, notes it and wakes the
  *   session's poll() (a signal alone does not end cw_session__run()); the loop then asks
  *   the terminal its size and resizes curses (resize_term()), and repaints it all.
@@ -72,12 +72,12 @@ struct lrow {
 	double acq_s, cont_s;
 	__u64 wait_ns, maxwait_ns, maxhold_ns;
 	int hotspot;
-	int for_work;		/* a condvar, semaphore, barrier, join: waits for work, not a lock */
+	int for_work;		/* a condvar, semaphore, barrier, join: not a lock */
 };
 
 /* A finding: its full report text, the line it is listed by, and when it was first seen. */
 struct frow {
-	__u64 key;		/* kind, locks, threads: the same finding from one refresh to the next */
+	__u64 key;		/* kind, locks, threads: the same finding at each refresh */
 	unsigned long seen;	/* the refresh it first appeared in */
 	__u64 seen_ns;		/* ... its time since the start */
 	enum cw_severity severity;
@@ -123,7 +123,8 @@ struct tui {
 
 static volatile sig_atomic_t curses_on;
 static volatile sig_atomic_t wake, resize_seen;
-static struct sigaction old_winch, old_int, old_term;
+static volatile sig_atomic_t *stop_flag;	/* the caller's: SIGINT, SIGTERM */
+static struct sigaction old_winch, old_int, old_term, old_hup;
 
 static void restore_terminal(void)
 {
@@ -151,12 +152,14 @@ static void on_wake(int sig)
 {
 	int saved = errno;
 
-	if (sig == SIGWINCH)
+	if (sig == SIGWINCH) {
 		resize_seen = 1;
-	else if (sig == SIGINT)
-		chain(&old_int, sig);
-	else if (sig == SIGTERM)
-		chain(&old_term, sig);
+	} else {
+		/* the caller's handler too, and the stop even when it had none; a hangup
+		 * (the terminal went away) ends the dashboard as a quit does */
+		chain(sig == SIGINT ? &old_int : sig == SIGTERM ? &old_term : &old_hup, sig);
+		*stop_flag = 1;
+	}
 	wake = 1;
 	errno = saved;
 }
@@ -177,6 +180,7 @@ static void install_handlers(void)
 	sigaction(SIGWINCH, &sa, &old_winch);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
 }
 
 /* The terminal was resized: curses takes the new size, and the screen is drawn anew. */
@@ -195,6 +199,7 @@ static void remove_handlers(void)
 	sigaction(SIGWINCH, &old_winch, NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
 }
 
 /* ---- the model: rows made from the report layer at each refresh ---- */
@@ -303,7 +308,8 @@ static int make_threads(struct tui *ui, const struct cw_report_view *v, __u64 dt
 		row->tid = t->tid;
 		row->exited = t->exited;
 		if (t->comm[0])
-			cw_report__text_safe(t->comm, sizeof(t->comm), row->name, sizeof(row->name));
+			cw_report__text_safe(t->comm, sizeof(t->comm), row->name,
+					     sizeof(row->name));
 		else
 			snprintf(row->name, sizeof(row->name), "?");
 		if (t->has_stats) {
@@ -362,7 +368,8 @@ static int make_locks(struct tui *ui, const struct cw_report_view *v, __u64 dt_n
 		if (r->name && strcmp(r->name, "-"))
 			snprintf(row->name, sizeof(row->name), "%s", r->name);
 		else
-			snprintf(row->name, sizeof(row->name), "0x%llx", (unsigned long long)r->addr);
+			snprintf(row->name, sizeof(row->name), "0x%llx",
+				 (unsigned long long)r->addr);
 		row->type = cw_lock_kind__name(r->kind);
 		row->acq_s = r->l ? r->acquisitions / dt : -1;
 		row->cont_s = r->contentions_known ? r->contentions / dt : -1;
@@ -554,7 +561,7 @@ static int refresh_model(struct tui *ui)
 
 struct sort_def {
 	const char *name;
-	int (*cmp)(const void *, const void *);
+	int (*cmp)(const void *a, const void *b);
 };
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
@@ -675,7 +682,8 @@ static void sort_rows(struct tui *ui)
 
 	qsort(ui->threads, ui->nr_threads, sizeof(*ui->threads),
 	      thread_sorts[ui->panel[PANEL_THREADS].sort].cmp);
-	qsort(ui->locks, ui->nr_locks, sizeof(*ui->locks), lock_sorts[ui->panel[PANEL_LOCKS].sort].cmp);
+	qsort(ui->locks, ui->nr_locks, sizeof(*ui->locks),
+	      lock_sorts[ui->panel[PANEL_LOCKS].sort].cmp);
 	order = realloc(ui->forder, (ui->nr_findings ? ui->nr_findings : 1) * sizeof(*order));
 	if (!order)
 		return;
@@ -685,12 +693,15 @@ static void sort_rows(struct tui *ui)
 		if (ui->findings[i].live)
 			order[ui->nr_forder++] = i;
 	sort_findings_base = ui->findings;
-	qsort(order, ui->nr_forder, sizeof(*order), finding_sorts[ui->panel[PANEL_FINDINGS].sort].cmp);
+	qsort(order, ui->nr_forder, sizeof(*order),
+	      finding_sorts[ui->panel[PANEL_FINDINGS].sort].cmp);
 }
 
 static size_t panel_rows(const struct tui *ui, int p)
 {
-	return p == PANEL_THREADS ? ui->nr_threads : p == PANEL_LOCKS ? ui->nr_locks : ui->nr_forder;
+	if (p == PANEL_THREADS)
+		return ui->nr_threads;
+	return p == PANEL_LOCKS ? ui->nr_locks : ui->nr_forder;
 }
 
 /* ---- drawing ---- */
@@ -915,10 +926,12 @@ static void draw_text(struct tui *ui, const char *const *lines, size_t nr, size_
 
 static void draw_footer(struct tui *ui)
 {
-	const char *keys = ui->view == VIEW_FINDING ?
-				   "Up/Down/PgUp/PgDn scroll  Esc back  q quit" :
-			   ui->view == VIEW_HELP ? "any key: back" :
-						   "Tab panel  s sort  Enter open  p pause  ? help  q quit";
+	const char *keys = "Tab panel  s sort  Enter open  p pause  ? help  q quit";
+
+	if (ui->view == VIEW_FINDING)
+		keys = "Up/Down/PgUp/PgDn scroll  Esc back  q quit";
+	else if (ui->view == VIEW_HELP)
+		keys = "any key: back";
 
 	put_line(LINES - 1, ui->msg[0] ? ui->msg : keys, A_REVERSE * !ui->color |
 			     color(ui, PAIR_TITLE, A_NORMAL));
@@ -1221,6 +1234,7 @@ int cw_tui__run(struct cw_session *sess, struct cw_engine *eng, struct cw_report
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	stop_flag = opts->stop;
 	ret = start_curses(&ui, err, errlen);
 	if (ret) {
 		tui_fini(&ui);
@@ -1266,7 +1280,7 @@ int cw_tui__run(struct cw_session *sess, struct cw_engine *eng, struct cw_report
 		if (read_keys(&ui))
 			break;
 		if (cw_now_ns() >= next) {
-			/* on a fixed cadence, as --batch: a slow refresh is not added to the next */
+			/* a fixed cadence, as --batch: a slow refresh is not added to the next */
 			next += opts->interval_ns;
 			if (next < cw_now_ns())
 				next = cw_now_ns() + opts->interval_ns;

@@ -19,7 +19,7 @@ struct cw_tui_opts {
 	__u64 interval_ns;		/* between refreshes (-d) */
 	const char *backend;		/* shown in the header */
 	int no_uprobes;			/* --no-uprobes: the mode in the header */
-	volatile sig_atomic_t *stop;	/* set by SIGINT and SIGTERM (the caller's handler) */
+	volatile sig_atomic_t *stop;	/* set by SIGINT, SIGTERM, SIGHUP: quit */
 };
 
 /*
