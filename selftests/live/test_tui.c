@@ -310,20 +310,24 @@ static void start(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
 	self->started = 1;
 }
 
-/*
- * Type `concwatch -p PID` (env: variables before it; then its exit status) and wait
- * for its first picture.
- */
-static void dashboard_env(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
-			  const char *env, const char *opts)
+/* Type `concwatch -p PID OPTS` (ENV: variables before it), then its exit status. */
+static int type_dashboard(FIXTURE_DATA(tui) *self, const char *env, const char *opts)
 {
-	char cmd[1024], header[128];
-	char *s = NULL;
+	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd), "clear; %s %s -p %d %s; echo exit=$?", env, cw_bin_path(),
 		 self->wl.pid, opts);
-	ASSERT_EQ(0, keys(cmd));
-	ASSERT_EQ(0, keys("Enter"));
+	return keys(cmd) ?: keys("Enter");
+}
+
+/* ... and wait for its first picture. */
+static void dashboard_env(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self,
+			  const char *env, const char *opts)
+{
+	char header[128];
+	char *s = NULL;
+
+	ASSERT_EQ(0, type_dashboard(self, env, opts));
 	snprintf(header, sizeof(header), "pid %d (", self->wl.pid);
 	EXPECT_EQ(0, wait_text(header, ATTACH_MS, &s)) TH_LOG("screen:\n%s", s);
 	free(s);
@@ -723,6 +727,38 @@ TEST(deadlock_states)
 	ASSERT_EQ(0, keys("q"));
 	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
 	stop(&self);
+}
+
+/*
+ * Standard output not a terminal: text snapshots, as --batch (and top) print them. Its
+ * standard input not a terminal, on a terminal: a usage error in one line, nothing traced.
+ */
+TEST_F(tui, not_a_terminal)
+{
+	char pid[16], *out = NULL, *err = NULL, *s = NULL;
+	const char *argv[] = { cw_bin_path(), "-p", pid, "--iterations", "1", "-d", "200ms",
+			       NULL };
+	int st;
+
+	CW_SKIPPED_IN_SETUP();
+	snprintf(pid, sizeof(pid), "%d", self->wl.pid);
+	st = cw_run_capture(argv, NULL, &out, &err);
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("stderr: %s", err);
+	EXPECT_EQ(0, strncmp(out, "concwatch - ", 12)) TH_LOG("stdout: %s", out);
+	EXPECT_NE(NULL, strstr(out, "\nTHREAD ")) TH_LOG("stdout: %s", out);
+	EXPECT_STREQ("", err);
+	free(out);
+	free(err);
+	ASSERT_EQ(0, type_dashboard(self, "", "< /dev/null"));
+	ASSERT_EQ(0, wait_text("exit=2\n" PROMPT_SHOWN, SCREEN_MS, NULL));
+	/* the message is wider than the terminal: its wrapped lines joined (-J) */
+	s = TMUX("capture-pane", "-p", "-J", "-t", "tui");
+	ASSERT_NE(NULL, s);
+	EXPECT_NE(NULL, strstr(s, "concwatch: the dashboard reads keys from a terminal: "
+			       "standard input is none (use --batch for text snapshots) (see "
+			       "concwatch --help)\nexit=2")) TH_LOG("screen:\n%s", s);
+	free(s);
 }
 
 TEST_HARNESS_MAIN
