@@ -13,7 +13,7 @@
  * - Every figure comes from the report layer: the interval rows of the batch snapshots
  *   (cw_report__snapshot_view()), the wait-for graph's blocked threads, and the findings
  *   of cw_report__model_new() drawn by their kind's text renderer, the text `report`
- *   prints. The dashboard only sorts, cuts and colours.
+ *   prints. The model (model.c, no curses) ranks and formats them; this file only draws.
  * - The terminal is given back on every way out: endwin() when the loop ends, from an
  *   atexit() handler, and from the handler of a fatal signal, which then re-raises it
  *   (as htop does: endwin() there is not async-signal-safe, but a terminal left in raw
@@ -45,51 +45,17 @@
 #include "report/report.h"
 #include "source/session.h"
 #include "tui/layout.h"
+#include "tui/model.h"
 #include "tui/tui.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LINE_MAX_BYTES 1024
 
-enum { PANEL_THREADS, PANEL_LOCKS, PANEL_FINDINGS, NR_PANELS };
 enum { VIEW_MAIN, VIEW_HELP, VIEW_FINDING };
 enum { PAIR_TITLE = 1, PAIR_FOCUS, PAIR_ERROR, PAIR_WARNING, PAIR_LOST, PAIR_EXITED };
 
-/* A thread as the panel shows it: cells, and the figures it sorts by. */
-struct trow {
-	__u32 tid;
-	char name[CW_SAFE_COMM_LEN];
-	char policy[24];
-	char state[96];
-	char cpu[16], lock[16], futex[16];
-	double cpu_pct, wait_pct;	/* -1: not measured */
-	int exited;
-};
-
-struct lrow {
-	char name[64];
-	const char *type;
-	char acq[24], cont[24], wait[24], maxwait[24], maxhold[24];
-	double acq_s, cont_s;
-	__u64 wait_ns, maxwait_ns, maxhold_ns;
-	int hotspot;
-	int for_work;		/* a condvar, semaphore, barrier, join: not a lock */
-};
-
-/* A finding: its full report text, the line it is listed by, and when it was first seen. */
-struct frow {
-	__u64 key;		/* kind, locks, threads: the same finding at each refresh */
-	unsigned long seen;	/* the refresh it first appeared in */
-	__u64 seen_ns;		/* ... its time since the start */
-	enum cw_severity severity;
-	const char *kind;
-	char *summary;
-	char *text;		/* the report's text of it, escaped */
-	int live;		/* still in the list at the latest refresh */
-};
-
 struct panel {
 	size_t sel, top;	/* selected row, first row shown */
-	int sort;		/* index in the panel's sorts */
 };
 
 struct tui {
@@ -97,24 +63,12 @@ struct tui {
 	struct cw_engine *eng;
 	struct cw_report_target *t;
 	const struct cw_tui_opts *o;
-	struct cw_report_snapshot *snap;
-	struct trow *threads;
-	size_t nr_threads;
-	struct lrow *locks;
-	size_t nr_locks;
-	struct frow *findings;	/* in order of first appearance */
-	size_t nr_findings, cap_findings;
-	size_t *forder;		/* findings shown, in the panel's order */
-	size_t nr_forder;
-	struct panel panel[NR_PANELS];
+	struct cw_tui_model m;
+	struct panel panel[CW_TUI_NR_PANELS];
 	int focus;
 	int view;
 	char **text;		/* VIEW_FINDING: its lines */
 	size_t nr_text, text_top;
-	__u64 start_ns, last_ns;
-	__u64 events_last;
-	double events_s;
-	unsigned long refreshes;
 	int paused, exited, color;
 	char msg[128];		/* a line for the footer, once */
 };
@@ -202,508 +156,6 @@ static void remove_handlers(void)
 	sigaction(SIGHUP, &old_hup, NULL);
 }
 
-/* ---- the model: rows made from the report layer at each refresh ---- */
-
-static const char *short_policy(__u32 policy)
-{
-	const char *p = cw_report__policy_name(policy);
-
-	if (!p)
-		return "?";
-	return strncmp(p, "SCHED_", 6) ? p : p + 6;
-}
-
-static void pct(char *buf, size_t len, double v)
-{
-	if (v < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.0f", v);
-}
-
-static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr, __u32 pid,
-					  __u32 tid)
-{
-	for (size_t i = 0; i < nr; i++)
-		if (w[i].pid == pid && w[i].tid == tid)
-			return &w[i];
-	return NULL;
-}
-
-/* What a blocked thread waits on, as the wait-for graph says it. */
-static void blocked_state(struct tui *ui, const struct cw_wf_wait *w, char *buf, size_t len)
-{
-	char held[32] = "", addr[24], nbuf[256];
-	const char *name = cw_report__snapshot_lock_name(ui->snap, w->pid, w->addr, nbuf,
-							 sizeof(nbuf));
-	/* a futex word with an owner, or one a look knew for a lock, is waited on as a lock */
-	int lock = w->reason == CW_OFFCPU_LOCK ||
-		   (w->reason == CW_OFFCPU_FUTEX && (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
-						     w->kind == CW_LOCK_RWLOCK ||
-						     w->kind == CW_LOCK_SPIN));
-
-	if (!name || !strcmp(name, "-")) {
-		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)w->addr);
-		name = addr;
-	}
-	if (w->holder_tid)
-		snprintf(held, sizeof(held), " held by %u%s", w->holder_tid,
-			 w->holder_exited ? " (exited)" : "");
-	if (lock) {
-		snprintf(buf, len, "blocked on %s%s", name, held);
-		return;
-	}
-	switch (w->reason) {
-	case CW_OFFCPU_FUTEX:
-		snprintf(buf, len, "futex wait %s%s", name, held);
-		break;
-	case CW_OFFCPU_KLOCK:
-		snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)w->addr);
-		break;
-	case CW_OFFCPU_IO:
-		snprintf(buf, len, "io wait");
-		break;
-	default:
-		snprintf(buf, len, "sleeping");
-		break;
-	}
-}
-
-/* What a thread mostly did over the interval, when it is not blocked now. */
-static const char *interval_state(const struct cw_report_thread_row *r)
-{
-	__u64 wait = r->lock_ns + r->futex_ns + r->klock_ns;
-
-	if (!r->measured || !r->total_ns)
-		return "-";
-	if (r->oncpu_ns >= r->runnable_ns && r->oncpu_ns >= wait && r->oncpu_ns >= r->other_ns)
-		return "running";
-	if (r->runnable_ns >= wait && r->runnable_ns >= r->other_ns)
-		return "runnable";
-	if (wait >= r->other_ns)
-		return r->lock_ns >= r->futex_ns ? "lock wait" : "futex wait";
-	return "sleeping";
-}
-
-static int make_threads(struct tui *ui, const struct cw_report_view *v, __u64 dt_ns)
-{
-	struct cw_wf_wait *waits = NULL;
-	size_t nr_waits = 0;
-	struct trow *rows;
-
-	if (cw_wf__blocked(cw_engine__waitfor(ui->eng), ui->eng, &waits, &nr_waits))
-		return -ENOMEM;
-	rows = calloc(v->nr_threads ? v->nr_threads : 1, sizeof(*rows));
-	if (!rows) {
-		free(waits);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < v->nr_threads; i++) {
-		const struct cw_report_thread_row *r = &v->threads[i];
-		const struct cw_thread *t = r->t;
-		const struct cw_wf_wait *w = find_wait(waits, nr_waits, t->pid, t->tid);
-		struct trow *row = &rows[i];
-		__u64 total = r->measured && r->total_ns ? r->total_ns : dt_ns;
-
-		row->tid = t->tid;
-		row->exited = t->exited;
-		if (t->comm[0])
-			cw_report__text_safe(t->comm, sizeof(t->comm), row->name,
-					     sizeof(row->name));
-		else
-			snprintf(row->name, sizeof(row->name), "?");
-		if (t->has_stats) {
-			const struct cw_ev_thread_stats *s = &t->stats;
-			int rt = s->policy == 1 || s->policy == 2;
-
-			snprintf(row->policy, sizeof(row->policy), "%s %d%s",
-				 short_policy(s->policy), rt ? (int)s->rt_priority : s->nice,
-				 s->prio != s->normal_prio ? " PI" : "");
-		} else {
-			snprintf(row->policy, sizeof(row->policy), "-");
-		}
-		if (t->exited)
-			snprintf(row->state, sizeof(row->state), "exited");
-		else if (w)
-			blocked_state(ui, w, row->state, sizeof(row->state));
-		else
-			snprintf(row->state, sizeof(row->state), "%s", interval_state(r));
-		row->cpu_pct = r->measured && total ? 100.0 * r->oncpu_ns / total : -1;
-		row->wait_pct = -1;
-		if (r->waits_known && total)
-			row->wait_pct = 100.0 * r->lock_ns / total;
-		else if (v->thread_locks_known && total)
-			row->wait_pct = 100.0 * r->wait_ns / total;
-		pct(row->cpu, sizeof(row->cpu), row->cpu_pct);
-		pct(row->lock, sizeof(row->lock), row->wait_pct);
-		pct(row->futex, sizeof(row->futex),
-		    r->waits_known && total ? 100.0 * r->futex_ns / total : -1);
-	}
-	free(waits);
-	free(ui->threads);
-	ui->threads = rows;
-	ui->nr_threads = v->nr_threads;
-	return 0;
-}
-
-static void rate(char *buf, size_t len, double v)
-{
-	if (v >= 100 || v == 0)
-		snprintf(buf, len, "%.0f", v);
-	else
-		snprintf(buf, len, "%.1f", v);
-}
-
-static int make_locks(struct tui *ui, const struct cw_report_view *v, __u64 dt_ns)
-{
-	struct lrow *rows = calloc(v->nr_locks ? v->nr_locks : 1, sizeof(*rows));
-	double dt = dt_ns ? dt_ns / 1e9 : 1;
-
-	if (!rows)
-		return -ENOMEM;
-	for (size_t i = 0; i < v->nr_locks; i++) {
-		const struct cw_report_lock_row *r = &v->locks[i];
-		struct lrow *row = &rows[i];
-
-		if (r->name && strcmp(r->name, "-"))
-			snprintf(row->name, sizeof(row->name), "%s", r->name);
-		else
-			snprintf(row->name, sizeof(row->name), "0x%llx",
-				 (unsigned long long)r->addr);
-		row->type = cw_lock_kind__name(r->kind);
-		row->acq_s = r->l ? r->acquisitions / dt : -1;
-		row->cont_s = r->contentions_known ? r->contentions / dt : -1;
-		row->wait_ns = r->wait_ns;
-		row->hotspot = r->hotspot;
-		row->for_work = CW_LOCK_WAITS_FOR_WORK(r->kind);
-		if (row->acq_s >= 0)
-			rate(row->acq, sizeof(row->acq), row->acq_s);
-		else
-			snprintf(row->acq, sizeof(row->acq), "-");
-		if (row->cont_s >= 0)
-			rate(row->cont, sizeof(row->cont), row->cont_s);
-		else
-			snprintf(row->cont, sizeof(row->cont), "-");
-		cw_report__fmt_ns(row->wait, sizeof(row->wait), r->wait_ns);
-		snprintf(row->maxwait, sizeof(row->maxwait), "-");
-		snprintf(row->maxhold, sizeof(row->maxhold), "-");
-		if (r->l) {
-			row->maxwait_ns = r->l->wait_ns_max;
-			cw_report__fmt_ns(row->maxwait, sizeof(row->maxwait), r->l->wait_ns_max);
-		}
-		if (r->hold_known) {
-			row->maxhold_ns = r->l->hold_ns_max;
-			cw_report__fmt_ns(row->maxhold, sizeof(row->maxhold), r->l->hold_ns_max);
-		}
-	}
-	free(ui->locks);
-	ui->locks = rows;
-	ui->nr_locks = v->nr_locks;
-	return 0;
-}
-
-static __u64 mix(__u64 h, __u64 v)
-{
-	h ^= v;
-	return h * 0x100000001b3ULL;
-}
-
-static __u64 finding_key(const struct cw_finding *f)
-{
-	__u64 h = mix(0xcbf29ce484222325ULL, f->kind);
-
-	for (size_t i = 0; i < f->nr_locks; i++)
-		h = mix(mix(mix(h, f->locks[i].pid), f->locks[i].addr), f->locks[i].lifetime);
-	for (size_t i = 0; i < f->nr_threads; i++)
-		h = mix(h, f->threads[i].tid);
-	return h;
-}
-
-/* The finding's own line: "ERROR: deadlock: ..." without the severity, else its title. */
-static char *summary_of(const char *text)
-{
-	const char *title = NULL;
-
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-
-		if (!strncmp(p, "ERROR: ", 7))
-			return strndup(p + 7, n - 7);
-		if (!strncmp(p, "WARNING: ", 9))
-			return strndup(p + 9, n - 9);
-		if (!title && !strncmp(p, "finding ", 8))
-			title = p;
-		p += n;
-		if (*p)
-			p++;
-	}
-	return title ? strndup(title, strcspn(title, "\n")) : strdup("");
-}
-
-/* The report's text of finding f, numbered as the report numbers it, escaped. */
-static char *finding_text(const struct cw_render *base, const struct cw_finding *f, size_t number)
-{
-	const struct cw_finding_renderer *fr = cw_report__renderer(f->kind);
-	struct cw_render r = *base;
-	char *raw = NULL, *safe = NULL;
-	size_t len = 0, slen = 0;
-	FILE *m, *s;
-
-	m = open_memstream(&raw, &len);
-	if (!m)
-		return NULL;
-	r.out = m;
-	if (fr && fr->text)
-		fr->text(&r, f, number);
-	else
-		fprintf(m, "\nfinding %zu: %s\n", number, cw_finding_kind__name(f->kind));
-	if (fclose(m)) {
-		free(raw);
-		return NULL;
-	}
-	s = open_memstream(&safe, &slen);
-	if (s) {
-		cw_report__write_safe(s, raw, len);
-		if (fclose(s)) {
-			free(safe);
-			safe = NULL;
-		}
-	}
-	free(raw);
-	return safe;
-}
-
-static int make_findings(struct tui *ui, __u64 now_ns)
-{
-	struct cw_symbols *sym = cw_report__snapshot_symbols(ui->snap);
-	struct cw_render r = { .eng = ui->eng, .sym = sym, .track_free = ui->t->track_free };
-	struct cw_report_model m;
-	size_t number = 0;
-	int err;
-
-	if (!sym)
-		return 0;
-	err = cw_report__model_new(ui->eng, sym, ui->t, &m);
-	if (err)
-		return err;
-	r.fs = m.fs;
-	r.contention = m.c;
-	for (size_t i = 0; i < ui->nr_findings; i++)
-		ui->findings[i].live = 0;
-	for (size_t i = 0; i < cw_findings__nr(m.fs); i++) {
-		const struct cw_finding *f = cw_findings__get(m.fs, i);
-		struct frow *row = NULL;
-		__u64 key;
-		char *text;
-
-		if (!cw_finding__reported(f))
-			continue;
-		number++;
-		key = finding_key(f);
-		for (size_t k = 0; k < ui->nr_findings && !row; k++)
-			if (ui->findings[k].key == key && ui->findings[k].kind ==
-			    cw_finding_kind__name(f->kind))
-				row = &ui->findings[k];
-		text = finding_text(&r, f, number);
-		if (!text)
-			continue;
-		if (!row) {
-			row = cw_grow(ui->findings, &ui->cap_findings, ui->nr_findings + 1,
-				      sizeof(*row));
-			if (!row) {
-				free(text);
-				err = -ENOMEM;
-				break;
-			}
-			ui->findings = row;
-			row = &ui->findings[ui->nr_findings++];
-			*row = (struct frow){ .key = key, .seen = ui->refreshes,
-					      .seen_ns = now_ns - ui->start_ns,
-					      .kind = cw_finding_kind__name(f->kind) };
-		}
-		free(row->text);
-		free(row->summary);
-		row->text = text;
-		row->summary = summary_of(text);
-		row->severity = f->severity;
-		row->live = 1;
-	}
-	cw_report__model_fini(&m);
-	return err;
-}
-
-/* A new snapshot of everything: the interval since the last one. */
-static int refresh_model(struct tui *ui)
-{
-	struct cw_report_view v;
-	__u64 now = cw_now_ns(), dt = now - ui->last_ns, events;
-	int err;
-
-	ui->t->alive = !ui->exited;
-	err = cw_report__snapshot_view(ui->eng, ui->t, ui->snap, &v);
-	if (err)
-		return err;
-	err = make_threads(ui, &v, dt);
-	if (!err)
-		err = make_locks(ui, &v, dt);
-	cw_report__view_fini(&v);
-	if (!err)
-		err = make_findings(ui, now);
-	events = cw_engine__events(ui->eng);
-	ui->events_s = dt ? (events - ui->events_last) * 1e9 / dt : 0;
-	ui->events_last = events;
-	ui->last_ns = now;
-	ui->refreshes++;
-	return err;
-}
-
-/* ---- sorting ---- */
-
-struct sort_def {
-	const char *name;
-	int (*cmp)(const void *a, const void *b);
-};
-
-#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
-
-static int t_by_wait(const void *a, const void *b)
-{
-	const struct trow *x = a, *y = b;
-
-	return CMP(y->wait_pct, x->wait_pct) ?: CMP(x->tid, y->tid);
-}
-
-static int t_by_cpu(const void *a, const void *b)
-{
-	const struct trow *x = a, *y = b;
-
-	return CMP(y->cpu_pct, x->cpu_pct) ?: CMP(x->tid, y->tid);
-}
-
-static int t_by_tid(const void *a, const void *b)
-{
-	const struct trow *x = a, *y = b;
-
-	return CMP(x->tid, y->tid);
-}
-
-static int t_by_name(const void *a, const void *b)
-{
-	const struct trow *x = a, *y = b;
-
-	return strcmp(x->name, y->name) ?: CMP(x->tid, y->tid);
-}
-
-static const struct sort_def thread_sorts[] = {
-	{ "LOCK%", t_by_wait }, { "CPU%", t_by_cpu }, { "TID", t_by_tid }, { "NAME", t_by_name },
-};
-
-/*
- * Most waited on first; what waits for work (a condvar, a join) after the locks, as the
- * reports never call those hotspots: an idle worker's wait is no contention.
- */
-static int l_by_wait(const void *a, const void *b)
-{
-	const struct lrow *x = a, *y = b;
-
-	return CMP(x->for_work, y->for_work) ?: CMP(y->wait_ns, x->wait_ns) ?:
-	       CMP(y->acq_s, x->acq_s) ?: strcmp(x->name, y->name);
-}
-
-static int l_by_acq(const void *a, const void *b)
-{
-	const struct lrow *x = a, *y = b;
-
-	return CMP(y->acq_s, x->acq_s) ?: l_by_wait(a, b);
-}
-
-static int l_by_cont(const void *a, const void *b)
-{
-	const struct lrow *x = a, *y = b;
-
-	return CMP(y->cont_s, x->cont_s) ?: l_by_wait(a, b);
-}
-
-static int l_by_maxwait(const void *a, const void *b)
-{
-	const struct lrow *x = a, *y = b;
-
-	return CMP(y->maxwait_ns, x->maxwait_ns) ?: l_by_wait(a, b);
-}
-
-static int l_by_maxhold(const void *a, const void *b)
-{
-	const struct lrow *x = a, *y = b;
-
-	return CMP(y->maxhold_ns, x->maxhold_ns) ?: l_by_wait(a, b);
-}
-
-static int l_by_name(const void *a, const void *b)
-{
-	const struct lrow *x = a, *y = b;
-
-	return strcmp(x->name, y->name) ?: l_by_wait(a, b);
-}
-
-static const struct sort_def lock_sorts[] = {
-	{ "WAIT", l_by_wait }, { "ACQ/s", l_by_acq }, { "CONT/s", l_by_cont },
-	{ "MAXWAIT", l_by_maxwait }, { "MAXHOLD", l_by_maxhold }, { "NAME", l_by_name },
-};
-
-static const struct frow *sort_findings_base;
-
-static int f_by_newest(const void *a, const void *b)
-{
-	const struct frow *x = &sort_findings_base[*(const size_t *)a];
-	const struct frow *y = &sort_findings_base[*(const size_t *)b];
-
-	return CMP(y->seen, x->seen) ?: CMP(*(const size_t *)a, *(const size_t *)b);
-}
-
-static int f_by_severity(const void *a, const void *b)
-{
-	const struct frow *x = &sort_findings_base[*(const size_t *)a];
-	const struct frow *y = &sort_findings_base[*(const size_t *)b];
-
-	return CMP(y->severity, x->severity) ?: f_by_newest(a, b);
-}
-
-static const struct sort_def finding_sorts[] = {
-	{ "NEWEST", f_by_newest }, { "SEVERITY", f_by_severity },
-};
-
-static const struct sort_def *const sorts[NR_PANELS] = { thread_sorts, lock_sorts, finding_sorts };
-static const size_t nr_sorts[NR_PANELS] = { ARRAY_SIZE(thread_sorts), ARRAY_SIZE(lock_sorts),
-					    ARRAY_SIZE(finding_sorts) };
-
-static void sort_rows(struct tui *ui)
-{
-	size_t *order;
-
-	qsort(ui->threads, ui->nr_threads, sizeof(*ui->threads),
-	      thread_sorts[ui->panel[PANEL_THREADS].sort].cmp);
-	qsort(ui->locks, ui->nr_locks, sizeof(*ui->locks),
-	      lock_sorts[ui->panel[PANEL_LOCKS].sort].cmp);
-	order = realloc(ui->forder, (ui->nr_findings ? ui->nr_findings : 1) * sizeof(*order));
-	if (!order)
-		return;
-	ui->forder = order;
-	ui->nr_forder = 0;
-	for (size_t i = 0; i < ui->nr_findings; i++)
-		if (ui->findings[i].live)
-			order[ui->nr_forder++] = i;
-	sort_findings_base = ui->findings;
-	qsort(order, ui->nr_forder, sizeof(*order),
-	      finding_sorts[ui->panel[PANEL_FINDINGS].sort].cmp);
-}
-
-static size_t panel_rows(const struct tui *ui, int p)
-{
-	if (p == PANEL_THREADS)
-		return ui->nr_threads;
-	return p == PANEL_LOCKS ? ui->nr_locks : ui->nr_forder;
-}
-
 /* ---- drawing ---- */
 
 static void put_line(int y, const char *s, attr_t attr)
@@ -746,7 +198,7 @@ static void draw_header(struct tui *ui)
 	int x;
 
 	cw_report__text_safe(ui->t->comm, sizeof(ui->t->comm), comm, sizeof(comm));
-	fmt_uptime(up, sizeof(up), ui->last_ns - ui->start_ns);
+	fmt_uptime(up, sizeof(up), ui->m.last_ns - ui->m.start_ns);
 	snprintf(line, sizeof(line), "concwatch %s  pid %d (%s)%s  up %s%s", CW_VERSION, ui->t->pid,
 		 comm, ui->exited ? "  [EXITED]" : "", up, ui->paused ? "  [PAUSED]" : "");
 	put_line(0, line, A_BOLD);
@@ -758,9 +210,9 @@ static void draw_header(struct tui *ui)
 	}
 	snprintf(lost, sizeof(lost), "lost %llu", (unsigned long long)c->lost_total);
 	snprintf(line, sizeof(line), "events %.0f/s  %s  backend %s (%s)  threads %zu  locks %zu  "
-		 "findings %zu", ui->events_s, lost, ui->o->backend ? ui->o->backend : "bpf",
-		 ui->o->no_uprobes ? "--no-uprobes" : "full", ui->nr_threads, ui->nr_locks,
-		 ui->nr_forder);
+		 "findings %zu", ui->m.events_s, lost, ui->o->backend ? ui->o->backend : "bpf",
+		 ui->o->no_uprobes ? "--no-uprobes" : "full", ui->m.nr_threads, ui->m.nr_locks,
+		 ui->m.nr_forder);
 	put_line(1, line, A_NORMAL);
 	x = strstr(line, lost) - line;
 	if (c->lost_total && x < COLS)
@@ -798,8 +250,8 @@ static const struct cw_tui_col finding_cols[] = {
 static void row_cells(const struct tui *ui, int p, size_t i, const char **cells, char *seen,
 		      size_t seen_len)
 {
-	if (p == PANEL_THREADS) {
-		const struct trow *r = &ui->threads[i];
+	if (p == CW_TUI_THREADS) {
+		const struct cw_tui_thread *r = &ui->m.threads[i];
 		static char tid[16];
 
 		snprintf(tid, sizeof(tid), "%u", r->tid);
@@ -810,8 +262,8 @@ static void row_cells(const struct tui *ui, int p, size_t i, const char **cells,
 		cells[4] = r->lock;
 		cells[5] = r->futex;
 		cells[6] = r->state;
-	} else if (p == PANEL_LOCKS) {
-		const struct lrow *r = &ui->locks[i];
+	} else if (p == CW_TUI_LOCKS) {
+		const struct cw_tui_lock *r = &ui->m.locks[i];
 
 		cells[0] = r->name;
 		cells[1] = r->type;
@@ -821,7 +273,7 @@ static void row_cells(const struct tui *ui, int p, size_t i, const char **cells,
 		cells[5] = r->maxwait;
 		cells[6] = r->maxhold;
 	} else {
-		const struct frow *r = &ui->findings[ui->forder[i]];
+		const struct cw_tui_finding *r = cw_tui_model__finding(&ui->m, i);
 
 		fmt_uptime(seen, seen_len, r->seen_ns);
 		cells[0] = r->severity == CW_SEVERITY_ERROR ? "ERROR" : "WARNING";
@@ -833,14 +285,14 @@ static void row_cells(const struct tui *ui, int p, size_t i, const char **cells,
 
 static attr_t row_attr(const struct tui *ui, int p, size_t i)
 {
-	if (p == PANEL_FINDINGS) {
-		const struct frow *r = &ui->findings[ui->forder[i]];
+	if (p == CW_TUI_FINDINGS) {
+		const struct cw_tui_finding *r = cw_tui_model__finding(&ui->m, i);
 
 		if (r->severity == CW_SEVERITY_ERROR)
 			return color(ui, PAIR_ERROR, A_BOLD);
 		return color(ui, PAIR_WARNING, A_NORMAL);
 	}
-	if (p == PANEL_LOCKS && ui->locks[i].hotspot)
+	if (p == CW_TUI_LOCKS && ui->m.locks[i].hotspot)
 		return color(ui, PAIR_WARNING, A_NORMAL);
 	return A_NORMAL;
 }
@@ -848,12 +300,12 @@ static attr_t row_attr(const struct tui *ui, int p, size_t i)
 static void draw_panel(struct tui *ui, int p, int y, int h)
 {
 	static const char *const names[] = { "Threads", "Locks", "Findings" };
-	const struct cw_tui_col *cols = p == PANEL_THREADS ? thread_cols :
-					p == PANEL_LOCKS ? lock_cols : finding_cols;
-	size_t nc = p == PANEL_THREADS ? ARRAY_SIZE(thread_cols) :
-		    p == PANEL_LOCKS ? ARRAY_SIZE(lock_cols) : ARRAY_SIZE(finding_cols);
+	const struct cw_tui_col *cols = p == CW_TUI_THREADS ? thread_cols :
+					p == CW_TUI_LOCKS ? lock_cols : finding_cols;
+	size_t nc = p == CW_TUI_THREADS ? ARRAY_SIZE(thread_cols) :
+		    p == CW_TUI_LOCKS ? ARRAY_SIZE(lock_cols) : ARRAY_SIZE(finding_cols);
 	struct panel *pn = &ui->panel[p];
-	size_t nr = panel_rows(ui, p), rows = h > 2 ? h - 2 : 0;
+	size_t nr = cw_tui_model__nr_rows(&ui->m, p), rows = h > 2 ? h - 2 : 0;
 	int widths[8];
 	char line[LINE_MAX_BYTES], title[96];
 
@@ -866,7 +318,7 @@ static void draw_panel(struct tui *ui, int p, int y, int h)
 	if (rows && pn->sel >= pn->top + rows)
 		pn->top = pn->sel - rows + 1;
 	snprintf(title, sizeof(title), "%s %s (%zu)  sort: %s", ui->focus == p ? ">" : " ",
-		 names[p], nr, sorts[p][pn->sort].name);
+		 names[p], nr, cw_tui_model__sort_name(p, ui->m.sort[p]));
 	put_line(y, title, ui->focus == p ? color(ui, PAIR_FOCUS, A_REVERSE) | A_BOLD :
 					     color(ui, PAIR_TITLE, A_BOLD));
 	if (h < 2)
@@ -963,9 +415,9 @@ static void draw(struct tui *ui)
 		} else {
 			int ht = body * 2 / 5, hl = body * 3 / 10;
 
-			draw_panel(ui, PANEL_THREADS, y, ht);
-			draw_panel(ui, PANEL_LOCKS, y + ht, hl);
-			draw_panel(ui, PANEL_FINDINGS, y + ht + hl, body - ht - hl);
+			draw_panel(ui, CW_TUI_THREADS, y, ht);
+			draw_panel(ui, CW_TUI_LOCKS, y + ht, hl);
+			draw_panel(ui, CW_TUI_FINDINGS, y + ht + hl, body - ht - hl);
 		}
 	}
 	draw_footer(ui);
@@ -986,14 +438,14 @@ static void free_text(struct tui *ui)
 
 static void open_finding(struct tui *ui)
 {
-	struct panel *pn = &ui->panel[PANEL_FINDINGS];
+	struct panel *pn = &ui->panel[CW_TUI_FINDINGS];
 	const char *p;
 	size_t cap = 0;
 
-	if (pn->sel >= ui->nr_forder)
+	if (pn->sel >= ui->m.nr_forder)
 		return;
 	free_text(ui);
-	p = ui->findings[ui->forder[pn->sel]].text;
+	p = cw_tui_model__finding(&ui->m, pn->sel)->text;
 	/* the report's text begins with a blank line before each finding */
 	while (*p == '\n')
 		p++;
@@ -1084,15 +536,16 @@ static int on_key(struct tui *ui, int key)
 	case KEY_F(10):
 		return 1;
 	case '\t':
-		ui->focus = (ui->focus + 1) % NR_PANELS;
+		ui->focus = (ui->focus + 1) % CW_TUI_NR_PANELS;
 		return 0;
 	case KEY_BTAB:
-		ui->focus = (ui->focus + NR_PANELS - 1) % NR_PANELS;
+		ui->focus = (ui->focus + CW_TUI_NR_PANELS - 1) % CW_TUI_NR_PANELS;
 		return 0;
 	case 's':
 	case KEY_F(6):
-		ui->panel[ui->focus].sort = (ui->panel[ui->focus].sort + 1) % nr_sorts[ui->focus];
-		sort_rows(ui);
+		ui->m.sort[ui->focus] = (ui->m.sort[ui->focus] + 1) %
+					cw_tui_model__nr_sorts(ui->focus);
+		cw_tui_model__sort(&ui->m);
 		return 0;
 	case 'p':
 		ui->paused = !ui->paused;
@@ -1105,14 +558,14 @@ static int on_key(struct tui *ui, int key)
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		if (ui->focus == PANEL_FINDINGS)
+		if (ui->focus == CW_TUI_FINDINGS)
 			open_finding(ui);
 		else
 			snprintf(ui->msg, sizeof(ui->msg), "Enter opens findings; drill-down on "
 				 "threads and locks is not there yet");
 		return 0;
 	}
-	move_sel(&ui->panel[ui->focus].sel, panel_rows(ui, ui->focus), key,
+	move_sel(&ui->panel[ui->focus].sel, cw_tui_model__nr_rows(&ui->m, ui->focus), key,
 		 LINES > 12 ? (size_t)(LINES - 12) / 3 : 1);
 	return 0;
 }
@@ -1178,27 +631,16 @@ static int start_curses(struct tui *ui, char *err, size_t errlen)
 static void tui_fini(struct tui *ui)
 {
 	free_text(ui);
-	for (size_t i = 0; i < ui->nr_findings; i++) {
-		free(ui->findings[i].text);
-		free(ui->findings[i].summary);
-	}
-	free(ui->findings);
-	free(ui->forder);
-	free(ui->threads);
-	free(ui->locks);
-	cw_report__snapshot_free(ui->snap);
+	cw_tui_model__fini(&ui->m);
 }
 
 static int update(struct tui *ui, char *err, size_t errlen)
 {
-	int ret = refresh_model(ui);
+	int ret = cw_tui_model__refresh(&ui->m, ui->eng, ui->t, ui->exited, cw_now_ns());
 
-	if (ret) {
+	if (ret)
 		snprintf(err, errlen, "failed to take a snapshot: %s", strerror(-ret));
-		return ret;
-	}
-	sort_rows(ui);
-	return 0;
+	return ret;
 }
 
 /* The target exited: its last state stays, and only keys (and signals) are waited for. */
@@ -1229,8 +671,8 @@ int cw_tui__run(struct cw_session *sess, struct cw_engine *eng, struct cw_report
 	int ret;
 
 	err[0] = '\0';
-	ui.snap = cw_report__snapshot_new();
-	if (!ui.snap) {
+	if (cw_tui_model__init(&ui.m, cw_now_ns())) {
+		cw_tui_model__fini(&ui.m);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -1240,10 +682,9 @@ int cw_tui__run(struct cw_session *sess, struct cw_engine *eng, struct cw_report
 		tui_fini(&ui);
 		return ret;
 	}
-	ui.start_ns = ui.last_ns = cw_now_ns();
 	cw_session__watch_fd(sess, STDIN_FILENO);
 	draw(&ui);
-	next = ui.start_ns + opts->interval_ns;
+	next = ui.m.start_ns + opts->interval_ns;
 	for (;;) {
 		int end;
 
