@@ -46,7 +46,8 @@ static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr,
 }
 
 /* What a blocked thread waits on, as the wait-for graph says it. */
-static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w, char *buf, size_t len)
+static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w, char *buf,
+			  size_t len)
 {
 	char held[32] = "", addr[24], nbuf[256];
 	const char *name = cw_report__snapshot_lock_name(m->snap, w->pid, w->addr, nbuf,
