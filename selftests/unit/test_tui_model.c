@@ -3,7 +3,8 @@
  * The dashboard's model (tools/tui/model.c) on synthetic streams, without a terminal:
  * per-second rates over the interval since the last refresh, the sorts of each panel
  * (locks by wait with what waits for work after the locks, by acquisitions, by name),
- * a blocked thread's state naming the lock and its holder, and findings listed newest
+ * a blocked thread's state naming the lock, its holder and for how long, the lock's
+ * owner and waiters, and findings listed newest
  * first with the report's text of each, the same finding kept across refreshes.
  */
 #include <stdlib.h>
@@ -144,6 +145,7 @@ TEST_F(model, blocked_thread_names_lock_and_holder)
 	struct cw_ev_lock held = synth_lock(CW_EV_LOCK_ACQUIRED, ++self->ts, PID, T2, LOCK_A, 0,
 					    0);
 	struct cw_ev_blocked b;
+	struct cw_ev_tick tick;
 
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &held.hdr));
 	memset(&b, 0, sizeof(b));
@@ -158,6 +160,15 @@ TEST_F(model, blocked_thread_names_lock_and_holder)
 	ASSERT_EQ(0, refresh(self, START + SEC));
 	ASSERT_EQ(2, self->m.nr_threads);
 	EXPECT_STREQ("blocked on 0x5000 held by 4202", state_of(&self->m, T1));
+	/* the lock's row: its holder and its one waiter */
+	ASSERT_EQ(1, self->m.nr_locks);
+	EXPECT_STREQ("4202", self->m.locks[0].owner);
+	EXPECT_STREQ("1", self->m.locks[0].nr_waiters);
+	/* a tick 1.5 s later: the engine's clock moved, and the wait has lasted that long */
+	tick = synth_tick(self->ts + 1500000000ULL, 1);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	EXPECT_STREQ("blocked on 0x5000 held by 4202 for 1.50 s", state_of(&self->m, T1));
 	/* no scheduler figures for T2 in this stream: its state is not known */
 	EXPECT_STREQ("-", state_of(&self->m, T2));
 	EXPECT_STREQ("worker-1", self->m.threads[0].tid == T1 ? self->m.threads[0].name :

@@ -46,10 +46,10 @@ static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr,
 }
 
 /* What a blocked thread waits on, as the wait-for graph says it. */
-static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w, char *buf,
-			  size_t len)
+static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w, __u64 now,
+			  char *buf, size_t len)
 {
-	char held[32] = "", addr[24], nbuf[256];
+	char held[32] = "", addr[24], nbuf[256], d[32];
 	const char *name = cw_report__snapshot_lock_name(m->snap, w->pid, w->addr, nbuf,
 							 sizeof(nbuf));
 	/* a futex word with an owner, or one a look knew for a lock, is waited on as a lock */
@@ -57,6 +57,7 @@ static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait 
 		   (w->reason == CW_OFFCPU_FUTEX && (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
 						     w->kind == CW_LOCK_RWLOCK ||
 						     w->kind == CW_LOCK_SPIN));
+	size_t n;
 
 	if (!name || !strcmp(name, "-")) {
 		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)w->addr);
@@ -65,24 +66,21 @@ static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait 
 	if (w->holder_tid)
 		snprintf(held, sizeof(held), " held by %u%s", w->holder_tid,
 			 w->holder_exited ? " (exited)" : "");
-	if (lock) {
+	if (lock)
 		snprintf(buf, len, "blocked on %s%s", name, held);
-		return;
-	}
-	switch (w->reason) {
-	case CW_OFFCPU_FUTEX:
+	else if (w->reason == CW_OFFCPU_FUTEX)
 		snprintf(buf, len, "futex wait %s%s", name, held);
-		break;
-	case CW_OFFCPU_KLOCK:
+	else if (w->reason == CW_OFFCPU_KLOCK)
 		snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)w->addr);
-		break;
-	case CW_OFFCPU_IO:
+	else if (w->reason == CW_OFFCPU_IO)
 		snprintf(buf, len, "io wait");
-		break;
-	default:
+	else
 		snprintf(buf, len, "sleeping");
-		break;
-	}
+	/* for how long, when the wait's start is known (not for a wait found by looking) */
+	n = strlen(buf);
+	if (w->since_ns && now > w->since_ns && n < len)
+		snprintf(buf + n, len - n, " for %s",
+			 cw_report__fmt_ns(d, sizeof(d), now - w->since_ns));
 }
 
 /* What a thread mostly did over the interval, when it is not blocked now. */
@@ -102,19 +100,14 @@ static const char *interval_state(const struct cw_report_thread_row *r)
 }
 
 static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
-			const struct cw_report_view *v, __u64 dt_ns)
+			const struct cw_report_view *v, const struct cw_wf_wait *waits,
+			size_t nr_waits, __u64 dt_ns)
 {
-	struct cw_wf_wait *waits = NULL;
-	size_t nr_waits = 0;
 	struct cw_tui_thread *rows;
 
-	if (cw_wf__blocked(cw_engine__waitfor(eng), eng, &waits, &nr_waits))
-		return -ENOMEM;
 	rows = calloc(v->nr_threads ? v->nr_threads : 1, sizeof(*rows));
-	if (!rows) {
-		free(waits);
+	if (!rows)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < v->nr_threads; i++) {
 		const struct cw_report_thread_row *r = &v->threads[i];
 		const struct cw_thread *t = r->t;
@@ -142,7 +135,7 @@ static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
 		if (t->exited)
 			snprintf(row->state, sizeof(row->state), "exited");
 		else if (w)
-			blocked_state(m, w, row->state, sizeof(row->state));
+			blocked_state(m, w, cw_engine__now(eng), row->state, sizeof(row->state));
 		else
 			snprintf(row->state, sizeof(row->state), "%s", interval_state(r));
 		row->cpu_pct = r->measured && total ? 100.0 * r->oncpu_ns / total : -1;
@@ -156,7 +149,6 @@ static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
 		pct(row->futex, sizeof(row->futex),
 		    r->waits_known && total ? 100.0 * r->futex_ns / total : -1);
 	}
-	free(waits);
 	free(m->threads);
 	m->threads = rows;
 	m->nr_threads = v->nr_threads;
@@ -171,7 +163,8 @@ static void rate(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.1f", v);
 }
 
-static int make_locks(struct cw_tui_model *m, const struct cw_report_view *v, __u64 dt_ns)
+static int make_locks(struct cw_tui_model *m, const struct cw_report_view *v,
+		      const struct cw_wf_wait *waits, size_t nr_waits, __u64 dt_ns)
 {
 	struct cw_tui_lock *rows = calloc(v->nr_locks ? v->nr_locks : 1, sizeof(*rows));
 	double dt = dt_ns ? dt_ns / 1e9 : 1;
@@ -193,6 +186,15 @@ static int make_locks(struct cw_tui_model *m, const struct cw_report_view *v, __
 		row->wait_ns = r->wait_ns;
 		row->hotspot = r->hotspot;
 		row->for_work = CW_LOCK_WAITS_FOR_WORK(r->kind);
+		snprintf(row->owner, sizeof(row->owner), "-");
+		for (size_t k = 0; k < nr_waits; k++) {
+			if (waits[k].pid != r->pid || waits[k].addr != r->addr)
+				continue;
+			row->waiters++;
+			if (waits[k].holder_tid)
+				snprintf(row->owner, sizeof(row->owner), "%u", waits[k].holder_tid);
+		}
+		snprintf(row->nr_waiters, sizeof(row->nr_waiters), "%u", row->waiters);
 		if (row->acq_s >= 0)
 			rate(row->acq, sizeof(row->acq), row->acq_s);
 		else
@@ -353,17 +355,23 @@ static int make_findings(struct cw_tui_model *m, const struct cw_engine *eng,
 int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 			  struct cw_report_target *t, int exited, __u64 now)
 {
+	struct cw_wf_wait *waits = NULL;
 	struct cw_report_view v;
 	__u64 dt = now - m->last_ns, events;
+	size_t nr_waits = 0;
 	int err;
 
 	t->alive = !exited;
 	err = cw_report__snapshot_view(eng, t, m->snap, &v);
 	if (err)
 		return err;
-	err = make_threads(m, eng, &v, dt);
+	/* who is blocked now, on what, held by whom: the threads' states, the locks' owners */
+	err = cw_wf__blocked(cw_engine__waitfor(eng), eng, &waits, &nr_waits);
 	if (!err)
-		err = make_locks(m, &v, dt);
+		err = make_threads(m, eng, &v, waits, nr_waits, dt);
+	if (!err)
+		err = make_locks(m, &v, waits, nr_waits, dt);
+	free(waits);
 	cw_report__view_fini(&v);
 	if (!err)
 		err = make_findings(m, eng, t, now);

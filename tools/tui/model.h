@@ -34,6 +34,8 @@ struct cw_tui_lock {
 	__u64 wait_ns, maxwait_ns, maxhold_ns;
 	int hotspot;
 	int for_work;		/* a condvar, semaphore, barrier, join: not a lock */
+	unsigned int waiters;	/* threads blocked on it now */
+	char owner[16], nr_waiters[16];	/* its holder now ("-": none known), waiters */
 };
 
 /* A finding: its full report text, the line it is listed by, and when it was first seen. */

@@ -238,6 +238,8 @@ static const struct cw_tui_col lock_cols[] = {
 	{ "WAIT", 9, 1, 1 },
 	{ "MAXWAIT", 9, 4, 1 },
 	{ "MAXHOLD", 9, 5, 1 },
+	{ "OWNER", 7, 7, 1 },
+	{ "WAITERS", 7, 8, 1 },
 };
 
 static const struct cw_tui_col finding_cols[] = {
@@ -272,6 +274,8 @@ static void row_cells(const struct tui *ui, int p, size_t i, const char **cells,
 		cells[4] = r->wait;
 		cells[5] = r->maxwait;
 		cells[6] = r->maxhold;
+		cells[7] = r->owner;
+		cells[8] = r->nr_waiters;
 	} else {
 		const struct cw_tui_finding *r = cw_tui_model__finding(&ui->m, i);
 
@@ -306,7 +310,7 @@ static void draw_panel(struct tui *ui, int p, int y, int h)
 		    p == CW_TUI_LOCKS ? ARRAY_SIZE(lock_cols) : ARRAY_SIZE(finding_cols);
 	struct panel *pn = &ui->panel[p];
 	size_t nr = cw_tui_model__nr_rows(&ui->m, p), rows = h > 2 ? h - 2 : 0;
-	int widths[8];
+	int widths[10];
 	char line[LINE_MAX_BYTES], title[96];
 
 	if (h < 1)
@@ -328,7 +332,7 @@ static void draw_panel(struct tui *ui, int p, int y, int h)
 	put_line(y + 1, line, A_UNDERLINE);
 	for (size_t r = 0; r < rows; r++) {
 		size_t i = pn->top + r;
-		const char *cells[8];
+		const char *cells[10];
 		char seen[32];
 		attr_t a;
 
