@@ -1641,7 +1641,7 @@ static int cmd_dashboard(void)
 	lv.target.alive = 1;
 	ret = cw_tui__run(lv.sess, lv.eng, &lv.target, &o, err, sizeof(err));
 	if (ret)
-		ret = fail(ret == -ENOTTY ? EXIT_USAGE : EXIT_ENV, "%s", err);
+		ret = fail(EXIT_ENV, "%s", err);
 cleanup:
 	live_close(&lv);
 	return ret;
