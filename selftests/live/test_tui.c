@@ -6,19 +6,21 @@
  * bound passes; nothing waits a fixed time.
  *
  * - wl_hot (4 threads on hot_lock, a cold_lock now and then): hot_lock is the first row
- *   of the locks panel; '?' shows the help with every key; sorting the locks panel by
- *   name puts cold_lock first; at 60x20 the header and a table with its column titles
- *   are still there, no line wider than the terminal; 'q' and SIGTERM give the shell
- *   back, working (echo and line mode), concwatch exits 0, and none of the BPF programs
- *   it had loaded is loaded any more; so does a crash (SIGSEGV), concwatch dying of it;
+ *   of the locks panel; p pauses; '?' shows the help with every key; sorting the locks
+ *   panel by name puts cold_lock first; colour, and none with NO_COLOR; at 60x20 the
+ *   header and a table with its column titles are still there, no line wider than the
+ *   terminal; 'q' and SIGTERM give the shell back, working (echo and line mode),
+ *   concwatch exits 0, and none of the BPF programs it had loaded is loaded any more; so
+ *   does a crash (SIGSEGV), concwatch dying of it;
  * - wl_deadlock (dl-a and dl-b hung ABBA): each thread's state names the lock it waits
- *   on and the thread that holds it, and the deadlock finding appears as an ERROR;
- * - a target that exits while watched: the last state stays, marked exited.
+ *   on and the thread that holds it, the deadlock finding appears as an ERROR, and Enter
+ *   shows its report text;
+ * - a target that exits while watched: the last state stays, marked exited;
+ * - no terminal: stdout a pipe gives the batch snapshots, stdin none a usage error.
  *
  * Skips (exit 4) without tmux, or without root and BTF.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
