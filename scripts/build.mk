@@ -39,6 +39,9 @@ LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 # Unwinding and symbolization: elfutils' libdw/libdwfl, libiberty's C++ demangler.
 STACK_LIBS := $(shell $(PKG_CONFIG) --libs libdw 2>/dev/null || echo -ldw -lelf) -liberty
+# The live dashboard (tools/tui/ only): ncurses with wide characters, for UTF-8 names.
+NCURSES_CFLAGS := $(shell $(PKG_CONFIG) --cflags ncursesw 2>/dev/null)
+NCURSES_LIBS := $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 # Probe placement decodes instructions with capstone.
 CAPSTONE_CFLAGS := $(shell $(PKG_CONFIG) --cflags capstone 2>/dev/null)
 CAPSTONE_LIBS := $(shell $(PKG_CONFIG) --libs capstone 2>/dev/null || echo -lcapstone)

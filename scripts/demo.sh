@@ -24,4 +24,8 @@ rc=$?
 echo
 echo "concwatch run exited with $rc: the workload's own status. With --fail-on"
 echo "lock_order_inversion it would be 66, so a CI job fails on the finding."
+echo
+echo "Watch a process live in the dashboard (Documentation/dashboard.md; ? lists the keys,"
+echo "q quits and detaches), here the workload for a minute:"
+echo "  $O/selftests/workloads/wl_bank 60 & $O/concwatch -p \$!"
 exit "$rc"

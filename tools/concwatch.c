@@ -28,6 +28,7 @@
 #include "source/recording.h"
 #include "source/session.h"
 #include "source/target.h"
+#include "tui/tui.h"
 
 /* Exit codes of the contract (Documentation/usage.md). */
 #define EXIT_USAGE 2
@@ -511,8 +512,8 @@ static const struct argp_option live_options[] = {
 	{ "batch", OPT_BATCH, NULL, 0, "Plain text snapshots instead of the dashboard (like top -b)" },
 	{ "iterations", OPT_ITERATIONS, "N", 0, "With --batch: stop after N snapshots" },
 	{ "interval", 'd', "DURATION", 0,
-	  "With --batch: time between snapshots, in seconds as top's -d, or with a unit: 500ms, "
-	  "2s (default 1)" },
+	  "Time between refreshes of the dashboard, or between --batch snapshots, in seconds as "
+	  "top's -d, or with a unit: 500ms, 2s (default 1)" },
 	{ "hotspot-threshold", OPT_HOTSPOT, "PCT", 0,
 	  "A lock is a contention_hotspot when its waiting exceeds PCT% of the traced threads' "
 	  "time, 1 to 100 (default 10)" },
@@ -748,16 +749,6 @@ static int open_source(int pid, struct cw_source **out)
 	if (cw_source__open(&opts, out, err, sizeof(err)))
 		return fail(EXIT_ENV, "%s", err);
 	return 0;
-}
-
-/* The checks of a tracing command that traces nothing yet (the dashboard to come). */
-static int check_source(int pid)
-{
-	struct cw_source *src = NULL;
-	int ret = check_tracing_env(pid) ?: open_source(pid, &src);
-
-	cw_source__free(src);
-	return ret;
 }
 
 /*
@@ -1625,6 +1616,38 @@ cleanup:
 }
 
 /*
+ * The live dashboard (tools/tui/) on the session --batch uses: the same engine, the same
+ * snapshots. It detaches before it returns; the terminal is restored on every way out.
+ */
+static int cmd_dashboard(void)
+{
+	struct cw_tui_opts o = {
+		.interval_ns = env.interval_s * 1e9,
+		.backend = env.backend,
+		.no_uprobes = env.no_uprobes,
+		.stop = &stop_requested,
+	};
+	struct live lv = {};
+	char err[256];
+	int ret;
+
+	ret = live_open(&lv);
+	if (ret)
+		goto cleanup;
+	lv.target.debuginfo_path = env.debuginfo_path;
+	lv.target.hotspot_pct = env.hotspot_pct;
+	lv.target.no_uprobes = env.no_uprobes;
+	lv.target.track_free = env.track_free;
+	lv.target.alive = 1;
+	ret = cw_tui__run(lv.sess, lv.eng, &lv.target, &o, err, sizeof(err));
+	if (ret)
+		ret = fail(EXIT_ENV, "%s", err);
+cleanup:
+	live_close(&lv);
+	return ret;
+}
+
+/*
  * One look at process env.pid without tracing it (the procscan source: it may have hung
  * before concwatch started), fed to the engine as any source's records: its deadlock
  * findings, or which threads are blocked on what. 1 when a thread is blocked for good
@@ -1687,12 +1710,6 @@ cleanup:
 	return ret;
 }
 
-/* what: NULL for the whole command (env.prog names it), else the part missing. */
-static int not_implemented(const char *what)
-{
-	return fail(EXIT_USAGE, "%s%snot implemented yet", what ?: "", what ? " is " : "");
-}
-
 /* The usage errors of each command, before anything else is looked at. */
 static void check_usage(void)
 {
@@ -1744,10 +1761,13 @@ static int dispatch(void)
 		return ret;
 	switch (env.cmd) {
 	case CMD_LIVE:
-		if (!env.batch)
-			return check_source(env.pid) ?:
-				not_implemented("the live dashboard (use --batch for text snapshots)");
-		return cmd_batch();
+		/* as top: text snapshots when asked, or when stdout is no terminal */
+		if (env.batch || !isatty(STDOUT_FILENO))
+			return cmd_batch();
+		if (!isatty(STDIN_FILENO))
+			usage_error("the dashboard reads keys from a terminal: standard input is "
+				    "none (use --batch for text snapshots)");
+		return cmd_dashboard();
 	case CMD_REPORT:
 		return env.file ? cmd_report_file() : cmd_report_live();
 	case CMD_RUN:

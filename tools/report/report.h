@@ -100,6 +100,59 @@ int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_
 			struct cw_report_snapshot *snap);
 
 /*
+ * The same snapshot as rows, for the live dashboard (tools/tui/): what the batch tables
+ * print, idle locks included (active says which are not). Names point into snap: valid
+ * until the next snapshot of it.
+ */
+struct cw_report_lock_row {
+	const struct cw_lock *l;	/* NULL: an object of the futex view only */
+	__u32 pid;
+	__u8 kind;			/* CW_LOCK_* */
+	__u64 addr;
+	__u64 order;			/* first appearance: locks first, by time */
+	const char *name;		/* as the tables name it, escaped; "-": none */
+	/* over the interval */
+	__u64 acquisitions, contentions, wait_ns, hold_ns;
+	double share;			/* wait_ns of the traced threads' time, 0 if none */
+	int active;			/* anything happened to it in the interval */
+	int contentions_known, hold_known;
+	int hotspot;			/* its wait over the interval passes the threshold */
+};
+
+struct cw_report_thread_row {
+	const struct cw_thread *t;
+	int measured;			/* the scheduler's view measured its time */
+	int waits_known;		/* lock_ns and futex_ns are measured */
+	/* over the interval */
+	__u64 acquisitions, wait_ns;	/* the engine's lock figures */
+	__u64 total_ns, oncpu_ns, runnable_ns, lock_ns, futex_ns, klock_ns, other_ns;
+};
+
+struct cw_report_view {
+	struct cw_report_lock_row *locks;	/* every lock, busiest first (as --batch) */
+	size_t nr_locks, nr_active;
+	struct cw_report_thread_row *threads;	/* in the engine's order */
+	size_t nr_threads;
+	__u64 traced_ns;		/* the traced threads' time in the interval */
+	unsigned int threshold_pct;	/* contention_hotspot's */
+	int thread_locks_known;		/* cw_report__thread_locks_known() */
+};
+
+/* Take a snapshot into *v (cw_report__view_fini() frees it). 0 or -ENOMEM. */
+int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report_target *t,
+			     struct cw_report_snapshot *snap, struct cw_report_view *v);
+void cw_report__view_fini(struct cw_report_view *v);
+/* The symbol context the snapshots keep (NULL before the first): valid until the next. */
+struct cw_symbols *cw_report__snapshot_symbols(const struct cw_report_snapshot *snap);
+/*
+ * The table name of a lock or object the snapshots named, or else named now into buf
+ * as the tables name them; "-" when only its address is known, NULL before the first
+ * snapshot.
+ */
+const char *cw_report__snapshot_lock_name(const struct cw_report_snapshot *snap, __u32 pid,
+					  __u64 addr, char *buf, size_t len);
+
+/*
  * `concwatch deadlock`: the deadlock findings, then every thread blocked now and on what
  * (deadlock.c). 0 or -errno.
  */

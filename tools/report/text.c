@@ -468,20 +468,9 @@ void cw_report__snapshot_free(struct cw_report_snapshot *snap)
 	free(snap);
 }
 
-/* One lock's figures over the interval: now less what the last snapshot saw. */
-struct snap_row {
-	const struct cw_lock *l;	/* NULL: an object of the futex view only */
-	__u32 pid;
-	__u8 kind;
-	__u64 addr;
-	__u64 order;			/* first appearance: locks first, by time */
-	const char *name;
-	__u64 acquisitions, contentions, wait_ns, hold_ns;
-};
-
 static int by_interval_acquisitions(const void *a, const void *b)
 {
-	const struct snap_row *x = a, *y = b;
+	const struct cw_report_lock_row *x = a, *y = b;
 
 	if (x->acquisitions != y->acquisitions)
 		return x->acquisitions < y->acquisitions ? 1 : -1;
@@ -490,14 +479,19 @@ static int by_interval_acquisitions(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Remember every lock (and name the new ones); NULL rows when out of memory. */
-static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_symbols_opts *so,
-				   struct cw_report_snapshot *snap, size_t extra, size_t *nr_rows)
+/*
+ * Remember every lock (and name the new ones): a row each, idle or not; NULL rows when
+ * out of memory.
+ */
+static struct cw_report_lock_row *snap_locks(const struct cw_engine *eng,
+					     const struct cw_symbols_opts *so,
+					     struct cw_report_snapshot *snap, size_t extra,
+					     size_t *nr_rows)
 {
 	size_t nr = cw_engine__nr_locks(eng), n = 0;
 	struct cw_symbols *sym = NULL;
 	struct snap_lock *v;
-	struct snap_row *rows;
+	struct cw_report_lock_row *rows;
 
 	rows = malloc((nr + extra ? nr + extra : 1) * sizeof(*rows));
 	v = nr > snap->nr_locks ? realloc(snap->locks, nr * sizeof(*v)) : snap->locks;
@@ -527,7 +521,7 @@ static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_
 				p->name = strdup(name);
 			}
 		}
-		rows[n] = (struct snap_row){
+		rows[n] = (struct cw_report_lock_row){
 			.l = l,
 			.pid = l->pid,
 			.kind = l->kind,
@@ -543,9 +537,8 @@ static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_
 		p->contentions = l->contentions;
 		p->wait_ns = l->wait_ns_total;
 		p->hold_ns = l->hold_ns_total;
-		/* a lock idle over the interval is left out, as top leaves out idle tasks */
-		if (rows[n].acquisitions || rows[n].contentions || rows[n].wait_ns)
-			n++;
+		rows[n].active = rows[n].acquisitions || rows[n].contentions || rows[n].wait_ns;
+		n++;
 	}
 	snap->nr_locks = nr;
 	cw_symbols__free(sym);
@@ -559,7 +552,7 @@ static struct snap_row *snap_locks(const struct cw_engine *eng, const struct cw_
  * all (idle or not), or -ENOMEM.
  */
 static long snap_objects(const struct cw_contention *c, struct cw_report_snapshot *snap,
-			 struct snap_row *rows, size_t *n)
+			 struct cw_report_lock_row *rows, size_t *n)
 {
 	long all = 0;
 
@@ -586,7 +579,7 @@ static long snap_objects(const struct cw_contention *c, struct cw_report_snapsho
 				     name, sizeof(name));
 			p->name = strdup(name);
 		}
-		rows[*n] = (struct snap_row){
+		rows[*n] = (struct cw_report_lock_row){
 			.pid = o->pid,
 			.kind = o->kind,
 			.addr = o->addr,
@@ -597,42 +590,41 @@ static long snap_objects(const struct cw_contention *c, struct cw_report_snapsho
 		};
 		p->contentions = o->contentions;
 		p->wait_ns = o->wait_ns_total;
-		if (rows[*n].contentions || rows[*n].wait_ns)
-			(*n)++;
+		rows[*n].active = rows[*n].contentions || rows[*n].wait_ns;
+		(*n)++;
 	}
 	return all;
 }
 
-static void snap_lock_table(FILE *out, struct snap_row *rows, size_t n, size_t idle,
-			    __u64 traced_ns, unsigned int pct)
+static void snap_lock_table(FILE *out, const struct cw_report_view *v)
 {
-	qsort(rows, n, sizeof(*rows), by_interval_acquisitions);
+	size_t idle = 0;
+
 	fprintf(out, "%-24s %-18s %8s %7s %10s %10s %10s %10s %6s\n", "NAME", "LOCK", "PID", "TYPE",
 		"ACQUIRED", "CONTENDED", "WAIT", "HOLD", "SHARE");
-	for (size_t i = 0; i < n; i++) {
-		const struct cw_lock *l = rows[i].l;
+	for (size_t i = 0; i < v->nr_locks; i++) {
+		const struct cw_report_lock_row *row = &v->locks[i];
 		char wait[32], hold[32] = "-", cont[32] = "-", acq[32] = "-", share[16] = "-",
 		     cut[25];
-		int hot = 0;
 
-		if (!l || (l->known & CW_LOCK_KNOWN_CONTENTIONS))
-			snprintf(cont, sizeof(cont), "%llu",
-				 (unsigned long long)rows[i].contentions);
-		if (l)
-			snprintf(acq, sizeof(acq), "%llu",
-				 (unsigned long long)rows[i].acquisitions);
-		if (l && (l->known & CW_LOCK_KNOWN_HOLD))
-			fmt_ns(hold, sizeof(hold), rows[i].hold_ns);
-		if (traced_ns) {
-			pct_cell(share, sizeof(share), (double)rows[i].wait_ns / traced_ns);
-			hot = cw_contention__is_hotspot(rows[i].wait_ns, traced_ns, pct) &&
-			      !CW_LOCK_WAITS_FOR_WORK(rows[i].kind);
+		/* a lock idle over the interval is left out, as top leaves out idle tasks */
+		if (!row->active) {
+			idle++;
+			continue;
 		}
+		if (row->contentions_known)
+			snprintf(cont, sizeof(cont), "%llu", (unsigned long long)row->contentions);
+		if (row->l)
+			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)row->acquisitions);
+		if (row->hold_known)
+			fmt_ns(hold, sizeof(hold), row->hold_ns);
+		if (v->traced_ns)
+			pct_cell(share, sizeof(share), row->share);
 		fprintf(out, "%-24s 0x%016llx %8u %7s %10s %10s %10s %10s %6s%s\n",
-			column(rows[i].name, 24, cut, sizeof(cut)), (unsigned long long)rows[i].addr,
-			rows[i].pid, cw_lock_kind__name(rows[i].kind), acq, cont,
-			fmt_ns(wait, sizeof(wait), rows[i].wait_ns), hold, share,
-			hot ? "  HOTSPOT" : "");
+			column(row->name, 24, cut, sizeof(cut)), (unsigned long long)row->addr,
+			row->pid, cw_lock_kind__name(row->kind), acq, cont,
+			fmt_ns(wait, sizeof(wait), row->wait_ns), hold, share,
+			row->hotspot ? "  HOTSPOT" : "");
 	}
 	if (idle)
 		fprintf(out, "(%zu lock%s idle in this interval)\n", idle, idle == 1 ? "" : "s");
@@ -698,39 +690,32 @@ static int snap_threads(const struct cw_engine *eng, const struct cw_contention 
 	return 0;
 }
 
-static void snap_thread_table(FILE *out, const struct cw_engine *eng, const struct cw_contention *c,
-			      const struct snap_thread *d)
+static void snap_thread_table(FILE *out, const struct cw_report_view *v)
 {
-	size_t nr = cw_engine__nr_threads(eng);
-	int known = cw_report__thread_locks_known(eng);
-
-	if (!nr)
+	if (!v->nr_threads)
 		return;
 	fprintf(out, "\n%-16s %8s %8s %10s %10s %10s %10s %10s %10s %10s\n", "THREAD", "PID", "TID",
 		"ACQUIRED", "LOCK-WAIT", "FUTEX-WAIT", "ON-CPU", "RUNNABLE", "KLOCK-WAIT",
 		"OTHER-OFF");
-	for (size_t i = 0; i < nr; i++) {
-		const struct cw_thread *t = cw_engine__thread(eng, i);
-		const struct cw_thread_time *tt = i < cw_contention__nr_threads(c) ?
-							  cw_contention__thread(c, i) : NULL;
+	for (size_t i = 0; i < v->nr_threads; i++) {
+		const struct cw_report_thread_row *row = &v->threads[i];
+		const struct cw_thread *t = row->t;
 		char wait[32] = "-", fw[32] = "-", acq[24] = "-", on[32] = "-", rn[32] = "-",
 		     kl[32] = "-", oth[32] = "-", comm[CW_SAFE_COMM_LEN];
-		int m = tt && tt->tid == t->tid && tt->measured;
-		int w = tt && tt->tid == t->tid && (tt->measured || tt->waits_known);
 
-		if (known)
-			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)d[i].acquisitions);
-		if (w) {
-			fmt_ns(wait, sizeof(wait), d[i].lock_ns);
-			fmt_ns(fw, sizeof(fw), d[i].futex_ns);
-		} else if (known) {
-			fmt_ns(wait, sizeof(wait), d[i].wait_ns);
+		if (v->thread_locks_known)
+			snprintf(acq, sizeof(acq), "%llu", (unsigned long long)row->acquisitions);
+		if (row->waits_known) {
+			fmt_ns(wait, sizeof(wait), row->lock_ns);
+			fmt_ns(fw, sizeof(fw), row->futex_ns);
+		} else if (v->thread_locks_known) {
+			fmt_ns(wait, sizeof(wait), row->wait_ns);
 		}
-		if (m) {
-			fmt_ns(on, sizeof(on), d[i].oncpu_ns);
-			fmt_ns(rn, sizeof(rn), d[i].runnable_ns);
-			fmt_ns(kl, sizeof(kl), d[i].klock_ns);
-			fmt_ns(oth, sizeof(oth), d[i].other_ns);
+		if (row->measured) {
+			fmt_ns(on, sizeof(on), row->oncpu_ns);
+			fmt_ns(rn, sizeof(rn), row->runnable_ns);
+			fmt_ns(kl, sizeof(kl), row->klock_ns);
+			fmt_ns(oth, sizeof(oth), row->other_ns);
 		}
 		fprintf(out, "%-16s %8u %8u %10s %10s %10s %10s %10s %10s %10s%s\n",
 			t->comm[0] ? cw_report__text_safe(t->comm, sizeof(t->comm), comm,
@@ -759,46 +744,132 @@ static int snap_symbols(const struct cw_engine *eng, const struct cw_symbols_opt
 	return 0;
 }
 
-int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
-			struct cw_report_snapshot *snap)
+void cw_report__view_fini(struct cw_report_view *v)
+{
+	if (!v)
+		return;
+	free(v->locks);
+	free(v->threads);
+	memset(v, 0, sizeof(*v));
+}
+
+int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report_target *t,
+			     struct cw_report_snapshot *snap, struct cw_report_view *v)
 {
 	struct cw_symbols_opts so = { .debuginfo_path = t->debuginfo_path,
 				      .live_pid = t->alive ? t->pid : 0 };
 	struct cw_contention_opts co = { .hotspot_pct = t->hotspot_pct };
 	struct cw_contention *c = NULL;
 	struct snap_thread *d = NULL;
-	struct snap_row *rows = NULL;
-	size_t n, all;
+	size_t n;
 	long objs;
-	__u64 traced;
 	int err = -ENOMEM;
 
+	memset(v, 0, sizeof(*v));
 	if (snap_symbols(eng, &so, snap))
 		return -ENOMEM;
 	co.classify = cw_classifier__classify;
 	co.ctx = snap->cls;
 	if (cw_contention__new(eng, &co, &c))
 		return -ENOMEM;
-	rows = snap_locks(eng, &so, snap, cw_contention__nr_objects(c), &n);
-	if (!rows)
+	v->locks = snap_locks(eng, &so, snap, cw_contention__nr_objects(c), &n);
+	if (!v->locks)
 		goto cleanup;
-	objs = snap_objects(c, snap, rows, &n);
-	if (objs < 0 || snap_threads(eng, c, snap, &d, &traced))
+	objs = snap_objects(c, snap, v->locks, &n);
+	if (objs < 0 || snap_threads(eng, c, snap, &d, &v->traced_ns))
 		goto cleanup;
-	all = cw_engine__nr_locks(eng) + objs;
-	if (!all)
-		fprintf(out, "No lock operations seen.\n");
-	else if (!n)
-		fprintf(out, "No lock operations in this interval (%zu lock%s idle).\n", all,
-			all == 1 ? "" : "s");
-	else
-		snap_lock_table(out, rows, n, all - n, traced, cw_contention__threshold_pct(c));
-	snap_thread_table(out, eng, c, d);
-	err = ferror(out) ? -EIO : 0;
+	v->nr_locks = n;
+	v->threshold_pct = cw_contention__threshold_pct(c);
+	v->thread_locks_known = cw_report__thread_locks_known(eng);
+	for (size_t i = 0; i < n; i++) {
+		struct cw_report_lock_row *row = &v->locks[i];
+		const struct cw_lock *l = row->l;
+
+		v->nr_active += row->active;
+		row->contentions_known = !l || (l->known & CW_LOCK_KNOWN_CONTENTIONS);
+		row->hold_known = l && (l->known & CW_LOCK_KNOWN_HOLD);
+		if (v->traced_ns) {
+			row->share = (double)row->wait_ns / v->traced_ns;
+			row->hotspot = cw_contention__is_hotspot(row->wait_ns, v->traced_ns,
+								 v->threshold_pct) &&
+				       !CW_LOCK_WAITS_FOR_WORK(row->kind);
+		}
+	}
+	qsort(v->locks, n, sizeof(*v->locks), by_interval_acquisitions);
+	v->nr_threads = cw_engine__nr_threads(eng);
+	v->threads = calloc(v->nr_threads ? v->nr_threads : 1, sizeof(*v->threads));
+	if (!v->threads)
+		goto cleanup;
+	for (size_t i = 0; i < v->nr_threads; i++) {
+		const struct cw_thread_time *tt = i < cw_contention__nr_threads(c) ?
+							  cw_contention__thread(c, i) : NULL;
+		struct cw_report_thread_row *row = &v->threads[i];
+
+		row->t = cw_engine__thread(eng, i);
+		row->measured = tt && tt->tid == row->t->tid && tt->measured;
+		row->waits_known = tt && tt->tid == row->t->tid && (tt->measured || tt->waits_known);
+		row->acquisitions = d[i].acquisitions;
+		row->wait_ns = d[i].wait_ns;
+		row->total_ns = d[i].total_ns;
+		row->oncpu_ns = d[i].oncpu_ns;
+		row->runnable_ns = d[i].runnable_ns;
+		row->lock_ns = d[i].lock_ns;
+		row->futex_ns = d[i].futex_ns;
+		row->klock_ns = d[i].klock_ns;
+		row->other_ns = d[i].other_ns;
+	}
+	err = 0;
 cleanup:
 	free(d);
-	free(rows);
 	cw_contention__free(c);
+	if (err)
+		cw_report__view_fini(v);
+	return err;
+}
+
+struct cw_symbols *cw_report__snapshot_symbols(const struct cw_report_snapshot *snap)
+{
+	return snap->sym;
+}
+
+const char *cw_report__snapshot_lock_name(const struct cw_report_snapshot *snap, __u32 pid,
+					  __u64 addr, char *buf, size_t len)
+{
+	char raw[256];
+	int how;
+
+	for (size_t i = 0; i < snap->nr_locks; i++)
+		if (snap->locks[i].pid == pid && snap->locks[i].addr == addr && snap->locks[i].name)
+			return snap->locks[i].name;
+	for (size_t i = 0; i < snap->nr_objs; i++)
+		if (snap->objs[i].pid == pid && snap->objs[i].addr == addr && snap->objs[i].name)
+			return snap->objs[i].name;
+	/* a wait no probe saw (a hang found by looking): named as the tables name locks */
+	if (!snap->sym)
+		return NULL;
+	how = cw_symbols__lock_name(snap->sym, pid, addr, 0, raw, sizeof(raw));
+	shorten_name(raw, how, buf, len);
+	return buf;
+}
+
+int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
+			struct cw_report_snapshot *snap)
+{
+	struct cw_report_view v;
+	int err = cw_report__snapshot_view(eng, t, snap, &v);
+
+	if (err)
+		return err;
+	if (!v.nr_locks)
+		fprintf(out, "No lock operations seen.\n");
+	else if (!v.nr_active)
+		fprintf(out, "No lock operations in this interval (%zu lock%s idle).\n", v.nr_locks,
+			v.nr_locks == 1 ? "" : "s");
+	else
+		snap_lock_table(out, &v);
+	snap_thread_table(out, &v);
+	err = ferror(out) ? -EIO : 0;
+	cw_report__view_fini(&v);
 	return err;
 }
 

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The dashboard's model (tools/tui/model.c) on synthetic streams, without a terminal:
+ * per-second rates over the interval since the last refresh, the sorts of each panel
+ * (locks by wait with what waits for work after the locks, by acquisitions, by name),
+ * a blocked thread's state naming the lock, its holder and for how long, the lock's
+ * owner and waiters, and findings listed newest
+ * first with the report's text of each, the same finding kept across refreshes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "engine/engine.h"
+#include "tui/model.h"
+#include "cw_synth.h"
+
+#define PID 4200
+#define T1 4201
+#define T2 4202
+#define LOCK_A 0x5000
+#define LOCK_B 0x6000
+#define LOCK_C 0x7000
+#define LOCK_D 0x8000
+#define START 1000000000ULL	/* the model's clock at its start */
+#define SEC 1000000000ULL
+
+FIXTURE(model)
+{
+	struct cw_engine *eng;
+	struct cw_tui_model m;
+	struct cw_report_target t;
+	__u64 ts;
+};
+
+FIXTURE_SETUP(model)
+{
+	struct cw_ev_comm c1 = synth_comm(1, PID, T1, "worker-1");
+	struct cw_ev_comm c2 = synth_comm(2, PID, T2, "worker-2");
+
+	self->eng = cw_engine__new();
+	ASSERT_NE(NULL, self->eng);
+	ASSERT_EQ(0, cw_tui_model__init(&self->m, START));
+	self->t = (struct cw_report_target){ .pid = PID };
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c1.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c2.hdr));
+	self->ts = 10;
+}
+
+FIXTURE_TEARDOWN(model)
+{
+	cw_tui_model__fini(&self->m);
+	cw_engine__free(self->eng);
+}
+
+/* n acquisitions and releases of addr by tid, each having waited wait_ns. */
+static void take(struct __test_metadata *_metadata, FIXTURE_DATA(model) *self, __u32 tid,
+		 __u64 addr, int n, __u64 wait_ns)
+{
+	for (int i = 0; i < n; i++) {
+		struct cw_ev_lock a = synth_lock(CW_EV_LOCK_ACQUIRED, ++self->ts, PID, tid, addr,
+						 wait_ns, 0);
+		struct cw_ev_lock r = synth_lock(CW_EV_LOCK_RELEASED, ++self->ts, PID, tid, addr,
+						 0, 0);
+
+		ASSERT_EQ(0, cw_engine__feed(self->eng, &a.hdr));
+		ASSERT_EQ(0, cw_engine__feed(self->eng, &r.hdr));
+	}
+}
+
+/* The target is given as exited: nothing is looked up in /proc for the made-up pid. */
+static int refresh(FIXTURE_DATA(model) *self, __u64 at)
+{
+	return cw_tui_model__refresh(&self->m, self->eng, &self->t, 1, at);
+}
+
+TEST_F(model, lock_rates_and_sorts)
+{
+	/* A: 10 acquisitions waiting 1 ms each; B: 200 without waiting */
+	take(_metadata, self, T1, LOCK_A, 10, 1000000);
+	take(_metadata, self, T2, LOCK_B, 200, 0);
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	ASSERT_EQ(2, self->m.nr_locks);
+	ASSERT_EQ(2, cw_tui_model__nr_rows(&self->m, CW_TUI_LOCKS));
+	/* by wait first: A, its 10 ms; over two seconds, 5 and 100 acquisitions a second */
+	EXPECT_STREQ("WAIT", cw_tui_model__sort_name(CW_TUI_LOCKS, self->m.sort[CW_TUI_LOCKS]));
+	EXPECT_STREQ("0x5000", self->m.locks[0].name);
+	EXPECT_STREQ("mutex", self->m.locks[0].type);
+	EXPECT_STREQ("10.0 ms", self->m.locks[0].wait);
+	EXPECT_STREQ("5.0", self->m.locks[0].acq);
+	EXPECT_STREQ("0x6000", self->m.locks[1].name);
+	EXPECT_STREQ("100", self->m.locks[1].acq);
+	EXPECT_STREQ("0 ns", self->m.locks[1].wait);
+	/* by acquisitions: B first */
+	self->m.sort[CW_TUI_LOCKS] = 1;
+	EXPECT_STREQ("ACQ/s", cw_tui_model__sort_name(CW_TUI_LOCKS, 1));
+	cw_tui_model__sort(&self->m);
+	EXPECT_STREQ("0x6000", self->m.locks[0].name);
+	/* the next interval: only what happened in it; B idle, still a row, at 0 */
+	take(_metadata, self, T1, LOCK_A, 3, 0);
+	ASSERT_EQ(0, refresh(self, START + 3 * SEC));
+	ASSERT_EQ(2, self->m.nr_locks);
+	EXPECT_STREQ("0x5000", self->m.locks[0].name);
+	EXPECT_STREQ("3.0", self->m.locks[0].acq);
+	EXPECT_STREQ("0", self->m.locks[1].acq);
+	/* every sort has a name, and NAME sorts by it */
+	for (size_t i = 0; i < cw_tui_model__nr_sorts(CW_TUI_LOCKS); i++)
+		if (!strcmp(cw_tui_model__sort_name(CW_TUI_LOCKS, i), "NAME"))
+			self->m.sort[CW_TUI_LOCKS] = i;
+	cw_tui_model__sort(&self->m);
+	EXPECT_STREQ("0x5000", self->m.locks[0].name);
+	EXPECT_STREQ("0x6000", self->m.locks[1].name);
+}
+
+/* A condition variable waited on for long ranks after a lock waited on for less. */
+TEST_F(model, waiting_for_work_after_locks)
+{
+	struct cw_ev_lock a = synth_lock(CW_EV_LOCK_ACQUIRED, ++self->ts, PID, T1, LOCK_C,
+					 900000000, 0);
+	struct cw_ev_lock r = synth_lock(CW_EV_LOCK_RELEASED, ++self->ts, PID, T1, LOCK_C, 0, 0);
+
+	a.kind = r.kind = CW_LOCK_COND;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &a.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &r.hdr));
+	take(_metadata, self, T2, LOCK_A, 1, 1000);
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	ASSERT_EQ(2, self->m.nr_locks);
+	EXPECT_STREQ("0x5000", self->m.locks[0].name);
+	EXPECT_STREQ("0x7000", self->m.locks[1].name);
+	EXPECT_STREQ("cond", self->m.locks[1].type);
+	EXPECT_TRUE(self->m.locks[1].for_work);
+}
+
+/* The state of thread tid in the threads panel. */
+static const char *state_of(const struct cw_tui_model *m, __u32 tid)
+{
+	for (size_t i = 0; i < m->nr_threads; i++)
+		if (m->threads[i].tid == tid)
+			return m->threads[i].state;
+	return NULL;
+}
+
+TEST_F(model, blocked_thread_names_lock_and_holder)
+{
+	struct cw_ev_lock held = synth_lock(CW_EV_LOCK_ACQUIRED, ++self->ts, PID, T2, LOCK_A, 0,
+					    0);
+	struct cw_ev_blocked b;
+	struct cw_ev_tick tick;
+
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &held.hdr));
+	memset(&b, 0, sizeof(b));
+	b.hdr = synth_hdr(CW_EV_BLOCKED, sizeof(b), ++self->ts, PID, T1);
+	b.addr = LOCK_A;
+	b.since_ns = self->ts;
+	b.owner_tid = T2;
+	b.reason = CW_OFFCPU_LOCK;
+	b.kind = CW_LOCK_MUTEX;
+	b.futex_op = ~0U;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &b.hdr));
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	ASSERT_EQ(2, self->m.nr_threads);
+	EXPECT_STREQ("blocked on 0x5000 held by 4202", state_of(&self->m, T1));
+	/* the lock's row: its holder and its one waiter */
+	ASSERT_EQ(1, self->m.nr_locks);
+	EXPECT_STREQ("4202", self->m.locks[0].owner);
+	EXPECT_STREQ("1", self->m.locks[0].nr_waiters);
+	/* a tick 1.5 s later: the engine's clock moved, and the wait has lasted that long */
+	tick = synth_tick(self->ts + 1500000000ULL, 1);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	EXPECT_STREQ("blocked on 0x5000 held by 4202 for 1.50 s", state_of(&self->m, T1));
+	/* no scheduler figures for T2 in this stream: its state is not known */
+	EXPECT_STREQ("-", state_of(&self->m, T2));
+	EXPECT_STREQ("worker-1", self->m.threads[0].tid == T1 ? self->m.threads[0].name :
+							       self->m.threads[1].name);
+}
+
+/* An ABBA between two threads on from/to. */
+static void abba(struct __test_metadata *_metadata, FIXTURE_DATA(model) *self, __u64 x,
+		 __u64 y)
+{
+	struct cw_ev_edge e1 = synth_edge(++self->ts, PID, T1, x, y);
+	struct cw_ev_edge e2 = synth_edge(++self->ts, PID, T2, y, x);
+
+	take(_metadata, self, T1, x, 1, 0);
+	take(_metadata, self, T2, y, 1, 0);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &e1.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &e2.hdr));
+}
+
+TEST_F(model, findings_newest_first_with_their_text)
+{
+	const struct cw_tui_finding *f;
+
+	abba(_metadata, self, LOCK_A, LOCK_B);
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	ASSERT_EQ(1, cw_tui_model__nr_rows(&self->m, CW_TUI_FINDINGS));
+	f = cw_tui_model__finding(&self->m, 0);
+	ASSERT_NE(NULL, f);
+	EXPECT_STREQ("lock_order_inversion", f->kind);
+	EXPECT_EQ(CW_SEVERITY_WARNING, f->severity);
+	EXPECT_STREQ("possible circular locking dependency detected", f->summary);
+	EXPECT_NE(NULL, strstr(f->text, "\nfinding 1: lock_order_inversion, process 4200\n"))
+		TH_LOG("%s", f->text);
+	EXPECT_EQ(SEC, f->seen_ns);
+	/* a second inversion later: listed first, the first one kept as it was seen */
+	abba(_metadata, self, LOCK_C, LOCK_D);
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	ASSERT_EQ(2, cw_tui_model__nr_rows(&self->m, CW_TUI_FINDINGS));
+	ASSERT_EQ(2, self->m.nr_findings);
+	f = cw_tui_model__finding(&self->m, 0);
+	EXPECT_EQ(2 * SEC, f->seen_ns);
+	EXPECT_NE(NULL, strstr(f->text, "0x7000")) TH_LOG("%s", f->text);
+	f = cw_tui_model__finding(&self->m, 1);
+	EXPECT_EQ(SEC, f->seen_ns);
+	EXPECT_NE(NULL, strstr(f->text, "0x5000")) TH_LOG("%s", f->text);
+	EXPECT_EQ(NULL, cw_tui_model__finding(&self->m, 2));
+	/* refreshed again, nothing new: the same two, not four */
+	ASSERT_EQ(0, refresh(self, START + 3 * SEC));
+	EXPECT_EQ(2, self->m.nr_findings);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The dashboard's model (model.h): at each refresh, rows made from what the report layer
+ * computes, and their orders. No curses here: the unit tests drive it with synthetic
+ * streams (selftests/unit/test_tui_model.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/array.h"
+#include "engine/engine.h"
+#include "engine/findings.h"
+#include "engine/record.h"
+#include "engine/waitfor.h"
+#include "report/report.h"
+#include "tui/model.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *short_policy(__u32 policy)
+{
+	const char *p = cw_report__policy_name(policy);
+
+	if (!p)
+		return "?";
+	return strncmp(p, "SCHED_", 6) ? p : p + 6;
+}
+
+static void pct(char *buf, size_t len, double v)
+{
+	if (v < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr, __u32 pid,
+					  __u32 tid)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (w[i].pid == pid && w[i].tid == tid)
+			return &w[i];
+	return NULL;
+}
+
+/* What a blocked thread waits on, as the wait-for graph says it. */
+static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w, __u64 now,
+			  char *buf, size_t len)
+{
+	char held[32] = "", addr[24], nbuf[256], d[32];
+	const char *name = cw_report__snapshot_lock_name(m->snap, w->pid, w->addr, nbuf,
+							 sizeof(nbuf));
+	/* a futex word with an owner, or one a look knew for a lock, is waited on as a lock */
+	int lock = w->reason == CW_OFFCPU_LOCK ||
+		   (w->reason == CW_OFFCPU_FUTEX && (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
+						     w->kind == CW_LOCK_RWLOCK ||
+						     w->kind == CW_LOCK_SPIN));
+	size_t n;
+
+	if (!name || !strcmp(name, "-")) {
+		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)w->addr);
+		name = addr;
+	}
+	if (w->holder_tid)
+		snprintf(held, sizeof(held), " held by %u%s", w->holder_tid,
+			 w->holder_exited ? " (exited)" : "");
+	if (lock)
+		snprintf(buf, len, "blocked on %s%s", name, held);
+	else if (w->reason == CW_OFFCPU_FUTEX)
+		snprintf(buf, len, "futex wait %s%s", name, held);
+	else if (w->reason == CW_OFFCPU_KLOCK)
+		snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)w->addr);
+	else if (w->reason == CW_OFFCPU_IO)
+		snprintf(buf, len, "io wait");
+	else
+		snprintf(buf, len, "sleeping");
+	/* for how long, when the wait's start is known (not for a wait found by looking) */
+	n = strlen(buf);
+	if (w->since_ns && now > w->since_ns && n < len)
+		snprintf(buf + n, len - n, " for %s",
+			 cw_report__fmt_ns(d, sizeof(d), now - w->since_ns));
+}
+
+/* What a thread mostly did over the interval, when it is not blocked now. */
+static const char *interval_state(const struct cw_report_thread_row *r)
+{
+	__u64 wait = r->lock_ns + r->futex_ns + r->klock_ns;
+
+	if (!r->measured || !r->total_ns)
+		return "-";
+	if (r->oncpu_ns >= r->runnable_ns && r->oncpu_ns >= wait && r->oncpu_ns >= r->other_ns)
+		return "running";
+	if (r->runnable_ns >= wait && r->runnable_ns >= r->other_ns)
+		return "runnable";
+	if (wait >= r->other_ns)
+		return r->lock_ns >= r->futex_ns ? "lock wait" : "futex wait";
+	return "sleeping";
+}
+
+static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
+			const struct cw_report_view *v, const struct cw_wf_wait *waits,
+			size_t nr_waits, __u64 dt_ns)
+{
+	struct cw_tui_thread *rows;
+
+	rows = calloc(v->nr_threads ? v->nr_threads : 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->nr_threads; i++) {
+		const struct cw_report_thread_row *r = &v->threads[i];
+		const struct cw_thread *t = r->t;
+		const struct cw_wf_wait *w = find_wait(waits, nr_waits, t->pid, t->tid);
+		struct cw_tui_thread *row = &rows[i];
+		__u64 total = r->measured && r->total_ns ? r->total_ns : dt_ns;
+
+		row->tid = t->tid;
+		row->exited = t->exited;
+		if (t->comm[0])
+			cw_report__text_safe(t->comm, sizeof(t->comm), row->name,
+					     sizeof(row->name));
+		else
+			snprintf(row->name, sizeof(row->name), "?");
+		if (t->has_stats) {
+			const struct cw_ev_thread_stats *s = &t->stats;
+			int rt = s->policy == 1 || s->policy == 2;
+
+			snprintf(row->policy, sizeof(row->policy), "%s %d%s",
+				 short_policy(s->policy), rt ? (int)s->rt_priority : s->nice,
+				 s->prio != s->normal_prio ? " PI" : "");
+		} else {
+			snprintf(row->policy, sizeof(row->policy), "-");
+		}
+		if (t->exited)
+			snprintf(row->state, sizeof(row->state), "exited");
+		else if (w)
+			blocked_state(m, w, cw_engine__now(eng), row->state, sizeof(row->state));
+		else
+			snprintf(row->state, sizeof(row->state), "%s", interval_state(r));
+		row->cpu_pct = r->measured && total ? 100.0 * r->oncpu_ns / total : -1;
+		row->wait_pct = -1;
+		if (r->waits_known && total)
+			row->wait_pct = 100.0 * r->lock_ns / total;
+		else if (v->thread_locks_known && total)
+			row->wait_pct = 100.0 * r->wait_ns / total;
+		pct(row->cpu, sizeof(row->cpu), row->cpu_pct);
+		pct(row->lock, sizeof(row->lock), row->wait_pct);
+		pct(row->futex, sizeof(row->futex),
+		    r->waits_known && total ? 100.0 * r->futex_ns / total : -1);
+	}
+	free(m->threads);
+	m->threads = rows;
+	m->nr_threads = v->nr_threads;
+	return 0;
+}
+
+static void rate(char *buf, size_t len, double v)
+{
+	if (v >= 100 || v == 0)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.1f", v);
+}
+
+static int make_locks(struct cw_tui_model *m, const struct cw_report_view *v,
+		      const struct cw_wf_wait *waits, size_t nr_waits, __u64 dt_ns)
+{
+	struct cw_tui_lock *rows = calloc(v->nr_locks ? v->nr_locks : 1, sizeof(*rows));
+	double dt = dt_ns ? dt_ns / 1e9 : 1;
+
+	if (!rows)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->nr_locks; i++) {
+		const struct cw_report_lock_row *r = &v->locks[i];
+		struct cw_tui_lock *row = &rows[i];
+
+		if (r->name && strcmp(r->name, "-"))
+			snprintf(row->name, sizeof(row->name), "%s", r->name);
+		else
+			snprintf(row->name, sizeof(row->name), "0x%llx",
+				 (unsigned long long)r->addr);
+		row->type = cw_lock_kind__name(r->kind);
+		row->acq_s = r->l ? r->acquisitions / dt : -1;
+		row->cont_s = r->contentions_known ? r->contentions / dt : -1;
+		row->wait_ns = r->wait_ns;
+		row->hotspot = r->hotspot;
+		row->for_work = CW_LOCK_WAITS_FOR_WORK(r->kind);
+		snprintf(row->owner, sizeof(row->owner), "-");
+		for (size_t k = 0; k < nr_waits; k++) {
+			if (waits[k].pid != r->pid || waits[k].addr != r->addr)
+				continue;
+			row->waiters++;
+			if (waits[k].holder_tid)
+				snprintf(row->owner, sizeof(row->owner), "%u", waits[k].holder_tid);
+		}
+		snprintf(row->nr_waiters, sizeof(row->nr_waiters), "%u", row->waiters);
+		if (row->acq_s >= 0)
+			rate(row->acq, sizeof(row->acq), row->acq_s);
+		else
+			snprintf(row->acq, sizeof(row->acq), "-");
+		if (row->cont_s >= 0)
+			rate(row->cont, sizeof(row->cont), row->cont_s);
+		else
+			snprintf(row->cont, sizeof(row->cont), "-");
+		cw_report__fmt_ns(row->wait, sizeof(row->wait), r->wait_ns);
+		snprintf(row->maxwait, sizeof(row->maxwait), "-");
+		snprintf(row->maxhold, sizeof(row->maxhold), "-");
+		if (r->l) {
+			row->maxwait_ns = r->l->wait_ns_max;
+			cw_report__fmt_ns(row->maxwait, sizeof(row->maxwait), r->l->wait_ns_max);
+		}
+		if (r->hold_known) {
+			row->maxhold_ns = r->l->hold_ns_max;
+			cw_report__fmt_ns(row->maxhold, sizeof(row->maxhold), r->l->hold_ns_max);
+		}
+	}
+	free(m->locks);
+	m->locks = rows;
+	m->nr_locks = v->nr_locks;
+	return 0;
+}
+
+static __u64 mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	return h * 0x100000001b3ULL;
+}
+
+static __u64 finding_key(const struct cw_finding *f)
+{
+	__u64 h = mix(0xcbf29ce484222325ULL, f->kind);
+
+	for (size_t i = 0; i < f->nr_locks; i++)
+		h = mix(mix(mix(h, f->locks[i].pid), f->locks[i].addr), f->locks[i].lifetime);
+	for (size_t i = 0; i < f->nr_threads; i++)
+		h = mix(h, f->threads[i].tid);
+	return h;
+}
+
+/* The finding's own line: "ERROR: deadlock: ..." without the severity, else its title. */
+static char *summary_of(const char *text)
+{
+	const char *title = NULL;
+
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (!strncmp(p, "ERROR: ", 7))
+			return strndup(p + 7, n - 7);
+		if (!strncmp(p, "WARNING: ", 9))
+			return strndup(p + 9, n - 9);
+		if (!title && !strncmp(p, "finding ", 8))
+			title = p;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return title ? strndup(title, strcspn(title, "\n")) : strdup("");
+}
+
+/* The report's text of finding f, numbered as the report numbers it, escaped. */
+static char *finding_text(const struct cw_render *base, const struct cw_finding *f, size_t number)
+{
+	const struct cw_finding_renderer *fr = cw_report__renderer(f->kind);
+	struct cw_render r = *base;
+	char *raw = NULL, *safe = NULL;
+	size_t len = 0, slen = 0;
+	FILE *m, *s;
+
+	m = open_memstream(&raw, &len);
+	if (!m)
+		return NULL;
+	r.out = m;
+	if (fr && fr->text)
+		fr->text(&r, f, number);
+	else
+		fprintf(m, "\nfinding %zu: %s\n", number, cw_finding_kind__name(f->kind));
+	if (fclose(m)) {
+		free(raw);
+		return NULL;
+	}
+	s = open_memstream(&safe, &slen);
+	if (s) {
+		cw_report__write_safe(s, raw, len);
+		if (fclose(s)) {
+			free(safe);
+			safe = NULL;
+		}
+	}
+	free(raw);
+	return safe;
+}
+
+static int make_findings(struct cw_tui_model *m, const struct cw_engine *eng,
+			 const struct cw_report_target *t, __u64 now_ns)
+{
+	struct cw_symbols *sym = cw_report__snapshot_symbols(m->snap);
+	struct cw_render r = { .eng = eng, .sym = sym, .track_free = t->track_free };
+	struct cw_report_model rm;
+	size_t number = 0;
+	int err;
+
+	if (!sym)
+		return 0;
+	err = cw_report__model_new(eng, sym, t, &rm);
+	if (err)
+		return err;
+	r.fs = rm.fs;
+	r.contention = rm.c;
+	for (size_t i = 0; i < m->nr_findings; i++)
+		m->findings[i].live = 0;
+	for (size_t i = 0; i < cw_findings__nr(rm.fs); i++) {
+		const struct cw_finding *f = cw_findings__get(rm.fs, i);
+		struct cw_tui_finding *row = NULL;
+		__u64 key;
+		char *text;
+
+		if (!cw_finding__reported(f))
+			continue;
+		number++;
+		key = finding_key(f);
+		for (size_t k = 0; k < m->nr_findings && !row; k++)
+			if (m->findings[k].key == key && m->findings[k].kind ==
+			    cw_finding_kind__name(f->kind))
+				row = &m->findings[k];
+		text = finding_text(&r, f, number);
+		if (!text)
+			continue;
+		if (!row) {
+			row = cw_grow(m->findings, &m->cap_findings, m->nr_findings + 1,
+				      sizeof(*row));
+			if (!row) {
+				free(text);
+				err = -ENOMEM;
+				break;
+			}
+			m->findings = row;
+			row = &m->findings[m->nr_findings++];
+			*row = (struct cw_tui_finding){ .key = key, .seen = m->refreshes,
+							.seen_ns = now_ns - m->start_ns,
+							.kind = cw_finding_kind__name(f->kind) };
+		}
+		free(row->text);
+		free(row->summary);
+		row->text = text;
+		row->summary = summary_of(text);
+		row->severity = f->severity;
+		row->live = 1;
+	}
+	cw_report__model_fini(&rm);
+	return err;
+}
+
+int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
+			  struct cw_report_target *t, int exited, __u64 now)
+{
+	struct cw_wf_wait *waits = NULL;
+	struct cw_report_view v;
+	__u64 dt = now - m->last_ns, events;
+	size_t nr_waits = 0;
+	int err;
+
+	t->alive = !exited;
+	err = cw_report__snapshot_view(eng, t, m->snap, &v);
+	if (err)
+		return err;
+	/* who is blocked now, on what, held by whom: the threads' states, the locks' owners */
+	err = cw_wf__blocked(cw_engine__waitfor(eng), eng, &waits, &nr_waits);
+	if (!err)
+		err = make_threads(m, eng, &v, waits, nr_waits, dt);
+	if (!err)
+		err = make_locks(m, &v, waits, nr_waits, dt);
+	free(waits);
+	cw_report__view_fini(&v);
+	if (!err)
+		err = make_findings(m, eng, t, now);
+	events = cw_engine__events(eng);
+	m->events_s = dt ? (events - m->events_last) * 1e9 / dt : 0;
+	m->events_last = events;
+	m->last_ns = now;
+	m->refreshes++;
+	if (!err)
+		cw_tui_model__sort(m);
+	return err;
+}
+
+/* ---- sorting ---- */
+
+struct sort_def {
+	const char *name;
+	int (*cmp)(const void *a, const void *b);
+};
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
+
+static int t_by_wait(const void *a, const void *b)
+{
+	const struct cw_tui_thread *x = a, *y = b;
+
+	return CMP(y->wait_pct, x->wait_pct) ?: CMP(x->tid, y->tid);
+}
+
+static int t_by_cpu(const void *a, const void *b)
+{
+	const struct cw_tui_thread *x = a, *y = b;
+
+	return CMP(y->cpu_pct, x->cpu_pct) ?: CMP(x->tid, y->tid);
+}
+
+static int t_by_tid(const void *a, const void *b)
+{
+	const struct cw_tui_thread *x = a, *y = b;
+
+	return CMP(x->tid, y->tid);
+}
+
+static int t_by_name(const void *a, const void *b)
+{
+	const struct cw_tui_thread *x = a, *y = b;
+
+	return strcmp(x->name, y->name) ?: CMP(x->tid, y->tid);
+}
+
+static const struct sort_def thread_sorts[] = {
+	{ "LOCK%", t_by_wait }, { "CPU%", t_by_cpu }, { "TID", t_by_tid }, { "NAME", t_by_name },
+};
+
+/*
+ * Most waited on first; what waits for work (a condvar, a join) after the locks, as the
+ * reports never call those hotspots: an idle worker's wait is no contention.
+ */
+static int l_by_wait(const void *a, const void *b)
+{
+	const struct cw_tui_lock *x = a, *y = b;
+
+	return CMP(x->for_work, y->for_work) ?: CMP(y->wait_ns, x->wait_ns) ?:
+	       CMP(y->acq_s, x->acq_s) ?: strcmp(x->name, y->name);
+}
+
+static int l_by_acq(const void *a, const void *b)
+{
+	const struct cw_tui_lock *x = a, *y = b;
+
+	return CMP(y->acq_s, x->acq_s) ?: l_by_wait(a, b);
+}
+
+static int l_by_cont(const void *a, const void *b)
+{
+	const struct cw_tui_lock *x = a, *y = b;
+
+	return CMP(y->cont_s, x->cont_s) ?: l_by_wait(a, b);
+}
+
+static int l_by_maxwait(const void *a, const void *b)
+{
+	const struct cw_tui_lock *x = a, *y = b;
+
+	return CMP(y->maxwait_ns, x->maxwait_ns) ?: l_by_wait(a, b);
+}
+
+static int l_by_maxhold(const void *a, const void *b)
+{
+	const struct cw_tui_lock *x = a, *y = b;
+
+	return CMP(y->maxhold_ns, x->maxhold_ns) ?: l_by_wait(a, b);
+}
+
+static int l_by_name(const void *a, const void *b)
+{
+	const struct cw_tui_lock *x = a, *y = b;
+
+	return strcmp(x->name, y->name) ?: l_by_wait(a, b);
+}
+
+static const struct sort_def lock_sorts[] = {
+	{ "WAIT", l_by_wait }, { "ACQ/s", l_by_acq }, { "CONT/s", l_by_cont },
+	{ "MAXWAIT", l_by_maxwait }, { "MAXHOLD", l_by_maxhold }, { "NAME", l_by_name },
+};
+
+static const struct cw_tui_finding *sort_findings_base;
+
+static int f_by_newest(const void *a, const void *b)
+{
+	const struct cw_tui_finding *x = &sort_findings_base[*(const size_t *)a];
+	const struct cw_tui_finding *y = &sort_findings_base[*(const size_t *)b];
+
+	return CMP(y->seen, x->seen) ?: CMP(*(const size_t *)a, *(const size_t *)b);
+}
+
+static int f_by_severity(const void *a, const void *b)
+{
+	const struct cw_tui_finding *x = &sort_findings_base[*(const size_t *)a];
+	const struct cw_tui_finding *y = &sort_findings_base[*(const size_t *)b];
+
+	return CMP(y->severity, x->severity) ?: f_by_newest(a, b);
+}
+
+static const struct sort_def finding_sorts[] = {
+	{ "NEWEST", f_by_newest }, { "SEVERITY", f_by_severity },
+};
+
+static const struct sort_def *const sorts[CW_TUI_NR_PANELS] = { thread_sorts, lock_sorts,
+								  finding_sorts };
+static const size_t nr_sorts[CW_TUI_NR_PANELS] = { ARRAY_SIZE(thread_sorts),
+						   ARRAY_SIZE(lock_sorts),
+						   ARRAY_SIZE(finding_sorts) };
+
+size_t cw_tui_model__nr_sorts(int panel)
+{
+	return nr_sorts[panel];
+}
+
+const char *cw_tui_model__sort_name(int panel, int sort)
+{
+	return sorts[panel][sort].name;
+}
+
+void cw_tui_model__sort(struct cw_tui_model *m)
+{
+	size_t *order;
+
+	qsort(m->threads, m->nr_threads, sizeof(*m->threads),
+	      thread_sorts[m->sort[CW_TUI_THREADS]].cmp);
+	qsort(m->locks, m->nr_locks, sizeof(*m->locks), lock_sorts[m->sort[CW_TUI_LOCKS]].cmp);
+	order = realloc(m->forder, (m->nr_findings ? m->nr_findings : 1) * sizeof(*order));
+	if (!order)
+		return;
+	m->forder = order;
+	m->nr_forder = 0;
+	for (size_t i = 0; i < m->nr_findings; i++)
+		if (m->findings[i].live)
+			order[m->nr_forder++] = i;
+	sort_findings_base = m->findings;
+	qsort(order, m->nr_forder, sizeof(*order), finding_sorts[m->sort[CW_TUI_FINDINGS]].cmp);
+}
+
+size_t cw_tui_model__nr_rows(const struct cw_tui_model *m, int panel)
+{
+	if (panel == CW_TUI_THREADS)
+		return m->nr_threads;
+	return panel == CW_TUI_LOCKS ? m->nr_locks : m->nr_forder;
+}
+
+const struct cw_tui_finding *cw_tui_model__finding(const struct cw_tui_model *m, size_t i)
+{
+	return i < m->nr_forder ? &m->findings[m->forder[i]] : NULL;
+}
+
+int cw_tui_model__init(struct cw_tui_model *m, __u64 now)
+{
+	memset(m, 0, sizeof(*m));
+	m->snap = cw_report__snapshot_new();
+	m->start_ns = m->last_ns = now;
+	return m->snap ? 0 : -ENOMEM;
+}
+
+void cw_tui_model__fini(struct cw_tui_model *m)
+{
+	for (size_t i = 0; i < m->nr_findings; i++) {
+		free(m->findings[i].text);
+		free(m->findings[i].summary);
+	}
+	free(m->findings);
+	free(m->forder);
+	free(m->threads);
+	free(m->locks);
+	cw_report__snapshot_free(m->snap);
+	memset(m, 0, sizeof(*m));
+}
