@@ -114,7 +114,7 @@ struct cw_thread_sched {
 	/*
 	 * Priority inversion (bpf/cw_prio.bpf.h): a real-time thread of better prio waits on
 	 * a lock this thread holds (pi_waiter 0: none); while it does, who took this
-	 * thread's CPU when it was last preempted (pre_tid 0: not known).
+	 * thread's CPU when it was last preempted (pre_tid 0: not known), and where.
 	 */
 	__u64 pi_lock;		/* the lock pi_waiter waits on */
 	__u64 pi_since;		/* when pi_waiter began to wait (its switch-out) */
@@ -127,6 +127,8 @@ struct cw_thread_sched {
 	__u32 pre_policy;
 	__u32 pad2;
 	char pre_comm[16];
+	__u64 pi_stack;		/* its user stack id where its latest preemption while noted
+				 * took it off its CPU; 0: not taken (asleep, or back on CPU) */
 };
 
 #endif /* __CW_MAPS_H */

@@ -9,14 +9,17 @@
  *    _RR or _DEADLINE and its prio is better than L's, the waiter is noted in L's
  *    thread_stats entry (the best waiter wins the one slot);
  *  - L is preempted while noted: who took its CPU (next) is noted with it. Any process's
- *    task: its identity comes from its task_struct, not from the traced set. At L's
- *    switch-in, the task that ran last (prev) is the preemptor instead when it is more
+ *    task: its identity comes from its task_struct, not from the traced set. L is the
+ *    current task there: its user stack, inside its critical section, is taken too. At
+ *    L's switch-in, the task that ran last (prev) is the preemptor instead when it is more
  *    important than that one and still less than H;
  *  - L gets a CPU back (sched_switch, L in) after d ns runnable while H waited (from the
  *    later of L's preemption or wakeup and H's sleep): if H still waits on that lock (its
- *    own entry says so) and d reached pi_threshold_ns, a CW_EV_PRIO_INVERSION record. A note
- *    whose waiter waits no more (acquired, gave up, exited) is dropped there: no hook in
- *    the acquire's return;
+ *    own entry says so) and d reached pi_threshold_ns, a CW_EV_PRIO_INVERSION record, then
+ *    a CW_EV_PRIO_STACKS with L's stack and M's: prev is the current task there, so M's
+ *    stack is taken when M is prev, as it gives the CPU back (of a traced process: an
+ *    untraced one's modules are not known). A note whose waiter waits no more (acquired,
+ *    gave up, exited) is dropped there: no hook in the acquire's return;
  *  - sched_pi_setprio: a PI mutex boosts L at once, before H sleeps. L's prio in its entry
  *    follows the boost (so no note is made, or a note is dropped), and the boost goes out
  *    as CW_EV_PRIO_CHANGE with its donor, for traced tasks.
@@ -29,12 +32,16 @@
  * Cost: sched_switch runs for every switch of the machine. Everything here is behind the
  * traced-thread lookup it did already, then a branch on a field of the entry it holds;
  * only H's sleep in an acquire (rare) does more (a lookup of its pending acquire and of
- * L's entry).
+ * L's entry), and the stacks are taken only at a noted holder's preemption and at the end
+ * of a stretch that is sent (a stack walk, and a copy for a stack not seen before).
  */
 #ifndef __CW_PRIO_BPF_H
 #define __CW_PRIO_BPF_H
 
 #include "cw_maps.h"
+
+/* Mixed into the stack ids taken here: see prio_stack() */
+#define CW_PI_STACK_SEED 0x7072696f737461ULL
 
 /* --pi-threshold: shorter stretches are not sent (set from userspace before load) */
 const volatile __u64 pi_threshold_ns = 1000000;
@@ -90,10 +97,58 @@ static __always_inline void prio_waits(struct task_struct *prev, __u32 tid, __u3
 	l->pi_waiter = tid;
 }
 
-/* Noted holder st leaves its CPU: still runnable, who took it is the preemptor. */
-static __always_inline void prio_switch_out(struct cw_thread_sched *st, struct task_struct *next,
-					    __u8 reason)
+/*
+ * prio_stack()'s frames: sched_switch's call chain has no room for 256 more bytes of BPF
+ * stack (512 in all). Per CPU is safe there, unlike in a uprobe program: sched_switch runs
+ * with its run queue locked and interrupts off, one program at a time on a CPU.
+ */
+struct prio_frames {
+	__u64 ips[CW_FP_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct prio_frames);
+} prio_frames SEC(".maps");
+
+/*
+ * The user stack of thread tid (task t) of the current task's process, from the user
+ * registers it entered the kernel with: the current task, or one that is off its CPU (its
+ * memory is the current task's). Seeded with the thread and %rsp: code without frame
+ * pointers gives a cheap id of the pc alone, and one copy must not stand for another
+ * thread's stack, or another depth's (a copy goes out only for a new id). Inside a probed
+ * acquire, its return address is the uretprobe trampoline's: put back in the copy.
+ * Not inlined: one copy of the walk for the three callers, and its 256-byte frame only
+ * where it runs.
+ */
+static __noinline __u64 prio_stack(struct task_struct *t, __u32 tid)
 {
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	struct pending_lock *lk = no_uprobes ? NULL : bpf_map_lookup_elem(&pending_locks, &tid);
+	struct prio_frames *f;
+	__u32 zero = 0;
+	__u64 sp;
+
+	f = bpf_map_lookup_elem(&prio_frames, &zero);
+	if (!f)
+		return 0;
+	sp = BPF_CORE_READ(regs, sp);
+	return user_stack_id_in(f->ips, BPF_CORE_READ(regs, ip), sp, BPF_CORE_READ(regs, bp), 0,
+				CW_PI_STACK_SEED ^ (__u64)tid << 40 ^ sp, 1, lk ? lk->ret_slot : 0,
+				lk ? lk->a.ip : 0);
+}
+
+/*
+ * Noted holder st (thread tid, task prev) leaves its CPU: still runnable, who took it is
+ * the preemptor, and where it is kept is its stack now (it is the current task: its own
+ * memory). Only while the waiter still waits: a stale note costs no stack.
+ */
+static __always_inline void prio_switch_out(struct cw_thread_sched *st, struct task_struct *prev,
+					    __u32 tid, struct task_struct *next, __u8 reason)
+{
+	st->pi_stack = 0;
 	if (reason != CW_OFFCPU_PREEMPTED || !next->pid) {
 		st->pre_tid = 0; /* asleep: nobody keeps it off its CPU */
 		return;
@@ -103,21 +158,69 @@ static __always_inline void prio_switch_out(struct cw_thread_sched *st, struct t
 	st->pre_prio = next->prio;
 	st->pre_policy = next->policy;
 	bpf_probe_read_kernel_str(st->pre_comm, sizeof(st->pre_comm), next->comm);
+	if (prio_waiter_waits(st))
+		st->pi_stack = prio_stack(prev, tid);
 }
 
 /*
- * Noted holder st (thread tid) gets a CPU back from prev at now, after state (its off-CPU
+ * The stacks of a stretch, after its record: L's taken at its preemption, else now from
+ * its saved registers when prev is of its process (its memory is mapped then); M's when
+ * M is prev (the current task, as it gives the CPU back) of a traced process (any: the
+ * stack goes out as its process's). An exiting task (its memory is gone) gives none.
+ */
+static __always_inline void prio_emit_stacks(struct cw_thread_sched *st, __u32 tid,
+					     struct task_struct *next, struct task_struct *prev,
+					     int prev_is_m, __u64 now)
+{
+	int prev_live = prev->pid && !(prev->flags & CW_PF_EXITING);
+	__u32 m_tgid = st->pre_tgid, prev_tgid = prev->tgid, flags = 0;
+	__u64 low = st->pi_stack, m = 0;
+	struct cw_ev_pi_stacks *e;
+
+	/* two loads: else clang selects the pointer and loads once (a task or a map value),
+	 * which the verifier refuses */
+	asm volatile("" : "+r"(prev_tgid));
+	if (prev_is_m)
+		m_tgid = prev_tgid;
+	if (!low && prev_live && prev_tgid == st->tgid)
+		low = prio_stack(next, tid);
+	if (m_tgid && m_tgid != st->tgid && !cw_traced(m_tgid))
+		flags = CW_PI_STACKS_F_UNTRACED;
+	else if (prev_is_m && prev_live)
+		m = prio_stack(prev, prev->pid);
+	if (!low && !m && !flags)
+		return;
+	e = cw_reserve(sizeof(*e), CW_EV_PRIO_STACKS);
+	if (!e)
+		return;
+	e->hdr.ts_ns = now;
+	e->hdr.pid = st->tgid;
+	e->hdr.tid = tid;
+	e->addr = st->pi_lock;
+	e->wait_since_ns = st->pi_since;
+	e->low_stack_id = low;
+	e->preemptor_stack_id = m;
+	e->high_tid = st->pi_waiter;
+	e->flags = flags;
+	cw_submit(e);
+}
+
+/*
+ * Noted holder st (task next) gets a CPU back from prev at now, after state (its off-CPU
  * reason) since st->state_ts: an inversion record when it was kept runnable long enough.
  */
-static __noinline void prio_switch_in(struct cw_thread_sched *st, __u32 tid, __u8 state,
-				      struct task_struct *prev, __u64 now)
+static __noinline void prio_switch_in(struct cw_thread_sched *st, __u8 state,
+				      struct task_struct *next, struct task_struct *prev, __u64 now)
 {
 	__u64 start = st->state_ts;
+	__u32 tid = next->pid;
 	struct cw_ev_pi *e;
+	int prev_is_m;
 
 	if (!prio_waiter_waits(st)) {
 		st->pi_waiter = 0;
 		st->pre_tid = 0;
+		st->pi_stack = 0;
 		return;
 	}
 	if (state != CW_OFFCPU_PREEMPTED || !start)
@@ -126,6 +229,15 @@ static __noinline void prio_switch_in(struct cw_thread_sched *st, __u32 tid, __u
 		start = st->pi_since;
 	if (now <= start || now - start < pi_threshold_ns)
 		goto out;
+	/*
+	 * Two witnesses: who took L's CPU, and who ran last before L got it back. The more
+	 * important one below H is the one that kept L out (a nice -20 kworker can preempt a
+	 * SCHED_OTHER holder just before a real-time spinner wakes up and runs for long).
+	 */
+	if (st->pre_tid && prev->pid && prev->prio < st->pre_prio &&
+	    prev->prio > st->pi_waiter_prio)
+		st->pre_tid = 0;
+	prev_is_m = !st->pre_tid || st->pre_tid == prev->pid;
 	e = cw_reserve(sizeof(*e), CW_EV_PRIO_INVERSION);
 	if (!e)
 		goto out;
@@ -140,14 +252,6 @@ static __noinline void prio_switch_in(struct cw_thread_sched *st, __u32 tid, __u
 	e->high_policy = st->pi_waiter_policy;
 	e->low_prio = st->prio;
 	e->low_policy = st->policy;
-	/*
-	 * Two witnesses: who took L's CPU, and who ran last before L got it back. The more
-	 * important one below H is the one that kept L out (a nice -20 kworker can preempt a
-	 * SCHED_OTHER holder just before a real-time spinner wakes up and runs for long).
-	 */
-	if (st->pre_tid && prev->pid && prev->prio < st->pre_prio &&
-	    prev->prio > st->pi_waiter_prio)
-		st->pre_tid = 0;
 	if (st->pre_tid) {
 		e->preemptor_pid = st->pre_tgid;
 		e->preemptor_tid = st->pre_tid;
@@ -164,8 +268,10 @@ static __noinline void prio_switch_in(struct cw_thread_sched *st, __u32 tid, __u
 		bpf_probe_read_kernel_str(e->preemptor_comm, sizeof(e->preemptor_comm), prev->comm);
 	}
 	cw_submit(e);
+	prio_emit_stacks(st, tid, next, prev, prev_is_m, now);
 out:
 	st->pre_tid = 0;
+	st->pi_stack = 0;
 }
 
 /*

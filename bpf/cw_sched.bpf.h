@@ -215,7 +215,7 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 	}
 	/* it holds a lock a real-time thread waits on */
 	if (st->pi_waiter)
-		prio_switch_out(st, next, reason);
+		prio_switch_out(st, prev, tid, next, reason);
 	st->state = reason;
 	st->state_ts = now;
 	st->wait_addr = *addr;
@@ -237,7 +237,7 @@ static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid
 	state = st->state;
 	/* a real-time thread waits on a lock it holds: was it kept off its CPU? */
 	if (st->pi_waiter)
-		prio_switch_in(st, next->pid, state, prev, now);
+		prio_switch_in(st, state, next, prev, now);
 	if (state != CW_OFFCPU_NONE && state < CW_OFFCPU_MAX && st->state_ts &&
 	    now > st->state_ts) {
 		__u64 d = now - st->state_ts;

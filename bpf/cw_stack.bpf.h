@@ -296,16 +296,18 @@ __noinline int cw_plausible_return(__u64 ret)
 }
 
 /*
- * The cheap id of the user stack with registers ip/sp/bp. at_entry: the probe sits on a
- * function's first instruction, so [sp] holds the return address. seed mixes in what
- * else should tell stacks apart (a futex word). New ids are sent, with a raw copy when
- * raw is set. Returns the id, 0 when nothing could be read.
+ * The cheap id of the user stack with registers ip/sp/bp, walked into ips (CW_FP_MAX
+ * entries). at_entry: the probe sits on a function's first instruction, so [sp] holds
+ * the return address. seed mixes in what else should tell stacks apart (a futex word).
+ * New ids are sent, with a raw copy when raw is set. Returns the id, 0 when nothing
+ * could be read.
  */
-static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_entry, __u64 seed,
-					   int raw, __u64 fix_slot, __u64 fix_val)
+static __always_inline __u64 user_stack_id_in(__u64 *ips, __u64 ip, __u64 sp, __u64 bp,
+					      int at_entry, __u64 seed, int raw, __u64 fix_slot,
+					      __u64 fix_val)
 {
 	__u32 nr = 0, tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 ips[CW_FP_MAX], lo = sp, fp = bp, id;
+	__u64 lo = sp, fp = bp, id;
 	__u16 flags = 0;
 
 	ips[nr++] = ip;
@@ -333,6 +335,15 @@ static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_
 	     (raw && stack_bytes && capture_raw(id, ip, sp, bp, fix_slot, fix_val))))
 		forget(tgid, CW_STACK_USER, id); /* no room: send it again next time */
 	return id;
+}
+
+/* user_stack_id_in() with the frames on the BPF stack (256 bytes of its 512). */
+static __always_inline __u64 user_stack_id(__u64 ip, __u64 sp, __u64 bp, int at_entry, __u64 seed,
+					   int raw, __u64 fix_slot, __u64 fix_val)
+{
+	__u64 ips[CW_FP_MAX];
+
+	return user_stack_id_in(ips, ip, sp, bp, at_entry, seed, raw, fix_slot, fix_val);
 }
 
 /* The kernel stack of the current task, as an id; sent the first time it is seen. */

@@ -74,6 +74,8 @@ enum cw_record_type {
 	CW_EV_BLOCKED = 26,	/* struct cw_ev_blocked: a thread is blocked in a wait, and since when */
 	CW_EV_PRIO_INVERSION = 27, /* struct cw_ev_pi: a real-time waiter's lock holder was kept
 				    * off its CPU by another task */
+	CW_EV_PRIO_STACKS = 28,	/* struct cw_ev_pi_stacks: the holder's and the preemptor's
+				 * stacks of the cw_ev_pi before it */
 
 	CW_EV_TYPE_MAX		/* first unused value */
 };
@@ -269,6 +271,30 @@ struct cw_ev_pi {
 	__u32 preemptor_policy;
 	__u32 flags;		/* CW_PI_F_* */
 	char preemptor_comm[CW_COMM_LEN];
+};
+
+/* cw_ev_pi_stacks.flags */
+#define CW_PI_STACKS_F_UNTRACED (1U << 0)	/* the preemptor's process is not traced: its
+						 * stack is not taken (its modules are not
+						 * known) */
+
+/*
+ * The user stacks of a priority inversion's stretch, sent right after its cw_ev_pi (kernel
+ * or CW_PI_F_ONGOING) when a stack was taken or a flag is set: which stretch it completes
+ * is said by the same pid, tid, ts_ns, addr, wait_since_ns and high_tid. The preemptor's
+ * stack is taken only when it is the task that ran last before low got its CPU back (the
+ * current task then: its own memory), of a traced process.
+ */
+struct cw_ev_pi_stacks {
+	struct cw_hdr hdr;	/* pid/tid, ts_ns: the cw_ev_pi's (low, when it got a CPU back) */
+	__u64 addr;		/* the lock, as the cw_ev_pi's */
+	__u64 wait_since_ns;	/* as the cw_ev_pi's */
+	__u64 low_stack_id;	/* low's user stack where it was kept off its CPU (at the
+				 * preemption, else as it got its CPU back), 0 = not taken */
+	__u64 preemptor_stack_id; /* the preemptor's user stack as it gave the CPU back to
+				 * low (its process's stack id), 0 = not taken */
+	__u32 high_tid;		/* as the cw_ev_pi's */
+	__u32 flags;		/* CW_PI_STACKS_F_* */
 };
 
 struct cw_ev_klock {
@@ -564,6 +590,7 @@ CW_SIZE_ASSERT(cw_ev_lock_stats, 272);
 CW_SIZE_ASSERT(cw_ev_thread_stats, 296);
 CW_SIZE_ASSERT(cw_ev_blocked, 64);
 CW_SIZE_ASSERT(cw_ev_pi, 104);
+CW_SIZE_ASSERT(cw_ev_pi_stacks, 64);
 CW_SIZE_ASSERT(cw_ev_stack, 40);
 CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
 CW_SIZE_ASSERT(cw_ev_tick, 40);

@@ -10,7 +10,9 @@
  *   pi      PTHREAD_PRIO_INHERIT: no priority_inversion finding, and the boost in
  *           pi_boosts: L raised from FIFO 10 (kernel prio 89) to H's (69), donor H
  *   fork    M a process of its own ("prio-m", not traced): the finding names M's pid
- *           and comm
+ *           and comm, and has no stack of M
+ * With the plain and fork variants, L's stack is taken where it spins holding the lock
+ * (wl_prio's line_l); with plain, M's where it sleeps after its spin (line_m).
  * and, under `run` and `record`: --fail-on priority_inversion exits 66 (0 with PI); a
  * recording reports the same inversion; L SCHED_OTHER gives a latent finding (a warning)
  * without M, the measured one when M spins.
@@ -88,7 +90,7 @@ TEST_F_TIMEOUT(prio, report, 300)
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
 	struct report *r = &self->r;
 	const char *argv[8];
-	long long h, l, m, pid_m, lock, spin, wl_pid;
+	long long h, l, m, pid_m, lock, spin, wl_pid, line_l, line_m;
 	char pid[16], reason[64] = "";
 	int out, err, status, i, n = 0;
 	const char *p;
@@ -151,6 +153,10 @@ TEST_F_TIMEOUT(prio, report, 300)
 	ASSERT_EQ(0, cw_wl__go(&r->wl));
 	spin = cw_field(r->wl.done, "m_spin_ns");
 	ASSERT_LE(SPIN_MS * 1000000LL, spin);
+	line_l = cw_field(r->wl.done, "line_l");
+	line_m = cw_field(r->wl.done, "line_m");
+	ASSERT_LT(0, line_l);
+	ASSERT_LT(0, line_m);
 	ASSERT_EQ(0, cw_wl__stop(&r->wl));
 	r->wl.pid = 0;
 	ASSERT_EQ(cw, waitpid(cw, &status, 0));
@@ -178,9 +184,19 @@ TEST_F_TIMEOUT(prio, report, 300)
 	EXPECT_JQ(r, PI_FINDINGS "[0] | .duration_ns >= 200000000 and .duration_ns <= %lld",
 		  spin + 100000000LL);
 	EXPECT_JQ(r, PI_FINDINGS "[0].high.stack | map(.func) | index(\"wait_prio_lock\") != null");
-	EXPECT_JQ(r, ".pi_boosts | length == 0");
-	if (variant->flag && !strcmp(variant->flag, "-fork"))
+	/* L where it spins holding the lock, kept off its CPU; its innermost frame is ours */
+	EXPECT_JQ(r, PI_FINDINGS "[0].low.stack[0] | .func == \"hold_prio_lock\" and "
+		     "(.file | endswith(\"wl_prio.c\")) and .line == %lld", line_l);
+	if (pid_m == wl_pid) {
+		/* M as it gave the CPU back: asleep in the function that spun */
+		EXPECT_JQ(r, "[" PI_FINDINGS "[0].preemptor.stack[] | select(.func == \"spin_m\" "
+			     "and .line == %lld)] | length == 1", line_m);
+	} else {
+		/* M's process is not traced (report -p): its stack is not taken */
+		EXPECT_JQ(r, PI_FINDINGS "[0].preemptor.stack == null");
 		EXPECT_NE(wl_pid, pid_m);
+	}
+	EXPECT_JQ(r, ".pi_boosts | length == 0");
 }
 
 /* The commands that run wl_prio themselves: slow under QEMU, hence the timeouts. */
@@ -197,12 +213,12 @@ FIXTURE_TEARDOWN(cmd)
 }
 
 /*
- * `concwatch run --fail-on priority_inversion -- wl_prio`: exit 66 on the inversion, the
- * command's own 0 with a PI mutex.
+ * `concwatch run --fail-on priority_inversion -- wl_prio`: exit 66 on the inversion, with
+ * L's and M's stacks in the text report; the command's own 0 with a PI mutex.
  */
 TEST_F_TIMEOUT(cmd, run_fail_on, 300)
 {
-	char path[4096], *out = NULL, *err = NULL;
+	char path[4096], want[128], *out = NULL, *err = NULL, *p, *end;
 	const char *why = cw_live_skip_reason();
 	int status;
 
@@ -220,6 +236,18 @@ TEST_F_TIMEOUT(cmd, run_fail_on, 300)
 	}
 	EXPECT_EQ(66, WEXITSTATUS(status)) TH_LOG("%s", err);
 	EXPECT_NE(NULL, strstr(err, "finding 1: priority_inversion (preempted)")) TH_LOG("%s", err);
+	/* the text report: L's and M's stacks, each with wl_prio's frame on top of ours */
+	snprintf(want, sizeof(want), "  prio-l's stack while kept off its CPU:\n"
+		 "      #0  hold_prio_lock+0x");
+	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("%s", err);
+	snprintf(want, sizeof(want), " spin_m+0x");
+	p = strstr(err, "  prio-m's stack as it gave the CPU back:\n");
+	EXPECT_NE(NULL, p) TH_LOG("%s", err);
+	if (p) {
+		end = strstr(p, "(complete)");
+		p = strstr(p, want);
+		EXPECT_TRUE(p && end && p < end) TH_LOG("%s", err);
+	}
 	free(out);
 	free(err);
 	status = cw_run_capture((const char *[]){ cw_bin_path(), "run", "--fail-on",

@@ -99,6 +99,22 @@ TEST(sched_record_layout)
 	ASSERT_EQ(88, offsetof(struct cw_ev_pi, preemptor_comm));
 }
 
+/* Within version 3, a new type (no bump): the stacks of a priority inversion's stretch. */
+TEST(prio_stacks_record_layout)
+{
+	ASSERT_EQ(28, CW_EV_PRIO_STACKS);
+	ASSERT_STREQ("prio_stacks", cw_record__type_name(CW_EV_PRIO_STACKS));
+	ASSERT_EQ(64, sizeof(struct cw_ev_pi_stacks));
+	ASSERT_EQ(64, cw_record__min_size(CW_EV_PRIO_STACKS));
+	ASSERT_EQ(24, offsetof(struct cw_ev_pi_stacks, addr));
+	ASSERT_EQ(32, offsetof(struct cw_ev_pi_stacks, wait_since_ns));
+	ASSERT_EQ(40, offsetof(struct cw_ev_pi_stacks, low_stack_id));
+	ASSERT_EQ(48, offsetof(struct cw_ev_pi_stacks, preemptor_stack_id));
+	ASSERT_EQ(56, offsetof(struct cw_ev_pi_stacks, high_tid));
+	ASSERT_EQ(60, offsetof(struct cw_ev_pi_stacks, flags));
+	ASSERT_EQ(1, CW_PI_STACKS_F_UNTRACED);
+}
+
 TEST(histogram_buckets)
 {
 	ASSERT_EQ(0, cw_hist_bucket(0));

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The priority_inversion finding on synthetic streams: measured stretches (which count,
- * how they merge, the threshold, the priority rule), the latent rule from blocked records
- * and thread attributes, PI boosts, and the text and JSON the report draws.
+ * how they merge, the threshold, the priority rule), L's and M's stacks (which stretch's),
+ * the latent rule from blocked records and thread attributes, PI boosts, and the text and
+ * JSON the report draws.
  */
 #include "kselftest_harness.h"
 #include "cw_render.h"
@@ -77,6 +78,22 @@ static void stretch(struct cw_engine *eng, __u64 ts, __u64 since, __u64 dur, __u
 	e.preemptor_policy = mprio < 100 ? 1 : 0;
 	e.flags = CW_PI_F_PREEMPTED;
 	strncpy(e.preemptor_comm, mcomm, sizeof(e.preemptor_comm) - 1);
+	cw_engine__feed(eng, &e.hdr);
+}
+
+/* The stacks of the stretch recorded at ts (H waiting since since): L's, M's, flags. */
+static void stacks(struct cw_engine *eng, __u64 ts, __u64 since, __u64 low, __u64 m, __u32 flags)
+{
+	struct cw_ev_pi_stacks e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_PRIO_STACKS, sizeof(e), ts, PID, L);
+	e.addr = A;
+	e.wait_since_ns = since;
+	e.low_stack_id = low;
+	e.preemptor_stack_id = m;
+	e.high_tid = H;
+	e.flags = flags;
 	cw_engine__feed(eng, &e.hdr);
 }
 
@@ -203,9 +220,85 @@ TEST_F(pi, preempted)
 	ASSERT_EQ(2, f->nr_threads);
 	EXPECT_EQ(H, f->threads[0].tid);
 	EXPECT_EQ(L, f->threads[1].tid);
-	ASSERT_EQ(1, f->nr_stacks);
+	/* H's wait; no stacks record came: L's and M's not taken */
+	ASSERT_EQ(3, f->nr_stacks);
 	EXPECT_EQ(0x5000 + H, f->stacks[0].id);
+	EXPECT_EQ(0, f->stacks[1].id);
+	EXPECT_EQ(0, f->stacks[2].id);
+	EXPECT_EQ(0, f->prio.preemptor_untraced);
 	EXPECT_EQ(1, cw_findings__matching(self->fs, 1ULL << CW_FINDING_PRIORITY_INVERSION));
+}
+
+/*
+ * L's and M's stacks come after their stretch's record: attached to its inversion (M's
+ * as M's process's stack), not to another wait's; a record before any stretch, or for
+ * one under the threshold, is no inversion's.
+ */
+TEST_F(pi, stacks)
+{
+	const struct cw_finding *f;
+
+	stacks(self->eng, T0 + 5 * MS, T0, 0x6001, 0x7001, 0);
+	stretch(self->eng, T0 + 310 * MS, T0 + 10 * MS, 300 * MS, PID, M, PRIO_M, "prio-m");
+	stacks(self->eng, T0 + 310 * MS, T0 + 10 * MS, 0x6000, 0x7000, 0);
+	/* another wait (H waiting since another time), and a stretch too short to count */
+	stacks(self->eng, T0 + 310 * MS, T0 + 11 * MS, 0x6002, 0x7002, 0);
+	stretch(self->eng, T0 + 400 * MS, T0 + 390 * MS, MS / 2, PID, M, PRIO_M, "prio-m");
+	stacks(self->eng, T0 + 400 * MS, T0 + 390 * MS, 0x6003, 0x7003, 0);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	ASSERT_EQ(3, f->nr_stacks);
+	EXPECT_EQ(PID, f->stacks[1].pid);
+	EXPECT_EQ(CW_STACK_USER, f->stacks[1].space);
+	EXPECT_EQ(0x6000, f->stacks[1].id);
+	EXPECT_EQ(PID, f->stacks[2].pid);
+	EXPECT_EQ(0x7000, f->stacks[2].id);
+
+	/* M of another process: its stack is its process's */
+	cw_engine__free(self->eng);
+	self->eng = cw_engine__new();
+	ASSERT_NE(NULL, self->eng);
+	stretch(self->eng, T0 + 310 * MS, T0 + 10 * MS, 300 * MS, OTHER_PID, M, PRIO_M, "prio-m");
+	stacks(self->eng, T0 + 310 * MS, T0 + 10 * MS, 0x6000, 0x7000, 0);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(PID, f->stacks[1].pid);
+	EXPECT_EQ(OTHER_PID, f->stacks[2].pid);
+	EXPECT_EQ(0x7000, f->stacks[2].id);
+	EXPECT_EQ(0, f->prio.preemptor_untraced);
+}
+
+/*
+ * Several stretches: M's stack is the longest stretch's (whose M is named), L's too when
+ * it has one, else another stretch's.
+ */
+TEST_F(pi, stacks_of_longest)
+{
+	const struct cw_finding *f;
+
+	stretch(self->eng, T0 + 20 * MS, T0, 5 * MS, PID, M, PRIO_M, "short");
+	stacks(self->eng, T0 + 20 * MS, T0, 0x6001, 0x7001, 0);
+	stretch(self->eng, T0 + 50 * MS, T0, 20 * MS, PID, M + 1, PRIO_M, "long");
+	stacks(self->eng, T0 + 50 * MS, T0, 0, 0x7002, 0);
+	stretch(self->eng, T0 + 70 * MS, T0, 10 * MS, PID, M, PRIO_M, "middle");
+	stacks(self->eng, T0 + 70 * MS, T0, 0x6003, 0x7003, 0);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(M + 1, f->prio.preemptor.tid);
+	EXPECT_EQ(0x7002, f->stacks[2].id);
+	EXPECT_EQ(0x6001, f->stacks[1].id);
+	/* a longer stretch with both: its stacks */
+	stretch(self->eng, T0 + 200 * MS, T0, 100 * MS, PID, M, PRIO_M, "longest");
+	stacks(self->eng, T0 + 200 * MS, T0, 0x6004, 0x7004, 0);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(M, f->prio.preemptor.tid);
+	EXPECT_EQ(0x6004, f->stacks[1].id);
+	EXPECT_EQ(0x7004, f->stacks[2].id);
+	/* the longest with no M stack and M of a process not traced: none, and why */
+	stretch(self->eng, T0 + 500 * MS, T0, 200 * MS, OTHER_PID, M, PRIO_M, "other");
+	stacks(self->eng, T0 + 500 * MS, T0, 0x6005, 0, CW_PI_STACKS_F_UNTRACED);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(OTHER_PID, f->prio.preemptor.pid);
+	EXPECT_EQ(0x6005, f->stacks[1].id);
+	EXPECT_EQ(0, f->stacks[2].id);
+	EXPECT_EQ(1, f->prio.preemptor_untraced);
 }
 
 /* A preemptor of the process is one of the finding's threads. */
@@ -266,18 +359,25 @@ TEST_F(pi, ongoing)
 	e.hdr.ts_ns = T0 + 200 * MS;
 	e.duration_ns = 150 * MS;
 	cw_engine__feed(self->eng, &e.hdr);
+	/* L's stack at its preemption, with each word (M's comes only at the end) */
+	stacks(self->eng, T0 + 200 * MS, T0, 0x6000, 0, 0);
 	ASSERT_EQ(1, inversions(_metadata, self, &f));
 	EXPECT_EQ(0, f->prio.bounded);
 	EXPECT_EQ(160 * MS, f->prio.duration_ns);
 	EXPECT_EQ(2, f->prio.stretches);
 	EXPECT_EQ(M + 1, f->prio.preemptor.tid);
-	/* it ended at T0 + 250 ms: the final record, same start */
+	EXPECT_EQ(0x6000, f->stacks[1].id);
+	EXPECT_EQ(0, f->stacks[2].id);
+	/* it ended at T0 + 250 ms: the final record, same start, with M's stack */
 	stretch(self->eng, T0 + 250 * MS, T0, 200 * MS, OTHER_PID, M + 1, PRIO_M, "prio-m");
+	stacks(self->eng, T0 + 250 * MS, T0, 0x6000, 0x7000, 0);
 	ASSERT_EQ(1, inversions(_metadata, self, &f));
 	EXPECT_EQ(1, f->prio.bounded);
 	EXPECT_EQ(210 * MS, f->prio.duration_ns);
 	EXPECT_EQ(2, f->prio.stretches);
 	EXPECT_EQ(200 * MS, f->prio.longest_ns);
+	EXPECT_EQ(0x6000, f->stacks[1].id);
+	EXPECT_EQ(0x7000, f->stacks[2].id);
 }
 
 /* Below the threshold (default 1 ms) nothing; a lower threshold counts it. */
@@ -414,6 +514,7 @@ TEST_F(pi, rendered)
 
 	blocked(self->eng, T0 + 10 * MS, H, L);
 	stretch(self->eng, T0 + 310 * MS, T0 + 10 * MS, 300 * MS, OTHER_PID, M, PRIO_M, "prio-m");
+	stacks(self->eng, T0 + 310 * MS, T0 + 10 * MS, 0x6000, 0, CW_PI_STACKS_F_UNTRACED);
 	boost(self->eng, T0 + 400 * MS, L, PRIO_L, PRIO_H, H);
 	text = render(self->eng, 0);
 	ASSERT_NE(NULL, text);
@@ -427,7 +528,10 @@ TEST_F(pi, rendered)
 				     "for 300.0 ms,\n"
 				     "  while prio-m/103 of process 200 (SCHED_FIFO 20) had its CPU\n"
 				     "  prio-h's wait:\n"
-				     "      (stack not received: see lost events)\n"))
+				     "      (stack not received: see lost events)\n"
+				     "  prio-l's stack while kept off its CPU:\n"
+				     "      (stack not received: see lost events)\n"
+				     "  prio-m's stack: not taken (process 200 is not traced)\n\n"))
 		TH_LOG("%s", text);
 	EXPECT_NE(NULL, strstr(text, "\nPriority inheritance boosts (a PI mutex lent a waiter's "
 				     "priority to its holder):\n"
@@ -445,10 +549,12 @@ TEST_F(pi, rendered)
 				     "\"high\": {\"tid\": 101, \"comm\": \"prio-h\", \"policy\": "
 				     "\"SCHED_FIFO\", \"prio\": 69, \"rt_priority\": 30, \"stack\": []}, "
 				     "\"low\": {\"tid\": 102, \"comm\": \"prio-l\", \"policy\": "
-				     "\"SCHED_FIFO\", \"prio\": 89, \"rt_priority\": 10}, "
+				     "\"SCHED_FIFO\", \"prio\": 89, \"rt_priority\": 10, "
+				     "\"stack\": []}, "
 				     "\"preemptor\": {\"pid\": 200, \"tid\": 103, \"comm\": \"prio-m\", "
 				     "\"policy\": \"SCHED_FIFO\", \"prio\": 79, \"rt_priority\": 20, "
-				     "\"same_process\": false, \"took_cpu\": true}, "
+				     "\"same_process\": false, \"took_cpu\": true, "
+				     "\"stack\": null}, "
 				     "\"duration_ns\": 300000000, \"longest_ns\": 300000000, "
 				     "\"stretches\": 1, \"bounded\": true, \"ended_at_ns\": 1310000000, "
 				     "\"wait_since_ns\": 1010000000, \"summary\": "))

@@ -42,6 +42,23 @@ TEST(unknown_type_is_skippable)
 	ASSERT_STREQ("unknown", cw_record__type_name(t.hdr.type));
 }
 
+/* The stacks of a priority inversion: fixed size; a shorter one is refused. */
+TEST(prio_stacks_record)
+{
+	struct cw_ev_pi_stacks e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_PRIO_STACKS, sizeof(e), 1, 2, 3);
+	e.addr = 0xa000;
+	e.low_stack_id = 0x6000;
+	e.high_tid = 4;
+	ASSERT_EQ(0, cw_record__check(&e, sizeof(e)));
+	e.hdr.size = sizeof(e) - 8;
+	ASSERT_EQ(-EINVAL, cw_record__check(&e, sizeof(e)));
+	e.hdr.size = sizeof(e);
+	ASSERT_EQ(-EMSGSIZE, cw_record__check(&e, sizeof(e) - 8));
+}
+
 TEST(exec_filename_must_be_terminated)
 {
 	struct {

@@ -9,7 +9,8 @@
  *   "prio-m" (FIFO 20) wakes and spins SPIN_MS (default 300, below RT throttling's
  *            950 ms a second): with a plain mutex it preempts L, which cannot unlock, so H
  *            waits for M; with -pi (PTHREAD_PRIO_INHERIT) L runs at H's priority, M
- *            waits, L unlocks, then H runs, then M.
+ *            waits, L unlocks, then H runs, then M. M then sleeps in spin_m() until the
+ *            main thread lets it end: it gives the CPU back from the function that spun.
  * The main thread sets release once M has started spinning (plain mutex: M has L's CPU
  * then) or once M is runnable (-pi: it cannot run before L unlocks). With -fork, M is a
  * process of its own, forked first and named "prio-m" (no thread of ours). With -other,
@@ -20,8 +21,9 @@
  *   ready pid=P cpu=C tid_h=H tid_l=L tid_m=M pid_m=PM lock=0x.. pi=0|1
  *         (or: ready pid=P skip=1 reason=EPERM|one-cpu|..., exit 4)
  *   <- go                                       (with -w)
- *   done h_wait_ns=W m_spin_ns=S
- * and, with -w, exits when stdin closes; without, at once (`concwatch run`).
+ *   done h_wait_ns=W m_spin_ns=S line_l=N line_m=N
+ * and, with -w, exits when stdin closes; without, at once (`concwatch run`). line_l: the
+ * line where L spins holding the lock; line_m: where M sleeps after its spin.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,10 +46,11 @@ pthread_mutex_t prio_lock;
 
 /* What the threads (and the forked M) share: in a MAP_SHARED page. */
 struct shared {
-	sem_t go_l, go_h, go_m;		/* process-shared */
+	sem_t go_l, go_h, go_m, m_end;	/* process-shared */
 	atomic_int l_locked, h_trying, m_started, m_done, release, setup_err;
 	atomic_int tid_m;
 	long long h_wait_ns, m_spin_ns;
+	int line_l, line_m;
 };
 
 static struct shared *sh;
@@ -89,6 +92,7 @@ WL_FRAME static void hold_prio_lock(void)
 {
 	pthread_mutex_lock(&prio_lock);
 	atomic_store(&sh->l_locked, 1);
+	sh->line_l = __LINE__ + 1;
 	while (!atomic_load(&sh->release))
 		;
 	pthread_mutex_unlock(&prio_lock);
@@ -141,6 +145,8 @@ WL_FRAME static void spin_m(void)
 		;
 	sh->m_spin_ns = now_ns() - t0;
 	atomic_store(&sh->m_done, 1);
+	sh->line_m = __LINE__ + 1;
+	wait_sem(&sh->m_end);
 }
 
 static void run_m(void)
@@ -255,6 +261,7 @@ int main(int argc, char **argv)
 	sem_init(&sh->go_l, 1, 0);
 	sem_init(&sh->go_h, 1, 0);
 	sem_init(&sh->go_m, 1, 0);
+	sem_init(&sh->m_end, 1, 0);
 
 	pthread_mutexattr_init(&ma);
 	if (use_pi)
@@ -332,11 +339,13 @@ int main(int argc, char **argv)
 end:
 	while (!atomic_load(&sh->m_done))
 		pause_a_little();
+	sem_post(&sh->m_end);
 	if (use_fork)
 		waitpid(pid_m, NULL, 0);
 	else
 		pthread_join(m, NULL);
-	printf("done h_wait_ns=%lld m_spin_ns=%lld\n", sh->h_wait_ns, sh->m_spin_ns);
+	printf("done h_wait_ns=%lld m_spin_ns=%lld line_l=%d line_m=%d\n", sh->h_wait_ns,
+	       sh->m_spin_ns, sh->line_l, sh->line_m);
 	if (hs)
 		wl_wait_eof();
 	return 0;

@@ -2,7 +2,8 @@
 /*
  * The renderers of priority_inversion findings (render.c's table): the real-time thread
  * that waited, the holder kept off its CPU, the task that had the CPU (of any process),
- * the lock and how long; and, after the findings, the priority-inheritance boosts the
+ * the lock and how long, with the three stacks (the preemptor's only when it is of the
+ * traced process); and, after the findings, the priority-inheritance boosts the
  * stream showed (a PI mutex lending the waiter's priority: the inversions that did not
  * happen). The engine decided what is a finding (engine/findings.c); here it is drawn.
  */
@@ -72,6 +73,37 @@ static void text_stack(const struct cw_render *r, const struct cw_stack_ref *ref
 	cw_ustack__fini(&s);
 }
 
+/*
+ * A measured inversion's other two stacks: L's where it was kept off its CPU, M's as it
+ * gave the CPU back. A stack not taken is said so, with why when known (M's process not
+ * traced: its stack would need its modules).
+ */
+static void text_other_stacks(const struct cw_render *r, const struct cw_finding *f,
+			      const char *lc, const char *mc)
+{
+	const struct cw_prio_finding *p = &f->prio;
+	FILE *out = r->out;
+
+	if (f->stacks[1].id) {
+		fprintf(out, "  %s's stack while kept off its CPU:\n", lc);
+		text_stack(r, &f->stacks[1], "      ");
+	} else {
+		fprintf(out, "  %s's stack: not taken\n", lc);
+	}
+	if (f->stacks[2].id) {
+		fprintf(out, "  %s's stack as it gave the CPU back:\n", mc);
+		text_stack(r, &f->stacks[2], "      ");
+	} else if (p->preemptor_untraced) {
+		fprintf(out, "  %s's stack: not taken (process %u is not traced)\n", mc,
+			p->preemptor.pid);
+	} else if (!p->bounded) {
+		fprintf(out, "  %s's stack: not taken (it still had the CPU when tracing ended)\n",
+			mc);
+	} else {
+		fprintf(out, "  %s's stack: not taken\n", mc);
+	}
+}
+
 static void text_finding(const struct cw_render *r, const struct cw_finding *f, size_t number)
 {
 	const struct cw_prio_finding *p = &f->prio;
@@ -117,6 +149,8 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 	}
 	fprintf(out, "  %s's wait:\n", hc);
 	text_stack(r, &f->stacks[0], "      ");
+	if (p->rule == CW_PI_RULE_PREEMPTED)
+		text_other_stacks(r, f, lc, mc);
 	if (p->rule == CW_PI_RULE_LATENT)
 		fprintf(out, "\nA mutex made with PTHREAD_PRIO_INHERIT would lend %s's priority to "
 			     "its holder while it waits.\n", hc);
@@ -188,6 +222,15 @@ static void json_stack(const struct cw_render *r, const struct cw_stack_ref *ref
 	cw_ustack__fini(&s);
 }
 
+/* null: not taken (the latent rule measures none; a preemptor of another process). */
+static void json_stack_or_null(const struct cw_render *r, const struct cw_stack_ref *ref)
+{
+	if (ref->id)
+		json_stack(r, ref);
+	else
+		fputs("null", r->out);
+}
+
 static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 {
 	const struct cw_prio_finding *p = &f->prio;
@@ -217,12 +260,16 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 	json_stack(r, &f->stacks[0]);
 	fputs("}, \"low\": ", out);
 	json_task(r, &p->low, 0);
+	fputs(", \"stack\": ", out);
+	json_stack_or_null(r, &f->stacks[1]);
 	fputs("}, \"preemptor\": ", out);
 	if (p->rule == CW_PI_RULE_PREEMPTED) {
 		json_task(r, &p->preemptor, 1);
-		fprintf(out, ", \"same_process\": %s, \"took_cpu\": %s}",
+		fprintf(out, ", \"same_process\": %s, \"took_cpu\": %s, \"stack\": ",
 			p->preemptor.pid == p->high.pid ? "true" : "false",
 			p->preempted ? "true" : "false");
+		json_stack_or_null(r, &f->stacks[2]);
+		fputc('}', out);
 		fprintf(out, ", \"duration_ns\": %llu, \"longest_ns\": %llu, \"stretches\": %u, "
 			     "\"bounded\": %s, \"ended_at_ns\": %llu",
 			(unsigned long long)p->duration_ns, (unsigned long long)p->longest_ns,

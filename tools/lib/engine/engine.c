@@ -792,6 +792,7 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 			err = cw_prio__feed(eng->prio, h);
 		break;
 	case CW_EV_PRIO_INVERSION:
+	case CW_EV_PRIO_STACKS:
 	case CW_EV_PRIO_CHANGE:
 		/* the holder is a thread of the process (the preemptor need not be) */
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);

@@ -538,16 +538,19 @@ const char *cw_prio_rule__name(enum cw_prio_rule rule)
 	return rule == CW_PI_RULE_LATENT ? "latent" : "preempted";
 }
 
-/* locks[0], threads high and low (and the preemptor when of the process), stacks[0]. */
+/*
+ * locks[0], threads high and low (and the preemptor when of the process), stacks[0..2]:
+ * high's wait, low's and the preemptor's (of its own process; ids 0: none).
+ */
 static int prio_parts(const struct cw_engine *eng, struct cw_finding *f, __u32 pid, __u64 addr,
-		      __u8 kind, __u64 stack_id)
+		      __u8 kind, const __u64 stack_ids[3])
 {
 	const struct cw_lock *l = cw_engine__find_lock(eng, pid, addr);
 	const struct cw_prio_finding *p = &f->prio;
 
 	f->locks = calloc(1, sizeof(*f->locks));
 	f->threads = calloc(3, sizeof(*f->threads));
-	f->stacks = calloc(1, sizeof(*f->stacks));
+	f->stacks = calloc(3, sizeof(*f->stacks));
 	if (!f->locks || !f->threads || !f->stacks)
 		return -ENOMEM;
 	f->locks[0] = (struct cw_finding_lock){
@@ -562,8 +565,10 @@ static int prio_parts(const struct cw_engine *eng, struct cw_finding *f, __u32 p
 	add_thread(f, pid, p->low.tid);
 	if (p->preemptor.tid && p->preemptor.pid == pid)
 		add_thread(f, pid, p->preemptor.tid);
-	f->stacks[0] = (struct cw_stack_ref){ pid, CW_STACK_USER, stack_id };
-	f->nr_stacks = 1;
+	for (int i = 0; i < 3; i++)
+		f->stacks[i] = (struct cw_stack_ref){ i == 2 ? p->preemptor.pid : pid,
+						      CW_STACK_USER, stack_ids[i] };
+	f->nr_stacks = 3;
 	return 0;
 }
 
@@ -597,8 +602,11 @@ static int prio_measured(const struct find_in *in, const struct cw_prio *pr,
 			.stretches = v->stretches + !!v->ongoing_ns,
 			.bounded = !v->ongoing_ns,
 			.preempted = v->preempted,
+			.preemptor_untraced = v->preemptor_untraced,
 		};
-		err = prio_parts(in->eng, f, v->pid, v->addr, 0, v->high_stack_id);
+		err = prio_parts(in->eng, f, v->pid, v->addr, 0,
+				 (__u64[3]){ v->high_stack_id, v->low_stack_id,
+					     v->preemptor_stack_id });
 	}
 	return err;
 }
@@ -661,7 +669,7 @@ static int prio_latent(const struct find_in *in, const struct cw_prio *pr, struc
 				 .policy = ls->policy },
 			.wait_since_ns = w->ts,
 		};
-		err = prio_parts(in->eng, f, w->pid, w->addr, w->kind, w->stack_id);
+		err = prio_parts(in->eng, f, w->pid, w->addr, w->kind, (__u64[3]){ w->stack_id });
 	}
 	return err;
 }

@@ -223,7 +223,9 @@ const char *cw_prio_rule__name(enum cw_prio_rule rule);
  * threads[1]); with rule PREEMPTED, low was runnable while preemptor (a task of any
  * process, priority between theirs) had its CPU, for duration_ns in stretches (an ERROR);
  * with rule LATENT, low is not real-time and the lock does not inherit priority: any busy
- * thread can do that (a WARNING; nothing measured). stacks[0]: high's wait.
+ * thread can do that (a WARNING; nothing measured). stacks[0]: high's wait; stacks[1]:
+ * low's where it was kept off its CPU, stacks[2]: the preemptor's as it gave the CPU back
+ * (PREEMPTED, of the preemptor's process; id 0: not taken).
  */
 struct cw_prio_finding {
 	enum cw_prio_rule rule;
@@ -237,6 +239,7 @@ struct cw_prio_finding {
 	int bounded;		/* PREEMPTED: it ended while traced (the duration is whole);
 				 * 0: still going on at the end (the duration so far) */
 	int preempted;		/* the preemptor took low's CPU (else: it ran last before low) */
+	int preemptor_untraced;	/* its process was not traced: no stack (stacks[2] id 0) */
 };
 
 struct cw_finding {

@@ -138,21 +138,27 @@ static int feed_change(struct cw_prio *p, const struct cw_ev_prio *e)
 	return 0;
 }
 
+/* The inversion of H high_tid waiting since wait_since on addr held by L (pid, tid). */
+static struct cw_prio_inv *find_inv(struct cw_prio *p, const struct cw_hdr *h, __u32 high_tid,
+				    __u64 addr, __u64 wait_since)
+{
+	for (size_t i = 0; i < p->nr_inv; i++)
+		if (p->inv[i].pid == h->pid && p->inv[i].low.tid == h->tid &&
+		    p->inv[i].high.tid == high_tid && p->inv[i].addr == addr &&
+		    p->inv[i].wait_since_ns == wait_since)
+			return &p->inv[i];
+	return NULL;
+}
+
 static int feed_inversion(struct cw_prio *p, const struct cw_ev_pi *e)
 {
 	const struct cw_hdr *h = &e->hdr;
-	struct cw_prio_inv *v = NULL;
+	struct cw_prio_inv *v;
 	struct last_stack *s;
 
 	if (e->duration_ns < p->threshold_ns)
 		return 0;
-	for (size_t i = 0; i < p->nr_inv; i++)
-		if (p->inv[i].pid == h->pid && p->inv[i].low.tid == h->tid &&
-		    p->inv[i].high.tid == e->high_tid && p->inv[i].addr == e->addr &&
-		    p->inv[i].wait_since_ns == e->wait_since_ns) {
-			v = &p->inv[i];
-			break;
-		}
+	v = find_inv(p, h, e->high_tid, e->addr, e->wait_since_ns);
 	if (!v) {
 		v = push(&p->inv, &p->nr_inv, &p->cap_inv, sizeof(*v));
 		if (!v)
@@ -184,6 +190,7 @@ static int feed_inversion(struct cw_prio *p, const struct cw_ev_pi *e)
 	 * only its switch-in says who ran) names none */
 	if (e->duration_ns > v->longest_ns && e->preemptor_tid) {
 		v->longest_ns = e->duration_ns;
+		v->longest_ts = h->ts_ns;
 		v->preemptor = (struct cw_prio_task){ .pid = e->preemptor_pid,
 						      .tid = e->preemptor_tid,
 						      .prio = e->preemptor_prio,
@@ -194,11 +201,35 @@ static int feed_inversion(struct cw_prio *p, const struct cw_ev_pi *e)
 	return 0;
 }
 
+/*
+ * The stacks of the stretch whose record came just before (same thread and time): the
+ * longest stretch's are the inversion's, as its preemptor is; L's from another stretch
+ * only while none came. A stretch under the threshold made no inversion: nothing to add.
+ */
+static int feed_stacks(struct cw_prio *p, const struct cw_ev_pi_stacks *e)
+{
+	struct cw_prio_inv *v = find_inv(p, &e->hdr, e->high_tid, e->addr, e->wait_since_ns);
+
+	if (!v)
+		return 0;
+	if (e->hdr.ts_ns == v->longest_ts) {
+		if (e->low_stack_id)
+			v->low_stack_id = e->low_stack_id;
+		v->preemptor_stack_id = e->preemptor_stack_id;
+		v->preemptor_untraced = !!(e->flags & CW_PI_STACKS_F_UNTRACED);
+	} else if (!v->low_stack_id) {
+		v->low_stack_id = e->low_stack_id;
+	}
+	return 0;
+}
+
 int cw_prio__feed(struct cw_prio *p, const struct cw_hdr *h)
 {
 	switch (h->type) {
 	case CW_EV_PRIO_INVERSION:
 		return feed_inversion(p, (const struct cw_ev_pi *)h);
+	case CW_EV_PRIO_STACKS:
+		return feed_stacks(p, (const struct cw_ev_pi_stacks *)h);
 	case CW_EV_PRIO_CHANGE:
 		return feed_change(p, (const struct cw_ev_prio *)h);
 	case CW_EV_BLOCKED:

@@ -12,6 +12,8 @@
  *   A stretch still going on (CW_PI_F_ONGOING, its duration so far) counts until its
  *   final record (the same start) replaces it: an inversion that never ends is
  *   reported too, unbounded;
+ * - CW_EV_PRIO_STACKS, after a stretch's record: L's and M's user stacks (each may be
+ *   missing), kept with the inversion: the longest stretch's, as its preemptor is;
  * - CW_EV_PRIO_CHANGE with CW_PRIO_PI_BOOST: a holder boosted by a PI mutex, and its donor;
  * - CW_EV_BLOCKED (reason CW_OFFCPU_LOCK, owner known): who waited on whom, for the latent
  *   rule, judged with the threads' scheduling attributes (CW_EV_THREAD_STATS) at findings
@@ -50,6 +52,13 @@ struct cw_prio_inv {
 	__u32 stretches;
 	__u32 preempted;	/* the preemptor took L's CPU (CW_PI_F_PREEMPTED) */
 	__u64 high_stack_id;	/* H's wait, from its blocked record; 0 = none */
+	__u64 low_stack_id;	/* L's where it was kept off its CPU (CW_EV_PRIO_STACKS): of
+				 * the longest stretch, else of another; 0 = none */
+	__u64 preemptor_stack_id; /* the preemptor's as it gave L's CPU back, of the longest
+				 * stretch (whose preemptor is named); 0 = none */
+	__u64 longest_ts;	/* ts_ns of the longest stretch's record: its stacks' too */
+	__u32 preemptor_untraced;	/* its stacks record said: the preemptor's process
+					 * is not traced (CW_PI_STACKS_F_UNTRACED) */
 	__u64 ongoing_ns;	/* a stretch still going on at the last word (CW_PI_F_ONGOING),
 				 * not in duration_ns; 0: none */
 	__u64 ongoing_start;	/* its start */
@@ -85,7 +94,10 @@ void cw_prio__free(struct cw_prio *p);
 void cw_prio__set_threshold(struct cw_prio *p, __u64 ns);
 __u64 cw_prio__threshold(const struct cw_prio *p);
 
-/* CW_EV_PRIO_INVERSION, CW_EV_PRIO_CHANGE, CW_EV_BLOCKED (others ignored). 0 or -ENOMEM. */
+/*
+ * CW_EV_PRIO_INVERSION, CW_EV_PRIO_STACKS, CW_EV_PRIO_CHANGE, CW_EV_BLOCKED (others
+ * ignored). 0 or -ENOMEM.
+ */
 int cw_prio__feed(struct cw_prio *p, const struct cw_hdr *h);
 
 /* The inversions at or over the threshold, in the order their first stretch came. */

@@ -38,6 +38,7 @@ static const struct {
 	[CW_EV_THREAD_STATS] = { "thread_stats", sizeof(struct cw_ev_thread_stats) },
 	[CW_EV_BLOCKED] = { "blocked", sizeof(struct cw_ev_blocked) },
 	[CW_EV_PRIO_INVERSION] = { "prio_inversion", sizeof(struct cw_ev_pi) },
+	[CW_EV_PRIO_STACKS] = { "prio_stacks", sizeof(struct cw_ev_pi_stacks) },
 };
 
 static const char *const lost_names[CW_LOST_MAX] = {

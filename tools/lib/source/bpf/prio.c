@@ -5,7 +5,8 @@
  * waiter, runnable past the threshold while the waiter still sleeps in its acquire, is
  * sent as a CW_EV_PRIO_INVERSION with CW_PI_F_ONGOING and the duration so far. A holder
  * that never gets its CPU back (a preemptor that spins for good) is then reported too,
- * unbounded; the stretch's own record, when it ends, replaces these (same start).
+ * unbounded; the stretch's own record, when it ends, replaces these (same start). The
+ * holder's stack at its preemption follows as a CW_EV_PRIO_STACKS.
  */
 #include <string.h>
 
@@ -21,9 +22,11 @@ int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread
 			 __u64 now)
 {
 	__u64 threshold = s->opts.pi_threshold_ns ?: DEFAULT_THRESHOLD_NS, start;
+	struct cw_ev_pi_stacks st;
 	struct cw_thread_sched h;
 	struct cw_ev_pi e;
 	__u32 waiter = v->pi_waiter;
+	int err;
 
 	if (!waiter || v->state != CW_OFFCPU_PREEMPTED || !v->state_ts)
 		return 0;
@@ -55,5 +58,17 @@ int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread
 		memcpy(e.preemptor_comm, v->pre_comm, sizeof(e.preemptor_comm) - 1);
 		e.flags |= CW_PI_F_PREEMPTED;
 	}
-	return cw_emit__deliver(&s->emit, &e.hdr);
+	err = cw_emit__deliver(&s->emit, &e.hdr);
+	if (err || !v->pi_stack)
+		return err;
+	/* the holder's stack at its preemption (the preemptor's is taken only at the end) */
+	memset(&st, 0, sizeof(st));
+	st.hdr = e.hdr;
+	st.hdr.type = CW_EV_PRIO_STACKS;
+	st.hdr.size = sizeof(st);
+	st.addr = e.addr;
+	st.wait_since_ns = e.wait_since_ns;
+	st.low_stack_id = v->pi_stack;
+	st.high_tid = waiter;
+	return cw_emit__deliver(&s->emit, &st.hdr);
 }
