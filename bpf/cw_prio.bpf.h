@@ -131,6 +131,13 @@ static __noinline __u64 prio_stack(struct task_struct *t, __u32 tid)
 	__u32 zero = 0;
 	__u64 sp;
 
+	/*
+	 * Not with record --timeline: its per-switch records and this walk, three times in
+	 * sched_switch, are more than 6.1's verifier takes in one program (E2BIG). The
+	 * branch is on a read-only constant: the verifier drops the walk.
+	 */
+	if (sched_events)
+		return 0;
 	f = bpf_map_lookup_elem(&prio_frames, &zero);
 	if (!f)
 		return 0;
