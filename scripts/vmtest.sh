@@ -28,7 +28,8 @@
 #   CI              true: skipping the bed, a host step or a guest suite fails
 #   CW_VM_KERNELS   vmlinuz files to boot (default /boot/vmlinuz-6.1.*-amd64 and
 #                   /boot/vmlinuz-6.12.*-amd64)
-#   CW_VM_TIMEOUT   seconds one guest may run, boot included (default 1800)
+#   CW_VM_TIMEOUT   seconds one guest may run, boot included (default 2300: two guests and
+#                   the host suites stay within CI's 90 minutes)
 #   CW_VM_APPEND    extra kernel command line
 #   CW_TEST_SCALE   divisor for the live tests' iteration counts (default 20)
 #   QEMU            the QEMU binary (default qemu-system-x86_64)
@@ -39,7 +40,7 @@ shopt -s nullglob lastpipe extglob
 KSFT_SKIP=4
 TOPDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QEMU=${QEMU:-qemu-system-x86_64}
-TIMEOUT=${CW_VM_TIMEOUT:-1800}
+TIMEOUT=${CW_VM_TIMEOUT:-2300}
 BUSYBOX=/bin/busybox
 
 if [ $# -gt 1 ]; then
