@@ -39,7 +39,7 @@ static int classify1(const char *func, __u64 uaddr, struct cw_futex_class *c)
 	struct cw_frame f[3] = { fr(NULL, LIBC), fr(func, LIBC), fr("main", "/usr/bin/prog") };
 
 	memset(c, 0, sizeof(*c));
-	return cw_classify__frames(f, 3, uaddr, c);
+	return cw_classify__frames(f, 3, uaddr, CW_FUTEX_OP_UNKNOWN, c);
 }
 
 TEST(rules_and_offsets)
@@ -147,26 +147,62 @@ TEST(frames)
 				  fr("pthread_rwlock_wrlock", "/lib/libpthread.so.0"),
 				  fr("pthread_rwlock_wrlock", "/usr/lib/libconcwatch-preload.so") };
 
-	ASSERT_EQ(0, cw_classify__frames(back, 5, 0x7000, &c));
+	ASSERT_EQ(0, cw_classify__frames(back, 5, 0x7000, CW_FUTEX_OP_UNKNOWN, &c));
 	EXPECT_EQ(CW_LOCK_MUTEX, c.kind);
 	EXPECT_EQ(0x7000, c.object);
-	EXPECT_EQ(-ENOENT, cw_classify__frames(own, 3, 0x7000, &c));
-	EXPECT_EQ(-ENOENT, cw_classify__frames(cb, 4, 0x7000, &c));
-	EXPECT_EQ(-ENOENT, cw_classify__frames(raw, 2, 0x7028, &c));
-	ASSERT_EQ(0, cw_classify__frames(pre, 3, 0x700c, &c));
+	EXPECT_EQ(-ENOENT, cw_classify__frames(own, 3, 0x7000, CW_FUTEX_OP_UNKNOWN, &c));
+	EXPECT_EQ(-ENOENT, cw_classify__frames(cb, 4, 0x7000, CW_FUTEX_OP_UNKNOWN, &c));
+	EXPECT_EQ(-ENOENT, cw_classify__frames(raw, 2, 0x7028, CW_FUTEX_OP_UNKNOWN, &c));
+	ASSERT_EQ(0, cw_classify__frames(pre, 3, 0x700c, CW_FUTEX_OP_UNKNOWN, &c));
 	EXPECT_EQ(CW_LOCK_RWLOCK, c.kind);
 	EXPECT_EQ(0x7000, c.object);
-	EXPECT_EQ(-ENOENT, cw_classify__frames(NULL, 0, 0x7000, &c));
+	EXPECT_EQ(-ENOENT, cw_classify__frames(NULL, 0, 0x7000, CW_FUTEX_OP_UNKNOWN, &c));
 	EXPECT_EQ(1, cw_classify__is_libc("/lib/x86_64-linux-gnu/libc-2.31.so"));
 	EXPECT_EQ(0, cw_classify__is_libc("/opt/libcx.so"));
 	EXPECT_EQ(0, cw_classify__is_libc(NULL));
 }
 
+/*
+ * Without debug information pthread_cond_wait is the innermost named frame both of its
+ * condvar wait and of taking its mutex back: the op tells them apart.
+ */
+TEST(cond_wait_or_its_mutex)
+{
+	struct cw_futex_class c = {};
+	struct cw_frame f[] = { fr(NULL, LIBC), fr(NULL, LIBC), fr("pthread_cond_wait", LIBC),
+				fr("worker", "/bin/w") };
+
+	ASSERT_EQ(0, cw_classify__frames(f, 4, 0x7028, FUTEX_WAIT_BITSET_PRIVATE, &c));
+	EXPECT_EQ(CW_LOCK_COND, c.kind);
+	EXPECT_EQ(0x7000, c.object);
+	ASSERT_EQ(0, cw_classify__frames(f, 4, 0x7040,
+					 FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, &c));
+	EXPECT_EQ(CW_LOCK_COND, c.kind);
+	EXPECT_EQ(0x7018, c.object);
+	/* the mutex word itself: __lll_lock_wait's FUTEX_WAIT, a PI mutex's FUTEX_LOCK_PI */
+	ASSERT_EQ(0, cw_classify__frames(f, 4, 0x7040, FUTEX_WAIT_PRIVATE, &c));
+	EXPECT_EQ(CW_LOCK_MUTEX, c.kind);
+	EXPECT_EQ(0x7040, c.object);
+	ASSERT_EQ(0, cw_classify__frames(f, 4, 0x7040, FUTEX_LOCK_PI, &c));
+	EXPECT_EQ(CW_LOCK_MUTEX, c.kind);
+	EXPECT_EQ(0x7040, c.object);
+	/* the op not known: the frame decides */
+	ASSERT_EQ(0, cw_classify__frames(f, 4, 0x7028, CW_FUTEX_OP_UNKNOWN, &c));
+	EXPECT_EQ(CW_LOCK_COND, c.kind);
+	EXPECT_EQ(0x7000, c.object);
+	/* other rules keep their frame's meaning whatever the op */
+	f[2] = fr("pthread_cond_signal", LIBC);
+	ASSERT_EQ(0, cw_classify__frames(f, 4, 0x7010, FUTEX_WAIT_PRIVATE, &c));
+	EXPECT_EQ(CW_LOCK_COND, c.kind);
+	EXPECT_EQ(0x7000, c.object);
+}
+
 /* ---- this machine's glibc ---- */
 
-enum { W_MUTEX, W_COND, W_RDLOCK, W_WRLOCK, W_SEM, W_BARRIER, W_JOIN, W_FUTEX, NR_W };
-static const char *const w_names[NR_W] = { "mutex", "cond", "rdlock", "wrlock", "sem",
-					    "barrier", "join", "futex" };
+enum { W_MUTEX, W_COND, W_RELOCK, W_RDLOCK, W_WRLOCK, W_SEM, W_BARRIER, W_JOIN, W_FUTEX,
+       NR_W };
+static const char *const w_names[NR_W] = { "mutex", "cond", "cond_relock", "rdlock", "wrlock",
+					    "sem", "barrier", "join", "futex" };
 
 /* What the child tells the parent of one blocked thread. */
 struct blocked {
@@ -177,6 +213,10 @@ struct blocked {
 
 static pthread_mutex_t mx = PTHREAD_MUTEX_INITIALIZER, cmx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+/* W_RELOCK: signalled in pthread_cond_wait while the child's main thread holds rmx */
+static pthread_mutex_t rmx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rcv = PTHREAD_COND_INITIALIZER;
+static int relock_waiting;	/* under rmx */
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static sem_t sem;
 static pthread_barrier_t bar;
@@ -211,6 +251,13 @@ static void *waiter(void *arg)
 		tell(what, (__u64)&cv);
 		pthread_mutex_lock(&cmx);
 		pthread_cond_wait(&cv, &cmx);
+		break;
+	case W_RELOCK:
+		/* the wait to classify is the mutex taken back, not the condvar */
+		tell(what, (__u64)&rmx);
+		pthread_mutex_lock(&rmx);
+		relock_waiting = 1;
+		pthread_cond_wait(&rcv, &rmx);
 		break;
 	case W_RDLOCK:
 	case W_WRLOCK:
@@ -253,15 +300,26 @@ static void child(int fd)
 	pthread_create(&sleeper, NULL, sleeper_fn, NULL);
 	for (long w = 0; w < NR_W; w++)
 		pthread_create(&t, NULL, waiter, (void *)w);
+	/* rmx free with relock_waiting set: W_RELOCK is a waiter of rcv; wake it, keep rmx */
+	for (;;) {
+		pthread_mutex_lock(&rmx);
+		if (relock_waiting)
+			break;
+		pthread_mutex_unlock(&rmx);
+	}
+	pthread_cond_signal(&rcv);
 	pause();
 	_exit(0);
 }
 
-/* The futex word tid is blocked on, once it is in the futex syscall; 0 when it is not. */
-static __u64 futex_word(pid_t pid, pid_t tid)
+/*
+ * The futex word tid is blocked on, and the op, once it is in the futex syscall; 0 when
+ * it is not.
+ */
+static __u64 futex_word(pid_t pid, pid_t tid, __u32 *op)
 {
 	char path[64], buf[256];
-	unsigned long long nr, uaddr;
+	unsigned long long nr, uaddr, o = 0;
 	FILE *f;
 	int ok;
 
@@ -269,15 +327,17 @@ static __u64 futex_word(pid_t pid, pid_t tid)
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu %llx", &nr, &uaddr) == 2 &&
-	     nr == SYS_futex;
+	ok = fgets(buf, sizeof(buf), f) &&
+	     sscanf(buf, "%llu %llx %llx", &nr, &uaddr, &o) == 3 && nr == SYS_futex;
 	fclose(f);
+	*op = (__u32)o;
 	return ok ? uaddr : 0;
 }
 
 struct unwound {
 	struct blocked *b;
 	__u64 *words;
+	__u32 *ops;
 	int with_debuginfo;
 	int seen[NR_W];
 	struct __test_metadata *_metadata;
@@ -296,7 +356,7 @@ static int check_thread(void *ctx, int tid, const struct cw_ustack *s)
 		if (b->tid != tid)
 			continue;
 		u->seen[b->what] = 1;
-		err = cw_classify__frames(s->frames, s->nr, u->words[i], &c);
+		err = cw_classify__frames(s->frames, s->nr, u->words[i], u->ops[i], &c);
 		for (size_t k = 0; k < s->nr; k++)
 			TH_LOG("%s #%zu %s [%s]%s", w_names[b->what], k,
 			       s->frames[k].func ? s->frames[k].func : "?",
@@ -317,7 +377,7 @@ static int check_thread(void *ctx, int tid, const struct cw_ustack *s)
 		EXPECT_EQ(0, err) TH_LOG("%s not classified", w_names[b->what]);
 		if (err)
 			return 0;
-		EXPECT_EQ(b->what == W_MUTEX ? CW_LOCK_MUTEX :
+		EXPECT_EQ(b->what == W_MUTEX || b->what == W_RELOCK ? CW_LOCK_MUTEX :
 			  b->what == W_COND ? CW_LOCK_COND :
 			  b->what == W_SEM ? CW_LOCK_SEM :
 			  b->what == W_BARRIER ? CW_LOCK_BARRIER :
@@ -333,6 +393,7 @@ FIXTURE(glibc) {
 	pid_t pid;
 	struct blocked b[NR_W];
 	__u64 words[NR_W];
+	__u32 ops[NR_W];
 };
 
 FIXTURE_VARIANT(glibc) {
@@ -363,9 +424,14 @@ FIXTURE_SETUP(glibc)
 	for (int i = 0; i < NR_W; i++)
 		ASSERT_EQ(sizeof(self->b[i]), read(fds[0], &self->b[i], sizeof(self->b[i])));
 	close(fds[0]);
-	/* every thread really blocked in the futex syscall, not about to be */
+	/*
+	 * every thread really blocked in the futex syscall, not about to be; W_RELOCK's on the
+	 * mutex, not still on the condvar
+	 */
 	for (int i = 0; i < NR_W; i++) {
-		for (int tries = 0; !(self->words[i] = futex_word(self->pid, self->b[i].tid));
+		for (int tries = 0;
+		     !(self->words[i] = futex_word(self->pid, self->b[i].tid, &self->ops[i])) ||
+		     (self->b[i].what == W_RELOCK && self->words[i] != self->b[i].object);
 		     tries++) {
 			ASSERT_LT(tries, 10000) TH_LOG("%s never blocked", w_names[self->b[i].what]);
 			usleep(1000);
@@ -384,7 +450,8 @@ FIXTURE_TEARDOWN(glibc)
 TEST_F(glibc, classified)
 {
 	struct cw_unwinder_opts uo = { .debuginfo_path = variant->debuginfo_path };
-	struct unwound u = { .b = self->b, .words = self->words, ._metadata = _metadata,
+	struct unwound u = { .b = self->b, .words = self->words, .ops = self->ops,
+			     ._metadata = _metadata,
 			     .with_debuginfo = !variant->debuginfo_path };
 	int err;
 

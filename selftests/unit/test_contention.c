@@ -43,7 +43,8 @@ struct classifier {
 	__u64 keys[16][2];	/* (uaddr, stack_id) of each call */
 };
 
-static int classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id, struct cw_futex_class *out)
+static int classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id, __u32 op,
+		    struct cw_futex_class *out)
 {
 	struct classifier *cl = ctx;
 

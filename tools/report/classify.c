@@ -22,6 +22,15 @@
  * waits on __wrphase_futex (+8) except in the writer-preferring mode, where it waits on
  * __readers (+0) too: both are 8-aligned, and the default mode's word is taken.
  *
+ * The futex op tells apart what the names cannot. pthread_cond_wait takes its mutex back
+ * through an internal function (__pthread_mutex_cond_lock, then __lll_lock_wait) that has
+ * no name without debug information: the innermost named frame is pthread_cond_wait
+ * itself, though the word is the mutex's. glibc 2.36 (checked) waits on __g_signals with
+ * FUTEX_WAIT_BITSET and takes a mutex with FUTEX_WAIT (FUTEX_LOCK_PI for a PI one): a
+ * condvar wait's frame with a FUTEX_WAIT or a PI op is its mutex. Where the op is not
+ * known the frame decides alone. (glibc before the 64-bit time rework waited on
+ * __g_signals with FUTEX_WAIT too: there such a wait reads as a mutex at the word.)
+ *
  * Names: Debian's libc.so.6 has no .symtab, only .dynsym, and its internal functions
  * (__lll_lock_wait, __pthread_cond_wait_common, __new_sem_wait_slow64) have no name there;
  * the exported caller still does where the path is a call (pthread_mutex_lock,
@@ -35,6 +44,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 
 #include "engine/engine.h"
 #include "report/classify.h"
@@ -153,12 +163,24 @@ static enum rule frames_rule(const struct cw_frame *frames, size_t nr)
 	return R_NONE;
 }
 
-static int apply(enum rule r, __u64 uaddr, struct cw_futex_class *out)
+/* A condvar wait's frame whose op takes a lock: the mutex, taken back (see the top). */
+static enum rule refine(enum rule r, __u32 op)
+{
+	__u32 cmd = op & FUTEX_CMD_MASK;
+
+	if (r != R_COND_WAIT || op == CW_FUTEX_OP_UNKNOWN)
+		return r;
+	if (cmd == FUTEX_WAIT || cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2)
+		return R_MUTEX;
+	return r;
+}
+
+static int apply(enum rule r, __u64 uaddr, __u32 op, struct cw_futex_class *out)
 {
 	int odd = (uaddr & 7) == 4;	/* the second 32-bit word of an 8-byte pair */
 	__u64 off = 0;
 
-	switch (r) {
+	switch (refine(r, op)) {
 	case R_NONE:
 		return -ENOENT;
 	case R_MUTEX:
@@ -205,10 +227,10 @@ static int apply(enum rule r, __u64 uaddr, struct cw_futex_class *out)
 	return 0;
 }
 
-int cw_classify__frames(const struct cw_frame *frames, size_t nr, __u64 uaddr,
+int cw_classify__frames(const struct cw_frame *frames, size_t nr, __u64 uaddr, __u32 op,
 			struct cw_futex_class *out)
 {
-	return apply(frames_rule(frames, nr), uaddr, out);
+	return apply(frames_rule(frames, nr), uaddr, op, out);
 }
 
 /* What one (pid, stack) was found to be: resolving a stack costs, classifying it not. */
@@ -282,7 +304,7 @@ static void remember(struct cw_classifier *c, __u32 pid, __u64 stack_id, enum ru
 	c->nr++;
 }
 
-int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
+int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id, __u32 op,
 			    struct cw_futex_class *out)
 {
 	struct cw_classifier *c = ctx;
@@ -296,7 +318,7 @@ int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
 		const struct cached *k = &c->slots[slot_of(c, pid, stack_id)];
 
 		if (k->stack_id)
-			return apply(k->rule, uaddr, out);
+			return apply(k->rule, uaddr, op, out);
 	}
 	st = cw_engine__find_stack(cw_symbols__engine(c->sym), pid, CW_STACK_USER, stack_id);
 	if (!st)
@@ -305,5 +327,5 @@ int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
 		r = frames_rule(s.frames, s.nr);
 	cw_ustack__fini(&s);
 	remember(c, pid, stack_id, r);
-	return apply(r, uaddr, out);
+	return apply(r, uaddr, op, out);
 }

@@ -19,9 +19,11 @@ struct cw_symbols;
  * frame of libc whose function is a known glibc entry point decides, with the layout of
  * glibc 2.25 and later (2.36 checked) for where the word lies in the object. Frames of
  * libc with other names (static helpers, inlined ones) are passed over; the first frame
- * outside libc after libc's ends the search. Pure: 0 with *out filled, or -ENOENT.
+ * outside libc after libc's ends the search. op: the wait's futex op word, or
+ * CW_FUTEX_OP_UNKNOWN; it tells a condvar's wait from its mutex taken back. Pure: 0 with
+ * *out filled, or -ENOENT.
  */
-int cw_classify__frames(const struct cw_frame *frames, size_t nr, __u64 uaddr,
+int cw_classify__frames(const struct cw_frame *frames, size_t nr, __u64 uaddr, __u32 op,
 			struct cw_futex_class *out);
 
 /* Whether a module path is the C library's (libc.so.6, libc-2.31.so, libpthread.so.0). */
@@ -36,7 +38,7 @@ struct cw_classifier;
 int cw_classifier__new(struct cw_symbols *sym, struct cw_classifier **out);
 void cw_classifier__free(struct cw_classifier *c);
 /* cw_futex_classify_fn; ctx is a struct cw_classifier. */
-int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
+int cw_classifier__classify(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id, __u32 op,
 			    struct cw_futex_class *out);
 
 #endif /* __CW_CLASSIFY_H */

@@ -160,7 +160,8 @@ static int no_holder(__u8 kind)
 }
 
 static void wait_object(const struct cw_render *r, struct cw_classifier *cls, __u32 pid,
-			__u64 addr, __u8 kind, __u8 reason, __u64 stack_id, struct wait_obj *o)
+			__u64 addr, __u8 kind, __u8 reason, __u32 futex_op, __u64 stack_id,
+			struct wait_obj *o)
 {
 	struct cw_futex_class fc;
 	__u64 site;
@@ -172,7 +173,7 @@ static void wait_object(const struct cw_render *r, struct cw_classifier *cls, __
 	if (!addr)
 		return;
 	if (reason == CW_OFFCPU_FUTEX && cls &&
-	    !cw_classifier__classify(cls, pid, addr, stack_id, &fc)) {
+	    !cw_classifier__classify(cls, pid, addr, stack_id, futex_op, &fc)) {
 		o->kind = fc.kind;
 		o->object = fc.object;
 	} else if (reason == CW_OFFCPU_FUTEX && o->kind == CW_LOCK_RWLOCK) {
@@ -452,8 +453,8 @@ static void blocked_text(const struct cw_render *r, int say_none, int others)
 			keys[i].group = (size_t)-1;
 			continue;
 		}
-		wait_object(r, cls, v[i].pid, v[i].addr, v[i].kind, v[i].reason, v[i].stack_id,
-			    &keys[i].o);
+		wait_object(r, cls, v[i].pid, v[i].addr, v[i].kind, v[i].reason, v[i].futex_op,
+			    v[i].stack_id, &keys[i].o);
 		frames_key(r, &v[i], &keys[i]);
 		for (size_t j = 0; j < i; j++)
 			if (keys[j].group == j && same_wait(&v[j], &keys[j], &v[i], &keys[i])) {
@@ -511,12 +512,13 @@ static void json_u64_or_null(FILE *out, __u64 v, int known)
  */
 static void json_wait(const struct cw_render *r, struct cw_classifier *cls, __u32 pid,
 		      __u32 tid, __u64 addr, __u8 kind, __u32 holder, int holder_exited,
-		      __u8 reason, __u32 syscall, __u32 readers, __u64 since_ns, __u64 stack_id)
+		      __u8 reason, __u32 syscall, __u32 futex_op, __u32 readers, __u64 since_ns,
+		      __u64 stack_id)
 {
 	struct wait_obj o;
 	FILE *out = r->out;
 
-	wait_object(r, cls, pid, addr, kind, reason, stack_id, &o);
+	wait_object(r, cls, pid, addr, kind, reason, futex_op, stack_id, &o);
 
 	fprintf(out, "{\"tid\": %u, \"comm\": ", tid);
 	cw_report__json_string(out, cw_report__comm(r->eng, pid, tid), CW_COMM_LEN);
@@ -592,7 +594,7 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		json_wait(r, cls, pid, l->tid,
 			  l->lock < f->nr_locks ? f->locks[l->lock].addr : 0,
 			  l->lock < f->nr_locks ? f->locks[l->lock].type : 0, l->holder_tid,
-			  l->holder_exited, l->reason, l->syscall, 0, l->since_ns,
+			  l->holder_exited, l->reason, l->syscall, l->futex_op, 0, l->since_ns,
 			  f->stacks[l->stack].id);
 	}
 	cw_classifier__free(cls);
@@ -645,7 +647,7 @@ static void json_fields(const struct cw_render *r)
 			fputs(i ? ",\n    " : "\n    ", out);
 			json_wait(r, cls, v[i].pid, v[i].tid, v[i].addr, v[i].kind,
 				  v[i].holder_tid, v[i].holder_exited, v[i].reason, v[i].syscall,
-				  v[i].readers, v[i].since_ns, v[i].stack_id);
+				  v[i].futex_op, v[i].readers, v[i].since_ns, v[i].stack_id);
 		}
 		if (n)
 			fputs("\n  ", out);

@@ -268,7 +268,8 @@ static int classify_sites(const struct cw_engine *eng, const struct cw_contentio
 		struct cw_futex_class k = { .kind = CW_LOCK_FUTEX, .object = v[i]->addr };
 		size_t j;
 
-		if (opts->classify(opts->ctx, v[i]->pid, v[i]->addr, v[i]->stack_id, &k) ||
+		if (opts->classify(opts->ctx, v[i]->pid, v[i]->addr, v[i]->stack_id, v[i]->op,
+				   &k) ||
 		    !k.kind || k.kind >= CW_LOCK_KIND_MAX || k.kind == CW_LOCK_KERNEL)
 			k = (struct cw_futex_class){ .kind = CW_LOCK_FUTEX, .object = v[i]->addr };
 		for (j = i; j < nr && v[j]->pid == v[i]->pid && v[j]->addr == v[i]->addr &&

@@ -29,13 +29,17 @@ struct cw_futex_class {
 				 * the futex word less its offset in the object */
 };
 
+/* cw_futex_classify_fn's op when the wait's futex op word is not known */
+#define CW_FUTEX_OP_UNKNOWN (~0U)
+
 /*
- * Classify the futex wait of process pid on word uaddr from user stack stack_id.
- * Returns 0 and fills *out, or -ENOENT when the stack says nothing (then the object is
- * the word, kind CW_LOCK_FUTEX). Called once per (pid, uaddr, stack_id).
+ * Classify the futex wait of process pid on word uaddr from user stack stack_id; op is
+ * the wait's futex op word (FUTEX_WAIT_BITSET|FUTEX_PRIVATE_FLAG...), CW_FUTEX_OP_UNKNOWN
+ * when not known. Returns 0 and fills *out, or -ENOENT when the stack says nothing (then
+ * the object is the word, kind CW_LOCK_FUTEX). Called once per (pid, uaddr, stack_id).
  */
 typedef int (*cw_futex_classify_fn)(void *ctx, __u32 pid, __u64 uaddr, __u64 stack_id,
-				    struct cw_futex_class *out);
+				    __u32 op, struct cw_futex_class *out);
 
 struct cw_contention_opts {
 	cw_futex_classify_fn classify;	/* NULL: every futex stays a CW_LOCK_FUTEX */

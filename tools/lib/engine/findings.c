@@ -413,6 +413,7 @@ static int cond_to_finding(const struct cw_engine *eng, const struct cw_wf_cond 
 			.stack = i,
 			.since_ns = w->since_ns,
 			.syscall = w->syscall,
+			.futex_op = w->futex_op,
 			.reason = w->reason,
 			.holder_exited = w->holder_exited,
 			.holder_from = w->holder_from,

@@ -158,6 +158,7 @@ struct cw_deadlock_link {
 	size_t stack;		/* index in stacks[]: its wait's stack (id 0: none) */
 	__u64 since_ns;		/* when its wait began, 0 = not known (found by looking) */
 	__u32 syscall;		/* CW_OFFCPU_SLEEP, _IO: the system call's number, ~0 = none */
+	__u32 futex_op;		/* CW_OFFCPU_FUTEX: the wait's op word, ~0 = not known */
 	__u8 reason;		/* CW_OFFCPU_* of its wait */
 	__u8 holder_exited;	/* the holder is no live thread of the process */
 	__u8 holder_from;	/* CW_WF_HOLDER_* (engine/waitfor.h) */

@@ -174,6 +174,7 @@ static int feed_blocked(struct cw_wf *wf, const struct cw_ev_blocked *e)
 	w->owner_tid = e->owner_tid;
 	w->readers = e->readers;
 	w->syscall = e->reason == CW_OFFCPU_SLEEP || e->reason == CW_OFFCPU_IO ? e->futex_op : ~0U;
+	w->futex_op = e->reason == CW_OFFCPU_FUTEX ? e->futex_op : ~0U;
 	w->reason = e->reason;
 	w->kind = e->kind;
 	w->synthetic = synthetic;

@@ -75,6 +75,7 @@ struct cw_wf_wait {
 	__u32 owner_tid;	/* as the record said, 0 = not known */
 	__u32 holder_tid;	/* the holder as the graph knows it (see holder_from), 0 = none */
 	__u32 syscall;		/* CW_OFFCPU_SLEEP, _IO: the system call's number, ~0 = none */
+	__u32 futex_op;		/* CW_OFFCPU_FUTEX: the wait's op word, ~0 = not known */
 	__u32 readers;		/* an rwlock held for reading: by how many, as the record
 				 * said (its memory), 0 = none or not known */
 	__u8 reason;		/* CW_OFFCPU_LOCK, _FUTEX, _KLOCK, _SLEEP, _IO */
