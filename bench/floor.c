@@ -97,7 +97,7 @@ static int attach_one(struct floor *fl, size_t slot, int ret, const char *path, 
 
 	if (fl->umulti_type >= 0) {
 		fl->fds[slot] = cw_uprobe_multi_attach(bpf_program__fd(prog), fl->umulti_type,
-						       path, off, ret, pid);
+						       path, off, ret, pid, 0);
 		return fl->fds[slot] < 0 ? fl->fds[slot] : 0;
 	}
 	fl->links[slot] = bpf_program__attach_uprobe(prog, ret, pid, path, off);

@@ -19,35 +19,44 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
- * One wrapper per glibc function; the logic lives in cw_locks.bpf.h. Entry programs
- * read the arguments (and [sp]): userspace places them where those registers and %rsp
- * are still as at the call (tools/lib/source/placement.c).
+ * One program per shape of lock function: acquire, release, reset, cond_wait. The kind
+ * and op of the function a probe is on come from its attach cookie (CW_PROBE_COOKIE;
+ * tools/lib/source/bpf/probes.c): the kernel verifies each shape once, not once per
+ * function, which is most of concwatch's start-up on older kernels. The logic lives in
+ * cw_locks.bpf.h. Entry programs read the arguments (and [sp]): userspace places them
+ * where those registers and %rsp are still as at the call
+ * (tools/lib/source/placement.c).
  */
-#define ACQUIRE(func, kind, op)                                        \
-	SEC("uprobe")                                                  \
-	int BPF_KPROBE(uprobe_##func, void *lock)                      \
-	{                                                              \
-		return acquire_enter(ctx, (__u64)lock, 0, kind, op);   \
-	}                                                              \
-	SEC("uretprobe")                                               \
-	int BPF_KRETPROBE(uretprobe_##func)                            \
-	{                                                              \
-		return acquire_exit(ctx, -1);                          \
-	}
+SEC("uprobe")
+int BPF_KPROBE(uprobe_acquire, void *lock)
+{
+	__u64 c = bpf_get_attach_cookie(ctx);
 
-#define RELEASE(func, kind)                                                  \
-	SEC("uprobe")                                                        \
-	int BPF_KPROBE(uprobe_##func, void *lock)                            \
-	{                                                                    \
-		return release(ctx, (__u64)lock, 0, kind, CW_OP_UNLOCK);     \
-	}
+	return acquire_enter(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(c), CW_PROBE_COOKIE_OP(c));
+}
 
-#define RESET(func, kind, op)                                    \
-	SEC("uprobe")                                            \
-	int BPF_KPROBE(uprobe_##func, void *lock)                \
-	{                                                        \
-		return lock_reset(ctx, (__u64)lock, kind, op);   \
-	}
+/* The return of every acquire, cond_wait's included: the op is the entry's. */
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_acquire)
+{
+	/* a timed-out cond_wait takes the mutex again too: cw_rules_op_acquired() */
+	return acquire_exit(ctx, -1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_release, void *lock)
+{
+	return release(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(bpf_get_attach_cookie(ctx)),
+		       CW_OP_UNLOCK);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_reset, void *lock)
+{
+	__u64 c = bpf_get_attach_cookie(ctx);
+
+	return lock_reset(ctx, (__u64)lock, CW_PROBE_COOKIE_KIND(c), CW_PROBE_COOKIE_OP(c));
+}
 
 /*
  * glibc releases the mutex inside cond_wait and takes it again before returning. Each
@@ -64,78 +73,50 @@ static __noinline int cond_wait_enter(struct pt_regs *ctx, __u64 cond, __u64 mut
 	return acquire_enter(ctx, mutex, cond, CW_LOCK_MUTEX, CW_OP_COND_WAIT);
 }
 
-#define COND_WAIT(func)                                                                 \
-	SEC("uprobe")                                                                   \
-	int BPF_KPROBE(uprobe_##func, void *cond, void *mutex)                          \
-	{                                                                               \
-		cond_wait_release(ctx, (__u64)cond, (__u64)mutex);                      \
-		return cond_wait_enter(ctx, (__u64)cond, (__u64)mutex);                 \
-	}                                                                               \
-	SEC("uretprobe")                                                                \
-	int BPF_KRETPROBE(uretprobe_##func)                                             \
-	{                                                                               \
-		/* a timed-out wait takes the mutex again too: cw_rules_op_acquired() */ \
-		return acquire_exit(ctx, -1);                                           \
-	}
-
-ACQUIRE(pthread_mutex_lock, CW_LOCK_MUTEX, CW_OP_LOCK)
-ACQUIRE(pthread_mutex_trylock, CW_LOCK_MUTEX, CW_OP_TRYLOCK)
-ACQUIRE(pthread_mutex_timedlock, CW_LOCK_MUTEX, CW_OP_TIMEDLOCK)
-ACQUIRE(pthread_mutex_clocklock, CW_LOCK_MUTEX, CW_OP_TIMEDLOCK)
-RELEASE(pthread_mutex_unlock, CW_LOCK_MUTEX)
-RESET(pthread_mutex_init, CW_LOCK_MUTEX, CW_OP_INIT)
-RESET(pthread_mutex_destroy, CW_LOCK_MUTEX, CW_OP_DESTROY)
+SEC("uprobe")
+int BPF_KPROBE(uprobe_cond_wait, void *cond, void *mutex)
+{
+	cond_wait_release(ctx, (__u64)cond, (__u64)mutex);
+	return cond_wait_enter(ctx, (__u64)cond, (__u64)mutex);
+}
 
 /*
  * glibc built with --enable-systemtap (Fedora's) marks its lock operations with SDT
  * notes, provider "libc": userspace attaches these to them instead of uprobes on the
- * functions. A note sits inside the function: no return address at [sp] (its cookie
- * says where it is: tools/lib/source/sdt.c), no return probe; the "acquired" note is
- * the successful return.
+ * functions. A note sits inside the function: no return address at [sp] (the low half
+ * of its cookie says where it is: tools/lib/source/sdt.c), no return probe; the
+ * "acquired" note is the successful return. Kind and op as for the uprobes.
  */
-#define SDT_ENTER(note, kind, op)                                                  \
-	SEC("usdt")                                                                \
-	int BPF_USDT(usdt_##note, void *lock)                                      \
-	{                                                                          \
-		return acquire_enter_at(ctx, (__u64)lock, 0, kind, op, 0,          \
-					bpf_usdt_cookie(ctx));                     \
-	}
+SEC("usdt")
+int BPF_USDT(usdt_acquire, void *lock)
+{
+	__u64 c = bpf_usdt_cookie(ctx);
 
-#define SDT_ACQUIRED(note)                               \
-	SEC("usdt")                                      \
-	int BPF_USDT(usdt_##note, void *lock)            \
-	{                                                \
-		return acquire_exit(ctx, 1);             \
-	}
+	return acquire_enter_at(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(c),
+				CW_PROBE_COOKIE_OP(c), 0, CW_PROBE_COOKIE_LOW(c));
+}
 
-#define SDT_RELEASE(note, kind)                                                 \
-	SEC("usdt")                                                             \
-	int BPF_USDT(usdt_##note, void *lock)                                   \
-	{                                                                       \
-		return release(ctx, (__u64)lock, 0, kind, CW_OP_UNLOCK);        \
-	}
+SEC("usdt")
+int BPF_USDT(usdt_acquired, void *lock)
+{
+	return acquire_exit(ctx, 1);
+}
 
-#define SDT_RESET(note, kind, op)                                               \
-	SEC("usdt")                                                             \
-	int BPF_USDT(usdt_##note, void *lock)                                   \
-	{                                                                       \
-		return lock_reset_at(ctx, (__u64)lock, kind, op, 0,             \
-				     bpf_usdt_cookie(ctx));                     \
-	}
+SEC("usdt")
+int BPF_USDT(usdt_release, void *lock)
+{
+	return release(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(bpf_usdt_cookie(ctx)),
+		       CW_OP_UNLOCK);
+}
 
-SDT_ENTER(mutex_entry, CW_LOCK_MUTEX, CW_OP_LOCK)
-SDT_ACQUIRED(mutex_acquired)
-SDT_ENTER(mutex_timedlock_entry, CW_LOCK_MUTEX, CW_OP_TIMEDLOCK)
-SDT_ACQUIRED(mutex_timedlock_acquired)
-SDT_RELEASE(mutex_release, CW_LOCK_MUTEX)
-SDT_RESET(mutex_init, CW_LOCK_MUTEX, CW_OP_INIT)
-SDT_RESET(mutex_destroy, CW_LOCK_MUTEX, CW_OP_DESTROY)
-SDT_ENTER(rdlock_entry, CW_LOCK_RWLOCK, CW_OP_RDLOCK)
-SDT_ACQUIRED(rdlock_acquire_read)
-SDT_ENTER(wrlock_entry, CW_LOCK_RWLOCK, CW_OP_WRLOCK)
-SDT_ACQUIRED(wrlock_acquire_write)
-SDT_RELEASE(rwlock_unlock, CW_LOCK_RWLOCK)
-SDT_RESET(rwlock_destroy, CW_LOCK_RWLOCK, CW_OP_DESTROY)
+SEC("usdt")
+int BPF_USDT(usdt_reset, void *lock)
+{
+	__u64 c = bpf_usdt_cookie(ctx);
+
+	return lock_reset_at(ctx, (__u64)lock, CW_PROBE_COOKIE_KIND(c), CW_PROBE_COOKIE_OP(c), 0,
+			     CW_PROBE_COOKIE_LOW(c));
+}
 
 /* --track-free: free() (operator delete calls it) ends the history of locks inside. */
 SEC("uprobe")
@@ -143,18 +124,6 @@ int BPF_KPROBE(uprobe_free, void *ptr)
 {
 	return lock_memory_freed(ctx, (__u64)ptr);
 }
-
-ACQUIRE(pthread_rwlock_rdlock, CW_LOCK_RWLOCK, CW_OP_RDLOCK)
-ACQUIRE(pthread_rwlock_tryrdlock, CW_LOCK_RWLOCK, CW_OP_TRYRDLOCK)
-ACQUIRE(pthread_rwlock_timedrdlock, CW_LOCK_RWLOCK, CW_OP_TIMEDRDLOCK)
-ACQUIRE(pthread_rwlock_clockrdlock, CW_LOCK_RWLOCK, CW_OP_TIMEDRDLOCK)
-ACQUIRE(pthread_rwlock_wrlock, CW_LOCK_RWLOCK, CW_OP_WRLOCK)
-ACQUIRE(pthread_rwlock_trywrlock, CW_LOCK_RWLOCK, CW_OP_TRYWRLOCK)
-ACQUIRE(pthread_rwlock_timedwrlock, CW_LOCK_RWLOCK, CW_OP_TIMEDWRLOCK)
-ACQUIRE(pthread_rwlock_clockwrlock, CW_LOCK_RWLOCK, CW_OP_TIMEDWRLOCK)
-RELEASE(pthread_rwlock_unlock, CW_LOCK_RWLOCK)
-RESET(pthread_rwlock_init, CW_LOCK_RWLOCK, CW_OP_INIT)
-RESET(pthread_rwlock_destroy, CW_LOCK_RWLOCK, CW_OP_DESTROY)
 
 /*
  * pthread_spin_lock cannot be probed at its entry (lock decl): userspace places this
@@ -178,12 +147,6 @@ int BPF_KPROBE(uprobe_pthread_spin_lock, void *lock)
 	spin_lock_enter(ctx, (__u64)lock);
 	return spin_lock_taken(ctx);
 }
-ACQUIRE(pthread_spin_trylock, CW_LOCK_SPIN, CW_OP_TRYLOCK)
-RELEASE(pthread_spin_unlock, CW_LOCK_SPIN)
-
-COND_WAIT(pthread_cond_wait)
-COND_WAIT(pthread_cond_timedwait)
-COND_WAIT(pthread_cond_clockwait)
 
 #include "cw_sched.bpf.h"
 

@@ -663,14 +663,14 @@ static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind
  * frames (an edge record is built on the stack), a program of its own would run for
  * every futex call of the machine, and only a wait that sleeps is a block.
  */
-static __always_inline void acquire_sleeps(__u32 tid)
+__noinline int acquire_sleeps(__u32 tid)
 {
 	struct pending_lock *p = bpf_map_lookup_elem(&pending_locks, &tid);
 
 	__u32 owner;
 
 	if (!p)
-		return;
+		return 0;
 	owner = lock_owner(p->a.addr, p->a.kind, p->a.attr);
 	if (p->blocked) {
 		/*
@@ -682,13 +682,14 @@ static __always_inline void acquire_sleeps(__u32 tid)
 			p->blocked_owner = owner;
 			emit_blocked(p, CW_OFFCPU_LOCK, owner, 0);
 		}
-		return;
+		return 0;
 	}
 	p->blocked = 1;
 	p->blocked_owner = owner;
 	p->a.gen = lock_gen(bpf_get_current_pid_tgid() >> 32, p->a.addr);
 	cw_rules_waits(held_set_of(tid, 0), &p->a, NULL);
 	emit_blocked(p, CW_OFFCPU_LOCK, owner, 0);
+	return 0;
 }
 
 #endif /* __CW_LOCKS_BPF_H */

@@ -114,26 +114,25 @@ struct {
 } prio_frames SEC(".maps");
 
 /*
- * The user stack of thread tid (task t) of the current task's process, from the user
- * registers it entered the kernel with: the current task, or one that is off its CPU (its
- * memory is the current task's). Seeded with the thread and %rsp: code without frame
+ * The user stack of thread tid of the current task's process, from the user registers
+ * (ip, sp, bp) it entered the kernel with: the current task, or one that is off its CPU
+ * (its memory is the current task's). Seeded with the thread and %rsp: code without frame
  * pointers gives a cheap id of the pc alone, and one copy must not stand for another
  * thread's stack, or another depth's (a copy goes out only for a new id). Inside a probed
  * acquire, its return address is the uretprobe trampoline's: put back in the copy.
- * Not inlined: one copy of the walk for the three callers, and its 256-byte frame only
+ * A global function (not static, scalars only): the verifier checks the walk once, on its
+ * own, not again at each of its three calls in sched_switch; its 256-byte frame only
  * where it runs.
  */
-static __noinline __u64 prio_stack(struct task_struct *t, __u32 tid)
+__noinline __u64 prio_stack_regs(__u64 ip, __u64 sp, __u64 bp, __u32 tid)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	struct pending_lock *lk = no_uprobes ? NULL : bpf_map_lookup_elem(&pending_locks, &tid);
 	struct prio_frames *f;
 	__u32 zero = 0;
-	__u64 sp;
 
 	/*
 	 * Not with record --timeline: its per-switch records and this walk, three times in
-	 * sched_switch, are more than 6.1's verifier takes in one program (E2BIG). The
+	 * sched_switch, were more than 6.1's verifier takes in one program (E2BIG). The
 	 * branch is on a read-only constant: the verifier drops the walk.
 	 */
 	if (sched_events)
@@ -141,10 +140,17 @@ static __noinline __u64 prio_stack(struct task_struct *t, __u32 tid)
 	f = bpf_map_lookup_elem(&prio_frames, &zero);
 	if (!f)
 		return 0;
-	sp = BPF_CORE_READ(regs, sp);
-	return user_stack_id_in(f->ips, BPF_CORE_READ(regs, ip), sp, BPF_CORE_READ(regs, bp), 0,
-				CW_PI_STACK_SEED ^ (__u64)tid << 40 ^ sp, 1, lk ? lk->ret_slot : 0,
-				lk ? lk->a.ip : 0);
+	return user_stack_id_in(f->ips, ip, sp, bp, 0, CW_PI_STACK_SEED ^ (__u64)tid << 40 ^ sp,
+				1, lk ? lk->ret_slot : 0, lk ? lk->a.ip : 0);
+}
+
+/* The same, of task t: its saved user registers. */
+static __always_inline __u64 prio_stack(struct task_struct *t, __u32 tid)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+
+	return prio_stack_regs(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
+			       BPF_CORE_READ(regs, bp), tid);
 }
 
 /*

@@ -132,6 +132,18 @@ struct cw_hdr {
 #define CW_OP_DESTROY 12
 #define CW_OP_COND_WAIT 13	/* cond_wait released the mutex (RELEASED) or re-took it (ACQUIRED) */
 
+/*
+ * The attach cookie of a lock operation's probe (the BPF source): the kind and op of the
+ * function probed. One program serves every function of a shape (acquire, release,
+ * reset), so the kernel verifies it once, not once per function. For an SDT note the
+ * low 32 bits say where the note's return address is (tools/lib/source/sdt.c).
+ */
+#define CW_PROBE_COOKIE(kind, op, low) \
+	((__u64)(kind) << 32 | (__u64)(op) << 40 | (__u64)(__u32)(low))
+#define CW_PROBE_COOKIE_KIND(c) ((__u8)((c) >> 32))
+#define CW_PROBE_COOKIE_OP(c) ((__u8)((c) >> 40))
+#define CW_PROBE_COOKIE_LOW(c) ((__u32)(c))
+
 /* cw_ev_lock.attr: the lock's attributes when known (init, or read from the lock word) */
 #define CW_ATTR_RECURSIVE (1U << 0)
 #define CW_ATTR_ERRORCHECK (1U << 1)

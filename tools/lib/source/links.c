@@ -52,7 +52,7 @@ int cw_uprobe_multi_type(void)
 }
 
 int cw_uprobe_multi_attach(int prog_fd, int attach_type, const char *path, __u64 off,
-			   int ret, int pid)
+			   int ret, int pid, __u64 cookie)
 {
 	union {
 		union bpf_attr attr;
@@ -65,6 +65,7 @@ int cw_uprobe_multi_attach(int prog_fd, int attach_type, const char *path, __u64
 	u.lc.attach_type = attach_type;
 	u.lc.path = (__u64)(unsigned long)path;
 	u.lc.offsets = (__u64)(unsigned long)&off;
+	u.lc.cookies = (__u64)(unsigned long)&cookie;
 	u.lc.cnt = 1;
 	u.lc.umulti_flags = ret ? UPROBE_MULTI_RETURN : 0;
 	u.lc.pid = pid;

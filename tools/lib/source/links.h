@@ -23,11 +23,11 @@ int cw_uprobe_multi_type(void);
 
 /*
  * Attach prog_fd (loaded with expected attach type cw_uprobe_multi_type()) to the
- * instruction at file offset off of path, for process pid only; ret: a return probe.
- * The link's fd, or -errno.
+ * instruction at file offset off of path, for process pid only; ret: a return probe;
+ * cookie: what bpf_get_attach_cookie() gives the program there. The link's fd, or -errno.
  */
 int cw_uprobe_multi_attach(int prog_fd, int attach_type, const char *path, __u64 off,
-			   int ret, int pid);
+			   int ret, int pid, __u64 cookie);
 
 /*
  * Destroy links and close link fds, from several threads at once; entries are reset

@@ -141,13 +141,13 @@ static int attach(struct bpf_source *s, struct proc *p)
 		}
 		off = f.offset + cw_bpf__place(s->emulates_push, s->emulates_nopl, pr, &f);
 		for (int ret = 0; ret <= pr->ret && !err; ret++) {
-			char name[64];
+			LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret,
+				    .bpf_cookie = CW_PROBE_COOKIE(pr->kind, pr->op, 0));
+			const char *name = ret ? CW_BPF_RET_PROG : pr->prog;
 			struct bpf_program *prog;
 			struct bpf_link **link = &p->links[2 * i + ret];
 			int ok;
 
-			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe",
-				 pr->func);
 			prog = bpf_object__find_program_by_name(s->skel->obj, name);
 			if (!prog) {
 				err = -ENOENT;
@@ -158,14 +158,15 @@ static int attach(struct bpf_source *s, struct proc *p)
 			if (s->umulti_type >= 0) {
 				int fd = cw_uprobe_multi_attach(bpf_program__fd(prog),
 								s->umulti_type, obj->host_path,
-								off, ret, p->pid);
+								off, ret, p->pid,
+								uo.bpf_cookie);
 
 				p->mlinks[2 * i + ret] = fd;
 				ok = fd >= 0;
 				errno = -fd;
 			} else {
-				*link = bpf_program__attach_uprobe(prog, ret, p->pid,
-								   obj->host_path, off);
+				*link = bpf_program__attach_uprobe_opts(prog, p->pid,
+									obj->host_path, off, &uo);
 				ok = *link != NULL;
 			}
 			if (!ok && !pr->required) {
@@ -197,11 +198,9 @@ void cw_bpf__set_umulti(struct bpf_source *s)
 {
 	for (size_t i = 0; i < NR_PROBES; i++) {
 		for (int ret = 0; ret <= cw_bpf_probes[i].ret; ret++) {
-			char name[64];
+			const char *name = ret ? CW_BPF_RET_PROG : cw_bpf_probes[i].prog;
 			struct bpf_program *prog;
 
-			snprintf(name, sizeof(name), "%s_%s", ret ? "uretprobe" : "uprobe",
-				 cw_bpf_probes[i].func);
 			prog = bpf_object__find_program_by_name(s->skel->obj, name);
 			if (prog)
 				bpf_program__set_expected_attach_type(prog, s->umulti_type);

@@ -40,9 +40,10 @@ struct cw_object;
 #define CW_BPF_NR_TRACEPOINTS 16
 
 /*
- * The functions probed: an entry program (uprobe_FUNC) and, for acquires, a return
- * program (uretprobe_FUNC). Functions a libc lacks (older glibc has no clocklock) are
- * left out and said so; those marked required must be there.
+ * The functions probed: an entry program (uprobe_acquire, uprobe_release... one per
+ * shape) and, for acquires, the return program uretprobe_acquire, each attached with the
+ * function's kind and op as its cookie (CW_PROBE_COOKIE). Functions a libc lacks (older
+ * glibc has no clocklock) are left out and said so; those marked required must be there.
  */
 struct cw_bpf_probe {
 	const char *func;
@@ -51,7 +52,12 @@ struct cw_bpf_probe {
 	__u32 regs;		/* registers its entry program reads besides %rdi, %rbp, [%rsp] */
 	int at_success;		/* when the entry is refused, probe where it succeeded */
 	int track_free;		/* only with --track-free (cw_source_opts.track_free) */
+	const char *prog;	/* the entry program */
+	__u8 kind, op;		/* CW_LOCK_*, CW_OP_*: its cookie */
 };
+
+/* The return program of every probe with ret set. */
+#define CW_BPF_RET_PROG "uretprobe_acquire"
 
 extern const struct cw_bpf_probe cw_bpf_probes[CW_BPF_NR_PROBES];
 

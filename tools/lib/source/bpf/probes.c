@@ -7,33 +7,40 @@
 #include "source/probes.h"
 #include "source/target.h"
 
+#define ACQ "uprobe_acquire"
+#define REL "uprobe_release"
+#define RST "uprobe_reset"
+#define MX CW_LOCK_MUTEX
+#define RW CW_LOCK_RWLOCK
+
 const struct cw_bpf_probe cw_bpf_probes[CW_BPF_NR_PROBES] = {
-	{ "pthread_mutex_lock", 1, 1 },
-	{ "pthread_mutex_trylock", 1, 0 },
-	{ "pthread_mutex_timedlock", 1, 0 },
-	{ "pthread_mutex_clocklock", 1, 0 },
-	{ "pthread_mutex_unlock", 0, 1 },
-	{ "pthread_mutex_init", 0, 0 },
-	{ "pthread_mutex_destroy", 0, 0 },
-	{ "pthread_rwlock_rdlock", 1, 0 },
-	{ "pthread_rwlock_tryrdlock", 1, 0 },
-	{ "pthread_rwlock_timedrdlock", 1, 0 },
-	{ "pthread_rwlock_clockrdlock", 1, 0 },
-	{ "pthread_rwlock_wrlock", 1, 0 },
-	{ "pthread_rwlock_trywrlock", 1, 0 },
-	{ "pthread_rwlock_timedwrlock", 1, 0 },
-	{ "pthread_rwlock_clockwrlock", 1, 0 },
-	{ "pthread_rwlock_unlock", 0, 0 },
-	{ "pthread_rwlock_init", 0, 0 },
-	{ "pthread_rwlock_destroy", 0, 0 },
-	{ "pthread_spin_lock", 0, 0, 0, 1 },	/* no return probe: see SPIN_LOCK */
-	{ "pthread_spin_trylock", 1, 0 },
-	{ "pthread_spin_unlock", 0, 0 },
-	{ "pthread_cond_wait", 1, 0, CW_REG_RSI },
-	{ "pthread_cond_timedwait", 1, 0, CW_REG_RSI },
-	{ "pthread_cond_clockwait", 1, 0, CW_REG_RSI },
+	{ "pthread_mutex_lock", 1, 1, .prog = ACQ, .kind = MX, .op = CW_OP_LOCK },
+	{ "pthread_mutex_trylock", 1, 0, .prog = ACQ, .kind = MX, .op = CW_OP_TRYLOCK },
+	{ "pthread_mutex_timedlock", 1, 0, .prog = ACQ, .kind = MX, .op = CW_OP_TIMEDLOCK },
+	{ "pthread_mutex_clocklock", 1, 0, .prog = ACQ, .kind = MX, .op = CW_OP_TIMEDLOCK },
+	{ "pthread_mutex_unlock", 0, 1, .prog = REL, .kind = MX },
+	{ "pthread_mutex_init", 0, 0, .prog = RST, .kind = MX, .op = CW_OP_INIT },
+	{ "pthread_mutex_destroy", 0, 0, .prog = RST, .kind = MX, .op = CW_OP_DESTROY },
+	{ "pthread_rwlock_rdlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_RDLOCK },
+	{ "pthread_rwlock_tryrdlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_TRYRDLOCK },
+	{ "pthread_rwlock_timedrdlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_TIMEDRDLOCK },
+	{ "pthread_rwlock_clockrdlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_TIMEDRDLOCK },
+	{ "pthread_rwlock_wrlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_WRLOCK },
+	{ "pthread_rwlock_trywrlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_TRYWRLOCK },
+	{ "pthread_rwlock_timedwrlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_TIMEDWRLOCK },
+	{ "pthread_rwlock_clockwrlock", 1, 0, .prog = ACQ, .kind = RW, .op = CW_OP_TIMEDWRLOCK },
+	{ "pthread_rwlock_unlock", 0, 0, .prog = REL, .kind = RW },
+	{ "pthread_rwlock_init", 0, 0, .prog = RST, .kind = RW, .op = CW_OP_INIT },
+	{ "pthread_rwlock_destroy", 0, 0, .prog = RST, .kind = RW, .op = CW_OP_DESTROY },
+	/* no return probe: see uprobe_pthread_spin_lock */
+	{ "pthread_spin_lock", 0, 0, 0, 1, .prog = "uprobe_pthread_spin_lock" },
+	{ "pthread_spin_trylock", 1, 0, .prog = ACQ, .kind = CW_LOCK_SPIN, .op = CW_OP_TRYLOCK },
+	{ "pthread_spin_unlock", 0, 0, .prog = REL, .kind = CW_LOCK_SPIN },
+	{ "pthread_cond_wait", 1, 0, CW_REG_RSI, .prog = "uprobe_cond_wait" },
+	{ "pthread_cond_timedwait", 1, 0, CW_REG_RSI, .prog = "uprobe_cond_wait" },
+	{ "pthread_cond_clockwait", 1, 0, CW_REG_RSI, .prog = "uprobe_cond_wait" },
 	/* last: the probes of bench/floor.c are those before it (cw_bpf_probes__nr) */
-	{ "free", 0, 0, .track_free = 1 },
+	{ "free", 0, 0, .track_free = 1, .prog = "uprobe_free" },
 };
 
 _Static_assert(sizeof(cw_bpf_probes) / sizeof(cw_bpf_probes[0]) == CW_BPF_NR_PROBES,

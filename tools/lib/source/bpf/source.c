@@ -46,6 +46,14 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* With the backend's debug output (-vv): how long a step of the start took. */
+static void took(const char *what, __u64 since_ns)
+{
+	if (verbose)
+		fprintf(stderr, "concwatch: %s in %.1f ms\n", what,
+			(cw_now_ns() - since_ns) / 1e6);
+}
+
 void cw_bpf__set_err(struct bpf_source *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -138,6 +146,7 @@ static __u32 pid_max(void)
 static int bpf_source_start(struct cw_source *src)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
+	__u64 t0 = cw_now_ns(), t;
 	int err;
 
 	if (s->opts.pid) {
@@ -191,7 +200,17 @@ static int bpf_source_start(struct cw_source *src)
 	s->umulti_type = cw_uprobe_multi_type();
 	if (s->umulti_type >= 0)
 		cw_bpf__set_umulti(s);
+	if (verbose) {
+		struct bpf_program *prog;
+
+		/* libbpf prints each program's verification: time, instructions, states */
+		bpf_object__for_each_program(prog, s->skel->obj)
+			bpf_program__set_log_level(prog, 4);	/* BPF_LOG_STATS */
+	}
+	took("BPF object opened", t0);
+	t = cw_now_ns();
 	err = concwatch_bpf__load(s->skel);
+	took("BPF maps made and programs verified", t);
 	if (err) {
 		/* the verifier's rejections come back as EACCES too: only EPERM is privilege */
 		if (err == -EPERM)
@@ -201,13 +220,18 @@ static int bpf_source_start(struct cw_source *src)
 					"(-vv shows libbpf's log)", strerror(-err));
 		return err;
 	}
+	t = cw_now_ns();
 	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
 	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
 	err = cw_bpf__attach_tracepoints(s);
 	if (!err)
 		err = cw_bpf__sched_attach(s);
+	took("tracepoints attached", t);
+	t = cw_now_ns();
 	if (!err && s->opts.pid)
 		err = cw_bpf__add_process(s, s->opts.pid);
+	if (s->opts.pid)
+		took("process attached", t);
 	if (err)
 		return err;
 

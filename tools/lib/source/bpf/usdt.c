@@ -15,19 +15,28 @@
 #include "source/bpf/internal.h"
 #include "source/target.h"
 
+#define MX CW_LOCK_MUTEX
+#define RW CW_LOCK_RWLOCK
+
 static const struct sdt_probe {
-	const char *note;	/* libc:NOTE; its program is usdt_NOTE */
+	const char *note;	/* libc:NOTE */
 	int group;		/* notes of a group replace probes together */
+	const char *prog;	/* its program, one per shape as for the uprobes */
+	__u8 kind, op;		/* its cookie's (CW_PROBE_COOKIE) */
 } sdt_probes[] = {
-	{ "mutex_entry", 0 }, { "mutex_acquired", 0 },
-	{ "mutex_timedlock_entry", 1 }, { "mutex_timedlock_acquired", 1 },
-	{ "mutex_release", 2 },
-	{ "mutex_init", 3 },
-	{ "mutex_destroy", 4 },
-	{ "rdlock_entry", 5 }, { "rdlock_acquire_read", 5 },
-	{ "wrlock_entry", 6 }, { "wrlock_acquire_write", 6 },
-	{ "rwlock_unlock", 7 },
-	{ "rwlock_destroy", 8 },
+	{ "mutex_entry", 0, "usdt_acquire", MX, CW_OP_LOCK },
+	{ "mutex_acquired", 0, "usdt_acquired" },
+	{ "mutex_timedlock_entry", 1, "usdt_acquire", MX, CW_OP_TIMEDLOCK },
+	{ "mutex_timedlock_acquired", 1, "usdt_acquired" },
+	{ "mutex_release", 2, "usdt_release", MX },
+	{ "mutex_init", 3, "usdt_reset", MX, CW_OP_INIT },
+	{ "mutex_destroy", 4, "usdt_reset", MX, CW_OP_DESTROY },
+	{ "rdlock_entry", 5, "usdt_acquire", RW, CW_OP_RDLOCK },
+	{ "rdlock_acquire_read", 5, "usdt_acquired" },
+	{ "wrlock_entry", 6, "usdt_acquire", RW, CW_OP_WRLOCK },
+	{ "wrlock_acquire_write", 6, "usdt_acquired" },
+	{ "rwlock_unlock", 7, "usdt_release", RW },
+	{ "rwlock_destroy", 8, "usdt_reset", RW, CW_OP_DESTROY },
 };
 
 #define NR_SDT CW_BPF_NR_SDT
@@ -92,14 +101,13 @@ int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf
 				all = cw_elf__has_sdt(c->elf, "libc", sdt_probes[i].note);
 		for (size_t i = 0; i < NR_SDT && all; i++) {
 			LIBBPF_OPTS(bpf_usdt_opts, uo);
-			char name[64];
+			const char *name = sdt_probes[i].prog;
 			struct bpf_program *prog;
 			size_t len = strlen(used);
 			int ra;
 
 			if (sdt_probes[i].group != (int)g)
 				continue;
-			snprintf(name, sizeof(name), "usdt_%s", sdt_probes[i].note);
 			prog = bpf_object__find_program_by_name(s->skel->obj, name);
 			if (!prog) {
 				cw_bpf__set_err(s, "BPF object has no program %s (build mismatch)",
@@ -107,7 +115,8 @@ int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf
 				return -ENOENT;
 			}
 			ra = cw_sdt__return_offset(c->obj->host_path, "libc", sdt_probes[i].note);
-			uo.usdt_cookie = ra >= 0 ? ra + 1 : 0;
+			uo.usdt_cookie = CW_PROBE_COOKIE(sdt_probes[i].kind, sdt_probes[i].op,
+							 ra >= 0 ? ra + 1 : 0);
 			p->sdt_links[i] = bpf_program__attach_usdt(prog, p->pid, c->obj->host_path,
 								   "libc", sdt_probes[i].note, &uo);
 			if (!p->sdt_links[i]) {
