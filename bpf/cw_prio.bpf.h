@@ -130,13 +130,6 @@ __noinline __u64 prio_stack_regs(__u64 ip, __u64 sp, __u64 bp, __u32 tid)
 	struct prio_frames *f;
 	__u32 zero = 0;
 
-	/*
-	 * Not with record --timeline: its per-switch records and this walk, three times in
-	 * sched_switch, were more than 6.1's verifier takes in one program (E2BIG). The
-	 * branch is on a read-only constant: the verifier drops the walk.
-	 */
-	if (sched_events)
-		return 0;
 	f = bpf_map_lookup_elem(&prio_frames, &zero);
 	if (!f)
 		return 0;

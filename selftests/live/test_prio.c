@@ -306,7 +306,11 @@ TEST_F_TIMEOUT(cmd, latent, 300)
 	}
 }
 
-/* record -- wl_prio, then report FILE --json: the same finding from the recording. */
+/*
+ * record --timeline -- wl_prio, then report FILE --json: the same finding from the
+ * recording, with L's stack (the timeline's per-switch records and the stack walks fit
+ * in sched_switch together).
+ */
 TEST_F_TIMEOUT(cmd, record_round_trip, 300)
 {
 	char path[4096], rec[64], cmd[8192], *out = NULL, *err = NULL;
@@ -321,8 +325,8 @@ TEST_F_TIMEOUT(cmd, record_round_trip, 300)
 	fd = cw_tmp_file(rec, sizeof(rec), "cw-prio", "rec");
 	ASSERT_LE(0, fd);
 	close(fd);
-	status = cw_run_capture((const char *[]){ cw_bin_path(), "record", "-o", rec, "--", path,
-						  NULL },
+	status = cw_run_capture((const char *[]){ cw_bin_path(), "record", "--timeline", "-o",
+						  rec, "--", path, NULL },
 				NULL, &out, &err);
 	ASSERT_TRUE(WIFEXITED(status));
 	if (strstr(out ?: "", " skip=1")) {
@@ -333,8 +337,8 @@ TEST_F_TIMEOUT(cmd, record_round_trip, 300)
 	snprintf(cmd, sizeof(cmd),
 		 "'%s' report '%s' --json | jq -e '[.findings[] | select(.kind == "
 		 "\"priority_inversion\" and .rule == \"preempted\" and .high.tid == %lld and "
-		 ".low.tid == %lld and .preemptor.tid == %lld and .duration_ns >= 200000000)] | "
-		 "length == 1' >/dev/null",
+		 ".low.tid == %lld and .preemptor.tid == %lld and .duration_ns >= 200000000 and "
+		 ".low.stack[0].func == \"hold_prio_lock\")] | length == 1' >/dev/null",
 		 cw_bin_path(), rec, cw_field(out, "tid_h"), cw_field(out, "tid_l"),
 		 cw_field(out, "tid_m"));
 	EXPECT_EQ(0, system(cmd)) TH_LOG("%s; recording %s", cmd, rec);
