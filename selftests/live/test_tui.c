@@ -401,6 +401,35 @@ TEST_F(tui, hot_lock_on_top)
 	EXPECT_EQ(0, wait_screen(lacks_text, "[PAUSED]", SCREEN_MS, NULL));
 }
 
+/*
+ * Enter on hot_lock, the first row of the locks panel: its waits from hold_hot_lock(),
+ * the threads that woke them, who holds it and waits on it now, the lock order around
+ * it (none: wl_hot takes one lock at a time); Esc back.
+ */
+TEST_F(tui, lock_drill_down)
+{
+	char want[128], *s = NULL;
+
+	CW_SKIPPED_IN_SETUP();
+	hot_on_top(_metadata, self);
+	ASSERT_EQ(0, keys("Tab"));
+	ASSERT_EQ(0, wait_text("> Locks (", SCREEN_MS, NULL));
+	ASSERT_EQ(0, keys("Enter"));
+	snprintf(want, sizeof(want), "\nhot_lock, mutex 0x%llx of process %d\n",
+		 (unsigned long long)cw_field(self->wl.ready, "hot_lock"), self->wl.pid);
+	EXPECT_EQ(0, wait_text(want, SCREEN_MS, &s)) TH_LOG("no lock text:\n%s", s);
+	EXPECT_EQ(0, strncmp(s, "Lock  (line 1 of ", 17)) TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(s, "  waited from 1 call path:\n")) TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(s, " hold_hot_lock+")) TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(s, "  made to wait by ")) TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(s, "\nNow: ")) TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(s, "\nLock order around it: no lock taken while holding it"))
+		TH_LOG("%s", s);
+	free(s);
+	ASSERT_EQ(0, keys("Escape"));
+	EXPECT_EQ(0, wait_text("> Locks (", SCREEN_MS, NULL));
+}
+
 TEST_F(tui, help_lists_every_key)
 {
 	static const char *const every[] = { "Tab", "Up, Down", "PgUp, PgDn", "Home, End",
@@ -726,6 +755,33 @@ TEST(deadlock_states)
 	/* Esc goes back */
 	ASSERT_EQ(0, keys("Escape"));
 	EXPECT_EQ(0, wait_text("> Findings (1)", SCREEN_MS, NULL));
+	/* Enter on dl-a in the threads panel: its wait now, and where it waits from */
+	ASSERT_EQ(0, keys("Tab"));
+	ASSERT_EQ(0, wait_text("> Threads (3)", SCREEN_MS, NULL));
+	ASSERT_EQ(0, keys("Home"));
+	snprintf(want, sizeof(want), "\nThread %lld (dl-a) of process %d, ", a.tid, self.wl.pid);
+	for (int row = 0; row < 3; row++) {
+		ASSERT_EQ(0, keys("Enter"));
+		ASSERT_EQ(0, wait_text("Thread  (line 1 of ", SCREEN_MS, &s)) TH_LOG("%s", s);
+		if (strstr(s, want))
+			break;
+		free(s);
+		s = NULL;
+		ASSERT_EQ(0, keys("Escape"));
+		ASSERT_EQ(0, wait_text("> Threads (3)", SCREEN_MS, NULL));
+		ASSERT_EQ(0, keys("Down"));
+	}
+	ASSERT_NE(NULL, s);
+	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("no '%s':\n%s", want, s);
+	snprintf(want, sizeof(want), "\nNow: blocked on lock_2 held by %lld", b.tid);
+	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("no '%s':\n%s", want, s);
+	snprintf(want, sizeof(want), " take_second_lock_a+0x");
+	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("no '%s':\n%s", want, s);
+	snprintf(want, sizeof(want), "(wl_deadlock.c:%lld)",
+		 cw_field(self.wl.ready, "line_lock_a"));
+	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("no '%s':\n%s", want, s);
+	free(s);
+	ASSERT_EQ(0, keys("Escape"));
 	ASSERT_EQ(0, keys("q"));
 	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
 	stop(&self);

@@ -26,6 +26,7 @@ struct cw_findings;
 struct cw_finding;
 struct cw_contention;
 struct cw_hot_object;
+struct cw_thread_time;
 struct cw_classifier;
 
 /* What the renderers of findings share: where to write, the model, names, options. */
@@ -186,6 +187,13 @@ static inline __u16 cw_report__lock_stack_space(const struct cw_lock *l)
 }
 struct cw_lock_site *cw_report__sites_by_wait(const struct cw_lock *l, size_t *nr);
 void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *indent);
+/*
+ * One object of the contention model as the text report shows it: its waits, the call
+ * paths that waited and the threads and call paths that woke them (r->contention set).
+ */
+void cw_report__text_object(FILE *out, const struct cw_render *r, const struct cw_hot_object *o);
+/* One thread's time, a line each: on CPU, runnable, and off CPU by why, with shares. */
+void cw_report__text_thread_time(FILE *out, const struct cw_thread_time *tt, const char *indent);
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s);
 /*
  * Strings a traced process chose (thread names, command lines, symbol names), safe for

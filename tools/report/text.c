@@ -188,6 +188,83 @@ static void text_path(FILE *out, const struct cw_render *r, __u32 pid,
 	cw_ustack__fini(&s);
 }
 
+void cw_report__text_object(FILE *out, const struct cw_render *r, const struct cw_hot_object *o)
+{
+	const struct cw_contention *c = r->contention;
+	char raw[256], name[1024], w[32], m[32], p50[32], p99[32], share[16] = "";
+	struct cw_hot_path *wp = NULL, *hp = NULL;
+	size_t nw, nh;
+
+	if (cw_report__object_name(r->sym, o, raw, sizeof(raw)) == CW_LOCK_NAMED_ADDR)
+		raw[0] = '\0';	/* known by its address only: not named twice */
+	cw_report__text_safe(raw, sizeof(raw), name, sizeof(name));
+	if (cw_contention__traced_ns(c)) {
+		pct_cell(share + 2, sizeof(share) - 2, o->share);
+		memcpy(share, ", ", 2);
+	}
+	fprintf(out, "\n%s%s%s 0x%llx: %s waited", name, name[0] ? ", " : "",
+		cw_lock_kind__name(o->kind), (unsigned long long)o->addr,
+		fmt_ns(w, sizeof(w), o->wait_ns_total));
+	if (o->contentions)
+		fprintf(out, " in %llu contended wait%s", (unsigned long long)o->contentions,
+			o->contentions == 1 ? "" : "s");
+	else if (o->views & CW_VIEW_ACQUIRE)
+		fprintf(out, " over %llu acquisition%s", (unsigned long long)o->acquisitions,
+			o->acquisitions == 1 ? "" : "s");
+	fprintf(out, " (at most %s", fmt_ns(m, sizeof(m), o->wait_ns_max));
+	if (o->wait_p50_ns)
+		fprintf(out, ", p50 %s, p99 %s", fmt_ns(p50, sizeof(p50), o->wait_p50_ns),
+			fmt_ns(p99, sizeof(p99), o->wait_p99_ns));
+	fprintf(out, ")%s%s%s\n", share, share[0] ? " of the traced threads' time" : "",
+		o->hotspot ? ": contention hotspot" :
+		CW_LOCK_WAITS_FOR_WORK(o->kind) ? " (waiting for work, not contention)" : "");
+	if (o->owner_tid) {
+		char comm[CW_SAFE_COMM_LEN];
+
+		fprintf(out, "  owner named by the lock word: thread %u (%s)\n", o->owner_tid,
+			safe_comm(r->eng, o->pid, o->owner_tid, comm, sizeof(comm)));
+	}
+	if (cw_report__merge_paths(r->sym, o->pid, o->waiters, o->nr_waiters, 0, &wp, &nw) ||
+	    cw_report__merge_paths(r->sym, o->pid, o->holders, o->nr_holders, 1, &hp, &nh)) {
+		free(wp);
+		fprintf(out, "  (call paths: out of memory)\n");
+		return;
+	}
+	fprintf(out, "  waited from %zu call path%s%s\n", nw, nw == 1 ? "" : "s", nw ? ":" : "");
+	for (size_t k = 0; k < nw && k < PATHS_PER_LOCK; k++) {
+		const struct cw_hot_path *p = &wp[k];
+
+		if (p->count)
+			fprintf(out, "  %llu wait%s, ", (unsigned long long)p->count,
+				p->count == 1 ? "" : "s");
+		else
+			fputs("  ", out);
+		fprintf(out, "%s waited (at most %s), from:\n",
+			fmt_ns(w, sizeof(w), p->wait_ns_total), fmt_ns(m, sizeof(m), p->wait_ns_max));
+		text_path(out, r, o->pid, p, "    ");
+	}
+	if (!nh) {
+		fprintf(out, "  made to wait by: not seen (no wakeup of its waiters was traced)\n");
+		free(wp);
+		free(hp);
+		return;
+	}
+	fprintf(out, "  made to wait by %zu waker%s (thread and call path):\n", nh,
+		nh == 1 ? "" : "s");
+	for (size_t k = 0; k < nh && k < PATHS_PER_LOCK; k++) {
+		const struct cw_hot_path *p = &hp[k];
+		char comm[CW_SAFE_COMM_LEN];
+
+		fprintf(out, "  thread %u (%s) woke %llu waiter%s, ending %s of waiting, from:\n",
+			p->tid, safe_comm(r->eng, o->pid, p->tid, comm, sizeof(comm)),
+			(unsigned long long)p->count, p->count == 1 ? "" : "s",
+			fmt_ns(w, sizeof(w), p->wait_ns_total));
+		text_path(out, r, o->pid, p, "    ");
+	}
+	free(wp);
+	free(hp);
+}
+
 /*
  * The objects waited on longest, each with the call paths that waited on it and the
  * threads and call paths that made them wait: whose wakeup ended the waits.
@@ -202,9 +279,6 @@ static void object_paths(FILE *out, const struct cw_render *r)
 	/* contention first; waiting for work (condvars, joins...) in the places left */
 	for (size_t j = 0; j < 2 * nr && shown < PATHS_LOCKS; j++) {
 		const struct cw_hot_object *o = cw_contention__object(c, j % nr);
-		char raw[256], name[1024], w[32], m[32], p50[32], p99[32], share[16] = "";
-		struct cw_hot_path *wp = NULL, *hp = NULL;
-		size_t nw, nh;
 
 		if (!o->wait_ns_total) {
 			j = j < nr ? nr - 1 : 2 * nr;	/* by wait total: the rest did not wait */
@@ -215,80 +289,7 @@ static void object_paths(FILE *out, const struct cw_render *r)
 		if (!shown++)
 			fprintf(out, "\nWho waited on the locks waited on longest, and who made them "
 				     "wait:\n");
-		if (cw_report__object_name(r->sym, o, raw, sizeof(raw)) == CW_LOCK_NAMED_ADDR)
-			raw[0] = '\0';	/* known by its address only: not named twice */
-		cw_report__text_safe(raw, sizeof(raw), name, sizeof(name));
-		if (cw_contention__traced_ns(c)) {
-			pct_cell(share + 2, sizeof(share) - 2, o->share);
-			memcpy(share, ", ", 2);
-		}
-		fprintf(out, "\n%s%s%s 0x%llx: %s waited", name, name[0] ? ", " : "",
-			cw_lock_kind__name(o->kind), (unsigned long long)o->addr,
-			fmt_ns(w, sizeof(w), o->wait_ns_total));
-		if (o->contentions)
-			fprintf(out, " in %llu contended wait%s", (unsigned long long)o->contentions,
-				o->contentions == 1 ? "" : "s");
-		else if (o->views & CW_VIEW_ACQUIRE)
-			fprintf(out, " over %llu acquisition%s", (unsigned long long)o->acquisitions,
-				o->acquisitions == 1 ? "" : "s");
-		fprintf(out, " (at most %s", fmt_ns(m, sizeof(m), o->wait_ns_max));
-		if (o->wait_p50_ns)
-			fprintf(out, ", p50 %s, p99 %s", fmt_ns(p50, sizeof(p50), o->wait_p50_ns),
-				fmt_ns(p99, sizeof(p99), o->wait_p99_ns));
-		fprintf(out, ")%s%s%s\n", share, share[0] ? " of the traced threads' time" : "",
-			o->hotspot ? ": contention hotspot" :
-			CW_LOCK_WAITS_FOR_WORK(o->kind) ? " (waiting for work, not contention)" : "");
-		if (o->owner_tid) {
-			char comm[CW_SAFE_COMM_LEN];
-
-			fprintf(out, "  owner named by the lock word: thread %u (%s)\n", o->owner_tid,
-				safe_comm(r->eng, o->pid, o->owner_tid, comm, sizeof(comm)));
-		}
-		if (cw_report__merge_paths(r->sym, o->pid, o->waiters, o->nr_waiters, 0, &wp,
-					   &nw) ||
-		    cw_report__merge_paths(r->sym, o->pid, o->holders, o->nr_holders, 1, &hp,
-					   &nh)) {
-			free(wp);
-			fprintf(out, "  (call paths: out of memory)\n");
-			continue;
-		}
-		fprintf(out, "  waited from %zu call path%s%s\n", nw, nw == 1 ? "" : "s",
-			nw ? ":" : "");
-		for (size_t k = 0; k < nw && k < PATHS_PER_LOCK; k++) {
-			const struct cw_hot_path *p = &wp[k];
-
-			if (p->count)
-				fprintf(out, "  %llu wait%s, ", (unsigned long long)p->count,
-					p->count == 1 ? "" : "s");
-			else
-				fputs("  ", out);
-			fprintf(out, "%s waited (at most %s), from:\n",
-				fmt_ns(w, sizeof(w), p->wait_ns_total),
-				fmt_ns(m, sizeof(m), p->wait_ns_max));
-			text_path(out, r, o->pid, p, "    ");
-		}
-		if (!nh) {
-			fprintf(out, "  made to wait by: not seen (no wakeup of its waiters was "
-				     "traced)\n");
-			free(wp);
-			free(hp);
-			continue;
-		}
-		fprintf(out, "  made to wait by %zu waker%s (thread and call path):\n", nh,
-			nh == 1 ? "" : "s");
-		for (size_t k = 0; k < nh && k < PATHS_PER_LOCK; k++) {
-			const struct cw_hot_path *p = &hp[k];
-			char comm[CW_SAFE_COMM_LEN];
-
-			fprintf(out, "  thread %u (%s) woke %llu waiter%s, ending %s of waiting, "
-				     "from:\n",
-				p->tid, safe_comm(r->eng, o->pid, p->tid, comm, sizeof(comm)),
-				(unsigned long long)p->count, p->count == 1 ? "" : "s",
-				fmt_ns(w, sizeof(w), p->wait_ns_total));
-			text_path(out, r, o->pid, p, "    ");
-		}
-		free(wp);
-		free(hp);
+		cw_report__text_object(out, r, o);
 	}
 }
 
@@ -303,6 +304,35 @@ static const char *time_cell(char *buf, size_t len, __u64 ns, __u64 total, int k
 		return fmt_ns(buf, len, ns);
 	snprintf(buf, len, "%s %3.0f%%", fmt_ns(t, sizeof(t), ns), 100.0 * ns / total);
 	return buf;
+}
+
+/*
+ * One thread's time, a line each: on a CPU, runnable waiting for one, and off-CPU by
+ * why, each with its share of the thread's traced time.
+ */
+void cw_report__text_thread_time(FILE *out, const struct cw_thread_time *tt, const char *indent)
+{
+	static const char *const what[] = { "on CPU", "runnable", "lock wait", "futex wait",
+					    "kernel lock wait", "IO", "sleep" };
+	int m = tt->measured, w = m || tt->waits_known;
+	__u64 total = m ? tt->total_ns : 0;
+	__u64 ns[] = { tt->oncpu_ns, tt->runnable_ns, tt->lock_wait_ns, tt->futex_wait_ns,
+		       tt->klock_wait_ns, tt->io_ns, tt->sleep_ns };
+	int known[] = { m, m, w, w, m, m, m };
+	char cell[48], t[32];
+
+	if (!w) {
+		fprintf(out, "%snot measured (no scheduler record of it yet)\n", indent);
+		return;
+	}
+	if (m)
+		fprintf(out, "%straced %s\n", indent, fmt_ns(t, sizeof(t), tt->total_ns));
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
+		fprintf(out, "%s%-17s %s\n", indent, what[i],
+			time_cell(cell, sizeof(cell), ns[i], total, known[i]));
+	if (m)
+		fprintf(out, "%s%-17s %s\n", indent, "longest runnable",
+			fmt_ns(t, sizeof(t), tt->runq_ns_max));
 }
 
 static const char *const policy_names[] = {

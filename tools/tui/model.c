@@ -13,8 +13,10 @@
 #include "engine/engine.h"
 #include "engine/findings.h"
 #include "engine/record.h"
+#include "engine/lockgraph.h"
 #include "engine/waitfor.h"
 #include "report/report.h"
+#include "report/symbols.h"
 #include "tui/model.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -115,6 +117,7 @@ static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
 		struct cw_tui_thread *row = &rows[i];
 		__u64 total = r->measured && r->total_ns ? r->total_ns : dt_ns;
 
+		row->pid = t->pid;
 		row->tid = t->tid;
 		row->exited = t->exited;
 		if (t->comm[0])
@@ -180,6 +183,8 @@ static int make_locks(struct cw_tui_model *m, const struct cw_report_view *v,
 		else
 			snprintf(row->name, sizeof(row->name), "0x%llx",
 				 (unsigned long long)r->addr);
+		row->pid = r->pid;
+		row->addr = r->addr;
 		row->type = cw_lock_kind__name(r->kind);
 		row->acq_s = r->l ? r->acquisitions / dt : -1;
 		row->cont_s = r->contentions_known ? r->contentions / dt : -1;
@@ -567,4 +572,208 @@ void cw_tui_model__fini(struct cw_tui_model *m)
 	free(m->locks);
 	cw_report__snapshot_free(m->snap);
 	memset(m, 0, sizeof(*m));
+}
+
+/* ---- drill-down ---- */
+
+/* A drill-down being written: the report's renderers draw into out. */
+struct drill {
+	struct cw_render r;
+	struct cw_report_model rm;
+	char *raw;
+	size_t len;
+};
+
+static int drill_begin(struct drill *d, const struct cw_tui_model *m,
+		       const struct cw_engine *eng, const struct cw_report_target *t)
+{
+	memset(d, 0, sizeof(*d));
+	d->r.eng = eng;
+	d->r.sym = cw_report__snapshot_symbols(m->snap);
+	d->r.track_free = t->track_free;
+	if (!d->r.sym || cw_report__model_new(eng, d->r.sym, t, &d->rm))
+		return -ENOMEM;
+	d->r.fs = d->rm.fs;
+	d->r.contention = d->rm.c;
+	d->r.out = open_memstream(&d->raw, &d->len);
+	if (!d->r.out) {
+		cw_report__model_fini(&d->rm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The text, escaped (the renderers escape names; the rest is made safe here). */
+static char *drill_end(struct drill *d)
+{
+	char *safe = NULL;
+	size_t slen = 0;
+	FILE *s;
+	int err = fclose(d->r.out);
+
+	cw_report__model_fini(&d->rm);
+	if (!err && (s = open_memstream(&safe, &slen))) {
+		cw_report__write_safe(s, d->raw, d->len);
+		if (fclose(s)) {
+			free(safe);
+			safe = NULL;
+		}
+	}
+	free(d->raw);
+	return safe;
+}
+
+static const char *comm_of(const struct cw_engine *eng, __u32 pid, __u32 tid, char *buf,
+			   size_t len)
+{
+	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
+
+	return cw_report__text_safe(t && t->comm[0] ? t->comm : "?", CW_COMM_LEN, buf, len);
+}
+
+/* The lock-order edges from and to the lock (pid, addr), any lifetime of it. */
+static void lock_edges(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
+		       __u32 pid, __u64 addr)
+{
+	const struct cw_lg *lg = cw_engine__lockgraph(eng);
+	size_t shown = 0;
+
+	for (size_t i = 0; i < cw_lg__nr_edges(lg); i++) {
+		const struct cw_lg_edge *e = cw_lg__edge(lg, i);
+		const struct cw_lg_node *n[2] = { cw_lg__node(lg, e->from), cw_lg__node(lg, e->to) };
+		char name[2][256], safe[2][512], comm[CW_SAFE_COMM_LEN];
+
+		if (n[0]->pid != pid || !(n[0]->addr == addr || n[1]->addr == addr))
+			continue;
+		if (!shown++)
+			fprintf(out, "\nLock order around it (A -> B: B taken while A was held):\n");
+		for (int k = 0; k < 2; k++) {
+			cw_symbols__lock_name(sym, pid, n[k]->addr, 0, name[k], sizeof(name[k]));
+			cw_report__text_safe(name[k], sizeof(name[k]), safe[k], sizeof(safe[k]));
+		}
+		fprintf(out, "  %s 0x%llx -> %s 0x%llx, by", safe[0],
+			(unsigned long long)n[0]->addr, safe[1], (unsigned long long)n[1]->addr);
+		for (size_t k = 0; k < e->nr_insts; k++) {
+			int seen = 0;
+
+			for (size_t j = 0; j < k; j++)
+				seen |= e->insts[j].tid == e->insts[k].tid;
+			if (!seen)
+				fprintf(out, "%s %s/%u", k ? "," : "",
+					comm_of(eng, pid, e->insts[k].tid, comm, sizeof(comm)),
+					e->insts[k].tid);
+		}
+		fputc('\n', out);
+	}
+	if (!shown)
+		fprintf(out, "\nLock order around it: no lock taken while holding it, nor it "
+			     "while holding another\n");
+}
+
+char *cw_tui_model__lock_text(const struct cw_tui_model *m, const struct cw_engine *eng,
+			      const struct cw_report_target *t, size_t i)
+{
+	const struct cw_tui_lock *l;
+	struct cw_wf_wait *waits = NULL;
+	size_t nr_waits = 0, found = 0;
+	struct drill d;
+	FILE *out;
+
+	if (i >= m->nr_locks || drill_begin(&d, m, eng, t))
+		return NULL;
+	l = &m->locks[i];
+	out = d.r.out;
+	fprintf(out, "%s, %s 0x%llx of process %u\n", l->name, l->type,
+		(unsigned long long)l->addr, l->pid);
+	for (size_t k = 0; k < cw_contention__nr_objects(d.rm.c) && !found; k++) {
+		const struct cw_hot_object *o = cw_contention__object(d.rm.c, k);
+
+		if (o->pid == l->pid && o->addr == l->addr) {
+			cw_report__text_object(out, &d.r, o);
+			found = 1;
+		}
+	}
+	if (!found)
+		fprintf(out, "\nNo wait on it was traced.\n");
+	if (!cw_wf__blocked(cw_engine__waitfor(eng), eng, &waits, &nr_waits)) {
+		__u32 holder = 0;
+		size_t nr = 0;
+		char comm[CW_SAFE_COMM_LEN], dur[32];
+
+		for (size_t k = 0; k < nr_waits; k++)
+			if (waits[k].pid == l->pid && waits[k].addr == l->addr) {
+				holder = holder ?: waits[k].holder_tid;
+				nr++;
+			}
+		fprintf(out, "\nNow: ");
+		if (holder)
+			fprintf(out, "held by thread %u (%s), ", holder,
+				comm_of(eng, l->pid, holder, comm, sizeof(comm)));
+		fprintf(out, "%zu thread%s waiting%s\n", nr, nr == 1 ? "" : "s", nr ? ":" : "");
+		for (size_t k = 0; k < nr_waits; k++) {
+			const struct cw_wf_wait *w = &waits[k];
+
+			if (w->pid != l->pid || w->addr != l->addr)
+				continue;
+			fprintf(out, "  thread %u (%s)", w->tid,
+				comm_of(eng, w->pid, w->tid, comm, sizeof(comm)));
+			if (w->since_ns && cw_engine__now(eng) > w->since_ns)
+				fprintf(out, " for %s", cw_report__fmt_ns(dur, sizeof(dur),
+									 cw_engine__now(eng) -
+										 w->since_ns));
+			fputc('\n', out);
+		}
+		free(waits);
+	}
+	lock_edges(out, eng, d.r.sym, l->pid, l->addr);
+	return drill_end(&d);
+}
+
+char *cw_tui_model__thread_text(const struct cw_tui_model *m, const struct cw_engine *eng,
+				const struct cw_report_target *t, size_t i)
+{
+	const struct cw_tui_thread *th;
+	struct cw_wf_wait *waits = NULL;
+	size_t nr_waits = 0, found = 0;
+	struct drill d;
+	FILE *out;
+
+	if (i >= m->nr_threads || drill_begin(&d, m, eng, t))
+		return NULL;
+	th = &m->threads[i];
+	out = d.r.out;
+	fprintf(out, "Thread %u (%s) of process %u, %s\n", th->tid, th->name, th->pid,
+		th->policy);
+	if (!cw_wf__blocked(cw_engine__waitfor(eng), eng, &waits, &nr_waits)) {
+		const struct cw_wf_wait *w = find_wait(waits, nr_waits, th->pid, th->tid);
+		const struct cw_stack *st = w && w->stack_id ?
+			cw_engine__find_stack(eng, th->pid, CW_STACK_USER, w->stack_id) : NULL;
+		struct cw_ustack s;
+		char state[sizeof(th->state)];
+
+		/* now, not at the latest refresh */
+		if (w)
+			blocked_state(m, w, cw_engine__now(eng), state, sizeof(state));
+		fprintf(out, "\nNow: %s\n", w ? state : th->state);
+		if (st && !cw_symbols__resolve(d.r.sym, st, &s)) {
+			fprintf(out, "  waiting from:\n");
+			cw_report__text_stack(out, &s, "    ");
+			cw_ustack__fini(&s);
+		} else if (w) {
+			fprintf(out, "  (the wait's stack was not seen)\n");
+		}
+		free(waits);
+	}
+	for (size_t k = 0; k < cw_contention__nr_threads(d.rm.c) && !found; k++) {
+		const struct cw_thread_time *tt = cw_contention__thread(d.rm.c, k);
+
+		if (tt->pid == th->pid && tt->tid == th->tid) {
+			fprintf(out, "\nWhere its time went since tracing began:\n");
+			cw_report__text_thread_time(out, tt, "  ");
+			found = 1;
+		}
+	}
+	if (!found)
+		fprintf(out, "\nWhere its time went: not measured\n");
+	return drill_end(&d);
 }

@@ -17,7 +17,7 @@ enum { CW_TUI_THREADS, CW_TUI_LOCKS, CW_TUI_FINDINGS, CW_TUI_NR_PANELS };
 
 /* A thread as the panel shows it: cells, and the figures it sorts by. */
 struct cw_tui_thread {
-	__u32 tid;
+	__u32 pid, tid;
 	char name[CW_SAFE_COMM_LEN];
 	char policy[24];
 	char state[96];
@@ -27,6 +27,8 @@ struct cw_tui_thread {
 };
 
 struct cw_tui_lock {
+	__u32 pid;
+	__u64 addr;
 	char name[64];
 	const char *type;
 	char acq[24], cont[24], wait[24], maxwait[24], maxhold[24];
@@ -82,5 +84,17 @@ const char *cw_tui_model__sort_name(int panel, int sort);
 size_t cw_tui_model__nr_rows(const struct cw_tui_model *m, int panel);
 /* The i-th finding of the panel, NULL past the last. */
 const struct cw_tui_finding *cw_tui_model__finding(const struct cw_tui_model *m, size_t i);
+
+/*
+ * Drill-down, as text (malloc'ed, escaped, NULL on failure or past the last row), made
+ * from the engine now: the lock of row i of the locks panel (its waits, the call paths
+ * that waited and that woke them, its holder and waiters now, the lock-order edges
+ * around it); the thread of row i of the threads panel (what it waits on now and from
+ * where, where its time went).
+ */
+char *cw_tui_model__lock_text(const struct cw_tui_model *m, const struct cw_engine *eng,
+			      const struct cw_report_target *t, size_t i);
+char *cw_tui_model__thread_text(const struct cw_tui_model *m, const struct cw_engine *eng,
+				const struct cw_report_target *t, size_t i);
 
 #endif /* __CW_TUI_MODEL_H */

@@ -51,7 +51,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LINE_MAX_BYTES 1024
 
-enum { VIEW_MAIN, VIEW_HELP, VIEW_FINDING };
+enum { VIEW_MAIN, VIEW_HELP, VIEW_TEXT };
 enum { PAIR_TITLE = 1, PAIR_FOCUS, PAIR_ERROR, PAIR_WARNING, PAIR_LOST, PAIR_EXITED };
 
 struct panel {
@@ -67,7 +67,8 @@ struct tui {
 	struct panel panel[CW_TUI_NR_PANELS];
 	int focus;
 	int view;
-	char **text;		/* VIEW_FINDING: its lines */
+	char **text;		/* VIEW_TEXT: its lines */
+	char text_title[32];	/* "Finding", "Lock", "Thread" */
 	size_t nr_text, text_top;
 	int paused, exited, color;
 	char msg[128];		/* a line for the footer, once */
@@ -357,15 +358,19 @@ static const char *const help_lines[] = {
 	"  PgUp, PgDn        a page up / down",
 	"  Home, End         first / last row",
 	"  s, F6             sort the panel by its next column",
-	"  Enter             findings: open the finding's full report",
-	"  Esc, Left         back from a finding or this help",
+	"  Enter             open the selected row: a finding's full report; a lock's",
+	"                    waits, the call paths that waited and that woke them, its",
+	"                    holder and waiters now, the lock order around it; a thread's",
+	"                    wait now and its stack, where its time went",
+	"  Esc, Left         back from an opened row or this help",
 	"  p                 pause / resume the display (tracing goes on)",
 	"  ?, h, F1          this help",
 	"  q, F10            quit: detach every probe and restore the terminal",
 	"",
 	"Rates (ACQ/s, CONT/s, CPU%, LOCK%, FUTEX%) and WAIT are over the last interval;",
-	"MAXWAIT and MAXHOLD since tracing began. Not yet: the tracer-cost estimate, drill-down",
-	"stacks on locks and threads, the lock graph, the / filter, saving the report.",
+	"MAXWAIT and MAXHOLD since tracing began; an opened lock or thread is as it was when",
+	"opened (Esc and Enter again for now). Not yet: the tracer-cost estimate, the / filter,",
+	"saving the report.",
 	"",
 	"Press any key to go back.",
 };
@@ -384,7 +389,7 @@ static void draw_footer(struct tui *ui)
 {
 	const char *keys = "Tab panel  s sort  Enter open  p pause  ? help  q quit";
 
-	if (ui->view == VIEW_FINDING)
+	if (ui->view == VIEW_TEXT)
 		keys = "Up/Down/PgUp/PgDn scroll  Esc back  q quit";
 	else if (ui->view == VIEW_HELP)
 		keys = "any key: back";
@@ -403,11 +408,11 @@ static void draw(struct tui *ui)
 	}
 	if (ui->view == VIEW_HELP) {
 		draw_text(ui, help_lines, ARRAY_SIZE(help_lines), 0, "Help");
-	} else if (ui->view == VIEW_FINDING) {
+	} else if (ui->view == VIEW_TEXT) {
 		char title[64];
 
-		snprintf(title, sizeof(title), "Finding  (line %zu of %zu)", ui->text_top + 1,
-			 ui->nr_text);
+		snprintf(title, sizeof(title), "%s  (line %zu of %zu)", ui->text_title,
+			 ui->text_top + 1, ui->nr_text);
 		draw_text(ui, (const char *const *)ui->text, ui->nr_text, ui->text_top, title);
 	} else {
 		int body = LINES - 3, y = 2;
@@ -440,16 +445,13 @@ static void free_text(struct tui *ui)
 	ui->nr_text = ui->text_top = 0;
 }
 
-static void open_finding(struct tui *ui)
+/* Show text (escaped already) as lines to scroll. */
+static void show_text(struct tui *ui, const char *title, const char *p)
 {
-	struct panel *pn = &ui->panel[CW_TUI_FINDINGS];
-	const char *p;
 	size_t cap = 0;
 
-	if (pn->sel >= ui->m.nr_forder)
-		return;
 	free_text(ui);
-	p = cw_tui_model__finding(&ui->m, pn->sel)->text;
+	snprintf(ui->text_title, sizeof(ui->text_title), "%s", title);
 	/* the report's text begins with a blank line before each finding */
 	while (*p == '\n')
 		p++;
@@ -472,7 +474,32 @@ static void open_finding(struct tui *ui)
 		if (*p)
 			p++;
 	}
-	ui->view = VIEW_FINDING;
+	ui->view = VIEW_TEXT;
+}
+
+/* Enter: the selected row of the focused panel, opened. */
+static void open_row(struct tui *ui)
+{
+	size_t sel = ui->panel[ui->focus].sel;
+	char *text = NULL;
+
+	switch (ui->focus) {
+	case CW_TUI_FINDINGS:
+		if (sel < ui->m.nr_forder)
+			show_text(ui, "Finding", cw_tui_model__finding(&ui->m, sel)->text);
+		return;
+	case CW_TUI_LOCKS:
+		text = cw_tui_model__lock_text(&ui->m, ui->eng, ui->t, sel);
+		if (text)
+			show_text(ui, "Lock", text);
+		break;
+	case CW_TUI_THREADS:
+		text = cw_tui_model__thread_text(&ui->m, ui->eng, ui->t, sel);
+		if (text)
+			show_text(ui, "Thread", text);
+		break;
+	}
+	free(text);
 }
 
 /* Up, down, a page, the ends: on a panel's selection or the text's first line. */
@@ -517,7 +544,7 @@ static int on_key(struct tui *ui, int key)
 		ui->view = VIEW_MAIN;
 		return 0;
 	}
-	if (ui->view == VIEW_FINDING) {
+	if (ui->view == VIEW_TEXT) {
 		size_t page = LINES > 3 ? LINES - 3 : 1;
 		size_t last = ui->nr_text > page ? ui->nr_text - page : 0;
 
@@ -562,11 +589,7 @@ static int on_key(struct tui *ui, int key)
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		if (ui->focus == CW_TUI_FINDINGS)
-			open_finding(ui);
-		else
-			snprintf(ui->msg, sizeof(ui->msg), "Enter opens findings; drill-down on "
-				 "threads and locks is not there yet");
+		open_row(ui);
 		return 0;
 	}
 	move_sel(&ui->panel[ui->focus].sel, cw_tui_model__nr_rows(&ui->m, ui->focus), key,
