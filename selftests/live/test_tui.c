@@ -430,6 +430,30 @@ TEST_F(tui, lock_drill_down)
 	EXPECT_EQ(0, wait_text("> Locks (", SCREEN_MS, NULL));
 }
 
+/* "/" and a name: every panel shows its rows that match; Esc while typing clears it. */
+TEST_F(tui, filter)
+{
+	char *s = NULL;
+
+	CW_SKIPPED_IN_SETUP();
+	hot_on_top(_metadata, self);
+	ASSERT_EQ(0, keys("/"));
+	EXPECT_EQ(0, wait_text("filter: _", SCREEN_MS, &s)) TH_LOG("%s", s);
+	free(s);
+	ASSERT_EQ(0, keys("HOT-1"));
+	ASSERT_EQ(0, keys("Enter"));
+	EXPECT_EQ(0, wait_text("> Threads (1)  sort: LOCK%  filter: HOT-1\n", SCREEN_MS, &s))
+		TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(s, " hot-1 ")) TH_LOG("%s", s);
+	EXPECT_EQ(NULL, strstr(s, " hot-2 ")) TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(s, "  Locks (0)  sort: WAIT  filter: HOT-1\n")) TH_LOG("%s", s);
+	free(s);
+	ASSERT_EQ(0, keys("/"));
+	ASSERT_EQ(0, keys("Escape"));
+	EXPECT_EQ(0, wait_text("> Threads (5)  sort: LOCK%\n", SCREEN_MS, &s)) TH_LOG("%s", s);
+	free(s);
+}
+
 TEST_F(tui, help_lists_every_key)
 {
 	static const char *const every[] = { "Tab", "Up, Down", "PgUp, PgDn", "Home, End",

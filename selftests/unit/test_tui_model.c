@@ -220,4 +220,80 @@ TEST_F(model, findings_newest_first_with_their_text)
 	EXPECT_EQ(2, self->m.nr_findings);
 }
 
+/* "/": each panel shows the rows whose name (a thread's tid, a lock's type) holds it. */
+TEST_F(model, filter_by_name)
+{
+	take(_metadata, self, T1, LOCK_A, 10, 1000000);
+	take(_metadata, self, T2, LOCK_B, 5, 0);
+	abba(_metadata, self, LOCK_A, LOCK_B);
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	ASSERT_EQ(2, cw_tui_model__nr_rows(&self->m, CW_TUI_THREADS));
+	ASSERT_EQ(2, cw_tui_model__nr_rows(&self->m, CW_TUI_LOCKS));
+	/* the inversion, and lock A's contention */
+	ASSERT_EQ(2, cw_tui_model__nr_rows(&self->m, CW_TUI_FINDINGS));
+	snprintf(self->m.filter, sizeof(self->m.filter), "WORKER-2");
+	cw_tui_model__sort(&self->m);
+	ASSERT_EQ(1, cw_tui_model__nr_rows(&self->m, CW_TUI_THREADS));
+	EXPECT_EQ(T2, self->m.threads[0].tid);
+	EXPECT_EQ(0, cw_tui_model__nr_rows(&self->m, CW_TUI_LOCKS));
+	EXPECT_EQ(0, cw_tui_model__nr_rows(&self->m, CW_TUI_FINDINGS));
+	/* every row is still there, only not shown */
+	EXPECT_EQ(2, self->m.nr_threads);
+	EXPECT_EQ(2, self->m.nr_locks);
+	snprintf(self->m.filter, sizeof(self->m.filter), "0x6");
+	cw_tui_model__sort(&self->m);
+	ASSERT_EQ(1, cw_tui_model__nr_rows(&self->m, CW_TUI_LOCKS));
+	EXPECT_STREQ("0x6000", self->m.locks[0].name);
+	EXPECT_EQ(0, cw_tui_model__nr_rows(&self->m, CW_TUI_THREADS));
+	snprintf(self->m.filter, sizeof(self->m.filter), "%u", T1);
+	cw_tui_model__sort(&self->m);
+	ASSERT_EQ(1, cw_tui_model__nr_rows(&self->m, CW_TUI_THREADS));
+	EXPECT_EQ(T1, self->m.threads[0].tid);
+	snprintf(self->m.filter, sizeof(self->m.filter), "Mutex");
+	cw_tui_model__sort(&self->m);
+	EXPECT_EQ(2, cw_tui_model__nr_rows(&self->m, CW_TUI_LOCKS));
+	snprintf(self->m.filter, sizeof(self->m.filter), "lock_order");
+	cw_tui_model__sort(&self->m);
+	EXPECT_EQ(1, cw_tui_model__nr_rows(&self->m, CW_TUI_FINDINGS));
+	/* a refresh keeps the filter */
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	EXPECT_EQ(0, cw_tui_model__nr_rows(&self->m, CW_TUI_THREADS));
+	self->m.filter[0] = '\0';
+	cw_tui_model__sort(&self->m);
+	EXPECT_EQ(2, cw_tui_model__nr_rows(&self->m, CW_TUI_THREADS));
+}
+
+/* Enter on a lock, on a thread: their texts, made from the engine now. */
+TEST_F(model, drill_down_texts)
+{
+	char *text;
+	size_t a = 0;
+
+	take(_metadata, self, T1, LOCK_A, 10, 1000000);
+	abba(_metadata, self, LOCK_A, LOCK_B);
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	ASSERT_EQ(2, self->m.nr_locks);
+	if (strcmp(self->m.locks[0].name, "0x5000"))
+		a = 1;
+	text = cw_tui_model__lock_text(&self->m, self->eng, &self->t, a);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, strncmp(text, "0x5000, mutex 0x5000 of process 4200\n", 37)) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\nNow: 0 threads waiting\n")) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\nLock order around it (A -> B: B taken while A was held):\n"
+				     "  lock 0x5000 -> lock 0x6000, by worker-1/4201\n"
+				     "  lock 0x6000 -> lock 0x5000, by worker-2/4202\n"))
+		TH_LOG("%s", text);
+	free(text);
+	EXPECT_EQ(NULL, cw_tui_model__lock_text(&self->m, self->eng, &self->t, 2));
+	text = cw_tui_model__thread_text(&self->m, self->eng, &self->t,
+					 self->m.threads[0].tid == T1 ? 0 : 1);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, strncmp(text, "Thread 4201 (worker-1) of process 4200, -\n", 42))
+		TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\nNow: "));
+	EXPECT_NE(NULL, strstr(text, "\nWhere its time went")) TH_LOG("%s", text);
+	free(text);
+	EXPECT_EQ(NULL, cw_tui_model__thread_text(&self->m, self->eng, &self->t, 2));
+}
+
 TEST_HARNESS_MAIN

@@ -521,6 +521,54 @@ const char *cw_tui_model__sort_name(int panel, int sort)
 	return sorts[panel][sort].name;
 }
 
+/* The filter lets s through: "" lets everything. */
+static int shown(const struct cw_tui_model *m, const char *s)
+{
+	return !m->filter[0] || (s && strcasestr(s, m->filter));
+}
+
+static int thread_shown(const struct cw_tui_model *m, const void *row)
+{
+	const struct cw_tui_thread *t = row;
+	char tid[16];
+
+	snprintf(tid, sizeof(tid), "%u", t->tid);
+	return shown(m, t->name) || shown(m, tid);
+}
+
+static int lock_shown(const struct cw_tui_model *m, const void *row)
+{
+	const struct cw_tui_lock *l = row;
+
+	return shown(m, l->name) || shown(m, l->type);
+}
+
+/* Rows the filter shows first, in their order, then the others: how many it shows. */
+static size_t partition(const struct cw_tui_model *m, void *rows, size_t nr, size_t size,
+			int (*keep)(const struct cw_tui_model *m, const void *row))
+{
+	char *v = rows, *tmp;
+	size_t n = 0, k = 0;
+
+	if (!m->filter[0] || !nr)
+		return nr;
+	tmp = malloc(nr * size);
+	if (!tmp)
+		return nr;	/* out of memory: unfiltered rather than wrong */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nr; i++) {
+			int in = keep(m, v + i * size);
+
+			if (in == !pass) {
+				memcpy(tmp + k++ * size, v + i * size, size);
+				n += in;
+			}
+		}
+	memcpy(v, tmp, nr * size);
+	free(tmp);
+	return n;
+}
+
 void cw_tui_model__sort(struct cw_tui_model *m)
 {
 	size_t *order;
@@ -528,13 +576,17 @@ void cw_tui_model__sort(struct cw_tui_model *m)
 	qsort(m->threads, m->nr_threads, sizeof(*m->threads),
 	      thread_sorts[m->sort[CW_TUI_THREADS]].cmp);
 	qsort(m->locks, m->nr_locks, sizeof(*m->locks), lock_sorts[m->sort[CW_TUI_LOCKS]].cmp);
+	m->nr_threads_shown = partition(m, m->threads, m->nr_threads, sizeof(*m->threads),
+					thread_shown);
+	m->nr_locks_shown = partition(m, m->locks, m->nr_locks, sizeof(*m->locks), lock_shown);
 	order = realloc(m->forder, (m->nr_findings ? m->nr_findings : 1) * sizeof(*order));
 	if (!order)
 		return;
 	m->forder = order;
 	m->nr_forder = 0;
 	for (size_t i = 0; i < m->nr_findings; i++)
-		if (m->findings[i].live)
+		if (m->findings[i].live &&
+		    (shown(m, m->findings[i].kind) || shown(m, m->findings[i].summary)))
 			order[m->nr_forder++] = i;
 	sort_findings_base = m->findings;
 	qsort(order, m->nr_forder, sizeof(*order), finding_sorts[m->sort[CW_TUI_FINDINGS]].cmp);
@@ -543,8 +595,8 @@ void cw_tui_model__sort(struct cw_tui_model *m)
 size_t cw_tui_model__nr_rows(const struct cw_tui_model *m, int panel)
 {
 	if (panel == CW_TUI_THREADS)
-		return m->nr_threads;
-	return panel == CW_TUI_LOCKS ? m->nr_locks : m->nr_forder;
+		return m->nr_threads_shown;
+	return panel == CW_TUI_LOCKS ? m->nr_locks_shown : m->nr_forder;
 }
 
 const struct cw_tui_finding *cw_tui_model__finding(const struct cw_tui_model *m, size_t i)
@@ -642,17 +694,25 @@ static void lock_edges(FILE *out, const struct cw_engine *eng, struct cw_symbols
 		const struct cw_lg_edge *e = cw_lg__edge(lg, i);
 		const struct cw_lg_node *n[2] = { cw_lg__node(lg, e->from), cw_lg__node(lg, e->to) };
 		char name[2][256], safe[2][512], comm[CW_SAFE_COMM_LEN];
+		int named[2];
 
 		if (n[0]->pid != pid || !(n[0]->addr == addr || n[1]->addr == addr))
 			continue;
 		if (!shown++)
 			fprintf(out, "\nLock order around it (A -> B: B taken while A was held):\n");
 		for (int k = 0; k < 2; k++) {
-			cw_symbols__lock_name(sym, pid, n[k]->addr, 0, name[k], sizeof(name[k]));
+			named[k] = cw_symbols__lock_name(sym, pid, n[k]->addr, 0, name[k],
+							 sizeof(name[k]));
 			cw_report__text_safe(name[k], sizeof(name[k]), safe[k], sizeof(safe[k]));
 		}
-		fprintf(out, "  %s 0x%llx -> %s 0x%llx, by", safe[0],
-			(unsigned long long)n[0]->addr, safe[1], (unsigned long long)n[1]->addr);
+		/* a name made of the address alone says it already */
+		fprintf(out, "  %s", safe[0]);
+		if (named[0] != CW_LOCK_NAMED_ADDR)
+			fprintf(out, " (0x%llx)", (unsigned long long)n[0]->addr);
+		fprintf(out, " -> %s", safe[1]);
+		if (named[1] != CW_LOCK_NAMED_ADDR)
+			fprintf(out, " (0x%llx)", (unsigned long long)n[1]->addr);
+		fputs(", by", out);
 		for (size_t k = 0; k < e->nr_insts; k++) {
 			int seen = 0;
 

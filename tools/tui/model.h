@@ -53,10 +53,11 @@ struct cw_tui_finding {
 };
 struct cw_tui_model {
 	struct cw_report_snapshot *snap;
-	struct cw_tui_thread *threads;	/* sorted */
-	size_t nr_threads;
-	struct cw_tui_lock *locks;	/* sorted */
-	size_t nr_locks;
+	struct cw_tui_thread *threads;	/* sorted, those the filter shows first */
+	size_t nr_threads, nr_threads_shown;
+	struct cw_tui_lock *locks;	/* sorted, those the filter shows first */
+	size_t nr_locks, nr_locks_shown;
+	char filter[64];	/* "/": the rows whose name holds it, any case; "": all */
 	struct cw_tui_finding *findings;	/* in order of first appearance */
 	size_t nr_findings, cap_findings;
 	size_t *forder;		/* the findings still reported, in the panel's order */
@@ -77,10 +78,14 @@ void cw_tui_model__fini(struct cw_tui_model *m);
  */
 int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 			  struct cw_report_target *t, int exited, __u64 now);
-/* Sort the rows again, by m->sort. */
+/*
+ * Sort the rows again, by m->sort, and filter them by m->filter: a thread by its name or
+ * tid, a lock by its name or type, a finding by its kind or summary.
+ */
 void cw_tui_model__sort(struct cw_tui_model *m);
 size_t cw_tui_model__nr_sorts(int panel);
 const char *cw_tui_model__sort_name(int panel, int sort);
+/* The rows a panel shows (those the filter lets through). */
 size_t cw_tui_model__nr_rows(const struct cw_tui_model *m, int panel);
 /* The i-th finding of the panel, NULL past the last. */
 const struct cw_tui_finding *cw_tui_model__finding(const struct cw_tui_model *m, size_t i);

@@ -71,6 +71,7 @@ struct tui {
 	char text_title[32];	/* "Finding", "Lock", "Thread" */
 	size_t nr_text, text_top;
 	int paused, exited, color;
+	int editing;		/* typing the filter after '/' */
 	char msg[128];		/* a line for the footer, once */
 };
 
@@ -322,8 +323,9 @@ static void draw_panel(struct tui *ui, int p, int y, int h)
 		pn->top = pn->sel;
 	if (rows && pn->sel >= pn->top + rows)
 		pn->top = pn->sel - rows + 1;
-	snprintf(title, sizeof(title), "%s %s (%zu)  sort: %s", ui->focus == p ? ">" : " ",
-		 names[p], nr, cw_tui_model__sort_name(p, ui->m.sort[p]));
+	snprintf(title, sizeof(title), "%s %s (%zu)  sort: %s%s%.32s", ui->focus == p ? ">" : " ",
+		 names[p], nr, cw_tui_model__sort_name(p, ui->m.sort[p]),
+		 ui->m.filter[0] ? "  filter: " : "", ui->m.filter);
 	put_line(y, title, ui->focus == p ? color(ui, PAIR_FOCUS, A_REVERSE) | A_BOLD :
 					     color(ui, PAIR_TITLE, A_BOLD));
 	if (h < 2)
@@ -363,14 +365,17 @@ static const char *const help_lines[] = {
 	"                    holder and waiters now, the lock order around it; a thread's",
 	"                    wait now and its stack, where its time went",
 	"  Esc, Left         back from an opened row or this help",
+	"  /                 filter every panel by name (a thread's name or tid, a lock's",
+	"                    name or type, a finding's kind or summary; any case): type,",
+	"                    then Enter keeps the filter, Esc clears it",
 	"  p                 pause / resume the display (tracing goes on)",
 	"  ?, h, F1          this help",
 	"  q, F10            quit: detach every probe and restore the terminal",
 	"",
 	"Rates (ACQ/s, CONT/s, CPU%, LOCK%, FUTEX%) and WAIT are over the last interval;",
 	"MAXWAIT and MAXHOLD since tracing began; an opened lock or thread is as it was when",
-	"opened (Esc and Enter again for now). Not yet: the tracer-cost estimate, the / filter,",
-	"saving the report.",
+	"opened (Esc and Enter again for now). Not yet: the tracer-cost estimate, saving the",
+	"report.",
 	"",
 	"Press any key to go back.",
 };
@@ -387,9 +392,14 @@ static void draw_text(struct tui *ui, const char *const *lines, size_t nr, size_
 
 static void draw_footer(struct tui *ui)
 {
-	const char *keys = "Tab panel  s sort  Enter open  p pause  ? help  q quit";
+	const char *keys = "Tab panel  s sort  Enter open  / filter  p pause  ? help  q quit";
+	char edit[128];
 
-	if (ui->view == VIEW_TEXT)
+	if (ui->editing) {
+		snprintf(edit, sizeof(edit), "filter: %s_   (Enter keeps it, Esc clears it)",
+			 ui->m.filter);
+		keys = edit;
+	} else if (ui->view == VIEW_TEXT)
 		keys = "Up/Down/PgUp/PgDn scroll  Esc back  q quit";
 	else if (ui->view == VIEW_HELP)
 		keys = "any key: back";
@@ -531,11 +541,35 @@ static void move_sel(size_t *pos, size_t nr, int key, size_t page)
 	}
 }
 
+/* A key while the filter is typed: every row is filtered again at once. */
+static void edit_filter(struct tui *ui, int key)
+{
+	size_t n = strlen(ui->m.filter);
+
+	if (key == 27) {
+		ui->m.filter[0] = '\0';
+		ui->editing = 0;
+	} else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+		ui->editing = 0;
+	} else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+		if (n)
+			ui->m.filter[n - 1] = '\0';
+	} else if (key >= 0x20 && key < 0x7f && n + 1 < sizeof(ui->m.filter)) {
+		ui->m.filter[n] = key;
+		ui->m.filter[n + 1] = '\0';
+	}
+	cw_tui_model__sort(&ui->m);
+}
+
 /* 1 to quit. */
 static int on_key(struct tui *ui, int key)
 {
 	if (key == KEY_RESIZE) {
 		clearok(curscr, TRUE);
+		return 0;
+	}
+	if (ui->editing) {
+		edit_filter(ui, key);
 		return 0;
 	}
 	if (ui->view == VIEW_HELP) {
@@ -580,6 +614,9 @@ static int on_key(struct tui *ui, int key)
 		return 0;
 	case 'p':
 		ui->paused = !ui->paused;
+		return 0;
+	case '/':
+		ui->editing = 1;
 		return 0;
 	case '?':
 	case 'h':
