@@ -713,6 +713,64 @@ TEST_F(tui, target_exit_marked)
 	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
 }
 
+/*
+ * After the exit, w writes the report (as `concwatch report` prints it) to a new file
+ * of the dashboard's directory, and says where.
+ */
+TEST_F(tui, save_report_after_exit)
+{
+	char dir[64] = "/tmp/cw-tui-save." CW_TMP_X, cmd[128], want[128], path[512];
+	char *s = NULL, *text = NULL;
+	struct dirent *de;
+	DIR *d;
+	size_t n = 0;
+	FILE *f;
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cd %s", dir);
+	ASSERT_EQ(0, keys(cmd));
+	ASSERT_EQ(0, keys("Enter"));
+	hot_on_top(_metadata, self);
+	kill(self->wl.pid, SIGKILL);
+	snprintf(want, sizeof(want), "pid %d (wl_hot)  [EXITED]", self->wl.pid);
+	ASSERT_EQ(0, wait_text(want, SCREEN_MS, &s)) TH_LOG("screen:\n%s", s);
+	free(s);
+	ASSERT_EQ(0, keys("w"));
+	snprintf(want, sizeof(want), "report written to %s/concwatch-%d-", dir, self->wl.pid);
+	EXPECT_EQ(0, wait_text(want, SCREEN_MS, &s)) TH_LOG("screen:\n%s", s);
+	free(s);
+	ASSERT_EQ(0, keys("q"));
+	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
+	/* one file, the report of the whole trace */
+	d = opendir(dir);
+	ASSERT_NE(NULL, d);
+	path[0] = '\0';
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			n++;
+		}
+	closedir(d);
+	EXPECT_EQ(1, n);
+	f = fopen(path, "re");
+	ASSERT_NE(NULL, f) TH_LOG("%s", path);
+	text = calloc(1, 1 << 20);
+	ASSERT_NE(NULL, text);
+	EXPECT_LT(0, fread(text, 1, (1 << 20) - 1, f));
+	fclose(f);
+	snprintf(want, sizeof(want), "concwatch %s: process %d (wl_hot), ", CW_VERSION,
+		 self->wl.pid);
+	EXPECT_EQ(0, strncmp(text, want, strlen(want))) TH_LOG("%.300s", text);
+	EXPECT_NE(NULL, strstr(text, "\nhot_lock ")) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\nFindings:")) TH_LOG("%s", text);
+	free(text);
+	if (_metadata->passed) {
+		unlink(path);
+		rmdir(dir);
+	}
+}
+
 /* The state of thread tid in the threads panel holds want. */
 struct state_want {
 	long long tid;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <curses.h>
@@ -369,13 +370,14 @@ static const char *const help_lines[] = {
 	"                    name or type, a finding's kind or summary; any case): type,",
 	"                    then Enter keeps the filter, Esc clears it",
 	"  p                 pause / resume the display (tracing goes on)",
+	"  w                 write the report (what `concwatch report` prints) to a new",
+	"                    file, concwatch-PID-DATE-TIME.txt in the current directory",
 	"  ?, h, F1          this help",
 	"  q, F10            quit: detach every probe and restore the terminal",
 	"",
 	"Rates (ACQ/s, CONT/s, CPU%, LOCK%, FUTEX%) and WAIT are over the last interval;",
 	"MAXWAIT and MAXHOLD since tracing began; an opened lock or thread is as it was when",
-	"opened (Esc and Enter again for now). Not yet: the tracer-cost estimate, saving the",
-	"report.",
+	"opened (Esc and Enter again for now). Not yet: the tracer-cost estimate.",
 	"",
 	"Press any key to go back.",
 };
@@ -392,7 +394,8 @@ static void draw_text(struct tui *ui, const char *const *lines, size_t nr, size_
 
 static void draw_footer(struct tui *ui)
 {
-	const char *keys = "Tab panel  s sort  Enter open  / filter  p pause  ? help  q quit";
+	const char *keys = "Tab panel  s sort  Enter open  / filter  p pause  w save  ? help  "
+			   "q quit";
 	char edit[128];
 
 	if (ui->editing) {
@@ -541,6 +544,45 @@ static void move_sel(size_t *pos, size_t nr, int key, size_t page)
 	}
 }
 
+/*
+ * w: the report, as `concwatch report` prints it, into a new file of the current
+ * directory, named by the process and the time; never over an existing file.
+ */
+static void save_report(struct tui *ui)
+{
+	struct cw_symbols *sym = cw_report__snapshot_symbols(ui->m.snap);
+	char dir[2048], path[2200];
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f = NULL;
+	int err = 0;
+
+	if (!getcwd(dir, sizeof(dir)))
+		snprintf(dir, sizeof(dir), ".");
+	localtime_r(&now, &tm);
+	for (int n = 0; n < 100 && !f; n++) {
+		int len = snprintf(path, sizeof(path), "%s/concwatch-%d-%04d%02d%02d-%02d%02d%02d",
+				   dir, ui->t->pid, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+				   tm.tm_hour, tm.tm_min, tm.tm_sec);
+
+		snprintf(path + len, sizeof(path) - len, n ? "-%d.txt" : ".txt", n);
+		f = fopen(path, "wx");
+		if (!f && errno != EEXIST)
+			break;
+	}
+	if (!f) {
+		snprintf(ui->msg, sizeof(ui->msg), "cannot write the report: %s", strerror(errno));
+		return;
+	}
+	err = sym ? cw_report__text(f, ui->eng, sym, ui->t) : -ENOMEM;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (err)
+		snprintf(ui->msg, sizeof(ui->msg), "cannot write the report: %s", strerror(-err));
+	else
+		snprintf(ui->msg, sizeof(ui->msg), "report written to %.100s", path);
+}
+
 /* A key while the filter is typed: every row is filtered again at once. */
 static void edit_filter(struct tui *ui, int key)
 {
@@ -617,6 +659,9 @@ static int on_key(struct tui *ui, int key)
 		return 0;
 	case '/':
 		ui->editing = 1;
+		return 0;
+	case 'w':
+		save_report(ui);
 		return 0;
 	case '?':
 	case 'h':
@@ -768,7 +813,7 @@ int cw_tui__run(struct cw_session *sess, struct cw_engine *eng, struct cw_report
 		if (end == CW_SESSION_TARGET_EXITED || end == CW_SESSION_ENDED) {
 			/* every record the target made, then its last picture */
 			snprintf(ui.msg, sizeof(ui.msg), "process %d exited: its last state stays; "
-				 "q quits", t->pid);
+				 "w saves the report, q quits", t->pid);
 			ret = cw_session__finish(sess);
 			ui.exited = 1;
 			if (!ret)
