@@ -584,6 +584,9 @@ void cw_tui_model__sort(struct cw_tui_model *m)
 		return;
 	m->forder = order;
 	m->nr_forder = 0;
+	m->nr_live = 0;
+	for (size_t i = 0; i < m->nr_findings; i++)
+		m->nr_live += m->findings[i].live;
 	for (size_t i = 0; i < m->nr_findings; i++)
 		if (m->findings[i].live &&
 		    (shown(m, m->findings[i].kind) || shown(m, m->findings[i].summary)))

@@ -60,8 +60,10 @@ struct cw_tui_model {
 	char filter[64];	/* "/": the rows whose name holds it, any case; "": all */
 	struct cw_tui_finding *findings;	/* in order of first appearance */
 	size_t nr_findings, cap_findings;
-	size_t *forder;		/* the findings still reported, in the panel's order */
+	size_t *forder;		/* the findings still reported, in the panel's order, and
+				 * shown by the filter */
 	size_t nr_forder;
+	size_t nr_live;		/* the findings still reported */
 	int sort[CW_TUI_NR_PANELS];	/* each panel's sort: cw_tui_model__sort_name() */
 	__u64 start_ns, last_ns;	/* the first and latest refresh */
 	__u64 events_last;

@@ -51,6 +51,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LINE_MAX_BYTES 1024
+#define MSG_NS 5000000000ULL	/* a footer message stays this long */
 
 enum { VIEW_MAIN, VIEW_HELP, VIEW_TEXT };
 enum { PAIR_TITLE = 1, PAIR_FOCUS, PAIR_ERROR, PAIR_WARNING, PAIR_LOST, PAIR_EXITED };
@@ -73,7 +74,8 @@ struct tui {
 	size_t nr_text, text_top;
 	int paused, exited, color;
 	int editing;		/* typing the filter after '/' */
-	char msg[128];		/* a line for the footer, once */
+	char msg[128];		/* a line for the footer, for MSG_NS */
+	__u64 msg_until;	/* when it goes: set when it is first drawn */
 };
 
 /* ---- terminal state: restored on every way out ---- */
@@ -215,7 +217,7 @@ static void draw_header(struct tui *ui)
 	snprintf(line, sizeof(line), "events %.0f/s  %s  backend %s (%s)  threads %zu  locks %zu  "
 		 "findings %zu", ui->m.events_s, lost, ui->o->backend ? ui->o->backend : "bpf",
 		 ui->o->no_uprobes ? "--no-uprobes" : "full", ui->m.nr_threads, ui->m.nr_locks,
-		 ui->m.nr_forder);
+		 ui->m.nr_live);
 	put_line(1, line, A_NORMAL);
 	x = strstr(line, lost) - line;
 	if (c->lost_total && x < COLS)
@@ -443,7 +445,12 @@ static void draw(struct tui *ui)
 		}
 	}
 	draw_footer(ui);
-	ui->msg[0] = '\0';
+	if (ui->msg[0] && !ui->msg_until)
+		ui->msg_until = cw_now_ns() + MSG_NS;
+	else if (ui->msg_until && cw_now_ns() >= ui->msg_until)
+		ui->msg[0] = '\0';
+	if (!ui->msg[0])
+		ui->msg_until = 0;
 	refresh();
 }
 
