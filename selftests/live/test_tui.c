@@ -819,6 +819,12 @@ TEST(deadlock_states)
 		TH_LOG("dl-b (%lld) is not shown waiting on %s:\n%s", b.tid, b.want, s);
 	free(s);
 	EXPECT_EQ(0, wait_text("\nERROR   deadlock ", SCREEN_MS, &s)) TH_LOG("no finding:\n%s", s);
+	/* hung before the attach: the locks are rows from the waits, each with its holder */
+	EXPECT_NE(NULL, strstr(s, "  Locks (2)  sort: WAIT\n")) TH_LOG("%s", s);
+	snprintf(want, sizeof(want), "\nlock_2 ");
+	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("%s", s);
+	snprintf(want, sizeof(want), "\nlock_1 ");
+	EXPECT_NE(NULL, strstr(s, want)) TH_LOG("%s", s);
 	free(s);
 	/* Enter on it: the report's text of the finding, each thread's wait and holder */
 	ASSERT_EQ(0, keys("Tab"));

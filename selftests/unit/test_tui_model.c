@@ -175,6 +175,36 @@ TEST_F(model, blocked_thread_names_lock_and_holder)
 							       self->m.threads[1].name);
 }
 
+/* A process hung before the attach: its locks are rows from the waits alone. */
+TEST_F(model, locks_known_from_waits_alone)
+{
+	struct cw_ev_blocked b;
+
+	for (int i = 0; i < 2; i++) {
+		memset(&b, 0, sizeof(b));
+		b.hdr = synth_hdr(CW_EV_BLOCKED, sizeof(b), ++self->ts, PID, i ? T2 : T1);
+		b.hdr.flags = CW_F_SYNTHETIC;
+		b.addr = i ? LOCK_A : LOCK_B;
+		b.owner_tid = i ? T1 : T2;
+		b.reason = CW_OFFCPU_FUTEX;
+		b.kind = CW_LOCK_MUTEX;
+		b.futex_op = 128;	/* FUTEX_WAIT_PRIVATE */
+		ASSERT_EQ(0, cw_engine__feed(self->eng, &b.hdr));
+	}
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	ASSERT_EQ(2, self->m.nr_locks);
+	for (int i = 0; i < 2; i++) {
+		const struct cw_tui_lock *l = &self->m.locks[i];
+
+		EXPECT_STREQ(l->addr == LOCK_A ? "0x5000" : "0x6000", l->name);
+		EXPECT_STREQ("mutex", l->type);
+		EXPECT_STREQ(l->addr == LOCK_A ? "4201" : "4202", l->owner);
+		EXPECT_STREQ("1", l->nr_waiters);
+		EXPECT_STREQ("-", l->acq);
+		EXPECT_STREQ("-", l->wait);
+	}
+}
+
 /* An ABBA between two threads on from/to. */
 static void abba(struct __test_metadata *_metadata, FIXTURE_DATA(model) *self, __u64 x,
 		 __u64 y)

@@ -47,6 +47,15 @@ static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr,
 	return NULL;
 }
 
+/* A wait on a lock: a futex word with an owner, or one a look knew for a lock, is one. */
+static int waited_lock(const struct cw_wf_wait *w)
+{
+	return w->addr && (w->reason == CW_OFFCPU_LOCK ||
+			   (w->reason == CW_OFFCPU_FUTEX &&
+			    (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
+			     w->kind == CW_LOCK_RWLOCK || w->kind == CW_LOCK_SPIN)));
+}
+
 /* What a blocked thread waits on, as the wait-for graph says it. */
 static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w, __u64 now,
 			  char *buf, size_t len)
@@ -54,11 +63,7 @@ static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait 
 	char held[32] = "", addr[24], nbuf[256], d[32];
 	const char *name = cw_report__snapshot_lock_name(m->snap, w->pid, w->addr, nbuf,
 							 sizeof(nbuf));
-	/* a futex word with an owner, or one a look knew for a lock, is waited on as a lock */
-	int lock = w->reason == CW_OFFCPU_LOCK ||
-		   (w->reason == CW_OFFCPU_FUTEX && (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
-						     w->kind == CW_LOCK_RWLOCK ||
-						     w->kind == CW_LOCK_SPIN));
+	int lock = waited_lock(w);
 	size_t n;
 
 	if (!name || !strcmp(name, "-")) {
@@ -166,11 +171,67 @@ static void rate(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.1f", v);
 }
 
+/*
+ * The rows of locks waited on now that no figure of the interval names (a process hung
+ * before concwatch attached): name, type, holder and waiters, the rest not known.
+ */
+static size_t waited_only_locks(const struct cw_tui_model *m, struct cw_tui_lock *rows,
+				size_t base, const struct cw_wf_wait *waits, size_t nr_waits)
+{
+	size_t nr = base;
+
+	for (size_t k = 0; k < nr_waits; k++) {
+		const struct cw_wf_wait *w = &waits[k];
+		struct cw_tui_lock *row = NULL;
+		char nbuf[256];
+		const char *name;
+		size_t i;
+
+		if (!waited_lock(w))
+			continue;
+		for (i = 0; i < nr && !row; i++)
+			if (rows[i].pid == w->pid && rows[i].addr == w->addr)
+				row = &rows[i];
+		if (row && i - 1 < base)
+			continue;	/* a row of the interval's: its waiters are counted */
+		if (row) {
+			row->waiters++;
+			snprintf(row->nr_waiters, sizeof(row->nr_waiters), "%u", row->waiters);
+			if (w->holder_tid && !strcmp(row->owner, "-"))
+				snprintf(row->owner, sizeof(row->owner), "%u", w->holder_tid);
+			continue;
+		}
+		row = &rows[nr++];
+		memset(row, 0, sizeof(*row));
+		name = cw_report__snapshot_lock_name(m->snap, w->pid, w->addr, nbuf, sizeof(nbuf));
+		if (name && strcmp(name, "-"))
+			snprintf(row->name, sizeof(row->name), "%s", name);
+		else
+			snprintf(row->name, sizeof(row->name), "0x%llx", (unsigned long long)w->addr);
+		row->pid = w->pid;
+		row->addr = w->addr;
+		row->type = cw_lock_kind__name(w->kind ?: CW_LOCK_FUTEX);
+		row->acq_s = row->cont_s = -1;
+		row->waiters = 1;
+		snprintf(row->nr_waiters, sizeof(row->nr_waiters), "1");
+		snprintf(row->owner, sizeof(row->owner), "-");
+		if (w->holder_tid)
+			snprintf(row->owner, sizeof(row->owner), "%u", w->holder_tid);
+		snprintf(row->acq, sizeof(row->acq), "-");
+		snprintf(row->cont, sizeof(row->cont), "-");
+		snprintf(row->wait, sizeof(row->wait), "-");
+		snprintf(row->maxwait, sizeof(row->maxwait), "-");
+		snprintf(row->maxhold, sizeof(row->maxhold), "-");
+	}
+	return nr;
+}
+
 static int make_locks(struct cw_tui_model *m, const struct cw_report_view *v,
 		      const struct cw_wf_wait *waits, size_t nr_waits, __u64 dt_ns)
 {
-	struct cw_tui_lock *rows = calloc(v->nr_locks ? v->nr_locks : 1, sizeof(*rows));
+	struct cw_tui_lock *rows = calloc(v->nr_locks + nr_waits + 1, sizeof(*rows));
 	double dt = dt_ns ? dt_ns / 1e9 : 1;
+	size_t nr;
 
 	if (!rows)
 		return -ENOMEM;
@@ -220,9 +281,10 @@ static int make_locks(struct cw_tui_model *m, const struct cw_report_view *v,
 			cw_report__fmt_ns(row->maxhold, sizeof(row->maxhold), r->l->hold_ns_max);
 		}
 	}
+	nr = waited_only_locks(m, rows, v->nr_locks, waits, nr_waits);
 	free(m->locks);
 	m->locks = rows;
-	m->nr_locks = v->nr_locks;
+	m->nr_locks = nr;
 	return 0;
 }
 
