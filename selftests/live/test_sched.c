@@ -551,9 +551,9 @@ TEST_F_TIMEOUT(sched, pinned_threads_wait_runnable, SCHED_TIMEOUT)
 		for (int k = 0; k < CW_HIST_BUCKETS; k++)
 			hist += t->runq_hist[k];
 		/*
-		 * Every preemption's run-queue wait is in the histogram, but one (FIXME: a
-		 * preemption whose switch-in added no wait, cause not found; once, at load
-		 * average ~6: 154 preemptions, 153 waits)
+		 * Every preemption's run-queue wait is in the histogram, but one.
+		 * FIXME: one preemption's switch-in added no wait, cause not found (once, at
+		 * load average ~6: 154 preemptions, 153 waits)
 		 */
 		EXPECT_LE(t->nr_involuntary, hist + 1);
 		EXPECT_EQ(1, t->nr_cpus_allowed);
