@@ -1596,7 +1596,8 @@ static int cmd_batch(void)
 		       (unsigned long long)c->lost_total,
 		       end == CW_SESSION_TARGET_EXITED ? "  (process exited)" : "");
 		lv.target.alive = end != CW_SESSION_TARGET_EXITED;
-		if (cw_report__snapshot(stdout, lv.eng, &lv.target, snap)) {
+		if (cw_report__snapshot(stdout, lv.eng, &lv.target, snap) ||
+		    cw_report__snapshot_findings(stdout, lv.eng, &lv.target, snap)) {
 			ret = fail(EXIT_ENV, "failed to print a snapshot: %s", strerror(ENOMEM));
 			goto cleanup;
 		}

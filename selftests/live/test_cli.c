@@ -1308,6 +1308,44 @@ TEST(batch_snapshots_per_interval_named)
 	ASSERT_EQ(0, cw_wl__stop(&wl));
 }
 
+/*
+ * Each batch snapshot ends with the findings panel: wl_deadlock, hung before the attach,
+ * gives its deadlock as an ERROR line in every snapshot; a process with no finding says
+ * so.
+ */
+TEST(batch_findings)
+{
+	const char *panel = "\nSEV      FINDING                  SUMMARY\n"
+			    "ERROR    deadlock                 deadlock: threads wait on each "
+			    "other in a cycle\n";
+	char pid[32];
+	struct result r;
+	struct cw_wl wl;
+	const char *p;
+	int n = 0;
+
+	LIVE_OR_SKIP();
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_deadlock", NULL));
+	snprintf(pid, sizeof(pid), "%d", wl.pid);
+	r = run_args((const char *[]){ "-p", pid, "--batch", "--iterations", "2", "-d", "500ms",
+				       NULL });
+	ASSERT_EXIT(0, r);
+	for (p = r.out; (p = strstr(p, panel)); p++)
+		n++;
+	EXPECT_EQ(2, n) TH_LOG("%s", r.out);
+	result_free(&r);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+	/* wl_rounds before its first round: no lock taken, no finding */
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", (const char *[]){ "1", NULL }));
+	snprintf(pid, sizeof(pid), "%d", wl.pid);
+	r = run_args((const char *[]){ "-p", pid, "--batch", "--iterations", "1", "-d", "500ms",
+				       NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_NE(NULL, strstr(r.out, "\n\nNo findings.\n")) TH_LOG("%s", r.out);
+	result_free(&r);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
 /* -d as top's: seconds (1), or with a unit (500ms). */
 TEST(batch_interval_units)
 {

@@ -152,6 +152,19 @@ struct cw_symbols *cw_report__snapshot_symbols(const struct cw_report_snapshot *
  */
 const char *cw_report__snapshot_lock_name(const struct cw_report_snapshot *snap, __u32 pid,
 					  __u64 addr, char *buf, size_t len);
+/*
+ * The findings of the trace so far, a line each (severity, kind, summary), or "No
+ * findings.": the batch snapshots' findings panel, after cw_report__snapshot(). 0 or
+ * -errno.
+ */
+int cw_report__snapshot_findings(FILE *out, const struct cw_engine *eng,
+				 const struct cw_report_target *t,
+				 const struct cw_report_snapshot *snap);
+/* The text report's text of one finding, numbered, escaped; malloc'ed, NULL: no memory. */
+char *cw_report__finding_text(const struct cw_render *r, const struct cw_finding *f,
+			      size_t number);
+/* Its one line: the headline without "ERROR: " or "WARNING: ", else its title. */
+char *cw_report__finding_summary(const char *text);
 
 /*
  * `concwatch deadlock`: the deadlock findings, then every thread blocked now and on what

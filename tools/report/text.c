@@ -882,6 +882,101 @@ const char *cw_report__snapshot_lock_name(const struct cw_report_snapshot *snap,
 	return buf;
 }
 
+char *cw_report__finding_summary(const char *text)
+{
+	const char *title = NULL;
+
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (!strncmp(p, "ERROR: ", 7))
+			return strndup(p + 7, n - 7);
+		if (!strncmp(p, "WARNING: ", 9))
+			return strndup(p + 9, n - 9);
+		if (!title && !strncmp(p, "finding ", 8))
+			title = p;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return title ? strndup(title, strcspn(title, "\n")) : strdup("");
+}
+
+char *cw_report__finding_text(const struct cw_render *base, const struct cw_finding *f,
+			      size_t number)
+{
+	const struct cw_finding_renderer *fr = cw_report__renderer(f->kind);
+	struct cw_render r = *base;
+	char *raw = NULL, *safe = NULL;
+	size_t len = 0, slen = 0;
+	FILE *m, *s;
+
+	m = open_memstream(&raw, &len);
+	if (!m)
+		return NULL;
+	r.out = m;
+	if (fr && fr->text)
+		fr->text(&r, f, number);
+	else
+		fprintf(m, "\nfinding %zu: %s\n", number, cw_finding_kind__name(f->kind));
+	if (fclose(m)) {
+		free(raw);
+		return NULL;
+	}
+	s = open_memstream(&safe, &slen);
+	if (s) {
+		cw_report__write_safe(s, raw, len);
+		if (fclose(s)) {
+			free(safe);
+			safe = NULL;
+		}
+	}
+	free(raw);
+	return safe;
+}
+
+int cw_report__snapshot_findings(FILE *out, const struct cw_engine *eng,
+				 const struct cw_report_target *t,
+				 const struct cw_report_snapshot *snap)
+{
+	struct cw_symbols *sym = cw_report__snapshot_symbols(snap);
+	struct cw_render r = { .eng = eng, .sym = sym, .track_free = t->track_free };
+	struct cw_report_model rm;
+	size_t number = 0;
+	int err;
+
+	if (!sym)
+		return -EINVAL;	/* no snapshot was taken yet */
+	err = cw_report__model_new(eng, sym, t, &rm);
+	if (err)
+		return err;
+	r.fs = rm.fs;
+	r.contention = rm.c;
+	for (size_t i = 0; i < cw_findings__nr(rm.fs) && !err; i++) {
+		const struct cw_finding *f = cw_findings__get(rm.fs, i);
+		char *text, *summary;
+
+		if (!cw_finding__reported(f))
+			continue;
+		if (!number++)
+			fprintf(out, "\n%-8s %-24s %s\n", "SEV", "FINDING", "SUMMARY");
+		text = cw_report__finding_text(&r, f, number);
+		summary = text ? cw_report__finding_summary(text) : NULL;
+		if (summary)
+			fprintf(out, "%-8s %-24s %s\n",
+				f->severity == CW_SEVERITY_ERROR ? "ERROR" : "WARNING",
+				cw_finding_kind__name(f->kind), summary);
+		else
+			err = -ENOMEM;
+		free(text);
+		free(summary);
+	}
+	if (!number && !err)
+		fprintf(out, "\nNo findings.\n");
+	cw_report__model_fini(&rm);
+	return err ?: ferror(out) ? -EIO : 0;
+}
+
 int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
 			struct cw_report_snapshot *snap)
 {

@@ -305,60 +305,6 @@ static __u64 finding_key(const struct cw_finding *f)
 	return h;
 }
 
-/* The finding's own line: "ERROR: deadlock: ..." without the severity, else its title. */
-static char *summary_of(const char *text)
-{
-	const char *title = NULL;
-
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-
-		if (!strncmp(p, "ERROR: ", 7))
-			return strndup(p + 7, n - 7);
-		if (!strncmp(p, "WARNING: ", 9))
-			return strndup(p + 9, n - 9);
-		if (!title && !strncmp(p, "finding ", 8))
-			title = p;
-		p += n;
-		if (*p)
-			p++;
-	}
-	return title ? strndup(title, strcspn(title, "\n")) : strdup("");
-}
-
-/* The report's text of finding f, numbered as the report numbers it, escaped. */
-static char *finding_text(const struct cw_render *base, const struct cw_finding *f, size_t number)
-{
-	const struct cw_finding_renderer *fr = cw_report__renderer(f->kind);
-	struct cw_render r = *base;
-	char *raw = NULL, *safe = NULL;
-	size_t len = 0, slen = 0;
-	FILE *m, *s;
-
-	m = open_memstream(&raw, &len);
-	if (!m)
-		return NULL;
-	r.out = m;
-	if (fr && fr->text)
-		fr->text(&r, f, number);
-	else
-		fprintf(m, "\nfinding %zu: %s\n", number, cw_finding_kind__name(f->kind));
-	if (fclose(m)) {
-		free(raw);
-		return NULL;
-	}
-	s = open_memstream(&safe, &slen);
-	if (s) {
-		cw_report__write_safe(s, raw, len);
-		if (fclose(s)) {
-			free(safe);
-			safe = NULL;
-		}
-	}
-	free(raw);
-	return safe;
-}
-
 static int make_findings(struct cw_tui_model *m, const struct cw_engine *eng,
 			 const struct cw_report_target *t, __u64 now_ns)
 {
@@ -391,7 +337,7 @@ static int make_findings(struct cw_tui_model *m, const struct cw_engine *eng,
 			if (m->findings[k].key == key && m->findings[k].kind ==
 			    cw_finding_kind__name(f->kind))
 				row = &m->findings[k];
-		text = finding_text(&r, f, number);
+		text = cw_report__finding_text(&r, f, number);
 		if (!text)
 			continue;
 		if (!row) {
@@ -411,7 +357,7 @@ static int make_findings(struct cw_tui_model *m, const struct cw_engine *eng,
 		free(row->text);
 		free(row->summary);
 		row->text = text;
-		row->summary = summary_of(text);
+		row->summary = cw_report__finding_summary(text);
 		row->severity = f->severity;
 		row->live = 1;
 	}
