@@ -689,9 +689,7 @@ static char *drill_end(struct drill *d)
 static const char *comm_of(const struct cw_engine *eng, __u32 pid, __u32 tid, char *buf,
 			   size_t len)
 {
-	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
-
-	return cw_report__text_safe(t && t->comm[0] ? t->comm : "?", CW_COMM_LEN, buf, len);
+	return cw_report__text_safe(cw_report__comm(eng, pid, tid), CW_COMM_LEN, buf, len);
 }
 
 /* The lock-order edges from and to the lock (pid, addr), any lifetime of it. */
