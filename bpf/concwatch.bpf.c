@@ -19,6 +19,27 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
+ * Probe hits by the kind of trap under the probe (CW_TRAP_*, bits 48-49 of the cookie):
+ * userspace multiplies them by each kind's calibrated cost (tools/lib/source/cost.h).
+ * Counted before anything else: the trap was paid whatever the program does next.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CW_TRAP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} trap_hits SEC(".maps");
+
+static __always_inline void count_trap(__u64 cookie)
+{
+	__u32 k = CW_PROBE_COOKIE_TRAP(cookie);
+	__u64 *n = bpf_map_lookup_elem(&trap_hits, &k);
+
+	if (n)
+		(*n)++;
+}
+
+/*
  * One program per shape of lock function: acquire, release, reset, cond_wait. The kind
  * and op of the function a probe is on come from its attach cookie (CW_PROBE_COOKIE;
  * tools/lib/source/bpf/probes.c): the kernel verifies each shape once, not once per
@@ -32,6 +53,7 @@ int BPF_KPROBE(uprobe_acquire, void *lock)
 {
 	__u64 c = bpf_get_attach_cookie(ctx);
 
+	count_trap(c);
 	return acquire_enter(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(c), CW_PROBE_COOKIE_OP(c));
 }
 
@@ -39,6 +61,7 @@ int BPF_KPROBE(uprobe_acquire, void *lock)
 SEC("uretprobe")
 int BPF_KRETPROBE(uretprobe_acquire)
 {
+	count_trap(bpf_get_attach_cookie(ctx));
 	/* a timed-out cond_wait takes the mutex again too: cw_rules_op_acquired() */
 	return acquire_exit(ctx, -1);
 }
@@ -46,8 +69,10 @@ int BPF_KRETPROBE(uretprobe_acquire)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_release, void *lock)
 {
-	return release(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(bpf_get_attach_cookie(ctx)),
-		       CW_OP_UNLOCK);
+	__u64 c = bpf_get_attach_cookie(ctx);
+
+	count_trap(c);
+	return release(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(c), CW_OP_UNLOCK);
 }
 
 SEC("uprobe")
@@ -55,6 +80,7 @@ int BPF_KPROBE(uprobe_reset, void *lock)
 {
 	__u64 c = bpf_get_attach_cookie(ctx);
 
+	count_trap(c);
 	return lock_reset(ctx, (__u64)lock, CW_PROBE_COOKIE_KIND(c), CW_PROBE_COOKIE_OP(c));
 }
 
@@ -76,6 +102,7 @@ static __noinline int cond_wait_enter(struct pt_regs *ctx, __u64 cond, __u64 mut
 SEC("uprobe")
 int BPF_KPROBE(uprobe_cond_wait, void *cond, void *mutex)
 {
+	count_trap(bpf_get_attach_cookie(ctx));
 	cond_wait_release(ctx, (__u64)cond, (__u64)mutex);
 	return cond_wait_enter(ctx, (__u64)cond, (__u64)mutex);
 }
@@ -92,6 +119,7 @@ int BPF_USDT(usdt_acquire, void *lock)
 {
 	__u64 c = bpf_usdt_cookie(ctx);
 
+	count_trap(c);
 	return acquire_enter_at(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(c),
 				CW_PROBE_COOKIE_OP(c), 0, CW_PROBE_COOKIE_LOW(c));
 }
@@ -99,14 +127,17 @@ int BPF_USDT(usdt_acquire, void *lock)
 SEC("usdt")
 int BPF_USDT(usdt_acquired, void *lock)
 {
+	count_trap(bpf_usdt_cookie(ctx));
 	return acquire_exit(ctx, 1);
 }
 
 SEC("usdt")
 int BPF_USDT(usdt_release, void *lock)
 {
-	return release(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(bpf_usdt_cookie(ctx)),
-		       CW_OP_UNLOCK);
+	__u64 c = bpf_usdt_cookie(ctx);
+
+	count_trap(c);
+	return release(ctx, (__u64)lock, 0, CW_PROBE_COOKIE_KIND(c), CW_OP_UNLOCK);
 }
 
 SEC("usdt")
@@ -114,6 +145,7 @@ int BPF_USDT(usdt_reset, void *lock)
 {
 	__u64 c = bpf_usdt_cookie(ctx);
 
+	count_trap(c);
 	return lock_reset_at(ctx, (__u64)lock, CW_PROBE_COOKIE_KIND(c), CW_PROBE_COOKIE_OP(c), 0,
 			     CW_PROBE_COOKIE_LOW(c));
 }
@@ -122,6 +154,7 @@ int BPF_USDT(usdt_reset, void *lock)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_free, void *ptr)
 {
+	count_trap(bpf_get_attach_cookie(ctx));
 	return lock_memory_freed(ctx, (__u64)ptr);
 }
 
@@ -144,6 +177,7 @@ static __noinline int spin_lock_taken(struct pt_regs *ctx)
 SEC("uprobe")
 int BPF_KPROBE(uprobe_pthread_spin_lock, void *lock)
 {
+	count_trap(bpf_get_attach_cookie(ctx));
 	spin_lock_enter(ctx, (__u64)lock);
 	return spin_lock_taken(ctx);
 }

@@ -63,6 +63,7 @@ static struct env {
 	int verbose;
 	int track_free;
 	int no_uprobes;		/* futex, scheduler and kernel-lock tracing only */
+	int measure_cost;	/* the source sends what tracing costs (the dashboard's) */
 	int timeline;		/* record --timeline */
 	size_t ringbuf_bytes;
 	long stack_bytes;	/* 0: default; -1: copy none */
@@ -743,6 +744,7 @@ static int open_source(int pid, struct cw_source **out)
 		.no_uprobes = env.no_uprobes,
 		.timeline = env.timeline,
 		.pi_threshold_ns = env.pi_threshold_ns,
+		.measure_cost = env.measure_cost,
 	};
 	char err[256];
 
@@ -1555,6 +1557,7 @@ static int cmd_batch(void)
 	struct live lv = {};
 	int ret;
 
+	env.measure_cost = 1;	/* the header's tracing cost */
 	ret = live_open(&lv);
 	if (ret)
 		goto cleanup;
@@ -1632,6 +1635,7 @@ static int cmd_dashboard(void)
 	char err[256];
 	int ret;
 
+	env.measure_cost = 1;	/* the header's tracing cost */
 	ret = live_open(&lv);
 	if (ret)
 		goto cleanup;

@@ -76,6 +76,7 @@ enum cw_record_type {
 				    * off its CPU by another task */
 	CW_EV_PRIO_STACKS = 28,	/* struct cw_ev_pi_stacks: the holder's and the preemptor's
 				 * stacks of the cw_ev_pi before it */
+	CW_EV_COST = 29,	/* struct cw_ev_cost: what tracing has cost the target so far */
 
 	CW_EV_TYPE_MAX		/* first unused value */
 };
@@ -143,6 +144,19 @@ struct cw_hdr {
 #define CW_PROBE_COOKIE_KIND(c) ((__u8)((c) >> 32))
 #define CW_PROBE_COOKIE_OP(c) ((__u8)((c) >> 40))
 #define CW_PROBE_COOKIE_LOW(c) ((__u32)(c))
+
+/*
+ * What a probe hit costs depends on the instruction under it: the kernel emulates some
+ * (branches, nops, push) and single-steps a copy of any other out of line, about ten times
+ * dearer; a return probe adds a trip through the return trampoline. Bits 48-49 of a probe's
+ * cookie say which, and its program counts its hits under it (cw_ev_cost.hits).
+ */
+#define CW_TRAP_EMULATED 0
+#define CW_TRAP_STEPPED 1
+#define CW_TRAP_RETURN 2
+#define CW_TRAP_MAX 4		/* room in cw_ev_cost; consumers ignore kinds they do not know */
+#define CW_PROBE_COOKIE_WITH_TRAP(c, trap) ((c) | (__u64)((trap) & 3) << 48)
+#define CW_PROBE_COOKIE_TRAP(c) ((__u32)((c) >> 48) & 3)
 
 /* cw_ev_lock.attr: the lock's attributes when known (init, or read from the lock word) */
 #define CW_ATTR_RECURSIVE (1U << 0)
@@ -564,6 +578,28 @@ struct cw_ev_tick {
 	__u64 interval_ns;	/* nominal time between ticks */
 };
 
+/* cw_ev_cost.flags */
+#define CW_COST_CALIBRATED (1U << 0)	/* hit_ns[] holds this host's calibrated costs */
+#define CW_COST_BPF_STATS (1U << 1)	/* bpf_run_ns is measured (kernel BPF statistics on) */
+
+/*
+ * What tracing has cost the target so far, sent by a source that measures it
+ * (the dashboard asks for it), each tick: running totals, so that a lost record costs
+ * nothing but resolution. Probe hits by CW_TRAP_* times each kind's per-hit cost, as
+ * calibrated at start on probes of concwatch's own (tools/lib/source/cost.h), plus the
+ * run time of the source's BPF programs: engine/cost.h turns two of them into a rate.
+ */
+struct cw_ev_cost {
+	struct cw_hdr hdr;		/* pid/tid: 0; ts_ns: when the totals were read */
+	__u64 start_ns;			/* when counting began */
+	__u64 hits[CW_TRAP_MAX];	/* probe hits so far, by CW_TRAP_* */
+	__u64 bpf_run_ns;		/* the source's BPF programs' run time so far */
+	__u64 bpf_runs;			/* ... and their runs */
+	__u32 hit_ns[CW_TRAP_MAX];	/* cost of one hit of each kind here, ns */
+	__u32 flags;			/* CW_COST_* */
+	__u32 pad;
+};
+
 /* cw_ev_lost.what */
 #define CW_LOST_RINGBUF 1	/* ring buffer full: records not reserved */
 #define CW_LOST_MAP_FULL 2	/* a tracking map had no room: state for some operations missing */
@@ -608,6 +644,7 @@ CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
 CW_SIZE_ASSERT(cw_ev_tick, 40);
 CW_SIZE_ASSERT(cw_ev_lost, 40);
 CW_SIZE_ASSERT(cw_ev_module, 88);
+CW_SIZE_ASSERT(cw_ev_cost, 104);
 
 /* The CW_HIST_BUCKETS bucket of a value in ns. */
 static inline __u32 cw_hist_bucket(__u64 ns)

@@ -115,6 +115,37 @@ TEST(prio_stacks_record_layout)
 	ASSERT_EQ(1, CW_PI_STACKS_F_UNTRACED);
 }
 
+/*
+ * Within version 3, a new type (no bump): what tracing cost, as running totals, and
+ * the trap kind a probe's cookie carries.
+ */
+TEST(cost_record_layout)
+{
+	ASSERT_EQ(29, CW_EV_COST);
+	ASSERT_EQ(30, CW_EV_TYPE_MAX);
+	ASSERT_STREQ("cost", cw_record__type_name(CW_EV_COST));
+	ASSERT_EQ(104, sizeof(struct cw_ev_cost));
+	ASSERT_EQ(104, cw_record__min_size(CW_EV_COST));
+	ASSERT_EQ(24, offsetof(struct cw_ev_cost, start_ns));
+	ASSERT_EQ(32, offsetof(struct cw_ev_cost, hits));
+	ASSERT_EQ(64, offsetof(struct cw_ev_cost, bpf_run_ns));
+	ASSERT_EQ(72, offsetof(struct cw_ev_cost, bpf_runs));
+	ASSERT_EQ(80, offsetof(struct cw_ev_cost, hit_ns));
+	ASSERT_EQ(96, offsetof(struct cw_ev_cost, flags));
+	ASSERT_EQ(0, CW_TRAP_EMULATED);
+	ASSERT_EQ(1, CW_TRAP_STEPPED);
+	ASSERT_EQ(2, CW_TRAP_RETURN);
+	ASSERT_EQ(4, CW_TRAP_MAX);
+	ASSERT_EQ(0x0002010700000000ULL,
+		  CW_PROBE_COOKIE_WITH_TRAP(CW_PROBE_COOKIE(7, 1, 0), CW_TRAP_RETURN));
+	ASSERT_EQ(CW_TRAP_STEPPED,
+		  CW_PROBE_COOKIE_TRAP(CW_PROBE_COOKIE_WITH_TRAP(CW_PROBE_COOKIE(7, 1, 9),
+								 CW_TRAP_STEPPED)));
+	ASSERT_EQ(9, CW_PROBE_COOKIE_LOW(CW_PROBE_COOKIE_WITH_TRAP(CW_PROBE_COOKIE(7, 1, 9), 1)));
+	ASSERT_EQ(1, CW_COST_CALIBRATED);
+	ASSERT_EQ(2, CW_COST_BPF_STATS);
+}
+
 TEST(histogram_buckets)
 {
 	ASSERT_EQ(0, cw_hist_bucket(0));

@@ -138,6 +138,59 @@ TEST_F(snap, thread_rows)
 	free(s);
 }
 
+/*
+ * What tracing cost, when the source measures it: each snapshot its own interval, the
+ * share of the target's CPU time from the threads' measured time in it.
+ */
+TEST_F(snap, cost_lines)
+{
+	__u64 offcpu[CW_OFFCPU_MAX] = {};
+	struct cw_ev_thread_stats st = synth_thread_stats(1000, PID, TID, 0, offcpu);
+	const char *want;
+	struct cw_ev_cost c;
+	char *s;
+
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &st.hdr));
+	memset(&c, 0, sizeof(c));
+	c.hdr = synth_hdr(CW_EV_COST, sizeof(c), 1000, 0, 0);
+	c.start_ns = 1000;
+	c.hit_ns[CW_TRAP_EMULATED] = 500;
+	c.hit_ns[CW_TRAP_STEPPED] = 5000;
+	c.hit_ns[CW_TRAP_RETURN] = 250;
+	c.flags = CW_COST_CALIBRATED | CW_COST_BPF_STATS;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
+	s = snapshot(self->eng, self->snap);
+	ASSERT_NE(NULL, s);
+	free(s);
+	/* in 1 s: 2000 emulated, 100 stepped, 1000 returns (1.75 ms), 0.25 ms of BPF */
+	st = synth_thread_stats(1000001000ULL, PID, TID, 15000000, offcpu);
+	c.hdr.ts_ns = 1000001000ULL;
+	c.hits[CW_TRAP_EMULATED] = 2000;
+	c.hits[CW_TRAP_STEPPED] = 100;
+	c.hits[CW_TRAP_RETURN] = 1000;
+	c.bpf_run_ns = 250000;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &st.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
+	s = snapshot(self->eng, self->snap);
+	ASSERT_NE(NULL, s);
+	want = "Tracing cost: 0.20% of a CPU, 13.3% of the target's CPU time\n"
+	       "Probe hits: 2000 emulated, 100 single-stepped, 1000 returns; BPF run time 250.0 us\n"
+	       "No lock operations seen.\n";
+	EXPECT_EQ(0, strncmp(s, want, strlen(want))) TH_LOG("%s", s);
+	free(s);
+	/* no statistics, not calibrated: said so, nothing guessed */
+	c.hdr.ts_ns = 2000001000ULL;
+	c.flags = 0;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
+	s = snapshot(self->eng, self->snap);
+	ASSERT_NE(NULL, s);
+	want = "Tracing cost: unknown (the probe hit cost is not calibrated)\n"
+	       "Probe hits: 0 emulated, 0 single-stepped, 0 returns; BPF run time not measured\n"
+	       "No lock operations seen.\n";
+	EXPECT_EQ(0, strncmp(s, want, strlen(want))) TH_LOG("%s", s);
+	free(s);
+}
+
 TEST(empty)
 {
 	struct cw_report_snapshot *snap = cw_report__snapshot_new();

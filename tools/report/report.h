@@ -4,6 +4,7 @@
 #define __CW_REPORT_H
 
 #include <stdio.h>
+#include "engine/cost.h"
 #include "engine/engine.h"
 #include "stack/stack.h"
 
@@ -137,12 +138,23 @@ struct cw_report_view {
 	__u64 traced_ns;		/* the traced threads' time in the interval */
 	unsigned int threshold_pct;	/* contention_hotspot's */
 	int thread_locks_known;		/* cw_report__thread_locks_known() */
+	/* what tracing cost in the interval, when the source measures it (CW_EV_COST) */
+	int cost_known;
+	struct cw_cost_estimate cost;
+	__u64 oncpu_ns;			/* the measured threads' CPU time in the interval */
+	double cost_share;		/* cost of oncpu_ns in %, -1: unknown */
 };
 
 /* Take a snapshot into *v (cw_report__view_fini() frees it). 0 or -ENOMEM. */
 int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report_target *t,
 			     struct cw_report_snapshot *snap, struct cw_report_view *v);
 void cw_report__view_fini(struct cw_report_view *v);
+/*
+ * What tracing cost in the view's interval, in a few words for a header ("cost 0.9% CPU,
+ * 12% of target"; "cost -" when not measured), or as the batch snapshots' two lines.
+ */
+void cw_report__cost_short(const struct cw_report_view *v, char *buf, size_t len);
+void cw_report__cost_lines(FILE *out, const struct cw_report_view *v);
 /* The symbol context the snapshots keep (NULL before the first): valid until the next. */
 struct cw_symbols *cw_report__snapshot_symbols(const struct cw_report_snapshot *snap);
 /*

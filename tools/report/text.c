@@ -475,6 +475,7 @@ struct cw_report_snapshot {
 	struct cw_symbols *sym;
 	struct cw_classifier *cls;
 	size_t sym_modules;
+	struct cw_ev_cost cost;		/* the cost totals of the last snapshot (type 0: none) */
 };
 
 struct cw_report_snapshot *cw_report__snapshot_new(void)
@@ -783,6 +784,54 @@ void cw_report__view_fini(struct cw_report_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* What tracing cost since the last snapshot, when the source sends its totals. */
+static void snap_cost(const struct cw_engine *eng, struct cw_report_snapshot *snap,
+		      struct cw_report_view *v)
+{
+	const struct cw_ev_cost *now = cw_engine__cost(eng);
+
+	v->cost_share = -1;
+	if (!now)
+		return;
+	cw_cost__estimate(snap->cost.hdr.type ? &snap->cost : NULL, now, &v->cost);
+	v->cost_known = 1;
+	v->cost_share = cw_cost__share_of(&v->cost, v->oncpu_ns);
+	snap->cost = *now;
+}
+
+void cw_report__cost_short(const struct cw_report_view *v, char *buf, size_t len)
+{
+	if (!v->cost_known || !v->cost.calibrated)
+		snprintf(buf, len, "cost -");
+	else if (v->cost_share < 0)
+		snprintf(buf, len, "cost %.1f%% CPU", v->cost.cpu_pct);
+	else
+		snprintf(buf, len, "cost %.1f%% CPU, %.0f%% of target", v->cost.cpu_pct,
+			 v->cost_share);
+}
+
+void cw_report__cost_lines(FILE *out, const struct cw_report_view *v)
+{
+	const struct cw_cost_estimate *e = &v->cost;
+	char bpf[32];
+
+	if (!v->cost_known)
+		return;
+	if (!e->calibrated)
+		fprintf(out, "Tracing cost: unknown (the probe hit cost is not calibrated)\n");
+	else if (v->cost_share < 0)
+		fprintf(out, "Tracing cost: %.2f%% of a CPU\n", e->cpu_pct);
+	else
+		fprintf(out, "Tracing cost: %.2f%% of a CPU, %.1f%% of the target's CPU time\n",
+			e->cpu_pct, v->cost_share);
+	if (e->bpf_stats)
+		fmt_ns(bpf, sizeof(bpf), e->bpf_ns);
+	fprintf(out, "Probe hits: %llu emulated, %llu single-stepped, %llu returns; BPF run time %s\n",
+		(unsigned long long)e->hits[CW_TRAP_EMULATED],
+		(unsigned long long)e->hits[CW_TRAP_STEPPED],
+		(unsigned long long)e->hits[CW_TRAP_RETURN], e->bpf_stats ? bpf : "not measured");
+}
+
 int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report_target *t,
 			     struct cw_report_snapshot *snap, struct cw_report_view *v)
 {
@@ -847,7 +896,10 @@ int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report
 		row->futex_ns = d[i].futex_ns;
 		row->klock_ns = d[i].klock_ns;
 		row->other_ns = d[i].other_ns;
+		if (row->measured)
+			v->oncpu_ns += row->oncpu_ns;
 	}
+	snap_cost(eng, snap, v);
 	err = 0;
 cleanup:
 	free(d);
@@ -985,6 +1037,7 @@ int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_
 
 	if (err)
 		return err;
+	cw_report__cost_lines(out, &v);
 	if (!v.nr_locks)
 		fprintf(out, "No lock operations seen.\n");
 	else if (!v.nr_active)

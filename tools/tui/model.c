@@ -385,6 +385,7 @@ int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 	if (!err)
 		err = make_locks(m, &v, waits, nr_waits, dt);
 	free(waits);
+	cw_report__cost_short(&v, m->cost, sizeof(m->cost));
 	cw_report__view_fini(&v);
 	if (!err)
 		err = make_findings(m, eng, t, now);

@@ -214,8 +214,9 @@ static void draw_header(struct tui *ui)
 			mvchgat(0, x, 8, A_BOLD, PAIR_EXITED, NULL);
 	}
 	snprintf(lost, sizeof(lost), "lost %llu", (unsigned long long)c->lost_total);
-	snprintf(line, sizeof(line), "events %.0f/s  %s  backend %s (%s)  threads %zu  locks %zu  "
-		 "findings %zu", ui->m.events_s, lost, ui->o->backend ? ui->o->backend : "bpf",
+	snprintf(line, sizeof(line), "events %.0f/s  %s  %s  backend %s (%s)  threads %zu  "
+		 "locks %zu  findings %zu", ui->m.events_s, lost,
+		 ui->m.cost[0] ? ui->m.cost : "cost -", ui->o->backend ? ui->o->backend : "bpf",
 		 ui->o->no_uprobes ? "--no-uprobes" : "full", ui->m.nr_threads, ui->m.nr_locks,
 		 ui->m.nr_live);
 	put_line(1, line, A_NORMAL);

@@ -40,6 +40,7 @@ struct cw_engine {
 	struct cw_wf *wf;		/* who is blocked on what now */
 	struct cw_ll *ll;		/* threads failing trylocks on each other's locks */
 	struct cw_prio *prio;		/* priority inversions, PI boosts */
+	struct cw_ev_cost cost;		/* the latest CW_EV_COST (hdr.type 0: none yet) */
 };
 
 #define SITE_NONE UINT32_MAX
@@ -847,6 +848,11 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		/* the clock moved while the target may send nothing: hangs are confirmed here */
 		err = cw_wf__tick(eng->wf, eng, eng->now_ns) ?: cw_ll__tick(eng->ll, eng->now_ns);
 		break;
+	case CW_EV_COST:
+		/* running totals: the newest says everything */
+		if (h->ts_ns >= eng->cost.hdr.ts_ns)
+			eng->cost = *(const struct cw_ev_cost *)h;
+		break;
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *l = (const void *)h;
 
@@ -872,7 +878,12 @@ __u64 cw_engine__events(const struct cw_engine *eng)
 
 	/* stacks and the module map describe operations; they are none themselves */
 	return c->records - c->ticks - c->by_type[CW_EV_LOST] - c->synthetic -
-	       c->by_type[CW_EV_STACK] - c->by_type[CW_EV_USTACK_RAW];
+	       c->by_type[CW_EV_STACK] - c->by_type[CW_EV_USTACK_RAW] - c->by_type[CW_EV_COST];
+}
+
+const struct cw_ev_cost *cw_engine__cost(const struct cw_engine *eng)
+{
+	return eng->cost.hdr.type ? &eng->cost : NULL;
 }
 
 __u64 cw_engine__now(const struct cw_engine *eng)

@@ -185,6 +185,9 @@ int cw_engine__feed(void *eng, const struct cw_hdr *rec);
 /* Operations the target did: records, less ticks, losses, stacks and synthetic ones. */
 __u64 cw_engine__events(const struct cw_engine *eng);
 
+/* What tracing has cost so far: the newest CW_EV_COST (engine/cost.h), NULL: none came. */
+const struct cw_ev_cost *cw_engine__cost(const struct cw_engine *eng);
+
 /* Newest ts_ns seen, and the first: their difference is how long the stream covers. */
 __u64 cw_engine__now(const struct cw_engine *eng);
 __u64 cw_engine__first_ts(const struct cw_engine *eng);

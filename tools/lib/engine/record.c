@@ -39,6 +39,7 @@ static const struct {
 	[CW_EV_BLOCKED] = { "blocked", sizeof(struct cw_ev_blocked) },
 	[CW_EV_PRIO_INVERSION] = { "prio_inversion", sizeof(struct cw_ev_pi) },
 	[CW_EV_PRIO_STACKS] = { "prio_stacks", sizeof(struct cw_ev_pi_stacks) },
+	[CW_EV_COST] = { "cost", sizeof(struct cw_ev_cost) },
 };
 
 static const char *const lost_names[CW_LOST_MAX] = {
@@ -218,6 +219,17 @@ int cw_record__format(const struct cw_hdr *h, char *buf, size_t len)
 	case CW_EV_TICK:
 		return n + snprintf(buf, len, " seq=%llu",
 				    (unsigned long long)((const struct cw_ev_tick *)h)->seq);
+	case CW_EV_COST: {
+		const struct cw_ev_cost *e = (const void *)h;
+
+		return n + snprintf(buf, len, " hits=%llu/%llu/%llu hit_ns=%u/%u/%u bpf=%llu flags=0x%x",
+				    (unsigned long long)e->hits[CW_TRAP_EMULATED],
+				    (unsigned long long)e->hits[CW_TRAP_STEPPED],
+				    (unsigned long long)e->hits[CW_TRAP_RETURN],
+				    e->hit_ns[CW_TRAP_EMULATED], e->hit_ns[CW_TRAP_STEPPED],
+				    e->hit_ns[CW_TRAP_RETURN], (unsigned long long)e->bpf_run_ns,
+				    e->flags);
+	}
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *e = (const void *)h;
 

@@ -77,6 +77,11 @@ struct cw_source_opts {
 					 * per lock, futex and kernel-lock operation (raw_events) */
 	__u64 pi_threshold_ns;		/* --pi-threshold: priority inversions shorter than this
 					 * are not sent; 0 = default (1 ms) */
+	int measure_cost;		/* send what tracing costs the target (CW_EV_COST) each
+					 * tick: probe hits by trap kind, their per-hit cost
+					 * calibrated at start (source/cost.h), and the BPF
+					 * programs' run time, the kernel's statistics on
+					 * while the source runs */
 	int follow_blocked;		/* procscan beside a tracing source: look again, every
 					 * tick, at the threads found blocked, send
 					 * CW_OFFCPU_NONE for each that left its wait, end

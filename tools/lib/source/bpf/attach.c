@@ -118,6 +118,7 @@ static int attach(struct bpf_source *s, struct proc *p)
 		const struct cw_object *obj = NULL;
 		struct cw_elf_func f;
 		__u64 off;
+		int trap;
 
 		if (pr->track_free && !s->opts.track_free)
 			continue;
@@ -139,10 +140,12 @@ static int attach(struct bpf_source *s, struct proc *p)
 			note(s, why);
 			continue;
 		}
-		off = f.offset + cw_bpf__place(s->emulates_push, s->emulates_nopl, pr, &f);
+		off = f.offset + cw_bpf__place(s->emulates_push, s->emulates_nopl, pr, &f, &trap);
 		for (int ret = 0; ret <= pr->ret && !err; ret++) {
 			LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret,
-				    .bpf_cookie = CW_PROBE_COOKIE(pr->kind, pr->op, 0));
+				    .bpf_cookie = CW_PROBE_COOKIE_WITH_TRAP(
+					    CW_PROBE_COOKIE(pr->kind, pr->op, 0),
+					    ret ? CW_TRAP_RETURN : trap));
 			const char *name = ret ? CW_BPF_RET_PROG : pr->prog;
 			struct bpf_program *prog;
 			struct bpf_link **link = &p->links[2 * i + ret];

@@ -12,6 +12,8 @@
  *   threads.c      the scheduler programs, and the per-thread figures of thread_stats
  *                  sent each tick
  *   prio.c         priority inversions still going on, from thread_stats
+ *   cost.c         what tracing costs the target (opts.measure_cost): calibration,
+ *                  probe hits, BPF run time, sent as CW_EV_COST
  * Thread names, module maps, ticks and lost records are no part of it: every backend
  * shares them (source/emit.h, source/procinfo.h).
  */
@@ -153,15 +155,25 @@ struct bpf_source {
 
 	struct cw_bpf_sites sites;	/* stats.c */
 	struct cw_bpf_threads threads;	/* threads.c */
+
+	/* cost.c, with opts.measure_cost */
+	struct cw_ev_cost cost;		/* the calibration, and the totals last sent */
+	int stats_fd;			/* bpf_enable_stats()'s, or -1 */
+	int *prog_fds;			/* the loaded programs, whose run time counts */
+	size_t nr_prog_fds;
+	__u64 cost_next_ns;		/* when to send the next totals */
 };
 
 int cw_bpf__untarget(struct bpf_source *s, __u32 tgid);
 void cw_bpf__set_err(struct bpf_source *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* probes.c: where in function f to put probe p (an offset from its start). */
+/*
+ * probes.c: where in function f to put probe p (an offset from its start), and the kind
+ * of trap a hit there costs into *trap (CW_TRAP_*; trap may be NULL).
+ */
 __u64 cw_bpf__place(int emulates_push, int emulates_nopl, const struct cw_bpf_probe *p,
-		    const struct cw_elf_func *f);
+		    const struct cw_elf_func *f, int *trap);
 
 /* attach.c */
 #define CW_BPF_MAX_CANDIDATES 3
@@ -211,6 +223,11 @@ int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread
 			 __u64 now);
 int cw_bpf__thread_final(struct bpf_source *s, const struct cw_hdr *h);
 void cw_bpf__threads_fini(struct bpf_source *s);
+
+/* cost.c: after load (calibrates, turns the statistics on); each drain; at free */
+int cw_bpf__cost_start(struct bpf_source *s);
+int cw_bpf__send_cost(struct bpf_source *s, __u64 now);
+void cw_bpf__cost_fini(struct bpf_source *s);
 
 /*
  * Call fn for every entry of the hash map fd (batch.c), in batches of b; the first error

@@ -54,7 +54,7 @@ _Static_assert(sizeof(cw_bpf_probes) / sizeof(cw_bpf_probes[0]) == CW_BPF_NR_PRO
  * ten times the cost (PERF-NOTES).
  */
 __u64 cw_bpf__place(int emulates_push, int emulates_nopl, const struct cw_bpf_probe *p,
-		    const struct cw_elf_func *f)
+		    const struct cw_elf_func *f, int *trap)
 {
 	struct cw_placement_req req = {
 		.code = f->code,
@@ -67,6 +67,8 @@ __u64 cw_bpf__place(int emulates_push, int emulates_nopl, const struct cw_bpf_pr
 	};
 	struct cw_placement pl;
 
+	if (trap)
+		*trap = CW_TRAP_STEPPED; /* the entry, not decoded: the dearer kind */
 	if (!f->code || cw_placement__find(&req, &pl))
 		return 0;
 	/*
@@ -76,7 +78,9 @@ __u64 cw_bpf__place(int emulates_push, int emulates_nopl, const struct cw_bpf_pr
 	 * acquisition there (SPIN_LOCK in concwatch.bpf.c), without a wait time.
 	 */
 	if (pl.refused && p->at_success && pl.after_jcc)
-		return pl.after_jcc;
+		return pl.after_jcc; /* not decoded: counted single-stepped (glibc 2.36: xor) */
+	if (trap && pl.emulated)
+		*trap = CW_TRAP_EMULATED;
 	return pl.offset;
 }
 
@@ -100,5 +104,5 @@ __u64 cw_bpf_probes__offset(size_t i, const struct cw_elf_func *f, int emulates_
 {
 	if (i >= CW_BPF_NR_PROBES)
 		return 0;
-	return cw_bpf__place(emulates_push, emulates_nopl, &cw_bpf_probes[i], f);
+	return cw_bpf__place(emulates_push, emulates_nopl, &cw_bpf_probes[i], f, NULL);
 }

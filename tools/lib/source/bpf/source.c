@@ -221,6 +221,14 @@ static int bpf_source_start(struct cw_source *src)
 		return err;
 	}
 	t = cw_now_ns();
+	err = cw_bpf__cost_start(s);
+	if (err) {
+		cw_bpf__set_err(s, "out of memory");
+		return err;
+	}
+	if (s->opts.measure_cost)
+		took("tracing cost calibrated", t);
+	t = cw_now_ns();
 	s->emulates_push = cw_placement__kernel_emulates_push() > 0;
 	s->emulates_nopl = cw_placement__kernel_emulates_nopl() > 0;
 	err = cw_bpf__attach_tracepoints(s);
@@ -318,6 +326,7 @@ static void bpf_source_free(struct cw_source *src)
 	free(s->procs);
 	cw_bpf__stats_fini(s);
 	cw_bpf__threads_fini(s);
+	cw_bpf__cost_fini(s);
 	free(s);
 }
 
@@ -381,6 +390,7 @@ int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **ou
 	}
 	s->base.ops = &bpf_source_ops;
 	s->umulti_type = -1;
+	s->stats_fd = -1;
 	ret = set_opts(s, opts);
 	if (ret) {
 		if (ret == -ENOSPC)

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What tracing costs the target (cw_source_opts.measure_cost): the per-hit cost of each
+ * trap kind calibrated at start (source/cost.h), the hits the probe programs count by
+ * kind in trap_hits, and the run time of every loaded program from the kernel's BPF
+ * statistics, sent each tick as running totals (CW_EV_COST).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "concwatch.skel.h"
+#include "source/bpf/internal.h"
+#include "source/cost.h"
+
+/* Add a line to the notes -v shows. */
+static void note(struct bpf_source *s, const char *fmt, const char *why)
+{
+	size_t len = strlen(s->base.notes);
+
+	snprintf(s->base.notes + len, sizeof(s->base.notes) - len, "%s", len ? "; " : "");
+	len = strlen(s->base.notes);
+	snprintf(s->base.notes + len, sizeof(s->base.notes) - len, fmt, why);
+}
+
+int cw_bpf__cost_start(struct bpf_source *s)
+{
+	struct cw_cost_calib c;
+	struct bpf_program *prog;
+	char why[200];
+	size_t n = 0;
+
+	s->stats_fd = -1;
+	if (!s->opts.measure_cost)
+		return 0;
+	s->cost.hdr.type = CW_EV_COST;
+	s->cost.hdr.size = sizeof(s->cost);
+	s->cost.hdr.cpu = 0xffff;
+	if (!cw_cost_calib__run(&c, s->umulti_type, why, sizeof(why))) {
+		memcpy(s->cost.hit_ns, c.hit_ns, sizeof(c.hit_ns));
+		s->cost.flags |= CW_COST_CALIBRATED;
+		if (s->opts.verbose)
+			fprintf(stderr, "concwatch: a probe hit costs %.2f us emulated, %.2f us "
+				"single-stepped, %.2f us more with a return probe here (%u calls "
+				"a round, calibrated in %.1f ms)\n",
+				c.hit_ns[CW_TRAP_EMULATED] / 1e3, c.hit_ns[CW_TRAP_STEPPED] / 1e3,
+				c.hit_ns[CW_TRAP_RETURN] / 1e3, c.hits, c.took_ns / 1e6);
+	} else {
+		note(s, "tracing cost not calibrated: %s", why);
+	}
+	s->stats_fd = cw_cost__bpf_stats_enable();
+	if (s->stats_fd >= 0) {
+		s->cost.flags |= CW_COST_BPF_STATS;
+	} else {
+		snprintf(why, sizeof(why), "%s", strerror(-s->stats_fd));
+		note(s, "BPF run time not measured: %s", why);
+	}
+	bpf_object__for_each_program(prog, s->skel->obj)
+		n++;
+	s->prog_fds = calloc(n ? n : 1, sizeof(*s->prog_fds));
+	if (!s->prog_fds)
+		return -ENOMEM;
+	bpf_object__for_each_program(prog, s->skel->obj)
+		s->prog_fds[s->nr_prog_fds++] = bpf_program__fd(prog);
+	s->cost.start_ns = cw_now_ns();
+	return 0;
+}
+
+/* Every CPU's count of trap kind k, added up. */
+static __u64 hits_of(struct bpf_source *s, __u32 k, __u64 *vals)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__u64 sum = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.trap_hits), &k, vals))
+		return s->cost.hits[k]; /* cannot happen on an array: keep the last */
+	for (int c = 0; c < cpus; c++)
+		sum += vals[c];
+	return sum;
+}
+
+int cw_bpf__send_cost(struct bpf_source *s, __u64 now)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (!s->opts.measure_cost || !s->cost.start_ns)
+		return 0;
+	/* one a tick, and once more with the totals at the stop */
+	if (s->stopped_ns ? s->cost.hdr.ts_ns >= s->stopped_ns : now < s->cost_next_ns)
+		return 0;
+	if (cpus <= 0)
+		return 0;
+	vals = calloc(cpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 k = 0; k < CW_TRAP_MAX; k++)
+		s->cost.hits[k] = hits_of(s, k, vals);
+	free(vals);
+	if (s->cost.flags & CW_COST_BPF_STATS)
+		cw_cost__bpf_run_time(s->prog_fds, s->nr_prog_fds, &s->cost.bpf_run_ns,
+				      &s->cost.bpf_runs);
+	s->cost.hdr.ts_ns = now;
+	s->cost_next_ns = now + s->opts.tick_ns;
+	return cw_emit__deliver(&s->emit, &s->cost.hdr);
+}
+
+void cw_bpf__cost_fini(struct bpf_source *s)
+{
+	if (s->stats_fd >= 0)
+		close(s->stats_fd);
+	s->stats_fd = -1;
+	free(s->prog_fds);
+	s->prog_fds = NULL;
+}
