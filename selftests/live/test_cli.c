@@ -1309,6 +1309,81 @@ TEST(batch_snapshots_per_interval_named)
 }
 
 /*
+ * The probe hits of the snapshot that starts after *line, into hits (entry, return); 0,
+ * -1 at the end of the output, -2 when it has no "Tracing cost:" line. Leaves the next
+ * header in line.
+ */
+static int snapshot_hits(FILE *f, char *line, size_t len, unsigned long long hits[2])
+{
+	unsigned long long emu, step, ret;
+	int cost = 0;
+
+	hits[0] = hits[1] = 0;
+	while (!read_line(f, line, len)) {
+		if (!strncmp(line, "concwatch - ", 12))
+			return cost ? 0 : -2;
+		if (!strncmp(line, "Tracing cost: ", 14) && strstr(line, "% of a CPU"))
+			cost = 1;
+		if (sscanf(line, "Probe hits: %llu emulated, %llu single-stepped, %llu returns",
+			   &emu, &step, &ret) == 3) {
+			hits[0] = emu + step;
+			hits[1] = ret;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Batch snapshots say what tracing cost in their interval, and count the probe hits
+ * exactly: each round of wl_rounds takes its mutex N times, 2N entry hits (lock,
+ * unlock) and N returns (lock's), spread over the snapshots after it; between rounds none.
+ */
+TEST(batch_tracing_cost)
+{
+	char arg[32], pid[32], line[512];
+	const char *wl_args[] = { arg, NULL };
+	const char *argv[] = { cw_bin_path(), "-p", pid, "--batch", "--interval", "100ms", NULL };
+	unsigned long long hits[2], entries = 0, returns = 0;
+	long n = cw_scale(4000);
+	struct cw_wl wl;
+	int out, err, status;
+	FILE *of;
+	pid_t cw;
+
+	LIVE_OR_SKIP();
+	snprintf(arg, sizeof(arg), "%ld", n);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", wl_args));
+	snprintf(pid, sizeof(pid), "%d", wl.pid);
+	cw = cw_spawn(argv, NULL, &out, &err);
+	ASSERT_LT(0, cw);
+	of = fdopen(out, "r");
+	do {
+		ASSERT_EQ(0, read_line(of, line, sizeof(line))) TH_LOG("no snapshot");
+	} while (strncmp(line, "concwatch - ", 12));
+	ASSERT_EQ(0, snapshot_hits(of, line, sizeof(line), hits));
+	EXPECT_EQ(0, hits[0]);
+	EXPECT_EQ(0, hits[1]);
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	while (returns < (unsigned long long)n) {
+		ASSERT_EQ(0, snapshot_hits(of, line, sizeof(line), hits));
+		entries += hits[0];
+		returns += hits[1];
+	}
+	EXPECT_EQ(n, returns);
+	EXPECT_EQ(2 * n, entries);
+	/* and then nothing hits a probe */
+	ASSERT_EQ(0, snapshot_hits(of, line, sizeof(line), hits));
+	EXPECT_EQ(0, hits[0]);
+	EXPECT_EQ(0, hits[1]);
+	kill(cw, SIGINT);
+	ASSERT_EQ(cw, waitpid(cw, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fclose(of);
+	close(err);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
+/*
  * Each batch snapshot ends with the findings panel: wl_deadlock, hung before the attach,
  * gives its deadlock as an ERROR line in every snapshot; a process with no finding says
  * so.

@@ -375,7 +375,8 @@ static void hot_on_top(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *sel
 
 TEST_F(tui, hot_lock_on_top)
 {
-	char line[512], *s = NULL;
+	char line[512], *s = NULL, *cost;
+	double cpu, share;
 
 	CW_SKIPPED_IN_SETUP();
 	hot_on_top(_metadata, self);
@@ -386,6 +387,14 @@ TEST_F(tui, hot_lock_on_top)
 	EXPECT_NE(NULL, strstr(line, "(wl_hot)"));
 	line_of(s, 1, line, sizeof(line));
 	EXPECT_NE(NULL, strstr(line, "backend bpf (full)")) TH_LOG("header: %s", line);
+	/* and what watching costs: the workers' lock calls hit probes, at a measured price */
+	cost = strstr(line, "  cost ");
+	ASSERT_NE(NULL, cost) TH_LOG("header: %s", line);
+	ASSERT_EQ(2, sscanf(cost, "  cost %lf%% CPU, %lf%% of target", &cpu, &share))
+		TH_LOG("header: %s", line);
+	EXPECT_LT(0, cpu) TH_LOG("header: %s", line);
+	EXPECT_LT(0, share) TH_LOG("header: %s", line);
+	EXPECT_GE(100, share) TH_LOG("header: %s", line);
 	/* the four workers are threads of the panel, by name */
 	for (int i = 0; i < 4; i++) {
 		char name[16];

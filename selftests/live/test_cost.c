@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What tracing costs, measured (source/cost.h, CW_EV_COST):
+ *  - the per-hit cost calibrated here, through either way of attaching a uprobe: a
+ *    single-stepped hit costs more than an emulated one, and a return probe adds to an
+ *    entry probe;
+ *  - the hits counted exactly: wl_rounds takes its mutex N times a round, so each round
+ *    adds 2N entry hits (lock, unlock) and N returns (lock's), and nothing between rounds;
+ *  - --no-uprobes: no hit at all, and the BPF programs' run time still measured.
+ */
+#include "kselftest_harness.h"
+#include "cwtest.h"
+#include "engine/engine.h"
+#include "source/cost.h"
+#include "source/links.h"
+#include "source/session.h"
+
+static void check_calibration(struct __test_metadata *_metadata, int umulti_type)
+{
+	struct cw_cost_calib c;
+	char err[256] = "";
+
+	ASSERT_EQ(0, cw_cost_calib__run(&c, umulti_type, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_LT(0, c.hit_ns[CW_TRAP_EMULATED]);
+	EXPECT_LT(c.hit_ns[CW_TRAP_EMULATED], c.hit_ns[CW_TRAP_STEPPED])
+		TH_LOG("emulated %u ns, single-stepped %u ns", c.hit_ns[CW_TRAP_EMULATED],
+		       c.hit_ns[CW_TRAP_STEPPED]);
+	EXPECT_LT(0, c.hit_ns[CW_TRAP_RETURN]);
+	EXPECT_LE(64, c.hits);
+	EXPECT_LT(0, c.took_ns);
+}
+
+TEST(calibrate_perf_uprobes)
+{
+	const char *why = cw_live_skip_reason();
+
+	if (why)
+		SKIP(return, "%s", why);
+	check_calibration(_metadata, -1);
+}
+
+TEST(calibrate_uprobe_multi)
+{
+	const char *why = cw_live_skip_reason();
+	int type = cw_uprobe_multi_type();
+
+	if (why)
+		SKIP(return, "%s", why);
+	if (type < 0)
+		SKIP(return, "this kernel has no uprobe-multi links (Linux 6.6)");
+	check_calibration(_metadata, type);
+}
+
+/* Run the session until a cost record read after since has come. */
+static const struct cw_ev_cost *cost_after(struct __test_metadata *_metadata,
+					   struct cw_session *sess, struct cw_engine *eng,
+					   __u64 since)
+{
+	const struct cw_ev_cost *c;
+	int end;
+
+	while (!(c = cw_engine__cost(eng)) || c->hdr.ts_ns <= since) {
+		end = cw_session__run(sess, cw_now_ns() + 50000000ULL, NULL);
+		if (end != CW_SESSION_DEADLINE) {
+			TH_LOG("session ended: %s", cw_session__error(sess));
+			return NULL;
+		}
+	}
+	return c;
+}
+
+TEST(hits_counted_exactly)
+{
+	const char *why = cw_live_skip_reason();
+	long n = cw_scale(3000);
+	char arg[32], err[256] = "";
+	const char *args[] = { arg, NULL };
+	struct cw_source_opts opts = { .measure_cost = 1 };
+	struct cw_session *sess = NULL;
+	const struct cw_ev_cost *c;
+	struct cw_engine *eng;
+	struct cw_wl wl;
+
+	if (why)
+		SKIP(return, "%s", why);
+	snprintf(arg, sizeof(arg), "%ld", n);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", args));
+	eng = cw_engine__new();
+	ASSERT_NE(NULL, eng);
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+		TH_LOG("%s", err);
+	c = cost_after(_metadata, sess, eng, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(c->flags & CW_COST_CALIBRATED);
+	EXPECT_TRUE(c->flags & CW_COST_BPF_STATS);
+	EXPECT_EQ(0, c->hits[CW_TRAP_EMULATED] + c->hits[CW_TRAP_STEPPED]);
+	EXPECT_EQ(0, c->hits[CW_TRAP_RETURN]);
+	for (long round = 1; round <= 2; round++) {
+		__u64 runs = c->bpf_runs;
+
+		ASSERT_EQ(0, cw_wl__go(&wl));
+		c = cost_after(_metadata, sess, eng, cw_now_ns());
+		ASSERT_NE(NULL, c);
+		EXPECT_EQ(2 * n * round, c->hits[CW_TRAP_EMULATED] + c->hits[CW_TRAP_STEPPED])
+			TH_LOG("round %ld: %llu emulated, %llu single-stepped", round,
+			       (unsigned long long)c->hits[CW_TRAP_EMULATED],
+			       (unsigned long long)c->hits[CW_TRAP_STEPPED]);
+		EXPECT_EQ(n * round, c->hits[CW_TRAP_RETURN]);
+		/* three programs ran for each pair, at least */
+		EXPECT_LE(runs + 3 * n, c->bpf_runs);
+	}
+	EXPECT_EQ(0, cw_engine__counts(eng)->lost_total);
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
+	cw_engine__free(eng);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
+TEST(no_uprobes_no_hits)
+{
+	const char *why = cw_live_skip_reason();
+	char err[256] = "";
+	const char *args[] = { "2000", NULL };
+	struct cw_source_opts opts = { .measure_cost = 1, .no_uprobes = 1 };
+	struct cw_session *sess = NULL;
+	const struct cw_ev_cost *c;
+	struct cw_engine *eng;
+	struct cw_wl wl;
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", args));
+	eng = cw_engine__new();
+	ASSERT_NE(NULL, eng);
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+		TH_LOG("%s", err);
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	c = cost_after(_metadata, sess, eng, cw_now_ns());
+	ASSERT_NE(NULL, c);
+	for (int k = 0; k < CW_TRAP_MAX; k++)
+		EXPECT_EQ(0, c->hits[k]);
+	/* the scheduler's programs ran (the round's barrier puts its threads to sleep) */
+	EXPECT_LT(0, c->bpf_runs);
+	EXPECT_LT(0, c->bpf_run_ns);
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
+	cw_engine__free(eng);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
+TEST_HARNESS_MAIN
