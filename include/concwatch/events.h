@@ -580,21 +580,27 @@ struct cw_ev_tick {
 
 /* cw_ev_cost.flags */
 #define CW_COST_CALIBRATED (1U << 0)	/* hit_ns[] holds this host's calibrated costs */
-#define CW_COST_BPF_STATS (1U << 1)	/* bpf_run_ns is measured (kernel BPF statistics on) */
+#define CW_COST_BPF_STATS (1U << 1)	/* bpf_run_* and tp_run_* are measured (kernel BPF
+					 * statistics on) */
 
 /*
  * What tracing has cost the target so far, sent by a source that measures it
  * (the dashboard asks for it), each tick: running totals, so that a lost record costs
  * nothing but resolution. Probe hits by CW_TRAP_* times each kind's per-hit cost, as
  * calibrated at start on probes of concwatch's own (tools/lib/source/cost.h), plus the
- * run time of the source's BPF programs: engine/cost.h turns two of them into a rate.
+ * run time of its probe programs, are the cost to the target; its tracepoint programs'
+ * run time is a cost to the whole machine. engine/cost.h turns two of them into rates.
  */
 struct cw_ev_cost {
 	struct cw_hdr hdr;		/* pid/tid: 0; ts_ns: when the totals were read */
 	__u64 start_ns;			/* when counting began */
 	__u64 hits[CW_TRAP_MAX];	/* probe hits so far, by CW_TRAP_* */
-	__u64 bpf_run_ns;		/* the source's BPF programs' run time so far */
+	__u64 bpf_run_ns;		/* the run time so far of the source's probe programs,
+					 * which run in the target's threads */
 	__u64 bpf_runs;			/* ... and their runs */
+	__u64 tp_run_ns;		/* the same of its tracepoint programs, which run for
+					 * every task of the machine (most return at once) */
+	__u64 tp_runs;
 	__u32 hit_ns[CW_TRAP_MAX];	/* cost of one hit of each kind here, ns */
 	__u32 flags;			/* CW_COST_* */
 	__u32 pad;
@@ -644,7 +650,7 @@ CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
 CW_SIZE_ASSERT(cw_ev_tick, 40);
 CW_SIZE_ASSERT(cw_ev_lost, 40);
 CW_SIZE_ASSERT(cw_ev_module, 88);
-CW_SIZE_ASSERT(cw_ev_cost, 104);
+CW_SIZE_ASSERT(cw_ev_cost, 120);
 
 /* The CW_HIST_BUCKETS bucket of a value in ns. */
 static inline __u32 cw_hist_bucket(__u64 ns)

@@ -1322,7 +1322,8 @@ static int snapshot_hits(FILE *f, char *line, size_t len, unsigned long long hit
 	while (!read_line(f, line, len)) {
 		if (!strncmp(line, "concwatch - ", 12))
 			return cost ? 0 : -2;
-		if (!strncmp(line, "Tracing cost: ", 14) && strstr(line, "% of a CPU"))
+		if (!strncmp(line, "Tracing cost: ", 14) && strstr(line, "% of a CPU in the target") &&
+		    strstr(line, "% in tracepoints for every task"))
 			cost = 1;
 		if (sscanf(line, "Probe hits: %llu emulated, %llu single-stepped, %llu returns",
 			   &emu, &step, &ret) == 3) {

@@ -388,10 +388,12 @@ TEST_F(tui, hot_lock_on_top)
 	line_of(s, 1, line, sizeof(line));
 	EXPECT_NE(NULL, strstr(line, "backend bpf (full)")) TH_LOG("header: %s", line);
 	/* and what watching costs: the workers' lock calls hit probes, at a measured price */
-	cost = strstr(line, "  cost ");
-	ASSERT_NE(NULL, cost) TH_LOG("header: %s", line);
-	ASSERT_EQ(2, sscanf(cost, "  cost %lf%% CPU, %lf%% of target", &cpu, &share))
+	line_of(s, 2, line, sizeof(line));
+	cost = line;
+	ASSERT_EQ(2, sscanf(cost, "cost %lf%% CPU, %lf%% of target", &cpu, &share))
 		TH_LOG("header: %s", line);
+	EXPECT_NE(NULL, strstr(line, "; tracepoints ")) TH_LOG("header: %s", line);
+	EXPECT_NE(NULL, strstr(line, "; probe hits ")) TH_LOG("header: %s", line);
 	EXPECT_LT(0, cpu) TH_LOG("header: %s", line);
 	EXPECT_LT(0, share) TH_LOG("header: %s", line);
 	EXPECT_GE(100, share) TH_LOG("header: %s", line);

@@ -26,6 +26,8 @@ static struct cw_ev_cost cost(__u64 ts, __u64 start, __u64 emu, __u64 step, __u6
 	c.hits[CW_TRAP_RETURN] = ret;
 	c.bpf_run_ns = bpf_ns;
 	c.bpf_runs = emu + step + ret;
+	c.tp_run_ns = 3 * bpf_ns;	/* the tracepoints': apart */
+	c.tp_runs = 10;
 	c.hit_ns[CW_TRAP_EMULATED] = 600;
 	c.hit_ns[CW_TRAP_STEPPED] = 5500;
 	c.hit_ns[CW_TRAP_RETURN] = 400;
@@ -48,6 +50,9 @@ TEST(since_start)
 	EXPECT_EQ(100000, e.bpf_ns);
 	EXPECT_EQ(855000 + 100000, e.ns);
 	EXPECT_TRUE(e.cpu_pct > 0.0955 - 1e-9 && e.cpu_pct < 0.0955 + 1e-9);
+	/* the tracepoint programs are a cost of the machine, not in ns */
+	EXPECT_EQ(300000, e.tp_ns);
+	EXPECT_TRUE(e.tp_cpu_pct > 0.03 - 1e-9 && e.tp_cpu_pct < 0.03 + 1e-9);
 	EXPECT_TRUE(e.calibrated);
 	EXPECT_TRUE(e.bpf_stats);
 	EXPECT_EQ(-EINVAL, cw_cost__estimate(NULL, NULL, &e));
@@ -66,6 +71,7 @@ TEST(between_two)
 	EXPECT_EQ(0, e.hits[CW_TRAP_STEPPED]);
 	EXPECT_EQ(1000, e.hits[CW_TRAP_RETURN]);
 	EXPECT_EQ(2000 * 600 + 1000 * 400 + 200000, e.ns);
+	EXPECT_EQ(600000, e.tp_ns);
 	/* 1.8 ms in 0.5 s */
 	EXPECT_TRUE(e.cpu_pct > 0.36 - 1e-9 && e.cpu_pct < 0.36 + 1e-9);
 	/* the target ran 3.6 ms in it: half of that was tracing */
@@ -101,6 +107,7 @@ TEST(not_measured)
 	EXPECT_EQ(1000, e.hits[CW_TRAP_EMULATED]);
 	EXPECT_EQ(0, e.trap_ns);
 	EXPECT_EQ(0, e.bpf_ns);
+	EXPECT_EQ(0, e.tp_ns);
 	EXPECT_FALSE(e.calibrated);
 	EXPECT_FALSE(e.bpf_stats);
 	EXPECT_TRUE(cw_cost__share_of(&e, 3600000) == -1);

@@ -169,12 +169,15 @@ TEST_F(snap, cost_lines)
 	c.hits[CW_TRAP_STEPPED] = 100;
 	c.hits[CW_TRAP_RETURN] = 1000;
 	c.bpf_run_ns = 250000;
+	c.tp_run_ns = 500000;
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &st.hdr));
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
 	s = snapshot(self->eng, self->snap);
 	ASSERT_NE(NULL, s);
-	want = "Tracing cost: 0.20% of a CPU, 13.3% of the target's CPU time\n"
-	       "Probe hits: 2000 emulated, 100 single-stepped, 1000 returns; BPF run time 250.0 us\n"
+	want = "Tracing cost: 0.20% of a CPU in the target (13.3% of its CPU time), 0.05% in "
+	       "tracepoints for every task\n"
+	       "Probe hits: 2000 emulated, 100 single-stepped, 1000 returns; BPF run time 250.0 us "
+	       "in probes, 500.0 us in tracepoints\n"
 	       "No lock operations seen.\n";
 	EXPECT_EQ(0, strncmp(s, want, strlen(want))) TH_LOG("%s", s);
 	free(s);
@@ -184,7 +187,7 @@ TEST_F(snap, cost_lines)
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
 	s = snapshot(self->eng, self->snap);
 	ASSERT_NE(NULL, s);
-	want = "Tracing cost: unknown (the probe hit cost is not calibrated)\n"
+	want = "Tracing cost: unknown in the target (the probe hit cost is not calibrated)\n"
 	       "Probe hits: 0 emulated, 0 single-stepped, 0 returns; BPF run time not measured\n"
 	       "No lock operations seen.\n";
 	EXPECT_EQ(0, strncmp(s, want, strlen(want))) TH_LOG("%s", s);

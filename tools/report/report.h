@@ -150,8 +150,10 @@ int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report
 			     struct cw_report_snapshot *snap, struct cw_report_view *v);
 void cw_report__view_fini(struct cw_report_view *v);
 /*
- * What tracing cost in the view's interval, in a few words for a header ("cost 0.9% CPU,
- * 12% of target"; "cost -" when not measured), or as the batch snapshots' two lines.
+ * What tracing cost in the view's interval: a line for a header ("cost 0.9% CPU, 12% of
+ * target; tracepoints 0.3%; probe hits 2000/s (0 single-stepped)"), or the batch
+ * snapshots' two lines. The target's cost (probe hits at their calibrated cost, probe
+ * programs) apart from the tracepoint programs', which run for every task.
  */
 void cw_report__cost_short(const struct cw_report_view *v, char *buf, size_t len);
 void cw_report__cost_lines(FILE *out, const struct cw_report_view *v);

@@ -801,35 +801,59 @@ static void snap_cost(const struct cw_engine *eng, struct cw_report_snapshot *sn
 
 void cw_report__cost_short(const struct cw_report_view *v, char *buf, size_t len)
 {
-	if (!v->cost_known || !v->cost.calibrated)
-		snprintf(buf, len, "cost -");
-	else if (v->cost_share < 0)
-		snprintf(buf, len, "cost %.1f%% CPU", v->cost.cpu_pct);
+	const struct cw_cost_estimate *e = &v->cost;
+	char share[32] = "", tp[32] = "";
+	double s = e->interval_ns / 1e9;
+	int n;
+
+	if (!v->cost_known) {
+		snprintf(buf, len, "cost: not measured");
+		return;
+	}
+	if (v->cost_share >= 0)
+		snprintf(share, sizeof(share), ", %.0f%% of target", v->cost_share);
+	if (e->bpf_stats)
+		snprintf(tp, sizeof(tp), "; tracepoints %.1f%%", e->tp_cpu_pct);
+	if (e->calibrated)
+		n = snprintf(buf, len, "cost %.1f%% CPU%s%s", e->cpu_pct, share, tp);
 	else
-		snprintf(buf, len, "cost %.1f%% CPU, %.0f%% of target", v->cost.cpu_pct,
-			 v->cost_share);
+		n = snprintf(buf, len, "cost ? (not calibrated)%s", tp);
+	if (n >= 0 && (size_t)n < len && s > 0)
+		snprintf(buf + n, len - n, "; probe hits %.0f/s (%.0f single-stepped)",
+			 (e->hits[CW_TRAP_EMULATED] + e->hits[CW_TRAP_STEPPED] +
+			  e->hits[CW_TRAP_RETURN]) / s, e->hits[CW_TRAP_STEPPED] / s);
 }
 
 void cw_report__cost_lines(FILE *out, const struct cw_report_view *v)
 {
 	const struct cw_cost_estimate *e = &v->cost;
-	char bpf[32];
+	char bpf[32], tp[32];
 
 	if (!v->cost_known)
 		return;
 	if (!e->calibrated)
-		fprintf(out, "Tracing cost: unknown (the probe hit cost is not calibrated)\n");
+		fprintf(out, "Tracing cost: unknown in the target (the probe hit cost is not "
+			"calibrated)");
 	else if (v->cost_share < 0)
-		fprintf(out, "Tracing cost: %.2f%% of a CPU\n", e->cpu_pct);
+		fprintf(out, "Tracing cost: %.2f%% of a CPU in the target", e->cpu_pct);
 	else
-		fprintf(out, "Tracing cost: %.2f%% of a CPU, %.1f%% of the target's CPU time\n",
+		fprintf(out, "Tracing cost: %.2f%% of a CPU in the target (%.1f%% of its CPU time)",
 			e->cpu_pct, v->cost_share);
 	if (e->bpf_stats)
-		fmt_ns(bpf, sizeof(bpf), e->bpf_ns);
-	fprintf(out, "Probe hits: %llu emulated, %llu single-stepped, %llu returns; BPF run time %s\n",
+		fprintf(out, ", %.2f%% in tracepoints for every task\n", e->tp_cpu_pct);
+	else
+		fprintf(out, "\n");
+	fprintf(out, "Probe hits: %llu emulated, %llu single-stepped, %llu returns; BPF run time ",
 		(unsigned long long)e->hits[CW_TRAP_EMULATED],
 		(unsigned long long)e->hits[CW_TRAP_STEPPED],
-		(unsigned long long)e->hits[CW_TRAP_RETURN], e->bpf_stats ? bpf : "not measured");
+		(unsigned long long)e->hits[CW_TRAP_RETURN]);
+	if (e->bpf_stats) {
+		fmt_ns(bpf, sizeof(bpf), e->bpf_ns);
+		fmt_ns(tp, sizeof(tp), e->tp_ns);
+		fprintf(out, "%s in probes, %s in tracepoints\n", bpf, tp);
+	} else {
+		fprintf(out, "not measured\n");
+	}
 }
 
 int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report_target *t,

@@ -68,7 +68,7 @@ struct cw_tui_model {
 	__u64 start_ns, last_ns;	/* the first and latest refresh */
 	__u64 events_last;
 	double events_s;		/* events per second over the latest interval */
-	char cost[48];			/* what tracing cost in it (cw_report__cost_short()) */
+	char cost[160];			/* what tracing cost in it (cw_report__cost_short()) */
 	unsigned long refreshes;
 };
 

@@ -214,9 +214,8 @@ static void draw_header(struct tui *ui)
 			mvchgat(0, x, 8, A_BOLD, PAIR_EXITED, NULL);
 	}
 	snprintf(lost, sizeof(lost), "lost %llu", (unsigned long long)c->lost_total);
-	snprintf(line, sizeof(line), "events %.0f/s  %s  %s  backend %s (%s)  threads %zu  "
-		 "locks %zu  findings %zu", ui->m.events_s, lost,
-		 ui->m.cost[0] ? ui->m.cost : "cost -", ui->o->backend ? ui->o->backend : "bpf",
+	snprintf(line, sizeof(line), "events %.0f/s  %s  backend %s (%s)  threads %zu  locks %zu  "
+		 "findings %zu", ui->m.events_s, lost, ui->o->backend ? ui->o->backend : "bpf",
 		 ui->o->no_uprobes ? "--no-uprobes" : "full", ui->m.nr_threads, ui->m.nr_locks,
 		 ui->m.nr_live);
 	put_line(1, line, A_NORMAL);
@@ -224,6 +223,8 @@ static void draw_header(struct tui *ui)
 	if (c->lost_total && x < COLS)
 		mvchgat(1, x, strlen(lost), A_BOLD | A_REVERSE * !ui->color, PAIR_LOST * ui->color,
 			NULL);
+	/* what watching costs: the user must see it */
+	put_line(2, ui->m.cost[0] ? ui->m.cost : "cost: not measured yet", A_NORMAL);
 }
 
 static const struct cw_tui_col thread_cols[] = {
@@ -431,7 +432,7 @@ static void draw(struct tui *ui)
 			 ui->text_top + 1, ui->nr_text);
 		draw_text(ui, (const char *const *)ui->text, ui->nr_text, ui->text_top, title);
 	} else {
-		int body = LINES - 3, y = 2;
+		int body = LINES - 4, y = 3;
 
 		draw_header(ui);
 		if (body < 9) {

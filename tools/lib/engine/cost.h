@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What tracing costs the target, from two CW_EV_COST records (include/concwatch/events.h):
- * the probe hits between them, each kind at its calibrated per-hit cost, plus the BPF
- * programs' run time, over the time between them. Pure arithmetic: the dashboard's header,
- * the batch snapshots and a cost governor all take their figures from here.
+ * the probe hits between them, each kind at its calibrated per-hit cost, plus the probe
+ * programs' run time, over the time between them; and apart, what the tracepoint
+ * programs cost the machine. Pure arithmetic: the dashboard's header, the batch snapshots
+ * and a cost governor all take their figures from here.
  */
 #ifndef __CW_ENGINE_COST_H
 #define __CW_ENGINE_COST_H
@@ -15,9 +16,12 @@ struct cw_cost_estimate {
 	__u64 interval_ns;		/* between the two records */
 	__u64 hits[CW_TRAP_MAX];	/* probe hits in it, by CW_TRAP_* */
 	__u64 trap_ns;			/* hits times their calibrated cost */
-	__u64 bpf_ns;			/* BPF programs' run time in it */
-	__u64 ns;			/* the cost: trap_ns + bpf_ns */
+	__u64 bpf_ns;			/* the probe programs' run time in it */
+	__u64 ns;			/* the cost to the target: trap_ns + bpf_ns */
 	double cpu_pct;			/* ns of interval_ns: % of one CPU, as top's */
+	__u64 tp_ns;			/* the tracepoint programs' run time in it, for every
+					 * task of the machine */
+	double tp_cpu_pct;		/* tp_ns of interval_ns */
 	int calibrated;			/* trap_ns is known (CW_COST_CALIBRATED) */
 	int bpf_stats;			/* bpf_ns is measured (CW_COST_BPF_STATS) */
 };

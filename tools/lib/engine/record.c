@@ -222,13 +222,14 @@ int cw_record__format(const struct cw_hdr *h, char *buf, size_t len)
 	case CW_EV_COST: {
 		const struct cw_ev_cost *e = (const void *)h;
 
-		return n + snprintf(buf, len, " hits=%llu/%llu/%llu hit_ns=%u/%u/%u bpf=%llu flags=0x%x",
+		return n + snprintf(buf, len, " hits=%llu/%llu/%llu hit_ns=%u/%u/%u bpf=%llu tp=%llu "
+				    "flags=0x%x",
 				    (unsigned long long)e->hits[CW_TRAP_EMULATED],
 				    (unsigned long long)e->hits[CW_TRAP_STEPPED],
 				    (unsigned long long)e->hits[CW_TRAP_RETURN],
 				    e->hit_ns[CW_TRAP_EMULATED], e->hit_ns[CW_TRAP_STEPPED],
 				    e->hit_ns[CW_TRAP_RETURN], (unsigned long long)e->bpf_run_ns,
-				    e->flags);
+				    (unsigned long long)e->tp_run_ns, e->flags);
 	}
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *e = (const void *)h;

@@ -28,6 +28,15 @@ static void note(struct bpf_source *s, const char *fmt, const char *why)
 	snprintf(s->base.notes + len, sizeof(s->base.notes) - len, fmt, why);
 }
 
+/* A uprobe, uretprobe or USDT program: it runs in the traced process only. */
+static int is_probe(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return !strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9) ||
+	       !strncmp(sec, "usdt", 4);
+}
+
 int cw_bpf__cost_start(struct bpf_source *s)
 {
 	struct cw_cost_calib c;
@@ -65,8 +74,15 @@ int cw_bpf__cost_start(struct bpf_source *s)
 	s->prog_fds = calloc(n ? n : 1, sizeof(*s->prog_fds));
 	if (!s->prog_fds)
 		return -ENOMEM;
-	bpf_object__for_each_program(prog, s->skel->obj)
-		s->prog_fds[s->nr_prog_fds++] = bpf_program__fd(prog);
+	/* the probe programs first: they run in the target; the others for every task */
+	for (int probes = 1; probes >= 0; probes--) {
+		bpf_object__for_each_program(prog, s->skel->obj) {
+			if (is_probe(prog) == probes)
+				s->prog_fds[s->nr_prog_fds++] = bpf_program__fd(prog);
+		}
+		if (probes)
+			s->nr_probe_fds = s->nr_prog_fds;
+	}
 	s->cost.start_ns = cw_now_ns();
 	return 0;
 }
@@ -102,9 +118,13 @@ int cw_bpf__send_cost(struct bpf_source *s, __u64 now)
 	for (__u32 k = 0; k < CW_TRAP_MAX; k++)
 		s->cost.hits[k] = hits_of(s, k, vals);
 	free(vals);
-	if (s->cost.flags & CW_COST_BPF_STATS)
-		cw_cost__bpf_run_time(s->prog_fds, s->nr_prog_fds, &s->cost.bpf_run_ns,
+	if (s->cost.flags & CW_COST_BPF_STATS) {
+		cw_cost__bpf_run_time(s->prog_fds, s->nr_probe_fds, &s->cost.bpf_run_ns,
 				      &s->cost.bpf_runs);
+		cw_cost__bpf_run_time(s->prog_fds + s->nr_probe_fds,
+				      s->nr_prog_fds - s->nr_probe_fds, &s->cost.tp_run_ns,
+				      &s->cost.tp_runs);
+	}
 	s->cost.hdr.ts_ns = now;
 	s->cost_next_ns = now + s->opts.tick_ns;
 	return cw_emit__deliver(&s->emit, &s->cost.hdr);

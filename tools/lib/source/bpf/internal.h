@@ -159,8 +159,9 @@ struct bpf_source {
 	/* cost.c, with opts.measure_cost */
 	struct cw_ev_cost cost;		/* the calibration, and the totals last sent */
 	int stats_fd;			/* bpf_enable_stats()'s, or -1 */
-	int *prog_fds;			/* the loaded programs, whose run time counts */
-	size_t nr_prog_fds;
+	int *prog_fds;			/* the loaded programs, whose run time counts: */
+	size_t nr_probe_fds;		/* ... the probe programs first, */
+	size_t nr_prog_fds;		/* ... then the tracepoint programs */
 	__u64 cost_next_ns;		/* when to send the next totals */
 };
 
