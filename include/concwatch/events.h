@@ -77,6 +77,8 @@ enum cw_record_type {
 	CW_EV_PRIO_STACKS = 28,	/* struct cw_ev_pi_stacks: the holder's and the preemptor's
 				 * stacks of the cw_ev_pi before it */
 	CW_EV_COST = 29,	/* struct cw_ev_cost: what tracing has cost the target so far */
+	CW_EV_THREAD_STATE = 30, /* struct cw_ev_thread_state: what a thread is doing now,
+				  * since when */
 
 	CW_EV_TYPE_MAX		/* first unused value */
 };
@@ -515,6 +517,22 @@ struct cw_ev_thread_stats {
 };
 
 /*
+ * What a thread is doing now and since when, as the scheduler's tracepoints saw it: on a
+ * CPU, or off one and why. Sent by a tracing source with the thread_stats record it goes
+ * with, when the state or its start changed: the time a thread has been in any state,
+ * not only in a traced wait.
+ */
+struct cw_ev_thread_state {
+	struct cw_hdr hdr;	/* pid/tid: the thread; ts_ns: when read */
+	__u64 since_ns;		/* when it entered the state */
+	__u64 wait_addr;	/* off a CPU: what it waits on (lock, futex word, kernel lock),
+				 * 0: nothing known */
+	__u8 state;		/* CW_OFFCPU_NONE: on a CPU; else the CW_OFFCPU_* it is off
+				 * one for (CW_OFFCPU_PREEMPTED: runnable) */
+	__u8 pad[7];
+};
+
+/*
  * A thread blocked in a wait (an acquire, a futex wait, a kernel lock): what the wait-for
  * graph is built from. Sent by a tracing source when a probed acquire blocks (its futex
  * wait begins), and again with reason CW_OFFCPU_NONE when that wait ended (the acquire
@@ -651,6 +669,7 @@ CW_SIZE_ASSERT(cw_ev_tick, 40);
 CW_SIZE_ASSERT(cw_ev_lost, 40);
 CW_SIZE_ASSERT(cw_ev_module, 88);
 CW_SIZE_ASSERT(cw_ev_cost, 120);
+CW_SIZE_ASSERT(cw_ev_thread_state, 48);
 
 /* The CW_HIST_BUCKETS bucket of a value in ns. */
 static inline __u32 cw_hist_bucket(__u64 ns)

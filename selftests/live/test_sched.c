@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -588,6 +589,77 @@ TEST_F_TIMEOUT(sched, policy_and_priority, SCHED_TIMEOUT)
 	/* kernel prio of an RT task: MAX_RT_PRIO - 1 - rt_priority */
 	EXPECT_EQ(89, f->prio);
 	EXPECT_EQ(89, f->normal_prio);
+}
+
+/* Whether the engine's latest state of thread tid of pid is state. */
+static int in_state(const struct cw_engine *eng, int pid, int tid, __u8 state)
+{
+	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
+
+	return t && t->has_state && t->state.state == state;
+}
+
+/*
+ * What a thread does now, since when (CW_EV_THREAD_STATE): after a round of wl_rounds,
+ * its worker sleeps in the round's barrier (a futex wait, on the barrier's word) and its
+ * main thread in read() on stdin (an interruptible sleep); each state began after the
+ * round started and before the test saw the thread asleep.
+ */
+FIXTURE(state) {};
+FIXTURE_SETUP(state) {}
+FIXTURE_TEARDOWN(state) {}
+
+TEST_F_TIMEOUT(state, now_and_since, SCHED_TIMEOUT)
+{
+	const char *why = cw_live_skip_reason();
+	const char *args[] = { "100", NULL };
+	struct cw_source_opts opts = {};
+	struct cw_session *sess = NULL;
+	const struct cw_thread *w, *m;
+	struct cw_engine *eng;
+	__u64 before, asleep, deadline;
+	char err[256] = "";
+	struct cw_wl wl;
+	int tid;
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rounds", args));
+	tid = cw_field(wl.ready, "tid");
+	eng = cw_engine__new();
+	ASSERT_NE(NULL, eng);
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+		TH_LOG("%s", err);
+	before = cw_now_ns();
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	ASSERT_EQ(0, cw_wait_futex_blocked(wl.pid, tid));
+	ASSERT_EQ(0, cw_wait_blocked_in(wl.pid, wl.pid, SYS_read));
+	asleep = cw_now_ns();
+	deadline = asleep + cw_scale(20) * 1000000000ULL;
+	while (!(in_state(eng, wl.pid, tid, CW_OFFCPU_FUTEX) &&
+		 in_state(eng, wl.pid, wl.pid, CW_OFFCPU_SLEEP)) && cw_now_ns() < deadline)
+		ASSERT_EQ(CW_SESSION_DEADLINE,
+			  cw_session__run(sess, cw_now_ns() + 50000000ULL, NULL))
+			TH_LOG("%s", cw_session__error(sess));
+	w = cw_engine__find_thread(eng, wl.pid, tid);
+	m = cw_engine__find_thread(eng, wl.pid, wl.pid);
+	ASSERT_NE(NULL, w);
+	ASSERT_NE(NULL, m);
+	ASSERT_TRUE(w->has_state);
+	ASSERT_TRUE(m->has_state);
+	EXPECT_EQ(CW_OFFCPU_FUTEX, w->state.state);
+	EXPECT_NE(0, w->state.wait_addr);
+	EXPECT_LE(before, w->state.since_ns);
+	EXPECT_GE(asleep, w->state.since_ns);
+	EXPECT_EQ(CW_OFFCPU_SLEEP, m->state.state);
+	EXPECT_EQ(0, m->state.wait_addr);
+	EXPECT_LE(before, m->state.since_ns);
+	EXPECT_GE(asleep, m->state.since_ns);
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
+	cw_engine__free(eng);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
 }
 
 TEST_HARNESS_MAIN

@@ -122,7 +122,6 @@ TEST(prio_stacks_record_layout)
 TEST(cost_record_layout)
 {
 	ASSERT_EQ(29, CW_EV_COST);
-	ASSERT_EQ(30, CW_EV_TYPE_MAX);
 	ASSERT_STREQ("cost", cw_record__type_name(CW_EV_COST));
 	ASSERT_EQ(120, sizeof(struct cw_ev_cost));
 	ASSERT_EQ(120, cw_record__min_size(CW_EV_COST));
@@ -146,6 +145,19 @@ TEST(cost_record_layout)
 	ASSERT_EQ(9, CW_PROBE_COOKIE_LOW(CW_PROBE_COOKIE_WITH_TRAP(CW_PROBE_COOKIE(7, 1, 9), 1)));
 	ASSERT_EQ(1, CW_COST_CALIBRATED);
 	ASSERT_EQ(2, CW_COST_BPF_STATS);
+}
+
+/* Within version 3, a new type (no bump): what a thread does now, and since when. */
+TEST(thread_state_record_layout)
+{
+	ASSERT_EQ(30, CW_EV_THREAD_STATE);
+	ASSERT_EQ(31, CW_EV_TYPE_MAX);
+	ASSERT_STREQ("thread_state", cw_record__type_name(CW_EV_THREAD_STATE));
+	ASSERT_EQ(48, sizeof(struct cw_ev_thread_state));
+	ASSERT_EQ(48, cw_record__min_size(CW_EV_THREAD_STATE));
+	ASSERT_EQ(24, offsetof(struct cw_ev_thread_state, since_ns));
+	ASSERT_EQ(32, offsetof(struct cw_ev_thread_state, wait_addr));
+	ASSERT_EQ(40, offsetof(struct cw_ev_thread_state, state));
 }
 
 TEST(histogram_buckets)

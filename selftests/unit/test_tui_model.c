@@ -175,6 +175,72 @@ TEST_F(model, blocked_thread_names_lock_and_holder)
 							       self->m.threads[1].name);
 }
 
+static struct cw_ev_thread_state thread_state(__u64 read, __u32 tid, __u8 state, __u64 since,
+					       __u64 addr)
+{
+	struct cw_ev_thread_state s;
+
+	memset(&s, 0, sizeof(s));
+	s.hdr = synth_hdr(CW_EV_THREAD_STATE, sizeof(s), read, PID, tid);
+	s.hdr.flags = CW_F_AGGREGATED;
+	s.state = state;
+	s.since_ns = since;
+	s.wait_addr = addr;
+	return s;
+}
+
+/*
+ * A thread not blocked in the wait-for graph: what the scheduler last said it does, for
+ * how long since it began; a state that had lasted less at its reading than the reading's
+ * age is not shown (a busy thread switches between readings). A wait the graph knows
+ * without its start takes it from the scheduler's state on the same word.
+ */
+TEST_F(model, time_in_state)
+{
+	struct cw_ev_thread_state sleeping = thread_state(3 * SEC, T1, CW_OFFCPU_SLEEP, SEC, 0);
+	struct cw_ev_thread_state running = thread_state(3 * SEC, T2, CW_OFFCPU_NONE, 2 * SEC, 0);
+	struct cw_ev_tick tick = synth_tick(3 * SEC + SEC / 2, 1);
+	struct cw_ev_blocked b;
+
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &sleeping.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &running.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	EXPECT_STREQ("sleeping for 2.50 s", state_of(&self->m, T1));
+	EXPECT_STREQ("running for 1.50 s", state_of(&self->m, T2));
+
+	/* T2 read runnable 10 us before the reading, 0.5 s ago: no longer telling */
+	running = thread_state(4 * SEC, T2, CW_OFFCPU_PREEMPTED, 4 * SEC - 10000, 0);
+	tick = synth_tick(4 * SEC + SEC / 2, 2);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &running.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	EXPECT_STREQ("-", state_of(&self->m, T2));
+	/* but read runnable for 0.6 s, 0.1 s ago: it is */
+	running = thread_state(5 * SEC, T2, CW_OFFCPU_PREEMPTED, 4 * SEC + 4 * SEC / 10, 0);
+	tick = synth_tick(5 * SEC + SEC / 10, 3);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &running.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
+	ASSERT_EQ(0, refresh(self, START + 3 * SEC));
+	EXPECT_STREQ("runnable for 700.0 ms", state_of(&self->m, T2));
+
+	/* T1 found blocked on LOCK_B by looking (no start), asleep on it since 5 s */
+	sleeping = thread_state(5 * SEC + SEC / 10, T1, CW_OFFCPU_FUTEX, 5 * SEC, LOCK_B);
+	memset(&b, 0, sizeof(b));
+	b.hdr = synth_hdr(CW_EV_BLOCKED, sizeof(b), 5 * SEC + SEC / 10, PID, T1);
+	b.hdr.flags = CW_F_SYNTHETIC;
+	b.addr = LOCK_B;
+	b.reason = CW_OFFCPU_FUTEX;
+	b.kind = CW_LOCK_FUTEX;
+	b.futex_op = 0;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &sleeping.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &b.hdr));
+	tick = synth_tick(6 * SEC, 4);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
+	ASSERT_EQ(0, refresh(self, START + 4 * SEC));
+	EXPECT_STREQ("futex wait 0x6000 for 1.00 s", state_of(&self->m, T1));
+}
+
 /* A process hung before the attach: its locks are rows from the waits alone. */
 TEST_F(model, locks_known_from_waits_alone)
 {

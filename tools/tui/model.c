@@ -56,20 +56,38 @@ static int waited_lock(const struct cw_wf_wait *w)
 			     w->kind == CW_LOCK_RWLOCK || w->kind == CW_LOCK_SPIN)));
 }
 
-/* What a blocked thread waits on, as the wait-for graph says it. */
-static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w, __u64 now,
-			  char *buf, size_t len)
+/* " for D" after buf, when the start of the state is known and before now. */
+static void add_duration(char *buf, size_t len, __u64 since, __u64 now)
 {
-	char held[32] = "", addr[24], nbuf[256], d[32];
-	const char *name = cw_report__snapshot_lock_name(m->snap, w->pid, w->addr, nbuf,
-							 sizeof(nbuf));
-	int lock = waited_lock(w);
-	size_t n;
+	size_t n = strlen(buf);
+	char d[32];
+
+	if (since && now > since && n < len)
+		snprintf(buf + n, len - n, " for %s", cw_report__fmt_ns(d, sizeof(d), now - since));
+}
+
+/* The name of the lock or futex word at addr as the tables name it, else its address. */
+static const char *wait_name(const struct cw_tui_model *m, __u32 pid, __u64 addr, char *buf,
+			     size_t len)
+{
+	const char *name = cw_report__snapshot_lock_name(m->snap, pid, addr, buf, len);
 
 	if (!name || !strcmp(name, "-")) {
-		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)w->addr);
-		name = addr;
+		snprintf(buf, len, "0x%llx", (unsigned long long)addr);
+		name = buf;
 	}
+	return name;
+}
+
+/* What a blocked thread waits on, as the wait-for graph says it. */
+static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait *w,
+			  const struct cw_thread *t, __u64 now, char *buf, size_t len)
+{
+	char held[32] = "", nbuf[256];
+	const char *name = wait_name(m, w->pid, w->addr, nbuf, sizeof(nbuf));
+	int lock = waited_lock(w);
+	__u64 since = w->since_ns;
+
 	if (w->holder_tid)
 		snprintf(held, sizeof(held), " held by %u%s", w->holder_tid,
 			 w->holder_exited ? " (exited)" : "");
@@ -83,11 +101,60 @@ static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait 
 		snprintf(buf, len, "io wait");
 	else
 		snprintf(buf, len, "sleeping");
-	/* for how long, when the wait's start is known (not for a wait found by looking) */
-	n = strlen(buf);
-	if (w->since_ns && now > w->since_ns && n < len)
-		snprintf(buf + n, len - n, " for %s",
-			 cw_report__fmt_ns(d, sizeof(d), now - w->since_ns));
+	/*
+	 * For how long, when the wait's start is known: a wait found by looking has none, but
+	 * the scheduler may have seen this thread go to sleep on the same word since.
+	 */
+	if (!since && t->has_state && t->state.state != CW_OFFCPU_NONE &&
+	    t->state.wait_addr == w->addr)
+		since = t->state.since_ns;
+	add_duration(buf, len, since, now);
+}
+
+/*
+ * What a thread not blocked in the wait-for graph does now, as the scheduler last said,
+ * and for how long; 0 when no state of it came, or when the state had lasted less at
+ * its reading than the reading's age: a busy thread switches many times between two
+ * readings, and its last reading says little of now (the interval's summary says more).
+ */
+static int sched_state(const struct cw_tui_model *m, const struct cw_thread *t, __u64 now,
+		       char *buf, size_t len)
+{
+	const struct cw_ev_thread_state *s = &t->state;
+	__u64 read = s->hdr.ts_ns;
+	char nbuf[256];
+
+	if (!t->has_state || !s->since_ns || read < s->since_ns ||
+	    (now > read && read - s->since_ns < now - read))
+		return 0;
+	switch (s->state) {
+	case CW_OFFCPU_NONE:
+		snprintf(buf, len, "running");
+		break;
+	case CW_OFFCPU_PREEMPTED:
+		snprintf(buf, len, "runnable");
+		break;
+	case CW_OFFCPU_LOCK:
+	case CW_OFFCPU_FUTEX:
+		if (s->wait_addr)
+			snprintf(buf, len, "%s %s", s->state == CW_OFFCPU_LOCK ? "lock wait" :
+				 "futex wait", wait_name(m, t->pid, s->wait_addr, nbuf, sizeof(nbuf)));
+		else
+			snprintf(buf, len, "%s", s->state == CW_OFFCPU_LOCK ? "lock wait" :
+				 "futex wait");
+		break;
+	case CW_OFFCPU_KLOCK:
+		snprintf(buf, len, "kernel lock 0x%llx", (unsigned long long)s->wait_addr);
+		break;
+	case CW_OFFCPU_IO:
+		snprintf(buf, len, "io wait");
+		break;
+	default:
+		snprintf(buf, len, "sleeping");
+		break;
+	}
+	add_duration(buf, len, s->since_ns, now);
+	return 1;
 }
 
 /* What a thread mostly did over the interval, when it is not blocked now. */
@@ -143,8 +210,8 @@ static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
 		if (t->exited)
 			snprintf(row->state, sizeof(row->state), "exited");
 		else if (w)
-			blocked_state(m, w, cw_engine__now(eng), row->state, sizeof(row->state));
-		else
+			blocked_state(m, w, t, cw_engine__now(eng), row->state, sizeof(row->state));
+		else if (!sched_state(m, t, cw_engine__now(eng), row->state, sizeof(row->state)))
 			snprintf(row->state, sizeof(row->state), "%s", interval_state(r));
 		row->cpu_pct = r->measured && total ? 100.0 * r->oncpu_ns / total : -1;
 		row->wait_pct = -1;
@@ -821,10 +888,15 @@ char *cw_tui_model__thread_text(const struct cw_tui_model *m, const struct cw_en
 		struct cw_ustack s;
 		char state[sizeof(th->state)];
 
+		const struct cw_thread *ct = cw_engine__find_thread(eng, th->pid, th->tid);
+
 		/* now, not at the latest refresh */
-		if (w)
-			blocked_state(m, w, cw_engine__now(eng), state, sizeof(state));
-		fprintf(out, "\nNow: %s\n", w ? state : th->state);
+		if (w && ct)
+			blocked_state(m, w, ct, cw_engine__now(eng), state, sizeof(state));
+		else if (!ct || ct->exited ||
+			 !sched_state(m, ct, cw_engine__now(eng), state, sizeof(state)))
+			snprintf(state, sizeof(state), "%s", th->state);
+		fprintf(out, "\nNow: %s\n", state);
 		if (st && !cw_symbols__resolve(d.r.sym, st, &s)) {
 			fprintf(out, "  waiting from:\n");
 			cw_report__text_stack(out, &s, "    ");

@@ -20,7 +20,7 @@ struct cw_tui_thread {
 	__u32 pid, tid;
 	char name[CW_SAFE_COMM_LEN];
 	char policy[24];
-	char state[96];
+	char state[320];	/* a lock name is up to 255 bytes */
 	char cpu[16], lock[16], futex[16];
 	double cpu_pct, wait_pct;	/* -1: not measured */
 	int exited;

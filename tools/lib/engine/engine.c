@@ -499,6 +499,19 @@ static int feed_thread_stats(struct cw_engine *eng, const struct cw_ev_thread_st
 	return 0;
 }
 
+static int feed_thread_state(struct cw_engine *eng, const struct cw_ev_thread_state *e)
+{
+	struct cw_thread *t = get_thread(eng, e->hdr.pid, e->hdr.tid, e->hdr.ts_ns);
+
+	if (!t)
+		return -ENOMEM;
+	if (!t->has_state || e->hdr.ts_ns >= t->state.hdr.ts_ns) {
+		t->state = *e;
+		t->has_state = 1;
+	}
+	return 0;
+}
+
 /* Append a zeroed element to a growable array of elements of size bytes. */
 static void *grow_array(void **v, size_t *nr, size_t *cap, size_t size)
 {
@@ -804,6 +817,9 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		break;
 	case CW_EV_THREAD_STATS:
 		err = feed_thread_stats(eng, (const struct cw_ev_thread_stats *)h);
+		break;
+	case CW_EV_THREAD_STATE:
+		err = feed_thread_state(eng, (const struct cw_ev_thread_state *)h);
 		break;
 	case CW_EV_STACK:
 		err = feed_stack(eng, (const struct cw_ev_stack *)h);

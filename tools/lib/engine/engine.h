@@ -121,6 +121,8 @@ struct cw_thread {
 	__u32 exited;
 	int has_stats;		/* a CW_EV_THREAD_STATS came: stats is its latest */
 	struct cw_ev_thread_stats stats;	/* cumulative, the newest by ts_ns */
+	int has_state;		/* a CW_EV_THREAD_STATE came: state is its latest */
+	struct cw_ev_thread_state state;	/* what it does now, since when */
 };
 
 /*

@@ -40,6 +40,7 @@ static const struct {
 	[CW_EV_PRIO_INVERSION] = { "prio_inversion", sizeof(struct cw_ev_pi) },
 	[CW_EV_PRIO_STACKS] = { "prio_stacks", sizeof(struct cw_ev_pi_stacks) },
 	[CW_EV_COST] = { "cost", sizeof(struct cw_ev_cost) },
+	[CW_EV_THREAD_STATE] = { "thread_state", sizeof(struct cw_ev_thread_state) },
 };
 
 static const char *const lost_names[CW_LOST_MAX] = {

@@ -116,6 +116,7 @@ struct cw_bpf_threads {
 		__u64 sent_ns;			/* when its last record was sent */
 		struct cw_thread_sched raw;	/* the entry as last read */
 		struct cw_ev_thread_stats sent;	/* the last record sent */
+		struct cw_ev_thread_state state;	/* the last state sent (type 0: none) */
 	} *prev;
 	size_t nr, cap;
 	struct cw_index ix;		/* (tid, tgid) -> slot in prev */

@@ -180,6 +180,31 @@ int cw_bpf__thread_final(struct bpf_source *s, const struct cw_hdr *h)
 	return cw_emit__deliver(&s->emit, &fixed.hdr);
 }
 
+/*
+ * What thread tid does now and since when, sent when that changed since the last one
+ * (a new thread with an exited one's tid: its own first). A state whose start is not
+ * known yet (no switch of it seen) is not sent.
+ */
+static int send_state(struct bpf_source *s, struct cw_bpf_thread *p, __u32 tid,
+		      const struct cw_thread_sched *v, __u64 now)
+{
+	struct cw_ev_thread_state *e = &p->state;
+	__u8 state = v->state < CW_OFFCPU_MAX ? v->state : CW_OFFCPU_NONE;
+	__u64 addr = state == CW_OFFCPU_NONE ? 0 : v->wait_addr;
+
+	if (!v->state_ts || (e->hdr.type && e->since_ns == v->state_ts && e->state == state &&
+			     e->wait_addr == addr))
+		return 0;
+	memset(e, 0, sizeof(*e));
+	e->hdr = (struct cw_hdr){ .type = CW_EV_THREAD_STATE, .size = sizeof(*e), .cpu = 0xffff,
+				  .flags = CW_F_AGGREGATED, .ts_ns = now, .pid = v->tgid,
+				  .tid = tid };
+	e->since_ns = v->state_ts;
+	e->wait_addr = addr;
+	e->state = state;
+	return cw_emit__deliver(&s->emit, &e->hdr);
+}
+
 /* Whether two records of a thread say the same, their times of reading aside. */
 static int same_figures(const struct cw_ev_thread_stats *a, const struct cw_ev_thread_stats *b)
 {
@@ -193,6 +218,7 @@ static int send_thread(struct bpf_source *s, __u32 tid, const struct cw_thread_s
 {
 	struct cw_bpf_thread *p = thread_prev(&s->threads, tid, v->tgid);
 	struct cw_ev_thread_stats e;
+	int err;
 
 	if (!p)
 		return -ENOMEM;
@@ -200,6 +226,7 @@ static int send_thread(struct bpf_source *s, __u32 tid, const struct cw_thread_s
 		/* a new thread with the tid of one that exited (its final record sent) */
 		memset(&p->sent, 0, sizeof(p->sent));
 		memset(&p->raw, 0, sizeof(p->raw));
+		memset(&p->state, 0, sizeof(p->state));
 		p->sent_ns = 0;
 	}
 	p->seen = s->threads.gen;
@@ -207,6 +234,9 @@ static int send_thread(struct bpf_source *s, __u32 tid, const struct cw_thread_s
 	    !(v->state_ts && now - p->sent_ns >= REFRESH_NS))
 		return 0;
 	p->raw = *v;
+	err = send_state(s, p, tid, v, now);
+	if (err)
+		return err;
 	thread_record(&e, tid, v, now);
 	if (p->sent.since_ns == v->since_ns)
 		not_below(&e, &p->sent);
