@@ -200,6 +200,8 @@ TEST_F(model, time_in_state)
 	struct cw_ev_thread_state sleeping = thread_state(3 * SEC, T1, CW_OFFCPU_SLEEP, SEC, 0);
 	struct cw_ev_thread_state running = thread_state(3 * SEC, T2, CW_OFFCPU_NONE, 2 * SEC, 0);
 	struct cw_ev_tick tick = synth_tick(3 * SEC + SEC / 2, 1);
+	__u64 offcpu[CW_OFFCPU_MAX] = {};
+	struct cw_ev_thread_stats st;
 	struct cw_ev_blocked b;
 
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &sleeping.hdr));
@@ -216,6 +218,10 @@ TEST_F(model, time_in_state)
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
 	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
 	EXPECT_STREQ("-", state_of(&self->m, T2));
+	/* T1's figures read again at 4.4 s, no new state: still asleep then */
+	offcpu[CW_OFFCPU_SLEEP] = 3 * SEC + 4 * SEC / 10;
+	st = synth_thread_stats(4 * SEC + 4 * SEC / 10, PID, T1, 0, offcpu);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &st.hdr));
 	/* but read runnable for 0.6 s, 0.1 s ago: it is */
 	running = thread_state(5 * SEC, T2, CW_OFFCPU_PREEMPTED, 4 * SEC + 4 * SEC / 10, 0);
 	tick = synth_tick(5 * SEC + SEC / 10, 3);
@@ -223,6 +229,7 @@ TEST_F(model, time_in_state)
 	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
 	ASSERT_EQ(0, refresh(self, START + 3 * SEC));
 	EXPECT_STREQ("runnable for 700.0 ms", state_of(&self->m, T2));
+	EXPECT_STREQ("sleeping for 4.10 s", state_of(&self->m, T1));
 
 	/* T1 found blocked on LOCK_B by looking (no start), asleep on it since 5 s */
 	sleeping = thread_state(5 * SEC + SEC / 10, T1, CW_OFFCPU_FUTEX, 5 * SEC, LOCK_B);

@@ -116,6 +116,8 @@ static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait 
  * and for how long; 0 when no state of it came, or when the state had lasted less at
  * its reading than the reading's age: a busy thread switches many times between two
  * readings, and its last reading says little of now (the interval's summary says more).
+ * A thread_stats record read later says the state still held then: the source sends a
+ * new state with any reading that found it changed.
  */
 static int sched_state(const struct cw_tui_model *m, const struct cw_thread *t, __u64 now,
 		       char *buf, size_t len)
@@ -124,6 +126,8 @@ static int sched_state(const struct cw_tui_model *m, const struct cw_thread *t, 
 	__u64 read = s->hdr.ts_ns;
 	char nbuf[256];
 
+	if (t->has_stats && t->stats.hdr.ts_ns > read)
+		read = t->stats.hdr.ts_ns;
 	if (!t->has_state || !s->since_ns || read < s->since_ns ||
 	    (now > read && read - s->since_ns < now - read))
 		return 0;

@@ -381,7 +381,9 @@ static const char *const help_lines[] = {
 	"",
 	"Rates (ACQ/s, CONT/s, CPU%, LOCK%, FUTEX%) and WAIT are over the last interval;",
 	"MAXWAIT and MAXHOLD since tracing began; an opened lock or thread is as it was when",
-	"opened (Esc and Enter again for now). Not yet: the tracer-cost estimate.",
+	"opened (Esc and Enter again for now). The header's third line is what watching",
+	"costs: probe hits at their calibrated cost plus probe programs, as a share of a CPU",
+	"and of the target's CPU time; the tracepoint programs' share (every task) apart.",
 	"",
 	"Press any key to go back.",
 };
