@@ -6,6 +6,7 @@
  * capstone), and exactly the one binutils' objdump decoding gives, whatever the build.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -840,6 +841,34 @@ static const char *check_properties(const __u8 *code, size_t len, __u64 addr,
 	cs_free(in, 1);
 	cs_close(&cs);
 	return bad;
+}
+
+/*
+ * Each function is found at the version programs call: the default one, as the dynamic
+ * linker binds it (dlsym() in this very libc), not an old version of the same name that
+ * only binaries linked against it call (glibc 2.36 lists pthread_cond_timedwait@GLIBC_2.2.5
+ * first in its .dynsym, before the default @@GLIBC_2.3.2: a probe there saw no call).
+ */
+TEST(libc_default_versions)
+{
+	void *libc = dlopen(LIBC_PATH, RTLD_NOW | RTLD_NOLOAD);
+	struct cw_elf *f = NULL;
+
+	if (!libc || cw_elf__open(LIBC_PATH, &f))
+		SKIP(return, "no %s", LIBC_PATH);
+	for (size_t i = 0; i < NR_LIBC_FUNCS; i++) {
+		void *sym = dlsym(libc, libc_funcs[i].name);
+		__u64 value, size;
+		Dl_info info;
+
+		ASSERT_NE(NULL, sym) TH_LOG("%s", libc_funcs[i].name);
+		ASSERT_NE(0, dladdr(sym, &info));
+		ASSERT_EQ(0, libc_func(f, libc_funcs[i].name, &value, &size));
+		EXPECT_EQ((__u64)((char *)sym - (char *)info.dli_fbase), value)
+			TH_LOG("%s", libc_funcs[i].name);
+	}
+	cw_elf__close(f);
+	dlclose(libc);
 }
 
 /*

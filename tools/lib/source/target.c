@@ -329,11 +329,43 @@ static const __u8 *code_at(Elf *elf, __u64 vaddr, size_t len)
 	return NULL;
 }
 
-static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, struct cw_elf_func *f)
+/* The .gnu.version entries of the dynamic symbols (index by symbol), or NULL. */
+static Elf_Data *versyms(Elf *elf)
 {
 	Elf_Scn *scn = NULL;
 
-	while ((scn = elf_nextscn(e->elf, scn))) {
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
+			return elf_getdata(scn, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * Whether symbol i (named sname) is an old version of its name, which only binaries
+ * linked against that old version call: pthread_cond_timedwait@GLIBC_2.2.5 beside the
+ * default pthread_cond_timedwait@@GLIBC_2.3.2, listed first in glibc 2.36's .dynsym.
+ * The hidden bit of its .gnu.version entry says so, or a single '@' in a .symtab name.
+ */
+static int old_version(Elf_Data *vs, size_t i, const char *sname, const char *name)
+{
+	GElf_Versym v;
+
+	if (sname[strlen(name)] == '@')
+		return sname[strlen(name) + 1] != '@';
+	return vs && gelf_getversym(vs, i, &v) && (v & 0x8000);
+}
+
+static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, struct cw_elf_func *f)
+{
+	Elf_Data *vs = type == SHT_DYNSYM ? versyms(e->elf) : NULL;
+	Elf_Scn *scn = NULL;
+	GElf_Sym found = {};
+	int have = 0;
+
+	while ((scn = elf_nextscn(e->elf, scn)) && have != 2) {
 		GElf_Shdr sh;
 		Elf_Data *data;
 
@@ -342,7 +374,7 @@ static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, struct c
 		data = elf_getdata(scn, NULL);
 		if (!data)
 			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && have != 2; i++) {
 			const char *sname;
 			GElf_Sym sym;
 
@@ -353,13 +385,22 @@ static int find_in(struct cw_elf *e, Elf64_Word type, const char *name, struct c
 			sname = elf_strptr(e->elf, sh.sh_link, sym.st_name);
 			if (!sname || !name_matches(sname, name))
 				continue;
-			f->addr = sym.st_value;
-			f->len = sym.st_size;
-			f->code = sym.st_size ? code_at(e->elf, sym.st_value, sym.st_size) : NULL;
-			return vaddr_to_offset(e->elf, sym.st_value, &f->offset);
+			/* the default version, or else the first old one */
+			if (!old_version(vs, i, sname, name)) {
+				found = sym;
+				have = 2;
+			} else if (!have) {
+				found = sym;
+				have = 1;
+			}
 		}
 	}
-	return -ENOENT;
+	if (!have)
+		return -ENOENT;
+	f->addr = found.st_value;
+	f->len = found.st_size;
+	f->code = found.st_size ? code_at(e->elf, found.st_value, found.st_size) : NULL;
+	return vaddr_to_offset(e->elf, found.st_value, &f->offset);
 }
 
 int cw_elf__func(struct cw_elf *e, const char *name, struct cw_elf_func *f)
