@@ -4,17 +4,19 @@
  * guarded by its own mutex, and an auditor sums all balances under a global lock.
  * Runs for argv[1] seconds (default 3), or until stdin closes when started with "-".
  *
- * It has a bug concwatch finds: after the fifth audit a fee collector charges the
- * premium account (the last one) and credits the bank's own account (the first one),
- * locking them in the order it names them. Everyone else locks accounts in address
- * order, the bank's first: a teller holding the bank's account and waiting for the
- * premium one, while the collector holds that and waits, would hang. Here it never
- * does: the collector runs once, while the others wait at the desk (a counter under a
- * mutex that no one holds while taking an account), so the inversion is only possible.
+ * It has a bug concwatch finds: after the fifth audit, and then once a second, a fee
+ * collector charges the premium account (the last one) and credits the bank's own
+ * account (the first one), locking them in the order it names them. Everyone else locks
+ * accounts in address order, the bank's first: a teller holding the bank's account and
+ * waiting for the premium one, while the collector holds that and waits, would hang.
+ * Here it never does: the collector works while the others wait at the desk (a counter
+ * under a mutex that no one holds while taking an account), so the inversion is only
+ * possible. Once a second, so that concwatch attached to it at any time sees it.
  *
  *   wl_bank [SECONDS] [TELLERS]
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
@@ -87,19 +89,28 @@ static void charge_fee(struct account *from, struct account *to, long fee)
 
 static void *fee_collector(void *arg)
 {
+	struct timespec next;
+
 	pthread_mutex_lock(&desk);
 	while (audits < 5 && !stop)
 		pthread_cond_wait(&desk_cv, &desk);
-	/* alone: everyone else waits at the desk */
-	paused = 1;
-	while (busy && !stop)
-		pthread_cond_wait(&desk_cv, &desk);
-	pthread_mutex_unlock(&desk);
-	if (!stop)
-		charge_fee(&accounts[ACCOUNTS - 1], &accounts[0], 5);
-	pthread_mutex_lock(&desk);
-	paused = 0;
-	pthread_cond_broadcast(&desk_cv);
+	while (!stop) {
+		/* alone: everyone else waits at the desk */
+		paused = 1;
+		while (busy && !stop)
+			pthread_cond_wait(&desk_cv, &desk);
+		pthread_mutex_unlock(&desk);
+		if (!stop)
+			charge_fee(&accounts[ACCOUNTS - 1], &accounts[0], 5);
+		pthread_mutex_lock(&desk);
+		paused = 0;
+		pthread_cond_broadcast(&desk_cv);
+		/* the next fee a second later (the desk's broadcasts wake it before) */
+		clock_gettime(CLOCK_REALTIME, &next);
+		next.tv_sec++;
+		while (!stop && pthread_cond_timedwait(&desk_cv, &desk, &next) != ETIMEDOUT)
+			;
+	}
 	pthread_mutex_unlock(&desk);
 	return NULL;
 }
