@@ -373,6 +373,101 @@ static void hot_on_top(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *sel
 	free(s);
 }
 
+/* A duration as fmt_ns() writes it ("97.9 ms", "1.41 s", "0 ns") in ns; -1: none. */
+static double dur_ns(const char *s)
+{
+	char unit[8];
+	double v;
+
+	if (sscanf(s, "%lf %7s", &v, unit) != 2)
+		return -1;
+	return !strcmp(unit, "s") ? v * 1e9 : !strcmp(unit, "ms") ? v * 1e6 :
+	       !strcmp(unit, "us") ? v * 1e3 : !strcmp(unit, "ns") ? v : -1;
+}
+
+/* The bundled example's findings panel lists its lock-order inversion. */
+static int inversion_listed(const char *s, const void *arg)
+{
+	const char *f = strstr(s, "Findings (");
+
+	return f && strstr(f, "lock_order_inversion ");
+}
+
+/*
+ * The bundled example (make demo's wl_bank), with no key pressed: the first screen that
+ * lists the inversion also has the hottest lock first in the locks panel (its WAIT the
+ * largest), and the thread that waited longest on one lock names a lock of that panel.
+ */
+TEST_F(tui, bundled_example_first_screen)
+{
+	const char *args[] = { "-w", "-", NULL };
+	char row[512], head[512], lname[128], best[128] = "";
+	double top = -1, most = -1;
+	const char *p, *col;
+	char *s = NULL;
+	size_t at;
+
+	CW_SKIPPED_IN_SETUP();
+	kill(self->wl.pid, SIGKILL);
+	cw_wl__stop(&self->wl);
+	self->started = 0;
+	ASSERT_EQ(0, cw_wl__start(&self->wl, "wl_bank", args));
+	self->started = 1;
+	dashboard(_metadata, self, "");
+	ASSERT_EQ(0, cw_wl__send(&self->wl, "go"));
+	ASSERT_EQ(0, wait_screen(inversion_listed, NULL, SCREEN_MS, &s))
+		TH_LOG("no inversion:\n%s", s);
+
+	/* locks: the first row waited most */
+	p = strstr(s, "Locks (");
+	ASSERT_NE(NULL, p) TH_LOG("%s", s);
+	for (int i = 2; ; i++) {
+		char type[16], acq[16], cont[16], w[32], unit[8];
+		double ns;
+
+		line_of(p, i, row, sizeof(row));
+		if (sscanf(row, "%127s %15s %15s %15s %31s %7s", lname, type, acq, cont, w,
+			   unit) != 6 || strcmp(type, "mutex"))
+			break;
+		snprintf(w + strlen(w), sizeof(w) - strlen(w), " %s", unit);
+		ns = dur_ns(w);
+		ASSERT_LE(0, ns) TH_LOG("%s", row);
+		if (top < 0)
+			top = ns;
+		EXPECT_GE(top, ns) TH_LOG("a row waited more than the first:\n%s", s);
+	}
+	EXPECT_LT(0, top) TH_LOG("%s", s);
+
+	/* threads: the longest wait on one lock names a lock of the panel */
+	p = strstr(s, "Threads (");
+	ASSERT_NE(NULL, p);
+	line_of(p, 1, head, sizeof(head));
+	col = strstr(head, "WAITED LONGEST ON");
+	ASSERT_NE(NULL, col) TH_LOG("%s", head);
+	at = col - head;
+	for (int i = 2; ; i++) {
+		char name[128], v[32], unit[8];
+		double ns;
+
+		line_of(p, i, row, sizeof(row));
+		if (strlen(row) <= at || !strncmp(row, "  Locks (", 9))
+			break;
+		if (sscanf(row + at, "%127s %31s %7s", name, v, unit) != 3)
+			continue;
+		snprintf(row, sizeof(row), "%s %s", v, unit);
+		ns = dur_ns(row);
+		if (ns > most) {
+			most = ns;
+			snprintf(best, sizeof(best), "%s", name);
+		}
+	}
+	ASSERT_LT(0, most) TH_LOG("no thread waited:\n%s", s);
+	snprintf(row, sizeof(row), "\n%s ", best);
+	EXPECT_NE(NULL, strstr(strstr(s, "Locks ("), row))
+		TH_LOG("%s is no lock of the panel:\n%s", best, s);
+	free(s);
+}
+
 TEST_F(tui, hot_lock_on_top)
 {
 	char line[512], *s = NULL, *cost;

@@ -13,7 +13,8 @@
  * under a mutex that no one holds while taking an account), so the inversion is only
  * possible. Once a second, so that concwatch attached to it at any time sees it.
  *
- *   wl_bank [SECONDS] [TELLERS]
+ *   wl_bank [-w] [SECONDS|-] [TELLERS]
+ *   -w: print "ready pid=P tellers=N" and start on "go" (selftests/workloads/wl.h)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -158,12 +159,16 @@ static void *auditor(void *arg)
 
 int main(int argc, char **argv)
 {
-	long seconds = wl_arg(argc, argv, 1, 3), tellers = wl_arg(argc, argv, 2, 3);
+	long seconds, tellers;
 	pthread_t t[16], a, f;
 	char name[16];
 
+	wl_handshake(&argc, argv);
+	seconds = wl_arg(argc, argv, 1, 3);
+	tellers = wl_arg(argc, argv, 2, 3);
 	if (tellers < 1 || tellers > 16)
 		tellers = 3;
+	wl_ready("tellers=%ld", tellers);
 	for (int i = 0; i < ACCOUNTS; i++) {
 		pthread_mutex_init(&accounts[i].lock, NULL);
 		accounts[i].balance = 1000;

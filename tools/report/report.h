@@ -128,6 +128,8 @@ struct cw_report_thread_row {
 	/* over the interval */
 	__u64 acquisitions, wait_ns;	/* the engine's lock figures */
 	__u64 total_ns, oncpu_ns, runnable_ns, lock_ns, futex_ns, klock_ns, other_ns;
+	/* since tracing began: the lock it waited on longest (not a wait for work), 0: none */
+	__u64 longest_addr, longest_ns;
 };
 
 struct cw_report_view {

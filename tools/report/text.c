@@ -5,6 +5,7 @@
 
 #include "common/array.h"
 #include "engine/findings.h"
+#include "engine/index.h"
 #include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
@@ -784,6 +785,40 @@ void cw_report__view_fini(struct cw_report_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/*
+ * Each thread's longest wait on one lock since tracing began, from the contention model's
+ * waiting threads (the futex view's: the uprobes' statistics are not per thread); waits
+ * for work (condvars, semaphores, barriers, joins) are no lock's.
+ */
+static int snap_longest_waits(const struct cw_contention *c, struct cw_report_view *v)
+{
+	struct cw_index ix = {};
+	int err = 0;
+
+	for (size_t i = 0; i < v->nr_threads && !err; i++)
+		err = cw_index__put(&ix, v->threads[i].t->pid, v->threads[i].t->tid, i);
+	for (size_t i = 0; i < cw_contention__nr_objects(c) && !err; i++) {
+		const struct cw_hot_object *o = cw_contention__object(c, i);
+
+		if (CW_LOCK_WAITS_FOR_WORK(o->kind))
+			continue;
+		for (size_t k = 0; k < o->nr_threads; k++) {
+			struct cw_report_thread_row *row;
+			__u32 slot;
+
+			if (cw_index__get(&ix, o->pid, o->threads[k].tid, &slot))
+				continue;
+			row = &v->threads[slot];
+			if (o->threads[k].wait_ns_total > row->longest_ns) {
+				row->longest_ns = o->threads[k].wait_ns_total;
+				row->longest_addr = o->addr;
+			}
+		}
+	}
+	cw_index__fini(&ix);
+	return err;
+}
+
 /* What tracing cost since the last snapshot, when the source sends its totals. */
 static void snap_cost(const struct cw_engine *eng, struct cw_report_snapshot *snap,
 		      struct cw_report_view *v)
@@ -923,6 +958,8 @@ int cw_report__snapshot_view(const struct cw_engine *eng, const struct cw_report
 		if (row->measured)
 			v->oncpu_ns += row->oncpu_ns;
 	}
+	if (snap_longest_waits(c, v))
+		goto cleanup;
 	snap_cost(eng, snap, v);
 	err = 0;
 cleanup:

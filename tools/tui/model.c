@@ -177,6 +177,20 @@ static const char *interval_state(const struct cw_report_thread_row *r)
 	return "sleeping";
 }
 
+/* The lock the thread of row r waited on longest since tracing began, how long; "-": none. */
+static void longest_wait(const struct cw_tui_model *m, const struct cw_report_thread_row *r,
+			 char *buf, size_t len)
+{
+	char nbuf[256], d[32];
+
+	if (!r->longest_ns) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	snprintf(buf, len, "%s %s", wait_name(m, r->t->pid, r->longest_addr, nbuf, sizeof(nbuf)),
+		 cw_report__fmt_ns(d, sizeof(d), r->longest_ns));
+}
+
 static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
 			const struct cw_report_view *v, const struct cw_wf_wait *waits,
 			size_t nr_waits, __u64 dt_ns)
@@ -217,6 +231,7 @@ static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
 			blocked_state(m, w, t, cw_engine__now(eng), row->state, sizeof(row->state));
 		else if (!sched_state(m, t, cw_engine__now(eng), row->state, sizeof(row->state)))
 			snprintf(row->state, sizeof(row->state), "%s", interval_state(r));
+		longest_wait(m, r, row->waited, sizeof(row->waited));
 		row->cpu_pct = r->measured && total ? 100.0 * r->oncpu_ns / total : -1;
 		row->wait_pct = -1;
 		if (r->waits_known && total)

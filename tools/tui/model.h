@@ -22,6 +22,8 @@ struct cw_tui_thread {
 	char policy[24];
 	char state[320];	/* a lock name is up to 255 bytes */
 	char cpu[16], lock[16], futex[16];
+	char waited[320];	/* the lock it waited on longest since tracing began, and how
+				 * long ("-": none) */
 	double cpu_pct, wait_pct;	/* -1: not measured */
 	int exited;
 };

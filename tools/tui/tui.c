@@ -234,6 +234,7 @@ static const struct cw_tui_col thread_cols[] = {
 	{ "CPU%", 4, 2, 1 },
 	{ "LOCK%", 5, 1, 1 },
 	{ "FUTEX%", 6, 3, 1 },
+	{ "WAITED LONGEST ON", 22, 4, 0 },
 	{ "STATE", 10, 0, 0, 1 },
 };
 
@@ -270,7 +271,8 @@ static void row_cells(const struct tui *ui, int p, size_t i, const char **cells,
 		cells[3] = r->cpu;
 		cells[4] = r->lock;
 		cells[5] = r->futex;
-		cells[6] = r->state;
+		cells[6] = r->waited;
+		cells[7] = r->state;
 	} else if (p == CW_TUI_LOCKS) {
 		const struct cw_tui_lock *r = &ui->m.locks[i];
 
