@@ -209,8 +209,13 @@ static __always_inline int futex_enter(__u64 uaddr, __u32 op, __u32 val, __u64 u
 	p->ts_ns = bpf_ktime_get_ns();
 	barrier();
 	p->active = 1;
-	if (blocks && lk)
-		lk->a.contended = 1; /* a lock acquire in progress had to wait */
+	/*
+	 * A lock acquire in progress had to wait, on its lock's word: not cond_wait's wait
+	 * for the condition, on the condvar's words, after which it takes the mutex back
+	 * (futex_exit restarts its clock there).
+	 */
+	if (blocks && lk && !cond_wait_word(lk, uaddr))
+		lk->a.contended = 1;
 	if (raw_events)
 		emit_futex(CW_EV_FUTEX_BEGIN, p, p->ts_ns, 0, 0);
 	return 0;
@@ -254,6 +259,7 @@ static __always_inline void futex_count(const struct pending_futex *p, __u64 id,
 static __always_inline int futex_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now;
+	struct pending_lock *lk;
 	struct pending_futex *p;
 	__u32 tid = id;
 
@@ -263,6 +269,10 @@ static __always_inline int futex_exit(long ret)
 	if (!p || !p->active)
 		return 0;
 	now = bpf_ktime_get_ns();
+	/* cond_wait's wait for the condition is over: its mutex's acquire begins now */
+	lk = no_uprobes || !p->blocks ? NULL : bpf_map_lookup_elem(&pending_locks, &tid);
+	if (lk && cond_wait_word(lk, p->uaddr))
+		lk->a.begin_ns = now;
 	if (p->blocks)
 		futex_count(p, id, ret, now - p->ts_ns);
 	if (raw_events)

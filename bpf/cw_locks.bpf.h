@@ -88,6 +88,15 @@ struct pending_lock {
 	__u32 blocked_owner;	/* the holder that record named */
 };
 
+/* glibc's pthread_cond_t: its futex words (__g_signals, __g_refs, __wrefs) lie inside */
+#define CW_COND_BYTES 48
+
+/* A futex word of the condvar a cond_wait in progress waits on (not of its mutex). */
+static __always_inline int cond_wait_word(const struct pending_lock *p, __u64 uaddr)
+{
+	return p->a.op == CW_OP_COND_WAIT && p->addr2 && uaddr - p->addr2 < CW_COND_BYTES;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* threads; resized from userspace before load */

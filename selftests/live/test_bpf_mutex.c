@@ -175,6 +175,48 @@ TEST_F(mutex, target_exit_ends_session)
 	EXPECT_EQ(self->n, l->releases);
 }
 
+/*
+ * A wait for a condition is no wait for the mutex: wl_condtimed's worker holds tw_mutex
+ * and waits on tw_cond with a timeout that always expires, three times 100 ms; no other
+ * thread takes tw_mutex. Its taking back in pthread_cond_timedwait() is an acquisition
+ * each time (the default version of the function is the one probed), never contended,
+ * with no wait; the waits are the condvar's.
+ */
+TEST(cond_timedwait_is_no_mutex_wait)
+{
+	const char *why = cw_live_skip_reason();
+	const char *args[] = { "-w", "3", "100", NULL };
+	struct cw_source_opts opts = {};
+	struct cw_session *sess = NULL;
+	const struct cw_lock *l;
+	struct cw_engine *eng;
+	char err[256] = "";
+	struct cw_wl wl;
+	int pid;
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_condtimed", args));
+	pid = cw_field(wl.ready, "pid");
+	eng = cw_engine__new();
+	ASSERT_NE(NULL, eng);
+	opts.pid = pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+		TH_LOG("%s", err);
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	EXPECT_EQ(3, cw_field(wl.done, "timeouts"));
+	ASSERT_EQ(0, cw_session__finish(sess));
+	ASSERT_EQ(0, cw_engine__counts(eng)->lost_total);
+	l = cw_engine__find_lock(eng, pid, cw_field(wl.ready, "mutex"));
+	ASSERT_NE(NULL, l);
+	EXPECT_EQ(1 + 3, l->acquisitions);	/* the lock, and each wait's taking back */
+	EXPECT_EQ(0, l->contentions);
+	EXPECT_EQ(0, l->wait_ns_total);
+	cw_session__free(sess);
+	cw_engine__free(eng);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
 TEST(no_such_process)
 {
 	struct cw_source_opts opts = { .pid = 0x3fffffff };

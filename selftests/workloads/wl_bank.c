@@ -42,6 +42,9 @@ static volatile int stop;
 static pthread_mutex_t desk = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t desk_cv = PTHREAD_COND_INITIALIZER;
 static int audits, paused, busy;
+/* the collector's second between fees, cut short at the end */
+static pthread_mutex_t fee_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fee_cv = PTHREAD_COND_INITIALIZER;
 
 static void desk_enter(void)
 {
@@ -106,11 +109,15 @@ static void *fee_collector(void *arg)
 		pthread_mutex_lock(&desk);
 		paused = 0;
 		pthread_cond_broadcast(&desk_cv);
-		/* the next fee a second later (the desk's broadcasts wake it before) */
+		pthread_mutex_unlock(&desk);
+		/* the next fee a second later */
+		pthread_mutex_lock(&fee_lock);
 		clock_gettime(CLOCK_REALTIME, &next);
 		next.tv_sec++;
-		while (!stop && pthread_cond_timedwait(&desk_cv, &desk, &next) != ETIMEDOUT)
+		while (!stop && pthread_cond_timedwait(&fee_cv, &fee_lock, &next) != ETIMEDOUT)
 			;
+		pthread_mutex_unlock(&fee_lock);
+		pthread_mutex_lock(&desk);
 	}
 	pthread_mutex_unlock(&desk);
 	return NULL;
@@ -193,6 +200,9 @@ int main(int argc, char **argv)
 	stop = 1;
 	pthread_cond_broadcast(&desk_cv);
 	pthread_mutex_unlock(&desk);
+	pthread_mutex_lock(&fee_lock);
+	pthread_cond_broadcast(&fee_cv);
+	pthread_mutex_unlock(&fee_lock);
 	for (long i = 0; i < tellers; i++)
 		pthread_join(t[i], NULL);
 	pthread_join(a, NULL);
