@@ -1,23 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The example workload of `make demo`: tellers move money between accounts, each
- * guarded by its own mutex, and an auditor sums all balances under a global lock.
- * Runs for argv[1] seconds (default 3), or until stdin closes when started with "-".
- *
- * It has a bug concwatch finds: after the fifth audit, and then once a second, a fee
- * collector charges the premium account (the last one) and credits the bank's own
- * account (the first one), locking them in the order it names them. Everyone else locks
- * accounts in address order, the bank's first: a teller holding the bank's account and
- * waiting for the premium one, while the collector holds that and waits, would hang.
- * Here it never does: the collector works while the others wait at the desk (a counter
- * under a mutex that no one holds while taking an account), so the inversion is only
- * possible. Once a second, so that concwatch attached to it at any time sees it.
+ * guarded by its own mutex, and an auditor sums all balances under a global lock. Runs
+ * for argv[1] seconds (default 3), or until stdin closes when started with "-"; "-w":
+ * the handshake of wl.h ("ready pid=P tellers=N", then "go"). It has a bug concwatch
+ * finds: after the fifth audit, and then once a second (a live attach sees it too), a fee
+ * collector charges the premium account (the last one) and credits the bank's own (the
+ * first one), locking them in the order it names them. Everyone else locks accounts in
+ * address order, the bank's first: a teller holding the bank's account and waiting for
+ * the premium one, while the collector holds that and waits, would hang. Here it never
+ * does: the collector works while the others wait at the desk (a counter under a mutex
+ * that no one holds while taking an account), so the inversion is only possible.
  *
  *   wl_bank [-w] [SECONDS|-] [TELLERS]
- *   -w: print "ready pid=P tellers=N" and start on "go" (selftests/workloads/wl.h)
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
@@ -42,9 +39,6 @@ static volatile int stop;
 static pthread_mutex_t desk = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t desk_cv = PTHREAD_COND_INITIALIZER;
 static int audits, paused, busy;
-/* the collector's second between fees, cut short at the end */
-static pthread_mutex_t fee_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t fee_cv = PTHREAD_COND_INITIALIZER;
 
 static void desk_enter(void)
 {
@@ -93,33 +87,21 @@ static void charge_fee(struct account *from, struct account *to, long fee)
 
 static void *fee_collector(void *arg)
 {
-	struct timespec next;
-
-	pthread_mutex_lock(&desk);
-	while (audits < 5 && !stop)
-		pthread_cond_wait(&desk_cv, &desk);
-	while (!stop) {
-		/* alone: everyone else waits at the desk */
-		paused = 1;
-		while (busy && !stop)
+	for (int fees = 0; !stop; fees++) {	/* after the fifth audit, then once a second */
+		for (int i = 0; fees && i < 100 && !stop; i++)
+			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		pthread_mutex_lock(&desk);
+		while (audits < 5 && !stop)
+			pthread_cond_wait(&desk_cv, &desk);
+		for (paused = 1; busy && !stop;)	/* alone: the others wait at the desk */
 			pthread_cond_wait(&desk_cv, &desk);
 		pthread_mutex_unlock(&desk);
-		if (!stop)
-			charge_fee(&accounts[ACCOUNTS - 1], &accounts[0], 5);
+		charge_fee(&accounts[ACCOUNTS - 1], &accounts[0], 5);
 		pthread_mutex_lock(&desk);
 		paused = 0;
 		pthread_cond_broadcast(&desk_cv);
 		pthread_mutex_unlock(&desk);
-		/* the next fee a second later */
-		pthread_mutex_lock(&fee_lock);
-		clock_gettime(CLOCK_REALTIME, &next);
-		next.tv_sec++;
-		while (!stop && pthread_cond_timedwait(&fee_cv, &fee_lock, &next) != ETIMEDOUT)
-			;
-		pthread_mutex_unlock(&fee_lock);
-		pthread_mutex_lock(&desk);
 	}
-	pthread_mutex_unlock(&desk);
 	return NULL;
 }
 
@@ -129,7 +111,6 @@ static void *teller(void *arg)
 
 	while (!stop) {
 		int a = rand_r(&seed) % ACCOUNTS, b = rand_r(&seed) % ACCOUNTS;
-
 		if (a != b)
 			transfer(&accounts[a], &accounts[b], rand_r(&seed) % 100);
 	}
@@ -200,9 +181,6 @@ int main(int argc, char **argv)
 	stop = 1;
 	pthread_cond_broadcast(&desk_cv);
 	pthread_mutex_unlock(&desk);
-	pthread_mutex_lock(&fee_lock);
-	pthread_cond_broadcast(&fee_cv);
-	pthread_mutex_unlock(&fee_lock);
 	for (long i = 0; i < tellers; i++)
 		pthread_join(t[i], NULL);
 	pthread_join(a, NULL);
