@@ -422,7 +422,7 @@ TEST(run_finds_inversion_in_grandchild)
 				       NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.out, "\"findings\": [\n    {\"kind\": \"lock_order_inversion\", "
-				      "\"locks\": [{\"addr\": "));
+				      "\"severity\": \"warning\", \"locks\": [{\"addr\": "));
 	EXPECT_NE(NULL, strstr(r.out, "\"name\": \"lock_a\", \"type\": \"mutex\""));
 	EXPECT_NE(NULL, strstr(r.out, "\"name\": \"lock_b\", \"type\": \"mutex\""));
 	EXPECT_NE(NULL, strstr(r.out, "\"comm\": \"wl-t1\"}, {\"tid\": "));

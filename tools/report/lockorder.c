@@ -384,7 +384,8 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		return;
 	}
 	pid = nl[0].l->pid;
-	fputs("{\"kind\": \"lock_order_inversion\", ", out);
+	/* a reported inversion is a warning, as lockdep's: it may deadlock, it did not */
+	fputs("{\"kind\": \"lock_order_inversion\", \"severity\": \"warning\", ", out);
 	json_locks(out, f, nl);
 	fputs(", \"threads\": [", out);
 	for (size_t i = 0; i < f->nr_threads; i++) {
