@@ -1387,14 +1387,15 @@ TEST(batch_tracing_cost)
 /*
  * Each batch snapshot ends with the findings panel: wl_deadlock, hung before the attach,
  * gives its deadlock as an ERROR line in every snapshot; a process with no finding says
- * so.
+ * so. Its two locks, which no figure of the interval names, are listed as blocked on
+ * now, each with its holder and its one waiter.
  */
 TEST(batch_findings)
 {
 	const char *panel = "\nSEV      FINDING                  SUMMARY\n"
 			    "ERROR    deadlock                 deadlock: threads wait on each "
 			    "other in a cycle\n";
-	char pid[32];
+	char pid[32], lock_1[128], lock_2[128];
 	struct result r;
 	struct cw_wl wl;
 	const char *p;
@@ -1403,12 +1404,21 @@ TEST(batch_findings)
 	LIVE_OR_SKIP();
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_deadlock", NULL));
 	snprintf(pid, sizeof(pid), "%d", wl.pid);
+	/* dl-a holds lock_1 and waits on lock_2, which dl-b holds */
+	snprintf(lock_1, sizeof(lock_1), "\n%-24s 0x%016llx %8d %7s %8lld %8d\n", "lock_1",
+		 cw_field(wl.ready, "lock_1"), wl.pid, "mutex", cw_field(wl.ready, "tid_a"), 1);
+	snprintf(lock_2, sizeof(lock_2), "\n%-24s 0x%016llx %8d %7s %8lld %8d\n", "lock_2",
+		 cw_field(wl.ready, "lock_2"), wl.pid, "mutex", cw_field(wl.ready, "tid_b"), 1);
 	r = run_args((const char *[]){ "-p", pid, "--batch", "--iterations", "2", "-d", "500ms",
 				       NULL });
 	ASSERT_EXIT(0, r);
 	for (p = r.out; (p = strstr(p, panel)); p++)
 		n++;
 	EXPECT_EQ(2, n) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\nBLOCKED ON NOW           LOCK                    PID    "
+				      "TYPE    OWNER  WAITERS\n")) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, lock_1)) TH_LOG("no '%s' in:\n%s", lock_1, r.out);
+	EXPECT_NE(NULL, strstr(r.out, lock_2)) TH_LOG("no '%s' in:\n%s", lock_2, r.out);
 	result_free(&r);
 	ASSERT_EQ(0, cw_wl__stop(&wl));
 	/* wl_rounds before its first round: no lock taken, no finding */

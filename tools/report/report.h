@@ -96,7 +96,10 @@ int cw_report__text(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
  * them, busiest first; idle locks are counted, not listed. 0 or -errno.
  */
 struct cw_report_snapshot;
+struct cw_wf_wait;
 struct cw_report_snapshot *cw_report__snapshot_new(void);
+/* A wait on a lock: a futex word with an owner, or one a look knew for a lock, is one. */
+int cw_report__wait_is_lock(const struct cw_wf_wait *w);
 void cw_report__snapshot_free(struct cw_report_snapshot *snap);
 int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
 			struct cw_report_snapshot *snap);

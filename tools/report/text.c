@@ -6,6 +6,7 @@
 #include "common/array.h"
 #include "engine/findings.h"
 #include "engine/index.h"
+#include "engine/waitfor.h"
 #include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
@@ -1090,6 +1091,68 @@ int cw_report__snapshot_findings(FILE *out, const struct cw_engine *eng,
 	return err ?: ferror(out) ? -EIO : 0;
 }
 
+int cw_report__wait_is_lock(const struct cw_wf_wait *w)
+{
+	return w->addr && (w->reason == CW_OFFCPU_LOCK ||
+			   (w->reason == CW_OFFCPU_FUTEX &&
+			    (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
+			     w->kind == CW_LOCK_RWLOCK || w->kind == CW_LOCK_SPIN)));
+}
+
+/* Whether waits a and b are on the same lock. */
+static int same_lock(const struct cw_wf_wait *a, const struct cw_wf_wait *b)
+{
+	return cw_report__wait_is_lock(b) && a->pid == b->pid && a->addr == b->addr;
+}
+
+/*
+ * The locks threads are blocked on now, as the wait-for graph says: who holds each and
+ * how many wait. A process hung before the attach has these and no figure of the
+ * interval. 0 or -ENOMEM.
+ */
+static int snap_blocked_now(FILE *out, const struct cw_engine *eng,
+			    const struct cw_report_snapshot *snap)
+{
+	struct cw_wf_wait *w = NULL;
+	size_t nr = 0, shown = 0;
+	int err = cw_wf__blocked(cw_engine__waitfor(eng), eng, &w, &nr);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < nr; i++) {
+		char nbuf[256], cut[25], owner[16] = "-";
+		const char *name;
+		__u32 holder = 0;
+		size_t n = 0, k;
+
+		if (!cw_report__wait_is_lock(&w[i]))
+			continue;
+		for (k = 0; k < i && !same_lock(&w[i], &w[k]); k++)
+			;
+		if (k < i)
+			continue;	/* listed at its first waiter */
+		for (k = i; k < nr; k++) {
+			if (!same_lock(&w[i], &w[k]))
+				continue;
+			n++;
+			if (!holder)
+				holder = w[k].holder_tid;
+		}
+		if (!shown++)
+			fprintf(out, "\n%-24s %-18s %8s %7s %8s %8s\n", "BLOCKED ON NOW", "LOCK", "PID",
+				"TYPE", "OWNER", "WAITERS");
+		name = cw_report__snapshot_lock_name(snap, w[i].pid, w[i].addr, nbuf, sizeof(nbuf));
+		if (holder)
+			snprintf(owner, sizeof(owner), "%u", holder);
+		fprintf(out, "%-24s 0x%016llx %8u %7s %8s %8zu\n",
+			column(name ? name : "-", 24, cut, sizeof(cut)),
+			(unsigned long long)w[i].addr, w[i].pid,
+			w[i].kind ? cw_lock_kind__name(w[i].kind) : "futex", owner, n);
+	}
+	free(w);
+	return 0;
+}
+
 int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_report_target *t,
 			struct cw_report_snapshot *snap)
 {
@@ -1106,8 +1169,10 @@ int cw_report__snapshot(FILE *out, const struct cw_engine *eng, const struct cw_
 			v.nr_locks == 1 ? "" : "s");
 	else
 		snap_lock_table(out, &v);
+	err = snap_blocked_now(out, eng, snap);
 	snap_thread_table(out, &v);
-	err = ferror(out) ? -EIO : 0;
+	if (!err)
+		err = ferror(out) ? -EIO : 0;
 	cw_report__view_fini(&v);
 	return err;
 }

@@ -47,14 +47,6 @@ static const struct cw_wf_wait *find_wait(const struct cw_wf_wait *w, size_t nr,
 	return NULL;
 }
 
-/* A wait on a lock: a futex word with an owner, or one a look knew for a lock, is one. */
-static int waited_lock(const struct cw_wf_wait *w)
-{
-	return w->addr && (w->reason == CW_OFFCPU_LOCK ||
-			   (w->reason == CW_OFFCPU_FUTEX &&
-			    (w->holder_tid || w->kind == CW_LOCK_MUTEX ||
-			     w->kind == CW_LOCK_RWLOCK || w->kind == CW_LOCK_SPIN)));
-}
 
 /* " for D" after buf, when the start of the state is known and before now. */
 static void add_duration(char *buf, size_t len, __u64 since, __u64 now)
@@ -85,7 +77,7 @@ static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait 
 {
 	char held[32] = "", nbuf[256];
 	const char *name = wait_name(m, w->pid, w->addr, nbuf, sizeof(nbuf));
-	int lock = waited_lock(w);
+	int lock = cw_report__wait_is_lock(w);
 	__u64 since = w->since_ns;
 
 	if (w->holder_tid)
@@ -273,7 +265,7 @@ static size_t waited_only_locks(const struct cw_tui_model *m, struct cw_tui_lock
 		const char *name;
 		size_t i;
 
-		if (!waited_lock(w))
+		if (!cw_report__wait_is_lock(w))
 			continue;
 		for (i = 0; i < nr && !row; i++)
 			if (rows[i].pid == w->pid && rows[i].addr == w->addr)
