@@ -8,6 +8,8 @@
  * after "go".
  *
  * Handshake (wl.h): "ready pid=" / go / "done running=1" (or "done rounds=R") / stdin EOF.
+ * Running, "stop" ends the churn and answers "stopped" once every thread is joined: the
+ * process lives on with no lock traffic, so the figures read next are final.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -43,10 +45,22 @@ static void *churn(void *arg)
 	return NULL;
 }
 
+/* Wait for "stop" (1) or the end of stdin (0). */
+static int wait_stop(void)
+{
+	char line[16];
+
+	while (fgets(line, sizeof(line), stdin))
+		if (!strcmp(line, "stop\n"))
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	long n;
 	pthread_t t[16];
+	int asked;
+	long n;
 
 	wl_handshake(&argc, argv);	/* "-w" is accepted: the handshake is always on */
 	n = wl_arg(argc, argv, 1, 4);
@@ -68,9 +82,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	printf("done running=1\n");
-	wl_wait_eof();
+	asked = wait_stop();
 	stop = 1;
 	for (long i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
+	if (asked) {
+		printf("stopped\n");
+		wl_wait_eof();
+	}
 	return 0;
 }
