@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <concwatch/kmod.h>
+
 #include "engine/engine.h"
 #include "engine/findings.h"
 #include "engine/waitfor.h"
@@ -275,7 +277,9 @@ enum {
 /* Options of every command that traces. */
 static const struct argp_option trace_options[] = {
 	{ "backend", OPT_BACKEND, "bpf|kmod|preload", 0,
-	  "Event source: bpf (the default); kmod and preload are not available yet" },
+	  "Event source: bpf (the default), or kmod, the concwatch kernel module "
+	  "(/dev/concwatch: futex, scheduler and kernel-lock events, no lock calls), used "
+	  "without this option where BPF is not available; preload is not available yet" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
 	{ "no-uprobes", OPT_NO_UPROBES, NULL, 0,
@@ -746,10 +750,24 @@ static int open_source(int pid, struct cw_source **out)
 		.pi_threshold_ns = env.pi_threshold_ns,
 		.measure_cost = env.measure_cost,
 	};
-	char err[256];
+	char err[512];
 
 	if (cw_source__open(&opts, out, err, sizeof(err)))
 		return fail(EXIT_ENV, "%s", err);
+	if (strcmp(cw_source__name(*out), "kmod"))
+		return 0;
+	/*
+	 * Said whichever way it was chosen: the module traces no lock calls, so the report
+	 * will lack what only they give (on stderr: reports on stdout stay as they are).
+	 */
+	if ((*out)->fallback[0])
+		fprintf(stderr, "%s: %s\n", env.prog, (*out)->fallback);
+	else
+		fprintf(stderr, "%s: using the kernel module (%s): futex, scheduler and "
+			"kernel-lock events, no lock calls\n", env.prog, CW_KMOD_DEVICE);
+	/* what the report, the dashboard and the look beside the tracer go by */
+	env.backend = "kmod";
+	env.no_uprobes = 1;
 	return 0;
 }
 
@@ -862,7 +880,7 @@ static struct cw_source *open_look(void)
 	struct cw_source *src = NULL;
 	char err[256];
 
-	if (env.backend && strcmp(env.backend, "bpf"))
+	if (env.backend && strcmp(env.backend, "bpf") && strcmp(env.backend, "kmod"))
 		return NULL;
 	if (cw_source__open(&opts, &src, err, sizeof(err)) && env.verbose)
 		fprintf(stderr, "%s: no look at the waits before tracing: %s\n", env.prog, err);
@@ -1639,6 +1657,9 @@ static int cmd_dashboard(void)
 	ret = live_open(&lv);
 	if (ret)
 		goto cleanup;
+	/* the backend opened may not be the one asked for (kmod where BPF is not available) */
+	o.backend = env.backend;
+	o.no_uprobes = env.no_uprobes;
 	lv.target.debuginfo_path = env.debuginfo_path;
 	lv.target.hotspot_pct = env.hotspot_pct;
 	lv.target.no_uprobes = env.no_uprobes;
@@ -1721,6 +1742,9 @@ static void check_usage(void)
 	if (env.no_uprobes && env.track_free)
 		usage_error("--track-free probes free() with a uprobe: it cannot go with "
 			    "--no-uprobes");
+	if (env.backend && !strcmp(env.backend, "kmod") && env.track_free)
+		usage_error("--track-free probes free() with a uprobe: the kmod backend has "
+			    "none");
 	switch (env.cmd) {
 	case CMD_LIVE:
 		if (!env.pid)

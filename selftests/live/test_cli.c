@@ -11,10 +11,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <stddef.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "kselftest_harness.h"
 #include "cwtest.h"
@@ -234,11 +239,98 @@ TEST(no_btf_exits_3)
 
 	if (geteuid())
 		SKIP(return, "needs root for a mount namespace");
+	if (!access("/dev/concwatch", F_OK))
+		SKIP(return, "the kernel module is loaded: concwatch would trace with it");
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	r = run_prep(hide_btf, "-p", pid, "--batch", NULL);
 	ASSERT_EXIT(3, r);
 	ASSERT_STREQ("concwatch: this kernel has no BTF (/sys/kernel/btf/vmlinux: No such file or "
 		     "directory): concwatch's BPF programs need CONFIG_DEBUG_INFO_BTF=y\n", r.err);
+	result_free(&r);
+}
+
+/* A seccomp filter answering bpf() with EPERM, as a container's may, even for root. */
+static int forbid_bpf(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+TEST(bpf_forbidden_exits_3)
+{
+	char pid[32];
+	struct result r;
+
+	if (geteuid())
+		SKIP(return, "needs root: bpf() is not permitted otherwise anyway");
+	if (!access("/dev/concwatch", F_OK))
+		SKIP(return, "the kernel module is loaded: concwatch would trace with it");
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	r = run_prep(forbid_bpf, "-p", pid, "--batch", NULL);
+	ASSERT_EXIT(3, r);
+	ASSERT_STREQ("concwatch: not permitted to use the bpf() system call (Operation not "
+		     "permitted): run as root, without a seccomp filter that forbids it\n", r.err);
+	result_free(&r);
+}
+
+/*
+ * Without BTF, and a /dev/concwatch that is not the module's (a regular file answers no
+ * ioctl): concwatch turns to the module, and says why neither can be used. In a mount
+ * namespace of its own, /dev is an empty tmpfs with /dev/null bound in.
+ */
+static int hide_btf_fake_device(void)
+{
+	char path[64];
+	int dev, fd;
+
+	/* opened in the new namespace: a bind mount's source must be in it */
+	if (hide_btf())
+		return -1;
+	dev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dev < 0 || mount("none", "/dev", "tmpfs", 0, NULL))
+		return -1;
+	fd = open("/dev/null", O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	/* the old /dev's, reached through its descriptor */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/null", dev);
+	if (mount(path, "/dev/null", NULL, MS_BIND, NULL))
+		return -1;
+	close(dev);
+	fd = open("/dev/concwatch", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+TEST(no_bpf_falls_back_to_kmod)
+{
+	char pid[32], want[512];
+	struct utsname u;
+	struct result r;
+
+	if (geteuid())
+		SKIP(return, "needs root for a mount namespace");
+	ASSERT_EQ(0, uname(&u));
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	r = run_prep(hide_btf_fake_device, "-p", pid, "--batch", NULL);
+	ASSERT_EXIT(3, r);
+	snprintf(want, sizeof(want), "concwatch: BPF is not available here (no BTF: "
+		 "/sys/kernel/btf/vmlinux: No such file or directory), and the kernel module "
+		 "cannot be used: the concwatch module loaded does not answer CW_KMOD_INFO: it is "
+		 "older than this concwatch; load the one built with it (rmmod concwatch; insmod "
+		 "build/kmod/%s/concwatch.ko)\n", u.release);
+	ASSERT_STREQ(want, r.err);
 	result_free(&r);
 }
 
@@ -682,32 +774,51 @@ TEST(record_report_export)
 	unlink(file);
 }
 
-/* The backends this version lacks are named and refused before the command starts. */
+/*
+ * The backends this version lacks, or cannot use here (kmod without its module), are
+ * named and refused before the command starts.
+ */
 TEST(backends_not_available_yet)
 {
-	static const char *const names[] = { "kmod", "preload" };
-	static const char *const why[] = {
-		"/dev/concwatch has no event source in this build",
-		"the in-process library is not part of this build",
-	};
-	char marker[] = "/tmp/cw-backend." CW_TMP_X, script[128], expect[256];
+	char marker[] = "/tmp/cw-backend." CW_TMP_X, script[128], expect[512], pid[32];
+	const char *names[] = { "kmod", "preload" };
+	struct utsname u;
 	struct result r;
 	int fd;
 
 	LIVE_OR_SKIP();
+	ASSERT_EQ(0, uname(&u));
 	fd = mkstemp(marker);
 	ASSERT_LE(0, fd);
 	close(fd);
 	unlink(marker);
 	snprintf(script, sizeof(script), "touch %s", marker);
 	for (size_t i = 0; i < 2; i++) {
+		if (i == 0 && !access("/dev/concwatch", F_OK))
+			continue; /* the module is loaded: kmod is available */
 		r = run_args((const char *[]){ "run", "--backend", names[i], "--", "/bin/sh", "-c",
 					       script, NULL });
 		ASSERT_EXIT(3, r);
-		snprintf(expect, sizeof(expect), "concwatch run: the %s backend is not available "
-			 "yet: %s (use --backend bpf)\n", names[i], why[i]);
+		if (i == 0)
+			snprintf(expect, sizeof(expect), "concwatch run: the kmod backend needs the "
+				 "concwatch module: build it with 'make kmod' (make -C kmod "
+				 "KDIR=/lib/modules/$(uname -r)/build) and load it with 'insmod "
+				 "build/kmod/%s/concwatch.ko'\n", u.release);
+		else
+			snprintf(expect, sizeof(expect), "concwatch run: the preload backend is not "
+				 "available yet: the in-process library is not part of this build "
+				 "(use --backend bpf)\n");
 		EXPECT_STREQ(expect, r.err);
 		EXPECT_NE(0, access(marker, F_OK)) TH_LOG("the command ran");
+		result_free(&r);
+		if (i)
+			continue;
+		/* the same for a running process */
+		snprintf(pid, sizeof(pid), "%d", getpid());
+		r = run("--backend", "kmod", "-p", pid);
+		ASSERT_EXIT(3, r);
+		EXPECT_EQ(0, strncmp(r.err, "concwatch: ", 11)) TH_LOG("%s", r.err);
+		EXPECT_STREQ(expect + strlen("concwatch run: "), r.err + strlen("concwatch: "));
 		result_free(&r);
 	}
 	r = run_args((const char *[]){ "run", "--backend", "dtrace", "--", "/bin/true", NULL });

@@ -60,9 +60,11 @@ int cw_emit__begin(struct cw_emit *e, cw_record_fn fn, void *ctx)
 			break;
 		off += h->size;
 	}
-	/* what was not delivered stays for the next drain */
-	memmove(e->queue.buf, e->queue.buf + off, e->queue.len - off);
-	e->queue.len -= off;
+	/* what was not delivered stays for the next drain (none queued yet: no buffer) */
+	if (off) {
+		memmove(e->queue.buf, e->queue.buf + off, e->queue.len - off);
+		e->queue.len -= off;
+	}
 	return err;
 }
 
@@ -79,6 +81,16 @@ int cw_emit__lost(struct cw_emit *e, __u32 what, __u64 total, __u64 ts)
 	e->lost_reported[what] = total;
 	e->st.lost[what] += l.count;
 	return cw_emit__deliver(e, &l.hdr);
+}
+
+int cw_emit__deliver_lost(struct cw_emit *e, const struct cw_ev_lost *rec)
+{
+	int err = cw_emit__deliver(e, &rec->hdr);
+
+	/* a kind this build does not know is still a loss: the engine counts it */
+	if (!err && rec->what < CW_LOST_MAX)
+		e->st.lost[rec->what] += rec->count;
+	return err;
 }
 
 int cw_emit__tick(struct cw_emit *e, __u64 now, int stopped)

@@ -51,6 +51,13 @@ int cw_emit__queue(struct cw_emit *e, const struct cw_hdr *rec);
 int cw_emit__lost(struct cw_emit *e, __u32 what, __u64 total, __u64 ts);
 
 /*
+ * A lost record the backend's kernel side wrote into the stream itself (the module's
+ * ring overflow, with the CPU of the ring): handed on as it is and counted, apart from
+ * the running totals cw_emit__lost() sends. 0 or fn's non-zero return.
+ */
+int cw_emit__deliver_lost(struct cw_emit *e, const struct cw_ev_lost *rec);
+
+/*
  * A tick at now when a period has passed since the last, or the final one once the
  * source stopped (stopped: non-zero), which is sent once.
  */

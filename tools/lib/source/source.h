@@ -54,6 +54,8 @@ struct cw_source {
 				 * holds the reorder window's output already */
 	char err[256];		/* why the last call failed, one line for the user */
 	char notes[512];	/* what the user may want to know with -v (functions not probed) */
+	char fallback[256];	/* cw_source__open() chose this backend because the default
+				 * cannot run here: why, one line for the user; else empty */
 };
 
 /* What a source is asked for; each backend takes what applies to it. */
@@ -92,6 +94,8 @@ struct cw_source_opts {
  * A new source of the backend opts names, not started. Options a backend cannot honour,
  * and a backend not available here, are refused now, before anything runs: err holds one
  * line for the user and -errno is returned (-EOPNOTSUPP: the backend is not available).
+ * No backend named: bpf, or kmod where BPF cannot run here (cw_bpf_source__available())
+ * and the module's device exists; the source's fallback then says so.
  */
 int cw_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
 		    size_t errlen);
@@ -99,6 +103,19 @@ int cw_source__open(const struct cw_source_opts *opts, struct cw_source **out, c
 /* The backends, for cw_source__open() only. */
 int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
 			size_t errlen);
+/*
+ * Whether BPF can run here at all: the kernel's BTF, and a bpf() system call this
+ * process may make. 0, or -EOPNOTSUPP with why (what is missing, a few words);
+ * cw_bpf_source__open() answers -EOPNOTSUPP exactly when this does.
+ */
+int cw_bpf_source__available(char *why, size_t len);
+/*
+ * "kmod": the concwatch kernel module's records, read from /dev/concwatch (its contract:
+ * include/concwatch/kmod.h). -ENODEV when the module is not loaded.
+ * tools/lib/source/kmod.c.
+ */
+int cw_kmod_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
+			 size_t errlen);
 /*
  * "procscan": one look at process opts->pid without tracing it (it may be hung since
  * before concwatch started): its threads (CW_EV_COMM), what each is blocked on, the

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -371,18 +373,65 @@ static int set_opts(struct bpf_source *s, const struct cw_source_opts *opts)
 	return 0;
 }
 
+/*
+ * Whether BPF can run here, before anything is made: the kernel's BTF, and the bpf()
+ * system call. The call is made with a command no kernel has: where bpf() exists and
+ * this process may make it, the kernel answers EINVAL and nothing is allocated (a map
+ * would count against RLIMIT_MEMLOCK before 5.11, which answers EPERM too). EPERM is a
+ * seccomp filter (a container's, even for root) or, on kernels that check it first (before
+ * 6.5), unprivileged BPF turned off for a process without the capability; ENOSYS a kernel
+ * without CONFIG_BPF_SYSCALL, or a filter saying so. Nothing else
+ * counts as unavailable: a narrower refusal is the load's to report, with its reason.
+ * 0, or -EOPNOTSUPP with why (a few words) and err (the user's line) when err is given.
+ */
+static int check_available(char *why, size_t whylen, char *err, size_t errlen)
+{
+	union bpf_attr attr;
+	int e;
+
+	if (access(BTF_PATH, R_OK)) {
+		e = errno;
+		if (err)
+			snprintf(err, errlen, "this kernel has no BTF (%s: %s): concwatch's BPF "
+				 "programs need CONFIG_DEBUG_INFO_BTF=y", BTF_PATH, strerror(e));
+		snprintf(why, whylen, "no BTF: %s: %s", BTF_PATH, strerror(e));
+		return -EOPNOTSUPP;
+	}
+	memset(&attr, 0, sizeof(attr));
+	if (syscall(__NR_bpf, INT_MAX, &attr, sizeof(attr)) >= 0 ||
+	    (errno != EPERM && errno != ENOSYS))
+		return 0;
+	e = errno;
+	if (e == ENOSYS) {
+		if (err)
+			snprintf(err, errlen, "this kernel has no bpf() system call (%s): "
+				 "concwatch's BPF programs need CONFIG_BPF_SYSCALL=y", strerror(e));
+		snprintf(why, whylen, "no bpf() system call: %s", strerror(e));
+	} else {
+		if (err)
+			snprintf(err, errlen, "not permitted to use the bpf() system call (%s): "
+				 "run as root, without a seccomp filter that forbids it",
+				 strerror(e));
+		snprintf(why, whylen, "bpf() not permitted: %s", strerror(e));
+	}
+	return -EOPNOTSUPP;
+}
+
+int cw_bpf_source__available(char *why, size_t len)
+{
+	return check_available(why, len, NULL, 0);
+}
+
 int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **out, char *err,
 			size_t errlen)
 {
 	struct bpf_source *s;
+	char why[128];
 	int ret;
 
-	if (access(BTF_PATH, R_OK)) {
-		ret = -errno;
-		snprintf(err, errlen, "this kernel has no BTF (%s: %s): concwatch's BPF programs "
-			 "need CONFIG_DEBUG_INFO_BTF=y", BTF_PATH, strerror(-ret));
+	ret = check_available(why, sizeof(why), err, errlen);
+	if (ret)
 		return ret;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel-module source (tools/lib/source/kmod.c) without the module: a non-blocking
+ * pipe stands in for /dev/concwatch (source/kmod.h), written whole records at a time as
+ * the device returns them. What its drain hands on: the records in the order read, the
+ * module's own lost records counted as they are, records breaking the framing dropped
+ * with the rest of their read and records failing their checks dropped alone (each
+ * counted as CW_LOST_MALFORMED), the thread of a record named first, ticks saying no
+ * lock calls were traced, and a drain cut after a quarter of a tick until stop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "common/array.h"
+#include "source/kmod.h"
+#include "cw_synth.h"
+
+/* What the drains handed on, each record copied. */
+struct seen {
+	unsigned char *buf;
+	size_t len, cap;
+	size_t nr;
+};
+
+static int collect(void *ctx, const struct cw_hdr *rec)
+{
+	struct seen *s = ctx;
+	unsigned char *p = cw_grow(s->buf, &s->cap, s->len + rec->size, 1);
+
+	if (!p)
+		return -ENOMEM;
+	s->buf = p;
+	memcpy(s->buf + s->len, rec, rec->size);
+	s->len += rec->size;
+	s->nr++;
+	return 0;
+}
+
+/* The i-th record handed on, or NULL. */
+static const struct cw_hdr *nth(const struct seen *s, size_t i)
+{
+	size_t off = 0;
+
+	for (; off < s->len; i--) {
+		const struct cw_hdr *h = (const void *)(s->buf + off);
+
+		if (!i)
+			return h;
+		off += h->size;
+	}
+	return NULL;
+}
+
+static size_t count_type(const struct seen *s, unsigned int type)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nr; i++)
+		n += nth(s, i)->type == type;
+	return n;
+}
+
+static struct cw_ev_switch sw(__u64 ts, __u32 pid, __u32 tid)
+{
+	struct cw_ev_switch e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_SCHED_SWITCH, sizeof(e), ts, pid, tid);
+	e.hdr.cpu = 1;
+	return e;
+}
+
+static struct cw_ev_futex futex(__u16 type, __u64 ts)
+{
+	struct cw_ev_futex e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(type, sizeof(e), ts, 0, 0);
+	e.uaddr = 0x7f0000001000;
+	return e;
+}
+
+FIXTURE(kmod) {
+	int wfd;
+	struct cw_source *src;
+	struct seen seen;
+};
+
+static void open_source(struct __test_metadata *_metadata, FIXTURE_DATA(kmod) *self,
+			__u64 tick_ns)
+{
+	struct cw_source_opts opts = { .backend = "kmod", .tick_ns = tick_ns };
+	char err[256] = "";
+	int fds[2];
+
+	ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+	/* room for the bounded drain's three reads at once */
+	ASSERT_LE(3 * CW_KMOD_READ_BYTES, fcntl(fds[1], F_SETPIPE_SZ, 4 * CW_KMOD_READ_BYTES));
+	self->wfd = fds[1];
+	ASSERT_EQ(0, cw_kmod_source__open_fd(&opts, fds[0], &self->src, err, sizeof(err)))
+		TH_LOG("%s", err);
+	ASSERT_EQ(fds[0], cw_source__fd(self->src));
+}
+
+FIXTURE_SETUP(kmod)
+{
+	memset(&self->seen, 0, sizeof(self->seen));
+	self->src = NULL;
+	self->wfd = -1;
+	/* a tick of 10 s: no drain of these tests is cut by the clock */
+	open_source(_metadata, self, 10000000000ULL);
+}
+
+FIXTURE_TEARDOWN(kmod)
+{
+	cw_source__free(self->src);
+	if (self->wfd >= 0)
+		close(self->wfd);
+	free(self->seen.buf);
+}
+
+/* What one read of the device returns: records back to back, in one write. */
+static void put(struct __test_metadata *_metadata, int fd, const void *recs, size_t len)
+{
+	ASSERT_EQ((ssize_t)len, write(fd, recs, len));
+}
+
+static int drain(FIXTURE_DATA(kmod) *self)
+{
+	return cw_source__drain(self->src, collect, &self->seen);
+}
+
+TEST_F(kmod, records_in_order_then_tick)
+{
+	struct {
+		struct cw_ev_switch a;
+		struct cw_ev_futex b, c;
+	} in = { sw(100, 0, 0), futex(CW_EV_FUTEX_BEGIN, 200), futex(CW_EV_FUTEX_END, 300) };
+	const struct cw_ev_tick *t;
+	struct cw_source_stats st;
+
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(4, drain(self));
+	ASSERT_EQ(4, self->seen.nr);
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 0), &in.a, sizeof(in.a)));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 1), &in.b, sizeof(in.b)));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 2), &in.c, sizeof(in.c)));
+	t = (const void *)nth(&self->seen, 3);
+	ASSERT_EQ(CW_EV_TICK, t->hdr.type);
+	/* no lock calls from the module: the stream says so, as under --no-uprobes */
+	EXPECT_EQ(CW_F_NO_UPROBES, t->hdr.flags);
+	EXPECT_EQ(10000000000ULL, t->interval_ns);
+
+	/* nothing waiting, no tick due: nothing */
+	ASSERT_EQ(0, drain(self));
+	cw_source__stats(self->src, &st);
+	EXPECT_EQ(4, st.records);
+	EXPECT_EQ(1, st.ticks);
+	EXPECT_EQ(sizeof(in) + sizeof(*t), st.bytes);
+	for (int k = 0; k < CW_LOST_MAX; k++)
+		EXPECT_EQ(0, st.lost[k]);
+}
+
+/* A full ring: the module's lost record, in place, with its CPU, counted once. */
+TEST_F(kmod, module_lost_record_counted)
+{
+	struct {
+		struct cw_ev_switch a;
+		struct cw_ev_lost l;
+		struct cw_ev_switch b;
+	} in = { sw(100, 0, 0), synth_lost(150, CW_LOST_RINGBUF, 7), sw(200, 0, 0) };
+	const struct cw_ev_lost *l;
+	struct cw_source_stats st;
+
+	in.l.hdr.cpu = 3;
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(4, drain(self));
+	l = (const void *)nth(&self->seen, 1);
+	ASSERT_EQ(CW_EV_LOST, l->hdr.type);
+	EXPECT_EQ(3, l->hdr.cpu);
+	EXPECT_EQ(CW_LOST_RINGBUF, l->what);
+	EXPECT_EQ(7, l->count);
+	EXPECT_EQ(CW_EV_SCHED_SWITCH, nth(&self->seen, 2)->type);
+	EXPECT_EQ(1, count_type(&self->seen, CW_EV_LOST));
+	cw_source__stats(self->src, &st);
+	EXPECT_EQ(7, st.lost[CW_LOST_RINGBUF]);
+	EXPECT_EQ(0, st.lost[CW_LOST_MALFORMED]);
+}
+
+/* Headers that break the framing: nothing after them in the read can be trusted. */
+FIXTURE(frame) {
+	FIXTURE_DATA(kmod) k;
+};
+
+FIXTURE_VARIANT(frame) {
+	__u16 size;		/* the broken record's hdr.size */
+};
+
+FIXTURE_VARIANT_ADD(frame, not_multiple_of_8) { .size = 36 };
+FIXTURE_VARIANT_ADD(frame, shorter_than_header) { .size = 16 };
+FIXTURE_VARIANT_ADD(frame, past_the_read) { .size = 4096 };
+
+FIXTURE_SETUP(frame)
+{
+	memset(&self->k.seen, 0, sizeof(self->k.seen));
+	open_source(_metadata, &self->k, 10000000000ULL);
+}
+
+FIXTURE_TEARDOWN(frame)
+{
+	cw_source__free(self->k.src);
+	close(self->k.wfd);
+	free(self->k.seen.buf);
+}
+
+TEST_F(frame, rest_of_read_dropped)
+{
+	struct {
+		struct cw_ev_switch a, bad, b;
+	} in = { sw(100, 0, 0), sw(150, 0, 0), sw(200, 0, 0) };
+	struct cw_ev_switch c = sw(300, 0, 0);
+	const struct cw_ev_lost *l;
+	struct cw_source_stats st;
+
+	in.bad.hdr.size = variant->size;
+	put(_metadata, self->k.wfd, &in, sizeof(in));
+	/* a, the malformed count, the tick: b went with the broken record */
+	ASSERT_EQ(3, drain(&self->k));
+	EXPECT_EQ(0, memcmp(nth(&self->k.seen, 0), &in.a, sizeof(in.a)));
+	l = (const void *)nth(&self->k.seen, 1);
+	ASSERT_EQ(CW_EV_LOST, l->hdr.type);
+	EXPECT_EQ(CW_LOST_MALFORMED, l->what);
+	EXPECT_EQ(1, l->count);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->k.seen, 2)->type);
+
+	/* the next read starts at a record again; the loss is not said twice */
+	put(_metadata, self->k.wfd, &c, sizeof(c));
+	ASSERT_EQ(1, drain(&self->k));
+	EXPECT_EQ(0, memcmp(nth(&self->k.seen, 3), &c, sizeof(c)));
+	cw_source__stats(self->k.src, &st);
+	EXPECT_EQ(1, st.lost[CW_LOST_MALFORMED]);
+}
+
+/* Well framed but wrong inside: that record alone is dropped. */
+TEST_F(kmod, bad_content_drops_one_record)
+{
+	struct {
+		struct cw_ev_switch a;
+		struct cw_hdr short_futex[2];	/* a futex record of 48 bytes: too short */
+		struct cw_ev_lost no_kind;	/* a loss of no kind */
+		struct cw_ev_switch b;
+	} in = { .a = sw(100, 0, 0), .no_kind = synth_lost(150, 0, 5), .b = sw(200, 0, 0) };
+	struct cw_source_stats st;
+	const struct cw_ev_lost *l;
+
+	in.short_futex[0] = synth_hdr(CW_EV_FUTEX_BEGIN, sizeof(in.short_futex), 120, 0, 0);
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(4, drain(self));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 0), &in.a, sizeof(in.a)));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 1), &in.b, sizeof(in.b)));
+	l = (const void *)nth(&self->seen, 2);
+	ASSERT_EQ(CW_EV_LOST, l->hdr.type);
+	EXPECT_EQ(CW_LOST_MALFORMED, l->what);
+	EXPECT_EQ(2, l->count);
+	cw_source__stats(self->src, &st);
+	EXPECT_EQ(2, st.lost[CW_LOST_MALFORMED]);
+	EXPECT_EQ(0, st.lost[CW_LOST_RINGBUF]);
+}
+
+/* A record type of a newer module: well framed, handed on for the engine to skip. */
+TEST_F(kmod, unknown_type_handed_on)
+{
+	struct cw_hdr in[4] = { synth_hdr(CW_EV_TYPE_MAX + 50, sizeof(in), 100, 0, 0) };
+	struct cw_source_stats st;
+
+	put(_metadata, self->wfd, in, sizeof(in));
+	ASSERT_EQ(2, drain(self));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 0), in, sizeof(in)));
+	cw_source__stats(self->src, &st);
+	EXPECT_EQ(0, st.lost[CW_LOST_MALFORMED]);
+}
+
+/* A thread's first record: its name from /proc goes first, once. */
+TEST_F(kmod, thread_named_first)
+{
+	struct {
+		struct cw_ev_switch a, b;
+	} in = { sw(100, getpid(), gettid()), sw(200, getpid(), gettid()) };
+	const struct cw_ev_comm *c;
+
+	ASSERT_EQ(0, prctl(PR_SET_NAME, "cw-kmod-test"));
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(4, drain(self));
+	c = (const void *)nth(&self->seen, 0);
+	ASSERT_EQ(CW_EV_COMM, c->hdr.type);
+	EXPECT_EQ(CW_F_SYNTHETIC, c->hdr.flags);
+	EXPECT_EQ(getpid(), c->hdr.pid);
+	EXPECT_EQ(gettid(), c->hdr.tid);
+	EXPECT_STREQ("cw-kmod-test", c->comm);
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 1), &in.a, sizeof(in.a)));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 2), &in.b, sizeof(in.b)));
+	EXPECT_EQ(1, count_type(&self->seen, CW_EV_COMM));
+}
+
+/*
+ * While tracing goes on a drain stops reading after a quarter of a tick (here at once,
+ * after one read) and the device stays readable for the rest; after stop one drain
+ * reads everything, and ends the stream with the final tick, sent once.
+ */
+TEST(drain_bounded_until_stop)
+{
+	const size_t per_read = CW_KMOD_READ_BYTES / sizeof(struct cw_ev_switch);
+	const size_t nr = 2 * per_read + 10;
+	struct __test_metadata *m = _metadata;
+	FIXTURE_DATA(kmod) self = {};
+	struct cw_ev_switch *in;
+	struct pollfd pfd;
+	size_t i;
+
+	open_source(m, &self, 4);
+	in = calloc(nr, sizeof(*in));
+	ASSERT_NE(NULL, in);
+	for (i = 0; i < nr; i++)
+		in[i] = sw(1000 + i, 0, 0);
+	put(m, self.wfd, in, nr * sizeof(*in));
+
+	ASSERT_LT(0, drain(&self));
+	EXPECT_EQ(per_read, count_type(&self.seen, CW_EV_SCHED_SWITCH));
+	pfd = (struct pollfd){ .fd = cw_source__fd(self.src), .events = POLLIN };
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+
+	ASSERT_LT(0, drain(&self));
+	EXPECT_EQ(2 * per_read, count_type(&self.seen, CW_EV_SCHED_SWITCH));
+
+	ASSERT_EQ(0, cw_source__stop(self.src));
+	self.seen.nr = self.seen.len = 0;
+	/* the last 10 records and the final tick */
+	ASSERT_EQ(11, drain(&self));
+	for (i = 0; i < 10; i++)
+		EXPECT_EQ(0, memcmp(nth(&self.seen, i), &in[2 * per_read + i], sizeof(*in)));
+	EXPECT_EQ(CW_EV_TICK, nth(&self.seen, 10)->type);
+	ASSERT_EQ(0, drain(&self));
+
+	free(in);
+	free(self.seen.buf);
+	cw_source__free(self.src);
+	close(self.wfd);
+}
+
+/* Without the device nothing can be started; with an option it cannot honour, no source. */
+TEST(refusals)
+{
+	struct cw_source_opts opts = { .backend = "kmod", .track_free = 1 };
+	struct cw_source *src = NULL;
+	char err[256] = "";
+	int fds[2];
+
+	ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+	EXPECT_EQ(-EINVAL, cw_kmod_source__open_fd(&opts, fds[0], &src, err, sizeof(err)));
+	EXPECT_STREQ("--track-free probes free() with a uprobe: the kernel module has none", err);
+	/* the descriptor was the source's: closed */
+	EXPECT_EQ(-1, fcntl(fds[0], F_GETFD));
+
+	opts.track_free = 0;
+	ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+	ASSERT_EQ(0, cw_kmod_source__open_fd(&opts, fds[0], &src, err, sizeof(err)));
+	EXPECT_EQ(-ENODEV, cw_source__start(src));
+	EXPECT_EQ(-EINVAL, cw_source__add_process(src, 1));
+	EXPECT_STREQ("cannot trace process 1: tracing has not started", cw_source__error(src));
+	EXPECT_EQ(-ENOENT, cw_source__remove_process(src, 1));
+	EXPECT_STREQ("process 1 is not traced", cw_source__error(src));
+	cw_source__free(src);
+	close(fds[1]);
+}
+
+/* The device itself, where the module is not loaded: how to load it, in one line. */
+TEST(no_module)
+{
+	struct cw_source_opts opts = { .backend = "kmod" };
+	struct cw_source *src = NULL;
+	const char *want = "the kmod backend needs the concwatch module: build it with 'make kmod' "
+			   "(make -C kmod KDIR=/lib/modules/$(uname -r)/build) and load it with "
+			   "'insmod build/kmod/";
+	char err[512] = "";
+
+	if (!access("/dev/concwatch", F_OK))
+		SKIP(return, "/dev/concwatch exists here");
+	ASSERT_EQ(-ENODEV, cw_kmod_source__open(&opts, &src, err, sizeof(err)));
+	EXPECT_EQ(0, strncmp(err, want, strlen(want))) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "/concwatch.ko'"));
+	EXPECT_EQ(NULL, src);
+}
+
+TEST_HARNESS_MAIN
