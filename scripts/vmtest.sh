@@ -239,6 +239,13 @@ fi
 # whole is a failure, so it is not packed at all (the host runs it in make check).
 host_only=" test_tui "
 
+# The module's device suites (selftests/kmod/test_*.c), next to test_kmod.sh.
+while IFS= read -r -d '' f; do
+	install -m 0755 "$f" "$ROOT/cw/selftests/kmod/"
+	elves+=("$f")
+done < <(find "$BUILD/selftests/kmod" -maxdepth 1 -type f -perm -u+x -name 'test_*' -print0 \
+	2>/dev/null)
+
 nlive=0
 for sub in live workloads; do
 	[ -d "$BUILD/selftests/$sub" ] || continue

@@ -66,15 +66,42 @@ test_exclusive_open()
 	(: <"$DEV") || { echo "# reopen after close failed"; return 1; }
 }
 
+# The open device holds the module: rmmod must fail until it is closed.
+test_rmmod_busy()
+{
+	(
+		exec 3<"$DEV"
+		if rmmod concwatch 2>/dev/null; then
+			echo "# rmmod succeeded with $DEV open"
+			exit 1
+		fi
+		loaded || { echo "# the module is gone"; exit 1; }
+	) || return 1
+	loaded
+}
+
 test_rmmod()
 {
 	rmmod concwatch || return 1
 	! loaded && [ ! -e "$DEV" ] && dmesg | grep -q 'concwatch: unloaded'
 }
 
-TESTS="bad_param insmod devnode loaded_msg exclusive_open rmmod"
+# Load and unload 50 times: every init and exit path runs clean each time.
+test_reload()
+{
+	i=0
+	while [ $i -lt 50 ]; do
+		insmod "$KO" || { echo "# insmod $i failed"; return 1; }
+		[ -c "$DEV" ] || { echo "# no $DEV after insmod $i"; return 1; }
+		rmmod concwatch || { echo "# rmmod $i failed"; return 1; }
+		i=$((i + 1))
+	done
+	! loaded && [ ! -e "$DEV" ]
+}
 
-ktap_plan 6
+TESTS="bad_param insmod devnode loaded_msg exclusive_open rmmod_busy rmmod reload"
+
+ktap_plan 8
 if [ ! -f "$KO" ]; then
 	for t in $TESTS; do
 		ktap_skip "$t" "no concwatch.ko was built for $(uname -r)"

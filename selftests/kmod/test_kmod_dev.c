@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/concwatch against its contract (include/concwatch/kmod.h), in a QEMU guest
+ * (modules cannot be loaded on the development machines): the fixture loads the module
+ * (CW_KMOD, default /cw/kmod/concwatch.ko) unless it is loaded, and unloads what it
+ * loaded. Traced processes are children forked here, each making a known number of
+ * futex calls, so every count is exact:
+ *
+ *   info          the ABI version, the rings, the classes this kernel has
+ *   bad_ioctl     bad arguments: EINVAL, ESRCH, ENOTTY, and the target set unchanged
+ *   exclusive     a second open: EBUSY
+ *   futex_calls   K wakes of the target: K BEGIN/END pairs with its word and op; a
+ *                 second child, not a target, makes the same calls and sends nothing
+ *   futex_wait    a wait: switch out on the word, the waker named, the end's wait
+ *   children      a target's forked child is traced (CW_KMOD_T_CHILDREN), not without
+ *   overrun       a reader that never reads: a loss record with the exact count
+ *   nonblock      empty: EAGAIN and poll() quiet; a record: poll() readable
+ *   klock         wl_klock's mmap_lock contention: kernel lock begin/end pairs
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <concwatch/events.h>
+#include <concwatch/kmod.h>
+
+#include "kselftest_harness.h"
+#include "cwtest.h"
+
+#define BUF_BYTES (1 << 20)
+
+/* Everything read from the device, records and losses. */
+struct seen {
+	char *buf;
+	size_t len;
+	__u64 lost;
+};
+
+static int load_module(char *why, size_t len)
+{
+	const char *ko = getenv("CW_KMOD") ?: "/cw/kmod/concwatch.ko";
+	int fd, err;
+
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "no module to load: %s: %s", ko, strerror(errno));
+		return -1;
+	}
+	err = syscall(SYS_finit_module, fd, "", 0);
+	close(fd);
+	if (err) {
+		snprintf(why, len, "cannot load %s here: %s", ko, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+FIXTURE(dev) {
+	int fd;
+	int loaded;	/* by us: unloaded at teardown */
+};
+
+FIXTURE_SETUP(dev)
+{
+	char why[512];
+
+	self->fd = -1;
+	self->loaded = 0;
+	if (access(CW_KMOD_DEVICE, F_OK)) {
+		if (geteuid())
+			SKIP(return, "needs root to load the module");
+		if (load_module(why, sizeof(why)))
+			SKIP(return, "%s", why);
+		self->loaded = 1;
+	}
+	self->fd = open(CW_KMOD_DEVICE, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", CW_KMOD_DEVICE, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(dev)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->loaded)
+		EXPECT_EQ(0, syscall(SYS_delete_module, "concwatch", O_NONBLOCK))
+			TH_LOG("rmmod after close: %s", strerror(errno));
+}
+
+/* Read until the device has nothing more: the tracing is stopped or the target quiet. */
+static int drain(int fd, struct seen *s)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (!s->buf) {
+			s->buf = malloc(BUF_BYTES * 8);
+			if (!s->buf)
+				return -ENOMEM;
+		}
+		if (s->len + CW_RECORD_MAX > BUF_BYTES * 8)
+			return -ENOSPC;
+		n = read(fd, s->buf + s->len, BUF_BYTES * 8 - s->len);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		for (size_t off = s->len; off < s->len + n;) {
+			const struct cw_hdr *h = (const void *)(s->buf + off);
+
+			if (h->size < sizeof(*h) || h->size % 8 || off + h->size > s->len + n)
+				return -EBADMSG;
+			if (h->type == CW_EV_LOST)
+				s->lost += ((const struct cw_ev_lost *)h)->count;
+			off += h->size;
+		}
+		s->len += n;
+	}
+}
+
+#define for_each_record(h, s)                                                           \
+	for (const struct cw_hdr *h = (const void *)(s)->buf;                             \
+	     (const char *)h < (s)->buf + (s)->len; h = (const void *)((const char *)h + h->size))
+
+static size_t count_of(const struct seen *s, __u16 type, pid_t pid)
+{
+	size_t n = 0;
+
+	for_each_record(h, s)
+		n += h->type == type && (!pid || h->pid == (__u32)pid);
+	return n;
+}
+
+static size_t count_pid(const struct seen *s, pid_t pid)
+{
+	size_t n = 0;
+
+	for_each_record(h, s)
+		n += h->pid == (__u32)pid;
+	return n;
+}
+
+static long futex(unsigned int *uaddr, int op, unsigned int val)
+{
+	return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+static unsigned int word;	/* the children's private futex word */
+
+/*
+ * A child that waits for a byte on go, makes k FUTEX_WAKE calls on word (nobody
+ * waits: each returns 0 at once) and exits.
+ */
+static pid_t waker_child(int k, int *go)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(1);
+		for (int i = 0; i < k; i++)
+			futex(&word, FUTEX_WAKE_PRIVATE, 1);
+		_exit(0);
+	}
+	close(p[0]);
+	*go = p[1];
+	return pid;
+}
+
+static int run_child(pid_t pid, int go)
+{
+	int status;
+
+	if (write(go, "g", 1) != 1)
+		return -1;
+	close(go);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int target(int fd, unsigned long cmd, pid_t pid, __u32 flags)
+{
+	struct cw_kmod_target t = { .pid = pid, .flags = flags };
+
+	return ioctl(fd, cmd, &t) ? -errno : 0;
+}
+
+static int start(int fd, __u64 classes)
+{
+	struct cw_kmod_start st = { .classes = classes };
+
+	return ioctl(fd, CW_KMOD_START, &st) ? -errno : 0;
+}
+
+TEST_F(dev, info)
+{
+	struct cw_kmod_info info = {};
+
+	CW_SKIPPED_IN_SETUP();
+
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_INFO, &info));
+	EXPECT_EQ(CW_ABI_VERSION, info.abi_version);
+	EXPECT_EQ(sysconf(_SC_NPROCESSORS_CONF), info.nr_rings);
+	EXPECT_EQ(256 * sysconf(_SC_PAGESIZE), info.ring_bytes);
+	/* both guest kernels have every class (lock:contention_* since 5.19) */
+	EXPECT_EQ(CW_KMOD_C_ALL, info.classes);
+	EXPECT_EQ(64, info.max_targets);
+	EXPECT_EQ(16384, info.max_threads);
+}
+
+TEST_F(dev, bad_ioctl)
+{
+	struct cw_kmod_start st = { .classes = CW_KMOD_C_FUTEX };
+	struct seen s = {};
+	pid_t a, b;
+	int go_a, go_b;
+
+	CW_SKIPPED_IN_SETUP();
+
+	a = waker_child(5, &go_a);
+	b = waker_child(5, &go_b);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, a, 0));
+	/* none of these may change the set */
+	EXPECT_EQ(-EINVAL, target(self->fd, CW_KMOD_SET_TARGET, b, 1U << 5));
+	EXPECT_EQ(-EINVAL, target(self->fd, CW_KMOD_ADD_TARGET, -1, 0));
+	EXPECT_EQ(-EINVAL, target(self->fd, CW_KMOD_ADD_TARGET, 0, 0));
+	EXPECT_EQ(-EINVAL, target(self->fd, CW_KMOD_REMOVE_TARGET, 0, 0));
+	EXPECT_EQ(-ESRCH, target(self->fd, CW_KMOD_SET_TARGET, 0x3ffffff0, 0));
+	EXPECT_EQ(-ESRCH, target(self->fd, CW_KMOD_REMOVE_TARGET, b, 0));
+	EXPECT_EQ(-EINVAL, start(self->fd, 0));
+	EXPECT_EQ(-EINVAL, start(self->fd, 1ULL << 40));
+	st.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_START, &st));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(CW_KMOD_IOC_MAGIC, 99)));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_START, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	/* still only a, and still stopped: nothing came */
+	ASSERT_EQ(0, drain(self->fd, &s));
+	EXPECT_EQ(0, s.len);
+	ASSERT_EQ(0, start(self->fd, CW_KMOD_C_FUTEX));
+	EXPECT_EQ(-EBUSY, start(self->fd, CW_KMOD_C_FUTEX));
+	ASSERT_EQ(0, run_child(a, go_a));
+	ASSERT_EQ(0, run_child(b, go_b));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(self->fd, &s));
+	EXPECT_EQ(5, count_of(&s, CW_EV_FUTEX_BEGIN, a));
+	EXPECT_EQ(0, count_pid(&s, b));
+	free(s.buf);
+}
+
+TEST_F(dev, exclusive)
+{
+	int fd2;
+
+	CW_SKIPPED_IN_SETUP();
+	fd2 = open(CW_KMOD_DEVICE, O_RDONLY | O_CLOEXEC);
+	EXPECT_EQ(-1, fd2);
+	EXPECT_EQ(EBUSY, errno);
+	if (fd2 >= 0)
+		close(fd2);
+}
+
+TEST_F(dev, futex_calls)
+{
+	const int k = 100;
+	struct seen s = {};
+	struct cw_kmod_stats st;
+	pid_t a, b;
+	int go_a, go_b, begins = 0, ends = 0;
+
+	CW_SKIPPED_IN_SETUP();
+
+	a = waker_child(k, &go_a);
+	b = waker_child(k, &go_b);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, a, 0));
+	ASSERT_EQ(0, start(self->fd, CW_KMOD_C_ALL));
+	ASSERT_EQ(0, run_child(a, go_a));
+	ASSERT_EQ(0, run_child(b, go_b));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(self->fd, &s));
+	EXPECT_EQ(0, s.lost);
+	for_each_record(h, &s) {
+		const struct cw_ev_futex *f = (const void *)h;
+
+		if (h->type != CW_EV_FUTEX_BEGIN && h->type != CW_EV_FUTEX_END)
+			continue;
+		ASSERT_EQ(a, h->pid);
+		EXPECT_EQ(a, h->tid);
+		EXPECT_EQ(sizeof(*f), h->size);
+		EXPECT_EQ((unsigned long)&word, f->uaddr);
+		EXPECT_EQ(FUTEX_WAKE_PRIVATE, f->op);
+		EXPECT_EQ(1, f->val);
+		if (h->type == CW_EV_FUTEX_BEGIN) {
+			begins++;
+			continue;
+		}
+		ends++;
+		EXPECT_EQ(0, f->result); /* nobody waited */
+	}
+	EXPECT_EQ(k, begins);
+	EXPECT_EQ(k, ends);
+	/* its exit, as its last thread's */
+	EXPECT_EQ(1, count_of(&s, CW_EV_EXIT, a));
+	for_each_record(h, &s)
+		if (h->type == CW_EV_EXIT)
+			EXPECT_EQ(1, ((const struct cw_ev_exit *)h)->group_dead);
+	/* the other child never hit a probe */
+	EXPECT_EQ(0, count_pid(&s, b));
+	/* every record written was read, and all are the target's */
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STATS, &st));
+	EXPECT_EQ(0, st.lost);
+	EXPECT_EQ(count_pid(&s, a), st.records);
+	for_each_record(h, &s)
+		if (h->pid != (__u32)a)
+			TH_LOG("not the target's: type %u pid %u tid %u", h->type, h->pid, h->tid);
+	free(s.buf);
+}
+
+/* A child that waits on a shared word until woken, then exits. */
+TEST_F(dev, futex_wait)
+{
+	unsigned int *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			       -1, 0);
+	const struct cw_ev_futex *begin = NULL, *end = NULL;
+	const struct cw_ev_switch *sw = NULL;
+	const struct cw_ev_wakeup *wk = NULL;
+	struct seen s = {};
+	int status, p[2];
+	pid_t pid;
+	char c;
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_NE(MAP_FAILED, w);
+	*w = 0;
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(1);
+		while (!__atomic_load_n(w, __ATOMIC_ACQUIRE))
+			futex(w, FUTEX_WAIT, 0);
+		_exit(0);
+	}
+	ASSERT_LT(0, pid);
+	close(p[0]);
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, pid, 0));
+	ASSERT_EQ(0, start(self->fd, CW_KMOD_C_ALL));
+	/* the wait begins after the start: blocked in it */
+	ASSERT_EQ(1, write(p[1], "g", 1));
+	close(p[1]);
+	ASSERT_EQ(0, cw_wait_futex_on(pid, pid, (unsigned long)w));
+	__atomic_store_n(w, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(1, futex(w, FUTEX_WAKE, 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(self->fd, &s));
+	/* the rings are read one after the other: order by time */
+	for_each_record(h, &s)
+		if (h->pid == (__u32)pid && h->type == CW_EV_FUTEX_BEGIN &&
+		    (!begin || h->ts_ns > begin->hdr.ts_ns))
+			begin = (const void *)h;
+	ASSERT_NE(NULL, begin);
+	for_each_record(h, &s) {
+		if (h->pid != (__u32)pid || h->ts_ns < begin->hdr.ts_ns)
+			continue;
+		if (h->type == CW_EV_FUTEX_END && (!end || h->ts_ns < end->hdr.ts_ns))
+			end = (const void *)h;
+	}
+	ASSERT_NE(NULL, end);
+	/* within the wait: the switch out that blocked it and the wakeup that ended it */
+	for_each_record(h, &s) {
+		if (h->pid != (__u32)pid || h->ts_ns < begin->hdr.ts_ns || h->ts_ns > end->hdr.ts_ns)
+			continue;
+		if (h->type == CW_EV_SCHED_SWITCH && (!sw || h->ts_ns > sw->hdr.ts_ns))
+			sw = (const void *)h;
+		if (h->type == CW_EV_SCHED_WAKEUP)
+			wk = (const void *)h;
+	}
+	ASSERT_NE(NULL, begin);
+	ASSERT_NE(NULL, end);
+	EXPECT_EQ((unsigned long)w, begin->uaddr);
+	EXPECT_EQ(FUTEX_WAIT, begin->op);
+	EXPECT_EQ(0, end->result);
+	ASSERT_NE(NULL, sw);
+	EXPECT_EQ(CW_OFFCPU_FUTEX, sw->reason);
+	EXPECT_EQ((unsigned long)w, sw->wait_addr);
+	ASSERT_NE(NULL, wk);
+	EXPECT_EQ(getpid(), wk->waker_pid);
+	EXPECT_EQ(gettid(), wk->waker_tid);
+	EXPECT_EQ(CW_OFFCPU_FUTEX, wk->reason);
+	EXPECT_EQ((unsigned long)w, wk->wait_addr);
+	EXPECT_LT(0, wk->blocked_ns);
+	EXPECT_LE(wk->blocked_ns, end->wait_ns);
+	EXPECT_LE(sw->hdr.ts_ns, wk->hdr.ts_ns);
+	EXPECT_LE(wk->hdr.ts_ns, end->hdr.ts_ns);
+	free(s.buf);
+	munmap(w, 4096);
+}
+
+/* A target that forks a child making k wakes: traced with CW_KMOD_T_CHILDREN only. */
+static void children(struct __test_metadata *_metadata, int fd, __u32 flags)
+{
+	const int k = 20;
+	pid_t pid, grandchild = 0;
+	struct seen s = {};
+	int go, p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	if (pid == 0) {
+		char c;
+		pid_t g;
+
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(1);
+		g = fork();
+		if (g == 0) {
+			for (int i = 0; i < k; i++)
+				futex(&word, FUTEX_WAKE_PRIVATE, 1);
+			_exit(0);
+		}
+		_exit(waitpid(g, NULL, 0) == g ? 0 : 1);
+	}
+	close(p[0]);
+	go = p[1];
+	ASSERT_EQ(0, target(fd, CW_KMOD_SET_TARGET, pid, flags));
+	ASSERT_EQ(0, start(fd, CW_KMOD_C_ALL));
+	ASSERT_EQ(0, run_child(pid, go));
+	ASSERT_EQ(0, ioctl(fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(fd, &s));
+	for_each_record(h, &s) {
+		const struct cw_ev_fork *f = (const void *)h;
+
+		if (h->type != CW_EV_FORK || h->pid != (__u32)pid)
+			continue;
+		EXPECT_EQ(0, f->flags);
+		EXPECT_EQ(f->child_pid, f->child_tid);
+		grandchild = f->child_pid;
+	}
+	ASSERT_NE(0, grandchild) TH_LOG("no fork record of %d", pid);
+	EXPECT_EQ(flags ? k : 0, count_of(&s, CW_EV_FUTEX_BEGIN, grandchild));
+	EXPECT_EQ(flags ? 1 : 0, count_of(&s, CW_EV_EXIT, grandchild));
+	free(s.buf);
+}
+
+TEST_F(dev, children)
+{
+	CW_SKIPPED_IN_SETUP();
+	children(_metadata, self->fd, CW_KMOD_T_CHILDREN);
+}
+
+TEST_F(dev, no_children)
+{
+	CW_SKIPPED_IN_SETUP();
+	children(_metadata, self->fd, 0);
+}
+
+/*
+ * A reader that reads nothing while the target, on one CPU, makes more records than
+ * the ring holds: what was read and what was lost add up to what was made, exactly.
+ */
+TEST_F(dev, overrun)
+{
+	struct cw_kmod_info info = {};
+	struct cw_kmod_stats st = {};
+	struct seen s = {};
+	cpu_set_t cpu;
+	int go, k;
+	pid_t pid;
+
+	CW_SKIPPED_IN_SETUP();
+
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_INFO, &info));
+	/* twice what a ring holds, in BEGIN/END pairs */
+	k = info.ring_bytes / sizeof(struct cw_ev_futex);
+	pid = waker_child(k, &go);
+	ASSERT_LT(0, pid);
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(pid, sizeof(cpu), &cpu));
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, pid, 0));
+	ASSERT_EQ(0, start(self->fd, CW_KMOD_C_FUTEX));
+	ASSERT_EQ(0, run_child(pid, go));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(self->fd, &s));
+	/* k pairs and the exit: the process class is always on */
+	EXPECT_LT(0, s.lost);
+	EXPECT_EQ(2 * k + 1, count_pid(&s, pid) + s.lost);
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STATS, &st));
+	EXPECT_EQ(s.lost, st.lost);
+	EXPECT_EQ(count_pid(&s, pid), st.records);
+	/* the loss came first, before the records that followed it */
+	EXPECT_EQ(CW_EV_LOST, ((const struct cw_hdr *)s.buf)->type);
+	free(s.buf);
+}
+
+TEST_F(dev, nonblock)
+{
+	struct pollfd p = { .fd = self->fd, .events = POLLIN };
+	char buf[CW_RECORD_MAX];
+	pid_t pid;
+	int go;
+
+	CW_SKIPPED_IN_SETUP();
+
+	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	pid = waker_child(1, &go);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, pid, 0));
+	ASSERT_EQ(0, start(self->fd, CW_KMOD_C_FUTEX));
+	ASSERT_EQ(0, run_child(pid, go));
+	/* the wakeup comes from an irq_work: poll() waits for it */
+	EXPECT_EQ(1, poll(&p, 1, 10000));
+	EXPECT_EQ(POLLIN, p.revents);
+	/* too small a buffer for the first record */
+	EXPECT_EQ(-1, read(self->fd, buf, 8));
+	EXPECT_EQ(EINVAL, errno);
+	/* the child has exited: its wake's BEGIN and END, and its exit, all there */
+	EXPECT_EQ(2 * sizeof(struct cw_ev_futex) + sizeof(struct cw_ev_exit),
+		  read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, poll(&p, 1, 0));
+}
+
+/* wl_klock's threads contend for their mmap_lock: kernel lock waits, begin and end. */
+TEST_F(dev, klock)
+{
+	const struct cw_ev_klock *e;
+	struct seen s = {};
+	struct cw_wl wl;
+	size_t ends = 0;
+
+	CW_SKIPPED_IN_SETUP();
+
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_klock", NULL));
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, wl.pid, 0));
+	ASSERT_EQ(0, start(self->fd, CW_KMOD_C_KLOCK));
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	for (int tries = 0; !ends && tries < 600; tries++) {
+		struct pollfd p = { .fd = self->fd, .events = POLLIN };
+
+		poll(&p, 1, 50);
+		ASSERT_EQ(0, drain(self->fd, &s));
+		ends = 0;
+		for_each_record(h, &s) {
+			e = (const void *)h;
+			ends += h->type == CW_EV_KLOCK_END && e->wait_ns;
+		}
+	}
+	ASSERT_LT(0, ends) TH_LOG("no kernel lock contention in 30 s");
+	ASSERT_EQ(0, cw_wl__send(&wl, "stop"));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(self->fd, &s));
+	for_each_record(h, &s) {
+		if (h->type != CW_EV_KLOCK_BEGIN && h->type != CW_EV_KLOCK_END)
+			continue;
+		e = (const void *)h;
+		ASSERT_EQ(wl.pid, h->pid);
+		EXPECT_NE(0, e->addr);
+		/* an rwsem or a spinning lock: the flags of contention_begin */
+		if (h->type == CW_EV_KLOCK_END && e->wait_ns)
+			EXPECT_NE(0, e->lock_flags);
+	}
+	free(s.buf);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
+TEST_HARNESS_MAIN
