@@ -46,25 +46,6 @@ struct seen {
 	__u64 lost;
 };
 
-static int load_module(char *why, size_t len)
-{
-	const char *ko = getenv("CW_KMOD") ?: "/cw/kmod/concwatch.ko";
-	int fd, err;
-
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, len, "no module to load: %s: %s", ko, strerror(errno));
-		return -1;
-	}
-	err = syscall(SYS_finit_module, fd, "", 0);
-	close(fd);
-	if (err) {
-		snprintf(why, len, "cannot load %s here: %s", ko, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 FIXTURE(dev) {
 	int fd;
 	int loaded;	/* by us: unloaded at teardown */
@@ -75,14 +56,9 @@ FIXTURE_SETUP(dev)
 	char why[512];
 
 	self->fd = -1;
-	self->loaded = 0;
-	if (access(CW_KMOD_DEVICE, F_OK)) {
-		if (geteuid())
-			SKIP(return, "needs root to load the module");
-		if (load_module(why, sizeof(why)))
-			SKIP(return, "%s", why);
-		self->loaded = 1;
-	}
+	self->loaded = cw_kmod_load(why, sizeof(why));
+	if (self->loaded < 0)
+		SKIP(return, "%s", why);
 	self->fd = open(CW_KMOD_DEVICE, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", CW_KMOD_DEVICE, strerror(errno));
 }
@@ -91,9 +67,8 @@ FIXTURE_TEARDOWN(dev)
 {
 	if (self->fd >= 0)
 		close(self->fd);
-	if (self->loaded)
-		EXPECT_EQ(0, syscall(SYS_delete_module, "concwatch", O_NONBLOCK))
-			TH_LOG("rmmod after close: %s", strerror(errno));
+	if (self->loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload()) TH_LOG("rmmod after close: %s", strerror(errno));
 }
 
 /* Read until the device has nothing more: the tracing is stopped or the target quiet. */

@@ -98,6 +98,36 @@ const char *cw_live_skip_reason(void)
 	return NULL;
 }
 
+int cw_kmod_load(char *why, size_t len)
+{
+	const char *ko = getenv("CW_KMOD") ?: "/cw/kmod/concwatch.ko";
+	int fd, err;
+
+	if (!access("/dev/concwatch", F_OK))
+		return 0;
+	if (geteuid()) {
+		snprintf(why, len, "loading the module needs root");
+		return -1;
+	}
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "no module to load: %s: %s", ko, strerror(errno));
+		return -1;
+	}
+	err = syscall(SYS_finit_module, fd, "", 0);
+	close(fd);
+	if (err) {
+		snprintf(why, len, "cannot load %s here: %s", ko, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+int cw_kmod_unload(void)
+{
+	return syscall(SYS_delete_module, "concwatch", O_NONBLOCK) ? -errno : 0;
+}
+
 long long cw_field(const char *line, const char *key)
 {
 	size_t klen = strlen(key);

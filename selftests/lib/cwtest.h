@@ -138,6 +138,13 @@ long cw_scale(long n);
 
 /* Why live tracing tests cannot run here (not root, no BTF), or NULL when they can. */
 const char *cw_live_skip_reason(void);
+/*
+ * The kernel module loaded, from CW_KMOD (default /cw/kmod/concwatch.ko, where the QEMU
+ * guests have it): 1 when this call loaded it (cw_kmod_unload() it after), 0 when it was
+ * loaded, -1 with why it cannot be (no file, modules disabled).
+ */
+int cw_kmod_load(char *why, size_t len);
+int cw_kmod_unload(void);
 
 /* Run argv to completion, capturing stdout and stderr (malloc'ed, NUL-terminated).
  * prep may be NULL. Returns the waitpid status, or -errno. */
