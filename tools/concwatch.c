@@ -1107,6 +1107,7 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.track_free = env.track_free;
 	lv->target.hotspot_pct = env.hotspot_pct;
 	lv->target.no_uprobes = env.no_uprobes;
+	lv->target.backend = env.backend;
 	ret = report_symbols(lv->eng, &lv->target, &sym);
 	if (ret)
 		return ret;
@@ -1587,6 +1588,7 @@ static int cmd_batch(void)
 	lv.target.debuginfo_path = env.debuginfo_path;
 	lv.target.hotspot_pct = env.hotspot_pct;
 	lv.target.no_uprobes = env.no_uprobes;
+	lv.target.backend = env.backend;
 	lv.target.alive = 1;
 	next = cw_now_ns() + interval_ns;
 	for (long i = 0; !env.iterations || i < env.iterations; i++, next += interval_ns) {
@@ -1663,6 +1665,7 @@ static int cmd_dashboard(void)
 	lv.target.debuginfo_path = env.debuginfo_path;
 	lv.target.hotspot_pct = env.hotspot_pct;
 	lv.target.no_uprobes = env.no_uprobes;
+	lv.target.backend = env.backend;
 	lv.target.track_free = env.track_free;
 	lv.target.alive = 1;
 	ret = cw_tui__run(lv.sess, lv.eng, &lv.target, &o, err, sizeof(err));

@@ -189,7 +189,9 @@ FIXTURE_TEARDOWN(hot)
 
 static char *report(FIXTURE_DATA(hot) *self, int json, unsigned int pct, int no_uprobes)
 {
-	struct cw_report_target t = { .pid = PID, .hotspot_pct = pct, .no_uprobes = no_uprobes };
+	/* no_uprobes 2: traced through the kernel module, which has no lock probes either */
+	struct cw_report_target t = { .pid = PID, .hotspot_pct = pct, .no_uprobes = !!no_uprobes,
+				      .backend = no_uprobes == 2 ? "kmod" : NULL };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
@@ -296,6 +298,12 @@ TEST_F(hot, threshold_and_mode)
 	EXPECT_NE(NULL, strstr(text, "\nFindings: none\n"));
 	EXPECT_FALSE(line_has(text, "hot_lock ", "HOTSPOT"));
 	EXPECT_NE(NULL, strstr(text, "\nMode: --no-uprobes (futex, scheduler and kernel-lock "
+				     "tracing): lock_order_inversion and livelock findings need the "
+				     "lock probes and cannot be given\n"));
+	free(text);
+	text = report(self, 0, 16, 2);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\nMode: the kernel module (futex, scheduler and kernel-lock "
 				     "tracing): lock_order_inversion and livelock findings need the "
 				     "lock probes and cannot be given\n"));
 	free(text);

@@ -20,6 +20,8 @@ struct cw_report_target {
 	int track_free;			/* traced with --track-free */
 	unsigned int hotspot_pct;	/* contention_hotspot threshold, % (0: the default) */
 	int no_uprobes;			/* traced with --no-uprobes: no lock-order findings */
+	const char *backend;		/* "kmod" when traced through the kernel module (which
+					 * sees no lock call either), else NULL */
 };
 
 struct cw_symbols;

@@ -1237,9 +1237,11 @@ static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols
 								   cmdline, sizeof(cmdline)));
 	losses(out, eng);
 	if (t->no_uprobes)
-		fprintf(out, "Mode: --no-uprobes (futex, scheduler and kernel-lock tracing): "
+		fprintf(out, "Mode: %s (futex, scheduler and kernel-lock tracing): "
 			     "lock_order_inversion and livelock findings need the lock probes "
-			     "and cannot be given\n");
+			     "and cannot be given\n",
+			t->backend && !strcmp(t->backend, "kmod") ? "the kernel module" :
+								    "--no-uprobes");
 	fprintf(out, "\n");
 	object_table(out, &r);
 	object_paths(out, &r);
