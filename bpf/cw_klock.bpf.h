@@ -35,6 +35,15 @@ struct {
 	__type(value, struct pending_klock);
 } pending_klocks SEC(".maps");
 
+/* lock is the current task's mm->mmap_lock (CO-RE: the member's offset in this kernel). */
+static __always_inline int is_mmap_lock(__u64 lock)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+
+	return mm && lock == (__u64)mm + bpf_core_field_offset(struct mm_struct, mmap_lock);
+}
+
 static __always_inline void emit_klock(__u16 type, __u64 addr, __u64 kstack_id, __u64 wait_ns,
 				       __u32 flags, __s32 result, __u64 ts)
 {
@@ -46,18 +55,9 @@ static __always_inline void emit_klock(__u16 type, __u64 addr, __u64 kstack_id, 
 	e->addr = addr;
 	e->kstack_id = kstack_id;
 	e->wait_ns = wait_ns;
-	e->lock_flags = flags;
+	e->lock_flags = flags | (is_mmap_lock(addr) ? CW_KLOCK_F_MMAP_LOCK : 0);
 	e->result = result;
 	cw_submit(e);
-}
-
-/* lock is the current task's mm->mmap_lock (CO-RE: the member's offset in this kernel). */
-static __always_inline int is_mmap_lock(__u64 lock)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
-
-	return mm && lock == (__u64)mm + bpf_core_field_offset(struct mm_struct, mmap_lock);
 }
 
 SEC("tp_btf/contention_begin")

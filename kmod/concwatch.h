@@ -17,8 +17,11 @@ int cw_rings_init(unsigned int pages);
 void cw_rings_free(void);
 /* Every ring empty and its counters zero: before tracing starts. */
 void cw_rings_reset(void);
-/* Any context, any CPU: copy the record (hdr->size bytes) into this CPU's ring. */
-void cw_ring_write(struct cw_hdr *rec);
+/*
+ * Any context, any CPU: copy the record (hdr->size bytes) into this CPU's ring. 0, or
+ * -ENOSPC when the ring was full (counted).
+ */
+int cw_ring_write(struct cw_hdr *rec);
 bool cw_rings_empty(void);
 /* Whole records into buf, a loss record first when records were dropped; bytes or -errno. */
 ssize_t cw_rings_read(char __user *buf, size_t count);

@@ -104,11 +104,12 @@ u64 cw_ring_bytes(void)
 	return cw_ring_size;
 }
 
-void cw_ring_write(struct cw_hdr *rec)
+int cw_ring_write(struct cw_hdr *rec)
 {
 	u64 head, tail, off, pad = 0, size = rec->size;
 	unsigned long flags;
 	struct cw_ring *r;
+	int err = 0;
 
 	local_irq_save(flags);
 	r = this_cpu_ptr(&cw_rings);
@@ -120,6 +121,7 @@ void cw_ring_write(struct cw_hdr *rec)
 		pad = cw_ring_size - off;
 	if (head + pad + size - tail > cw_ring_size) {
 		r->lost++;
+		err = -ENOSPC;
 		goto out;
 	}
 	if (pad) {
@@ -138,6 +140,7 @@ void cw_ring_write(struct cw_hdr *rec)
 		irq_work_queue(&r->wake);
 out:
 	local_irq_restore(flags);
+	return err;
 }
 
 bool cw_rings_empty(void)

@@ -24,8 +24,12 @@
 #include <linux/binfmts.h>
 #include <linux/compat.h>
 #include <linux/hash.h>
+#include <linux/mm_types.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/stacktrace.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/time64.h>
@@ -169,6 +173,7 @@ struct cw_thread {
 	u64 futex_timeout;	/* ns, 0 = none */
 	u64 klock_ts;		/* ns, contention_begin */
 	u64 klock_addr;
+	u64 klock_kstack;	/* the id of its kernel stack, 0 = none */
 	u64 off_ts;		/* ns, the last switch out; 0 = none seen */
 	u64 off_addr;		/* what it blocked on then */
 };
@@ -565,16 +570,111 @@ static void cw_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	t->futex_active = 0;
 }
 
+/* ---- kernel stacks: an id per call path, its frames sent the first time ---- */
+
+#define CW_KSTACK_MAX 64	/* frames, as the BPF programs take */
+#define CW_SEEN_BITS 13		/* (process, stack) pairs whose frames were sent */
+#define CW_SEEN_PROBES 32
+#define CW_SEEN_FORGOTTEN (~0ULL)	/* sent, but the ring had no room: send it again */
+
+struct cw_kstack_rec {
+	struct cw_ev_stack s;
+	u64 ips[CW_KSTACK_MAX];
+};
+
+/* Only contention_begin uses it, in task context with preemption off: one per CPU. */
+static DEFINE_PER_CPU(struct cw_kstack_rec, cw_kstack_scratch);
+static u64 *cw_stacks_seen;
+
+/* (tgid, id) seen for the first time: marked now. A full table sends it again. */
+static bool cw_first_sight(u32 tgid, u64 id, u64 **slot)
+{
+	u64 key = id ^ hash_64(tgid, 64);
+	u32 i, h, mask = (1U << CW_SEEN_BITS) - 1;
+
+	/* 0 and CW_SEEN_FORGOTTEN mark slots */
+	if (!key || key == CW_SEEN_FORGOTTEN)
+		key = 1;
+	h = hash_64(key, CW_SEEN_BITS);
+	*slot = NULL;
+	for (i = 0; i < CW_SEEN_PROBES; i++) {
+		u64 *p = &cw_stacks_seen[(h + i) & mask], v = READ_ONCE(*p);
+
+		if (v == key)
+			return false;
+		if (v)
+			continue;
+		v = cmpxchg(p, 0, key);
+		if (!v) {
+			*slot = p;
+			return true;
+		}
+		if (v == key)
+			return false;
+	}
+	return true;
+}
+
+static u64 cw_hash_ips(const u64 *ips, unsigned int nr)
+{
+	u64 h = 0xcbf29ce484222325ULL;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		h = (h ^ ips[i]) * 0x100000001b3ULL;
+	return h ?: 1;
+}
+
+/*
+ * The current task's kernel stack as an id, its frames sent the first time this process
+ * shows it; 0 when none was taken. The probe's own frames (this module's) are left out:
+ * the stack starts where the kernel called the tracepoint.
+ */
+static u64 cw_kstack_id(void)
+{
+	struct cw_kstack_rec *r = this_cpu_ptr(&cw_kstack_scratch);
+	unsigned int n, skip = 0;
+	u64 id, *slot;
+
+	BUILD_BUG_ON(sizeof(unsigned long) != sizeof(u64));
+	n = stack_trace_save((unsigned long *)r->ips, CW_KSTACK_MAX, 0);
+	while (skip < n && within_module(r->ips[skip], THIS_MODULE))
+		skip++;
+	if (skip == n)
+		return 0;
+	memmove(r->ips, r->ips + skip, (n - skip) * sizeof(u64));
+	n -= skip;
+	id = cw_hash_ips(r->ips, n);
+	if (!cw_first_sight(current->tgid, id, &slot))
+		return id;
+	cw_hdr_init(&r->s.hdr, CW_EV_STACK, sizeof(r->s) + n * sizeof(u64), ktime_get_ns(),
+		    current);
+	r->s.stack_id = id;
+	r->s.space = CW_STACK_KERNEL;
+	r->s.nr = n;
+	r->s.flags = n + skip == CW_KSTACK_MAX ? CW_STACK_TRUNCATED : 0;
+	r->s.pad = 0;
+	/* no room: the next sighting sends it */
+	if (cw_ring_write(&r->s.hdr) && slot)
+		cmpxchg(slot, READ_ONCE(*slot), CW_SEEN_FORGOTTEN);
+	return id;
+}
+
 /* ---- kernel lock contention (lock:contention_begin/end, Linux 5.19) ---- */
 
-static void cw_emit_klock(u16 type, u64 addr, u64 ts, u64 wait_ns, u32 flags, s32 ret)
+static void cw_emit_klock(u16 type, u64 addr, u64 kstack_id, u64 ts, u64 wait_ns, u32 flags,
+			  s32 ret)
 {
 	struct cw_ev_klock e = {};
+	struct mm_struct *mm = current->mm;
 
 	cw_hdr_init(&e.hdr, type, sizeof(e), ts, current);
 	e.addr = addr;
+	e.kstack_id = kstack_id;
 	e.wait_ns = wait_ns;
 	e.lock_flags = flags;
+	if (mm && addr == (unsigned long)&mm->mmap_lock)
+		e.lock_flags |= CW_KLOCK_F_MMAP_LOCK;
 	e.result = ret;
 	cw_ring_write(&e.hdr);
 }
@@ -585,6 +685,7 @@ static void cw_emit_klock(u16 type, u64 addr, u64 ts, u64 wait_ns, u32 flags, s3
  */
 static void cw_probe_contention_begin(void *data, void *lock, unsigned int flags)
 {
+	u64 addr = (unsigned long)lock;
 	struct cw_thread *t;
 
 	if (!in_task() || !cw_traced(current->tgid, NULL))
@@ -592,11 +693,19 @@ static void cw_probe_contention_begin(void *data, void *lock, unsigned int flags
 	t = cw_thread_get(current->pid);
 	if (!t)
 		return;
-	t->klock_addr = (unsigned long)lock;
+	if (t->klock_active) {
+		/* the same lock again (a mutex stops spinning to sleep): its latest type */
+		if (t->klock_addr == addr)
+			t->klock_flags = flags;
+		cw_emit_klock(CW_EV_KLOCK_BEGIN, addr, 0, ktime_get_ns(), 0, flags, 0);
+		return;
+	}
+	t->klock_addr = addr;
 	t->klock_flags = flags;
+	t->klock_kstack = cw_kstack_id();
 	t->klock_ts = ktime_get_ns();
 	t->klock_active = 1;
-	cw_emit_klock(CW_EV_KLOCK_BEGIN, t->klock_addr, t->klock_ts, 0, flags, 0);
+	cw_emit_klock(CW_EV_KLOCK_BEGIN, addr, t->klock_kstack, t->klock_ts, 0, flags, 0);
 }
 
 static void cw_probe_contention_end(void *data, void *lock, int ret)
@@ -610,10 +719,11 @@ static void cw_probe_contention_end(void *data, void *lock, int ret)
 	t = cw_thread_find(current->pid);
 	/* nested, or begun before tracing: nothing to measure it from */
 	if (!t || !t->klock_active || t->klock_addr != addr) {
-		cw_emit_klock(CW_EV_KLOCK_END, addr, now, 0, 0, ret);
+		cw_emit_klock(CW_EV_KLOCK_END, addr, 0, now, 0, 0, ret);
 		return;
 	}
-	cw_emit_klock(CW_EV_KLOCK_END, addr, now, now - t->klock_ts, t->klock_flags, ret);
+	cw_emit_klock(CW_EV_KLOCK_END, addr, t->klock_kstack, now, now - t->klock_ts,
+		      t->klock_flags, ret);
 	t->klock_active = 0;
 }
 
@@ -685,13 +795,20 @@ int cw_trace_init(unsigned int max_threads)
 	}
 	cw_threads_bits = ilog2(max_threads);
 	cw_threads = vzalloc(array_size(max_threads, sizeof(*cw_threads)));
-	return cw_threads ? 0 : -ENOMEM;
+	cw_stacks_seen = vzalloc(sizeof(u64) << CW_SEEN_BITS);
+	if (!cw_threads || !cw_stacks_seen) {
+		cw_trace_free();
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void cw_trace_free(void)
 {
 	vfree(cw_threads);
 	cw_threads = NULL;
+	vfree(cw_stacks_seen);
+	cw_stacks_seen = NULL;
 }
 
 void cw_trace_stop(void)
@@ -718,6 +835,8 @@ int cw_trace_start(u64 classes)
 	/* the process class follows the target set through forks and exits: always on */
 	classes |= CW_KMOD_C_PROC;
 	memset(cw_threads, 0, array_size(cw_trace_max_threads(), sizeof(*cw_threads)));
+	/* a new reader has seen no stack */
+	memset(cw_stacks_seen, 0, sizeof(u64) << CW_SEEN_BITS);
 	atomic64_set(&cw_lost_threads, 0);
 	for (i = 0; i < ARRAY_SIZE(cw_tps); i++) {
 		if (!(cw_tps[i].class & classes))

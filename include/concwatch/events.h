@@ -330,9 +330,13 @@ struct cw_ev_klock {
 	__u64 addr;		/* kernel lock address */
 	__u64 kstack_id;	/* CW_EV_STACK with kernel frames, 0 = none */
 	__u64 wait_ns;		/* END: ns since the matching BEGIN, 0 when not seen */
-	__u32 lock_flags;	/* LCB_F_* from lock:contention_begin */
+	__u32 lock_flags;	/* LCB_F_* from lock:contention_begin, and CW_KLOCK_F_* */
 	__s32 result;		/* END: ret of lock:contention_end */
 };
+
+/* cw_ev_klock.lock_flags beside the kernel's LCB_F_* (bits 0-5 in Linux 6.1 to 6.18) */
+#define CW_KLOCK_F_MMAP_LOCK (1U << 31)	/* the lock is the task's own mm->mmap_lock (no
+					 * symbol names it: as CW_SITE_F_MMAP_LOCK) */
 
 /* cw_ev_fork.flags */
 #define CW_FORK_THREAD (1U << 0)	/* child shares the parent's address space (a thread) */

@@ -522,13 +522,30 @@ TEST_F(dev, nonblock)
 	EXPECT_EQ(0, poll(&p, 1, 0));
 }
 
-/* wl_klock's threads contend for their mmap_lock: kernel lock waits, begin and end. */
+/* A CW_EV_STACK of kernel frames with this id, of this process, came. */
+static int kstack_sent(const struct seen *s, __u32 pid, __u64 id)
+{
+	for_each_record(h, s) {
+		const struct cw_ev_stack *st = (const void *)h;
+
+		if (h->type == CW_EV_STACK && h->pid == pid && st->stack_id == id &&
+		    st->space == CW_STACK_KERNEL && st->nr > 0 &&
+		    h->size == sizeof(*st) + st->nr * sizeof(__u64))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * wl_klock's threads contend for their mmap_lock: kernel lock waits, begin and end, with
+ * the flag that names the lock and the kernel stacks of the waits.
+ */
 TEST_F(dev, klock)
 {
 	const struct cw_ev_klock *e;
 	struct seen s = {};
+	size_t ends = 0, mmap_lock = 0;
 	struct cw_wl wl;
-	size_t ends = 0;
 
 	CW_SKIPPED_IN_SETUP();
 
@@ -557,10 +574,18 @@ TEST_F(dev, klock)
 		e = (const void *)h;
 		ASSERT_EQ(wl.pid, h->pid);
 		EXPECT_NE(0, e->addr);
+		if (h->type != CW_EV_KLOCK_END || !e->wait_ns)
+			continue;
 		/* an rwsem or a spinning lock: the flags of contention_begin */
-		if (h->type == CW_EV_KLOCK_END && e->wait_ns)
-			EXPECT_NE(0, e->lock_flags);
+		EXPECT_NE(0, e->lock_flags & ~CW_KLOCK_F_MMAP_LOCK);
+		mmap_lock += !!(e->lock_flags & CW_KLOCK_F_MMAP_LOCK);
+		/* the kernel stack of the wait, its frames sent */
+		EXPECT_NE(0, e->kstack_id);
+		EXPECT_TRUE(kstack_sent(&s, h->pid, e->kstack_id))
+			TH_LOG("kernel stack %llx not sent", (unsigned long long)e->kstack_id);
 	}
+	/* the threads map and unmap: their process's mmap_lock */
+	EXPECT_LT(0, mmap_lock);
 	free(s.buf);
 	ASSERT_EQ(0, cw_wl__stop(&wl));
 }

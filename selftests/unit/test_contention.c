@@ -797,6 +797,30 @@ TEST_F(ct, kernel_locks)
 }
 
 /*
+ * Raw records (the kernel module, record --timeline) say a lock is the mmap_lock in
+ * their flags: it is named so, and its type comes from the kernel's flags alone.
+ */
+TEST_F(ct, raw_kernel_lock_mmap_flag)
+{
+	struct cw_ev_klock k = {};
+	const struct cw_lock *l;
+
+	k.hdr = synth_hdr(CW_EV_KLOCK_BEGIN, sizeof(k), self->ts++, PID, T1);
+	k.addr = K1;
+	k.lock_flags = 4 | CW_KLOCK_F_MMAP_LOCK;	/* LCB_F_WRITE */
+	feed(_metadata, self->eng, &k.hdr);
+	k.hdr = synth_hdr(CW_EV_KLOCK_END, sizeof(k), self->ts++, PID, T1);
+	k.wait_ns = 700;
+	feed(_metadata, self->eng, &k.hdr);
+	l = cw_engine__find_lock(self->eng, PID, K1);
+	ASSERT_NE(NULL, l);
+	EXPECT_EQ(CW_SITE_F_MMAP_LOCK, l->site_flags);
+	EXPECT_EQ(4, l->klock_flags);
+	EXPECT_EQ(700, l->wait_ns_total);
+	EXPECT_EQ(1, l->contentions);
+}
+
+/*
  * An rwsem contended for reading and for writing is two kernel-lock rows, one per kind of
  * contention; raw records of a process that sends statistics (record --timeline) do not
  * count twice, whichever came first.

@@ -167,6 +167,77 @@ TEST_F(kmod, records_in_order_then_tick)
 		EXPECT_EQ(0, st.lost[k]);
 }
 
+static struct cw_ev_klock klock(__u16 type, __u64 ts, __u64 kstack, __u32 flags, __u64 wait,
+				 __s32 result)
+{
+	struct cw_ev_klock k = {
+		.hdr = { .type = type, .size = sizeof(k), .ts_ns = ts, .pid = 7, .tid = 8 },
+		.addr = 0xffff8880deadbe00ULL,
+		.kstack_id = kstack,
+		.wait_ns = wait,
+		.lock_flags = flags,
+		.result = result,
+	};
+
+	return k;
+}
+
+/*
+ * Kernel-lock waits are summed per (process, lock, kernel stack) as the BPF programs sum
+ * them, and sent at the tick as CW_SITE_KLOCK statistics: two waits for writing on the
+ * mmap_lock from one path, one interrupted wait for reading from another; an end
+ * without its begin counts nothing. The per-wait records are not handed on.
+ */
+TEST_F(kmod, kernel_lock_waits_summed)
+{
+	struct {
+		struct cw_ev_klock b1, e1, b2, e2, b3, e3, e4;
+	} in = {
+		klock(CW_EV_KLOCK_BEGIN, 100, 0xa1, 4 | CW_KLOCK_F_MMAP_LOCK, 0, 0),
+		klock(CW_EV_KLOCK_END, 200, 0xa1, 4 | CW_KLOCK_F_MMAP_LOCK, 100, 0),
+		klock(CW_EV_KLOCK_BEGIN, 300, 0xa1, 4 | CW_KLOCK_F_MMAP_LOCK, 0, 0),
+		klock(CW_EV_KLOCK_END, 600, 0xa1, 4 | CW_KLOCK_F_MMAP_LOCK, 300, 0),
+		klock(CW_EV_KLOCK_BEGIN, 700, 0xb2, 2 | CW_KLOCK_F_MMAP_LOCK, 0, 0),
+		klock(CW_EV_KLOCK_END, 750, 0xb2, 2 | CW_KLOCK_F_MMAP_LOCK, 50, -4),
+		klock(CW_EV_KLOCK_END, 800, 0, 0, 0, 0),
+	};
+	const struct cw_ev_lock_stats *a, *b;
+
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(3, drain(self));
+	EXPECT_EQ(0, count_type(&self->seen, CW_EV_KLOCK_BEGIN));
+	EXPECT_EQ(0, count_type(&self->seen, CW_EV_KLOCK_END));
+	ASSERT_EQ(2, count_type(&self->seen, CW_EV_LOCK_STATS));
+	a = (const void *)nth(&self->seen, 0);
+	b = (const void *)nth(&self->seen, 1);
+	ASSERT_EQ(CW_EV_LOCK_STATS, a->hdr.type);
+	ASSERT_EQ(CW_EV_LOCK_STATS, b->hdr.type);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 2)->type);
+	EXPECT_EQ(7, a->hdr.pid);
+	EXPECT_EQ(0, a->hdr.tid);
+	EXPECT_EQ(CW_F_AGGREGATED, a->hdr.flags);
+	EXPECT_EQ(CW_SITE_KLOCK, a->what);
+	EXPECT_EQ(CW_LOCK_KERNEL, a->kind);
+	EXPECT_EQ(0xffff8880deadbe00ULL, a->addr);
+	EXPECT_EQ(0xa1, a->stack_id);
+	EXPECT_EQ(2, a->acquisitions);
+	EXPECT_EQ(2, a->contentions);
+	EXPECT_EQ(0, a->failures);
+	EXPECT_EQ(400, a->wait_ns_total);
+	EXPECT_EQ(300, a->wait_ns_max);
+	EXPECT_EQ(4, a->op);
+	EXPECT_EQ(CW_SITE_F_MMAP_LOCK, a->flags);
+	EXPECT_EQ(1, a->wait_hist[cw_hist_bucket(100)]);
+	EXPECT_EQ(1, a->wait_hist[cw_hist_bucket(300)]);
+	EXPECT_EQ(0xb2, b->stack_id);
+	EXPECT_EQ(1, b->acquisitions);
+	EXPECT_EQ(1, b->failures);
+	EXPECT_EQ(50, b->wait_ns_total);
+	EXPECT_EQ(2, b->op);
+	EXPECT_EQ(CW_SITE_F_MMAP_LOCK, b->flags);
+	EXPECT_EQ(a->hdr.ts_ns, b->hdr.ts_ns);
+}
+
 /* A full ring: the module's lost record, in place, with its CPU, counted once. */
 TEST_F(kmod, module_lost_record_counted)
 {

@@ -672,7 +672,9 @@ static int feed_klock(struct cw_engine *eng, const struct cw_ev_klock *e)
 	site = get_site(l, e->kstack_id);
 	if (!site || !get_user(l, h->tid))
 		return -ENOMEM;
-	l->klock_flags = e->lock_flags;
+	l->klock_flags = e->lock_flags & ~CW_KLOCK_F_MMAP_LOCK;
+	if (e->lock_flags & CW_KLOCK_F_MMAP_LOCK)
+		l->site_flags |= CW_SITE_F_MMAP_LOCK;
 	if (h->type == CW_EV_KLOCK_BEGIN) {
 		l->begins++;
 		l->contentions++;

@@ -79,6 +79,16 @@ struct kmod_source {
 	struct cw_emit emit;		/* records handed on, made up, counted */
 	struct cw_thread_names names;
 	__u64 malformed;		/* records that failed their checks */
+
+	struct ksite *ksites;		/* kernel-lock waits summed (see sum_klock()) */
+	size_t nr_ksites, cap_ksites;
+	__u64 ksites_sent_ns;		/* when they were last sent */
+};
+
+/* A (process, kernel lock, kernel stack)'s waits since the last tick. */
+struct ksite {
+	struct cw_ev_lock_stats st;	/* the record it sends, counting from zero each tick */
+	int grew;			/* something to send */
 };
 
 static void __attribute__((format(printf, 2, 3))) set_err(struct kmod_source *s,
@@ -216,6 +226,87 @@ static int kmod_fd(struct cw_source *src)
 	return ((struct kmod_source *)src)->fd;
 }
 
+/*
+ * The module sends a record per kernel-lock wait; the BPF programs sum them in the
+ * kernel per (process, lock, kernel stack) and send the sums each tick
+ * (CW_EV_LOCK_STATS, CW_SITE_KLOCK), from which the reports make one row per kind of
+ * contention (a page fault's wait for reading apart from an munmap's for writing). The
+ * same sums are made here, from the same fields, so that a report cannot tell the
+ * backends apart; the per-wait records go on only when asked for (raw_events,
+ * timeline), as the BPF source's do. An end without its begin (begun before tracing,
+ * nested) has no wait to count.
+ */
+static int sum_klock(struct kmod_source *s, const struct cw_ev_klock *k)
+{
+	struct cw_ev_lock_stats *st = NULL;
+	struct ksite *ks;
+
+	if (k->hdr.type != CW_EV_KLOCK_END || !k->wait_ns)
+		return 0;
+	for (size_t i = 0; i < s->nr_ksites && !st; i++) {
+		struct cw_ev_lock_stats *c = &s->ksites[i].st;
+
+		if (c->hdr.pid == k->hdr.pid && c->addr == k->addr && c->stack_id == k->kstack_id)
+			st = c;
+	}
+	if (!st) {
+		ks = cw_grow(s->ksites, &s->cap_ksites, s->nr_ksites + 1, sizeof(*ks));
+		if (!ks)
+			return -ENOMEM;
+		s->ksites = ks;
+		ks = &s->ksites[s->nr_ksites++];
+		memset(ks, 0, sizeof(*ks));
+		st = &ks->st;
+		st->hdr = (struct cw_hdr){ .type = CW_EV_LOCK_STATS, .size = sizeof(*st),
+					   .cpu = 0xffff, .flags = CW_F_AGGREGATED,
+					   .pid = k->hdr.pid };
+		st->addr = k->addr;
+		st->stack_id = k->kstack_id;
+		st->what = CW_SITE_KLOCK;
+		st->kind = CW_LOCK_KERNEL;
+		if (!k->kstack_id)
+			st->flags |= CW_SITE_F_NO_STACK;
+	}
+	ks = (struct ksite *)st;
+	st->acquisitions++;
+	st->contentions++;
+	if (k->result)
+		st->failures++; /* interrupted, timed out */
+	st->wait_ns_total += k->wait_ns;
+	if (k->wait_ns > st->wait_ns_max)
+		st->wait_ns_max = k->wait_ns;
+	st->wait_hist[cw_hist_bucket(k->wait_ns)]++;
+	st->op = k->lock_flags & ~CW_KLOCK_F_MMAP_LOCK;
+	if (k->lock_flags & CW_KLOCK_F_MMAP_LOCK)
+		st->flags |= CW_SITE_F_MMAP_LOCK;
+	ks->grew = 1;
+	return 0;
+}
+
+/* What the kernel-lock sums grew by since the last tick: sent, and counted from zero. */
+static int send_klock_sums(struct kmod_source *s, __u64 now)
+{
+	for (size_t i = 0; i < s->nr_ksites; i++) {
+		struct ksite *ks = &s->ksites[i];
+		struct cw_ev_lock_stats *st = &ks->st;
+		int err;
+
+		if (!ks->grew)
+			continue;
+		st->hdr.ts_ns = now;
+		st->interval_ns = now - (s->ksites_sent_ns ? s->ksites_sent_ns : now);
+		err = cw_emit__deliver(&s->emit, &st->hdr);
+		if (err)
+			return err;
+		/* the maximum stays, as the BPF entries' does; the rest counts again */
+		st->acquisitions = st->contentions = st->failures = st->wait_ns_total = 0;
+		memset(st->wait_hist, 0, sizeof(st->wait_hist));
+		ks->grew = 0;
+	}
+	s->ksites_sent_ns = now;
+	return 0;
+}
+
 /* What one read() returned: each record checked and handed on (see the top). */
 static int hand_on(struct kmod_source *s, const unsigned char *buf, size_t len)
 {
@@ -241,6 +332,10 @@ static int hand_on(struct kmod_source *s, const unsigned char *buf, size_t len)
 		}
 		if (h->type == CW_EV_LOST) {
 			err = cw_emit__deliver_lost(&s->emit, (const struct cw_ev_lost *)h);
+		} else if (h->type == CW_EV_KLOCK_BEGIN || h->type == CW_EV_KLOCK_END) {
+			err = sum_klock(s, (const struct cw_ev_klock *)h);
+			if (!err && (s->opts.raw_events || s->opts.timeline))
+				err = cw_emit__deliver(&s->emit, h);
 		} else {
 			err = cw_thread_names__on_record(&s->names, &s->emit, h);
 			if (!err)
@@ -252,14 +347,17 @@ static int hand_on(struct kmod_source *s, const unsigned char *buf, size_t len)
 	return 0;
 }
 
-/* The module's thread table's losses, once a tick and after stop. */
+/* The kernel-lock sums and the module's thread table's losses, once a tick and after stop. */
 static int send_module_stats(struct kmod_source *s, __u64 now)
 {
 	struct cw_kmod_stats ks;
 	int err;
 
-	if (!s->started || (now < s->emit.next_tick_ns && !s->stopped_ns))
+	if (now < s->emit.next_tick_ns && !s->stopped_ns)
 		return 0;
+	err = send_klock_sums(s, now);
+	if (err || !s->started)
+		return err;
 	if (ioctl(s->fd, CW_KMOD_STATS, &ks)) {
 		err = -errno;
 		set_err(s, "failed to read the concwatch module's statistics: %s", strerror(-err));
@@ -397,6 +495,7 @@ static void kmod_free(struct cw_source *src)
 	for (size_t i = 0; i < s->nr_procs; i++)
 		proc_free(s->procs[i]);
 	free(s->procs);
+	free(s->ksites);
 	cw_thread_names__fini(&s->names);
 	cw_emit__fini(&s->emit);
 	free(s->buf);
