@@ -594,7 +594,7 @@ static int ask_module(int fd, struct cw_kmod_info *info, char *err, size_t errle
 static void note_limits(struct kmod_source *s)
 {
 	note(s, "backend kmod: %u rings of %llu KiB, futex, scheduler and kernel-lock events, "
-	     "no lock calls and no stacks", s->info.nr_rings,
+	     "no lock calls and no user stacks", s->info.nr_rings,
 	     (unsigned long long)s->info.ring_bytes >> 10);
 	if (!(s->info.classes & CW_KMOD_C_KLOCK))
 		note(s, "no kernel-lock events: this kernel has no lock:contention tracepoints "
