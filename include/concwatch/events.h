@@ -687,6 +687,22 @@ static inline __u32 cw_hist_bucket(__u64 ns)
 	return b;
 }
 
+/*
+ * Whether a cw_ev_futex op can block: the futex(2) ops that wait (FUTEX_WAIT, LOCK_PI,
+ * WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2, private or not), futex_waitv(2) and
+ * futex_wait(2); not the wakes and requeues.
+ */
+static inline int cw_futex_op_blocks(__u32 op)
+{
+	__u32 cmd = op & 0x7f;
+
+	if (op == CW_FUTEX_OP_WAITV || op == CW_FUTEX_OP_WAIT2)
+		return 1;
+	if (op >= 0xfffffff0U)
+		return 0;	/* the other made-up op words: wake, requeue */
+	return cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 || cmd == 13;
+}
+
 /* Round a variable record's size up to the ABI's 8-byte multiple. */
 #define CW_RECORD_ALIGN(n) (((n) + 7) & ~7U)
 

@@ -68,6 +68,20 @@ static void skip_reason(struct __test_metadata *_metadata, int no_uprobes, const
 }
 
 /*
+ * The kmod variants (no_uprobes == 2) need the module: loaded here where it can be (the
+ * QEMU guests; *loaded = 1: unload it after), else *why says why not.
+ */
+static void kmod_for(int no_uprobes, int *loaded, const char **why, char *buf, size_t len)
+{
+	*loaded = 0;
+	if (*why || no_uprobes != 2)
+		return;
+	*loaded = cw_kmod_load(buf, len);
+	if (*loaded < 0)
+		*why = buf;
+}
+
+/*
  * Run workload name (with -w and args) under `concwatch report -v --json [--no-uprobes]
  * -p PID`: start it, attach, wait until concwatch says it is tracing, let the workload
  * do its work, stop it, and wait for concwatch, which ends when its target does and
@@ -572,6 +586,7 @@ TEST_F_TIMEOUT(condpp, report, 300)
 
 FIXTURE(rawfutex) {
 	struct report r;
+	int kmod_loaded;	/* the module was loaded for it: unloaded after */
 };
 
 FIXTURE_VARIANT(rawfutex) {
@@ -586,14 +601,20 @@ FIXTURE_VARIANT_ADD(rawfutex, no_uprobes) {
 	.no_uprobes = 1,
 };
 
+/* Through the kernel module (QEMU guests): the futex calls from the same tracepoints. */
+FIXTURE_VARIANT_ADD(rawfutex, kmod) {
+	.no_uprobes = 2,
+};
+
 FIXTURE_SETUP(rawfutex)
 {
-	char rounds[16];
+	char rounds[16], kmod_why[256];
 	const char *args[] = { "2", rounds, NULL };
 	const char *why;
 
 	memset(&self->r, 0, sizeof(self->r));
 	skip_reason(_metadata, variant->no_uprobes, &why);
+	kmod_for(variant->no_uprobes, &self->kmod_loaded, &why, kmod_why, sizeof(kmod_why));
 	if (why)
 		SKIP(return, "%s", why);
 	snprintf(rounds, sizeof(rounds), "%ld", cw_scale(200));
@@ -603,6 +624,8 @@ FIXTURE_SETUP(rawfutex)
 FIXTURE_TEARDOWN(rawfutex)
 {
 	report_done(_metadata, &self->r);
+	if (self->kmod_loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
 }
 
 /* A futex named by its symbol, with exactly the waits that slept, all woken. */
@@ -635,7 +658,9 @@ TEST_F_TIMEOUT(rawfutex, report, 300)
 {
 	CW_SKIPPED_IN_SETUP();
 	rawfutex_futex_named_by_its_symbol(_metadata, self, variant);
-	rawfutex_waker_is_the_holder(_metadata, self, variant);
+	/* FIXME(kmod stacks): the module sends no user stack nor wake sites yet */
+	if (variant->no_uprobes != 2)
+		rawfutex_waker_is_the_holder(_metadata, self, variant);
 }
 
 /* ---- the kernel's mmap_lock ---- */
@@ -669,13 +694,8 @@ FIXTURE_SETUP(klock)
 	const char *why;
 
 	memset(&self->r, 0, sizeof(self->r));
-	self->kmod_loaded = 0;
 	skip_reason(_metadata, variant->no_uprobes, &why);
-	if (!why && variant->no_uprobes == 2) {
-		self->kmod_loaded = cw_kmod_load(kmod_why, sizeof(kmod_why));
-		if (self->kmod_loaded < 0)
-			why = kmod_why;
-	}
+	kmod_for(variant->no_uprobes, &self->kmod_loaded, &why, kmod_why, sizeof(kmod_why));
 	if (why)
 		SKIP(return, "%s", why);
 	snprintf(rounds, sizeof(rounds), "%ld", cw_scale(100));

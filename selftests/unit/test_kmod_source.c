@@ -76,13 +76,16 @@ static struct cw_ev_switch sw(__u64 ts, __u32 pid, __u32 tid)
 	return e;
 }
 
-static struct cw_ev_futex futex(__u16 type, __u64 ts)
+static struct cw_ev_futex futex(__u64 ts, __u32 tid, __u32 op, __u64 wait, __s32 result)
 {
 	struct cw_ev_futex e;
 
 	memset(&e, 0, sizeof(e));
-	e.hdr = synth_hdr(type, sizeof(e), ts, 0, 0);
+	e.hdr = synth_hdr(CW_EV_FUTEX_END, sizeof(e), ts, 7, tid);
 	e.uaddr = 0x7f0000001000;
+	e.op = op;
+	e.wait_ns = wait;
+	e.result = result;
 	return e;
 }
 
@@ -139,9 +142,8 @@ static int drain(FIXTURE_DATA(kmod) *self)
 TEST_F(kmod, records_in_order_then_tick)
 {
 	struct {
-		struct cw_ev_switch a;
-		struct cw_ev_futex b, c;
-	} in = { sw(100, 0, 0), futex(CW_EV_FUTEX_BEGIN, 200), futex(CW_EV_FUTEX_END, 300) };
+		struct cw_ev_switch a, b, c;
+	} in = { sw(100, 0, 0), sw(200, 0, 0), sw(300, 0, 0) };
 	const struct cw_ev_tick *t;
 	struct cw_source_stats st;
 
@@ -236,6 +238,56 @@ TEST_F(kmod, kernel_lock_waits_summed)
 	EXPECT_EQ(2, b->op);
 	EXPECT_EQ(CW_SITE_F_MMAP_LOCK, b->flags);
 	EXPECT_EQ(a->hdr.ts_ns, b->hdr.ts_ns);
+}
+
+/*
+ * Futex calls that can block are summed per (thread, word, call path) as the BPF
+ * programs sum them, and sent at the tick as CW_SITE_FUTEX statistics: a wait woken, one
+ * that returned at once (EAGAIN: a call, no wait), one timed out; a wake is no wait; the
+ * other thread's wait on the word is a site of its own.
+ */
+TEST_F(kmod, futex_waits_summed)
+{
+	struct {
+		struct cw_ev_futex a, b, c, d, e;
+	} in = {
+		futex(100, 8, 0x80, 100, 0),		/* FUTEX_WAIT_PRIVATE, woken */
+		futex(200, 8, 0x80, 5, -EAGAIN),
+		futex(300, 8, 0x89, 1000, -ETIMEDOUT),	/* FUTEX_WAIT_BITSET_PRIVATE */
+		futex(400, 8, 0x81, 7, 1),		/* FUTEX_WAKE_PRIVATE */
+		futex(500, 9, 0x80, 40, 0),
+	};
+	const struct cw_ev_lock_stats *a, *b;
+
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(3, drain(self));
+	EXPECT_EQ(0, count_type(&self->seen, CW_EV_FUTEX_END));
+	a = (const void *)nth(&self->seen, 0);
+	b = (const void *)nth(&self->seen, 1);
+	ASSERT_EQ(CW_EV_LOCK_STATS, a->hdr.type);
+	ASSERT_EQ(CW_EV_LOCK_STATS, b->hdr.type);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 2)->type);
+	EXPECT_EQ(CW_SITE_FUTEX, a->what);
+	EXPECT_EQ(CW_LOCK_FUTEX, a->kind);
+	EXPECT_EQ(7, a->hdr.pid);
+	EXPECT_EQ(8, a->hdr.tid);
+	EXPECT_EQ(0x7f0000001000, a->addr);
+	EXPECT_EQ(3, a->acquisitions);
+	EXPECT_EQ(2, a->contentions);
+	EXPECT_EQ(1, a->failures);
+	EXPECT_EQ(1100, a->wait_ns_total);
+	EXPECT_EQ(1000, a->wait_ns_max);
+	EXPECT_EQ(1, a->outcomes[CW_FUTEX_WOKEN]);
+	EXPECT_EQ(1, a->outcomes[CW_FUTEX_EAGAIN]);
+	EXPECT_EQ(1, a->outcomes[CW_FUTEX_TIMEDOUT]);
+	EXPECT_EQ(0, a->outcomes[CW_FUTEX_EINTR]);
+	EXPECT_EQ(0x89, a->op);
+	EXPECT_EQ(CW_SITE_F_NO_STACK, a->flags);
+	EXPECT_EQ(1, a->wait_hist[cw_hist_bucket(100)]);
+	EXPECT_EQ(1, a->wait_hist[cw_hist_bucket(1000)]);
+	EXPECT_EQ(9, b->hdr.tid);
+	EXPECT_EQ(1, b->acquisitions);
+	EXPECT_EQ(40, b->wait_ns_total);
 }
 
 /* A full ring: the module's lost record, in place, with its CPU, counted once. */

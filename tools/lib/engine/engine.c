@@ -620,23 +620,6 @@ static int feed_module(struct cw_engine *eng, const struct cw_ev_module *e)
 	return 0;
 }
 
-/* futex(2) ops that can block, and the calls without an op word that wait */
-static int futex_op_blocks(__u32 op)
-{
-	__u32 cmd = op & 0x7f;
-
-	if (op == CW_FUTEX_OP_WAITV)
-		return 1;
-#ifdef CW_FUTEX_OP_WAIT2
-	if (op == CW_FUTEX_OP_WAIT2)
-		return 1;
-#endif
-	if (op >= 0xfffffff0U)
-		return 0;	/* the other made-up op words: wake, requeue */
-	/* FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 */
-	return cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 || cmd == 13;
-}
-
 static int feed_futex(struct cw_engine *eng, const struct cw_ev_futex *e)
 {
 	struct cw_thread *t = get_thread(eng, e->hdr.pid, e->hdr.tid, e->hdr.ts_ns);
@@ -645,7 +628,7 @@ static int feed_futex(struct cw_engine *eng, const struct cw_ev_futex *e)
 		return -ENOMEM;
 	if (cw_engine__has_futex_sites(eng, e->hdr.pid))
 		return 0;	/* its futex statistics count these waits already */
-	if (e->hdr.type == CW_EV_FUTEX_END && futex_op_blocks(e->op)) {
+	if (e->hdr.type == CW_EV_FUTEX_END && cw_futex_op_blocks(e->op)) {
 		t->futex_waits++;
 		t->futex_wait_ns += e->wait_ns;
 	}

@@ -80,13 +80,13 @@ struct kmod_source {
 	struct cw_thread_names names;
 	__u64 malformed;		/* records that failed their checks */
 
-	struct ksite *ksites;		/* kernel-lock waits summed (see sum_klock()) */
-	size_t nr_ksites, cap_ksites;
-	__u64 ksites_sent_ns;		/* when they were last sent */
+	struct site_sum *sums;		/* futex and kernel-lock waits summed (site_sum()) */
+	size_t nr_sums, cap_sums;
+	__u64 sums_sent_ns;		/* when they were last sent */
 };
 
-/* A (process, kernel lock, kernel stack)'s waits since the last tick. */
-struct ksite {
+/* A futex or kernel-lock site's calls since the last tick, as the BPF programs key them. */
+struct site_sum {
 	struct cw_ev_lock_stats st;	/* the record it sends, counting from zero each tick */
 	int grew;			/* something to send */
 };
@@ -227,83 +227,131 @@ static int kmod_fd(struct cw_source *src)
 }
 
 /*
- * The module sends a record per kernel-lock wait; the BPF programs sum them in the
- * kernel per (process, lock, kernel stack) and send the sums each tick
- * (CW_EV_LOCK_STATS, CW_SITE_KLOCK), from which the reports make one row per kind of
- * contention (a page fault's wait for reading apart from an munmap's for writing). The
- * same sums are made here, from the same fields, so that a report cannot tell the
- * backends apart; the per-wait records go on only when asked for (raw_events,
- * timeline), as the BPF source's do. An end without its begin (begun before tracing,
- * nested) has no wait to count.
+ * The module sends a record per futex call and per kernel-lock wait; the BPF programs
+ * sum them in the kernel (lock_sites) and send the sums each tick as CW_EV_LOCK_STATS:
+ * futex waits per (thread, word, call path), CW_SITE_FUTEX, from which the reports make
+ * the futex words' rows; kernel-lock waits per (process, lock, kernel stack),
+ * CW_SITE_KLOCK, from which they make a row per kind of contention (a page fault's
+ * wait for reading apart from an munmap's for writing). The same sums are made here,
+ * from the same fields, so that a report cannot tell the backends apart; the per-call
+ * records go on only when asked for (raw_events, timeline), as the BPF source's do.
  */
+static struct site_sum *site_sum(struct kmod_source *s, __u8 what, __u32 pid, __u32 tid,
+				 __u64 addr, __u64 stack_id)
+{
+	struct site_sum *ss;
+
+	for (size_t i = 0; i < s->nr_sums; i++) {
+		const struct cw_ev_lock_stats *c = &s->sums[i].st;
+
+		if (c->what == what && c->hdr.pid == pid && c->hdr.tid == tid && c->addr == addr &&
+		    c->stack_id == stack_id)
+			return &s->sums[i];
+	}
+	ss = cw_grow(s->sums, &s->cap_sums, s->nr_sums + 1, sizeof(*ss));
+	if (!ss)
+		return NULL;
+	s->sums = ss;
+	ss = &s->sums[s->nr_sums++];
+	memset(ss, 0, sizeof(*ss));
+	ss->st.hdr = (struct cw_hdr){ .type = CW_EV_LOCK_STATS, .size = sizeof(ss->st),
+				      .cpu = 0xffff, .flags = CW_F_AGGREGATED, .pid = pid,
+				      .tid = tid };
+	ss->st.what = what;
+	ss->st.addr = addr;
+	ss->st.stack_id = stack_id;
+	if (!stack_id)
+		ss->st.flags |= CW_SITE_F_NO_STACK;
+	return ss;
+}
+
+static void add_wait(struct cw_ev_lock_stats *st, __u64 wait_ns)
+{
+	st->wait_ns_total += wait_ns;
+	if (wait_ns > st->wait_ns_max)
+		st->wait_ns_max = wait_ns;
+	st->wait_hist[cw_hist_bucket(wait_ns)]++;
+}
+
+/* A kernel-lock wait; an end without its begin (begun before tracing, nested) has none. */
 static int sum_klock(struct kmod_source *s, const struct cw_ev_klock *k)
 {
-	struct cw_ev_lock_stats *st = NULL;
-	struct ksite *ks;
+	struct site_sum *ss;
 
 	if (k->hdr.type != CW_EV_KLOCK_END || !k->wait_ns)
 		return 0;
-	for (size_t i = 0; i < s->nr_ksites && !st; i++) {
-		struct cw_ev_lock_stats *c = &s->ksites[i].st;
-
-		if (c->hdr.pid == k->hdr.pid && c->addr == k->addr && c->stack_id == k->kstack_id)
-			st = c;
-	}
-	if (!st) {
-		ks = cw_grow(s->ksites, &s->cap_ksites, s->nr_ksites + 1, sizeof(*ks));
-		if (!ks)
-			return -ENOMEM;
-		s->ksites = ks;
-		ks = &s->ksites[s->nr_ksites++];
-		memset(ks, 0, sizeof(*ks));
-		st = &ks->st;
-		st->hdr = (struct cw_hdr){ .type = CW_EV_LOCK_STATS, .size = sizeof(*st),
-					   .cpu = 0xffff, .flags = CW_F_AGGREGATED,
-					   .pid = k->hdr.pid };
-		st->addr = k->addr;
-		st->stack_id = k->kstack_id;
-		st->what = CW_SITE_KLOCK;
-		st->kind = CW_LOCK_KERNEL;
-		if (!k->kstack_id)
-			st->flags |= CW_SITE_F_NO_STACK;
-	}
-	ks = (struct ksite *)st;
-	st->acquisitions++;
-	st->contentions++;
+	ss = site_sum(s, CW_SITE_KLOCK, k->hdr.pid, 0, k->addr, k->kstack_id);
+	if (!ss)
+		return -ENOMEM;
+	ss->st.kind = CW_LOCK_KERNEL;
+	ss->st.acquisitions++;
+	ss->st.contentions++;
 	if (k->result)
-		st->failures++; /* interrupted, timed out */
-	st->wait_ns_total += k->wait_ns;
-	if (k->wait_ns > st->wait_ns_max)
-		st->wait_ns_max = k->wait_ns;
-	st->wait_hist[cw_hist_bucket(k->wait_ns)]++;
-	st->op = k->lock_flags & ~CW_KLOCK_F_MMAP_LOCK;
+		ss->st.failures++; /* interrupted, timed out */
+	add_wait(&ss->st, k->wait_ns);
+	ss->st.op = k->lock_flags & ~CW_KLOCK_F_MMAP_LOCK;
 	if (k->lock_flags & CW_KLOCK_F_MMAP_LOCK)
-		st->flags |= CW_SITE_F_MMAP_LOCK;
-	ks->grew = 1;
+		ss->st.flags |= CW_SITE_F_MMAP_LOCK;
+	ss->grew = 1;
 	return 0;
 }
 
-/* What the kernel-lock sums grew by since the last tick: sent, and counted from zero. */
-static int send_klock_sums(struct kmod_source *s, __u64 now)
+/* A futex call that could block, ended: a call; a wait unless it returned at once. */
+static int sum_futex(struct kmod_source *s, const struct cw_ev_futex *f)
 {
-	for (size_t i = 0; i < s->nr_ksites; i++) {
-		struct ksite *ks = &s->ksites[i];
-		struct cw_ev_lock_stats *st = &ks->st;
+	struct site_sum *ss;
+	__u32 outcome;
+
+	if (f->hdr.type != CW_EV_FUTEX_END || !cw_futex_op_blocks(f->op))
+		return 0;
+	ss = site_sum(s, CW_SITE_FUTEX, f->hdr.pid, f->hdr.tid, f->uaddr, f->stack_id);
+	if (!ss)
+		return -ENOMEM;
+	ss->st.kind = CW_LOCK_FUTEX;
+	ss->st.acquisitions++;
+	if (f->result != -EAGAIN) {
+		ss->st.contentions++;
+		add_wait(&ss->st, f->wait_ns);
+	}
+	if (f->result == -ETIMEDOUT)
+		ss->st.failures++;
+	/* futex_waitv returns the index of the word that woke it */
+	if (f->result >= 0)
+		outcome = CW_FUTEX_WOKEN;
+	else if (f->result == -ETIMEDOUT)
+		outcome = CW_FUTEX_TIMEDOUT;
+	else if (f->result == -EAGAIN)
+		outcome = CW_FUTEX_EAGAIN;
+	else
+		outcome = CW_FUTEX_EINTR;
+	ss->st.outcomes[outcome]++;
+	ss->st.op = f->op;
+	ss->grew = 1;
+	return 0;
+}
+
+/* What the sums grew by since the last tick: sent, and counted from zero. */
+static int send_sums(struct kmod_source *s, __u64 now)
+{
+	for (size_t i = 0; i < s->nr_sums; i++) {
+		struct site_sum *ss = &s->sums[i];
+		struct cw_ev_lock_stats *st = &ss->st;
 		int err;
 
-		if (!ks->grew)
+		if (!ss->grew)
 			continue;
 		st->hdr.ts_ns = now;
-		st->interval_ns = now - (s->ksites_sent_ns ? s->ksites_sent_ns : now);
+		st->interval_ns = now - (s->sums_sent_ns ? s->sums_sent_ns : now);
 		err = cw_emit__deliver(&s->emit, &st->hdr);
 		if (err)
 			return err;
 		/* the maximum stays, as the BPF entries' does; the rest counts again */
 		st->acquisitions = st->contentions = st->failures = st->wait_ns_total = 0;
 		memset(st->wait_hist, 0, sizeof(st->wait_hist));
-		ks->grew = 0;
+		memset(st->outcomes, 0, sizeof(st->outcomes));
+		ss->grew = 0;
 	}
-	s->ksites_sent_ns = now;
+	s->sums_sent_ns = now;
 	return 0;
 }
 
@@ -332,8 +380,11 @@ static int hand_on(struct kmod_source *s, const unsigned char *buf, size_t len)
 		}
 		if (h->type == CW_EV_LOST) {
 			err = cw_emit__deliver_lost(&s->emit, (const struct cw_ev_lost *)h);
-		} else if (h->type == CW_EV_KLOCK_BEGIN || h->type == CW_EV_KLOCK_END) {
-			err = sum_klock(s, (const struct cw_ev_klock *)h);
+		} else if (h->type == CW_EV_KLOCK_BEGIN || h->type == CW_EV_KLOCK_END ||
+			   h->type == CW_EV_FUTEX_BEGIN || h->type == CW_EV_FUTEX_END) {
+			err = h->type == CW_EV_KLOCK_BEGIN || h->type == CW_EV_KLOCK_END ?
+				      sum_klock(s, (const struct cw_ev_klock *)h) :
+				      sum_futex(s, (const struct cw_ev_futex *)h);
 			if (!err && (s->opts.raw_events || s->opts.timeline))
 				err = cw_emit__deliver(&s->emit, h);
 		} else {
@@ -347,7 +398,7 @@ static int hand_on(struct kmod_source *s, const unsigned char *buf, size_t len)
 	return 0;
 }
 
-/* The kernel-lock sums and the module's thread table's losses, once a tick and after stop. */
+/* The sums and the module's thread table's losses, once a tick and after stop. */
 static int send_module_stats(struct kmod_source *s, __u64 now)
 {
 	struct cw_kmod_stats ks;
@@ -355,7 +406,7 @@ static int send_module_stats(struct kmod_source *s, __u64 now)
 
 	if (now < s->emit.next_tick_ns && !s->stopped_ns)
 		return 0;
-	err = send_klock_sums(s, now);
+	err = send_sums(s, now);
 	if (err || !s->started)
 		return err;
 	if (ioctl(s->fd, CW_KMOD_STATS, &ks)) {
@@ -495,7 +546,7 @@ static void kmod_free(struct cw_source *src)
 	for (size_t i = 0; i < s->nr_procs; i++)
 		proc_free(s->procs[i]);
 	free(s->procs);
-	free(s->ksites);
+	free(s->sums);
 	cw_thread_names__fini(&s->names);
 	cw_emit__fini(&s->emit);
 	free(s->buf);
