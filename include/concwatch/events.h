@@ -88,6 +88,9 @@ enum cw_record_type {
 #define CW_F_SYNTHETIC (1U << 1)	/* made up by userspace (e.g. state read at attach time) */
 #define CW_F_NO_UPROBES (1U << 2)	/* CW_EV_TICK: the source traced without uprobes
 					 * (--no-uprobes): waits only, no lock-order data */
+#define CW_F_CONTENDED (1U << 3)	/* CW_EV_LOCK_ACQUIRED: the acquire slept on the lock
+					 * (set by the kernel module; the BPF programs count
+					 * contentions in their statistics instead) */
 
 struct cw_hdr {
 	__u16 type;	/* enum cw_record_type */
