@@ -74,6 +74,8 @@ static int cw_release(struct inode *inode, struct file *file)
 	mutex_lock(&cw_dev.ctl);
 	cw_stop();
 	cw_targets_set(0, 0);
+	/* the next reader places its own */
+	cw_uprobes_clear();
 	mutex_unlock(&cw_dev.ctl);
 	clear_bit_unlock(0, &cw_dev.busy);
 	return 0;
@@ -142,6 +144,28 @@ static long cw_ioctl_target(unsigned int cmd, void __user *arg)
 	return cw_targets_set(tgid, t.flags);
 }
 
+static long cw_ioctl_target_retarget(unsigned int cmd, void __user *arg)
+{
+	long err = cw_ioctl_target(cmd, arg);
+
+	/*
+	 * The uprobes' filters were asked when they were registered: a process added
+	 * since has no breakpoints in the libraries it mapped already.
+	 */
+	if (!err && cmd != CW_KMOD_REMOVE_TARGET)
+		err = cw_uprobes_retarget();
+	return err;
+}
+
+static long cw_ioctl_probe(void __user *arg)
+{
+	struct cw_kmod_probe p;
+
+	if (copy_from_user(&p, arg, sizeof(p)))
+		return -EFAULT;
+	return cw_uprobes_add(&p);
+}
+
 static long cw_ioctl_start(void __user *arg)
 {
 	struct cw_kmod_start st;
@@ -149,13 +173,14 @@ static long cw_ioctl_start(void __user *arg)
 
 	if (copy_from_user(&st, arg, sizeof(st)))
 		return -EFAULT;
-	if (!st.classes || st.classes & ~CW_KMOD_C_ALL || st.flags)
+	if (!st.classes || st.classes & ~CW_KMOD_C_ALL || st.flags & ~CW_KMOD_S_LOCK_BEGIN ||
+	    st.stack_bytes > CW_KMOD_STACK_BYTES_MAX || st.stack_bytes % 8 || st.fp_depth > 30)
 		return -EINVAL;
 	if (st.classes & ~cw_trace_classes())
 		return -EOPNOTSUPP;
 	if (cw_dev.started)
 		return -EBUSY;
-	err = cw_trace_start(st.classes);
+	err = cw_trace_start(&st);
 	if (!err)
 		cw_dev.started = true;
 	return err;
@@ -181,12 +206,15 @@ static long cw_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case CW_KMOD_STATS:
 		cw_rings_stats(&stats.records, &stats.lost);
 		stats.lost_threads = cw_trace_lost_threads();
+		cw_uprobes_stats(&stats.probe_hits, &stats.lost_held, &stats.lost_stacks);
 		return copy_to_user(uarg, &stats, sizeof(stats)) ? -EFAULT : 0;
 	case CW_KMOD_SET_TARGET:
 	case CW_KMOD_ADD_TARGET:
 	case CW_KMOD_REMOVE_TARGET:
 	case CW_KMOD_START:
 	case CW_KMOD_STOP:
+	case CW_KMOD_ADD_PROBE:
+	case CW_KMOD_CLEAR_PROBES:
 		break;
 	default:
 		return -ENOTTY;
@@ -197,8 +225,12 @@ static long cw_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		err = cw_ioctl_start(uarg);
 	else if (cmd == CW_KMOD_STOP)
 		err = 0, cw_stop();
+	else if (cmd == CW_KMOD_ADD_PROBE)
+		err = cw_ioctl_probe(uarg);
+	else if (cmd == CW_KMOD_CLEAR_PROBES)
+		err = cw_uprobes_clear();
 	else
-		err = cw_ioctl_target(cmd, uarg);
+		err = cw_ioctl_target_retarget(cmd, uarg);
 	mutex_unlock(&cw_dev.ctl);
 	return err;
 }
@@ -253,17 +285,22 @@ static int __init cw_init(void)
 	err = cw_trace_init(max_threads);
 	if (err)
 		goto err_free_rings;
+	err = cw_uprobes_init();
+	if (err)
+		goto err_free_trace;
 
 	err = misc_register(&cw_miscdev);
 	if (err) {
 		pr_err("failed to register /dev/%s: %d\n", cw_miscdev.name, err);
-		goto err_free_trace;
+		goto err_free_uprobes;
 	}
 
 	pr_info("loaded, ABI version %d, ring %u pages per CPU, classes %#llx\n", CW_ABI_VERSION,
 		ring_pages, cw_trace_classes());
 	return 0;
 
+err_free_uprobes:
+	cw_uprobes_free();
 err_free_trace:
 	cw_trace_free();
 err_free_rings:
@@ -275,6 +312,7 @@ static void __exit cw_exit(void)
 {
 	/* the device is closed (it holds the module): no probe is registered */
 	misc_deregister(&cw_miscdev);
+	cw_uprobes_free();
 	cw_trace_free();
 	cw_rings_free();
 	pr_info("unloaded\n");

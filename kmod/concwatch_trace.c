@@ -60,7 +60,7 @@ static struct cw_target cw_targets[CW_MAX_TARGETS];
 static unsigned int cw_nr_targets;	/* slots ever used: the probes scan this many */
 static DEFINE_SPINLOCK(cw_targets_lock);
 
-static bool cw_traced(pid_t tgid, u32 *flags)
+bool cw_traced(pid_t tgid, u32 *flags)
 {
 	unsigned int i, n = READ_ONCE(cw_nr_targets);
 
@@ -157,32 +157,11 @@ int cw_targets_remove(pid_t tgid)
 #define CW_TID_GONE (~0U)	/* a thread exited here: look further, or take the slot */
 #define CW_THREAD_PROBES 32	/* slots looked at from a tid's hash */
 
-struct cw_thread {
-	u32 tid;		/* CW_TID_FREE, CW_TID_GONE or the thread's */
-	u8 futex_active;	/* a futex call is in progress: the futex_* fields are its */
-	u8 futex_blocks;	/* ... and it can block (a wait) */
-	u8 klock_active;	/* contention_begin without its end yet */
-	u8 off_reason;		/* CW_OFFCPU_* at the last switch out */
-	u32 futex_op;		/* the op word, or CW_FUTEX_OP_* */
-	u32 futex_val;
-	u32 futex_val3;
-	u32 klock_flags;	/* LCB_F_* */
-	u64 futex_ts;		/* ns, when the call began */
-	u64 futex_uaddr;	/* the word; futex_waitv: its first waiter's */
-	u64 futex_uaddr2;	/* futex_waitv: the waiter array */
-	u64 futex_timeout;	/* ns, 0 = none */
-	u64 klock_ts;		/* ns, contention_begin */
-	u64 klock_addr;
-	u64 klock_kstack;	/* the id of its kernel stack, 0 = none */
-	u64 off_ts;		/* ns, the last switch out; 0 = none seen */
-	u64 off_addr;		/* what it blocked on then */
-};
-
 static struct cw_thread *cw_threads;
 static unsigned int cw_threads_bits;
 static atomic64_t cw_lost_threads;
 
-static struct cw_thread *cw_thread_find(u32 tid)
+struct cw_thread *cw_thread_find(u32 tid)
 {
 	u32 i, h = hash_32(tid, cw_threads_bits), mask = (1U << cw_threads_bits) - 1;
 
@@ -198,8 +177,7 @@ static struct cw_thread *cw_thread_find(u32 tid)
 	return NULL;
 }
 
-/* The current thread's entry, made when it has none; NULL (counted) when none is free. */
-static struct cw_thread *cw_thread_get(u32 tid)
+struct cw_thread *cw_thread_get(u32 tid)
 {
 	u32 i, h = hash_32(tid, cw_threads_bits), mask = (1U << cw_threads_bits) - 1;
 	struct cw_thread *t = cw_thread_find(tid);
@@ -226,6 +204,7 @@ static void cw_thread_put(u32 tid)
 
 	if (!t)
 		return;
+	cw_locks_free(t);
 	memset((char *)t + sizeof(t->tid), 0, sizeof(*t) - sizeof(t->tid));
 	/* the zeroed fields before the slot can be claimed again */
 	smp_wmb();
@@ -234,8 +213,7 @@ static void cw_thread_put(u32 tid)
 
 /* ---- records ---- */
 
-static void cw_hdr_init(struct cw_hdr *h, u16 type, u16 size, u64 ts,
-			const struct task_struct *task)
+void cw_hdr_init(struct cw_hdr *h, u16 type, u16 size, u64 ts, const struct task_struct *task)
 {
 	h->type = type;
 	h->size = size;
@@ -337,8 +315,9 @@ static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 	if (preempt || prev_state == TASK_RUNNING) {
 		e.reason = CW_OFFCPU_PREEMPTED;
 	} else if (t && t->futex_active && t->futex_blocks) {
-		e.reason = CW_OFFCPU_FUTEX;
-		e.wait_addr = t->futex_uaddr;
+		/* a probed acquire sleeps on its lock: what it waits for (concwatch_uprobe.c) */
+		e.reason = cw_ulock_sleeps(t, t->futex_uaddr, &e.wait_addr) ? CW_OFFCPU_LOCK :
+									       CW_OFFCPU_FUTEX;
 	} else if (t && t->klock_active) {
 		e.reason = CW_OFFCPU_KLOCK;
 		e.wait_addr = t->klock_addr;
@@ -551,6 +530,8 @@ static void cw_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	t->futex_timeout = cw_user_timespec_ns(utime);
 	t->futex_ts = ktime_get_ns();
 	t->futex_active = 1;
+	if (blocks)
+		cw_ulock_futex_wait(t, uaddr);
 	cw_emit_futex(CW_EV_FUTEX_BEGIN, t, t->futex_ts, 0, 0);
 }
 
@@ -566,6 +547,8 @@ static void cw_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (!t || !t->futex_active)
 		return;
 	now = ktime_get_ns();
+	if (t->futex_blocks)
+		cw_ulock_futex_done(t, t->futex_uaddr, now);
 	cw_emit_futex(CW_EV_FUTEX_END, t, now, now - t->futex_ts, ret);
 	t->futex_active = 0;
 }
@@ -586,19 +569,18 @@ struct cw_kstack_rec {
 static DEFINE_PER_CPU(struct cw_kstack_rec, cw_kstack_scratch);
 static u64 *cw_stacks_seen;
 
-/* (tgid, id) seen for the first time: marked now. A full table sends it again. */
-static bool cw_first_sight(u32 tgid, u64 id, u64 **slot)
+/* concwatch.h. 0 and CW_SEEN_FORGOTTEN mark slots; a full table sends it again. */
+bool cw_first_sight(u64 *table, unsigned int bits, u32 tgid, u64 id, u64 **slot)
 {
 	u64 key = id ^ hash_64(tgid, 64);
-	u32 i, h, mask = (1U << CW_SEEN_BITS) - 1;
+	u32 i, h, mask = (1U << bits) - 1;
 
-	/* 0 and CW_SEEN_FORGOTTEN mark slots */
 	if (!key || key == CW_SEEN_FORGOTTEN)
 		key = 1;
-	h = hash_64(key, CW_SEEN_BITS);
+	h = hash_64(key, bits);
 	*slot = NULL;
 	for (i = 0; i < CW_SEEN_PROBES; i++) {
-		u64 *p = &cw_stacks_seen[(h + i) & mask], v = READ_ONCE(*p);
+		u64 *p = &table[(h + i) & mask], v = READ_ONCE(*p);
 
 		if (v == key)
 			return false;
@@ -613,6 +595,12 @@ static bool cw_first_sight(u32 tgid, u64 id, u64 **slot)
 			return false;
 	}
 	return true;
+}
+
+void cw_forget_sight(u64 *slot)
+{
+	if (slot)
+		cmpxchg(slot, READ_ONCE(*slot), CW_SEEN_FORGOTTEN);
 }
 
 static u64 cw_hash_ips(const u64 *ips, unsigned int nr)
@@ -645,7 +633,7 @@ static u64 cw_kstack_id(void)
 	memmove(r->ips, r->ips + skip, (n - skip) * sizeof(u64));
 	n -= skip;
 	id = cw_hash_ips(r->ips, n);
-	if (!cw_first_sight(current->tgid, id, &slot))
+	if (!cw_first_sight(cw_stacks_seen, CW_SEEN_BITS, current->tgid, id, &slot))
 		return id;
 	cw_hdr_init(&r->s.hdr, CW_EV_STACK, sizeof(r->s) + n * sizeof(u64), ktime_get_ns(),
 		    current);
@@ -655,8 +643,8 @@ static u64 cw_kstack_id(void)
 	r->s.flags = n + skip == CW_KSTACK_MAX ? CW_STACK_TRUNCATED : 0;
 	r->s.pad = 0;
 	/* no room: the next sighting sends it */
-	if (cw_ring_write(&r->s.hdr) && slot)
-		cmpxchg(slot, READ_ONCE(*slot), CW_SEEN_FORGOTTEN);
+	if (cw_ring_write(&r->s.hdr))
+		cw_forget_sight(slot);
 	return id;
 }
 
@@ -762,7 +750,8 @@ static void cw_find_tp(struct tracepoint *tp, void *priv)
 
 u64 cw_trace_classes(void)
 {
-	u64 classes = CW_KMOD_C_ALL;
+	/* the lock probes work wherever the kernel has uprobes (CONFIG_UPROBES) */
+	u64 classes = IS_ENABLED(CONFIG_UPROBES) ? CW_KMOD_C_ALL : CW_KMOD_C_ALL & ~CW_KMOD_C_ULOCK;
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(cw_tps); i++)
@@ -816,6 +805,9 @@ void cw_trace_stop(void)
 	bool any = false;
 	int i;
 
+	/* first the lock probes, whose handlers use the thread table too */
+	cw_uprobes_stop();
+
 	for (i = 0; i < ARRAY_SIZE(cw_tps); i++) {
 		if (!cw_tps[i].registered)
 			continue;
@@ -826,10 +818,13 @@ void cw_trace_stop(void)
 	/* no probe runs past here: the table and the rings may be reset or freed */
 	if (any)
 		tracepoint_synchronize_unregister();
+	for (i = 0; i < cw_trace_max_threads(); i++)
+		cw_locks_free(&cw_threads[i]);
 }
 
-int cw_trace_start(u64 classes)
+int cw_trace_start(const struct cw_kmod_start *st)
 {
+	u64 classes = st->classes;
 	int i, err;
 
 	/* the process class follows the target set through forks and exits: always on */
@@ -848,6 +843,14 @@ int cw_trace_start(u64 classes)
 			return err;
 		}
 		cw_tps[i].registered = true;
+	}
+	if (classes & CW_KMOD_C_ULOCK) {
+		err = cw_uprobes_start(st->stack_bytes, st->fp_depth,
+				       st->flags & CW_KMOD_S_LOCK_BEGIN);
+		if (err) {
+			cw_trace_stop();
+			return err;
+		}
 	}
 	return 0;
 }

@@ -16,9 +16,16 @@
  *   overrun       a reader that never reads: a loss record with the exact count
  *   nonblock      empty: EAGAIN and poll() quiet; a record: poll() readable
  *   klock         wl_klock's mmap_lock contention: kernel lock begin/end pairs
+ *   probe_args    ADD_PROBE's bad arguments: EINVAL, EBADF, ENOSPC; CLEAR_PROBES
+ *   lock_probes   uprobes at the BPF source's places in libc: an ABBA pair's two
+ *                 dependencies, a contended acquire (CONTENDED, BLOCKED with its
+ *                 holder, the switch on the lock), holds, call paths; a process added
+ *                 while tracing is probed, one never added takes no trap (exact hits)
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
@@ -36,6 +43,9 @@
 
 #include "kselftest_harness.h"
 #include "cwtest.h"
+#include "source/placement.h"
+#include "source/probes.h"
+#include "source/target.h"
 
 #define BUF_BYTES (1 << 20)
 
@@ -220,7 +230,18 @@ TEST_F(dev, bad_ioctl)
 	EXPECT_EQ(-ESRCH, target(self->fd, CW_KMOD_REMOVE_TARGET, b, 0));
 	EXPECT_EQ(-EINVAL, start(self->fd, 0));
 	EXPECT_EQ(-EINVAL, start(self->fd, 1ULL << 40));
-	st.flags = 1;
+	st.flags = 1ULL << 5;
+	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_START, &st));
+	EXPECT_EQ(EINVAL, errno);
+	st.flags = 0;
+	st.stack_bytes = 4100;	/* not a multiple of 8 */
+	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_START, &st));
+	EXPECT_EQ(EINVAL, errno);
+	st.stack_bytes = CW_KMOD_STACK_BYTES_MAX + 8;
+	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_START, &st));
+	EXPECT_EQ(EINVAL, errno);
+	st.stack_bytes = 0;
+	st.fp_depth = 31;
 	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_START, &st));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(self->fd, _IO(CW_KMOD_IOC_MAGIC, 99)));
@@ -588,6 +609,356 @@ TEST_F(dev, klock)
 	EXPECT_LT(0, mmap_lock);
 	free(s.buf);
 	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
+static int add_probe(int fd, int lib, __u32 shape, __u64 offset, __u64 cookie, __u32 flags)
+{
+	struct cw_kmod_probe p = { .fd = lib, .shape = shape, .offset = offset,
+				   .cookie = cookie, .flags = flags };
+
+	return ioctl(fd, CW_KMOD_ADD_PROBE, &p) ? -errno : 0;
+}
+
+TEST_F(dev, probe_args)
+{
+	const __u64 c = CW_PROBE_COOKIE(CW_LOCK_MUTEX, CW_OP_LOCK, 0);
+	struct cw_kmod_probe p = {};
+	int lib, null;
+	Dl_info di;
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_NE(0, dladdr((void *)pthread_mutex_lock, &di));
+	lib = open(di.dli_fname, O_RDONLY | O_CLOEXEC);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, lib);
+	ASSERT_LE(0, null);
+	EXPECT_EQ(-EINVAL, add_probe(self->fd, lib, 0, 64, c, 0));
+	EXPECT_EQ(-EINVAL, add_probe(self->fd, lib, CW_KMOD_P_SPIN_TAKEN + 1, 64, c, 0));
+	EXPECT_EQ(-EINVAL, add_probe(self->fd, lib, CW_KMOD_P_ACQUIRE, 64, c, 1U << 7));
+	/* a return probe only where an acquire returns */
+	EXPECT_EQ(-EINVAL, add_probe(self->fd, lib, CW_KMOD_P_RELEASE, 64, c, CW_KMOD_P_RET));
+	EXPECT_EQ(-EINVAL, add_probe(self->fd, lib, CW_KMOD_P_ACQUIRE, 1ULL << 40, c, 0));
+	EXPECT_EQ(-EINVAL, add_probe(self->fd, null, CW_KMOD_P_ACQUIRE, 0, c, 0));
+	EXPECT_EQ(-EBADF, add_probe(self->fd, 1000, CW_KMOD_P_ACQUIRE, 64, c, 0));
+	p.fd = lib;
+	p.shape = CW_KMOD_P_ACQUIRE;
+	p.offset = 64;
+	p.pad = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_ADD_PROBE, &p));
+	EXPECT_EQ(EINVAL, errno);
+	/* the table holds CW_KMOD_MAX_PROBES, then ENOSPC; cleared, it takes them again */
+	for (int i = 0; i < CW_KMOD_MAX_PROBES; i++)
+		ASSERT_EQ(0, add_probe(self->fd, lib, CW_KMOD_P_RELEASE, 64 + i, c, 0));
+	EXPECT_EQ(-ENOSPC, add_probe(self->fd, lib, CW_KMOD_P_RELEASE, 32, c, 0));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_CLEAR_PROBES));
+	EXPECT_EQ(0, add_probe(self->fd, lib, CW_KMOD_P_RELEASE, 32, c, 0));
+	/* not while tracing: the handlers use them */
+	ASSERT_EQ(0, start(self->fd, CW_KMOD_C_ULOCK));
+	EXPECT_EQ(-1, ioctl(self->fd, CW_KMOD_CLEAR_PROBES));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	EXPECT_EQ(0, ioctl(self->fd, CW_KMOD_CLEAR_PROBES));
+	close(lib);
+	close(null);
+}
+
+/* The locks of the lock children (each its own copy after fork, at the same address). */
+static pthread_mutex_t lock_a = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock_b = PTHREAD_MUTEX_INITIALIZER;
+
+struct lock_child {
+	pid_t pid;
+	int to, from;		/* commands to it, answers from it */
+	pid_t waiter;		/* its second thread */
+};
+
+struct waiter {
+	int ready, cmd, done;	/* pipe ends, in the child */
+};
+
+static void *waiter_main(void *arg)
+{
+	const struct waiter *w = arg;
+	pid_t tid = gettid();
+	char c;
+
+	if (write(w->ready, &tid, sizeof(tid)) != sizeof(tid) || read(w->cmd, &c, 1) != 1)
+		return NULL;
+	pthread_mutex_lock(&lock_a);	/* blocks: the main thread holds it */
+	pthread_mutex_unlock(&lock_a);
+	if (write(w->done, "w", 1) != 1)
+		return NULL;
+	return NULL;
+}
+
+/* A to B, then B to A: two dependencies. */
+static void __attribute__((noinline)) abba(void)
+{
+	pthread_mutex_lock(&lock_a);
+	pthread_mutex_lock(&lock_b);
+	pthread_mutex_unlock(&lock_b);
+	pthread_mutex_unlock(&lock_a);
+	pthread_mutex_lock(&lock_b);
+	pthread_mutex_lock(&lock_a);
+	pthread_mutex_unlock(&lock_a);
+	pthread_mutex_unlock(&lock_b);
+}
+
+/* Hold A until the waiter sleeps on it, then let it have it. */
+static void __attribute__((noinline)) contend(int cmd, int done, pid_t waiter)
+{
+	char c;
+
+	pthread_mutex_lock(&lock_a);
+	if (write(cmd, "g", 1) != 1 || cw_wait_futex_blocked(getpid(), waiter))
+		_exit(3);
+	pthread_mutex_unlock(&lock_a);
+	if (read(done, &c, 1) != 1)
+		_exit(4);
+}
+
+/*
+ * A child with a second thread (made before any tracing: thread creation takes glibc's
+ * own locks), which on a byte runs abba() and contend(), answers, and exits on the
+ * next byte. Its lock calls: 8 + 2 x 2 acquires (entry and return) and 6 releases.
+ */
+#define LOCK_CHILD_HITS (6 * 2 + 6)
+
+static int lock_child(struct lock_child *lc, int dev)
+{
+	int to[2], from[2];
+
+	if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
+		return -1;
+	lc->pid = fork();
+	if (lc->pid < 0)
+		return -1;
+	if (lc->pid == 0) {
+		int ready[2], cmd[2], done[2];
+		struct waiter w;
+		pthread_t t;
+		pid_t tid;
+		char c;
+
+		/* the device closes with the test, not with its children */
+		close(dev);
+		if (pipe(ready) || pipe(cmd) || pipe(done))
+			_exit(1);
+		w = (struct waiter){ ready[1], cmd[0], done[1] };
+		if (pthread_create(&t, NULL, waiter_main, &w) ||
+		    read(ready[0], &tid, sizeof(tid)) != sizeof(tid) ||
+		    write(from[1], &tid, sizeof(tid)) != sizeof(tid) || read(to[0], &c, 1) != 1)
+			_exit(2);
+		abba();
+		contend(cmd[1], done[0], tid);
+		if (write(from[1], "d", 1) != 1 || read(to[0], &c, 1) != 1)
+			_exit(5);
+		_exit(0);
+	}
+	close(to[0]);
+	close(from[1]);
+	lc->to = to[1];
+	lc->from = from[0];
+	return read(lc->from, &lc->waiter, sizeof(lc->waiter)) == sizeof(lc->waiter) ? 0 : -1;
+}
+
+static int lock_child_run(const struct lock_child *lc)
+{
+	char c;
+
+	return write(lc->to, "g", 1) == 1 && read(lc->from, &c, 1) == 1 && c == 'd' ? 0 : -1;
+}
+
+static int lock_child_end(struct lock_child *lc)
+{
+	int status;
+
+	if (write(lc->to, "x", 1) != 1 || waitpid(lc->pid, &status, 0) != lc->pid)
+		return -1;
+	close(lc->to);
+	close(lc->from);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The probes of pthread_mutex_lock and _unlock, where the BPF source puts them. */
+static int add_mutex_probes(int fd)
+{
+	static const struct {
+		const char *func;
+		__u32 shape, flags;
+		__u8 op;
+	} want[] = {
+		{ "pthread_mutex_lock", CW_KMOD_P_ACQUIRE, CW_KMOD_P_RET, CW_OP_LOCK },
+		{ "pthread_mutex_unlock", CW_KMOD_P_RELEASE, 0, CW_OP_UNLOCK },
+	};
+	int push = cw_placement__kernel_emulates_push();
+	int nopl = cw_placement__kernel_emulates_nopl();
+	struct cw_elf *elf;
+	int lib, err = 0;
+	Dl_info di;
+
+	if (!dladdr((void *)pthread_mutex_lock, &di))
+		return -ENOENT;
+	lib = open(di.dli_fname, O_RDONLY | O_CLOEXEC);
+	if (lib < 0)
+		return -errno;
+	err = cw_elf__open(di.dli_fname, &elf);
+	for (size_t k = 0; !err && k < sizeof(want) / sizeof(want[0]); k++) {
+		struct cw_probe_info pi;
+		struct cw_elf_func f;
+		size_t i;
+
+		for (i = 0; !cw_bpf_probes__get(i, &pi); i++)
+			if (!strcmp(pi.func, want[k].func))
+				break;
+		err = cw_elf__func(elf, want[k].func, &f);
+		if (!err)
+			err = add_probe(fd, lib, want[k].shape,
+					f.offset + cw_bpf_probes__offset(i, &f, push, nopl),
+					CW_PROBE_COOKIE(CW_LOCK_MUTEX, want[k].op, 0), want[k].flags);
+	}
+	if (elf)
+		cw_elf__close(elf);
+	close(lib);
+	return err;
+}
+
+static const struct cw_ev_stack *stack_of(const struct seen *s, pid_t pid, __u64 id)
+{
+	for_each_record(h, s)
+		if (h->type == CW_EV_STACK && h->pid == (__u32)pid &&
+		    ((const struct cw_ev_stack *)h)->stack_id == id)
+			return (const void *)h;
+	return NULL;
+}
+
+static const struct cw_ev_ustack_raw *raw_of(const struct seen *s, pid_t pid, __u64 id)
+{
+	for_each_record(h, s)
+		if (h->type == CW_EV_USTACK_RAW && h->pid == (__u32)pid &&
+		    ((const struct cw_ev_ustack_raw *)h)->stack_id == id)
+			return (const void *)h;
+	return NULL;
+}
+
+/* What one traced lock child must have sent. */
+static void check_lock_child(struct __test_metadata *_metadata, const struct seen *s,
+			     const struct lock_child *lc)
+{
+	const __u64 a = (unsigned long)&lock_a, b = (unsigned long)&lock_b;
+	const struct cw_ev_lock *waited = NULL;
+	int edges_ab = 0, edges_ba = 0, acquired = 0, released = 0, contended = 0;
+	int blocked = 0, unblocked = 0, switched = 0;
+	const struct cw_ev_ustack_raw *raw;
+	const struct cw_ev_stack *st;
+
+	for_each_record(h, s) {
+		const struct cw_ev_lock *l = (const void *)h;
+
+		if (h->pid != (__u32)lc->pid)
+			continue;
+		if (h->type == CW_EV_LOCK_EDGE) {
+			const struct cw_ev_edge *e = (const void *)h;
+
+			edges_ab += e->from_addr == a && e->to_addr == b;
+			edges_ba += e->from_addr == b && e->to_addr == a;
+			EXPECT_NE(0, e->to_stack_id);
+		} else if (h->type == CW_EV_LOCK_ACQUIRED) {
+			acquired++;
+			EXPECT_EQ(0, l->result);
+			EXPECT_NE(0, l->stack_id);
+			if (h->flags & CW_F_CONTENDED) {
+				contended++;
+				waited = l;
+			}
+		} else if (h->type == CW_EV_LOCK_RELEASED) {
+			released++;
+			/* every release here ends a hold: its time, and the acquire's path */
+			EXPECT_LT(0, l->wait_ns);
+			EXPECT_NE(0, l->stack_id);
+		} else if (h->type == CW_EV_BLOCKED) {
+			const struct cw_ev_blocked *bl = (const void *)h;
+
+			EXPECT_EQ(lc->waiter, h->tid);
+			EXPECT_EQ(a, bl->addr);
+			if (bl->reason == CW_OFFCPU_LOCK) {
+				blocked++;
+				EXPECT_EQ(0, unblocked);
+				/* the holder, as the mutex's __owner says */
+				EXPECT_EQ(lc->pid, bl->owner_tid);
+			} else {
+				EXPECT_EQ(CW_OFFCPU_NONE, bl->reason);
+				unblocked++;
+			}
+		} else if (h->type == CW_EV_SCHED_SWITCH && h->tid == (__u32)lc->waiter) {
+			const struct cw_ev_switch *sw = (const void *)h;
+
+			if (sw->reason == CW_OFFCPU_LOCK) {
+				switched++;
+				EXPECT_EQ(a, sw->wait_addr);
+			}
+		}
+	}
+	EXPECT_EQ(1, edges_ab);
+	EXPECT_EQ(1, edges_ba);
+	EXPECT_EQ(6, acquired);
+	EXPECT_EQ(6, released);
+	EXPECT_EQ(1, contended);
+	EXPECT_LE(1, blocked);
+	EXPECT_EQ(1, unblocked);
+	EXPECT_LE(1, switched);
+	ASSERT_NE(NULL, waited);
+	EXPECT_EQ(lc->waiter, waited->hdr.tid);
+	EXPECT_EQ(a, waited->addr);
+	EXPECT_LT(0, waited->wait_ns);
+	/* its call path: pthread_mutex_lock, called from waiter_main */
+	st = stack_of(s, lc->pid, waited->stack_id);
+	ASSERT_NE(NULL, st);
+	ASSERT_LE(2, st->nr);
+	EXPECT_EQ(CW_STACK_USER, st->space);
+	EXPECT_GT(256, st->ips[1] - (unsigned long)waiter_main)
+		TH_LOG("return address %#llx, waiter_main at %p", (unsigned long long)st->ips[1],
+		       (void *)waiter_main);
+	raw = raw_of(s, lc->pid, waited->stack_id);
+	ASSERT_NE(NULL, raw);
+	EXPECT_LT(0, raw->len);
+	EXPECT_GE(4096, raw->len);
+	EXPECT_NE(0, raw->sp);
+}
+
+TEST_F(dev, lock_probes)
+{
+	struct cw_kmod_start st = { .classes = CW_KMOD_C_ALL, .stack_bytes = 4096 };
+	struct lock_child traced, added, other;
+	struct cw_kmod_stats ks = {};
+	struct seen s = {};
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, lock_child(&traced, self->fd));
+	ASSERT_EQ(0, lock_child(&added, self->fd));
+	ASSERT_EQ(0, lock_child(&other, self->fd));
+	ASSERT_EQ(0, add_mutex_probes(self->fd));
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, traced.pid, 0));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_START, &st));
+	/* its libc was mapped before: the probes are registered again for it */
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_ADD_TARGET, added.pid, 0));
+	ASSERT_EQ(0, lock_child_run(&traced));
+	ASSERT_EQ(0, lock_child_run(&added));
+	ASSERT_EQ(0, lock_child_run(&other));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STATS, &ks));
+	/* the traps the targets took, and none of the other child's */
+	EXPECT_EQ(2 * LOCK_CHILD_HITS, ks.probe_hits);
+	EXPECT_EQ(0, ks.lost_held);
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(self->fd, &s));
+	EXPECT_EQ(0, s.lost);
+	check_lock_child(_metadata, &s, &traced);
+	check_lock_child(_metadata, &s, &added);
+	EXPECT_EQ(0, count_pid(&s, other.pid));
+	EXPECT_EQ(0, lock_child_end(&traced));
+	EXPECT_EQ(0, lock_child_end(&added));
+	EXPECT_EQ(0, lock_child_end(&other));
+	free(s.buf);
 }
 
 TEST_HARNESS_MAIN
