@@ -67,8 +67,13 @@ struct cw_thread {
 	u64 klock_kstack;	/* the id of its kernel stack, 0 = none */
 	u64 off_ts;		/* ns, the last switch out; 0 = none seen */
 	u64 off_addr;		/* what it blocked on then */
+	u64 futex_stack;	/* the id of the futex call's user stack, 0 = none */
+	/* futex_ts of the wait a waker was blamed for: the one field a waker writes */
+	u64 blamed_ts;
 	struct cw_locks *locks;	/* user-space locks (concwatch_uprobe.c), NULL = none yet */
 };
+
+#define CW_LOCK_WORDS 16	/* a glibc lock's futex words are in its first 16 bytes */
 
 /* An acquire in progress on a thread, from its entry probe to its return probe. */
 struct cw_pending_lock {
@@ -120,6 +125,16 @@ void cw_locks_free(struct cw_thread *t);
 /* Hooks from the tracepoints, for the current task t (concwatch_trace.c). */
 bool cw_ulock_futex_wait(struct cw_thread *t, u64 uaddr);
 void cw_ulock_futex_done(struct cw_thread *t, u64 uaddr, u64 now);
+/* Its acquire in progress, NULL when none. Any CPU may look at another thread's. */
+const struct cw_pending_lock *cw_ulock_pending(const struct cw_thread *t);
+/*
+ * The current user stack's id (registers ip, sp, bp; at_entry: the return address is at
+ * [sp]); seed mixes in what else tells call paths apart. Sent the first time this process
+ * shows it, with a raw copy when raw (fix_slot: a stack slot to write fix_val into, the
+ * return address a uretprobe swapped). 0 when nothing could be read.
+ */
+u64 cw_ustack_id(u64 ip, u64 sp, u64 bp, bool at_entry, u64 seed, bool raw, u64 fix_slot,
+		 u64 fix_val);
 /* It goes to sleep in a futex wait: on its acquire's lock? Then *addr is the lock. */
 bool cw_ulock_sleeps(struct cw_thread *t, u64 uaddr, u64 *addr);
 

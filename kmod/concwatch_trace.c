@@ -29,6 +29,7 @@
 #include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task_stack.h>
 #include <linux/stacktrace.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -341,6 +342,41 @@ static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 	cw_ring_write(&e.hdr);
 }
 
+#define CW_WAKE_SEED 0x77616b6572ULL	/* as cw_sched.bpf.h's */
+
+static bool cw_futex_nr(long nr);
+
+/*
+ * The waker (current) of p, which waits in a blocking futex call: its user stack, which
+ * tells who made p wait (userspace counts CW_SITE_WAKE from it); *addr the lock when p's
+ * wait is a probed acquire's. Only a release wakes so: the waker is in a futex call (a
+ * timer's or a signal's wakeup runs in whatever task the interrupt found), or exiting
+ * (a thread's exit wakes its joiners); once per wait.
+ */
+static u64 cw_waker_stack(struct task_struct *p, struct cw_thread *t, u64 *addr)
+{
+	const struct cw_pending_lock *lk, *wlk;
+	struct pt_regs *regs;
+
+	if (!in_task() || current->tgid != p->tgid || current == p ||
+	    current->flags & PF_KTHREAD || !t || !READ_ONCE(t->futex_active) ||
+	    !t->futex_blocks || READ_ONCE(t->blamed_ts) == READ_ONCE(t->futex_ts))
+		return 0;
+	regs = task_pt_regs(current);
+	if (!(current->flags & PF_EXITING) && !cw_futex_nr(regs->orig_ax))
+		return 0;
+	WRITE_ONCE(t->blamed_ts, READ_ONCE(t->futex_ts));
+	*addr = READ_ONCE(t->futex_uaddr);
+	lk = cw_ulock_pending(t);
+	if (lk && *addr - lk->a.addr < CW_LOCK_WORDS)
+		*addr = lk->a.addr;
+	/* inside a probed acquire its return address is the uretprobe trampoline's */
+	wlk = cw_ulock_pending(cw_thread_find(current->pid));
+	return cw_ustack_id(regs->ip, regs->sp, regs->bp, false,
+			    *addr ^ CW_WAKE_SEED ^ (u64)current->pid << 40, true,
+			    wlk ? wlk->ret_slot : 0, wlk ? wlk->a.ip : 0);
+}
+
 /* The current task is the waker, unless this is an interrupt. */
 static void cw_probe_waking(void *data, struct task_struct *p)
 {
@@ -362,6 +398,7 @@ static void cw_probe_waking(void *data, struct task_struct *p)
 		e.blocked_ns = now - READ_ONCE(t->off_ts);
 		e.reason = READ_ONCE(t->off_reason);
 	}
+	e.waker_stack_id = cw_waker_stack(p, t, &e.wait_addr);
 	e.prio = p->prio;
 	e.target_cpu = task_cpu(p);
 	cw_ring_write(&e.hdr);
@@ -449,6 +486,7 @@ static void cw_emit_futex(u16 type, const struct cw_thread *t, u64 ts, u64 wait_
 	e.uaddr2 = t->futex_op == CW_FUTEX_OP_WAITV ? 0 : t->futex_uaddr2;
 	e.timeout_ns = type == CW_EV_FUTEX_BEGIN ? t->futex_timeout : 0;
 	e.wait_ns = wait_ns;
+	e.stack_id = t->futex_stack;
 	e.op = t->futex_op;
 	e.val = t->futex_val;
 	e.val3 = t->futex_val3;
@@ -458,6 +496,7 @@ static void cw_emit_futex(u16 type, const struct cw_thread *t, u64 ts, u64 wait_
 
 static void cw_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
+	const struct cw_pending_lock *lk;
 	unsigned long a[6];
 	struct cw_thread *t;
 	u64 uaddr, uaddr2 = 0, utime = 0;
@@ -528,6 +567,15 @@ static void cw_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	t->futex_val3 = val3;
 	t->futex_blocks = blocks;
 	t->futex_timeout = cw_user_timespec_ns(utime);
+	/*
+	 * Without frame pointers the cheap stack of a wait is glibc's futex call alone:
+	 * inside a probed acquire its caller tells call paths apart, and the copy gets
+	 * the return address the uretprobe swapped back (cw_futex.bpf.h does the same).
+	 */
+	lk = cw_ulock_pending(t);
+	t->futex_stack = cw_ustack_id(regs->ip, regs->sp, regs->bp, false,
+				      uaddr ^ (lk ? lk->a.ip : 0), blocks, lk ? lk->ret_slot : 0,
+				      lk ? lk->a.ip : 0);
 	t->futex_ts = ktime_get_ns();
 	t->futex_active = 1;
 	if (blocks)

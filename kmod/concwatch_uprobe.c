@@ -61,7 +61,6 @@
 #define GLIBC_MUTEX_OWNER_OFF 8
 #define GLIBC_RWLOCK_CUR_WRITER_OFF 24
 #define CW_PI_TID_MASK 0x3fffffff
-#define CW_LOCK_WORDS 16	/* a glibc lock's futex words are in its first 16 bytes */
 #define CW_COND_BYTES 48	/* glibc's pthread_cond_t */
 
 #define CW_FP_MAX 32		/* frames of a call path's id, pc and [sp] included */
@@ -201,7 +200,7 @@ static u64 cw_hash_user(const u64 *ips, unsigned int nr, u64 seed)
 }
 
 /* The top of the user stack, a page at a time (a fault stops the copy, not all of it). */
-static int cw_emit_raw(u64 id, u64 ip, u64 sp, u64 bp)
+static int cw_emit_raw(u64 id, u64 ip, u64 sp, u64 bp, u64 fix_slot, u64 fix_val)
 {
 	u32 len = 0, want = cw_stack_bytes;
 	u16 flags = CW_STACK_TRUNCATED;
@@ -224,6 +223,9 @@ static int cw_emit_raw(u64 id, u64 ip, u64 sp, u64 bp)
 		len += chunk;
 	}
 	len &= ~7U;
+	/* a return address the kernel swapped for its uretprobe trampoline: the real one */
+	if (fix_slot >= sp && fix_slot + 8 <= sp + len)
+		memcpy(r->data + (fix_slot - sp), &fix_val, sizeof(fix_val));
 	cw_hdr_init(&r->hdr.hdr, CW_EV_USTACK_RAW, sizeof(r->hdr) + len, ktime_get_ns(),
 		    current);
 	r->hdr.stack_id = id;
@@ -239,13 +241,13 @@ static int cw_emit_raw(u64 id, u64 ip, u64 sp, u64 bp)
 }
 
 /*
- * The id of the current user stack (registers ip, sp, bp): the pc, the return address
- * at [sp] when the probe is at a function's entry (at_entry), then a frame-pointer walk
- * that stops at the first frame that cannot be one; seed mixes in what else tells call
- * paths apart. A new id is sent with its frames and, with stack_bytes, a copy of the
- * stack for DWARF unwinding in userspace (cw_stack.bpf.h does the same).
+ * concwatch.h. The pc, the return address at [sp] when the probe is at a function's
+ * entry, then a frame-pointer walk that stops at the first frame that cannot be one. A
+ * new id is sent with its frames and, with raw and stack_bytes, a copy of the stack for
+ * DWARF unwinding in userspace (cw_stack.bpf.h does the same).
  */
-static u64 cw_ustack_id(u64 ip, u64 sp, u64 bp, bool at_entry, u64 seed)
+u64 cw_ustack_id(u64 ip, u64 sp, u64 bp, bool at_entry, u64 seed, bool raw, u64 fix_slot,
+		 u64 fix_val)
 {
 	struct {
 		struct cw_ev_stack s;
@@ -284,7 +286,8 @@ static u64 cw_ustack_id(u64 ip, u64 sp, u64 bp, bool at_entry, u64 seed)
 	r.s.flags = flags;
 	r.s.pad = 0;
 	/* no room: the next sighting sends it */
-	if (cw_ring_write(&r.s.hdr) || (cw_stack_bytes && cw_emit_raw(id, ip, sp, bp)))
+	if (cw_ring_write(&r.s.hdr) ||
+	    (raw && cw_stack_bytes && cw_emit_raw(id, ip, sp, bp, fix_slot, fix_val)))
 		cw_forget_sight(slot);
 	return id;
 }
@@ -430,7 +433,7 @@ static void cw_acquire_enter(struct pt_regs *regs, u64 addr, u64 addr2, u8 kind,
 	p->a.ip = cw_caller(regs);
 	p->ret_slot = regs->sp;
 	p->a.attr = cw_read_attr(addr, kind);
-	p->a.stack_id = cw_ustack_id(regs->ip, regs->sp, regs->bp, true, 0);
+	p->a.stack_id = cw_ustack_id(regs->ip, regs->sp, regs->bp, true, 0, true, 0, 0);
 	p->a.begin_ns = ktime_get_ns();
 	/* the sched_switch probe reads it: whole before it counts */
 	barrier();
@@ -588,6 +591,14 @@ bool cw_ulock_sleeps(struct cw_thread *t, u64 uaddr, u64 *addr)
 	cw_rules_waits_k(&t->locks->held, &p->a);
 	cw_emit_blocked(p, CW_OFFCPU_LOCK, owner, ktime_get_ns());
 	return true;
+}
+
+/* The current thread's acquire in progress, or NULL: a futex call inside it. */
+const struct cw_pending_lock *cw_ulock_pending(const struct cw_thread *t)
+{
+	const struct cw_pending_lock *p = t && t->locks ? &t->locks->p : NULL;
+
+	return p && READ_ONCE(p->active) ? p : NULL;
 }
 
 /* ---- registration ---- */

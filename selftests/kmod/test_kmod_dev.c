@@ -501,9 +501,13 @@ TEST_F(dev, overrun)
 	ASSERT_EQ(0, run_child(pid, go));
 	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
 	ASSERT_EQ(0, drain(self->fd, &s));
-	/* k pairs and the exit: the process class is always on */
+	/*
+	 * k pairs and the exit (the process class is always on), and the one call path's
+	 * frames, sent at the first call into the empty ring
+	 */
 	EXPECT_LT(0, s.lost);
-	EXPECT_EQ(2 * k + 1, count_pid(&s, pid) + s.lost);
+	EXPECT_EQ(1, count_of(&s, CW_EV_STACK, pid));
+	EXPECT_EQ(2 * k + 1, count_pid(&s, pid) - 1 + s.lost);
 	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STATS, &st));
 	EXPECT_EQ(s.lost, st.lost);
 	EXPECT_EQ(count_pid(&s, pid), st.records);
@@ -516,6 +520,8 @@ TEST_F(dev, nonblock)
 {
 	struct pollfd p = { .fd = self->fd, .events = POLLIN };
 	char buf[CW_RECORD_MAX];
+	struct seen seen = {};
+	ssize_t n;
 	pid_t pid;
 	int go;
 
@@ -535,9 +541,16 @@ TEST_F(dev, nonblock)
 	/* too small a buffer for the first record */
 	EXPECT_EQ(-1, read(self->fd, buf, 8));
 	EXPECT_EQ(EINVAL, errno);
-	/* the child has exited: its wake's BEGIN and END, and its exit, all there */
-	EXPECT_EQ(2 * sizeof(struct cw_ev_futex) + sizeof(struct cw_ev_exit),
-		  read(self->fd, buf, sizeof(buf)));
+	/* the child has exited: its wake's BEGIN and END, its call path, its exit, all there */
+	n = read(self->fd, buf, sizeof(buf));
+	ASSERT_LT(0, n);
+	seen.buf = buf;
+	seen.len = n;
+	EXPECT_EQ(1, count_of(&seen, CW_EV_FUTEX_BEGIN, pid));
+	EXPECT_EQ(1, count_of(&seen, CW_EV_FUTEX_END, pid));
+	EXPECT_EQ(1, count_of(&seen, CW_EV_STACK, pid));
+	EXPECT_EQ(1, count_of(&seen, CW_EV_EXIT, pid));
+	EXPECT_EQ(4, count_pid(&seen, pid));
 	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
 	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(0, poll(&p, 1, 0));
@@ -848,7 +861,8 @@ static void check_lock_child(struct __test_metadata *_metadata, const struct see
 	const __u64 a = (unsigned long)&lock_a, b = (unsigned long)&lock_b;
 	const struct cw_ev_lock *waited = NULL;
 	int edges_ab = 0, edges_ba = 0, acquired = 0, released = 0, contended = 0;
-	int blocked = 0, unblocked = 0, switched = 0;
+	int blocked = 0, unblocked = 0, switched = 0, blamed = 0, futex_stacks = 0;
+	__u64 blocked_ts = 0, unblocked_ts = 0;
 	const struct cw_ev_ustack_raw *raw;
 	const struct cw_ev_stack *st;
 
@@ -883,13 +897,28 @@ static void check_lock_child(struct __test_metadata *_metadata, const struct see
 			EXPECT_EQ(a, bl->addr);
 			if (bl->reason == CW_OFFCPU_LOCK) {
 				blocked++;
-				EXPECT_EQ(0, unblocked);
+				if (!blocked_ts || h->ts_ns < blocked_ts)
+					blocked_ts = h->ts_ns;
 				/* the holder, as the mutex's __owner says */
 				EXPECT_EQ(lc->pid, bl->owner_tid);
 			} else {
 				EXPECT_EQ(CW_OFFCPU_NONE, bl->reason);
 				unblocked++;
+				unblocked_ts = h->ts_ns;
 			}
+		} else if (h->type == CW_EV_SCHED_WAKEUP && h->tid == (__u32)lc->waiter &&
+			   ((const struct cw_ev_wakeup *)h)->waker_stack_id) {
+			const struct cw_ev_wakeup *w = (const void *)h;
+
+			/* the holder's unlock woke it: who made it wait, from where */
+			blamed++;
+			EXPECT_EQ(lc->pid, w->waker_tid);
+			EXPECT_EQ(a, w->wait_addr);
+			EXPECT_NE(NULL, stack_of(s, lc->pid, w->waker_stack_id));
+		} else if (h->type == CW_EV_FUTEX_BEGIN && h->tid == (__u32)lc->waiter) {
+			const struct cw_ev_futex *f = (const void *)h;
+
+			futex_stacks += f->stack_id && stack_of(s, lc->pid, f->stack_id);
 		} else if (h->type == CW_EV_SCHED_SWITCH && h->tid == (__u32)lc->waiter) {
 			const struct cw_ev_switch *sw = (const void *)h;
 
@@ -906,7 +935,11 @@ static void check_lock_child(struct __test_metadata *_metadata, const struct see
 	EXPECT_EQ(1, contended);
 	EXPECT_LE(1, blocked);
 	EXPECT_EQ(1, unblocked);
+	/* the rings are read a CPU at a time: the order is the clock's */
+	EXPECT_LT(blocked_ts, unblocked_ts);
 	EXPECT_LE(1, switched);
+	EXPECT_EQ(1, blamed);
+	EXPECT_LE(1, futex_stacks);
 	ASSERT_NE(NULL, waited);
 	EXPECT_EQ(lc->waiter, waited->hdr.tid);
 	EXPECT_EQ(a, waited->addr);
