@@ -3,8 +3,8 @@
  * The floor of the lock benchmark: empty BPF programs (floor.bpf.c) on the probes
  * concwatch's BPF source makes, entry and return, at the same places and attached the
  * same way, for one process. The functions and places come from the source itself
- * (source/probes.h), so the two cannot drift apart; the libc is chosen in the order of
- * bpf.c's object_rank(). Tracepoints are not part of that floor: what concwatch's futex
+ * (source/probes.h) and the libc is chosen as the source chooses it (source/uprobes.h), so
+ * the two cannot drift apart. Tracepoints are not part of that floor: what concwatch's futex
  * and scheduler programs cost counts as concwatch's.
  *
  * -t: the floor of --no-uprobes instead: empty programs on the futex syscall, scheduler
@@ -34,6 +34,7 @@
 #include "source/placement.h"
 #include "source/probes.h"
 #include "source/target.h"
+#include "source/uprobes.h"
 
 /* The kernel's ENOTSUPP: uprobes refuse the instruction (a lock prefix, say). */
 #define ENOTSUPP_KERNEL 524
@@ -62,32 +63,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return level == LIBBPF_DEBUG && verbose < 2 ? 0 : vfprintf(stderr, fmt, ap);
 }
 
-/* bpf.c's object_rank(): the executable (static build), libpthread (glibc < 2.34), libc. */
-static int object_rank(const struct cw_object *o)
-{
-	const char *base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
-
-	if (o->is_main)
-		return 0;
-	if (!strncmp(base, "libpthread", 10))
-		return 1;
-	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))
-		return 2;
-	return -1;
-}
-
-/* The object of pid that defines func, best rank first, with func in it; NULL if none. */
-static const struct cw_object *find_func(const struct cw_object *objs, size_t nr,
-					 struct cw_elf **elfs, const char *func,
-					 struct cw_elf_func *f)
-{
-	for (int rank = 0; rank <= 2; rank++)
-		for (size_t i = 0; i < nr; i++)
-			if (elfs[i] && object_rank(&objs[i]) == rank && !cw_elf__func(elfs[i], func, f))
-				return &objs[i];
-	return NULL;
-}
-
 /* One probe: 0, or -errno. */
 static int attach_one(struct floor *fl, size_t slot, int ret, const char *path, __u64 off,
 		      int pid)
@@ -108,41 +83,24 @@ static int attach(struct floor *fl, int pid)
 {
 	int push = cw_placement__kernel_emulates_push() > 0;
 	int nopl = cw_placement__kernel_emulates_nopl() > 0;
-	struct cw_object *objs = NULL;
-	struct cw_elf **elfs = NULL;
-	size_t nr = 0;
+	struct cw_uprobe_libs libs;
+	char why[256];
 	int err;
 
-	err = cw_target__objects(pid, &objs, &nr);
+	err = cw_uprobe_libs__open(&libs, pid, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "floor: failed to read the maps of %d: %s\n", pid, strerror(-err));
+		fprintf(stderr, "floor: %s\n", why);
 		return err;
 	}
-	elfs = calloc(nr ? nr : 1, sizeof(*elfs));
-	if (!elfs) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		if (object_rank(&objs[i]) < 0)
-			continue;
-		err = cw_elf__open(objs[i].host_path, &elfs[i]);
-		if (err) {
-			fprintf(stderr, "floor: failed to read %s: %s\n", objs[i].host_path,
-				strerror(-err));
-			goto cleanup;
-		}
-	}
-
 	for (size_t i = 0; i < fl->nr / 2 && !err; i++) {
-		const struct cw_object *obj;
+		const struct cw_uprobe_lib *lib;
 		struct cw_probe_info p;
 		struct cw_elf_func f;
 		__u64 at;
 
 		cw_bpf_probes__get(i, &p);
-		obj = find_func(objs, nr, elfs, p.func, &f);
-		if (!obj) {
+		lib = cw_uprobe_libs__func(&libs, p.func, &f);
+		if (!lib) {
 			if (p.required) {
 				fprintf(stderr, "floor: process %d maps nothing defining %s\n", pid,
 					p.func);
@@ -154,7 +112,8 @@ static int attach(struct floor *fl, int pid)
 		}
 		at = cw_bpf_probes__offset(i, &f, push, nopl);
 		for (int ret = 0; ret <= p.ret && !err; ret++) {
-			err = attach_one(fl, 2 * i + ret, ret, obj->host_path, f.offset + at, pid);
+			err = attach_one(fl, 2 * i + ret, ret, lib->obj->host_path, f.offset + at,
+					 pid);
 			if (err && !p.required) {
 				/* as the source does: a function it cannot probe is left out */
 				if (verbose)
@@ -168,7 +127,7 @@ static int attach(struct floor *fl, int pid)
 			}
 			if (err) {
 				fprintf(stderr, "floor: failed to attach %s to %s:%s+%#llx: %s\n",
-					ret ? "uretprobe" : "uprobe", obj->path, p.func,
+					ret ? "uretprobe" : "uprobe", lib->obj->path, p.func,
 					(unsigned long long)at, strerror(-err));
 				break;
 			}
@@ -178,14 +137,11 @@ static int attach(struct floor *fl, int pid)
 				fl->entries++;
 			if (verbose && ret == p.ret)
 				fprintf(stderr, "floor: %s+%#llx%s in %s\n", p.func,
-					(unsigned long long)at, p.ret ? " (and return)" : "", obj->path);
+					(unsigned long long)at, p.ret ? " (and return)" : "",
+					lib->obj->path);
 		}
 	}
-cleanup:
-	for (size_t i = 0; elfs && i < nr; i++)
-		cw_elf__close(elfs[i]);
-	free(elfs);
-	free(objs);
+	cw_uprobe_libs__close(&libs);
 	return err;
 }
 

@@ -81,6 +81,17 @@ int cw_index__put(struct cw_index *ix, __u64 a, __u64 b, __u32 val)
 	return 0;
 }
 
+int cw_index__number(struct cw_index *ix, __u64 a, __u64 b, __u32 *next, __u32 *num)
+{
+	if (!cw_index__get(ix, a, b, num))
+		return 0;
+	*num = *next;
+	if (cw_index__put(ix, a, b, *num))
+		return -ENOMEM;
+	(*next)++;
+	return 0;
+}
+
 void cw_index__fini(struct cw_index *ix)
 {
 	free(ix->slots);

@@ -16,6 +16,12 @@ struct cw_index {
 int cw_index__get(const struct cw_index *ix, __u64 a, __u64 b, __u32 *val);
 /* Insert or overwrite. 0 or -ENOMEM. */
 int cw_index__put(struct cw_index *ix, __u64 a, __u64 b, __u32 val);
+/*
+ * Number the pairs put: *num is the number (a, b) was given, or *next when it is new
+ * (then *next counts on). A key of more than two words goes through two indexes: two of
+ * its words numbered here, the number in the other's key with the rest. 0 or -ENOMEM.
+ */
+int cw_index__number(struct cw_index *ix, __u64 a, __u64 b, __u32 *next, __u32 *num);
 void cw_index__fini(struct cw_index *ix);
 
 #endif /* __CW_INDEX_H */

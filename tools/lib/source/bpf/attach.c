@@ -18,21 +18,10 @@
 #include "source/bpf/internal.h"
 #include "source/links.h"
 #include "source/target.h"
+#include "source/uprobes.h"
 
 #define NR_PROBES CW_BPF_NR_PROBES
 #define NR_SDT CW_BPF_NR_SDT
-
-/* A function not probed, for the user's -v: the libc of the target lacks it. */
-static void note(struct bpf_source *s, const char *func)
-{
-	size_t len = strlen(s->base.notes);
-
-	if (strstr(s->base.notes, func))
-		return; /* another process of the same libc said it already */
-	snprintf(s->base.notes + len, sizeof(s->base.notes) - len, "%s%s",
-		 strstr(s->base.notes, "not probed: ") ? ", " :
-		 len ? "; not probed: " : "not probed: ", func);
-}
 
 struct proc *cw_bpf__find_proc(const struct bpf_source *s, int pid)
 {
@@ -42,80 +31,22 @@ struct proc *cw_bpf__find_proc(const struct bpf_source *s, int pid)
 	return NULL;
 }
 
-/* Which mapped objects may define the probed functions, in the dynamic linker's lookup order. */
-static int object_rank(const struct cw_object *o)
-{
-	const char *base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
-
-	if (o->is_main)
-		return 0; /* a static build */
-	if (!strncmp(base, "libpthread", 10))
-		return 1; /* glibc < 2.34 */
-	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))
-		return 2;
-	return -1;
-}
-
-/* Open the candidate objects once, best first; *nr of them. */
-static int open_candidates(struct bpf_source *s, const struct cw_object *objs, size_t nr,
-			   struct cw_bpf_candidate *c, size_t *nc)
-{
-	*nc = 0;
-	for (int rank = 0; rank <= 2; rank++) {
-		for (size_t i = 0; i < nr && *nc < CW_BPF_MAX_CANDIDATES; i++) {
-			int err;
-
-			if (object_rank(&objs[i]) != rank)
-				continue;
-			err = cw_elf__open(objs[i].host_path, &c[*nc].elf);
-			if (err) {
-				cw_bpf__set_err(s, "failed to read %s: %s", objs[i].host_path,
-						strerror(-err));
-				return err;
-			}
-			c[(*nc)++].obj = &objs[i];
-		}
-	}
-	return 0;
-}
-
-/* Why a uprobe could not be attached, in the user's words. */
-static const char *probe_error(int err)
-{
-	/* ENOTSUPP, which strerror() does not know: the kernel refused the instruction */
-	if (err == 524)
-		return "the kernel cannot place a uprobe on its instruction";
-	return strerror(err);
-}
-
 /* Attach every probe to process p, at the places its own libc (or executable) has them. */
 static int attach(struct bpf_source *s, struct proc *p)
 {
-	struct cw_bpf_candidate cands[CW_BPF_MAX_CANDIDATES];
-	struct cw_object *objs = NULL;
-	size_t nr = 0, nc = 0;
+	struct cw_uprobe_libs libs;
 	int err;
 
 	if (s->opts.no_uprobes)
 		return 0; /* --no-uprobes: tracepoints only, no trap in the target */
-	err = cw_target__objects(p->pid, &objs, &nr);
-	if (err == -ESRCH) {
-		cw_bpf__set_err(s, "no such process: %d", p->pid);
+	err = cw_uprobe_libs__open(&libs, p->pid, s->base.err, sizeof(s->base.err));
+	if (err)
 		return err;
-	}
-	if (!err)
-		err = cw_target__libs_to_come(p->pid, &objs, &nr);
-	if (err) {
-		free(objs);
-		cw_bpf__set_err(s, "failed to read the maps of %d: %s", p->pid, strerror(-err));
-		return err;
-	}
-	err = open_candidates(s, objs, nr, cands, &nc);
-	if (!err)
-		err = cw_bpf__attach_sdt(s, p, cands, nc);
+	err = cw_bpf__attach_sdt(s, p, &libs);
 	for (size_t i = 0; !err && i < NR_PROBES; i++) {
 		const struct cw_bpf_probe *pr = &cw_bpf_probes[i];
-		const struct cw_object *obj = NULL;
+		const struct cw_uprobe_lib *lib;
+		const struct cw_object *obj;
 		struct cw_elf_func f;
 		__u64 off;
 		int trap;
@@ -124,22 +55,10 @@ static int attach(struct bpf_source *s, struct proc *p)
 			continue;
 		if (cw_bpf__sdt_covered(p, pr->func))
 			continue;
-		for (size_t k = 0; k < nc && !obj; k++)
-			if (!cw_elf__func(cands[k].elf, pr->func, &f))
-				obj = cands[k].obj;
-		if (!obj && pr->required) {
-			err = -ENOENT;
-			cw_bpf__set_err(s, "process %d maps no libc, libpthread or executable "
-					"defining %s", p->pid, pr->func);
-			break;
-		}
-		if (!obj) {
-			char why[128];
-
-			snprintf(why, sizeof(why), "%s (not in the target's libc)", pr->func);
-			note(s, why);
+		err = cw_uprobe_libs__need(&libs, &s->base, pr->func, pr->required, &f, &lib);
+		if (err || !lib)
 			continue;
-		}
+		obj = lib->obj;
 		off = f.offset + cw_bpf__place(s->emulates_push, s->emulates_nopl, pr, &f, &trap);
 		for (int ret = 0; ret <= pr->ret && !err; ret++) {
 			LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret,
@@ -176,9 +95,9 @@ static int attach(struct bpf_source *s, struct proc *p)
 				/* e.g. a lock-prefixed first instruction: uprobes refuse those */
 				char why[128];
 
-				snprintf(why, sizeof(why), "%s (cannot probe it: %s)", pr->func,
-					 probe_error(errno));
-				note(s, why);
+				snprintf(why, sizeof(why), "cannot probe it: %s",
+					 cw_uprobes__strerror(errno));
+				cw_uprobes__not_probed(&s->base, pr->func, why);
 				cw_links_destroy(&p->links[2 * i], 1, &p->mlinks[2 * i], 1);
 				break;
 			}
@@ -190,9 +109,7 @@ static int attach(struct bpf_source *s, struct proc *p)
 			}
 		}
 	}
-	for (size_t k = 0; k < nc; k++)
-		cw_elf__close(cands[k].elf);
-	free(objs);
+	cw_uprobe_libs__close(&libs);
 	return err;
 }
 

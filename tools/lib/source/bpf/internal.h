@@ -31,9 +31,8 @@
 struct bpf_link;
 struct ring_buffer;
 struct concwatch_bpf;
-struct cw_elf;
 struct cw_elf_func;
-struct cw_object;
+struct cw_uprobe_libs;
 
 /* Sizes of the tables of probes.c, usdt.c and tracepoints.c (asserted there). */
 #define CW_BPF_NR_PROBES 25
@@ -178,14 +177,6 @@ __u64 cw_bpf__place(int emulates_push, int emulates_nopl, const struct cw_bpf_pr
 		    const struct cw_elf_func *f, int *trap);
 
 /* attach.c */
-#define CW_BPF_MAX_CANDIDATES 3
-
-/* A mapped object that may define the probed functions, opened. */
-struct cw_bpf_candidate {
-	const struct cw_object *obj;
-	struct cw_elf *elf;
-};
-
 struct proc *cw_bpf__find_proc(const struct bpf_source *s, int pid);
 int cw_bpf__add_process(struct bpf_source *s, int pid);
 int cw_bpf__op_add_process(struct cw_source *src, int pid);
@@ -196,8 +187,7 @@ void cw_bpf__proc_free(struct proc *p);
 
 /* usdt.c */
 int cw_bpf__sdt_covered(const struct proc *p, const char *func);
-int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf_candidate *cands,
-		       size_t nc);
+int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_uprobe_libs *libs);
 
 /* tracepoints.c */
 int cw_bpf__attach_tracepoints(struct bpf_source *s);

@@ -39,13 +39,7 @@
 /* The path number of (addr, stack_id), given out when new; 0 or -ENOMEM. */
 static int path_of(struct cw_bpf_sites *t, const struct cw_site_key *k, __u32 *path)
 {
-	if (!cw_index__get(&t->path_ix, k->addr, k->stack_id, path))
-		return 0;
-	*path = t->nr_paths;
-	if (cw_index__put(&t->path_ix, k->addr, k->stack_id, *path))
-		return -ENOMEM;
-	t->nr_paths++;
-	return 0;
+	return cw_index__number(&t->path_ix, k->addr, k->stack_id, &t->nr_paths, path);
 }
 
 static __u64 ix_thread(const struct cw_site_key *k)

@@ -14,6 +14,7 @@
 #include "concwatch.skel.h"
 #include "source/bpf/internal.h"
 #include "source/target.h"
+#include "source/uprobes.h"
 
 #define MX CW_LOCK_MUTEX
 #define RW CW_LOCK_RWLOCK
@@ -81,16 +82,13 @@ int cw_bpf__sdt_covered(const struct proc *p, const char *func)
  * libpthread or the executable), by whole groups: a group half there is left to the
  * uprobes. Which were used is said with -v.
  */
-int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_bpf_candidate *cands,
-		       size_t nc)
+int cw_bpf__attach_sdt(struct bpf_source *s, struct proc *p, const struct cw_uprobe_libs *libs)
 {
-	const struct cw_bpf_candidate *c = NULL;
+	const struct cw_uprobe_lib *c;
 	struct cw_elf_func f;
 	char used[256] = "";
 
-	for (size_t k = 0; k < nc && !c; k++)
-		if (!cw_elf__func(cands[k].elf, "pthread_mutex_lock", &f))
-			c = &cands[k];
+	c = cw_uprobe_libs__func(libs, "pthread_mutex_lock", &f);
 	if (!c)
 		return 0;
 	for (size_t g = 0; g < NR_SDT_GROUPS; g++) {
