@@ -6,7 +6,10 @@
  * module's own lost records counted as they are, records breaking the framing dropped
  * with the rest of their read and records failing their checks dropped alone (each
  * counted as CW_LOST_MALFORMED), the thread of a record named first, ticks saying no
- * lock calls were traced, and a drain cut after a quarter of a tick until stop.
+ * lock calls were traced only under --no-uprobes, lock operations, futex waits and
+ * kernel-lock waits summed as the BPF programs sum them (each operation handed on
+ * instead with raw_events), and a drain cut after a quarter of a tick until stop. And
+ * the probe table mapped to the module's handlers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +22,13 @@
 #include "kselftest_harness.h"
 #include "common/array.h"
 #include "source/kmod.h"
+#include "source/probes.h"
 #include "cw_synth.h"
+
+#include <concwatch/kmod.h>
+
+/* A process no system has (pid_max is 2^22 at most): no thread of it is named. */
+#define NO_PID 0x7ffffff0
 
 /* What the drains handed on, each record copied. */
 struct seen {
@@ -95,12 +104,17 @@ FIXTURE(kmod) {
 	struct seen seen;
 };
 
-static void open_source(struct __test_metadata *_metadata, FIXTURE_DATA(kmod) *self,
-			__u64 tick_ns)
+/* A source on a pipe, with opts (NULL: none) and a tick of tick_ns. */
+static void open_source_opts(struct __test_metadata *_metadata, FIXTURE_DATA(kmod) *self,
+			     __u64 tick_ns, const struct cw_source_opts *with)
 {
-	struct cw_source_opts opts = { .backend = "kmod", .tick_ns = tick_ns };
+	struct cw_source_opts opts = { .backend = "kmod" };
 	char err[256] = "";
 	int fds[2];
+
+	if (with)
+		opts = *with;
+	opts.tick_ns = tick_ns;
 
 	ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
 	/* room for the bounded drain's three reads at once */
@@ -109,6 +123,21 @@ static void open_source(struct __test_metadata *_metadata, FIXTURE_DATA(kmod) *s
 	ASSERT_EQ(0, cw_kmod_source__open_fd(&opts, fds[0], &self->src, err, sizeof(err)))
 		TH_LOG("%s", err);
 	ASSERT_EQ(fds[0], cw_source__fd(self->src));
+}
+
+static void open_source(struct __test_metadata *_metadata, FIXTURE_DATA(kmod) *self,
+			__u64 tick_ns)
+{
+	open_source_opts(_metadata, self, tick_ns, NULL);
+}
+
+/* The fixture's source replaced by one with opts. */
+static void reopen(struct __test_metadata *_metadata, FIXTURE_DATA(kmod) *self,
+		   const struct cw_source_opts *opts)
+{
+	cw_source__free(self->src);
+	close(self->wfd);
+	open_source_opts(_metadata, self, 10000000000ULL, opts);
 }
 
 FIXTURE_SETUP(kmod)
@@ -155,8 +184,8 @@ TEST_F(kmod, records_in_order_then_tick)
 	EXPECT_EQ(0, memcmp(nth(&self->seen, 2), &in.c, sizeof(in.c)));
 	t = (const void *)nth(&self->seen, 3);
 	ASSERT_EQ(CW_EV_TICK, t->hdr.type);
-	/* no lock calls from the module: the stream says so, as under --no-uprobes */
-	EXPECT_EQ(CW_F_NO_UPROBES, t->hdr.flags);
+	/* the lock calls are traced: nothing to say */
+	EXPECT_EQ(0, t->hdr.flags);
 	EXPECT_EQ(10000000000ULL, t->interval_ns);
 
 	/* nothing waiting, no tick due: nothing */
@@ -288,6 +317,189 @@ TEST_F(kmod, futex_waits_summed)
 	EXPECT_EQ(9, b->hdr.tid);
 	EXPECT_EQ(1, b->acquisitions);
 	EXPECT_EQ(40, b->wait_ns_total);
+}
+
+/* A lock operation of process 7 on the mutex at LOCK, from call path stack. */
+#define LOCK 0x7f0000002000ULL
+
+static struct cw_ev_lock lk(__u16 type, __u64 ts, __u32 tid, __u64 stack, __u8 op, __u64 wait,
+			    __s32 result, __u16 flags)
+{
+	struct cw_ev_lock e = synth_lock(type, ts, 7, tid, LOCK, wait, result);
+
+	e.hdr.flags = flags;
+	e.stack_id = stack;
+	e.op = op;
+	/* an acquire's caller is where its path starts; an unlock's is elsewhere */
+	e.ip = type == CW_EV_LOCK_RELEASED ? 0x409000 : 0x401000 + stack;
+	return e;
+}
+
+/* A CW_EV_LOCK_STATS record's key, origin and counts; what is not named is 0. */
+struct want {
+	__u8 what, kind;
+	__u16 attr;
+	__u32 tid, op, flags;
+	__u64 stack_id, ip;
+	__u64 acquisitions, contentions, failures;
+	__u64 wait_total, wait_max, hold_total, hold_max;
+};
+
+/* st is the sum of process 7's operations on LOCK as w says. */
+static void expect_sum(struct __test_metadata *_metadata, const struct cw_ev_lock_stats *st,
+		       struct want w)
+{
+	ASSERT_EQ(CW_EV_LOCK_STATS, st->hdr.type);
+	EXPECT_EQ(CW_F_AGGREGATED, st->hdr.flags);
+	EXPECT_EQ(7, st->hdr.pid);
+	EXPECT_EQ(LOCK, st->addr);
+	EXPECT_EQ(w.what, st->what);
+	EXPECT_EQ(w.kind, st->kind);
+	EXPECT_EQ(w.attr, st->attr);
+	EXPECT_EQ(w.tid, st->hdr.tid);
+	EXPECT_EQ(w.op, st->op);
+	EXPECT_EQ(w.flags, st->flags);
+	EXPECT_EQ(w.stack_id, st->stack_id);
+	EXPECT_EQ(w.ip, st->ip);
+	EXPECT_EQ(0, st->owner_tid);
+	EXPECT_EQ(w.acquisitions, st->acquisitions);
+	EXPECT_EQ(w.contentions, st->contentions);
+	EXPECT_EQ(w.failures, st->failures);
+	EXPECT_EQ(w.wait_total, st->wait_ns_total);
+	EXPECT_EQ(w.wait_max, st->wait_ns_max);
+	EXPECT_EQ(w.hold_total, st->hold_ns_total);
+	EXPECT_EQ(w.hold_max, st->hold_ns_max);
+}
+
+/*
+ * Lock operations are summed as the BPF programs sum them (count_site(), count_failure()
+ * and count_try_success() of bpf/cw_locks.bpf.h), per (process, lock, call path), and
+ * sent at the tick as CW_SITE_ACQUIRE statistics; a thread's busy trylocks and timed-out
+ * acquires in its own CW_SITE_TRY entry of the lock. Path A: an uncontended acquire (its
+ * time in the call is no wait), two that slept (one from a robust mutex's dead owner),
+ * three releases, of which the inner one of a recursive hold says no hold time. Path B: a
+ * busy trylock and a timed-out timedlock (failures, their waits counted), a condvar wait
+ * timed out (it took the mutex back: an acquisition), thread 10's lock, a failure that is
+ * no try. The per-operation records are not handed on; init and dependencies are.
+ */
+TEST_F(kmod, lock_operations_summed)
+{
+	struct {
+		struct cw_ev_lock init;
+		struct cw_ev_edge edge;
+		struct cw_ev_lock a1, a2, a3, a4, begin, a5, a6;
+		struct cw_ev_lock b1, b2, b3, b4, b5;
+	} in = {
+		.init = synth_lock(CW_EV_LOCK_INIT, 50, NO_PID, 1, LOCK, 0, 0),
+		.edge = synth_edge(60, NO_PID, 1, LOCK, LOCK + 64),
+		.a1 = lk(CW_EV_LOCK_ACQUIRED, 100, 8, 0xa1, CW_OP_LOCK, 50, 0, 0),
+		.a2 = lk(CW_EV_LOCK_ACQUIRED, 200, 9, 0xa1, CW_OP_LOCK, 1000, 0, CW_F_CONTENDED),
+		.a3 = lk(CW_EV_LOCK_RELEASED, 300, 8, 0xa1, CW_OP_UNLOCK, 300, 0, 0),
+		.a4 = lk(CW_EV_LOCK_RELEASED, 400, 9, 0xa1, CW_OP_UNLOCK, 0, 0, 0),
+		.begin = lk(CW_EV_LOCK_BEGIN, 450, 9, 0xa1, CW_OP_LOCK, 0, 0, 0),
+		.a5 = lk(CW_EV_LOCK_ACQUIRED, 500, 9, 0xa1, CW_OP_LOCK, 200, EOWNERDEAD,
+			 CW_F_CONTENDED),
+		.a6 = lk(CW_EV_LOCK_RELEASED, 600, 9, 0xa1, CW_OP_UNLOCK, 700, 0, 0),
+		.b1 = lk(CW_EV_LOCK_ACQUIRED, 700, 8, 0xb2, CW_OP_TRYLOCK, 40, EBUSY, 0),
+		.b2 = lk(CW_EV_LOCK_ACQUIRED, 800, 8, 0xb2, CW_OP_TIMEDLOCK, 5000, ETIMEDOUT,
+			 CW_F_CONTENDED),
+		.b3 = lk(CW_EV_LOCK_ACQUIRED, 900, 8, 0xb2, CW_OP_COND_WAIT, 9000, ETIMEDOUT, 0),
+		.b4 = lk(CW_EV_LOCK_ACQUIRED, 1000, 10, 0xb2, CW_OP_LOCK, 20, 0, 0),
+		.b5 = lk(CW_EV_LOCK_ACQUIRED, 1100, 8, 0xb2, CW_OP_LOCK, 3, EINVAL, 0),
+	};
+	struct cw_ev_lock later = lk(CW_EV_LOCK_RELEASED, 1200, 8, 0xa1, CW_OP_UNLOCK, 100, 0, 0);
+	const struct cw_ev_lock_stats *a, *b, *t;
+
+	in.a2.attr = CW_ATTR_KNOWN | CW_ATTR_ROBUST;
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(6, drain(self));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 0), &in.init, sizeof(in.init)));
+	EXPECT_EQ(0, memcmp(nth(&self->seen, 1), &in.edge, sizeof(in.edge)));
+	a = (const void *)nth(&self->seen, 2);
+	b = (const void *)nth(&self->seen, 3);
+	t = (const void *)nth(&self->seen, 4);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 5)->type);
+	expect_sum(_metadata, a, (struct want){
+		.what = CW_SITE_ACQUIRE, .kind = CW_LOCK_MUTEX,
+		.attr = CW_ATTR_KNOWN | CW_ATTR_ROBUST, .stack_id = 0xa1, .ip = 0x4010a1,
+		.acquisitions = 3, .contentions = 2, .wait_total = 1200, .wait_max = 1000,
+		.hold_total = 1000, .hold_max = 700 });
+	EXPECT_EQ(1, a->wait_hist[cw_hist_bucket(1000)]);
+	EXPECT_EQ(1, a->wait_hist[cw_hist_bucket(200)]);
+	EXPECT_EQ(0, a->wait_hist[cw_hist_bucket(50)]);
+	expect_sum(_metadata, b, (struct want){
+		.what = CW_SITE_ACQUIRE, .kind = CW_LOCK_MUTEX, .stack_id = 0xb2, .ip = 0x4010b2,
+		.acquisitions = 2, .failures = 3, .wait_total = 5043, .wait_max = 5000 });
+	EXPECT_EQ(1, b->wait_hist[cw_hist_bucket(40)]);
+	EXPECT_EQ(1, b->wait_hist[cw_hist_bucket(5000)]);
+	EXPECT_EQ(1, b->wait_hist[cw_hist_bucket(3)]);
+	/* thread 8's: the latest failure's path, caller and op; no holder said */
+	expect_sum(_metadata, t, (struct want){
+		.what = CW_SITE_TRY, .kind = CW_LOCK_MUTEX, .tid = 8, .op = CW_OP_TIMEDLOCK,
+		.stack_id = 0xb2, .ip = 0x4010b2, .acquisitions = 1, .failures = 2,
+		.wait_total = 5000, .wait_max = 5000 });
+	EXPECT_EQ(1, t->wait_hist[cw_hist_bucket(5000)]);
+	EXPECT_EQ(0, count_type(&self->seen, CW_EV_LOCK_BEGIN));
+	EXPECT_EQ(0, count_type(&self->seen, CW_EV_LOCK_ACQUIRED));
+	EXPECT_EQ(0, count_type(&self->seen, CW_EV_LOCK_RELEASED));
+
+	/* the next interval counts from zero; the maxima stay, as the BPF entries' do */
+	put(_metadata, self->wfd, &later, sizeof(later));
+	ASSERT_EQ(0, cw_source__stop(self->src));
+	ASSERT_EQ(2, drain(self));
+	a = (const void *)nth(&self->seen, 6);
+	expect_sum(_metadata, a, (struct want){
+		.what = CW_SITE_ACQUIRE, .kind = CW_LOCK_MUTEX,
+		.attr = CW_ATTR_KNOWN | CW_ATTR_ROBUST, .stack_id = 0xa1, .ip = 0x4010a1,
+		.wait_max = 1000, .hold_total = 100, .hold_max = 700 });
+	EXPECT_EQ(0, a->wait_hist[cw_hist_bucket(1000)]);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 7)->type);
+}
+
+/*
+ * With raw_events (and with timeline, which asks for the same records) every lock
+ * operation is handed on as the module wrote it, and nothing is summed: the engine
+ * counts the operations itself.
+ */
+TEST_F(kmod, raw_lock_records_handed_on)
+{
+	struct cw_source_opts opts[2] = { { .backend = "kmod", .raw_events = 1 },
+					  { .backend = "kmod", .timeline = 1 } };
+	struct {
+		struct cw_ev_lock begin, acq, rel;
+	} in = {
+		synth_lock(CW_EV_LOCK_BEGIN, 100, NO_PID, 1, LOCK, 0, 0),
+		synth_lock(CW_EV_LOCK_ACQUIRED, 200, NO_PID, 1, LOCK, 100, 0),
+		synth_lock(CW_EV_LOCK_RELEASED, 300, NO_PID, 1, LOCK, 50, 0),
+	};
+
+	in.acq.hdr.flags = CW_F_CONTENDED;
+	for (int i = 0; i < 2; i++) {
+		reopen(_metadata, self, &opts[i]);
+		self->seen.nr = self->seen.len = 0;
+		put(_metadata, self->wfd, &in, sizeof(in));
+		ASSERT_EQ(4, drain(self));
+		EXPECT_EQ(0, memcmp(nth(&self->seen, 0), &in.begin, sizeof(in.begin)));
+		EXPECT_EQ(0, memcmp(nth(&self->seen, 1), &in.acq, sizeof(in.acq)));
+		EXPECT_EQ(0, memcmp(nth(&self->seen, 2), &in.rel, sizeof(in.rel)));
+		EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 3)->type);
+		EXPECT_EQ(0, count_type(&self->seen, CW_EV_LOCK_STATS));
+	}
+}
+
+/* Under --no-uprobes the module traces no lock calls: the ticks say so. */
+TEST_F(kmod, no_uprobes_ticks_say_so)
+{
+	struct cw_source_opts opts = { .backend = "kmod", .no_uprobes = 1 };
+	struct cw_ev_switch in = sw(100, 0, 0);
+	const struct cw_ev_tick *t;
+
+	reopen(_metadata, self, &opts);
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(2, drain(self));
+	t = (const void *)nth(&self->seen, 1);
+	ASSERT_EQ(CW_EV_TICK, t->hdr.type);
+	EXPECT_EQ(CW_F_NO_UPROBES, t->hdr.flags);
 }
 
 /* A full ring: the module's lost record, in place, with its CPU, counted once. */
@@ -476,6 +688,72 @@ TEST(drain_bounded_until_stop)
 	close(self.wfd);
 }
 
+/*
+ * The module's handler for each function of the BPF source's probe table: the shape of
+ * its BPF program, a return probe where the program has one, its cookie's kind and op;
+ * free() (--track-free) has none, and the table ends after it.
+ */
+TEST(probe_table_shapes)
+{
+	static const struct {
+		const char *func;
+		__u32 shape, flags;
+		__u8 kind, op;
+	} want[] = {
+#define ACQ CW_KMOD_P_ACQUIRE, CW_KMOD_P_RET
+#define MX CW_LOCK_MUTEX
+#define RW CW_LOCK_RWLOCK
+		{ "pthread_mutex_lock", ACQ, MX, CW_OP_LOCK },
+		{ "pthread_mutex_trylock", ACQ, MX, CW_OP_TRYLOCK },
+		{ "pthread_mutex_timedlock", ACQ, MX, CW_OP_TIMEDLOCK },
+		{ "pthread_mutex_clocklock", ACQ, MX, CW_OP_TIMEDLOCK },
+		{ "pthread_mutex_unlock", CW_KMOD_P_RELEASE, 0, MX, 0 },
+		{ "pthread_mutex_init", CW_KMOD_P_RESET, 0, MX, CW_OP_INIT },
+		{ "pthread_mutex_destroy", CW_KMOD_P_RESET, 0, MX, CW_OP_DESTROY },
+		{ "pthread_rwlock_rdlock", ACQ, RW, CW_OP_RDLOCK },
+		{ "pthread_rwlock_tryrdlock", ACQ, RW, CW_OP_TRYRDLOCK },
+		{ "pthread_rwlock_timedrdlock", ACQ, RW, CW_OP_TIMEDRDLOCK },
+		{ "pthread_rwlock_clockrdlock", ACQ, RW, CW_OP_TIMEDRDLOCK },
+		{ "pthread_rwlock_wrlock", ACQ, RW, CW_OP_WRLOCK },
+		{ "pthread_rwlock_trywrlock", ACQ, RW, CW_OP_TRYWRLOCK },
+		{ "pthread_rwlock_timedwrlock", ACQ, RW, CW_OP_TIMEDWRLOCK },
+		{ "pthread_rwlock_clockwrlock", ACQ, RW, CW_OP_TIMEDWRLOCK },
+		{ "pthread_rwlock_unlock", CW_KMOD_P_RELEASE, 0, RW, 0 },
+		{ "pthread_rwlock_init", CW_KMOD_P_RESET, 0, RW, CW_OP_INIT },
+		{ "pthread_rwlock_destroy", CW_KMOD_P_RESET, 0, RW, CW_OP_DESTROY },
+		{ "pthread_spin_lock", CW_KMOD_P_SPIN_TAKEN, 0, 0, 0 },
+		{ "pthread_spin_trylock", ACQ, CW_LOCK_SPIN, CW_OP_TRYLOCK },
+		{ "pthread_spin_unlock", CW_KMOD_P_RELEASE, 0, CW_LOCK_SPIN, 0 },
+		{ "pthread_cond_wait", CW_KMOD_P_COND_WAIT, CW_KMOD_P_RET, 0, 0 },
+		{ "pthread_cond_timedwait", CW_KMOD_P_COND_WAIT, CW_KMOD_P_RET, 0, 0 },
+		{ "pthread_cond_clockwait", CW_KMOD_P_COND_WAIT, CW_KMOD_P_RET, 0, 0 },
+#undef ACQ
+#undef MX
+#undef RW
+	};
+	const size_t nr = sizeof(want) / sizeof(want[0]);
+	struct cw_probe_info p;
+	__u32 shape, flags;
+
+	ASSERT_EQ(nr, cw_bpf_probes__nr());
+	for (size_t i = 0; i < nr; i++) {
+		ASSERT_EQ(0, cw_bpf_probes__get(i, &p));
+		EXPECT_STREQ(want[i].func, p.func);
+		shape = flags = 0xdead;
+		ASSERT_EQ(0, cw_kmod_probe_shape(&p, &shape, &flags)) TH_LOG("%s", p.func);
+		EXPECT_EQ(want[i].shape, shape) TH_LOG("%s", p.func);
+		EXPECT_EQ(want[i].flags, flags) TH_LOG("%s", p.func);
+		EXPECT_EQ(want[i].kind, p.kind) TH_LOG("%s", p.func);
+		EXPECT_EQ(want[i].op, p.op) TH_LOG("%s", p.func);
+		EXPECT_EQ(0, p.track_free);
+	}
+	ASSERT_EQ(0, cw_bpf_probes__get(nr, &p));
+	EXPECT_STREQ("free", p.func);
+	EXPECT_EQ(1, p.track_free);
+	EXPECT_EQ(-ENOENT, cw_kmod_probe_shape(&p, &shape, &flags));
+	EXPECT_EQ(-ENOENT, cw_bpf_probes__get(nr + 1, &p));
+}
+
 /* Without the device nothing can be started; with an option it cannot honour, no source. */
 TEST(refusals)
 {
@@ -486,7 +764,8 @@ TEST(refusals)
 
 	ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
 	EXPECT_EQ(-EINVAL, cw_kmod_source__open_fd(&opts, fds[0], &src, err, sizeof(err)));
-	EXPECT_STREQ("--track-free probes free() with a uprobe: the kernel module has none", err);
+	EXPECT_STREQ("--track-free probes free() with a uprobe: the kernel module does not "
+		     "probe it", err);
 	/* the descriptor was the source's: closed */
 	EXPECT_EQ(-1, fcntl(fds[0], F_GETFD));
 

@@ -95,7 +95,9 @@ int cw_bpf_probes__get(size_t i, struct cw_probe_info *out)
 	if (i >= CW_BPF_NR_PROBES)
 		return -ENOENT;
 	*out = (struct cw_probe_info){ cw_bpf_probes[i].func, cw_bpf_probes[i].ret,
-				       cw_bpf_probes[i].required };
+				       cw_bpf_probes[i].required, cw_bpf_probes[i].prog,
+				       cw_bpf_probes[i].kind, cw_bpf_probes[i].op,
+				       cw_bpf_probes[i].track_free };
 	return 0;
 }
 
