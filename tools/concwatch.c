@@ -756,18 +756,15 @@ static int open_source(int pid, struct cw_source **out)
 		return fail(EXIT_ENV, "%s", err);
 	if (strcmp(cw_source__name(*out), "kmod"))
 		return 0;
-	/*
-	 * Said whichever way it was chosen: the module traces no lock calls, so the report
-	 * will lack what only they give (on stderr: reports on stdout stay as they are).
-	 */
+	/* said whichever way it was chosen (on stderr: reports on stdout stay as they are) */
 	if ((*out)->fallback[0])
 		fprintf(stderr, "%s: %s\n", env.prog, (*out)->fallback);
 	else
-		fprintf(stderr, "%s: using the kernel module (%s): futex, scheduler and "
-			"kernel-lock events, no lock calls\n", env.prog, CW_KMOD_DEVICE);
+		fprintf(stderr, "%s: using the kernel module (%s)%s\n", env.prog, CW_KMOD_DEVICE,
+			env.no_uprobes ? ": futex, scheduler and kernel-lock events, no lock calls" :
+					 "");
 	/* what the report, the dashboard and the look beside the tracer go by */
 	env.backend = "kmod";
-	env.no_uprobes = 1;
 	return 0;
 }
 
@@ -1746,8 +1743,8 @@ static void check_usage(void)
 		usage_error("--track-free probes free() with a uprobe: it cannot go with "
 			    "--no-uprobes");
 	if (env.backend && !strcmp(env.backend, "kmod") && env.track_free)
-		usage_error("--track-free probes free() with a uprobe: the kmod backend has "
-			    "none");
+		usage_error("--track-free probes free() with a uprobe: the kmod backend does "
+			    "not probe it");
 	switch (env.cmd) {
 	case CMD_LIVE:
 		if (!env.pid)

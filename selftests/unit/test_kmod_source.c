@@ -319,6 +319,62 @@ TEST_F(kmod, futex_waits_summed)
 	EXPECT_EQ(40, b->wait_ns_total);
 }
 
+static struct cw_ev_wakeup wake(__u64 ts, __u32 tid, __u32 waker_pid, __u32 waker, __u64 addr,
+				 __u64 stack, __u64 blocked)
+{
+	struct cw_ev_wakeup w = {
+		.hdr = { .type = CW_EV_SCHED_WAKEUP, .size = sizeof(w), .ts_ns = ts, .pid = 7,
+			 .tid = tid },
+		.waker_pid = waker_pid,
+		.waker_tid = waker,
+		.wait_addr = addr,
+		.waker_stack_id = stack,
+		.blocked_ns = blocked,
+		.reason = CW_OFFCPU_LOCK,
+	};
+
+	return w;
+}
+
+/*
+ * Wakeups from a release (the module named the waker's call path) are summed per
+ * (process, waker, lock, path) as cw_sched.bpf.h sums them, CW_SITE_WAKE: two wakes by
+ * thread 8 from one path; a wakeup without a path (a timer, a signal) and one from
+ * another process blame nobody. Every wakeup goes on to the engine as well.
+ */
+TEST_F(kmod, release_wakes_summed)
+{
+	struct {
+		struct cw_ev_wakeup a, b, c, d;
+	} in = {
+		wake(100, 9, 7, 8, 0x7f0000003000, 0xc3, 500),
+		wake(200, 10, 7, 8, 0x7f0000003000, 0xc3, 1500),
+		wake(300, 9, 0, 0, 0x7f0000003000, 0, 70),
+		wake(400, 9, 11, 12, 0x7f0000003000, 0xd4, 90),
+	};
+	const struct cw_ev_lock_stats *st;
+
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_EQ(6, drain(self));
+	EXPECT_EQ(4, count_type(&self->seen, CW_EV_SCHED_WAKEUP));
+	ASSERT_EQ(1, count_type(&self->seen, CW_EV_LOCK_STATS));
+	st = (const void *)nth(&self->seen, 4);
+	ASSERT_EQ(CW_EV_LOCK_STATS, st->hdr.type);
+	EXPECT_EQ(CW_SITE_WAKE, st->what);
+	EXPECT_EQ(7, st->hdr.pid);
+	EXPECT_EQ(8, st->hdr.tid);
+	EXPECT_EQ(0x7f0000003000, st->addr);
+	EXPECT_EQ(0xc3, st->stack_id);
+	EXPECT_EQ(2, st->acquisitions);
+	EXPECT_EQ(2, st->contentions);
+	EXPECT_EQ(2000, st->wait_ns_total);
+	EXPECT_EQ(1500, st->wait_ns_max);
+	EXPECT_EQ(1, st->wait_hist[cw_hist_bucket(500)]);
+	EXPECT_EQ(1, st->wait_hist[cw_hist_bucket(1500)]);
+	EXPECT_EQ(0, st->flags);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 5)->type);
+}
+
 /* A lock operation of process 7 on the mutex at LOCK, from call path stack. */
 #define LOCK 0x7f0000002000ULL
 

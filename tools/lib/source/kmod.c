@@ -544,6 +544,31 @@ static int sum_futex(struct kmod_source *s, const struct cw_ev_futex *f)
 }
 
 /*
+ * A wakeup that ended a futex wait, from a release (the module names the waker's call
+ * path then, once per wait): who made the thread wait, per (process, waker, word or
+ * lock, waker's path), CW_SITE_WAKE, as cw_sched.bpf.h's sched_blame() counts it. The
+ * record goes on too: the timeline draws it.
+ */
+static int sum_wake(struct kmod_source *s, const struct cw_ev_wakeup *w)
+{
+	struct site_sum *ss;
+
+	if (!w->waker_stack_id || w->waker_pid != w->hdr.pid)
+		return 0;
+	ss = site_sum(s, CW_SITE_WAKE, w->hdr.pid, w->waker_tid, w->wait_addr,
+		      w->waker_stack_id, 1);
+	if (!ss)
+		return -ENOMEM;
+	/* the engine files it under the object at the address, whatever its kind */
+	ss->st.kind = CW_LOCK_FUTEX;
+	ss->st.acquisitions++;
+	ss->st.contentions++;
+	add_wait(&ss->st, w->blocked_ns);
+	ss->grew = 1;
+	return 0;
+}
+
+/*
  * A busy trylock or a timed-out acquire, in the thread's own CW_SITE_TRY entry of the
  * lock, with the call path, caller and op of the latest; an acquisition there only once
  * the thread failed on the lock (count_failure(), count_try_success()).
@@ -687,7 +712,10 @@ static int hand_on(struct kmod_source *s, const unsigned char *buf, size_t len)
 			if (!err && raw(s))
 				err = cw_emit__deliver(&s->emit, h);
 		} else {
-			err = cw_thread_names__on_record(&s->names, &s->emit, h);
+			err = h->type == CW_EV_SCHED_WAKEUP ?
+				      sum_wake(s, (const struct cw_ev_wakeup *)h) : 0;
+			if (!err)
+				err = cw_thread_names__on_record(&s->names, &s->emit, h);
 			if (!err)
 				err = cw_emit__deliver(&s->emit, h);
 		}
