@@ -41,7 +41,7 @@ struct report {
 	char json[64];		/* the JSON report */
 	char err[64];		/* concwatch's stderr */
 	pid_t pid;		/* the workload's */
-	int no_uprobes;		/* 2: --backend kmod, which sees no lock call either */
+	int no_uprobes;		/* 1: --no-uprobes; 2: --backend kmod, which has its own */
 };
 
 static int have_jq(void)
@@ -219,6 +219,7 @@ static const char *list_of(const char *line, const char *key, char *buf, size_t 
 
 FIXTURE(hot) {
 	struct report r;
+	int kmod_loaded;	/* the module was loaded for it: unloaded after */
 	long long waited;	/* the workload's own wait for hot_lock, ns */
 	long iters;
 	long hold_us;		/* its critical section */
@@ -236,14 +237,19 @@ FIXTURE_VARIANT_ADD(hot, no_uprobes) {
 	.no_uprobes = 1,
 };
 
+FIXTURE_VARIANT_ADD(hot, kmod) {
+	.no_uprobes = 2,
+};
+
 FIXTURE_SETUP(hot)
 {
-	char threads[16], iters[16], hold[16], cold[16];
+	char threads[16], iters[16], hold[16], cold[16], kmod_why[256];
 	const char *args[] = { threads, iters, hold, cold, NULL };
 	const char *why;
 
 	memset(&self->r, 0, sizeof(self->r));
 	skip_reason(_metadata, variant->no_uprobes, &why);
+	kmod_for(variant->no_uprobes, &self->kmod_loaded, &why, kmod_why, sizeof(kmod_why));
 	if (why)
 		SKIP(return, "%s", why);
 	/* a multiple of the cold lock's period, so each thread takes cold_lock exactly */
@@ -265,6 +271,8 @@ FIXTURE_SETUP(hot)
 FIXTURE_TEARDOWN(hot)
 {
 	report_done(_metadata, &self->r);
+	if (self->kmod_loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
 }
 
 /*
@@ -275,10 +283,10 @@ FIXTURE_TEARDOWN(hot)
 CHECK(hot, ranks_first_with_the_measured_wait)
 {
 	CW_SKIPPED_IN_SETUP();
-	EXPECT_JQ(&self->r, ".mode.uprobes == %s", variant->no_uprobes ? "false" : "true");
+	EXPECT_JQ(&self->r, ".mode.uprobes == %s", variant->no_uprobes == 1 ? "false" : "true");
 	/* nothing per operation crosses the ring buffer: nothing to lose */
 	EXPECT_JQ(&self->r, ".lost_events == 0");
-	if (variant->no_uprobes)
+	if (variant->no_uprobes == 1)
 		EXPECT_JQ(&self->r, ".mode.not_available | index(\"lock_order_inversion\") != null");
 	/*
 	 * First of the locks: a wait no libc code could be matched to (a join, without
@@ -306,7 +314,7 @@ CHECK(hot, ranks_first_with_the_measured_wait)
 CHECK(hot, cold_lock_ranks_after_hot_lock)
 {
 	CW_SKIPPED_IN_SETUP();
-	if (!variant->no_uprobes) {
+	if (variant->no_uprobes != 1) {
 		EXPECT_JQ(&self->r, LOCK_AT " | .name == \"cold_lock\" and .acquisitions == %lld",
 			  addr_of(&self->r, "cold_lock"),
 			  cw_field(self->r.wl.done, "cold_acquisitions"));
@@ -386,7 +394,7 @@ CHECK(hot, thread_table_has_figures)
 				    "(.[0] | .comm == \"hot-%d\" and .pid == %d)",
 			  tid, idx, self->r.pid);
 		/* without uprobes no lock is known as a lock: lock_wait_ns may be null */
-		for (size_t c = 0; c < ARRAY_SIZE(cols) - variant->no_uprobes; c++)
+		for (size_t c = 0; c < ARRAY_SIZE(cols) - (variant->no_uprobes == 1); c++)
 			len += snprintf(all + len, sizeof(all) - len, "%s.%s", c ? ", " : "",
 					cols[c]);
 		EXPECT_JQ(&self->r, ".threads[] | select(.tid == %s) | all(%s; type == \"number\")",
@@ -411,7 +419,9 @@ TEST_F_TIMEOUT(hot, report, 300)
 	hot_cold_lock_ranks_after_hot_lock(_metadata, self, variant);
 	hot_holder_blame_names_the_holding_function(_metadata, self, variant);
 	hot_hotspot_finding_names_hot_lock(_metadata, self, variant);
-	hot_thread_table_has_figures(_metadata, self, variant);
+	/* FIXME(kmod sched): the module's reader does not sum the threads' scheduling yet */
+	if (variant->no_uprobes != 2)
+		hot_thread_table_has_figures(_metadata, self, variant);
 }
 
 /*
@@ -658,9 +668,7 @@ TEST_F_TIMEOUT(rawfutex, report, 300)
 {
 	CW_SKIPPED_IN_SETUP();
 	rawfutex_futex_named_by_its_symbol(_metadata, self, variant);
-	/* FIXME(kmod stacks): the module sends no user stack nor wake sites yet */
-	if (variant->no_uprobes != 2)
-		rawfutex_waker_is_the_holder(_metadata, self, variant);
+	rawfutex_waker_is_the_holder(_metadata, self, variant);
 }
 
 /* ---- the kernel's mmap_lock ---- */

@@ -525,8 +525,8 @@ TEST(wait_kinds)
  * that stays open for 30 s (only the deadlock can end it sooner); t0, t1 around it. The
  * JSON report, malloc'ed, or NULL when there is none.
  */
-static char *run_until_deadlock(const char *name, struct out *r, struct timespec *t0,
-				struct timespec *t1)
+static char *run_until_deadlock(const char *name, const char *backend, struct out *r,
+				struct timespec *t0, struct timespec *t1)
 {
 	char wl[PATH_MAX + 64], script[PATH_MAX + 128], json[] = "/tmp/cw-test-deadlock-" CW_TMP_X;
 	char *text = NULL;
@@ -541,9 +541,11 @@ static char *run_until_deadlock(const char *name, struct out *r, struct timespec
 	cw_workload_path(name, wl, sizeof(wl));
 	snprintf(script, sizeof(script), "sleep 30 | exec %s", wl);
 	clock_gettime(CLOCK_MONOTONIC, t0);
-	r->status = cw_run_capture((const char *const[]){ cw_bin_path(), "run", "--fail-on",
-							  "deadlock", "--json", "-o", json, "--",
-							  "/bin/sh", "-c", script, NULL },
+	r->status = cw_run_capture((const char *const[]){ cw_bin_path(), "run",
+							  "--backend", backend ?: "bpf",
+							  "--fail-on", "deadlock", "--json",
+							  "-o", json, "--", "/bin/sh", "-c",
+							  script, NULL },
 				   NULL, &r->out, &r->err);
 	clock_gettime(CLOCK_MONOTONIC, t1);
 	f = fopen(json, "r");
@@ -564,9 +566,8 @@ static char *run_until_deadlock(const char *name, struct out *r, struct timespec
  * exit 66 long before the command's input (30 s) would end it, the exact cycle in the
  * report, formed within 1 s of the command's "ready".
  */
-TEST(run_fail_on_deadlock)
+static void fail_on_deadlock(struct __test_metadata *_metadata, const char *backend)
 {
-	const char *why = cw_live_skip_reason();
 	struct timespec t0, t1;
 	long a, b;
 	long long l1, l2, formed, start;
@@ -574,9 +575,7 @@ TEST(run_fail_on_deadlock)
 	const char *p;
 	struct out r;
 
-	if (why)
-		SKIP(return, "%s", why);
-	text = run_until_deadlock("wl_deadlock", &r, &t0, &t1);
+	text = run_until_deadlock("wl_deadlock", backend, &r, &t0, &t1);
 	ASSERT_EXIT(66, r);
 	/* before the command's stdin closes (30 s), BPF's load in the guests (TCG) included */
 	EXPECT_LT(t1.tv_sec - t0.tv_sec, 25);
@@ -611,6 +610,34 @@ TEST(run_fail_on_deadlock)
 	out_free(&r);
 }
 
+TEST(run_fail_on_deadlock)
+{
+	const char *why = cw_live_skip_reason();
+
+	if (why)
+		SKIP(return, "%s", why);
+	fail_on_deadlock(_metadata, NULL);
+}
+
+/* The same through the kernel module: its blocked records and dependencies. */
+TEST(run_fail_on_deadlock_kmod)
+{
+	const char *why = cw_live_skip_reason();
+	char buf[256];
+	int loaded = 0;
+
+	if (!why) {
+		loaded = cw_kmod_load(buf, sizeof(buf));
+		if (loaded < 0)
+			why = buf;
+	}
+	if (why)
+		SKIP(return, "%s", why);
+	fail_on_deadlock(_metadata, "kmod");
+	if (loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
+}
+
 /*
  * The issue's case: naive dining philosophers under `run --fail-on deadlock`. All five
  * hold their left fork (a barrier), then block on their right one: the five-thread cycle
@@ -630,7 +657,7 @@ TEST(run_fail_on_deadlock_philosophers)
 
 	if (why)
 		SKIP(return, "%s", why);
-	text = run_until_deadlock("wl_philodead", &r, &t0, &t1);
+	text = run_until_deadlock("wl_philodead", NULL, &r, &t0, &t1);
 	ASSERT_EXIT(66, r);
 	EXPECT_LT(t1.tv_sec - t0.tv_sec, 25);
 	for (int i = 0; i < 5; i++) {

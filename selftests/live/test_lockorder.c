@@ -6,6 +6,10 @@
  * hold exactly the cycles the workload makes, judged as they must be, between the locks
  * and threads its ready line names, with names and stacks a developer can act on.
  * After each test no probe of concwatch is left attached.
+ *
+ * The tests of fixture kmod run the same bodies through the kernel module
+ * (--backend kmod; kmod/), loaded here where it can be (the QEMU guests), so that the
+ * module's path of the lock rules is held to the same findings as the BPF programs'.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -58,6 +62,9 @@ static int probe_fds(void)
 	return n;
 }
 
+/* The backend the test traces with: NULL (BPF), or "kmod" (fixture kmod). */
+static const char *backend;
+
 /* Start workload name with the handshake, trace its work, and find its cycles. */
 static void trace_free(struct __test_metadata *_metadata, struct traced *t, const char *name,
 		       const char *mode, int track_free)
@@ -74,6 +81,7 @@ static void trace_free(struct __test_metadata *_metadata, struct traced *t, cons
 	ASSERT_NE(NULL, t->eng);
 	opts.pid = t->wl.pid;
 	opts.track_free = track_free;
+	opts.backend = backend;
 	ret = cw_trace__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
 	ASSERT_EQ(0, ret) TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, t->sess));
@@ -216,6 +224,50 @@ FIXTURE_TEARDOWN(lo)
 		untrace(_metadata, &self->t);
 }
 
+FIXTURE(kmod) {
+	struct traced t;
+	int loaded;		/* the module, by this test: unloaded after */
+};
+
+FIXTURE_SETUP(kmod)
+{
+	const char *why = cw_live_skip_reason();
+	static char buf[256];
+
+	memset(self, 0, sizeof(*self));
+	if (!why) {
+		self->loaded = cw_kmod_load(buf, sizeof(buf));
+		if (self->loaded < 0)
+			why = buf;
+	}
+	if (why)
+		SKIP(return, "%s", why);
+	backend = "kmod";
+}
+
+FIXTURE_TEARDOWN(kmod)
+{
+	if (self->t.eng)
+		untrace(_metadata, &self->t);
+	if (self->loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
+}
+
+/* A test of fixture lo and, with the same body, of fixture kmod. */
+#define TEST_BOTH(name)                                                                   \
+	static void name##_body(struct __test_metadata *_metadata, struct traced *t);     \
+	TEST_F(lo, name)                                                                  \
+	{                                                                                 \
+		CW_SKIPPED_IN_SETUP();                                                    \
+		name##_body(_metadata, &self->t);                                         \
+	}                                                                                 \
+	TEST_F(kmod, name)                                                                \
+	{                                                                                 \
+		CW_SKIPPED_IN_SETUP();                                                    \
+		name##_body(_metadata, &self->t);                                         \
+	}                                                                                 \
+	static void name##_body(struct __test_metadata *_metadata, struct traced *t)
+
 static void abba(struct __test_metadata *_metadata, struct traced *t, const char *wl)
 {
 	const struct cw_finding *c;
@@ -247,10 +299,9 @@ static void abba(struct __test_metadata *_metadata, struct traced *t, const char
 }
 
 /* ABBA between two threads: one inversion, lock_a and lock_b, wl-t1 and wl-t2. */
-TEST_F(lo, abba)
+TEST_BOTH(abba)
 {
-	CW_SKIPPED_IN_SETUP();
-	abba(_metadata, &self->t, "wl_abba");
+	abba(_metadata, t, "wl_abba");
 }
 
 /* The same, statically linked: the lock functions are probed in the executable. */
@@ -319,12 +370,10 @@ TEST_F(lo, abba_static)
 }
 
 /* ABBA with spin locks, whose lock function the kernel cannot probe at its entry. */
-TEST_F(lo, spin_locks)
+TEST_BOTH(spin_locks)
 {
-	struct traced *t = &self->t;
 	const struct cw_finding *c;
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_spin", NULL);
 	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
@@ -383,12 +432,10 @@ TEST_F(lo, sdt_notes_of_the_libc)
 }
 
 /* a -> b, b -> c, c -> a across three threads: one cycle of three. */
-TEST_F(lo, three_locks_three_threads)
+TEST_BOTH(three_locks_three_threads)
 {
-	struct traced *t = &self->t;
 	const struct cw_finding *c;
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_cycle3", NULL);
 	ASSERT_EQ(1, cycles(t));
 	ASSERT_EQ(1, t->findings);
@@ -452,11 +499,8 @@ TEST_F(lo, rwlock_write_then_read)
 }
 
 /* Read after read on two default (reader-preferring) rwlocks: a cycle, not a finding. */
-TEST_F(lo, rwlock_read_read_is_no_finding)
+TEST_BOTH(rwlock_read_read_is_no_finding)
 {
-	struct traced *t = &self->t;
-
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_rwlock", "rr");
 	ASSERT_EQ(1, cycles(t));
 	EXPECT_EQ(0, t->findings);
@@ -477,12 +521,10 @@ TEST_F(lo, rwlock_read_read_writer_preferring)
 }
 
 /* The inversion closes only through a trylock, which cannot block: no edge, no cycle. */
-TEST_F(lo, trylock_only)
+TEST_BOTH(trylock_only)
 {
-	struct traced *t = &self->t;
 	const struct cw_lg *lg;
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_trylock", NULL);
 	EXPECT_EQ(0, cycles(t));
 	lg = cw_engine__lockgraph(t->eng);
@@ -491,11 +533,9 @@ TEST_F(lo, trylock_only)
 }
 
 /* ABBA, but always under one gate mutex: a cycle that cannot deadlock, suppressed. */
-TEST_F(lo, gate_lock_suppresses)
+TEST_BOTH(gate_lock_suppresses)
 {
-	struct traced *t = &self->t;
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_gate", NULL);
 	ASSERT_EQ(1, cycles(t));
 	EXPECT_EQ(0, t->findings);
@@ -504,12 +544,10 @@ TEST_F(lo, gate_lock_suppresses)
 }
 
 /* A recursive mutex taken twice, then another lock: depth, not an edge to itself. */
-TEST_F(lo, recursive_mutex_no_self_edge)
+TEST_BOTH(recursive_mutex_no_self_edge)
 {
-	struct traced *t = &self->t;
 	const struct cw_lg *lg;
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_recursive", NULL);
 	EXPECT_EQ(0, cycles(t));
 	lg = cw_engine__lockgraph(t->eng);
@@ -522,15 +560,13 @@ TEST_F(lo, recursive_mutex_no_self_edge)
 }
 
 /* A mutex destroyed and initialised again at the same address, used in the other order. */
-TEST_F(lo, destroyed_and_reused_address)
+TEST_BOTH(destroyed_and_reused_address)
 {
-	struct traced *t = &self->t;
 	const struct cw_lg *lg;
 	__u64 reused;
 	size_t lifetimes = 0;
 	char name[256];
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_reuse", NULL);
 	EXPECT_EQ(0, cycles(t));
 	lg = cw_engine__lockgraph(t->eng);
@@ -590,16 +626,14 @@ TEST_F(lo, freed_memory_with_track_free)
  * outer is held, that is the edge outer -> cv_mutex too. With wl-t2's cv_mutex -> outer,
  * an inversion.
  */
-TEST_F(lo, cond_wait_reacquire_makes_edge)
+TEST_BOTH(cond_wait_reacquire_makes_edge)
 {
-	struct traced *t = &self->t;
 	const struct cw_lg *lg;
 	const struct cw_lg_edge *e = NULL;
 	__u64 outer, cv_mutex;
 	__u32 waiter;
 	int in_wait = 0;
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_condwait", NULL);
 	outer = cw_field(t->wl.ready, "outer");
 	cv_mutex = cw_field(t->wl.ready, "cv_mutex");
