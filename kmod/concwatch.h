@@ -71,6 +71,26 @@ struct cw_thread {
 	/* futex_ts of the wait a waker was blamed for: the one field a waker writes */
 	u64 blamed_ts;
 	struct cw_locks *locks;	/* user-space locks (concwatch_uprobe.c), NULL = none yet */
+	/*
+	 * Scheduling state and priority inversion (concwatch_prio.c): written at the
+	 * thread's switches and wakeups, and, for the pi_* note, by a real-time waiter
+	 * going to sleep on a lock this thread holds.
+	 */
+	u8 state;		/* CW_OFFCPU_* since state_ts; CW_OFFCPU_NONE: on CPU */
+	u8 pad[3];
+	s32 prio;		/* kernel prio, a PI boost included */
+	u64 state_ts;		/* 0: not seen yet */
+	u32 pi_waiter;		/* the real-time thread waiting on pi_lock, 0 = none */
+	s32 pi_waiter_prio;
+	u32 pi_waiter_policy;
+	u32 policy;
+	u64 pi_lock;
+	u64 pi_since;		/* when that waiter went to sleep on it */
+	u64 pi_stack;		/* this thread's user stack at its preemption, 0 = none */
+	u32 pre_tgid, pre_tid;	/* who took its CPU, any process; pre_tid 0 = none */
+	s32 pre_prio;
+	u32 pre_policy;
+	char pre_comm[16];
 };
 
 #define CW_LOCK_WORDS 16	/* a glibc lock's futex words are in its first 16 bytes */
@@ -137,6 +157,16 @@ u64 cw_ustack_id(u64 ip, u64 sp, u64 bp, bool at_entry, u64 seed, bool raw, u64 
 		 u64 fix_val);
 /* It goes to sleep in a futex wait: on its acquire's lock? Then *addr is the lock. */
 bool cw_ulock_sleeps(struct cw_thread *t, u64 uaddr, u64 *addr);
+
+/* concwatch_prio.c: priority inversions, from sched_switch and sched_pi_setprio */
+void cw_prio_start(u64 threshold_ns);
+/* prev (entry tp, may be NULL) leaves its CPU for next (tn) at now, for reason. */
+void cw_prio_switch(struct task_struct *prev, struct cw_thread *tp, u8 reason, u64 wait_addr,
+		    struct task_struct *next, struct cw_thread *tn, u64 now);
+/* t (task p) is woken: runnable from now. */
+void cw_prio_woken(struct cw_thread *t, u64 now);
+/* t's prio becomes prio through priority inheritance. */
+void cw_prio_setprio(struct cw_thread *t, int prio);
 
 /* concwatch_rules.c: the lock rules, with the module's hooks */
 int cw_rules_acquired_k(struct cw_held_set *hs, const struct cw_rules_acq *a, u64 now);

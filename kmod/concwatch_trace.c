@@ -304,13 +304,18 @@ static void cw_probe_rename(void *data, struct task_struct *task, const char *co
 static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 			    struct task_struct *next, unsigned int prev_state)
 {
+	bool prev_traced = cw_traced(prev->tgid, NULL), next_traced = cw_traced(next->tgid, NULL);
+	struct cw_thread *t = NULL, *tn = NULL;
 	struct cw_ev_switch e = {};
-	struct cw_thread *t;
 	u64 now;
 
-	if (!cw_traced(prev->tgid, NULL))
+	if (!prev_traced && !next_traced)
 		return;
 	now = ktime_get_ns();
+	if (next_traced)
+		tn = cw_thread_find(next->pid);
+	if (!prev_traced)
+		goto in;
 	/* prev is still current: its own entry */
 	t = cw_thread_get(prev->pid);
 	if (preempt || prev_state == TASK_RUNNING) {
@@ -332,7 +337,7 @@ static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 	}
 	cw_hdr_init(&e.hdr, CW_EV_SCHED_SWITCH, sizeof(e), now, prev);
 	e.prev_state = prev_state;
-	if (cw_traced(next->tgid, NULL)) {
+	if (next_traced) {
 		e.next_pid = next->tgid;
 		e.next_tid = next->pid;
 	}
@@ -340,6 +345,8 @@ static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 	e.next_prio = next->prio;
 	e.prev_policy = prev->policy;
 	cw_ring_write(&e.hdr);
+in:
+	cw_prio_switch(prev, t, e.reason, e.wait_addr, next, tn, now);
 }
 
 #define CW_WAKE_SEED 0x77616b6572ULL	/* as cw_sched.bpf.h's */
@@ -399,6 +406,8 @@ static void cw_probe_waking(void *data, struct task_struct *p)
 		e.reason = READ_ONCE(t->off_reason);
 	}
 	e.waker_stack_id = cw_waker_stack(p, t, &e.wait_addr);
+	if (t)
+		cw_prio_woken(t, now);
 	e.prio = p->prio;
 	e.target_cpu = task_cpu(p);
 	cw_ring_write(&e.hdr);
@@ -409,11 +418,15 @@ static void cw_probe_pi_setprio(void *data, struct task_struct *tsk, struct task
 {
 	int normal = tsk->normal_prio, prio = normal;
 	struct cw_ev_prio e = {};
+	struct cw_thread *t;
 
 	if (!cw_traced(tsk->tgid, NULL))
 		return;
 	if (pi_task && pi_task->prio < prio)
 		prio = pi_task->prio;
+	t = cw_thread_find(tsk->pid);
+	if (t)
+		cw_prio_setprio(t, prio);
 	cw_hdr_init(&e.hdr, CW_EV_PRIO_CHANGE, sizeof(e), ktime_get_ns(), tsk);
 	e.old_prio = tsk->prio;
 	e.new_prio = prio;
@@ -892,6 +905,7 @@ int cw_trace_start(const struct cw_kmod_start *st)
 		}
 		cw_tps[i].registered = true;
 	}
+	cw_prio_start(st->pi_threshold_ns);
 	if (classes & CW_KMOD_C_ULOCK) {
 		err = cw_uprobes_start(st->stack_bytes, st->fp_depth,
 				       st->flags & CW_KMOD_S_LOCK_BEGIN);

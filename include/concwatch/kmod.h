@@ -48,7 +48,8 @@
 
 /* Event classes (cw_kmod_info.classes, cw_kmod_start.classes) */
 #define CW_KMOD_C_PROC (1ULL << 0)	/* CW_EV_FORK, _EXEC, _EXIT, _COMM */
-#define CW_KMOD_C_SCHED (1ULL << 1)	/* CW_EV_SCHED_SWITCH, _WAKEUP, CW_EV_PRIO_CHANGE */
+#define CW_KMOD_C_SCHED (1ULL << 1)	/* CW_EV_SCHED_SWITCH, _WAKEUP, CW_EV_PRIO_CHANGE,
+					 * CW_EV_PRIO_INVERSION (with ULOCK) */
 #define CW_KMOD_C_FUTEX (1ULL << 2)	/* CW_EV_FUTEX_BEGIN, _END */
 #define CW_KMOD_C_KLOCK (1ULL << 3)	/* CW_EV_KLOCK_BEGIN, _END (Linux 5.19) */
 #define CW_KMOD_C_ULOCK (1ULL << 4)	/* CW_EV_LOCK_*, _EDGE, CW_EV_BLOCKED (the probes) */
@@ -83,6 +84,8 @@ struct cw_kmod_start {
 				 * a multiple of 8 up to CW_KMOD_STACK_BYTES_MAX; 0: none */
 	__u32 fp_depth;		/* frame-pointer frames walked for a call path's id, up to
 				 * 30; 0: 16 */
+	__u64 pi_threshold_ns;	/* priority inversions shorter than this are not sent
+				 * (CW_EV_PRIO_INVERSION); 0: 1 ms */
 };
 
 #define CW_KMOD_STACK_BYTES_MAX 32768
