@@ -11,6 +11,8 @@
  *           pi_boosts: L raised from FIFO 10 (kernel prio 89) to H's (69), donor H
  *   fork    M a process of its own ("prio-m", not traced): the finding names M's pid
  *           and comm, and has no stack of M
+ * kmod and kmod_pi are plain and pi through the kernel module (--backend kmod), loaded
+ * here where it can be (the QEMU guests).
  * With the plain and fork variants, L's stack is taken where it spins holding the lock
  * (wl_prio's line_l); with plain, M's where it sleeps after its spin (line_m).
  * and, under `run` and `record`: --fail-on priority_inversion exits 66 (0 with PI); a
@@ -41,10 +43,12 @@ struct report {
 
 FIXTURE(prio) {
 	struct report r;
+	int kmod_loaded;	/* the module, by this test: unloaded after */
 };
 
 FIXTURE_VARIANT(prio) {
 	const char *flag;	/* wl_prio's: NULL, "-pi", "-fork" */
+	const char *backend;	/* NULL: BPF */
 };
 
 FIXTURE_VARIANT_ADD(prio, plain) {
@@ -59,13 +63,30 @@ FIXTURE_VARIANT_ADD(prio, fork) {
 	.flag = "-fork",
 };
 
+FIXTURE_VARIANT_ADD(prio, kmod) {
+	.flag = NULL,
+	.backend = "kmod",
+};
+
+FIXTURE_VARIANT_ADD(prio, kmod_pi) {
+	.flag = "-pi",
+	.backend = "kmod",
+};
+
 FIXTURE_SETUP(prio)
 {
 	const char *why = cw_live_skip_reason();
+	static char buf[256];
 
 	memset(&self->r, 0, sizeof(self->r));
+	self->kmod_loaded = 0;
 	if (!why && system("jq --version >/dev/null 2>&1"))
 		why = "jq is not installed";
+	if (!why && variant->backend) {
+		self->kmod_loaded = cw_kmod_load(buf, sizeof(buf));
+		if (self->kmod_loaded < 0)
+			why = buf;
+	}
 	if (why)
 		SKIP(return, "%s", why);
 }
@@ -74,6 +95,8 @@ FIXTURE_TEARDOWN(prio)
 {
 	if (self->r.wl.pid > 0)
 		cw_wl__stop(&self->r.wl);
+	if (self->kmod_loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
 	if (_metadata->passed && !_metadata->skip) {
 		if (self->r.json[0])
 			unlink(self->r.json);
@@ -89,7 +112,7 @@ TEST_F_TIMEOUT(prio, report, 300)
 	const char *wl_args[4] = { "-w", variant->flag, NULL };
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
 	struct report *r = &self->r;
-	const char *argv[8];
+	const char *argv[10];
 	long long h, l, m, pid_m, lock, spin, wl_pid, line_l, line_m;
 	char pid[16], reason[64] = "";
 	int out, err, status, i, n = 0;
@@ -127,6 +150,10 @@ TEST_F_TIMEOUT(prio, report, 300)
 	argv[n++] = "report";
 	argv[n++] = "-v";	/* says when it traces: only then does the work start */
 	argv[n++] = "--json";
+	if (variant->backend) {
+		argv[n++] = "--backend";
+		argv[n++] = variant->backend;
+	}
 	argv[n++] = "-p";
 	argv[n++] = pid;
 	argv[n] = NULL;

@@ -399,6 +399,7 @@ static int kmod_start(struct cw_source *src)
 
 	/* fp_depth 0: the module's 16 frames, the BPF programs' fp_depth */
 	st.stack_bytes = start_stack_bytes(&s->opts);
+	st.pi_threshold_ns = s->opts.pi_threshold_ns;
 	if (s->opts.no_uprobes)
 		st.classes &= ~CW_KMOD_C_ULOCK;
 	else if (raw(s))
