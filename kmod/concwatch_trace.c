@@ -456,19 +456,6 @@ static bool cw_futex_nr(long nr)
 	return false;
 }
 
-static bool cw_futex_blocks(u32 op)
-{
-	switch (op & CW_FUTEX_CMD_MASK) {
-	case 0:		/* FUTEX_WAIT */
-	case 6:		/* FUTEX_LOCK_PI */
-	case 9:		/* FUTEX_WAIT_BITSET */
-	case 11:	/* FUTEX_WAIT_REQUEUE_PI */
-	case 13:	/* FUTEX_LOCK_PI2 */
-		return true;
-	}
-	return false;
-}
-
 /* Tracepoints run with preemption off: user memory is read without faulting it in. */
 static u64 cw_user_u64(unsigned long uaddr)
 {
@@ -524,7 +511,7 @@ static void cw_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 		uaddr = a[0];
 		op = a[1];
 		val = a[2];
-		blocks = cw_futex_blocks(op);
+		blocks = cw_futex_op_blocks(op);
 		/* the timeout argument is a pointer only for the ops that wait */
 		utime = blocks ? a[3] : 0;
 		uaddr2 = a[4];
