@@ -459,6 +459,13 @@ static void cw_acquire_exit(struct pt_regs *regs, int acquired)
 		acquired = cw_rules_op_acquired(p->a.op, ret);
 	if (p->blocked)
 		cw_emit_blocked(p, CW_OFFCPU_NONE, 0, now);
+	/*
+	 * A busy or timed-out attempt names the holder its lock's memory says, in addr2
+	 * (events.h): the livelock rule needs who made it fail (the BPF programs put it
+	 * in the thread's CW_SITE_TRY entry; userspace does it here from the record)
+	 */
+	if (!acquired && (ret == EBUSY || ret == ETIMEDOUT))
+		p->addr2 = cw_lock_owner(p->a.addr, p->a.kind, p->a.attr);
 	cw_emit_lock(CW_EV_LOCK_ACQUIRED, p->a.contended ? CW_F_CONTENDED : 0, p->a.addr,
 		     p->addr2, p->a.kind, p->a.op, p->a.attr, p->a.ip, p->a.stack_id,
 		     now - p->a.begin_ns, acquired ? 0 : (ret ?: -1), now);

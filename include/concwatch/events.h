@@ -184,7 +184,9 @@ struct cw_ev_lock {
 	__u16 attr;	/* CW_ATTR_* */
 	__u8 kind;	/* CW_LOCK_* */
 	__u8 op;	/* CW_OP_* */
-	__u64 addr2;	/* COND_WAIT: the condition variable; else 0 */
+	__u64 addr2;	/* COND_WAIT: the condition variable; an ACQUIRED that failed with
+			 * EBUSY or ETIMEDOUT, from the kernel module: the holder's tid as
+			 * the lock's memory names it (0: not said); else 0 */
 };
 
 /* cw_ev_futex.op for the calls that have no op word of their own */
