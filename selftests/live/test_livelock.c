@@ -16,6 +16,8 @@
  *                once and succeeds once every two rounds: busy, but no livelock
  *   no_uprobes   lockstep under --no-uprobes: no finding, and the report says livelock
  *                detection is not available
+ *   kmod         lockstep through the kernel module (--backend kmod, loaded here where
+ *                it can be: the QEMU guests): the same finding
  *   run_fail_on_livelock   `run --fail-on livelock` exits 66 on lockstep, 0 on progress
  */
 #include <fcntl.h>
@@ -63,8 +65,12 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	argv[n++] = "--json";
 	argv[n++] = "-o";
 	argv[n++] = r->json;
-	if (no_uprobes)
+	if (no_uprobes == 1)
 		argv[n++] = "--no-uprobes";
+	if (no_uprobes == 2) {
+		argv[n++] = "--backend";
+		argv[n++] = "kmod";
+	}
 	argv[n++] = "-p";
 	argv[n++] = pid;
 	argv[n] = NULL;
@@ -83,11 +89,12 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 
 FIXTURE(ll) {
 	struct report r;
+	int kmod_loaded;	/* the module, by this test: unloaded after */
 };
 
 FIXTURE_VARIANT(ll) {
 	const char *mode;	/* wl_livelock's: 0 lockstep, 1 progress, 2 timed */
-	int no_uprobes;
+	int no_uprobes;		/* 1: --no-uprobes; 2: --backend kmod */
 };
 
 FIXTURE_VARIANT_ADD(ll, lockstep) {
@@ -107,13 +114,25 @@ FIXTURE_VARIANT_ADD(ll, no_uprobes) {
 	.no_uprobes = 1,
 };
 
+FIXTURE_VARIANT_ADD(ll, kmod) {
+	.mode = "0",
+	.no_uprobes = 2,
+};
+
 FIXTURE_SETUP(ll)
 {
 	const char *why = cw_live_skip_reason();
+	static char buf[256];
 
 	memset(&self->r, 0, sizeof(self->r));
+	self->kmod_loaded = 0;
 	if (!why && system("jq --version >/dev/null 2>&1"))
 		why = "jq is not installed";
+	if (!why && variant->no_uprobes == 2) {
+		self->kmod_loaded = cw_kmod_load(buf, sizeof(buf));
+		if (self->kmod_loaded < 0)
+			why = buf;
+	}
 	if (why)
 		SKIP(return, "%s", why);
 	report_run(_metadata, &self->r, variant->mode, variant->no_uprobes);
@@ -121,6 +140,8 @@ FIXTURE_SETUP(ll)
 
 FIXTURE_TEARDOWN(ll)
 {
+	if (self->kmod_loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
 	if (_metadata->passed && !_metadata->skip) {
 		if (self->r.json[0])
 			unlink(self->r.json);
@@ -151,7 +172,7 @@ TEST_F_TIMEOUT(ll, report, 120)
 		ASSERT_EQ(ROUNDS / 2, cw_field(self->r.wl.done, "acquired2"));
 	}
 	EXPECT_JQ(&self->r, ".lost_events == 0");
-	if (variant->no_uprobes) {
+	if (variant->no_uprobes == 1) {
 		EXPECT_JQ(&self->r, ".mode.uprobes == false and "
 				    "(.mode.not_available | index(\"livelock\") != null)");
 		EXPECT_JQ(&self->r, LIVELOCKS " | length == 0");
