@@ -84,6 +84,8 @@ chmod +x "$bed/selftests/live/test_bench_kmod.sh"
 echo "kmod bench: booting the guests (TCG: a few minutes each)" >&2
 O=$bed "$top/scripts/vmtest.sh" "$bed" >"$bed/out" 2>&1
 status=$?
+# kept for a second look: the guests' lines, from which the table is made
+mkdir -p "$O/bench" && cp "$bed/out" "$O/bench/kmod.out"
 if [ $status -ne 0 ] || grep -q '^not ok' "$bed/out"; then
 	grep -E '^(not ok|#.*(error|failed))' "$bed/out" >&2
 	echo "kmod bench: the bed failed (status $status)" >&2
@@ -134,9 +136,9 @@ END {
 		b = median(order[k] SUBSEP "bpf")
 		m = median(order[k] SUBSEP "kmod")
 		printf "%-22s %-12s %10.1f %10.1f %10.1f %9.1f %9.1f %9.2f\n", km[1], km[2], u, b, m,
-		       u > 0 ? b / u : 0, u > 0 ? m / u : 0, b > 0 ? m / b : 0
+		       (u > 0 ? b / u : 0), (u > 0 ? m / u : 0), (b > 0 ? m / b : 0)
 	}
 	if (bad)
 		printf "%d runs gave no result\n", bad > "/dev/stderr"
-	exit bad ? 1 : 0
+	exit (bad ? 1 : 0)
 }' "$bed/out"
