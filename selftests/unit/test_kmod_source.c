@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -21,6 +22,7 @@
 
 #include "kselftest_harness.h"
 #include "common/array.h"
+#include "common/time.h"
 #include "source/kmod.h"
 #include "source/probes.h"
 #include "cw_synth.h"
@@ -73,6 +75,17 @@ static size_t count_type(const struct seen *s, unsigned int type)
 	for (size_t i = 0; i < s->nr; i++)
 		n += nth(s, i)->type == type;
 	return n;
+}
+
+/* The last CW_EV_THREAD_STATS record of thread tid handed on, or NULL. */
+static const struct cw_ev_thread_stats *thread_stats(const struct seen *s, __u32 tid)
+{
+	const struct cw_ev_thread_stats *st = NULL;
+
+	for (size_t i = 0; i < s->nr; i++)
+		if (nth(s, i)->type == CW_EV_THREAD_STATS && nth(s, i)->tid == tid)
+			st = (const void *)nth(s, i);
+	return st;
 }
 
 static struct cw_ev_switch sw(__u64 ts, __u32 pid, __u32 tid)
@@ -340,7 +353,8 @@ static struct cw_ev_wakeup wake(__u64 ts, __u32 tid, __u32 waker_pid, __u32 wake
  * Wakeups from a release (the module named the waker's call path) are summed per
  * (process, waker, lock, path) as cw_sched.bpf.h sums them, CW_SITE_WAKE: two wakes by
  * thread 8 from one path; a wakeup without a path (a timer, a signal) and one from
- * another process blame nobody. Every wakeup goes on to the engine as well.
+ * another process blame nobody. Every wakeup goes on to the engine as well, and counts
+ * in its thread's figures (thread 9 woken three times, 10 once; the waker has none).
  */
 TEST_F(kmod, release_wakes_summed)
 {
@@ -355,7 +369,7 @@ TEST_F(kmod, release_wakes_summed)
 	const struct cw_ev_lock_stats *st;
 
 	put(_metadata, self->wfd, &in, sizeof(in));
-	ASSERT_EQ(6, drain(self));
+	ASSERT_EQ(10, drain(self));
 	EXPECT_EQ(4, count_type(&self->seen, CW_EV_SCHED_WAKEUP));
 	ASSERT_EQ(1, count_type(&self->seen, CW_EV_LOCK_STATS));
 	st = (const void *)nth(&self->seen, 4);
@@ -372,7 +386,10 @@ TEST_F(kmod, release_wakes_summed)
 	EXPECT_EQ(1, st->wait_hist[cw_hist_bucket(500)]);
 	EXPECT_EQ(1, st->wait_hist[cw_hist_bucket(1500)]);
 	EXPECT_EQ(0, st->flags);
-	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 5)->type);
+	ASSERT_EQ(2, count_type(&self->seen, CW_EV_THREAD_STATS));
+	EXPECT_EQ(3, thread_stats(&self->seen, 9)->nr_wakeups);
+	EXPECT_EQ(1, thread_stats(&self->seen, 10)->nr_wakeups);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 9)->type);
 }
 
 /* A lock operation of process 7 on the mutex at LOCK, from call path stack. */
@@ -436,7 +453,8 @@ static void expect_sum(struct __test_metadata *_metadata, const struct cw_ev_loc
  * three releases, of which the inner one of a recursive hold says no hold time. Path B: a
  * busy trylock and a timed-out timedlock (failures, their waits counted), a condvar wait
  * timed out (it took the mutex back: an acquisition), thread 10's lock, a failure that is
- * no try. The per-operation records are not handed on; init and dependencies are.
+ * no try. The per-operation records are not handed on; init and dependencies are. Thread
+ * 8's busy trylock and timed-out acquire count in its figures too (thread_stats).
  */
 TEST_F(kmod, lock_operations_summed)
 {
@@ -468,13 +486,14 @@ TEST_F(kmod, lock_operations_summed)
 
 	in.a2.attr = CW_ATTR_KNOWN | CW_ATTR_ROBUST;
 	put(_metadata, self->wfd, &in, sizeof(in));
-	ASSERT_EQ(6, drain(self));
+	ASSERT_EQ(7, drain(self));
 	EXPECT_EQ(0, memcmp(nth(&self->seen, 0), &in.init, sizeof(in.init)));
 	EXPECT_EQ(0, memcmp(nth(&self->seen, 1), &in.edge, sizeof(in.edge)));
 	a = (const void *)nth(&self->seen, 2);
 	b = (const void *)nth(&self->seen, 3);
 	t = (const void *)nth(&self->seen, 4);
-	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 5)->type);
+	EXPECT_EQ(CW_EV_THREAD_STATS, nth(&self->seen, 5)->type);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 6)->type);
 	expect_sum(_metadata, a, (struct want){
 		.what = CW_SITE_ACQUIRE, .kind = CW_LOCK_MUTEX,
 		.attr = CW_ATTR_KNOWN | CW_ATTR_ROBUST, .stack_id = 0xa1, .ip = 0x4010a1,
@@ -498,18 +517,24 @@ TEST_F(kmod, lock_operations_summed)
 	EXPECT_EQ(0, count_type(&self->seen, CW_EV_LOCK_BEGIN));
 	EXPECT_EQ(0, count_type(&self->seen, CW_EV_LOCK_ACQUIRED));
 	EXPECT_EQ(0, count_type(&self->seen, CW_EV_LOCK_RELEASED));
+	ASSERT_EQ(1, count_type(&self->seen, CW_EV_THREAD_STATS));
+	EXPECT_EQ(2, thread_stats(&self->seen, 8)->trylock_failures);
+	EXPECT_EQ(700, thread_stats(&self->seen, 8)->since_ns);
 
-	/* the next interval counts from zero; the maxima stay, as the BPF entries' do */
+	/*
+	 * The next interval counts from zero; the maxima stay, as the BPF entries' do. The
+	 * thread's figures did not move: not sent again.
+	 */
 	put(_metadata, self->wfd, &later, sizeof(later));
 	ASSERT_EQ(0, cw_source__stop(self->src));
 	ASSERT_EQ(2, drain(self));
-	a = (const void *)nth(&self->seen, 6);
+	a = (const void *)nth(&self->seen, 7);
 	expect_sum(_metadata, a, (struct want){
 		.what = CW_SITE_ACQUIRE, .kind = CW_LOCK_MUTEX,
 		.attr = CW_ATTR_KNOWN | CW_ATTR_ROBUST, .stack_id = 0xa1, .ip = 0x4010a1,
 		.wait_max = 1000, .hold_total = 100, .hold_max = 700 });
 	EXPECT_EQ(0, a->wait_hist[cw_hist_bucket(1000)]);
-	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 7)->type);
+	EXPECT_EQ(CW_EV_TICK, nth(&self->seen, 8)->type);
 }
 
 /*
@@ -677,7 +702,10 @@ TEST_F(kmod, unknown_type_handed_on)
 	EXPECT_EQ(0, st.lost[CW_LOST_MALFORMED]);
 }
 
-/* A thread's first record: its name from /proc goes first, once. */
+/*
+ * A thread's first record: its name from /proc goes first, once. (Its two switch-outs
+ * for no reason said make figures too, sent at the tick.)
+ */
 TEST_F(kmod, thread_named_first)
 {
 	struct {
@@ -687,7 +715,7 @@ TEST_F(kmod, thread_named_first)
 
 	ASSERT_EQ(0, prctl(PR_SET_NAME, "cw-kmod-test"));
 	put(_metadata, self->wfd, &in, sizeof(in));
-	ASSERT_EQ(4, drain(self));
+	ASSERT_EQ(5, drain(self));
 	c = (const void *)nth(&self->seen, 0);
 	ASSERT_EQ(CW_EV_COMM, c->hdr.type);
 	EXPECT_EQ(CW_F_SYNTHETIC, c->hdr.flags);
@@ -697,6 +725,365 @@ TEST_F(kmod, thread_named_first)
 	EXPECT_EQ(0, memcmp(nth(&self->seen, 1), &in.a, sizeof(in.a)));
 	EXPECT_EQ(0, memcmp(nth(&self->seen, 2), &in.b, sizeof(in.b)));
 	EXPECT_EQ(1, count_type(&self->seen, CW_EV_COMM));
+	EXPECT_EQ(1, count_type(&self->seen, CW_EV_THREAD_STATS));
+}
+
+/* A thread of process 7 at prio 125 (nice 5), as the module records it. */
+#define SCHED_PRIO 125
+
+/*
+ * A switch on cpu: prev leaves it for reason (waiting on addr), next gets it; 0 for an
+ * untraced task, which the module says as 0/0.
+ */
+static struct cw_ev_switch swc(__u64 ts, __u16 cpu, __u32 prev, __u8 reason, __u64 addr,
+			       __u32 next)
+{
+	struct cw_ev_switch e = sw(ts, prev ? 7 : 0, prev);
+
+	e.hdr.cpu = cpu;
+	e.reason = prev ? reason : CW_OFFCPU_NONE;
+	e.wait_addr = addr;
+	/* TASK_INTERRUPTIBLE, or still TASK_RUNNING */
+	e.prev_state = prev && reason != CW_OFFCPU_PREEMPTED;
+	e.next_pid = next ? 7 : 0;
+	e.next_tid = next;
+	e.prev_prio = e.next_prio = SCHED_PRIO;
+	return e;
+}
+
+/* Thread tid woken on cpu by an interrupt (no waker). */
+static struct cw_ev_wakeup wkc(__u64 ts, __u16 cpu, __u32 tid)
+{
+	struct cw_ev_wakeup w = wake(ts, tid, 0, 0, 0, 0, 0);
+
+	w.hdr.cpu = cpu;
+	w.reason = CW_OFFCPU_FUTEX;
+	w.prio = SCHED_PRIO;
+	return w;
+}
+
+static struct cw_ev_futex futexc(__u16 type, __u64 ts, __u16 cpu, __u32 tid)
+{
+	struct cw_ev_futex f = futex(ts, tid, 0x80, type == CW_EV_FUTEX_END ? 3600 : 0, 0);
+
+	f.hdr.type = type;
+	f.hdr.cpu = cpu;
+	return f;
+}
+
+static struct cw_ev_exit exitc(__u64 ts, __u16 cpu, __u32 tid)
+{
+	struct cw_ev_exit x;
+
+	memset(&x, 0, sizeof(x));
+	x.hdr = synth_hdr(CW_EV_EXIT, sizeof(x), ts, 7, tid);
+	x.hdr.cpu = cpu;
+	return x;
+}
+
+/*
+ * Thread 8's figures as the BPF programs keep them, at its exit: since, on CPU, off CPU
+ * runnable, in a futex wait, asleep; the longest run-queue wait, and those it had (0:
+ * none); its switches and wakeups. Everything else is 0 but the priorities.
+ */
+struct want_sched {
+	__u64 since, exit, oncpu, runnable, futex, sleep, runq_max, runq[3];
+	__u64 voluntary, involuntary, wakeups;
+};
+
+static void expect_final(struct __test_metadata *_metadata, const struct seen *seen,
+			 struct want_sched w)
+{
+	const struct cw_ev_thread_stats *got = thread_stats(seen, 8);
+	struct cw_ev_thread_stats want;
+	size_t n = 0;
+
+	for (size_t i = 0; i < seen->nr; i++)
+		n += nth(seen, i)->type == CW_EV_THREAD_STATS && nth(seen, i)->tid == 8;
+	/* the one at its exit: it has none after */
+	EXPECT_EQ(1, n);
+	ASSERT_NE(NULL, got);
+	memset(&want, 0, sizeof(want));
+	want.hdr = (struct cw_hdr){ .type = CW_EV_THREAD_STATS, .size = sizeof(want),
+				    .cpu = 0xffff, .flags = CW_F_AGGREGATED, .ts_ns = w.exit,
+				    .pid = 7, .tid = 8 };
+	want.since_ns = w.since;
+	want.oncpu_ns = w.oncpu;
+	want.offcpu_ns[CW_OFFCPU_PREEMPTED] = w.runnable;
+	want.offcpu_ns[CW_OFFCPU_FUTEX] = w.futex;
+	want.offcpu_ns[CW_OFFCPU_SLEEP] = w.sleep;
+	want.runq_ns_max = w.runq_max;
+	for (int i = 0; i < 3; i++)
+		if (w.runq[i])
+			want.runq_hist[cw_hist_bucket(w.runq[i])]++;
+	want.nr_voluntary = w.voluntary;
+	want.nr_involuntary = w.involuntary;
+	want.nr_wakeups = w.wakeups;
+	want.prio = want.normal_prio = SCHED_PRIO;
+	want.nice = SCHED_PRIO - 120;
+	EXPECT_EQ(w.since, got->since_ns);
+	EXPECT_EQ(w.exit, got->hdr.ts_ns);
+	EXPECT_EQ(w.oncpu, got->oncpu_ns);
+	EXPECT_EQ(w.runnable, got->offcpu_ns[CW_OFFCPU_PREEMPTED]);
+	EXPECT_EQ(w.futex, got->offcpu_ns[CW_OFFCPU_FUTEX]);
+	EXPECT_EQ(w.sleep, got->offcpu_ns[CW_OFFCPU_SLEEP]);
+	EXPECT_EQ(w.runq_max, got->runq_ns_max);
+	EXPECT_EQ(w.voluntary, got->nr_voluntary);
+	EXPECT_EQ(w.involuntary, got->nr_involuntary);
+	EXPECT_EQ(w.wakeups, got->nr_wakeups);
+	/* and nothing else */
+	EXPECT_EQ(0, memcmp(&want, got, sizeof(want)));
+}
+
+/*
+ * Thread 8 runs, is preempted by thread 9, runs, sleeps in a futex wait, is woken, gets
+ * a CPU from thread 10, runs and exits: its figures as the BPF programs make them, its
+ * switch-ins all seen (each after a traced thread). The records of CPU 0 and CPU 1 come
+ * in time order, or CPU 1's first in the same read, or CPU 1's in a drain before CPU 0's
+ * were read (the first drain applies nothing: its records are in the future, where more
+ * may come before them): the same figures.
+ */
+FIXTURE(sched) {
+	FIXTURE_DATA(kmod) k;
+};
+
+FIXTURE_VARIANT(sched) {
+	int order;		/* 0: time; 1: CPU 1's, then CPU 0's; 2: the same, two drains */
+};
+
+FIXTURE_VARIANT_ADD(sched, time_order) { .order = 0 };
+FIXTURE_VARIANT_ADD(sched, cpus_out_of_order) { .order = 1 };
+FIXTURE_VARIANT_ADD(sched, cpus_in_two_drains) { .order = 2 };
+
+FIXTURE_SETUP(sched)
+{
+	memset(&self->k.seen, 0, sizeof(self->k.seen));
+	open_source(_metadata, &self->k, 10000000000ULL);
+}
+
+FIXTURE_TEARDOWN(sched)
+{
+	cw_source__free(self->k.src);
+	close(self->k.wfd);
+	free(self->k.seen.buf);
+}
+
+#define FUTEX_WORD 0x7f0000001000ULL
+
+TEST_F(sched, figures_as_bpf_makes_them)
+{
+	/* an hour ahead: no drain before stop can know that nothing older comes */
+	__u64 b = variant->order == 2 ? cw_now_ns() + 3600000000000ULL : 0;
+	struct {
+		struct {
+			struct cw_ev_switch sw0;
+			struct cw_ev_wakeup wk0;
+			struct cw_ev_switch sw1, sw2;
+			struct cw_ev_futex fb;
+			struct cw_ev_switch sw3;
+		} cpu0;
+		struct {
+			struct cw_ev_wakeup wk1;
+			struct cw_ev_switch sw4;
+			struct cw_ev_futex fe;
+			struct cw_ev_exit ex;
+		} cpu1;
+	} in = {
+		.cpu0 = {
+			/* 9 goes to sleep, 8 runs */
+			swc(b + 1000, 0, 9, CW_OFFCPU_SLEEP, 0, 8),
+			wkc(b + 2000, 0, 9),
+			/* 8 preempted by 9, which waited 1000 for it */
+			swc(b + 3000, 0, 8, CW_OFFCPU_PREEMPTED, 0, 9),
+			/* 9 waits on a futex, 8 runs again after 500 */
+			swc(b + 3500, 0, 9, CW_OFFCPU_FUTEX, FUTEX_WORD + 64, 8),
+			futexc(CW_EV_FUTEX_BEGIN, b + 5900, 0, 8),
+			swc(b + 6000, 0, 8, CW_OFFCPU_FUTEX, FUTEX_WORD, 0),
+		},
+		.cpu1 = {
+			wkc(b + 9000, 1, 8),
+			/* 10 goes to sleep: 8 waited 400 for CPU 1 */
+			swc(b + 9400, 1, 10, CW_OFFCPU_SLEEP, 0, 8),
+			futexc(CW_EV_FUTEX_END, b + 9500, 1, 8),
+			exitc(b + 10000, 1, 8),
+		},
+	};
+	const struct cw_ev_thread_stats *u;
+	const struct cw_ev_thread_state *st = NULL;
+
+	if (variant->order == 0) {
+		put(_metadata, self->k.wfd, &in, sizeof(in));
+	} else {
+		put(_metadata, self->k.wfd, &in.cpu1, sizeof(in.cpu1));
+		if (variant->order == 2) {
+			ASSERT_LT(0, drain(&self->k));
+			EXPECT_EQ(0, count_type(&self->k.seen, CW_EV_THREAD_STATS));
+			ASSERT_EQ(0, cw_source__stop(self->k.src));
+		}
+		put(_metadata, self->k.wfd, &in.cpu0, sizeof(in.cpu0));
+	}
+	ASSERT_LT(0, drain(&self->k));
+
+	/* the switches and wakeups go on to the engine */
+	EXPECT_EQ(5, count_type(&self->k.seen, CW_EV_SCHED_SWITCH));
+	EXPECT_EQ(2, count_type(&self->k.seen, CW_EV_SCHED_WAKEUP));
+	expect_final(_metadata, &self->k.seen, (struct want_sched){
+		.since = b + 1000, .exit = b + 10000,
+		.oncpu = 2000 + 2500 + 600, .runnable = 500 + 400, .futex = 3000,
+		.runq_max = 500, .runq = { 500, 400 },
+		.voluntary = 1, .involuntary = 1, .wakeups = 1 });
+
+	/* 9 waits on its futex still: that wait up to when the figures were made */
+	u = thread_stats(&self->k.seen, 9);
+	ASSERT_NE(NULL, u);
+	EXPECT_EQ(b + 1000, u->since_ns);
+	EXPECT_EQ(500, u->oncpu_ns);
+	EXPECT_EQ(1000, u->offcpu_ns[CW_OFFCPU_SLEEP]);
+	EXPECT_EQ(1000, u->offcpu_ns[CW_OFFCPU_PREEMPTED]);
+	EXPECT_EQ(1000, u->runq_ns_max);
+	EXPECT_EQ(u->hdr.ts_ns > b + 3500 ? u->hdr.ts_ns - (b + 3500) : 0,
+		  u->offcpu_ns[CW_OFFCPU_FUTEX]);
+	EXPECT_EQ(2, u->nr_voluntary);
+	EXPECT_EQ(1, u->nr_wakeups);
+	for (size_t i = 0; i < self->k.seen.nr; i++)
+		if (nth(&self->k.seen, i)->type == CW_EV_THREAD_STATE &&
+		    nth(&self->k.seen, i)->tid == 9)
+			st = (const void *)nth(&self->k.seen, i);
+	ASSERT_NE(NULL, st);
+	EXPECT_EQ(CW_OFFCPU_FUTEX, st->state);
+	EXPECT_EQ(b + 3500, st->since_ns);
+	EXPECT_EQ(FUTEX_WORD + 64, st->wait_addr);
+	EXPECT_EQ(u->hdr.ts_ns, st->hdr.ts_ns);
+	/* 10, first seen going to sleep, asleep since */
+	EXPECT_EQ(b + 9400, thread_stats(&self->k.seen, 10)->since_ns);
+	EXPECT_EQ(0, thread_stats(&self->k.seen, 10)->oncpu_ns);
+}
+
+/*
+ * The module sends no switch whose prev is untraced (idle, another process): thread 8,
+ * switched in after the idle task, is taken to have run since it became runnable, woken
+ * or preempted, when it is next seen running (a futex call returning, its switch-out,
+ * its exit). A module that sends them (prev 0/0, as the BPF programs do) gives every
+ * runnable time exactly.
+ */
+FIXTURE(unseen) {
+	FIXTURE_DATA(kmod) k;
+};
+
+FIXTURE_VARIANT(unseen) {
+	int every_switch;	/* the switches from untraced tasks are sent too */
+};
+
+FIXTURE_VARIANT_ADD(unseen, after_traced_only) { .every_switch = 0 };
+FIXTURE_VARIANT_ADD(unseen, every_switch) { .every_switch = 1 };
+
+FIXTURE_SETUP(unseen)
+{
+	memset(&self->k.seen, 0, sizeof(self->k.seen));
+	open_source(_metadata, &self->k, 10000000000ULL);
+}
+
+FIXTURE_TEARDOWN(unseen)
+{
+	cw_source__free(self->k.src);
+	close(self->k.wfd);
+	free(self->k.seen.buf);
+}
+
+TEST_F(unseen, switch_in_after_untraced)
+{
+	struct {
+		struct cw_ev_switch sw0, sw1;
+		struct cw_ev_wakeup wk0;
+		struct cw_ev_switch in0;
+		struct cw_ev_futex fe;
+		struct cw_ev_switch sw2, in1, sw3;
+		struct cw_ev_wakeup wk1;
+		struct cw_ev_switch in2;
+		struct cw_ev_exit ex;
+	} in = {
+		swc(1000, 0, 10, CW_OFFCPU_SLEEP, 0, 8),
+		swc(2000, 0, 8, CW_OFFCPU_FUTEX, FUTEX_WORD, 0),
+		wkc(3000, 1, 8),
+		swc(3500, 1, 0, 0, 0, 8),
+		futexc(CW_EV_FUTEX_END, 3600, 1, 8),
+		swc(5000, 1, 8, CW_OFFCPU_PREEMPTED, 0, 0),
+		swc(6000, 0, 0, 0, 0, 8),
+		swc(7000, 0, 8, CW_OFFCPU_SLEEP, 0, 0),
+		wkc(8000, 0, 8),
+		swc(8200, 0, 0, 0, 0, 8),
+		exitc(9000, 0, 8),
+	};
+
+	if (variant->every_switch) {
+		put(_metadata, self->k.wfd, &in, sizeof(in));
+	} else {
+		/* the module as it is: none of the three switch-ins after an untraced task */
+		put(_metadata, self->k.wfd, &in, offsetof(typeof(in), in0));
+		put(_metadata, self->k.wfd, &in.fe, offsetof(typeof(in), in1) -
+						    offsetof(typeof(in), fe));
+		put(_metadata, self->k.wfd, &in.sw3, offsetof(typeof(in), in2) -
+						     offsetof(typeof(in), sw3));
+		put(_metadata, self->k.wfd, &in.ex, sizeof(in.ex));
+	}
+	ASSERT_LT(0, drain(&self->k));
+	if (variant->every_switch)
+		expect_final(_metadata, &self->k.seen, (struct want_sched){
+			.since = 1000, .exit = 9000,
+			.oncpu = 1000 + 1500 + 1000 + 800, .runnable = 500 + 1000 + 200,
+			.futex = 1000, .sleep = 1000, .runq_max = 1000, .runq = { 500, 1000, 200 },
+			.voluntary = 2, .involuntary = 1, .wakeups = 2 });
+	else
+		expect_final(_metadata, &self->k.seen, (struct want_sched){
+			.since = 1000, .exit = 9000,
+			.oncpu = 1000 + 2000 + 2000 + 1000, .futex = 1000, .sleep = 1000,
+			.voluntary = 2, .involuntary = 1, .wakeups = 2 });
+}
+
+/*
+ * Woken on its way to sleep (the waking before its switch-out, which still says a futex
+ * wait): runnable from the switch-out, as the BPF programs have it. Woken while running
+ * with no sleep to end (its futex call returns, a record of it after the waking): its
+ * next sleep is one.
+ */
+TEST_F(kmod, woken_on_its_way_to_sleep)
+{
+	struct {
+		struct cw_ev_switch sw0;
+		struct cw_ev_futex fb0;
+		struct cw_ev_wakeup wk0;
+		struct cw_ev_switch sw1, sw2;
+		struct cw_ev_futex fe0, fb1;
+		struct cw_ev_wakeup wk1;
+		struct cw_ev_futex fe1, fb2;
+		struct cw_ev_switch sw3;
+		struct cw_ev_wakeup wk2;
+		struct cw_ev_switch sw4;
+		struct cw_ev_exit ex;
+	} in = {
+		swc(1000, 0, 9, CW_OFFCPU_SLEEP, 0, 8),
+		futexc(CW_EV_FUTEX_BEGIN, 1900, 0, 8),
+		wkc(2000, 1, 8),
+		swc(2010, 0, 8, CW_OFFCPU_FUTEX, FUTEX_WORD, 9),
+		swc(2500, 0, 9, CW_OFFCPU_PREEMPTED, 0, 8),
+		futexc(CW_EV_FUTEX_END, 2600, 0, 8),
+		futexc(CW_EV_FUTEX_BEGIN, 2900, 0, 8),
+		wkc(3000, 1, 8),
+		futexc(CW_EV_FUTEX_END, 3010, 0, 8),
+		futexc(CW_EV_FUTEX_BEGIN, 3900, 0, 8),
+		swc(4000, 0, 8, CW_OFFCPU_FUTEX, FUTEX_WORD, 0),
+		wkc(6000, 1, 8),
+		swc(6100, 1, 10, CW_OFFCPU_SLEEP, 0, 8),
+		exitc(7000, 1, 8),
+	};
+
+	put(_metadata, self->wfd, &in, sizeof(in));
+	ASSERT_LT(0, drain(self));
+	expect_final(_metadata, &self->seen, (struct want_sched){
+		.since = 1000, .exit = 7000,
+		.oncpu = 1010 + 1500 + 900, .runnable = 490 + 100, .futex = 2000,
+		.runq_max = 490, .runq = { 490, 100 },
+		.voluntary = 2, .wakeups = 3 });
 }
 
 /*

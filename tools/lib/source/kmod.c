@@ -28,11 +28,14 @@
  *   timeline), and then, as under BPF, the lock operations are not summed: the engine
  *   counts them itself, and would count them twice. What the records do not carry is
  *   missing: the holder a lock word names at a failed trylock (CW_SITE_TRY's owner_tid,
- *   without which the livelock rule finds none), and the threads' trylock failures,
- *   which the BPF source sends in thread_stats.
+ *   without which the livelock rule finds none).
+ * - The threads' scheduling figures (thread_stats under BPF) are made from the switch,
+ *   wakeup and lock records by kmod_sched.c, in each thread's time order, and sent each
+ *   tick as CW_EV_THREAD_STATS; the switches and wakeups go on as they are.
  * - read() returns whole records from per-CPU rings, each ring in time order, the rings
  *   not with each other. The session's reorder window merges them, and it lets records
- *   go only after every source was drained: the order within one drain does not matter.
+ *   go only after every source was drained: the order within one drain does not matter
+ *   (but to the scheduling figures, which kmod_sched.c orders itself).
  * - A drain reads for a quarter of a tick at most while tracing goes on, for the reason
  *   bpf/stream.c gives: a target keeping every CPU busy fills the rings as fast as one
  *   reader empties them, and the session's deadline and ticks would wait for the drain.
@@ -73,6 +76,7 @@
 #include "engine/index.h"
 #include "source/emit.h"
 #include "source/kmod.h"
+#include "source/kmod_sched.h"
 #include "source/placement.h"
 #include "source/probes.h"
 #include "source/procinfo.h"
@@ -120,6 +124,8 @@ struct kmod_source {
 	__u32 nr_paths;
 	struct cw_index sum_ix;		/* (pid << 32 | tid, path << 32 | what) -> slot in sums */
 	__u64 sums_sent_ns;		/* when they were last sent */
+
+	struct cw_kmod_sched *sched;	/* the threads' scheduling figures */
 };
 
 /* A site's operations since the last tick, as the BPF programs key them in lock_sites. */
@@ -360,6 +366,8 @@ static int track(struct kmod_source *s, int pid, __u32 flags, unsigned long cmd)
 		proc_free(p);
 		return err;
 	}
+	/* what it recorded before, if it was traced once, is not its figures' */
+	cw_kmod_sched__traced(s->sched, pid, cw_now_ns());
 	if (ioctl(s->fd, cmd, &t)) {
 		err = -errno;
 		if (err == -ESRCH)
@@ -699,6 +707,9 @@ static int hand_on(struct kmod_source *s, const unsigned char *buf, size_t len)
 			s->malformed++;
 			continue;
 		}
+		err = cw_kmod_sched__record(s->sched, h);
+		if (err)
+			return err;
 		if (h->type == CW_EV_LOST) {
 			err = cw_emit__deliver_lost(&s->emit, (const struct cw_ev_lost *)h);
 		} else if (!raw(s) && (h->type == CW_EV_LOCK_BEGIN ||
@@ -735,6 +746,8 @@ static int send_module_stats(struct kmod_source *s, __u64 now)
 	if (now < s->emit.next_tick_ns && !s->stopped_ns)
 		return 0;
 	err = send_sums(s, now);
+	if (!err)
+		err = cw_kmod_sched__send(s->sched, &s->emit, s->quiet);
 	if (err || !s->started)
 		return err;
 	if (ioctl(s->fd, CW_KMOD_STATS, &ks)) {
@@ -759,7 +772,7 @@ static int kmod_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 {
 	struct kmod_source *s = (struct kmod_source *)src;
 	struct cw_emit *e = &s->emit;
-	__u64 until, now;
+	__u64 until, now, emptied_ns = 0;
 	int err;
 
 	until = s->quiet ? 0 : cw_now_ns() + s->opts.tick_ns / 4;
@@ -767,10 +780,14 @@ static int kmod_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	if (err)
 		return err;
 	for (;;) {
+		__u64 read_ns = cw_now_ns();
 		ssize_t n = read(s->fd, s->buf, CW_KMOD_READ_BYTES);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* every ring was empty: nothing recorded before read_ns is still to come */
+		if (!n || (n < 0 && errno == EAGAIN))
+			emptied_ns = read_ns;
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n < 0) {
@@ -789,7 +806,9 @@ static int kmod_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 
 	/* after stop, nothing newer than the stop can have been recorded */
 	now = s->stopped_ns ? s->stopped_ns : cw_now_ns();
-	err = send_module_stats(s, now);
+	err = cw_kmod_sched__advance(s->sched, e, emptied_ns, now, s->quiet && emptied_ns);
+	if (!err)
+		err = send_module_stats(s, now);
 	if (!err)
 		err = cw_emit__lost(e, CW_LOST_MALFORMED, s->malformed, now);
 	if (!err)
@@ -849,6 +868,11 @@ static int kmod_remove_process(struct cw_source *src, int pid)
 			set_err(s, "failed to remove process %d from the concwatch module's "
 				"targets: %s", pid, strerror(-err));
 		}
+		/* its threads' figures a last time; what it recorded is forgotten after */
+		if (cw_kmod_sched__untraced(s->sched, &s->emit, pid, cw_now_ns()) && !err) {
+			err = -ENOMEM;
+			set_err(s, "out of memory");
+		}
 		proc_free(s->procs[i]);
 		memmove(&s->procs[i], &s->procs[i + 1], (s->nr_procs - i - 1) * sizeof(*s->procs));
 		s->nr_procs--;
@@ -889,6 +913,7 @@ static void kmod_free(struct cw_source *src)
 	cw_index__fini(&s->sum_ix);
 	free(s->placed);
 	cw_thread_names__fini(&s->names);
+	cw_kmod_sched__free(s->sched);
 	cw_emit__fini(&s->emit);
 	free(s->buf);
 	free(s);
@@ -921,7 +946,11 @@ static int new_source(const struct cw_source_opts *opts, struct kmod_source **ou
 	s = calloc(1, sizeof(*s));
 	if (s)
 		s->buf = malloc(CW_KMOD_READ_BYTES);
-	if (!s || !s->buf) {
+	if (s && s->buf && cw_kmod_sched__new(&s->sched))
+		s->sched = NULL;
+	if (!s || !s->buf || !s->sched) {
+		if (s)
+			free(s->buf);
 		free(s);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
