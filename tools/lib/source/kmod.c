@@ -26,9 +26,8 @@
  *   same rules, and sent each tick as CW_EV_LOCK_STATS (site_sum(), hashed: one lookup
  *   a record); the per-operation records go on only when asked for (raw_events,
  *   timeline), and then, as under BPF, the lock operations are not summed: the engine
- *   counts them itself, and would count them twice. What the records do not carry is
- *   missing: the holder a lock word names at a failed trylock (CW_SITE_TRY's owner_tid,
- *   without which the livelock rule finds none).
+ *   counts them itself, and would count them twice. A failed attempt's record names
+ *   the holder its lock word said (addr2), which CW_SITE_TRY's owner_tid carries on.
  * - The threads' scheduling figures (thread_stats under BPF) are made from the switch,
  *   wakeup and lock records by kmod_sched.c, in each thread's time order, and sent each
  *   tick as CW_EV_THREAD_STATS; the switches and wakeups go on as they are.
@@ -601,11 +600,8 @@ static int sum_try(struct kmod_source *s, const struct cw_ev_lock *l, int took)
 	ss->st.ip = l->ip;
 	ss->st.stack_id = l->stack_id;
 	ss->st.op = l->op;
-	/*
-	 * FIXME(kmod owner): the BPF program names the holder the lock word says
-	 * (owner_tid); the module's records do not carry it, and the records of two CPUs
-	 * come here out of order, so no holder is guessed from them: 0, not said.
-	 */
+	/* the holder the lock word named at the failure (events.h: addr2), as BPF's */
+	ss->st.owner_tid = (__u32)l->addr2;
 	if (l->result == ETIMEDOUT)
 		add_wait(&ss->st, l->wait_ns);
 	return 0;
