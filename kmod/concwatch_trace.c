@@ -314,11 +314,12 @@ static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 	now = ktime_get_ns();
 	if (next_traced)
 		tn = cw_thread_find(next->pid);
-	if (!prev_traced)
-		goto in;
 	/* prev is still current: its own entry */
-	t = cw_thread_get(prev->pid);
-	if (preempt || prev_state == TASK_RUNNING) {
+	if (prev_traced)
+		t = cw_thread_get(prev->pid);
+	if (!prev_traced) {
+		/* a traced thread gets a CPU from another task: its switch-in, prev 0/0 */
+	} else if (preempt || prev_state == TASK_RUNNING) {
 		e.reason = CW_OFFCPU_PREEMPTED;
 	} else if (t && t->futex_active && t->futex_blocks) {
 		/* a probed acquire sleeps on its lock: what it waits for (concwatch_uprobe.c) */
@@ -335,8 +336,14 @@ static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 		t->off_addr = e.wait_addr;
 		t->off_ts = now;
 	}
+	/* an untraced task switched out is 0/0, as an untraced next is (cw_sched.bpf.h) */
 	cw_hdr_init(&e.hdr, CW_EV_SCHED_SWITCH, sizeof(e), now, prev);
-	e.prev_state = prev_state;
+	if (!prev_traced) {
+		e.hdr.pid = 0;
+		e.hdr.tid = 0;
+	} else {
+		e.prev_state = prev_state;
+	}
 	if (next_traced) {
 		e.next_pid = next->tgid;
 		e.next_tid = next->pid;
@@ -345,7 +352,6 @@ static void cw_probe_switch(void *data, bool preempt, struct task_struct *prev,
 	e.next_prio = next->prio;
 	e.prev_policy = prev->policy;
 	cw_ring_write(&e.hdr);
-in:
 	cw_prio_switch(prev, t, e.reason, e.wait_addr, next, tn, now);
 }
 

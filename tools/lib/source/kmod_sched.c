@@ -25,18 +25,14 @@
  *   are stamped with it, a thread's exit with its time. An event older than the horizon
  *   (a stall longer than that) is applied at the horizon, not dropped: figures never go
  *   down. Runs of a thread's own records (below) on one CPU are one event.
- * - Switch-ins. The module sends a switch only when the task leaving the CPU is traced:
- *   a thread's switch-in is seen when it follows another traced thread, not when it
- *   follows the idle task or another process's. FIXME(kmod sched): the module should send
- *   those switches too, prev 0/0 as the BPF programs send them; they are read here
- *   already. Until it does, a thread that became runnable (woken, preempted, forked) and
- *   is next seen running (its switch-out, or a record only it makes: its futex calls, lock
- *   operations, kernel-lock waits, the wakeups it does) with no switch-in between is
- *   taken to have run since it became runnable: RUNNABLE and the run-queue latency are
- *   the waits that a traced thread ended, a wait behind another task counts as on CPU.
- *   The other way, runnable until seen running, would show a thread computing without a
- *   system call as runnable all along. Until it is seen, neither is counted: its figures
- *   stand still meanwhile. Once a switch from an untraced task comes (every switch-in is
+ * - Switch-ins. The module sends every switch a traced thread is in, prev 0/0 when the
+ *   task leaving the CPU is not traced, as the BPF programs send them. A module that
+ *   sent only switch-outs (before this reader) showed a thread's switch-in only after
+ *   another traced thread: so a thread that became runnable (woken, preempted, forked)
+ *   and is next seen running (its switch-out, or a record only it makes: its futex
+ *   calls, lock operations, kernel-lock waits, the wakeups it does) with no switch-in
+ *   between is taken to have run since it became runnable, and until it is seen at all
+ *   neither is counted. Once a switch from an untraced task comes (every switch-in is
  *   sent), runnable time counts in progress, and a thread seen running without its
  *   switch-in (records lost) was runnable until then.
  * - Woken while still on its CPU (sched_waking before the switch-out of the sleep it
