@@ -419,9 +419,7 @@ TEST_F_TIMEOUT(hot, report, 300)
 	hot_cold_lock_ranks_after_hot_lock(_metadata, self, variant);
 	hot_holder_blame_names_the_holding_function(_metadata, self, variant);
 	hot_hotspot_finding_names_hot_lock(_metadata, self, variant);
-	/* FIXME(kmod sched): the module's reader does not sum the threads' scheduling yet */
-	if (variant->no_uprobes != 2)
-		hot_thread_table_has_figures(_metadata, self, variant);
+	hot_thread_table_has_figures(_metadata, self, variant);
 }
 
 /*
