@@ -24,10 +24,10 @@
 #include "cw_locks.bpf.h"
 #include "cw_sites.bpf.h"
 #include "cw_stack.bpf.h"
+#include "concwatch/glibc.h"
 
 #define FUTEX_CMD_MASK 0x7f
 #define FUTEX_TID_MASK 0x3fffffff	/* uapi/linux/futex.h: macros are not in BTF */
-#define CW_GLIBC_MUTEX_OWNER_OFF 8	/* pthread_mutex_t.__data.__owner (glibc, x86-64) */
 #define CW_EAGAIN 11
 #define CW_ETIMEDOUT 110
 

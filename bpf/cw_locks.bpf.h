@@ -37,21 +37,7 @@
 #define CW_RULES_INLINE static __always_inline
 #define CW_RULES_HOOK static __always_inline
 #include "concwatch/lockrules.h"
-
-/* glibc 2.34+ (x86-64) layouts, checked by selftests/unit: the mutex's __kind, the rwlock's __flags */
-#define GLIBC_MUTEX_KIND_OFF 16
-#define GLIBC_MUTEX_KIND_MASK 3		/* PTHREAD_MUTEX_KIND_MASK_NP */
-#define GLIBC_MUTEX_RECURSIVE 1
-#define GLIBC_MUTEX_ERRORCHECK 2
-#define GLIBC_MUTEX_ROBUST 0x10
-#define GLIBC_MUTEX_PI 0x20
-#define GLIBC_MUTEX_PP 0x40
-#define GLIBC_MUTEX_PSHARED 0x80
-#define GLIBC_RWLOCK_FLAGS_OFF 48
-#define GLIBC_RWLOCK_WRITER_NONRECURSIVE 2	/* the only kind that makes readers wait for writers */
-#define GLIBC_MUTEX_OWNER_OFF 8		/* __owner: the holder's tid */
-#define GLIBC_RWLOCK_CUR_WRITER_OFF 24	/* __cur_writer: the writer's tid, 0 = none */
-#define CW_PI_TID_MASK 0x3fffffff	/* FUTEX_TID_MASK: a PI mutex's word holds its owner */
+#include "concwatch/glibc.h"
 
 /* A glibc lock's futex words are within its first 16 bytes (rwlock: +0..+12). */
 #define CW_LOCK_WORDS 16
@@ -181,34 +167,20 @@ static __always_inline __u32 lock_gen(__u32 tgid, __u64 addr)
 	return g ? *g : 0;
 }
 
-/* What the lock's own memory says about it: recursive? writer-preferring? */
+/* What the lock's own memory says about it: recursive? writer-preferring? (glibc.h) */
 static __always_inline __u16 read_attr(__u64 addr, __u8 kind)
 {
 	__u32 word = 0;
-	__u16 attr = CW_ATTR_KNOWN;
 
-	if (kind == CW_LOCK_MUTEX) {
-		if (bpf_probe_read_user(&word, sizeof(word), (void *)(addr + GLIBC_MUTEX_KIND_OFF)))
-			return 0;
-		if ((word & GLIBC_MUTEX_KIND_MASK) == GLIBC_MUTEX_RECURSIVE)
-			attr |= CW_ATTR_RECURSIVE;
-		if ((word & GLIBC_MUTEX_KIND_MASK) == GLIBC_MUTEX_ERRORCHECK)
-			attr |= CW_ATTR_ERRORCHECK;
-		if (word & GLIBC_MUTEX_ROBUST)
-			attr |= CW_ATTR_ROBUST;
-		if (word & GLIBC_MUTEX_PI)
-			attr |= CW_ATTR_PI;
-		if (word & GLIBC_MUTEX_PP)
-			attr |= CW_ATTR_PROTECT;
-		if (word & GLIBC_MUTEX_PSHARED)
-			attr |= CW_ATTR_PSHARED;
-	} else if (kind == CW_LOCK_RWLOCK) {
-		if (bpf_probe_read_user(&word, sizeof(word), (void *)(addr + GLIBC_RWLOCK_FLAGS_OFF)))
-			return 0;
-		if (word == GLIBC_RWLOCK_WRITER_NONRECURSIVE)
-			attr |= CW_ATTR_WRITER_PREF;
-	}
-	return attr;
+	if (kind == CW_LOCK_MUTEX)
+		return bpf_probe_read_user(&word, sizeof(word),
+					   (void *)(addr + CW_GLIBC_MUTEX_KIND_OFF)) ?
+			       0 : cw_glibc_mutex_attr(word);
+	if (kind == CW_LOCK_RWLOCK)
+		return bpf_probe_read_user(&word, sizeof(word),
+					   (void *)(addr + CW_GLIBC_RWLOCK_FLAGS_OFF)) ?
+			       0 : cw_glibc_rwlock_attr(word);
+	return CW_ATTR_KNOWN;
 }
 
 static __always_inline void emit_lock(__u16 type, __u64 addr, __u64 addr2, __u8 kind, __u8 op,
@@ -542,17 +514,13 @@ static __always_inline int lock_memory_freed(struct pt_regs *ctx, __u64 ptr)
  */
 static __always_inline __u32 lock_owner(__u64 addr, __u8 kind, __u16 attr)
 {
-	__u32 w = 0;
+	__u32 w = 0, mask;
+	int off = cw_glibc_owner_word(kind, attr, &mask);
 
-	if (kind == CW_LOCK_MUTEX && (attr & CW_ATTR_PI)) {
-		bpf_probe_read_user(&w, sizeof(w), (void *)addr);
-		return w & CW_PI_TID_MASK;
-	}
-	if (kind == CW_LOCK_MUTEX)
-		bpf_probe_read_user(&w, sizeof(w), (void *)(addr + GLIBC_MUTEX_OWNER_OFF));
-	else if (kind == CW_LOCK_RWLOCK)
-		bpf_probe_read_user(&w, sizeof(w), (void *)(addr + GLIBC_RWLOCK_CUR_WRITER_OFF));
-	return w;
+	if (off < 0)
+		return 0;
+	bpf_probe_read_user(&w, sizeof(w), (void *)(addr + off));
+	return w & mask;
 }
 
 /*

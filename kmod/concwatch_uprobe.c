@@ -43,24 +43,11 @@
 #include <linux/vmalloc.h>
 
 #include <concwatch/events.h>
+#include <concwatch/glibc.h>
 #include <concwatch/kmod.h>
 
 #include "concwatch.h"
 
-/* glibc 2.34+ (x86-64) layouts, as bpf/cw_locks.bpf.h reads them */
-#define GLIBC_MUTEX_KIND_OFF 16
-#define GLIBC_MUTEX_KIND_MASK 3
-#define GLIBC_MUTEX_RECURSIVE 1
-#define GLIBC_MUTEX_ERRORCHECK 2
-#define GLIBC_MUTEX_ROBUST 0x10
-#define GLIBC_MUTEX_PI 0x20
-#define GLIBC_MUTEX_PP 0x40
-#define GLIBC_MUTEX_PSHARED 0x80
-#define GLIBC_RWLOCK_FLAGS_OFF 48
-#define GLIBC_RWLOCK_WRITER_NONRECURSIVE 2
-#define GLIBC_MUTEX_OWNER_OFF 8
-#define GLIBC_RWLOCK_CUR_WRITER_OFF 24
-#define CW_PI_TID_MASK 0x3fffffff
 #define CW_COND_BYTES 48	/* glibc's pthread_cond_t */
 
 #define CW_FP_MAX 32		/* frames of a call path's id, pc and [sp] included */
@@ -126,46 +113,27 @@ static u32 cw_peek_u32(u64 uaddr)
 	return v;
 }
 
-/* What the lock's own memory says about it: recursive? writer-preferring? */
+/* What the lock's own memory says about it: recursive? writer-preferring? (glibc.h) */
 static u16 cw_read_attr(u64 addr, u8 kind)
 {
-	u16 attr = CW_ATTR_KNOWN;
 	u32 word;
 
-	if (kind == CW_LOCK_MUTEX) {
-		if (cw_peek(&word, addr + GLIBC_MUTEX_KIND_OFF, sizeof(word)))
-			return 0;
-		if ((word & GLIBC_MUTEX_KIND_MASK) == GLIBC_MUTEX_RECURSIVE)
-			attr |= CW_ATTR_RECURSIVE;
-		if ((word & GLIBC_MUTEX_KIND_MASK) == GLIBC_MUTEX_ERRORCHECK)
-			attr |= CW_ATTR_ERRORCHECK;
-		if (word & GLIBC_MUTEX_ROBUST)
-			attr |= CW_ATTR_ROBUST;
-		if (word & GLIBC_MUTEX_PI)
-			attr |= CW_ATTR_PI;
-		if (word & GLIBC_MUTEX_PP)
-			attr |= CW_ATTR_PROTECT;
-		if (word & GLIBC_MUTEX_PSHARED)
-			attr |= CW_ATTR_PSHARED;
-	} else if (kind == CW_LOCK_RWLOCK) {
-		if (cw_peek(&word, addr + GLIBC_RWLOCK_FLAGS_OFF, sizeof(word)))
-			return 0;
-		if (word == GLIBC_RWLOCK_WRITER_NONRECURSIVE)
-			attr |= CW_ATTR_WRITER_PREF;
-	}
-	return attr;
+	if (kind == CW_LOCK_MUTEX)
+		return cw_peek(&word, addr + CW_GLIBC_MUTEX_KIND_OFF, sizeof(word)) ? 0 :
+			cw_glibc_mutex_attr(word);
+	if (kind == CW_LOCK_RWLOCK)
+		return cw_peek(&word, addr + CW_GLIBC_RWLOCK_FLAGS_OFF, sizeof(word)) ? 0 :
+			cw_glibc_rwlock_attr(word);
+	return CW_ATTR_KNOWN;
 }
 
-/* Who holds the lock, as its memory says; 0 when it does not say (cw_locks.bpf.h). */
+/* Who holds the lock, as its memory says; 0 when it does not say (glibc.h). */
 static u32 cw_lock_owner(u64 addr, u8 kind, u16 attr)
 {
-	if (kind == CW_LOCK_MUTEX && (attr & CW_ATTR_PI))
-		return cw_peek_u32(addr) & CW_PI_TID_MASK;
-	if (kind == CW_LOCK_MUTEX)
-		return cw_peek_u32(addr + GLIBC_MUTEX_OWNER_OFF);
-	if (kind == CW_LOCK_RWLOCK)
-		return cw_peek_u32(addr + GLIBC_RWLOCK_CUR_WRITER_OFF);
-	return 0;
+	u32 mask;
+	int off = cw_glibc_owner_word(kind, attr, &mask);
+
+	return off < 0 ? 0 : cw_peek_u32(addr + off) & mask;
 }
 
 /* ---- user stacks: an id per call path, its frames and a raw copy sent once ---- */
