@@ -7,6 +7,8 @@
  * edges). Both kinds of output go into an engine each, and the engines must agree on
  * every dependency between the table's locks (ends, lifetimes, read flags, gate, kinds
  * and attributes), on the acquisitions of every lock, and on the held-set overflows.
+ * The kernel module's path (kmod/concwatch_rules.c) is held to the same table, where it
+ * can be loaded (the QEMU guests).
  */
 #include <stdlib.h>
 
@@ -100,9 +102,8 @@ static void log_dep(struct __test_metadata *_metadata, const char *what, __u64 b
 	       d->gate ? name_of(base, d->gate, g, sizeof(g)) : "-");
 }
 
-TEST(bpf_conforms_to_userspace_rules)
+static void conforms(struct __test_metadata *_metadata, const char *backend)
 {
-	const char *why = cw_live_skip_reason();
 	const char *args[] = { "-w", NULL };
 	struct cw_source_opts opts = {};
 	struct cw_engine *live, *ref;
@@ -114,8 +115,6 @@ TEST(bpf_conforms_to_userspace_rules)
 	char err[256] = "";
 	__u64 base, clock = 0;
 
-	if (why)
-		SKIP(return, "%s", why);
 	ASSERT_EQ(0, cw_wl__start(&wl, "wl_rules", args));
 	base = cw_field(wl.ready, "base");
 	ASSERT_NE(-1, (long long)base);
@@ -124,6 +123,7 @@ TEST(bpf_conforms_to_userspace_rules)
 	ASSERT_NE(NULL, live);
 	ASSERT_NE(NULL, ref);
 	opts.pid = wl.pid;
+	opts.backend = backend;
 	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, live, &sess, err, sizeof(err)))
 		TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, sess));
@@ -175,6 +175,33 @@ TEST(bpf_conforms_to_userspace_rules)
 	cw_engine__free(ref);
 	cw_engine__free(live);
 	EXPECT_EQ(0, cw_wl__stop(&wl));
+}
+
+TEST(bpf_conforms_to_userspace_rules)
+{
+	const char *why = cw_live_skip_reason();
+
+	if (why)
+		SKIP(return, "%s", why);
+	conforms(_metadata, NULL);
+}
+
+TEST(kmod_conforms_to_userspace_rules)
+{
+	const char *why = cw_live_skip_reason();
+	char buf[256];
+	int loaded = 0;
+
+	if (!why) {
+		loaded = cw_kmod_load(buf, sizeof(buf));
+		if (loaded < 0)
+			why = buf;
+	}
+	if (why)
+		SKIP(return, "%s", why);
+	conforms(_metadata, "kmod");
+	if (loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
 }
 
 /*
