@@ -98,6 +98,18 @@ const char *cw_live_skip_reason(void)
 	return NULL;
 }
 
+const char *cw_kmod_skip_reason(int *loaded)
+{
+	static char buf[256];
+	const char *why = cw_live_skip_reason();
+
+	*loaded = 0;
+	if (why)
+		return why;
+	*loaded = cw_kmod_load(buf, sizeof(buf));
+	return *loaded < 0 ? buf : NULL;
+}
+
 int cw_kmod_load(char *why, size_t len)
 {
 	const char *ko = getenv("CW_KMOD") ?: "/cw/kmod/concwatch.ko";

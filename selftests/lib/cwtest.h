@@ -144,6 +144,12 @@ const char *cw_live_skip_reason(void);
  * loaded, -1 with why it cannot be (no file, modules disabled).
  */
 int cw_kmod_load(char *why, size_t len);
+/*
+ * Why a live test through the kernel module cannot run here (cw_live_skip_reason(), or
+ * the module cannot be loaded), or NULL with the module loaded: *loaded 1 when this call
+ * loaded it (cw_kmod_unload() it after). The reason is in a static buffer.
+ */
+const char *cw_kmod_skip_reason(int *loaded);
 int cw_kmod_unload(void);
 
 /* Run argv to completion, capturing stdout and stderr (malloc'ed, NUL-terminated).

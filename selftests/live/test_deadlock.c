@@ -622,15 +622,9 @@ TEST(run_fail_on_deadlock)
 /* The same through the kernel module: its blocked records and dependencies. */
 TEST(run_fail_on_deadlock_kmod)
 {
-	const char *why = cw_live_skip_reason();
-	char buf[256];
-	int loaded = 0;
+	int loaded;
+	const char *why = cw_kmod_skip_reason(&loaded);
 
-	if (!why) {
-		loaded = cw_kmod_load(buf, sizeof(buf));
-		if (loaded < 0)
-			why = buf;
-	}
 	if (why)
 		SKIP(return, "%s", why);
 	fail_on_deadlock(_metadata, "kmod");

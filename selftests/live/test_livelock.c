@@ -122,17 +122,13 @@ FIXTURE_VARIANT_ADD(ll, kmod) {
 FIXTURE_SETUP(ll)
 {
 	const char *why = cw_live_skip_reason();
-	static char buf[256];
 
 	memset(&self->r, 0, sizeof(self->r));
 	self->kmod_loaded = 0;
 	if (!why && system("jq --version >/dev/null 2>&1"))
 		why = "jq is not installed";
-	if (!why && variant->no_uprobes == 2) {
-		self->kmod_loaded = cw_kmod_load(buf, sizeof(buf));
-		if (self->kmod_loaded < 0)
-			why = buf;
-	}
+	if (!why && variant->no_uprobes == 2)
+		why = cw_kmod_skip_reason(&self->kmod_loaded);
 	if (why)
 		SKIP(return, "%s", why);
 	report_run(_metadata, &self->r, variant->mode, variant->no_uprobes);

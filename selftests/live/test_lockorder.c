@@ -231,15 +231,10 @@ FIXTURE(kmod) {
 
 FIXTURE_SETUP(kmod)
 {
-	const char *why = cw_live_skip_reason();
-	static char buf[256];
+	const char *why;
 
 	memset(self, 0, sizeof(*self));
-	if (!why) {
-		self->loaded = cw_kmod_load(buf, sizeof(buf));
-		if (self->loaded < 0)
-			why = buf;
-	}
+	why = cw_kmod_skip_reason(&self->loaded);
 	if (why)
 		SKIP(return, "%s", why);
 	backend = "kmod";

@@ -76,17 +76,13 @@ FIXTURE_VARIANT_ADD(prio, kmod_pi) {
 FIXTURE_SETUP(prio)
 {
 	const char *why = cw_live_skip_reason();
-	static char buf[256];
 
 	memset(&self->r, 0, sizeof(self->r));
 	self->kmod_loaded = 0;
 	if (!why && system("jq --version >/dev/null 2>&1"))
 		why = "jq is not installed";
-	if (!why && variant->backend) {
-		self->kmod_loaded = cw_kmod_load(buf, sizeof(buf));
-		if (self->kmod_loaded < 0)
-			why = buf;
-	}
+	if (!why && variant->backend)
+		why = cw_kmod_skip_reason(&self->kmod_loaded);
 	if (why)
 		SKIP(return, "%s", why);
 }
