@@ -20,6 +20,8 @@
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
 #include <linux/uaccess.h>
 
 #include <concwatch/events.h>
@@ -122,11 +124,14 @@ static pid_t cw_global_tgid(pid_t pid)
 	return tgid;
 }
 
-static long cw_ioctl_target(unsigned int cmd, void __user *arg)
+/* The target ioctls; *added: the process now in the set (ADD, SET), else 0. */
+static long cw_ioctl_target(unsigned int cmd, void __user *arg, pid_t *added)
 {
 	struct cw_kmod_target t;
 	pid_t tgid;
+	long err;
 
+	*added = 0;
 	if (copy_from_user(&t, arg, sizeof(t)))
 		return -EFAULT;
 	if (t.flags & ~CW_KMOD_T_CHILDREN || t.pid < 0 || (!t.pid && cmd != CW_KMOD_SET_TARGET))
@@ -139,20 +144,54 @@ static long cw_ioctl_target(unsigned int cmd, void __user *arg)
 		return cw_targets_remove(tgid > 0 ? tgid : t.pid);
 	if (tgid < 0)
 		return tgid;
-	if (cmd == CW_KMOD_ADD_TARGET)
-		return cw_targets_add(tgid, t.flags);
-	return cw_targets_set(tgid, t.flags);
+	err = cmd == CW_KMOD_ADD_TARGET ? cw_targets_add(tgid, t.flags) :
+					  cw_targets_set(tgid, t.flags);
+	if (!err)
+		*added = tgid;
+	return err;
+}
+
+/*
+ * Process tgid (global) was forked from a traced process and has not exec'd since: its
+ * memory is a copy of its parent's, breakpoints included (uprobe_dup_mmap() marks it
+ * MMF_HAS_UPROBES; an exec's new memory has none until a uprobe is installed there).
+ */
+static bool cw_inherits_probes(pid_t tgid)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	bool inherits = false;
+
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(tgid, &init_pid_ns), PIDTYPE_TGID);
+	if (task && cw_traced(rcu_dereference(task->real_parent)->tgid, NULL))
+		get_task_struct(task);
+	else
+		task = NULL;
+	rcu_read_unlock();
+	if (!task)
+		return false;
+	mm = get_task_mm(task);
+	if (mm) {
+		inherits = test_bit(MMF_HAS_UPROBES, &mm->flags);
+		mmput(mm);
+	}
+	put_task_struct(task);
+	return inherits;
 }
 
 static long cw_ioctl_target_retarget(unsigned int cmd, void __user *arg)
 {
-	long err = cw_ioctl_target(cmd, arg);
+	pid_t added;
+	long err = cw_ioctl_target(cmd, arg, &added);
 
 	/*
 	 * The uprobes' filters were asked when they were registered: a process added
-	 * since has no breakpoints in the libraries it mapped already.
+	 * since has no breakpoints in the libraries it mapped already, unless it has its
+	 * traced parent's (run adds each child held at its fork: registering every probe
+	 * again for each would walk every process that maps libc).
 	 */
-	if (!err && cmd != CW_KMOD_REMOVE_TARGET)
+	if (!err && added && !cw_inherits_probes(added))
 		err = cw_uprobes_retarget();
 	return err;
 }

@@ -21,6 +21,8 @@
  *                 dependencies, a contended acquire (CONTENDED, BLOCKED with its
  *                 holder, the switch on the lock), holds, call paths; a process added
  *                 while tracing is probed, one never added takes no trap (exact hits)
+ *   inherited    a target's child forked while tracing and added then: traced through the
+ *                breakpoints its memory inherited (the probes are not registered again)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -1006,6 +1008,96 @@ TEST_F(dev, lock_probes)
 	EXPECT_EQ(0, lock_child_end(&traced));
 	EXPECT_EQ(0, lock_child_end(&added));
 	EXPECT_EQ(0, lock_child_end(&other));
+	free(s.buf);
+}
+
+/*
+ * A process that forks, on a byte, a child that sends its pid, runs abba() on the next
+ * byte sent to it, answers, and exits on the one after; the process exits on its second
+ * byte. Pipes: to[0] the process's, gto[0]/gfrom[1] its child's (all made here, so that
+ * the test holds the other ends).
+ */
+struct forker {
+	pid_t pid, child;
+	int to, gto, gfrom;
+};
+
+static int forker_start(struct forker *f, int dev)
+{
+	int to[2], gto[2], gfrom[2];
+	char c;
+
+	if (pipe2(to, O_CLOEXEC) || pipe2(gto, O_CLOEXEC) || pipe2(gfrom, O_CLOEXEC))
+		return -1;
+	f->pid = fork();
+	if (f->pid < 0)
+		return -1;
+	if (!f->pid) {
+		pid_t g;
+
+		close(dev);
+		if (read(to[0], &c, 1) != 1)
+			_exit(1);
+		g = fork();
+		if (!g) {
+			pid_t me = getpid();
+
+			if (write(gfrom[1], &me, sizeof(me)) != sizeof(me) ||
+			    read(gto[0], &c, 1) != 1)
+				_exit(1);
+			abba();
+			if (write(gfrom[1], "d", 1) != 1 || read(gto[0], &c, 1) != 1)
+				_exit(1);
+			_exit(0);
+		}
+		if (g < 0 || read(to[0], &c, 1) != 1 || waitpid(g, NULL, 0) != g)
+			_exit(2);
+		_exit(0);
+	}
+	f->to = to[1];
+	f->gto = gto[1];
+	f->gfrom = gfrom[0];
+	close(to[0]);
+	close(gto[0]);
+	close(gfrom[1]);
+	return 0;
+}
+
+TEST_F(dev, inherited)
+{
+	struct cw_kmod_start st = { .classes = CW_KMOD_C_ALL };
+	struct cw_kmod_stats ks = {};
+	struct seen s = {};
+	struct forker f;
+	int edges = 0, status;
+	char c;
+
+	CW_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, forker_start(&f, self->fd));
+	ASSERT_EQ(0, add_mutex_probes(self->fd));
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_SET_TARGET, f.pid, 0));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_START, &st));
+	/* its child, forked now, without CW_KMOD_T_CHILDREN: added by hand */
+	ASSERT_EQ(1, write(f.to, "f", 1));
+	ASSERT_EQ(sizeof(f.child), read(f.gfrom, &f.child, sizeof(f.child)));
+	ASSERT_EQ(0, target(self->fd, CW_KMOD_ADD_TARGET, f.child, 0));
+	ASSERT_EQ(1, write(f.gto, "g", 1));
+	ASSERT_EQ(1, read(f.gfrom, &c, 1));
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STATS, &ks));
+	/* abba()'s four acquires (entry and return) and four releases, all the child's */
+	EXPECT_EQ(12, ks.probe_hits);
+	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
+	ASSERT_EQ(0, drain(self->fd, &s));
+	for_each_record(h, &s)
+		edges += h->type == CW_EV_LOCK_EDGE && h->pid == (__u32)f.child;
+	EXPECT_EQ(2, edges);
+	EXPECT_EQ(1, write(f.gto, "x", 1));
+	EXPECT_EQ(1, write(f.to, "x", 1));
+	EXPECT_EQ(f.pid, waitpid(f.pid, &status, 0));
+	EXPECT_EQ(0, status);
+	close(f.to);
+	close(f.gto);
+	close(f.gfrom);
 	free(s.buf);
 }
 
