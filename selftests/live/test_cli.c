@@ -502,16 +502,15 @@ TEST(run_untraceable_command)
  * The inversion of wl_abba, started by a shell that forks and execs it: found in the
  * grandchild, whose threads and locks the JSON names.
  */
-TEST(run_finds_inversion_in_grandchild)
+static void inversion_in_grandchild(struct __test_metadata *_metadata, const char *backend)
 {
 	char path[PATH_MAX + 64], script[PATH_MAX + 80];
 	struct result r;
 
-	LIVE_OR_SKIP();
 	snprintf(script, sizeof(script), "%s; exit 0",
 		 cw_workload_path("wl_abba", path, sizeof(path)));
-	r = run_args((const char *[]){ "run", "--json", "-o", "-", "--", "/bin/sh", "-c", script,
-				       NULL });
+	r = run_args((const char *[]){ "run", "--backend", backend, "--json", "-o", "-", "--",
+				       "/bin/sh", "-c", script, NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.out, "\"findings\": [\n    {\"kind\": \"lock_order_inversion\", "
 				      "\"severity\": \"warning\", \"locks\": [{\"addr\": "));
@@ -522,6 +521,29 @@ TEST(run_finds_inversion_in_grandchild)
 	/* one finding only */
 	EXPECT_EQ(NULL, strstr(strstr(r.out, "lock_order_inversion") + 1, "lock_order_inversion"));
 	result_free(&r);
+}
+
+TEST(run_finds_inversion_in_grandchild)
+{
+	LIVE_OR_SKIP();
+	inversion_in_grandchild(_metadata, "bpf");
+}
+
+/*
+ * The same through the kernel module: the shell's child is added held at its fork, with
+ * the breakpoints it inherited (the module does not register its probes again), and its
+ * exec maps libc where the probes' filter now admits it.
+ */
+TEST(run_finds_inversion_in_grandchild_kmod)
+{
+	int loaded;
+	const char *why = cw_kmod_skip_reason(&loaded);
+
+	if (why)
+		SKIP(return, "%s", why);
+	inversion_in_grandchild(_metadata, "kmod");
+	if (loaded > 0)
+		EXPECT_EQ(0, cw_kmod_unload());
 }
 
 static int count_of(const char *s, const char *what)
