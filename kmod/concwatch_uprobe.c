@@ -75,7 +75,9 @@ static u32 cw_stack_bytes;
 static u32 cw_fp_depth = 16;
 static bool cw_lock_begin;
 
-static atomic64_t cw_probe_hits, cw_lost_held, cw_lost_stacks;
+/* Every trap counts one: per CPU, so that the traps of many threads share no line. */
+static DEFINE_PER_CPU(u64, cw_probe_hits);
+static atomic64_t cw_lost_held, cw_lost_stacks;
 
 static u64 *cw_ustacks_seen;	/* (process, user stack) whose frames were sent */
 static u64 *cw_edges_seen;	/* (process, dependency) sent */
@@ -476,7 +478,7 @@ static int cw_uprobe_handler(struct uprobe_consumer *uc, struct pt_regs *regs)
 	/* a process that is not traced (a child that inherited the breakpoint) drops it */
 	if (!cw_traced(current->tgid, NULL))
 		return UPROBE_HANDLER_REMOVE;
-	atomic64_inc(&cw_probe_hits);
+	this_cpu_inc(cw_probe_hits);
 	switch (u->shape) {
 	case CW_KMOD_P_ACQUIRE:
 		cw_acquire_enter(regs, regs->di, 0, kind, op);
@@ -506,7 +508,7 @@ static int cw_uprobe_ret_handler(struct uprobe_consumer *uc, unsigned long func,
 {
 	if (!cw_traced(current->tgid, NULL))
 		return 0;
-	atomic64_inc(&cw_probe_hits);
+	this_cpu_inc(cw_probe_hits);
 	cw_acquire_exit(regs, -1);
 	return 0;
 }
@@ -735,12 +737,13 @@ int cw_uprobes_clear(void)
 
 int cw_uprobes_start(u32 stack_bytes, u32 fp_depth, bool begin)
 {
-	int err;
+	int err, cpu;
 
 	cw_stack_bytes = stack_bytes;
 	cw_fp_depth = fp_depth ?: 16;
 	cw_lock_begin = begin;
-	atomic64_set(&cw_probe_hits, 0);
+	for_each_possible_cpu(cpu)
+		per_cpu(cw_probe_hits, cpu) = 0;
 	atomic64_set(&cw_lost_held, 0);
 	atomic64_set(&cw_lost_stacks, 0);
 	/* a new reader has seen nothing: every stack, dependency and lifetime is new */
@@ -772,7 +775,12 @@ int cw_uprobes_retarget(void)
 
 void cw_uprobes_stats(u64 *hits, u64 *lost_held, u64 *lost_stacks)
 {
-	*hits = atomic64_read(&cw_probe_hits);
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu(cw_probe_hits, cpu));
+	*hits = sum;
 	*lost_held = atomic64_read(&cw_lost_held);
 	*lost_stacks = atomic64_read(&cw_lost_stacks);
 }
