@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The cost governor's decisions (governor.h has the policy and its reasons).
+ *
+ * Amounts of time are doubles in ns: a rate times an interval overflows 64 bits in
+ * ns^2/s for a target on many CPUs over a long tick, and a double holds every integer
+ * ns below 2^53 (104 days) exactly, so that synthetic figures give exact results. The
+ * budget stays in percent and is compared as cost * 100 <= pct * CPU for the same reason.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine/governor.h"
+
+#define NS_PER_S 1e9
+
+struct cw_governor {
+	double pct;		/* B, in % */
+	__u64 window_ns;
+	int started;
+	int on;			/* as the last tick said */
+	__u64 last_ns;
+	__u64 attach_ns, detach_ns;	/* the last measured */
+	__u64 elapsed_ns, covered_ns;
+	__u32 attaches, detaches;
+
+	/* on: the window being added up */
+	__u64 win_len_ns;	/* its length: window_ns, longer after an attach */
+	__u64 win_on_ns;
+	double win_cost, win_cpu;
+	int detach_asked;	/* judged over budget: the window is the cycle's debt */
+	double last_rate;	/* the last on interval's cost, ns/s, at most its CPU rate */
+	double share_pct;
+
+	/* off: the cycle, on window and time off */
+	double cycle_cost, cycle_cpu;
+};
+
+int cw_governor__new(const struct cw_governor_opts *opts, struct cw_governor **out)
+{
+	struct cw_governor *g;
+
+	*out = NULL;
+	/* written so that a NaN fails too */
+	if (!opts || !(opts->max_overhead_pct > 0 && opts->max_overhead_pct <= 100))
+		return -EINVAL;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->pct = opts->max_overhead_pct;
+	g->window_ns = opts->window_ns ? opts->window_ns : CW_GOVERNOR_WINDOW_NS;
+	g->win_len_ns = g->window_ns;
+	g->share_pct = -1;
+	*out = g;
+	return 0;
+}
+
+void cw_governor__free(struct cw_governor *g)
+{
+	free(g);
+}
+
+static int within_budget(const struct cw_governor *g, double cost, double cpu)
+{
+	return cost * 100 <= g->pct * cpu;
+}
+
+static void window_start(struct cw_governor *g, __u64 len_ns)
+{
+	g->win_len_ns = len_ns;
+	g->win_on_ns = 0;
+	g->win_cost = 0;
+	g->win_cpu = 0;
+	g->detach_asked = 0;
+}
+
+/* A window after an attach: long enough for the transitions to be a tenth of it. */
+static __u64 window_after_attach(const struct cw_governor *g)
+{
+	__u64 t = (g->attach_ns + g->detach_ns) * CW_GOVERNOR_TRANSITION_FACTOR;
+
+	return t > g->window_ns ? t : g->window_ns;
+}
+
+static int tick_on(struct cw_governor *g, const struct cw_governor_tick *t, __u64 dt)
+{
+	double cpu_rate = t->cpu_ns_per_s;
+	double rate = t->cost_ns_per_s;
+
+	if (rate > cpu_rate)
+		rate = cpu_rate;	/* the traps' time is part of the target's */
+	if (!g->on) {
+		/* attached since the last tick: tracing was incomplete while it went on */
+		__u64 lost = g->attach_ns < dt ? g->attach_ns : dt;
+
+		g->attaches++;
+		g->covered_ns += dt - lost;
+		window_start(g, window_after_attach(g));
+	} else {
+		g->covered_ns += dt;
+	}
+	g->win_on_ns += dt;
+	g->win_cost += rate * dt / NS_PER_S;
+	g->win_cpu += cpu_rate * dt / NS_PER_S;
+	g->last_rate = rate;
+	if (g->detach_asked)
+		return CW_GOVERNOR_DETACH;
+	if (g->win_on_ns < g->win_len_ns)
+		return CW_GOVERNOR_KEEP;
+	g->share_pct = g->win_cpu > 0 ? 100 * g->win_cost / g->win_cpu : 0;
+	if (!within_budget(g, g->win_cost, g->win_cpu)) {
+		g->detach_asked = 1;
+		return CW_GOVERNOR_DETACH;
+	}
+	window_start(g, g->window_ns);
+	return CW_GOVERNOR_KEEP;
+}
+
+static int tick_off(struct cw_governor *g, const struct cw_governor_tick *t, __u64 dt)
+{
+	if (g->on) {
+		/*
+		 * Detached since the last tick: the window (judged or not, when the caller
+		 * detached on its own) is the cycle's debt, and so is the detach, the probes
+		 * still in place trapping at the last on rate.
+		 */
+		g->detaches++;
+		g->cycle_cost = g->win_cost + g->last_rate * g->detach_ns / NS_PER_S;
+		g->cycle_cpu = g->win_cpu;
+		window_start(g, g->window_ns);
+	}
+	g->cycle_cpu += (double)t->cpu_ns_per_s * dt / NS_PER_S;
+	return within_budget(g, g->cycle_cost, g->cycle_cpu) ? CW_GOVERNOR_ATTACH :
+							     CW_GOVERNOR_KEEP;
+}
+
+int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
+{
+	__u64 dt;
+	int d;
+
+	if (!t || (g->started && t->now_ns < g->last_ns))
+		return -EINVAL;
+	if (t->attach_ns)
+		g->attach_ns = t->attach_ns;
+	if (t->detach_ns)
+		g->detach_ns = t->detach_ns;
+	if (!g->started) {
+		/* the clock starts; tracing starting off owes nothing */
+		g->started = 1;
+		g->on = !!t->on;
+		g->last_ns = t->now_ns;
+		return g->on ? CW_GOVERNOR_KEEP : CW_GOVERNOR_ATTACH;
+	}
+	dt = t->now_ns - g->last_ns;
+	g->elapsed_ns += dt;
+	d = t->on ? tick_on(g, t, dt) : tick_off(g, t, dt);
+	g->on = !!t->on;
+	g->last_ns = t->now_ns;
+	return d;
+}
+
+void cw_governor__stats(const struct cw_governor *g, struct cw_governor_stats *st)
+{
+	double owed = g->cycle_cost * 100 / g->pct - g->cycle_cpu;
+
+	st->elapsed_ns = g->elapsed_ns;
+	st->covered_ns = g->covered_ns;
+	st->coverage_permille = cw_governor__coverage_permille(g);
+	st->attaches = g->attaches;
+	st->detaches = g->detaches;
+	st->on = g->on;
+	st->share_pct = g->share_pct;
+	st->owed_cpu_ns = !g->on && g->started && owed > 0 ? (__u64)(owed + 0.5) : 0;
+}
+
+unsigned int cw_governor__coverage_permille(const struct cw_governor *g)
+{
+	/* in double: covered_ns * 1000 overflows after 213 days */
+	if (!g->elapsed_ns)
+		return 1000;
+	return (unsigned int)((double)g->covered_ns * 1000 / g->elapsed_ns);
+}
