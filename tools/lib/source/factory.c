@@ -29,7 +29,7 @@ static const struct backend {
 	{ "bpf", cw_bpf_source__open },
 	{ "procscan", cw_procscan_source__open },
 	{ "kmod", cw_kmod_source__open },
-	{ "preload", NULL, "the in-process library is not part of this build" },
+	{ "preload", cw_preload_source__open },
 };
 
 /* No backend named: bpf, else kmod (see above). */

@@ -128,6 +128,14 @@ int cw_procscan_source__open(const struct cw_source_opts *opts, struct cw_source
 			     char *err, size_t errlen);
 
 
+/*
+ * "preload": what the in-process library (tools/preload/) records in the processes of
+ * `run` (source/preload.h: the environment the command needs). -EOPNOTSUPP when the
+ * library is not found. tools/lib/source/preload.c.
+ */
+int cw_preload_source__open(const struct cw_source_opts *opts, struct cw_source **out,
+			    char *err, size_t errlen);
+
 static inline int cw_source__start(struct cw_source *src)
 {
 	return src->ops->start(src);

@@ -1,0 +1,772 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The in-process library's source: what tools/preload/ recorded in the shared memory of
+ * each process of `concwatch run --backend preload` (include/concwatch/preload.h), read
+ * and handed on as the BPF source hands on its own. The choices that are its own, and why:
+ *
+ * - Finding the processes. The source binds an abstract datagram socket (no file to
+ *   clean up, no directory whose modes a daemon dropping privileges would need), named in
+ *   the command's environment with the library and the options (cw_preload_source__setenv);
+ *   each process the library starts in sends one hello with its region's memfd. The
+ *   kernel, not the process, says who sent it (SO_PASSCRED). A region is read only for a
+ *   process the session follows (add_process); a hello that comes first waits for it,
+ *   and a process that never sends one is not traced by the library (it is said).
+ * - Records. Each thread of a process writes its own ring; they are read one after the
+ *   other, each in time order, and the session's reorder window merges them. Every
+ *   record's framing is checked against the ring, its content by cw_record__check(); the
+ *   pid is the process's as the kernel named it. A record that breaks the framing leaves
+ *   nothing after it in that ring to trust: the ring is skipped to its head and the loss
+ *   counted (CW_LOST_MALFORMED).
+ * - Statistics. Each thread keeps its own per (lock, call path), cumulative; each tick the
+ *   growth since the last tick is sent as CW_EV_LOCK_STATS, one record per thread and
+ *   entry (the engine adds records of the same key). A thread that ended has its slot
+ *   read one last time and given back to the process.
+ * - Losses: each thread's counters, kept after its slot is given back, and the threads
+ *   that found no slot, as CW_LOST_MAP_FULL.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <concwatch/preload.h>
+
+#include "common/array.h"
+#include "source/emit.h"
+#include "source/preload.h"
+#include "source/procinfo.h"
+
+#define DEFAULT_TICK_NS 100000000ULL
+#define LIB_NAME "libconcwatch-preload.so"
+
+struct pl_proc {
+	int pid;
+	int added;			/* the session follows it */
+	int closing;			/* removed: read to the end, then let go */
+	struct cw_preload_region *r;
+	size_t bytes;
+	struct cw_preload_site **sent;	/* per slot: the entries as last sent */
+	__u64 lost_gone[CW_LOST_MAX];	/* the losses of slots given back */
+	__u64 stats_ns;			/* when the statistics were last sent */
+	struct cw_proc_maps maps;
+};
+
+struct preload_source {
+	struct cw_source base;
+	struct cw_source_opts opts;
+	struct cw_emit emit;
+	int sk;
+	char sock[64];			/* the environment's name for it: @ + abstract name */
+	char lib[4096];
+	char env_opts[128];
+	struct pl_proc **procs;
+	size_t nr_procs, cap_procs;
+	__u8 *buf;			/* one record, copied out of a ring */
+	__u64 lost_total[CW_LOST_MAX];
+	__u64 malformed;
+	__u64 hellos, hellos_refused;
+	struct pl_seen {
+		int pid;
+		int hello;		/* a hello came from it, in any of its images */
+	} *seen;			/* every process the session followed */
+	size_t nr_seen, cap_seen;
+	int started;
+	__u64 stopped_ns;
+};
+
+static void set_err(struct preload_source *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_err(struct preload_source *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->base.err, sizeof(s->base.err), fmt, ap);
+	va_end(ap);
+}
+
+static struct pl_proc *find_proc(struct preload_source *s, int pid, int closing)
+{
+	for (size_t i = 0; i < s->nr_procs; i++)
+		if (s->procs[i]->pid == pid && s->procs[i]->closing == closing)
+			return s->procs[i];
+	return NULL;
+}
+
+static struct pl_proc *new_proc(struct preload_source *s, int pid)
+{
+	struct pl_proc **v, *p;
+
+	v = cw_grow(s->procs, &s->cap_procs, s->nr_procs + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	s->procs = v;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	cw_proc_maps__init(&p->maps, pid);
+	s->procs[s->nr_procs++] = p;
+	return p;
+}
+
+static struct pl_seen *seen_pid(struct preload_source *s, int pid, int create)
+{
+	struct pl_seen *v;
+
+	for (size_t i = s->nr_seen; i-- > 0;)
+		if (s->seen[i].pid == pid)
+			return &s->seen[i];
+	if (!create)
+		return NULL;
+	v = cw_grow(s->seen, &s->cap_seen, s->nr_seen + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	s->seen = v;
+	s->seen[s->nr_seen] = (struct pl_seen){ .pid = pid };
+	return &s->seen[s->nr_seen++];
+}
+
+static void free_proc(struct pl_proc *p)
+{
+	if (p->r) {
+		for (__u32 i = 0; p->sent && i < p->r->nr_threads; i++)
+			free(p->sent[i]);
+		munmap(p->r, p->bytes);
+	}
+	free(p->sent);
+	cw_proc_maps__fini(&p->maps);
+	free(p);
+}
+
+static void drop_proc(struct preload_source *s, size_t i)
+{
+	struct pl_proc *p = s->procs[i];
+
+	/* what it lost stays counted */
+	if (p->r)
+		for (int k = 0; k < CW_LOST_MAX; k++) {
+			__u64 n = p->lost_gone[k];
+
+			for (__u32 j = 0; j < p->r->nr_threads; j++)
+				n += cw_preload_slot(p->r, j)->lost[k];
+			if (k == CW_LOST_MAP_FULL)
+				n += p->r->threads_unslotted;
+			s->lost_total[k] += n;
+		}
+	free_proc(p);
+	s->procs[i] = s->procs[--s->nr_procs];
+}
+
+/* ---- hellos ---- */
+
+/* The region r of bytes is one the library made: every size within the mapping. */
+static int region_ok(const struct cw_preload_region *r, size_t bytes)
+{
+	__u64 need;
+
+	if (bytes < sizeof(*r) || r->magic != CW_PRELOAD_MAGIC || r->version != CW_PRELOAD_VERSION)
+		return 0;
+	if (!r->nr_threads || r->nr_threads > 65536 || !r->nr_sites || r->nr_sites > (1 << 20) ||
+	    (r->nr_sites & (r->nr_sites - 1)) || r->ring_bytes < 4096 ||
+	    (r->ring_bytes & (r->ring_bytes - 1)) || r->ring_bytes > (64 << 20) ||
+	    !r->nr_seen || (r->nr_seen & (r->nr_seen - 1)) || !r->hold_period)
+		return 0;
+	if (r->slot_bytes < cw_preload_slot_bytes(r->nr_sites, r->ring_bytes) ||
+	    r->slots_off < sizeof(*r) || r->slots_off > bytes)
+		return 0;
+	need = r->slots_off + (__u64)r->nr_threads * r->slot_bytes;
+	return need <= bytes && need >= r->slots_off;
+}
+
+/* One hello: its memfd mapped, for the process the kernel says sent it. */
+static void take_hello(struct preload_source *s, const struct cw_preload_hello *h, int fd,
+		       int pid)
+{
+	struct cw_preload_region *r;
+	struct pl_proc *p;
+	struct stat st;
+
+	s->hellos++;
+	if (h->magic != CW_PRELOAD_MAGIC || h->version != CW_PRELOAD_VERSION ||
+	    fstat(fd, &st) || (__u64)st.st_size != h->region_bytes || !st.st_size)
+		goto refused;
+	r = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r == MAP_FAILED)
+		goto refused;
+	if (!region_ok(r, st.st_size)) {
+		munmap(r, st.st_size);
+		goto refused;
+	}
+	p = find_proc(s, pid, 0);
+	if (p && p->r) {
+		/* a new image of the same process (exec): the old region is read to its end */
+		p->closing = 1;
+		p = NULL;
+	}
+	if (!p)
+		p = new_proc(s, pid);
+	if (!p)
+		goto unmap;
+	p->sent = calloc(r->nr_threads, sizeof(*p->sent));
+	if (!p->sent)
+		goto unmap;
+	p->r = r;
+	p->bytes = st.st_size;
+	p->stats_ns = cw_now_ns();
+	if (seen_pid(s, pid, 0))
+		seen_pid(s, pid, 0)->hello = 1;
+	return;
+unmap:
+	munmap(r, st.st_size);
+refused:
+	s->hellos_refused++;
+}
+
+static int read_hellos(struct preload_source *s)
+{
+	for (;;) {
+		struct cw_preload_hello h;
+		char cbuf[CMSG_SPACE(sizeof(int) * 4) + CMSG_SPACE(sizeof(struct ucred))];
+		struct iovec iov = { &h, sizeof(h) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		struct ucred cred = {};
+		int fd = -1, have_cred = 0;
+		ssize_t n = recvmsg(s->sk, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != SOL_SOCKET)
+				continue;
+			if (c->cmsg_type == SCM_RIGHTS) {
+				int nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+				for (int i = 0; i < nfd; i++) {
+					int f;
+
+					memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+					if (fd < 0)
+						fd = f;
+					else
+						close(f);
+				}
+			} else if (c->cmsg_type == SCM_CREDENTIALS) {
+				memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+				have_cred = 1;
+			}
+		}
+		if (fd >= 0 && have_cred && n == sizeof(h) && !(msg.msg_flags & MSG_CTRUNC) &&
+		    cred.pid > 0)
+			take_hello(s, &h, fd, cred.pid);
+		else
+			s->hellos_refused++;
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* ---- rings ---- */
+
+static void ring_read(const __u8 *ring, __u32 mask, __u64 pos, void *dst, __u32 len)
+{
+	__u32 off = pos & mask, first = mask + 1 - off;
+
+	if (first >= len) {
+		memcpy(dst, ring + off, len);
+		return;
+	}
+	memcpy(dst, ring + off, first);
+	memcpy((__u8 *)dst + first, ring, len - first);
+}
+
+/* Hand on what thread slot t wrote. 0 or -errno / fn's return. */
+static int drain_ring(struct preload_source *s, struct pl_proc *p, struct cw_preload_thread *t,
+		      __u64 deadline)
+{
+	struct cw_preload_region *r = p->r;
+	const __u8 *ring = cw_preload_ring(r, t);
+	__u32 mask = r->ring_bytes - 1;
+	__u64 head = __atomic_load_n(&t->head, __ATOMIC_ACQUIRE), tail = t->tail;
+	int err = 0, nr = 0;
+
+	if (head - tail > r->ring_bytes) {
+		/* the writer is not ours to trust beyond its framing */
+		s->malformed++;
+		tail = head;
+	}
+	while (tail < head) {
+		struct cw_hdr *h = (struct cw_hdr *)s->buf;
+
+		if (head - tail < sizeof(*h)) {
+			s->malformed++;
+			tail = head;
+			break;
+		}
+		ring_read(ring, mask, tail, h, sizeof(*h));
+		if (h->size < sizeof(*h) || (h->size & 7) || h->size > head - tail) {
+			s->malformed++;
+			tail = head;
+			break;
+		}
+		ring_read(ring, mask, tail, s->buf, h->size);
+		tail += h->size;
+		h->pid = p->pid;
+		if (cw_record__check(h, h->size)) {
+			s->malformed++;
+			continue;
+		}
+		if (h->type == CW_EV_STACK || h->type == CW_EV_USTACK_RAW) {
+			/* the modules its addresses need, ahead of it */
+			err = cw_proc_maps__for_stack(&p->maps, &s->emit, h, 100000000ULL);
+			if (err)
+				break;
+		}
+		err = cw_emit__deliver(&s->emit, h);
+		if (err)
+			break;
+		/* a writer as fast as this reader would keep the drain going */
+		if (!(++nr & 255) && deadline && cw_now_ns() > deadline)
+			break;
+	}
+	__atomic_store_n(&t->tail, tail, __ATOMIC_RELEASE);
+	return err;
+}
+
+static int send_site(struct preload_source *s, struct pl_proc *p, struct cw_preload_thread *t,
+		     const struct cw_preload_site *e, struct cw_preload_site *last, __u64 now)
+{
+	struct cw_ev_lock_stats rec;
+	int changed = 0;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.hdr.type = CW_EV_LOCK_STATS;
+	rec.hdr.size = sizeof(rec);
+	rec.hdr.cpu = 0xffff;
+	rec.hdr.flags = CW_F_AGGREGATED;
+	rec.hdr.ts_ns = now;
+	rec.hdr.pid = p->pid;
+	rec.hdr.tid = e->what == CW_SITE_TRY ? t->tid : 0;
+	rec.addr = e->addr;
+	rec.ip = e->ip;
+	rec.stack_id = e->what == CW_SITE_TRY ? e->stack_last : e->stack_id;
+	rec.interval_ns = now - p->stats_ns;
+#define DELTA(f)                                      \
+	do {                                          \
+		rec.f = e->f - last->f;               \
+		changed |= rec.f != 0;                \
+		last->f = e->f;                       \
+	} while (0)
+	DELTA(acquisitions);
+	DELTA(contentions);
+	DELTA(failures);
+	DELTA(wait_ns_total);
+	DELTA(hold_ns_total);
+	for (int i = 0; i < CW_HIST_BUCKETS; i++)
+		DELTA(wait_hist[i]);
+#undef DELTA
+	if (!changed)
+		return 0;
+	rec.wait_ns_max = e->wait_ns_max;
+	rec.hold_ns_max = e->hold_ns_max;
+	rec.owner_tid = e->owner_tid;
+	rec.op = e->op;
+	rec.what = e->what;
+	rec.kind = e->kind;
+	rec.attr = e->attr;
+	return cw_emit__deliver(&s->emit, &rec.hdr);
+}
+
+/* The statistics of slot i that grew since they were last sent. */
+static int send_stats(struct preload_source *s, struct pl_proc *p, __u32 i, __u64 now)
+{
+	struct cw_preload_thread *t = cw_preload_slot(p->r, i);
+	struct cw_preload_site *sites = cw_preload_sites(t);
+	__u32 n = __atomic_load_n(&t->nr_sites, __ATOMIC_ACQUIRE);
+	int err;
+
+	if (n > p->r->nr_sites)
+		n = p->r->nr_sites;
+	if (!n)
+		return 0;
+	if (!p->sent[i]) {
+		p->sent[i] = calloc(p->r->nr_sites, sizeof(*p->sent[i]));
+		if (!p->sent[i])
+			return -ENOMEM;
+	}
+	for (__u32 k = 0; k < n; k++) {
+		const struct cw_preload_site *e = &sites[k];
+		struct cw_preload_site *last = &p->sent[i][k];
+
+		if (!__atomic_load_n(&e->addr, __ATOMIC_ACQUIRE))
+			continue;
+		if (e->what != CW_SITE_ACQUIRE && e->what != CW_SITE_TRY)
+			continue;
+		err = send_site(s, p, t, e, last, now);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* A thread gone, all read: its slot back to the process, what it lost kept. */
+static void give_back(struct pl_proc *p, __u32 i)
+{
+	struct cw_preload_thread *t = cw_preload_slot(p->r, i);
+
+	for (int k = 0; k < CW_LOST_MAX; k++)
+		p->lost_gone[k] += t->lost[k];
+	memset(cw_preload_sites(t), 0, (size_t)p->r->nr_sites * sizeof(struct cw_preload_site));
+	if (p->sent[i])
+		memset(p->sent[i], 0, (size_t)p->r->nr_sites * sizeof(*p->sent[i]));
+	memset(t->lost, 0, sizeof(t->lost));
+	t->nr_sites = 0;
+	t->tid = 0;
+	t->head = t->tail = 0;
+	t->calls = 0;
+	__atomic_store_n(&t->state, CW_PRELOAD_SLOT_FREE, __ATOMIC_RELEASE);
+}
+
+static int drain_proc(struct preload_source *s, struct pl_proc *p, int stats, __u64 now,
+		      __u64 deadline)
+{
+	int err = 0;
+
+	for (__u32 i = 0; i < p->r->nr_threads && !err; i++) {
+		struct cw_preload_thread *t = cw_preload_slot(p->r, i);
+		__u32 state = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+
+		if (state == CW_PRELOAD_SLOT_FREE)
+			continue;
+		err = drain_ring(s, p, t, deadline);
+		if (!err && (stats || state == CW_PRELOAD_SLOT_GONE || p->closing))
+			err = send_stats(s, p, i, now);
+		if (!err && state == CW_PRELOAD_SLOT_GONE && t->tail == t->head)
+			give_back(p, i);
+	}
+	if (stats)
+		p->stats_ns = now;
+	return err;
+}
+
+static int send_lost(struct preload_source *s, __u64 now)
+{
+	__u64 total[CW_LOST_MAX];
+	int err = 0;
+
+	memcpy(total, s->lost_total, sizeof(total));
+	for (size_t i = 0; i < s->nr_procs; i++) {
+		struct pl_proc *p = s->procs[i];
+
+		if (!p->r)
+			continue;
+		for (int k = 0; k < CW_LOST_MAX; k++) {
+			total[k] += p->lost_gone[k];
+			for (__u32 j = 0; j < p->r->nr_threads; j++)
+				total[k] += cw_preload_slot(p->r, j)->lost[k];
+		}
+		total[CW_LOST_MAP_FULL] += p->r->threads_unslotted;
+	}
+	total[CW_LOST_MALFORMED] += s->malformed;
+	for (int k = 1; k < CW_LOST_MAX && !err; k++)
+		err = cw_emit__lost(&s->emit, k, total[k], now);
+	return err;
+}
+
+static int preload_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
+{
+	struct preload_source *s = (struct preload_source *)src;
+	struct cw_emit *e = &s->emit;
+	__u64 now = cw_now_ns(), deadline;
+	int stats, err;
+
+	err = cw_emit__begin(e, fn, ctx);
+	if (err)
+		return err;
+	err = read_hellos(s);
+	if (err) {
+		set_err(s, "reading the in-process library's messages: %s", strerror(-err));
+		return err;
+	}
+	/* the statistics go with the tick, as the BPF source's */
+	stats = s->stopped_ns || now >= e->next_tick_ns;
+	deadline = s->stopped_ns ? 0 : now + s->opts.tick_ns / 4;
+	for (size_t i = 0; i < s->nr_procs && !err; i++) {
+		struct pl_proc *p = s->procs[i];
+
+		if (p->r && (p->added || p->closing))
+			err = drain_proc(s, p, stats, now, deadline);
+	}
+	/* regions of processes let go, read to their end */
+	for (size_t i = s->nr_procs; i-- > 0 && !err;)
+		if (s->procs[i]->closing)
+			drop_proc(s, i);
+	if (!err)
+		err = send_lost(s, now);
+	if (!err)
+		err = cw_emit__tick(e, s->stopped_ns ?: now, s->stopped_ns != 0);
+	if (err)
+		return err;
+	return e->delivered;
+}
+
+/* ---- the source ---- */
+
+static int preload_start(struct cw_source *src)
+{
+	struct preload_source *s = (struct preload_source *)src;
+
+	s->started = 1;
+	return 0;
+}
+
+static int preload_fd(struct cw_source *src)
+{
+	/* the rings are read on the session's timer: the socket wakes it for the hellos */
+	return ((struct preload_source *)src)->sk;
+}
+
+static int preload_stop(struct cw_source *src)
+{
+	struct preload_source *s = (struct preload_source *)src;
+
+	if (!s->stopped_ns)
+		s->stopped_ns = cw_now_ns();
+	return 0;
+}
+
+static void preload_stats(struct cw_source *src, struct cw_source_stats *st)
+{
+	*st = ((struct preload_source *)src)->emit.st;
+}
+
+static int preload_add_process(struct cw_source *src, int pid)
+{
+	struct preload_source *s = (struct preload_source *)src;
+	struct pl_proc *p = find_proc(s, pid, 0);
+
+	if (!p)
+		p = new_proc(s, pid);
+	if (!p) {
+		set_err(s, "out of memory");
+		return -ENOMEM;
+	}
+	p->added = 1;
+	if (!seen_pid(s, pid, 1)) {
+		set_err(s, "out of memory");
+		return -ENOMEM;
+	}
+	if (p->r)
+		seen_pid(s, pid, 0)->hello = 1;
+	return 0;
+}
+
+static int preload_remove_process(struct cw_source *src, int pid)
+{
+	struct preload_source *s = (struct preload_source *)src;
+	struct pl_proc *p = find_proc(s, pid, 0);
+
+	if (!p)
+		return 0;
+	/* read to its end at the next drain (an exec: the new image says hello again) */
+	if (p->r)
+		p->closing = 1;
+	else
+		for (size_t i = 0; i < s->nr_procs; i++)
+			if (s->procs[i] == p)
+				drop_proc(s, i);
+	return 0;
+}
+
+static int preload_refresh_process(struct cw_source *src, int pid)
+{
+	struct preload_source *s = (struct preload_source *)src;
+	struct pl_proc *p = find_proc(s, pid, 0);
+
+	if (!p)
+		return 0;
+	return cw_proc_maps__send(&p->maps, &s->emit, cw_now_ns(), 1);
+}
+
+static void preload_free(struct cw_source *src)
+{
+	struct preload_source *s = (struct preload_source *)src;
+
+	for (size_t i = 0; i < s->nr_procs; i++)
+		free_proc(s->procs[i]);
+	free(s->procs);
+	free(s->seen);
+	if (s->sk >= 0)
+		close(s->sk);
+	cw_emit__fini(&s->emit);
+	free(s->buf);
+	free(s);
+}
+
+static const struct cw_source_ops preload_source_ops = {
+	.name = "preload",
+	.start = preload_start,
+	.fd = preload_fd,
+	.drain = preload_drain,
+	.stop = preload_stop,
+	.stats = preload_stats,
+	.add_process = preload_add_process,
+	.remove_process = preload_remove_process,
+	.refresh_process = preload_refresh_process,
+	.free = preload_free,
+};
+
+/* The library: beside the concwatch binary (the build tree), or installed under lib/. */
+static int find_lib(char *dst, size_t size)
+{
+	const char *env = getenv("CONCWATCH_PRELOAD_LIB");
+	static const char *const rel[] = { LIB_NAME, "../lib/concwatch/" LIB_NAME };
+	char exe[2048], *slash;
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(dst, size, "%s", env);
+		return access(dst, R_OK) ? -errno : 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	slash[1] = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(dst, size, "%s%s", exe, rel[i]);
+		if (!access(dst, R_OK))
+			return 0;
+	}
+	snprintf(dst, size, "%s%s", exe, LIB_NAME);
+	return -ENOENT;
+}
+
+int cw_preload_source__open(const struct cw_source_opts *opts, struct cw_source **out,
+			    char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct preload_source *s;
+	int one = 1, ret;
+	socklen_t len;
+
+	if (opts->track_free) {
+		snprintf(err, errlen, "--track-free: the in-process library does not follow "
+			 "free() yet; use --backend bpf");
+		return -EINVAL;
+	}
+	if (opts->no_uprobes) {
+		snprintf(err, errlen, "--no-uprobes traces no lock call: the in-process library "
+			 "would have nothing to do; use --backend bpf");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->buf = malloc(CW_RECORD_MAX + 8))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->base.ops = &preload_source_ops;
+	s->sk = -1;
+	s->opts = *opts;
+	if (!s->opts.tick_ns)
+		s->opts.tick_ns = DEFAULT_TICK_NS;
+	cw_emit__init(&s->emit, s->opts.tick_ns);
+	ret = find_lib(s->lib, sizeof(s->lib));
+	if (ret) {
+		snprintf(err, errlen, "the in-process library %s: %s (build it with make)", s->lib,
+			 strerror(-ret));
+		preload_free(&s->base);
+		return -EOPNOTSUPP;
+	}
+	snprintf(s->env_opts, sizeof(s->env_opts), "stack=%d,raw=%d",
+		 opts->stack_bytes < 0 ? 0 : opts->stack_bytes ?: 16384,
+		 opts->raw_events || opts->timeline);
+	s->sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->sk < 0 || setsockopt(s->sk, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+		ret = -errno;
+		goto fail;
+	}
+	/* autobind: the kernel picks a free abstract name (five hex digits) */
+	if (bind(s->sk, (struct sockaddr *)&sa, sizeof(sa_family_t))) {
+		ret = -errno;
+		goto fail;
+	}
+	len = sizeof(sa);
+	if (getsockname(s->sk, (struct sockaddr *)&sa, &len) || len <= sizeof(sa_family_t) + 1) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	len -= sizeof(sa_family_t);
+	snprintf(s->sock, sizeof(s->sock), "@%.*s", (int)len - 1, sa.sun_path + 1);
+	*out = &s->base;
+	return 0;
+fail:
+	snprintf(err, errlen, "the in-process library's socket: %s", strerror(-ret));
+	preload_free(&s->base);
+	return ret;
+}
+
+int cw_preload_source__setenv(struct cw_source *src)
+{
+	struct preload_source *s = (struct preload_source *)src;
+	const char *old = getenv("LD_PRELOAD");
+	char *v = NULL;
+	int ret;
+
+	if (src->ops != &preload_source_ops)
+		return -EINVAL;
+	/* after what the user preloads: a sanitizer's runtime must come first */
+	if (old && *old)
+		ret = asprintf(&v, "%s:%s", old, s->lib);
+	else
+		ret = asprintf(&v, "%s", s->lib);
+	if (ret < 0)
+		return -ENOMEM;
+	ret = setenv("LD_PRELOAD", v, 1) || setenv(CW_PRELOAD_ENV_SOCK, s->sock, 1) ||
+	      setenv(CW_PRELOAD_ENV_OPTS, s->env_opts, 1) ? -errno : 0;
+	free(v);
+	return ret;
+}
+
+int cw_preload_source__unsetenv(struct cw_source *src, const char *ld_preload)
+{
+	if (ld_preload)
+		setenv("LD_PRELOAD", ld_preload, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv(CW_PRELOAD_ENV_SOCK);
+	unsetenv(CW_PRELOAD_ENV_OPTS);
+	(void)src;
+	return 0;
+}
+
+size_t cw_preload_source__silent(struct cw_source *src, int *pids, size_t max)
+{
+	struct preload_source *s = (struct preload_source *)src;
+	size_t n = 0;
+
+	if (src->ops != &preload_source_ops)
+		return 0;
+	/* a hello may be waiting still */
+	read_hellos(s);
+	for (size_t i = 0; i < s->nr_seen; i++)
+		if (!s->seen[i].hello) {
+			if (n < max)
+				pids[n] = s->seen[i].pid;
+			n++;
+		}
+	return n;
+}

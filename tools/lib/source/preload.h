@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The in-process library's source (preload.c): what `run` needs of it besides the
+ * struct cw_source operations.
+ */
+#ifndef __CW_SOURCE_PRELOAD_H
+#define __CW_SOURCE_PRELOAD_H
+
+#include "source/source.h"
+
+/*
+ * Put the library, the source's socket and its options in this process's environment,
+ * for a command started now to inherit (the library after what LD_PRELOAD held: a
+ * sanitizer's runtime must stay first). 0 or -errno.
+ */
+int cw_preload_source__setenv(struct cw_source *src);
+/* Take them out again; ld_preload: what LD_PRELOAD was before (NULL: unset). */
+int cw_preload_source__unsetenv(struct cw_source *src, const char *ld_preload);
+/*
+ * Processes the session follows from which no hello came (the library did not start in
+ * them: a static binary, a cleared environment, a secure execution): how many, and the
+ * first max of them in pids.
+ */
+size_t cw_preload_source__silent(struct cw_source *src, int *pids, size_t max);
+
+#endif /* __CW_SOURCE_PRELOAD_H */
