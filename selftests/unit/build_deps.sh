@@ -14,8 +14,10 @@ obj=$O/bpf/concwatch.bpf.o
 # run.sh may be started by make: its flags (-j, the jobserver, -s) are not ours
 unset MAKEFLAGS MFLAGS MAKELEVEL
 
-# kmod.h is the module device's contract: the BPF programs do not include it
-headers=$(cd "$top" && ls bpf/*.h include/concwatch/*.h | grep -vx include/concwatch/kmod.h)
+# kmod.h is the module device's contract, preload.h the in-process library's: the BPF
+# programs include neither
+headers=$(cd "$top" && ls bpf/*.h include/concwatch/*.h |
+	grep -vx -e include/concwatch/kmod.h -e include/concwatch/preload.h)
 echo "TAP version 13"
 echo "1..$(($(echo "$headers" | wc -l) + 2))"
 if [ ! -f "$obj" ]; then
