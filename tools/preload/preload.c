@@ -178,6 +178,11 @@ struct cw_thr {
 	__u32 nr_try;		/* TRY entries in the thread's statistics */
 	__u64 stack_lo, stack_hi; /* the thread's stack: the walk and the copy stay inside */
 	__u64 now;		/* the operation's time, 0: not taken */
+	struct cw_preload_site *last_site; /* the entry counted last: loops hit it again */
+	__u64 last_edge;	/* the dependency met last (its hash): sent already */
+	struct {		/* the call path met last, by where it was called from */
+		__u64 ret, pc, bp, up, id;
+	} last_path;
 	struct cw_held_set hs;
 };
 
@@ -406,6 +411,9 @@ static struct cw_preload_thread *__attribute__((noinline)) slot_claim(void)
 		thr.slot = t;
 		thr.no_slot = 0;
 		thr.sample = 0;
+		thr.last_site = NULL;
+		thr.last_path.id = 0;
+		thr.last_edge = 0;
 		pthread_setspecific(slot_key, t);
 		return t;
 	}
@@ -426,18 +434,23 @@ static inline struct cw_preload_thread *slot_get(void)
 static struct cw_preload_site *site_get(struct cw_preload_thread *t, __u64 addr, __u64 stack_id,
 					__u8 what, __u8 kind, __u64 ip, int create)
 {
-	struct cw_preload_site *s = cw_preload_sites(t);
-	__u32 mask = region->nr_sites - 1, i = mix(mix(what, addr), stack_id) & mask, n;
+	struct cw_preload_site *s = cw_preload_sites(t), *last = thr.last_site;
+	__u32 mask, i, n;
 
+	if (likely(last && last->addr == addr && last->stack_id == stack_id && last->what == what))
+		return last;
+	mask = region->nr_sites - 1;
+	i = mix(mix(what, addr), stack_id) & mask;
 	for (n = 0; n <= mask; n++, i = (i + 1) & mask) {
 		struct cw_preload_site *e = &s[i];
 
 		if (e->addr == addr && e->stack_id == stack_id && e->what == what)
-			return e;
+			return thr.last_site = e;
 		if (e->addr)
 			continue;
 		if (!create)
 			return NULL;
+		thr.last_site = e;
 		e->stack_id = stack_id;
 		e->ip = ip;
 		e->kind = kind;
@@ -467,8 +480,11 @@ static inline void cw_rules_count(void *ctx, const struct cw_rules_stat *st)
 	struct cw_preload_site *e;
 	int timed = thr.now && thr.now != st->hold_ns;
 
-	if (st->step == CW_RULES_RELEASED && timed)
+	if (st->step == CW_RULES_RELEASED) {
+		if (!timed)
+			return;
 		thr.nr_timed -= !!thr.nr_timed;
+	}
 	/* with every operation sent, concwatch counts from the records */
 	if (!t || raw_events)
 		return;
@@ -508,13 +524,18 @@ static inline void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
 	h = mix(h, id->gate);
 	h = mix(h, (__u64)id->from_gen << 32 | id->to_gen);
 	h = mix(h, id->flags) | 1;
-	if (seen_find(set, h))
+	/* a nesting in a loop makes the same dependency each time */
+	if (h == thr.last_edge || seen_find(set, h)) {
+		thr.last_edge = h;
 		return;
+	}
 	memset(&e, 0, sizeof(e));
 	hdr_init(&e.hdr, CW_EV_LOCK_EDGE, 0);
 	cw_rules_edge_record(&e, id, from, to);
-	if (!emit(t, &e, sizeof(e)))
+	if (!emit(t, &e, sizeof(e))) {
 		seen_add(set, h);
+		thr.last_edge = h;
+	}
 }
 
 /* ---- call paths ---- */
@@ -663,10 +684,23 @@ static void __attribute__((noinline)) emit_stack(struct cw_preload_thread *t, __
  */
 static __u64 stack_id(struct cw_preload_thread *t, const struct cw_call *c)
 {
-	__u64 ips[2 + CW_FP_DEPTH], fp = c->bp, lo = c->sp + 8, h;
+	__u64 ips[2 + CW_FP_DEPTH], fp = c->bp, lo = c->sp + 8, h, up = 0;
 	__u32 nr = 0, i;
 	__u16 flags = 0;
 
+	/*
+	 * Called from where it was last, with the same frame above: the same path (a loop).
+	 * The return address of that frame keeps apart two callers at the same depth. A
+	 * caller without frame pointers has a bp that is no frame (any register value, a
+	 * loop counter even): then the path is the return address alone, whatever bp is.
+	 */
+	if (fp >= lo && fp + 16 <= thr.stack_hi && !(fp & 7) && c->sp >= thr.stack_lo)
+		up = ((const __u64 *)fp)[1];
+	else
+		fp = 0;
+	if (likely(c->ret == thr.last_path.ret && c->pc == thr.last_path.pc &&
+		   fp == thr.last_path.bp && up == thr.last_path.up && thr.last_path.id))
+		return thr.last_path.id;
 	ips[nr++] = c->pc;
 	ips[nr++] = c->ret;
 	if (unlikely(__atomic_load_n(&texts_stale, __ATOMIC_ACQUIRE)))
@@ -694,6 +728,11 @@ static __u64 stack_id(struct cw_preload_thread *t, const struct cw_call *c)
 	h |= 1;
 	if (unlikely(!seen_find(seen_set(region->seen_stacks_off), h)))
 		emit_stack(t, h, ips, nr, flags, c);
+	thr.last_path.ret = c->ret;
+	thr.last_path.pc = c->pc;
+	thr.last_path.bp = up ? c->bp : 0;
+	thr.last_path.up = up;
+	thr.last_path.id = h;
 	return h;
 }
 
