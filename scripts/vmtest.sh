@@ -229,6 +229,11 @@ elves=()
 if [ -x "$BUILD/concwatch" ]; then
 	install -m 0755 "$BUILD/concwatch" "$ROOT/cw/concwatch"
 	elves+=("$BUILD/concwatch")
+	# the in-process library, beside it as in the build tree
+	if [ -f "$BUILD/libconcwatch-preload.so" ]; then
+		install -m 0755 "$BUILD/libconcwatch-preload.so" "$ROOT/cw/"
+		elves+=("$BUILD/libconcwatch-preload.so")
+	fi
 else
 	echo "# no $BUILD/concwatch: the guest has no tracer"
 fi

@@ -15,6 +15,7 @@
 
 #include "common/array.h"
 #include "cwtest.h"
+#include "source/preload.h"
 #include "source/session.h"
 
 static void *drain_thread(void *arg)
@@ -413,6 +414,72 @@ int cw_trace__open(const struct cw_source_opts *so, cw_record_fn sink, void *sin
 	if (ret)
 		return ret;
 	return cw_session__open(&opts, src, sink, sink_ctx, out, err, errlen);
+}
+
+int cw_wl__start_preload(struct cw_wl *wl, const char *name, const char *const args[],
+			 const struct cw_source_opts *so, struct cw_source **src, char *err,
+			 size_t errlen)
+{
+	struct cw_source_opts opts = *so;
+	char *old = getenv("LD_PRELOAD") ? strdup(getenv("LD_PRELOAD")) : NULL;
+	int ret;
+
+	opts.backend = "preload";
+	opts.pid = 0;
+	/* tests live in $(O)/selftests/<kind>/, the library in $(O)/, as concwatch */
+	if (!getenv("CONCWATCH_PRELOAD_LIB")) {
+		char lib[PATH_MAX + 64];
+
+		snprintf(lib, sizeof(lib), "%s/../../libconcwatch-preload.so", exe_dir());
+		setenv("CONCWATCH_PRELOAD_LIB", lib, 1);
+	}
+	ret = cw_source__open(&opts, src, err, errlen);
+	if (ret)
+		goto out;
+	ret = cw_preload_source__setenv(*src);
+	if (!ret)
+		ret = cw_wl__start(wl, name, args);
+	cw_preload_source__unsetenv(*src, old);
+	if (ret) {
+		snprintf(err, errlen, "starting %s: %s", name, strerror(-ret));
+		cw_source__free(*src);
+		*src = NULL;
+	}
+out:
+	free(old);
+	return ret;
+}
+
+int cw_trace__open_preload(struct cw_source *src, const struct cw_source_opts *so,
+			   cw_record_fn sink, void *sink_ctx, struct cw_session **out, char *err,
+			   size_t errlen)
+{
+	struct cw_session_opts opts = { .pid = so->pid };
+	struct cw_source_opts bo = *so;
+	struct cw_source *beside = NULL;
+	int ret;
+
+	bo.backend = NULL;
+	bo.no_uprobes = 1;
+	ret = cw_source__open(&bo, &beside, err, errlen);
+	if (!ret)
+		ret = cw_source__add_process(src, so->pid);
+	if (!ret)
+		ret = cw_session__new(&opts, sink, sink_ctx, out);
+	if (ret) {
+		cw_source__free(src);
+		cw_source__free(beside);
+		return ret;
+	}
+	ret = cw_session__add_source(*out, src);
+	if (ret) {
+		cw_source__free(beside);
+		return ret;
+	}
+	ret = cw_session__add_source(*out, beside) ?: cw_session__start(*out);
+	if (ret)
+		snprintf(err, errlen, "%s", cw_session__error(*out));
+	return ret;
 }
 
 int cw_tmp_file(char *buf, size_t len, const char *prefix, const char *what)

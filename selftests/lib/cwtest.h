@@ -81,6 +81,21 @@ int cw_drain__start(struct cw_drain *d, struct cw_session *sess);
  */
 int cw_trace__open(const struct cw_source_opts *so, cw_record_fn sink, void *sink_ctx,
 		   struct cw_session **out, char *err, size_t errlen);
+struct cw_source;
+
+/*
+ * --backend preload as run does it, for a workload the test starts: the library's source
+ * opened from so (so->pid is ignored) and the workload started with the library in its
+ * environment (cw_wl__start()); then cw_trace__open_preload() with the workload's pid
+ * traces it, the library's source beside the BPF programs without uprobes. 0 or -errno
+ * with err set.
+ */
+int cw_wl__start_preload(struct cw_wl *wl, const char *name, const char *const args[],
+			 const struct cw_source_opts *so, struct cw_source **src, char *err,
+			 size_t errlen);
+int cw_trace__open_preload(struct cw_source *src, const struct cw_source_opts *so,
+			   cw_record_fn sink, void *sink_ctx, struct cw_session **out, char *err,
+			   size_t errlen);
 /* Stop draining, join the thread: what cw_session__run returned (CW_SESSION_STOPPED). */
 long cw_drain__stop(struct cw_drain *d);
 

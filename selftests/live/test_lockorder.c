@@ -62,7 +62,7 @@ static int probe_fds(void)
 	return n;
 }
 
-/* The backend the test traces with: NULL (BPF), or "kmod" (fixture kmod). */
+/* The backend the test traces with: NULL (BPF), "kmod" (fixture kmod) or "preload". */
 static const char *backend;
 
 /* Start workload name with the handshake, trace its work, and find its cycles. */
@@ -76,13 +76,25 @@ static void trace_free(struct __test_metadata *_metadata, struct traced *t, cons
 	int ret;
 
 	memset(t, 0, sizeof(*t));
-	ASSERT_EQ(0, cw_wl__start(&t->wl, name, args));
-	t->eng = cw_engine__new();
-	ASSERT_NE(NULL, t->eng);
-	opts.pid = t->wl.pid;
 	opts.track_free = track_free;
 	opts.backend = backend;
-	ret = cw_trace__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
+	if (backend && !strcmp(backend, "preload")) {
+		struct cw_source *src;
+
+		ret = cw_wl__start_preload(&t->wl, name, args, &opts, &src, err, sizeof(err));
+		ASSERT_EQ(0, ret) TH_LOG("%s", err);
+		t->eng = cw_engine__new();
+		ASSERT_NE(NULL, t->eng);
+		opts.pid = t->wl.pid;
+		ret = cw_trace__open_preload(src, &opts, cw_engine__feed, t->eng, &t->sess, err,
+					     sizeof(err));
+	} else {
+		ASSERT_EQ(0, cw_wl__start(&t->wl, name, args));
+		t->eng = cw_engine__new();
+		ASSERT_NE(NULL, t->eng);
+		opts.pid = t->wl.pid;
+		ret = cw_trace__open(&opts, cw_engine__feed, t->eng, &t->sess, err, sizeof(err));
+	}
 	ASSERT_EQ(0, ret) TH_LOG("session: %s", err);
 	ASSERT_EQ(0, cw_drain__start(&d, t->sess));
 	ASSERT_EQ(0, cw_wl__go(&t->wl));
@@ -248,7 +260,27 @@ FIXTURE_TEARDOWN(kmod)
 		EXPECT_EQ(0, cw_kmod_unload());
 }
 
-/* A test of fixture lo and, with the same body, of fixture kmod. */
+FIXTURE(preload) {
+	struct traced t;
+};
+
+FIXTURE_SETUP(preload)
+{
+	const char *why = cw_live_skip_reason();
+
+	memset(self, 0, sizeof(*self));
+	if (why)
+		SKIP(return, "%s", why);
+	backend = "preload";
+}
+
+FIXTURE_TEARDOWN(preload)
+{
+	if (self->t.eng)
+		untrace(_metadata, &self->t);
+}
+
+/* A test of fixture lo and, with the same body, of fixtures kmod and preload. */
 #define TEST_BOTH(name)                                                                   \
 	static void name##_body(struct __test_metadata *_metadata, struct traced *t);     \
 	TEST_F(lo, name)                                                                  \
@@ -257,6 +289,11 @@ FIXTURE_TEARDOWN(kmod)
 		name##_body(_metadata, &self->t);                                         \
 	}                                                                                 \
 	TEST_F(kmod, name)                                                                \
+	{                                                                                 \
+		CW_SKIPPED_IN_SETUP();                                                    \
+		name##_body(_metadata, &self->t);                                         \
+	}                                                                                 \
+	TEST_F(preload, name)                                                             \
 	{                                                                                 \
 		CW_SKIPPED_IN_SETUP();                                                    \
 		name##_body(_metadata, &self->t);                                         \
