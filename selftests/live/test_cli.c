@@ -556,6 +556,60 @@ static int count_of(const char *s, const char *what)
 }
 
 /*
+ * The same through the in-process library: it starts again in the shell's child after
+ * its fork (its own region), and in wl_abba after the exec, from the environment.
+ */
+TEST(run_finds_inversion_in_grandchild_preload)
+{
+	LIVE_OR_SKIP();
+	inversion_in_grandchild(_metadata, "preload");
+}
+
+/*
+ * Where the library cannot start, run says which process it missed: a static binary, and
+ * a program exec'd with its environment cleared (env -i), whose first image (env) had it.
+ */
+static void preload_missed(struct __test_metadata *_metadata, const char *const *cmd)
+{
+	const char *argv[16] = { "run", "--backend", "preload", "-o", "-", "--" };
+	struct result r;
+	char want[64];
+	int n = 6;
+
+	while (*cmd && n < 15)
+		argv[n++] = *cmd++;
+	argv[n] = NULL;
+	r = run_args(argv);
+	ASSERT_EXIT(0, r);
+	/* the report's first line: "concwatch V: process PID (COMM), ..." */
+	ASSERT_NE(NULL, strstr(r.out, ": process "));
+	snprintf(want, sizeof(want), "process %d did not load the in-process library",
+		 atoi(strstr(r.out, ": process ") + 10));
+	EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(1, count_of(r.err, "did not load the in-process library"));
+	result_free(&r);
+}
+
+TEST(run_preload_says_static_binary_missed)
+{
+	char path[PATH_MAX + 64];
+
+	LIVE_OR_SKIP();
+	preload_missed(_metadata, (const char *[]){
+		cw_workload_path("wl_abba_static", path, sizeof(path)), NULL });
+}
+
+TEST(run_preload_says_cleared_environment_missed)
+{
+	char path[PATH_MAX + 64];
+
+	LIVE_OR_SKIP();
+	preload_missed(_metadata, (const char *[]){
+		"/usr/bin/env", "-i", cw_workload_path("wl_abba", path, sizeof(path)), NULL });
+}
+
+
+/*
  * 50 children, each with its inversion, all released at once from a barrier after
  * flooding a 256 KiB ring buffer with futex records: every inversion is reported,
  * though records are lost (a dependency that finds the ring buffer full waits in the
@@ -797,10 +851,10 @@ TEST(record_report_export)
 }
 
 /*
- * The backends this version lacks, or cannot use here (kmod without its module), are
- * named and refused before the command starts.
+ * The backends this version cannot use here (kmod without its module, preload without its
+ * library) are named and refused before the command starts.
  */
-TEST(backends_not_available_yet)
+TEST(backends_not_available_here)
 {
 	char marker[] = "/tmp/cw-backend." CW_TMP_X, script[128], expect[512], pid[32];
 	const char *names[] = { "kmod", "preload" };
@@ -818,6 +872,8 @@ TEST(backends_not_available_yet)
 	for (size_t i = 0; i < 2; i++) {
 		if (i == 0 && !access("/dev/concwatch", F_OK))
 			continue; /* the module is loaded: kmod is available */
+		if (i == 1)
+			setenv("CONCWATCH_PRELOAD_LIB", "/nonexistent/libconcwatch-preload.so", 1);
 		r = run_args((const char *[]){ "run", "--backend", names[i], "--", "/bin/sh", "-c",
 					       script, NULL });
 		ASSERT_EXIT(3, r);
@@ -827,9 +883,10 @@ TEST(backends_not_available_yet)
 				 "KDIR=/lib/modules/$(uname -r)/build) and load it with 'insmod "
 				 "build/kmod/%s/concwatch.ko'\n", u.release);
 		else
-			snprintf(expect, sizeof(expect), "concwatch run: the preload backend is not "
-				 "available yet: the in-process library is not part of this build "
-				 "(use --backend bpf)\n");
+			snprintf(expect, sizeof(expect), "concwatch run: the in-process library "
+				 "/nonexistent/libconcwatch-preload.so: No such file or directory "
+				 "(build it with make)\n");
+		unsetenv("CONCWATCH_PRELOAD_LIB");
 		EXPECT_STREQ(expect, r.err);
 		EXPECT_NE(0, access(marker, F_OK)) TH_LOG("the command ran");
 		result_free(&r);
@@ -843,6 +900,12 @@ TEST(backends_not_available_yet)
 		EXPECT_STREQ(expect + strlen("concwatch run: "), r.err + strlen("concwatch: "));
 		result_free(&r);
 	}
+	/* the library is for a command concwatch starts */
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	r = run("--backend", "preload", "-p", pid);
+	ASSERT_EXIT(2, r);
+	EXPECT_NE(NULL, strstr(r.err, "--backend preload is for a command concwatch starts"));
+	result_free(&r);
 	r = run_args((const char *[]){ "run", "--backend", "dtrace", "--", "/bin/true", NULL });
 	ASSERT_EXIT(2, r);
 	EXPECT_STREQ("concwatch run: invalid --backend 'dtrace': expected bpf, kmod or preload "

@@ -74,8 +74,9 @@ struct preload_source {
 	__u64 hellos, hellos_refused;
 	struct pl_seen {
 		int pid;
-		int hello;		/* a hello came from it, in any of its images */
-	} *seen;			/* every process the session followed */
+		int hello;		/* a hello came from its latest image */
+	} *seen;			/* every process image the session followed: an exec
+					 * adds the process again, and that starts over */
 	size_t nr_seen, cap_seen;
 	int started;
 	__u64 stopped_ns;
@@ -565,8 +566,8 @@ static int preload_add_process(struct cw_source *src, int pid)
 		set_err(s, "out of memory");
 		return -ENOMEM;
 	}
-	if (p->r)
-		seen_pid(s, pid, 0)->hello = 1;
+	/* a new image (the child of vfork execs before it runs a thing of its own) */
+	seen_pid(s, pid, 0)->hello = p->r != NULL;
 	return 0;
 }
 
