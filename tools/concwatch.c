@@ -278,10 +278,9 @@ enum {
 /* Options of every command that traces. */
 static const struct argp_option trace_options[] = {
 	{ "backend", OPT_BACKEND, "bpf|kmod|preload", 0,
-	  "Event source: bpf (the default), or kmod, the concwatch kernel module "
-	  "(/dev/concwatch: futex, scheduler and kernel-lock events, no lock calls), used "
-	  "without this option where BPF is not available; preload: the in-process library, for "
-	  "run and record -- CMD" },
+	  "Event source: bpf (the default); kmod, the concwatch kernel module (/dev/concwatch), "
+	  "used without this option where BPF is not available; preload, the in-process "
+	  "library, for run and record -- CMD" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
 	{ "no-uprobes", OPT_NO_UPROBES, NULL, 0,
