@@ -771,8 +771,9 @@ static int open_source(int pid, struct cw_source **out)
 
 /*
  * Beside the in-process library, what it cannot see: futex calls, the scheduler and
- * kernel locks, from the BPF programs without a uprobe (or the module's, where BPF cannot
- * run). Neither available: the library alone, said on stderr.
+ * kernel locks, from the BPF programs, which place no uprobe but in the processes the
+ * library cannot start in (or the module's without uprobes, where BPF cannot run).
+ * Neither available: the library alone, said on stderr.
  */
 static int open_beside(struct cw_source **out)
 {
@@ -781,7 +782,7 @@ static int open_beside(struct cw_source **out)
 		.ringbuf_bytes = env.ringbuf_bytes,
 		.stack_bytes = env.stack_bytes,
 		.verbose = env.verbose >= 2,
-		.no_uprobes = 1,
+		.lock_calls_elsewhere = 1,
 		.timeline = env.timeline,
 		.pi_threshold_ns = env.pi_threshold_ns,
 		.measure_cost = env.measure_cost,
@@ -789,7 +790,15 @@ static int open_beside(struct cw_source **out)
 	char err[512];
 
 	*out = NULL;
-	if (cw_source__open(&opts, out, err, sizeof(err))) {
+	if (cw_source__open(&opts, out, err, sizeof(err)) && !cw_bpf_source__available(NULL, 0))
+		return fail(EXIT_ENV, "%s", err);
+	if (!*out) {
+		/* no BPF here: the module, without uprobes (it has no per-process choice) */
+		opts.backend = "kmod";
+		opts.no_uprobes = 1;
+		opts.lock_calls_elsewhere = 0;
+		if (!cw_source__open(&opts, out, err, sizeof(err)))
+			return 0;
 		fprintf(stderr, "%s: lock calls only, from the in-process library: no futex, "
 			"scheduler or kernel-lock events (%s)\n", env.prog, err);
 		*out = NULL;
@@ -835,6 +844,7 @@ struct live {
 	struct cw_launch *launch;	/* run, record -- CMD: the command and its children */
 	struct cw_follow *follow;	/* ... followed into the session */
 	struct cw_source *preload;	/* --backend preload: the library's source */
+	struct cw_source *beside;	/* ... and the BPF source beside it, or NULL */
 	struct cw_report_target target;
 	char args[CW_REC_CMDLINE_MAX];	/* its command line, NUL-separated, for a recording */
 	size_t args_len;
@@ -961,6 +971,32 @@ static int live_open(struct live *lv)
 	return 0;
 }
 
+/*
+ * run --backend preload: a process the library cannot start in (a static binary, a
+ * cleared environment, a secure execution), held at its exec or fork, has its lock calls
+ * traced through uprobes instead, and the user is told once per program.
+ */
+static void preload_or_uprobes(struct live *lv, const struct cw_launch_event *ev)
+{
+	char why[160], comm[CW_COMM_LEN] = "";
+	int loads, err;
+
+	loads = cw_preload_source__loads_in(lv->preload, ev->pid,
+					    ev->kind == CW_LAUNCH_FORK ? ev->ppid : 0, why,
+					    sizeof(why));
+	if (loads)
+		return;
+	cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
+	err = lv->beside ? cw_bpf_source__trace_lock_calls(lv->beside, ev->pid) : -ENODEV;
+	if (err)
+		fprintf(stderr, "%s: process %d (%s) %s: its lock calls are not traced%s%s\n",
+			env.prog, ev->pid, safe_comm(comm), why, err == -ENODEV ? "" : ": ",
+			err == -ENODEV ? "" : cw_source__error(lv->beside));
+	else if (ev->kind != CW_LAUNCH_FORK || env.verbose)
+		fprintf(stderr, "%s: process %d (%s) %s: its lock calls are traced through "
+			"uprobes\n", env.prog, ev->pid, safe_comm(comm), why);
+}
+
 /* A process of the command is traced from its first instruction, or could not be. */
 static void follow_traced(void *ctx, const struct cw_launch_event *ev, int err, const char *why)
 {
@@ -969,6 +1005,8 @@ static void follow_traced(void *ctx, const struct cw_launch_event *ev, int err, 
 	int first = !lv->started;
 
 	lv->started = 1;
+	if (!err && lv->preload)
+		preload_or_uprobes(lv, ev);
 	if (!err && !env.verbose)
 		return;
 	if (first)
@@ -1016,6 +1054,7 @@ static int live_launch(struct live *lv)
 	if (!ret && !strcmp(cw_source__name(src), "preload")) {
 		lv->preload = src;
 		ret = open_beside(&beside);
+		lv->beside = beside;
 		/* the command inherits the library; concwatch's own environment stays as it was */
 		if (!ret && getenv("LD_PRELOAD"))
 			ld_preload = strdup(getenv("LD_PRELOAD"));
@@ -1035,7 +1074,7 @@ static int live_launch(struct live *lv)
 	if (ret) {
 		cw_source__free(src);
 		cw_source__free(beside);
-		lv->preload = NULL;
+		lv->preload = lv->beside = NULL;
 		return ret;
 	}
 	pid = cw_launch__pid(lv->launch);
@@ -1046,7 +1085,7 @@ static int live_launch(struct live *lv)
 	if (ret != 1 || ev.kind != CW_LAUNCH_EXEC || ev.pid != pid) {
 		cw_source__free(src);
 		cw_source__free(beside);
-		lv->preload = NULL;
+		lv->preload = lv->beside = NULL;
 		return fail(EXIT_ENV, "the command did not start as traced (%s)",
 			    ret < 0 ? strerror(-ret) : "unexpected event");
 	}
@@ -1064,21 +1103,23 @@ static int live_launch(struct live *lv)
 	if (stop_requested) {
 		cw_source__free(src);
 		cw_source__free(beside);
-		lv->preload = NULL;
+		lv->preload = lv->beside = NULL;
 		return 0;
 	}
 	ret = cw_session__new(&opts, lv->sink, lv->sink_ctx, &lv->sess);
 	if (ret) {
 		cw_source__free(src);
 		cw_source__free(beside);
-		lv->preload = NULL;
+		lv->preload = lv->beside = NULL;
 		return fail(EXIT_ENV, "out of memory");
 	}
 	ret = cw_session__add_source(lv->sess, src);
-	if (!ret && beside)
+	if (!ret && beside) {
 		ret = cw_session__add_source(lv->sess, beside);
-	else
+	} else {
 		cw_source__free(beside);
+		lv->beside = NULL;
+	}
 	if (!ret)
 		ret = cw_session__start(lv->sess);
 	if (ret)
@@ -1130,8 +1171,8 @@ static void live_close(struct live *lv)
 }
 
 /*
- * Processes of the command in which the in-process library never started: their lock
- * calls were not traced. FIXME(preload fallback): uprobes for them, as the issue asks.
+ * Processes of the command in which the in-process library never started, though their
+ * exec said it would (preload_or_uprobes): their lock calls were not traced.
  */
 static void say_silent(struct cw_source *src)
 {

@@ -215,6 +215,25 @@ int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args
 	return read_line(wl->out, wl->ready, sizeof(wl->ready), "ready");
 }
 
+int cw_wl__start_cmd(struct cw_wl *wl, const char *const argv[], int err_fd)
+{
+	int in[2], out[2];
+
+	memset(wl, 0, sizeof(*wl));
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -errno;
+	wl->pid = fork_exec(argv, NULL, in[0], out[1], err_fd);
+	if (wl->pid < 0)
+		return wl->pid;
+	close(in[0]);
+	close(out[1]);
+	wl->in_fd = in[1];
+	wl->out = fdopen(out[0], "r");
+	if (!wl->out)
+		return -errno;
+	return read_line(wl->out, wl->ready, sizeof(wl->ready), "ready");
+}
+
 int cw_wl__send(struct cw_wl *wl, const char *line)
 {
 	size_t len = strlen(line);
@@ -460,7 +479,7 @@ int cw_trace__open_preload(struct cw_source *src, const struct cw_source_opts *s
 	int ret;
 
 	bo.backend = NULL;
-	bo.no_uprobes = 1;
+	bo.lock_calls_elsewhere = 1;
 	ret = cw_source__open(&bo, &beside, err, errlen);
 	if (!ret)
 		ret = cw_source__add_process(src, so->pid);

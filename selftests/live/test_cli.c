@@ -566,46 +566,55 @@ TEST(run_finds_inversion_in_grandchild_preload)
 }
 
 /*
- * Where the library cannot start, run says which process it missed: a static binary, and
- * a program exec'd with its environment cleared (env -i), whose first image (env) had it.
+ * Where the library cannot start, run traces the process through uprobes, says so once,
+ * and finds what the process does: a static binary, and a program exec'd with its
+ * environment cleared (env -i), whose first image (env) had the library.
  */
-static void preload_missed(struct __test_metadata *_metadata, const char *const *cmd)
+static void preload_falls_back(struct __test_metadata *_metadata, const char *const *cmd,
+			       const char *comm, const char *why)
 {
-	const char *argv[16] = { "run", "--backend", "preload", "-o", "-", "--" };
+	const char *argv[16] = { "run", "--backend", "preload", "--json", "-o", "-", "--" };
 	struct result r;
-	char want[64];
-	int n = 6;
+	char want[256];
+	const char *p;
+	int n = 7;
 
 	while (*cmd && n < 15)
 		argv[n++] = *cmd++;
 	argv[n] = NULL;
 	r = run_args(argv);
 	ASSERT_EXIT(0, r);
-	/* the report's first line: "concwatch V: process PID (COMM), ..." */
-	ASSERT_NE(NULL, strstr(r.out, ": process "));
-	snprintf(want, sizeof(want), "process %d did not load the in-process library",
-		 atoi(strstr(r.out, ": process ") + 10));
-	EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("stderr: %s", r.err);
-	EXPECT_EQ(1, count_of(r.err, "did not load the in-process library"));
+	p = strstr(r.out, "\"pid\": ");
+	ASSERT_NE(NULL, p);
+	snprintf(want, sizeof(want), "concwatch run: process %d (%s) %s: its lock calls are "
+		 "traced through uprobes\n", atoi(p + 7), comm, why);
+	EXPECT_STREQ(want, r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\"findings\": [\n    {\"kind\": \"lock_order_inversion\", "));
+	EXPECT_NE(NULL, strstr(r.out, "\"name\": \"lock_a\", \"type\": \"mutex\""));
+	EXPECT_NE(NULL, strstr(r.out, "\"name\": \"lock_b\", \"type\": \"mutex\""));
+	EXPECT_NE(NULL, strstr(r.out, "\"func\": \"t2_take_b_then_a\""));
+	EXPECT_EQ(NULL, strstr(strstr(r.out, "lock_order_inversion") + 1, "lock_order_inversion"));
 	result_free(&r);
 }
 
-TEST(run_preload_says_static_binary_missed)
+TEST(run_preload_static_binary_through_uprobes)
 {
 	char path[PATH_MAX + 64];
 
 	LIVE_OR_SKIP();
-	preload_missed(_metadata, (const char *[]){
-		cw_workload_path("wl_abba_static", path, sizeof(path)), NULL });
+	preload_falls_back(_metadata, (const char *[]){
+		cw_workload_path("wl_abba_static", path, sizeof(path)), NULL },
+		"wl_abba_static", "is a static binary");
 }
 
-TEST(run_preload_says_cleared_environment_missed)
+TEST(run_preload_cleared_environment_through_uprobes)
 {
 	char path[PATH_MAX + 64];
 
 	LIVE_OR_SKIP();
-	preload_missed(_metadata, (const char *[]){
-		"/usr/bin/env", "-i", cw_workload_path("wl_abba", path, sizeof(path)), NULL });
+	preload_falls_back(_metadata, (const char *[]){
+		"/usr/bin/env", "-i", cw_workload_path("wl_abba", path, sizeof(path)), NULL },
+		"wl_abba", "has an environment without the library (cleared or changed)");
 }
 
 

@@ -36,6 +36,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <elf.h>
 #include <concwatch/preload.h>
 
 #include "common/array.h"
@@ -75,6 +76,7 @@ struct preload_source {
 	struct pl_seen {
 		int pid;
 		int hello;		/* a hello came from its latest image */
+		int fallback;		/* the library cannot start in it: uprobes instead */
 	} *seen;			/* every process image the session followed: an exec
 					 * adds the process again, and that starts over */
 	size_t nr_seen, cap_seen;
@@ -568,6 +570,7 @@ static int preload_add_process(struct cw_source *src, int pid)
 	}
 	/* a new image (the child of vfork execs before it runs a thing of its own) */
 	seen_pid(s, pid, 0)->hello = p->r != NULL;
+	seen_pid(s, pid, 0)->fallback = 0;
 	return 0;
 }
 
@@ -754,6 +757,136 @@ int cw_preload_source__unsetenv(struct cw_source *src, const char *ld_preload)
 	return 0;
 }
 
+/* Whether ELF file path names a program interpreter (a dynamic loader): 1, 0, -errno. */
+static int has_interp(const char *path)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(ph)) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	for (int i = 0; i < eh.e_phnum && !ret; i++) {
+		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph))
+			break;
+		ret = ph.p_type == PT_INTERP;
+	}
+	close(fd);
+	return ret;
+}
+
+/* The value of AT_SECURE in pid's auxiliary vector (a set-user-ID program): 1, 0, -errno. */
+static int secure_exec(int pid)
+{
+	char path[64];
+	Elf64_auxv_t av;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (read(fd, &av, sizeof(av)) == sizeof(av) && av.a_type != AT_NULL)
+		if (av.a_type == AT_SECURE)
+			ret = av.a_un.a_val != 0;
+	close(fd);
+	return ret;
+}
+
+/* Whether pid's environment names the library in LD_PRELOAD and this source's socket. */
+static int env_has_library(struct preload_source *s, int pid)
+{
+	char path[64], *buf = NULL, *e;
+	size_t len = 0, cap = 0;
+	int fd, lib = 0, sock = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		char *v = cw_grow(buf, &cap, len + 4096 + 1, 1);
+
+		if (!v)
+			break;
+		buf = v;
+		n = read(fd, buf + len, 4096);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	if (!buf)
+		return -ENOMEM;
+	buf[len] = '\0';
+	for (e = buf; e < buf + len; e += strlen(e) + 1) {
+		if (!strncmp(e, CW_PRELOAD_ENV_SOCK "=", strlen(CW_PRELOAD_ENV_SOCK) + 1))
+			sock = !strcmp(e + strlen(CW_PRELOAD_ENV_SOCK) + 1, s->sock);
+		if (!strncmp(e, "LD_PRELOAD=", 11)) {
+			/* the loader splits it at spaces and colons */
+			char *save = NULL;
+
+			for (char *w = strtok_r(e + 11, " :", &save); w && !lib;
+			     w = strtok_r(NULL, " :", &save))
+				lib = !strcmp(w, s->lib);
+		}
+	}
+	free(buf);
+	return lib && sock;
+}
+
+int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, char *why,
+				size_t len)
+{
+	struct preload_source *s = (struct preload_source *)src;
+	struct pl_seen *e, *pe;
+	char exe[64];
+	int ret;
+
+	if (src->ops != &preload_source_ops)
+		return -EINVAL;
+	e = seen_pid(s, pid, 1);
+	if (!e)
+		return -ENOMEM;
+	*why = '\0';
+	if (parent) {
+		/* a forked child runs its parent's image: the library is in it, or not */
+		pe = seen_pid(s, parent, 0);
+		if (!pe || !pe->fallback)
+			return 1;
+		snprintf(why, len, "is a child of process %d", parent);
+		e->fallback = 1;
+		return 0;
+	}
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	ret = has_interp(exe);
+	if (ret == 0)
+		snprintf(why, len, "is a static binary");
+	if (ret > 0) {
+		ret = secure_exec(pid);
+		if (ret > 0)
+			snprintf(why, len, "runs as a secure execution (set-user-ID or "
+				 "capabilities), where the loader ignores LD_PRELOAD");
+		ret = ret < 0 ? ret : !ret;
+	}
+	if (ret > 0) {
+		ret = env_has_library(s, pid);
+		if (ret == 0)
+			snprintf(why, len, "has an environment without the library (cleared or "
+				 "changed)");
+	}
+	if (ret < 0)
+		return ret;
+	e->fallback = !ret;
+	return ret;
+}
+
 size_t cw_preload_source__silent(struct cw_source *src, int *pids, size_t max)
 {
 	struct preload_source *s = (struct preload_source *)src;
@@ -764,7 +897,7 @@ size_t cw_preload_source__silent(struct cw_source *src, int *pids, size_t max)
 	/* a hello may be waiting still */
 	read_hellos(s);
 	for (size_t i = 0; i < s->nr_seen; i++)
-		if (!s->seen[i].hello) {
+		if (!s->seen[i].hello && !s->seen[i].fallback) {
 			if (n < max)
 				pids[n] = s->seen[i].pid;
 			n++;

@@ -17,6 +17,16 @@ int cw_preload_source__setenv(struct cw_source *src);
 /* Take them out again; ld_preload: what LD_PRELOAD was before (NULL: unset). */
 int cw_preload_source__unsetenv(struct cw_source *src, const char *ld_preload);
 /*
+ * Whether the library will start in process pid, held at its exec (parent 0) or at its
+ * fork from parent: the loader honours LD_PRELOAD only for a dynamically linked program,
+ * outside a secure execution, when its environment still names the library; a forked
+ * child is as its parent was. 1, or 0 with why ("is a static binary"): trace its lock calls through
+ * uprobes instead (cw_bpf_source__trace_lock_calls); -errno when pid cannot be read.
+ * A process judged so is not named by cw_preload_source__silent().
+ */
+int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, char *why,
+				size_t len);
+/*
  * Processes the session follows from which no hello came (the library did not start in
  * them: a static binary, a cleared environment, a secure execution): how many, and the
  * first max of them in pids.

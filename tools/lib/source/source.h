@@ -75,6 +75,10 @@ struct cw_source_opts {
 	int no_uprobes;			/* futex, scheduler and kernel-lock tracing only: no
 					 * uprobe at all, so no trap on the uncontended path
 					 * (and no lock-order dependencies) */
+	int lock_calls_elsewhere;	/* bpf: another source (the in-process library) records
+					 * the lock calls of the processes added: no uprobe for
+					 * a process unless asked (cw_bpf_source__trace_lock_calls),
+					 * futex, scheduler and kernel-lock tracing for all */
 	int timeline;			/* record --timeline: a record per switch and wakeup, and
 					 * per lock, futex and kernel-lock operation (raw_events) */
 	__u64 pi_threshold_ns;		/* --pi-threshold: priority inversions shorter than this
@@ -109,6 +113,12 @@ int cw_bpf_source__open(const struct cw_source_opts *opts, struct cw_source **ou
  * cw_bpf_source__open() answers -EOPNOTSUPP exactly when this does.
  */
 int cw_bpf_source__available(char *why, size_t len);
+/*
+ * With opts->lock_calls_elsewhere: trace process pid's lock calls too, through uprobes (a
+ * process the in-process library cannot start in). pid was added already; it should be
+ * held (stopped) while its probes are attached. 0 or -errno with the source's error set.
+ */
+int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid);
 /*
  * "kmod": the concwatch kernel module's records, read from /dev/concwatch (its contract:
  * include/concwatch/kmod.h). -ENODEV when the module is not loaded.

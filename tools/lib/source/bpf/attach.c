@@ -39,6 +39,8 @@ static int attach(struct bpf_source *s, struct proc *p)
 
 	if (s->opts.no_uprobes)
 		return 0; /* --no-uprobes: tracepoints only, no trap in the target */
+	if (s->opts.lock_calls_elsewhere && !p->lock_calls)
+		return 0; /* the in-process library has them */
 	err = cw_uprobe_libs__open(&libs, p->pid, s->base.err, sizeof(s->base.err));
 	if (err)
 		return err;
@@ -197,6 +199,33 @@ int cw_bpf__op_add_process(struct cw_source *src, int pid)
 		return -EINVAL;
 	}
 	return cw_bpf__add_process(s, pid);
+}
+
+int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	struct proc *p;
+	int err;
+
+	if (strcmp(src->ops->name, "bpf"))
+		return -EINVAL;
+	p = cw_bpf__find_proc(s, pid);
+	if (!p) {
+		cw_bpf__set_err(s, "process %d is not traced", pid);
+		return -ENOENT;
+	}
+	if (p->lock_calls || s->opts.no_uprobes)
+		return 0;
+	s->base.err[0] = '\0';
+	p->lock_calls = 1;
+	err = attach(s, p);
+	if (err) {
+		/* none or all: what attached before the failure goes */
+		cw_links_destroy(p->links, 2 * NR_PROBES, p->mlinks, 2 * NR_PROBES);
+		cw_links_destroy(p->sdt_links, NR_SDT, NULL, 0);
+		p->lock_calls = 0;
+	}
+	return err;
 }
 
 int cw_bpf__op_refresh_process(struct cw_source *src, int pid)

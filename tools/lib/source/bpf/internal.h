@@ -69,6 +69,7 @@ struct proc {
 	int mlinks[2 * CW_BPF_NR_PROBES];	/* the same as uprobe-multi link fds, or -1 */
 	struct bpf_link *sdt_links[CW_BPF_NR_SDT];	/* SDT notes used instead of uprobes */
 	struct cw_proc_maps maps;
+	int lock_calls;			/* its lock calls through uprobes (lock_calls_elsewhere) */
 };
 
 /* One batch of a hash map as bpf_map_lookup_batch() reads it, grown as buckets need. */
