@@ -43,6 +43,13 @@ int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[]);
 /* The same, with prep run in the child before exec. */
 int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args[],
 		      cw_prep_fn prep);
+/*
+ * The same for a command that runs a workload with its own standard input and output,
+ * `concwatch run -- WORKLOAD -w ...` say: argv[0] a path; its stderr on err_fd (-1: ours).
+ * wl->pid is the command's (cw_wl__stop() reaps it and returns its status); the
+ * workload's own is in its ready line (pid=).
+ */
+int cw_wl__start_cmd(struct cw_wl *wl, const char *const argv[], int err_fd);
 /* Send "go" and wait for the done line. 0 or -errno. */
 int cw_wl__go(struct cw_wl *wl);
 /* Steps of longer handshakes: send one line; read one that must start with prefix. */

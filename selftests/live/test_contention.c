@@ -21,7 +21,10 @@
  *   pi        wl_pi: a PTHREAD_PRIO_INHERIT mutex (FUTEX_LOCK_PI) is a mutex named pi_lock,
  *             seen by the futex view, with waits no longer than the workload's own
  *
- * Every fixture runs twice: in the default mode and with --no-uprobes.
+ * Every fixture runs in the default mode and with --no-uprobes; hot, rawfutex and klock
+ * through the kernel module too (--backend kmod, loaded here where it can be: the QEMU
+ * guests); hot through the in-process library (PRELOAD: `run --backend preload`), and
+ * `run --fail-on contention_hotspot` with it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +44,18 @@ struct report {
 	char json[64];		/* the JSON report */
 	char err[64];		/* concwatch's stderr */
 	pid_t pid;		/* the workload's */
-	int no_uprobes;		/* 1: --no-uprobes; 2: --backend kmod, which has its own */
+	int no_uprobes;		/* 1: --no-uprobes; 2: --backend kmod, which has its own;
+				 * PRELOAD: run --backend preload */
 };
+
+/*
+ * The preload variants: `concwatch run --backend preload` starts the workload with the
+ * in-process library (it cannot be given to a running process), and the BPF programs
+ * beside it trace the futexes, the scheduler and kernel locks, with no uprobe. The
+ * workload waits for "go" as under report -p: run traces it from its exec, and before
+ * "go" its threads only wait at a barrier.
+ */
+#define PRELOAD 3
 
 static int have_jq(void)
 {
@@ -59,7 +72,8 @@ static void skip_reason(struct __test_metadata *_metadata, int no_uprobes, const
 	char name[128];
 
 	snprintf(name, sizeof(name), "%s.%s", _metadata->fixture->name,
-		 no_uprobes == 2 ? "kmod" : no_uprobes ? "no_uprobes" : "default");
+		 no_uprobes == PRELOAD ? "preload" : no_uprobes == 2 ? "kmod" :
+		 no_uprobes ? "no_uprobes" : "default");
 	*why = cw_live_skip_reason();
 	if (!*why && !have_jq())
 		*why = "jq is not installed";
@@ -82,10 +96,59 @@ static void kmod_for(int no_uprobes, int *loaded, const char **why, char *buf, s
 }
 
 /*
+ * Run workload name (with -w and args) under `concwatch run -v --backend preload --json`:
+ * the workload's handshake goes through run, whose command keeps its standard input and
+ * output; run ends when the workload does, with its status (0).
+ */
+static void preload_run_at(struct __test_metadata *_metadata, struct report *r,
+			   const char *name, const char *const args[], const char *threshold)
+{
+	char path[PATH_MAX + 64];
+	const char *argv[24];
+	int n = 0, out, err, status, i;
+
+	memset(r, 0, sizeof(*r));
+	r->no_uprobes = PRELOAD;
+	out = cw_tmp_file(r->json, sizeof(r->json), "cw-contention", "json");
+	ASSERT_LE(0, out);
+	close(out);
+	err = cw_tmp_file(r->err, sizeof(r->err), "cw-contention", "err");
+	ASSERT_LE(0, err);
+	argv[n++] = cw_bin_path();
+	argv[n++] = "run";
+	argv[n++] = "-v";
+	argv[n++] = "--backend";
+	argv[n++] = "preload";
+	argv[n++] = "--json";
+	argv[n++] = "-o";
+	argv[n++] = r->json;
+	if (threshold) {
+		argv[n++] = "--hotspot-threshold";
+		argv[n++] = threshold;
+	}
+	argv[n++] = "--";
+	argv[n++] = cw_workload_path(name, path, sizeof(path));
+	argv[n++] = "-w";
+	for (i = 0; args && args[i] && i < 10; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	i = cw_wl__start_cmd(&r->wl, argv, err);
+	close(err);
+	ASSERT_EQ(0, i) TH_LOG("no ready line under run, stderr in %s", r->err);
+	r->pid = cw_field(r->wl.ready, "pid");
+	ASSERT_LT(0, r->pid);
+	ASSERT_EQ(0, cw_wl__go(&r->wl)) TH_LOG("no done line under run, stderr in %s", r->err);
+	status = cw_wl__stop(&r->wl);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("concwatch run: status 0x%x", status);
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("concwatch run failed, stderr in %s", r->err);
+}
+
+/*
  * Run workload name (with -w and args) under `concwatch report -v --json [--no-uprobes]
  * -p PID`: start it, attach, wait until concwatch says it is tracing, let the workload
  * do its work, stop it, and wait for concwatch, which ends when its target does and
- * exits 0. The report is in r->json; the workload's lines in r->wl.
+ * exits 0. The report is in r->json; the workload's lines in r->wl. The preload variants
+ * go through preload_run_at().
  */
 static void report_run_at(struct __test_metadata *_metadata, struct report *r,
 			  const char *name, const char *const args[], int no_uprobes,
@@ -97,6 +160,10 @@ static void report_run_at(struct __test_metadata *_metadata, struct report *r,
 	int n = 0, out, err, status = 0, i;
 	pid_t cw;
 
+	if (no_uprobes == PRELOAD) {
+		preload_run_at(_metadata, r, name, args, threshold);
+		return;
+	}
 	memset(r, 0, sizeof(*r));
 	r->no_uprobes = no_uprobes;
 	for (i = 0; args && args[i] && i < 10; i++)
@@ -239,6 +306,10 @@ FIXTURE_VARIANT_ADD(hot, no_uprobes) {
 
 FIXTURE_VARIANT_ADD(hot, kmod) {
 	.no_uprobes = 2,
+};
+
+FIXTURE_VARIANT_ADD(hot, preload) {
+	.no_uprobes = PRELOAD,
 };
 
 FIXTURE_SETUP(hot)
@@ -424,7 +495,8 @@ TEST_F_TIMEOUT(hot, report, 300)
 
 /*
  * `run --fail-on contention_hotspot`: 66 when the command's run had a hotspot, its own
- * status (0) when one thread alone never contended.
+ * status (0) when one thread alone never contended; through the uprobes, without them,
+ * and through the in-process library.
  */
 FIXTURE(run) {};
 FIXTURE_SETUP(run) {}
@@ -443,6 +515,8 @@ TEST_F_TIMEOUT(run, fail_on_contention_hotspot, 300)
 		{ "4", NULL, 66 },
 		{ "4", "--no-uprobes", 66 },
 		{ "1", NULL, 0 },
+		{ "4", "--backend=preload", 66 },
+		{ "1", "--backend=preload", 0 },
 	};
 
 	skip_reason(_metadata, 0, &why);
