@@ -494,7 +494,13 @@ static inline void cw_rules_count(void *ctx, const struct cw_rules_stat *st)
 	if (st->step == CW_RULES_ACQUIRED) {
 		e->acquisitions++;
 		e->contentions += st->contended;
-		site_wait(e, st->wait_ns);
+		/*
+		 * The histogram is of the waits, as the BPF programs keep it: an acquisition
+		 * that found the lock free waited 0 ns, and with those in it the percentiles
+		 * of a busy lock would say nothing of how long a thread waited when it had to.
+		 */
+		if (st->contended)
+			site_wait(e, st->wait_ns);
 		return;
 	}
 	/* a hold is timed when its acquisition was and the release took the clock */
@@ -1174,8 +1180,11 @@ CW_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
 
 /*
  * cond_wait releases the mutex inside and takes it again before returning: a release,
- * then an acquire of op CW_OP_COND_WAIT whose wait is the whole call (the condition's
- * wait is not the lock's: no wait record, no contention).
+ * then an acquire of op CW_OP_COND_WAIT, with no wait and no contention. The condition's
+ * wait is not the lock's (no wait record); and libc takes the mutex back by a direct call
+ * no wrapper sees: when that sleeps on the mutex's word, the futex view of the BPF
+ * programs beside the library sees the sleep, but this acquire is not counted contended
+ * (the uprobes, which see the sleep inside the call, count it so).
  */
 #define COND_WAIT(cond, m, realfn, call)                                              \
 	do {                                                                          \
