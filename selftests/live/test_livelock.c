@@ -18,6 +18,11 @@
  *                detection is not available
  *   kmod         lockstep through the kernel module (--backend kmod, loaded here where
  *                it can be: the QEMU guests): the same finding
+ *   progress_preload
+ *                progress through the in-process library: `concwatch run --backend
+ *                preload --json -o FILE -- wl_livelock -w ...` (the library cannot be
+ *                given to a running process), whose command keeps the handshake's
+ *                standard input and output: no finding either
  *   run_fail_on_livelock   `run --fail-on livelock` exits 66 on lockstep, 0 on progress
  */
 #include <fcntl.h>
@@ -33,11 +38,54 @@
 
 #define ROUNDS 1500		/* of ~1.1 ms each: 1.7 s, past the 500 ms threshold */
 
+#define PRELOAD 3		/* a variant's no_uprobes: run --backend preload */
+
 struct report {
 	struct cw_wl wl;
 	char json[64];
 	char err[64];
 };
+
+/*
+ * wl_livelock -w ROUNDS 1000 mode under `concwatch run --backend preload --json -o FILE`,
+ * which traces it from its exec: before "go" its threads only wait at a barrier.
+ */
+static void preload_run(struct __test_metadata *_metadata, struct report *r, const char *mode)
+{
+	char rounds[16], wl[PATH_MAX + 64];
+	const char *argv[16];
+	int n = 0, out, err, status;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(rounds, sizeof(rounds), "%d", ROUNDS);
+	out = cw_tmp_file(r->json, sizeof(r->json), "cw-livelock", "json");
+	ASSERT_LE(0, out);
+	close(out);
+	err = cw_tmp_file(r->err, sizeof(r->err), "cw-livelock", "err");
+	ASSERT_LE(0, err);
+	argv[n++] = cw_bin_path();
+	argv[n++] = "run";
+	argv[n++] = "-v";
+	argv[n++] = "--backend";
+	argv[n++] = "preload";
+	argv[n++] = "--json";
+	argv[n++] = "-o";
+	argv[n++] = r->json;
+	argv[n++] = "--";
+	argv[n++] = cw_workload_path("wl_livelock", wl, sizeof(wl));
+	argv[n++] = "-w";
+	argv[n++] = rounds;
+	argv[n++] = "1000";
+	argv[n++] = mode;
+	argv[n] = NULL;
+	n = cw_wl__start_cmd(&r->wl, argv, err);
+	close(err);
+	ASSERT_EQ(0, n) TH_LOG("no ready line under run, stderr in %s", r->err);
+	ASSERT_EQ(0, cw_wl__go(&r->wl)) TH_LOG("no done line under run, stderr in %s", r->err);
+	status = cw_wl__stop(&r->wl);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("concwatch run: status 0x%x", status);
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("concwatch run failed, stderr in %s", r->err);
+}
 
 /* wl_livelock -w ROUNDS 1000 mode under `concwatch report --json -o FILE -p PID`. */
 static void report_run(struct __test_metadata *_metadata, struct report *r, const char *mode,
@@ -50,6 +98,10 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	int n = 0, out, err, status = 0;
 	pid_t cw;
 
+	if (no_uprobes == PRELOAD) {
+		preload_run(_metadata, r, mode);
+		return;
+	}
 	memset(r, 0, sizeof(*r));
 	snprintf(rounds, sizeof(rounds), "%d", ROUNDS);
 	ASSERT_EQ(0, cw_wl__start(&r->wl, "wl_livelock", wl_args));
@@ -94,7 +146,7 @@ FIXTURE(ll) {
 
 FIXTURE_VARIANT(ll) {
 	const char *mode;	/* wl_livelock's: 0 lockstep, 1 progress, 2 timed */
-	int no_uprobes;		/* 1: --no-uprobes; 2: --backend kmod */
+	int no_uprobes;		/* 1: --no-uprobes; 2: --backend kmod; PRELOAD */
 };
 
 FIXTURE_VARIANT_ADD(ll, lockstep) {
@@ -117,6 +169,11 @@ FIXTURE_VARIANT_ADD(ll, no_uprobes) {
 FIXTURE_VARIANT_ADD(ll, kmod) {
 	.mode = "0",
 	.no_uprobes = 2,
+};
+
+FIXTURE_VARIANT_ADD(ll, progress_preload) {
+	.mode = "1",
+	.no_uprobes = PRELOAD,
 };
 
 FIXTURE_SETUP(ll)
@@ -168,6 +225,11 @@ TEST_F_TIMEOUT(ll, report, 120)
 		ASSERT_EQ(ROUNDS / 2, cw_field(self->r.wl.done, "acquired2"));
 	}
 	EXPECT_JQ(&self->r, ".lost_events == 0");
+	/*
+	 * no lock's percentiles above its longest wait: its histogram holds the waits that
+	 * were measured, not a 0 for a trylock the in-process library does not time
+	 */
+	EXPECT_JQ(&self->r, ".locks | all(.wait_p99_ns == null or .wait_p99_ns <= .wait_ns_max)");
 	if (variant->no_uprobes == 1) {
 		EXPECT_JQ(&self->r, ".mode.uprobes == false and "
 				    "(.mode.not_available | index(\"livelock\") != null)");

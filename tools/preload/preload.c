@@ -830,7 +830,13 @@ static void try_failed(struct cw_preload_thread *t, const struct cw_rules_acq *a
 	e = site_get(t, a->addr, a->stack_id, CW_SITE_ACQUIRE, a->kind, a->ip, 1);
 	if (e) {
 		e->failures++;
-		site_wait(e, wait);
+		/*
+		 * A failed attempt's wait is time lost too, when there was one: a trylock's
+		 * call is not timed, and a 0 ns in the histogram would make percentiles (2 ns)
+		 * above the lock's longest wait (0)
+		 */
+		if (a->begin_ns)
+			site_wait(e, wait);
 	}
 	if (ret != EBUSY && ret != ETIMEDOUT)
 		return;
