@@ -65,14 +65,6 @@ struct {
 	__type(value, struct cw_held_set);
 } empty_held_set SEC(".maps");
 
-/* An acquire in progress on a thread, from the entry probe to the return probe. */
-struct pending_lock {
-	struct cw_rules_acq a;	/* a.ip: the return address, read before the swap */
-	__u64 addr2;		/* cond_wait: the condition variable */
-	__u64 ret_slot;		/* where the return address is: the return probe swaps it */
-	__u32 blocked;		/* it slept in a futex wait on the lock: CW_EV_BLOCKED went out */
-	__u32 blocked_owner;	/* the holder that record named */
-};
 
 /* glibc's pthread_cond_t: its futex words (__g_signals, __g_refs, __wrefs) lie inside */
 #define CW_COND_BYTES 48

@@ -11,6 +11,19 @@
 #endif
 #include "concwatch/lockrules.h"
 
+/*
+ * pending_locks: an acquire in progress on a thread, from the entry probe to the return
+ * probe (userspace reads it when the lock probes are detached: a blocked acquire's wait
+ * ends there, as far as the stream knows).
+ */
+struct pending_lock {
+	struct cw_rules_acq a;	/* a.ip: the return address, read before the swap */
+	__u64 addr2;		/* cond_wait: the condition variable */
+	__u64 ret_slot;		/* where the return address is: the return probe swaps it */
+	__u32 blocked;		/* it slept in a futex wait on the lock: CW_EV_BLOCKED went out */
+	__u32 blocked_owner;	/* the holder that record named */
+};
+
 /* edges_seen, edges_pending: a dependency of a process, sent once. */
 struct cw_edge_key {
 	__u32 tgid;

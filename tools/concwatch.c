@@ -73,6 +73,7 @@ static struct env {
 	const char *debuginfo_path;
 	unsigned int hotspot_pct;	/* --hotspot-threshold; 0: CW_HOTSPOT_DEFAULT_PCT */
 	__u64 livelock_ns;	/* --livelock-threshold; 0: CW_LL_THRESHOLD_NS */
+	double max_overhead_pct;	/* --max-overhead; 0: no governor */
 	__u64 pi_threshold_ns;	/* --pi-threshold; 0: the default (1 ms) */
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
@@ -273,6 +274,7 @@ enum {
 	OPT_PI_THRESHOLD,
 	OPT_TIMELINE,
 	OPT_LIVELOCK,
+	OPT_MAX_OVERHEAD,
 };
 
 /* Options of every command that traces. */
@@ -292,6 +294,11 @@ static const struct argp_option trace_options[] = {
 	{ "stack-bytes", OPT_STACK_BYTES, "BYTES", 0,
 	  "User stack copied for DWARF unwinding, per new call path: a multiple of 8 up to "
 	  "24576 (default 16384); 0 copies none" },
+	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
+	  "Keep what the lock probes cost the target under PCT % of its own CPU time: they are "
+	  "detached when over and attached again for windows that keep within it (futex, "
+	  "scheduler and kernel-lock tracing stays on); the report says the share of time "
+	  "lock calls were traced" },
 	{},
 };
 
@@ -419,6 +426,16 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_TRACK_FREE:
 		env.track_free = 1;
 		return 0;
+	case OPT_MAX_OVERHEAD: {
+		char *end;
+
+		errno = 0;
+		env.max_overhead_pct = strtod(arg, &end);
+		if (errno || end == arg || *end || !(env.max_overhead_pct > 0) ||
+		    env.max_overhead_pct > 100)
+			usage_error("invalid --max-overhead '%s': a percentage in (0, 100]", arg);
+		return 0;
+	}
 	case OPT_NO_UPROBES:
 		env.no_uprobes = 1;
 		return 0;
@@ -750,6 +767,7 @@ static int open_source(int pid, struct cw_source **out)
 		.timeline = env.timeline,
 		.pi_threshold_ns = env.pi_threshold_ns,
 		.measure_cost = env.measure_cost,
+		.max_overhead_pct = env.max_overhead_pct,
 	};
 	char err[512];
 
@@ -1200,6 +1218,25 @@ static int live_finish(struct live *lv)
 	return 0;
 }
 
+/*
+ * The share of time the lock calls were traced, from the ticks (a governed trace's say
+ * CW_F_NO_UPROBES while its lock probes were detached). Not governed: a trace that saw
+ * them throughout, or none of the time (--no-uprobes).
+ */
+static void set_coverage(struct cw_report_target *t, const struct cw_engine *eng)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(eng);
+
+	t->governed = 0;
+	if (c->ticks && c->ticks_no_uprobes && c->ticks_no_uprobes < c->ticks) {
+		t->governed = 1;
+		t->coverage_permille = (c->ticks - c->ticks_no_uprobes) * 1000 / c->ticks;
+	} else if (env.max_overhead_pct > 0 && !c->ticks_no_uprobes) {
+		t->governed = 1;
+		t->coverage_permille = 1000;
+	}
+}
+
 /* The one symbol context of a report: every module opened and parsed once for it. */
 static int report_symbols(const struct cw_engine *eng, const struct cw_report_target *t,
 			  struct cw_symbols **sym)
@@ -1227,6 +1264,7 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.track_free = env.track_free;
 	lv->target.hotspot_pct = env.hotspot_pct;
 	lv->target.no_uprobes = env.no_uprobes;
+	set_coverage(&lv->target, lv->eng);
 	lv->target.backend = env.backend;
 	ret = report_symbols(lv->eng, &lv->target, &sym);
 	if (ret)
@@ -1564,8 +1602,10 @@ static int load_recording_to(const char *path, struct cw_engine **out, struct cw
 	t->pid = meta->pid;
 	snprintf(t->comm, sizeof(t->comm), "%s", meta->comm);
 	show_args(t->cmdline, sizeof(t->cmdline), meta->cmdline, meta->cmdline_len);
-	/* recorded with --no-uprobes: its ticks say so */
-	t->no_uprobes = cw_engine__counts(eng)->ticks_no_uprobes > 0;
+	/* recorded with --no-uprobes: its ticks say so; governed: some of them */
+	t->no_uprobes = cw_engine__counts(eng)->ticks_no_uprobes > 0 &&
+			cw_engine__counts(eng)->ticks_no_uprobes == cw_engine__counts(eng)->ticks;
+	set_coverage(t, eng);
 	cw_replay__status(src, &st);
 	if (!st.complete && st.problem[0])
 		fprintf(stderr, "%s: %s: %s\n", env.prog, path, st.problem);
@@ -1868,6 +1908,11 @@ static void check_usage(void)
 	if (env.backend && !strcmp(env.backend, "kmod") && env.track_free)
 		usage_error("--track-free probes free() with a uprobe: the kmod backend does "
 			    "not probe it");
+	if (env.max_overhead_pct > 0 && env.no_uprobes)
+		usage_error("--max-overhead governs the lock probes: --no-uprobes has none");
+	if (env.max_overhead_pct > 0 && env.backend && strcmp(env.backend, "bpf"))
+		usage_error("--max-overhead governs the BPF programs' lock probes: not with "
+			    "--backend %s", env.backend);
 	if (env.backend && !strcmp(env.backend, "preload")) {
 		if (env.pid)
 			usage_error("--backend preload is for a command concwatch starts (run, "

@@ -263,8 +263,12 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 	cw_report__json_string(out, t->comm, sizeof(t->comm));
 	fprintf(out, ", \"cmdline\": ");
 	cw_report__json_string(out, t->cmdline, sizeof(t->cmdline));
-	fprintf(out, "},\n  \"mode\": {\"uprobes\": %s, \"not_available\": [%s]}",
+	fprintf(out, "},\n  \"mode\": {\"uprobes\": %s, \"not_available\": [%s]",
 		t->no_uprobes ? "false" : "true", t->no_uprobes ? "\"lock_order_inversion\", \"livelock\"" : "");
+	/* a governed trace: the share of time the lock probes were attached */
+	if (t->governed)
+		fprintf(out, ", \"coverage\": %.3f", t->coverage_permille / 1000.0);
+	fprintf(out, "}");
 	fprintf(out, ",\n  \"duration_ns\": %llu,\n  \"traced_ns\": %llu,"
 		     "\n  \"hotspot_threshold_pct\": %u,\n  \"lost_events\": %llu,\n  \"lost\": {",
 		(unsigned long long)(cw_engine__now(eng) - cw_engine__first_ts(eng)),

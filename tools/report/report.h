@@ -20,6 +20,9 @@ struct cw_report_target {
 	int track_free;			/* traced with --track-free */
 	unsigned int hotspot_pct;	/* contention_hotspot threshold, % (0: the default) */
 	int no_uprobes;			/* traced with --no-uprobes: no lock-order findings */
+	int governed;			/* --max-overhead, or ticks with and without lock calls */
+	unsigned int coverage_permille;	/* governed: the share of time the lock calls were
+					 * traced */
 	const char *backend;		/* "kmod" when traced through the kernel module (which
 					 * sees no lock call either), else NULL */
 };

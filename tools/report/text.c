@@ -1242,6 +1242,13 @@ static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols
 			     "and cannot be given\n",
 			t->backend && !strcmp(t->backend, "kmod") ? "the kernel module" :
 								    "--no-uprobes");
+	if (t->governed && t->coverage_permille >= 1000)
+		fprintf(out, "Lock calls: traced all of the time, within --max-overhead\n");
+	else if (t->governed)
+		fprintf(out, "Lock calls: traced %.1f%% of the time (the lock probes were detached "
+			     "to keep their cost within --max-overhead): lock_order_inversion and "
+			     "livelock findings come from that share\n",
+			t->coverage_permille / 10.0);
 	fprintf(out, "\n");
 	object_table(out, &r);
 	object_paths(out, &r);

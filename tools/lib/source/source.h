@@ -83,6 +83,10 @@ struct cw_source_opts {
 					 * per lock, futex and kernel-lock operation (raw_events) */
 	__u64 pi_threshold_ns;		/* --pi-threshold: priority inversions shorter than this
 					 * are not sent; 0 = default (1 ms) */
+	double max_overhead_pct;	/* bpf, --max-overhead: keep the lock uprobes' cost under
+					 * this share of the targets' CPU time, detaching and
+					 * attaching them (engine/governor.h); the ticks while
+					 * detached say CW_F_NO_UPROBES; 0: no governor */
 	int measure_cost;		/* send what tracing costs the target (CW_EV_COST) each
 					 * tick: probe hits by trap kind, their per-hit cost
 					 * calibrated at start (source/cost.h), and the BPF

@@ -161,7 +161,8 @@ int cw_bpf__add_process(struct bpf_source *s, int pid)
 	cw_proc_maps__init(&p->maps, pid);
 	for (size_t i = 0; i < 2 * NR_PROBES; i++)
 		p->mlinks[i] = -1;
-	err = attach(s, p);
+	/* the governor has the lock probes off: it attaches them to all at once */
+	err = s->gov_off ? 0 : attach(s, p);
 	if (!err)
 		err = cw_thread_names__snapshot(&s->names, &s->emit, pid);
 	if (!err)

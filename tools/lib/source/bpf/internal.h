@@ -164,6 +164,14 @@ struct bpf_source {
 	size_t nr_probe_fds;		/* ... the probe programs first, */
 	size_t nr_prog_fds;		/* ... then the tracepoint programs */
 	__u64 cost_next_ns;		/* when to send the next totals */
+
+	/* governor.c, with opts.max_overhead_pct */
+	struct cw_governor *gov;
+	int gov_off;			/* the lock uprobes are detached */
+	struct cw_ev_cost gov_prev;	/* the cost totals at the last tick */
+	__u64 gov_cpu_ns;		/* the targets' CPU time then */
+	__u64 gov_last_ns;		/* when that was (0: no tick yet) */
+	__u64 gov_attach_ns, gov_detach_ns; /* what the last attach and detach took */
 };
 
 int cw_bpf__untarget(struct bpf_source *s, __u32 tgid);
@@ -196,6 +204,11 @@ int cw_bpf__klock_available(void);
 int cw_bpf__syscall_tracepoint_available(const char *name);
 int cw_bpf__find_vma_available(void);
 int cw_bpf__ensure_tracefs(struct bpf_source *s);
+
+/* governor.c */
+int cw_bpf__govern_start(struct bpf_source *s);
+int cw_bpf__govern(struct bpf_source *s, __u64 now);
+void cw_bpf__govern_fini(struct bpf_source *s);
 
 /* stream.c */
 int cw_bpf__ringbuf_record(void *ctx, void *data, size_t size);

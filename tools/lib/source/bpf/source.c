@@ -228,6 +228,9 @@ static int bpf_source_start(struct cw_source *src)
 		cw_bpf__set_err(s, "out of memory");
 		return err;
 	}
+	err = cw_bpf__govern_start(s);
+	if (err)
+		return err;
 	if (s->opts.measure_cost)
 		took("tracing cost calibrated", t);
 	t = cw_now_ns();
@@ -329,6 +332,7 @@ static void bpf_source_free(struct cw_source *src)
 	cw_bpf__stats_fini(s);
 	cw_bpf__threads_fini(s);
 	cw_bpf__cost_fini(s);
+	cw_bpf__govern_fini(s);
 	free(s);
 }
 
@@ -363,6 +367,9 @@ static int set_opts(struct bpf_source *s, const struct cw_source_opts *opts)
 		s->opts.stack_bytes = DEFAULT_STACK_BYTES;
 	if (s->opts.stack_bytes < 0)
 		s->opts.stack_bytes = 0; /* no raw copies: the frame-pointer stacks only */
+	/* the governor decides from the measured cost */
+	if (s->opts.max_overhead_pct > 0)
+		s->opts.measure_cost = 1;
 	if (s->opts.stack_bytes > MAX_STACK_BYTES || s->opts.stack_bytes % 8)
 		return -EINVAL;
 	while (s->raw_class < RAW_CLASSES - 1 && (4096 << s->raw_class) < s->opts.stack_bytes)

@@ -145,6 +145,8 @@ int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	if (!err)
 		err = cw_bpf__send_cost(s, now);
 	if (!err)
+		err = cw_bpf__govern(s, now);
+	if (!err)
 		err = cw_emit__tick(e, now, s->stopped_ns != 0);
 	if (err)
 		return err;

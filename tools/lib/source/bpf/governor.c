@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The cost governor of live attach (cw_source_opts.max_overhead_pct, --max-overhead): each
+ * tick, what the lock uprobes cost the targets (the cost records of cost.c, through
+ * engine/cost.h) against the targets' own CPU time (/proc/PID/stat), to engine/governor.h,
+ * whose decision is carried out here: the lock uprobes of every traced process detached,
+ * or attached again. The futex, scheduler and kernel-lock tracepoints stay on throughout.
+ *
+ * At a detach the held sets and the acquires in progress are forgotten (held_sets,
+ * pending_locks emptied), so that a lock taken while nothing watched is never the held
+ * side of a dependency, and a lock released then is no release the rules know: sampling
+ * misses dependencies, it does not make them up. An acquire that had blocked ends its
+ * wait in the stream there (a CW_EV_BLOCKED with reason none, CW_F_SYNTHETIC): its return
+ * will not be seen, and the wait-for graph must not keep it waiting. While detached the
+ * ticks say CW_F_NO_UPROBES: the share of ticks without it is the coverage the report
+ * gives, from a live session or from a recording alike.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "concwatch.skel.h"
+#include "engine/cost.h"
+#include "engine/governor.h"
+#include "source/bpf/internal.h"
+#include "source/links.h"
+
+/* utime + stime of process pid, ns; 0 when it cannot be read (gone). */
+static __u64 proc_cpu_ns(int pid)
+{
+	static long hz;
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	ssize_t n;
+	int fd;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* after the name, which may hold spaces and parentheses: the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ULL / hz);
+}
+
+static __u64 targets_cpu_ns(struct bpf_source *s)
+{
+	__u64 sum = 0;
+
+	for (size_t i = 0; i < s->nr_procs; i++)
+		sum += proc_cpu_ns(s->procs[i]->pid);
+	return sum;
+}
+
+static int tgid_of(__u32 tid)
+{
+	char path[64], line[128];
+	int tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/* The acquires in progress: a blocked one's wait ends in the stream; all forgotten. */
+static int forget_pending(struct bpf_source *s, __u64 now)
+{
+	int fd = bpf_map__fd(s->skel->maps.pending_locks);
+	__u32 key, next, *prev = NULL;
+	struct pending_lock p;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &p) || !p.blocked)
+			continue;
+		struct cw_ev_blocked b = {
+			.hdr = { .type = CW_EV_BLOCKED, .size = sizeof(b), .cpu = 0xffff,
+				 .flags = CW_F_SYNTHETIC, .ts_ns = now, .pid = tgid_of(key),
+				 .tid = key },
+			.addr = p.a.addr, .since_ns = p.a.begin_ns, .stack_id = p.a.stack_id,
+			.reason = CW_OFFCPU_NONE, .kind = p.a.kind, .op = p.a.op,
+		};
+		if (b.hdr.pid && !err)
+			err = cw_emit__deliver(&s->emit, &b.hdr);
+	}
+	/* deleting while walking the keys restarts the walk: delete from the first each time */
+	while (!bpf_map_get_next_key(fd, NULL, &next))
+		if (bpf_map_delete_elem(fd, &next))
+			break;
+	fd = bpf_map__fd(s->skel->maps.held_sets);
+	while (!bpf_map_get_next_key(fd, NULL, &next))
+		if (bpf_map_delete_elem(fd, &next))
+			break;
+	return err;
+}
+
+static void detach_all(struct bpf_source *s)
+{
+	for (size_t i = 0; i < s->nr_procs; i++) {
+		struct proc *p = s->procs[i];
+
+		cw_links_destroy(p->links, 2 * CW_BPF_NR_PROBES, p->mlinks, 2 * CW_BPF_NR_PROBES);
+		cw_links_destroy(p->sdt_links, CW_BPF_NR_SDT, NULL, 0);
+		p->lock_calls = 0;
+	}
+}
+
+static int attach_all(struct bpf_source *s)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < s->nr_procs && !err; i++)
+		err = cw_bpf_source__trace_lock_calls(&s->base, s->procs[i]->pid);
+	return err;
+}
+
+int cw_bpf__govern_start(struct bpf_source *s)
+{
+	struct cw_governor_opts o = { .max_overhead_pct = s->opts.max_overhead_pct };
+	int err;
+
+	if (s->opts.max_overhead_pct <= 0)
+		return 0;
+	err = cw_governor__new(&o, &s->gov);
+	if (err)
+		cw_bpf__set_err(s, "--max-overhead %g: %s", s->opts.max_overhead_pct,
+				err == -EINVAL ? "a share of the target's CPU time in (0, 100]" :
+						 strerror(-err));
+	return err;
+}
+
+int cw_bpf__govern(struct bpf_source *s, __u64 now)
+{
+	struct cw_governor_tick t = { .now_ns = now, .on = !s->gov_off };
+	struct cw_cost_estimate est;
+	__u64 cpu, t0;
+	int d, err = 0;
+
+	/* each tick's cost record, the one cost.c just sent */
+	if (!s->gov || s->stopped_ns || s->cost.hdr.ts_ns != now || s->gov_last_ns == now)
+		return 0;
+	cpu = targets_cpu_ns(s);
+	if (s->gov_last_ns && !cw_cost__estimate(&s->gov_prev, &s->cost, &est) &&
+	    est.interval_ns) {
+		t.cost_ns_per_s = est.ns * 1000000000ULL / est.interval_ns;
+		t.cpu_ns_per_s = (cpu > s->gov_cpu_ns ? cpu - s->gov_cpu_ns : 0) * 1000000000ULL /
+				 (now - s->gov_last_ns);
+	}
+	t.attach_ns = s->gov_attach_ns;
+	t.detach_ns = s->gov_detach_ns;
+	s->gov_prev = s->cost;
+	s->gov_cpu_ns = cpu;
+	s->gov_last_ns = now;
+	d = cw_governor__tick(s->gov, &t);
+	if (d == CW_GOVERNOR_DETACH && !s->gov_off) {
+		struct cw_governor_stats st;
+
+		t0 = cw_now_ns();
+		detach_all(s);
+		err = forget_pending(s, cw_now_ns());
+		s->gov_detach_ns = cw_now_ns() - t0;
+		s->gov_off = 1;
+		s->emit.tick_flags |= CW_F_NO_UPROBES;
+		cw_governor__stats(s->gov, &st);
+		if (s->opts.verbose)
+			fprintf(stderr, "concwatch: lock probes detached: they cost %.1f%% of the "
+				"target's CPU time (budget %g%%); detaching took %.1f ms\n",
+				st.share_pct, s->opts.max_overhead_pct, s->gov_detach_ns / 1e6);
+	} else if (d == CW_GOVERNOR_ATTACH && s->gov_off) {
+		t0 = cw_now_ns();
+		err = attach_all(s);
+		s->gov_attach_ns = cw_now_ns() - t0;
+		s->gov_off = 0;
+		s->emit.tick_flags &= ~CW_F_NO_UPROBES;
+		if (s->opts.verbose)
+			fprintf(stderr, "concwatch: lock probes attached again (%.1f ms), lock "
+				"calls traced %.1f%% of the time so far\n", s->gov_attach_ns / 1e6,
+				cw_governor__coverage_permille(s->gov) / 10.0);
+	}
+	return err;
+}
+
+void cw_bpf__govern_fini(struct bpf_source *s)
+{
+	cw_governor__free(s->gov);
+	s->gov = NULL;
+}
