@@ -18,11 +18,11 @@
  *                detection is not available
  *   kmod         lockstep through the kernel module (--backend kmod, loaded here where
  *                it can be: the QEMU guests): the same finding
- *   progress_preload
- *                progress through the in-process library: `concwatch run --backend
- *                preload --json -o FILE -- wl_livelock -w ...` (the library cannot be
- *                given to a running process), whose command keeps the handshake's
- *                standard input and output: no finding either
+ *   preload, timed_preload, progress_preload
+ *                lockstep, timed and progress through the in-process library: `concwatch
+ *                run --backend preload --json -o FILE -- wl_livelock -w ...` (the library
+ *                cannot be given to a running process), whose command keeps the
+ *                handshake's standard input and output: the same findings
  *   run_fail_on_livelock   `run --fail-on livelock` exits 66 on lockstep, 0 on progress
  */
 #include <fcntl.h>
@@ -169,6 +169,16 @@ FIXTURE_VARIANT_ADD(ll, no_uprobes) {
 FIXTURE_VARIANT_ADD(ll, kmod) {
 	.mode = "0",
 	.no_uprobes = 2,
+};
+
+FIXTURE_VARIANT_ADD(ll, preload) {
+	.mode = "0",
+	.no_uprobes = PRELOAD,
+};
+
+FIXTURE_VARIANT_ADD(ll, timed_preload) {
+	.mode = "2",
+	.no_uprobes = PRELOAD,
 };
 
 FIXTURE_VARIANT_ADD(ll, progress_preload) {

@@ -119,9 +119,12 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 /*
  * The thread's scheduling since it was first traced (CW_EV_THREAD_STATS), null when none
  * came: failed attempts on any lock, time on CPU, switches (its sleeps and yields between
- * attempts): that it ran and retried.
+ * attempts): that it ran and retried. Its failed attempts are at least those of the
+ * livelock (failures): the BPF programs count them in the scheduling figures too, the
+ * in-process library only per lock.
  */
-static void json_thread_sched(FILE *out, const struct cw_engine *eng, __u32 pid, __u32 tid)
+static void json_thread_sched(FILE *out, const struct cw_engine *eng, __u32 pid, __u32 tid,
+			      __u64 failures)
 {
 	const struct cw_thread *t = cw_engine__find_thread(eng, pid, tid);
 	const struct cw_ev_thread_stats *st = t ? cw_thread__stats(t) : NULL;
@@ -131,7 +134,9 @@ static void json_thread_sched(FILE *out, const struct cw_engine *eng, __u32 pid,
 		return;
 	}
 	fprintf(out, ", \"trylock_failures\": %llu, \"oncpu_ns\": %llu, \"switches\": %llu",
-		(unsigned long long)st->trylock_failures, (unsigned long long)st->oncpu_ns,
+		(unsigned long long)(st->trylock_failures > failures ? st->trylock_failures :
+								       failures),
+		(unsigned long long)st->oncpu_ns,
 		(unsigned long long)(st->nr_voluntary + st->nr_involuntary));
 }
 
@@ -170,7 +175,7 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 				       CW_COMM_LEN);
 		fprintf(out, ", \"failures\": %llu, \"failure_rate\": %.1f", (unsigned long long)n,
 			rate(n, d));
-		json_thread_sched(out, r->eng, pid, f->threads[i].tid);
+		json_thread_sched(out, r->eng, pid, f->threads[i].tid, n);
 		fputc('}', out);
 	}
 	fputs("], \"attempts\": [", out);
