@@ -863,6 +863,39 @@ TEST(record_report_export)
  * The backends this version cannot use here (kmod without its module, preload without its
  * library) are named and refused before the command starts.
  */
+/* --max-overhead: a share in (0, 100], of the lock probes the BPF programs place. */
+TEST(max_overhead_refused)
+{
+	static const struct {
+		const char *a[4];
+		const char *err;
+	} cases[] = {
+		{ { "--max-overhead", "0", "-p", "1" },
+		  "concwatch: invalid --max-overhead '0': a percentage in (0, 100] (see concwatch "
+		  "--help)\n" },
+		{ { "--max-overhead", "101", "-p", "1" },
+		  "concwatch: invalid --max-overhead '101': a percentage in (0, 100] (see "
+		  "concwatch --help)\n" },
+		{ { "--max-overhead", "5%", "-p", "1" },
+		  "concwatch: invalid --max-overhead '5%': a percentage in (0, 100] (see "
+		  "concwatch --help)\n" },
+		{ { "--max-overhead=5", "--no-uprobes", "-p", "1" },
+		  "concwatch: --max-overhead governs the lock probes: --no-uprobes has none (see "
+		  "concwatch --help)\n" },
+		{ { "--max-overhead=5", "--backend=kmod", "-p", "1" },
+		  "concwatch: --max-overhead governs the BPF programs' lock probes: not with "
+		  "--backend kmod (see concwatch --help)\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct result r = run(cases[i].a[0], cases[i].a[1], cases[i].a[2], cases[i].a[3]);
+
+		ASSERT_EXIT(2, r);
+		EXPECT_STREQ(cases[i].err, r.err);
+		result_free(&r);
+	}
+}
+
 TEST(backends_not_available_here)
 {
 	char marker[] = "/tmp/cw-backend." CW_TMP_X, script[128], expect[512], pid[32];
