@@ -597,6 +597,56 @@ static void preload_falls_back(struct __test_metadata *_metadata, const char *co
 	result_free(&r);
 }
 
+/*
+ * vfork: the child runs in the parent's memory, on its thread, until it execs; the
+ * program it execs starts the library from the environment, and its inversion is found.
+ * No process is said to be missed (the vfork child's image never runs code of its own).
+ */
+TEST(run_preload_vfork_exec)
+{
+	char path[PATH_MAX + 64], abba[PATH_MAX + 64];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	r = run_args((const char *[]){ "run", "--backend", "preload", "--json", "-o", "-", "--",
+				       cw_workload_path("wl_vfork", path, sizeof(path)),
+				       cw_workload_path("wl_abba", abba, sizeof(abba)), NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_STREQ("", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\"findings\": [\n    {\"kind\": \"lock_order_inversion\", "));
+	EXPECT_NE(NULL, strstr(r.out, "\"func\": \"t2_take_b_then_a\""));
+	EXPECT_EQ(NULL, strstr(strstr(r.out, "lock_order_inversion") + 1, "lock_order_inversion"));
+	result_free(&r);
+}
+
+/*
+ * dlopen: a plugin loaded after start takes its own mutex, contended; the stack of the
+ * wait names the plugin's function in the plugin's file (the library's frame walk learns
+ * the new code, concwatch its module).
+ */
+TEST(run_preload_dlopen)
+{
+	char path[PATH_MAX + 64], script[PATH_MAX + 80];
+	const char *lock;
+	struct result r;
+
+	LIVE_OR_SKIP();
+	snprintf(script, sizeof(script), "echo go | %s contend",
+		 cw_workload_path("wl_dlopen", path, sizeof(path)));
+	r = run_args((const char *[]){ "run", "--backend", "preload", "--json", "-o", "-", "--",
+				       "/bin/sh", "-c", script, NULL });
+	ASSERT_EXIT(0, r);
+	lock = strstr(r.out, "\"name\": \"plugin_lock\", \"type\": \"mutex\"");
+	ASSERT_NE(NULL, lock) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(lock, "\"acquisitions\": 2, "));
+	EXPECT_NE(NULL, strstr(lock, "\"contentions\": 1, "));
+	lock = strstr(lock, "\"top_waiter_stack\": [");
+	ASSERT_NE(NULL, lock);
+	EXPECT_NE(NULL, strstr(lock, "\"func\": \"plugin_work\""));
+	EXPECT_NE(NULL, strstr(lock, "/libwl_plugin.so\""));
+	result_free(&r);
+}
+
 TEST(run_preload_static_binary_through_uprobes)
 {
 	char path[PATH_MAX + 64];
