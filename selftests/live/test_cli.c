@@ -647,6 +647,29 @@ TEST(run_preload_dlopen)
 	result_free(&r);
 }
 
+/*
+ * fork without exec, a pre-fork server in miniature: each child makes its own region
+ * (pthread_atfork) before it runs a line of its own, and its acquisitions are its own:
+ * the same lock at the same address, COUNT times in each of the four processes.
+ */
+TEST(run_preload_forked_children)
+{
+	char path[PATH_MAX + 64], script[PATH_MAX + 80];
+	struct result r;
+
+	LIVE_OR_SKIP();
+	snprintf(script, sizeof(script), "echo go | %s 3 500",
+		 cw_workload_path("wl_forklock", path, sizeof(path)));
+	r = run_args((const char *[]){ "run", "--backend", "preload", "--json", "-o", "-", "--",
+				       "/bin/sh", "-c", script, NULL });
+	ASSERT_EXIT(0, r);
+	EXPECT_EQ(4, count_of(r.out, "\"name\": \"wl_lock\", \"type\": \"mutex\", \"views\": "
+				     "[\"uprobes\"], \"acquisitions\": 500, "))
+		TH_LOG("%s", r.out);
+	EXPECT_EQ(4, count_of(r.out, "\"name\": \"wl_lock\""));
+	result_free(&r);
+}
+
 TEST(run_preload_static_binary_through_uprobes)
 {
 	char path[PATH_MAX + 64];
