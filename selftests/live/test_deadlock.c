@@ -633,6 +633,19 @@ TEST(run_fail_on_deadlock_kmod)
 }
 
 /*
+ * The same through the in-process library: the wait it records as an acquire finds the
+ * lock busy (with the holder the lock word names) makes the cycle.
+ */
+TEST(run_fail_on_deadlock_preload)
+{
+	const char *why = cw_live_skip_reason();
+
+	if (why)
+		SKIP(return, "%s", why);
+	fail_on_deadlock(_metadata, "preload");
+}
+
+/*
  * The issue's case: naive dining philosophers under `run --fail-on deadlock`. All five
  * hold their left fork (a barrier), then block on their right one: the five-thread cycle
  * and the lock-order 5-cycle that caused it (made at the attempts, none of which ever
