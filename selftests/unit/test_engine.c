@@ -142,6 +142,32 @@ TEST_F(engine, clock_from_events_and_ticks)
 	ASSERT_EQ(4, c->records);
 }
 
+/*
+ * The newest tick's flags say what its source does now (the governor's probes off:
+ * CW_F_NO_UPROBES); one older than the newest, come late, does not change them.
+ */
+TEST_F(engine, flags_of_the_newest_tick)
+{
+	struct cw_ev_tick t1 = synth_tick(1000, 0), t2 = synth_tick(2000, 1);
+	struct cw_ev_tick t3 = synth_tick(3000, 2), late = synth_tick(2500, 3);
+	const struct cw_engine_counts *c;
+
+	EXPECT_EQ(0, cw_engine__tick_flags(self->eng));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &t1.hdr));
+	EXPECT_EQ(0, cw_engine__tick_flags(self->eng));
+	t2.hdr.flags = CW_F_NO_UPROBES;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &t2.hdr));
+	EXPECT_EQ(CW_F_NO_UPROBES, cw_engine__tick_flags(self->eng));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &t3.hdr));
+	EXPECT_EQ(0, cw_engine__tick_flags(self->eng));
+	late.hdr.flags = CW_F_NO_UPROBES;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &late.hdr));
+	EXPECT_EQ(0, cw_engine__tick_flags(self->eng));
+	c = cw_engine__counts(self->eng);
+	EXPECT_EQ(4, c->ticks);
+	EXPECT_EQ(2, c->ticks_no_uprobes);
+}
+
 TEST_F(engine, losses_totalled_by_kind)
 {
 	struct cw_ev_lost a = synth_lost(10, CW_LOST_RINGBUF, 5);

@@ -41,6 +41,8 @@ struct cw_engine {
 	struct cw_ll *ll;		/* threads failing trylocks on each other's locks */
 	struct cw_prio *prio;		/* priority inversions, PI boosts */
 	struct cw_ev_cost cost;		/* the latest CW_EV_COST (hdr.type 0: none yet) */
+	__u64 tick_ts;			/* the newest CW_EV_TICK's time, and its flags */
+	__u16 tick_flags;
 };
 
 #define SITE_NONE UINT32_MAX
@@ -846,6 +848,11 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		c->ticks++;
 		if (h->flags & CW_F_NO_UPROBES)
 			c->ticks_no_uprobes++;
+		/* what the source does now: the newest tick says it, an older one came late */
+		if (h->ts_ns >= eng->tick_ts) {
+			eng->tick_ts = h->ts_ns;
+			eng->tick_flags = h->flags;
+		}
 		/* the clock moved while the target may send nothing: hangs are confirmed here */
 		err = cw_wf__tick(eng->wf, eng, eng->now_ns) ?: cw_ll__tick(eng->ll, eng->now_ns);
 		break;
@@ -885,6 +892,11 @@ __u64 cw_engine__events(const struct cw_engine *eng)
 const struct cw_ev_cost *cw_engine__cost(const struct cw_engine *eng)
 {
 	return eng->cost.hdr.type ? &eng->cost : NULL;
+}
+
+__u16 cw_engine__tick_flags(const struct cw_engine *eng)
+{
+	return eng->tick_flags;
 }
 
 __u64 cw_engine__now(const struct cw_engine *eng)

@@ -190,6 +190,13 @@ __u64 cw_engine__events(const struct cw_engine *eng);
 /* What tracing has cost so far: the newest CW_EV_COST (engine/cost.h), NULL: none came. */
 const struct cw_ev_cost *cw_engine__cost(const struct cw_engine *eng);
 
+/*
+ * The flags of the newest tick (CW_F_*), whichever source sent it; 0 before any. A source
+ * tracing no lock call while it ticks says CW_F_NO_UPROBES: --no-uprobes throughout, the
+ * cost governor while it has the lock probes detached (counts.ticks_no_uprobes adds them up).
+ */
+__u16 cw_engine__tick_flags(const struct cw_engine *eng);
+
 /* Newest ts_ns seen, and the first: their difference is how long the stream covers. */
 __u64 cw_engine__now(const struct cw_engine *eng);
 __u64 cw_engine__first_ts(const struct cw_engine *eng);
