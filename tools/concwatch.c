@@ -1822,6 +1822,9 @@ static int cmd_dashboard(void)
 	/* the backend opened may not be the one asked for (kmod where BPF is not available) */
 	o.backend = env.backend;
 	o.no_uprobes = env.no_uprobes;
+	/* the module ignores a budget: it governs nothing (open_source() named it) */
+	if (!env.backend || strcmp(env.backend, "kmod"))
+		o.max_overhead_pct = env.max_overhead_pct;
 	lv.target.debuginfo_path = env.debuginfo_path;
 	lv.target.hotspot_pct = env.hotspot_pct;
 	lv.target.no_uprobes = env.no_uprobes;

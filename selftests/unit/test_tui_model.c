@@ -5,7 +5,8 @@
  * (locks by wait with what waits for work after the locks, by acquisitions, by name),
  * a blocked thread's state naming the lock, its holder and for how long, the lock's
  * owner and waiters, and findings listed newest
- * first with the report's text of each, the same finding kept across refreshes.
+ * first with the report's text of each, the same finding kept across refreshes; under a
+ * budget, the lock probes' state from the ticks in the header's cost line.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,102 @@ TEST_F(model, findings_newest_first_with_their_text)
 	/* refreshed again, nothing new: the same two, not four */
 	ASSERT_EQ(0, refresh(self, START + 3 * SEC));
 	EXPECT_EQ(2, self->m.nr_findings);
+}
+
+/* n ticks of the source, 100 ms apart, each with flags (CW_F_NO_UPROBES: probes off). */
+static void ticks(struct __test_metadata *_metadata, FIXTURE_DATA(model) *self, int n,
+		  __u16 flags)
+{
+	for (int i = 0; i < n; i++) {
+		struct cw_ev_tick k;
+
+		self->ts += SEC / 10;
+		k = synth_tick(self->ts, self->ts / (SEC / 10));
+		k.hdr.flags = flags;
+		ASSERT_EQ(0, cw_engine__feed(self->eng, &k.hdr));
+	}
+}
+
+/* Without a budget (--no-uprobes, the kernel module): no state, nothing governed. */
+TEST_F(model, no_budget_no_governor_state)
+{
+	ticks(_metadata, self, 3, CW_F_NO_UPROBES);
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	EXPECT_STREQ("", self->m.governor);
+	EXPECT_EQ(0, self->m.probes_off);
+	EXPECT_STREQ("cost: not measured", self->m.cost);
+	EXPECT_EQ(0, self->t.governed);
+}
+
+/*
+ * Under a budget, the ticks say it all: whether the lock probes are attached now (the
+ * newest tick), and the share of ticks they were, rounded down; the cost line has it
+ * after the cost's first figures; the target says the same share for the report `w`
+ * writes.
+ */
+TEST_F(model, governor_state_from_ticks)
+{
+	__u64 offcpu[CW_OFFCPU_MAX] = {};
+	struct cw_ev_thread_stats st;
+	struct cw_ev_cost c;
+
+	self->m.budget_pct = 10;
+	/* no tick yet: the budget, the probes on as the governor starts them */
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	EXPECT_STREQ("lock probes: on (budget 10%)", self->m.governor);
+	EXPECT_EQ(0, self->m.probes_off);
+	EXPECT_STREQ("cost: not measured; lock probes: on (budget 10%)", self->m.cost);
+	EXPECT_EQ(1, self->t.governed);
+	EXPECT_EQ(1000, self->t.coverage_permille);
+	/* 4 ticks on, then detached for 6: off now, on 4 ticks of 10 */
+	ticks(_metadata, self, 4, 0);
+	ticks(_metadata, self, 6, CW_F_NO_UPROBES);
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	EXPECT_STREQ("lock probes: off (budget 10%), on 40% of the time", self->m.governor);
+	EXPECT_EQ(1, self->m.probes_off);
+	EXPECT_EQ(400, self->t.coverage_permille);
+	/* attached again: 5 of 11, 45.4%, said as 45% */
+	ticks(_metadata, self, 1, 0);
+	ASSERT_EQ(0, refresh(self, START + 3 * SEC));
+	EXPECT_STREQ("lock probes: on (budget 10%), on 45% of the time", self->m.governor);
+	EXPECT_EQ(0, self->m.probes_off);
+	EXPECT_EQ(454, self->t.coverage_permille);
+	/*
+	 * What tracing cost: in 1 s, 2000 emulated hits, 100 single-stepped, 1000 returns
+	 * (1.75 ms) and 0.25 ms of BPF, 2 ms of the thread's 15 ms on a CPU; the state goes
+	 * between the cost and the tracepoints' share
+	 */
+	memset(&c, 0, sizeof(c));
+	c.hdr = synth_hdr(CW_EV_COST, sizeof(c), ++self->ts, 0, 0);
+	c.start_ns = self->ts;
+	c.hit_ns[CW_TRAP_EMULATED] = 500;
+	c.hit_ns[CW_TRAP_STEPPED] = 5000;
+	c.hit_ns[CW_TRAP_RETURN] = 250;
+	c.flags = CW_COST_CALIBRATED | CW_COST_BPF_STATS;
+	st = synth_thread_stats(self->ts, PID, T1, 0, offcpu);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &st.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
+	ASSERT_EQ(0, refresh(self, START + 4 * SEC));
+	self->ts += SEC;
+	c.hdr.ts_ns = self->ts;
+	c.hits[CW_TRAP_EMULATED] = 2000;
+	c.hits[CW_TRAP_STEPPED] = 100;
+	c.hits[CW_TRAP_RETURN] = 1000;
+	c.bpf_run_ns = 250000;
+	c.tp_run_ns = 1000000;
+	st = synth_thread_stats(self->ts, PID, T1, 15000000, offcpu);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &st.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &c.hdr));
+	ASSERT_EQ(0, refresh(self, START + 5 * SEC));
+	EXPECT_STREQ("cost 0.2% CPU, 13% of target; lock probes: on (budget 10%), on 45% of the "
+		     "time; tracepoints 0.1%; probe hits 3100/s (100 single-stepped)", self->m.cost);
+	/* a budget of 2.5%: as given */
+	self->m.budget_pct = 2.5;
+	ticks(_metadata, self, 1, CW_F_NO_UPROBES);
+	cw_tui_model__coverage(&self->m, self->eng, &self->t);
+	EXPECT_EQ(416, self->t.coverage_permille);	/* 5 of 12 */
+	ASSERT_EQ(0, refresh(self, START + 6 * SEC));
+	EXPECT_STREQ("lock probes: off (budget 2.5%), on 41% of the time", self->m.governor);
 }
 
 /* "/": each panel shows the rows whose name (a thread's tid, a lock's type) holds it. */

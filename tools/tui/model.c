@@ -443,6 +443,55 @@ static int make_findings(struct cw_tui_model *m, const struct cw_engine *eng,
 	return err;
 }
 
+void cw_tui_model__coverage(const struct cw_tui_model *m, const struct cw_engine *eng,
+			    struct cw_report_target *t)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(eng);
+
+	t->governed = m->budget_pct > 0;
+	t->coverage_permille = 1000;
+	if (t->governed && c->ticks)
+		t->coverage_permille = (c->ticks - c->ticks_no_uprobes) * 1000 / c->ticks;
+}
+
+/*
+ * Under a budget: whether the lock probes are attached now (the newest tick says) and
+ * the share of time they were, rounded down, so that 100% means all of it. Before the
+ * first tick, only the budget: the governor starts with them attached.
+ */
+static void governor_state(struct cw_tui_model *m, const struct cw_engine *eng,
+			   const struct cw_report_target *t)
+{
+	int n;
+
+	m->governor[0] = '\0';
+	m->probes_off = 0;
+	if (!t->governed)
+		return;
+	m->probes_off = !!(cw_engine__tick_flags(eng) & CW_F_NO_UPROBES);
+	n = snprintf(m->governor, sizeof(m->governor), "lock probes: %s (budget %g%%)",
+		     m->probes_off ? "off" : "on", m->budget_pct);
+	if (cw_engine__counts(eng)->ticks && n > 0 && (size_t)n < sizeof(m->governor))
+		snprintf(m->governor + n, sizeof(m->governor) - n, ", on %u%% of the time",
+			 t->coverage_permille / 10);
+}
+
+/*
+ * The header's cost line: the governor's state right after the cost's first figures
+ * (cw_report__cost_short() separates its parts with "; "), before the tracepoints' share
+ * and the probe hits: on a narrow terminal the line is cut from its end.
+ */
+static void cost_line(struct cw_tui_model *m, const char *cost)
+{
+	size_t at = strcspn(cost, ";");
+
+	if (!m->governor[0])
+		snprintf(m->cost, sizeof(m->cost), "%s", cost);
+	else
+		snprintf(m->cost, sizeof(m->cost), "%.*s; %s%s", (int)at, cost, m->governor,
+			 cost + at);
+}
+
 int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 			  struct cw_report_target *t, int exited, __u64 now)
 {
@@ -450,6 +499,7 @@ int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 	struct cw_report_view v;
 	__u64 dt = now - m->last_ns, events;
 	size_t nr_waits = 0;
+	char cost[sizeof(m->cost)];
 	int err;
 
 	t->alive = !exited;
@@ -463,8 +513,11 @@ int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 	if (!err)
 		err = make_locks(m, &v, waits, nr_waits, dt);
 	free(waits);
-	cw_report__cost_short(&v, m->cost, sizeof(m->cost));
+	cw_report__cost_short(&v, cost, sizeof(cost));
 	cw_report__view_fini(&v);
+	cw_tui_model__coverage(m, eng, t);
+	governor_state(m, eng, t);
+	cost_line(m, cost);
 	if (!err)
 		err = make_findings(m, eng, t, now);
 	events = cw_engine__events(eng);

@@ -70,7 +70,15 @@ struct cw_tui_model {
 	__u64 start_ns, last_ns;	/* the first and latest refresh */
 	__u64 events_last;
 	double events_s;		/* events per second over the latest interval */
-	char cost[160];			/* what tracing cost in it (cw_report__cost_short()) */
+	char cost[256];			/* the header's cost line: what tracing cost in it
+					 * (cw_report__cost_short()), the lock probes' state
+					 * (governor) after its first figures */
+	double budget_pct;		/* the caller's: the lock probes' budget, % of the
+					 * target's CPU time (--max-overhead, the dashboard's
+					 * default); 0: not governed */
+	char governor[96];		/* governed: "lock probes: off (budget 10%), on 23% of
+					 * the time"; "": not governed */
+	int probes_off;			/* governed, and the newest tick said them detached */
 	unsigned long refreshes;
 };
 
@@ -83,6 +91,14 @@ void cw_tui_model__fini(struct cw_tui_model *m);
  */
 int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 			  struct cw_report_target *t, int exited, __u64 now);
+/*
+ * The share of time the lock calls were traced under m->budget_pct, from the engine's
+ * ticks (those the source sent while the governor had the lock probes detached say
+ * CW_F_NO_UPROBES), into t->governed and t->coverage_permille as the reports say it; not
+ * governed without a budget. A refresh does it; `w` does it too before it writes.
+ */
+void cw_tui_model__coverage(const struct cw_tui_model *m, const struct cw_engine *eng,
+			    struct cw_report_target *t);
 /*
  * Sort the rows again, by m->sort, and filter them by m->filter: a thread by its name or
  * tid, a lock by its name or type, a finding by its kind or summary.

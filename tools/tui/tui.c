@@ -225,6 +225,13 @@ static void draw_header(struct tui *ui)
 			NULL);
 	/* what watching costs: the user must see it */
 	put_line(2, ui->m.cost[0] ? ui->m.cost : "cost: not measured yet", A_NORMAL);
+	/* the lock probes detached: the lock figures are of the time they were attached */
+	if (ui->m.probes_off && ui->m.governor[0] && strstr(ui->m.cost, ui->m.governor)) {
+		x = strstr(ui->m.cost, ui->m.governor) - ui->m.cost;
+		if (x < COLS)
+			mvchgat(2, x, strcspn(ui->m.governor, "(") - 1, A_BOLD,
+				PAIR_WARNING * ui->color, NULL);
+	}
 }
 
 static const struct cw_tui_col thread_cols[] = {
@@ -386,6 +393,8 @@ static const char *const help_lines[] = {
 	"opened (Esc and Enter again for now). The header's third line is what watching",
 	"costs: probe hits at their calibrated cost plus probe programs, as a share of a CPU",
 	"and of the target's CPU time; the tracepoint programs' share (every task) apart.",
+	"Under a budget (--max-overhead) it says whether the lock probes are attached now,",
+	"and for what share of the time they were.",
 	"",
 	"Press any key to go back.",
 };
@@ -587,6 +596,8 @@ static void save_report(struct tui *ui)
 		snprintf(ui->msg, sizeof(ui->msg), "cannot write the report: %s", strerror(errno));
 		return;
 	}
+	/* the report says what share of the time the lock calls were traced, as of now */
+	cw_tui_model__coverage(&ui->m, ui->eng, ui->t);
 	err = sym ? cw_report__text(f, ui->eng, sym, ui->t) : -ENOMEM;
 	if (fclose(f) && !err)
 		err = -errno;
@@ -798,6 +809,7 @@ int cw_tui__run(struct cw_session *sess, struct cw_engine *eng, struct cw_report
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	ui.m.budget_pct = opts->max_overhead_pct;
 	stop_flag = opts->stop;
 	ret = start_curses(&ui, err, errlen);
 	if (ret) {

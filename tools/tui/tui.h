@@ -19,6 +19,9 @@ struct cw_tui_opts {
 	__u64 interval_ns;		/* between refreshes (-d) */
 	const char *backend;		/* shown in the header */
 	int no_uprobes;			/* --no-uprobes: the mode in the header */
+	double max_overhead_pct;	/* the lock probes' budget the source governs them by
+					 * (--max-overhead, or the dashboard's default): their
+					 * state in the header; 0: none */
 	volatile sig_atomic_t *stop;	/* set by SIGINT, SIGTERM, SIGHUP: quit */
 };
 
