@@ -1816,6 +1816,14 @@ static int cmd_dashboard(void)
 	int ret;
 
 	env.measure_cost = 1;	/* the header's tracing cost */
+	/*
+	 * A budget for the lock probes unless one was given (tui.h says why this one), here
+	 * only: after check_usage(), which judges what the user typed, and where there are
+	 * lock probes the BPF programs place to govern
+	 */
+	if (!env.max_overhead_pct && !env.no_uprobes &&
+	    (!env.backend || !strcmp(env.backend, "bpf")))
+		env.max_overhead_pct = CW_TUI_MAX_OVERHEAD_PCT;
 	ret = live_open(&lv);
 	if (ret)
 		goto cleanup;
@@ -1920,9 +1928,6 @@ static void check_usage(void)
 		if (env.pid)
 			usage_error("--backend preload is for a command concwatch starts (run, "
 				    "record -- CMD): a running process cannot be given the library");
-		if (env.track_free)
-			usage_error("--track-free: the in-process library does not follow free() "
-				    "yet; use --backend bpf");
 		if (env.no_uprobes)
 			usage_error("--no-uprobes traces no lock call: --backend preload would "
 				    "have nothing to do");

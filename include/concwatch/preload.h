@@ -109,6 +109,8 @@ struct cw_preload_region {
 	__u64 seen_edges_off;	/* __u64[nr_seen]: hashes of the dependencies sent */
 	__u64 gens_off;		/* struct cw_preload_gen[nr_seen]: lock lifetimes */
 	__u64 nr_gens;		/* entries of gens in use: 0, the lookups are skipped */
+	__u64 locks_off;	/* __u64[nr_seen]: --track-free, the locks taken (1: gone) */
+	__u64 pages_off;	/* __u64[nr_seen]: ... and the pages they are on */
 	__u64 threads_unslotted; /* threads that found no free slot: not traced */
 };
 

@@ -619,13 +619,11 @@ TEST_BOTH(destroyed_and_reused_address)
  * address with one history: an inversion, whose locks the report marks as possibly
  * reused. With it, free() ends the first one's history: no cycle, two lifetimes.
  */
-TEST_F(lo, freed_memory_without_track_free)
+static void freed_without_track_free(struct __test_metadata *_metadata, struct traced *t)
 {
-	struct traced *t = &self->t;
 	const struct cw_lock *l;
 	__u64 obj;
 
-	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_free", NULL);
 	obj = cw_field(t->wl.done, "first");
 	ASSERT_EQ(obj, cw_field(t->wl.done, "second")) TH_LOG("the block was not reused");
@@ -635,14 +633,12 @@ TEST_F(lo, freed_memory_without_track_free)
 	EXPECT_EQ(0, l->init_ip);	/* nothing says it was a new lock: hence the mark */
 }
 
-TEST_F(lo, freed_memory_with_track_free)
+static void freed_with_track_free(struct __test_metadata *_metadata, struct traced *t)
 {
-	struct traced *t = &self->t;
 	const struct cw_lg *lg;
 	size_t lifetimes = 0;
 	__u64 obj;
 
-	CW_SKIPPED_IN_SETUP();
 	trace_free(_metadata, t, "wl_free", NULL, 1);
 	obj = cw_field(t->wl.done, "first");
 	ASSERT_EQ(obj, cw_field(t->wl.done, "second")) TH_LOG("the block was not reused");
@@ -651,6 +647,31 @@ TEST_F(lo, freed_memory_with_track_free)
 	for (size_t i = 0; i < cw_lg__nr_nodes(lg); i++)
 		lifetimes += cw_lg__node(lg, i)->addr == obj;
 	EXPECT_EQ(2, lifetimes);
+}
+
+TEST_F(lo, freed_memory_without_track_free)
+{
+	CW_SKIPPED_IN_SETUP();
+	freed_without_track_free(_metadata, &self->t);
+}
+
+TEST_F(lo, freed_memory_with_track_free)
+{
+	CW_SKIPPED_IN_SETUP();
+	freed_with_track_free(_metadata, &self->t);
+}
+
+/* The same through the in-process library, whose free() wrapper does what the probe does. */
+TEST_F(preload, freed_memory_without_track_free)
+{
+	CW_SKIPPED_IN_SETUP();
+	freed_without_track_free(_metadata, &self->t);
+}
+
+TEST_F(preload, freed_memory_with_track_free)
+{
+	CW_SKIPPED_IN_SETUP();
+	freed_with_track_free(_metadata, &self->t);
 }
 
 /*

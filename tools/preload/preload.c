@@ -150,6 +150,7 @@ static __u32 cw_pid;
 static __u32 stack_bytes = 16384;
 static __u32 hold_period = 16;
 static int raw_events;		/* a record per operation (concwatch's --timeline, tests) */
+static int track_free;		/* --track-free: free() ends the history of the locks inside */
 static pthread_key_t slot_key;
 
 /* The executable mappings, for the frame-pointer walk's return addresses. */
@@ -854,6 +855,40 @@ static void try_failed(struct cw_preload_thread *t, const struct cw_rules_acq *a
 		site_wait(e, wait);
 }
 
+/*
+ * --track-free: the locks the process took, and the pages they are on, so that free()
+ * finds those inside the block it frees. A lock taken again after the free is new.
+ */
+static void remember_lock(struct cw_preload_thread *t, __u64 addr)
+{
+	__u64 *locks = seen_set(region->locks_off);
+
+	if (seen_find(locks, addr) > 0)
+		return;
+	seen_add(locks, addr);
+	if (!seen_find(seen_set(region->pages_off), addr >> 12))
+		seen_add(seen_set(region->pages_off), addr >> 12);
+	if (seen_find(locks, addr) <= 0)
+		t->lost[CW_LOST_MAP_FULL]++;
+}
+
+/* Take v out of a set: a tombstone (1, never a lock's address) keeps its chains whole. */
+static int seen_del(__u64 *set, __u64 v)
+{
+	__u32 mask = region->nr_seen - 1, i = v & mask, n;
+
+	for (n = 0; n < 64; n++, i = (i + 1) & mask) {
+		__u64 cur = __atomic_load_n(&set[i], __ATOMIC_RELAXED);
+
+		if (!cur)
+			return 0;
+		if (cur == v)
+			return __atomic_compare_exchange_n(&set[i], &cur, 1, 0, __ATOMIC_RELAXED,
+							   __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
 /* A hold that is not to be timed, though its acquisition was (its acquire waited). */
 static void __attribute__((noinline)) untime(__u64 addr)
 {
@@ -886,6 +921,8 @@ static void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a, in
 		if (e)
 			e->acquisitions++;
 	}
+	if (unlikely(track_free))
+		remember_lock(t, a->addr);
 	/*
 	 * One hold in hold_period is timed, from its acquisition; every one with every
 	 * operation sent. Only those: a hold timed because its acquire waited would make
@@ -1231,6 +1268,79 @@ CW_EXPORT int pthread_cond_clockwait(pthread_cond_t *cond, pthread_mutex_t *m, c
 	COND_WAIT(cond, m, real.cond_clockwait, real.cond_clockwait(cond, m, clk, ts));
 }
 
+#define CW_FREE_PAGES_MAX 256		/* a freed block's pages looked at: 1 MiB, as BPF */
+
+/* The locks inside [start, end), freed: each ends its lifetime, as if destroyed. */
+static void __attribute__((noinline)) locks_freed(__u64 start, __u64 end, __u64 ip)
+{
+	__u64 *locks = seen_set(region->locks_off), *pages = seen_set(region->pages_off);
+	struct cw_preload_thread *t = NULL;
+
+	for (__u64 pg = start >> 12, n = 0; pg <= (end - 1) >> 12 && n < CW_FREE_PAGES_MAX;
+	     pg++, n++) {
+		__u64 lo = pg << 12 > start ? pg << 12 : start, hi = (pg + 1) << 12;
+
+		if (seen_find(pages, pg) <= 0)
+			continue;
+		if (hi > end)
+			hi = end;
+		for (__u64 a = (lo + 7) & ~7ULL; a < hi; a += 8) {
+			struct cw_preload_gen *g;
+			struct cw_rules_acq acq = { .addr = a, .ip = ip, .kind = 0,
+						    .op = CW_OP_DESTROY };
+
+			if (seen_find(locks, a) <= 0 || !seen_del(locks, a))
+				continue;
+			g = gen_slot(a, 1);
+			if (g)
+				__atomic_store_n(&g->gen, cw_rules_next_gen(g->gen),
+						 __ATOMIC_RELAXED);
+			if (!t)
+				t = enter();
+			if (!t)
+				continue;	/* counted by enter() when nested */
+			/* addr2: the freed block, which says this end of a lifetime was free() */
+			emit_lock(t, CW_EV_LOCK_DESTROY, 0, &acq, start, 0, 0, 0);
+		}
+	}
+	if (t)
+		leave();
+}
+
+/*
+ * free() forwards to the next definition (libc's, or an allocator's the program brings);
+ * with --track-free it first ends the lifetime of the locks in the block. The next
+ * definition is found at the first call: a free() made by dlsym() itself while finding it
+ * is not forwarded (a block leaked, once), rather than freed by the wrong allocator.
+ */
+static void (*real_free)(void *);
+static size_t (*real_usable_size)(void *);
+
+CW_EXPORT void free(void *p)
+{
+	static __thread int resolving __attribute__((tls_model("initial-exec")));
+	void (*fn)(void *) = __atomic_load_n(&real_free, __ATOMIC_ACQUIRE);
+
+	if (unlikely(!fn)) {
+		if (resolving)
+			return;
+		resolving = 1;
+		*(void **)&real_usable_size = dlsym(RTLD_NEXT, "malloc_usable_size");
+		fn = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+		resolving = 0;
+		if (!fn)
+			return;
+		__atomic_store_n(&real_free, fn, __ATOMIC_RELEASE);
+	}
+	if (unlikely(track_free) && p && region && real_usable_size && !thr.busy) {
+		size_t size = real_usable_size(p);
+
+		if (size)
+			locks_freed((__u64)p, (__u64)p + size, (__u64)__builtin_return_address(0));
+	}
+	fn(p);
+}
+
 CW_EXPORT void *dlopen(const char *file, int mode)
 {
 	static void *(*real_dlopen)(const char *, int);
@@ -1300,12 +1410,15 @@ static int start(int forked, __u32 parent)
 		stack_bytes = CW_STACK_BYTES_MAX;
 	hold_period = opt_u32(opts, "hold", 16) ?: 1;
 	raw_events = opt_u32(opts, "raw", 0);
+	track_free = opt_u32(opts, "free", 0);
 
 	bytes = sizeof(*r);
 	bytes = (bytes + 4095) & ~4095UL;
 	__u64 stacks_off = bytes, edges_off = stacks_off + seen * 8ULL,
 	      gens_off = edges_off + seen * 8ULL,
-	      slots_off = (gens_off + seen * sizeof(struct cw_preload_gen) + 4095) & ~4095ULL,
+	      locks_off = gens_off + seen * sizeof(struct cw_preload_gen),
+	      pages_off = locks_off + seen * 8ULL,
+	      slots_off = (pages_off + seen * 8ULL + 4095) & ~4095ULL,
 	      slot_bytes = (cw_preload_slot_bytes(sites, ring) + 4095) & ~4095ULL;
 	bytes = slots_off + threads * slot_bytes;
 
@@ -1336,6 +1449,8 @@ static int start(int forked, __u32 parent)
 	r->seen_stacks_off = stacks_off;
 	r->seen_edges_off = edges_off;
 	r->gens_off = gens_off;
+	r->locks_off = locks_off;
+	r->pages_off = pages_off;
 
 	hello.region_bytes = bytes;
 	hello.flags = forked ? CW_PRELOAD_HELLO_FORK : 0;

@@ -666,11 +666,6 @@ int cw_preload_source__open(const struct cw_source_opts *opts, struct cw_source 
 	int one = 1, ret;
 	socklen_t len;
 
-	if (opts->track_free) {
-		snprintf(err, errlen, "--track-free: the in-process library does not follow "
-			 "free() yet; use --backend bpf");
-		return -EINVAL;
-	}
 	if (opts->no_uprobes) {
 		snprintf(err, errlen, "--no-uprobes traces no lock call: the in-process library "
 			 "would have nothing to do; use --backend bpf");
@@ -695,9 +690,9 @@ int cw_preload_source__open(const struct cw_source_opts *opts, struct cw_source 
 		preload_free(&s->base);
 		return -EOPNOTSUPP;
 	}
-	snprintf(s->env_opts, sizeof(s->env_opts), "stack=%d,raw=%d",
+	snprintf(s->env_opts, sizeof(s->env_opts), "stack=%d,raw=%d,free=%d",
 		 opts->stack_bytes < 0 ? 0 : opts->stack_bytes ?: 16384,
-		 opts->raw_events || opts->timeline);
+		 opts->raw_events || opts->timeline, !!opts->track_free);
 	s->sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->sk < 0 || setsockopt(s->sk, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
 		ret = -errno;
