@@ -300,6 +300,21 @@ FIXTURE_TEARDOWN(preload)
 	}                                                                                 \
 	static void name##_body(struct __test_metadata *_metadata, struct traced *t)
 
+/* A test of fixture lo and, with the same body, of fixture preload (no module variant). */
+#define TEST_LIB(name)                                                                    \
+	static void name##_body(struct __test_metadata *_metadata, struct traced *t);     \
+	TEST_F(lo, name)                                                                  \
+	{                                                                                 \
+		CW_SKIPPED_IN_SETUP();                                                    \
+		name##_body(_metadata, &self->t);                                         \
+	}                                                                                 \
+	TEST_F(preload, name)                                                             \
+	{                                                                                 \
+		CW_SKIPPED_IN_SETUP();                                                    \
+		name##_body(_metadata, &self->t);                                         \
+	}                                                                                 \
+	static void name##_body(struct __test_metadata *_metadata, struct traced *t)
+
 static void abba(struct __test_metadata *_metadata, struct traced *t, const char *wl)
 {
 	const struct cw_finding *c;
@@ -383,16 +398,14 @@ static void stack_locks(struct __test_metadata *_metadata, struct traced *t, con
 		TH_LOG("%s", name);
 }
 
-TEST_F(lo, locks_on_stacks)
+TEST_LIB(locks_on_stacks)
 {
-	CW_SKIPPED_IN_SETUP();
-	stack_locks(_metadata, &self->t, "wl_stacklock");
+	stack_locks(_metadata, t, "wl_stacklock");
 }
 
-TEST_F(lo, locks_on_stacks_without_dwarf)
+TEST_LIB(locks_on_stacks_without_dwarf)
 {
-	CW_SKIPPED_IN_SETUP();
-	stack_locks(_metadata, &self->t, "wl_stacklock_nodwarf");
+	stack_locks(_metadata, t, "wl_stacklock_nodwarf");
 }
 
 TEST_F(lo, abba_static)
@@ -482,9 +495,8 @@ TEST_BOTH(three_locks_three_threads)
 }
 
 /* Five philosophers, each taking fork i then fork i+1: one cycle through all five. */
-TEST_F(lo, dining_philosophers)
+TEST_LIB(dining_philosophers)
 {
-	struct traced *t = &self->t;
 	__u64 forks[5];
 	__u32 tids[5];
 	char key[16];
@@ -505,9 +517,8 @@ TEST_F(lo, dining_philosophers)
 }
 
 /* Write-locked rwlock then a mutex, and the mutex then the rwlock for reading: a finding. */
-TEST_F(lo, rwlock_write_then_read)
+TEST_LIB(rwlock_write_then_read)
 {
-	struct traced *t = &self->t;
 	const struct cw_finding *c;
 	__u64 rw, m;
 
@@ -541,9 +552,8 @@ TEST_BOTH(rwlock_read_read_is_no_finding)
 }
 
 /* The same on writer-preferring rwlocks: a waiting writer blocks new readers. A finding. */
-TEST_F(lo, rwlock_read_read_writer_preferring)
+TEST_LIB(rwlock_read_read_writer_preferring)
 {
-	struct traced *t = &self->t;
 
 	CW_SKIPPED_IN_SETUP();
 	trace(_metadata, t, "wl_rwlock", "rr-writer");
@@ -719,9 +729,8 @@ TEST_BOTH(cond_wait_reacquire_makes_edge)
 }
 
 /* Heavy nesting, always in ascending order: many edges, all ascending, no cycle. */
-TEST_F(lo, clean_nesting_no_finding)
+TEST_LIB(clean_nesting_no_finding)
 {
-	struct traced *t = &self->t;
 	const struct cw_lg *lg;
 	__u64 level[6];
 	char key[16];
@@ -753,9 +762,8 @@ TEST_F(lo, clean_nesting_no_finding)
 }
 
 /* std::mutex under lock_guard in opposite orders: names and frames demangled. */
-TEST_F(lo, cxx_std_mutex)
+TEST_LIB(cxx_std_mutex)
 {
-	struct traced *t = &self->t;
 	const struct cw_finding *c;
 
 	CW_SKIPPED_IN_SETUP();
