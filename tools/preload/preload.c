@@ -6,9 +6,10 @@
  *
  * What makes it cheap. The uncontended acquire tries the lock first and takes no clock:
  * the wait of an acquire that found the lock free is 0, and only the slow path (the lock
- * was busy) is timed. Hold times are timed for one acquisition in hold_period per thread
- * and counted that many times. Everything a thread changes is its own (thread-local
- * state, its slot of the region): no lock, no atomic and no allocation on the fast path;
+ * was busy) is timed. Hold times are timed for the first few holds of each lock and call
+ * path, then for one in hold_period, counted that many times. Everything a thread changes
+ * is its own (thread-local state, its slot of the region): no lock, no atomic and no
+ * allocation on the fast path;
  * the process-wide sets (stacks and dependencies sent) are touched only when something may
  * be new, with a compare-and-swap.
  *
@@ -62,6 +63,11 @@
 #define CW_EXPORT __attribute__((visibility("default")))
 
 #define CW_FP_DEPTH 16		/* frames of a frame-pointer walk, as the module's */
+/*
+ * Holds timed one by one per (lock, call path) and thread before sampling starts: a lock
+ * taken a few times has exact hold times, a hot one costs a clock read in hold_period.
+ */
+#define CW_HOLD_EXACT 16
 #define CW_STACK_BYTES_MAX 24576
 
 /* ---- the real functions ---- */
@@ -174,7 +180,6 @@ struct cw_thr {
 	int no_slot;
 	int busy;		/* inside a wrapper: a nested call (a signal handler) passes */
 	__u32 tid;
-	__u32 sample;		/* acquisitions until the next timed hold */
 	__u32 nr_timed;		/* held locks with a timed hold */
 	__u32 nr_try;		/* TRY entries in the thread's statistics */
 	__u64 stack_lo, stack_hi; /* the thread's stack: the walk and the copy stay inside */
@@ -411,7 +416,6 @@ static struct cw_preload_thread *__attribute__((noinline)) slot_claim(void)
 		t->tid = thr.tid;
 		thr.slot = t;
 		thr.no_slot = 0;
-		thr.sample = 0;
 		thr.last_site = NULL;
 		thr.last_path.id = 0;
 		thr.last_edge = 0;
@@ -504,11 +508,16 @@ static inline void cw_rules_count(void *ctx, const struct cw_rules_stat *st)
 			site_wait(e, st->wait_ns);
 		return;
 	}
-	/* a hold is timed when its acquisition was and the release took the clock */
+	/*
+	 * A hold is timed when its acquisition was and the release took the clock; it
+	 * stands for itself among the first CW_HOLD_EXACT of its entry, for hold_period
+	 * holds after (acquire_done()). The hold released is the entry's latest.
+	 */
 	if (timed) {
 		__u64 hold = st->hold_ns;
 
-		e->hold_ns_total += hold * region->hold_period;
+		e->hold_ns_total += hold * (e->acquisitions <= CW_HOLD_EXACT ? 1 :
+					    region->hold_period);
 		if (hold > e->hold_ns_max)
 			e->hold_ns_max = hold;
 	}
@@ -901,6 +910,8 @@ static void __attribute__((noinline)) untime(__u64 addr)
 static void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a, int ret)
 {
 	int acquired = cw_rules_op_acquired(a->op, ret), timed;
+	struct cw_preload_site *e;
+	__u64 index;
 	__u64 now = a->begin_ns ? now_ns() : 0;
 
 	if (a->contended && !cw_rules_op_try(a->op))
@@ -924,13 +935,18 @@ static void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a, in
 	if (unlikely(track_free))
 		remember_lock(t, a->addr);
 	/*
-	 * One hold in hold_period is timed, from its acquisition; every one with every
-	 * operation sent. Only those: a hold timed because its acquire waited would make
-	 * the contended ones count for the others.
+	 * Which holds are timed, from their acquisition: the first CW_HOLD_EXACT of each
+	 * (lock, call path) in the thread, then one in hold_period of them (counted that
+	 * many times), every one with every operation sent. Per entry, not per thread: a
+	 * loop taking two locks in turn would otherwise time one of them always and the
+	 * other never. Not the ones timed because their acquire waited: the contended
+	 * holds would count for the others.
 	 */
-	timed = raw_events || ++thr.sample >= region->hold_period;
+	e = raw_events ? NULL : site_get(t, a->addr, a->stack_id, CW_SITE_ACQUIRE, a->kind, a->ip,
+					 1);
+	index = e ? e->acquisitions + 1 : 0;
+	timed = raw_events || (e && (index <= CW_HOLD_EXACT || !(index % region->hold_period)));
 	if (timed) {
-		thr.sample = 0;
 		if (!now)
 			now = now_ns();
 		thr.nr_timed++;
