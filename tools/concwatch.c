@@ -298,7 +298,7 @@ static const struct argp_option trace_options[] = {
 	  "Keep what the lock probes cost the target under PCT % of its own CPU time: they are "
 	  "detached when over and attached again for windows that keep within it (futex, "
 	  "scheduler and kernel-lock tracing stays on); the report says the share of time "
-	  "lock calls were traced" },
+	  "lock calls were traced. The dashboard: 10 by default (100: none)" },
 	{},
 };
 
@@ -1830,7 +1830,7 @@ static int cmd_dashboard(void)
 	/* the backend opened may not be the one asked for (kmod where BPF is not available) */
 	o.backend = env.backend;
 	o.no_uprobes = env.no_uprobes;
-	/* the module ignores a budget: it governs nothing (open_source() named it) */
+	/* the module ignores a budget: the governor is the BPF source's (open_source()) */
 	if (!env.backend || strcmp(env.backend, "kmod"))
 		o.max_overhead_pct = env.max_overhead_pct;
 	lv.target.debuginfo_path = env.debuginfo_path;

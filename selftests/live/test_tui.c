@@ -16,6 +16,11 @@
  *   on and the thread that holds it, the deadlock finding appears as an ERROR, and Enter
  *   shows its report text;
  * - a target that exits while watched: the last state stays, marked exited;
+ * - the default budget of the lock probes: wl_sampled's are detached and attached again,
+ *   the header says so and for what share of the time they were on; none with
+ *   --no-uprobes; --max-overhead 100 keeps them on (and the tests on wl_hot and wl_bank,
+ *   whose lock calls cost more than the default, give it: they assert what the probes
+ *   see);
  * - no terminal: stdout a pipe gives the batch snapshots, stdin none a usage error.
  *
  * Skips (exit 4) without tmux, or without root and BTF.
@@ -361,12 +366,21 @@ FIXTURE_TEARDOWN(tui)
 	stop(self);
 }
 
+/*
+ * No budget for the lock probes (--max-overhead 100): wl_hot's four threads do nothing
+ * but take a lock, and the probes cost them about 40% of their CPU time, so that under
+ * the dashboard's default budget they would be detached most of the time, and a panel
+ * of locks taken while nothing watched would not say what these tests assert (hot_lock
+ * on top, its call path, cold_lock a row). governed_target tests the default.
+ */
+#define NO_BUDGET "--max-overhead 100"
+
 /* Attach, start the workload, and wait until hot_lock tops the locks panel. */
 static void hot_on_top(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *self)
 {
 	char *s = NULL;
 
-	dashboard(_metadata, self, "");
+	dashboard(_metadata, self, NO_BUDGET);
 	ASSERT_EQ(0, cw_wl__send(&self->wl, "go"));
 	EXPECT_EQ(0, wait_screen(locks_first, "hot_lock", SCREEN_MS, &s))
 		TH_LOG("no hot_lock on top:\n%s", s);
@@ -413,7 +427,8 @@ TEST_F(tui, bundled_example_first_screen)
 	self->started = 0;
 	ASSERT_EQ(0, cw_wl__start(&self->wl, "wl_bank", args));
 	self->started = 1;
-	dashboard(_metadata, self, "");
+	/* its tellers' lock calls cost more than the default budget, like wl_hot's */
+	dashboard(_metadata, self, NO_BUDGET);
 	ASSERT_EQ(0, cw_wl__send(&self->wl, "go"));
 	ASSERT_EQ(0, wait_screen(inversion_listed, NULL, SCREEN_MS, &s))
 		TH_LOG("no inversion:\n%s", s);
@@ -489,6 +504,9 @@ TEST_F(tui, hot_lock_on_top)
 		TH_LOG("header: %s", line);
 	EXPECT_NE(NULL, strstr(line, "; tracepoints ")) TH_LOG("header: %s", line);
 	EXPECT_NE(NULL, strstr(line, "; probe hits ")) TH_LOG("header: %s", line);
+	/* a budget of all the target's CPU time is always met: the probes stay attached */
+	EXPECT_NE(NULL, strstr(line, " of target; lock probes: on (budget 100%), on 100% of the "
+				     "time; tracepoints ")) TH_LOG("header: %s", line);
 	EXPECT_LT(0, cpu) TH_LOG("header: %s", line);
 	EXPECT_LT(0, share) TH_LOG("header: %s", line);
 	EXPECT_GE(100, share) TH_LOG("header: %s", line);
@@ -663,7 +681,7 @@ static int colour_screen(struct __test_metadata *_metadata, FIXTURE_DATA(tui) *s
 	long long end = now_ms() + SCREEN_MS;
 	int colour = -1;
 
-	dashboard_env(_metadata, self, env, "");
+	dashboard_env(_metadata, self, env, NO_BUDGET);
 	cw_wl__send(&self->wl, "go");
 	EXPECT_EQ(0, wait_screen(locks_first, "hot_lock", SCREEN_MS, &s));
 	free(s);
@@ -979,6 +997,87 @@ TEST(deadlock_states)
 	ASSERT_EQ(0, keys("q"));
 	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
 	stop(&self);
+}
+
+/* The header's cost line (its third) holds the lock probes' state arg says. */
+static int governor_says(const char *s, const void *arg)
+{
+	char line[512];
+
+	return strstr(line_of(s, 2, line, sizeof(line)), arg) != NULL;
+}
+
+/* The share of time the cost line says the lock probes were on; -1: none said. */
+static int on_share(const char *s)
+{
+	char line[512];
+	const char *p = strstr(line_of(s, 2, line, sizeof(line)), "), on ");
+	int pct;
+
+	return p && sscanf(p, "), on %d%% of the time", &pct) == 1 ? pct : -1;
+}
+
+/*
+ * The dashboard's default budget, 10%, on wl_sampled (a million uncontended locks a
+ * second: the probes cost it far more): the header says the lock probes were detached,
+ * and, once attached again, that they were on for part of the time only; the inversion
+ * the workload repeats is a finding. The mode is still full: it is sampled, not
+ * --no-uprobes.
+ */
+TEST(governed_target)
+{
+	const char *args[] = { "-w", "120", NULL };
+	FIXTURE_DATA(tui) self = {};
+	char line[512], *s = NULL;
+	int off, on;
+
+	start(_metadata, &self, "wl_sampled", args);
+	if (_metadata->skip)
+		return;
+	dashboard(_metadata, &self, "");
+	ASSERT_EQ(0, cw_wl__send(&self.wl, "go"));
+	EXPECT_EQ(0, wait_screen(governor_says, "lock probes: off (budget 10%), on ", ATTACH_MS,
+				 &s)) TH_LOG("never detached:\n%s", s);
+	off = on_share(s);
+	EXPECT_LT(0, off) TH_LOG("%s", line_of(s, 2, line, sizeof(line)));
+	EXPECT_GT(100, off) TH_LOG("%s", line_of(s, 2, line, sizeof(line)));
+	EXPECT_NE(NULL, strstr(line_of(s, 1, line, sizeof(line)), "backend bpf (full)"))
+		TH_LOG("%s", line);
+	free(s);
+	/* attached again, for windows within the budget: on for part of the time */
+	EXPECT_EQ(0, wait_screen(governor_says, "lock probes: on (budget 10%), on ", ATTACH_MS,
+				 &s)) TH_LOG("never attached again:\n%s", s);
+	on = on_share(s);
+	EXPECT_LT(0, on) TH_LOG("%s", line_of(s, 2, line, sizeof(line)));
+	EXPECT_GT(100, on) TH_LOG("%s", line_of(s, 2, line, sizeof(line)));
+	free(s);
+	EXPECT_EQ(0, wait_text("\nWARNING lock_order_inversion ", SCREEN_MS, &s))
+		TH_LOG("no inversion:\n%s", s);
+	free(s);
+	ASSERT_EQ(0, keys("q"));
+	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
+	stop(&self);
+}
+
+/*
+ * --no-uprobes: no lock probe, so no budget and no usage error for one not given; the
+ * header says the mode, and nothing of lock probes.
+ */
+TEST_F(tui, no_uprobes_no_budget)
+{
+	char line[512], *s = NULL;
+
+	CW_SKIPPED_IN_SETUP();
+	dashboard(_metadata, self, "--no-uprobes");
+	ASSERT_EQ(0, cw_wl__send(&self->wl, "go"));
+	EXPECT_EQ(0, wait_text("\ncost ", SCREEN_MS, &s)) TH_LOG("%s", s);
+	EXPECT_NE(NULL, strstr(line_of(s, 1, line, sizeof(line)), "backend bpf (--no-uprobes)"))
+		TH_LOG("%s", line);
+	EXPECT_EQ(0, strncmp(line_of(s, 2, line, sizeof(line)), "cost ", 5)) TH_LOG("%s", line);
+	EXPECT_EQ(NULL, strstr(line, "lock probes")) TH_LOG("%s", line);
+	free(s);
+	ASSERT_EQ(0, keys("q"));
+	EXPECT_EQ(0, wait_text("exit=0\n" PROMPT_SHOWN, ATTACH_MS, NULL));
 }
 
 /*

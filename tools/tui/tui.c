@@ -50,6 +50,8 @@
 #include "tui/tui.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define CW_TUI_STR_(x) #x
+#define CW_TUI_STR(x) CW_TUI_STR_(x)
 #define LINE_MAX_BYTES 1024
 #define MSG_NS 5000000000ULL	/* a footer message stays this long */
 
@@ -393,8 +395,9 @@ static const char *const help_lines[] = {
 	"opened (Esc and Enter again for now). The header's third line is what watching",
 	"costs: probe hits at their calibrated cost plus probe programs, as a share of a CPU",
 	"and of the target's CPU time; the tracepoint programs' share (every task) apart.",
-	"Under a budget (--max-overhead) it says whether the lock probes are attached now,",
-	"and for what share of the time they were.",
+	"Under a budget (--max-overhead; " CW_TUI_STR(CW_TUI_MAX_OVERHEAD_PCT)
+	"% by default, 100 for none) it says whether",
+	"the lock probes are attached now, and for what share of the time they were.",
 	"",
 	"Press any key to go back.",
 };
