@@ -53,7 +53,7 @@ struct cw_preload_hello {
 /* cw_preload_thread.state */
 #define CW_PRELOAD_SLOT_FREE 0
 #define CW_PRELOAD_SLOT_LIVE 1		/* a thread owns it */
-#define CW_PRELOAD_SLOT_GONE 2		/* its thread exited: concwatch frees it once drained */
+#define CW_PRELOAD_SLOT_GONE 2		/* its thread exited: concwatch frees it, drained */
 
 /*
  * Statistics of one (lock, call path), or of one failing lock (CW_SITE_TRY, stack_id 0),

@@ -156,7 +156,7 @@ static __u32 cw_pid;
 static __u32 stack_bytes = 16384;
 static __u32 hold_period = 16;
 static int raw_events;		/* a record per operation (concwatch's --timeline, tests) */
-static int track_free;		/* --track-free: free() ends the history of the locks inside */
+static int track_free;		/* --track-free: free() ends the locks' history inside */
 static pthread_key_t slot_key;
 
 /* The executable mappings, for the frame-pointer walk's return addresses. */
@@ -1042,7 +1042,7 @@ static inline void leave(void)
 			return slowcall;                                              \
 		c = CW_CALL(realfn);                                                  \
 		struct cw_rules_acq a = ACQ_INIT(lock, kind, op, c);                  \
-		a.attr = read_attr((const void *)(lock), kind);                                     \
+		a.attr = read_attr((const void *)(lock), kind);                       \
 		a.stack_id = stack_id(t, &c);                                         \
 		ret = trycall;                                                        \
 		if (ret == EBUSY) {                                                   \
@@ -1065,7 +1065,7 @@ static inline void leave(void)
 			return call;                                                  \
 		c = CW_CALL(realfn);                                                  \
 		struct cw_rules_acq a = ACQ_INIT(lock, kind, op, c);                  \
-		a.attr = read_attr((const void *)(lock), kind);                                     \
+		a.attr = read_attr((const void *)(lock), kind);                       \
 		a.stack_id = stack_id(t, &c);                                         \
 		ret = call;                                                           \
 		acquire_done(t, &a, ret);                                             \
