@@ -11,8 +11,9 @@
  *   kernel, not the process, says who sent it (SO_PASSCRED). A region is read only for a
  *   process the session follows (add_process); a hello that comes first waits for it,
  *   and a process that never sends one is not traced by the library (it is said).
- * - Records. Each thread of a process writes its own ring; they are read one after the
- *   other, each in time order, and the session's reorder window merges them. Every
+ * - Records. Each thread of a process writes its own ring, in time order; a drain takes
+ *   every ring's head first, then hands the records on oldest first across all rings
+ *   (drain_rings()). Every
  *   record's framing is checked against the ring, its content by cw_record__check(); the
  *   pid is the process's as the kernel named it. A record that breaks the framing leaves
  *   nothing after it in that ring to trust: the ring is skipped to its head and the loss
@@ -59,6 +60,8 @@ struct pl_proc {
 	struct cw_proc_maps maps;
 };
 
+struct pl_cursor;
+
 struct preload_source {
 	struct cw_source base;
 	struct cw_source_opts opts;
@@ -70,6 +73,8 @@ struct preload_source {
 	struct pl_proc **procs;
 	size_t nr_procs, cap_procs;
 	__u8 *buf;			/* one record, copied out of a ring */
+	struct pl_cursor *cur;		/* the rings of a drain */
+	size_t cap_cur;
 	__u64 lost_total[CW_LOST_MAX];
 	__u64 malformed;
 	__u64 hellos, hellos_refused;
@@ -292,56 +297,119 @@ static void ring_read(const __u8 *ring, __u32 mask, __u64 pos, void *dst, __u32 
 	memcpy((__u8 *)dst + first, ring, len - first);
 }
 
-/* Hand on what thread slot t wrote. 0 or -errno / fn's return. */
-static int drain_ring(struct preload_source *s, struct pl_proc *p, struct cw_preload_thread *t,
-		      __u64 deadline)
+/*
+ * One thread's ring in a drain, read up to the head it had when the drain began: the
+ * heads of every ring are taken first, then the records handed on oldest first across
+ * the rings. A record one thread wrote before another thread did something (a lock
+ * destroyed, then taken again elsewhere) is then never handed on after it, whatever
+ * order the rings are in and wherever a drain stops; taken ring by ring, the other
+ * thread's record could go first and leave the reorder window before the first one was
+ * read.
+ */
+struct pl_cursor {
+	struct pl_proc *p;
+	struct cw_preload_thread *t;
+	__u64 tail, head;
+	__u64 ts;			/* of the record at tail */
+	int live;			/* a record is at tail */
+};
+
+/* The record at c->tail: its framing checked, its time in c->ts. A ring whose framing
+ * breaks leaves nothing after it to trust: skipped to its head, counted. */
+static void cursor_peek(struct preload_source *s, struct pl_cursor *c)
 {
-	struct cw_preload_region *r = p->r;
-	const __u8 *ring = cw_preload_ring(r, t);
-	__u32 mask = r->ring_bytes - 1;
-	__u64 head = __atomic_load_n(&t->head, __ATOMIC_ACQUIRE), tail = t->tail;
-	int err = 0, nr = 0;
+	struct cw_preload_region *r = c->p->r;
+	struct cw_hdr h;
 
-	if (head - tail > r->ring_bytes) {
-		/* the writer is not ours to trust beyond its framing */
+	c->live = 0;
+	if (c->tail >= c->head)
+		return;
+	if (c->head - c->tail < sizeof(h)) {
 		s->malformed++;
-		tail = head;
+		c->tail = c->head;
+		return;
 	}
-	while (tail < head) {
-		struct cw_hdr *h = (struct cw_hdr *)s->buf;
+	ring_read(cw_preload_ring(r, c->t), r->ring_bytes - 1, c->tail, &h, sizeof(h));
+	if (h.size < sizeof(h) || (h.size & 7) || h.size > c->head - c->tail) {
+		s->malformed++;
+		c->tail = c->head;
+		return;
+	}
+	c->ts = h.ts_ns;
+	c->live = 1;
+}
 
-		if (head - tail < sizeof(*h)) {
-			s->malformed++;
-			tail = head;
-			break;
-		}
-		ring_read(ring, mask, tail, h, sizeof(*h));
-		if (h->size < sizeof(*h) || (h->size & 7) || h->size > head - tail) {
-			s->malformed++;
-			tail = head;
-			break;
-		}
-		ring_read(ring, mask, tail, s->buf, h->size);
-		tail += h->size;
-		h->pid = p->pid;
-		if (cw_record__check(h, h->size)) {
-			s->malformed++;
+/* Hand on the record at c->tail and look at the next. 0 or -errno / fn's return. */
+static int cursor_deliver(struct preload_source *s, struct pl_cursor *c)
+{
+	struct cw_preload_region *r = c->p->r;
+	struct cw_hdr *h = (struct cw_hdr *)s->buf;
+	int err = 0;
+
+	ring_read(cw_preload_ring(r, c->t), r->ring_bytes - 1, c->tail, h, sizeof(*h));
+	ring_read(cw_preload_ring(r, c->t), r->ring_bytes - 1, c->tail, s->buf, h->size);
+	c->tail += h->size;
+	h->pid = c->p->pid;
+	if (cw_record__check(h, h->size)) {
+		s->malformed++;
+	} else {
+		/* the modules its addresses need, ahead of it */
+		if (h->type == CW_EV_STACK || h->type == CW_EV_USTACK_RAW)
+			err = cw_proc_maps__for_stack(&c->p->maps, &s->emit, h, 100000000ULL);
+		if (!err)
+			err = cw_emit__deliver(&s->emit, h);
+	}
+	cursor_peek(s, c);
+	return err;
+}
+
+/* The rings of every process read, up to their heads now, oldest record first. */
+static int drain_rings(struct preload_source *s, __u64 deadline)
+{
+	size_t n = 0, nr = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < s->nr_procs; i++) {
+		struct pl_proc *p = s->procs[i];
+
+		if (!p->r || !(p->added || p->closing))
 			continue;
+		for (__u32 k = 0; k < p->r->nr_threads; k++) {
+			struct cw_preload_thread *t = cw_preload_slot(p->r, k);
+			struct pl_cursor *v, *c;
+
+			if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == CW_PRELOAD_SLOT_FREE)
+				continue;
+			v = cw_grow(s->cur, &s->cap_cur, n + 1, sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			s->cur = v;
+			c = &s->cur[n++];
+			*c = (struct pl_cursor){ .p = p, .t = t, .tail = t->tail,
+						 .head = __atomic_load_n(&t->head, __ATOMIC_ACQUIRE) };
+			if (c->head - c->tail > p->r->ring_bytes) {
+				/* the writer is not ours to trust beyond its framing */
+				s->malformed++;
+				c->tail = c->head;
+			}
+			cursor_peek(s, c);
 		}
-		if (h->type == CW_EV_STACK || h->type == CW_EV_USTACK_RAW) {
-			/* the modules its addresses need, ahead of it */
-			err = cw_proc_maps__for_stack(&p->maps, &s->emit, h, 100000000ULL);
-			if (err)
-				break;
-		}
-		err = cw_emit__deliver(&s->emit, h);
-		if (err)
+	}
+	while (!err) {
+		struct pl_cursor *best = NULL;
+
+		for (size_t k = 0; k < n; k++)
+			if (s->cur[k].live && (!best || s->cur[k].ts < best->ts))
+				best = &s->cur[k];
+		if (!best)
 			break;
-		/* a writer as fast as this reader would keep the drain going */
+		err = cursor_deliver(s, best);
+		/* writers as fast as this reader would keep the drain going */
 		if (!(++nr & 255) && deadline && cw_now_ns() > deadline)
 			break;
 	}
-	__atomic_store_n(&t->tail, tail, __ATOMIC_RELEASE);
+	for (size_t k = 0; k < n; k++)
+		__atomic_store_n(&s->cur[k].t->tail, s->cur[k].tail, __ATOMIC_RELEASE);
 	return err;
 }
 
@@ -439,8 +507,8 @@ static void give_back(struct pl_proc *p, __u32 i)
 	__atomic_store_n(&t->state, CW_PRELOAD_SLOT_FREE, __ATOMIC_RELEASE);
 }
 
-static int drain_proc(struct preload_source *s, struct pl_proc *p, int stats, __u64 now,
-		      __u64 deadline)
+/* After the rings: the statistics that grew, and the slots of threads gone given back. */
+static int drain_proc(struct preload_source *s, struct pl_proc *p, int stats, __u64 now)
 {
 	int err = 0;
 
@@ -450,7 +518,6 @@ static int drain_proc(struct preload_source *s, struct pl_proc *p, int stats, __
 
 		if (state == CW_PRELOAD_SLOT_FREE)
 			continue;
-		err = drain_ring(s, p, t, deadline);
 		if (!err && (stats || state == CW_PRELOAD_SLOT_GONE || p->closing))
 			err = send_stats(s, p, i, now);
 		if (!err && state == CW_PRELOAD_SLOT_GONE && t->tail == t->head)
@@ -503,11 +570,12 @@ static int preload_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	/* the statistics go with the tick, as the BPF source's */
 	stats = s->stopped_ns || now >= e->next_tick_ns;
 	deadline = s->stopped_ns ? 0 : now + s->opts.tick_ns / 4;
+	err = drain_rings(s, deadline);
 	for (size_t i = 0; i < s->nr_procs && !err; i++) {
 		struct pl_proc *p = s->procs[i];
 
 		if (p->r && (p->added || p->closing))
-			err = drain_proc(s, p, stats, now, deadline);
+			err = drain_proc(s, p, stats, now);
 	}
 	/* regions of processes let go, read to their end */
 	for (size_t i = s->nr_procs; i-- > 0 && !err;)
@@ -609,6 +677,7 @@ static void preload_free(struct cw_source *src)
 		free_proc(s->procs[i]);
 	free(s->procs);
 	free(s->seen);
+	free(s->cur);
 	if (s->sk >= 0)
 		close(s->sk);
 	cw_emit__fini(&s->emit);
