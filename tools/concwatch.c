@@ -275,6 +275,7 @@ enum {
 	OPT_TIMELINE,
 	OPT_LIVELOCK,
 	OPT_MAX_OVERHEAD,
+	OPT_MEASURE_COST,
 };
 
 /* Options of every command that traces. */
@@ -299,6 +300,10 @@ static const struct argp_option trace_options[] = {
 	  "detached when over and attached again for windows that keep within it (futex, "
 	  "scheduler and kernel-lock tracing stays on); the report says the share of time "
 	  "lock calls were traced. The dashboard: 10 by default (100: none)" },
+	{ "measure-cost", OPT_MEASURE_COST, NULL, 0,
+	  "Measure what tracing costs the target (a probe hit calibrated at start, the kernel's "
+	  "BPF run-time statistics on) and give it in the JSON report's \"cost\"; "
+	  "--max-overhead, --batch and the dashboard always do" },
 	{},
 };
 
@@ -438,6 +443,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_NO_UPROBES:
 		env.no_uprobes = 1;
+		return 0;
+	case OPT_MEASURE_COST:
+		env.measure_cost = 1;
 		return 0;
 	case 'v':
 		env.verbose++;

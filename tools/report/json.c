@@ -240,6 +240,45 @@ static void json_thread(FILE *out, const struct cw_engine *eng, const struct cw_
 		(unsigned long long)(t ? t->futex_waits : 0), t && t->exited ? "true" : "false");
 }
 
+/*
+ * What tracing cost the target over the whole trace, when the source measured it (as
+ * --max-overhead makes it, or a recording of such a session): the probe hits at their
+ * calibrated cost plus the probe programs' run time (engine/cost.h, the dashboard's
+ * estimate), and that as a share of the CPU time the trace measured for the target's
+ * threads. The estimate to hold against a benchmark's measured loss.
+ */
+static void json_cost(FILE *out, const struct cw_engine *eng, const struct cw_contention *c)
+{
+	const struct cw_ev_cost *now = cw_engine__cost(eng);
+	struct cw_cost_estimate e;
+	__u64 oncpu = 0;
+	double share;
+
+	if (!now || cw_cost__estimate(NULL, now, &e))
+		return;
+	for (size_t i = 0; i < cw_contention__nr_threads(c); i++) {
+		const struct cw_thread_time *tt = cw_contention__thread(c, i);
+
+		if (tt->measured)
+			oncpu += tt->oncpu_ns;
+	}
+	share = cw_cost__share_of(&e, oncpu);
+	fprintf(out, ",\n  \"cost\": {\"interval_ns\": %llu, \"probe_hits\": {\"emulated\": %llu, "
+		     "\"single_stepped\": %llu, \"returns\": %llu}, ",
+		(unsigned long long)e.interval_ns, (unsigned long long)e.hits[CW_TRAP_EMULATED],
+		(unsigned long long)e.hits[CW_TRAP_STEPPED],
+		(unsigned long long)e.hits[CW_TRAP_RETURN]);
+	json_known(out, "trap_ns", e.calibrated, e.trap_ns);
+	json_known(out, "bpf_ns", e.bpf_stats, e.bpf_ns);
+	json_known(out, "ns", e.calibrated, e.ns);
+	json_known(out, "target_oncpu_ns", oncpu, oncpu);
+	json_known(out, "tracepoint_ns", e.bpf_stats, e.tp_ns);
+	if (share >= 0)
+		fprintf(out, "\"share\": %.6f}", share / 100);
+	else
+		fputs("\"share\": null}", out);
+}
+
 int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 		    const struct cw_report_target *t)
 {
@@ -283,7 +322,9 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 		cw_report__json_string(out, w < CW_LOST_MAX ? cw_lost__name(w) : "unknown kinds", 64);
 		fprintf(out, ": %llu", (unsigned long long)v);
 	}
-	fprintf(out, "},\n  \"findings\": [");
+	fputc('}', out);
+	json_cost(out, eng, m.c);
+	fprintf(out, ",\n  \"findings\": [");
 	cw_report__findings_json(&r, 0);
 	fprintf(out, "],\n  \"suppressed\": [");
 	cw_report__findings_json(&r, 1);
