@@ -1101,6 +1101,21 @@ static inline void leave(void)
 		return ret;                                                           \
 	} while (0)
 
+/* A destroy: recorded before the call, while the lock's attributes are still there. */
+#define DESTROY(lock, kind, call)                                                     \
+	do {                                                                          \
+		struct cw_preload_thread *t = enter();                                \
+		__u64 ip = (__u64)__builtin_return_address(0);                         \
+		int ret;                                                              \
+                                                                                      \
+		if (!t)                                                               \
+			return call;                                                  \
+		reset(t, lock, kind, CW_OP_DESTROY, ip);                              \
+		ret = call;                                                           \
+		leave();                                                              \
+		return ret;                                                           \
+	} while (0)
+
 CW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	ACQUIRE(m, CW_LOCK_MUTEX, CW_OP_LOCK, real.mutex_lock, real.mutex_trylock(m),
@@ -1136,17 +1151,7 @@ CW_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
 
 CW_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 {
-	struct cw_preload_thread *t = enter();
-	__u64 ip = (__u64)__builtin_return_address(0);
-	int ret;
-
-	if (!t)
-		return real.mutex_destroy(m);
-	/* the attributes are read before glibc clears the lock */
-	reset(t, m, CW_LOCK_MUTEX, CW_OP_DESTROY, ip);
-	ret = real.mutex_destroy(m);
-	leave();
-	return ret;
+	DESTROY(m, CW_LOCK_MUTEX, real.mutex_destroy(m));
 }
 
 CW_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
@@ -1209,16 +1214,7 @@ CW_EXPORT int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_
 
 CW_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 {
-	struct cw_preload_thread *t = enter();
-	__u64 ip = (__u64)__builtin_return_address(0);
-	int ret;
-
-	if (!t)
-		return real.rwlock_destroy(l);
-	reset(t, l, CW_LOCK_RWLOCK, CW_OP_DESTROY, ip);
-	ret = real.rwlock_destroy(l);
-	leave();
-	return ret;
+	DESTROY(l, CW_LOCK_RWLOCK, real.rwlock_destroy(l));
 }
 
 CW_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
