@@ -30,6 +30,7 @@
 #include "engine/governor.h"
 #include "source/bpf/internal.h"
 #include "source/links.h"
+#include "source/target.h"
 
 /* utime + stime of process pid, ns; 0 when it cannot be read (gone). */
 static __u64 proc_cpu_ns(int pid)
@@ -68,23 +69,6 @@ static __u64 targets_cpu_ns(struct bpf_source *s)
 	return sum;
 }
 
-static int tgid_of(__u32 tid)
-{
-	char path[64], line[128];
-	int tgid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%u/status", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
-}
-
 /* The acquires in progress: a blocked one's wait ends in the stream; all forgotten. */
 static int forget_pending(struct bpf_source *s, __u64 now)
 {
@@ -96,11 +80,14 @@ static int forget_pending(struct bpf_source *s, __u64 now)
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
+		int tgid;
+
 		if (bpf_map_lookup_elem(fd, &key, &p) || !p.blocked)
 			continue;
+		tgid = cw_target__tgid(key);
 		struct cw_ev_blocked b = {
 			.hdr = { .type = CW_EV_BLOCKED, .size = sizeof(b), .cpu = 0xffff,
-				 .flags = CW_F_SYNTHETIC, .ts_ns = now, .pid = tgid_of(key),
+				 .flags = CW_F_SYNTHETIC, .ts_ns = now, .pid = tgid > 0 ? tgid : 0,
 				 .tid = key },
 			.addr = p.a.addr, .since_ns = p.a.begin_ns, .stack_id = p.a.stack_id,
 			.reason = CW_OFFCPU_NONE, .kind = p.a.kind, .op = p.a.op,
