@@ -880,6 +880,7 @@ struct live {
 	int (*target_known)(struct live *lv);
 	void *ctx;
 	int started;			/* the command itself has been traced, or not */
+	int library;			/* the process just traced records itself (preload) */
 	/* called every WATCH_NS while tracing (run: a deadlock is reported at once); a
 	 * non-zero return ends the tracing */
 	int (*watch)(struct live *lv);
@@ -999,10 +1000,12 @@ static int live_open(struct live *lv)
 
 /*
  * run --backend preload: a process the library cannot start in (a static binary, a
- * cleared environment, a secure execution), held at its exec or fork, has its lock calls
- * traced through uprobes instead, and the user is told once per program.
+ * cleared environment, a secure execution) has its lock calls traced through uprobes
+ * instead, and the user is told once per program. Held at its exec or fork, from its
+ * first instruction; a process seen after the fact (the child of a process followed
+ * without ptrace), from then on. Returns 1 when the library records the process.
  */
-static void preload_or_uprobes(struct live *lv, const struct cw_launch_event *ev)
+static int preload_or_uprobes(struct live *lv, const struct cw_launch_event *ev)
 {
 	char why[160], comm[CW_COMM_LEN] = "";
 	int loads, err;
@@ -1011,7 +1014,7 @@ static void preload_or_uprobes(struct live *lv, const struct cw_launch_event *ev
 					    ev->kind == CW_LAUNCH_FORK ? ev->ppid : 0, why,
 					    sizeof(why));
 	if (loads)
-		return;
+		return loads > 0;
 	cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
 	err = lv->beside ? cw_bpf_source__trace_lock_calls(lv->beside, ev->pid) : -ENODEV;
 	if (err)
@@ -1020,7 +1023,10 @@ static void preload_or_uprobes(struct live *lv, const struct cw_launch_event *ev
 			err == -ENODEV ? "" : cw_source__error(lv->beside));
 	else if (ev->kind != CW_LAUNCH_FORK || env.verbose)
 		fprintf(stderr, "%s: process %d (%s) %s: its lock calls are traced through "
-			"uprobes\n", env.prog, ev->pid, safe_comm(comm), why);
+			"uprobes%s\n", env.prog, ev->pid, safe_comm(comm), why,
+			ev->held ? "" : ", from when concwatch saw it start (its first ones may "
+			"be missed)");
+	return 0;
 }
 
 /* A process of the command is traced from its first instruction, or could not be. */
@@ -1031,8 +1037,7 @@ static void follow_traced(void *ctx, const struct cw_launch_event *ev, int err, 
 	int first = !lv->started;
 
 	lv->started = 1;
-	if (!err && lv->preload)
-		preload_or_uprobes(lv, ev);
+	lv->library = !err && lv->preload && preload_or_uprobes(lv, ev);
 	if (!err && !env.verbose)
 		return;
 	if (first)
@@ -1059,9 +1064,23 @@ static void follow_failed(void *ctx, const struct cw_launch_event *ev, int err, 
 		fprintf(stderr, "%s: process %d: %s\n", env.prog, ev->pid, strerror(-err));
 }
 
+/*
+ * A process the library records needs no ptrace: let go, it and its descendants are
+ * followed through the kernel's process events, and ptrace is free for the program's
+ * own use (a debugger, strace, LeakSanitizer).
+ */
+static int follow_release(void *ctx, const struct cw_launch_event *ev)
+{
+	struct live *lv = ctx;
+
+	(void)ev;
+	return lv->library;
+}
+
 static const struct cw_follow_cb follow_cb = {
 	.traced = follow_traced,
 	.failed = follow_failed,
+	.release = follow_release,
 };
 
 /*

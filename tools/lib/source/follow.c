@@ -17,6 +17,7 @@ struct cw_follow {
 	int *traced;			/* the processes traced now */
 	size_t nr_traced, cap_traced;
 	size_t untraced;
+	int release_failed;		/* said once: the processes stay under ptrace */
 	char err[256];
 };
 
@@ -95,6 +96,22 @@ int cw_follow__process(struct cw_follow *f, const struct cw_launch_event *ev)
 	if (f->cb.traced)
 		f->cb.traced(f->ctx, ev, err, err == -ENOMEM && f->err[0] ? f->err :
 					      cw_session__error(f->sess));
+	if (!ev->held)
+		return 0;
+	if (!err && f->cb.release && f->cb.release(f->ctx, ev)) {
+		int ret = cw_launch__release(f->launch, ev->pid);
+
+		if (!ret)
+			return 0;
+		if (ret != -ESRCH && !f->release_failed++ && f->cb.failed) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "following processes without ptrace (the "
+				 "kernel's process connector): %s; they stay traced through ptrace",
+				 strerror(-ret));
+			f->cb.failed(f->ctx, ev, ret, why);
+		}
+	}
 	return cw_launch__resume(f->launch, ev->pid);
 }
 

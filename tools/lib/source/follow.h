@@ -30,6 +30,12 @@ struct cw_follow_cb {
 	 * while it exits, failed: tracing goes on, and what failed is said here once.
 	 */
 	void (*failed)(void *ctx, const struct cw_launch_event *ev, int err, const char *why);
+	/*
+	 * ev's process, held and traced now, needs no ptrace stop any more (it records
+	 * itself): nonzero lets the launcher release it (cw_launch__release), and follow it
+	 * and its descendants without ptrace. NULL: every process stays under ptrace.
+	 */
+	int (*release)(void *ctx, const struct cw_launch_event *ev);
 };
 
 struct cw_follow;
@@ -39,9 +45,11 @@ int cw_follow__new(struct cw_session *s, struct cw_launch *l, const struct cw_fo
 		   void *ctx, struct cw_follow **out);
 
 /*
- * A process held at its EXEC or FORK: trace it (after an exec, the probes of its old
- * image are gone with it: they are removed first), then let it run. 0, or -ESRCH when it
- * was not held (it vanished); not being able to trace it is said through cb->traced.
+ * A process at its EXEC or FORK: trace it (after an exec, the probes of its old image
+ * are gone with it: they are removed first), then, when held, let it run, released when
+ * cb->release says so. 0, or -ESRCH when it was not held (it vanished); not being able
+ * to trace it is said through cb->traced. A process followed without ptrace (ev->held
+ * 0) is traced when its event is read: it runs already, and may be gone.
  */
 int cw_follow__process(struct cw_follow *f, const struct cw_launch_event *ev);
 

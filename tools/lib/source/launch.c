@@ -31,6 +31,15 @@
  *   other threads out of it. A SIGCHLD action that would hide stops or exits (SIG_IGN,
  *   SA_NOCLDSTOP, SA_NOCLDWAIT) is replaced while the launcher lives; the command starts
  *   with the caller's signal mask and SIGCHLD action.
+ * - Released processes (cw_launch__release) are followed without ptrace: the kernel's
+ *   process connector (netlink, root only) names their forks and execs, a pidfd each
+ *   their end. Both come after the fact: an event from before the release (the exec the
+ *   process was held at) is told apart by its time. The connector's messages are read
+ *   before the pidfds found readable, so a child is known before its parent's exit is
+ *   handled, and the last one's end is never taken for everyone's. A released process
+ *   is not held at its exit: what it needs read then, it says itself.
+ * - One epoll descriptor holds the signalfd, the connector and the pidfds: the caller
+ *   polls one descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,12 +49,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
 
+#include "common/array.h"
 #include "common/time.h"
 #include "source/launch.h"
 
@@ -80,8 +96,25 @@ struct tasks {
 	size_t nr;
 };
 
+/* A process released from ptrace, followed through the process connector and a pidfd. */
+struct released {
+	pid_t pid, ppid;
+	int pidfd;
+	int exec_said;	/* released at its exec: the connector says that exec after */
+	__u64 since_ns;	/* released then: the connector's events from before are old */
+};
+
+/* epoll data: which descriptor woke it (a pidfd's is its pid) */
+#define EP_SIGNALFD	(1ULL << 32)
+#define EP_CONNECTOR	(2ULL << 32)
+
 struct cw_launch {
 	struct tasks tasks;
+	struct released *rel;
+	size_t nr_rel, cap_rel;
+	unsigned long lost;		/* connector messages the kernel dropped */
+	int epfd;
+	int nl;				/* the process connector, opened at the first release */
 	struct cw_launch_event *evq;	/* events not yet returned: a ring */
 	size_t evq_head, evq_nr, evq_cap;
 	pid_t pid;			/* the command */
@@ -174,7 +207,7 @@ static void tasks_remove(struct tasks *t, pid_t tid)
 }
 
 static int queue_push(struct cw_launch *l, enum cw_launch_event_kind kind, pid_t pid, pid_t ppid,
-		      int status)
+		      int status, int held)
 {
 	struct cw_launch_event *v;
 	size_t i;
@@ -197,6 +230,7 @@ static int queue_push(struct cw_launch *l, enum cw_launch_event_kind kind, pid_t
 	v->pid = pid;
 	v->ppid = ppid;
 	v->status = status;
+	v->held = held;
 	return 0;
 }
 
@@ -308,7 +342,7 @@ static int first_stop(struct cw_launch *l, pid_t tid, int status)
 	t->state = T_HELD;
 	t->stop = status;
 	t->reported = 1;
-	return queue_push(l, CW_LAUNCH_FORK, tid, t->ppid, 0);
+	return queue_push(l, CW_LAUNCH_FORK, tid, t->ppid, 0, 1);
 }
 
 /* A stop of a tid we do not know: a task auto-attached at its creation, whose creator's
@@ -378,15 +412,17 @@ static int task_exited(struct cw_launch *l, pid_t tid, int status)
 	struct task *t = tasks_find(&l->tasks, tid);
 	int err = 0;
 
+	/* the command, released from ptrace, is still our child */
+	if (tid == l->pid && (!t || t->root))
+		l->status = shell_status(status);
 	if (!t)
 		return 0;	/* not ours, or a new task killed before its first stop */
 	/* A leader's exit is only reported once its other threads are gone, and not at
 	 * all when another thread execs: it stands for its process. */
 	if (t->tid == t->tgid) {
-		if (t->root)
-			l->status = shell_status(status);
 		if (t->reported)
-			err = queue_push(l, CW_LAUNCH_EXIT, t->tid, t->ppid, shell_status(status));
+			err = queue_push(l, CW_LAUNCH_EXIT, t->tid, t->ppid, shell_status(status),
+					 0);
 	}
 	tasks_remove(&l->tasks, tid);
 	return err;
@@ -399,8 +435,20 @@ static int exec_stop(struct cw_launch *l, pid_t tid, int status)
 
 	/* An exec by another thread than the leader took over the leader's tid: the
 	 * former one reports no exit. */
-	if (!ptrace(PTRACE_GETEVENTMSG, tid, NULL, &former) && (pid_t)former != tid)
+	if (!ptrace(PTRACE_GETEVENTMSG, tid, NULL, &former) && (pid_t)former != tid) {
+		struct task *f = tasks_find(&l->tasks, former);
+		pid_t ppid = f ? f->ppid : 0;
+
 		tasks_remove(&l->tasks, former);
+		/* a thread seized alone (cw_launch__seize) took over its leader's tid */
+		if (!tasks_find(&l->tasks, tid)) {
+			t = tasks_add(&l->tasks, tid);
+			if (!t)
+				return -ENOMEM;
+			t->ppid = ppid;
+			t->root = tid == l->pid;
+		}
+	}
 	t = tasks_find(&l->tasks, tid);
 	if (l->detaching)
 		return detach(l, tid, status);
@@ -408,7 +456,7 @@ static int exec_stop(struct cw_launch *l, pid_t tid, int status)
 	t->state = T_HELD;
 	t->stop = status;
 	t->reported = 1;
-	return queue_push(l, CW_LAUNCH_EXEC, tid, t->ppid, 0);
+	return queue_push(l, CW_LAUNCH_EXEC, tid, t->ppid, 0, 1);
 }
 
 static int handle(struct cw_launch *l, pid_t tid, int status)
@@ -431,6 +479,9 @@ static int handle(struct cw_launch *l, pid_t tid, int status)
 		ptrace(PTRACE_CONT, tid, NULL, NULL);
 		return 0;
 	}
+	/* the exec of a thread seized alone, reported under its leader's tid */
+	if (!t && event == PTRACE_EVENT_EXEC)
+		return exec_stop(l, tid, status);
 	if (!t)
 		return new_task(l, tid, status);
 	if (t->state == T_EXPECTED)
@@ -452,7 +503,7 @@ static int handle(struct cw_launch *l, pid_t tid, int status)
 		if (t->tid == t->tgid && t->reported && !l->detaching) {
 			t->state = T_HELD;
 			t->stop = status;
-			return queue_push(l, CW_LAUNCH_EXITING, tid, t->ppid, 0);
+			return queue_push(l, CW_LAUNCH_EXITING, tid, t->ppid, 0, 1);
 		}
 		break;
 	}
@@ -472,7 +523,7 @@ static int forget_all(struct cw_launch *l)
 		struct task *t = &l->tasks.v[i];
 
 		if (t->tid && t->tid == t->tgid && t->reported && !err)
-			err = queue_push(l, CW_LAUNCH_EXIT, t->tid, t->ppid, -1);
+			err = queue_push(l, CW_LAUNCH_EXIT, t->tid, t->ppid, -1, 0);
 		t->tid = 0;
 	}
 	l->tasks.nr = 0;
@@ -503,6 +554,246 @@ static int collect(struct cw_launch *l, int flags)
 	}
 }
 
+/* ---- processes released from ptrace ---- */
+
+static struct released *rel_find(struct cw_launch *l, pid_t pid)
+{
+	for (size_t i = 0; i < l->nr_rel; i++)
+		if (l->rel[i].pid == pid)
+			return &l->rel[i];
+	return NULL;
+}
+
+/* Follow pid without ptrace from now on. 0; -ESRCH when it is gone already. */
+static int rel_add(struct cw_launch *l, pid_t pid, pid_t ppid, __u64 since_ns)
+{
+	struct epoll_event ee = { .events = EPOLLIN, .data.u64 = (__u32)pid };
+	struct released *v;
+	int fd;
+
+	v = cw_grow(l->rel, &l->cap_rel, l->nr_rel + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->rel = v;
+	fd = syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -errno;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ee)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	l->rel[l->nr_rel++] = (struct released){ .pid = pid, .ppid = ppid, .pidfd = fd,
+						 .since_ns = since_ns };
+	return 0;
+}
+
+static void rel_remove(struct cw_launch *l, struct released *r)
+{
+	close(r->pidfd);	/* leaves the epoll set with it */
+	*r = l->rel[--l->nr_rel];
+}
+
+/*
+ * One request to the process connector: listen (1) or stop listening (0). The kernel
+ * acknowledges it with ack + 1 (it numbers the seq of its messages itself).
+ */
+static int connector_send(struct cw_launch *l, int listen, __u32 ack)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct cn_msg cn;
+		__u32 op;	/* enum proc_cn_mcast_op */
+	} __attribute__((packed)) m = {
+		.nh = { .nlmsg_len = sizeof(m), .nlmsg_type = NLMSG_DONE },
+		.cn = { .id = { CN_IDX_PROC, CN_VAL_PROC }, .ack = ack, .len = sizeof(__u32) },
+		.op = listen ? PROC_CN_MCAST_LISTEN : PROC_CN_MCAST_IGNORE,
+	};
+
+	return send(l->nl, &m, sizeof(m), 0) == sizeof(m) ? 0 : -errno;
+}
+
+/*
+ * One batch of connector messages into fn, per process event; -EAGAIN when none is
+ * waiting. A queue that overflowed (ENOBUFS) is counted and read on.
+ */
+static int connector_read(struct cw_launch *l,
+			  void (*fn)(struct cw_launch *l, const struct cn_msg *cn,
+				     const struct proc_event *pe, void *ctx), void *ctx)
+{
+	__u64 buf[1024];
+	ssize_t n = recv(l->nl, buf, sizeof(buf), 0);
+
+	if (n < 0) {
+		if (errno == ENOBUFS) {
+			l->lost++;
+			return 0;
+		}
+		return -errno;
+	}
+	for (struct nlmsghdr *nh = (void *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+		const struct cn_msg *cn = NLMSG_DATA(nh);
+
+		if (nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_NOOP ||
+		    nh->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(struct proc_event)) ||
+		    cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC)
+			continue;
+		fn(l, cn, (const struct proc_event *)cn->data, ctx);
+	}
+	return 0;
+}
+
+static void on_ack(struct cw_launch *l, const struct cn_msg *cn, const struct proc_event *pe,
+		   void *ctx)
+{
+	int *ack = ctx;
+
+	(void)l;
+	if (pe->what == PROC_EVENT_NONE && cn->ack == (__u32)getpid() + 1)
+		*ack = pe->event_data.ack.err ? -(int)pe->event_data.ack.err : 1;
+}
+
+/*
+ * The process connector, at the first release: listening, acknowledged by the kernel
+ * (a kernel without it, or a process without CAP_NET_ADMIN, says so or stays silent).
+ */
+static int connector_open(struct cw_launch *l)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
+	struct epoll_event ee = { .events = EPOLLIN, .data.u64 = EP_CONNECTOR };
+	__u64 deadline = cw_now_ns() + 1000000000ULL;
+	int size = 4 << 20, ack = 0, err;
+
+	if (l->nl >= 0)
+		return 0;
+	l->nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+	if (l->nl < 0)
+		return -errno;
+	/* a machine busy forking sends much: room for it (root only; else the default) */
+	if (setsockopt(l->nl, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(l->nl, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (bind(l->nl, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		goto fail;
+	}
+	err = connector_send(l, 1, getpid());
+	while (!err && !ack) {
+		struct pollfd pfd = { .fd = l->nl, .events = POLLIN };
+		__u64 now = cw_now_ns();
+
+		if (now >= deadline) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&pfd, 1, (deadline - now) / 1000000 + 1) < 0 && errno != EINTR)
+			err = -errno;
+		else if (pfd.revents)
+			err = connector_read(l, on_ack, &ack);
+	}
+	if (!err && ack < 0)
+		err = ack;
+	if (!err) {
+		fcntl(l->nl, F_SETFL, fcntl(l->nl, F_GETFL) | O_NONBLOCK);
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->nl, &ee))
+			err = -errno;
+	}
+	if (!err)
+		return 0;
+fail:
+	close(l->nl);
+	l->nl = -1;
+	return err;
+}
+
+/* A fork or exec by a released process, since it was released: followed, and said. */
+static void on_proc_event(struct cw_launch *l, const struct cn_msg *cn,
+			  const struct proc_event *pe, void *ctx)
+{
+	int *err = ctx;
+	struct released *r;
+
+	(void)cn;
+	if (*err)
+		return;
+	if (pe->what == PROC_EVENT_FORK) {
+		const struct fork_proc_event *f = &pe->event_data.fork;
+
+		/* a thread of a process, or a child of a process not released */
+		if (f->child_pid != f->child_tgid)
+			return;
+		r = rel_find(l, f->parent_tgid);
+		if (!r || pe->timestamp_ns < r->since_ns)
+			return;
+		if (l->killing) {
+			kill(f->child_tgid, SIGKILL);
+		}
+		*err = rel_add(l, f->child_tgid, f->parent_tgid, pe->timestamp_ns);
+		if (*err == -ESRCH) {
+			/* gone already: it was, all the same */
+			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0) ?:
+			       queue_push(l, CW_LAUNCH_EXIT, f->child_tgid, f->parent_tgid, -1, 0);
+			return;
+		}
+		if (!*err)
+			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0);
+	} else if (pe->what == PROC_EVENT_EXEC) {
+		const struct exec_proc_event *x = &pe->event_data.exec;
+
+		r = rel_find(l, x->process_tgid);
+		if (!r || pe->timestamp_ns < r->since_ns)
+			return;
+		/* the kernel tells the connector of an exec after its ptrace stop */
+		if (r->exec_said) {
+			r->exec_said = 0;
+			return;
+		}
+		*err = queue_push(l, CW_LAUNCH_EXEC, r->pid, r->ppid, 0, 0);
+	}
+}
+
+/* Every connector message waiting: the forks and execs of released processes. */
+static int connector_drain(struct cw_launch *l)
+{
+	int err = 0, ret;
+
+	if (l->nl < 0)
+		return 0;
+	while (!err && !(ret = connector_read(l, on_proc_event, &err)))
+		;
+	if (err)
+		return err;
+	return ret == -EAGAIN || ret == -EINTR ? 0 : ret;
+}
+
+/* Released processes whose pidfds epoll found readable: gone, all their threads. */
+static int rel_exits(struct cw_launch *l, const struct epoll_event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct pollfd pfd;
+		struct released *r;
+		pid_t pid;
+		int err;
+
+		if (ev[i].data.u64 >> 32)
+			continue;
+		pid = (pid_t)ev[i].data.u64;
+		r = rel_find(l, pid);
+		if (!r)
+			continue;
+		/* readable for good: check it, it was found readable before the connector's read */
+		pfd = (struct pollfd){ .fd = r->pidfd, .events = POLLIN };
+		if (poll(&pfd, 1, 0) != 1)
+			continue;
+		err = queue_push(l, CW_LAUNCH_EXIT, r->pid, r->ppid, r->pid == l->pid ? l->status : -1,
+				 0);
+		if (err)
+			return err;
+		rel_remove(l, r);
+	}
+	return 0;
+}
+
 static void drain_signalfd(struct cw_launch *l)
 {
 	struct signalfd_siginfo si[8];
@@ -511,12 +802,27 @@ static void drain_signalfd(struct cw_launch *l)
 		;
 }
 
-/* Everything that can be known without waiting: drain the signalfd first, so a stop
- * that comes after the sweep leaves it readable. */
+/*
+ * Everything that can be known without waiting: drain the signalfd first, so a stop
+ * that comes after the sweep leaves it readable. The released processes found gone are
+ * taken first, their forks read after: a child forked before its parent ended is known
+ * before that end is handled. The command's status is collected before its end is said.
+ */
 static int sweep(struct cw_launch *l)
 {
+	struct epoll_event ev[64];
+	int n = 0, err;
+
 	drain_signalfd(l);
-	return collect(l, WNOHANG);
+	if (l->nr_rel) {
+		n = epoll_wait(l->epfd, ev, 64, 0);
+		if (n < 0)
+			n = 0;
+	}
+	err = connector_drain(l) ?: collect(l, WNOHANG);
+	if (!err && n)
+		err = rel_exits(l, ev, n);
+	return err;
 }
 
 static long long now_ms(void)
@@ -527,20 +833,20 @@ static long long now_ms(void)
 int cw_launch__next(struct cw_launch *l, struct cw_launch_event *ev, int timeout_ms)
 {
 	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-	struct pollfd pfd = { .fd = l->sfd, .events = POLLIN };
+	struct pollfd pfd = { .fd = l->epfd, .events = POLLIN };
 	int err, wait;
 
 	for (;;) {
 		if (queue_pop(l, ev))
 			return 1;
-		if (!l->tasks.nr)
+		if (!l->tasks.nr && !l->nr_rel)
 			return -ECHILD;
 		err = sweep(l);
 		if (err)
 			return err;
 		if (queue_pop(l, ev))
 			return 1;
-		if (!l->tasks.nr)
+		if (!l->tasks.nr && !l->nr_rel)
 			return -ECHILD;
 		if (!timeout_ms)
 			return 0;
@@ -576,7 +882,60 @@ pid_t cw_launch__pid(const struct cw_launch *l)
 
 int cw_launch__fd(const struct cw_launch *l)
 {
-	return l->sfd;
+	return l->epfd;
+}
+
+int cw_launch__release(struct cw_launch *l, pid_t pid)
+{
+	struct task *t = tasks_find(&l->tasks, pid);
+	__u64 since = cw_now_ns();
+	int err;
+
+	/* at its EXEC or FORK: not on its way out */
+	if (!t || t->state != T_HELD || t->tgid != pid || event_of(t->stop) == PTRACE_EVENT_EXIT)
+		return -ESRCH;
+	err = connector_open(l);
+	if (err)
+		return err;
+	err = rel_add(l, pid, t->ppid, since);
+	if (err)
+		return err;
+	l->rel[l->nr_rel - 1].exec_said = event_of(t->stop) == PTRACE_EVENT_EXEC;
+	err = detach(l, pid, t->stop);
+	if (err)
+		rel_remove(l, rel_find(l, pid));
+	return err;
+}
+
+int cw_launch__seize(struct cw_launch *l, pid_t pid, pid_t tid)
+{
+	struct released *r = rel_find(l, pid);
+	struct task *t;
+	long opts = TRACE_OPTIONS | (l->flags & CW_LAUNCH_F_EXITING ? PTRACE_O_TRACEEXIT : 0);
+
+	if (!r || tid <= 0 || tasks_find(&l->tasks, tid))
+		return -ESRCH;
+	t = tasks_add(&l->tasks, tid);
+	if (!t)
+		return -ENOMEM;
+	t->tgid = pid;
+	t->ppid = r->ppid;
+	t->state = T_RUNNING;
+	t->root = pid == l->pid && tid == pid;
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)opts) < 0) {
+		int err = errno == EPERM || errno == ESRCH ? -ESRCH : -errno;
+
+		tasks_remove(&l->tasks, tid);
+		return err;
+	}
+	/* its end is ptrace's to tell now */
+	rel_remove(l, r);
+	return 0;
+}
+
+unsigned long cw_launch__lost(const struct cw_launch *l)
+{
+	return l->lost;
 }
 
 int cw_launch__status(const struct cw_launch *l)
@@ -590,6 +949,9 @@ int cw_launch__detach_all(struct cw_launch *l)
 	size_t i, n = 0;
 	int err = 0;
 
+	/* released ones go their way: no longer followed */
+	while (l->nr_rel)
+		rel_remove(l, &l->rel[0]);
 	if (!l->tasks.nr)
 		return 0;
 	tids = malloc(l->tasks.nr * sizeof(*tids));
@@ -627,12 +989,18 @@ int cw_launch__detach_all(struct cw_launch *l)
 	return err;
 }
 
+static int kill_released(struct cw_launch *l);
+
 int cw_launch__kill_all(struct cw_launch *l)
 {
 	int err = 0, killed = 0;
 
+	if (l->nr_rel)
+		killed = kill_released(l);
+	if (killed < 0)
+		return killed;
 	if (!l->tasks.nr)
-		return 0;
+		return killed;
 	/*
 	 * SIGKILL ends a task in any stop, ptrace ones included, before it runs another
 	 * instruction: a process held at its exec or fork dies before its first. The
@@ -649,6 +1017,37 @@ int cw_launch__kill_all(struct cw_launch *l)
 	while (!err && l->tasks.nr)
 		err = collect(l, 0);
 	l->killing = 0;
+	return err ? err : killed;
+}
+
+/*
+ * Kill every released process, and those they create meanwhile (the connector names
+ * them), and wait for their ends: the number killed, or -errno.
+ */
+static int kill_released(struct cw_launch *l)
+{
+	int killed = 0, err = 0;
+
+	l->killing = 1;
+	for (size_t i = 0; i < l->nr_rel; i++)
+		if (!syscall(SYS_pidfd_send_signal, l->rel[i].pidfd, SIGKILL, NULL, 0))
+			killed++;
+	while (!err && l->nr_rel) {
+		struct pollfd pfd = { .fd = l->rel[0].pidfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+		/* children forked before the kill: killed as they are named */
+		err = connector_drain(l);
+		if (!err && pfd.revents)
+			rel_remove(l, &l->rel[0]);
+	}
+	l->killing = 0;
+	/* the command is our child: its end collected */
+	if (!err)
+		err = collect(l, WNOHANG);
 	return err ? err : killed;
 }
 
@@ -718,6 +1117,8 @@ int cw_launch__start_flags(char *const argv[], int flags, struct cw_launch **out
 	}
 	l->status = -1;
 	l->sfd = -1;
+	l->epfd = -1;
+	l->nl = -1;
 	l->flags = flags;
 
 	sigemptyset(&chld);
@@ -735,7 +1136,11 @@ int cw_launch__start_flags(char *const argv[], int flags, struct cw_launch **out
 		goto cleanup;
 	}
 	l->sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (l->sfd < 0 || pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) {
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->sfd < 0 || l->epfd < 0 ||
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sfd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = EP_SIGNALFD }) ||
+	    pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) {
 		ret = -errno;
 		snprintf(err, errlen, "failed to start %s: %s", argv[0], strerror(errno));
 		goto cleanup;
@@ -844,6 +1249,12 @@ void cw_launch__free(struct cw_launch *l)
 	if (!l)
 		return;
 	cw_launch__detach_all(l);
+	if (l->nl >= 0) {
+		connector_send(l, 0, 0);
+		close(l->nl);
+	}
+	if (l->epfd >= 0)
+		close(l->epfd);
 	if (l->sfd >= 0)
 		close(l->sfd);
 	if (l->restore_action)
@@ -854,6 +1265,7 @@ void cw_launch__free(struct cw_launch *l)
 		pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
 	}
 	free(l->tasks.v);
+	free(l->rel);
 	free(l->evq);
 	free(l);
 }

@@ -74,6 +74,8 @@ struct cw_launch_event {
 	pid_t ppid;	/* its parent when it was created (for the command: the caller's pid) */
 	int status;	/* CW_LAUNCH_EXIT: exit code, or 128+N when killed by signal N; -1 when
 			 * unknown (someone else reaped it); 0 for the other kinds */
+	int held;	/* EXEC, FORK: stopped until cw_launch__resume() or _release(); 0: a
+			 * process followed without ptrace (below), running already */
 };
 
 struct cw_launch;
@@ -112,23 +114,50 @@ int cw_launch__next(struct cw_launch *l, struct cw_launch_event *ev, int timeout
 /* Let a process held at its EXEC, FORK or EXITING event run. 0, or -ESRCH when not held. */
 int cw_launch__resume(struct cw_launch *l, pid_t pid);
 
+/*
+ * Let a process held at its EXEC or FORK event run untraced by ptrace, and follow it
+ * from then on through the kernel's process events (the netlink process connector):
+ * its forks and execs, and theirs, are reported after the fact with held 0, its exit
+ * through a pidfd (status -1 unless it is the command). For a process that records
+ * itself (the in-process library) and needs no stop to be traced: ptrace is then free
+ * for the program's own use (a debugger, strace, LeakSanitizer). 0; -ESRCH when pid is
+ * not held at an EXEC or FORK; -errno (the process connector is not available: the
+ * process stays held, resume it).
+ */
+int cw_launch__release(struct cw_launch *l, pid_t pid);
+
+/*
+ * Trace again, from its next exec, a released process about to exec a program that will
+ * not record itself: thread tid of process pid (the one calling execve) is attached, and
+ * its exec is reported held (CW_LAUNCH_EXEC, held 1), as a process never released
+ * would be. 0; -ESRCH when pid is not released (or is gone); -errno.
+ */
+int cw_launch__seize(struct cw_launch *l, pid_t pid, pid_t tid);
+
+/*
+ * Events of processes followed without ptrace lost by the kernel (the process
+ * connector's queue overflowed): their children may have gone unseen.
+ */
+unsigned long cw_launch__lost(const struct cw_launch *l);
+
 /* The command's exit status in shell form (code, or 128+N for signal N); -1 until known. */
 int cw_launch__status(const struct cw_launch *l);
 
 /*
  * Stop tracing: every traced thread is stopped and detached, with the signal it was
  * about to receive; a process in a group-stop (SIGSTOP, ^Z) stays stopped, held ones
- * start running. Blocks until all have been detached; their exits are not seen
- * afterwards, so cw_launch__status() stays -1 if the command had not exited.
+ * start running; released ones are no longer followed. Blocks until all have been
+ * detached; their exits are not seen afterwards, so cw_launch__status() stays -1 if the
+ * command had not exited.
  * 0 or -errno.
  */
 int cw_launch__detach_all(struct cw_launch *l);
 
 /*
- * Kill every traced process (SIGKILL) and collect its end: for a command whose tracing
- * failed, which must not run on untraced. One held at its EXEC or FORK event dies
- * before its first instruction. Processes created meanwhile die too. Returns the number
- * of processes killed, or -errno.
+ * Kill every traced and released process (SIGKILL) and collect its end: for a command
+ * whose tracing failed, which must not run on untraced. One held at its EXEC or FORK
+ * event dies before its first instruction. Processes created meanwhile die too. Returns
+ * the number of processes killed, or -errno.
  */
 int cw_launch__kill_all(struct cw_launch *l);
 
