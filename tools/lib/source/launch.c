@@ -207,7 +207,7 @@ static void tasks_remove(struct tasks *t, pid_t tid)
 }
 
 static int queue_push(struct cw_launch *l, enum cw_launch_event_kind kind, pid_t pid, pid_t ppid,
-		      int status, int held)
+		      int status, int held, __u64 ts_ns)
 {
 	struct cw_launch_event *v;
 	size_t i;
@@ -231,6 +231,7 @@ static int queue_push(struct cw_launch *l, enum cw_launch_event_kind kind, pid_t
 	v->ppid = ppid;
 	v->status = status;
 	v->held = held;
+	v->ts_ns = ts_ns;
 	return 0;
 }
 
@@ -342,7 +343,7 @@ static int first_stop(struct cw_launch *l, pid_t tid, int status)
 	t->state = T_HELD;
 	t->stop = status;
 	t->reported = 1;
-	return queue_push(l, CW_LAUNCH_FORK, tid, t->ppid, 0, 1);
+	return queue_push(l, CW_LAUNCH_FORK, tid, t->ppid, 0, 1, 0);
 }
 
 /* A stop of a tid we do not know: a task auto-attached at its creation, whose creator's
@@ -422,7 +423,7 @@ static int task_exited(struct cw_launch *l, pid_t tid, int status)
 	if (t->tid == t->tgid) {
 		if (t->reported)
 			err = queue_push(l, CW_LAUNCH_EXIT, t->tid, t->ppid, shell_status(status),
-					 0);
+					 0, 0);
 	}
 	tasks_remove(&l->tasks, tid);
 	return err;
@@ -456,7 +457,7 @@ static int exec_stop(struct cw_launch *l, pid_t tid, int status)
 	t->state = T_HELD;
 	t->stop = status;
 	t->reported = 1;
-	return queue_push(l, CW_LAUNCH_EXEC, tid, t->ppid, 0, 1);
+	return queue_push(l, CW_LAUNCH_EXEC, tid, t->ppid, 0, 1, 0);
 }
 
 static int handle(struct cw_launch *l, pid_t tid, int status)
@@ -503,7 +504,7 @@ static int handle(struct cw_launch *l, pid_t tid, int status)
 		if (t->tid == t->tgid && t->reported && !l->detaching) {
 			t->state = T_HELD;
 			t->stop = status;
-			return queue_push(l, CW_LAUNCH_EXITING, tid, t->ppid, 0, 1);
+			return queue_push(l, CW_LAUNCH_EXITING, tid, t->ppid, 0, 1, 0);
 		}
 		break;
 	}
@@ -523,7 +524,7 @@ static int forget_all(struct cw_launch *l)
 		struct task *t = &l->tasks.v[i];
 
 		if (t->tid && t->tid == t->tgid && t->reported && !err)
-			err = queue_push(l, CW_LAUNCH_EXIT, t->tid, t->ppid, -1, 0);
+			err = queue_push(l, CW_LAUNCH_EXIT, t->tid, t->ppid, -1, 0, 0);
 		t->tid = 0;
 	}
 	l->tasks.nr = 0;
@@ -731,12 +732,14 @@ static void on_proc_event(struct cw_launch *l, const struct cn_msg *cn,
 		*err = rel_add(l, f->child_tgid, f->parent_tgid, pe->timestamp_ns);
 		if (*err == -ESRCH) {
 			/* gone already: it was, all the same */
-			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0) ?:
-			       queue_push(l, CW_LAUNCH_EXIT, f->child_tgid, f->parent_tgid, -1, 0);
+			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0,
+					  pe->timestamp_ns) ?:
+			       queue_push(l, CW_LAUNCH_EXIT, f->child_tgid, f->parent_tgid, -1, 0, 0);
 			return;
 		}
 		if (!*err)
-			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0);
+			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0,
+					  pe->timestamp_ns);
 	} else if (pe->what == PROC_EVENT_EXEC) {
 		const struct exec_proc_event *x = &pe->event_data.exec;
 
@@ -748,7 +751,7 @@ static void on_proc_event(struct cw_launch *l, const struct cn_msg *cn,
 			r->exec_said = 0;
 			return;
 		}
-		*err = queue_push(l, CW_LAUNCH_EXEC, r->pid, r->ppid, 0, 0);
+		*err = queue_push(l, CW_LAUNCH_EXEC, r->pid, r->ppid, 0, 0, pe->timestamp_ns);
 	}
 }
 
@@ -786,7 +789,7 @@ static int rel_exits(struct cw_launch *l, const struct epoll_event *ev, int n)
 		if (poll(&pfd, 1, 0) != 1)
 			continue;
 		err = queue_push(l, CW_LAUNCH_EXIT, r->pid, r->ppid, r->pid == l->pid ? l->status : -1,
-				 0);
+				 0, 0);
 		if (err)
 			return err;
 		rel_remove(l, r);

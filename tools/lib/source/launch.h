@@ -40,6 +40,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 enum cw_launch_event_kind {
 	/*
@@ -76,6 +77,7 @@ struct cw_launch_event {
 			 * unknown (someone else reaped it); 0 for the other kinds */
 	int held;	/* EXEC, FORK: stopped until cw_launch__resume() or _release(); 0: a
 			 * process followed without ptrace (below), running already */
+	__u64 ts_ns;	/* held 0: when it happened (CLOCK_MONOTONIC), as the kernel said */
 };
 
 struct cw_launch;
