@@ -11,7 +11,8 @@
  * line_t1_b is the line of the pthread_mutex_lock(&lock_b) in t1_take_a_then_b() that
  * makes the a -> b edge; line_t2_a the one in t2_take_b_then_a() that makes b -> a.
  * They are noted as the work runs, hence reported in "done".
- * Also built with -static as wl_abba_static.
+ * Also built with -static as wl_abba_static, and with AddressSanitizer as wl_abba_asan,
+ * which leaks one block of 4096 bytes from leak_some() for LeakSanitizer to report.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -41,6 +42,21 @@ WL_FRAME void t2_take_b_then_a(void)
 	pthread_mutex_unlock(&lock_b);
 }
 
+#ifdef WL_LEAK
+#include <stdlib.h>
+#include <string.h>
+
+static void *volatile kept;
+
+/* A block nothing points to by the time the process exits. */
+WL_FRAME void leak_some(void)
+{
+	kept = malloc(4096);
+	memset(kept, 1, 4096);
+	kept = NULL;
+}
+#endif
+
 static struct wl_worker workers[] = {
 	{ .name = "wl-t1", .work = t1_take_a_then_b, .turn = 0 },
 	{ .name = "wl-t2", .work = t2_take_b_then_a, .turn = 1 },
@@ -61,6 +77,9 @@ int main(int argc, char **argv)
 	wl_ready("tid1=%d tid2=%d a=%p b=%p rounds=%ld", workers[0].tid, workers[1].tid,
 		 (void *)&lock_a, (void *)&lock_b, rounds);
 	wl_turns_go_and_join(&turns);
+#ifdef WL_LEAK
+	leak_some();
+#endif
 	wl_done("rounds=%ld line_t1_b=%d line_t2_a=%d", rounds, line_t1_b, line_t2_a);
 	return 0;
 }
