@@ -122,4 +122,50 @@ TEST(strace_works_under_run)
 	free(err);
 }
 
+/*
+ * A static program started by posix_spawn() from a recorded process: no exec function
+ * the library wraps, so concwatch learns of it after it started and attaches its lock
+ * uprobes then, saying so. The program waits (-w) until the test has read that line,
+ * then makes its inversion, which is found.
+ */
+TEST(posix_spawned_static_binary_traced_from_when_seen)
+{
+	char spawn[PATH_MAX + 64], abba[PATH_MAX + 64], json[PATH_MAX], line[1024];
+	const char *argv[] = { cw_bin_path(), "run", "--backend", "preload", "--json", "-o",
+			       json, "--", spawn, abba, "-w", NULL };
+	struct cw_wl wl;
+	int err_pipe[2], found = 0;
+	FILE *err;
+
+	LIVE_OR_SKIP();
+	ASSERT_EQ(0, tmp_path(json, sizeof(json), "json"));
+	cw_workload_path("wl_spawn", spawn, sizeof(spawn));
+	cw_workload_path("wl_abba_static", abba, sizeof(abba));
+	ASSERT_EQ(0, pipe(err_pipe));
+	ASSERT_EQ(0, cw_wl__start_cmd(&wl, argv, err_pipe[1]));
+	close(err_pipe[1]);
+	err = fdopen(err_pipe[0], "r");
+	ASSERT_NE(NULL, err);
+	/* the barrier: run says it traces the program's lock calls */
+	while (!found && fgets(line, sizeof(line), err)) {
+		char want[256];
+
+		snprintf(want, sizeof(want), "concwatch run: process %lld (wl_abba_static) is a "
+			 "static binary: its lock calls are traced through uprobes, from when "
+			 "concwatch saw it start (its first ones may be missed)\n",
+			 cw_field(wl.ready, "pid"));
+		found = !strcmp(line, want);
+		if (!found)
+			TH_LOG("stderr: %s", line);
+	}
+	ASSERT_TRUE(found);
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	EXPECT_EQ(0, cw_wl__stop(&wl));
+	while (fgets(line, sizeof(line), err))
+		TH_LOG("stderr: %s", line);
+	fclose(err);
+	expect_abba(_metadata, json);
+	unlink(json);
+}
+
 TEST_HARNESS_MAIN
