@@ -314,6 +314,31 @@ TEST_F(ct, uprobe_and_futex_views_merge)
 	EXPECT_EQ(NULL, cw_contention__find(self->c, PID, C));
 }
 
+/*
+ * A mutex whose acquires were never contended as the library or the uprobes saw them,
+ * while its futex waits were (a condvar wait taking the mutex back inside libc): the
+ * futex view's total is the wait, and the waits it counted are the contentions, never
+ * a wait with no contention.
+ */
+TEST_F(ct, futex_waits_count_as_contentions)
+{
+	struct cw_ev_lock_stats s = synth_stats(CW_SITE_ACQUIRE, self->ts++, PID, 0, M, 0x11,
+						5, 0);
+	const struct cw_hot_object *o;
+
+	s.contentions = 0;
+	feed(_metadata, self->eng, &s.hdr);
+	stats(_metadata, self, CW_SITE_FUTEX, T1, M, 0x21, 2, 1500);
+
+	model(_metadata, self, &self->opts);
+	o = cw_contention__find(self->c, PID, M);
+	ASSERT_NE(NULL, o);
+	EXPECT_EQ(CW_VIEW_ACQUIRE | CW_VIEW_FUTEX, o->views);
+	EXPECT_EQ(5, o->acquisitions);
+	EXPECT_EQ(2, o->contentions);
+	EXPECT_EQ(3000, o->wait_ns_total);
+}
+
 /* Once per (pid, word, stack), however many threads and ticks share it; per model. */
 TEST_F(ct, classify_once_per_key)
 {

@@ -592,6 +592,12 @@ static int finish_obj(struct obj *o, const struct cw_engine *eng)
 			h->wait_ns_max = o->f_max;
 	}
 	if (from_futex) {
+		/*
+		 * Waits the acquire's view did not see (a condvar wait taking its mutex back
+		 * inside libc, where no wrapper is): what made the wait total was contended
+		 */
+		if (o->f_slept > h->contentions)
+			h->contentions = o->f_slept;
 		h->wait_ns_total = o->f_wait;
 		memcpy(h->hist, o->f_hist, sizeof(h->hist));
 		h->waiters = o->f_paths;
