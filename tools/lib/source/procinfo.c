@@ -158,9 +158,14 @@ int cw_proc_maps__send(struct cw_proc_maps *p, struct cw_emit *em, __u64 ts, int
 int cw_proc_maps__on_mmap(struct cw_proc_maps *p, struct cw_emit *em, const struct cw_ev_mmap *rec)
 {
 	struct cw_module_info *m;
+	__u32 dummy;
 	int err;
 
 	if (!(rec->prot & PROT_EXEC))
+		return 0;
+	/* sent already (read from /proc/PID/maps first): the file is not opened again */
+	if (rec->filename[0] &&
+	    !cw_index__get(&p->sent, rec->start, (rec->start + rec->len) ^ rec->inode, &dummy))
 		return 0;
 	/* no path (too deep or too long for the programs): what the maps say now, if anything */
 	if (!rec->filename[0])
