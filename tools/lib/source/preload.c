@@ -18,6 +18,11 @@
  *   pid is the process's as the kernel named it. A record that breaks the framing leaves
  *   nothing after it in that ring to trust: the ring is skipped to its head and the loss
  *   counted (CW_LOST_MALFORMED).
+ * - Modules. The library describes the process's code itself (CW_EV_MMAP, at its start
+ *   and after each dlopen), turned into CW_EV_MODULE records here as the BPF source turns
+ *   the kernel's: a process gone before its rings are read, or a plugin unloaded, has no
+ *   /proc/PID/maps left to name them. /proc is read only for a stack in code not
+ *   described (JIT code, libc's own dlopen).
  * - Statistics. Each thread keeps its own per (lock, call path), cumulative; each tick the
  *   growth since the last tick is sent as CW_EV_LOCK_STATS, one record per thread and
  *   entry (the engine adds records of the same key). A thread that ended has its slot
@@ -352,6 +357,9 @@ static int cursor_deliver(struct preload_source *s, struct pl_cursor *c)
 	h->pid = c->p->pid;
 	if (cw_record__check(h, h->size)) {
 		s->malformed++;
+	} else if (h->type == CW_EV_MMAP) {
+		/* the process's own code, described by itself: a module record says it */
+		err = cw_proc_maps__on_mmap(&c->p->maps, &s->emit, (const struct cw_ev_mmap *)h);
 	} else {
 		/* the modules its addresses need, ahead of it */
 		if (h->type == CW_EV_STACK || h->type == CW_EV_USTACK_RAW)
