@@ -27,6 +27,13 @@
  * positions (pos % ring_bytes; a record may wrap around the end). The writer stores the
  * record, then head (release); the reader reads head (acquire), the records, then stores
  * tail. A record that does not fit is not written and counted lost.
+ *
+ * The process describes its own code: CW_EV_MMAP records, one per executable mapping of
+ * each loaded object with a file, as /proc/PID/maps would show it (path resolved, dev
+ * major << 20 | minor), written when the library starts in a process (before any other
+ * record of its region) and after each dlopen for the objects not described yet.
+ * concwatch turns them into CW_EV_MODULE records rather than handing them on: the
+ * process may be gone, or the object unloaded, before a stack in it is read.
  */
 #ifndef __CONCWATCH_PRELOAD_H
 #define __CONCWATCH_PRELOAD_H
@@ -37,7 +44,7 @@
 #define CW_PRELOAD_ENV_OPTS "CONCWATCH_PRELOAD_OPTS"
 
 #define CW_PRELOAD_MAGIC 0x52505743U	/* "CWPR" */
-#define CW_PRELOAD_VERSION 1
+#define CW_PRELOAD_VERSION 2		/* 2: the rings carry CW_EV_MMAP */
 
 /* The hello datagram, sent with the region's memfd. */
 struct cw_preload_hello {

@@ -39,16 +39,20 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1353,6 +1357,245 @@ CW_EXPORT void free(void *p)
 	fn(p);
 }
 
+/* ---- the code loaded, described to concwatch ---- */
+
+/*
+ * The executable mappings of the loaded objects, sent as CW_EV_MMAP records as the BPF
+ * programs send what mmap(2) maps: concwatch names the addresses of stacks with them
+ * when /proc/PID/maps no longer can (the process exited before its rings were read, a
+ * plugin was unloaded). Sent when the library starts in a process (the constructor, the
+ * child of a fork: everything, to the new region) and after each dlopen (what is new);
+ * a dlclose forgets what it unloaded, so that an object loaded again where it was (a
+ * plugin reloaded) is described anew. Never on a lock path.
+ *
+ * Each object described is remembered with its records, made once: a fork's child sends
+ * them again without a system call, and a dlopen looks at the files of new objects only.
+ * The table is private memory under a mutex of its own (the real one: these are not
+ * lock calls of the program), taken only here.
+ */
+struct cw_code {
+	__u64 key;		/* the object: its name and load address, hashed */
+	__u32 scan;		/* the latest scan that found it loaded */
+	__u32 gen;		/* region_gen it was sent to (another: not sent to this region) */
+	__u32 bytes;		/* of rec, file name and padding included */
+	__u32 pad;
+	struct cw_ev_mmap rec;	/* the file name follows */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	__u8 *buf;		/* struct cw_code entries, one after the other */
+	size_t used, cap;
+	size_t cursor;		/* after the entry found last: a scan meets them in order */
+	__u32 scan;
+	char exe[PATH_MAX];	/* the main program's file: dl_iterate_phdr names it "" */
+	char path[PATH_MAX];	/* an object's file, resolved */
+} code = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct code_scan {
+	struct cw_preload_thread *t;	/* to count what found no room, or NULL */
+	int forget;			/* a dlclose: only drop what is gone */
+	__u64 page;
+};
+
+static inline struct cw_code *code_at(size_t off)
+{
+	return (struct cw_code *)(code.buf + off);
+}
+
+static inline size_t code_bytes(const struct cw_code *e)
+{
+	return offsetof(struct cw_code, rec) + e->bytes;
+}
+
+static struct cw_code *code_find(__u64 key, __u64 start, __u64 len, __u64 pgoff)
+{
+	size_t off = code.cursor, n = 0;
+
+	/* from the entry after the one found last, once around */
+	while (code.used && n < code.used) {
+		struct cw_code *e;
+
+		if (off >= code.used)
+			off = 0;
+		e = code_at(off);
+		off += code_bytes(e);
+		n += code_bytes(e);
+		if (e->key == key && e->rec.start == start && e->rec.len == len &&
+		    e->rec.pgoff == pgoff) {
+			code.cursor = off;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static struct cw_code *code_add(size_t flen)
+{
+	size_t bytes = offsetof(struct cw_code, rec) + sizeof(struct cw_ev_mmap) +
+		       CW_RECORD_ALIGN(flen);
+	struct cw_code *e;
+
+	if (code.used + bytes > code.cap) {
+		size_t cap = code.cap ? code.cap * 2 : 64 << 10;
+		void *p;
+
+		while (cap < code.used + bytes)
+			cap *= 2;
+		p = code.buf ? mremap(code.buf, code.cap, cap, MREMAP_MAYMOVE) :
+			       mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				    -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		code.buf = p;
+		code.cap = cap;
+	}
+	e = code_at(code.used);
+	memset(e, 0, bytes);
+	e->bytes = bytes - offsetof(struct cw_code, rec);
+	code.used += bytes;
+	return e;
+}
+
+/*
+ * The file of a loaded object, one of whose mappings is [start, end): its path as
+ * /proc/PID/maps shows it, in code.path, and its stat; 0, or -1 for an object with no
+ * file (the vDSO) or none that can be found any more (deleted since). The mapping's link
+ * in map_files names it in one system call, where resolving the loader's name takes one
+ * per directory; without it (no /proc), the name the loader went by.
+ */
+static int code_file(const char *name, __u64 start, __u64 end, struct stat *st)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/map_files/%llx-%llx", (unsigned long long)start,
+		 (unsigned long long)end);
+	n = readlink(link, code.path, sizeof(code.path) - 1);
+	if (n > 0) {
+		code.path[n] = '\0';
+		return stat(code.path, st) || !S_ISREG(st->st_mode) ? -1 : 0;
+	}
+	if (!*name) {
+		if (!code.exe[0]) {
+			n = readlink("/proc/self/exe", code.exe, sizeof(code.exe) - 1);
+			if (n <= 0)
+				return -1;
+			code.exe[n] = '\0';
+		}
+		name = code.exe;
+	}
+	/* a relative name (dlopen("./x.so")) was found from the current directory just now */
+	if (!strchr(name, '/') || !realpath(name, code.path))
+		return -1;
+	return stat(code.path, st) || !S_ISREG(st->st_mode) ? -1 : 0;
+}
+
+static int code_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct code_scan *cs = arg;
+	const char *name = info->dlpi_name ?: "";
+	__u64 key = 0xcbf29ce484222325ULL;
+	struct stat st;
+	int file = 0;
+
+	(void)size;
+	for (const char *c = name; *c; c++)
+		key = mix(key, (__u8)*c);
+	key = mix(key, info->dlpi_addr);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		__u64 start, end, pgoff;
+		struct cw_code *e;
+		size_t flen;
+
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || !ph->p_filesz)
+			continue;
+		/* as the loader maps it: whole pages of the file (the rest is anonymous) */
+		start = (info->dlpi_addr + ph->p_vaddr) & ~(cs->page - 1);
+		end = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz + cs->page - 1) &
+		      ~(cs->page - 1);
+		pgoff = ph->p_offset & ~(cs->page - 1);
+		e = code_find(key, start, end - start, pgoff);
+		if (e) {
+			e->scan = code.scan;
+			continue;
+		}
+		if (cs->forget)
+			continue;
+		if (!file)
+			file = code_file(name, start, end, &st) ? -1 : 1;
+		if (file < 0)
+			return 0;
+		flen = strlen(code.path) + 1;
+		e = code_add(flen);
+		if (!e) {
+			if (cs->t)
+				cs->t->lost[CW_LOST_MAP_FULL]++;
+			return 0;
+		}
+		e->key = key;
+		e->scan = code.scan;
+		e->rec.start = start;
+		e->rec.len = end - start;
+		e->rec.pgoff = pgoff;
+		e->rec.inode = st.st_ino;
+		/* the kernel's encoding, as the BPF programs and /proc/PID/maps give it */
+		e->rec.dev = major(st.st_dev) << 20 | minor(st.st_dev);
+		e->rec.prot = PROT_EXEC | (ph->p_flags & PF_R ? PROT_READ : 0) |
+			      (ph->p_flags & PF_W ? PROT_WRITE : 0);
+		e->rec.filename_len = flen;
+		memcpy(e->rec.filename, code.path, flen);
+	}
+	return 0;
+}
+
+/*
+ * Describe the code loaded: what is not in the region yet is sent, from the calling
+ * thread's ring, at ts (0: now). forget: a dlclose, only what is gone is dropped.
+ */
+static void __attribute__((noinline)) code_scan(__u64 ts, int forget)
+{
+	struct code_scan cs = { .forget = forget, .page = sysconf(_SC_PAGESIZE) };
+	size_t kept = 0;
+
+	if (!__atomic_load_n(&region, __ATOMIC_ACQUIRE) || thr.busy)
+		return;
+	need_real();
+	cs.t = forget ? NULL : slot_get();
+	real.mutex_lock(&code.lock);
+	code.scan++;
+	dl_iterate_phdr(code_one, &cs);
+	/* the objects no longer loaded */
+	for (size_t off = 0, n; off < code.used; off += n) {
+		struct cw_code *e = code_at(off);
+
+		n = code_bytes(e);
+		if (e->scan != code.scan)
+			continue;
+		if (kept != off)
+			memmove(code_at(kept), e, n);
+		kept += n;
+	}
+	code.used = kept;
+	code.cursor = 0;
+	if (cs.t) {
+		thr.busy = 1;
+		for (size_t off = 0; off < code.used; off += code_bytes(code_at(off))) {
+			struct cw_code *e = code_at(off);
+
+			if (e->gen == region_gen)
+				continue;
+			hdr_init(&e->rec.hdr, CW_EV_MMAP, ts);
+			/* a full ring: counted lost, and sent again at the next dlopen */
+			if (!emit(cs.t, &e->rec, e->bytes))
+				e->gen = region_gen;
+		}
+		thr.busy = 0;
+	}
+	real.mutex_unlock(&code.lock);
+}
+
 CW_EXPORT void *dlopen(const char *file, int mode)
 {
 	static void *(*real_dlopen)(const char *, int);
@@ -1362,9 +1605,27 @@ CW_EXPORT void *dlopen(const char *file, int mode)
 		*(void **)&real_dlopen = dlsym(RTLD_NEXT, "dlopen");
 	h = real_dlopen(file, mode);
 	/* new text: return addresses in it are plausible from now on */
-	if (h)
+	if (h) {
 		__atomic_store_n(&texts_stale, 1, __ATOMIC_RELEASE);
+		code_scan(0, 0);
+	}
 	return h;
+}
+
+CW_EXPORT int dlclose(void *h)
+{
+	static int (*real_dlclose)(void *);
+	int ret;
+
+	if (!real_dlclose)
+		*(void **)&real_dlclose = dlsym(RTLD_NEXT, "dlclose");
+	ret = real_dlclose(h);
+	/* text gone: no longer where a return address may point (nor be read) */
+	if (!ret) {
+		__atomic_store_n(&texts_stale, 1, __ATOMIC_RELEASE);
+		code_scan(0, 1);
+	}
+	return ret;
 }
 
 /* ---- start: the region, the hello ---- */
@@ -1489,28 +1750,43 @@ static int start(int forked, __u32 parent)
 	return 0;
 }
 
-/* The child of a fork: its own region; the held set it inherited stays (it holds them). */
+/*
+ * The child of a fork: its own region; the held set it inherited stays (it holds them).
+ * The code described goes to the new region, before the child runs a line of its own.
+ */
 static void at_fork_child(void)
 {
 	struct cw_preload_region *old = region;
 	size_t old_bytes = region_bytes;
 	__u32 parent = cw_pid;
+	__u64 ts = now_ns();
 
 	region = NULL;
 	thr.slot = NULL;
 	thr.no_slot = 0;
 	thr.busy = 0;
 	thr.tid = 0;
+	/* a thread of the parent, gone here, held it: its table may be half changed */
+	if (real.mutex_trylock(&code.lock)) {
+		code.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+		code.used = code.cursor = 0;
+	} else {
+		real.mutex_unlock(&code.lock);
+	}
 	if (old)
 		munmap(old, old_bytes);
-	if (old)
-		start(1, parent);
+	if (old && !start(1, parent))
+		code_scan(ts, 0);
 }
 
 __attribute__((constructor)) static void cw_preload_init(void)
 {
+	/* before the region exists: no record of the process can come before these */
+	__u64 ts = now_ns();
+
 	need_real();
 	pthread_key_create(&slot_key, slot_release);
 	pthread_atfork(NULL, NULL, at_fork_child);
-	start(0, 0);
+	if (!start(0, 0))
+		code_scan(ts, 0);
 }
