@@ -429,8 +429,11 @@ TEST(record_needs_output)
 	result_free(&r);
 }
 
-/* concwatch with up to 30 arguments (NULL-terminated); more is the test's own error. */
-static struct result run_args(const char *const args[])
+/*
+ * concwatch with up to 30 arguments (NULL-terminated), prep called in its process first;
+ * more is the test's own error.
+ */
+static struct result run_args_prep(cw_prep_fn prep, const char *const args[])
 {
 	const char *argv[32] = { cw_bin_path() };
 	struct result r;
@@ -442,8 +445,13 @@ static struct result run_args(const char *const args[])
 		fprintf(stderr, "run_args: more than 30 arguments\n");
 		abort();
 	}
-	r.status = cw_run_capture(argv, NULL, &r.out, &r.err);
+	r.status = cw_run_capture(argv, prep, &r.out, &r.err);
 	return r;
+}
+
+static struct result run_args(const char *const args[])
+{
+	return run_args_prep(NULL, args);
 }
 
 static int count_str(const char *s, const char *what)
@@ -646,6 +654,41 @@ TEST(run_preload_dlopen)
 	ASSERT_NE(NULL, lock);
 	EXPECT_NE(NULL, strstr(lock, "\"func\": \"plugin_work\""));
 	EXPECT_NE(NULL, strstr(lock, "/libwl_plugin.so\""));
+	result_free(&r);
+}
+
+/*
+ * The plugin unloaded (dlclose) right after its contended wait, before any thread of the
+ * process ends: when the wait's stack is read, /proc/PID/maps no longer names
+ * libwl_plugin.so. The library described the plugin's code itself when it was loaded, so
+ * the stack still names plugin_work in the plugin's file. bpf() forbidden: the BPF
+ * programs beside the library would send the plugin's mapping themselves.
+ */
+TEST(run_preload_dlclosed_plugin)
+{
+	char path[PATH_MAX + 64], script[PATH_MAX + 80];
+	const char *lock, *stack, *end, *frame, *mod;
+	struct result r;
+
+	LIVE_OR_SKIP();
+	snprintf(script, sizeof(script), "echo go | %s contend close",
+		 cw_workload_path("wl_dlopen", path, sizeof(path)));
+	r = run_args_prep(forbid_bpf, (const char *[]){ "run", "--backend", "preload", "--json",
+							"-o", "-", "--", "/bin/sh", "-c", script,
+							NULL });
+	ASSERT_EXIT(0, r);
+	lock = strstr(r.out, "\"name\": \"plugin_lock\", \"type\": \"mutex\"");
+	ASSERT_NE(NULL, lock) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(lock, "\"acquisitions\": 2, "));
+	EXPECT_NE(NULL, strstr(lock, "\"contentions\": 1, "));
+	stack = strstr(lock, "\"top_waiter_stack\": [");
+	ASSERT_NE(NULL, stack);
+	end = strchr(stack, ']');
+	ASSERT_NE(NULL, end);
+	frame = strstr(stack, "\"func\": \"plugin_work\"");
+	ASSERT_TRUE(frame && frame < end) TH_LOG("%.*s", (int)(end - stack), stack);
+	mod = strstr(frame, "/libwl_plugin.so\", ");
+	EXPECT_TRUE(mod && mod < strchr(frame, '}')) TH_LOG("%.*s", (int)(end - stack), stack);
 	result_free(&r);
 }
 

@@ -6,6 +6,8 @@
  * maps before any tracer could read them after the fact. With "contend" a thread
  * "wl-holder" holds the plugin's mutex when main calls plugin_work(), until main is
  * asleep on it: the acquire in the plugin is a contended wait, as a report shows them.
+ * With both, the plugin is unloaded before wl-holder ends: a tracer that looks at the
+ * maps when a thread exits does not see the plugin either.
  *
  *   wl_dlopen [close] [contend]
  * Handshake (wl.h): "ready pid=" / go / "done lock= line= call=" / stdin EOF.
@@ -23,6 +25,7 @@ struct holder {
 	pthread_mutex_t *lock;
 	pid_t waiter;			/* main's tid */
 	pthread_barrier_t held;
+	pthread_barrier_t end;		/* main is done with the plugin */
 };
 
 /* Hold the plugin's mutex until main sleeps on it. */
@@ -36,6 +39,7 @@ static void *hold_plugin_lock(void *arg)
 	if (wl_wait_asleep_on(h->waiter, h->lock))
 		fprintf(stderr, "wl_dlopen: main never slept on the plugin's mutex\n");
 	pthread_mutex_unlock(h->lock);
+	pthread_barrier_wait(&h->end);
 	return NULL;
 }
 
@@ -77,6 +81,7 @@ int main(int argc, char **argv)
 		holder.lock = lock;
 		holder.waiter = syscall(SYS_gettid);
 		pthread_barrier_init(&holder.held, NULL, 2);
+		pthread_barrier_init(&holder.end, NULL, 2);
 		if (pthread_create(&thread, NULL, hold_plugin_lock, &holder))
 			return 1;
 		pthread_barrier_wait(&holder.held);
@@ -85,10 +90,13 @@ int main(int argc, char **argv)
 	work();
 	barrier();
 	plugin_line = *line;
-	if (contend && pthread_join(thread, NULL))
-		return 1;
 	if (unload && dlclose(h))
 		return 1;
+	if (contend) {
+		pthread_barrier_wait(&holder.end);
+		if (pthread_join(thread, NULL))
+			return 1;
+	}
 	printf("done lock=%p line=%d call=%d\n", lock, plugin_line, call_line);
 	wl_wait_eof();
 	return 0;
