@@ -44,18 +44,30 @@
 #define CW_PRELOAD_ENV_OPTS "CONCWATCH_PRELOAD_OPTS"
 
 #define CW_PRELOAD_MAGIC 0x52505743U	/* "CWPR" */
-#define CW_PRELOAD_VERSION 2		/* 2: the rings carry CW_EV_MMAP */
+#define CW_PRELOAD_VERSION 2		/* 2: the rings carry CW_EV_MMAP; hello's start_ns, exec */
 
-/* The hello datagram, sent with the region's memfd. */
+/*
+ * The hello datagram, sent with the region's memfd. Also, with CW_PRELOAD_HELLO_EXEC,
+ * the request of a thread about to exec a program the library will not start in (a
+ * static binary, an environment without the library, a set-user-ID program): concwatch
+ * traces the process again from that exec (through ptrace, for uprobes from the new
+ * image's first instruction), then writes one byte to the descriptor attached (a pipe's
+ * write end), which the thread waits for before it calls execve. region_bytes is 0.
+ */
 struct cw_preload_hello {
 	__u32 magic;		/* CW_PRELOAD_MAGIC */
 	__u32 version;		/* CW_PRELOAD_VERSION */
 	__u64 region_bytes;	/* the memfd's size */
 	__u32 flags;		/* CW_PRELOAD_HELLO_* */
 	__u32 parent;		/* CW_PRELOAD_HELLO_FORK: the process forked from */
+	__u64 start_ns;		/* CLOCK_MONOTONIC when the region was made: a hello of
+				 * the image before an exec is older than the exec */
+	__u32 tid;		/* CW_PRELOAD_HELLO_EXEC: the thread about to exec */
+	__u32 pad;
 };
 
 #define CW_PRELOAD_HELLO_FORK (1U << 0)	/* the child side of a fork */
+#define CW_PRELOAD_HELLO_EXEC (1U << 1)	/* about to exec: trace me through ptrace */
 
 /* cw_preload_thread.state */
 #define CW_PRELOAD_SLOT_FREE 0

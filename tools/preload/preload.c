@@ -38,22 +38,28 @@
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <link.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -399,6 +405,17 @@ static void stack_bounds(void)
 	pthread_attr_destroy(&a);
 }
 
+/* Thread tid is named name: said in t's ring (the process may be gone when it is read). */
+static void comm_emit(struct cw_preload_thread *t, __u32 tid, const char *name)
+{
+	struct cw_ev_comm c = {};
+
+	hdr_init(&c.hdr, CW_EV_COMM, 0);
+	c.hdr.tid = tid;
+	strncpy(c.comm, name, sizeof(c.comm) - 1);
+	emit(t, &c, sizeof(c));
+}
+
 static struct cw_preload_thread *__attribute__((noinline)) slot_claim(void)
 {
 	__u32 i;
@@ -424,6 +441,12 @@ static struct cw_preload_thread *__attribute__((noinline)) slot_claim(void)
 		thr.last_path.id = 0;
 		thr.last_edge = 0;
 		pthread_setspecific(slot_key, t);
+		{
+			char name[16] = "";
+
+			if (!prctl(PR_GET_NAME, name, 0, 0, 0))
+				comm_emit(t, thr.tid, name);
+		}
 		return t;
 	}
 	thr.no_slot = 1;
@@ -1334,7 +1357,8 @@ static size_t (*real_usable_size)(void *);
 
 CW_EXPORT void free(void *p)
 {
-	static __thread int resolving __attribute__((tls_model("initial-exec")));
+	/* volatile: its only reader is this function, reached again through dlsym */
+	static __thread volatile int resolving __attribute__((tls_model("initial-exec")));
 	void (*fn)(void *) = __atomic_load_n(&real_free, __ATOMIC_ACQUIRE);
 
 	if (unlikely(!fn)) {
@@ -1596,6 +1620,24 @@ static void __attribute__((noinline)) code_scan(__u64 ts, int forget)
 	real.mutex_unlock(&code.lock);
 }
 
+/* A thread naming itself after its first lock call: the new name said too. */
+CW_EXPORT int pthread_setname_np(pthread_t th, const char *name)
+{
+	static int (*real_setname)(pthread_t, const char *);
+	struct cw_preload_thread *t;
+	int ret;
+
+	if (!real_setname)
+		*(void **)&real_setname = dlsym(RTLD_NEXT, "pthread_setname_np");
+	ret = real_setname(th, name);
+	if (!ret && pthread_equal(th, pthread_self()) && !thr.busy && (t = slot_get())) {
+		thr.busy = 1;
+		comm_emit(t, thr.tid, name);
+		thr.busy = 0;
+	}
+	return ret;
+}
+
 CW_EXPORT void *dlopen(const char *file, int mode)
 {
 	static void *(*real_dlopen)(const char *, int);
@@ -1628,7 +1670,254 @@ CW_EXPORT int dlclose(void *h)
 	return ret;
 }
 
+/* ---- exec: a program the library will not start in is handed to concwatch first ---- */
+
+extern char **environ;
+
+/* concwatch's socket, as the environment named it at the start */
+static struct sockaddr_un cw_sa;
+static socklen_t cw_sa_len;
+static char cw_sock_env[sizeof(cw_sa.sun_path) + 1];
+
+/* Whether name=... in envp has a value (list: one of its words, split as the loader
+ * splits LD_PRELOAD) equal to want. */
+static int env_names(char *const envp[], const char *name, const char *want, int list)
+{
+	size_t n = strlen(name), w = strlen(want);
+
+	for (char *const *e = envp; e && *e; e++) {
+		const char *v = *e;
+
+		if (strncmp(v, name, n) || v[n] != '=')
+			continue;
+		v += n + 1;
+		if (!list)
+			return !strcmp(v, want);
+		while (*v) {
+			size_t len = strcspn(v, " :");
+
+			if (len == w && !memcmp(v, want, w))
+				return 1;
+			v += len;
+			v += strspn(v, " :");
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * Whether the loader will start this library in path run with envp: 0 when it will not
+ * (an environment without it, a static or 32-bit program, a set-user-ID or capability
+ * program), 1 when it will or when nothing can be said (the exec itself will fail, or a
+ * format the kernel hands to a helper). A script is judged by its interpreter.
+ */
+static int starts_in(const char *path, char *const envp[], int depth)
+{
+	Dl_info self;
+	unsigned char buf[256];
+	struct stat st;
+	Elf64_Ehdr eh;
+	ssize_t n;
+	int fd, interp = 0;
+
+	if (!dladdr((void *)starts_in, &self) || !self.dli_fname ||
+	    !env_names(envp, "LD_PRELOAD", self.dli_fname, 1) ||
+	    !env_names(envp, CW_PRELOAD_ENV_SOCK, cw_sock_env, 0))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	if (fstat(fd, &st) || ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+	    ((st.st_mode & S_ISGID) && st.st_gid != getegid()) ||
+	    fgetxattr(fd, "security.capability", NULL, 0) >= 0) {
+		close(fd);
+		return 0;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n >= 2 && buf[0] == '#' && buf[1] == '!' && !depth) {
+		char *p = (char *)buf + 2, *end;
+
+		close(fd);
+		buf[n] = '\0';
+		p += strspn(p, " \t");
+		end = p + strcspn(p, " \t\n");
+		*end = '\0';
+		return *p ? starts_in(p, envp, 1) : 1;
+	}
+	if (n < (ssize_t)sizeof(eh) || memcmp(buf, ELFMAG, SELFMAG)) {
+		close(fd);
+		return 1;
+	}
+	memcpy(&eh, buf, sizeof(eh));
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
+		close(fd);
+		return 0;
+	}
+	for (int i = 0; i < eh.e_phnum && !interp; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph))
+			break;
+		interp = ph.p_type == PT_INTERP;
+	}
+	close(fd);
+	return interp;
+}
+
+/*
+ * Ask concwatch to trace this process again from its exec (CW_PRELOAD_HELLO_EXEC), and
+ * wait until it says it does (a byte on the pipe), it gives up (the pipe closes) or 5 s
+ * pass. Only system calls: a vfork child runs this on its parent's memory.
+ */
+static void hand_over(void)
+{
+	struct cw_preload_hello h = { .magic = CW_PRELOAD_MAGIC, .version = CW_PRELOAD_VERSION,
+				      .flags = CW_PRELOAD_HELLO_EXEC, .start_ns = now_ns(),
+				      .tid = syscall(SYS_gettid) };
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	struct iovec iov = { &h, sizeof(h) };
+	struct msghdr msg = { .msg_name = &cw_sa, .msg_namelen = cw_sa_len, .msg_iov = &iov,
+			      .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	__u64 deadline = now_ns() + 5000000000ULL;
+	int p[2], sk, sent;
+	char c;
+
+	if (!cw_sa_len || pipe2(p, O_CLOEXEC))
+		return;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	sent = sk >= 0 && sendmsg(sk, &msg, 0) == sizeof(h);
+	if (sk >= 0)
+		close(sk);
+	close(p[1]);
+	while (sent) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		__u64 now = now_ns();
+
+		if (now >= deadline)
+			break;
+		if (poll(&pfd, 1, (deadline - now) / 1000000 + 1) > 0) {
+			if (read(p[0], &c, 1) < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+	}
+	close(p[0]);
+}
+
+/* Before an exec of path with envp: handed over when the library will not start in it. */
+static void before_exec(const char *path, char *const envp[])
+{
+	int e = errno;
+
+	if (__atomic_load_n(&region, __ATOMIC_ACQUIRE) && path && !starts_in(path, envp, 0))
+		hand_over();
+	errno = e;
+}
+
+/* file as execvp finds it in PATH (the caller's), in buf; file itself when it has a '/'. */
+static const char *search_path(const char *file, char *buf, size_t len)
+{
+	const char *path = getenv("PATH"), *p;
+
+	if (!file || !*file || strchr(file, '/'))
+		return file;
+	for (p = path && *path ? path : "/bin:/usr/bin"; ; p++) {
+		size_t dl = strcspn(p, ":");
+
+		if ((size_t)snprintf(buf, len, "%.*s%s%s", (int)dl, p, dl ? "/" : "", file) < len &&
+		    !access(buf, X_OK))
+			return buf;
+		p += dl;
+		if (!*p)
+			return file;
+	}
+}
+
+#define REAL(name) ({									\
+	static __typeof__(name) *real_##name;						\
+	if (!real_##name)								\
+		*(void **)&real_##name = dlsym(RTLD_NEXT, #name);			\
+	real_##name; })
+
+CW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec(path, envp);
+	return REAL(execve)(path, argv, envp);
+}
+
+CW_EXPORT int execv(const char *path, char *const argv[])
+{
+	before_exec(path, environ);
+	return REAL(execv)(path, argv);
+}
+
+CW_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	char buf[PATH_MAX];
+
+	before_exec(search_path(file, buf, sizeof(buf)), envp);
+	return REAL(execvpe)(file, argv, envp);
+}
+
+CW_EXPORT int execvp(const char *file, char *const argv[])
+{
+	char buf[PATH_MAX];
+
+	before_exec(search_path(file, buf, sizeof(buf)), environ);
+	return REAL(execvp)(file, argv);
+}
+
+/* The arguments of an execl* call after arg0, up to the NULL, into argv (and envp). */
+#define EXECL_ARGS(arg0, with_envp, envp_out)							\
+	size_t n_ = 1;									\
+	va_list ap_;									\
+	va_start(ap_, arg0);								\
+	while (va_arg(ap_, const char *))						\
+		n_++;									\
+	va_end(ap_);									\
+	char *argv_[n_ + 1];								\
+	argv_[0] = (char *)(arg0);							\
+	va_start(ap_, arg0);								\
+	for (size_t i_ = 1; i_ <= n_; i_++)						\
+		argv_[i_] = va_arg(ap_, char *);					\
+	envp_out = (with_envp) ? va_arg(ap_, char **) : NULL;				\
+	va_end(ap_)
+
+CW_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char **unused;
+
+	EXECL_ARGS(arg, 0, unused);
+	(void)unused;
+	return execv(path, argv_);
+}
+
+CW_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char **unused;
+
+	EXECL_ARGS(arg, 0, unused);
+	(void)unused;
+	return execvp(file, argv_);
+}
+
+CW_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **envp;
+
+	EXECL_ARGS(arg, 1, envp);
+	return execve(path, argv_, envp);
+}
+
 /* ---- start: the region, the hello ---- */
+
 
 static __u32 opt_u32(const char *opts, const char *key, __u32 def)
 {
@@ -1674,6 +1963,9 @@ static int start(int forked, __u32 parent)
 	if (path[0] == '@')
 		sa.sun_path[0] = '\0';
 	msg.msg_namelen = offsetof(struct sockaddr_un, sun_path) + plen;
+	cw_sa = sa;
+	cw_sa_len = msg.msg_namelen;
+	snprintf(cw_sock_env, sizeof(cw_sock_env), "%s", path);
 	threads = pow2(opt_u32(opts, "threads", 256), 16, 65536);
 	sites = pow2(opt_u32(opts, "sites", 512), 64, 1 << 20);
 	ring = pow2(opt_u32(opts, "ring", 256 << 10), 64 << 10, 64 << 20);
@@ -1728,6 +2020,7 @@ static int start(int forked, __u32 parent)
 	hello.region_bytes = bytes;
 	hello.flags = forked ? CW_PRELOAD_HELLO_FORK : 0;
 	hello.parent = parent;
+	hello.start_ns = now_ns();
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
