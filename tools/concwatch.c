@@ -1011,8 +1011,8 @@ static int preload_or_uprobes(struct live *lv, const struct cw_launch_event *ev)
 	int loads, err;
 
 	loads = cw_preload_source__loads_in(lv->preload, ev->pid,
-					    ev->kind == CW_LAUNCH_FORK ? ev->ppid : 0, why,
-					    sizeof(why));
+					    ev->kind == CW_LAUNCH_FORK ? ev->ppid : 0,
+					    ev->held ? 0 : ev->ts_ns, why, sizeof(why));
 	if (loads)
 		return loads > 0;
 	cw_target__comm(ev->pid, ev->pid, comm, sizeof(comm));
@@ -1075,6 +1075,18 @@ static int follow_release(void *ctx, const struct cw_launch_event *ev)
 
 	(void)ev;
 	return lv->library;
+}
+
+/*
+ * A process the library records is about to exec a program it will not start in: traced
+ * through ptrace again from that exec, so uprobes cover the program from its first
+ * instruction (preload_or_uprobes, at the exec).
+ */
+static int preload_exec(void *ctx, int pid, int tid)
+{
+	struct live *lv = ctx;
+
+	return lv->launch ? cw_launch__seize(lv->launch, pid, tid) : -ESRCH;
 }
 
 static const struct cw_follow_cb follow_cb = {
@@ -1171,6 +1183,8 @@ static int live_launch(struct live *lv)
 		return fail(EXIT_ENV, "%s", cw_session__error(lv->sess));
 	if (cw_follow__new(lv->sess, lv->launch, &follow_cb, lv, &lv->follow))
 		return fail(EXIT_ENV, "out of memory");
+	if (lv->preload)
+		cw_preload_source__on_exec(lv->preload, preload_exec, lv);
 	/* the command itself, as every process it starts: one not traceable is said */
 	ret = cw_follow__process(lv->follow, &ev);
 	say_notes(lv);

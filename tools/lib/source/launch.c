@@ -916,6 +916,9 @@ int cw_launch__seize(struct cw_launch *l, pid_t pid, pid_t tid)
 	struct task *t;
 	long opts = TRACE_OPTIONS | (l->flags & CW_LAUNCH_F_EXITING ? PTRACE_O_TRACEEXIT : 0);
 
+	/* a child the connector named and nobody read yet (a vfork child execs at once) */
+	if (!r && !connector_drain(l))
+		r = rel_find(l, pid);
 	if (!r || tid <= 0 || tasks_find(&l->tasks, tid))
 		return -ESRCH;
 	t = tasks_add(&l->tasks, tid);

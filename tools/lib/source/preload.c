@@ -39,10 +39,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <elf.h>
+#include <linux/kcmp.h>
 #include <concwatch/preload.h>
 
 #include "common/array.h"
@@ -59,6 +61,7 @@ struct pl_proc {
 	int closing;			/* removed: read to the end, then let go */
 	struct cw_preload_region *r;
 	size_t bytes;
+	__u64 start_ns;			/* when its image made the region (the hello says) */
 	struct cw_preload_site **sent;	/* per slot: the entries as last sent */
 	__u64 lost_gone[CW_LOST_MAX];	/* the losses of slots given back */
 	__u64 stats_ns;			/* when the statistics were last sent */
@@ -92,6 +95,9 @@ struct preload_source {
 	size_t nr_seen, cap_seen;
 	int started;
 	__u64 stopped_ns;
+	int (*on_exec)(void *ctx, int pid, int tid);
+	void *on_exec_ctx;
+	char *asan_options;		/* ASAN_OPTIONS before setenv, if set */
 };
 
 static void set_err(struct preload_source *s, const char *fmt, ...)
@@ -221,9 +227,14 @@ static void take_hello(struct preload_source *s, const struct cw_preload_hello *
 	}
 	p = find_proc(s, pid, 0);
 	if (p && p->r) {
-		/* a new image of the same process (exec): the old region is read to its end */
+		/* a new image of the same process (exec): the old region is read to its end,
+		 * the new one followed as the process is */
+		int added = p->added;
+
 		p->closing = 1;
-		p = NULL;
+		p = new_proc(s, pid);
+		if (p)
+			p->added = added;
 	}
 	if (!p)
 		p = new_proc(s, pid);
@@ -234,6 +245,7 @@ static void take_hello(struct preload_source *s, const struct cw_preload_hello *
 		goto unmap;
 	p->r = r;
 	p->bytes = st.st_size;
+	p->start_ns = h->start_ns;
 	p->stats_ns = cw_now_ns();
 	if (seen_pid(s, pid, 0))
 		seen_pid(s, pid, 0)->hello = 1;
@@ -242,6 +254,24 @@ unmap:
 	munmap(r, st.st_size);
 refused:
 	s->hellos_refused++;
+}
+
+/*
+ * A thread about to exec a program the library will not start in: traced again from
+ * that exec (s->on_exec), then told to go on (a byte on its pipe; closing the pipe
+ * alone would say the same, later).
+ */
+static void exec_request(struct preload_source *s, const struct cw_preload_hello *h, int fd,
+			 int pid)
+{
+	if (h->magic != CW_PRELOAD_MAGIC || h->version != CW_PRELOAD_VERSION) {
+		s->hellos_refused++;
+		return;
+	}
+	if (s->on_exec)
+		s->on_exec(s->on_exec_ctx, pid, h->tid);
+	if (write(fd, "g", 1) < 0)
+		s->hellos_refused++;
 }
 
 static int read_hellos(struct preload_source *s)
@@ -279,7 +309,10 @@ static int read_hellos(struct preload_source *s)
 			}
 		}
 		if (fd >= 0 && have_cred && n == sizeof(h) && !(msg.msg_flags & MSG_CTRUNC) &&
-		    cred.pid > 0)
+		    cred.pid > 0 && (h.flags & CW_PRELOAD_HELLO_EXEC))
+			exec_request(s, &h, fd, cred.pid);
+		else if (fd >= 0 && have_cred && n == sizeof(h) && !(msg.msg_flags & MSG_CTRUNC) &&
+			 cred.pid > 0)
 			take_hello(s, &h, fd, cred.pid);
 		else
 			s->hellos_refused++;
@@ -575,6 +608,10 @@ static int preload_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 		set_err(s, "reading the in-process library's messages: %s", strerror(-err));
 		return err;
 	}
+	/* a process removed and not added again is gone: its region is read to its end */
+	for (size_t i = 0; i < s->nr_procs; i++)
+		if (s->procs[i]->r && !s->procs[i]->added)
+			s->procs[i]->closing = 1;
 	/* the statistics go with the tick, as the BPF source's */
 	stats = s->stopped_ns || now >= e->next_tick_ns;
 	deadline = s->stopped_ns ? 0 : now + s->opts.tick_ns / 4;
@@ -653,14 +690,20 @@ static int preload_add_process(struct cw_source *src, int pid)
 static int preload_remove_process(struct cw_source *src, int pid)
 {
 	struct preload_source *s = (struct preload_source *)src;
-	struct pl_proc *p = find_proc(s, pid, 0);
+	struct pl_proc *p;
 
+	/* a hello it sent before it went is taken first: its records are read */
+	read_hellos(s);
+	p = find_proc(s, pid, 0);
 	if (!p)
 		return 0;
-	/* read to its end at the next drain (an exec: the new image says hello again) */
-	if (p->r)
-		p->closing = 1;
-	else
+	/*
+	 * Gone, or exec'ing (added again at once): a region is read to its end at the next
+	 * drain unless the process is added again; cw_preload_source__loads_in() lets the
+	 * regions of the images before an exec go.
+	 */
+	p->added = 0;
+	if (!p->r)
 		for (size_t i = 0; i < s->nr_procs; i++)
 			if (s->procs[i] == p)
 				drop_proc(s, i);
@@ -686,6 +729,7 @@ static void preload_free(struct cw_source *src)
 	free(s->procs);
 	free(s->seen);
 	free(s->cur);
+	free(s->asan_options);
 	if (s->sk >= 0)
 		close(s->sk);
 	cw_emit__fini(&s->emit);
@@ -814,6 +858,24 @@ int cw_preload_source__setenv(struct cw_source *src)
 	ret = setenv("LD_PRELOAD", v, 1) || setenv(CW_PRELOAD_ENV_SOCK, s->sock, 1) ||
 	      setenv(CW_PRELOAD_ENV_OPTS, s->env_opts, 1) ? -errno : 0;
 	free(v);
+	if (ret)
+		return ret;
+	/*
+	 * AddressSanitizer wants its runtime first of the libraries loaded and ends the
+	 * program otherwise; it runs well after the library: told not to check (its options
+	 * are separated by ':').
+	 */
+	old = getenv("ASAN_OPTIONS");
+	free(s->asan_options);
+	s->asan_options = old ? strdup(old) : NULL;
+	if (old && *old)
+		ret = asprintf(&v, "%s:verify_asan_link_order=0", old);
+	else
+		ret = asprintf(&v, "verify_asan_link_order=0");
+	if (ret < 0)
+		return -ENOMEM;
+	ret = setenv("ASAN_OPTIONS", v, 1) ? -errno : 0;
+	free(v);
 	return ret;
 }
 
@@ -825,8 +887,26 @@ int cw_preload_source__unsetenv(struct cw_source *src, const char *ld_preload)
 		unsetenv("LD_PRELOAD");
 	unsetenv(CW_PRELOAD_ENV_SOCK);
 	unsetenv(CW_PRELOAD_ENV_OPTS);
-	(void)src;
+	if (src->ops == &preload_source_ops) {
+		struct preload_source *s = (struct preload_source *)src;
+
+		if (s->asan_options)
+			setenv("ASAN_OPTIONS", s->asan_options, 1);
+		else
+			unsetenv("ASAN_OPTIONS");
+	}
 	return 0;
+}
+
+void cw_preload_source__on_exec(struct cw_source *src, int (*fn)(void *ctx, int pid, int tid),
+				void *ctx)
+{
+	struct preload_source *s = (struct preload_source *)src;
+
+	if (src->ops != &preload_source_ops)
+		return;
+	s->on_exec = fn;
+	s->on_exec_ctx = ctx;
 }
 
 /* Whether ELF file path names a program interpreter (a dynamic loader): 1, 0, -errno. */
@@ -913,8 +993,39 @@ static int env_has_library(struct preload_source *s, int pid)
 	return lib && sock;
 }
 
-int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, char *why,
-				size_t len)
+/*
+ * Process pid exec'ed at since_ns (0: held at that exec, nothing of the new image ran):
+ * the regions of the images before are read to their end and let go; whether the new
+ * image said hello already.
+ */
+static int exec_images(struct preload_source *s, int pid, __u64 since_ns)
+{
+	struct pl_proc *p = find_proc(s, pid, 0);
+	int added;
+
+	read_hellos(s);
+	p = find_proc(s, pid, 0);
+	if (!p || !p->r)
+		return 0;
+	if (since_ns && p->start_ns >= since_ns)
+		return 1;
+	added = p->added;
+	p->closing = 1;
+	p = new_proc(s, pid);
+	if (!p)
+		return -ENOMEM;
+	p->added = added;
+	return 0;
+}
+
+/* Whether process pid shares its memory with parent (vfork, a clone with CLONE_VM). */
+static int shares_memory(int pid, int parent)
+{
+	return syscall(SYS_kcmp, parent, pid, KCMP_VM, 0, 0) == 0;
+}
+
+int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u64 since_ns,
+				char *why, size_t len)
 {
 	struct preload_source *s = (struct preload_source *)src;
 	struct pl_seen *e, *pe;
@@ -928,14 +1039,26 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, char
 		return -ENOMEM;
 	*why = '\0';
 	if (parent) {
+		struct pl_proc *p;
+
 		/* a forked child runs its parent's image: the library is in it, or not */
 		pe = seen_pid(s, parent, 0);
+		read_hellos(s);
+		p = find_proc(s, pid, 0);
+		e->hello = p && p->r;
+		/* on its parent's memory, it has no region of its own: no hello to wait for */
+		if (!e->hello && shares_memory(pid, parent))
+			e->hello = 1;
 		if (!pe || !pe->fallback)
 			return 1;
 		snprintf(why, len, "is a child of process %d", parent);
 		e->fallback = 1;
 		return 0;
 	}
+	ret = exec_images(s, pid, since_ns);
+	if (ret < 0)
+		return ret;
+	e->hello = ret;
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	ret = has_interp(exe);
 	if (ret == 0)
