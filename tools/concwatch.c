@@ -1250,6 +1250,10 @@ static int live_finish(struct live *lv)
 {
 	/* interrupted, or --duration: the command goes on untraced, as if concwatch had
 	 * never been there */
+	if (lv->launch && cw_launch__lost(lv->launch))
+		fprintf(stderr, "%s: %lu messages of the kernel's process connector were lost: "
+			"processes started then may have gone untraced\n", env.prog,
+			cw_launch__lost(lv->launch));
 	if (lv->launch)
 		cw_launch__detach_all(lv->launch);
 	if (lv->sess && cw_session__finish(lv->sess) < 0)
