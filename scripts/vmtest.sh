@@ -272,6 +272,12 @@ for tool in bpftool jq; do
 	fi
 done
 
+# strace runs under concwatch run in test_run_ptrace, from where the host has it.
+if [ -x /usr/bin/strace ]; then
+	install -D -m 0755 /usr/bin/strace "$ROOT/usr/bin/strace"
+	elves+=("$ROOT/usr/bin/strace")
+fi
+
 stage_libs "${elves[@]}"
 # glibc dlopen()s libgcc_s to unwind for pthread_cancel() and pthread_exit().
 gcc_s=$(ldconfig -p | sed -n 's/^[[:space:]]*libgcc_s\.so\.1 (libc6,x86-64) => //p' | head -n 1)
