@@ -58,6 +58,7 @@
 struct pl_proc {
 	int pid;
 	int added;			/* the session follows it */
+	int removed;			/* ... no longer (gone, unless added again) */
 	int closing;			/* removed: read to the end, then let go */
 	struct cw_preload_region *r;
 	size_t bytes;
@@ -229,12 +230,14 @@ static void take_hello(struct preload_source *s, const struct cw_preload_hello *
 	if (p && p->r) {
 		/* a new image of the same process (exec): the old region is read to its end,
 		 * the new one followed as the process is */
-		int added = p->added;
+		int added = p->added, removed = p->removed;
 
 		p->closing = 1;
 		p = new_proc(s, pid);
-		if (p)
+		if (p) {
 			p->added = added;
+			p->removed = removed;
+		}
 	}
 	if (!p)
 		p = new_proc(s, pid);
@@ -610,7 +613,7 @@ static int preload_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	}
 	/* a process removed and not added again is gone: its region is read to its end */
 	for (size_t i = 0; i < s->nr_procs; i++)
-		if (s->procs[i]->r && !s->procs[i]->added)
+		if (s->procs[i]->r && s->procs[i]->removed && !s->procs[i]->added)
 			s->procs[i]->closing = 1;
 	/* the statistics go with the tick, as the BPF source's */
 	stats = s->stopped_ns || now >= e->next_tick_ns;
@@ -677,6 +680,7 @@ static int preload_add_process(struct cw_source *src, int pid)
 		return -ENOMEM;
 	}
 	p->added = 1;
+	p->removed = 0;
 	if (!seen_pid(s, pid, 1)) {
 		set_err(s, "out of memory");
 		return -ENOMEM;
@@ -703,6 +707,7 @@ static int preload_remove_process(struct cw_source *src, int pid)
 	 * regions of the images before an exec go.
 	 */
 	p->added = 0;
+	p->removed = 1;
 	if (!p->r)
 		for (size_t i = 0; i < s->nr_procs; i++)
 			if (s->procs[i] == p)
@@ -777,6 +782,13 @@ static int find_lib(char *dst, size_t size)
 	}
 	snprintf(dst, size, "%s%s", exe, LIB_NAME);
 	return -ENOENT;
+}
+
+int cw_preload_source__available(void)
+{
+	char path[4096];
+
+	return !find_lib(path, sizeof(path));
 }
 
 int cw_preload_source__open(const struct cw_source_opts *opts, struct cw_source **out,

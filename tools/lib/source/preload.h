@@ -8,6 +8,9 @@
 
 #include "source/source.h"
 
+/* Whether the library is where the source would look for it (the default backend of run). */
+int cw_preload_source__available(void);
+
 /*
  * Put the library, the source's socket and its options in this process's environment,
  * for a command started now to inherit (the library after what LD_PRELOAD held: a
