@@ -52,6 +52,8 @@ demo: deps
 install: tools
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/sbin/concwatch)
 	$(Q)install -D -m 0755 $(O)/concwatch $(DESTDIR)$(PREFIX)/sbin/concwatch
+	$(Q)install -D -m 0755 $(O)/libconcwatch-preload.so \
+		$(DESTDIR)$(PREFIX)/lib/concwatch/libconcwatch-preload.so
 	$(Q)install -D -m 0644 Documentation/concwatch.8 $(DESTDIR)$(PREFIX)/share/man/man8/concwatch.8
 
 bench:

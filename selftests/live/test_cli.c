@@ -489,7 +489,10 @@ TEST(run_exit_status_is_the_commands)
 	result_free(&r);
 }
 
-/* A command with no pthread locks to probe (static busybox) runs all the same, said so. */
+/*
+ * A command with no pthread locks to probe (static busybox) runs all the same, said so
+ * (the BPF backend's words).
+ */
 TEST(run_untraceable_command)
 {
 	struct result r;
@@ -497,7 +500,8 @@ TEST(run_untraceable_command)
 	LIVE_OR_SKIP();
 	if (access("/bin/busybox", X_OK))
 		SKIP(return, "no /bin/busybox (busybox-static)");
-	r = run_args((const char *[]){ "run", "--", "/bin/busybox", "sh", "-c", "exit 7", NULL });
+	r = run_args((const char *[]){ "run", "--backend", "bpf", "--", "/bin/busybox", "sh", "-c",
+				       "exit 7", NULL });
 	ASSERT_EXIT(7, r);
 	EXPECT_NE(NULL, strstr(r.err, " (busybox) is not traced: process "));
 	EXPECT_NE(NULL, strstr(r.err, " maps no libc, libpthread or executable defining "
@@ -888,7 +892,8 @@ TEST(run_fail_on_clean_program)
 
 /*
  * run finds a library the executable's RUNPATH names before it is loaded: here a libc
- * stand-in with SDT notes, whose notes are attached (said with -v).
+ * stand-in with SDT notes, whose notes are attached (said with -v; uprobes, the BPF
+ * backend).
  */
 TEST(run_sdt_notes_through_runpath)
 {
@@ -897,7 +902,7 @@ TEST(run_sdt_notes_through_runpath)
 
 	LIVE_OR_SKIP();
 	cw_workload_path("wl_sdt", wl, sizeof(wl));
-	r = run_args((const char *[]){ "run", "-v", "--", wl, NULL });
+	r = run_args((const char *[]){ "run", "--backend", "bpf", "-v", "--", wl, NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.err, "/sdt/libpthread.so.0: libc:{mutex_entry, "
 				      "mutex_acquired, mutex_release}\n"));
