@@ -1251,7 +1251,7 @@ static int live_finish(struct live *lv)
 	/* interrupted, or --duration: the command goes on untraced, as if concwatch had
 	 * never been there */
 	if (lv->launch && cw_launch__lost(lv->launch))
-		fprintf(stderr, "%s: %lu messages of the kernel's process connector were lost: "
+		fprintf(stderr, "%s: the kernel's process connector dropped messages %lu times: "
 			"processes started then may have gone untraced\n", env.prog,
 			cw_launch__lost(lv->launch));
 	if (lv->launch)

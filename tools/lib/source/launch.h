@@ -137,8 +137,8 @@ int cw_launch__release(struct cw_launch *l, pid_t pid);
 int cw_launch__seize(struct cw_launch *l, pid_t pid, pid_t tid);
 
 /*
- * Events of processes followed without ptrace lost by the kernel (the process
- * connector's queue overflowed): their children may have gone unseen.
+ * How many times the kernel dropped messages of the process connector (its queue
+ * overflowed): children of released processes may have gone unseen then.
  */
 unsigned long cw_launch__lost(const struct cw_launch *l);
 
