@@ -1678,6 +1678,8 @@ extern char **environ;
 static struct sockaddr_un cw_sa;
 static socklen_t cw_sa_len;
 static char cw_sock_env[sizeof(cw_sa.sun_path) + 1];
+/* this library's file, as the loader named it from LD_PRELOAD (found at the start) */
+static char self_path[PATH_MAX];
 
 /* Whether name=... in envp has a value (list: one of its words, split as the loader
  * splits LD_PRELOAD) equal to want. */
@@ -1714,15 +1716,13 @@ static int env_names(char *const envp[], const char *name, const char *want, int
  */
 static int starts_in(const char *path, char *const envp[], int depth)
 {
-	Dl_info self;
 	unsigned char buf[256];
 	struct stat st;
 	Elf64_Ehdr eh;
 	ssize_t n;
 	int fd, interp = 0;
 
-	if (!dladdr((void *)starts_in, &self) || !self.dli_fname ||
-	    !env_names(envp, "LD_PRELOAD", self.dli_fname, 1) ||
+	if (!self_path[0] || !env_names(envp, "LD_PRELOAD", self_path, 1) ||
 	    !env_names(envp, CW_PRELOAD_ENV_SOCK, cw_sock_env, 0))
 		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1966,6 +1966,13 @@ static int start(int forked, __u32 parent)
 	cw_sa = sa;
 	cw_sa_len = msg.msg_namelen;
 	snprintf(cw_sock_env, sizeof(cw_sock_env), "%s", path);
+	{
+		Dl_info self;
+
+		/* not in an exec wrapper: a vfork child runs those on its parent's memory */
+		if (!self_path[0] && dladdr((void *)start, &self) && self.dli_fname)
+			snprintf(self_path, sizeof(self_path), "%s", self.dli_fname);
+	}
 	threads = pow2(opt_u32(opts, "threads", 256), 16, 65536);
 	sites = pow2(opt_u32(opts, "sites", 512), 64, 1 << 20);
 	ring = pow2(opt_u32(opts, "ring", 256 << 10), 64 << 10, 64 << 20);

@@ -629,7 +629,8 @@ static int preload_drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	for (size_t i = s->nr_procs; i-- > 0 && !err;)
 		if (s->procs[i]->closing)
 			drop_proc(s, i);
-	if (!err)
+	/* the losses with the tick (every slot of every process is read for them) */
+	if (!err && stats)
 		err = send_lost(s, now);
 	if (!err)
 		err = cw_emit__tick(e, s->stopped_ns ?: now, s->stopped_ns != 0);
