@@ -44,7 +44,8 @@
 #define CW_PRELOAD_ENV_OPTS "CONCWATCH_PRELOAD_OPTS"
 
 #define CW_PRELOAD_MAGIC 0x52505743U	/* "CWPR" */
-#define CW_PRELOAD_VERSION 2		/* 2: the rings carry CW_EV_MMAP; hello's start_ns, exec */
+#define CW_PRELOAD_VERSION 3		/* 2: the rings carry CW_EV_MMAP; 3: hello's start_ns,
+					 * exec requests, the slots' wait */
 
 /*
  * The hello datagram, sent with the region's memfd. Also, with CW_PRELOAD_HELLO_EXEC,
@@ -110,6 +111,23 @@ struct cw_preload_thread {
 	__u64 pad2[5];
 	__u64 tail;		/* bytes read from it (concwatch's), a cache line of its own */
 	__u64 pad3[7];
+	/*
+	 * The lock wait the thread is in now (the writer's), read by concwatch at its
+	 * drains rather than recorded: a wait a drain finds becomes a CW_EV_BLOCKED, its
+	 * end another, and a wait no drain saw costs no ring space (a lock contended a
+	 * million times a second). Written between two increments of wait_seq, odd while
+	 * it is written. With raw records (--timeline) each wait is recorded instead.
+	 */
+	__u32 wait_seq;
+	__u32 wait_owner;	/* the holder the lock word named when the wait began */
+	__u64 wait_addr;	/* the lock; 0: no wait */
+	__u64 wait_since;
+	__u64 wait_stack;
+	__u64 wait_ended;	/* when the latest wait ended */
+	__u8 wait_kind;		/* CW_LOCK_* */
+	__u8 wait_op;		/* CW_OP_* */
+	__u8 wait_pad[6];
+	__u64 pad4[2];
 	/* then: struct cw_preload_site sites[nr_sites_max]; __u8 ring[ring_bytes] */
 };
 

@@ -850,10 +850,34 @@ static void __attribute__((noinline)) acquire_waits(struct cw_preload_thread *t,
 	if (raw_events)
 		emit_lock(t, CW_EV_LOCK_BEGIN, 0, a, 0, 0, 0, a->begin_ns);
 	if (!cw_rules_op_try(a->op)) {
+		__u32 owner = lock_owner((void *)a->addr, a->kind, a->attr);
+
 		cw_rules_waits(&thr.hs, a, t);
-		emit_blocked(t, a, CW_OFFCPU_LOCK, lock_owner((void *)a->addr, a->kind, a->attr),
-			     a->begin_ns);
+		if (unlikely(raw_events)) {
+			emit_blocked(t, a, CW_OFFCPU_LOCK, owner, a->begin_ns);
+			return;
+		}
+		/* the wait, where a drain finds it: no record */
+		__atomic_store_n(&t->wait_seq, t->wait_seq + 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		t->wait_owner = owner;
+		t->wait_since = a->begin_ns;
+		t->wait_stack = a->stack_id;
+		t->wait_kind = a->kind;
+		t->wait_op = a->op;
+		__atomic_store_n(&t->wait_addr, a->addr, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->wait_seq, t->wait_seq + 1, __ATOMIC_RELEASE);
 	}
+}
+
+/* The wait of the slot's thread ended at now. */
+static void wait_ends(struct cw_preload_thread *t, __u64 now)
+{
+	__atomic_store_n(&t->wait_seq, t->wait_seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	t->wait_ended = now;
+	__atomic_store_n(&t->wait_addr, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->wait_seq, t->wait_seq + 1, __ATOMIC_RELEASE);
 }
 
 static void try_failed(struct cw_preload_thread *t, const struct cw_rules_acq *a, int ret,
@@ -941,8 +965,12 @@ static void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a, in
 	__u64 index;
 	__u64 now = a->begin_ns ? now_ns() : 0;
 
-	if (a->contended && !cw_rules_op_try(a->op))
-		emit_blocked(t, a, CW_OFFCPU_NONE, 0, now);
+	if (a->contended && !cw_rules_op_try(a->op)) {
+		if (unlikely(raw_events))
+			emit_blocked(t, a, CW_OFFCPU_NONE, 0, now);
+		else
+			wait_ends(t, now);
+	}
 	if (unlikely(raw_events)) {
 		if (!now)
 			now = now_ns();

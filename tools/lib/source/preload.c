@@ -64,6 +64,10 @@ struct pl_proc {
 	size_t bytes;
 	__u64 start_ns;			/* when its image made the region (the hello says) */
 	struct cw_preload_site **sent;	/* per slot: the entries as last sent */
+	struct pl_wait {
+		__u32 seq;		/* the slot's wait_seq when its wait was said */
+		__u64 addr;		/* the lock of the wait said; 0: none */
+	} *waits;			/* per slot: the wait said (CW_EV_BLOCKED) */
 	__u64 lost_gone[CW_LOST_MAX];	/* the losses of slots given back */
 	__u64 stats_ns;			/* when the statistics were last sent */
 	struct cw_proc_maps maps;
@@ -163,6 +167,7 @@ static void free_proc(struct pl_proc *p)
 		munmap(p->r, p->bytes);
 	}
 	free(p->sent);
+	free(p->waits);
 	cw_proc_maps__fini(&p->maps);
 	free(p);
 }
@@ -244,7 +249,8 @@ static void take_hello(struct preload_source *s, const struct cw_preload_hello *
 	if (!p)
 		goto unmap;
 	p->sent = calloc(r->nr_threads, sizeof(*p->sent));
-	if (!p->sent)
+	p->waits = calloc(r->nr_threads, sizeof(*p->waits));
+	if (!p->sent || !p->waits)
 		goto unmap;
 	p->r = r;
 	p->bytes = st.st_size;
@@ -534,6 +540,63 @@ static int send_stats(struct preload_source *s, struct pl_proc *p, __u32 i, __u6
 }
 
 /* A thread gone, all read: its slot back to the process, what it lost kept. */
+/*
+ * The wait of slot i's thread as a drain finds it (the slot's wait words, written by
+ * the thread under wait_seq): a wait not said yet is said (CW_EV_BLOCKED, when it
+ * began), a wait said and over is said ended. A wait that began and ended between two
+ * drains is not said: it was a contention, counted in the statistics, not a thread
+ * blocked. gone: the thread is (its slot is given back, or the process image).
+ */
+static int send_wait(struct preload_source *s, struct pl_proc *p, __u32 i, __u64 now, int gone)
+{
+	struct cw_preload_thread *t = cw_preload_slot(p->r, i);
+	struct pl_wait *w = &p->waits[i];
+	struct cw_ev_blocked b;
+	__u32 seq = 0, owner = 0;
+	__u64 addr = 0, since = 0, stack = 0;
+	__u8 kind = 0, op = 0;
+	int err;
+
+	if (!gone) {
+		seq = __atomic_load_n(&t->wait_seq, __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			return 0;	/* being written: the next drain */
+		addr = __atomic_load_n(&t->wait_addr, __ATOMIC_RELAXED);
+		since = __atomic_load_n(&t->wait_since, __ATOMIC_RELAXED);
+		stack = __atomic_load_n(&t->wait_stack, __ATOMIC_RELAXED);
+		owner = __atomic_load_n(&t->wait_owner, __ATOMIC_RELAXED);
+		kind = __atomic_load_n(&t->wait_kind, __ATOMIC_RELAXED);
+		op = __atomic_load_n(&t->wait_op, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&t->wait_seq, __ATOMIC_RELAXED) != seq)
+			return 0;
+	}
+	memset(&b, 0, sizeof(b));
+	b.hdr = (struct cw_hdr){ .type = CW_EV_BLOCKED, .size = sizeof(b), .cpu = 0xffff,
+				 .ts_ns = now, .pid = p->pid, .tid = t->tid };
+	if (w->addr && (!addr || seq != w->seq)) {
+		b.addr = w->addr;
+		b.reason = CW_OFFCPU_NONE;
+		err = cw_emit__deliver(&s->emit, &b.hdr);
+		if (err)
+			return err;
+		w->addr = 0;
+	}
+	if (!addr || w->addr)
+		return 0;
+	b.addr = addr;
+	b.since_ns = since;
+	b.stack_id = stack;
+	b.owner_tid = owner;
+	b.reason = CW_OFFCPU_LOCK;
+	b.kind = kind;
+	b.op = op;
+	err = cw_emit__deliver(&s->emit, &b.hdr);
+	if (!err)
+		*w = (struct pl_wait){ seq, addr };
+	return err;
+}
+
 static void give_back(struct pl_proc *p, __u32 i)
 {
 	struct cw_preload_thread *t = cw_preload_slot(p->r, i);
@@ -544,6 +607,7 @@ static void give_back(struct pl_proc *p, __u32 i)
 	if (p->sent[i])
 		memset(p->sent[i], 0, (size_t)p->r->nr_sites * sizeof(*p->sent[i]));
 	memset(t->lost, 0, sizeof(t->lost));
+	t->wait_addr = 0;
 	t->nr_sites = 0;
 	t->tid = 0;
 	t->head = t->tail = 0;
@@ -562,6 +626,7 @@ static int drain_proc(struct preload_source *s, struct pl_proc *p, int stats, __
 
 		if (state == CW_PRELOAD_SLOT_FREE)
 			continue;
+		err = send_wait(s, p, i, now, state == CW_PRELOAD_SLOT_GONE || p->closing);
 		if (!err && (stats || state == CW_PRELOAD_SLOT_GONE || p->closing))
 			err = send_stats(s, p, i, now);
 		if (!err && state == CW_PRELOAD_SLOT_GONE && t->tail == t->head)
