@@ -133,6 +133,32 @@ static inline struct cw_ev_thread_stats synth_thread_stats(__u64 ts, __u32 pid, 
 	return t;
 }
 
+/*
+ * What tracing has cost the target since start_ns, as running totals: probe hits by
+ * CW_TRAP_* at hit_ns[] each, the probe and tracepoint programs' run time, and the
+ * CW_COST_* flags saying which of them were measured.
+ */
+static inline struct cw_ev_cost synth_cost(__u64 ts, __u64 start_ns,
+					   const __u64 hits[CW_TRAP_MAX],
+					   const __u32 hit_ns[CW_TRAP_MAX], __u64 bpf_run_ns,
+					   __u64 tp_run_ns, __u32 flags)
+{
+	struct cw_ev_cost c;
+
+	memset(&c, 0, sizeof(c));
+	c.hdr = synth_hdr(CW_EV_COST, sizeof(c), ts, 0, 0);
+	c.start_ns = start_ns;
+	memcpy(c.hits, hits, sizeof(c.hits));
+	memcpy(c.hit_ns, hit_ns, sizeof(c.hit_ns));
+	c.bpf_run_ns = bpf_run_ns;
+	for (int k = 0; k < CW_TRAP_MAX; k++)
+		c.bpf_runs += hits[k];
+	c.tp_run_ns = tp_run_ns;
+	c.tp_runs = c.bpf_runs;
+	c.flags = flags;
+	return c;
+}
+
 static inline struct cw_ev_exit synth_exit(__u64 ts, __u32 pid, __u32 tid)
 {
 	struct cw_ev_exit x;
