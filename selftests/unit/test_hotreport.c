@@ -14,6 +14,9 @@
  *                     in its thread's time
  *   0x9000     futex  5 ms from code outside libc: an unnamed futex
  *   mmap_lock  kernel rwsem write contention
+ *
+ * And the JSON's "cost" from CW_EV_COST records fed on top: its figures worked out by hand
+ * (before feed_cost()), null what was not measured, absent without a record.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,6 +32,7 @@
 #include "report/classify.h"
 #include "report/report.h"
 #include "report/symbols.h"
+#include "cw_render.h"
 #include "cw_synth.h"
 
 #define PID 4000
@@ -362,6 +366,125 @@ TEST_F(hot, json)
 				     "\"futex_wait_ns\": 0, \"klock_wait_ns\": 50000000, "
 				     "\"io_ns\": 0, \"sleep_ns\": 50000000, \"runq_ns_max\": 3000000, "));
 	free(text);
+}
+
+/*
+ * What tracing cost the target, worked out by hand. The newest CW_EV_COST record, from its
+ * start (1 s) to when it was read (4 s):
+ *   interval_ns     4 s - 1 s                                           = 3000000000
+ *   trap_ns         200000 emulated * 600 + 1000 single-stepped * 5500
+ *                   + 86250 returns * 400 = 120 ms + 5.5 ms + 34.5 ms   =  160000000
+ *   bpf_ns          the probe programs' run time                        =   40000000
+ *   ns              trap_ns + bpf_ns                                    =  200000000
+ *   tracepoint_ns   apart, the tracepoint programs' run time            =   70000000
+ * and the fixture's four threads on CPU: 900 + 400 + 0 + 300 ms = 1600000000 ns, so
+ *   share           200 ms of 1.6 s                                     =   0.125000
+ * An older record comes first: the totals are the newest's, never a difference of two.
+ */
+static const __u64 cost_hits[CW_TRAP_MAX] = {
+	[CW_TRAP_EMULATED] = 200000, [CW_TRAP_STEPPED] = 1000, [CW_TRAP_RETURN] = 86250,
+};
+static const __u32 cost_hit_ns[CW_TRAP_MAX] = {
+	[CW_TRAP_EMULATED] = 600, [CW_TRAP_STEPPED] = 5500, [CW_TRAP_RETURN] = 400,
+};
+
+#define COST_HITS "\"probe_hits\": {\"emulated\": 200000, \"single_stepped\": 1000, " \
+		  "\"returns\": 86250}, "
+
+static void feed_cost(struct __test_metadata *_metadata, struct cw_engine *eng, __u32 flags)
+{
+	static const __u64 old_hits[CW_TRAP_MAX] = { 5000, 10, 2000 };
+	struct cw_ev_cost old = synth_cost(2000 * MS, 1000 * MS, old_hits, cost_hit_ns, 1 * MS,
+					   2 * MS, flags);
+	struct cw_ev_cost now = synth_cost(4000 * MS, 1000 * MS, cost_hits, cost_hit_ns, 40 * MS,
+					   70 * MS, flags);
+
+	feed(_metadata, eng, &old.hdr);
+	feed(_metadata, eng, &now.hdr);
+}
+
+TEST_F(hot, json_cost)
+{
+	char *text;
+
+	/* without a CW_EV_COST record nothing was measured: no "cost" at all */
+	text = report(self, 1, 0, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(NULL, strstr(text, "\"cost\""));
+	EXPECT_NE(NULL, strstr(text, "},\n  \"findings\": ["));
+	free(text);
+
+	feed_cost(_metadata, self->eng, CW_COST_CALIBRATED | CW_COST_BPF_STATS);
+	text = report(self, 1, 0, 0);
+	ASSERT_NE(NULL, text);
+	TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "},\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
+				     "\"trap_ns\": 160000000, \"bpf_ns\": 40000000, "
+				     "\"ns\": 200000000, \"target_oncpu_ns\": 1600000000, "
+				     "\"tracepoint_ns\": 70000000, \"share\": 0.125000},\n"
+				     "  \"findings\": ["));
+	free(text);
+}
+
+/*
+ * What was not measured is null, never 0: the per-hit costs not calibrated (no trap_ns,
+ * ns or share), the kernel's BPF statistics off (no bpf_ns or tracepoint_ns). Calibrated
+ * alone, the cost is the traps': 160 ms of the 1.6 s on CPU, a share of 0.100000.
+ */
+TEST_F(hot, json_cost_not_measured)
+{
+	char *text;
+
+	feed_cost(_metadata, self->eng, 0);
+	text = report(self, 1, 0, 0);
+	ASSERT_NE(NULL, text);
+	TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
+				     "\"trap_ns\": null, \"bpf_ns\": null, \"ns\": null, "
+				     "\"target_oncpu_ns\": 1600000000, \"tracepoint_ns\": null, "
+				     "\"share\": null},\n"));
+	free(text);
+
+	feed_cost(_metadata, self->eng, CW_COST_BPF_STATS);
+	text = report(self, 1, 0, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
+				     "\"trap_ns\": null, \"bpf_ns\": 40000000, \"ns\": null, "
+				     "\"target_oncpu_ns\": 1600000000, "
+				     "\"tracepoint_ns\": 70000000, \"share\": null},\n"));
+	free(text);
+
+	feed_cost(_metadata, self->eng, CW_COST_CALIBRATED);
+	text = report(self, 1, 0, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
+				     "\"trap_ns\": 160000000, \"bpf_ns\": null, "
+				     "\"ns\": 160000000, \"target_oncpu_ns\": 1600000000, "
+				     "\"tracepoint_ns\": null, \"share\": 0.100000},\n"));
+	free(text);
+}
+
+/* No thread's time measured (no CW_EV_THREAD_STATS): no on-CPU time to take a share of. */
+TEST(json_cost_no_thread_time)
+{
+	struct cw_engine *eng = cw_engine__new();
+	struct cw_ev_comm c = synth_comm(10, PID, 4001, "main");
+	struct cw_ev_lock l = synth_lock(CW_EV_LOCK_ACQUIRED, 20, PID, 4001, 0x5000, 0, 0);
+	char *text;
+
+	ASSERT_NE(NULL, eng);
+	feed(_metadata, eng, &c.hdr);
+	feed(_metadata, eng, &l.hdr);
+	feed_cost(_metadata, eng, CW_COST_CALIBRATED | CW_COST_BPF_STATS);
+	text = cw_render(eng, PID, cw_report__json);
+	ASSERT_NE(NULL, text);
+	TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
+				     "\"trap_ns\": 160000000, \"bpf_ns\": 40000000, "
+				     "\"ns\": 200000000, \"target_oncpu_ns\": null, "
+				     "\"tracepoint_ns\": 70000000, \"share\": null},\n"));
+	free(text);
+	cw_engine__free(eng);
 }
 
 /* The report's classifier on many call paths: each resolved once, remembered, right. */
