@@ -701,7 +701,12 @@ TEST_BOTH(cond_wait_reacquire_makes_edge)
 	outer = cw_field(t->wl.ready, "outer");
 	cv_mutex = cw_field(t->wl.ready, "cv_mutex");
 	waiter = cw_field(t->wl.ready, "tid_waiter");
-	ASSERT_EQ(1, t->findings);
+	/*
+	 * One inversion. Where tracing is slow (uprobes under emulation), the waiter's
+	 * taking cv_mutex back inside the wait sleeps on it for long enough to make it a
+	 * contention hotspot too, which it then is: only the inversions are counted.
+	 */
+	ASSERT_EQ(1, cw_findings__matching(t->fs, 1ULL << CW_FINDING_LOCK_ORDER_INVERSION));
 	lg = cw_engine__lockgraph(t->eng);
 	for (size_t i = 0; i < cw_lg__nr_edges(lg); i++) {
 		const struct cw_lg_edge *x = cw_lg__edge(lg, i);
