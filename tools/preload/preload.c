@@ -1142,7 +1142,11 @@ static inline void leave(void)
 		return ret;                                                           \
 	} while (0)
 
-#define RESET(lock, kind, op, call)                                                   \
+/*
+ * An init (recorded after the call: the lock is new from then on) or a destroy
+ * (before, while the lock's attributes are still there): its lifetime begins or ends.
+ */
+#define LIFETIME(lock, kind, op, call, before)                                        \
 	do {                                                                          \
 		struct cw_preload_thread *t = enter();                                \
 		__u64 ip = (__u64)__builtin_return_address(0);                         \
@@ -1150,26 +1154,17 @@ static inline void leave(void)
                                                                                       \
 		if (!t)                                                               \
 			return call;                                                  \
+		if (before)                                                           \
+			reset(t, lock, kind, op, ip);                                 \
 		ret = call;                                                           \
-		reset(t, lock, kind, op, ip);                                         \
+		if (!(before))                                                        \
+			reset(t, lock, kind, op, ip);                                 \
 		leave();                                                              \
 		return ret;                                                           \
 	} while (0)
 
-/* A destroy: recorded before the call, while the lock's attributes are still there. */
-#define DESTROY(lock, kind, call)                                                     \
-	do {                                                                          \
-		struct cw_preload_thread *t = enter();                                \
-		__u64 ip = (__u64)__builtin_return_address(0);                         \
-		int ret;                                                              \
-                                                                                      \
-		if (!t)                                                               \
-			return call;                                                  \
-		reset(t, lock, kind, CW_OP_DESTROY, ip);                              \
-		ret = call;                                                           \
-		leave();                                                              \
-		return ret;                                                           \
-	} while (0)
+#define RESET(lock, kind, op, call) LIFETIME(lock, kind, op, call, 0)
+#define DESTROY(lock, kind, call) LIFETIME(lock, kind, CW_OP_DESTROY, call, 1)
 
 CW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
