@@ -160,6 +160,13 @@ long cw_scale(long n);
 
 /* Why live tracing tests cannot run here (not root, no BTF), or NULL when they can. */
 const char *cw_live_skip_reason(void);
+/* In a kselftest harness test: skip it, saying why, unless live tracing can run here. */
+#define LIVE_OR_SKIP()                                                   \
+	do {                                                             \
+		const char *why = cw_live_skip_reason();                 \
+		if (why)                                                 \
+			SKIP(return, "%s", why);                         \
+	} while (0)
 /*
  * The kernel module loaded, from CW_KMOD (default /cw/kmod/concwatch.ko, where the QEMU
  * guests have it): 1 when this call loaded it (cw_kmod_unload() it after), 0 when it was

@@ -463,13 +463,6 @@ static int count_str(const char *s, const char *what)
 	return n;
 }
 
-#define LIVE_OR_SKIP()                                 \
-	do {                                           \
-		const char *why = cw_live_skip_reason(); \
-		if (why)                               \
-			SKIP(return, "%s", why);       \
-	} while (0)
-
 /* run -- CMD: CMD's own exit status, 128+N for signal N, 127 when it cannot start. */
 TEST(run_exit_status_is_the_commands)
 {

@@ -16,13 +16,6 @@
 #include "kselftest_harness.h"
 #include "cwtest.h"
 
-#define LIVE_OR_SKIP()                                                   \
-	do {                                                             \
-		const char *why = cw_live_skip_reason();                 \
-		if (why)                                                 \
-			SKIP(return, "%s", why);                         \
-	} while (0)
-
 /* A new temporary file's path in buf: 0, or -1. */
 static int tmp_path(char *buf, size_t len, const char *what)
 {
