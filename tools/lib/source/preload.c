@@ -95,6 +95,8 @@ struct preload_source {
 		int pid;
 		int hello;		/* a hello came from its latest image */
 		int fallback;		/* the library cannot start in it: uprobes instead */
+		int forked;		/* its image is its parent's: a child killed before
+					 * its fork handler ran is no miss (strace's probe) */
 	} *seen;			/* every process image the session followed: an exec
 					 * adds the process again, and that starts over */
 	size_t nr_seen, cap_seen;
@@ -1121,6 +1123,7 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u6
 
 		/* a forked child runs its parent's image: the library is in it, or not */
 		pe = seen_pid(s, parent, 0);
+		e->forked = 1;
 		read_hellos(s);
 		p = find_proc(s, pid, 0);
 		e->hello = p && p->r;
@@ -1133,6 +1136,7 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u6
 		e->fallback = 1;
 		return 0;
 	}
+	e->forked = 0;
 	ret = exec_images(s, pid, since_ns);
 	if (ret < 0)
 		return ret;
@@ -1170,7 +1174,7 @@ size_t cw_preload_source__silent(struct cw_source *src, int *pids, size_t max)
 	/* a hello may be waiting still */
 	read_hellos(s);
 	for (size_t i = 0; i < s->nr_seen; i++)
-		if (!s->seen[i].hello && !s->seen[i].fallback) {
+		if (!s->seen[i].hello && !s->seen[i].fallback && !s->seen[i].forked) {
 			if (n < max)
 				pids[n] = s->seen[i].pid;
 			n++;

@@ -41,9 +41,10 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u6
 void cw_preload_source__on_exec(struct cw_source *src, int (*fn)(void *ctx, int pid, int tid),
 				void *ctx);
 /*
- * Processes the session follows from which no hello came (the library did not start in
- * them: a static binary, a cleared environment, a secure execution): how many, and the
- * first max of them in pids.
+ * Processes the session follows whose program, exec'd, sent no hello (the library did
+ * not start in them: a static binary, a cleared environment, a secure execution): how
+ * many, and the first max of them in pids. A forked child that never ran its own code
+ * (killed at once, as strace kills the child it probes ptrace with) is not one.
  */
 size_t cw_preload_source__silent(struct cw_source *src, int *pids, size_t max);
 
