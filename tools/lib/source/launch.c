@@ -726,9 +726,8 @@ static void on_proc_event(struct cw_launch *l, const struct cn_msg *cn,
 		r = rel_find(l, f->parent_tgid);
 		if (!r || pe->timestamp_ns < r->since_ns)
 			return;
-		if (l->killing) {
+		if (l->killing)
 			kill(f->child_tgid, SIGKILL);
-		}
 		*err = rel_add(l, f->child_tgid, f->parent_tgid, pe->timestamp_ns);
 		if (*err == -ESRCH) {
 			/* gone already: it was, all the same */

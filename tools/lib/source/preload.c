@@ -195,6 +195,23 @@ static void drop_proc(struct preload_source *s, size_t i)
 
 /* ---- hellos ---- */
 
+/*
+ * p's image is over (its process exec'ed): its region is read to its end and let go; the
+ * new image's, followed as the process is, is returned (NULL: out of memory).
+ */
+static struct pl_proc *next_image(struct preload_source *s, struct pl_proc *p)
+{
+	int added = p->added, removed = p->removed;
+
+	p->closing = 1;
+	p = new_proc(s, p->pid);
+	if (p) {
+		p->added = added;
+		p->removed = removed;
+	}
+	return p;
+}
+
 /* The region r of bytes is one the library made: every size within the mapping. */
 static int region_ok(const struct cw_preload_region *r, size_t bytes)
 {
@@ -234,18 +251,9 @@ static void take_hello(struct preload_source *s, const struct cw_preload_hello *
 		goto refused;
 	}
 	p = find_proc(s, pid, 0);
-	if (p && p->r) {
-		/* a new image of the same process (exec): the old region is read to its end,
-		 * the new one followed as the process is */
-		int added = p->added, removed = p->removed;
-
-		p->closing = 1;
-		p = new_proc(s, pid);
-		if (p) {
-			p->added = added;
-			p->removed = removed;
-		}
-	}
+	/* a new image of the same process (exec) */
+	if (p && p->r)
+		p = next_image(s, p);
 	if (!p)
 		p = new_proc(s, pid);
 	if (!p)
@@ -1080,8 +1088,7 @@ static int env_has_library(struct preload_source *s, int pid)
  */
 static int exec_images(struct preload_source *s, int pid, __u64 since_ns)
 {
-	struct pl_proc *p = find_proc(s, pid, 0);
-	int added;
+	struct pl_proc *p;
 
 	read_hellos(s);
 	p = find_proc(s, pid, 0);
@@ -1089,13 +1096,7 @@ static int exec_images(struct preload_source *s, int pid, __u64 since_ns)
 		return 0;
 	if (since_ns && p->start_ns >= since_ns)
 		return 1;
-	added = p->added;
-	p->closing = 1;
-	p = new_proc(s, pid);
-	if (!p)
-		return -ENOMEM;
-	p->added = added;
-	return 0;
+	return next_image(s, p) ? 0 : -ENOMEM;
 }
 
 /* Whether process pid shares its memory with parent (vfork, a clone with CLONE_VM). */
