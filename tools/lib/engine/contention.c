@@ -113,28 +113,55 @@ static int lock_kind(__u8 kind)
 	       kind == CW_LOCK_LIBC;
 }
 
+/*
+ * Find-or-append over an index, for each element type: name(ix, a, b, &v, &nr, &cap,
+ * &fresh) is the element of key (a, b) in array v of nr elements (room for cap), found
+ * through ix; when there is none, a zeroed one appended to v and put in ix as slot nr,
+ * and *fresh set. ix NULL: the caller knows the key is new. NULL when out of memory, or
+ * when slots (32 bits in the index) would run out.
+ */
+#define DEFINE_FIND_OR_APPEND(name, type)                                                  \
+	static type *name(struct cw_index *ix, __u64 a, __u64 b, type **v, size_t *nr,     \
+			  size_t *cap, int *fresh)                                         \
+	{                                                                                  \
+		type *e;                                                                   \
+		__u32 i;                                                                   \
+                                                                                           \
+		*fresh = 0;                                                                \
+		if (ix && !cw_index__get(ix, a, b, &i))                                    \
+			return &(*v)[i];                                                   \
+		if (*nr >= UINT32_MAX)                                                     \
+			return NULL;                                                       \
+		e = cw_grow(*v, cap, *nr + 1, sizeof(*e));                                 \
+		if (!e)                                                                    \
+			return NULL;                                                       \
+		*v = e;                                                                    \
+		if (ix && cw_index__put(ix, a, b, *nr))                                    \
+			return NULL;                                                       \
+		e = &e[(*nr)++];                                                           \
+		memset(e, 0, sizeof(*e));                                                  \
+		*fresh = 1;                                                                \
+		return e;                                                                  \
+	}
+
+DEFINE_FIND_OR_APPEND(find_obj, struct obj)
+DEFINE_FIND_OR_APPEND(find_path, struct cw_hot_path)
+DEFINE_FIND_OR_APPEND(find_hthread, struct cw_hot_thread)
+
 /* The object of (pid, addr), a new one of kind with first appearance seq when none. */
 static struct obj *get_obj(struct cw_contention *c, __u32 pid, __u64 addr, __u8 kind, __u64 seq)
 {
-	struct obj *o;
-	__u32 slot;
+	int fresh;
+	struct obj *o = find_obj(&c->obj_ix, pid, addr, &c->objs, &c->nr_objs, &c->cap_objs,
+				 &fresh);
 
-	if (!cw_index__get(&c->obj_ix, pid, addr, &slot)) {
-		o = &c->objs[slot];
+	if (!o)
+		return NULL;
+	if (!fresh) {
 		if (seq < o->o.seq)
 			o->o.seq = seq;
 		return o;
 	}
-	if (c->nr_objs >= UINT32_MAX)
-		return NULL;
-	o = cw_grow(c->objs, &c->cap_objs, c->nr_objs + 1, sizeof(*o));
-	if (!o)
-		return NULL;
-	c->objs = o;
-	if (cw_index__put(&c->obj_ix, pid, addr, c->nr_objs))
-		return NULL;
-	o = &c->objs[c->nr_objs++];
-	memset(o, 0, sizeof(*o));
 	o->o.pid = pid;
 	o->o.addr = addr;
 	o->o.kind = kind;
@@ -151,24 +178,14 @@ static struct cw_hot_path *get_path(struct cw_index *ix, __u64 key, struct cw_ho
 				    size_t *nr, size_t *cap, __u32 tid, __u16 space,
 				    __u64 stack_id)
 {
-	struct cw_hot_path *p;
-	__u32 i;
+	int fresh;
+	struct cw_hot_path *p = find_path(ix, key, stack_id, v, nr, cap, &fresh);
 
-	if (ix && !cw_index__get(ix, key, stack_id, &i))
-		return &(*v)[i];
-	if (*nr >= UINT32_MAX)
-		return NULL;
-	p = cw_grow(*v, cap, *nr + 1, sizeof(*p));
-	if (!p)
-		return NULL;
-	*v = p;
-	if (ix && cw_index__put(ix, key, stack_id, *nr))
-		return NULL;
-	p = &p[(*nr)++];
-	memset(p, 0, sizeof(*p));
-	p->tid = tid;
-	p->space = space;
-	p->stack_id = stack_id;
+	if (p && fresh) {
+		p->tid = tid;
+		p->space = space;
+		p->stack_id = stack_id;
+	}
 	return p;
 }
 
@@ -176,22 +193,11 @@ static struct cw_hot_path *get_path(struct cw_index *ix, __u64 key, struct cw_ho
 static struct cw_hot_thread *get_hthread(struct cw_index *ix, __u64 key, struct cw_hot_thread **v,
 					 size_t *nr, size_t *cap, __u32 tid)
 {
-	struct cw_hot_thread *t;
-	__u32 i;
+	int fresh;
+	struct cw_hot_thread *t = find_hthread(ix, key, tid, v, nr, cap, &fresh);
 
-	if (ix && !cw_index__get(ix, key, tid, &i))
-		return &(*v)[i];
-	if (*nr >= UINT32_MAX)
-		return NULL;
-	t = cw_grow(*v, cap, *nr + 1, sizeof(*t));
-	if (!t)
-		return NULL;
-	*v = t;
-	if (ix && cw_index__put(ix, key, tid, *nr))
-		return NULL;
-	t = &t[(*nr)++];
-	memset(t, 0, sizeof(*t));
-	t->tid = tid;
+	if (t && fresh)
+		t->tid = tid;
 	return t;
 }
 
