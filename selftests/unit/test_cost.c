@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The tracer-cost estimate (engine/cost.h) on synthetic CW_EV_COST records: hits of each
- * trap kind times its calibrated cost plus BPF run time, over the time between two
- * records; totals that went back; what is not measured; the share of the target's CPU
+ * trap kind times its calibrated cost plus the probe and tracepoint programs' run time,
+ * over the time between two records; totals that went back; what is not measured; the share of the target's CPU
  * time. And the engine: it keeps the newest record, and counts none of them as events.
  */
 #include <errno.h>
@@ -26,7 +26,7 @@ static struct cw_ev_cost cost(__u64 ts, __u64 start, __u64 emu, __u64 step, __u6
 	c.hits[CW_TRAP_RETURN] = ret;
 	c.bpf_run_ns = bpf_ns;
 	c.bpf_runs = emu + step + ret;
-	c.tp_run_ns = 3 * bpf_ns;	/* the tracepoints': apart */
+	c.tp_run_ns = 3 * bpf_ns;	/* the tracepoints' */
 	c.tp_runs = 10;
 	c.hit_ns[CW_TRAP_EMULATED] = 600;
 	c.hit_ns[CW_TRAP_STEPPED] = 5500;
@@ -35,7 +35,10 @@ static struct cw_ev_cost cost(__u64 ts, __u64 start, __u64 emu, __u64 step, __u6
 	return c;
 }
 
-/* From the start: 1000 emulated, 10 stepped, 500 returns and 0.1 ms of BPF in 1 s. */
+/*
+ * From the start: 1000 emulated, 10 stepped, 500 returns, 0.1 ms of the probe programs
+ * and 0.3 ms of the tracepoint programs in 1 s.
+ */
 TEST(since_start)
 {
 	struct cw_ev_cost to = cost(2000000000ULL, 1000000000ULL, 1000, 10, 500, 100000);
@@ -48,10 +51,11 @@ TEST(since_start)
 	EXPECT_EQ(500, e.hits[CW_TRAP_RETURN]);
 	EXPECT_EQ(1000 * 600 + 10 * 5500 + 500 * 400, e.trap_ns);
 	EXPECT_EQ(100000, e.bpf_ns);
-	EXPECT_EQ(855000 + 100000, e.ns);
-	EXPECT_TRUE(e.cpu_pct > 0.0955 - 1e-9 && e.cpu_pct < 0.0955 + 1e-9);
-	/* the tracepoint programs are a cost of the machine, not in ns */
+	EXPECT_EQ(855000 + 100000, e.probe_ns);
+	/* the tracepoint programs, which stay on without the probes, are in the cost too */
 	EXPECT_EQ(300000, e.tp_ns);
+	EXPECT_EQ(855000 + 100000 + 300000, e.ns);
+	EXPECT_TRUE(e.cpu_pct > 0.1255 - 1e-9 && e.cpu_pct < 0.1255 + 1e-9);
 	EXPECT_TRUE(e.tp_cpu_pct > 0.03 - 1e-9 && e.tp_cpu_pct < 0.03 + 1e-9);
 	EXPECT_TRUE(e.calibrated);
 	EXPECT_TRUE(e.bpf_stats);
@@ -70,13 +74,14 @@ TEST(between_two)
 	EXPECT_EQ(2000, e.hits[CW_TRAP_EMULATED]);
 	EXPECT_EQ(0, e.hits[CW_TRAP_STEPPED]);
 	EXPECT_EQ(1000, e.hits[CW_TRAP_RETURN]);
-	EXPECT_EQ(2000 * 600 + 1000 * 400 + 200000, e.ns);
+	EXPECT_EQ(2000 * 600 + 1000 * 400 + 200000, e.probe_ns);
 	EXPECT_EQ(600000, e.tp_ns);
-	/* 1.8 ms in 0.5 s */
-	EXPECT_TRUE(e.cpu_pct > 0.36 - 1e-9 && e.cpu_pct < 0.36 + 1e-9);
-	/* the target ran 3.6 ms in it: half of that was tracing */
-	EXPECT_TRUE(cw_cost__share_of(&e, 3600000) > 50 - 1e-9 &&
-		    cw_cost__share_of(&e, 3600000) < 50 + 1e-9);
+	EXPECT_EQ(2000 * 600 + 1000 * 400 + 200000 + 600000, e.ns);
+	/* 2.4 ms in 0.5 s */
+	EXPECT_TRUE(e.cpu_pct > 0.48 - 1e-9 && e.cpu_pct < 0.48 + 1e-9);
+	/* the target ran 4.8 ms in it: half of that was tracing */
+	EXPECT_TRUE(cw_cost__share_of(&e, 4800000) > 50 - 1e-9 &&
+		    cw_cost__share_of(&e, 4800000) < 50 + 1e-9);
 	/* a cost above the target's measured time is all of it, not more */
 	EXPECT_TRUE(cw_cost__share_of(&e, 1000) == 100);
 	EXPECT_TRUE(cw_cost__share_of(&e, 0) == -1);
@@ -93,7 +98,7 @@ TEST(restart_counts_from_zero)
 	EXPECT_EQ(500000000ULL, e.interval_ns);
 	EXPECT_EQ(40, e.hits[CW_TRAP_EMULATED]);
 	EXPECT_EQ(20, e.hits[CW_TRAP_RETURN]);
-	EXPECT_EQ(40 * 600 + 20 * 400 + 5000, e.ns);
+	EXPECT_EQ(40 * 600 + 20 * 400 + 5000 + 15000, e.ns);
 }
 
 /* Not calibrated: the hits are counted, their cost is not guessed; no BPF statistics. */

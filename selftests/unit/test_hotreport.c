@@ -375,10 +375,10 @@ TEST_F(hot, json)
  *   trap_ns         200000 emulated * 600 + 1000 single-stepped * 5500
  *                   + 86250 returns * 400 = 120 ms + 5.5 ms + 34.5 ms   =  160000000
  *   bpf_ns          the probe programs' run time                        =   40000000
- *   ns              trap_ns + bpf_ns                                    =  200000000
- *   tracepoint_ns   apart, the tracepoint programs' run time            =   70000000
+ *   tracepoint_ns   the tracepoint programs' run time                   =   70000000
+ *   ns              trap_ns + bpf_ns + tracepoint_ns                    =  270000000
  * and the fixture's four threads on CPU: 900 + 400 + 0 + 300 ms = 1600000000 ns, so
- *   share           200 ms of 1.6 s                                     =   0.125000
+ *   share           270 ms of 1.6 s                                     =   0.168750
  * An older record comes first: the totals are the newest's, never a difference of two.
  */
 static const __u64 cost_hits[CW_TRAP_MAX] = {
@@ -420,8 +420,8 @@ TEST_F(hot, json_cost)
 	TH_LOG("%s", text);
 	EXPECT_NE(NULL, strstr(text, "},\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
 				     "\"trap_ns\": 160000000, \"bpf_ns\": 40000000, "
-				     "\"ns\": 200000000, \"target_oncpu_ns\": 1600000000, "
-				     "\"tracepoint_ns\": 70000000, \"share\": 0.125000},\n"
+				     "\"ns\": 270000000, \"target_oncpu_ns\": 1600000000, "
+				     "\"tracepoint_ns\": 70000000, \"share\": 0.168750},\n"
 				     "  \"findings\": ["));
 	free(text);
 }
@@ -481,7 +481,7 @@ TEST(json_cost_no_thread_time)
 	TH_LOG("%s", text);
 	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
 				     "\"trap_ns\": 160000000, \"bpf_ns\": 40000000, "
-				     "\"ns\": 200000000, \"target_oncpu_ns\": null, "
+				     "\"ns\": 270000000, \"target_oncpu_ns\": null, "
 				     "\"tracepoint_ns\": 70000000, \"share\": null},\n"));
 	free(text);
 	cw_engine__free(eng);

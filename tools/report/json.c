@@ -243,9 +243,10 @@ static void json_thread(FILE *out, const struct cw_engine *eng, const struct cw_
 /*
  * What tracing cost the target over the whole trace, when the source measured it (as
  * --max-overhead makes it, or a recording of such a session): the probe hits at their
- * calibrated cost plus the probe programs' run time (engine/cost.h, the dashboard's
- * estimate), and that as a share of the CPU time the trace measured for the target's
- * threads. The estimate to hold against a benchmark's measured loss.
+ * calibrated cost plus the probe and tracepoint programs' run time (engine/cost.h, the
+ * dashboard's and the governor's estimate), and that as a share of the CPU time the trace
+ * measured for the target's threads. The estimate to hold against a benchmark's measured
+ * loss.
  */
 static void json_cost(FILE *out, const struct cw_engine *eng, const struct cw_contention *c)
 {

@@ -876,7 +876,7 @@ void cw_report__cost_lines(FILE *out, const struct cw_report_view *v)
 		fprintf(out, "Tracing cost: %.2f%% of a CPU in the target (%.1f%% of its CPU time)",
 			e->cpu_pct, v->cost_share);
 	if (e->bpf_stats)
-		fprintf(out, ", %.2f%% in tracepoints for every task\n", e->tp_cpu_pct);
+		fprintf(out, ", of which %.2f%% in tracepoints for every task\n", e->tp_cpu_pct);
 	else
 		fprintf(out, "\n");
 	fprintf(out, "Probe hits: %llu emulated, %llu single-stepped, %llu returns; BPF run time ",

@@ -32,7 +32,8 @@ int cw_cost__estimate(const struct cw_ev_cost *from, const struct cw_ev_cost *to
 		out->bpf_ns = grew(from->bpf_run_ns, to->bpf_run_ns);
 		out->tp_ns = grew(from->tp_run_ns, to->tp_run_ns);
 	}
-	out->ns = out->trap_ns + out->bpf_ns;
+	out->probe_ns = out->trap_ns + out->bpf_ns;
+	out->ns = out->probe_ns + out->tp_ns;
 	if (out->interval_ns) {
 		out->cpu_pct = 100.0 * out->ns / out->interval_ns;
 		out->tp_cpu_pct = 100.0 * out->tp_ns / out->interval_ns;
