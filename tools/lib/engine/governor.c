@@ -16,24 +16,31 @@
 
 struct cw_governor {
 	double pct;		/* B, in % */
-	__u64 window_ns;
+	__u64 window_ns, first_ns;
 	int started;
 	int on;			/* as the last tick said */
+	int sampled;		/* a window was judged, or tracing started on: s_pred known */
 	__u64 last_ns;
 	__u64 attach_ns, detach_ns;	/* the last measured */
 	__u64 elapsed_ns, covered_ns;
 	__u32 attaches, detaches;
 
+	/*
+	 * The ledger, in ns of CPU time times %: pct * CPU time - 100 * cost, since the
+	 * start, at most cap(). Positive: what the budget has left; negative: owed.
+	 */
+	double credit;
+	double cpu_peak;	/* the highest CPU rate a tick gave, ns/s */
+	double pred_pct;	/* the share the next window is expected at: 100 before any
+				 * window was judged, then the last judged */
+
 	/* on: the window being added up */
-	__u64 win_len_ns;	/* its length: window_ns, longer after an attach */
+	__u64 win_len_ns;	/* its length: first_ns, window_ns, longer after an attach */
 	__u64 win_on_ns;
 	double win_cost, win_cpu;
-	int detach_asked;	/* judged over budget: the window is the cycle's debt */
+	int detach_asked;	/* judged over budget: asked until carried out */
 	double last_rate;	/* the last on interval's cost, ns/s, at most its CPU rate */
 	double share_pct;
-
-	/* off: the cycle, on window and time off */
-	double cycle_cost, cycle_cpu;
 };
 
 int cw_governor__new(const struct cw_governor_opts *opts, struct cw_governor **out)
@@ -49,7 +56,11 @@ int cw_governor__new(const struct cw_governor_opts *opts, struct cw_governor **o
 		return -ENOMEM;
 	g->pct = opts->max_overhead_pct;
 	g->window_ns = opts->window_ns ? opts->window_ns : CW_GOVERNOR_WINDOW_NS;
-	g->win_len_ns = g->window_ns;
+	g->first_ns = opts->first_window_ns ? opts->first_window_ns : CW_GOVERNOR_FIRST_WINDOW_NS;
+	if (g->first_ns > g->window_ns)
+		g->first_ns = g->window_ns;
+	g->win_len_ns = g->first_ns;
+	g->pred_pct = 100;
 	g->share_pct = -1;
 	*out = g;
 	return 0;
@@ -74,12 +85,51 @@ static void window_start(struct cw_governor *g, __u64 len_ns)
 	g->detach_asked = 0;
 }
 
-/* A window after an attach: long enough for the transitions to be a tenth of it. */
-static __u64 window_after_attach(const struct cw_governor *g)
+/*
+ * The next window's length: the first is a sample, first_ns; the others long enough for
+ * the transitions to be a tenth of them.
+ */
+static __u64 next_window(const struct cw_governor *g)
 {
 	__u64 t = (g->attach_ns + g->detach_ns) * CW_GOVERNOR_TRANSITION_FACTOR;
 
+	if (!g->sampled)
+		return g->first_ns;
 	return t > g->window_ns ? t : g->window_ns;
+}
+
+/*
+ * The most credit kept: the next window and its transitions at a share of 1 and the
+ * highest CPU rate seen, net of what they earn themselves; never less than need().
+ */
+static double cap(const struct cw_governor *g)
+{
+	double len = next_window(g) + g->attach_ns + g->detach_ns;
+
+	return (100 - g->pct) * g->cpu_peak * len / NS_PER_S;
+}
+
+/* An interval's cost and CPU time into the ledger. */
+static void book(struct cw_governor *g, double rate, double cpu_rate, __u64 dt)
+{
+	g->credit += (g->pct * cpu_rate - 100 * rate) * dt / NS_PER_S;
+	if (cpu_rate > g->cpu_peak)
+		g->cpu_peak = cpu_rate;
+	if (g->credit > cap(g))
+		g->credit = cap(g);
+}
+
+/*
+ * What the next window will cost beyond what it earns, in the ledger's units: at the
+ * expected share, over the window and the attach and detach around it, at the highest
+ * CPU rate seen (a server under a fixed load runs faster off than on, its traps gone; an
+ * idle target is not cheap to trace once it wakes).
+ */
+static double need(const struct cw_governor *g)
+{
+	double len = next_window(g) + g->attach_ns + g->detach_ns;
+
+	return (g->pred_pct - g->pct) * g->cpu_peak * len / NS_PER_S;
 }
 
 static int tick_on(struct cw_governor *g, const struct cw_governor_tick *t, __u64 dt)
@@ -95,10 +145,11 @@ static int tick_on(struct cw_governor *g, const struct cw_governor_tick *t, __u6
 
 		g->attaches++;
 		g->covered_ns += dt - lost;
-		window_start(g, window_after_attach(g));
+		window_start(g, next_window(g));
 	} else {
 		g->covered_ns += dt;
 	}
+	book(g, rate, cpu_rate, dt);
 	g->win_on_ns += dt;
 	g->win_cost += rate * dt / NS_PER_S;
 	g->win_cpu += cpu_rate * dt / NS_PER_S;
@@ -108,7 +159,9 @@ static int tick_on(struct cw_governor *g, const struct cw_governor_tick *t, __u6
 	if (g->win_on_ns < g->win_len_ns)
 		return CW_GOVERNOR_KEEP;
 	g->share_pct = g->win_cpu > 0 ? 100 * g->win_cost / g->win_cpu : 0;
+	g->sampled = 1;
 	if (!within_budget(g, g->win_cost, g->win_cpu)) {
+		g->pred_pct = g->share_pct;
 		g->detach_asked = 1;
 		return CW_GOVERNOR_DETACH;
 	}
@@ -118,20 +171,20 @@ static int tick_on(struct cw_governor *g, const struct cw_governor_tick *t, __u6
 
 static int tick_off(struct cw_governor *g, const struct cw_governor_tick *t, __u64 dt)
 {
+	double cpu_rate = t->cpu_ns_per_s;
+	double rate = t->cost_ns_per_s;
+
+	if (rate > cpu_rate)
+		rate = cpu_rate;
 	if (g->on) {
-		/*
-		 * Detached since the last tick: the window (judged or not, when the caller
-		 * detached on its own) is the cycle's debt, and so is the detach, the probes
-		 * still in place trapping at the last on rate.
-		 */
+		/* detached since the last tick: the probes still in place trapped meanwhile */
 		g->detaches++;
-		g->cycle_cost = g->win_cost + g->last_rate * g->detach_ns / NS_PER_S;
-		g->cycle_cpu = g->win_cpu;
+		g->credit -= 100 * g->last_rate * g->detach_ns / NS_PER_S;
 		window_start(g, g->window_ns);
 	}
-	g->cycle_cpu += (double)t->cpu_ns_per_s * dt / NS_PER_S;
-	return within_budget(g, g->cycle_cost, g->cycle_cpu) ? CW_GOVERNOR_ATTACH :
-							     CW_GOVERNOR_KEEP;
+	book(g, rate, cpu_rate, dt);
+	/* a target that ran nothing yet has paid for nothing */
+	return g->credit > 0 && g->credit >= need(g) ? CW_GOVERNOR_ATTACH : CW_GOVERNOR_KEEP;
 }
 
 int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
@@ -146,11 +199,11 @@ int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
 	if (t->detach_ns)
 		g->detach_ns = t->detach_ns;
 	if (!g->started) {
-		/* the clock starts; tracing starting off owes nothing */
+		/* the clock starts; tracing started on has its first window unpaid */
 		g->started = 1;
 		g->on = !!t->on;
 		g->last_ns = t->now_ns;
-		return g->on ? CW_GOVERNOR_KEEP : CW_GOVERNOR_ATTACH;
+		return CW_GOVERNOR_KEEP;
 	}
 	dt = t->now_ns - g->last_ns;
 	g->elapsed_ns += dt;
@@ -162,7 +215,7 @@ int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
 
 void cw_governor__stats(const struct cw_governor *g, struct cw_governor_stats *st)
 {
-	double owed = g->cycle_cost * 100 / g->pct - g->cycle_cpu;
+	double owed = (need(g) - g->credit) / g->pct;
 
 	st->elapsed_ns = g->elapsed_ns;
 	st->covered_ns = g->covered_ns;
@@ -172,6 +225,7 @@ void cw_governor__stats(const struct cw_governor *g, struct cw_governor_stats *s
 	st->on = g->on;
 	st->share_pct = g->share_pct;
 	st->owed_cpu_ns = !g->on && g->started && owed > 0 ? (__u64)(owed + 0.5) : 0;
+	st->credit_ns = (__s64)(g->credit / g->pct);
 }
 
 unsigned int cw_governor__coverage_permille(const struct cw_governor *g)

@@ -1,61 +1,70 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The cost governor of live attach (--max-overhead PCT): when to detach the lock uprobes
- * and when to attach them again, so that what they cost the target stays within a
+ * and when to attach them again, so that what tracing costs the target stays within a
  * budget, B, a share of the target's own CPU time. Pure: fed at each tick with what the
  * caller measured, it answers keep, detach or attach, and keeps the share of time lock
  * tracing was on (coverage). Attaching and detaching are the caller's, and so is the
  * trap-free tracing (futex, scheduler, kernel locks) that stays on throughout.
  *
  * The measure. An interval's cost is the estimator's (engine/cost.h: probe hits times
- * their calibrated cost, plus the probe programs' run time), set against the target's
- * CPU time in the same interval. The traps run on the target's threads, so their time is
- * part of its CPU time: a cost above it is the calibration's error and counts as all of
- * it, as in cw_cost__share_of(). A share s = cost / CPU time is thus at most 1.
+ * their calibrated cost, plus the probe programs' run time, plus the tracepoint
+ * programs'), set against the target's CPU time in the same interval. The budget covers
+ * all of it: with the lock probes off the trap-free tracing still costs, and a target
+ * whose trap-free tracing alone is over budget never has the probes attached. The traps
+ * run on the target's threads, so their time is part of its CPU time: a cost above it is
+ * the calibration's error and counts as all of it, as in cw_cost__share_of(). A share
+ * s = cost / CPU time is thus at most 1.
  *
- * On: judged over windows. While lock tracing is on, cost and CPU time add up over a
- * window of window_ns (1 s: ten of the source's 100 ms ticks, so that one busy tick does
- * not detach, the per-thread CPU times, read at switches and once a second, have caught
- * up, and a cost over budget stops within a second). At the window's end its share is
- * judged: s > B detaches; otherwise a new window begins. So tracing stays on while it
- * keeps within budget, and a sampled target that became cheap (idle, or its lock-heavy
- * phase over) is traced for good again from its first window within budget. There is no
- * band below the budget: a window within it owes no time off, and detaching would buy
- * nothing but the cost of a detach and an attach.
+ * The ledger. From the first tick the governor keeps B * (CPU time) - cost: the budget's
+ * credit, negative when owed. Every interval adds to it, on or off. It is capped at the
+ * net cost of the next window at a share of 1 at the highest CPU rate seen, so that a
+ * target cheap for hours cannot save up for a burst of more than a window.
  *
- * Off: until the target's CPU time has paid. A detach leaves the cycle a debt, the cost
- * of the window judged (and of any ticks until the detach happened). Tracing stays off
- * until the whole cycle, the on window and the time off, meets the budget:
+ * Off: paid in advance. Tracing is attached again only once the credit covers what the
+ * next window will cost beyond what it earns, (s_pred - B) * R * (window + attach +
+ * detach): s_pred the share of the last window judged, and, before any was, 1 (a window
+ * at full cost); R the highest CPU rate the target has shown (a server under a fixed load
+ * runs less CPU off than on, its traps gone; one idle now is not cheap once it wakes).
+ * So the budget holds at every tick (up to the error of that prediction), not only over
+ * a whole cycle, and a load shorter than the time it takes to pay for a window is never
+ * traced at full cost: memcached's 1.3 s load under memcslap, whose probes cost 80% of
+ * its CPU time on the slow-trap host, lost 36% of its time when the governor started on
+ * and paid afterwards for a first window of a second. A target idle while off pays
+ * nothing and stays off (it takes no locks meanwhile); one idle from the start has paid
+ * for nothing, and is not attached. For a target that uses as much CPU off as
+ * on, this is the duty cycle d = B / s: on for d of the time. Counting the time off in
+ * CPU time rather than wall time matters when the traps added to the target's CPU time
+ * instead: a server under a fixed load uses less CPU once the probes are gone, and a
+ * wall-time off window would overshoot the budget by 1 / (1 - s + B).
  *
- *	cost <= B * (CPU time on + CPU time off)
- *
- * with the CPU time off measured, tick by tick, not predicted. For a target that uses as
- * much CPU off as on (one bound by its CPU: the traps took time from its work), this is
- * the duty cycle d = B / s, on for d of the time: off = on * (1 - d) / d. d is at least B
- * (s <= 1), so the time off is bounded; it is 1 when s <= B, when nothing is owed.
- * Measuring the time off rather than sizing it in wall time matters when the traps added
- * to the target's CPU time instead: a server under a fixed load uses less CPU once the
- * probes are gone, and a wall-time off window would overshoot the budget by
- * 1 / (1 - s + B) (25% for 5% at s = 0.85, memcached on the slow-trap host). A target
- * idle while off pays nothing back and stays off until it runs again: it takes no locks
- * meanwhile.
+ * On: judged over windows. The first window after the start, the sample, lasts
+ * first_window_ns (100 ms, a tick of the source), and, started off, is paid for at a
+ * share of 1 (0.1 s of CPU time at 1 CPU: 1.9 s of CPU time off first under 5%); started
+ * on, it is the one window not paid for, and a short one. The others last window_ns (1 s:
+ * ten ticks, so that one busy tick does not detach, the per-thread CPU times, read at
+ * switches and once a second, have caught up, and a cost over budget stops within a
+ * second). At a window's end its share is judged: s > B detaches; otherwise a new window
+ * begins. So tracing stays on while it keeps within budget, and a sampled target that
+ * became cheap (idle, or its lock-heavy phase over) is traced for good again from its
+ * first window within budget. There is no band below the budget: a window within it owes
+ * nothing, and detaching would buy nothing but the cost of a detach and an attach.
  *
  * Attaching and detaching cost too, and are no coverage. While probes are placed or
  * removed (Linux 6.1 removes them one by one, each waiting ~0.1 s), the target keeps
  * trapping on those in place. The interval holding an attach is on at its end and its
  * cost is measured whole (the rate the caller gives is over all of it); the detach's
- * duration is charged to the cycle at the last on rate, an upper bound. Coverage leaves
- * out the attach's duration (tracing incomplete) and the interval holding the detach
- * (untargeted at its start). A window that follows an attach lasts at least
- * CW_GOVERNOR_TRANSITION_FACTOR (10) times attach plus detach, so that the transitions
- * take at most a tenth of what a cycle pays for, and at least one tick: windows end at
- * ticks.
+ * duration is charged at the last on rate, an upper bound. Coverage leaves out the
+ * attach's duration (tracing incomplete) and the interval holding the detach (untargeted
+ * at its start). A window after the sample lasts at least CW_GOVERNOR_TRANSITION_FACTOR
+ * (10) times attach plus detach, so that the transitions take at most a tenth of what it
+ * pays for, and at least one tick: windows end at ticks.
  *
  * The state is the caller's report, not the governor's decisions: each tick says whether
  * lock tracing is on, as it has been since the previous tick (the caller carries out a
  * decision right after the tick that made it). Attaches and detaches are recognised from
  * the change, whoever made them; a detach not carried out is asked again at each tick,
- * its debt growing; an attach not carried out is asked again while nothing is owed.
+ * the ledger paying for it; an attach not carried out is asked again while it is paid.
  */
 #ifndef __CW_ENGINE_GOVERNOR_H
 #define __CW_ENGINE_GOVERNOR_H
@@ -63,6 +72,7 @@
 #include <linux/types.h>
 
 #define CW_GOVERNOR_WINDOW_NS 1000000000ULL	/* the default window_ns: see above */
+#define CW_GOVERNOR_FIRST_WINDOW_NS 100000000ULL /* the default first_window_ns */
 #define CW_GOVERNOR_TRANSITION_FACTOR 10	/* a window after an attach, in attach+detach */
 
 struct cw_governor_opts {
@@ -70,6 +80,8 @@ struct cw_governor_opts {
 					 * in (0, 100] */
 	__u64 window_ns;		/* judge the share over this much time on; 0: the
 					 * default, CW_GOVERNOR_WINDOW_NS */
+	__u64 first_window_ns;		/* the first window, the sample; 0: the default,
+					 * CW_GOVERNOR_FIRST_WINDOW_NS; at most window_ns */
 };
 
 /* What the caller measured over the interval since the previous tick. */
@@ -77,9 +89,10 @@ struct cw_governor_tick {
 	__u64 now_ns;		/* CLOCK_MONOTONIC: the interval's end */
 	int on;			/* lock uprobes attached (since the decision of the previous
 				 * tick was carried out) */
-	__u64 cost_ns_per_s;	/* when on: what tracing cost the target over the interval,
-				 * ns per second of it (cw_cost_estimate.ns / interval); read
-				 * only when on, and fed only when calibrated */
+	__u64 cost_ns_per_s;	/* what tracing cost the target over the interval, ns per
+				 * second of it (cw_cost_estimate.ns / interval): on, the lock
+				 * probes' and the trap-free tracing's; off, the trap-free
+				 * tracing's. Fed only when calibrated */
 	__u64 cpu_ns_per_s;	/* the target's CPU time over the interval, ns per second of
 				 * it, the traps' time included */
 	__u64 attach_ns;	/* how long the last attach took; 0: not measured, the last
@@ -103,7 +116,10 @@ struct cw_governor_stats {
 	int on;			/* as the last tick said */
 	double share_pct;	/* the last window judged: cost, % of the target's CPU time;
 				 * -1: none yet */
-	__u64 owed_cpu_ns;	/* off: CPU time the target has still to run before an attach */
+	__u64 owed_cpu_ns;	/* off: CPU time the target has still to run before an attach,
+				 * at its highest CPU rate */
+	__s64 credit_ns;	/* the ledger: B * CPU time - cost, in CPU time (the cost
+				 * over B); negative: owed */
 };
 
 struct cw_governor;
