@@ -81,22 +81,11 @@ static const struct cw_stack *find_stack(const struct cw_engine *eng, __u32 pid,
 
 static void text_stack(const struct cw_render *r, __u32 pid, __u64 id, const char *indent)
 {
-	const struct cw_stack *st = find_stack(r->eng, pid, id);
-	struct cw_ustack s;
-
 	if (!id) {
 		fprintf(r->out, "%s(no stack)\n", indent);
 		return;
 	}
-	if (!st) {
-		fprintf(r->out, "%s(stack not received: see lost events)\n", indent);
-		return;
-	}
-	if (cw_symbols__resolve(r->sym, st, &s))
-		fprintf(r->out, "%s(stack could not be resolved)\n", indent);
-	else
-		cw_report__text_stack(r->out, &s, indent);
-	cw_ustack__fini(&s);
+	cw_report__text_stack_of(r->out, r->sym, find_stack(r->eng, pid, id), indent);
 }
 
 static void json_stack(const struct cw_render *r, __u32 pid, __u64 id)

@@ -81,18 +81,7 @@ static void summary(const struct cw_render *r, const struct cw_finding *f, const
 
 static void text_stack(const struct cw_render *r, const struct cw_stack_ref *ref)
 {
-	const struct cw_stack *st = find_stack(r, ref);
-	struct cw_ustack s;
-
-	if (!st) {
-		fprintf(r->out, "    (stack not received: see lost events)\n");
-		return;
-	}
-	if (cw_symbols__resolve(r->sym, st, &s))
-		fprintf(r->out, "    (stack could not be resolved)\n");
-	else
-		cw_report__text_stack(r->out, &s, "    ");
-	cw_ustack__fini(&s);
+	cw_report__text_stack_of(r->out, r->sym, find_stack(r, ref), "    ");
 }
 
 static void hotspot_text(const struct cw_render *r, const struct cw_finding *f, size_t number)

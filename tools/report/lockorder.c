@@ -92,18 +92,7 @@ static const struct cw_stack *find_stack(const struct cw_render *r, const struct
 static void text_stack(const struct cw_render *r, const struct cw_stack_ref *ref,
 		       const char *indent)
 {
-	const struct cw_stack *st = find_stack(r, ref);
-	struct cw_ustack s;
-
-	if (!st) {
-		fprintf(r->out, "%s(stack not received: see lost events)\n", indent);
-		return;
-	}
-	if (cw_symbols__resolve(r->sym, st, &s))
-		fprintf(r->out, "%s(stack could not be resolved)\n", indent);
-	else
-		cw_report__text_stack(r->out, &s, indent);
-	cw_ustack__fini(&s);
+	cw_report__text_stack_of(r->out, r->sym, find_stack(r, ref), indent);
 }
 
 static const char *verb(int read)

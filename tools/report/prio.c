@@ -54,23 +54,13 @@ static const char *json_comm(const struct cw_engine *eng, const struct cw_prio_t
 static void text_stack(const struct cw_render *r, const struct cw_stack_ref *ref,
 		       const char *indent)
 {
-	const struct cw_stack *st = ref->id ? cw_engine__find_stack(r->eng, ref->pid, ref->space,
-								     ref->id) : NULL;
-	struct cw_ustack s;
-
 	if (!ref->id) {
 		fprintf(r->out, "%s(no stack)\n", indent);
 		return;
 	}
-	if (!st) {
-		fprintf(r->out, "%s(stack not received: see lost events)\n", indent);
-		return;
-	}
-	if (cw_symbols__resolve(r->sym, st, &s))
-		fprintf(r->out, "%s(stack could not be resolved)\n", indent);
-	else
-		cw_report__text_stack(r->out, &s, indent);
-	cw_ustack__fini(&s);
+	cw_report__text_stack_of(r->out, r->sym,
+				 cw_engine__find_stack(r->eng, ref->pid, ref->space, ref->id),
+				 indent);
 }
 
 /*

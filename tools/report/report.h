@@ -225,6 +225,12 @@ static inline __u16 cw_report__lock_stack_space(const struct cw_lock *l)
 struct cw_lock_site *cw_report__sites_by_wait(const struct cw_lock *l, size_t *nr);
 void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *indent);
 /*
+ * Stack st resolved and shown at indent, or why it is not: NULL, it never came (records
+ * were lost); or it could not be resolved.
+ */
+void cw_report__text_stack_of(FILE *out, struct cw_symbols *sym, const struct cw_stack *st,
+			      const char *indent);
+/*
  * One object of the contention model as the text report shows it: its waits, the call
  * paths that waited and the threads and call paths that woke them (r->contention set).
  */

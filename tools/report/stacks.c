@@ -55,6 +55,22 @@ void cw_report__text_stack(FILE *out, const struct cw_ustack *s, const char *ind
 		s->why);
 }
 
+void cw_report__text_stack_of(FILE *out, struct cw_symbols *sym, const struct cw_stack *st,
+			      const char *indent)
+{
+	struct cw_ustack s;
+
+	if (!st) {
+		fprintf(out, "%s(stack not received: see lost events)\n", indent);
+		return;
+	}
+	if (cw_symbols__resolve(sym, st, &s))
+		fprintf(out, "%s(stack could not be resolved)\n", indent);
+	else
+		cw_report__text_stack(out, &s, indent);
+	cw_ustack__fini(&s);
+}
+
 /* A stack as the contract's FRAME array. */
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s)
 {
