@@ -184,6 +184,29 @@ static pid_t fork_exec(const char *const argv[], cw_prep_fn prep, int in, int ou
 	_exit(127);
 }
 
+/*
+ * Start argv (argv[0] a path) with stdin and stdout on pipes to wl, stderr on err_fd
+ * (-1: ours), after prep, and wait for its ready line.
+ */
+static int wl_start(struct cw_wl *wl, const char *const argv[], cw_prep_fn prep, int err_fd)
+{
+	int in[2], out[2];
+
+	memset(wl, 0, sizeof(*wl));
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -errno;
+	wl->pid = fork_exec(argv, prep, in[0], out[1], err_fd);
+	if (wl->pid < 0)
+		return wl->pid;
+	close(in[0]);
+	close(out[1]);
+	wl->in_fd = in[1];
+	wl->out = fdopen(out[0], "r");
+	if (!wl->out)
+		return -errno;
+	return read_line(wl->out, wl->ready, sizeof(wl->ready), "ready");
+}
+
 int cw_wl__start(struct cw_wl *wl, const char *name, const char *const args[])
 {
 	return cw_wl__start_prep(wl, name, args, NULL);
@@ -194,44 +217,18 @@ int cw_wl__start_prep(struct cw_wl *wl, const char *name, const char *const args
 {
 	char path[PATH_MAX + 64];
 	const char *argv[16];
-	int in[2], out[2], n = 0;
+	int n = 0;
 
-	memset(wl, 0, sizeof(*wl));
 	argv[n++] = cw_workload_path(name, path, sizeof(path));
 	for (; args && *args && n < 15; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
-		return -errno;
-	wl->pid = fork_exec(argv, prep, in[0], out[1], -1);
-	if (wl->pid < 0)
-		return wl->pid;
-	close(in[0]);
-	close(out[1]);
-	wl->in_fd = in[1];
-	wl->out = fdopen(out[0], "r");
-	if (!wl->out)
-		return -errno;
-	return read_line(wl->out, wl->ready, sizeof(wl->ready), "ready");
+	return wl_start(wl, argv, prep, -1);
 }
 
 int cw_wl__start_cmd(struct cw_wl *wl, const char *const argv[], int err_fd)
 {
-	int in[2], out[2];
-
-	memset(wl, 0, sizeof(*wl));
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
-		return -errno;
-	wl->pid = fork_exec(argv, NULL, in[0], out[1], err_fd);
-	if (wl->pid < 0)
-		return wl->pid;
-	close(in[0]);
-	close(out[1]);
-	wl->in_fd = in[1];
-	wl->out = fdopen(out[0], "r");
-	if (!wl->out)
-		return -errno;
-	return read_line(wl->out, wl->ready, sizeof(wl->ready), "ready");
+	return wl_start(wl, argv, NULL, err_fd);
 }
 
 int cw_wl__send(struct cw_wl *wl, const char *line)
