@@ -461,6 +461,29 @@ TEST(trap_free_tracing_counts)
 }
 
 /*
+ * A budget of 100% is always met: started off, attached at the first tick the target
+ * runs (nothing to pay for in advance, nothing can be saved), and never detached; started
+ * on, never detached.
+ */
+TEST(budget_of_all_is_always_met)
+{
+	struct cw_governor_stats st;
+	struct sim s;
+
+	SIM(&s, 100, CPU / 2);
+	TIMELINE(&s, 10000, { 100, ATT },);
+	sim_fini(&s);
+
+	SIM(&s, 100, 2 * CPU);
+	s.on = 1;
+	TIMELINE(&s, 10000, );
+	cw_governor__stats(s.g, &st);
+	EXPECT_EQ(1000, st.coverage_permille);
+	EXPECT_TRUE(st.share_pct == 100);
+	sim_fini(&s);
+}
+
+/*
  * Credit saved while cheap is capped at one window at a share of 1 (950 ms): a target
  * cheap for 100 s that turns to 50% pays for its first expensive window and one more from
  * it, then waits 79 ticks, as if it had saved 55 ms.

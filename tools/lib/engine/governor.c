@@ -183,8 +183,8 @@ static int tick_off(struct cw_governor *g, const struct cw_governor_tick *t, __u
 		window_start(g, g->window_ns);
 	}
 	book(g, rate, cpu_rate, dt);
-	/* a target that ran nothing yet has paid for nothing */
-	return g->credit > 0 && g->credit >= need(g) ? CW_GOVERNOR_ATTACH : CW_GOVERNOR_KEEP;
+	/* a target that never ran has paid for nothing, and its need is not known */
+	return g->cpu_peak > 0 && g->credit >= need(g) ? CW_GOVERNOR_ATTACH : CW_GOVERNOR_KEEP;
 }
 
 int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
