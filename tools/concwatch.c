@@ -1266,7 +1266,9 @@ static int live_finish(struct live *lv)
 /*
  * The share of time the lock calls were traced, from the ticks (a governed trace's say
  * CW_F_NO_UPROBES while its lock probes were detached). Not governed: a trace that saw
- * them throughout, or none of the time (--no-uprobes).
+ * them throughout, or none of the time (--no-uprobes). A live trace under a budget is
+ * governed whatever its ticks say: the governor starts with the probes off, and a short
+ * one may end before it has paid for a window.
  */
 static void set_coverage(struct cw_report_target *t, const struct cw_engine *eng)
 {
@@ -1276,9 +1278,9 @@ static void set_coverage(struct cw_report_target *t, const struct cw_engine *eng
 	if (c->ticks && c->ticks_no_uprobes && c->ticks_no_uprobes < c->ticks) {
 		t->governed = 1;
 		t->coverage_permille = (c->ticks - c->ticks_no_uprobes) * 1000 / c->ticks;
-	} else if (env.max_overhead_pct > 0 && !c->ticks_no_uprobes) {
+	} else if (env.max_overhead_pct > 0) {
 		t->governed = 1;
-		t->coverage_permille = 1000;
+		t->coverage_permille = c->ticks_no_uprobes ? 0 : 1000;
 	}
 }
 

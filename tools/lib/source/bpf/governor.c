@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The cost governor of live attach (cw_source_opts.max_overhead_pct, --max-overhead): each
- * tick, what the lock uprobes cost the targets (the cost records of cost.c, through
- * engine/cost.h) against the targets' own CPU time (/proc/PID/stat), to engine/governor.h,
- * whose decision is carried out here: the lock uprobes of every traced process detached,
- * or attached again. The futex, scheduler and kernel-lock tracepoints stay on throughout.
+ * tick, what tracing costs the targets (the cost records of cost.c, through engine/cost.h:
+ * the lock uprobes when attached, and the tracepoint programs always) against the targets'
+ * own CPU time (/proc/PID/stat), to engine/governor.h, whose decision is carried out here:
+ * the lock uprobes of every traced process detached, or attached again. The futex,
+ * scheduler and kernel-lock tracepoints stay on throughout.
+ *
+ * Tracing starts with the lock uprobes off (gov_off from the start: the processes are
+ * added without them), so that the governor pays for its first window before it is
+ * traced at full cost: a short load under a tight budget is never traced at the default
+ * mode's cost. Starting off also saves an attach and a detach at each start. Not under a
+ * budget of 100%, which is always met (the dashboard's --max-overhead 100: no budget).
  *
  * At a detach the held sets and the acquires in progress are forgotten (held_sets,
  * pending_locks emptied), so that a lock taken while nothing watched is never the held
@@ -134,11 +141,21 @@ int cw_bpf__govern_start(struct bpf_source *s)
 	if (s->opts.max_overhead_pct <= 0)
 		return 0;
 	err = cw_governor__new(&o, &s->gov);
-	if (err)
+	if (err) {
 		cw_bpf__set_err(s, "--max-overhead %g: %s", s->opts.max_overhead_pct,
 				err == -EINVAL ? "a share of the target's CPU time in (0, 100]" :
 						 strerror(-err));
-	return err;
+		return err;
+	}
+	/*
+	 * Before any process is added: none gets its lock probes until the governor says.
+	 * A budget of all of the target's CPU time is always met: nothing to pay for first.
+	 */
+	if (s->opts.max_overhead_pct < 100) {
+		s->gov_off = 1;
+		s->emit.tick_flags |= CW_F_NO_UPROBES;
+	}
+	return 0;
 }
 
 int cw_bpf__govern(struct bpf_source *s, __u64 now)
@@ -179,15 +196,19 @@ int cw_bpf__govern(struct bpf_source *s, __u64 now)
 				"target's CPU time (budget %g%%); detaching took %.1f ms\n",
 				st.share_pct, s->opts.max_overhead_pct, s->gov_detach_ns / 1e6);
 	} else if (d == CW_GOVERNOR_ATTACH && s->gov_off) {
+		struct cw_governor_stats st;
+
+		cw_governor__stats(s->gov, &st);
 		t0 = cw_now_ns();
 		err = attach_all(s);
 		s->gov_attach_ns = cw_now_ns() - t0;
 		s->gov_off = 0;
 		s->emit.tick_flags &= ~CW_F_NO_UPROBES;
 		if (s->opts.verbose)
-			fprintf(stderr, "concwatch: lock probes attached again (%.1f ms), lock "
-				"calls traced %.1f%% of the time so far\n", s->gov_attach_ns / 1e6,
-				cw_governor__coverage_permille(s->gov) / 10.0);
+			fprintf(stderr, "concwatch: lock probes attached%s (%.1f ms), lock "
+				"calls traced %.1f%% of the time so far\n",
+				st.detaches ? " again" : "", s->gov_attach_ns / 1e6,
+				st.coverage_permille / 10.0);
 	}
 	return err;
 }
