@@ -498,6 +498,68 @@ int cw_trace__open_preload(struct cw_source *src, const struct cw_source_opts *s
 	return ret;
 }
 
+int cw_report__run_preload(struct cw_report *r, const char *prefix, const char *const opts[],
+			   const char *name, const char *const args[], char *why, size_t len)
+{
+	char path[PATH_MAX + 64];
+	const char *argv[32];
+	int n = 0, out, err, status, ret;
+
+	memset(r, 0, sizeof(*r));
+	out = cw_tmp_file(r->json, sizeof(r->json), prefix, "json");
+	if (out < 0) {
+		snprintf(why, len, "cannot create %s: %s", r->json, strerror(errno));
+		return -1;
+	}
+	close(out);
+	err = cw_tmp_file(r->err, sizeof(r->err), prefix, "err");
+	if (err < 0) {
+		snprintf(why, len, "cannot create %s: %s", r->err, strerror(errno));
+		return -1;
+	}
+	argv[n++] = cw_bin_path();
+	argv[n++] = "run";
+	argv[n++] = "-v";
+	argv[n++] = "--backend";
+	argv[n++] = "preload";
+	argv[n++] = "--json";
+	argv[n++] = "-o";
+	argv[n++] = r->json;
+	for (; opts && *opts && n < 16; opts++)
+		argv[n++] = *opts;
+	argv[n++] = "--";
+	argv[n++] = cw_workload_path(name, path, sizeof(path));
+	argv[n++] = "-w";
+	for (; args && *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	ret = cw_wl__start_cmd(&r->wl, argv, err);
+	close(err);
+	if (ret) {
+		snprintf(why, len, "no ready line under run, stderr in %s", r->err);
+		return -1;
+	}
+	r->pid = cw_field(r->wl.ready, "pid");
+	if (r->pid <= 0) {
+		snprintf(why, len, "no pid in the ready line: %s", r->wl.ready);
+		return -1;
+	}
+	if (cw_wl__go(&r->wl)) {
+		snprintf(why, len, "no done line under run, stderr in %s", r->err);
+		return -1;
+	}
+	status = cw_wl__stop(&r->wl);
+	if (!WIFEXITED(status)) {
+		snprintf(why, len, "concwatch run: status 0x%x", status);
+		return -1;
+	}
+	if (WEXITSTATUS(status)) {
+		snprintf(why, len, "concwatch run failed, stderr in %s", r->err);
+		return -1;
+	}
+	return 0;
+}
+
 int cw_tmp_file(char *buf, size_t len, const char *prefix, const char *what)
 {
 	int fd;

@@ -136,6 +136,27 @@ int cw_jq_holds(const char *path, const char *filter);
 pid_t cw_trace_start(const char *const argv[], int out_fd, int err_fd, const char *err_path,
 		     int *status);
 
+/* A workload's run under a concwatch that writes a JSON report. */
+struct cw_report {
+	struct cw_wl wl;	/* the workload's lines */
+	char json[64];		/* the JSON report */
+	char err[64];		/* concwatch's stderr */
+	pid_t pid;		/* the workload's */
+};
+
+/*
+ * Workload name, given -w and args (NULL-terminated, may be NULL), under `concwatch run -v
+ * --backend preload --json -o FILE OPTS -- WORKLOAD -w ARGS` (opts NULL-terminated, may be
+ * NULL): run starts it with the in-process library, which cannot be given to a running
+ * process, and the workload's handshake goes through run, whose command keeps its
+ * standard input and output; the workload is let go at once and run ends when it does.
+ * The report in r->json and concwatch's stderr in r->err (new files from cw_tmp_file()
+ * with prefix), the workload's lines in r->wl, its pid (from its ready line) in r->pid.
+ * 0 once run exited 0, else -1 with what went wrong in why.
+ */
+int cw_report__run_preload(struct cw_report *r, const char *prefix, const char *const opts[],
+			   const char *name, const char *const args[], char *why, size_t len);
+
 /* Expect a jq filter (printf format) to hold on the JSON file r->json. */
 #define EXPECT_JQ(r, ...)                                                              \
 	do {                                                                           \

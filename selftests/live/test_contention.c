@@ -38,16 +38,6 @@
 #include "kselftest_harness.h"
 #include "cwtest.h"
 
-/* A workload's run under `concwatch report --json`. */
-struct report {
-	struct cw_wl wl;
-	char json[64];		/* the JSON report */
-	char err[64];		/* concwatch's stderr */
-	pid_t pid;		/* the workload's */
-	int no_uprobes;		/* 1: --no-uprobes; 2: --backend kmod, which has its own;
-				 * PRELOAD: run --backend preload */
-};
-
 /*
  * The preload variants: `concwatch run --backend preload` starts the workload with the
  * in-process library (it cannot be given to a running process), and the BPF programs
@@ -96,61 +86,13 @@ static void kmod_for(int no_uprobes, int *loaded, const char **why, char *buf, s
 }
 
 /*
- * Run workload name (with -w and args) under `concwatch run -v --backend preload --json`:
- * the workload's handshake goes through run, whose command keeps its standard input and
- * output; run ends when the workload does, with its status (0).
- */
-static void preload_run_at(struct __test_metadata *_metadata, struct report *r,
-			   const char *name, const char *const args[], const char *threshold)
-{
-	char path[PATH_MAX + 64];
-	const char *argv[24];
-	int n = 0, out, err, status, i;
-
-	memset(r, 0, sizeof(*r));
-	r->no_uprobes = PRELOAD;
-	out = cw_tmp_file(r->json, sizeof(r->json), "cw-contention", "json");
-	ASSERT_LE(0, out);
-	close(out);
-	err = cw_tmp_file(r->err, sizeof(r->err), "cw-contention", "err");
-	ASSERT_LE(0, err);
-	argv[n++] = cw_bin_path();
-	argv[n++] = "run";
-	argv[n++] = "-v";
-	argv[n++] = "--backend";
-	argv[n++] = "preload";
-	argv[n++] = "--json";
-	argv[n++] = "-o";
-	argv[n++] = r->json;
-	if (threshold) {
-		argv[n++] = "--hotspot-threshold";
-		argv[n++] = threshold;
-	}
-	argv[n++] = "--";
-	argv[n++] = cw_workload_path(name, path, sizeof(path));
-	argv[n++] = "-w";
-	for (i = 0; args && args[i] && i < 10; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	i = cw_wl__start_cmd(&r->wl, argv, err);
-	close(err);
-	ASSERT_EQ(0, i) TH_LOG("no ready line under run, stderr in %s", r->err);
-	r->pid = cw_field(r->wl.ready, "pid");
-	ASSERT_LT(0, r->pid);
-	ASSERT_EQ(0, cw_wl__go(&r->wl)) TH_LOG("no done line under run, stderr in %s", r->err);
-	status = cw_wl__stop(&r->wl);
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("concwatch run: status 0x%x", status);
-	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("concwatch run failed, stderr in %s", r->err);
-}
-
-/*
  * Run workload name (with -w and args) under `concwatch report -v --json [--no-uprobes]
  * -p PID`: start it, attach, wait until concwatch says it is tracing, let the workload
  * do its work, stop it, and wait for concwatch, which ends when its target does and
  * exits 0. The report is in r->json; the workload's lines in r->wl. The preload variants
- * go through preload_run_at().
+ * go through cw_report__run_preload().
  */
-static void report_run_at(struct __test_metadata *_metadata, struct report *r,
+static void report_run_at(struct __test_metadata *_metadata, struct cw_report *r,
 			  const char *name, const char *const args[], int no_uprobes,
 			  const char *threshold)
 {
@@ -161,11 +103,15 @@ static void report_run_at(struct __test_metadata *_metadata, struct report *r,
 	pid_t cw;
 
 	if (no_uprobes == PRELOAD) {
-		preload_run_at(_metadata, r, name, args, threshold);
+		const char *opts[] = { "--hotspot-threshold", threshold, NULL };
+		char why[256];
+
+		ASSERT_EQ(0, cw_report__run_preload(r, "cw-contention", threshold ? opts : NULL,
+						    name, args, why, sizeof(why)))
+			TH_LOG("%s", why);
 		return;
 	}
 	memset(r, 0, sizeof(*r));
-	r->no_uprobes = no_uprobes;
 	for (i = 0; args && args[i] && i < 10; i++)
 		wl_args[i + 1] = args[i];
 	ASSERT_EQ(0, cw_wl__start(&r->wl, name, wl_args));
@@ -204,7 +150,7 @@ static void report_run_at(struct __test_metadata *_metadata, struct report *r,
 }
 
 /* report_run_at() with the default hotspot threshold. */
-static void report_run(struct __test_metadata *_metadata, struct report *r, const char *name,
+static void report_run(struct __test_metadata *_metadata, struct cw_report *r, const char *name,
 		       const char *const args[], int no_uprobes)
 {
 	report_run_at(_metadata, r, name, args, no_uprobes, NULL);
@@ -213,7 +159,7 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 static void show(const char *path);
 
 /* Keep the files of a failed test, to be read (and show the gist); remove a passed one's. */
-static void report_done(struct __test_metadata *_metadata, struct report *r)
+static void report_done(struct __test_metadata *_metadata, struct cw_report *r)
 {
 	if (_metadata->passed && !_metadata->skip) {
 		if (r->json[0])
@@ -245,7 +191,7 @@ static void show(const char *path)
 }
 
 /* The address after "key=" in a ready line, lower case as JSON says it. */
-static unsigned long long addr_of(const struct report *r, const char *key)
+static unsigned long long addr_of(const struct cw_report *r, const char *key)
 {
 	return (unsigned long long)cw_field(r->wl.ready, key);
 }
@@ -285,7 +231,7 @@ static const char *list_of(const char *line, const char *key, char *buf, size_t 
 #define HOT_COLD_EVERY 100
 
 FIXTURE(hot) {
-	struct report r;
+	struct cw_report r;
 	int kmod_loaded;	/* the module was loaded for it: unloaded after */
 	long long waited;	/* the workload's own wait for hot_lock, ns */
 	long iters;
@@ -567,7 +513,7 @@ TEST_F_TIMEOUT(run, fail_on_contention_hotspot, 300)
 /* ---- condition-variable ping-pong ---- */
 
 FIXTURE(condpp) {
-	struct report r;
+	struct cw_report r;
 };
 
 FIXTURE_VARIANT(condpp) {
@@ -680,7 +626,7 @@ TEST_F_TIMEOUT(condpp, report, 300)
 /* ---- a futex used directly ---- */
 
 FIXTURE(rawfutex) {
-	struct report r;
+	struct cw_report r;
 	int kmod_loaded;	/* the module was loaded for it: unloaded after */
 };
 
@@ -764,7 +710,7 @@ TEST_F_TIMEOUT(rawfutex, report, 300)
 /* ---- the kernel's mmap_lock ---- */
 
 FIXTURE(klock) {
-	struct report r;
+	struct cw_report r;
 	int kmod_loaded;	/* the module was loaded for it: unloaded after */
 };
 
@@ -834,7 +780,7 @@ TEST_F_TIMEOUT(klock, mmap_lock_write_contention, 300)
 /* ---- a priority-inheritance mutex ---- */
 
 FIXTURE(pi) {
-	struct report r;
+	struct cw_report r;
 };
 
 FIXTURE_VARIANT(pi) {

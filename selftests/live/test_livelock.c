@@ -40,55 +40,11 @@
 
 #define PRELOAD 3		/* a variant's no_uprobes: run --backend preload */
 
-struct report {
-	struct cw_wl wl;
-	char json[64];
-	char err[64];
-};
-
 /*
- * wl_livelock -w ROUNDS 1000 mode under `concwatch run --backend preload --json -o FILE`,
- * which traces it from its exec: before "go" its threads only wait at a barrier.
+ * wl_livelock -w ROUNDS 1000 mode under `concwatch report --json -o FILE -p PID`, or
+ * (PRELOAD) under `concwatch run --backend preload --json -o FILE`.
  */
-static void preload_run(struct __test_metadata *_metadata, struct report *r, const char *mode)
-{
-	char rounds[16], wl[PATH_MAX + 64];
-	const char *argv[16];
-	int n = 0, out, err, status;
-
-	memset(r, 0, sizeof(*r));
-	snprintf(rounds, sizeof(rounds), "%d", ROUNDS);
-	out = cw_tmp_file(r->json, sizeof(r->json), "cw-livelock", "json");
-	ASSERT_LE(0, out);
-	close(out);
-	err = cw_tmp_file(r->err, sizeof(r->err), "cw-livelock", "err");
-	ASSERT_LE(0, err);
-	argv[n++] = cw_bin_path();
-	argv[n++] = "run";
-	argv[n++] = "-v";
-	argv[n++] = "--backend";
-	argv[n++] = "preload";
-	argv[n++] = "--json";
-	argv[n++] = "-o";
-	argv[n++] = r->json;
-	argv[n++] = "--";
-	argv[n++] = cw_workload_path("wl_livelock", wl, sizeof(wl));
-	argv[n++] = "-w";
-	argv[n++] = rounds;
-	argv[n++] = "1000";
-	argv[n++] = mode;
-	argv[n] = NULL;
-	n = cw_wl__start_cmd(&r->wl, argv, err);
-	close(err);
-	ASSERT_EQ(0, n) TH_LOG("no ready line under run, stderr in %s", r->err);
-	ASSERT_EQ(0, cw_wl__go(&r->wl)) TH_LOG("no done line under run, stderr in %s", r->err);
-	status = cw_wl__stop(&r->wl);
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("concwatch run: status 0x%x", status);
-	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("concwatch run failed, stderr in %s", r->err);
-}
-
-/* wl_livelock -w ROUNDS 1000 mode under `concwatch report --json -o FILE -p PID`. */
-static void report_run(struct __test_metadata *_metadata, struct report *r, const char *mode,
+static void report_run(struct __test_metadata *_metadata, struct cw_report *r, const char *mode,
 		       int no_uprobes)
 {
 	char rounds[16];
@@ -98,12 +54,17 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 	int n = 0, out, err, status = 0;
 	pid_t cw;
 
+	snprintf(rounds, sizeof(rounds), "%d", ROUNDS);
 	if (no_uprobes == PRELOAD) {
-		preload_run(_metadata, r, mode);
+		char why[256];
+
+		/* run traces it from its exec: before "go" its threads only wait at a barrier */
+		ASSERT_EQ(0, cw_report__run_preload(r, "cw-livelock", NULL, "wl_livelock",
+						    wl_args + 1, why, sizeof(why)))
+			TH_LOG("%s", why);
 		return;
 	}
 	memset(r, 0, sizeof(*r));
-	snprintf(rounds, sizeof(rounds), "%d", ROUNDS);
 	ASSERT_EQ(0, cw_wl__start(&r->wl, "wl_livelock", wl_args));
 	snprintf(pid, sizeof(pid), "%d", r->wl.pid);
 	out = cw_tmp_file(r->json, sizeof(r->json), "cw-livelock", "json");
@@ -140,7 +101,7 @@ static void report_run(struct __test_metadata *_metadata, struct report *r, cons
 #define LIVELOCKS "[.findings[] | select(.kind == \"livelock\")]"
 
 FIXTURE(ll) {
-	struct report r;
+	struct cw_report r;
 	int kmod_loaded;	/* the module, by this test: unloaded after */
 };
 
