@@ -46,41 +46,21 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=cpu
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 reps=5
 modes=contended,uncontended,futex
-usage() {
-	sed -n 's/^# Usage: run-cpu.sh/usage: run-cpu.sh/p' "$0" >&2
-	exit 2
-}
-while getopts "r:m:" opt; do
-	case $opt in
-	r) reps=$OPTARG ;;
-	m) modes=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || usage
-[[ $reps =~ ^[1-9][0-9]*$ ]] || usage
-O=${1:-$top/build}
-IFS=, read -r -a modes <<<"$modes"
-for m in "${modes[@]}"; do
-	case $m in contended | uncontended | futex) ;; *) usage ;; esac
-done
+parse_options "r=reps m=modes" "$@"
+counts "$reps"
+modes_of "$modes" contended uncontended futex
 
 CPU=$O/bench/cpu
 CW=$O/concwatch
 FLOOR=$O/bench/floor
-for f in "$CPU" "$CW" "$FLOOR"; do
-	if [ ! -x "$f" ]; then
-		echo "cpu: $f is missing: make -C $top/bench build" >&2
-		exit 1
-	fi
-done
-if [ "$(id -u)" != 0 ]; then
-	echo "cpu: skipped: BPF programs need root"
-	exit 0
-fi
+need_built "make -C $top/bench build" "$CPU" "$CW" "$FLOOR"
+need_root
 
 scale=${CPU_SCALE:-1}
 div=${CPU_DEFAULT_DIV:-10}
@@ -98,7 +78,7 @@ n_of() { # config mode: iterations per thread
 }
 
 configs=(untraced)
-if "$CW" report --help 2>&1 | grep -q -- '--no-uprobes'; then
+if report_has --no-uprobes; then
 	configs+=(floor no-uprobes)
 	no_uprobes=1
 else
@@ -118,10 +98,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-BENCH=cpu
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 
 forget() {
 	rm -f "$tmp"/*.out "$tmp"/*.err "$tmp"/in
@@ -187,14 +163,8 @@ run_traced() { # config mode n
 	cw_cpu=
 	[ -s "$tmp/perf.txt" ] && cw_cpu=$(awk -F, '$3 == "task-clock" { printf "%.0f", $1 }' \
 		"$tmp/perf.txt")
-	cw_lost=$(sed -n 's/^Lost events: \([0-9]*\).*/\1/p' "$tmp/cw.out")
+	cw_lost=$(lost_events "$tmp/cw.out")
 	[ -n "$cw_lost" ] || cw_lost=?
-}
-
-median() {
-	tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 }
-		END { if (!NR) { print "-"; exit }
-		      print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 echo "cpu benchmark: kernel $(uname -r), $(getconf GNU_LIBC_VERSION), $(nproc) CPUs;" \
@@ -266,7 +236,7 @@ echo "targets: $verdict (no-uprobes: contended +5% CPU," \
 	"uncontended +1%; fl/untr, nu/untr, def/untr: the target's CPU per operation under" \
 	"the floor, --no-uprobes, the default mode over untraced)"
 for k in "${!lost[@]}"; do
-	l=$(echo "${lost[$k]}" | tr ' ' '\n' | grep -v '^0\?$' | paste -s -d ' ')
+	l=$(echo "${lost[$k]}" | nonzero)
 	[ -z "$l" ] || echo "  lost events, $k: $l"
 done
 exit 0

@@ -48,33 +48,18 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=memcached
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 reps=3
 conc=4
 execn=10000
-usage() {
-	sed -n 's/^# Usage: run-memcached.sh/usage: run-memcached.sh/p' "$0" >&2
-	exit 2
-}
-while getopts "r:c:e:" opt; do
-	case $opt in
-	r) reps=$OPTARG ;;
-	c) conc=$OPTARG ;;
-	e) execn=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || usage
-for v in "$reps" "$conc" "$execn"; do
-	[[ $v =~ ^[1-9][0-9]*$ ]] || usage
-done
-O=${1:-$top/build}
+parse_options "r=reps c=conc e=execn" "$@"
+counts "$reps" "$conc" "$execn"
 CW=$O/concwatch
 
-if [ ! -x "$CW" ]; then
-	echo "memcached: $CW is missing: make -C $top" >&2
-	exit 1
-fi
+need_built "make -C $top" "$CW"
 MEMCACHED=$(command -v memcached 2>/dev/null)
 MEMCSLAP=$(command -v memcslap 2>/dev/null)
 if [ -z "$MEMCACHED" ] || [ -z "$MEMCSLAP" ]; then
@@ -82,26 +67,23 @@ if [ -z "$MEMCACHED" ] || [ -z "$MEMCSLAP" ]; then
 		"(apt install memcached libmemcached-tools; scripts/deps.sh does)"
 	exit 0
 fi
-if [ "$(id -u)" != 0 ]; then
-	echo "memcached: skipped: BPF programs need root"
-	exit 0
-fi
+need_root
 
 configs=(untraced)
-if "$CW" report --help 2>&1 | grep -q -- '--no-uprobes'; then
+if report_has --no-uprobes; then
 	configs+=(no-uprobes)
 	no_uprobes=1
 else
 	no_uprobes=
 fi
-if "$CW" report --help 2>&1 | grep -q -- '--max-overhead'; then
+if report_has --max-overhead; then
 	configs+=(governed)
 	governed=1
 else
 	governed=
 fi
 # the estimate of the default cell (JSON "cost"; --measure-cost came after --max-overhead)
-if "$CW" report --help 2>&1 | grep -q -- '--measure-cost'; then
+if report_has --measure-cost; then
 	measure_cost=1
 else
 	measure_cost=
@@ -122,18 +104,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-BENCH=memcached
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
-
 # lib.sh's, but SIGKILL at the end: until process $1 (a child) exits, at most $2 s.
-wait_exit() {
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$1" 2>/dev/null && kill -KILL "$1"
+wait_exit() { # pid s
+	gone_within "$1" "$2" || kill -KILL "$1"
 	wait "$1"
 }
 
@@ -239,15 +212,9 @@ run_one() { # config
 		if [ -n "$json" ]; then
 			json_figures "$1"
 		else
-			cw_lost=$(sed -n 's/^Lost events: \([0-9]*\).*/\1/p' "$tmp/cw.out")
+			cw_lost=$(lost_events "$tmp/cw.out")
 		fi
 	fi
-}
-
-median() {
-	tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 }
-		END { if (!NR) { print "-"; exit }
-		      print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 echo "memcached benchmark: $("$MEMCACHED" -V), -t 4, memcslap get, concurrency $conc," \
@@ -306,7 +273,7 @@ for c in untraced no-uprobes governed default; do
 	}'
 done
 for c in no-uprobes governed default; do
-	l=$(echo "${lost[$c]:-}" | tr ' ' '\n' | grep -v '^0\?$' | paste -s -d ' ')
+	l=$(echo "${lost[$c]:-}" | nonzero)
 	[ -z "$l" ] || echo "  lost events, $c: $l"
 done
 [ -n "$governed" ] || exit 0
