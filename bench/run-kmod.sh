@@ -28,30 +28,17 @@
 set -u -o pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="kmod bench"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 reps=5
-usage() {
-	sed -n 's/^# Usage: run-kmod.sh/usage: run-kmod.sh/p' "$0" >&2
-	exit 2
-}
-while getopts "r:" opt; do
-	case $opt in
-	r) reps=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || usage
-[[ $reps =~ ^[1-9][0-9]*$ ]] || usage
-O=${1:-$top/build}
+parse_options "r=reps" "$@"
+counts "$reps"
 n_untraced=${KMOD_N_UNTRACED:-2000000}
 n_traced=${KMOD_N_TRACED:-20000}
 
-for f in "$O/bench/locks" "$O/concwatch"; do
-	if [ ! -x "$f" ]; then
-		echo "kmod bench: $f is missing: make -C $top/bench build && make" >&2
-		exit 1
-	fi
-done
+need_built "make -C $top/bench build && make" "$O/bench/locks" "$O/concwatch"
 
 bed=$(mktemp -d) || exit 1
 trap 'rm -rf "$bed"' EXIT

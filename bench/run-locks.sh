@@ -46,43 +46,25 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=locks
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 reps=5
 modes=uncontended,contended,nested
-usage() {
-	sed -n 's/^# Usage: run-locks.sh/usage: run-locks.sh/p' "$0" >&2
-	exit 2
-}
-while getopts "r:m:" opt; do
-	case $opt in
-	r) reps=$OPTARG ;;
-	m) modes=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || usage
-[[ $reps =~ ^[1-9][0-9]*$ ]] || usage
-O=${1:-$top/build}
-IFS=, read -r -a modes <<<"$modes"
-for m in "${modes[@]}"; do
-	case $m in uncontended | contended | nested) ;; *) usage ;; esac
-done
+parse_options "r=reps m=modes" "$@"
+counts "$reps"
+modes_of "$modes" uncontended contended nested
 
 LOCKS=$O/bench/locks
 FLOOR=$O/bench/floor
 CW=$O/concwatch
 # where concwatch looks for it (beside itself) unless the environment names another
 PRELOAD_LIB=${CONCWATCH_PRELOAD_LIB:-$O/libconcwatch-preload.so}
-for f in "$LOCKS" "$FLOOR" "$CW" "$PRELOAD_LIB"; do
-	if [ ! -x "$f" ] && { [ "$f" != "$PRELOAD_LIB" ] || [ ! -r "$f" ]; }; then
-		echo "locks: $f is missing: make -C $top/bench build" >&2
-		exit 1
-	fi
-done
-if [ "$(id -u)" != 0 ]; then
-	echo "locks: skipped: BPF programs need root"
-	exit 0
-fi
+need_built "make -C $top/bench build" "$LOCKS" "$FLOOR" "$CW"
+# the library is loaded, not run: readable is enough
+[ -r "$PRELOAD_LIB" ] || need_built "make -C $top/bench build" "$PRELOAD_LIB"
+need_root
 
 scale=${LOCKS_SCALE:-1}
 # ~1 s each here: an untraced pair ~15 ns (contended ~70), in-process ~45 ns (contended
@@ -118,10 +100,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-BENCH=locks
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 
 # The outputs of the last run, which fail() shows.
 forget() {
@@ -179,7 +157,7 @@ cw_has_run() {
 # From concwatch's report in file $1: lost_n (events lost), lost_line (how many of which
 # kind), events (how many it traced).
 report_lost() { # file what
-	lost_n=$(sed -n 's/^Lost events: \([0-9]*\).*/\1/p' "$1")
+	lost_n=$(lost_events "$1")
 	[ -n "$lost_n" ] || fail "$2: no \"Lost events\" line in the report"
 	lost_line=$(sed -n 's/^Lost events: //p' "$1")
 	events=$(sed -n 's/^concwatch .* traced, \([0-9]*\) events$/\1/p' "$1")
@@ -245,11 +223,6 @@ run_bpftrace() { # mode n
 	wait_line "$tmp/bt.out" '^live' "$bpid" 60 || fail "bpftrace $1: bpftrace did not attach"
 	go_and_result "bpftrace $1"
 	wait_exit "$bpid" 30
-}
-
-median() {
-	tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 }
-		END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 cw_run=
