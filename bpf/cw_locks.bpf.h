@@ -38,6 +38,7 @@
 #define CW_RULES_HOOK static __always_inline
 #include "concwatch/lockrules.h"
 #include "concwatch/glibc.h"
+#include "concwatch/preload.h"
 
 /* A glibc lock's futex words are within its first 16 bytes (rwlock: +0..+12). */
 #define CW_LOCK_WORDS 16
@@ -516,6 +517,115 @@ static __always_inline __u32 lock_owner(__u64 addr, __u8 kind, __u16 attr)
 }
 
 /*
+ * Processes the in-process library records (run --backend preload, no uprobe on their
+ * lock calls): where each of their threads keeps the address of its slot, from its thread
+ * pointer (cw_preload_region.tls_slot). Set from userspace at the library's hello.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __s64);
+} library_procs SEC(".maps");
+
+/* A slot's wait words (struct cw_preload_thread, from wait_seq). */
+struct library_wait {
+	__u32 seq;
+	__u32 owner;
+	__u64 addr;
+	__u64 since;
+	__u64 stack;
+	__u64 ended;
+	__u8 kind;
+	__u8 op;
+	__u8 pad[6];
+};
+
+/*
+ * library_wait()'s copy, per CPU: sched_switch's call chain has no room for it on the BPF
+ * stack, and it runs with its run queue locked, one program at a time on a CPU.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct library_wait);
+} library_wait_buf SEC(".maps");
+
+_Static_assert(__builtin_offsetof(struct cw_preload_thread, wait_kind) -
+		       __builtin_offsetof(struct cw_preload_thread, wait_seq) ==
+	       __builtin_offsetof(struct library_wait, kind), "library wait words moved");
+
+/*
+ * The wait thread tid (task t, the current task: its memory is mapped) of process tgid is
+ * in, by the library's own words, into *w, when the futex word uaddr it goes to sleep on is
+ * that lock's (not a condvar's: cond_wait takes its mutex back in the lock call): its
+ * lock, or 0. Its holder is the lock's owner word now (woken and asleep again, another
+ * thread may have taken it first, as in acquire_sleeps()), else the one the library saw
+ * at the start of the wait. The words cannot change under the read: only their thread
+ * writes them, and it is here, in the kernel. A slot that is not the thread's (a forked
+ * child's copy of its parent's TLS, before its first lock call) is told by its tid.
+ */
+static __always_inline __u64 library_wait(struct task_struct *t, __u32 tgid, __u32 tid,
+					  __u64 uaddr, struct library_wait *w)
+{
+	__s64 *off = bpf_map_lookup_elem(&library_procs, &tgid);
+	__u64 slot = 0, fsbase;
+	__u32 slot_tid = 0, now;
+
+	if (!w || !off || !*off)
+		return 0;
+	fsbase = BPF_CORE_READ(t, thread.fsbase);
+	if (bpf_probe_read_user(&slot, sizeof(slot), (void *)(fsbase + *off)) || !slot)
+		return 0;
+	if (bpf_probe_read_user(&slot_tid, sizeof(slot_tid),
+				(void *)(slot + __builtin_offsetof(struct cw_preload_thread, tid))) ||
+	    slot_tid != tid)
+		return 0;
+	if (bpf_probe_read_user(w, sizeof(*w),
+				(void *)(slot + __builtin_offsetof(struct cw_preload_thread,
+								   wait_seq))) ||
+	    (w->seq & 1) || !w->addr || uaddr - w->addr >= CW_LOCK_WORDS) {
+		w->addr = 0;
+		return 0;
+	}
+	now = lock_owner(w->addr, w->kind, 0);
+	if (now)
+		w->owner = now;
+	return w->addr;
+}
+
+/*
+ * A real-time thread (tid of tgid) the library records sleeps in its wait w (reason
+ * CW_OFFCPU_LOCK), or is woken from it (CW_OFFCPU_NONE): the blocked-acquire record the
+ * library would send only for a wait a drain finds, for the priority rules (a latent
+ * inversion lasts a millisecond). Real-time threads only: they are few, and a contended
+ * lock of others can sleep a million times a second.
+ */
+static __always_inline void emit_library_blocked(__u32 tgid, __u32 tid, __u32 reason,
+						 __u64 addr, __u64 since, __u64 stack,
+						 __u32 owner, __u8 kind, __u8 op)
+{
+	struct cw_ev_blocked *e = cw_reserve(sizeof(*e), CW_EV_BLOCKED);
+
+	if (!e)
+		return;
+	e->hdr.pid = tgid;
+	e->hdr.tid = tid;
+	e->addr = addr;
+	e->since_ns = since;
+	e->stack_id = stack;
+	e->owner_tid = owner;
+	e->reason = reason;
+	e->kind = kind;
+	e->op = op;
+	e->pad = 0;
+	e->futex_op = 0;
+	e->readers = 0;
+	cw_submit(e);
+}
+
+/*
  * The blocked-acquire record of p (events.h): reason CW_OFFCPU_LOCK as its wait begins,
  * CW_OFFCPU_NONE when the acquire returned. Rare (acquires that blocked): always sent.
  */
@@ -627,12 +737,13 @@ static __always_inline int lock_reset(struct pt_regs *ctx, __u64 addr, __u8 kind
 /*
  * Thread tid, the current task, goes to sleep in its acquire's futex wait on the lock
  * (sched_switch, cw_sched.bpf.h): the first time in this acquire, its dependencies
- * (lockrules.h) and its blocked record. At the switch rather than at the futex call:
- * the futex program's stack walk leaves too little of the 512 bytes for the rules'
- * frames (an edge record is built on the stack), a program of its own would run for
- * every futex call of the machine, and only a wait that sleeps is a block.
+ * (lockrules.h) and its blocked record. At the switch rather than at the futex call: the
+ * futex program's stack walk leaves too little of the 512 bytes for the rules' frames
+ * (an edge record is built on the stack), a program of its own would run for every futex
+ * call of the machine, and only a wait that sleeps is a block. Returns the lock's holder
+ * (0: none known, or no probed acquire).
  */
-__noinline int acquire_sleeps(__u32 tid)
+__noinline __u32 acquire_sleeps(__u32 tid)
 {
 	struct pending_lock *p = bpf_map_lookup_elem(&pending_locks, &tid);
 
@@ -651,14 +762,14 @@ __noinline int acquire_sleeps(__u32 tid)
 			p->blocked_owner = owner;
 			emit_blocked(p, CW_OFFCPU_LOCK, owner, 0);
 		}
-		return 0;
+		return owner;
 	}
 	p->blocked = 1;
 	p->blocked_owner = owner;
 	p->a.gen = lock_gen(bpf_get_current_pid_tgid() >> 32, p->a.addr);
 	cw_rules_waits(held_set_of(tid, 0), &p->a, NULL);
 	emit_blocked(p, CW_OFFCPU_LOCK, owner, 0);
-	return 0;
+	return owner;
 }
 
 #endif /* __CW_LOCKS_BPF_H */

@@ -103,7 +103,8 @@ static inline __u32 cw_site_bucket(__u64 v)
 struct cw_thread_sched {
 	__u32 tgid;
 	__u8 state;		/* CW_OFFCPU_* while off CPU; CW_OFFCPU_NONE while on CPU */
-	__u8 pad[3];
+	__u8 library_blocked;	/* asleep in a wait the library records, said (CW_EV_BLOCKED) */
+	__u8 pad[2];
 	__u64 since_ns;		/* when its accounting began (first event seen) */
 	__u64 state_ts;		/* when the current state began; 0: not known yet */
 	__u64 wait_addr;	/* off CPU: what it waits on (lock, futex word, kernel lock) */
@@ -126,8 +127,9 @@ struct cw_thread_sched {
 	__u32 runq_hist[CW_HIST_BUCKETS];
 	/*
 	 * Priority inversion (bpf/cw_prio.bpf.h): a real-time thread of better prio waits on
-	 * a lock this thread holds (pi_waiter 0: none); while it does, who took this
-	 * thread's CPU when it was last preempted (pre_tid 0: not known), and where.
+	 * a lock this thread holds (pi_waiter 0: none); while it does, the most important
+	 * task that had its CPU since it was last preempted (pre_tid 0: not known), and
+	 * where it was kept.
 	 */
 	__u64 pi_lock;		/* the lock pi_waiter waits on */
 	__u64 pi_since;		/* when pi_waiter began to wait (its switch-out) */
@@ -138,7 +140,7 @@ struct cw_thread_sched {
 	__u32 pre_tid;
 	__s32 pre_prio;
 	__u32 pre_policy;
-	__u32 pad2;
+	__u32 cpu;		/* the CPU it left last */
 	char pre_comm[16];
 	__u64 pi_stack;		/* its user stack id where its latest preemption while noted
 				 * took it off its CPU; 0: not taken (asleep, or back on CPU) */

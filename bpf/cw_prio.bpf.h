@@ -3,7 +3,8 @@
  * Priority inversion, measured where the scheduler decides it: a real-time thread H waits
  * in a probed acquire on a lock held by a traced thread L of worse priority, and L is
  * runnable but another task M has its CPU. The wait-for graph knows "H waits on X, held by
- * L" already (cw_locks.bpf.h, acquire_sleeps()); here:
+ * L" already (cw_locks.bpf.h, acquire_sleeps(); for a process the in-process library
+ * records, the wait words of H's slot, read at H's switch: library_wait()); here:
  *
  *  - H goes to sleep in its acquire (sched_switch, H out, reason LOCK): if H is SCHED_FIFO,
  *    _RR or _DEADLINE and its prio is better than L's, the waiter is noted in L's
@@ -56,6 +57,51 @@ static __always_inline int prio_rt_policy(__u32 policy)
 	return policy == CW_SCHED_FIFO || policy == CW_SCHED_RR || policy == CW_SCHED_DEADLINE;
 }
 
+/*
+ * By CPU number: a noted holder (tid) runnable on that CPU's run queue but not running,
+ * 0 when none. Every switch of that CPU while it waits is looked at: the most important
+ * task that ran there instead is who kept it out (prio_saw()), whoever took its CPU
+ * first. Cheap where nothing waits: an array slot read per switch.
+ */
+#define CW_PI_CPUS 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CW_PI_CPUS);
+	__type(key, __u32);
+	__type(value, __u32);
+} pi_watch SEC(".maps");
+
+static __always_inline void prio_watch(__u32 cpu, __u32 tid)
+{
+	__u32 *w = bpf_map_lookup_elem(&pi_watch, &cpu);
+
+	if (w)
+		*w = tid;
+}
+
+/*
+ * How much a task of prio that had the CPU of noted holder l explains the wait, lower is
+ * more: below the waiter, the more important; one as important as the waiter or more
+ * would have kept the waiter itself out, last.
+ */
+static __always_inline int prio_rank(const struct cw_thread_sched *l, int prio)
+{
+	return prio > l->pi_waiter_prio ? prio : 1000 - prio;
+}
+
+/* t has the CPU of noted holder l, runnable: who keeps it out, if it explains more. */
+static __always_inline void prio_saw(struct cw_thread_sched *l, struct task_struct *t)
+{
+	if (!t->pid || (l->pre_tid && prio_rank(l, t->prio) >= prio_rank(l, l->pre_prio)))
+		return;
+	l->pre_tgid = t->tgid;
+	l->pre_tid = t->pid;
+	l->pre_prio = t->prio;
+	l->pre_policy = t->policy;
+	bpf_probe_read_kernel_str(l->pre_comm, sizeof(l->pre_comm), t->comm);
+}
+
 /* Whether the waiter noted in l still sleeps in its acquire on l's lock. */
 static __always_inline int prio_waiter_waits(struct cw_thread_sched *l)
 {
@@ -66,23 +112,20 @@ static __always_inline int prio_waiter_waits(struct cw_thread_sched *l)
 }
 
 /*
- * prev (thread tid of process tgid), real-time or not, sleeps in a probed acquire on addr:
- * note it in its holder's entry when it is real-time and of better prio.
+ * prev (thread tid of process tgid), real-time or not, sleeps in an acquire on addr held
+ * by thread owner (a probed acquire, or one the in-process library records), and next
+ * takes its CPU: note it in its holder's entry when it is real-time and of better prio.
+ * A holder runnable already is watched from now on, next first when they share the CPU.
  */
 static __always_inline void prio_waits(struct task_struct *prev, __u32 tid, __u32 tgid, __u64 addr,
-				       __u64 now)
+				       __u32 owner, __u64 now, struct task_struct *next)
 {
-	__u32 policy = prev->policy, owner;
+	__u32 policy = prev->policy;
 	struct cw_thread_sched *l;
-	struct pending_lock *p;
 	int prio = prev->prio;
 
-	if (!prio_rt_policy(policy) || no_uprobes)
+	if (!prio_rt_policy(policy) || !owner || owner == tid)
 		return;
-	p = bpf_map_lookup_elem(&pending_locks, &tid);
-	if (!p || !p->blocked_owner || p->blocked_owner == tid)
-		return;
-	owner = p->blocked_owner;
 	l = bpf_map_lookup_elem(&thread_stats, &owner);
 	/* a holder of another process, or not seen yet, or as important (boosted) */
 	if (!l || l->tgid != tgid || prio >= l->prio)
@@ -95,6 +138,31 @@ static __always_inline void prio_waits(struct task_struct *prev, __u32 tid, __u3
 	l->pi_waiter_prio = prio;
 	l->pi_waiter_policy = policy;
 	l->pi_waiter = tid;
+	if (l->state != CW_OFFCPU_PREEMPTED)
+		return;
+	l->pre_tid = 0;
+	prio_watch(l->cpu, owner);
+	if (l->cpu == bpf_get_smp_processor_id() && next->pid != owner)
+		prio_saw(l, next);
+}
+
+/* A switch on this CPU, next in: a holder watched here is kept out by next, or runs. */
+static __always_inline void prio_watch_switch(struct task_struct *next)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), *w = bpf_map_lookup_elem(&pi_watch, &cpu);
+	struct cw_thread_sched *l;
+	__u32 tid;
+
+	if (!w || !*w)
+		return;
+	tid = *w;
+	l = bpf_map_lookup_elem(&thread_stats, &tid);
+	if (!l || !l->pi_waiter || l->state != CW_OFFCPU_PREEMPTED || l->cpu != cpu ||
+	    next->pid == tid) {
+		*w = 0;	/* it runs, or waits no more, or moved */
+		return;
+	}
+	prio_saw(l, next);
 }
 
 /*
@@ -159,11 +227,9 @@ static __always_inline void prio_switch_out(struct cw_thread_sched *st, struct t
 		st->pre_tid = 0; /* asleep: nobody keeps it off its CPU */
 		return;
 	}
-	st->pre_tgid = next->tgid;
-	st->pre_tid = next->pid;
-	st->pre_prio = next->prio;
-	st->pre_policy = next->policy;
-	bpf_probe_read_kernel_str(st->pre_comm, sizeof(st->pre_comm), next->comm);
+	st->pre_tid = 0;
+	prio_saw(st, next);
+	prio_watch(bpf_get_smp_processor_id(), tid);
 	if (prio_waiter_waits(st))
 		st->pi_stack = prio_stack(prev, tid);
 }

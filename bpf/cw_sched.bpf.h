@@ -156,8 +156,14 @@ static __always_inline void sched_attrs(struct cw_thread_sched *st, struct task_
 	st->cpus_allowed = t->cpus_mask.bits[0];
 }
 
-/* Why thread tid, going to sleep in state, is off CPU; *addr: what it waits on. */
-static __always_inline __u8 sched_why_blocked(__u32 tid, unsigned int state, __u64 *addr)
+/*
+ * Why thread tid (task t, the current task) of process tgid, going to sleep in state, is
+ * off CPU; *addr: what it waits on; *lw: the wait of an acquire the in-process library
+ * records (lw->addr 0: none; a probed acquire's is acquire_sleeps()'s).
+ */
+static __always_inline __u8 sched_why_blocked(struct task_struct *t, __u32 tid, __u32 tgid,
+					      unsigned int state, __u64 *addr,
+					      struct library_wait *lw)
 {
 	struct pending_klock *kl = bpf_map_lookup_elem(&pending_klocks, &tid);
 	struct pending_futex *pf;
@@ -175,6 +181,10 @@ static __always_inline __u8 sched_why_blocked(__u32 tid, unsigned int state, __u
 			*addr = lk->a.addr;
 			return CW_OFFCPU_LOCK;
 		}
+		/* ... and so does one the library records, by its words */
+		*addr = lk ? 0 : library_wait(t, tgid, tid, pf->uaddr, lw);
+		if (*addr)
+			return CW_OFFCPU_LOCK;
 		*addr = pf->uaddr;
 		return CW_OFFCPU_FUTEX;
 	}
@@ -189,6 +199,8 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 {
 	__u32 tid = prev->pid;
 	struct cw_thread_sched *st = sched_entry(tid, tgid, now, !(prev->flags & CW_PF_EXITING));
+	struct library_wait *lw = NULL;
+	__u32 owner = 0, zero = 0;
 	__u8 reason;
 
 	*addr = 0;
@@ -201,17 +213,28 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 		reason = CW_OFFCPU_PREEMPTED;
 		st->nr_involuntary++;
 	} else {
-		reason = sched_why_blocked(tid, prev_state, addr);
+		lw = bpf_map_lookup_elem(&library_wait_buf, &zero);
+		if (lw)
+			lw->addr = 0;
+		reason = sched_why_blocked(prev, tid, tgid, prev_state, addr, lw);
 		/* a probed acquire sleeps: what it waits for, once (cw_locks.bpf.h) */
-		if (reason == CW_OFFCPU_LOCK)
-			acquire_sleeps(tid);
+		if (lw && lw->addr)
+			owner = lw->owner;
+		else if (reason == CW_OFFCPU_LOCK)
+			owner = acquire_sleeps(tid);
+		/* a real-time thread's wait the library records: said now, and at its wake */
+		if (lw && lw->addr && prio_rt_policy(prev->policy)) {
+			emit_library_blocked(tgid, tid, CW_OFFCPU_LOCK, lw->addr, lw->since,
+					     lw->stack, owner, lw->kind, lw->op);
+			st->library_blocked = 1;
+		}
 		st->nr_voluntary++;
 		/* its waker came first: runnable already */
 		if (st->waking_ts)
 			reason = CW_OFFCPU_PREEMPTED;
 		/* a real-time thread waits on a lock: its holder's inversion watch */
 		if (reason == CW_OFFCPU_LOCK)
-			prio_waits(prev, tid, tgid, *addr, now);
+			prio_waits(prev, tid, tgid, *addr, owner, now, next);
 	}
 	/* it holds a lock a real-time thread waits on */
 	if (st->pi_waiter)
@@ -220,6 +243,7 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 	st->state_ts = now;
 	st->wait_addr = *addr;
 	st->waking_ts = 0;
+	st->cpu = bpf_get_smp_processor_id();
 	sched_attrs(st, prev);
 	return reason;
 }
@@ -238,6 +262,10 @@ static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid
 	/* a real-time thread waits on a lock it holds: was it kept off its CPU? */
 	if (st->pi_waiter)
 		prio_switch_in(st, state, next, prev, now);
+	if (st->library_blocked) {
+		emit_library_blocked(tgid, next->pid, CW_OFFCPU_NONE, st->wait_addr, 0, 0, 0, 0, 0);
+		st->library_blocked = 0;
+	}
 	if (state != CW_OFFCPU_NONE && state < CW_OFFCPU_MAX && st->state_ts &&
 	    now > st->state_ts) {
 		__u64 d = now - st->state_ts;
@@ -290,6 +318,8 @@ int BPF_PROG(tp_btf__sched_switch, bool preempt, struct task_struct *prev,
 	__u8 reason = CW_OFFCPU_NONE;
 	__u64 now, addr = 0;
 
+	/* a holder a real-time thread waits for is runnable here: who runs instead */
+	prio_watch_switch(next);
 	if (!prev_traced && !next_traced)
 		return 0;
 	now = bpf_ktime_get_ns();

@@ -999,6 +999,18 @@ static int live_open(struct live *lv)
 }
 
 /*
+ * The library started in process pid: the scheduler programs read its threads' lock waits
+ * (their wait-for edges, priority inversions) where it keeps them.
+ */
+static void preload_hello(void *ctx, int pid, __s64 tls_slot)
+{
+	struct live *lv = ctx;
+
+	if (cw_bpf_source__library_waits(lv->beside, pid, tls_slot) && env.verbose)
+		fprintf(stderr, "%s: %s\n", env.prog, cw_source__error(lv->beside));
+}
+
+/*
  * run --backend preload: a process the library cannot start in (a static binary, a
  * cleared environment, a secure execution) has its lock calls traced through uprobes
  * instead, and the user is told once per program. Held at its exec or fork, from its
@@ -1112,6 +1124,8 @@ static int live_launch(struct live *lv)
 		lv->preload = src;
 		ret = open_beside(&beside);
 		lv->beside = beside;
+		if (beside)
+			cw_preload_source__on_hello(src, preload_hello, lv);
 		/* the command inherits the library; concwatch's own environment stays as it was */
 		if (!ret && getenv("LD_PRELOAD"))
 			ld_preload = strdup(getenv("LD_PRELOAD"));

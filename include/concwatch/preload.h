@@ -44,8 +44,8 @@
 #define CW_PRELOAD_ENV_OPTS "CONCWATCH_PRELOAD_OPTS"
 
 #define CW_PRELOAD_MAGIC 0x52505743U	/* "CWPR" */
-#define CW_PRELOAD_VERSION 3		/* 2: the rings carry CW_EV_MMAP; 3: hello's start_ns,
-					 * exec requests, the slots' wait */
+#define CW_PRELOAD_VERSION 4		/* 2: the rings carry CW_EV_MMAP; 3: hello's start_ns,
+					 * exec requests, the slots' wait; 4: tls_slot */
 
 /*
  * The hello datagram, sent with the region's memfd. Also, with CW_PRELOAD_HELLO_EXEC,
@@ -149,6 +149,14 @@ struct cw_preload_region {
 	__u64 locks_off;	/* __u64[nr_seen]: --track-free, the locks taken (1: gone) */
 	__u64 pages_off;	/* __u64[nr_seen]: ... and the pages they are on */
 	__u64 threads_unslotted; /* threads that found no free slot: not traced */
+	/*
+	 * Where each thread keeps the address of its slot (0 before it has one): at this
+	 * offset from its thread pointer (x86-64: the %fs base, the TCB's own address).
+	 * The library's TLS is in the static block (initial-exec), at one offset in every
+	 * thread. The scheduler programs read a sleeping thread's wait through it
+	 * (bpf/cw_prio.bpf.h): the wait of the current task, which writes it only itself.
+	 */
+	__s64 tls_slot;
 };
 
 struct cw_preload_gen {

@@ -853,11 +853,12 @@ static void __attribute__((noinline)) acquire_waits(struct cw_preload_thread *t,
 		__u32 owner = lock_owner((void *)a->addr, a->kind, a->attr);
 
 		cw_rules_waits(&thr.hs, a, t);
-		if (unlikely(raw_events)) {
+		if (unlikely(raw_events))
 			emit_blocked(t, a, CW_OFFCPU_LOCK, owner, a->begin_ns);
-			return;
-		}
-		/* the wait, where a drain finds it: no record */
+		/*
+		 * the wait, where a drain finds it: no record (but with raw records); and the
+		 * scheduler programs, when the thread sleeps (bpf/cw_locks.bpf.h library_wait())
+		 */
 		__atomic_store_n(&t->wait_seq, t->wait_seq + 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_RELEASE);
 		t->wait_owner = owner;
@@ -968,8 +969,7 @@ static void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a, in
 	if (a->contended && !cw_rules_op_try(a->op)) {
 		if (unlikely(raw_events))
 			emit_blocked(t, a, CW_OFFCPU_NONE, 0, now);
-		else
-			wait_ends(t, now);
+		wait_ends(t, now);
 	}
 	if (unlikely(raw_events)) {
 		if (!now)
@@ -1961,6 +1961,23 @@ static __u32 pow2(__u32 v, __u32 lo, __u32 hi)
 	return p;
 }
 
+/*
+ * Where v, a variable of the library's static TLS, is from the thread pointer: the same in
+ * every thread (cw_preload_region.tls_slot). 0 where that is not known.
+ */
+static __s64 tls_offset(const void *v)
+{
+#if defined(__x86_64__)
+	__u64 tp;
+
+	asm("mov %%fs:0, %0" : "=r"(tp));
+	return (__s64)((__u64)v - tp);
+#else
+	(void)v;
+	return 0;
+#endif
+}
+
 /* Make the region and say hello. 0, or -errno: nothing is traced in this process. */
 static int start(int forked, __u32 parent)
 {
@@ -2046,6 +2063,7 @@ static int start(int forked, __u32 parent)
 	r->gens_off = gens_off;
 	r->locks_off = locks_off;
 	r->pages_off = pages_off;
+	r->tls_slot = tls_offset(&thr.slot);
 
 	hello.region_bytes = bytes;
 	hello.flags = forked ? CW_PRELOAD_HELLO_FORK : 0;

@@ -104,6 +104,8 @@ struct preload_source {
 	__u64 stopped_ns;
 	int (*on_exec)(void *ctx, int pid, int tid);
 	void *on_exec_ctx;
+	void (*on_hello)(void *ctx, int pid, __s64 tls_slot);
+	void *on_hello_ctx;
 	char *asan_options;		/* ASAN_OPTIONS before setenv, if set */
 };
 
@@ -268,6 +270,8 @@ static void take_hello(struct preload_source *s, const struct cw_preload_hello *
 	p->stats_ns = cw_now_ns();
 	if (seen_pid(s, pid, 0))
 		seen_pid(s, pid, 0)->hello = 1;
+	if (s->on_hello)
+		s->on_hello(s->on_hello_ctx, pid, r->tls_slot);
 	return;
 unmap:
 	munmap(r, st.st_size);
@@ -636,7 +640,10 @@ static int drain_proc(struct preload_source *s, struct pl_proc *p, int stats, __
 
 		if (state == CW_PRELOAD_SLOT_FREE)
 			continue;
-		err = send_wait(s, p, i, now, state == CW_PRELOAD_SLOT_GONE || p->closing);
+		/* with raw records, each wait is one already */
+		if (!s->opts.raw_events && !s->opts.timeline)
+			err = send_wait(s, p, i, now,
+					state == CW_PRELOAD_SLOT_GONE || p->closing);
 		if (!err && (stats || state == CW_PRELOAD_SLOT_GONE || p->closing))
 			err = send_stats(s, p, i, now);
 		if (!err && state == CW_PRELOAD_SLOT_GONE && t->tail == t->head)
@@ -995,6 +1002,17 @@ void cw_preload_source__on_exec(struct cw_source *src, int (*fn)(void *ctx, int 
 		return;
 	s->on_exec = fn;
 	s->on_exec_ctx = ctx;
+}
+
+void cw_preload_source__on_hello(struct cw_source *src,
+				 void (*fn)(void *ctx, int pid, __s64 tls_slot), void *ctx)
+{
+	struct preload_source *s = (struct preload_source *)src;
+
+	if (src->ops != &preload_source_ops)
+		return;
+	s->on_hello = fn;
+	s->on_hello_ctx = ctx;
 }
 
 /* Whether ELF file path names a program interpreter (a dynamic loader): 1, 0, -errno. */

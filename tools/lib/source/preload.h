@@ -41,6 +41,13 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u6
 void cw_preload_source__on_exec(struct cw_source *src, int (*fn)(void *ctx, int pid, int tid),
 				void *ctx);
 /*
+ * fn(ctx, pid, tls_slot) is called when the library starts in process pid (its hello: a
+ * new image, or a forked child): where its threads keep the address of their slot
+ * (cw_preload_region.tls_slot), for cw_bpf_source__library_waits().
+ */
+void cw_preload_source__on_hello(struct cw_source *src,
+				 void (*fn)(void *ctx, int pid, __s64 tls_slot), void *ctx);
+/*
  * Processes the session follows whose program, exec'd, sent no hello (the library did
  * not start in them: a static binary, a cleared environment, a secure execution): how
  * many, and the first max of them in pids. A forked child that never ran its own code

@@ -124,6 +124,16 @@ int cw_bpf_source__available(char *why, size_t len);
  */
 int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid);
 /*
+ * With opts->lock_calls_elsewhere: process pid's lock calls are recorded by the
+ * in-process library, whose threads keep the address of their slot at tls_slot from their
+ * thread pointer (cw_preload_region.tls_slot; 0: not known). The scheduler programs read
+ * a sleeping thread's lock wait there: its wait-for edge and priority inversions, as
+ * for a probed acquire. pid may be added after (the library's hello can come first); its
+ * removal, or its lock calls traced through uprobes, forget it. 0 or -errno with the
+ * source's error set; a source other than bpf answers -EOPNOTSUPP.
+ */
+int cw_bpf_source__library_waits(struct cw_source *src, int pid, __s64 tls_slot);
+/*
  * "kmod": the concwatch kernel module's records, read from /dev/concwatch (its contract:
  * include/concwatch/kmod.h). -ENODEV when the module is not loaded.
  * tools/lib/source/kmod.c.

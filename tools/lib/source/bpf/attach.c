@@ -218,6 +218,8 @@ int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid)
 	if (p->lock_calls || s->opts.no_uprobes)
 		return 0;
 	s->base.err[0] = '\0';
+	/* a new image the library is not in: its slots are not this image's */
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.library_procs), &(__u32){ pid });
 	p->lock_calls = 1;
 	err = attach(s, p);
 	if (err) {
@@ -226,6 +228,24 @@ int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid)
 		cw_links_destroy(p->sdt_links, NR_SDT, NULL, 0);
 		p->lock_calls = 0;
 	}
+	return err;
+}
+
+int cw_bpf_source__library_waits(struct cw_source *src, int pid, __s64 tls_slot)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	int fd, err = 0;
+	__u32 tgid = pid;
+
+	if (strcmp(src->ops->name, "bpf"))
+		return -EOPNOTSUPP;
+	/* the hello may come before the process is added: its removal clears it */
+	fd = bpf_map__fd(s->skel->maps.library_procs);
+	if (tls_slot ? bpf_map_update_elem(fd, &tgid, &tls_slot, BPF_ANY) :
+		       bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
+		err = -errno;
+	if (err)
+		cw_bpf__set_err(s, "process %d: the library's waits: %s", pid, strerror(-err));
 	return err;
 }
 
@@ -254,6 +274,8 @@ int cw_bpf__untarget(struct bpf_source *s, __u32 tgid)
 
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.targets), &tgid, &zero, BPF_ANY))
 		return -errno;
+	/* its image is gone, or the library no longer records it */
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.library_procs), &tgid);
 	return 0;
 }
 
