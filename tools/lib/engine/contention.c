@@ -113,40 +113,9 @@ static int lock_kind(__u8 kind)
 	       kind == CW_LOCK_LIBC;
 }
 
-/*
- * Find-or-append over an index, for each element type: name(ix, a, b, &v, &nr, &cap,
- * &fresh) is the element of key (a, b) in array v of nr elements (room for cap), found
- * through ix; when there is none, a zeroed one appended to v and put in ix as slot nr,
- * and *fresh set. ix NULL: the caller knows the key is new. NULL when out of memory, or
- * when slots (32 bits in the index) would run out.
- */
-#define DEFINE_FIND_OR_APPEND(name, type)                                                  \
-	static type *name(struct cw_index *ix, __u64 a, __u64 b, type **v, size_t *nr,     \
-			  size_t *cap, int *fresh)                                         \
-	{                                                                                  \
-		type *e;                                                                   \
-		__u32 i;                                                                   \
-                                                                                           \
-		*fresh = 0;                                                                \
-		if (ix && !cw_index__get(ix, a, b, &i))                                    \
-			return &(*v)[i];                                                   \
-		if (*nr >= UINT32_MAX)                                                     \
-			return NULL;                                                       \
-		e = cw_grow(*v, cap, *nr + 1, sizeof(*e));                                 \
-		if (!e)                                                                    \
-			return NULL;                                                       \
-		*v = e;                                                                    \
-		if (ix && cw_index__put(ix, a, b, *nr))                                    \
-			return NULL;                                                       \
-		e = &e[(*nr)++];                                                           \
-		memset(e, 0, sizeof(*e));                                                  \
-		*fresh = 1;                                                                \
-		return e;                                                                  \
-	}
-
-DEFINE_FIND_OR_APPEND(find_obj, struct obj)
-DEFINE_FIND_OR_APPEND(find_path, struct cw_hot_path)
-DEFINE_FIND_OR_APPEND(find_hthread, struct cw_hot_thread)
+CW_INDEX_DEFINE_FIND_OR_APPEND(find_obj, struct obj)
+CW_INDEX_DEFINE_FIND_OR_APPEND(find_path, struct cw_hot_path)
+CW_INDEX_DEFINE_FIND_OR_APPEND(find_hthread, struct cw_hot_thread)
 
 /* The object of (pid, addr), a new one of kind with first appearance seq when none. */
 static struct obj *get_obj(struct cw_contention *c, __u32 pid, __u64 addr, __u8 kind, __u64 seq)

@@ -52,27 +52,20 @@ static __u64 ix_path(const struct cw_site_key *k, __u32 path)
 	return (__u64)path << 32 | k->what;
 }
 
+CW_INDEX_DEFINE_FIND_OR_APPEND(find_site, struct cw_bpf_site)
+
 /* The entry for k, made (with nothing sent yet) when new; NULL when out of memory. */
 static struct cw_bpf_site *site_prev(struct cw_bpf_sites *t, const struct cw_site_key *k)
 {
 	struct cw_bpf_site *p;
-	__u32 path, slot;
+	__u32 path;
+	int fresh;
 
 	if (path_of(t, k, &path))
 		return NULL;
-	if (!cw_index__get(&t->ix, ix_thread(k), ix_path(k, path), &slot))
-		return &t->prev[slot];
-	if (t->nr >= UINT32_MAX)
-		return NULL;
-	p = cw_grow(t->prev, &t->cap, t->nr + 1, sizeof(*p));
-	if (!p)
-		return NULL;
-	t->prev = p;
-	if (cw_index__put(&t->ix, ix_thread(k), ix_path(k, path), t->nr))
-		return NULL;
-	p = &t->prev[t->nr++];
-	memset(p, 0, sizeof(*p));
-	p->key = *k;
+	p = find_site(&t->ix, ix_thread(k), ix_path(k, path), &t->prev, &t->nr, &t->cap, &fresh);
+	if (p && fresh)
+		p->key = *k;
 	return p;
 }
 

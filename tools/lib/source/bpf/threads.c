@@ -84,26 +84,19 @@ void cw_bpf__sched_detach(struct bpf_source *s)
 	cw_links_destroy(s->threads.links, CW_BPF_NR_SCHED_PROGS, NULL, 0);
 }
 
+CW_INDEX_DEFINE_FIND_OR_APPEND(find_thread, struct cw_bpf_thread)
+
 /* The slot of (tid, tgid) in the table, made (nothing sent) when new; NULL: out of memory. */
 static struct cw_bpf_thread *thread_prev(struct cw_bpf_threads *t, __u32 tid, __u32 tgid)
 {
-	struct cw_bpf_thread *p;
-	__u32 slot;
+	int fresh;
+	struct cw_bpf_thread *p = find_thread(&t->ix, tid, tgid, &t->prev, &t->nr, &t->cap,
+					      &fresh);
 
-	if (!cw_index__get(&t->ix, tid, tgid, &slot))
-		return &t->prev[slot];
-	if (t->nr >= UINT32_MAX)
-		return NULL;
-	p = cw_grow(t->prev, &t->cap, t->nr + 1, sizeof(*p));
-	if (!p)
-		return NULL;
-	t->prev = p;
-	if (cw_index__put(&t->ix, tid, tgid, t->nr))
-		return NULL;
-	p = &t->prev[t->nr++];
-	memset(p, 0, sizeof(*p));
-	p->tid = tid;
-	p->tgid = tgid;
+	if (p && fresh) {
+		p->tid = tid;
+		p->tgid = tgid;
+	}
 	return p;
 }
 
