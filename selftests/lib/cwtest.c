@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "common/array.h"
+#include "cw_maps.h"
 #include "cwtest.h"
 #include "source/preload.h"
 #include "source/session.h"
@@ -621,4 +625,33 @@ int cw_jq_holds(const char *path, const char *filter)
 
 	snprintf(cmd, sizeof(cmd), "jq -e '%s' < '%s' >/dev/null", filter, path);
 	return system(cmd) == 0;
+}
+
+int cw_lock_sites_of(int pid, int tid)
+{
+	struct cw_site_key key, next;
+	int found = -ENOENT, have = 0, n = 0;
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && found == -ENOENT) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		if (info.type != BPF_MAP_TYPE_HASH || strcmp(info.name, "lock_sites"))
+			continue;
+		found = 0;
+		while (!bpf_map_get_next_key(fd, have ? &key : NULL, &next)) {
+			key = next;
+			have = 1;
+			n += key.tgid == (__u32)pid && (tid < 0 || key.tid == (__u32)tid);
+		}
+	}
+	closedir(d);
+	return found ? found : n;
 }

@@ -202,6 +202,13 @@ int cw_kmod_load(char *why, size_t len);
 const char *cw_kmod_skip_reason(int *loaded);
 int cw_kmod_unload(void);
 
+/*
+ * Entries of process pid (of its thread tid; -1: of all its threads) in this process's
+ * own lock_sites map, found among our file descriptors (other tracers on the machine
+ * have theirs), or -errno (-ENOENT: no such map open).
+ */
+int cw_lock_sites_of(int pid, int tid);
+
 /* Run argv to completion, capturing stdout and stderr (malloc'ed, NUL-terminated).
  * prep may be NULL. Returns the waitpid status, or -errno. */
 int cw_run_capture(const char *const argv[], cw_prep_fn prep, char **out, char **err);

@@ -12,12 +12,9 @@
  *    as the mmap_lock, with the kernel stack sent.
  * Nothing per operation crosses the ring buffer unless raw_events asks for it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdlib.h>
-
-#include <bpf/bpf.h>
 
 #include "kselftest_harness.h"
 #include "cwtest.h"
@@ -391,39 +388,6 @@ FIXTURE_TEARDOWN(own)
 }
 
 /*
- * Entries of thread tid of process pid in this process's own lock_sites map (found among
- * our file descriptors: other tracers on the machine have theirs), or -errno.
- */
-static int map_entries_of(int pid, int tid)
-{
-	struct cw_site_key key, next;
-	int found = -ENOENT, have = 0, n = 0;
-	struct dirent *de;
-	DIR *d = opendir("/proc/self/fd");
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) && found == -ENOENT) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] == '.' || bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		if (info.type != BPF_MAP_TYPE_HASH || strcmp(info.name, "lock_sites"))
-			continue;
-		found = 0;
-		while (!bpf_map_get_next_key(fd, have ? &key : NULL, &next)) {
-			key = next;
-			have = 1;
-			n += key.tgid == (__u32)pid && key.tid == (__u32)tid;
-		}
-	}
-	closedir(d);
-	return found ? found : n;
-}
-
-/*
  * A thread's own entries (its futex waits) leave the kernel's map once it has exited and
  * its last figures were sent: a server starting a thread per connection must not fill
  * it. The process's entries stay while it lives.
@@ -454,16 +418,16 @@ TEST_F_TIMEOUT(own, exited_thread_entries_dropped, 300)
 	ticks = s.ticks + 2;
 	while (s.ticks < ticks)
 		ASSERT_EQ(CW_SESSION_DEADLINE, cw_session__run(sess, cw_now_ns() + 50000000ULL, NULL));
-	ASSERT_LT(0, map_entries_of(wl.pid, waiter));
+	ASSERT_LT(0, cw_lock_sites_of(wl.pid, waiter));
 	ASSERT_EQ(0, cw_wl__send(&wl, "release"));
 	ASSERT_EQ(0, cw_wl__expect(&wl, "done", line, sizeof(line)));
 	/* joined: exited; two reads later their entries are gone, their figures sent */
 	ticks = s.ticks + 3;
 	while (s.ticks < ticks)
 		ASSERT_EQ(CW_SESSION_DEADLINE, cw_session__run(sess, cw_now_ns() + 50000000ULL, NULL));
-	EXPECT_EQ(0, map_entries_of(wl.pid, waiter));
-	EXPECT_EQ(0, map_entries_of(wl.pid, locker));
-	EXPECT_EQ(0, map_entries_of(wl.pid, pilocker));
+	EXPECT_EQ(0, cw_lock_sites_of(wl.pid, waiter));
+	EXPECT_EQ(0, cw_lock_sites_of(wl.pid, locker));
+	EXPECT_EQ(0, cw_lock_sites_of(wl.pid, pilocker));
 	ASSERT_EQ(0, cw_session__finish(sess));
 	EXPECT_EQ(1, sum_of(&s, CW_SITE_FUTEX, wl.pid, locker, cw_field(wl.ready, "mutex"))
 			     .acquisitions);

@@ -7,11 +7,8 @@
  * acquisitions however many ticks read the statistics, also one that stopped being
  * traced (its last figures arrive once, then it is forgotten, by the kernel's map too).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <sys/wait.h>
-
-#include <bpf/bpf.h>
 
 #include "kselftest_harness.h"
 #include "cwtest.h"
@@ -112,39 +109,6 @@ static void expect_exact(struct __test_metadata *_metadata, FIXTURE_DATA(forkloc
 	}
 }
 
-/*
- * Entries of process pid in this process's own lock_sites map (found among our file
- * descriptors: other tracers on the machine have theirs), or -errno.
- */
-static int map_entries_of(int pid)
-{
-	struct cw_site_key key, next;
-	int found = -ENOENT, have = 0, n = 0;
-	struct dirent *de;
-	DIR *d = opendir("/proc/self/fd");
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) && found == -ENOENT) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] == '.' || bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		if (info.type != BPF_MAP_TYPE_HASH || strcmp(info.name, "lock_sites"))
-			continue;
-		found = 0;
-		while (!bpf_map_get_next_key(fd, have ? &key : NULL, &next)) {
-			key = next;
-			have = 1;
-			n += key.tgid == (__u32)pid;
-		}
-	}
-	closedir(d);
-	return found ? found : n;
-}
-
 /* Same lock, same call path, four processes: each its own exact count, tick after tick. */
 TEST_F(forklock, exact_per_process)
 {
@@ -164,12 +128,12 @@ TEST_F(forklock, removed_process_sent_once)
 {
 	CW_SKIPPED_IN_SETUP();
 	trace_all(_metadata, self);
-	ASSERT_LT(0, map_entries_of(self->pids[1]));
+	ASSERT_LT(0, cw_lock_sites_of(self->pids[1], -1));
 	ASSERT_EQ(0, cw_session__remove_process(self->sess, self->pids[1]));
 	more_ticks(_metadata, self, 3);
 	/* gone from the kernel's map too; the others stay */
-	EXPECT_EQ(0, map_entries_of(self->pids[1]));
-	EXPECT_LT(0, map_entries_of(self->pids[2]));
+	EXPECT_EQ(0, cw_lock_sites_of(self->pids[1], -1));
+	EXPECT_LT(0, cw_lock_sites_of(self->pids[2], -1));
 	ASSERT_EQ(0, cw_session__finish(self->sess));
 	ASSERT_EQ(0, cw_engine__counts(self->eng)->lost_total);
 	expect_exact(_metadata, self);
