@@ -122,6 +122,27 @@ TEST_F(engine, thread_names_and_exit)
 	ASSERT_EQ(1, t->exited);
 }
 
+/*
+ * Two sources name a thread out of time order (the library's name from when the thread
+ * took its slot, drained after the scheduler's record of a later rename): the newest by
+ * time stays, whichever came last; a later rename still replaces it.
+ */
+TEST_F(engine, newest_thread_name_wins)
+{
+	struct cw_ev_comm renamed = synth_comm(30, 7, 8, "m1"), old = synth_comm(10, 7, 8, "wl"),
+			  again = synth_comm(40, 7, 8, "m2");
+	const struct cw_thread *t;
+
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &renamed.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &old.hdr));
+	t = cw_engine__find_thread(self->eng, 7, 8);
+	ASSERT_NE(NULL, t);
+	ASSERT_STREQ("m1", t->comm);
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &again.hdr));
+	t = cw_engine__find_thread(self->eng, 7, 8);
+	ASSERT_STREQ("m2", t->comm);
+}
+
 /* Time comes from records only: ticks move the clock when nothing else happens. */
 TEST_F(engine, clock_from_events_and_ticks)
 {

@@ -829,11 +829,17 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		err = cw_lg__add_edge(eng->lg, (const struct cw_ev_edge *)h);
 		break;
 	case CW_EV_COMM:
+		/*
+		 * sources deliver out of time order: the library's name, read when the thread
+		 * took its slot, can come after the scheduler's record of a later rename
+		 */
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
-		if (!t)
+		if (!t) {
 			err = -ENOMEM;
-		else
+		} else if (!t->comm[0] || h->ts_ns >= t->comm_ts) {
 			memcpy(t->comm, ((const struct cw_ev_comm *)h)->comm, CW_COMM_LEN - 1);
+			t->comm_ts = h->ts_ns;
+		}
 		break;
 	case CW_EV_EXIT:
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);

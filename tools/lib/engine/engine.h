@@ -111,6 +111,7 @@ struct cw_thread {
 	__u32 pid;
 	__u32 tid;
 	char comm[CW_COMM_LEN];	/* "" until a comm record names it */
+	__u64 comm_ts;		/* the time of that record: the newest name wins */
 	__u64 first_ts, last_ts;
 	__u64 lock_acquisitions;
 	__u64 lock_wait_ns;
