@@ -284,6 +284,26 @@ CW_RULES_INLINE void cw_rules_waits(struct cw_held_set *hs, struct cw_rules_acq 
 		CW_RULES_LOOP(hs->hi < CW_HELD_MAX ? hs->hi : CW_HELD_MAX, cw_rules_edge_slot, &w);
 }
 
+/* a, taken at now, into the free slot of hs */
+CW_RULES_INLINE void cw_rules_hold(struct cw_held_set *hs, const struct cw_rules_acq *a,
+				   __u32 slot, __u64 now)
+{
+	slot &= CW_HELD_MAX - 1;
+	hs->locks[slot].addr = a->addr;
+	hs->locks[slot].ip = a->ip;
+	hs->locks[slot].stack_id = a->stack_id;
+	hs->locks[slot].acquired_ns = now;
+	hs->locks[slot].gen = a->gen;
+	hs->locks[slot].seq = hs->seq++;
+	hs->locks[slot].depth = 1;
+	hs->locks[slot].attr = a->attr;
+	hs->locks[slot].kind = a->kind;
+	hs->locks[slot].read = cw_rules_op_read(a->op);
+	hs->nr++;
+	if (slot >= hs->hi)
+		hs->hi = slot + 1;
+}
+
 /*
  * An acquire returned with the lock taken, at now: count it; then, unless the thread
  * holds the lock already (a recursive mutex, a recursive read: one depth more and no
@@ -294,8 +314,7 @@ CW_RULES_INLINE void cw_rules_waits(struct cw_held_set *hs, struct cw_rules_acq 
 CW_RULES_INLINE int cw_rules_acquired(struct cw_held_set *hs, const struct cw_rules_acq *a,
 				      __u64 now, void *ctx)
 {
-	struct cw_rules_walk w = {};
-	__u32 slot;
+	struct cw_rules_walk w;
 
 	{
 		struct cw_rules_stat st = {};
@@ -311,12 +330,17 @@ CW_RULES_INLINE int cw_rules_acquired(struct cw_held_set *hs, const struct cw_ru
 	}
 	if (!hs)
 		return CW_RULES_NO_SET;
-	w.hs = hs;
-	w.a = a;
-	w.ctx = ctx;
-	w.outer_seq = ~0U;
-	w.free_slot = -1;
-	w.read = cw_rules_op_read(a->op);
+	/*
+	 * Nothing held, as at most acquisitions: not held already, no dependency, and every
+	 * slot free (the set empties its slots and hi together): the scan would find slot 0.
+	 */
+	if (!hs->nr) {
+		cw_rules_hold(hs, a, 0, now);
+		return CW_RULES_HELD;
+	}
+	/* set here, not where declared: the empty set above needs none of it */
+	w = (struct cw_rules_walk){ .hs = hs, .a = a, .ctx = ctx, .outer_seq = ~0U,
+				    .free_slot = -1, .read = cw_rules_op_read(a->op) };
 	/* the slots in use, and the one after them: a free one for the new lock */
 	CW_RULES_LOOP(hs->hi < CW_HELD_MAX ? hs->hi + 1 : CW_HELD_MAX, cw_rules_scan_slot, &w);
 	if (w.again) {
@@ -327,20 +351,7 @@ CW_RULES_INLINE int cw_rules_acquired(struct cw_held_set *hs, const struct cw_ru
 		CW_RULES_LOOP(hs->hi < CW_HELD_MAX ? hs->hi : CW_HELD_MAX, cw_rules_edge_slot, &w);
 	if (w.free_slot < 0)
 		return CW_RULES_OVERFLOW;
-	slot = w.free_slot & (CW_HELD_MAX - 1);
-	hs->locks[slot].addr = a->addr;
-	hs->locks[slot].ip = a->ip;
-	hs->locks[slot].stack_id = a->stack_id;
-	hs->locks[slot].acquired_ns = now;
-	hs->locks[slot].gen = a->gen;
-	hs->locks[slot].seq = hs->seq++;
-	hs->locks[slot].depth = 1;
-	hs->locks[slot].attr = a->attr;
-	hs->locks[slot].kind = a->kind;
-	hs->locks[slot].read = w.read;
-	hs->nr++;
-	if (slot >= hs->hi)
-		hs->hi = slot + 1;
+	cw_rules_hold(hs, a, w.free_slot, now);
 	return CW_RULES_HELD;
 }
 

@@ -11,7 +11,10 @@
  * is its own (thread-local state, its slot of the region): no lock, no atomic and no
  * allocation on the fast path;
  * the process-wide sets (stacks and dependencies sent) are touched only when something may
- * be new, with a compare-and-swap.
+ * be new, with a compare-and-swap. The common case is inline, from the wrapper's entry to
+ * the real function and back, the lock rules included; what is rare (a wait, a failure, a
+ * new call path, entry or dependency, the records of --timeline) is out of line, costing
+ * the fast path neither instructions nor registers.
  *
  * The lock rules are include/concwatch/lockrules.h, as in the BPF programs and the module:
  * held sets, trylocks, recursion, dependencies and statistics mean the same here.
@@ -71,6 +74,15 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define CW_EXPORT __attribute__((visibility("default")))
+/*
+ * The untimed lock calls, those a program makes most: everything they call is inlined
+ * (the lock rules too, which other wrappers share out of line) but for what is noinline,
+ * the slow paths.
+ */
+#define CW_FAST __attribute__((flatten))
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
 
 #define CW_FP_DEPTH 16		/* frames of a frame-pointer walk, as the module's */
 /*
@@ -463,14 +475,13 @@ static inline struct cw_preload_thread *slot_get(void)
 
 /* ---- statistics ---- */
 
-static struct cw_preload_site *site_get(struct cw_preload_thread *t, __u64 addr, __u64 stack_id,
-					__u8 what, __u8 kind, __u64 ip, int create)
+static struct cw_preload_site *__attribute__((noinline))
+site_find(struct cw_preload_thread *t, __u64 addr, __u64 stack_id, __u8 what, __u8 kind, __u64 ip,
+	  int create)
 {
-	struct cw_preload_site *s = cw_preload_sites(t), *last = thr.last_site;
+	struct cw_preload_site *s = cw_preload_sites(t);
 	__u32 mask, i, n;
 
-	if (likely(last && last->addr == addr && last->stack_id == stack_id && last->what == what))
-		return last;
 	mask = region->nr_sites - 1;
 	i = mix(mix(what, addr), stack_id) & mask;
 	for (n = 0; n <= mask; n++, i = (i + 1) & mask) {
@@ -495,6 +506,18 @@ static struct cw_preload_site *site_get(struct cw_preload_thread *t, __u64 addr,
 	}
 	t->lost[CW_LOST_MAP_FULL]++;
 	return NULL;
+}
+
+/* The entry of (addr, stack_id, what), made when create; NULL when there is no room. */
+static __always_inline struct cw_preload_site *site_get(struct cw_preload_thread *t, __u64 addr,
+							__u64 stack_id, __u8 what, __u8 kind,
+							__u64 ip, int create)
+{
+	struct cw_preload_site *last = thr.last_site;
+
+	if (likely(last && last->addr == addr && last->stack_id == stack_id && last->what == what))
+		return last;
+	return site_find(t, addr, stack_id, what, kind, ip, create);
 }
 
 static void site_wait(struct cw_preload_site *e, __u64 wait)
@@ -550,17 +573,16 @@ static inline void cw_rules_count(void *ctx, const struct cw_rules_stat *st)
 	}
 }
 
-static inline void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
-				      const struct cw_held_lock *from,
-				      const struct cw_rules_acq *to)
+/* Out of line: the rules' loops over the held set stay small enough to inline. */
+static void __attribute__((noinline)) edge_emit(struct cw_preload_thread *t,
+						const struct cw_edge_id *id,
+						const struct cw_held_lock *from,
+						const struct cw_rules_acq *to)
 {
-	struct cw_preload_thread *t = ctx;
 	__u64 *set = seen_set(region->seen_edges_off);
 	struct cw_ev_edge e;
 	__u64 h = 0xcbf29ce484222325ULL;
 
-	if (!t)
-		return;
 	h = mix(h, id->from);
 	h = mix(h, id->to);
 	h = mix(h, id->to_stack_id);
@@ -579,6 +601,14 @@ static inline void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
 		seen_add(set, h);
 		thr.last_edge = h;
 	}
+}
+
+static inline void cw_rules_emit_edge(void *ctx, const struct cw_edge_id *id,
+				      const struct cw_held_lock *from,
+				      const struct cw_rules_acq *to)
+{
+	if (ctx)
+		edge_emit(ctx, id, from, to);
 }
 
 /* ---- call paths ---- */
@@ -723,27 +753,16 @@ static void __attribute__((noinline)) emit_stack(struct cw_preload_thread *t, __
 /*
  * The call path's id: the real function, the return address, then a frame-pointer walk
  * inside the thread's stack that stops at the first frame that cannot be one. Sent with
- * its frames and a raw copy the first time the process sees it.
+ * its frames and a raw copy the first time the process sees it. up: the return address
+ * of the frame at c->bp, 0 when c->bp is no frame.
  */
-static __u64 stack_id(struct cw_preload_thread *t, const struct cw_call *c)
+static __u64 __attribute__((noinline)) stack_walk(struct cw_preload_thread *t,
+						  const struct cw_call *c, __u64 up)
 {
-	__u64 ips[2 + CW_FP_DEPTH], fp = c->bp, lo = c->sp + 8, h, up = 0;
+	__u64 ips[2 + CW_FP_DEPTH], fp = c->bp, lo = c->sp + 8, h;
 	__u32 nr = 0, i;
 	__u16 flags = 0;
 
-	/*
-	 * Called from where it was last, with the same frame above: the same path (a loop).
-	 * The return address of that frame keeps apart two callers at the same depth. A
-	 * caller without frame pointers has a bp that is no frame (any register value, a
-	 * loop counter even): then the path is the return address alone, whatever bp is.
-	 */
-	if (fp >= lo && fp + 16 <= thr.stack_hi && !(fp & 7) && c->sp >= thr.stack_lo)
-		up = ((const __u64 *)fp)[1];
-	else
-		fp = 0;
-	if (likely(c->ret == thr.last_path.ret && c->pc == thr.last_path.pc &&
-		   fp == thr.last_path.bp && up == thr.last_path.up && thr.last_path.id))
-		return thr.last_path.id;
 	ips[nr++] = c->pc;
 	ips[nr++] = c->ret;
 	if (unlikely(__atomic_load_n(&texts_stale, __ATOMIC_ACQUIRE)))
@@ -779,13 +798,36 @@ static __u64 stack_id(struct cw_preload_thread *t, const struct cw_call *c)
 	return h;
 }
 
+static __always_inline __u64 stack_id(struct cw_preload_thread *t, const struct cw_call *c)
+{
+	__u64 fp = c->bp, up = 0;
+
+	/*
+	 * Called from where it was last, with the same frame above: the same path (a loop).
+	 * The return address of that frame keeps apart two callers at the same depth. A
+	 * caller without frame pointers has a bp that is no frame (any register value, a
+	 * loop counter even): then the path is the return address alone, whatever bp is.
+	 */
+	if (fp >= c->sp + 8 && fp + 16 <= thr.stack_hi && !(fp & 7) && c->sp >= thr.stack_lo)
+		up = ((const __u64 *)fp)[1];
+	else
+		fp = 0;
+	if (likely(c->ret == thr.last_path.ret && c->pc == thr.last_path.pc &&
+		   fp == thr.last_path.bp && up == thr.last_path.up && thr.last_path.id))
+		return thr.last_path.id;
+	return stack_walk(t, c, up);
+}
+
 /* ---- the operations ---- */
 
-static __u16 read_attr(const void *lock, __u8 kind)
+static __always_inline __u16 read_attr(const void *lock, __u8 kind)
 {
-	if (kind == CW_LOCK_MUTEX)
-		return cw_glibc_mutex_attr(*(const __u32 *)((const char *)lock +
-							    CW_GLIBC_MUTEX_KIND_OFF));
+	if (kind == CW_LOCK_MUTEX) {
+		__u32 word = *(const __u32 *)((const char *)lock + CW_GLIBC_MUTEX_KIND_OFF);
+
+		/* a default mutex, the most taken, in a compare */
+		return likely(!word) ? cw_glibc_mutex_attr(0) : cw_glibc_mutex_attr(word);
+	}
 	if (kind == CW_LOCK_RWLOCK)
 		return cw_glibc_rwlock_attr(*(const __u32 *)((const char *)lock +
 							     CW_GLIBC_RWLOCK_FLAGS_OFF));
@@ -958,12 +1000,71 @@ static void __attribute__((noinline)) untime(__u64 addr)
 			thr.hs.locks[i].acquired_ns = 0;
 }
 
-/* The acquire a returned ret: the rules, the statistics, the records. */
-static void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a, int ret)
+/* Whether the hold of the index-th acquisition of an entry (from 1) is timed. */
+static __always_inline int hold_timed(__u64 index)
 {
-	int acquired = cw_rules_op_acquired(a->op, ret), timed;
+	__u32 period = region->hold_period;
+
+	if (index <= CW_HOLD_EXACT)
+		return 1;
+	/* a power of two, as by default: no division on every acquisition */
+	return likely(!(period & (period - 1))) ? !(index & (period - 1)) : !(index % period);
+}
+
+/*
+ * The acquire a took the lock, at now (0: the clock was not read): which hold is timed,
+ * the rules, the statistics.
+ */
+static __always_inline void hold_begins(struct cw_preload_thread *t, struct cw_rules_acq *a,
+					__u64 now)
+{
 	struct cw_preload_site *e;
-	__u64 index;
+	int timed;
+
+	if (unlikely(thr.nr_try)) {
+		struct cw_preload_site *e = site_get(t, a->addr, 0, CW_SITE_TRY, 0, 0, 0);
+
+		if (e)
+			e->acquisitions++;
+	}
+	if (unlikely(track_free))
+		remember_lock(t, a->addr);
+	/*
+	 * Which holds are timed, from their acquisition: the first CW_HOLD_EXACT of each
+	 * (lock, call path) in the thread, then one in hold_period of them (counted that
+	 * many times), every one with every operation sent. Per entry, not per thread: a
+	 * loop taking two locks in turn would otherwise time one of them always and the
+	 * other never. Not the ones timed because their acquire waited: the contended
+	 * holds would count for the others.
+	 */
+	e = unlikely(raw_events) ? NULL : site_get(t, a->addr, a->stack_id, CW_SITE_ACQUIRE,
+						   a->kind, a->ip, 1);
+	timed = unlikely(raw_events) || (e && hold_timed(e->acquisitions + 1));
+	if (timed) {
+		if (!now)
+			now = now_ns();
+		thr.nr_timed++;
+	}
+	if (!a->contended)
+		a->begin_ns = now;
+	a->gen = lock_gen(a->addr);
+	thr.now = now;
+	switch (cw_rules_acquired(&thr.hs, a, now, t)) {
+	case CW_RULES_OVERFLOW:
+		t->lost[CW_LOST_HELD_OVERFLOW]++;
+		break;
+	case CW_RULES_HELD:
+		if (unlikely(!timed && now))
+			untime(a->addr);
+		break;
+	}
+}
+
+/* acquire_done() of an acquire that waited, failed, or with every operation sent. */
+static void __attribute__((noinline)) acquire_done_slow(struct cw_preload_thread *t,
+							 struct cw_rules_acq *a, int ret)
+{
+	int acquired = cw_rules_op_acquired(a->op, ret);
 	__u64 now = a->begin_ns ? now_ns() : 0;
 
 	if (a->contended && !cw_rules_op_try(a->op)) {
@@ -981,52 +1082,28 @@ static void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a, in
 		try_failed(t, a, ret, now ?: now_ns());
 		return;
 	}
-	if (unlikely(thr.nr_try)) {
-		struct cw_preload_site *e = site_get(t, a->addr, 0, CW_SITE_TRY, 0, 0, 0);
-
-		if (e)
-			e->acquisitions++;
-	}
-	if (unlikely(track_free))
-		remember_lock(t, a->addr);
-	/*
-	 * Which holds are timed, from their acquisition: the first CW_HOLD_EXACT of each
-	 * (lock, call path) in the thread, then one in hold_period of them (counted that
-	 * many times), every one with every operation sent. Per entry, not per thread: a
-	 * loop taking two locks in turn would otherwise time one of them always and the
-	 * other never. Not the ones timed because their acquire waited: the contended
-	 * holds would count for the others.
-	 */
-	e = raw_events ? NULL : site_get(t, a->addr, a->stack_id, CW_SITE_ACQUIRE, a->kind, a->ip,
-					 1);
-	index = e ? e->acquisitions + 1 : 0;
-	timed = raw_events || (e && (index <= CW_HOLD_EXACT || !(index % region->hold_period)));
-	if (timed) {
-		if (!now)
-			now = now_ns();
-		thr.nr_timed++;
-	}
-	if (!a->contended)
-		a->begin_ns = now;
-	a->gen = lock_gen(a->addr);
-	thr.now = now;
-	switch (cw_rules_acquired(&thr.hs, a, now, t)) {
-	case CW_RULES_OVERFLOW:
-		t->lost[CW_LOST_HELD_OVERFLOW]++;
-		break;
-	case CW_RULES_HELD:
-		if (!timed && now)
-			untime(a->addr);
-		break;
-	}
+	hold_begins(t, a, now);
 }
 
-static void release(struct cw_preload_thread *t, __u64 addr, __u8 kind, __u8 op, __u64 addr2,
-		    __u64 ip)
+/*
+ * The acquire a returned ret: the rules, the statistics, the records. Inline the common
+ * case, a lock taken at once (begin_ns is set when the acquire waited).
+ */
+static __always_inline void acquire_done(struct cw_preload_thread *t, struct cw_rules_acq *a,
+					 int ret)
+{
+	if (unlikely(ret || a->begin_ns || raw_events))
+		acquire_done_slow(t, a, ret);
+	else
+		hold_begins(t, a, 0);
+}
+
+static __always_inline void release(struct cw_preload_thread *t, __u64 addr, __u8 kind, __u8 op,
+				    __u64 addr2, __u64 ip)
 {
 	__u64 hold;
 
-	thr.now = thr.nr_timed || raw_events ? now_ns() : 0;
+	thr.now = unlikely(thr.nr_timed || raw_events) ? now_ns() : 0;
 	cw_rules_released(&thr.hs, addr, thr.now ?: 1, &hold, t);
 	if (unlikely(raw_events)) {
 		struct cw_rules_acq a = { .addr = addr, .ip = ip, .kind = kind, .op = op };
@@ -1166,13 +1243,13 @@ static inline void leave(void)
 #define RESET(lock, kind, op, call) LIFETIME(lock, kind, op, call, 0)
 #define DESTROY(lock, kind, call) LIFETIME(lock, kind, CW_OP_DESTROY, call, 1)
 
-CW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+CW_EXPORT CW_FAST int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	ACQUIRE(m, CW_LOCK_MUTEX, CW_OP_LOCK, real.mutex_lock, real.mutex_trylock(m),
 		real.mutex_lock(m));
 }
 
-CW_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+CW_EXPORT CW_FAST int pthread_mutex_trylock(pthread_mutex_t *m)
 {
 	TRY(m, CW_LOCK_MUTEX, CW_OP_TRYLOCK, real.mutex_trylock, real.mutex_trylock(m));
 }
@@ -1189,7 +1266,7 @@ CW_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const s
 		real.mutex_clocklock(m, clk, ts));
 }
 
-CW_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+CW_EXPORT CW_FAST int pthread_mutex_unlock(pthread_mutex_t *m)
 {
 	RELEASE(m, CW_LOCK_MUTEX, real.mutex_unlock(m));
 }
@@ -1204,13 +1281,13 @@ CW_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 	DESTROY(m, CW_LOCK_MUTEX, real.mutex_destroy(m));
 }
 
-CW_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+CW_EXPORT CW_FAST int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
 	ACQUIRE(l, CW_LOCK_RWLOCK, CW_OP_RDLOCK, real.rwlock_rdlock, real.rwlock_tryrdlock(l),
 		real.rwlock_rdlock(l));
 }
 
-CW_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
+CW_EXPORT CW_FAST int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
 	TRY(l, CW_LOCK_RWLOCK, CW_OP_TRYRDLOCK, real.rwlock_tryrdlock, real.rwlock_tryrdlock(l));
 }
@@ -1228,13 +1305,13 @@ CW_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk,
 		real.rwlock_tryrdlock(l), real.rwlock_clockrdlock(l, clk, ts));
 }
 
-CW_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+CW_EXPORT CW_FAST int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
 	ACQUIRE(l, CW_LOCK_RWLOCK, CW_OP_WRLOCK, real.rwlock_wrlock, real.rwlock_trywrlock(l),
 		real.rwlock_wrlock(l));
 }
 
-CW_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
+CW_EXPORT CW_FAST int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
 	TRY(l, CW_LOCK_RWLOCK, CW_OP_TRYWRLOCK, real.rwlock_trywrlock, real.rwlock_trywrlock(l));
 }
@@ -1252,7 +1329,7 @@ CW_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk,
 		real.rwlock_trywrlock(l), real.rwlock_clockwrlock(l, clk, ts));
 }
 
-CW_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
+CW_EXPORT CW_FAST int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
 	RELEASE(l, CW_LOCK_RWLOCK, real.rwlock_unlock(l));
 }
@@ -1267,18 +1344,18 @@ CW_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 	DESTROY(l, CW_LOCK_RWLOCK, real.rwlock_destroy(l));
 }
 
-CW_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
+CW_EXPORT CW_FAST int pthread_spin_lock(pthread_spinlock_t *l)
 {
 	ACQUIRE(l, CW_LOCK_SPIN, CW_OP_LOCK, real.spin_lock, real.spin_trylock(l),
 		real.spin_lock(l));
 }
 
-CW_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
+CW_EXPORT CW_FAST int pthread_spin_trylock(pthread_spinlock_t *l)
 {
 	TRY(l, CW_LOCK_SPIN, CW_OP_TRYLOCK, real.spin_trylock, real.spin_trylock(l));
 }
 
-CW_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
+CW_EXPORT CW_FAST int pthread_spin_unlock(pthread_spinlock_t *l)
 {
 	RELEASE(l, CW_LOCK_SPIN, real.spin_unlock(l));
 }
