@@ -296,10 +296,11 @@ static const struct argp_option trace_options[] = {
 	  "User stack copied for DWARF unwinding, per new call path: a multiple of 8 up to "
 	  "24576 (default 16384); 0 copies none" },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
-	  "Keep what the lock probes cost the target under PCT % of its own CPU time: they are "
-	  "detached when over and attached again for windows that keep within it (futex, "
-	  "scheduler and kernel-lock tracing stays on); the report says the share of time "
-	  "lock calls were traced. The dashboard: 10 by default (100: none)" },
+	  "Keep what tracing costs the target under PCT % of its own CPU time: the lock probes "
+	  "start off, are attached for windows the budget has paid for in advance and detached "
+	  "when over (futex, scheduler and kernel-lock tracing stays on, and counts); the report "
+	  "says the share of time lock calls were traced. The dashboard: 10 by default (100: "
+	  "none)" },
 	{ "measure-cost", OPT_MEASURE_COST, NULL, 0,
 	  "Measure what tracing costs the target (a probe hit calibrated at start, the kernel's "
 	  "BPF run-time statistics on) and give it in the JSON report's \"cost\"; "
