@@ -27,17 +27,18 @@
 # load, and of memcached's CPU time, the share untraced did not need), and concwatch's
 # own estimate of what tracing costs is within a factor of 2 of the measured loss, in
 # memcached CPU us per request. The estimate is the JSON report's "cost" (the probe hits
-# at their calibrated cost plus the probe programs' run time, the dashboard's and the
-# governor's estimator) over the requests; the measured loss the cell's CPU per request
-# less untraced's. The default cell runs with --measure-cost for it (the kernel's BPF
-# run-time statistics: a clock read or two per program run, against traps of
-# microseconds). The budget covers the lock probes: the futex, scheduler and kernel-lock
-# tracing that stays on costs what the no-uprobes cell does, so the governed cell's loss
-# over no-uprobes is shown apart. The governed cell runs with -vv, whose detach lines say
-# what the governor estimated the probes cost at each detach, and gives its coverage.
-# The governor judges 1 s windows with the probes on: the first lasts until the load has
-# run for up to a second, a large part of a load of a few seconds (each run says how
-# long the probes were on). A missed target is reported, not an error.
+# at their calibrated cost plus the probe and tracepoint programs' run time, the
+# dashboard's and the governor's estimator) over the requests; the measured loss the
+# cell's CPU per request less untraced's. The default cell runs with --measure-cost for
+# it (the kernel's BPF run-time statistics: a clock read or two per program run, against
+# traps of microseconds). The budget covers the futex, scheduler and kernel-lock tracing
+# that stays on as well as the lock probes; the governed cell's loss over no-uprobes, the
+# lock probes' part, is shown apart. The governed cell runs with -vv, whose detach lines
+# say what the governor estimated the probes cost at each detach, and gives its coverage.
+# The governor starts with the probes off and attaches them once the budget has paid for
+# a 100 ms sample, and for windows of a second after it (each run says how long the
+# probes were on: none on a load shorter than the wait). A missed target is reported,
+# not an error.
 #
 # Exit status 1 when a run failed, 0 otherwise (also when memcached or memcslap is not
 # installed: the script says so; scripts/deps.sh installs them).
