@@ -19,7 +19,7 @@ struct cw_governor {
 	__u64 window_ns, first_ns;
 	int started;
 	int on;			/* as the last tick said */
-	int sampled;		/* a window was judged, or tracing started on: s_pred known */
+	int sampled;		/* a window was judged: the next ones are full windows */
 	__u64 last_ns;
 	__u64 attach_ns, detach_ns;	/* the last measured */
 	__u64 elapsed_ns, covered_ns;
