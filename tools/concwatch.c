@@ -281,9 +281,10 @@ enum {
 /* Options of every command that traces. */
 static const struct argp_option trace_options[] = {
 	{ "backend", OPT_BACKEND, "bpf|kmod|preload", 0,
-	  "Event source: bpf (the default); kmod, the concwatch kernel module (/dev/concwatch), "
-	  "used without this option where BPF is not available; preload, the in-process "
-	  "library, for run and record -- CMD" },
+	  "Event source: bpf (the default for -p); preload, the in-process library beside the "
+	  "BPF programs, for run and record -- CMD (their default, unless --no-uprobes or "
+	  "--max-overhead); kmod, the concwatch kernel module (/dev/concwatch), used without "
+	  "this option where BPF is not available" },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)" },
 	{ "no-uprobes", OPT_NO_UPROBES, NULL, 0,
@@ -2031,6 +2032,14 @@ static int dispatch(void)
 	int ret;
 
 	check_usage();
+	/*
+	 * A command concwatch starts: the in-process library records its lock calls without a
+	 * trap (Documentation/preload.md), beside the BPF programs. Not for what only the
+	 * uprobes do: a budget for them, or none of them.
+	 */
+	if (!env.backend && env.cmd_argv && !env.no_uprobes && env.max_overhead_pct <= 0 &&
+	    cw_preload_source__available() && !cw_bpf_source__available(NULL, 0))
+		env.backend = "preload";
 	if (env.cmd != CMD_EXPORT && !(env.cmd == CMD_REPORT && env.file))
 		install_signals();
 	/* -o is written last, but checked first: nothing runs when it cannot be written */

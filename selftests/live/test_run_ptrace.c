@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * `run --backend preload` leaves ptrace to the program: a process the in-process library
- * records is released from concwatch's ptrace at its exec or fork, and its descendants are
- * followed through the kernel's process events. So what needs ptrace for itself works
- * under run: LeakSanitizer (its leak check stops the threads with ptrace at exit) and
- * strace (which traces its child), with every finding still made.
+ * `run` with the in-process library (its default backend) leaves ptrace to the program: a
+ * process the library records is released from concwatch's ptrace at its exec or fork,
+ * and its descendants are followed through the kernel's process events. So what needs
+ * ptrace for itself works under run: LeakSanitizer (its leak check stops the threads
+ * with ptrace at exit) and strace (which traces its child), with every finding still
+ * made.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -27,12 +28,21 @@ static int tmp_path(char *buf, size_t len, const char *what)
 	return 0;
 }
 
-/* concwatch run --backend preload --json -o JSON -- argv..., its stderr in *err */
-static int run_preload(const char *const cmd[], const char *json, char **out, char **err)
+/*
+ * concwatch run [--backend BACKEND] --json -o JSON -- argv..., its stderr in *err;
+ * backend NULL: run's default
+ */
+static int run_json(const char *backend, const char *const cmd[], const char *json, char **out,
+		    char **err)
 {
-	const char *argv[32] = { cw_bin_path(), "run", "--backend", "preload", "--json", "-o",
-				 json, "--" };
-	int n = 8;
+	const char *argv[32] = { cw_bin_path(), "run", "--json", "-o", json };
+	int n = 5;
+
+	if (backend) {
+		argv[n++] = "--backend";
+		argv[n++] = backend;
+	}
+	argv[n++] = "--";
 
 	while (*cmd && n < 31)
 		argv[n++] = *cmd++;
@@ -67,9 +77,9 @@ TEST(leaksanitizer_report_survives_run)
 
 	LIVE_OR_SKIP();
 	ASSERT_EQ(0, tmp_path(json, sizeof(json), "json"));
-	status = run_preload((const char *[]){ cw_workload_path("wl_abba_asan", path,
-								sizeof(path)), NULL },
-			     json, &out, &err);
+	status = run_json("preload", (const char *[]){ cw_workload_path("wl_abba_asan", path,
+									 sizeof(path)), NULL },
+			  json, &out, &err);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(1, WEXITSTATUS(status)) TH_LOG("stderr: %s", err);
 	EXPECT_NE(NULL, strstr(err, "ERROR: LeakSanitizer: detected memory leaks")) TH_LOG("%s", err);
@@ -84,10 +94,11 @@ TEST(leaksanitizer_report_survives_run)
 }
 
 /*
- * strace under run: it traces its child (which run follows without ptrace, a fork and an
- * exec after the fact), writes the exec and the exit it saw, and the child's inversion is
- * found in the program strace started. The child strace forks to probe ptrace and kills
- * at once is not said to have missed the library.
+ * strace under run, as a user types it (no --backend: run's default is the library): it
+ * traces its child (which run follows without ptrace, a fork and an exec after the fact),
+ * writes the exec and the exit it saw, and the child's inversion is found in the program
+ * strace started. The child strace forks to probe ptrace and kills at once is not said
+ * to have missed the library.
  */
 TEST(strace_works_under_run)
 {
@@ -101,9 +112,9 @@ TEST(strace_works_under_run)
 	ASSERT_EQ(0, tmp_path(json, sizeof(json), "json"));
 	ASSERT_EQ(0, tmp_path(trace, sizeof(trace), "trace"));
 	cw_workload_path("wl_abba", path, sizeof(path));
-	status = run_preload((const char *[]){ "/usr/bin/strace", "-f", "-q", "-s", "4096",
-					       "-e", "trace=execve", "-o", trace, path, NULL },
-			     json, &out, &err);
+	status = run_json(NULL, (const char *[]){ "/usr/bin/strace", "-f", "-q", "-s", "4096",
+						  "-e", "trace=execve", "-o", trace, path, NULL },
+			  json, &out, &err);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("stderr: %s", err);
 	snprintf(want, sizeof(want), "execve(\"%s\", [\"%s\"]", path, path);
