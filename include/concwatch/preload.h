@@ -40,6 +40,7 @@
 
 #include "events.h"
 
+#define CW_PRELOAD_LIB_NAME "libconcwatch-preload.so"	/* the library's file name */
 #define CW_PRELOAD_ENV_SOCK "CONCWATCH_PRELOAD_SOCK"
 #define CW_PRELOAD_ENV_OPTS "CONCWATCH_PRELOAD_OPTS"
 

@@ -368,6 +368,15 @@ CHECK(hot, holder_blame_names_the_holding_function)
 		  "(.[0].tid as $t | [%s] | index($t)) != null and .[0].wait_ns_total > 0",
 		  tids);
 	EXPECT_JQ(&self->r, FIRST_LOCK " | .top_holder_stack == .holders[0].stack");
+	/*
+	 * from the release in libc straight to hold_hot_lock: no frame of the in-process
+	 * library's wrapper, which the release went through (preload)
+	 */
+	EXPECT_JQ(&self->r,
+		  FIRST_LOCK ".holders[0].stack | (map(.module // \"\" | "
+		  "endswith(\"/libconcwatch-preload.so\")) | any | not) and "
+		  "((map(.func) | index(\"hold_hot_lock\")) as $i | $i > 0 and "
+		  "(.[$i - 1].module | endswith(\"/libc.so.6\")))");
 	/* and who waited: from the same function, which called pthread_mutex_lock */
 	EXPECT_JQ(&self->r,
 		  FIRST_LOCK ".waiters | length > 0 and any(.[0].stack[]; .func == \"hold_hot_lock\")");

@@ -53,7 +53,7 @@
 #include "source/procinfo.h"
 
 #define DEFAULT_TICK_NS 100000000ULL
-#define LIB_NAME "libconcwatch-preload.so"
+#define LIB_NAME CW_PRELOAD_LIB_NAME
 
 struct pl_proc {
 	int pid;

@@ -16,6 +16,7 @@
 #include <libiberty/demangle.h>
 
 #include "common/array.h"
+#include "concwatch/preload.h"
 #include "symbolize.h"
 
 #define CACHE_MIN 256
@@ -534,6 +535,18 @@ void cw_symbolizer__fini(struct cw_symbolizer *sz)
 	memset(sz, 0, sizeof(*sz));
 }
 
+/*
+ * Whether module is concwatch's in-process library: its wrappers are not the program's
+ * code. A stack the kernel walks through one (a release's wake, a preempted holder) shows
+ * the program's call of the lock function as the uprobes' stacks do, without them.
+ */
+static bool own_library(const char *module)
+{
+	const char *base = module ? strrchr(module, '/') : NULL;
+
+	return base && !strcmp(base + 1, CW_PRELOAD_LIB_NAME);
+}
+
 int cw_symbolizer__stack(struct cw_symbolizer *sz, const struct cw_walk *w, struct cw_ustack *out)
 {
 	struct cw_syment *e;
@@ -562,6 +575,9 @@ int cw_symbolizer__stack(struct cw_symbolizer *sz, const struct cw_walk *w, stru
 			cw_ustack__fini(out);
 			return err ? err : -EAGAIN;
 		}
+		/* the outermost stays: why the walk ended names it */
+		if (i + 1 < w->nr && own_library(e->module))
+			continue;
 		for (size_t j = 0; j < e->nr; j++, k++) {
 			struct cw_frame *f = &out->frames[k];
 			const struct cw_symline *l = &e->lines[j];
