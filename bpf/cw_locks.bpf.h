@@ -596,23 +596,22 @@ static __always_inline __u64 library_wait(struct task_struct *t, __u32 tgid, __u
 }
 
 /*
- * A CW_EV_BLOCKED record (events.h) of a wait on addr: ts 0 is now; tid 0, the current
- * task's thread.
+ * A real-time thread (tid of tgid) the library records sleeps in its wait w (reason
+ * CW_OFFCPU_LOCK), or is woken from it (CW_OFFCPU_NONE): the blocked-acquire record the
+ * library would send only for a wait a drain finds, for the priority rules (a latent
+ * inversion lasts a millisecond). Real-time threads only: they are few, and a contended
+ * lock of others can sleep a million times a second.
  */
-static __always_inline void blocked_send(__u32 reason, __u64 addr, __u64 since, __u64 stack,
-					 __u32 owner, __u8 kind, __u8 op, __u64 ts, __u32 tgid,
-					 __u32 tid)
+static __always_inline void emit_library_blocked(__u32 tgid, __u32 tid, __u32 reason,
+						 __u64 addr, __u64 since, __u64 stack,
+						 __u32 owner, __u8 kind, __u8 op)
 {
 	struct cw_ev_blocked *e = cw_reserve(sizeof(*e), CW_EV_BLOCKED);
 
 	if (!e)
 		return;
-	if (ts)
-		e->hdr.ts_ns = ts;
-	if (tid) {
-		e->hdr.pid = tgid;
-		e->hdr.tid = tid;
-	}
+	e->hdr.pid = tgid;
+	e->hdr.tid = tid;
 	e->addr = addr;
 	e->since_ns = since;
 	e->stack_id = stack;
@@ -627,29 +626,32 @@ static __always_inline void blocked_send(__u32 reason, __u64 addr, __u64 since, 
 }
 
 /*
- * A real-time thread (tid of tgid) the library records sleeps in its wait w (reason
- * CW_OFFCPU_LOCK), or is woken from it (CW_OFFCPU_NONE): the blocked-acquire record the
- * library would send only for a wait a drain finds, for the priority rules (a latent
- * inversion lasts a millisecond). Real-time threads only: they are few, and a contended
- * lock of others can sleep a million times a second.
- */
-static __always_inline void emit_library_blocked(__u32 tgid, __u32 tid, __u32 reason,
-						 __u64 addr, __u64 since, __u64 stack,
-						 __u32 owner, __u8 kind, __u8 op)
-{
-	blocked_send(reason, addr, since, stack, owner, kind, op, 0, tgid, tid);
-}
-
-/*
  * The blocked-acquire record of p (events.h): reason CW_OFFCPU_LOCK as its wait begins,
  * CW_OFFCPU_NONE when the acquire returned. Rare (acquires that blocked): always sent.
  */
 static __noinline void emit_blocked(const struct pending_lock *p, __u32 reason, __u32 owner,
 				    __u64 ts)
 {
-	if (p)
-		blocked_send(reason, p->a.addr, p->a.begin_ns, p->a.stack_id, owner, p->a.kind,
-			     p->a.op, ts, 0, 0);
+	struct cw_ev_blocked *e;
+
+	if (!p)
+		return;
+	e = cw_reserve(sizeof(*e), CW_EV_BLOCKED);
+	if (!e)
+		return;
+	if (ts)
+		e->hdr.ts_ns = ts;
+	e->addr = p->a.addr;
+	e->since_ns = p->a.begin_ns;
+	e->stack_id = p->a.stack_id;
+	e->owner_tid = owner;
+	e->reason = reason;
+	e->kind = p->a.kind;
+	e->op = p->a.op;
+	e->pad = 0;
+	e->futex_op = 0;
+	e->readers = 0;
+	cw_submit(e);
 }
 
 /*
