@@ -21,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
@@ -787,6 +789,34 @@ TEST(own_process)
 
 	EXPECT_EQ(-ESRCH, cw_modules__read(INT_MAX, &mods, &nr));
 	EXPECT_EQ(-ESRCH, cw_unwind_process(INT_MAX, NULL, no_stack, NULL));
+}
+
+/*
+ * A process reaped between the open of its maps and their read (a short-lived child of
+ * the command, as LeakSanitizer's tracer): gone, -ESRCH, the same as before the open.
+ * Its read said "Input/output error" before, and run said the process was not traced.
+ */
+TEST(maps_of_process_reaped_after_open)
+{
+	struct cw_module_info *mods = NULL;
+	char path[64];
+	size_t nr = 0;
+	pid_t pid;
+	FILE *f;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		pause();
+		_exit(0);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(-ESRCH, cw_modules__parse(pid, f, &mods, &nr));
+	fclose(f);
 }
 
 /*

@@ -152,21 +152,14 @@ void cw_module__complete(int pid, struct cw_module_info *m)
 	m->build_id_len = read_build_id(m->open_path, m->build_id, sizeof(m->build_id));
 }
 
-int cw_modules__read(int pid, struct cw_module_info **mods, size_t *nr)
+int cw_modules__parse(int pid, FILE *f, struct cw_module_info **mods, size_t *nr)
 {
 	struct cw_module_info *v = NULL, *p;
 	size_t n = 0, cap = 0, linecap = 0;
-	char *line = NULL, maps[64];
+	char *line = NULL;
 	int err = 0;
-	FILE *f;
 
-	if (pid <= 0 || !mods || !nr)
-		return -EINVAL;
 	elf_version(EV_CURRENT);
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
-	f = fopen(maps, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
 	while (getline(&line, &linecap, f) > 0) {
 		p = cw_grow(v, &cap, n + 1, sizeof(*v));
 		if (!p) {
@@ -176,11 +169,11 @@ int cw_modules__read(int pid, struct cw_module_info **mods, size_t *nr)
 		v = p;
 		n += parse_line(pid, line, &v[n]);
 	}
+	/* reaped after the open (the file stays open, the task is gone): ESRCH, as at open */
 	if (ferror(f))
-		err = -EIO;
+		err = errno == ESRCH || errno == ENOENT ? -ESRCH : -(errno ?: EIO);
 cleanup:
 	free(line);
-	fclose(f);
 	if (err) {
 		free(v);
 		return err;
@@ -188,6 +181,23 @@ cleanup:
 	*mods = v;
 	*nr = n;
 	return 0;
+}
+
+int cw_modules__read(int pid, struct cw_module_info **mods, size_t *nr)
+{
+	char maps[64];
+	FILE *f;
+	int err;
+
+	if (pid <= 0 || !mods || !nr)
+		return -EINVAL;
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	err = cw_modules__parse(pid, f, mods, nr);
+	fclose(f);
+	return err;
 }
 
 /* --- the module map ---------------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <linux/types.h>
 
 /* One executable mapping of a process (what CW_EV_MODULE carries). */
@@ -48,6 +49,8 @@ struct cw_module_info {
  * it. 0 or -errno (-ESRCH: no such process).
  */
 int cw_modules__read(int pid, struct cw_module_info **mods, size_t *nr);
+/* The same from f, pid's maps file opened already (-ESRCH: pid was reaped since). */
+int cw_modules__parse(int pid, FILE *f, struct cw_module_info **mods, size_t *nr);
 
 /*
  * Complete a mapping of pid known by its range, offset, inode, device and path (a
