@@ -217,6 +217,42 @@ static int helper_wait(int in_fd, int ready_fd)
 	return 21;
 }
 
+/* The helper "forkleaf": forks a child that exits 0 at once, reaps it, exits 3. */
+static int helper_forkleaf(void)
+{
+	pid_t c = fork();
+	int st;
+
+	if (!c)
+		_exit(0);
+	if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
+	return 3;
+}
+
+/*
+ * The helper "forktree": a child that execs "forkleaf", reaped; then "r" on ready_fd,
+ * and in_fd read until EOF; exits 22.
+ */
+static int helper_forktree(const char *exe, int in_fd, int ready_fd)
+{
+	char buf[64];
+	pid_t c = fork();
+	int st;
+
+	if (!c) {
+		execl(exe, exe, HELPER_FLAG, "forkleaf", (char *)NULL);
+		_exit(127);
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 3)
+		return 1;
+	if (write(ready_fd, "r", 1) != 1)
+		return 1;
+	while (read(in_fd, buf, sizeof(buf)) > 0)
+		;
+	return 22;
+}
+
 static void __attribute__((constructor)) helper_main(int argc, char **argv)
 {
 	const char *name;
@@ -244,6 +280,10 @@ static void __attribute__((constructor)) helper_main(int argc, char **argv)
 		exit(4);
 	if (!strcmp(name, "wait") && argc == 5)
 		exit(helper_wait(atoi(argv[3]), atoi(argv[4])));
+	if (!strcmp(name, "forkleaf"))
+		exit(helper_forkleaf());
+	if (!strcmp(name, "forktree") && argc == 5)
+		exit(helper_forktree(argv[0], atoi(argv[3]), atoi(argv[4])));
 	fprintf(stderr, "unknown helper %s\n", name);
 	exit(126);
 }
@@ -883,14 +923,15 @@ static int serve_until_ready(struct cw_launch *l, int ready_fd)
 	}
 }
 
-/* The helper "wait": in_fd and ready_fd are inherited; the test's ends are not. */
+/* The helper "wait" (or another of its two arguments): in_fd and ready_fd are inherited;
+ * the test's ends are not. */
 struct wait_helper {
 	int in[2], ready[2];
 	char a[16], b[16];
 	char *argv[6];
 };
 
-static int wait_helper_init(struct wait_helper *w)
+static int wait_helper_init(struct wait_helper *w, const char *name)
 {
 	if (pipe2(w->in, O_CLOEXEC) || pipe2(w->ready, O_CLOEXEC) ||
 	    fcntl(w->in[0], F_SETFD, 0) || fcntl(w->ready[1], F_SETFD, 0))
@@ -899,7 +940,7 @@ static int wait_helper_init(struct wait_helper *w)
 	snprintf(w->b, sizeof(w->b), "%d", w->ready[1]);
 	w->argv[0] = (char *)self_exe();
 	w->argv[1] = HELPER_FLAG;
-	w->argv[2] = "wait";
+	w->argv[2] = (char *)name;
 	w->argv[3] = w->a;
 	w->argv[4] = w->b;
 	w->argv[5] = NULL;
@@ -919,7 +960,7 @@ TEST(detach_all_leaves_the_command_running)
 	size_t n = 0;
 	pid_t pid;
 
-	ASSERT_EQ(0, wait_helper_init(&w));
+	ASSERT_EQ(0, wait_helper_init(&w, "wait"));
 	l = start(_metadata, w.argv);
 	ASSERT_NE(NULL, l);
 	pid = cw_launch__pid(l);
@@ -938,6 +979,81 @@ TEST(detach_all_leaves_the_command_running)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st)) TH_LOG("status 0x%x", st);
 	ASSERT_EQ(21, WEXITSTATUS(st));
+}
+
+/*
+ * A released process's child that execs, forks a child of its own, and is reaped, all
+ * before the caller reads a thing (a short command under a busy tracer): each is
+ * reported all the same from the connector's news, in order: the child's fork and exec,
+ * the grandchild's fork from it, then their ends (the grandchild's first), then the
+ * command's. Before, the child was said forked and ended only, and its exec and its own
+ * children were lost (pidfd_open() failed on it): so were their lock calls under run.
+ */
+TEST(released_tree_over_before_it_is_read)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	struct cw_launch_event ev[8];
+	struct wait_helper w;
+	struct cw_launch *l;
+	pid_t root, a, b;
+	int n = 0, r;
+	char c;
+
+	ASSERT_EQ(0, wait_helper_init(&w, "forktree"));
+	l = start(_metadata, w.argv);
+	ASSERT_NE(NULL, l);
+	close(w.in[0]);
+	close(w.ready[1]);
+	root = cw_launch__pid(l);
+	ASSERT_EQ(1, cw_launch__next(l, &ev[0], NEXT_TIMEOUT_MS));
+	ASSERT_EQ(CW_LAUNCH_EXEC, ev[0].kind);
+	ASSERT_EQ(root, ev[0].pid);
+	r = cw_launch__release(l, root);
+	if (r) {
+		cw_launch__kill_all(l);
+		cw_launch__free(l);
+		SKIP(return, "no process connector: %s", strerror(-r));
+	}
+
+	/* the child and the grandchild are reaped now, nothing read yet */
+	pfd.fd = w.ready[0];
+	ASSERT_EQ(1, poll(&pfd, 1, NEXT_TIMEOUT_MS));
+	ASSERT_EQ(1, read(w.ready[0], &c, 1));
+	while (n < 8 && (r = cw_launch__next(l, &ev[n], 0)) == 1)
+		n++;
+	ASSERT_EQ(0, r) TH_LOG("%s", strerror(-r));
+	ASSERT_EQ(5, n);
+	a = ev[0].pid;
+	b = ev[2].pid;
+	ASSERT_EQ(CW_LAUNCH_FORK, ev[0].kind);
+	EXPECT_EQ(root, ev[0].ppid);
+	EXPECT_EQ(0, ev[0].held);
+	ASSERT_EQ(CW_LAUNCH_EXEC, ev[1].kind);
+	EXPECT_EQ(a, ev[1].pid);
+	EXPECT_EQ(root, ev[1].ppid);
+	EXPECT_EQ(0, ev[1].held);
+	EXPECT_LE(ev[0].ts_ns, ev[1].ts_ns);
+	ASSERT_EQ(CW_LAUNCH_FORK, ev[2].kind);
+	EXPECT_EQ(a, ev[2].ppid);
+	EXPECT_LE(ev[1].ts_ns, ev[2].ts_ns);
+	ASSERT_EQ(CW_LAUNCH_EXIT, ev[3].kind);
+	EXPECT_EQ(b, ev[3].pid);
+	EXPECT_EQ(a, ev[3].ppid);
+	ASSERT_EQ(CW_LAUNCH_EXIT, ev[4].kind);
+	EXPECT_EQ(a, ev[4].pid);
+	EXPECT_EQ(root, ev[4].ppid);
+	EXPECT_NE(root, a);
+	EXPECT_NE(a, b);
+
+	/* the command itself is followed still, to its end */
+	close(w.in[1]);
+	ASSERT_EQ(1, cw_launch__next(l, &ev[0], NEXT_TIMEOUT_MS));
+	ASSERT_EQ(CW_LAUNCH_EXIT, ev[0].kind);
+	EXPECT_EQ(root, ev[0].pid);
+	EXPECT_EQ(22, ev[0].status);
+	ASSERT_EQ(-ECHILD, cw_launch__next(l, &ev[0], NEXT_TIMEOUT_MS));
+	close(w.ready[0]);
+	cw_launch__free(l);
 }
 
 /* Whether every thread of pid is in state want (from /proc/PID/task/TID/stat). */
@@ -990,7 +1106,7 @@ TEST(detach_keeps_a_stopped_command_stopped)
 	pid_t pid;
 	int st, r;
 
-	ASSERT_EQ(0, wait_helper_init(&w));
+	ASSERT_EQ(0, wait_helper_init(&w, "wait"));
 	l = start(_metadata, w.argv);
 	ASSERT_NE(NULL, l);
 	pid = cw_launch__pid(l);
@@ -1036,7 +1152,7 @@ TEST(the_command_dies_with_its_tracer)
 	pid_t tracer, pid = 0;
 
 	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
-	ASSERT_EQ(0, wait_helper_init(&w));
+	ASSERT_EQ(0, wait_helper_init(&w, "wait"));
 	ASSERT_EQ(0, pipe2(rep, O_CLOEXEC));
 	tracer = fork();
 	ASSERT_LE(0, tracer);

@@ -99,7 +99,7 @@ struct tasks {
 /* A process released from ptrace, followed through the process connector and a pidfd. */
 struct released {
 	pid_t pid, ppid;
-	int pidfd;
+	int pidfd;	/* -1: reaped before the connector's news of it was read */
 	int exec_said;	/* released at its exec: the connector says that exec after */
 	__u64 since_ns;	/* released then: the connector's events from before are old */
 };
@@ -565,8 +565,12 @@ static struct released *rel_find(struct cw_launch *l, pid_t pid)
 	return NULL;
 }
 
-/* Follow pid without ptrace from now on. 0; -ESRCH when it is gone already. */
-static int rel_add(struct cw_launch *l, pid_t pid, pid_t ppid, __u64 since_ns)
+/*
+ * Follow pid without ptrace from now on. 0; -ESRCH when it is gone already, unless
+ * gone_ok: then it is followed with no pidfd, through the connector's news still waiting
+ * (its exec, its own children), and ended at the end of the drain (connector_drain).
+ */
+static int rel_add(struct cw_launch *l, pid_t pid, pid_t ppid, __u64 since_ns, int gone_ok)
 {
 	struct epoll_event ee = { .events = EPOLLIN, .data.u64 = (__u32)pid };
 	struct released *v;
@@ -577,9 +581,9 @@ static int rel_add(struct cw_launch *l, pid_t pid, pid_t ppid, __u64 since_ns)
 		return -ENOMEM;
 	l->rel = v;
 	fd = syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
+	if (fd < 0 && (errno != ESRCH || !gone_ok))
 		return -errno;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ee)) {
+	if (fd >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ee)) {
 		int err = -errno;
 
 		close(fd);
@@ -592,7 +596,8 @@ static int rel_add(struct cw_launch *l, pid_t pid, pid_t ppid, __u64 since_ns)
 
 static void rel_remove(struct cw_launch *l, struct released *r)
 {
-	close(r->pidfd);	/* leaves the epoll set with it */
+	if (r->pidfd >= 0)
+		close(r->pidfd);	/* leaves the epoll set with it */
 	*r = l->rel[--l->nr_rel];
 }
 
@@ -728,14 +733,11 @@ static void on_proc_event(struct cw_launch *l, const struct cn_msg *cn,
 			return;
 		if (l->killing)
 			kill(f->child_tgid, SIGKILL);
-		*err = rel_add(l, f->child_tgid, f->parent_tgid, pe->timestamp_ns);
-		if (*err == -ESRCH) {
-			/* gone already: it was, all the same */
-			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0,
-					  pe->timestamp_ns) ?:
-			       queue_push(l, CW_LAUNCH_EXIT, f->child_tgid, f->parent_tgid, -1, 0, 0);
-			return;
-		}
+		/*
+		 * Reaped already (the whole tree may have run while the caller was busy): it
+		 * was, all the same, and what it did is still in the connector's queue
+		 */
+		*err = rel_add(l, f->child_tgid, f->parent_tgid, pe->timestamp_ns, 1);
 		if (!*err)
 			*err = queue_push(l, CW_LAUNCH_FORK, f->child_tgid, f->parent_tgid, 0, 0,
 					  pe->timestamp_ns);
@@ -765,7 +767,24 @@ static int connector_drain(struct cw_launch *l)
 		;
 	if (err)
 		return err;
-	return ret == -EAGAIN || ret == -EINTR ? 0 : ret;
+	if (ret != -EAGAIN && ret != -EINTR)
+		return ret;
+	/*
+	 * Those reaped before they were named: their news was all in the queue read now
+	 * (the kernel says an exec or a fork before the exit and the reap). Their ends come
+	 * after it, their children's first.
+	 */
+	for (size_t i = l->nr_rel; i-- > 0;) {
+		struct released *r = &l->rel[i];
+
+		if (r->pidfd >= 0)
+			continue;
+		err = queue_push(l, CW_LAUNCH_EXIT, r->pid, r->ppid, -1, 0, 0);
+		if (err)
+			return err;
+		rel_remove(l, r);
+	}
+	return 0;
 }
 
 /* Released processes whose pidfds epoll found readable: gone, all their threads. */
@@ -899,7 +918,7 @@ int cw_launch__release(struct cw_launch *l, pid_t pid)
 	err = connector_open(l);
 	if (err)
 		return err;
-	err = rel_add(l, pid, t->ppid, since);
+	err = rel_add(l, pid, t->ppid, since, 0);
 	if (err)
 		return err;
 	l->rel[l->nr_rel - 1].exec_said = event_of(t->stop) == PTRACE_EVENT_EXEC;
@@ -1040,6 +1059,11 @@ static int kill_released(struct cw_launch *l)
 	while (!err && l->nr_rel) {
 		struct pollfd pfd = { .fd = l->rel[0].pidfd, .events = POLLIN };
 
+		/* one reaped before it was named ends with the drain that named it */
+		if (pfd.fd < 0) {
+			err = connector_drain(l);
+			continue;
+		}
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
 			err = -errno;
 			break;
