@@ -95,8 +95,11 @@ struct preload_source {
 		int pid;
 		int hello;		/* a hello came from its latest image */
 		int fallback;		/* the library cannot start in it: uprobes instead */
-		int forked;		/* its image is its parent's: a child killed before
-					 * its fork handler ran is no miss (strace's probe) */
+		int awaited;		/* exec'ed into an image that loads the library
+					 * (loads_in): no hello is a miss. Not a forked
+					 * child (its parent's image: one killed before its
+					 * fork handler ran is no miss, strace's probe), nor
+					 * one whose tracing failed before it was asked */
 	} *seen;			/* every process image the session followed: an exec
 					 * adds the process again, and that starts over */
 	size_t nr_seen, cap_seen;
@@ -771,6 +774,7 @@ static int preload_add_process(struct cw_source *src, int pid)
 	/* a new image (the child of vfork execs before it runs a thing of its own) */
 	seen_pid(s, pid, 0)->hello = p->r != NULL;
 	seen_pid(s, pid, 0)->fallback = 0;
+	seen_pid(s, pid, 0)->awaited = 0;
 	return 0;
 }
 
@@ -1142,7 +1146,7 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u6
 
 		/* a forked child runs its parent's image: the library is in it, or not */
 		pe = seen_pid(s, parent, 0);
-		e->forked = 1;
+		e->awaited = 0;
 		read_hellos(s);
 		p = find_proc(s, pid, 0);
 		e->hello = p && p->r;
@@ -1155,11 +1159,14 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u6
 		e->fallback = 1;
 		return 0;
 	}
-	e->forked = 0;
+	e->awaited = 0;
 	ret = exec_images(s, pid, since_ns);
 	if (ret < 0)
 		return ret;
 	e->hello = ret;
+	/* the library said so itself (the process may be gone already, its exe unreadable) */
+	if (e->hello)
+		return 1;
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	ret = has_interp(exe);
 	if (ret == 0)
@@ -1180,6 +1187,7 @@ int cw_preload_source__loads_in(struct cw_source *src, int pid, int parent, __u6
 	if (ret < 0)
 		return ret;
 	e->fallback = !ret;
+	e->awaited = ret > 0;
 	return ret;
 }
 
@@ -1193,7 +1201,7 @@ size_t cw_preload_source__silent(struct cw_source *src, int *pids, size_t max)
 	/* a hello may be waiting still */
 	read_hellos(s);
 	for (size_t i = 0; i < s->nr_seen; i++)
-		if (!s->seen[i].hello && !s->seen[i].fallback && !s->seen[i].forked) {
+		if (s->seen[i].awaited && !s->seen[i].hello) {
 			if (n < max)
 				pids[n] = s->seen[i].pid;
 			n++;
