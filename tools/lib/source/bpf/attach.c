@@ -202,6 +202,20 @@ int cw_bpf__op_add_process(struct cw_source *src, int pid)
 	return cw_bpf__add_process(s, pid);
 }
 
+/*
+ * Where the library keeps its threads' slots in process tgid (tls_slot), or that it does
+ * not record it (0): 0 or -errno.
+ */
+static int library_slots(struct bpf_source *s, __u32 tgid, __s64 tls_slot)
+{
+	int fd = bpf_map__fd(s->skel->maps.library_procs);
+
+	if (tls_slot ? bpf_map_update_elem(fd, &tgid, &tls_slot, BPF_ANY) :
+		       bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
@@ -219,7 +233,7 @@ int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid)
 		return 0;
 	s->base.err[0] = '\0';
 	/* a new image the library is not in: its slots are not this image's */
-	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.library_procs), &(__u32){ pid });
+	library_slots(s, pid, 0);
 	p->lock_calls = 1;
 	err = attach(s, p);
 	if (err) {
@@ -234,16 +248,12 @@ int cw_bpf_source__trace_lock_calls(struct cw_source *src, int pid)
 int cw_bpf_source__library_waits(struct cw_source *src, int pid, __s64 tls_slot)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
-	int fd, err = 0;
-	__u32 tgid = pid;
+	int err;
 
 	if (strcmp(src->ops->name, "bpf"))
 		return -EOPNOTSUPP;
 	/* the hello may come before the process is added: its removal clears it */
-	fd = bpf_map__fd(s->skel->maps.library_procs);
-	if (tls_slot ? bpf_map_update_elem(fd, &tgid, &tls_slot, BPF_ANY) :
-		       bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
-		err = -errno;
+	err = library_slots(s, pid, tls_slot);
 	if (err)
 		cw_bpf__set_err(s, "process %d: the library's waits: %s", pid, strerror(-err));
 	return err;
@@ -275,7 +285,7 @@ int cw_bpf__untarget(struct bpf_source *s, __u32 tgid)
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.targets), &tgid, &zero, BPF_ANY))
 		return -errno;
 	/* its image is gone, or the library no longer records it */
-	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.library_procs), &tgid);
+	library_slots(s, tgid, 0);
 	return 0;
 }
 
