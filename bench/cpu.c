@@ -16,6 +16,9 @@
  *                uncontended fast path alone, never a system call
  *   futex        one thread, N calls of futex(FUTEX_WAKE) on a word nobody waits on:
  *                the cost of a futex system call, traced or not
+ *   syscall      one thread, N calls of getppid(): what a tracer of futex calls adds to
+ *                every other system call (a syscall tracepoint puts every task of the
+ *                machine on the slow path of system call entry and exit)
  *
  * With --wait the work starts only when told, so that a tracer attaching to the running
  * process is in place before it: threads are made, "ready pid=PID" is printed, and it
@@ -44,9 +47,9 @@
 #define OUT_WORK 1000
 #define MAX_THREADS 16
 
-enum mode { CONTENDED, UNCONTENDED, FUTEX };
+enum mode { CONTENDED, UNCONTENDED, FUTEX, SYSCALL };
 
-static const char *const mode_names[] = { "contended", "uncontended", "futex" };
+static const char *const mode_names[] = { "contended", "uncontended", "futex", "syscall" };
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
@@ -87,6 +90,11 @@ static void iterations(struct worker *w, long n)
 			syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 		return;
 	}
+	if (w->mode == SYSCALL) {
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		return;
+	}
 	for (long i = 0; i < n; i++) {
 		pthread_mutex_lock(m);
 		spin(&w->sink, CS_WORK);
@@ -109,7 +117,8 @@ static void *work(void *arg)
 
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s contended|uncontended|futex N [THREADS] [--wait]\n", prog);
+	fprintf(stderr, "usage: %s contended|uncontended|futex|syscall N [THREADS] [--wait]\n",
+		prog);
 	exit(2);
 }
 
@@ -128,10 +137,10 @@ int main(int argc, char **argv)
 	}
 	if (argc < 3 || argc > 4)
 		usage(argv[0]);
-	for (mode = CONTENDED; mode <= FUTEX; mode++)
+	for (mode = CONTENDED; mode <= SYSCALL; mode++)
 		if (!strcmp(argv[1], mode_names[mode]))
 			break;
-	if (mode > FUTEX)
+	if (mode > SYSCALL)
 		usage(argv[0]);
 	errno = 0;
 	n = strtol(argv[2], &end, 10);
@@ -139,7 +148,7 @@ int main(int argc, char **argv)
 		usage(argv[0]);
 	if (argc == 4)
 		nr = atoi(argv[3]);
-	if (mode == FUTEX)
+	if (mode == FUTEX || mode == SYSCALL)
 		nr = 1;
 	if (nr < 1 || nr > MAX_THREADS)
 		usage(argv[0]);
