@@ -219,7 +219,7 @@ for m in "${modes[@]}"; do
 		if (nu == "-")
 			t = "n/a (no --no-uprobes)"
 		else if (m == "futex" || m == "syscall")
-			t = sprintf("+%.0f ns/call (floor +%.0f, def +%.0f)", nu - u, fl - u, d - u)
+			t = sprintf("%+.0f ns/call (floor %+.0f, def %+.0f)", nu - u, fl - u, d - u)
 		else
 			t = sprintf("%s %s", nu / u <= lim ? "met" : "MISSED",
 				    sprintf("(<%.0f%%)", (lim - 1) * 100))
