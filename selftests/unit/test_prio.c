@@ -380,6 +380,44 @@ TEST_F(pi, ongoing)
 	EXPECT_EQ(0x7000, f->stacks[2].id);
 }
 
+/*
+ * A word of a stretch read before its end but delivered after its final record (records
+ * out of time order, as in a guest under emulation): stale, the inversion stays bounded
+ * with the final record's figures.
+ */
+TEST_F(pi, ongoing_word_after_its_end)
+{
+	const struct cw_finding *f;
+	struct cw_ev_pi e;
+
+	/* ended at T0 + 250 ms, from T0 + 50 ms */
+	stretch(self->eng, T0 + 250 * MS, T0, 200 * MS, OTHER_PID, M, PRIO_M, "prio-m");
+	memset(&e, 0, sizeof(e));
+	e.hdr = synth_hdr(CW_EV_PRIO_INVERSION, sizeof(e), T0 + 260 * MS, PID, L);
+	e.hdr.flags = CW_F_AGGREGATED;
+	e.addr = A;
+	e.wait_since_ns = T0;
+	e.duration_ns = 210 * MS;	/* the same start, T0 + 50 ms */
+	e.high_tid = H;
+	e.high_prio = PRIO_H;
+	e.high_policy = 1;
+	e.low_prio = PRIO_L;
+	e.low_policy = 1;
+	e.flags = CW_PI_F_ONGOING | CW_PI_F_PREEMPTED;
+	cw_engine__feed(self->eng, &e.hdr);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(1, f->prio.bounded);
+	EXPECT_EQ(200 * MS, f->prio.duration_ns);
+	EXPECT_EQ(1, f->prio.stretches);
+	EXPECT_EQ(M, f->prio.preemptor.tid);
+	/* a later stretch's word, from another start, is not stale */
+	e.hdr.ts_ns = T0 + 400 * MS;
+	e.duration_ns = 100 * MS;
+	cw_engine__feed(self->eng, &e.hdr);
+	ASSERT_EQ(1, inversions(_metadata, self, &f));
+	EXPECT_EQ(0, f->prio.bounded);
+}
+
 /* Below the threshold (default 1 ms) nothing; a lower threshold counts it. */
 TEST_F(pi, threshold)
 {

@@ -175,12 +175,16 @@ static int feed_inversion(struct cw_prio *p, const struct cw_ev_pi *e)
 			v->high_stack_id = s->stack_id;
 	}
 	if (e->flags & CW_PI_F_ONGOING) {
+		/* a word read before the stretch's end, delivered after its final record */
+		if (v->stretches && v->ended_start == h->ts_ns - e->duration_ns)
+			return 0;
 		/* the same stretch as before, longer now: its latest word counts */
 		v->ongoing_start = h->ts_ns - e->duration_ns;
 		v->ongoing_ns = e->duration_ns;
 	} else {
 		if (v->ongoing_ns && v->ongoing_start == h->ts_ns - e->duration_ns)
 			v->ongoing_ns = 0; /* ended: this record is its whole */
+		v->ended_start = h->ts_ns - e->duration_ns;
 		v->stretches++;
 		v->duration_ns += e->duration_ns;
 	}

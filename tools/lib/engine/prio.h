@@ -62,6 +62,9 @@ struct cw_prio_inv {
 	__u64 ongoing_ns;	/* a stretch still going on at the last word (CW_PI_F_ONGOING),
 				 * not in duration_ns; 0: none */
 	__u64 ongoing_start;	/* its start */
+	__u64 ended_start;	/* the start of the last stretch whose final record came: a
+				 * word of it delivered after that (out of time order) is
+				 * stale */
 };
 
 /* A priority-inheritance boost: tid's prio raised to new_prio, lent by donor. */
