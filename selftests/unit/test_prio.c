@@ -57,27 +57,51 @@ static void blocked(struct cw_engine *eng, __u64 ts, __u32 tid, __u32 owner)
 static __s32 stretch_low_prio = PRIO_L;
 
 /* A stretch: L runnable for dur up to ts while H waited since since; preemptor (pid, tid, prio). */
+/* An inversion record of H's wait on A held by L, L at low_prio, M at mprio. */
+static void pi_record(struct cw_ev_pi *e, __u64 ts, __u64 since, __u64 dur, __s32 low_prio,
+		      __u32 mpid, __u32 mtid, __s32 mprio)
+{
+	memset(e, 0, sizeof(*e));
+	e->hdr = synth_hdr(CW_EV_PRIO_INVERSION, sizeof(*e), ts, PID, L);
+	e->addr = A;
+	e->wait_since_ns = since;
+	e->duration_ns = dur;
+	e->high_tid = H;
+	e->high_prio = PRIO_H;
+	e->high_policy = 1;
+	e->low_prio = low_prio;
+	e->low_policy = low_prio < 100 ? 1 : 0;
+	e->preemptor_pid = mpid;
+	e->preemptor_tid = mtid;
+	e->preemptor_prio = mprio;
+	e->preemptor_policy = mprio < 100 ? 1 : 0;
+	e->flags = CW_PI_F_PREEMPTED;
+}
+
 static void stretch(struct cw_engine *eng, __u64 ts, __u64 since, __u64 dur, __u32 mpid,
 		    __u32 mtid, __s32 mprio, const char *mcomm)
 {
 	struct cw_ev_pi e;
 
-	memset(&e, 0, sizeof(e));
-	e.hdr = synth_hdr(CW_EV_PRIO_INVERSION, sizeof(e), ts, PID, L);
-	e.addr = A;
-	e.wait_since_ns = since;
-	e.duration_ns = dur;
-	e.high_tid = H;
-	e.high_prio = PRIO_H;
-	e.high_policy = 1;
-	e.low_prio = stretch_low_prio;
-	e.low_policy = stretch_low_prio < 100 ? 1 : 0;
-	e.preemptor_pid = mpid;
-	e.preemptor_tid = mtid;
-	e.preemptor_prio = mprio;
-	e.preemptor_policy = mprio < 100 ? 1 : 0;
-	e.flags = CW_PI_F_PREEMPTED;
+	pi_record(&e, ts, since, dur, stretch_low_prio, mpid, mtid, mprio);
 	strncpy(e.preemptor_comm, mcomm, sizeof(e.preemptor_comm) - 1);
+	cw_engine__feed(eng, &e.hdr);
+}
+
+/*
+ * A word of a stretch still going on at ts, dur long (H waiting since since), as the
+ * source sends it each tick: preempted by mtid of mpid (0: none named yet).
+ */
+static void ongoing_word(struct cw_engine *eng, __u64 ts, __u64 since, __u64 dur, __u32 mpid,
+			 __u32 mtid)
+{
+	struct cw_ev_pi e;
+
+	pi_record(&e, ts, since, dur, PRIO_L, mpid, mtid, mtid ? PRIO_M : 0);
+	if (!mtid)
+		e.preemptor_policy = 0;
+	e.hdr.flags = CW_F_AGGREGATED;
+	e.flags |= CW_PI_F_ONGOING;
 	cw_engine__feed(eng, &e.hdr);
 }
 
@@ -336,29 +360,11 @@ TEST_F(pi, stretches_merge)
 TEST_F(pi, ongoing)
 {
 	const struct cw_finding *f;
-	struct cw_ev_pi e;
 
 	stretch(self->eng, T0 + 20 * MS, T0, 10 * MS, OTHER_PID, M, PRIO_M, "prio-m");
-	memset(&e, 0, sizeof(e));
-	e.hdr = synth_hdr(CW_EV_PRIO_INVERSION, sizeof(e), T0 + 100 * MS, PID, L);
-	e.hdr.flags = CW_F_AGGREGATED;
-	e.addr = A;
-	e.wait_since_ns = T0;
-	e.duration_ns = 50 * MS;	/* from T0 + 50 ms */
-	e.high_tid = H;
-	e.high_prio = PRIO_H;
-	e.high_policy = 1;
-	e.low_prio = PRIO_L;
-	e.low_policy = 1;
-	e.preemptor_pid = OTHER_PID;
-	e.preemptor_tid = M + 1;
-	e.preemptor_prio = PRIO_M;
-	e.preemptor_policy = 1;
-	e.flags = CW_PI_F_ONGOING | CW_PI_F_PREEMPTED;
-	cw_engine__feed(self->eng, &e.hdr);
-	e.hdr.ts_ns = T0 + 200 * MS;
-	e.duration_ns = 150 * MS;
-	cw_engine__feed(self->eng, &e.hdr);
+	/* from T0 + 50 ms */
+	ongoing_word(self->eng, T0 + 100 * MS, T0, 50 * MS, OTHER_PID, M + 1);
+	ongoing_word(self->eng, T0 + 200 * MS, T0, 150 * MS, OTHER_PID, M + 1);
 	/* L's stack at its preemption, with each word (M's comes only at the end) */
 	stacks(self->eng, T0 + 200 * MS, T0, 0x6000, 0, 0);
 	ASSERT_EQ(1, inversions(_metadata, self, &f));
@@ -388,32 +394,17 @@ TEST_F(pi, ongoing)
 TEST_F(pi, ongoing_word_after_its_end)
 {
 	const struct cw_finding *f;
-	struct cw_ev_pi e;
 
-	/* ended at T0 + 250 ms, from T0 + 50 ms */
+	/* ended at T0 + 250 ms, from T0 + 50 ms; then a word with the same start */
 	stretch(self->eng, T0 + 250 * MS, T0, 200 * MS, OTHER_PID, M, PRIO_M, "prio-m");
-	memset(&e, 0, sizeof(e));
-	e.hdr = synth_hdr(CW_EV_PRIO_INVERSION, sizeof(e), T0 + 260 * MS, PID, L);
-	e.hdr.flags = CW_F_AGGREGATED;
-	e.addr = A;
-	e.wait_since_ns = T0;
-	e.duration_ns = 210 * MS;	/* the same start, T0 + 50 ms */
-	e.high_tid = H;
-	e.high_prio = PRIO_H;
-	e.high_policy = 1;
-	e.low_prio = PRIO_L;
-	e.low_policy = 1;
-	e.flags = CW_PI_F_ONGOING | CW_PI_F_PREEMPTED;
-	cw_engine__feed(self->eng, &e.hdr);
+	ongoing_word(self->eng, T0 + 260 * MS, T0, 210 * MS, 0, 0);
 	ASSERT_EQ(1, inversions(_metadata, self, &f));
 	EXPECT_EQ(1, f->prio.bounded);
 	EXPECT_EQ(200 * MS, f->prio.duration_ns);
 	EXPECT_EQ(1, f->prio.stretches);
 	EXPECT_EQ(M, f->prio.preemptor.tid);
 	/* a later stretch's word, from another start, is not stale */
-	e.hdr.ts_ns = T0 + 400 * MS;
-	e.duration_ns = 100 * MS;
-	cw_engine__feed(self->eng, &e.hdr);
+	ongoing_word(self->eng, T0 + 400 * MS, T0, 100 * MS, 0, 0);
 	ASSERT_EQ(1, inversions(_metadata, self, &f));
 	EXPECT_EQ(0, f->prio.bounded);
 }
