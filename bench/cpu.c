@@ -19,6 +19,10 @@
  *   syscall      one thread, N calls of getppid(): what a tracer of futex calls adds to
  *                every other system call (a syscall tracepoint puts every task of the
  *                machine on the slow path of system call entry and exit)
+ *   pipe         two threads passing a byte back and forth through two pipes, N rounds:
+ *                every operation is one sleep and one wakeup of a thread outside any
+ *                futex (a server's threads in epoll_wait or read): what the scheduler's
+ *                programs cost a traced thread per sleep
  *
  * With --wait the work starts only when told, so that a tracer attaching to the running
  * process is in place before it: threads are made, "ready pid=PID" is printed, and it
@@ -47,17 +51,20 @@
 #define OUT_WORK 1000
 #define MAX_THREADS 16
 
-enum mode { CONTENDED, UNCONTENDED, FUTEX, SYSCALL };
+enum mode { CONTENDED, UNCONTENDED, FUTEX, SYSCALL, PIPE };
 
-static const char *const mode_names[] = { "contended", "uncontended", "futex", "syscall" };
+static const char *const mode_names[] = { "contended", "uncontended", "futex", "syscall",
+					   "pipe" };
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
 static int futex_word;
+static int ping[2], pong[2];	/* pipe: thread 0 writes ping, reads pong */
 
 struct worker {
 	pthread_t thread;
 	enum mode mode;
+	int idx;
 	long iters;
 	pthread_mutex_t own_lock;
 	volatile unsigned long sink;
@@ -95,6 +102,21 @@ static void iterations(struct worker *w, long n)
 			syscall(SYS_getppid);
 		return;
 	}
+	if (w->mode == PIPE) {
+		/* a byte back and forth: each thread sleeps and is woken once a round */
+		int in = w->idx ? ping[0] : pong[0], out = w->idx ? pong[1] : ping[1];
+		char c = 0;
+
+		for (long i = 0; i < n; i++) {
+			if (!w->idx && write(out, &c, 1) != 1)
+				abort();
+			if (read(in, &c, 1) != 1)
+				abort();
+			if (w->idx && write(out, &c, 1) != 1)
+				abort();
+		}
+		return;
+	}
 	for (long i = 0; i < n; i++) {
 		pthread_mutex_lock(m);
 		spin(&w->sink, CS_WORK);
@@ -117,7 +139,7 @@ static void *work(void *arg)
 
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s contended|uncontended|futex|syscall N [THREADS] [--wait]\n",
+	fprintf(stderr, "usage: %s contended|uncontended|futex|syscall|pipe N [THREADS] [--wait]\n",
 		prog);
 	exit(2);
 }
@@ -137,10 +159,10 @@ int main(int argc, char **argv)
 	}
 	if (argc < 3 || argc > 4)
 		usage(argv[0]);
-	for (mode = CONTENDED; mode <= SYSCALL; mode++)
+	for (mode = CONTENDED; mode <= PIPE; mode++)
 		if (!strcmp(argv[1], mode_names[mode]))
 			break;
-	if (mode > SYSCALL)
+	if (mode > PIPE)
 		usage(argv[0]);
 	errno = 0;
 	n = strtol(argv[2], &end, 10);
@@ -150,12 +172,20 @@ int main(int argc, char **argv)
 		nr = atoi(argv[3]);
 	if (mode == FUTEX || mode == SYSCALL)
 		nr = 1;
+	if (mode == PIPE) {
+		nr = 2;
+		if (pipe(ping) || pipe(pong)) {
+			perror("cpu: pipe");
+			return 1;
+		}
+	}
 	if (nr < 1 || nr > MAX_THREADS)
 		usage(argv[0]);
 
 	pthread_barrier_init(&start, NULL, nr + 1);
 	for (int i = 0; i < nr; i++) {
 		w[i].mode = mode;
+		w[i].idx = i;
 		w[i].iters = n;
 		pthread_mutex_init(&w[i].own_lock, NULL);
 	}

@@ -23,6 +23,8 @@
 #   syscall      one thread calling getppid(): the ns a tracer of futex calls adds to any
 #                other system call (the syscall tracepoints put every task of the machine
 #                on the slow path of system call entry and exit)
+#   pipe         two threads passing a byte through pipes: each operation one sleep and
+#                one wakeup outside futexes, as a server's threads in epoll_wait
 #
 # Wall time cannot show what tracing costs a contended program (tracing changes how often
 # its threads sleep); CPU time of a fixed amount of work can. concwatch attaches while the
@@ -42,7 +44,7 @@
 #
 # Usage: run-cpu.sh [-r REPS] [-m MODES] [O]
 #   -r REPS    runs per cell (default 5)
-#   -m MODES   comma separated, of contended,uncontended,futex,syscall (default all four)
+#   -m MODES   comma separated, of contended,uncontended,futex,syscall,pipe (default all)
 #   O          the build directory (default build/ at the top of the tree)
 #   CPU_SCALE=F scales every operation count
 
@@ -54,10 +56,10 @@ BENCH=cpu
 . "$(dirname "$0")/lib.sh"
 
 reps=5
-modes=contended,uncontended,futex,syscall
+modes=contended,uncontended,futex,syscall,pipe
 parse_options "r=reps m=modes" "$@"
 counts "$reps"
-modes_of "$modes" contended uncontended futex syscall
+modes_of "$modes" contended uncontended futex syscall pipe
 
 CPU=$O/bench/cpu
 CW=$O/concwatch
@@ -76,6 +78,7 @@ n_of() { # config mode: iterations per thread
 	uncontended) n=100000 ;;
 	futex) n=500000 ;;
 	syscall) n=2000000 ;;
+	pipe) n=30000 ;;
 	esac
 	[ "$1" = default ] && [ "$2" = uncontended ] && n=$((n / div))
 	awk -v n="$n" -v s="$scale" 'BEGIN { n = int(n * s); print n < 10 ? 10 : n }'
@@ -218,14 +221,15 @@ for m in "${modes[@]}"; do
 		lim = m == "contended" ? 1.05 : m == "uncontended" ? 1.01 : 0
 		if (nu == "-")
 			t = "n/a (no --no-uprobes)"
-		else if (m == "futex" || m == "syscall")
-			t = sprintf("%+.0f ns/call (floor %+.0f, def %+.0f)", nu - u, fl - u, d - u)
+		else if (m == "futex" || m == "syscall" || m == "pipe")
+			t = sprintf("%+.0f ns/op (floor %+.0f, def %+.0f)", nu - u, fl - u, d - u)
 		else
 			t = sprintf("%s %s", nu / u <= lim ? "met" : "MISSED",
 				    sprintf("(<%.0f%%)", (lim - 1) * 100))
 		printf "%-12s %10.1f %10s %10s %10.1f %9s %9s %8.2fx %-24s %s, %s\n", m, u,
 		       f(fl), f(nu), d, r(fl), r(nu), d / u, t, onu, od
-		exit !(nu == "-" || m == "futex" || m == "syscall" || nu / u <= lim)
+		exit !(nu == "-" || m == "futex" || m == "syscall" || m == "pipe" ||
+		       nu / u <= lim)
 	}' || met=
 done
 echo
