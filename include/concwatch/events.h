@@ -630,7 +630,8 @@ struct cw_ev_cost {
 	__u64 tp_runs;
 	__u32 hit_ns[CW_TRAP_MAX];	/* cost of one hit of each kind here, ns */
 	__u32 flags;			/* CW_COST_* */
-	__u32 pad;
+	__u32 budget_ppm;		/* the budget tracing was governed by (--max-overhead),
+					 * in millionths of the target's CPU time; 0: none */
 };
 
 /* cw_ev_lost.what */

@@ -204,6 +204,9 @@ TEST(governor_samples_and_finds_the_repeated_inversion)
 	EXPECT_LT(n->ticks_no_uprobes, n->ticks);
 	TH_LOG("lock calls traced in %llu of %llu ticks",
 	       (unsigned long long)(n->ticks - n->ticks_no_uprobes), (unsigned long long)n->ticks);
+	/* the cost records carry the budget, for the reports to say it */
+	ASSERT_NE(NULL, cw_engine__cost(eng));
+	EXPECT_EQ((__u32)(opts.max_overhead_pct * 10000), cw_engine__cost(eng)->budget_ppm);
 	ASSERT_EQ(0, cw_findings__new(eng, &fs));
 	for (size_t i = 0; i < cw_findings__nr(fs); i++) {
 		f = cw_findings__get(fs, i);

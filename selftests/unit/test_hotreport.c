@@ -225,6 +225,15 @@ static const char *line(const char *text, const char *prefix)
 	return NULL;
 }
 
+/* That line alone, in buf; "" when none. */
+static const char *line_str(const char *text, const char *prefix, char *buf, size_t len)
+{
+	const char *l = line(text, prefix);
+
+	snprintf(buf, len, "%.*s", l ? (int)strcspn(l, "\n") : 0, l ? l : "");
+	return buf;
+}
+
 static int line_has(const char *text, const char *prefix, const char *what)
 {
 	const char *l = line(text, prefix), *end;
@@ -379,7 +388,9 @@ TEST_F(hot, json)
  *   ns              trap_ns + bpf_ns + tracepoint_ns                    =  270000000
  * and the fixture's four threads on CPU: 900 + 400 + 0 + 300 ms = 1600000000 ns, so
  *   share           270 ms of 1.6 s                                     =   0.168750
+ *   tracepoint_share  70 ms of 1.6 s                                    =   0.043750
  * An older record comes first: the totals are the newest's, never a difference of two.
+ * budget_ppm, when given, is the --max-overhead the source was governed by.
  */
 static const __u64 cost_hits[CW_TRAP_MAX] = {
 	[CW_TRAP_EMULATED] = 200000, [CW_TRAP_STEPPED] = 1000, [CW_TRAP_RETURN] = 86250,
@@ -391,7 +402,8 @@ static const __u32 cost_hit_ns[CW_TRAP_MAX] = {
 #define COST_HITS "\"probe_hits\": {\"emulated\": 200000, \"single_stepped\": 1000, " \
 		  "\"returns\": 86250}, "
 
-static void feed_cost(struct __test_metadata *_metadata, struct cw_engine *eng, __u32 flags)
+static void feed_cost_budget(struct __test_metadata *_metadata, struct cw_engine *eng,
+			     __u32 flags, __u32 budget_ppm)
 {
 	static const __u64 old_hits[CW_TRAP_MAX] = { 5000, 10, 2000 };
 	struct cw_ev_cost old = synth_cost(2000 * MS, 1000 * MS, old_hits, cost_hit_ns, 1 * MS,
@@ -399,8 +411,14 @@ static void feed_cost(struct __test_metadata *_metadata, struct cw_engine *eng, 
 	struct cw_ev_cost now = synth_cost(4000 * MS, 1000 * MS, cost_hits, cost_hit_ns, 40 * MS,
 					   70 * MS, flags);
 
+	old.budget_ppm = now.budget_ppm = budget_ppm;
 	feed(_metadata, eng, &old.hdr);
 	feed(_metadata, eng, &now.hdr);
+}
+
+static void feed_cost(struct __test_metadata *_metadata, struct cw_engine *eng, __u32 flags)
+{
+	feed_cost_budget(_metadata, eng, flags, 0);
 }
 
 TEST_F(hot, json_cost)
@@ -421,8 +439,57 @@ TEST_F(hot, json_cost)
 	EXPECT_NE(NULL, strstr(text, "},\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
 				     "\"trap_ns\": 160000000, \"bpf_ns\": 40000000, "
 				     "\"ns\": 270000000, \"target_oncpu_ns\": 1600000000, "
-				     "\"tracepoint_ns\": 70000000, \"share\": 0.168750},\n"
+				     "\"tracepoint_ns\": 70000000, \"share\": 0.168750, "
+				     "\"tracepoint_share\": 0.043750, \"budget\": null},\n"
 				     "  \"findings\": ["));
+	free(text);
+}
+
+/*
+ * Governed by a budget of 3%, which the tracepoint programs alone (4.375%) are over: the
+ * JSON gives the budget, and the text says that sampling the lock probes cannot meet it.
+ * Under a budget of 5% the text gives the budget alone.
+ */
+TEST_F(hot, cost_budget)
+{
+	char buf[512], *text;
+
+	feed_cost_budget(_metadata, self->eng, CW_COST_CALIBRATED | CW_COST_BPF_STATS, 30000);
+	text = report(self, 1, 0, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\"share\": 0.168750, \"tracepoint_share\": 0.043750, "
+				     "\"budget\": 0.030000},\n")) TH_LOG("%s", text);
+	free(text);
+	text = report(self, 0, 0, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_STREQ("Tracing cost: 16.9% of the target's CPU time (tracepoint programs 4.4%, "
+		     "lock probes 12.5%), budget 3%: the futex and scheduler tracing alone costs "
+		     "more, which no sampling of the lock probes can save",
+		     line_str(text, "Tracing cost: ", buf, sizeof(buf))) TH_LOG("%s", text);
+	free(text);
+
+	feed_cost_budget(_metadata, self->eng, CW_COST_CALIBRATED | CW_COST_BPF_STATS, 50000);
+	text = report(self, 0, 0, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_STREQ("Tracing cost: 16.9% of the target's CPU time (tracepoint programs 4.4%, "
+		     "lock probes 12.5%), budget 5%", line_str(text, "Tracing cost: ", buf, sizeof(buf))) TH_LOG("%s", text);
+	free(text);
+}
+
+/* Not measured: no line. Calibrated without the BPF statistics: the share alone. */
+TEST_F(hot, text_cost)
+{
+	char buf[512], *text = report(self, 0, 0, 0);
+
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(NULL, line(text, "Tracing cost: "));
+	free(text);
+	feed_cost(_metadata, self->eng, CW_COST_CALIBRATED);
+	text = report(self, 0, 0, 0);
+	ASSERT_NE(NULL, text);
+	EXPECT_STREQ("Tracing cost: 10.0% of the target's CPU time",
+		     line_str(text, "Tracing cost: ", buf, sizeof(buf)))
+		TH_LOG("%s", text);
 	free(text);
 }
 
@@ -442,7 +509,7 @@ TEST_F(hot, json_cost_not_measured)
 	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
 				     "\"trap_ns\": null, \"bpf_ns\": null, \"ns\": null, "
 				     "\"target_oncpu_ns\": 1600000000, \"tracepoint_ns\": null, "
-				     "\"share\": null},\n"));
+				     "\"share\": null, \"tracepoint_share\": null, \"budget\": null},\n"));
 	free(text);
 
 	feed_cost(_metadata, self->eng, CW_COST_BPF_STATS);
@@ -451,7 +518,8 @@ TEST_F(hot, json_cost_not_measured)
 	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
 				     "\"trap_ns\": null, \"bpf_ns\": 40000000, \"ns\": null, "
 				     "\"target_oncpu_ns\": 1600000000, "
-				     "\"tracepoint_ns\": 70000000, \"share\": null},\n"));
+				     "\"tracepoint_ns\": 70000000, \"share\": null, "
+				     "\"tracepoint_share\": 0.043750, \"budget\": null},\n"));
 	free(text);
 
 	feed_cost(_metadata, self->eng, CW_COST_CALIBRATED);
@@ -460,7 +528,8 @@ TEST_F(hot, json_cost_not_measured)
 	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
 				     "\"trap_ns\": 160000000, \"bpf_ns\": null, "
 				     "\"ns\": 160000000, \"target_oncpu_ns\": 1600000000, "
-				     "\"tracepoint_ns\": null, \"share\": 0.100000},\n"));
+				     "\"tracepoint_ns\": null, \"share\": 0.100000, "
+				     "\"tracepoint_share\": null, \"budget\": null},\n"));
 	free(text);
 }
 
@@ -482,7 +551,8 @@ TEST(json_cost_no_thread_time)
 	EXPECT_NE(NULL, strstr(text, "\n  \"cost\": {\"interval_ns\": 3000000000, " COST_HITS
 				     "\"trap_ns\": 160000000, \"bpf_ns\": 40000000, "
 				     "\"ns\": 270000000, \"target_oncpu_ns\": null, "
-				     "\"tracepoint_ns\": 70000000, \"share\": null},\n"));
+				     "\"tracepoint_ns\": 70000000, \"share\": null, "
+				     "\"tracepoint_share\": null, \"budget\": null},\n"));
 	free(text);
 	cw_engine__free(eng);
 }

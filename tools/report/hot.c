@@ -41,6 +41,31 @@ void cw_report__model_fini(struct cw_report_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int cw_report__cost(const struct cw_engine *eng, const struct cw_contention *c,
+		    struct cw_report_cost *out)
+{
+	const struct cw_ev_cost *now = cw_engine__cost(eng);
+
+	memset(out, 0, sizeof(*out));
+	out->share_pct = out->tp_share_pct = -1;
+	if (!now || cw_cost__estimate(NULL, now, &out->e))
+		return -ENOENT;
+	for (size_t i = 0; i < cw_contention__nr_threads(c); i++) {
+		const struct cw_thread_time *tt = cw_contention__thread(c, i);
+
+		if (tt->measured)
+			out->oncpu_ns += tt->oncpu_ns;
+	}
+	out->share_pct = cw_cost__share_of(&out->e, out->oncpu_ns);
+	/* as the whole estimate, at most all of the target's time */
+	if (out->e.bpf_stats && out->oncpu_ns)
+		out->tp_share_pct = 100.0 * (out->e.tp_ns < out->oncpu_ns ? out->e.tp_ns :
+									    out->oncpu_ns) /
+				    out->oncpu_ns;
+	out->budget_pct = now->budget_ppm / 1e4;
+	return 0;
+}
+
 /* Whether ip of pid lies in the C library (by the module the stream sent for it). */
 static int in_libc(const struct cw_engine *eng, __u32 pid, __u64 ip)
 {

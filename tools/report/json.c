@@ -240,6 +240,15 @@ static void json_thread(FILE *out, const struct cw_engine *eng, const struct cw_
 		(unsigned long long)(t ? t->futex_waits : 0), t && t->exited ? "true" : "false");
 }
 
+/* A share given in %, as a fraction; negative: null (not known). */
+static void json_pct(FILE *out, const char *key, double pct)
+{
+	if (pct >= 0)
+		fprintf(out, "\"%s\": %.6f", key, pct / 100);
+	else
+		fprintf(out, "\"%s\": null", key);
+}
+
 /*
  * What tracing cost the target over the whole trace, when the source measured it (as
  * --max-overhead makes it, or a recording of such a session): the probe hits at their
@@ -250,34 +259,30 @@ static void json_thread(FILE *out, const struct cw_engine *eng, const struct cw_
  */
 static void json_cost(FILE *out, const struct cw_engine *eng, const struct cw_contention *c)
 {
-	const struct cw_ev_cost *now = cw_engine__cost(eng);
-	struct cw_cost_estimate e;
-	__u64 oncpu = 0;
-	double share;
+	const struct cw_cost_estimate *e;
+	struct cw_report_cost rc;
 
-	if (!now || cw_cost__estimate(NULL, now, &e))
+	if (cw_report__cost(eng, c, &rc))
 		return;
-	for (size_t i = 0; i < cw_contention__nr_threads(c); i++) {
-		const struct cw_thread_time *tt = cw_contention__thread(c, i);
-
-		if (tt->measured)
-			oncpu += tt->oncpu_ns;
-	}
-	share = cw_cost__share_of(&e, oncpu);
+	e = &rc.e;
 	fprintf(out, ",\n  \"cost\": {\"interval_ns\": %llu, \"probe_hits\": {\"emulated\": %llu, "
 		     "\"single_stepped\": %llu, \"returns\": %llu}, ",
-		(unsigned long long)e.interval_ns, (unsigned long long)e.hits[CW_TRAP_EMULATED],
-		(unsigned long long)e.hits[CW_TRAP_STEPPED],
-		(unsigned long long)e.hits[CW_TRAP_RETURN]);
-	json_known(out, "trap_ns", e.calibrated, e.trap_ns);
-	json_known(out, "bpf_ns", e.bpf_stats, e.bpf_ns);
-	json_known(out, "ns", e.calibrated, e.ns);
-	json_known(out, "target_oncpu_ns", oncpu, oncpu);
-	json_known(out, "tracepoint_ns", e.bpf_stats, e.tp_ns);
-	if (share >= 0)
-		fprintf(out, "\"share\": %.6f}", share / 100);
-	else
-		fputs("\"share\": null}", out);
+		(unsigned long long)e->interval_ns, (unsigned long long)e->hits[CW_TRAP_EMULATED],
+		(unsigned long long)e->hits[CW_TRAP_STEPPED],
+		(unsigned long long)e->hits[CW_TRAP_RETURN]);
+	json_known(out, "trap_ns", e->calibrated, e->trap_ns);
+	json_known(out, "bpf_ns", e->bpf_stats, e->bpf_ns);
+	json_known(out, "ns", e->calibrated, e->ns);
+	json_known(out, "target_oncpu_ns", rc.oncpu_ns, rc.oncpu_ns);
+	json_known(out, "tracepoint_ns", e->bpf_stats, e->tp_ns);
+	json_pct(out, "share", rc.share_pct);
+	fputs(", ", out);
+	/* what the trap-free tracing alone cost, which no sampling of the probes saves */
+	json_pct(out, "tracepoint_share", rc.tp_share_pct);
+	fputs(", ", out);
+	/* the budget it was governed by: null when none was */
+	json_pct(out, "budget", rc.budget_pct > 0 ? rc.budget_pct : -1);
+	fputc('}', out);
 }
 
 int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,

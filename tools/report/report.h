@@ -268,6 +268,24 @@ struct cw_report_model {
 	struct cw_findings *fs;
 };
 
+/*
+ * What tracing cost the target over the whole trace, when the source measured it (as
+ * --max-overhead makes it, or a recording of such a session): the newest CW_EV_COST's
+ * totals (engine/cost.h) against the time on CPU of the target's measured threads.
+ */
+struct cw_report_cost {
+	struct cw_cost_estimate e;
+	__u64 oncpu_ns;		/* the measured threads' time on CPU; 0: none measured */
+	double share_pct;	/* e.ns of oncpu_ns, %; -1: not known */
+	double tp_share_pct;	/* e.tp_ns (the tracepoint programs) of oncpu_ns, %; -1: not
+				 * known (no BPF statistics, or no time on CPU) */
+	double budget_pct;	/* the budget it was governed by, %; 0: none */
+};
+
+/* 0; -ENOENT: nothing measured (no CW_EV_COST record). */
+int cw_report__cost(const struct cw_engine *eng, const struct cw_contention *c,
+		    struct cw_report_cost *out);
+
 /* 0 or -errno (-ENOMEM); m is emptied on failure. t may be NULL (the defaults). */
 int cw_report__model_new(const struct cw_engine *eng, struct cw_symbols *sym,
 			 const struct cw_report_target *t, struct cw_report_model *m);

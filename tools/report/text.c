@@ -1211,6 +1211,29 @@ static void findings(FILE *out, const struct cw_render *r)
 	cw_report__findings_text(r);
 }
 
+/*
+ * What tracing cost the target over the trace, when it was measured: a share of its CPU
+ * time, the tracepoint programs' part of it, and the budget. A budget below the
+ * tracepoint programs' share alone is said as such: sampling the lock probes cannot meet it.
+ */
+static void cost_line(FILE *out, const struct cw_engine *eng, const struct cw_contention *c)
+{
+	struct cw_report_cost rc;
+
+	if (cw_report__cost(eng, c, &rc) || rc.share_pct < 0)
+		return;
+	fprintf(out, "Tracing cost: %.1f%% of the target's CPU time", rc.share_pct);
+	if (rc.tp_share_pct >= 0)
+		fprintf(out, " (tracepoint programs %.1f%%, lock probes %.1f%%)", rc.tp_share_pct,
+			rc.share_pct > rc.tp_share_pct ? rc.share_pct - rc.tp_share_pct : 0);
+	if (rc.budget_pct > 0)
+		fprintf(out, ", budget %g%%", rc.budget_pct);
+	if (rc.budget_pct > 0 && rc.tp_share_pct > rc.budget_pct)
+		fprintf(out, ": the futex and scheduler tracing alone costs more, which no "
+			     "sampling of the lock probes can save");
+	fputc('\n', out);
+}
+
 static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols *sym,
 		       const struct cw_report_target *t)
 {
@@ -1249,6 +1272,7 @@ static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols
 			     "to keep their cost within --max-overhead): lock_order_inversion and "
 			     "livelock findings come from that share\n",
 			t->coverage_permille / 10.0);
+	cost_line(out, eng, m.c);
 	fprintf(out, "\n");
 	object_table(out, &r);
 	object_paths(out, &r);

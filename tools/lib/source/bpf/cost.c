@@ -50,6 +50,8 @@ int cw_bpf__cost_start(struct bpf_source *s)
 	s->cost.hdr.type = CW_EV_COST;
 	s->cost.hdr.size = sizeof(s->cost);
 	s->cost.hdr.cpu = 0xffff;
+	if (s->opts.max_overhead_pct > 0)
+		s->cost.budget_ppm = (__u32)(s->opts.max_overhead_pct * 1e4 + 0.5);
 	if (!cw_cost_calib__run(&c, s->umulti_type, why, sizeof(why))) {
 		memcpy(s->cost.hit_ns, c.hit_ns, sizeof(c.hit_ns));
 		s->cost.flags |= CW_COST_CALIBRATED;
