@@ -689,19 +689,14 @@ TEST(run_preload_dlclosed_plugin)
 	result_free(&r);
 }
 
-/*
- * fork without exec, a pre-fork server in miniature: each child makes its own region
- * (pthread_atfork) before it runs a line of its own, and its acquisitions are its own:
- * the same lock at the same address, COUNT times in each of the four processes.
- */
-TEST(run_preload_forked_children)
+/* wl_forklock's three children (how: "" forked, "raw" cloned) under run with the library */
+static void preload_children(struct __test_metadata *_metadata, const char *how)
 {
 	char path[PATH_MAX + 64], script[PATH_MAX + 80];
 	struct result r;
 
-	LIVE_OR_SKIP();
-	snprintf(script, sizeof(script), "echo go | %s 3 500",
-		 cw_workload_path("wl_forklock", path, sizeof(path)));
+	snprintf(script, sizeof(script), "echo go | %s 3 500 %s",
+		 cw_workload_path("wl_forklock", path, sizeof(path)), how);
 	r = run_args((const char *[]){ "run", "--backend", "preload", "--json", "-o", "-", "--",
 				       "/bin/sh", "-c", script, NULL });
 	ASSERT_EXIT(0, r);
@@ -710,6 +705,29 @@ TEST(run_preload_forked_children)
 		TH_LOG("%s", r.out);
 	EXPECT_EQ(4, count_of(r.out, "\"name\": \"wl_lock\""));
 	result_free(&r);
+}
+
+/*
+ * fork without exec, a pre-fork server in miniature: each child makes its own region
+ * (pthread_atfork) before it runs a line of its own, and its acquisitions are its own:
+ * the same lock at the same address, COUNT times in each of the four processes.
+ */
+TEST(run_preload_forked_children)
+{
+	LIVE_OR_SKIP();
+	preload_children(_metadata, "");
+}
+
+/*
+ * The same children made by a clone system call of the program's own, which runs no
+ * fork handler: each finds at its first lock call that the region it maps is its
+ * parent's (a wipe-on-fork page), and makes its own before it records that call.
+ * Before, all four processes wrote into the parent's region, as one.
+ */
+TEST(run_preload_raw_clone_children)
+{
+	LIVE_OR_SKIP();
+	preload_children(_metadata, "raw");
 }
 
 TEST(run_preload_static_binary_through_uprobes)

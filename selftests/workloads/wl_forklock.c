@@ -10,12 +10,17 @@
  * "ready"; all start after "go"; all have finished before "done". The children stay
  * until the parent ends (the test reads their statistics while they exist).
  *
+ * With "raw" (argv[3]) the children are made by a clone system call of the program's
+ * own, as fork() makes them but without running the pthread_atfork handlers.
+ *
  * Handshake (wl.h): "ready pid= child0= child1= ... lock=" / go /
  * "done counter=" (the parent's count) / stdin EOF.
  */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "wl.h"
@@ -43,6 +48,7 @@ static WL_FRAME void take_lock(long count)
 int main(int argc, char **argv)
 {
 	long nr = wl_arg(argc, argv, 1, 3), count = wl_arg(argc, argv, 2, 5000);
+	int raw = argc > 3 && !strcmp(argv[3], "raw");
 	pid_t children[MAX_CHILDREN];
 	pthread_barrierattr_t attr;
 	char line[400];
@@ -61,7 +67,8 @@ int main(int argc, char **argv)
 	pthread_barrier_init(&sh->go, &attr, nr + 1);
 	pthread_barrier_init(&sh->done, &attr, nr + 1);
 	for (long i = 0; i < nr; i++) {
-		children[i] = fork();
+		/* raw: a copy of this process, its stack included, and no fork handler */
+		children[i] = raw ? syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL) : fork();
 		if (children[i] < 0)
 			return 1;
 		if (!children[i]) {

@@ -29,7 +29,9 @@
  *   (dlvsym), and a program still bound to the old one is served the new one, as when it
  *   runs against today's libc with its old binding gone (glibc keeps it for binaries only);
  * - fork: the child's region is its own (pthread_atfork), made before the child runs any
- *   code of its own; vfork and exec need nothing (the child of vfork runs in the parent's
+ *   code of its own; a child no fork handler ran in (a raw clone() without CLONE_VM,
+ *   _Fork()) finds a byte of a wipe-on-fork page zeroed at its first lock call, and makes
+ *   its own then (adopt()); vfork and exec need nothing (the child of vfork runs in the parent's
  *   memory, on the parent's thread, until it execs; exec starts the library again from
  *   the environment);
  * - a signal handler that takes a lock inside a wrapper: the nested call is passed
@@ -175,6 +177,13 @@ static struct cw_preload_region *region;
 static size_t region_bytes;
 static __u32 region_gen;	/* a new region (a fork): threads claim a slot again */
 static __u32 cw_pid;
+/*
+ * A byte in a page the kernel gives a child zeroed (MADV_WIPEONFORK): 1 where the region
+ * is this process's own, 0 in a child that no fork handler ran in (a raw clone() without
+ * CLONE_VM, _Fork()), which still maps its parent's region. It points at a plain 1 before
+ * the constructor, and where the kernel has no MADV_WIPEONFORK (before 4.14).
+ */
+static __u8 own_static = 1, *own = &own_static;
 static __u32 stack_bytes = 16384;
 static __u32 hold_period = 16;
 static int raw_events;		/* a record per operation (concwatch's --timeline, tests) */
@@ -1128,6 +1137,18 @@ static void reset(struct cw_preload_thread *t, const void *lock, __u8 kind, __u8
 
 /* ---- the wrappers ---- */
 
+static void at_fork_child(void);
+
+/*
+ * This process is a child no fork handler ran in, still mapping its parent's region: it
+ * gets its own, as a forked child does. 1 when it did (the call that found out is traced).
+ */
+static int __attribute__((noinline)) adopt(void)
+{
+	at_fork_child();
+	return region && *own;
+}
+
 /*
  * The traced thread's slot, or NULL: not traced (no region, no slot, or a nested call,
  * counted). Sets thr.busy; end with leave().
@@ -1137,7 +1158,7 @@ static inline struct cw_preload_thread *enter(void)
 	struct cw_preload_thread *t;
 
 	need_real();
-	if (unlikely(!region))
+	if (unlikely(!region || !*own) && (!region || !adopt()))
 		return NULL;
 	if (unlikely(thr.busy)) {
 		if (thr.slot)
@@ -1683,7 +1704,8 @@ static void __attribute__((noinline)) code_scan(__u64 ts, int forget)
 	struct code_scan cs = { .forget = forget, .page = sysconf(_SC_PAGESIZE) };
 	size_t kept = 0;
 
-	if (!__atomic_load_n(&region, __ATOMIC_ACQUIRE) || thr.busy)
+	/* a child that still maps its parent's region sends it all once it has its own */
+	if (!__atomic_load_n(&region, __ATOMIC_ACQUIRE) || !*own || thr.busy)
 		return;
 	need_real();
 	cs.t = forget ? NULL : slot_get();
@@ -2162,6 +2184,7 @@ static int start(int forked, __u32 parent)
 		return err;
 	}
 	cw_pid = r->pid;
+	*own = 1;
 	region_bytes = bytes;
 	__atomic_store_n(&region, r, __ATOMIC_RELEASE);
 	region_gen++;
@@ -2205,6 +2228,15 @@ __attribute__((constructor)) static void cw_preload_init(void)
 	need_real();
 	pthread_key_create(&slot_key, slot_release);
 	pthread_atfork(NULL, NULL, at_fork_child);
+	{
+		__u8 *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+
+		if (p != MAP_FAILED && !madvise(p, 4096, MADV_WIPEONFORK))
+			own = p;
+		else if (p != MAP_FAILED)
+			munmap(p, 4096);
+	}
 	if (!start(0, 0))
 		code_scan(ts, 0);
 }
