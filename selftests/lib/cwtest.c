@@ -619,6 +619,25 @@ pid_t cw_trace_start(const char *const argv[], int out_fd, int err_fd, const cha
 	return cw;
 }
 
+const char *cw_log_file(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	size_t n = 0;
+
+	if (!f)
+		return " (not readable)";
+	fputc('\n', stderr);
+	while (n < max && fgets(line, sizeof(line), f)) {
+		n += strlen(line);
+		fprintf(stderr, "# %s%s", line, strchr(line, '\n') ? "" : "\n");
+	}
+	if (!feof(f))
+		fprintf(stderr, "# ... (cut at %zu bytes)\n", n);
+	fclose(f);
+	return "";
+}
+
 int cw_jq_holds(const char *path, const char *filter)
 {
 	char cmd[8192];

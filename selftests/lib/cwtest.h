@@ -157,13 +157,20 @@ struct cw_report {
 int cw_report__run_preload(struct cw_report *r, const char *prefix, const char *const opts[],
 			   const char *name, const char *const args[], char *why, size_t len);
 
-/* Expect a jq filter (printf format) to hold on the JSON file r->json. */
+/*
+ * The file at path as "# " lines on stderr, at most max bytes of it: the evidence of a
+ * failed check, in the log of a run whose files are gone with it (a guest's). Returns "".
+ */
+const char *cw_log_file(const char *path, size_t max);
+
+/* Expect a jq filter (printf format) to hold on the JSON file r->json (shown if not). */
 #define EXPECT_JQ(r, ...)                                                              \
 	do {                                                                           \
 		char _f[4096];                                                         \
 		snprintf(_f, sizeof(_f), __VA_ARGS__);                                 \
 		EXPECT_TRUE(cw_jq_holds((r)->json, _f))                                \
-			TH_LOG("jq -e '%s' does not hold", _f);                        \
+			TH_LOG("jq -e '%s' does not hold in %s:%s", _f, (r)->json,     \
+			       cw_log_file((r)->json, 65536));                         \
 	} while (0)
 
 /* Iteration counts shrink by $CW_TEST_SCALE under emulation (QEMU TCG); never below 1. */

@@ -111,18 +111,11 @@ TEST_F_TIMEOUT(prio, report, 300)
 	const char *argv[10];
 	long long h, l, m, pid_m, lock, spin, wl_pid, line_l, line_m;
 	char pid[16], reason[64] = "";
-	int out, err, status, i, n = 0, unbounded;
+	int out, err, status, i, n = 0;
 	const char *p;
 	pid_t cw;
 
 	CW_SKIPPED_IN_SETUP();
-	/*
-	 * FIXME: in the 6.1 guest (TCG) the fork variant once gave no finding at all, where
-	 * the same guest passed it before and 6.12 and the host pass it every time; cause not
-	 * found yet. Skipped under emulation (CW_TEST_SCALE > 1) until it is.
-	 */
-	if (variant->flag && !strcmp(variant->flag, "-fork") && cw_scale(20) < 20)
-		SKIP(return, "M in a process of its own is not reliable under emulation yet");
 	ASSERT_EQ(0, cw_wl__start(&r->wl, "wl_prio", wl_args));
 	if (cw_field(r->wl.ready, "skip") == 1) {
 		p = strstr(r->wl.ready, "reason=");
@@ -195,34 +188,22 @@ TEST_F_TIMEOUT(prio, report, 300)
 		return;
 	}
 	EXPECT_JQ(r, PI_FINDINGS " | length == 1");
-	/*
-	 * FIXME: the 6.1 guest (TCG) twice gave the stretch unbounded, without its end, its
-	 * duration or M's stack, with records later than the reorder window; the host and the
-	 * guest's earlier runs pass. A stale ongoing word delivered after the stretch's end
-	 * reopened it (fixed in the engine, unit test pi.ongoing_word_after_its_end); until
-	 * the guests have shown that was all, an unbounded one is said and taken there.
-	 */
-	unbounded = cw_scale(20) < 20 &&
-		    cw_jq_holds(r->json, PI_FINDINGS "[0].bounded == false") == 1;
-	if (unbounded)
-		TH_LOG("the inversion is not bounded under emulation");
 	EXPECT_JQ(r, PI_FINDINGS "[0] | .rule == \"preempted\" and .severity == \"error\" and "
-		     ".bounded == %s and .locks[0].addr == \"0x%llx\" and "
-		     ".locks[0].name == \"prio_lock\"", unbounded ? "false" : "true", lock);
+		     ".bounded == true and .locks[0].addr == \"0x%llx\" and "
+		     ".locks[0].name == \"prio_lock\"", lock);
 	EXPECT_JQ(r, PI_FINDINGS "[0] | .high.tid == %lld and .high.rt_priority == 30 and "
 		     ".high.policy == \"SCHED_FIFO\" and .low.tid == %lld and "
 		     ".low.rt_priority == 10 and .low.comm == \"prio-l\"", h, l);
 	EXPECT_JQ(r, PI_FINDINGS "[0].preemptor | .tid == %lld and .pid == %lld and "
 		     ".comm == \"prio-m\" and .rt_priority == 20 and .took_cpu == true and "
 		     ".same_process == %s", m, pid_m, pid_m == wl_pid ? "true" : "false");
-	if (!unbounded)
-		EXPECT_JQ(r, PI_FINDINGS "[0] | .duration_ns >= 200000000 and .duration_ns <= %lld",
-			  spin + 100000000LL);
+	EXPECT_JQ(r, PI_FINDINGS "[0] | .duration_ns >= 200000000 and .duration_ns <= %lld",
+		  spin + 100000000LL);
 	EXPECT_JQ(r, PI_FINDINGS "[0].high.stack | map(.func) | index(\"wait_prio_lock\") != null");
 	/* L where it spins holding the lock, kept off its CPU; its innermost frame is ours */
 	EXPECT_JQ(r, PI_FINDINGS "[0].low.stack[0] | .func == \"hold_prio_lock\" and "
 		     "(.file | endswith(\"wl_prio.c\")) and .line == %lld", line_l);
-	if (pid_m == wl_pid && !unbounded) {
+	if (pid_m == wl_pid) {
 		/* M as it gave the CPU back: asleep in the function that spun */
 		EXPECT_JQ(r, "[" PI_FINDINGS "[0].preemptor.stack[] | select(.func == \"spin_m\" "
 			     "and .line == %lld)] | length == 1", line_m);
@@ -277,18 +258,7 @@ TEST_F_TIMEOUT(cmd, run_fail_on, 300)
 	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("%s", err);
 	snprintf(want, sizeof(want), " spin_m+0x");
 	p = strstr(err, "  prio-m's stack as it gave the CPU back:\n");
-	/*
-	 * FIXME: the 6.1 guest (TCG) once ended the stretch without M's switch-out (the
-	 * report said "not taken (it still had the CPU when tracing ended)", with 4 records
-	 * later than the reorder window), where the same guest passed before and the host
-	 * passes it every time. Under emulation (CW_TEST_SCALE > 1) that line is taken as
-	 * well until a failing run is kept and read; the finding and L's stack stay asserted.
-	 */
-	if (!p && cw_scale(20) < 20 &&
-	    strstr(err, "  prio-m's stack: not taken (it still had the CPU when tracing ended)\n"))
-		TH_LOG("prio-m's stack not taken under emulation");
-	else
-		EXPECT_NE(NULL, p) TH_LOG("%s", err);
+	EXPECT_NE(NULL, p) TH_LOG("%s", err);
 	if (p) {
 		end = strstr(p, "(complete)");
 		p = strstr(p, want);
@@ -319,14 +289,6 @@ TEST_F_TIMEOUT(cmd, latent, 300)
 
 	if (!why && system("jq --version >/dev/null 2>&1"))
 		why = "jq is not installed";
-	/*
-	 * FIXME: flaky, cause not found: the 6.12 guest (TCG) once gave no single latent
-	 * finding without M, and a loaded host has given only the latent one with M. The
-	 * JSON was lost with the guest; skipped under emulation (CW_TEST_SCALE > 1) until
-	 * a failing run is kept and read.
-	 */
-	if (!why && cw_scale(20) < 20)
-		why = "an SCHED_OTHER holder's inversion is not reliable under emulation yet";
 	if (why)
 		SKIP(return, "%s", why);
 	cw_workload_path("wl_prio", path, sizeof(path));
