@@ -47,6 +47,14 @@
 /* --pi-threshold: shorter stretches are not sent (set from userspace before load) */
 const volatile __u64 pi_threshold_ns = 1000000;
 
+/*
+ * concwatch's own process (set from userspace before load): never taken for the task that
+ * kept L out. Its reading and analysing run beside the program, at a better nice level:
+ * a stretch only the tracer explains would be its own doing, a finding no run without it
+ * would give (the latent rule still warns of the risk).
+ */
+const volatile __u32 self_tgid = 0;
+
 /* include/uapi/linux/sched.h: macros are not in BTF */
 #define CW_SCHED_FIFO 1
 #define CW_SCHED_RR 2
@@ -93,7 +101,8 @@ static __always_inline int prio_rank(const struct cw_thread_sched *l, int prio)
 /* t has the CPU of noted holder l, runnable: who keeps it out, if it explains more. */
 static __always_inline void prio_saw(struct cw_thread_sched *l, struct task_struct *t)
 {
-	if (!t->pid || (l->pre_tid && prio_rank(l, t->prio) >= prio_rank(l, l->pre_prio)))
+	if (!t->pid || t->tgid == self_tgid ||
+	    (l->pre_tid && prio_rank(l, t->prio) >= prio_rank(l, l->pre_prio)))
 		return;
 	l->pre_tgid = t->tgid;
 	l->pre_tid = t->pid;
@@ -306,9 +315,12 @@ static __noinline void prio_switch_in(struct cw_thread_sched *st, __u8 state,
 	 * important one below H is the one that kept L out (a nice -20 kworker can preempt a
 	 * SCHED_OTHER holder just before a real-time spinner wakes up and runs for long).
 	 */
-	if (st->pre_tid && prev->pid && prev->prio < st->pre_prio &&
+	if (st->pre_tid && prev->pid && prev->tgid != self_tgid && prev->prio < st->pre_prio &&
 	    prev->prio > st->pi_waiter_prio)
 		st->pre_tid = 0;
+	/* nobody but the tracer had L's CPU: not the program's inversion */
+	if (!st->pre_tid && prev->pid && prev->tgid == self_tgid)
+		goto out;
 	prev_is_m = !st->pre_tid || st->pre_tid == prev->pid;
 	e = cw_reserve(sizeof(*e), CW_EV_PRIO_INVERSION);
 	if (!e)

@@ -36,10 +36,14 @@
 #define CW_PI_STACK_SEED 0x7072696f737461ULL	/* as cw_prio.bpf.h's */
 
 static u64 cw_pi_threshold_ns = 1000000;
+/* the reader's process, as cw_prio.bpf.h's self_tgid: never the task that kept L out */
+static pid_t cw_pi_self_tgid;
 
+/* From the reader's start request: the reader is the current task. */
 void cw_prio_start(u64 threshold_ns)
 {
 	cw_pi_threshold_ns = threshold_ns ?: 1000000;
+	cw_pi_self_tgid = current->tgid;
 }
 
 static bool cw_rt_policy(unsigned int policy)
@@ -98,15 +102,16 @@ static void cw_prio_out(struct cw_thread *l, struct task_struct *prev, struct ta
 			u8 reason)
 {
 	l->pi_stack = 0;
-	if (reason != CW_OFFCPU_PREEMPTED || !next->pid) {
-		l->pre_tid = 0; /* asleep: nobody keeps it off its CPU */
-		return;
+	l->pre_tid = 0;
+	if (reason != CW_OFFCPU_PREEMPTED || !next->pid)
+		return; /* asleep: nobody keeps it off its CPU */
+	if (next->tgid != cw_pi_self_tgid) {
+		l->pre_tgid = next->tgid;
+		l->pre_tid = next->pid;
+		l->pre_prio = next->prio;
+		l->pre_policy = next->policy;
+		strscpy(l->pre_comm, next->comm, sizeof(l->pre_comm));
 	}
-	l->pre_tgid = next->tgid;
-	l->pre_tid = next->pid;
-	l->pre_prio = next->prio;
-	l->pre_policy = next->policy;
-	strscpy(l->pre_comm, next->comm, sizeof(l->pre_comm));
 	if (cw_waiter_waits(l))
 		l->pi_stack = cw_prio_stack(prev, l);
 }
@@ -150,8 +155,12 @@ static void cw_prio_in(struct cw_thread *l, struct task_struct *next, struct tas
 	if (l->state != CW_OFFCPU_PREEMPTED || !l->state_ts || now <= start ||
 	    now - start < cw_pi_threshold_ns)
 		goto out;
-	if (l->pre_tid && prev->pid && prev->prio < l->pre_prio && prev->prio > l->pi_waiter_prio)
+	if (l->pre_tid && prev->pid && prev->tgid != cw_pi_self_tgid && prev->prio < l->pre_prio &&
+	    prev->prio > l->pi_waiter_prio)
 		l->pre_tid = 0;
+	/* nobody but the tracer had L's CPU: not the program's inversion */
+	if (!l->pre_tid && prev->pid && prev->tgid == cw_pi_self_tgid)
+		goto out;
 	prev_is_m = !l->pre_tid || l->pre_tid == prev->pid;
 	cw_hdr_init(&e.hdr, CW_EV_PRIO_INVERSION, sizeof(e), now, next);
 	e.addr = l->pi_lock;

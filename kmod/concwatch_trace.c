@@ -887,6 +887,8 @@ int cw_trace_start(const struct cw_kmod_start *st)
 	/* a new reader has seen no stack */
 	memset(cw_stacks_seen, 0, sizeof(u64) << CW_SEEN_BITS);
 	atomic64_set(&cw_lost_threads, 0);
+	/* before the programs run: they read its threshold and the reader's process */
+	cw_prio_start(st->pi_threshold_ns);
 	for (i = 0; i < ARRAY_SIZE(cw_tps); i++) {
 		if (!(cw_tps[i].class & classes))
 			continue;
@@ -898,7 +900,6 @@ int cw_trace_start(const struct cw_kmod_start *st)
 		}
 		cw_tps[i].registered = true;
 	}
-	cw_prio_start(st->pi_threshold_ns);
 	if (classes & CW_KMOD_C_ULOCK) {
 		err = cw_uprobes_start(st->stack_bytes, st->fp_depth,
 				       st->flags & CW_KMOD_S_LOCK_BEGIN);

@@ -313,7 +313,8 @@ TEST_F_TIMEOUT(cmd, latent, 300)
 			 ".[0].low.policy == \"SCHED_OTHER\"' < '%s' >/dev/null",
 			 i ? "preempted" : "latent", i ? "error" : "warning",
 			 cw_field(out, "tid_h"), cw_field(out, "tid_l"), json);
-		EXPECT_EQ(0, system(cmd)) TH_LOG("%s", cmd);
+		EXPECT_EQ(0, system(cmd)) TH_LOG("%s, in:%s\nrun said:\n%s", cmd,
+						 cw_log_file(json, 65536), err);
 		if (_metadata->passed)
 			unlink(json);
 		free(out);

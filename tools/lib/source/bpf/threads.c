@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -48,6 +49,8 @@ void cw_bpf__sched_configure(struct bpf_source *s)
 	s->skel->rodata->sched_events = s->opts.timeline;
 	if (s->opts.pi_threshold_ns)
 		s->skel->rodata->pi_threshold_ns = s->opts.pi_threshold_ns;
+	/* the tracer is never the task that kept a lock's holder off its CPU */
+	s->skel->rodata->self_tgid = getpid();
 	/* the timeline's lock, futex and kernel-lock slices are the per-operation records */
 	if (s->opts.timeline)
 		s->skel->rodata->raw_events = true;
