@@ -1158,8 +1158,11 @@ static inline struct cw_preload_thread *enter(void)
 	struct cw_preload_thread *t;
 
 	need_real();
-	if (unlikely(!region || !*own) && (!region || !adopt()))
-		return NULL;
+	if (unlikely(!region || !*own)) {
+		/* none, or a child's copy of its parent's: then its own from now on */
+		if (!region || !adopt())
+			return NULL;
+	}
 	if (unlikely(thr.busy)) {
 		if (thr.slot)
 			thr.slot->lost[CW_LOST_MAP_FULL]++;

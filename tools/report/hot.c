@@ -57,11 +57,8 @@ int cw_report__cost(const struct cw_engine *eng, const struct cw_contention *c,
 			out->oncpu_ns += tt->oncpu_ns;
 	}
 	out->share_pct = cw_cost__share_of(&out->e, out->oncpu_ns);
-	/* as the whole estimate, at most all of the target's time */
-	if (out->e.bpf_stats && out->oncpu_ns)
-		out->tp_share_pct = 100.0 * (out->e.tp_ns < out->oncpu_ns ? out->e.tp_ns :
-									    out->oncpu_ns) /
-				    out->oncpu_ns;
+	if (out->e.bpf_stats)
+		out->tp_share_pct = cw_cost__part_of(out->e.tp_ns, out->oncpu_ns);
 	out->budget_pct = now->budget_ppm / 1e4;
 	return 0;
 }

@@ -41,10 +41,15 @@ int cw_cost__estimate(const struct cw_ev_cost *from, const struct cw_ev_cost *to
 	return 0;
 }
 
-double cw_cost__share_of(const struct cw_cost_estimate *e, __u64 target_cpu_ns)
+double cw_cost__part_of(__u64 ns, __u64 target_cpu_ns)
 {
-	if (!target_cpu_ns || !e->calibrated)
+	if (!target_cpu_ns)
 		return -1;
 	/* the traps run on the target's threads: its CPU time includes them */
-	return 100.0 * (e->ns < target_cpu_ns ? e->ns : target_cpu_ns) / target_cpu_ns;
+	return 100.0 * (ns < target_cpu_ns ? ns : target_cpu_ns) / target_cpu_ns;
+}
+
+double cw_cost__share_of(const struct cw_cost_estimate *e, __u64 target_cpu_ns)
+{
+	return e->calibrated ? cw_cost__part_of(e->ns, target_cpu_ns) : -1;
 }

@@ -40,6 +40,9 @@ struct cw_cost_estimate {
 int cw_cost__estimate(const struct cw_ev_cost *from, const struct cw_ev_cost *to,
 		      struct cw_cost_estimate *out);
 
+/* ns of the target's CPU time target_cpu_ns, in %, at most 100; -1: no CPU time. */
+double cw_cost__part_of(__u64 ns, __u64 target_cpu_ns);
+
 /* Its cost as a share of the target's CPU time in the same interval, in %; -1: unknown. */
 double cw_cost__share_of(const struct cw_cost_estimate *e, __u64 target_cpu_ns);
 
