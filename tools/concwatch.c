@@ -1279,27 +1279,6 @@ static int live_finish(struct live *lv)
 	return 0;
 }
 
-/*
- * The share of time the lock calls were traced, from the ticks (a governed trace's say
- * CW_F_NO_UPROBES while its lock probes were detached). Not governed: a trace that saw
- * them throughout, or none of the time (--no-uprobes). A live trace under a budget is
- * governed whatever its ticks say: the governor starts with the probes off, and a short
- * one may end before it has paid for a window.
- */
-static void set_coverage(struct cw_report_target *t, const struct cw_engine *eng)
-{
-	const struct cw_engine_counts *c = cw_engine__counts(eng);
-
-	t->governed = 0;
-	if (c->ticks && c->ticks_no_uprobes && c->ticks_no_uprobes < c->ticks) {
-		t->governed = 1;
-		t->coverage_permille = (c->ticks - c->ticks_no_uprobes) * 1000 / c->ticks;
-	} else if (env.max_overhead_pct > 0) {
-		t->governed = 1;
-		t->coverage_permille = c->ticks_no_uprobes ? 0 : 1000;
-	}
-}
-
 /* The one symbol context of a report: every module opened and parsed once for it. */
 static int report_symbols(const struct cw_engine *eng, const struct cw_report_target *t,
 			  struct cw_symbols **sym)
@@ -1327,7 +1306,7 @@ static int print_report(struct live *lv, FILE *dflt)
 	lv->target.track_free = env.track_free;
 	lv->target.hotspot_pct = env.hotspot_pct;
 	lv->target.no_uprobes = env.no_uprobes;
-	set_coverage(&lv->target, lv->eng);
+	cw_report__set_coverage(&lv->target, lv->eng, env.max_overhead_pct > 0);
 	lv->target.backend = env.backend;
 	ret = report_symbols(lv->eng, &lv->target, &sym);
 	if (ret)
@@ -1668,7 +1647,7 @@ static int load_recording_to(const char *path, struct cw_engine **out, struct cw
 	/* recorded with --no-uprobes: its ticks say so; governed: some of them */
 	t->no_uprobes = cw_engine__counts(eng)->ticks_no_uprobes > 0 &&
 			cw_engine__counts(eng)->ticks_no_uprobes == cw_engine__counts(eng)->ticks;
-	set_coverage(t, eng);
+	cw_report__set_coverage(t, eng, env.max_overhead_pct > 0);
 	cw_replay__status(src, &st);
 	if (!st.complete && st.problem[0])
 		fprintf(stderr, "%s: %s: %s\n", env.prog, path, st.problem);

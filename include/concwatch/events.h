@@ -11,7 +11,8 @@
  *  - a change that moves or resizes a field bumps CW_ABI_VERSION; new record types, new
  *    flag bits, new CW_LOST_* kinds and stack spaces do not (consumers skip records of
  *    types they do not know, count losses of kinds they do not know, and skip stacks of
- *    spaces they do not know).
+ *    spaces they do not know), and neither does a field appended to a record whose
+ *    minimum size stays the old size (consumers read it only from a record that long).
  */
 #ifndef __CONCWATCH_EVENTS_H
 #define __CONCWATCH_EVENTS_H
@@ -91,6 +92,9 @@ enum cw_record_type {
 #define CW_F_CONTENDED (1U << 3)	/* CW_EV_LOCK_ACQUIRED: the acquire slept on the lock
 					 * (set by the kernel module; the BPF programs count
 					 * contentions in their statistics instead) */
+#define CW_F_NO_SCHED (1U << 4)		/* CW_EV_TICK: the scheduler tracepoints were shed
+					 * (the cost governor): no switches, wakeups or
+					 * per-thread times since the previous tick */
 
 struct cw_hdr {
 	__u16 type;	/* enum cw_record_type */
@@ -632,6 +636,11 @@ struct cw_ev_cost {
 	__u32 flags;			/* CW_COST_* */
 	__u32 budget_ppm;		/* the budget tracing was governed by (--max-overhead),
 					 * in millionths of the target's CPU time; 0: none */
+	__u64 target_cpu_ns;		/* the targets' CPU time so far (their user and system
+					 * time, as the kernel accounts it), the traps' and
+					 * programs' time in it included; 0: not known. Not in
+					 * the records of older sources (120 bytes): read it
+					 * only from a longer one */
 };
 
 /* cw_ev_lost.what */
@@ -678,7 +687,7 @@ CW_SIZE_ASSERT(cw_ev_ustack_raw, 64);
 CW_SIZE_ASSERT(cw_ev_tick, 40);
 CW_SIZE_ASSERT(cw_ev_lost, 40);
 CW_SIZE_ASSERT(cw_ev_module, 88);
-CW_SIZE_ASSERT(cw_ev_cost, 120);
+CW_SIZE_ASSERT(cw_ev_cost, 128);
 CW_SIZE_ASSERT(cw_ev_thread_state, 48);
 
 /* The CW_HIST_BUCKETS bucket of a value in ns. */

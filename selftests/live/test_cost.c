@@ -230,4 +230,83 @@ TEST(governor_samples_and_finds_the_repeated_inversion)
 	ASSERT_EQ(0, cw_wl__stop(&wl));
 }
 
+/* What the engine takes, and the latest CW_EV_THREAD_STATS of thread tid. */
+struct shed_seen {
+	struct cw_engine *eng;
+	__u32 tid;
+	struct cw_ev_thread_stats th;
+};
+
+static int shed_feed(void *ctx, const struct cw_hdr *h)
+{
+	struct shed_seen *s = ctx;
+
+	if (h->type == CW_EV_THREAD_STATS && h->tid == s->tid && h->ts_ns >= s->th.hdr.ts_ns)
+		memcpy(&s->th, h, sizeof(s->th));
+	return cw_engine__feed(s->eng, h);
+}
+
+/*
+ * Two threads handing a turn back and forth through futex words switch and wake each
+ * other tens of thousands of times a second: the futex and scheduler tracing alone cost
+ * them far more than a budget of 1%. The governor judges it over the first 100 ms and
+ * sheds the scheduler tracepoints: later ticks say CW_F_NO_SCHED, the thread's traced
+ * time stops growing (a state left in progress at the shed is not counted on: the ping
+ * thread's traced time stays under half of the time it ran the rounds), and the cost
+ * records carry the target's CPU time, which the report's share is then taken of.
+ */
+TEST(governor_sheds_the_scheduler_over_budget)
+{
+	const char *why = cw_live_skip_reason();
+	struct cw_source_opts opts = { .max_overhead_pct = 1 };
+	const struct cw_engine_counts *n;
+	struct cw_session *sess = NULL;
+	struct shed_seen seen = {};
+	char err[256] = "", rounds[32];
+	const char *args[] = { "pingpong", rounds, NULL };
+	__u64 traced = 0, ran_ns;
+	struct cw_drain dr;
+	struct cw_wl wl;
+
+	if (why)
+		SKIP(return, "%s", why);
+	snprintf(rounds, sizeof(rounds), "%ld", cw_scale(400000));
+	ASSERT_EQ(0, cw_wl__start(&wl, "wl_sched", args));
+	seen.eng = cw_engine__new();
+	ASSERT_NE(NULL, seen.eng);
+	opts.pid = wl.pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, shed_feed, &seen, &sess, err, sizeof(err)))
+		TH_LOG("%s", err);
+	/* the ping thread's tid: the workload's main thread */
+	seen.tid = wl.pid;
+	ASSERT_EQ(0, cw_drain__start(&dr, sess));
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&dr));
+	ASSERT_EQ(0, cw_session__finish(sess));
+	ran_ns = cw_field(wl.done, "ns");
+	n = cw_engine__counts(seen.eng);
+	TH_LOG("scheduler traced in %llu of %llu ticks, rounds ran %llu ms",
+	       (unsigned long long)(n->ticks - n->ticks_no_sched), (unsigned long long)n->ticks,
+	       (unsigned long long)ran_ns / 1000000);
+	/* shed after the ticks of the first window, and not before */
+	EXPECT_LT(0, n->ticks_no_sched);
+	EXPECT_LT(n->ticks_no_sched, n->ticks);
+	/* the lock probes were never on: nothing paid for a window at full cost */
+	EXPECT_EQ(n->ticks, n->ticks_no_uprobes);
+	/* the ping thread was traced, only while the scheduler was */
+	ASSERT_EQ(wl.pid, seen.th.hdr.pid);
+	traced = seen.th.oncpu_ns;
+	for (int i = 0; i < CW_OFFCPU_MAX; i++)
+		traced += seen.th.offcpu_ns[i];
+	TH_LOG("ping traced %llu ms", (unsigned long long)traced / 1000000);
+	EXPECT_LT(0, traced);
+	EXPECT_GT(ran_ns / 2, traced);
+	/* the target's CPU time, which the cost is a share of */
+	ASSERT_NE(NULL, cw_engine__cost(seen.eng));
+	EXPECT_LT(0, cw_engine__cost(seen.eng)->target_cpu_ns);
+	cw_session__free(sess);
+	cw_engine__free(seen.eng);
+	ASSERT_EQ(0, cw_wl__stop(&wl));
+}
+
 TEST_HARNESS_MAIN

@@ -12,6 +12,7 @@
  * 1 s window at 50%, 450 ms (90 ticks).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kselftest_harness.h"
@@ -31,9 +32,11 @@ struct sim {
 	int started;
 	__u64 now;
 	int on;
+	int shed;		/* the scheduler tracepoints off (only while off) */
 	int ignore;		/* ticks to ignore decisions for */
 	__u64 cost;		/* the lock probes' cost while on, ns/s */
 	__u64 base;		/* the trap-free tracing's, on and off, ns/s */
+	__u64 rest;		/* of it, what stays when shed (futex, kernel locks), ns/s */
 	__u64 cpu_on, cpu_off;	/* the target's CPU time, ns/s */
 	__u64 attach_ns, detach_ns;	/* what each attach and detach takes */
 	__u64 report_attach, report_detach;	/* measured, told at the next tick */
@@ -59,7 +62,8 @@ static int sim_tick(struct sim *s, __u64 dt)
 	struct cw_governor_tick t = {
 		.now_ns = s->now += dt,
 		.on = s->on,
-		.cost_ns_per_s = s->on ? s->cost + s->base : s->base,
+		.sched_off = s->shed,
+		.cost_ns_per_s = s->on ? s->cost + s->base : s->shed ? s->rest : s->base,
 		.cpu_ns_per_s = s->on ? s->cpu_on : s->cpu_off,
 		.attach_ns = s->report_attach,
 		.detach_ns = s->report_detach,
@@ -77,7 +81,10 @@ static int sim_tick(struct sim *s, __u64 dt)
 		s->report_detach = s->detach_ns;
 	} else if (d == CW_GOVERNOR_ATTACH && !s->on) {
 		s->on = 1;
+		s->shed = 0;
 		s->report_attach = s->attach_ns;
+	} else if (d == CW_GOVERNOR_SHED && !s->on) {
+		s->shed = 1;
 	}
 	return d;
 }
@@ -101,12 +108,15 @@ static void expect_log(struct __test_metadata *_metadata, const struct sim *s,
 {
 	size_t n = 0;
 
+	for (size_t i = 0; getenv("SIMLOG") && i < s->nr; i++)
+		TH_LOG("{ %llu, %d }", s->log[i].ms, s->log[i].d);
 	for (; want[n].d; n++) {
 		if (n >= s->nr)
 			continue;
 		EXPECT_EQ(want[n].ms, s->log[n].ms) TH_LOG("decision %zu", n);
 		EXPECT_EQ(want[n].d, s->log[n].d) TH_LOG("decision %zu", n);
 	}
+
 	ASSERT_EQ(n, s->nr);
 }
 
@@ -130,6 +140,7 @@ static void expect_log(struct __test_metadata *_metadata, const struct sim *s,
 
 #define DET CW_GOVERNOR_DETACH
 #define ATT CW_GOVERNOR_ATTACH
+#define SHED CW_GOVERNOR_SHED
 
 TEST(bad_options_rejected)
 {
@@ -432,10 +443,10 @@ TEST(cost_above_cpu_time_counts_as_all_of_it)
 }
 
 /*
- * The trap-free tracing counts in the budget, off and on. At 6% of the target by itself,
- * over a 5% budget, the ledger only sinks: the lock probes are never attached. At 1%, a
- * tick off earns 4 ms; the sample waits 24 ticks (the credit capped at its 95 ms), costs
- * 51% and leaves 49 ms; a window needs 460 ms (51% - 5% of 1 s), 103 ticks, then 115.
+ * The trap-free tracing counts in the budget, off and on. At 1%, a tick off earns 4 ms;
+ * the sample waits 24 ticks (the credit capped at its 95 ms), costs 51% and leaves 49 ms;
+ * a window needs 460 ms (51% - 5% of 1 s), 103 ticks, then 115. Its off windows are
+ * within budget: the scheduler tracepoints are never shed.
  */
 TEST(trap_free_tracing_counts)
 {
@@ -443,20 +454,58 @@ TEST(trap_free_tracing_counts)
 	struct sim s;
 
 	SIM(&s, 5, CPU / 2);
-	s.base = CPU * 6 / 100;
-	TIMELINE(&s, 60000, );
-	cw_governor__stats(s.g, &st);
-	/* 1 ms of cost a tick over the 5 ms earned: 60 ms in 60 s, 12 s of CPU time */
-	EXPECT_EQ(-12000 * (__s64)MS, st.credit_ns);
-	EXPECT_EQ(13900 * MS, st.owed_cpu_ns);
-	sim_fini(&s);
-
-	SIM(&s, 5, CPU / 2);
 	s.base = CPU / 100;
 	TIMELINE(&s, 37800, { 2400, ATT }, { 2500, DET }, { 12800, ATT }, { 13800, DET },
 		 { 25300, ATT }, { 26300, DET }, { 37800, ATT },);
 	cw_governor__stats(s.g, &st);
 	EXPECT_TRUE(st.share_pct == 51);
+	EXPECT_TRUE(st.rest_share_pct == 1);
+	EXPECT_EQ(0, st.sheds);
+	EXPECT_EQ(1000, st.sched_coverage_permille);
+	sim_fini(&s);
+}
+
+/*
+ * The trap-free tracing alone at 6%, over a 5% budget: judged over the first 100 ms off
+ * and shed (SHED at 0.1 s). Shed, the target costs nothing (rest 0) and earns 5 ms a tick:
+ * the sample's 95 ms, with the 1 ms overrun of the first tick, after 20 ticks (2.1 s). The
+ * sample costs 56% (the probes' 50% and the scheduler's 6%) and detaches (2.2 s); the next
+ * 100 ms off are over budget again and shed (2.3 s). A window of 1 s at 56% needs 510 ms,
+ * 94 ticks shed, plus what the 100 ms at 6% overran: then 1 s on, 0.1 s off with the
+ * scheduler, about 10 s shed, for ever. The scheduler tracepoints are on for the windows
+ * (5.1 s) and the judging before each shed (0.7 s): 5.8 s of 60.
+ */
+TEST(trap_free_tracing_over_budget_is_shed)
+{
+	struct cw_governor_stats st;
+	struct sim s;
+
+	SIM(&s, 5, CPU / 2);
+	s.base = CPU * 6 / 100;
+	TIMELINE(&s, 60000, { 100, SHED }, { 2100, ATT }, { 2200, DET }, { 2300, SHED },
+		 { 11700, ATT }, { 12700, DET }, { 12800, SHED }, { 23000, ATT }, { 24000, DET },
+		 { 24100, SHED }, { 34300, ATT }, { 35300, DET }, { 35400, SHED }, { 45600, ATT },
+		 { 46600, DET }, { 46700, SHED }, { 57000, ATT }, { 58000, DET }, { 58100, SHED },);
+	cw_governor__stats(s.g, &st);
+	EXPECT_TRUE(st.rest_share_pct == 6);
+	EXPECT_TRUE(st.share_pct == 56);
+	EXPECT_EQ(7, st.sheds);	/* the shed at 58.1 s is seen at 58.2 */
+	EXPECT_EQ(6, st.attaches);
+	EXPECT_FALSE(st.on);
+	EXPECT_FALSE(st.sched_on);
+	EXPECT_EQ(5100 * MS, st.covered_ns);
+	EXPECT_EQ(5100 * MS + 7 * 100 * MS, st.sched_covered_ns);
+	EXPECT_EQ(96, st.sched_coverage_permille);
+	sim_fini(&s);
+
+	/* a shed not carried out is asked again at each tick */
+	SIM(&s, 5, CPU / 2);
+	s.base = CPU * 6 / 100;
+	s.ignore = 3;	/* the ticks at 0, 0.1 and 0.2 s */
+	TIMELINE(&s, 500, { 100, SHED }, { 200, SHED }, { 300, SHED },);
+	cw_governor__stats(s.g, &st);
+	EXPECT_EQ(1, st.sheds);
+	EXPECT_EQ(300 * MS, st.sched_covered_ns);
 	sim_fini(&s);
 }
 

@@ -191,11 +191,9 @@ FIXTURE_TEARDOWN(hot)
 	cw_engine__free(self->eng);
 }
 
-static char *report(FIXTURE_DATA(hot) *self, int json, unsigned int pct, int no_uprobes)
+/* The report of target t, text or JSON. */
+static char *report_of(FIXTURE_DATA(hot) *self, int json, struct cw_report_target *t)
 {
-	/* no_uprobes 2: traced through the kernel module, which has no lock probes either */
-	struct cw_report_target t = { .pid = PID, .hotspot_pct = pct, .no_uprobes = !!no_uprobes,
-				      .backend = no_uprobes == 2 ? "kmod" : NULL };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
@@ -203,15 +201,24 @@ static char *report(FIXTURE_DATA(hot) *self, int json, unsigned int pct, int no_
 
 	if (!m)
 		return NULL;
-	strcpy(t.comm, "memcached");
-	err = json ? cw_report__json(m, self->eng, self->sym, &t) :
-		     cw_report__text(m, self->eng, self->sym, &t);
+	strcpy(t->comm, "memcached");
+	err = json ? cw_report__json(m, self->eng, self->sym, t) :
+		     cw_report__text(m, self->eng, self->sym, t);
 	fclose(m);
 	if (err) {
 		free(buf);
 		return NULL;
 	}
 	return buf;
+}
+
+static char *report(FIXTURE_DATA(hot) *self, int json, unsigned int pct, int no_uprobes)
+{
+	/* no_uprobes 2: traced through the kernel module, which has no lock probes either */
+	struct cw_report_target t = { .pid = PID, .hotspot_pct = pct, .no_uprobes = !!no_uprobes,
+				      .backend = no_uprobes == 2 ? "kmod" : NULL };
+
+	return report_of(self, json, &t);
 }
 
 /* The line of text that starts with prefix, NULL when none. */
@@ -473,6 +480,61 @@ TEST_F(hot, cost_budget)
 	ASSERT_NE(NULL, text);
 	EXPECT_STREQ("Tracing cost: 16.9% of the target's CPU time (tracepoint programs 4.4%, "
 		     "lock probes 12.5%), budget 5%", line_str(text, "Tracing cost: ", buf, sizeof(buf))) TH_LOG("%s", text);
+	free(text);
+}
+
+/*
+ * The governor shed the scheduler tracepoints for 3 of 4 ticks (and had the lock probes
+ * off for all of them): the coverages are 0 and 25%, the text says what the scheduler's
+ * share means, and the cost is a share of the target's CPU time as the kernel accounted
+ * it (5.4 s: 270 ms is 5%), not of the threads' times, which leave out the time shed.
+ */
+TEST_F(hot, sched_shed)
+{
+	struct cw_report_target t = { .pid = PID };
+	char buf[512], *text;
+	struct cw_ev_cost c;
+
+	for (__u64 i = 0; i < 4; i++) {
+		struct cw_ev_tick k = synth_tick((1000 + 100 * i) * MS, i);
+
+		k.hdr.flags = CW_F_NO_UPROBES | (i ? CW_F_NO_SCHED : 0);
+		feed(_metadata, self->eng, &k.hdr);
+	}
+	feed_cost_budget(_metadata, self->eng, CW_COST_CALIBRATED | CW_COST_BPF_STATS, 50000);
+	cw_report__set_coverage(&t, self->eng, 0);
+	EXPECT_TRUE(t.governed);	/* said by the ticks: all without lock calls, yet shed */
+	EXPECT_EQ(0, t.coverage_permille);
+	EXPECT_EQ(250, t.sched_coverage_permille);
+	text = report_of(self, 0, &t);
+	ASSERT_NE(NULL, text);
+	EXPECT_STREQ("Scheduler: traced 25.0% of the time (the futex and scheduler tracing alone "
+		     "cost more than --max-overhead: the scheduler tracepoints were shed too): "
+		     "thread times, wakeups and priority_inversion findings come from that share",
+		     line_str(text, "Scheduler: ", buf, sizeof(buf))) TH_LOG("%s", text);
+	/* an older source's cost record: the threads' times, as before */
+	EXPECT_STREQ("Tracing cost: 16.9% of the target's CPU time (tracepoint programs 4.4%, "
+		     "lock probes 12.5%), budget 5%", line_str(text, "Tracing cost: ", buf,
+							     sizeof(buf)));
+	free(text);
+
+	/* a newer record, with the target's CPU time: the same totals, 5.4 s of it */
+	c = synth_cost(5000 * MS, 1000 * MS, cost_hits, cost_hit_ns, 40 * MS, 70 * MS,
+		       CW_COST_CALIBRATED | CW_COST_BPF_STATS);
+	c.budget_ppm = 50000;
+	c.target_cpu_ns = 5400 * MS;
+	feed(_metadata, self->eng, &c.hdr);
+	text = report_of(self, 0, &t);
+	ASSERT_NE(NULL, text);
+	EXPECT_STREQ("Tracing cost: 5.0% of the target's CPU time (tracepoint programs 1.3%, "
+		     "lock probes 3.7%), budget 5%", line_str(text, "Tracing cost: ", buf,
+							     sizeof(buf))) TH_LOG("%s", text);
+	free(text);
+	text = report_of(self, 1, &t);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\"coverage\": 0.000, \"sched_coverage\": 0.250}"))
+		TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\"target_oncpu_ns\": 5400000000, ")) TH_LOG("%s", text);
 	free(text);
 }
 

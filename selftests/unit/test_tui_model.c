@@ -418,6 +418,13 @@ TEST_F(model, governor_state_from_ticks)
 	EXPECT_EQ(416, self->t.coverage_permille);	/* 5 of 12 */
 	ASSERT_EQ(0, refresh(self, START + 6 * SEC));
 	EXPECT_STREQ("lock probes: off (budget 2.5%), on 41% of the time", self->m.governor);
+	/* the scheduler tracepoints shed too: said after the lock probes */
+	ticks(_metadata, self, 1, CW_F_NO_UPROBES | CW_F_NO_SCHED);
+	ASSERT_EQ(0, refresh(self, START + 7 * SEC));
+	EXPECT_EQ(384, self->t.coverage_permille);	/* 5 of 13 */
+	EXPECT_EQ(923, self->t.sched_coverage_permille);	/* 12 of 13 */
+	EXPECT_STREQ("lock probes: off (budget 2.5%), on 38% of the time; scheduler: off, on 92%",
+		     self->m.governor);
 }
 
 /* "/": each panel shows the rows whose name (a thread's tid, a lock's type) holds it. */

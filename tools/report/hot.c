@@ -41,6 +41,20 @@ void cw_report__model_fini(struct cw_report_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void cw_report__set_coverage(struct cw_report_target *t, const struct cw_engine *eng,
+			     int budgeted)
+{
+	const struct cw_engine_counts *c = cw_engine__counts(eng);
+
+	t->governed = budgeted || (c->ticks_no_uprobes && c->ticks_no_uprobes < c->ticks) ||
+		      c->ticks_no_sched;
+	t->coverage_permille = t->sched_coverage_permille = 1000;
+	if (!t->governed || !c->ticks)
+		return;
+	t->coverage_permille = (c->ticks - c->ticks_no_uprobes) * 1000 / c->ticks;
+	t->sched_coverage_permille = (c->ticks - c->ticks_no_sched) * 1000 / c->ticks;
+}
+
 int cw_report__cost(const struct cw_engine *eng, const struct cw_contention *c,
 		    struct cw_report_cost *out)
 {
@@ -56,6 +70,9 @@ int cw_report__cost(const struct cw_engine *eng, const struct cw_contention *c,
 		if (tt->measured)
 			out->oncpu_ns += tt->oncpu_ns;
 	}
+	/* the threads' times leave out the time the scheduler was not traced: the kernel's */
+	if (cw_engine__counts(eng)->ticks_no_sched && now->target_cpu_ns)
+		out->oncpu_ns = now->target_cpu_ns;
 	out->share_pct = cw_cost__share_of(&out->e, out->oncpu_ns);
 	if (out->e.bpf_stats)
 		out->tp_share_pct = cw_cost__part_of(out->e.tp_ns, out->oncpu_ns);

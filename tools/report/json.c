@@ -312,7 +312,8 @@ int cw_report__json(FILE *out, const struct cw_engine *eng, struct cw_symbols *s
 		t->no_uprobes ? "false" : "true", t->no_uprobes ? "\"lock_order_inversion\", \"livelock\"" : "");
 	/* a governed trace: the share of time the lock probes were attached */
 	if (t->governed)
-		fprintf(out, ", \"coverage\": %.3f", t->coverage_permille / 1000.0);
+		fprintf(out, ", \"coverage\": %.3f, \"sched_coverage\": %.3f",
+			t->coverage_permille / 1000.0, t->sched_coverage_permille / 1000.0);
 	fprintf(out, "}");
 	fprintf(out, ",\n  \"duration_ns\": %llu,\n  \"traced_ns\": %llu,"
 		     "\n  \"hotspot_threshold_pct\": %u,\n  \"lost_events\": %llu,\n  \"lost\": {",

@@ -23,6 +23,8 @@ struct cw_report_target {
 	int governed;			/* --max-overhead, or ticks with and without lock calls */
 	unsigned int coverage_permille;	/* governed: the share of time the lock calls were
 					 * traced */
+	unsigned int sched_coverage_permille; /* governed: the share of time the scheduler
+					 * was traced (its tracepoints not shed) */
 	const char *backend;		/* "kmod" when traced through the kernel module (which
 					 * sees no lock call either), else NULL */
 };
@@ -281,6 +283,19 @@ struct cw_report_cost {
 				 * known (no BPF statistics, or no time on CPU) */
 	double budget_pct;	/* the budget it was governed by, %; 0: none */
 };
+
+/*
+ * Whether a trace was governed, and its coverages, from the ticks (a governed trace's say
+ * CW_F_NO_UPROBES while its lock probes were detached, CW_F_NO_SCHED while its scheduler
+ * tracepoints were shed) into t->governed, t->coverage_permille and
+ * t->sched_coverage_permille. Governed: budgeted (a live trace under a budget, whatever
+ * its ticks say: the governor starts with the probes off, and a short trace may end
+ * before it has paid for a window), ticks with and without lock calls, or ticks with the
+ * scheduler shed (only the governor sheds it). Not governed: a trace that saw the lock
+ * calls throughout, or none of the time (--no-uprobes).
+ */
+void cw_report__set_coverage(struct cw_report_target *t, const struct cw_engine *eng,
+			     int budgeted);
 
 /* 0; -ENOENT: nothing measured (no CW_EV_COST record). */
 int cw_report__cost(const struct cw_engine *eng, const struct cw_contention *c,

@@ -1272,6 +1272,12 @@ static int text_report(FILE *out, const struct cw_engine *eng, struct cw_symbols
 			     "to keep their cost within --max-overhead): lock_order_inversion and "
 			     "livelock findings come from that share\n",
 			t->coverage_permille / 10.0);
+	if (t->governed && t->sched_coverage_permille < 1000)
+		fprintf(out, "Scheduler: traced %.1f%% of the time (the futex and scheduler tracing "
+			     "alone cost more than --max-overhead: the scheduler tracepoints were "
+			     "shed too): thread times, wakeups and "
+			     "priority_inversion findings come from that share\n",
+			t->sched_coverage_permille / 10.0);
 	cost_line(out, eng, m.c);
 	fprintf(out, "\n");
 	object_table(out, &r);

@@ -446,12 +446,7 @@ static int make_findings(struct cw_tui_model *m, const struct cw_engine *eng,
 void cw_tui_model__coverage(const struct cw_tui_model *m, const struct cw_engine *eng,
 			    struct cw_report_target *t)
 {
-	const struct cw_engine_counts *c = cw_engine__counts(eng);
-
-	t->governed = m->budget_pct > 0;
-	t->coverage_permille = 1000;
-	if (t->governed && c->ticks)
-		t->coverage_permille = (c->ticks - c->ticks_no_uprobes) * 1000 / c->ticks;
+	cw_report__set_coverage(t, eng, m->budget_pct > 0);
 }
 
 /*
@@ -472,8 +467,13 @@ static void governor_state(struct cw_tui_model *m, const struct cw_engine *eng,
 	n = snprintf(m->governor, sizeof(m->governor), "lock probes: %s (budget %g%%)",
 		     m->probes_off ? "off" : "on", m->budget_pct);
 	if (cw_engine__counts(eng)->ticks && n > 0 && (size_t)n < sizeof(m->governor))
-		snprintf(m->governor + n, sizeof(m->governor) - n, ", on %u%% of the time",
-			 t->coverage_permille / 10);
+		n += snprintf(m->governor + n, sizeof(m->governor) - n, ", on %u%% of the time",
+			      t->coverage_permille / 10);
+	/* the scheduler shed as well, now or before */
+	if (t->sched_coverage_permille < 1000 && n > 0 && (size_t)n < sizeof(m->governor))
+		snprintf(m->governor + n, sizeof(m->governor) - n, "; scheduler: %s, on %u%%",
+			 cw_engine__tick_flags(eng) & CW_F_NO_SCHED ? "off" : "on",
+			 t->sched_coverage_permille / 10);
 }
 
 /*

@@ -76,7 +76,7 @@ struct cw_tui_model {
 	double budget_pct;		/* the caller's: the lock probes' budget, % of the
 					 * target's CPU time (--max-overhead, the dashboard's
 					 * default); 0: not governed */
-	char governor[96];		/* governed: "lock probes: off (budget 10%), on 23% of
+	char governor[160];		/* governed: "lock probes: off (budget 10%), on 23% of
 					 * the time"; "": not governed */
 	int probes_off;			/* governed, and the newest tick said them detached */
 	unsigned long refreshes;
@@ -92,10 +92,9 @@ void cw_tui_model__fini(struct cw_tui_model *m);
 int cw_tui_model__refresh(struct cw_tui_model *m, const struct cw_engine *eng,
 			  struct cw_report_target *t, int exited, __u64 now);
 /*
- * The share of time the lock calls were traced under m->budget_pct, from the engine's
- * ticks (those the source sent while the governor had the lock probes detached say
- * CW_F_NO_UPROBES), into t->governed and t->coverage_permille as the reports say it; not
- * governed without a budget. A refresh does it; `w` does it too before it writes.
+ * The share of time the lock calls and the scheduler were traced under m->budget_pct,
+ * from the engine's ticks, into t as the reports say it (cw_report__set_coverage()). A
+ * refresh does it; `w` does it too before it writes.
  */
 void cw_tui_model__coverage(const struct cw_tui_model *m, const struct cw_engine *eng,
 			    struct cw_report_target *t);

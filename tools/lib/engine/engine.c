@@ -854,6 +854,8 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		c->ticks++;
 		if (h->flags & CW_F_NO_UPROBES)
 			c->ticks_no_uprobes++;
+		if (h->flags & CW_F_NO_SCHED)
+			c->ticks_no_sched++;
 		/* what the source does now: the newest tick says it, an older one came late */
 		if (h->ts_ns >= eng->tick_ts) {
 			eng->tick_ts = h->ts_ns;
@@ -864,8 +866,12 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		break;
 	case CW_EV_COST:
 		/* running totals: the newest says everything */
-		if (h->ts_ns >= eng->cost.hdr.ts_ns)
-			eng->cost = *(const struct cw_ev_cost *)h;
+		if (h->ts_ns >= eng->cost.hdr.ts_ns) {
+			/* an older source's is shorter: what it lacks is 0, not known */
+			memset(&eng->cost, 0, sizeof(eng->cost));
+			memcpy(&eng->cost, h, h->size < sizeof(eng->cost) ? h->size :
+					       sizeof(eng->cost));
+		}
 		break;
 	case CW_EV_LOST: {
 		const struct cw_ev_lost *l = (const void *)h;

@@ -171,6 +171,7 @@ struct cw_engine_counts {
 	__u64 lost_total;
 	__u64 ticks;
 	__u64 ticks_no_uprobes;		/* ticks of a source tracing without uprobes (CW_F_NO_UPROBES) */
+	__u64 ticks_no_sched;		/* ... with its scheduler tracepoints shed (CW_F_NO_SCHED) */
 };
 
 struct cw_engine;

@@ -19,11 +19,12 @@ struct cw_governor {
 	__u64 window_ns, first_ns;
 	int started;
 	int on;			/* as the last tick said */
+	int sched_off;		/* as the last tick said */
 	int sampled;		/* a window was judged: the next ones are full windows */
 	__u64 last_ns;
 	__u64 attach_ns, detach_ns;	/* the last measured */
-	__u64 elapsed_ns, covered_ns;
-	__u32 attaches, detaches;
+	__u64 elapsed_ns, covered_ns, sched_covered_ns;
+	__u32 attaches, detaches, sheds;
 
 	/*
 	 * The ledger, in ns of CPU time times %: pct * CPU time - 100 * cost, since the
@@ -41,6 +42,12 @@ struct cw_governor {
 	int detach_asked;	/* judged over budget: asked until carried out */
 	double last_rate;	/* the last on interval's cost, ns/s, at most its CPU rate */
 	double share_pct;
+
+	/* off, the scheduler tracepoints on: the trap-free tracing's window (first_ns) */
+	__u64 rest_on_ns;
+	double rest_cost, rest_cpu;
+	int shed_asked;		/* judged over budget: asked until carried out */
+	double rest_share_pct;
 };
 
 int cw_governor__new(const struct cw_governor_opts *opts, struct cw_governor **out)
@@ -62,6 +69,7 @@ int cw_governor__new(const struct cw_governor_opts *opts, struct cw_governor **o
 	g->win_len_ns = g->first_ns;
 	g->pred_pct = 100;
 	g->share_pct = -1;
+	g->rest_share_pct = -1;
 	*out = g;
 	return 0;
 }
@@ -145,9 +153,12 @@ static int tick_on(struct cw_governor *g, const struct cw_governor_tick *t, __u6
 
 		g->attaches++;
 		g->covered_ns += dt - lost;
+		/* the scheduler tracepoints came back with the probes, before them */
+		g->sched_covered_ns += g->sched_off ? dt - lost : dt;
 		window_start(g, next_window(g));
 	} else {
 		g->covered_ns += dt;
+		g->sched_covered_ns += dt;
 	}
 	book(g, rate, cpu_rate, dt);
 	g->win_on_ns += dt;
@@ -169,10 +180,42 @@ static int tick_on(struct cw_governor *g, const struct cw_governor_tick *t, __u6
 	return CW_GOVERNOR_KEEP;
 }
 
+static void rest_window_start(struct cw_governor *g)
+{
+	g->rest_on_ns = 0;
+	g->rest_cost = 0;
+	g->rest_cpu = 0;
+	g->shed_asked = 0;
+}
+
+/*
+ * Off with the scheduler tracepoints on: the trap-free tracing alone, judged over windows
+ * of first_ns. Over budget, it is shed too (CW_GOVERNOR_SHED) until the next attach.
+ */
+static int judge_rest(struct cw_governor *g, double rate, double cpu_rate, __u64 dt)
+{
+	g->sched_covered_ns += dt;
+	g->rest_on_ns += dt;
+	g->rest_cost += rate * dt / NS_PER_S;
+	g->rest_cpu += cpu_rate * dt / NS_PER_S;
+	if (g->shed_asked)
+		return CW_GOVERNOR_SHED;
+	if (g->rest_on_ns < g->first_ns)
+		return CW_GOVERNOR_KEEP;
+	g->rest_share_pct = g->rest_cpu > 0 ? 100 * g->rest_cost / g->rest_cpu : 0;
+	if (!within_budget(g, g->rest_cost, g->rest_cpu)) {
+		g->shed_asked = 1;
+		return CW_GOVERNOR_SHED;
+	}
+	rest_window_start(g);
+	return CW_GOVERNOR_KEEP;
+}
+
 static int tick_off(struct cw_governor *g, const struct cw_governor_tick *t, __u64 dt)
 {
 	double cpu_rate = t->cpu_ns_per_s;
 	double rate = t->cost_ns_per_s;
+	int d = CW_GOVERNOR_KEEP;
 
 	if (rate > cpu_rate)
 		rate = cpu_rate;
@@ -181,10 +224,21 @@ static int tick_off(struct cw_governor *g, const struct cw_governor_tick *t, __u
 		g->detaches++;
 		g->credit -= 100 * g->last_rate * g->detach_ns / NS_PER_S;
 		window_start(g, g->window_ns);
+		rest_window_start(g);
+	}
+	if (t->sched_off && !g->sched_off) {
+		g->sheds++;
+		rest_window_start(g);
 	}
 	book(g, rate, cpu_rate, dt);
+	if (!t->sched_off)
+		d = judge_rest(g, rate, cpu_rate, dt);
 	/* a target that never ran has paid for nothing, and its need is not known */
-	return g->cpu_peak > 0 && g->credit >= need(g) ? CW_GOVERNOR_ATTACH : CW_GOVERNOR_KEEP;
+	if (g->cpu_peak > 0 && g->credit >= need(g)) {
+		rest_window_start(g);
+		return CW_GOVERNOR_ATTACH;
+	}
+	return d;
 }
 
 int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
@@ -202,6 +256,7 @@ int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
 		/* the clock starts; tracing started on has its first window unpaid */
 		g->started = 1;
 		g->on = !!t->on;
+		g->sched_off = !t->on && t->sched_off;
 		g->last_ns = t->now_ns;
 		return CW_GOVERNOR_KEEP;
 	}
@@ -209,8 +264,18 @@ int cw_governor__tick(struct cw_governor *g, const struct cw_governor_tick *t)
 	g->elapsed_ns += dt;
 	d = t->on ? tick_on(g, t, dt) : tick_off(g, t, dt);
 	g->on = !!t->on;
+	g->sched_off = !t->on && t->sched_off;
 	g->last_ns = t->now_ns;
 	return d;
+}
+
+/* part of whole, in permille, rounded down; 1000 before any time passed */
+static unsigned int permille(__u64 part, __u64 whole)
+{
+	/* in double: part * 1000 overflows after 213 days */
+	if (!whole)
+		return 1000;
+	return (unsigned int)((double)part * 1000 / whole);
 }
 
 void cw_governor__stats(const struct cw_governor *g, struct cw_governor_stats *st)
@@ -220,18 +285,20 @@ void cw_governor__stats(const struct cw_governor *g, struct cw_governor_stats *s
 	st->elapsed_ns = g->elapsed_ns;
 	st->covered_ns = g->covered_ns;
 	st->coverage_permille = cw_governor__coverage_permille(g);
+	st->sched_covered_ns = g->sched_covered_ns;
+	st->sched_coverage_permille = permille(g->sched_covered_ns, g->elapsed_ns);
 	st->attaches = g->attaches;
 	st->detaches = g->detaches;
+	st->sheds = g->sheds;
 	st->on = g->on;
+	st->sched_on = !g->sched_off;
 	st->share_pct = g->share_pct;
+	st->rest_share_pct = g->rest_share_pct;
 	st->owed_cpu_ns = !g->on && g->started && owed > 0 ? (__u64)(owed + 0.5) : 0;
 	st->credit_ns = (__s64)(g->credit / g->pct);
 }
 
 unsigned int cw_governor__coverage_permille(const struct cw_governor *g)
 {
-	/* in double: covered_ns * 1000 overflows after 213 days */
-	if (!g->elapsed_ns)
-		return 1000;
-	return (unsigned int)((double)g->covered_ns * 1000 / g->elapsed_ns);
+	return permille(g->covered_ns, g->elapsed_ns);
 }

@@ -3,15 +3,23 @@
  * The cost governor of live attach (--max-overhead PCT): when to detach the lock uprobes
  * and when to attach them again, so that what tracing costs the target stays within a
  * budget, B, a share of the target's own CPU time. Pure: fed at each tick with what the
- * caller measured, it answers keep, detach or attach, and keeps the share of time lock
- * tracing was on (coverage). Attaching and detaching are the caller's, and so is the
- * trap-free tracing (futex, scheduler, kernel locks) that stays on throughout.
+ * caller measured, it answers keep, detach, attach or shed, and keeps the share of time
+ * lock tracing was on (coverage) and the share the scheduler tracepoints were on (the
+ * scheduler coverage). Attaching, detaching and shedding are the caller's.
+ *
+ * Two tiers. The lock uprobes go first: off, the trap-free tracing (futex, scheduler,
+ * kernel locks) stays on. Where that alone is over budget (a server whose threads sleep
+ * and wake tens of thousands of times a second pays a clock read and a lookup or two at
+ * each switch and wakeup, 5-15% of memcached's CPU time on the slow-clock VM), the
+ * scheduler tracepoints are shed too: the futex and kernel-lock tracepoints, which run
+ * only at a futex call or a contended kernel lock, stay on throughout. An attach brings
+ * the scheduler tracepoints back with the lock probes, so a window is always at full
+ * cost, and the ledger below pays for it either way.
  *
  * The measure. An interval's cost is the estimator's (engine/cost.h: probe hits times
  * their calibrated cost, plus the probe programs' run time, plus the tracepoint
  * programs'), set against the target's CPU time in the same interval. The budget covers
- * all of it: with the lock probes off the trap-free tracing still costs, and a target
- * whose trap-free tracing alone is over budget never has the probes attached. The traps
+ * all of it: with the lock probes off the trap-free tracing still costs. The traps
  * run on the target's threads, so their time is part of its CPU time: a cost above it is
  * the calibration's error and counts as all of it, as in cw_cost__share_of(). A share
  * s = cost / CPU time is thus at most 1.
@@ -49,6 +57,12 @@
  * became cheap (idle, or its lock-heavy phase over) is traced for good again from its
  * first window within budget. There is no band below the budget: a window within it owes
  * nothing, and detaching would buy nothing but the cost of a detach and an attach.
+ *
+ * Off: the trap-free tracing judged over windows of first_ns (a sample's length: shedding
+ * is cheap and lasts only until the next attach, overrunning is not), from the start and
+ * from each detach. A window over budget sheds the scheduler tracepoints (asked until
+ * carried out); one within it begins the next. Shed, the target pays the futex and
+ * kernel-lock tracepoints alone, and the ledger fills the faster for it.
  *
  * Attaching and detaching cost too, and are no coverage. While probes are placed or
  * removed (Linux 6.1 removes them one by one, each waiting ~0.1 s), the target keeps
@@ -89,6 +103,8 @@ struct cw_governor_tick {
 	__u64 now_ns;		/* CLOCK_MONOTONIC: the interval's end */
 	int on;			/* lock uprobes attached (since the decision of the previous
 				 * tick was carried out) */
+	int sched_off;		/* off only: the scheduler tracepoints detached too (shed),
+				 * likewise */
 	__u64 cost_ns_per_s;	/* what tracing cost the target over the interval, ns per
 				 * second of it (cw_cost_estimate.ns / interval): on, the lock
 				 * probes' and the trap-free tracing's; off, the trap-free
@@ -103,7 +119,8 @@ struct cw_governor_tick {
 enum cw_governor_decision {
 	CW_GOVERNOR_KEEP = 0,	/* leave lock tracing as it is */
 	CW_GOVERNOR_DETACH,	/* detach the lock uprobes now */
-	CW_GOVERNOR_ATTACH,	/* attach them now */
+	CW_GOVERNOR_ATTACH,	/* attach them now, the scheduler tracepoints first if shed */
+	CW_GOVERNOR_SHED,	/* off: detach the scheduler tracepoints too, now */
 };
 
 struct cw_governor_stats {
@@ -111,11 +128,17 @@ struct cw_governor_stats {
 	__u64 covered_ns;	/* of it with lock tracing on, attaches' own time left out */
 	__u32 coverage_permille;	/* covered_ns of elapsed_ns, rounded down; 1000 before
 					 * any time passed */
+	__u64 sched_covered_ns;	/* of it with the scheduler tracepoints on, likewise */
+	__u32 sched_coverage_permille;	/* sched_covered_ns of elapsed_ns, likewise */
 	__u32 attaches;		/* seen: on after off */
 	__u32 detaches;		/* seen: off after on */
+	__u32 sheds;		/* seen: the scheduler tracepoints off after on */
 	int on;			/* as the last tick said */
+	int sched_on;		/* likewise */
 	double share_pct;	/* the last window judged: cost, % of the target's CPU time;
 				 * -1: none yet */
+	double rest_share_pct;	/* the last off window judged (the trap-free tracing
+				 * alone), likewise */
 	__u64 owed_cpu_ns;	/* off: CPU time the target has still to run before an attach,
 				 * at its highest CPU rate */
 	__s64 credit_ns;	/* the ledger: B * CPU time - cost, in CPU time (the cost

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,7 +40,7 @@ static const struct {
 	[CW_EV_BLOCKED] = { "blocked", sizeof(struct cw_ev_blocked) },
 	[CW_EV_PRIO_INVERSION] = { "prio_inversion", sizeof(struct cw_ev_pi) },
 	[CW_EV_PRIO_STACKS] = { "prio_stacks", sizeof(struct cw_ev_pi_stacks) },
-	[CW_EV_COST] = { "cost", sizeof(struct cw_ev_cost) },
+	[CW_EV_COST] = { "cost", offsetof(struct cw_ev_cost, target_cpu_ns) },
 	[CW_EV_THREAD_STATE] = { "thread_state", sizeof(struct cw_ev_thread_state) },
 };
 

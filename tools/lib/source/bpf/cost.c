@@ -2,10 +2,12 @@
 /*
  * What tracing costs the target (cw_source_opts.measure_cost): the per-hit cost of each
  * trap kind calibrated at start (source/cost.h), the hits the probe programs count by
- * kind in trap_hits, and the run time of every loaded program from the kernel's BPF
- * statistics, sent each tick as running totals (CW_EV_COST).
+ * kind in trap_hits, the run time of every loaded program from the kernel's BPF
+ * statistics, and the targets' own CPU time (/proc/PID/stat: what the cost is a share of,
+ * the scheduler tracepoints may be shed), sent each tick as running totals (CW_EV_COST).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,58 @@ int cw_bpf__cost_start(struct bpf_source *s)
 	return 0;
 }
 
+/* utime + stime of process pid, ns; 0 when it cannot be read (gone). */
+static __u64 proc_cpu_ns(int pid)
+{
+	static long hz;
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	ssize_t n;
+	int fd;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* after the name, which may hold spaces and parentheses: the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ULL / hz);
+}
+
+/* The traced processes' CPU time now, ns (an exited one's is gone from it). */
+static __u64 targets_cpu_ns(struct bpf_source *s)
+{
+	__u64 sum = 0;
+
+	for (size_t i = 0; i < s->nr_procs; i++)
+		sum += proc_cpu_ns(s->procs[i]->pid);
+	return sum;
+}
+
+/*
+ * The targets' CPU time so far: what it grew by since the last read, added up, so that a
+ * process that exits takes nothing back.
+ */
+static void count_cpu(struct bpf_source *s)
+{
+	__u64 cpu = targets_cpu_ns(s);
+
+	if (s->cost_cpu_read && cpu > s->cost_cpu_last)
+		s->cost.target_cpu_ns += cpu - s->cost_cpu_last;
+	s->cost_cpu_last = cpu;
+	s->cost_cpu_read = 1;
+}
+
 /* Every CPU's count of trap kind k, added up. */
 static __u64 hits_of(struct bpf_source *s, __u32 k, __u64 *vals)
 {
@@ -127,6 +181,7 @@ int cw_bpf__send_cost(struct bpf_source *s, __u64 now)
 				      s->nr_prog_fds - s->nr_probe_fds, &s->cost.tp_run_ns,
 				      &s->cost.tp_runs);
 	}
+	count_cpu(s);
 	s->cost.hdr.ts_ns = now;
 	s->cost_next_ns = now + s->opts.tick_ns;
 	return cw_emit__deliver(&s->emit, &s->cost.hdr);

@@ -4,8 +4,12 @@
  * tick, what tracing costs the targets (the cost records of cost.c, through engine/cost.h:
  * the lock uprobes when attached, and the tracepoint programs always) against the targets'
  * own CPU time (/proc/PID/stat), to engine/governor.h, whose decision is carried out here:
- * the lock uprobes of every traced process detached, or attached again. The futex,
- * scheduler and kernel-lock tracepoints stay on throughout.
+ * the lock uprobes of every traced process detached, or attached again, and, where the
+ * trap-free tracing alone is over budget, the scheduler tracepoints shed until the next
+ * attach (threads.c: the per-thread states they kept are forgotten, a priority inversion
+ * going on ends there). The futex and kernel-lock tracepoints stay on throughout. While
+ * shed the ticks say CW_F_NO_SCHED: the share of ticks without it is the scheduler
+ * coverage.
  *
  * Tracing starts with the lock uprobes off (gov_off from the start: the processes are
  * added without them), so that the governor pays for its first window before it is
@@ -23,7 +27,6 @@
  * gives, from a live session or from a recording alike.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,43 +41,6 @@
 #include "source/bpf/internal.h"
 #include "source/links.h"
 #include "source/target.h"
-
-/* utime + stime of process pid, ns; 0 when it cannot be read (gone). */
-static __u64 proc_cpu_ns(int pid)
-{
-	static long hz;
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	ssize_t n;
-	int fd;
-
-	if (!hz)
-		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* after the name, which may hold spaces and parentheses: the last ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return 0;
-	return (ut + st) * (1000000000ULL / hz);
-}
-
-static __u64 targets_cpu_ns(struct bpf_source *s)
-{
-	__u64 sum = 0;
-
-	for (size_t i = 0; i < s->nr_procs; i++)
-		sum += proc_cpu_ns(s->procs[i]->pid);
-	return sum;
-}
 
 /* The acquires in progress: a blocked one's wait ends in the stream; all forgotten. */
 static int forget_pending(struct bpf_source *s, __u64 now)
@@ -160,7 +126,7 @@ int cw_bpf__govern_start(struct bpf_source *s)
 
 int cw_bpf__govern(struct bpf_source *s, __u64 now)
 {
-	struct cw_governor_tick t = { .now_ns = now, .on = !s->gov_off };
+	struct cw_governor_tick t = { .now_ns = now, .on = !s->gov_off, .sched_off = s->gov_shed };
 	struct cw_cost_estimate est;
 	__u64 cpu, t0;
 	int d, err = 0;
@@ -168,7 +134,7 @@ int cw_bpf__govern(struct bpf_source *s, __u64 now)
 	/* each tick's cost record, the one cost.c just sent */
 	if (!s->gov || s->stopped_ns || s->cost.hdr.ts_ns != now || s->gov_last_ns == now)
 		return 0;
-	cpu = targets_cpu_ns(s);
+	cpu = s->cost.target_cpu_ns;
 	if (s->gov_last_ns && !cw_cost__estimate(&s->gov_prev, &s->cost, &est) &&
 	    est.interval_ns) {
 		t.cost_ns_per_s = est.ns * 1000000000ULL / est.interval_ns;
@@ -195,11 +161,29 @@ int cw_bpf__govern(struct bpf_source *s, __u64 now)
 			fprintf(stderr, "concwatch: lock probes detached: they cost %.1f%% of the "
 				"target's CPU time (budget %g%%); detaching took %.1f ms\n",
 				st.share_pct, s->opts.max_overhead_pct, s->gov_detach_ns / 1e6);
+	} else if (d == CW_GOVERNOR_SHED && s->gov_off && !s->gov_shed) {
+		struct cw_governor_stats st;
+
+		err = cw_bpf__sched_shed(s, cw_now_ns());
+		s->gov_shed = 1;
+		s->emit.tick_flags |= CW_F_NO_SCHED;
+		cw_governor__stats(s->gov, &st);
+		if (s->opts.verbose)
+			fprintf(stderr, "concwatch: scheduler tracing shed: the futex and "
+				"scheduler tracing alone cost %.1f%% of the target's CPU time "
+				"(budget %g%%)\n", st.rest_share_pct, s->opts.max_overhead_pct);
 	} else if (d == CW_GOVERNOR_ATTACH && s->gov_off) {
 		struct cw_governor_stats st;
 
 		cw_governor__stats(s->gov, &st);
 		t0 = cw_now_ns();
+		if (s->gov_shed) {
+			err = cw_bpf__sched_unshed(s);
+			if (err)
+				return err;
+			s->gov_shed = 0;
+			s->emit.tick_flags &= ~CW_F_NO_SCHED;
+		}
 		err = attach_all(s);
 		s->gov_attach_ns = cw_now_ns() - t0;
 		s->gov_off = 0;

@@ -168,6 +168,9 @@ struct bpf_source {
 	/* governor.c, with opts.max_overhead_pct */
 	struct cw_governor *gov;
 	int gov_off;			/* the lock uprobes are detached */
+	int gov_shed;			/* the scheduler tracepoints too */
+	__u64 cost_cpu_last;		/* the targets' CPU time at the last cost record */
+	int cost_cpu_read;		/* ... read once at least */
 	struct cw_ev_cost gov_prev;	/* the cost totals at the last tick */
 	__u64 gov_cpu_ns;		/* the targets' CPU time then */
 	__u64 gov_last_ns;		/* when that was (0: no tick yet) */
@@ -223,10 +226,12 @@ void cw_bpf__stats_fini(struct bpf_source *s);
 void cw_bpf__sched_configure(struct bpf_source *s);
 int cw_bpf__sched_attach(struct bpf_source *s);
 void cw_bpf__sched_detach(struct bpf_source *s);
+int cw_bpf__sched_shed(struct bpf_source *s, __u64 now);
+int cw_bpf__sched_unshed(struct bpf_source *s);
 int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now);
 /* prio.c: an inversion still going on, from a thread_stats entry read at now. */
 int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread_sched *v,
-			 __u64 now);
+			 __u64 now, int final);
 int cw_bpf__thread_final(struct bpf_source *s, const struct cw_hdr *h);
 void cw_bpf__threads_fini(struct bpf_source *s);
 

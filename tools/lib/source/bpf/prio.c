@@ -6,7 +6,9 @@
  * sent as a CW_EV_PRIO_INVERSION with CW_PI_F_ONGOING and the duration so far. A holder
  * that never gets its CPU back (a preemptor that spins for good) is then reported too,
  * unbounded; the stretch's own record, when it ends, replaces these (same start). The
- * holder's stack at its preemption follows as a CW_EV_PRIO_STACKS.
+ * holder's stack at its preemption follows as a CW_EV_PRIO_STACKS. When the scheduler
+ * tracepoints are shed (the cost governor), a stretch going on is sent as ended there
+ * (final): what was seen of it, bounded by what was watched.
  */
 #include <string.h>
 
@@ -19,7 +21,7 @@
 #define DEFAULT_THRESHOLD_NS 1000000ULL
 
 int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread_sched *v,
-			 __u64 now)
+			 __u64 now, int final)
 {
 	__u64 threshold = s->opts.pi_threshold_ns ?: DEFAULT_THRESHOLD_NS, start;
 	struct cw_ev_pi_stacks st;
@@ -49,7 +51,7 @@ int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread
 	e.high_policy = v->pi_waiter_policy;
 	e.low_prio = v->prio;
 	e.low_policy = v->policy;
-	e.flags = CW_PI_F_ONGOING;
+	e.flags = final ? 0 : CW_PI_F_ONGOING;
 	if (v->pre_tid) {
 		e.preemptor_pid = v->pre_tgid;
 		e.preemptor_tid = v->pre_tid;

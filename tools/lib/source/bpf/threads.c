@@ -87,6 +87,80 @@ void cw_bpf__sched_detach(struct bpf_source *s)
 	cw_links_destroy(s->threads.links, CW_BPF_NR_SCHED_PROGS, NULL, 0);
 }
 
+/* The programs the cost governor sheds: the first ones of sched_progs (not pi_setprio). */
+#define NR_SHED 4
+
+/*
+ * What the shed programs kept going is stale once they stop: every entry's state becomes
+ * "not known" (state_ts 0: nothing accrues, the next switch or wakeup says), a priority
+ * inversion going on is sent as ended now, a wait the library records said to a real-time
+ * thread's blocked record ends, and no holder is watched any more. The programs are
+ * detached: only pi_setprio and the exit program write these entries meanwhile.
+ */
+static int sched_forget(struct bpf_source *s, __u64 now)
+{
+	int fd = bpf_map__fd(s->skel->maps.thread_stats), err = 0;
+	__u32 key, next, *prev = NULL, zero = 0;
+	struct cw_thread_sched v;
+	int cpus_fd = bpf_map__fd(s->skel->maps.pi_watch);
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		if (!err)
+			err = cw_bpf__prio_ongoing(s, key, &v, now, 1);
+		if (v.library_blocked && !err) {
+			struct cw_ev_blocked b = {
+				.hdr = { .type = CW_EV_BLOCKED, .size = sizeof(b), .cpu = 0xffff,
+					 .flags = CW_F_SYNTHETIC, .ts_ns = now, .pid = v.tgid,
+					 .tid = key },
+				.addr = v.wait_addr, .reason = CW_OFFCPU_NONE,
+			};
+			err = cw_emit__deliver(&s->emit, &b.hdr);
+		}
+		v.state = CW_OFFCPU_NONE;
+		v.state_ts = 0;
+		v.waking_ts = 0;
+		v.wait_addr = 0;
+		v.library_blocked = 0;
+		v.pi_waiter = 0;
+		v.pi_stack = 0;
+		v.pre_tid = 0;
+		bpf_map_update_elem(fd, &key, &v, BPF_EXIST);
+	}
+	for (__u32 cpu = 0; cpu < bpf_map__max_entries(s->skel->maps.pi_watch); cpu++)
+		bpf_map_update_elem(cpus_fd, &cpu, &zero, BPF_ANY);
+	return err;
+}
+
+int cw_bpf__sched_shed(struct bpf_source *s, __u64 now)
+{
+	cw_links_destroy(s->threads.links, NR_SHED, NULL, 0);
+	return sched_forget(s, now);
+}
+
+int cw_bpf__sched_unshed(struct bpf_source *s)
+{
+	for (size_t i = 0; i < NR_SHED; i++) {
+		struct bpf_program *prog;
+		int err;
+
+		if (s->threads.links[i])
+			continue;
+		prog = bpf_object__find_program_by_name(s->skel->obj, sched_progs[i]);
+		s->threads.links[i] = prog ? bpf_program__attach(prog) : NULL;
+		if (!s->threads.links[i]) {
+			err = prog ? -errno : -ENOENT;
+			cw_bpf__set_err(s, "failed to attach %s again: %s", sched_progs[i],
+					strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 CW_INDEX_DEFINE_FIND_OR_APPEND(find_thread, struct cw_bpf_thread)
 
 /* The slot of (tid, tgid) in the table, made (nothing sent) when new; NULL: out of memory. */
@@ -280,7 +354,7 @@ static int thread_read(struct bpf_source *s, const void *key, const void *val, v
 	int traced = cw_bpf__find_proc(s, v->tgid) != NULL, err;
 	__u32 *g;
 
-	err = cw_bpf__prio_ongoing(s, *(const __u32 *)key, v, r->now) ?:
+	err = cw_bpf__prio_ongoing(s, *(const __u32 *)key, v, r->now, 0) ?:
 	      send_thread(s, *(const __u32 *)key, v, r->now, r->last || !traced);
 	if (err || traced)
 		return err;
