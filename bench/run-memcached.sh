@@ -165,7 +165,8 @@ slap() { # what
 
 # From a JSON report: cw_lost; est_us, jshare: concwatch's estimate of what tracing cost
 # memcached over the run, us per request and % of its CPU time ("cost"), empty without
-# one. From the governed run's JSON and -vv lines too: cov (coverage), on_s (seconds the
+# one. From the governed run's JSON and -vv lines too: cov (coverage), scov (the
+# scheduler's coverage: the governor sheds it when it alone is over budget), on_s (seconds the
 # lock probes were on), share0 (what they cost at the first detach, % of memcached's
 # CPU time, as the governor estimated it), det_ms (how long that detach took), detaches.
 json_figures() { # config
@@ -173,12 +174,13 @@ json_figures() { # config
 	cw_lost=$(sed -n 's/^  "lost_events": \([0-9]*\).*/\1/p' "$tmp/cw.out")
 	[ -n "$cw_lost" ] || fail "$1: no JSON report"
 	ns=$(sed -n 's/^  "cost": {.*, "ns": \([0-9]*\),.*/\1/p' "$tmp/cw.out")
-	jshare=$(sed -n 's/^  "cost": {.*, "share": \([0-9.]*\)}.*/\1/p' "$tmp/cw.out" |
+	jshare=$(sed -n 's/^  "cost": {.*, "share": \([0-9.]*\)[,}].*/\1/p' "$tmp/cw.out" |
 		awk '{ printf "%.1f", $1 * 100 }')
 	[ -n "$ns" ] && est_us=$(awk -v ns="$ns" -v n="$nreq" 'BEGIN { printf "%.2f", ns / 1e3 / n }')
 	[ "$1" = governed ] || return 0
 	cov=$(sed -n 's/.*"coverage": \([0-9.]*\).*/\1/p' "$tmp/cw.out" | head -n 1)
 	[ -n "$cov" ] || fail "governed: no coverage in the JSON report"
+	scov=$(sed -n 's/.*"sched_coverage": \([0-9.]*\).*/\1/p' "$tmp/cw.out" | head -n 1)
 	on_s=$(sed -n 's/^  "duration_ns": \([0-9]*\).*/\1/p' "$tmp/cw.out" |
 		awk -v c="$cov" '{ printf "%.1f", $1 / 1e9 * c }')
 	share0=$(sed -n 's/.*lock probes detached: they cost \([0-9.]*\)%.*/\1/p' "$tmp/cw.err" |
@@ -192,7 +194,7 @@ run_one() { # config
 	local cpid opt=(-v) json=
 	rm -f "$tmp"/*.out "$tmp"/*.err
 	start_memcached
-	cw_lost='' est_us='' jshare='' cov='' on_s='' share0='' det_ms='' detaches=''
+	cw_lost='' est_us='' jshare='' cov='' scov='' on_s='' share0='' det_ms='' detaches=''
 	if [ "$1" != untraced ]; then
 		case $1 in
 		no-uprobes) opt+=(--no-uprobes) ;;
@@ -226,7 +228,7 @@ echo "memcached benchmark: $("$MEMCACHED" -V), -t 4, memcslap get, concurrency $
 	echo "governed: not available in this build (concwatch report has no --max-overhead)"
 
 declare -A res lost cpu est jsh tim
-covs='' shares='' ons=''
+covs='' scovs='' shares='' ons=''
 for ((r = 1; r <= reps; r++)); do
 	for c in "${configs[@]}"; do
 		run_one "$c"
@@ -240,8 +242,8 @@ for ((r = 1; r <= reps; r++)); do
 		[ -n "$est_us" ] &&
 			extra=", estimate $est_us us/request (${jshare:-?}% of its CPU time)"
 		if [ "$c" = governed ]; then
-			covs+=" $cov" shares+=" $share0" ons+=" $on_s"
-			extra+=", coverage $cov (probes on $on_s s, $detaches detach(es)"
+			covs+=" $cov" scovs+=" ${scov:-1}" shares+=" $share0" ons+=" $on_s"
+			extra+=", coverage $cov, scheduler ${scov:-?} (probes on $on_s s, $detaches detach(es)"
 			extra+="${share0:+, first at $share0%}${det_ms:+ taking $det_ms ms})"
 		fi
 		printf '  run %d/%d %-10s %9d requests/s %7.2f s %8.2f us CPU/request%s%s\n' \
@@ -292,7 +294,7 @@ on=$(echo "$ons" | median)
 echo
 awk -v tu="$tu" -v tg="$tg" -v tnu="$tnu" -v cnu="$cnu" -v cu="$cu" -v cg="$cg" -v cd="$cd" \
 	-v b="$BUDGET" -v ed="$ed" -v eg="$eg" -v cov="$cov" -v covs="$covs" -v share="$share" \
-	-v shares="$shares" -v on="$on" '
+	-v shares="$shares" -v on="$on" -v scovs="$scovs" '
 function verdict(ok) { return ok ? "met" : "MISSED" }
 # an estimate against a measured loss, us per request: their ratio, and within 2x or not
 function within2(name, e, m) {
@@ -329,5 +331,6 @@ BEGIN {
 		printf "at the first detach they cost %.1f%% of memcached'"'"'s CPU time by the " \
 		       "governor'"'"'s estimate (median of%s); the default cell measured %.1f%%\n",
 		       share, shares, (1 - cu / cd) * 100
+	printf "  governed: scheduler coverage (median of%s)\n", scovs
 }'
 exit 0

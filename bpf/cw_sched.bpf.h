@@ -158,16 +158,19 @@ static __always_inline void sched_attrs(struct cw_thread_sched *st, struct task_
 
 /*
  * Why thread tid (task t, the current task) of process tgid, going to sleep in state, is
- * off CPU; *addr: what it waits on; *lw: the wait of an acquire the in-process library
- * records (lw->addr 0: none; a probed acquire's is acquire_sleeps()'s).
+ * off CPU; *addr: what it waits on; *lwp: the wait of an acquire the in-process library
+ * records, looked at only for a futex wait outside a probed acquire (NULL, or ->addr 0:
+ * none; a probed acquire's is acquire_sleeps()'s).
  */
 static __always_inline __u8 sched_why_blocked(struct task_struct *t, __u32 tid, __u32 tgid,
 					      unsigned int state, __u64 *addr,
-					      struct library_wait *lw)
+					      struct library_wait **lwp)
 {
 	struct pending_klock *kl = bpf_map_lookup_elem(&pending_klocks, &tid);
+	struct library_wait *lw;
 	struct pending_futex *pf;
 	struct pending_lock *lk;
+	__u32 zero = 0;
 
 	if (kl) {
 		*addr = kl->addr;
@@ -182,7 +185,15 @@ static __always_inline __u8 sched_why_blocked(struct task_struct *t, __u32 tid, 
 			return CW_OFFCPU_LOCK;
 		}
 		/* ... and so does one the library records, by its words */
-		*addr = lk ? 0 : library_wait(t, tgid, tid, pf->uaddr, lw);
+		*addr = 0;
+		if (!lk) {
+			lw = bpf_map_lookup_elem(&library_wait_buf, &zero);
+			if (lw) {
+				lw->addr = 0;
+				*addr = library_wait(t, tgid, tid, pf->uaddr, lw);
+				*lwp = lw;
+			}
+		}
 		if (*addr)
 			return CW_OFFCPU_LOCK;
 		*addr = pf->uaddr;
@@ -200,7 +211,7 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 	__u32 tid = prev->pid;
 	struct cw_thread_sched *st = sched_entry(tid, tgid, now, !(prev->flags & CW_PF_EXITING));
 	struct library_wait *lw = NULL;
-	__u32 owner = 0, zero = 0;
+	__u32 owner = 0;
 	__u8 reason;
 
 	*addr = 0;
@@ -213,10 +224,7 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 		reason = CW_OFFCPU_PREEMPTED;
 		st->nr_involuntary++;
 	} else {
-		lw = bpf_map_lookup_elem(&library_wait_buf, &zero);
-		if (lw)
-			lw->addr = 0;
-		reason = sched_why_blocked(prev, tid, tgid, prev_state, addr, lw);
+		reason = sched_why_blocked(prev, tid, tgid, prev_state, addr, &lw);
 		/* a probed acquire sleeps: what it waits for, once (cw_locks.bpf.h) */
 		if (lw && lw->addr)
 			owner = lw->owner;
