@@ -596,6 +596,7 @@ TEST_F(dev, klock)
 	const struct cw_ev_klock *e;
 	struct seen s = {};
 	size_t ends = 0, mmap_lock = 0;
+	char line[64];
 	struct cw_wl wl;
 
 	CW_SKIPPED_IN_SETUP();
@@ -616,7 +617,9 @@ TEST_F(dev, klock)
 		}
 	}
 	ASSERT_LT(0, ends) TH_LOG("no kernel lock contention in 30 s");
+	/* its threads joined: it answers before its output is closed (no SIGPIPE) */
 	ASSERT_EQ(0, cw_wl__send(&wl, "stop"));
+	ASSERT_EQ(0, cw_wl__expect(&wl, "stopped", line, sizeof(line)));
 	ASSERT_EQ(0, ioctl(self->fd, CW_KMOD_STOP));
 	ASSERT_EQ(0, drain(self->fd, &s));
 	for_each_record(h, &s) {

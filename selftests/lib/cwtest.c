@@ -140,9 +140,20 @@ int cw_kmod_load(char *why, size_t len)
 	return 1;
 }
 
+/*
+ * rmmod concwatch. A reference still held (EAGAIN: a reader's last fput not finished, or
+ * a process that inherited the device across a fork not yet gone) is waited out for up
+ * to 2 s, polling; a module still in use then is the test's failure to see.
+ */
 int cw_kmod_unload(void)
 {
-	return syscall(SYS_delete_module, "concwatch", O_NONBLOCK) ? -errno : 0;
+	for (int tries = 0;; tries++) {
+		if (!syscall(SYS_delete_module, "concwatch", O_NONBLOCK))
+			return 0;
+		if (errno != EAGAIN || tries == 200)
+			return -errno;
+		usleep(10000);
+	}
 }
 
 long long cw_field(const char *line, const char *key)
