@@ -183,6 +183,7 @@ int BPF_KPROBE(uprobe_pthread_spin_lock, void *lock)
 }
 
 #include "cw_sched.bpf.h"
+#include "cw_evloop.bpf.h"
 
 /* The life of the target's threads: new ones named at once, exits cleaned up. */
 
@@ -251,6 +252,7 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *task)
 	bpf_map_delete_elem(&pending_locks, &tid);
 	bpf_map_delete_elem(&pending_futexes, &tid);
 	bpf_map_delete_elem(&pending_klocks, &tid);
+	bpf_map_delete_elem(&loop_threads, &tid);
 	sched_thread_exit(tid);
 	x = cw_reserve(sizeof(*x), CW_EV_EXIT);
 	if (!x)

@@ -146,4 +146,27 @@ struct cw_thread_sched {
 				 * took it off its CPU; 0: not taken (asleep, or back on CPU) */
 };
 
+/*
+ * loop_threads: a thread's event loop, kept by the loop-wait programs
+ * (bpf/cw_evloop.bpf.h) and read by userspace every tick (CW_EV_LOOP_STATS, and a stall
+ * going on as CW_EV_LOOP_STALL). Keyed by tid; an entry is made at a thread's first loop
+ * wait.
+ */
+struct cw_loop_thread {
+	__u32 tgid;
+	__u32 wait_nr;		/* the system call of its latest wait */
+	__u8 in_wait;		/* in a loop wait now */
+	__u8 pad[7];
+	__u64 enter_ts;		/* the latest wait's entry */
+	__u64 exit_ts;		/* the latest wait's return; 0: none yet */
+	__u64 oncpu_at_exit;	/* its on-CPU time then (thread_stats); 0: not known */
+	__u64 waits;
+	__u64 iterations;
+	__u64 busy_ns_total;
+	__u64 busy_ns_max;
+	__u64 wait_ns_total;
+	__u64 stalls;
+	__u32 busy_hist[CW_HIST_BUCKETS];
+};
+
 #endif /* __CW_MAPS_H */

@@ -75,6 +75,7 @@ static struct env {
 	__u64 livelock_ns;	/* --livelock-threshold; 0: CW_LL_THRESHOLD_NS */
 	double max_overhead_pct;	/* --max-overhead; 0: no governor */
 	__u64 pi_threshold_ns;	/* --pi-threshold; 0: the default (1 ms) */
+	__u64 stall_threshold_ns;	/* --stall-threshold; 0: the default (100 ms) */
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
 	.interval_s = 1,
@@ -272,6 +273,7 @@ enum {
 	OPT_NO_UPROBES,
 	OPT_HOTSPOT,
 	OPT_PI_THRESHOLD,
+	OPT_STALL_THRESHOLD,
 	OPT_TIMELINE,
 	OPT_LIVELOCK,
 	OPT_MAX_OVERHEAD,
@@ -518,6 +520,10 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 	case OPT_PI_THRESHOLD:
 		env.pi_threshold_ns = parse_duration("--pi-threshold", arg, 0.00001, 60) * 1e9 + 0.5;
 		return 0;
+	case OPT_STALL_THRESHOLD:
+		env.stall_threshold_ns = parse_duration("--stall-threshold", arg, 0.001, 3600) * 1e9 +
+					 0.5;
+		return 0;
 	case OPT_TIMELINE:
 		env.timeline = 1;
 		return 0;
@@ -553,6 +559,9 @@ static const struct argp_option live_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
 	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
+	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
+	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
+	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -570,6 +579,9 @@ static const struct argp_option run_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
 	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
+	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
+	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
+	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -585,6 +597,9 @@ static const struct argp_option record_options[] = {
 	{ "pid", 'p', "PID", 0, "Process to record" },
 	{ "output", 'o', "FILE", 0, "Recording to write (required)" },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds" },
+	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
+	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
+	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -608,6 +623,9 @@ static const struct argp_option report_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
 	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
+	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
+	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
+	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -776,6 +794,7 @@ static int open_source(int pid, struct cw_source **out)
 		.no_uprobes = env.no_uprobes,
 		.timeline = env.timeline,
 		.pi_threshold_ns = env.pi_threshold_ns,
+		.stall_threshold_ns = env.stall_threshold_ns,
 		.measure_cost = env.measure_cost,
 		.max_overhead_pct = env.max_overhead_pct,
 	};
@@ -813,6 +832,7 @@ static int open_beside(struct cw_source **out)
 		.lock_calls_elsewhere = 1,
 		.timeline = env.timeline,
 		.pi_threshold_ns = env.pi_threshold_ns,
+		.stall_threshold_ns = env.stall_threshold_ns,
 		.measure_cost = env.measure_cost,
 	};
 	char err[512];
@@ -924,6 +944,8 @@ static int default_sink(struct live *lv)
 	cw_engine__set_livelock_threshold(lv->eng, env.livelock_ns);
 	if (env.pi_threshold_ns)
 		cw_engine__set_pi_threshold(lv->eng, env.pi_threshold_ns);
+	if (env.stall_threshold_ns)
+		cw_engine__set_stall_threshold(lv->eng, env.stall_threshold_ns);
 	lv->sink = cw_engine__feed;
 	lv->sink_ctx = lv->eng;
 	return 0;
@@ -1621,6 +1643,8 @@ static int load_recording_to(const char *path, struct cw_engine **out, struct cw
 	cw_engine__set_livelock_threshold(eng, env.livelock_ns);
 	if (env.pi_threshold_ns)
 		cw_engine__set_pi_threshold(eng, env.pi_threshold_ns);
+	if (env.stall_threshold_ns)
+		cw_engine__set_stall_threshold(eng, env.stall_threshold_ns);
 	tee.eng = eng;
 	n = cw_session__open(&opts, src, also ? tee_feed : cw_engine__feed,
 			     also ? (void *)&tee : (void *)eng,

@@ -80,6 +80,10 @@ enum cw_record_type {
 	CW_EV_COST = 29,	/* struct cw_ev_cost: what tracing has cost the target so far */
 	CW_EV_THREAD_STATE = 30, /* struct cw_ev_thread_state: what a thread is doing now,
 				  * since when */
+	CW_EV_LOOP_STALL = 31,	/* struct cw_ev_loop_stall: an event loop's thread long
+				 * between two of its waits */
+	CW_EV_LOOP_STATS = 32,	/* struct cw_ev_loop_stats: an event loop thread's
+				 * iterations so far (aggregated) */
 
 	CW_EV_TYPE_MAX		/* first unused value */
 };
@@ -546,6 +550,48 @@ struct cw_ev_thread_state {
 };
 
 /*
+ * Event loops. A thread that waits for events in epoll_wait(2), epoll_pwait(2),
+ * epoll_pwait2(2), poll(2), ppoll(2), select(2), pselect6(2) or io_uring_enter(2) with
+ * IORING_ENTER_GETEVENTS (its loop wait) runs its loop's work between two of them: one
+ * iteration, from the return of a wait to the next wait's entry. An iteration at least
+ * the stall threshold long (--stall-threshold) is a stall, sent when it ends (the next
+ * wait), and while it goes on by userspace, each tick, with CW_LOOP_F_ONGOING and the
+ * duration so far (the record that ends it has the same start).
+ */
+#define CW_LOOP_F_ONGOING (1U << 0)	/* the stall goes on: sent by userspace */
+#define CW_LOOP_F_ONCPU (1U << 1)	/* oncpu_ns is known (the scheduler was traced) */
+
+struct cw_ev_loop_stall {
+	struct cw_hdr hdr;	/* pid/tid: the loop's thread; ts_ns: the stall's end (the
+				 * next wait's entry), or when it was read going on */
+	__u64 start_ns;		/* the return of the wait before it */
+	__u64 duration_ns;
+	__u64 oncpu_ns;		/* of it, on a CPU (CW_LOOP_F_ONCPU) */
+	__u32 wait_nr;		/* the system call of the wait it came from (x86-64 number) */
+	__u32 flags;		/* CW_LOOP_F_* */
+};
+
+/*
+ * An event loop thread's figures so far, cumulative (read by userspace from the
+ * programs' per-thread table): waits, iterations measured (a return followed by the next
+ * entry), their time, the longest, and a log2 histogram of their lengths (bucket i:
+ * [2^i, 2^(i+1)) ns, as cw_hist_bucket()).
+ */
+struct cw_ev_loop_stats {
+	struct cw_hdr hdr;	/* pid/tid: the thread; ts_ns: when read */
+	__u64 waits;		/* loop waits entered */
+	__u64 iterations;
+	__u64 busy_ns_total;	/* the iterations' time */
+	__u64 busy_ns_max;
+	__u64 wait_ns_total;	/* time in the waits */
+	__u64 stalls;		/* iterations at least the stall threshold long */
+	__u32 wait_nr;		/* the system call of its latest wait */
+	__u8 in_wait;		/* in a wait now */
+	__u8 pad[3];
+	__u32 busy_hist[CW_HIST_BUCKETS];
+};
+
+/*
  * A thread blocked in a wait (an acquire, a futex wait, a kernel lock): what the wait-for
  * graph is built from. Sent by a tracing source when a probed acquire blocks (its futex
  * wait begins), and again with reason CW_OFFCPU_NONE when that wait ended (the acquire
@@ -689,6 +735,8 @@ CW_SIZE_ASSERT(cw_ev_lost, 40);
 CW_SIZE_ASSERT(cw_ev_module, 88);
 CW_SIZE_ASSERT(cw_ev_cost, 128);
 CW_SIZE_ASSERT(cw_ev_thread_state, 48);
+CW_SIZE_ASSERT(cw_ev_loop_stall, 56);
+CW_SIZE_ASSERT(cw_ev_loop_stats, 208);
 
 /* The CW_HIST_BUCKETS bucket of a value in ns. */
 static inline __u32 cw_hist_bucket(__u64 ns)

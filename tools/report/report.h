@@ -75,6 +75,9 @@ extern const struct cw_finding_renderer cw_hotspot_renderer;		/* hotspot.c */
 extern const struct cw_finding_renderer cw_deadlock_renderer;		/* deadlock.c */
 extern const struct cw_finding_renderer cw_livelock_renderer;		/* livelock.c */
 extern const struct cw_finding_renderer cw_prio_renderer;		/* prio.c */
+extern const struct cw_finding_renderer cw_loop_stall_renderer;		/* evloop.c */
+/* The loop wait (epoll_wait, poll, ...) of an x86-64 system call number; "wait": unknown. */
+const char *cw_report__loop_wait_name(__u32 nr);
 
 /* The renderer of a kind, NULL when there is none (a kind not detected yet). */
 const struct cw_finding_renderer *cw_report__renderer(unsigned int kind);

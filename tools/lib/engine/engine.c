@@ -7,6 +7,7 @@
 #include "common/array.h"
 #include "engine/engine.h"
 #include "engine/index.h"
+#include "engine/evloop.h"
 #include "engine/livelock.h"
 #include "engine/prio.h"
 #include "engine/waitfor.h"
@@ -40,6 +41,7 @@ struct cw_engine {
 	struct cw_wf *wf;		/* who is blocked on what now */
 	struct cw_ll *ll;		/* threads failing trylocks on each other's locks */
 	struct cw_prio *prio;		/* priority inversions, PI boosts */
+	struct cw_evloop *evloop;	/* event loops: iterations, stalls */
 	struct cw_ev_cost cost;		/* the latest CW_EV_COST (hdr.type 0: none yet) */
 	__u64 tick_ts;			/* the newest CW_EV_TICK's time, and its flags */
 	__u16 tick_flags;
@@ -105,12 +107,14 @@ struct cw_engine *cw_engine__new(void)
 		eng->wf = cw_wf__new();
 		eng->ll = cw_ll__new();
 		eng->prio = cw_prio__new();
+		eng->evloop = cw_evloop__new();
 	}
-	if (eng && (!eng->lg || !eng->wf || !eng->ll || !eng->prio)) {
+	if (eng && (!eng->lg || !eng->wf || !eng->ll || !eng->prio || !eng->evloop)) {
 		cw_lg__free(eng->lg);
 		cw_wf__free(eng->wf);
 		cw_ll__free(eng->ll);
 		cw_prio__free(eng->prio);
+		cw_evloop__free(eng->evloop);
 		free(eng);
 		return NULL;
 	}
@@ -158,6 +162,7 @@ void cw_engine__free(struct cw_engine *eng)
 	cw_wf__free(eng->wf);
 	cw_ll__free(eng->ll);
 	cw_prio__free(eng->prio);
+	cw_evloop__free(eng->evloop);
 	free(eng);
 }
 
@@ -808,6 +813,11 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 	case CW_EV_THREAD_STATE:
 		err = feed_thread_state(eng, (const struct cw_ev_thread_state *)h);
 		break;
+	case CW_EV_LOOP_STALL:
+	case CW_EV_LOOP_STATS:
+		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
+		err = t ? cw_evloop__feed(eng->evloop, h) : -ENOMEM;
+		break;
 	case CW_EV_STACK:
 		err = feed_stack(eng, (const struct cw_ev_stack *)h);
 		break;
@@ -1055,6 +1065,16 @@ void cw_engine__set_wait_window(struct cw_engine *eng, __u64 ns)
 const struct cw_prio *cw_engine__prio(const struct cw_engine *eng)
 {
 	return eng->prio;
+}
+
+const struct cw_evloop *cw_engine__evloop(const struct cw_engine *eng)
+{
+	return eng->evloop;
+}
+
+void cw_engine__set_stall_threshold(struct cw_engine *eng, __u64 ns)
+{
+	cw_evloop__set_threshold(eng->evloop, ns);
 }
 
 void cw_engine__set_pi_threshold(struct cw_engine *eng, __u64 ns)

@@ -232,7 +232,12 @@ const struct cw_ll *cw_engine__livelock(const struct cw_engine *eng);
 void cw_engine__set_livelock_threshold(struct cw_engine *eng, __u64 ns);
 /* Priority inversions and PI boosts (engine/prio.h). */
 struct cw_prio;
+struct cw_evloop;
 const struct cw_prio *cw_engine__prio(const struct cw_engine *eng);
+/* Event loops (engine/evloop.h). */
+const struct cw_evloop *cw_engine__evloop(const struct cw_engine *eng);
+/* Loop iterations shorter than ns are no stalls (default 100 ms): set before feeding. */
+void cw_engine__set_stall_threshold(struct cw_engine *eng, __u64 ns);
 /* Inversions shorter than ns are no findings (default CW_PRIO_DEFAULT_THRESHOLD_NS, 1 ms):
  * set before feeding. */
 void cw_engine__set_pi_threshold(struct cw_engine *eng, __u64 ns);

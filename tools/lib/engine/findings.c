@@ -12,6 +12,7 @@
 #include "engine/contention.h"
 #include "engine/engine.h"
 #include "engine/findings.h"
+#include "engine/evloop.h"
 #include "engine/livelock.h"
 #include "engine/lockgraph.h"
 #include "engine/prio.h"
@@ -36,6 +37,7 @@ static int hotspot_find(const struct find_in *in, struct cw_findings *fs);
 static int deadlock_find(const struct find_in *in, struct cw_findings *fs);
 static int livelock_find(const struct find_in *in, struct cw_findings *fs);
 static int prio_find(const struct find_in *in, struct cw_findings *fs);
+static int loop_stall_find(const struct find_in *in, struct cw_findings *fs);
 
 /*
  * The kinds of the contract, in the order the list gives them. A kind without a find
@@ -51,7 +53,7 @@ static const struct kind_def {
 	[CW_FINDING_PRIORITY_INVERSION] = { "priority_inversion", prio_find },
 	[CW_FINDING_LIVELOCK] = { "livelock", livelock_find },
 	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot", hotspot_find },
-	[CW_FINDING_EVENT_LOOP_STALL] = { "event_loop_stall" },
+	[CW_FINDING_EVENT_LOOP_STALL] = { "event_loop_stall", loop_stall_find },
 	[CW_FINDING_BLOCKING_IN_EVENT_LOOP] = { "blocking_in_event_loop" },
 };
 
@@ -530,6 +532,50 @@ static int livelock_find(const struct find_in *in, struct cw_findings *fs)
 		err = f ? episode_to_finding(in->eng, cw_ll__get(ll, i), f) : -ENOMEM;
 	}
 	return err;
+}
+
+/* --- event_loop_stall ---------------------------------------------------------------- */
+
+/* One for each loop thread that stalled, in the order the loops were first seen. */
+static int loop_stall_find(const struct find_in *in, struct cw_findings *fs)
+{
+	const struct cw_evloop *ev = cw_engine__evloop(in->eng);
+
+	for (size_t i = 0; i < cw_evloop__nr(ev); i++) {
+		const struct cw_evloop_thread *t = cw_evloop__get(ev, i);
+		struct cw_loop_finding *l;
+		struct cw_finding *f;
+
+		if (!t->longest.duration_ns)
+			continue;
+		f = push(fs, CW_FINDING_EVENT_LOOP_STALL);
+		if (!f)
+			return -ENOMEM;
+		f->threads = calloc(1, sizeof(*f->threads));
+		if (!f->threads)
+			return -ENOMEM;
+		add_thread(f, t->pid, t->tid);
+		/* the loop went on, or may: its other tasks waited, none was lost */
+		f->severity = CW_SEVERITY_WARNING;
+		l = &f->loop;
+		l->threshold_ns = cw_evloop__threshold(ev);
+		l->stalls = t->stalls + (t->ongoing.duration_ns != 0);
+		l->stall_ns_total = t->stall_ns_total + t->ongoing.duration_ns;
+		l->start_ns = t->longest.start_ns;
+		l->duration_ns = t->longest.duration_ns;
+		l->oncpu_ns = t->longest.oncpu_ns;
+		l->oncpu_known = t->longest.oncpu_known;
+		l->ongoing = t->longest.ongoing;
+		l->wait_nr = t->longest.wait_nr;
+		if (t->has_stats) {
+			l->iterations = t->stats.iterations;
+			l->waits = t->stats.waits;
+			l->busy_p50_ns = cw_evloop__percentile(t, 50);
+			l->busy_p99_ns = cw_evloop__percentile(t, 99);
+			l->busy_max_ns = t->stats.busy_ns_max;
+		}
+	}
+	return 0;
 }
 
 /* --- priority_inversion ------------------------------------------------------------ */

@@ -243,6 +243,26 @@ struct cw_prio_finding {
 	int preemptor_untraced;	/* its process was not traced: no stack (stacks[2] id 0) */
 };
 
+/*
+ * event_loop_stall: threads[0], an event loop's thread, ran at least threshold_ns between
+ * two of its waits (epoll_wait, poll, select, io_uring_enter): every other task of its
+ * loop waited meanwhile. The longest stall, how many there were and their time, and the
+ * loop's iterations (a WARNING: the loop went on; a stall still going on at the end is
+ * the loop stuck now).
+ */
+struct cw_loop_finding {
+	__u64 threshold_ns;
+	__u64 stalls;		/* ended, and one going on at the end */
+	__u64 stall_ns_total;
+	__u64 start_ns, duration_ns;	/* the longest */
+	__u64 oncpu_ns;		/* of it on a CPU (oncpu_known) */
+	int oncpu_known;
+	int ongoing;		/* the longest had not ended at the end of the trace */
+	__u32 wait_nr;		/* the system call of the wait before it */
+	__u64 iterations, waits;
+	__u64 busy_p50_ns, busy_p99_ns, busy_max_ns;
+};
+
 struct cw_finding {
 	enum cw_finding_kind kind;
 	enum cw_severity severity;
@@ -260,6 +280,7 @@ struct cw_finding {
 		struct cw_deadlock deadlock;		/* CW_FINDING_DEADLOCK */
 		struct cw_livelock livelock;		/* CW_FINDING_LIVELOCK */
 		struct cw_prio_finding prio;		/* CW_FINDING_PRIORITY_INVERSION */
+		struct cw_loop_finding loop;		/* CW_FINDING_EVENT_LOOP_STALL */
 	};
 };
 

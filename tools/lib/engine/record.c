@@ -42,6 +42,8 @@ static const struct {
 	[CW_EV_PRIO_STACKS] = { "prio_stacks", sizeof(struct cw_ev_pi_stacks) },
 	[CW_EV_COST] = { "cost", offsetof(struct cw_ev_cost, target_cpu_ns) },
 	[CW_EV_THREAD_STATE] = { "thread_state", sizeof(struct cw_ev_thread_state) },
+	[CW_EV_LOOP_STALL] = { "loop_stall", sizeof(struct cw_ev_loop_stall) },
+	[CW_EV_LOOP_STATS] = { "loop_stats", sizeof(struct cw_ev_loop_stats) },
 };
 
 static const char *const lost_names[CW_LOST_MAX] = {

@@ -81,6 +81,8 @@ struct cw_source_opts {
 					 * futex, scheduler and kernel-lock tracing for all */
 	int timeline;			/* record --timeline: a record per switch and wakeup, and
 					 * per lock, futex and kernel-lock operation (raw_events) */
+	__u64 stall_threshold_ns;	/* --stall-threshold: an event loop's iteration this
+					 * long is a stall; 0: the default (100 ms) */
 	__u64 pi_threshold_ns;		/* --pi-threshold: priority inversions shorter than this
 					 * are not sent; 0 = default (1 ms) */
 	double max_overhead_pct;	/* bpf, --max-overhead: keep the lock uprobes' cost under

@@ -38,7 +38,7 @@ struct cw_uprobe_libs;
 #define CW_BPF_NR_PROBES 25
 #define CW_BPF_NR_SDT 13
 #define CW_BPF_NR_SDT_GROUPS 9
-#define CW_BPF_NR_TRACEPOINTS 16
+#define CW_BPF_NR_TRACEPOINTS 32
 
 /*
  * The functions probed: an entry program (uprobe_acquire, uprobe_release... one per
@@ -128,6 +128,20 @@ struct cw_bpf_threads {
 	struct bpf_link *links[CW_BPF_NR_SCHED_PROGS];
 };
 
+/* loop_threads as last sent (evloop.c): a thread's figures go out when they changed. */
+struct cw_bpf_loops {
+	struct cw_bpf_loop {
+		__u64 waits;			/* as last sent */
+		__u8 in_wait;
+		__u8 pad[7];
+	} *prev;
+	size_t nr, cap;
+	struct cw_index ix;		/* (tid, tgid) -> slot in prev */
+	struct cw_bpf_batch batch;	/* keys: __u32 tids, vals: struct cw_loop_thread */
+	__u32 *gone;			/* tids of processes no longer traced */
+	size_t nr_gone, cap_gone;
+};
+
 struct bpf_source {
 	struct cw_source base;
 	struct cw_source_opts opts;	/* defaults filled in */
@@ -156,6 +170,7 @@ struct bpf_source {
 
 	struct cw_bpf_sites sites;	/* stats.c */
 	struct cw_bpf_threads threads;	/* threads.c */
+	struct cw_bpf_loops loops;		/* evloop.c */
 
 	/* cost.c, with opts.measure_cost */
 	struct cw_ev_cost cost;		/* the calibration, and the totals last sent */
@@ -234,6 +249,11 @@ int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread
 			 __u64 now, int final);
 int cw_bpf__thread_final(struct bpf_source *s, const struct cw_hdr *h);
 void cw_bpf__threads_fini(struct bpf_source *s);
+
+/* evloop.c */
+void cw_bpf__loops_configure(struct bpf_source *s);
+int cw_bpf__send_loop_stats(struct bpf_source *s, __u64 now);
+void cw_bpf__loops_fini(struct bpf_source *s);
 
 /* cost.c: after load (calibrates, turns the statistics on); each drain; at free */
 int cw_bpf__cost_start(struct bpf_source *s);

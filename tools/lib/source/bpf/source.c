@@ -102,29 +102,22 @@ static void leave_out_uprobes(struct bpf_source *s)
 }
 
 /*
- * The futex calls of Linux 6.7 (futex_wait, futex_wake, futex_requeue): their programs
- * are left out on kernels without them (6.1, 6.12), where glibc never makes them.
+ * The syscall tracepoints this kernel lacks (futex_wait, futex_wake and futex_requeue came
+ * in Linux 6.7, epoll_pwait2 in 5.11): their programs are left out, where no program can
+ * make those calls anyway.
  */
 static void leave_out_missing_syscalls(struct bpf_source *s)
 {
-	static const char *const calls[] = { "futex_wait", "futex_wake", "futex_requeue" };
-	struct bpf_program *progs[][2] = {
-		{ s->skel->progs.tracepoint__syscalls__sys_enter_futex_wait,
-		  s->skel->progs.tracepoint__syscalls__sys_exit_futex_wait },
-		{ s->skel->progs.tracepoint__syscalls__sys_enter_futex_wake,
-		  s->skel->progs.tracepoint__syscalls__sys_exit_futex_wake },
-		{ s->skel->progs.tracepoint__syscalls__sys_enter_futex_requeue,
-		  s->skel->progs.tracepoint__syscalls__sys_exit_futex_requeue },
-	};
+	struct bpf_program *prog;
 
-	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
-		char name[64];
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		const char *name = strrchr(sec, '/');
 
-		snprintf(name, sizeof(name), "sys_enter_%s", calls[i]);
-		if (cw_bpf__syscall_tracepoint_available(name))
+		if (strncmp(sec, "tracepoint/syscalls/", 20) || !name)
 			continue;
-		bpf_program__set_autoload(progs[i][0], false);
-		bpf_program__set_autoload(progs[i][1], false);
+		if (!cw_bpf__syscall_tracepoint_available(name + 1))
+			bpf_program__set_autoload(prog, false);
 	}
 }
 
@@ -176,6 +169,7 @@ static int bpf_source_start(struct cw_source *src)
 	s->skel->rodata->track_free = s->opts.track_free;
 	s->skel->rodata->no_uprobes = s->opts.no_uprobes;
 	cw_bpf__sched_configure(s);
+	cw_bpf__loops_configure(s);
 	/* loaded only when asked for: nothing of it to verify otherwise */
 	if (!s->opts.track_free)
 		bpf_program__set_autoload(s->skel->progs.uprobe_free, false);
@@ -331,6 +325,7 @@ static void bpf_source_free(struct cw_source *src)
 	free(s->procs);
 	cw_bpf__stats_fini(s);
 	cw_bpf__threads_fini(s);
+	cw_bpf__loops_fini(s);
 	cw_bpf__cost_fini(s);
 	cw_bpf__govern_fini(s);
 	free(s);

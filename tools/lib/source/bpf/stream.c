@@ -141,6 +141,8 @@ int cw_bpf__drain(struct cw_source *src, cw_record_fn fn, void *ctx)
 	if (!err)
 		err = cw_bpf__send_thread_stats(s, now);
 	if (!err)
+		err = cw_bpf__send_loop_stats(s, now);
+	if (!err)
 		err = cw_emit__lost(e, CW_LOST_MALFORMED, s->malformed, now);
 	if (!err)
 		err = cw_bpf__send_cost(s, now);

@@ -34,6 +34,23 @@ static const char *const tracepoint_progs[] = {
 	"tp_btf__task_rename",
 	"tp_btf__sched_process_exit",
 	"tracepoint__syscalls__sys_exit_mmap",
+	/* event loops' waits (bpf/cw_evloop.bpf.h) */
+	"tracepoint__syscalls__sys_enter_epoll_wait",
+	"tracepoint__syscalls__sys_exit_epoll_wait",
+	"tracepoint__syscalls__sys_enter_epoll_pwait",
+	"tracepoint__syscalls__sys_exit_epoll_pwait",
+	"tracepoint__syscalls__sys_enter_epoll_pwait2",
+	"tracepoint__syscalls__sys_exit_epoll_pwait2",
+	"tracepoint__syscalls__sys_enter_poll",
+	"tracepoint__syscalls__sys_exit_poll",
+	"tracepoint__syscalls__sys_enter_ppoll",
+	"tracepoint__syscalls__sys_exit_ppoll",
+	"tracepoint__syscalls__sys_enter_select",
+	"tracepoint__syscalls__sys_exit_select",
+	"tracepoint__syscalls__sys_enter_pselect6",
+	"tracepoint__syscalls__sys_exit_pselect6",
+	"tracepoint__syscalls__sys_enter_io_uring_enter",
+	"tracepoint__syscalls__sys_exit_io_uring_enter",
 };
 
 #define NR_TRACEPOINTS CW_BPF_NR_TRACEPOINTS
