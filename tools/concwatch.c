@@ -379,15 +379,16 @@ static char *help_filter(int key, const char *text, void *input)
 {
 	const __u64 every = (1ULL << CW_FINDING_KIND_MAX) - 1;
 	char *yes, *no, *s = NULL;
+	size_t nr_no = 0;
 	int n = -1;
 
 	if (key != OPT_FAIL_ON && !(key == ARGP_KEY_HELP_POST_DOC && text))
 		return (char *)text;
 	yes = kind_list(every, 1, NULL);
-	no = kind_list(every, 0, NULL);
+	no = kind_list(every, 0, &nr_no);
 	if (yes && no && key == OPT_FAIL_ON)
-		n = asprintf(&s, "%s. This version detects %s; %s are accepted and never match yet",
-			     text, yes, no);
+		n = asprintf(&s, "%s. This version detects %s; %s %s accepted and never match%s yet",
+			     text, yes, no, nr_no == 1 ? "is" : "are", nr_no == 1 ? "es" : "");
 	else if (yes && no)
 		n = asprintf(&s, "%s\n\nFindings this version detects: %s (not yet: %s).", text, yes,
 			     no);

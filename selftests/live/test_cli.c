@@ -172,16 +172,16 @@ TEST(fail_on_words)
 	ASSERT_EXIT(0, r);
 	squeeze(r.out);
 	EXPECT_NE(NULL, strstr(r.out, " This version detects lock_order_inversion, deadlock, "
-				      "priority_inversion, livelock and contention_hotspot; "
-				      "event_loop_stall and blocking_in_event_loop are accepted and "
-				      "never match yet ")) TH_LOG("%s", r.out);
+				      "priority_inversion, livelock, contention_hotspot and "
+				      "event_loop_stall; blocking_in_event_loop is accepted and "
+				      "never matches yet ")) TH_LOG("%s", r.out);
 	result_free(&r);
 	r = run("--help", NULL, NULL, NULL);
 	ASSERT_EXIT(0, r);
 	squeeze(r.out);
 	EXPECT_NE(NULL, strstr(r.out, " Findings this version detects: lock_order_inversion, "
-				      "deadlock, priority_inversion, livelock and contention_hotspot "
-				      "(not yet: event_loop_stall and blocking_in_event_loop).")) TH_LOG("%s", r.out);
+				      "deadlock, priority_inversion, livelock, contention_hotspot and "
+				      "event_loop_stall (not yet: blocking_in_event_loop).")) TH_LOG("%s", r.out);
 	result_free(&r);
 }
 
@@ -856,11 +856,11 @@ TEST(run_fail_on_other_kind)
 
 	LIVE_OR_SKIP();
 	cw_workload_path("wl_abba", abba, sizeof(abba));
-	r = run_args((const char *[]){ "run", "--fail-on", "event_loop_stall", "--", abba, NULL });
+	r = run_args((const char *[]){ "run", "--fail-on", "blocking_in_event_loop", "--", abba, NULL });
 	ASSERT_EXIT(0, r);
 	EXPECT_NE(NULL, strstr(r.err, "\nFindings: 1\n"));
-	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on event_loop_stall: this version "
-				       "does not detect event_loop_stall findings yet; it never "
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on blocking_in_event_loop: this version "
+				       "does not detect blocking_in_event_loop findings yet; it never "
 				       "matches\n"))
 		TH_LOG("stderr: %s", r.err);
 	EXPECT_EQ(NULL, strstr(r.err, "findings matched"));
@@ -868,15 +868,15 @@ TEST(run_fail_on_other_kind)
 
 	/* with a kind it finds, the others are named and the run fails as asked */
 	r = run_args((const char *[]){ "run", "--fail-on",
-				       "event_loop_stall,lock_order_inversion,priority_inversion", "--",
+				       "blocking_in_event_loop,lock_order_inversion,priority_inversion", "--",
 				       abba, NULL });
 	ASSERT_EXIT(66, r);
-	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on event_loop_stall,"
+	EXPECT_EQ(1, count_line(r.err, "concwatch run: --fail-on blocking_in_event_loop,"
 				       "lock_order_inversion,priority_inversion: this version does "
-				       "not detect event_loop_stall findings yet; it never matches\n"))
+				       "not detect blocking_in_event_loop findings yet; it never matches\n"))
 		TH_LOG("stderr: %s", r.err);
 	EXPECT_EQ(1, count_line(r.err, "concwatch run: findings matched --fail-on "
-				       "event_loop_stall,lock_order_inversion,priority_inversion: "
+				       "blocking_in_event_loop,lock_order_inversion,priority_inversion: "
 				       "exit status 66\n"));
 	result_free(&r);
 }
