@@ -8,7 +8,7 @@
  * and the iterations between a wait's return and the next wait's entry, counted, timed
  * and put in a log2 histogram. An iteration of at least stall_threshold_ns is a stall:
  * a CW_EV_LOOP_STALL record at the next wait's entry, with the thread's time on a CPU
- * meanwhile from thread_stats (cw_sched.bpf.h) when the scheduler is traced. Userspace
+ * meanwhile (the scheduler's own accounting of the task). Userspace
  * reads the table every tick: the figures, and a stall still going on.
  *
  * Cost: these tracepoints fire only for these calls, of every task of the machine; a
@@ -51,15 +51,17 @@ struct {
 	__type(value, struct cw_loop_thread);
 } empty_loop SEC(".maps");
 
-/* The current thread's time on a CPU up to now, 0 when the scheduler keeps none. */
-static __always_inline __u64 loop_oncpu(__u32 tid, __u32 tgid, __u64 now)
+/*
+ * The current thread's time on a CPU so far, as the scheduler accounts it
+ * (se.sum_exec_runtime, what CLOCK_THREAD_CPUTIME_ID reads): brought up to date at every
+ * switch and tick, so it lags by at most a tick; known whether or not concwatch traces the
+ * scheduler.
+ */
+static __always_inline __u64 loop_oncpu(void)
 {
-	struct cw_thread_sched *st = bpf_map_lookup_elem(&thread_stats, &tid);
+	struct task_struct *t = bpf_get_current_task_btf();
 
-	if (!st || st->tgid != tgid || st->state != CW_OFFCPU_NONE || !st->state_ts ||
-	    now < st->state_ts)
-		return 0;
-	return st->oncpu_ns + (now - st->state_ts);
+	return t->se.sum_exec_runtime;
 }
 
 static __always_inline struct cw_loop_thread *loop_entry(__u32 tid, __u32 tgid)
@@ -93,7 +95,7 @@ static __always_inline void loop_emit_stall(const struct cw_loop_thread *l, __u6
 	e->duration_ns = busy;
 	e->oncpu_ns = 0;
 	e->flags = 0;
-	if (oncpu && l->oncpu_at_exit && oncpu >= l->oncpu_at_exit) {
+	if (oncpu >= l->oncpu_at_exit) {
 		e->oncpu_ns = oncpu - l->oncpu_at_exit;
 		e->flags = CW_LOOP_F_ONCPU;
 	}
@@ -123,7 +125,7 @@ static __always_inline int loop_enter(__u32 nr)
 		sched_hist_add(l->busy_hist, busy);
 		if (busy >= stall_threshold_ns) {
 			l->stalls++;
-			oncpu = loop_oncpu(tid, tgid, now);
+			oncpu = loop_oncpu();
 			loop_emit_stall(l, now, busy, oncpu);
 		}
 	}
@@ -149,7 +151,7 @@ static __always_inline int loop_exit(void)
 	now = bpf_ktime_get_ns();
 	if (now > l->enter_ts)
 		l->wait_ns_total += now - l->enter_ts;
-	l->oncpu_at_exit = loop_oncpu(tid, tgid, now);
+	l->oncpu_at_exit = loop_oncpu();
 	l->exit_ts = now;
 	l->in_wait = 0;
 	return 0;

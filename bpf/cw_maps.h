@@ -159,7 +159,7 @@ struct cw_loop_thread {
 	__u8 pad[7];
 	__u64 enter_ts;		/* the latest wait's entry */
 	__u64 exit_ts;		/* the latest wait's return; 0: none yet */
-	__u64 oncpu_at_exit;	/* its on-CPU time then (thread_stats); 0: not known */
+	__u64 oncpu_at_exit;	/* its on-CPU time then (se.sum_exec_runtime) */
 	__u64 waits;
 	__u64 iterations;
 	__u64 busy_ns_total;

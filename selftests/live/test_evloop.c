@@ -12,7 +12,15 @@
  *  - lock: a mutex the worker holds 200 ms more once the loop sleeps on it: one stall,
  *    as long, off a CPU nearly all of it;
  *  - sleep: usleep(50 ms): no stall under the default 100 ms threshold; one under 20 ms.
+ *
+ * And through the command line: `record --stall-threshold 20ms -- wl_evloop sleep`, then
+ * `report` of the recording names the stall of the loop thread under 20 ms, and none
+ * under the default.
  */
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "kselftest_harness.h"
 #include "cwtest.h"
 #include "engine/engine.h"
@@ -209,6 +217,53 @@ TEST(sleep_below_the_threshold_is_no_stall)
 		EXPECT_GT(f->loop.duration_ns / 10, f->loop.oncpu_ns);
 	}
 	run_fini(&r);
+}
+
+/* concwatch ARGS: its exit status, its output and errors in *out (malloc'ed). */
+static int concwatch(const char *const args[], char **out)
+{
+	const char *argv[16] = { cw_bin_path() };
+	char *err = NULL, *both;
+	int st, i;
+
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	st = cw_run_capture(argv, NULL, out, &err);
+	if (*out && err && asprintf(&both, "%s%s", *out, err) > 0) {
+		free(*out);
+		*out = both;
+	}
+	free(err);
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(recorded_stall_reported)
+{
+	const char *why = cw_live_skip_reason();
+	char rec[PATH_MAX], wl[PATH_MAX + 64], *err = NULL;
+	int fd;
+
+	if (why)
+		SKIP(return, "%s", why);
+	cw_workload_path("wl_evloop", wl, sizeof(wl));
+	fd = cw_tmp_file(rec, sizeof(rec), "cw-evloop", "cwrec");
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, concwatch((const char *const[]){ "record", "--stall-threshold", "20ms", "-o",
+						     rec, "--", wl, "sleep", REQUESTS, NULL },
+			       &err)) TH_LOG("%s", err);
+	free(err);
+	ASSERT_EQ(0, concwatch((const char *const[]){ "report", "--stall-threshold", "20ms", rec,
+						     NULL }, &err));
+	EXPECT_NE(NULL, strstr(err, "finding 1: event_loop_stall, process ")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, ", thread wl-loop/")) TH_LOG("%s", err);
+	EXPECT_EQ(NULL, strstr(err, "finding 2: ")) TH_LOG("%s", err);
+	free(err);
+	ASSERT_EQ(0, concwatch((const char *const[]){ "report", rec, NULL }, &err));
+	EXPECT_EQ(NULL, strstr(err, "event_loop_stall")) TH_LOG("%s", err);
+	free(err);
+	unlink(rec);
 }
 
 TEST_HARNESS_MAIN

@@ -135,6 +135,41 @@ TEST(stuck_at_the_end)
 	cw_engine__free(eng);
 }
 
+/*
+ * A loop that left its loop for good and exited: the time from its last wait to its exit
+ * is no stall; a stall that ended before is still one.
+ */
+TEST(exited_loop_ending_is_no_stall)
+{
+	struct cw_engine *eng = cw_engine__new();
+	struct cw_ev_loop_stall s = stall(2000 * MS, 1000 * MS, 1000 * MS, 0, CW_LOOP_F_ONGOING);
+	struct cw_ev_exit x = synth_exit(2100 * MS, PID, LOOP);
+	struct cw_findings *fs;
+
+	ASSERT_NE(NULL, eng);
+	feed(_metadata, eng, &s);
+	feed(_metadata, eng, &x);
+	ASSERT_EQ(0, cw_findings__new(eng, &fs));
+	EXPECT_EQ(0, cw_findings__nr(fs));
+	cw_findings__free(fs);
+	cw_engine__free(eng);
+
+	eng = cw_engine__new();
+	ASSERT_NE(NULL, eng);
+	s = stall(500 * MS, 300 * MS, 200 * MS, 150 * MS, CW_LOOP_F_ONCPU);
+	feed(_metadata, eng, &s);
+	s = stall(2000 * MS, 1000 * MS, 1000 * MS, 0, CW_LOOP_F_ONGOING);
+	feed(_metadata, eng, &s);
+	feed(_metadata, eng, &x);
+	ASSERT_EQ(0, cw_findings__new(eng, &fs));
+	ASSERT_EQ(1, cw_findings__nr(fs));
+	EXPECT_EQ(1, cw_findings__get(fs, 0)->loop.stalls);
+	EXPECT_EQ(200 * MS, cw_findings__get(fs, 0)->loop.duration_ns);
+	EXPECT_FALSE(cw_findings__get(fs, 0)->loop.ongoing);
+	cw_findings__free(fs);
+	cw_engine__free(eng);
+}
+
 /* A healthy loop: figures, no finding. A threshold of 20 ms makes a 50 ms one a stall. */
 TEST(threshold)
 {

@@ -21,7 +21,9 @@
  *   done requests=N slow_ns=NS
  *
  * slow_ns: how long the loop's handling of the control request took, by the loop's own
- * CLOCK_MONOTONIC (0 for healthy). Without -w it does its work at once and exits.
+ * CLOCK_MONOTONIC (0 for healthy). The client says done; the loop goes on waiting (a
+ * wait of 100 ms at a time) until the test closes its standard input. Without -w it does
+ * its work at once and exits.
  *
  * Usage: wl_evloop [-w] healthy|burn|lock|sleep [REQUESTS]   (REQUESTS: 2000)
  */
@@ -168,6 +170,8 @@ static void *client_main(void *arg)
 			die("echo");
 	}
 	close(fd);
+	/* the loop's handling of the request is over: its echo came */
+	wl_done("requests=%ld slow_ns=%llu", requests, slow_ns);
 	atomic_store(&quit, 1);
 	return NULL;
 }
@@ -226,6 +230,5 @@ int main(int argc, char **argv)
 	loop();
 	pthread_join(client, NULL);
 	pthread_join(worker, NULL);
-	wl_done("requests=%ld slow_ns=%llu", requests, slow_ns);
 	return 0;
 }

@@ -68,6 +68,8 @@ static void stall_fed(struct cw_evloop_thread *t, const struct cw_ev_loop_stall 
 		t->ended_start = s.start_ns;
 		t->stalls++;
 		t->stall_ns_total += s.duration_ns;
+		if (s.duration_ns > t->longest_ended.duration_ns)
+			t->longest_ended = s;
 	}
 	/* the longest; its own final record replaces its words whatever their length */
 	if (s.duration_ns > t->longest.duration_ns ||

@@ -32,6 +32,7 @@ struct cw_evloop_thread {
 	__u64 stalls;			/* ended ones */
 	__u64 stall_ns_total;		/* ... their time */
 	struct cw_evloop_stall longest;	/* ended or going on; duration 0: none */
+	struct cw_evloop_stall longest_ended;	/* the longest that ended; duration 0: none */
 	struct cw_evloop_stall ongoing;	/* going on at the latest word; duration 0: none */
 	__u64 ended_start;		/* the start of the latest ended one */
 };

@@ -543,10 +543,21 @@ static int loop_stall_find(const struct find_in *in, struct cw_findings *fs)
 
 	for (size_t i = 0; i < cw_evloop__nr(ev); i++) {
 		const struct cw_evloop_thread *t = cw_evloop__get(ev, i);
+		const struct cw_thread *th = cw_engine__find_thread(in->eng, t->pid, t->tid);
+		struct cw_evloop_stall longest = t->longest, ongoing = t->ongoing;
 		struct cw_loop_finding *l;
 		struct cw_finding *f;
 
-		if (!t->longest.duration_ns)
+		/*
+		 * A thread that left its loop for good and exited: the time from its last
+		 * wait to its exit was its loop's end (shutdown), not a stall.
+		 */
+		if (th && th->exited && ongoing.duration_ns) {
+			if (longest.ongoing)
+				longest = t->longest_ended;
+			memset(&ongoing, 0, sizeof(ongoing));
+		}
+		if (!longest.duration_ns)
 			continue;
 		f = push(fs, CW_FINDING_EVENT_LOOP_STALL);
 		if (!f)
@@ -559,14 +570,14 @@ static int loop_stall_find(const struct find_in *in, struct cw_findings *fs)
 		f->severity = CW_SEVERITY_WARNING;
 		l = &f->loop;
 		l->threshold_ns = cw_evloop__threshold(ev);
-		l->stalls = t->stalls + (t->ongoing.duration_ns != 0);
-		l->stall_ns_total = t->stall_ns_total + t->ongoing.duration_ns;
-		l->start_ns = t->longest.start_ns;
-		l->duration_ns = t->longest.duration_ns;
-		l->oncpu_ns = t->longest.oncpu_ns;
-		l->oncpu_known = t->longest.oncpu_known;
-		l->ongoing = t->longest.ongoing;
-		l->wait_nr = t->longest.wait_nr;
+		l->stalls = t->stalls + (ongoing.duration_ns != 0);
+		l->stall_ns_total = t->stall_ns_total + ongoing.duration_ns;
+		l->start_ns = longest.start_ns;
+		l->duration_ns = longest.duration_ns;
+		l->oncpu_ns = longest.oncpu_ns;
+		l->oncpu_known = longest.oncpu_known;
+		l->ongoing = longest.ongoing;
+		l->wait_nr = longest.wait_nr;
 		if (t->has_stats) {
 			l->iterations = t->stats.iterations;
 			l->waits = t->stats.waits;
