@@ -241,7 +241,7 @@ static int concwatch(const char *const args[], char **out)
 TEST(recorded_stall_reported)
 {
 	const char *why = cw_live_skip_reason();
-	char rec[PATH_MAX], wl[PATH_MAX + 64], *err = NULL;
+	char rec[PATH_MAX], json[PATH_MAX], wl[PATH_MAX + 64], *err = NULL;
 	int fd;
 
 	if (why)
@@ -262,7 +262,25 @@ TEST(recorded_stall_reported)
 	free(err);
 	ASSERT_EQ(0, concwatch((const char *const[]){ "report", rec, NULL }, &err));
 	EXPECT_EQ(NULL, strstr(err, "event_loop_stall")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "\nEvent loops (")) TH_LOG("%s", err);
 	free(err);
+	/* the loop thread in the JSON's event_loops, every request an iteration, one stall */
+	fd = cw_tmp_file(json, sizeof(json), "cw-evloop", "json");
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, concwatch((const char *const[]){ "report", "--json", "-o", json,
+						     "--stall-threshold", "20ms", rec, NULL },
+			       &err));
+	free(err);
+	EXPECT_TRUE(cw_jq_holds(json, ".event_loops | length == 1 and .[0].comm == \"wl-loop\" "
+				      "and .[0].wait == \"epoll_wait\" and .[0].iterations >= "
+				      REQUESTS " and .[0].stalls == 1"))
+		TH_LOG("%s", cw_log_file(json, 65536));
+	EXPECT_TRUE(cw_jq_holds(json, "[.findings[] | select(.kind == \"event_loop_stall\")] | "
+				      "length == 1 and .[0].comm == \"wl-loop\" and "
+				      ".[0].duration_ns >= 50000000 and .[0].ended"))
+		TH_LOG("%s", cw_log_file(json, 65536));
+	unlink(json);
 	unlink(rec);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/evloop.h"
 #include "engine/findings.h"
 #include "report/report.h"
 
@@ -123,12 +124,87 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 	fputc('}', out);
 }
 
+/* A loop thread: one that came back to its loop wait at least once (an iteration). */
+static int is_loop(const struct cw_evloop_thread *t)
+{
+	return t->has_stats && t->stats.iterations;
+}
+
+/* The loop threads and their iterations, after the findings. */
+static void text_rest(const struct cw_render *r)
+{
+	const struct cw_evloop *ev = cw_engine__evloop(r->eng);
+	char comm[CW_SAFE_COMM_LEN], p50[32], p99[32], mx[32];
+	FILE *out = r->out;
+	int head = 0;
+
+	for (size_t i = 0; i < cw_evloop__nr(ev); i++) {
+		const struct cw_evloop_thread *t = cw_evloop__get(ev, i);
+		const struct cw_ev_loop_stats *st = &t->stats;
+
+		if (!is_loop(t))
+			continue;
+		if (!head++)
+			fprintf(out, "\nEvent loops (threads that wait in epoll_wait, poll, select or "
+				     "io_uring_enter; an iteration: from a wait's return to the next "
+				     "wait):\n%-16s %8s %8s %-14s %10s %10s %9s %9s %9s %7s\n",
+				"THREAD", "PID", "TID", "WAIT", "WAITS", "ITERATIONS", "P50", "P99",
+				"LONGEST", "STALLS");
+		fprintf(out, "%-16s %8u %8u %-14s %10llu %10llu %9s %9s %9s %7llu\n",
+			cw_report__text_safe(cw_report__comm(r->eng, t->pid, t->tid), CW_COMM_LEN,
+					     comm, sizeof(comm)),
+			t->pid, t->tid, cw_report__loop_wait_name(st->wait_nr),
+			(unsigned long long)st->waits, (unsigned long long)st->iterations,
+			cw_report__fmt_ns(p50, sizeof(p50), cw_evloop__percentile(t, 50)),
+			cw_report__fmt_ns(p99, sizeof(p99), cw_evloop__percentile(t, 99)),
+			cw_report__fmt_ns(mx, sizeof(mx), st->busy_ns_max),
+			(unsigned long long)(t->stalls + (t->ongoing.duration_ns != 0)));
+	}
+}
+
+/* "event_loops": the loop threads and their iterations. */
+static void json_fields(const struct cw_render *r)
+{
+	const struct cw_evloop *ev = cw_engine__evloop(r->eng);
+	FILE *out = r->out;
+	size_t n = 0;
+
+	fputs(",\n  \"event_loops\": [", out);
+	for (size_t i = 0; i < cw_evloop__nr(ev); i++) {
+		const struct cw_evloop_thread *t = cw_evloop__get(ev, i);
+		const struct cw_ev_loop_stats *st = &t->stats;
+
+		if (!is_loop(t))
+			continue;
+		fprintf(out, "%s{\"pid\": %u, \"tid\": %u, \"comm\": ", n++ ? ",\n    " : "\n    ",
+			t->pid, t->tid);
+		cw_report__json_string(out, cw_report__comm(r->eng, t->pid, t->tid), CW_COMM_LEN);
+		fprintf(out, ", \"wait\": \"%s\", \"waits\": %llu, \"iterations\": %llu, "
+			     "\"iteration_ns_total\": %llu, \"wait_ns_total\": %llu, "
+			     "\"iteration_p50_ns\": %llu, \"iteration_p99_ns\": %llu, "
+			     "\"iteration_max_ns\": %llu, \"stalls\": %llu, \"in_wait\": %s}",
+			cw_report__loop_wait_name(st->wait_nr), (unsigned long long)st->waits,
+			(unsigned long long)st->iterations, (unsigned long long)st->busy_ns_total,
+			(unsigned long long)st->wait_ns_total,
+			(unsigned long long)cw_evloop__percentile(t, 50),
+			(unsigned long long)cw_evloop__percentile(t, 99),
+			(unsigned long long)st->busy_ns_max,
+			(unsigned long long)(t->stalls + (t->ongoing.duration_ns != 0)),
+			st->in_wait ? "true" : "false");
+	}
+	if (n)
+		fputs("\n  ", out);
+	fputc(']', out);
+}
+
 static void dot_marks(const struct cw_finding *f, unsigned char *edge_mark)
 {
 }
 
 const struct cw_finding_renderer cw_loop_stall_renderer = {
 	.text = text_finding,
+	.text_rest = text_rest,
 	.json = json_finding,
+	.json_fields = json_fields,
 	.dot = dot_marks,
 };
