@@ -190,6 +190,33 @@ static struct cw_ev_thread_state thread_state(__u64 read, __u32 tid, __u8 state,
 	return s;
 }
 
+/* An event loop's thread asleep in its loop wait is waiting for work: said so. */
+TEST_F(model, event_loop_wait)
+{
+	struct cw_ev_thread_state sleeping = thread_state(3 * SEC, T1, CW_OFFCPU_SLEEP, SEC, 0);
+	struct cw_ev_tick tick = synth_tick(3 * SEC + SEC / 2, 1);
+	struct cw_ev_loop_stats ls;
+
+	memset(&ls, 0, sizeof(ls));
+	ls.hdr = synth_hdr(CW_EV_LOOP_STATS, sizeof(ls), 3 * SEC, PID, T1);
+	ls.hdr.flags = CW_F_AGGREGATED;
+	ls.waits = 10;
+	ls.iterations = 9;
+	ls.wait_nr = 232;
+	ls.in_wait = 1;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &sleeping.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &ls.hdr));
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &tick.hdr));
+	ASSERT_EQ(0, refresh(self, START + SEC));
+	EXPECT_STREQ("event-loop wait (epoll_wait) for 2.50 s", state_of(&self->m, T1));
+	/* out of its wait (asleep elsewhere): sleeping */
+	ls.hdr.ts_ns = 3 * SEC + SEC / 10;
+	ls.in_wait = 0;
+	ASSERT_EQ(0, cw_engine__feed(self->eng, &ls.hdr));
+	ASSERT_EQ(0, refresh(self, START + 2 * SEC));
+	EXPECT_STREQ("sleeping for 2.50 s", state_of(&self->m, T1));
+}
+
 /*
  * A thread not blocked in the wait-for graph: what the scheduler last said it does, for
  * how long since it began; a state that had lasted less at its reading than the reading's

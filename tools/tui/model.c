@@ -11,6 +11,7 @@
 
 #include "common/array.h"
 #include "engine/engine.h"
+#include "engine/evloop.h"
 #include "engine/findings.h"
 #include "engine/record.h"
 #include "engine/lockgraph.h"
@@ -111,9 +112,10 @@ static void blocked_state(const struct cw_tui_model *m, const struct cw_wf_wait 
  * A thread_stats record read later says the state still held then: the source sends a
  * new state with any reading that found it changed.
  */
-static int sched_state(const struct cw_tui_model *m, const struct cw_thread *t, __u64 now,
-		       char *buf, size_t len)
+static int sched_state(const struct cw_tui_model *m, const struct cw_engine *eng,
+		       const struct cw_thread *t, __u64 now, char *buf, size_t len)
 {
+	const struct cw_evloop_thread *loop;
 	const struct cw_ev_thread_state *s = &t->state;
 	__u64 read = s->hdr.ts_ns;
 	char nbuf[256];
@@ -146,7 +148,13 @@ static int sched_state(const struct cw_tui_model *m, const struct cw_thread *t, 
 		snprintf(buf, len, "io wait");
 		break;
 	default:
-		snprintf(buf, len, "sleeping");
+		/* an event loop's thread in its loop wait: waiting for work, not stuck */
+		loop = cw_evloop__find(cw_engine__evloop(eng), t->pid, t->tid);
+		if (loop && loop->has_stats && loop->stats.in_wait && loop->stats.iterations)
+			snprintf(buf, len, "event-loop wait (%s)",
+				 cw_report__loop_wait_name(loop->stats.wait_nr));
+		else
+			snprintf(buf, len, "sleeping");
 		break;
 	}
 	add_duration(buf, len, s->since_ns, now);
@@ -221,7 +229,7 @@ static int make_threads(struct cw_tui_model *m, const struct cw_engine *eng,
 			snprintf(row->state, sizeof(row->state), "exited");
 		else if (w)
 			blocked_state(m, w, t, cw_engine__now(eng), row->state, sizeof(row->state));
-		else if (!sched_state(m, t, cw_engine__now(eng), row->state, sizeof(row->state)))
+		else if (!sched_state(m, eng, t, cw_engine__now(eng), row->state, sizeof(row->state)))
 			snprintf(row->state, sizeof(row->state), "%s", interval_state(r));
 		longest_wait(m, r, row->waited, sizeof(row->waited));
 		row->cpu_pct = r->measured && total ? 100.0 * r->oncpu_ns / total : -1;
@@ -958,7 +966,7 @@ char *cw_tui_model__thread_text(const struct cw_tui_model *m, const struct cw_en
 		if (w && ct)
 			blocked_state(m, w, ct, cw_engine__now(eng), state, sizeof(state));
 		else if (!ct || ct->exited ||
-			 !sched_state(m, ct, cw_engine__now(eng), state, sizeof(state)))
+			 !sched_state(m, eng, ct, cw_engine__now(eng), state, sizeof(state)))
 			snprintf(state, sizeof(state), "%s", th->state);
 		fprintf(out, "\nNow: %s\n", state);
 		if (st && !cw_symbols__resolve(d.r.sym, st, &s)) {

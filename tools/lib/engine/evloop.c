@@ -112,6 +112,13 @@ const struct cw_evloop_thread *cw_evloop__get(const struct cw_evloop *ev, size_t
 	return i < ev->nr ? &ev->v[i] : NULL;
 }
 
+const struct cw_evloop_thread *cw_evloop__find(const struct cw_evloop *ev, __u32 pid, __u32 tid)
+{
+	__u32 i;
+
+	return cw_index__get(&ev->ix, pid, tid, &i) ? NULL : &ev->v[i];
+}
+
 __u64 cw_evloop__percentile(const struct cw_evloop_thread *t, unsigned int pct)
 {
 	__u64 hist[CW_HIST_BUCKETS];

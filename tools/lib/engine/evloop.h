@@ -50,6 +50,8 @@ __u64 cw_evloop__threshold(const struct cw_evloop *ev);
 /* The loop threads, in the order they were first seen. */
 size_t cw_evloop__nr(const struct cw_evloop *ev);
 const struct cw_evloop_thread *cw_evloop__get(const struct cw_evloop *ev, size_t i);
+/* The loop thread tid of pid; NULL: none (it never waited in a loop wait). */
+const struct cw_evloop_thread *cw_evloop__find(const struct cw_evloop *ev, __u32 pid, __u32 tid);
 /* A thread's iteration length at percentile pct (50, 99), by cw_hist__percentile(), ns. */
 __u64 cw_evloop__percentile(const struct cw_evloop_thread *t, unsigned int pct);
 
