@@ -252,7 +252,7 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *task)
 	bpf_map_delete_elem(&pending_locks, &tid);
 	bpf_map_delete_elem(&pending_futexes, &tid);
 	bpf_map_delete_elem(&pending_klocks, &tid);
-	bpf_map_delete_elem(&loop_threads, &tid);
+	loop_thread_exit(tid);
 	sched_thread_exit(tid);
 	x = cw_reserve(sizeof(*x), CW_EV_EXIT);
 	if (!x)

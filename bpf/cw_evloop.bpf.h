@@ -157,6 +157,35 @@ static __always_inline int loop_exit(void)
 	return 0;
 }
 
+/*
+ * Thread tid (the current task) exits: its final figures go out from here, since its
+ * entry goes with it (userspace sends them only when it reads the table).
+ */
+static __always_inline void loop_thread_exit(__u32 tid)
+{
+	struct cw_loop_thread *l = bpf_map_lookup_elem(&loop_threads, &tid);
+	struct cw_ev_loop_stats *e;
+
+	if (!l)
+		return;
+	e = cw_reserve(sizeof(*e), CW_EV_LOOP_STATS);
+	if (e) {
+		e->hdr.flags = CW_F_AGGREGATED;
+		e->waits = l->waits;
+		e->iterations = l->iterations;
+		e->busy_ns_total = l->busy_ns_total;
+		e->busy_ns_max = l->busy_ns_max;
+		e->wait_ns_total = l->wait_ns_total;
+		e->stalls = l->stalls;
+		e->wait_nr = l->wait_nr;
+		e->in_wait = 0;
+		e->pad[0] = e->pad[1] = e->pad[2] = 0;
+		__builtin_memcpy(e->busy_hist, l->busy_hist, sizeof(e->busy_hist));
+		cw_submit(e);
+	}
+	bpf_map_delete_elem(&loop_threads, &tid);
+}
+
 #define CW_LOOP_WAIT(name, nr)                                                          \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                    \
 	int tracepoint__syscalls__sys_enter_##name(struct trace_event_raw_sys_enter *ctx) \

@@ -6,7 +6,8 @@
  * from its wait at least the threshold ago and has not waited since) goes out as a
  * CW_EV_LOOP_STALL with CW_LOOP_F_ONGOING and its duration so far, so that a loop stuck
  * for good is reported too: the record the programs send when it ends has the same
- * start. Entries of processes no longer traced are deleted.
+ * start. Entries of processes no longer traced are deleted. A thread's final figures,
+ * when it exits, are the programs' own record (bpf/cw_evloop.bpf.h, loop_thread_exit()).
  */
 #include <errno.h>
 #include <stdlib.h>
