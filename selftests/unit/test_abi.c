@@ -153,13 +153,36 @@ TEST(cost_record_layout)
 TEST(thread_state_record_layout)
 {
 	ASSERT_EQ(30, CW_EV_THREAD_STATE);
-	ASSERT_EQ(31, CW_EV_TYPE_MAX);
 	ASSERT_STREQ("thread_state", cw_record__type_name(CW_EV_THREAD_STATE));
 	ASSERT_EQ(48, sizeof(struct cw_ev_thread_state));
 	ASSERT_EQ(48, cw_record__min_size(CW_EV_THREAD_STATE));
 	ASSERT_EQ(24, offsetof(struct cw_ev_thread_state, since_ns));
 	ASSERT_EQ(32, offsetof(struct cw_ev_thread_state, wait_addr));
 	ASSERT_EQ(40, offsetof(struct cw_ev_thread_state, state));
+}
+
+/* The event-loop records (version 3: new types, no bump). */
+TEST(loop_record_layout)
+{
+	ASSERT_EQ(31, CW_EV_LOOP_STALL);
+	ASSERT_EQ(32, CW_EV_LOOP_STATS);
+	ASSERT_EQ(33, CW_EV_TYPE_MAX);
+	ASSERT_STREQ("loop_stall", cw_record__type_name(CW_EV_LOOP_STALL));
+	ASSERT_STREQ("loop_stats", cw_record__type_name(CW_EV_LOOP_STATS));
+	ASSERT_EQ(56, sizeof(struct cw_ev_loop_stall));
+	ASSERT_EQ(56, cw_record__min_size(CW_EV_LOOP_STALL));
+	ASSERT_EQ(24, offsetof(struct cw_ev_loop_stall, start_ns));
+	ASSERT_EQ(32, offsetof(struct cw_ev_loop_stall, duration_ns));
+	ASSERT_EQ(40, offsetof(struct cw_ev_loop_stall, oncpu_ns));
+	ASSERT_EQ(48, offsetof(struct cw_ev_loop_stall, wait_nr));
+	ASSERT_EQ(52, offsetof(struct cw_ev_loop_stall, flags));
+	ASSERT_EQ(208, sizeof(struct cw_ev_loop_stats));
+	ASSERT_EQ(208, cw_record__min_size(CW_EV_LOOP_STATS));
+	ASSERT_EQ(24, offsetof(struct cw_ev_loop_stats, waits));
+	ASSERT_EQ(64, offsetof(struct cw_ev_loop_stats, stalls));
+	ASSERT_EQ(72, offsetof(struct cw_ev_loop_stats, wait_nr));
+	ASSERT_EQ(76, offsetof(struct cw_ev_loop_stats, in_wait));
+	ASSERT_EQ(80, offsetof(struct cw_ev_loop_stats, busy_hist));
 }
 
 TEST(histogram_buckets)
