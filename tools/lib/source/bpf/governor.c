@@ -178,7 +178,7 @@ int cw_bpf__govern(struct bpf_source *s, __u64 now)
 		cw_governor__stats(s->gov, &st);
 		t0 = cw_now_ns();
 		if (s->gov_shed) {
-			err = cw_bpf__sched_unshed(s);
+			err = cw_bpf__sched_attach(s);
 			if (err)
 				return err;
 			s->gov_shed = 0;

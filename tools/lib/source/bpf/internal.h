@@ -242,7 +242,6 @@ void cw_bpf__sched_configure(struct bpf_source *s);
 int cw_bpf__sched_attach(struct bpf_source *s);
 void cw_bpf__sched_detach(struct bpf_source *s);
 int cw_bpf__sched_shed(struct bpf_source *s, __u64 now);
-int cw_bpf__sched_unshed(struct bpf_source *s);
 int cw_bpf__send_thread_stats(struct bpf_source *s, __u64 now);
 /* prio.c: an inversion still going on, from a thread_stats entry read at now. */
 int cw_bpf__prio_ongoing(struct bpf_source *s, __u32 tid, const struct cw_thread_sched *v,

@@ -57,6 +57,7 @@ void cw_bpf__sched_configure(struct bpf_source *s)
 	bpf_map__set_max_entries(s->skel->maps.thread_stats, s->opts.max_threads);
 }
 
+/* Attach the scheduler programs not attached now: all at start, the shed ones again. */
 int cw_bpf__sched_attach(struct bpf_source *s)
 {
 	struct cw_bpf_threads *t = &s->threads;
@@ -65,6 +66,8 @@ int cw_bpf__sched_attach(struct bpf_source *s)
 		struct bpf_program *prog;
 		int err;
 
+		if (t->links[i])
+			continue;
 		prog = bpf_object__find_program_by_name(s->skel->obj, sched_progs[i]);
 		if (!prog) {
 			cw_bpf__set_err(s, "BPF object has no program %s (build mismatch)",
@@ -141,25 +144,6 @@ int cw_bpf__sched_shed(struct bpf_source *s, __u64 now)
 	return sched_forget(s, now);
 }
 
-int cw_bpf__sched_unshed(struct bpf_source *s)
-{
-	for (size_t i = 0; i < NR_SHED; i++) {
-		struct bpf_program *prog;
-		int err;
-
-		if (s->threads.links[i])
-			continue;
-		prog = bpf_object__find_program_by_name(s->skel->obj, sched_progs[i]);
-		s->threads.links[i] = prog ? bpf_program__attach(prog) : NULL;
-		if (!s->threads.links[i]) {
-			err = prog ? -errno : -ENOENT;
-			cw_bpf__set_err(s, "failed to attach %s again: %s", sched_progs[i],
-					strerror(-err));
-			return err;
-		}
-	}
-	return 0;
-}
 
 CW_INDEX_DEFINE_FIND_OR_APPEND(find_thread, struct cw_bpf_thread)
 
