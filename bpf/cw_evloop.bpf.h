@@ -24,6 +24,18 @@
 
 /* --stall-threshold: shorter iterations are not stalls (set from userspace before load) */
 const volatile __u64 stall_threshold_ns = 100000000;
+/* --block-threshold: shorter blocks inside an iteration are not sent */
+const volatile __u64 block_threshold_ns = 10000000;
+
+/*
+ * Samples of an iteration past half the stall threshold: all of the first ones, then one in
+ * CW_LOOP_SAMPLE_THIN, so that a loop stuck for minutes sends a few a second, not a copy of
+ * its stack at every tick of the clock.
+ */
+#define CW_LOOP_SAMPLE_ALL 64
+#define CW_LOOP_SAMPLE_THIN 16
+/* the same call path blocked in different system calls is different stacks */
+#define CW_LOOP_BLOCK_SEED 0x626c6f636bULL
 
 /* x86-64 system call numbers of the loop waits */
 #define CW_NR_POLL 7
@@ -133,6 +145,8 @@ static __always_inline int loop_enter(__u32 nr)
 	l->wait_nr = nr;
 	l->enter_ts = now;
 	l->in_wait = 1;
+	l->block_ts = 0;
+	l->samples = 0;
 	return 0;
 }
 
@@ -154,6 +168,155 @@ static __always_inline int loop_exit(void)
 	l->oncpu_at_exit = loop_oncpu();
 	l->exit_ts = now;
 	l->in_wait = 0;
+	return 0;
+}
+
+/*
+ * The user stack of the current task, a loop's thread going to sleep in system call nr,
+ * from the registers it entered the kernel with. Seeded with the call, the thread and
+ * %rsp, as prio_stack_regs() is: without frame pointers the cheap id is the pc of libc's
+ * system call alone, and one copy must not stand for another call path's. A global
+ * function with its frames in prio_frames (sched_switch runs one program at a time on a
+ * CPU): sched_switch's own stack has no room for them.
+ */
+__noinline __u64 loop_block_stack(__u64 ip, __u64 sp, __u64 bp, __u32 tid, __u64 nr)
+{
+	struct prio_frames *f;
+	__u32 zero = 0;
+
+	f = bpf_map_lookup_elem(&prio_frames, &zero);
+	if (!f)
+		return 0;
+	return user_stack_id_in(f->ips, ip, sp, bp, 0,
+				CW_LOOP_BLOCK_SEED ^ nr ^ (__u64)tid << 40 ^ sp, 1, 0, 0);
+}
+
+/*
+ * Blocks inside an iteration, from sched_switch (cw_sched.bpf.h): the loop's thread prev
+ * (the current task) goes to sleep for reason, waiting on addr held by owner. Noted in
+ * its loop_threads entry, with its system call and user stack now, when it is in an
+ * iteration (not in its loop wait, which is the loop's idle time); st->loop_blocked tells
+ * the switch-in to look. A voluntary switch-out of a thread of no loop costs one lookup.
+ */
+static __always_inline void loop_switch_out(struct task_struct *prev, __u32 tid, __u32 tgid,
+					    struct cw_thread_sched *st, __u8 reason, __u64 addr,
+					    __u32 owner, __u64 now)
+{
+	struct cw_loop_thread *l = bpf_map_lookup_elem(&loop_threads, &tid);
+	struct pending_futex *pf;
+	struct pt_regs *regs;
+	__u64 nr, stack = 0;
+
+	if (!l || l->tgid != tgid || l->in_wait || !l->exit_ts)
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	nr = BPF_CORE_READ(regs, orig_ax);
+	/* a futex wait's stack was taken at its entry (with a probed acquire's fix) */
+	if (reason == CW_OFFCPU_LOCK || reason == CW_OFFCPU_FUTEX) {
+		pf = bpf_map_lookup_elem(&pending_futexes, &tid);
+		if (pf && pf->active) {
+			stack = pf->stack_id;
+			/* the holder the lock word named at the wait's entry */
+			if (!owner)
+				owner = pf->owner_tid;
+		}
+	}
+	if (!stack)
+		stack = loop_block_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
+					 BPF_CORE_READ(regs, bp), tid, nr);
+	l->block_ts = now;
+	l->block_addr = addr;
+	l->block_stack = stack;
+	l->block_nr = nr;
+	l->block_owner = owner;
+	l->block_reason = reason;
+	st->loop_blocked = 1;
+}
+
+/* The loop's thread tid, blocked in an iteration, gets a CPU back (sched_switch's next). */
+static __always_inline void loop_switch_in(__u32 tid, __u32 tgid, struct cw_thread_sched *st,
+					   __u64 now)
+{
+	struct cw_loop_thread *l = bpf_map_lookup_elem(&loop_threads, &tid);
+	struct cw_ev_loop_block *e;
+	__u64 d;
+
+	st->loop_blocked = 0;
+	if (!l || l->tgid != tgid || !l->block_ts || now <= l->block_ts)
+		return;
+	d = now - l->block_ts;
+	if (d >= block_threshold_ns) {
+		e = cw_reserve(sizeof(*e), CW_EV_LOOP_BLOCK);
+		if (e) {
+			e->hdr.ts_ns = now;
+			e->hdr.pid = tgid;
+			e->hdr.tid = tid;
+			e->start_ns = l->block_ts;
+			e->duration_ns = d;
+			e->iter_start_ns = l->exit_ts;
+			e->addr = l->block_addr;
+			e->stack_id = l->block_stack;
+			e->nr = l->block_nr;
+			e->owner_tid = l->block_owner;
+			e->reason = l->block_reason;
+			for (int i = 0; i < 7; i++)
+				e->pad[i] = 0;
+			cw_submit(e);
+		}
+	}
+	l->block_ts = 0;
+}
+
+/*
+ * Where a long iteration is: a software clock (PERF_COUNT_SW_CPU_CLOCK) on every CPU, at a
+ * few tens of hertz, runs this on whatever task it interrupts. Anything but a loop's
+ * thread at least half the stall threshold into an iteration returns at once (a lookup in
+ * targets; for a traced process, one in loop_threads). The user stack goes out as usual
+ * (an id, and a copy when new): a sample's pc is anywhere, so its id is nearly always new,
+ * and samples group only once unwound (the report merges them by their frames).
+ */
+SEC("perf_event")
+int perf_event__loop_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now, ip, sp, bp;
+	__u32 tid = id, tgid = id >> 32, flags = 0, n;
+	struct cw_ev_loop_sample *e;
+	struct cw_loop_thread *l;
+	struct pt_regs *regs;
+
+	if (!tid || !cw_traced(tgid))
+		return 0;
+	l = bpf_map_lookup_elem(&loop_threads, &tid);
+	if (!l || l->tgid != tgid || l->in_wait || !l->exit_ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now < l->exit_ts + stall_threshold_ns / 2)
+		return 0;
+	n = l->samples++;
+	if (n >= CW_LOOP_SAMPLE_ALL && n % CW_LOOP_SAMPLE_THIN)
+		return 0;
+	/* user mode: a user address (x86-64's kernel half has the top bit set) */
+	if (!(ctx->regs.ip >> 63)) {
+		ip = ctx->regs.ip;
+		sp = ctx->regs.sp;
+		bp = ctx->regs.bp;
+	} else {
+		/* in the kernel: the user registers it entered with */
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		ip = BPF_CORE_READ(regs, ip);
+		sp = BPF_CORE_READ(regs, sp);
+		bp = BPF_CORE_READ(regs, bp);
+		flags = CW_LOOP_SAMPLE_F_KERNEL;
+	}
+	e = cw_reserve(sizeof(*e), CW_EV_LOOP_SAMPLE);
+	if (!e)
+		return 0;
+	e->iter_start_ns = l->exit_ts;
+	/* seeded as loop_block_stack() is: in the kernel, the pc is libc's system call */
+	e->stack_id = user_stack_id(ip, sp, bp, 0, (__u64)tid << 40 ^ sp, 1, 0, 0);
+	e->flags = flags;
+	e->pad = 0;
+	cw_submit(e);
 	return 0;
 }
 

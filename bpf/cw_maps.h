@@ -104,7 +104,9 @@ struct cw_thread_sched {
 	__u32 tgid;
 	__u8 state;		/* CW_OFFCPU_* while off CPU; CW_OFFCPU_NONE while on CPU */
 	__u8 library_blocked;	/* asleep in a wait the library records, said (CW_EV_BLOCKED) */
-	__u8 pad[2];
+	__u8 loop_blocked;	/* an event loop's thread blocked in an iteration: its
+				 * loop_threads entry has the block (cw_evloop.bpf.h) */
+	__u8 pad;
 	__u64 since_ns;		/* when its accounting began (first event seen) */
 	__u64 state_ts;		/* when the current state began; 0: not known yet */
 	__u64 wait_addr;	/* off CPU: what it waits on (lock, futex word, kernel lock) */
@@ -167,6 +169,15 @@ struct cw_loop_thread {
 	__u64 wait_ns_total;
 	__u64 stalls;
 	__u32 busy_hist[CW_HIST_BUCKETS];
+	/* blocked off its CPU in the iteration going on (block_ts 0: not blocked) */
+	__u64 block_ts;		/* switched out */
+	__u64 block_addr;	/* what it waits on, 0: nothing known */
+	__u64 block_stack;	/* its user stack id then */
+	__u32 block_nr;		/* the system call it blocked in, ~0: none */
+	__u32 block_owner;	/* the holder of the lock it waits on, 0: not known */
+	__u8 block_reason;	/* CW_OFFCPU_* */
+	__u8 pad2[3];
+	__u32 samples;		/* samples taken of the iteration going on */
 };
 
 #endif /* __CW_MAPS_H */

@@ -144,6 +144,13 @@ static __always_inline void sched_count_try_failure(__u32 tid, __u32 tgid, __u64
 }
 #include "cw_prio.bpf.h"
 
+/* Event loops' blocks inside an iteration (cw_evloop.bpf.h, included after this file). */
+static __always_inline void loop_switch_out(struct task_struct *prev, __u32 tid, __u32 tgid,
+					    struct cw_thread_sched *st, __u8 reason, __u64 addr,
+					    __u32 owner, __u64 now);
+static __always_inline void loop_switch_in(__u32 tid, __u32 tgid, struct cw_thread_sched *st,
+					   __u64 now);
+
 /* Policy, priorities and affinity, as the task has them now. */
 static __always_inline void sched_attrs(struct cw_thread_sched *st, struct task_struct *t)
 {
@@ -236,6 +243,8 @@ static __always_inline __u8 sched_switch_out(struct task_struct *prev, __u32 tgi
 					     lw->stack, owner, lw->kind, lw->op);
 			st->library_blocked = 1;
 		}
+		/* an event loop's thread blocks in its work, not in its loop wait */
+		loop_switch_out(prev, tid, tgid, st, reason, *addr, owner, now);
 		st->nr_voluntary++;
 		/* its waker came first: runnable already */
 		if (st->waking_ts)
@@ -274,6 +283,8 @@ static __always_inline void sched_switch_in(struct task_struct *next, __u32 tgid
 		emit_library_blocked(tgid, next->pid, CW_OFFCPU_NONE, st->wait_addr, 0, 0, 0, 0, 0);
 		st->library_blocked = 0;
 	}
+	if (st->loop_blocked)
+		loop_switch_in(next->pid, tgid, st, now);
 	if (state != CW_OFFCPU_NONE && state < CW_OFFCPU_MAX && st->state_ts &&
 	    now > st->state_ts) {
 		__u64 d = now - st->state_ts;

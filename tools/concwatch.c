@@ -76,6 +76,7 @@ static struct env {
 	double max_overhead_pct;	/* --max-overhead; 0: no governor */
 	__u64 pi_threshold_ns;	/* --pi-threshold; 0: the default (1 ms) */
 	__u64 stall_threshold_ns;	/* --stall-threshold; 0: the default (100 ms) */
+	__u64 block_threshold_ns;	/* --block-threshold; 0: the default (10 ms) */
 	char **cmd_argv;	/* run/record: the command to start */
 } env = {
 	.interval_s = 1,
@@ -274,6 +275,7 @@ enum {
 	OPT_HOTSPOT,
 	OPT_PI_THRESHOLD,
 	OPT_STALL_THRESHOLD,
+	OPT_BLOCK_THRESHOLD,
 	OPT_TIMELINE,
 	OPT_LIVELOCK,
 	OPT_MAX_OVERHEAD,
@@ -281,6 +283,15 @@ enum {
 };
 
 /* Options of every command that traces. */
+/* The event-loop thresholds, on every command that traces or reports. */
+#define LOOP_OPTIONS                                                                          \
+	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,                               \
+	  "An event loop's iteration (from a wait's return to its next wait) this long is an " \
+	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },         \
+	{ "block-threshold", OPT_BLOCK_THRESHOLD, "DURATION", 0,                               \
+	  "An event loop's thread blocked this long inside an iteration (on a lock, in a "     \
+	  "read, a sleep) is blocking_in_event_loop, in seconds or with a unit (default 10ms)" }
+
 static const struct argp_option trace_options[] = {
 	{ "backend", OPT_BACKEND, "bpf|kmod|preload", 0,
 	  "Event source: bpf (the default for -p); preload, the in-process library beside the "
@@ -386,7 +397,11 @@ static char *help_filter(int key, const char *text, void *input)
 		return (char *)text;
 	yes = kind_list(every, 1, NULL);
 	no = kind_list(every, 0, &nr_no);
-	if (yes && no && key == OPT_FAIL_ON)
+	if (yes && no && !nr_no && key == OPT_FAIL_ON)
+		n = asprintf(&s, "%s. This version detects every kind: %s", text, yes);
+	else if (yes && no && !nr_no)
+		n = asprintf(&s, "%s\n\nFindings this version detects: %s.", text, yes);
+	else if (yes && no && key == OPT_FAIL_ON)
 		n = asprintf(&s, "%s. This version detects %s; %s %s accepted and never match%s yet",
 			     text, yes, no, nr_no == 1 ? "is" : "are", nr_no == 1 ? "es" : "");
 	else if (yes && no)
@@ -525,6 +540,10 @@ static error_t parse_command(int key, char *arg, struct argp_state *state)
 		env.stall_threshold_ns = parse_duration("--stall-threshold", arg, 0.001, 3600) * 1e9 +
 					 0.5;
 		return 0;
+	case OPT_BLOCK_THRESHOLD:
+		env.block_threshold_ns = parse_duration("--block-threshold", arg, 0.0001, 3600) * 1e9 +
+					 0.5;
+		return 0;
 	case OPT_TIMELINE:
 		env.timeline = 1;
 		return 0;
@@ -560,9 +579,7 @@ static const struct argp_option live_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
 	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
-	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
-	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
-	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
+	LOOP_OPTIONS,
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -580,9 +597,7 @@ static const struct argp_option run_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
 	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
-	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
-	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
-	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
+	LOOP_OPTIONS,
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -598,9 +613,7 @@ static const struct argp_option record_options[] = {
 	{ "pid", 'p', "PID", 0, "Process to record" },
 	{ "output", 'o', "FILE", 0, "Recording to write (required)" },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds" },
-	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
-	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
-	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
+	LOOP_OPTIONS,
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -624,9 +637,7 @@ static const struct argp_option report_options[] = {
 	{ "livelock-threshold", OPT_LIVELOCK, "TIME", 0,
 	  "Threads that fail trylocks on each other's locks for longer than TIME, without "
 	  "taking one, are a livelock: seconds, or with a unit: 500ms, 2s (default 500ms)" },
-	{ "stall-threshold", OPT_STALL_THRESHOLD, "DURATION", 0,
-	  "An event loop's iteration (from a wait's return to its next wait) this long is an "
-	  "event_loop_stall, in seconds or with a unit (50ms, 1s) (default 100ms)" },
+	LOOP_OPTIONS,
 	{ "pi-threshold", OPT_PI_THRESHOLD, "DURATION", 0,
 	  "A priority_inversion is a real-time thread kept waiting this long by a preempted "
 	  "lower-priority lock holder, in seconds or with a unit (0.5ms, 2ms, 0.01) "
@@ -796,6 +807,7 @@ static int open_source(int pid, struct cw_source **out)
 		.timeline = env.timeline,
 		.pi_threshold_ns = env.pi_threshold_ns,
 		.stall_threshold_ns = env.stall_threshold_ns,
+		.block_threshold_ns = env.block_threshold_ns,
 		.measure_cost = env.measure_cost,
 		.max_overhead_pct = env.max_overhead_pct,
 	};
@@ -834,6 +846,7 @@ static int open_beside(struct cw_source **out)
 		.timeline = env.timeline,
 		.pi_threshold_ns = env.pi_threshold_ns,
 		.stall_threshold_ns = env.stall_threshold_ns,
+		.block_threshold_ns = env.block_threshold_ns,
 		.measure_cost = env.measure_cost,
 	};
 	char err[512];
@@ -947,6 +960,8 @@ static int default_sink(struct live *lv)
 		cw_engine__set_pi_threshold(lv->eng, env.pi_threshold_ns);
 	if (env.stall_threshold_ns)
 		cw_engine__set_stall_threshold(lv->eng, env.stall_threshold_ns);
+	if (env.block_threshold_ns)
+		cw_engine__set_block_threshold(lv->eng, env.block_threshold_ns);
 	lv->sink = cw_engine__feed;
 	lv->sink_ctx = lv->eng;
 	return 0;
@@ -1646,6 +1661,8 @@ static int load_recording_to(const char *path, struct cw_engine **out, struct cw
 		cw_engine__set_pi_threshold(eng, env.pi_threshold_ns);
 	if (env.stall_threshold_ns)
 		cw_engine__set_stall_threshold(eng, env.stall_threshold_ns);
+	if (env.block_threshold_ns)
+		cw_engine__set_block_threshold(eng, env.block_threshold_ns);
 	tee.eng = eng;
 	n = cw_session__open(&opts, src, also ? tee_feed : cw_engine__feed,
 			     also ? (void *)&tee : (void *)eng,

@@ -84,6 +84,10 @@ enum cw_record_type {
 				 * between two of its waits */
 	CW_EV_LOOP_STATS = 32,	/* struct cw_ev_loop_stats: an event loop thread's
 				 * iterations so far (aggregated) */
+	CW_EV_LOOP_BLOCK = 33,	/* struct cw_ev_loop_block: an event loop's thread
+				 * blocked outside its loop wait */
+	CW_EV_LOOP_SAMPLE = 34,	/* struct cw_ev_loop_sample: where a long iteration of an
+				 * event loop was, sampled */
 
 	CW_EV_TYPE_MAX		/* first unused value */
 };
@@ -589,6 +593,44 @@ struct cw_ev_loop_stats {
 	__u8 in_wait;		/* in a wait now */
 	__u8 pad[3];
 	__u32 busy_hist[CW_HIST_BUCKETS];
+};
+
+/*
+ * An event loop's thread went off its CPU in the middle of an iteration (not in its loop
+ * wait) and stayed off at least the block threshold (--block-threshold): sent when it
+ * got a CPU back. What it blocked in is what the scheduler saw at the switch-out: the
+ * reason (a lock, a futex word, a kernel lock, I/O, a sleep), the system call in progress
+ * and the user stack there.
+ */
+struct cw_ev_loop_block {
+	struct cw_hdr hdr;	/* pid/tid: the loop's thread; ts_ns: back on a CPU */
+	__u64 start_ns;		/* switched out */
+	__u64 duration_ns;	/* off its CPU, run-queue time after the wakeup included */
+	__u64 iter_start_ns;	/* the iteration it blocked in: its wait's return (a
+				 * stall's start_ns when the iteration became one) */
+	__u64 addr;		/* the lock, futex word or kernel lock waited on; 0: none */
+	__u64 stack_id;		/* user stack at the switch-out; 0: none */
+	__u32 nr;		/* the system call in progress (x86-64 number), ~0: none
+				 * (a page fault) */
+	__u32 owner_tid;	/* the lock's holder when known, else 0 */
+	__u8 reason;		/* CW_OFFCPU_* (never _NONE or _PREEMPTED) */
+	__u8 pad[7];
+};
+
+/*
+ * A sample of an event loop's thread on a CPU in a long iteration (at least half the
+ * stall threshold so far), from a software clock: its user stack then. A sample taken
+ * while the thread ran in the kernel has the user registers it entered the kernel with.
+ * The samples of an iteration that became a stall say where the stall was.
+ */
+#define CW_LOOP_SAMPLE_F_KERNEL (1U << 0)	/* the thread ran in the kernel */
+
+struct cw_ev_loop_sample {
+	struct cw_hdr hdr;	/* pid/tid: the loop's thread; ts_ns: the sample */
+	__u64 iter_start_ns;	/* the iteration: its wait's return */
+	__u64 stack_id;		/* user stack; 0: none could be read */
+	__u32 flags;		/* CW_LOOP_SAMPLE_F_* */
+	__u32 pad;
 };
 
 /*

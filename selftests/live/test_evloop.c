@@ -14,9 +14,15 @@
  *  - sleep: usleep(50 ms): no stall under the default 100 ms threshold; one under 20 ms
  *    (40 ms under emulation, where an iteration itself can take 20 ms).
  *
+ * Each mode's blocking_in_event_loop: none when the loop runs (healthy, burn); the
+ * worker's lock, named, with its holder and locked_request() in the stack (lock); the
+ * sleep's clock_nanosleep() under usleep() (sleep, under the default thresholds: a block
+ * of 10 ms is one, a stall of 100 ms is not). The burn's stall has its samples, most of
+ * them in burn_request().
+ *
  * And through the command line: `record --stall-threshold 20ms -- wl_evloop sleep`, then
  * `report` of the recording names the stall of the loop thread under 20 ms, and none
- * under the default.
+ * under the default; the sleep's block under both, and not under a 60 ms block threshold.
  */
 #include <limits.h>
 #include <sys/wait.h>
@@ -27,6 +33,7 @@
 #include "engine/engine.h"
 #include "engine/evloop.h"
 #include "engine/findings.h"
+#include "report/symbols.h"
 #include "source/session.h"
 
 #define MS 1000000ULL
@@ -37,7 +44,8 @@ struct run {
 	struct cw_engine *eng;
 	struct cw_findings *fs;
 	__u64 slow_ns;
-	__u32 loop_tid;
+	__u32 loop_tid, worker_tid;
+	__u64 lock_addr;
 };
 
 /* wl_evloop MODE traced from its start to its end; the findings made. */
@@ -52,6 +60,8 @@ static void trace(struct __test_metadata *_metadata, struct run *r, const char *
 
 	ASSERT_EQ(0, cw_wl__start(&r->wl, "wl_evloop", args));
 	r->loop_tid = cw_field(r->wl.ready, "loop");
+	r->worker_tid = cw_field(r->wl.ready, "worker");
+	r->lock_addr = cw_field(r->wl.ready, "lock");
 	r->eng = cw_engine__new();
 	ASSERT_NE(NULL, r->eng);
 	if (threshold_ns)
@@ -144,6 +154,51 @@ static void expect_covers(struct __test_metadata *_metadata, const struct cw_loo
 	EXPECT_TRUE(l->oncpu_known);
 }
 
+static size_t of_kind(const struct run *r, enum cw_finding_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cw_findings__nr(r->fs); i++)
+		n += cw_findings__get(r->fs, i)->kind == kind;
+	return n;
+}
+
+/* The only blocking_in_event_loop finding, of the loop thread; NULL when not so. */
+static const struct cw_finding *the_block(struct __test_metadata *_metadata, const struct run *r)
+{
+	const struct cw_finding *found = NULL;
+
+	for (size_t i = 0; i < cw_findings__nr(r->fs); i++)
+		if (cw_findings__get(r->fs, i)->kind == CW_FINDING_BLOCKING_IN_EVENT_LOOP)
+			found = cw_findings__get(r->fs, i);
+	EXPECT_EQ(1, of_kind(r, CW_FINDING_BLOCKING_IN_EVENT_LOOP));
+	if (!found)
+		return NULL;
+	EXPECT_EQ(r->loop_tid, found->threads[0].tid);
+	EXPECT_TRUE(cw_finding__reported(found));
+	EXPECT_EQ(1, found->block.count);
+	EXPECT_EQ(found->block.max_ns, found->block.total_ns);
+	EXPECT_EQ(1, found->nr_stacks);
+	return found;
+}
+
+/* Whether stack ref, unwound, has a frame of func; its index, or -1. */
+static int frame_of(struct cw_symbols *sym, const struct cw_stack_ref *ref, const char *func)
+{
+	const struct cw_stack *st = cw_engine__find_stack(cw_symbols__engine(sym), ref->pid,
+							  ref->space, ref->id);
+	struct cw_ustack u;
+	int at = -1;
+
+	if (!st || cw_symbols__resolve(sym, st, &u))
+		return -1;
+	for (size_t i = 0; at < 0 && i < u.nr; i++)
+		if (u.frames[i].func && !strcmp(u.frames[i].func, func))
+			at = i;
+	cw_ustack__fini(&u);
+	return at;
+}
+
 TEST(healthy_loop_has_no_stall)
 {
 	const char *why = cw_live_skip_reason();
@@ -155,7 +210,34 @@ TEST(healthy_loop_has_no_stall)
 	loop_of(_metadata, &r);
 	EXPECT_EQ(0, r.slow_ns);
 	EXPECT_EQ(0, stalls(&r));
+	EXPECT_EQ(0, of_kind(&r, CW_FINDING_BLOCKING_IN_EVENT_LOOP));
 	run_fini(&r);
+}
+
+/*
+ * The stall's samples: the sampler's clock ticks every ~20 ms from half the threshold
+ * on, so a 300 ms stall has several (a quarter of what the clock could take, for a busy
+ * machine), and most of them are in func, which the burn loops in.
+ */
+static void expect_samples_in(struct __test_metadata *_metadata, const struct run *r,
+			      const struct cw_finding *f, const char *func)
+{
+	struct cw_symbols *sym;
+	size_t in = 0;
+
+	EXPECT_LE((f->loop.duration_ns - f->loop.threshold_ns / 2) / (20 * MS) / 4, f->nr_stacks);
+	ASSERT_EQ(0, cw_symbols__new(r->eng, NULL, &sym));
+	for (size_t i = 0; i < f->nr_stacks; i++) {
+		EXPECT_EQ(r->loop_tid, cw_engine__find_stack(r->eng, f->stacks[i].pid,
+							     CW_STACK_USER, f->stacks[i].id) ?
+				       cw_engine__find_stack(r->eng, f->stacks[i].pid,
+							     CW_STACK_USER, f->stacks[i].id)->tid :
+				       0);
+		in += frame_of(sym, &f->stacks[i], func) >= 0;
+	}
+	TH_LOG("%zu of %zu samples in %s()", in, f->nr_stacks, func);
+	EXPECT_LT(f->nr_stacks / 2, in);
+	cw_symbols__free(sym);
 }
 
 TEST(cpu_bound_callback_stalls_the_loop)
@@ -173,7 +255,10 @@ TEST(cpu_bound_callback_stalls_the_loop)
 		expect_covers(_metadata, &f->loop, r.slow_ns);
 		/* 300 ms of its own CPU time: on a CPU nearly all along */
 		EXPECT_LE(f->loop.duration_ns * 9 / 10, f->loop.oncpu_ns);
+		expect_samples_in(_metadata, &r, f, "burn_request");
 	}
+	/* it ran: blocked nowhere */
+	EXPECT_EQ(0, of_kind(&r, CW_FINDING_BLOCKING_IN_EVENT_LOOP));
 	run_fini(&r);
 }
 
@@ -193,6 +278,31 @@ TEST(blocking_lock_stalls_the_loop)
 		/* asleep on the lock: off a CPU nearly all along */
 		EXPECT_GT(f->loop.duration_ns / 10, f->loop.oncpu_ns);
 	}
+	/* what it blocked on: the worker's lock, in locked_request() */
+	f = the_block(_metadata, &r);
+	if (f) {
+		struct cw_symbols *sym;
+		char name[256];
+
+		ASSERT_EQ(0, cw_symbols__new(r.eng, NULL, &sym));
+		EXPECT_EQ(CW_OFFCPU_LOCK, f->block.reason);
+		EXPECT_EQ(202, f->block.nr);	/* futex */
+		EXPECT_EQ(r.lock_addr, f->block.addr);
+		ASSERT_EQ(1, f->nr_locks);
+		EXPECT_EQ(r.lock_addr, f->locks[0].addr);
+		cw_symbols__lock_name(sym, f->locks[0].pid, f->locks[0].addr, f->locks[0].ip, name,
+				      sizeof(name));
+		EXPECT_STREQ("shared_lock", name);
+		EXPECT_EQ(r.worker_tid, f->block.owner_tid);
+		ASSERT_EQ(2, f->nr_threads);
+		EXPECT_EQ(r.worker_tid, f->threads[1].tid);
+		EXPECT_TRUE(f->block.in_stall);
+		/* the request's wait for the lock: most of the loop's measure of it */
+		EXPECT_LE(r.slow_ns / 2, f->block.max_ns);
+		EXPECT_GE(r.slow_ns, f->block.max_ns);
+		EXPECT_LE(0, frame_of(sym, &f->stacks[0], "locked_request"));
+		cw_symbols__free(sym);
+	}
 	run_fini(&r);
 }
 
@@ -208,6 +318,23 @@ TEST(sleep_below_the_threshold_is_no_stall)
 	trace(_metadata, &r, "sleep", 0);
 	loop_of(_metadata, &r);
 	EXPECT_EQ(0, stalls(&r));
+	/* a 50 ms sleep is no stall, and blocks the loop well past the 10 ms default */
+	f = the_block(_metadata, &r);
+	if (f) {
+		struct cw_symbols *sym;
+
+		EXPECT_EQ(CW_OFFCPU_SLEEP, f->block.reason);
+		EXPECT_EQ(230, f->block.nr);	/* clock_nanosleep, under glibc's usleep */
+		EXPECT_EQ(0, f->block.addr);
+		EXPECT_EQ(0, f->nr_locks);
+		EXPECT_EQ(1, f->nr_threads);
+		EXPECT_FALSE(f->block.in_stall);
+		EXPECT_LE(50 * MS, f->block.max_ns);
+		EXPECT_GE(r.slow_ns, f->block.max_ns);
+		ASSERT_EQ(0, cw_symbols__new(r.eng, NULL, &sym));
+		EXPECT_LE(0, frame_of(sym, &f->stacks[0], "usleep"));
+		cw_symbols__free(sym);
+	}
 	run_fini(&r);
 
 	/* under emulation an iteration can take 20 ms: 40 ms there, still under the sleep */
@@ -262,10 +389,20 @@ TEST(recorded_stall_reported)
 						     NULL }, &err));
 	EXPECT_NE(NULL, strstr(err, "finding 1: event_loop_stall, process ")) TH_LOG("%s", err);
 	EXPECT_NE(NULL, strstr(err, ", thread wl-loop/")) TH_LOG("%s", err);
-	EXPECT_EQ(NULL, strstr(err, "finding 2: ")) TH_LOG("%s", err);
+	/* what it was: the sleep, in its own finding */
+	EXPECT_NE(NULL, strstr(err, "finding 2: blocking_in_event_loop, process ")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "blocked 1 time for 10.0 ms or more in clock_nanosleep() "
+				    "(sleeping)")) TH_LOG("%s", err);
+	EXPECT_EQ(NULL, strstr(err, "finding 3: ")) TH_LOG("%s", err);
 	free(err);
 	ASSERT_EQ(0, concwatch((const char *const[]){ "report", rec, NULL }, &err));
 	EXPECT_EQ(NULL, strstr(err, "event_loop_stall")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "finding 1: blocking_in_event_loop, process ")) TH_LOG("%s", err);
+	free(err);
+	/* a block threshold above the sleep: nothing */
+	ASSERT_EQ(0, concwatch((const char *const[]){ "report", "--block-threshold", "60ms", rec,
+						     NULL }, &err));
+	EXPECT_EQ(NULL, strstr(err, "finding 1: ")) TH_LOG("%s", err);
 	EXPECT_NE(NULL, strstr(err, "\nEvent loops (")) TH_LOG("%s", err);
 	free(err);
 	/* the loop thread in the JSON's event_loops, every request an iteration, one stall */
@@ -283,6 +420,13 @@ TEST(recorded_stall_reported)
 	EXPECT_TRUE(cw_jq_holds(json, "[.findings[] | select(.kind == \"event_loop_stall\")] | "
 				      "length == 1 and .[0].comm == \"wl-loop\" and "
 				      ".[0].duration_ns >= 50000000 and .[0].ended"))
+		TH_LOG("%s", cw_log_file(json, 65536));
+	EXPECT_TRUE(cw_jq_holds(json, "[.findings[] | select(.kind == \"blocking_in_event_loop\")] "
+				      "| length == 1 and .[0].comm == \"wl-loop\" and .[0].reason == "
+				      "\"sleep\" and .[0].syscall_name == \"clock_nanosleep\" and "
+				      ".[0].count == 1 and .[0].duration_ns >= 50000000 and "
+				      ".[0].in_stall and .[0].holder == null and .[0].locks == [] and "
+				      "([.[0].stack[].func] | index(\"usleep\")) != null"))
 		TH_LOG("%s", cw_log_file(json, 65536));
 	unlink(json);
 	unlink(rec);

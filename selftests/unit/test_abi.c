@@ -166,7 +166,9 @@ TEST(loop_record_layout)
 {
 	ASSERT_EQ(31, CW_EV_LOOP_STALL);
 	ASSERT_EQ(32, CW_EV_LOOP_STATS);
-	ASSERT_EQ(33, CW_EV_TYPE_MAX);
+	ASSERT_EQ(33, CW_EV_LOOP_BLOCK);
+	ASSERT_EQ(34, CW_EV_LOOP_SAMPLE);
+	ASSERT_EQ(35, CW_EV_TYPE_MAX);
 	ASSERT_STREQ("loop_stall", cw_record__type_name(CW_EV_LOOP_STALL));
 	ASSERT_STREQ("loop_stats", cw_record__type_name(CW_EV_LOOP_STATS));
 	ASSERT_EQ(56, sizeof(struct cw_ev_loop_stall));
@@ -183,6 +185,23 @@ TEST(loop_record_layout)
 	ASSERT_EQ(72, offsetof(struct cw_ev_loop_stats, wait_nr));
 	ASSERT_EQ(76, offsetof(struct cw_ev_loop_stats, in_wait));
 	ASSERT_EQ(80, offsetof(struct cw_ev_loop_stats, busy_hist));
+	ASSERT_STREQ("loop_block", cw_record__type_name(CW_EV_LOOP_BLOCK));
+	ASSERT_STREQ("loop_sample", cw_record__type_name(CW_EV_LOOP_SAMPLE));
+	ASSERT_EQ(80, sizeof(struct cw_ev_loop_block));
+	ASSERT_EQ(80, cw_record__min_size(CW_EV_LOOP_BLOCK));
+	ASSERT_EQ(24, offsetof(struct cw_ev_loop_block, start_ns));
+	ASSERT_EQ(32, offsetof(struct cw_ev_loop_block, duration_ns));
+	ASSERT_EQ(40, offsetof(struct cw_ev_loop_block, iter_start_ns));
+	ASSERT_EQ(48, offsetof(struct cw_ev_loop_block, addr));
+	ASSERT_EQ(56, offsetof(struct cw_ev_loop_block, stack_id));
+	ASSERT_EQ(64, offsetof(struct cw_ev_loop_block, nr));
+	ASSERT_EQ(68, offsetof(struct cw_ev_loop_block, owner_tid));
+	ASSERT_EQ(72, offsetof(struct cw_ev_loop_block, reason));
+	ASSERT_EQ(48, sizeof(struct cw_ev_loop_sample));
+	ASSERT_EQ(48, cw_record__min_size(CW_EV_LOOP_SAMPLE));
+	ASSERT_EQ(24, offsetof(struct cw_ev_loop_sample, iter_start_ns));
+	ASSERT_EQ(32, offsetof(struct cw_ev_loop_sample, stack_id));
+	ASSERT_EQ(40, offsetof(struct cw_ev_loop_sample, flags));
 }
 
 TEST(histogram_buckets)

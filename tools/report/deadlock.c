@@ -23,19 +23,22 @@
 #define NAME_LEN 256
 
 /* x86-64 system calls a thread is commonly found waiting in. */
-static const char *syscall_name(__u32 nr)
+const char *cw_report__syscall_name(__u32 nr)
 {
 	static const struct {
 		__u32 nr;
 		const char *name;
 	} names[] = {
-		{ 0, "read" }, { 1, "write" }, { 7, "poll" }, { 17, "pread64" }, { 19, "readv" },
-		{ 23, "select" }, { 34, "pause" }, { 35, "nanosleep" }, { 42, "connect" },
-		{ 43, "accept" }, { 45, "recvfrom" }, { 47, "recvmsg" }, { 61, "wait4" },
-		{ 74, "fsync" }, { 130, "rt_sigsuspend" }, { 128, "rt_sigtimedwait" },
-		{ 202, "futex" }, { 230, "clock_nanosleep" }, { 232, "epoll_wait" },
-		{ 247, "waitid" }, { 270, "pselect6" }, { 271, "ppoll" }, { 281, "epoll_pwait" },
-		{ 288, "accept4" }, { 441, "epoll_pwait2" },
+		{ 0, "read" }, { 1, "write" }, { 2, "open" }, { 7, "poll" }, { 17, "pread64" },
+		{ 18, "pwrite64" }, { 19, "readv" }, { 20, "writev" }, { 23, "select" },
+		{ 34, "pause" }, { 35, "nanosleep" }, { 42, "connect" }, { 43, "accept" },
+		{ 44, "sendto" }, { 45, "recvfrom" }, { 46, "sendmsg" }, { 47, "recvmsg" },
+		{ 61, "wait4" }, { 74, "fsync" }, { 75, "fdatasync" }, { 128, "rt_sigtimedwait" },
+		{ 130, "rt_sigsuspend" }, { 202, "futex" }, { 230, "clock_nanosleep" },
+		{ 232, "epoll_wait" }, { 247, "waitid" }, { 257, "openat" }, { 270, "pselect6" },
+		{ 271, "ppoll" }, { 277, "sync_file_range" }, { 281, "epoll_pwait" },
+		{ 288, "accept4" }, { 426, "io_uring_enter" }, { 441, "epoll_pwait2" },
+		{ 449, "futex_waitv" }, { 455, "futex_wait" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -44,7 +47,7 @@ static const char *syscall_name(__u32 nr)
 	return NULL;
 }
 
-static const char *reason_name(__u8 reason)
+const char *cw_report__offcpu_name(__u8 reason)
 {
 	switch (reason) {
 	case CW_OFFCPU_LOCK:
@@ -115,10 +118,10 @@ static __u64 lock_ip(const struct cw_engine *eng, __u32 pid, __u64 addr)
 	return l ? l->first_ip : 0;
 }
 
-/* "in read()" or "in system call 999" or "in a system call". */
-static const char *outside(char *buf, size_t len, __u32 nr)
+/* "in read()", or "in system call 999" or "in a system call". */
+const char *cw_report__syscall_in(char *buf, size_t len, __u32 nr)
 {
-	const char *name = syscall_name(nr);
+	const char *name = cw_report__syscall_name(nr);
 
 	if (name)
 		snprintf(buf, len, "in %s()", name);
@@ -210,7 +213,7 @@ static void text_what(const struct cw_render *r, __u32 pid, __u32 tid, const str
 
 	if (!o->object) {
 		fprintf(out, "%s blocked %s, outside any lock (%s)\n", plural ? "are" : "is",
-			outside(buf, sizeof(buf), syscall),
+			cw_report__syscall_in(buf, sizeof(buf), syscall),
 			reason == CW_OFFCPU_IO ? "uninterruptible" : "interruptible");
 		return;
 	}
@@ -519,10 +522,10 @@ static void json_wait(const struct cw_render *r, struct cw_classifier *cls, __u3
 	fputs(", \"held_by\": ", out);
 	json_u64_or_null(out, holder, holder != 0);
 	fprintf(out, ", \"holder_exited\": %s, \"reason\": \"%s\", \"syscall\": ",
-		holder_exited ? "true" : "false", reason_name(reason));
+		holder_exited ? "true" : "false", cw_report__offcpu_name(reason));
 	json_u64_or_null(out, syscall, !addr && syscall != ~0U);
 	fputs(", \"syscall_name\": ", out);
-	cw_report__json_string(out, addr ? NULL : syscall_name(syscall), 32);
+	cw_report__json_string(out, addr ? NULL : cw_report__syscall_name(syscall), 32);
 	fputs(", \"since_ns\": ", out);
 	json_u64_or_null(out, since_ns, since_ns != 0);
 	fputs(", \"object\": ", out);

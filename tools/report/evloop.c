@@ -5,38 +5,210 @@
  * many stalls and their time, and the loop's iterations (p50, p99, longest). The engine
  * (engine/evloop.h) decided what a stall is; here it is only drawn.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/evloop.h"
 #include "engine/findings.h"
 #include "report/report.h"
+#include "report/symbols.h"
 
 #define NAME_LEN 256
 
 /* The loop wait a system call number names. */
 const char *cw_report__loop_wait_name(__u32 nr)
 {
-	switch (nr) {
-	case 7:
-		return "poll";
-	case 23:
-		return "select";
-	case 232:
-		return "epoll_wait";
-	case 270:
-		return "pselect6";
-	case 271:
-		return "ppoll";
-	case 281:
-		return "epoll_pwait";
-	case 426:
-		return "io_uring_enter";
-	case 441:
-		return "epoll_pwait2";
-	default:
-		return "wait";
+	return cw_report__syscall_name(nr) ?: "wait";
+}
+
+/*
+ * Samples grouped by where they were once unwound: one group per call path as people read
+ * it, the functions from the innermost out (a sample's pc is anywhere in its function, so
+ * addresses would not group). A stack that does not resolve groups only with its own id.
+ */
+struct sample_group {
+	__u64 hash;
+	size_t nr;		/* frames; (size_t)-1: not resolved */
+	size_t first;		/* the stacks[] index of its first sample */
+	size_t count;
+};
+
+static __u64 hash_str(__u64 h, const char *str)
+{
+	for (; *str; str++) {
+		h ^= (unsigned char)*str;
+		h *= 1099511628211ULL;
 	}
+	return h * 1099511628211ULL;
+}
+
+/* A stack of the model by its reference, resolved; 0, or -1 (u is empty then). */
+static int resolve_ref(struct cw_symbols *sym, const struct cw_stack_ref *ref,
+		       struct cw_ustack *u)
+{
+	const struct cw_stack *st = ref->id ? cw_engine__find_stack(cw_symbols__engine(sym),
+								    ref->pid, ref->space, ref->id) :
+					      NULL;
+
+	memset(u, 0, sizeof(*u));
+	if (!st)
+		return -1;
+	if (cw_symbols__resolve(sym, st, u)) {
+		cw_ustack__fini(u);
+		memset(u, 0, sizeof(*u));
+		return -1;
+	}
+	return 0;
+}
+
+static struct sample_group sample_key(struct cw_symbols *sym, const struct cw_stack_ref *ref)
+{
+	struct sample_group g = { .hash = 1469598103934665603ULL, .nr = (size_t)-1, .count = 1 };
+	struct cw_ustack u;
+
+	if (resolve_ref(sym, ref, &u)) {
+		g.hash ^= ref->id;
+		return g;
+	}
+	for (size_t i = 0; i < u.nr; i++) {
+		const struct cw_frame *fr = &u.frames[i];
+
+		if (fr->func) {
+			g.hash = hash_str(g.hash, fr->func);
+		} else {
+			g.hash ^= fr->addr;
+			g.hash *= 1099511628211ULL;
+		}
+	}
+	g.nr = u.nr;
+	cw_ustack__fini(&u);
+	return g;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct sample_group *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->first < y->first ? -1 : 1;
+}
+
+/* Groups of f's samples, most samples first; *out malloc'ed. 0 or -ENOMEM. */
+static int sample_groups(struct cw_symbols *sym, const struct cw_finding *f,
+			 struct sample_group **out, size_t *nr_out)
+{
+	struct sample_group *g = malloc((f->nr_stacks ?: 1) * sizeof(*g));
+	size_t n = 0;
+
+	*out = g;
+	*nr_out = 0;
+	if (!g)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->nr_stacks; i++) {
+		struct sample_group k = sample_key(sym, &f->stacks[i]);
+		size_t j;
+
+		for (j = 0; j < n; j++)
+			if (g[j].hash == k.hash && g[j].nr == k.nr)
+				break;
+		if (j < n) {
+			g[j].count++;
+			continue;
+		}
+		k.first = i;
+		g[n++] = k;
+	}
+	qsort(g, n, sizeof(*g), by_count);
+	*nr_out = n;
+	return 0;
+}
+
+/* A resolved stack in text, or why there is none. */
+static void text_stack_ref(const struct cw_render *r, const struct cw_stack_ref *ref,
+			   const char *indent)
+{
+	cw_report__text_stack_of(r->out, r->sym,
+				 ref->id ? cw_engine__find_stack(r->eng, ref->pid, ref->space,
+								 ref->id) :
+					   NULL,
+				 indent);
+}
+
+/* Call paths shown of a stall's samples: the rest are counted. */
+#define STALL_PATHS 3
+
+static void text_samples(const struct cw_render *r, const struct cw_finding *f)
+{
+	const struct cw_loop_finding *l = &f->loop;
+	struct sample_group *g;
+	size_t n, shown = 0;
+	FILE *out = r->out;
+
+	if (!f->nr_stacks) {
+		fprintf(out, "No sample of it on a CPU: its time was spent off a CPU, or too "
+			     "short for the sampler (every 20 ms from half the threshold on).\n");
+		return;
+	}
+	if (sample_groups(r->sym, f, &g, &n)) {
+		fprintf(out, "(out of memory grouping its samples)\n");
+		return;
+	}
+	fprintf(out, "Where it was: %zu sample%s on a CPU during its stalls", f->nr_stacks,
+		f->nr_stacks == 1 ? "" : "s");
+	if (l->kernel_samples)
+		fprintf(out, " (%llu in the kernel, shown from its system call)",
+			(unsigned long long)l->kernel_samples);
+	fprintf(out, ", by call path:\n");
+	for (size_t i = 0; i < n && i < STALL_PATHS; i++) {
+		fprintf(out, "  %zu of %zu (%.0f%%):\n", g[i].count, f->nr_stacks,
+			100.0 * g[i].count / f->nr_stacks);
+		text_stack_ref(r, &f->stacks[g[i].first], "      ");
+		shown += g[i].count;
+	}
+	if (shown < f->nr_stacks)
+		fprintf(out, "  %zu more on %zu other call path%s\n", f->nr_stacks - shown,
+			n - STALL_PATHS, n - STALL_PATHS == 1 ? "" : "s");
+	free(g);
+}
+
+/* A FRAME array of ref ([] when none), as the contract has it. */
+static void json_stack_ref(const struct cw_render *r, const struct cw_stack_ref *ref)
+{
+	struct cw_ustack u;
+
+	if (resolve_ref(r->sym, ref, &u)) {
+		fputs("[]", r->out);
+		return;
+	}
+	cw_report__json_frames(r->out, &u);
+	cw_ustack__fini(&u);
+}
+
+/* "stack": the stalls' top call path; "samples", "sample_stacks": every path, by count. */
+static void json_samples(const struct cw_render *r, const struct cw_finding *f)
+{
+	struct sample_group *g;
+	FILE *out = r->out;
+	size_t n;
+
+	if (!f->nr_stacks || sample_groups(r->sym, f, &g, &n)) {
+		fputs(", \"stack\": [], \"samples\": 0, \"kernel_samples\": 0, \"sample_stacks\": []",
+		      out);
+		return;
+	}
+	fputs(", \"stack\": ", out);
+	json_stack_ref(r, &f->stacks[g[0].first]);
+	fprintf(out, ", \"samples\": %zu, \"kernel_samples\": %llu, \"sample_stacks\": [",
+		f->nr_stacks, (unsigned long long)f->loop.kernel_samples);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%s{\"samples\": %zu, \"frames\": ", i ? ", " : "", g[i].count);
+		json_stack_ref(r, &f->stacks[g[i].first]);
+		fputc('}', out);
+	}
+	fputc(']', out);
+	free(g);
 }
 
 /* The share of the stall on a CPU, %; -1: not known. */
@@ -83,6 +255,11 @@ static void text_finding(const struct cw_render *r, const struct cw_finding *f, 
 		(unsigned long long)l->iterations, cw_report__fmt_ns(p50, sizeof(p50), l->busy_p50_ns),
 		cw_report__fmt_ns(p99, sizeof(p99), l->busy_p99_ns),
 		cw_report__fmt_ns(mx, sizeof(mx), l->busy_max_ns));
+	fputc('\n', out);
+	text_samples(r, f);
+	if (cpu >= 0 && cpu < 50)
+		fprintf(out, "What it blocked in: the blocking_in_event_loop findings of thread "
+			     "%u.\n", tid);
 	fprintf(out, "\nWhile one callback runs, every other task of the loop waits: its "
 		     "connections, timers and callbacks are served only after it.\n");
 }
@@ -111,11 +288,12 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		fputs("null, \"oncpu_share\": null", out);
 	fprintf(out, ", \"stalls\": %llu, \"stall_ns_total\": %llu, \"threshold_ns\": %llu, "
 		     "\"iterations\": %llu, \"iteration_p50_ns\": %llu, \"iteration_p99_ns\": %llu, "
-		     "\"iteration_max_ns\": %llu, \"stack\": []",
+		     "\"iteration_max_ns\": %llu",
 		(unsigned long long)l->stalls, (unsigned long long)l->stall_ns_total,
 		(unsigned long long)l->threshold_ns, (unsigned long long)l->iterations,
 		(unsigned long long)l->busy_p50_ns, (unsigned long long)l->busy_p99_ns,
 		(unsigned long long)l->busy_max_ns);
+	json_samples(r, f);
 	snprintf(summary, sizeof(summary), "thread %u ran %s without going back to its %s", tid,
 		 cw_report__fmt_ns(d, sizeof(d), l->duration_ns),
 		 cw_report__loop_wait_name(l->wait_nr));
@@ -200,6 +378,151 @@ static void json_fields(const struct cw_render *r)
 static void dot_marks(const struct cw_finding *f, unsigned char *edge_mark)
 {
 }
+
+/* --- blocking_in_event_loop ---------------------------------------------------------- */
+
+/* What the loop's thread waited on: a lock, a futex word, a kernel lock; "" for a call. */
+static void block_object(const struct cw_render *r, const struct cw_finding *f, char *buf,
+			 size_t len)
+{
+	const struct cw_loop_block_finding *b = &f->block;
+	__u32 pid = f->threads[0].pid;
+
+	buf[0] = 0;
+	if (f->nr_locks)
+		cw_symbols__lock_name(r->sym, pid, f->locks[0].addr, f->locks[0].ip, buf, len);
+	else if (b->reason == CW_OFFCPU_KLOCK)
+		cw_symbols__klock_name(r->sym, b->addr, 0, buf, len);
+	else if (b->addr)
+		cw_symbols__object_name(r->sym, pid, b->addr, CW_LOCK_FUTEX, 0, buf, len);
+}
+
+/* "on mutex `m`", "on futex word ...", "in nanosleep() (sleeping)": the headline's cause. */
+static const char *block_cause(const struct cw_render *r, const struct cw_finding *f,
+			       char *buf, size_t len)
+{
+	const struct cw_loop_block_finding *b = &f->block;
+	char obj[NAME_LEN], call[64];
+
+	block_object(r, f, obj, sizeof(obj));
+	if (f->nr_locks)
+		snprintf(buf, len, "on %s `%s`", cw_lock_kind__name(f->locks[0].type), obj);
+	else if (b->reason == CW_OFFCPU_KLOCK)
+		snprintf(buf, len, "on kernel lock %s", obj);
+	else if (b->addr)
+		snprintf(buf, len, "on %s", obj);
+	else
+		snprintf(buf, len, "%s (%s)", cw_report__syscall_in(call, sizeof(call), b->nr),
+			 b->reason == CW_OFFCPU_IO ? "uninterruptible: disk or other I/O" :
+						     "sleeping");
+	return buf;
+}
+
+static void text_block(const struct cw_render *r, const struct cw_finding *f, size_t number)
+{
+	const struct cw_loop_block_finding *b = &f->block;
+	__u32 pid = f->threads[0].pid, tid = f->threads[0].tid;
+	char comm[CW_SAFE_COMM_LEN], hcomm[CW_SAFE_COMM_LEN], cause[NAME_LEN + 64];
+	char mx[32], tot[32], thr[32], at[32], call[64];
+	__u64 first = cw_engine__first_ts(r->eng);
+	FILE *out = r->out;
+
+	cw_report__text_safe(cw_report__comm(r->eng, pid, tid), CW_COMM_LEN, comm, sizeof(comm));
+	block_cause(r, f, cause, sizeof(cause));
+	fprintf(out, "\n======================================================\n");
+	fprintf(out, "WARNING: blocking in an event loop: a loop's thread blocked %s %s\n",
+		cw_report__fmt_ns(mx, sizeof(mx), b->max_ns), cause);
+	fprintf(out, "finding %zu: blocking_in_event_loop, process %u, thread %s/%u\n", number,
+		pid, comm, tid);
+	fprintf(out, "------------------------------------------------------\n");
+	fprintf(out, "Inside its iterations (not in its loop wait) it blocked %llu time%s for %s or "
+		     "more %s: %s in all, the longest %s, %s after tracing began%s.\n",
+		(unsigned long long)b->count, b->count == 1 ? "" : "s",
+		cw_report__fmt_ns(thr, sizeof(thr), b->threshold_ns), cause,
+		cw_report__fmt_ns(tot, sizeof(tot), b->total_ns), mx,
+		cw_report__fmt_ns(at, sizeof(at),
+				  b->longest_start_ns > first ? b->longest_start_ns - first : 0),
+		b->in_stall ? ", inside an event_loop_stall" : "");
+	if (b->addr && b->nr != ~0U)
+		fprintf(out, "It was %s.\n", cw_report__syscall_in(call, sizeof(call), b->nr));
+	if (f->nr_threads > 1)
+		fprintf(out, "The lock's holder when it went to sleep: thread %s/%u.\n",
+			cw_report__text_safe(cw_report__comm(r->eng, pid, f->threads[1].tid),
+					     CW_COMM_LEN, hcomm, sizeof(hcomm)),
+			f->threads[1].tid);
+	fprintf(out, "\nWhere it blocked (the longest):\n");
+	text_stack_ref(r, &f->stacks[0], "    ");
+	fprintf(out, "\nWhile the loop's thread is blocked, nothing else of its loop runs: move "
+		     "the blocking call off the loop (a worker thread, an asynchronous call).\n");
+}
+
+static void json_block(const struct cw_render *r, const struct cw_finding *f)
+{
+	const struct cw_loop_block_finding *b = &f->block;
+	__u32 pid = f->threads[0].pid, tid = f->threads[0].tid;
+	char obj[NAME_LEN], cause[NAME_LEN + 64], summary[2 * NAME_LEN], mx[32];
+	const char *call = b->nr != ~0U ? cw_report__syscall_name(b->nr) : NULL;
+	FILE *out = r->out;
+
+	block_object(r, f, obj, sizeof(obj));
+	fprintf(out, "{\"kind\": \"blocking_in_event_loop\", \"severity\": \"warning\", "
+		     "\"tid\": %u, \"comm\": ", tid);
+	cw_report__json_string(out, cw_report__comm(r->eng, pid, tid), CW_COMM_LEN);
+	fputs(", \"threads\": [", out);
+	for (size_t i = 0; i < f->nr_threads; i++) {
+		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
+		cw_report__json_string(out, cw_report__comm(r->eng, pid, f->threads[i].tid),
+				       CW_COMM_LEN);
+		fputc('}', out);
+	}
+	fputs("], \"locks\": [", out);
+	if (f->nr_locks) {
+		fprintf(out, "{\"addr\": \"0x%llx\", \"name\": ", (unsigned long long)f->locks[0].addr);
+		cw_report__json_string(out, obj, sizeof(obj));
+		fprintf(out, ", \"type\": \"%s\"}", cw_lock_kind__name(f->locks[0].type));
+	}
+	fprintf(out, "], \"reason\": \"%s\", \"syscall\": ", cw_report__offcpu_name(b->reason));
+	if (b->nr != ~0U)
+		fprintf(out, "%u", b->nr);
+	else
+		fputs("null", out);
+	fputs(", \"syscall_name\": ", out);
+	cw_report__json_string(out, call, 32);
+	fputs(", \"object\": ", out);
+	if (b->addr) {
+		fprintf(out, "{\"addr\": \"0x%llx\", \"name\": ", (unsigned long long)b->addr);
+		cw_report__json_string(out, obj, sizeof(obj));
+		fputc('}', out);
+	} else {
+		fputs("null", out);
+	}
+	fputs(", \"holder\": ", out);
+	if (f->nr_threads > 1) {
+		fprintf(out, "{\"tid\": %u, \"comm\": ", f->threads[1].tid);
+		cw_report__json_string(out, cw_report__comm(r->eng, pid, f->threads[1].tid),
+				       CW_COMM_LEN);
+		fputc('}', out);
+	} else {
+		fputs("null", out);
+	}
+	fprintf(out, ", \"count\": %llu, \"duration_ns\": %llu, \"total_ns\": %llu, "
+		     "\"start_ns\": %llu, \"threshold_ns\": %llu, \"in_stall\": %s, \"stack\": ",
+		(unsigned long long)b->count, (unsigned long long)b->max_ns,
+		(unsigned long long)b->total_ns, (unsigned long long)b->longest_start_ns,
+		(unsigned long long)b->threshold_ns, b->in_stall ? "true" : "false");
+	json_stack_ref(r, &f->stacks[0]);
+	snprintf(summary, sizeof(summary), "thread %u blocked %s %s inside its event loop", tid,
+		 cw_report__fmt_ns(mx, sizeof(mx), b->max_ns), block_cause(r, f, cause, sizeof(cause)));
+	fputs(", \"summary\": ", out);
+	cw_report__json_string(out, summary, sizeof(summary));
+	fputc('}', out);
+}
+
+const struct cw_finding_renderer cw_loop_block_renderer = {
+	.text = text_block,
+	.json = json_block,
+	.dot = dot_marks,
+};
 
 const struct cw_finding_renderer cw_loop_stall_renderer = {
 	.text = text_finding,

@@ -17,6 +17,7 @@ static const struct cw_finding_renderer *const renderers[CW_FINDING_KIND_MAX] = 
 	[CW_FINDING_CONTENTION_HOTSPOT] = &cw_hotspot_renderer,
 	[CW_FINDING_PRIORITY_INVERSION] = &cw_prio_renderer,
 	[CW_FINDING_EVENT_LOOP_STALL] = &cw_loop_stall_renderer,
+	[CW_FINDING_BLOCKING_IN_EVENT_LOOP] = &cw_loop_block_renderer,
 };
 
 const struct cw_finding_renderer *cw_report__renderer(unsigned int kind)

@@ -76,6 +76,7 @@ extern const struct cw_finding_renderer cw_deadlock_renderer;		/* deadlock.c */
 extern const struct cw_finding_renderer cw_livelock_renderer;		/* livelock.c */
 extern const struct cw_finding_renderer cw_prio_renderer;		/* prio.c */
 extern const struct cw_finding_renderer cw_loop_stall_renderer;		/* evloop.c */
+extern const struct cw_finding_renderer cw_loop_block_renderer;		/* evloop.c */
 /* The loop wait (epoll_wait, poll, ...) of an x86-64 system call number; "wait": unknown. */
 const char *cw_report__loop_wait_name(__u32 nr);
 
@@ -330,6 +331,13 @@ int cw_report__merge_paths(struct cw_symbols *sym, __u32 pid, const struct cw_ho
 			   size_t nr, int by_tid, struct cw_hot_path **out, size_t *nr_out);
 /* JSON names of CW_VIEW_* bits, by bit number. */
 extern const char *const cw_report__view_names[3];
+/* The name of an x86-64 system call a thread blocks in, NULL when not one of those known
+ * (deadlock.c). */
+const char *cw_report__syscall_name(__u32 nr);
+/* "lock", "futex", "kernel_lock", "io", "sleep" for a CW_OFFCPU_* reason (deadlock.c). */
+const char *cw_report__offcpu_name(__u8 reason);
+/* "in read()", or "in system call 999", or "in a system call" (nr ~0) into buf: buf. */
+const char *cw_report__syscall_in(char *buf, size_t len, __u32 nr);
 /* "12.3 ms": three significant figures, what a reader compares (text.c). */
 const char *cw_report__fmt_ns(char *buf, size_t len, __u64 ns);
 /* "SCHED_OTHER", ... for a scheduling policy, NULL when unknown (text.c). */

@@ -815,6 +815,8 @@ int cw_engine__feed(void *ctx, const struct cw_hdr *h)
 		break;
 	case CW_EV_LOOP_STALL:
 	case CW_EV_LOOP_STATS:
+	case CW_EV_LOOP_BLOCK:
+	case CW_EV_LOOP_SAMPLE:
 		t = get_thread(eng, h->pid, h->tid, h->ts_ns);
 		err = t ? cw_evloop__feed(eng->evloop, h) : -ENOMEM;
 		break;
@@ -1075,6 +1077,11 @@ const struct cw_evloop *cw_engine__evloop(const struct cw_engine *eng)
 void cw_engine__set_stall_threshold(struct cw_engine *eng, __u64 ns)
 {
 	cw_evloop__set_threshold(eng->evloop, ns);
+}
+
+void cw_engine__set_block_threshold(struct cw_engine *eng, __u64 ns)
+{
+	cw_evloop__set_block_threshold(eng->evloop, ns);
 }
 
 void cw_engine__set_pi_threshold(struct cw_engine *eng, __u64 ns)

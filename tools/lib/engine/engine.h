@@ -238,6 +238,9 @@ const struct cw_prio *cw_engine__prio(const struct cw_engine *eng);
 const struct cw_evloop *cw_engine__evloop(const struct cw_engine *eng);
 /* Loop iterations shorter than ns are no stalls (default 100 ms): set before feeding. */
 void cw_engine__set_stall_threshold(struct cw_engine *eng, __u64 ns);
+/* A loop's blocks inside an iteration shorter than ns are none (default 10 ms): set before
+ * feeding. */
+void cw_engine__set_block_threshold(struct cw_engine *eng, __u64 ns);
 /* Inversions shorter than ns are no findings (default CW_PRIO_DEFAULT_THRESHOLD_NS, 1 ms):
  * set before feeding. */
 void cw_engine__set_pi_threshold(struct cw_engine *eng, __u64 ns);

@@ -14,6 +14,7 @@ struct cw_evloop {
 	size_t nr, cap;
 	struct cw_index ix;	/* (pid, tid) -> slot */
 	__u64 threshold_ns;
+	__u64 block_threshold_ns;
 };
 
 CW_INDEX_DEFINE_FIND_OR_APPEND(find_thread, struct cw_evloop_thread)
@@ -22,8 +23,10 @@ struct cw_evloop *cw_evloop__new(void)
 {
 	struct cw_evloop *ev = calloc(1, sizeof(*ev));
 
-	if (ev)
+	if (ev) {
 		ev->threshold_ns = CW_EVLOOP_DEFAULT_STALL_NS;
+		ev->block_threshold_ns = CW_EVLOOP_DEFAULT_BLOCK_NS;
+	}
 	return ev;
 }
 
@@ -31,6 +34,11 @@ void cw_evloop__free(struct cw_evloop *ev)
 {
 	if (!ev)
 		return;
+	for (size_t i = 0; i < ev->nr; i++) {
+		free(ev->v[i].stall_starts);
+		free(ev->v[i].blocks);
+		free(ev->v[i].samples);
+	}
 	free(ev->v);
 	cw_index__fini(&ev->ix);
 	free(ev);
@@ -44,6 +52,124 @@ void cw_evloop__set_threshold(struct cw_evloop *ev, __u64 ns)
 __u64 cw_evloop__threshold(const struct cw_evloop *ev)
 {
 	return ev->threshold_ns;
+}
+
+void cw_evloop__set_block_threshold(struct cw_evloop *ev, __u64 ns)
+{
+	ev->block_threshold_ns = ns ?: CW_EVLOOP_DEFAULT_BLOCK_NS;
+}
+
+__u64 cw_evloop__block_threshold(const struct cw_evloop *ev)
+{
+	return ev->block_threshold_ns;
+}
+
+/* The first index of t's stall starts not below ns. */
+static size_t stall_lower(const struct cw_evloop_thread *t, __u64 ns)
+{
+	size_t lo = 0, hi = t->nr_stall_starts;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->stall_starts[mid] < ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int cw_evloop__is_stall(const struct cw_evloop_thread *t, __u64 iter_start_ns)
+{
+	size_t i = stall_lower(t, iter_start_ns);
+
+	return i < t->nr_stall_starts && t->stall_starts[i] == iter_start_ns;
+}
+
+/* start is a stall's: kept, in order (its words and final record repeat it). */
+static int stall_start_add(struct cw_evloop_thread *t, __u64 start)
+{
+	size_t i = stall_lower(t, start);
+	__u64 *v;
+
+	if (i < t->nr_stall_starts && t->stall_starts[i] == start)
+		return 0;
+	if (t->nr_stall_starts >= CW_EVLOOP_MAX_STALLS) {
+		t->dropped++;
+		return 0;
+	}
+	v = cw_grow(t->stall_starts, &t->cap_stall_starts, t->nr_stall_starts + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->stall_starts = v;
+	memmove(&v[i + 1], &v[i], (t->nr_stall_starts - i) * sizeof(*v));
+	v[i] = start;
+	t->nr_stall_starts++;
+	return 0;
+}
+
+/* Blocks on a lock, futex word or kernel lock are told apart by it, others by their call. */
+static int block_by_addr(__u8 reason)
+{
+	return reason == CW_OFFCPU_LOCK || reason == CW_OFFCPU_FUTEX || reason == CW_OFFCPU_KLOCK;
+}
+
+static int block_fed(struct cw_evloop_thread *t, const struct cw_ev_loop_block *e)
+{
+	struct cw_evloop_block *b = NULL, *v;
+	size_t i;
+
+	for (i = 0; i < t->nr_blocks; i++) {
+		b = &t->blocks[i];
+		if (b->reason == e->reason &&
+		    (block_by_addr(e->reason) ? b->addr == e->addr : b->nr == e->nr))
+			break;
+	}
+	if (i == t->nr_blocks) {
+		if (t->nr_blocks >= CW_EVLOOP_MAX_CAUSES) {
+			t->dropped++;
+			return 0;
+		}
+		v = cw_grow(t->blocks, &t->cap_blocks, t->nr_blocks + 1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		t->blocks = v;
+		b = &v[t->nr_blocks++];
+		memset(b, 0, sizeof(*b));
+		b->reason = e->reason;
+		b->addr = block_by_addr(e->reason) ? e->addr : 0;
+		b->nr = e->nr;
+	}
+	b->count++;
+	b->total_ns += e->duration_ns;
+	if (e->duration_ns > b->max_ns) {
+		b->max_ns = e->duration_ns;
+		b->longest_start_ns = e->start_ns;
+		b->longest_iter_ns = e->iter_start_ns;
+		b->stack_id = e->stack_id;
+		b->owner_tid = e->owner_tid;
+		b->nr = e->nr;
+	}
+	return 0;
+}
+
+static int sample_fed(struct cw_evloop_thread *t, const struct cw_ev_loop_sample *e)
+{
+	struct cw_evloop_sample *v;
+
+	if (t->nr_samples >= CW_EVLOOP_MAX_SAMPLES) {
+		t->dropped++;
+		return 0;
+	}
+	v = cw_grow(t->samples, &t->cap_samples, t->nr_samples + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->samples = v;
+	v[t->nr_samples++] = (struct cw_evloop_sample){ .iter_start_ns = e->iter_start_ns,
+							.stack_id = e->stack_id,
+							.flags = e->flags };
+	return 0;
 }
 
 static void stall_fed(struct cw_evloop_thread *t, const struct cw_ev_loop_stall *e)
@@ -82,7 +208,8 @@ int cw_evloop__feed(struct cw_evloop *ev, const struct cw_hdr *h)
 	struct cw_evloop_thread *t;
 	int fresh;
 
-	if (h->type != CW_EV_LOOP_STATS && h->type != CW_EV_LOOP_STALL)
+	if (h->type != CW_EV_LOOP_STATS && h->type != CW_EV_LOOP_STALL &&
+	    h->type != CW_EV_LOOP_BLOCK && h->type != CW_EV_LOOP_SAMPLE)
 		return 0;
 	t = find_thread(&ev->ix, h->pid, h->tid, &ev->v, &ev->nr, &ev->cap, &fresh);
 	if (!t)
@@ -97,9 +224,15 @@ int cw_evloop__feed(struct cw_evloop *ev, const struct cw_hdr *h)
 		}
 		return 0;
 	}
-	if (((const struct cw_ev_loop_stall *)h)->duration_ns >= ev->threshold_ns)
-		stall_fed(t, (const struct cw_ev_loop_stall *)h);
-	return 0;
+	if (h->type == CW_EV_LOOP_BLOCK)
+		return ((const struct cw_ev_loop_block *)h)->duration_ns >= ev->block_threshold_ns ?
+			       block_fed(t, (const struct cw_ev_loop_block *)h) : 0;
+	if (h->type == CW_EV_LOOP_SAMPLE)
+		return sample_fed(t, (const struct cw_ev_loop_sample *)h);
+	if (((const struct cw_ev_loop_stall *)h)->duration_ns < ev->threshold_ns)
+		return 0;
+	stall_fed(t, (const struct cw_ev_loop_stall *)h);
+	return stall_start_add(t, ((const struct cw_ev_loop_stall *)h)->start_ns);
 }
 
 size_t cw_evloop__nr(const struct cw_evloop *ev)

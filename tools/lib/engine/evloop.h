@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Event loops, from CW_EV_LOOP_STATS and CW_EV_LOOP_STALL (include/concwatch/events.h):
+ * Event loops, from CW_EV_LOOP_STATS, _STALL, _BLOCK and _SAMPLE (include/concwatch/events.h):
  * the threads that wait in a loop wait (epoll_wait, poll, select, io_uring_enter), their
  * iterations, and their stalls: an iteration at least the stall threshold long. A stall
  * still going on is sent each tick with its duration so far; the record that ends it
  * (the same start) replaces those words, and a word read before the end but delivered
- * after it is ignored. Pure: time only from the records.
+ * after it is ignored. The blocks inside iterations are summed by cause; the samples of
+ * long iterations are kept, and those of iterations that became stalls say where the
+ * stalls were. Pure: time only from the records.
  */
 #ifndef __CW_ENGINE_EVLOOP_H
 #define __CW_ENGINE_EVLOOP_H
@@ -25,6 +27,34 @@ struct cw_evloop_stall {
 	int ongoing;		/* not ended at the latest word */
 };
 
+/*
+ * A loop thread's blocks inside iterations (CW_EV_LOOP_BLOCK) of one cause: a lock, futex
+ * word or kernel lock (reason CW_OFFCPU_LOCK, _FUTEX, _KLOCK, by addr), or a system call
+ * (reason _IO or _SLEEP, by nr).
+ */
+struct cw_evloop_block {
+	__u8 reason;		/* CW_OFFCPU_* */
+	__u32 nr;		/* the system call of the longest, ~0: none */
+	__u64 addr;		/* LOCK, FUTEX, KLOCK: what it waited on */
+	__u64 count, total_ns, max_ns;
+	__u64 longest_start_ns;	/* when the longest began */
+	__u64 longest_iter_ns;	/* ... in the iteration that began then */
+	__u64 stack_id;		/* the longest's user stack, 0: none */
+	__u32 owner_tid;	/* the longest's lock holder, 0: not known */
+};
+
+/* A sample of a long iteration (CW_EV_LOOP_SAMPLE). */
+struct cw_evloop_sample {
+	__u64 iter_start_ns;
+	__u64 stack_id;
+	__u32 flags;		/* CW_LOOP_SAMPLE_F_* */
+};
+
+/* Bounds per loop thread: past them, blocks and samples are counted as dropped. */
+#define CW_EVLOOP_MAX_CAUSES 256
+#define CW_EVLOOP_MAX_SAMPLES 65536
+#define CW_EVLOOP_MAX_STALLS 65536
+
 struct cw_evloop_thread {
 	__u32 pid, tid;
 	int has_stats;
@@ -35,6 +65,13 @@ struct cw_evloop_thread {
 	struct cw_evloop_stall longest_ended;	/* the longest that ended; duration 0: none */
 	struct cw_evloop_stall ongoing;	/* going on at the latest word; duration 0: none */
 	__u64 ended_start;		/* the start of the latest ended one */
+	__u64 *stall_starts;		/* every stall's start (ended or going on), ascending */
+	size_t nr_stall_starts, cap_stall_starts;
+	struct cw_evloop_block *blocks;	/* by cause, in the order first seen */
+	size_t nr_blocks, cap_blocks;
+	struct cw_evloop_sample *samples;	/* in the order they came */
+	size_t nr_samples, cap_samples;
+	__u64 dropped;			/* blocks, samples and stall starts past the bounds */
 };
 
 struct cw_evloop;
@@ -46,6 +83,12 @@ int cw_evloop__feed(struct cw_evloop *ev, const struct cw_hdr *h);
 /* Stalls shorter than ns are none (default CW_EVLOOP_DEFAULT_STALL_NS); set before feeding. */
 void cw_evloop__set_threshold(struct cw_evloop *ev, __u64 ns);
 __u64 cw_evloop__threshold(const struct cw_evloop *ev);
+#define CW_EVLOOP_DEFAULT_BLOCK_NS 10000000ULL	/* --block-threshold's default: 10 ms */
+/* Blocks shorter than ns are none (default CW_EVLOOP_DEFAULT_BLOCK_NS); set before feeding. */
+void cw_evloop__set_block_threshold(struct cw_evloop *ev, __u64 ns);
+__u64 cw_evloop__block_threshold(const struct cw_evloop *ev);
+/* Whether thread t's iteration that began at iter_start_ns was a stall (ended or going on). */
+int cw_evloop__is_stall(const struct cw_evloop_thread *t, __u64 iter_start_ns);
 
 /* The loop threads, in the order they were first seen. */
 size_t cw_evloop__nr(const struct cw_evloop *ev);

@@ -38,6 +38,7 @@ static int deadlock_find(const struct find_in *in, struct cw_findings *fs);
 static int livelock_find(const struct find_in *in, struct cw_findings *fs);
 static int prio_find(const struct find_in *in, struct cw_findings *fs);
 static int loop_stall_find(const struct find_in *in, struct cw_findings *fs);
+static int loop_block_find(const struct find_in *in, struct cw_findings *fs);
 
 /*
  * The kinds of the contract, in the order the list gives them. A kind without a find
@@ -54,7 +55,7 @@ static const struct kind_def {
 	[CW_FINDING_LIVELOCK] = { "livelock", livelock_find },
 	[CW_FINDING_CONTENTION_HOTSPOT] = { "contention_hotspot", hotspot_find },
 	[CW_FINDING_EVENT_LOOP_STALL] = { "event_loop_stall", loop_stall_find },
-	[CW_FINDING_BLOCKING_IN_EVENT_LOOP] = { "blocking_in_event_loop" },
+	[CW_FINDING_BLOCKING_IN_EVENT_LOOP] = { "blocking_in_event_loop", loop_block_find },
 };
 
 const char *cw_finding_kind__name(unsigned int kind)
@@ -536,6 +537,35 @@ static int livelock_find(const struct find_in *in, struct cw_findings *fs)
 
 /* --- event_loop_stall ---------------------------------------------------------------- */
 
+/*
+ * The samples of t's stalls into f's stacks, but those of the iteration that began at
+ * not_start (a thread's last, at its exit: no stall), 0: none.
+ */
+static int stall_samples(const struct cw_evloop_thread *t, __u64 not_start, struct cw_finding *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nr_samples; i++)
+		n += t->samples[i].iter_start_ns != not_start &&
+		     cw_evloop__is_stall(t, t->samples[i].iter_start_ns);
+	if (!n)
+		return 0;
+	f->stacks = calloc(n, sizeof(*f->stacks));
+	if (!f->stacks)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nr_samples; i++) {
+		const struct cw_evloop_sample *sm = &t->samples[i];
+
+		if (sm->iter_start_ns == not_start || !cw_evloop__is_stall(t, sm->iter_start_ns))
+			continue;
+		f->stacks[f->nr_stacks++] = (struct cw_stack_ref){ .pid = t->pid,
+								   .space = CW_STACK_USER,
+								   .id = sm->stack_id };
+		f->loop.kernel_samples += !!(sm->flags & CW_LOOP_SAMPLE_F_KERNEL);
+	}
+	return 0;
+}
+
 /* One for each loop thread that stalled, in the order the loops were first seen. */
 static int loop_stall_find(const struct find_in *in, struct cw_findings *fs)
 {
@@ -578,6 +608,8 @@ static int loop_stall_find(const struct find_in *in, struct cw_findings *fs)
 		l->oncpu_known = longest.oncpu_known;
 		l->ongoing = longest.ongoing;
 		l->wait_nr = longest.wait_nr;
+		if (stall_samples(t, ongoing.duration_ns ? 0 : t->ongoing.start_ns, f))
+			return -ENOMEM;
 		if (t->has_stats) {
 			l->iterations = t->stats.iterations;
 			l->waits = t->stats.waits;
@@ -585,6 +617,96 @@ static int loop_stall_find(const struct find_in *in, struct cw_findings *fs)
 			l->busy_p99_ns = cw_evloop__percentile(t, 99);
 			l->busy_max_ns = t->stats.busy_ns_max;
 		}
+	}
+	return 0;
+}
+
+/* --- blocking_in_event_loop ---------------------------------------------------------- */
+
+/* One per loop thread and cause, by loop in the order first seen, then by blocked time. */
+static int by_block_total(const void *a, const void *b)
+{
+	const struct cw_evloop_block *x = *(const struct cw_evloop_block *const *)a;
+	const struct cw_evloop_block *y = *(const struct cw_evloop_block *const *)b;
+
+	if (x->total_ns != y->total_ns)
+		return x->total_ns < y->total_ns ? 1 : -1;
+	return x->longest_start_ns < y->longest_start_ns ? -1 : 1;
+}
+
+static int block_to_finding(const struct cw_engine *eng, const struct cw_evloop *ev,
+			    const struct cw_evloop_thread *t, const struct cw_evloop_block *b,
+			    struct cw_finding *f)
+{
+	struct cw_loop_block_finding *lb = &f->block;
+	const struct cw_lock *l = NULL;
+
+	f->threads = calloc(2, sizeof(*f->threads));
+	f->stacks = calloc(1, sizeof(*f->stacks));
+	if (!f->threads || !f->stacks)
+		return -ENOMEM;
+	add_thread(f, t->pid, t->tid);
+	/* the loop went on once it got its lock or call back */
+	f->severity = CW_SEVERITY_WARNING;
+	lb->threshold_ns = cw_evloop__block_threshold(ev);
+	lb->reason = b->reason;
+	lb->nr = b->nr;
+	lb->addr = b->addr;
+	lb->owner_tid = b->owner_tid;
+	lb->count = b->count;
+	lb->total_ns = b->total_ns;
+	lb->max_ns = b->max_ns;
+	lb->longest_start_ns = b->longest_start_ns;
+	lb->in_stall = cw_evloop__is_stall(t, b->longest_iter_ns);
+	f->stacks[0] = (struct cw_stack_ref){ .pid = t->pid, .space = CW_STACK_USER,
+					      .id = b->stack_id };
+	f->nr_stacks = 1;
+	if (b->owner_tid && b->owner_tid != t->tid)
+		add_thread(f, t->pid, b->owner_tid);
+	/* a futex word that is a lock the stream knows (its calls were seen) is that lock */
+	if (b->reason == CW_OFFCPU_LOCK || b->reason == CW_OFFCPU_FUTEX)
+		l = cw_engine__find_lock(eng, t->pid, b->addr);
+	if (b->reason == CW_OFFCPU_LOCK || (l && l->kind != CW_LOCK_FUTEX)) {
+		f->locks = calloc(1, sizeof(*f->locks));
+		if (!f->locks)
+			return -ENOMEM;
+		f->locks[0] = (struct cw_finding_lock){
+			.pid = t->pid,
+			.addr = b->addr,
+			.type = l ? l->kind : CW_LOCK_MUTEX,
+			.attr = l ? l->attr : 0,
+			.ip = l ? l->first_ip : 0,
+		};
+		f->nr_locks = 1;
+	}
+	return 0;
+}
+
+static int loop_block_find(const struct find_in *in, struct cw_findings *fs)
+{
+	const struct cw_evloop *ev = cw_engine__evloop(in->eng);
+
+	for (size_t i = 0; i < cw_evloop__nr(ev); i++) {
+		const struct cw_evloop_thread *t = cw_evloop__get(ev, i);
+		const struct cw_evloop_block **v;
+		int err = 0;
+
+		if (!t->nr_blocks)
+			continue;
+		v = malloc(t->nr_blocks * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t j = 0; j < t->nr_blocks; j++)
+			v[j] = &t->blocks[j];
+		qsort(v, t->nr_blocks, sizeof(*v), by_block_total);
+		for (size_t j = 0; !err && j < t->nr_blocks; j++) {
+			struct cw_finding *f = push(fs, CW_FINDING_BLOCKING_IN_EVENT_LOOP);
+
+			err = f ? block_to_finding(in->eng, ev, t, v[j], f) : -ENOMEM;
+		}
+		free(v);
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -248,7 +248,8 @@ struct cw_prio_finding {
  * two of its waits (epoll_wait, poll, select, io_uring_enter): every other task of its
  * loop waited meanwhile. The longest stall, how many there were and their time, and the
  * loop's iterations (a WARNING: the loop went on; a stall still going on at the end is
- * the loop stuck now).
+ * the loop stuck now). The samples of its stalls' time on a CPU are stacks[], one each:
+ * taken at any pc, they group only once unwound (presentation merges them).
  */
 struct cw_loop_finding {
 	__u64 threshold_ns;
@@ -261,6 +262,27 @@ struct cw_loop_finding {
 	__u32 wait_nr;		/* the system call of the wait before it */
 	__u64 iterations, waits;
 	__u64 busy_p50_ns, busy_p99_ns, busy_max_ns;
+	/* stacks[0 .. nr_stacks): where its stalls were, a user stack per sample taken on a
+	 * CPU (CW_EV_LOOP_SAMPLE), in the order taken; kernel_samples of them in the kernel */
+	__u64 kernel_samples;
+};
+
+/*
+ * blocking_in_event_loop: threads[0], an event loop's thread, blocked inside its
+ * iterations (outside its loop wait) at least threshold_ns at a time, for one cause: a
+ * lock (locks[0], threads[1] its holder when known), a futex word or kernel lock (addr),
+ * or a system call (nr: a read, fsync, connect, a sleep). How often, the longest and the
+ * total; stacks[0]: the longest block's user stack. A WARNING: the loop waited for it.
+ */
+struct cw_loop_block_finding {
+	__u64 threshold_ns;
+	__u8 reason;		/* CW_OFFCPU_* */
+	__u32 nr;		/* the system call (of the longest), ~0: none */
+	__u64 addr;		/* the lock, futex word or kernel lock; 0: none */
+	__u32 owner_tid;	/* the lock's holder (threads[1]), 0: not known */
+	__u64 count, total_ns, max_ns;
+	__u64 longest_start_ns;
+	int in_stall;		/* the longest was inside an event_loop_stall */
 };
 
 struct cw_finding {
@@ -281,6 +303,7 @@ struct cw_finding {
 		struct cw_livelock livelock;		/* CW_FINDING_LIVELOCK */
 		struct cw_prio_finding prio;		/* CW_FINDING_PRIORITY_INVERSION */
 		struct cw_loop_finding loop;		/* CW_FINDING_EVENT_LOOP_STALL */
+		struct cw_loop_block_finding block;	/* CW_FINDING_BLOCKING_IN_EVENT_LOOP */
 	};
 };
 

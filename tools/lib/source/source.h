@@ -83,6 +83,9 @@ struct cw_source_opts {
 					 * per lock, futex and kernel-lock operation (raw_events) */
 	__u64 stall_threshold_ns;	/* --stall-threshold: an event loop's iteration this
 					 * long is a stall; 0: the default (100 ms) */
+	__u64 block_threshold_ns;	/* --block-threshold: an event loop's thread blocked
+					 * this long in an iteration is sent; 0: the default
+					 * (10 ms) */
 	__u64 pi_threshold_ns;		/* --pi-threshold: priority inversions shorter than this
 					 * are not sent; 0 = default (1 ms) */
 	double max_overhead_pct;	/* bpf, --max-overhead: keep the lock uprobes' cost under

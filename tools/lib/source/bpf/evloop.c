@@ -10,8 +10,12 @@
  * when it exits, are the programs' own record (bpf/cw_evloop.bpf.h, loop_thread_exit()).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -115,12 +119,73 @@ void cw_bpf__loops_configure(struct bpf_source *s)
 {
 	if (s->opts.stall_threshold_ns)
 		s->skel->rodata->stall_threshold_ns = s->opts.stall_threshold_ns;
+	if (s->opts.block_threshold_ns)
+		s->skel->rodata->block_threshold_ns = s->opts.block_threshold_ns;
 	bpf_map__set_max_entries(s->skel->maps.loop_threads, s->opts.max_threads);
+}
+
+/*
+ * A software clock per CPU, sampling at SAMPLE_HZ: perf's own way to sample without a
+ * hardware PMU (none here). The program returns at once for every task but a loop's
+ * thread deep into an iteration; at 49 Hz on each CPU that is well under a millisecond of
+ * program time a second.
+ */
+#define SAMPLE_HZ 49
+
+int cw_bpf__loops_attach(struct bpf_source *s)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.freq = 1,
+		.sample_freq = SAMPLE_HZ,
+	};
+	struct cw_bpf_loops *t = &s->loops;
+	int n = libbpf_num_possible_cpus(), attached = 0, err = 0;
+
+	if (n <= 0)
+		return n ?: -EINVAL;
+	t->clock_fds = malloc(n * sizeof(*t->clock_fds));
+	t->clock_links = calloc(n, sizeof(*t->clock_links));
+	if (!t->clock_fds || !t->clock_links)
+		return -ENOMEM;
+	t->nr_clocks = n;
+	for (int cpu = 0; cpu < n; cpu++) {
+		t->clock_fds[cpu] = syscall(__NR_perf_event_open, &attr, -1, cpu, -1,
+					    PERF_FLAG_FD_CLOEXEC);
+		if (t->clock_fds[cpu] < 0) {
+			/* a possible CPU not online has no clock; anything else is said */
+			if (errno != ENODEV)
+				err = -errno;
+			continue;
+		}
+		t->clock_links[cpu] = bpf_program__attach_perf_event(
+			s->skel->progs.perf_event__loop_sample, t->clock_fds[cpu]);
+		if (!t->clock_links[cpu]) {
+			err = -errno;
+			continue;
+		}
+		attached++;
+	}
+	if (err && s->opts.verbose)
+		fprintf(stderr, "concwatch: the event-loop stall sampler is on %d CPU(s) of %d: "
+			"%s; stalls are found, not where they were\n", attached, n,
+			strerror(-err));
+	return 0;
 }
 
 void cw_bpf__loops_fini(struct bpf_source *s)
 {
 	struct cw_bpf_loops *t = &s->loops;
+
+	for (int i = 0; i < t->nr_clocks; i++) {
+		bpf_link__destroy(t->clock_links[i]);
+		if (t->clock_fds[i] >= 0)
+			close(t->clock_fds[i]);
+	}
+	free(t->clock_links);
+	free(t->clock_fds);
 
 	free(t->prev);
 	cw_bpf__batch_fini(&t->batch);

@@ -140,6 +140,10 @@ struct cw_bpf_loops {
 	struct cw_bpf_batch batch;	/* keys: __u32 tids, vals: struct cw_loop_thread */
 	__u32 *gone;			/* tids of processes no longer traced */
 	size_t nr_gone, cap_gone;
+	/* the stall sampler: a software clock per CPU (-1: none), the program on each */
+	int *clock_fds;
+	struct bpf_link **clock_links;
+	int nr_clocks;
 };
 
 struct bpf_source {
@@ -251,6 +255,8 @@ void cw_bpf__threads_fini(struct bpf_source *s);
 
 /* evloop.c */
 void cw_bpf__loops_configure(struct bpf_source *s);
+/* The stall sampler on every CPU; where it cannot be had, said (-v) and done without. */
+int cw_bpf__loops_attach(struct bpf_source *s);
 int cw_bpf__send_loop_stats(struct bpf_source *s, __u64 now);
 void cw_bpf__loops_fini(struct bpf_source *s);
 

@@ -233,6 +233,8 @@ static int bpf_source_start(struct cw_source *src)
 	err = cw_bpf__attach_tracepoints(s);
 	if (!err)
 		err = cw_bpf__sched_attach(s);
+	if (!err)
+		err = cw_bpf__loops_attach(s);
 	took("tracepoints attached", t);
 	t = cw_now_ns();
 	if (!err && s->opts.pid)

@@ -128,6 +128,7 @@ static int sched_forget(struct bpf_source *s, __u64 now)
 		v.waking_ts = 0;
 		v.wait_addr = 0;
 		v.library_blocked = 0;
+		v.loop_blocked = 0;
 		v.pi_waiter = 0;
 		v.pi_stack = 0;
 		v.pre_tid = 0;
