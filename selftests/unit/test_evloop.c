@@ -96,6 +96,8 @@ TEST(ongoing_then_ended)
 	EXPECT_FALSE(t->longest.ongoing);
 	EXPECT_EQ(32768, cw_evloop__percentile(t, 50));	/* the upper bound of [16, 32) us */
 	EXPECT_EQ(524288, cw_evloop__percentile(t, 99));
+	/* [256, 512) ms's upper bound is past the longest iteration: the longest */
+	EXPECT_EQ(300 * MS, cw_evloop__percentile(t, 100));
 
 	ASSERT_EQ(0, cw_findings__new(eng, &fs));
 	ASSERT_EQ(1, cw_findings__nr(fs));

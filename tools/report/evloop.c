@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "engine/evloop.h"
 #include "engine/findings.h"
 #include "report/report.h"
@@ -125,6 +126,80 @@ static int sample_groups(struct cw_symbols *sym, const struct cw_finding *f,
 	return 0;
 }
 
+/*
+ * The function most of a stall's samples were under: of the functions in more than half
+ * of the samples' stacks (main, the loop's own dispatch, and the culprit), the one in the
+ * fewest, innermost on a tie: the most specific place the stall was. NULL when no
+ * function is in more than half of them (*count then 0). The name is malloc'ed.
+ */
+struct func_count {
+	char *name;
+	size_t count;		/* samples it is in */
+	size_t innermost;	/* the least frame index it was seen at */
+	size_t last;		/* the last sample counted + 1 */
+};
+
+/* Samples looked at for it: enough to find where most of them were. */
+#define HOT_SAMPLES 4096
+
+static char *hot_function(struct cw_symbols *sym, const struct cw_finding *f, size_t *count)
+{
+	struct func_count *v = NULL, *best = NULL;
+	size_t n = 0, cap = 0, nr = f->nr_stacks < HOT_SAMPLES ? f->nr_stacks : HOT_SAMPLES;
+	char *name = NULL;
+
+	*count = 0;
+	for (size_t i = 0; i < nr; i++) {
+		struct cw_ustack u;
+
+		if (resolve_ref(sym, &f->stacks[i], &u))
+			continue;
+		for (size_t j = 0; j < u.nr; j++) {
+			const char *fn = u.frames[j].func;
+			size_t k;
+
+			if (!fn)
+				continue;
+			for (k = 0; k < n && strcmp(v[k].name, fn); k++)
+				;
+			if (k == n) {
+				struct func_count *g = cw_grow(v, &cap, n + 1, sizeof(*v));
+
+				if (!g || !(fn = strdup(fn))) {
+					v = g ?: v;
+					cw_ustack__fini(&u);
+					goto out;
+				}
+				v = g;
+				v[n++] = (struct func_count){ .name = (char *)fn, .innermost = j };
+			}
+			if (v[k].last == i + 1)
+				continue;	/* recursion: once per sample */
+			v[k].last = i + 1;
+			v[k].count++;
+			if (j < v[k].innermost)
+				v[k].innermost = j;
+		}
+		cw_ustack__fini(&u);
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (v[k].count * 2 <= nr)
+			continue;
+		if (!best || v[k].count < best->count ||
+		    (v[k].count == best->count && v[k].innermost < best->innermost))
+			best = &v[k];
+	}
+	if (best) {
+		name = strdup(best->name);
+		*count = best->count;
+	}
+out:
+	for (size_t k = 0; k < n; k++)
+		free(v[k].name);
+	free(v);
+	return name;
+}
+
 /* A resolved stack in text, or why there is none. */
 static void text_stack_ref(const struct cw_render *r, const struct cw_stack_ref *ref,
 			   const char *indent)
@@ -143,8 +218,9 @@ static void text_samples(const struct cw_render *r, const struct cw_finding *f)
 {
 	const struct cw_loop_finding *l = &f->loop;
 	struct sample_group *g;
-	size_t n, shown = 0;
+	size_t n, shown = 0, hot_count;
 	FILE *out = r->out;
+	char *hot;
 
 	if (!f->nr_stacks) {
 		fprintf(out, "No sample of it on a CPU: its time was spent off a CPU, or too "
@@ -158,9 +234,14 @@ static void text_samples(const struct cw_render *r, const struct cw_finding *f)
 	fprintf(out, "Where it was: %zu sample%s on a CPU during its stalls", f->nr_stacks,
 		f->nr_stacks == 1 ? "" : "s");
 	if (l->kernel_samples)
-		fprintf(out, " (%llu in the kernel, shown from its system call)",
-			(unsigned long long)l->kernel_samples);
-	fprintf(out, ", by call path:\n");
+		fprintf(out, " (%llu in the kernel: a system call or a page fault, shown from "
+			     "where it entered)", (unsigned long long)l->kernel_samples);
+	hot = hot_function(r->sym, f, &hot_count);
+	if (hot)
+		fprintf(out, "; %zu of %zu under %s()", hot_count,
+			f->nr_stacks < HOT_SAMPLES ? f->nr_stacks : HOT_SAMPLES, hot);
+	free(hot);
+	fprintf(out, ". By call path:\n");
 	for (size_t i = 0; i < n && i < STALL_PATHS; i++) {
 		fprintf(out, "  %zu of %zu (%.0f%%):\n", g[i].count, f->nr_stacks,
 			100.0 * g[i].count / f->nr_stacks);
@@ -191,17 +272,28 @@ static void json_samples(const struct cw_render *r, const struct cw_finding *f)
 {
 	struct sample_group *g;
 	FILE *out = r->out;
-	size_t n;
+	size_t n, hot_count;
+	char *hot;
 
 	if (!f->nr_stacks || sample_groups(r->sym, f, &g, &n)) {
-		fputs(", \"stack\": [], \"samples\": 0, \"kernel_samples\": 0, \"sample_stacks\": []",
-		      out);
+		fputs(", \"stack\": [], \"samples\": 0, \"kernel_samples\": 0, \"hot_function\": null, "
+		      "\"sample_stacks\": []", out);
 		return;
 	}
 	fputs(", \"stack\": ", out);
 	json_stack_ref(r, &f->stacks[g[0].first]);
-	fprintf(out, ", \"samples\": %zu, \"kernel_samples\": %llu, \"sample_stacks\": [",
+	fprintf(out, ", \"samples\": %zu, \"kernel_samples\": %llu, \"hot_function\": ",
 		f->nr_stacks, (unsigned long long)f->loop.kernel_samples);
+	hot = hot_function(r->sym, f, &hot_count);
+	if (hot) {
+		fputs("{\"func\": ", out);
+		cw_report__json_string(out, hot, SIZE_MAX);
+		fprintf(out, ", \"samples\": %zu}", hot_count);
+	} else {
+		fputs("null", out);
+	}
+	free(hot);
+	fputs(", \"sample_stacks\": [", out);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s{\"samples\": %zu, \"frames\": ", i ? ", " : "", g[i].count);
 		json_stack_ref(r, &f->stacks[g[i].first]);

@@ -254,9 +254,11 @@ const struct cw_evloop_thread *cw_evloop__find(const struct cw_evloop *ev, __u32
 
 __u64 cw_evloop__percentile(const struct cw_evloop_thread *t, unsigned int pct)
 {
-	__u64 hist[CW_HIST_BUCKETS];
+	__u64 hist[CW_HIST_BUCKETS], v;
 
 	for (int i = 0; i < CW_HIST_BUCKETS; i++)
 		hist[i] = t->stats.busy_hist[i];
-	return cw_hist__percentile(hist, pct);
+	v = cw_hist__percentile(hist, pct);
+	/* a bucket's upper bound: never past the longest iteration measured */
+	return t->stats.busy_ns_max && v > t->stats.busy_ns_max ? t->stats.busy_ns_max : v;
 }

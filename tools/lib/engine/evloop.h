@@ -95,7 +95,8 @@ size_t cw_evloop__nr(const struct cw_evloop *ev);
 const struct cw_evloop_thread *cw_evloop__get(const struct cw_evloop *ev, size_t i);
 /* The loop thread tid of pid; NULL: none (it never waited in a loop wait). */
 const struct cw_evloop_thread *cw_evloop__find(const struct cw_evloop *ev, __u32 pid, __u32 tid);
-/* A thread's iteration length at percentile pct (50, 99), by cw_hist__percentile(), ns. */
+/* A thread's iteration length at percentile pct (50, 99), by cw_hist__percentile() (a log2
+ * bucket's upper bound, at most the longest iteration), ns. */
 __u64 cw_evloop__percentile(const struct cw_evloop_thread *t, unsigned int pct);
 
 #endif /* __CW_ENGINE_EVLOOP_H */
