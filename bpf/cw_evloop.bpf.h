@@ -207,7 +207,8 @@ static __always_inline void loop_switch_out(struct task_struct *prev, __u32 tid,
 	struct pt_regs *regs;
 	__u64 nr, stack = 0;
 
-	if (!l || l->tgid != tgid || l->in_wait || !l->exit_ts)
+	/* a thread on its way out sleeps in its exit: no work of its loop */
+	if (!l || l->tgid != tgid || l->in_wait || !l->exit_ts || (prev->flags & CW_PF_EXITING))
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
 	nr = BPF_CORE_READ(regs, orig_ax);
@@ -341,9 +342,11 @@ static __always_inline void loop_thread_exit(__u32 tid)
 		e->wait_ns_total = l->wait_ns_total;
 		e->stalls = l->stalls;
 		e->wait_nr = l->wait_nr;
-		e->in_wait = 0;
+		e->in_wait = l->in_wait;
 		e->pad[0] = e->pad[1] = e->pad[2] = 0;
 		__builtin_memcpy(e->busy_hist, l->busy_hist, sizeof(e->busy_hist));
+		/* the iteration it exits in: its loop's end, no work of the loop */
+		e->iter_start_ns = l->in_wait ? 0 : l->exit_ts;
 		cw_submit(e);
 	}
 	bpf_map_delete_elem(&loop_threads, &tid);

@@ -15,9 +15,9 @@ libiberty-dev libncurses-dev pkg-config systemtap-sdt-dev make gcc"
 # tests: harness header (linux-source), report tools, terminal driver for TUI tests, and
 # glibc's debug symbols: the host's stacks name glibc's internals (start_thread...),
 # the QEMU guests' do not, so the stack tests see both; strace, run under concwatch;
-# redis-server, a real event loop (selftests/live/test_servers.c)
+# redis-server and nodejs, real event loops (selftests/live/test_servers.c)
 TEST_PKGS="linux-source-6.1 xz-utils tmux jq libc6-dbg golang-go graphviz memcached redis-server
-libmemcached-tools strace"
+nodejs libmemcached-tools strace"
 # QEMU test bed and kernel module builds: Debian's 6.1 and 6.12 kernels with headers
 VM_PKGS="linux-image-amd64 linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
 qemu-system-x86 busybox-static cpio"

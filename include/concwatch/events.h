@@ -593,6 +593,9 @@ struct cw_ev_loop_stats {
 	__u8 in_wait;		/* in a wait now */
 	__u8 pad[3];
 	__u32 busy_hist[CW_HIST_BUCKETS];
+	/* appended (2026-12-07; the minimum size stays 208, an older source's record reads
+	 * 0 here): the iteration going on, its wait's return; 0 in a wait */
+	__u64 iter_start_ns;
 };
 
 /*
@@ -778,7 +781,9 @@ CW_SIZE_ASSERT(cw_ev_module, 88);
 CW_SIZE_ASSERT(cw_ev_cost, 128);
 CW_SIZE_ASSERT(cw_ev_thread_state, 48);
 CW_SIZE_ASSERT(cw_ev_loop_stall, 56);
-CW_SIZE_ASSERT(cw_ev_loop_stats, 208);
+CW_SIZE_ASSERT(cw_ev_loop_stats, 216);
+CW_SIZE_ASSERT(cw_ev_loop_block, 80);
+CW_SIZE_ASSERT(cw_ev_loop_sample, 48);
 
 /* The CW_HIST_BUCKETS bucket of a value in ns. */
 static inline __u32 cw_hist_bucket(__u64 ns)

@@ -14,6 +14,10 @@
  * A PING after each command makes sure its loop went back to its wait and came out again
  * before the trace stops. Skipped (with the reason) where redis-server is not installed:
  * scripts/deps.sh installs it for make check.
+ *
+ * And Node.js (selftests/workloads/wl_evloop.js): synchronous JavaScript in a timer's
+ * callback stalls libuv's loop, and the stall's samples name the function, JIT-compiled,
+ * from V8's perf map (--perf-basic-prof).
  */
 #include <limits.h>
 #include <signal.h>
@@ -226,6 +230,108 @@ TEST(redis_debug_populate_stalls_its_loop)
 	of_main(&r, CW_FINDING_BLOCKING_IN_EVENT_LOOP, &n);
 	EXPECT_EQ(0, n);
 	redis_fini(&r);
+}
+
+#define NODE "/usr/bin/node"
+
+/*
+ * Node.js: wl_evloop.js's timer callback runs blockTheLoop(), 300 ms of synchronous
+ * JavaScript, under --perf-basic-prof. The stall of the main thread (libuv's loop), on a
+ * CPU, most of its samples in blockTheLoop(), named from V8's perf map: JIT-compiled code
+ * in anonymous memory, unwound by its frame pointers into node's own frames.
+ */
+TEST(node_sync_function_stalls_its_loop)
+{
+	const char *why = cw_live_skip_reason();
+	struct cw_source_opts opts = {};
+	struct cw_session *sess = NULL;
+	char js[PATH_MAX], map[64], err[256] = "";
+	const struct cw_finding *f = NULL;
+	struct cw_symbols *sym;
+	struct cw_engine *eng;
+	struct cw_findings *fs;
+	struct cw_drain dr;
+	struct cw_wl wl;
+	__u64 slow_ns;
+	size_t in = 0, named = 0;
+	pid_t pid;
+
+	if (access(NODE, X_OK))
+		why = "node is not installed (scripts/deps.sh installs it)";
+	if (why)
+		SKIP(return, "%s", why);
+	cw_workload_path("wl_evloop.js", js, sizeof(js));
+	ASSERT_EQ(0, cw_wl__start_cmd(&wl, (const char *const[]){ NODE, "--perf-basic-prof", js,
+								   "300", NULL }, -1));
+	pid = cw_field(wl.ready, "pid");
+	ASSERT_EQ(pid, cw_field(wl.ready, "loop"));
+	eng = cw_engine__new();
+	ASSERT_NE(NULL, eng);
+	opts.pid = pid;
+	ASSERT_EQ(0, cw_trace__open(&opts, cw_engine__feed, eng, &sess, err, sizeof(err)))
+		TH_LOG("%s", err);
+	ASSERT_EQ(0, cw_drain__start(&dr, sess));
+	ASSERT_EQ(0, cw_wl__go(&wl));
+	slow_ns = cw_field(wl.done, "slow_ns");
+	ASSERT_EQ(CW_SESSION_STOPPED, cw_drain__stop(&dr));
+	ASSERT_EQ(0, cw_session__finish(sess));
+	cw_session__free(sess);
+	/* node writes its perf map as it compiles, and has it all once it exits */
+	EXPECT_EQ(0, cw_wl__stop(&wl));
+	snprintf(map, sizeof(map), "/tmp/perf-%d.map", pid);
+	ASSERT_EQ(0, access(map, R_OK));
+	ASSERT_EQ(0, cw_findings__new(eng, &fs));
+	ASSERT_EQ(0, cw_symbols__new(eng, NULL, &sym));
+
+	for (size_t i = 0; i < cw_findings__nr(fs); i++) {
+		const struct cw_finding *g = cw_findings__get(fs, i);
+
+		if (g->kind == CW_FINDING_EVENT_LOOP_STALL && g->threads[0].tid == (__u32)pid) {
+			EXPECT_EQ(NULL, f);
+			f = g;
+		}
+	}
+	ASSERT_NE(NULL, f);
+	TH_LOG("stall %llu ns, %llu on a CPU, %zu samples; the callback measured %llu ns",
+	       (unsigned long long)f->loop.duration_ns, (unsigned long long)f->loop.oncpu_ns,
+	       f->nr_stacks, (unsigned long long)slow_ns);
+	EXPECT_LE(slow_ns, f->loop.duration_ns);
+	EXPECT_LE(f->loop.duration_ns * 9 / 10, f->loop.oncpu_ns);
+	EXPECT_LE((f->loop.duration_ns - 50 * MS) / (20 * MS) / 4, f->nr_stacks);
+	for (size_t i = 0; i < f->nr_stacks; i++) {
+		const struct cw_stack *st = cw_engine__find_stack(eng, f->stacks[i].pid,
+								  CW_STACK_USER, f->stacks[i].id);
+		struct cw_ustack u;
+		int jit = 0, node = 0;
+
+		if (!st || cw_symbols__resolve(sym, st, &u))
+			continue;
+		for (size_t j = 0; j < u.nr; j++) {
+			const struct cw_frame *fr = &u.frames[j];
+
+			/* V8 names it "JS:*blockTheLoop /path/wl_evloop.js:20" or so */
+			if (fr->func && strstr(fr->func, "blockTheLoop") && fr->module &&
+			    !strcmp(fr->module, map))
+				jit = 1;
+			/* and the walk went on through V8 into node's own code */
+			if (jit && fr->func && strstr(fr->func, "node::"))
+				node = 1;
+		}
+		in += jit;
+		named += node;
+		if (!jit && i < 3)
+			for (size_t j = 0; j < u.nr && j < 12; j++)
+				TH_LOG("sample %zu #%zu %s [%s]", i, j, u.frames[j].func ?: "?",
+				       u.frames[j].module ?: "?");
+		cw_ustack__fini(&u);
+	}
+	TH_LOG("%zu of %zu samples in blockTheLoop(), %zu of them unwound into node::",
+	       in, f->nr_stacks, named);
+	EXPECT_LT(f->nr_stacks / 2, in);
+	EXPECT_LT(in / 2, named);
+	cw_symbols__free(sym);
+	cw_findings__free(fs);
+	cw_engine__free(eng);
 }
 
 TEST_HARNESS_MAIN

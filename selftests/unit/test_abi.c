@@ -178,8 +178,10 @@ TEST(loop_record_layout)
 	ASSERT_EQ(40, offsetof(struct cw_ev_loop_stall, oncpu_ns));
 	ASSERT_EQ(48, offsetof(struct cw_ev_loop_stall, wait_nr));
 	ASSERT_EQ(52, offsetof(struct cw_ev_loop_stall, flags));
-	ASSERT_EQ(208, sizeof(struct cw_ev_loop_stats));
+	ASSERT_EQ(216, sizeof(struct cw_ev_loop_stats));
+	/* iter_start_ns appended: an older source's 208 bytes are still a record */
 	ASSERT_EQ(208, cw_record__min_size(CW_EV_LOOP_STATS));
+	ASSERT_EQ(208, offsetof(struct cw_ev_loop_stats, iter_start_ns));
 	ASSERT_EQ(24, offsetof(struct cw_ev_loop_stats, waits));
 	ASSERT_EQ(64, offsetof(struct cw_ev_loop_stats, stalls));
 	ASSERT_EQ(72, offsetof(struct cw_ev_loop_stats, wait_nr));

@@ -331,6 +331,46 @@ TEST(blocks_by_cause)
 }
 
 /*
+ * A loop thread that exits in the middle of an iteration (its final figures: in no wait,
+ * the iteration begun at 1000 ms) was shutting down: its blocks there (joining its
+ * workers at 1010 ms) are none; one in an earlier iteration is. A thread still alive
+ * keeps them all.
+ */
+TEST(exit_iteration_blocks_are_none)
+{
+	struct cw_ev_loop_block b1 = block(100 * MS, 20 * MS, 90 * MS, CW_OFFCPU_FUTEX, 202,
+					   0x2000, 0xc1, 0);
+	struct cw_ev_loop_block b2 = block(1010 * MS, 30 * MS, 1000 * MS, CW_OFFCPU_FUTEX, 202,
+					   0x2000, 0xc2, 0);
+	struct cw_ev_loop_stats st = stats(1050 * MS, 101);
+	struct cw_ev_exit x = synth_exit(1060 * MS, PID, LOOP);
+	struct cw_engine *eng;
+	const struct cw_finding *f;
+	struct cw_findings *fs;
+
+	st.iter_start_ns = 1000 * MS;
+	for (int exits = 0; exits < 2; exits++) {
+		eng = cw_engine__new();
+		ASSERT_NE(NULL, eng);
+		feed(_metadata, eng, &b1);
+		feed(_metadata, eng, &b2);
+		feed(_metadata, eng, &st);
+		if (exits)
+			feed(_metadata, eng, &x);
+		EXPECT_EQ(1000 * MS, cw_evloop__exit_iteration(cw_evloop__find(
+						 cw_engine__evloop(eng), PID, LOOP)));
+		ASSERT_EQ(0, cw_findings__new(eng, &fs));
+		f = nth_of(fs, CW_FINDING_BLOCKING_IN_EVENT_LOOP, 0);
+		ASSERT_NE(NULL, f);
+		EXPECT_EQ(exits ? 1 : 2, f->block.count);
+		EXPECT_EQ(exits ? 20 * MS : 50 * MS, f->block.total_ns);
+		EXPECT_EQ(exits ? 0xc1 : 0xc2, f->stacks[0].id);
+		cw_findings__free(fs);
+		cw_engine__free(eng);
+	}
+}
+
+/*
  * Samples: those of iterations that became stalls are the stall finding's stacks, in the
  * order taken (the one going on at the end included); those of a long iteration that was
  * no stall in the end, and of a stall under the threshold, are not.

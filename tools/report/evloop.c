@@ -238,8 +238,9 @@ static void text_samples(const struct cw_render *r, const struct cw_finding *f)
 			     "where it entered)", (unsigned long long)l->kernel_samples);
 	hot = hot_function(r->sym, f, &hot_count);
 	if (hot)
-		fprintf(out, "; %zu of %zu under %s()", hot_count,
-			f->nr_stacks < HOT_SAMPLES ? f->nr_stacks : HOT_SAMPLES, hot);
+		fprintf(out, "; %zu of %zu under %s%s", hot_count,
+			f->nr_stacks < HOT_SAMPLES ? f->nr_stacks : HOT_SAMPLES, hot,
+			strchr(hot, ' ') ? "" : "()");	/* a JIT name says what it is */
 	free(hot);
 	fprintf(out, ". By call path:\n");
 	for (size_t i = 0; i < n && i < STALL_PATHS; i++) {

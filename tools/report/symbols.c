@@ -52,6 +52,24 @@ void cw_symbols__free(struct cw_symbols *sym)
  * module went in: after a failure the next call builds it again, never reusing one that
  * lacks modules (its stacks would lose their names silently).
  */
+/*
+ * Names for pid's JIT-compiled code, when its runtime wrote a perf map (node
+ * --perf-basic-prof, a JVM perf map agent): /tmp/perf-PID.map in the process's mount
+ * namespace while it lives, else here, as perf looks for it. None is no error: its
+ * frames stay unnamed, and the stack's end says how to get names.
+ */
+static void load_perf_map(struct cw_unwinder *u, __u32 pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/root/tmp/perf-%u.map", pid, pid);
+	if (!access(path, R_OK) && !cw_unwinder__load_perf_map(u, path))
+		return;
+	snprintf(path, sizeof(path), "/tmp/perf-%u.map", pid);
+	if (!access(path, R_OK))
+		cw_unwinder__load_perf_map(u, path);
+}
+
 static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder **out)
 {
 	struct cw_unwinder_opts uo = { .debuginfo_path = sym->opts.debuginfo_path };
@@ -102,6 +120,8 @@ static int proc_unwinder(struct cw_symbols *sym, __u32 pid, struct cw_unwinder *
 		err = cw_unwinder__add_module(u, mi);
 	}
 	free(mi);
+	if (!err)
+		load_perf_map(u, pid);
 	if (err)
 		goto cleanup;
 	p = cw_grow(sym->procs, &sym->cap_procs, sym->nr_procs + 1, sizeof(*p));

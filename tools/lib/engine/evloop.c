@@ -117,41 +117,75 @@ static int block_by_addr(__u8 reason)
 
 static int block_fed(struct cw_evloop_thread *t, const struct cw_ev_loop_block *e)
 {
-	struct cw_evloop_block *b = NULL, *v;
-	size_t i;
+	struct cw_evloop_block_rec *v;
 
-	for (i = 0; i < t->nr_blocks; i++) {
-		b = &t->blocks[i];
-		if (b->reason == e->reason &&
-		    (block_by_addr(e->reason) ? b->addr == e->addr : b->nr == e->nr))
-			break;
+	if (t->nr_blocks >= CW_EVLOOP_MAX_BLOCKS) {
+		t->dropped++;
+		return 0;
 	}
-	if (i == t->nr_blocks) {
-		if (t->nr_blocks >= CW_EVLOOP_MAX_CAUSES) {
-			t->dropped++;
-			return 0;
-		}
-		v = cw_grow(t->blocks, &t->cap_blocks, t->nr_blocks + 1, sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		t->blocks = v;
-		b = &v[t->nr_blocks++];
-		memset(b, 0, sizeof(*b));
-		b->reason = e->reason;
-		b->addr = block_by_addr(e->reason) ? e->addr : 0;
-		b->nr = e->nr;
-	}
-	b->count++;
-	b->total_ns += e->duration_ns;
-	if (e->duration_ns > b->max_ns) {
-		b->max_ns = e->duration_ns;
-		b->longest_start_ns = e->start_ns;
-		b->longest_iter_ns = e->iter_start_ns;
-		b->stack_id = e->stack_id;
-		b->owner_tid = e->owner_tid;
-		b->nr = e->nr;
-	}
+	v = cw_grow(t->blocks, &t->cap_blocks, t->nr_blocks + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->blocks = v;
+	v[t->nr_blocks++] = (struct cw_evloop_block_rec){
+		.start_ns = e->start_ns, .duration_ns = e->duration_ns,
+		.iter_start_ns = e->iter_start_ns, .addr = e->addr, .stack_id = e->stack_id,
+		.nr = e->nr, .owner_tid = e->owner_tid, .reason = e->reason,
+	};
 	return 0;
+}
+
+int cw_evloop__causes(const struct cw_evloop_thread *t, __u64 not_iter,
+		      struct cw_evloop_block **out, size_t *nr)
+{
+	struct cw_evloop_block *v = NULL, *b;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	*nr = 0;
+	for (size_t i = 0; i < t->nr_blocks; i++) {
+		const struct cw_evloop_block_rec *e = &t->blocks[i];
+		size_t j;
+
+		if (not_iter && e->iter_start_ns == not_iter)
+			continue;
+		for (j = 0; j < n; j++)
+			if (v[j].reason == e->reason &&
+			    (block_by_addr(e->reason) ? v[j].addr == e->addr : v[j].nr == e->nr))
+				break;
+		if (j == n) {
+			b = cw_grow(v, &cap, n + 1, sizeof(*v));
+			if (!b) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = b;
+			memset(&v[n], 0, sizeof(v[n]));
+			v[n].reason = e->reason;
+			v[n].addr = block_by_addr(e->reason) ? e->addr : 0;
+			v[n].nr = e->nr;
+			n++;
+		}
+		b = &v[j];
+		b->count++;
+		b->total_ns += e->duration_ns;
+		if (e->duration_ns > b->max_ns) {
+			b->max_ns = e->duration_ns;
+			b->longest_start_ns = e->start_ns;
+			b->longest_iter_ns = e->iter_start_ns;
+			b->stack_id = e->stack_id;
+			b->owner_tid = e->owner_tid;
+			b->nr = e->nr;
+		}
+	}
+	*out = v;
+	*nr = n;
+	return 0;
+}
+
+__u64 cw_evloop__exit_iteration(const struct cw_evloop_thread *t)
+{
+	return t->has_stats && !t->stats.in_wait ? t->stats.iter_start_ns : 0;
 }
 
 static int sample_fed(struct cw_evloop_thread *t, const struct cw_ev_loop_sample *e)
@@ -219,7 +253,9 @@ int cw_evloop__feed(struct cw_evloop *ev, const struct cw_hdr *h)
 	if (h->type == CW_EV_LOOP_STATS) {
 		/* cumulative: the newest says everything */
 		if (!t->has_stats || h->ts_ns >= t->stats.hdr.ts_ns) {
-			memcpy(&t->stats, h, sizeof(t->stats));
+			/* an older source's record ends before the appended fields: 0 */
+			memset(&t->stats, 0, sizeof(t->stats));
+			memcpy(&t->stats, h, h->size < sizeof(t->stats) ? h->size : sizeof(t->stats));
 			t->has_stats = 1;
 		}
 		return 0;

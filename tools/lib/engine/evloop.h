@@ -43,6 +43,14 @@ struct cw_evloop_block {
 	__u32 owner_tid;	/* the longest's lock holder, 0: not known */
 };
 
+/* One block of a loop thread inside an iteration (CW_EV_LOOP_BLOCK), as it came. */
+struct cw_evloop_block_rec {
+	__u64 start_ns, duration_ns, iter_start_ns;
+	__u64 addr, stack_id;
+	__u32 nr, owner_tid;
+	__u8 reason;
+};
+
 /* A sample of a long iteration (CW_EV_LOOP_SAMPLE). */
 struct cw_evloop_sample {
 	__u64 iter_start_ns;
@@ -51,7 +59,7 @@ struct cw_evloop_sample {
 };
 
 /* Bounds per loop thread: past them, blocks and samples are counted as dropped. */
-#define CW_EVLOOP_MAX_CAUSES 256
+#define CW_EVLOOP_MAX_BLOCKS 65536
 #define CW_EVLOOP_MAX_SAMPLES 65536
 #define CW_EVLOOP_MAX_STALLS 65536
 
@@ -67,7 +75,7 @@ struct cw_evloop_thread {
 	__u64 ended_start;		/* the start of the latest ended one */
 	__u64 *stall_starts;		/* every stall's start (ended or going on), ascending */
 	size_t nr_stall_starts, cap_stall_starts;
-	struct cw_evloop_block *blocks;	/* by cause, in the order first seen */
+	struct cw_evloop_block_rec *blocks;	/* in the order they came */
 	size_t nr_blocks, cap_blocks;
 	struct cw_evloop_sample *samples;	/* in the order they came */
 	size_t nr_samples, cap_samples;
@@ -89,6 +97,18 @@ void cw_evloop__set_block_threshold(struct cw_evloop *ev, __u64 ns);
 __u64 cw_evloop__block_threshold(const struct cw_evloop *ev);
 /* Whether thread t's iteration that began at iter_start_ns was a stall (ended or going on). */
 int cw_evloop__is_stall(const struct cw_evloop_thread *t, __u64 iter_start_ns);
+/*
+ * t's blocks summed by cause, in the order each cause was first seen, but those of the
+ * iteration that began at not_iter (0: none). *out is malloc'ed (NULL when none).
+ * 0 or -ENOMEM.
+ */
+int cw_evloop__causes(const struct cw_evloop_thread *t, __u64 not_iter,
+		      struct cw_evloop_block **out, size_t *nr);
+/*
+ * The iteration thread t exited in, its loop's end (0: none, or not known): the latest
+ * figures, the exit's, say it was in no wait.
+ */
+__u64 cw_evloop__exit_iteration(const struct cw_evloop_thread *t);
 
 /* The loop threads, in the order they were first seen. */
 size_t cw_evloop__nr(const struct cw_evloop *ev);

@@ -538,6 +538,18 @@ static int livelock_find(const struct find_in *in, struct cw_findings *fs)
 /* --- event_loop_stall ---------------------------------------------------------------- */
 
 /*
+ * The iteration a loop thread that exited was in when it exited: its loop's end
+ * (shutdown), whose time is no stall and whose blocks (joining its workers, flushing)
+ * are none of its loop's work. 0: none.
+ */
+static __u64 exit_iteration(const struct cw_engine *eng, const struct cw_evloop_thread *t)
+{
+	const struct cw_thread *th = cw_engine__find_thread(eng, t->pid, t->tid);
+
+	return th && th->exited ? cw_evloop__exit_iteration(t) : 0;
+}
+
+/*
  * The samples of t's stalls into f's stacks, but those of the iteration that began at
  * not_start (a thread's last, at its exit: no stall), 0: none.
  */
@@ -608,7 +620,8 @@ static int loop_stall_find(const struct find_in *in, struct cw_findings *fs)
 		l->oncpu_known = longest.oncpu_known;
 		l->ongoing = longest.ongoing;
 		l->wait_nr = longest.wait_nr;
-		if (stall_samples(t, ongoing.duration_ns ? 0 : t->ongoing.start_ns, f))
+		if (stall_samples(t, ongoing.duration_ns ? 0 : exit_iteration(in->eng, t) ?:
+								 t->ongoing.start_ns, f))
 			return -ENOMEM;
 		if (t->has_stats) {
 			l->iterations = t->stats.iterations;
@@ -689,22 +702,30 @@ static int loop_block_find(const struct find_in *in, struct cw_findings *fs)
 	for (size_t i = 0; i < cw_evloop__nr(ev); i++) {
 		const struct cw_evloop_thread *t = cw_evloop__get(ev, i);
 		const struct cw_evloop_block **v;
-		int err = 0;
+		struct cw_evloop_block *c;
+		size_t n;
+		int err;
 
 		if (!t->nr_blocks)
 			continue;
-		v = malloc(t->nr_blocks * sizeof(*v));
-		if (!v)
+		err = cw_evloop__causes(t, exit_iteration(in->eng, t), &c, &n);
+		if (err)
+			return err;
+		v = malloc((n ?: 1) * sizeof(*v));
+		if (!v) {
+			free(c);
 			return -ENOMEM;
-		for (size_t j = 0; j < t->nr_blocks; j++)
-			v[j] = &t->blocks[j];
-		qsort(v, t->nr_blocks, sizeof(*v), by_block_total);
-		for (size_t j = 0; !err && j < t->nr_blocks; j++) {
+		}
+		for (size_t j = 0; j < n; j++)
+			v[j] = &c[j];
+		qsort(v, n, sizeof(*v), by_block_total);
+		for (size_t j = 0; !err && j < n; j++) {
 			struct cw_finding *f = push(fs, CW_FINDING_BLOCKING_IN_EVENT_LOOP);
 
 			err = f ? block_to_finding(in->eng, ev, t, v[j], f) : -ENOMEM;
 		}
 		free(v);
+		free(c);
 		if (err)
 			return err;
 	}

@@ -43,7 +43,7 @@ static const struct {
 	[CW_EV_COST] = { "cost", offsetof(struct cw_ev_cost, target_cpu_ns) },
 	[CW_EV_THREAD_STATE] = { "thread_state", sizeof(struct cw_ev_thread_state) },
 	[CW_EV_LOOP_STALL] = { "loop_stall", sizeof(struct cw_ev_loop_stall) },
-	[CW_EV_LOOP_STATS] = { "loop_stats", sizeof(struct cw_ev_loop_stats) },
+	[CW_EV_LOOP_STATS] = { "loop_stats", offsetof(struct cw_ev_loop_stats, iter_start_ns) },
 	[CW_EV_LOOP_BLOCK] = { "loop_block", sizeof(struct cw_ev_loop_block) },
 	[CW_EV_LOOP_SAMPLE] = { "loop_sample", sizeof(struct cw_ev_loop_sample) },
 };

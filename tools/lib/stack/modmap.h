@@ -30,6 +30,18 @@ struct cw_umod {
 	const char *missing;	/* why, when dm is NULL (interned) */
 };
 
+/*
+ * A function of JIT-compiled code, from the runtime's perf map (perf's convention:
+ * /tmp/perf-PID.map, a line "START SIZE name" per function, in hex, written by Node.js
+ * with --perf-basic-prof or a JVM perf map agent). Code in anonymous memory, which no
+ * module covers: named from here, and unwound by its frame pointers (V8 keeps them).
+ */
+struct cw_jitsym {
+	__u64 start, end;
+	char *name;
+	size_t line;		/* its line in the map: a later one wins (code moved) */
+};
+
 struct cw_modmap {
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks;
@@ -46,6 +58,9 @@ struct cw_modmap {
 	 * of addresses, symbol indexes) is stale when the generation it was made at differs.
 	 */
 	unsigned long gen;
+	struct cw_jitsym *jit;	/* the perf map's functions, by start */
+	size_t nr_jit, cap_jit;
+	const char *jit_path;	/* the perf map loaded (interned), NULL: none */
 };
 
 /* 0 or -ENOMEM. debuginfo_path NULL: elfutils' default. */
@@ -58,6 +73,10 @@ int cw_modmap__add(struct cw_modmap *mm, const struct cw_module_info *m);
 int cw_modmap__sync(struct cw_modmap *mm);
 /* The mapping containing addr, NULL when none. */
 struct cw_umod *cw_modmap__find(const struct cw_modmap *mm, __u64 addr);
+/* See cw_unwinder__load_perf_map(). */
+int cw_modmap__load_jit(struct cw_modmap *mm, const char *path);
+/* The JIT-compiled function containing addr, NULL when none (or no map). */
+const struct cw_jitsym *cw_modmap__find_jit(const struct cw_modmap *mm, __u64 addr);
 /* Why the mapping containing addr cannot be used (one line), NULL when it can or none. */
 const char *cw_modmap__missing(const struct cw_modmap *mm, __u64 addr);
 /* s kept for the map's lifetime, one copy per distinct string; NULL: no memory. */

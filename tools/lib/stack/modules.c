@@ -254,7 +254,100 @@ void cw_modmap__fini(struct cw_modmap *mm)
 		free(mm->strs[i]);
 	free(mm->strs);
 	free(mm->debuginfo_path);
+	for (size_t i = 0; i < mm->nr_jit; i++)
+		free(mm->jit[i].name);
+	free(mm->jit);
 	memset(mm, 0, sizeof(*mm));
+}
+
+static int by_jit_start(const void *a, const void *b)
+{
+	const struct cw_jitsym *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Lines longer than this are no perf map's (a name is a function and its script). */
+#define JIT_LINE_MAX 4096
+
+int cw_modmap__load_jit(struct cw_modmap *mm, const char *path)
+{
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	FILE *f;
+	int fd, err = 0;
+
+	fd = cw_open_regular(path);
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "r");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		unsigned long long start, size;
+		struct cw_jitsym *v;
+		int name_at = 0;
+
+		n++;
+		if (len > JIT_LINE_MAX || sscanf(line, "%llx %llx %n", &start, &size, &name_at) < 2 ||
+		    !name_at || !size || start + size < start)
+			continue;	/* not a function line: skipped, as perf does */
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		v = cw_grow(mm->jit, &mm->cap_jit, mm->nr_jit + 1, sizeof(*v));
+		if (!v) {
+			err = -ENOMEM;
+			break;
+		}
+		mm->jit = v;
+		v[mm->nr_jit] = (struct cw_jitsym){ .start = start, .end = start + size,
+						    .name = strdup(line + name_at), .line = n };
+		if (!v[mm->nr_jit].name) {
+			err = -ENOMEM;
+			break;
+		}
+		mm->nr_jit++;
+	}
+	free(line);
+	fclose(f);
+	if (err)
+		return err;
+	qsort(mm->jit, mm->nr_jit, sizeof(*mm->jit), by_jit_start);
+	mm->jit_path = cw_modmap__intern(mm, path);
+	mm->gen++;
+	return mm->jit_path ? 0 : -ENOMEM;
+}
+
+/* Functions looked at before addr's: code replaced since overlaps a little, not more. */
+#define JIT_BACK 64
+
+const struct cw_jitsym *cw_modmap__find_jit(const struct cw_modmap *mm, __u64 addr)
+{
+	const struct cw_jitsym *best = NULL;
+	size_t lo = 0, hi = mm->nr_jit;
+
+	/* the first function starting past addr; those before it may contain it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mm->jit[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo, k = 0; i-- > 0 && k < JIT_BACK; k++) {
+		const struct cw_jitsym *j = &mm->jit[i];
+
+		if (addr < j->end && (!best || j->line > best->line))
+			best = j;
+	}
+	return best;
 }
 
 struct cw_umod *cw_modmap__find(const struct cw_modmap *mm, __u64 addr)

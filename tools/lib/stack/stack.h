@@ -121,6 +121,15 @@ int cw_unwinder__add_module(struct cw_unwinder *u, const struct cw_module_info *
 const char *cw_unwinder__missing(struct cw_unwinder *u, __u64 addr);
 
 /*
+ * Name JIT-compiled code from the runtime's perf map at path (/tmp/perf-PID.map, as perf
+ * reads it: "START SIZE name" lines in hex; a later line wins over an earlier one at the
+ * same code). A frame in such code gets its function from the map and path for its
+ * module, and unwinding goes on past it by frame pointers. Load it before unwinding.
+ * 0, or -errno (-ENOENT: no such map).
+ */
+int cw_unwinder__load_perf_map(struct cw_unwinder *u, const char *path);
+
+/*
  * Unwind a captured stack: regs at the probe and the copy of [regs->sp, regs->sp + len)
  * with DWARF CFI, then symbolize every frame, inlined functions expanded. *out is
  * overwritten (cw_ustack__fini() it after use). Where the walk ended is a result, not

@@ -302,6 +302,16 @@ cleanup:
 	return err;
 }
 
+/*
+ * Whether an address outside every module could be code at all: above the lowest a
+ * process may map (mmap_min_addr, 64 KiB by default) and in the user half. A corrupt
+ * return address (0x10) is not.
+ */
+static bool maybe_code(__u64 addr)
+{
+	return addr >= 0x10000 && addr < 0x800000000000ULL;
+}
+
 /* Resolve one lookup address (a pc, or a return address - 1) into e. */
 static int resolve(struct cw_symbolizer *sz, __u64 key, struct cw_syment *e)
 {
@@ -316,7 +326,17 @@ static int resolve(struct cw_symbolizer *sz, __u64 key, struct cw_syment *e)
 
 	e->key = key;
 	e->module = um ? um->path : NULL;
-	if (!um || !um->dm)
+	if (!um) {
+		const struct cw_jitsym *j = cw_modmap__find_jit(sz->mm, key);
+
+		if (!j)
+			return add_line(e, &cap, NULL, 0, NULL, 0, 0);
+		/* JIT-compiled: the runtime's name for it, the perf map for its module */
+		e->module = sz->mm->jit_path;
+		func = strdup(j->name);
+		return func ? add_line(e, &cap, func, j->start, NULL, 0, 0) : -ENOMEM;
+	}
+	if (!um->dm)
 		return add_line(e, &cap, NULL, 0, NULL, 0, 0);
 	err = find_function(sz, um->dm, key, &name, &func_start);
 	if (err)
@@ -464,9 +484,11 @@ static void explain(struct cw_symbolizer *sz, const struct cw_walk *w, struct cw
 	out->end = CW_STACK_END_LOST;
 	switch (w->reason) {
 	case CW_WALK_UNMAPPED:
-		snprintf(out->why, sizeof(out->why), "0x%llx is in no executable mapping%s%s", addr,
-			 last ? ", caller of " : "",
-			 last ? label(out, last - 1, a, sizeof(a)) : "");
+		snprintf(out->why, sizeof(out->why), "0x%llx is in no executable mapping%s%s%s",
+			 addr, last ? ", caller of " : "", last ? label(out, last - 1, a, sizeof(a)) : "",
+			 sz->mm->jit_path || !maybe_code(addr) ? "" :
+			 " (JIT-compiled code? a runtime that writes /tmp/perf-PID.map, as node "
+			 "--perf-basic-prof or a JVM perf map agent does, gets it named)");
 		break;
 	case CW_WALK_MISSING:
 		missing = cw_modmap__missing(sz->mm, last ? addr - 1 : addr);

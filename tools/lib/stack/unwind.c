@@ -123,6 +123,15 @@ static int walk_frame(Dwfl_Frame *state, void *arg)
 	 * without them does not keep: say where the trail ends instead.
 	 */
 	um = cw_modmap__find(w->mm, first ? pc : pc - 1);
+	/*
+	 * JIT-compiled code the runtime's perf map names: libdwfl finds no CFI for it and
+	 * goes on by its frame pointer (its x86-64 backend's fallback), which V8 keeps.
+	 */
+	if (!um && cw_modmap__find_jit(w->mm, first ? pc : pc - 1)) {
+		if (push_pc(wk, pc, sp, first))
+			return walk_stop(wk, CW_WALK_ERROR, pc, strerror(ENOMEM));
+		return DWARF_CB_OK;
+	}
 	if (!um || !um->dm) {
 		if (push_pc(wk, pc, sp, first))
 			return walk_stop(wk, CW_WALK_ERROR, pc, strerror(ENOMEM));

@@ -64,6 +64,13 @@ const char *cw_unwinder__missing(struct cw_unwinder *u, __u64 addr)
 	return u ? cw_modmap__missing(&u->mm, addr) : NULL;
 }
 
+int cw_unwinder__load_perf_map(struct cw_unwinder *u, const char *path)
+{
+	if (!u || !path)
+		return -EINVAL;
+	return cw_modmap__load_jit(&u->mm, path);
+}
+
 int cw_unwinder__unwind(struct cw_unwinder *u, const struct cw_regs *regs, const void *stack,
 			size_t len, struct cw_ustack *out)
 {

@@ -51,6 +51,7 @@ static void stats_record(struct cw_ev_loop_stats *e, __u32 tid, const struct cw_
 	e->wait_nr = v->wait_nr;
 	e->in_wait = v->in_wait;
 	memcpy(e->busy_hist, v->busy_hist, sizeof(e->busy_hist));
+	e->iter_start_ns = v->in_wait ? 0 : v->exit_ts;
 }
 
 static int loop_read(struct bpf_source *s, const void *key, const void *val, void *ctx)
