@@ -3,8 +3,8 @@
  * Event loops, from their waits: the syscall tracepoints of epoll_wait(2),
  * epoll_pwait(2), epoll_pwait2(2), poll(2), ppoll(2), select(2), pselect6(2) and
  * io_uring_enter(2) (a wait when it asks for completions: IORING_ENTER_GETEVENTS and
- * min_complete), whatever the runtime that calls them (libuv, libevent, asyncio, Tokio,
- * a hand-written loop). Per thread, in loop_threads (cw_maps.h): the wait in progress,
+ * min_complete; no call with a zero timeout, which only looks), whatever the runtime
+ * that calls them (libuv, libevent, asyncio, Tokio, a hand-written loop). Per thread, in loop_threads (cw_maps.h): the wait in progress,
  * and the iterations between a wait's return and the next wait's entry, counted, timed
  * and put in a log2 histogram. An iteration of at least stall_threshold_ns is a stall:
  * a CW_EV_LOOP_STALL record at the next wait's entry, with the thread's time on a CPU
@@ -352,10 +352,33 @@ static __always_inline void loop_thread_exit(__u32 tid)
 	bpf_map_delete_elem(&loop_threads, &tid);
 }
 
-#define CW_LOOP_WAIT(name, nr)                                                          \
+/*
+ * A call with a zero timeout only looks: it never waits, and a loop makes such calls in
+ * the middle of its work (libuv with callbacks pending, Go's scheduler between
+ * goroutines). It neither ends an iteration nor begins one. The timeout is an int of
+ * milliseconds (poll, epoll_wait, epoll_pwait), or a pointer to two longs, seconds and
+ * nano- or microseconds (ppoll, epoll_pwait2, pselect6, select), NULL for no limit.
+ */
+static __always_inline int loop_looks_only_ms(long timeout_ms)
+{
+	return (int)timeout_ms == 0;
+}
+
+static __always_inline int loop_looks_only_ts(const void *ts)
+{
+	long v[2];
+
+	if (!ts || bpf_probe_read_user(v, sizeof(v), ts))
+		return 0;
+	return !v[0] && !v[1];
+}
+
+#define CW_LOOP_WAIT(name, nr, looks_only)                                              \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                    \
 	int tracepoint__syscalls__sys_enter_##name(struct trace_event_raw_sys_enter *ctx) \
 	{                                                                               \
+		if (looks_only)                                                         \
+			return 0;                                                       \
 		return loop_enter(nr);                                                  \
 	}                                                                               \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                     \
@@ -364,13 +387,17 @@ static __always_inline void loop_thread_exit(__u32 tid)
 		return loop_exit();                                                     \
 	}
 
-CW_LOOP_WAIT(epoll_wait, CW_NR_EPOLL_WAIT)
-CW_LOOP_WAIT(epoll_pwait, CW_NR_EPOLL_PWAIT)
-CW_LOOP_WAIT(epoll_pwait2, CW_NR_EPOLL_PWAIT2)
-CW_LOOP_WAIT(poll, CW_NR_POLL)
-CW_LOOP_WAIT(ppoll, CW_NR_PPOLL)
-CW_LOOP_WAIT(select, CW_NR_SELECT)
-CW_LOOP_WAIT(pselect6, CW_NR_PSELECT6)
+/* epoll_wait(epfd, events, maxevents, timeout), epoll_pwait(..., timeout, sigmask, size) */
+CW_LOOP_WAIT(epoll_wait, CW_NR_EPOLL_WAIT, loop_looks_only_ms(ctx->args[3]))
+CW_LOOP_WAIT(epoll_pwait, CW_NR_EPOLL_PWAIT, loop_looks_only_ms(ctx->args[3]))
+/* epoll_pwait2(epfd, events, maxevents, const struct __kernel_timespec *timeout, ...) */
+CW_LOOP_WAIT(epoll_pwait2, CW_NR_EPOLL_PWAIT2, loop_looks_only_ts((void *)ctx->args[3]))
+/* poll(fds, nfds, timeout), ppoll(fds, nfds, tsp, sigmask, size) */
+CW_LOOP_WAIT(poll, CW_NR_POLL, loop_looks_only_ms(ctx->args[2]))
+CW_LOOP_WAIT(ppoll, CW_NR_PPOLL, loop_looks_only_ts((void *)ctx->args[2]))
+/* select(n, in, out, ex, struct timeval *tvp), pselect6(n, in, out, ex, tsp, sig) */
+CW_LOOP_WAIT(select, CW_NR_SELECT, loop_looks_only_ts((void *)ctx->args[4]))
+CW_LOOP_WAIT(pselect6, CW_NR_PSELECT6, loop_looks_only_ts((void *)ctx->args[4]))
 
 /* io_uring_enter(fd, to_submit, min_complete, flags, argp, argsz): a wait when it asks for
  * completions; a submission alone is the loop's work */

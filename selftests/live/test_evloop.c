@@ -18,7 +18,8 @@
  * worker's lock, named, with its holder and locked_request() in the stack (lock); the
  * sleep's clock_nanosleep() under usleep() (sleep, under the default thresholds: a block
  * of 10 ms is one, a stall of 100 ms is not). The burn's stall has its samples, most of
- * them in burn_request().
+ * them in burn_request(). A burn that looks at its epoll set with a zero timeout between
+ * slices (peek) is one stall all the same: such calls never wait.
  *
  * And through the command line: `record --stall-threshold 20ms -- wl_evloop sleep`, then
  * `report` of the recording names the stall of the loop thread under 20 ms, and none
@@ -259,6 +260,30 @@ TEST(cpu_bound_callback_stalls_the_loop)
 	}
 	/* it ran: blocked nowhere */
 	EXPECT_EQ(0, of_kind(&r, CW_FINDING_BLOCKING_IN_EVENT_LOOP));
+	run_fini(&r);
+}
+
+/*
+ * Looking at its epoll set with a zero timeout while it burns (as libuv does with
+ * callbacks pending) never waits: the 300 ms are still one iteration, one stall, not
+ * thousands of short ones.
+ */
+TEST(zero_timeout_polls_are_no_waits)
+{
+	const char *why = cw_live_skip_reason();
+	const struct cw_finding *f;
+	struct run r = {};
+
+	if (why)
+		SKIP(return, "%s", why);
+	trace(_metadata, &r, "peek", 0);
+	loop_of(_metadata, &r);
+	f = the_stall(_metadata, &r);
+	if (f) {
+		expect_covers(_metadata, &f->loop, r.slow_ns);
+		EXPECT_LE(f->loop.duration_ns * 9 / 10, f->loop.oncpu_ns);
+		expect_samples_in(_metadata, &r, f, "peeking_request");
+	}
 	run_fini(&r);
 }
 

@@ -9,6 +9,7 @@
  * <- ns::Klass::method(int) <- stackfix_main <- _start; stackfix.c marks each frame's
  * line with "@frame NAME". Two builds: a static PIE and a static ET_EXEC.
  */
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -789,6 +790,66 @@ TEST(own_process)
 
 	EXPECT_EQ(-ESRCH, cw_modules__read(INT_MAX, &mods, &nr));
 	EXPECT_EQ(-ESRCH, cw_unwind_process(INT_MAX, NULL, no_stack, NULL));
+}
+
+/*
+ * The vDSO has no file: its mapping is a module all the same ([vdso], with the image's
+ * build-id), and a pc in it is named from this kernel's image: clock_gettime's, found by
+ * the dynamic linker, which has the vDSO as linux-vdso.so.1.
+ */
+TEST(vdso)
+{
+	const struct cw_module_info *vdso = NULL;
+	struct cw_module_info *mods = NULL;
+	struct cw_unwinder *u;
+	struct cw_ustack s;
+	void *h, *fn;
+	size_t nr = 0;
+	__u64 ip;
+
+	h = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD);
+	ASSERT_NE(NULL, h);
+	fn = dlsym(h, "__vdso_clock_gettime");
+	ASSERT_NE(NULL, fn);
+	ip = (__u64)(unsigned long)fn;
+	ASSERT_EQ(0, cw_modules__read(getpid(), &mods, &nr));
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(mods[i].path, CW_VDSO_PATH))
+			vdso = &mods[i];
+	ASSERT_NE(NULL, vdso);
+	EXPECT_LE(vdso->start, ip);
+	EXPECT_GT(vdso->end, ip);
+	EXPECT_LT(0, vdso->build_id_len);
+	EXPECT_EQ(0, vdso->inode);
+
+	ASSERT_EQ(0, cw_unwinder__new(NULL, &u));
+	for (size_t i = 0; i < nr; i++)
+		ASSERT_EQ(0, cw_unwinder__add_module(u, &mods[i]));
+	EXPECT_EQ(NULL, cw_unwinder__missing(u, ip));
+	ASSERT_EQ(0, cw_unwinder__symbolize(u, &ip, 1, &s));
+	ASSERT_EQ(1, s.nr);
+	ASSERT_NE(NULL, s.frames[0].func);
+	/* the same code has two names, __vdso_clock_gettime and its alias clock_gettime */
+	EXPECT_NE(NULL, strstr(s.frames[0].func, "clock_gettime"));
+	EXPECT_EQ(0, s.frames[0].func_offset);
+	EXPECT_STREQ(CW_VDSO_PATH, s.frames[0].module);
+	cw_ustack__fini(&s);
+	cw_unwinder__free(u);
+
+	/* another kernel's vDSO (a recording's build-id): missing, and said why */
+	vdso = NULL;
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(mods[i].path, CW_VDSO_PATH)) {
+			mods[i].build_id[0] ^= 0xff;
+			vdso = &mods[i];
+		}
+	ASSERT_EQ(0, cw_unwinder__new(NULL, &u));
+	ASSERT_EQ(0, cw_unwinder__add_module(u, vdso));
+	ASSERT_NE(NULL, cw_unwinder__missing(u, ip));
+	EXPECT_NE(NULL, strstr(cw_unwinder__missing(u, ip), "another build-id"));
+	cw_unwinder__free(u);
+	free(mods);
+	dlclose(h);
 }
 
 /*

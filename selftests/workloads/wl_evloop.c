@@ -13,6 +13,9 @@
  *            holds; the worker waits until the loop thread really sleeps on the lock's
  *            word, holds it 200 ms more, and lets it go
  *   sleep    sleepy_request(): usleep(50 ms)
+ *   peek     peeking_request(): 300 ms of CPU as burn does, looking at the loop's epoll
+ *            set with a zero timeout between slices (as libuv does with callbacks
+ *            pending): calls that never wait, inside one iteration
  *
  * With -w it follows the handshake of wl.h:
  *
@@ -25,7 +28,7 @@
  * wait of 100 ms at a time) until the test closes its standard input. Without -w it does
  * its work at once and exits.
  *
- * Usage: wl_evloop [-w] healthy|burn|lock|sleep [REQUESTS]   (REQUESTS: 2000)
+ * Usage: wl_evloop [-w] healthy|burn|lock|sleep|peek [REQUESTS]   (REQUESTS: 2000)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -51,6 +54,7 @@ static char control = 'h';
 static pid_t loop_tid, client_tid, worker_tid;
 static atomic_int quit;
 static unsigned long long slow_ns;
+static int loop_ep = -1;
 
 static unsigned long long now_ns(clockid_t clk)
 {
@@ -74,6 +78,20 @@ WL_FRAME static void burn_request(void)
 	while (now_ns(CLOCK_THREAD_CPUTIME_ID) - t0 < BURN_NS)
 		for (int i = 0; i < 10000; i++)
 			x += i;
+}
+
+WL_FRAME static void peeking_request(void)
+{
+	unsigned long long t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+	volatile unsigned long x = 0;
+	struct epoll_event got[16];
+
+	while (now_ns(CLOCK_THREAD_CPUTIME_ID) - t0 < BURN_NS) {
+		for (int i = 0; i < 10000; i++)
+			x += i;
+		if (epoll_wait(loop_ep, got, 16, 0) < 0)
+			die("epoll_wait");
+	}
 }
 
 WL_FRAME static void locked_request(void)
@@ -102,6 +120,9 @@ static void handle(int fd, char c)
 	case 's':
 		sleepy_request();
 		break;
+	case 'p':
+		peeking_request();
+		break;
 	}
 	if (c != 'h')
 		slow_ns = now_ns(CLOCK_MONOTONIC) - t0;
@@ -116,6 +137,7 @@ static void loop(void)
 
 	if (ep < 0)
 		die("epoll_create1");
+	loop_ep = ep;
 	ev.data.fd = listen_fd;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev))
 		die("epoll_ctl");
@@ -205,10 +227,11 @@ int main(int argc, char **argv)
 
 	wl_handshake(&argc, argv);
 	mode = argc > 1 ? argv[1] : "";
-	if (!strcmp(mode, "burn") || !strcmp(mode, "lock") || !strcmp(mode, "sleep"))
+	if (!strcmp(mode, "burn") || !strcmp(mode, "lock") || !strcmp(mode, "sleep") ||
+	    !strcmp(mode, "peek"))
 		control = mode[0];
 	else if (strcmp(mode, "healthy")) {
-		fprintf(stderr, "usage: wl_evloop [-w] healthy|burn|lock|sleep [REQUESTS]\n");
+		fprintf(stderr, "usage: wl_evloop [-w] healthy|burn|lock|sleep|peek [REQUESTS]\n");
 		return 2;
 	}
 	requests = wl_arg(argc, argv, 2, 2000);

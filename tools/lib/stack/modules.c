@@ -16,7 +16,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <elfutils/libdwelf.h>
@@ -86,8 +89,90 @@ static __u8 read_build_id(const char *path, __u8 *id, size_t size)
 }
 
 /*
- * Parse one maps line into m when it is an executable mapping of a file. 1 when it is,
- * 0 when the line is something else.
+ * The vDSO, the kernel's code in every process ([vdso] in maps: clock_gettime and its
+ * friends, which fall back to a system call where the clock needs one), has no file:
+ * its image is the same in every process of a kernel, so ours stands for the target's.
+ * Its build-id tells another kernel's apart (a recording's). A copy of our image, made
+ * once; NULL when it could not be had.
+ */
+static const void *vdso_image(size_t *len)
+{
+	static void *copy;
+	static size_t size;
+	static int tried;
+	unsigned long long start = 0, end = 0;
+	char line[256];
+	FILE *maps;
+
+	*len = size;
+	if (tried)
+		return copy;
+	tried = 1;
+	maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return NULL;
+	while (fgets(line, sizeof(line), maps))
+		if (strstr(line, "[vdso]") && sscanf(line, "%llx-%llx", &start, &end) == 2)
+			break;
+	fclose(maps);
+	if (!start || end <= start || getauxval(AT_SYSINFO_EHDR) != start)
+		return NULL;
+	copy = malloc(end - start);
+	if (!copy)
+		return NULL;
+	memcpy(copy, (const void *)(uintptr_t)start, end - start);
+	*len = size = end - start;
+	return copy;
+}
+
+/* A file of the vDSO's image for libdwfl, which owns what it is given: a fd, or -errno. */
+static int vdso_fd(void)
+{
+	size_t len;
+	const void *img = vdso_image(&len);
+	int fd;
+
+	if (!img)
+		return -ENOENT;
+	fd = memfd_create("concwatch-vdso", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, img, len) != (ssize_t)len) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+/* The vDSO image's build-id into id: its length, 0 when none. */
+static __u8 vdso_build_id(__u8 *id, size_t size)
+{
+	size_t len;
+	const void *img = vdso_image(&len), *note;
+	ssize_t n = 0;
+	Elf *elf;
+
+	if (!img)
+		return 0;
+	elf = elf_memory((char *)img, len);
+	if (elf && elf_kind(elf) == ELF_K_ELF)
+		n = dwelf_elf_gnu_build_id(elf, &note);
+	if (n > 0 && (size_t)n <= size)
+		memcpy(id, note, n);
+	else
+		n = 0;
+	elf_end(elf);
+	return n;
+}
+
+static int is_vdso(const char *path)
+{
+	return !strcmp(path, CW_VDSO_PATH);
+}
+
+/*
+ * Parse one maps line into m when it is an executable mapping of a file, or the vDSO.
+ * 1 when it is, 0 when the line is something else.
  */
 static int parse_line(int pid, char *line, struct cw_module_info *m)
 {
@@ -103,9 +188,18 @@ static int parse_line(int pid, char *line, struct cw_module_info *m)
 		return 0;
 	path = line + pos;
 	path[strcspn(path, "\n")] = '\0';
-	/* anonymous memory, [vdso], [heap]...: not a file this library can open */
-	if (strlen(perms) < 3 || perms[2] != 'x' || path[0] != '/')
+	/* anonymous memory, [heap]...: not a file this library can open */
+	if (strlen(perms) < 3 || perms[2] != 'x' || (path[0] != '/' && !is_vdso(path)))
 		return 0;
+	if (is_vdso(path)) {
+		memset(m, 0, sizeof(*m));
+		m->start = start;
+		m->end = end;
+		snprintf(m->path, sizeof(m->path), "%s", CW_VDSO_PATH);
+		snprintf(m->open_path, sizeof(m->open_path), "%s", CW_VDSO_PATH);
+		m->build_id_len = vdso_build_id(m->build_id, sizeof(m->build_id));
+		return 1;
+	}
 
 	memset(m, 0, sizeof(*m));
 	m->start = start;
@@ -140,6 +234,10 @@ void cw_module__complete(int pid, struct cw_module_info *m)
 	struct stat st;
 
 	elf_version(EV_CURRENT);
+	if (is_vdso(m->path)) {
+		snprintf(m->open_path, sizeof(m->open_path), "%s", CW_VDSO_PATH);
+		return;
+	}
 	snprintf(m->open_path, sizeof(m->open_path), "/proc/%d/root%s", pid, m->path);
 	if (stat(m->open_path, &st) && kill(pid, 0) && errno == ESRCH)
 		snprintf(m->open_path, sizeof(m->open_path), "%s", m->path);
@@ -426,7 +524,8 @@ static int load_module(struct cw_modmap *mm, struct cw_umod *um, const struct cw
 		snprintf(file, sizeof(file), "%s (as %s)", um->path, um->open_path);
 	else
 		snprintf(file, sizeof(file), "%s", um->path);
-	fd = cw_open_regular(um->open_path);
+	/* the vDSO: this kernel's image (a recording's build-id is checked below) */
+	fd = is_vdso(um->path) ? vdso_fd() : cw_open_regular(um->open_path);
 	if (fd == -EINVAL) {
 		snprintf(why, sizeof(why), "%s is not a regular file", file);
 		goto cleanup;
@@ -503,7 +602,8 @@ int cw_modmap__add(struct cw_modmap *mm, const struct cw_module_info *m)
 	um.pgoff = m->pgoff;
 	um.inode = m->inode;
 	um.path = cw_modmap__intern(mm, m->path);
-	um.open_path = strdup(m->open_path[0] ? m->open_path : m->path);
+	/* the vDSO has no file: load_module() takes this kernel's image */
+	um.open_path = strdup(m->open_path[0] && !is_vdso(m->path) ? m->open_path : m->path);
 	if (!um.path || !um.open_path) {
 		err = -ENOMEM;
 		goto cleanup;

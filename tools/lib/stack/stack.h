@@ -28,6 +28,9 @@
 #include <stdio.h>
 #include <linux/types.h>
 
+/* The path of the vDSO's mapping, which has no file: its image is this kernel's own. */
+#define CW_VDSO_PATH "[vdso]"
+
 /* One executable mapping of a process (what CW_EV_MODULE carries). */
 struct cw_module_info {
 	__u64 start, end, pgoff;	/* mapping range and file offset of start */

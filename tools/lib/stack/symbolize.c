@@ -674,7 +674,9 @@ int cw_frame__format(const struct cw_frame *f, char *buf, size_t len)
 			err = append(buf, len, &n, " (%s)", file);
 	}
 	if (!err)
-		err = append(buf, len, &n, " [%s]", f->module ? f->module : "?");
+		/* [vdso] says what it is already */
+		err = append(buf, len, &n, f->module && f->module[0] == '[' ? " %s" : " [%s]",
+			     f->module ? f->module : "?");
 	return err;
 }
 
