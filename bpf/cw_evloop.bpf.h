@@ -4,8 +4,9 @@
  * epoll_pwait(2), epoll_pwait2(2), poll(2), ppoll(2), select(2), pselect6(2) and
  * io_uring_enter(2) (a wait when it asks for completions: IORING_ENTER_GETEVENTS and
  * min_complete; no call with a zero timeout, which only looks), whatever the runtime
- * that calls them (libuv, libevent, asyncio, Tokio, a hand-written loop). Per thread, in loop_threads (cw_maps.h): the wait in progress,
- * and the iterations between a wait's return and the next wait's entry, counted, timed
+ * that calls them (libuv, libevent, asyncio, Tokio, a hand-written loop). Per thread, in
+ * loop_threads (cw_maps.h): the wait in progress, and the iterations between a wait's
+ * return and the next wait's entry, counted, timed
  * and put in a log2 histogram. An iteration of at least stall_threshold_ns is a stall:
  * a CW_EV_LOOP_STALL record at the next wait's entry, with the thread's time on a CPU
  * meanwhile (the scheduler's own accounting of the task). Userspace
