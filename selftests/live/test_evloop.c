@@ -440,7 +440,7 @@ TEST(recorded_stall_reported)
 	free(err);
 	EXPECT_TRUE(cw_jq_holds(json, ".event_loops | length == 1 and .[0].comm == \"wl-loop\" "
 				      "and .[0].wait == \"epoll_wait\" and .[0].iterations >= "
-				      REQUESTS " and .[0].stalls == 1"))
+				      REQUESTS " and .[0].stalls == 1 and .[0].dropped == 0"))
 		TH_LOG("%s", cw_log_file(json, 65536));
 	EXPECT_TRUE(cw_jq_holds(json, "[.findings[] | select(.kind == \"event_loop_stall\")] | "
 				      "length == 1 and .[0].comm == \"wl-loop\" and "

@@ -420,6 +420,16 @@ TEST(stall_samples)
 	EXPECT_EQ(PID, f->stacks[2].pid);
 	EXPECT_EQ(1, f->loop.kernel_samples);
 	cw_findings__free(fs);
+
+	/* past the bound, samples are counted, not kept */
+	EXPECT_EQ(0, t->dropped);
+	for (size_t i = t->nr_samples; i <= CW_EVLOOP_MAX_SAMPLES; i++) {
+		struct cw_ev_loop_sample e = sample(1100 * MS + i, 1000 * MS, 0x1000 + i, 0);
+
+		feed(_metadata, eng, &e);
+	}
+	EXPECT_EQ(CW_EVLOOP_MAX_SAMPLES, t->nr_samples);
+	EXPECT_EQ(1, t->dropped);
 	cw_engine__free(eng);
 }
 

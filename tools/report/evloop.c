@@ -431,6 +431,15 @@ static void text_rest(const struct cw_render *r)
 			cw_report__fmt_ns(mx, sizeof(mx), st->busy_ns_max),
 			(unsigned long long)(t->stalls + (t->ongoing.duration_ns != 0)));
 	}
+	/* nothing dropped silently: blocks, samples and stalls past the engine's bounds */
+	for (size_t i = 0; i < cw_evloop__nr(ev); i++) {
+		const struct cw_evloop_thread *t = cw_evloop__get(ev, i);
+
+		if (is_loop(t) && t->dropped)
+			fprintf(out, "thread %u: %llu blocks, samples or stalls past the bounds kept "
+				     "per loop thread (%d each) were counted, not kept\n",
+				t->tid, (unsigned long long)t->dropped, CW_EVLOOP_MAX_SAMPLES);
+	}
 }
 
 /* "event_loops": the loop threads and their iterations. */
@@ -453,7 +462,8 @@ static void json_fields(const struct cw_render *r)
 		fprintf(out, ", \"wait\": \"%s\", \"waits\": %llu, \"iterations\": %llu, "
 			     "\"iteration_ns_total\": %llu, \"wait_ns_total\": %llu, "
 			     "\"iteration_p50_ns\": %llu, \"iteration_p99_ns\": %llu, "
-			     "\"iteration_max_ns\": %llu, \"stalls\": %llu, \"in_wait\": %s}",
+			     "\"iteration_max_ns\": %llu, \"stalls\": %llu, \"in_wait\": %s, "
+			     "\"dropped\": %llu}",
 			cw_report__loop_wait_name(st->wait_nr), (unsigned long long)st->waits,
 			(unsigned long long)st->iterations, (unsigned long long)st->busy_ns_total,
 			(unsigned long long)st->wait_ns_total,
@@ -461,7 +471,7 @@ static void json_fields(const struct cw_render *r)
 			(unsigned long long)cw_evloop__percentile(t, 99),
 			(unsigned long long)st->busy_ns_max,
 			(unsigned long long)(t->stalls + (t->ongoing.duration_ns != 0)),
-			st->in_wait ? "true" : "false");
+			st->in_wait ? "true" : "false", (unsigned long long)t->dropped);
 	}
 	if (n)
 		fputs("\n  ", out);
