@@ -65,18 +65,12 @@ int cw_open_regular(const char *path)
 	return fd;
 }
 
-/* The GNU build-id note of the file at path; 0 when it has none or cannot be read. */
-static __u8 read_build_id(const char *path, __u8 *id, size_t size)
+/* The GNU build-id note of elf (may be NULL) into id, and elf ended; 0 when none. */
+static __u8 elf_build_id(Elf *elf, __u8 *id, size_t size)
 {
 	const void *note;
 	ssize_t n = 0;
-	Elf *elf;
-	int fd;
 
-	fd = cw_open_regular(path);
-	if (fd < 0)
-		return 0;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
 		n = dwelf_elf_gnu_build_id(elf, &note);
 	if (n > 0 && (size_t)n <= size)
@@ -84,6 +78,19 @@ static __u8 read_build_id(const char *path, __u8 *id, size_t size)
 	else
 		n = 0;
 	elf_end(elf);
+	return n;
+}
+
+/* The GNU build-id note of the file at path; 0 when it has none or cannot be read. */
+static __u8 read_build_id(const char *path, __u8 *id, size_t size)
+{
+	__u8 n;
+	int fd;
+
+	fd = cw_open_regular(path);
+	if (fd < 0)
+		return 0;
+	n = elf_build_id(elf_begin(fd, ELF_C_READ_MMAP, NULL), id, size);
 	close(fd);
 	return n;
 }
@@ -148,21 +155,9 @@ static int vdso_fd(void)
 static __u8 vdso_build_id(__u8 *id, size_t size)
 {
 	size_t len;
-	const void *img = vdso_image(&len), *note;
-	ssize_t n = 0;
-	Elf *elf;
+	const void *img = vdso_image(&len);
 
-	if (!img)
-		return 0;
-	elf = elf_memory((char *)img, len);
-	if (elf && elf_kind(elf) == ELF_K_ELF)
-		n = dwelf_elf_gnu_build_id(elf, &note);
-	if (n > 0 && (size_t)n <= size)
-		memcpy(id, note, n);
-	else
-		n = 0;
-	elf_end(elf);
-	return n;
+	return img ? elf_build_id(elf_memory((char *)img, len), id, size) : 0;
 }
 
 static int is_vdso(const char *path)
