@@ -572,12 +572,7 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 		fprintf(out, ", \"type\": \"%s\"}", lock_type(l->type));
 	}
 	fputs("], \"threads\": [", out);
-	for (size_t i = 0; i < f->nr_threads; i++) {
-		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
-		cw_report__json_string(out, cw_report__comm(r->eng, pid, f->threads[i].tid),
-				       CW_COMM_LEN);
-		fputc('}', out);
-	}
+	cw_report__json_threads(out, r->eng, f);
 	fputs("], \"cycle\": [", out);
 	for (size_t i = 0; i < d->nr_links; i++) {
 		const struct cw_deadlock_link *l = &d->links[i];

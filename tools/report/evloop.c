@@ -572,12 +572,7 @@ static void json_block(const struct cw_render *r, const struct cw_finding *f)
 		     "\"tid\": %u, \"comm\": ", tid);
 	cw_report__json_string(out, cw_report__comm(r->eng, pid, tid), CW_COMM_LEN);
 	fputs(", \"threads\": [", out);
-	for (size_t i = 0; i < f->nr_threads; i++) {
-		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
-		cw_report__json_string(out, cw_report__comm(r->eng, pid, f->threads[i].tid),
-				       CW_COMM_LEN);
-		fputc('}', out);
-	}
+	cw_report__json_threads(out, r->eng, f);
 	fputs("], \"locks\": [", out);
 	if (f->nr_locks) {
 		fprintf(out, "{\"addr\": \"0x%llx\", \"name\": ", (unsigned long long)f->locks[0].addr);

@@ -238,12 +238,7 @@ static void json_finding(const struct cw_render *r, const struct cw_finding *f)
 	fprintf(out, ", \"type\": \"%s\", \"pi\": %s}], \"threads\": [",
 		cw_lock_kind__name(l->type),
 		!(l->attr & CW_ATTR_KNOWN) ? "null" : (l->attr & CW_ATTR_PI) ? "true" : "false");
-	for (size_t i = 0; i < f->nr_threads; i++) {
-		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
-		cw_report__json_string(out, cw_report__comm(r->eng, f->threads[i].pid,
-							    f->threads[i].tid), CW_COMM_LEN);
-		fputc('}', out);
-	}
+	cw_report__json_threads(out, r->eng, f);
 	fputs("], \"high\": ", out);
 	json_task(r, &p->high, 0);
 	fputs(", \"stack\": ", out);

@@ -244,6 +244,8 @@ void cw_report__text_object(FILE *out, const struct cw_render *r, const struct c
 /* One thread's time, a line each: on CPU, runnable, and off CPU by why, with shares. */
 void cw_report__text_thread_time(FILE *out, const struct cw_thread_time *tt, const char *indent);
 void cw_report__json_frames(FILE *out, const struct cw_ustack *s);
+/* A finding's threads as JSON objects {"tid", "comm"}, comma separated (stacks.c). */
+void cw_report__json_threads(FILE *out, const struct cw_engine *eng, const struct cw_finding *f);
 /*
  * Strings a traced process chose (thread names, command lines, symbol names), safe for
  * each output (escape.c). A JSON string of at most max bytes of s (NULL: null), control

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/findings.h"
 #include "report/report.h"
 #include "report/symbols.h"
 
@@ -69,6 +70,16 @@ void cw_report__text_stack_of(FILE *out, struct cw_symbols *sym, const struct cw
 	else
 		cw_report__text_stack(out, &s, indent);
 	cw_ustack__fini(&s);
+}
+
+void cw_report__json_threads(FILE *out, const struct cw_engine *eng, const struct cw_finding *f)
+{
+	for (size_t i = 0; i < f->nr_threads; i++) {
+		fprintf(out, "%s{\"tid\": %u, \"comm\": ", i ? ", " : "", f->threads[i].tid);
+		cw_report__json_string(out, cw_report__comm(eng, f->threads[i].pid,
+							    f->threads[i].tid), CW_COMM_LEN);
+		fputc('}', out);
+	}
 }
 
 /* A stack as the contract's FRAME array. */
