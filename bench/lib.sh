@@ -129,3 +129,24 @@ median() {
 nonzero() {
 	tr ' ' '\n' | grep -v '^0\?$' | paste -s -d ' '
 }
+
+# A scratch directory, $tmp, and the traps that remove it when the script exits, after
+# killing what it still runs in the background (a tracer, a server, a paused workload)
+# and reaping it; before_cleanup, when the script defines one, runs first.
+scratch_dir() {
+	tmp=$(mktemp -d) || exit 1
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+bench_cleanup() {
+	if declare -F before_cleanup >/dev/null; then
+		before_cleanup
+	fi
+	for p in $(jobs -p); do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}

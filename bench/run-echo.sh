@@ -69,18 +69,8 @@ configs+=(default)
 TARGET=3	# % of untraced's requests/s the default mode may lose
 PERF=$(command -v perf 2>/dev/null)
 
-tmp=$(mktemp -d) || exit 1
+scratch_dir
 spid=
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-	for p in $(jobs -p); do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # A fresh server: sets spid, port.
 start_server() {

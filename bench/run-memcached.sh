@@ -92,18 +92,8 @@ fi
 configs+=(default)
 BUDGET=5	# --max-overhead of the governed cell, and its target, %
 
-tmp=$(mktemp -d) || exit 1
+scratch_dir
 mpid=
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-	for p in $(jobs -p); do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # lib.sh's, but SIGKILL at the end: until process $1 (a child) exits, at most $2 s.
 wait_exit() { # pid s
