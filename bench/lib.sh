@@ -150,3 +150,15 @@ bench_cleanup() {
 	wait 2>/dev/null
 	rm -rf "$tmp"
 }
+
+# The cells every benchmark begins with: untraced, then CELLS... (those that trace with
+# --no-uprobes) when this concwatch has that option, which sets no_uprobes; the caller
+# adds its own after.
+base_configs() { # cell...
+	configs=(untraced)
+	no_uprobes=
+	if report_has --no-uprobes; then
+		configs+=("$@")
+		no_uprobes=1
+	fi
+}

@@ -84,13 +84,7 @@ n_of() { # config mode: iterations per thread
 	awk -v n="$n" -v s="$scale" 'BEGIN { n = int(n * s); print n < 10 ? 10 : n }'
 }
 
-configs=(untraced)
-if report_has --no-uprobes; then
-	configs+=(floor no-uprobes)
-	no_uprobes=1
-else
-	no_uprobes=
-fi
+base_configs floor no-uprobes
 configs+=(default)
 PERF=$(command -v perf 2>/dev/null)
 

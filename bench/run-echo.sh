@@ -58,13 +58,7 @@ CW=$O/concwatch
 need_built "make -C $top/bench build" "$ECHO" "$CW"
 need_root
 
-configs=(untraced)
-if report_has --no-uprobes; then
-	configs+=(no-uprobes)
-	no_uprobes=1
-else
-	no_uprobes=
-fi
+base_configs no-uprobes
 configs+=(default)
 TARGET=3	# % of untraced's requests/s the default mode may lose
 PERF=$(command -v perf 2>/dev/null)

@@ -70,13 +70,7 @@ if [ -z "$MEMCACHED" ] || [ -z "$MEMCSLAP" ]; then
 fi
 need_root
 
-configs=(untraced)
-if report_has --no-uprobes; then
-	configs+=(no-uprobes)
-	no_uprobes=1
-else
-	no_uprobes=
-fi
+base_configs no-uprobes
 if report_has --max-overhead; then
 	configs+=(governed)
 	governed=1
