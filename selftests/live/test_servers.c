@@ -117,6 +117,19 @@ static void redis_stop(struct __test_metadata *_metadata, struct redis *r)
 	unlink(r->sock);
 }
 
+/*
+ * Trace redis while a client sends it CMD ARG ARG2 (its reply starting with want), then
+ * PING: the loop went back to its wait after the command. Then the findings.
+ */
+static void redis_run(struct __test_metadata *_metadata, struct redis *r, const char *want,
+		      const char *cmd, const char *arg, const char *arg2)
+{
+	redis_start(_metadata, r);
+	ASSERT_EQ(0, cli(r, want, cmd, arg, arg2));
+	ASSERT_EQ(0, cli(r, "PONG", "PING", NULL, NULL));
+	redis_stop(_metadata, r);
+}
+
 static void redis_fini(struct redis *r)
 {
 	cw_symbols__free(r->sym);
@@ -171,10 +184,7 @@ TEST(redis_debug_sleep_blocks_its_loop)
 
 	if (why)
 		SKIP(return, "%s", why);
-	redis_start(_metadata, &r);
-	ASSERT_EQ(0, cli(&r, "OK", "DEBUG", "SLEEP", "0.3"));
-	ASSERT_EQ(0, cli(&r, "PONG", "PING", NULL, NULL));
-	redis_stop(_metadata, &r);
+	redis_run(_metadata, &r, "OK", "DEBUG", "SLEEP", "0.3");
 
 	f = of_main(&r, CW_FINDING_EVENT_LOOP_STALL, &n);
 	EXPECT_EQ(1, n);
@@ -206,10 +216,7 @@ TEST(redis_debug_populate_stalls_its_loop)
 
 	if (why)
 		SKIP(return, "%s", why);
-	redis_start(_metadata, &r);
-	ASSERT_EQ(0, cli(&r, "OK", "DEBUG", "POPULATE", "1000000"));
-	ASSERT_EQ(0, cli(&r, "PONG", "PING", NULL, NULL));
-	redis_stop(_metadata, &r);
+	redis_run(_metadata, &r, "OK", "DEBUG", "POPULATE", "1000000");
 
 	f = of_main(&r, CW_FINDING_EVENT_LOOP_STALL, &n);
 	EXPECT_EQ(1, n);
